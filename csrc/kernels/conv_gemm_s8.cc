@@ -17,6 +17,9 @@ std::string describe_conv(const ConvShape& s, OutputType out) {
     << " dilation=" << s.dilation_h << "x" << s.dilation_w << " groups=" << s.groups;
   if (s.pad_value != 0) o << " pad_value=" << int{s.pad_value};
   if (s.nonneg_input) o << " input>=0";
+  if (s.input_codes == Codes::kU8) o << " input=u8";
+  if (s.output_codes == Codes::kU8) o << " output=u8";
+  if (s.residual_codes == Codes::kU8) o << " residual=u8";
   o << " out=" << output_type_name(out);
   return o.str();
 }

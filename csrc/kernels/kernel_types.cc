@@ -68,6 +68,11 @@ const char* output_type_name(OutputType t) {
   return t == OutputType::kInt8 ? "int8" : "float32";
 }
 
+const char* u8_codes_declined(const ConvShape& s) {
+  const bool s8 = s.input_codes == Codes::kS8 && s.output_codes == Codes::kS8 && s.residual_codes == Codes::kS8;
+  return s8 ? "" : "u8-coded tensors: not this kernel";
+}
+
 ConvShape with_input_size(ConvShape s, int H, int W) {
   s.H = H;
   s.W = W;

@@ -24,6 +24,20 @@ constexpr int64_t kMaxReduction = 131071;
 enum class OutputType { kInt8, kFloat32 };
 const char* output_type_name(OutputType t);  // "int8" / "float32"
 
+// How an int8 tensor's bytes hold its codes q (its values (q - z) * s):
+//   kS8  the byte is q, two's complement (every int8 tensor by default);
+//   kU8  the byte is q + 128 read as u8 (q xor 0x80): the form `vpdpbusd`
+//        multiplies natively, so a VNNI conv reads it with no +128 shift.
+// The arithmetic is the same either way (every result keeps its bits); which
+// tensors are held as kU8 is one rule, engine/ops/int8/u8_codes.h, and a
+// kernel takes kU8 only where its supports() says so.
+enum class Codes : uint8_t { kS8, kU8 };
+
+// The byte of the code q in storage `c`.
+inline int8_t code_byte(int8_t q, Codes c) {
+  return c == Codes::kU8 ? static_cast<int8_t>(static_cast<uint8_t>(q) ^ 0x80u) : q;
+}
+
 // A 2-D convolution (or its depthwise/grouped forms). Input channels C are
 // split in `groups` groups of C/groups; output channel k reads group
 // k / (K/groups); padding positions read pad_value. Output size (floor
@@ -49,6 +63,14 @@ struct ConvShape {
   // u8 with no +128 shift and no compensation. A broken promise gives wrong
   // results. False: inputs of any sign. The FP32 kernels ignore it.
   bool nonneg_input = false;
+  // int8 kernels: how the input's, the output's and the fused residual's
+  // (Epilogue::residual) bytes hold their codes (Codes). pad_value stays a
+  // code: a kU8 input's padding byte is code_byte(pad_value, Codes::kU8).
+  // Kernels that do not say otherwise in supports() decline anything but
+  // kS8 (u8_codes_declined).
+  Codes input_codes = Codes::kS8;
+  Codes output_codes = Codes::kS8;
+  Codes residual_codes = Codes::kS8;
 
   int out_h() const;
   int out_w() const;
@@ -63,6 +85,10 @@ struct ConvShape {
   // kMaxReduction, empty output).
   void validate() const;
 };
+
+// "" when `s` holds every tensor as kS8, else the reason a kernel that
+// takes only kS8 codes declines it (its supports() returns this first).
+const char* u8_codes_declined(const ConvShape& s);
 
 // `s` with input height H and width W, validated (PackedConv::with_input_size).
 ConvShape with_input_size(ConvShape s, int H, int W);

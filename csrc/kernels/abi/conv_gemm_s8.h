@@ -40,6 +40,13 @@ struct TileEpilogue {
   void* y = nullptr;                 // int8_t or float rows, y_stride elements apart
   int64_t y_stride = 0;
   bool out_f32 = false;
+  // int8 output: each stored byte xor-ed with it (0x80: the output held as
+  // u8 codes, ConvShape::output_codes). Only microkernels of drivers that
+  // accept u8-coded outputs read it; the others are never given 0x80.
+  uint8_t out_xor = 0;
+  // Each residual byte xor-ed with it before its sign extension (0x80: the
+  // residual held as u8 codes, ConvShape::residual_codes); read likewise.
+  uint8_t residual_xor = 0;
 };
 
 // One group of weights that a pair-sum microkernel (avx2::igemm_u8_pairs_fn)
@@ -87,6 +94,7 @@ struct IgemmStrip {
   int64_t m = 0;
   int kc = 0;
   const int8_t* w = nullptr;
+  const int32_t* acc_init = nullptr;  // [64] the tile's starting sums (-128 * sum(w)), or null: 0
   TileEpilogue ep;
 };
 using IgemmStripFn = void (*)(const IgemmStrip&);

@@ -42,12 +42,33 @@ namespace int8rt {
 namespace kernels {
 namespace {
 
+// The codes of n u8-coded bytes, in `buf` (the xor is its own inverse).
+const int8_t* to_codes(const int8_t* u8, int64_t n, std::vector<int8_t>& buf) {
+  buf.assign(u8, u8 + n);
+  for (int8_t& b : buf) b = code_byte(b, Codes::kU8);
+  return buf.data();
+}
+
 class RefPackedConv final : public PackedConv {
  public:
   RefPackedConv(const ConvShape& shape, const int8_t* w)
       : shape_(shape), weights_(std::make_shared<const std::vector<int8_t>>(w, w + shape.weight_count())) {}
+  // u8-coded tensors (ConvShape::input_codes / output_codes /
+  // residual_codes) are turned to and from their codes around the reference
+  // kernel, which reads codes.
   void run(int batch, const int8_t* x, const Epilogue& ep, void* y) const override {
-    ref::conv2d_s8(shape_, batch, x, weights_->data(), ep, y);
+    const int64_t n_out = int64_t{batch} * shape_.out_h() * shape_.out_w() * shape_.K;
+    std::vector<int8_t> codes, residual;
+    if (shape_.input_codes == Codes::kU8) {
+      x = to_codes(x, int64_t{batch} * shape_.H * shape_.W * shape_.C, codes);
+    }
+    Epilogue e = ep;
+    if (e.residual && shape_.residual_codes == Codes::kU8) e.residual = to_codes(e.residual, n_out, residual);
+    ref::conv2d_s8(shape_, batch, x, weights_->data(), e, y);
+    if (shape_.output_codes == Codes::kU8 && ep.out_type == OutputType::kInt8) {
+      int8_t* out = static_cast<int8_t*>(y);
+      for (int64_t i = 0; i < n_out; ++i) out[i] = code_byte(out[i], Codes::kU8);
+    }
   }
   const ConvShape& shape() const override { return shape_; }
   std::unique_ptr<PackedConv> with_input_size(int H, int W) const override {

@@ -256,6 +256,7 @@ class PerRunAmxGemm final : public PackedGemm {
 }  // namespace
 
 std::string AmxConvKernel::supports(const ConvShape& shape, OutputType) const {
+  if (*u8_codes_declined(shape)) return u8_codes_declined(shape);
   return decline_reason(AmxLayout(shape));
 }
 

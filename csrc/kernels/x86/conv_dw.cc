@@ -194,6 +194,7 @@ class PackedDwConv final : public PackedConv {
 }  // namespace
 
 std::string DwConvKernel::supports(const ConvShape& s, OutputType) const {
+  if (*u8_codes_declined(s)) return u8_codes_declined(s);
   if (!s.is_depthwise()) return "not depthwise (needs groups == C == K)";
   return "";
 }

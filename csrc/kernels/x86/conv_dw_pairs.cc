@@ -189,6 +189,7 @@ void PackedDwPairsConv::run(int batch, const int8_t* x, const Epilogue& ep, void
 }  // namespace
 
 std::string DwPairsConvKernel::supports(const ConvShape& s, OutputType) const {
+  if (*u8_codes_declined(s)) return u8_codes_declined(s);
   if (!s.is_depthwise()) return "not depthwise (needs groups == C == K)";
   if (s.S < u_.min_width) {
     return "filter width " + std::to_string(s.S) + " < " + std::to_string(u_.min_width) +

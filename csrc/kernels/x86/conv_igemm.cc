@@ -37,6 +37,13 @@
 // That nonneg one may name a pair-sum twin (pairs_alt, the AVX2 u8 tile's
 // igemm_6x16c4u2), packed in its place, with the residual groups of
 // pack_pair_residuals, where those stay few (pack_pairs_alt).
+// An input held as u8 codes q + 128 (ConvShape::input_codes, tiers whose
+// descriptors say u8_codes) runs the nonneg microkernel over those bytes as
+// they are, against weights packed with the -128 * sum(w) compensation (the
+// shifted kernel's sums without its per-broadcast xor), padding rows holding
+// code_byte(pad_value); an output held so is stored xor 0x80
+// (TileEpilogue::out_xor), a residual held so read xor 0x80
+// (residual_xor). Merged rows and taps decline u8-coded inputs.
 //
 // Item order (cache blocking): pixel chunks are gathered into panels whose
 // input and output together fit in kPanelBytes; panel outer, then run, then
@@ -288,7 +295,8 @@ class PackedIgemmConv final : public PackedConv {
   PackedIgemmConv(const IgemmUkernel& u, const ConvShape& s, std::shared_ptr<const PackedIgemmWeights> packed)
       : u_(u), shape_(s), merged_(use_merged_rows(s)), taps_merged_(use_merged_taps(u, s)),
         row_taps_(use_row_taps(u, s)), packed_(std::move(packed)),
-        padding_(padding_row(u, int64_t{packed_->layout.q} * u.cgroup * (row_taps_ ? s.S : 1), s.pad_value)) {}
+        padding_(padding_row(u, int64_t{packed_->layout.q} * u.cgroup * (row_taps_ ? s.S : 1),
+                             code_byte(s.pad_value, s.input_codes))) {}
 
   const ConvShape& shape() const override { return shape_; }
   std::unique_ptr<PackedConv> with_input_size(int H, int W) const override {
@@ -520,6 +528,8 @@ void PackedIgemmConv::run(int batch, const int8_t* x, const Epilogue& ep, void* 
   proto.ep.residual_stride = s.K;
   proto.ep.y_stride = s.K;
   proto.ep.out_f32 = ep.out_type == OutputType::kFloat32;
+  proto.ep.out_xor = s.output_codes == Codes::kU8 && !proto.ep.out_f32 ? 0x80 : 0;
+  proto.ep.residual_xor = s.residual_codes == Codes::kU8 ? 0x80 : 0;
   // The prefetch loop's operands as plain values (read through the run's
   // references they were reloaded for every row, after each pointer store).
   const int64_t K = s.K;
@@ -588,6 +598,7 @@ void PackedIgemmConv::run(int batch, const int8_t* x, const Epilogue& ep, void* 
           st.m = m_strip;
           st.kc = L.cg;
           st.w = tile.w;
+          st.acc_init = tile.acc_init;
           st.ep = tile.ep;
           u_.strip(st);
           p0 += m_strip;
@@ -716,6 +727,15 @@ class PerRunIgemmGemm final : public PackedGemm {
 }  // namespace
 
 std::string IgemmConvKernel::supports(const ConvShape& shape, OutputType) const {
+  // u8-coded tensors: tiers whose shifted and nonneg microkernels both take
+  // them (IgemmUkernel::u8_codes); u8-coded inputs outside merged rows and
+  // taps (their copies pad with the code itself).
+  if (*u8_codes_declined(shape)) {
+    if (!u_.u8_codes || !u_.nonneg || !u_.nonneg->u8_codes) return u8_codes_declined(shape);
+    if (shape.input_codes == Codes::kU8 && (use_merged_rows(shape) || use_merged_taps(*u_.nonneg, shape))) {
+      return "u8-coded input: merged rows or taps";
+    }
+  }
   // Every valid conv: any kernel size, stride, padding, dilation and group
   // count (depthwise too, though a dwconv kernel is faster for it: tiers
   // that set IgemmUkernel::declines_depthwise leave it to a dwconv kernel,
@@ -729,6 +749,9 @@ std::string IgemmConvKernel::supports(const ConvShape& shape, OutputType) const 
 std::unique_ptr<PackedConv> IgemmConvKernel::pack(const ConvShape& shape,
                                                   const int8_t* w) const {
   shape.validate();
+  if (shape.input_codes == Codes::kU8) {  // u8 codes: the nonneg microkernel, compensated weights (pack_for)
+    return std::make_unique<PackedIgemmConv>(*u_.nonneg, shape, pack_for(*u_.nonneg, shape, w));
+  }
   const bool nonneg_ok = u_.nonneg && shape.pad_value >= 0;
   if (nonneg_ok && shape.nonneg_input) return pack_nonneg(*u_.nonneg, shape, w, nullptr);  // the promise: no scan
   const IgemmUkernel& u = pack_ukernel(u_, w, int64_t{shape.K} * shape.c_per_group() * shape.R * shape.S, false);

@@ -113,7 +113,8 @@ const IgemmUkernel& pack_ukernel(const IgemmUkernel& u, const int8_t* w, int64_t
 static PackedIgemmWeights pack_layout(const IgemmUkernel& u, const ConvShape& s, const int8_t* w) {
   const int eb = u.widen_s16 ? 2 : 1;
   const int strip = u.interleaved ? u.nb : 1;  // the driver's channel tiles are runs of nb blocks
-  const bool compensate = compensated(u);
+  // u8-coded inputs: the sums of u = q + 128 less 128 * sum(w) (x86_kernels.h, u8_codes).
+  const bool compensate = compensated(u) || s.input_codes == Codes::kU8;
   if (use_merged_taps(u, s)) {
     const int kc = merged_tap_reduction(u, s);
     std::vector<int8_t> m = merge_taps(s, w, kc);

@@ -98,6 +98,12 @@ struct IgemmUkernel {
   // pixels: the driver may hand it R row pointers per pixel instead of R*S
   // (conv_igemm.cc, row taps). False: never.
   bool row_taps = false;
+  // Handles u8-coded tensors (ConvShape::input_codes / output_codes, kernel_types.h):
+  // the epilogue honours TileEpilogue::out_xor (and the strip's), and, as
+  // `nonneg` of another, the microkernel takes rows of u8 codes (values up
+  // to 255: a vpdpbusd tile, no int16 pair sums) against weights packed
+  // with the -128 * sum(w) compensation. False: the driver declines them.
+  bool u8_codes = false;
 };
 
 // A conv packed for two microkernels that runs `nonneg` when the input of a

@@ -2,7 +2,8 @@
 // The node's shape, weights and epilogue come from qlinear_params.h; at
 // creation the kernel registry picks the best kernel for this CPU (capped by
 // INT8RT_MAX_ISA), which packs the canonical int8 weights once; a conv whose
-// input height or width is dynamic reuses them for every input size.
+// input height or width is dynamic reuses them for every input size. A
+// conv's input and output bytes are held as u8_codes.h's rule says.
 #include <climits>
 #include <map>
 #include <mutex>
@@ -11,6 +12,7 @@
 #include "engine/ops/int8/contracts.h"
 #include "engine/ops/int8/qconv_stage.h"
 #include "engine/ops/int8/qlinear_params.h"
+#include "engine/ops/int8/u8_codes.h"
 #include "int8rt/error.h"
 #include "kernels/conv_gemm_s8.h"
 
@@ -23,6 +25,9 @@ using kernels::OutputType;
 class QConvLayer : public QConvStage {
  public:
   QConvLayer(const Network& net, const Node& node) : name_(node.name), p_(qconv_params(net, node)) {
+    p_.shape.input_codes = int8_tensor_codes(net, node.inputs[0]);
+    p_.shape.output_codes = int8_tensor_codes(net, node.outputs.empty() ? -1 : node.outputs[0]);
+    if (p_.has_residual) p_.shape.residual_codes = int8_tensor_codes(net, node.inputs[3]);
     const kernels::ConvKernel& kernel = kernels::choose<kernels::ConvKernel>(p_.shape, OutputType::kInt8);
     kernel_name_ = kernel.name();
     packed_ = kernel.pack(p_.shape, p_.weights);
@@ -52,7 +57,11 @@ class QConvLayer : public QConvStage {
   }
 
   std::string describe() const override {
-    return kernel_name_ + (p_.shape.nonneg_input ? " (input >= 0)" : "") + (p_.dynamic_size ? " (any input size)" : "");
+    const auto u8 = [](kernels::Codes c) { return c == kernels::Codes::kU8; };
+    return kernel_name_ + (p_.shape.nonneg_input ? " (input >= 0)" : "") +
+           (u8(p_.shape.input_codes) ? " (input u8 codes)" : "") +
+           (u8(p_.shape.residual_codes) ? " (residual u8 codes)" : "") +
+           (u8(p_.shape.output_codes) ? " (output u8 codes)" : "") + (p_.dynamic_size ? " (any input size)" : "");
   }
 
  private:

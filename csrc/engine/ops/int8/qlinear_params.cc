@@ -77,10 +77,9 @@ kernels::EpilogueStorage linear_requant(const Network& net, const Node& node, co
 
 }  // namespace
 
-QConvParams qconv_params(const Network& net, const Node& node) {
+kernels::ConvShape qconv_shape(const Network& net, const Node& node, bool* dynamic_size) {
   const QConvAttrs a = QConvAttrs::from_attrs(node);
-  QConvParams p;
-  kernels::ConvShape& shape = p.shape;
+  kernels::ConvShape shape;
   const Tensor& w = constant_input(net, node, 1, "weights");
   if (w.dtype != DataType::kInt8 || w.shape.size() != 4) {
     throw InvalidArgument(layer_error_prefix(node) + "weights must be int8 OIHW");
@@ -97,7 +96,7 @@ QConvParams qconv_params(const Network& net, const Node& node) {
   shape.K = checked_int(w.shape[0], prefix + "output channels", 1);
   shape.dilation_h = checked_int(dl[0], prefix + "dilations[0]", 1, kMaxWindowAttr);
   shape.dilation_w = checked_int(dl[1], prefix + "dilations[1]", 1, kMaxWindowAttr);
-  p.dynamic_size = x.shape[1] == -1 || x.shape[2] == -1;
+  if (dynamic_size) *dynamic_size = x.shape[1] == -1 || x.shape[2] == -1;
   // A dynamic extent starts at the smallest input with one output: the
   // dilated kernel minus the padding.
   auto smallest = [](int64_t r, int64_t dilation, int64_t pads) {
@@ -129,7 +128,16 @@ QConvParams qconv_params(const Network& net, const Node& node) {
     throw InvalidArgument(layer_error_prefix(node) + "weights of shape " + shape_str(w.shape) +
                           " do not match K, C/group and kernel_shape " + shape_str(oihw));
   }
-  p.weights = w.i8.data();
+  return shape;
+}
+
+QConvParams qconv_params(const Network& net, const Node& node) {
+  const QConvAttrs a = QConvAttrs::from_attrs(node);
+  QConvParams p;
+  p.shape = qconv_shape(net, node, &p.dynamic_size);
+  const kernels::ConvShape& shape = p.shape;
+  const std::string prefix = layer_error_prefix(node);
+  p.weights = constant_input(net, node, 1, "weights").i8.data();
   // Per-channel input scales need each input channel read by its output channel alone.
   if (!a.in_scales.empty() && !shape.is_depthwise()) {
     throw InvalidArgument(prefix + "per-channel input scales (in_scales) need a depthwise conv");

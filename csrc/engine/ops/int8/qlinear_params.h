@@ -28,6 +28,9 @@ struct QConvParams {
 // Throws InvalidArgument naming the node for inconsistent attributes/weights
 // and NotSupported for an activation without an int8 epilogue.
 QConvParams qconv_params(const Network& net, const Node& node);
+// qconv_params' shape alone (no weight sums, no requantization), and
+// whether the input size is dynamic; throws as qconv_params on the shape.
+kernels::ConvShape qconv_shape(const Network& net, const Node& node, bool* dynamic_size = nullptr);
 
 struct QConvTransposeParams {
   kernels::ConvTransposeShape shape;  // H, W, C from the node's NHWC input

@@ -20,6 +20,15 @@
 #include "kernels/abi/conv_gemm_s8.h"
 #include "kernels/x86/emulation/avx512.h"
 
+// u8 codes (TileEpilogue::out_xor / residual_xor): the native VNNI kernels
+// only. The emulated twins serve the AMX tier, which takes no u8 codes
+// (x86/conv_amx.cc declines them), so they compile without the xors.
+#ifdef INT8RT_X86_EMULATED
+#define INT8RT_EPILOGUE_U8_CODES 0
+#else
+#define INT8RT_EPILOGUE_U8_CODES 1
+#endif
+
 namespace int8rt {
 namespace kernels {
 namespace x86 {
@@ -51,7 +60,10 @@ inline void store_requantized(__m512i acc, const ChannelEpilogue& ce, const Tile
   t = _mm512_mul_ps(t, ce.scale);
   t = _mm512_add_ps(t, ce.bias);
   if (ep.residual) {
-    const __m128i r8 = _mm_maskz_loadu_epi8(m, ep.residual + row * ep.residual_stride + c);
+    __m128i r8 = _mm_maskz_loadu_epi8(m, ep.residual + row * ep.residual_stride + c);
+#if INT8RT_EPILOGUE_U8_CODES
+    r8 = _mm_xor_si128(r8, _mm_set1_epi8(static_cast<char>(ep.residual_xor)));  // the codes
+#endif
     __m512 r = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(r8));
     r = _mm512_mul_ps(r, _mm512_set1_ps(ep.residual_scale));
     t = _mm512_add_ps(t, r);
@@ -67,9 +79,16 @@ inline void store_requantized(__m512i acc, const ChannelEpilogue& ce, const Tile
     // +0.0 for t = -0.0), and equal values round to the same integer; t is
     // never NaN (finite accumulator, scale, bias and residual).
     t = _mm512_min_ps(_mm512_max_ps(t, lo), hi);
-    // t is within [-128, 127] (check_epilogue), so the saturating narrow is exact.
+    // t is within [-128, 127] (check_epilogue), so the saturating narrow is
+    // exact, and so is the truncating one that keeps q's byte xor-ed with
+    // ep.out_xor (u8 codes: q + 128).
+#if INT8RT_EPILOGUE_U8_CODES
+    _mm512_mask_cvtepi32_storeu_epi8(static_cast<int8_t*>(ep.y) + row * ep.y_stride + c, m,
+                                     _mm512_xor_si512(_mm512_cvtps_epi32(t), _mm512_set1_epi32(ep.out_xor)));
+#else
     _mm512_mask_cvtsepi32_storeu_epi8(static_cast<int8_t*>(ep.y) + row * ep.y_stride + c, m,
                                       _mm512_cvtps_epi32(t));
+#endif
   }
 }
 
@@ -79,10 +98,13 @@ inline void store_requantized(__m512i acc, const ChannelEpilogue& ce, const Tile
 // saturating packs (exact: every value is already inside [-128, 127]) and
 // stored with one byte-masked store instead of one vpmovsdb store per block
 // (those stores were most of the epilogue of short-reduction 1x1 convs).
-// The row's residual, if any, at `res`.
+// The row's residual, if any, at `res`, each byte xor-ed with res_flip's
+// (TileEpilogue::residual_xor); every byte stored xor-ed with the bytes of
+// `flip` (0x80 each: u8 codes, TileEpilogue::out_xor).
 template <int NB>
 inline void store_requantized_row(const __m512i* acc, const ChannelEpilogue* ce, int nc, const int8_t* res,
-                                  float residual_scale, __m512 lo, __m512 hi, int8_t* y) {
+                                  float residual_scale, __m512 lo, __m512 hi, int8_t* y, __m512i flip,
+                                  __m128i res_flip) {
   __m512i q[4] = {_mm512_setzero_si512(), _mm512_setzero_si512(), _mm512_setzero_si512(), _mm512_setzero_si512()};
   #pragma GCC unroll 4
   for (int j = 0; j < NB; ++j) {
@@ -91,7 +113,11 @@ inline void store_requantized_row(const __m512i* acc, const ChannelEpilogue* ce,
     t = _mm512_mul_ps(t, ce[j].scale);
     t = _mm512_add_ps(t, ce[j].bias);
     if (res) {
-      __m512 r = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_maskz_loadu_epi8(ce[j].m, res + 16 * j)));
+      __m128i r8 = _mm_maskz_loadu_epi8(ce[j].m, res + 16 * j);
+#if INT8RT_EPILOGUE_U8_CODES
+      r8 = _mm_xor_si128(r8, res_flip);
+#endif
+      __m512 r = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(r8));
       r = _mm512_mul_ps(r, _mm512_set1_ps(residual_scale));
       t = _mm512_add_ps(t, r);
     }
@@ -103,7 +129,19 @@ inline void store_requantized_row(const __m512i* acc, const ChannelEpilogue* ce,
   const __m512i b = _mm512_packs_epi16(_mm512_packs_epi32(q[0], q[1]), _mm512_packs_epi32(q[2], q[3]));
   const __m512i order = _mm512_set_epi32(15, 11, 7, 3, 14, 10, 6, 2, 13, 9, 5, 1, 12, 8, 4, 0);
   const __mmask64 m = nc >= 64 ? ~__mmask64{0} : (__mmask64{1} << nc) - 1;
+#if INT8RT_EPILOGUE_U8_CODES
+  _mm512_mask_storeu_epi8(y, m, _mm512_xor_si512(_mm512_permutexvar_epi32(order, b), flip));
+#else
+  (void)flip, (void)res_flip;
   _mm512_mask_storeu_epi8(y, m, _mm512_permutexvar_epi32(order, b));
+#endif
+}
+
+// The same with int8 codes as they are (no flip).
+template <int NB>
+inline void store_requantized_row(const __m512i* acc, const ChannelEpilogue* ce, int nc, const int8_t* res,
+                                  float residual_scale, __m512 lo, __m512 hi, int8_t* y) {
+  store_requantized_row<NB>(acc, ce, nc, res, residual_scale, lo, hi, y, _mm512_setzero_si512(), __m128i{});
 }
 
 // The same for one pixel: channels [c, c + valid), valid in 1..16.

@@ -23,7 +23,11 @@
 // igemm_u8_fn: the same tile with Shift false, for inputs the caller
 // guarantees hold no negative value (ConvShape::nonneg_input: a ReLU's
 // output), whose int8 bytes are already their u8 values: no xor, and weights
-// packed without the compensation (acc_init null: the sum starts at 0).
+// packed without the compensation (acc_init null: the sum starts at 0); or
+// for inputs held as u8 codes q + 128 (ConvShape::input_codes), with the
+// compensation (acc_init -128 * sum(w)): the sum is exactly sum(q * w).
+// int8 outputs are stored xor-ed with ep.out_xor (u8 codes where 0x80), a
+// residual's bytes read xor-ed with ep.residual_xor.
 //
 // The register-tile loops carry `#pragma GCC unroll`: without complete
 // unrolling GCC keeps the accumulator array on the stack and reloads it.
@@ -107,11 +111,13 @@ void igemm(const IgemmTile& t) {
       ce[j] = load_channel_epilogue(ep, 16 * j, valid > 0 ? valid : 0);  // mask 0: nothing read
     }
     const __m512 lo = _mm512_set1_ps(ep.lo), hi = _mm512_set1_ps(ep.hi);
+    const __m512i flip = _mm512_set1_epi8(static_cast<char>(ep.out_xor));
+    const __m128i res_flip = _mm_set1_epi8(static_cast<char>(ep.residual_xor));
     int8_t* y = static_cast<int8_t*>(ep.y);
     #pragma GCC unroll 8
     for (int i = 0; i < MR; ++i) {
       store_requantized_row<NB>(acc[i], ce, t.nc, ep.residual ? ep.residual + i * ep.residual_stride : nullptr,
-                                ep.residual_scale, lo, hi, y + i * ep.y_stride);
+                                ep.residual_scale, lo, hi, y + i * ep.y_stride, flip, res_flip);
     }
     return;
   }

@@ -21,8 +21,11 @@
 // stored. Nothing is spilled; nothing is copied between registers.
 //
 // Packed weights: igemm_6x64c4's (IgemmLayout::strip = 4 blocks
-// interleaved, 256 bytes per reduction step), uncompensated (igemm_u8_fn's);
-// kc a multiple of 4 and at least 16 (kStripMinKc): three steps carry the
+// interleaved, 256 bytes per reduction step), uncompensated (igemm_u8_fn's:
+// each tile's sums start at 0) or, for inputs held as u8 codes q + 128
+// (ConvShape::input_codes), compensated (IgemmStrip::acc_init, -128 * sum(w):
+// each tile's sums start there, loaded through the idle loop counter); kc a
+// multiple of 4 and at least 16 (kStripMinKc): three steps carry the
 // previous tile's rows, at least one more runs the plain loop.
 //
 // Epilogue: ref/requantize.h's operations in its order, as epilogue.h's
@@ -31,7 +34,9 @@
 // 64-byte store per row): t = cvt(acc) * scale; t = t + bias (0.0f when
 // null); t = t + cvt(res) * residual_scale; clamp; round. The residual line
 // of the row four tiles ahead is prefetched (the output's where there is no
-// residual).
+// residual). Each row's 64 bytes are xor-ed with TileEpilogue::out_xor
+// before the store (0x80: the output held as u8 codes); a residual held as
+// u8 codes (residual_xor 0x80) is zero-extended and less 128: its codes.
 #include <cstdint>
 
 #include "kernels/abi/conv_gemm_s8.h"
@@ -47,9 +52,11 @@ struct StripConsts {
   int32_t order[16];  // 0: vpermd order after the packs (epilogue.h)
   float lo, hi;       // 64, 68
   float rs;           // 72: residual scale
-  int32_t unused;
+  uint32_t flip;      // 76: out_xor in each of 4 bytes
   int64_t q_rest;     // 80: reduction steps after the first three
   const int8_t* w;    // 88: the tile's packed weights
+  const int32_t* acc_init;  // 96: the starting sums (I8RT_INIT_A / _B only)
+  int32_t minus128;         // 104: -128 (I8RT_RES_ADD_U8)
 };
 
 #define I8RT_S(x) #x
@@ -81,10 +88,24 @@ struct StripConsts {
   "vpxord %%zmm" #r2 ", %%zmm" #r2 ", %%zmm" #r2 "\n\t" "vpxord %%zmm" #r3 ", %%zmm" #r3 ", %%zmm" #r3 "\n\t"
 #define I8RT_ZERO_A I8RT_ZERO4(0, 1, 2, 3) I8RT_ZERO4(4, 5, 6, 7) I8RT_ZERO4(8, 9, 10, 11)
 #define I8RT_ZERO_B I8RT_ZERO4(12, 13, 14, 15) I8RT_ZERO4(16, 17, 18, 19) I8RT_ZERO4(20, 21, 22, 23)
+// The same sets started at acc_init (the counter register is free there).
+#define I8RT_INIT4(r0, r1, r2, r3)                                                             \
+  "vmovdqu64 (%[cnt]), %%zmm" #r0 "\n\t" "vmovdqu64 64(%[cnt]), %%zmm" #r1 "\n\t"              \
+  "vmovdqu64 128(%[cnt]), %%zmm" #r2 "\n\t" "vmovdqu64 192(%[cnt]), %%zmm" #r3 "\n\t"
+#define I8RT_INIT_A "mov 96(%[c]), %[cnt]\n\t" I8RT_INIT4(0, 1, 2, 3) I8RT_INIT4(4, 5, 6, 7) I8RT_INIT4(8, 9, 10, 11)
+#define I8RT_INIT_B \
+  "mov 96(%[c]), %[cnt]\n\t" I8RT_INIT4(12, 13, 14, 15) I8RT_INIT4(16, 17, 18, 19) I8RT_INIT4(20, 21, 22, 23)
 
 // Residual term of block j (16 bytes at j * 16 + ADDR) added to zmm z.
 #define I8RT_RES_ADD(z, j, ADDR)                          \
   "vpmovsxbd " #j "*16" ADDR ", %%zmm29\n\t"              \
+  "vcvtdq2ps %%zmm29, %%zmm29\n\t"                        \
+  "vmulps 72(%[c])%{1to16%}, %%zmm29, %%zmm29\n\t"        \
+  "vaddps %%zmm29, %%zmm" #z ", %%zmm" #z "\n\t"
+// The same for a residual of u8 codes: u - 128 is its code q.
+#define I8RT_RES_ADD_U8(z, j, ADDR)                       \
+  "vpmovzxbd " #j "*16" ADDR ", %%zmm29\n\t"              \
+  "vpaddd 104(%[c])%{1to16%}, %%zmm29, %%zmm29\n\t"       \
   "vcvtdq2ps %%zmm29, %%zmm29\n\t"                        \
   "vmulps 72(%[c])%{1to16%}, %%zmm29, %%zmm29\n\t"        \
   "vaddps %%zmm29, %%zmm" #z ", %%zmm" #z "\n\t"
@@ -109,6 +130,7 @@ struct StripConsts {
   "vpackssdw %%zmm" #z3 ", %%zmm" #z2 ", %%zmm30\n\t"                           \
   "vpacksswb %%zmm30, %%zmm29, %%zmm29\n\t"                                     \
   "vpermd %%zmm29, %%zmm31, %%zmm29\n\t"                                        \
+  "vpxord 76(%[c])%{1to16%}, %%zmm29, %%zmm29\n\t"                              \
   "vmovdqu64 %%zmm29, " YADDR "\n\t"                                            \
   "prefetcht0 " PFADDR "\n\t"
 
@@ -145,10 +167,10 @@ struct StripConsts {
   I8RT_NEXT_X
 
 // The whole strip: tile 0 into A alone, then pairs (B with A's epilogue,
-// A with B's), then the last tile's epilogue alone.
-#define I8RT_STRIP(RES)                                                              \
+// A with B's), then the last tile's epilogue alone; ZA / ZB start a set's sums.
+#define I8RT_STRIP(RES, ZA, ZB)                                                      \
   "vmovdqu64 (%[c]), %%zmm31\n\t"                                                    \
-  I8RT_ZERO_A                                                                        \
+  ZA                                                                                 \
   "mov %[x], %[p]\n\t" "mov 88(%[c]), %[pw]\n\t"                                     \
   I8RT_STEP_A I8RT_STEP_A I8RT_STEP_A                                                \
   "mov 80(%[c]), %[cnt]\n\t"                                                         \
@@ -156,12 +178,12 @@ struct StripConsts {
   I8RT_NEXT_X                                                                        \
   "dec %[n]\n\t" "jz 8f\n\t"                                                         \
   "2:\n\t"                                                                           \
-  I8RT_ZERO_B                                                                        \
+  ZB                                                                                 \
   I8RT_REDUCE_WITH_EPI(RES, I8RT_STEP_B, I8RT_EPI_ROW_(RES, 0, 1, 2, 3, I8RT_ROW0),  \
                        I8RT_EPI_ROW_(RES, 4, 5, 6, 7, I8RT_ROW1),                    \
                        I8RT_EPI_ROW_(RES, 8, 9, 10, 11, I8RT_ROW2), 3)               \
   "dec %[n]\n\t" "jz 9f\n\t"                                                         \
-  I8RT_ZERO_A                                                                        \
+  ZA                                                                                 \
   I8RT_REDUCE_WITH_EPI(RES, I8RT_STEP_A, I8RT_EPI_ROW_(RES, 12, 13, 14, 15, I8RT_ROW0), \
                        I8RT_EPI_ROW_(RES, 16, 17, 18, 19, I8RT_ROW1),                \
                        I8RT_EPI_ROW_(RES, 20, 21, 22, 23, I8RT_ROW2), 4)             \
@@ -184,7 +206,8 @@ void igemm_strip_u8(const IgemmStrip& s) {
   int64_t n = s.m / kStripMR;
   if (n <= 0) return;
   StripConsts c = {{0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15},
-                   s.ep.lo, s.ep.hi, s.ep.residual_scale, 0, s.kc / 4 - 3, s.w};
+                   s.ep.lo, s.ep.hi, s.ep.residual_scale, s.ep.out_xor * 0x01010101u, s.kc / 4 - 3, s.w,
+                   s.acc_init, -128};
   const int8_t* x = s.x;
   int8_t* y = static_cast<int8_t*>(s.ep.y);
   const int64_t os = s.ep.y_stride;  // == residual_stride (the driver's contract)
@@ -197,16 +220,25 @@ void igemm_strip_u8(const IgemmStrip& s) {
   // prefetches fetch the output lines ahead instead.
   const int8_t* res = s.ep.residual ? s.ep.residual : y;
   const int8_t* pf = res + 4 * kStripMR * os;
-#define I8RT_STRIP_ASM(RES)                                                                                  \
-  __asm__ volatile(I8RT_STRIP(RES)                                                                           \
+#define I8RT_STRIP_ASM(RES, ZA, ZB)                                                                          \
+  __asm__ volatile(I8RT_STRIP(RES, ZA, ZB)                                                                   \
                    : [x] "+r"(x), [y] "+r"(y), [res] "+r"(res), [pf] "+r"(pf), [n] "+r"(n), [p] "=&r"(p),     \
                      [pw] "=&r"(pw), [cnt] "=&r"(cnt)                                                        \
                    : [xs] "r"(s.x_stride), [os] "r"(os), [sc] "r"(sc), [bi] "r"(bi), [c] "r"(&c)             \
                    : I8RT_CLOBBERS)
-  if (s.ep.residual) {
-    I8RT_STRIP_ASM(I8RT_RES_ADD);
+  const bool res_u8 = s.ep.residual && s.ep.residual_xor;
+  if (s.acc_init && res_u8) {
+    I8RT_STRIP_ASM(I8RT_RES_ADD_U8, I8RT_INIT_A, I8RT_INIT_B);
+  } else if (res_u8) {
+    I8RT_STRIP_ASM(I8RT_RES_ADD_U8, I8RT_ZERO_A, I8RT_ZERO_B);
+  } else if (s.acc_init && s.ep.residual) {
+    I8RT_STRIP_ASM(I8RT_RES_ADD, I8RT_INIT_A, I8RT_INIT_B);
+  } else if (s.acc_init) {
+    I8RT_STRIP_ASM(I8RT_NO_RES, I8RT_INIT_A, I8RT_INIT_B);
+  } else if (s.ep.residual) {
+    I8RT_STRIP_ASM(I8RT_RES_ADD, I8RT_ZERO_A, I8RT_ZERO_B);
   } else {
-    I8RT_STRIP_ASM(I8RT_NO_RES);
+    I8RT_STRIP_ASM(I8RT_NO_RES, I8RT_ZERO_A, I8RT_ZERO_B);
   }
 #undef I8RT_STRIP_ASM
 }

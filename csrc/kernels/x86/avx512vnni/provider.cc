@@ -6,7 +6,8 @@
 //            wide: x86/conv_dw_pairs.cc's driver, dwconv_pairs_16c.cc),
 //            conv_s8_dw_64c_avx512vnni (the other depthwise convs),
 //            conv_s8_igemm_6x64c4_avx512vnni (inputs known to hold no
-//            negative value: its unshifted twin, igemm_6x64c4.cc's igemm_u8_fn)
+//            negative value, or held as u8 codes: its unshifted twin,
+//            igemm_6x64c4.cc's igemm_u8_fn; both take u8-coded tensors)
 //   gemm_s8: gemm_s8_6x64c4_avx512vnni
 //   gemm_u8s8: gemm_u8s8_6x64c4_avx512vnni (x86/gemm_u8s8.cc's driver)
 // The element-wise ops come from the avx512 tier (they need no VNNI).
@@ -45,7 +46,8 @@ void register_avx512vnni_kernels(KernelRegistry& r) {
       /*abs_sign_rows=*/false, /*signed_alt=*/nullptr, /*pair_sums=*/false, /*pairs_alt=*/nullptr,
       /*nonneg_per_run=*/true, /*pack_b=*/nullptr, /*strip=*/avx512vnni::igemm_strip_u8,
       /*strip_mr=*/avx512vnni::kStripMR, /*strip_min_kc=*/avx512vnni::kStripMinKc,
-      /*strip_max_kc=*/kStripMaxKc, /*l2_run_weight_bytes=*/kL2RunWeightBytes, /*row_taps=*/true};
+      /*strip_max_kc=*/kStripMaxKc, /*l2_run_weight_bytes=*/kL2RunWeightBytes, /*row_taps=*/true,
+      /*u8_codes=*/true};
   static const IgemmUkernel igemm_uk = {
       kIsa, "conv_s8_igemm_6x64c4_avx512vnni", "gemm_s8_6x64c4_avx512vnni",
       avx512vnni::kMR, avx512vnni::kNB, avx512vnni::kBlock, avx512vnni::kCGroup,
@@ -53,7 +55,8 @@ void register_avx512vnni_kernels(KernelRegistry& r) {
       /*run_weight_bytes=*/avxvnni::kRunWeightBytes, /*unsigned_rows=*/false, /*nonneg=*/&igemm_u8_uk,
       /*abs_sign_rows=*/false, /*signed_alt=*/nullptr, /*pair_sums=*/false, /*pairs_alt=*/nullptr,
       /*nonneg_per_run=*/false, /*pack_b=*/avx512vnni::pack_b_per_run, /*strip=*/nullptr, /*strip_mr=*/1,
-      /*strip_min_kc=*/0, /*strip_max_kc=*/0, /*l2_run_weight_bytes=*/kL2RunWeightBytes, /*row_taps=*/true};
+      /*strip_min_kc=*/0, /*strip_max_kc=*/0, /*l2_run_weight_bytes=*/kL2RunWeightBytes, /*row_taps=*/true,
+      /*u8_codes=*/true};
   static const DwUkernel dw_uk = {kIsa, "conv_s8_dw_64c_avx512vnni", avx512vnni::kDwBlock,
                                   avx512vnni::dwconv_row};
   static const DwConvKernel dw(dw_uk);
