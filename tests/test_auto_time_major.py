@@ -11,30 +11,25 @@ from __future__ import annotations
 import numpy as np
 
 from int8rt.accuracy.auto_choice import Scorer
+from test_auto_probability_outputs import _Engine
 
 T, N, C, CHUNK = 5, 8, 4, 16
 
 
-class _Engine:
-    """Stands in for an INT8 engine: returns a fixed time-major output, the
-    chunk's columns of it."""
+class _Columns:
+    """A time-major output whose slices are taken along axis 1 (the
+    samples), as the stand-in engine of test_auto_probability_outputs
+    slices its outputs along axis 0."""
 
     def __init__(self, out: np.ndarray) -> None:
         self.out = out
 
-    def create_execution_context(self):
-        engine = self
+    def __getitem__(self, at: slice) -> np.ndarray:
+        return self.out[:, at]
 
-        class _Context:
-            def __init__(self) -> None:
-                self.at = 0
 
-            def run(self, chunk):
-                n = len(chunk["x"])
-                self.at += n
-                return {"y": engine.out[:, self.at - n:self.at]}
-
-        return _Context()
+def _engine(out: np.ndarray) -> _Engine:
+    return _Engine(_Columns(out))
 
 
 def _scorer(ref: np.ndarray) -> Scorer:
@@ -49,7 +44,7 @@ def _ref() -> np.ndarray:
 def test_time_major_errors_are_per_sample() -> None:
     ref = _ref()
     got = ref + np.random.default_rng(1).normal(0, 0.1, ref.shape).astype(np.float32)
-    errors = _scorer(ref)(_Engine(got))
+    errors = _scorer(ref)(_engine(got))
     weight = 1.0 / float(np.square(ref.astype(np.float64)).sum())
     want = np.square((got - ref).astype(np.float64)).sum(axis=(0, 2)) * weight
     assert errors.err.shape == (2 * N,)
@@ -72,9 +67,9 @@ def test_one_sample_does_not_carry_a_challenger() -> None:
     challenger_scale[3] = 0.05
     challenger = ref + noise * challenger_scale[None, :, None]
     scorer = _scorer(ref)
-    d, c = scorer(_Engine(default)), scorer(_Engine(challenger))
+    d, c = scorer(_engine(default)), scorer(_engine(challenger))
     assert c.relative_l2 < 0.5 * d.relative_l2
     assert int((c.err < d.err).sum()) == 1
     assert not c.clearly_below(d)
-    even = scorer(_Engine(ref + noise * 0.05))
-    assert scorer(_Engine(ref + noise * 0.02)).clearly_below(even)
+    even = scorer(_engine(ref + noise * 0.05))
+    assert scorer(_engine(ref + noise * 0.02)).clearly_below(even)
