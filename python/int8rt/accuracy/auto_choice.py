@@ -237,7 +237,9 @@ class Scorer:
         self.groups = recordings.batch_groups(chunks)
         # a whole batch's reference holds the network's outputs as they are (pass_values.py)
         if not self.feedback and reference is not None and len(reference) == len(chunks) and all(
-                isinstance(c, WholeBatch) or rows(r) == rows(c) for r, c in zip(reference, chunks)):
+                isinstance(c, WholeBatch) or rows(r) == rows(c)
+                or all(_samples_axis(v, rows(c)) is not None for v in r.values())  # time-major outputs
+                for r, c in zip(reference, chunks)):
             ref = reference
         else:
             ref = self._run(fp32_tap_engine(network, []))
@@ -272,15 +274,16 @@ class Scorer:
                     zero: bool = False, weights: Optional[dict[str, float]] = None) -> np.ndarray:
         """Sum of squares of ``got - ref`` (``got`` itself with ``zero``) per
         sample, each output's weighted (``weights``, else ``self.weights``):
-        along axis 0 where every output has the chunk's rows there, else per
-        chunk."""
+        along each output's samples axis (:func:`_samples_axis`) where every
+        output has one, else per chunk."""
         weights = self.weights if weights is None else weights
         out = []
         for g, r, chunk in zip(got, ref, batches(self.data, self.batch_size)):
             rows = len(next(iter(chunk.values())))
             per = [weights[k] * np.square((g[k] if zero else g[k] - r[k]).astype(np.float64)) for k in r]
-            if not isinstance(chunk, WholeBatch) and all(v.ndim and v.shape[0] == rows for v in per):
-                out.append(sum(v.reshape(rows, -1).sum(axis=1) for v in per))
+            axes = [None if isinstance(chunk, WholeBatch) else _samples_axis(v, rows) for v in per]
+            if all(a is not None for a in axes):
+                out.append(sum(np.moveaxis(v, a, 0).reshape(rows, -1).sum(axis=1) for v, a in zip(per, axes)))
             else:
                 out.append(np.array([sum(float(v.sum()) for v in per)]))
         return np.concatenate(out)
@@ -303,6 +306,22 @@ class Scorer:
             self._per_sample(plain, self.plain_ref, weights=self.plain_weights), self.plain_energy,
             groups=self.groups)
         return _Errors(self._per_sample(got, self.ref), self.energy, uncentred, self.groups)
+
+
+def _samples_axis(value: np.ndarray, rows: int) -> Optional[int]:
+    """The axis of ``value`` (one output of a chunk of ``rows`` samples)
+    that holds one entry per sample: 0 where it has ``rows`` there, else 1
+    for a time-major ``[T, N, C]`` output with ``rows`` on axis 1 (PyTorch's
+    default sequence layout: a CRNN's logits per column), else None. With
+    the samples on axis 1 counted as one, auto's tests saw a single sample
+    per chunk and so no spread (``_Errors.clearly_below``: the lower error
+    counts), and the folds of a CRNN one sample each (RESULTS_accuracy.md,
+    acc36)."""
+    if value.ndim and value.shape[0] == rows:
+        return 0
+    if value.ndim == 3 and value.shape[1] == rows:
+        return 1
+    return None
 
 
 def _energies(outputs: list[dict[str, np.ndarray]]) -> dict[str, float]:
