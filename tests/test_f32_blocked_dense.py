@@ -151,3 +151,44 @@ def test_dilated_and_uneven_padding(tmp_path: Path) -> None:
         err = np.abs(got[isa] - want).max() / np.abs(want).max()
         assert got[isa].shape == want.shape and err <= 2e-6, f"{isa}: {err}"
     assert np.array_equal(got["avx512"], got["ref"])
+
+
+def test_strided_convs_read_rows_by_stride_phase(tmp_path: Path) -> None:
+    """Strided dense convs from blocked inputs read their input's rows held by stride phase (conv_f32_nchw16c.cc's
+    phase_columns, kernels::column_slot): a 3x3 / 2 on an odd width (27 = 14 + 13 slots) with a fused residual and
+    Relu, a 5x5 / 3 with pads 2 on width 14 (5 + 5 + 4 slots) and a 3x1 / (1, 2) (a kernel one column wide), 19-35
+    channels, batch 3. Tiers ==, and within 2e-6 of the NCHW engine (held to the exact value by the bound tests)."""
+    rng = np.random.default_rng(12)
+
+    def conv(name: str, inputs: list, cin: int, cout: int, k: tuple, **attrs) -> onnx.NodeProto:
+        w = (rng.standard_normal((cout, cin, *k)) / np.sqrt(cin * k[0] * k[1])).astype(F32)
+        b = rng.standard_normal(cout).astype(F32) * 0.1
+        inits.extend([onnx.numpy_helper.from_array(w, name + "_w"), onnx.numpy_helper.from_array(b, name + "_b")])
+        return onnx.helper.make_node("Conv", [inputs[0], name + "_w", name + "_b"], [name], name=name,
+                                     kernel_shape=list(k), **attrs)
+
+    inits: list = []
+    nodes = [conv("a", ["x"], 19, 35, (1, 1)),
+             conv("b", ["a"], 35, 35, (3, 3), strides=[2, 2], pads=[1, 1, 1, 1]),
+             conv("p", ["a"], 35, 35, (1, 1), strides=[2, 2]),
+             onnx.helper.make_node("Add", ["b", "p"], ["s"]),
+             onnx.helper.make_node("Relu", ["s"], ["r"]),
+             conv("c", ["r"], 35, 21, (5, 5), strides=[3, 3], pads=[2, 2, 2, 2]),
+             conv("d", ["c"], 21, 23, (3, 1), strides=[1, 2], pads=[1, 0, 1, 0]),
+             conv("e", ["d"], 23, 18, (1, 1))]
+    graph = onnx.helper.make_graph(
+        nodes, "strided", [onnx.helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, ["N", 19, 17, 27])],
+        [onnx.helper.make_tensor_value_info("e", onnx.TensorProto.FLOAT, ["N", 18, 3, 3])], inits)
+    path = tmp_path / "strided.onnx"
+    onnx.save(onnx.helper.make_model(graph, opset_imports=[onnx.helper.make_opsetid("", 13)]), str(path))
+    x = {"x": np.random.default_rng(13).standard_normal((3, 19, 17, 27)).astype(F32)}
+    want = build(path, blocked=False).create_execution_context().run(x)["e"].astype(np.float64)
+    got = {}
+    for isa in ("ref", "avx512"):
+        engine = build(path, isa)
+        details = [layer["detail"] for layer in engine.layers()]
+        assert sum("conv2d dense" in d and "nchw16c" in d and "NCHW" not in d for d in details) == 3, details
+        got[isa] = engine.create_execution_context().run(x)["e"]
+        err = np.abs(got[isa] - want).max() / np.abs(want).max()
+        assert got[isa].shape == want.shape and err <= 2e-6, f"{isa}: {err}"
+    assert np.array_equal(got["avx512"], got["ref"])

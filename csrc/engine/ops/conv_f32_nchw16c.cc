@@ -11,7 +11,8 @@
 // they are in cache (its bits are the unfused layer's, FusedActivation::apply).
 // Tasks: pointwise, runs of pixels of one image times chunks of output
 // blocks (pointwise()); depthwise, runs of output rows of one channel block;
-// dense from blocked, runs of output rows times groups of 4 output blocks.
+// dense from blocked, runs of output rows times groups of 4 output blocks
+// (a strided one reads its input's rows held by stride phase).
 #include "engine/ops/conv_f32_nchw16c.h"
 
 #include <algorithm>
@@ -109,6 +110,14 @@ class BlockedConvLayer : public Layer {
       plane.W = g.ow;
       plane.sh = plane.sw = 1;
       pointwise(gathered.data(), res, y, plane);
+    } else if (!dense_ && g.sw > 1) {
+      // A strided conv's rows held by stride phase first (its taps then read
+      // consecutive lines, not every sw-th one of an input the streamed
+      // weights evict from L2).
+      thread_local std::vector<float> phased;  // kept: no allocation per run
+      phased.resize(static_cast<size_t>(g.N * blocks(C_) * g.H * g.W * kBlock16));
+      phase_columns(x, phased.data(), g);
+      dense(phased.data(), res, y, g, true, true);
     } else {
       dense(x, res, y, g, !dense_);  // the stem (dense_) reads NCHW, takes no residual
     }
@@ -218,11 +227,27 @@ class BlockedConvLayer : public Layer {
     });
   }
 
+  // Every row of x, [N][CB][H][W][16], with its columns by stride phase
+  // (kernels::column_slot), rows in parallel.
+  void phase_columns(const float* x, float* out, const Geom& g) const {
+    const int64_t rows = g.N * blocks(C_) * g.H;
+    parallel_for(rows, 1, [&](int64_t begin, int64_t end) {
+      for (int64_t r = begin; r < end; ++r) {
+        const float* src = x + r * g.W * kBlock16;
+        float* dst = out + r * g.W * kBlock16;
+        for (int64_t ix = 0; ix < g.W; ++ix) {
+          std::copy_n(src + ix * kBlock16, kBlock16, dst + kernels::column_slot(ix, g.W, g.sw) * kBlock16);
+        }
+      }
+    });
+  }
+
   // Dense convs: the stem (from NCHW), tasks of runs of output rows of about
   // kTaskBytes of output, all blocks; from blocked inputs, runs of rows of
   // about kTaskBytes / 2 times groups of kConvBlocks output blocks (one
   // register tile's).
-  void dense(const float* x, const float* res, float* y, const Geom& g, bool from_blocked) const {
+  void dense(const float* x, const float* res, float* y, const Geom& g, bool from_blocked,
+             bool cols_phased = false) const {
     const int64_t MB = blocks(M_), out_plane = g.oh * g.ow * kBlock16;
     const int64_t in_image = from_blocked ? blocks(C_) * g.H * g.W * kBlock16 : C_ * g.H * g.W;
     const int64_t chunk = from_blocked ? kConvBlocks : MB, task_bytes = from_blocked ? kTaskBytes / 2 : kTaskBytes;
@@ -248,6 +273,7 @@ class BlockedConvLayer : public Layer {
         a.mb0 = mb0; a.mb1 = std::min(MB, mb0 + chunk); a.oy0 = oy0; a.oy1 = std::min(g.oh, oy0 + rows);
         a.clip = clip_; a.lo = lo_; a.hi = hi_;
         a.post = post();
+        a.cols_phased = cols_phased;
         if (from_blocked) {
           kernel_->conv(a);
         } else {

@@ -106,7 +106,7 @@ void conv_nchw16c(const DenseNchw16c& a) {
           float acc = 0.f;
           taps_inside(a, oy, ox, [&](int64_t iy, int64_t ix, int64_t t) {
             for (int64_t c = 0; c < a.C; ++c) {
-              acc = std::fma(a.x[(((c / kBlock16) * a.H + iy) * a.W + ix) * kBlock16 + c % kBlock16],
+              acc = std::fma(a.x[(((c / kBlock16) * a.H + iy) * a.W + conv_column(a, ix)) * kBlock16 + c % kBlock16],
                              a.w[((mb * taps + t) * a.C + c) * kBlock16 + l], acc);
             }
           });

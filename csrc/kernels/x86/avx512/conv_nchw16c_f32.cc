@@ -14,6 +14,8 @@
 // in slices of kSlice steps over all of the call's tiles, so that a slice's
 // weights stay in L1; the partial sums are stored in y and reloaded (a float
 // store and load: the same fma chain, the same bits).
+// An input held by stride phase (cols_phased) is read at column_slot: the
+// same values, so the same bits.
 // Max pool: one pixel at a time, one aligned load and one vmaxps per tap;
 // the window's rows inside the image found once per output row.
 #include <immintrin.h>
@@ -62,16 +64,20 @@ void conv_tile(const DenseNchw16c& a, const Finish& f, int64_t mb, int64_t oy, i
       rh = rl;
       while (rh < R && ix0 + rh * a.sw < a.W) ++rh;
     }
+    // Pixel r's line: slot x0 + r * step of the row (by stride phase, the
+    // tap's pixels are consecutive slots; x0 found from a pixel inside).
+    const int64_t step = a.cols_phased ? kBlock16 : a.sw * kBlock16;
+    const int64_t x0 = !a.cols_phased ? ix0 : rl < rh ? conv_column(a, ix0 + rl * a.sw) - rl : 0;
     const float* row = a.x + iy * a.W * kBlock16;
     while (k < kend) {  // runs of one input block
       const int64_t c = k - t * C, cb = c / kBlock16, n = std::min(kend - k, kBlock16 - c % kBlock16);
-      const float* xb = row + cb * in_plane + ix0 * kBlock16 + c % kBlock16;
+      const float* xb = row + cb * in_plane + x0 * kBlock16 + c % kBlock16;
       const float* wk = w + k * kBlock16;
       // The next block's lines of these pixels (a plane apart: more streams
       // than the hardware prefetcher follows).
 #pragma GCC unroll 8
       for (int r = 0; r < R; ++r) {
-        _mm_prefetch(reinterpret_cast<const char*>(xb + in_plane + r * a.sw * kBlock16), _MM_HINT_T0);
+        _mm_prefetch(reinterpret_cast<const char*>(xb + in_plane + r * step), _MM_HINT_T0);
       }
       for (int64_t j = 0; j < n; ++j) {
         __m512 wv[B];
@@ -80,7 +86,7 @@ void conv_tile(const DenseNchw16c& a, const Finish& f, int64_t mb, int64_t oy, i
 #pragma GCC unroll 8
         for (int r = 0; r < R; ++r) {
           if (kCheck && (r < rl || r >= rh)) continue;
-          const __m512 xv = _mm512_set1_ps(xb[r * a.sw * kBlock16 + j]);
+          const __m512 xv = _mm512_set1_ps(xb[r * step + j]);
 #pragma GCC unroll 4
           for (int b = 0; b < B; ++b) acc[r][b] = _mm512_fmadd_ps(xv, wv[b], acc[r][b]);
         }
