@@ -11,8 +11,7 @@
 // they are in cache (its bits are the unfused layer's, FusedActivation::apply).
 // Tasks: pointwise, runs of pixels of one image times chunks of output
 // blocks (pointwise()); depthwise, runs of output rows of one channel block;
-// dense from blocked, runs of output rows times groups of 4 output blocks
-// (a strided one reads its input's rows held by stride phase).
+// dense from blocked, runs of output rows times groups of 4 output blocks.
 #include "engine/ops/conv_f32_nchw16c.h"
 
 #include <algorithm>
@@ -110,14 +109,6 @@ class BlockedConvLayer : public Layer {
       plane.W = g.ow;
       plane.sh = plane.sw = 1;
       pointwise(gathered.data(), res, y, plane);
-    } else if (!dense_ && g.sw > 1) {
-      // A strided conv's rows held by stride phase first (its taps then read
-      // consecutive lines, not every sw-th one of an input the streamed
-      // weights evict from L2).
-      thread_local std::vector<float> phased;  // kept: no allocation per run
-      phased.resize(static_cast<size_t>(g.N * blocks(C_) * g.H * g.W * kBlock16));
-      phase_columns(x, phased.data(), g);
-      dense(phased.data(), res, y, g, true, true);
     } else {
       dense(x, res, y, g, !dense_);  // the stem (dense_) reads NCHW, takes no residual
     }
@@ -227,27 +218,11 @@ class BlockedConvLayer : public Layer {
     });
   }
 
-  // Every row of x, [N][CB][H][W][16], with its columns by stride phase
-  // (kernels::column_slot), rows in parallel.
-  void phase_columns(const float* x, float* out, const Geom& g) const {
-    const int64_t rows = g.N * blocks(C_) * g.H;
-    parallel_for(rows, 1, [&](int64_t begin, int64_t end) {
-      for (int64_t r = begin; r < end; ++r) {
-        const float* src = x + r * g.W * kBlock16;
-        float* dst = out + r * g.W * kBlock16;
-        for (int64_t ix = 0; ix < g.W; ++ix) {
-          std::copy_n(src + ix * kBlock16, kBlock16, dst + kernels::column_slot(ix, g.W, g.sw) * kBlock16);
-        }
-      }
-    });
-  }
-
   // Dense convs: the stem (from NCHW), tasks of runs of output rows of about
   // kTaskBytes of output, all blocks; from blocked inputs, runs of rows of
   // about kTaskBytes / 2 times groups of kConvBlocks output blocks (one
   // register tile's).
-  void dense(const float* x, const float* res, float* y, const Geom& g, bool from_blocked,
-             bool cols_phased = false) const {
+  void dense(const float* x, const float* res, float* y, const Geom& g, bool from_blocked) const {
     const int64_t MB = blocks(M_), out_plane = g.oh * g.ow * kBlock16;
     const int64_t in_image = from_blocked ? blocks(C_) * g.H * g.W * kBlock16 : C_ * g.H * g.W;
     const int64_t chunk = from_blocked ? kConvBlocks : MB, task_bytes = from_blocked ? kTaskBytes / 2 : kTaskBytes;
@@ -255,14 +230,20 @@ class BlockedConvLayer : public Layer {
     const int64_t runs = (g.oh + rows - 1) / rows, chunks = (MB + chunk - 1) / chunk, tasks = runs * chunks;
     // Consecutive tasks share an image's input (blocks inner), or, where a
     // block group's weights outweigh an image (ResNet-50's 7 x 7 convs: 1.2
-    // MB against 0.4 MB), the group's weights (images inner).
+    // MB against 0.4 MB), a task takes up to kConvImages images, so that
+    // each slice of the group's weights is read once for all of them.
     const bool weights_outer = from_blocked && g.kh * g.kw * C_ * chunk * kBlock16 > in_image;
-    parallel_for(g.N * tasks, 1, [&](int64_t begin, int64_t end) {
+    const int64_t per_task = weights_outer ? std::min(g.N, kConvImages) : 1;
+    const int64_t image_groups = (g.N + per_task - 1) / per_task;
+    parallel_for(image_groups * tasks, 1, [&](int64_t begin, int64_t end) {
       for (int64_t t = begin; t < end; ++t) {
-        const int64_t n = weights_outer ? t % (g.N * runs) / runs : t / tasks;
+        const int64_t n = (weights_outer ? t % (image_groups * runs) / runs : t / tasks) * per_task;
         const int64_t run = weights_outer ? t % runs : t % tasks / chunks;
-        const int64_t oy0 = run * rows, mb0 = (weights_outer ? t / (g.N * runs) : t % chunks) * chunk;
+        const int64_t oy0 = run * rows, mb0 = (weights_outer ? t / (image_groups * runs) : t % chunks) * chunk;
         kernels::DenseNchw16c a;
+        a.images = std::min(per_task, g.N - n);
+        a.x_image = in_image;
+        a.y_image = MB * out_plane;
         a.x = x + n * in_image;
         a.w = packed_.data();
         a.bias = bias_.data();
@@ -273,7 +254,6 @@ class BlockedConvLayer : public Layer {
         a.mb0 = mb0; a.mb1 = std::min(MB, mb0 + chunk); a.oy0 = oy0; a.oy1 = std::min(g.oh, oy0 + rows);
         a.clip = clip_; a.lo = lo_; a.hi = hi_;
         a.post = post();
-        a.cols_phased = cols_phased;
         if (from_blocked) {
           kernel_->conv(a);
         } else {
@@ -312,6 +292,7 @@ class BlockedConvLayer : public Layer {
   static constexpr int64_t kRunBytes = 512 << 10;
   static constexpr int64_t kTaskBlocks = 8;  // output blocks per pointwise task
   static constexpr int64_t kConvBlocks = 4;  // output blocks per dense-from-blocked task
+  static constexpr int64_t kConvImages = 8;  // images per task where weights are outer
   // A depthwise task's output bytes.
   static constexpr int64_t kTaskBytes = 128 << 10;
   WindowAttrs w_;

@@ -90,23 +90,21 @@ struct DenseNchw16c {
   bool clip = false;
   float lo = 0.f, hi = 0.f;
   PostOp post;  // after the clip
-  // conv only: x's rows hold their columns by stride phase (column_slot):
-  // a tap's pixels of one output row are then consecutive lines.
-  bool cols_phased = false;
+  // conv only: `images` images, x / y / residual x_image / y_image floats
+  // apart (x, y, residual: the first one's); each output's operations are
+  // one image's, so any split of a batch into calls gives the same bits.
+  int64_t images = 1, x_image = 0, y_image = 0;
 };
 using DenseNchw16cFn = void (*)(const DenseNchw16c&);
 
-// Where column ix of a row of W columns sits in a row held by stride phase:
-// the columns with ix % s == 0 first (ascending), then ix % s == 1, ... (a
-// permutation of the row's W slots).
-inline int64_t column_slot(int64_t ix, int64_t W, int64_t s) {
-  int64_t start = 0;
-  for (int64_t p = 0; p < ix % s; ++p) start += (W - p + s - 1) / s;
-  return start + ix / s;
-}
-// The slot conv reads column ix of `a`'s input at.
-inline int64_t conv_column(const DenseNchw16c& a, int64_t ix) {
-  return a.cols_phased ? column_slot(ix, a.W, a.sw) : ix;
+// Image n of a conv call, as a call of that image alone.
+inline DenseNchw16c conv_image(const DenseNchw16c& a, int64_t n) {
+  DenseNchw16c one = a;
+  one.x += n * a.x_image;
+  one.y += n * a.y_image;
+  if (one.residual) one.residual += n * a.y_image;
+  one.images = 1;
+  return one;
 }
 
 // Output rows [oy0, oy1) of one channel block of one image's max pool

@@ -13,9 +13,8 @@
 // The reduction (k = tap x C + input channel, the reference's order) runs
 // in slices of kSlice steps over all of the call's tiles, so that a slice's
 // weights stay in L1; the partial sums are stored in y and reloaded (a float
-// store and load: the same fma chain, the same bits).
-// An input held by stride phase (cols_phased) is read at column_slot: the
-// same values, so the same bits.
+// store and load: the same fma chain, the same bits). A call of several
+// images (DenseNchw16c::images) runs each slice over all of them.
 // Max pool: one pixel at a time, one aligned load and one vmaxps per tap;
 // the window's rows inside the image found once per output row.
 #include <immintrin.h>
@@ -64,20 +63,16 @@ void conv_tile(const DenseNchw16c& a, const Finish& f, int64_t mb, int64_t oy, i
       rh = rl;
       while (rh < R && ix0 + rh * a.sw < a.W) ++rh;
     }
-    // Pixel r's line: slot x0 + r * step of the row (by stride phase, the
-    // tap's pixels are consecutive slots; x0 found from a pixel inside).
-    const int64_t step = a.cols_phased ? kBlock16 : a.sw * kBlock16;
-    const int64_t x0 = !a.cols_phased ? ix0 : rl < rh ? conv_column(a, ix0 + rl * a.sw) - rl : 0;
     const float* row = a.x + iy * a.W * kBlock16;
     while (k < kend) {  // runs of one input block
       const int64_t c = k - t * C, cb = c / kBlock16, n = std::min(kend - k, kBlock16 - c % kBlock16);
-      const float* xb = row + cb * in_plane + x0 * kBlock16 + c % kBlock16;
+      const float* xb = row + cb * in_plane + ix0 * kBlock16 + c % kBlock16;
       const float* wk = w + k * kBlock16;
       // The next block's lines of these pixels (a plane apart: more streams
       // than the hardware prefetcher follows).
 #pragma GCC unroll 8
       for (int r = 0; r < R; ++r) {
-        _mm_prefetch(reinterpret_cast<const char*>(xb + in_plane + r * step), _MM_HINT_T0);
+        _mm_prefetch(reinterpret_cast<const char*>(xb + in_plane + r * a.sw * kBlock16), _MM_HINT_T0);
       }
       for (int64_t j = 0; j < n; ++j) {
         __m512 wv[B];
@@ -86,7 +81,7 @@ void conv_tile(const DenseNchw16c& a, const Finish& f, int64_t mb, int64_t oy, i
 #pragma GCC unroll 8
         for (int r = 0; r < R; ++r) {
           if (kCheck && (r < rl || r >= rh)) continue;
-          const __m512 xv = _mm512_set1_ps(xb[r * step + j]);
+          const __m512 xv = _mm512_set1_ps(xb[r * a.sw * kBlock16 + j]);
 #pragma GCC unroll 4
           for (int b = 0; b < B; ++b) acc[r][b] = _mm512_fmadd_ps(xv, wv[b], acc[r][b]);
         }
@@ -129,27 +124,34 @@ inline int64_t tile(int64_t ow, int64_t i) {
   return base + (i < ow % tiles ? 1 : 0);
 }
 
-// The call's rows for blocks [mb, mb + B): per reduction slice, tiles of
-// kPixels along each row, the tiles that reach a padding column checked.
+// The call's rows of every image for blocks [mb, mb + B): per reduction
+// slice (its weights read once for all the call's images), tiles of kPixels
+// along each row, the tiles that reach a padding column checked.
 template <int B>
-void conv_rows(const DenseNchw16c& a, const Finish& f, int64_t mb, int64_t left, int64_t right) {
-  const int64_t K = a.kh * a.kw * a.C, slice = K <= 2 * kSlice ? K : kSlice;
+void conv_rows(const DenseNchw16c& batch, const Finish& f, int64_t mb, int64_t left, int64_t right) {
+  const int64_t K = batch.kh * batch.kw * batch.C, slice = K <= 2 * kSlice ? K : kSlice;
   for (int64_t k0 = 0; k0 < K; k0 += slice) {
     const int64_t k1 = std::min(K, k0 + slice);
-    for (int64_t oy = a.oy0; oy < a.oy1; ++oy) {
-      for (int64_t ox = 0, i = 0; ox < a.ow; ox += tile(a.ow, i++)) {
-        const int64_t n = tile(a.ow, i);
-        if (ox < left || ox + n > right) {
-          conv_tiles<B, true>(a, f, mb, oy, ox, n, k0, k1);
-        } else {
-          conv_tiles<B, false>(a, f, mb, oy, ox, n, k0, k1);
+    for (int64_t img = 0; img < batch.images; ++img) {
+      const DenseNchw16c a = conv_image(batch, img);
+      for (int64_t oy = a.oy0; oy < a.oy1; ++oy) {
+        for (int64_t ox = 0, i = 0; ox < a.ow; ox += tile(a.ow, i++)) {
+          const int64_t n = tile(a.ow, i);
+          if (ox < left || ox + n > right) {
+            conv_tiles<B, true>(a, f, mb, oy, ox, n, k0, k1);
+          } else {
+            conv_tiles<B, false>(a, f, mb, oy, ox, n, k0, k1);
+          }
         }
       }
     }
   }
-  if (a.post.apply) {
-    for (int64_t b = mb; b < mb + B; ++b) {
-      a.post.apply(a.post.ctx, a.y + (b * a.oh + a.oy0) * a.ow * kBlock16, (a.oy1 - a.oy0) * a.ow * kBlock16);
+  if (batch.post.apply) {
+    for (int64_t img = 0; img < batch.images; ++img) {
+      const DenseNchw16c a = conv_image(batch, img);
+      for (int64_t b = mb; b < mb + B; ++b) {
+        a.post.apply(a.post.ctx, a.y + (b * a.oh + a.oy0) * a.ow * kBlock16, (a.oy1 - a.oy0) * a.ow * kBlock16);
+      }
     }
   }
 }
