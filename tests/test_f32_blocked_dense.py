@@ -153,11 +153,11 @@ def test_dilated_and_uneven_padding(tmp_path: Path) -> None:
     assert np.array_equal(got["avx512"], got["ref"])
 
 
-def test_strided_convs_read_rows_by_stride_phase(tmp_path: Path) -> None:
-    """Strided dense convs from blocked inputs read their input's rows held by stride phase (conv_f32_nchw16c.cc's
-    phase_columns, kernels::column_slot): a 3x3 / 2 on an odd width (27 = 14 + 13 slots) with a fused residual and
-    Relu, a 5x5 / 3 with pads 2 on width 14 (5 + 5 + 4 slots) and a 3x1 / (1, 2) (a kernel one column wide), 19-35
-    channels, batch 3. Tiers ==, and within 2e-6 of the NCHW engine (held to the exact value by the bound tests)."""
+def test_strided_convs_over_several_images(tmp_path: Path) -> None:
+    """Strided dense convs from blocked inputs at batch 3: a 3x3 / 2 on an odd width (27) with a fused residual and
+    Relu (an image per task), then a 5x5 / 3 with pads 2 and a 3x1 / (1, 2) (a kernel one column wide) whose
+    weights outweigh an image, so a task runs each weight slice over the 3 images (DenseNchw16c::images); 19-35
+    channels, biases. Tiers ==, and within 2e-6 of the NCHW engine (held to the exact value by the bound tests)."""
     rng = np.random.default_rng(12)
 
     def conv(name: str, inputs: list, cin: int, cout: int, k: tuple, **attrs) -> onnx.NodeProto:
