@@ -169,17 +169,17 @@ def test_dilated_and_uneven_padding(tmp_path: Path) -> None:
 
 def test_strided_convs_over_several_images(tmp_path: Path) -> None:
     """Strided dense convs from blocked inputs at batch 3: a 3x3 / 2 on an odd width (27) with a fused residual and
-    Relu (an image per task), then a 5x5 / 3 with pads 2 and a 3x1 / (1, 2) (a kernel one column wide) whose
-    weights outweigh an image, so a task runs each weight slice over the 3 images (DenseNchw16c::images); 19-35
-    channels, biases (check_tiers_and_nchw)."""
+    Relu (blocks inner), a 5x5 / 3 with pads 2 to 470 channels (weights outweigh an image: images inner, one per
+    task), and a 3x3 / (1, 2) from those 470 channels, whose 4 blocks' weights (1.08 MB) pass L2, so a task runs
+    each weight slice over the 3 images (DenseNchw16c::images); biases (check_tiers_and_nchw)."""
     rng, inits = np.random.default_rng(12), []
     nodes = [conv_node(rng, inits, "a", "x", 19, 35, (1, 1), bias=True),
              conv_node(rng, inits, "b", "a", 35, 35, (3, 3), bias=True, strides=[2, 2], pads=[1, 1, 1, 1]),
              conv_node(rng, inits, "p", "a", 35, 35, (1, 1), bias=True, strides=[2, 2]),
              onnx.helper.make_node("Add", ["b", "p"], ["s"]),
              onnx.helper.make_node("Relu", ["s"], ["r"]),
-             conv_node(rng, inits, "c", "r", 35, 21, (5, 5), bias=True, strides=[3, 3], pads=[2, 2, 2, 2]),
-             conv_node(rng, inits, "d", "c", 21, 23, (3, 1), bias=True, strides=[1, 2], pads=[1, 0, 1, 0]),
+             conv_node(rng, inits, "c", "r", 35, 470, (5, 5), bias=True, strides=[3, 3], pads=[2, 2, 2, 2]),
+             conv_node(rng, inits, "d", "c", 470, 23, (3, 3), bias=True, strides=[1, 2], pads=[1, 1, 1, 1]),
              conv_node(rng, inits, "e", "d", 23, 18, (1, 1), bias=True)]
     x = np.random.default_rng(13).standard_normal((3, 19, 17, 27)).astype(F32)
     check_tiers_and_nchw(tmp_path / "strided.onnx", nodes, inits, x, ("e", [18, 3, 3]), 3)

@@ -230,10 +230,13 @@ class BlockedConvLayer : public Layer {
     const int64_t runs = (g.oh + rows - 1) / rows, chunks = (MB + chunk - 1) / chunk, tasks = runs * chunks;
     // Consecutive tasks share an image's input (blocks inner), or, where a
     // block group's weights outweigh an image (ResNet-50's 7 x 7 convs: 1.2
-    // MB against 0.4 MB), a task takes up to kConvImages images, so that
-    // each slice of the group's weights is read once for all of them.
-    const bool weights_outer = from_blocked && g.kh * g.kw * C_ * chunk * kBlock16 > in_image;
-    const int64_t per_task = weights_outer ? std::min(g.N, kConvImages) : 1;
+    // MB against 0.4 MB), the group's weights (images inner); where those
+    // weights do not fit L2 either (the 7 x 7 convs, not the 14 x 14 ones'
+    // 0.6 MB), a task takes up to kConvImages images, so that each slice of
+    // the weights comes from L3 once for all of them.
+    const int64_t group_weights = g.kh * g.kw * C_ * chunk * kBlock16;
+    const bool weights_outer = from_blocked && group_weights > in_image;
+    const int64_t per_task = weights_outer && group_weights * 4 > kL2Bytes ? std::min(g.N, kConvImages) : 1;
     const int64_t image_groups = (g.N + per_task - 1) / per_task;
     parallel_for(image_groups * tasks, 1, [&](int64_t begin, int64_t end) {
       for (int64_t t = begin; t < end; ++t) {
@@ -292,7 +295,8 @@ class BlockedConvLayer : public Layer {
   static constexpr int64_t kRunBytes = 512 << 10;
   static constexpr int64_t kTaskBlocks = 8;  // output blocks per pointwise task
   static constexpr int64_t kConvBlocks = 4;  // output blocks per dense-from-blocked task
-  static constexpr int64_t kConvImages = 8;  // images per task where weights are outer
+  static constexpr int64_t kConvImages = 8;  // images per task where weights pass L2
+  static constexpr int64_t kL2Bytes = 1 << 20;  // Zen 5's L2 per core
   // A depthwise task's output bytes.
   static constexpr int64_t kTaskBytes = 128 << 10;
   WindowAttrs w_;
