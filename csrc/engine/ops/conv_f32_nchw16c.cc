@@ -11,7 +11,8 @@
 // they are in cache (its bits are the unfused layer's, FusedActivation::apply).
 // Tasks: pointwise, runs of pixels of one image times chunks of output
 // blocks (pointwise()); depthwise, runs of output rows of one channel block;
-// dense from blocked, runs of output rows times groups of 4 output blocks.
+// dense from blocked, runs of output rows times groups of 4 output blocks
+// (times up to 8 images where a group's weights pass L2).
 #include "engine/ops/conv_f32_nchw16c.h"
 
 #include <algorithm>
