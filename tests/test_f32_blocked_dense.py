@@ -12,7 +12,10 @@ of 16) and planes whose rows have edge and inner tiles (31 x 39 -> 16 x 20
     (and within 2e-6 of the output's largest magnitude), and so is the NCHW
     engine's;
   - a saved and loaded engine, a batch split over 2 threads and the layers'
-    own tasks over 2 threads give the same bytes."""
+    own tasks over 2 threads give the same bytes;
+  - dilated, unevenly padded and strided convs (convs whose weights outweigh
+    an image run each weight slice over several images): tiers ==, within
+    2e-6 of the NCHW engine."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -120,34 +123,63 @@ def test_saved_engine_and_threads(model, tmp_path: Path) -> None:
     check_saved_and_threads(build(path), images(4), tmp_path)
 
 
-def test_dilated_and_uneven_padding(tmp_path: Path) -> None:
-    """A 3x3 conv at dilation 2 and a 2x3 / stride (1, 2) conv with pads (0, 1, 1, 2) between 1x1 convs: the conv
-    kernel's dilation and its begin / end padding on each axis. Tiers ==, and within 2e-6 of the NCHW engine
-    (which the bound tests above hold to the exact value)."""
-    rng = np.random.default_rng(8)
+def conv_node(rng, inits: list, name: str, x: str, cin: int, cout: int, k: tuple, bias: bool = False,
+              **attrs) -> onnx.NodeProto:
+    """A Conv node with seeded weights (and a bias) appended to inits."""
+    w = (rng.standard_normal((cout, cin, *k)) / np.sqrt(cin * k[0] * k[1])).astype(F32)
+    inits.append(onnx.numpy_helper.from_array(w, name + "_w"))
+    inputs = [x, name + "_w"]
+    if bias:
+        inits.append(onnx.numpy_helper.from_array(rng.standard_normal(cout).astype(F32) * 0.1, name + "_b"))
+        inputs.append(name + "_b")
+    return onnx.helper.make_node("Conv", inputs, [name], name=name, kernel_shape=list(k), **attrs)
 
-    def conv(name: str, x: str, cin: int, cout: int, k: tuple, **attrs) -> onnx.NodeProto:
-        w = (rng.standard_normal((cout, cin, *k)) / np.sqrt(cin * k[0] * k[1])).astype(F32)
-        inits.append(onnx.numpy_helper.from_array(w, name + "_w"))
-        return onnx.helper.make_node("Conv", [x, name + "_w"], [name], name=name, kernel_shape=list(k), **attrs)
 
-    inits: list = []
-    nodes = [conv("a", "x", 20, 33, (1, 1)),
-             conv("b", "a", 33, 33, (3, 3), dilations=[2, 2], pads=[2, 2, 2, 2]),
-             conv("c", "b", 33, 21, (2, 3), strides=[1, 2], pads=[0, 1, 1, 2]),
-             conv("d", "c", 21, 18, (1, 1))]
+def check_tiers_and_nchw(path: Path, nodes: list, inits: list, x: np.ndarray, out: tuple, dense: int) -> None:
+    """Saves the graph (input "x" of x's shape, batch dynamic; output out = (name, shape)), then: the blocked
+    engine runs `dense` dense convs from blocked inputs, its tiers give the same bytes, and each is within 2e-6 of
+    the NCHW engine (which the bound tests above hold to the exact value)."""
     graph = onnx.helper.make_graph(
-        nodes, "dilated", [onnx.helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, ["N", 20, 13, 37])],
-        [onnx.helper.make_tensor_value_info("d", onnx.TensorProto.FLOAT, ["N", 18, 13, 19])], inits)
-    path = tmp_path / "dilated.onnx"
+        nodes, path.stem, [onnx.helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, ["N", *x.shape[1:]])],
+        [onnx.helper.make_tensor_value_info(out[0], onnx.TensorProto.FLOAT, ["N", *out[1]])], inits)
     onnx.save(onnx.helper.make_model(graph, opset_imports=[onnx.helper.make_opsetid("", 13)]), str(path))
-    x = {"x": np.random.default_rng(9).standard_normal((2, 20, 13, 37)).astype(F32)}
-    want = build(path, blocked=False).create_execution_context().run(x)["d"].astype(np.float64)
+    want = build(path, blocked=False).create_execution_context().run({"x": x})[out[0]].astype(np.float64)
     got = {}
     for isa in ("ref", "avx512"):
         engine = build(path, isa)
-        assert sum("conv2d dense layout=nchw16c" in layer["detail"] for layer in engine.layers()) == 2
-        got[isa] = engine.create_execution_context().run(x)["d"]
+        details = [layer["detail"] for layer in engine.layers()]
+        assert sum("conv2d dense" in d and "nchw16c" in d and "NCHW" not in d for d in details) == dense, details
+        got[isa] = engine.create_execution_context().run({"x": x})[out[0]]
         err = np.abs(got[isa] - want).max() / np.abs(want).max()
         assert got[isa].shape == want.shape and err <= 2e-6, f"{isa}: {err}"
     assert np.array_equal(got["avx512"], got["ref"])
+
+
+def test_dilated_and_uneven_padding(tmp_path: Path) -> None:
+    """A 3x3 conv at dilation 2 and a 2x3 / stride (1, 2) conv with pads (0, 1, 1, 2) between 1x1 convs: the conv
+    kernel's dilation and its begin / end padding on each axis (check_tiers_and_nchw)."""
+    rng, inits = np.random.default_rng(8), []
+    nodes = [conv_node(rng, inits, "a", "x", 20, 33, (1, 1)),
+             conv_node(rng, inits, "b", "a", 33, 33, (3, 3), dilations=[2, 2], pads=[2, 2, 2, 2]),
+             conv_node(rng, inits, "c", "b", 33, 21, (2, 3), strides=[1, 2], pads=[0, 1, 1, 2]),
+             conv_node(rng, inits, "d", "c", 21, 18, (1, 1))]
+    x = np.random.default_rng(9).standard_normal((2, 20, 13, 37)).astype(F32)
+    check_tiers_and_nchw(tmp_path / "dilated.onnx", nodes, inits, x, ("d", [18, 13, 19]), 2)
+
+
+def test_strided_convs_over_several_images(tmp_path: Path) -> None:
+    """Strided dense convs from blocked inputs at batch 3: a 3x3 / 2 on an odd width (27) with a fused residual and
+    Relu (blocks inner), a 5x5 / 3 with pads 2 to 470 channels (weights outweigh an image: images inner, one per
+    task), and a 3x3 / (1, 2) from those 470 channels, whose 4 blocks' weights (1.08 MB) pass L2, so a task runs
+    each weight slice over the 3 images (DenseNchw16c::images); biases (check_tiers_and_nchw)."""
+    rng, inits = np.random.default_rng(12), []
+    nodes = [conv_node(rng, inits, "a", "x", 19, 35, (1, 1), bias=True),
+             conv_node(rng, inits, "b", "a", 35, 35, (3, 3), bias=True, strides=[2, 2], pads=[1, 1, 1, 1]),
+             conv_node(rng, inits, "p", "a", 35, 35, (1, 1), bias=True, strides=[2, 2]),
+             onnx.helper.make_node("Add", ["b", "p"], ["s"]),
+             onnx.helper.make_node("Relu", ["s"], ["r"]),
+             conv_node(rng, inits, "c", "r", 35, 470, (5, 5), bias=True, strides=[3, 3], pads=[2, 2, 2, 2]),
+             conv_node(rng, inits, "d", "c", 470, 23, (3, 3), bias=True, strides=[1, 2], pads=[1, 1, 1, 1]),
+             conv_node(rng, inits, "e", "d", 23, 18, (1, 1), bias=True)]
+    x = np.random.default_rng(13).standard_normal((3, 19, 17, 27)).astype(F32)
+    check_tiers_and_nchw(tmp_path / "strided.onnx", nodes, inits, x, ("e", [18, 3, 3]), 3)

@@ -11,7 +11,8 @@
 // they are in cache (its bits are the unfused layer's, FusedActivation::apply).
 // Tasks: pointwise, runs of pixels of one image times chunks of output
 // blocks (pointwise()); depthwise, runs of output rows of one channel block;
-// dense from blocked, runs of output rows times groups of 4 output blocks.
+// dense from blocked, runs of output rows times groups of 4 output blocks
+// (times up to 8 images where a group's weights pass L2).
 #include "engine/ops/conv_f32_nchw16c.h"
 
 #include <algorithm>
@@ -230,14 +231,23 @@ class BlockedConvLayer : public Layer {
     const int64_t runs = (g.oh + rows - 1) / rows, chunks = (MB + chunk - 1) / chunk, tasks = runs * chunks;
     // Consecutive tasks share an image's input (blocks inner), or, where a
     // block group's weights outweigh an image (ResNet-50's 7 x 7 convs: 1.2
-    // MB against 0.4 MB), the group's weights (images inner).
-    const bool weights_outer = from_blocked && g.kh * g.kw * C_ * chunk * kBlock16 > in_image;
-    parallel_for(g.N * tasks, 1, [&](int64_t begin, int64_t end) {
+    // MB against 0.4 MB), the group's weights (images inner); where those
+    // weights do not fit L2 either (the 7 x 7 convs, not the 14 x 14 ones'
+    // 0.6 MB), a task takes up to kConvImages images, so that each slice of
+    // the weights comes from L3 once for all of them.
+    const int64_t group_weights = g.kh * g.kw * C_ * chunk * kBlock16;
+    const bool weights_outer = from_blocked && group_weights > in_image;
+    const int64_t per_task = weights_outer && group_weights * 4 > kL2Bytes ? std::min(g.N, kConvImages) : 1;
+    const int64_t image_groups = (g.N + per_task - 1) / per_task;
+    parallel_for(image_groups * tasks, 1, [&](int64_t begin, int64_t end) {
       for (int64_t t = begin; t < end; ++t) {
-        const int64_t n = weights_outer ? t % (g.N * runs) / runs : t / tasks;
+        const int64_t n = (weights_outer ? t % (image_groups * runs) / runs : t / tasks) * per_task;
         const int64_t run = weights_outer ? t % runs : t % tasks / chunks;
-        const int64_t oy0 = run * rows, mb0 = (weights_outer ? t / (g.N * runs) : t % chunks) * chunk;
+        const int64_t oy0 = run * rows, mb0 = (weights_outer ? t / (image_groups * runs) : t % chunks) * chunk;
         kernels::DenseNchw16c a;
+        a.images = std::min(per_task, g.N - n);
+        a.x_image = in_image;
+        a.y_image = MB * out_plane;
         a.x = x + n * in_image;
         a.w = packed_.data();
         a.bias = bias_.data();
@@ -286,6 +296,8 @@ class BlockedConvLayer : public Layer {
   static constexpr int64_t kRunBytes = 512 << 10;
   static constexpr int64_t kTaskBlocks = 8;  // output blocks per pointwise task
   static constexpr int64_t kConvBlocks = 4;  // output blocks per dense-from-blocked task
+  static constexpr int64_t kConvImages = 8;  // images per task where weights pass L2
+  static constexpr int64_t kL2Bytes = 1 << 20;  // Zen 5's L2 per core
   // A depthwise task's output bytes.
   static constexpr int64_t kTaskBytes = 128 << 10;
   WindowAttrs w_;

@@ -90,8 +90,22 @@ struct DenseNchw16c {
   bool clip = false;
   float lo = 0.f, hi = 0.f;
   PostOp post;  // after the clip
+  // conv only: `images` images, x / y / residual x_image / y_image floats
+  // apart (x, y, residual: the first one's); each output's operations are
+  // one image's, so any split of a batch into calls gives the same bits.
+  int64_t images = 1, x_image = 0, y_image = 0;
 };
 using DenseNchw16cFn = void (*)(const DenseNchw16c&);
+
+// Image n of a conv call, as a call of that image alone.
+inline DenseNchw16c conv_image(const DenseNchw16c& a, int64_t n) {
+  DenseNchw16c one = a;
+  one.x += n * a.x_image;
+  one.y += n * a.y_image;
+  if (one.residual) one.residual += n * a.y_image;
+  one.images = 1;
+  return one;
+}
 
 // Output rows [oy0, oy1) of one channel block of one image's max pool
 // (padded taps never win: they are skipped).

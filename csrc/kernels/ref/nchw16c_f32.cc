@@ -97,7 +97,9 @@ void dense_nchw16c(const DenseNchw16c& a) {
   }
 }
 
-void conv_nchw16c(const DenseNchw16c& a) {
+namespace {
+
+void conv_one_image(const DenseNchw16c& a) {
   const int64_t taps = a.kh * a.kw;
   for (int64_t mb = a.mb0; mb < a.mb1; ++mb) {
     for (int64_t oy = a.oy0; oy < a.oy1; ++oy) {
@@ -117,6 +119,12 @@ void conv_nchw16c(const DenseNchw16c& a) {
       post(a.post, a.y + (mb * a.oh + oy) * a.ow * kBlock16, a.ow * kBlock16);
     }
   }
+}
+
+}  // namespace
+
+void conv_nchw16c(const DenseNchw16c& a) {
+  for (int64_t n = 0; n < a.images; ++n) conv_one_image(conv_image(a, n));
 }
 
 void maxpool_nchw16c(const MaxPoolNchw16c& a) {

@@ -13,7 +13,8 @@
 // The reduction (k = tap x C + input channel, the reference's order) runs
 // in slices of kSlice steps over all of the call's tiles, so that a slice's
 // weights stay in L1; the partial sums are stored in y and reloaded (a float
-// store and load: the same fma chain, the same bits).
+// store and load: the same fma chain, the same bits). A call of several
+// images (DenseNchw16c::images) runs each slice over all of them.
 // Max pool: one pixel at a time, one aligned load and one vmaxps per tap;
 // the window's rows inside the image found once per output row.
 #include <immintrin.h>
@@ -123,27 +124,34 @@ inline int64_t tile(int64_t ow, int64_t i) {
   return base + (i < ow % tiles ? 1 : 0);
 }
 
-// The call's rows for blocks [mb, mb + B): per reduction slice, tiles of
-// kPixels along each row, the tiles that reach a padding column checked.
+// The call's rows of every image for blocks [mb, mb + B): per reduction
+// slice (its weights read once for all the call's images), tiles of kPixels
+// along each row, the tiles that reach a padding column checked.
 template <int B>
-void conv_rows(const DenseNchw16c& a, const Finish& f, int64_t mb, int64_t left, int64_t right) {
-  const int64_t K = a.kh * a.kw * a.C, slice = K <= 2 * kSlice ? K : kSlice;
+void conv_rows(const DenseNchw16c& batch, const Finish& f, int64_t mb, int64_t left, int64_t right) {
+  const int64_t K = batch.kh * batch.kw * batch.C, slice = K <= 2 * kSlice ? K : kSlice;
   for (int64_t k0 = 0; k0 < K; k0 += slice) {
     const int64_t k1 = std::min(K, k0 + slice);
-    for (int64_t oy = a.oy0; oy < a.oy1; ++oy) {
-      for (int64_t ox = 0, i = 0; ox < a.ow; ox += tile(a.ow, i++)) {
-        const int64_t n = tile(a.ow, i);
-        if (ox < left || ox + n > right) {
-          conv_tiles<B, true>(a, f, mb, oy, ox, n, k0, k1);
-        } else {
-          conv_tiles<B, false>(a, f, mb, oy, ox, n, k0, k1);
+    for (int64_t img = 0; img < batch.images; ++img) {
+      const DenseNchw16c a = conv_image(batch, img);
+      for (int64_t oy = a.oy0; oy < a.oy1; ++oy) {
+        for (int64_t ox = 0, i = 0; ox < a.ow; ox += tile(a.ow, i++)) {
+          const int64_t n = tile(a.ow, i);
+          if (ox < left || ox + n > right) {
+            conv_tiles<B, true>(a, f, mb, oy, ox, n, k0, k1);
+          } else {
+            conv_tiles<B, false>(a, f, mb, oy, ox, n, k0, k1);
+          }
         }
       }
     }
   }
-  if (a.post.apply) {
-    for (int64_t b = mb; b < mb + B; ++b) {
-      a.post.apply(a.post.ctx, a.y + (b * a.oh + a.oy0) * a.ow * kBlock16, (a.oy1 - a.oy0) * a.ow * kBlock16);
+  if (batch.post.apply) {
+    for (int64_t img = 0; img < batch.images; ++img) {
+      const DenseNchw16c a = conv_image(batch, img);
+      for (int64_t b = mb; b < mb + B; ++b) {
+        a.post.apply(a.post.ctx, a.y + (b * a.oh + a.oy0) * a.ow * kBlock16, (a.oy1 - a.oy0) * a.ow * kBlock16);
+      }
     }
   }
 }
