@@ -117,8 +117,9 @@ def test_static_batch_mismatch_names_the_fix(tmp_path: Path, calib_npz: Path,
 
 
 def _model_with_float_tail(path: Path) -> None:
-    """Conv -> Relu -> Resize (linear) -> Conv -> Softmax: Softmax has no int8
-    kernel; with conv1 kept in float32 the Resize's input is float32, so it stays
+    """Conv -> Relu -> Resize (linear) -> Conv -> Softmax: a Softmax over the
+    channel axis of a rank-4 tensor has no int8 form (int8rt.QSoftmaxFloat takes
+    rows along the last axis, lower_int8_softmax.cc); with conv1 kept in float32 the Resize's input is float32, so it stays
     float too; the second Conv then reads a float32 tensor it could quantize."""
     rng = np.random.default_rng(0)
     w1 = numpy_helper.from_array(rng.standard_normal((4, 1, 3, 3)).astype(np.float32), "w1")
@@ -154,6 +155,6 @@ def test_inspect_gives_every_fp32_layer_its_reason(tmp_path: Path, calib_npz: Pa
     text = "\n".join(lines)
     assert "why fp32: kept in FP32 as asked" in text                          # conv1, by --fp32-layers
     assert "why fp32: its input 'r1' is float32 here" in text                 # the resize, behind conv1
-    assert "why fp32: int8rt has no int8 kernel for Softmax" in text
+    assert "why fp32: this form of Softmax (its shape, axis or attributes) has no int8 kernel" in text
     layers = {layer["name"]: layer["precision"] for layer in int8rt.Engine.load(engine).layers()}
     assert layers.get("conv2") == "int8"  # the float32 input is quantized in front of it
