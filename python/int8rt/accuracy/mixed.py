@@ -1,4 +1,4 @@
-"""Automatic mixed precision: the fewest float32 layers that meet an accuracy target.
+"""Automatic mixed precision: the cheapest set of float32 layers that meets an accuracy target.
 
 ``BuilderConfig(accuracy_target=0.99)`` (the lowest centred cosine between
 INT8 and FP32 outputs to accept, or with ``accuracy_metric`` a score of
@@ -9,14 +9,24 @@ yours) after calibration:
    float32 through ``layer_precisions``) is measured against the float32
    network on the held-out check samples (holdout.py); the sensitivity is
    ``1 - score``.
-2. The layers sorted from most to least sensitive, the smallest ``k`` such
-   that keeping the first ``k`` in float32 meets the target is found by
-   bisection (assuming more float layers never score lower); when even every
-   layer in float32 would not, all candidates stay float and a warning says so.
-3. The report records the float layers, their sensitivity, the score reached
-   and the latency of the all-int8, the chosen and the float32 engine (median
-   of runs on the check samples); a chosen engine no faster than float32 is
-   a warning.
+2. Cost: each layer's float cost is the CPU milliseconds it takes in the
+   float32 engine less those it takes int8 in the built one (both engines
+   profiled layer by layer on the check samples, thread CPU clock): what
+   keeping it float32 adds. Float layers run FP32 (``layer_precisions``
+   ``"fp32"``), not BF16.
+3. Two rankings, each searched by bisection for the smallest prefix that
+   meets the target (assuming more float layers never score lower): most
+   sensitive first, and most sensitivity per float millisecond first (the
+   knapsack ratio; PP-OCRv4 rec kept its 24 first, largest convs in float32
+   by sensitivity alone and ran slower than float32, RESULTS_accuracy.md
+   acc35). Of the sets that meet the target, the one of the lower summed
+   float cost is chosen. When even every layer in float32 would not meet
+   it, all candidates stay float and a warning says so.
+4. The report records the float layers with their sensitivity and cost, the
+   score reached and the latency of the all-int8, the chosen and the float32
+   engine (median of runs on the check samples). A chosen engine no faster
+   than float32 is a warning offering the float32 engine (not shipped in its
+   place: a timing on a loaded machine would make the build's result vary).
 
 ``layer_precisions`` given by hand still apply to every engine built here.
 """
@@ -33,8 +43,8 @@ import numpy as np
 from . import metrics
 from .taps import batches
 
-__all__ = ["MIN_SAVING", "MixedPrecision", "Metric", "choose_float_layers", "default_metric", "latency_verdict",
-           "latency_warning", "little_gain"]
+__all__ = ["MIN_SAVING", "MixedPrecision", "Metric", "RANKINGS", "choose_float_layers", "default_metric", "float_costs",
+           "latency_verdict", "latency_warning", "little_gain", "rankings"]
 
 logger = logging.getLogger("int8rt")
 
@@ -64,13 +74,15 @@ def latency_verdict(ms_chosen: float, ms_fp32: Optional[float]) -> str:
 def latency_warning(float_layers: int, ms_chosen: float, ms_fp32: Optional[float]) -> str:
     """The warning where the chosen engine is little faster than float32, or
     slower (PP-OCRv4 rec, auto, target 0.99: 24 convs in float32, 596.5 ms
-    against the float32 engine's 532.7 ms); "" where it is not."""
+    against the float32 engine's 532.7 ms), offering the float32 engine
+    then; "" where it is not."""
     verdict = latency_verdict(ms_chosen, ms_fp32)
     if not float_layers or not verdict:
         return ""
     return (f"mixed precision: with {float_layers} layer(s) in float32 the engine ({ms_chosen:.3f} ms) is "
             f"{verdict.replace('saves', 'saving')} (the float32 engine: {ms_fp32:.3f} ms): "
-            + ("the float32 engine serves this target better; " if ms_chosen >= ms_fp32 else "")
+            + ("the float32 engine serves this target better (int8rt build --precision fp32); "
+               if ms_chosen >= ms_fp32 else "")
             + "a lower accuracy_target, or another calibrator, keeps more in int8")
 
 
@@ -87,6 +99,12 @@ class MixedPrecision:
     ms_all_int8: float
     ms_chosen: float
     ms_fp32: Optional[float] = None      # the float32 engine, timed alike (None: not timed)
+    float_ms: Optional[dict[str, float]] = None  # every candidate layer's float cost (CPU ms added in float32)
+    ranking: str = "sensitivity"         # the ranking whose set was chosen: RANKINGS
+    by_sensitivity: tuple[str, ...] = ()  # the set most-sensitive-first alone keeps (the ranking before acc37)
+
+
+RANKINGS = ("sensitivity", "sensitivity per float ms")
 
 
 def default_metric(reference: Mapping[str, np.ndarray], test: Mapping[str, np.ndarray]) -> float:
@@ -136,6 +154,36 @@ def _groups(engine: Any, node_names: set[str]) -> dict[str, list[str]]:
     return out
 
 
+def float_costs(engine: Any, fp32_engine: Any, groups: Mapping[str, list[str]],
+                data: Mapping[str, np.ndarray], batch_size: int) -> dict[str, float]:
+    """Int8 layer -> the CPU milliseconds keeping it float32 adds: the time
+    of the float32 engine's layers made of its nodes less its own time int8
+    (one chunk, median of 3 profiled runs each, thread CPU clock). Conversions
+    at a float island's edges are not counted."""
+    chunk = next(batches(data, batch_size))
+    int8 = _profile_ms(engine, chunk)
+    nodes = {n for parts in groups.values() for n in parts}
+    fp32 = [(set(name.split("+")) & nodes, ms) for name, ms in _profile_ms(fp32_engine, chunk).items()]
+    return {layer: max(0.0, sum(ms for made_of, ms in fp32 if made_of & set(parts)) - int8.get(layer, 0.0))
+            for layer, parts in groups.items()}
+
+
+def _profile_ms(engine: Any, chunk: Mapping[str, np.ndarray]) -> dict[str, float]:
+    out: dict[str, float] = {}
+    for row in engine.create_execution_context().profile(dict(chunk), 3, True):
+        out[row["name"]] = out.get(row["name"], 0.0) + row["ms"]
+    return out
+
+
+def rankings(sensitivity: Mapping[str, float], cost: Mapping[str, float]) -> dict[str, list[str]]:
+    """The two orders searched (RANKINGS): most sensitive first, and most
+    sensitivity per float millisecond first (a cost under 1% of the largest
+    counts as that 1%, so a free layer of no sensitivity does not lead)."""
+    floor = 0.01 * max(cost.values(), default=0.0) or 1.0
+    by_ratio = sorted(sensitivity, key=lambda n: -sensitivity[n] / max(cost.get(n, 0.0), floor))
+    return {RANKINGS[0]: sorted(sensitivity, key=lambda n: -sensitivity[n]), RANKINGS[1]: by_ratio}
+
+
 def choose_float_layers(*, build: Callable[[set[str]], Any], engine: Any, node_names: set[str],
                         reference: Mapping[str, np.ndarray], data: Mapping[str, np.ndarray], batch_size: int,
                         target: float, metric: Optional[Metric] = None,
@@ -144,9 +192,10 @@ def choose_float_layers(*, build: Callable[[set[str]], Any], engine: Any, node_n
     makes an INT8 engine with those network nodes kept in float32.
     ``progress`` (True or an :class:`int8rt.Progress`) shows the phases
     ``sensitivity`` (a step per int8 layer) and ``mixed precision`` (a step
-    per engine the bisection builds). ``fp32_engine``, where given, is timed
-    beside the two, so the report says when the chosen engine is no faster
-    than float32."""
+    per engine the bisections build). ``fp32_engine``, where given, gives the
+    layers' float costs and is timed beside the two, so the report says when
+    the chosen engine is no faster than float32. Without it every layer
+    costs the same (the sensitivity ranking alone)."""
     from ..progress import phase
 
     metric = metric or default_metric
@@ -154,50 +203,70 @@ def choose_float_layers(*, build: Callable[[set[str]], Any], engine: Any, node_n
     everything = {n for parts in groups.values() for n in parts}
     score0 = metric(reference, _outputs(engine, data, batch_size))
     sensitivity: dict[str, float] = {}
+    scores: dict[frozenset[str], float] = {}
+
+    def score_of(fp32_nodes: set[str]) -> tuple[float, Any]:
+        """(score, engine) with those nodes in float32; a set scored before
+        is not built again and comes with no engine (None): only scores are
+        kept (116 engines of PP-OCRv4 rec would not fit memory)."""
+        key = frozenset(fp32_nodes)
+        if not key:
+            return score0, engine
+        if key in scores:
+            return scores[key], None
+        e = build(set(key))
+        scores[key] = metric(reference, _outputs(e, data, batch_size))
+        return scores[key], e
+
     # all int8 meeting the target needs no ranking: ConvNeXt (HF, auto, 0.99) scored 0.9984 all int8, then
     # built and ran 95 engines (111 s) to keep no layer in float32
     with phase(progress if score0 < target else False, "sensitivity", total=len(groups), unit="layer") as step:
         for layer, parts in groups.items() if score0 < target else ():
-            alone = build(everything - set(parts))
-            sensitivity[layer] = 1.0 - metric(reference, _outputs(alone, data, batch_size))
+            sensitivity[layer] = 1.0 - score_of(everything - set(parts))[0]
             step.update()
-    order = sorted(sensitivity, key=lambda name: -sensitivity[name])
-
-    def score_with(k: int) -> tuple[float, Any]:
-        if k == 0:
-            return score0, engine
-        e = build({n for name in order[:k] for n in groups[name]})
-        return metric(reference, _outputs(e, data, batch_size)), e
-
-    best_k, best = 0, (score0, engine)
+    cost = ({} if score0 >= target else float_costs(engine, fp32_engine, groups, data, batch_size)
+            if fp32_engine is not None else {layer: 1.0 for layer in groups})
+    found = {RANKINGS[0]: ((), (score0, engine))}
     if score0 < target:
-        # at most 1 + ceil(log2(layers)) engines: every layer float, then the bisection
-        with phase(progress, "mixed precision", total=1 + math.ceil(math.log2(max(1, len(order)))),
+        orders = rankings(sensitivity, cost)
+        # at most 1 + ceil(log2(layers)) engines per ranking: every layer float (built once), then the bisection
+        with phase(progress, "mixed precision", total=2 * (1 + math.ceil(math.log2(max(1, len(groups))))),
                    unit="engine") as step:
-            best_k, best = _bisect(score_with, len(order), target, step)
-    chosen = tuple(order[:best_k])
+            for label, order in orders.items():
+                k, best = _bisect(lambda k, order=order: score_of({n for name in order[:k] for n in groups[name]}), len(order), target, step)
+                found[label] = (tuple(order[:k]), best)
+        if found[RANKINGS[0]][1][0] < target:
+            logger.warning("accuracy target %.4g not met even with every int8 layer in float32 (score %.4g)",
+                           target, found[RANKINGS[0]][1][0])
+    # of the sets meeting the target (or, where none does, every layer), the lower summed float cost
+    ranking = min(found, key=lambda label: (sum(cost.get(n, 0.0) for n in found[label][0]), RANKINGS.index(label)))
+    chosen, best = found[ranking]
+    if best[1] is None:  # scored earlier, not kept
+        best = (best[0], build({n for name in chosen for n in groups[name]}))
     timed = [engine] + ([best[1]] if chosen else []) + ([fp32_engine] if fp32_engine is not None else [])
     ms = _median_ms(timed, data, batch_size)
     if not chosen:  # the all-int8 engine is the one shipped: timed once
         ms.insert(1, ms[0])
+    ms_fp32 = ms[2] if fp32_engine is not None else None
     result = MixedPrecision(target=target, score_all_int8=score0, score=best[0], met=best[0] >= target,
                             float_layers=chosen, sensitivity=sensitivity, ms_all_int8=ms[0], ms_chosen=ms[1],
-                            ms_fp32=ms[2] if fp32_engine is not None else None)
+                            ms_fp32=ms_fp32, float_ms={k: cost[k] for k in sensitivity}, ranking=ranking,
+                            by_sensitivity=found[RANKINGS[0]][0])
     warning = latency_warning(len(chosen), result.ms_chosen, result.ms_fp32)
     if warning:  # the report's text and page say it too (BuildReport.format)
         logger.warning("%s", warning, extra={"in_build_report": True})
-    logger.info("mixed precision: %d of %d int8 layers kept in float32 for %s %.4f (all int8: %.4f); "
-                "latency %.3f -> %.3f ms", len(chosen), len(order), "score", result.score, score0,
-                result.ms_all_int8, result.ms_chosen)
+    logger.info("mixed precision: %d of %d int8 layers kept in float32 (ranked by %s) for score %.4f "
+                "(all int8: %.4f); latency %.3f -> %.3f ms", len(chosen), len(groups), ranking, result.score,
+                score0, result.ms_all_int8, result.ms_chosen)
     return best[1], result
 
 
 def _bisect(score_with: Callable[[int], tuple[float, Any]], n: int, target: float,
             step: Any) -> tuple[int, tuple[float, Any]]:
-    """The smallest ``k`` (of ``n`` layers, most sensitive first) whose
-    engine with the first ``k`` in float32 scores at least ``target``
-    (score(0) does not), and its (score, engine); ``n`` and its
-    engine when even that misses the target (a warning says so)."""
+    """The smallest ``k`` (of ``n`` layers in ranking order) whose engine
+    with the first ``k`` in float32 scores at least ``target`` (score(0)
+    does not), and its (score, engine); ``n`` and its engine when even that
+    misses the target."""
     lo, hi = 0, n   # score(lo) < target; find the smallest k with score >= target
     top = score_with(hi)
     step.update()
@@ -211,7 +280,4 @@ def _bisect(score_with: Callable[[int], tuple[float, Any]], n: int, target: floa
                 hi, best_k, best = mid, mid, s
             else:
                 lo = mid
-    else:
-        logger.warning("accuracy target %.4g not met even with every int8 layer in float32 (score %.4g)",
-                       target, top[0])
     return best_k, best
