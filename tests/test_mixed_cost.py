@@ -109,12 +109,13 @@ def test_the_cheaper_set_meeting_the_target_is_chosen_and_met_on_held_out_data()
             "time; most sensitive first would keep 1 layer(s), +8.000 ms)") in text.splitlines()
 
 
-def test_without_the_float32_engine_every_layer_costs_the_same() -> None:
-    """No float32 engine to profile: the sensitivity ranking alone, as before acc37."""
+def test_costs_come_from_the_engine_with_every_candidate_float_not_the_float32_engine() -> None:
+    """The float layers are profiled as a mixed engine runs them (the engine
+    built with every candidate in float32), so no float32 engine is needed."""
     x = np.random.default_rng(1).standard_normal((8, 64)).astype(np.float32)  # as taps.batches gives it
     engine, mp, _ = _choose(x, fp32=False)
-    assert mp.float_layers == ("A",) == mp.by_sensitivity and mp.ranking == "sensitivity"
-    assert engine.int8 == {"B", "C"} and mp.met
+    assert mp.float_ms == {"A": 8.0, "B": 0.5, "C": 0.5} and mp.ms_fp32 is None
+    assert set(mp.float_layers) == {"B", "C"} and engine.int8 == {"A"} and mp.met
 
 
 def test_rankings_order_by_sensitivity_per_float_ms() -> None:

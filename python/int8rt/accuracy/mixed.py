@@ -10,10 +10,10 @@ yours) after calibration:
    network on the held-out check samples (holdout.py); the sensitivity is
    ``1 - score``.
 2. Cost: each layer's float cost is the CPU milliseconds it takes in the
-   float32 engine less those it takes int8 in the built one (both engines
-   profiled layer by layer on the check samples, thread CPU clock): what
-   keeping it float32 adds. Float layers run FP32 (``layer_precisions``
-   ``"fp32"``), not BF16.
+   engine with every candidate in float32 less those it takes int8 in the
+   built one (both profiled layer by layer on the check samples, thread CPU
+   clock): what keeping it float32 adds. Float layers run FP32
+   (``layer_precisions`` ``"fp32"``), not BF16.
 3. Two rankings, each searched by bisection for the smallest prefix that
    meets the target (assuming more float layers never score lower): most
    sensitive first, and most sensitivity per float millisecond first (the
@@ -154,16 +154,21 @@ def _groups(engine: Any, node_names: set[str]) -> dict[str, list[str]]:
     return out
 
 
-def float_costs(engine: Any, fp32_engine: Any, groups: Mapping[str, list[str]],
+def float_costs(engine: Any, all_float: Any, groups: Mapping[str, list[str]],
                 data: Mapping[str, np.ndarray], batch_size: int) -> dict[str, float]:
     """Int8 layer -> the CPU milliseconds keeping it float32 adds: the time
-    of the float32 engine's layers made of its nodes less its own time int8
-    (one chunk, median of 3 profiled runs each, thread CPU clock). Conversions
-    at a float island's edges are not counted."""
+    of ``all_float``'s layers made of its nodes less its own time int8 (one
+    chunk, median of 3 profiled runs each, thread CPU clock). ``all_float``
+    is the engine built with every candidate in float32 (``layer_precisions``,
+    as the mixed engines are): its float layers run as they would in a mixed
+    engine, which can be slower than in the float32 engine (acc35: PP-OCRv4
+    rec's float convs). A float layer made of no candidate's nodes (a chain
+    left unfused beside a float conv) and the conversions at a float island's
+    edges are not counted."""
     chunk = next(batches(data, batch_size))
     int8 = _profile_ms(engine, chunk)
     nodes = {n for parts in groups.values() for n in parts}
-    fp32 = [(set(name.split("+")) & nodes, ms) for name, ms in _profile_ms(fp32_engine, chunk).items()]
+    fp32 = [(set(name.split("+")) & nodes, ms) for name, ms in _profile_ms(all_float, chunk).items()]
     return {layer: max(0.0, sum(ms for made_of, ms in fp32 if made_of & set(parts)) - int8.get(layer, 0.0))
             for layer, parts in groups.items()}
 
@@ -192,10 +197,9 @@ def choose_float_layers(*, build: Callable[[set[str]], Any], engine: Any, node_n
     makes an INT8 engine with those network nodes kept in float32.
     ``progress`` (True or an :class:`int8rt.Progress`) shows the phases
     ``sensitivity`` (a step per int8 layer) and ``mixed precision`` (a step
-    per engine the bisections build). ``fp32_engine``, where given, gives the
-    layers' float costs and is timed beside the two, so the report says when
-    the chosen engine is no faster than float32. Without it every layer
-    costs the same (the sensitivity ranking alone)."""
+    per engine the bisections build). ``fp32_engine``, where given, is timed
+    beside the two, so the report says when the chosen engine is no faster
+    than float32."""
     from ..progress import phase
 
     metric = metric or default_metric
@@ -204,6 +208,7 @@ def choose_float_layers(*, build: Callable[[set[str]], Any], engine: Any, node_n
     score0 = metric(reference, _outputs(engine, data, batch_size))
     sensitivity: dict[str, float] = {}
     scores: dict[frozenset[str], float] = {}
+    all_float = None
 
     def score_of(fp32_nodes: set[str]) -> tuple[float, Any]:
         """(score, engine) with those nodes in float32; a set scored before
@@ -212,6 +217,8 @@ def choose_float_layers(*, build: Callable[[set[str]], Any], engine: Any, node_n
         key = frozenset(fp32_nodes)
         if not key:
             return score0, engine
+        if key == everything and all_float is not None:
+            return all_float
         if key in scores:
             return scores[key], None
         e = build(set(key))
@@ -224,10 +231,11 @@ def choose_float_layers(*, build: Callable[[set[str]], Any], engine: Any, node_n
         for layer, parts in groups.items() if score0 < target else ():
             sensitivity[layer] = 1.0 - score_of(everything - set(parts))[0]
             step.update()
-    cost = ({} if score0 >= target else float_costs(engine, fp32_engine, groups, data, batch_size)
-            if fp32_engine is not None else {layer: 1.0 for layer in groups})
+    cost: dict[str, float] = {}
     found = {RANKINGS[0]: ((), (score0, engine))}
     if score0 < target:
+        all_float = score_of(everything)  # the first engine of both bisections: built now, kept
+        cost = float_costs(engine, all_float[1], groups, data, batch_size)
         orders = rankings(sensitivity, cost)
         # at most 1 + ceil(log2(layers)) engines per ranking: every layer float (built once), then the bisection
         with phase(progress, "mixed precision", total=2 * (1 + math.ceil(math.log2(max(1, len(groups))))),
