@@ -10,9 +10,10 @@ yours) after calibration:
    network on the held-out check samples (holdout.py); the sensitivity is
    ``1 - score``.
 2. Cost: each layer's float cost is the CPU milliseconds it takes in the
-   engine with every candidate in float32 less those it takes int8 in the
-   built one (both profiled layer by layer on the check samples, thread CPU
-   clock): what keeping it float32 adds. Float layers run FP32
+   engine with every candidate in float32, with the float ops its int8
+   kernel had fused, less those it takes int8 in the built one (both
+   profiled layer by layer on the check samples, thread CPU clock): what
+   keeping it float32 adds (float_costs). Float layers run FP32
    (``layer_precisions`` ``"fp32"``), not BF16.
 3. Two rankings, each searched by bisection for the smallest prefix that
    meets the target (assuming more float layers never score lower): most
@@ -157,27 +158,32 @@ def _groups(engine: Any, node_names: set[str]) -> dict[str, list[str]]:
 def float_costs(engine: Any, all_float: Any, groups: Mapping[str, list[str]],
                 data: Mapping[str, np.ndarray], batch_size: int) -> dict[str, float]:
     """Int8 layer -> the CPU milliseconds keeping it float32 adds: the time
-    of ``all_float``'s layers made of its nodes less its own time int8 (one
-    chunk, median of 3 profiled runs each, thread CPU clock). ``all_float``
-    is the engine built with every candidate in float32 (``layer_precisions``,
-    as the mixed engines are): its float layers run as they would in a mixed
-    engine, which can be slower than in the float32 engine (acc35: PP-OCRv4
-    rec's float convs). A float layer made of no candidate's nodes (a chain
-    left unfused beside a float conv) and the conversions at a float island's
-    edges are not counted."""
+    of ``all_float``'s layers made of its nodes, and of the float layers and
+    conversions made of no candidate's nodes that run after them up to the
+    next candidate's layer (the activation chain a conv's int8 kernel fused:
+    PP-OCRv4 rec's hardswish runs as five float ops beside a float conv),
+    less its own time int8. ``all_float`` is the engine built with every
+    candidate in float32 (``layer_precisions``, as the mixed engines are),
+    so float layers run as they would in a mixed engine. One chunk, median
+    of 3 profiled runs each, thread CPU clock."""
     chunk = next(batches(data, batch_size))
-    int8 = _profile_ms(engine, chunk)
-    nodes = {n for parts in groups.values() for n in parts}
-    fp32 = [(set(name.split("+")) & nodes, ms) for name, ms in _profile_ms(all_float, chunk).items()]
-    return {layer: max(0.0, sum(ms for made_of, ms in fp32 if made_of & set(parts)) - int8.get(layer, 0.0))
-            for layer, parts in groups.items()}
+    int8 = {row["name"]: row["ms"] for row in _profile(engine, chunk)}
+    owner = {n: layer for layer, parts in groups.items() for n in parts}
+    cost = {layer: -int8.get(layer, 0.0) for layer in groups}
+    current = None
+    for row in _profile(all_float, chunk):   # run order
+        mine = {owner[n] for n in row["name"].split("+") if n in owner}
+        if mine:
+            current = sorted(mine)[0]
+            for layer in mine:
+                cost[layer] += row["ms"]
+        elif current is not None and row["precision"] != "int8":
+            cost[current] += row["ms"]
+    return {layer: max(0.0, ms) for layer, ms in cost.items()}
 
 
-def _profile_ms(engine: Any, chunk: Mapping[str, np.ndarray]) -> dict[str, float]:
-    out: dict[str, float] = {}
-    for row in engine.create_execution_context().profile(dict(chunk), 3, True):
-        out[row["name"]] = out.get(row["name"], 0.0) + row["ms"]
-    return out
+def _profile(engine: Any, chunk: Mapping[str, np.ndarray]) -> list[dict[str, Any]]:
+    return list(engine.create_execution_context().profile(dict(chunk), 3, True))
 
 
 def rankings(sensitivity: Mapping[str, float], cost: Mapping[str, float]) -> dict[str, list[str]]:
