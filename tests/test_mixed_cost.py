@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 
 from int8rt.accuracy import mixed
+from int8rt.accuracy.html import write_html
 from int8rt.accuracy.report import BuildReport
 
 ERROR = {"A": 0.3, "B": 0.2, "C": 0.2}          # each int8 layer's relative error
@@ -95,7 +96,7 @@ def _choose(x: np.ndarray, fp32: bool = True):
     return engine, mp, built
 
 
-def test_the_cheaper_set_meeting_the_target_is_chosen_and_met_on_held_out_data() -> None:
+def test_the_cheaper_set_meeting_the_target_is_chosen_and_met_on_held_out_data(tmp_path) -> None:
     x = np.random.default_rng(1).standard_normal((8, 64)).astype(np.float32)  # as taps.batches gives it
     engine, mp, built = _choose(x)
     assert mp.float_ms == {"A": 8.0, "B": 0.5, "C": 0.5}          # float32 ms less int8 ms, each
@@ -116,6 +117,8 @@ def test_the_cheaper_set_meeting_the_target_is_chosen_and_met_on_held_out_data()
     assert "    B: sensitivity 0.01942, float cost +0.500 ms" in text.splitlines()
     assert ("    chosen by sensitivity per float ms: float cost +1.000 ms (CPU ms added over int8, the layers' own "
             "time; most sensitive first would keep 1 layer(s), +8.000 ms)") in text.splitlines()
+    page = write_html(BuildReport(measured=True, mixed_precision={**mp.__dict__}), tmp_path / "p").read_text()
+    assert "<p>B: sensitivity 0.01942, float cost +0.500 ms</p>" in page
 
 
 def test_costs_come_from_the_engine_with_every_candidate_float_not_the_float32_engine() -> None:
