@@ -117,6 +117,9 @@ def test_the_cheaper_set_meeting_the_target_is_chosen_and_met_on_held_out_data(t
     assert "    B: sensitivity 0.01942, float cost +0.500 ms" in text.splitlines()
     assert ("    chosen by sensitivity per float ms: float cost +1.000 ms (CPU ms added over int8, the layers' own "
             "time; most sensitive first would keep 1 layer(s), +8.000 ms)") in text.splitlines()
+    same = {**mp.__dict__, "ranking": "sensitivity", "float_layers": ("A",), "by_cost": ("A",)}
+    assert ("    chosen by sensitivity: float cost +8.000 ms (CPU ms added over int8, the layers' own time; sensitivity "
+            "per float ms keeps the same set)") in BuildReport(measured=True, mixed_precision=same).format().splitlines()
     page = write_html(BuildReport(measured=True, mixed_precision={**mp.__dict__}), tmp_path / "p").read_text()
     assert "<p>B: sensitivity 0.01942, float cost +0.500 ms</p>" in page
 

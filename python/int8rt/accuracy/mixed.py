@@ -103,6 +103,7 @@ class MixedPrecision:
     float_ms: Optional[dict[str, float]] = None  # every candidate layer's float cost (CPU ms added in float32)
     ranking: str = "sensitivity"         # the ranking whose set was chosen: RANKINGS
     by_sensitivity: tuple[str, ...] = ()  # the set most-sensitive-first alone keeps (the ranking before acc37)
+    by_cost: tuple[str, ...] = ()        # the set most-sensitivity-per-float-ms-first keeps
 
 
 RANKINGS = ("sensitivity", "sensitivity per float ms")
@@ -265,7 +266,7 @@ def choose_float_layers(*, build: Callable[[set[str]], Any], engine: Any, node_n
     result = MixedPrecision(target=target, score_all_int8=score0, score=best[0], met=best[0] >= target,
                             float_layers=chosen, sensitivity=sensitivity, ms_all_int8=ms[0], ms_chosen=ms[1],
                             ms_fp32=ms_fp32, float_ms={k: cost[k] for k in sensitivity}, ranking=ranking,
-                            by_sensitivity=found[RANKINGS[0]][0])
+                            by_sensitivity=found[RANKINGS[0]][0], by_cost=found.get(RANKINGS[1], ((),))[0])
     warning = latency_warning(len(chosen), result.ms_chosen, result.ms_fp32)
     if warning:  # the report's text and page say it too (BuildReport.format)
         logger.warning("%s", warning, extra={"in_build_report": True})

@@ -325,11 +325,13 @@ def float_layer_lines(mp: dict[str, Any]) -> list[str]:
     lines = [f"{name}: sensitivity {sens[name]:.4g}" + (f", float cost +{cost[name]:.3f} ms" if name in cost else "")
              for name in mp["float_layers"] if name in sens]
     if cost and mp["float_layers"]:
-        other = tuple(mp.get("by_sensitivity") or ())
+        by_sensitivity = mp["ranking"] == "sensitivity"
+        other = tuple(mp.get("by_cost" if by_sensitivity else "by_sensitivity") or ())
         lines.append(f"chosen by {mp['ranking']}: float cost +{sum(cost[n] for n in mp['float_layers']):.3f} ms "
-                     f"(CPU ms added over int8, the layers' own time; most sensitive first "
-                     + ("chose the same" if other == tuple(mp["float_layers"]) else
-                        f"would keep {len(other)} layer(s), +{sum(cost[n] for n in other):.3f} ms") + ")")
+                     f"(CPU ms added over int8, the layers' own time; "
+                     + ("sensitivity per float ms" if by_sensitivity else "most sensitive first")
+                     + (" keeps the same set" if set(other) == set(mp["float_layers"]) else
+                        f" would keep {len(other)} layer(s), +{sum(cost[n] for n in other):.3f} ms") + ")")
     return lines
 
 
