@@ -72,7 +72,8 @@ class _Engine:
         self.int8 = set(int8)
 
     def layers(self):
-        return [{"name": n, "precision": "int8" if n in self.int8 else "fp32"} for n in sorted(ERROR)]
+        return [{"name": n, "op": "int8rt.QConv" if n in self.int8 else "Conv",
+                 "precision": "int8" if n in self.int8 else "fp32"} for n in sorted(ERROR)]
 
     def create_execution_context(self):
         return _Context(self.int8)
@@ -138,3 +139,36 @@ def test_rankings_order_by_sensitivity_per_float_ms() -> None:
     assert orders["sensitivity"] == ["A", "B", "C", "D"]
     # C's zero cost counts as 1% of the largest (0.08 ms): 0.03 / 0.08 > 0.04 / 0.5 > 0.09 / 8; D gains nothing
     assert orders["sensitivity per float ms"] == ["C", "B", "A", "D"]
+
+
+class _Profiled:
+    """An engine that only lists its layers and profiles as given."""
+
+    def __init__(self, layers, rows) -> None:
+        self._layers, self._rows = layers, rows
+
+    def layers(self):
+        return self._layers
+
+    def create_execution_context(self):
+        return self
+
+    def profile(self, chunk, runs, thread_cpu):
+        return self._rows
+
+
+def test_a_pointwise_region_after_a_float_layer_is_booked_to_it() -> None:
+    """PP-OCRv4 rec: a float conv's hardswish (an int8 table region of its own, QLut) ran as five float ops;
+    its float time counts for the conv run before it as well as for the region."""
+    groups = {"X": ["X"], "l1+l2": ["l1", "l2"], "Y": ["Y"]}
+    engine = _Profiled([{"name": "X", "op": "int8rt.QConv"}, {"name": "l1+l2", "op": "int8rt.QLut"},
+                        {"name": "Y", "op": "int8rt.QGemm"}],
+                       [{"name": "X", "precision": "int8", "ms": 1.0}, {"name": "l1+l2", "precision": "int8", "ms": 0.5},
+                        {"name": "Y", "precision": "int8", "ms": 1.0}])
+    all_float = _Profiled([], [{"name": "X", "precision": "fp32", "ms": 3.0}, {"name": "l1", "precision": "fp32", "ms": 1.0},
+                               {"name": "l2", "precision": "fp32", "ms": 1.0},
+                               {"name": "Y::quantize", "precision": "convert", "ms": 0.25},
+                               {"name": "Y", "precision": "fp32", "ms": 2.0}])
+    data = {"x": np.zeros((2, 3), np.float32)}
+    # X: 3 + the region's 2 - 1; the region: 2 + the conversion after it (no candidate's nodes) - 0.5; Y: 2 - 1
+    assert mixed.float_costs(engine, all_float, groups, data, 2) == {"X": 4.0, "l1+l2": 1.75, "Y": 1.0}

@@ -108,6 +108,11 @@ class MixedPrecision:
 
 RANKINGS = ("sensitivity", "sensitivity per float ms")
 
+# Int8 ops of a pointwise region (a table): when the layer run before one goes float32, the region runs as float
+# ops too (PP-OCRv4 rec: each float conv's hardswish ran as five float ops, 30.9 of the mixed engine's 79.3 ms),
+# so its float time is booked to that layer as well as to itself.
+POINTWISE_OPS = frozenset({"int8rt.QLut"})
+
 
 def default_metric(reference: Mapping[str, np.ndarray], test: Mapping[str, np.ndarray]) -> float:
     """The lowest centred cosine over the outputs (NaN outputs, which do not vary, are skipped)."""
@@ -163,19 +168,27 @@ def float_costs(engine: Any, all_float: Any, groups: Mapping[str, list[str]],
     conversions made of no candidate's nodes that run after them up to the
     next candidate's layer (the activation chain a conv's int8 kernel fused:
     PP-OCRv4 rec's hardswish runs as five float ops beside a float conv),
-    less its own time int8. ``all_float`` is the engine built with every
+    and of a pointwise region (POINTWISE_OPS) run right after it, less its
+    own time int8. ``all_float`` is the engine built with every
     candidate in float32 (``layer_precisions``, as the mixed engines are),
     so float layers run as they would in a mixed engine. One chunk, median
     of 3 profiled runs each, thread CPU clock."""
     chunk = next(batches(data, batch_size))
     int8 = {row["name"]: row["ms"] for row in _profile(engine, chunk)}
     owner = {n: layer for layer, parts in groups.items() for n in parts}
+    pointwise = {layer["name"] for layer in engine.layers() if layer["op"] in POINTWISE_OPS}
     cost = {layer: -int8.get(layer, 0.0) for layer in groups}
-    current = None
+    current = anchor = None   # the layer the last row belongs to; the non-pointwise one a region follows
     for row in _profile(all_float, chunk):   # run order
         mine = {owner[n] for n in row["name"].split("+") if n in owner}
         if mine:
+            region = mine <= pointwise
+            if region and anchor is not None and (current == anchor or current in mine):
+                cost[anchor] += row["ms"]  # the pointwise region right after it falls to float with it
+            elif region:
+                anchor = None
             current = sorted(mine)[0]
+            anchor = anchor if region else current
             for layer in mine:
                 cost[layer] += row["ms"]
         elif current is not None and row["precision"] != "int8":
