@@ -261,7 +261,9 @@ def choose_float_layers(*, build: Callable[[set[str]], Any], engine: Any, node_n
         with phase(progress, "mixed precision", total=2 * (1 + math.ceil(math.log2(max(1, len(groups))))),
                    unit="engine") as step:
             for label, order in orders.items():
-                k, best = _bisect(lambda k, order=order: score_of({n for name in order[:k] for n in groups[name]}), len(order), target, step)
+                def prefix(k: int, order: list[str] = order) -> tuple[float, Any]:
+                    return score_of({n for name in order[:k] for n in groups[name]})
+                k, best = _bisect(prefix, len(order), target, step)
                 found[label] = (tuple(order[:k]), best)
         if found[RANKINGS[0]][1][0] < target:
             logger.warning("accuracy target %.4g not met even with every int8 layer in float32 (score %.4g)",
