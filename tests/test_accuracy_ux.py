@@ -179,7 +179,8 @@ def test_a_mixed_engine_slower_than_float32_says_so_and_warns(tmp_path) -> None:
           "ms_fp32": 532.722}
     assert latency_text(mp) == "latency 127.512 -> 596.506 ms (FP32 engine: 532.722 ms, slower than float32)"
     warning = ("mixed precision: with 24 layer(s) in float32 the engine (596.506 ms) is slower than float32 (the "
-               "float32 engine: 532.722 ms): the float32 engine serves this target better; a lower "
+               "float32 engine: 532.722 ms): the float32 engine serves this target better (int8rt build "
+               "--precision fp32); a lower "
                "accuracy_target, or another calibrator, keeps more in int8")
     report = BuildReport(measured=True, mixed_precision=mp)
     assert f"  WARNING: {warning}" in report.format().splitlines()

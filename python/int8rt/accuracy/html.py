@@ -24,7 +24,7 @@ import tempfile
 from pathlib import Path
 from typing import Any, Collection, Optional
 
-from .report import RESCALED_MARK, RESCALED_NOTE, BuildReport, latency_text, mixed_warning
+from .report import RESCALED_MARK, RESCALED_NOTE, BuildReport, float_layer_lines, latency_text, mixed_warning
 
 __all__ = ["write_html"]
 
@@ -230,6 +230,7 @@ def _write_page(report: BuildReport, out: Path, title: str, rescaled: frozenset[
             parts.append(f"<h2>Mixed precision</h2><p>target {mp['target']:.4g}: {'met' if mp['met'] else 'not met'}, "
                          f"score {mp['score']:.4f} (all int8 {mp['score_all_int8']:.4f}); float32 layers: "
                          f"{e(', '.join(mp['float_layers']) or 'none')}; {e(latency_text(mp))}</p>")
+            parts += [f"<p>{e(line)}</p>" for line in float_layer_lines(mp)]
         parts.append("<h2>Int8 tensors</h2><table>")
         parts.append(_row(["tensor", "method", "range held", "range observed", "clipped %", "SQNR dB", "warning"],
                           "th"))

@@ -1,4 +1,4 @@
-"""Automatic mixed precision: the fewest float32 layers that meet an accuracy target.
+"""Automatic mixed precision: the cheapest set of float32 layers that meets an accuracy target.
 
 ``BuilderConfig(accuracy_target=0.99)`` (the lowest centred cosine between
 INT8 and FP32 outputs to accept, or with ``accuracy_metric`` a score of
@@ -9,14 +9,25 @@ yours) after calibration:
    float32 through ``layer_precisions``) is measured against the float32
    network on the held-out check samples (holdout.py); the sensitivity is
    ``1 - score``.
-2. The layers sorted from most to least sensitive, the smallest ``k`` such
-   that keeping the first ``k`` in float32 meets the target is found by
-   bisection (assuming more float layers never score lower); when even every
-   layer in float32 would not, all candidates stay float and a warning says so.
-3. The report records the float layers, their sensitivity, the score reached
-   and the latency of the all-int8, the chosen and the float32 engine (median
-   of runs on the check samples); a chosen engine no faster than float32 is
-   a warning.
+2. Cost: each layer's float cost is the CPU milliseconds it takes in the
+   engine with every candidate in float32, with the float ops its int8
+   kernel had fused, less those it takes int8 in the built one (both
+   profiled layer by layer on the check samples, thread CPU clock): what
+   keeping it float32 adds (float_costs). Float layers run FP32
+   (``layer_precisions`` ``"fp32"``), not BF16.
+3. Two rankings, each searched by bisection for the smallest prefix that
+   meets the target (assuming more float layers never score lower): most
+   sensitive first, and most sensitivity per float millisecond first (the
+   knapsack ratio; PP-OCRv4 rec kept its 24 first, largest convs in float32
+   by sensitivity alone and ran slower than float32, RESULTS_accuracy.md
+   acc35). Of the sets that meet the target, the one of the lower summed
+   float cost is chosen. When even every layer in float32 would not meet
+   it, all candidates stay float and a warning says so.
+4. The report records the float layers with their sensitivity and cost, the
+   score reached and the latency of the all-int8, the chosen and the float32
+   engine (median of runs on the check samples). A chosen engine no faster
+   than float32 is a warning offering the float32 engine (not shipped in its
+   place: a timing on a loaded machine would make the build's result vary).
 
 ``layer_precisions`` given by hand still apply to every engine built here.
 """
@@ -33,8 +44,8 @@ import numpy as np
 from . import metrics
 from .taps import batches
 
-__all__ = ["MIN_SAVING", "MixedPrecision", "Metric", "choose_float_layers", "default_metric", "latency_verdict",
-           "latency_warning", "little_gain"]
+__all__ = ["MIN_SAVING", "MixedPrecision", "Metric", "RANKINGS", "choose_float_layers", "default_metric", "float_costs",
+           "latency_verdict", "latency_warning", "little_gain", "rankings"]
 
 logger = logging.getLogger("int8rt")
 
@@ -64,13 +75,15 @@ def latency_verdict(ms_chosen: float, ms_fp32: Optional[float]) -> str:
 def latency_warning(float_layers: int, ms_chosen: float, ms_fp32: Optional[float]) -> str:
     """The warning where the chosen engine is little faster than float32, or
     slower (PP-OCRv4 rec, auto, target 0.99: 24 convs in float32, 596.5 ms
-    against the float32 engine's 532.7 ms); "" where it is not."""
+    against the float32 engine's 532.7 ms), offering the float32 engine
+    then; "" where it is not."""
     verdict = latency_verdict(ms_chosen, ms_fp32)
     if not float_layers or not verdict:
         return ""
     return (f"mixed precision: with {float_layers} layer(s) in float32 the engine ({ms_chosen:.3f} ms) is "
             f"{verdict.replace('saves', 'saving')} (the float32 engine: {ms_fp32:.3f} ms): "
-            + ("the float32 engine serves this target better; " if ms_chosen >= ms_fp32 else "")
+            + ("the float32 engine serves this target better (int8rt build --precision fp32); "
+               if ms_chosen >= ms_fp32 else "")
             + "a lower accuracy_target, or another calibrator, keeps more in int8")
 
 
@@ -87,6 +100,18 @@ class MixedPrecision:
     ms_all_int8: float
     ms_chosen: float
     ms_fp32: Optional[float] = None      # the float32 engine, timed alike (None: not timed)
+    float_ms: Optional[dict[str, float]] = None  # every candidate layer's float cost (CPU ms added in float32)
+    ranking: str = "sensitivity"         # the ranking whose set was chosen: RANKINGS
+    by_sensitivity: tuple[str, ...] = ()  # the set most-sensitive-first alone keeps (the ranking before acc37)
+    by_cost: tuple[str, ...] = ()        # the set most-sensitivity-per-float-ms-first keeps
+
+
+RANKINGS = ("sensitivity", "sensitivity per float ms")
+
+# Int8 ops of a pointwise region (a table): when the layer run before one goes float32, the region runs as float
+# ops too (PP-OCRv4 rec: each float conv's hardswish ran as five float ops, 30.9 of the mixed engine's 79.3 ms),
+# so its float time is booked to that layer as well as to itself.
+POINTWISE_OPS = frozenset({"int8rt.QLut"})
 
 
 def default_metric(reference: Mapping[str, np.ndarray], test: Mapping[str, np.ndarray]) -> float:
@@ -136,6 +161,54 @@ def _groups(engine: Any, node_names: set[str]) -> dict[str, list[str]]:
     return out
 
 
+def float_costs(engine: Any, all_float: Any, groups: Mapping[str, list[str]],
+                data: Mapping[str, np.ndarray], batch_size: int) -> dict[str, float]:
+    """Int8 layer -> the CPU milliseconds keeping it float32 adds: the time
+    of ``all_float``'s layers made of its nodes, and of the float layers and
+    conversions made of no candidate's nodes that run after them up to the
+    next candidate's layer (the activation chain a conv's int8 kernel fused:
+    PP-OCRv4 rec's hardswish runs as five float ops beside a float conv),
+    and of a pointwise region (POINTWISE_OPS) run right after it, less its
+    own time int8. ``all_float`` is the engine built with every
+    candidate in float32 (``layer_precisions``, as the mixed engines are),
+    so float layers run as they would in a mixed engine. One chunk, median
+    of 3 profiled runs each, thread CPU clock."""
+    chunk = next(batches(data, batch_size))
+    int8 = {row["name"]: row["ms"] for row in _profile(engine, chunk)}
+    owner = {n: layer for layer, parts in groups.items() for n in parts}
+    pointwise = {layer["name"] for layer in engine.layers() if layer["op"] in POINTWISE_OPS}
+    cost = {layer: -int8.get(layer, 0.0) for layer in groups}
+    current = anchor = None   # the layer the last row belongs to; the non-pointwise one a region follows
+    for row in _profile(all_float, chunk):   # run order
+        mine = {owner[n] for n in row["name"].split("+") if n in owner}
+        if mine:
+            region = mine <= pointwise
+            if region and anchor is not None and (current == anchor or current in mine):
+                cost[anchor] += row["ms"]  # the pointwise region right after it falls to float with it
+            elif region:
+                anchor = None
+            current = sorted(mine)[0]
+            anchor = anchor if region else current
+            for layer in mine:
+                cost[layer] += row["ms"]
+        elif current is not None and row["precision"] != "int8":
+            cost[current] += row["ms"]
+    return {layer: max(0.0, ms) for layer, ms in cost.items()}
+
+
+def _profile(engine: Any, chunk: Mapping[str, np.ndarray]) -> list[dict[str, Any]]:
+    return list(engine.create_execution_context().profile(dict(chunk), 3, True))
+
+
+def rankings(sensitivity: Mapping[str, float], cost: Mapping[str, float]) -> dict[str, list[str]]:
+    """The two orders searched (RANKINGS): most sensitive first, and most
+    sensitivity per float millisecond first (a cost under 1% of the largest
+    counts as that 1%, so a free layer of no sensitivity does not lead)."""
+    floor = 0.01 * max(cost.values(), default=0.0) or 1.0
+    by_ratio = sorted(sensitivity, key=lambda n: -sensitivity[n] / max(cost.get(n, 0.0), floor))
+    return {RANKINGS[0]: sorted(sensitivity, key=lambda n: -sensitivity[n]), RANKINGS[1]: by_ratio}
+
+
 def choose_float_layers(*, build: Callable[[set[str]], Any], engine: Any, node_names: set[str],
                         reference: Mapping[str, np.ndarray], data: Mapping[str, np.ndarray], batch_size: int,
                         target: float, metric: Optional[Metric] = None,
@@ -144,7 +217,7 @@ def choose_float_layers(*, build: Callable[[set[str]], Any], engine: Any, node_n
     makes an INT8 engine with those network nodes kept in float32.
     ``progress`` (True or an :class:`int8rt.Progress`) shows the phases
     ``sensitivity`` (a step per int8 layer) and ``mixed precision`` (a step
-    per engine the bisection builds). ``fp32_engine``, where given, is timed
+    per engine the bisections build). ``fp32_engine``, where given, is timed
     beside the two, so the report says when the chosen engine is no faster
     than float32."""
     from ..progress import phase
@@ -154,50 +227,76 @@ def choose_float_layers(*, build: Callable[[set[str]], Any], engine: Any, node_n
     everything = {n for parts in groups.values() for n in parts}
     score0 = metric(reference, _outputs(engine, data, batch_size))
     sensitivity: dict[str, float] = {}
+    scores: dict[frozenset[str], float] = {}
+    all_float = None
+
+    def score_of(fp32_nodes: set[str]) -> tuple[float, Any]:
+        """(score, engine) with those nodes in float32; a set scored before
+        is not built again and comes with no engine (None): only scores are
+        kept (116 engines of PP-OCRv4 rec would not fit memory)."""
+        key = frozenset(fp32_nodes)
+        if not key:
+            return score0, engine
+        if key == everything and all_float is not None:
+            return all_float
+        if key in scores:
+            return scores[key], None
+        e = build(set(key))
+        scores[key] = metric(reference, _outputs(e, data, batch_size))
+        return scores[key], e
+
     # all int8 meeting the target needs no ranking: ConvNeXt (HF, auto, 0.99) scored 0.9984 all int8, then
     # built and ran 95 engines (111 s) to keep no layer in float32
     with phase(progress if score0 < target else False, "sensitivity", total=len(groups), unit="layer") as step:
         for layer, parts in groups.items() if score0 < target else ():
-            alone = build(everything - set(parts))
-            sensitivity[layer] = 1.0 - metric(reference, _outputs(alone, data, batch_size))
+            sensitivity[layer] = 1.0 - score_of(everything - set(parts))[0]
             step.update()
-    order = sorted(sensitivity, key=lambda name: -sensitivity[name])
-
-    def score_with(k: int) -> tuple[float, Any]:
-        if k == 0:
-            return score0, engine
-        e = build({n for name in order[:k] for n in groups[name]})
-        return metric(reference, _outputs(e, data, batch_size)), e
-
-    best_k, best = 0, (score0, engine)
+    cost: dict[str, float] = {}
+    found = {RANKINGS[0]: ((), (score0, engine))}
     if score0 < target:
-        # at most 1 + ceil(log2(layers)) engines: every layer float, then the bisection
-        with phase(progress, "mixed precision", total=1 + math.ceil(math.log2(max(1, len(order)))),
+        all_float = score_of(everything)  # the first engine of both bisections: built now, kept
+        cost = float_costs(engine, all_float[1], groups, data, batch_size)
+        orders = rankings(sensitivity, cost)
+        # at most 1 + ceil(log2(layers)) engines per ranking: every layer float (built once), then the bisection
+        with phase(progress, "mixed precision", total=2 * (1 + math.ceil(math.log2(max(1, len(groups))))),
                    unit="engine") as step:
-            best_k, best = _bisect(score_with, len(order), target, step)
-    chosen = tuple(order[:best_k])
+            for label, order in orders.items():
+                def prefix(k: int, order: list[str] = order) -> tuple[float, Any]:
+                    return score_of({n for name in order[:k] for n in groups[name]})
+                k, best = _bisect(prefix, len(order), target, step)
+                found[label] = (tuple(order[:k]), best)
+        if found[RANKINGS[0]][1][0] < target:
+            logger.warning("accuracy target %.4g not met even with every int8 layer in float32 (score %.4g)",
+                           target, found[RANKINGS[0]][1][0])
+    # of the sets meeting the target (or, where none does, every layer), the lower summed float cost
+    ranking = min(found, key=lambda label: (sum(cost.get(n, 0.0) for n in found[label][0]), RANKINGS.index(label)))
+    chosen, best = found[ranking]
+    if best[1] is None:  # scored earlier, not kept
+        best = (best[0], build({n for name in chosen for n in groups[name]}))
     timed = [engine] + ([best[1]] if chosen else []) + ([fp32_engine] if fp32_engine is not None else [])
     ms = _median_ms(timed, data, batch_size)
     if not chosen:  # the all-int8 engine is the one shipped: timed once
         ms.insert(1, ms[0])
+    ms_fp32 = ms[2] if fp32_engine is not None else None
     result = MixedPrecision(target=target, score_all_int8=score0, score=best[0], met=best[0] >= target,
                             float_layers=chosen, sensitivity=sensitivity, ms_all_int8=ms[0], ms_chosen=ms[1],
-                            ms_fp32=ms[2] if fp32_engine is not None else None)
+                            ms_fp32=ms_fp32, float_ms={k: cost[k] for k in sensitivity}, ranking=ranking,
+                            by_sensitivity=found[RANKINGS[0]][0], by_cost=found.get(RANKINGS[1], ((),))[0])
     warning = latency_warning(len(chosen), result.ms_chosen, result.ms_fp32)
     if warning:  # the report's text and page say it too (BuildReport.format)
         logger.warning("%s", warning, extra={"in_build_report": True})
-    logger.info("mixed precision: %d of %d int8 layers kept in float32 for %s %.4f (all int8: %.4f); "
-                "latency %.3f -> %.3f ms", len(chosen), len(order), "score", result.score, score0,
-                result.ms_all_int8, result.ms_chosen)
+    logger.info("mixed precision: %d of %d int8 layers kept in float32 (ranked by %s) for score %.4f "
+                "(all int8: %.4f); latency %.3f -> %.3f ms", len(chosen), len(groups), ranking, result.score,
+                score0, result.ms_all_int8, result.ms_chosen)
     return best[1], result
 
 
 def _bisect(score_with: Callable[[int], tuple[float, Any]], n: int, target: float,
             step: Any) -> tuple[int, tuple[float, Any]]:
-    """The smallest ``k`` (of ``n`` layers, most sensitive first) whose
-    engine with the first ``k`` in float32 scores at least ``target``
-    (score(0) does not), and its (score, engine); ``n`` and its
-    engine when even that misses the target (a warning says so)."""
+    """The smallest ``k`` (of ``n`` layers in ranking order) whose engine
+    with the first ``k`` in float32 scores at least ``target`` (score(0)
+    does not), and its (score, engine); ``n`` and its engine when even that
+    misses the target."""
     lo, hi = 0, n   # score(lo) < target; find the smallest k with score >= target
     top = score_with(hi)
     step.update()
@@ -211,7 +310,4 @@ def _bisect(score_with: Callable[[int], tuple[float, Any]], n: int, target: floa
                 hi, best_k, best = mid, mid, s
             else:
                 lo = mid
-    else:
-        logger.warning("accuracy target %.4g not met even with every int8 layer in float32 (score %.4g)",
-                       target, top[0])
     return best_k, best

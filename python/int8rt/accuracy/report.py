@@ -240,6 +240,7 @@ class BuildReport:
                             if mp["float_layers"] or mp.get("sensitivity") else
                             "every layer int8 (it meets the target: no layer ranked); ")
                          + latency_text(mp))
+            lines += [f"    {line}" for line in float_layer_lines(mp)]
         if auto:
             lines.append(auto)
         for w in self.warnings + ((mixed_warning(mp),) if mixed_warning(mp) else ()):
@@ -313,6 +314,25 @@ def latency_text(mp: dict[str, Any]) -> str:
         return text
     verdict = latency_verdict(mp["ms_chosen"], ms)
     return text + f" (FP32 engine: {ms:.3f} ms{', ' + verdict if verdict else ''})"
+
+
+def float_layer_lines(mp: dict[str, Any]) -> list[str]:
+    """Each float32 layer with its sensitivity and float cost (mixed.float_costs),
+    then which ranking chose them and what the other would have kept (lines of
+    the text report and the page; a report older than acc37 has no costs)."""
+    cost = mp.get("float_ms") or {}
+    sens = mp.get("sensitivity") or {}
+    lines = [f"{name}: sensitivity {sens[name]:.4g}" + (f", float cost +{cost[name]:.3f} ms" if name in cost else "")
+             for name in mp["float_layers"] if name in sens]
+    if cost and mp["float_layers"]:
+        by_sensitivity = mp["ranking"] == "sensitivity"
+        other = tuple(mp.get("by_cost" if by_sensitivity else "by_sensitivity") or ())
+        lines.append(f"chosen by {mp['ranking']}: float cost +{sum(cost[n] for n in mp['float_layers']):.3f} ms "
+                     f"(CPU ms added over int8, the layers' own time; "
+                     + ("sensitivity per float ms" if by_sensitivity else "most sensitive first")
+                     + (" keeps the same set" if set(other) == set(mp["float_layers"]) else
+                        f" would keep {len(other)} layer(s), +{sum(cost[n] for n in other):.3f} ms") + ")")
+    return lines
 
 
 def mixed_warning(mp: Optional[dict[str, Any]]) -> str:
