@@ -1,8 +1,9 @@
 // Control flow from C++ (csrc/engine/ops/control_flow.h): a network built
 // with the network-definition API holds an If whose branches are Networks
 // (Attribute::of_graph); the engine runs the branch each run's condition
-// names, keeps both through its file, and refuses at load a branch that does
-// not fit its node or subgraphs nested past the codec's bound.
+// names, keeps both through its file (a branch input of any rank with the
+// dims a pass gave it included), and refuses at load a branch that does not
+// fit its node or subgraphs nested past the codec's bound.
 #include <gtest/gtest.h>
 
 #include <string>
@@ -57,6 +58,25 @@ TEST(ControlFlow, IfRunsTheBranchItsConditionNamesBeforeAndAfterTheFile) {
   auto loaded = Engine::deserialize(engine->serialize());
   EXPECT_EQ(run_if(*loaded, false, x), product);
   EXPECT_EQ(run_if(*loaded, true, x), sum);
+}
+
+TEST(ControlFlow, ABranchInputOfAnyRankKeepsItsDimsThroughTheFile) {
+  // The INT8 lowering of Silero VAD's nested If branches gives such an input
+  // dims ([-1, 128]); the reader refused them until 2026-12-05.
+  Network g;
+  const int x = g.add_input_any_rank("x", DataType::kFloat32);
+  g.tensor(x).shape = {-1, 3};
+  g.mark_output(g.add_node("Add", "Add", {x, x}, Attributes(), {"y_Add"})[0]);
+  const std::vector<float> x_values = {1, -2, 3, 0.5f, 4, -1};
+  std::vector<float> sum, product;
+  for (float v : x_values) {
+    sum.push_back(v + v);
+    product.push_back(v * v);
+  }
+  auto engine = Engine::create(if_network(std::move(g), branch("Mul")));
+  auto loaded = Engine::deserialize(engine->serialize());
+  EXPECT_EQ(run_if(*loaded, true, x_values), sum);
+  EXPECT_EQ(run_if(*loaded, false, x_values), product);
 }
 
 TEST(ControlFlow, ABranchThatDoesNotFitItsNodeIsRefused) {
