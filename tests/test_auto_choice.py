@@ -91,7 +91,8 @@ def test_class_scores_ranked_by_centred_cosine_so_a_constant_output_cannot_win()
 
 
 def test_clearly_below_needs_a_t_test_not_a_few_lower_samples() -> None:
-    from int8rt.accuracy.auto_choice import _Errors, _t_quantile
+    from int8rt.accuracy.auto_choice import _Errors
+    from int8rt.accuracy.decision_rule import _t_quantile
 
     assert [_t_quantile(d) for d in (1, 7, 30)] == [12.706, 2.365, 2.042]
     assert _t_quantile(1000) == pytest.approx(1.9623, abs=1e-3)

@@ -22,8 +22,10 @@ the network's outputs on calibration samples that no threshold saw.
    are *clearly* closer to float32 there: lower by ``MIN_GAIN`` in
    relative L2 over all outputs (each weighted by the inverse of its
    float32 energy, so that every output counts alike), and by a paired
-   one-sided Student t-test on the samples' errors at level ``T_LEVEL`` (so
-   not by one borderline sample); then the lowest of those. A default rather than the lowest
+   one-sided test on the samples' errors at level ``T_LEVEL``, Student's t
+   or Wilcoxon's signed ranks (decision_rule.paired_below: not by one
+   borderline sample, nor held back by one bad sample of the default's);
+   then the lowest of those. A default rather than the lowest
    error because the held-out samples are few (8 of 32 calibration
    images): between methods that a few dozen samples cannot tell apart,
    the lowest error picked by noise, and cost 0.002-0.01 of centred cosine
@@ -101,6 +103,7 @@ import numpy as np
 from .._numerics import scale_from_amax
 from .auto import CANDIDATES, method_amax
 from . import recordings
+from .decision_rule import MIN_GAIN, T_LEVEL, paired_below
 from .metrics import looks_like_class_scores
 from .state_loop import LOOP_SAMPLES, closed_loop
 from .taps import Samples, WholeBatch, batches, fp32_tap_engine, rows, spread
@@ -119,11 +122,8 @@ DEFAULT_METHOD = "mse"
 CHOICE_SAMPLES = 64
 FIT_SAMPLES = 8
 # A set other than the default is chosen, or a correction kept (run.py),
-# when it lowers the output error by this share at least: below it, a few
-# dozen samples cannot tell the sets apart ...
-MIN_GAIN = 0.01
-# ... and is lower by a paired one-sided t-test at this level.
-T_LEVEL = 0.975
+# when it lowers the output error by MIN_GAIN at least and, where it must be
+# clearly lower, by the paired tests at T_LEVEL (both decision_rule.py's).
 # Step 4 overrides the choice where another set's worst fold is lower by
 # this share. No t-test there: what a fold shows is carried by its few
 # samples that reach furthest (levit_128's worst fold: 0.33 minmax against
@@ -164,44 +164,22 @@ class _Errors:
 
     def clearly_below(self, other: "_Errors") -> bool:
         """Lower than ``other`` (same samples) by ``MIN_GAIN`` in relative L2,
-        and by a paired one-sided Student t-test on the per-sample squared
-        errors at level ``T_LEVEL``: a difference a single borderline sample
-        makes (a classifier's probabilities on 64 samples) is not taken for
-        a better set. (The bootstrap used before is overconfident on the 8
+        and by the paired one-sided tests on the per-sample squared errors
+        (decision_rule.paired_below: Student's t or Wilcoxon's signed ranks,
+        at ``T_LEVEL``): a difference a single borderline sample makes (a
+        classifier's probabilities on 64 samples) is not taken for a better
+        set, and one bad sample of the default does not hide a set lower on
+        every other. (The bootstrap used before is overconfident on the 8
         held-out images of a 32-image calibration: it took percentile for
         clearly better than mse on EfficientNet-Lite0 at t = -1.9 with 5 of
         8 samples lower, and mse was closer to float32 on other images.)
-        A single sample (one whole batch) says nothing of its spread: then
-        the lower error counts. Samples that carry their recordings are
-        judged by recordings instead (recordings.below: lower overall and on
-        the worst recording, of at least three; else not below)."""
+        Samples that carry their recordings are judged by recordings
+        instead (recordings.below: lower overall and on the worst
+        recording, of at least three; else not below)."""
         grouped = recordings.below(self, other, MIN_GAIN)
         if grouped is not None:
             return grouped
-        if not self.relative_l2 < (1.0 - MIN_GAIN) * other.relative_l2:
-            return False
-        diff = self.err - other.err
-        if len(diff) < 2:
-            return True
-        spread = float(np.std(diff, ddof=1))
-        if spread == 0.0:
-            return True  # lower on every sample by the same amount
-        return float(np.mean(diff)) / (spread / np.sqrt(len(diff))) < -_t_quantile(len(diff) - 1)
-
-
-# One-sided 97.5% quantiles of Student's t for 1..30 degrees of freedom;
-# past 30 the Cornish-Fisher expansion around the normal 1.95996 (error < 1e-3).
-_T975 = (12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160, 2.145,
-         2.131, 2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048,
-         2.045, 2.042)
-
-
-def _t_quantile(df: int) -> float:
-    """Student t's 97.5% quantile (``T_LEVEL``) for ``df`` degrees of freedom."""
-    if df <= len(_T975):
-        return _T975[df - 1]
-    z = 1.959964
-    return z + (z ** 3 + z) / (4 * df) + (5 * z ** 5 + 16 * z ** 3 + 3 * z) / (96 * df ** 2)
+        return self.relative_l2 < (1.0 - MIN_GAIN) * other.relative_l2 and paired_below(self.err, other.err)
 
 
 class Scorer:
