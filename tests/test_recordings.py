@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from int8rt.accuracy import recordings
+from int8rt.accuracy import auto_choice, decision_rule, recordings
 from int8rt.accuracy.auto_choice import _Errors
 from int8rt.accuracy.taps import WholeBatch
 
@@ -180,7 +180,10 @@ def test_silero_three_recordings_given_take_what_holds_on_each(monkeypatch: pyte
     assert choice["thresholds"] == "entropy"
     worst = {k: max(v.values()) for k, v in choice["recording_errors"].items()}
     assert worst["entropy"] < 0.99 * worst["mse"]
-    monkeypatch.setattr(recordings, "batch_groups", lambda chunks: None)  # the rule before
+    # the rule before: batches as evidence (before acc29), read by the t-test alone (before acc38; with
+    # the signed ranks too, the batches alone take entropy here as well)
+    monkeypatch.setattr(recordings, "batch_groups", lambda chunks: None)
+    monkeypatch.setattr(auto_choice, "paired_below", lambda a, b: decision_rule.t_below(np.subtract(a, b)))
     old = _silero({"accuracy_check": True, "calibration_groups": labels}, feeds)
     assert old.build_report().auto_choice["thresholds"] == "mse"
     got_new, got_old = _ccos(_streamed(new, evaluation)[0], want), _ccos(_streamed(old, evaluation)[0], want)
