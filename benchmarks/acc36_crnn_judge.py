@@ -43,19 +43,27 @@ def steps_first(outputs) -> np.ndarray:
     return np.concatenate([o.transpose(1, 0, 2) for o in outputs])
 
 
-def main() -> int:
+def crnn_args(doc: str):
+    """The command line of a CRNN judge script (``name``, ``--dir``), the
+    network and model, its 32 evaluation lines (seed 1) and their float32
+    outputs ``[N, T, C]`` (ONNX Runtime), one thread."""
     import int8rt
-    from int8rt.accuracy import auto_choice
-    from int8rt.accuracy.taps import batches
 
     int8rt.set_num_threads(1)
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(description=doc.splitlines()[0])
     ap.add_argument("name", choices=("crnn_lstm", "crnn_gru"))
     ap.add_argument("--dir", default="/tmp/newnets3/models2")
     args = ap.parse_args()
     net, model = M.exported(args.name, args.dir)
     ev = net.feeds(32, 1)
-    ref = steps_first(M.ort_session(str(model)).run(None, b)[0] for b in B._batches(ev, 4))
+    return args, net, model, ev, steps_first(M.ort_session(str(model)).run(None, b)[0] for b in B._batches(ev, 4))
+
+
+def main() -> int:
+    from int8rt.accuracy import auto_choice
+    from int8rt.accuracy.taps import batches
+
+    args, net, model, ev, ref = crnn_args(__doc__)
 
     def on_evaluation(engine) -> str:
         ctx = engine.create_execution_context()

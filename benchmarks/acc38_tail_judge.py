@@ -19,7 +19,6 @@ Usage (from /tmp): PYTHONPATH=<repo>/python python3 <repo>/benchmarks/acc38_tail
 """
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 
@@ -28,8 +27,7 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import newnets_bench as B  # noqa: E402
-from acc36_crnn_judge import per_line, steps_first  # noqa: E402
-from realnets import new_models as M  # noqa: E402
+from acc36_crnn_judge import crnn_args, per_line, steps_first  # noqa: E402
 from newnets_probe import int8rt_engine  # noqa: E402
 
 
@@ -39,17 +37,9 @@ def line_errors(errors) -> np.ndarray:
 
 
 def main() -> int:
-    import int8rt
     from int8rt.accuracy import auto_choice
 
-    int8rt.set_num_threads(1)
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("name", choices=("crnn_lstm", "crnn_gru"))
-    ap.add_argument("--dir", default="/tmp/newnets3/models2")
-    args = ap.parse_args()
-    net, model = M.exported(args.name, args.dir)
-    ev = net.feeds(32, 1)
-    ref = steps_first(M.ort_session(str(model)).run(None, b)[0] for b in B._batches(ev, 4))
+    args, net, model, ev, ref = crnn_args(__doc__)
     choose = auto_choice.choose
 
     def wrapped(build, sets, names, judge, engines=None, folds=None):
