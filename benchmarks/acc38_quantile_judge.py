@@ -23,9 +23,14 @@ import numpy as np
 from int8rt.accuracy import auto_choice
 
 
+def line_errors(errors) -> np.ndarray:
+    """Each judged sample's relative L2 as auto's judge weighs it (auto_choice._Errors)."""
+    return np.sqrt(errors.err / np.maximum(errors.ref, 1e-30))
+
+
 def tail(errors: list, q: float) -> float:
-    """The ``q`` quantile of the samples' relative L2 over ``errors`` (auto_choice._Errors)."""
-    return float(np.quantile(np.concatenate([np.sqrt(e.err / np.maximum(e.ref, 1e-30)) for e in errors]), q))
+    """The ``q`` quantile of the samples' relative L2 over ``errors``."""
+    return float(np.quantile(np.concatenate([line_errors(e) for e in errors]), q))
 
 
 def main() -> None:

@@ -9,11 +9,11 @@ thresholds from the kept lines, and each other cross-validation fold,
 thresholds fitted without it: every calibration line scored once by
 thresholds that did not see it) and prints each line's relative L2 as the
 judge weighs it (sqrt of the line's squared error over its float32
-energy), the worst line, the 90 % quantile and where the worst line
-lies. A tail judge picks the set with the lowest worst line (and, as
+energy): the worst line and where it lies, and the quantiles
+``QUANTILES`` of the pooled lines. A tail judge picks the set with the lowest worst line (and, as
 step 4 does, by ``FOLD_GAIN`` below the default's); the last line says
-which. Then, for the sets auto built, the same engine's worst and median
-evaluation line (32 lines, seed 1).
+which. Then, for the sets auto built, the same engine's quantiles of
+the evaluation lines' relative L2 (32 lines, seed 1) and centred cosine.
 
 Usage (from /tmp): PYTHONPATH=<repo>/python python3 <repo>/benchmarks/acc38_tail_judge.py crnn_lstm
 """
@@ -28,12 +28,10 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import newnets_bench as B  # noqa: E402
 from acc36_crnn_judge import crnn_args, per_line, steps_first  # noqa: E402
+from acc38_quantile_judge import line_errors  # noqa: E402
 from newnets_probe import int8rt_engine  # noqa: E402
 
-
-def line_errors(errors) -> np.ndarray:
-    """Each judged line's relative L2 as auto's judge weighs it."""
-    return np.sqrt(errors.err / np.maximum(errors.ref, 1e-30))
+QUANTILES = (0.5, 0.75, 0.8, 0.85, 0.9, 0.95, 1.0)
 
 
 def main() -> int:
@@ -51,15 +49,15 @@ def main() -> int:
             pooled = np.concatenate(lines)
             where = next(i for i, x in enumerate(lines) if x.max() == pooled.max())
             worst[label] = float(pooled.max())
+            quantiles = np.round(np.quantile(pooled, QUANTILES), 4).tolist()
             print(f"{args.name} {label}: {len(pooled)} lines, worst {pooled.max():.4f} "
-                  f"({'held-out slice' if where == 0 else f'fold {where}'}), 90% {np.quantile(pooled, 0.9):.4f}, "
-                  f"median {np.median(pooled):.4f}; per slice worst {[round(float(x.max()), 4) for x in lines]}",
-                  end="")
+                  f"({'held-out slice' if where == 0 else f'fold {where}'}), quantiles {QUANTILES}: {quantiles}; "
+                  f"per slice worst {[round(float(x.max()), 4) for x in lines]}", end="")
             if label in choice.engines:
                 ctx = choice.engines[label].create_execution_context()
                 got = steps_first(ctx.run(b)["out"] for b in B._batches(ev, 4))
                 e = per_line(got, ref)
-                print(f"; evaluation lines worst {e.max():.4f}, median {np.median(e):.4f}, "
+                print(f"; evaluation lines' quantiles {np.round(np.quantile(e, QUANTILES), 4).tolist()}, "
                       f"centred cosine {B.centred_cosine(got, ref):.5f}", end="")
             print(flush=True)
         best = min(worst, key=worst.__getitem__)
