@@ -9,8 +9,10 @@ choice where its ``--q`` quantile of them is lower than the choice's by
 sample (as step 4 reads the worst fold); acc38 section 2 found 0.9 the
 quantile that picks minmax on the CRNNs, so this script checks it on
 other networks. Each replacement is printed with both sets' quantiles.
+``--after-folds`` (after ``--q Q``): a choice step 4's folds made (not the
+held-out slice's) is never replaced.
 
-Usage (from /tmp): PYTHONPATH=<repo>/python:<repo>/benchmarks python3 <repo>/benchmarks/acc38_quantile_judge.py --q 0.9 <script> <its arguments>
+Usage (from /tmp): PYTHONPATH=<repo>/python:<repo>/benchmarks python3 <repo>/benchmarks/acc38_quantile_judge.py --q 0.9 [--after-folds] <script> <its arguments>
 """
 from __future__ import annotations
 
@@ -33,23 +35,32 @@ def tail(errors: list, q: float) -> float:
     return float(np.quantile(np.concatenate([line_errors(e) for e in errors]), q))
 
 
-def main() -> None:
-    q = float(sys.argv[2])
-    choose = auto_choice.choose
+def tail_judged(choose, q: float, after_folds: bool):
+    """``choose`` (auto_choice.choose) followed by the tail judge at quantile ``q`` (module docstring)."""
 
     def judged(build, sets, names, judge, engines=None, folds=None):
         choice = choose(build, sets, names, judge, engines, folds)
         score = {k: tail([choice.errors[k]] + (folds.errors(k) if folds is not None else []), q) for k in sets}
         best = min(score, key=score.__getitem__)
         print(f"acc38 tail judge (q {q}): " + ", ".join(f"{k} {v:.4f}" for k, v in score.items())
-              + f"; auto chose {choice.label}", flush=True)
+              + f"; auto chose {choice.label} (held-out slice alone: {choice.held_label})", flush=True)
         if best == choice.label or not score[best] < (1.0 - auto_choice.FOLD_GAIN) * score[choice.label]:
+            return choice
+        if after_folds and choice.label != choice.held_label:
+            print(f"acc38 tail judge: {best} would replace {choice.label}, which the folds chose: kept", flush=True)
             return choice
         print(f"acc38 tail judge: {best} replaces {choice.label}", flush=True)
         return dataclasses.replace(choice, label=best, amaxes=dict(sets[best][0]), methods=dict(sets[best][1]))
 
-    auto_choice.choose = judged
-    sys.argv = sys.argv[3:]
+    return judged
+
+
+def main() -> None:
+    q = float(sys.argv[2])
+    # --after-folds: the tail judge may replace step 3's choice, never one step 4's folds made
+    after_folds = sys.argv[3] == "--after-folds"
+    auto_choice.choose = tail_judged(auto_choice.choose, q, after_folds)
+    sys.argv = sys.argv[4:] if after_folds else sys.argv[3:]
     runpy.run_path(sys.argv[0], run_name="__main__")
 
 
