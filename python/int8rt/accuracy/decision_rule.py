@@ -1,6 +1,8 @@
 """Which output error the ``auto`` calibrator's on / off decisions read,
 and how: the one rule bias correction, cross-layer equalization and
-unsigned activations share (run.py, unsigned_form.py).
+unsigned activations share (run.py, unsigned_form.py), and the paired
+tests every "clearly below" of auto reads (:func:`paired_below`; the
+choice of thresholds, auto_choice step 3, too).
 
 auto_choice.Scorer judges an engine by two errors against float32 on the
 same samples (auto_choice._Errors): the *centred* one (class scores and
