@@ -9,7 +9,11 @@
 //                       squeeze-and-excitation Mul; either input order), the
 //                       family's block_scale: each product the Mul's bits;
 //   int8rt.MaxPool16c   MaxPool's attributes, 2-D, blocked in and out (the
-//                       family's maxpool; padded taps skipped).
+//                       family's maxpool; padded taps skipped);
+//   int8rt.Concat16c    blocked inputs of C_i channels (attribute channels,
+//                       every C_i but the last a multiple of 16) -> their
+//                       blocks in order, per image: copies, the NCHW
+//                       Concat's values.
 // The conversions are moves: per image and block one 2-D transpose on the
 // transpose_f32 kernel. Images in parallel; each per image, so the batch
 // split of engine/batch_split.h runs them.
@@ -213,6 +217,62 @@ class BlockedMaxPoolLayer : public Layer {
   const kernels::Nchw16cF32Kernel* kernel_ = &kernels::choose<kernels::Nchw16cF32Kernel>();
 };
 
+// Concat along channels of blocked tensors whose channel counts but the
+// last are whole blocks: per image, each input's [CB_i][H][W][16] floats
+// copied after the previous ones (the last input's padded lanes are the
+// output's).
+class BlockedConcatLayer : public Layer {
+ public:
+  explicit BlockedConcatLayer(const Node& node)
+      : channels_(node.attrs.get_ints("channels", {})), prefix_(layer_error_prefix(node)) {
+    if (channels_.empty() || channels_.size() != node.inputs.size()) {
+      throw InvalidArgument(prefix_ + "needs one entry of 'channels' per input");
+    }
+    for (size_t i = 0; i < channels_.size(); ++i) {
+      if (channels_[i] <= 0 || (i + 1 < channels_.size() && channels_[i] % kBlock16 != 0)) {
+        throw InvalidArgument(prefix_ + "needs positive 'channels', multiples of 16 but the last");
+      }
+    }
+  }
+
+  std::vector<std::pair<DataType, Shape>> infer(const std::vector<const Value*>& in) const override {
+    const Shape& first = blocked_input(in, 0, channels_[0], prefix_);
+    Shape out = first;
+    out[1] = 0;
+    for (size_t i = 0; i < in.size(); ++i) {
+      const Shape& s = blocked_input(in, i, channels_[i], prefix_);
+      if (s[0] != first[0] || s[2] != first[2] || s[3] != first[3]) {
+        throw InvalidArgument(prefix_ + "input " + std::to_string(i) + " " + shape_str(s) +
+                              " does not match input 0 " + shape_str(first) + " outside the channel blocks");
+      }
+      out[1] += s[1];
+    }
+    return {{DataType::kFloat32, out}};
+  }
+
+  void run(const std::vector<const Value*>& in, const std::vector<Value*>& out) const override {
+    const Shape& os = out[0]->shape();
+    const int64_t N = os[0], block = os[2] * os[3] * kBlock16, parts = static_cast<int64_t>(in.size());
+    float* y = out[0]->data<float>();
+    parallel_for(N * parts, 1, [&](int64_t begin, int64_t end) {
+      for (int64_t t = begin; t < end; ++t) {
+        const int64_t n = t / parts, i = t % parts;
+        int64_t offset = 0;  // blocks before input i
+        for (int64_t j = 0; j < i; ++j) offset += in[j]->shape()[1];
+        const int64_t count = in[i]->shape()[1] * block;
+        const float* x = in[i]->data<float>() + n * count;
+        std::copy(x, x + count, y + (n * os[1] + offset) * block);
+      }
+    });
+  }
+
+  std::string describe() const override { return "concat NCHW16c"; }
+
+ private:
+  std::vector<int64_t> channels_;
+  std::string prefix_;
+};
+
 std::unique_ptr<Layer> make_blocked_maxpool(const Node& node) {
   require_inputs(node, 1);
   WindowAttrs w = parse_window(node, true, true);
@@ -235,6 +295,9 @@ INT8RT_REGISTER_LAYER(kBlockedMeanOp, [](const Network&, const Node& node) {
   return std::unique_ptr<Layer>(std::make_unique<BlockedMeanLayer>(node));
 });
 INT8RT_REGISTER_LAYER(kBlockedMaxPoolOp, [](const Network&, const Node& node) { return make_blocked_maxpool(node); });
+INT8RT_REGISTER_LAYER(kBlockedConcatOp, [](const Network&, const Node& node) {
+  return std::unique_ptr<Layer>(std::make_unique<BlockedConcatLayer>(node));
+});
 INT8RT_REGISTER_LAYER(kBlockedScaleOp, [](const Network&, const Node& node) {
   require_inputs(node, 2);
   return std::unique_ptr<Layer>(std::make_unique<BlockedScaleLayer>(node));
