@@ -59,8 +59,9 @@ bool conv_takes_blocked(const Network& net, const Node& node) {
   return group == 1;
 }
 
-// A MaxPool over 2-D windows without the Indices output.
-bool blocked_maxpool(const Network& net, const Node& node) {
+// A MaxPool over 2-D windows without the Indices output, or an AveragePool
+// over 2-D windows.
+bool blocked_pool(const Network& net, const Node& node) {
   if (node.inputs.size() != 1 || node.inputs[0] < 0 || !plane(net.tensor(node.inputs[0]))) return false;
   if (!plane(net.tensor(node.outputs[0])) || net.tensor(node.inputs[0]).dtype != DataType::kFloat32) return false;
   return node.attrs.get_ints("kernel_shape", {}).size() == 2;
@@ -106,7 +107,7 @@ int scale_input(const Network& net, const Node& node) {
 bool takes(const Network& net, const Node& node) {
   if (!free_of_other_passes(node)) return false;
   if (node.op == "Conv") return conv_takes_blocked(net, node);
-  if (node.op == "MaxPool") return blocked_maxpool(net, node);
+  if (node.op == "MaxPool" || node.op == "AveragePool") return blocked_pool(net, node);
   if (node.op == "Concat") return blocked_concat(net, node);
   if (node.op == "GlobalAveragePool") {
     return node.inputs.size() == 1 && node.inputs[0] >= 0 && plane(net.tensor(node.inputs[0]));
@@ -120,7 +121,7 @@ bool takes(const Network& net, const Node& node) {
 std::vector<size_t> layout_inputs(const Network& net, const Node& node) {
   if (node.op == "Conv") return stem_conv(net, node) ? std::vector<size_t>{} : conv_activation_inputs(node);
   if (node.op == "GlobalAveragePool" || node.op == kBlockedMeanOp || node.op == "MaxPool" ||
-      node.op == kBlockedMaxPoolOp) {
+      node.op == kBlockedMaxPoolOp || node.op == "AveragePool" || node.op == kBlockedAvgPoolOp) {
     return {0};
   }
   if (node.op == "Mul" || node.op == kBlockedScaleOp) {
@@ -175,6 +176,8 @@ std::vector<std::string> mark_channel_blocked(Network& net) {
       node.op = kBlockedScaleOp;
     } else if (node.op == "MaxPool") {
       node.op = kBlockedMaxPoolOp;
+    } else if (node.op == "AveragePool") {
+      node.op = kBlockedAvgPoolOp;
     } else if (node.op == "Concat") {
       // Inputs written by region layers are blocked already (5-D); the
       // output is still NCHW here, so the last input's C is what is left.
