@@ -26,7 +26,7 @@ import onnx
 import pytest
 from onnx import TensorProto, helper
 
-from test_f32_blocked import F32, build, check_saved_and_threads
+from test_f32_blocked import F32, build, check_saved_and_threads, same_bytes_on_tiers
 from test_f32_blocked_dense import conv_node
 from test_f32_layout import restore  # noqa: F401  (autouse: threads, ISA cap and batch split put back)
 
@@ -108,14 +108,8 @@ def test_region_takes_the_inception_block(model: Path) -> None:
 
 @pytest.mark.parametrize("batch", [1, 3])
 def test_tiers_give_the_same_bytes(model: Path, batch: int) -> None:
-    x = images(batch)
-    got = {}
-    for isa in ("ref", "avx512"):
-        engine = build(model, isa)
-        assert any(f"avgpool NCHW16c nchw16c_f32_{isa}" in layer["detail"] for layer in engine.layers())
-        got[isa] = engine.create_execution_context().run(x)
-    for name in ("cat1", "avg"):  # the region's outputs (y comes from NCHW layers, whose tiers may differ)
-        assert np.array_equal(got["avx512"][name], got["ref"][name]), f"{name}: avx512 != ref at batch {batch}"
+    # The region's outputs (y comes from NCHW layers, whose tiers may differ).
+    same_bytes_on_tiers(model, images(batch), f"batch {batch}", ("cat1", "avg"), "avgpool NCHW16c nchw16c_f32_")
 
 
 @pytest.mark.parametrize("isa", ["ref", "avx512", None])
