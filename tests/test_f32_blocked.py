@@ -236,6 +236,18 @@ def build(path: Path, isa: str | None = None, blocked: bool = True) -> int8rt.En
             int8rt.set_max_isa(None)
 
 
+def same_bytes_on_tiers(path: Path, x: dict, what: str, names: tuple = (), layer: str = "nchw16c_f32_") -> None:
+    """The engine's outputs (those in `names`, else all) are the same bytes on the ref and AVX-512 tiers; some layer's
+    detail names f"{layer}{isa}" on each."""
+    got = {}
+    for isa in ("ref", "avx512"):
+        engine = build(path, isa)
+        assert any(f"{layer}{isa}" in e["detail"] for e in engine.layers()), f"{what}: no {layer}{isa} layer"
+        got[isa] = engine.create_execution_context().run(x)
+    for name in names or got["ref"]:
+        assert np.array_equal(got["avx512"][name], got["ref"][name]), f"{name}: avx512 differs from ref ({what})"
+
+
 @pytest.fixture
 def model(tmp_path: Path) -> tuple[Net, Path]:
     net, m = mobile_like()

@@ -26,7 +26,7 @@ import onnx.numpy_helper
 import pytest
 
 import int8rt
-from test_f32_blocked import F32, Net, build, check_saved_and_threads
+from test_f32_blocked import F32, Net, build, check_saved_and_threads, same_bytes_on_tiers
 from test_f32_layout import restore  # noqa: F401  (autouse: threads, ISA cap and batch split put back)
 
 SHAPE = (61, 77)
@@ -84,14 +84,7 @@ def test_region_runs_the_whole_body(model) -> None:
 @pytest.mark.parametrize("batch", [1, 3])
 def test_tiers_give_the_same_bytes(model, batch: int) -> None:
     _, path = model
-    x = images(batch)
-    got = {}
-    for isa in ("ref", "avx512"):
-        engine = build(path, isa)
-        assert any(f"nchw16c_f32_{isa}" in layer["detail"] for layer in engine.layers())
-        got[isa] = engine.create_execution_context().run(x)
-    for name, y in got["avx512"].items():
-        assert np.array_equal(y, got["ref"][name]), f"{name}: avx512 differs from ref at batch {batch}"
+    same_bytes_on_tiers(path, images(batch), f"batch {batch}")
 
 
 def check_bound(net: Net, engine: int8rt.Engine, x: dict, what: str) -> None:

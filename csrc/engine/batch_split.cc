@@ -42,7 +42,7 @@ bool per_sample_op(const std::string& op) {
       "int8rt.ToNHWC", "int8rt.ToNCHW",
       // and a channel-blocked region's (engine/f32_blocked.h): per image
       "int8rt.ToNCHW16c", "int8rt.FromNCHW16c", "int8rt.GlobalAveragePool16c", "int8rt.ChannelScale16c",
-      "int8rt.MaxPool16c",
+      "int8rt.MaxPool16c", "int8rt.AveragePool16c", "int8rt.Concat16c",
       // float32 layers that int8 engines keep for what they do not lower
       "Conv", "ConvTranspose", "MaxPool", "AveragePool", "GlobalAveragePool", "GlobalMaxPool",
       "BatchNormalization", "InstanceNormalization", "Relu", "LeakyRelu", "PRelu", "Clip", "Sigmoid",

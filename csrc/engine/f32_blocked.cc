@@ -59,11 +59,31 @@ bool conv_takes_blocked(const Network& net, const Node& node) {
   return group == 1;
 }
 
-// A MaxPool over 2-D windows without the Indices output.
-bool blocked_maxpool(const Network& net, const Node& node) {
+// A MaxPool over 2-D windows without the Indices output, or an AveragePool
+// over 2-D windows.
+bool blocked_pool(const Network& net, const Node& node) {
   if (node.inputs.size() != 1 || node.inputs[0] < 0 || !plane(net.tensor(node.inputs[0]))) return false;
   if (!plane(net.tensor(node.outputs[0])) || net.tensor(node.inputs[0]).dtype != DataType::kFloat32) return false;
   return node.attrs.get_ints("kernel_shape", {}).size() == 2;
+}
+
+// A Concat along channels of planes of one size whose inputs but the last
+// have whole blocks (C % 16 == 0): the blocked output is the inputs' blocks
+// in order, the last input's padded lanes the output's. Otherwise (a channel
+// count that is not a multiple of 16 before the last input) the Concat stays
+// NCHW: its region inputs are converted out and its output converted in.
+bool blocked_concat(const Network& net, const Node& node) {
+  const Tensor& y = net.tensor(node.outputs[0]);
+  if (!plane(y) || node.inputs.empty()) return false;
+  const int64_t axis = node.attrs.get_int("axis", 0);
+  if (axis != 1 && axis != -3) return false;
+  for (size_t i = 0; i < node.inputs.size(); ++i) {
+    if (node.inputs[i] < 0) return false;
+    const Tensor& x = net.tensor(node.inputs[i]);
+    if (!plane(x) || x.shape[0] != y.shape[0] || x.shape[2] != y.shape[2] || x.shape[3] != y.shape[3]) return false;
+    if (i + 1 < node.inputs.size() && x.shape[1] % kernels::kBlock16 != 0) return false;
+  }
+  return true;
 }
 
 // The squeeze-and-excitation Mul: x [N, C, H, W] (a plane) by s [N, C, 1, 1].
@@ -87,7 +107,8 @@ int scale_input(const Network& net, const Node& node) {
 bool takes(const Network& net, const Node& node) {
   if (!free_of_other_passes(node)) return false;
   if (node.op == "Conv") return conv_takes_blocked(net, node);
-  if (node.op == "MaxPool") return blocked_maxpool(net, node);
+  if (node.op == "MaxPool" || node.op == "AveragePool") return blocked_pool(net, node);
+  if (node.op == "Concat") return blocked_concat(net, node);
   if (node.op == "GlobalAveragePool") {
     return node.inputs.size() == 1 && node.inputs[0] >= 0 && plane(net.tensor(node.inputs[0]));
   }
@@ -100,7 +121,7 @@ bool takes(const Network& net, const Node& node) {
 std::vector<size_t> layout_inputs(const Network& net, const Node& node) {
   if (node.op == "Conv") return stem_conv(net, node) ? std::vector<size_t>{} : conv_activation_inputs(node);
   if (node.op == "GlobalAveragePool" || node.op == kBlockedMeanOp || node.op == "MaxPool" ||
-      node.op == kBlockedMaxPoolOp) {
+      node.op == kBlockedMaxPoolOp || node.op == "AveragePool" || node.op == kBlockedAvgPoolOp) {
     return {0};
   }
   if (node.op == "Mul" || node.op == kBlockedScaleOp) {
@@ -155,6 +176,22 @@ std::vector<std::string> mark_channel_blocked(Network& net) {
       node.op = kBlockedScaleOp;
     } else if (node.op == "MaxPool") {
       node.op = kBlockedMaxPoolOp;
+    } else if (node.op == "AveragePool") {
+      node.op = kBlockedAvgPoolOp;
+    } else if (node.op == "Concat") {
+      // Inputs written by region layers are blocked already (5-D); the
+      // output is still NCHW here, so the last input's C is what is left.
+      std::vector<int64_t> channels;
+      int64_t left = n.tensor(node.outputs[0]).shape[1];
+      for (size_t i = 0; i + 1 < node.inputs.size(); ++i) {
+        const Shape& s = n.tensor(node.inputs[i]).shape;
+        channels.push_back(s.size() == 5 ? s[1] * kernels::kBlock16 : s[1]);
+        left -= channels.back();
+      }
+      channels.push_back(left);
+      node.op = kBlockedConcatOp;
+      node.attrs.erase("axis");
+      node.attrs.set("channels", Attribute::of_ints(std::move(channels)));
     }
   };
   return layout_report(apply_layout_regions(net, rules), rules, "channel-blocked", "NCHW16c");

@@ -17,7 +17,13 @@
 //     (3x3, 7x7, strided 1x1: the conv kernel from a blocked input; fused
 //     bias, residual, activation);
 //   - MaxPool over 2-D windows without Indices, rewritten to
-//     int8rt.MaxPool16c (padded taps skipped: the same values);
+//     int8rt.MaxPool16c (padded taps skipped: the same values), and
+//     AveragePool over 2-D windows, rewritten to int8rt.AveragePool16c (the
+//     NCHW layer's sums and divisors: the same bits); both with any
+//     strides, pads, dilations, ceil_mode (GoogLeNet's MaxPools);
+//   - Concat along channels whose inputs but the last have C % 16 == 0,
+//     rewritten to int8rt.Concat16c (attribute `channels`: each input's C):
+//     the inputs' blocks copied in order;
 //   - element-wise ops whose activation inputs all have the output's shape
 //     (Add, Mul, Relu, Clip, Sigmoid, ...): their bytes need no index;
 //   - GlobalAveragePool, which reads the blocked tensor and writes its
@@ -53,6 +59,8 @@ constexpr const char* kFromBlockedOp = "int8rt.FromNCHW16c";      // [N, CB, H, 
 constexpr const char* kBlockedMeanOp = "int8rt.GlobalAveragePool16c";  // [N, CB, H, W, 16] -> [N, C, 1, 1]
 constexpr const char* kBlockedScaleOp = "int8rt.ChannelScale16c";  // [N, CB, H, W, 16] x [N, C, 1, 1]
 constexpr const char* kBlockedMaxPoolOp = "int8rt.MaxPool16c";  // MaxPool's attributes, blocked in and out
+constexpr const char* kBlockedAvgPoolOp = "int8rt.AveragePool16c";  // AveragePool's attributes, blocked in and out
+constexpr const char* kBlockedConcatOp = "int8rt.Concat16c";    // blocked inputs' blocks in order (channels)
 
 // True when `node` says its activations are channel-blocked (int8rt_layout
 // "nchw16c").

@@ -79,10 +79,10 @@ class BuilderConfig:
             bits as NCHW, fewer copies. Off by default: on ResNet-50 the 3x3
             convs gained and the 1x1 convs lost about as much
             (benchmarks/RESULTS.md section 113).
-        channel_blocked: ``precision="fp32"``: runs of 1x1 and depthwise
-            convs (MobileNet / EfficientNet blocks, with their element-wise
-            layers, squeeze-and-excitation scales and global average pools)
-            keep their tensors channel-blocked (NCHW16c, ONNX Runtime's NCHWc
+        channel_blocked: ``precision="fp32"``: runs of convs (MobileNet /
+            EfficientNet / ResNet / GoogLeNet blocks, with their element-wise
+            layers, squeeze-and-excitation scales, max and average pools,
+            channel Concats and global average pools) keep their tensors channel-blocked (NCHW16c, ONNX Runtime's NCHWc
             layout), converted at the region's edges (``int8rt.ToNCHW16c`` /
             ``FromNCHW16c``); outputs within float rounding of NCHW's
             (benchmarks/RESULTS.md section 129: MobileNetV2/V3, EfficientNet

@@ -9,7 +9,14 @@
 //                       squeeze-and-excitation Mul; either input order), the
 //                       family's block_scale: each product the Mul's bits;
 //   int8rt.MaxPool16c   MaxPool's attributes, 2-D, blocked in and out (the
-//                       family's maxpool; padded taps skipped).
+//                       family's maxpool; padded taps skipped);
+//   int8rt.AveragePool16c  AveragePool's attributes, 2-D, blocked in and
+//                       out (the family's avgpool: the NCHW layer's sums
+//                       and divisors, its bits);
+//   int8rt.Concat16c    blocked inputs of C_i channels (attribute channels,
+//                       every C_i but the last a multiple of 16) -> their
+//                       blocks in order, per image: copies, the NCHW
+//                       Concat's values.
 // The conversions are moves: per image and block one 2-D transpose on the
 // transpose_f32 kernel. Images in parallel; each per image, so the batch
 // split of engine/batch_split.h runs them.
@@ -27,6 +34,7 @@ namespace engine {
 namespace {
 
 using kernels::kBlock16;
+using kernels::PoolNchw16cFn;
 
 int64_t blocks(int64_t c) { return (c + kBlock16 - 1) / kBlock16; }
 
@@ -168,11 +176,14 @@ class BlockedScaleLayer : public Layer {
   const kernels::Nchw16cF32Kernel* kernel_ = &kernels::choose<kernels::Nchw16cF32Kernel>();
 };
 
-// MaxPool over 2-D windows on a blocked tensor (MaxPool's attributes): the
-// kernel's max pool, tasks of runs of output rows of one channel block.
-class BlockedMaxPoolLayer : public Layer {
+// MaxPool or AveragePool over 2-D windows on a blocked tensor (the op's
+// attributes): the kernel's max or average pool, tasks of runs of output
+// rows of one channel block; the average's divisors are AveragePool's
+// (op_util.h's pool_divisors).
+class BlockedPoolLayer : public Layer {
  public:
-  BlockedMaxPoolLayer(const Node& node, WindowAttrs w) : w_(std::move(w)), prefix_(layer_error_prefix(node)) {}
+  BlockedPoolLayer(const Node& node, WindowAttrs w, bool is_max, bool include_pad)
+      : w_(std::move(w)), is_max_(is_max), include_pad_(include_pad), prefix_(layer_error_prefix(node)) {}
 
   std::vector<std::pair<DataType, Shape>> infer(const std::vector<const Value*>& in) const override {
     const Shape& s = blocked_input(in, 0, 0, prefix_);
@@ -183,10 +194,18 @@ class BlockedMaxPoolLayer : public Layer {
   void run(const std::vector<const Value*>& in, const std::vector<Value*>& out) const override {
     const Shape& s = in[0]->shape();
     const DimGeom gh = window_geometry(w_, 0, s[2], prefix_), gw = window_geometry(w_, 1, s[3], prefix_);
-    kernels::MaxPoolNchw16c g;
+    kernels::PoolNchw16c g;
     g.H = s[2]; g.W = s[3]; g.oh = gh.out; g.ow = gw.out; g.kh = w_.kernel[0]; g.kw = w_.kernel[1];
     g.sh = w_.strides[0]; g.sw = w_.strides[1]; g.dh = w_.dilations[0]; g.dw = w_.dilations[1];
     g.ph = gh.pad_begin; g.pw = gw.pad_begin;
+    std::vector<float> count_h, count_w;
+    if (!is_max_) {
+      count_h = pool_divisors(g.H, g.kh, g.sh, g.dh, gh, include_pad_);
+      count_w = pool_divisors(g.W, g.kw, g.sw, g.dw, gw, include_pad_);
+      g.count_h = count_h.data();
+      g.count_w = count_w.data();
+    }
+    const PoolNchw16cFn pool = is_max_ ? kernel_->maxpool : kernel_->avgpool;
     const int64_t rows = std::min(g.oh, std::max<int64_t>(1, kTaskBytes / (g.ow * kBlock16 * 4)));
     const int64_t runs = (g.oh + rows - 1) / rows;
     const float* x = in[0]->data<float>();
@@ -194,33 +213,93 @@ class BlockedMaxPoolLayer : public Layer {
     parallel_for(s[0] * s[1] * runs, 1, [&](int64_t begin, int64_t end) {
       for (int64_t t = begin; t < end; ++t) {
         const int64_t plane = t / runs;
-        kernels::MaxPoolNchw16c a = g;
+        kernels::PoolNchw16c a = g;
         a.x = x + plane * g.H * g.W * kBlock16;
         a.y = y + plane * g.oh * g.ow * kBlock16;
         a.oy0 = (t % runs) * rows;
         a.oy1 = std::min(g.oh, a.oy0 + rows);
-        kernel_->maxpool(a);
+        pool(a);
       }
     });
   }
 
-  std::string describe() const override { return "fp32 maxpool NCHW16c " + std::string(kernel_->name()); }
+  std::string describe() const override {
+    return std::string(is_max_ ? "fp32 maxpool" : "fp32 avgpool") + " NCHW16c " + kernel_->name();
+  }
 
  private:
   static constexpr int64_t kTaskBytes = 64 << 10;  // output bytes per task
   WindowAttrs w_;
+  bool is_max_, include_pad_;
   std::string prefix_;
   const kernels::Nchw16cF32Kernel* kernel_ = &kernels::choose<kernels::Nchw16cF32Kernel>();
 };
 
-std::unique_ptr<Layer> make_blocked_maxpool(const Node& node) {
+// Concat along channels of blocked tensors whose channel counts but the
+// last are whole blocks: per image, each input's [CB_i][H][W][16] floats
+// copied after the previous ones (the last input's padded lanes are the
+// output's).
+class BlockedConcatLayer : public Layer {
+ public:
+  explicit BlockedConcatLayer(const Node& node)
+      : channels_(node.attrs.get_ints("channels", {})), prefix_(layer_error_prefix(node)) {
+    if (channels_.empty() || channels_.size() != node.inputs.size()) {
+      throw InvalidArgument(prefix_ + "needs one entry of 'channels' per input");
+    }
+    for (size_t i = 0; i < channels_.size(); ++i) {
+      if (channels_[i] <= 0 || (i + 1 < channels_.size() && channels_[i] % kBlock16 != 0)) {
+        throw InvalidArgument(prefix_ + "needs positive 'channels', multiples of 16 but the last");
+      }
+    }
+  }
+
+  std::vector<std::pair<DataType, Shape>> infer(const std::vector<const Value*>& in) const override {
+    const Shape& first = blocked_input(in, 0, channels_[0], prefix_);
+    Shape out = first;
+    out[1] = 0;
+    for (size_t i = 0; i < in.size(); ++i) {
+      const Shape& s = blocked_input(in, i, channels_[i], prefix_);
+      if (s[0] != first[0] || s[2] != first[2] || s[3] != first[3]) {
+        throw InvalidArgument(prefix_ + "input " + std::to_string(i) + " " + shape_str(s) +
+                              " does not match input 0 " + shape_str(first) + " outside the channel blocks");
+      }
+      out[1] += s[1];
+    }
+    return {{DataType::kFloat32, out}};
+  }
+
+  void run(const std::vector<const Value*>& in, const std::vector<Value*>& out) const override {
+    const Shape& os = out[0]->shape();
+    const int64_t N = os[0], block = os[2] * os[3] * kBlock16, parts = static_cast<int64_t>(in.size());
+    float* y = out[0]->data<float>();
+    parallel_for(N * parts, 1, [&](int64_t begin, int64_t end) {
+      for (int64_t t = begin; t < end; ++t) {
+        const int64_t n = t / parts, i = t % parts;
+        int64_t offset = 0;  // blocks before input i
+        for (int64_t j = 0; j < i; ++j) offset += in[j]->shape()[1];
+        const int64_t count = in[i]->shape()[1] * block;
+        const float* x = in[i]->data<float>() + n * count;
+        std::copy(x, x + count, y + (n * os[1] + offset) * block);
+      }
+    });
+  }
+
+  std::string describe() const override { return "concat NCHW16c"; }
+
+ private:
+  std::vector<int64_t> channels_;
+  std::string prefix_;
+};
+
+std::unique_ptr<Layer> make_blocked_pool(const Node& node, bool is_max) {
   require_inputs(node, 1);
   WindowAttrs w = parse_window(node, true, true);
   if (w.kernel.size() != 2) {
-    throw NotSupported(layer_error_prefix(node) + "a channel-blocked max pool needs a 2-D kernel_shape");
+    throw NotSupported(layer_error_prefix(node) + "a channel-blocked pool needs a 2-D kernel_shape");
   }
   fill_window_defaults(w, 2, node);
-  return std::make_unique<BlockedMaxPoolLayer>(node, std::move(w));
+  const bool include_pad = !is_max && node.attrs.get_int("count_include_pad", 0) != 0;
+  return std::make_unique<BlockedPoolLayer>(node, std::move(w), is_max, include_pad);
 }
 
 std::unique_ptr<Layer> make_convert(const Node& node, bool to_blocked) {
@@ -234,7 +313,11 @@ INT8RT_REGISTER_LAYER(kBlockedMeanOp, [](const Network&, const Node& node) {
   require_inputs(node, 1);
   return std::unique_ptr<Layer>(std::make_unique<BlockedMeanLayer>(node));
 });
-INT8RT_REGISTER_LAYER(kBlockedMaxPoolOp, [](const Network&, const Node& node) { return make_blocked_maxpool(node); });
+INT8RT_REGISTER_LAYER(kBlockedMaxPoolOp, [](const Network&, const Node& node) { return make_blocked_pool(node, true); });
+INT8RT_REGISTER_LAYER(kBlockedAvgPoolOp, [](const Network&, const Node& node) { return make_blocked_pool(node, false); });
+INT8RT_REGISTER_LAYER(kBlockedConcatOp, [](const Network&, const Node& node) {
+  return std::unique_ptr<Layer>(std::make_unique<BlockedConcatLayer>(node));
+});
 INT8RT_REGISTER_LAYER(kBlockedScaleOp, [](const Network&, const Node& node) {
   require_inputs(node, 2);
   return std::unique_ptr<Layer>(std::make_unique<BlockedScaleLayer>(node));

@@ -209,6 +209,20 @@ void fill_window_defaults(WindowAttrs& w, size_t rank, const Node& node) {
   }
 }
 
+std::vector<float> pool_divisors(int64_t in, int64_t k, int64_t s, int64_t d, const DimGeom& g, bool include_pad) {
+  const int64_t lo = include_pad ? -g.pad_begin : 0, hi = include_pad ? in + g.pad_end : in;
+  std::vector<float> counts(static_cast<size_t>(g.out));
+  for (int64_t o = 0; o < g.out; ++o) {
+    int64_t n = 0;
+    for (int64_t t = 0; t < k; ++t) {
+      const int64_t i = o * s - g.pad_begin + t * d;
+      n += (i >= lo && i < hi) ? 1 : 0;
+    }
+    counts[o] = static_cast<float>(n);
+  }
+  return counts;
+}
+
 DimGeom window_geometry(const WindowAttrs& w, size_t d, int64_t in, const std::string& prefix) {
   size_t rank = w.kernel.size();
   int64_t s = w.strides[d];

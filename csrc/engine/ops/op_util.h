@@ -100,6 +100,12 @@ struct DimGeom {
   int64_t out = 0, pad_begin = 0, pad_end = 0;
 };
 DimGeom window_geometry(const WindowAttrs& w, size_t d, int64_t in, const std::string& prefix);
+// AveragePool's divisor along one spatial dim of `in` (kernel k, stride s,
+// dilation d, geometry g), per output index: the window's taps inside the
+// explicitly padded input [-pad_begin, in + pad_end) with count_include_pad
+// (the ceil_mode overhang never counts: PyTorch's and the ONNX reference's
+// rule), inside [0, in) without. A pool's divisor is the product over dims.
+std::vector<float> pool_divisors(int64_t in, int64_t k, int64_t s, int64_t d, const DimGeom& g, bool include_pad);
 
 // The fused activation of a Conv/Gemm node ("int8rt_activation" and its
 // parameters, contract in graph/passes/passes.h), with the same float32

@@ -12,7 +12,8 @@
 // AveragePool divisor: with count_include_pad the taps that fall inside the
 // explicitly padded input [-pad_begin, size + pad_end) count, taps beyond it
 // (ceil_mode overhang) do not (PyTorch's and the ONNX reference's rule);
-// without it only taps inside the input count. Windows are separable, so the
+// without it only taps inside the input count (op_util.h's pool_divisors,
+// also the channel-blocked pool's). Windows are separable, so the
 // count is count_d(oz) * count_h(oy) * count_w(ox) (count_d = 1 below 3-D).
 //
 // Float MaxPool over 1-D or 2-D windows runs on the maxpool_f32 kernel
@@ -51,13 +52,9 @@ void tap_range(const Dim& g, int64_t t, int64_t* lo, int64_t* hi) {
   *hi = std::max(*lo, g.in - off <= 0 ? 0 : std::min(g.out, (g.in - off + g.s - 1) / g.s));
 }
 
-int64_t tap_count(const Dim& g, int64_t o, bool include_pad) {
-  int64_t lo = include_pad ? -g.pb : 0, hi = include_pad ? g.in + g.pe : g.in, n = 0;
-  for (int64_t t = 0; t < g.k; ++t) {
-    int64_t i = o * g.s - g.pb + t * g.d;
-    n += (i >= lo && i < hi) ? 1 : 0;
-  }
-  return n;
+// The AveragePool divisor's factor along one dim (op_util.h).
+std::vector<float> tap_counts(const Dim& g, bool include_pad) {
+  return pool_divisors(g.in, g.k, g.s, g.d, DimGeom{g.out, g.pb, g.pe}, include_pad);
 }
 
 class PoolLayer : public Layer {
@@ -103,12 +100,8 @@ class PoolLayer : public Layer {
       max_planes(x, y, planes, h, wd);
       return;
     }
-    std::vector<float> count_w(static_cast<size_t>(wd.out));
-    std::vector<float> count_h(static_cast<size_t>(h.out));
-    for (int64_t o = 0; o < wd.out; ++o) count_w[o] = static_cast<float>(tap_count(wd, o, include_pad_));
-    std::vector<float> count_z(static_cast<size_t>(z.out));
-    for (int64_t o = 0; o < h.out; ++o) count_h[o] = static_cast<float>(tap_count(h, o, include_pad_));
-    for (int64_t o = 0; o < z.out; ++o) count_z[o] = static_cast<float>(tap_count(z, o, include_pad_));
+    const std::vector<float> count_w = tap_counts(wd, include_pad_), count_h = tap_counts(h, include_pad_),
+                             count_z = tap_counts(z, include_pad_);
     const int64_t in_slice = h.in * wd.in, out_slice = h.out * wd.out;
     const float init = is_max_ ? -std::numeric_limits<float>::infinity() : 0.f;
     parallel_for(planes, 1, [&](int64_t begin, int64_t end) {

@@ -20,6 +20,9 @@
 //               y as above (x blocked: 3x3, 7x7, strided 1x1, ...)
 //   max pool:   m = -inf; for (ky, kx) row-major, taps inside the image
 //               only: m = m > x[iy][ix] ? m : x[iy][ix];  y = m
+//   avg pool:   s = 0; for (ky, kx) row-major, taps inside the image only:
+//               s = s + x[iy][ix];  y = s / (count_h[oy] * count_w[ox])
+//               (the NCHW AveragePool's operations: the same bits)
 //   mean:       s = 0; for p ascending: s = s + x[p];  y = s / P
 //   scale:      y[p] = x[p] * s   (one rounding: the NCHW Mul's bits)
 // (residual when given, clip when asked: max(., lo) then min(., hi), NaN ->
@@ -107,15 +110,19 @@ inline DenseNchw16c conv_image(const DenseNchw16c& a, int64_t n) {
   return one;
 }
 
-// Output rows [oy0, oy1) of one channel block of one image's max pool
-// (padded taps never win: they are skipped).
-struct MaxPoolNchw16c {
+// Output rows [oy0, oy1) of one channel block of one image's max or average
+// pool (padded taps are skipped: they never win a max and add nothing).
+struct PoolNchw16c {
   const float* x = nullptr;  // [H][W][16]
   float* y = nullptr;        // [oh][ow][16]
   int64_t H = 0, W = 0, oh = 0, ow = 0, kh = 1, kw = 1, sh = 1, sw = 1, dh = 1, dw = 1, ph = 0, pw = 0;
   int64_t oy0 = 0, oy1 = 0;
+  // Average pool only: the divisor's factors per output row and column
+  // (AveragePool's tap counts, engine/ops/op_util.h's pool_divisors).
+  const float* count_h = nullptr;  // [oh]
+  const float* count_w = nullptr;  // [ow]
 };
-using MaxPoolNchw16cFn = void (*)(const MaxPoolNchw16c&);
+using PoolNchw16cFn = void (*)(const PoolNchw16c&);
 
 // Per block b of `blocks`: means[b * 16 + l] = mean over p < P of x[b][p][l].
 using BlockMeanFn = void (*)(const float* x, int64_t blocks, int64_t P, float* means);
@@ -127,7 +134,8 @@ void pointwise_nchw16c(const PointwiseNchw16c& a);  // ref/nchw16c_f32.cc
 void depthwise_nchw16c(const DepthwiseNchw16c& a);
 void dense_nchw16c(const DenseNchw16c& a);
 void conv_nchw16c(const DenseNchw16c& a);
-void maxpool_nchw16c(const MaxPoolNchw16c& a);
+void maxpool_nchw16c(const PoolNchw16c& a);
+void avgpool_nchw16c(const PoolNchw16c& a);
 void block_mean_f32(const float* x, int64_t blocks, int64_t P, float* means);
 void block_scale_f32(const float* x, const float* s, int64_t blocks, int64_t P, float* y);
 }  // namespace ref
@@ -141,7 +149,8 @@ void depthwise_nchw16c(const DepthwiseNchw16c& a);
 void dense_nchw16c(const DenseNchw16c& a);
 // x86/avx512/conv_nchw16c_f32.cc: 6 pixels of a row x 4 output blocks.
 void conv_nchw16c(const DenseNchw16c& a);
-void maxpool_nchw16c(const MaxPoolNchw16c& a);
+void maxpool_nchw16c(const PoolNchw16c& a);
+void avgpool_nchw16c(const PoolNchw16c& a);
 void block_mean_f32(const float* x, int64_t blocks, int64_t P, float* means);
 void block_scale_f32(const float* x, const float* s, int64_t blocks, int64_t P, float* y);
 }  // namespace avx512

@@ -127,7 +127,7 @@ void conv_nchw16c(const DenseNchw16c& a) {
   for (int64_t n = 0; n < a.images; ++n) conv_one_image(conv_image(a, n));
 }
 
-void maxpool_nchw16c(const MaxPoolNchw16c& a) {
+void maxpool_nchw16c(const PoolNchw16c& a) {
   for (int64_t oy = a.oy0; oy < a.oy1; ++oy) {
     for (int64_t ox = 0; ox < a.ow; ++ox) {
       for (int64_t l = 0; l < kBlock16; ++l) {
@@ -137,6 +137,18 @@ void maxpool_nchw16c(const MaxPoolNchw16c& a) {
           m = m > v ? m : v;
         });
         a.y[(oy * a.ow + ox) * kBlock16 + l] = m;
+      }
+    }
+  }
+}
+
+void avgpool_nchw16c(const PoolNchw16c& a) {
+  for (int64_t oy = a.oy0; oy < a.oy1; ++oy) {
+    for (int64_t ox = 0; ox < a.ow; ++ox) {
+      for (int64_t l = 0; l < kBlock16; ++l) {
+        float s = 0.f;
+        taps_inside(a, oy, ox, [&](int64_t iy, int64_t ix, int64_t) { s = s + a.x[(iy * a.W + ix) * kBlock16 + l]; });
+        a.y[(oy * a.ow + ox) * kBlock16 + l] = s / (a.count_h[oy] * a.count_w[ox]);
       }
     }
   }

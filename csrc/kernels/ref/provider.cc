@@ -155,7 +155,7 @@ void register_ref_kernels(KernelRegistry& r) {
   static const DwConvF32Kernel dwconv("dwconv_f32_ref", Isa::kRef, ref::dwconv_f32_plane);
   static const MaxPoolF32Kernel maxpool_f32("maxpool_f32_ref", Isa::kRef, ref::maxpool_f32_planes);
   static const Nchw16cF32Kernel nchw16c("nchw16c_f32_ref", Isa::kRef, ref::pointwise_nchw16c, ref::depthwise_nchw16c, ref::dense_nchw16c,
-                                        ref::conv_nchw16c, ref::maxpool_nchw16c,
+                                        ref::conv_nchw16c, ref::maxpool_nchw16c, ref::avgpool_nchw16c,
                                         ref::block_mean_f32, ref::block_scale_f32);
   static const TransposeX32Kernel transpose("transpose_f32_ref", Isa::kRef, ref::transpose_x32,
                                            ref::transpose_add_f32);

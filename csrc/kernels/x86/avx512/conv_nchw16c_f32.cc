@@ -1,4 +1,4 @@
-// nchw16c_f32 dense conv from blocked tensors and the blocked max pool,
+// nchw16c_f32 dense conv from blocked tensors and the blocked max / average pools,
 // AVX-512F tier (contract: kernels/abi/nchw16c_f32.h): the reference's
 // operations in its order, so the same bits.
 //
@@ -15,8 +15,9 @@
 // weights stay in L1; the partial sums are stored in y and reloaded (a float
 // store and load: the same fma chain, the same bits). A call of several
 // images (DenseNchw16c::images) runs each slice over all of them.
-// Max pool: one pixel at a time, one aligned load and one vmaxps per tap;
-// the window's rows inside the image found once per output row.
+// Max and average pools: one pixel at a time, one aligned load and one
+// vmaxps / vaddps per tap, then (average) one vdivps by the tap count; the
+// window's rows inside the image found once per output row.
 #include <immintrin.h>
 
 #include <algorithm>
@@ -172,8 +173,12 @@ void conv_nchw16c(const DenseNchw16c& a) {
   }
 }
 
-void maxpool_nchw16c(const MaxPoolNchw16c& a) {
-  const __m512 lowest = _mm512_set1_ps(-std::numeric_limits<float>::infinity());
+// One pool over rows [oy0, oy1): acc = init; per tap inside the image,
+// row-major, acc = step(acc, x); y = finish(acc, oy, ox). The window's rows
+// inside the image are found once per output row; inner columns of a 3-wide
+// window are unrolled (no tests).
+template <class Step, class Finish>
+void pool_rows(const PoolNchw16c& a, __m512 init, Step step, Finish finish) {
   int64_t left, right;
   inner_columns(a.ow, a.sw, a.pw, a.kw, a.dw, a.W, &left, &right);
   for (int64_t oy = a.oy0; oy < a.oy1; ++oy) {
@@ -186,25 +191,37 @@ void maxpool_nchw16c(const MaxPoolNchw16c& a) {
     float* y = a.y + oy * a.ow * kBlock16;
     for (int64_t ox = 0; ox < a.ow; ++ox) {
       const int64_t ix0 = ox * a.sw - a.pw;
-      __m512 m = lowest;
-      if (ox >= left && ox < right && a.kw == 3) {  // ResNet's 3x3: unrolled, no tests
+      __m512 m = init;
+      if (ox >= left && ox < right && a.kw == 3) {  // GoogLeNet's and ResNet's 3x3: unrolled, no tests
         for (int64_t i = 0; i < nrows; ++i) {
           const float* r = row0 + i * row_step + ix0 * kBlock16;
-          m = _mm512_max_ps(m, _mm512_loadu_ps(r));
-          m = _mm512_max_ps(m, _mm512_loadu_ps(r + a.dw * kBlock16));
-          m = _mm512_max_ps(m, _mm512_loadu_ps(r + 2 * a.dw * kBlock16));
+          m = step(m, _mm512_loadu_ps(r));
+          m = step(m, _mm512_loadu_ps(r + a.dw * kBlock16));
+          m = step(m, _mm512_loadu_ps(r + 2 * a.dw * kBlock16));
         }
       } else {
         for (int64_t i = 0; i < nrows; ++i) {
           for (int64_t kx = 0; kx < a.kw; ++kx) {
             const int64_t ix = ix0 + kx * a.dw;
-            if (ix >= 0 && ix < a.W) m = _mm512_max_ps(m, _mm512_loadu_ps(row0 + i * row_step + ix * kBlock16));
+            if (ix >= 0 && ix < a.W) m = step(m, _mm512_loadu_ps(row0 + i * row_step + ix * kBlock16));
           }
         }
       }
-      _mm512_storeu_ps(y + ox * kBlock16, m);
+      _mm512_storeu_ps(y + ox * kBlock16, finish(m, oy, ox));
     }
   }
+}
+
+void maxpool_nchw16c(const PoolNchw16c& a) {
+  pool_rows(a, _mm512_set1_ps(-std::numeric_limits<float>::infinity()),
+            [](__m512 m, __m512 x) { return _mm512_max_ps(m, x); }, [](__m512 m, int64_t, int64_t) { return m; });
+}
+
+void avgpool_nchw16c(const PoolNchw16c& a) {
+  pool_rows(a, _mm512_setzero_ps(), [](__m512 s, __m512 x) { return _mm512_add_ps(s, x); },
+            [&a](__m512 s, int64_t oy, int64_t ox) {
+              return _mm512_div_ps(s, _mm512_set1_ps(a.count_h[oy] * a.count_w[ox]));
+            });
 }
 
 }  // namespace avx512

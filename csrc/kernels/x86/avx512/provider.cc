@@ -67,7 +67,7 @@ void register_avx512_kernels(KernelRegistry& r) {
   static const MaxPoolF32Kernel maxpool_f32("maxpool_f32_avx512", kIsa, avx512::maxpool_f32_planes);
   static const Nchw16cF32Kernel nchw16c("nchw16c_f32_avx512", kIsa, avx512::pointwise_nchw16c,
                                         avx512::depthwise_nchw16c, avx512::dense_nchw16c, avx512::conv_nchw16c,
-                                        avx512::maxpool_nchw16c, avx512::block_mean_f32, avx512::block_scale_f32);
+                                        avx512::maxpool_nchw16c, avx512::avgpool_nchw16c, avx512::block_mean_f32, avx512::block_scale_f32);
   static const TransposeX32Kernel transpose("transpose_f32_avx512", kIsa, avx512::transpose_x32,
                                              avx512::transpose_add_f32);
   static const SoftmaxF32Kernel softmax("softmax_f32_avx512", kIsa, avx512::softmax_rows, avx512::attention_rows,
