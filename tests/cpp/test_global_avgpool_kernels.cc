@@ -1,0 +1,117 @@
+// int8 global average pooling (kernels/eltwise_s8.h GlobalAvgPoolS8Kernel),
+// both forms, every non-reference candidate the CPU runs (and INT8RT_MAX_ISA
+// allows) against the reference kernel, byte for byte, guards after every
+// output and two pre-fills (kernel_test_util.h): H*W of 1, 7 x 7, 49 x 49 and
+// odd sizes between, channel counts around the 16 / 32 / 64 steps and odd
+// ones, batch 3, all -128 and all 127 inputs. Each channel's codes come from
+// its own narrow band so the means spread over the int8 range instead of
+// averaging out to one value; the table mixes magnitudes (so a sum in any
+// other order than the reference's rounds differently) and holds NaN and
+// infinities at codes the last channels use.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdint>
+#include <limits>
+#include <random>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "kernel_test_util.h"
+#include "kernels/eltwise_s8.h"
+#include "kernels/registry.h"
+
+namespace k = int8rt::kernels;
+using int8rt::testing::expect_same;
+using int8rt::testing::fast_candidates;
+using int8rt::testing::run_guarded;
+
+namespace {
+
+enum class Fill { kBands, kAllMin, kAllMax };
+
+// [batch][HW][C] codes: channel c's band centred at a channel-dependent code.
+std::vector<int8_t> pool_input(int batch, int64_t HW, int C, Fill fill, uint32_t seed) {
+  std::vector<int8_t> x(static_cast<size_t>(batch * HW * C));
+  if (fill != Fill::kBands) {
+    for (int8_t& v : x) v = fill == Fill::kAllMin ? int8_t{-128} : int8_t{127};
+    return x;
+  }
+  std::mt19937 gen(seed);
+  std::uniform_int_distribution<int> jitter(-12, 12);
+  for (size_t i = 0; i < x.size(); ++i) {
+    const int c = static_cast<int>(i % static_cast<size_t>(C));
+    const int centre = -128 + (c * 97 + static_cast<int>(i / (HW * C)) * 31) % 256;
+    const int v = centre + jitter(gen);
+    x[i] = static_cast<int8_t>(v < -128 ? -128 : (v > 127 ? 127 : v));
+  }
+  return x;
+}
+
+// 4 per code step (means of [-512, 508] span the int8 range at s_out 4),
+// plus 0.37 at every third code and less 0.011 elsewhere, so the sums carry
+// bits that a different order rounds away; NaN, +inf, -inf at three codes.
+std::vector<float> table_values() {
+  std::vector<float> t(256);
+  for (int i = 0; i < 256; ++i) {
+    t[i] = 4.0f * static_cast<float>(i - 128) + (i % 3 == 0 ? 0.37f : -0.011f);
+  }
+  t[7] = std::numeric_limits<float>::quiet_NaN();
+  t[9] = std::numeric_limits<float>::infinity();
+  t[11] = -std::numeric_limits<float>::infinity();
+  return t;
+}
+
+const std::vector<int> kChannels = {1, 3, 15, 16, 17, 31, 33, 63, 64, 65, 97, 144, 255};
+const std::vector<int64_t> kPixels = {1, 2, 7, 49, 50, 197, 2401};
+constexpr int kBatch = 3;
+
+template <class Run>
+void sweep(const char* form, const Run& run) {
+  for (const k::GlobalAvgPoolS8Kernel* s : fast_candidates<k::GlobalAvgPoolS8Kernel>()) {
+    for (int C : kChannels) {
+      for (int64_t HW : kPixels) {
+        for (Fill fill : {Fill::kBands, Fill::kAllMin, Fill::kAllMax}) {
+          const auto x = pool_input(kBatch, HW, C, fill, static_cast<uint32_t>(C * 131 + HW));
+          const std::string what = std::string(s->name()) + " " + form + " C=" + std::to_string(C) +
+                                   " HW=" + std::to_string(HW) + " fill=" + std::to_string(static_cast<int>(fill));
+          expect_same(what, run(*s, x, HW, C), run(k::reference_kernel<k::GlobalAvgPoolS8Kernel>(), x, HW, C), 1);
+        }
+      }
+    }
+  }
+}
+
+TEST(GlobalAvgPoolKernels, LinearFormMatchesReference) {
+  sweep("linear", [](const k::GlobalAvgPoolS8Kernel& e, const std::vector<int8_t>& x, int64_t HW, int C) {
+    return run_guarded("global_avgpool", static_cast<size_t>(kBatch) * C, [&](void* y) {
+      e.global_avgpool(kBatch, HW, C, x.data(), 0.05f, 0.04f, static_cast<int8_t*>(y));
+    });
+  });
+}
+
+TEST(GlobalAvgPoolKernels, TableFormMatchesReference) {
+  const std::vector<float> table = table_values();
+  sweep("table", [&](const k::GlobalAvgPoolS8Kernel& e, const std::vector<int8_t>& x, int64_t HW, int C) {
+    return run_guarded("global_avgpool_table", static_cast<size_t>(kBatch) * C, [&](void* y) {
+      e.global_avgpool_table(kBatch, HW, C, x.data(), table.data(), 4.0f, static_cast<int8_t*>(y));
+    });
+  });
+}
+
+// The sweep's data is worth comparing: the reference's table-form outputs
+// on the banded input take many values, not just the saturated ends.
+TEST(GlobalAvgPoolKernels, TableSweepSpansTheRange) {
+  const std::vector<float> table = table_values();
+  const int C = 255;
+  const int64_t HW = 49;
+  const auto x = pool_input(kBatch, HW, C, Fill::kBands, 5);
+  std::vector<int8_t> y(static_cast<size_t>(kBatch) * C);
+  k::reference_kernel<k::GlobalAvgPoolS8Kernel>().global_avgpool_table(kBatch, HW, C, x.data(), table.data(), 4.0f,
+                                                                       y.data());
+  const std::set<int8_t> levels(y.begin(), y.end());
+  EXPECT_GE(levels.size(), 40u);
+}
+
+}  // namespace
