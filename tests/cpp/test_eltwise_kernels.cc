@@ -161,20 +161,34 @@ TEST(EltwiseKernels, LookupMatchesReferenceWithGuards) {
 
 // Channel gate: C around the 16-wide step, one gate row or one per image,
 // gates that make exact .5 products (ties round to even) and overflow.
+// The linear gate: products on .5 steps (gate 1.25 x s_x / s_y = 2.5: ties),
+// beyond the int8 range, NaN and infinite gates (-> -128 / saturation, and
+// 0 x inf = NaN); images of fewer and of more pixels than
+// x86::kLinearTablePixels (512: the VBMI candidate's rows and its
+// per-channel tables), off the 64-pixel lookup block.
 TEST(EltwiseKernels, ChannelMulMatchesReferenceWithGuards) {
   for (const k::ChannelMulS8Kernel* s : fast<k::ChannelMulS8Kernel>()) {
     for (int64_t C : {1, 15, 16, 17, 64, 70}) {
       for (int64_t gate_batch : {1, 3}) {
-        const int64_t N = 3, HW = 5;
-        auto x = random_s8(N * HW * C, static_cast<uint32_t>(C) + 40);
-        std::vector<float> gate(static_cast<size_t>(gate_batch * C));
-        for (size_t i = 0; i < gate.size(); ++i) gate[i] = (i % 5 == 0) ? 1.25f : 0.03f * static_cast<float>(i % 37) - 0.4f;
-        auto run = [&](const k::ChannelMulS8Kernel& e) {
-          return guarded("channel_mul", N * HW * C, [&](void* y) {
-            e.channel_mul(N, HW, C, x.data(), gate.data(), gate_batch, 0.4f, 0.2f, static_cast<int8_t*>(y));
-          });
-        };
-        EXPECT_EQ(run(*s), run(ref<k::ChannelMulS8Kernel>())) << s->name() << " channel_mul C=" << C << " gate_batch=" << gate_batch;
+        for (int64_t HW : {5, 511, 512, 513, 900}) {
+          const int64_t N = 3;
+          auto x = random_s8(N * HW * C, static_cast<uint32_t>(C + HW) + 40);
+          for (int64_t i = 0; i < 256 && i < N * HW * C; ++i) x[i] = static_cast<int8_t>(i - 128);
+          std::vector<float> gate(static_cast<size_t>(gate_batch * C));
+          for (size_t i = 0; i < gate.size(); ++i) gate[i] = (i % 5 == 0) ? 1.25f : 0.03f * static_cast<float>(i % 37) - 0.4f;
+          if (gate.size() > 13) {
+            gate[7] = std::numeric_limits<float>::quiet_NaN();
+            gate[11] = std::numeric_limits<float>::infinity();
+            gate[13] = 9.0f;
+          }
+          auto run = [&](const k::ChannelMulS8Kernel& e) {
+            return guarded("channel_mul", N * HW * C, [&](void* y) {
+              e.channel_mul(N, HW, C, x.data(), gate.data(), gate_batch, 0.4f, 0.2f, static_cast<int8_t*>(y));
+            });
+          };
+          EXPECT_EQ(run(*s), run(ref<k::ChannelMulS8Kernel>()))
+              << s->name() << " channel_mul C=" << C << " HW=" << HW << " gate_batch=" << gate_batch;
+        }
       }
     }
   }

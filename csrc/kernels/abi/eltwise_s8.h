@@ -110,13 +110,15 @@ constexpr int kLookupChannelGroup = 64;
 using LookupChannelGroupFn = void (*)(int64_t pixels, int64_t stride, int channels, const int8_t* x,
                                       const int8_t* tables, int8_t* y);
 
-// The channel gate's table form with a per-channel lookup at hand
-// (x86::channel_mul_table_lookup_s8): `rows` for images of few pixels, else
+// The channel gate with a per-channel lookup at hand
+// (x86::channel_mul_table_lookup_s8, x86::channel_mul_lookup_s8): `rows`
+// (table form) or `linear_row` (linear form) for images of few pixels, else
 // each image's products as tables, then the lookup.
 struct ChannelMulTableUks {
   ChannelMulTableRowFn rows;
   ChannelTablesFn tables;
   LookupChannelGroupFn lookup;
+  ChannelMulRowFn linear_row;
 };
 
 namespace x86 {

@@ -4,8 +4,9 @@
 //   every element-wise op: <op>_s8_avx512 (F/BW/VL microkernels bound to
 //              the drivers of x86/eltwise_s8_x86.h; lookup_channels and
 //              lookup_s8_vbmi_avx512, listed before lookup_s8_avx512, and
-//              channel_mul_s8_vbmi_avx512 (its table form per-channel tables
-//              and their lookup), before channel_mul_s8_avx512, also need
+//              channel_mul_s8_vbmi_avx512 (both forms through per-channel
+//              tables and their lookup on large images), before
+//              channel_mul_s8_avx512, also need
 //              AVX512-VBMI and decline without it, as does
 //              global_avgpool_s8_vbmi_avx512 (its table form through byte
 //              planes), listed before global_avgpool_s8_avx512; lookup_f32
@@ -48,9 +49,9 @@ namespace kernels {
 namespace x86 {
 namespace {
 
-// The gate's table form on VBMI CPUs: rows for small images, else per-channel tables and their lookup.
+// The gate on VBMI CPUs: rows for small images, else per-channel tables and their lookup.
 constexpr ChannelMulTableUks kChannelMulTableUks{avx512::channel_mul_table_rows, avx512::channel_mul_tables,
-                                                 avx512::lookup_channels};
+                                                 avx512::lookup_channels, avx512::channel_mul_row};
 
 }  // namespace
 
@@ -106,7 +107,7 @@ void register_avx512_kernels(KernelRegistry& r) {
                                                       bind<lookup_channels_s8, uk::lookup_channels>,
                                                       /*needs_vbmi=*/true);
   static const ChannelMulS8Kernel channel_mul_vbmi("channel_mul_s8_vbmi_avx512", kIsa,
-                                                   bind<channel_mul_s8, uk::channel_mul_row>,
+                                                   bind<channel_mul_lookup_s8, &kChannelMulTableUks>,
                                                    bind<channel_mul_table_lookup_s8, &kChannelMulTableUks>,
                                                    /*needs_vbmi=*/true);
   static const ChannelMulS8Kernel channel_mul("channel_mul_s8_avx512", kIsa,
