@@ -7,11 +7,11 @@
 // its own narrow band so the means spread over the int8 range instead of
 // averaging out to one value; the table holds NaN and infinities at codes
 // some channels use. A second table and input make the float sum's order
-// show in the output bytes: entries of non-negative codes carry +2^20,
-// the others -2^20, and each channel's first half of pixels takes
-// non-negative codes, the second half negative ones, so the partial sums
-// swing up to ~2^20 * HW / 2 and back, and their rounding (in pixel order)
-// moves the mean by whole output steps.
+// show in the output bytes: entries of positive codes carry +2^26, of
+// negative codes -2^26, and each channel's first half of pixels takes
+// positive codes, the second half negative ones (the middle pixel of an odd
+// count code 0), so the partial sums swing up to ~2^26 * HW / 2 and back,
+// and their rounding (in pixel order) moves the mean by whole output steps.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -38,7 +38,7 @@ enum class Fill { kBands, kAllMin, kAllMax, kSwing };
 // [batch][HW][C] codes: channel c's band centred at a channel-dependent code.
 std::vector<int8_t> pool_input(int batch, int64_t HW, int C, Fill fill, uint32_t seed) {
   std::vector<int8_t> x(static_cast<size_t>(batch * HW * C));
-  if (fill != Fill::kBands) {
+  if (fill == Fill::kAllMin || fill == Fill::kAllMax) {
     for (int8_t& v : x) v = fill == Fill::kAllMin ? int8_t{-128} : int8_t{127};
     return x;
   }
@@ -49,7 +49,8 @@ std::vector<int8_t> pool_input(int batch, int64_t HW, int C, Fill fill, uint32_t
     const int64_t pixel = static_cast<int64_t>(i / static_cast<size_t>(C)) % HW;
     int centre = -128 + (c * 97 + static_cast<int>(i / (HW * C)) * 31) % 256;
     if (fill == Fill::kSwing) centre = (pixel < HW / 2 ? 64 : -64) + (c % 41) - 20;
-    const int v = centre + jitter(gen);
+    int v = centre + jitter(gen);
+    if (fill == Fill::kSwing && HW % 2 == 1 && pixel == HW / 2) v = 0;
     x[i] = static_cast<int8_t>(v < -128 ? -128 : (v > 127 ? 127 : v));
   }
   return x;
@@ -69,12 +70,13 @@ std::vector<float> table_values() {
   return t;
 }
 
-// The swing table: table_values()' finite part plus 2^20 for codes >= 0
-// (entries 128..255) and less 2^20 for the others.
+// The swing table: table_values()' finite part plus 2^26 for codes > 0
+// (entries 129..255), less 2^26 for codes < 0.
 std::vector<float> swing_table() {
   std::vector<float> t(256);
   for (int i = 0; i < 256; ++i) {
-    t[i] = 4.0f * static_cast<float>(i - 128) + (i % 3 == 0 ? 0.37f : -0.011f) + (i >= 128 ? 1048576.0f : -1048576.0f);
+    const float swing = i > 128 ? 67108864.0f : (i < 128 ? -67108864.0f : 0.0f);
+    t[i] = 4.0f * static_cast<float>(i - 128) + (i % 3 == 0 ? 0.37f : -0.011f) + swing;
   }
   return t;
 }
@@ -109,7 +111,7 @@ TEST(GlobalAvgPoolKernels, LinearFormMatchesReference) {
 
 TEST(GlobalAvgPoolKernels, TableFormMatchesReference) {
   for (const std::vector<float>& table : {table_values(), swing_table()}) {
-    const bool swing = table[255] > 1e6f;
+    const bool swing = table[255] > 1e7f;
     const std::vector<Fill> fills = swing ? std::vector<Fill>{Fill::kSwing}
                                           : std::vector<Fill>{Fill::kBands, Fill::kAllMin, Fill::kAllMax};
     sweep(swing ? "table (swing)" : "table", fills,
@@ -123,8 +125,9 @@ TEST(GlobalAvgPoolKernels, TableFormMatchesReference) {
 
 // The sweeps' data is worth comparing: the reference's table-form outputs
 // on the banded input take many values, not just the saturated ends, and
-// on the swing input the same sums taken in reverse pixel order give other
-// bytes for most channels (so a kernel that reorders the float sum fails).
+// on the swing input (197 pixels) the same sums taken in reverse pixel order
+// give other bytes for a quarter of the channels or more (so a kernel that
+// reorders the float sum fails the sweep).
 TEST(GlobalAvgPoolKernels, TableDataSpansTheRangeAndShowsTheOrder) {
   const int C = 255;
   const int64_t HW = 2401;
@@ -136,19 +139,20 @@ TEST(GlobalAvgPoolKernels, TableDataSpansTheRangeAndShowsTheOrder) {
   EXPECT_GE(std::set<int8_t>(y.begin(), y.end()).size(), 40u);
 
   const std::vector<float> swing = swing_table();
-  const auto x = pool_input(kBatch, HW, C, Fill::kSwing, 9);
-  ref.global_avgpool_table(kBatch, HW, C, x.data(), swing.data(), 4.0f, y.data());
+  const int64_t hw = 197;
+  const auto x = pool_input(kBatch, hw, C, Fill::kSwing, 9);
+  ref.global_avgpool_table(kBatch, hw, C, x.data(), swing.data(), 4.0f, y.data());
   EXPECT_GE(std::set<int8_t>(y.begin(), y.end()).size(), 20u);
   int reordered_differs = 0;
   for (int n = 0; n < kBatch; ++n) {
     for (int c = 0; c < C; ++c) {
       float sum = 0.0f;
-      for (int64_t i = HW - 1; i >= 0; --i) sum += swing[x[static_cast<size_t>((n * HW + i) * C + c)] + 128];
-      const float t = std::fmin(std::fmax(sum / static_cast<float>(HW) * 0.25f, -128.0f), 127.0f);
+      for (int64_t i = hw - 1; i >= 0; --i) sum += swing[x[static_cast<size_t>((n * hw + i) * C + c)] + 128];
+      const float t = std::fmin(std::fmax(sum / static_cast<float>(hw) * 0.25f, -128.0f), 127.0f);
       reordered_differs += static_cast<int8_t>(std::nearbyint(t)) != y[static_cast<size_t>(n * C + c)];
     }
   }
-  EXPECT_GT(reordered_differs, kBatch * C / 2);
+  EXPECT_GT(reordered_differs, kBatch * C / 4);
 }
 
 }  // namespace
