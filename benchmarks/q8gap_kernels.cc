@@ -18,7 +18,6 @@
 #include <cstdio>
 #include <cstdlib>
 #include <functional>
-#include <random>
 #include <vector>
 
 #include "int8rt/threading.h"
@@ -53,11 +52,10 @@ std::pair<double, double> alternate(int rounds, const std::function<void()>& a, 
   return {ta[rounds / 2], tb[rounds / 2]};
 }
 
+// n codes of a multiplicative hash: spread over all 256 values, no RNG state.
 std::vector<int8_t> codes(size_t n, uint32_t seed) {
-  std::mt19937 gen(seed);
-  std::uniform_int_distribution<int> d(-128, 127);
   std::vector<int8_t> v(n);
-  for (auto& x : v) x = static_cast<int8_t>(d(gen));
+  for (size_t i = 0; i < n; ++i) v[i] = static_cast<int8_t>(((i + seed) * 2654435761u) >> 24);
   return v;
 }
 
