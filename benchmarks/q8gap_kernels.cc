@@ -7,7 +7,9 @@
 //     channel_mul_s8_avx512 (the row pass), over HW around the threshold;
 //   - the table form of global average pooling at EfficientNet-B0's shapes,
 //     N = 8: global_avgpool_s8_vbmi_avx512 (byte-plane lookups) against
-//     global_avgpool_s8_avx512 (Table256).
+//     global_avgpool_s8_avx512 (Table256), and on the AVX2 tier
+//     global_avgpool_s8_avx2 (gathers) against global_avgpool_s8_ref (the
+//     loop that tier ran before).
 // Build against the dev tree's installed library (no CMake target: a bench):
 //   g++ -O2 -std=c++17 -Icsrc -Ipython/int8rt/include benchmarks/q8gap_kernels.cc \
 //       -Lpython/int8rt/lib -lint8rt -Wl,-rpath,$PWD/python/int8rt/lib -o /tmp/q8gap_kernels
@@ -85,23 +87,27 @@ int main(int argc, char** argv) {
     }
   }
 
-  const auto& gap_new = k::kernel_by_name<k::GlobalAvgPoolS8Kernel>("global_avgpool_s8_vbmi_avx512");
-  const auto& gap_old = k::kernel_by_name<k::GlobalAvgPoolS8Kernel>("global_avgpool_s8_avx512");
   std::vector<float> table(256);
   for (int i = 0; i < 256; ++i) table[i] = 0.05f * static_cast<float>(i - 128) / (1.0f + static_cast<float>(i % 7));
-  std::printf("global average pool, table form, N=%lld: HW C  %s ms  %s ms  ratio\n", static_cast<long long>(N),
-              gap_new.name(), gap_old.name());
   const std::pair<int64_t, int> shapes[] = {{12544, 32}, {3136, 96}, {3136, 144}, {784, 144}, {784, 240},
                                             {196, 240},  {196, 480}, {196, 672},  {49, 672},  {49, 1152}};
-  for (const auto& [HW, C] : shapes) {
-    const auto x = codes(static_cast<size_t>(N * HW * C), static_cast<uint32_t>(HW * 3 + C));
-    std::vector<int8_t> y(static_cast<size_t>(N * C));
-    auto run = [&](const k::GlobalAvgPoolS8Kernel& e) {
-      return [&] { e.global_avgpool_table(static_cast<int>(N), HW, C, x.data(), table.data(), 0.02f, y.data()); };
-    };
-    const auto t = alternate(rounds, run(gap_new), run(gap_old));
-    std::printf("  %5lld %4d  %8.4f  %8.4f  %5.3f\n", static_cast<long long>(HW), C, t.first, t.second,
-                t.first / t.second);
+  const std::pair<const char*, const char*> pairs[] = {{"global_avgpool_s8_vbmi_avx512", "global_avgpool_s8_avx512"},
+                                                       {"global_avgpool_s8_avx2", "global_avgpool_s8_ref"}};
+  for (const auto& [new_name, old_name] : pairs) {
+    const auto& gap_new = k::kernel_by_name<k::GlobalAvgPoolS8Kernel>(new_name);
+    const auto& gap_old = k::kernel_by_name<k::GlobalAvgPoolS8Kernel>(old_name);
+    std::printf("global average pool, table form, N=%lld: HW C  %s ms  %s ms  ratio\n", static_cast<long long>(N),
+                gap_new.name(), gap_old.name());
+    for (const auto& [HW, C] : shapes) {
+      const auto x = codes(static_cast<size_t>(N * HW * C), static_cast<uint32_t>(HW * 3 + C));
+      std::vector<int8_t> y(static_cast<size_t>(N * C));
+      auto run = [&](const k::GlobalAvgPoolS8Kernel& e) {
+        return [&] { e.global_avgpool_table(static_cast<int>(N), HW, C, x.data(), table.data(), 0.02f, y.data()); };
+      };
+      const auto t = alternate(rounds, run(gap_new), run(gap_old));
+      std::printf("  %5lld %4d  %8.4f  %8.4f  %5.3f\n", static_cast<long long>(HW), C, t.first, t.second,
+                  t.first / t.second);
+    }
   }
   return 0;
 }
