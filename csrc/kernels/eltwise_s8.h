@@ -149,8 +149,8 @@ class GlobalAvgPoolS8Kernel : public LookupKernelBase {
 // channel_mul_s8: x int8 [N][HW][C] times a float gate [gate_batch][C]
 // (squeeze-and-excitation), x dequantized linearly (ref::channel_mul_s8) or
 // read through a 256-entry float table (ref::channel_mul_table_s8). A
-// candidate whose table form looks the products up per channel (AVX512-VBMI)
-// declines, saying so, on CPUs without it.
+// candidate that looks the products up per channel (AVX512-VBMI; both forms,
+// on large images) declines, saying so, on CPUs without it.
 class ChannelMulS8Kernel : public LookupKernelBase {
  public:
   static constexpr OpKey kKey{"channel_mul", Dtype::kS8};
