@@ -131,15 +131,17 @@ class LookupChannelsS8Kernel : public LookupKernelBase {
 
 // global_avgpool_s8: [batch][HW][C] -> [batch][C], x dequantized linearly
 // (ref::global_avgpool_s8) or read through a 256-entry float table
-// (ref::global_avgpool_table_s8).
-class GlobalAvgPoolS8Kernel : public NamedKernel<EltwiseKernel> {
+// (ref::global_avgpool_table_s8). A candidate whose table form looks the
+// entries up by byte permutes (AVX512-VBMI) declines, saying so, on CPUs
+// without it.
+class GlobalAvgPoolS8Kernel : public LookupKernelBase {
  public:
   static constexpr OpKey kKey{"global_avgpool", Dtype::kS8};
   using Linear = void (*)(int batch, int64_t HW, int C, const int8_t* x, float s_in, float s_out, int8_t* y);
   using Table = void (*)(int batch, int64_t HW, int C, const int8_t* x, const float* table, float s_out,
                          int8_t* y);
-  GlobalAvgPoolS8Kernel(const char* name, Isa isa, Linear linear, Table table)
-      : NamedKernel(name, isa), global_avgpool(linear), global_avgpool_table(table) {}
+  GlobalAvgPoolS8Kernel(const char* name, Isa isa, Linear linear, Table table, bool needs_vbmi = false)
+      : LookupKernelBase(name, isa, needs_vbmi), global_avgpool(linear), global_avgpool_table(table) {}
   const Linear global_avgpool;
   const Table global_avgpool_table;
 };
@@ -147,8 +149,8 @@ class GlobalAvgPoolS8Kernel : public NamedKernel<EltwiseKernel> {
 // channel_mul_s8: x int8 [N][HW][C] times a float gate [gate_batch][C]
 // (squeeze-and-excitation), x dequantized linearly (ref::channel_mul_s8) or
 // read through a 256-entry float table (ref::channel_mul_table_s8). A
-// candidate whose table form looks the products up per channel (AVX512-VBMI)
-// declines, saying so, on CPUs without it.
+// candidate that looks the products up per channel (AVX512-VBMI; both forms,
+// on large images) declines, saying so, on CPUs without it.
 class ChannelMulS8Kernel : public LookupKernelBase {
  public:
   static constexpr OpKey kKey{"channel_mul", Dtype::kS8};

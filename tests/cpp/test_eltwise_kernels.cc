@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <cstring>
 #include <functional>
+#include <initializer_list>
 #include <limits>
 #include <random>
 #include <string>
@@ -159,24 +160,48 @@ TEST(EltwiseKernels, LookupMatchesReferenceWithGuards) {
   }
 }
 
-// Channel gate: C around the 16-wide step, one gate row or one per image,
-// gates that make exact .5 products (ties round to even) and overflow.
-TEST(EltwiseKernels, ChannelMulMatchesReferenceWithGuards) {
-  for (const k::ChannelMulS8Kernel* s : fast<k::ChannelMulS8Kernel>()) {
-    for (int64_t C : {1, 15, 16, 17, 64, 70}) {
-      for (int64_t gate_batch : {1, 3}) {
-        const int64_t N = 3, HW = 5;
-        auto x = random_s8(N * HW * C, static_cast<uint32_t>(C) + 40);
+// The channel gate tests' cases: C around the 16-wide step, one gate row
+// or one per image (N = 3), each HW of `pixels`; x holds every int8 value
+// first, then seeded codes; gates of 0.03 steps, and `tie` at every fifth
+// channel. fn(C, gate_batch, HW, x, gate) per case.
+template <class Fn>
+void for_gate_cases(std::initializer_list<int64_t> pixels, uint32_t seed, float tie, const Fn& fn) {
+  for (int64_t C : {1, 15, 16, 17, 64, 70}) {
+    for (int64_t gate_batch : {1, 3}) {
+      for (int64_t HW : pixels) {
+        auto x = random_s8(3 * HW * C, static_cast<uint32_t>(C + HW) + seed);
+        for (int64_t i = 0; i < 256 && i < 3 * HW * C; ++i) x[i] = static_cast<int8_t>(i - 128);
         std::vector<float> gate(static_cast<size_t>(gate_batch * C));
-        for (size_t i = 0; i < gate.size(); ++i) gate[i] = (i % 5 == 0) ? 1.25f : 0.03f * static_cast<float>(i % 37) - 0.4f;
-        auto run = [&](const k::ChannelMulS8Kernel& e) {
-          return guarded("channel_mul", N * HW * C, [&](void* y) {
-            e.channel_mul(N, HW, C, x.data(), gate.data(), gate_batch, 0.4f, 0.2f, static_cast<int8_t*>(y));
-          });
-        };
-        EXPECT_EQ(run(*s), run(ref<k::ChannelMulS8Kernel>())) << s->name() << " channel_mul C=" << C << " gate_batch=" << gate_batch;
+        for (size_t i = 0; i < gate.size(); ++i) gate[i] = (i % 5 == 0) ? tie : 0.03f * static_cast<float>(i % 37) - 0.4f;
+        fn(C, gate_batch, HW, x, gate);
       }
     }
+  }
+}
+
+// The linear gate: products on .5 steps (gate 1.25 x s_x / s_y = 2.5: ties,
+// round to even), beyond the int8 range, NaN and infinite gates (-> -128 /
+// saturation, and 0 x inf = NaN); images of fewer and of more pixels than
+// x86::kLinearTablePixels (512: the VBMI candidate's rows and its
+// per-channel tables), off the 64-pixel lookup block.
+TEST(EltwiseKernels, ChannelMulMatchesReferenceWithGuards) {
+  for (const k::ChannelMulS8Kernel* s : fast<k::ChannelMulS8Kernel>()) {
+    for_gate_cases({5, 511, 512, 513, 900}, 40, 1.25f,
+                   [&](int64_t C, int64_t gate_batch, int64_t HW, const std::vector<int8_t>& x, std::vector<float> gate) {
+                     if (gate.size() > 13) {
+                       gate[7] = std::numeric_limits<float>::quiet_NaN();
+                       gate[11] = std::numeric_limits<float>::infinity();
+                       gate[13] = 9.0f;
+                     }
+                     auto run = [&](const k::ChannelMulS8Kernel& e) {
+                       return guarded("channel_mul", 3 * HW * C, [&](void* y) {
+                         e.channel_mul(3, HW, C, x.data(), gate.data(), gate_batch, 0.4f, 0.2f,
+                                       static_cast<int8_t*>(y));
+                       });
+                     };
+                     EXPECT_EQ(run(*s), run(ref<k::ChannelMulS8Kernel>()))
+                         << s->name() << " channel_mul C=" << C << " HW=" << HW << " gate_batch=" << gate_batch;
+                   });
   }
 }
 
@@ -192,25 +217,18 @@ TEST(EltwiseKernels, ChannelMulTableMatchesReferenceWithGuards) {
   table[3] = 90.0f;
   table[250] = std::nanf("");
   for (const k::ChannelMulS8Kernel* s : fast<k::ChannelMulS8Kernel>()) {
-    for (int64_t C : {1, 15, 16, 17, 64, 70}) {
-      for (int64_t gate_batch : {1, 3}) {
-        for (int64_t HW : {5, 95, 96, 97, 200}) {
-          const int64_t N = 3;
-          auto x = random_s8(N * HW * C, static_cast<uint32_t>(C + HW) + 41);
-          for (int64_t i = 0; i < 256 && i < N * HW * C; ++i) x[i] = static_cast<int8_t>(i - 128);
-          std::vector<float> gate(static_cast<size_t>(gate_batch * C));
-          for (size_t i = 0; i < gate.size(); ++i) gate[i] = (i % 5 == 0) ? 2.0f : 0.03f * static_cast<float>(i % 37) - 0.4f;
-          auto run = [&](const k::ChannelMulS8Kernel& e) {
-            return guarded("channel_mul_table", N * HW * C, [&](void* y) {
-              e.channel_mul_table(N, HW, C, x.data(), table.data(), gate.data(), gate_batch, 0.1f,
-                                  static_cast<int8_t*>(y));
-            });
-          };
-          EXPECT_EQ(run(*s), run(ref<k::ChannelMulS8Kernel>()))
-              << s->name() << " channel_mul_table C=" << C << " HW=" << HW << " gate_batch=" << gate_batch;
-        }
-      }
-    }
+    for_gate_cases({5, 95, 96, 97, 200}, 41, 2.0f,
+                   [&](int64_t C, int64_t gate_batch, int64_t HW, const std::vector<int8_t>& x,
+                       const std::vector<float>& gate) {
+                     auto run = [&](const k::ChannelMulS8Kernel& e) {
+                       return guarded("channel_mul_table", 3 * HW * C, [&](void* y) {
+                         e.channel_mul_table(3, HW, C, x.data(), table.data(), gate.data(), gate_batch, 0.1f,
+                                             static_cast<int8_t*>(y));
+                       });
+                     };
+                     EXPECT_EQ(run(*s), run(ref<k::ChannelMulS8Kernel>()))
+                         << s->name() << " channel_mul_table C=" << C << " HW=" << HW << " gate_batch=" << gate_batch;
+                   });
   }
 }
 

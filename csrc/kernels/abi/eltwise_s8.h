@@ -110,13 +110,15 @@ constexpr int kLookupChannelGroup = 64;
 using LookupChannelGroupFn = void (*)(int64_t pixels, int64_t stride, int channels, const int8_t* x,
                                       const int8_t* tables, int8_t* y);
 
-// The channel gate's table form with a per-channel lookup at hand
-// (x86::channel_mul_table_lookup_s8): `rows` for images of few pixels, else
+// The channel gate with a per-channel lookup at hand
+// (x86::channel_mul_table_lookup_s8, x86::channel_mul_lookup_s8): `rows`
+// (table form) or `linear_row` (linear form) for images of few pixels, else
 // each image's products as tables, then the lookup.
 struct ChannelMulTableUks {
   ChannelMulTableRowFn rows;
   ChannelTablesFn tables;
   LookupChannelGroupFn lookup;
+  ChannelMulRowFn linear_row;
 };
 
 namespace x86 {
@@ -139,6 +141,8 @@ void lookup(int64_t n, const int8_t* x, const int8_t* table, int8_t* y);
 // AVX512-VBMI as well (lookup_s8_64_vbmi.cc, lookup_channels_s8_16x64.cc, built with -mavx512vbmi).
 void lookup_vbmi(int64_t n, const int8_t* x, const int8_t* table, int8_t* y);
 void lookup_channels(int64_t pixels, int64_t stride, int channels, const int8_t* x, const int8_t* tables, int8_t* y);
+void global_avgpool_table_vbmi(int64_t HW, int C, int c0, int c1, const int8_t* x, const float* table,
+                               float inv_scale, int8_t* y);  // global_avgpool_table_s8_64_vbmi.cc
 void channel_mul_row(int64_t C, const int8_t* x, const float* m, int8_t* y);
 void channel_mul_table_rows(int64_t rows, int64_t C, const int8_t* x, const float* table, const float* g,
                             float inv_scale, int8_t* y);
@@ -162,6 +166,8 @@ void channel_mul_row(int64_t C, const int8_t* x, const float* m, int8_t* y);
 void maxpool_row(const PoolRow& r);
 void avgpool_row(const PoolRow& r);
 void global_avgpool(int64_t HW, int C, int c0, int c1, const int8_t* x, float m, int8_t* y);
+void global_avgpool_table(int64_t HW, int C, int c0, int c1, const int8_t* x, const float* table, float inv_scale,
+                          int8_t* y);
 // lookup_f32_8.cc: float tables over int8 codes (kernels/eltwise_s8.h LookupF32S8Kernel, SoftmaxS8Kernel).
 void lookup_f32(int64_t n, const int8_t* x, const float* table, float* y);
 void softmax_s8_rows(int64_t rows, int64_t n, const int8_t* x, float scale, float* y);

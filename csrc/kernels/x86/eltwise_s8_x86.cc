@@ -4,6 +4,7 @@
 #include "kernels/x86/eltwise_s8_x86.h"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstring>
 #include <string>
@@ -131,6 +132,43 @@ void lookup_channel_tasks(LookupChannelGroupFn uk, int64_t images, int64_t pixel
   });
 }
 
+// The per-channel table path of both gate forms: image by image (or once
+// for the batch when it shares one gate row), the gate row's tables
+// uk->tables(table, g, inv) then their lookup. The tables, [C][256] (at most
+// a few hundred KiB: they stay in L2 for the lookup that follows), live in
+// the calling thread's buffer (grown once).
+void channel_tables_lookup(const ChannelMulTableUks* uk, int64_t N, int64_t HW, int64_t C, const int8_t* x,
+                           const float* table, const float* gate, int64_t gate_batch, float inv, int8_t* y) {
+  thread_local std::vector<int8_t> storage;
+  if (storage.size() < static_cast<size_t>(C) * 256) storage.resize(static_cast<size_t>(C) * 256);
+  int8_t* tables = storage.data();
+  const int64_t images_per_row = gate_batch == 1 ? N : 1;
+  for (int64_t n = 0; n < N; n += images_per_row) {
+    const float* g = gate + (gate_batch == 1 ? 0 : n) * C;
+    parallel_for(C, 16, [&](int64_t b, int64_t e) { uk->tables(e - b, table, g + b, inv, tables + b * 256); });
+    lookup_channel_tasks(uk->lookup, images_per_row, HW, C, x + n * HW * C, tables, y + n * HW * C);
+  }
+}
+
+void check_channel_mul(int64_t N, int64_t HW, int64_t C, int64_t gate_batch, float s_x, float s_y) {
+  if (N < 0 || HW < 0 || C <= 0 || (gate_batch != 1 && gate_batch != N)) {
+    throw InvalidArgument("channel_mul_s8: need N, HW >= 0, C > 0 and a gate of batch 1 or N");
+  }
+  check_scale(s_x, "channel_mul_s8");
+  check_scale(s_y, "channel_mul_s8");
+}
+
+// The linear form's multipliers m = gate * (s_x / s_y), as
+// ref::channel_mul_s8 forms them, in the calling thread's buffer (grown once).
+const std::vector<float>& channel_multipliers(const float* gate, int64_t gate_batch, int64_t C, float s_x,
+                                              float s_y) {
+  const float ratio = s_x / s_y;
+  thread_local std::vector<float> m;
+  m.resize(static_cast<size_t>(gate_batch * C));
+  for (int64_t i = 0; i < gate_batch * C; ++i) m[static_cast<size_t>(i)] = gate[i] * ratio;
+  return m;
+}
+
 }  // namespace
 
 void quantize_s8(QuantizeFn uk, int64_t n, const float* x, float scale, int8_t* q) {
@@ -168,17 +206,8 @@ void add_s8(AddFn uk, int64_t n, const int8_t* a, const int8_t* b, const AddPara
 
 void channel_mul_s8(ChannelMulRowFn uk, int64_t N, int64_t HW, int64_t C, const int8_t* x,
                     const float* gate, int64_t gate_batch, float s_x, float s_y, int8_t* y) {
-  if (N < 0 || HW < 0 || C <= 0 || (gate_batch != 1 && gate_batch != N)) {
-    throw InvalidArgument("channel_mul_s8: need N, HW >= 0, C > 0 and a gate of batch 1 or N");
-  }
-  check_scale(s_x, "channel_mul_s8");
-  check_scale(s_y, "channel_mul_s8");
-  const float ratio = s_x / s_y;  // as ref::channel_mul_s8
-  // The calling thread's multipliers, grown once; the chunks read them through `m`.
-  thread_local std::vector<float> m_storage;
-  if (m_storage.size() < static_cast<size_t>(gate_batch * C)) m_storage.resize(static_cast<size_t>(gate_batch * C));
-  float* m = m_storage.data();
-  for (int64_t i = 0; i < gate_batch * C; ++i) m[i] = gate[i] * ratio;
+  check_channel_mul(N, HW, C, gate_batch, s_x, s_y);
+  const float* m = channel_multipliers(gate, gate_batch, C, s_x, s_y).data();  // the chunks read them through `m`
   parallel_for(N * HW, grain_for_work(C), [&](int64_t b, int64_t e) {
     for (int64_t row = b; row < e; ++row) {
       const float* mr = m + (gate_batch == 1 ? 0 : row / HW) * C;
@@ -212,20 +241,23 @@ void channel_mul_table_lookup_s8(const ChannelMulTableUks* uk, int64_t N, int64_
     return;
   }
   check_channel_mul_table(N, HW, C, gate_batch, s_y);
-  const float inv = 1.0f / s_y;  // as ref::channel_mul_table_s8
-  // One gate row's tables, [C][256] (at most a few hundred KiB: they stay in
-  // L2 for the lookup that follows), in the calling thread's buffer (grown
-  // once); image by image, each image's tables built just before its lookup,
-  // or once for the batch when it shares one gate row.
-  thread_local std::vector<int8_t> storage;
-  if (storage.size() < static_cast<size_t>(C) * 256) storage.resize(static_cast<size_t>(C) * 256);
-  int8_t* tables = storage.data();
-  const int64_t images_per_row = gate_batch == 1 ? N : 1;
-  for (int64_t n = 0; n < N; n += images_per_row) {
-    const float* g = gate + (gate_batch == 1 ? 0 : n) * C;
-    parallel_for(C, 16, [&](int64_t b, int64_t e) { uk->tables(e - b, table, g + b, inv, tables + b * 256); });
-    lookup_channel_tasks(uk->lookup, images_per_row, HW, C, x + n * HW * C, tables, y + n * HW * C);
+  channel_tables_lookup(uk, N, HW, C, x, table, gate, gate_batch, 1.0f / s_y, y);  // 1 / s_y as the reference
+}
+
+void channel_mul_lookup_s8(const ChannelMulTableUks* uk, int64_t N, int64_t HW, int64_t C, const int8_t* x,
+                           const float* gate, int64_t gate_batch, float s_x, float s_y, int8_t* y) {
+  if (HW < kLinearTablePixels) {
+    channel_mul_s8(uk->linear_row, N, HW, C, x, gate, gate_batch, s_x, s_y, y);
+    return;
   }
+  check_channel_mul(N, HW, C, gate_batch, s_x, s_y);
+  static const std::array<float, 256> codes = [] {
+    std::array<float, 256> t{};
+    for (int k = 0; k < 256; ++k) t[k] = static_cast<float>(k - 128);
+    return t;
+  }();
+  const std::vector<float>& m = channel_multipliers(gate, gate_batch, C, s_x, s_y);
+  channel_tables_lookup(uk, N, HW, C, x, codes.data(), m.data(), gate_batch, 1.0f, y);
 }
 
 void lookup_channels_s8(LookupChannelGroupFn uk, int64_t pixels, int64_t channels, const int8_t* x,

@@ -55,6 +55,16 @@ void channel_mul_table_s8(ChannelMulTableRowFn uk, int64_t N, int64_t HW, int64_
 constexpr int64_t kChannelTablePixels = 96;
 void channel_mul_table_lookup_s8(const ChannelMulTableUks* uk, int64_t N, int64_t HW, int64_t C, const int8_t* x,
                                  const float* table, const float* gate, int64_t gate_batch, float s_y, int8_t* y);
+// The linear form (ref::channel_mul_s8) the same way where an image has
+// kLinearTablePixels pixels or more: rescale_value(q, m[c]) is
+// rne(clamp(((float)q * m[c]) * 1.0f)), uk->tables' formula over the table
+// of the 256 codes as floats with g = m and inv_scale = 1 (x * 1.0f is x),
+// so the same bytes; fewer pixels take uk->linear_row. The row pass costs
+// about 8 operations per 16 values against the lookup's 5, so the tables
+// (256 codes a channel) pay from a few hundred pixels (RESULTS.md 146).
+constexpr int64_t kLinearTablePixels = 512;
+void channel_mul_lookup_s8(const ChannelMulTableUks* uk, int64_t N, int64_t HW, int64_t C, const int8_t* x,
+                           const float* gate, int64_t gate_batch, float s_x, float s_y, int8_t* y);
 
 // bind<driver, uk> is the driver with its first argument fixed to the
 // microkernel uk: a plain function, the type an element-wise family holds.

@@ -7,7 +7,8 @@
 // Average and global average: 8 channels per ymm of int32 sums (vpmovsxbd
 // per 8 bytes; integer sums, so the order is free), then per 8 channels
 // (float)(sum - positions * z_in) * mult + z_out, clamp (compare + blend, as avx2/epilogue.h), round
-// half to even (cvtps2dq), narrow.
+// half to even (cvtps2dq), narrow. Global average's table form sums the
+// gathered float entries per channel in pixel order (the reference's order).
 // A partial channel group (C % 32 for max, C % 8 for averages) is read
 // through a zeroed stack buffer and stored through one, so nothing past C
 // is read or written.
@@ -48,12 +49,10 @@ inline __m256i load_s8x8_s32(const int8_t* p, int n) {
   return _mm256_cvtepi8_epi32(_mm_cvtsi64_si128(v));
 }
 
-// y[0..n) = rne(clamp((float)(sum - zsum) * m + z_out, -128, 127)), n in
-// 1..8 (zsum = positions * z_in; both zero points 0 for symmetric tensors).
-inline void store_avg8(__m256i sum, __m256 m, int n, int8_t* y, __m256i zsum = _mm256_setzero_si256(),
-                       __m256 z_out = _mm256_setzero_ps()) {
+// y[0..n) = rne(clamp(t, -128, 127)), n in 1..8 (compare + blend: NaN
+// takes -128, as the reference).
+inline void store_s8x8(__m256 t, int n, int8_t* y) {
   const __m256 lo = _mm256_set1_ps(-128.0f), hi = _mm256_set1_ps(127.0f);
-  __m256 t = _mm256_add_ps(_mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_sub_epi32(sum, zsum)), m), z_out);
   t = _mm256_blendv_ps(lo, t, _mm256_cmp_ps(t, lo, _CMP_GE_OQ));
   t = _mm256_blendv_ps(hi, t, _mm256_cmp_ps(t, hi, _CMP_LE_OQ));
   // t is within [-128, 127]: the saturating packs are exact.
@@ -61,6 +60,13 @@ inline void store_avg8(__m256i sum, __m256 m, int n, int8_t* y, __m256i zsum = _
   const __m128i v16 = _mm_packs_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
   const int64_t v8 = _mm_cvtsi128_si64(_mm_packs_epi16(v16, v16));
   std::memcpy(y, &v8, static_cast<size_t>(n >= 8 ? 8 : n));
+}
+
+// y[0..n) = rne(clamp((float)(sum - zsum) * m + z_out, -128, 127)), n in
+// 1..8 (zsum = positions * z_in; both zero points 0 for symmetric tensors).
+inline void store_avg8(__m256i sum, __m256 m, int n, int8_t* y, __m256i zsum = _mm256_setzero_si256(),
+                       __m256 z_out = _mm256_setzero_ps()) {
+  store_s8x8(_mm256_add_ps(_mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_sub_epi32(sum, zsum)), m), z_out), n, y);
 }
 
 // Channels [c, c + n) (n <= 32) of one output pixel: 4 int32 sums of 8.
@@ -149,6 +155,25 @@ void global_avgpool(int64_t HW, int C, int c0, int c1, const int8_t* x, float m,
       }
     }
     for (int q = 0; q < 4 && 8 * q < n; ++q) store_avg8(sum[q], mv, n - 8 * q, y + c + 8 * q);
+  }
+}
+
+// The table form: 8 channels per ymm, each pixel's 8 entries gathered
+// (vgatherdps on table + 128, the codes as signed indices) and added in pixel
+// order (per lane the reference's sum), the mean by an IEEE division by
+// (float)HW, times inv_scale, then clamped, rounded and narrowed.
+void global_avgpool_table(int64_t HW, int C, int c0, int c1, const int8_t* x, const float* table, float inv_scale,
+                          int8_t* y) {
+  const float* centre = table + 128;
+  const __m256 count = _mm256_set1_ps(static_cast<float>(HW)), inv = _mm256_set1_ps(inv_scale);
+  for (int c = c0; c < c1; c += 8) {
+    const int n = c1 - c < 8 ? c1 - c : 8;
+    __m256 sum = _mm256_setzero_ps();
+    const int8_t* p = x + c;
+    for (int64_t i = 0; i < HW; ++i, p += C) {
+      sum = _mm256_add_ps(sum, _mm256_i32gather_ps(centre, load_s8x8_s32(p, n), 4));
+    }
+    store_s8x8(_mm256_mul_ps(_mm256_div_ps(sum, count), inv), n, y + c);
   }
 }
 

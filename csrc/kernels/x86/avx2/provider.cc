@@ -123,7 +123,7 @@ void register_avx2_kernels(KernelRegistry& r) {
                                        bind<avgpool_s8, avx2::avgpool_row>);
   static const GlobalAvgPoolS8Kernel global_avgpool("global_avgpool_s8_avx2", Isa::kAvx2,
                                                     bind<global_avgpool_s8, avx2::global_avgpool>,
-                                                    ref::global_avgpool_table_s8);  // table form: the reference loop
+                                                    bind<global_avgpool_table_s8, avx2::global_avgpool_table>);
   r.add(maxpool, avgpool, global_avgpool);
 
   namespace uk = avx2;

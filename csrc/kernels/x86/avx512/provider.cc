@@ -4,10 +4,13 @@
 //   every element-wise op: <op>_s8_avx512 (F/BW/VL microkernels bound to
 //              the drivers of x86/eltwise_s8_x86.h; lookup_channels and
 //              lookup_s8_vbmi_avx512, listed before lookup_s8_avx512, and
-//              channel_mul_s8_vbmi_avx512 (its table form per-channel tables
-//              and their lookup), before channel_mul_s8_avx512, also need
-//              AVX512-VBMI and decline without it; lookup_f32 and softmax_s8
-//              through Table256)
+//              channel_mul_s8_vbmi_avx512 (both forms through per-channel
+//              tables and their lookup on large images), before
+//              channel_mul_s8_avx512, also need
+//              AVX512-VBMI and decline without it, as does
+//              global_avgpool_s8_vbmi_avx512 (its table form through byte
+//              planes), listed before global_avgpool_s8_avx512; lookup_f32
+//              and softmax_s8 through Table256)
 //   unary_f32: unary_f32_avx512 (math_f32.h's loop, 16 lanes)
 //   dynamic_quantize_u8: dynamic_quantize_u8_avx512 (16 lanes)
 //   softmax_f32: softmax_f32_avx512 (ref/softmax_f32.h's loops, 16 lanes)
@@ -46,9 +49,9 @@ namespace kernels {
 namespace x86 {
 namespace {
 
-// The gate's table form on VBMI CPUs: rows for small images, else per-channel tables and their lookup.
+// The gate on VBMI CPUs: rows for small images, else per-channel tables and their lookup.
 constexpr ChannelMulTableUks kChannelMulTableUks{avx512::channel_mul_table_rows, avx512::channel_mul_tables,
-                                                 avx512::lookup_channels};
+                                                 avx512::lookup_channels, avx512::channel_mul_row};
 
 }  // namespace
 
@@ -90,6 +93,10 @@ void register_avx512_kernels(KernelRegistry& r) {
                                        bind<maxpool_s8, uk::maxpool_row>);
   static const AvgPoolS8Kernel avgpool("avgpool_s8_avx512", kIsa,
                                        bind<avgpool_s8, uk::avgpool_row>);
+  static const GlobalAvgPoolS8Kernel global_avgpool_vbmi("global_avgpool_s8_vbmi_avx512", kIsa,
+                                                         bind<global_avgpool_s8, uk::global_avgpool>,
+                                                         bind<global_avgpool_table_s8, uk::global_avgpool_table_vbmi>,
+                                                         /*needs_vbmi=*/true);
   static const GlobalAvgPoolS8Kernel global_avgpool("global_avgpool_s8_avx512", kIsa,
                                                     bind<global_avgpool_s8, uk::global_avgpool>,
                                                     bind<global_avgpool_table_s8, uk::global_avgpool_table>);
@@ -100,7 +107,7 @@ void register_avx512_kernels(KernelRegistry& r) {
                                                       bind<lookup_channels_s8, uk::lookup_channels>,
                                                       /*needs_vbmi=*/true);
   static const ChannelMulS8Kernel channel_mul_vbmi("channel_mul_s8_vbmi_avx512", kIsa,
-                                                   bind<channel_mul_s8, uk::channel_mul_row>,
+                                                   bind<channel_mul_lookup_s8, &kChannelMulTableUks>,
                                                    bind<channel_mul_table_lookup_s8, &kChannelMulTableUks>,
                                                    /*needs_vbmi=*/true);
   static const ChannelMulS8Kernel channel_mul("channel_mul_s8_avx512", kIsa,
@@ -108,7 +115,7 @@ void register_avx512_kernels(KernelRegistry& r) {
                                               bind<channel_mul_table_s8, uk::channel_mul_table_rows>);
   static const LookupF32S8Kernel lookup_f32("lookup_f32_s8_avx512", kIsa, uk::lookup_f32);
   static const SoftmaxS8Kernel softmax_s8("softmax_s8_avx512", kIsa, uk::softmax_s8_rows);
-  r.add(quantize, dequantize, add, concat, maxpool, avgpool, global_avgpool, lookup_vbmi, lookup, lookup_channels,
+  r.add(quantize, dequantize, add, concat, maxpool, avgpool, global_avgpool_vbmi, global_avgpool, lookup_vbmi, lookup, lookup_channels,
         channel_mul_vbmi, channel_mul, lookup_f32, softmax_s8);
 }
 
