@@ -184,33 +184,17 @@ struct TapGeometry {
 };
 
 // Output pixel (n, oh, ow) of flat pixel p, then stepped one pixel at a
-// time, or one tile at a time (advance), with no division per pixel or per
-// tile: a work item's tiles are consecutive pixels, so the item forms its
-// first tile's walk and steps it (the three 64-bit divisions per tile of a
-// fresh walk were part of the per-tile work of ResNet-50's 3x3 convs,
-// RESULTS.md sections 128 and 145); origin() is the byte offset of the
-// pixel's window origin (ih0, iw0), negative near the top-left border.
+// time (no division per pixel); origin() is the byte offset of the pixel's
+// window origin (ih0, iw0), negative near the top-left border.
 struct PixelWalk {
-  int64_t n = 0;
-  int oh = 0, ow = 0;
-  PixelWalk() = default;
+  int64_t n;
+  int oh, ow;
   PixelWalk(const TapGeometry& geo, int64_t p)
       : n(p / (int64_t{geo.OH} * geo.OW)), oh(static_cast<int>(p / geo.OW % geo.OH)),
         ow(static_cast<int>(p % geo.OW)) {}
   void next(const TapGeometry& geo) {
     if (++ow == geo.OW) {
       ow = 0;
-      if (++oh == geo.OH) {
-        oh = 0;
-        ++n;
-      }
-    }
-  }
-  // m pixels on (m >= 0; a tile's rows, so a row or less past most outputs).
-  void advance(const TapGeometry& geo, int m) {
-    ow += m;
-    while (ow >= geo.OW) {
-      ow -= geo.OW;
       if (++oh == geo.OH) {
         oh = 0;
         ++n;
@@ -225,9 +209,8 @@ struct PixelWalk {
 };
 
 // Row pointers of pixels [p0, p0 + mr) of group g: rows[tap * mr_max + i]
-// points at tap `tap` of pixel p0 + i (the padding row where it is padding);
-// at0 is pixel p0's walk (not read for pointwise geometry).
-void fill_tile_rows(const TapGeometry geo, int64_t p0, PixelWalk at0, int mr, int mr_max, int g, const void** rows) {
+// points at tap `tap` of pixel p0 + i (the padding row where it is padding).
+void fill_tile_rows(const TapGeometry geo, int64_t p0, int mr, int mr_max, int g, const void** rows) {
   const char* const base = geo.base;
   const int64_t group = g * geo.group_bytes;
   if (geo.pointwise) {  // pixel p reads input pixel p
@@ -235,7 +218,7 @@ void fill_tile_rows(const TapGeometry geo, int64_t p0, PixelWalk at0, int mr, in
     for (int i = 0; i < mr; ++i) rows[i] = first + i * geo.pixel_bytes;
     return;
   }
-  PixelWalk px = at0;
+  PixelWalk px(geo, p0);
   for (int i = 0; i < mr; ++i, px.next(geo)) {
     const int ih0 = px.ih0(geo), iw0 = px.iw0(geo);
     // Every tap inside the input adds its (r, c) offset to the origin, and
@@ -270,8 +253,8 @@ void fill_tile_rows(const TapGeometry geo, int64_t p0, PixelWalk at0, int mr, in
 // true; otherwise false, rows partly written (the caller fills them by taps).
 // A tile inside one output row (most of them) is checked at its ends, and
 // each filter row's pointers step by the input pixels of one output pixel.
-// px: pixel p0's walk.
-bool fill_tile_row_taps(const TapGeometry geo, PixelWalk px, int mr, int mr_max, const void** rows) {
+bool fill_tile_row_taps(const TapGeometry geo, int64_t p0, int mr, int mr_max, const void** rows) {
+  PixelWalk px(geo, p0);
   if (px.ow + mr <= geo.OW) {
     const int iw0 = px.iw0(geo), ih0 = px.ih0(geo);
     if (iw0 < 0 || iw0 + (mr - 1) * geo.stride_w + geo.w_span >= geo.W) return false;
@@ -563,13 +546,12 @@ void PackedIgemmConv::run(int batch, const int8_t* x, const Epilogue& ep, void* 
   parallel_for(items, grain, [&, proto, K, ybytes, xres, out_elem, in_base, in_pixel_bytes, row_taps,
                               row_kc](int64_t begin, int64_t end) {
     const void** const rows = row_buffer(static_cast<size_t>(taps) * mr_max).data();
-    // Row pointers of pixels [p0, p0 + mr) of group g for `tile` (at0:
-    // pixel p0's walk, unread for pointwise geometry): by row taps where the
-    // tile allows them (its taps and kc set to match), else one tap per
-    // filter pixel.
-    const auto fill_rows = [&](IgemmTile& tile, int64_t p0, const PixelWalk& at0, int mr, int g) {
-      const bool by_rows = row_taps && fill_tile_row_taps(geo, at0, mr, mr_max, rows);
-      if (!by_rows) fill_tile_rows(geo, p0, at0, mr, mr_max, g, rows);
+    // Row pointers of pixels [p0, p0 + mr) of group g for `tile`: by row
+    // taps where the tile allows them (its taps and kc set to match), else
+    // one tap per filter pixel.
+    const auto fill_rows = [&](IgemmTile& tile, int64_t p0, int mr, int g) {
+      const bool by_rows = row_taps && fill_tile_row_taps(geo, p0, mr, mr_max, rows);
+      if (!by_rows) fill_tile_rows(geo, p0, mr, mr_max, g, rows);
       tile.taps = by_rows ? s.R : taps;
       tile.kc = by_rows ? row_kc : L.cg;
     };
@@ -623,7 +605,7 @@ void PackedIgemmConv::run(int batch, const int8_t* x, const Epilogue& ep, void* 
         }
         while (p0 < p_end) {
           const int mr = static_cast<int>(std::min<int64_t>(mr_max, p_end - p0));
-          fill_rows(tile, p0, PixelWalk(), mr, g);  // strips: pointwise geometry
+          fill_rows(tile, p0, mr, g);
           at_pixel(tile, p0);
           u_.fn(mr, nb)(tile);
           p0 += mr;
@@ -657,12 +639,10 @@ void PackedIgemmConv::run(int batch, const int8_t* x, const Epilogue& ep, void* 
         run_strips(t, g, kt0, kt1, tile_begin(pc * ppi), tile_begin(pt_end));
         continue;
       }
-      PixelWalk walk = geo.pointwise ? PixelWalk() : PixelWalk(geo, tile_begin(pc * ppi));
       for (int64_t pt = pc * ppi; pt < pt_end; ++pt) {
         const int64_t p0 = tile_begin(pt);
         const int mr = static_cast<int>(tile_begin(pt + 1) - p0);
-        fill_rows(t, p0, walk, mr, g);
-        if (!geo.pointwise) walk.advance(geo, mr);
+        fill_rows(t, p0, mr, g);
         // Residual and output lines of the tile kPrefetchTiles ahead (see
         // the file comment): at batch 8 they come from L3 or memory, and the
         // microkernel reads the residual only after its reduction.
