@@ -1,6 +1,7 @@
 """Tensors held as u8 codes (q + 128; csrc/engine/ops/int8/u8_codes.h, RESULTS.md
-section 137): a conv's int8 output read only by convs is stored xor 0x80 by its
-writer's epilogue and read by the AVX512-VNNI convs' unshifted kernels (the strip
+sections 137 and 145): a conv's or a max pool's int8 output read only by convs is
+stored xor 0x80 by its writer (the conv's epilogue; the pool flips its int8 maxima
+image by image) and read by the AVX512-VNNI convs' unshifted kernels (the strip
 one included) with the weights' -128 * sum(w) compensation. The arithmetic is
 the same, so every output must be the same bytes as the engine that holds every
 tensor as int8 codes (INT8RT_U8_CODES=0) and as the reference kernels'
@@ -49,14 +50,16 @@ def _head(inits: list, nodes: list, x: str, c: int) -> None:
               helper.make_node("Gemm", ["f", "fc_w", "fc_b"], ["y"], transB=1)]
 
 
-def resnet_like() -> bytes:
-    """A stem, a max pool, a projection bottleneck and an identity one (1x1,
-    3x3, 1x1 + residual + ReLU, as ResNet-50's), the head. The 1x1 16 -> 64
+def resnet_like(pool_stride: int = 1) -> bytes:
+    """A stem, a padded 3x3 max pool (stride 2 as ResNet-50's: its output
+    image smaller than its input's), a projection bottleneck and an identity
+    one (1x1, 3x3, 1x1 + residual + ReLU, as ResNet-50's), the head. The 1x1 16 -> 64
     convs take the strip kernel (reduction 16, full 64-channel tiles), with
     u8-coded inputs, residuals and outputs."""
     inits, nodes = [], []
     _conv(inits, nodes, "x", "stem", 3, 16, k=3)
-    nodes.append(helper.make_node("MaxPool", ["stem"], ["pool"], kernel_shape=[3, 3], strides=[1, 1], pads=[1] * 4))
+    nodes.append(helper.make_node("MaxPool", ["stem"], ["pool"], kernel_shape=[3, 3], strides=[pool_stride] * 2,
+                                  pads=[1] * 4))
     _conv(inits, nodes, "pool", "proj", 16, 64, relu=False)
     _conv(inits, nodes, "pool", "a1", 16, 16)
     _conv(inits, nodes, "a1", "a2", 16, 16, k=3)
@@ -88,10 +91,12 @@ def branchy() -> bytes:
 
 # name: (ONNX bytes, input size, calibration algorithm, BuilderConfig options). The auto calibrator keeps
 # the unsigned grid on resnet_like; on branchy it decides by the data drawn (symmetric: its ReLU outputs
-# read as u8 already, "(input >= 0)", and only the signed v takes u8 codes); branchy_unsigned holds them
-# unsigned whatever the data.
+# read as u8 already, "(input >= 0)", and only the signed v takes u8 codes); branchy_unsigned and
+# resnet_like_s2 (whose strided pool the auto calibrator puts on the symmetric grid) hold them unsigned
+# whatever the data.
 BRANCHY = branchy()
 MODELS = {"resnet_like": (resnet_like(), 18, "auto", {}), "branchy": (BRANCHY, 16, "auto", {}),
+          "resnet_like_s2": (resnet_like(2), 18, "minmax", {"unsigned_activations": True}),
           "branchy_unsigned": (BRANCHY, 16, "minmax", {"unsigned_activations": True})}
 
 
@@ -131,8 +136,8 @@ def _run(engine: int8rt.Engine, x: np.ndarray, threads: int = 1) -> np.ndarray:
         int8rt.set_num_threads(1)
 
 
-def _details(engine: int8rt.Engine) -> list[str]:
-    return [layer["detail"] for layer in engine.layers() if layer["op"] == "int8rt.QConv"]
+def _details(engine: int8rt.Engine, op: str = "int8rt.QConv") -> list[str]:
+    return [layer["detail"] for layer in engine.layers() if layer["op"] == op]
 
 
 def test_auto_engine_holds_conv_to_conv_tensors_as_u8_codes(built) -> None:
@@ -142,16 +147,19 @@ def test_auto_engine_holds_conv_to_conv_tensors_as_u8_codes(built) -> None:
         assert not any(U8_IN in d or U8_RES in d or U8_OUT in d for d in details), details
         return
     counts = tuple(sum(tag in d for d in details) for tag in (U8_IN, U8_RES, U8_OUT))
-    # (convs reading u8 codes as input, as residual, convs writing them). resnet_like: a1, a2, proj
-    # (the residual), a3 (read by b1 and as b3's residual), b1, b2 (stem: read by the pool, pool: written
-    # by it, b3: read by the global pool); branchy_unsigned: s, t (read by u and v), v, w (u and z: read
+    # (convs reading u8 codes as input, as residual, convs writing them). resnet_like: proj, a1 (both
+    # read the max pool's u8 codes), a2, a3, b1, b2, b3 / proj (the residual), a3 (read by b1 and as b3's
+    # residual) / proj, a1, a2, a3, b1, b2 (stem: read by the pool, which takes int8 codes; b3: read by
+    # the global pool); branchy_unsigned: s, t (read by u and v), v, w (u and z: read
     # by Adds); branchy as branchy_unsigned where auto keeps the unsigned grid, else v alone (the
     # others are then non-negative on the symmetric grid: "(input >= 0)", no compensation to keep).
     unsigned = any("unsigned activations:" in line for line in engine.report())
     assert unsigned or name == "branchy", engine.report()
-    expected = {"resnet_like": (5, 2, 6), "branchy_unsigned": (5, 0, 4)}
+    expected = {"resnet_like": (7, 2, 6), "resnet_like_s2": (7, 2, 6), "branchy_unsigned": (5, 0, 4)}
     expected["branchy"] = expected["branchy_unsigned"] if unsigned else (1, 0, 1)
     assert counts == expected[name], details
+    pools = _details(engine, "int8rt.QMaxPool")
+    assert pools == ([pools[0].split(" (")[0] + " " + U8_OUT] if name.startswith("resnet") else []), pools
 
 
 @pytest.mark.parametrize("batch", [1, 5])

@@ -10,12 +10,15 @@
 // table[x + 128] + z * s_out instead (its own copy of the table), so
 // round(mean / s_out) is that, up to the float rounding of the sum.
 // QAveragePool's zero points (in_zero_point, out_zero_point) go to its
-// kernel (ref::avgpool_s8's formula).
+// kernel (ref::avgpool_s8's formula). QMaxPool's output may be held as u8
+// codes (u8_codes.h): the kernel's int8 maxima are flipped image by image,
+// each image's output while it is still in cache.
 #include <array>
 
 #include "engine/layer.h"
 #include "engine/ops/int8/contracts.h"
 #include "engine/ops/int8/qpool_params.h"
+#include "engine/ops/int8/u8_codes.h"
 #include "int8rt/error.h"
 #include "kernels/eltwise_s8.h"
 
@@ -34,6 +37,9 @@ class QPoolLayer : public Layer {
         global_(kind == PoolKind::kGlobalAverage ? &kernels::choose<kernels::GlobalAvgPoolS8Kernel>()
                                                  : nullptr) {
     p_ = qpool_params(net, node);
+    if (kind == PoolKind::kMax && !node.outputs.empty()) {
+      u8_out_ = int8_tensor_codes(net, node.outputs[0]) == kernels::Codes::kU8;
+    }
     table_ = kind == PoolKind::kGlobalAverage && node.inputs.size() > 1 && node.inputs[1] >= 0;
     if (p_.z_out != 0 && kind == PoolKind::kGlobalAverage && !table_) {
       throw InvalidArgument("node '" + name_ + "': an output zero point needs the table form (a float [256] input)");
@@ -57,7 +63,7 @@ class QPoolLayer : public Layer {
     const int8_t* x = in[0]->data<int8_t>();
     int8_t* y = out[0]->data<int8_t>();
     switch (kind_) {
-      case PoolKind::kMax: max_->maxpool(shape, batch, x, y); break;
+      case PoolKind::kMax: run_max(shape, batch, x, y); break;
       case PoolKind::kAverage: avg_->avgpool(shape, batch, x, p_.s_in, p_.s_out, y, p_.z_in, p_.z_out); break;
       case PoolKind::kGlobalAverage:
         if (table_) {
@@ -78,10 +84,23 @@ class QPoolLayer : public Layer {
 
   std::string describe() const override {
     if (global_) return std::string(global_->name()) + (table_ ? " (x through a float table)" : "");
-    return max_ ? max_->name() : avg_->name();
+    return max_ ? max_->name() + std::string(u8_out_ ? " (output u8 codes)" : "") : avg_->name();
   }
 
  private:
+  void run_max(const kernels::PoolShape& shape, int batch, const int8_t* x, int8_t* y) const {
+    if (!u8_out_) {
+      max_->maxpool(shape, batch, x, y);
+      return;
+    }
+    const int64_t in_image = static_cast<int64_t>(shape.H) * shape.W * shape.C;
+    const int64_t out_image = static_cast<int64_t>(shape.out_h()) * shape.out_w() * shape.C;
+    for (int n = 0; n < batch; ++n) {
+      max_->maxpool(shape, 1, x + n * in_image, y + n * out_image);
+      to_u8_codes(y + n * out_image, out_image);
+    }
+  }
+
   PoolKind kind_;
   std::string name_;
   const kernels::MaxPoolS8Kernel* max_;  // the one of kind_, the others null
@@ -89,6 +108,7 @@ class QPoolLayer : public Layer {
   const kernels::GlobalAvgPoolS8Kernel* global_;
   QPoolParams p_;
   bool table_ = false;
+  bool u8_out_ = false;  // QMaxPool: its output held as u8 codes
 };
 
 LayerFactory make(PoolKind kind) {

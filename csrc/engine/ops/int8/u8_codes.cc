@@ -55,13 +55,19 @@ kernels::Codes int8_tensor_codes(const Network& net, int id) {
   if (t.dtype != DataType::kInt8 || t.producer < 0) return Codes::kS8;
   if (std::find(net.outputs().begin(), net.outputs().end(), id) != net.outputs().end()) return Codes::kS8;
   const Node& writer = net.nodes()[static_cast<size_t>(t.producer)];
-  if (writer.op != QConvAttrs::kOp || writer.outputs.size() != 1 || int8_tensor_nonneg(net, id)) return Codes::kS8;
+  const bool conv_writer = writer.op == QConvAttrs::kOp;
+  if ((!conv_writer && writer.op != QPoolAttrs::kMaxOp) || writer.outputs.size() != 1 ||
+      int8_tensor_nonneg(net, id)) {
+    return Codes::kS8;
+  }
   const std::vector<int> readers = net.consumers(id);
   if (readers.empty()) return Codes::kS8;
   ConvShape s;
-  if (!conv_shape(net, writer, &s)) return Codes::kS8;
-  s.output_codes = Codes::kU8;
-  if (!chosen_kernel_takes(s)) return Codes::kS8;
+  if (conv_writer) {  // the max pool flips whatever kernel it runs
+    if (!conv_shape(net, writer, &s)) return Codes::kS8;
+    s.output_codes = Codes::kU8;
+    if (!chosen_kernel_takes(s)) return Codes::kS8;
+  }
   for (int r : readers) {
     const Node& node = net.nodes()[static_cast<size_t>(r)];
     if (node.op != QConvAttrs::kOp || !conv_shape(net, node, &s)) return Codes::kS8;
@@ -78,6 +84,10 @@ kernels::Codes int8_tensor_codes(const Network& net, int id) {
     if (!chosen_kernel_takes(s)) return Codes::kS8;
   }
   return Codes::kU8;
+}
+
+void to_u8_codes(int8_t* p, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) p[i] = kernels::code_byte(p[i], Codes::kU8);
 }
 
 }  // namespace engine

@@ -9,8 +9,11 @@
 // -128 * sum(w) as the shifted kernel's do), so every output keeps its bytes.
 //
 // A tensor is held as kU8 when all of these hold, else kS8:
-//   - it is an int8 tensor written by an int8rt.QConv, not a network
-//     output, read by at least one node;
+//   - it is an int8 tensor written by an int8rt.QConv or an int8rt.QMaxPool
+//     (which reads int8 codes and flips its output image by image, while
+//     it is in cache: the max of codes is the code of the max, so the
+//     flipped max is the u8 code of the max), not a network output, read
+//     by at least one node;
 //   - it is not already known non-negative (nonneg_input.h): those convs
 //     read their codes as u8 with no compensation at all;
 //   - every reader is an int8rt.QConv reading it as its input or as its
@@ -25,6 +28,8 @@
 // tests of the byte-for-byte identity).
 #pragma once
 
+#include <cstdint>
+
 #include "int8rt/network.h"
 #include "kernels/kernel_types.h"
 
@@ -33,6 +38,10 @@ namespace engine {
 
 // How tensor `id` of `net` is held by the rule above (kS8 for id < 0).
 kernels::Codes int8_tensor_codes(const Network& net, int id);
+
+// Turns n int8 codes at p into their u8 codes in place (kernels::code_byte:
+// q xor 0x80), for a writer whose kernel stores int8 codes (the max pool).
+void to_u8_codes(int8_t* p, int64_t n);
 
 }  // namespace engine
 }  // namespace int8rt
