@@ -1,0 +1,115 @@
+"""Automatic mixed precision keeps its float layers in BF16 where the CPU runs
+BF16 natively and the target is still met so, else FP32 (mixed.py, acc39).
+
+The toy is issue 12's collapse model (accuracy_models.py): TensorRT's
+entropy calibration clips its first ReLU, so the all-int8 engine scores
+below 0.5 centred cosine and ``accuracy_target`` must take layers out of
+int8. The score with the chosen layers in BF16 differs from FP32 by BF16's
+rounding of weights and activations (8 bits of mantissa, a relative error of
+at most 2^-9 per value): far below a 0.9 target, far above a 1 - 1e-9 one.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from accuracy_models import entropy_collapse_case
+
+import int8rt
+from int8rt.accuracy import metrics
+from int8rt.accuracy.quiet_positions import native_bf16
+
+needs_bf16 = pytest.mark.skipif(not native_bf16(), reason="this CPU runs no BF16 kernel natively (AVX512-BF16)")
+
+
+@pytest.fixture(scope="module")
+def collapse():
+    case = entropy_collapse_case()
+    fp32 = int8rt.build_engine(case.model, int8rt.BuilderConfig(precision="fp32")).run({"x": case.eval_x})["logits"]
+    return case, fp32
+
+
+def _build(case, target: float, **config) -> int8rt.Engine:
+    calibrator = int8rt.make_calibrator({"x": case.calib}, algorithm="entropy2")
+    return int8rt.build_engine(case.model, int8rt.BuilderConfig(calibrator=calibrator, accuracy_target=target,
+                                                                **config))
+
+
+def _precisions(engine: int8rt.Engine) -> dict[str, str]:
+    return {layer["name"]: layer["precision"] for layer in engine.layers()}
+
+
+@needs_bf16
+def test_float_layers_run_bf16_where_the_target_is_met_with_them(collapse) -> None:
+    case, fp32 = collapse
+    engine = _build(case, 0.9)
+    mp = engine.build_report().mixed_precision
+    assert mp["met"] and mp["score_all_int8"] < 0.5 and "Conv_0" in mp["float_layers"]
+    precisions = _precisions(engine)
+    # every chosen Conv / Gemm (constant weights) runs BF16, the rest of the network int8
+    assert set(mp["bf16_layers"]) == {n for n in mp["float_layers"] if n.startswith(("Conv", "Gemm"))} != set()
+    assert all(precisions[name] == "bf16" for name in mp["bf16_layers"])
+    assert any(p == "int8" for p in precisions.values())
+    assert mp["bf16_note"] == "" and mp["score"] == mp["bf16_score"] >= 0.9
+    out = engine.run({"x": case.eval_x})["logits"]
+    assert metrics.centred_cosine(fp32, out) > 0.9  # also on the evaluation images the choice never saw
+    # the cost of each BF16 layer, measured in both mixed engines, and the FP32-kept engine's latency
+    assert set(mp["bf16_ms"]) == set(mp["fp32_kept_ms"]) == set(mp["bf16_layers"])
+    assert mp["ms_fp32_kept"] > 0
+    text = engine.build_report().format()
+    assert f"layer(s) in float ({len(mp['bf16_layers'])} BF16, " in text
+    assert (f"    BF16 for {len(mp['bf16_layers'])} of {len(mp['float_layers'])} float layer(s): score "
+            f"{mp['bf16_score']:.4f} (target 0.9)") in text
+    assert f"    Conv_0: sensitivity {mp['sensitivity']['Conv_0']:.4g}, BF16, float cost +" in text
+
+
+@needs_bf16
+def test_fp32_is_kept_where_bf16_misses_the_target(collapse) -> None:
+    case, fp32 = collapse
+    target = 1 - 1e-9   # met only by FP32's own arithmetic: every layer goes float, and BF16 rounds more than that
+    engine = _build(case, target)
+    mp = engine.build_report().mixed_precision
+    assert mp["met"] and mp["score"] >= target and mp["bf16_layers"] == []
+    assert mp["bf16_score"] is not None and mp["bf16_score"] < target
+    assert mp["bf16_note"].startswith("with ") and f"below the target {target:.4g}" in mp["bf16_note"]
+    precisions = _precisions(engine)
+    assert mp["float_layers"] and all(precisions[name] == "fp32" for name in mp["float_layers"])
+    assert "bf16" not in precisions.values()
+    assert "    float layers FP32: with " in engine.build_report().format()
+
+
+@pytest.mark.parametrize("without", ["cpu", "isa cap", "asked"])
+def test_fp32_is_kept_without_native_bf16_or_when_asked(collapse, monkeypatch, without) -> None:
+    case, fp32 = collapse
+    config = {}
+    if without == "cpu":   # the facade's capability check (int8rt.cpu_features) says no AVX512-BF16
+        from int8rt import kernels
+
+        features = kernels.cpu_features()
+        monkeypatch.setattr(kernels, "cpu_features", lambda: {**features, "avx512_bf16": False})
+    elif without == "isa cap":
+        config = {"max_isa": "avxvnni"}   # BF16 kernels are registered under the AVX-512 tier
+    else:
+        config = {"accuracy_bf16": False}  # int8rt build --accuracy-fp32
+    engine = _build(case, 0.9, **config)
+    mp = engine.build_report().mixed_precision
+    assert mp["met"] and mp["float_layers"] and mp["bf16_layers"] == [] and mp["bf16_score"] is None
+    assert mp["bf16_note"] == ("FP32 forced (BuilderConfig.accuracy_bf16=False, --accuracy-fp32)" if without == "asked"
+                               else "no native BF16 here (the CPU lacks AVX512-BF16, or the ISA cap is below avx512)")
+    precisions = _precisions(engine)
+    assert all(precisions[name] == "fp32" for name in mp["float_layers"]) and "bf16" not in precisions.values()
+    assert metrics.centred_cosine(fp32, engine.run({"x": case.eval_x})["logits"]) > 0.9
+    assert f"    float layers FP32: {mp['bf16_note']}" in engine.build_report().format()
+
+
+def test_the_cli_flag_keeps_them_fp32(tmp_path, collapse) -> None:
+    from int8rt.cli import main
+
+    case, _ = collapse
+    model, calib, out = tmp_path / "collapse.onnx", tmp_path / "calib.npz", tmp_path / "e.i8rt"
+    model.write_bytes(case.model)
+    np.savez(calib, x=case.calib)
+    assert main(["build", str(model), "--calib-data", str(calib), "--calibrator", "entropy2", "-o", str(out),
+                 "--accuracy-target", "0.9", "--accuracy-fp32", "--quiet"]) == 0
+    engine = int8rt.Engine.load(out)
+    mp = engine.build_report().mixed_precision
+    assert mp["bf16_note"].startswith("FP32 forced") and "bf16" not in _precisions(engine).values()
