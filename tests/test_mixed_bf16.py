@@ -58,7 +58,7 @@ def test_float_layers_run_bf16_where_the_target_is_met_with_them(collapse) -> No
     text = engine.build_report().format()
     assert f"layer(s) in float ({len(mp['bf16_layers'])} BF16, " in text
     assert (f"    BF16 for {len(mp['bf16_layers'])} of {len(mp['float_layers'])} float layer(s): score "
-            f"{mp['bf16_score']:.4f} (target 0.9)") in text
+            f"{mp['bf16_score']:.4f} (FP32: {mp['fp32_score']:.4f}; target 0.9)") in text
     assert f"    Conv_0: sensitivity {mp['sensitivity']['Conv_0']:.4g}, BF16, float cost +" in text
 
 

@@ -82,15 +82,16 @@ def latency_verdict(ms_chosen: float, ms_fp32: Optional[float]) -> str:
     return "slower than float32" if ms_chosen >= ms_fp32 else f"saves less than {round(100 * MIN_SAVING)}% over float32"
 
 
-def latency_warning(float_layers: int, ms_chosen: float, ms_fp32: Optional[float]) -> str:
+def latency_warning(float_layers: int, ms_chosen: float, ms_fp32: Optional[float], bf16_layers: int = 0) -> str:
     """The warning where the chosen engine is little faster than float32, or
     slower (PP-OCRv4 rec, auto, target 0.99: 24 convs in float32, 596.5 ms
     against the float32 engine's 532.7 ms), offering the float32 engine
-    then; "" where it is not."""
+    then; "" where it is not. ``bf16_layers`` of the float layers run BF16."""
     verdict = latency_verdict(ms_chosen, ms_fp32)
     if not float_layers or not verdict:
         return ""
-    return (f"mixed precision: with {float_layers} layer(s) in float32 the engine ({ms_chosen:.3f} ms) is "
+    kept = f"in float ({bf16_layers} BF16)" if bf16_layers else "in float32"
+    return (f"mixed precision: with {float_layers} layer(s) {kept} the engine ({ms_chosen:.3f} ms) is "
             f"{verdict.replace('saves', 'saving')} (the float32 engine: {ms_fp32:.3f} ms): "
             + ("the float32 engine serves this target better (int8rt build --precision fp32); "
                if ms_chosen >= ms_fp32 else "")
@@ -117,6 +118,7 @@ class MixedPrecision:
     # acc39: float layers in BF16 where the chosen set still meets the target with them so
     bf16_layers: tuple[str, ...] = ()    # of float_layers, those shipped in BF16 (the others run FP32)
     bf16_score: Optional[float] = None   # the chosen set's score with its BF16-capable layers in BF16 (None: not tried)
+    fp32_score: Optional[float] = None   # the chosen set's score with every float layer FP32
     bf16_note: str = ""                  # why the float layers stay FP32 ("" where BF16 ships)
     ms_fp32_kept: Optional[float] = None  # the chosen set with every float layer FP32, timed alike (BF16 shipped)
     bf16_ms: Optional[dict[str, float]] = None       # each BF16 layer's float cost in the shipped engine
@@ -334,8 +336,9 @@ def choose_float_layers(*, build: Callable[..., Any], engine: Any, node_names: s
                             ms_fp32=ms_fp32, float_ms={k: cost[k] for k in sensitivity}, ranking=ranking,
                             by_sensitivity=found[RANKINGS[0]][0], by_cost=found.get(RANKINGS[1], ((),))[0],
                             bf16_score=trial.score if trial is not None else None,
+                            fp32_score=best[0] if chosen else None,
                             bf16_note=trial.note if trial is not None else "", **bf16)
-    warning = latency_warning(len(chosen), result.ms_chosen, result.ms_fp32)
+    warning = latency_warning(len(chosen), result.ms_chosen, result.ms_fp32, len(result.bf16_layers))
     if warning:  # the report's text and page say it too (BuildReport.format)
         logger.warning("%s", warning, extra={"in_build_report": True})
     logger.info("mixed precision: %d of %d int8 layers kept in float (%d BF16; ranked by %s) for score %.4f "

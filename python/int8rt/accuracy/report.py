@@ -330,11 +330,11 @@ def bf16_line(mp: dict[str, Any]) -> str:
     or why they stay FP32 (a report older than acc39: "")."""
     if not mp.get("float_layers") or "bf16_note" not in mp:
         return ""
-    tried = "" if mp.get("bf16_score") is None else f" (tried: score {mp['bf16_score']:.4f})"
     if not mp.get("bf16_layers"):
-        return f"float layers FP32: {mp['bf16_note']}{tried}"
+        return f"float layers FP32: {mp['bf16_note']}"
     return (f"BF16 for {len(mp['bf16_layers'])} of {len(mp['float_layers'])} float layer(s): score "
-            f"{mp['bf16_score']:.4f} (target {mp['target']:.4g}); their float cost +{sum(mp['bf16_ms'].values()):.3f} "
+            f"{mp['bf16_score']:.4f} (FP32: {mp['fp32_score']:.4f}; target {mp['target']:.4g}); their float cost "
+            f"+{sum(mp['bf16_ms'].values()):.3f} "
             f"ms in BF16 against +{sum(mp['fp32_kept_ms'].values()):.3f} ms in FP32; latency {mp['ms_chosen']:.3f} ms "
             f"against {mp['ms_fp32_kept']:.3f} ms with them FP32 (int8rt build --accuracy-fp32)")
 
@@ -369,7 +369,7 @@ def mixed_warning(mp: Optional[dict[str, Any]]) -> str:
     """The mixed-precision latency warning of a report (mixed.latency_warning), "" where none."""
     if not mp:
         return ""
-    return latency_warning(len(mp["float_layers"]), mp["ms_chosen"], mp.get("ms_fp32"))
+    return latency_warning(len(mp["float_layers"]), mp["ms_chosen"], mp.get("ms_fp32"), len(mp.get("bf16_layers") or ()))
 
 
 def _f(x: float) -> str:

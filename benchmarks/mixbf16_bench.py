@@ -1,0 +1,85 @@
+"""acc39: automatic mixed precision's float layers in BF16 against FP32, the same set.
+
+Builds MODEL through ``int8rt build`` (in this process, as acc35 / acc37 ran it: auto calibrator on CALIB.npz,
+``--accuracy-target TARGET``), catching the build's own mixed-engine builder (mixed._bf16_trial's ``build``) so
+that the chosen set is built twice exactly as the build makes it: every float layer FP32 (``--accuracy-fp32``'s
+engine) and those with a BF16 kernel in BF16. Prints what the build chose (its report lines), each engine's
+score on EVAL.npz (lowest centred cosine over the outputs against the float32 engine, chunks of BATCH: samples
+the build never saw), then the FP32-kept, the BF16-kept and the float32 engine run alternated on the first
+BATCH samples of EVAL.npz: median process CPU ms (all of an engine's threads; the machine is shared).
+Usage: python benchmarks/mixbf16_bench.py MODEL.onnx CALIB.npz EVAL.npz TARGET [--batch 8] [--runs 9]
+"""
+import argparse
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+import int8rt
+from int8rt.accuracy import mixed
+from int8rt.cli import main as cli
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("model")
+    ap.add_argument("calib")
+    ap.add_argument("eval")
+    ap.add_argument("target", type=float)
+    ap.add_argument("--batch", type=int, default=8)
+    ap.add_argument("--runs", type=int, default=9)
+    args = ap.parse_args()
+    caught = {}
+    trial = mixed._bf16_trial
+
+    def catching(build, nodes, *rest):
+        caught.update(build=build, nodes=set(nodes))
+        return trial(build, nodes, *rest)
+
+    mixed._bf16_trial = catching
+    t0 = time.perf_counter()
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "e.i8rt"
+        assert cli(["build", args.model, "--calib-data", args.calib, "--accuracy-target", str(args.target),
+                    "-o", str(out), "--quiet"]) == 0
+        shipped = int8rt.Engine.load(out)
+    print(f"build: {time.perf_counter() - t0:.0f} s wall")
+    report = shipped.build_report()
+    for line in report.format().splitlines():
+        if "mixed precision" in line or line.startswith("    ") and ("sensitivity" in line or "BF16" in line
+                                                                       or "FP32" in line or "chosen by" in line):
+            print(line)
+    if "build" not in caught:
+        print("no float layer chosen: nothing to compare")
+        return
+    engines = {"FP32-kept": caught["build"](caught["nodes"]), "BF16-kept": caught["build"](caught["nodes"], True),
+               "float32": int8rt.build_engine(args.model, int8rt.BuilderConfig(precision="fp32"))._native}
+    for name, e in engines.items():
+        precisions = [layer["precision"] for layer in e.layers()]
+        print(f"{name}: layers int8 {precisions.count('int8')}, bf16 {precisions.count('bf16')}, "
+              f"fp32 {precisions.count('fp32')}")
+    z = np.load(args.eval)
+    data = {k: z[k] for k in z.files}
+    reference = mixed._outputs(engines["float32"], data, args.batch)
+    for name in ("FP32-kept", "BF16-kept"):
+        score = mixed.default_metric(reference, mixed._outputs(engines[name], data, args.batch))
+        print(f"{name}: score on {len(next(iter(data.values())))} evaluation samples {score:.4f}")
+    feed = {k: np.ascontiguousarray(v[:args.batch]) for k, v in data.items()}
+    contexts = {name: e.create_execution_context() for name, e in engines.items()}
+    times = {name: [] for name in contexts}
+    for ctx in contexts.values():
+        ctx.run(feed)
+    for _ in range(args.runs):
+        for name, ctx in contexts.items():
+            t0 = time.process_time()
+            ctx.run(feed)
+            times[name].append((time.process_time() - t0) * 1e3)
+    base = float(np.median(times["FP32-kept"]))
+    for name, t in times.items():
+        print(f"{name}: {np.median(t):.1f} ms process CPU (median of {args.runs}, batch {args.batch}), "
+              f"{np.median(t) / base:.2f} x FP32-kept")
+
+
+if __name__ == "__main__":
+    main()
