@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from bench_util import machine_line, time_alternating
 
 import int8rt
 from int8rt.accuracy import mixed
@@ -67,19 +68,12 @@ def main() -> None:
         print(f"{name}: score on {len(next(iter(data.values())))} evaluation samples {score:.4f}")
     feed = {k: np.ascontiguousarray(v[:args.batch]) for k, v in data.items()}
     contexts = {name: e.create_execution_context() for name, e in engines.items()}
-    times = {name: [] for name in contexts}
-    for ctx in contexts.values():
-        ctx.run(feed)
-    for _ in range(args.runs):
-        for name, ctx in contexts.items():
-            t0 = time.process_time()
-            ctx.run(feed)
-            times[name].append((time.process_time() - t0) * 1e3)
-    base = float(np.median(times["FP32-kept"]))
-    for name, t in times.items():
-        print(f"{name}: {np.median(t):.1f} ms process CPU (median of {args.runs}, batch {args.batch}), "
-              f"{np.median(t) / base:.2f} x FP32-kept")
-
+    ms = {name: 1e3 * s for name, s in time_alternating({name: (lambda c=ctx: c.run(feed)) for name, ctx in
+                                                         contexts.items()}, args.runs, clock=time.process_time).items()}
+    print(machine_line())
+    for name, t in ms.items():
+        print(f"{name}: {t:.1f} ms process CPU (median of {args.runs}, batch {args.batch}), "
+              f"{t / ms['FP32-kept']:.2f} x FP32-kept")
 
 if __name__ == "__main__":
     main()

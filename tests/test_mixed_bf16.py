@@ -16,6 +16,7 @@ from accuracy_models import entropy_collapse_case
 
 import int8rt
 from int8rt.accuracy import metrics
+from int8rt.accuracy.html import write_html
 from int8rt.accuracy.quiet_positions import native_bf16
 
 needs_bf16 = pytest.mark.skipif(not native_bf16(), reason="this CPU runs no BF16 kernel natively (AVX512-BF16)")
@@ -39,7 +40,7 @@ def _precisions(engine: int8rt.Engine) -> dict[str, str]:
 
 
 @needs_bf16
-def test_float_layers_run_bf16_where_the_target_is_met_with_them(collapse) -> None:
+def test_float_layers_run_bf16_where_the_target_is_met_with_them(collapse, tmp_path) -> None:
     case, fp32 = collapse
     engine = _build(case, 0.9)
     mp = engine.build_report().mixed_precision
@@ -60,6 +61,8 @@ def test_float_layers_run_bf16_where_the_target_is_met_with_them(collapse) -> No
     assert (f"    BF16 for {len(mp['bf16_layers'])} of {len(mp['float_layers'])} float layer(s): score "
             f"{mp['bf16_score']:.4f} (FP32: {mp['fp32_score']:.4f}; target 0.9)") in text
     assert f"    Conv_0: sensitivity {mp['sensitivity']['Conv_0']:.4g}, BF16, float cost +" in text
+    page = write_html(engine.build_report(), tmp_path / "page").read_text()
+    assert f"layer(s) in float ({len(mp['bf16_layers'])} BF16, " in page and "<p>BF16 for " in page
 
 
 @needs_bf16
