@@ -25,7 +25,6 @@ from . import _core
 from ._names import check_names
 from .accuracy import mixed
 from .accuracy.equalize import RESCALED_KEY
-from .accuracy.quiet_positions import stem_precisions
 from .accuracy.run import CalibrationRun
 from .calib import channel_ranges
 from .calib.session import CalibrationResult, CalibrationSession, input_arrays, pull_batches
@@ -661,7 +660,7 @@ def build_engine(model: ModelSource, config: Optional[BuilderConfig] = None) -> 
         builder = run.builder  # another one where auto kept cross-layer equalization or unsigned activations
 
         def rebuild(fp32_nodes: set[str], bf16: bool = False) -> Any:  # automatic mixed precision's candidates
-            kept = stem_precisions(network, fp32_nodes) if bf16 else {n: "fp32" for n in fp32_nodes}
+            kept = mixed.bf16_precisions(network, fp32_nodes) if bf16 else {n: "fp32" for n in fp32_nodes}
             precisions = {**args["layer_precisions"], **kept}  # auto's float stem too
             return run.corrected(rewrites.replay(_core.Builder(network, **dict(args, layer_precisions=precisions))),
                                  {k for k, v in precisions.items() if v in ("fp32", "bf16")}).build(result.scales)

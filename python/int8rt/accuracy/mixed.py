@@ -26,9 +26,9 @@ yours) after calibration:
 4. BF16 (acc39): where BF16 kernels run natively (AVX512-BF16 under the
    ISA cap, :func:`bf16_unavailable`) and the build did not force FP32
    (``BuilderConfig.accuracy_bf16=False``), the chosen set is built again
-   with its layers that have a BF16 kernel (Conv / Gemm with constant
-   weights, MatMul: quiet_positions.stem_precisions) in BF16, the rest
-   FP32, and scored alike; it ships where it still meets the target, else
+   with its layers that have a BF16 kernel that pays (Conv of one group /
+   Gemm with constant weights, MatMul: :func:`bf16_precisions`) in BF16,
+   the rest FP32, and scored alike; it ships where it still meets the target, else
    the FP32 set does. The search itself runs FP32: BF16 can only lower
    a set's score, so the set found is the smallest any BF16 set could be.
 5. The report records the float layers with their sensitivity and cost
@@ -47,14 +47,14 @@ import logging
 import math
 import time
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping, Optional
+from typing import Any, Callable, Iterable, Mapping, Optional
 
 import numpy as np
 
 from . import metrics
 from .taps import batches
 
-__all__ = ["MIN_SAVING", "MixedPrecision", "Metric", "RANKINGS", "bf16_unavailable", "choose_float_layers",
+__all__ = ["MIN_SAVING", "MixedPrecision", "Metric", "RANKINGS", "bf16_precisions", "bf16_unavailable", "choose_float_layers",
            "default_metric", "float_costs", "latency_verdict", "latency_warning", "little_gain", "rankings"]
 
 logger = logging.getLogger("int8rt")
@@ -228,6 +228,21 @@ def rankings(sensitivity: Mapping[str, float], cost: Mapping[str, float]) -> dic
     return {RANKINGS[0]: sorted(sensitivity, key=lambda n: -sensitivity[n]), RANKINGS[1]: by_ratio}
 
 
+def bf16_precisions(network: Any, nodes: Iterable[str]) -> dict[str, str]:
+    """``layer_precisions`` for float layers kept out of int8 with BF16 on:
+    ``"bf16"`` for those with a BF16 kernel (quiet_positions.stem_precisions:
+    Conv / Gemm with constant weights, MatMul) but grouped and depthwise
+    Convs, ``"fp32"`` for the others. A depthwise conv has a handful of
+    products per output and is bound by memory: on PP-OCRv4 rec every one
+    of its 12 depthwise float convs took longer in BF16 than FP32 (1.1-4.1x,
+    thread CPU, same mixed engine), its 1x1 convs 0.65-1.04x (acc39)."""
+    from .quiet_positions import stem_precisions
+
+    out = stem_precisions(network, nodes)
+    grouped = {n["name"] for n in network.nodes() if n["name"] in out and int(n["attrs"].get("group", 1)) > 1}
+    return {n: "fp32" if n in grouped else p for n, p in out.items()}
+
+
 def bf16_unavailable(allowed: bool = True, every_float_bf16: bool = False) -> str:
     """Why automatic mixed precision keeps its float layers FP32 without
     trying BF16, "" where it tries BF16: ``allowed`` is
@@ -368,7 +383,8 @@ def _bf16_trial(build: Callable[..., Any], nodes: set[str], chosen: tuple[str, .
     in_bf16 = {n for layer in e.layers() if layer["precision"] == "bf16" for n in layer["name"].split("+")}
     layers = tuple(name for name in chosen if in_bf16 & set(groups[name]))
     if not layers:
-        return _Bf16Trial(note="none of them has a BF16 kernel (Conv / Gemm with constant weights, MatMul)")
+        return _Bf16Trial(note="none of them has a BF16 kernel that pays (Conv of one group / Gemm with constant "
+                               "weights, MatMul)")
     s = score(e)
     if s < target:
         return _Bf16Trial(score=s, note=f"with {len(layers)} of them in BF16 the score is {s:.4f}, "
