@@ -3,7 +3,8 @@
 Builds MODEL through ``int8rt build`` (in this process, as acc35 / acc37 ran it: auto calibrator on CALIB.npz,
 ``--accuracy-target TARGET``), catching the build's own mixed-engine builder (mixed._bf16_trial's ``build``) so
 that the chosen set is built twice exactly as the build makes it: every float layer FP32 (``--accuracy-fp32``'s
-engine) and those with a BF16 kernel in BF16. Prints what the build chose (its report lines), each engine's
+engine) and those with a BF16 kernel that pays in BF16 (BF16-kept), beside what the build shipped where it kept
+only some in BF16. Prints what the build chose (its report lines), each engine's
 score on EVAL.npz (lowest centred cosine over the outputs against the float32 engine, chunks of BATCH: samples
 the build never saw), then the FP32-kept, the BF16-kept and the float32 engine run alternated on the first
 BATCH samples of EVAL.npz: median process CPU ms (all of an engine's threads; the machine is shared).
@@ -54,8 +55,11 @@ def main() -> None:
     if "build" not in caught:
         print("no float layer chosen: nothing to compare")
         return
-    engines = {"FP32-kept": caught["build"](caught["nodes"]), "BF16-kept": caught["build"](caught["nodes"], True),
-               "float32": int8rt.build_engine(args.model, int8rt.BuilderConfig(precision="fp32"))._native}
+    engines = {"FP32-kept": caught["build"](caught["nodes"]), "BF16-kept": caught["build"](caught["nodes"], caught["nodes"])}
+    partial = report.mixed_precision["bf16_layers"] and report.mixed_precision["bf16_note"]
+    if partial:  # the build shipped some of them BF16, the most sensitive FP32
+        engines["shipped"] = shipped._native
+    engines["float32"] = int8rt.build_engine(args.model, int8rt.BuilderConfig(precision="fp32"))._native
     for name, e in engines.items():
         precisions = [layer["precision"] for layer in e.layers()]
         print(f"{name}: layers int8 {precisions.count('int8')}, bf16 {precisions.count('bf16')}, "
@@ -63,7 +67,7 @@ def main() -> None:
     z = np.load(args.eval)
     data = {k: z[k] for k in z.files}
     reference = mixed._outputs(engines["float32"], data, args.batch)
-    for name in ("FP32-kept", "BF16-kept"):
+    for name in [n for n in engines if n != "float32"]:
         score = mixed.default_metric(reference, mixed._outputs(engines[name], data, args.batch))
         print(f"{name}: score on {len(next(iter(data.values())))} evaluation samples {score:.4f}")
     feed = {k: np.ascontiguousarray(v[:args.batch]) for k, v in data.items()}

@@ -140,3 +140,72 @@ def test_depthwise_and_grouped_convs_stay_fp32_beside_bf16_ones() -> None:
     network = _to_network(model, None, None)
     assert mixed.bf16_precisions(network, ["dense", "dw", "grouped", "relu"]) == {
         "dense": "bf16", "dw": "fp32", "grouped": "fp32", "relu": "fp32"}
+
+
+class _StandIn:
+    """An engine with the ``_core.Engine`` surface mixed.py uses, whose int8 layers add INT8_ERROR and whose BF16
+    layers add BF16_ERROR, each along its own direction, orthogonal to the centred output and to the others
+    (test_mixed_cost's construction): the centred cosine is ``1 / sqrt(1 + sum of e^2)`` exactly."""
+
+    INT8_ERROR = {"A": 0.3, "B": 0.2, "C": 0.2}
+    BF16_ERROR = {"A": 0.1, "B": 0.01, "C": 0.01}
+
+    def __init__(self, int8=(), bf16=()) -> None:
+        self.int8, self.bf16 = set(int8), set(bf16)
+
+    def precision(self, n: str) -> str:
+        return "int8" if n in self.int8 else "bf16" if n in self.bf16 else "fp32"
+
+    def layers(self):
+        return [{"name": n, "op": "Conv", "precision": self.precision(n)} for n in sorted(self.INT8_ERROR)]
+
+    def create_execution_context(self):
+        return self
+
+    def run(self, chunk):
+        from test_mixed_cost import _noise
+
+        x = np.asarray(chunk["x"], np.float64)
+        names = sorted(self.INT8_ERROR)
+        noise = _noise(x, names + [n + "16" for n in names])
+        y = x + sum((self.INT8_ERROR[n] * noise[n] for n in self.int8), np.zeros_like(x))
+        return {"y": y + sum((self.BF16_ERROR[n] * noise[n + "16"] for n in self.bf16), np.zeros_like(x))}
+
+    def profile(self, chunk, runs, thread_cpu):
+        return [{"name": n, "precision": self.precision(n), "ms": {"int8": 1.0, "bf16": 2.0, "fp32": 3.0}[
+            self.precision(n)]} for n in sorted(self.INT8_ERROR)]
+
+
+def test_the_most_sensitive_float_layers_stay_fp32_where_every_one_in_bf16_misses() -> None:
+    """Target 1/sqrt(1.005): every layer must leave int8 (each adds at least 0.04); all three in BF16 add 0.0102,
+    too much; A, the most sensitive, kept FP32 and B, C in BF16 add 0.0002: found by bisection, shipped."""
+    from int8rt.accuracy import mixed
+
+    names = set(_StandIn.INT8_ERROR)
+    x = np.random.default_rng(1).standard_normal((8, 64)).astype(np.float32)
+    built = []
+
+    def build(fp32_nodes, bf16_nodes=()):
+        built.append((frozenset(fp32_nodes), frozenset(bf16_nodes)))
+        return _StandIn(names - set(fp32_nodes), set(bf16_nodes))
+
+    engine, mp = mixed.choose_float_layers(build=build, engine=_StandIn(names), node_names=names,
+                                           reference=_StandIn().run({"x": x}), data={"x": x}, batch_size=8,
+                                           target=1 / np.sqrt(1.005), bf16_off="")
+    assert set(mp.float_layers) == names and mp.fp32_score == pytest.approx(1.0, abs=1e-12)
+    assert engine.bf16 == {"B", "C"} and engine.int8 == set() and set(mp.bf16_layers) == {"B", "C"}
+    assert mp.score == mp.bf16_score == pytest.approx(1 / np.sqrt(1.0002), abs=1e-12)
+    assert mp.bf16_note == ("with 3 of them in BF16 the score is 0.9949, below the target 0.9975: "
+                            "the 1 most sensitive stay FP32")
+    assert mp.bf16_ms == {"B": 1.0, "C": 1.0} and mp.fp32_kept_ms == {"B": 2.0, "C": 2.0}  # less int8's 1 ms each
+    # every BF16 set built once: all three, then the bisection's (1 most sensitive FP32); k = 3 is the FP32 set
+    assert [b for _, b in built if b] == [frozenset(names), frozenset({"B", "C"})]
+    text = "\n".join(mixed_lines(mp))
+    assert "BF16 for 2 of 3 float layer(s) (with 3 of them in BF16 the score is 0.9949" in text
+    assert "    A: sensitivity" in text and ", FP32, float cost +" in text
+
+
+def mixed_lines(mp) -> list[str]:
+    from int8rt.accuracy.report import BuildReport
+
+    return BuildReport(measured=True, mixed_precision={**mp.__dict__}).format().splitlines()

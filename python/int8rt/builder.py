@@ -659,9 +659,9 @@ def build_engine(model: ModelSource, config: Optional[BuilderConfig] = None) -> 
         run.before_build(result)
         builder = run.builder  # another one where auto kept cross-layer equalization or unsigned activations
 
-        def rebuild(fp32_nodes: set[str], bf16: bool = False) -> Any:  # automatic mixed precision's candidates
-            kept = mixed.bf16_precisions(network, fp32_nodes) if bf16 else {n: "fp32" for n in fp32_nodes}
-            precisions = {**args["layer_precisions"], **kept}  # auto's float stem too
+        def rebuild(fp32_nodes: set[str], bf16_nodes: Sequence[str] = ()) -> Any:  # mixed precision's candidates
+            kept = {n: "fp32" for n in fp32_nodes}
+            precisions = {**args["layer_precisions"], **kept, **mixed.bf16_precisions(network, bf16_nodes)}  # stem too
             return run.corrected(rewrites.replay(_core.Builder(network, **dict(args, layer_precisions=precisions))),
                                  {k for k, v in precisions.items() if v in ("fp32", "bf16")}).build(result.scales)
 

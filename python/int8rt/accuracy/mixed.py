@@ -269,9 +269,10 @@ def choose_float_layers(*, build: Callable[..., Any], engine: Any, node_names: s
                         bf16_off: str = "not asked for") -> tuple[Any, MixedPrecision]:
     """Returns the engine to ship and what was chosen. ``build(fp32_nodes)``
     makes an INT8 engine with those network nodes kept in float32,
-    ``build(nodes, True)`` with those that have a BF16 kernel in BF16 and
-    the others float32 (asked only where ``bf16_off`` is "": else it says
-    why BF16 is not tried, :func:`bf16_unavailable`).
+    ``build(fp32_nodes, bf16_nodes)`` with those of ``bf16_nodes`` that
+    have a BF16 kernel that pays in BF16 (:func:`bf16_precisions`; asked
+    only where ``bf16_off`` is "": else it says why BF16 is not tried,
+    :func:`bf16_unavailable`).
     ``progress`` (True or an :class:`int8rt.Progress`) shows the phases
     ``sensitivity`` (a step per int8 layer) and ``mixed precision`` (a step
     per engine the bisections build). ``fp32_engine``, where given, is timed
@@ -331,7 +332,7 @@ def choose_float_layers(*, build: Callable[..., Any], engine: Any, node_names: s
     nodes = {n for name in chosen for n in groups[name]}
     if best[1] is None:  # scored earlier, not kept
         best = (best[0], build(nodes))
-    trial = _bf16_trial(build, nodes, chosen, groups, best[0] >= target, bf16_off,
+    trial = _bf16_trial(build, nodes, chosen, groups, sensitivity, best[0], bf16_off,
                         lambda e: metric(reference, _outputs(e, data, batch_size)), target) if chosen else None
     shipped = trial.engine if trial is not None and trial.layers else best[1]
     fp32_kept = [best[1]] if shipped is not best[1] else []
@@ -364,32 +365,56 @@ def choose_float_layers(*, build: Callable[..., Any], engine: Any, node_names: s
 
 @dataclass(frozen=True)
 class _Bf16Trial:
-    engine: Any = None          # the chosen set with its BF16-capable layers in BF16 (None: not built)
-    layers: tuple[str, ...] = ()  # the chosen layers it runs in BF16, where it meets the target; else ()
-    score: Optional[float] = None
-    note: str = ""              # why the float layers stay FP32
+    engine: Any = None          # the chosen set with some layers in BF16, meeting the target (None: none does)
+    layers: tuple[str, ...] = ()  # the chosen layers it runs in BF16; () where the FP32 set ships
+    score: Optional[float] = None  # its score; where none meets, the score with every layer that can in BF16
+    note: str = ""              # why float layers (all or the most sensitive) stay FP32
+
+
+class _NoSteps:
+    def update(self) -> None:
+        pass
 
 
 def _bf16_trial(build: Callable[..., Any], nodes: set[str], chosen: tuple[str, ...], groups: Mapping[str, list[str]],
-                met: bool, off: str, score: Callable[[Any], float], target: float) -> _Bf16Trial:
+                sensitivity: Mapping[str, float], fp32_score: float, off: str, score: Callable[[Any], float],
+                target: float) -> _Bf16Trial:
     """The chosen set built and scored with its layers that have a BF16
-    kernel in BF16: kept where it still meets the target (measured as the
-    set was), else the FP32 set ships and the note says why."""
+    kernel that pays in BF16 (``build(nodes, bf16_nodes)``): shipped where
+    it still meets the target (measured as the set was); else the fewest
+    most sensitive of them are kept FP32, found by bisection as the set
+    was (``log2`` more builds), and where even one in BF16 misses, the
+    FP32 set ships. The note says why layers stay FP32."""
     if off:
         return _Bf16Trial(note=off)
-    if not met:
+    if fp32_score < target:
         return _Bf16Trial(note="the target is not met with them FP32")
-    e = build(nodes, True)
-    in_bf16 = {n for layer in e.layers() if layer["precision"] == "bf16" for n in layer["name"].split("+")}
-    layers = tuple(name for name in chosen if in_bf16 & set(groups[name]))
+
+    def attempt(names: Iterable[str]) -> tuple[Any, tuple[str, ...]]:
+        e = build(nodes, {n for name in names for n in groups[name]})
+        in_bf16 = {n for layer in e.layers() if layer["precision"] == "bf16" for n in layer["name"].split("+")}
+        return e, tuple(name for name in chosen if in_bf16 & set(groups[name]))
+    e, layers = attempt(chosen)
     if not layers:
         return _Bf16Trial(note="none of them has a BF16 kernel that pays (Conv of one group / Gemm with constant "
                                "weights, MatMul)")
     s = score(e)
-    if s < target:
-        return _Bf16Trial(score=s, note=f"with {len(layers)} of them in BF16 the score is {s:.4f}, "
-                                        f"below the target {target:.4g}")
-    return _Bf16Trial(engine=e, layers=layers, score=s)
+    if s >= target:
+        return _Bf16Trial(engine=e, layers=layers, score=s)
+    order = sorted(layers, key=lambda name: -sensitivity.get(name, 0.0))  # the first ones stay FP32 first
+    shipped: dict[int, tuple[str, ...]] = {}
+
+    def with_fp32(k: int) -> tuple[float, Any]:  # the k most sensitive FP32, the rest in BF16
+        if k == len(order):
+            return fp32_score, None
+        e_k, shipped[k] = attempt(order[k:])
+        return score(e_k), e_k
+    k, (s_k, e_k) = _bisect(with_fp32, len(order), target, _NoSteps())
+    every = f"with {len(layers)} of them in BF16 the score is {s:.4f}, below the target {target:.4g}"
+    if e_k is None:
+        return _Bf16Trial(score=s, note=every + "; with only the least sensitive in BF16 too")
+    return _Bf16Trial(engine=e_k, layers=shipped[k], score=s_k,
+                      note=f"{every}: the {k} most sensitive stay FP32")
 
 
 def _bisect(score_with: Callable[[int], tuple[float, Any]], n: int, target: float,

@@ -724,8 +724,8 @@ class CalibrationRun:
         """Measures the built engine (``int8rt.Engine``) and returns it with
         the report in its metadata. With ``accuracy_target``, first chooses
         the float32 layers (mixed.py) with ``rebuild(fp32 nodes) -> _core.Engine``
-        (``rebuild(nodes, True)``: in BF16 where they have a kernel, tried
-        unless ``bf16_off`` says why not), its phases shown on ``progress``
+        (``rebuild(nodes, bf16 nodes)``: those in BF16 where they have a kernel
+        that pays, tried unless ``bf16_off`` says why not), its phases shown on ``progress``
         (BuilderConfig.progress)."""
         from ..engine import Engine
 
