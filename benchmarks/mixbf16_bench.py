@@ -1,7 +1,7 @@
 """acc39: automatic mixed precision's float layers in BF16 against FP32, the same set.
 
 Builds MODEL through ``int8rt build`` (in this process, as acc35 / acc37 ran it: auto calibrator on CALIB.npz,
-``--accuracy-target TARGET``), catching the build's own mixed-engine builder (mixed._bf16_trial's ``build``) so
+``--accuracy-target TARGET``), catching the build's own mixed-engine builder (mixed.bf16_trial's ``build``) so
 that the chosen set is built twice exactly as the build makes it: every float layer FP32 (``--accuracy-fp32``'s
 engine) and those with a BF16 kernel that pays in BF16 (BF16-kept), beside what the build shipped where it kept
 only some in BF16. Prints what the build chose (its report lines), each engine's
@@ -33,13 +33,13 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=9)
     args = ap.parse_args()
     caught = {}
-    trial = mixed._bf16_trial
+    trial = mixed.bf16_trial
 
     def catching(build, nodes, *rest):
         caught.update(build=build, nodes=set(nodes))
         return trial(build, nodes, *rest)
 
-    mixed._bf16_trial = catching
+    mixed.bf16_trial = catching
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "e.i8rt"

@@ -123,7 +123,7 @@ def test_depthwise_and_grouped_convs_stay_fp32_beside_bf16_ones() -> None:
     """PP-OCRv4 rec's depthwise convs took longer in BF16 than in FP32 (acc39): only convs of one group go BF16."""
     from onnx import TensorProto, helper, numpy_helper
 
-    from int8rt.accuracy import mixed
+    from int8rt.accuracy import mixed_bf16
     from int8rt.builder import _to_network
 
     rng = np.random.default_rng(0)
@@ -138,7 +138,7 @@ def test_depthwise_and_grouped_convs_stay_fp32_beside_bf16_ones() -> None:
                               [numpy_helper.from_array(v.astype(np.float32), k) for k, v in w.items()])
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]).SerializeToString()
     network = _to_network(model, None, None)
-    assert mixed.bf16_precisions(network, ["dense", "dw", "grouped", "relu"]) == {
+    assert mixed_bf16.bf16_precisions(network, ["dense", "dw", "grouped", "relu"]) == {
         "dense": "bf16", "dw": "fp32", "grouped": "fp32", "relu": "fp32"}
 
 

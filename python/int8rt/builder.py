@@ -23,7 +23,7 @@ import numpy as np
 
 from . import _core
 from ._names import check_names
-from .accuracy import mixed
+from .accuracy import mixed_bf16
 from .accuracy.equalize import RESCALED_KEY
 from .accuracy.run import CalibrationRun
 from .calib import channel_ranges
@@ -661,7 +661,7 @@ def build_engine(model: ModelSource, config: Optional[BuilderConfig] = None) -> 
 
         def rebuild(fp32_nodes: set[str], bf16_nodes: Sequence[str] = ()) -> Any:  # mixed precision's candidates
             kept = {n: "fp32" for n in fp32_nodes}
-            precisions = {**args["layer_precisions"], **kept, **mixed.bf16_precisions(network, bf16_nodes)}  # stem too
+            precisions = {**args["layer_precisions"], **kept, **mixed_bf16.bf16_precisions(network, bf16_nodes)}  # stem too
             return run.corrected(rewrites.replay(_core.Builder(network, **dict(args, layer_precisions=precisions))),
                                  {k for k, v in precisions.items() if v in ("fp32", "bf16")}).build(result.scales)
 
@@ -671,7 +671,7 @@ def build_engine(model: ModelSource, config: Optional[BuilderConfig] = None) -> 
             step.update()
         engine = run.finish(engine, result, accuracy_target=config.accuracy_target,
                             accuracy_metric=config.accuracy_metric, rebuild=rebuild, progress=config.progress,
-                            bf16_off=mixed.bf16_unavailable(config.accuracy_bf16, config.bf16))
+                            bf16_off=mixed_bf16.bf16_unavailable(config.accuracy_bf16, config.bf16))
         if rewrites.rescaled:  # int8rt compare sets the model's own values beside the engine's with them
             engine = Engine(engine._native.with_metadata({**engine.metadata,
                                                           RESCALED_KEY: json.dumps(rewrites.rescaled)}))

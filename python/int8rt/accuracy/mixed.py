@@ -24,13 +24,15 @@ yours) after calibration:
    float cost is chosen. When even every layer in float32 would not meet
    it, all candidates stay float and a warning says so.
 4. BF16 (acc39): where BF16 kernels run natively (AVX512-BF16 under the
-   ISA cap, :func:`bf16_unavailable`) and the build did not force FP32
+   ISA cap, :func:`mixed_bf16.bf16_unavailable`) and the build did not force FP32
    (``BuilderConfig.accuracy_bf16=False``), the chosen set is built again
    with its layers that have a BF16 kernel that pays (Conv of one group /
-   Gemm with constant weights, MatMul: :func:`bf16_precisions`) in BF16,
-   the rest FP32, and scored alike; it ships where it still meets the target, else
-   the FP32 set does. The search itself runs FP32: BF16 can only lower
-   a set's score, so the set found is the smallest any BF16 set could be.
+   Gemm with constant weights, MatMul: :func:`mixed_bf16.bf16_precisions`) in BF16,
+   the rest FP32, and scored alike; it ships where it still meets the
+   target, else the fewest most sensitive of them stay FP32 (bisection),
+   else the FP32 set ships (mixed_bf16.py). The search itself runs FP32:
+   BF16 can only lower a set's score, so the set found is the smallest
+   any BF16 set could be.
 5. The report records the float layers with their sensitivity and cost
    (and, with BF16 layers, each one's cost in BF16 and in FP32 measured
    in the two mixed engines), the score reached and the latency of the
@@ -47,15 +49,15 @@ import logging
 import math
 import time
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable, Mapping, Optional
+from typing import Any, Callable, Mapping, Optional
 
 import numpy as np
 
 from . import metrics
+from .mixed_bf16 import bf16_trial
 from .taps import batches
 
-__all__ = ["MIN_SAVING", "MixedPrecision", "Metric", "RANKINGS", "bf16_precisions", "bf16_unavailable", "choose_float_layers",
-           "default_metric", "float_costs", "latency_verdict", "latency_warning", "little_gain", "rankings"]
+__all__ = ["MIN_SAVING", "MixedPrecision", "Metric", "RANKINGS", "choose_float_layers", "default_metric", "float_costs", "latency_verdict", "latency_warning", "little_gain", "rankings"]
 
 logger = logging.getLogger("int8rt")
 
@@ -228,40 +230,6 @@ def rankings(sensitivity: Mapping[str, float], cost: Mapping[str, float]) -> dic
     return {RANKINGS[0]: sorted(sensitivity, key=lambda n: -sensitivity[n]), RANKINGS[1]: by_ratio}
 
 
-def bf16_precisions(network: Any, nodes: Iterable[str]) -> dict[str, str]:
-    """``layer_precisions`` for float layers kept out of int8 with BF16 on:
-    ``"bf16"`` for those with a BF16 kernel (quiet_positions.stem_precisions:
-    Conv / Gemm with constant weights, MatMul) but grouped and depthwise
-    Convs, ``"fp32"`` for the others. A depthwise conv has a handful of
-    products per output and is bound by memory: on PP-OCRv4 rec every one
-    of its 12 depthwise float convs took longer in BF16 than FP32 (1.1-4.1x,
-    thread CPU, same mixed engine), its 1x1 convs 0.65-1.04x (acc39)."""
-    from .quiet_positions import stem_precisions
-
-    out = stem_precisions(network, nodes)
-    grouped = {n["name"] for n in network.nodes() if n["name"] in out and int(n["attrs"].get("group", 1)) > 1}
-    return {n: "fp32" if n in grouped else p for n, p in out.items()}
-
-
-def bf16_unavailable(allowed: bool = True, every_float_bf16: bool = False) -> str:
-    """Why automatic mixed precision keeps its float layers FP32 without
-    trying BF16, "" where it tries BF16: ``allowed`` is
-    ``BuilderConfig.accuracy_bf16`` (``int8rt build --accuracy-fp32``
-    clears it), ``every_float_bf16`` is ``BuilderConfig.bf16`` (every float
-    layer with a BF16 kernel runs BF16 already); BF16 kernels must run
-    natively (AVX512-BF16 under the ISA cap: the scalar reference elsewhere
-    is slower than FP32)."""
-    from .quiet_positions import native_bf16
-
-    if not allowed:
-        return "FP32 forced (BuilderConfig.accuracy_bf16=False, --accuracy-fp32)"
-    if every_float_bf16:
-        return "BuilderConfig.bf16 (--bf16) runs every float layer with a BF16 kernel in BF16 already"
-    if not native_bf16():
-        return "no native BF16 here (the CPU lacks AVX512-BF16, or the ISA cap is below avx512)"
-    return ""
-
-
 def choose_float_layers(*, build: Callable[..., Any], engine: Any, node_names: set[str],
                         reference: Mapping[str, np.ndarray], data: Mapping[str, np.ndarray], batch_size: int,
                         target: float, metric: Optional[Metric] = None,
@@ -270,9 +238,9 @@ def choose_float_layers(*, build: Callable[..., Any], engine: Any, node_names: s
     """Returns the engine to ship and what was chosen. ``build(fp32_nodes)``
     makes an INT8 engine with those network nodes kept in float32,
     ``build(fp32_nodes, bf16_nodes)`` with those of ``bf16_nodes`` that
-    have a BF16 kernel that pays in BF16 (:func:`bf16_precisions`; asked
+    have a BF16 kernel that pays in BF16 (:func:`mixed_bf16.bf16_precisions`; asked
     only where ``bf16_off`` is "": else it says why BF16 is not tried,
-    :func:`bf16_unavailable`).
+    :func:`mixed_bf16.bf16_unavailable`).
     ``progress`` (True or an :class:`int8rt.Progress`) shows the phases
     ``sensitivity`` (a step per int8 layer) and ``mixed precision`` (a step
     per engine the bisections build). ``fp32_engine``, where given, is timed
@@ -332,7 +300,7 @@ def choose_float_layers(*, build: Callable[..., Any], engine: Any, node_names: s
     nodes = {n for name in chosen for n in groups[name]}
     if best[1] is None:  # scored earlier, not kept
         best = (best[0], build(nodes))
-    trial = _bf16_trial(build, nodes, chosen, groups, sensitivity, best[0], bf16_off,
+    trial = bf16_trial(build, nodes, chosen, groups, sensitivity, best[0], bf16_off,
                         lambda e: metric(reference, _outputs(e, data, batch_size)), target) if chosen else None
     shipped = trial.engine if trial is not None and trial.layers else best[1]
     fp32_kept = [best[1]] if shipped is not best[1] else []
@@ -361,60 +329,6 @@ def choose_float_layers(*, build: Callable[..., Any], engine: Any, node_names: s
                 "(all int8: %.4f); latency %.3f -> %.3f ms", len(chosen), len(groups), len(result.bf16_layers),
                 ranking, result.score, score0, result.ms_all_int8, result.ms_chosen)
     return shipped, result
-
-
-@dataclass(frozen=True)
-class _Bf16Trial:
-    engine: Any = None          # the chosen set with some layers in BF16, meeting the target (None: none does)
-    layers: tuple[str, ...] = ()  # the chosen layers it runs in BF16; () where the FP32 set ships
-    score: Optional[float] = None  # its score; where none meets, the score with every layer that can in BF16
-    note: str = ""              # why float layers (all or the most sensitive) stay FP32
-
-
-class _NoSteps:
-    def update(self) -> None:
-        pass
-
-
-def _bf16_trial(build: Callable[..., Any], nodes: set[str], chosen: tuple[str, ...], groups: Mapping[str, list[str]],
-                sensitivity: Mapping[str, float], fp32_score: float, off: str, score: Callable[[Any], float],
-                target: float) -> _Bf16Trial:
-    """The chosen set built and scored with its layers that have a BF16
-    kernel that pays in BF16 (``build(nodes, bf16_nodes)``): shipped where
-    it still meets the target (measured as the set was); else the fewest
-    most sensitive of them are kept FP32, found by bisection as the set
-    was (``log2`` more builds), and where even one in BF16 misses, the
-    FP32 set ships. The note says why layers stay FP32."""
-    if off:
-        return _Bf16Trial(note=off)
-    if fp32_score < target:
-        return _Bf16Trial(note="the target is not met with them FP32")
-
-    def attempt(names: Iterable[str]) -> tuple[Any, tuple[str, ...]]:
-        e = build(nodes, {n for name in names for n in groups[name]})
-        in_bf16 = {n for layer in e.layers() if layer["precision"] == "bf16" for n in layer["name"].split("+")}
-        return e, tuple(name for name in chosen if in_bf16 & set(groups[name]))
-    e, layers = attempt(chosen)
-    if not layers:
-        return _Bf16Trial(note="none of them has a BF16 kernel that pays (Conv of one group / Gemm with constant "
-                               "weights, MatMul)")
-    s = score(e)
-    if s >= target:
-        return _Bf16Trial(engine=e, layers=layers, score=s)
-    order = sorted(layers, key=lambda name: -sensitivity.get(name, 0.0))  # the first ones stay FP32 first
-    shipped: dict[int, tuple[str, ...]] = {}
-
-    def with_fp32(k: int) -> tuple[float, Any]:  # the k most sensitive FP32, the rest in BF16
-        if k == len(order):
-            return fp32_score, None
-        e_k, shipped[k] = attempt(order[k:])
-        return score(e_k), e_k
-    k, (s_k, e_k) = _bisect(with_fp32, len(order), target, _NoSteps())
-    every = f"with {len(layers)} of them in BF16 the score is {s:.4f}, below the target {target:.4g}"
-    if e_k is None:
-        return _Bf16Trial(score=s, note=every + "; with only the least sensitive in BF16 too")
-    return _Bf16Trial(engine=e_k, layers=shipped[k], score=s_k,
-                      note=f"{every}: the {k} most sensitive stay FP32")
 
 
 def _bisect(score_with: Callable[[int], tuple[float, Any]], n: int, target: float,
