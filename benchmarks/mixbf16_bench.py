@@ -55,7 +55,8 @@ def main() -> None:
     if "build" not in caught:
         print("no float layer chosen: nothing to compare")
         return
-    engines = {"FP32-kept": caught["build"](caught["nodes"]), "BF16-kept": caught["build"](caught["nodes"], caught["nodes"])}
+    build, nodes = caught["build"], caught["nodes"]
+    engines = {"FP32-kept": build(nodes), "BF16-kept": build(nodes, nodes)}
     partial = report.mixed_precision["bf16_layers"] and report.mixed_precision["bf16_note"]
     if partial:  # the build shipped some of them BF16, the most sensitive FP32
         engines["shipped"] = shipped._native

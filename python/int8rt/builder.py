@@ -660,8 +660,8 @@ def build_engine(model: ModelSource, config: Optional[BuilderConfig] = None) -> 
         builder = run.builder  # another one where auto kept cross-layer equalization or unsigned activations
 
         def rebuild(fp32_nodes: set[str], bf16_nodes: Sequence[str] = ()) -> Any:  # mixed precision's candidates
-            kept = {n: "fp32" for n in fp32_nodes}
-            precisions = {**args["layer_precisions"], **kept, **mixed_bf16.bf16_precisions(network, bf16_nodes)}  # stem too
+            kept = {**{n: "fp32" for n in fp32_nodes}, **mixed_bf16.bf16_precisions(network, bf16_nodes)}
+            precisions = {**args["layer_precisions"], **kept}  # auto's float stem too
             return run.corrected(rewrites.replay(_core.Builder(network, **dict(args, layer_precisions=precisions))),
                                  {k for k, v in precisions.items() if v in ("fp32", "bf16")}).build(result.scales)
 

@@ -57,7 +57,8 @@ from . import metrics
 from .mixed_bf16 import bf16_trial
 from .taps import batches
 
-__all__ = ["MIN_SAVING", "MixedPrecision", "Metric", "RANKINGS", "choose_float_layers", "default_metric", "float_costs", "latency_verdict", "latency_warning", "little_gain", "rankings"]
+__all__ = ["MIN_SAVING", "MixedPrecision", "Metric", "RANKINGS", "choose_float_layers", "default_metric", "float_costs",
+           "latency_verdict", "latency_warning", "little_gain", "rankings"]
 
 logger = logging.getLogger("int8rt")
 

@@ -370,7 +370,8 @@ def mixed_warning(mp: Optional[dict[str, Any]]) -> str:
     """The mixed-precision latency warning of a report (mixed.latency_warning), "" where none."""
     if not mp:
         return ""
-    return latency_warning(len(mp["float_layers"]), mp["ms_chosen"], mp.get("ms_fp32"), len(mp.get("bf16_layers") or ()))
+    return latency_warning(len(mp["float_layers"]), mp["ms_chosen"], mp.get("ms_fp32"),
+                           len(mp.get("bf16_layers") or ()))
 
 
 def _f(x: float) -> str:
