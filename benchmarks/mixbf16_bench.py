@@ -8,7 +8,7 @@ only some in BF16. Prints what the build chose (its report lines), each engine's
 score on EVAL.npz (lowest centred cosine over the outputs against the float32 engine, chunks of BATCH: samples
 the build never saw), then the FP32-kept, the BF16-kept and the float32 engine run alternated on the first
 BATCH samples of EVAL.npz: median process CPU ms (all of an engine's threads; the machine is shared).
-Usage: python benchmarks/mixbf16_bench.py MODEL.onnx CALIB.npz EVAL.npz TARGET [--batch 8] [--runs 9]
+Usage: python benchmarks/mixbf16_bench.py MODEL.onnx CALIB.npz EVAL.npz TARGET [--batch 8] [--runs 9] [--save DIR]
 """
 import argparse
 import tempfile
@@ -31,6 +31,8 @@ def main() -> None:
     ap.add_argument("target", type=float)
     ap.add_argument("--batch", type=int, default=8)
     ap.add_argument("--runs", type=int, default=9)
+    ap.add_argument("--save", metavar="DIR", help="write the engines here (DIR/NAME.i8rt), to time them again apart "
+                    "(benchmarks/acc37_mixed_cost.py)")
     args = ap.parse_args()
     caught = {}
     trial = mixed.bf16_trial
@@ -62,6 +64,9 @@ def main() -> None:
         engines["shipped"] = shipped._native
     engines["float32"] = int8rt.build_engine(args.model, int8rt.BuilderConfig(precision="fp32"))._native
     for name, e in engines.items():
+        if args.save and name != "float32":
+            Path(args.save).mkdir(parents=True, exist_ok=True)
+            int8rt.Engine(e).save(Path(args.save) / f"{name}.i8rt")
         precisions = [layer["precision"] for layer in e.layers()]
         print(f"{name}: layers int8 {precisions.count('int8')}, bf16 {precisions.count('bf16')}, "
               f"fp32 {precisions.count('fp32')}")
