@@ -108,7 +108,7 @@ def bf16_trial(build: Callable[..., Any], nodes: set[str], chosen: tuple[str, ..
     from .mixed import _bisect  # mixed.py imports this module
 
     k, (s_k, e_k) = _bisect(with_fp32, len(order), target, _NoSteps())
-    every = f"with {len(layers)} of them in BF16 the score is {s:.4f}, below the target {target:.4g}"
+    every = f"with {len(layers)} of them in BF16 the score is {s:.5f}, below the target {target:.5g}"
     if e_k is None:
         return Bf16Trial(score=s, note=every + "; with only the least sensitive in BF16 too")
     return Bf16Trial(engine=e_k, layers=shipped[k], score=s_k, note=f"{every}: the {k} most sensitive stay FP32")

@@ -334,7 +334,7 @@ def bf16_line(mp: dict[str, Any]) -> str:
         return f"float layers FP32: {mp['bf16_note']}"
     why = f" ({mp['bf16_note']})" if mp["bf16_note"] else ""
     return (f"BF16 for {len(mp['bf16_layers'])} of {len(mp['float_layers'])} float layer(s){why}: score "
-            f"{mp['bf16_score']:.4f} (FP32: {mp['fp32_score']:.4f}; target {mp['target']:.4g}); their float cost "
+            f"{mp['bf16_score']:.5f} (FP32: {mp['fp32_score']:.5f}; target {mp['target']:.5g}); their float cost "
             f"+{sum(mp['bf16_ms'].values()):.3f} "
             f"ms in BF16 against +{sum(mp['fp32_kept_ms'].values()):.3f} ms in FP32; latency {mp['ms_chosen']:.3f} ms "
             f"against {mp['ms_fp32_kept']:.3f} ms with them FP32 (int8rt build --accuracy-fp32)")
