@@ -209,3 +209,13 @@ def mixed_lines(mp) -> list[str]:
     from int8rt.accuracy.report import BuildReport
 
     return BuildReport(measured=True, mixed_precision={**mp.__dict__}).format().splitlines()
+
+
+def test_why_bf16_is_not_tried() -> None:
+    from int8rt.accuracy.mixed_bf16 import bf16_unavailable
+
+    assert bf16_unavailable(False).startswith("FP32 forced")  # before any other reason: the user asked
+    assert bf16_unavailable(True, False, "cuda") == "the BF16 kernels are CPU kernels (device cuda)"
+    assert bf16_unavailable(True, True).startswith("BuilderConfig.bf16 (--bf16) runs every float layer")
+    assert bf16_unavailable() == ("" if native_bf16() else
+                                  "no native BF16 here (the CPU lacks AVX512-BF16, or the ISA cap is below avx512)")

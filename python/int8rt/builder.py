@@ -671,7 +671,7 @@ def build_engine(model: ModelSource, config: Optional[BuilderConfig] = None) -> 
             step.update()
         engine = run.finish(engine, result, accuracy_target=config.accuracy_target,
                             accuracy_metric=config.accuracy_metric, rebuild=rebuild, progress=config.progress,
-                            bf16_off=mixed_bf16.bf16_unavailable(config.accuracy_bf16, config.bf16))
+                            bf16_off=mixed_bf16.bf16_unavailable(config.accuracy_bf16, config.bf16, config.device))
         if rewrites.rescaled:  # int8rt compare sets the model's own values beside the engine's with them
             engine = Engine(engine._native.with_metadata({**engine.metadata,
                                                           RESCALED_KEY: json.dumps(rewrites.rescaled)}))

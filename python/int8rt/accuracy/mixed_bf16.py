@@ -36,18 +36,20 @@ def bf16_precisions(network: Any, nodes: Iterable[str]) -> dict[str, str]:
     return {n: "fp32" if n in grouped else p for n, p in out.items()}
 
 
-def bf16_unavailable(allowed: bool = True, every_float_bf16: bool = False) -> str:
+def bf16_unavailable(allowed: bool = True, every_float_bf16: bool = False, device: str = "cpu") -> str:
     """Why automatic mixed precision keeps its float layers FP32 without
     trying BF16, "" where it tries BF16: ``allowed`` is
     ``BuilderConfig.accuracy_bf16`` (``int8rt build --accuracy-fp32``
     clears it), ``every_float_bf16`` is ``BuilderConfig.bf16`` (every float
     layer with a BF16 kernel runs BF16 already); BF16 kernels must run
     natively (AVX512-BF16 under the ISA cap: the scalar reference elsewhere
-    is slower than FP32)."""
+    is slower than FP32) and are CPU kernels (``device``: BuilderConfig's)."""
     from .quiet_positions import native_bf16
 
     if not allowed:
         return "FP32 forced (BuilderConfig.accuracy_bf16=False, --accuracy-fp32)"
+    if device != "cpu":
+        return f"the BF16 kernels are CPU kernels (device {device})"
     if every_float_bf16:
         return "BuilderConfig.bf16 (--bf16) runs every float layer with a BF16 kernel in BF16 already"
     if not native_bf16():
