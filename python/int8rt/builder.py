@@ -239,10 +239,12 @@ class BuilderConfig:
             or ``accuracy_metric(fp32_outputs, int8_outputs)`` (higher is
             better). What was chosen and its latency: ``engine.build_report()``.
         accuracy_bf16: with ``accuracy_target``, where BF16 kernels run
-            natively (AVX512-BF16), the layers kept out of int8 run in BF16
-            (those with a BF16 kernel) where the target is still met with
-            them so, measured as the set was; else FP32. ``False`` keeps them
-            FP32 (``int8rt build --accuracy-fp32``).
+            natively (AVX512-BF16), the layers kept out of int8 that have a
+            BF16 kernel that pays (Conv of one group, Gemm with constant
+            weights, MatMul) run in BF16 where the target is still met with
+            them so, measured as the set was; else the fewest most sensitive
+            of them stay FP32, else all (int8rt/accuracy/mixed_bf16.py).
+            ``False`` keeps them FP32 (``int8rt build --accuracy-fp32``).
     """
 
     precision: str = "int8"
