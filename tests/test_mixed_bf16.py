@@ -219,3 +219,24 @@ def test_why_bf16_is_not_tried() -> None:
     assert bf16_unavailable(True, True).startswith("BuilderConfig.bf16 (--bf16) runs every float layer")
     assert bf16_unavailable() == ("" if native_bf16() else
                                   "no native BF16 here (the CPU lacks AVX512-BF16, or the ISA cap is below avx512)")
+
+
+def test_int8rt_max_isa_below_avx512_keeps_fp32_and_avx512vnni_does_not() -> None:
+    """The environment's ISA cap, in a fresh process (read at start): BF16 kernels sit in the AVX-512 tier, so
+    INT8RT_MAX_ISA=avxvnni keeps the float layers FP32 and avx512vnni (above avx512) does not."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    code = ("import int8rt; from accuracy_models import entropy_collapse_case as c; case = c(); "
+            "cal = int8rt.make_calibrator({'x': case.calib}, algorithm='entropy2'); "
+            "e = int8rt.build_engine(case.model, int8rt.BuilderConfig(calibrator=cal, accuracy_target=0.9)); "
+            "print(sorted(e.build_report().mixed_precision['bf16_layers']))")
+    here = Path(__file__).resolve().parent
+    path = os.pathsep.join([str(here.parent / "python"), str(here), os.environ.get("PYTHONPATH", "")])
+    for isa, bf16 in (("avxvnni", False), ("avx512vnni", native_bf16())):
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                             env={**os.environ, "INT8RT_MAX_ISA": isa, "PYTHONPATH": path}).stdout
+        layers = out.strip().splitlines()[-1]
+        assert (layers != "[]" and "'Conv_0'" in layers) if bf16 else layers == "[]", (isa, out)
