@@ -28,7 +28,7 @@ def bf16_precisions(network: Any, nodes: Iterable[str]) -> dict[str, str]:
     Convs, ``"fp32"`` for the others. A depthwise conv has a handful of
     products per output and is bound by memory: on PP-OCRv4 rec every one
     of its 12 depthwise float convs took longer in BF16 than FP32 (1.1-4.1x,
-    thread CPU, same mixed engine), its 1x1 convs 0.65-1.04x (acc39)."""
+    thread CPU, same mixed engine), its 1x1 convs 0.64-1.05x (acc39)."""
     from .quiet_positions import stem_precisions
 
     out = stem_precisions(network, nodes)
