@@ -23,6 +23,7 @@ import numpy as np
 
 from . import _core
 from ._names import check_names
+from .accuracy import mixed_bf16
 from .accuracy.equalize import RESCALED_KEY
 from .accuracy.run import CalibrationRun
 from .calib import channel_ranges
@@ -237,6 +238,13 @@ class BuilderConfig:
             score is the lowest centred cosine between INT8 and FP32 outputs,
             or ``accuracy_metric(fp32_outputs, int8_outputs)`` (higher is
             better). What was chosen and its latency: ``engine.build_report()``.
+        accuracy_bf16: with ``accuracy_target``, where BF16 kernels run
+            natively (AVX512-BF16), the layers kept out of int8 that have a
+            BF16 kernel that pays (Conv of one group, Gemm with constant
+            weights, MatMul) run in BF16 where the target is still met with
+            them so, measured as the set was; else the fewest most sensitive
+            of them stay FP32, else all (int8rt/accuracy/mixed_bf16.py).
+            ``False`` keeps them FP32 (``int8rt build --accuracy-fp32``).
     """
 
     precision: str = "int8"
@@ -268,6 +276,7 @@ class BuilderConfig:
     channel_activations: bool = True
     accuracy_target: Optional[float] = None
     accuracy_metric: Optional[Callable[[Mapping[str, np.ndarray], Mapping[str, np.ndarray]], float]] = None
+    accuracy_bf16: bool = True
 
 
 def devices() -> dict[str, str]:
@@ -652,8 +661,9 @@ def build_engine(model: ModelSource, config: Optional[BuilderConfig] = None) -> 
         run.before_build(result)
         builder = run.builder  # another one where auto kept cross-layer equalization or unsigned activations
 
-        def rebuild(fp32_nodes: set[str]) -> Any:  # automatic mixed precision's candidates
-            precisions = {**args["layer_precisions"], **{n: "fp32" for n in fp32_nodes}}  # auto's float stem too
+        def rebuild(fp32_nodes: set[str], bf16_nodes: Sequence[str] = ()) -> Any:  # mixed precision's candidates
+            kept = {**{n: "fp32" for n in fp32_nodes}, **mixed_bf16.bf16_precisions(network, bf16_nodes)}
+            precisions = {**args["layer_precisions"], **kept}  # auto's float stem too
             return run.corrected(rewrites.replay(_core.Builder(network, **dict(args, layer_precisions=precisions))),
                                  {k for k, v in precisions.items() if v in ("fp32", "bf16")}).build(result.scales)
 
@@ -662,7 +672,8 @@ def build_engine(model: ModelSource, config: Optional[BuilderConfig] = None) -> 
             engine = Engine(built if built is not None else builder.build(result.scales))
             step.update()
         engine = run.finish(engine, result, accuracy_target=config.accuracy_target,
-                            accuracy_metric=config.accuracy_metric, rebuild=rebuild, progress=config.progress)
+                            accuracy_metric=config.accuracy_metric, rebuild=rebuild, progress=config.progress,
+                            bf16_off=mixed_bf16.bf16_unavailable(config.accuracy_bf16, config.bf16, config.device))
         if rewrites.rescaled:  # int8rt compare sets the model's own values beside the engine's with them
             engine = Engine(engine._native.with_metadata({**engine.metadata,
                                                           RESCALED_KEY: json.dumps(rewrites.rescaled)}))

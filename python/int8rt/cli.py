@@ -78,6 +78,7 @@ def _cmd_build(args: argparse.Namespace) -> int:
                                   accuracy_check=not args.no_accuracy_check, holdout_every=args.holdout_every,
                                   calibration_groups=args.calibration_groups.split(",") if args.calibration_groups else None,
                                   bias_correction=args.bias_correction, accuracy_target=args.accuracy_target,
+                                  accuracy_bf16=not args.accuracy_fp32,
                                   equalize=args.equalize, unsigned_activations=args.unsigned_activations,
                                   asymmetric_activations=args.asymmetric_activations,
                                   channel_activations=args.channel_activations,
@@ -395,7 +396,11 @@ def _parser() -> argparse.ArgumentParser:
                    help="SmoothQuant's migration strength (default 0.5)")
     b.add_argument("--accuracy-target", type=float, metavar="COS",
                    help="keep the fewest, most sensitive layers in FP32 so that the outputs' centred cosine "
-                        "with FP32 on the held-out samples reaches COS (e.g. 0.99)")
+                        "with FP32 on the held-out samples reaches COS (e.g. 0.99); they run BF16 where the CPU has "
+                        "AVX512-BF16 and the target is still met so (else FP32)")
+    b.add_argument("--accuracy-fp32", action="store_true",
+                   help="with --accuracy-target: keep the layers it leaves out of int8 in FP32, not BF16 "
+                        "(BuilderConfig.accuracy_bf16=False)")
     b.add_argument("--no-accuracy-check", action="store_true",
                    help="calibrate on every sample (as TensorRT; auto still holds samples out for its choice) "
                    "and skip the INT8-vs-FP32 check")

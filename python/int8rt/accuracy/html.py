@@ -24,7 +24,8 @@ import tempfile
 from pathlib import Path
 from typing import Any, Collection, Optional
 
-from .report import RESCALED_MARK, RESCALED_NOTE, BuildReport, float_layer_lines, latency_text, mixed_warning
+from .report import (RESCALED_MARK, RESCALED_NOTE, BuildReport, float_layer_lines, float_set_text, latency_text,
+                     mixed_warning)
 
 __all__ = ["write_html"]
 
@@ -228,8 +229,10 @@ def _write_page(report: BuildReport, out: Path, title: str, rescaled: frozenset[
         mp = report.mixed_precision
         if mp:
             parts.append(f"<h2>Mixed precision</h2><p>target {mp['target']:.4g}: {'met' if mp['met'] else 'not met'}, "
-                         f"score {mp['score']:.4f} (all int8 {mp['score_all_int8']:.4f}); float32 layers: "
-                         f"{e(', '.join(mp['float_layers']) or 'none')}; {e(latency_text(mp))}</p>")
+                         f"score {mp['score']:.4f} (all int8 {mp['score_all_int8']:.4f}); "
+                         + (f"float32 layers: {e(', '.join(mp['float_layers']) or 'none')}" if not mp.get("bf16_layers")
+                            else e(float_set_text(mp)))
+                         + f"; {e(latency_text(mp))}</p>")
             parts += [f"<p>{e(line)}</p>" for line in float_layer_lines(mp)]
         parts.append("<h2>Int8 tensors</h2><table>")
         parts.append(_row(["tensor", "method", "range held", "range observed", "clipped %", "SQNR dB", "warning"],

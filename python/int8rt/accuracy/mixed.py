@@ -13,8 +13,8 @@ yours) after calibration:
    engine with every candidate in float32, with the float ops its int8
    kernel had fused, less those it takes int8 in the built one (both
    profiled layer by layer on the check samples, thread CPU clock): what
-   keeping it float32 adds (float_costs). Float layers run FP32
-   (``layer_precisions`` ``"fp32"``), not BF16.
+   keeping it float32 adds (float_costs). The search keeps its layers
+   FP32 (``layer_precisions`` ``"fp32"``).
 3. Two rankings, each searched by bisection for the smallest prefix that
    meets the target (assuming more float layers never score lower): most
    sensitive first, and most sensitivity per float millisecond first (the
@@ -23,8 +23,20 @@ yours) after calibration:
    acc35). Of the sets that meet the target, the one of the lower summed
    float cost is chosen. When even every layer in float32 would not meet
    it, all candidates stay float and a warning says so.
-4. The report records the float layers with their sensitivity and cost, the
-   score reached and the latency of the all-int8, the chosen and the float32
+4. BF16 (acc39): where BF16 kernels run natively (AVX512-BF16 under the
+   ISA cap, :func:`mixed_bf16.bf16_unavailable`) and the build did not force FP32
+   (``BuilderConfig.accuracy_bf16=False``), the chosen set is built again
+   with its layers that have a BF16 kernel that pays (Conv of one group /
+   Gemm with constant weights, MatMul: :func:`mixed_bf16.bf16_precisions`) in BF16,
+   the rest FP32, and scored alike; it ships where it still meets the
+   target, else the fewest most sensitive of them stay FP32 (bisection),
+   else the FP32 set ships (mixed_bf16.py). The search itself runs FP32:
+   BF16 can only lower a set's score, so the set found is the smallest
+   any BF16 set could be.
+5. The report records the float layers with their sensitivity and cost
+   (and, with BF16 layers, each one's cost in BF16 and in FP32 measured
+   in the two mixed engines), the score reached and the latency of the
+   all-int8, the chosen (and the FP32-kept) and the float32
    engine (median of runs on the check samples). A chosen engine no faster
    than float32 is a warning offering the float32 engine (not shipped in its
    place: a timing on a loaded machine would make the build's result vary).
@@ -42,6 +54,7 @@ from typing import Any, Callable, Mapping, Optional
 import numpy as np
 
 from . import metrics
+from .mixed_bf16 import bf16_trial
 from .taps import batches
 
 __all__ = ["MIN_SAVING", "MixedPrecision", "Metric", "RANKINGS", "choose_float_layers", "default_metric", "float_costs",
@@ -72,15 +85,16 @@ def latency_verdict(ms_chosen: float, ms_fp32: Optional[float]) -> str:
     return "slower than float32" if ms_chosen >= ms_fp32 else f"saves less than {round(100 * MIN_SAVING)}% over float32"
 
 
-def latency_warning(float_layers: int, ms_chosen: float, ms_fp32: Optional[float]) -> str:
+def latency_warning(float_layers: int, ms_chosen: float, ms_fp32: Optional[float], bf16_layers: int = 0) -> str:
     """The warning where the chosen engine is little faster than float32, or
     slower (PP-OCRv4 rec, auto, target 0.99: 24 convs in float32, 596.5 ms
     against the float32 engine's 532.7 ms), offering the float32 engine
-    then; "" where it is not."""
+    then; "" where it is not. ``bf16_layers`` of the float layers run BF16."""
     verdict = latency_verdict(ms_chosen, ms_fp32)
     if not float_layers or not verdict:
         return ""
-    return (f"mixed precision: with {float_layers} layer(s) in float32 the engine ({ms_chosen:.3f} ms) is "
+    kept = f"in float ({bf16_layers} BF16)" if bf16_layers else "in float32"
+    return (f"mixed precision: with {float_layers} layer(s) {kept} the engine ({ms_chosen:.3f} ms) is "
             f"{verdict.replace('saves', 'saving')} (the float32 engine: {ms_fp32:.3f} ms): "
             + ("the float32 engine serves this target better (int8rt build --precision fp32); "
                if ms_chosen >= ms_fp32 else "")
@@ -104,6 +118,14 @@ class MixedPrecision:
     ranking: str = "sensitivity"         # the ranking whose set was chosen: RANKINGS
     by_sensitivity: tuple[str, ...] = ()  # the set most-sensitive-first alone keeps (the ranking before acc37)
     by_cost: tuple[str, ...] = ()        # the set most-sensitivity-per-float-ms-first keeps
+    # acc39: float layers in BF16 where the chosen set still meets the target with them so
+    bf16_layers: tuple[str, ...] = ()    # of float_layers, those shipped in BF16 (the others run FP32)
+    bf16_score: Optional[float] = None   # the chosen set's score with its BF16-capable layers in BF16 (None: not tried)
+    fp32_score: Optional[float] = None   # the chosen set's score with every float layer FP32
+    bf16_note: str = ""                  # why the float layers stay FP32 ("" where BF16 ships)
+    ms_fp32_kept: Optional[float] = None  # the chosen set with every float layer FP32, timed alike (BF16 shipped)
+    bf16_ms: Optional[dict[str, float]] = None       # each BF16 layer's float cost in the shipped engine
+    fp32_kept_ms: Optional[dict[str, float]] = None  # and in the FP32-kept engine (the same rule: float_costs)
 
 
 RANKINGS = ("sensitivity", "sensitivity per float ms")
@@ -209,12 +231,17 @@ def rankings(sensitivity: Mapping[str, float], cost: Mapping[str, float]) -> dic
     return {RANKINGS[0]: sorted(sensitivity, key=lambda n: -sensitivity[n]), RANKINGS[1]: by_ratio}
 
 
-def choose_float_layers(*, build: Callable[[set[str]], Any], engine: Any, node_names: set[str],
+def choose_float_layers(*, build: Callable[..., Any], engine: Any, node_names: set[str],
                         reference: Mapping[str, np.ndarray], data: Mapping[str, np.ndarray], batch_size: int,
                         target: float, metric: Optional[Metric] = None,
-                        progress: Any = None, fp32_engine: Any = None) -> tuple[Any, MixedPrecision]:
+                        progress: Any = None, fp32_engine: Any = None,
+                        bf16_off: str = "not asked for") -> tuple[Any, MixedPrecision]:
     """Returns the engine to ship and what was chosen. ``build(fp32_nodes)``
-    makes an INT8 engine with those network nodes kept in float32.
+    makes an INT8 engine with those network nodes kept in float32,
+    ``build(fp32_nodes, bf16_nodes)`` with those of ``bf16_nodes`` that
+    have a BF16 kernel that pays in BF16 (:func:`mixed_bf16.bf16_precisions`; asked
+    only where ``bf16_off`` is "": else it says why BF16 is not tried,
+    :func:`mixed_bf16.bf16_unavailable`).
     ``progress`` (True or an :class:`int8rt.Progress`) shows the phases
     ``sensitivity`` (a step per int8 layer) and ``mixed precision`` (a step
     per engine the bisections build). ``fp32_engine``, where given, is timed
@@ -271,24 +298,38 @@ def choose_float_layers(*, build: Callable[[set[str]], Any], engine: Any, node_n
     # of the sets meeting the target (or, where none does, every layer), the lower summed float cost
     ranking = min(found, key=lambda label: (sum(cost.get(n, 0.0) for n in found[label][0]), RANKINGS.index(label)))
     chosen, best = found[ranking]
+    nodes = {n for name in chosen for n in groups[name]}
     if best[1] is None:  # scored earlier, not kept
-        best = (best[0], build({n for name in chosen for n in groups[name]}))
-    timed = [engine] + ([best[1]] if chosen else []) + ([fp32_engine] if fp32_engine is not None else [])
+        best = (best[0], build(nodes))
+    trial = bf16_trial(build, nodes, chosen, groups, sensitivity, best[0], bf16_off,
+                        lambda e: metric(reference, _outputs(e, data, batch_size)), target) if chosen else None
+    shipped = trial.engine if trial is not None and trial.layers else best[1]
+    fp32_kept = [best[1]] if shipped is not best[1] else []
+    timed = [engine] + ([shipped] if chosen else []) + fp32_kept + ([fp32_engine] if fp32_engine is not None else [])
     ms = _median_ms(timed, data, batch_size)
     if not chosen:  # the all-int8 engine is the one shipped: timed once
         ms.insert(1, ms[0])
-    ms_fp32 = ms[2] if fp32_engine is not None else None
-    result = MixedPrecision(target=target, score_all_int8=score0, score=best[0], met=best[0] >= target,
+    ms_fp32 = ms[-1] if fp32_engine is not None else None
+    bf16 = {}
+    if fp32_kept:  # each BF16 layer's cost beside its FP32 cost, both in the mixed engine they run in
+        kept = {name: groups[name] for name in trial.layers}
+        bf16 = dict(bf16_layers=trial.layers, bf16_ms=float_costs(engine, shipped, kept, data, batch_size),
+                    fp32_kept_ms=float_costs(engine, best[1], kept, data, batch_size), ms_fp32_kept=ms[2])
+    result = MixedPrecision(target=target, score_all_int8=score0, score=trial.score if bf16 else best[0],
+                            met=(trial.score if bf16 else best[0]) >= target,
                             float_layers=chosen, sensitivity=sensitivity, ms_all_int8=ms[0], ms_chosen=ms[1],
                             ms_fp32=ms_fp32, float_ms={k: cost[k] for k in sensitivity}, ranking=ranking,
-                            by_sensitivity=found[RANKINGS[0]][0], by_cost=found.get(RANKINGS[1], ((),))[0])
-    warning = latency_warning(len(chosen), result.ms_chosen, result.ms_fp32)
+                            by_sensitivity=found[RANKINGS[0]][0], by_cost=found.get(RANKINGS[1], ((),))[0],
+                            bf16_score=trial.score if trial is not None else None,
+                            fp32_score=best[0] if chosen else None,
+                            bf16_note=trial.note if trial is not None else "", **bf16)
+    warning = latency_warning(len(chosen), result.ms_chosen, result.ms_fp32, len(result.bf16_layers))
     if warning:  # the report's text and page say it too (BuildReport.format)
         logger.warning("%s", warning, extra={"in_build_report": True})
-    logger.info("mixed precision: %d of %d int8 layers kept in float32 (ranked by %s) for score %.4f "
-                "(all int8: %.4f); latency %.3f -> %.3f ms", len(chosen), len(groups), ranking, result.score,
-                score0, result.ms_all_int8, result.ms_chosen)
-    return best[1], result
+    logger.info("mixed precision: %d of %d int8 layers kept in float (%d BF16; ranked by %s) for score %.4f "
+                "(all int8: %.4f); latency %.3f -> %.3f ms", len(chosen), len(groups), len(result.bf16_layers),
+                ranking, result.score, score0, result.ms_all_int8, result.ms_chosen)
+    return shipped, result
 
 
 def _bisect(score_with: Callable[[int], tuple[float, Any]], n: int, target: float,

@@ -236,8 +236,7 @@ class BuildReport:
         if mp:
             lines.append(f"  mixed precision: target {mp['target']:.4g}, {'met' if mp['met'] else 'NOT met'}: "
                          f"score {mp['score']:.4f} (all int8 {mp['score_all_int8']:.4f}) with "
-                         + (f"{len(mp['float_layers'])} layer(s) in float32 {list(mp['float_layers'])}; "
-                            if mp["float_layers"] or mp.get("sensitivity") else
+                         + (f"{float_set_text(mp)}; " if mp["float_layers"] or mp.get("sensitivity") else
                             "every layer int8 (it meets the target: no layer ranked); ")
                          + latency_text(mp))
             lines += [f"    {line}" for line in float_layer_lines(mp)]
@@ -316,14 +315,46 @@ def latency_text(mp: dict[str, Any]) -> str:
     return text + f" (FP32 engine: {ms:.3f} ms{', ' + verdict if verdict else ''})"
 
 
+def float_set_text(mp: dict[str, Any]) -> str:
+    """The layers kept out of int8: ``3 layer(s) in float32 [...]``, or
+    with BF16 layers (mixed.py, acc39) ``3 layer(s) in float (2 BF16, 1 FP32)
+    [...]``."""
+    layers, bf16 = list(mp["float_layers"]), mp.get("bf16_layers") or ()
+    if not bf16:
+        return f"{len(layers)} layer(s) in float32 {layers}"
+    return f"{len(layers)} layer(s) in float ({len(bf16)} BF16, {len(layers) - len(bf16)} FP32) {layers}"
+
+
+def bf16_line(mp: dict[str, Any]) -> str:
+    """Whether the float layers run BF16 and what that costs against FP32,
+    or why they stay FP32 (a report older than acc39: "")."""
+    if not mp.get("float_layers") or "bf16_note" not in mp:
+        return ""
+    if not mp.get("bf16_layers"):
+        return f"float layers FP32: {mp['bf16_note']}"
+    why = f" ({mp['bf16_note']})" if mp["bf16_note"] else ""
+    return (f"BF16 for {len(mp['bf16_layers'])} of {len(mp['float_layers'])} float layer(s){why}: score "
+            f"{mp['bf16_score']:.5f} (FP32: {mp['fp32_score']:.5f}; target {mp['target']:.5g}); their float cost "
+            f"+{sum(mp['bf16_ms'].values()):.3f} "
+            f"ms in BF16 against +{sum(mp['fp32_kept_ms'].values()):.3f} ms in FP32; latency {mp['ms_chosen']:.3f} ms "
+            f"against {mp['ms_fp32_kept']:.3f} ms with them FP32 (int8rt build --accuracy-fp32)")
+
+
 def float_layer_lines(mp: dict[str, Any]) -> list[str]:
-    """Each float32 layer with its sensitivity and float cost (mixed.float_costs),
+    """Each float layer with its sensitivity and float cost (mixed.float_costs;
+    a BF16 layer's in BF16 and in FP32 beside it), whether they run BF16,
     then which ranking chose them and what the other would have kept (lines of
     the text report and the page; a report older than acc37 has no costs)."""
     cost = mp.get("float_ms") or {}
     sens = mp.get("sensitivity") or {}
-    lines = [f"{name}: sensitivity {sens[name]:.4g}" + (f", float cost +{cost[name]:.3f} ms" if name in cost else "")
-             for name in mp["float_layers"] if name in sens]
+    bf16, fp32_kept = mp.get("bf16_ms") or {}, mp.get("fp32_kept_ms") or {}
+
+    def costs(name: str) -> str:
+        if name in bf16:
+            return f", BF16, float cost +{bf16[name]:.3f} ms (FP32: +{fp32_kept[name]:.3f} ms)"
+        return (", FP32" if bf16 else "") + (f", float cost +{cost[name]:.3f} ms" if name in cost else "")
+    lines = [f"{name}: sensitivity {sens[name]:.4g}{costs(name)}" for name in mp["float_layers"] if name in sens]
+    lines += [line for line in (bf16_line(mp),) if line]
     if cost and mp["float_layers"]:
         by_sensitivity = mp["ranking"] == "sensitivity"
         other = tuple(mp.get("by_cost" if by_sensitivity else "by_sensitivity") or ())
@@ -339,7 +370,8 @@ def mixed_warning(mp: Optional[dict[str, Any]]) -> str:
     """The mixed-precision latency warning of a report (mixed.latency_warning), "" where none."""
     if not mp:
         return ""
-    return latency_warning(len(mp["float_layers"]), mp["ms_chosen"], mp.get("ms_fp32"))
+    return latency_warning(len(mp["float_layers"]), mp["ms_chosen"], mp.get("ms_fp32"),
+                           len(mp.get("bf16_layers") or ()))
 
 
 def _f(x: float) -> str:

@@ -719,11 +719,14 @@ class CalibrationRun:
 
     def finish(self, engine: Any, result: Any, *, accuracy_target: Optional[float] = None,
                accuracy_metric: Optional[mixed.Metric] = None,
-               rebuild: Optional[Callable[[set[str]], Any]] = None, progress: Any = None) -> Any:
+               rebuild: Optional[Callable[..., Any]] = None, progress: Any = None,
+               bf16_off: str = "not asked for") -> Any:
         """Measures the built engine (``int8rt.Engine``) and returns it with
         the report in its metadata. With ``accuracy_target``, first chooses
-        the float32 layers (mixed.py) with ``rebuild(fp32 nodes) -> _core.Engine``,
-        its phases shown on ``progress`` (BuilderConfig.progress)."""
+        the float32 layers (mixed.py) with ``rebuild(fp32 nodes) -> _core.Engine``
+        (``rebuild(nodes, bf16 nodes)``: those in BF16 where they have a kernel
+        that pays, tried unless ``bf16_off`` says why not), its phases shown on ``progress``
+        (BuilderConfig.progress)."""
         from ..engine import Engine
 
         self._seconds["calibration_and_build"] = time.perf_counter() - self._t0
@@ -746,7 +749,7 @@ class CalibrationRun:
                 chosen, choice = mixed.choose_float_layers(
                     build=rebuild, engine=engine._native, node_names=names, reference=reference, data=data,
                     batch_size=self._chunk, target=accuracy_target, metric=accuracy_metric, progress=progress,
-                    fp32_engine=fp32)
+                    fp32_engine=fp32, bf16_off=bf16_off)
                 engine = Engine(chosen)
                 header["mixed_precision"] = asdict(choice)
                 self._seconds["mixed_precision"] = time.perf_counter() - t0
