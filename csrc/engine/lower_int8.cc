@@ -443,7 +443,25 @@ bool Lowerer::fused_activation(const Node& node, ActivationAttrs& act) {
 }
 
 LoweringResult lower_int8(const Network& net, const LoweringOptions& options) {
-  return Lowerer(net, options).run();
+  if (options.fp32_layers.empty()) return Lowerer(net, options).run();
+  // The float layers of a mixed engine take their activation chains as an
+  // FP32 engine's do (the same passes, on those layers only): the chain's
+  // readers are float anyway, its input being float, and its last tensor
+  // keeps its name and scale for the int8 layers after it.
+  Network fused = net;
+  PassReport passes;
+  fuse_swish(fused, &passes, &options.fp32_layers);
+  fuse_float_chain(fused, &passes, &options.fp32_layers);
+  if (passes.lines.empty()) return Lowerer(net, options).run();
+  LoweringOptions with_sources = options;
+  for (const auto& kv : passes.merged_nodes) {  // the conv's sources (fuse_horizontal's, if any), then the chain's
+    std::vector<std::string>& sources = with_sources.merged_nodes[kv.first];
+    if (sources.empty()) sources.push_back(kv.first);
+    sources.insert(sources.end(), kv.second.begin() + 1, kv.second.end());
+  }
+  LoweringResult r = Lowerer(fused, with_sources).run();
+  r.report.insert(r.report.begin(), passes.lines.begin(), passes.lines.end());
+  return r;
 }
 
 }  // namespace engine

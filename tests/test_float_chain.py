@@ -1,0 +1,126 @@
+"""A float conv's element-wise chain (fuse_float_chain.cc) as its epilogue.
+
+PP-OCRv4 rec spells hardswish Add(z, 3), Clip(0, 6), Mul(z, .), Div(., 6)
+and follows it by an affine Mul(w), Add(b) (RESULTS_accuracy.md acc37). A
+model of that shape: conv1 -> the chain -> conv2 -> Relu. FP32 engines and
+the float convs of mixed engines fuse the chain into the conv. The fused
+arithmetic is the unfused layers' (the same IEEE operations in the graph's
+order, Add/Sub/Mul/Div on the same binary kernel), so outputs are compared
+with == against the same network kept unfused (an intermediate tensor of the
+chain made a network output, which stops the fusion there); the float
+layers of the mixed engine == the FP32 engine's; its int8 output against
+FP32 within a stated bound.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import onnx
+import pytest
+from onnx import TensorProto, helper, numpy_helper
+
+import int8rt
+from int8rt.data_calibrator import make_calibrator
+
+CHAIN = "+chain(Add:tc;Clip;Mul:zt;Div:tc;Mul:ct;Add:tc)"
+
+
+def _model(path: Path, extra_outputs: tuple[str, ...] = ()) -> Path:
+    rng = np.random.default_rng(7)
+    inits = [
+        numpy_helper.from_array(rng.normal(0, 0.4, (8, 4, 3, 3)).astype(np.float32), "w1"),
+        numpy_helper.from_array(rng.normal(0, 0.5, (8,)).astype(np.float32), "b1"),
+        numpy_helper.from_array(rng.normal(0, 0.3, (8, 8, 1, 1)).astype(np.float32), "w2"),
+        numpy_helper.from_array(np.array(3.0, np.float32), "three"),
+        numpy_helper.from_array(np.array(0.0, np.float32), "zero"),
+        numpy_helper.from_array(np.array(6.0, np.float32), "six"),
+        numpy_helper.from_array(np.array(0.7, np.float32), "w"),
+        numpy_helper.from_array(np.array(0.1, np.float32), "b"),
+    ]
+    nodes = [
+        helper.make_node("Conv", ["x", "w1", "b1"], ["z"], name="conv1", pads=[1, 1, 1, 1]),
+        helper.make_node("Add", ["z", "three"], ["a"], name="add3"),
+        helper.make_node("Clip", ["a", "zero", "six"], ["c"], name="clip"),
+        helper.make_node("Mul", ["z", "c"], ["m"], name="mul"),
+        helper.make_node("Div", ["m", "six"], ["hs"], name="div6"),
+        helper.make_node("Mul", ["w", "hs"], ["sw"], name="scale"),
+        helper.make_node("Add", ["sw", "b"], ["y1"], name="shift"),
+        helper.make_node("Conv", ["y1", "w2"], ["z2"], name="conv2"),
+        helper.make_node("Relu", ["z2"], ["y"], name="relu"),
+    ]
+    outs = [helper.make_tensor_value_info("y", TensorProto.FLOAT, [None, 8, 9, 9])]
+    outs += [helper.make_tensor_value_info(t, TensorProto.FLOAT, [None, 8, 9, 9]) for t in extra_outputs]
+    graph = helper.make_graph(nodes, "chain", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [None, 4, 9, 9])],
+                              outs, inits)
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]), path)
+    return path
+
+
+def _data(n: int, seed: int) -> np.ndarray:
+    return np.random.default_rng(seed).normal(0, 1.5, (n, 4, 9, 9)).astype(np.float32)
+
+
+def _details(engine: int8rt.Engine) -> dict[str, str]:
+    return {layer["name"]: layer["detail"] for layer in engine.layers()}
+
+
+def _build(path: Path, **kw: object) -> int8rt.Engine:
+    if kw.get("precision") != "fp32":
+        kw["calibrator"] = make_calibrator({"x": _data(32, 1)}, batch_size=16)
+        kw["accuracy_check"] = False
+    return int8rt.build_engine(path, int8rt.BuilderConfig(**kw))
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Path]:
+    d = tmp_path_factory.mktemp("chain")
+    # fused; fused with y1 an output too (the chain ends at y1 either way); unfused: Add's output an
+    # output ends a chain at Add, which leaves Mul, a reader of z, outside it: nothing fuses
+    return _model(d / "fused.onnx"), _model(d / "y1.onnx", ("y1",)), _model(d / "unfused.onnx", ("a", "y1"))
+
+
+def _run(engine: int8rt.Engine, x: np.ndarray) -> dict[str, np.ndarray]:
+    return engine.create_execution_context().run({"x": x})
+
+
+def test_fp32_engine_fuses_the_chain_bit_for_bit(models: tuple[Path, Path, Path]) -> None:
+    fused, _, unfused = models
+    e, u = _build(fused, precision="fp32"), _build(unfused, precision="fp32")
+    assert CHAIN in _details(e)["conv1"]
+    assert not {"add3", "clip", "mul", "div6", "scale", "shift"} & set(_details(e))
+    assert "+chain" not in _details(u)["conv1"] and {"add3", "div6", "shift"} <= set(_details(u))
+    for seed in (2, 3):
+        x = _data(5, seed)
+        np.testing.assert_array_equal(_run(e, x)["y"], _run(u, x)["y"])
+
+
+def test_mixed_engine_fuses_its_float_convs_chain(models: tuple[Path, Path, Path]) -> None:
+    fused, with_y1, unfused = models
+    mixed = _build(with_y1, layer_precisions={"conv1": "fp32"})
+    plain = _build(unfused, layer_precisions={"conv1": "fp32"})
+    fp32 = _build(with_y1, precision="fp32")
+    d = _details(mixed)
+    assert CHAIN in d["conv1"] and not {"add3", "clip", "mul", "div6", "scale", "shift"} & set(d)
+    assert "fused Add 'add3', Clip 'clip', Mul 'mul', Div 'div6', Mul 'scale', Add 'shift' (a float chain) " \
+           "into Conv 'conv1'" in mixed.report()
+    assert [layer["precision"] for layer in mixed.layers() if layer["name"] == "conv2"] == ["int8"]
+    assert "+chain" not in _details(plain)["conv1"]
+    for seed in (4, 5):
+        x = _data(6, seed)
+        m, p, f = _run(mixed, x), _run(plain, x), _run(fp32, x)
+        # Same op order on both: ==. The float layers: == the FP32 engine's.
+        np.testing.assert_array_equal(m["y"], p["y"])
+        np.testing.assert_array_equal(m["y1"], p["y1"])
+        np.testing.assert_array_equal(m["y1"], f["y1"])
+        # conv2 in int8 (per-tensor input scale, per-channel weights): relative L2 against FP32 under 3%.
+        rel = np.linalg.norm(m["y"] - f["y"]) / np.linalg.norm(f["y"])
+        assert rel < 0.03, rel
+
+
+def test_only_the_named_float_convs_fuse(models: tuple[Path, Path, Path]) -> None:
+    fused, _, _ = models
+    all_int8 = _build(fused)
+    d = _details(all_int8)
+    assert "+chain" not in " ".join(d.values())  # conv1 int8: its chain is an int8 table, not a float epilogue
+    assert [layer["precision"] for layer in all_int8.layers() if layer["name"] == "conv1"] == ["int8"]
