@@ -124,3 +124,20 @@ def test_only_the_named_float_convs_fuse(models: tuple[Path, Path, Path]) -> Non
     d = _details(all_int8)
     assert "+chain" not in " ".join(d.values())  # conv1 int8: its chain is an int8 table, not a float epilogue
     assert [layer["precision"] for layer in all_int8.layers() if layer["name"] == "conv1"] == ["int8"]
+
+
+def test_the_chain_output_keeps_its_lower_bounded_grid(models: tuple[Path, Path, Path]) -> None:
+    # The grids are decided on the unfused network (lower_int8_zero_points.cc): y1 = hardswish * 0.7 + 0.1
+    # is >= 0.1 - 0.375 * 0.7, so with asymmetric_activations (the default) its 256 levels span [lo, threshold],
+    # in the mixed engine (a Quantize after the fused float conv) as in the all-int8 one (a table's output).
+    fused, _, _ = models
+    mixed = _build(fused, layer_precisions={"conv1": "fp32"})
+    all_int8 = _build(fused)
+    assert CHAIN in _details(mixed)["conv1"]
+
+    def grid(engine: int8rt.Engine) -> tuple[float, int]:
+        (t,) = [t for t in engine.int8_plan().tensors if t.tensor == "y1"]
+        return t.scale, t.zero_point
+
+    assert grid(mixed) == grid(all_int8)
+    assert grid(mixed)[1] != 0

@@ -54,7 +54,12 @@ LoweringResult Lowerer::run() {
     const Node& node = src_.nodes()[n];
     if (opt_.fp32_layers.count(node.name)) {
       note("layer '" + node.name + "' kept in float32 (requested)");
-      emit_float(node);
+      auto e = float_epilogues_.find(node.name);
+      if (e != float_epilogues_.end()) {
+        emit_float_epilogue(node, e->second);
+      } else {
+        emit_float(node);
+      }
     } else if (node.op == "If") {  // float32 itself, its branches lowered within
       decline(node, "a branch runs as a network of its own, lowered on its own (the lines under its scope)");
       emit_float(with_lowered_branches(node));
@@ -213,6 +218,19 @@ void Lowerer::emit_float(const Node& node) {
     float_id_[node.outputs[o]] = outs[o];
   }
   if (int8_copy) adopt_layernorm_int8_copy(node, outs.back());
+}
+
+void Lowerer::emit_float_epilogue(const Node& node, const FloatEpilogue& e) {
+  Node fused = node;
+  fused.attrs = e.attrs;
+  fused.outputs = {src_.find_tensor(e.output)};
+  if (fused.outputs[0] < 0) throw Error("lowering: the epilogue of '" + node.name + "' writes no tensor '" + e.output + "'");
+  for (const std::string& name : e.absorbed) {
+    for (size_t m = 0; m < src_.nodes().size(); ++m) {
+      if (src_.nodes()[m].name == name) consumed_[m] = 1;
+    }
+  }
+  emit_float(fused);
 }
 
 const std::map<std::string, Lowerer::OpLowering>& Lowerer::lowerings() {
@@ -443,23 +461,27 @@ bool Lowerer::fused_activation(const Node& node, ActivationAttrs& act) {
 }
 
 LoweringResult lower_int8(const Network& net, const LoweringOptions& options) {
-  if (options.fp32_layers.empty()) return Lowerer(net, options).run();
+  Lowerer lowerer(net, options);
+  if (options.fp32_layers.empty()) return lowerer.run();
   // The float layers of a mixed engine take their activation chains as an
-  // FP32 engine's do (the same passes, on those layers only): the chain's
-  // readers are float anyway, its input being float, and its last tensor
-  // keeps its name and scale for the int8 layers after it.
+  // FP32 engine's do: the same passes, run on a copy, on those layers only
+  // (the chain's readers are float anyway, its input being float). The
+  // Lowerer emits each fused conv in its unfused source's place, so every
+  // grid (a zero point for the chain's output, lower_int8_zero_points.cc)
+  // is decided as before: the int8 readers see the bytes they saw.
   Network fused = net;
   PassReport passes;
   fuse_swish(fused, &passes, &options.fp32_layers);
   fuse_float_chain(fused, &passes, &options.fp32_layers);
-  if (passes.lines.empty()) return Lowerer(net, options).run();
-  LoweringOptions with_sources = options;
-  for (const auto& kv : passes.merged_nodes) {  // the conv's sources (fuse_horizontal's, if any), then the chain's
-    std::vector<std::string>& sources = with_sources.merged_nodes[kv.first];
-    if (sources.empty()) sources.push_back(kv.first);
-    sources.insert(sources.end(), kv.second.begin() + 1, kv.second.end());
+  std::map<std::string, Lowerer::FloatEpilogue> epilogues;
+  for (const Node& node : fused.nodes()) {
+    auto it = passes.merged_nodes.find(node.name);
+    if (it == passes.merged_nodes.end() || node.outputs.size() != 1) continue;
+    epilogues[node.name] = {node.attrs, fused.tensor(node.outputs[0]).name,
+                            std::vector<std::string>(it->second.begin() + 1, it->second.end())};
   }
-  LoweringResult r = Lowerer(fused, with_sources).run();
+  lowerer.set_float_epilogues(std::move(epilogues));
+  LoweringResult r = lowerer.run();
   r.report.insert(r.report.begin(), passes.lines.begin(), passes.lines.end());
   return r;
 }

@@ -37,6 +37,17 @@ class Lowerer {
  public:
   Lowerer(const Network& src, const LoweringOptions& opt);
 
+  // A float32-kept Conv's fused epilogue (fuse_swish / fuse_float_chain run
+  // on a copy of the source, lower_int8()): the fused node's attributes, the
+  // tensor it writes and the source nodes it absorbs. The grids are still
+  // decided on the unfused source, so its int8 readers quantize what they did.
+  struct FloatEpilogue {
+    Attributes attrs;
+    std::string output;
+    std::vector<std::string> absorbed;
+  };
+  void set_float_epilogues(std::map<std::string, FloatEpilogue> e) { float_epilogues_ = std::move(e); }
+
   LoweringResult run();
 
  private:
@@ -564,6 +575,9 @@ class Lowerer {
   std::set<int> flat_inputs_;             // tables' inputs clipped below their flat part (adopt_flat_input_grids)
   bool has_zero_points_ = false;
   std::vector<char> consumed_;
+  std::map<std::string, FloatEpilogue> float_epilogues_;  // by Conv name (set_float_epilogues)
+  // Emits float32 Conv `node` with its epilogue, the absorbed nodes consumed.
+  void emit_float_epilogue(const Node& node, const FloatEpilogue& e);
   Int8PlanRecorder plan_;
 };
 

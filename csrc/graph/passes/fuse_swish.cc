@@ -65,6 +65,7 @@ void fuse_swish(Network& net, PassReport* report, const std::set<std::string>* o
     if (conv.op == "Conv" && hs >= 0 && net.nodes()[hs].op == "HardSwish" && net.nodes()[hs].inputs.size() == 1 &&
         net.nodes()[hs].outputs.size() == 1 && net.tensor(net.nodes()[hs].outputs[0]).dtype == DataType::kFloat32) {
       const std::string line = "fused " + passes::describe(net.nodes()[hs]) + " into " + passes::describe(conv);
+      if (report) report->merged_nodes[conv.name] = {conv.name, net.nodes()[hs].name};
       net.nodes()[n].attrs.set("int8rt_activation", Attribute::of_string("HardSwish"));
       passes::take_over_output(net, static_cast<int>(n), 0, net.nodes()[hs].outputs[0]);  // kills the HardSwish
       if (report) report->add(line);
@@ -75,6 +76,7 @@ void fuse_swish(Network& net, PassReport* report, const std::set<std::string>* o
     const std::string line = "fused " + passes::describe(net.nodes()[sig]) + " and " +
                              passes::describe(net.nodes()[mul]) + " (Swish) into " + passes::describe(conv);
     const int z = net.nodes()[mul].outputs[0];
+    if (report) report->merged_nodes[conv.name] = {conv.name, net.nodes()[sig].name, net.nodes()[mul].name};
     passes::kill_node(net, sig);
     net.nodes()[n].attrs.set("int8rt_activation", Attribute::of_string("Swish"));
     passes::take_over_output(net, static_cast<int>(n), 0, z);  // kills the Mul

@@ -72,7 +72,8 @@ struct PassReport {
     std::vector<float> scales;
   };
   std::map<std::string, WeightScales> weight_scales;
-  // Node name -> the nodes merged into it (fuse_horizontal), for the int8
+  // Node name -> the nodes merged into it (fuse_horizontal; fuse_swish and
+  // fuse_float_chain: the conv first, then the nodes its epilogue took over), for the int8
   // plan's layer sources (int8rt/int8_plan.h).
   std::map<std::string, std::vector<std::string>> merged_nodes;
 
