@@ -141,3 +141,20 @@ def test_the_chain_output_keeps_its_lower_bounded_grid(models: tuple[Path, Path,
 
     assert grid(mixed) == grid(all_int8)
     assert grid(mixed)[1] != 0
+
+
+def test_a_float_island_entered_through_a_chain_reads_int8_values(models: tuple[Path, Path, Path]) -> None:
+    # conv1 int8, conv2 float: the chain between them reads conv1's int8 codes through its 256 float values
+    # (int8rt.QLutFloat, lower_int8_gates.cc) instead of a Dequantize and six float layers. Exact: the
+    # values are the float layers' own on the dequantized levels, so == the engine without tables
+    # (pointwise_tables off: Dequantize, then the float chain; this model has no other table).
+    fused, _, _ = models
+    entry = _build(fused, layer_precisions={"conv2": "fp32"})
+    plain = _build(fused, layer_precisions={"conv2": "fp32"}, pointwise_tables=False)
+    ops = {layer["name"]: layer["op"] for layer in entry.layers()}
+    assert ops["add3+clip+mul+div6+scale+shift"] == "int8rt.QLutFloat"
+    assert "int8rt.Dequantize" not in ops.values()
+    assert "int8rt.Dequantize" in {layer["op"] for layer in plain.layers()}
+    for seed in (6, 7):
+        x = _data(6, seed)
+        np.testing.assert_array_equal(_run(entry, x)["y"], _run(plain, x)["y"])

@@ -347,8 +347,10 @@ bool Lowerer::lower_lut(int n) {
   if (r.nodes.empty() || !is_int8(r.input)) return false;
   const int y = r.output;
   // A gate read only by channel gates, or a network output (lower_int8_gates.cc).
-  if (lower_gate_region(r) || lower_output_region(r)) return true;
-  if (index_.is_output(y) || !has_scale(y)) return false;
+  if (lower_gate_region(r)) return true;
+  // y wanted in float (an output, uncalibrated, or a reader below that takes no int8): the region's float
+  // values straight from its int8 input, where an int8 layer made it (lower_int8_gates.cc).
+  if (index_.is_output(y) || !has_scale(y)) return lower_float_region(r);
   // A table reads a symmetric x, or one clipped below the region's flat
   // part (adopt_flat_input_grids); it writes y at y's scale and zero point
   // (lower_int8_zero_points.cc gives a lower-bounded y one).
@@ -360,7 +362,7 @@ bool Lowerer::lower_lut(int n) {
   // Reshape -> Transpose -> LayerNorm): y is rounded once at its calibrated
   // scale where the float path kept it float.
   for (int c : index_.readers(y)) {
-    if (!reads_int8(src_.nodes()[c], y, /*layernorm_x=*/true)) return false;
+    if (!reads_int8(src_.nodes()[c], y, /*layernorm_x=*/true)) return lower_float_region(r);
   }
   // Squeeze-and-excitation (int8_gates): the channel gates reading y and the
   // global pools beside them read the region's int8 input through its 256

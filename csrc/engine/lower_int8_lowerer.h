@@ -234,8 +234,10 @@ class Lowerer {
   // A region on [N, C, 1, 1] read only by such gates (int8_gates): no layer;
   // the gates read its int8 input through its 256 float values (gate_codes_).
   bool lower_gate_region(const LutRegion& r);
-  // A region whose output only leaves the network: int8rt.QLutFloat.
-  bool lower_output_region(const LutRegion& r);
+  // A region whose output is wanted in float32 (a network output read by
+  // no layer, or read only by layers kept float by request: a float
+  // island's entry), its input made in int8: int8rt.QLutFloat.
+  bool lower_float_region(const LutRegion& r);
   // A Softmax over contiguous rows whose output only leaves the network,
   // its input made in int8: int8rt.QSoftmaxFloat (lower_int8_softmax.cc).
   bool lower_output_softmax(int n, const Node& node);
