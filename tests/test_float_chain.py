@@ -9,7 +9,9 @@ order, Add/Sub/Mul/Div on the same binary kernel), so outputs are compared
 with == against the same network kept unfused (an intermediate tensor of the
 chain made a network output, which stops the fusion there); the float
 layers of the mixed engine == the FP32 engine's; its int8 output against
-FP32 within a stated bound.
+FP32 within a stated bound; `int8rt inspect` shows the fused layer. A float
+island entered through such a chain after an int8 conv reads its int8 codes
+(QLutFloat), == the engine that dequantizes and runs the float layers.
 """
 from __future__ import annotations
 
@@ -21,6 +23,7 @@ import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 import int8rt
+from int8rt.cli import main
 from int8rt.data_calibrator import make_calibrator
 
 CHAIN = "+chain(Add:tc;Clip;Mul:zt;Div:tc;Mul:ct;Add:tc)"
@@ -95,9 +98,13 @@ def test_fp32_engine_fuses_the_chain_bit_for_bit(models: tuple[Path, Path, Path]
         np.testing.assert_array_equal(_run(e, x)["y"], _run(u, x)["y"])
 
 
-def test_mixed_engine_fuses_its_float_convs_chain(models: tuple[Path, Path, Path]) -> None:
+def test_mixed_engine_fuses_its_float_convs_chain(models: tuple[Path, Path, Path], tmp_path: Path,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
     fused, with_y1, unfused = models
     mixed = _build(with_y1, layer_precisions={"conv1": "fp32"})
+    mixed.save(tmp_path / "mixed.i8rt")
+    assert main(["inspect", str(tmp_path / "mixed.i8rt")]) == 0
+    assert [line for line in capsys.readouterr().out.splitlines() if "conv1" in line and CHAIN in line]
     plain = _build(unfused, layer_precisions={"conv1": "fp32"})
     fp32 = _build(with_y1, precision="fp32")
     d = _details(mixed)
