@@ -29,10 +29,10 @@ from int8rt.data_calibrator import make_calibrator
 CHAIN = "+chain(Add:tc;Clip;Mul:zt;Div:tc;Mul:ct;Add:tc)"
 
 
-def _model(path: Path, extra_outputs: tuple[str, ...] = ()) -> Path:
+def _model(path: Path, extra_outputs: tuple[str, ...] = (), k: int = 3) -> Path:
     rng = np.random.default_rng(7)
     inits = [
-        numpy_helper.from_array(rng.normal(0, 0.4, (8, 4, 3, 3)).astype(np.float32), "w1"),
+        numpy_helper.from_array(rng.normal(0, 0.4, (8, 4, k, k)).astype(np.float32), "w1"),
         numpy_helper.from_array(rng.normal(0, 0.5, (8,)).astype(np.float32), "b1"),
         numpy_helper.from_array(rng.normal(0, 0.3, (8, 8, 1, 1)).astype(np.float32), "w2"),
         numpy_helper.from_array(np.array(3.0, np.float32), "three"),
@@ -42,7 +42,7 @@ def _model(path: Path, extra_outputs: tuple[str, ...] = ()) -> Path:
         numpy_helper.from_array(np.array(0.1, np.float32), "b"),
     ]
     nodes = [
-        helper.make_node("Conv", ["x", "w1", "b1"], ["z"], name="conv1", pads=[1, 1, 1, 1]),
+        helper.make_node("Conv", ["x", "w1", "b1"], ["z"], name="conv1", pads=[k // 2] * 4),
         helper.make_node("Add", ["z", "three"], ["a"], name="add3"),
         helper.make_node("Clip", ["a", "zero", "six"], ["c"], name="clip"),
         helper.make_node("Mul", ["z", "c"], ["m"], name="mul"),
@@ -87,8 +87,11 @@ def _run(engine: int8rt.Engine, x: np.ndarray) -> dict[str, np.ndarray]:
     return engine.create_execution_context().run({"x": x})
 
 
-def test_fp32_engine_fuses_the_chain_bit_for_bit(models: tuple[Path, Path, Path]) -> None:
+@pytest.mark.parametrize("k", [3, 1])  # 1x1: the im2col SGEMM's block epilogue (SgemmEpilogue::post)
+def test_fp32_engine_fuses_the_chain_bit_for_bit(models: tuple[Path, Path, Path], tmp_path: Path, k: int) -> None:
     fused, _, unfused = models
+    if k == 1:
+        fused, unfused = _model(tmp_path / "f1.onnx", k=1), _model(tmp_path / "u1.onnx", ("a", "y1"), k=1)
     e, u = _build(fused, precision="fp32"), _build(unfused, precision="fp32")
     assert CHAIN in _details(e)["conv1"]
     assert not {"add3", "clip", "mul", "div6", "scale", "shift"} & set(_details(e))
