@@ -346,10 +346,10 @@ bool Lowerer::lower_lut(int n) {
   });
   if (r.nodes.empty() || !is_int8(r.input)) return false;
   const int y = r.output;
-  // A gate read only by channel gates, or a network output (lower_int8_gates.cc).
+  // A gate read only by channel gates (lower_int8_gates.cc).
   if (lower_gate_region(r)) return true;
-  // y wanted in float (an output, uncalibrated, or a reader below that takes no int8): the region's float
-  // values straight from its int8 input, where an int8 layer made it (lower_int8_gates.cc).
+  // No table: y is an output, uncalibrated, or (below) read by a layer that takes no int8. Where y is
+  // wanted only in float, the region's float values straight from its int8 input (lower_float_region).
   if (index_.is_output(y) || !has_scale(y)) return lower_float_region(r);
   // A table reads a symmetric x, or one clipped below the region's flat
   // part (adopt_flat_input_grids); it writes y at y's scale and zero point
