@@ -54,7 +54,12 @@ LoweringResult Lowerer::run() {
     const Node& node = src_.nodes()[n];
     if (opt_.fp32_layers.count(node.name)) {
       note("layer '" + node.name + "' kept in float32 (requested)");
-      emit_float(node);
+      auto e = float_epilogues_.find(node.name);
+      if (e != float_epilogues_.end()) {
+        emit_float_epilogue(node, e->second);
+      } else {
+        emit_float(node);
+      }
     } else if (node.op == "If") {  // float32 itself, its branches lowered within
       decline(node, "a branch runs as a network of its own, lowered on its own (the lines under its scope)");
       emit_float(with_lowered_branches(node));
@@ -215,6 +220,19 @@ void Lowerer::emit_float(const Node& node) {
   if (int8_copy) adopt_layernorm_int8_copy(node, outs.back());
 }
 
+void Lowerer::emit_float_epilogue(const Node& node, const FloatEpilogue& e) {
+  Node fused = node;
+  fused.attrs = e.attrs;
+  fused.outputs = {src_.find_tensor(e.output)};
+  if (fused.outputs[0] < 0) throw Error("lowering: the epilogue of '" + node.name + "' writes no tensor '" + e.output + "'");
+  for (const std::string& name : e.absorbed) {
+    for (size_t m = 0; m < src_.nodes().size(); ++m) {
+      if (src_.nodes()[m].name == name) consumed_[m] = 1;
+    }
+  }
+  emit_float(fused);
+}
+
 const std::map<std::string, Lowerer::OpLowering>& Lowerer::lowerings() {
   static const std::map<std::string, OpLowering> table = {
       {"Conv", {&Lowerer::lower_conv, true}},
@@ -328,9 +346,11 @@ bool Lowerer::lower_lut(int n) {
   });
   if (r.nodes.empty() || !is_int8(r.input)) return false;
   const int y = r.output;
-  // A gate read only by channel gates, or a network output (lower_int8_gates.cc).
-  if (lower_gate_region(r) || lower_output_region(r)) return true;
-  if (index_.is_output(y) || !has_scale(y)) return false;
+  // A gate read only by channel gates (lower_int8_gates.cc).
+  if (lower_gate_region(r)) return true;
+  // No table: y is an output, uncalibrated, or (below) read by a layer that takes no int8. Where y is
+  // wanted only in float, the region's float values straight from its int8 input (lower_float_region).
+  if (index_.is_output(y) || !has_scale(y)) return lower_float_region(r);
   // A table reads a symmetric x, or one clipped below the region's flat
   // part (adopt_flat_input_grids); it writes y at y's scale and zero point
   // (lower_int8_zero_points.cc gives a lower-bounded y one).
@@ -342,7 +362,7 @@ bool Lowerer::lower_lut(int n) {
   // Reshape -> Transpose -> LayerNorm): y is rounded once at its calibrated
   // scale where the float path kept it float.
   for (int c : index_.readers(y)) {
-    if (!reads_int8(src_.nodes()[c], y, /*layernorm_x=*/true)) return false;
+    if (!reads_int8(src_.nodes()[c], y, /*layernorm_x=*/true)) return lower_float_region(r);
   }
   // Squeeze-and-excitation (int8_gates): the channel gates reading y and the
   // global pools beside them read the region's int8 input through its 256
@@ -443,7 +463,29 @@ bool Lowerer::fused_activation(const Node& node, ActivationAttrs& act) {
 }
 
 LoweringResult lower_int8(const Network& net, const LoweringOptions& options) {
-  return Lowerer(net, options).run();
+  Lowerer lowerer(net, options);
+  if (options.fp32_layers.empty()) return lowerer.run();
+  // The float layers of a mixed engine take their activation chains as an
+  // FP32 engine's do: the same passes, run on a copy, on those layers only
+  // (the chain's readers are float anyway, its input being float). The
+  // Lowerer emits each fused conv in its unfused source's place, so every
+  // grid (a zero point for the chain's output, lower_int8_zero_points.cc)
+  // is decided as before: the int8 readers see the bytes they saw.
+  Network fused = net;
+  PassReport passes;
+  fuse_swish(fused, &passes, &options.fp32_layers);
+  fuse_float_chain(fused, &passes, &options.fp32_layers);
+  std::map<std::string, Lowerer::FloatEpilogue> epilogues;
+  for (const Node& node : fused.nodes()) {
+    auto it = passes.merged_nodes.find(node.name);
+    if (it == passes.merged_nodes.end() || node.outputs.size() != 1) continue;
+    epilogues[node.name] = {node.attrs, fused.tensor(node.outputs[0]).name,
+                            std::vector<std::string>(it->second.begin() + 1, it->second.end())};
+  }
+  lowerer.set_float_epilogues(std::move(epilogues));
+  LoweringResult r = lowerer.run();
+  r.report.insert(r.report.begin(), passes.lines.begin(), passes.lines.end());
+  return r;
 }
 
 }  // namespace engine

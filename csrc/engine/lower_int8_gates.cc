@@ -6,16 +6,21 @@
 //   region's int8 input (the excitation conv's output codes) and the
 //   region's 256 float values (QChannelMul's gate table), so the gate is
 //   the float gate's own value and no Dequantize or float layer runs;
-// - a network output computed by such a region from an int8 tensor (PP-OCR
-//   det's output Sigmoid): int8rt.QLutFloat reads the int8 input through
-//   the region's 256 float values and writes the float output, instead of
-//   a Dequantize and the float layers.
+// - a region's output wanted in float32, computed from an int8 tensor: a
+//   network output read by no layer (PP-OCR det's output Sigmoid), or read
+//   only by layers kept in float32 by request (a mixed engine's float island
+//   entered through a hardswish after an int8 conv, PP-OCRv4 rec: a
+//   Dequantize and six float layers):
+//   int8rt.QLutFloat reads the int8 input through the region's 256 float
+//   values and writes the float output, instead of a Dequantize and the
+//   float layers; an int8 reader of that output quantizes it as before.
 // Only for a region input that an int8 layer made (made_in_int8): a float
 // input quantized for other readers keeps its float region.
 // Both compute the float path's bits (the values are the engine's own float
 // layers run on the 256 levels, lut_region.h), so they change no result.
 #include "engine/lower_int8_lowerer.h"
 
+#include <algorithm>
 #include <string>
 #include <utility>
 #include <vector>
@@ -57,9 +62,14 @@ bool Lowerer::lower_gate_region(const LutRegion& r) {
   return true;
 }
 
-bool Lowerer::lower_output_region(const LutRegion& r) {
+bool Lowerer::lower_float_region(const LutRegion& r) {
   const int y = r.output;
-  if (!opt_.gate_regions || !index_.is_output(y) || !index_.readers(y).empty() || !qchannels_[r.input].empty() || !made_in_int8(r.input)) {
+  const std::vector<int>& readers = index_.readers(y);
+  const bool float_readers = !readers.empty() && std::all_of(readers.begin(), readers.end(), [&](int c) {
+    return opt_.fp32_layers.count(src_.nodes()[c].name) > 0;  // kept float by request: a float island's entry
+  });
+  if (!(float_readers || (index_.is_output(y) && readers.empty()))) return false;
+  if (!opt_.gate_regions || !qchannels_[r.input].empty() || !made_in_int8(r.input)) {
     return false;  // (a float input, a network input's, keeps its float reader: no rounding added)
   }
   ConsumedRegion c = consume_region(r);
@@ -74,8 +84,8 @@ bool Lowerer::lower_output_region(const LutRegion& r) {
   dst_.tensor(out).shape = src_.tensor(y).shape;
   float_id_[y] = out;
   plan_.layer(c.name, QLutFloatAttrs::kOp, std::move(c.sources));
-  note("element-wise " + a.ops + " ending at network output '" + src_.tensor(y).name +
-       "' reads its int8 input through its 256 float values (no Dequantize, no float layer)");
+  note("element-wise " + a.ops + " ending at " + (index_.is_output(y) ? "network output '" : "float32 tensor '") +
+       src_.tensor(y).name + "' reads its int8 input through its 256 float values (no Dequantize, no float layer)");
   return true;
 }
 

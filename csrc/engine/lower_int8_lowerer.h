@@ -37,6 +37,17 @@ class Lowerer {
  public:
   Lowerer(const Network& src, const LoweringOptions& opt);
 
+  // A float32-kept Conv's fused epilogue (fuse_swish / fuse_float_chain run
+  // on a copy of the source, lower_int8()): the fused node's attributes, the
+  // tensor it writes and the source nodes it absorbs. The grids are still
+  // decided on the unfused source, so its int8 readers quantize what they did.
+  struct FloatEpilogue {
+    Attributes attrs;
+    std::string output;
+    std::vector<std::string> absorbed;
+  };
+  void set_float_epilogues(std::map<std::string, FloatEpilogue> e) { float_epilogues_ = std::move(e); }
+
   LoweringResult run();
 
  private:
@@ -223,8 +234,10 @@ class Lowerer {
   // A region on [N, C, 1, 1] read only by such gates (int8_gates): no layer;
   // the gates read its int8 input through its 256 float values (gate_codes_).
   bool lower_gate_region(const LutRegion& r);
-  // A region whose output only leaves the network: int8rt.QLutFloat.
-  bool lower_output_region(const LutRegion& r);
+  // A region whose output is wanted in float32 (a network output read by
+  // no layer, or read only by layers kept float by request: a float
+  // island's entry), its input made in int8: int8rt.QLutFloat.
+  bool lower_float_region(const LutRegion& r);
   // A Softmax over contiguous rows whose output only leaves the network,
   // its input made in int8: int8rt.QSoftmaxFloat (lower_int8_softmax.cc).
   bool lower_output_softmax(int n, const Node& node);
@@ -564,6 +577,9 @@ class Lowerer {
   std::set<int> flat_inputs_;             // tables' inputs clipped below their flat part (adopt_flat_input_grids)
   bool has_zero_points_ = false;
   std::vector<char> consumed_;
+  std::map<std::string, FloatEpilogue> float_epilogues_;  // by Conv name (set_float_epilogues)
+  // Emits float32 Conv `node` with its epilogue, the absorbed nodes consumed.
+  void emit_float_epilogue(const Node& node, const FloatEpilogue& e);
   Int8PlanRecorder plan_;
 };
 

@@ -397,10 +397,11 @@ void gemm_tile(const SgemmKernel& uk, int64_t i0, int64_t mc, int64_t j0, int64_
       }
     }
   }
-  if (ep && ep->unary) {
+  if (ep && (ep->unary || ep->post)) {
     for (int64_t r = 0; r < mc; ++r) {
       float* c = C + (i0 + r) * ldc + j0;
-      ep->unary->apply(ep->unary_op, nc, c, c);
+      if (ep->unary) ep->unary->apply(ep->unary_op, nc, c, c);
+      if (ep->post) ep->post(ep->post_ctx, c, nc);
     }
   }
 }
@@ -458,6 +459,7 @@ void sgemm(const SgemmKernel& uk, int64_t M, int64_t N, int64_t K, GemmOperand A
         c[j] = v < ep->hi ? v : ep->hi;
       }
       if (ep && ep->unary) ep->unary->apply(ep->unary_op, N, c, c);
+      if (ep && ep->post) ep->post(ep->post_ctx, c, N);
     }
     return;
   }

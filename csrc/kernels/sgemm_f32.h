@@ -138,6 +138,12 @@ struct SgemmEpilogue {
   float lo = 0.f, hi = 0.f;
   const UnaryF32Kernel* unary = nullptr;  // applied last, or nullptr
   ref::UnaryF32 unary_op = ref::UnaryF32::kGelu;
+  // Applied after `unary` to each finished row of a task's block while it is
+  // in cache, `n` contiguous values at a time, or nullptr: an element-wise
+  // function its caller owns (a float conv's "Chain" activation,
+  // engine/ops/float_chain.h). Not applied by the BF16 GEMM or the tap conv.
+  void (*post)(const void* ctx, float* y, int64_t n) = nullptr;
+  const void* post_ctx = nullptr;
   // Memory the caller reads right after this product and that is likely
   // not in cache (a batch's next image, written a whole layer ago; the
   // residual a transpose adds next): sgemm's task t of T fetches part t of

@@ -1,8 +1,9 @@
 // Float32 Conv (ONNX Conv, opset 11+): 1-D, 2-D and 3-D, NC[D]HW, group, strides,
 // dilations, pads, auto_pad (NOTSET, VALID, SAME_UPPER, SAME_LOWER), optional
 // bias, plus the fused epilogue of graph/passes/passes.h (int8rt_residual,
-// int8rt_activation: Relu, Clip, LeakyRelu, and Swish and HardSwish in FP32
-// engines, graph/passes/fuse_swish.cc). 1-D runs as 2-D with H = 1.
+// int8rt_activation: Relu, Clip, LeakyRelu, and Swish, HardSwish and Chain in
+// FP32 engines and on a mixed engine's float convs, graph/passes/fuse_swish.cc
+// and fuse_float_chain.cc). 1-D runs as 2-D with H = 1.
 //
 // Compute: depthwise (group == C == M) convolutions run direct on the
 // dwconv_f32 kernel family (kernels/dwconv_f32.h), runs of output planes
@@ -389,8 +390,8 @@ class ConvLayer : public Layer {
   // BF16 tile epilogue.
   // Returns whether the activation was applied: Relu / Clip by every
   // FP32 path's epilogue, Swish / HardSwish by the im2col SGEMM's (SgemmEpilogue::unary,
-  // on each task's tile while it is in cache); otherwise the caller runs it
-  // over y.
+  // on each task's tile while it is in cache), a Chain likewise (SgemmEpilogue::post);
+  // otherwise the caller runs it over y.
   bool gemm_path(const float* x, const float* w, const float* bias, const float* res, float* y,
                  const ConvGeom& g) const {
     const int64_t Cg = g.C / g.G, Mg = g.M / g.G, K = Cg * g.kh * g.kw, P = g.oh * g.ow;
@@ -448,6 +449,10 @@ class ConvLayer : public Layer {
           ep.unary = act_.unary;
           ep.unary_op = act_.unary_op;
         }
+        if (act_.chain) {  // a Chain (float_chain.h), on each block of rows while in cache
+          ep.post = [](const void* ctx, float* y, int64_t n) { static_cast<const FusedActivation*>(ctx)->apply(y, n); };
+          ep.post_ctx = &act_;
+        }
         sgemm(*uk_, Mg, P, K, a, b, yg, P, false, parallel, &ep);
       }
     };
@@ -458,7 +463,7 @@ class ConvLayer : public Layer {
         for (int64_t t = begin; t < end; ++t) one(t / g.G, t % g.G, false);
       });
     }
-    return fused_.clip || (bf16_.empty() && act_.unary);
+    return fused_.clip || (bf16_.empty() && (act_.unary || act_.chain));
   }
 
   // Whether the transposed product (transposed_) runs `g`: one group,

@@ -8,6 +8,7 @@
 #include <limits>
 
 #include "core/checked_math.h"
+#include "engine/ops/float_chain.h"
 #include "kernels/unary_f32.h"
 
 namespace int8rt {
@@ -282,6 +283,9 @@ FusedActivation parse_fused_activation(const Node& node) {
     a.kind = kind == "Swish" ? FusedActivation::Kind::kSwish : FusedActivation::Kind::kHardSwish;
     a.unary = &kernels::choose<kernels::UnaryF32Kernel>();
     a.unary_op = kind == "Swish" ? kernels::ref::UnaryF32::kSilu : kernels::ref::UnaryF32::kHardSwish;
+  } else if (kind == "Chain") {
+    a.kind = FusedActivation::Kind::kChain;
+    a.chain = std::make_shared<const FloatChain>(node);
   } else {
     throw unsupported_attr(node, "int8rt_activation", "'" + kind + "'");
   }
@@ -309,6 +313,7 @@ void FusedActivation::apply(float* y, int64_t n) const {
     case Kind::kClip: for (int64_t i = 0; i < n; ++i) y[i] = clip_value(y[i], lo, hi); break;
     case Kind::kLeakyRelu: for (int64_t i = 0; i < n; ++i) y[i] = y[i] >= 0.f ? y[i] : alpha * y[i]; break;
     case Kind::kSwish: case Kind::kHardSwish: unary->apply(unary_op, n, y, y); break;
+    case Kind::kChain: chain->apply(y, n); break;
   }
 }
 
@@ -320,6 +325,7 @@ std::string FusedActivation::describe() const {
     case Kind::kLeakyRelu: return "+leakyrelu";
     case Kind::kSwish: return "+swish";
     case Kind::kHardSwish: return "+hardswish";
+    case Kind::kChain: return chain->describe();
   }
   return "";
 }

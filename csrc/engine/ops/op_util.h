@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -120,18 +121,22 @@ inline float clip_value(float x, float lo, float hi) {
   return v < hi ? v : hi;
 }
 
+class FloatChain;  // engine/ops/float_chain.h
+
 struct FusedActivation {
   // kSwish: y * sigmoid(y) by the unary_f32 family's Silu (chosen when
   // parsed), the bits of that tier's Sigmoid layer then a Mul layer;
   // kHardSwish: the family's HardSwish, the HardSwish layer's bits
   // (graph/passes/fuse_swish.cc, FP32 engines only).
-  enum class Kind { kNone, kRelu, kClip, kLeakyRelu, kSwish, kHardSwish };
+  // kChain: element-wise steps (engine/ops/float_chain.h, fuse_float_chain.cc).
+  enum class Kind { kNone, kRelu, kClip, kLeakyRelu, kSwish, kHardSwish, kChain };
   Kind kind = Kind::kNone;
   float lo = 0.f, hi = 0.f, alpha = 0.f;
   // kSwish and kHardSwish: the unary_f32 kernel and its function (an
   // epilogue can apply them on each tile); nullptr otherwise.
   const kernels::UnaryF32Kernel* unary = nullptr;
   kernels::ref::UnaryF32 unary_op = kernels::ref::UnaryF32::kSilu;
+  std::shared_ptr<const FloatChain> chain;  // kChain
   void apply(float* y, int64_t n) const;
   // Relu / Clip as the bounds of a clip (Relu: 0, +inf), for an epilogue
   // that clips (the SGEMM's); false for none and LeakyRelu.

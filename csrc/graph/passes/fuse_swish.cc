@@ -11,7 +11,8 @@
 // QuickGelu). For FP32 engines only, like fuse_matmul_epilogue: the INT8
 // lowering reads the unfused pair (a swish table, engine/lut_region.h) and
 // its conv epilogue has Relu / Clip only, so the builder runs this pass on an
-// FP32 engine's network after calibration has nothing more to observe.
+// FP32 engine's network after calibration has nothing more to observe, and
+// the INT8 lowering on the Convs a mixed engine keeps in float (`only`).
 // Conditions: y is read by exactly the Sigmoid and the Mul, s by the Mul
 // only, neither is a network output, and the Conv has no activation yet.
 // HardSwish (MobileNetV3: opset 14's HardSwish op after 20 of its convs) the
@@ -49,9 +50,10 @@ bool swish_of(const Network& net, int y, int* sig_out, int* mul_out) {
 
 }  // namespace
 
-void fuse_swish(Network& net, PassReport* report) {
+void fuse_swish(Network& net, PassReport* report, const std::set<std::string>* only) {
   for (size_t n = 0; n < net.nodes().size(); ++n) {
     const Node& conv = net.nodes()[n];
+    if (only && !only->count(conv.name)) continue;
     // Also a ConvInteger whose float tail is fused (fuse_conv_integer_float.cc): a float32 output.
     const bool float_conv_integer = conv.op == "ConvInteger" && conv.attrs.get_int("int8rt_float_output", 0) != 0;
     if ((conv.op != "Conv" && !float_conv_integer) || conv.outputs.size() != 1 || conv.attrs.has("int8rt_activation")) {
@@ -63,6 +65,7 @@ void fuse_swish(Network& net, PassReport* report) {
     if (conv.op == "Conv" && hs >= 0 && net.nodes()[hs].op == "HardSwish" && net.nodes()[hs].inputs.size() == 1 &&
         net.nodes()[hs].outputs.size() == 1 && net.tensor(net.nodes()[hs].outputs[0]).dtype == DataType::kFloat32) {
       const std::string line = "fused " + passes::describe(net.nodes()[hs]) + " into " + passes::describe(conv);
+      if (report) report->merged_nodes[conv.name] = {conv.name, net.nodes()[hs].name};
       net.nodes()[n].attrs.set("int8rt_activation", Attribute::of_string("HardSwish"));
       passes::take_over_output(net, static_cast<int>(n), 0, net.nodes()[hs].outputs[0]);  // kills the HardSwish
       if (report) report->add(line);
@@ -73,6 +76,7 @@ void fuse_swish(Network& net, PassReport* report) {
     const std::string line = "fused " + passes::describe(net.nodes()[sig]) + " and " +
                              passes::describe(net.nodes()[mul]) + " (Swish) into " + passes::describe(conv);
     const int z = net.nodes()[mul].outputs[0];
+    if (report) report->merged_nodes[conv.name] = {conv.name, net.nodes()[sig].name, net.nodes()[mul].name};
     passes::kill_node(net, sig);
     net.nodes()[n].attrs.set("int8rt_activation", Attribute::of_string("Swish"));
     passes::take_over_output(net, static_cast<int>(n), 0, z);  // kills the Mul

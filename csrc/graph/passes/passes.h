@@ -32,12 +32,20 @@
 //                    default 0.01 as in ONNX)
 //       "Swish"      y = z * sigmoid(z) (FP32 Conv only: fuse_swish)
 //       "HardSwish"  y = z * fmin(fmax(z / 6 + 0.5, 0), 1) (FP32 Conv only: fuse_swish)
+//       "Chain"      (FP32 Conv only: fuse_float_chain) t = z, then each step of
+//                    "int8rt_chain" (string, steps joined by ';') in order:
+//                    "Relu", "Clip" (t = fmin(fmax(t, lo), hi)), or "<Op>:<ab>" with Op one
+//                    of Add, Sub, Mul, Div and a, b the operands in the node's order, each
+//                    't' (the running value), 'z' (the conv's value) or 'c' (the next
+//                    constant); the constants in order, Clip's lo and hi (+-inf when
+//                    absent) included, are "int8rt_chain_values" (floats); y = t.
 //   The bounds/alpha are stored as doubles holding the float32 values the
 //   original nodes used, so float32 arithmetic reproduces the unfused graph
 //   bit for bit.
 #pragma once
 
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -64,7 +72,8 @@ struct PassReport {
     std::vector<float> scales;
   };
   std::map<std::string, WeightScales> weight_scales;
-  // Node name -> the nodes merged into it (fuse_horizontal), for the int8
+  // Node name -> the nodes merged into it (fuse_horizontal; fuse_swish and
+  // fuse_float_chain: the conv first, then the nodes its epilogue took over), for the int8
   // plan's layer sources (int8rt/int8_plan.h).
   std::map<std::string, std::vector<std::string>> merged_nodes;
 
@@ -235,7 +244,19 @@ void fuse_matmul_epilogue(Network& net, PassReport* report);
 // run_default_passes: the INT8 lowering reads the unfused pair, so the
 // builder applies it to FP32 engines only (fuse_swish.cc). Likewise a Conv
 // whose output only a HardSwish reads takes it over as "HardSwish".
-void fuse_swish(Network& net, PassReport* report);
+// With `only`, just the Convs named in it (a mixed engine's float layers).
+void fuse_swish(Network& net, PassReport* report, const std::set<std::string>* only = nullptr);
+
+// A Conv (float32 output, no activation) followed by element-wise float32
+// Add / Sub / Mul / Div with scalar constants or the conv's own output,
+// Clip with constant bounds and Relu, each the only reader of the last (a
+// hardswish spelled Add/Clip/Mul/Div, then an affine), takes them over as
+// "int8rt_activation" = "Chain" (contract above) and writes the last
+// tensor. Exact (the unfused layers' operations in their order). Not part of
+// run_default_passes: calibration observes the unfused tensors; the builder
+// runs it on FP32 engines, and the INT8 lowering on the Convs named in
+// `only` (its float layers) (fuse_float_chain.cc).
+void fuse_float_chain(Network& net, PassReport* report, const std::set<std::string>* only = nullptr);
 
 // Two or more 1x1 Convs (stride 1, no padding, group 1, constant float32
 // weights, identical int8rt_* attributes, no residual) reading the same tensor
