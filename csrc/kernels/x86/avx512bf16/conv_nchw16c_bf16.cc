@@ -39,10 +39,30 @@ namespace {
 constexpr int kPixels = 6, kBlocks = 4;  // the conv's register tile
 alignas(64) const uint16_t kZeroLine[16] = {};  // a pixel outside the image
 
+// The pairs [q0, q0 + n) of one tap and input block into the tile: per pair
+// NB weight vectors, per pixel the pair's word px[i][2q] broadcast.
+template <int NB, int NP>
+inline void pair_steps(__m512 (&acc)[NB][NP], const uint16_t* const (&px)[NP], const uint16_t* w, int64_t block_w,
+                       int64_t n) {
+  for (int64_t q = 0; q < n; ++q) {
+    __m512bh wv[NB];
+    for (int j = 0; j < NB; ++j) wv[j] = (__m512bh)_mm512_loadu_si512(w + j * block_w + q * 32);
+#pragma GCC unroll 6
+    for (int i = 0; i < NP; ++i) {
+      int32_t pair;
+      std::memcpy(&pair, px[i] + 2 * q, 4);
+      const __m512bh xv = (__m512bh)_mm512_set1_epi32(pair);
+      for (int j = 0; j < NB; ++j) acc[j][i] = _mm512_dpbf16_ps(acc[j][i], xv, wv[j]);
+    }
+  }
+}
+
 template <int NB, int NP>
 void conv_tile(const ConvBf16x16c& a, int64_t mb, int64_t oy, int64_t ox) {
   const int64_t QP = (a.C + 1) / 2, taps = a.kh * a.kw, plane = a.H * a.W * 16;
   const int64_t block_w = taps * QP * 32;  // one output block's packed weights
+  const int64_t first = ox * a.sw - a.pw, last = (ox + NP - 1) * a.sw - a.pw + (a.kw - 1) * a.dw;
+  const bool interior = first >= 0 && last < a.W;  // every tap of the tile's pixels inside its row
   __m512 acc[NB][NP];
   for (int j = 0; j < NB; ++j) {
     for (int i = 0; i < NP; ++i) acc[j][i] = _mm512_setzero_ps();
@@ -52,26 +72,16 @@ void conv_tile(const ConvBf16x16c& a, int64_t mb, int64_t oy, int64_t ox) {
     if (iy < 0 || iy >= a.H) continue;
     const uint16_t* row = a.x + iy * a.W * 16;
     for (int64_t kx = 0; kx < a.kw; ++kx) {
-      const int64_t ix0 = ox * a.sw - a.pw + kx * a.dw;
+      const int64_t ix0 = first + kx * a.dw;
       const uint16_t* w_tap = a.w + (mb * taps + ky * a.kw + kx) * QP * 32;
       for (int64_t q0 = 0; q0 < QP; q0 += 8) {
+        const uint16_t* block = row + (q0 / 8) * plane;
         const uint16_t* px[NP];
         for (int i = 0; i < NP; ++i) {
           const int64_t ix = ix0 + i * a.sw;
-          px[i] = ix >= 0 && ix < a.W ? row + (q0 / 8) * plane + ix * 16 : kZeroLine;
+          px[i] = interior || (ix >= 0 && ix < a.W) ? block + ix * 16 : kZeroLine;
         }
-        const int64_t n = std::min<int64_t>(8, QP - q0);
-        for (int64_t q = 0; q < n; ++q) {
-          __m512bh wv[NB];
-          for (int j = 0; j < NB; ++j) wv[j] = (__m512bh)_mm512_loadu_si512(w_tap + j * block_w + (q0 + q) * 32);
-#pragma GCC unroll 6
-          for (int i = 0; i < NP; ++i) {
-            int32_t pair;
-            std::memcpy(&pair, px[i] + 2 * q, 4);
-            const __m512bh xv = (__m512bh)_mm512_set1_epi32(pair);
-            for (int j = 0; j < NB; ++j) acc[j][i] = _mm512_dpbf16_ps(acc[j][i], xv, wv[j]);
-          }
-        }
+        pair_steps<NB, NP>(acc, px, w_tap + q0 * 32, block_w, std::min<int64_t>(8, QP - q0));
       }
     }
   }
