@@ -14,11 +14,15 @@
 // one pair / several input blocks, row and block ranges, bias or none,
 // residual, clip. Max pool: 3x3 / 2 pad 1 (ResNet's), 2x2, dilation, a
 // window with no tap inside (-inf, padded lanes still +0), partial blocks.
+// Entry conversion: 1..16 planes, pixel counts around the 16-pixel step,
+// float32 with zeros of both signs, denormals, infinities and a NaN, and
+// bfloat16 planes of any bits (copied).
 // Guard values after every output; the padded lanes must be +0.
 #if defined(INT8RT_TEST_X86_TWINS)
 
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <cstdint>
 #include <cstdio>
 #include <random>
@@ -39,6 +43,7 @@ void depthwise_bf16x16c(const DepthwiseBf16x16c& a);
 void block_mean_bf16(const uint16_t* x, int64_t blocks, int64_t P, float* means);
 void conv_bf16x16c(const ConvBf16x16c& a);  // avx512bf16/conv_nchw16c_bf16.cc, emulated
 void maxpool_bf16x16c(const MaxPoolBf16x16c& a);
+void to_blocked_bf16(const float* xf, const uint16_t* xh, int64_t P, int64_t cw, uint16_t* y);
 }  // namespace avx512bf16
 }  // namespace emulated
 }  // namespace x86
@@ -58,7 +63,8 @@ struct Tiers {
                                 k::x86::emulated::avx512bf16::depthwise_bf16x16c,
                                 k::x86::emulated::avx512bf16::block_mean_bf16,
                                 k::x86::emulated::avx512bf16::conv_bf16x16c,
-                                k::x86::emulated::avx512bf16::maxpool_bf16x16c};
+                                k::x86::emulated::avx512bf16::maxpool_bf16x16c,
+                                k::x86::emulated::avx512bf16::to_blocked_bf16};
   std::vector<const k::Nchw16cBf16Kernel*> all() const {
     std::vector<const k::Nchw16cBf16Kernel*> v = {&emulated};
     v.insert(v.end(), native.begin(), native.end());
@@ -273,6 +279,36 @@ TEST(AvxBf16Emulated, BlockedMaxPoolEqualsTheReference) {
     }
     for (const k::Nchw16cBf16Kernel* kern : t.all()) {
       EXPECT_EQ(run(kern->maxpool), want) << kern->name() << " " << c.H << "x" << c.W << " k" << c.kh << "x" << c.kw;
+    }
+  }
+}
+
+TEST(AvxBf16Emulated, BlockedEntryConversionEqualsTheReference) {
+  const Tiers t = tiers();
+  std::mt19937 gen(81);
+  std::normal_distribution<float> d(0.f, 1.f);
+  std::uniform_int_distribution<int> bits(0, 0xFFFF);
+  const float specials[] = {0.f, -0.f, 1e-40f, -3e-39f, 1.f / 0.f, -1.f / 0.f, std::nanf(""), 65504.f, 1.00390625f};
+  for (const int64_t P : {1, 7, 15, 16, 17, 49, 100}) {
+    for (const int64_t cw : {1, 2, 3, 8, 15, 16}) {
+      std::vector<float> xf(static_cast<size_t>(cw * P));
+      std::vector<uint16_t> xh(xf.size());
+      for (size_t i = 0; i < xf.size(); ++i) {
+        xf[i] = i % 7 == 3 ? specials[i / 7 % 9] : d(gen);
+        xh[i] = static_cast<uint16_t>(bits(gen));  // any bits: copied as they are
+      }
+      for (const bool f32 : {true, false}) {
+        auto run = [&](k::ToBlockedBf16Fn fn) {
+          std::vector<uint16_t> y(static_cast<size_t>(P * 16 + 13), kGuard16);
+          fn(f32 ? xf.data() : nullptr, f32 ? nullptr : xh.data(), P, cw, y.data());
+          return y;
+        };
+        const std::vector<uint16_t> want = run(k::ref::to_blocked_bf16);
+        ASSERT_EQ(want[P * 16], kGuard16);
+        for (const k::Nchw16cBf16Kernel* kern : t.all()) {
+          EXPECT_EQ(run(kern->to_blocked), want) << kern->name() << " P" << P << " cw" << cw << (f32 ? " f32" : " bf16");
+        }
+      }
     }
   }
 }

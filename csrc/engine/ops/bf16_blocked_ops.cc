@@ -13,7 +13,8 @@
 //                         (ops/conv_f32.cc), so the same bits.
 //   int8rt.MaxPoolBf16x16c  MaxPool's attributes, 2-D, blocked in and out.
 //   int8rt.ToBf16x16c     [N, C, H, W] float32 (rounded, bf16::from_f32) or
-//                         bfloat16 (copied) -> blocked, the padded lanes +0;
+//                         bfloat16 (copied) -> blocked, the padded lanes +0
+//                         (the family's to_blocked);
 //   int8rt.FromBf16x16c   blocked -> [N, C, H, W] (attribute channels) of
 //                         the dtype attribute's type: bfloat16 (copied) or
 //                         float32 (widened, exact);
@@ -313,7 +314,9 @@ class Bf16BlockedConvertLayer : public Layer {
         const int64_t n = t / CB, c0 = (t % CB) * kBf16Block, cw = std::min(kBf16Block, C - c0);
         const int64_t plain = (n * C + c0) * P, blocked = t * P * kBf16Block;
         if (to_blocked_) {
-          to_block(x, f32, plain, P, cw, static_cast<uint16_t*>(y) + blocked);
+          kernel_->to_blocked(f32 ? static_cast<const float*>(x) + plain : nullptr,
+                              f32 ? nullptr : static_cast<const uint16_t*>(x) + plain, P, cw,
+                              static_cast<uint16_t*>(y) + blocked);
         } else {
           from_block(static_cast<const uint16_t*>(x) + blocked, P, cw, y, f32, plain);
         }
@@ -326,17 +329,6 @@ class Bf16BlockedConvertLayer : public Layer {
   }
 
  private:
-  // cw planes of P pixels at x + plain (float32 rounded, or BF16) into one
-  // block [P][16]; lanes past cw +0.
-  static void to_block(const void* x, bool f32, int64_t plain, int64_t P, int64_t cw, uint16_t* dst) {
-    const float* xf = f32 ? static_cast<const float*>(x) + plain : nullptr;
-    const uint16_t* xh = f32 ? nullptr : static_cast<const uint16_t*>(x) + plain;
-    for (int64_t p = 0; p < P; ++p) {
-      uint16_t* d = dst + p * kBf16Block;
-      for (int64_t c = 0; c < cw; ++c) d[c] = f32 ? bf16::from_f32(xf[c * P + p]) : xh[c * P + p];
-      for (int64_t c = cw; c < kBf16Block; ++c) d[c] = 0;
-    }
-  }
   static void from_block(const uint16_t* src, int64_t P, int64_t cw, void* y, bool f32, int64_t plain) {
     for (int64_t c = 0; c < cw; ++c) {
       if (f32) {
@@ -352,6 +344,7 @@ class Bf16BlockedConvertLayer : public Layer {
   int64_t C_;
   bool out_f32_;
   std::string prefix_;
+  const kernels::Nchw16cBf16Kernel* kernel_ = &kernels::choose<kernels::Nchw16cBf16Kernel>();
 };
 
 class Bf16BlockedMeanLayer : public Layer {

@@ -109,6 +109,11 @@ struct MaxPoolBf16x16c {
 };
 using MaxPoolBf16x16cFn = void (*)(const MaxPoolBf16x16c&);
 
+// The region's entry: cw <= 16 NCHW planes of P pixels, float32 at xf
+// (rounded, bf16::from_f32) or, when xf is null, bfloat16 at xh (copied);
+// plane c at c * P; into one block y [P][16], lanes past cw +0.
+using ToBlockedBf16Fn = void (*)(const float* xf, const uint16_t* xh, int64_t P, int64_t cw, uint16_t* y);
+
 // Per block b of `blocks`: means[b * 16 + l] = mean over p < P of x[b][p][l].
 using BlockMeanBf16Fn = void (*)(const uint16_t* x, int64_t blocks, int64_t P, float* means);
 
@@ -118,6 +123,7 @@ void depthwise_bf16x16c(const DepthwiseBf16x16c& a);
 void block_mean_bf16(const uint16_t* x, int64_t blocks, int64_t P, float* means);
 void conv_bf16x16c(const ConvBf16x16c& a);
 void maxpool_bf16x16c(const MaxPoolBf16x16c& a);
+void to_blocked_bf16(const float* xf, const uint16_t* xh, int64_t P, int64_t cw, uint16_t* y);
 }  // namespace ref
 namespace x86 {
 namespace avx512bf16 {
@@ -131,6 +137,8 @@ void block_mean_bf16(const uint16_t* x, int64_t blocks, int64_t P, float* means)
 // 6 pixels of one row of VDPBF16PS accumulators; max pool 16 lanes per zmm.
 void conv_bf16x16c(const ConvBf16x16c& a);
 void maxpool_bf16x16c(const MaxPoolBf16x16c& a);
+// x86/avx512bf16/convert_nchw16c_bf16.cc: 16 pixels per step, VPERMW.
+void to_blocked_bf16(const float* xf, const uint16_t* xh, int64_t P, int64_t cw, uint16_t* y);
 }  // namespace avx512bf16
 }  // namespace x86
 

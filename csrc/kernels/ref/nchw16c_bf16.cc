@@ -106,6 +106,14 @@ void maxpool_bf16x16c(const MaxPoolBf16x16c& a) {
   }
 }
 
+void to_blocked_bf16(const float* xf, const uint16_t* xh, int64_t P, int64_t cw, uint16_t* y) {
+  for (int64_t p = 0; p < P; ++p) {
+    for (int64_t c = 0; c < kBf16Block; ++c) {
+      y[p * kBf16Block + c] = c >= cw ? 0 : xf ? bf16::from_f32(xf[c * P + p]) : xh[c * P + p];
+    }
+  }
+}
+
 void block_mean_bf16(const uint16_t* x, int64_t blocks, int64_t P, float* means) {
   for (int64_t b = 0; b < blocks; ++b) {
     for (int64_t l = 0; l < kBf16Block; ++l) {

@@ -171,7 +171,7 @@ void register_ref_kernels(KernelRegistry& r) {
   // BF16 channel-blocked convs, pool and mean: ref/nchw16c_bf16.cc's loops (the spec).
   static const Nchw16cBf16Kernel nchw16c_bf16("nchw16c_bf16_ref", Isa::kRef, false, ref::pointwise_bf16x16c,
                                               ref::depthwise_bf16x16c, ref::block_mean_bf16, ref::conv_bf16x16c,
-                                              ref::maxpool_bf16x16c);
+                                              ref::maxpool_bf16x16c, ref::to_blocked_bf16);
   r.add(nchw16c_bf16);
   // Transposed conv: the phase driver (baseline code over conv_s8) first.
   r.add(conv_transpose_s8_phases(), conv_transpose_s8_ref());

@@ -29,7 +29,7 @@ void register_avx512bf16_kernels(KernelRegistry& r) {
                                       true, 64);
   static const Nchw16cBf16Kernel nchw16c("nchw16c_bf16_avx512bf16", Isa::kAvx512, true, avx512bf16::pointwise_bf16x16c,
                                          avx512bf16::depthwise_bf16x16c, avx512bf16::block_mean_bf16,
-                                         avx512bf16::conv_bf16x16c, avx512bf16::maxpool_bf16x16c);
+                                         avx512bf16::conv_bf16x16c, avx512bf16::maxpool_bf16x16c, avx512bf16::to_blocked_bf16);
   r.add(gemm, dwconv, nchw16c);
 }
 
