@@ -231,36 +231,50 @@ class Bf16BlockedConvLayer : public Layer {
     });
   }
 
-  // Tasks: images x chunks of kTaskBlocks output blocks x runs of output
-  // rows of about kDenseTaskBytes of output; the kernel walks a task's
-  // 4-block groups outer, so a group's weights serve all the run's rows.
+  // Tasks: chunks of output blocks x runs of output rows of about
+  // kDenseTaskBytes of output, per image; the kernel walks a task's 4-block
+  // groups outer, so a group's weights serve all the run's rows. Where a
+  // chunk's weights outweigh an image's input (the 14 x 14 and 7 x 7
+  // stages: up to 1.2 MB of weights per 8 blocks against 50-100 KB of
+  // input), a task runs its chunk over every image instead, its chunk
+  // trimmed to kDenseChunkBytes of weights (at least one 4-block group), so
+  // the weights stream once per batch, not once per image (as the FP32
+  // blocked conv does, RESULTS.md section 141).
   void dense(const uint16_t* x, const uint16_t* res, uint16_t* y, int64_t N,
              const kernels::DepthwiseBf16x16c& g) const {
     const int64_t CB = blocks(C_), MB = blocks(M_), in_image = CB * g.H * g.W * kBf16Block;
     const int64_t out_image = MB * g.oh * g.ow * kBf16Block;
-    const int64_t chunk = std::min(MB, kTaskBlocks), chunks = (MB + chunk - 1) / chunk;
+    const int64_t block_w = g.kh * g.kw * ((C_ + 1) / 2) * kBf16Block * 2 * 2;  // one output block's weight bytes
+    int64_t chunk = std::min(MB, kTaskBlocks);
+    const bool images_inner = N > 1 && chunk * block_w > in_image * 2;
+    if (images_inner) chunk = std::min(chunk, std::max<int64_t>(4, kDenseChunkBytes / block_w / 4 * 4));
+    const int64_t chunks = (MB + chunk - 1) / chunk, images = images_inner ? 1 : N;
     const int64_t rows = std::min(g.oh, std::max<int64_t>(1, kDenseTaskBytes / (g.ow * chunk * kBf16Block * 2)));
     const int64_t runs = (g.oh + rows - 1) / rows;
-    parallel_for(N * chunks * runs, 1, [&](int64_t begin, int64_t end) {
+    parallel_for(images * chunks * runs, 1, [&](int64_t begin, int64_t end) {
       for (int64_t t = begin; t < end; ++t) {
-        const int64_t n = t / (chunks * runs), mb0 = (t / runs % chunks) * chunk, oy0 = (t % runs) * rows;
-        kernels::ConvBf16x16c a;
-        a.x = x + n * in_image;
-        a.w = pairs_w_.data();
-        a.bias = bias_.empty() ? nullptr : bias_.data();
-        a.residual = res ? res + n * out_image : nullptr;
-        a.y = y + n * out_image;
-        a.C = C_; a.M = M_;
-        a.H = g.H; a.W = g.W; a.oh = g.oh; a.ow = g.ow; a.kh = g.kh; a.kw = g.kw; a.sh = g.sh; a.sw = g.sw;
-        a.dh = g.dh; a.dw = g.dw; a.ph = g.ph; a.pw = g.pw;
-        a.oy0 = oy0; a.oy1 = std::min(g.oh, oy0 + rows);
-        a.mb0 = mb0; a.mb1 = std::min(MB, mb0 + chunk);
-        a.clip = clip_; a.lo = lo_; a.hi = hi_;
-        kernel_->conv(a);
+        const int64_t mb0 = (t / runs % chunks) * chunk, oy0 = (t % runs) * rows;
+        const int64_t n0 = images_inner ? 0 : t / (chunks * runs), n1 = images_inner ? N : n0 + 1;
+        for (int64_t n = n0; n < n1; ++n) {
+          kernels::ConvBf16x16c a;
+          a.x = x + n * in_image;
+          a.w = pairs_w_.data();
+          a.bias = bias_.empty() ? nullptr : bias_.data();
+          a.residual = res ? res + n * out_image : nullptr;
+          a.y = y + n * out_image;
+          a.C = C_; a.M = M_;
+          a.H = g.H; a.W = g.W; a.oh = g.oh; a.ow = g.ow; a.kh = g.kh; a.kw = g.kw; a.sh = g.sh; a.sw = g.sw;
+          a.dh = g.dh; a.dw = g.dw; a.ph = g.ph; a.pw = g.pw;
+          a.oy0 = oy0; a.oy1 = std::min(g.oh, oy0 + rows);
+          a.mb0 = mb0; a.mb1 = std::min(MB, mb0 + chunk);
+          a.clip = clip_; a.lo = lo_; a.hi = hi_;
+          kernel_->conv(a);
+        }
       }
     });
   }
 
+  static constexpr int64_t kDenseChunkBytes = 512 << 10;  // a chunk's weights when images run inner
   static constexpr int64_t kDenseTaskBytes = 128 << 10;  // a dense task's output bytes
   static constexpr int64_t kRunBytes = 256 << 10;  // a pointwise run's input (BF16: half the FP32 layer's)
   static constexpr int64_t kTaskBlocks = 8;        // output blocks per pointwise task

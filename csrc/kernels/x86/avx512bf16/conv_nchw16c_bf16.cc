@@ -15,8 +15,9 @@
 // scratch. Rows are split in even tiles (14 = 5 + 5 + 4, 7 = 4 + 3).
 // Then bias, the BF16 residual, the clip and VCVTNEPS2BF16 (the shared
 // epilogue, nchw16c_bf16_epilogue.h).
-// Max pool: per output pixel one zmm, VMAXPS(m, x) = m > x ? m : x over the
-// taps inside the image, from -inf; the BF16 store is exact.
+// Max pool: 8 output pixels of a row per step, one zmm each (8 independent
+// chains), VMAXPS(m, x) = m > x ? m : x over the taps inside the image,
+// from -inf; the BF16 store is exact.
 //
 // Compiled twice from this text (kernels/x86/emulation/avx512.h): natively
 // in the library (namespace avx512bf16) and, for tests, against the
@@ -37,6 +38,7 @@ namespace INT8RT_X86_NS(avx512bf16) {
 namespace {
 
 constexpr int kPixels = 6, kBlocks = 4;  // the conv's register tile
+constexpr int kPoolPixels = 8;           // the max pool's output pixels per step
 alignas(64) const uint16_t kZeroLine[16] = {};  // a pixel outside the image
 
 // The pairs [q0, q0 + n) of one tap and input block into the tile: per pair
@@ -109,6 +111,29 @@ void conv_pixels(const ConvBf16x16c& a, int64_t mb, int64_t oy, int64_t ox, int6
   }
 }
 
+// NP output pixels of row oy, NP independent VMAXPS chains (one output's
+// chain of kh * kw dependent maxima alone leaves the pipes idle), every
+// chain over its own taps inside the image in row-major order.
+template <int NP>
+void maxpool_pixels(const MaxPoolBf16x16c& a, int64_t oy, int64_t ox, __mmask16 keep) {
+  __m512 m[NP];
+  for (int i = 0; i < NP; ++i) m[i] = _mm512_set1_ps(-std::numeric_limits<float>::infinity());
+  for (int64_t ky = 0; ky < a.kh; ++ky) {
+    const int64_t iy = oy * a.sh - a.ph + ky * a.dh;
+    if (iy < 0 || iy >= a.H) continue;
+    const uint16_t* row = a.x + iy * a.W * 16;
+    for (int64_t kx = 0; kx < a.kw; ++kx) {
+      const int64_t ix0 = ox * a.sw - a.pw + kx * a.dw;
+#pragma GCC unroll 8
+      for (int i = 0; i < NP; ++i) {
+        const int64_t ix = ix0 + i * a.sw;
+        if (ix >= 0 && ix < a.W) m[i] = _mm512_max_ps(m[i], load16(row + ix * 16));
+      }
+    }
+  }
+  for (int i = 0; i < NP; ++i) finish(m[i], nullptr, false, m[i], m[i], keep, a.y + (oy * a.ow + ox + i) * 16);
+}
+
 }  // namespace
 
 void conv_bf16x16c(const ConvBf16x16c& a) {
@@ -131,20 +156,10 @@ void conv_bf16x16c(const ConvBf16x16c& a) {
 
 void maxpool_bf16x16c(const MaxPoolBf16x16c& a) {
   const __mmask16 keep = lanes_kept(a.lanes);
-  const __m512 none = _mm512_set1_ps(-std::numeric_limits<float>::infinity());
   for (int64_t oy = a.oy0; oy < a.oy1; ++oy) {
-    for (int64_t ox = 0; ox < a.ow; ++ox) {
-      __m512 m = none;
-      for (int64_t ky = 0; ky < a.kh; ++ky) {
-        const int64_t iy = oy * a.sh - a.ph + ky * a.dh;
-        if (iy < 0 || iy >= a.H) continue;
-        for (int64_t kx = 0; kx < a.kw; ++kx) {
-          const int64_t ix = ox * a.sw - a.pw + kx * a.dw;
-          if (ix >= 0 && ix < a.W) m = _mm512_max_ps(m, load16(a.x + (iy * a.W + ix) * 16));
-        }
-      }
-      finish(m, nullptr, false, m, m, keep, a.y + (oy * a.ow + ox) * 16);
-    }
+    int64_t ox = 0;
+    for (; ox + kPoolPixels <= a.ow; ox += kPoolPixels) maxpool_pixels<kPoolPixels>(a, oy, ox, keep);
+    for (; ox < a.ow; ++ox) maxpool_pixels<1>(a, oy, ox, keep);
   }
 }
 
