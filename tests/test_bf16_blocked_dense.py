@@ -23,9 +23,9 @@ import int8rt
 from test_bf16_blocked import F32, _blocked_ops, _build, _order_model, to_bf16
 
 
-def _resnet_model(hw: tuple = (40, 46)) -> bytes:
-    """Stem 3 -> 20, 7x7 / 2 pads 3 + Relu; MaxPool 3x3 / 2 pads 1;
-    bottleneck A (1x1 12, 3x3 12, 1x1 40, a 1x1 projection 20 -> 40);
+def _resnet_model(stem: int = 52, hw: tuple = (40, 46)) -> bytes:
+    """Stem 3 -> `stem`, 7x7 / 2 pads 3 + Relu; MaxPool 3x3 / 2 pads 1;
+    bottleneck A (1x1 12, 3x3 12, 1x1 40, a 1x1 projection stem -> 40);
     bottleneck B (stride 2 in its 3x3, 18 wide, a strided 1x1 projection
     40 -> 48); bottleneck C (17 wide, identity residual) -> y. 12 convs."""
     from onnx import TensorProto, helper, numpy_helper
@@ -46,12 +46,12 @@ def _resnet_model(hw: tuple = (40, 46)) -> bytes:
         nodes.append(helper.make_node("Add", [a, b], [f"{y}_sum"]))
         nodes.append(helper.make_node("Relu", [f"{y}_sum"], [y]))
 
-    conv("x", "s", 3, 20, 7, stride=2, pad=3)
+    conv("x", "s", 3, stem, 7, stride=2, pad=3)
     nodes.append(helper.make_node("MaxPool", ["s"], ["m"], kernel_shape=[3, 3], strides=[2, 2], pads=[1] * 4))
-    conv("m", "a1", 20, 12, 1)
+    conv("m", "a1", stem, 12, 1)
     conv("a1", "a2", 12, 12, 3, pad=1)
     conv("a2", "a3", 12, 40, 1, relu=False)
-    conv("m", "ap", 20, 40, 1, relu=False)
+    conv("m", "ap", stem, 40, 1, relu=False)
     add_relu("a3", "ap", "a")
     conv("a", "b1", 40, 18, 1)
     conv("b1", "b2", 18, 18, 3, stride=2, pad=1)
@@ -111,6 +111,23 @@ def test_resnet_runs_as_one_region_with_the_nchw_bf16_bits(tmp_path, batch) -> N
     finally:
         int8rt.set_max_isa(None)
     _same_bits(got_ref, want, "reference kernels")
+
+
+def test_a_narrow_stem_stays_nchw(tmp_path) -> None:
+    """A 3 -> 20 stem (2 lines per output pixel, a quarter of the image's
+    pixels: its output's conversion is half the image's) stays NCHW; the
+    region starts at its output (then 11 convs, 2 conversions), and gives
+    the NCHW BF16 engine's bits as before."""
+    pytest.importorskip("onnx")
+    path = tmp_path / "narrow.onnx"
+    path.write_bytes(_resnet_model(stem=20))
+    blocked = _build(path, True)
+    if not _blocked_ops(blocked):
+        pytest.skip("no vector kernel for BF16 channel-blocked tensors here: " + str(blocked.report()))
+    assert "bf16 channel-blocked: 1 region(s), 11 BF16 convs on NCHW16c bfloat16 tensors, 2 layout conversions" \
+        in blocked.report(), blocked.report()
+    x = np.random.default_rng(62).standard_normal((2, 3, 40, 46)).astype(F32)
+    _same_bits(blocked.run({"x": x})["y"], to_bf16(_build(path, False).run({"x": x})["y"]), "narrow stem")
 
 
 def test_dense_blocked_conv_keeps_the_direct_order(tmp_path) -> None:

@@ -17,6 +17,7 @@ namespace engine {
 namespace {
 
 constexpr size_t kMinConvsPerConversion = 2;
+constexpr int64_t kFewChannels = 4;  // a stem's input channels at most (its input a network input)
 
 // A float32 or bfloat16 activation [N, C, H, W] of more than one pixel.
 bool plane(const Tensor& t) {
@@ -49,7 +50,15 @@ bool conv_takes_blocked(const Network& net, const Node& node) {
   if (group > 1) {  // depthwise, of windows the kernels take
     return group == x.shape[1] && w.shape[0] == group && w.shape[1] == 1 && w.shape[2] <= kernels::kBf16BlockedMaxRows;
   }
-  return group == 1;  // the pointwise kernel (1x1, stride 1, no padding) or the dense one
+  // A stem (few channels read from a network input) joins only where its
+  // input's conversion, a 16-lane line per pixel however few channels, is
+  // no larger than its output's would be (ResNet's 3 -> 64 stem: 4 lines
+  // per output pixel, a quarter of the pixels; MobileNetV2's 3 -> 32 stem,
+  // 2 lines, stays NCHW: there the blocked stem and the image's conversion
+  // cost more than the NCHW stem and its output's, RESULTS.md section 149).
+  const int64_t out_lines = (y.shape[1] + 15) / 16 * y.shape[2] * y.shape[3];
+  const bool stem = x.shape[1] <= kFewChannels && x.producer < 0;
+  return group == 1 && (!stem || out_lines >= x.shape[2] * x.shape[3]);
 }
 
 // A MaxPool over 2-D windows without the Indices output.

@@ -14,7 +14,9 @@
 //     Clip or no fused activation, on planes of more than one pixel:
 //     every 2-D conv of one group (1x1 at stride 1 without padding on the
 //     pointwise kernel; 3x3, strided 1x1 projections and stems of any
-//     window on the dense one; the fused BF16 residual too), and
+//     window on the dense one; the fused BF16 residual too; a stem, at
+//     most 4 channels read from a network input, only where its output has
+//     at least as many 16-lane lines as its input has pixels), and
 //     depthwise ones (group == C == M, any 2-D window of at most
 //     kBf16BlockedMaxRows rows), rewritten to int8rt.ConvBf16x16c;
 //   - 2-D MaxPool without Indices (ResNet's, after its stem), rewritten to
