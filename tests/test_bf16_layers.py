@@ -301,7 +301,9 @@ def fp32_engine() -> int8rt.Engine:
 
 
 def test_bf16_flag_runs_every_conv_and_gemm_in_bf16_and_survives_the_engine_file(tmp_path, fp32_engine) -> None:
-    engine = int8rt.build_engine(MODEL_PATH, int8rt.BuilderConfig(precision="fp32", bf16=True))
+    # NCHW BF16 layers (the model's stem and 3x3 convs would form a channel-blocked region:
+    # tests/test_bf16_blocked_dense.py)
+    engine = int8rt.build_engine(MODEL_PATH, int8rt.BuilderConfig(precision="fp32", bf16=True, channel_blocked=False))
     heavy = [la for la in engine.layers() if la["op"] in ("Conv", "Gemm", "MatMul")]
     depthwise = [la for la in heavy if la["name"] == "/depthwise/depthwise.0/Conv"]
     assert len(depthwise) == 1 and depthwise[0]["precision"] == "bf16"
@@ -347,7 +349,8 @@ def test_cli_bf16_and_inspect(tmp_path, capsys) -> None:
     from int8rt.cli import main
 
     out = tmp_path / "bf16.i8rt"
-    assert main(["build", str(MODEL_PATH), "--precision", "fp32", "--bf16", "-o", str(out), "--no-progress"]) == 0
+    assert main(["build", str(MODEL_PATH), "--precision", "fp32", "--bf16", "--no-channel-blocked", "-o", str(out),
+                 "--no-progress"]) == 0
     assert "0/10 layers int8, 7 bf16," in capsys.readouterr().out
     assert main(["inspect", str(out)]) == 0
     text = capsys.readouterr().out
@@ -366,8 +369,8 @@ def test_trt_facade_builder_flag_bf16(fp32_engine) -> None:
     config.set_flag(trt.BuilderFlag.BF16)
     assert config.get_flag(trt.BuilderFlag.BF16) and int(trt.BuilderFlag.BF16) == 17  # TensorRT's value
     engine = builder.build_engine(network, config)
-    got = {la["name"]: la["precision"] for la in engine.layers() if la["op"] in ("Conv", "Gemm")}
-    assert sorted(got.values()) == ["bf16"] * 7, got  # the depthwise Conv too (dwconv_bf16)
+    got = {la["name"]: la["precision"] for la in engine.layers() if la["op"] in ("Conv", "Gemm", "int8rt.ConvBf16x16c")}
+    assert sorted(got.values()) == ["bf16"] * 7, got  # the depthwise Conv too (dwconv_bf16 or the blocked one)
 
 
 def test_capped_build_uses_the_reference_kernel_and_warns(fp32_engine) -> None:

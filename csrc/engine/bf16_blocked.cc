@@ -17,6 +17,7 @@ namespace engine {
 namespace {
 
 constexpr size_t kMinConvsPerConversion = 2;
+constexpr int64_t kFewChannels = 4;  // a stem's input channels at most (its input a network input)
 
 // A float32 or bfloat16 activation [N, C, H, W] of more than one pixel.
 bool plane(const Tensor& t) {
@@ -49,17 +50,29 @@ bool conv_takes_blocked(const Network& net, const Node& node) {
   if (group > 1) {  // depthwise, of windows the kernels take
     return group == x.shape[1] && w.shape[0] == group && w.shape[1] == 1 && w.shape[2] <= kernels::kBf16BlockedMaxRows;
   }
-  const std::vector<int64_t> pads = node.attrs.get_ints("pads", {});
-  const std::vector<int64_t> strides = node.attrs.get_ints("strides", {1, 1});
-  return w.shape[2] == 1 && w.shape[3] == 1 &&
-         std::all_of(pads.begin(), pads.end(), [](int64_t p) { return p == 0; }) &&
-         std::all_of(strides.begin(), strides.end(), [](int64_t s) { return s == 1; }) &&
-         y.shape[2] == x.shape[2] && y.shape[3] == x.shape[3];
+  // A stem (few channels read from a network input) joins only where its
+  // input's conversion, a 16-lane line per pixel however few channels, is
+  // no larger than its output's would be (ResNet's 3 -> 64 stem: 4 lines
+  // per output pixel, a quarter of the pixels; MobileNetV2's 3 -> 32 stem,
+  // 2 lines, stays NCHW: there the blocked stem and the image's conversion
+  // cost more than the NCHW stem and its output's, RESULTS.md section 149).
+  const int64_t out_lines = (y.shape[1] + 15) / 16 * y.shape[2] * y.shape[3];
+  const bool stem = x.shape[1] <= kFewChannels && x.producer < 0;
+  return group == 1 && (!stem || out_lines >= x.shape[2] * x.shape[3]);
+}
+
+// A MaxPool over 2-D windows without the Indices output.
+bool maxpool_takes_blocked(const Network& net, const Node& node) {
+  if (node.attrs.has(kLayoutAttr) || node.inputs.size() != 1 || node.inputs[0] < 0) return false;
+  if (node.outputs.size() > 1 && node.outputs[1] >= 0) return false;
+  return plane(net.tensor(node.inputs[0])) && plane(net.tensor(node.outputs[0])) &&
+         node.attrs.get_ints("kernel_shape", {}).size() == 2;
 }
 
 bool takes(const Network& net, const Node& node) {
   if (node.outputs.size() != 1 || node.outputs[0] < 0) return false;
   if (node.op == "Conv") return conv_takes_blocked(net, node);
+  if (node.op == "MaxPool") return maxpool_takes_blocked(net, node);
   return node.op == "GlobalAveragePool" && !node.attrs.has(kLayoutAttr) && node.inputs.size() == 1 &&
          node.inputs[0] >= 0 && plane(net.tensor(node.inputs[0]));
 }
@@ -81,8 +94,10 @@ std::vector<std::string> mark_bf16_blocked(Network& net) {
   const LayoutRules rules{
       takes,
       [](const Node& node) {
-        return node.op == "GlobalAveragePool" || node.op == kBf16BlockedMeanOp ? std::vector<size_t>{0}
-                                                                               : conv_activation_inputs(node);
+        return node.op == "GlobalAveragePool" || node.op == kBf16BlockedMeanOp || node.op == "MaxPool" ||
+                       node.op == kBf16BlockedMaxPoolOp
+                   ? std::vector<size_t>{0}
+                   : conv_activation_inputs(node);
       },
       [](const Node& node) { return node.op != "GlobalAveragePool" && node.op != kBf16BlockedMeanOp; },
       [](const Node& node) { return node.op == "Conv" || node.op == kBf16BlockedConvOp; },
@@ -94,6 +109,10 @@ std::vector<std::string> mark_bf16_blocked(Network& net) {
       },
       [](Node& node, const Network& n) {  // the kept region's layers take their blocked ops
         if (node.op == "Conv") node.op = kBf16BlockedConvOp;
+        if (node.op == "MaxPool") {
+          node.op = kBf16BlockedMaxPoolOp;
+          node.attrs.set("channels", Attribute::of_int(n.tensor(node.outputs[0]).shape[1]));
+        }
         if (node.op != "GlobalAveragePool") return;
         node.op = kBf16BlockedMeanOp;
         node.attrs.set("channels", Attribute::of_int(n.tensor(node.outputs[0]).shape[1]));
@@ -110,7 +129,7 @@ std::vector<std::string> mark_bf16_blocked(Network& net) {
     }
   }
   for (Node& node : net.nodes()) {
-    if (node.op == kToBf16BlockedOp || node.op == kBf16BlockedConvOp) {
+    if (node.op == kToBf16BlockedOp || node.op == kBf16BlockedConvOp || node.op == kBf16BlockedMaxPoolOp) {
       net.tensor(node.outputs[0]).dtype = DataType::kBFloat16;
     }
   }

@@ -12,10 +12,15 @@
 // engine/f32_layout_regions.h, shared with the FP32 layout passes):
 //   - BF16 Convs (int8rt_precision="bf16") with constant weights, Relu /
 //     Clip or no fused activation, on planes of more than one pixel:
-//     1x1 of one group at stride 1 without padding (the fused BF16
-//     residual too), and depthwise ones (group == C == M, any 2-D window
-//     of at most kBf16BlockedMaxRows rows),
-//     rewritten to int8rt.ConvBf16x16c;
+//     every 2-D conv of one group (1x1 at stride 1 without padding on the
+//     pointwise kernel; 3x3, strided 1x1 projections and stems of any
+//     window on the dense one; the fused BF16 residual too; a stem, at
+//     most 4 channels read from a network input, only where its output has
+//     at least as many 16-lane lines as its input has pixels), and
+//     depthwise ones (group == C == M, any 2-D window of at most
+//     kBf16BlockedMaxRows rows), rewritten to int8rt.ConvBf16x16c;
+//   - 2-D MaxPool without Indices (ResNet's, after its stem), rewritten to
+//     int8rt.MaxPoolBf16x16c;
 //   - GlobalAveragePool of a blocked tensor (the region's natural exit:
 //     float32 [N, C, 1, 1] means), rewritten to
 //     int8rt.GlobalAveragePoolBf16x16c.
@@ -23,17 +28,20 @@
 // int8rt.ToBf16x16c; blocked tensors read outside it by
 // int8rt.FromBf16x16c, which writes the tensor's own dtype (attribute
 // dtype). A region is kept with at least two convs per conversion
-// (MobileNetV2's body is one region behind its stem; ResNet's 1x1 convs
-// sit between 3x3 convs, which have no blocked kernel, and stay NCHW).
+// (MobileNetV2's body is one region behind its stem; ResNet-50 is one
+// region from its input image, whose float32 values ToBf16x16c rounds as
+// the NCHW stem's direct path does, to the global pool).
 //
 // Numerics: every blocked conv computes the NCHW BF16 conv's operations in
 // the same order (abi/nchw16c_bf16.h), so a tensor that the NCHW engine
 // stores as bfloat16 has the same bits here. What changes: a tensor that
 // the NCHW engine kept float32 (a conv output read by the
-// GlobalAveragePool or leaving the region for a float32 reader) is rounded
-// to BF16 once (2^-8 of its magnitude, as OpenVINO's bf16 does), and the
+// GlobalAveragePool or leaving the region for a float32 reader; ResNet's
+// stem output, pooled in FP32 by the NCHW engine) is rounded to BF16 once (2^-8 of its magnitude, as OpenVINO's bf16 does), and the
 // mean sums BF16 values in pixel order (tests/test_bf16_blocked.py
-// states and checks both).
+// states and checks both). A max pool of the rounded values is the
+// rounding of the FP32 pool (rounding is monotone), so ResNet's first
+// bottleneck reads the NCHW engine's values.
 //
 // The builder runs the pass on FP32 engines with BF16 layers when
 // BuilderConfig::channel_blocked is set (before the FP32 one) and the
@@ -53,6 +61,7 @@ namespace engine {
 constexpr const char* kBf16BlockedConvOp = "int8rt.ConvBf16x16c";
 constexpr const char* kToBf16BlockedOp = "int8rt.ToBf16x16c";      // [N, C, H, W] -> [N, CB, H, W, 16] bf16
 constexpr const char* kFromBf16BlockedOp = "int8rt.FromBf16x16c";  // [N, CB, H, W, 16] bf16 -> [N, C, H, W]
+constexpr const char* kBf16BlockedMaxPoolOp = "int8rt.MaxPoolBf16x16c";  // blocked -> blocked bf16
 constexpr const char* kBf16BlockedMeanOp = "int8rt.GlobalAveragePoolBf16x16c";  // -> [N, C, 1, 1] float32
 
 // The pass: marks the regions above and inserts their conversions. Returns

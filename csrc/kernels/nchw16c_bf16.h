@@ -1,6 +1,6 @@
 // The BF16 channel-blocked family (registry.h, key "nchw16c" bf16): the
-// layers of a BF16 channel-blocked region (engine/bf16_blocked.h): the 1x1
-// and depthwise convs and the global mean, on [N][CB][H][W][16] BF16
+// layers of a BF16 channel-blocked region (engine/bf16_blocked.h): the 1x1,
+// depthwise and dense convs, the max pool, the global mean and the entry conversion, on [N][CB][H][W][16] BF16
 // tensors (contract in kernels/abi/nchw16c_bf16.h). Candidates:
 // nchw16c_bf16_avx512bf16 (VDPBF16PS / FMA on zmm; declines where the CPU
 // lacks AVX512-BF16) and nchw16c_bf16_ref (scalar loops, the spec); both
@@ -21,12 +21,16 @@ class Nchw16cBf16Kernel : public NamedKernel<EltwiseKernel> {
  public:
   static constexpr OpKey kKey{"nchw16c", Dtype::kBf16};
   Nchw16cBf16Kernel(const char* name, Isa isa, bool needs_bf16, PointwiseBf16x16cFn pw, DepthwiseBf16x16cFn dw,
-                    BlockMeanBf16Fn mean)
-      : NamedKernel(name, isa), pointwise(pw), depthwise(dw), block_mean(mean), needs_bf16_(needs_bf16) {}
+                    BlockMeanBf16Fn mean, ConvBf16x16cFn cv, MaxPoolBf16x16cFn mp, ToBlockedBf16Fn to)
+      : NamedKernel(name, isa), pointwise(pw), depthwise(dw), block_mean(mean), conv(cv), maxpool(mp),
+        to_blocked(to), needs_bf16_(needs_bf16) {}
   std::string supports() const override;
   const PointwiseBf16x16cFn pointwise;
   const DepthwiseBf16x16cFn depthwise;
   const BlockMeanBf16Fn block_mean;
+  const ConvBf16x16cFn conv;
+  const MaxPoolBf16x16cFn maxpool;
+  const ToBlockedBf16Fn to_blocked;
 
  private:
   bool needs_bf16_;

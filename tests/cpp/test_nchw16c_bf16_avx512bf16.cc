@@ -8,11 +8,21 @@
 // one and two output blocks, bias or none, BF16 residual, clip. Depthwise:
 // windows 1x1 .. 5x5 and 1x3, strides 1 and 2, padding, dilation 2, widths
 // around the 8- and 4-pixel steps, a partial block, residual and clip.
+// Dense conv (avx512bf16/conv_nchw16c_bf16.cc): 3x3 at strides 1 / 2, the
+// strided 1x1, a 7x7 / 2 stem of 3 channels, 2x3 with dilation and uneven
+// pads, widths around the 6-pixel tile, 1..4 blocks per tile group, C odd /
+// one pair / several input blocks, row and block ranges, bias or none,
+// residual, clip. Max pool: 3x3 / 2 pad 1 (ResNet's), 2x2, dilation, a
+// window with no tap inside (-inf, padded lanes still +0), partial blocks.
+// Entry conversion: 1..16 planes, pixel counts around the 16-pixel step,
+// float32 with zeros of both signs, denormals, infinities and a NaN, and
+// bfloat16 planes of any bits (copied).
 // Guard values after every output; the padded lanes must be +0.
 #if defined(INT8RT_TEST_X86_TWINS)
 
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <cstdint>
 #include <cstdio>
 #include <random>
@@ -31,6 +41,9 @@ namespace avx512bf16 {
 void pointwise_bf16x16c(const PointwiseBf16x16c& a);  // avx512bf16/nchw16c_bf16.cc, emulated
 void depthwise_bf16x16c(const DepthwiseBf16x16c& a);
 void block_mean_bf16(const uint16_t* x, int64_t blocks, int64_t P, float* means);
+void conv_bf16x16c(const ConvBf16x16c& a);  // avx512bf16/conv_nchw16c_bf16.cc, emulated
+void maxpool_bf16x16c(const MaxPoolBf16x16c& a);
+void to_blocked_bf16(const float* xf, const uint16_t* xh, int64_t P, int64_t cw, uint16_t* y);
 }  // namespace avx512bf16
 }  // namespace emulated
 }  // namespace x86
@@ -48,7 +61,10 @@ struct Tiers {
   k::Nchw16cBf16Kernel emulated{"nchw16c_bf16_emulated", k::Isa::kRef, false,
                                 k::x86::emulated::avx512bf16::pointwise_bf16x16c,
                                 k::x86::emulated::avx512bf16::depthwise_bf16x16c,
-                                k::x86::emulated::avx512bf16::block_mean_bf16};
+                                k::x86::emulated::avx512bf16::block_mean_bf16,
+                                k::x86::emulated::avx512bf16::conv_bf16x16c,
+                                k::x86::emulated::avx512bf16::maxpool_bf16x16c,
+                                k::x86::emulated::avx512bf16::to_blocked_bf16};
   std::vector<const k::Nchw16cBf16Kernel*> all() const {
     std::vector<const k::Nchw16cBf16Kernel*> v = {&emulated};
     v.insert(v.end(), native.begin(), native.end());
@@ -161,6 +177,138 @@ TEST(AvxBf16Emulated, BlockedDepthwiseAndMeanEqualTheReference) {
       std::fill(m_got.begin(), m_got.end(), -1.f);
       kern->block_mean(x.data(), 1, c.H * c.W, m_got.data());
       EXPECT_EQ(m_got, m_want) << kern->name() << " mean";
+    }
+  }
+}
+
+int64_t out_dim(int64_t in, int64_t k, int64_t s, int64_t pb, int64_t pe, int64_t d) {
+  return (in + pb + pe - (k - 1) * d - 1) / s + 1;
+}
+
+TEST(AvxBf16Emulated, BlockedDenseConvEqualsTheReference) {
+  const Tiers t = tiers();
+  std::mt19937 gen(79);
+  std::normal_distribution<float> d(0.f, 1.f);
+  struct Case { int64_t C, M, H, W, kh, kw, sh, sw, ph, pw, pe, dh, dw, oy0, oy_end, mb0, mb1; bool bias, residual, clip; };
+  // oy_end: rows left out at the end; mb1 = 0: every block
+  const std::vector<Case> cases = {
+      {32, 64, 9, 14, 3, 3, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, true, false, true},
+      {19, 37, 7, 7, 3, 3, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, true, true, true},
+      {48, 80, 11, 13, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 1, 1, 5, true, false, false},
+      {64, 40, 12, 12, 1, 1, 2, 2, 0, 0, 0, 1, 1, 0, 0, 0, 0, false, false, false},
+      {3, 64, 23, 29, 7, 7, 2, 2, 3, 3, 3, 1, 1, 0, 0, 0, 0, true, false, true},
+      {1, 5, 6, 17, 3, 3, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, false, true, false},
+      {20, 33, 10, 19, 2, 3, 1, 2, 0, 1, 2, 2, 1, 2, 1, 0, 0, true, true, true},
+      {16, 16, 5, 6, 3, 3, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, true, false, true},
+      {34, 112, 8, 31, 3, 3, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, true, true, false}};
+  for (const Case& c : cases) {
+    const int64_t CB = (c.C + 15) / 16, MB = (c.M + 15) / 16, QP = (c.C + 1) / 2, taps = c.kh * c.kw;
+    const int64_t oh = out_dim(c.H, c.kh, c.sh, c.ph, c.pe, c.dh), ow = out_dim(c.W, c.kw, c.sw, c.pw, c.pe, c.dw);
+    std::vector<uint16_t> x = blocked(gen, CB * c.H * c.W, 16, 0);
+    for (int64_t p = 0; p < c.H * c.W; ++p) {  // lanes past C of the last block +0
+      for (int64_t l = c.C - (CB - 1) * 16; l < 16; ++l) x[((CB - 1) * c.H * c.W + p) * 16 + l] = 0;
+    }
+    std::vector<uint16_t> w(static_cast<size_t>(MB * taps * QP * 32), 0);
+    for (int64_t m = 0; m < c.M; ++m) {
+      for (int64_t ch = 0; ch < c.C; ++ch) {
+        for (int64_t tap = 0; tap < taps; ++tap) {
+          w[(((m / 16 * taps + tap) * QP + ch / 2) * 16 + m % 16) * 2 + ch % 2] = k::bf16::from_f32(d(gen));
+        }
+      }
+    }
+    std::vector<float> bias(static_cast<size_t>(MB * 16), 0.f);
+    for (int64_t m = 0; m < c.M; ++m) bias[m] = d(gen);
+    const std::vector<uint16_t> res = blocked(gen, MB * oh * ow, 16, 0);
+    const int64_t mb1 = c.mb1 ? c.mb1 : MB;
+    auto run = [&](k::ConvBf16x16cFn fn, uint16_t guard = kGuard16) {
+      std::vector<uint16_t> y(static_cast<size_t>(MB * oh * ow * 16 + 21), guard);
+      k::ConvBf16x16c a;
+      a.x = x.data(); a.w = w.data(); a.bias = c.bias ? bias.data() : nullptr;
+      a.residual = c.residual ? res.data() : nullptr; a.y = y.data();
+      a.C = c.C; a.M = c.M; a.H = c.H; a.W = c.W; a.oh = oh; a.ow = ow; a.kh = c.kh; a.kw = c.kw;
+      a.sh = c.sh; a.sw = c.sw; a.ph = c.ph; a.pw = c.pw; a.dh = c.dh; a.dw = c.dw;
+      a.oy0 = c.oy0; a.oy1 = oh - c.oy_end; a.mb0 = c.mb0; a.mb1 = mb1;
+      a.clip = c.clip; a.lo = -0.5f; a.hi = 1.5f;
+      fn(a);
+      return y;
+    };
+    const std::vector<uint16_t> want = run(k::ref::conv_bf16x16c);
+    const std::vector<uint16_t> nan_guarded = run(k::ref::conv_bf16x16c, 0xFFFF);  // no output is this NaN
+    size_t written = 0;
+    for (int64_t mb = c.mb0; mb < mb1; ++mb) {
+      for (int64_t p = c.oy0 * ow; p < (oh - c.oy_end) * ow; ++p) {
+        for (int64_t l = 0; l < 16; ++l) {
+          const uint16_t v = want[(mb * oh * ow + p) * 16 + l];
+          if (mb * 16 + l >= c.M) {
+            ASSERT_EQ(v, 0) << "reference padded lane";
+          }
+          written += nan_guarded[(mb * oh * ow + p) * 16 + l] != 0xFFFF;
+        }
+      }
+    }
+    ASSERT_EQ(written, static_cast<size_t>((mb1 - c.mb0) * (oh - c.oy_end - c.oy0) * ow * 16));
+    for (const k::Nchw16cBf16Kernel* kern : t.all()) {
+      EXPECT_EQ(run(kern->conv), want) << kern->name() << " C" << c.C << " M" << c.M << " " << c.H << "x" << c.W
+                                       << " k" << c.kh << "x" << c.kw << " s" << c.sh << "," << c.sw;
+    }
+  }
+}
+
+TEST(AvxBf16Emulated, BlockedMaxPoolEqualsTheReference) {
+  const Tiers t = tiers();
+  std::mt19937 gen(80);
+  struct Case { int64_t H, W, kh, kw, sh, sw, ph, pw, dh, dw, lanes; };
+  const std::vector<Case> cases = {{112, 112, 3, 3, 2, 2, 1, 1, 1, 1, 16}, {9, 13, 3, 3, 2, 2, 1, 1, 1, 1, 5},
+                                   {8, 10, 2, 2, 2, 2, 0, 0, 1, 1, 16},    {11, 7, 3, 3, 1, 1, 2, 2, 2, 2, 9},
+                                   {3, 4, 2, 2, 3, 3, 2, 2, 1, 1, 3}};  // the last: windows with no tap inside
+  for (const Case& c : cases) {
+    const int64_t oh = out_dim(c.H, c.kh, c.sh, c.ph, c.ph, c.dh), ow = out_dim(c.W, c.kw, c.sw, c.pw, c.pw, c.dw);
+    const std::vector<uint16_t> x = blocked(gen, c.H * c.W, c.lanes, 0);
+    auto run = [&](k::MaxPoolBf16x16cFn fn) {
+      std::vector<uint16_t> y(static_cast<size_t>(oh * ow * 16 + 17), kGuard16);
+      k::MaxPoolBf16x16c a;
+      a.x = x.data(); a.y = y.data(); a.lanes = c.lanes; a.H = c.H; a.W = c.W; a.oh = oh; a.ow = ow;
+      a.kh = c.kh; a.kw = c.kw; a.sh = c.sh; a.sw = c.sw; a.ph = c.ph; a.pw = c.pw; a.dh = c.dh; a.dw = c.dw;
+      a.oy0 = 0; a.oy1 = oh;
+      fn(a);
+      return y;
+    };
+    const std::vector<uint16_t> want = run(k::ref::maxpool_bf16x16c);
+    for (int64_t p = 0; p < oh * ow; ++p) {
+      for (int64_t l = c.lanes; l < 16; ++l) ASSERT_EQ(want[p * 16 + l], 0) << "reference padded lane";
+    }
+    for (const k::Nchw16cBf16Kernel* kern : t.all()) {
+      EXPECT_EQ(run(kern->maxpool), want) << kern->name() << " " << c.H << "x" << c.W << " k" << c.kh << "x" << c.kw;
+    }
+  }
+}
+
+TEST(AvxBf16Emulated, BlockedEntryConversionEqualsTheReference) {
+  const Tiers t = tiers();
+  std::mt19937 gen(81);
+  std::normal_distribution<float> d(0.f, 1.f);
+  std::uniform_int_distribution<int> bits(0, 0xFFFF);
+  const float specials[] = {0.f, -0.f, 1e-40f, -3e-39f, 1.f / 0.f, -1.f / 0.f, std::nanf(""), 65504.f, 1.00390625f};
+  for (const int64_t P : {1, 7, 15, 16, 17, 49, 100}) {
+    for (const int64_t cw : {1, 2, 3, 8, 15, 16}) {
+      std::vector<float> xf(static_cast<size_t>(cw * P));
+      std::vector<uint16_t> xh(xf.size());
+      for (size_t i = 0; i < xf.size(); ++i) {
+        xf[i] = i % 7 == 3 ? specials[i / 7 % 9] : d(gen);
+        xh[i] = static_cast<uint16_t>(bits(gen));  // any bits: copied as they are
+      }
+      for (const bool f32 : {true, false}) {
+        auto run = [&](k::ToBlockedBf16Fn fn) {
+          std::vector<uint16_t> y(static_cast<size_t>(P * 16 + 13), kGuard16);
+          fn(f32 ? xf.data() : nullptr, f32 ? nullptr : xh.data(), P, cw, y.data());
+          return y;
+        };
+        const std::vector<uint16_t> want = run(k::ref::to_blocked_bf16);
+        ASSERT_EQ(want[P * 16], kGuard16);
+        for (const k::Nchw16cBf16Kernel* kern : t.all()) {
+          EXPECT_EQ(run(kern->to_blocked), want) << kern->name() << " P" << P << " cw" << cw << (f32 ? " f32" : " bf16");
+        }
+      }
     }
   }
 }

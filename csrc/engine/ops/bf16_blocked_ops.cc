@@ -2,15 +2,19 @@
 // [N, CB, H, W, 16] bfloat16 tensors and the nchw16c_bf16 kernel family
 // (kernels/nchw16c_bf16.h):
 //   int8rt.ConvBf16x16c   a BF16 Conv: 1x1 of one group (stride 1, no
-//                         padding) or depthwise (group == C == M, a 2-D
+//                         padding: the pointwise kernel), any other conv of
+//                         one group (the dense kernel: 3x3, strided 1x1,
+//                         stems) or depthwise (group == C == M, a 2-D
 //                         window of at most 16 rows); weights rounded to BF16 and packed once
-//                         (pointwise: channel pairs, 0 past M and C;
+//                         (one group: per tap channel pairs, 0 past M and C;
 //                         depthwise: per block the taps' 16 lanes, 0 past
 //                         C); bias, the BF16 residual and Relu / Clip are
 //                         the kernel's epilogue, as in the NCHW BF16 conv
 //                         (ops/conv_f32.cc), so the same bits.
+//   int8rt.MaxPoolBf16x16c  MaxPool's attributes, 2-D, blocked in and out.
 //   int8rt.ToBf16x16c     [N, C, H, W] float32 (rounded, bf16::from_f32) or
-//                         bfloat16 (copied) -> blocked, the padded lanes +0;
+//                         bfloat16 (copied) -> blocked, the padded lanes +0
+//                         (the family's to_blocked);
 //   int8rt.FromBf16x16c   blocked -> [N, C, H, W] (attribute channels) of
 //                         the dtype attribute's type: bfloat16 (copied) or
 //                         float32 (widened, exact);
@@ -73,10 +77,12 @@ class Bf16BlockedConvLayer : public Layer {
       throw NotSupported(prefix_ + "channel-blocked BF16 convs are depthwise (group == C == M, at most " +
                          std::to_string(kernels::kBf16BlockedMaxRows) + " window rows) or 1x1");
     }
-    if (!depthwise_ && (group != 1 || ws[2] != 1 || ws[3] != 1 ||
-                        std::any_of(w_.strides.begin(), w_.strides.end(), [](int64_t s) { return s != 1; }))) {
-      throw NotSupported(prefix_ + "a channel-blocked BF16 conv of one group must be 1x1 of stride 1");
+    if (!depthwise_ && group != 1) {
+      throw NotSupported(prefix_ + "channel-blocked BF16 convs are of one group or depthwise");
     }
+    pointwise_ = !depthwise_ && ws[2] == 1 && ws[3] == 1 &&
+                 std::all_of(w_.strides.begin(), w_.strides.end(), [](int64_t s) { return s == 1; }) &&
+                 std::all_of(w_.pads.begin(), w_.pads.end(), [](int64_t p) { return p == 0; });
     if (residual_ >= 0 && (residual_ != 3 || !has_input(node, 3))) {
       throw unsupported_attr(node, "int8rt_residual", std::to_string(residual_), "expected 3, the index of a 4th input");
     }
@@ -96,13 +102,15 @@ class Bf16BlockedConvLayer : public Layer {
               bf16::to_f32(bf16::from_f32(W[m * taps + t]));
         }
       }
-    } else {  // [MB][QP][16][2] BF16 pairs
+    } else {  // [MB][taps][QP][16][2] BF16 pairs (a 1x1 conv: [MB][QP][16][2])
       const int64_t QP = (C_ + 1) / 2;
-      pairs_w_.assign(static_cast<size_t>(MB * QP * kBf16Block * 2), 0);
+      pairs_w_.assign(static_cast<size_t>(MB * taps * QP * kBf16Block * 2), 0);
       for (int64_t m = 0; m < M_; ++m) {
         for (int64_t c = 0; c < C_; ++c) {
-          pairs_w_[(((m / kBf16Block) * QP + c / 2) * kBf16Block + m % kBf16Block) * 2 + c % 2] =
-              bf16::from_f32(W[m * C_ + c]);
+          for (int64_t t = 0; t < taps; ++t) {
+            pairs_w_[((((m / kBf16Block) * taps + t) * QP + c / 2) * kBf16Block + m % kBf16Block) * 2 + c % 2] =
+                bf16::from_f32(W[(m * C_ + c) * taps + t]);
+          }
         }
       }
     }
@@ -138,13 +146,16 @@ class Bf16BlockedConvLayer : public Layer {
     uint16_t* y = out[0]->data<uint16_t>();
     if (depthwise_) {
       depthwise(x, res, y, N, g);
-    } else {
+    } else if (pointwise_) {
       pointwise(x, res, y, N, g.H * g.W);
+    } else {
+      dense(x, res, y, N, g);
     }
   }
 
   std::string describe() const override {
-    return std::string("bf16 conv2d ") + (depthwise_ ? "depthwise" : "1x1") + (clip_ ? " clip" : "") +
+    return std::string("bf16 conv2d ") + (depthwise_ ? "depthwise" : pointwise_ ? "1x1" : "dense") +
+           (clip_ ? " clip" : "") +
            " layout=nchw16c " + kernel_->name();
   }
 
@@ -220,6 +231,51 @@ class Bf16BlockedConvLayer : public Layer {
     });
   }
 
+  // Tasks: chunks of output blocks x runs of output rows of about
+  // kDenseTaskBytes of output, per image; the kernel walks a task's 4-block
+  // groups outer, so a group's weights serve all the run's rows. Where a
+  // chunk's weights outweigh an image's input (the 14 x 14 and 7 x 7
+  // stages: up to 1.2 MB of weights per 8 blocks against 50-100 KB of
+  // input), a task runs its chunk over every image instead, its chunk
+  // trimmed to kDenseChunkBytes of weights (at least one 4-block group), so
+  // the weights stream once per batch, not once per image (as the FP32
+  // blocked conv does, RESULTS.md section 141).
+  void dense(const uint16_t* x, const uint16_t* res, uint16_t* y, int64_t N,
+             const kernels::DepthwiseBf16x16c& g) const {
+    const int64_t CB = blocks(C_), MB = blocks(M_), in_image = CB * g.H * g.W * kBf16Block;
+    const int64_t out_image = MB * g.oh * g.ow * kBf16Block;
+    const int64_t block_w = g.kh * g.kw * ((C_ + 1) / 2) * kBf16Block * 2 * 2;  // one output block's weight bytes
+    int64_t chunk = std::min(MB, kTaskBlocks);
+    const bool images_inner = N > 1 && chunk * block_w > in_image * 2;
+    if (images_inner) chunk = std::min(chunk, std::max<int64_t>(4, kDenseChunkBytes / block_w / 4 * 4));
+    const int64_t chunks = (MB + chunk - 1) / chunk, images = images_inner ? 1 : N;
+    const int64_t rows = std::min(g.oh, std::max<int64_t>(1, kDenseTaskBytes / (g.ow * chunk * kBf16Block * 2)));
+    const int64_t runs = (g.oh + rows - 1) / rows;
+    parallel_for(images * chunks * runs, 1, [&](int64_t begin, int64_t end) {
+      for (int64_t t = begin; t < end; ++t) {
+        const int64_t mb0 = (t / runs % chunks) * chunk, oy0 = (t % runs) * rows;
+        const int64_t n0 = images_inner ? 0 : t / (chunks * runs), n1 = images_inner ? N : n0 + 1;
+        for (int64_t n = n0; n < n1; ++n) {
+          kernels::ConvBf16x16c a;
+          a.x = x + n * in_image;
+          a.w = pairs_w_.data();
+          a.bias = bias_.empty() ? nullptr : bias_.data();
+          a.residual = res ? res + n * out_image : nullptr;
+          a.y = y + n * out_image;
+          a.C = C_; a.M = M_;
+          a.H = g.H; a.W = g.W; a.oh = g.oh; a.ow = g.ow; a.kh = g.kh; a.kw = g.kw; a.sh = g.sh; a.sw = g.sw;
+          a.dh = g.dh; a.dw = g.dw; a.ph = g.ph; a.pw = g.pw;
+          a.oy0 = oy0; a.oy1 = std::min(g.oh, oy0 + rows);
+          a.mb0 = mb0; a.mb1 = std::min(MB, mb0 + chunk);
+          a.clip = clip_; a.lo = lo_; a.hi = hi_;
+          kernel_->conv(a);
+        }
+      }
+    });
+  }
+
+  static constexpr int64_t kDenseChunkBytes = 512 << 10;  // a chunk's weights when images run inner
+  static constexpr int64_t kDenseTaskBytes = 128 << 10;  // a dense task's output bytes
   static constexpr int64_t kRunBytes = 256 << 10;  // a pointwise run's input (BF16: half the FP32 layer's)
   static constexpr int64_t kTaskBlocks = 8;        // output blocks per pointwise task
   static constexpr int64_t kTaskBytes = 64 << 10;  // a depthwise task's output bytes
@@ -227,7 +283,7 @@ class Bf16BlockedConvLayer : public Layer {
   int64_t residual_;
   std::string prefix_;
   int64_t C_ = 0, M_ = 0;
-  bool depthwise_ = false;
+  bool depthwise_ = false, pointwise_ = false;
   std::vector<uint16_t> pairs_w_;
   std::vector<float> taps_w_, bias_;
   bool clip_ = false;
@@ -272,7 +328,9 @@ class Bf16BlockedConvertLayer : public Layer {
         const int64_t n = t / CB, c0 = (t % CB) * kBf16Block, cw = std::min(kBf16Block, C - c0);
         const int64_t plain = (n * C + c0) * P, blocked = t * P * kBf16Block;
         if (to_blocked_) {
-          to_block(x, f32, plain, P, cw, static_cast<uint16_t*>(y) + blocked);
+          kernel_->to_blocked(f32 ? static_cast<const float*>(x) + plain : nullptr,
+                              f32 ? nullptr : static_cast<const uint16_t*>(x) + plain, P, cw,
+                              static_cast<uint16_t*>(y) + blocked);
         } else {
           from_block(static_cast<const uint16_t*>(x) + blocked, P, cw, y, f32, plain);
         }
@@ -285,17 +343,6 @@ class Bf16BlockedConvertLayer : public Layer {
   }
 
  private:
-  // cw planes of P pixels at x + plain (float32 rounded, or BF16) into one
-  // block [P][16]; lanes past cw +0.
-  static void to_block(const void* x, bool f32, int64_t plain, int64_t P, int64_t cw, uint16_t* dst) {
-    const float* xf = f32 ? static_cast<const float*>(x) + plain : nullptr;
-    const uint16_t* xh = f32 ? nullptr : static_cast<const uint16_t*>(x) + plain;
-    for (int64_t p = 0; p < P; ++p) {
-      uint16_t* d = dst + p * kBf16Block;
-      for (int64_t c = 0; c < cw; ++c) d[c] = f32 ? bf16::from_f32(xf[c * P + p]) : xh[c * P + p];
-      for (int64_t c = cw; c < kBf16Block; ++c) d[c] = 0;
-    }
-  }
   static void from_block(const uint16_t* src, int64_t P, int64_t cw, void* y, bool f32, int64_t plain) {
     for (int64_t c = 0; c < cw; ++c) {
       if (f32) {
@@ -311,6 +358,7 @@ class Bf16BlockedConvertLayer : public Layer {
   int64_t C_;
   bool out_f32_;
   std::string prefix_;
+  const kernels::Nchw16cBf16Kernel* kernel_ = &kernels::choose<kernels::Nchw16cBf16Kernel>();
 };
 
 class Bf16BlockedMeanLayer : public Layer {
@@ -348,6 +396,59 @@ class Bf16BlockedMeanLayer : public Layer {
   const kernels::Nchw16cBf16Kernel* kernel_ = &kernels::choose<kernels::Nchw16cBf16Kernel>();
 };
 
+class Bf16BlockedMaxPoolLayer : public Layer {
+ public:
+  explicit Bf16BlockedMaxPoolLayer(const Node& node) : C_(channels_attr(node)), prefix_(layer_error_prefix(node)) {
+    if (node.outputs.size() > 1 && node.outputs[1] >= 0) {
+      throw NotSupported(prefix_ + "a channel-blocked BF16 MaxPool has no Indices output");
+    }
+    w_ = parse_window(node, true, true);
+    if (w_.kernel.size() != 2) throw NotSupported(prefix_ + "a channel-blocked BF16 MaxPool is 2-D");
+    fill_window_defaults(w_, 2, node);
+  }
+
+  std::vector<std::pair<DataType, Shape>> infer(const std::vector<const Value*>& in) const override {
+    const Shape& s = blocked_input(in, 0, C_, prefix_);
+    return {{DataType::kBFloat16, Shape{s[0], s[1], window_geometry(w_, 0, s[2], prefix_).out,
+                                        window_geometry(w_, 1, s[3], prefix_).out, kBf16Block}}};
+  }
+
+  // Runs of output rows of about kTaskBytes of output per task.
+  void run(const std::vector<const Value*>& in, const std::vector<Value*>& out) const override {
+    const Shape& s = in[0]->shape();
+    const DimGeom gh = window_geometry(w_, 0, s[2], prefix_), gw = window_geometry(w_, 1, s[3], prefix_);
+    kernels::MaxPoolBf16x16c g;
+    g.H = s[2]; g.W = s[3]; g.oh = gh.out; g.ow = gw.out; g.kh = w_.kernel[0]; g.kw = w_.kernel[1];
+    g.sh = w_.strides[0]; g.sw = w_.strides[1]; g.dh = w_.dilations[0]; g.dw = w_.dilations[1];
+    g.ph = gh.pad_begin; g.pw = gw.pad_begin;
+    const int64_t CB = s[1], rows = std::min(g.oh, std::max<int64_t>(1, kTaskBytes / (g.ow * kBf16Block * 2)));
+    const int64_t runs = (g.oh + rows - 1) / rows;
+    const uint16_t* x = in[0]->data<uint16_t>();
+    uint16_t* y = out[0]->data<uint16_t>();
+    parallel_for(s[0] * CB * runs, 1, [&](int64_t begin, int64_t end) {
+      for (int64_t t = begin; t < end; ++t) {
+        const int64_t plane = t / runs;
+        kernels::MaxPoolBf16x16c a = g;
+        a.x = x + plane * g.H * g.W * kBf16Block;
+        a.y = y + plane * g.oh * g.ow * kBf16Block;
+        a.lanes = std::min(kBf16Block, C_ - plane % CB * kBf16Block);
+        a.oy0 = (t % runs) * rows;
+        a.oy1 = std::min(g.oh, a.oy0 + rows);
+        kernel_->maxpool(a);
+      }
+    });
+  }
+
+  std::string describe() const override { return "bf16 maxpool NCHW16c " + std::string(kernel_->name()); }
+
+ private:
+  static constexpr int64_t kTaskBytes = 64 << 10;  // output bytes per task
+  int64_t C_;
+  WindowAttrs w_;
+  std::string prefix_;
+  const kernels::Nchw16cBf16Kernel* kernel_ = &kernels::choose<kernels::Nchw16cBf16Kernel>();
+};
+
 INT8RT_REGISTER_LAYER(kBf16BlockedConvOp, [](const Network& net, const Node& node) {
   return std::unique_ptr<Layer>(std::make_unique<Bf16BlockedConvLayer>(net, node));
 });
@@ -358,6 +459,10 @@ INT8RT_REGISTER_LAYER(kToBf16BlockedOp, [](const Network&, const Node& node) {
 INT8RT_REGISTER_LAYER(kFromBf16BlockedOp, [](const Network&, const Node& node) {
   require_inputs(node, 1);
   return std::unique_ptr<Layer>(std::make_unique<Bf16BlockedConvertLayer>(node, false));
+});
+INT8RT_REGISTER_LAYER(kBf16BlockedMaxPoolOp, [](const Network&, const Node& node) {
+  require_inputs(node, 1);
+  return std::unique_ptr<Layer>(std::make_unique<Bf16BlockedMaxPoolLayer>(node));
 });
 INT8RT_REGISTER_LAYER(kBf16BlockedMeanOp, [](const Network&, const Node& node) {
   require_inputs(node, 1);

@@ -21,6 +21,23 @@
 //               image): v = fma(w[ky][kx], x(iy, ix), v); residual, clip,
 //               y = from_f32(v)  (abi/dwconv_bf16.h; w the taps rounded to
 //               BF16, held as FP32)
+//   dense conv (one group, any 2-D window, strides, pads, dilations; the
+//               direct BF16 GEMM's order, kernels/gemm_bf16_direct.h:
+//               k' = tap * Ce + c): acc = 0; for taps (ky, kx) row-major
+//               whose input pixel is inside the image: for channel pairs q
+//               ascending: acc = dot_pair(acc, x[2q, 2q+1](iy, ix),
+//               w[m][2q, 2q+1][ky][kx]); then the pointwise epilogue (bias,
+//               residual, clip, from_f32). The direct path adds a padded
+//               tap's zero products instead of skipping it: acc + (+-0)
+//               == acc for finite weights, except that a -0 partial sum
+//               becomes +0, so the two differ at most in the sign of a zero
+//               output of a conv without a (nonzero) bias. A 1x1 conv is the
+//               one-tap case (the pointwise entry's operations).
+//   max pool:   m = -inf; for (ky, kx) row-major, taps inside the image:
+//               m = m > x ? m : x (widened, exact); y = m's BF16 bits
+//               (exact: m is one of the inputs or -inf). RNE rounding is
+//               monotone, so this is the BF16 rounding of the FP32 pool of
+//               the unrounded values (the NCHW BF16 engine's order).
 //   mean:       s = 0; for p ascending: s = s + x[p]; y = s / P (FP32 out)
 // (clip: v > lo ? v : lo, then v < hi ? v : hi; NaN -> lo.) The padded
 // lanes of every output are stored +0.
@@ -64,6 +81,39 @@ struct DepthwiseBf16x16c {
 };
 using DepthwiseBf16x16cFn = void (*)(const DepthwiseBf16x16c&);
 
+// Output blocks [mb0, mb1) x output rows [oy0, oy1) of one image's dense
+// conv of one group from a blocked input.
+struct ConvBf16x16c {
+  const uint16_t* x = nullptr;         // [CB][H][W][16]
+  // packed [MB][taps][QP][16][2]: w[mb][t][q][l][i] = W[mb*16+l][2q+i][t], 0 past M / C
+  // (taps = kh * kw row-major; a 1x1 conv's is the pointwise packing)
+  const uint16_t* w = nullptr;
+  const float* bias = nullptr;         // [MB * 16], 0 past M; or nullptr: no bias add
+  const uint16_t* residual = nullptr;  // [MB][oh][ow][16] or nullptr
+  uint16_t* y = nullptr;               // [MB][oh][ow][16]
+  int64_t C = 0, M = 0;
+  int64_t H = 0, W = 0, oh = 0, ow = 0, kh = 1, kw = 1, sh = 1, sw = 1, dh = 1, dw = 1, ph = 0, pw = 0;
+  int64_t oy0 = 0, oy1 = 0, mb0 = 0, mb1 = 0;
+  bool clip = false;
+  float lo = 0.f, hi = 0.f;
+};
+using ConvBf16x16cFn = void (*)(const ConvBf16x16c&);
+
+// Output rows [oy0, oy1) of one channel block of one image's max pool.
+struct MaxPoolBf16x16c {
+  const uint16_t* x = nullptr;  // [H][W][16]
+  uint16_t* y = nullptr;        // [oh][ow][16]
+  int64_t lanes = 16;           // real channels of this block (the rest stored +0)
+  int64_t H = 0, W = 0, oh = 0, ow = 0, kh = 1, kw = 1, sh = 1, sw = 1, dh = 1, dw = 1, ph = 0, pw = 0;
+  int64_t oy0 = 0, oy1 = 0;
+};
+using MaxPoolBf16x16cFn = void (*)(const MaxPoolBf16x16c&);
+
+// The region's entry: cw <= 16 NCHW planes of P pixels, float32 at xf
+// (rounded, bf16::from_f32) or, when xf is null, bfloat16 at xh (copied);
+// plane c at c * P; into one block y [P][16], lanes past cw +0.
+using ToBlockedBf16Fn = void (*)(const float* xf, const uint16_t* xh, int64_t P, int64_t cw, uint16_t* y);
+
 // Per block b of `blocks`: means[b * 16 + l] = mean over p < P of x[b][p][l].
 using BlockMeanBf16Fn = void (*)(const uint16_t* x, int64_t blocks, int64_t P, float* means);
 
@@ -71,6 +121,9 @@ namespace ref {
 void pointwise_bf16x16c(const PointwiseBf16x16c& a);  // ref/nchw16c_bf16.cc
 void depthwise_bf16x16c(const DepthwiseBf16x16c& a);
 void block_mean_bf16(const uint16_t* x, int64_t blocks, int64_t P, float* means);
+void conv_bf16x16c(const ConvBf16x16c& a);
+void maxpool_bf16x16c(const MaxPoolBf16x16c& a);
+void to_blocked_bf16(const float* xf, const uint16_t* xh, int64_t P, int64_t cw, uint16_t* y);
 }  // namespace ref
 namespace x86 {
 namespace avx512bf16 {
@@ -80,6 +133,12 @@ namespace avx512bf16 {
 void pointwise_bf16x16c(const PointwiseBf16x16c& a);
 void depthwise_bf16x16c(const DepthwiseBf16x16c& a);
 void block_mean_bf16(const uint16_t* x, int64_t blocks, int64_t P, float* means);
+// x86/avx512bf16/conv_nchw16c_bf16.cc: dense conv, 4 output blocks x up to
+// 6 pixels of one row of VDPBF16PS accumulators; max pool 16 lanes per zmm.
+void conv_bf16x16c(const ConvBf16x16c& a);
+void maxpool_bf16x16c(const MaxPoolBf16x16c& a);
+// x86/avx512bf16/convert_nchw16c_bf16.cc: 16 pixels per step, VPERMW.
+void to_blocked_bf16(const float* xf, const uint16_t* xh, int64_t P, int64_t cw, uint16_t* y);
 }  // namespace avx512bf16
 }  // namespace x86
 

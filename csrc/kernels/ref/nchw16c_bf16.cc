@@ -1,6 +1,8 @@
 // The BF16 channel-blocked kernels as scalar loops: the spec of
 // kernels/abi/nchw16c_bf16.h, operation for operation.
 #include <algorithm>
+#include <cmath>
+#include <limits>
 
 #include "kernels/abi/nchw16c_bf16.h"
 #include "kernels/ref/bf16.h"
@@ -57,6 +59,57 @@ void depthwise_bf16x16c(const DepthwiseBf16x16c& a) {
         const int64_t at = (oy * a.ow + ox) * kBf16Block + l;
         a.y[at] = finish(v, a.residual, at, l < a.lanes, a.clip, a.lo, a.hi);
       }
+    }
+  }
+}
+
+void conv_bf16x16c(const ConvBf16x16c& a) {
+  const int64_t QP = (a.C + 1) / 2, taps = a.kh * a.kw, plane = a.H * a.W;
+  for (int64_t mb = a.mb0; mb < a.mb1; ++mb) {
+    for (int64_t oy = a.oy0; oy < a.oy1; ++oy) {
+      for (int64_t ox = 0; ox < a.ow; ++ox) {
+        for (int64_t l = 0; l < kBf16Block; ++l) {
+          float acc = 0.f;
+          for (int64_t t = 0; t < taps; ++t) {
+            const int64_t iy = oy * a.sh - a.ph + (t / a.kw) * a.dh, ix = ox * a.sw - a.pw + (t % a.kw) * a.dw;
+            if (iy < 0 || iy >= a.H || ix < 0 || ix >= a.W) continue;
+            for (int64_t q = 0; q < QP; ++q) {
+              const uint16_t* xp = a.x + ((2 * q) / kBf16Block * plane + iy * a.W + ix) * kBf16Block + (2 * q) % kBf16Block;
+              acc = bf16::dot_pair(acc, xp, a.w + (((mb * taps + t) * QP + q) * kBf16Block + l) * 2);
+            }
+          }
+          const int64_t at = ((mb * a.oh + oy) * a.ow + ox) * kBf16Block + l;
+          a.y[at] = finish(a.bias ? acc + a.bias[mb * kBf16Block + l] : acc, a.residual, at,
+                           mb * kBf16Block + l < a.M, a.clip, a.lo, a.hi);
+        }
+      }
+    }
+  }
+}
+
+void maxpool_bf16x16c(const MaxPoolBf16x16c& a) {
+  for (int64_t oy = a.oy0; oy < a.oy1; ++oy) {
+    for (int64_t ox = 0; ox < a.ow; ++ox) {
+      for (int64_t l = 0; l < kBf16Block; ++l) {
+        float m = -std::numeric_limits<float>::infinity();
+        for (int64_t ky = 0; ky < a.kh; ++ky) {
+          for (int64_t kx = 0; kx < a.kw; ++kx) {
+            const int64_t iy = oy * a.sh - a.ph + ky * a.dh, ix = ox * a.sw - a.pw + kx * a.dw;
+            if (iy < 0 || iy >= a.H || ix < 0 || ix >= a.W) continue;
+            const float x = bf16::to_f32(a.x[(iy * a.W + ix) * kBf16Block + l]);
+            m = m > x ? m : x;
+          }
+        }
+        a.y[(oy * a.ow + ox) * kBf16Block + l] = l < a.lanes ? bf16::from_f32(m) : 0;
+      }
+    }
+  }
+}
+
+void to_blocked_bf16(const float* xf, const uint16_t* xh, int64_t P, int64_t cw, uint16_t* y) {
+  for (int64_t p = 0; p < P; ++p) {
+    for (int64_t c = 0; c < kBf16Block; ++c) {
+      y[p * kBf16Block + c] = c >= cw ? 0 : xf ? bf16::from_f32(xf[c * P + p]) : xh[c * P + p];
     }
   }
 }

@@ -168,9 +168,10 @@ void register_ref_kernels(KernelRegistry& r) {
   // BF16 depthwise conv: the scalar loop of kernels/ref/dwconv_bf16.cc (the spec).
   static const DwConvBf16Kernel dwconv_bf16("dwconv_bf16_ref", Isa::kRef, ref::dwconv_bf16_plane, false, 0);
   r.add(dwconv_bf16);
-  // BF16 channel-blocked convs and mean: ref/nchw16c_bf16.cc's loops (the spec).
+  // BF16 channel-blocked convs, pool and mean: ref/nchw16c_bf16.cc's loops (the spec).
   static const Nchw16cBf16Kernel nchw16c_bf16("nchw16c_bf16_ref", Isa::kRef, false, ref::pointwise_bf16x16c,
-                                              ref::depthwise_bf16x16c, ref::block_mean_bf16);
+                                              ref::depthwise_bf16x16c, ref::block_mean_bf16, ref::conv_bf16x16c,
+                                              ref::maxpool_bf16x16c, ref::to_blocked_bf16);
   r.add(nchw16c_bf16);
   // Transposed conv: the phase driver (baseline code over conv_s8) first.
   r.add(conv_transpose_s8_phases(), conv_transpose_s8_ref());

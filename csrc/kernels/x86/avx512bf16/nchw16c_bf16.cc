@@ -27,6 +27,7 @@
 #include <cstring>
 
 #include "kernels/abi/nchw16c_bf16.h"
+#include "kernels/x86/avx512bf16/nchw16c_bf16_epilogue.h"
 #include "kernels/x86/emulation/avx512.h"
 
 namespace int8rt {
@@ -36,25 +37,6 @@ namespace INT8RT_X86_NS(avx512bf16) {
 namespace {
 
 constexpr int64_t kAheadRows = 2;  // depthwise input rows prefetched this many output rows ahead
-
-inline __m512 widen(__m256i v) { return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(v), 16)); }
-inline __m512 load16(const uint16_t* p) { return widen(_mm256_maskz_loadu_epi16(0xFFFF, p)); }
-
-// Residual, clip, padded lanes to +0 (keep), BF16 store of 16 channels.
-inline void finish(__m512 v, const uint16_t* residual, bool clip, __m512 lo, __m512 hi, __mmask16 keep,
-                   uint16_t* y) {
-  if (residual) v = _mm512_add_ps(v, load16(residual));
-  if (clip) {
-    v = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(v, lo, _CMP_GT_OQ), lo, v);
-    v = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(v, hi, _CMP_LT_OQ), hi, v);
-  }
-  if (keep != 0xFFFF) v = _mm512_mask_blend_ps(keep, _mm512_setzero_ps(), v);
-  _mm256_mask_storeu_epi16(y, 0xFFFF, (__m256i)_mm512_cvtneps_pbh(v));
-}
-
-__mmask16 lanes_kept(int64_t real) {
-  return real >= 16 ? 0xFFFF : real <= 0 ? 0 : static_cast<__mmask16>((1u << real) - 1);
-}
 
 template <int NB, int NP>
 void pointwise_tile(const PointwiseBf16x16c& a, int64_t mb, int64_t p) {

@@ -7,8 +7,8 @@
 //   dwconv_bf16: dwconv_bf16_avx512bf16 (FMA on padded FP32 planes,
 //              VCVTNEPS2BF16 stores); same tier and CPU check, windows of
 //              up to 64 taps.
-//   nchw16c_bf16: nchw16c_bf16_avx512bf16 (the BF16 channel-blocked convs
-//              and mean); same tier and CPU check.
+//   nchw16c_bf16: nchw16c_bf16_avx512bf16 (the BF16 channel-blocked convs,
+//              max pool and mean); same tier and CPU check.
 #include "kernels/abi/dwconv_bf16.h"
 #include "kernels/abi/gemm_bf16.h"
 #include "kernels/dwconv_bf16.h"
@@ -28,7 +28,8 @@ void register_avx512bf16_kernels(KernelRegistry& r) {
   static const DwConvBf16Kernel dwconv("dwconv_bf16_avx512bf16", Isa::kAvx512, avx512bf16::dwconv_bf16_plane,
                                       true, 64);
   static const Nchw16cBf16Kernel nchw16c("nchw16c_bf16_avx512bf16", Isa::kAvx512, true, avx512bf16::pointwise_bf16x16c,
-                                         avx512bf16::depthwise_bf16x16c, avx512bf16::block_mean_bf16);
+                                         avx512bf16::depthwise_bf16x16c, avx512bf16::block_mean_bf16,
+                                         avx512bf16::conv_bf16x16c, avx512bf16::maxpool_bf16x16c, avx512bf16::to_blocked_bf16);
   r.add(gemm, dwconv, nchw16c);
 }
 

@@ -1,0 +1,43 @@
+// What the AVX512-BF16 nchw16c_bf16 kernels share (nchw16c_bf16.cc,
+// conv_nchw16c_bf16.cc; contract: kernels/abi/nchw16c_bf16.h): 16 BF16
+// lanes widened (exact), the epilogue after the bias (+ BF16 residual, clip,
+// padded lanes +0, VCVTNEPS2BF16 store: the reference's finish() in its
+// order) and the mask of a block's real lanes. Included only by translation
+// units of this ISA folder, after kernels/x86/emulation/avx512.h (so the
+// same text serves the native build and the emulated twin).
+#pragma once
+
+#include <cstdint>
+
+#include "kernels/x86/emulation/avx512.h"
+
+namespace int8rt {
+namespace kernels {
+namespace x86 {
+namespace INT8RT_X86_NS(avx512bf16) {
+namespace {
+
+inline __m512 widen(__m256i v) { return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(v), 16)); }
+inline __m512 load16(const uint16_t* p) { return widen(_mm256_maskz_loadu_epi16(0xFFFF, p)); }
+
+// Residual, clip, padded lanes to +0 (keep), BF16 store of 16 channels.
+inline void finish(__m512 v, const uint16_t* residual, bool clip, __m512 lo, __m512 hi, __mmask16 keep,
+                   uint16_t* y) {
+  if (residual) v = _mm512_add_ps(v, load16(residual));
+  if (clip) {
+    v = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(v, lo, _CMP_GT_OQ), lo, v);
+    v = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(v, hi, _CMP_LT_OQ), hi, v);
+  }
+  if (keep != 0xFFFF) v = _mm512_mask_blend_ps(keep, _mm512_setzero_ps(), v);
+  _mm256_mask_storeu_epi16(y, 0xFFFF, (__m256i)_mm512_cvtneps_pbh(v));
+}
+
+inline __mmask16 lanes_kept(int64_t real) {
+  return real >= 16 ? 0xFFFF : real <= 0 ? 0 : static_cast<__mmask16>((1u << real) - 1);
+}
+
+}  // namespace
+}  // namespace INT8RT_X86_NS(avx512bf16)
+}  // namespace x86
+}  // namespace kernels
+}  // namespace int8rt

@@ -1,0 +1,162 @@
+"""ResNet's BF16 engine as one channel-blocked region (engine/bf16_blocked.h,
+issue 13 §4): the dense BF16 convs on NCHW16c bfloat16 tensors (7x7 / 2
+stem, 3x3 at strides 1 and 2, the strided 1x1 projection;
+kernels/abi/nchw16c_bf16.h's dense conv) and the blocked BF16 MaxPool.
+
+What is exact: the dense conv computes the direct BF16 GEMM's operations in
+its order (taps row-major, channel pairs ascending, odd element first; bias,
+the BF16 residual, the clip), so every tensor the NCHW BF16 engine stores as
+bfloat16 has the same bits; the stem's output, which the NCHW engine pools in
+FP32, is rounded before the pool here, and rounding is monotone, so the
+pool's output is the value the NCHW engine's next convs round to. The
+network output, float32 in the NCHW engine, is its BF16 rounding here:
+blocked == to_bf16(NCHW), bits, at channel counts that are not multiples of
+16, batch 1 and 3, 2 threads, after save / load, and on the reference
+kernels. The global average pool's bound is tests/test_bf16_blocked.py's.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import int8rt
+from test_bf16_blocked import F32, _blocked_ops, _build, _order_model, to_bf16
+
+
+def _resnet_model(stem: int = 52, hw: tuple = (40, 46)) -> bytes:
+    """Stem 3 -> `stem`, 7x7 / 2 pads 3 + Relu; MaxPool 3x3 / 2 pads 1;
+    bottleneck A (1x1 12, 3x3 12, 1x1 40, a 1x1 projection stem -> 40);
+    bottleneck B (stride 2 in its 3x3, 18 wide, a strided 1x1 projection
+    40 -> 48); bottleneck C (17 wide, identity residual) -> y. 12 convs."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(60)
+    inits, nodes = {}, []
+
+    def conv(x, y, c_in, c_out, k, stride=1, pad=0, relu=True):
+        inits[f"w_{y}"] = rng.standard_normal((c_out, c_in, k, k)) * (1.5 / np.sqrt(c_in * k * k))
+        inits[f"b_{y}"] = rng.standard_normal(c_out) * 0.2
+        out = f"{y}_c" if relu else y
+        nodes.append(helper.make_node("Conv", [x, f"w_{y}", f"b_{y}"], [out], kernel_shape=[k, k],
+                                      strides=[stride, stride], pads=[pad] * 4))
+        if relu:
+            nodes.append(helper.make_node("Relu", [out], [y]))
+
+    def add_relu(a, b, y):
+        nodes.append(helper.make_node("Add", [a, b], [f"{y}_sum"]))
+        nodes.append(helper.make_node("Relu", [f"{y}_sum"], [y]))
+
+    conv("x", "s", 3, stem, 7, stride=2, pad=3)
+    nodes.append(helper.make_node("MaxPool", ["s"], ["m"], kernel_shape=[3, 3], strides=[2, 2], pads=[1] * 4))
+    conv("m", "a1", stem, 12, 1)
+    conv("a1", "a2", 12, 12, 3, pad=1)
+    conv("a2", "a3", 12, 40, 1, relu=False)
+    conv("m", "ap", stem, 40, 1, relu=False)
+    add_relu("a3", "ap", "a")
+    conv("a", "b1", 40, 18, 1)
+    conv("b1", "b2", 18, 18, 3, stride=2, pad=1)
+    conv("b2", "b3", 18, 48, 1, relu=False)
+    conv("a", "bp", 40, 48, 1, stride=2, relu=False)
+    add_relu("b3", "bp", "b")
+    conv("b", "c1", 48, 17, 1)
+    conv("c1", "c2", 17, 17, 3, pad=1)
+    conv("c2", "c3", 17, 48, 1, relu=False)
+    add_relu("c3", "b", "y")
+    h, w = hw
+    graph = helper.make_graph(nodes, "resnet_bf16", [helper.make_tensor_value_info("x", TensorProto.FLOAT,
+                                                                                   [None, 3, h, w])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [None, 48, None, None])],
+                              [numpy_helper.from_array(v.astype(F32), k) for k, v in inits.items()])
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]).SerializeToString()
+
+
+def _same_bits(got: np.ndarray, want: np.ndarray, what: str) -> None:
+    np.testing.assert_array_equal(got.view(np.uint32), want.view(np.uint32), err_msg=what)
+
+
+@pytest.mark.parametrize("batch", [1, 3])
+def test_resnet_runs_as_one_region_with_the_nchw_bf16_bits(tmp_path, batch) -> None:
+    pytest.importorskip("onnx")
+    path = tmp_path / "resnet.onnx"
+    path.write_bytes(_resnet_model())
+    blocked = _build(path, True)
+    if not _blocked_ops(blocked):
+        pytest.skip("no vector kernel for BF16 channel-blocked tensors here")
+    assert "bf16 channel-blocked: 1 region(s), 12 BF16 convs on NCHW16c bfloat16 tensors, 2 layout conversions" \
+        in blocked.report(), blocked.report()
+    ops = [la["op"] for la in blocked.layers()]
+    assert ops.count("int8rt.ConvBf16x16c") == 12 and ops.count("int8rt.MaxPoolBf16x16c") == 1, ops
+    details = [la["detail"] for la in blocked.layers() if la["op"] == "int8rt.ConvBf16x16c"]
+    assert sum("dense" in d for d in details) == 5 and sum("1x1" in d for d in details) == 7, details
+    x = np.random.default_rng(61).standard_normal((batch, 3, 40, 46)).astype(F32)
+    nchw = _build(path, False).run({"x": x})["y"]
+    want = to_bf16(nchw)
+    assert not np.array_equal(want, nchw), "the output was bf16 already: the test cannot tell"
+    _same_bits(blocked.run({"x": x})["y"], want, "1 thread")
+    keep = int8rt.get_num_threads()
+    int8rt.set_num_threads(2)
+    try:
+        _same_bits(blocked.run({"x": x})["y"], want, "2 threads")
+    finally:
+        int8rt.set_num_threads(keep)
+    saved = tmp_path / "resnet.i8rt"
+    blocked.save(str(saved))
+    _same_bits(int8rt.Engine.load(str(saved)).run({"x": x})["y"], want, "loaded")
+    int8rt.set_max_isa("ref")
+    try:
+        ref = int8rt.Engine.load(str(saved))
+        assert all("nchw16c_bf16_ref" in la["detail"] for la in ref.layers() if "Bf16x16c" in la["op"] and
+                   la["op"] != "int8rt.ToBf16x16c" and la["op"] != "int8rt.FromBf16x16c"), ref.layers()
+        got_ref = ref.run({"x": x})["y"]
+    finally:
+        int8rt.set_max_isa(None)
+    _same_bits(got_ref, want, "reference kernels")
+
+
+def test_a_narrow_stem_stays_nchw(tmp_path) -> None:
+    """A 3 -> 20 stem (2 lines per output pixel, a quarter of the image's
+    pixels: its output's conversion is half the image's) stays NCHW; the
+    region starts at its output (then 11 convs, 2 conversions), and gives
+    the NCHW BF16 engine's bits as before."""
+    pytest.importorskip("onnx")
+    path = tmp_path / "narrow.onnx"
+    path.write_bytes(_resnet_model(stem=20))
+    blocked = _build(path, True)
+    if not _blocked_ops(blocked):
+        pytest.skip("no vector kernel for BF16 channel-blocked tensors here: " + str(blocked.report()))
+    assert "bf16 channel-blocked: 1 region(s), 11 BF16 convs on NCHW16c bfloat16 tensors, 2 layout conversions" \
+        in blocked.report(), blocked.report()
+    x = np.random.default_rng(62).standard_normal((2, 3, 40, 46)).astype(F32)
+    _same_bits(blocked.run({"x": x})["y"], to_bf16(_build(path, False).run({"x": x})["y"]), "narrow stem")
+
+
+def test_dense_blocked_conv_keeps_the_direct_order(tmp_path) -> None:
+    """A 1x3 conv of 2 channels after three exact identity 1x1 convs: its
+    products in the direct order k' = tap * 2 + c are [0, 0, 1, 2^24, 1,
+    -2^24] (x all ones), which sum to 1 only in that order with pairs
+    ascending and the odd element first; pairs descending give 2, the even
+    element first 0, the im2col order (k = c * 3 + tap) 2, taps reversed 2.
+    The NCHW BF16 engine (its direct path) gives the same, on every tier."""
+    pytest.importorskip("onnx")
+    products = [0, 0, 1, 2.0 ** 24, 1, -2.0 ** 24]
+    w2 = np.zeros((2, 2, 1, 3))
+    for k, p in enumerate(products):
+        w2[0, k % 2, 0, k // 2] = p
+    w2[1, 0, 0, 1] = 1.0
+    path = tmp_path / "order.onnx"
+    path.write_bytes(_order_model(w2, 2, (1, 3)))
+    blocked = _build(path, True)
+    if not _blocked_ops(blocked):
+        pytest.skip("no vector kernel for BF16 channel-blocked tensors here")
+    assert any("dense" in la["detail"] for la in blocked.layers()), blocked.layers()
+    x = np.ones((2, 2, 3, 12), F32)
+    y = blocked.run({"x": x})["y"]
+    assert np.all(y[:, 0] == 1.0), np.unique(y[:, 0])
+    np.testing.assert_array_equal(y, _build(path, False).run({"x": x})["y"])
+    saved = tmp_path / "order.i8rt"
+    blocked.save(str(saved))
+    int8rt.set_max_isa("ref")
+    try:
+        np.testing.assert_array_equal(int8rt.Engine.load(str(saved)).run({"x": x})["y"], y)
+    finally:
+        int8rt.set_max_isa(None)
