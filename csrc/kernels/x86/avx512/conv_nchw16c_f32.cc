@@ -34,6 +34,27 @@ namespace x86 {
 namespace avx512 {
 namespace {
 
+// n reduction steps of a tile: per step, B weight vectors (wk, wstride
+// floats between blocks) and per pixel r one broadcast of line[r][xo + j];
+// kMasked: pixel r's fmas under m[r] (0: its accumulators pass through).
+template <int R, int B, bool kMasked>
+inline void fma_run(__m512 (&acc)[R][B], const float* const* line, const __mmask16* m, int64_t xo,
+                    const float* wk, int64_t wstride, int64_t n) {
+  for (int64_t j = 0; j < n; ++j) {
+    __m512 wv[B];
+#pragma GCC unroll 4
+    for (int b = 0; b < B; ++b) wv[b] = _mm512_loadu_ps(wk + b * wstride + j * kBlock16);
+#pragma GCC unroll 8
+    for (int r = 0; r < R; ++r) {
+      const __m512 xv = _mm512_set1_ps(line[r][xo + j]);
+#pragma GCC unroll 4
+      for (int b = 0; b < B; ++b) {
+        acc[r][b] = kMasked ? _mm512_mask3_fmadd_ps(xv, wv[b], acc[r][b], m[r]) : _mm512_fmadd_ps(xv, wv[b], acc[r][b]);
+      }
+    }
+  }
+}
+
 // Pixels [p0, p0 + R) of the output plane (p = oy * ow + ox: a tile may
 // span rows) x blocks [mb, mb + B), the reduction steps [k0, k1) of
 // k = t * C + c (t = ky * kw + kx): the reference's order, sliced. Per tap,
@@ -85,29 +106,9 @@ void conv_tile(const DenseNchw16c& a, const Finish& f, int64_t mb, int64_t p0, i
 #pragma GCC unroll 8
       for (int r = 0; r < R; ++r) _mm_prefetch(reinterpret_cast<const char*>(line[r] + xo + in_plane), _MM_HINT_T0);
       if (all) {
-        for (int64_t j = 0; j < n; ++j) {
-          __m512 wv[B];
-#pragma GCC unroll 4
-          for (int b = 0; b < B; ++b) wv[b] = _mm512_loadu_ps(wk + b * wstride + j * kBlock16);
-#pragma GCC unroll 8
-          for (int r = 0; r < R; ++r) {
-            const __m512 xv = _mm512_set1_ps(line[r][xo + j]);
-#pragma GCC unroll 4
-            for (int b = 0; b < B; ++b) acc[r][b] = _mm512_fmadd_ps(xv, wv[b], acc[r][b]);
-          }
-        }
+        fma_run<R, B, false>(acc, line, m, xo, wk, wstride, n);
       } else {
-        for (int64_t j = 0; j < n; ++j) {
-          __m512 wv[B];
-#pragma GCC unroll 4
-          for (int b = 0; b < B; ++b) wv[b] = _mm512_loadu_ps(wk + b * wstride + j * kBlock16);
-#pragma GCC unroll 8
-          for (int r = 0; r < R; ++r) {
-            const __m512 xv = _mm512_set1_ps(line[r][xo + j]);
-#pragma GCC unroll 4
-            for (int b = 0; b < B; ++b) acc[r][b] = _mm512_mask3_fmadd_ps(xv, wv[b], acc[r][b], m[r]);
-          }
-        }
+        fma_run<R, B, true>(acc, line, m, xo, wk, wstride, n);
       }
       k += n;
     }
