@@ -1,8 +1,9 @@
 """The AVX-512 dense conv from channel-blocked inputs (kernels/x86/avx512/
 conv_nchw16c_f32.cc) takes its register tiles of up to 6 pixels along a
-task's run of output pixels, so a tile spans rows on planes narrower than a
-tile or not a multiple of it, and a tap may fall in the padding for some of
-a tile's pixels (masked fmas) or for all of them (skipped). Planes 1 to 9
+task's run of output pixels on planes narrower than 14 (kWideRow), so a
+tile spans rows, and a tap may fall in the padding for some of a tile's
+pixels (masked fmas) or for all of them (skipped); wider planes (tiles
+within a row) are test_f32_blocked_dense's. Planes 1 to 9
 pixels wide, 3x3 convs at strides 1 and 2 and a 5x5 whose padding covers
 whole tiles, at batch 1 and 2: the AVX-512 tier gives the reference tier's
 bytes and is within 2e-6 of the NCHW engine (test_f32_blocked_dense's

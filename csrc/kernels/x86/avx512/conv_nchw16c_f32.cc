@@ -3,8 +3,8 @@
 // operations in its order, so the same bits.
 //
 // Conv: a register tile of R <= 6 consecutive pixels of the output plane
-// (a task's rows taken as one run of pixels, split in even tiles, so a
-// 7 x 7 or 14 x 14 plane fills the tile as a 56 x 56 one does) x B = 4
+// (a row split in even tiles; on planes narrower than kWideRow a task's
+// rows taken as one run, so a 7 x 7 plane fills the tile) x B = 4
 // output blocks (24 zmm accumulators); per tap (ky, kx) and input channel
 // c, B weight vectors (the packed [MB][taps][C][16] rows, read in order)
 // and one broadcast of x[c] per pixel, lane c % 16 of the pixel's line in
@@ -149,18 +149,26 @@ inline int64_t tile(int64_t n, int64_t i) {
 
 // The call's rows of every image for blocks [mb, mb + B): per reduction
 // slice (its weights read once for all the call's images), tiles of kPixels
-// along the rows' pixels taken as one run (a 7 x 7 plane: 9 tiles of 5-6
-// pixels, not 7 rows of 4 + 3).
+// along runs of pixels: each row where rows hold kWideRow pixels or more,
+// else all of the call's rows as one run (a 7 x 7 plane: 9 tiles of 5-6
+// pixels, not 7 rows of 4 + 3; RESULTS.md section 151: ResNet-50's 7 x 7
+// stride-2 3x3 ~1.2 -> ~0.85 of the NCHW engine's time, while runs across
+// the 14 / 28 / 56 planes' rows measured no gain).
+constexpr int64_t kWideRow = 14;
+
 template <int B>
 void conv_rows(const DenseNchw16c& batch, const Finish& f, int64_t mb) {
   const int64_t K = batch.kh * batch.kw * batch.C, slice = K <= 2 * kSlice ? K : kSlice;
+  const int64_t run = batch.ow >= kWideRow ? batch.ow : (batch.oy1 - batch.oy0) * batch.ow;
   const int64_t p0 = batch.oy0 * batch.ow, pixels = (batch.oy1 - batch.oy0) * batch.ow;
   for (int64_t k0 = 0; k0 < K; k0 += slice) {
     const int64_t k1 = std::min(K, k0 + slice);
     for (int64_t img = 0; img < batch.images; ++img) {
       const DenseNchw16c a = conv_image(batch, img);
-      for (int64_t p = 0, i = 0; p < pixels; p += tile(pixels, i++)) {
-        conv_tiles<B>(a, f, mb, p0 + p, tile(pixels, i), k0, k1);
+      for (int64_t r0 = 0; r0 < pixels; r0 += run) {
+        for (int64_t p = 0, i = 0; p < run; p += tile(run, i++)) {
+          conv_tiles<B>(a, f, mb, p0 + r0 + p, tile(run, i), k0, k1);
+        }
       }
     }
   }
