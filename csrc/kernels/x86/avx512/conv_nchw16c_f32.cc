@@ -2,14 +2,17 @@
 // AVX-512F tier (contract: kernels/abi/nchw16c_f32.h): the reference's
 // operations in its order, so the same bits.
 //
-// Conv: a register tile of R <= 6 pixels of one output row (a row split in
-// even tiles) x B = 4 output
-// blocks (24 zmm accumulators); per tap (ky, kx) and input channel c, B
-// weight vectors (the packed [MB][taps][C][16] rows, read in order) and one
-// broadcast of x[c] per pixel, lane c % 16 of the pixel's line in block
-// c / 16 (MLAS's NCHWc direct conv walk: no im2col, no packing of the
-// activations). Tiles whose taps reach the padding columns test each pixel
-// per tap and skip it as the reference does; padding rows are skipped whole.
+// Conv: a register tile of R <= 6 consecutive pixels of the output plane
+// (a row split in even tiles; on planes narrower than kWideRow a task's
+// rows taken as one run, so a 7 x 7 plane fills the tile) x B = 4
+// output blocks (24 zmm accumulators); per tap (ky, kx) and input channel
+// c, B weight vectors (the packed [MB][taps][C][16] rows, read in order)
+// and one broadcast of x[c] per pixel, lane c % 16 of the pixel's line in
+// block c / 16 (MLAS's NCHWc direct conv walk: no im2col, no packing of the
+// activations). Each pixel's line is found per tap; a tap that falls in the
+// padding for some of the tile's pixels runs masked fmas (their
+// accumulators pass through: the reference's skip), for all of them it is
+// skipped.
 // The reduction (k = tap x C + input channel, the reference's order) runs
 // in slices of kSlice steps over all of the call's tiles, so that a slice's
 // weights stay in L1; the partial sums are stored in y and reloaded (a float
@@ -32,18 +35,45 @@ namespace x86 {
 namespace avx512 {
 namespace {
 
-// Pixels [ox0, ox0 + R) of output row oy x blocks [mb, mb + B), the
-// reduction steps [k0, k1) of k = t * C + c (t = ky * kw + kx): the
-// reference's order, sliced.
-template <int R, int B, bool kCheck>
-void conv_tile(const DenseNchw16c& a, const Finish& f, int64_t mb, int64_t oy, int64_t ox0, int64_t k0, int64_t k1) {
+// n reduction steps of a tile: per step, B weight vectors (wk, wstride
+// floats between blocks) and per pixel r one broadcast of line[r][xo + j];
+// kMasked: pixel r's fmas under m[r] (0: its accumulators pass through).
+template <int R, int B, bool kMasked>
+inline void fma_run(__m512 (&acc)[R][B], const float* const* line, const __mmask16* m, int64_t xo,
+                    const float* wk, int64_t wstride, int64_t n) {
+  for (int64_t j = 0; j < n; ++j) {
+    __m512 wv[B];
+#pragma GCC unroll 4
+    for (int b = 0; b < B; ++b) wv[b] = _mm512_loadu_ps(wk + b * wstride + j * kBlock16);
+#pragma GCC unroll 8
+    for (int r = 0; r < R; ++r) {
+      const __m512 xv = _mm512_set1_ps(line[r][xo + j]);
+#pragma GCC unroll 4
+      for (int b = 0; b < B; ++b) {
+        acc[r][b] = kMasked ? _mm512_mask3_fmadd_ps(xv, wv[b], acc[r][b], m[r]) : _mm512_fmadd_ps(xv, wv[b], acc[r][b]);
+      }
+    }
+  }
+}
+
+// Pixels [p0, p0 + R) of the output plane (p = oy * ow + ox: a tile may
+// span rows) x blocks [mb, mb + B), the reduction steps [k0, k1) of
+// k = t * C + c (t = ky * kw + kx): the reference's order, sliced. Per tap,
+// each pixel's input line (a pixel whose tap falls in the padding reads
+// the image's first line, masked off: its accumulators pass through, the
+// reference's skip); a tap inside for every pixel runs without masks.
+template <int R, int B>
+void conv_tile(const DenseNchw16c& a, const Finish& f, int64_t mb, int64_t p0, int64_t k0, int64_t k1) {
   const int64_t taps = a.kh * a.kw, C = a.C, plane = a.oh * a.ow * kBlock16, in_plane = a.H * a.W * kBlock16;
   const int64_t wstride = taps * C * kBlock16;  // between output blocks
-  const int64_t o0 = ((mb * a.oh + oy) * a.ow + ox0) * kBlock16;
+  const int64_t o0 = (mb * a.oh * a.ow + p0) * kBlock16;
   float* y = a.y + o0;
   __m512 acc[R][B];
+  int64_t iy0[R], ix0[R];  // each pixel's tap (0, 0)
 #pragma GCC unroll 8
   for (int r = 0; r < R; ++r) {
+    iy0[r] = (p0 + r) / a.ow * a.sh - a.ph;
+    ix0[r] = (p0 + r) % a.ow * a.sw - a.pw;
 #pragma GCC unroll 4
     for (int b = 0; b < B; ++b) {
       acc[r][b] = k0 == 0 ? _mm512_setzero_ps() : _mm512_loadu_ps(y + b * plane + r * kBlock16);
@@ -52,40 +82,34 @@ void conv_tile(const DenseNchw16c& a, const Finish& f, int64_t mb, int64_t oy, i
   const float* w = a.w + mb * taps * C * kBlock16;
   for (int64_t k = k0; k < k1;) {
     const int64_t t = k / C, ky = t / a.kw, kx = t % a.kw, kend = std::min(k1, (t + 1) * C);
-    const int64_t iy = oy * a.sh - a.ph + ky * a.dh;
-    if (iy < 0 || iy >= a.H) {  // a padding row: its taps skipped
+    const float* line[R];  // the pixel's input line in block 0
+    __mmask16 m[R];
+    bool all = true, any = false;
+#pragma GCC unroll 8
+    for (int r = 0; r < R; ++r) {
+      const int64_t iy = iy0[r] + ky * a.dh, ix = ix0[r] + kx * a.dw;
+      const bool in = iy >= 0 && iy < a.H && ix >= 0 && ix < a.W;
+      line[r] = a.x + (in ? (iy * a.W + ix) * kBlock16 : 0);
+      m[r] = in ? 0xFFFF : 0;
+      all = all && in;
+      any = any || in;
+    }
+    if (!any) {  // the tap in the padding for every pixel: skipped
       k = kend;
       continue;
     }
-    const int64_t ix0 = ox0 * a.sw - a.pw + kx * a.dw;
-    int rl = 0, rh = R;  // pixels whose tap is inside the row: [rl, rh)
-    if (kCheck) {
-      while (rl < R && ix0 + rl * a.sw < 0) ++rl;
-      rh = rl;
-      while (rh < R && ix0 + rh * a.sw < a.W) ++rh;
-    }
-    const float* row = a.x + iy * a.W * kBlock16;
     while (k < kend) {  // runs of one input block
-      const int64_t c = k - t * C, cb = c / kBlock16, n = std::min(kend - k, kBlock16 - c % kBlock16);
-      const float* xb = row + cb * in_plane + ix0 * kBlock16 + c % kBlock16;
+      const int64_t c = k - t * C, n = std::min(kend - k, kBlock16 - c % kBlock16);
+      const int64_t xo = c / kBlock16 * in_plane + c % kBlock16;
       const float* wk = w + k * kBlock16;
       // The next block's lines of these pixels (a plane apart: more streams
       // than the hardware prefetcher follows).
 #pragma GCC unroll 8
-      for (int r = 0; r < R; ++r) {
-        _mm_prefetch(reinterpret_cast<const char*>(xb + in_plane + r * a.sw * kBlock16), _MM_HINT_T0);
-      }
-      for (int64_t j = 0; j < n; ++j) {
-        __m512 wv[B];
-#pragma GCC unroll 4
-        for (int b = 0; b < B; ++b) wv[b] = _mm512_loadu_ps(wk + b * wstride + j * kBlock16);
-#pragma GCC unroll 8
-        for (int r = 0; r < R; ++r) {
-          if (kCheck && (r < rl || r >= rh)) continue;
-          const __m512 xv = _mm512_set1_ps(xb[r * a.sw * kBlock16 + j]);
-#pragma GCC unroll 4
-          for (int b = 0; b < B; ++b) acc[r][b] = _mm512_fmadd_ps(xv, wv[b], acc[r][b]);
-        }
+      for (int r = 0; r < R; ++r) _mm_prefetch(reinterpret_cast<const char*>(line[r] + xo + in_plane), _MM_HINT_T0);
+      if (all) {
+        fma_run<R, B, false>(acc, line, m, xo, wk, wstride, n);
+      } else {
+        fma_run<R, B, true>(acc, line, m, xo, wk, wstride, n);
       }
       k += n;
     }
@@ -103,46 +127,48 @@ void conv_tile(const DenseNchw16c& a, const Finish& f, int64_t mb, int64_t oy, i
   }
 }
 
-template <int B, bool kCheck>
-void conv_tiles(const DenseNchw16c& a, const Finish& f, int64_t mb, int64_t oy, int64_t ox, int64_t n, int64_t k0,
-                int64_t k1) {
+template <int B>
+void conv_tiles(const DenseNchw16c& a, const Finish& f, int64_t mb, int64_t p, int64_t n, int64_t k0, int64_t k1) {
   switch (n) {
-    case 6: conv_tile<6, B, kCheck>(a, f, mb, oy, ox, k0, k1); break;
-    case 5: conv_tile<5, B, kCheck>(a, f, mb, oy, ox, k0, k1); break;
-    case 4: conv_tile<4, B, kCheck>(a, f, mb, oy, ox, k0, k1); break;
-    case 3: conv_tile<3, B, kCheck>(a, f, mb, oy, ox, k0, k1); break;
-    case 2: conv_tile<2, B, kCheck>(a, f, mb, oy, ox, k0, k1); break;
-    case 1: conv_tile<1, B, kCheck>(a, f, mb, oy, ox, k0, k1); break;
+    case 6: conv_tile<6, B>(a, f, mb, p, k0, k1); break;
+    case 5: conv_tile<5, B>(a, f, mb, p, k0, k1); break;
+    case 4: conv_tile<4, B>(a, f, mb, p, k0, k1); break;
+    case 3: conv_tile<3, B>(a, f, mb, p, k0, k1); break;
+    case 2: conv_tile<2, B>(a, f, mb, p, k0, k1); break;
+    case 1: conv_tile<1, B>(a, f, mb, p, k0, k1); break;
     default: break;
   }
 }
 
-// The width of tile i of a row of ow pixels: ceil(ow / kPixels) tiles as
+// The width of tile i of a run of n pixels: ceil(n / kPixels) tiles as
 // even as can be (14 = 5 + 5 + 4, not 6 + 6 + 2: a tile of 1 or 2 pixels
 // has too few accumulator chains to cover the fma latency).
-inline int64_t tile(int64_t ow, int64_t i) {
-  const int64_t tiles = (ow + kPixels - 1) / kPixels, base = ow / tiles;
-  return base + (i < ow % tiles ? 1 : 0);
+inline int64_t tile(int64_t n, int64_t i) {
+  const int64_t tiles = (n + kPixels - 1) / kPixels, base = n / tiles;
+  return base + (i < n % tiles ? 1 : 0);
 }
 
 // The call's rows of every image for blocks [mb, mb + B): per reduction
 // slice (its weights read once for all the call's images), tiles of kPixels
-// along each row, the tiles that reach a padding column checked.
+// along runs of pixels: each row where rows hold kWideRow pixels or more,
+// else all of the call's rows as one run (a 7 x 7 plane: 9 tiles of 5-6
+// pixels, not 7 rows of 4 + 3; RESULTS.md section 151: ResNet-50's 7 x 7
+// stride-2 3x3 ~1.2 -> ~0.85 of the NCHW engine's time, while runs across
+// the 14 / 28 / 56 planes' rows measured no gain).
+constexpr int64_t kWideRow = 14;
+
 template <int B>
-void conv_rows(const DenseNchw16c& batch, const Finish& f, int64_t mb, int64_t left, int64_t right) {
+void conv_rows(const DenseNchw16c& batch, const Finish& f, int64_t mb) {
   const int64_t K = batch.kh * batch.kw * batch.C, slice = K <= 2 * kSlice ? K : kSlice;
+  const int64_t run = batch.ow >= kWideRow ? batch.ow : (batch.oy1 - batch.oy0) * batch.ow;
+  const int64_t p0 = batch.oy0 * batch.ow, pixels = (batch.oy1 - batch.oy0) * batch.ow;
   for (int64_t k0 = 0; k0 < K; k0 += slice) {
     const int64_t k1 = std::min(K, k0 + slice);
     for (int64_t img = 0; img < batch.images; ++img) {
       const DenseNchw16c a = conv_image(batch, img);
-      for (int64_t oy = a.oy0; oy < a.oy1; ++oy) {
-        for (int64_t ox = 0, i = 0; ox < a.ow; ox += tile(a.ow, i++)) {
-          const int64_t n = tile(a.ow, i);
-          if (ox < left || ox + n > right) {
-            conv_tiles<B, true>(a, f, mb, oy, ox, n, k0, k1);
-          } else {
-            conv_tiles<B, false>(a, f, mb, oy, ox, n, k0, k1);
-          }
+      for (int64_t r0 = 0; r0 < pixels; r0 += run) {
+        for (int64_t p = 0, i = 0; p < run; p += tile(run, i++)) {
+          conv_tiles<B>(a, f, mb, p0 + r0 + p, tile(run, i), k0, k1);
         }
       }
     }
@@ -161,14 +187,12 @@ void conv_rows(const DenseNchw16c& batch, const Finish& f, int64_t mb, int64_t l
 
 void conv_nchw16c(const DenseNchw16c& a) {
   const Finish f{a.clip, _mm512_set1_ps(a.lo), _mm512_set1_ps(a.hi)};
-  int64_t left, right;
-  inner_columns(a.ow, a.sw, a.pw, a.kw, a.dw, a.W, &left, &right);
   for (int64_t mb = a.mb0; mb < a.mb1; mb += kBlocks) {
     switch (std::min<int64_t>(kBlocks, a.mb1 - mb)) {
-      case 4: conv_rows<4>(a, f, mb, left, right); break;
-      case 3: conv_rows<3>(a, f, mb, left, right); break;
-      case 2: conv_rows<2>(a, f, mb, left, right); break;
-      default: conv_rows<1>(a, f, mb, left, right); break;
+      case 4: conv_rows<4>(a, f, mb); break;
+      case 3: conv_rows<3>(a, f, mb); break;
+      case 2: conv_rows<2>(a, f, mb); break;
+      default: conv_rows<1>(a, f, mb); break;
     }
   }
 }
