@@ -12,8 +12,6 @@
 // Build against the dev tree's installed library (no CMake target: a bench):
 //   g++ -O2 -std=c++17 -Icsrc -Ipython/int8rt/include benchmarks/segate_kernels.cc \
 //       -Lpython/int8rt/lib -lint8rt -Wl,-rpath,$PWD/python/int8rt/lib -o /tmp/segate_kernels
-#include <time.h>
-
 #include <algorithm>
 #include <cstdint>
 #include <cstdio>
@@ -25,17 +23,15 @@
 #include "kernels/abi/eltwise_s8.h"
 #include "kernels/eltwise_s8.h"
 #include "kernels/registry.h"
+#include "kernel_bench_util.h"
 
 namespace k = int8rt::kernels;
 namespace uk = int8rt::kernels::x86::avx512;
 
 namespace {
 
-double thread_ms() {
-  timespec t;
-  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
-  return t.tv_sec * 1e3 + t.tv_nsec * 1e-6;
-}
+using bench::codes;
+using bench::thread_ms;
 
 // Median ms of fn over `rounds` calls after one warm-up.
 double median_ms(int rounds, const std::function<void()>& fn) {
@@ -48,13 +44,6 @@ double median_ms(int rounds, const std::function<void()>& fn) {
   }
   std::nth_element(t.begin(), t.begin() + rounds / 2, t.end());
   return t[rounds / 2];
-}
-
-// n codes of a multiplicative hash: spread over all 256 values, no RNG state.
-std::vector<int8_t> codes(size_t n, uint32_t seed) {
-  std::vector<int8_t> v(n);
-  for (size_t i = 0; i < n; ++i) v[i] = static_cast<int8_t>(((i + seed) * 2654435761u) >> 24);
-  return v;
 }
 
 }  // namespace
