@@ -8,7 +8,9 @@
 //     over the image, and the row pass (the form images under
 //     x86::kChannelTablePixels pixels take), all eight images: Table256's
 //     (channel_mul_table_rows) and, built with -DSEGATE_ROWS_VBMI against a
-//     tree that has it, the byte planes' (channel_mul_table_rows_vbmi).
+//     tree that has it, the byte planes' (channel_mul_table_rows_vbmi);
+//   - with -DSEGATE_ROWS_VBMI, the byte planes' rows against the tables and
+//     their lookup around x86::kChannelTablePixels (C = 144 ... 1152).
 // Build against the dev tree's installed library (no CMake target: a bench):
 //   g++ -O2 -std=c++17 -Icsrc -Ipython/int8rt/include benchmarks/segate_kernels.cc \
 //       -Lpython/int8rt/lib -lint8rt -Wl,-rpath,$PWD/python/int8rt/lib -o /tmp/segate_kernels
@@ -103,5 +105,38 @@ int main(int argc, char** argv) {
     for (int i = 0; i < 5; ++i) sum[i] += s.count * parts[i];
   }
   std::printf("  B0 sum (x count)  %8.4f  %8.4f  %8.4f  %8.4f  %8.4f\n", sum[0], sum[1], sum[2], sum[3], sum[4]);
+#ifdef SEGATE_ROWS_VBMI
+  // x86::kChannelTablePixels: the byte planes' row pass against the tables
+  // and their lookup (through the lookup_channels family, as the driver's
+  // tasks), image by image, the two alternated call by call.
+  const auto& lookup = k::kernel_by_name<k::LookupChannelsS8Kernel>("lookup_channels_s8_avx512");
+  std::printf("rows_vbmi / (tables + lookup), N=%lld: C HW  rows ms  tables+lookup ms  ratio\n",
+              static_cast<long long>(N));
+  for (int64_t C : {144, 240, 480, 672, 1152}) {
+    for (int64_t HW : {100, 144, 196, 256, 324, 400, 576, 784}) {
+      const auto x = codes(static_cast<size_t>(N * HW * C), static_cast<uint32_t>(HW + C));
+      std::vector<float> gate(static_cast<size_t>(N * C));
+      for (size_t i = 0; i < gate.size(); ++i) gate[i] = 0.001f * static_cast<float>(i % 997);
+      std::vector<int8_t> y(x.size()), tables(static_cast<size_t>(C) * 256);
+      const float inv = 1.0f / 0.04f;
+      std::vector<double> tr, tt;
+      auto rows = [&] {
+        for (int64_t n = 0; n < N; ++n) {
+          uk::channel_mul_table_rows_vbmi(HW, C, x.data() + n * HW * C, table.data(), gate.data() + n * C, inv,
+                                          y.data() + n * HW * C);
+        }
+      };
+      auto tabled = [&] {
+        for (int64_t n = 0; n < N; ++n) {
+          uk::channel_mul_tables(C, table.data(), gate.data() + n * C, inv, tables.data());
+          lookup.lookup_channels(HW, C, x.data() + n * HW * C, tables.data(), y.data() + n * HW * C);
+        }
+      };
+      const double r = median_ms(rounds, rows), t = median_ms(rounds, tabled);
+      std::printf("  %4lld %4lld  %8.4f  %8.4f  %5.3f\n", static_cast<long long>(C), static_cast<long long>(HW), r, t,
+                  r / t);
+    }
+  }
+#endif
   return 0;
 }
