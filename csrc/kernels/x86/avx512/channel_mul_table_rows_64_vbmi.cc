@@ -3,7 +3,7 @@
 // ChannelMulTableRowFn), AVX-512 F/BW + VBMI: the row pass of images with
 // too few pixels for per-channel tables (x86::kChannelTablePixels).
 //   y[r][c] = rne(min(max((table[x[r][c] + 128] * g[c]) * inv_scale, -128), 127))
-// 64 channels a step: TablePlanes' lookup (8 byte permutes, 4 blends and 6
+// 64 channels a step: TablePlanes' lookup (8 byte permutes, 4 blends and 8
 // unpacks for 64 floats, against 4 x (8 permutes + 7 blends) through
 // Table256 in add_s8_64.cc's channel_mul_table_rows) leaves the floats in
 // to_s8_x4_packed's order, so the gate row is laid out in that order once

@@ -4,9 +4,10 @@
 // exactly the reference's sequence of additions.
 //
 // What changes is the lookup of table[x + 128]. Table256 (s8_convert.h) looks
-// up 16 floats with 8 permutes and 7 blends; here the table is held as four
-// 256-byte planes (plane b = byte b of every entry; built per call, two byte
-// permutes per 64 entries and plane), and one pixel's 64 codes
+// up 16 floats with 8 permutes and 7 blends; here (TablePlanes,
+// table_planes.h) the table is held as four 256-byte planes (plane b = byte
+// b of every entry; built per call, two byte permutes per 64 entries and
+// plane), and one pixel's 64 codes
 // look up each plane with two vpermi2b (entries 0..127 and 128..255, index
 // bits 0-6) and one blend on the code's sign (x < 0 <=> x + 128 < 128):
 // 8 permutes and 4 blends for 64 floats' bytes. Interleaving the planes

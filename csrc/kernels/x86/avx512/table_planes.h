@@ -7,7 +7,7 @@
 // two vpermi2b (entries 0..127 and 128..255, index bits 0-6) and one blend on
 // the code's sign (x < 0 <=> x + 128 < 128): 8 permutes and 4 blends for 64
 // floats' bytes. Interleaving the planes (vpunpck{l,h}bw, then
-// vpunpck{l,h}wd: 6 unpacks) gives 4 zmm of floats with code 16L + 4q + j of
+// vpunpck{l,h}wd: 8 unpacks) gives 4 zmm of floats with code 16L + 4q + j of
 // the 64 in lane L (128-bit), dword j of zmm q: the order
 // to_s8_x4_packed's packs undo. The values are moved, not computed.
 #pragma once
