@@ -13,8 +13,6 @@
 // Build against the dev tree's installed library (no CMake target: a bench):
 //   g++ -O2 -std=c++17 -Icsrc -Ipython/int8rt/include benchmarks/q8gap_kernels.cc \
 //       -Lpython/int8rt/lib -lint8rt -Wl,-rpath,$PWD/python/int8rt/lib -o /tmp/q8gap_kernels
-#include <time.h>
-
 #include <algorithm>
 #include <cstdint>
 #include <cstdio>
@@ -25,16 +23,14 @@
 #include "int8rt/threading.h"
 #include "kernels/eltwise_s8.h"
 #include "kernels/registry.h"
+#include "kernel_bench_util.h"
 
 namespace k = int8rt::kernels;
 
 namespace {
 
-double thread_ms() {
-  timespec t;
-  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
-  return t.tv_sec * 1e3 + t.tv_nsec * 1e-6;
-}
+using bench::codes;
+using bench::thread_ms;
 
 // Median ms of a and b, called alternately `rounds` times after one warm-up each.
 std::pair<double, double> alternate(int rounds, const std::function<void()>& a, const std::function<void()>& b) {
@@ -52,13 +48,6 @@ std::pair<double, double> alternate(int rounds, const std::function<void()>& a, 
   std::nth_element(ta.begin(), ta.begin() + rounds / 2, ta.end());
   std::nth_element(tb.begin(), tb.begin() + rounds / 2, tb.end());
   return {ta[rounds / 2], tb[rounds / 2]};
-}
-
-// n codes of a multiplicative hash: spread over all 256 values, no RNG state.
-std::vector<int8_t> codes(size_t n, uint32_t seed) {
-  std::vector<int8_t> v(n);
-  for (size_t i = 0; i < n; ++i) v[i] = static_cast<int8_t>(((i + seed) * 2654435761u) >> 24);
-  return v;
 }
 
 }  // namespace

@@ -208,7 +208,7 @@ TEST(EltwiseKernels, ChannelMulMatchesReferenceWithGuards) {
 // Channel gate over a float table: every int8 value in x, table entries and
 // gates whose products land on .5 steps of s_y (ties), beyond the int8 range
 // (saturation) and a NaN entry (-> -128, as quantize_value); images of
-// fewer and of more pixels than x86::kChannelTablePixels (96: the VBMI
+// fewer and of more pixels than x86::kChannelTablePixels (256: the VBMI
 // candidate's rows and its per-channel tables), pixel counts off the
 // 64-pixel lookup block.
 TEST(EltwiseKernels, ChannelMulTableMatchesReferenceWithGuards) {
@@ -217,7 +217,7 @@ TEST(EltwiseKernels, ChannelMulTableMatchesReferenceWithGuards) {
   table[3] = 90.0f;
   table[250] = std::nanf("");
   for (const k::ChannelMulS8Kernel* s : fast<k::ChannelMulS8Kernel>()) {
-    for_gate_cases({5, 95, 96, 97, 200}, 41, 2.0f,
+    for_gate_cases({5, 95, 96, 200, 255, 256, 257}, 41, 2.0f,
                    [&](int64_t C, int64_t gate_batch, int64_t HW, const std::vector<int8_t>& x,
                        const std::vector<float>& gate) {
                      auto run = [&](const k::ChannelMulS8Kernel& e) {
@@ -229,6 +229,45 @@ TEST(EltwiseKernels, ChannelMulTableMatchesReferenceWithGuards) {
                      EXPECT_EQ(run(*s), run(ref<k::ChannelMulS8Kernel>()))
                          << s->name() << " channel_mul_table C=" << C << " HW=" << HW << " gate_batch=" << gate_batch;
                    });
+  }
+}
+
+// The table form at EfficientNet-B0's gate shapes (7 x 7 x 672 / 1152 on the
+// rows, 14 x 14 x 480 and 28 x 28 x 240 on the tables) and edges: 1 pixel,
+// odd channel counts off the 64-channel step, batch 2 with a shared and a
+// per-image gate; table entries and gates past the int8 range and past
+// int32 (1e30, +-inf: the AVX-512 kernels' upper clamp before the
+// conversion and the packs' saturation below), NaN gates and 0 x inf.
+TEST(EltwiseKernels, ChannelMulTableAtB0ShapesAndEdges) {
+  std::vector<float> table(256);
+  for (int i = 0; i < 256; ++i) table[i] = 0.07f * static_cast<float>(i - 128) / (1.0f + static_cast<float>(i % 5));
+  table[5] = 1e30f;
+  table[9] = -std::numeric_limits<float>::infinity();
+  table[100] = std::numeric_limits<float>::infinity();
+  table[128] = 0.0f;
+  table[200] = std::nanf("");
+  const std::pair<int64_t, int64_t> shapes[] = {{49, 672}, {49, 1152}, {196, 480}, {784, 240}, {1, 1},
+                                                {1, 63},   {1, 65},    {2, 127},   {49, 129},  {96, 33}, {100, 191}};
+  for (const k::ChannelMulS8Kernel* s : fast<k::ChannelMulS8Kernel>()) {
+    for (const auto& [HW, C] : shapes) {
+      for (int64_t gate_batch : {1, 2}) {
+        auto x = random_s8(2 * HW * C, static_cast<uint32_t>(HW * 7 + C));
+        for (int64_t i = 0; i < 256 && i < 2 * HW * C; ++i) x[i] = static_cast<int8_t>(i - 128);
+        std::vector<float> gate(static_cast<size_t>(gate_batch * C));
+        for (size_t i = 0; i < gate.size(); ++i) gate[i] = 0.011f * static_cast<float>(i % 91) - 0.2f;
+        const float special[] = {std::numeric_limits<float>::quiet_NaN(), std::numeric_limits<float>::infinity(),
+                                 -std::numeric_limits<float>::infinity(), 0.0f, 3e9f, -2.5f};
+        for (size_t i = 0; i < 6 && 3 * i + 1 < gate.size(); ++i) gate[3 * i + 1] = special[i];
+        auto run = [&](const k::ChannelMulS8Kernel& e) {
+          return guarded("channel_mul_table", 2 * HW * C, [&](void* y) {
+            e.channel_mul_table(2, HW, C, x.data(), table.data(), gate.data(), gate_batch, 0.05f,
+                                static_cast<int8_t*>(y));
+          });
+        };
+        EXPECT_EQ(run(*s), run(ref<k::ChannelMulS8Kernel>()))
+            << s->name() << " channel_mul_table C=" << C << " HW=" << HW << " gate_batch=" << gate_batch;
+      }
+    }
   }
 }
 

@@ -141,6 +141,9 @@ void lookup(int64_t n, const int8_t* x, const int8_t* table, int8_t* y);
 // AVX512-VBMI as well (lookup_s8_64_vbmi.cc, lookup_channels_s8_16x64.cc, built with -mavx512vbmi).
 void lookup_vbmi(int64_t n, const int8_t* x, const int8_t* table, int8_t* y);
 void lookup_channels(int64_t pixels, int64_t stride, int channels, const int8_t* x, const int8_t* tables, int8_t* y);
+// channel_mul_table_rows_64_vbmi.cc: the table form's row pass through byte-plane lookups.
+void channel_mul_table_rows_vbmi(int64_t rows, int64_t C, const int8_t* x, const float* table, const float* g,
+                                 float inv_scale, int8_t* y);
 void global_avgpool_table_vbmi(int64_t HW, int C, int c0, int c1, const int8_t* x, const float* table,
                                float inv_scale, int8_t* y);  // global_avgpool_table_s8_64_vbmi.cc
 void channel_mul_row(int64_t C, const int8_t* x, const float* m, int8_t* y);

@@ -51,8 +51,11 @@ void channel_mul_table_s8(ChannelMulTableRowFn uk, int64_t N, int64_t HW, int64_
 // pixels or more: each gate row's products for all 256 codes (uk->tables,
 // C x 256 values against HW x C through uk->rows), then the per-channel
 // lookup (uk->lookup, tasks as lookup_channels_s8's); fewer pixels take
-// uk->rows. The same bytes either way (ref::channel_mul_table_s8).
-constexpr int64_t kChannelTablePixels = 96;
+// uk->rows. The same bytes either way (ref::channel_mul_table_s8). With the
+// VBMI row pass (byte planes, ~0.6 the operations of Table256's) the rows
+// win below ~256 pixels (RESULTS.md 153: rows / (tables + lookup) 0.55-0.91
+// at 100-196 pixels, 0.69-1.23 at 256, 0.98-1.9 at 576-784, C = 144-1152).
+constexpr int64_t kChannelTablePixels = 256;
 void channel_mul_table_lookup_s8(const ChannelMulTableUks* uk, int64_t N, int64_t HW, int64_t C, const int8_t* x,
                                  const float* table, const float* gate, int64_t gate_batch, float s_y, int8_t* y);
 // The linear form (ref::channel_mul_s8) the same way where an image has

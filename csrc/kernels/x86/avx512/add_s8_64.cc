@@ -100,18 +100,22 @@ void channel_mul_table_rows(int64_t rows, int64_t C, const int8_t* x, const floa
 }
 
 // The per-channel tables of the table form: the 256 table entries (16 zmm,
-// loaded once) times g[c], times 1/s_y, clamped and rounded as above, one
-// channel's 256 codes per pass.
+// loaded once) times g[c], times 1/s_y, then to_s8_x4_packed (the clamp and
+// rounding above, 64 codes a step), one channel's 256 codes per pass. The
+// entries are loaded in the order the packs undo (zmm 4G + m, dword 4L + j
+// holds entry 64G + 16L + 4m + j), so the codes come out in table order.
 void channel_mul_tables(int64_t C, const float* table, const float* g, float inv_scale, int8_t* tables) {
+  alignas(64) float order[256];
+  for (int G = 0; G < 4; ++G) to_pack_order(table + 64 * G, 64, order + 64 * G);
   __m512 t[16];
-  for (int k = 0; k < 16; ++k) t[k] = _mm512_loadu_ps(table + 16 * k);
-  const __m512 lo = _mm512_set1_ps(-128.0f), hi = _mm512_set1_ps(127.0f);
+  for (int k = 0; k < 16; ++k) t[k] = _mm512_load_ps(order + 16 * k);
   const __m512 inv = _mm512_set1_ps(inv_scale);
   for (int64_t c = 0; c < C; ++c, tables += 256) {
     const __m512 gc = _mm512_set1_ps(g[c]);
-    for (int k = 0; k < 16; ++k) {
-      const __m512 v = _mm512_mul_ps(_mm512_mul_ps(t[k], gc), inv);
-      _mm_storeu_si128(reinterpret_cast<__m128i*>(tables + 16 * k), to_s8(clamp_ps(v, lo, hi)));
+    for (int G = 0; G < 4; ++G) {
+      __m512 v[4];
+      for (int m = 0; m < 4; ++m) v[m] = _mm512_mul_ps(_mm512_mul_ps(t[4 * G + m], gc), inv);
+      _mm512_storeu_si512(tables + 64 * G, to_s8_x4_packed(v));
     }
   }
 }

@@ -5,7 +5,8 @@
 //              the drivers of x86/eltwise_s8_x86.h; lookup_channels and
 //              lookup_s8_vbmi_avx512, listed before lookup_s8_avx512, and
 //              channel_mul_s8_vbmi_avx512 (both forms through per-channel
-//              tables and their lookup on large images), before
+//              tables and their lookup on large images, the table form's
+//              small images through byte planes), before
 //              channel_mul_s8_avx512, also need
 //              AVX512-VBMI and decline without it, as does
 //              global_avgpool_s8_vbmi_avx512 (its table form through byte
@@ -50,7 +51,7 @@ namespace x86 {
 namespace {
 
 // The gate on VBMI CPUs: rows for small images, else per-channel tables and their lookup.
-constexpr ChannelMulTableUks kChannelMulTableUks{avx512::channel_mul_table_rows, avx512::channel_mul_tables,
+constexpr ChannelMulTableUks kChannelMulTableUks{avx512::channel_mul_table_rows_vbmi, avx512::channel_mul_tables,
                                                  avx512::lookup_channels, avx512::channel_mul_row};
 
 }  // namespace

@@ -24,6 +24,29 @@ inline __m512 clamp_ps(__m512 t, __m512 lo, __m512 hi) {
 // 16 floats (already clamped into [-128, 127]) -> 16 int8, round half even.
 inline __m128i to_s8(__m512 t) { return _mm512_cvtsepi32_epi8(_mm512_cvtps_epi32(t)); }
 
+// 64 floats (4 zmm) -> 64 int8, each rne(min(max(t, -128), 127)) with NaN
+// -> -128 as clamp_ps + to_s8 give it, in 1 + 1 operations per zmm and 3
+// packs: min(127, t) keeps NaN (vminps returns its second operand), cvtps2dq
+// sends NaN and everything below -2^31 to INT_MIN, and the saturating packs
+// clamp what is left from below. The packs work per 128-bit lane: byte
+// 16L + 4m + j of the result is dword 4L + j of t[m].
+inline __m512i to_s8_x4_packed(const __m512 t[4]) {
+  const __m512 hi = _mm512_set1_ps(127.0f);
+  __m512i q[4];
+  for (int m = 0; m < 4; ++m) q[m] = _mm512_cvtps_epi32(_mm512_min_ps(hi, t[m]));
+  return _mm512_packs_epi16(_mm512_packs_epi32(q[0], q[1]), _mm512_packs_epi32(q[2], q[3]));
+}
+
+// The order to_s8_x4_packed undoes, for 64 floats held in memory: dst[16m +
+// 4L + j] = src[16L + 4m + j] (src[i] for i < n, 0 past it), so that zmm m
+// loaded from dst + 16m packs back to src's order.
+inline void to_pack_order(const float* src, int64_t n, float* dst) {
+  for (int i = 0; i < 64; ++i) {
+    const int s = 16 * ((i % 16) / 4) + 4 * (i / 16) + i % 4;
+    dst[i] = s < n ? src[s] : 0.0f;
+  }
+}
+
 // 16 int8 -> 16 floats (exact).
 inline __m512 s8_to_ps(__m128i v) { return _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(v)); }
 
