@@ -1,0 +1,128 @@
+// The x86 kernel twins the tests run (tests/cpp/CMakeLists.txt: the AMX
+// kernels against amx_emulation.h, the AVX-VNNI kernels with exact AVX2 or
+// EVEX dot products), their descriptors, and which of them and of the
+// library's native kernels can run on this CPU; shared by
+// test_x86_twin_kernels.cc and test_x86_twin_u8_codes.cc.
+#pragma once
+
+#if defined(INT8RT_TEST_X86_TWINS)
+
+#include <string>
+#include <vector>
+
+#include "kernels/registry.h"
+#include "kernels/x86/avxvnni/igemm_ukernel.h"
+#include "kernels/x86/x86_kernels.h"
+
+namespace int8rt {
+namespace kernels {
+namespace x86 {
+namespace emulated {
+namespace amx {
+void gemm_tile(const AmxTile& t);     // amx/igemm_32x32c4.cc, emulated
+void gemm_tile_u8(const AmxTile& t);  // the same, tdpbusd on u8 codes
+}  // namespace amx
+namespace avxvnni {
+IgemmFn igemm_fn(int mr, int nb);     // avxvnni/igemm_6x16c4.cc, emulated vpdpbusd
+IgemmFn igemm_u8_fn(int mr, int nb);  // the same tile unshifted (non-negative rows, u8 codes)
+void dwconv_row(const DwRow& row);  // avxvnni/dwconv_4x16.cc, emulated vpdpwssd
+}  // namespace avxvnni
+}  // namespace emulated
+namespace avxvnni_evex {
+IgemmFn igemm_fn(int mr, int nb);     // avxvnni/igemm_6x16c4.cc, EVEX twin
+IgemmFn igemm_u8_fn(int mr, int nb);  // the same tile unshifted
+void dwconv_row(const DwRow& row);  // avxvnni/dwconv_4x16.cc, EVEX twin
+}  // namespace avxvnni_evex
+}  // namespace x86
+}  // namespace kernels
+}  // namespace int8rt
+
+namespace x86_twins {
+
+namespace k = int8rt::kernels;
+
+inline constexpr k::x86::AmxUkernel kAmxEmulated = {
+    k::Isa::kAmx, "conv_s8_igemm_32x32c4_amx(emulated)", "gemm_s8_32x32c4_amx(emulated)",
+    k::x86::emulated::amx::gemm_tile, k::x86::emulated::amx::gemm_tile_u8};
+
+// Each AVX-VNNI twin described as the library describes its native build
+// (avxvnni/igemm_ukernel.h): the shifted tile, its unshifted one as nonneg.
+inline constexpr k::x86::IgemmUkernel kAvxVnniEmulatedU8 = k::x86::avxvnni::igemm_ukernel(
+    "conv_s8_igemm_6x16c4u_avxvnni(emulated)", "", k::x86::emulated::avxvnni::igemm_u8_fn, true, nullptr);
+inline constexpr k::x86::IgemmUkernel kAvxVnniEmulated = k::x86::avxvnni::igemm_ukernel(
+    "conv_s8_igemm_6x16c4_avxvnni(emulated)", "gemm_s8_6x16c4_avxvnni(emulated)",
+    k::x86::emulated::avxvnni::igemm_fn, false, &kAvxVnniEmulatedU8);
+inline constexpr k::x86::IgemmUkernel kAvxVnniEvexU8 = k::x86::avxvnni::igemm_ukernel(
+    "conv_s8_igemm_6x16c4u_avxvnni(evex twin)", "", k::x86::avxvnni_evex::igemm_u8_fn, true, nullptr);
+inline constexpr k::x86::IgemmUkernel kAvxVnniEvex = k::x86::avxvnni::igemm_ukernel(
+    "conv_s8_igemm_6x16c4_avxvnni(evex twin)", "gemm_s8_6x16c4_avxvnni(evex twin)",
+    k::x86::avxvnni_evex::igemm_fn, false, &kAvxVnniEvexU8);
+inline constexpr k::x86::DwUkernel kAvxVnniDwEmulated = {k::Isa::kAvxVnni, "conv_s8_dw_4x16_avxvnni(emulated)",
+                                                         k::x86::avxvnni::kDwBlock,
+                                                         k::x86::emulated::avxvnni::dwconv_row};
+inline constexpr k::x86::DwUkernel kAvxVnniDwEvex = {k::Isa::kAvxVnni, "conv_s8_dw_4x16_avxvnni(evex twin)",
+                                                     k::x86::avxvnni::kDwBlock, k::x86::avxvnni_evex::dwconv_row};
+
+// Where each twin runs: the emulated AMX twin is baseline x86-64 code; the
+// emulated AVX-VNNI twin is AVX2 code; the EVEX twin needs AVX512-VNNI.
+inline bool emulated_avxvnni_runs() { return k::cpu_supports_isa(k::Isa::kAvx2); }
+inline bool evex_twin_runs() { return k::cpu_supports_isa(k::Isa::kAvx512Vnni); }
+
+struct Under {
+  const k::ConvKernel* conv;
+  const k::GemmKernel* gemm;
+};
+
+// "" if the library's native kernels of `isa` can run here, else why not.
+inline std::string native_reason(k::Isa isa) {
+  if (!k::isa_compiled(isa)) return std::string("library built without ") + k::isa_name(isa);
+  return k::isa_decline_reason(isa);
+}
+
+inline Under native(k::Isa isa) {
+  Under u{nullptr, nullptr};
+  for (const k::ConvKernel* c : k::candidates<k::ConvKernel>())
+    if (c->isa() == isa && std::string(c->name()).find("_dw_") == std::string::npos) u.conv = c;
+  for (const k::GemmKernel* g : k::candidates<k::GemmKernel>())
+    if (g->isa() == isa) u.gemm = g;
+  return u;
+}
+
+// The kernels to test on this machine: each twin where its own ISA runs,
+// the native kernels where their ISA runs.
+inline std::vector<Under> kernels_under_test() {
+  static const k::x86::AmxConvKernel amx_conv(kAmxEmulated);
+  static const k::x86::AmxGemmKernel amx_gemm(kAmxEmulated);
+  static const k::x86::IgemmConvKernel vnni_conv(kAvxVnniEmulated);
+  static const k::x86::IgemmGemmKernel vnni_gemm(kAvxVnniEmulated);
+  static const k::x86::IgemmConvKernel evex_conv(kAvxVnniEvex);
+  static const k::x86::IgemmGemmKernel evex_gemm(kAvxVnniEvex);
+  std::vector<Under> v = {{&amx_conv, &amx_gemm}};
+  if (emulated_avxvnni_runs()) v.push_back({&vnni_conv, &vnni_gemm});
+  if (evex_twin_runs()) v.push_back({&evex_conv, &evex_gemm});
+  for (k::Isa isa : {k::Isa::kAmx, k::Isa::kAvxVnni}) {
+    if (native_reason(isa).empty()) v.push_back(native(isa));
+  }
+  return v;
+}
+
+// The AVX-VNNI depthwise kernels to test here: the emulated twin where
+// AVX2 runs, the EVEX twin where AVX512-VNNI runs, the library's native one
+// where AVX-VNNI runs.
+inline std::vector<const k::ConvKernel*> dw_kernels_under_test() {
+  static const k::x86::DwConvKernel emulated(kAvxVnniDwEmulated);
+  static const k::x86::DwConvKernel evex(kAvxVnniDwEvex);
+  std::vector<const k::ConvKernel*> v;
+  if (emulated_avxvnni_runs()) v.push_back(&emulated);
+  if (evex_twin_runs()) v.push_back(&evex);
+  if (native_reason(k::Isa::kAvxVnni).empty()) {
+    for (const k::ConvKernel* c : k::candidates<k::ConvKernel>())
+      if (c->isa() == k::Isa::kAvxVnni && std::string(c->name()).find("_dw_") != std::string::npos)
+        v.push_back(c);
+  }
+  return v;
+}
+
+}  // namespace x86_twins
+
+#endif  // INT8RT_TEST_X86_TWINS
