@@ -47,30 +47,6 @@ using int8rt::testing::uniform_f32;
 #define REQUIRE_KERNELS(list) \
   if ((list).empty()) GTEST_SKIP() << "CPU lacks AVX2 (the AVX-VNNI twins' ISA) and AVX-VNNI"
 
-struct Conv {
-  int C, H, W, K, R, S, stride, pad, dilation, groups;
-};
-
-k::ConvShape make(const Conv& c) {
-  k::ConvShape s;
-  s.C = c.C; s.H = c.H; s.W = c.W; s.K = c.K; s.R = c.R; s.S = c.S;
-  s.stride_h = s.stride_w = c.stride;
-  s.pad_top = s.pad_left = c.pad;
-  s.pad_bottom = c.pad + (c.pad > 0 ? 1 : 0);  // asymmetric
-  s.pad_right = c.pad;
-  s.dilation_h = s.dilation_w = c.dilation;
-  s.groups = c.groups;
-  return s;
-}
-
-std::string describe(const k::ConvShape& s, int batch) {
-  return "C" + std::to_string(s.C) + " " + std::to_string(s.H) + "x" + std::to_string(s.W) +
-         " K" + std::to_string(s.K) + " " + std::to_string(s.R) + "x" + std::to_string(s.S) +
-         " stride" + std::to_string(s.stride_h) + " pad" + std::to_string(s.pad_top) + " dil" +
-         std::to_string(s.dilation_h) + " g" + std::to_string(s.groups) + " pad_value" +
-         std::to_string(s.pad_value) + " batch" + std::to_string(batch);
-}
-
 enum class Fill { kRandom, kAllMin, kAllMax };
 
 std::vector<int8_t> data(size_t n, uint32_t seed, Fill fill, int8_t extreme) {

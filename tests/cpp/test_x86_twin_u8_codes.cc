@@ -40,10 +40,6 @@ using int8rt::testing::random_s8;
 using int8rt::testing::run_guarded;
 using int8rt::testing::uniform_f32;
 
-struct Conv {
-  int C, H, W, K, R, S, stride, pad, dilation, groups;
-};
-
 // Which tensors are u8-coded: input, output, residual.
 struct Coding {
   k::Codes in, out, res;
@@ -52,14 +48,7 @@ struct Coding {
 enum class Fill { kRandom, kAllZeroCodes, kAll255Codes };
 
 k::ConvShape make(const Conv& c, int8_t pad_value, const Coding& cd) {
-  k::ConvShape s;
-  s.C = c.C; s.H = c.H; s.W = c.W; s.K = c.K; s.R = c.R; s.S = c.S;
-  s.stride_h = s.stride_w = c.stride;
-  s.pad_top = s.pad_left = c.pad;
-  s.pad_bottom = c.pad + (c.pad > 0 ? 1 : 0);  // asymmetric
-  s.pad_right = c.pad;
-  s.dilation_h = s.dilation_w = c.dilation;
-  s.groups = c.groups;
+  k::ConvShape s = x86_twins::make(c);
   s.pad_value = pad_value;
   s.input_codes = cd.in;
   s.output_codes = cd.out;
@@ -69,11 +58,7 @@ k::ConvShape make(const Conv& c, int8_t pad_value, const Coding& cd) {
 
 std::string describe(const k::ConvShape& s, int batch, k::OutputType out, bool res, Fill fill) {
   auto codes = [](k::Codes c) { return c == k::Codes::kU8 ? "u8" : "s8"; };
-  return "C" + std::to_string(s.C) + " " + std::to_string(s.H) + "x" + std::to_string(s.W) + " K" +
-         std::to_string(s.K) + " " + std::to_string(s.R) + "x" + std::to_string(s.S) + " stride" +
-         std::to_string(s.stride_h) + " pad" + std::to_string(s.pad_top) + " dil" + std::to_string(s.dilation_h) +
-         " g" + std::to_string(s.groups) + " pad_value" + std::to_string(s.pad_value) + " batch" +
-         std::to_string(batch) + " input=" + codes(s.input_codes) + " output=" + codes(s.output_codes) +
+  return x86_twins::describe(s, batch) + " input=" + codes(s.input_codes) + " output=" + codes(s.output_codes) +
          (res ? std::string(" residual=") + codes(s.residual_codes) : "") +
          (out == k::OutputType::kInt8 ? " int8" : " float32") +
          (fill == Fill::kAllZeroCodes ? " all-0 codes" : fill == Fill::kAll255Codes ? " all-255 codes" : "");

@@ -1,7 +1,8 @@
 // The x86 kernel twins the tests run (tests/cpp/CMakeLists.txt: the AMX
 // kernels against amx_emulation.h, the AVX-VNNI kernels with exact AVX2 or
 // EVEX dot products), their descriptors, and which of them and of the
-// library's native kernels can run on this CPU; shared by
+// library's native kernels can run on this CPU, and the sweeps' conv shapes
+// (Conv, make, describe); shared by
 // test_x86_twin_kernels.cc and test_x86_twin_u8_codes.cc.
 #pragma once
 
@@ -121,6 +122,32 @@ inline std::vector<const k::ConvKernel*> dw_kernels_under_test() {
         v.push_back(c);
   }
   return v;
+}
+
+// A conv of the sweeps: padding `pad` left / top and pad + 1 bottom
+// (asymmetric), pad right.
+struct Conv {
+  int C, H, W, K, R, S, stride, pad, dilation, groups;
+};
+
+inline k::ConvShape make(const Conv& c) {
+  k::ConvShape s;
+  s.C = c.C; s.H = c.H; s.W = c.W; s.K = c.K; s.R = c.R; s.S = c.S;
+  s.stride_h = s.stride_w = c.stride;
+  s.pad_top = s.pad_left = c.pad;
+  s.pad_bottom = c.pad + (c.pad > 0 ? 1 : 0);  // asymmetric
+  s.pad_right = c.pad;
+  s.dilation_h = s.dilation_w = c.dilation;
+  s.groups = c.groups;
+  return s;
+}
+
+inline std::string describe(const k::ConvShape& s, int batch) {
+  return "C" + std::to_string(s.C) + " " + std::to_string(s.H) + "x" + std::to_string(s.W) +
+         " K" + std::to_string(s.K) + " " + std::to_string(s.R) + "x" + std::to_string(s.S) +
+         " stride" + std::to_string(s.stride_h) + " pad" + std::to_string(s.pad_top) + " dil" +
+         std::to_string(s.dilation_h) + " g" + std::to_string(s.groups) + " pad_value" +
+         std::to_string(s.pad_value) + " batch" + std::to_string(batch);
 }
 
 }  // namespace x86_twins
