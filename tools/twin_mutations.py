@@ -80,8 +80,7 @@ MUTATIONS = [
      "      INT8RT_TILE_LOADD(c, init, 0);        \\", "      INT8RT_TILE_ZERO(c);                  \\"),
     ("M23 avx2 epilogue: paired int8 store without the u8-code xor (AVX-VNNI output codes)",
      "csrc/kernels/x86/avx2/epilogue.h",
-     "_mm_xor_si128(_mm256_castsi256_si128(ordered), _mm_set1_epi8(static_cast<char>(ep.out_xor)))",
-     "_mm256_castsi256_si128(ordered)"),
+     "_mm_xor_si128(_mm256_castsi256_si128(ordered), out_xor));", "_mm256_castsi256_si128(ordered));"),
     ("M24 AVX-VNNI descriptor: u8 codes declined (the u8 path not taken)", "csrc/kernels/x86/avxvnni/igemm_ukernel.h",
      "/*u8_codes=*/true};", "/*u8_codes=*/false};"),
 ]

@@ -24,8 +24,8 @@
 // (ConvShape::input_codes) against compensated ones (acc_init -128 * sum(w)),
 // whose sum is then exactly sum(q * w), the padding row holding
 // code_byte(pad_value) (x86/conv_igemm.cc).
-// Epilogue: avx2/epilogue.h (ref/requantize.h on 8 lanes; int8 outputs
-// stored xor ep.out_xor, residuals read xor ep.residual_xor: u8 codes); a row
+// Epilogue: avx2/epilogue.h with kCodes (ref/requantize.h on 8 lanes; int8
+// outputs stored xor ep.out_xor, residuals read xor ep.residual_xor: u8 codes); a row
 // of two full blocks with int8 output narrows and stores as one 16-byte write.
 #include <cstdint>
 #include <cstring>
@@ -86,7 +86,7 @@ void igemm(const IgemmTile& t) {
   }
   // A local copy of the epilogue (avx2/epilogue.h: int8 stores alias).
   const TileEpilogue ep = t.ep;
-  avx2::store_tile<MR, NB>(acc, ep, t.nc);
+  avx2::store_tile<MR, NB, /*kCodes=*/true>(acc, ep, t.nc);
 }
 
 template <int MR, bool Shift>
