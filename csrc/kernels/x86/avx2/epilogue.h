@@ -127,7 +127,7 @@ inline void store_requantized_s8x16(__m256i acc0, __m256i acc1, const TileEpilog
   const __m256i ordered = _mm256_permutevar8x32_epi32(v8, _mm256_setr_epi32(0, 4, 1, 5, 2, 3, 6, 7));
   const __m128i out_xor = _mm_set1_epi8(static_cast<char>(kCodes ? ep.out_xor : 0));
   _mm_storeu_si128(reinterpret_cast<__m128i*>(static_cast<int8_t*>(ep.y) + row * ep.y_stride + c),
-                   _mm256_castsi256_si128(ordered));
+                   _mm_xor_si128(_mm256_castsi256_si128(ordered), out_xor));
 }
 
 // An MR x (8 * NB) tile of int32 sums through the epilogue, rows 0..MR-1 of
