@@ -63,16 +63,8 @@ void check_conv(const Under& u, const k::ConvShape& s, int batch, k::OutputType 
   const std::vector<int8_t> w = data(static_cast<size_t>(s.weight_count()), seed + 1, fill,
                                      fill == Fill::kAllMax ? 127 : -128);
   const std::vector<int8_t> res = random_s8(n_out, seed + 2);
-  // Scales that spread outputs over the int8 range for random data.
-  const float amax = 128.0f * 128.0f * s.c_per_group() * s.R * s.S;
-  const std::vector<float> scale = uniform_f32(s.K, seed + 3, 20.0f / amax, 60.0f / amax);
-  const std::vector<float> bias = uniform_f32(s.K, seed + 4, -10.0f, 10.0f);
-  k::Epilogue ep;
-  ep.scale = scale.data();
-  ep.bias = bias.data();
-  ep.out_type = out;
-  ep.clamp_lo = out == k::OutputType::kInt8 ? -128.0f : 0.0f;  // float: ReLU
-  ep.clamp_hi = out == k::OutputType::kInt8 ? 127.0f : 6.0f;   // ... 6
+  SweepEpilogue sweep(s, out, seed + 3);
+  k::Epilogue& ep = sweep.ep;
   if (with_res) {
     ep.residual = res.data();
     ep.residual_scale = 0.61f;

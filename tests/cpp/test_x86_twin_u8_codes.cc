@@ -38,7 +38,6 @@ using namespace x86_twins;
 using int8rt::testing::expect_same;
 using int8rt::testing::random_s8;
 using int8rt::testing::run_guarded;
-using int8rt::testing::uniform_f32;
 
 // Which tensors are u8-coded: input, output, residual.
 struct Coding {
@@ -107,15 +106,8 @@ bool check(const k::ConvKernel& conv, const k::ConvShape& s, int batch, k::Outpu
                                                               : std::vector<int8_t>(n_in, 127);
   const std::vector<int8_t> w = random_s8(static_cast<size_t>(s.weight_count()), seed + 1);
   const std::vector<int8_t> res = random_s8(n_out, seed + 2);
-  const float amax = 128.0f * 128.0f * s.c_per_group() * s.R * s.S;
-  const std::vector<float> scale = uniform_f32(s.K, seed + 3, 20.0f / amax, 60.0f / amax);
-  const std::vector<float> bias = uniform_f32(s.K, seed + 4, -10.0f, 10.0f);
-  k::Epilogue ep;
-  ep.scale = scale.data();
-  ep.bias = bias.data();
-  ep.out_type = out;
-  ep.clamp_lo = out == k::OutputType::kInt8 ? -128.0f : -4.0f;
-  ep.clamp_hi = out == k::OutputType::kInt8 ? 127.0f : 6.0f;
+  SweepEpilogue sweep(s, out, seed + 3);
+  k::Epilogue& ep = sweep.ep;
   ep.residual_scale = 0.61f;
   // The reference on the codes, every tensor int8-coded.
   const k::ConvShape plain = int8_coded(s);

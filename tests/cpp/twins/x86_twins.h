@@ -2,15 +2,17 @@
 // kernels against amx_emulation.h, the AVX-VNNI kernels with exact AVX2 or
 // EVEX dot products), their descriptors, and which of them and of the
 // library's native kernels can run on this CPU, and the sweeps' conv shapes
-// (Conv, make, describe); shared by
+// (Conv, make, describe) and epilogue operands (SweepEpilogue); shared by
 // test_x86_twin_kernels.cc and test_x86_twin_u8_codes.cc.
 #pragma once
 
 #if defined(INT8RT_TEST_X86_TWINS)
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
+#include "../kernel_test_util.h"
 #include "kernels/registry.h"
 #include "kernels/x86/avxvnni/igemm_ukernel.h"
 #include "kernels/x86/x86_kernels.h"
@@ -149,6 +151,26 @@ inline std::string describe(const k::ConvShape& s, int batch) {
          std::to_string(s.dilation_h) + " g" + std::to_string(s.groups) + " pad_value" +
          std::to_string(s.pad_value) + " batch" + std::to_string(batch);
 }
+
+// A sweep's epilogue for conv s, seeded: scales that spread the outputs over
+// the int8 range for random data, biases in [-10, 10); int8 outputs clamped
+// to [-128, 127], float ones to [0, 6] (ReLU6). No residual.
+struct SweepEpilogue {
+  std::vector<float> scale, bias;
+  k::Epilogue ep;
+  SweepEpilogue(const k::ConvShape& s, k::OutputType out, uint32_t seed) {
+    const float amax = 128.0f * 128.0f * s.c_per_group() * s.R * s.S;
+    scale = int8rt::testing::uniform_f32(s.K, seed, 20.0f / amax, 60.0f / amax);
+    bias = int8rt::testing::uniform_f32(s.K, seed + 1, -10.0f, 10.0f);
+    ep.scale = scale.data();
+    ep.bias = bias.data();
+    ep.out_type = out;
+    ep.clamp_lo = out == k::OutputType::kInt8 ? -128.0f : 0.0f;
+    ep.clamp_hi = out == k::OutputType::kInt8 ? 127.0f : 6.0f;
+  }
+  SweepEpilogue(const SweepEpilogue&) = delete;  // ep points into this object
+  SweepEpilogue& operator=(const SweepEpilogue&) = delete;
+};
 
 }  // namespace x86_twins
 
