@@ -22,7 +22,7 @@ from typing import List, Tuple
 
 ROOT = Path(__file__).resolve().parents[1]
 FILTER = ("X86Twins.*:AmxBf16Emulated.*:AvxBf16Emulated.*:Avx512Emulation*:AvxVnniEmulation.*:AmxEmulation.*:"
-          "AvxVnniGemmU8S8Twins.*")
+          "AvxVnniGemmU8S8Twins.*:X86TwinsU8Codes.*")
 # (name, file, text, mutated text): each text occurs exactly once in its file.
 MUTATIONS = [
     ("M1 AMX int8: A tile loaded with a wrong stride (64 for a_stride)", "csrc/kernels/x86/amx/igemm_32x32c4.cc",
@@ -36,8 +36,8 @@ MUTATIONS = [
     ("M5 epilogue rounding: VCVTPS2DQ rounds half away from zero (emulation)", "csrc/kernels/x86/emulation/avx512_emulation.h",
      "const float x = std::nearbyint(a.get<float>(i));", "const float x = std::round(a.get<float>(i));"),
     ("M6 epilogue (avx512vnni/epilogue.h): residual added before the bias (order of roundings)", "csrc/kernels/x86/avx512vnni/epilogue.h",
-     "  t = _mm512_add_ps(t, ce.bias);\n  if (ep.residual) {\n    const __m128i r8 = _mm_maskz_loadu_epi8(m, ep.residual + row * ep.residual_stride + c);\n    __m512 r = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(r8));\n    r = _mm512_mul_ps(r, _mm512_set1_ps(ep.residual_scale));\n    t = _mm512_add_ps(t, r);\n  }",
-     "  if (ep.residual) {\n    const __m128i r8 = _mm_maskz_loadu_epi8(m, ep.residual + row * ep.residual_stride + c);\n    __m512 r = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(r8));\n    r = _mm512_mul_ps(r, _mm512_set1_ps(ep.residual_scale));\n    t = _mm512_add_ps(t, r);\n  }\n  t = _mm512_add_ps(t, ce.bias);"),
+     "  t = _mm512_add_ps(t, ce.bias);\n  if (ep.residual) {\n    __m128i r8 = _mm_maskz_loadu_epi8(m, ep.residual + row * ep.residual_stride + c);\n#if INT8RT_EPILOGUE_U8_CODES\n    r8 = _mm_xor_si128(r8, _mm_set1_epi8(static_cast<char>(ep.residual_xor)));  // the codes\n#endif\n    __m512 r = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(r8));\n    r = _mm512_mul_ps(r, _mm512_set1_ps(ep.residual_scale));\n    t = _mm512_add_ps(t, r);\n  }\n",
+     "  if (ep.residual) {\n    __m128i r8 = _mm_maskz_loadu_epi8(m, ep.residual + row * ep.residual_stride + c);\n#if INT8RT_EPILOGUE_U8_CODES\n    r8 = _mm_xor_si128(r8, _mm_set1_epi8(static_cast<char>(ep.residual_xor)));  // the codes\n#endif\n    __m512 r = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(r8));\n    r = _mm512_mul_ps(r, _mm512_set1_ps(ep.residual_scale));\n    t = _mm512_add_ps(t, r);\n  }\n  t = _mm512_add_ps(t, ce.bias);\n"),
     ("M7 vpdpbusd emulation: s8 even bytes zero-extended (wrong sign extension)", "csrc/kernels/x86/emulation/avxvnni_emulation.h",
      "_mm256_srai_epi16(_mm256_slli_epi16(s8, 8), 8)", "_mm256_srli_epi16(_mm256_slli_epi16(s8, 8), 8)"),
     ("M8 vpdpbusd emulation: u8 odd bytes sign-extended (wrong zero extension)", "csrc/kernels/x86/emulation/avxvnni_emulation.h",
@@ -63,10 +63,30 @@ MUTATIONS = [
      "    if (kn) {\n      pack_amx_kn", "    if (true) {\n      pack_amx_kn"),
     ("M17 AMX packers: the 4 bytes of a B tile dword in reverse order", "csrc/kernels/x86/conv_amx_pack.cc",
      "return red / 4 * amx::kKChunk + l * 4 + red % 4;", "return red / 4 * amx::kKChunk + l * 4 + 3 - red % 4;"),
+    # u8 codes (RESULTS.md §150): a missing u8 path, a wrong pad code, a dropped compensation or xor.
+    ("M18 AVX-VNNI igemm: the u8 tile shifts its rows too (no u8 path: u8 codes xor-ed as int8)",
+     "csrc/kernels/x86/avxvnni/igemm_6x16c4.cc",
+     "return Shift ? _mm256_xor_si256(x, flip) : x;", "return _mm256_xor_si256(x, flip);"),
+    ("M19 AMX int8 kernel: tdpbssd on rows of u8 codes (no tdpbusd path)", "csrc/kernels/x86/amx/igemm_32x32c4.cc",
+     "      INT8RT_TILE_DPBUSD(c, a, b); \\", "      INT8RT_TILE_DPBSSD(c, a, b); \\"),
+    ("M20 AMX driver: padding of a u8-coded input with the int8 code (wrong pad code)", "csrc/kernels/x86/conv_amx.cc",
+     "static_cast<unsigned char>(code_byte(s.pad_value, s.input_codes));",
+     "static_cast<unsigned char>(s.pad_value);"),
+    ("M21 igemm driver: padding row of a u8-coded input holds the int8 code (wrong pad code, AVX-VNNI)",
+     "csrc/kernels/x86/conv_igemm.cc",
+     "                             code_byte(s.pad_value, s.input_codes))) {}",
+     "                             s.pad_value)) {}"),
+    ("M22 AMX int8 kernel: u8 sums start at zero (compensation dropped)", "csrc/kernels/x86/amx/igemm_32x32c4.cc",
+     "      INT8RT_TILE_LOADD(c, init, 0);        \\", "      INT8RT_TILE_ZERO(c);                  \\"),
+    ("M23 avx2 epilogue: paired int8 store without the u8-code xor (AVX-VNNI output codes)",
+     "csrc/kernels/x86/avx2/epilogue.h",
+     "_mm_xor_si128(_mm256_castsi256_si128(ordered), out_xor));", "_mm256_castsi256_si128(ordered));"),
+    ("M24 AVX-VNNI descriptor: u8 codes declined (the u8 path not taken)", "csrc/kernels/x86/avxvnni/igemm_ukernel.h",
+     "/*u8_codes=*/true};", "/*u8_codes=*/false};"),
 ]
 # Files compiled into the library only (the drivers the twins run through):
 # a mutation there rebuilds and reinstalls it (tools/dev_build.sh) first.
-LIBRARY_FILES = {"csrc/kernels/x86/conv_amx.cc", "csrc/kernels/x86/conv_amx_pack.cc"}
+LIBRARY_FILES = {"csrc/kernels/x86/conv_amx.cc", "csrc/kernels/x86/conv_amx_pack.cc", "csrc/kernels/x86/conv_igemm.cc"}
 
 
 

@@ -31,148 +31,21 @@
 #include "kernels/ref/ref_kernels.h"
 #include "kernels/registry.h"
 #include "kernels/x86/x86_kernels.h"
-
-namespace int8rt {
-namespace kernels {
-namespace x86 {
-namespace emulated {
-namespace amx {
-void gemm_tile(const AmxTile& t);  // amx/igemm_32x32c4.cc, emulated
-}  // namespace amx
-namespace avxvnni {
-IgemmFn igemm_fn(int mr, int nb);  // avxvnni/igemm_6x16c4.cc, emulated vpdpbusd
-void dwconv_row(const DwRow& row);  // avxvnni/dwconv_4x16.cc, emulated vpdpwssd
-}  // namespace avxvnni
-}  // namespace emulated
-namespace avxvnni_evex {
-IgemmFn igemm_fn(int mr, int nb);  // avxvnni/igemm_6x16c4.cc, EVEX twin
-void dwconv_row(const DwRow& row);  // avxvnni/dwconv_4x16.cc, EVEX twin
-}  // namespace avxvnni_evex
-}  // namespace x86
-}  // namespace kernels
-}  // namespace int8rt
+#include "twins/x86_twins.h"
 
 namespace k = int8rt::kernels;
 
 namespace {
+
+using namespace x86_twins;
 
 using int8rt::testing::expect_same;
 using int8rt::testing::random_s8;
 using int8rt::testing::run_guarded;
 using int8rt::testing::uniform_f32;
 
-constexpr k::x86::AmxUkernel kAmxEmulated = {
-    k::Isa::kAmx, "conv_s8_igemm_32x32c4_amx(emulated)", "gemm_s8_32x32c4_amx(emulated)",
-    k::x86::emulated::amx::gemm_tile};
-
-constexpr k::x86::IgemmUkernel avxvnni_twin(const char* conv_name, const char* gemm_name,
-                                        k::x86::IgemmFn (*fn)(int mr, int nb)) {
-  return {k::Isa::kAvxVnni, conv_name, gemm_name, k::x86::avxvnni::kMR, k::x86::avxvnni::kNB,
-          k::x86::avxvnni::kBlock, k::x86::avxvnni::kCGroup, /*widen_s16=*/false, fn,
-          /*declines_depthwise=*/true, /*interleaved=*/false,
-          /*run_weight_bytes=*/k::x86::avxvnni::kRunWeightBytes};
-}
-constexpr k::x86::IgemmUkernel kAvxVnniEmulated =
-    avxvnni_twin("conv_s8_igemm_6x16c4_avxvnni(emulated)", "gemm_s8_6x16c4_avxvnni(emulated)",
-                 k::x86::emulated::avxvnni::igemm_fn);
-constexpr k::x86::IgemmUkernel kAvxVnniEvex =
-    avxvnni_twin("conv_s8_igemm_6x16c4_avxvnni(evex twin)", "gemm_s8_6x16c4_avxvnni(evex twin)",
-                 k::x86::avxvnni_evex::igemm_fn);
-constexpr k::x86::DwUkernel kAvxVnniDwEmulated = {k::Isa::kAvxVnni,
-                                                  "conv_s8_dw_4x16_avxvnni(emulated)",
-                                                  k::x86::avxvnni::kDwBlock,
-                                                  k::x86::emulated::avxvnni::dwconv_row};
-constexpr k::x86::DwUkernel kAvxVnniDwEvex = {k::Isa::kAvxVnni,
-                                              "conv_s8_dw_4x16_avxvnni(evex twin)",
-                                              k::x86::avxvnni::kDwBlock,
-                                              k::x86::avxvnni_evex::dwconv_row};
-
-// Where each twin runs: the emulated AMX twin is baseline x86-64 code; the
-// emulated AVX-VNNI twin is AVX2 code; the EVEX twin needs AVX512-VNNI.
-bool emulated_avxvnni_runs() { return k::cpu_supports_isa(k::Isa::kAvx2); }
-bool evex_twin_runs() { return k::cpu_supports_isa(k::Isa::kAvx512Vnni); }
-
-struct Under {
-  const k::ConvKernel* conv;
-  const k::GemmKernel* gemm;
-};
-
-// "" if the library's native kernels of `isa` can run here, else why not.
-std::string native_reason(k::Isa isa) {
-  if (!k::isa_compiled(isa)) return std::string("library built without ") + k::isa_name(isa);
-  return k::isa_decline_reason(isa);
-}
-
-Under native(k::Isa isa) {
-  Under u{nullptr, nullptr};
-  for (const k::ConvKernel* c : k::candidates<k::ConvKernel>())
-    if (c->isa() == isa && std::string(c->name()).find("_dw_") == std::string::npos) u.conv = c;
-  for (const k::GemmKernel* g : k::candidates<k::GemmKernel>())
-    if (g->isa() == isa) u.gemm = g;
-  return u;
-}
-
-// The kernels to test on this machine: each twin where its own ISA runs,
-// the native kernels where their ISA runs.
-std::vector<Under> kernels_under_test() {
-  static const k::x86::AmxConvKernel amx_conv(kAmxEmulated);
-  static const k::x86::AmxGemmKernel amx_gemm(kAmxEmulated);
-  static const k::x86::IgemmConvKernel vnni_conv(kAvxVnniEmulated);
-  static const k::x86::IgemmGemmKernel vnni_gemm(kAvxVnniEmulated);
-  static const k::x86::IgemmConvKernel evex_conv(kAvxVnniEvex);
-  static const k::x86::IgemmGemmKernel evex_gemm(kAvxVnniEvex);
-  std::vector<Under> v = {{&amx_conv, &amx_gemm}};
-  if (emulated_avxvnni_runs()) v.push_back({&vnni_conv, &vnni_gemm});
-  if (evex_twin_runs()) v.push_back({&evex_conv, &evex_gemm});
-  for (k::Isa isa : {k::Isa::kAmx, k::Isa::kAvxVnni}) {
-    if (native_reason(isa).empty()) v.push_back(native(isa));
-  }
-  return v;
-}
-
-// The AVX-VNNI depthwise kernels to test here: the emulated twin where
-// AVX2 runs, the EVEX twin where AVX512-VNNI runs, the library's native one
-// where AVX-VNNI runs.
-std::vector<const k::ConvKernel*> dw_kernels_under_test() {
-  static const k::x86::DwConvKernel emulated(kAvxVnniDwEmulated);
-  static const k::x86::DwConvKernel evex(kAvxVnniDwEvex);
-  std::vector<const k::ConvKernel*> v;
-  if (emulated_avxvnni_runs()) v.push_back(&emulated);
-  if (evex_twin_runs()) v.push_back(&evex);
-  if (native_reason(k::Isa::kAvxVnni).empty()) {
-    for (const k::ConvKernel* c : k::candidates<k::ConvKernel>())
-      if (c->isa() == k::Isa::kAvxVnni && std::string(c->name()).find("_dw_") != std::string::npos)
-        v.push_back(c);
-  }
-  return v;
-}
-
 #define REQUIRE_KERNELS(list) \
   if ((list).empty()) GTEST_SKIP() << "CPU lacks AVX2 (the AVX-VNNI twins' ISA) and AVX-VNNI"
-
-struct Conv {
-  int C, H, W, K, R, S, stride, pad, dilation, groups;
-};
-
-k::ConvShape make(const Conv& c) {
-  k::ConvShape s;
-  s.C = c.C; s.H = c.H; s.W = c.W; s.K = c.K; s.R = c.R; s.S = c.S;
-  s.stride_h = s.stride_w = c.stride;
-  s.pad_top = s.pad_left = c.pad;
-  s.pad_bottom = c.pad + (c.pad > 0 ? 1 : 0);  // asymmetric
-  s.pad_right = c.pad;
-  s.dilation_h = s.dilation_w = c.dilation;
-  s.groups = c.groups;
-  return s;
-}
-
-std::string describe(const k::ConvShape& s, int batch) {
-  return "C" + std::to_string(s.C) + " " + std::to_string(s.H) + "x" + std::to_string(s.W) +
-         " K" + std::to_string(s.K) + " " + std::to_string(s.R) + "x" + std::to_string(s.S) +
-         " stride" + std::to_string(s.stride_h) + " pad" + std::to_string(s.pad_top) + " dil" +
-         std::to_string(s.dilation_h) + " g" + std::to_string(s.groups) + " pad_value" +
-         std::to_string(s.pad_value) + " batch" + std::to_string(batch);
-}
 
 enum class Fill { kRandom, kAllMin, kAllMax };
 
@@ -190,16 +63,8 @@ void check_conv(const Under& u, const k::ConvShape& s, int batch, k::OutputType 
   const std::vector<int8_t> w = data(static_cast<size_t>(s.weight_count()), seed + 1, fill,
                                      fill == Fill::kAllMax ? 127 : -128);
   const std::vector<int8_t> res = random_s8(n_out, seed + 2);
-  // Scales that spread outputs over the int8 range for random data.
-  const float amax = 128.0f * 128.0f * s.c_per_group() * s.R * s.S;
-  const std::vector<float> scale = uniform_f32(s.K, seed + 3, 20.0f / amax, 60.0f / amax);
-  const std::vector<float> bias = uniform_f32(s.K, seed + 4, -10.0f, 10.0f);
-  k::Epilogue ep;
-  ep.scale = scale.data();
-  ep.bias = bias.data();
-  ep.out_type = out;
-  ep.clamp_lo = out == k::OutputType::kInt8 ? -128.0f : 0.0f;  // float: ReLU
-  ep.clamp_hi = out == k::OutputType::kInt8 ? 127.0f : 6.0f;   // ... 6
+  SweepEpilogue sweep(s, out, seed + 3);
+  k::Epilogue& ep = sweep.ep;
   if (with_res) {
     ep.residual = res.data();
     ep.residual_scale = 0.61f;

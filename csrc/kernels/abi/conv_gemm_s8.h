@@ -128,6 +128,9 @@ struct AmxTile {
   const int8_t* w = nullptr;  // packed B of the first block, see x86/conv_amx.cc
   int64_t w_block_stride = 0;  // bytes from one block of 16 channels to the next
   int nc = 0;                 // valid output channels
+  // Rows of u8 codes (gemm_tile_u8): each channel's sum starts here (block b
+  // at acc_init + 16 * b, 16 entries per block): -128 * sum(w). Null: 0.
+  const int32_t* acc_init = nullptr;
   TileEpilogue ep;
 };
 using AmxFn = void (*)(const AmxTile&);
@@ -157,9 +160,12 @@ void dwconv_row(const DwRow& row);
 
 namespace amx {
 // Tile 32 x 32 (2 x 2 int32 tiles of 16 x 16), tdpbssd on s8 x s8: rows
-// are raw int8 activations, no shift, no compensation (amx/igemm_32x32_amx.cc).
+// are raw int8 activations, no shift, no compensation (amx/igemm_32x32c4.cc).
 constexpr int kMR = 32, kBlock = 16, kKChunk = 64;
 void gemm_tile(const AmxTile& t);
+// The same tile with tdpbusd (u8 x s8) for rows of u8 codes q + 128, the
+// sums starting at AmxTile::acc_init (-128 * sum(w)): exactly sum(q * w).
+void gemm_tile_u8(const AmxTile& t);
 }  // namespace amx
 
 namespace avxvnni {
@@ -168,6 +174,9 @@ namespace avxvnni {
 // u8 inside, compensated by -128 * sum(w)).
 constexpr int kMR = 6, kNB = 2, kBlock = 8, kCGroup = 4;
 IgemmFn igemm_fn(int mr, int nb);
+// The same tile without the shift, for rows with no negative value or of
+// u8 codes (x86::IgemmUkernel::unsigned_rows, u8_codes; igemm_6x16c4.cc).
+IgemmFn igemm_u8_fn(int mr, int nb);
 // The driver's runs for this tile (IgemmUkernel::run_weight_bytes): channel
 // tiles with up to 64 KiB of weights share a pixel tile's row pointers
 // (with 16-channel tiles a fill per tile was 15-25% of a 3x3 64->64 or a

@@ -20,6 +20,14 @@
 // threads busy. Each output is computed by exactly one call, in a fixed
 // order, so results do not depend on the thread count.
 //
+// u8 codes (ConvShape::input_codes / output_codes / residual_codes,
+// kernel_types.h): an input held as q + 128 takes the microkernel's tdpbusd
+// twin (AmxUkernel::fn_u8) over its bytes as they are, padding with
+// code_byte(pad_value), each channel's sums starting at -128 * sum(w)
+// (amx_compensation, packed with the weights); an output or residual held so
+// is stored or read xor 0x80 (TileEpilogue::out_xor / residual_xor). The
+// int32 sums are those of the int8 codes, so every output is the same bytes.
+//
 // A MatMul between two activations (attention: Int8Products packs B on every
 // run through GemmKernel::pack_per_run_into) takes PerRunAmxGemm: B packed
 // straight from [K][N] (pack_amx_kn) or [N][K] (pack_amx_oihw) into a buffer
@@ -56,9 +64,12 @@ bool reads_input_directly(const ConvShape& s) {
 
 class PackedAmxConv final : public PackedConv {
  public:
-  // Weights packed by conv_amx_pack.h for s (shared, never written while this runs).
-  PackedAmxConv(const AmxUkernel& u, const ConvShape& s, std::shared_ptr<const AlignedBuffer<int8_t>> packed)
-      : u_(u), shape_(s), layout_(s), direct_(reads_input_directly(s)), packed_(std::move(packed)) {}
+  // Weights packed by conv_amx_pack.h for s (shared, never written while
+  // this runs); comp: their amx_compensation where s's input is u8-coded.
+  PackedAmxConv(const AmxUkernel& u, const ConvShape& s, std::shared_ptr<const AlignedBuffer<int8_t>> packed,
+                std::shared_ptr<const AlignedBuffer<int32_t>> comp = nullptr)
+      : u_(u), shape_(s), layout_(s), direct_(reads_input_directly(s)), packed_(std::move(packed)),
+        comp_(std::move(comp)) {}
 
   const ConvShape& shape() const override { return shape_; }
   std::unique_ptr<PackedConv> with_input_size(int H, int W) const override {
@@ -84,6 +95,7 @@ class PackedAmxConv final : public PackedConv {
   AmxLayout layout_;
   bool direct_;
   std::shared_ptr<const AlignedBuffer<int8_t>> packed_;  // shared by with_input_size copies
+  std::shared_ptr<const AlignedBuffer<int32_t>> comp_;   // u8-coded input only
 };
 
 void PackedAmxConv::gather(const int8_t* x, int64_t p0, int mr, int g, int8_t* panel) const {
@@ -95,7 +107,7 @@ void PackedAmxConv::gather(const int8_t* x, int64_t p0, int mr, int g, int8_t* p
   // The S taps of a filter row are one run of S * C bytes in NHWC when the
   // group is the whole pixel and taps are adjacent pixels.
   const bool row_runs = s.groups == 1 && s.dilation_w == 1;
-  const unsigned char pad = static_cast<unsigned char>(s.pad_value);
+  const unsigned char pad = static_cast<unsigned char>(code_byte(s.pad_value, s.input_codes));
   for (int i = 0; i < mr; ++i) {
     const int64_t p = p0 + i;
     const int64_t n = p / (int64_t{OH} * OW);
@@ -150,6 +162,9 @@ void PackedAmxConv::run(int batch, const int8_t* x, const Epilogue& ep, void* y)
   const int64_t total_macs = P * s.K * L.kred;
   const int64_t grain = total_macs < kParallelMacs ? items : 1;
   const int64_t row_bytes = int64_t{L.kchunks} * amx::kKChunk;
+  const AmxFn fn = s.input_codes == Codes::kU8 ? u_.fn_u8 : u_.fn;
+  const uint8_t out_xor = s.output_codes == Codes::kU8 && ep.out_type == OutputType::kInt8 ? 0x80 : 0;
+  const uint8_t residual_xor = s.residual_codes == Codes::kU8 ? 0x80 : 0;
 
   parallel_for(items, grain, [&](int64_t begin, int64_t end) {
     thread_local std::vector<int8_t> panel;  // this thread's gathered rows, grown once (no allocation per run)
@@ -177,6 +192,7 @@ void PackedAmxConv::run(int batch, const int8_t* x, const Epilogue& ep, void* y)
       t.kchunks = L.kchunks;
       t.w = packed_->data() + (int64_t{g} * L.nbk + b0) * L.block_stride;
       t.w_block_stride = L.block_stride;
+      t.acc_init = comp_ ? comp_->data() + (int64_t{g} * L.nbk + b0) * amx::kBlock : nullptr;
       t.nc = std::min(bpi * amx::kBlock, L.kg - b0 * amx::kBlock);
       t.ep.scale = ep.scale + k0;
       t.ep.bias = ep.bias ? ep.bias + k0 : nullptr;
@@ -187,9 +203,11 @@ void PackedAmxConv::run(int batch, const int8_t* x, const Epilogue& ep, void* y)
       t.ep.residual_scale = ep.residual_scale;
       t.ep.y_stride = s.K;
       t.ep.out_f32 = ep.out_type == OutputType::kFloat32;
+      t.ep.out_xor = out_xor;
+      t.ep.residual_xor = residual_xor;
       t.ep.y = t.ep.out_f32 ? static_cast<void*>(static_cast<float*>(y) + p0 * s.K + k0)
                             : static_cast<void*>(static_cast<int8_t*>(y) + p0 * s.K + k0);
-      u_.fn(t);
+      fn(t);
     }
   });
 }
@@ -256,13 +274,19 @@ class PerRunAmxGemm final : public PackedGemm {
 }  // namespace
 
 std::string AmxConvKernel::supports(const ConvShape& shape, OutputType) const {
-  if (*u8_codes_declined(shape)) return u8_codes_declined(shape);
+  if (*u8_codes_declined(shape) && !u_.fn_u8) return u8_codes_declined(shape);
   return decline_reason(AmxLayout(shape));
 }
 
 std::unique_ptr<PackedConv> AmxConvKernel::pack(const ConvShape& shape, const int8_t* w) const {
   shape.validate();
-  return std::make_unique<PackedAmxConv>(u_, shape, packed_oihw(AmxLayout(shape), w));
+  const AmxLayout L(shape);
+  std::shared_ptr<AlignedBuffer<int32_t>> comp;
+  if (shape.input_codes == Codes::kU8) {
+    comp = std::make_shared<AlignedBuffer<int32_t>>(L.comp_count());
+    amx_compensation(L, w, comp->data());
+  }
+  return std::make_unique<PackedAmxConv>(u_, shape, packed_oihw(L, w), std::move(comp));
 }
 
 std::string AmxGemmKernel::supports(const GemmShape& shape, OutputType) const {

@@ -6,6 +6,8 @@
 
 #include <cstring>
 
+#include "kernels/x86/gemm_s8_pairs.h"
+
 namespace int8rt {
 namespace kernels {
 namespace x86 {
@@ -42,6 +44,15 @@ void pack_amx_kn(const AmxLayout& L, const int8_t* b_kn, int8_t* dst) {
     const int8_t* row = b_kn + k * N;
     for (int n = 0; n < N; ++n) {
       dst[int64_t{n / amx::kBlock} * L.block_stride + in_block(k, n % amx::kBlock)] = row[n];
+    }
+  }
+}
+
+void amx_compensation(const AmxLayout& L, const int8_t* w, int32_t* comp) {
+  for (int g = 0; g < L.groups; ++g) {
+    int32_t* cg = comp + int64_t{g} * L.nbk * amx::kBlock;
+    for (int k = 0; k < L.nbk * amx::kBlock; ++k) {
+      cg[k] = k < L.kg ? shift_compensation(w + (int64_t{g} * L.kg + k) * L.kred, L.kred) : 0;
     }
   }
 }

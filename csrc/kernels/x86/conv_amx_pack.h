@@ -10,6 +10,8 @@
 //   w[g][b][kk][q][l][e] = W[g*Kg + b*16 + l][c][r][s] at red = kk*64 + 4q + e
 // (zero past the reduction or past Kg), blocks block_stride bytes apart.
 // A GEMM is the 1x1 conv of gemm_as_conv.h (one group, red = k, channel n).
+// A conv reading u8 codes (amx::gemm_tile_u8) also needs each channel's
+// -128 * sum(w), laid out like the blocks: comp[(g * nbk + b) * 16 + l].
 #pragma once
 
 #include <cstdint>
@@ -37,6 +39,8 @@ struct AmxLayout {
 
   // Bytes of the packed weights.
   int64_t packed_bytes() const { return int64_t{groups} * nbk * block_stride; }
+  // Entries of the compensation (amx_compensation).
+  int64_t comp_count() const { return int64_t{groups} * nbk * amx::kBlock; }
 };
 
 // Writes every byte of dst[0, L.packed_bytes()) from OIHW weights w (for a
@@ -47,6 +51,11 @@ void pack_amx_oihw(const AmxLayout& L, const int8_t* w, int8_t* dst);
 // [K][N] row-major (L of gemm_as_conv: one group, 1x1), zeros included: the
 // same bytes as pack_amx_oihw of its transpose, without forming it.
 void pack_amx_kn(const AmxLayout& L, const int8_t* b_kn, int8_t* dst);
+
+// Writes comp[0, L.comp_count()): -128 * the sum of each output channel's
+// OIHW weights w (shift_compensation, mod 2^32), 0 past K/groups, the start
+// of the sums of rows of u8 codes (AmxTile::acc_init).
+void amx_compensation(const AmxLayout& L, const int8_t* w, int32_t* comp);
 
 }  // namespace x86
 }  // namespace kernels

@@ -163,6 +163,9 @@ struct AmxUkernel {
   const char* conv_name = "";
   const char* gemm_name = "";
   AmxFn fn = nullptr;
+  // The same tile for inputs held as u8 codes (tdpbusd, AmxTile::acc_init):
+  // AmxConvKernel takes u8-coded tensors where it is set. Null: declines them.
+  AmxFn fn_u8 = nullptr;
 };
 
 class AmxConvKernel final : public NamedKernel<ConvKernel> {

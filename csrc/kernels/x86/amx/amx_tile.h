@@ -37,6 +37,7 @@
 #define INT8RT_TILE_STORED(t, base, stride) ::int8rt::amx_emulation::tile_stored(t, base, stride)
 #define INT8RT_TILE_ZERO(t) ::int8rt::amx_emulation::tile_zero(t)
 #define INT8RT_TILE_DPBSSD(c, a, b) ::int8rt::amx_emulation::tile_dpbssd(c, a, b)
+#define INT8RT_TILE_DPBUSD(c, a, b) ::int8rt::amx_emulation::tile_dpbusd(c, a, b)
 #define INT8RT_TILE_DPBF16PS(c, a, b) ::int8rt::amx_emulation::tile_dpbf16ps(c, a, b)
 
 #else
@@ -56,6 +57,7 @@
 #define INT8RT_TILE_STORED(t, base, stride) _tile_stored(t, base, stride)
 #define INT8RT_TILE_ZERO(t) _tile_zero(t)
 #define INT8RT_TILE_DPBSSD(c, a, b) _tile_dpbssd(c, a, b)
+#define INT8RT_TILE_DPBUSD(c, a, b) _tile_dpbusd(c, a, b)
 #define INT8RT_TILE_DPBF16PS(c, a, b) _tile_dpbf16ps(c, a, b)
 
 #endif

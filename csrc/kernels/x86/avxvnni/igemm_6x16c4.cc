@@ -18,8 +18,15 @@
 // sum is exactly sum(x * w) (wrap-around is exact as in avx512vnni/igemm_6x64c4.cc). An incomplete
 // last group (kc % 4) is read with 1- and 2-byte loads (broadcast4), so
 // nothing past a row is read.
-// Epilogue: avx2/epilogue.h (ref/requantize.h on 8 lanes); a row of two
-// full blocks with int8 output narrows and stores as one 16-byte write.
+// igemm_u8_fn: the same tile with Shift false (no xor): rows the caller
+// guarantees hold no negative value (ConvShape::nonneg_input), read as u8
+// against uncompensated weights (acc_init null), or rows of u8 codes q + 128
+// (ConvShape::input_codes) against compensated ones (acc_init -128 * sum(w)),
+// whose sum is then exactly sum(q * w), the padding row holding
+// code_byte(pad_value) (x86/conv_igemm.cc).
+// Epilogue: avx2/epilogue.h with kCodes (ref/requantize.h on 8 lanes; int8
+// outputs stored xor ep.out_xor, residuals read xor ep.residual_xor: u8 codes); a row
+// of two full blocks with int8 output narrows and stores as one 16-byte write.
 #include <cstdint>
 #include <cstring>
 
@@ -36,7 +43,7 @@ namespace {
 
 constexpr int kMR = 6, kNB = 2;
 
-template <int MR, int NB>
+template <int MR, int NB, bool Shift>
 void igemm(const IgemmTile& t) {
   const int64_t bs = t.w_block_stride;
   __m256i acc[MR][NB];
@@ -48,7 +55,9 @@ void igemm(const IgemmTile& t) {
     #pragma GCC unroll 8
     for (int i = 0; i < MR; ++i) acc[i][j] = init;
   }
+  // x + 128 as u8 for signed rows; unsigned rows (and u8 codes) as they are.
   const __m256i flip = _mm256_set1_epi8(static_cast<char>(0x80));
+  const auto to_u8 = [flip](__m256i x) { return Shift ? _mm256_xor_si256(x, flip) : x; };
   const int q_full = t.kc / 4;
   const int tail = t.kc % 4;
   const int q_total = q_full + (tail ? 1 : 0);
@@ -67,7 +76,7 @@ void igemm(const IgemmTile& t) {
       }
       #pragma GCC unroll 8
       for (int i = 0; i < MR; ++i) {
-        const __m256i x = _mm256_xor_si256(avx2::broadcast4(a[i] + 4 * q, n), flip);
+        const __m256i x = to_u8(avx2::broadcast4(a[i] + 4 * q, n));
         #pragma GCC unroll 8
         for (int j = 0; j < NB; ++j) acc[i][j] = INT8RT_DPBUSD256(acc[i][j], x, wv[j]);
       }
@@ -77,18 +86,20 @@ void igemm(const IgemmTile& t) {
   }
   // A local copy of the epilogue (avx2/epilogue.h: int8 stores alias).
   const TileEpilogue ep = t.ep;
-  avx2::store_tile<MR, NB>(acc, ep, t.nc);
+  avx2::store_tile<MR, NB, /*kCodes=*/true>(acc, ep, t.nc);
 }
 
-template <int MR>
-constexpr IgemmFn row_fns[kNB] = {igemm<MR, 1>, igemm<MR, 2>};
+template <int MR, bool Shift>
+constexpr IgemmFn row_fns[kNB] = {igemm<MR, 1, Shift>, igemm<MR, 2, Shift>};
 
-constexpr const IgemmFn* kTable[kMR] = {row_fns<1>, row_fns<2>, row_fns<3>,
-                                        row_fns<4>, row_fns<5>, row_fns<6>};
+template <bool Shift>
+constexpr const IgemmFn* kTable[kMR] = {row_fns<1, Shift>, row_fns<2, Shift>, row_fns<3, Shift>,
+                                        row_fns<4, Shift>, row_fns<5, Shift>, row_fns<6, Shift>};
 
 }  // namespace
 
-IgemmFn igemm_fn(int mr, int nb) { return kTable[mr - 1][nb - 1]; }
+IgemmFn igemm_fn(int mr, int nb) { return kTable<true>[mr - 1][nb - 1]; }
+IgemmFn igemm_u8_fn(int mr, int nb) { return kTable<false>[mr - 1][nb - 1]; }
 
 }  // namespace INT8RT_AVXVNNI_NS
 }  // namespace x86
