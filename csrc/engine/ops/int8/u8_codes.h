@@ -18,12 +18,13 @@
 //     read their codes as u8 with no compensation at all;
 //   - every reader is an int8rt.QConv reading it as its input or as its
 //     fused residual, and no other node reads it (a Dequantize tap, a pool,
-//     an Add, a GEMM, ... : none of them takes u8 codes);
+//     an Add, a GEMM, ... : none of them reads u8 codes);
 //   - the kernel the registry picks for the writer's conv with kS8 codes
 //     also takes its output as kU8, and likewise each reader's for its input
 //     or residual (kernels::ConvKernel::supports): u8 codes never move a conv to another
-//     kernel, so on a tier without them (AVX2, AVX-VNNI, AMX) every tensor
-//     stays kS8.
+//     kernel, so on a tier without them (AVX2) every tensor stays kS8; the
+//     AVX512-VNNI, AVX-VNNI and AMX convs take them (RESULTS.md sections 137,
+//     150).
 // INT8RT_U8_CODES=0 in the environment holds every tensor as kS8 (A/B runs,
 // tests of the byte-for-byte identity).
 #pragma once

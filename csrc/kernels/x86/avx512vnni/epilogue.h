@@ -21,8 +21,9 @@
 #include "kernels/x86/emulation/avx512.h"
 
 // u8 codes (TileEpilogue::out_xor / residual_xor): the native VNNI kernels
-// only. The emulated twins serve the AMX tier, which takes no u8 codes
-// (x86/conv_amx.cc declines them), so they compile without the xors.
+// only. The emulated twins serve the AMX tier, whose kernel does its own u8
+// output / residual xors (amx/igemm_32x32c4.cc, RESULTS.md section 150) so
+// that its native and emulated builds agree; they compile without them here.
 #ifdef INT8RT_X86_EMULATED
 #define INT8RT_EPILOGUE_U8_CODES 0
 #else
