@@ -30,20 +30,17 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS = ROOT / "tests" / "fuzz" / "corpus" / "engine_file"
-sys.path.insert(0, str(ROOT / "tools"))
+sys.path[:0] = [str(ROOT / "tools"), str(ROOT / "tests")]
+
+import engine_bytes  # noqa: E402  (tests/engine_bytes.py)
 
 MAX_INPUT_ELEMENTS = 1 << 16  # fuzz_engine_file.cc's kMaxInputElements
 FLOATS = [float("nan"), float("inf"), -float("inf"), -1.0, 0.0, -0.0, 1e-45, 3.4e38, 1e-30]
 
 
-def frame(payload: bytes) -> bytes:
-    """engine_file.cc's frame_engine_payload: magic, version 3, flags, size, FNV-1a 64 of the payload."""
-    if payload[:8] == b"INT8RTEN":
-        return payload
-    h = 1469598103934665603
-    for b in payload:
-        h = ((h ^ b) * 1099511628211) & 0xFFFFFFFFFFFFFFFF
-    return b"INT8RTEN" + struct.pack("<IIQQ", 3, 0, len(payload), h) + payload
+def frame(data: bytes) -> bytes:
+    """fuzz_engine_file.cc's framing: a whole file as it is, a payload behind a valid header (format 3)."""
+    return data if data[:8] == b"INT8RTEN" else engine_bytes.frame(data, version=3)
 
 
 def mutate(data: bytes, rng: random.Random, names: list[bytes], i64: list[int], i32: list[int]) -> bytes:
@@ -83,11 +80,50 @@ def mutate(data: bytes, rng: random.Random, names: list[bytes], i64: list[int], 
     return bytes(b)
 
 
+def attribute_edits(data: bytes, attrs: list[str], i64: list[int]) -> list[tuple[str, bytes]]:
+    """Every attribute (a name of `attrs` followed by network_codec.cc's kind byte) of a payload given edge
+    values of its kind: ints and floats at the edges, lists emptied, lengthened and with one element at an
+    edge, strings emptied and replaced. (label, payload) pairs, in a fixed order."""
+    out = []
+    for name in attrs:
+        key = struct.pack("<Q", len(name)) + name.encode()
+        at = data.find(key)
+        while at >= 0:
+            v = at + len(key)
+            kind = data[v] if v < len(data) else 255
+            if kind in (0, 1):
+                end, values = v + 9, ([struct.pack("<q", x) for x in i64] if kind == 0 else
+                                      [struct.pack("<d", x) for x in FLOATS])
+                news = [bytes([kind]) + x for x in values]
+            elif kind in (2, 3, 4) and v + 9 <= len(data):
+                (n,) = struct.unpack_from("<Q", data, v + 1)
+                size = 1 if kind == 2 else 8
+                if n > len(data):
+                    at = data.find(key, at + 1)
+                    continue
+                end, body = v + 9 + n * size, data[v + 9:v + 9 + n * size]
+                if kind == 2:
+                    news = [b"\x02" + struct.pack("<Q", len(t)) + t for t in (b"", b"x", body[::-1], b"a" * 300)]
+                else:
+                    edge = [struct.pack("<q", x) for x in i64] if kind == 3 else [struct.pack("<d", x) for x in FLOATS]
+                    news = [bytes([kind]) + struct.pack("<Q", 0),
+                            bytes([kind]) + struct.pack("<Q", n + 1) + body + body[-8:] if n else b"",
+                            bytes([kind]) + struct.pack("<Q", max(n - 1, 0)) + body[8:]]
+                    news += [bytes([kind]) + struct.pack("<Q", n) + x + body[8:] for x in edge if n]
+                    news += [bytes([kind]) + struct.pack("<Q", n) + body[:-8] + x for x in edge if n > 1]
+            else:
+                at = data.find(key, at + 1)
+                continue
+            out += [(f"{name}@{at}#{k}", data[:v] + new + data[end:]) for k, new in enumerate(news) if new]
+            at = data.find(key, at + 1)
+    return out
+
+
 def run_once(engine, rng) -> None:
     import numpy as np
 
     feeds = {}
-    for name in engine.input_names():
+    for name in engine.input_names:
         shape = [1 if d == -1 else d for d in engine.tensor_shape(name)]
         if any(d < 0 for d in shape) or int(np.prod(shape, dtype=np.float64)) > MAX_INPUT_ELEMENTS:
             return
@@ -95,7 +131,7 @@ def run_once(engine, rng) -> None:
     engine.create_execution_context().run(feeds)
 
 
-def worker(out: Path, seed: int) -> None:
+def worker(out: Path, seed: int, sweep_glob: str, sweep_from: int) -> None:
     """Runs inputs until killed; OUT/current holds the one being run (its mtime is the heartbeat)."""
     import numpy as np
 
@@ -106,13 +142,23 @@ def worker(out: Path, seed: int) -> None:
     names = [struct.pack("<Q", len(n)) + n.encode() for n in DICT_OPS + DICT_ATTRS]
     rng, nprng = random.Random(seed), np.random.default_rng(seed)
     current = out / "current"
-    count = 0
+    count = loaded = 0
+    sweep = [e for p in sorted(CORPUS.glob(sweep_glob)) for e in attribute_edits(p.read_bytes(), DICT_ATTRS, DICT_I64)
+             ] if sweep_glob else []
     while True:
-        data = mutate(rng.choice(seeds), rng, names, DICT_I64, DICT_I32)
+        if sweep_from + count < len(sweep):
+            (out / "current.txt").write_text(f"sweep {sweep_from + count} {sweep[sweep_from + count][0]}")
+            data = sweep[sweep_from + count][1]
+        elif sweep and sweep_from + count == len(sweep):
+            (out / "sweep-done").write_text(str(len(sweep)))
+            data = mutate(rng.choice(seeds), rng, names, DICT_I64, DICT_I32)
+        else:
+            data = mutate(rng.choice(seeds), rng, names, DICT_I64, DICT_I32)
         current.write_bytes(data)
         try:
             engine = int8rt.Engine.deserialize(frame(data))
             engine.serialize()
+            loaded += 1
             run_once(engine, nprng)
         except (int8rt.Error, MemoryError):
             pass
@@ -121,17 +167,19 @@ def worker(out: Path, seed: int) -> None:
             (out / f"exception-{digest}").write_bytes(data)
             (out / f"exception-{digest}.txt").write_text(f"{type(e).__name__}: {e}"[:4000])
         count += 1
-        if count % 200 == 0:
-            (out / f"count-{seed}").write_text(str(count))
+        if count % 100 == 0:
+            (out / f"count-{seed}").write_text(f"{count} {loaded}")
 
 
-def campaign(seconds: float, seed: int, out: Path, hang: float) -> int:
+def campaign(seconds: float, seed: int, out: Path, hang: float, sweep_glob: str) -> int:
     out.mkdir(parents=True, exist_ok=True)
-    end, kept, restarts = time.monotonic() + seconds, [], 0
+    end, kept, restarts, sweep_from = time.monotonic() + seconds, [], 0, 0
     while time.monotonic() < end:
-        s = seed + restarts
-        proc = subprocess.Popen([sys.executable, __file__, "--worker", "--seed", str(s), "--out", str(out)],
-                                stderr=subprocess.PIPE)
+        s, err_path = seed + restarts, out / f"worker-{seed + restarts}.err"
+        (out / "current.txt").write_text("")
+        with open(err_path, "wb") as err:
+            proc = subprocess.Popen([sys.executable, __file__, "--worker", "--seed", str(s), "--out", str(out),
+                                     "--sweep", sweep_glob, "--sweep-from", str(sweep_from)], stderr=err)
         why = None
         while time.monotonic() < end:
             time.sleep(0.5)
@@ -146,18 +194,22 @@ def campaign(seconds: float, seed: int, out: Path, hang: float) -> int:
         if why is None:
             proc.kill()
         proc.wait()
-        err = proc.stderr.read().decode(errors="replace")
         if why is not None:
-            data = (out / "current").read_bytes()
+            data, where = (out / "current").read_bytes(), (out / "current.txt").read_text()
+            if where.startswith("sweep "):
+                sweep_from = int(where.split()[1]) + 1
             name = f"{why.split()[0]}-{hashlib.sha1(data).hexdigest()[:8]}"
             (out / name).write_bytes(data)
-            (out / f"{name}.txt").write_text(f"{why}, worker seed {s}\n{err[-8000:]}")
+            (out / f"{name}.txt").write_text(f"{why}, worker seed {s}, {where}\n{err_path.read_text(errors='replace')[-8000:]}")
             kept.append(name)
-            print(f"kept {name}: {why}", flush=True)
+            print(f"kept {name}: {why} {where}", flush=True)
         restarts += 1
-    runs = sum(int(p.read_text()) for p in out.glob("count-*"))
+    counts = [p.read_text().split() for p in out.glob("count-*")]
+    runs, loaded = sum(int(c[0]) for c in counts), sum(int(c[1]) for c in counts)
+    swept = (out / "sweep-done").read_text() if (out / "sweep-done").exists() else "not finished"
     exceptions = sorted(p.name for p in out.glob("exception-*") if p.suffix != ".txt")
-    print(f"{runs} inputs (counted per 200) in {seconds:.0f} s, {restarts} worker(s); kept: {kept + exceptions}")
+    print(f"{runs} inputs (counted per 100), {loaded} of them loaded, in {seconds:.0f} s; attribute sweep: {swept} "
+          f"edits; {restarts} worker(s); kept: {kept + exceptions}")
     return 1 if kept or exceptions else 0
 
 
@@ -167,11 +219,14 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--hang", type=float, default=30)
     ap.add_argument("--out", type=Path, default=Path("build/engine-campaign"))
+    ap.add_argument("--sweep", default="", help="first edit every attribute of the seeds matching this glob "
+                    "(attribute_edits), then mutate at random")
     ap.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--sweep-from", type=int, default=0, help=argparse.SUPPRESS)
     a = ap.parse_args()
     if a.worker:
-        worker(a.out, a.seed)
-    sys.exit(campaign(a.seconds, a.seed, a.out, a.hang))
+        worker(a.out, a.seed, a.sweep, a.sweep_from)
+    sys.exit(campaign(a.seconds, a.seed, a.out, a.hang, a.sweep))
 
 
 if __name__ == "__main__":
