@@ -63,7 +63,7 @@ NEW_LAYER_SEEDS = {
 def test_new_layer_seeds_hold_their_layers_and_run(name: str) -> None:
     engine = int8rt.Engine.deserialize(_frame((CORPUS / f"{name}.payload").read_bytes()))
     assert NEW_LAYER_SEEDS[name] <= {layer["op"] for layer in engine.layers()}
-    if name == "u8codes_int8":
+    if name == "u8codes_int8" and int8rt.kernels.isa_info()["avx512vnni"]["enabled"]:  # the tier that reads them
         assert any("(input u8 codes)" in layer["detail"] for layer in engine.layers())
     if name == "probs_keys_int8":
         from int8rt.accuracy.probs_keys import key_count_layers
@@ -89,3 +89,17 @@ def test_every_attribute_at_its_edges_loads_or_is_refused(path: Path) -> None:
             pass
         except Exception as e:  # noqa: BLE001
             pytest.fail(f"{path.name} {label}: {type(e).__name__}: {e}")
+
+
+@pytest.mark.slow
+def test_mutation_campaign(tmp_path: Path) -> None:
+    """tools/engine_mutation_campaign.py for INT8RT_FUZZ_LONG_SECONDS (default 300): the attribute sweep of every
+    seed, then random mutations; a crash, hang or exception other than int8rt's fails, naming the kept input."""
+    import os
+    import subprocess
+    seconds = os.environ.get("INT8RT_FUZZ_LONG_SECONDS", "300")
+    tool = Path(__file__).resolve().parents[1] / "tools" / "engine_mutation_campaign.py"
+    r = subprocess.run([sys.executable, str(tool), "--seconds", seconds, "--sweep", "*.payload", "--out", str(tmp_path)],
+                       capture_output=True, text=True)
+    print(r.stdout)
+    assert r.returncode == 0, f"{r.stdout[-3000:]}\nkept in {tmp_path}: {sorted(p.name for p in tmp_path.iterdir())}"

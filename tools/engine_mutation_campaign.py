@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import os
 import random
 import struct
 import subprocess
@@ -131,14 +130,14 @@ def run_once(engine, rng) -> None:
     engine.create_execution_context().run(feeds)
 
 
-def worker(out: Path, seed: int, sweep_glob: str, sweep_from: int) -> None:
+def worker(out: Path, seed: int, sweep_glob: str, sweep_from: int, seeds_glob: str) -> None:
     """Runs inputs until killed; OUT/current holds the one being run (its mtime is the heartbeat)."""
     import numpy as np
 
     import int8rt
     from make_fuzz_corpus import DICT_ATTRS, DICT_I32, DICT_I64, DICT_OPS
 
-    seeds = [p.read_bytes() for p in sorted(CORPUS.iterdir()) if p.is_file()]
+    seeds = [p.read_bytes() for g in seeds_glob.split(",") for p in sorted(CORPUS.glob(g)) if p.is_file()]
     names = [struct.pack("<Q", len(n)) + n.encode() for n in DICT_OPS + DICT_ATTRS]
     rng, nprng = random.Random(seed), np.random.default_rng(seed)
     current = out / "current"
@@ -171,7 +170,7 @@ def worker(out: Path, seed: int, sweep_glob: str, sweep_from: int) -> None:
             (out / f"count-{seed}").write_text(f"{count} {loaded}")
 
 
-def campaign(seconds: float, seed: int, out: Path, hang: float, sweep_glob: str) -> int:
+def campaign(seconds: float, seed: int, out: Path, hang: float, sweep_glob: str, seeds_glob: str) -> int:
     out.mkdir(parents=True, exist_ok=True)
     end, kept, restarts, sweep_from = time.monotonic() + seconds, [], 0, 0
     while time.monotonic() < end:
@@ -179,7 +178,8 @@ def campaign(seconds: float, seed: int, out: Path, hang: float, sweep_glob: str)
         (out / "current.txt").write_text("")
         with open(err_path, "wb") as err:
             proc = subprocess.Popen([sys.executable, __file__, "--worker", "--seed", str(s), "--out", str(out),
-                                     "--sweep", sweep_glob, "--sweep-from", str(sweep_from)], stderr=err)
+                                     "--sweep", sweep_glob, "--sweep-from", str(sweep_from), "--seeds", seeds_glob],
+                                    stderr=err)
         why = None
         while time.monotonic() < end:
             time.sleep(0.5)
@@ -206,10 +206,10 @@ def campaign(seconds: float, seed: int, out: Path, hang: float, sweep_glob: str)
         restarts += 1
     counts = [p.read_text().split() for p in out.glob("count-*")]
     runs, loaded = sum(int(c[0]) for c in counts), sum(int(c[1]) for c in counts)
-    swept = (out / "sweep-done").read_text() if (out / "sweep-done").exists() else "not finished"
+    swept = f"{(out / 'sweep-done').read_text()} edits" if (out / "sweep-done").exists() else "not finished"
     exceptions = sorted(p.name for p in out.glob("exception-*") if p.suffix != ".txt")
-    print(f"{runs} inputs (counted per 100), {loaded} of them loaded, in {seconds:.0f} s; attribute sweep: {swept} "
-          f"edits; {restarts} worker(s); kept: {kept + exceptions}")
+    print(f"{runs} inputs (counted per 100), {loaded} of them loaded, in {seconds:.0f} s; attribute sweep: {swept}; "
+          f"{restarts} worker(s); kept: {kept + exceptions}")
     return 1 if kept or exceptions else 0
 
 
@@ -221,12 +221,13 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=Path("build/engine-campaign"))
     ap.add_argument("--sweep", default="", help="first edit every attribute of the seeds matching this glob "
                     "(attribute_edits), then mutate at random")
+    ap.add_argument("--seeds", default="*", help="mutate the seeds matching these globs (comma-separated)")
     ap.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--sweep-from", type=int, default=0, help=argparse.SUPPRESS)
     a = ap.parse_args()
     if a.worker:
-        worker(a.out, a.seed, a.sweep, a.sweep_from)
-    sys.exit(campaign(a.seconds, a.seed, a.out, a.hang, a.sweep))
+        worker(a.out, a.seed, a.sweep, a.sweep_from, a.seeds)
+    sys.exit(campaign(a.seconds, a.seed, a.out, a.hang, a.sweep, a.seeds))
 
 
 if __name__ == "__main__":
