@@ -5,7 +5,10 @@ factories run; running the engine is left to the sanitized target); it must
 load or be refused with an int8rt error, never crash. The regress-*
 inputs are crashes found and fixed once; the conv group overflow came back
 unnoticed (the sanitized target runs only under -m slow), so its refusal is
-asserted by name."""
+asserted by name. The seeds of the newer layers (channel-blocked FP32 and BF16
+regions, u8 codes, QSoftmaxFloat, SE tables, QLutFloat, the key-count grid)
+must hold those layers and run. Under -m slow: every seed's attributes at the
+edges of their kinds, and tools/engine_mutation_campaign.py for a bounded time."""
 from __future__ import annotations
 
 import sys
