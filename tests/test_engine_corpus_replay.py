@@ -102,7 +102,7 @@ def test_mutation_campaign(tmp_path: Path) -> None:
     import subprocess
     seconds = os.environ.get("INT8RT_FUZZ_LONG_SECONDS", "300")
     tool = Path(__file__).resolve().parents[1] / "tools" / "engine_mutation_campaign.py"
-    r = subprocess.run([sys.executable, str(tool), "--seconds", seconds, "--sweep", "*.payload", "--out", str(tmp_path)],
-                       capture_output=True, text=True)
+    r = subprocess.run([sys.executable, str(tool), "--seconds", seconds, "--sweep", "*.payload",
+                        "--out", str(tmp_path)], capture_output=True, text=True)
     print(r.stdout)
     assert r.returncode == 0, f"{r.stdout[-3000:]}\nkept in {tmp_path}: {sorted(p.name for p in tmp_path.iterdir())}"

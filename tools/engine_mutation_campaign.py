@@ -176,6 +176,7 @@ def campaign(seconds: float, seed: int, out: Path, hang: float, sweep_glob: str,
     while time.monotonic() < end:
         s, err_path = seed + restarts, out / f"worker-{seed + restarts}.err"
         (out / "current.txt").write_text("")
+        (out / "current").unlink(missing_ok=True)  # the hang clock starts at the new worker's first input
         with open(err_path, "wb") as err:
             proc = subprocess.Popen([sys.executable, __file__, "--worker", "--seed", str(s), "--out", str(out),
                                      "--sweep", sweep_glob, "--sweep-from", str(sweep_from), "--seeds", seeds_glob],
@@ -200,13 +201,15 @@ def campaign(seconds: float, seed: int, out: Path, hang: float, sweep_glob: str,
                 sweep_from = int(where.split()[1]) + 1
             name = f"{why.split()[0]}-{hashlib.sha1(data).hexdigest()[:8]}"
             (out / name).write_bytes(data)
-            (out / f"{name}.txt").write_text(f"{why}, worker seed {s}, {where}\n{err_path.read_text(errors='replace')[-8000:]}")
+            log = err_path.read_text(errors="replace")[-8000:]
+            (out / f"{name}.txt").write_text(f"{why}, worker seed {s}, {where}\n{log}")
             kept.append(name)
             print(f"kept {name}: {why} {where}", flush=True)
         restarts += 1
     counts = [p.read_text().split() for p in out.glob("count-*")]
     runs, loaded = sum(int(c[0]) for c in counts), sum(int(c[1]) for c in counts)
-    swept = f"{(out / 'sweep-done').read_text()} edits" if (out / "sweep-done").exists() else "not finished"
+    swept = (f"{(out / 'sweep-done').read_text()} edits" if (out / "sweep-done").exists() else
+             "not finished" if sweep_glob else "none")
     exceptions = sorted(p.name for p in out.glob("exception-*") if p.suffix != ".txt")
     print(f"{runs} inputs (counted per 100), {loaded} of them loaded, in {seconds:.0f} s; attribute sweep: {swept}; "
           f"{restarts} worker(s); kept: {kept + exceptions}")
