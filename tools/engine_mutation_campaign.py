@@ -148,10 +148,10 @@ def worker(out: Path, seed: int, sweep_glob: str, sweep_from: int, seeds_glob: s
         if sweep_from + count < len(sweep):
             (out / "current.txt").write_text(f"sweep {sweep_from + count} {sweep[sweep_from + count][0]}")
             data = sweep[sweep_from + count][1]
-        elif sweep and sweep_from + count == len(sweep):
-            (out / "sweep-done").write_text(str(len(sweep)))
-            data = mutate(rng.choice(seeds), rng, names, DICT_I64, DICT_I32)
         else:
+            if sweep and sweep_from + count == len(sweep):
+                (out / "sweep-done").write_text(str(len(sweep)))
+                (out / "current.txt").write_text("random")  # a crash from here on is no sweep edit's
             data = mutate(rng.choice(seeds), rng, names, DICT_I64, DICT_I32)
         current.write_bytes(data)
         try:
