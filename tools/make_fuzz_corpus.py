@@ -3,9 +3,11 @@
     PYTHONPATH=python python tools/make_fuzz_corpus.py
 
 engine_file/: the payloads (the file after its 32-byte header) of small
-engines built from tests/onnx_models.py, FP32 and INT8 (fuzz_engine_file
-frames a payload with a valid header and checksum), plus one whole file to
-seed the header checks. network_codec/: the network part of those payloads
+engines built from tests/onnx_models.py, FP32 and INT8, and of engines that
+hold the newer layers (new_layer_engines, from the tests' own networks:
+channel-blocked FP32 and BF16 regions, u8 codes, QSoftmaxFloat, SE tables,
+QLutFloat, the key-count grid); fuzz_engine_file frames a payload with a
+valid header and checksum. Plus one whole file to seed the header checks. network_codec/: the network part of those payloads
 (after target, tuned ISA and metadata). cache/: the calibration caches of
 tests/data and of the INT8 builds. Files named regress-* (inputs of crashes
 found and fixed, replayed by every fuzz run) are kept. engine.dict: a libFuzzer dictionary for
