@@ -22,11 +22,11 @@ def payload(engine_bytes: bytes) -> bytes:
     return engine_bytes[HEADER:]
 
 
-def frame(payload_bytes: bytes, checksum: Optional[int] = None) -> bytes:
-    """A valid header (format version 2, flags 0, size, checksum) followed by the payload."""
+def frame(payload_bytes: bytes, checksum: Optional[int] = None, version: int = 2) -> bytes:
+    """A valid header (format `version`, flags 0, size, checksum) followed by the payload."""
     if checksum is None:
         checksum = fnv1a64(payload_bytes)
-    return MAGIC + struct.pack("<IIQQ", 2, 0, len(payload_bytes), checksum) + payload_bytes
+    return MAGIC + struct.pack("<IIQQ", version, 0, len(payload_bytes), checksum) + payload_bytes
 
 
 def prefix_checksums(data: bytes, step: int) -> Iterator[Tuple[int, int]]:

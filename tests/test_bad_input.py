@@ -174,3 +174,63 @@ def test_fuzz_regression_engine_files_are_refused_at_load() -> None:
     for path in found:
         with pytest.raises(int8rt.FormatError, match="^engine bytes: "):
             int8rt.Engine.deserialize(frame(path.read_bytes()))
+
+
+# Engines with the layers added since issue 9 (the fuzz corpus's seeds, tests/test_engine_corpus_replay.py's
+# NEW_LAYER_SEEDS): FP32 and BF16 channel-blocked regions, u8 codes, QSoftmaxFloat, SE tables, QLutFloat, the
+# key-count grid. Input arrays of the wrong dtype, rank or size are refused before any layer runs, naming the input.
+def _seed_engine(name: str) -> int8rt.Engine:
+    from pathlib import Path
+    from engine_bytes import frame
+    data = (Path(__file__).parent / "fuzz" / "corpus" / "engine_file" / f"{name}.payload").read_bytes()
+    return int8rt.Engine.deserialize(frame(data, version=3))
+
+
+NEW_LAYER_ENGINES = ["blocked_fp32", "bf16_blocked", "u8codes_int8", "qsoftmax_int8", "se_gate_int8",
+                     "out_table_int8", "probs_keys_int8"]
+BAD_ARRAYS = {  # name: (make the bad array from a good float32 one, what the message says)
+    "int32": (lambda x: x.astype(np.int32), "expected float32, got int32"),
+    "uint8": (lambda x: x.astype(np.uint8), "expected float32, got uint8"),
+    "float64": (lambda x: x.astype(np.float64), "expected float32, got float64"),
+    "bool": (lambda x: x > 0, "expected float32, got bool"),
+    "object": (lambda x: x.astype(object), "expected float32"),
+    "bytes": (lambda x: x.tobytes(), "expected float32"),
+    "flat": (lambda x: x.reshape(-1), "expected shape"),
+    "rank+1": (lambda x: x[None], "expected shape"),
+    "last dim short": (lambda x: x[..., :-1], "expected shape"),
+    "scalar": (lambda x: np.float32(1), "expected shape"),
+}
+
+
+@pytest.mark.parametrize("bad", sorted(BAD_ARRAYS))
+@pytest.mark.parametrize("name", NEW_LAYER_ENGINES)
+def test_bad_arrays_into_engines_with_new_layers_are_refused(name: str, bad: str) -> None:
+    engine = _seed_engine(name)
+    (x,) = engine.input_names
+    good = np.random.default_rng(0).standard_normal([2 if d == -1 else d for d in engine.tensor_shape(x)])
+    make, message = BAD_ARRAYS[bad]
+    context = engine.create_execution_context()
+    with pytest.raises(int8rt.InvalidArgumentError, match=f"^input '{x}': {message}"):
+        context.run({x: make(good.astype(np.float32))})
+    with pytest.raises(int8rt.InvalidArgumentError, match=f"missing input '{x}'"):
+        context.run({})
+    y = context.run({x: good.astype(np.float32)})  # the context is still good after the refusals
+    assert all(np.isfinite(v).all() for v in y.values())
+
+
+@pytest.mark.parametrize("name", NEW_LAYER_ENGINES)
+def test_non_finite_and_empty_inputs_into_engines_with_new_layers(name: str) -> None:
+    # Legal input: NaN and inf run (no crash, the output has the declared shape); an empty batch gives empty
+    # outputs, or, where a Reshape's -1 cannot be resolved from zero elements (the attention), a clear error.
+    engine = _seed_engine(name)
+    (x,) = engine.input_names
+    shape = [2 if d == -1 else d for d in engine.tensor_shape(x)]
+    for value in (np.nan, np.inf, -np.inf):
+        y = engine.run({x: np.full(shape, value, np.float32)})
+        assert all(v.shape[0] == 2 for v in y.values())
+    empty = np.zeros([0] + shape[1:], np.float32)
+    if name == "probs_keys_int8":
+        with pytest.raises(int8rt.InvalidArgumentError, match="node 'q_split' \\(Reshape\\): cannot reshape"):
+            engine.run({x: empty})
+    else:
+        assert all(v.shape[0] == 0 for v in engine.run({x: empty}).values())

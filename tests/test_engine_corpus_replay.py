@@ -5,27 +5,30 @@ factories run; running the engine is left to the sanitized target); it must
 load or be refused with an int8rt error, never crash. The regress-*
 inputs are crashes found and fixed once; the conv group overflow came back
 unnoticed (the sanitized target runs only under -m slow), so its refusal is
-asserted by name."""
+asserted by name. The seeds of the newer layers (channel-blocked FP32 and BF16
+regions, u8 codes, QSoftmaxFloat, SE tables, QLutFloat, the key-count grid)
+must hold those layers and run. Under -m slow: every seed's attributes at the
+edges of their kinds, and tools/engine_mutation_campaign.py for a bounded time."""
 from __future__ import annotations
 
-import struct
+import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 import int8rt
+from engine_bytes import frame
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))
+from engine_mutation_campaign import attribute_edits, run_once  # noqa: E402
 
 CORPUS = Path(__file__).parent / "fuzz" / "corpus" / "engine_file"
 
 
 def _frame(payload: bytes) -> bytes:
-    """engine_file.cc's frame_engine_payload: magic, version 3, flags, size, FNV-1a 64 of the payload."""
-    if payload[:8] == b"INT8RTEN":
-        return payload
-    h = 1469598103934665603
-    for b in payload:
-        h = ((h ^ b) * 1099511628211) & 0xFFFFFFFFFFFFFFFF
-    return b"INT8RTEN" + struct.pack("<IIQQ", 3, 0, len(payload), h) + payload
+    """fuzz_engine_file.cc's framing: a whole file as it is, a payload behind a valid header (format 3)."""
+    return payload if payload[:8] == b"INT8RTEN" else frame(payload, version=3)
 
 
 def _load(data: bytes) -> None:
@@ -44,3 +47,62 @@ def test_conv_group_overflow_is_refused_clearly() -> None:
     data = next(CORPUS.glob("regress-conv-f32-group-4e18-mul-overflow-*")).read_bytes()
     with pytest.raises(int8rt.Error, match="group x weight input channels.*overflows"):
         int8rt.Engine.deserialize(_frame(data))
+
+
+# The seeds of the layers and records added since the corpus was first written (tools/make_fuzz_corpus.py's
+# new_layer_engines): the ops each must hold, so that the corpus keeps covering them.
+NEW_LAYER_SEEDS = {
+    "blocked_fp32": {"int8rt.Concat16c", "int8rt.AveragePool16c", "int8rt.MaxPool16c", "int8rt.ToNCHW16c"},
+    "bf16_blocked": {"int8rt.ConvBf16x16c", "int8rt.GlobalAveragePoolBf16x16c", "int8rt.ToBf16x16c"},
+    "u8codes_int8": {"int8rt.QConv"},
+    "qsoftmax_int8": {"int8rt.QSoftmaxFloat"},
+    "se_gate_int8": {"int8rt.QChannelMul"},
+    "out_table_int8": {"int8rt.QLutFloat"},
+    "probs_keys_int8": {"int8rt.QAttention"},
+}
+
+
+@pytest.mark.parametrize("name", sorted(NEW_LAYER_SEEDS))
+def test_new_layer_seeds_hold_their_layers_and_run(name: str) -> None:
+    engine = int8rt.Engine.deserialize(_frame((CORPUS / f"{name}.payload").read_bytes()))
+    assert NEW_LAYER_SEEDS[name] <= {layer["op"] for layer in engine.layers()}
+    if name == "u8codes_int8" and int8rt.kernels.isa_info()["avx512vnni"]["enabled"]:  # the tier that reads them
+        assert any("(input u8 codes)" in layer["detail"] for layer in engine.layers())
+    if name == "probs_keys_int8":
+        from int8rt.accuracy.probs_keys import key_count_layers
+        assert key_count_layers(engine.network())  # the key-count grid's record
+    run_once(engine, np.random.default_rng(0))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("path", sorted(CORPUS.glob("*.payload")), ids=lambda p: p.name)
+def test_every_attribute_at_its_edges_loads_or_is_refused(path: Path) -> None:
+    """engine_mutation_campaign.attribute_edits: each attribute of the seed set to the edges of its kind; the
+    engine loads and runs or is refused with an int8rt error (at load a FormatError), never anything else."""
+    from make_fuzz_corpus import DICT_ATTRS, DICT_I64
+    rng = np.random.default_rng(1)
+    for label, data in attribute_edits(path.read_bytes(), DICT_ATTRS, DICT_I64):
+        try:
+            engine = int8rt.Engine.deserialize(_frame(data))
+        except int8rt.FormatError:
+            continue
+        try:
+            run_once(engine, rng)
+        except (int8rt.Error, MemoryError):
+            pass
+        except Exception as e:  # noqa: BLE001
+            pytest.fail(f"{path.name} {label}: {type(e).__name__}: {e}")
+
+
+@pytest.mark.slow
+def test_mutation_campaign(tmp_path: Path) -> None:
+    """tools/engine_mutation_campaign.py for INT8RT_FUZZ_LONG_SECONDS (default 300): the attribute sweep of every
+    seed, then random mutations; a crash, hang or exception other than int8rt's fails, naming the kept input."""
+    import os
+    import subprocess
+    seconds = os.environ.get("INT8RT_FUZZ_LONG_SECONDS", "300")
+    tool = Path(__file__).resolve().parents[1] / "tools" / "engine_mutation_campaign.py"
+    r = subprocess.run([sys.executable, str(tool), "--seconds", seconds, "--sweep", "*.payload",
+                        "--out", str(tmp_path)], capture_output=True, text=True)
+    print(r.stdout)
+    assert r.returncode == 0, f"{r.stdout[-3000:]}\nkept in {tmp_path}: {sorted(p.name for p in tmp_path.iterdir())}"

@@ -3,9 +3,11 @@
     PYTHONPATH=python python tools/make_fuzz_corpus.py
 
 engine_file/: the payloads (the file after its 32-byte header) of small
-engines built from tests/onnx_models.py, FP32 and INT8 (fuzz_engine_file
-frames a payload with a valid header and checksum), plus one whole file to
-seed the header checks. network_codec/: the network part of those payloads
+engines built from tests/onnx_models.py, FP32 and INT8, and of engines that
+hold the newer layers (new_layer_engines, from the tests' own networks:
+channel-blocked FP32 and BF16 regions, u8 codes, QSoftmaxFloat, SE tables,
+QLutFloat, the key-count grid); fuzz_engine_file frames a payload with a
+valid header and checksum. Plus one whole file to seed the header checks. network_codec/: the network part of those payloads
 (after target, tuned ISA and metadata). cache/: the calibration caches of
 tests/data and of the INT8 builds. Files named regress-* (inputs of crashes
 found and fixed, replayed by every fuzz run) are kept. engine.dict: a libFuzzer dictionary for
@@ -28,6 +30,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 import int8rt  # noqa: E402
 import onnx_models  # noqa: E402  (tests/onnx_models.py)
+from test_f32_blocked_dense import conv_node  # noqa: E402
 from int8rt.data_calibrator import make_calibrator  # noqa: E402
 
 CORPUS = ROOT / "tests" / "fuzz" / "corpus"
@@ -97,16 +100,73 @@ def engines() -> dict[str, tuple[int8rt.Engine, bytes]]:
         calib.write_calibration_cache = caches.append  # keep the cache in memory
         engine = int8rt.build_engine(model, int8rt.BuilderConfig(precision="int8", calibrator=calib))
         out[f"{name}_int8"] = (engine, caches[0] if caches else b"")
+    out.update(new_layer_engines())
     return out
+
+
+def blocked_net() -> onnx.ModelProto:
+    """A GoogLeNet-shaped FP32 body small enough for a seed: 1x1 and 3x3 convs, a MaxPool, a Concat of two
+    16-channel branches and a ceil-mode AveragePool, then a 1x1 conv and the global pool; built with
+    channel_blocked=True it holds int8rt.Concat16c, int8rt.AveragePool16c and the blocked convs and MaxPool."""
+    rng, inits = np.random.default_rng(13), []
+    node = onnx.helper.make_node
+    nodes = [conv_node(rng, inits, "a", "x", 4, 16, (1, 1), bias=True), node("Relu", ["a"], ["ar"]),
+             conv_node(rng, inits, "b", "ar", 16, 16, (3, 3), pads=[1, 1, 1, 1]), node("Relu", ["b"], ["br"]),
+             node("MaxPool", ["ar"], ["p"], kernel_shape=[3, 3], pads=[1, 1, 1, 1], ceil_mode=1),
+             node("Concat", ["br", "p"], ["cat"], axis=1),
+             node("AveragePool", ["cat"], ["avg"], kernel_shape=[3, 3], strides=[2, 2], pads=[1, 1, 1, 1],
+                  ceil_mode=1, count_include_pad=0),
+             conv_node(rng, inits, "c", "avg", 32, 16, (1, 1)), node("Relu", ["c"], ["cr"]),
+             node("GlobalAveragePool", ["cr"], ["y"])]
+    return onnx_models.model(nodes, [onnx_models.fvi("x", ["N", 4, 7, 7])], [onnx_models.fvi("y", ["N", 16, 1, 1])],
+                             inits, opset=13)
+
+
+def new_layer_engines() -> dict[str, tuple[int8rt.Engine, bytes]]:
+    """Engines holding the layers and records of RESULTS.md sections 137-140 and 148: FP32 channel-blocked
+    regions (Concat16c, AveragePool16c), u8 codes between int8 convs, int8rt.QSoftmaxFloat, per-channel
+    squeeze-and-excitation tables (QChannelMul) and an output table (QLutFloat), a BF16 channel-blocked region,
+    and an attention whose probabilities carry the key-count grid (probs_keys.h). Built from the tests' own
+    small networks."""
+    import test_attention_probs_keys as keys  # noqa: PLC0415  (tests/: each imports its peers)
+    import test_int8_softmax_output as softmax  # noqa: PLC0415
+    import test_pointwise_tables as tables  # noqa: PLC0415
+    import test_se_gates as gates  # noqa: PLC0415
+    import test_u8_codes as u8  # noqa: PLC0415
+    from test_bf16_blocked import _block_model  # noqa: PLC0415
+
+    fp32 = int8rt.BuilderConfig(precision="fp32", channel_blocked=True)
+    rng = np.random.default_rng(17)
+    u8_calib = int8rt.make_calibrator({"x": rng.standard_normal((8, 3, 18, 18)).astype(np.float32)},
+                                      algorithm="auto", batch_size=8)
+    builder, scales = keys.calibrated(keys.dynamic_attention())
+    out = {
+        "blocked_fp32": int8rt.build_engine(blocked_net(), fp32),
+        "bf16_blocked": int8rt.build_engine(_block_model(5, 12, 7, pool=True, hw=(5, 5)),
+                                            int8rt.BuilderConfig(precision="fp32", bf16=True, channel_blocked=True)),
+        "u8codes_int8": int8rt.build_engine(u8.resnet_like(), int8rt.BuilderConfig(
+            calibrator=u8_calib, accuracy_check=False, progress=False)),
+        "qsoftmax_int8": softmax.build(softmax.head(10)),
+        "se_gate_int8": tables.build(gates.se_block()),
+        "out_table_int8": tables.build(gates.sigmoid_head(2)),
+        "probs_keys_int8": int8rt.Engine(builder.build(scales)),
+    }
+    return {name: (engine, b"") for name, engine in out.items()}
 
 
 # Ops and attributes a mutation may swap in (the lowered ops of lower_int8.h and common float ones).
 DICT_OPS = ["Conv", "Gemm", "MatMul", "MaxPool", "AveragePool", "Concat", "Reshape", "Slice", "Resize", "Pad",
             "Transpose", "Split", "Softmax", "ConvTranspose", "int8rt.Quantize", "int8rt.Dequantize", "int8rt.QConv",
             "int8rt.QGemm", "int8rt.QMaxPool", "int8rt.QAveragePool", "int8rt.QGlobalAveragePool", "int8rt.QAdd",
-            "int8rt.QConcat", "int8rt.QLut", "int8rt.QChannelMul", "int8rt.QFlatten"]
+            "int8rt.QConcat", "int8rt.QLut", "int8rt.QChannelMul", "int8rt.QFlatten", "int8rt.QLutFloat",
+            "int8rt.QSoftmaxFloat", "int8rt.QAttention", "int8rt.ToNCHW16c", "int8rt.Concat16c",
+            "int8rt.AveragePool16c", "int8rt.MaxPool16c", "int8rt.GlobalAveragePool16c", "int8rt.ToBf16x16c",
+            "int8rt.ConvBf16x16c", "int8rt.GlobalAveragePoolBf16x16c"]
 DICT_ATTRS = ["pads", "strides", "dilations", "kernel_shape", "group", "axis", "axes", "perm", "split", "starts",
-              "ends", "in_scale", "out_scale", "w_scales", "act", "output_padding", "output_shape"]
+              "ends", "in_scale", "out_scale", "w_scales", "act", "output_padding", "output_shape", "ceil_mode",
+              "count_include_pad", "channels", "int8rt_layout", "int8rt_activation", "int8rt_clip_min",
+              "int8rt_clip_max", "int8rt_residual", "int8rt_precision", "in_zero_point", "out_zero_point",
+              "residual_scale", "residual_zero_point", "probs_calibrated_keys", "probs_scale", "k_transposed"]
 DICT_I64 = [0, 1, -1, 2, 255, 256, 65536, 2**24 + 1, 2**31 - 1, 2**31, 2**32, 2**58 + 1, 2**62 + 1, 2**63 - 1,
             -(2**63)]
 DICT_I32 = [-1, 2**31 - 1, -(2**31)]
