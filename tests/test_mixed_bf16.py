@@ -234,7 +234,9 @@ def test_int8rt_max_isa_below_avx512_keeps_fp32_and_avx512vnni_does_not() -> Non
             "e = int8rt.build_engine(case.model, int8rt.BuilderConfig(calibrator=cal, accuracy_target=0.9)); "
             "print(sorted(e.build_report().mixed_precision['bf16_layers']))")
     here = Path(__file__).resolve().parent
-    path = os.pathsep.join([str(here.parent / "python"), str(here), os.environ.get("PYTHONPATH", "")])
+    # the int8rt this process imported (the installed wheel in CI, python/ in a dev tree), then the tests' helpers
+    package_dir = Path(int8rt.__file__).resolve().parent.parent
+    path = os.pathsep.join([str(package_dir), str(here), os.environ.get("PYTHONPATH", "")])
     for isa, bf16 in (("avxvnni", False), ("avx512vnni", native_bf16())):
         out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                              env={**os.environ, "INT8RT_MAX_ISA": isa, "PYTHONPATH": path}).stdout
