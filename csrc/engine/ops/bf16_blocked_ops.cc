@@ -27,6 +27,7 @@
 #include "engine/bf16_blocked.h"
 #include "engine/layer.h"
 #include "engine/ops/op_util.h"
+#include "engine/ops/pool_window_2d.h"
 #include "kernels/nchw16c_bf16.h"
 #include "kernels/ref/bf16.h"
 
@@ -418,9 +419,7 @@ class Bf16BlockedMaxPoolLayer : public Layer {
     const Shape& s = in[0]->shape();
     const DimGeom gh = window_geometry(w_, 0, s[2], prefix_), gw = window_geometry(w_, 1, s[3], prefix_);
     kernels::MaxPoolBf16x16c g;
-    g.H = s[2]; g.W = s[3]; g.oh = gh.out; g.ow = gw.out; g.kh = w_.kernel[0]; g.kw = w_.kernel[1];
-    g.sh = w_.strides[0]; g.sw = w_.strides[1]; g.dh = w_.dilations[0]; g.dw = w_.dilations[1];
-    g.ph = gh.pad_begin; g.pw = gw.pad_begin;
+    set_pool_window_2d(g, w_, s[2], s[3], gh, gw);
     const int64_t CB = s[1], rows = std::min(g.oh, std::max<int64_t>(1, kTaskBytes / (g.ow * kBf16Block * 2)));
     const int64_t runs = (g.oh + rows - 1) / rows;
     const uint16_t* x = in[0]->data<uint16_t>();

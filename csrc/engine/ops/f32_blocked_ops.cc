@@ -26,6 +26,7 @@
 #include "engine/f32_blocked.h"
 #include "engine/layer.h"
 #include "engine/ops/op_util.h"
+#include "engine/ops/pool_window_2d.h"
 #include "kernels/nchw16c_f32.h"
 #include "kernels/transpose_x32.h"
 
@@ -195,9 +196,7 @@ class BlockedPoolLayer : public Layer {
     const Shape& s = in[0]->shape();
     const DimGeom gh = window_geometry(w_, 0, s[2], prefix_), gw = window_geometry(w_, 1, s[3], prefix_);
     kernels::PoolNchw16c g;
-    g.H = s[2]; g.W = s[3]; g.oh = gh.out; g.ow = gw.out; g.kh = w_.kernel[0]; g.kw = w_.kernel[1];
-    g.sh = w_.strides[0]; g.sw = w_.strides[1]; g.dh = w_.dilations[0]; g.dw = w_.dilations[1];
-    g.ph = gh.pad_begin; g.pw = gw.pad_begin;
+    set_pool_window_2d(g, w_, s[2], s[3], gh, gw);
     std::vector<float> count_h, count_w;
     if (!is_max_) {
       count_h = pool_divisors(g.H, g.kh, g.sh, g.dh, gh, include_pad_);
