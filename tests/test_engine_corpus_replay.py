@@ -59,6 +59,8 @@ NEW_LAYER_SEEDS = {
     "se_gate_int8": {"int8rt.QChannelMul"},
     "out_table_int8": {"int8rt.QLutFloat"},
     "probs_keys_int8": {"int8rt.QAttention"},
+    "float_chain_fp32": {"Conv"},
+    "float_chain_mixed": {"Conv", "int8rt.QConv"},
 }
 
 
@@ -68,6 +70,8 @@ def test_new_layer_seeds_hold_their_layers_and_run(name: str) -> None:
     assert NEW_LAYER_SEEDS[name] <= {layer["op"] for layer in engine.layers()}
     if name == "u8codes_int8" and int8rt.kernels.isa_info()["avx512vnni"]["enabled"]:  # the tier that reads them
         assert any("(input u8 codes)" in layer["detail"] for layer in engine.layers())
+    if name.startswith("float_chain"):  # the fused element-wise chain's record (RESULTS.md section 147)
+        assert any("+chain(" in layer["detail"] for layer in engine.layers())
     if name == "probs_keys_int8":
         from int8rt.accuracy.probs_keys import key_count_layers
         assert key_count_layers(engine.network())  # the key-count grid's record

@@ -19,6 +19,7 @@ change of the engine format means running this again.
 from __future__ import annotations
 
 import struct
+import tempfile
 import sys
 from pathlib import Path
 
@@ -129,6 +130,7 @@ def new_layer_engines() -> dict[str, tuple[int8rt.Engine, bytes]]:
     and an attention whose probabilities carry the key-count grid (probs_keys.h). Built from the tests' own
     small networks."""
     import test_attention_probs_keys as keys  # noqa: PLC0415  (tests/: each imports its peers)
+    import test_float_chain as chain  # noqa: PLC0415
     import test_int8_softmax_output as softmax  # noqa: PLC0415
     import test_pointwise_tables as tables  # noqa: PLC0415
     import test_se_gates as gates  # noqa: PLC0415
@@ -136,6 +138,7 @@ def new_layer_engines() -> dict[str, tuple[int8rt.Engine, bytes]]:
     from test_bf16_blocked import _block_model  # noqa: PLC0415
 
     fp32 = int8rt.BuilderConfig(precision="fp32", channel_blocked=True)
+    tmp = tempfile.mkdtemp()
     rng = np.random.default_rng(17)
     u8_calib = int8rt.make_calibrator({"x": rng.standard_normal((8, 3, 18, 18)).astype(np.float32)},
                                       algorithm="auto", batch_size=8)
@@ -150,6 +153,9 @@ def new_layer_engines() -> dict[str, tuple[int8rt.Engine, bytes]]:
         "se_gate_int8": tables.build(gates.se_block()),
         "out_table_int8": tables.build(gates.sigmoid_head(2)),
         "probs_keys_int8": int8rt.Engine(builder.build(scales)),
+        # a float conv's fused element-wise chain (RESULTS.md section 147), in an FP32 and a mixed engine
+        "float_chain_fp32": chain._build(chain._model(Path(tmp) / "chain.onnx"), precision="fp32"),
+        "float_chain_mixed": chain._build(chain._model(Path(tmp) / "chain.onnx"), layer_precisions={"conv1": "fp32"}),
     }
     return {name: (engine, b"") for name, engine in out.items()}
 
@@ -166,7 +172,8 @@ DICT_ATTRS = ["pads", "strides", "dilations", "kernel_shape", "group", "axis", "
               "ends", "in_scale", "out_scale", "w_scales", "act", "output_padding", "output_shape", "ceil_mode",
               "count_include_pad", "channels", "int8rt_layout", "int8rt_activation", "int8rt_clip_min",
               "int8rt_clip_max", "int8rt_residual", "int8rt_precision", "in_zero_point", "out_zero_point",
-              "residual_scale", "residual_zero_point", "probs_calibrated_keys", "probs_scale", "k_transposed"]
+              "residual_scale", "residual_zero_point", "probs_calibrated_keys", "probs_scale", "k_transposed",
+              "int8rt_chain", "int8rt_chain_values"]
 DICT_I64 = [0, 1, -1, 2, 255, 256, 65536, 2**24 + 1, 2**31 - 1, 2**31, 2**32, 2**58 + 1, 2**62 + 1, 2**63 - 1,
             -(2**63)]
 DICT_I32 = [-1, 2**31 - 1, -(2**31)]
