@@ -168,3 +168,35 @@ def test_a_float_island_entered_through_a_chain_reads_int8_values(models: tuple[
     for seed in (6, 7):
         x = _data(6, seed)
         np.testing.assert_array_equal(_run(entry, x)["y"], _run(plain, x)["y"])
+
+
+
+@pytest.mark.parametrize("rank", [0, 4, 5])
+def test_a_constant_that_raises_the_rank_ends_the_chain(tmp_path: Path, rank: int) -> None:
+    # Add(z, 3), Clip(0, 6), Mul(z, .), Div(., 6) with Div's 6 of shape [1] * rank: up to the conv output's rank
+    # the whole chain fuses; a rank-5 constant broadcasts the 2-D conv's output to rank 5, so Div stays a layer
+    # and the output keeps ONNX's shape (the fused conv once wrote [N, C, H, W] there).
+    rng = np.random.default_rng(3)
+    inits = [numpy_helper.from_array(rng.normal(0, 0.5, (4, 3, 3, 3)).astype(np.float32), "w"),
+             numpy_helper.from_array(np.array(3.0, np.float32), "three"),
+             numpy_helper.from_array(np.array(0.0, np.float32), "zero"),
+             numpy_helper.from_array(np.array(6.0, np.float32), "hi"),
+             numpy_helper.from_array(np.full([1] * rank, 6.0, np.float32), "six")]
+    nodes = [helper.make_node("Conv", ["x", "w"], ["z"], name="conv", pads=[1] * 4),
+             helper.make_node("Add", ["z", "three"], ["a"], name="add3"),
+             helper.make_node("Clip", ["a", "zero", "hi"], ["cl"], name="clip"),
+             helper.make_node("Mul", ["z", "cl"], ["m"], name="mul"),
+             helper.make_node("Div", ["m", "six"], ["y"], name="div6")]
+    graph = helper.make_graph(nodes, "rank", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [None, 3, 6, 6])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [None] * max(4, rank))], inits)
+    path = tmp_path / "rank.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]), path)
+    engine = _build(path, precision="fp32")
+    x = rng.normal(0, 1.5, (2, 3, 6, 6)).astype(np.float32)
+    y = _run(engine, x)["y"]
+    ort = pytest.importorskip("onnxruntime")
+    want = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).run(None, {"x": x})[0]
+    assert y.shape == want.shape == (1,) * (rank - 4) + (2, 4, 6, 6)
+    np.testing.assert_allclose(y, want, rtol=1e-5, atol=1e-5)
+    chained = [layer["detail"] for layer in engine.layers() if "+chain(" in layer["detail"]]
+    assert len(chained) == 1 and ("Div" in chained[0]) == (rank <= 4), chained

@@ -28,10 +28,12 @@ namespace {
 
 constexpr double kInf = std::numeric_limits<double>::infinity();
 
-// A scalar float32 constant's value, or false.
-bool scalar(const Network& net, int id, float* v) {
+// A one-element float32 constant's value, or false; of rank at most
+// `max_rank` (the conv output's: a [1, 1, 1, 1, 1] constant would broadcast
+// a 2-D conv's output to rank 5, which the fused conv does not write).
+bool scalar(const Network& net, int id, size_t max_rank, float* v) {
   const Tensor* t = passes::constant_or_null(net, id);
-  if (!t || t->dtype != DataType::kFloat32 || t->f32.size() != 1) return false;
+  if (!t || t->dtype != DataType::kFloat32 || t->f32.size() != 1 || t->shape.size() > max_rank) return false;
   *v = t->f32[0];
   return true;
 }
@@ -48,6 +50,7 @@ bool as_step(const Network& net, int id, int t, int z, Step* s) {
   if (node.outputs.size() != 1 || net.tensor(node.outputs[0]).dtype != DataType::kFloat32) return false;
   s->node = id;
   s->values.clear();
+  const size_t rank = net.tensor(z).shape.size();
   if ((node.op == "Relu" || node.op == "Clip") && passes::input_at(node, 0) != t) return false;
   if (node.op == "Relu" && node.inputs.size() == 1) {
     s->code = "Relu";
@@ -60,7 +63,7 @@ bool as_step(const Network& net, int id, int t, int z, Step* s) {
     float v = 0.f;
     for (size_t i = 1; i < node.inputs.size() && i < 3; ++i) {
       if (node.inputs[i] < 0) continue;
-      if (!scalar(net, node.inputs[i], &v) || std::isnan(v)) return false;
+      if (!scalar(net, node.inputs[i], rank, &v) || std::isnan(v)) return false;
       (i == 1 ? lo : hi) = v;
     }
     s->code = "Clip";
@@ -77,7 +80,7 @@ bool as_step(const Network& net, int id, int t, int z, Step* s) {
       operands += 't';
     } else if (in == z) {
       operands += 'z';
-    } else if (scalar(net, in, &v)) {
+    } else if (scalar(net, in, rank, &v)) {
       operands += 'c';
       s->values.push_back(v);
     } else {
