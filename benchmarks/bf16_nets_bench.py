@@ -200,7 +200,9 @@ def rel_l2(got: List[np.ndarray], ref: List[np.ndarray]) -> float:
 
 def counts(engine) -> str:
     c = Counter(la["precision"] for la in engine.layers())
-    heavy = Counter(la["precision"] for la in engine.layers() if la["op"] in ("Conv", "Gemm", "MatMul"))
+    # the blocked layers' ops too (int8rt.ConvBf16x16c, ...): the op name without int8rt.'s prefix
+    heavy = Counter(la["precision"] for la in engine.layers()
+                    if la["op"].removeprefix("int8rt.").startswith(("Conv", "Gemm", "MatMul")))
     return (f"{c.get('int8', 0)} int8 / {c.get('bf16', 0)} bf16 / {c.get('fp32', 0)} fp32 layers "
             f"(float Conv/Gemm/MatMul: {heavy.get('bf16', 0)} bf16, {heavy.get('fp32', 0)} fp32)")
 
