@@ -26,6 +26,7 @@
 #include "core/thread_pool.h"
 #include "engine/bf16_blocked.h"
 #include "engine/layer.h"
+#include "engine/ops/blocked_tensor.h"
 #include "engine/ops/op_util.h"
 #include "engine/ops/pool_window_2d.h"
 #include "kernels/nchw16c_bf16.h"
@@ -38,23 +39,13 @@ namespace {
 using kernels::kBf16Block;
 namespace bf16 = kernels::bf16;
 
-int64_t blocks(int64_t c) { return (c + kBf16Block - 1) / kBf16Block; }
+static_assert(kBf16Block == kChannelBlock, "blocked_tensor.h's block is the BF16 kernels' block");
 
-int64_t channels_attr(const Node& node) {
-  const int64_t c = node.attrs.get_int("channels", 0);
-  if (c <= 0) throw InvalidArgument(layer_error_prefix(node) + "needs a positive attribute 'channels'");
-  return c;
-}
+int64_t blocks(int64_t c) { return channel_blocks(c); }
 
 // A blocked bfloat16 input [N, CB, H, W, 16] (CB = blocks(C) when C > 0).
 const Shape& blocked_input(const std::vector<const Value*>& in, size_t i, int64_t C, const std::string& prefix) {
-  const Shape& s = require_input(in, i, DataType::kBFloat16, prefix).shape();
-  if (s.size() != 5 || (C > 0 && s[1] != blocks(C)) || s[4] != kBf16Block) {
-    throw InvalidArgument(prefix + "needs a channel-blocked bfloat16 input [N, CB, H, W, 16]" +
-                          (C > 0 ? " with CB = " + std::to_string(blocks(C)) : std::string()) + ", got " +
-                          shape_str(s));
-  }
-  return s;
+  return engine::blocked_input(in, i, DataType::kBFloat16, C, prefix);
 }
 
 class Bf16BlockedConvLayer : public Layer {

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "core/thread_pool.h"
+#include "engine/ops/blocked_tensor.h"
 #include "kernels/nchw16c_f32.h"
 
 namespace int8rt {
@@ -27,7 +28,7 @@ namespace {
 
 using kernels::kBlock16;
 
-int64_t blocks(int64_t c) { return (c + kBlock16 - 1) / kBlock16; }
+int64_t blocks(int64_t c) { return channel_blocks(c); }  // blocked_tensor.h
 
 class BlockedConvLayer : public Layer {
  public:

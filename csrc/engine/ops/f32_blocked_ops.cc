@@ -25,6 +25,7 @@
 #include "core/thread_pool.h"
 #include "engine/f32_blocked.h"
 #include "engine/layer.h"
+#include "engine/ops/blocked_tensor.h"
 #include "engine/ops/op_util.h"
 #include "engine/ops/pool_window_2d.h"
 #include "kernels/nchw16c_f32.h"
@@ -37,23 +38,13 @@ namespace {
 using kernels::kBlock16;
 using kernels::PoolNchw16cFn;
 
-int64_t blocks(int64_t c) { return (c + kBlock16 - 1) / kBlock16; }
+static_assert(kBlock16 == kChannelBlock, "blocked_tensor.h's block is the FP32 kernels' block");
 
-int64_t channels_attr(const Node& node) {
-  const int64_t c = node.attrs.get_int("channels", 0);
-  if (c <= 0) throw InvalidArgument(layer_error_prefix(node) + "needs a positive attribute 'channels'");
-  return c;
-}
+int64_t blocks(int64_t c) { return channel_blocks(c); }
 
-// A blocked input [N, CB, H, W, 16] of C channels; throws otherwise.
+// A blocked float32 input [N, CB, H, W, 16] of C channels; throws otherwise.
 const Shape& blocked_input(const std::vector<const Value*>& in, size_t i, int64_t C, const std::string& prefix) {
-  const Shape& s = require_input(in, i, DataType::kFloat32, prefix).shape();
-  if (s.size() != 5 || (C > 0 && s[1] != blocks(C)) || s[4] != kBlock16) {
-    throw InvalidArgument(prefix + "needs a channel-blocked input [N, CB, H, W, 16]" +
-                          (C > 0 ? " with CB = " + std::to_string(blocks(C)) : std::string()) + ", got " +
-                          shape_str(s));
-  }
-  return s;
+  return engine::blocked_input(in, i, DataType::kFloat32, C, prefix);
 }
 
 class BlockedConvertLayer : public Layer {
