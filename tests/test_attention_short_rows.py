@@ -7,8 +7,10 @@ at least 1/keys, so rows over fewer than 1/threshold keys clip. Where the
 key axis is dynamic the lowering now scales the probabilities' grid with
 the key count below the calibration's fewest keys
 (csrc/engine/ops/int8/probs_keys.h; tests/test_attention_probs_keys.py),
-which needs that count from calibration. A build from a calibration cache
-alone has none: there the lowering (lower_int8_attention.cc,
+which needs that count from calibration: this process's batches, the Ray
+workers' merged (test_calib_distributed.py), or the cache's sidecar
+(``<cache>.channels.json``, calib/channel_ranges.py). A build from a cache
+without its sidecar has none: there the lowering (lower_int8_attention.cc,
 warn_short_rows) still warns, naming the probabilities and the int8
 product, where the threshold is at most 1/2; it is silent for a static key
 axis and for an engine whose grid follows the key count. The network here:
@@ -17,9 +19,9 @@ projections (near-uniform attention) and a residual, calibrated at 64
 tokens.
 
 Bounds (centred cosine of the output at 8 tokens against FP32 at 8
-tokens, 16 inputs): calibrated on data the INT8 engine holds 0.995
-(measured 0.9981); from the cache alone it falls below 0.98 (measured
-0.967); each workaround the warning names (calibrating on batches of the
+tokens, 16 inputs): calibrated on data, or from the cache with its
+sidecar, the INT8 engine holds 0.995 (measured 0.9981, the same output);
+from the cache without its sidecar it falls below 0.98 (measured 0.967); each workaround the warning names (calibrating on batches of the
 short length too; int8_matmul_pairs=False) holds 0.995 (measured 0.9999 /
 0.998). The bounds sit clear of the measured values: the figures are float
 arithmetic over seeded data, stable across ISAs only to rounding.
@@ -27,6 +29,7 @@ arithmetic over seeded data, stable across ISAs only to rounding.
 from __future__ import annotations
 
 import logging
+import os
 
 import numpy as np
 import pytest
@@ -95,10 +98,16 @@ def build(m: onnx.ModelProto, calib, caplog, **config) -> tuple[int8rt.Engine, l
     return engine, [r.getMessage() for r in caplog.records if "attention probabilities" in r.getMessage()]
 
 
-def from_cache(m: onnx.ModelProto, calib: list, tmp_path, caplog, **config) -> tuple[int8rt.Engine, list[str]]:
-    """The engine a second build makes from the cache the first wrote (no calibration batch runs)."""
+def from_cache(m: onnx.ModelProto, calib: list, tmp_path, caplog, sidecar: bool = False,
+               **config) -> tuple[int8rt.Engine, list[str]]:
+    """The engine a second build makes from the cache the first wrote (no
+    calibration batch runs), with the cache's sidecar or (the default, the
+    case the warning is about) without it: a cache from TensorRT or from a
+    calibrator that keeps no sidecar."""
     path = str(tmp_path / f"calibration{len(list(tmp_path.iterdir()))}.cache")
     build(m, make_calibrator(calib, cache_file=path), caplog, **config)
+    if not sidecar:
+        os.remove(path + ".channels.json")
     return build(m, make_calibrator(calib, cache_file=path), caplog, **config)
 
 
@@ -119,11 +128,21 @@ def test_calibrated_on_data_the_grid_follows_short_rows_silently(fp32, caplog) -
     assert short_ccos(engine, fp32) > 0.995
 
 
+def test_from_the_cache_with_its_sidecar_the_grid_follows_short_rows_silently(fp32, caplog, tmp_path) -> None:
+    calibrated, _ = build(dynamic_attention(), batches(LONG, 8, 1), caplog)
+    engine, warned = from_cache(dynamic_attention(), batches(LONG, 8, 1), tmp_path, caplog, sidecar=True)
+    assert warned == []
+    x = np.concatenate([b["x"] for b in batches(SHORT, 4, 99)])
+    assert (engine.create_execution_context().run({"x": x})["y"]
+            == calibrated.create_execution_context().run({"x": x})["y"]).all()
+    assert short_ccos(engine, fp32) > 0.995
+
+
 def test_from_the_cache_alone_it_warns_and_the_named_workarounds_hold(fp32, caplog, tmp_path) -> None:
     engine, warned = from_cache(dynamic_attention(), batches(LONG, 8, 1), tmp_path, caplog)
     assert len(warned) == 1, warned
     assert "'probs'" in warned[0] and "context" in warned[0] and "int8_matmul_pairs=False" in warned[0]
-    assert "cache" in warned[0]
+    assert "cache" in warned[0] and "sidecar" in warned[0]
     assert short_ccos(engine, fp32) < 0.98  # the finding the warning is about
 
     mixed, warned = from_cache(dynamic_attention(), batches(LONG, 4, 1) + batches(SHORT, 4, 2), tmp_path, caplog)

@@ -55,10 +55,11 @@ def test_a_sidecar_written_without_shapes_still_loads(tmp_path: Path) -> None:
     m, cache, first = _calibrated(tmp_path)
     path = Path(cache + ".channels.json")
     doc = json.loads(path.read_text())
-    del doc["shapes"]  # as written before the shapes were kept
+    del doc["shapes"]  # as written before the shapes (and the key counts) were kept
+    doc.pop("keys", None)
     path.write_text(json.dumps(doc, indent=1))
-    ranges, shapes = decode_sidecar(path.read_bytes())
-    assert shapes == {} and ranges == doc["ranges"]
+    ranges, shapes, keys = decode_sidecar(path.read_bytes())
+    assert shapes == {} and keys == {} and ranges == doc["ranges"]
 
     engine = int8rt.build_engine(m, int8rt.BuilderConfig(calibrator=_FromCache(cache, True), accuracy_check=False))
     out = engine.run(_feed())["y"]
@@ -68,6 +69,10 @@ def test_a_sidecar_written_without_shapes_still_loads(tmp_path: Path) -> None:
 @pytest.mark.parametrize("data, message", [
     (b'{"format": "int8rt-channel-ranges", "version": 1, "ranges": {}, "shapes": {"x": [8, -1]}}', "'x'"),
     (b'{"format": "int8rt-channel-ranges", "version": 1, "ranges": {}, "shapes": {"x": "8"}}', "'shapes'"),
+    (b'{"format": "int8rt-channel-ranges", "version": 1, "ranges": {}, "keys": {"p": 0}}', "'p'"),
+    (b'{"format": "int8rt-channel-ranges", "version": 1, "ranges": {}, "keys": {"p": 2.5}}', "'p'"),
+    (b'{"format": "int8rt-channel-ranges", "version": 1, "ranges": {}, "keys": {"p": true}}', "'p'"),
+    (b'{"format": "int8rt-channel-ranges", "version": 1, "ranges": {}, "keys": [3]}', "'keys'"),
 ])
 def test_malformed_shapes_are_format_errors(data: bytes, message: str) -> None:
     with pytest.raises(int8rt.FormatError, match=message):

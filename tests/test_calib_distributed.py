@@ -207,3 +207,31 @@ def test_what_the_workers_left_out_reaches_the_report(algorithm: str) -> None:
     assert [line.split("'")[1] for line in left_out] == ["mask", "z"], single.report()
     assert sharded.report() == single.report()
     assert sharded.scales() == single.scales()
+
+
+def test_sharded_calibration_keeps_the_key_counts(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """The workers' fewest last-axis elements per tensor come back with their
+    histograms and are merged (the fewest over every shard): attention
+    probabilities on a dynamic key axis get the single-process build's grid
+    that follows the key count, and its sidecar (RESULTS_accuracy.md acc32;
+    before, the driver had no count and warned). The shortest rows (32
+    tokens) are in the last shard only."""
+    from test_attention_short_rows import LONG, batches, build, dynamic_attention, short_ccos
+
+    m = dynamic_attention()
+    data = batches(LONG, 6, 1) + batches(32, 2, 3)
+
+    def engine(name: str, distributed: object = None) -> tuple[int8rt.Engine, list[str]]:
+        cal = make_calibrator(data, algorithm="minmax", cache_file=str(tmp_path / name))
+        return build(m, cal, caplog, distributed=distributed, accuracy_check=False)
+
+    single, _ = engine("one.cache")
+    sharded, warned = engine("two.cache", RayCalibration(num_workers=2, batches_per_task=2))
+    assert warned == []
+    keys = int8rt.calib.decode_sidecar((tmp_path / "two.cache.channels.json").read_bytes()).keys
+    assert keys["probs"] == 32
+    assert (tmp_path / "two.cache.channels.json").read_bytes() == (tmp_path / "one.cache.channels.json").read_bytes()
+    fp32 = int8rt.build_engine(m.SerializeToString(), int8rt.BuilderConfig(precision="fp32"))
+    x = np.concatenate([b["x"] for b in batches(8, 4, 99)])
+    np.testing.assert_array_equal(sharded.run({"x": x})["y"], single.run({"x": x})["y"])
+    assert short_ccos(sharded, fp32) > 0.995

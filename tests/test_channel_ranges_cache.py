@@ -100,3 +100,28 @@ def test_malformed_sidecars_are_format_errors(data: bytes, message: str) -> None
 def test_encoding_refuses_values_no_range_has() -> None:
     with pytest.raises(int8rt.InvalidArgumentError, match="'t'"):
         encode_channel_ranges({"t": [1.0, float("nan")]})
+
+
+def test_a_tensor_whose_channel_count_varies_has_no_ranges() -> None:
+    """Axis 1 of a rank-4 tensor that changes size between calibration
+    batches (heads split as [B, S, heads, dim]: the sequence) is not
+    channels: the builder keeps no ranges for it, whatever the batches'
+    order (it kept the last count's before), and names it; a tensor whose
+    axis 1 holds still keeps its ranges."""
+    from test_attention_short_rows import batches, dynamic_attention
+
+    def measured(order: list) -> tuple[dict, set]:
+        builder = int8rt._core.Builder(int8rt.onnx.import_model(dynamic_attention().SerializeToString()),
+                                       channel_activations=True)
+        collector = int8rt.calib.Collector(algorithm="minmax")
+        for b in order:
+            builder.calibrate_batch(b, collector._native)
+        return builder.channel_ranges(), builder.varied_channel_counts()
+
+    long, short = batches(64, 2, 1), batches(32, 1, 2)
+    for order in (long + short, short + long, long[:1] + short + long[1:]):
+        ranges, varied = measured(order)
+        assert {"q_heads", "k_heads", "v_heads", "ctx_t"} <= varied
+        assert not varied & set(ranges)
+    ranges, varied = measured(long)
+    assert varied == set() and len(ranges["q_heads"]) == 64

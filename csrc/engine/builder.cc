@@ -52,7 +52,10 @@ struct Builder::Impl {
   // Per-channel max |x| of the rank-4 calibration tensors (channel_ranges);
   // ranges_frozen: set by set_channel_ranges, which later batches leave as
   // they are (a rewrite of the network drops them: remake_fp32).
+  // channel_varied: tensors whose axis-1 count changed between batches (a
+  // sequence axis, not channels): none of their ranges is kept.
   std::map<std::string, std::vector<float>> channel_amax;
+  std::set<std::string> channel_varied;
   bool ranges_frozen = false;
   // The fewest last-axis elements per calibration tensor (calibration_keys).
   std::map<std::string, int64_t> calibration_keys;
@@ -331,13 +334,22 @@ namespace {
 
 // Grows `ranges[name]` to the per-channel max |x| (axis 1) of `v`, a rank-4
 // float32 tensor of at least two channels (others are left out).
-void grow_channel_amax(std::map<std::string, std::vector<float>>& ranges, const std::string& name,
-                       const engine::Value& v) {
-  if (v.dtype() != DataType::kFloat32 || v.shape().size() != 4) return;
+// A tensor whose axis-1 count differs from an earlier batch's is dropped for
+// good (`varied`): its axis 1 is not channels, and ranges of the last count
+// alone would depend on the batches' order (and on how sharded calibration
+// split them).
+void grow_channel_amax(std::map<std::string, std::vector<float>>& ranges, std::set<std::string>& varied,
+                       const std::string& name, const engine::Value& v) {
+  if (v.dtype() != DataType::kFloat32 || v.shape().size() != 4 || varied.count(name)) return;
   const int64_t n = v.shape()[0], c = v.shape()[1], hw = v.shape()[2] * v.shape()[3];
   if (c < 2 || n * c * hw != v.numel()) return;
   std::vector<float>& amax = ranges[name];
-  if (amax.size() != static_cast<size_t>(c)) amax.assign(static_cast<size_t>(c), 0.f);
+  if (!amax.empty() && amax.size() != static_cast<size_t>(c)) {
+    ranges.erase(name);
+    varied.insert(name);
+    return;
+  }
+  if (amax.empty()) amax.assign(static_cast<size_t>(c), 0.f);
   const float* x = v.data<float>();
   for (int64_t b = 0; b < n; ++b) {
     for (int64_t k = 0; k < c; ++k) {
@@ -356,15 +368,20 @@ void Builder::record_channel_ranges() {
   const auto& tensors = impl_->optimized.tensors();
   for (size_t id = 0; id < tensors.size(); ++id) {
     if (impl_->observe[id]) {
-      grow_channel_amax(impl_->channel_amax, tensors[id].name, impl_->fp32->value(*impl_->state, static_cast<int>(id)));
+      grow_channel_amax(impl_->channel_amax, impl_->channel_varied, tensors[id].name,
+                        impl_->fp32->value(*impl_->state, static_cast<int>(id)));
     }
   }
   for (const std::string& name : impl_->branch_taken) {  // scoped: the branch's lowering reads them by scope
-    if (!impl_->branch_skipped.count(name)) grow_channel_amax(impl_->channel_amax, name, impl_->branch_values.at(name));
+    if (!impl_->branch_skipped.count(name)) {
+      grow_channel_amax(impl_->channel_amax, impl_->channel_varied, name, impl_->branch_values.at(name));
+    }
   }
 }
 
 std::map<std::string, std::vector<float>> Builder::channel_ranges() const { return impl_->channel_amax; }
+
+std::set<std::string> Builder::varied_channel_counts() const { return impl_->channel_varied; }
 
 void Builder::set_channel_ranges(const std::map<std::string, std::vector<float>>& ranges) {
   impl_->channel_amax = ranges;
@@ -691,6 +708,7 @@ void Builder::insert_channel_scale(const std::string& x, const std::vector<std::
 
 void Builder::remake_fp32() {
   impl_->channel_amax.clear();  // they measured the network before the rewrite
+  impl_->channel_varied.clear();
   impl_->ranges_frozen = false;
   Network& net = impl_->optimized;
   net.compact();

@@ -94,9 +94,10 @@ struct LoweringOptions {
   // Tensor name -> the fewest elements on its last axis in any calibration
   // batch (Builder::calibration_keys): attention probabilities on a dynamic
   // key axis get a grid that follows the key count below it
-  // (engine/ops/int8/probs_keys.h). Empty (a build from a cache alone, a
-  // sharded calibration's driver): the calibrated grid at every length, and
-  // the report warns.
+  // (engine/ops/int8/probs_keys.h); sharded calibration merges the
+  // workers', a cache's sidecar carries them. Empty (a build from a cache
+  // without its sidecar): the calibrated grid at every length, and the
+  // report warns.
   std::map<std::string, int64_t> calibrated_keys;
 };
 

@@ -206,9 +206,9 @@ ProbsKeys Lowerer::probs_keys(int probs) const {
 // than 1/threshold keys clip at least one probability each, whatever the
 // weights. That matters only where the engine can meet such rows (the key
 // axis unknown at build time) and the grid does not follow the key count
-// (probs_keys inactive: calibration recorded no key count, as in a build
-// from a calibration cache alone or a sharded calibration's driver). The
-// rule is silent for a threshold above 1/2 (only rows of one key could
+// (probs_keys inactive: the build has no key count, as in a build from a
+// calibration cache without the sidecar that carries it,
+// python/int8rt/calib/channel_ranges.py). The rule is silent for a threshold above 1/2 (only rows of one key could
 // clip) and for a static key axis.
 void Lowerer::warn_short_rows(int probs, const std::string& layer, const ProbsKeys& grid) {
   const Tensor& p = src_.tensor(probs);
@@ -220,10 +220,11 @@ void Lowerer::warn_short_rows(int probs, const std::string& layer, const ProbsKe
   std::snprintf(figures, sizeof figures, "threshold %.4g: every row over fewer than %.0f keys", threshold, keys);
   note("warning: the attention probabilities '" + p.name + "' that the int8 product '" + layer +
        "' reads have a dynamic key axis and " + figures +
-       " clips (a row's largest probability is at least 1/keys), and no calibration batch ran in this build (scales "
-       "from a calibration cache alone, or sharded calibration), so the grid cannot follow the key count of shorter "
-       "rows; at sequences shorter than calibrated, calibrate on data in this process, or on batches of the shortest "
-       "length too, or build with int8_matmul_pairs=False");
+       " clips (a row's largest probability is at least 1/keys), and this build has no calibrated key count (scales "
+       "from a calibration cache without its sidecar '<cache>.channels.json', which carries it), so the grid cannot "
+       "follow the key count of shorter rows; at sequences shorter than calibrated, calibrate on data in this "
+       "process, or keep the cache's sidecar, or calibrate on batches of the shortest length too, or build with "
+       "int8_matmul_pairs=False");
 }
 
 bool Lowerer::is_last_axis_softmax(int t) const {

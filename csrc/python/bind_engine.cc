@@ -346,6 +346,7 @@ void bind_engine(py::module_& m) {
       .def("insert_channel_scale", &Builder::insert_channel_scale, py::arg("tensor"), py::arg("consumers"),
            py::arg("factors"), py::call_guard<py::gil_scoped_release>())
       .def("channel_ranges", &Builder::channel_ranges, "per-channel max |x| of calibration: see int8rt/builder.h")
+      .def("varied_channel_counts", &Builder::varied_channel_counts)
       .def("set_channel_ranges", &Builder::set_channel_ranges, py::arg("ranges"))
       .def("calibration_keys", &Builder::calibration_keys,
            "fewest last-axis elements per calibration tensor: see int8rt/builder.h")

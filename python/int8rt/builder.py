@@ -364,10 +364,12 @@ def _calibrate(builder: _core.Builder, network: Network, model: ModelSource, con
     if not session.from_cache and config.distributed is not None:
         # the workers' per-channel maxima, merged (calib/distributed.py); SmoothQuant's statistics on the driver
         tap = smoothing.tapped if smoothing is not None else lambda feed: feed
-        _keep_channel_ranges(builder, rewrites, calibrator, config.distributed.calibrate(
+        sharded = config.distributed.calibrate(
             model, config.batch_size, _builder_args(config), session, calibrator, inputs, config.progress,
             wrap=lambda feed: run.wrap(tap(_shapes_to(builder, feed)), session), rewrites=rewrites.calls,
-            dtypes=dtypes, report=rewrites.keep_report_lines))
+            dtypes=dtypes, report=rewrites.keep_report_lines)
+        _keep_calibration_keys(builder, rewrites, sharded.keys)
+        _keep_channel_ranges(builder, rewrites, calibrator, sharded.ranges)
     elif not session.from_cache:
 
         def feed(inputs: dict[str, np.ndarray]) -> None:
@@ -390,14 +392,15 @@ def _calibrate(builder: _core.Builder, network: Network, model: ModelSource, con
         pull_batches(calibrator, session, list(inputs), run.wrap(feed, session, observe), progress=config.progress,
                      input_shapes=inputs, owner=type(calibrator).__name__)
         # the calibration batches' alone: auto's later passes leave them
+        _keep_calibration_keys(builder, rewrites, builder.calibration_keys())
         _keep_channel_ranges(builder, rewrites, calibrator, builder.channel_ranges())
-        rewrites.keep_calibration_keys(builder.calibration_keys())
     if session.from_cache:
         # what the cache cannot hold, from its sidecar (calib/channel_ranges.py)
-        ranges, shapes = channel_ranges.from_calibrator(calibrator)
+        ranges, shapes, keys = channel_ranges.from_calibrator(calibrator)
         if ranges:
             builder.set_channel_ranges(ranges)
             rewrites.keep_channel_ranges(ranges)
+        _keep_calibration_keys(builder, rewrites, keys)
         # a profile the user gave says the shapes; so does a network whose
         # declared dims the stored ones do not fit (a cache shared by the
         # same network exported at another fixed size)
@@ -434,11 +437,21 @@ def _keep_channel_ranges(builder: Any, rewrites: "_Rewrites", calibrator: Any, r
     """The calibration's per-channel maxima fixed in ``builder`` (later
     passes leave them), replayed on every builder made from here on, and
     written beside the calibrator's cache (TensorRT's holds one scale) with
-    the input shapes the builder took from the first batch, which a build
-    from the cache runs none of."""
+    the input shapes the builder took from the first batch and the key
+    counts it recorded, which a build from the cache has no batch to learn
+    from."""
     builder.set_channel_ranges(ranges)
     rewrites.keep_channel_ranges(ranges)
-    channel_ranges.to_calibrator(calibrator, ranges, builder.calibration_shapes())
+    channel_ranges.to_calibrator(calibrator, ranges, builder.calibration_shapes(), builder.calibration_keys())
+
+
+def _keep_calibration_keys(builder: Any, rewrites: "_Rewrites", keys: dict[str, int]) -> None:
+    """The fewest last-axis elements calibration saw per tensor (this
+    process's batches, the Ray workers' merged, or a cache's sidecar) set on
+    ``builder`` and replayed on every builder made from here on."""
+    if keys:
+        builder.set_calibration_keys(keys)
+        rewrites.keep_calibration_keys(keys)
 
 
 def _shapes_to(builder: _core.Builder, feed: Callable[[dict[str, np.ndarray]], None]

@@ -13,6 +13,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -268,7 +269,11 @@ class Builder {
   // calibration measured (automatic mixed precision, bias correction). A
   // rewrite of the network (set_node_constants, insert_channel_scale) drops
   // them and the next batches measure again. Lengths are the channel counts.
+  // A tensor whose axis-1 count changes between batches (a sequence axis) has
+  // none, for good; varied_channel_counts names them (sharded calibration
+  // drops them from the merge as one process does).
   std::map<std::string, std::vector<float>> channel_ranges() const;
+  std::set<std::string> varied_channel_counts() const;
   void set_channel_ranges(const std::map<std::string, std::vector<float>>& ranges);
 
   // The fewest elements on the last axis of each float32 calibration tensor
@@ -276,7 +281,9 @@ class Builder {
   // probabilities on a dynamic key axis lower with a grid that follows the
   // key count below it (engine/ops/int8/probs_keys.h). set_calibration_keys
   // replaces them (another builder of the same network: automatic mixed
-  // precision, bias correction); later batches only lower a count.
+  // precision, bias correction; the driver of sharded calibration; a build
+  // from a cache whose sidecar holds them); later batches only lower a
+  // count.
   std::map<std::string, int64_t> calibration_keys() const;
   void set_calibration_keys(const std::map<std::string, int64_t>& keys);
 

@@ -44,7 +44,7 @@ import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Mapping, Optional, Sequence
+from typing import Any, Callable, Mapping, NamedTuple, Optional, Sequence
 
 import numpy as np
 
@@ -117,18 +117,22 @@ def _cached_builder(key: tuple, onnx_bytes: bytes, import_batch: Optional[int], 
 
 def _observe_shard(key: tuple, onnx_bytes: bytes, import_batch: Optional[int], builder_args: dict[str, Any],
                    empty: Collector, num_threads: int, batches: list[dict[str, np.ndarray]],
-                   rewrites: Sequence[tuple[str, tuple]] = ()) -> tuple[Collector, ChannelRanges, list[str]]:
+                   rewrites: Sequence[tuple[str, tuple]] = ()
+                   ) -> tuple[Collector, ChannelRanges, set[str], dict[str, int], list[str]]:
     """A Ray task: the batches through the float32 network (rewritten as the
     driver's was) into ``empty`` (a copy of the driver's empty collector:
-    same method and options); the builder's per-channel maxima over
-    every batch this worker ran for the build (``key`` names the build, so
-    a cached builder holds no other build's); and the lines its report
-    gained from those batches (what calibration left out)."""
+    same method and options); the builder's per-channel maxima, the tensors
+    whose channel count varied (which have none), and the fewest last-axis
+    elements per tensor over every batch this worker ran for the
+    build (``key`` names the build, so a cached builder holds no other
+    build's); and the lines its report gained from those batches (what
+    calibration left out)."""
     _core.set_num_threads(num_threads)
     builder, before = _cached_builder(key, onnx_bytes, import_batch, builder_args, rewrites)
     for inputs in batches:
         builder.calibrate_batch(inputs, empty._native)
-    return empty, builder.channel_ranges(), list(builder.report()[before:])
+    return (empty, builder.channel_ranges(), set(builder.varied_channel_counts()), builder.calibration_keys(),
+            list(builder.report()[before:]))
 
 
 def _log_lines(lines: list[str]) -> None:
@@ -136,17 +140,44 @@ def _log_lines(lines: list[str]) -> None:
         logger.warning("Ray worker: %s", line)
 
 
-def merge_channel_ranges(into: ChannelRanges, other: ChannelRanges) -> ChannelRanges:
+def merge_channel_ranges(into: ChannelRanges, other: ChannelRanges, varied: set[str]) -> ChannelRanges:
     """``into`` with ``other``'s per-channel maxima merged in, channel by
-    channel (max |x| of the union of the batches; a tensor whose channel
-    count differs keeps ``into``'s). Returns ``into``."""
+    channel (max |x| of the union of the batches), as one builder measures
+    them (``Builder.channel_ranges``): a tensor whose channel count differs
+    between the two, or that is in ``varied`` (a shard's
+    ``Builder.varied_channel_counts``, to which this adds it), has none.
+    Returns ``into``."""
     for name, values in other.items():
         mine = into.get(name)
+        if name in varied:
+            continue
         if mine is None:
             into[name] = list(values)
         elif len(mine) == len(values):
             into[name] = [max(a, b) for a, b in zip(mine, values)]
+        else:
+            varied.add(name)
+    for name in varied:
+        into.pop(name, None)
     return into
+
+
+def merge_calibration_keys(into: dict[str, int], other: Mapping[str, int]) -> dict[str, int]:
+    """``into`` with ``other``'s key counts merged in: the fewest last-axis
+    elements per tensor over the union of the batches
+    (``Builder.calibration_keys``). Returns ``into``."""
+    for name, n in other.items():
+        into[name] = min(into.get(name, n), n)
+    return into
+
+
+class ShardedCalibration(NamedTuple):
+    """What the workers measured beside their histograms, merged over every
+    shard: per-channel maxima (:func:`merge_channel_ranges`) and the fewest
+    last-axis elements per tensor (:func:`merge_calibration_keys`)."""
+
+    ranges: ChannelRanges
+    keys: dict[str, int]
 
 
 @dataclass
@@ -176,11 +207,11 @@ class RayCalibration:
                   wrap: Optional[Callable[[Feed], Feed]] = None,
                   rewrites: Sequence[tuple[str, tuple]] = (),
                   dtypes: Optional[Mapping[str, str]] = None,
-                  report: Optional[Callable[[list[str]], None]] = None) -> ChannelRanges:
+                  report: Optional[Callable[[list[str]], None]] = None) -> ShardedCalibration:
         """Pulls the calibrator's batches, runs them on Ray and merges the
         shards' histograms into ``session`` (a CalibrationSession that has
         observed nothing and is not from a cache); returns the shards'
-        per-channel maxima merged (:func:`merge_channel_ranges`), by name.
+        per-channel maxima and key counts, merged (:class:`ShardedCalibration`).
         ``report(lines)`` gets, shard by shard in submission order, the lines
         the workers' builders reported from their batches (the driver's
         builder adds them: ``Builder.add_report_lines``); without it they
@@ -212,7 +243,7 @@ class RayCalibration:
     def _run(self, ray: Any, model: Any, import_batch: Optional[int], builder_args: dict[str, Any], session: Any,
              calibrator: Any, inputs: Mapping[str, Sequence[int]], progress: Any,
              wrap: Optional[Callable[[Feed], Feed]], rewrites: list[tuple[str, tuple]],
-             dtypes: dict[str, str], report: Callable[[list[str]], None]) -> ChannelRanges:
+             dtypes: dict[str, str], report: Callable[[list[str]], None]) -> ShardedCalibration:
         from .session import input_arrays, pull_batches
 
         workers = self.num_workers or max(1, int(ray.cluster_resources().get("CPU", 1)))
@@ -232,6 +263,8 @@ class RayCalibration:
         model_ref, empty_ref, rewrites_ref = ray.put(onnx_bytes), ray.put(session.collector), ray.put(rewrites)
         unmerged: collections.deque = collections.deque()  # task results, merged in submission order
         ranges: ChannelRanges = {}
+        varied: set[str] = set()  # tensors whose channel count varied: no ranges
+        keys: dict[str, int] = {}
         reported: set[str] = set()  # the workers' report lines handed to `report` so far
         running: set = set()  # submitted tasks not known to be finished: at most `workers`
         chunk: list[dict[str, np.ndarray]] = []
@@ -239,9 +272,11 @@ class RayCalibration:
 
         def merge_finished() -> None:
             while unmerged and unmerged[0] not in running:
-                shard, shard_ranges, lines = ray.get(unmerged.popleft())  # a worker's error is raised here
+                shard, shard_ranges, shard_varied, shard_keys, lines = ray.get(unmerged.popleft())  # a worker's error
                 session.collector.merge(shard)
-                merge_channel_ranges(ranges, shard_ranges)
+                varied.update(shard_varied)
+                merge_channel_ranges(ranges, shard_ranges, varied)
+                merge_calibration_keys(keys, shard_keys)
                 fresh = [line for line in lines if line not in reported]  # a worker's later shards repeat them
                 if fresh:
                     reported.update(fresh)
@@ -278,4 +313,4 @@ class RayCalibration:
         # by name, as Builder.channel_ranges gives them (a std::map): a tensor
         # first seen by a later shard (a branch its batches took) is no later
         # in the sidecar than in one process's
-        return dict(sorted(ranges.items()))
+        return ShardedCalibration(dict(sorted(ranges.items())), dict(sorted(keys.items())))

@@ -29,8 +29,7 @@
 // the calibrated scale always was. The attribute probs_calibrated_keys
 // (n_cal, the fewest keys of any calibration batch's rows) is absent or 0
 // where the lowering did not apply the rule (a static key axis, a build
-// from a calibration cache alone or a sharded calibration's driver): the
-// grid is then the calibrated one at every length. A Q/DQ export cannot
+// from a calibration cache without its sidecar): the grid is then the calibrated one at every length. A Q/DQ export cannot
 // express a scale that depends on the row length: where it quantizes such
 // probabilities (the unfused chain's) it writes the calibrated scale and
 // says so (python/int8rt/qdq_export.py); a fused layer's it leaves float.
