@@ -38,18 +38,10 @@
 #include "kernels/ref/bf16.h"
 #include "kernels/registry.h"
 
-namespace int8rt {
-namespace kernels {
-namespace x86 {
-namespace emulated {
-namespace amx {
-void pointwise_bf16x16c(const PointwiseBf16x16c& a);  // amx/conv_nchw16c_bf16_32x32.cc, emulated
+namespace int8rt::kernels::x86::emulated::amx {  // amx/conv_nchw16c_bf16_32x32.cc, emulated
+void pointwise_bf16x16c(const PointwiseBf16x16c& a);
 void conv_bf16x16c(const ConvBf16x16c& a);
-}  // namespace amx
-}  // namespace emulated
-}  // namespace x86
-}  // namespace kernels
-}  // namespace int8rt
+}  // namespace int8rt::kernels::x86::emulated::amx
 
 namespace k = int8rt::kernels;
 namespace bf = int8rt::kernels::bf16;
@@ -130,6 +122,18 @@ Problem make(std::mt19937& gen, int64_t C, int64_t M, int64_t H, int64_t W, int6
   a.lo = -0.5f;
   a.hi = 1.5f;
   return p;
+}
+
+// The epilogue's operands and the call's ranges: output rows [oy0, oh -
+// oy_end), blocks [mb0, mb1) (mb1 0: every block).
+void select(Problem& p, bool bias, bool residual, bool clip, int64_t oy0, int64_t oy_end, int64_t mb0, int64_t mb1) {
+  p.a.bias = bias ? p.bias.data() : nullptr;
+  p.a.residual = residual ? p.res.data() : nullptr;
+  p.a.clip = clip;
+  p.a.oy0 = oy0;
+  p.a.oy1 = p.a.oh - oy_end;
+  p.a.mb0 = mb0;
+  p.a.mb1 = mb1 ? mb1 : p.MB;
 }
 
 // The AMX order's FP32 sum for output channel m (block mb, lane l) at (oy, ox).
@@ -268,13 +272,7 @@ TEST(AmxBf16BlockedEmulated, DenseConvEqualsTheAmxOrderWithinTheBoundOfTheRefere
   int64_t differ = 0;
   for (const Case& c : cases) {
     Problem p = make(gen, c.C, c.M, c.H, c.W, c.kh, c.kw, c.sh, c.sw, c.ph, c.pw, c.pe, c.dh, c.dw);
-    p.a.bias = c.bias ? p.bias.data() : nullptr;
-    p.a.residual = c.residual ? p.res.data() : nullptr;
-    p.a.clip = c.clip;
-    p.a.oy0 = c.oy0;
-    p.a.oy1 = p.a.oh - c.oy_end;
-    p.a.mb0 = c.mb0;
-    p.a.mb1 = c.mb1 ? c.mb1 : p.MB;
+    select(p, c.bias, c.residual, c.clip, c.oy0, c.oy_end, c.mb0, c.mb1);
     const std::string what = "C" + std::to_string(c.C) + " M" + std::to_string(c.M) + " " + std::to_string(c.H) +
                              "x" + std::to_string(c.W) + " k" + std::to_string(c.kh) + "x" + std::to_string(c.kw) +
                              " s" + std::to_string(c.sh) + "," + std::to_string(c.sw);
@@ -295,13 +293,7 @@ TEST(AmxBf16BlockedEmulated, PointwiseEqualsTheAmxOrderWithinTheBoundOfTheRefere
   int64_t differ = 0;
   for (const Case& c : cases) {
     Problem p = make(gen, c.C, c.M, c.H, c.W, 1, 1, 1, 1, 0, 0, 0, 1, 1);
-    p.a.bias = c.bias ? p.bias.data() : nullptr;
-    p.a.residual = c.residual ? p.res.data() : nullptr;
-    p.a.clip = c.clip;
-    p.a.oy0 = c.oy0;
-    p.a.oy1 = p.a.oh - c.oy_end;
-    p.a.mb0 = c.mb0;
-    p.a.mb1 = c.mb1;
+    select(p, c.bias, c.residual, c.clip, c.oy0, c.oy_end, c.mb0, c.mb1);
     check(p, kernels, true, "C" + std::to_string(c.C) + " M" + std::to_string(c.M) + " P" + std::to_string(c.H * c.W),
           differ);
     if (::testing::Test::HasFatalFailure()) return;
