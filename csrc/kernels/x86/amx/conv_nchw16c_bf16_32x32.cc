@@ -22,7 +22,7 @@
 // 16 (56 = 4 x 14, 7 = 1 x 7), taken two at a time (the pair may span two
 // rows). A 1x1 conv of stride 1 without padding (and the pointwise entry)
 // is one row of all the plane's pixels (3136 = 196 x 16). The tiles are
-// configured once per pair of group sizes (at most three per call).
+// configured again only where the pair of group sizes changes.
 //
 // Per output pixel and channel (the AMX order of the abi header): C starts
 // at 0; for taps row-major whose input row is inside the image, for input
@@ -200,9 +200,9 @@ void for_group_pairs(const Job& job, F&& f) {
 void run(const Job& job) {
   const ConvBf16x16c& a = job.a;
   Scratch s;
+  int n0 = 0, n1 = -1;  // the configured group sizes
   for (int64_t mb = a.mb0; mb < a.mb1; mb += 2) {
     const int nb = a.mb1 - mb >= 2 ? 2 : 1;
-    int n0 = 0, n1 = -1;  // the configured group sizes
     for_group_pairs(job, [&](const Group& g0, const Group& g1) {
       if (g0.n != n0 || g1.n != n1) {
         configure_2x2(g0.n, g1.n, kLine * 2);
