@@ -35,7 +35,8 @@ TIER_EXTENSIONS: Dict[str, FrozenSet[str]] = {
     "avx512": frozenset({AVX2, AVX512}),
     "avx512bf16": frozenset({AVX2, AVX512, BF16}),
     "avx512vnni": frozenset({AVX2, AVX512, VNNI}),
-    "amx": frozenset({AVX2, AVX512, VNNI, AMX}),
+    # AMX and AVX512-BF16 (amx/conv_nchw16c_bf16_32x32.cc alone, for its VCVTNEPS2BF16 epilogue).
+    "amx": frozenset({AVX2, AVX512, VNNI, BF16, AMX}),
 }
 EVERYTHING = frozenset({AVX2, AVX512, VNNI, BF16, AMX})
 TIER_NS = re.compile(r"int8rt::kernels::x86::(amx|avx512vnni|avx512bf16|avx512|avxvnni|avx2)::")

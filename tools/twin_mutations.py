@@ -22,7 +22,7 @@ from typing import List, Tuple
 
 ROOT = Path(__file__).resolve().parents[1]
 FILTER = ("X86Twins.*:AmxBf16Emulated.*:AvxBf16Emulated.*:Avx512Emulation*:AvxVnniEmulation.*:AmxEmulation.*:"
-          "AvxVnniGemmU8S8Twins.*:X86TwinsU8Codes.*")
+          "AvxVnniGemmU8S8Twins.*:X86TwinsU8Codes.*:AmxBf16BlockedEmulated.*")
 # (name, file, text, mutated text): each text occurs exactly once in its file.
 MUTATIONS = [
     ("M1 AMX int8: A tile loaded with a wrong stride (64 for a_stride)", "csrc/kernels/x86/amx/igemm_32x32c4.cc",
@@ -83,6 +83,24 @@ MUTATIONS = [
      "_mm_xor_si128(_mm256_castsi256_si128(ordered), out_xor));", "_mm256_castsi256_si128(ordered));"),
     ("M24 AVX-VNNI descriptor: u8 codes declined (the u8 path not taken)", "csrc/kernels/x86/avxvnni/igemm_ukernel.h",
      "/*u8_codes=*/true};", "/*u8_codes=*/false};"),
+    # AMX-BF16 channel-blocked convs (RESULTS.md §162): tile strides, the accumulate, the padding, the SDM's two chains.
+    ("M25 AMX-BF16 blocked conv: B tile rows read 32 B apart instead of 64 (wrong tile stride)",
+     "csrc/kernels/x86/amx/conv_nchw16c_bf16_32x32.cc",
+     "INT8RT_TILE_LOADD(6, b_rows(a, mb, t, cb, s.b[0]), kPairRow * 2);",
+     "INT8RT_TILE_LOADD(6, b_rows(a, mb, t, cb, s.b[0]), kPairRow);"),
+    ("M26 AMX-BF16 blocked conv: in-place A rows one line apart at any stride (wrong tile stride)",
+     "csrc/kernels/x86/amx/conv_nchw16c_bf16_32x32.cc",
+     "stride = static_cast<long>(a.sw) * kLine * 2;", "stride = kLine * 2;"),
+    ("M27 AMX-BF16 blocked conv: C tiles zeroed per input block (dropped accumulate)",
+     "csrc/kernels/x86/amx/conv_nchw16c_bf16_32x32.cc",
+     "        if (a0) {\n          INT8RT_TILE_LOADD(4, a0, s0);",
+     "        if (a0) {\n          INT8RT_TILE_ZERO(0);\n          INT8RT_TILE_LOADD(4, a0, s0);"),
+    ("M28 AMX-BF16 blocked conv: a pixel outside the row reads the row's first line (not zeros)",
+     "csrc/kernels/x86/amx/conv_nchw16c_bf16_32x32.cc",
+     "std::memset(buf + r * kLine, 0, kLine * 2);", "std::memcpy(buf + r * kLine, row, kLine * 2);"),
+    ("M29 AMX emulation: TDPBF16PS's odd step adds to the even chain (SDM: two separate chains)",
+     "csrc/kernels/x86/amx/amx_emulation.h",
+     "bf16_to_f32(detail::load_u16(pb + 2)), odd));", "bf16_to_f32(detail::load_u16(pb + 2)), even));"),
 ]
 # Files compiled into the library only (the drivers the twins run through):
 # a mutation there rebuilds and reinstalls it (tools/dev_build.sh) first.

@@ -7,7 +7,9 @@ namespace int8rt {
 namespace kernels {
 
 std::string Nchw16cBf16Kernel::supports() const {
-  return needs_bf16_ && !cpu_features().avx512_bf16 ? "CPU lacks avx512_bf16" : "";
+  const CpuFeatures& f = cpu_features();
+  if (needs_amx_bf16_ && !f.amx_bf16) return "CPU lacks amx_bf16";
+  return needs_bf16_ && !f.avx512_bf16 ? "CPU lacks avx512_bf16" : "";
 }
 
 }  // namespace kernels

@@ -2,10 +2,13 @@
 // layers of a BF16 channel-blocked region (engine/bf16_blocked.h): the 1x1,
 // depthwise and dense convs, the max pool, the global mean and the entry conversion, on [N][CB][H][W][16] BF16
 // tensors (contract in kernels/abi/nchw16c_bf16.h). Candidates:
-// nchw16c_bf16_avx512bf16 (VDPBF16PS / FMA on zmm; declines where the CPU
-// lacks AVX512-BF16) and nchw16c_bf16_ref (scalar loops, the spec); both
-// give the same bits (tests/test_bf16_blocked.py). A layer chooses once
-// (choose<Nchw16cBf16Kernel>()).
+// nchw16c_bf16_amx (the 1x1 and dense convs on TDPBF16PS tiles, in the
+// abi header's AMX order, the rest the AVX512-BF16 kernels; declines where
+// the CPU lacks AMX-BF16 or AVX512-BF16), nchw16c_bf16_avx512bf16
+// (VDPBF16PS / FMA on zmm; declines where the CPU lacks AVX512-BF16) and
+// nchw16c_bf16_ref (scalar loops, the spec); the last two give the same
+// bits (tests/test_bf16_blocked.py), AMX's convs other bits within the abi
+// header's bound. A layer chooses once (choose<Nchw16cBf16Kernel>()).
 #pragma once
 
 #include <string>
@@ -21,9 +24,10 @@ class Nchw16cBf16Kernel : public NamedKernel<EltwiseKernel> {
  public:
   static constexpr OpKey kKey{"nchw16c", Dtype::kBf16};
   Nchw16cBf16Kernel(const char* name, Isa isa, bool needs_bf16, PointwiseBf16x16cFn pw, DepthwiseBf16x16cFn dw,
-                    BlockMeanBf16Fn mean, ConvBf16x16cFn cv, MaxPoolBf16x16cFn mp, ToBlockedBf16Fn to)
+                    BlockMeanBf16Fn mean, ConvBf16x16cFn cv, MaxPoolBf16x16cFn mp, ToBlockedBf16Fn to,
+                    bool needs_amx_bf16 = false)
       : NamedKernel(name, isa), pointwise(pw), depthwise(dw), block_mean(mean), conv(cv), maxpool(mp),
-        to_blocked(to), needs_bf16_(needs_bf16) {}
+        to_blocked(to), needs_bf16_(needs_bf16), needs_amx_bf16_(needs_amx_bf16) {}
   std::string supports() const override;
   const PointwiseBf16x16cFn pointwise;
   const DepthwiseBf16x16cFn depthwise;
@@ -33,7 +37,7 @@ class Nchw16cBf16Kernel : public NamedKernel<EltwiseKernel> {
   const ToBlockedBf16Fn to_blocked;
 
  private:
-  bool needs_bf16_;
+  bool needs_bf16_, needs_amx_bf16_;
 };
 
 }  // namespace kernels

@@ -21,7 +21,16 @@
 // whole 64-byte object then counts as read, so no store to it is dropped or
 // sunk), and kernels call INT8RT_AMX_BARRIER() between writing a buffer and
 // loading it into a tile in the same function.
+//
+// Every kernel here uses one register layout, a 2 x 2 grid of C tiles
+// (configure_2x2 below): tmm0 / tmm1 C rows of the first row group (m0 rows)
+// x two column blocks, tmm2 / tmm3 the second row group's (m1 rows, 0: not
+// configured), tmm4 / tmm5 their A rows (a_colsb bytes each), tmm6 / tmm7
+// the two column blocks' B tiles (a_colsb / 4 rows of 64 bytes); C rows are
+// 64 bytes (16 int32 or FP32).
 #pragma once
+
+#include <cstdint>
 
 #if defined(INT8RT_X86_EMULATED)
 
@@ -61,3 +70,45 @@
 #define INT8RT_TILE_DPBF16PS(c, a, b) _tile_dpbf16ps(c, a, b)
 
 #endif
+
+namespace int8rt {
+namespace kernels {
+namespace x86 {
+namespace INT8RT_AMX_NS {
+
+// LDTILECFG's 64-byte operand (palette 1).
+struct alignas(64) TileConfig {
+  uint8_t palette_id;
+  uint8_t start_row;
+  uint8_t reserved[14];
+  uint16_t colsb[16];
+  uint8_t rows[16];
+};
+static_assert(sizeof(TileConfig) == 64, "LDTILECFG reads 64 bytes");
+
+// Loads the 2 x 2 layout of the top of the file: m0 in 1..16, m1 in 0..16,
+// a_colsb a multiple of 4 in 4..64. Zeroes every tile (LDTILECFG does).
+inline void configure_2x2(int m0, int m1, int a_colsb) {
+  TileConfig cfg = {};
+  cfg.palette_id = 1;
+  auto set = [&cfg](int t, int rows, int colsb) {
+    cfg.rows[t] = static_cast<uint8_t>(rows);
+    cfg.colsb[t] = static_cast<uint16_t>(colsb);
+  };
+  set(0, m0, 64);
+  set(1, m0, 64);
+  set(4, m0, a_colsb);
+  if (m1 > 0) {
+    set(2, m1, 64);
+    set(3, m1, 64);
+    set(5, m1, a_colsb);
+  }
+  set(6, a_colsb / 4, 64);
+  set(7, a_colsb / 4, 64);
+  INT8RT_TILE_LOADCONFIG(&cfg);
+}
+
+}  // namespace INT8RT_AMX_NS
+}  // namespace x86
+}  // namespace kernels
+}  // namespace int8rt

@@ -32,36 +32,6 @@ namespace {
 constexpr int kPairBlock = 16;  // pairs per tdpbf16ps (64 B of A per row)
 constexpr int kBStride = 32 * 4;  // bytes per pair row of the B panel
 
-struct alignas(64) TileConfig {
-  uint8_t palette_id;
-  uint8_t start_row;
-  uint8_t reserved[14];
-  uint16_t colsb[16];
-  uint8_t rows[16];
-};
-static_assert(sizeof(TileConfig) == 64, "LDTILECFG reads 64 bytes");
-
-void set_tile(TileConfig& cfg, int t, int rows) {
-  cfg.rows[t] = static_cast<uint8_t>(rows);
-  cfg.colsb[t] = 64;
-}
-
-void configure(int m0, int m1) {
-  TileConfig cfg = {};
-  cfg.palette_id = 1;
-  set_tile(cfg, 0, m0);
-  set_tile(cfg, 1, m0);
-  set_tile(cfg, 4, m0);
-  if (m1 > 0) {
-    set_tile(cfg, 2, m1);
-    set_tile(cfg, 3, m1);
-    set_tile(cfg, 5, m1);
-  }
-  set_tile(cfg, 6, 16);
-  set_tile(cfg, 7, 16);
-  INT8RT_TILE_LOADCONFIG(&cfg);
-}
-
 template <bool kTwoRows>
 void dot_tiles(const Bf16Tile& t, float* acc) {
   INT8RT_TILE_ZERO(0);
@@ -98,7 +68,7 @@ void dot_tiles(const Bf16Tile& t, float* acc) {
 void gemm_bf16_32x32(const Bf16Tile& t) {
   const int m0 = t.rows < 16 ? t.rows : 16;
   const int m1 = t.rows - m0;
-  configure(m0, m1);
+  configure_2x2(m0, m1, 64);
   alignas(64) float acc[32 * 32];
   m1 > 0 ? dot_tiles<true>(t, acc) : dot_tiles<false>(t, acc);
   INT8RT_TILE_RELEASE();

@@ -51,37 +51,6 @@ namespace {
 constexpr int kTileBytes = 16 * 64;
 constexpr int kAccStride = 32 * 4;  // bytes per row of the accumulator buffer
 
-struct alignas(64) TileConfig {
-  uint8_t palette_id;
-  uint8_t start_row;
-  uint8_t reserved[14];
-  uint16_t colsb[16];
-  uint8_t rows[16];
-};
-static_assert(sizeof(TileConfig) == 64, "LDTILECFG reads 64 bytes");
-
-void set_tile(TileConfig& cfg, int t, int rows) {
-  cfg.rows[t] = static_cast<uint8_t>(rows);
-  cfg.colsb[t] = 64;
-}
-
-// Tiles for m0 (1..16) rows in tmm0/1/4 and m1 (0..16) rows in tmm2/3/5.
-void configure(int m0, int m1) {
-  TileConfig cfg = {};
-  cfg.palette_id = 1;
-  set_tile(cfg, 0, m0);
-  set_tile(cfg, 1, m0);
-  set_tile(cfg, 4, m0);
-  if (m1 > 0) {
-    set_tile(cfg, 2, m1);
-    set_tile(cfg, 3, m1);
-    set_tile(cfg, 5, m1);
-  }
-  set_tile(cfg, 6, 16);
-  set_tile(cfg, 7, 16);
-  INT8RT_TILE_LOADCONFIG(&cfg);
-}
-
 // The dot product of C tile c, A tile a, B tile b: tdpbusd on rows of u8
 // codes, tdpbssd on int8 codes. Its C tile's start: acc_init's 16 channels
 // on every row (stride 0), or zero. (Tile numbers must be literals.)
@@ -170,7 +139,7 @@ template <bool kU8Rows>
 void gemm_tile_rows(const AmxTile& t) {
   const int m0 = t.mr < 16 ? t.mr : 16;
   const int m1 = t.mr - m0;
-  configure(m0, m1);
+  configure_2x2(m0, m1, 64);
   alignas(64) int32_t acc[32 * 32];
   alignas(64) int8_t residual[32 * 32];  // a pair of blocks' u8-coded residual rows, as codes
   const bool xor_out = t.ep.out_xor && !t.ep.out_f32;

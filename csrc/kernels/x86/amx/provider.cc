@@ -7,9 +7,14 @@
 //   gemm_bf16: gemm_bf16_32x32_amx (TDPBF16PS; activations converted by the
 //            AVX512-BF16 converters, so it needs that too and is built only
 //            with them)
+//   nchw16c_bf16: nchw16c_bf16_amx (the channel-blocked 1x1 and dense BF16
+//            convs on TDPBF16PS tiles, amx/conv_nchw16c_bf16_32x32.cc; the
+//            depthwise conv, max pool, mean and entry conversion are the
+//            AVX512-BF16 kernels'; same build condition and CPU check)
 #include "kernels/abi/conv_gemm_s8.h"
 #include "kernels/abi/gemm_bf16.h"
 #include "kernels/gemm_bf16.h"
+#include "kernels/nchw16c_bf16.h"
 #include "kernels/registry.h"
 #include "kernels/x86/x86_kernels.h"
 
@@ -27,7 +32,11 @@ void register_amx_kernels(KernelRegistry& r) {
   static const Bf16PanelKernel gemm_bf16("gemm_bf16_32x32_amx", Isa::kAmx, amx::kBf16MR, amx::kBf16NR,
                                          amx::gemm_bf16_32x32, avx512bf16::bf16_pairs, avx512bf16::bf16_rows,
                                          amx::kBf16PairBlock, Bf16Needs::kAmxBf16);
-  r.add(gemm_bf16);
+  static const Nchw16cBf16Kernel nchw16c("nchw16c_bf16_amx", Isa::kAmx, true, amx::pointwise_bf16x16c,
+                                         avx512bf16::depthwise_bf16x16c, avx512bf16::block_mean_bf16,
+                                         amx::conv_bf16x16c, avx512bf16::maxpool_bf16x16c,
+                                         avx512bf16::to_blocked_bf16, /*needs_amx_bf16=*/true);
+  r.add(gemm_bf16, nchw16c);
 #endif
 }
 

@@ -1,0 +1,81 @@
+"""Which nchw16c_bf16 kernel runs a BF16 channel-blocked region, and where
+that is said (issue 13 §2 / §5; benchmarks/RESULTS.md section 162).
+
+The family's walk puts nchw16c_bf16_amx (the 1x1 and dense convs on
+TDPBF16PS tiles, kernels/x86/amx/conv_nchw16c_bf16_32x32.cc) first.
+INT8RT_LOG=dispatch prints the walk with every declined candidate's reason,
+and each blocked layer's detail (what ``int8rt inspect`` prints) names the
+kernel it got. Where the CPU lacks AMX the AMX candidate is passed over as
+"CPU lacks amx"; where it has AMX-BF16 it is chosen, and capped at
+avx512vnni it is passed over as above the cap. Its arithmetic is tested
+under the emulation header in tests/cpp/test_nchw16c_bf16_amx.cc."""
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pytest
+
+pytest.importorskip("onnx")
+
+import int8rt  # noqa: E402
+
+from test_bf16_blocked import _block_model, _blocked_ops, _build  # noqa: E402
+
+AMX = "nchw16c_bf16_amx"
+DISPATCH = re.compile(r"^int8rt dispatch: nchw16c_bf16 -> (?P<kernel>\w+) \((?P<isa>\w+)\)"
+                      r"(?:; passed over: (?P<passed>.*))?$")
+
+
+def build_logged(tmp_path, monkeypatch, capfd, max_isa: str | None) -> tuple[list[re.Match], int8rt.Engine]:
+    """Builds and runs a blocked engine with the dispatch log on; returns the
+    nchw16c_bf16 lines of the log and the engine."""
+    monkeypatch.setenv("INT8RT_LOG", "dispatch")
+    if max_isa:
+        monkeypatch.setenv("INT8RT_MAX_ISA", max_isa)
+    path = tmp_path / "block.onnx"
+    path.write_bytes(_block_model(16, 48, 32, pool=False))
+    engine = _build(path, True)
+    engine.run({"x": np.random.default_rng(5).standard_normal((1, 16, 11, 9)).astype(np.float32)})
+    lines = [m for m in map(DISPATCH.match, capfd.readouterr().err.splitlines()) if m]
+    return lines, engine
+
+
+def amx_state() -> tuple[bool, bool, bool]:
+    """(AMX kernels compiled, the CPU runs AMX, the CPU has AMX-BF16 and AVX512-BF16)."""
+    info = int8rt.kernels.isa_info()["amx"]
+    features = int8rt.kernels.cpu_features()
+    return bool(info["compiled"]), bool(info["cpu"]), bool(features.get("amx_bf16") and features.get("avx512_bf16"))
+
+
+def test_blocked_layers_walk_amx_first_and_name_their_kernel(tmp_path, monkeypatch, capfd) -> None:
+    compiled, cpu, bf16 = amx_state()
+    lines, engine = build_logged(tmp_path, monkeypatch, capfd, None)
+    if not _blocked_ops(engine):
+        pytest.skip("no vector kernel for BF16 channel-blocked tensors here")
+    assert lines, "no nchw16c_bf16 dispatch line"
+    for m in lines:
+        passed = m.group("passed") or ""
+        if compiled and cpu and bf16:
+            assert m.group("kernel") == AMX and m.group("isa") == "amx", m.group(0)
+        elif compiled and not cpu:
+            assert f"{AMX}: CPU lacks amx" in passed, m.group(0)
+            assert m.group("kernel") != AMX
+    chosen = {m.group("kernel") for m in lines}
+    convs = [la for la in engine.layers() if la["op"] == "int8rt.ConvBf16x16c"]
+    assert convs and all(any(k in la["detail"] for k in chosen) for la in convs), [la["detail"] for la in convs]
+
+
+def test_amx_capped_below_is_passed_over_with_the_cap(tmp_path, monkeypatch, capfd) -> None:
+    compiled, cpu, _ = amx_state()
+    if not compiled:
+        pytest.skip("library built without the AMX kernels")
+    lines, engine = build_logged(tmp_path, monkeypatch, capfd, "avx512vnni")
+    if not _blocked_ops(engine):
+        pytest.skip("no vector kernel for BF16 channel-blocked tensors here")
+    reason = "ISA amx above cap avx512vnni" if cpu else "CPU lacks amx"
+    assert lines
+    for m in lines:
+        assert f"{AMX}: {reason}" in (m.group("passed") or ""), m.group(0)
+        assert m.group("isa") != "amx"
+    assert all(AMX not in la["detail"] for la in engine.layers())
