@@ -25,6 +25,15 @@ void quantize_zp(const float* __restrict x, int8_t* __restrict y, int64_t n, flo
   for (int64_t i = 0; i < n; ++i) y[i] = kernels::ref::quantize_value(x[i], inv, z);
 }
 
+// One channel's bytes of a pixel block placed C apart. Its own function with
+// restrict pointers and C by value: inside the image loop's lambda the byte
+// stores may alias C (int8_t is a char type), which the compiler then
+// reloaded from memory for every byte (the loop took 8% of PP-OCRv4 rec's
+// mixed engine, perf).
+void place_channel(const int8_t* __restrict row, int8_t* __restrict out, int64_t np, int64_t C) {
+  for (int64_t p = 0; p < np; ++p) out[p * C] = row[p];
+}
+
 // x float [N][C][HW] -> y int8 [N][HW][C] with a zero point: each channel's
 // row of a pixel block quantized contiguously, then its bytes placed.
 // Channel c's inverse scale is inv[c * inv_step] (inv_step 0: one scale).
@@ -37,7 +46,7 @@ void quantize_zp_to_nhwc(const Shape& s, const float* x, int8_t* y, const float*
       int8_t* out = y + n * image + p0 * C;
       for (int64_t c = 0; c < C; ++c) {
         quantize_zp(x + n * image + c * HW + p0, row, np, inv[c * inv_step], z);
-        for (int64_t p = 0; p < np; ++p) out[p * C + c] = row[p];
+        place_channel(row, out + c, np, C);
       }
     }
   });
