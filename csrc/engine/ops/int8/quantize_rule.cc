@@ -9,6 +9,7 @@
 
 #include <algorithm>
 
+#include "core/thread_pool.h"
 #include "engine/ops/element_chunks.h"
 #include "int8rt/error.h"
 #include "kernels/ref/requantize.h"
@@ -37,11 +38,17 @@ void place_channel(const int8_t* __restrict row, int8_t* __restrict out, int64_t
 // x float [N][C][HW] -> y int8 [N][HW][C] with a zero point: each channel's
 // row of a pixel block quantized contiguously, then its bytes placed.
 // Channel c's inverse scale is inv[c * inv_step] (inv_step 0: one scale).
+// Parallel over the pixel blocks of all images (kElementChunk elements a
+// task at least), so that one image's conversion (batch 1, or a float conv
+// writing int8 a few images at a time) takes every thread.
 void quantize_zp_to_nhwc(const Shape& s, const float* x, int8_t* y, const float* inv, int64_t inv_step, float z) {
   const int64_t C = s[1], HW = s[2] * s[3], image = C * HW;
-  for_images(s[0], image, [&](int64_t n) {
+  const int64_t blocks = (HW + kBlockPixels - 1) / kBlockPixels;
+  const int64_t grain = std::max<int64_t>(1, kElementChunk / std::max<int64_t>(1, kBlockPixels * C));
+  parallel_for(s[0] * blocks, grain, [&](int64_t begin, int64_t end) {
     int8_t row[kBlockPixels];
-    for (int64_t p0 = 0; p0 < HW; p0 += kBlockPixels) {
+    for (int64_t b = begin; b < end; ++b) {
+      const int64_t n = b / blocks, p0 = b % blocks * kBlockPixels;
       const int64_t np = std::min(kBlockPixels, HW - p0);
       int8_t* out = y + n * image + p0 * C;
       for (int64_t c = 0; c < C; ++c) {
