@@ -17,10 +17,11 @@ from pathlib import Path
 import numpy as np
 import onnx
 import pytest
-from onnx import TensorProto, helper, numpy_helper
+from onnx import helper, numpy_helper
 
 import int8rt
 from int8rt.data_calibrator import make_calibrator
+from onnx_models import fvi, hardswish_affine, model
 
 
 def _model(path: Path, *, chain: bool = True, group: int = 1, reader: str = "Conv", pool_too: bool = False) -> Path:
@@ -31,11 +32,6 @@ def _model(path: Path, *, chain: bool = True, group: int = 1, reader: str = "Con
         numpy_helper.from_array(rng.normal(0, 0.4, (8, c1_in // group, 3, 3)).astype(np.float32), "w1"),
         numpy_helper.from_array(rng.normal(0, 0.5, (8,)).astype(np.float32), "b1"),
         numpy_helper.from_array(rng.normal(0, 0.3, (16, 8, 1, 1)).astype(np.float32), "w2"),
-        numpy_helper.from_array(np.array(3.0, np.float32), "three"),
-        numpy_helper.from_array(np.array(0.0, np.float32), "zero"),
-        numpy_helper.from_array(np.array(6.0, np.float32), "six"),
-        numpy_helper.from_array(np.array(0.7, np.float32), "w"),
-        numpy_helper.from_array(np.array(0.1, np.float32), "b"),
     ]
     x1 = "x"
     nodes = []
@@ -44,14 +40,9 @@ def _model(path: Path, *, chain: bool = True, group: int = 1, reader: str = "Con
         x1 = "x0"
     nodes.append(helper.make_node("Conv", [x1, "w1", "b1"], ["z"], name="conv1", pads=[1] * 4, group=group))
     if chain:
-        nodes += [
-            helper.make_node("Add", ["z", "three"], ["a"], name="add3"),
-            helper.make_node("Clip", ["a", "zero", "six"], ["c"], name="clip"),
-            helper.make_node("Mul", ["z", "c"], ["m"], name="mul"),
-            helper.make_node("Div", ["m", "six"], ["hs"], name="div6"),
-            helper.make_node("Mul", ["w", "hs"], ["sw"], name="scale"),
-            helper.make_node("Add", ["sw", "b"], ["y1"], name="shift"),
-        ]
+        chain_nodes, consts = hardswish_affine("z", "y1")
+        nodes += chain_nodes
+        inits += consts
     else:
         nodes.append(helper.make_node("Identity", ["z"], ["y1"], name="ident"))
     if reader == "Conv":
@@ -60,14 +51,12 @@ def _model(path: Path, *, chain: bool = True, group: int = 1, reader: str = "Con
         nodes.append(helper.make_node("MaxPool", ["y1"], ["p"], name="pool", kernel_shape=[3, 3], pads=[1] * 4))
         nodes.append(helper.make_node("Conv", ["p", "w2"], ["z2"], name="conv2"))
     nodes.append(helper.make_node("Relu", ["z2"], ["y"], name="relu"))
-    outs = [helper.make_tensor_value_info("y", TensorProto.FLOAT, [None, 16, 9, 11])]
+    outs = [fvi("y", [None, 16, 9, 11])]
     if pool_too:  # an int8 max pool and a conv read y1 as well (the grid stays): its Quantize stays
         nodes.append(helper.make_node("MaxPool", ["y1"], ["p2"], name="pool2", kernel_shape=[3, 3], pads=[1] * 4))
         nodes.append(helper.make_node("Conv", ["p2", "w2"], ["y3"], name="conv3"))
-        outs.append(helper.make_tensor_value_info("y3", TensorProto.FLOAT, [None, 16, 9, 11]))
-    graph = helper.make_graph(nodes, "exit", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [None, 4, 9, 11])],
-                              outs, inits)
-    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]), path)
+        outs.append(fvi("y3", [None, 16, 9, 11]))
+    onnx.save(model(nodes, [fvi("x", [None, 4, 9, 11])], outs, inits, opset=13), path)
     return path
 
 
