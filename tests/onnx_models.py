@@ -26,6 +26,23 @@ def model(nodes: Sequence[onnx.NodeProto], inputs: Sequence[onnx.ValueInfoProto]
 def fvi(name: str, shape: Optional[Sequence]) -> onnx.ValueInfoProto:
     return helper.make_tensor_value_info(name, TensorProto.FLOAT, shape)
 
+
+def hardswish_affine(z: str, y: str) -> tuple[List[onnx.NodeProto], List[onnx.TensorProto]]:
+    """PP-OCRv4 rec's hardswish as paddle2onnx spells it, Add(z, 3), Clip(0, 6), Mul(z, .), Div(., 6), then
+    its affine Mul(0.7), Add(0.1) (RESULTS_accuracy.md acc37): z -> y, nodes add3 / clip / mul / div6 / scale /
+    shift over tensors a, c, m, hs, sw, and their constants three, zero, six, w, b."""
+    nodes = [
+        helper.make_node("Add", [z, "three"], ["a"], name="add3"),
+        helper.make_node("Clip", ["a", "zero", "six"], ["c"], name="clip"),
+        helper.make_node("Mul", [z, "c"], ["m"], name="mul"),
+        helper.make_node("Div", ["m", "six"], ["hs"], name="div6"),
+        helper.make_node("Mul", ["w", "hs"], ["sw"], name="scale"),
+        helper.make_node("Add", ["sw", "b"], [y], name="shift"),
+    ]
+    consts = [init(n, np.array(v, np.float32)) for n, v in (("three", 3.0), ("zero", 0.0), ("six", 6.0),
+                                                             ("w", 0.7), ("b", 0.1))]
+    return nodes, consts
+
 def one_node(op: str, attrs: dict, c_in: int, spatial: Sequence[int], rng: np.random.Generator,
              weights: Optional[np.ndarray] = None, bias: bool = False) -> onnx.ModelProto:
     """x [N, c_in, *spatial] -> one `op` node -> y, shapes inferred; with

@@ -25,6 +25,7 @@ from onnx import TensorProto, helper, numpy_helper
 import int8rt
 from int8rt.cli import main
 from int8rt.data_calibrator import make_calibrator
+from onnx_models import hardswish_affine
 
 CHAIN = "+chain(Add:tc;Clip;Mul:zt;Div:tc;Mul:ct;Add:tc)"
 
@@ -35,20 +36,12 @@ def _model(path: Path, extra_outputs: tuple[str, ...] = (), k: int = 3) -> Path:
         numpy_helper.from_array(rng.normal(0, 0.4, (8, 4, k, k)).astype(np.float32), "w1"),
         numpy_helper.from_array(rng.normal(0, 0.5, (8,)).astype(np.float32), "b1"),
         numpy_helper.from_array(rng.normal(0, 0.3, (8, 8, 1, 1)).astype(np.float32), "w2"),
-        numpy_helper.from_array(np.array(3.0, np.float32), "three"),
-        numpy_helper.from_array(np.array(0.0, np.float32), "zero"),
-        numpy_helper.from_array(np.array(6.0, np.float32), "six"),
-        numpy_helper.from_array(np.array(0.7, np.float32), "w"),
-        numpy_helper.from_array(np.array(0.1, np.float32), "b"),
     ]
+    chain, consts = hardswish_affine("z", "y1")
+    inits += consts
     nodes = [
         helper.make_node("Conv", ["x", "w1", "b1"], ["z"], name="conv1", pads=[k // 2] * 4),
-        helper.make_node("Add", ["z", "three"], ["a"], name="add3"),
-        helper.make_node("Clip", ["a", "zero", "six"], ["c"], name="clip"),
-        helper.make_node("Mul", ["z", "c"], ["m"], name="mul"),
-        helper.make_node("Div", ["m", "six"], ["hs"], name="div6"),
-        helper.make_node("Mul", ["w", "hs"], ["sw"], name="scale"),
-        helper.make_node("Add", ["sw", "b"], ["y1"], name="shift"),
+        *chain,
         helper.make_node("Conv", ["y1", "w2"], ["z2"], name="conv2"),
         helper.make_node("Relu", ["z2"], ["y"], name="relu"),
     ]

@@ -204,6 +204,10 @@ void Lowerer::emit_float(const Node& node) {
     add_int8_node(node.op, node.name, sources_of(node), ins, std::move(attrs), y, scale(y), Layout::kLogical);
     return;
   }
+  if (conv_writes_int8(node)) {
+    emit_conv_to_int8(node, ins, std::move(attrs));
+    return;
+  }
   std::vector<std::string> names;
   for (int id : node.outputs) names.push_back(src_.tensor(id).name);
   const bool int8_copy = layernorm_int8_copy(node);

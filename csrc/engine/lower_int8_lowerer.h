@@ -123,6 +123,11 @@ class Lowerer {
 
   // ---- float nodes ----
   void emit_float(const Node& node);
+  // A float island's exit (lower_int8_float_exit.cc): whether float Conv
+  // `node` writes its output as int8 for its readers, all int8 convs; and
+  // the node so emitted, `ins` its float inputs.
+  bool conv_writes_int8(const Node& node);
+  void emit_conv_to_int8(const Node& node, const std::vector<int>& ins, Attributes attrs);
   // An If (lower_int8_branches.cc): `node` with each branch that calibration
   // measured lowered by a Lowerer of its own (its tensors' scales are those
   // named under branch_scope; its inputs, the captured values, at the outer

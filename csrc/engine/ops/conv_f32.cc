@@ -46,6 +46,13 @@
 // between BF16 convs, engine/bf16_layers.h): the BF16 GEMM's run_bf16_io,
 // which reads the image's BF16 pairs and rounds its tiles' stores.
 //
+// With "int8rt_output_scale" (and "int8rt_output_zero_point") the conv
+// writes its output as int8 NHWC itself, a mixed engine's float conv at a
+// float island's exit (engine/lower_int8_float_exit.cc): a few images at a
+// time into a float scratch that stays in L2, each quantized there by
+// int8rt.Quantize's own code (ops/int8/quantize_rule.h), so the same bytes
+// as the conv followed by that Quantize, without the float tensor.
+//
 // This file is the layer: shapes, which path runs, the packed weights and
 // the depthwise / SGEMM calls; conv_f32_geom.h holds the geometry and the
 // input copies (3-D im2col, strided 1x1 subsample), conv_f32_transposed.h
@@ -68,6 +75,7 @@
 #include "engine/ops/conv_f32_nchw16c.h"
 #include "engine/ops/conv_f32_nhwc.h"
 #include "engine/ops/conv_f32_transposed.h"
+#include "engine/ops/int8/quantize_rule.h"
 #include "engine/ops/op_util.h"
 #include "kernels/conv_nhwc_f32.h"
 #include "kernels/conv_taps_f32.h"
@@ -115,6 +123,17 @@ class ConvLayer : public Layer {
       pack_weights(wt);
     }
     if (nhwc_io_) channels_last_ = std::make_unique<ChannelsLastConvF32>(*uk_, act_, net, node);
+    if (node.attrs.has("int8rt_output_scale")) {
+      ConvertAttrs q;
+      q.scale = node.attrs.get_float("int8rt_output_scale", 0.0);
+      q.zero_point = node.attrs.get_int("int8rt_output_zero_point", 0);
+      if (!(q.scale > 0.0) || q.zero_point < -128 || q.zero_point > 127 || rank_ != 2 || nhwc_io_ || column_ ||
+          node.outputs.size() != 1 || net.tensor(node.outputs[0]).dtype != DataType::kInt8) {
+        throw NotSupported(prefix_ + "an int8 output (int8rt_output_scale) needs a 2-D conv on NCHW tensors, one "
+                           "int8 output, a positive scale and a zero point in [-128, 127]");
+      }
+      quant_ = std::make_unique<QuantizeRule>(q);
+    }
   }
 
   std::vector<std::pair<DataType, Shape>> infer(const std::vector<const Value*>& in) const override {
@@ -123,50 +142,27 @@ class ConvLayer : public Layer {
     if (rank_ == 3) out.push_back(g.od);
     if (rank_ >= 2) out.push_back(g.oh);
     out.push_back(g.ow);
-    if (nhwc_io_) out = {g.N, g.oh, g.ow, g.M};
+    if (nhwc_io_ || quant_) out = {g.N, g.oh, g.ow, g.M};
     if (residual_ >= 0) {  // a dense BF16 conv may read a bfloat16 residual (bf16_layers.h)
       const bool r16 = !bf16_.empty() && in.size() > static_cast<size_t>(residual_) && in[residual_] &&
                        in[residual_]->dtype() == DataType::kBFloat16;
       const Value& r = require_input(in, static_cast<size_t>(residual_),
                                      r16 ? DataType::kBFloat16 : DataType::kFloat32, prefix_);
-      if (r.shape() != out) {
+      if (r.shape() != (quant_ ? Shape{g.N, g.M, g.oh, g.ow} : out)) {
         throw InvalidArgument(prefix_ + "residual shape " + shape_str(r.shape()) + " differs from output " +
                               shape_str(out));
       }
     }
-    return {{y16_ ? DataType::kBFloat16 : DataType::kFloat32, out}};
+    return {{quant_ ? DataType::kInt8 : y16_ ? DataType::kBFloat16 : DataType::kFloat32, out}};
   }
 
   void run(const std::vector<const Value*>& in, const std::vector<Value*>& out) const override {
     ConvGeom g = geometry(in);
     if (column_) g = as_row(g);
-    const float* x = in[0]->data<float>();
-    const float* w = in[1]->data<float>();
-    const float* bias = in.size() > 2 && in[2] ? in[2]->data<float>() : nullptr;
-    float* y = out[0]->data<float>();
-    if (channels_last_) {
-      const float* res = residual_ >= 0 ? in[residual_]->data<float>() : nullptr;
-      const kernels::NhwcConv* nhwc =
-          nhwc_ && kernels::nhwc_conv_declines(tap_shape(g), uk_->mr).empty() ? nhwc_.get() : nullptr;
-      channels_last_->run(x, bias, res, y, g, nhwc, tap_shape(g),
-                          [&](const float* xt, const float* rt, float* yt) { run_nchw(xt, w, bias, rt, yt, g); });
-    } else if (rank_ == 3) {
-      gemm_3d(x, w, bias, y, g);
-      epilogue(residual_ >= 0 ? in[residual_]->data<float>() : nullptr, y, g);
-    } else if (dw16_) {
-      depthwise_bf16(in, bias, out[0]->data<void>(), g);
-    } else if (g.G == g.C && g.M == g.C && g.G > 1) {
-      depthwise(in, x, w, bias, y, g);
+    if (quant_) {
+      run_int8_out(in, g, out[0]->data<int8_t>());
     } else {
-      const bool x16 = in[0]->dtype() == DataType::kBFloat16;
-      const bool r16 = residual_ >= 0 && in[residual_]->dtype() == DataType::kBFloat16;
-      const float* res = residual_ >= 0 && !r16 ? in[residual_]->data<float>() : nullptr;
-      if (x16 || y16_ || r16) {  // bfloat16 tensors: the direct path reads and writes them as they are
-        gemm_bf16_io(in[0]->data<uint16_t>(), x16, bias, res, r16 ? in[residual_]->data<uint16_t>() : nullptr,
-                     out[0]->data<void>(), g);
-        return;
-      }
-      run_nchw(x, w, bias, res, y, g);
+      run_images(in, g, 0, out[0]->data<void>());
     }
   }
 
@@ -174,10 +170,67 @@ class ConvLayer : public Layer {
     const bool bf16 = !bf16_.empty() || dw16_;
     return std::string(bf16 ? "bf16" : "fp32") + " conv" + std::to_string(rank_) + "d group=" +
            std::to_string(group_) + act_.describe() + (dw16_ ? dw16_->describe() : bf16_.describe()) +
-           (y16_ ? " out=bfloat16" : "") + (nhwc_io_ ? " layout=nhwc" : "");
+           (y16_ ? " out=bfloat16" : "") + (nhwc_io_ ? " layout=nhwc" : "") +
+           (quant_ ? " out=int8 (" + quant_->describe() + ")" : "");
   }
 
  private:
+  // Images [n, n + g.N) of the inputs into y (float32, or bfloat16 where
+  // y16_), laid out as the output tensor from its image n on.
+  void run_images(const std::vector<const Value*>& in, const ConvGeom& g, int64_t n, void* yv) const {
+    const int64_t x_image = g.C * g.D * g.H * g.W, y_image = g.M * g.od * g.oh * g.ow;
+    auto at = [&](size_t i, int64_t image) -> const void* {  // input i from image n on, float or bfloat16
+      const Value* v = in[i];
+      return v->dtype() == DataType::kBFloat16 ? static_cast<const void*>(v->data<uint16_t>() + n * image)
+                                               : static_cast<const void*>(v->data<float>() + n * image);
+    };
+    const float* x = static_cast<const float*>(at(0, x_image));
+    const float* w = in[1]->data<float>();
+    const float* bias = in.size() > 2 && in[2] ? in[2]->data<float>() : nullptr;
+    const void* res_any = residual_ >= 0 ? at(static_cast<size_t>(residual_), y_image) : nullptr;
+    float* y = static_cast<float*>(yv);
+    if (channels_last_) {
+      const float* res = static_cast<const float*>(res_any);
+      const kernels::NhwcConv* nhwc =
+          nhwc_ && kernels::nhwc_conv_declines(tap_shape(g), uk_->mr).empty() ? nhwc_.get() : nullptr;
+      channels_last_->run(x, bias, res, y, g, nhwc, tap_shape(g),
+                          [&](const float* xt, const float* rt, float* yt) { run_nchw(xt, w, bias, rt, yt, g); });
+    } else if (rank_ == 3) {
+      gemm_3d(x, w, bias, y, g);
+      epilogue(static_cast<const float*>(res_any), y, g);
+    } else if (dw16_) {
+      depthwise_bf16(at(0, x_image), in[0]->dtype() == DataType::kBFloat16, bias, static_cast<const float*>(res_any),
+                     yv, g);
+    } else if (g.G == g.C && g.M == g.C && g.G > 1) {
+      depthwise(x, w, bias, static_cast<const float*>(res_any), y, g);
+    } else {
+      const bool x16 = in[0]->dtype() == DataType::kBFloat16;
+      const bool r16 = residual_ >= 0 && in[residual_]->dtype() == DataType::kBFloat16;
+      const float* res = r16 ? nullptr : static_cast<const float*>(res_any);
+      if (x16 || y16_ || r16) {  // bfloat16 tensors: the direct path reads and writes them as they are
+        gemm_bf16_io(at(0, x_image), x16, bias, res, r16 ? static_cast<const uint16_t*>(res_any) : nullptr, yv, g);
+        return;
+      }
+      run_nchw(x, w, bias, res, y, g);
+    }
+  }
+
+  // The int8 output: images in groups whose float output (kScratchBytes at
+  // most, one image at least) is computed into this thread's scratch and
+  // quantized from there while in L2, NCHW float -> NHWC int8.
+  void run_int8_out(const std::vector<const Value*>& in, const ConvGeom& g, int8_t* y) const {
+    const int64_t y_image = g.M * g.oh * g.ow;
+    const int64_t group = std::max<int64_t>(1, kScratchBytes / std::max<int64_t>(1, y_image * 4));
+    thread_local std::vector<float> scratch;  // grown, never shrunk: no allocation per run once grown
+    for (int64_t n = 0; n < g.N; n += group) {
+      ConvGeom part = g;
+      part.N = std::min(group, g.N - n);
+      if (scratch.size() < static_cast<size_t>(part.N * y_image)) scratch.resize(static_cast<size_t>(part.N * y_image));
+      run_images(in, part, n, scratch.data());
+      quant_->run(Shape{part.N, g.M, g.oh, g.ow}, scratch.data(), y + n * y_image);
+    }
+  }
+
   // A dense FP32 conv on NCHW tensors.
   void run_nchw(const float* x, const float* w, const float* bias, const float* res, float* y,
                 const ConvGeom& g) const {
@@ -278,8 +331,8 @@ class ConvLayer : public Layer {
   // with the channels as vector lanes); the kernel adds
   // the residual and applies Relu / Clip (fused_) in registers, any other
   // activation follows on the run while it is in cache.
-  void depthwise(const std::vector<const Value*>& in, const float* x, const float* w, const float* bias,
-                 float* y, const ConvGeom& g) const {
+  void depthwise(const float* x, const float* w, const float* bias, const float* res, float* y,
+                 const ConvGeom& g) const {
     const int64_t P = g.oh * g.ow;
     int64_t run = std::max<int64_t>(1, 16384 / std::max<int64_t>(1, P));
     // whole channel groups for the channel-blocked walks (16 channels on
@@ -293,7 +346,7 @@ class ConvLayer : public Layer {
     const kernels::SgemmEpilogue& clip = fused_;
     kernels::DwConvF32Plane p;
     p.x = x; p.w = w; p.bias = bias; p.y = y; p.C = g.C;
-    p.residual = residual_ >= 0 ? in[residual_]->data<float>() : nullptr;
+    p.residual = res;
     p.clip = clip.clip; p.lo = clip.lo; p.hi = clip.hi;
     p.H = g.H; p.W = g.W; p.oh = g.oh; p.ow = g.ow; p.kh = g.kh; p.kw = g.kw;
     p.sh = g.sh; p.sw = g.sw; p.dh = g.dh; p.dw = g.dw; p.ph = g.ph; p.pw = g.pw;
@@ -310,12 +363,13 @@ class ConvLayer : public Layer {
 
   // The BF16 depthwise kernel: bias, residual and Relu / Clip in its
   // epilogue; another activation on an FP32 output afterwards.
-  void depthwise_bf16(const std::vector<const Value*>& in, const float* bias, void* y, const ConvGeom& g) const {
+  void depthwise_bf16(const void* x, bool x_bf16, const float* bias, const float* res, void* y,
+                      const ConvGeom& g) const {
     Bf16DepthwiseRun r;
-    r.x = in[0]->data<void>();
-    r.x_bf16 = in[0]->dtype() == DataType::kBFloat16;
+    r.x = x;
+    r.x_bf16 = x_bf16;
     r.bias = bias;
-    r.residual = residual_ >= 0 ? in[residual_]->data<float>() : nullptr;
+    r.residual = res;
     r.y = y;
     r.y_bf16 = y16_;
     r.clip = fused_.clip; r.lo = fused_.lo; r.hi = fused_.hi;
@@ -380,9 +434,8 @@ class ConvLayer : public Layer {
       } else if (!gemm_path(x, w, bias, res, y, g)) {
         epilogue(nullptr, y, g);
       }
-    } else {  // the BF16 tile epilogue adds the bias and the residual and clips
-      gemm_path(x, w, bias, res, y, g);
-      if (!fused_.clip) epilogue(nullptr, y, g);
+    } else if (!gemm_path(x, w, bias, res, y, g)) {  // the BF16 tile epilogue adds the bias and the residual and clips
+      epilogue(nullptr, y, g);
     }
   }
 
@@ -391,6 +444,7 @@ class ConvLayer : public Layer {
   // Returns whether the activation was applied: Relu / Clip by every
   // FP32 path's epilogue, Swish / HardSwish by the im2col SGEMM's (SgemmEpilogue::unary,
   // on each task's tile while it is in cache), a Chain likewise (SgemmEpilogue::post);
+  // on the BF16 GEMM of one group any activation, over each image's rows after its product;
   // otherwise the caller runs it over y.
   bool gemm_path(const float* x, const float* w, const float* bias, const float* res, float* y,
                  const ConvGeom& g) const {
@@ -442,6 +496,9 @@ class ConvLayer : public Layer {
       }
       if (!bf16_.empty()) {
         bf16_.packed[grp]->run(P, b, yg, P, false, parallel, &ep);
+        // Another activation (a Chain, Swish) over this image's rows right after its product, while they
+        // are in L2 (the BF16 GEMM's tiles take Relu / Clip only), not over the whole batch afterwards.
+        if (parallel && !fused_.clip) epilogue(nullptr, yg, image_rows(g, Mg));
       } else {
         GemmOperand a{w + grp * Mg * K, K, false};
         if (!packed_.empty()) a.packed = &packed_[grp];
@@ -463,7 +520,14 @@ class ConvLayer : public Layer {
         for (int64_t t = begin; t < end; ++t) one(t / g.G, t % g.G, false);
       });
     }
-    return fused_.clip || (bf16_.empty() && (act_.unary || act_.chain));
+    return fused_.clip || (bf16_.empty() && (act_.unary || act_.chain)) || (!bf16_.empty() && g.G == 1);
+  }
+
+  // One image's `rows` output rows of g, as epilogue() takes them.
+  static ConvGeom image_rows(ConvGeom g, int64_t rows) {
+    g.N = 1;
+    g.M = rows;
+    return g;
   }
 
   // Whether the transposed product (transposed_) runs `g`: one group,
@@ -589,6 +653,11 @@ class ConvLayer : public Layer {
   bool y16_ = false;  // the output is a bfloat16 tensor (bf16_layers.h, mark_bf16_tensors)
   TransposedConvF32 transposed_{*uk_, act_};  // the output-transposed product, when transposed() says
   std::unique_ptr<ChannelsLastConvF32> channels_last_;  // when nhwc_io_
+  std::unique_ptr<QuantizeRule> quant_;  // int8rt_output_scale: the output is int8 NHWC, or null
+  // A group of images' float output in run_int8_out's scratch: within L2
+  // (1 MiB on Zen 4 / 5, 1.25-2 MiB on recent Intel cores) beside the
+  // conv's own working set.
+  static constexpr int64_t kScratchBytes = 512 << 10;
 };
 
 std::unique_ptr<Layer> make_conv(const Network& net, const Node& node) {

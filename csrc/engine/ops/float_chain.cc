@@ -2,7 +2,6 @@
 #include "engine/ops/float_chain.h"
 
 #include <algorithm>
-#include <cstring>
 
 #include "engine/ops/op_util.h"
 
@@ -78,20 +77,28 @@ FloatChain::FloatChain(const Node& node)
 }
 
 void FloatChain::apply(float* y, int64_t n) const {
-  float z[kBlock];
+  // Where a later step reads z, the running value lives in t (this block's
+  // scratch) from the first step to the last, which writes y: z stays in y,
+  // read in place (no copy of z per block: the copy was 43% of this
+  // function's time on PP-OCRv4 rec, perf). Elementwise, so the last step
+  // may read y's z while writing y. The same operations in the same order.
+  float t[kBlock];
+  const size_t last = steps_.size() - 1;
   for (int64_t i0 = 0; i0 < n; i0 += kBlock) {
     const int64_t m = std::min(kBlock, n - i0);
-    float* t = y + i0;
-    if (reads_z_) std::memcpy(z, t, static_cast<size_t>(m) * sizeof(float));
-    for (const Step& s : steps_) {
+    float* z = y + i0;
+    for (size_t k = 0; k < steps_.size(); ++k) {
+      const Step& s = steps_[k];
+      // Before any step the running value is z itself.
+      const float* in = !reads_z_ || k == 0 ? z : t;
+      float* out = !reads_z_ || k == last ? z : t;
       switch (s.kind) {
-        case Kind::kRelu: for (int64_t i = 0; i < m; ++i) t[i] = t[i] > 0.f ? t[i] : 0.f; break;
-        case Kind::kClip: for (int64_t i = 0; i < m; ++i) t[i] = clip_value(t[i], s.lo, s.hi); break;
+        case Kind::kRelu: for (int64_t i = 0; i < m; ++i) out[i] = in[i] > 0.f ? in[i] : 0.f; break;
+        case Kind::kClip: for (int64_t i = 0; i < m; ++i) out[i] = clip_value(in[i], s.lo, s.hi); break;
         case Kind::kBinary: {
-          // Before any step the running value is z itself.
-          auto at = [&](Operand o) { return o == Operand::kConstant ? &s.c : o == Operand::kConvOutput && reads_z_ ? z : t; };
+          auto at = [&](Operand o) { return o == Operand::kConstant ? &s.c : o == Operand::kConvOutput ? z : in; };
           auto stride = [](Operand o) -> int64_t { return o == Operand::kConstant ? 0 : 1; };
-          binary_.apply(s.op, m, at(s.a), stride(s.a), at(s.b), stride(s.b), t);
+          binary_.apply(s.op, m, at(s.a), stride(s.a), at(s.b), stride(s.b), out);
           break;
         }
       }

@@ -4,15 +4,17 @@
 // ranks keep theirs. Element
 // arithmetic is the reference's quantize_value / dequantize_value, run by
 // the element-wise kernel chosen when the layer is created
-// (kernels/eltwise_s8.h, capped by INT8RT_MAX_ISA). A non-zero zero point
-// (a pre-quantized model's asymmetric activation, lower_int8_qdq.cc) runs
-// the reference's zero-point forms here, in loops the compiler vectorises
-// (restrict pointers; the layout change a block of pixels at a time, so the
-// block's channels-last bytes stay in L1): such a conversion sits at a
-// network input or around a layer that stays float32, as in NNCF's and ONNX
-// Runtime's files, where the plain element loop cost 1.2 ms per MobileNetV2
-// activation. Per-channel scales (a per-channel activation's int8 form,
-// rank 4 only) run the same loops with channel c's scale.
+// (kernels/eltwise_s8.h, capped by INT8RT_MAX_ISA). The Quantize's
+// conversion is QuantizeRule (quantize_rule.h: also what a float conv
+// writing int8 runs). A non-zero zero point (a pre-quantized model's
+// asymmetric activation, lower_int8_qdq.cc) runs the reference's zero-point
+// forms, in loops the compiler vectorises (restrict pointers; the layout
+// change a block of pixels at a time, so the block's channels-last bytes
+// stay in L1): such a conversion sits at a network input or around a layer
+// that stays float32, as in NNCF's and ONNX Runtime's files, where the plain
+// element loop cost 1.2 ms per MobileNetV2 activation. Per-channel scales
+// (a per-channel activation's int8 form, rank 4 only) run the same loops
+// with channel c's scale.
 // int8rt.QLutFloat is the float side of a table: int8 in, the 256 float
 // values of the region it replaces out (a network's output Sigmoid), in the
 // Dequantize's layout and blocks. A Quantize of attention probabilities
@@ -26,6 +28,7 @@
 #include "engine/ops/element_chunks.h"
 #include "engine/ops/int8/contracts.h"
 #include "engine/ops/int8/probs_keys.h"
+#include "engine/ops/int8/quantize_rule.h"
 #include "int8rt/error.h"
 #include "kernels/eltwise_s8.h"
 #include "kernels/ref/ref_kernels.h"
@@ -38,49 +41,12 @@ namespace {
 Shape to_nhwc(const Shape& s) { return s.size() == 4 ? Shape{s[0], s[2], s[3], s[1]} : s; }
 Shape to_nchw(const Shape& s) { return s.size() == 4 ? Shape{s[0], s[3], s[1], s[2]} : s; }
 
-// The rank-4 layout change applies: channels-last int8 on the int8 side.
-bool changes_layout(const Shape& s, bool logical) { return s.size() == 4 && !logical; }
-
-// Whether a layout change of s (either side's rank-4 shape) moves any
-// element: not with one channel or one pixel per image, where NCHW and NHWC
-// order the elements alike. The run then takes the flat element path (the
-// same arithmetic, element by element): the transposing kernels treat one
-// channel as a 16 x 16 block per 16 pixels, and PP-OCR's detector output
-// (1 x 1 x 320 x 320) took 0.82 ms to dequantize that way, 5% of the network.
-bool moves_elements(const Shape& s, bool logical, bool nhwc) {
-  if (!changes_layout(s, logical)) return false;
-  const int64_t C = nhwc ? s[3] : s[1], HW = nhwc ? s[1] * s[2] : s[2] * s[3];
-  return C > 1 && HW > 1;
-}
-
 // Pixels per block of the zero-point layout changes: 64 pixels of up to a
 // few hundred channels stay in L1.
 constexpr int64_t kBlockPixels = 64;
 
-void quantize_zp(const float* __restrict x, int8_t* __restrict y, int64_t n, float inv, float z) {
-  for (int64_t i = 0; i < n; ++i) y[i] = kernels::ref::quantize_value(x[i], inv, z);
-}
-
 void dequantize_zp(const int8_t* __restrict x, float* __restrict y, int64_t n, float scale, int32_t z) {
   for (int64_t i = 0; i < n; ++i) y[i] = kernels::ref::dequantize_value(x[i], scale, z);
-}
-
-// x float [N][C][HW] -> y int8 [N][HW][C] with a zero point: each channel's
-// row of a pixel block quantized contiguously, then its bytes placed.
-// Channel c's inverse scale is inv[c * inv_step] (inv_step 0: one scale).
-void quantize_zp_to_nhwc(const Shape& s, const float* x, int8_t* y, const float* inv, int64_t inv_step, float z) {
-  const int64_t C = s[1], HW = s[2] * s[3], image = C * HW;
-  for_images(s[0], image, [&](int64_t n) {
-    int8_t row[kBlockPixels];
-    for (int64_t p0 = 0; p0 < HW; p0 += kBlockPixels) {
-      const int64_t np = std::min(kBlockPixels, HW - p0);
-      int8_t* out = y + n * image + p0 * C;
-      for (int64_t c = 0; c < C; ++c) {
-        quantize_zp(x + n * image + c * HW + p0, row, np, inv[c * inv_step], z);
-        for (int64_t p = 0; p < np; ++p) out[p * C + c] = row[p];
-      }
-    }
-  });
 }
 
 // x int8 [N][HW][C] -> y float [N][C][HW], the same blocks: each channel's
@@ -111,39 +77,19 @@ void dequantize_zp_to_nchw(const Shape& s, const int8_t* x, float* y, const floa
   });
 }
 
-// A conversion's scale: one, or one per channel (ConvertAttrs::scales),
-// which only the rank-4 layout change takes, with its channel count.
-struct ConvertScales {
-  explicit ConvertScales(const ConvertAttrs& a)
-      : scale(static_cast<float>(a.scale)), channels(a.scales.begin(), a.scales.end()) {}
-  void check(const std::string& name, const Shape& nchw, bool logical) const {
-    if (channels.empty()) return;
-    if (!changes_layout(nchw, logical) || nchw[1] != static_cast<int64_t>(channels.size())) {
-      throw InvalidArgument("node '" + name + "': per-channel scales (" + std::to_string(channels.size()) +
-                            ") need a rank-4 tensor with that many channels, got " + shape_str(nchw));
-    }
-  }
-  std::string describe() const {
-    return channels.empty() ? "scale=" + std::to_string(scale) : std::to_string(channels.size()) + " channel scales";
-  }
-  float scale;
-  std::vector<float> channels;  // empty: `scale` for every element
-};
-
 class QuantizeLayer : public Layer {
  public:
   QuantizeLayer(const ConvertAttrs& a, ProbsKeys keys, std::string name)
-      : scales_(a), zero_point_(static_cast<int32_t>(a.zero_point)), logical_(a.logical), name_(std::move(name)),
-        k_(&kernels::choose<kernels::QuantizeS8Kernel>()), keys_(keys), calibrated_scale_(a.scale) {
-    for (float c : scales_.channels) inv_channels_.push_back(1.0f / c);
-    if (keys_.active() && !scales_.channels.empty()) {
+      : rule_(a), zero_point_(static_cast<int32_t>(a.zero_point)), logical_(a.logical), name_(std::move(name)),
+        keys_(keys), calibrated_scale_(a.scale) {
+    if (keys_.active() && rule_.per_channel()) {
       throw InvalidArgument("node '" + name_ + "': " + ProbsKeys::kAttr + " needs one scale, not one per channel");
     }
   }
   std::vector<std::pair<DataType, Shape>> infer(const std::vector<const Value*>& in) const override {
     if (in[0]->dtype() != DataType::kFloat32) throw InvalidArgument("node '" + name_ + "': expects float32");
     const Shape& s = in[0]->shape();
-    scales_.check(name_, s, logical_);
+    rule_.check(name_, s);
     if (keys_.active() && (s.empty() || changes_layout(s, logical_))) {
       throw InvalidArgument("node '" + name_ + "': " + ProbsKeys::kAttr + " needs rows on the last axis, got " +
                             shape_str(s) + (logical_ ? "" : " changing layout"));
@@ -152,42 +98,21 @@ class QuantizeLayer : public Layer {
   }
   void run(const std::vector<const Value*>& in, const std::vector<Value*>& out) const override {
     const Shape& s = in[0]->shape();
-    const float* x = in[0]->data<float>();
-    int8_t* y = out[0]->data<int8_t>();
-    const float scale = keys_.active() ? static_cast<float>(keys_.scale_at(calibrated_scale_, zero_point_, s.back()))
-                                       : scales_.scale;  // (infer checked the rows)
-    if (!inv_channels_.empty()) {  // rank 4 NCHW -> NHWC (checked in infer), channel c at 1 / scales[c]
-      quantize_zp_to_nhwc(s, x, y, inv_channels_.data(), 1, static_cast<float>(zero_point_));
-    } else if (zero_point_ != 0) {
-      const float inv = 1.0f / scale, z = static_cast<float>(zero_point_);
-      if (moves_elements(s, logical_, false)) {
-        quantize_zp_to_nhwc(s, x, y, &inv, 0, z);
-      } else {
-        for_element_chunks(in[0]->numel(), [&](int64_t b, int64_t e) { quantize_zp(x + b, y + b, e - b, inv, z); });
-      }
-    } else if (!moves_elements(s, logical_, false)) {
-      for_element_chunks(in[0]->numel(), [&](int64_t b, int64_t e) { k_->quantize(e - b, x + b, scale, y + b); });
+    if (keys_.active()) {  // (infer checked the rows)
+      rule_.run(s, in[0]->data<float>(), out[0]->data<int8_t>(),
+                static_cast<float>(keys_.scale_at(calibrated_scale_, zero_point_, s.back())));
     } else {
-      const int64_t image = s[1] * s[2] * s[3];
-      for_images(s[0], image, [&](int64_t n) {
-        k_->quantize_nchw_to_nhwc(1, s[1], s[2] * s[3], x + n * image, scale, y + n * image);
-      });
+      rule_.run(s, in[0]->data<float>(), out[0]->data<int8_t>());
     }
   }
-  std::string describe() const override {
-    const bool loop = zero_point_ != 0 || !inv_channels_.empty();
-    return scales_.describe() + (zero_point_ ? " zero_point=" + std::to_string(zero_point_) : "") +
-           (logical_ ? " logical " : " ") + (loop ? "zero-point loop" : k_->name()) + keys_.describe();
-  }
+  std::string describe() const override { return rule_.describe() + keys_.describe(); }
 
  private:
-  ConvertScales scales_;
-  std::vector<float> inv_channels_;  // 1 / scales_.channels[c], computed once
+  QuantizeRule rule_;
   int32_t zero_point_;
   bool logical_;
   std::string name_;
-  const kernels::QuantizeS8Kernel* k_;
-  ProbsKeys keys_;           // inactive: scales_ at every length
+  ProbsKeys keys_;           // inactive: the rule's scale at every length
   double calibrated_scale_;  // the rule's input (ConvertAttrs::scale)
 };
 
