@@ -1,0 +1,132 @@
+"""IInt8AutoCalibrator's per-part choice (``BuilderConfig(auto_parts=K)``;
+off by default): after the whole-network choice (auto_choice.py), the int8
+tensors are split into ``K`` contiguous parts in run order (each tensor
+placed by the layer that computes it; the network's inputs first), and
+greedily, front to back, each part may take another candidate set's
+thresholds (auto.CANDIDATES: minmax, mse, percentile 99.99, entropy) where
+the held-out judge finds the network's outputs *clearly* closer to float32
+so: the rule of the whole-network choice (auto_choice._Errors.clearly_below:
+``MIN_GAIN`` lower in relative L2 and a paired one-sided test,
+decision_rule.paired_below; recordings.below where the samples carry their
+recordings). Each trial is one engine lowered and run on the judging
+samples, at most ``K * (len(CANDIDATES) - 1)`` of them; a candidate whose
+thresholds on the part are within 1 % of the part's current ones is not
+tried (it would quantize alike).
+
+Why: two findings said one method for the whole network leaves accuracy
+behind. Silero VAD (RESULTS_accuracy.md acc29, benchmarks/silero_tensor_swap.py):
+entropy on the STFT front end alone 0.944 against mse everywhere 0.748 on
+the left-out clip amfm, entropy everywhere 0.754; the CRNNs (acc36, acc38):
+mse's set lower on the calibration lines, minmax on the evaluation lines.
+A few parts, not one tensor at a time: each decision is judged by the whole
+held-out slice, and a per-tensor search judged on it picked noise
+(auto.py's history). What it measured on the rows auto is judged on is in
+RESULTS_accuracy.md acc40.
+
+Only with held-out samples: judged on the samples the thresholds came
+from, a part would take the set that fits them best (auto_choice.py,
+"fit").
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping
+
+from .._numerics import scale_from_amax
+from .auto_choice import Methods, Thresholds, _close
+
+__all__ = ["PartTrial", "Parts", "choose_parts", "split"]
+
+logger = logging.getLogger("int8rt")
+
+
+def split(network: Any, names: set[str], parts: int) -> list[list[str]]:
+    """``names`` (tensors of ``network``, a ``_core`` network) in run order
+    (by the index of the node that computes each; inputs and constants
+    first, ties by name), cut into ``parts`` contiguous runs of near-equal
+    size (fewer where there are fewer tensors; no empty run)."""
+    tensors = network.tensors()
+    made_by: dict[str, int] = {}
+    for index, node in enumerate(network.nodes()):  # in run order
+        for o in node["outputs"]:
+            if o >= 0:
+                made_by.setdefault(tensors[o]["name"], index)
+    order = sorted(names, key=lambda n: (made_by.get(n, -1), n))
+    k = max(1, min(parts, len(order)))
+    bounds = [round(i * len(order) / k) for i in range(k + 1)]
+    return [order[bounds[i]:bounds[i + 1]] for i in range(k)]
+
+
+@dataclass
+class PartTrial:
+    """One part's trials: its tensors, each candidate tried (label ->
+    relative L2 on the judging samples), the error it was judged against,
+    and the label it took ("" where it kept its thresholds)."""
+
+    tensors: list[str]
+    tried: dict[str, float]
+    before: float
+    taken: str = ""
+
+
+@dataclass
+class Parts:
+    """The per-part outcome: thresholds and methods (the chosen set's, with
+    the parts that switched replaced), the engine lowered at those
+    thresholds and its errors (auto_choice._Errors), each part's trials."""
+
+    amaxes: Thresholds
+    methods: Methods
+    engine: Any
+    errors: Any
+    trials: list[PartTrial] = field(default_factory=list)
+
+    @property
+    def switched(self) -> bool:
+        return any(t.taken for t in self.trials)
+
+    def report(self) -> list[dict[str, Any]]:
+        """The trials for the build report: per part, its size, first and
+        last tensor, the candidates' errors and what it took."""
+        return [{"tensors": len(t.tensors), "from": t.tensors[0], "to": t.tensors[-1],
+                 "before": round(t.before, 6), "tried": {k: round(v, 6) for k, v in t.tried.items()},
+                 "taken": t.taken or "kept"} for t in self.trials]
+
+
+def choose_parts(build: Callable[[dict[str, float]], Any], judge: Callable[[Any], Any],
+                 sets: Mapping[str, tuple[Thresholds, Methods]], label: str, amaxes: Thresholds,
+                 methods: Methods, engine: Any, errors: Any, parts: list[list[str]],
+                 at_range: frozenset[str] | set[str] = frozenset()) -> Parts:
+    """The greedy per-part choice (module docstring), starting from the
+    whole-network choice ``label`` (``amaxes``, ``methods``; its ``engine``
+    and ``errors`` on the judging samples) over ``sets`` (label ->
+    (thresholds, methods), auto_choice.single_method_sets). ``parts``:
+    :func:`split`'s runs of the int8 tensors; ``at_range``: tensors every
+    set holds at their calibration range (input_range.py), which keep their
+    method. ``build(scales)`` lowers an engine, ``judge(engine)`` scores it."""
+    amaxes, methods = dict(amaxes), dict(methods)
+    out = Parts(amaxes, methods, engine, errors)
+    for part in parts:
+        trial = PartTrial(part, {}, out.errors.relative_l2)
+        best: tuple[str, Any, Any, Thresholds] | None = None
+        for other, (other_amaxes, _) in sets.items():
+            movable = [n for n in part if n in other_amaxes and n in out.amaxes and n not in at_range]
+            if other == label or all(_close(other_amaxes[n], out.amaxes[n]) for n in movable):
+                continue
+            tried = {**out.amaxes, **{n: other_amaxes[n] for n in movable}}
+            candidate = build({n: scale_from_amax(a) for n, a in tried.items()})
+            e = judge(candidate)
+            trial.tried[other] = e.relative_l2
+            if e.clearly_below(out.errors) and (best is None or e.relative_l2 < best[2].relative_l2):
+                best = (other, candidate, e, tried)
+        if best is not None:
+            trial.taken = best[0]
+            out.amaxes, out.engine, out.errors = best[3], best[1], best[2]
+            out.methods.update({n: f"auto:{best[0]}" for n in part if n not in at_range})
+        out.trials.append(trial)
+        logger.info("auto calibration, part %d of %d (%d int8 tensors, %s .. %s): output relative L2 %.4g at %s; "
+                    "tried %s; %s", len(out.trials), len(parts), len(part), part[0], part[-1], trial.before, label,
+                    ", ".join(f"{k} {v:.4g}" for k, v in trial.tried.items()) or "none (alike)",
+                    f"took {trial.taken}" if trial.taken else "kept")
+    return out
