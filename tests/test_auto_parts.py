@@ -14,45 +14,49 @@ from int8rt.accuracy import auto_parts, metrics
 
 from accuracy_models import histogram_engine
 
-D = 64
+D = 128  # channels
+T = 128  # positions per sample
 
 
 def _samples(n: int, rng: np.random.Generator) -> np.ndarray:
-    """x [n, 64]: channel 0 uniform in [-20, 20] (the signal the output
-    reads most: a 1/64 tail that clipping destroys), channels 1..62
-    standard normal, channel 63 a spike (1 in every 20th sample, else 0)."""
-    x = rng.standard_normal((n, D)).astype(np.float32)
-    x[:, 0] = rng.uniform(-20, 20, n)
-    x[:, D - 1] = (rng.random(n) < 0.05).astype(np.float32)
-    x[0, D - 1] = 1.0  # calibration sees the spike in its kept samples
+    """x [n, T, D], standard normal, but at one position of each sample
+    channel 0 is +-20 (a value the output reads) and channel D-1 is 1 (0
+    elsewhere: the back end's spike source)."""
+    x = rng.standard_normal((n, T, D)).astype(np.float32)
+    x[:, :, D - 1] = 0.0
+    at = rng.integers(0, T, (2, n))
+    x[np.arange(n), at[0], 0] = rng.choice([-20.0, 20.0], n)
+    x[np.arange(n), at[1], D - 1] = 1.0
     return x
 
 
 def two_part_model(seed: int = 0) -> bytes:
-    """x -> Gemm (identity) -> g1 -> Gemm -> g2 -> Gemm -> y [N, 8]. The
-    front tensors x and g1 carry channel 0's wide tail, which the output
-    reads through g2's channel 63 (x0 / 10) at a large weight: a method that
-    clips it (entropy) is far from float32. g2 carries the spike times 200
-    in channel 0, which the output does not read (zero row): a method that
-    keeps it (minmax, mse, percentile 99.99: it is 0.08 % of g2's values)
-    spends g2's int8 step (1.6) on it and drowns channels 1..62 (unit
-    scale), which the output does read; entropy clips it."""
+    """x -> MatMul (identity) -> g1 -> MatMul -> g2 -> MatMul -> y [N, T, 8].
+    The front tensors x and g1 carry channel 0's +-20 at one position in
+    T x D = 16384 values per sample (6e-5 of them, below percentile
+    99.99's 1e-4: it clips them), which the output reads through g2's
+    channel D-1 (x0 / 10) at a large weight: a front threshold that keeps
+    them (minmax, mse) is far closer to float32. g2 carries the spike
+    source times 200 in channel 0 at one position, which the output does
+    not read (a zero row of the last weight): a back threshold that keeps
+    it (minmax, mse) spends g2's int8 step (1.6) on it and drowns channels
+    1..D-2 (unit scale), which the output reads; percentile clips it."""
     rng = np.random.default_rng(seed)
     w1 = np.eye(D, dtype=np.float32)
     w2 = np.zeros((D, D), np.float32)
     w2[D - 1, 0] = 200.0
     w2[np.arange(1, D - 1), np.arange(1, D - 1)] = 1.0
     w2[0, D - 1] = 0.1
-    w3 = (rng.standard_normal((D, 8)) / 8).astype(np.float32)
+    w3 = (rng.standard_normal((D, 8)) / np.sqrt(D)).astype(np.float32)
     w3[0] = 0.0
     w3[D - 1] *= 24.0
-    arrays = {"w1": w1, "b1": np.zeros(D, np.float32), "w2": w2, "b2": np.zeros(D, np.float32),
-              "w3": w3, "b3": np.zeros(8, np.float32)}
-    nodes = [helper.make_node("Gemm", ["x", "w1", "b1"], ["g1"]),
-             helper.make_node("Gemm", ["g1", "w2", "b2"], ["g2"]),
-             helper.make_node("Gemm", ["g2", "w3", "b3"], ["y"])]
-    graph = helper.make_graph(nodes, "two_parts", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", D])],
-                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 8])],
+    arrays = {"w1": w1, "w2": w2, "w3": w3}
+    nodes = [helper.make_node("MatMul", ["x", "w1"], ["g1"]),
+             helper.make_node("MatMul", ["g1", "w2"], ["g2"]),
+             helper.make_node("MatMul", ["g2", "w3"], ["y"])]
+    graph = helper.make_graph(nodes, "two_parts",
+                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", T, D])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", T, 8])],
                               [numpy_helper.from_array(v, k) for k, v in arrays.items()])
     return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]).SerializeToString()
 
@@ -60,7 +64,7 @@ def two_part_model(seed: int = 0) -> bytes:
 @pytest.fixture(scope="module")
 def case():
     rng = np.random.default_rng(1)
-    model, calib, test = two_part_model(), _samples(64, rng), _samples(512, rng)
+    model, calib, test = two_part_model(), _samples(64, rng), _samples(256, rng)
     want = int8rt.build_engine(model, int8rt.BuilderConfig(precision="fp32")).run({"x": test})["y"]
     return model, [calib[i:i + 8] for i in range(0, 64, 8)], test, want
 
@@ -89,14 +93,18 @@ def test_per_part_choice_finds_the_front_and_the_back_methods(case) -> None:
     whole = _auto(model, batches)
     parts = _auto(model, batches, auto_parts=2)
     report = parts.build_report().auto_choice
-    # the construction: entropy is far the best single method, and still far from float32
-    assert min(singles.values()) > 0.05, singles
-    assert [p["taken"] for p in report["parts"]] == ["kept", "entropy"] or \
-        [p["taken"] for p in report["parts"]] == ["mse", "kept"], report["parts"]
-    # On 512 samples no threshold saw: the mix is closer to float32 than
-    # any single method by over 4x (measured 0.0xx against 0.xx).
-    assert error(parts) < 0.25 * min(singles.values()), (error(parts), singles)
-    assert error(parts) < 0.25 * error(whole), (error(parts), error(whole))
+    # The construction: no single method is near float32 (measured on the
+    # 256 evaluation samples: minmax 0.474, mse 0.447, percentile 0.261,
+    # entropy 0.572 relative L2), and auto's whole-network choice is the best of them.
+    assert min(singles.values()) > 0.2, singles
+    assert error(whole) <= 1.01 * min(singles.values()), (error(whole), singles)
+    # The front part (x, g1) leaves percentile for minmax (mse, also keeping
+    # the +-20, measured 0.0691 against 0.0673 on the held-out samples) and
+    # the back (g2) keeps percentile.
+    assert [(p["from"], p["to"], p["taken"]) for p in report["parts"]] == [("x", "g1", "minmax"), ("g2", "g2", "kept")]
+    # On the samples no threshold saw: measured 0.0675, against 0.261 for the
+    # best whole-network set; asserted below 0.1 and below 0.4x that.
+    assert error(parts) < 0.1 and error(parts) < 0.4 * min(singles.values()), (error(parts), singles)
 
 
 def test_option_off_is_todays_engine(case) -> None:

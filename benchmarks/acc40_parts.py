@@ -1,0 +1,62 @@
+"""Runs a benchmark script with auto's per-part choice on
+(``BuilderConfig(auto_parts=K)``, int8rt/accuracy/auto_parts.py, RESULTS_accuracy.md
+acc40): every auto build the script makes gets ``K`` parts, whatever
+config it passes. At exit prints, per auto build, each part's trials
+(relative L2 of each candidate on the judging samples, the choice's before)
+and what it took, and the per-part step's seconds beside the whole auto
+choice's (build report ``seconds``). Where no part of any build switched,
+every engine the script built is the one it builds without the option (the
+step returns the choice unchanged), so its figures are the base's.
+
+Usage (from /tmp): PYTHONPATH=<repo>/python:<repo>/benchmarks[:<repo>/tests] python3 <repo>/benchmarks/acc40_parts.py [--parts K] <script> <its arguments>
+"""
+from __future__ import annotations
+
+import atexit
+import runpy
+import sys
+import time
+
+from int8rt.accuracy import auto_parts, run
+
+builds: list[dict] = []
+
+
+def _with_parts(parts: int) -> None:
+    init, choose = run.CalibrationRun.__init__, auto_parts.choose_parts
+
+    def __init__(self, *args, **kwargs) -> None:
+        init(self, *args, **{**kwargs, "parts": parts})
+
+    def choose_parts(*args, **kwargs):
+        t0 = time.process_time()
+        out = choose(*args, **kwargs)
+        builds.append({"label": args[3], "cpu_s": time.process_time() - t0, "trials": out.report(),
+                       "after": out.errors.relative_l2})
+        return out
+
+    run.CalibrationRun.__init__ = __init__
+    auto_parts.choose_parts = choose_parts
+
+
+def _summary() -> None:
+    for i, b in enumerate(builds):
+        print(f"acc40 build {i}: whole-network choice {b['label']}, per-part step {b['cpu_s']:.1f} s CPU, "
+              f"relative L2 after {b['after']:.4g}", flush=True)
+        for j, t in enumerate(b["trials"]):
+            tried = ", ".join(f"{k} {v:.4g}" for k, v in t["tried"].items()) or "none (alike)"
+            print(f"  part {j + 1} ({t['tensors']} tensors, {t['from']} .. {t['to']}): {t['before']:.4g}; "
+                  f"tried {tried}; {t['taken']}", flush=True)
+    switched = sum(any(t["taken"] != "kept" for t in b["trials"]) for b in builds)
+    print(f"acc40: {len(builds)} auto build(s), {switched} with a part switched"
+          + ("" if switched else " (every engine is the base's)"), flush=True)
+
+
+if __name__ == "__main__":
+    parts = 3
+    if sys.argv[1] == "--parts":
+        parts, sys.argv = int(sys.argv[2]), sys.argv[:1] + sys.argv[3:]
+    _with_parts(parts)
+    atexit.register(_summary)
+    sys.argv = sys.argv[1:]
+    runpy.run_path(sys.argv[0], run_name="__main__")
