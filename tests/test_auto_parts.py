@@ -107,7 +107,13 @@ def test_per_part_choice_finds_the_front_and_the_back_methods(case) -> None:
     assert error(parts) < 0.1 and error(parts) < 0.4 * min(singles.values()), (error(parts), singles)
 
 
-def test_option_off_is_todays_engine(case) -> None:
+def test_option_off_is_todays_engine(case, monkeypatch) -> None:
     model, batches, _, _ = case
-    today = _auto(model, batches).serialize()
-    assert _auto(model, batches, auto_parts=0).serialize() == today
+    off = _auto(model, batches, auto_parts=0)
+    assert "parts" not in off.build_report().auto_choice
+
+    def never(*args, **kwargs):
+        raise AssertionError("the per-part choice ran with auto_parts off")
+
+    monkeypatch.setattr(auto_parts, "choose_parts", never)
+    assert _auto(model, batches).serialize() == off.serialize()  # the default is off
