@@ -8,7 +8,10 @@ choice's (build report ``seconds``). Where no part of any build switched,
 every engine the script built is the one it builds without the option (the
 step returns the choice unchanged), so its figures are the base's.
 
-Usage (from /tmp): PYTHONPATH=<repo>/python:<repo>/benchmarks[:<repo>/tests] python3 <repo>/benchmarks/acc40_parts.py [--parts K] <script> <its arguments>
+``--gain G``: a part switches only where its candidate is also G lower in
+relative L2 (auto_parts.PART_GAIN, default that constant).
+
+Usage (from /tmp): PYTHONPATH=<repo>/python:<repo>/benchmarks[:<repo>/tests] python3 <repo>/benchmarks/acc40_parts.py [--parts K] [--gain G] <script> <its arguments>
 """
 from __future__ import annotations
 
@@ -22,7 +25,7 @@ from int8rt.accuracy import auto_parts, run
 builds: list[dict] = []
 
 
-def _with_parts(parts: int) -> None:
+def _with_parts(parts: int, gain: float) -> None:
     init, choose = run.CalibrationRun.__init__, auto_parts.choose_parts
 
     def __init__(self, *args, **kwargs) -> None:
@@ -30,7 +33,7 @@ def _with_parts(parts: int) -> None:
 
     def choose_parts(*args, **kwargs):
         t0 = time.process_time()
-        out = choose(*args, **kwargs)
+        out = choose(*args, **{**kwargs, "gain": gain})
         builds.append({"label": args[3], "cpu_s": time.process_time() - t0, "trials": out.report(),
                        "after": out.errors.relative_l2})
         return out
@@ -41,7 +44,7 @@ def _with_parts(parts: int) -> None:
 
 def _summary() -> None:
     for i, b in enumerate(builds):
-        print(f"acc40 build {i}: whole-network choice {b['label']}, per-part step {b['cpu_s']:.1f} s CPU, "
+        print(f"acc40 build {i}: whole-network choice {b['label']}, per-part step {b['cpu_s']:.2f} s CPU, "
               f"relative L2 after {b['after']:.4g}", flush=True)
         for j, t in enumerate(b["trials"]):
             tried = ", ".join(f"{k} {v:.4g}" for k, v in t["tried"].items()) or "none (alike)"
@@ -53,10 +56,10 @@ def _summary() -> None:
 
 
 if __name__ == "__main__":
-    parts = 3
-    if sys.argv[1] == "--parts":
-        parts, sys.argv = int(sys.argv[2]), sys.argv[:1] + sys.argv[3:]
-    _with_parts(parts)
+    options = {"--parts": 3.0, "--gain": auto_parts.PART_GAIN}
+    while sys.argv[1] in options:
+        options[sys.argv[1]], sys.argv = float(sys.argv[2]), sys.argv[:1] + sys.argv[3:]
+    _with_parts(int(options["--parts"]), options["--gain"])
     atexit.register(_summary)
     sys.argv = sys.argv[1:]
     runpy.run_path(sys.argv[0], run_name="__main__")

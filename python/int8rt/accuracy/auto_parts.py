@@ -36,9 +36,14 @@ from typing import Any, Callable, Mapping
 from .._numerics import scale_from_amax
 from .auto_choice import Methods, Thresholds, _close
 
-__all__ = ["PartTrial", "Parts", "choose_parts", "split"]
+__all__ = ["PART_GAIN", "PartTrial", "Parts", "choose_parts", "split"]
 
 logger = logging.getLogger("int8rt")
+
+# A part switches only where its candidate is also this share lower in
+# relative L2 than the current engine on the judging samples (beside
+# clearly_below's own MIN_GAIN and paired test).
+PART_GAIN = 0.01
 
 
 def split(network: Any, names: set[str], parts: int) -> list[list[str]]:
@@ -97,14 +102,15 @@ class Parts:
 def choose_parts(build: Callable[[dict[str, float]], Any], judge: Callable[[Any], Any],
                  sets: Mapping[str, tuple[Thresholds, Methods]], label: str, amaxes: Thresholds,
                  methods: Methods, engine: Any, errors: Any, parts: list[list[str]],
-                 at_range: frozenset[str] | set[str] = frozenset()) -> Parts:
+                 at_range: frozenset[str] | set[str] = frozenset(), gain: float = PART_GAIN) -> Parts:
     """The greedy per-part choice (module docstring), starting from the
     whole-network choice ``label`` (``amaxes``, ``methods``; its ``engine``
     and ``errors`` on the judging samples) over ``sets`` (label ->
     (thresholds, methods), auto_choice.single_method_sets). ``parts``:
     :func:`split`'s runs of the int8 tensors; ``at_range``: tensors every
     set holds at their calibration range (input_range.py), which keep their
-    method. ``build(scales)`` lowers an engine, ``judge(engine)`` scores it."""
+    method. ``build(scales)`` lowers an engine, ``judge(engine)`` scores it;
+    ``gain``: :data:`PART_GAIN`."""
     amaxes, methods = dict(amaxes), dict(methods)
     out = Parts(amaxes, methods, engine, errors)
     for part in parts:
@@ -118,7 +124,8 @@ def choose_parts(build: Callable[[dict[str, float]], Any], judge: Callable[[Any]
             candidate = build({n: scale_from_amax(a) for n, a in tried.items()})
             e = judge(candidate)
             trial.tried[other] = e.relative_l2
-            if e.clearly_below(out.errors) and (best is None or e.relative_l2 < best[2].relative_l2):
+            lower = e.relative_l2 < (1.0 - gain) * out.errors.relative_l2
+            if lower and e.clearly_below(out.errors) and (best is None or e.relative_l2 < best[2].relative_l2):
                 best = (other, candidate, e, tried)
         if best is not None:
             trial.taken = best[0]
