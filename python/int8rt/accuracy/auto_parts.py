@@ -33,10 +33,12 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
+from .. import _core
 from .._numerics import scale_from_amax
 from .auto_choice import Methods, Thresholds, _close
+from .branch_bias import _BRANCHES
 
-__all__ = ["PART_GAIN", "PartTrial", "Parts", "choose_parts", "split"]
+__all__ = ["PART_GAIN", "PartTrial", "Parts", "choose_parts", "run_order", "split"]
 
 logger = logging.getLogger("int8rt")
 
@@ -48,19 +50,37 @@ PART_GAIN = 0.01
 
 def split(network: Any, names: set[str], parts: int) -> list[list[str]]:
     """``names`` (tensors of ``network``, a ``_core`` network) in run order
-    (by the index of the node that computes each; inputs and constants
-    first, ties by name), cut into ``parts`` contiguous runs of near-equal
-    size (fewer where there are fewer tensors; no empty run)."""
-    tensors = network.tensors()
-    made_by: dict[str, int] = {}
-    for index, node in enumerate(network.nodes()):  # in run order
-        for o in node["outputs"]:
-            if o >= 0:
-                made_by.setdefault(tensors[o]["name"], index)
-    order = sorted(names, key=lambda n: (made_by.get(n, -1), n))
+    (:func:`run_order`; others first, ties by name), cut into ``parts``
+    contiguous runs of near-equal size (fewer where there are fewer
+    tensors; no empty run)."""
+    where = run_order(network)
+    order = sorted(names, key=lambda n: (where.get(n, (-1,)), n))
     k = max(1, min(parts, len(order)))
     bounds = [round(i * len(order) / k) for i in range(k + 1)]
     return [order[bounds[i]:bounds[i + 1]] for i in range(k)]
+
+
+def run_order(network: Any, scope: str = "", at: tuple[int, ...] = ()) -> dict[str, tuple[int, ...]]:
+    """Each tensor a node of ``network`` computes -> its place in run order:
+    the node's index, and inside an If's branch (under the branch's scoped
+    names, "<If>/then_branch/<tensor>" as calibration names them) the If's
+    index, the branch's (then 0, else 1) and the place in the branch; a
+    branch's inputs come before its nodes."""
+    tensors, out = network.tensors(), {}
+    for index, node in enumerate(network.nodes()):  # in run order
+        for o in node["outputs"]:
+            if o >= 0:
+                out.setdefault(scope + tensors[o]["name"], at + (index,))
+        for b, attr in enumerate(_BRANCHES if node["op"] == "If" else ()):
+            branch = node["attrs"].get(attr)
+            if branch is None:
+                continue
+            here, inner = scope + _core.branch_scope(node["name"], attr), at + (index, b)
+            for i in branch.inputs():
+                out.setdefault(here + branch.tensor(i)["name"], inner + (-1,))
+            for k, v in run_order(branch, here, inner).items():
+                out.setdefault(k, v)
+    return out
 
 
 @dataclass
