@@ -117,3 +117,18 @@ def test_option_off_is_todays_engine(case, monkeypatch) -> None:
 
     monkeypatch.setattr(auto_parts, "choose_parts", never)
     assert _auto(model, batches).serialize() == off.serialize()  # the default is off
+
+
+def test_run_order_places_if_branch_tensors_at_their_if() -> None:
+    from int8rt import _core
+    from int8rt.builder import _to_network
+    from test_if_branch_bias_correction import biased_branch_model
+
+    network = _core.Builder(_to_network(biased_branch_model().SerializeToString(), None), "int8").optimized_network()
+    where = auto_parts.run_order(network)
+    # the If's index, then the branch (then 0, else 1), then the place inside it
+    pick = next(i for i, n in enumerate(network.nodes()) if n["op"] == "If")
+    assert where["pick/then_branch/t_y"][:2] == (pick, 0) and len(where["pick/then_branch/t_y"]) == 3
+    assert where["pick/else_branch/e_y"][:2] == (pick, 1) and len(where["pick/else_branch/e_y"]) == 3
+    assert auto_parts.split(network, {"pick/else_branch/e_y", "x", "pick/then_branch/t_y"}, 3) == \
+        [["x"], ["pick/then_branch/t_y"], ["pick/else_branch/e_y"]]
