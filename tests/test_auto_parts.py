@@ -102,6 +102,7 @@ def test_per_part_choice_finds_the_front_and_the_back_methods(case) -> None:
     # the +-20, measured 0.0691 against 0.0673 on the held-out samples) and
     # the back (g2) keeps percentile.
     assert [(p["from"], p["to"], p["taken"]) for p in report["parts"]] == [("x", "g1", "minmax"), ("g2", "g2", "kept")]
+    assert "per part minmax, kept" in parts.build_report().format()
     # On the samples no threshold saw: measured 0.0675, against 0.261 for the
     # best whole-network set; asserted below 0.1 and below 0.4x that.
     assert error(parts) < 0.1 and error(parts) < 0.4 * min(singles.values()), (error(parts), singles)
