@@ -20,12 +20,22 @@ the left-out clip amfm, entropy everywhere 0.754; the CRNNs (acc36, acc38):
 mse's set lower on the calibration lines, minmax on the evaluation lines.
 A few parts, not one tensor at a time: each decision is judged by the whole
 held-out slice, and a per-tensor search judged on it picked noise
-(auto.py's history). What it measured on the rows auto is judged on is in
-RESULTS_accuracy.md acc40.
+(auto.py's history).
+
+Why it is off (RESULTS_accuracy.md acc40, three parts): on the rows auto is
+judged on it moved MiniLM-L6 (its last third entropy -> mse, 4.2 %
+lower held-out error; embedding centred cosine 0.9462 -> 0.9612) and Silero
+VAD's leave-one-clip-out folds, where it lost: amfm 0.975 -> 0.860 (two
+parts, 2.4 % and 2.3 % lower on the five calibration recordings) and
+amfm_down 0.731 -> 0.705 (8.3 % lower), synth1 0.980 -> 0.982; the other
+rows kept every part. No
+margin (``PART_GAIN``) keeps the gain and refuses the losses.
 
 Only with held-out samples: judged on the samples the thresholds came
 from, a part would take the set that fits them best (auto_choice.py,
-"fit").
+"fit"); and not where step 4's folds made the whole-network choice
+(run.py: the held-out slice was overruled there; on LRASPP the parts undid
+the folds' minmax and lost 0.0195 of worst-size centred cosine).
 """
 from __future__ import annotations
 
