@@ -45,6 +45,7 @@ from typing import Any, Callable, Mapping
 
 from .. import _core
 from .._numerics import scale_from_amax
+from . import recordings
 from .auto_choice import Methods, Thresholds, _close
 from .branch_bias import _BRANCHES
 
@@ -155,7 +156,8 @@ def choose_parts(build: Callable[[dict[str, float]], Any], judge: Callable[[Any]
             e = judge(candidate)
             trial.tried[other] = e.relative_l2
             lower = e.relative_l2 < (1.0 - gain) * out.errors.relative_l2
-            if lower and e.clearly_below(out.errors) and (best is None or e.relative_l2 < best[2].relative_l2):
+            each = recordings.lower_on_each(e, out.errors) is not False
+            if lower and each and e.clearly_below(out.errors) and (best is None or e.relative_l2 < best[2].relative_l2):
                 best = (other, candidate, e, tried)
         if best is not None:
             trial.taken = best[0]
