@@ -64,8 +64,8 @@ import numpy as np
 from .state_loop import pairs
 from .taps import WholeBatch, groups, rows, spread
 
-__all__ = ["FED_BACK_TOL", "MIN_BATCHES", "MIN_GROUPS", "Recordings", "batch_groups", "below", "group_errors", "lower_on_each",
-           "recordings_line", "spread_groups"]
+__all__ = ["FED_BACK_TOL", "MIN_BATCHES", "MIN_GROUPS", "Recordings", "batch_groups", "below", "group_errors",
+           "lower_on_each", "recordings_line", "spread_groups"]
 
 # Recordings the judged batches must span for a change to be taken (module docstring).
 MIN_GROUPS = 3
