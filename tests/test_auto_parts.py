@@ -133,3 +133,29 @@ def test_run_order_places_if_branch_tensors_at_their_if() -> None:
     assert where["pick/else_branch/e_y"][:2] == (pick, 1) and len(where["pick/else_branch/e_y"]) == 3
     assert auto_parts.split(network, {"pick/else_branch/e_y", "x", "pick/then_branch/t_y"}, 3) == \
         [["x"], ["pick/then_branch/t_y"], ["pick/else_branch/e_y"]]
+
+
+def test_under_recordings_a_part_switches_only_where_lower_on_every_recording() -> None:
+    from int8rt.accuracy import recordings
+    from int8rt.accuracy.auto_choice import _Errors
+
+    groups, ref = np.repeat(np.arange(5), 2), np.ones(10)
+    current = _Errors(np.repeat([0.04, 0.04, 0.09, 0.03, 0.06], 2) ** 2, ref, groups=groups)
+    # amfm's shape (acc40): lower overall and on the worst recording, higher on three of five
+    mixed = _Errors(np.repeat([0.038, 0.041, 0.075, 0.032, 0.062], 2) ** 2, ref, groups=groups)
+    assert recordings.below(mixed, current, 0.01) and not recordings.lower_on_each(mixed, current)
+    steady = _Errors(np.repeat([0.035, 0.036, 0.08, 0.029, 0.05], 2) ** 2, ref, groups=groups)
+    assert recordings.below(steady, current, 0.01) and recordings.lower_on_each(steady, current)
+    assert recordings.lower_on_each(_Errors(current.err, ref), _Errors(current.err, ref)) is None  # no recordings
+
+    def judge(engine):  # the engine stands for its thresholds: the trial's errors
+        return {"mixed": mixed, "steady": steady}.get(engine, current)
+
+    sets = {"mse": ({"a": 1.0}, {}), "mixed": ({"a": 2.0}, {}), "steady": ({"a": 3.0}, {})}
+    build = lambda scales: {1.0: "mse", 2.0: "mixed", 3.0: "steady"}[round(scales["a"] * 127, 3)]  # noqa: E731
+    out = auto_parts.choose_parts(build, judge, {k: v for k, v in sets.items() if k != "steady"}, "mse",
+                                  {"a": 1.0}, {"a": "auto:all mse"}, "mse", current, [["a"]])
+    assert not out.switched and out.trials[0].tried == {"mixed": pytest.approx(mixed.relative_l2)}
+    out = auto_parts.choose_parts(build, judge, sets, "mse", {"a": 1.0}, {"a": "auto:all mse"}, "mse", current,
+                                  [["a"]])
+    assert out.trials[0].taken == "steady" and out.methods == {"a": "auto:steady"} and out.amaxes == {"a": 3.0}
