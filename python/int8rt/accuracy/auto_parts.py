@@ -8,8 +8,10 @@ the held-out judge finds the network's outputs *clearly* closer to float32
 so: the rule of the whole-network choice (auto_choice._Errors.clearly_below:
 ``MIN_GAIN`` lower in relative L2 and a paired one-sided test,
 decision_rule.paired_below; recordings.below where the samples carry their
-recordings). Each trial is one engine lowered and run on the judging
-samples, at most ``K * (len(CANDIDATES) - 1)`` of them; a candidate whose
+recordings, and then also lower on every recording:
+recordings.lower_on_each), and ``PART_GAIN`` lower. Each trial is one
+engine lowered and run on the judging samples, at most
+``K * (len(CANDIDATES) - 1)`` of them; a candidate whose
 thresholds on the part are within 1 % of the part's current ones is not
 tried (it would quantize alike).
 
