@@ -155,6 +155,13 @@ class BuilderConfig:
             state is zeros or not the one the batch before returned starts
             a recording); else each sample is its own. Whole batches only
             (a network with a fixed batch or a state input).
+        auto_parts: ``auto`` only: after its whole-network choice of a
+            threshold method, split the int8 tensors into this many
+            contiguous parts in run order and let each, front to back, take
+            another method's thresholds where the held-out samples are
+            clearly closer to float32 with them (int8rt/accuracy/auto_parts.py;
+            at most ``auto_parts * 3`` more engines lowered and run). 0
+            (default): off (measured: benchmarks/RESULTS_accuracy.md acc40).
         equalize: INT8 only: cross-layer equalization before calibration:
             the output channels of a Conv followed (through a ReLU or
             nothing) by Convs are rescaled against those Convs' input
@@ -267,6 +274,7 @@ class BuilderConfig:
     accuracy_check: bool = True
     holdout_every: int = 4
     calibration_groups: Optional[Sequence[Hashable]] = None
+    auto_parts: int = 0
     equalize: Optional[bool] = None
     smoothquant: bool = False
     smoothquant_alpha: float = 0.5
@@ -658,7 +666,7 @@ def build_engine(model: ModelSource, config: Optional[BuilderConfig] = None) -> 
         rewrites = _Rewrites(builder)
         rewrites.rewrite(network, config, calibrator, session)
         run = CalibrationRun(builder, calibrator, holdout_every=config.holdout_every, measure=config.accuracy_check,
-                             groups=config.calibration_groups,
+                             groups=config.calibration_groups, parts=config.auto_parts,
                              bias_correction=config.bias_correction,
                              fp32_layers={k for k, v in (config.layer_precisions or {}).items()
                                           if v in ("fp32", "bf16")},

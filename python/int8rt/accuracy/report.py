@@ -267,7 +267,9 @@ class BuildReport:
                 f"bias correction {a.get('bias_correction', 'off')}{measured} (output error on {a.get('samples')} held-out "
                 f"samples: {errors})" + (f"; held at their range: {', '.join(a['at_range'])}" if a.get("at_range")
                                           else "")
-                + (f"; float stem {a['float_stem']}" if a.get("float_stem") else ""))  # quiet_positions.py
+                + (f"; float stem {a['float_stem']}" if a.get("float_stem") else "")  # quiet_positions.py
+                + (f"; per part {', '.join(p['taken'] for p in a['parts'])}" if isinstance(a.get("parts"), list)
+                   else ""))  # auto_parts.py
 
 
 RESCALED_MARK = "(rescaled)"
