@@ -12,7 +12,15 @@
 // accumulator: taps row-major, pairs ascending (k' = tap * Ce + c, the
 // direct BF16 GEMM's order), so the NCHW BF16 conv's bits. Window rows
 // outside the image are skipped. No im2col, no packing of activations, no
-// scratch. Rows are split in even tiles (14 = 5 + 5 + 4, 7 = 4 + 3).
+// scratch. Rows are split in even tiles (14 = 5 + 5 + 4, 56 = 6 x 6 + 5 x 4). On planes
+// narrower than kFlatBelow (the 14 x 14 and 7 x 7 stages) the tiles run
+// over the task's pixels in plane order instead, across rows (7 x 7 = 9
+// tiles of 5-6 pixels, not 7 rows of 4 + 3: each pass of a block group's
+// weights through the registers serves more pixels; the FP32 blocked
+// conv's trick, RESULTS.md sections 151 / 157); a tile inside one row
+// takes the row path, one across rows finds each pixel's line per tap and
+// skips a pixel's taps outside the image with a zero mask on its
+// accumulators (the reference's skip, exactly).
 // Then bias, the BF16 residual, the clip and VCVTNEPS2BF16 (the shared
 // epilogue, nchw16c_bf16_epilogue.h).
 // Max pool: 8 output pixels of a row per step, one zmm each (8 independent
@@ -38,14 +46,16 @@ namespace INT8RT_X86_NS(avx512bf16) {
 namespace {
 
 constexpr int kPixels = 6, kBlocks = 4;  // the conv's register tile
+constexpr int64_t kFlatBelow = 16;       // output widths whose tiles run across rows
 constexpr int kPoolPixels = 8;           // the max pool's output pixels per step
 alignas(64) const uint16_t kZeroLine[16] = {};  // a pixel outside the image
 
 // The pairs [q0, q0 + n) of one tap and input block into the tile: per pair
-// NB weight vectors, per pixel the pair's word px[i][2q] broadcast.
-template <int NB, int NP>
+// NB weight vectors, per pixel the pair's word px[i][2q] broadcast; with
+// kMasked, pixel i's accumulators change only where keep[i] (0 or all).
+template <int NB, int NP, bool kMasked>
 inline void pair_steps(__m512 (&acc)[NB][NP], const uint16_t* const (&px)[NP], const uint16_t* w, int64_t block_w,
-                       int64_t n) {
+                       int64_t n, const __mmask16 (&keep)[NP]) {
   for (int64_t q = 0; q < n; ++q) {
     __m512bh wv[NB];
     for (int j = 0; j < NB; ++j) wv[j] = (__m512bh)_mm512_loadu_si512(w + j * block_w + q * 32);
@@ -54,17 +64,41 @@ inline void pair_steps(__m512 (&acc)[NB][NP], const uint16_t* const (&px)[NP], c
       int32_t pair;
       std::memcpy(&pair, px[i] + 2 * q, 4);
       const __m512bh xv = (__m512bh)_mm512_set1_epi32(pair);
-      for (int j = 0; j < NB; ++j) acc[j][i] = _mm512_dpbf16_ps(acc[j][i], xv, wv[j]);
+      for (int j = 0; j < NB; ++j) {
+        if constexpr (kMasked) {
+          acc[j][i] = _mm512_mask_dpbf16_ps(acc[j][i], keep[i], xv, wv[j]);
+        } else {
+          acc[j][i] = _mm512_dpbf16_ps(acc[j][i], xv, wv[j]);
+        }
+      }
     }
   }
 }
 
+// Bias and the shared epilogue of the tile's pixels p0 .. p0 + NP - 1 (in
+// plane order) of output blocks mb .. mb + NB - 1.
+template <int NB, int NP>
+inline void store_tile(const ConvBf16x16c& a, int64_t mb, int64_t p0, __m512 (&acc)[NB][NP]) {
+  const __m512 lo = _mm512_set1_ps(a.lo), hi = _mm512_set1_ps(a.hi);
+  for (int j = 0; j < NB; ++j) {
+    const __mmask16 keep = lanes_kept(a.M - (mb + j) * 16);
+    const __m512 b = a.bias ? _mm512_loadu_ps(a.bias + (mb + j) * 16) : _mm512_setzero_ps();
+    for (int i = 0; i < NP; ++i) {
+      const int64_t at = ((mb + j) * a.oh * a.ow + p0 + i) * 16;
+      const __m512 v = a.bias ? _mm512_add_ps(acc[j][i], b) : acc[j][i];
+      finish(v, a.residual ? a.residual + at : nullptr, a.clip, lo, hi, keep, a.y + at);
+    }
+  }
+}
+
+// NP pixels of output row oy from column ox.
 template <int NB, int NP>
 void conv_tile(const ConvBf16x16c& a, int64_t mb, int64_t oy, int64_t ox) {
   const int64_t QP = (a.C + 1) / 2, taps = a.kh * a.kw, plane = a.H * a.W * 16;
   const int64_t block_w = taps * QP * 32;  // one output block's packed weights
   const int64_t first = ox * a.sw - a.pw, last = (ox + NP - 1) * a.sw - a.pw + (a.kw - 1) * a.dw;
   const bool interior = first >= 0 && last < a.W;  // every tap of the tile's pixels inside its row
+  const __mmask16 all[NP] = {};                     // unused: no masks in a row
   __m512 acc[NB][NP];
   for (int j = 0; j < NB; ++j) {
     for (int i = 0; i < NP; ++i) acc[j][i] = _mm512_setzero_ps();
@@ -83,31 +117,81 @@ void conv_tile(const ConvBf16x16c& a, int64_t mb, int64_t oy, int64_t ox) {
           const int64_t ix = ix0 + i * a.sw;
           px[i] = interior || (ix >= 0 && ix < a.W) ? block + ix * 16 : kZeroLine;
         }
-        pair_steps<NB, NP>(acc, px, w_tap + q0 * 32, block_w, std::min<int64_t>(8, QP - q0));
+        pair_steps<NB, NP, false>(acc, px, w_tap + q0 * 32, block_w, std::min<int64_t>(8, QP - q0), all);
       }
     }
   }
-  const __m512 lo = _mm512_set1_ps(a.lo), hi = _mm512_set1_ps(a.hi);
+  store_tile<NB, NP>(a, mb, oy * a.ow + ox, acc);
+}
+
+// NP pixels from plane position p0 across rows: per tap each pixel's line,
+// a pixel whose tap falls outside the image masked off (its accumulators
+// keep their value, as the reference skips the tap).
+template <int NB, int NP>
+void conv_cross_tile(const ConvBf16x16c& a, int64_t mb, int64_t p0) {
+  const int64_t QP = (a.C + 1) / 2, taps = a.kh * a.kw, plane = a.H * a.W * 16;
+  const int64_t block_w = taps * QP * 32;
+  int64_t iy0[NP], ix0[NP];
+  for (int i = 0; i < NP; ++i) {
+    const int64_t oy = (p0 + i) / a.ow;
+    iy0[i] = oy * a.sh - a.ph;
+    ix0[i] = (p0 + i - oy * a.ow) * a.sw - a.pw;
+  }
+  __m512 acc[NB][NP];
   for (int j = 0; j < NB; ++j) {
-    const __mmask16 keep = lanes_kept(a.M - (mb + j) * 16);
-    const __m512 b = a.bias ? _mm512_loadu_ps(a.bias + (mb + j) * 16) : _mm512_setzero_ps();
-    for (int i = 0; i < NP; ++i) {
-      const int64_t at = (((mb + j) * a.oh + oy) * a.ow + ox + i) * 16;
-      const __m512 v = a.bias ? _mm512_add_ps(acc[j][i], b) : acc[j][i];
-      finish(v, a.residual ? a.residual + at : nullptr, a.clip, lo, hi, keep, a.y + at);
+    for (int i = 0; i < NP; ++i) acc[j][i] = _mm512_setzero_ps();
+  }
+  for (int64_t ky = 0; ky < a.kh; ++ky) {
+    for (int64_t kx = 0; kx < a.kw; ++kx) {
+      int64_t line[NP];
+      __mmask16 keep[NP];
+      bool any = false, every = true;
+      for (int i = 0; i < NP; ++i) {
+        const int64_t iy = iy0[i] + ky * a.dh, ix = ix0[i] + kx * a.dw;
+        const bool inside = iy >= 0 && iy < a.H && ix >= 0 && ix < a.W;
+        line[i] = inside ? (iy * a.W + ix) * 16 : -1;
+        keep[i] = inside ? 0xFFFF : 0;
+        any |= inside;
+        every &= inside;
+      }
+      if (!any) continue;
+      const uint16_t* w_tap = a.w + (mb * taps + ky * a.kw + kx) * QP * 32;
+      for (int64_t q0 = 0; q0 < QP; q0 += 8) {
+        const uint16_t* block = a.x + (q0 / 8) * plane;
+        const uint16_t* px[NP];
+        for (int i = 0; i < NP; ++i) px[i] = line[i] >= 0 ? block + line[i] : kZeroLine;
+        const int64_t n = std::min<int64_t>(8, QP - q0);
+        if (every) {
+          pair_steps<NB, NP, false>(acc, px, w_tap + q0 * 32, block_w, n, keep);
+        } else {
+          pair_steps<NB, NP, true>(acc, px, w_tap + q0 * 32, block_w, n, keep);
+        }
+      }
     }
+  }
+  store_tile<NB, NP>(a, mb, p0, acc);
+}
+
+// n pixels from plane position p (in one row: the row tile).
+template <int NB, int NP>
+void conv_run(const ConvBf16x16c& a, int64_t mb, int64_t p) {
+  const int64_t oy = p / a.ow, ox = p - oy * a.ow;
+  if (ox + NP <= a.ow) {
+    conv_tile<NB, NP>(a, mb, oy, ox);
+  } else {
+    conv_cross_tile<NB, NP>(a, mb, p);
   }
 }
 
 template <int NB>
-void conv_pixels(const ConvBf16x16c& a, int64_t mb, int64_t oy, int64_t ox, int64_t n) {
+void conv_pixels(const ConvBf16x16c& a, int64_t mb, int64_t p, int64_t n) {
   switch (n) {
-    case 1: conv_tile<NB, 1>(a, mb, oy, ox); break;
-    case 2: conv_tile<NB, 2>(a, mb, oy, ox); break;
-    case 3: conv_tile<NB, 3>(a, mb, oy, ox); break;
-    case 4: conv_tile<NB, 4>(a, mb, oy, ox); break;
-    case 5: conv_tile<NB, 5>(a, mb, oy, ox); break;
-    default: conv_tile<NB, kPixels>(a, mb, oy, ox); break;
+    case 1: conv_run<NB, 1>(a, mb, p); break;
+    case 2: conv_run<NB, 2>(a, mb, p); break;
+    case 3: conv_run<NB, 3>(a, mb, p); break;
+    case 4: conv_run<NB, 4>(a, mb, p); break;
+    case 5: conv_run<NB, 5>(a, mb, p); break;
+    default: conv_run<NB, kPixels>(a, mb, p); break;
   }
 }
 
@@ -137,18 +221,23 @@ void maxpool_pixels(const MaxPoolBf16x16c& a, int64_t oy, int64_t ox, __mmask16 
 }  // namespace
 
 void conv_bf16x16c(const ConvBf16x16c& a) {
-  const int64_t tiles = (a.ow + kPixels - 1) / kPixels, np = (a.ow + tiles - 1) / tiles;
+  // Runs of pixels tiled evenly: each output row, or (narrow planes) the
+  // task's rows as one run in plane order.
+  const bool flat = a.ow < kFlatBelow;
+  const int64_t run = flat ? (a.oy1 - a.oy0) * a.ow : a.ow;
+  const int64_t tiles = (run + kPixels - 1) / kPixels, base = run / tiles, longer = run % tiles;
   for (int64_t mb = a.mb0; mb < a.mb1; mb += kBlocks) {
     const int64_t nb = std::min<int64_t>(kBlocks, a.mb1 - mb);
-    for (int64_t oy = a.oy0; oy < a.oy1; ++oy) {
-      for (int64_t ox = 0; ox < a.ow; ox += np) {
-        const int64_t n = std::min(np, a.ow - ox);
+    for (int64_t r0 = a.oy0 * a.ow; r0 < a.oy1 * a.ow; r0 += run) {
+      for (int64_t t = 0, p = r0; t < tiles; ++t) {
+        const int64_t n = base + (t < longer);  // the first run % tiles tiles one pixel longer
         switch (nb) {
-          case 1: conv_pixels<1>(a, mb, oy, ox, n); break;
-          case 2: conv_pixels<2>(a, mb, oy, ox, n); break;
-          case 3: conv_pixels<3>(a, mb, oy, ox, n); break;
-          default: conv_pixels<kBlocks>(a, mb, oy, ox, n); break;
+          case 1: conv_pixels<1>(a, mb, p, n); break;
+          case 2: conv_pixels<2>(a, mb, p, n); break;
+          case 3: conv_pixels<3>(a, mb, p, n); break;
+          default: conv_pixels<kBlocks>(a, mb, p, n); break;
         }
+        p += n;
       }
     }
   }
