@@ -50,6 +50,20 @@ constexpr int64_t kFlatBelow = 16;       // output widths whose tiles run across
 constexpr int kPoolPixels = 8;           // the max pool's output pixels per step
 alignas(64) const uint16_t kZeroLine[16] = {};  // a pixel outside the image
 
+// The next block group's weights brought to L2 while this group's tiles
+// run: each tile takes its share of the group's lines, a few per
+// (tap, input block) step, so the stream is spread over the tile's
+// products (at batch 1 a group's weights come from memory once; the 7 x 7
+// stage's 4.7 MB per conv do not fit L2).
+struct WeightAhead {
+  const char* at = nullptr;
+  const char* end = nullptr;
+  int64_t per_step = 0;  // lines per step
+  inline void step() {
+    for (int64_t k = 0; k < per_step && at < end; ++k, at += 64) __builtin_prefetch(at, 0, 2);
+  }
+};
+
 // The pairs [q0, q0 + n) of one tap and input block into the tile: per pair
 // NB weight vectors, per pixel the pair's word px[i][2q] broadcast; with
 // kMasked, pixel i's accumulators change only where keep[i] (0 or all).
@@ -93,7 +107,7 @@ inline void store_tile(const ConvBf16x16c& a, int64_t mb, int64_t p0, __m512 (&a
 
 // NP pixels of output row oy from column ox.
 template <int NB, int NP>
-void conv_tile(const ConvBf16x16c& a, int64_t mb, int64_t oy, int64_t ox) {
+void conv_tile(const ConvBf16x16c& a, int64_t mb, int64_t oy, int64_t ox, WeightAhead& ahead) {
   const int64_t QP = (a.C + 1) / 2, taps = a.kh * a.kw, plane = a.H * a.W * 16;
   const int64_t block_w = taps * QP * 32;  // one output block's packed weights
   const int64_t first = ox * a.sw - a.pw, last = (ox + NP - 1) * a.sw - a.pw + (a.kw - 1) * a.dw;
@@ -118,6 +132,7 @@ void conv_tile(const ConvBf16x16c& a, int64_t mb, int64_t oy, int64_t ox) {
           px[i] = interior || (ix >= 0 && ix < a.W) ? block + ix * 16 : kZeroLine;
         }
         pair_steps<NB, NP, false>(acc, px, w_tap + q0 * 32, block_w, std::min<int64_t>(8, QP - q0), all);
+        ahead.step();
       }
     }
   }
@@ -128,7 +143,7 @@ void conv_tile(const ConvBf16x16c& a, int64_t mb, int64_t oy, int64_t ox) {
 // a pixel whose tap falls outside the image masked off (its accumulators
 // keep their value, as the reference skips the tap).
 template <int NB, int NP>
-void conv_cross_tile(const ConvBf16x16c& a, int64_t mb, int64_t p0) {
+void conv_cross_tile(const ConvBf16x16c& a, int64_t mb, int64_t p0, WeightAhead& ahead) {
   const int64_t QP = (a.C + 1) / 2, taps = a.kh * a.kw, plane = a.H * a.W * 16;
   const int64_t block_w = taps * QP * 32;
   int64_t iy0[NP], ix0[NP];
@@ -166,6 +181,7 @@ void conv_cross_tile(const ConvBf16x16c& a, int64_t mb, int64_t p0) {
         } else {
           pair_steps<NB, NP, true>(acc, px, w_tap + q0 * 32, block_w, n, keep);
         }
+        ahead.step();
       }
     }
   }
@@ -174,24 +190,24 @@ void conv_cross_tile(const ConvBf16x16c& a, int64_t mb, int64_t p0) {
 
 // n pixels from plane position p (in one row: the row tile).
 template <int NB, int NP>
-void conv_run(const ConvBf16x16c& a, int64_t mb, int64_t p) {
+void conv_run(const ConvBf16x16c& a, int64_t mb, int64_t p, WeightAhead& ahead) {
   const int64_t oy = p / a.ow, ox = p - oy * a.ow;
   if (ox + NP <= a.ow) {
-    conv_tile<NB, NP>(a, mb, oy, ox);
+    conv_tile<NB, NP>(a, mb, oy, ox, ahead);
   } else {
-    conv_cross_tile<NB, NP>(a, mb, p);
+    conv_cross_tile<NB, NP>(a, mb, p, ahead);
   }
 }
 
 template <int NB>
-void conv_pixels(const ConvBf16x16c& a, int64_t mb, int64_t p, int64_t n) {
+void conv_pixels(const ConvBf16x16c& a, int64_t mb, int64_t p, int64_t n, WeightAhead& ahead) {
   switch (n) {
-    case 1: conv_run<NB, 1>(a, mb, p); break;
-    case 2: conv_run<NB, 2>(a, mb, p); break;
-    case 3: conv_run<NB, 3>(a, mb, p); break;
-    case 4: conv_run<NB, 4>(a, mb, p); break;
-    case 5: conv_run<NB, 5>(a, mb, p); break;
-    default: conv_run<NB, kPixels>(a, mb, p); break;
+    case 1: conv_run<NB, 1>(a, mb, p, ahead); break;
+    case 2: conv_run<NB, 2>(a, mb, p, ahead); break;
+    case 3: conv_run<NB, 3>(a, mb, p, ahead); break;
+    case 4: conv_run<NB, 4>(a, mb, p, ahead); break;
+    case 5: conv_run<NB, 5>(a, mb, p, ahead); break;
+    default: conv_run<NB, kPixels>(a, mb, p, ahead); break;
   }
 }
 
@@ -226,16 +242,26 @@ void conv_bf16x16c(const ConvBf16x16c& a) {
   const bool flat = a.ow < kFlatBelow;
   const int64_t run = flat ? (a.oy1 - a.oy0) * a.ow : a.ow;
   const int64_t tiles = (run + kPixels - 1) / kPixels, base = run / tiles, longer = run % tiles;
+  const int64_t MB = (a.M + 15) / 16, QP = (a.C + 1) / 2, block_bytes = a.kh * a.kw * QP * 64;
+  const int64_t group_tiles = tiles * (a.oy1 - a.oy0) * a.ow / run;  // tiles per pass of a group
+  const int64_t steps = a.kh * a.kw * ((QP + 7) / 8);                  // (tap, input block) steps per tile
   for (int64_t mb = a.mb0; mb < a.mb1; mb += kBlocks) {
     const int64_t nb = std::min<int64_t>(kBlocks, a.mb1 - mb);
+    // the group after this one (the next task's, past mb1), up to the last block
+    const int64_t next = std::min(MB, mb + kBlocks), next_end = std::min(MB, next + kBlocks);
+    const int64_t lines = (next_end - next) * block_bytes / 64;
+    WeightAhead ahead;
+    ahead.at = reinterpret_cast<const char*>(a.w) + next * block_bytes;
+    ahead.end = ahead.at + lines * 64;
+    ahead.per_step = (lines + group_tiles * steps - 1) / (group_tiles * steps);
     for (int64_t r0 = a.oy0 * a.ow; r0 < a.oy1 * a.ow; r0 += run) {
       for (int64_t t = 0, p = r0; t < tiles; ++t) {
         const int64_t n = base + (t < longer);  // the first run % tiles tiles one pixel longer
         switch (nb) {
-          case 1: conv_pixels<1>(a, mb, p, n); break;
-          case 2: conv_pixels<2>(a, mb, p, n); break;
-          case 3: conv_pixels<3>(a, mb, p, n); break;
-          default: conv_pixels<kBlocks>(a, mb, p, n); break;
+          case 1: conv_pixels<1>(a, mb, p, n, ahead); break;
+          case 2: conv_pixels<2>(a, mb, p, n, ahead); break;
+          case 3: conv_pixels<3>(a, mb, p, n, ahead); break;
+          default: conv_pixels<kBlocks>(a, mb, p, n, ahead); break;
         }
         p += n;
       }
