@@ -1,26 +1,25 @@
 // BF16 channel-blocked dense conv and max pool, AVX-512 with AVX512-BF16:
 // contract in kernels/abi/nchw16c_bf16.h.
 //
-// Conv: a register tile of up to 6 pixels of one output row x 4 output
-// blocks (24 zmm accumulators), after the FP32 blocked conv's tile
+// Conv: a register tile of up to 6 pixels x 4 output blocks (24 zmm
+// accumulators), after the FP32 blocked conv's tile
 // (x86/avx512/conv_nchw16c_f32.cc) with VDPBF16PS for its FMA. Per tap
-// (row-major) and input block, each pixel's line is found once (a pixel
-// outside the image reads a line of zeros: the direct path's zero-padded
-// image, same value, abi header); per channel pair one 64-byte weight
-// load per output block ([MB][taps][QP][16][2], packed once by the layer)
-// and per pixel the pair's 32-bit word broadcast, one VDPBF16PS per
-// accumulator: taps row-major, pairs ascending (k' = tap * Ce + c, the
-// direct BF16 GEMM's order), so the NCHW BF16 conv's bits. Window rows
-// outside the image are skipped. No im2col, no packing of activations, no
-// scratch. Rows are split in even tiles (14 = 5 + 5 + 4, 56 = 6 x 6 + 5 x 4). On planes
-// narrower than kFlatBelow (the 14 x 14 and 7 x 7 stages) the tiles run
-// over the task's pixels in plane order instead, across rows (7 x 7 = 9
-// tiles of 5-6 pixels, not 7 rows of 4 + 3: each pass of a block group's
-// weights through the registers serves more pixels; the FP32 blocked
-// conv's trick, RESULTS.md sections 151 / 157); a tile inside one row
-// takes the row path, one across rows finds each pixel's line per tap and
-// skips a pixel's taps outside the image with a zero mask on its
-// accumulators (the reference's skip, exactly).
+// (row-major) and input block, each pixel's line is found once; per
+// channel pair one 64-byte weight load per output block ([MB][taps][QP]
+// [16][2], packed once by the layer) and per pixel the pair's 32-bit word
+// broadcast, one VDPBF16PS per accumulator: taps row-major, pairs
+// ascending (k' = tap * Ce + c, the direct BF16 GEMM's order), so the NCHW
+// BF16 conv's bits. A pixel whose tap falls outside the image has its
+// accumulators masked off for that tap (the reference's skip, exact for
+// any weights); window rows outside are skipped. No im2col, no packing of
+// activations, no scratch.
+// Tiles: each output row split evenly (14 = 5 + 5 + 4, 56 = 6 x 6 + 5 x
+// 4); on planes narrower than kFlatBelow (the 14 x 14 and 7 x 7 stages)
+// the task's pixels in plane order, tiles across rows (7 x 7 = 9 tiles of
+// 5-6 pixels, not 7 rows of 4 + 3: each pass of a block group's weights
+// through the registers serves more pixels, the FP32 blocked conv's trick;
+// RESULTS.md sections 151 / 157). While a group's tiles run, the next
+// group's weights are prefetched to L2, a few lines per step (WeightAhead).
 // Then bias, the BF16 residual, the clip and VCVTNEPS2BF16 (the shared
 // epilogue, nchw16c_bf16_epilogue.h).
 // Max pool: 8 output pixels of a row per step, one zmm each (8 independent
@@ -112,7 +111,6 @@ void conv_tile(const ConvBf16x16c& a, int64_t mb, int64_t oy, int64_t ox, Weight
   const int64_t block_w = taps * QP * 32;  // one output block's packed weights
   const int64_t first = ox * a.sw - a.pw, last = (ox + NP - 1) * a.sw - a.pw + (a.kw - 1) * a.dw;
   const bool interior = first >= 0 && last < a.W;  // every tap of the tile's pixels inside its row
-  const __mmask16 all[NP] = {};                     // unused: no masks in a row
   __m512 acc[NB][NP];
   for (int j = 0; j < NB; ++j) {
     for (int i = 0; i < NP; ++i) acc[j][i] = _mm512_setzero_ps();
@@ -123,15 +121,24 @@ void conv_tile(const ConvBf16x16c& a, int64_t mb, int64_t oy, int64_t ox, Weight
     const uint16_t* row = a.x + iy * a.W * 16;
     for (int64_t kx = 0; kx < a.kw; ++kx) {
       const int64_t ix0 = first + kx * a.dw;
+      __mmask16 keep[NP];
+      bool every = true;
+      for (int i = 0; i < NP; ++i) {
+        const bool inside = interior || (ix0 + i * a.sw >= 0 && ix0 + i * a.sw < a.W);
+        keep[i] = inside ? 0xFFFF : 0;
+        every &= inside;
+      }
       const uint16_t* w_tap = a.w + (mb * taps + ky * a.kw + kx) * QP * 32;
       for (int64_t q0 = 0; q0 < QP; q0 += 8) {
         const uint16_t* block = row + (q0 / 8) * plane;
         const uint16_t* px[NP];
-        for (int i = 0; i < NP; ++i) {
-          const int64_t ix = ix0 + i * a.sw;
-          px[i] = interior || (ix >= 0 && ix < a.W) ? block + ix * 16 : kZeroLine;
+        for (int i = 0; i < NP; ++i) px[i] = keep[i] ? block + (ix0 + i * a.sw) * 16 : kZeroLine;
+        const int64_t n = std::min<int64_t>(8, QP - q0);
+        if (every) {
+          pair_steps<NB, NP, false>(acc, px, w_tap + q0 * 32, block_w, n, keep);
+        } else {
+          pair_steps<NB, NP, true>(acc, px, w_tap + q0 * 32, block_w, n, keep);
         }
-        pair_steps<NB, NP, false>(acc, px, w_tap + q0 * 32, block_w, std::min<int64_t>(8, QP - q0), all);
         ahead.step();
       }
     }
