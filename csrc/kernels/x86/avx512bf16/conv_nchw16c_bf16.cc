@@ -18,7 +18,10 @@
 // the task's pixels in plane order, tiles across rows (7 x 7 = 9 tiles of
 // 5-6 pixels, not 7 rows of 4 + 3: each pass of a block group's weights
 // through the registers serves more pixels, the FP32 blocked conv's trick;
-// RESULTS.md sections 151 / 157). While a group's tiles run, the next
+// RESULTS.md sections 151 / 157). A tile inside one row whose taps' columns
+// are all inside takes the pixels' lines unchecked (conv_tile); any other
+// (row edges, across rows) finds each pixel's line per tap and masks
+// (conv_cross_tile). While a group's tiles run, the next
 // group's weights are prefetched to L2, a few lines per step (WeightAhead).
 // Then bias, the BF16 residual, the clip and VCVTNEPS2BF16 (the shared
 // epilogue, nchw16c_bf16_epilogue.h).
@@ -104,13 +107,14 @@ inline void store_tile(const ConvBf16x16c& a, int64_t mb, int64_t p0, __m512 (&a
   }
 }
 
-// NP pixels of output row oy from column ox.
+// NP pixels of output row oy from column ox, every tap's column inside the
+// row (conv_run sends the others to conv_cross_tile): the pixels' lines
+// without checks.
 template <int NB, int NP>
 void conv_tile(const ConvBf16x16c& a, int64_t mb, int64_t oy, int64_t ox, WeightAhead& ahead) {
   const int64_t QP = (a.C + 1) / 2, taps = a.kh * a.kw, plane = a.H * a.W * 16;
   const int64_t block_w = taps * QP * 32;  // one output block's packed weights
-  const int64_t first = ox * a.sw - a.pw, last = (ox + NP - 1) * a.sw - a.pw + (a.kw - 1) * a.dw;
-  const bool interior = first >= 0 && last < a.W;  // every tap of the tile's pixels inside its row
+  const __mmask16 all[NP] = {};             // unused: no masks here
   __m512 acc[NB][NP];
   for (int j = 0; j < NB; ++j) {
     for (int i = 0; i < NP; ++i) acc[j][i] = _mm512_setzero_ps();
@@ -120,25 +124,13 @@ void conv_tile(const ConvBf16x16c& a, int64_t mb, int64_t oy, int64_t ox, Weight
     if (iy < 0 || iy >= a.H) continue;
     const uint16_t* row = a.x + iy * a.W * 16;
     for (int64_t kx = 0; kx < a.kw; ++kx) {
-      const int64_t ix0 = first + kx * a.dw;
-      __mmask16 keep[NP];
-      bool every = true;
-      for (int i = 0; i < NP; ++i) {
-        const bool inside = interior || (ix0 + i * a.sw >= 0 && ix0 + i * a.sw < a.W);
-        keep[i] = inside ? 0xFFFF : 0;
-        every &= inside;
-      }
+      const int64_t ix0 = ox * a.sw - a.pw + kx * a.dw;
       const uint16_t* w_tap = a.w + (mb * taps + ky * a.kw + kx) * QP * 32;
       for (int64_t q0 = 0; q0 < QP; q0 += 8) {
         const uint16_t* block = row + (q0 / 8) * plane;
         const uint16_t* px[NP];
-        for (int i = 0; i < NP; ++i) px[i] = keep[i] ? block + (ix0 + i * a.sw) * 16 : kZeroLine;
-        const int64_t n = std::min<int64_t>(8, QP - q0);
-        if (every) {
-          pair_steps<NB, NP, false>(acc, px, w_tap + q0 * 32, block_w, n, keep);
-        } else {
-          pair_steps<NB, NP, true>(acc, px, w_tap + q0 * 32, block_w, n, keep);
-        }
+        for (int i = 0; i < NP; ++i) px[i] = block + (ix0 + i * a.sw) * 16;
+        pair_steps<NB, NP, false>(acc, px, w_tap + q0 * 32, block_w, std::min<int64_t>(8, QP - q0), all);
         ahead.step();
       }
     }
@@ -199,7 +191,8 @@ void conv_cross_tile(const ConvBf16x16c& a, int64_t mb, int64_t p0, WeightAhead&
 template <int NB, int NP>
 void conv_run(const ConvBf16x16c& a, int64_t mb, int64_t p, WeightAhead& ahead) {
   const int64_t oy = p / a.ow, ox = p - oy * a.ow;
-  if (ox + NP <= a.ow) {
+  const int64_t first = ox * a.sw - a.pw, last = (ox + NP - 1) * a.sw - a.pw + (a.kw - 1) * a.dw;
+  if (ox + NP <= a.ow && first >= 0 && last < a.W) {  // one row, every tap's column inside
     conv_tile<NB, NP>(a, mb, oy, ox, ahead);
   } else {
     conv_cross_tile<NB, NP>(a, mb, p, ahead);
