@@ -22,7 +22,9 @@
 // are all inside takes the pixels' lines unchecked (conv_tile); any other
 // (row edges, across rows) finds each pixel's line per tap and masks
 // (conv_cross_tile). While a group's tiles run, the next
-// group's weights are prefetched to L2, a few lines per step (WeightAhead).
+// group's weights are prefetched to L2, a few lines per step (WeightAhead),
+// and row tiles of a task's first group prefetch the input rows the next
+// output row adds (rows_ahead).
 // Then bias, the BF16 residual, the clip and VCVTNEPS2BF16 (the shared
 // epilogue, nchw16c_bf16_epilogue.h).
 // Max pool: 8 output pixels of a row per step, one zmm each (8 independent
@@ -237,6 +239,24 @@ void maxpool_pixels(const MaxPoolBf16x16c& a, int64_t oy, int64_t ox, __mmask16 
 
 }  // namespace
 
+// Row tiles: the input rows that output row oy + 1 adds to oy's window,
+// the columns of pixels [ox, ox + n), every input block, prefetched (at
+// batch 8 the stem and the 56 x 56 convs read their input from memory).
+void rows_ahead(const ConvBf16x16c& a, int64_t oy, int64_t ox, int64_t n) {
+  const int64_t last_now = oy * a.sh - a.ph + (a.kh - 1) * a.dh, plane = a.H * a.W * 16;
+  const int64_t c0 = std::max<int64_t>(0, ox * a.sw - a.pw);
+  const int64_t c1 = std::min(a.W, (ox + n - 1) * a.sw - a.pw + (a.kw - 1) * a.dw + 1);
+  for (int64_t ky = a.kh - 1; ky >= 0; --ky) {
+    const int64_t iy = (oy + 1) * a.sh - a.ph + ky * a.dh;
+    if (iy <= last_now) break;
+    if (iy >= a.H) continue;
+    for (int64_t cb = 0; cb * 16 < a.C; ++cb) {
+      const char* line = reinterpret_cast<const char*>(a.x + cb * plane + (iy * a.W + c0) * 16);
+      for (int64_t at = 0; at < (c1 - c0) * 32; at += 64) __builtin_prefetch(line + at);
+    }
+  }
+}
+
 void conv_bf16x16c(const ConvBf16x16c& a) {
   // Runs of pixels tiled evenly: each output row, or (narrow planes) the
   // task's rows as one run in plane order.
@@ -258,6 +278,7 @@ void conv_bf16x16c(const ConvBf16x16c& a) {
     for (int64_t r0 = a.oy0 * a.ow; r0 < a.oy1 * a.ow; r0 += run) {
       for (int64_t t = 0, p = r0; t < tiles; ++t) {
         const int64_t n = base + (t < longer);  // the first run % tiles tiles one pixel longer
+        if (!flat && mb == a.mb0) rows_ahead(a, r0 / a.ow, p - r0, n);
         switch (nb) {
           case 1: conv_pixels<1>(a, mb, p, n, ahead); break;
           case 2: conv_pixels<2>(a, mb, p, n, ahead); break;
