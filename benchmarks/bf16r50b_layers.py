@@ -67,6 +67,7 @@ def main() -> None:
     after = whole()
     load1 = os.getloadavg()[0]
 
+    # per shape label: layers, int8rt wall and thread-CPU minima, OpenVINO minima (ms, summed)
     rows: dict[str, list] = {}
     for layer, t in w.items():
         r = rows.setdefault(lab.get(layer, layer), [0, 0.0, 0.0, 0.0])
@@ -75,28 +76,27 @@ def main() -> None:
         r[2] += min(c[layer])
     unmatched = []
     for node, t in o.items():
-        g = lab.get(node, "")
-        if g == "":
-            g = "OV only: " + ov_type[node].split(":")[0]
+        g = lab.get(node) or "OV only: " + ov_type[node].split(":")[0]
+        if g.startswith("OV only"):
             unmatched.append(f"{node} [{ov_type[node]}] {min(t):.3f}")
         rows.setdefault(g, [0, 0.0, 0.0, 0.0])[3] += min(t)
     print(bench_util.machine_line())
     print(f"ResNet-50 BF16 batch {args.batch}, 1 thread; load {load0:.1f} -> {load1:.1f}; {args.rounds} profiled "
           f"runs per engine, minima per layer; int8rt {Path(int8rt.__file__).parent}")
-    print("| layer (shape) | n | int8rt wall ms | int8rt thread-CPU ms | OpenVINO bf16 ms | int8rt - OV ms | OV / int8rt |")
-    print("|---|---:|---:|---:|---:|---:|---:|")
-    for g, (n, a, b, v) in sorted(rows.items(), key=lambda kv: -(kv[1][1] - kv[1][3])):
-        ratio = f"{v / a:.3f}" if a > 0 and v > 0 else "-"
-        print(f"| {g} | {n} | {a:.3f} | {b:.3f} | {v:.3f} | {a - v:+.3f} | {ratio} |")
-    ta, tb, tv = (sum(r[i] for r in rows.values()) for i in (1, 2, 3))
-    print(f"| **sum of minima** | {sum(r[0] for r in rows.values())} | {ta:.2f} | {tb:.2f} | {tv:.2f} | "
-          f"{ta - tv:+.2f} | {tv / ta:.3f} |")
-    for k, s in (("before", before), ("after", after)):
-        mi, mo = np.median(s["int8rt"]) * 1e3, np.median(s["OV"]) * 1e3
-        print(f"whole run {k} the profile (process CPU medians of {len(s['OV'])}): int8rt {mi:.2f} ms, "
-              f"OV bf16 {mo:.2f} ms, OV / int8rt {mo / mi:.3f}")
-    if unmatched:
-        print("OpenVINO nodes with no int8rt layer:", "; ".join(unmatched))
+    print("(rows by int8rt's thread-CPU time less OpenVINO's, largest first: OpenVINO's per-node times are wall "
+          "time, so under load its figures are upper bounds and int8rt's wall column is the like-for-like one)")
+    print("| layer (shape) | n | int8rt thread-CPU ms | int8rt wall ms | OpenVINO bf16 ms | OV / int8rt CPU |")
+    print("|---|---:|---:|---:|---:|---:|")
+    for g, (n, wall, cpu, ov) in sorted(rows.items(), key=lambda kv: kv[1][3] - kv[1][2]):
+        print(f"| {g} | {n} | {cpu:.3f} | {wall:.3f} | {ov:.3f} | "
+              f"{f'{ov / cpu:.3f}' if cpu > 0 and ov > 0 else '-'} |")
+    total = [sum(r[i] for r in rows.values()) for i in range(4)]
+    print(f"| **sum** | {total[0]} | {total[2]:.2f} | {total[1]:.2f} | {total[3]:.2f} | {total[3] / total[2]:.3f} |")
+    whole = {k: [np.median(t["int8rt"]) * 1e3, np.median(t["OV"]) * 1e3] for k, t in (("before", before),
+                                                                                      ("after", after))}
+    print(f"whole runs (process CPU medians of {args.whole_rounds}, alternated call by call): " + "; ".join(
+        f"{k} the profile int8rt {a:.2f} ms, OV bf16 {b:.2f} ms, OV / int8rt {b / a:.3f}" for k, (a, b) in whole.items()))
+    print("OpenVINO nodes with no int8rt layer:", "; ".join(unmatched) or "none")
 
 
 if __name__ == "__main__":
