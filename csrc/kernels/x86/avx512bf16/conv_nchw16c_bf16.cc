@@ -141,6 +141,37 @@ void conv_tile(const ConvBf16x16c& a, int64_t mb, int64_t oy, int64_t ox, Weight
   store_tile<NB, NP>(a, mb, oy * a.ow + ox, acc);
 }
 
+// conv_tile for one input block (C <= 16: the stems, 2 pairs a tap for 3
+// channels): per window row the pixels' lines once, then one step along
+// the row per tap (the per-tap set-up cost as much as the tap's products).
+template <int NB, int NP>
+void conv_tile_narrow(const ConvBf16x16c& a, int64_t mb, int64_t oy, int64_t ox, WeightAhead& ahead) {
+  const int64_t QP = (a.C + 1) / 2, taps = a.kh * a.kw, step = a.dw * 16;
+  const int64_t block_w = taps * QP * 32;
+  const __mmask16 all[NP] = {};  // unused: no masks here
+  __m512 acc[NB][NP];
+  for (int j = 0; j < NB; ++j) {
+    for (int i = 0; i < NP; ++i) acc[j][i] = _mm512_setzero_ps();
+  }
+  for (int64_t ky = 0; ky < a.kh; ++ky) {
+    const int64_t iy = oy * a.sh - a.ph + ky * a.dh;
+    if (iy < 0 || iy >= a.H) continue;
+    const uint16_t* px[NP];
+    for (int i = 0; i < NP; ++i) px[i] = a.x + (iy * a.W + (ox + i) * a.sw - a.pw) * 16;
+    const uint16_t* w_tap = a.w + (mb * taps + ky * a.kw) * QP * 32;
+    for (int64_t kx = 0; kx < a.kw; ++kx, w_tap += QP * 32) {
+      if (QP == 2) {  // 3 or 4 channels (an image): the pair loop unrolled
+        pair_steps<NB, NP, false>(acc, px, w_tap, block_w, 2, all);
+      } else {
+        pair_steps<NB, NP, false>(acc, px, w_tap, block_w, QP, all);
+      }
+      ahead.step();
+      for (int i = 0; i < NP; ++i) px[i] += step;
+    }
+  }
+  store_tile<NB, NP>(a, mb, oy * a.ow + ox, acc);
+}
+
 // NP pixels from plane position p0 across rows: per tap each pixel's line,
 // a pixel whose tap falls outside the image masked off (its accumulators
 // keep their value, as the reference skips the tap).
@@ -195,7 +226,9 @@ template <int NB, int NP>
 void conv_run(const ConvBf16x16c& a, int64_t mb, int64_t p, WeightAhead& ahead) {
   const int64_t oy = p / a.ow, ox = p - oy * a.ow;
   const int64_t first = ox * a.sw - a.pw, last = (ox + NP - 1) * a.sw - a.pw + (a.kw - 1) * a.dw;
-  if (ox + NP <= a.ow && first >= 0 && last < a.W) {  // one row, every tap's column inside
+  if (ox + NP <= a.ow && first >= 0 && last < a.W && a.C <= 16) {  // one row, every tap's column inside
+    conv_tile_narrow<NB, NP>(a, mb, oy, ox, ahead);
+  } else if (ox + NP <= a.ow && first >= 0 && last < a.W) {
     conv_tile<NB, NP>(a, mb, oy, ox, ahead);
   } else {
     conv_cross_tile<NB, NP>(a, mb, p, ahead);
