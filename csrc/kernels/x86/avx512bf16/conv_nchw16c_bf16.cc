@@ -53,7 +53,7 @@ namespace {
 constexpr int kPixels = 6, kBlocks = 4;  // the conv's register tile
 constexpr int64_t kFlatBelow = 16;       // output widths whose tiles run across rows
 constexpr int kPoolPixels = 8;           // the max pool's output pixels per step
-alignas(64) const uint16_t kZeroLine[16] = {};  // a pixel outside the image
+alignas(64) const uint16_t kZeroLine[16] = {};  // what a masked-off pixel reads (its products unused)
 
 // The next block group's weights brought to L2 while this group's tiles
 // run: each tile takes its share of the group's lines, a few per
