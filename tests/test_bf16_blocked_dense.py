@@ -11,7 +11,8 @@ FP32, is rounded before the pool here, and rounding is monotone, so the
 pool's output is the value the NCHW engine's next convs round to. The
 network output, float32 in the NCHW engine, is its BF16 rounding here:
 blocked == to_bf16(NCHW), bits, at channel counts that are not multiples of
-16, batch 1 and 3, 2 threads, after save / load, and on the reference
+16, batch 1 and 3 (40 x 46 image), 1 and 8 (56 x 56: 14 x 14 and 7 x 7
+stages), 2 threads, after save / load, and on the reference
 kernels. The global average pool's bound is tests/test_bf16_blocked.py's.
 """
 from __future__ import annotations
@@ -74,11 +75,13 @@ def _same_bits(got: np.ndarray, want: np.ndarray, what: str) -> None:
     np.testing.assert_array_equal(got.view(np.uint32), want.view(np.uint32), err_msg=what)
 
 
-@pytest.mark.parametrize("batch", [1, 3])
-def test_resnet_runs_as_one_region_with_the_nchw_bf16_bits(tmp_path, batch) -> None:
+# (56, 56): the image's planes are ResNet-50's last three (28 / 14 / 7): the
+# 14 x 14 and 7 x 7 convs tile across rows, at batch 8 over every image
+@pytest.mark.parametrize("batch, hw", [(1, (40, 46)), (3, (40, 46)), (1, (56, 56)), (8, (56, 56))])
+def test_resnet_runs_as_one_region_with_the_nchw_bf16_bits(tmp_path, batch, hw) -> None:
     pytest.importorskip("onnx")
     path = tmp_path / "resnet.onnx"
-    path.write_bytes(_resnet_model())
+    path.write_bytes(_resnet_model(hw=hw))
     blocked = _build(path, True)
     if not _blocked_ops(blocked):
         pytest.skip("no vector kernel for BF16 channel-blocked tensors here")
@@ -88,7 +91,7 @@ def test_resnet_runs_as_one_region_with_the_nchw_bf16_bits(tmp_path, batch) -> N
     assert ops.count("int8rt.ConvBf16x16c") == 12 and ops.count("int8rt.MaxPoolBf16x16c") == 1, ops
     details = [la["detail"] for la in blocked.layers() if la["op"] == "int8rt.ConvBf16x16c"]
     assert sum("dense" in d for d in details) == 5 and sum("1x1" in d for d in details) == 7, details
-    x = np.random.default_rng(61).standard_normal((batch, 3, 40, 46)).astype(F32)
+    x = np.random.default_rng(61).standard_normal((batch, 3, *hw)).astype(F32)
     nchw = _build(path, False).run({"x": x})["y"]
     want = to_bf16(nchw)
     assert not np.array_equal(want, nchw), "the output was bf16 already: the test cannot tell"

@@ -12,8 +12,10 @@
 // strided 1x1, a 7x7 / 2 stem of 3 channels, 2x3 with dilation and uneven
 // pads, widths around the 6-pixel tile, 1..4 blocks per tile group, C odd /
 // one pair / several input blocks, row and block ranges, bias or none,
-// residual, clip. Max pool: 3x3 / 2 pad 1 (ResNet's), 2x2, dilation, a
-// window with no tap inside (-inf, padded lanes still +0), partial blocks.
+// residual, clip; planes under 16 wide tile across rows; each case again
+// with one weight +inf (a padded tap must be skipped, not added as zero
+// products). Max pool: 3x3 / 2 pad 1 (ResNet's), 2x2, dilation, a window
+// with no tap inside (-inf, padded lanes still +0), partial blocks.
 // Entry conversion: 1..16 planes, pixel counts around the 16-pixel step,
 // float32 with zeros of both signs, denormals, infinities and a NaN, and
 // bfloat16 planes of any bits (copied).
@@ -201,7 +203,10 @@ TEST(AvxBf16Emulated, BlockedDenseConvEqualsTheReference) {
       {20, 33, 10, 19, 2, 3, 1, 2, 0, 1, 2, 2, 1, 2, 1, 0, 0, true, true, true},
       {16, 16, 5, 6, 3, 3, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, true, false, true},
       {34, 112, 8, 31, 3, 3, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, true, true, false}};
-  for (const Case& c : cases) {
+  // inf_weight: weight (m 1, c 0, tap 0) +inf, so a kernel that adds a
+  // padded tap's products (0 * inf = NaN) where the reference skips the tap
+  // differs at the padded edge.
+  for (const bool inf_weight : {false, true}) for (const Case& c : cases) {
     const int64_t CB = (c.C + 15) / 16, MB = (c.M + 15) / 16, QP = (c.C + 1) / 2, taps = c.kh * c.kw;
     const int64_t oh = out_dim(c.H, c.kh, c.sh, c.ph, c.pe, c.dh), ow = out_dim(c.W, c.kw, c.sw, c.pw, c.pe, c.dw);
     std::vector<uint16_t> x = blocked(gen, CB * c.H * c.W, 16, 0);
@@ -216,6 +221,7 @@ TEST(AvxBf16Emulated, BlockedDenseConvEqualsTheReference) {
         }
       }
     }
+    if (inf_weight && c.M > 1) w[2] = 0x7F80;  // [mb 0][tap 0][q 0][l 1][i 0]: +inf
     std::vector<float> bias(static_cast<size_t>(MB * 16), 0.f);
     for (int64_t m = 0; m < c.M; ++m) bias[m] = d(gen);
     const std::vector<uint16_t> res = blocked(gen, MB * oh * ow, 16, 0);
@@ -249,7 +255,8 @@ TEST(AvxBf16Emulated, BlockedDenseConvEqualsTheReference) {
     ASSERT_EQ(written, static_cast<size_t>((mb1 - c.mb0) * (oh - c.oy_end - c.oy0) * ow * 16));
     for (const k::Nchw16cBf16Kernel* kern : t.all()) {
       EXPECT_EQ(run(kern->conv), want) << kern->name() << " C" << c.C << " M" << c.M << " " << c.H << "x" << c.W
-                                       << " k" << c.kh << "x" << c.kw << " s" << c.sh << "," << c.sw;
+                                       << " k" << c.kh << "x" << c.kw << " s" << c.sh << "," << c.sw
+                                       << (inf_weight ? " inf weight" : "");
     }
   }
 }

@@ -146,7 +146,8 @@ void pointwise_bf16x16c(const PointwiseBf16x16c& a);
 void depthwise_bf16x16c(const DepthwiseBf16x16c& a);
 void block_mean_bf16(const uint16_t* x, int64_t blocks, int64_t P, float* means);
 // x86/avx512bf16/conv_nchw16c_bf16.cc: dense conv, 4 output blocks x up to
-// 6 pixels of one row of VDPBF16PS accumulators; max pool 16 lanes per zmm.
+// 6 pixels (of one row; across rows on planes under 16 wide) of VDPBF16PS
+// accumulators; max pool 16 lanes per zmm.
 void conv_bf16x16c(const ConvBf16x16c& a);
 void maxpool_bf16x16c(const MaxPoolBf16x16c& a);
 // x86/avx512bf16/convert_nchw16c_bf16.cc: 16 pixels per step, VPERMW.

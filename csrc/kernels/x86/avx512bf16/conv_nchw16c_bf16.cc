@@ -1,23 +1,36 @@
 // BF16 channel-blocked dense conv and max pool, AVX-512 with AVX512-BF16:
 // contract in kernels/abi/nchw16c_bf16.h.
 //
-// Conv: a register tile of up to 6 pixels of one output row x 4 output
-// blocks (24 zmm accumulators), after the FP32 blocked conv's tile
+// Conv: a register tile of up to 6 pixels x 4 output blocks (24 zmm
+// accumulators), after the FP32 blocked conv's tile
 // (x86/avx512/conv_nchw16c_f32.cc) with VDPBF16PS for its FMA. Per tap
-// (row-major) and input block, each pixel's line is found once (a pixel
-// outside the image reads a line of zeros: the direct path's zero-padded
-// image, same value, abi header); per channel pair one 64-byte weight
-// load per output block ([MB][taps][QP][16][2], packed once by the layer)
-// and per pixel the pair's 32-bit word broadcast, one VDPBF16PS per
-// accumulator: taps row-major, pairs ascending (k' = tap * Ce + c, the
-// direct BF16 GEMM's order), so the NCHW BF16 conv's bits. Window rows
-// outside the image are skipped. No im2col, no packing of activations, no
-// scratch. Rows are split in even tiles (14 = 5 + 5 + 4, 7 = 4 + 3).
+// (row-major) and input block, each pixel's line is found once; per
+// channel pair one 64-byte weight load per output block ([MB][taps][QP]
+// [16][2], packed once by the layer) and per pixel the pair's 32-bit word
+// broadcast, one VDPBF16PS per accumulator: taps row-major, pairs
+// ascending (k' = tap * Ce + c, the direct BF16 GEMM's order), so the NCHW
+// BF16 conv's bits. A pixel whose tap falls outside the image has its
+// accumulators masked off for that tap (the reference's skip, exact for
+// any weights); window rows outside are skipped. No im2col, no packing of
+// activations, no scratch.
+// Tiles: each output row split evenly (14 = 5 + 5 + 4, 56 = 6 x 6 + 5 x
+// 4); on planes narrower than kFlatBelow (the 14 x 14 and 7 x 7 stages)
+// the task's pixels in plane order, tiles across rows (7 x 7 = 9 tiles of
+// 5-6 pixels, not 7 rows of 4 + 3: each pass of a block group's weights
+// through the registers serves more pixels, the FP32 blocked conv's trick;
+// RESULTS.md sections 151 / 157). A tile inside one row whose taps' columns
+// are all inside takes the pixels' lines unchecked (conv_tile); any other
+// (row edges, across rows) finds each pixel's line per tap and masks
+// (conv_cross_tile). While a group's tiles run, the next
+// group's weights are prefetched to L2, a few lines per step (WeightAhead),
+// and row tiles of a task's first group prefetch the input rows the next
+// output row adds (rows_ahead).
 // Then bias, the BF16 residual, the clip and VCVTNEPS2BF16 (the shared
 // epilogue, nchw16c_bf16_epilogue.h).
 // Max pool: 8 output pixels of a row per step, one zmm each (8 independent
 // chains), VMAXPS(m, x) = m > x ? m : x over the taps inside the image,
-// from -inf; the BF16 store is exact.
+// from -inf; the BF16 store is exact. The rows the next output row adds
+// are prefetched while a row runs.
 //
 // Compiled twice from this text (kernels/x86/emulation/avx512.h): natively
 // in the library (namespace avx512bf16) and, for tests, against the
@@ -38,14 +51,30 @@ namespace INT8RT_X86_NS(avx512bf16) {
 namespace {
 
 constexpr int kPixels = 6, kBlocks = 4;  // the conv's register tile
+constexpr int64_t kFlatBelow = 16;       // output widths whose tiles run across rows
 constexpr int kPoolPixels = 8;           // the max pool's output pixels per step
-alignas(64) const uint16_t kZeroLine[16] = {};  // a pixel outside the image
+alignas(64) const uint16_t kZeroLine[16] = {};  // what a masked-off pixel reads (its products unused)
+
+// The next block group's weights brought to L2 while this group's tiles
+// run: each tile takes its share of the group's lines, a few per
+// (tap, input block) step, so the stream is spread over the tile's
+// products (at batch 1 a group's weights come from memory once; the 7 x 7
+// stage's 4.7 MB per conv do not fit L2).
+struct WeightAhead {
+  const char* at = nullptr;
+  const char* end = nullptr;
+  int64_t per_step = 0;  // lines per step
+  inline void step() {
+    for (int64_t k = 0; k < per_step && at < end; ++k, at += 64) __builtin_prefetch(at, 0, 2);
+  }
+};
 
 // The pairs [q0, q0 + n) of one tap and input block into the tile: per pair
-// NB weight vectors, per pixel the pair's word px[i][2q] broadcast.
-template <int NB, int NP>
+// NB weight vectors, per pixel the pair's word px[i][2q] broadcast; with
+// kMasked, pixel i's accumulators change only where keep[i] (0 or all).
+template <int NB, int NP, bool kMasked>
 inline void pair_steps(__m512 (&acc)[NB][NP], const uint16_t* const (&px)[NP], const uint16_t* w, int64_t block_w,
-                       int64_t n) {
+                       int64_t n, const __mmask16 (&keep)[NP]) {
   for (int64_t q = 0; q < n; ++q) {
     __m512bh wv[NB];
     for (int j = 0; j < NB; ++j) wv[j] = (__m512bh)_mm512_loadu_si512(w + j * block_w + q * 32);
@@ -54,17 +83,41 @@ inline void pair_steps(__m512 (&acc)[NB][NP], const uint16_t* const (&px)[NP], c
       int32_t pair;
       std::memcpy(&pair, px[i] + 2 * q, 4);
       const __m512bh xv = (__m512bh)_mm512_set1_epi32(pair);
-      for (int j = 0; j < NB; ++j) acc[j][i] = _mm512_dpbf16_ps(acc[j][i], xv, wv[j]);
+      for (int j = 0; j < NB; ++j) {
+        if constexpr (kMasked) {
+          acc[j][i] = _mm512_mask_dpbf16_ps(acc[j][i], keep[i], xv, wv[j]);
+        } else {
+          acc[j][i] = _mm512_dpbf16_ps(acc[j][i], xv, wv[j]);
+        }
+      }
     }
   }
 }
 
+// Bias and the shared epilogue of the tile's pixels p0 .. p0 + NP - 1 (in
+// plane order) of output blocks mb .. mb + NB - 1.
 template <int NB, int NP>
-void conv_tile(const ConvBf16x16c& a, int64_t mb, int64_t oy, int64_t ox) {
+inline void store_tile(const ConvBf16x16c& a, int64_t mb, int64_t p0, __m512 (&acc)[NB][NP]) {
+  const __m512 lo = _mm512_set1_ps(a.lo), hi = _mm512_set1_ps(a.hi);
+  for (int j = 0; j < NB; ++j) {
+    const __mmask16 keep = lanes_kept(a.M - (mb + j) * 16);
+    const __m512 b = a.bias ? _mm512_loadu_ps(a.bias + (mb + j) * 16) : _mm512_setzero_ps();
+    for (int i = 0; i < NP; ++i) {
+      const int64_t at = ((mb + j) * a.oh * a.ow + p0 + i) * 16;
+      const __m512 v = a.bias ? _mm512_add_ps(acc[j][i], b) : acc[j][i];
+      finish(v, a.residual ? a.residual + at : nullptr, a.clip, lo, hi, keep, a.y + at);
+    }
+  }
+}
+
+// NP pixels of output row oy from column ox, every tap's column inside the
+// row (conv_run sends the others to conv_cross_tile): the pixels' lines
+// without checks.
+template <int NB, int NP>
+void conv_tile(const ConvBf16x16c& a, int64_t mb, int64_t oy, int64_t ox, WeightAhead& ahead) {
   const int64_t QP = (a.C + 1) / 2, taps = a.kh * a.kw, plane = a.H * a.W * 16;
   const int64_t block_w = taps * QP * 32;  // one output block's packed weights
-  const int64_t first = ox * a.sw - a.pw, last = (ox + NP - 1) * a.sw - a.pw + (a.kw - 1) * a.dw;
-  const bool interior = first >= 0 && last < a.W;  // every tap of the tile's pixels inside its row
+  const __mmask16 all[NP] = {};             // unused: no masks here
   __m512 acc[NB][NP];
   for (int j = 0; j < NB; ++j) {
     for (int i = 0; i < NP; ++i) acc[j][i] = _mm512_setzero_ps();
@@ -74,40 +127,123 @@ void conv_tile(const ConvBf16x16c& a, int64_t mb, int64_t oy, int64_t ox) {
     if (iy < 0 || iy >= a.H) continue;
     const uint16_t* row = a.x + iy * a.W * 16;
     for (int64_t kx = 0; kx < a.kw; ++kx) {
-      const int64_t ix0 = first + kx * a.dw;
+      const int64_t ix0 = ox * a.sw - a.pw + kx * a.dw;
       const uint16_t* w_tap = a.w + (mb * taps + ky * a.kw + kx) * QP * 32;
       for (int64_t q0 = 0; q0 < QP; q0 += 8) {
         const uint16_t* block = row + (q0 / 8) * plane;
         const uint16_t* px[NP];
-        for (int i = 0; i < NP; ++i) {
-          const int64_t ix = ix0 + i * a.sw;
-          px[i] = interior || (ix >= 0 && ix < a.W) ? block + ix * 16 : kZeroLine;
-        }
-        pair_steps<NB, NP>(acc, px, w_tap + q0 * 32, block_w, std::min<int64_t>(8, QP - q0));
+        for (int i = 0; i < NP; ++i) px[i] = block + (ix0 + i * a.sw) * 16;
+        pair_steps<NB, NP, false>(acc, px, w_tap + q0 * 32, block_w, std::min<int64_t>(8, QP - q0), all);
+        ahead.step();
       }
     }
   }
-  const __m512 lo = _mm512_set1_ps(a.lo), hi = _mm512_set1_ps(a.hi);
+  store_tile<NB, NP>(a, mb, oy * a.ow + ox, acc);
+}
+
+// conv_tile for one input block (C <= 16: the stems, 2 pairs a tap for 3
+// channels): per window row the pixels' lines once, then one step along
+// the row per tap (the per-tap set-up cost as much as the tap's products).
+template <int NB, int NP>
+void conv_tile_narrow(const ConvBf16x16c& a, int64_t mb, int64_t oy, int64_t ox, WeightAhead& ahead) {
+  const int64_t QP = (a.C + 1) / 2, taps = a.kh * a.kw, step = a.dw * 16;
+  const int64_t block_w = taps * QP * 32;
+  const __mmask16 all[NP] = {};  // unused: no masks here
+  __m512 acc[NB][NP];
   for (int j = 0; j < NB; ++j) {
-    const __mmask16 keep = lanes_kept(a.M - (mb + j) * 16);
-    const __m512 b = a.bias ? _mm512_loadu_ps(a.bias + (mb + j) * 16) : _mm512_setzero_ps();
-    for (int i = 0; i < NP; ++i) {
-      const int64_t at = (((mb + j) * a.oh + oy) * a.ow + ox + i) * 16;
-      const __m512 v = a.bias ? _mm512_add_ps(acc[j][i], b) : acc[j][i];
-      finish(v, a.residual ? a.residual + at : nullptr, a.clip, lo, hi, keep, a.y + at);
+    for (int i = 0; i < NP; ++i) acc[j][i] = _mm512_setzero_ps();
+  }
+  for (int64_t ky = 0; ky < a.kh; ++ky) {
+    const int64_t iy = oy * a.sh - a.ph + ky * a.dh;
+    if (iy < 0 || iy >= a.H) continue;
+    const uint16_t* px[NP];
+    for (int i = 0; i < NP; ++i) px[i] = a.x + (iy * a.W + (ox + i) * a.sw - a.pw) * 16;
+    const uint16_t* w_tap = a.w + (mb * taps + ky * a.kw) * QP * 32;
+    for (int64_t kx = 0; kx < a.kw; ++kx, w_tap += QP * 32) {
+      if (QP == 2) {  // 3 or 4 channels (an image): the pair loop unrolled
+        pair_steps<NB, NP, false>(acc, px, w_tap, block_w, 2, all);
+      } else {
+        pair_steps<NB, NP, false>(acc, px, w_tap, block_w, QP, all);
+      }
+      ahead.step();
+      for (int i = 0; i < NP; ++i) px[i] += step;
     }
+  }
+  store_tile<NB, NP>(a, mb, oy * a.ow + ox, acc);
+}
+
+// NP pixels from plane position p0 across rows: per tap each pixel's line,
+// a pixel whose tap falls outside the image masked off (its accumulators
+// keep their value, as the reference skips the tap).
+template <int NB, int NP>
+void conv_cross_tile(const ConvBf16x16c& a, int64_t mb, int64_t p0, WeightAhead& ahead) {
+  const int64_t QP = (a.C + 1) / 2, taps = a.kh * a.kw, plane = a.H * a.W * 16;
+  const int64_t block_w = taps * QP * 32;
+  int64_t iy0[NP], ix0[NP];
+  for (int i = 0; i < NP; ++i) {
+    const int64_t oy = (p0 + i) / a.ow;
+    iy0[i] = oy * a.sh - a.ph;
+    ix0[i] = (p0 + i - oy * a.ow) * a.sw - a.pw;
+  }
+  __m512 acc[NB][NP];
+  for (int j = 0; j < NB; ++j) {
+    for (int i = 0; i < NP; ++i) acc[j][i] = _mm512_setzero_ps();
+  }
+  for (int64_t ky = 0; ky < a.kh; ++ky) {
+    for (int64_t kx = 0; kx < a.kw; ++kx) {
+      int64_t line[NP];
+      __mmask16 keep[NP];
+      bool any = false, every = true;
+      for (int i = 0; i < NP; ++i) {
+        const int64_t iy = iy0[i] + ky * a.dh, ix = ix0[i] + kx * a.dw;
+        const bool inside = iy >= 0 && iy < a.H && ix >= 0 && ix < a.W;
+        line[i] = inside ? (iy * a.W + ix) * 16 : -1;
+        keep[i] = inside ? 0xFFFF : 0;
+        any |= inside;
+        every &= inside;
+      }
+      if (!any) continue;
+      const uint16_t* w_tap = a.w + (mb * taps + ky * a.kw + kx) * QP * 32;
+      for (int64_t q0 = 0; q0 < QP; q0 += 8) {
+        const uint16_t* block = a.x + (q0 / 8) * plane;
+        const uint16_t* px[NP];
+        for (int i = 0; i < NP; ++i) px[i] = line[i] >= 0 ? block + line[i] : kZeroLine;
+        const int64_t n = std::min<int64_t>(8, QP - q0);
+        if (every) {
+          pair_steps<NB, NP, false>(acc, px, w_tap + q0 * 32, block_w, n, keep);
+        } else {
+          pair_steps<NB, NP, true>(acc, px, w_tap + q0 * 32, block_w, n, keep);
+        }
+        ahead.step();
+      }
+    }
+  }
+  store_tile<NB, NP>(a, mb, p0, acc);
+}
+
+// n pixels from plane position p (in one row: the row tile).
+template <int NB, int NP>
+void conv_run(const ConvBf16x16c& a, int64_t mb, int64_t p, WeightAhead& ahead) {
+  const int64_t oy = p / a.ow, ox = p - oy * a.ow;
+  const int64_t first = ox * a.sw - a.pw, last = (ox + NP - 1) * a.sw - a.pw + (a.kw - 1) * a.dw;
+  if (ox + NP <= a.ow && first >= 0 && last < a.W && a.C <= 16) {  // one row, every tap's column inside
+    conv_tile_narrow<NB, NP>(a, mb, oy, ox, ahead);
+  } else if (ox + NP <= a.ow && first >= 0 && last < a.W) {
+    conv_tile<NB, NP>(a, mb, oy, ox, ahead);
+  } else {
+    conv_cross_tile<NB, NP>(a, mb, p, ahead);
   }
 }
 
 template <int NB>
-void conv_pixels(const ConvBf16x16c& a, int64_t mb, int64_t oy, int64_t ox, int64_t n) {
+void conv_pixels(const ConvBf16x16c& a, int64_t mb, int64_t p, int64_t n, WeightAhead& ahead) {
   switch (n) {
-    case 1: conv_tile<NB, 1>(a, mb, oy, ox); break;
-    case 2: conv_tile<NB, 2>(a, mb, oy, ox); break;
-    case 3: conv_tile<NB, 3>(a, mb, oy, ox); break;
-    case 4: conv_tile<NB, 4>(a, mb, oy, ox); break;
-    case 5: conv_tile<NB, 5>(a, mb, oy, ox); break;
-    default: conv_tile<NB, kPixels>(a, mb, oy, ox); break;
+    case 1: conv_run<NB, 1>(a, mb, p, ahead); break;
+    case 2: conv_run<NB, 2>(a, mb, p, ahead); break;
+    case 3: conv_run<NB, 3>(a, mb, p, ahead); break;
+    case 4: conv_run<NB, 4>(a, mb, p, ahead); break;
+    case 5: conv_run<NB, 5>(a, mb, p, ahead); break;
+    default: conv_run<NB, kPixels>(a, mb, p, ahead); break;
   }
 }
 
@@ -136,19 +272,53 @@ void maxpool_pixels(const MaxPoolBf16x16c& a, int64_t oy, int64_t ox, __mmask16 
 
 }  // namespace
 
+// Row tiles: the input rows that output row oy + 1 adds to oy's window,
+// the columns of pixels [ox, ox + n), every input block, prefetched (at
+// batch 8 the stem and the 56 x 56 convs read their input from memory).
+void rows_ahead(const ConvBf16x16c& a, int64_t oy, int64_t ox, int64_t n) {
+  const int64_t last_now = oy * a.sh - a.ph + (a.kh - 1) * a.dh, plane = a.H * a.W * 16;
+  const int64_t c0 = std::max<int64_t>(0, ox * a.sw - a.pw);
+  const int64_t c1 = std::min(a.W, (ox + n - 1) * a.sw - a.pw + (a.kw - 1) * a.dw + 1);
+  for (int64_t ky = a.kh - 1; ky >= 0; --ky) {
+    const int64_t iy = (oy + 1) * a.sh - a.ph + ky * a.dh;
+    if (iy <= last_now) break;
+    if (iy >= a.H) continue;
+    for (int64_t cb = 0; cb * 16 < a.C; ++cb) {
+      const char* line = reinterpret_cast<const char*>(a.x + cb * plane + (iy * a.W + c0) * 16);
+      for (int64_t at = 0; at < (c1 - c0) * 32; at += 64) __builtin_prefetch(line + at);
+    }
+  }
+}
+
 void conv_bf16x16c(const ConvBf16x16c& a) {
-  const int64_t tiles = (a.ow + kPixels - 1) / kPixels, np = (a.ow + tiles - 1) / tiles;
+  // Runs of pixels tiled evenly: each output row, or (narrow planes) the
+  // task's rows as one run in plane order.
+  const bool flat = a.ow < kFlatBelow;
+  const int64_t run = flat ? (a.oy1 - a.oy0) * a.ow : a.ow;
+  const int64_t tiles = (run + kPixels - 1) / kPixels, base = run / tiles, longer = run % tiles;
+  const int64_t MB = (a.M + 15) / 16, QP = (a.C + 1) / 2, block_bytes = a.kh * a.kw * QP * 64;
+  const int64_t group_tiles = tiles * (a.oy1 - a.oy0) * a.ow / run;  // tiles per pass of a group
+  const int64_t steps = a.kh * a.kw * ((QP + 7) / 8);                  // (tap, input block) steps per tile
   for (int64_t mb = a.mb0; mb < a.mb1; mb += kBlocks) {
     const int64_t nb = std::min<int64_t>(kBlocks, a.mb1 - mb);
-    for (int64_t oy = a.oy0; oy < a.oy1; ++oy) {
-      for (int64_t ox = 0; ox < a.ow; ox += np) {
-        const int64_t n = std::min(np, a.ow - ox);
+    // the group after this one (the next task's, past mb1), up to the last block
+    const int64_t next = std::min(MB, mb + kBlocks), next_end = std::min(MB, next + kBlocks);
+    const int64_t lines = (next_end - next) * block_bytes / 64;
+    WeightAhead ahead;
+    ahead.at = reinterpret_cast<const char*>(a.w) + next * block_bytes;
+    ahead.end = ahead.at + lines * 64;
+    ahead.per_step = (lines + group_tiles * steps - 1) / (group_tiles * steps);
+    for (int64_t r0 = a.oy0 * a.ow; r0 < a.oy1 * a.ow; r0 += run) {
+      for (int64_t t = 0, p = r0; t < tiles; ++t) {
+        const int64_t n = base + (t < longer);  // the first run % tiles tiles one pixel longer
+        if (!flat && mb == a.mb0) rows_ahead(a, r0 / a.ow, p - r0, n);
         switch (nb) {
-          case 1: conv_pixels<1>(a, mb, oy, ox, n); break;
-          case 2: conv_pixels<2>(a, mb, oy, ox, n); break;
-          case 3: conv_pixels<3>(a, mb, oy, ox, n); break;
-          default: conv_pixels<kBlocks>(a, mb, oy, ox, n); break;
+          case 1: conv_pixels<1>(a, mb, p, n, ahead); break;
+          case 2: conv_pixels<2>(a, mb, p, n, ahead); break;
+          case 3: conv_pixels<3>(a, mb, p, n, ahead); break;
+          default: conv_pixels<kBlocks>(a, mb, p, n, ahead); break;
         }
+        p += n;
       }
     }
   }
@@ -157,8 +327,21 @@ void conv_bf16x16c(const ConvBf16x16c& a) {
 void maxpool_bf16x16c(const MaxPoolBf16x16c& a) {
   const __mmask16 keep = lanes_kept(a.lanes);
   for (int64_t oy = a.oy0; oy < a.oy1; ++oy) {
+    // The input rows the next output row adds (its window's last sh rows),
+    // prefetched step by step over the columns this step reads: at batch 8
+    // ResNet's pool reads the stem's output from memory.
+    const int64_t new_last = (oy + 1) * a.sh - a.ph + (a.kh - 1) * a.dh;
+    const int64_t new_first = std::max<int64_t>(0, new_last - a.sh + 1);
     int64_t ox = 0;
-    for (; ox + kPoolPixels <= a.ow; ox += kPoolPixels) maxpool_pixels<kPoolPixels>(a, oy, ox, keep);
+    for (; ox + kPoolPixels <= a.ow; ox += kPoolPixels) {
+      const int64_t c0 = std::max<int64_t>(0, ox * a.sw - a.pw);
+      const int64_t c1 = std::min(a.W, (ox + kPoolPixels) * a.sw - a.pw + (a.kw - 1) * a.dw);
+      for (int64_t iy = new_first; iy <= new_last && iy < a.H; ++iy) {
+        const char* line = reinterpret_cast<const char*>(a.x + (iy * a.W + c0) * 16);
+        for (int64_t at = 0; at < (c1 - c0) * 32; at += 64) __builtin_prefetch(line + at);
+      }
+      maxpool_pixels<kPoolPixels>(a, oy, ox, keep);
+    }
     for (; ox < a.ow; ++ox) maxpool_pixels<1>(a, oy, ox, keep);
   }
 }
