@@ -35,6 +35,7 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from realnets import new_models as M  # noqa: E402
+import newnets4_families  # noqa: E402,F401 - registers RESULTS.md section 160's nets in M.NETS
 
 
 def _batches(feeds: M.Feeds, batch: int):
