@@ -13,7 +13,7 @@
 #include <cstring>
 
 #include "engine/layer.h"
-#include "engine/ops/broadcast_loop.h"
+#include "engine/ops/elements_axis.h"
 #include "engine/ops/op_util.h"
 #include "engine/ops/scatter_reduce.h"
 
@@ -30,27 +30,18 @@ class ScatterElementsLayer : public Layer {
     const Value& x = require_any(in, 0, prefix_);
     const Value& idx = require_any(in, 1, prefix_);
     const Value& upd = require_any(in, 2, prefix_);
-    if (idx.dtype() != DataType::kInt64 && idx.dtype() != DataType::kInt32) {
-      throw InvalidArgument(prefix_ + "indices must be int64 or int32");
-    }
     const DataType t = x.dtype();
     if (upd.dtype() != t || (t != DataType::kFloat32 && t != DataType::kInt64 && t != DataType::kInt32)) {
       throw InvalidArgument(prefix_ + "data and updates must share one dtype, float32, int64 or int32 (got " +
                             dtype_name(t) + " and " + dtype_name(upd.dtype()) + ")");
     }
-    const Shape &xs = x.shape(), &is = idx.shape();
-    const int64_t a = normalize_axis(axis_, static_cast<int64_t>(xs.size()), prefix_);
-    bool ok = xs.size() == is.size();
-    for (size_t d = 0; ok && d < xs.size(); ++d) ok = static_cast<int64_t>(d) == a || is[d] <= xs[d];
-    if (!ok) {
-      throw InvalidArgument(prefix_ + "indices " + shape_str(is) + " must have the rank of the data " + shape_str(xs) +
-                            " and no larger dimension except on the axis");
-    }
+    (void)ElementsAxis(x, idx, axis_, prefix_);  // checks the indices
+    const Shape& is = idx.shape();
     if (upd.shape() != is) {
       throw InvalidArgument(prefix_ + "updates are " + shape_str(upd.shape()) + ", expected the indices' shape " +
                             shape_str(is));
     }
-    return {{t, xs}};
+    return {{t, x.shape()}};
   }
 
   void run(const std::vector<const Value*>& in, const std::vector<Value*>& out) const override {
@@ -72,33 +63,16 @@ class ScatterElementsLayer : public Layer {
  private:
   template <typename T, typename I>
   void scatter(const std::vector<const Value*>& in, Value& yv) const {
-    const Shape& xs = in[0]->shape();
-    const Shape& is = in[1]->shape();
-    const int64_t rank = static_cast<int64_t>(xs.size());
-    const int64_t a = normalize_axis(axis_, rank, prefix_);
-    const int64_t dim = xs[a];
-    BroadcastDims xstride;  // in place up to rank 8: a run allocates nothing
-    xstride.assign_zeros(xs.size());
-    if (rank > 0) xstride[static_cast<size_t>(rank - 1)] = 1;
-    for (int64_t d = rank - 2; d >= 0; --d) xstride[d] = xstride[d + 1] * xs[d + 1];
+    const ElementsAxis where(*in[0], *in[1], axis_, prefix_);
     T* y = yv.data<T>();
     if (yv.numel() > 0) std::memcpy(y, in[0]->data<T>(), yv.nbytes());
     const I* idx = in[1]->data<I>();
     const T* u = in[2]->data<T>();
     const int64_t n = in[1]->numel();
-    for (int64_t j = 0; j < n; ++j) {
-      int64_t rest = j, off = 0;
-      for (int64_t d = rank - 1; d >= 0; --d) {
-        const int64_t i = rest % is[d];
-        rest /= is[d];
-        if (d != a) off += i * xstride[d];
-      }
-      int64_t k = static_cast<int64_t>(idx[j]);
-      if (k < -dim || k >= dim) {
-        throw InvalidArgument(prefix_ + "index " + std::to_string(k) + " is outside [" + std::to_string(-dim) + ", " +
-                              std::to_string(dim) + ") (axis " + std::to_string(axis_) + " of the data)");
-      }
-      scatter_combine(reduce_, y[off + (k < 0 ? k + dim : k) * xstride[a]], u[j]);
+    for (int64_t j = 0; j < n; ++j) {  // serially: repeated indices see the earlier updates
+      int64_t off = 0;
+      if (!where.offset(j, static_cast<int64_t>(idx[j]), &off)) throw where.out_of_range(prefix_, idx[j]);
+      scatter_combine(reduce_, y[off], u[j]);
     }
   }
 
