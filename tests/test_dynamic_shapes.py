@@ -302,3 +302,23 @@ def test_a_batch_shared_by_two_inputs_stays_dynamic_in_int8():
     got = engine.run(feed)["y"]
     assert got.shape == (3, 4, 4)
     np.testing.assert_allclose(got, want, atol=0.05 * np.abs(want).max())
+
+
+def test_a_dimension_cast_to_float_is_computed_at_run_time():
+    """DeBERTa-v2's TorchScript export scales attention by sqrt(float(head size) * 3),
+    the head size read with Shape where ONNX shape inference cannot size it: the
+    float Cast of that shape entry used to be carried as an int64 shape value and
+    the import failed (Mul: int64 != float32); it runs at run time now, every size
+    matching ONNX Runtime."""
+    ort = pytest.importorskip("onnxruntime")
+    m = model([helper.make_node("Shape", ["x"], ["s"]), helper.make_node("Gather", ["s", "two"], ["d"], axis=0),
+               helper.make_node("Cast", ["d"], ["df"], to=onnx.TensorProto.FLOAT),
+               helper.make_node("Mul", ["df", "three"], ["m"]), helper.make_node("Sqrt", ["m"], ["r"]),
+               helper.make_node("Div", ["x", "r"], ["y"])],
+              [fvi("x", ["N", "S", "D"])], [fvi("y", ["N", "S", "D"])],
+              [init("two", np.array(2, np.int64)), init("three", np.array(3.0, np.float32))])
+    sess = ort.InferenceSession(m.SerializeToString(), providers=["CPUExecutionProvider"])
+    ctx = int8rt.build_engine(m.SerializeToString(), int8rt.BuilderConfig(precision="fp32")).create_execution_context()
+    for shape in [(2, 3, 8), (1, 4, 5)]:
+        x = np.random.default_rng(3).standard_normal(shape).astype(np.float32)
+        np.testing.assert_array_equal(ctx.run({"x": x})["y"], sess.run(None, {"x": x})[0])

@@ -1126,6 +1126,17 @@ def test_clip_bounds_constant_or_computed_at_run_time(lo: float | None, hi: floa
     compare("Clip", [x, *bounds], {}, [False, constant, constant], opset=13, exact=True)
 
 
+@pytest.mark.parametrize("dtype,constant", [(np.int64, True), (np.int64, False), (np.int32, False)])
+def test_integer_clip_with_bounds_of_its_dtype(dtype: type, constant: bool) -> None:
+    # DeBERTa-v2 clamps its int64 relative positions with constant int64 bounds
+    # (Clip(pos, 0, 127)), which used to fail the build ("bounds must be scalars");
+    # (run_single_op makes no int32 constants: int32 bounds are run-time inputs here)
+    x = np.random.default_rng(36).integers(-300, 300, (3, 5, 7)).astype(dtype)
+    compare("Clip", [x, np.array(0, dtype), np.array(127, dtype)], {}, [False, constant, constant], opset=13,
+            exact=True)
+    compare("Clip", [x, None, np.array(-5, dtype)], {}, [False, constant, constant], opset=13, exact=True)
+
+
 @pytest.mark.parametrize("op", ["Min", "Max", "Sum", "Mean"])
 @pytest.mark.parametrize("shapes", [[(2, 3, 4)], [(2, 3, 4), (2, 3, 4)], [(2, 1, 4), (3, 1), (1,)],
                                     [(1, 5), (4, 1), (4, 5), (5,)]])

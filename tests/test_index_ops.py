@@ -1,6 +1,6 @@
 """Indexing and shape-driven layers of transformer and detector exports, one
 node at a time against ONNX Runtime (tests/_ort_oracle.py): Trilu, ArgMax,
-ArgMin, CumSum, GatherElements, GatherND, integer Abs / Neg / Sign, Mod, Tile, Size, TopK, ScatterND, CastLike,
+ArgMin, CumSum, GatherElements, GatherND, integer Abs / Neg / Sign, Mod, Tile, Size, TopK, ScatterND, ScatterElements, CastLike,
 LpNormalization and the norm reductions ReduceL1 / ReduceL2 /
 ReduceSumSquare. Exact
 comparisons where the op only moves, selects or does integer arithmetic;
@@ -200,6 +200,73 @@ def test_scatter_nd_index_out_of_range_is_named() -> None:
     with pytest.raises(int8rt.InvalidArgumentError, match=r"\(ScatterND\): index 4 is outside \[-4, 4\)"):
         run_single_op("ScatterND", [np.zeros((4, 2), np.float32), np.array([[4]], np.int64),
                                     np.zeros((1, 2), np.float32)], {}, [False] * 3, 1)
+
+
+@pytest.mark.parametrize("reduction", ["none", "add", "mul", "max", "min"])
+@pytest.mark.parametrize("dtype", [np.float32, np.int64, np.int32])
+@pytest.mark.parametrize("axis", [0, 1, -1])
+@pytest.mark.parametrize("idx_dtype", [np.int64, np.int32])
+def test_scatter_elements(reduction: str, dtype: type, axis: int, idx_dtype: type) -> None:
+    data = RNG.integers(-5, 6, (4, 3, 5)).astype(dtype)
+    shape = [3, 2, 4]  # smaller than the data off the axis
+    dim = data.shape[axis]
+    if reduction == "none":  # distinct positions along each line (with repeats the order would matter)
+        shape[axis] = dim - 1
+        indices = np.argsort(RNG.random(data.shape), axis=axis)
+        indices = indices[tuple(slice(0, k) for k in shape)] - RNG.integers(0, 2) * dim  # negative ones too
+    else:  # repeats, and more updates than positions along the axis
+        shape[axis] = dim + 2
+        indices = RNG.integers(-dim, dim, shape)
+    indices = np.ascontiguousarray(indices).astype(idx_dtype)
+    updates = RNG.integers(-5, 6, indices.shape).astype(dtype)
+    same_as_ort("ScatterElements", [data, indices, updates], {"axis": axis, "reduction": reduction}, opset=18)
+
+
+def test_scatter_elements_bad_input_is_named() -> None:
+    with pytest.raises(int8rt.InvalidArgumentError, match=r"\(ScatterElements\): index -5 is outside \[-4, 4\)"):
+        run_single_op("ScatterElements", [np.zeros((4, 2), np.float32), np.array([[-5, 0]], np.int64),
+                                          np.zeros((1, 2), np.float32)], {}, [False] * 3, 1)
+    with pytest.raises(int8rt.InvalidArgumentError, match=r"updates are \[1, 1\], expected the indices' shape"):
+        run_single_op("ScatterElements", [np.zeros((4, 2), np.float32), np.array([[1, 0]], np.int64),
+                                          np.zeros((1, 1), np.float32)], {}, [False] * 3, 1)
+
+
+def test_scatter_elements_on_constants_folds_as_beit_exports_it() -> None:
+    """BEiT's relative position index (transformers' generate_relative_position_index:
+    ``index[1:, 1:] = coords.sum(-1)`` and friends) exports as chains of
+    ScatterElements on constants, which used to refuse the import; the chain
+    folds and the bias it selects from a table matches ONNX Runtime's."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    from _ort_oracle import ort
+
+    n = 5
+    coords = RNG.integers(0, 9, (n, n, 1)).astype(np.int64)
+    col = np.broadcast_to(np.arange(n, dtype=np.int64).reshape(1, n, 1) % 2, (n, n, 1)).copy()
+    table = RNG.standard_normal((32, 1)).astype(np.float32)  # indices up to 3 x 8
+    nodes = [
+        helper.make_node("ScatterElements", ["base", "col", "coords"], ["index0"], axis=2),
+        helper.make_node("ScatterElements", ["index0", "col", "coords2"], ["index"], axis=2, reduction="add"),
+        helper.make_node("ReduceSum", ["index", "axes"], ["flat_idx"], keepdims=0),  # relative_coords.sum(-1)
+        helper.make_node("Gather", ["table", "flat_idx"], ["bias3"]),
+        helper.make_node("Squeeze", ["bias3", "axes"], ["bias"]),
+        helper.make_node("Add", ["x", "bias"], ["y"]),
+        # and one on run-time data: x's rows scattered by a constant permutation
+        helper.make_node("ScatterElements", ["y", "perm", "x"], ["z"], axis=1, reduction="max"),
+    ]
+    inits = [numpy_helper.from_array(v, k) for k, v in {
+        "base": np.zeros((n, n, 2), np.int64), "col": col, "coords": coords, "coords2": coords[::-1].copy(),
+        "axes": np.array([2], np.int64), "table": table,
+        "perm": np.tile(RNG.permutation(n).astype(np.int64), (3, n, 1)).transpose(0, 2, 1).copy()}.items()]
+    graph = helper.make_graph(nodes, "beit_index",
+                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, [3, n, n])],
+                              [helper.make_tensor_value_info("z", TensorProto.FLOAT, [3, n, n])], inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
+    model.ir_version = 8
+    x = RNG.standard_normal((3, n, n)).astype(np.float32)
+    ref = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"]).run(None, {"x": x})[0]
+    out = int8rt.build_engine(model.SerializeToString(), int8rt.BuilderConfig(precision="fp32")).run({"x": x})["z"]
+    np.testing.assert_array_equal(out, ref)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.int64, np.int32, np.bool_])

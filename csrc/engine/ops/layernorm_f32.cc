@@ -101,7 +101,9 @@ class LayerNormLayer : public Layer {
     const size_t axis = static_cast<size_t>(normalize_axis(axis_, static_cast<int64_t>(xs.size()), prefix_));
     int64_t n = 1;  // the normalised dims' count, xs[axis:]
     for (size_t d = axis; d < xs.size(); ++d) n *= xs[d];
-    const int64_t rows = in[0]->numel() / std::max<int64_t>(1, n);
+    // rows of the output (= of X + residual, broadcast): X alone may be a broadcast
+    // operand (Add(bias, h) fused here: Wav2Vec2-Conformer's TorchScript export)
+    const int64_t rows = out[0]->numel() / std::max<int64_t>(1, n);
     thread_local std::vector<float> scale_buf, bias_buf;
     const float* scale = in_place_or_expanded(*in[1], xs, axis, n, scale_buf);
     const float* bias = in.size() > 2 && in[2] ? in_place_or_expanded(*in[2], xs, axis, n, bias_buf) : nullptr;

@@ -6,21 +6,19 @@
 // + data.shape[k:]. Updates apply in index order (serially), so repeated
 // indices give the last update (none) or the combination of all of them.
 // An index outside [-dim, dim) is an InvalidArgument naming it.
-#include <algorithm>
 #include <cstring>
 
 #include "engine/layer.h"
 #include "engine/ops/op_util.h"
+#include "engine/ops/scatter_reduce.h"
 
 namespace int8rt {
 namespace engine {
 namespace {
 
-enum class Reduce { kNone, kAdd, kMul, kMax, kMin };
-
 class ScatterNDLayer : public Layer {
  public:
-  ScatterNDLayer(const Node& node, Reduce reduce) : reduce_(reduce), prefix_(layer_error_prefix(node)) {}
+  explicit ScatterNDLayer(const Node& node) : reduce_(scatter_reduce_attr(node)), prefix_(layer_error_prefix(node)) {}
 
   std::vector<std::pair<DataType, Shape>> infer(const std::vector<const Value*>& in) const override {
     const Value& x = require_any(in, 0, prefix_);
@@ -80,32 +78,17 @@ class ScatterNDLayer : public Layer {
       }
       T* dst = y + off * slice;
       const T* src = u + j * slice;
-      for (int64_t e = 0; e < slice; ++e) {
-        switch (reduce_) {
-          case Reduce::kNone: dst[e] = src[e]; break;
-          case Reduce::kAdd: dst[e] += src[e]; break;
-          case Reduce::kMul: dst[e] *= src[e]; break;
-          case Reduce::kMax: dst[e] = std::max(dst[e], src[e]); break;
-          case Reduce::kMin: dst[e] = std::min(dst[e], src[e]); break;
-        }
-      }
+      for (int64_t e = 0; e < slice; ++e) scatter_combine(reduce_, dst[e], src[e]);
     }
   }
 
-  Reduce reduce_;
+  ScatterReduce reduce_;
   std::string prefix_;
 };
 
 std::unique_ptr<Layer> make_scatter_nd(const Network&, const Node& node) {
   require_inputs(node, 3);
-  const std::string r = node.attrs.get_string("reduction", "none");
-  Reduce reduce = Reduce::kNone;
-  if (r == "add") reduce = Reduce::kAdd;
-  else if (r == "mul") reduce = Reduce::kMul;
-  else if (r == "max") reduce = Reduce::kMax;
-  else if (r == "min") reduce = Reduce::kMin;
-  else if (r != "none") throw unsupported_attr(node, "reduction", r, "none, add, mul, max, min");
-  return std::make_unique<ScatterNDLayer>(node, reduce);
+  return std::make_unique<ScatterNDLayer>(node);
 }
 
 INT8RT_REGISTER_LAYER("ScatterND", make_scatter_nd);

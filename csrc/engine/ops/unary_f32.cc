@@ -12,8 +12,8 @@
 // rest with libm or plain arithmetic. Clip's bounds are inputs (opset >= 11:
 // constants, read once, or float32 scalars computed at run time, read on
 // every run) or min/max attributes (opset < 11); Clip also runs on the other
-// numeric dtypes (bounds of that dtype computed at run time, or none;
-// float16 clips in float32), as integer exports use it; Abs, Neg and Sign
+// numeric dtypes (bounds of that dtype, constant or computed at run time,
+// or none; float16 clips in float32), as integer exports use it; Abs, Neg and Sign
 // also run on the integer dtypes (two's complement, as ONNX Runtime).
 #include <cmath>
 #include <cstring>
@@ -120,8 +120,9 @@ class UnaryLayer : public Layer {
   std::string describe() const override { return kernel_ ? std::string("fp32 ") + kernel_->name() : "fp32"; }
 
  private:
-  // Clip on another numeric dtype: bounds computed at run time of that dtype,
-  // or absent (the type's limits); constant bounds are float32 only.
+  // Clip on another numeric dtype: bounds of that dtype (read from the inputs
+  // on each run, constant or not), or absent (the type's limits); a float32
+  // constant bound (a_ / b_) does not fit it and is refused.
   std::vector<std::pair<DataType, Shape>> infer_clip(const std::vector<const Value*>& in) const {
     const DataType t = in[0]->dtype();
     const bool constant_bound = (a_ != -std::numeric_limits<float>::infinity() && !(run_time_bounds_ & 1)) ||
@@ -230,12 +231,15 @@ class UnaryLayer : public Layer {
   const kernels::UnaryF32Kernel* kernel_ = nullptr;  // for the family's kinds
 };
 
-// Clip's bound from input `index`: its constant value, else `fallback` (the
-// attribute, or +-inf); a bound computed at run time sets its bit in
-// *run_time (read by the layer on each run).
+// Clip's bound from input `index`: its float32 constant value, else
+// `fallback` (the attribute, or +-inf); a bound computed at run time, or a
+// constant of another dtype (an integer Clip's: DeBERTa-v2 clamps its int64
+// relative positions to [0, 127]), sets its bit in *run_time (read by the
+// layer on each run, with the dtype checks of infer / infer_clip).
 float scalar_constant(const Network& net, const Node& node, size_t index, float fallback, unsigned* run_time) {
   if (!has_input(node, index)) return fallback;
-  if (!net.tensor(node.inputs[index]).is_constant) {
+  const Tensor& bound = net.tensor(node.inputs[index]);
+  if (!bound.is_constant || bound.dtype != DataType::kFloat32) {
     *run_time |= 1u << (index - 1);
     return fallback;
   }

@@ -19,7 +19,7 @@ Walks the (topologically sorted) graph once:
   moves (torch's MultiheadAttention works on [L, N, E]), so a dimension of
   that name is the batch in any position; without a shared name, only a
   leading unknown dimension is taken for the batch. Gather / Slice /
-  Squeeze / Unsqueeze / Concat / Cast / Identity move tags along with
+  Squeeze / Unsqueeze / Concat / Cast (to an integer type) / Identity move tags along with
   values, so picking the static entries of a partly unknown shape (a
   head size, say) gives a constant; Add / Sub / Mul / Div tag their result
   as derived (or unknown, from an unknown entry).
@@ -58,6 +58,13 @@ STATIC, BATCH, DERIVED, UNKNOWN = 0, 1, 2, 3
 _MOVERS = {"Gather": [0], "Slice": [0], "Squeeze": [0], "Unsqueeze": [0], "Cast": [0], "Identity": [0]}
 _ARITHMETIC = ("Add", "Sub", "Mul", "Div")
 _NEVER_FOLD = ("QuantizeLinear", "DequantizeLinear")
+_INTEGER_TYPES = frozenset([onnx.TensorProto.INT8, onnx.TensorProto.INT16, onnx.TensorProto.INT32,
+                            onnx.TensorProto.INT64, onnx.TensorProto.UINT8, onnx.TensorProto.UINT16,
+                            onnx.TensorProto.UINT32, onnx.TensorProto.UINT64])
+
+
+def _casts_to_integer(node: onnx.NodeProto) -> bool:
+    return any(a.name == "to" and a.i in _INTEGER_TYPES for a in node.attribute)
 _SUBGRAPH_OPS = ("If", "Loop", "Scan")  # read outer values not listed as inputs: never evaluated here
 
 
@@ -249,6 +256,10 @@ class Folder:
         that are all known at import time, shape-dependent only where the
         entries move (not the indices of a Gather, say)."""
         if node.op_type not in _MOVERS and node.op_type != "Concat":
+            return False
+        if node.op_type == "Cast" and not _casts_to_integer(node):
+            # a shape entry as a float (DeBERTa's sqrt(head size * factor)) is
+            # no shape-like int64 value: computed at run time, or folded when known
             return False
         moved = range(len(args)) if node.op_type == "Concat" else _MOVERS[node.op_type]
         return all((a is not None or not n) and (i in moved or not isinstance(a, BatchValue))

@@ -49,7 +49,7 @@ COMMON_EXPORT_OPS = frozenset([
     "Equal", "Greater", "GreaterOrEqual", "Less", "LessOrEqual", "And", "Or", "Not", "Where", "IsNaN", "IsInf",
     # reductions and indexing
     "ReduceMean", "ReduceSum", "ReduceMax", "ReduceMin", "ReduceProd", "ReduceL2", "ArgMax", "ArgMin", "TopK",
-    "CumSum", "Gather", "GatherElements", "ScatterND", "Trilu",
+    "CumSum", "Gather", "GatherElements", "ScatterND", "ScatterElements", "Trilu",
     # shape and data movement
     "Reshape", "Flatten", "Transpose", "Concat", "Split", "Slice", "Squeeze", "Unsqueeze", "Pad", "Expand",
     "Tile", "Shape", "Size", "Range", "ConstantOfShape", "Resize", "Upsample", "DepthToSpace", "SpaceToDepth",

@@ -71,7 +71,7 @@ SUPPORTED_OPS = frozenset([
     "Gather", "Shape", "Expand", "LSTM", "GRU", "RNN",
     "Equal", "Greater", "GreaterOrEqual", "Less", "LessOrEqual", "And", "Or", "Xor", "Not", "Where",
     "IsNaN", "IsInf", "ConstantOfShape", "Range",
-    "Trilu", "ArgMax", "ArgMin", "CumSum", "GatherElements", "GatherND", "Mod", "Tile", "Size", "TopK", "ScatterND", "ReduceL1", "ReduceL2", "ReduceSumSquare",
+    "Trilu", "ArgMax", "ArgMin", "CumSum", "GatherElements", "GatherND", "Mod", "Tile", "Size", "TopK", "ScatterND", "ScatterElements", "ReduceL1", "ReduceL2", "ReduceSumSquare",
     "CastLike", "LpNormalization", "ReduceProd", "Einsum",
     "If", "Loop", "Scan",  # decided at run time; subgraphs imported as Networks (_subgraphs.py)
     # integer ops (quantize_dynamic's, older integer-op files): engine/ops/matmul_integer.cc, conv_integer.cc
