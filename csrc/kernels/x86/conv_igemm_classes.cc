@@ -1,0 +1,138 @@
+// Class tiles (see conv_igemm_classes.h): output pixels grouped by the
+// filter rows and columns their windows keep inside the input.
+#include "kernels/x86/conv_igemm_classes.h"
+
+#include <algorithm>
+
+namespace int8rt {
+namespace kernels {
+namespace x86 {
+namespace igemm {
+namespace {
+
+// The filter positions [lo, hi] of a window starting at input index i0 that
+// fall inside [0, extent) (lo > hi: none), taps `dilation` apart.
+struct Span {
+  int lo = 0, hi = -1;
+  bool operator==(const Span& o) const { return lo == o.lo && hi == o.hi; }
+};
+Span kept(int i0, int taps, int dilation, int extent) {
+  Span s{0, taps - 1};
+  while (s.lo < taps && i0 + s.lo * dilation < 0) ++s.lo;
+  while (s.hi >= 0 && i0 + s.hi * dilation >= extent) --s.hi;
+  return s;
+}
+
+// Output positions grouped by their kept span, in order of first position.
+struct Classes {
+  std::vector<Span> spans;
+  std::vector<std::vector<int>> positions;
+};
+void group_positions(int out, int stride, int pad, int taps, int dilation, int extent, Classes* c) {
+  c->spans.clear();
+  c->positions.clear();
+  for (int o = 0; o < out; ++o) {
+    const Span s = kept(o * stride - pad, taps, dilation, extent);
+    const auto it = std::find(c->spans.begin(), c->spans.end(), s);
+    if (it == c->spans.end()) {
+      c->spans.push_back(s);
+      c->positions.push_back({o});
+    } else {
+      c->positions[static_cast<size_t>(it - c->spans.begin())].push_back(o);
+    }
+  }
+}
+
+// Cuts n items into ceil(n / mr) tiles whose sizes differ by at most one.
+template <typename Emit>
+void balanced(int64_t n, int mr, Emit emit) {
+  if (n <= 0) return;
+  const int64_t tiles = (n + mr - 1) / mr, base = n / tiles, extra = n % tiles;
+  int64_t at = 0;
+  for (int64_t t = 0; t < tiles; ++t) {
+    const int64_t len = base + (t < extra ? 1 : 0);
+    emit(at, static_cast<int>(len));
+    at += len;
+  }
+}
+
+bool consecutive(const std::vector<int>& v) { return v.back() - v.front() + 1 == static_cast<int>(v.size()); }
+
+}  // namespace
+
+void plan_class_tiles(const ClassGeometry& g, int images, int mr, bool row_taps, ClassPlan* plan) {
+  plan->pixel.clear();
+  plan->origin.clear();
+  plan->tap_w.clear();
+  plan->tap_off.clear();
+  plan->tiles.clear();
+  thread_local Classes rows, cols;
+  group_positions(g.OH, g.stride_h, g.pad_top, g.R, g.dilation_h, g.H, &rows);
+  group_positions(g.OW, g.stride_w, g.pad_left, g.S, g.dilation_w, g.W, &cols);
+  const int64_t plane = int64_t{g.OH} * g.OW;
+  const auto add_pixel = [&](int n, int oh, int ow) {
+    plan->pixel.push_back(n * plane + int64_t{oh} * g.OW + ow);
+    plan->origin.push_back(n * g.image_bytes + int64_t{oh * g.stride_h - g.pad_top} * g.row_bytes +
+                           int64_t{ow * g.stride_w - g.pad_left} * g.pixel_bytes);
+  };
+  const auto add_tile = [&](int64_t first, int len, int32_t tap_first, int32_t taps, bool by_rows) {
+    plan->tiles.push_back({static_cast<int32_t>(first), len, tap_first, taps, by_rows});
+  };
+  for (size_t rc = 0; rc < rows.spans.size(); ++rc) {
+    const Span rs = rows.spans[rc];
+    const std::vector<int>& ohs = rows.positions[rc];
+    for (size_t cc = 0; cc < cols.spans.size(); ++cc) {
+      const Span cs = cols.spans[cc];
+      const std::vector<int>& ows = cols.positions[cc];
+      const int seg = static_cast<int>(ows.size());
+      const int64_t seg_tiles = (seg + mr - 1) / mr;
+      const bool by_rows = row_taps && cs.lo == 0 && cs.hi == g.S - 1 && consecutive(ows) &&
+                           seg / seg_tiles >= mr - 2;
+      const auto tap_first = static_cast<int32_t>(plan->tap_w.size());
+      for (int r = rs.lo; r <= rs.hi; ++r) {
+        for (int c = by_rows ? 0 : cs.lo; c <= (by_rows ? 0 : cs.hi); ++c) {
+          plan->tap_w.push_back(by_rows ? r : r * g.S + c);
+          plan->tap_off.push_back(int64_t{r} * g.dilation_h * g.row_bytes + int64_t{c} * g.dilation_w * g.pixel_bytes);
+        }
+      }
+      const auto taps = static_cast<int32_t>(plan->tap_w.size()) - tap_first;
+      if (by_rows) {  // one output row's segment at a time: consecutive pixels
+        for (int n = 0; n < images; ++n) {
+          for (const int oh : ohs) {
+            const auto first = static_cast<int64_t>(plan->pixel.size());
+            for (const int ow : ows) add_pixel(n, oh, ow);
+            balanced(seg, mr, [&](int64_t at, int len) { add_tile(first + at, len, tap_first, taps, true); });
+          }
+        }
+        continue;
+      }
+      const auto first = static_cast<int64_t>(plan->pixel.size());
+      for (int n = 0; n < images; ++n) {
+        for (const int oh : ohs) {
+          for (const int ow : ows) add_pixel(n, oh, ow);
+        }
+      }
+      balanced(static_cast<int64_t>(plan->pixel.size()) - first, mr,
+               [&](int64_t at, int len) { add_tile(first + at, len, tap_first, taps, false); });
+    }
+  }
+}
+
+double padding_tap_fraction(const ClassGeometry& g) {
+  int64_t kept_rows = 0, kept_cols = 0;
+  for (int oh = 0; oh < g.OH; ++oh) {
+    const Span s = kept(oh * g.stride_h - g.pad_top, g.R, g.dilation_h, g.H);
+    kept_rows += std::max(0, s.hi - s.lo + 1);
+  }
+  for (int ow = 0; ow < g.OW; ++ow) {
+    const Span s = kept(ow * g.stride_w - g.pad_left, g.S, g.dilation_w, g.W);
+    kept_cols += std::max(0, s.hi - s.lo + 1);
+  }
+  const double all = static_cast<double>(g.OH) * g.R * g.OW * g.S;
+  return all > 0 ? 1.0 - static_cast<double>(kept_rows) * kept_cols / all : 0.0;
+}
+
+}  // namespace igemm
+}  // namespace x86
+}  // namespace kernels
+}  // namespace int8rt
