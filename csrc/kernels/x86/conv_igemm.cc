@@ -118,6 +118,14 @@ constexpr int64_t kMaxInputPrefetchBytes = 3072;
 // whatever the run (Zen 4/5: 32-48 KiB of L1 data cache).
 constexpr int64_t kL1WeightBytes = int64_t{32} << 10;
 
+// The least share of a conv's window taps in padding for which class tiles
+// run (use_class_tiles): ResNet-50's 3x3 convs at batch 8, base ÷ class tiles
+// per layer: 7 x 7 (18% padding taps) 0.88, 14 x 14 (9%) 0.93-0.95, 28 x 28
+// (4.7%) 0.98-0.99, 56 x 56 and the 56 -> 28 stride-2 conv (2.4%) 1.00-1.04
+// (RESULTS.md section 155): below a few percent the smaller edge tiles cost
+// what the left-out taps save.
+constexpr double kMinPaddingTaps = 0.04;
+
 // The fewest pixel tiles per work item where the strip microkernel runs.
 constexpr int64_t kStripTiles = 16;
 
@@ -730,7 +738,7 @@ void PackedIgemmConv::run(int batch, const int8_t* x, const Epilogue& ep, void* 
 // that takes them, a conv of several taps reading the input itself (no
 // copy, one group) with int8 output, whose padding byte adds nothing in the
 // microkernel (0 as it multiplies it: the shifted tile xors it with 0x80),
-// and windows that reach padding.
+// and at least kMinPaddingTaps of its window taps in padding.
 bool PackedIgemmConv::use_class_tiles(const Epilogue& ep) const {
   const ConvShape& s = shape_;
   if (!u_.class_tiles || packed_->layout.taps < 2 || merged_ || taps_merged_ || u_.widen_s16 || s.groups != 1 ||
@@ -738,7 +746,8 @@ bool PackedIgemmConv::use_class_tiles(const Epilogue& ep) const {
     return false;
   }
   const uint8_t pad_byte = static_cast<uint8_t>(code_byte(s.pad_value, s.input_codes)) ^ (u_.unsigned_rows ? 0 : 0x80);
-  return pad_byte == 0 && igemm::padding_tap_fraction(class_geometry(s, s.C, int64_t{s.W} * s.C, 0)) > 0;
+  return pad_byte == 0 &&
+         igemm::padding_tap_fraction(class_geometry(s, s.C, int64_t{s.W} * s.C, 0)) >= kMinPaddingTaps;
 }
 
 // The class-tile schedule: images in groups whose input and output fit
