@@ -8,7 +8,9 @@ on ResNet-like small planes (7 x 7, 14 x 14, stride 2 into 7 x 7), planes whose
 row segments take row taps, corners and edges at batch 1, 3 and 8, channel
 tiles cut short, residuals and clamps, 1 and 2 threads; pad values that keep
 the padded reduction (45, 0 on the shifted tile) run alongside as controls.
-The engine side (u8-coded inputs, pad_value -128) is tests/test_u8_codes.py's.
+The engine: a ResNet-like net with 14 x 14 and 7 x 7 bottlenecks (u8-coded
+inputs, pad_value -128), the same bytes at batch 1, 3 and 8 under 1 and 2
+threads, after save / load, and under INT8RT_MAX_ISA=avx2 and ref.
 """
 from __future__ import annotations
 
@@ -21,6 +23,8 @@ import pytest
 import int8rt
 from int8rt._testing import kernels as K
 from np_kernels import first_mismatch
+from onnx_models import fvi, model
+from test_u8_codes import _conv, _head, _run
 
 F32 = np.float32
 
@@ -88,3 +92,53 @@ def test_class_tiles_equal_reference(case: Case, nonneg: bool, threads: int) -> 
                     msg = first_mismatch(got, want)
                     assert msg is None, (f"{name} {case_id(case)} batch={batch} pad_value={z} nonneg={nonneg} "
                                          f"threads={threads} residual={'residual' in kw}: {msg}")
+
+
+def resnet_small_planes() -> bytes:
+    """A ResNet-like net whose bottlenecks run at 14 x 14 and 7 x 7 (a
+    stride-2 3x3 between them), as ResNet-50's last two stages do: its 3x3
+    convs take class tiles on u8-coded inputs (pad_value -128)."""
+    inits, nodes = [], []
+    _conv(inits, nodes, "x", "stem", 3, 32, k=3, stride=2)
+    _conv(inits, nodes, "stem", "a1", 32, 32)
+    _conv(inits, nodes, "a1", "a2", 32, 32, k=3)
+    _conv(inits, nodes, "a2", "a3", 32, 32, residual="stem")
+    _conv(inits, nodes, "a3", "d", 32, 64, k=3, stride=2)
+    _conv(inits, nodes, "d", "b1", 64, 64)
+    _conv(inits, nodes, "b1", "b2", 64, 64, k=3)
+    _conv(inits, nodes, "b2", "b3", 64, 64, residual="d")
+    _head(inits, nodes, "b3", 64)
+    return model(nodes, [fvi("x", ["n", 3, 28, 28])], [fvi("y", ["n", 10])], inits).SerializeToString()
+
+
+@pytest.fixture(scope="module")
+def small_planes() -> bytes:
+    rng = np.random.default_rng(155)
+    cal = int8rt.make_calibrator({"x": rng.standard_normal((16, 3, 28, 28)).astype(F32)}, algorithm="auto",
+                                 batch_size=8)
+    engine = int8rt.build_engine(resnet_small_planes(), int8rt.BuilderConfig(calibrator=cal, accuracy_check=False,
+                                                                             progress=False))
+    return engine.serialize()
+
+
+def _load(data: bytes, monkeypatch, **env: str) -> int8rt.Engine:
+    with monkeypatch.context() as m:
+        for k, v in env.items():
+            m.setenv(k, v)
+        return int8rt.Engine.deserialize(data)
+
+
+@pytest.mark.parametrize("batch", [1, 3, 8])
+def test_engine_with_small_planes_same_bytes_on_every_tier(small_planes, monkeypatch, tmp_path, batch) -> None:
+    engine = _load(small_planes, monkeypatch)
+    x = np.random.default_rng(batch).standard_normal((batch, 3, 28, 28)).astype(F32)
+    got = _run(engine, x)
+    if int8rt.kernels.isa_info()["avx512vnni"]["enabled"]:
+        convs = [layer["detail"] for layer in engine.layers() if layer["op"] == "int8rt.QConv"]
+        assert sum("(input u8 codes)" in d for d in convs) >= 4, convs
+    np.testing.assert_array_equal(got, _run(engine, x, threads=2))
+    for isa in ("avx2", "ref"):
+        np.testing.assert_array_equal(got, _run(_load(small_planes, monkeypatch, INT8RT_MAX_ISA=isa), x), isa)
+    path = tmp_path / "e.i8rt"
+    engine.save(path)
+    np.testing.assert_array_equal(got, _run(int8rt.Engine.load(path), x, threads=2))
