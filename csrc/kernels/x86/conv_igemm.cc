@@ -322,28 +322,6 @@ struct ChannelTiles {
   }
 };
 
-// What class tiles need of conv s whose rows come from a source with these
-// strides (RowSource).
-igemm::ClassGeometry class_geometry(const ConvShape& s, int64_t pixel_bytes, int64_t row_bytes, int64_t image_bytes) {
-  igemm::ClassGeometry g;
-  g.H = s.H;
-  g.W = s.W;
-  g.OH = s.out_h();
-  g.OW = s.out_w();
-  g.R = s.R;
-  g.S = s.S;
-  g.stride_h = s.stride_h;
-  g.stride_w = s.stride_w;
-  g.pad_top = s.pad_top;
-  g.pad_left = s.pad_left;
-  g.dilation_h = s.dilation_h;
-  g.dilation_w = s.dilation_w;
-  g.pixel_bytes = pixel_bytes;
-  g.row_bytes = row_bytes;
-  g.image_bytes = image_bytes;
-  return g;
-}
-
 class PackedIgemmConv final : public PackedConv {
  public:
   PackedIgemmConv(const IgemmUkernel& u, const ConvShape& s, const int8_t* w)
@@ -746,8 +724,7 @@ bool PackedIgemmConv::use_class_tiles(const Epilogue& ep) const {
     return false;
   }
   const uint8_t pad_byte = static_cast<uint8_t>(code_byte(s.pad_value, s.input_codes)) ^ (u_.unsigned_rows ? 0 : 0x80);
-  return pad_byte == 0 &&
-         igemm::padding_tap_fraction(class_geometry(s, s.C, int64_t{s.W} * s.C, 0)) >= kMinPaddingTaps;
+  return pad_byte == 0 && igemm::padding_tap_fraction(s) >= kMinPaddingTaps;
 }
 
 // The class-tile schedule: images in groups whose input and output fit
@@ -761,10 +738,10 @@ void PackedIgemmConv::run_class_tiles(int batch, const RowSource& src, const Ige
   const int mr_max = u_.mr;
   const int group = static_cast<int>(std::clamp<int64_t>(kPanelBytes / std::max<int64_t>(1, bytes_per_image), 1, batch));
   const int full_groups = batch / group, rest = batch % group;
-  const igemm::ClassGeometry cgeo = class_geometry(s, src.pixel_bytes, src.row_bytes, src.image_bytes);
+  const igemm::SourceStrides strides{src.pixel_bytes, src.row_bytes, src.image_bytes};
   thread_local igemm::ClassPlan plans[2];  // group images, the rest
-  igemm::plan_class_tiles(cgeo, group, mr_max, row_taps_, &plans[0]);
-  if (rest > 0) igemm::plan_class_tiles(cgeo, rest, mr_max, row_taps_, &plans[1]);
+  igemm::plan_class_tiles(s, strides, group, mr_max, row_taps_, &plans[0]);
+  if (rest > 0) igemm::plan_class_tiles(s, strides, rest, mr_max, row_taps_, &plans[1]);
   const igemm::ClassPlan* const plan[2] = {&plans[0], &plans[1]};
   const int64_t per_item = std::max<int64_t>(1, kItemMacs / tile_macs);
   const int64_t chunks[2] = {(static_cast<int64_t>(plans[0].tiles.size()) + per_item - 1) / per_item,

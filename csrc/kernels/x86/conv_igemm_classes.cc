@@ -60,39 +60,41 @@ bool consecutive(const std::vector<int>& v) { return v.back() - v.front() + 1 ==
 
 }  // namespace
 
-void plan_class_tiles(const ClassGeometry& g, int images, int mr, bool row_taps, ClassPlan* plan) {
+void plan_class_tiles(const ConvShape& s, const SourceStrides& src, int images, int mr, bool row_taps,
+                      ClassPlan* plan) {
+  const int OH = s.out_h(), OW = s.out_w();
   plan->pixel.clear();
   plan->origin.clear();
   plan->tap_w.clear();
   plan->tap_off.clear();
   plan->tiles.clear();
   thread_local Classes rows, cols;
-  group_positions(g.OH, g.stride_h, g.pad_top, g.R, g.dilation_h, g.H, &rows);
-  group_positions(g.OW, g.stride_w, g.pad_left, g.S, g.dilation_w, g.W, &cols);
-  const int64_t plane = int64_t{g.OH} * g.OW;
+  group_positions(OH, s.stride_h, s.pad_top, s.R, s.dilation_h, s.H, &rows);
+  group_positions(OW, s.stride_w, s.pad_left, s.S, s.dilation_w, s.W, &cols);
+  const int64_t plane = int64_t{OH} * OW;
   const auto add_pixel = [&](int n, int oh, int ow) {
-    plan->pixel.push_back(n * plane + int64_t{oh} * g.OW + ow);
-    plan->origin.push_back(n * g.image_bytes + int64_t{oh * g.stride_h - g.pad_top} * g.row_bytes +
-                           int64_t{ow * g.stride_w - g.pad_left} * g.pixel_bytes);
+    plan->pixel.push_back(n * plane + int64_t{oh} * OW + ow);
+    plan->origin.push_back(n * src.image_bytes + int64_t{oh * s.stride_h - s.pad_top} * src.row_bytes +
+                           int64_t{ow * s.stride_w - s.pad_left} * src.pixel_bytes);
   };
   const auto add_tile = [&](int64_t first, int len, int32_t tap_first, int32_t taps, bool by_rows) {
     plan->tiles.push_back({static_cast<int32_t>(first), len, tap_first, taps, by_rows});
   };
   for (size_t rc = 0; rc < rows.spans.size(); ++rc) {
-    const Span rs = rows.spans[rc];
+    const Span rspan = rows.spans[rc];
     const std::vector<int>& ohs = rows.positions[rc];
     for (size_t cc = 0; cc < cols.spans.size(); ++cc) {
       const Span cs = cols.spans[cc];
       const std::vector<int>& ows = cols.positions[cc];
       const int seg = static_cast<int>(ows.size());
       const int64_t seg_tiles = (seg + mr - 1) / mr;
-      const bool by_rows = row_taps && cs.lo == 0 && cs.hi == g.S - 1 && consecutive(ows) &&
+      const bool by_rows = row_taps && cs.lo == 0 && cs.hi == s.S - 1 && consecutive(ows) &&
                            seg / seg_tiles >= mr - 2;
       const auto tap_first = static_cast<int32_t>(plan->tap_w.size());
-      for (int r = rs.lo; r <= rs.hi; ++r) {
+      for (int r = rspan.lo; r <= rspan.hi; ++r) {
         for (int c = by_rows ? 0 : cs.lo; c <= (by_rows ? 0 : cs.hi); ++c) {
-          plan->tap_w.push_back(by_rows ? r : r * g.S + c);
-          plan->tap_off.push_back(int64_t{r} * g.dilation_h * g.row_bytes + int64_t{c} * g.dilation_w * g.pixel_bytes);
+          plan->tap_w.push_back(by_rows ? r : r * s.S + c);
+          plan->tap_off.push_back(int64_t{r} * s.dilation_h * src.row_bytes + int64_t{c} * s.dilation_w * src.pixel_bytes);
         }
       }
       const auto taps = static_cast<int32_t>(plan->tap_w.size()) - tap_first;
@@ -118,17 +120,18 @@ void plan_class_tiles(const ClassGeometry& g, int images, int mr, bool row_taps,
   }
 }
 
-double padding_tap_fraction(const ClassGeometry& g) {
+double padding_tap_fraction(const ConvShape& s) {
+  const int OH = s.out_h(), OW = s.out_w();
   int64_t kept_rows = 0, kept_cols = 0;
-  for (int oh = 0; oh < g.OH; ++oh) {
-    const Span s = kept(oh * g.stride_h - g.pad_top, g.R, g.dilation_h, g.H);
-    kept_rows += std::max(0, s.hi - s.lo + 1);
+  for (int oh = 0; oh < OH; ++oh) {
+    const Span k = kept(oh * s.stride_h - s.pad_top, s.R, s.dilation_h, s.H);
+    kept_rows += std::max(0, k.hi - k.lo + 1);
   }
-  for (int ow = 0; ow < g.OW; ++ow) {
-    const Span s = kept(ow * g.stride_w - g.pad_left, g.S, g.dilation_w, g.W);
-    kept_cols += std::max(0, s.hi - s.lo + 1);
+  for (int ow = 0; ow < OW; ++ow) {
+    const Span k = kept(ow * s.stride_w - s.pad_left, s.S, s.dilation_w, s.W);
+    kept_cols += std::max(0, k.hi - k.lo + 1);
   }
-  const double all = static_cast<double>(g.OH) * g.R * g.OW * g.S;
+  const double all = static_cast<double>(OH) * s.R * OW * s.S;
   return all > 0 ? 1.0 - static_cast<double>(kept_rows) * kept_cols / all : 0.0;
 }
 

@@ -20,16 +20,16 @@
 #include <cstdint>
 #include <vector>
 
+#include "kernels/kernel_types.h"
+
 namespace int8rt {
 namespace kernels {
 namespace x86 {
 namespace igemm {
 
-// What a plan needs of the conv and of the rows' source (RowSource: bytes
-// from one input pixel, row and image to the next).
-struct ClassGeometry {
-  int H = 0, W = 0, OH = 0, OW = 0, R = 1, S = 1;
-  int stride_h = 1, stride_w = 1, pad_top = 0, pad_left = 0, dilation_h = 1, dilation_w = 1;
+// Bytes from one input pixel, row and image to the next in the rows'
+// source (conv_igemm.cc's RowSource).
+struct SourceStrides {
   int64_t pixel_bytes = 0, row_bytes = 0, image_bytes = 0;
 };
 
@@ -56,11 +56,12 @@ struct ClassPlan {
 // in exactly one tile. row_taps: the microkernel may take row taps
 // (use_row_taps); a full-column class takes them where its rows' segments
 // cut into tiles of at least mr - 2 pixels.
-void plan_class_tiles(const ClassGeometry& g, int images, int mr, bool row_taps, ClassPlan* plan);
+void plan_class_tiles(const ConvShape& s, const SourceStrides& src, int images, int mr, bool row_taps,
+                      ClassPlan* plan);
 
 // The fraction of a conv's window taps over an image that lie in padding
 // (0 where no window reaches padding): what class tiles leave out.
-double padding_tap_fraction(const ClassGeometry& g);
+double padding_tap_fraction(const ConvShape& s);
 
 }  // namespace igemm
 }  // namespace x86
