@@ -22,6 +22,11 @@
 // Few input channels use merged rows (see use_merged_rows), and where the
 // whole window is small, merged taps (see use_merged_taps): each pixel's
 // window gathered into one row (x86/conv_igemm_taps.h), run as a 1x1 conv.
+// Padded convs whose padding byte adds nothing in the microkernel, on tiers
+// that take class tiles (IgemmUkernel::class_tiles), run instead by class
+// tiles where at least kMinPaddingTaps of the window taps are padding
+// (x86/conv_igemm_classes.h: tiles of pixels keeping the same taps, across
+// images, the padding taps left out; run_class_tiles).
 // Each output is computed by exactly one call, so results do not depend on
 // the thread count or on the order of the items.
 //
