@@ -7,7 +7,7 @@ at each run's start.
 
 Usage:
     python benchmarks/r50i8_e2e_ab.py --trees base=/tmp/r50i8/base/python branch=/tmp/r50i8/br2/python \\
-        --passes 4 --out benchmarks/results/r50i8_155_e2e_resnet50 [-- <e2e_bench.py arguments>]
+        --passes 4 [--first 5] --out benchmarks/results/r50i8_155_e2e_resnet50 [-- <e2e_bench.py arguments>]
     python benchmarks/r50i8_e2e_ab.py --table benchmarks/results/r50i8_155_e2e_resnet50_*_pass*.txt
 """
 from __future__ import annotations
@@ -27,8 +27,8 @@ DEFAULT_ARGS = ["--models", "resnet50", "--impls", "int8rt int8", "OV int8", "--
                 "--calibrator", "auto", "--models-dir", "/tmp/e2eall/models"]
 
 
-def run_passes(trees: dict, passes: int, out: str, bench_args: list) -> None:
-    for p in range(1, passes + 1):
+def run_passes(trees: dict, first: int, passes: int, out: str, bench_args: list) -> None:
+    for p in range(first, first + passes):
         for name, python_dir in trees.items():
             path = Path(f"{out}_{name}_pass{p}.txt")
             env = dict(os.environ, PYTHONPATH=python_dir, OPENBLAS_NUM_THREADS="1")
@@ -71,6 +71,7 @@ def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--trees", nargs="*", default=[], help="name=python_dir, run in this order each pass")
     ap.add_argument("--passes", type=int, default=4)
+    ap.add_argument("--first", type=int, default=1, help="number of the first pass (to add passes to a set)")
     ap.add_argument("--out", default="benchmarks/results/r50i8_155_e2e_resnet50")
     ap.add_argument("--table", nargs="*", help="only print the table of these output files")
     ap.add_argument("bench_args", nargs=argparse.REMAINDER, help="after --: e2e_bench.py's arguments")
@@ -80,7 +81,7 @@ def main() -> int:
         return 0
     trees = dict(t.split("=", 1) for t in args.trees)
     bench_args = [a for a in args.bench_args if a != "--"] or DEFAULT_ARGS
-    run_passes(trees, args.passes, args.out, bench_args)
+    run_passes(trees, args.first, args.passes, args.out, bench_args)
     table(sorted(str(p) for p in Path(args.out).parent.glob(Path(args.out).name + "_*_pass*.txt")))
     return 0
 
