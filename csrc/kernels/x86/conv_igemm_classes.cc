@@ -23,23 +23,28 @@ Span kept(int i0, int taps, int dilation, int extent) {
   return s;
 }
 
-// Output positions grouped by their kept span, in order of first position.
+// Output positions grouped by their kept span: spans in order of first
+// position, and each position's index into them (flat vectors, reused).
 struct Classes {
   std::vector<Span> spans;
-  std::vector<std::vector<int>> positions;
+  std::vector<int> of;  // [out] the position's span
 };
 void group_positions(int out, int stride, int pad, int taps, int dilation, int extent, Classes* c) {
   c->spans.clear();
-  c->positions.clear();
+  c->of.clear();
   for (int o = 0; o < out; ++o) {
     const Span s = kept(o * stride - pad, taps, dilation, extent);
     const auto it = std::find(c->spans.begin(), c->spans.end(), s);
-    if (it == c->spans.end()) {
-      c->spans.push_back(s);
-      c->positions.push_back({o});
-    } else {
-      c->positions[static_cast<size_t>(it - c->spans.begin())].push_back(o);
-    }
+    c->of.push_back(static_cast<int>(it - c->spans.begin()));
+    if (it == c->spans.end()) c->spans.push_back(s);
+  }
+}
+
+// The positions of class k, in order, into `out` (reused).
+void positions_of(const Classes& c, int k, std::vector<int>* out) {
+  out->clear();
+  for (int o = 0; o < static_cast<int>(c.of.size()); ++o) {
+    if (c.of[static_cast<size_t>(o)] == k) out->push_back(o);
   }
 }
 
@@ -69,6 +74,7 @@ void plan_class_tiles(const ConvShape& s, const SourceStrides& src, int images, 
   plan->tap_off.clear();
   plan->tiles.clear();
   thread_local Classes rows, cols;
+  thread_local std::vector<int> ohs, ows;
   group_positions(OH, s.stride_h, s.pad_top, s.R, s.dilation_h, s.H, &rows);
   group_positions(OW, s.stride_w, s.pad_left, s.S, s.dilation_w, s.W, &cols);
   const int64_t plane = int64_t{OH} * OW;
@@ -82,10 +88,10 @@ void plan_class_tiles(const ConvShape& s, const SourceStrides& src, int images, 
   };
   for (size_t rc = 0; rc < rows.spans.size(); ++rc) {
     const Span rspan = rows.spans[rc];
-    const std::vector<int>& ohs = rows.positions[rc];
+    positions_of(rows, static_cast<int>(rc), &ohs);
     for (size_t cc = 0; cc < cols.spans.size(); ++cc) {
       const Span cs = cols.spans[cc];
-      const std::vector<int>& ows = cols.positions[cc];
+      positions_of(cols, static_cast<int>(cc), &ows);
       const int seg = static_cast<int>(ows.size());
       const int64_t seg_tiles = (seg + mr - 1) / mr;
       const bool by_rows = row_taps && cs.lo == 0 && cs.hi == s.S - 1 && consecutive(ows) &&
