@@ -95,7 +95,7 @@ void plan_class_tiles(const ConvShape& s, const SourceStrides& src, int images, 
       const int seg = static_cast<int>(ows.size());
       const int64_t seg_tiles = (seg + mr - 1) / mr;
       const bool by_rows = row_taps && cs.lo == 0 && cs.hi == s.S - 1 && consecutive(ows) &&
-                           seg / seg_tiles >= mr - 2;
+                           seg / seg_tiles >= mr - 1;
       const auto tap_first = static_cast<int32_t>(plan->tap_w.size());
       for (int r = rspan.lo; r <= rspan.hi; ++r) {
         for (int c = by_rows ? 0 : cs.lo; c <= (by_rows ? 0 : cs.hi); ++c) {

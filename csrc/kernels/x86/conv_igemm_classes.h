@@ -55,7 +55,7 @@ struct ClassPlan {
 // tiles of `images` images: balanced tiles of at most mr pixels, every pixel
 // in exactly one tile. row_taps: the microkernel may take row taps
 // (use_row_taps); a full-column class takes them where its rows' segments
-// cut into tiles of at least mr - 2 pixels.
+// cut into tiles of at least mr - 1 pixels (shorter ones cost more than row taps save: section 155).
 void plan_class_tiles(const ConvShape& s, const SourceStrides& src, int images, int mr, bool row_taps,
                       ClassPlan* plan);
 
