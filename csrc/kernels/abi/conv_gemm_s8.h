@@ -79,6 +79,13 @@ struct IgemmTile {
   const IgemmResidual* res = nullptr;
   int res_count[2] = {0, 0};
   TileEpilogue ep;
+  // Class tiles (microkernels whose descriptor sets IgemmUkernel::class_tiles,
+  // null for the others): tap k reads the weights of packed tap tap_w[k]
+  // (taps a tile's windows all have in padding are left out), and row i
+  // stores at output row pixel[i] (ep.y and ep.residual then point at pixel
+  // 0; int8 output only).
+  const int32_t* tap_w = nullptr;
+  const int64_t* pixel = nullptr;
 };
 using IgemmFn = void (*)(const IgemmTile&);
 

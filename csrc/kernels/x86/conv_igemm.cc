@@ -22,6 +22,11 @@
 // Few input channels use merged rows (see use_merged_rows), and where the
 // whole window is small, merged taps (see use_merged_taps): each pixel's
 // window gathered into one row (x86/conv_igemm_taps.h), run as a 1x1 conv.
+// Padded convs whose padding byte adds nothing in the microkernel, on tiers
+// that take class tiles (IgemmUkernel::class_tiles), run instead by class
+// tiles where at least kMinPaddingTaps of the window taps are padding
+// (x86/conv_igemm_classes.h: tiles of pixels keeping the same taps, across
+// images, the padding taps left out; run_class_tiles).
 // Each output is computed by exactly one call, so results do not depend on
 // the thread count or on the order of the items.
 //
@@ -70,6 +75,7 @@
 
 #include "core/thread_pool.h"
 #include "int8rt/error.h"
+#include "kernels/x86/conv_igemm_classes.h"
 #include "kernels/x86/conv_igemm_taps.h"
 #include "kernels/x86/conv_igemm_weights.h"
 #include "kernels/x86/gemm_as_conv.h"
@@ -116,6 +122,14 @@ constexpr int64_t kMaxInputPrefetchBytes = 3072;
 // Weights of one channel tile past which its reduction reads them from L2
 // whatever the run (Zen 4/5: 32-48 KiB of L1 data cache).
 constexpr int64_t kL1WeightBytes = int64_t{32} << 10;
+
+// The least share of a conv's window taps in padding for which class tiles
+// run (use_class_tiles): ResNet-50's 3x3 convs at batch 8, base ÷ class tiles
+// per layer: 7 x 7 (18% padding taps) 0.88, 14 x 14 (9%) 0.93-0.95, 28 x 28
+// (4.7%) 0.98-0.99, 56 x 56 and the 56 -> 28 stride-2 conv (2.4%) 1.00-1.04
+// (RESULTS.md section 155): below a few percent the smaller edge tiles cost
+// what the left-out taps save.
+constexpr double kMinPaddingTaps = 0.04;
 
 // The fewest pixel tiles per work item where the strip microkernel runs.
 constexpr int64_t kStripTiles = 16;
@@ -284,6 +298,35 @@ bool fill_tile_row_taps(const TapGeometry geo, int64_t p0, int mr, int mr_max, c
   return true;
 }
 
+// Where a layer's channel tiles read and write (one run() call's operands).
+struct ChannelTiles {
+  const PackedIgemmWeights* packed = nullptr;
+  const Epilogue* ep = nullptr;
+  const int8_t* residual = nullptr;  // Epilogue::residual
+  char* y = nullptr;
+  int64_t out_elem = 1;  // output bytes per value
+  int nbk = 0, kg = 0, nb_max = 1, block = 16;
+
+  // Points `tile` at channel tile ct of group g (weights, epilogue operands
+  // at pixel 0, nc); returns its block count.
+  int point(IgemmTile& tile, int g, int ct) const {
+    const int b0 = ct * nb_max;
+    const int nb = std::min(nb_max, nbk - b0);
+    const int64_t k0 = int64_t{g} * kg + int64_t{b0} * block;  // first output channel
+    tile.w = packed->block_ptr(g, b0);
+    tile.acc_init = packed->comp_ptr(g, b0);
+    tile.res = packed->res_ptr(g, b0);
+    tile.res_count[0] = packed->res_count(g, b0);
+    tile.res_count[1] = nb > 1 ? packed->res_count(g, b0 + 1) : 0;
+    tile.nc = std::min(nb * block, kg - b0 * block);
+    tile.ep.scale = ep->scale + k0;
+    tile.ep.bias = ep->bias ? ep->bias + k0 : nullptr;
+    tile.ep.residual = residual ? residual + k0 : nullptr;
+    tile.ep.y = y + k0 * out_elem;
+    return nb;
+  }
+};
+
 class PackedIgemmConv final : public PackedConv {
  public:
   PackedIgemmConv(const IgemmUkernel& u, const ConvShape& s, const int8_t* w)
@@ -314,6 +357,9 @@ class PackedIgemmConv final : public PackedConv {
 
  private:
   void make_source(int batch, const int8_t* x, RowSource& src) const;
+  bool use_class_tiles(const Epilogue& ep) const;
+  void run_class_tiles(int batch, const RowSource& src, const IgemmTile& proto, const ChannelTiles& channels,
+                       int kt_per_g, int kt_run, int64_t tile_macs, int64_t bytes_per_image) const;
 
   IgemmUkernel u_;
   ConvShape shape_;
@@ -535,6 +581,16 @@ void PackedIgemmConv::run(int batch, const int8_t* x, const Epilogue& ep, void* 
   const int64_t K = s.K;
   const char* const ybytes = static_cast<const char*>(y);
   const int nbk = L.nbk, kg = L.kg, nb_max = u_.nb, block = u_.block;
+  ChannelTiles channels;
+  channels.packed = packed_.get();
+  channels.ep = &ep;
+  channels.residual = xres;
+  channels.y = const_cast<char*>(ybytes);
+  channels.out_elem = out_elem;
+  channels.nbk = nbk;
+  channels.kg = kg;
+  channels.nb_max = nb_max;
+  channels.block = block;
   // The input of the tile kPrefetchTiles ahead, for pointwise convs of one
   // group (their tile's rows are one block of consecutive bytes) with at
   // most kMaxInputPrefetchBytes per tile (0: not prefetched). See the file
@@ -543,6 +599,11 @@ void PackedIgemmConv::run(int batch, const int8_t* x, const Epilogue& ep, void* 
   const int64_t in_pixel_bytes =
       geo.pointwise && s.groups == 1 && mr_max * geo.pixel_bytes <= kMaxInputPrefetchBytes ? geo.pixel_bytes : 0;
 
+  if (use_class_tiles(ep)) {
+    const int64_t per_image = src.image_bytes + int64_t{OH} * OW * K * out_elem + (xres ? int64_t{OH} * OW * K : 0);
+    run_class_tiles(batch, src, proto, channels, kt_per_g, kt_run, tile_macs, per_image);
+    return;
+  }
   parallel_for(items, grain, [&, proto, K, ybytes, xres, out_elem, in_base, in_pixel_bytes, row_taps,
                               row_kc](int64_t begin, int64_t end) {
     const void** const rows = row_buffer(static_cast<size_t>(taps) * mr_max).data();
@@ -557,24 +618,9 @@ void PackedIgemmConv::run(int batch, const int8_t* x, const Epilogue& ep, void* 
     };
     IgemmTile t = proto;
     t.a = rows;
-    // Points t at channel tile ct of group g (weights, epilogue operands,
-    // nc); returns its block count.
-    const auto channel_tile = [&](IgemmTile& tile, int g, int ct) {
-      const int b0 = ct * nb_max;
-      const int nb = std::min(nb_max, nbk - b0);
-      const int64_t k0 = int64_t{g} * kg + int64_t{b0} * block;  // first output channel
-      tile.w = packed_->block_ptr(g, b0);
-      tile.acc_init = packed_->comp_ptr(g, b0);
-      tile.res = packed_->res_ptr(g, b0);
-      tile.res_count[0] = packed_->res_count(g, b0);
-      tile.res_count[1] = nb > 1 ? packed_->res_count(g, b0 + 1) : 0;
-      tile.nc = std::min(nb * block, kg - b0 * block);
-      tile.ep.scale = ep.scale + k0;
-      tile.ep.bias = ep.bias ? ep.bias + k0 : nullptr;
-      tile.ep.residual = xres ? xres + k0 : nullptr;  // pixel 0 until at_pixel
-      tile.ep.y = const_cast<char*>(ybytes) + k0 * out_elem;
-      return nb;
-    };
+    // Points t at channel tile ct of group g (pixel 0 until at_pixel);
+    // returns its block count.
+    const auto channel_tile = [&](IgemmTile& tile, int g, int ct) { return channels.point(tile, g, ct); };
     // Moves the residual and output of channel_tile's tile to pixel p0.
     const auto at_pixel = [&](IgemmTile& tile, int64_t p0) {
       const int64_t k0 = tile.ep.scale - ep.scale;
@@ -666,6 +712,81 @@ void PackedIgemmConv::run(int batch, const int8_t* x, const Epilogue& ep, void* 
           at_pixel(t, p0);
           (nb == nb_max ? fn_run : u_.fn(mr, nb))(t);
         }
+      }
+    }
+  });
+}
+
+// Class tiles (conv_igemm_classes.h) where they give the same sums: a tier
+// that takes them, a conv of several taps reading the input itself (no
+// copy, one group) with int8 output, whose padding byte adds nothing in the
+// microkernel (0 as it multiplies it: the shifted tile xors it with 0x80),
+// and at least kMinPaddingTaps of its window taps in padding.
+bool PackedIgemmConv::use_class_tiles(const Epilogue& ep) const {
+  const ConvShape& s = shape_;
+  if (!u_.class_tiles || packed_->layout.taps < 2 || merged_ || taps_merged_ || u_.widen_s16 || s.groups != 1 ||
+      ep.out_type != OutputType::kInt8) {
+    return false;
+  }
+  const uint8_t pad_byte = static_cast<uint8_t>(code_byte(s.pad_value, s.input_codes)) ^ (u_.unsigned_rows ? 0 : 0x80);
+  return pad_byte == 0 && igemm::padding_tap_fraction(s) >= kMinPaddingTaps;
+}
+
+// The class-tile schedule: images in groups whose input and output fit
+// kPanelBytes (as the panels of run()), each group's tiles planned once per
+// group size (plan_class_tiles; the last group may be smaller); work items
+// (group, run of channel tiles, chunk of tiles), in that order.
+void PackedIgemmConv::run_class_tiles(int batch, const RowSource& src, const IgemmTile& proto,
+                                      const ChannelTiles& channels, int kt_per_g, int kt_run, int64_t tile_macs,
+                                      int64_t bytes_per_image) const {
+  const ConvShape& s = shape_;
+  const int mr_max = u_.mr;
+  const int group = static_cast<int>(std::clamp<int64_t>(kPanelBytes / std::max<int64_t>(1, bytes_per_image), 1, batch));
+  const int full_groups = batch / group, rest = batch % group;
+  const igemm::SourceStrides strides{src.pixel_bytes, src.row_bytes, src.image_bytes};
+  thread_local igemm::ClassPlan plans[2];  // group images, the rest
+  igemm::plan_class_tiles(s, strides, group, mr_max, row_taps_, &plans[0]);
+  if (rest > 0) igemm::plan_class_tiles(s, strides, rest, mr_max, row_taps_, &plans[1]);
+  const igemm::ClassPlan* const plan[2] = {&plans[0], &plans[1]};
+  const int64_t per_item = std::max<int64_t>(1, kItemMacs / tile_macs);
+  const int64_t chunks[2] = {(static_cast<int64_t>(plans[0].tiles.size()) + per_item - 1) / per_item,
+                             rest > 0 ? (static_cast<int64_t>(plans[1].tiles.size()) + per_item - 1) / per_item : 0};
+  const int runs = (kt_per_g + kt_run - 1) / kt_run;
+  const int64_t full_items = int64_t{full_groups} * runs * chunks[0];
+  const int64_t items = full_items + runs * chunks[1];
+  const int64_t total_macs = int64_t{batch} * s.out_h() * s.out_w() * s.K * packed_->layout.taps * packed_->layout.cg;
+  const int64_t grain = total_macs < 4 * kItemMacs ? items : 1;
+  const int64_t plane = int64_t{s.out_h()} * s.out_w();
+  const int cg = packed_->layout.cg, row_kc = s.S * cg;
+  parallel_for(items, grain, [&, proto](int64_t begin, int64_t end) {
+    const void** const rows = row_buffer(static_cast<size_t>(packed_->layout.taps) * mr_max).data();
+    int64_t pixel[8];
+    IgemmTile t = proto;
+    t.a = rows;
+    t.pixel = pixel;
+    for (int64_t item = begin; item < end; ++item) {
+      const bool last = item >= full_items;
+      const int64_t local = last ? item - full_items : item;
+      const int64_t per_group = runs * chunks[last];
+      const int64_t n0 = last ? int64_t{full_groups} * group : local / per_group * group;
+      const int kt0 = static_cast<int>(local % per_group / chunks[last]) * kt_run;
+      const int kt1 = std::min(kt_per_g, kt0 + kt_run);
+      const int64_t chunk = local % per_group % chunks[last];
+      const igemm::ClassPlan& p = *plan[last];
+      const int64_t tile_end = std::min<int64_t>(static_cast<int64_t>(p.tiles.size()), (chunk + 1) * per_item);
+      const char* const base = src.base + n0 * src.image_bytes;
+      for (int64_t ti = chunk * per_item; ti < tile_end; ++ti) {
+        const igemm::ClassTile& c = p.tiles[static_cast<size_t>(ti)];
+        const int64_t* const origin = p.origin.data() + c.first;
+        for (int k = 0; k < c.taps; ++k) {
+          const char* const tap = base + p.tap_off[static_cast<size_t>(c.tap_first + k)];
+          for (int i = 0; i < c.mr; ++i) rows[k * mr_max + i] = tap + origin[i];
+        }
+        for (int i = 0; i < c.mr; ++i) pixel[i] = n0 * plane + p.pixel[static_cast<size_t>(c.first + i)];
+        t.taps = c.taps;
+        t.kc = c.row_taps ? row_kc : cg;
+        t.tap_w = p.tap_w.data() + c.tap_first;
+        for (int ct = kt0; ct < kt1; ++ct) u_.fn(c.mr, channels.point(t, 0, ct))(t);
       }
     }
   });

@@ -104,6 +104,10 @@ struct IgemmUkernel {
   // to 255: a vpdpbusd tile, no int16 pair sums) against weights packed
   // with the -128 * sum(w) compensation. False: the driver declines them.
   bool u8_codes = false;
+  // The microkernel honours IgemmTile::tap_w and IgemmTile::pixel, so the
+  // driver may hand it class tiles: pixels whose windows keep the same taps,
+  // the taps in padding left out (conv_igemm_classes.h). False: never.
+  bool class_tiles = false;
 };
 
 // A conv packed for two microkernels that runs `nonneg` when the input of a

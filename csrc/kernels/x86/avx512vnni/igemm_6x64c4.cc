@@ -28,6 +28,8 @@
 // compensation (acc_init -128 * sum(w)): the sum is exactly sum(q * w).
 // int8 outputs are stored xor-ed with ep.out_xor (u8 codes where 0x80), a
 // residual's bytes read xor-ed with ep.residual_xor.
+// Class tiles (IgemmTile::tap_w / pixel, conv_igemm_classes.h): tap k reads
+// packed tap tap_w[k]'s weights, row i stores at output pixel pixel[i].
 //
 // The register-tile loops carry `#pragma GCC unroll`: without complete
 // unrolling GCC keeps the accumulator array on the stack and reloads it.
@@ -72,6 +74,7 @@ void igemm(const IgemmTile& t) {
   const int8_t* w = t.w;
   const int8_t* const* rows = reinterpret_cast<const int8_t* const*>(t.a);
   for (int tap = 0; tap < t.taps; ++tap, w += q_total * kStep) {
+    if (t.tap_w) w = t.w + int64_t{t.tap_w[tap]} * q_total * kStep;
     const int8_t* a[MR];
     #pragma GCC unroll 8
     for (int i = 0; i < MR; ++i) a[i] = rows[tap * kMR + i];
@@ -116,8 +119,9 @@ void igemm(const IgemmTile& t) {
     int8_t* y = static_cast<int8_t*>(ep.y);
     #pragma GCC unroll 8
     for (int i = 0; i < MR; ++i) {
-      store_requantized_row<NB>(acc[i], ce, t.nc, ep.residual ? ep.residual + i * ep.residual_stride : nullptr,
-                                ep.residual_scale, lo, hi, y + i * ep.y_stride, flip, res_flip);
+      const int64_t row = t.pixel ? t.pixel[i] : i;
+      store_requantized_row<NB>(acc[i], ce, t.nc, ep.residual ? ep.residual + row * ep.residual_stride : nullptr,
+                                ep.residual_scale, lo, hi, y + row * ep.y_stride, flip, res_flip);
     }
     return;
   }

@@ -47,7 +47,7 @@ void register_avx512vnni_kernels(KernelRegistry& r) {
       /*nonneg_per_run=*/true, /*pack_b=*/nullptr, /*strip=*/avx512vnni::igemm_strip_u8,
       /*strip_mr=*/avx512vnni::kStripMR, /*strip_min_kc=*/avx512vnni::kStripMinKc,
       /*strip_max_kc=*/kStripMaxKc, /*l2_run_weight_bytes=*/kL2RunWeightBytes, /*row_taps=*/true,
-      /*u8_codes=*/true};
+      /*u8_codes=*/true, /*class_tiles=*/true};
   static const IgemmUkernel igemm_uk = {
       kIsa, "conv_s8_igemm_6x64c4_avx512vnni", "gemm_s8_6x64c4_avx512vnni",
       avx512vnni::kMR, avx512vnni::kNB, avx512vnni::kBlock, avx512vnni::kCGroup,
@@ -56,7 +56,7 @@ void register_avx512vnni_kernels(KernelRegistry& r) {
       /*abs_sign_rows=*/false, /*signed_alt=*/nullptr, /*pair_sums=*/false, /*pairs_alt=*/nullptr,
       /*nonneg_per_run=*/false, /*pack_b=*/avx512vnni::pack_b_per_run, /*strip=*/nullptr, /*strip_mr=*/1,
       /*strip_min_kc=*/0, /*strip_max_kc=*/0, /*l2_run_weight_bytes=*/kL2RunWeightBytes, /*row_taps=*/true,
-      /*u8_codes=*/true};
+      /*u8_codes=*/true, /*class_tiles=*/true};
   static const DwUkernel dw_uk = {kIsa, "conv_s8_dw_64c_avx512vnni", avx512vnni::kDwBlock,
                                   avx512vnni::dwconv_row};
   static const DwConvKernel dw(dw_uk);
