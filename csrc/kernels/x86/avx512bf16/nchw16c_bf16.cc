@@ -38,6 +38,25 @@ namespace {
 
 constexpr int64_t kAheadRows = 2;  // depthwise input rows prefetched this many output rows ahead
 
+// The pairs [q0, q0 + NQ) of one input block (q0 a multiple of 8: the
+// block's words at constant offsets from the tile's first pixel's line).
+template <int NB, int NP, int NQ>
+inline void pointwise_pairs(const PointwiseBf16x16c& a, const uint16_t* w0, int64_t QP, int64_t q0, int64_t nq,
+                            const uint16_t* xb, __m512 (&acc)[NB][NP]) {
+#pragma GCC unroll 8
+  for (int64_t k = 0; k < (NQ ? NQ : nq); ++k) {
+    __m512bh wv[NB];
+    for (int j = 0; j < NB; ++j) wv[j] = (__m512bh)_mm512_loadu_si512(w0 + (j * QP + q0 + k) * 32);
+#pragma GCC unroll 8
+    for (int i = 0; i < NP; ++i) {
+      int32_t pair;
+      std::memcpy(&pair, xb + i * 16 + 2 * k, 4);
+      const __m512bh xv = (__m512bh)_mm512_set1_epi32(pair);
+      for (int j = 0; j < NB; ++j) acc[j][i] = _mm512_dpbf16_ps(acc[j][i], xv, wv[j]);
+    }
+  }
+}
+
 template <int NB, int NP>
 void pointwise_tile(const PointwiseBf16x16c& a, int64_t mb, int64_t p) {
   const int64_t QP = (a.C + 1) / 2;
@@ -46,22 +65,21 @@ void pointwise_tile(const PointwiseBf16x16c& a, int64_t mb, int64_t p) {
     for (int i = 0; i < NP; ++i) acc[j][i] = _mm512_setzero_ps();
   }
   const uint16_t* w0 = a.w + mb * QP * 32;
-  for (int64_t q = 0; q < QP; ++q) {
-    const uint16_t* xp = a.x + ((2 * q) / 16 * a.P + p) * 16 + (2 * q) % 16;
-    __m512bh wv[NB];
-    for (int j = 0; j < NB; ++j) wv[j] = (__m512bh)_mm512_loadu_si512(w0 + (j * QP + q) * 32);
-#pragma GCC unroll 8
-    for (int i = 0; i < NP; ++i) {
-      int32_t pair;
-      std::memcpy(&pair, xp + i * 16, 4);
-      const __m512bh xv = (__m512bh)_mm512_set1_epi32(pair);
-      for (int j = 0; j < NB; ++j) acc[j][i] = _mm512_dpbf16_ps(acc[j][i], xv, wv[j]);
+  // Input block by block, its pairs ascending: the contract's order.
+  for (int64_t q0 = 0; q0 < QP; q0 += 8) {
+    const uint16_t* xb = a.x + ((q0 / 8) * a.P + p) * 16;
+    if (QP - q0 >= 8) {
+      pointwise_pairs<NB, NP, 8>(a, w0, QP, q0, 8, xb, acc);
+    } else {
+      pointwise_pairs<NB, NP, 0>(a, w0, QP, q0, QP - q0, xb, acc);
     }
   }
   const __m512 lo = _mm512_set1_ps(a.lo), hi = _mm512_set1_ps(a.hi);
+#pragma GCC unroll 2
   for (int j = 0; j < NB; ++j) {
     const __mmask16 keep = lanes_kept(a.M - (mb + j) * 16);
     const __m512 b = a.bias ? _mm512_loadu_ps(a.bias + (mb + j) * 16) : _mm512_setzero_ps();
+#pragma GCC unroll 8
     for (int i = 0; i < NP; ++i) {
       const int64_t at = ((mb + j) * a.P + p + i) * 16;
       const __m512 v = a.bias ? _mm512_add_ps(acc[j][i], b) : acc[j][i];
