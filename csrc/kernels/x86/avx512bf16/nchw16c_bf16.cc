@@ -41,7 +41,7 @@ constexpr int64_t kAheadRows = 2;  // depthwise input rows prefetched this many 
 // The pairs [q0, q0 + NQ) of one input block (q0 a multiple of 8: the
 // block's words at constant offsets from the tile's first pixel's line).
 template <int NB, int NP, int NQ>
-inline void pointwise_pairs(const PointwiseBf16x16c& a, const uint16_t* w0, int64_t QP, int64_t q0, int64_t nq,
+inline void pointwise_pairs(const uint16_t* w0, int64_t QP, int64_t q0, int64_t nq,
                             const uint16_t* xb, __m512 (&acc)[NB][NP]) {
 #pragma GCC unroll 8
   for (int64_t k = 0; k < (NQ ? NQ : nq); ++k) {
@@ -69,9 +69,9 @@ void pointwise_tile(const PointwiseBf16x16c& a, int64_t mb, int64_t p) {
   for (int64_t q0 = 0; q0 < QP; q0 += 8) {
     const uint16_t* xb = a.x + ((q0 / 8) * a.P + p) * 16;
     if (QP - q0 >= 8) {
-      pointwise_pairs<NB, NP, 8>(a, w0, QP, q0, 8, xb, acc);
+      pointwise_pairs<NB, NP, 8>(w0, QP, q0, 8, xb, acc);
     } else {
-      pointwise_pairs<NB, NP, 0>(a, w0, QP, q0, QP - q0, xb, acc);
+      pointwise_pairs<NB, NP, 0>(w0, QP, q0, QP - q0, xb, acc);
     }
   }
   const __m512 lo = _mm512_set1_ps(a.lo), hi = _mm512_set1_ps(a.hi);
@@ -171,6 +171,62 @@ void depthwise_tile(const DepthwiseBf16x16c& a, const uint16_t* const* rows, int
   }
 }
 
+// Two output rows (oy, oy + 1) of a 3x3 window of stride 1 and dilation 1,
+// NP pixels each, finished in registers: rows[0..3] the input rows oy - ph
+// .. oy - ph + 3 (null outside the image: +0 taps, as every walk here), each
+// widened once and feeding both output rows' taps (input row r is tap row r
+// of output row oy and r - 1 of oy + 1). Each accumulator's FMAs stay in the
+// contract's row-major tap order. 2 x NP accumulators + NP + 2 pixels.
+template <int NP, bool EDGE>
+void depthwise_rows2(const DepthwiseBf16x16c& a, const uint16_t* const* rows, int64_t oy, int64_t ox, __m512 lo,
+                     __m512 hi, __mmask16 keep) {
+  constexpr int kPx = NP + 2;
+  __m512 acc[2][NP];
+  const __m512 bias = _mm512_loadu_ps(a.bias);
+  for (int i = 0; i < NP; ++i) acc[0][i] = acc[1][i] = bias;
+  const int64_t ix0 = ox - a.pw;
+#pragma GCC unroll 4
+  for (int r = 0; r < 4; ++r) {
+    __m512 px[kPx];
+#pragma GCC unroll 16
+    for (int j = 0; j < kPx; ++j) px[j] = pixel<EDGE>(rows[r], ix0 + j, a.W);
+    if (r < 3) {
+#pragma GCC unroll 3
+      for (int kx = 0; kx < 3; ++kx) {
+        const __m512 w = _mm512_loadu_ps(a.w + (r * 3 + kx) * 16);
+#pragma GCC unroll 8
+        for (int i = 0; i < NP; ++i) acc[0][i] = _mm512_fmadd_ps(w, px[i + kx], acc[0][i]);
+      }
+    }
+    if (r > 0) {
+#pragma GCC unroll 3
+      for (int kx = 0; kx < 3; ++kx) {
+        const __m512 w = _mm512_loadu_ps(a.w + ((r - 1) * 3 + kx) * 16);
+#pragma GCC unroll 8
+        for (int i = 0; i < NP; ++i) acc[1][i] = _mm512_fmadd_ps(w, px[i + kx], acc[1][i]);
+      }
+    }
+  }
+#pragma GCC unroll 2
+  for (int k = 0; k < 2; ++k) {
+    const int64_t at = ((oy + k) * a.ow + ox) * 16;
+#pragma GCC unroll 8
+    for (int i = 0; i < NP; ++i) {
+      finish(acc[k][i], a.residual ? a.residual + at + i * 16 : nullptr, a.clip, lo, hi, keep, a.y + at + i * 16);
+    }
+  }
+}
+
+template <int NP>
+void depthwise_rows2_tile(const DepthwiseBf16x16c& a, const uint16_t* const* rows, int64_t oy, int64_t ox, __m512 lo,
+                          __m512 hi, __mmask16 keep) {
+  if (ox - a.pw >= 0 && ox + NP + 1 - a.pw < a.W) {
+    depthwise_rows2<NP, false>(a, rows, oy, ox, lo, hi, keep);
+  } else {
+    depthwise_rows2<NP, true>(a, rows, oy, ox, lo, hi, keep);
+  }
+}
+
 }  // namespace
 
 void pointwise_bf16x16c(const PointwiseBf16x16c& a) {
@@ -192,20 +248,37 @@ void pointwise_bf16x16c(const PointwiseBf16x16c& a) {
 void depthwise_bf16x16c(const DepthwiseBf16x16c& a) {
   const __m512 lo = _mm512_set1_ps(a.lo), hi = _mm512_set1_ps(a.hi);
   const __mmask16 keep = lanes_kept(a.lanes);
-  const uint16_t* rows[kBf16BlockedMaxRows];  // the window's input rows (kh <= kBf16BlockedMaxRows)
+  const uint16_t* rows[kBf16BlockedMaxRows + 1];  // the window's input rows (kh <= kBf16BlockedMaxRows), +1: two rows
+  const bool two_rows = a.kh == 3 && a.kw == 3 && a.sh == 1 && a.sw == 1 && a.dh == 1 && a.dw == 1;
   __m512 acc[8];
-  for (int64_t oy = a.oy0; oy < a.oy1; ++oy) {
-    for (int64_t ky = 0; ky < a.kh; ++ky) {
+  for (int64_t oy = a.oy0; oy < a.oy1;) {
+    const int64_t step = two_rows && oy + 1 < a.oy1 ? 2 : 1;
+    for (int64_t ky = 0; ky < a.kh + step - 1; ++ky) {
       const int64_t iy = oy * a.sh - a.ph + ky * a.dh;
       rows[ky] = iy >= 0 && iy < a.H ? a.x + iy * a.W * 16 : nullptr;
     }
-    // The rows the window of output row oy + kAheadRows adds (a plane
+    // The rows the windows of output rows oy + kAheadRows .. add (a plane
     // larger than L2 at batch > 1 streams from memory), one line per 64 bytes.
-    for (int64_t r = 0; r < a.sh; ++r) {
-      const int64_t iy = (oy + kAheadRows) * a.sh - a.ph + (a.kh - 1) * a.dh - r;
+    for (int64_t r = 0; r < a.sh * step; ++r) {
+      const int64_t iy = (oy + step - 1 + kAheadRows) * a.sh - a.ph + (a.kh - 1) * a.dh - r;
       if (iy < 0 || iy >= a.H) continue;
       const char* line = reinterpret_cast<const char*>(a.x + iy * a.W * 16);
       for (int64_t b = 0; b < a.W * 32; b += 64) __builtin_prefetch(line + b);
+    }
+    if (step == 2) {
+      for (int64_t ox = 0; ox < a.ow;) {
+        const int64_t n = a.ow - ox >= 8 ? 8 : a.ow - ox >= 4 ? 4 : 1;
+        if (n == 8) {
+          depthwise_rows2_tile<8>(a, rows, oy, ox, lo, hi, keep);
+        } else if (n == 4) {
+          depthwise_rows2_tile<4>(a, rows, oy, ox, lo, hi, keep);
+        } else {
+          depthwise_rows2_tile<1>(a, rows, oy, ox, lo, hi, keep);
+        }
+        ox += n;
+      }
+      oy += 2;
+      continue;
     }
     uint16_t* y = a.y + oy * a.ow * 16;
     const uint16_t* res = a.residual ? a.residual + oy * a.ow * 16 : nullptr;
@@ -223,6 +296,7 @@ void depthwise_bf16x16c(const DepthwiseBf16x16c& a) {
       }
       ox += n;
     }
+    ++oy;
   }
 }
 
