@@ -10,6 +10,7 @@ every package). One thread.
 
 Usage: python3 <tree>/benchmarks/bf16mb_ab.py --packages BASE NEW [NEW2 ...] --onnx FILE \\
            [--batch 1] [--runs 15] [--rounds 5]
+           [--layers]
 (FILE: bf16_layers_profile.export's network; a package is a folder holding int8rt/.)
 """
 from __future__ import annotations
@@ -26,7 +27,7 @@ from collections import defaultdict
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
-def child(onnx: str, batch: int, runs: int) -> None:
+def child(onnx: str, batch: int, runs: int, layers: bool) -> None:
     """In the package's process: kind sums (ms), the logits' digest, the load."""
     import contextlib
     import io
@@ -48,6 +49,8 @@ def child(onnx: str, batch: int, runs: int) -> None:
     for la in ctx.profile({"input": x}, runs, clock="thread_cpu"):
         sums[kind_ours(la, convs)] += la["ms"]
         sums["all layers"] += la["ms"]
+        if layers:
+            sums[f"  {la['name']} ({kind_ours(la, convs)})"] = la["ms"]
     print(json.dumps({"sums": sums, "digest": hashlib.sha1(logits.tobytes()).hexdigest()[:12],
                       "load": os.getloadavg()[0]}))
 
@@ -59,10 +62,11 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=1)
     ap.add_argument("--runs", type=int, default=15)
     ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--layers", action="store_true", help="each layer too, after the kinds")
     ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
-        child(args.onnx, args.batch, args.runs)
+        child(args.onnx, args.batch, args.runs, args.layers)
         return
     pk = args.packages
     results: dict[str, list[dict]] = {p: [] for p in pk}
@@ -70,7 +74,7 @@ def main() -> None:
     for r in range(args.rounds):
         for p in pk[r % len(pk):] + pk[:r % len(pk)]:
             out = subprocess.run([sys.executable, os.path.abspath(__file__), "--child", "--packages", p, "--onnx",
-                                  args.onnx, "--batch", str(args.batch), "--runs", str(args.runs)],
+                                  args.onnx, "--batch", str(args.batch), "--runs", str(args.runs)] + (["--layers"] if args.layers else []),
                                  capture_output=True, text=True, env={**os.environ, "PYTHONPATH": p},
                                  check=True).stdout.strip().splitlines()[-1]
             res = json.loads(out)
@@ -80,7 +84,9 @@ def main() -> None:
           f"1-minute load {min(loads):.1f}-{max(loads):.1f}")
     for p in pk:
         print(f"  {p}: logits digest {sorted({r['digest'] for r in results[p]})}")
-    kinds = sorted(results[pk[0]][0]["sums"], key=lambda k: -results[pk[0]][0]["sums"][k])
+    first = results[pk[0]][0]["sums"]
+    kinds = sorted((k for k in first if not k.startswith(" ")), key=lambda k: -first[k])
+    kinds += [k for k in first if k.startswith(" ")]  # the layers, in execution order
     head = " | ".join(f"{os.path.basename(p.rstrip('/'))} / base (range)" for p in pk[1:])
     print(f"| kind | base ms | {head} |")
     print("|---|---|" + "---|" * (len(pk) - 1))
