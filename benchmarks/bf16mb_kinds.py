@@ -21,21 +21,15 @@ Usage: PYTHONPATH=<tree>/python python3 <tree>/benchmarks/bf16mb_kinds.py \
 from __future__ import annotations
 
 import argparse
-import contextlib
-import io
 import os
 import sys
 from collections import defaultdict
 
-import numpy as np
-
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-import int8rt  # noqa: E402
 from bench_util import load_line, machine_line  # noqa: E402
 from bf16_layers_profile import exported  # noqa: E402
-from realnets import openvino_engines as O  # noqa: E402
-from realnets import profile_kinds as P  # noqa: E402
+from bf16_ov_convs import profiled_pair  # noqa: E402
 
 
 def conv_kinds(path: str) -> dict[str, str]:
@@ -104,18 +98,7 @@ def main() -> None:
     args = ap.parse_args()
     path, _ = exported(args.net, args.batch)
     convs = conv_kinds(path)
-    x = np.random.default_rng(3).standard_normal((args.batch, 3, 224, 224), dtype=np.float32)
-    with contextlib.redirect_stdout(io.StringIO()):
-        engine = int8rt.build_engine(path, int8rt.BuilderConfig(precision="fp32", bf16=True))
-    ctx = engine.create_execution_context()
-    ov_model = O.load(path)
-    ctx.profile({"input": x}, 1, clock="thread_cpu")
-    ours_all, ov_all = [], []
-    for _ in range(args.rounds):
-        ours_all.append(ctx.profile({"input": x}, args.runs, clock="thread_cpu"))
-        ov_all.append(O.profile(lambda: O.compile_model(ov_model, 1, "bf16", x.shape, perf_count=True), x,
-                                args.runs))
-    ours, ov = P.merge_profiles(ours_all), P.merge_profiles(ov_all)
+    ours, ov = profiled_pair(path, args.batch, args.rounds, args.runs)
     print(machine_line())
     print(f"{args.net} batch {args.batch}, 1 thread: int8rt bf16 (thread CPU) against OpenVINO bf16 (PERF_COUNT, "
           f"wall), medians of {args.rounds} alternating rounds of {args.runs} runs; {load_line()}")

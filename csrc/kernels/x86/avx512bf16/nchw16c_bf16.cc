@@ -198,22 +198,23 @@ void depthwise_tile(const DepthwiseBf16x16c& a, const uint16_t* const* rows, int
   }
 }
 
-// Two output rows (oy, oy + 1) of a 3x3 window of stride 1 and dilation 1,
-// NP pixels each, finished in registers: rows[0..3] the input rows oy - ph
-// .. oy - ph + 3 (null outside the image: +0 taps, as every walk here), each
-// widened once and feeding both output rows' taps (input row r is tap row r
-// of output row oy and r - 1 of oy + 1). Each accumulator's FMAs stay in the
-// contract's row-major tap order. 2 x NP accumulators + NP + 2 pixels.
-template <int NP, bool EDGE>
+// Two output rows (oy, oy + 1) of a 3x3 window of stride S (both axes) and
+// dilation 1, NP pixels each, finished in registers: rows[0 .. S + 2] the
+// input rows oy * S - ph .. (null outside the image: +0 taps, as every walk
+// here), each widened once and feeding both output rows' taps (input row r
+// is tap row r of output row oy and r - S of oy + 1). Each accumulator's
+// FMAs stay in the contract's row-major tap order. 2 x NP accumulators +
+// (NP - 1) * S + 3 pixels (8 pixels at stride 1, 6 at stride 2).
+template <int NP, int S, bool EDGE>
 void depthwise_rows2(const DepthwiseBf16x16c& a, const uint16_t* const* rows, int64_t oy, int64_t ox, __m512 lo,
                      __m512 hi, __mmask16 keep) {
-  constexpr int kPx = NP + 2;
+  constexpr int kPx = (NP - 1) * S + 3;
   __m512 acc[2][NP];
   const __m512 bias = _mm512_loadu_ps(a.bias);
   for (int i = 0; i < NP; ++i) acc[0][i] = acc[1][i] = bias;
-  const int64_t ix0 = ox - a.pw;
-#pragma GCC unroll 4
-  for (int r = 0; r < 4; ++r) {
+  const int64_t ix0 = ox * S - a.pw;
+#pragma GCC unroll 5
+  for (int r = 0; r < S + 3; ++r) {
     __m512 px[kPx];
 #pragma GCC unroll 16
     for (int j = 0; j < kPx; ++j) px[j] = pixel<EDGE>(rows[r], ix0 + j, a.W);
@@ -222,15 +223,15 @@ void depthwise_rows2(const DepthwiseBf16x16c& a, const uint16_t* const* rows, in
       for (int kx = 0; kx < 3; ++kx) {
         const __m512 w = _mm512_loadu_ps(a.w + (r * 3 + kx) * 16);
 #pragma GCC unroll 8
-        for (int i = 0; i < NP; ++i) acc[0][i] = _mm512_fmadd_ps(w, px[i + kx], acc[0][i]);
+        for (int i = 0; i < NP; ++i) acc[0][i] = _mm512_fmadd_ps(w, px[i * S + kx], acc[0][i]);
       }
     }
-    if (r > 0) {
+    if (r >= S) {
 #pragma GCC unroll 3
       for (int kx = 0; kx < 3; ++kx) {
-        const __m512 w = _mm512_loadu_ps(a.w + ((r - 1) * 3 + kx) * 16);
+        const __m512 w = _mm512_loadu_ps(a.w + ((r - S) * 3 + kx) * 16);
 #pragma GCC unroll 8
-        for (int i = 0; i < NP; ++i) acc[1][i] = _mm512_fmadd_ps(w, px[i + kx], acc[1][i]);
+        for (int i = 0; i < NP; ++i) acc[1][i] = _mm512_fmadd_ps(w, px[i * S + kx], acc[1][i]);
       }
     }
   }
@@ -244,13 +245,32 @@ void depthwise_rows2(const DepthwiseBf16x16c& a, const uint16_t* const* rows, in
   }
 }
 
-template <int NP>
+template <int NP, int S>
 void depthwise_rows2_tile(const DepthwiseBf16x16c& a, const uint16_t* const* rows, int64_t oy, int64_t ox, __m512 lo,
                           __m512 hi, __mmask16 keep) {
-  if (ox - a.pw >= 0 && ox + NP + 1 - a.pw < a.W) {
-    depthwise_rows2<NP, false>(a, rows, oy, ox, lo, hi, keep);
+  if (ox * S - a.pw >= 0 && (ox + NP - 1) * S + 2 - a.pw < a.W) {
+    depthwise_rows2<NP, S, false>(a, rows, oy, ox, lo, hi, keep);
   } else {
-    depthwise_rows2<NP, true>(a, rows, oy, ox, lo, hi, keep);
+    depthwise_rows2<NP, S, true>(a, rows, oy, ox, lo, hi, keep);
+  }
+}
+
+// One row pair of a 3x3 window of stride S, the widest tiles first.
+template <int S>
+void depthwise_row_pair(const DepthwiseBf16x16c& a, const uint16_t* const* rows, int64_t oy, __m512 lo, __m512 hi,
+                        __mmask16 keep) {
+  constexpr int64_t kWide = S == 1 ? 8 : 6;
+  for (int64_t ox = 0; ox < a.ow;) {
+    if (a.ow - ox >= kWide) {
+      depthwise_rows2_tile<kWide, S>(a, rows, oy, ox, lo, hi, keep);
+      ox += kWide;
+    } else if (a.ow - ox >= 4) {
+      depthwise_rows2_tile<4, S>(a, rows, oy, ox, lo, hi, keep);
+      ox += 4;
+    } else {
+      depthwise_rows2_tile<1, S>(a, rows, oy, ox, lo, hi, keep);
+      ox += 1;
+    }
   }
 }
 
@@ -280,12 +300,12 @@ void pointwise_bf16x16c(const PointwiseBf16x16c& a) {
 void depthwise_bf16x16c(const DepthwiseBf16x16c& a) {
   const __m512 lo = _mm512_set1_ps(a.lo), hi = _mm512_set1_ps(a.hi);
   const __mmask16 keep = lanes_kept(a.lanes);
-  const uint16_t* rows[kBf16BlockedMaxRows + 1];  // the window's input rows (kh <= kBf16BlockedMaxRows), +1: two rows
-  const bool two_rows = a.kh == 3 && a.kw == 3 && a.sh == 1 && a.sw == 1 && a.dh == 1 && a.dw == 1;
+  const uint16_t* rows[kBf16BlockedMaxRows + 2];  // the window's input rows (kh <= kBf16BlockedMaxRows), +2: two rows
+  const bool two_rows = a.kh == 3 && a.kw == 3 && a.sh == a.sw && a.sh <= 2 && a.dh == 1 && a.dw == 1;
   __m512 acc[8];
   for (int64_t oy = a.oy0; oy < a.oy1;) {
     const int64_t step = two_rows && oy + 1 < a.oy1 ? 2 : 1;
-    for (int64_t ky = 0; ky < a.kh + step - 1; ++ky) {
+    for (int64_t ky = 0; ky < a.kh + (step - 1) * a.sh; ++ky) {
       const int64_t iy = oy * a.sh - a.ph + ky * a.dh;
       rows[ky] = iy >= 0 && iy < a.H ? a.x + iy * a.W * 16 : nullptr;
     }
@@ -298,16 +318,10 @@ void depthwise_bf16x16c(const DepthwiseBf16x16c& a) {
       for (int64_t b = 0; b < a.W * 32; b += 64) __builtin_prefetch(line + b);
     }
     if (step == 2) {
-      for (int64_t ox = 0; ox < a.ow;) {
-        const int64_t n = a.ow - ox >= 8 ? 8 : a.ow - ox >= 4 ? 4 : 1;
-        if (n == 8) {
-          depthwise_rows2_tile<8>(a, rows, oy, ox, lo, hi, keep);
-        } else if (n == 4) {
-          depthwise_rows2_tile<4>(a, rows, oy, ox, lo, hi, keep);
-        } else {
-          depthwise_rows2_tile<1>(a, rows, oy, ox, lo, hi, keep);
-        }
-        ox += n;
+      if (a.sh == 1) {
+        depthwise_row_pair<1>(a, rows, oy, lo, hi, keep);
+      } else {
+        depthwise_row_pair<2>(a, rows, oy, lo, hi, keep);
       }
       oy += 2;
       continue;
