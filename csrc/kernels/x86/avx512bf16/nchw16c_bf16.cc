@@ -2,21 +2,26 @@
 // kernels/abi/nchw16c_bf16.h.
 //
 // Pointwise: a register tile of up to 8 pixels x 2 output blocks (16 zmm
-// accumulators); per input channel pair one 64-byte weight load per block
-// and, per pixel, the pair's 32-bit word broadcast (the two channels are
-// adjacent in a blocked line), one VDPBF16PS per accumulator: pairs
-// ascending from 0, as the BF16 GEMM's tile does, so the same bits. Then
-// bias, the BF16 residual (widened exactly), the clip and VCVTNEPS2BF16.
+// accumulators; 6 pixels x 4 blocks, 24, where the reduction has 128
+// channels or more); per input channel pair one 64-byte weight load per
+// block and, per pixel, the pair's 32-bit word broadcast (the two channels
+// are adjacent in a blocked line; a block's 8 pairs at constant offsets),
+// one VDPBF16PS per accumulator: pairs ascending from 0, as the BF16 GEMM's
+// tile does, so the same bits. Then bias, the BF16 residual (widened
+// exactly), the clip (VMAXPS / VMINPS) and VCVTNEPS2BF16. Calls that read
+// their input once on large planes prefetch it ahead (RESULTS.md section 156).
 // Depthwise: straight from the BF16 rows (no copy: each tap's 16 inputs
 // widened as they are loaded, +0 outside the image; steps whose taps all
-// fall inside the image skip the column checks), up to 8 output pixels of
-// one row (one zmm of 16 channels each) per step, per tap one weight vector
-// and one FMA per pixel (3-wide windows: each window row's pixels loaded
-// once for their three taps), every tap in row-major order from the bias:
-// the reference's bits. The rows the window two output rows ahead adds are
-// prefetched (at batch 8 MobileNetV2's 112 x 112 planes stream from memory:
-// 1.2-1.6x the NCHW kernel without, 0.61-0.72x with; RESULTS.md section
-// 140). Mean: one zmm sum per block.
+// fall inside the image skip the column checks). 3x3 windows of stride 1 or
+// 2: two output rows per step (8 / 6 pixels each), every input row of the
+// pair widened once for both rows' taps (section 156); other windows: up
+// to 8 output pixels of one row (one zmm of 16 channels each) per step, per
+// tap one weight vector and one FMA per pixel (3-wide windows: each window
+// row's pixels loaded once for their three taps). Every tap in row-major
+// order from the bias: the reference's bits. The rows the window two output
+// rows ahead adds are prefetched (at batch 8 MobileNetV2's 112 x 112 planes
+// stream from memory: 1.2-1.6x the NCHW kernel without, 0.61-0.72x with;
+// section 140). Mean: one zmm sum per block.
 // Padded lanes of every output are stored +0.
 //
 // Compiled twice from this text (kernels/x86/emulation/avx512.h): natively
