@@ -54,7 +54,7 @@ inline void pointwise_pairs(const uint16_t* w0, int64_t QP, int64_t q0, int64_t 
   for (int64_t k = 0; k < (NQ ? NQ : nq); ++k) {
     __m512bh wv[NB];
     for (int j = 0; j < NB; ++j) wv[j] = (__m512bh)_mm512_loadu_si512(w0 + (j * QP + q0 + k) * 32);
-#pragma GCC unroll 8
+#pragma GCC unroll 16
     for (int i = 0; i < NP; ++i) {
       int32_t pair;
       std::memcpy(&pair, xb + i * 16 + 2 * k, 4);
@@ -86,7 +86,7 @@ void pointwise_tile(const PointwiseBf16x16c& a, int64_t mb, int64_t p) {
   for (int j = 0; j < NB; ++j) {
     const __mmask16 keep = lanes_kept(a.M - (mb + j) * 16);
     const __m512 b = a.bias ? _mm512_loadu_ps(a.bias + (mb + j) * 16) : _mm512_setzero_ps();
-#pragma GCC unroll 8
+#pragma GCC unroll 16
     for (int i = 0; i < NP; ++i) {
       const int64_t at = ((mb + j) * a.P + p + i) * 16;
       const __m512 v = a.bias ? _mm512_add_ps(acc[j][i], b) : acc[j][i];
@@ -105,7 +105,17 @@ void pointwise_pixels(const PointwiseBf16x16c& a, int64_t mb, int64_t p, int64_t
     case 5: pointwise_tile<NB, 5>(a, mb, p); break;
     case 6: pointwise_tile<NB, 6>(a, mb, p); break;
     case 7: if constexpr (NB * 7 <= 16) pointwise_tile<NB, 7>(a, mb, p); break;
-    default: if constexpr (NB * 8 <= 16) pointwise_tile<NB, 8>(a, mb, p); break;
+    case 8: if constexpr (NB * 8 <= 16) pointwise_tile<NB, 8>(a, mb, p); break;
+    default:  // one block: 16 pixels (8 accumulators are fewer than the VDPBF16PS chains need)
+      if constexpr (NB == 1) {
+        if (n >= 16) {
+          pointwise_tile<1, 16>(a, mb, p);
+        } else {
+          pointwise_tile<1, 8>(a, mb, p);
+          pointwise_pixels<1>(a, mb, p + 8, n - 8);
+        }
+      }
+      break;
   }
 }
 
@@ -296,7 +306,7 @@ void pointwise_bf16x16c(const PointwiseBf16x16c& a) {
       pointwise_blocks<2, 8>(a, mb);
       mb += 2;
     } else {
-      pointwise_blocks<1, 8>(a, mb);
+      pointwise_blocks<1, 16>(a, mb);
       mb += 1;
     }
   }
