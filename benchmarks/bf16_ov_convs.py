@@ -31,6 +31,23 @@ from realnets import openvino_engines as O  # noqa: E402
 from realnets import profile_kinds as P  # noqa: E402
 
 
+def profiled_pair(path: str, batch: int, rounds: int, runs: int) -> tuple[list[dict], list[dict]]:
+    """int8rt's FP32 + bf16 engine of ``path`` (thread CPU) and OpenVINO bf16
+    (PERF_COUNT, compiled afresh per round), ROUNDS alternating rounds of RUNS
+    runs at ``batch``, 1 thread: each side's layers with the median over rounds."""
+    x = np.random.default_rng(3).standard_normal((batch, 3, 224, 224), dtype=np.float32)
+    with contextlib.redirect_stdout(io.StringIO()):
+        engine = int8rt.build_engine(path, int8rt.BuilderConfig(precision="fp32", bf16=True))
+    ctx = engine.create_execution_context()
+    ov_model = O.load(path)
+    ctx.profile({"input": x}, 1, clock="thread_cpu")
+    ours_all, ov_all = [], []
+    for _ in range(rounds):
+        ours_all.append(ctx.profile({"input": x}, runs, clock="thread_cpu"))
+        ov_all.append(O.profile(lambda: O.compile_model(ov_model, 1, "bf16", x.shape, perf_count=True), x, runs))
+    return P.merge_profiles(ours_all), P.merge_profiles(ov_all)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--net", default="resnet50")
@@ -40,19 +57,9 @@ def main() -> None:
     ap.add_argument("--top", type=int, default=15)
     args = ap.parse_args()
     path, macs = exported(args.net, args.batch)
-    x = np.random.default_rng(3).standard_normal((args.batch, 3, 224, 224), dtype=np.float32)
-    with contextlib.redirect_stdout(io.StringIO()):
-        engine = int8rt.build_engine(path, int8rt.BuilderConfig(precision="fp32", bf16=True))
-    ctx = engine.create_execution_context()
-    ov_model = O.load(path)
-    ctx.profile({"input": x}, 1, clock="thread_cpu")
-    ours_all, ov_all = [], []
-    for _ in range(args.rounds):
-        ours_all.append(ctx.profile({"input": x}, args.runs, clock="thread_cpu"))
-        ov_all.append(O.profile(lambda: O.compile_model(ov_model, 1, "bf16", x.shape, perf_count=True), x,
-                                args.runs))
-    ours = {la["name"]: la for la in P.merge_profiles(ours_all)}
-    ov = {n["name"]: n for n in P.merge_profiles(ov_all)}
+    ours_list, ov_list = profiled_pair(path, args.batch, args.rounds, args.runs)
+    ours = {la["name"]: la for la in ours_list}
+    ov = {n["name"]: n for n in ov_list}
     print(machine_line())
     print(f"{args.net} batch {args.batch}, 1 thread: int8rt bf16 convs (thread CPU) against OpenVINO bf16 "
           f"(PERF_COUNT, wall), medians of {args.rounds} alternating rounds of {args.runs} runs; {load_line()}")

@@ -236,10 +236,10 @@ def test_short_regions_stay_nchw_and_the_switch_turns_it_off(tmp_path) -> None:
     assert not any("bf16 channel-blocked" in line for line in off.report()), off.report()
 
 
-def _order_model(w2: np.ndarray, c: int, kernel: tuple) -> bytes:
-    """x -> three 1x1 identity convs (exact) -> conv with weights w2 (group c
-    when w2 is depthwise) -> y: four BF16 convs, one region (two
-    conversions)."""
+def _order_model(w2: np.ndarray, c: int, kernel: tuple, h: int = 3) -> bytes:
+    """x [N, c, h, 12] -> three 1x1 identity convs (exact) -> conv with
+    weights w2 (group c when w2 is depthwise, no padding) -> y: four BF16
+    convs, one region (two conversions)."""
     from onnx import TensorProto, helper, numpy_helper
 
     group = c if w2.shape[1] == 1 and c > 1 else 1
@@ -249,22 +249,27 @@ def _order_model(w2: np.ndarray, c: int, kernel: tuple) -> bytes:
              helper.make_node("Conv", ["a", "w2"], ["y"], group=group)]
     inits = {"eye": np.eye(c).reshape(c, c, 1, 1), "w2": w2}
     graph = helper.make_graph(nodes, "order", [helper.make_tensor_value_info("x", TensorProto.FLOAT,
-                                                                             [None, c, 3, 12])],
-                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [None, w2.shape[0], 3,
+                                                                             [None, c, h, 12])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [None, w2.shape[0],
+                                                                                      h - kernel[0] + 1,
                                                                                       12 - kernel[1] + 1])],
                               [numpy_helper.from_array(v.astype(F32), k) for k, v in inits.items()])
     return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]).SerializeToString()
 
 
-@pytest.mark.parametrize("what", ["pointwise", "depthwise"])
+@pytest.mark.parametrize("what", ["pointwise", "depthwise", "depthwise3x3"])
 def test_blocked_convs_keep_the_contract_order(tmp_path, what) -> None:
     """Sums where the order of the FP32 steps decides the result (2^24 + 1
     rounds to 2^24): pointwise, channel products [0, 2^24, 0, 1, 1, -2^24]
     give 1 only in the contract's order (pairs ascending, odd element
     first: abi/gemm_bf16.h); pairs descending give 2, even first 0.
     Depthwise, a 1x3 window's products [-2^24, 1, 2^24] give 1 in row-major
-    tap order, 0 reversed. The NCHW BF16 engine gives the same."""
+    tap order, 0 reversed; a 3x3 window over 4 rows (two output rows: the
+    AVX-512 kernel's two-row step) with products -2^24 at (0, 2), 1 at
+    (1, 1), 2^24 at (2, 0) gives 1 row-major, 0 column-major or reversed.
+    The NCHW BF16 engine gives the same."""
     pytest.importorskip("onnx")
+    h = 3
     if what == "pointwise":
         c = 6
         w2 = np.zeros((2, c, 1, 1))
@@ -278,8 +283,14 @@ def test_blocked_convs_keep_the_contract_order(tmp_path, what) -> None:
         w2[:, 0, 0, :] = [-2.0 ** 12, 2.0 ** -12, 2.0 ** 12]
         x = np.full((2, c, 3, 12), 2.0 ** 12, F32)
         kernel = (1, 3)
+    if what == "depthwise3x3":
+        c, h = 3, 4
+        w2 = np.zeros((c, 1, 3, 3))
+        w2[:, 0, 0, 2], w2[:, 0, 1, 1], w2[:, 0, 2, 0] = -2.0 ** 12, 2.0 ** -12, 2.0 ** 12
+        x = np.full((2, c, h, 12), 2.0 ** 12, F32)
+        kernel = (3, 3)
     path = tmp_path / "order.onnx"
-    path.write_bytes(_order_model(w2, c, kernel))
+    path.write_bytes(_order_model(w2, c, kernel, h))
     blocked = _build(path, True)
     if not _blocked_ops(blocked):
         pytest.skip("no vector kernel for BF16 channel-blocked tensors here")

@@ -5,9 +5,13 @@
 // reference kernels (kernels/ref/nchw16c_bf16.cc, the contract of
 // kernels/abi/nchw16c_bf16.h). Pointwise: C odd / even / one pair, M past a
 // block, pixel runs that start inside the plane and leave tails of 1..7,
-// one and two output blocks, bias or none, BF16 residual, clip. Depthwise:
+// one and two output blocks, bias or none, BF16 residual, clip, the 4 x 6
+// tiles of C >= 128 (4 + 1 blocks), one-pass calls on planes of 2048+
+// pixels (the input prefetched ahead). Depthwise:
 // windows 1x1 .. 5x5 and 1x3, strides 1 and 2, padding, dilation 2, widths
-// around the 8- and 4-pixel steps, a partial block, residual and clip.
+// around the 8- and 4-pixel steps, a partial block, residual and clip; 3x3
+// stride 1 (two output rows per step) over 1 row, odd row ranges, two
+// padding rows, no padding, widths 1 and 3.
 // Dense conv (avx512bf16/conv_nchw16c_bf16.cc): 3x3 at strides 1 / 2, the
 // strided 1x1, a 7x7 / 2 stem of 3 channels, 2x3 with dilation and uneven
 // pads, widths around the 6-pixel tile, 1..4 blocks per tile group, C odd /
@@ -99,7 +103,11 @@ TEST(AvxBf16Emulated, BlockedPointwiseEqualsTheReference) {
   struct Case { int64_t C, M, P, p0, p1, mb0, mb1; bool bias, residual, clip; };
   const std::vector<Case> cases = {{19, 37, 23, 0, 23, 0, 3, true, false, true},  {32, 16, 49, 0, 49, 0, 1, true, true, false},
                                    {2, 40, 17, 3, 17, 1, 3, false, true, true},  {45, 21, 9, 1, 8, 0, 2, true, true, true},
-                                   {1, 5, 13, 0, 13, 0, 1, false, false, false}, {64, 48, 31, 5, 30, 1, 3, true, false, true}};
+                                   {1, 5, 13, 0, 13, 0, 1, false, false, false}, {64, 48, 31, 5, 30, 1, 3, true, false, true},
+                                   // 4 x 6 tiles (C >= 128): 4 + 1 blocks, a pair past the last full block, tails
+                                   {160, 70, 37, 0, 37, 0, 5, true, true, true},  {130, 64, 13, 2, 13, 0, 4, false, false, true},
+                                   // one-pass calls on planes of 2048+ pixels (input prefetched ahead)
+                                   {24, 16, 2100, 5, 2100, 0, 1, true, true, true}, {40, 40, 2049, 0, 2049, 1, 3, true, false, true}};
   for (const Case& c : cases) {
     const int64_t CB = (c.C + 15) / 16, MB = (c.M + 15) / 16, QP = (c.C + 1) / 2;
     const std::vector<uint16_t> x = blocked(gen, CB * c.P, 16, 0);
@@ -147,7 +155,11 @@ TEST(AvxBf16Emulated, BlockedDepthwiseAndMeanEqualTheReference) {
       {7, 7, 3, 3, 1, 1, 1, 1, 1, 1, 16, false, true},   {14, 30, 3, 3, 1, 1, 1, 1, 1, 1, 5, true, true},
       {15, 31, 3, 3, 2, 2, 1, 1, 1, 1, 16, false, false}, {9, 21, 5, 5, 1, 1, 2, 2, 1, 1, 11, true, false},
       {8, 13, 1, 1, 1, 1, 0, 0, 1, 1, 16, false, true},  {6, 25, 1, 3, 1, 1, 0, 0, 1, 1, 16, true, true},
-      {11, 19, 3, 3, 1, 2, 2, 2, 2, 2, 3, false, true},  {4, 12, 3, 3, 2, 1, 0, 1, 1, 1, 16, true, false}};
+      {11, 19, 3, 3, 1, 2, 2, 2, 2, 2, 3, false, true},  {4, 12, 3, 3, 2, 1, 0, 1, 1, 1, 16, true, false},
+      // 3x3 stride 1 (the two-row step): one row, no padding, two padding rows and no padding columns, widths 1, 3, 9
+      {1, 12, 3, 3, 1, 1, 1, 1, 1, 1, 16, true, true},   {5, 17, 3, 3, 1, 1, 0, 0, 1, 1, 7, false, true},
+      {6, 9, 3, 3, 1, 1, 2, 0, 1, 1, 16, true, false},   {4, 3, 3, 3, 1, 1, 1, 1, 1, 1, 16, false, true},
+      {3, 1, 3, 3, 1, 1, 1, 1, 1, 1, 2, true, true}};
   for (const Case& c : cases) {
     const int64_t oh = (c.H + 2 * c.ph - (c.kh - 1) * c.dh - 1) / c.sh + 1;
     const int64_t ow = (c.W + 2 * c.pw - (c.kw - 1) * c.dw - 1) / c.sw + 1;

@@ -139,9 +139,11 @@ void to_blocked_bf16(const float* xf, const uint16_t* xh, int64_t P, int64_t cw,
 }  // namespace ref
 namespace x86 {
 namespace avx512bf16 {
-// x86/avx512bf16/nchw16c_bf16.cc: pointwise 8 pixels x 2 output blocks of
-// zmm accumulators (VDPBF16PS, the input pair broadcast), depthwise 8
-// pixels of one row (one zmm per pixel), the BF16 inputs widened as loaded.
+// x86/avx512bf16/nchw16c_bf16.cc: pointwise 8 pixels x 2 output blocks
+// (6 x 4 for long reductions) of zmm accumulators (VDPBF16PS, the input
+// pair broadcast), depthwise 8 pixels of one row or, for 3x3 windows of
+// stride 1 / 2, 8 / 6 pixels of two rows (one zmm per pixel), the BF16
+// inputs widened as loaded.
 void pointwise_bf16x16c(const PointwiseBf16x16c& a);
 void depthwise_bf16x16c(const DepthwiseBf16x16c& a);
 void block_mean_bf16(const uint16_t* x, int64_t blocks, int64_t P, float* means);
