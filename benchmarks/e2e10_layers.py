@@ -17,7 +17,8 @@ OpenVINO's suffixes) and summed into rows by the first --depth components
 of the name ("/features/features.2": one inverted-residual block, whose
 expand / depthwise / project int8rt may run as one fused layer); --fold
 merges "layer.N" into "layer.*" (an encoder's 12 layers into one row per
-role). Names with no counterpart keep their own row.
+role). Names with no counterpart keep their own row; --show lists single
+layers and nodes by name.
 
 Whole runs: this tree's engine, --before's build (before_build.py) on the
 same bytes and OpenVINO, alternated call by call, process CPU medians, at
@@ -126,6 +127,12 @@ def layer_table(ctx, model, feed: dict, args: argparse.Namespace) -> None:
     print("OpenVINO's nodes, slowest first:")
     for name, t in sorted(ov.items(), key=lambda kv: -min(kv[1]))[: args.top]:
         print(f"  {min(t):7.3f} ms  {name}  [{ov_type[name]}]")
+    for pattern in args.show:
+        print(f"layers and nodes whose names hold {pattern!r}:")
+        for engine, times, kind in (("int8rt", ours, detail), ("OV", ov, ov_type)):
+            for name, t in times.items():
+                if pattern in name:
+                    print(f"  {engine:6s} {min(t):7.3f} ms  {name}  [{kind[name]}]")
 
 
 def whole_runs(engines: dict, model, d: Path, batch: int, rounds: int) -> None:
@@ -162,6 +169,8 @@ def main() -> None:
     ap.add_argument("--depth", type=int, default=2, help="name components that make a row")
     ap.add_argument("--fold", action="store_true", help="merge layer.N into layer.* (encoders)")
     ap.add_argument("--top", type=int, default=12, help="slowest layers listed per engine")
+    ap.add_argument("--show", nargs="+", default=[], metavar="PATTERN",
+                    help="also list every layer and node whose name holds PATTERN (e.g. features.10/)")
     ap.add_argument("--whole-only", action="store_true", help="only the whole runs")
     ap.add_argument("--whole-rounds", type=int, default=11)
     ap.add_argument("--before", default=None, help="before_build.py's folder: the base build, timed beside")
