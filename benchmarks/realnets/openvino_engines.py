@@ -151,9 +151,10 @@ def runner(compiled) -> Runner:
     return run
 
 
-def run_times(request, x: np.ndarray, runs: int) -> tuple[dict[str, list[float]], dict[str, tuple[str, str]]]:
+def run_times(request, x: Union[np.ndarray, dict], runs: int) -> tuple[dict[str, list[float]], dict[str, tuple[str, str]]]:
     """Runs ``request`` (an infer request of a model compiled afresh with
-    ``perf_count=True`` and not run yet) ``runs + 1`` times on ``x``; per
+    ``perf_count=True`` and not run yet) ``runs + 1`` times on ``x`` (the
+    array of a one-input model, or a feed {input name: array}); per
     executed node, the list of the last ``runs`` runs' own times in ms
     (module docstring: the plugin reports running means) and its (node
     type, exec type)."""
@@ -161,7 +162,7 @@ def run_times(request, x: np.ndarray, runs: int) -> tuple[dict[str, list[float]]
     info: dict[str, tuple[str, str]] = {}
     prev: dict[str, float] = {}
     for n in range(1, runs + 2):
-        request.infer({0: x}, share_inputs=True)
+        request.infer(x if isinstance(x, dict) else {0: x}, share_inputs=True)
         for p in request.get_profiling_info():
             if p.status != p.Status.EXECUTED:
                 continue
