@@ -57,9 +57,9 @@ def conv2d_acc(x: np.ndarray, w: np.ndarray, stride: Tuple[int, int], pads: Sequ
     return acc
 
 
-def quantize(x: np.ndarray, scale: float) -> np.ndarray:
+def quantize(x: np.ndarray, scale: float, zero_point: int = 0) -> np.ndarray:
     inv = F32(1) / F32(scale)
-    v = clamp(x.astype(F32) * inv, -128, 127)
+    v = clamp(x.astype(F32) * inv + F32(zero_point), -128, 127)
     return np.rint(v).astype(np.int8)
 
 

@@ -101,6 +101,21 @@ def test_quantize_dequantize_flat(isa: str, n: int) -> None:
             same(K.dequantize(q, scale, impl=dk), K.dequantize(q, scale), f"{dk} n={n} {mode}")
 
 
+ZERO_POINTS = [128, -128, 37, -5]
+
+
+@pytest.mark.parametrize("isa", tiers_with("quantize_s8"))
+@pytest.mark.parametrize("n", [1, 7, 15, 16, 17, 33, 63, 64, 65, 129, 4099])
+def test_quantize_zero_point_flat(isa: str, n: int) -> None:
+    # The asymmetric grids' quantize: + z before the clamp (ties and saturation at both ends move with z).
+    qk = kernel("quantize_s8", isa)
+    rng = np.random.default_rng(n + 7)
+    for z in ZERO_POINTS:
+        for scale in (0.05, 1.0, 0.0123):
+            x = specials(rng, n, scale)
+            same(K.quantize(x, scale, zero_point=z, impl=qk), K.quantize(x, scale, zero_point=z), f"{qk} n={n} z={z}")
+
+
 TRANSPOSE_SHAPES = [(1, 1, 1, 1), (1, 3, 7, 9), (2, 3, 32, 32), (1, 16, 4, 4), (1, 17, 5, 3),
                     (1, 15, 1, 17), (3, 64, 7, 7), (1, 33, 16, 16), (1, 1, 1, 257),
                     (2, 5, 23, 11), (1, 130, 3, 5), (1, 2, 5, 7), (2, 4, 3, 11), (1, 4, 16, 16), (1, 3, 1, 5),
@@ -119,6 +134,9 @@ def test_transposing_quantize_dequantize(isa: str, shape) -> None:
     same(got, want, f"{qk} quantize_nchw_to_nhwc {shape}")
     # The reference itself is quantize() at transposed positions.
     same(want, K.quantize(np.ascontiguousarray(x.transpose(0, 2, 3, 1)), 0.02), "ref layout")
+    for z in ZERO_POINTS:
+        same(K.quantize_nchw_to_nhwc(x, 0.02, zero_point=z, impl=qk), K.quantize_nchw_to_nhwc(x, 0.02, zero_point=z),
+             f"{qk} quantize_nchw_to_nhwc {shape} z={z}")
     for mode in ("random", "min", "max"):
         q = s8(rng, (n, h, w, c), mode)
         got = K.dequantize_nhwc_to_nchw(q, 0.037, impl=dk)

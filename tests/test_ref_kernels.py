@@ -188,6 +188,23 @@ def test_quantize_dequantize() -> None:
     assert d.shape == q.shape and np.array_equal(d, q.astype(F32) * scale)
 
 
+@pytest.mark.parametrize("zero_point", [128, -128, 37, -5, 300])
+def test_quantize_zero_point(zero_point: int) -> None:
+    # x * (1 / scale) + z, clamped, rounded half to even; NaN -> -128.
+    rng = np.random.default_rng(zero_point + 1000)
+    x = np.concatenate([rng.normal(0, 3, 5000).astype(F32),
+                        (np.arange(-300, 300) + F32(0.5)) * F32(0.5),  # exact halves at scale .5, both ends saturate
+                        np.array([np.inf, -np.inf, np.nan], F32)])
+    for s in (F32(0.0371), F32(0.5)):
+        q = K.quantize(x, s, zero_point=zero_point)
+        assert np.array_equal(q[:-3], npk.quantize(x[:-3], s, zero_point)), f"scale={s}"
+        assert q[-3:].tolist() == [127, -128, -128]
+    assert {-128, 127} <= set(K.quantize(x, F32(0.5), zero_point=zero_point).tolist())
+    x4 = x[:5600].reshape(2, 7, 20, 20)
+    assert np.array_equal(K.quantize_nchw_to_nhwc(x4, 0.5, zero_point=zero_point),
+                          npk.quantize(x4.transpose(0, 2, 3, 1), 0.5, zero_point))
+
+
 POOL_CASES = [((2, 2), (2, 2), (0, 0, 0, 0)), ((3, 3), (2, 2), (1, 1, 1, 1)),
               ((3, 3), (1, 1), (0, 1, 2, 0)), ((2, 3), (1, 2), (1, 0, 0, 2)), ((5, 5), (3, 3), (2, 2, 2, 2))]
 

@@ -38,14 +38,15 @@ class EltwiseKernel : public Kernel {
   virtual std::string supports() const { return ""; }
 };
 
-// quantize_s8: float -> int8, flat or NCHW -> NHWC.
+// quantize_s8: float -> int8 with a zero point (0: the symmetric grid),
+// flat or NCHW -> NHWC.
 class QuantizeS8Kernel : public NamedKernel<EltwiseKernel> {
  public:
   static constexpr OpKey kKey{"quantize", Dtype::kS8};
-  using Flat = void (*)(int64_t n, const float* x, float scale, int8_t* q);
+  using Flat = void (*)(int64_t n, const float* x, float scale, int32_t zero_point, int8_t* q);
   // x float [N][C][HW] -> q int8 [N][HW][C].
   using ToNhwc = void (*)(int64_t N, int64_t C, int64_t HW, const float* x, float scale,
-                          int8_t* q);
+                          int32_t zero_point, int8_t* q);
   QuantizeS8Kernel(const char* name, Isa isa, Flat flat, ToNhwc to_nhwc)
       : NamedKernel(name, isa), quantize(flat), quantize_nchw_to_nhwc(to_nhwc) {}
   const Flat quantize;

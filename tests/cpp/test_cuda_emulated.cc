@@ -288,7 +288,7 @@ TEST(CudaEmulated, QuantizeDequantizeNc4hw4MatchesReference) {
     for (size_t i = 0; i < n && i < 9; ++i) x[i * 7 % n] = specials[i];
 
     std::vector<int8_t> ref_q(n);
-    k::ref::quantize_s8(static_cast<int64_t>(n), x.data(), scale, ref_q.data());
+    k::ref::quantize_s8(static_cast<int64_t>(n), x.data(), scale, 0, ref_q.data());
     const int C4 = (c.C + 3) / 4;
     const size_t words = static_cast<size_t>(c.batch) * C4 * HW;
     Guarded q(words * 4);

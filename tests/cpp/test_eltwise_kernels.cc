@@ -6,6 +6,7 @@
 // live in tests/test_eltwise_kernels.py.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <array>
 #include <cmath>
 #include <cstdint>
@@ -70,13 +71,62 @@ const K& ref() {
   return k::reference_kernel<K>();
 }
 
+// Quantize with a zero point (the asymmetric / unsigned grids' float ->
+// int8): every candidate == the reference, flat and transposing, for zero
+// points 0, 128, -128, 37 and -5. The input: a ramp of quarter steps at
+// scale 0.5 (x * 2 + z lands on every half-way value: round to even), wide
+// enough to saturate at both ends for every z, then NaN (-> -128), +-inf,
+// -0.0 and huge values; random values at scale 0.07 as well.
+std::vector<float> zero_point_sweep(int64_t n) {
+  std::vector<float> v(n);
+  for (int64_t i = 0; i < n; ++i) v[i] = static_cast<float>(i % 1200 - 600) * 0.25f;
+  const float specials[] = {std::numeric_limits<float>::quiet_NaN(), std::numeric_limits<float>::infinity(),
+                            -std::numeric_limits<float>::infinity(), -0.0f, 3e38f, -3e38f};
+  for (int64_t i = 0; i < 6; ++i) v[(i * 97) % n] = specials[i];
+  return v;
+}
+
+TEST(EltwiseKernels, QuantizeZeroPointMatchesReference) {
+  for (const k::QuantizeS8Kernel* s : fast<k::QuantizeS8Kernel>()) {
+    for (int32_t z : {0, 128, -128, 37, -5}) {
+      for (float scale : {0.5f, 0.07f}) {
+        for (int64_t n : {7, 16, 33, 64, 100, 1301}) {
+          const std::string what = std::string(s->name()) + " z=" + std::to_string(z) + " scale=" +
+                                   std::to_string(scale) + " n=" + std::to_string(n);
+          auto x = scale == 0.5f ? zero_point_sweep(n) : random_f32(n, static_cast<uint32_t>(n + z));
+          auto run_q = [&](const k::QuantizeS8Kernel& e) {
+            return guarded("quantize " + what, n, [&](void* y) { e.quantize(n, x.data(), scale, z, static_cast<int8_t*>(y)); });
+          };
+          const auto want = run_q(ref<k::QuantizeS8Kernel>());
+          EXPECT_EQ(run_q(*s), want) << "quantize " << what;
+          if (n == 1301 && scale == 0.5f) {  // the sweep reaches both ends of the range
+            EXPECT_NE(std::find(want.begin(), want.end(), uint8_t{0x80}), want.end()) << what;
+            EXPECT_NE(std::find(want.begin(), want.end(), uint8_t{0x7f}), want.end()) << what;
+          }
+        }
+      }
+      for (auto [N, C, HW] : std::vector<std::array<int64_t, 3>>{{1, 3, 17}, {2, 17, 33}, {1, 16, 16}, {3, 65, 5}, {1, 40, 300}}) {
+        const std::string what = std::string(s->name()) + " z=" + std::to_string(z) + " N,C,HW=" + std::to_string(N) +
+                                 "," + std::to_string(C) + "," + std::to_string(HW);
+        auto x = zero_point_sweep(N * C * HW);
+        auto run_q = [&](const k::QuantizeS8Kernel& e) {
+          return guarded(what, N * C * HW, [&](void* y) {
+            e.quantize_nchw_to_nhwc(N, C, HW, x.data(), 0.5f, z, static_cast<int8_t*>(y));
+          });
+        };
+        EXPECT_EQ(run_q(*s), run_q(ref<k::QuantizeS8Kernel>())) << "quantize_nchw_to_nhwc " << what;
+      }
+    }
+  }
+}
+
 TEST(EltwiseKernels, ConversionsMatchReferenceWithGuards) {
   for (const k::QuantizeS8Kernel* s : fast<k::QuantizeS8Kernel>()) {
     for (int64_t n : {1, 15, 16, 17, 63, 64, 65, 200}) {
       const std::string what = std::string(s->name()) + " n=" + std::to_string(n);
       auto x = random_f32(n, static_cast<uint32_t>(n));
       auto run_q = [&](const k::QuantizeS8Kernel& e) {
-        return guarded("quantize " + what, n, [&](void* y) { e.quantize(n, x.data(), 0.07f, static_cast<int8_t*>(y)); });
+        return guarded("quantize " + what, n, [&](void* y) { e.quantize(n, x.data(), 0.07f, 0, static_cast<int8_t*>(y)); });
       };
       EXPECT_EQ(run_q(*s), run_q(ref<k::QuantizeS8Kernel>())) << "quantize " << what;
     }
@@ -86,7 +136,7 @@ TEST(EltwiseKernels, ConversionsMatchReferenceWithGuards) {
       auto x = random_f32(N * C * HW, 3);
       auto run_q = [&](const k::QuantizeS8Kernel& e) {
         return guarded(what, N * C * HW, [&](void* y) {
-          e.quantize_nchw_to_nhwc(N, C, HW, x.data(), 0.05f, static_cast<int8_t*>(y));
+          e.quantize_nchw_to_nhwc(N, C, HW, x.data(), 0.05f, 0, static_cast<int8_t*>(y));
         });
       };
       EXPECT_EQ(run_q(*s), run_q(ref<k::QuantizeS8Kernel>())) << "quantize_nchw_to_nhwc " << what;

@@ -132,7 +132,7 @@ TEST(RefKernels, GuardBytesAndFullWrites) {
   std::vector<float> fx(n);
   for (int64_t i = 0; i < n; ++i) fx[i] = static_cast<float>(i - 500) * 0.37f;
   check_guarded("quantize_s8", n, [&](void* y) {
-    k::ref::quantize_s8(n, fx.data(), 0.9f, static_cast<int8_t*>(y));
+    k::ref::quantize_s8(n, fx.data(), 0.9f, 0, static_cast<int8_t*>(y));
   });
   check_guarded("dequantize_s8", n * 4, [&](void* y) {
     k::ref::dequantize_s8(n, ea.data(), 0.9f, static_cast<float*>(y));

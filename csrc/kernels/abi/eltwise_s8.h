@@ -7,7 +7,8 @@
 // (STYLE.md, "ISA code is fenced").
 //
 // Every microkernel reproduces ref/requantize.h bit for bit:
-//   quantize    q = rne(min(max(x * inv_scale, -128), 127)), NaN -> -128
+//   quantize    q = rne(min(max(x * inv_scale + z, -128), 127)), NaN -> -128
+//               (z the zero point as a float; + 0.0f changes no byte)
 //   dequantize  x = (float)q * scale
 //   add         y = rne(min(max(((float)a * am + (float)b * bm) + offset, lo), hi))
 //   rescale     y = rne(min(max((float)x * m, -128), 127))
@@ -22,17 +23,18 @@ namespace int8rt {
 namespace kernels {
 
 // Contiguous arrays of n elements.
-using QuantizeFn = void (*)(int64_t n, const float* x, float inv_scale, int8_t* q);
+using QuantizeFn = void (*)(int64_t n, const float* x, float inv_scale, float z, int8_t* q);
 using DequantizeFn = void (*)(int64_t n, const int8_t* q, float scale, float* x);
 
 // Pixels [p0, p1) of one image, all C channels, changing layout:
-//   quantize:   x float [C][HW] -> y int8 [HW][C], s = inv_scale
-//   dequantize: x int8 [HW][C] -> y float [C][HW], s = scale
+//   quantize:   x float [C][HW] -> y int8 [HW][C], s = inv_scale, z the zero point
+//   dequantize: x int8 [HW][C] -> y float [C][HW], s = scale (z unused)
 struct TransposeBlock {
   const void* x = nullptr;
   void* y = nullptr;
   int64_t C = 0, HW = 0, p0 = 0, p1 = 0;
   float s = 1.0f;
+  float z = 0.0f;
 };
 using TransposeFn = void (*)(const TransposeBlock&);
 
@@ -125,7 +127,7 @@ namespace x86 {
 namespace avx512 {
 // AVX-512 F/BW/VL, the avx512 tier (x86/avx512/: quantize_16x16.cc,
 // add_s8_64.cc, pool_s8_64c.cc, lookup_s8_64.cc).
-void quantize(int64_t n, const float* x, float inv_scale, int8_t* q);
+void quantize(int64_t n, const float* x, float inv_scale, float z, int8_t* q);
 void dequantize(int64_t n, const int8_t* q, float scale, float* x);
 void quantize_nchw_to_nhwc(const TransposeBlock& b);
 void dequantize_nhwc_to_nchw(const TransposeBlock& b);
@@ -157,7 +159,7 @@ void softmax_s8_rows(int64_t rows, int64_t n, const int8_t* x, float scale, floa
 namespace avx2 {
 // AVX2, the avx2 tier (and so the avxvnni tier's): x86/avx2/pool_s8_32c.cc,
 // x86/avx2/eltwise_s8_32.cc.
-void quantize(int64_t n, const float* x, float inv_scale, int8_t* q);
+void quantize(int64_t n, const float* x, float inv_scale, float z, int8_t* q);
 void dequantize(int64_t n, const int8_t* q, float scale, float* x);
 void quantize_nchw_to_nhwc(const TransposeBlock& b);
 void dequantize_nhwc_to_nchw(const TransposeBlock& b);

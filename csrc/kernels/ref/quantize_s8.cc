@@ -1,6 +1,6 @@
 // Reference float32 <-> int8 conversion of contiguous arrays.
 //
-//   quantize:   inv = 1.0f / scale (once);  q = rne(min(max(x * inv, -128), 127))
+//   quantize:   inv = 1.0f / scale (once);  q = rne(min(max(x * inv + z, -128), 127))
 //   dequantize: x = (float)q * scale
 // and the layout-changing variants (float NCHW <-> int8 NHWC), which apply
 // the same element formula at transposed positions.
@@ -31,11 +31,11 @@ void check(int64_t n, float scale, const char* op) {
 
 }  // namespace
 
-void quantize_s8(int64_t n, const float* x, float scale, int8_t* q) {
+void quantize_s8(int64_t n, const float* x, float scale, int32_t zero_point, int8_t* q) {
   check(n, scale, "quantize_s8");
-  const float inv_scale = 1.0f / scale;
+  const float inv_scale = 1.0f / scale, z = static_cast<float>(zero_point);
   parallel_for(n, kGrain, [&](int64_t begin, int64_t end) {
-    for (int64_t i = begin; i < end; ++i) q[i] = quantize_value(x[i], inv_scale);
+    for (int64_t i = begin; i < end; ++i) q[i] = quantize_value(x[i], inv_scale, z);
   });
 }
 
@@ -47,15 +47,15 @@ void dequantize_s8(int64_t n, const int8_t* q, float scale, float* x) {
 }
 
 void quantize_nchw_to_nhwc_s8(int64_t N, int64_t C, int64_t HW, const float* x, float scale,
-                              int8_t* q) {
+                              int32_t zero_point, int8_t* q) {
   check(N < 0 || C < 0 || HW < 0 ? -1 : N * C * HW, scale, "quantize_nchw_to_nhwc_s8");
-  const float inv_scale = 1.0f / scale;
+  const float inv_scale = 1.0f / scale, z = static_cast<float>(zero_point);
   parallel_for(N * HW, 1024, [&](int64_t begin, int64_t end) {
     for (int64_t p = begin; p < end; ++p) {
       const int64_t n = p / HW, hw = p % HW;
       const float* src = x + n * C * HW + hw;
       int8_t* dst = q + p * C;
-      for (int64_t c = 0; c < C; ++c) dst[c] = quantize_value(src[c * HW], inv_scale);
+      for (int64_t c = 0; c < C; ++c) dst[c] = quantize_value(src[c * HW], inv_scale, z);
     }
   });
 }

@@ -45,15 +45,17 @@ void conv_transpose2d_s8(const ConvTransposeShape& shape, int batch, const int8_
 void gemm_s8(const GemmShape& shape, int64_t M, const int8_t* a, const int8_t* b,
              const Epilogue& ep, void* y);
 
-// q[i] = rne(clamp(x[i] * (1.0f / scale), -128, 127)), NaN -> -128.
-void quantize_s8(int64_t n, const float* x, float scale, int8_t* q);
+// q[i] = rne(clamp(x[i] * (1.0f / scale) + (float)zero_point, -128, 127)),
+// NaN -> -128 (requantize.h quantize_value; zero point 0 adds +0.0f, which
+// changes no byte).
+void quantize_s8(int64_t n, const float* x, float scale, int32_t zero_point, int8_t* q);
 // x[i] = (float)q[i] * scale.
 void dequantize_s8(int64_t n, const int8_t* q, float scale, float* x);
 // The same with a layout change (the engine's float NCHW <-> int8 NHWC
 // boundaries): q[n][p][c] = quantize(x[n][c][p]) for x [N][C][HW], q
 // [N][HW][C]; and x[n][c][p] = dequantize(q[n][p][c]).
 void quantize_nchw_to_nhwc_s8(int64_t N, int64_t C, int64_t HW, const float* x, float scale,
-                              int8_t* q);
+                              int32_t zero_point, int8_t* q);
 void dequantize_nhwc_to_nchw_s8(int64_t N, int64_t HW, int64_t C, const int8_t* q, float scale,
                                 float* x);
 

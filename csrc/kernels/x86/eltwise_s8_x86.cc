@@ -42,9 +42,10 @@ void check_pool_scales(float s_in, float s_out, const char* op) {
 }
 
 // x -> y for every image, in chunks of kPixelChunk pixels (one task each);
-// quantize (to_nhwc) multiplies by 1 / scale, dequantize by scale.
+// quantize (to_nhwc) multiplies by 1 / scale and adds the zero point z,
+// dequantize multiplies by scale.
 void transpose(const char* op, int64_t N, int64_t C, int64_t HW, const void* x, void* y,
-               float scale, bool to_nhwc, TransposeFn fn) {
+               float scale, bool to_nhwc, TransposeFn fn, float z = 0.0f) {
   check_count(N < 0 || C < 0 || HW < 0 ? -1 : 0, op);
   check_scale(scale, op);
   const float s = to_nhwc ? 1.0f / scale : scale;
@@ -62,6 +63,7 @@ void transpose(const char* op, int64_t N, int64_t C, int64_t HW, const void* x, 
       blk.p0 = p0;
       blk.p1 = std::min(HW, p0 + kPixelChunk);
       blk.s = s;
+      blk.z = z;
       fn(blk);
     }
   });
@@ -171,16 +173,17 @@ const std::vector<float>& channel_multipliers(const float* gate, int64_t gate_ba
 
 }  // namespace
 
-void quantize_s8(QuantizeFn uk, int64_t n, const float* x, float scale, int8_t* q) {
+void quantize_s8(QuantizeFn uk, int64_t n, const float* x, float scale, int32_t zero_point, int8_t* q) {
   check_count(n, "quantize_s8");
   check_scale(scale, "quantize_s8");
-  const float inv_scale = 1.0f / scale;
-  parallel_for(n, kGrain, [&](int64_t b, int64_t e) { uk(e - b, x + b, inv_scale, q + b); });
+  const float inv_scale = 1.0f / scale, z = static_cast<float>(zero_point);
+  parallel_for(n, kGrain, [&](int64_t b, int64_t e) { uk(e - b, x + b, inv_scale, z, q + b); });
 }
 
 void quantize_nchw_to_nhwc_s8(TransposeFn uk, int64_t N, int64_t C, int64_t HW, const float* x,
-                              float scale, int8_t* q) {
-  transpose("quantize_nchw_to_nhwc_s8", N, C, HW, x, q, scale, /*to_nhwc=*/true, uk);
+                              float scale, int32_t zero_point, int8_t* q) {
+  transpose("quantize_nchw_to_nhwc_s8", N, C, HW, x, q, scale, /*to_nhwc=*/true, uk,
+            static_cast<float>(zero_point));
 }
 
 void dequantize_s8(DequantizeFn uk, int64_t n, const int8_t* q, float scale, float* x) {

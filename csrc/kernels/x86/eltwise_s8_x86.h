@@ -20,9 +20,9 @@ namespace int8rt {
 namespace kernels {
 namespace x86 {
 
-void quantize_s8(QuantizeFn uk, int64_t n, const float* x, float scale, int8_t* q);
+void quantize_s8(QuantizeFn uk, int64_t n, const float* x, float scale, int32_t zero_point, int8_t* q);
 void quantize_nchw_to_nhwc_s8(TransposeFn uk, int64_t N, int64_t C, int64_t HW, const float* x,
-                              float scale, int8_t* q);
+                              float scale, int32_t zero_point, int8_t* q);
 void dequantize_s8(DequantizeFn uk, int64_t n, const int8_t* q, float scale, float* x);
 void dequantize_nhwc_to_nchw_s8(TransposeFn uk, int64_t N, int64_t HW, int64_t C,
                                 const int8_t* q, float scale, float* x);

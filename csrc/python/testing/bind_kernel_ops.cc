@@ -66,13 +66,13 @@ py::dict make_epilogue(float s_in, const py::handle& s_w_obj, const py::object& 
   return d;
 }
 
-py::array_t<int8_t> quantize(const py::handle& x_obj, float scale, const ImplName& kernel) {
+py::array_t<int8_t> quantize(const py::handle& x_obj, float scale, int32_t zero_point, const ImplName& kernel) {
   F32Array x = float_arg(x_obj, "x", -1);
   const auto& k = eltwise<kernels::QuantizeS8Kernel>(kernel);
   py::array_t<int8_t> q(std::vector<py::ssize_t>(x.shape(), x.shape() + x.ndim()));
   int8_t* qp = q.mutable_data();
   py::gil_scoped_release release;
-  k.quantize(x.size(), x.data(), scale, qp);
+  k.quantize(x.size(), x.data(), scale, zero_point, qp);
   return q;
 }
 
@@ -100,14 +100,14 @@ py::array_t<float> dequantize(const py::handle& q_obj, float scale, const ImplNa
 }
 
 // float [N, C, H, W] -> int8 [N, H, W, C].
-py::array_t<int8_t> quantize_nchw_to_nhwc(const py::handle& x_obj, float scale,
+py::array_t<int8_t> quantize_nchw_to_nhwc(const py::handle& x_obj, float scale, int32_t zero_point,
                                           const ImplName& kernel) {
   F32Array x = float_arg(x_obj, "x", 4);
   const auto& k = eltwise<kernels::QuantizeS8Kernel>(kernel);
   py::array_t<int8_t> q({x.shape(0), x.shape(2), x.shape(3), x.shape(1)});
   int8_t* qp = q.mutable_data();
   py::gil_scoped_release release;
-  k.quantize_nchw_to_nhwc(x.shape(0), x.shape(1), x.shape(2) * x.shape(3), x.data(), scale, qp);
+  k.quantize_nchw_to_nhwc(x.shape(0), x.shape(1), x.shape(2) * x.shape(3), x.data(), scale, zero_point, qp);
   return q;
 }
 
@@ -359,10 +359,10 @@ void bind_kernel_ops(py::module_& k) {
         "nan_to_zero"_a = false, impl);
   k.def("attention_rows_s8", &attention_rows_s8, "s"_a, "inv_scale"_a, "zero_point"_a = 0.0f, "factor"_a = 0.0f,
         "divide"_a = false, "mask"_a = py::none(), "nan_to_zero"_a = false, impl);
-  k.def("quantize", &quantize, "x"_a, "scale"_a, impl);
+  k.def("quantize", &quantize, "x"_a, "scale"_a, "zero_point"_a = 0, impl);
   k.def("lookup", &lookup, "x"_a, "table"_a, impl);
   k.def("dequantize", &dequantize, "q"_a, "scale"_a, impl);
-  k.def("quantize_nchw_to_nhwc", &quantize_nchw_to_nhwc, "x"_a, "scale"_a, impl);
+  k.def("quantize_nchw_to_nhwc", &quantize_nchw_to_nhwc, "x"_a, "scale"_a, "zero_point"_a = 0, impl);
   k.def("dequantize_nhwc_to_nchw", &dequantize_nhwc_to_nchw, "q"_a, "scale"_a, impl);
   k.def("maxpool_s8", [](const py::handle& x, Pair kernel, Pair stride, Quad pads,
                          const ImplName& impl) {

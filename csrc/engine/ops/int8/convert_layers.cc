@@ -6,9 +6,10 @@
 // the element-wise kernel chosen when the layer is created
 // (kernels/eltwise_s8.h, capped by INT8RT_MAX_ISA). The Quantize's
 // conversion is QuantizeRule (quantize_rule.h: also what a float conv
-// writing int8 runs). A non-zero zero point (a pre-quantized model's
-// asymmetric activation, lower_int8_qdq.cc) runs the reference's zero-point
-// forms, in loops the compiler vectorises (restrict pointers; the layout
+// writing int8 runs; its zero point goes to the quantize_s8 kernel). A
+// Dequantize's non-zero zero point (a pre-quantized model's asymmetric
+// activation, lower_int8_qdq.cc) runs the reference's zero-point forms, in
+// loops the compiler vectorises (restrict pointers; the layout
 // change a block of pixels at a time, so the block's channels-last bytes
 // stay in L1): such a conversion sits at a network input or around a layer
 // that stays float32, as in NNCF's and ONNX Runtime's files, where the plain

@@ -175,7 +175,7 @@ class QAttentionLayer : public Layer {
   // build, SSE2, the loop cost LeViT's attention layer up to 19%.)
   void quantize_probs(int64_t n, float* p, float scale, int8_t* q) const {
     if (a_.probs_zero_point == 0) {
-      quantize_->quantize(n, p, scale, q);
+      quantize_->quantize(n, p, scale, 0, q);
       return;
     }
     constexpr int64_t kChunk = 2048;  // 8 KB of floats
@@ -184,7 +184,7 @@ class QAttentionLayer : public Layer {
       const int64_t c = std::min(kChunk, n - i);
       binary_->apply(kernels::ref::BinaryF32::kMul, c, p + i, 1, &inv, 0, p + i);
       binary_->apply(kernels::ref::BinaryF32::kAdd, c, p + i, 1, &z, 0, p + i);
-      quantize_->quantize(c, p + i, 1.0f, q + i);
+      quantize_->quantize(c, p + i, 1.0f, 0, q + i);
     }
   }
 

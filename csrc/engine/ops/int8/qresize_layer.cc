@@ -222,7 +222,7 @@ class QResizeLinearLayer : public Layer {
         const float *p0 = h0.h.data(), *p1 = hb.h.data();
         const float w0 = a.w0, w1 = a.w1;
         for (int64_t k = 0; k < row_len; ++k) v[k] = w0 * p0[k] + w1 * p1[k];
-        quantize_->quantize(row_len, v.data(), out_scale_, y + r * row_len);
+        quantize_->quantize(row_len, v.data(), out_scale_, 0, y + r * row_len);
       }
     });
   }

@@ -1,10 +1,11 @@
-// int8rt.Quantize's conversion (quantize_rule.h). A non-zero zero point (a
-// pre-quantized model's asymmetric activation, lower_int8_qdq.cc, or a
-// calibrated lower-bounded grid, lower_int8_zero_points.cc) runs the
-// reference's zero-point form in loops the compiler vectorises (restrict
+// int8rt.Quantize's conversion (quantize_rule.h). One scale runs the
+// quantize_s8 kernel with the zero point (0, or a pre-quantized model's
+// asymmetric activation, lower_int8_qdq.cc, or a calibrated lower-bounded
+// grid, lower_int8_zero_points.cc): the AVX-512 / AVX2 microkernels add it
+// before the clamp, as the reference's quantize_value. Per-channel scales
+// run the reference's formula in loops the compiler vectorises (restrict
 // pointers; the layout change a block of pixels at a time, so the block's
-// channels-last bytes stay in L1); zero point 0 runs the quantize_s8
-// kernel. Per-channel scales run the zero-point loops with channel c's scale.
+// channels-last bytes stay in L1), channel c at its own scale.
 #include "engine/ops/int8/quantize_rule.h"
 
 #include <algorithm>
@@ -18,7 +19,7 @@ namespace int8rt {
 namespace engine {
 namespace {
 
-// Pixels per block of the zero-point layout change: 64 pixels of up to a
+// Pixels per block of the per-channel layout change: 64 pixels of up to a
 // few hundred channels stay in L1.
 constexpr int64_t kBlockPixels = 64;
 
@@ -37,11 +38,11 @@ void place_channel(const int8_t* __restrict row, int8_t* __restrict out, int64_t
 
 // x float [N][C][HW] -> y int8 [N][HW][C] with a zero point: each channel's
 // row of a pixel block quantized contiguously, then its bytes placed.
-// Channel c's inverse scale is inv[c * inv_step] (inv_step 0: one scale).
+// Channel c's inverse scale is inv[c].
 // Parallel over the pixel blocks of all images (kElementChunk elements a
 // task at least), so that one image's conversion (batch 1, or a float conv
 // writing int8 a few images at a time) takes every thread.
-void quantize_zp_to_nhwc(const Shape& s, const float* x, int8_t* y, const float* inv, int64_t inv_step, float z) {
+void quantize_zp_to_nhwc(const Shape& s, const float* x, int8_t* y, const float* inv, float z) {
   const int64_t C = s[1], HW = s[2] * s[3], image = C * HW;
   const int64_t blocks = (HW + kBlockPixels - 1) / kBlockPixels;
   const int64_t grain = std::max<int64_t>(1, kElementChunk / std::max<int64_t>(1, kBlockPixels * C));
@@ -52,7 +53,7 @@ void quantize_zp_to_nhwc(const Shape& s, const float* x, int8_t* y, const float*
       const int64_t np = std::min(kBlockPixels, HW - p0);
       int8_t* out = y + n * image + p0 * C;
       for (int64_t c = 0; c < C; ++c) {
-        quantize_zp(x + n * image + c * HW + p0, row, np, inv[c * inv_step], z);
+        quantize_zp(x + n * image + c * HW + p0, row, np, inv[c], z);
         place_channel(row, out + c, np, C);
       }
     }
@@ -83,28 +84,20 @@ void QuantizeRule::run(const Shape& s, const float* x, int8_t* y, float scale) c
   int64_t numel = 1;
   for (int64_t d : s) numel *= d;
   if (!inv_channels_.empty()) {  // rank 4 NCHW -> NHWC (check()), channel c at 1 / scales[c]
-    quantize_zp_to_nhwc(s, x, y, inv_channels_.data(), 1, static_cast<float>(zero_point_));
-  } else if (zero_point_ != 0) {
-    const float inv = 1.0f / scale, z = static_cast<float>(zero_point_);
-    if (moves_elements(s, logical_, false)) {
-      quantize_zp_to_nhwc(s, x, y, &inv, 0, z);
-    } else {
-      for_element_chunks(numel, [&](int64_t b, int64_t e) { quantize_zp(x + b, y + b, e - b, inv, z); });
-    }
+    quantize_zp_to_nhwc(s, x, y, inv_channels_.data(), static_cast<float>(zero_point_));
   } else if (!moves_elements(s, logical_, false)) {
-    for_element_chunks(numel, [&](int64_t b, int64_t e) { k_->quantize(e - b, x + b, scale, y + b); });
+    for_element_chunks(numel, [&](int64_t b, int64_t e) { k_->quantize(e - b, x + b, scale, zero_point_, y + b); });
   } else {
     const int64_t image = s[1] * s[2] * s[3];
     for_images(s[0], image, [&](int64_t n) {
-      k_->quantize_nchw_to_nhwc(1, s[1], s[2] * s[3], x + n * image, scale, y + n * image);
+      k_->quantize_nchw_to_nhwc(1, s[1], s[2] * s[3], x + n * image, scale, zero_point_, y + n * image);
     });
   }
 }
 
 std::string QuantizeRule::describe() const {
-  const bool loop = zero_point_ != 0 || !inv_channels_.empty();
   return scales_.describe() + (zero_point_ ? " zero_point=" + std::to_string(zero_point_) : "") +
-         (logical_ ? " logical " : " ") + (loop ? "zero-point loop" : k_->name());
+         (logical_ ? " logical " : " ") + (per_channel() ? "per-channel loop" : k_->name());
 }
 
 }  // namespace engine

@@ -2,9 +2,9 @@
 // float layer writing its output in int8 itself (a mixed engine's float conv
 // at a float island's exit, engine/lower_int8_float_exit.cc) runs the very
 // code the Quantize layer runs (convert_layers.cc): the reference's
-// quantize_value (kernels/ref/requantize.h) with or without a zero point,
-// one scale or one per channel, rank-4 NCHW float to NHWC int8 unless
-// `logical`. The layout helpers are shared with the Dequantize side.
+// quantize_value (kernels/ref/requantize.h) with or without a zero point
+// (one scale: the quantize_s8 kernel, which takes the zero point; one per
+// channel: loops), rank-4 NCHW float to NHWC int8 unless `logical`. The layout helpers are shared with the Dequantize side.
 #pragma once
 
 #include <cstdint>
@@ -57,7 +57,7 @@ class QuantizeRule {
   void run(const Shape& s, const float* x, int8_t* y) const { run(s, x, y, scales_.scale); }
   // Throws InvalidArgument naming node `name` where per-channel scales do not fit s.
   void check(const std::string& name, const Shape& s) const { scales_.check(name, s, logical_); }
-  // "scale=... [zero_point=z] [logical ]<kernel or zero-point loop>"
+  // "scale=... [zero_point=z] [logical ]<kernel or per-channel loop>"
   std::string describe() const;
   bool per_channel() const { return !scales_.channels.empty(); }
   bool logical() const { return logical_; }

@@ -3,7 +3,7 @@
 // NCHW float <-> NHWC int8), quantized add, concat's rescale, the channel
 // gate and the 256-entry lookup. The same float operations in the same order
 // as the reference, 8 lanes per ymm (s8_convert.h), so the results are the
-// reference's bits.
+// reference's bits (quantize: multiply, add the zero point, clamp, round).
 //
 // Flat ops: 32 values per iteration (4 ymm), then 8 at a time; a tail of
 // fewer than 8 goes through a zero-padded stack buffer (the padding lanes
@@ -70,16 +70,25 @@ void transpose16x16(__m128i r[16]) {
   }
 }
 
-inline __m128i quantize8(__m256 x, __m256 inv, const Bounds& b) {
-  return to_s8x8(clamp_ps(_mm256_mul_ps(x, inv), b.lo, b.hi));
+// The constants of one quantize call: 1 / scale, the zero point, the clamp.
+struct QConsts {
+  __m256 inv, z;
+  Bounds b;
+  QConsts(float inv_scale, float zero_point) : inv(_mm256_set1_ps(inv_scale)), z(_mm256_set1_ps(zero_point)) {}
+};
+
+inline __m256 quantize_ps(__m256 x, const QConsts& k) {
+  return clamp_ps(_mm256_add_ps(_mm256_mul_ps(x, k.inv), k.z), k.b.lo, k.b.hi);
 }
 
+inline __m128i quantize8(__m256 x, const QConsts& k) { return to_s8x8(quantize_ps(x, k)); }
+
 // 16 floats of one channel (np valid) -> 16 bytes.
-inline __m128i quantize16(const float* x, int64_t np, __m256 inv, const Bounds& b) {
+inline __m128i quantize16(const float* x, int64_t np, const QConsts& k) {
   const __m256 x0 = np >= 8 ? _mm256_loadu_ps(x) : _mm256_maskload_ps(x, lanes(np));
   const __m256 x1 = np >= 16 ? _mm256_loadu_ps(x + 8)
                              : np > 8 ? _mm256_maskload_ps(x + 8, lanes(np - 8)) : _mm256_setzero_ps();
-  return _mm_unpacklo_epi64(quantize8(x0, inv, b), quantize8(x1, inv, b));
+  return _mm_unpacklo_epi64(quantize8(x0, k), quantize8(x1, k));
 }
 
 // ta = (float)a * am; tb = (float)b * bm; t = ta + tb; clamp; round.
@@ -128,10 +137,9 @@ inline __m256i lookup32(__m256i x, const Table& t) {
 
 }  // namespace
 
-void quantize(int64_t n, const float* x, float inv_scale, int8_t* q) {
-  const __m256 inv = _mm256_set1_ps(inv_scale);
-  const Bounds b;
-  auto t8 = [&](const float* s) { return clamp_ps(_mm256_mul_ps(_mm256_loadu_ps(s), inv), b.lo, b.hi); };
+void quantize(int64_t n, const float* x, float inv_scale, float z, int8_t* q) {
+  const QConsts k(inv_scale, z);
+  auto t8 = [&](const float* s) { return quantize_ps(_mm256_loadu_ps(s), k); };
   int64_t i = 0;
   for (; i + 32 <= n; i += 32) {
     _mm256_storeu_si256(reinterpret_cast<__m256i*>(q + i), to_s8x32(t8(x + i), t8(x + i + 8), t8(x + i + 16), t8(x + i + 24)));
@@ -155,23 +163,23 @@ void dequantize(int64_t n, const int8_t* q, float scale, float* x) {
 // Three channels (an RGB image): 16 pixels of each channel quantized to 16
 // bytes, interleaved into the 48 output bytes by byte shuffles
 // (x86/interleave3.h) instead of a 16 x 16 transpose of three rows.
-static void quantize_3_channels(const TransposeBlock& blk, __m256 inv, const Bounds& b) {
+static void quantize_3_channels(const TransposeBlock& blk, const QConsts& k) {
   const float* x = static_cast<const float*>(blk.x);
   int8_t* y = static_cast<int8_t*>(blk.y);
   alignas(16) int8_t row[16];
   for (int64_t p = blk.p0; p < blk.p1; p += 16) {
     const int64_t np = std::min<int64_t>(16, blk.p1 - p);
     __m128i c[3];
-    for (int ch = 0; ch < 3; ++ch) c[ch] = quantize16(x + ch * blk.HW + p, np, inv, b);
+    for (int ch = 0; ch < 3; ++ch) c[ch] = quantize16(x + ch * blk.HW + p, np, k);
     int8_t* out = y + p * 3;
-    for (int k = 0; k < 3; ++k) {
-      const __m128i v = interleave3(c, k);
-      const int64_t bytes = 3 * np - 16 * k;  // bytes of this vector that are pixels of the block
+    for (int v16 = 0; v16 < 3; ++v16) {
+      const __m128i v = interleave3(c, v16);
+      const int64_t bytes = 3 * np - 16 * v16;  // bytes of this vector that are pixels of the block
       if (bytes >= 16) {
-        _mm_storeu_si128(reinterpret_cast<__m128i*>(out + 16 * k), v);
+        _mm_storeu_si128(reinterpret_cast<__m128i*>(out + 16 * v16), v);
       } else if (bytes > 0) {
         _mm_store_si128(reinterpret_cast<__m128i*>(row), v);
-        std::memcpy(out + 16 * k, row, static_cast<size_t>(bytes));
+        std::memcpy(out + 16 * v16, row, static_cast<size_t>(bytes));
       }
     }
   }
@@ -180,10 +188,9 @@ static void quantize_3_channels(const TransposeBlock& blk, __m256 inv, const Bou
 void quantize_nchw_to_nhwc(const TransposeBlock& blk) {
   const float* x = static_cast<const float*>(blk.x);
   int8_t* y = static_cast<int8_t*>(blk.y);
-  const __m256 inv = _mm256_set1_ps(blk.s);
-  const Bounds b;
+  const QConsts k(blk.s, blk.z);
   if (blk.C == 3) {
-    quantize_3_channels(blk, inv, b);
+    quantize_3_channels(blk, k);
     return;
   }
   __m128i r[16];
@@ -193,7 +200,7 @@ void quantize_nchw_to_nhwc(const TransposeBlock& blk) {
     for (int64_t c = 0; c < blk.C; c += 16) {
       const int64_t nc = std::min<int64_t>(16, blk.C - c);
       for (int i = 0; i < 16; ++i) {
-        r[i] = i < nc ? quantize16(x + (c + i) * blk.HW + p, np, inv, b) : _mm_setzero_si128();
+        r[i] = i < nc ? quantize16(x + (c + i) * blk.HW + p, np, k) : _mm_setzero_si128();
       }
       transpose16x16(r);
       for (int j = 0; j < np; ++j) {
