@@ -37,33 +37,31 @@ SHAPES = [(64, 256, 56), (128, 512, 28), (256, 1024, 14), (512, 2048, 7)]
 
 def network(c: int, m: int, h: int) -> onnx.ModelProto:
     rng = np.random.default_rng(5)
-    w1 = (rng.standard_normal((c, m, 1, 1)) / np.sqrt(m)).astype(np.float32)
-    w2 = (rng.standard_normal((m, c, 1, 1)) / np.sqrt(c)).astype(np.float32)
-    b1 = rng.standard_normal(c).astype(np.float32) * 0.1
-    b2 = rng.standard_normal(m).astype(np.float32) * 0.1
-    nodes = [helper.make_node("Conv", ["x", "w1", "b1"], ["c1"], name="before", kernel_shape=[1, 1]),
-             helper.make_node("Relu", ["c1"], ["r1"]),
-             helper.make_node("Conv", ["r1", "w2", "b2"], ["c2"], name="measured", kernel_shape=[1, 1]),
-             helper.make_node("Add", ["c2", "x"], ["s"]),
-             helper.make_node("Relu", ["s"], ["r2"]),
-             helper.make_node("GlobalAveragePool", ["r2"], ["y"])]
-    g = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", m, h, h])],
-                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", m, 1, 1])],
-                          [numpy_helper.from_array(w1, "w1"), numpy_helper.from_array(b1, "b1"),
-                           numpy_helper.from_array(w2, "w2"), numpy_helper.from_array(b2, "b2")])
-    return helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
+    weights = {"w1": rng.standard_normal((c, m, 1, 1)) / np.sqrt(m), "b1": rng.standard_normal(c) * 0.1,
+               "w2": rng.standard_normal((m, c, 1, 1)) / np.sqrt(c), "b2": rng.standard_normal(m) * 0.1}
+    chain = [("Conv", ["x", "w1", "b1"], "before"), ("Relu", [], None), ("Conv", ["w2", "b2"], "measured"),
+             ("Add", ["x"], None), ("Relu", [], None), ("GlobalAveragePool", [], None)]
+    nodes, prev = [], None
+    for k, (op, ins, name) in enumerate(chain):  # each node reads the previous one's output first
+        out = "y" if k == len(chain) - 1 else f"t{k}"
+        attrs = {"kernel_shape": [1, 1]} if op == "Conv" else {}
+        nodes.append(helper.make_node(op, ([prev] if prev else []) + ins, [out], name=name or f"n{k}", **attrs))
+        prev = out
+    inits = [numpy_helper.from_array(v.astype(np.float32), k) for k, v in weights.items()]
+    vi = [helper.make_tensor_value_info(n, TensorProto.FLOAT, ["N", m, h if n == "x" else 1, h if n == "x" else 1])
+          for n in ("x", "y")]
+    return helper.make_model(helper.make_graph(nodes, "g", vi[:1], vi[1:], inits),
+                             opset_imports=[helper.make_opsetid("", 17)])
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--batch", type=int, default=1)
-    ap.add_argument("--rounds", type=int, default=7)
-    ap.add_argument("--runs", type=int, default=5)
+    for flag, default in (("--batch", 1), ("--rounds", 7), ("--runs", 5)):
+        ap.add_argument(flag, type=int, default=default)
     ap.add_argument("--planes", type=int, nargs="*", help="only the shapes with these planes")
     args = ap.parse_args()
     int8rt.set_num_threads(1)
-    print(machine_line())
-    print(f"batch {args.batch}, 1 thread, {load_line()}, int8rt {os.path.dirname(int8rt.__file__)}")
+    print(f"{machine_line()}\nbatch {args.batch}, 1 thread, {load_line()}, int8rt {os.path.dirname(int8rt.__file__)}")
     for c, m, h in SHAPES:
         if args.planes and h not in args.planes:
             continue
