@@ -7,14 +7,18 @@ figures behind the pair / one-tap rule of avx512vnni/provider.cc (RESULTS.md
 kernels alternated call by call, process CPU time, medians; outputs compared
 byte for byte.
 
-    PYTHONPATH=python python benchmarks/dwsel_dw_bench.py
+    PYTHONPATH=python python benchmarks/dwsel_dw_bench.py > run1.txt   # and run2.txt ...
+    python benchmarks/dwsel_dw_bench.py --summarize run*.txt        # medians over the runs
 """
 from __future__ import annotations
 
 import argparse
 import sys
+import statistics
 import time
+from collections import defaultdict
 from pathlib import Path
+from typing import Dict, List, Tuple
 
 import numpy as np
 
@@ -28,11 +32,30 @@ SHAPES = [(72, 56, 2, "V3"), (144, 56, 2, "B0 Lite0"), (120, 28, 1, "V3"), (240,
 PAIRS, ONE_TAP = "conv_s8_dw_pairs_16c_avx512vnni", "conv_s8_dw_64c_avx512vnni"
 
 
+def summarize(paths: List[str]) -> None:
+    """Per shape and batch over the runs' tables: median one-tap / pairs ratio, its range, median ms."""
+    runs: Dict[Tuple[int, ...], List[Tuple[float, float]]] = defaultdict(list)
+    for path in paths:
+        for line in Path(path).read_text().splitlines():
+            cells = [x.strip() for x in line.split("|")]
+            if len(cells) > 10 and cells[1].isdigit():
+                runs[tuple(int(cells[i]) for i in (1, 2, 3, 5))].append((float(cells[6]), float(cells[7])))
+    print(f"{len(paths)} runs; | C | H=W in | stride | batch | one-tap / pairs median [range] | pairs ms | one-tap ms |")
+    for (c, hw, stride, b), v in runs.items():
+        r = [o / p for p, o in v]
+        print(f"| {c} | {hw} | {stride} | {b} | {statistics.median(r):.2f} [{min(r):.2f}-{max(r):.2f}] | "
+              f"{statistics.median(p for p, _ in v):.3f} | {statistics.median(o for _, o in v):.3f} |")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--batches", type=int, nargs="+", default=[1, 8])
     ap.add_argument("--rounds", type=int, default=15)
+    ap.add_argument("--summarize", nargs="+", metavar="RUN", help="earlier runs' output: medians over them")
     args = ap.parse_args()
+    if args.summarize:
+        summarize(args.summarize)
+        return
     import int8rt
     from int8rt._testing import kernels as K
     int8rt.set_num_threads(1)
