@@ -62,7 +62,14 @@ void register_avx512vnni_kernels(KernelRegistry& r) {
   static const DwConvKernel dw(dw_uk);
   // Pair rows pay for filters of 4 or more columns (5x5: 3 vpdpwssd per
   // pixel and row instead of 5); for 3-wide ones the one-tap kernel's
-  // shared widening is faster (RESULTS.md section 77).
+  // shared widening is faster (RESULTS.md section 77). At every batch: on
+  // the nine 5x5 depthwise convs of EfficientNet-B0 / -Lite0 and
+  // MobileNetV3-Large, batch 8 runs 8 x batch 1 for both kernels, and the
+  // pair kernel is ahead on eight (one-tap / pairs, medians of four runs,
+  // 1.02-1.30) and behind on one, 144 @ 56 x 56 stride 2 (0.93 / 0.91 at
+  // b1 / b8, 0.84-1.21 run to run): one layer of B0, no rule; the one-tap
+  // kernel on every 5x5 made whole B0 1.05x / 1.08x slower at b1 / b8
+  // (section 165).
   static const DwPairsConvKernel dw_pairs({kIsa, "conv_s8_dw_pairs_16c_avx512vnni", avx512vnni::kDwPairBlock,
                                           /*min_width=*/4, avx512vnni::dw_pair_build, avx512vnni::dw_pair_row});
   static const IgemmConvKernel conv(igemm_uk);
