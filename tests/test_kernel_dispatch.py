@@ -157,6 +157,8 @@ def test_cpu_features_match_proc_cpuinfo() -> None:
     avx512 = all(f[k] for k in ("avx512f", "avx512bw", "avx512vl", "avx512dq", "avx512_vnni"))
     if f["amx_tile"] and f["amx_int8"] and avx512:  # AMX kernels use the AVX-512 epilogue
         expected = "amx"
+    elif f["avx512_bf16"] and all(f[k] for k in ("avx512f", "avx512bw", "avx512vl", "avx512dq")):
+        expected = "avx512bf16"
     elif avx512:
         expected = "avx512vnni"
     elif all(f[k] for k in ("avx512f", "avx512bw", "avx512vl", "avx512dq")):

@@ -85,7 +85,7 @@ void FloatChain::apply(float* y, int64_t n) const {
     if (reads_z_) std::memcpy(z, t, static_cast<size_t>(m) * sizeof(float));
     for (const Step& s : steps_) {
       switch (s.kind) {
-        case Kind::kRelu: for (int64_t i = 0; i < m; ++i) t[i] = t[i] > 0.f ? t[i] : 0.f; break;
+        case Kind::kRelu: for (int64_t i = 0; i < m; ++i) t[i] = kernels::ref::relu_f32(t[i]); break;
         case Kind::kClip: for (int64_t i = 0; i < m; ++i) t[i] = clip_value(t[i], s.lo, s.hi); break;
         case Kind::kBinary: {
           // Before any step the running value is z itself.

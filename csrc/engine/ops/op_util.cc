@@ -309,7 +309,7 @@ bool FusedActivation::as_clip(float* lo_out, float* hi_out) const {
 void FusedActivation::apply(float* y, int64_t n) const {
   switch (kind) {
     case Kind::kNone: break;
-    case Kind::kRelu: for (int64_t i = 0; i < n; ++i) y[i] = y[i] > 0.f ? y[i] : 0.f; break;
+    case Kind::kRelu: for (int64_t i = 0; i < n; ++i) y[i] = kernels::ref::relu_f32(y[i]); break;
     case Kind::kClip: for (int64_t i = 0; i < n; ++i) y[i] = clip_value(y[i], lo, hi); break;
     case Kind::kLeakyRelu: for (int64_t i = 0; i < n; ++i) y[i] = y[i] >= 0.f ? y[i] : alpha * y[i]; break;
     case Kind::kSwish: case Kind::kHardSwish: unary->apply(unary_op, n, y, y); break;

@@ -188,7 +188,7 @@ class UnaryLayer : public Layer {
   // a / b: the layer's a_ / b_, or Clip's bounds read from its inputs on this run.
   void apply(const float* x, float* y, int64_t n, float a, float b) const {
     switch (kind_) {
-      case Kind::kRelu: for (int64_t i = 0; i < n; ++i) y[i] = x[i] > 0.f ? x[i] : 0.f; break;
+      case Kind::kRelu: for (int64_t i = 0; i < n; ++i) y[i] = kernels::ref::relu_f32(x[i]); break;
       case Kind::kLeakyRelu: for (int64_t i = 0; i < n; ++i) y[i] = x[i] >= 0.f ? x[i] : a * x[i]; break;
       case Kind::kClip: for (int64_t i = 0; i < n; ++i) y[i] = clip_value(x[i], a, b); break;
       case Kind::kHardSigmoid:

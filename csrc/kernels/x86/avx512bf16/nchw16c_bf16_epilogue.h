@@ -24,9 +24,9 @@ inline __m512 load16(const uint16_t* p) { return widen(_mm256_maskz_loadu_epi16(
 inline void finish(__m512 v, const uint16_t* residual, bool clip, __m512 lo, __m512 hi, __mmask16 keep,
                    uint16_t* y) {
   if (residual) v = _mm512_add_ps(v, load16(residual));
-  if (clip) {
-    v = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(v, lo, _CMP_GT_OQ), lo, v);
-    v = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(v, hi, _CMP_LT_OQ), hi, v);
+  if (clip) {  // v < lo ? lo : v, then hi < v ? hi : v (NaN stays NaN: ref/clip_f32.h)
+    v = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(v, lo, _CMP_LT_OQ), v, lo);
+    v = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(v, hi, _CMP_GT_OQ), v, hi);
   }
   if (keep != 0xFFFF) v = _mm512_mask_blend_ps(keep, _mm512_setzero_ps(), v);
   _mm256_mask_storeu_epi16(y, 0xFFFF, (__m256i)_mm512_cvtneps_pbh(v));
