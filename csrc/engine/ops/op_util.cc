@@ -274,8 +274,9 @@ FusedActivation parse_fused_activation(const Node& node) {
     a.kind = FusedActivation::Kind::kRelu;
   } else if (kind == "Clip") {
     a.kind = FusedActivation::Kind::kClip;
-    a.lo = static_cast<float>(node.attrs.get_float("int8rt_clip_min", -inf));
-    a.hi = static_cast<float>(node.attrs.get_float("int8rt_clip_max", inf));
+    // An omitted bound is ONNX's default, the float32 range's end (passes.h).
+    a.lo = static_cast<float>(node.attrs.get_float("int8rt_clip_min", std::numeric_limits<float>::lowest()));
+    a.hi = static_cast<float>(node.attrs.get_float("int8rt_clip_max", std::numeric_limits<float>::max()));
   } else if (kind == "LeakyRelu") {
     a.kind = FusedActivation::Kind::kLeakyRelu;
     a.alpha = static_cast<float>(node.attrs.get_float("int8rt_leaky_alpha", 0.01));

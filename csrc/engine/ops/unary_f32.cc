@@ -231,7 +231,7 @@ class UnaryLayer : public Layer {
 };
 
 // Clip's bound from input `index`: its constant value, else `fallback` (the
-// attribute, or +-inf); a bound computed at run time sets its bit in
+// attribute, or ONNX's default); a bound computed at run time sets its bit in
 // *run_time (read by the layer on each run).
 float scalar_constant(const Network& net, const Node& node, size_t index, float fallback, unsigned* run_time) {
   if (!has_input(node, index)) return fallback;
@@ -248,12 +248,14 @@ LayerFactory make(Kind kind) {
   return [kind](const Network& net, const Node& node) -> std::unique_ptr<Layer> {
     float a = 0.f, b = 0.f;
     unsigned run_time_bounds = 0;
-    const float inf = std::numeric_limits<float>::infinity();
+    // Clip's omitted bounds: ONNX's defaults, numeric_limits<float>::lowest() and max() (so +-inf clip to
+    // the float32 range's ends, as in ONNX Runtime).
+    const float lowest = std::numeric_limits<float>::lowest(), highest = std::numeric_limits<float>::max();
     switch (kind) {
       case Kind::kLeakyRelu: a = static_cast<float>(node.attrs.get_float("alpha", 0.01)); break;
       case Kind::kClip:
-        a = scalar_constant(net, node, 1, static_cast<float>(node.attrs.get_float("min", -inf)), &run_time_bounds);
-        b = scalar_constant(net, node, 2, static_cast<float>(node.attrs.get_float("max", inf)), &run_time_bounds);
+        a = scalar_constant(net, node, 1, static_cast<float>(node.attrs.get_float("min", lowest)), &run_time_bounds);
+        b = scalar_constant(net, node, 2, static_cast<float>(node.attrs.get_float("max", highest)), &run_time_bounds);
         return std::make_unique<UnaryLayer>(kind, a, b, node.name, run_time_bounds);
       case Kind::kHardSigmoid:
         a = static_cast<float>(node.attrs.get_float("alpha", 0.2));
