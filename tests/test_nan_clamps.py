@@ -111,6 +111,10 @@ class _Graph:
         y = self._name(kind.lower())
         if kind == "Relu":
             self.nodes.append(helper.make_node("Relu", [x], [y], name=y))
+        elif kind == "ClipMin":  # no max: ONNX's default, the largest float32 (+inf clips to it)
+            lo = self._name("lo")
+            self.inits.append(_scalar(lo, 0.0))
+            self.nodes.append(helper.make_node("Clip", [x, lo], [y], name=y))
         else:  # Clip to [0, 6]
             lo, hi = self._name("lo"), self._name("hi")
             self.inits += [_scalar(lo, 0.0), _scalar(hi, 6.0)]
@@ -161,7 +165,18 @@ def chain_net() -> onnx.ModelProto:
     g.inits.append(_scalar(k, -0.25))
     z = g.conv("x", 8, 8, 3)
     y = g.act(g.op("Mul", [z, g.act(g.op("Add", [z, k]), "Relu")]), "Clip")  # z * relu(z - 0.25), clipped
-    return g.model(8, 6, [y])
+    open_ = g.act(g.op("Mul", [z, g.act(g.op("Add", [z, k]), "Relu")]), "ClipMin")  # the same, no max
+    return g.model(8, 6, [y, open_])
+
+
+def open_clip_net(then_relu: bool = True) -> onnx.ModelProto:
+    """A 1x1 conv whose Clip has no max (the largest float32 then, where +inf clips to it), then a 1x1 conv with
+    Relu. (Not in BF16: the largest float32 rounds to +inf as a BF16 tensor between the convs, and the second
+    conv's sums of infinities of both signs give NaN where FP32 sums overflow to one infinity.)"""
+    g = _Graph(5)
+    a = g.act(g.conv("x", 8, 8, 1), "ClipMin")
+    outputs = [a, g.act(g.conv(a, 8, 8, 1), "Relu")] if then_relu else [a]
+    return g.model(8, 6, outputs)
 
 
 def blocked_net() -> onnx.ModelProto:
@@ -176,10 +191,11 @@ def blocked_net() -> onnx.ModelProto:
 
 
 NETS = {"nchw": (nchw_net, {}), "transposed": (transposed_net, {}), "chain": (chain_net, {}),
+        "open_clip": (open_clip_net, {}), "bf16_open_clip": (lambda: open_clip_net(False), {"bf16": True}),
         "blocked": (blocked_net, {"channel_blocked": True}),
         "bf16_nchw": (nchw_net, {"bf16": True}), "bf16_blocked": (blocked_net, {"bf16": True, "channel_blocked": True})}
 # Engines whose tiers give the same bytes by contract (FP32 channel-blocked kernels, BF16 kernels).
-SAME_BYTES = {"blocked", "bf16_blocked", "bf16_nchw"}
+SAME_BYTES = {"blocked", "bf16_blocked", "bf16_nchw", "bf16_open_clip"}
 
 
 def _input(m: onnx.ModelProto) -> np.ndarray:

@@ -47,6 +47,11 @@ bool negative(T v) {
 inline float softplus(float x) { return x > 20.f ? x : std::log1p(std::exp(x)); }
 
 using kernels::ref::UnaryF32;
+
+// Clip's omitted bounds: ONNX's defaults, numeric_limits<float>::lowest() and
+// max() (so +-inf clip to the float32 range's ends, as in ONNX Runtime).
+constexpr float kNoLowerBound = std::numeric_limits<float>::lowest();
+constexpr float kNoUpperBound = std::numeric_limits<float>::max();
 using kernels::ref::exp_f32;
 using kernels::ref::tanh_f32;
 
@@ -124,8 +129,8 @@ class UnaryLayer : public Layer {
   // or absent (the type's limits); constant bounds are float32 only.
   std::vector<std::pair<DataType, Shape>> infer_clip(const std::vector<const Value*>& in) const {
     const DataType t = in[0]->dtype();
-    const bool constant_bound = (a_ != -std::numeric_limits<float>::infinity() && !(run_time_bounds_ & 1)) ||
-                                (b_ != std::numeric_limits<float>::infinity() && !(run_time_bounds_ & 2));
+    const bool constant_bound = (a_ != kNoLowerBound && !(run_time_bounds_ & 1)) ||
+                                (b_ != kNoUpperBound && !(run_time_bounds_ & 2));
     if (!is_numeric_dtype(t) || constant_bound) {
       throw InvalidArgument("node '" + name_ + "': Clip on " + dtype_name(t) +
                             " takes bounds of its dtype computed at run time, or none");
@@ -248,14 +253,13 @@ LayerFactory make(Kind kind) {
   return [kind](const Network& net, const Node& node) -> std::unique_ptr<Layer> {
     float a = 0.f, b = 0.f;
     unsigned run_time_bounds = 0;
-    // Clip's omitted bounds: ONNX's defaults, numeric_limits<float>::lowest() and max() (so +-inf clip to
-    // the float32 range's ends, as in ONNX Runtime).
-    const float lowest = std::numeric_limits<float>::lowest(), highest = std::numeric_limits<float>::max();
     switch (kind) {
       case Kind::kLeakyRelu: a = static_cast<float>(node.attrs.get_float("alpha", 0.01)); break;
       case Kind::kClip:
-        a = scalar_constant(net, node, 1, static_cast<float>(node.attrs.get_float("min", lowest)), &run_time_bounds);
-        b = scalar_constant(net, node, 2, static_cast<float>(node.attrs.get_float("max", highest)), &run_time_bounds);
+        a = static_cast<float>(node.attrs.get_float("min", kNoLowerBound));
+        b = static_cast<float>(node.attrs.get_float("max", kNoUpperBound));
+        a = scalar_constant(net, node, 1, a, &run_time_bounds);
+        b = scalar_constant(net, node, 2, b, &run_time_bounds);
         return std::make_unique<UnaryLayer>(kind, a, b, node.name, run_time_bounds);
       case Kind::kHardSigmoid:
         a = static_cast<float>(node.attrs.get_float("alpha", 0.2));
