@@ -10,9 +10,6 @@ within a stated bound. The reference tier's engine (saved at the default tier, l
 same masks, and the same bytes where the tiers are bit-exact by contract (channel-blocked FP32, BF16)."""
 from __future__ import annotations
 
-import tempfile
-from pathlib import Path
-
 import numpy as np
 import onnx
 import pytest
@@ -210,17 +207,15 @@ def _input(m: onnx.ModelProto) -> np.ndarray:
 
 
 def _build(m: onnx.ModelProto, options: dict, isa: str | None) -> int8rt.Engine:
-    """Built at the default cap; for `isa`, saved and loaded under that cap (each layer chooses at load)."""
+    """Built at the default cap; for `isa`, its bytes deserialized under that cap (each layer chooses its kernel
+    at load; the autouse fixture lifts the cap after the test)."""
     engine = int8rt.build_engine(m, int8rt.BuilderConfig(precision="fp32", **options))
-    if isa is None:
-        return engine
-    with tempfile.TemporaryDirectory() as d:
-        engine.save(Path(d) / "e.i8rt")
+    if isa is not None:
+        data = engine.serialize()
         int8rt.set_max_isa(isa)
-        try:
-            return int8rt.Engine.load(Path(d) / "e.i8rt")
-        finally:
-            int8rt.set_max_isa(None)
+        engine = int8rt.Engine.deserialize(data)
+        int8rt.set_max_isa(None)
+    return engine
 
 
 def _same_masks(got: np.ndarray, want: np.ndarray, what: str) -> None:
