@@ -269,7 +269,6 @@ FusedActivation parse_fused_activation(const Node& node) {
   FusedActivation a;
   if (!node.attrs.has("int8rt_activation")) return a;
   std::string kind = node.attrs.get_string("int8rt_activation", "");
-  const double inf = std::numeric_limits<double>::infinity();
   if (kind == "Relu") {
     a.kind = FusedActivation::Kind::kRelu;
   } else if (kind == "Clip") {
