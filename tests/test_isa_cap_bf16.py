@@ -69,7 +69,6 @@ def test_a_cap_below_the_bf16_tier_keeps_every_bf16_vector_kernel_out(net: str, 
     uncapped.save(tmp_path / "e.i8rt")
     int8rt.set_max_isa(cap)
     try:
-        assert int8rt.get_max_isa() == cap or not int8rt.kernels.isa_info()[cap]["cpu"]
         engines = {"built": _build(m, blocked), "loaded": int8rt.Engine.load(tmp_path / "e.i8rt")}
         got = {how: e.run({"x": x}) for how, e in engines.items()}
     finally:

@@ -235,8 +235,10 @@ def test_fused_relu_and_clip_keep_nan_and_inf_where_onnxruntime_does(name: str) 
     details = " ".join(layer["detail"] for layer in engines[None].layers())
     if name == "chain":
         assert "+chain(" in details, details
-    if "blocked" in name:
-        assert "nchw16c" in details or "16c" in details, details
+    # The blocked region forms where its vector kernels may run (not under a suite-wide INT8RT_MAX_ISA below them).
+    blocked = "blocked" in name and int8rt.kernels.isa_info()["avx512bf16" if "bf16" in name else "avx512"]["enabled"]
+    if blocked:
+        assert "layout=nchw16c" in details, details
     if name.startswith("bf16"):
         assert any(layer["precision"] == "bf16" for layer in engines[None].layers()), engines[None].layers()
     got = {isa: e.run({"x": x}) for isa, e in engines.items()}
@@ -249,6 +251,6 @@ def test_fused_relu_and_clip_keep_nan_and_inf_where_onnxruntime_does(name: str) 
             finite = np.isfinite(w)
             scale = max(1.0, float(np.abs(w[finite]).max()))
             np.testing.assert_allclose(outs[key][finite], w[finite], rtol=bound, atol=bound * scale, err_msg=what)
-        if name in SAME_BYTES:
+        if name in SAME_BYTES and (blocked or name.startswith("bf16")):
             np.testing.assert_array_equal(_bits(got["ref"][key]), _bits(got[None][key]),
                                           err_msg=f"{name} {key}: the ref tier's bytes differ")
