@@ -6,9 +6,9 @@
 //   clip_f32(x, lo, hi): v = x < lo ? lo : x, then hi < v ? hi : v
 //   relu_f32(x) = clip_f32(x, 0, +inf) = x < 0 ? 0 : x
 //
-// which is ONNX Runtime's order (Eigen's cwiseMax(lo).cwiseMin(hi), i.e.
-// std::max(x, lo) then std::min(., hi)): a NaN x passes through (both
-// comparisons fail), -0 stays -0 against lo = 0, +-inf clamp to the bounds.
+// which gives what ONNX Runtime gives (std::max(x, lo) then std::min(., hi)
+// do the same): a NaN x passes through (both comparisons fail), -0 stays -0
+// against lo = 0, +-inf clamp to the bounds.
 // The vector twin is _mm*_min_ps(hi, _mm*_max_ps(lo, x)) (kernels/x86/
 // clip_lanes.h): MAXPS / MINPS return their second operand on a NaN or a
 // tie, so the bounds go first. (The opposite order, max_ps(x, lo), turns a
