@@ -45,7 +45,7 @@ def _details(engine: int8rt.Engine) -> str:
 def test_the_bf16_tier_sits_above_avx512vnni_and_below_amx() -> None:
     names = list(int8rt.kernels.ISA_NAMES)
     assert names.index("avx512vnni") < names.index("avx512bf16") < names.index("amx")
-    assert names == [info for info in int8rt.kernels.isa_info()]
+    assert names == list(int8rt.kernels.isa_info())
     f = int8rt.kernels.cpu_features()
     base = all(f[k] for k in ("avx512f", "avx512bw", "avx512vl", "avx512dq"))
     assert int8rt.kernels.isa_info()["avx512bf16"]["cpu"] == (base and bool(f["avx512_bf16"]))
