@@ -7,7 +7,8 @@ inputs are crashes found and fixed once; the conv group overflow came back
 unnoticed (the sanitized target runs only under -m slow), so its refusal is
 asserted by name. The seeds of the newer layers (channel-blocked FP32 and BF16
 regions, u8 codes, QSoftmaxFloat, SE tables, QLutFloat, the key-count grid)
-must hold those layers and run. Under -m slow: every seed's attributes at the
+must hold those layers and run; the If / Loop / Scan seeds and the dictionary are
+what tools/make_fuzz_corpus.py writes, byte for byte. Under -m slow: every seed's attributes at the
 edges of their kinds, and tools/engine_mutation_campaign.py for a bounded time."""
 from __future__ import annotations
 
@@ -76,6 +77,38 @@ def test_new_layer_seeds_hold_their_layers_and_run(name: str) -> None:
         from int8rt.accuracy.probs_keys import key_count_layers
         assert key_count_layers(engine.network())  # the key-count grid's record
     run_once(engine, np.random.default_rng(0))
+
+
+def test_control_flow_seeds_are_what_the_tool_writes_and_run() -> None:
+    """tools/make_fuzz_corpus.py rebuilds the If / Loop / Scan seeds (engine format 3) byte for byte, payload and
+    network section, under any ISA cap: the build is deterministic and the committed seeds are the tool's. Each
+    loaded seed holds its subgraph layer and runs as the engine the tool built does."""
+    import make_fuzz_corpus as tool
+    built = tool.control_flow_engines()
+    assert sorted(built) == ["nested_if_in_loop_fp32", "scan_fp32"]
+    rng = np.random.default_rng(5)
+    pairs = {k: rng.standard_normal((3, 2)).astype(np.float32) for k in ("x", "y", "acc0")}
+    feeds = {"nested_if_in_loop_fp32": {**pairs, "n": np.array(5, np.int64)},
+             "scan_fp32": {"s0": rng.standard_normal((2, 3)).astype(np.float32),
+                           "xs": rng.standard_normal((2, 4, 3)).astype(np.float32), "gain": np.array(0.5, np.float32)}}
+    for name, (engine, _) in built.items():
+        files = tool.seed_files(name, engine)
+        assert sorted(files) == [f"engine_file/{name}.payload", f"network_codec/{name}.net"]
+        for rel, data in files.items():
+            assert (tool.CORPUS / rel).read_bytes() == data, f"{rel}: the committed seed is not what the tool writes"
+        loaded = int8rt.Engine.deserialize(_frame((CORPUS / f"{name}.payload").read_bytes()))
+        assert [layer["op"] for layer in loaded.layers()] == [{"nested_if_in_loop_fp32": "Loop"}.get(name, "Scan")]
+        got, want = loaded.run(feeds[name]), engine.run(feeds[name])
+        assert got.keys() == want.keys()
+        for key in want:
+            np.testing.assert_array_equal(got[key], want[key], err_msg=f"{name} {key}")
+
+
+def test_the_dictionary_is_what_the_tool_writes(tmp_path: Path) -> None:
+    """tests/fuzz/engine.dict holds every op and attribute name the tool lists (the control-flow ones included)."""
+    import make_fuzz_corpus as tool
+    tool.write_dict(tmp_path / "engine.dict")
+    assert (tool.CORPUS.parent / "engine.dict").read_text() == (tmp_path / "engine.dict").read_text()
 
 
 @pytest.mark.slow

@@ -46,7 +46,7 @@ def test_bad_isa_name_is_a_clear_error() -> None:
                "    print('ERR', e)", INT8RT_MAX_ISA="avx9000")
     assert r.returncode == 0, r.stderr
     assert "ERR INT8RT_MAX_ISA: unknown ISA 'avx9000'" in r.stdout
-    assert "ref, avx2, avxvnni, avx512, avx512vnni, amx" in r.stdout
+    assert "ref, avx2, avxvnni, avx512, avx512vnni, avx512bf16, amx" in r.stdout
     with pytest.raises(int8rt.InvalidArgumentError, match="unknown ISA 'sse9'"):
         int8rt.set_max_isa("sse9")
 
@@ -157,6 +157,8 @@ def test_cpu_features_match_proc_cpuinfo() -> None:
     avx512 = all(f[k] for k in ("avx512f", "avx512bw", "avx512vl", "avx512dq", "avx512_vnni"))
     if f["amx_tile"] and f["amx_int8"] and avx512:  # AMX kernels use the AVX-512 epilogue
         expected = "amx"
+    elif f["avx512_bf16"] and all(f[k] for k in ("avx512f", "avx512bw", "avx512vl", "avx512dq")):
+        expected = "avx512bf16"
     elif avx512:
         expected = "avx512vnni"
     elif all(f[k] for k in ("avx512f", "avx512bw", "avx512vl", "avx512dq")):

@@ -97,7 +97,7 @@ def test_fp32_is_kept_without_native_bf16_or_when_asked(collapse, monkeypatch, w
     mp = engine.build_report().mixed_precision
     assert mp["met"] and mp["float_layers"] and mp["bf16_layers"] == [] and mp["bf16_score"] is None
     assert mp["bf16_note"] == ("FP32 forced (BuilderConfig.accuracy_bf16=False, --accuracy-fp32)" if without == "asked"
-                               else "no native BF16 here (the CPU lacks AVX512-BF16, or the ISA cap is below avx512)")
+                               else "no native BF16 here (the CPU lacks AVX512-BF16, or the ISA cap is below avx512bf16)")
     precisions = _precisions(engine)
     assert all(precisions[name] == "fp32" for name in mp["float_layers"]) and "bf16" not in precisions.values()
     assert metrics.centred_cosine(fp32, engine.run({"x": case.eval_x})["logits"]) > 0.9
@@ -218,12 +218,12 @@ def test_why_bf16_is_not_tried() -> None:
     assert bf16_unavailable(True, False, "cuda") == "the BF16 kernels are CPU kernels (device cuda)"
     assert bf16_unavailable(True, True).startswith("BuilderConfig.bf16 (--bf16) runs every float layer")
     assert bf16_unavailable() == ("" if native_bf16() else
-                                  "no native BF16 here (the CPU lacks AVX512-BF16, or the ISA cap is below avx512)")
+                                  "no native BF16 here (the CPU lacks AVX512-BF16, or the ISA cap is below avx512bf16)")
 
 
-def test_int8rt_max_isa_below_avx512_keeps_fp32_and_avx512vnni_does_not() -> None:
-    """The environment's ISA cap, in a fresh process (read at start): BF16 kernels sit in the AVX-512 tier, so
-    INT8RT_MAX_ISA=avxvnni keeps the float layers FP32 and avx512vnni (above avx512) does not."""
+def test_int8rt_max_isa_below_avx512bf16_keeps_fp32_and_avx512bf16_does_not() -> None:
+    """The environment's ISA cap, in a fresh process (read at start): BF16 kernels are the avx512bf16 tier, so
+    INT8RT_MAX_ISA=avxvnni and avx512vnni keep the float layers FP32 and avx512bf16 does not."""
     import os
     import subprocess
     import sys
@@ -237,7 +237,7 @@ def test_int8rt_max_isa_below_avx512_keeps_fp32_and_avx512vnni_does_not() -> Non
     # the int8rt this process imported (the installed wheel in CI, python/ in a dev tree), then the tests' helpers
     package_dir = Path(int8rt.__file__).resolve().parent.parent
     path = os.pathsep.join([str(package_dir), str(here), os.environ.get("PYTHONPATH", "")])
-    for isa, bf16 in (("avxvnni", False), ("avx512vnni", native_bf16())):
+    for isa, bf16 in (("avxvnni", False), ("avx512vnni", False), ("avx512bf16", native_bf16())):
         out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                              env={**os.environ, "INT8RT_MAX_ISA": isa, "PYTHONPATH": path}).stdout
         layers = out.strip().splitlines()[-1]

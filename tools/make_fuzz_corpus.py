@@ -1,23 +1,30 @@
 """Writes the seed corpus of the fuzz targets (tests/fuzz/corpus/, committed).
 
-    PYTHONPATH=python python tools/make_fuzz_corpus.py
+    PYTHONPATH=python python tools/make_fuzz_corpus.py                # everything
+    PYTHONPATH=python python tools/make_fuzz_corpus.py --only scan_fp32 nested_if_in_loop_fp32
 
 engine_file/: the payloads (the file after its 32-byte header) of small
 engines built from tests/onnx_models.py, FP32 and INT8, and of engines that
 hold the newer layers (new_layer_engines, from the tests' own networks:
 channel-blocked FP32 and BF16 regions, u8 codes, QSoftmaxFloat, SE tables,
-QLutFloat, the key-count grid); fuzz_engine_file frames a payload with a
-valid header and checksum. Plus one whole file to seed the header checks. network_codec/: the network part of those payloads
+QLutFloat, the key-count grid), and of FP32 engines with subgraphs
+(control_flow_engines: an If inside a Loop, a Scan; format 3);
+fuzz_engine_file frames a payload with a valid header and checksum. Plus one whole file to seed the header checks. network_codec/: the network part of those payloads
 (after target, tuned ISA and metadata). cache/: the calibration caches of
 tests/data and of the INT8 builds. Files named regress-* (inputs of crashes
 found and fixed, replayed by every fuzz run) are kept. engine.dict: a libFuzzer dictionary for
 fuzz_engine_file and fuzz_network_codec (-dict=): op and attribute names as
 the codec writes strings, and 64- and 32-bit values at the edges of what
 sizes, pads and dilations hold. The files are regenerated, not edited; a
-change of the engine format means running this again.
+change of the engine format means running this again. --only NAME ...
+rewrites those seeds (and the dictionary) and leaves every other file as it
+is. The builds are deterministic: the same int8rt writes the same bytes
+(tests/test_engine_corpus_replay.py checks the control-flow seeds against
+the committed ones).
 """
 from __future__ import annotations
 
+import argparse
 import struct
 import tempfile
 import sys
@@ -102,7 +109,20 @@ def engines() -> dict[str, tuple[int8rt.Engine, bytes]]:
         engine = int8rt.build_engine(model, int8rt.BuilderConfig(precision="int8", calibrator=calib))
         out[f"{name}_int8"] = (engine, caches[0] if caches else b"")
     out.update(new_layer_engines())
+    out.update(control_flow_engines())
     return out
+
+
+def control_flow_engines() -> dict[str, tuple[int8rt.Engine, bytes]]:
+    """FP32 engines whose layers hold subgraphs (engine format 3): the If inside a Loop that reads values two
+    scopes out, and the backwards Scan with a captured input, of tests/test_onnx_control_flow.py."""
+    import test_onnx_control_flow as flow  # noqa: PLC0415  (tests/: needs onnxruntime, as the tests do)
+
+    # No convs to block: channel_blocked off keeps the report (and so the bytes) the same under every ISA cap (on,
+    # a cap below avx512 adds "channel-blocked: not applied ..." to the engine's report).
+    fp32 = int8rt.BuilderConfig(precision="fp32", channel_blocked=False)
+    return {"nested_if_in_loop_fp32": (int8rt.build_engine(flow.nested_model(), fp32), b""),
+            "scan_fp32": (int8rt.build_engine(flow.scan_model(), fp32), b"")}
 
 
 def blocked_net() -> onnx.ModelProto:
@@ -167,13 +187,14 @@ DICT_OPS = ["Conv", "Gemm", "MatMul", "MaxPool", "AveragePool", "Concat", "Resha
             "int8rt.QConcat", "int8rt.QLut", "int8rt.QChannelMul", "int8rt.QFlatten", "int8rt.QLutFloat",
             "int8rt.QSoftmaxFloat", "int8rt.QAttention", "int8rt.ToNCHW16c", "int8rt.Concat16c",
             "int8rt.AveragePool16c", "int8rt.MaxPool16c", "int8rt.GlobalAveragePool16c", "int8rt.ToBf16x16c",
-            "int8rt.ConvBf16x16c", "int8rt.GlobalAveragePoolBf16x16c"]
+            "int8rt.ConvBf16x16c", "int8rt.GlobalAveragePoolBf16x16c", "If", "Loop", "Scan"]
 DICT_ATTRS = ["pads", "strides", "dilations", "kernel_shape", "group", "axis", "axes", "perm", "split", "starts",
               "ends", "in_scale", "out_scale", "w_scales", "act", "output_padding", "output_shape", "ceil_mode",
               "count_include_pad", "channels", "int8rt_layout", "int8rt_activation", "int8rt_clip_min",
               "int8rt_clip_max", "int8rt_residual", "int8rt_precision", "in_zero_point", "out_zero_point",
               "residual_scale", "residual_zero_point", "probs_calibrated_keys", "probs_scale", "k_transposed",
-              "int8rt_chain", "int8rt_chain_values"]
+              "int8rt_chain", "int8rt_chain_values", "then_branch", "else_branch", "body", "num_scan_inputs",
+              "scan_input_axes", "scan_input_directions", "scan_output_axes", "scan_output_directions"]
 DICT_I64 = [0, 1, -1, 2, 255, 256, 65536, 2**24 + 1, 2**31 - 1, 2**31, 2**32, 2**58 + 1, 2**62 + 1, 2**63 - 1,
             -(2**63)]
 DICT_I32 = [-1, 2**31 - 1, -(2**31)]
@@ -193,8 +214,30 @@ def write_dict(path: Path) -> None:
     path.write_text("\n".join(lines) + "\n")
 
 
+def seed_files(name: str, engine: int8rt.Engine) -> dict[str, bytes]:
+    """The corpus files of one engine seed, by path under CORPUS: its payload and its network section."""
+    payload = engine.serialize()[HEADER:]
+    return {f"engine_file/{name}.payload": payload, f"network_codec/{name}.net": network_part(payload)}
+
+
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--only", nargs="+", metavar="NAME",
+                        help="rewrite only these seeds (control-flow seeds: built alone, in seconds)")
+    args = parser.parse_args()
     dirs = {k: CORPUS / k for k in ("engine_file", "network_codec", "cache")}
+    if args.only:
+        flow = control_flow_engines()
+        built = flow if set(args.only) <= set(flow) else engines()
+        unknown = sorted(set(args.only) - set(built))
+        if unknown:
+            parser.error(f"no seed named {', '.join(unknown)} (seeds: {', '.join(sorted(built))})")
+        for name in args.only:
+            for rel, data in seed_files(name, built[name][0]).items():
+                (CORPUS / rel).write_bytes(data)
+        write_dict(CORPUS.parent / "engine.dict")
+        print(f"wrote the seeds {', '.join(args.only)} and the dictionary under {CORPUS}")
+        return
     for d in dirs.values():
         d.mkdir(parents=True, exist_ok=True)
         for f in d.iterdir():
@@ -202,9 +245,8 @@ def main() -> None:
                 f.unlink()
     built = engines()
     for name, (engine, cache) in built.items():
-        data = engine.serialize()
-        (dirs["engine_file"] / f"{name}.payload").write_bytes(data[HEADER:])
-        (dirs["network_codec"] / f"{name}.net").write_bytes(network_part(data[HEADER:]))
+        for rel, data in seed_files(name, engine).items():
+            (CORPUS / rel).write_bytes(data)
         if cache:
             (dirs["cache"] / f"{name}.cache").write_bytes(cache)
     (dirs["engine_file"] / "conv_fp32.engine").write_bytes(built["conv_fp32"][0].serialize())

@@ -6,9 +6,15 @@
 #
 #   tools/sanitize_tests.sh                 # C++ tests + the default Python suite
 #   tools/sanitize_tests.sh tests/test_engine.py -k save   # C++ tests + these pytest args
+#   CPP_TESTS=0 tools/sanitize_tests.sh tests/test_u8_codes.py   # only the library and these
 #
 # BUILD (default build/asan) holds the build and the package (BUILD/site);
 # later runs are incremental. CUDA is off (host code is what is checked).
+# CPP_TESTS=0 neither builds nor runs the C++ unit tests (41 more sanitized
+# objects), for a run of chosen Python tests. Where ccache is installed it
+# compiles (unless CMAKE_CXX_COMPILER_LAUNCHER says otherwise), so a later
+# run or session with the same CCACHE_DIR reuses the objects (the sanitized
+# build at -O1 -g is the slow part: about 330 objects).
 # Python itself is not instrumented, so libasan is preloaded; leak checking
 # is off (the interpreter keeps memory until exit on purpose).
 set -euo pipefail
@@ -16,6 +22,7 @@ cd "$(dirname "$0")/.."
 build=${BUILD:-build/asan}
 mkdir -p "$build"
 build=$(cd "$build" && pwd)
+if command -v ccache >/dev/null; then export CMAKE_CXX_COMPILER_LAUNCHER=${CMAKE_CXX_COMPILER_LAUNCHER:-ccache}; fi
 site=$build/site
 # The Python sources, without what tools/dev_build.sh installed beside them.
 rm -rf "$site/int8rt" && mkdir -p "$site" && cp -r python/int8rt "$site/int8rt"
@@ -28,12 +35,14 @@ export ASAN_OPTIONS=detect_leaks=0:abort_on_error=1:print_summary=1:allocator_ma
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 flags="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer -g -O1"
 
-echo "== C++ unit tests (ASan + UBSan)"
-gen=(); command -v ninja >/dev/null && gen=(-G Ninja)
-cmake -S tests/cpp -B "$build/cpptests" "${gen[@]}" -DCMAKE_BUILD_TYPE=Release -DCMAKE_CXX_FLAGS="$flags" \
-  -Dint8rt_DIR="$site/int8rt/lib/cmake/int8rt" >/dev/null
-cmake --build "$build/cpptests" -j "${JOBS:-2}"
-"$build/cpptests/int8rt_cpp_tests" --gtest_brief=1
+if [ "${CPP_TESTS:-1}" != 0 ]; then
+  echo "== C++ unit tests (ASan + UBSan)"
+  gen=(); command -v ninja >/dev/null && gen=(-G Ninja)
+  cmake -S tests/cpp -B "$build/cpptests" "${gen[@]}" -DCMAKE_BUILD_TYPE=Release -DCMAKE_CXX_FLAGS="$flags" \
+    -Dint8rt_DIR="$site/int8rt/lib/cmake/int8rt" >/dev/null
+  cmake --build "$build/cpptests" -j "${JOBS:-2}"
+  "$build/cpptests/int8rt_cpp_tests" --gtest_brief=1
+fi
 
 echo "== Python tests (ASan + UBSan)"
 preload="$(gcc -print-file-name=libasan.so) $(gcc -print-file-name=libubsan.so)"

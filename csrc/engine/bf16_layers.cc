@@ -81,7 +81,7 @@ std::vector<std::string> mark_bf16_layers(Network& net, const std::set<std::stri
   }
   if (marked > 0 && kernels::choose<kernels::GemmBf16Kernel>().isa() == kernels::Isa::kRef) {
     report.push_back("warning: BF16 layers run the scalar reference kernel here (no AVX512-BF16 or AMX-BF16, "
-                     "or INT8RT_MAX_ISA below avx512): slower than FP32");
+                     "or INT8RT_MAX_ISA below avx512bf16): slower than FP32");
   }
   return report;
 }

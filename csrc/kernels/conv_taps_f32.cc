@@ -15,6 +15,7 @@
 #include "core/thread_pool.h"
 #include "int8rt/error.h"
 #include "int8rt/threading.h"
+#include "kernels/ref/clip_f32.h"
 
 namespace int8rt {
 namespace kernels {
@@ -27,10 +28,7 @@ int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 void add_clip(const float* v, const float* r, const SgemmEpilogue& ep, float* dst, int64_t n) {
   for (int64_t i = 0; i < n; ++i) {
     float x = v[i] + r[i];
-    if (ep.clip) {
-      x = x > ep.lo ? x : ep.lo;
-      x = x < ep.hi ? x : ep.hi;
-    }
+    if (ep.clip) x = ref::clip_f32(x, ep.lo, ep.hi);
     dst[i] = x;
   }
 }

@@ -86,6 +86,7 @@ const char* isa_name(Isa isa) {
     case Isa::kAvxVnni: return "avxvnni";
     case Isa::kAvx512: return "avx512";
     case Isa::kAvx512Vnni: return "avx512vnni";
+    case Isa::kAvx512Bf16: return "avx512bf16";
     case Isa::kAmx: return "amx";
   }
   return "?";
@@ -110,6 +111,7 @@ bool cpu_supports_isa(Isa isa) {
     case Isa::kAvxVnni: return f.avx2 && f.fma && f.avx_vnni;
     case Isa::kAvx512: return avx512;
     case Isa::kAvx512Vnni: return avx512 && f.avx512_vnni;
+    case Isa::kAvx512Bf16: return avx512 && f.avx512_bf16;
     case Isa::kAmx: return f.amx_tile && f.amx_int8 && avx512 && f.avx512_vnni;
   }
   return false;

@@ -50,11 +50,14 @@ namespace kernels {
 // Tiers are not nested CPU features: kAvxVnni (VEX) and the AVX-512 tiers are
 // independent, and a CPU may have a higher tier and not a lower one (AMD Zen 4
 // has avx512vnni, not avxvnni), which the per-ISA CPU check handles.
-enum class Isa { kRef = 0, kAvx2, kAvxVnni, kAvx512, kAvx512Vnni, kAmx };
-constexpr Isa kAllIsas[] = {Isa::kRef,    Isa::kAvx2,       Isa::kAvxVnni,
-                            Isa::kAvx512, Isa::kAvx512Vnni, Isa::kAmx};
+// kAvx512Bf16 is the BF16 kernels' tier (VDPBF16PS, VCVTNEPS2BF16), above
+// avx512vnni: a cap at avx512vnni or below keeps every BF16 vector kernel
+// out, as a cap must hold every tier above the one it names.
+enum class Isa { kRef = 0, kAvx2, kAvxVnni, kAvx512, kAvx512Vnni, kAvx512Bf16, kAmx };
+constexpr Isa kAllIsas[] = {Isa::kRef,        Isa::kAvx2,        Isa::kAvxVnni, Isa::kAvx512,
+                            Isa::kAvx512Vnni, Isa::kAvx512Bf16, Isa::kAmx};
 
-// "ref", "avx2", "avxvnni", "avx512", "avx512vnni", "amx".
+// "ref", "avx2", "avxvnni", "avx512", "avx512vnni", "avx512bf16", "amx".
 const char* isa_name(Isa isa);
 // Parses one of those names (case-insensitive); throws InvalidArgument
 // listing the valid names otherwise. `what` prefixes the message.
@@ -62,7 +65,8 @@ Isa parse_isa(const std::string& name, const std::string& what = "ISA");
 
 // Whether this CPU (and OS) can run kernels of `isa`:
 //   avx2: AVX2+FMA; avxvnni: AVX2+FMA+AVX-VNNI; avx512: AVX512 F/BW/VL/DQ;
-//   avx512vnni: the avx512 set + AVX512-VNNI;
+//   avx512vnni: the avx512 set + AVX512-VNNI; avx512bf16: the avx512 set +
+//   AVX512-BF16;
 //   amx: AMX tile+int8 with the Linux permission granted, plus the
 //        avx512vnni set (the AMX kernels' epilogue is AVX-512); ref: always.
 bool cpu_supports_isa(Isa isa);

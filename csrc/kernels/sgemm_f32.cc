@@ -29,6 +29,7 @@
 #include "int8rt/threading.h"
 #include "kernels/gemm_panels_f32.h"
 #include "kernels/read_ahead.h"
+#include "kernels/ref/clip_f32.h"
 #include "kernels/transpose_x32.h"
 
 namespace int8rt {
@@ -190,8 +191,7 @@ void sgemm_tile_epilogue(const SgemmTile& t) {
     }
     if (t.clip) {
       for (int j = 0; j < cols; ++j) {
-        const float v = c[j] > lo ? c[j] : lo;
-        c[j] = v < hi ? v : hi;
+        c[j] = ref::clip_f32(c[j], lo, hi);
       }
     }
   }
@@ -455,8 +455,7 @@ void sgemm(const SgemmKernel& uk, int64_t M, int64_t N, int64_t K, GemmOperand A
       for (int64_t j = 0; ep && ep->col_bias && j < N; ++j) c[j] = c[j] + ep->col_bias[j];
       for (int64_t j = 0; ep && ep->residual && j < N; ++j) c[j] = c[j] + ep->residual[i * ep->ldr + j];
       for (int64_t j = 0; ep && ep->clip && j < N; ++j) {
-        const float v = c[j] > ep->lo ? c[j] : ep->lo;
-        c[j] = v < ep->hi ? v : ep->hi;
+        c[j] = ref::clip_f32(c[j], ep->lo, ep->hi);
       }
       if (ep && ep->unary) ep->unary->apply(ep->unary_op, N, c, c);
       if (ep && ep->post) ep->post(ep->post_ctx, c, N);

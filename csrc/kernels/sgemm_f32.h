@@ -124,8 +124,8 @@ PackedB pack_b_once(const SgemmKernel& uk, int64_t K, int64_t N, const GemmOpera
 // order); after the last slice, when residual, v = v + residual[i * ldr + j]
 // (a residual Add fused into the convolution before it; ldr = 0 adds one
 // row to every row: a MatMul's bias Add, after the whole product as the
-// unfused Add), then, when clip, v = v > lo ? v : lo, then v < hi ? v : hi
-// (Relu: lo = 0, hi = +inf), the engine's clip_value; then, when unary,
+// unfused Add), then, when clip, v = clip_f32(v, lo, hi) (kernels/ref/
+// clip_f32.h; Relu: lo = 0, hi = +inf; NaN stays NaN); then, when unary,
 // v = f(v) by unary->apply(unary_op, ...) on the rows of each task's tile
 // once all its slices are done (a MatMul's Gelu, while the tile is in L2:
 // the same kernel on the same values as the unfused layer, so the same bits).

@@ -448,7 +448,7 @@ def _parser() -> argparse.ArgumentParser:
                    help="keep squeeze-and-excitation gates, their pools and the chain before them in float32")
     b.add_argument("--no-int8-matmul-pairs", action="store_true",
                    help="keep MatMuls of two activations (attention) in float32 instead of int8")
-    b.add_argument("--max-isa", help="cap the CPU kernels (ref, avx2, avxvnni, avx512, avx512vnni, amx)")
+    b.add_argument("--max-isa", help="cap the CPU kernels (ref, avx2, avxvnni, avx512, avx512vnni, avx512bf16, amx)")
     b.add_argument("--threads", type=int)
     b.add_argument("--device", default="cpu",
                    help="where the engine runs: cpu (default) or cuda (a CUDA build of int8rt and a GPU)")

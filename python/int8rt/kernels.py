@@ -17,8 +17,9 @@ from . import _core
 
 __all__ = ["ISA_NAMES", "cpu_features", "get_max_isa", "isa_info", "set_max_isa"]
 
-#: ISA tier names, lowest first.
-ISA_NAMES = ("ref", "avx2", "avxvnni", "avx512", "avx512vnni", "amx")
+#: ISA tier names, lowest first (a cap holds back every tier above it; the
+#: BF16 vector kernels are the ``avx512bf16`` tier).
+ISA_NAMES = ("ref", "avx2", "avxvnni", "avx512", "avx512vnni", "avx512bf16", "amx")
 
 
 def cpu_features() -> Dict[str, Union[bool, str]]:

@@ -93,7 +93,7 @@ void FloatChain::apply(float* y, int64_t n) const {
       const float* in = !reads_z_ || k == 0 ? z : t;
       float* out = !reads_z_ || k == last ? z : t;
       switch (s.kind) {
-        case Kind::kRelu: for (int64_t i = 0; i < m; ++i) out[i] = in[i] > 0.f ? in[i] : 0.f; break;
+        case Kind::kRelu: for (int64_t i = 0; i < m; ++i) out[i] = kernels::ref::relu_f32(in[i]); break;
         case Kind::kClip: for (int64_t i = 0; i < m; ++i) out[i] = clip_value(in[i], s.lo, s.hi); break;
         case Kind::kBinary: {
           auto at = [&](Operand o) { return o == Operand::kConstant ? &s.c : o == Operand::kConvOutput ? z : in; };

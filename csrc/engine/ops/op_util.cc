@@ -269,13 +269,13 @@ FusedActivation parse_fused_activation(const Node& node) {
   FusedActivation a;
   if (!node.attrs.has("int8rt_activation")) return a;
   std::string kind = node.attrs.get_string("int8rt_activation", "");
-  const double inf = std::numeric_limits<double>::infinity();
   if (kind == "Relu") {
     a.kind = FusedActivation::Kind::kRelu;
   } else if (kind == "Clip") {
     a.kind = FusedActivation::Kind::kClip;
-    a.lo = static_cast<float>(node.attrs.get_float("int8rt_clip_min", -inf));
-    a.hi = static_cast<float>(node.attrs.get_float("int8rt_clip_max", inf));
+    // An omitted bound is ONNX's default, the float32 range's end (passes.h).
+    a.lo = static_cast<float>(node.attrs.get_float("int8rt_clip_min", std::numeric_limits<float>::lowest()));
+    a.hi = static_cast<float>(node.attrs.get_float("int8rt_clip_max", std::numeric_limits<float>::max()));
   } else if (kind == "LeakyRelu") {
     a.kind = FusedActivation::Kind::kLeakyRelu;
     a.alpha = static_cast<float>(node.attrs.get_float("int8rt_leaky_alpha", 0.01));
@@ -309,7 +309,7 @@ bool FusedActivation::as_clip(float* lo_out, float* hi_out) const {
 void FusedActivation::apply(float* y, int64_t n) const {
   switch (kind) {
     case Kind::kNone: break;
-    case Kind::kRelu: for (int64_t i = 0; i < n; ++i) y[i] = y[i] > 0.f ? y[i] : 0.f; break;
+    case Kind::kRelu: for (int64_t i = 0; i < n; ++i) y[i] = kernels::ref::relu_f32(y[i]); break;
     case Kind::kClip: for (int64_t i = 0; i < n; ++i) y[i] = clip_value(y[i], lo, hi); break;
     case Kind::kLeakyRelu: for (int64_t i = 0; i < n; ++i) y[i] = y[i] >= 0.f ? y[i] : alpha * y[i]; break;
     case Kind::kSwish: case Kind::kHardSwish: unary->apply(unary_op, n, y, y); break;

@@ -12,6 +12,7 @@
 #include "engine/value.h"
 #include "int8rt/error.h"
 #include "int8rt/network.h"
+#include "kernels/ref/clip_f32.h"
 #include "kernels/ref/math_f32.h"
 
 namespace int8rt {
@@ -112,14 +113,10 @@ std::vector<float> pool_divisors(int64_t in, int64_t k, int64_t s, int64_t d, co
 // parameters, contract in graph/passes/passes.h), with the same float32
 // formulas as the standalone Relu/Clip/LeakyRelu layers (unary_f32.cc), so a
 // fused graph reproduces the unfused one bit for bit.
-// max(x, lo) then min(., hi), as std::fmin(std::fmax(x, lo), hi) for every
-// input (NaN -> lo) but written as comparisons, which the compiler turns into
-// vector max/min instructions; std::fmin/fmax are libm calls per element
-// without -ffast-math.
-inline float clip_value(float x, float lo, float hi) {
-  const float v = x > lo ? x : lo;
-  return v < hi ? v : hi;
-}
+// The clamp is kernels/ref/clip_f32.h's (ONNX Runtime's order: NaN passes,
+// -0 stays -0), written as comparisons, which the compiler turns into vector
+// max/min instructions.
+inline float clip_value(float x, float lo, float hi) { return kernels::ref::clip_f32(x, lo, hi); }
 
 class FloatChain;  // engine/ops/float_chain.h
 

@@ -47,6 +47,11 @@ bool negative(T v) {
 inline float softplus(float x) { return x > 20.f ? x : std::log1p(std::exp(x)); }
 
 using kernels::ref::UnaryF32;
+
+// Clip's omitted bounds: ONNX's defaults, numeric_limits<float>::lowest() and
+// max() (so +-inf clip to the float32 range's ends, as in ONNX Runtime).
+constexpr float kNoLowerBound = std::numeric_limits<float>::lowest();
+constexpr float kNoUpperBound = std::numeric_limits<float>::max();
 using kernels::ref::exp_f32;
 using kernels::ref::tanh_f32;
 
@@ -125,8 +130,8 @@ class UnaryLayer : public Layer {
   // constant bound (a_ / b_) does not fit it and is refused.
   std::vector<std::pair<DataType, Shape>> infer_clip(const std::vector<const Value*>& in) const {
     const DataType t = in[0]->dtype();
-    const bool constant_bound = (a_ != -std::numeric_limits<float>::infinity() && !(run_time_bounds_ & 1)) ||
-                                (b_ != std::numeric_limits<float>::infinity() && !(run_time_bounds_ & 2));
+    const bool constant_bound = (a_ != kNoLowerBound && !(run_time_bounds_ & 1)) ||
+                                (b_ != kNoUpperBound && !(run_time_bounds_ & 2));
     if (!is_numeric_dtype(t) || constant_bound) {
       throw InvalidArgument("node '" + name_ + "': Clip on " + dtype_name(t) +
                             " takes bounds of its dtype computed at run time, or none");
@@ -189,7 +194,7 @@ class UnaryLayer : public Layer {
   // a / b: the layer's a_ / b_, or Clip's bounds read from its inputs on this run.
   void apply(const float* x, float* y, int64_t n, float a, float b) const {
     switch (kind_) {
-      case Kind::kRelu: for (int64_t i = 0; i < n; ++i) y[i] = x[i] > 0.f ? x[i] : 0.f; break;
+      case Kind::kRelu: for (int64_t i = 0; i < n; ++i) y[i] = kernels::ref::relu_f32(x[i]); break;
       case Kind::kLeakyRelu: for (int64_t i = 0; i < n; ++i) y[i] = x[i] >= 0.f ? x[i] : a * x[i]; break;
       case Kind::kClip: for (int64_t i = 0; i < n; ++i) y[i] = clip_value(x[i], a, b); break;
       case Kind::kHardSigmoid:
@@ -232,10 +237,10 @@ class UnaryLayer : public Layer {
 };
 
 // Clip's bound from input `index`: its float32 constant value, else
-// `fallback` (the attribute, or +-inf); a bound computed at run time, or a
-// constant of another dtype (an integer Clip's: DeBERTa-v2 clamps its int64
-// relative positions to [0, 127]), sets its bit in *run_time (read by the
-// layer on each run, with the dtype checks of infer / infer_clip).
+// `fallback` (the attribute, or ONNX's default); a bound computed at run
+// time, or a constant of another dtype (an integer Clip's: DeBERTa-v2 clamps
+// its int64 relative positions to [0, 127]), sets its bit in *run_time (read
+// by the layer on each run, with the dtype checks of infer / infer_clip).
 float scalar_constant(const Network& net, const Node& node, size_t index, float fallback, unsigned* run_time) {
   if (!has_input(node, index)) return fallback;
   const Tensor& bound = net.tensor(node.inputs[index]);
@@ -252,12 +257,13 @@ LayerFactory make(Kind kind) {
   return [kind](const Network& net, const Node& node) -> std::unique_ptr<Layer> {
     float a = 0.f, b = 0.f;
     unsigned run_time_bounds = 0;
-    const float inf = std::numeric_limits<float>::infinity();
     switch (kind) {
       case Kind::kLeakyRelu: a = static_cast<float>(node.attrs.get_float("alpha", 0.01)); break;
       case Kind::kClip:
-        a = scalar_constant(net, node, 1, static_cast<float>(node.attrs.get_float("min", -inf)), &run_time_bounds);
-        b = scalar_constant(net, node, 2, static_cast<float>(node.attrs.get_float("max", inf)), &run_time_bounds);
+        a = static_cast<float>(node.attrs.get_float("min", kNoLowerBound));
+        b = static_cast<float>(node.attrs.get_float("max", kNoUpperBound));
+        a = scalar_constant(net, node, 1, a, &run_time_bounds);
+        b = scalar_constant(net, node, 2, b, &run_time_bounds);
         return std::make_unique<UnaryLayer>(kind, a, b, node.name, run_time_bounds);
       case Kind::kHardSigmoid:
         a = static_cast<float>(node.attrs.get_float("alpha", 0.2));

@@ -26,7 +26,8 @@
 namespace int8rt {
 namespace {
 
-constexpr double kInf = std::numeric_limits<double>::infinity();
+// Clip's omitted bounds: ONNX's defaults, the float32 range's ends (as the Clip layer, unary_f32.cc).
+constexpr double kFloatMax = std::numeric_limits<float>::max();
 
 // A one-element float32 constant's value, or false; of rank at most
 // `max_rank` (the conv output's: a [1, 1, 1, 1, 1] constant would broadcast
@@ -57,9 +58,9 @@ bool as_step(const Network& net, int id, int t, int z, Step* s) {
     return true;
   }
   if (node.op == "Clip" && node.inputs.size() <= 3) {
-    // The Clip layer's bounds (engine/ops/unary_f32.cc): the constant input, else the attribute, else +-inf.
-    double lo = static_cast<float>(node.attrs.get_float("min", -kInf));
-    double hi = static_cast<float>(node.attrs.get_float("max", kInf));
+    // The Clip layer's bounds (engine/ops/unary_f32.cc): the constant input, else the attribute, else ONNX's default.
+    double lo = static_cast<float>(node.attrs.get_float("min", -kFloatMax));
+    double hi = static_cast<float>(node.attrs.get_float("max", kFloatMax));
     float v = 0.f;
     for (size_t i = 1; i < node.inputs.size() && i < 3; ++i) {
       if (node.inputs[i] < 0) continue;

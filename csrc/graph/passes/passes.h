@@ -25,20 +25,23 @@
 //   "int8rt_activation" (string) applied last, to the float32 value z (after the
 //                                residual when both are present):
 //       "Relu"       y = z > 0 ? z : 0
-//       "Clip"       y = fmin(fmax(z, lo), hi), lo = "int8rt_clip_min" (float; absent:
-//                    no lower bound, i.e. -inf), hi = "int8rt_clip_max" (float; absent:
-//                    no upper bound, +inf). ReLU6 is Clip with 0 and 6.
+//       "Clip"       y = clip_f32(z, lo, hi) (kernels/ref/clip_f32.h: NaN stays NaN),
+//                    lo = "int8rt_clip_min" (float; absent: ONNX's default for an omitted
+//                    bound, the lowest float32), hi = "int8rt_clip_max" (float; absent:
+//                    the largest float32, so +inf clips to it as in ONNX Runtime).
+//                    ReLU6 is Clip with 0 and 6.
 //       "LeakyRelu"  y = z >= 0 ? z : alpha * z, alpha = "int8rt_leaky_alpha" (float,
 //                    default 0.01 as in ONNX)
 //       "Swish"      y = z * sigmoid(z) (FP32 Conv only: fuse_swish)
 //       "HardSwish"  y = z * fmin(fmax(z / 6 + 0.5, 0), 1) (FP32 Conv only: fuse_swish)
 //       "Chain"      (FP32 Conv only: fuse_float_chain) t = z, then each step of
 //                    "int8rt_chain" (string, steps joined by ';') in order:
-//                    "Relu", "Clip" (t = fmin(fmax(t, lo), hi)), or "<Op>:<ab>" with Op one
+//                    "Relu", "Clip" (t = clip_f32(t, lo, hi)), or "<Op>:<ab>" with Op one
 //                    of Add, Sub, Mul, Div and a, b the operands in the node's order, each
 //                    't' (the running value), 'z' (the conv's value) or 'c' (the next
-//                    constant); the constants in order, Clip's lo and hi (+-inf when
-//                    absent) included, are "int8rt_chain_values" (floats); y = t.
+//                    constant); the constants in order, Clip's lo and hi (the float32
+//                    range's ends when absent) included, are "int8rt_chain_values"
+//                    (floats); y = t.
 //   The bounds/alpha are stored as doubles holding the float32 values the
 //   original nodes used, so float32 arithmetic reproduces the unfused graph
 //   bit for bit.

@@ -5,7 +5,9 @@
 // first, the reference kernel last) when an engine is built or loaded. The
 // ISA tier it may use is capped by the lowest of: what this CPU supports, the
 // INT8RT_MAX_ISA environment variable, and set_max_isa(). Tier names, lowest
-// first: "ref", "avx2", "avxvnni", "avx512vnni", "amx". INT8RT_LOG=dispatch
+// first: "ref", "avx2", "avxvnni", "avx512", "avx512vnni", "avx512bf16",
+// "amx"; a cap holds back every tier above it (at "avx512vnni" no BF16
+// vector kernel runs). INT8RT_LOG=dispatch
 // prints each choice (and why other candidates declined) to stderr.
 //
 // Thread safety: every function may be called from any thread; a new cap

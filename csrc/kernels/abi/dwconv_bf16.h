@@ -6,7 +6,7 @@
 //   for (ky, kx) in row-major order:
 //     v = fma(w[ky][kx], x(oy * sh - ph + ky * dh, ox * sw - pw + kx * dw), v)
 //   v = v + residual (when given; one FP32 add), then the clip when asked
-//   (v > lo ? v : lo, then v < hi ? v : hi: NaN -> lo), then the store: FP32
+//   (clip_f32 of kernels/ref/clip_f32.h: NaN stays NaN), then the store: FP32
 //   as it is, or BF16 (bf16::from_f32, round to nearest even) into y16.
 // x is a BF16 tensor (its bits), read as the FP32 values it denotes, and +0
 // outside the image (every tap is taken: a padded tap adds w * +0). The

@@ -5,7 +5,7 @@
 //               w[ky][kx] * x[oy * sh - ph + ky * dh][ox * sw - pw + kx * dw]
 // where taps that fall outside the image are skipped (zero padding); then
 //   y = clip(v + residual)   (residual when given, clip when asked:
-//                             max(., lo) then min(., hi), NaN -> lo)
+//                             clip_f32 of kernels/ref/clip_f32.h: NaN stays NaN)
 // The reference rounds each product and then adds (no FMA); a vector tier
 // may fuse each multiply-add (one rounding per tap) in the same tap order,
 // so it differs from the reference by at most (kh * kw + 1) * 2^-23 *

@@ -68,7 +68,7 @@ struct Bf16Tile {
   // convolution's rows): after the C update above, v = v + bias[r] when
   // bias (one FP32 add), then v = v + residual[r * ldr + j] when residual
   // (one FP32 add: a residual Add fused into the conv), then, when clip,
-  // v = v > lo ? v : lo and v < hi ? v : hi; then the store.
+  // v = clip_f32(v, lo, hi) (kernels/ref/clip_f32.h); then the store.
   const float* bias = nullptr;   // [rows] of this tile, or nullptr
   const float* residual = nullptr;  // at the tile's first row and column, or nullptr
   int64_t ldr = 0;                  // row stride of residual (elements)

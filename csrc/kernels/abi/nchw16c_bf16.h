@@ -39,7 +39,7 @@
 //               monotone, so this is the BF16 rounding of the FP32 pool of
 //               the unrounded values (the NCHW BF16 engine's order).
 //   mean:       s = 0; for p ascending: s = s + x[p]; y = s / P (FP32 out)
-// (clip: v > lo ? v : lo, then v < hi ? v : hi; NaN -> lo.) The padded
+// (clip: clip_f32 of kernels/ref/clip_f32.h; NaN stays NaN.) The padded
 // lanes of every output are stored +0.
 // The AMX order (x86/amx/conv_nchw16c_bf16_32x32.cc, TDPBF16PS; pointwise
 // and dense conv): acc = 0; for taps row-major whose input row is inside

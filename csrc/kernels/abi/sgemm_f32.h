@@ -63,7 +63,7 @@ struct SgemmTile {
   // v = v + bias[r] when bias, v = v + col_bias[j] when col_bias (either set
   // on the first K slice only, which does not accumulate), then on the last
   // slice v = v + residual[r * ldr + j] when residual, then, when clip,
-  // v = v > lo ? v : lo and v < hi ? v : hi.
+  // v = clip_f32(v, lo, hi) (kernels/ref/clip_f32.h).
   const float* bias = nullptr;
   const float* col_bias = nullptr;  // at the tile's first column
   const float* residual = nullptr;  // at the tile's first row and column

@@ -17,9 +17,9 @@ using TransposeX32Fn = void (*)(int64_t A, int64_t B, const uint32_t* x, int64_t
 // The transpose fused with a residual Add and a Relu / Clip (the float
 // Conv's output-transposed product, engine/ops/conv_f32_transposed.cc): for
 // a < A, b < B, v = x[b * ldx + a] + r[a * ldy + b] (one IEEE add, x's
-// value first), then when clip is not nullptr c = v > clip[0] ? v : clip[0]
-// and y[a * ldy + b] = c < clip[1] ? c : clip[1] (the engine's clip_value;
-// the SGEMM epilogue's clip), else y[a * ldy + b] = v. r has y's layout; y
+// value first), then when clip is not nullptr y[a * ldy + b] =
+// clip_f32(v, clip[0], clip[1]) (kernels/ref/clip_f32.h, the engine's
+// clip_value; the SGEMM epilogue's clip), else y[a * ldy + b] = v. r has y's layout; y
 // may be r, not x. The same bits as the transpose and then the add and the
 // clip as separate passes, on every tier.
 using TransposeAddF32Fn = void (*)(int64_t A, int64_t B, const float* x, int64_t ldx, const float* r, float* y,

@@ -6,6 +6,7 @@
 
 #include "kernels/abi/dwconv_bf16.h"
 #include "kernels/ref/bf16.h"
+#include "kernels/ref/clip_f32.h"
 
 namespace int8rt {
 namespace kernels {
@@ -31,10 +32,7 @@ void dwconv_bf16_plane(const DwConvBf16Plane& p) {
         }
         const int64_t at = t * P + oy * p.ow + ox;
         if (p.residual) v = v + p.residual[at];
-        if (p.clip) {
-          v = v > p.lo ? v : p.lo;
-          v = v < p.hi ? v : p.hi;
-        }
+        if (p.clip) v = clip_f32(v, p.lo, p.hi);
         if (p.y16) {
           p.y16[at] = bf16::from_f32(v);
         } else {

@@ -6,6 +6,7 @@
 #include <algorithm>
 
 #include "kernels/abi/dwconv_f32.h"
+#include "kernels/ref/clip_f32.h"
 
 namespace int8rt {
 namespace kernels {
@@ -45,10 +46,7 @@ void dwconv_f32_plane(const DwConvF32Plane& p) {
       for (int64_t i = 0; i < n; ++i) y[i] = y[i] + r[i];
     }
     if (p.clip) {
-      for (int64_t i = 0; i < n; ++i) {
-        const float v = y[i] > p.lo ? y[i] : p.lo;
-        y[i] = v < p.hi ? v : p.hi;
-      }
+      for (int64_t i = 0; i < n; ++i) y[i] = clip_f32(y[i], p.lo, p.hi);
     }
   }
 }

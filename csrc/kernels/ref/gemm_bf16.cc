@@ -7,6 +7,7 @@
 // stored as FP32 or (c16) rounded to BF16.
 #include "kernels/abi/gemm_bf16.h"
 #include "kernels/ref/bf16.h"
+#include "kernels/ref/clip_f32.h"
 
 namespace int8rt {
 namespace kernels {
@@ -33,10 +34,7 @@ void gemm_bf16_tile(const Bf16Tile& t) {
       if (t.bias) v = v + t.bias[r];
       if (t.residual) v = v + t.residual[r * t.ldr + j];
       if (t.residual16) v = v + bf16::to_f32(t.residual16[r * t.ldr + j]);
-      if (t.clip) {
-        v = v > t.lo ? v : t.lo;
-        v = v < t.hi ? v : t.hi;
-      }
+      if (t.clip) v = clip_f32(v, t.lo, t.hi);
       if (t.c16) {
         t.c16[r * t.ldc + at] = bf16::from_f32(v);
       } else {

@@ -163,7 +163,7 @@ static inline float sigmoid_f32(float x) { return 1.f / (1.f + exp_f32(-x)); }
 // Sigmoid layer followed by a Mul layer (graph/passes/fuse_swish.cc).
 // kHardSwish is ONNX's x * max(0, min(1, x / 6 + 1/2)) as IEEE operations in
 // that order (a division, not a multiply by 1/6; no FMA can form), the clip
-// as the engine's clip_value (a NaN x gives 0 there, so NaN * 0 = NaN out):
+// as h > 0 ? h : 0, then v < 1 ? v : 1 (a NaN x gives 0 there, so NaN * 0 = NaN out):
 // the same bits on every tier, the standalone HardSwish layer's and the one
 // fused into a Conv (fuse_swish.cc).
 enum class UnaryF32 : int32_t { kExp, kSigmoid, kTanh, kErf, kGelu, kGeluTanh, kSilu, kHardSwish };

@@ -6,6 +6,7 @@
 
 #include "kernels/abi/nchw16c_bf16.h"
 #include "kernels/ref/bf16.h"
+#include "kernels/ref/clip_f32.h"
 
 namespace int8rt {
 namespace kernels {
@@ -16,10 +17,7 @@ namespace {
 uint16_t finish(float v, const uint16_t* residual, int64_t at, bool real, bool clip, float lo, float hi) {
   if (!real) return 0;
   if (residual) v = v + bf16::to_f32(residual[at]);
-  if (clip) {
-    v = v > lo ? v : lo;
-    v = v < hi ? v : hi;
-  }
+  if (clip) v = clip_f32(v, lo, hi);
   return bf16::from_f32(v);
 }
 

@@ -7,6 +7,7 @@
 #include <limits>
 
 #include "kernels/abi/nchw16c_f32.h"
+#include "kernels/ref/clip_f32.h"
 
 namespace int8rt {
 namespace kernels {
@@ -16,10 +17,7 @@ namespace {
 float finish(float a, float bias, const float* residual, bool clip, float lo, float hi) {
   float v = a + bias;
   if (residual) v = v + *residual;
-  if (clip) {
-    v = v > lo ? v : lo;
-    v = v < hi ? v : hi;
-  }
+  if (clip) v = clip_f32(v, lo, hi);
   return v;
 }
 

@@ -2,6 +2,7 @@
 // the scalar loop, b inner (each y row written in order); and
 // transpose_add_f32_ref, the same loop with the residual add and the clip.
 #include "kernels/abi/transpose_x32.h"
+#include "kernels/ref/clip_f32.h"
 
 namespace int8rt {
 namespace kernels {
@@ -22,8 +23,7 @@ void transpose_add_f32(int64_t A, int64_t B, const float* x, int64_t ldx, const 
         y[a * ldy + b] = v;
         continue;
       }
-      const float c = v > clip[0] ? v : clip[0];
-      y[a * ldy + b] = c < clip[1] ? c : clip[1];
+      y[a * ldy + b] = clip_f32(v, clip[0], clip[1]);
     }
   }
 }

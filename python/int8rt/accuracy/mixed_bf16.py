@@ -53,7 +53,7 @@ def bf16_unavailable(allowed: bool = True, every_float_bf16: bool = False, devic
     if every_float_bf16:
         return "BuilderConfig.bf16 (--bf16) runs every float layer with a BF16 kernel in BF16 already"
     if not native_bf16():
-        return "no native BF16 here (the CPU lacks AVX512-BF16, or the ISA cap is below avx512)"
+        return "no native BF16 here (the CPU lacks AVX512-BF16, or the ISA cap is below avx512bf16)"
     return ""
 
 

@@ -120,10 +120,10 @@ def stem_precisions(network: Any, layers: Iterable[str]) -> dict[str, str]:
 def native_bf16() -> bool:
     """Whether BF16 kernels run natively here: the CPU has AVX512-BF16 and
     the ISA cap (``INT8RT_MAX_ISA``, ``int8rt.set_max_isa``) allows the
-    AVX-512 tier they are registered under (csrc/kernels/x86/avx512bf16)."""
+    avx512bf16 tier they are registered under (csrc/kernels/x86/avx512bf16)."""
     from ..kernels import ISA_NAMES, cpu_features, get_max_isa
 
-    return bool(cpu_features().get("avx512_bf16")) and ISA_NAMES.index(get_max_isa()) >= ISA_NAMES.index("avx512")
+    return bool(cpu_features().get("avx512_bf16")) and ISA_NAMES.index(get_max_isa()) >= ISA_NAMES.index("avx512bf16")
 
 
 def quiet_share(values: np.ndarray, threshold: float) -> float:

@@ -21,6 +21,7 @@
 #include <cstdint>
 
 #include "kernels/abi/gemm_bf16.h"
+#include "kernels/ref/clip_f32.h"
 #include "kernels/x86/amx/amx_tile.h"
 
 namespace int8rt {
@@ -79,10 +80,7 @@ void gemm_bf16_32x32(const Bf16Tile& t) {
       float v = t.accumulate ? c[j] + s[j] : s[j];
       if (t.bias) v = v + t.bias[r];
       if (t.residual) v = v + t.residual[r * t.ldr + j];
-      if (t.clip) {
-        v = v > t.lo ? v : t.lo;
-        v = v < t.hi ? v : t.hi;
-      }
+      if (t.clip) v = ref::clip_f32(v, t.lo, t.hi);
       c[j] = v;
     }
   }

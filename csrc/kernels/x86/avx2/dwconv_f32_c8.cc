@@ -34,6 +34,7 @@
 #include "kernels/abi/dwconv_f32.h"
 #include "kernels/x86/avx2/dwconv_f32_rows8.h"
 #include "kernels/x86/avx2/transpose8_regs.h"
+#include "kernels/x86/clip_lanes.h"
 
 namespace int8rt {
 namespace kernels {
@@ -78,7 +79,7 @@ inline void pixels(const Blocked& b, const float* xb, int64_t q0, int64_t oy, in
 #pragma GCC unroll 8
   for (int u = 0; u < U; ++u) {
     __m256 v = acc[u];
-    if (b.clip) v = _mm256_min_ps(_mm256_max_ps(v, b.lo), b.hi);  // NaN -> lo, as the reference
+    if (b.clip) v = clip_lanes(v, b.lo, b.hi);  // NaN stays NaN, as the reference
     _mm256_store_ps(out + u * 8, v);
   }
 }
@@ -136,7 +137,7 @@ void rows_out(const float* o, int64_t px, float* y, int64_t P, const float* res,
         __m256 v = t[l];
         if (res) {
           v = _mm256_add_ps(v, _mm256_loadu_ps(res + l * P + i));
-          if (clip) v = _mm256_min_ps(_mm256_max_ps(v, lo), hi);
+          if (clip) v = clip_lanes(v, lo, hi);
         }
         _mm256_storeu_ps(y + l * P + i, v);
       }
@@ -152,7 +153,7 @@ void rows_out(const float* o, int64_t px, float* y, int64_t P, const float* res,
       __m256 v = t[l];
       if (res) {
         v = _mm256_add_ps(v, _mm256_maskload_ps(res + l * P + i, m));
-        if (clip) v = _mm256_min_ps(_mm256_max_ps(v, lo), hi);
+        if (clip) v = clip_lanes(v, lo, hi);
       }
       _mm256_store_ps(tail, v);
       std::memcpy(y + l * P + i, tail, static_cast<size_t>(n) * sizeof(float));

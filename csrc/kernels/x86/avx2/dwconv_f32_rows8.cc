@@ -26,6 +26,8 @@
 #include <cstring>
 #include <vector>
 
+#include "kernels/x86/clip_lanes.h"
+
 namespace int8rt {
 namespace kernels {
 namespace x86 {
@@ -83,7 +85,7 @@ inline void tile(const Plane& p, int64_t oy, int64_t ox, int64_t tail) {
     for (int u = 0; u < U; ++u) {
       __m256 v = acc[i][u];
       if (p.res) v = _mm256_add_ps(v, part ? _mm256_maskload_ps(p.res + at, m) : _mm256_loadu_ps(p.res + at + 8 * u));
-      if (p.clip) v = _mm256_min_ps(_mm256_max_ps(v, p.lo), p.hi);  // NaN -> lo, as the reference
+      if (p.clip) v = clip_lanes(v, p.lo, p.hi);  // NaN stays NaN, as the reference
       if (part) {
         _mm256_maskstore_ps(p.y + at, m, v);
       } else {

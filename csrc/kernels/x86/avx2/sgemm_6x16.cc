@@ -26,6 +26,7 @@
 #include <cstdint>
 
 #include "kernels/abi/sgemm_f32.h"
+#include "kernels/x86/clip_lanes.h"
 
 namespace int8rt {
 namespace kernels {
@@ -72,9 +73,9 @@ inline void finish_row(const SgemmTile& t, int r, __m256 v0, __m256 v1, __m256i 
     v0 = _mm256_add_ps(v0, load(q, 0));
     v1 = _mm256_add_ps(v1, load(q, 1));
   }
-  if (t.clip) {  // max(v, lo) gives lo for NaN v; min(v, hi) gives hi unless v < hi
-    v0 = _mm256_min_ps(_mm256_max_ps(v0, lo), hi);
-    v1 = _mm256_min_ps(_mm256_max_ps(v1, lo), hi);
+  if (t.clip) {  // the reference's clip_f32 lane by lane (NaN stays NaN)
+    v0 = clip_lanes(v0, lo, hi);
+    v1 = clip_lanes(v1, lo, hi);
   }
   if (kFull) {
     _mm256_storeu_ps(c, v0);

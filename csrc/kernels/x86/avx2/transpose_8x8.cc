@@ -8,14 +8,15 @@
 // 1.8x; RESULTS.md section 62).
 // transpose_x32 moves only: bits are kept. transpose_add_f32 (the AVX2 port
 // of avx512's) loads each block as transpose_x32, then adds the residual's
-// row to each column vector and clips it with max_ps / min_ps (lane by lane
-// v > lo ? v : lo and c < hi ? c : hi, the reference's formulas) before the
+// row to each column vector and clips it with clip_lanes (lane by lane the
+// reference's clip_f32, kernels/x86/clip_lanes.h) before the
 // store: plain loads and stores for rows of 8, masked under 8.
 #include <immintrin.h>
 
 #include <cstdint>
 
 #include "kernels/abi/transpose_x32.h"
+#include "kernels/x86/clip_lanes.h"
 #include "kernels/x86/transpose_add_walk.h"
 #include "kernels/x86/avx2/transpose8_regs.h"
 
@@ -78,7 +79,7 @@ void add_block(const float* x, int64_t ldx, const float* r, float* y, int64_t ld
     const float* ra = r + a * ldy;
     float* ya = y + a * ldy;
     __m256 v = _mm256_add_ps(t[a], nb >= 8 ? _mm256_loadu_ps(ra) : _mm256_maskload_ps(ra, mb));
-    if (kClip) v = _mm256_min_ps(_mm256_max_ps(v, _mm256_set1_ps(clip[0])), _mm256_set1_ps(clip[1]));
+    if (kClip) v = clip_lanes(v, _mm256_set1_ps(clip[0]), _mm256_set1_ps(clip[1]));
     if (nb >= 8) {
       _mm256_storeu_ps(ya, v);
     } else {

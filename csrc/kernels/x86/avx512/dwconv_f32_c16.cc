@@ -29,6 +29,7 @@
 
 #include "kernels/abi/dwconv_f32.h"
 #include "kernels/x86/avx512/transpose16_regs.h"
+#include "kernels/x86/clip_lanes.h"
 
 namespace int8rt {
 namespace kernels {
@@ -69,7 +70,7 @@ inline void pixels(const Blocked& b, const float* const* rows, int64_t ox, float
 #pragma GCC unroll 8
   for (int u = 0; u < U; ++u) {
     __m512 v = acc[u];
-    if (b.clip) v = _mm512_min_ps(_mm512_max_ps(v, b.lo), b.hi);  // NaN -> lo, as the reference
+    if (b.clip) v = clip_lanes(v, b.lo, b.hi);  // NaN stays NaN, as the reference
     _mm512_store_ps(out + u * 16, v);
   }
 }
@@ -129,7 +130,7 @@ void rows_out(const float* o, int64_t px, float* y, int64_t P, const float* res,
       __m512 v = t[l];
       if (res) {
         v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(m, res + l * P + i));
-        if (clip) v = _mm512_min_ps(_mm512_max_ps(v, lo), hi);
+        if (clip) v = clip_lanes(v, lo, hi);
       }
       _mm512_mask_storeu_ps(y + l * P + i, m, v);
     }

@@ -10,6 +10,7 @@
 #include <cstdint>
 
 #include "kernels/abi/dwconv_f32.h"
+#include "kernels/x86/clip_lanes.h"
 
 namespace int8rt {
 namespace kernels {
@@ -37,7 +38,7 @@ struct Finish {
       : clip(p.clip), lo(_mm512_set1_ps(p.lo)), hi(_mm512_set1_ps(p.hi)) {}
   inline void store(__m512 v, const float* r, float* y, __mmask16 m) const {
     if (r) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(m, r));
-    if (clip) v = _mm512_min_ps(_mm512_max_ps(v, lo), hi);  // NaN -> lo, as the reference
+    if (clip) v = clip_lanes(v, lo, hi);  // NaN stays NaN, as the reference
     _mm512_mask_storeu_ps(y, m, v);
   }
 };

@@ -10,6 +10,8 @@
 
 #include <cstdint>
 
+#include "kernels/x86/clip_lanes.h"
+
 namespace int8rt {
 namespace kernels {
 namespace x86 {
@@ -28,7 +30,7 @@ struct Finish {
   __m512 apply(__m512 a, __m512 bias, const float* residual) const {
     __m512 v = _mm512_add_ps(a, bias);
     if (residual) v = _mm512_add_ps(v, _mm512_loadu_ps(residual));
-    if (clip) v = _mm512_min_ps(_mm512_max_ps(v, lo), hi);
+    if (clip) v = clip_lanes(v, lo, hi);
     return v;
   }
 };

@@ -29,6 +29,7 @@
 #include <cstdint>
 
 #include "kernels/abi/sgemm_f32.h"
+#include "kernels/x86/clip_lanes.h"
 
 namespace int8rt {
 namespace kernels {
@@ -96,9 +97,9 @@ void tile(const SgemmTile& t) {
       v0 = _mm512_add_ps(v0, _mm512_maskz_loadu_ps(m0, q));
       if (kWide) v1 = _mm512_add_ps(v1, _mm512_maskz_loadu_ps(m1, q + 16));
     }
-    if (t.clip) {  // max(v, lo) gives lo for NaN v; min(v, hi) gives hi unless v < hi
-      v0 = _mm512_min_ps(_mm512_max_ps(v0, lo), hi);
-      if (kWide) v1 = _mm512_min_ps(_mm512_max_ps(v1, lo), hi);
+    if (t.clip) {  // the reference's clip_f32 lane by lane (NaN stays NaN)
+      v0 = clip_lanes(v0, lo, hi);
+      if (kWide) v1 = clip_lanes(v1, lo, hi);
     }
     _mm512_mask_storeu_ps(c, m0, v0);
     if (kWide) _mm512_mask_storeu_ps(c + 16, m1, v1);

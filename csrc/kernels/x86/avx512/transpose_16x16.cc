@@ -3,10 +3,9 @@
 // each, masked past A, zero rows past B) -> transpose16_regs.h's network ->
 // 16 vectors, one per a, stored to y rows (masked past B).
 // transpose_x32 moves only: bits are kept. transpose_add_f32 adds the
-// residual's row to each vector before its store, then max / min by the
-// clip bounds: _mm512_max_ps(v, lo) is v > lo ? v : lo and
-// _mm512_min_ps(c, hi) is c < hi ? c : hi lane by lane (NaN and signed
-// zeros included), the reference's formulas, so its bits. Each residual
+// residual's row to each vector before its store, then clips it with
+// clip_lanes (kernels/x86/clip_lanes.h: lane by lane the reference's
+// clip_f32, NaN and signed zeros included), so its bits. Each residual
 // row is prefetched 48 floats (3 blocks) ahead: the blocks walk 16 rows of
 // r at once, 64 bytes a step, which the hardware prefetchers did not follow
 // (ResNet-50's 256->1024 @14 + residual, batch 8: 1.055x the two-pass path
@@ -16,6 +15,7 @@
 #include <cstdint>
 
 #include "kernels/abi/transpose_x32.h"
+#include "kernels/x86/clip_lanes.h"
 #include "kernels/x86/transpose_add_walk.h"
 #include "kernels/x86/avx512/transpose16_regs.h"
 
@@ -51,7 +51,7 @@ void add_block(const float* x, int64_t ldx, const float* r, float* y, int64_t ld
   block(x, ldx, na, nb, [&](int a, __mmask16 m, __m512 v) {
     _mm_prefetch(reinterpret_cast<const char*>(r + a * ldy + 48), _MM_HINT_T0);
     v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(m, r + a * ldy));
-    if (kClip) v = _mm512_min_ps(_mm512_max_ps(v, _mm512_set1_ps(clip[0])), _mm512_set1_ps(clip[1]));
+    if (kClip) v = clip_lanes(v, _mm512_set1_ps(clip[0]), _mm512_set1_ps(clip[1]));
     _mm512_mask_storeu_ps(y + a * ldy, m, v);
   });
 }

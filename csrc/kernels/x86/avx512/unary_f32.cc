@@ -75,7 +75,7 @@ inline __m512 gelu_lanes(__m512 x) {
 // hard_swish_f32 (kernels/ref/math_f32.h) per lane: the division, the add
 // and the multiply are the rule's single IEEE operations; max_ps(h, 0)
 // returns its second operand for a NaN h and min_ps(v, 1) its second unless
-// v < 1, as clip_value's comparisons do. The same bits as the loop.
+// v < 1, as hard_swish_f32's comparisons do. The same bits as the loop.
 inline __m512 hard_swish_lanes(__m512 x) {
   const __m512 h = _mm512_add_ps(_mm512_div_ps(x, _mm512_set1_ps(6.f)), _mm512_set1_ps(0.5f));
   const __m512 v = _mm512_min_ps(_mm512_max_ps(h, _mm512_setzero_ps()), _mm512_set1_ps(1.f));

@@ -97,10 +97,10 @@ void convert_row(const DwConvBf16Plane& p, const uint16_t* src, float* dst) {
 // output index o: residual add, clip, FP32 or BF16.
 void finish(const DwConvBf16Plane& p, __m512 r, int64_t o, __mmask16 m) {
   if (p.residual) r = _mm512_add_ps(r, _mm512_maskz_loadu_ps(m, p.residual + o));
-  if (p.clip) {  // v > lo ? v : lo, then v < hi ? v : hi (NaN -> lo)
+  if (p.clip) {  // v < lo ? lo : v, then hi < v ? hi : v (NaN stays NaN: ref/clip_f32.h)
     const __m512 lo = _mm512_set1_ps(p.lo), hi = _mm512_set1_ps(p.hi);
-    r = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(r, lo, _CMP_GT_OQ), lo, r);
-    r = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(r, hi, _CMP_LT_OQ), hi, r);
+    r = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(r, lo, _CMP_LT_OQ), r, lo);
+    r = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(r, hi, _CMP_GT_OQ), r, hi);
   }
   if (p.y16) {
     _mm256_mask_storeu_epi16(p.y16 + o, m, (__m256i)_mm512_cvtneps_pbh(r));
@@ -115,10 +115,10 @@ void finish(const DwConvBf16Plane& p, __m512 r, int64_t o, __mmask16 m) {
 // result compressed out of them and stored as popcount(m) outputs.
 void finish_flat(const DwConvBf16Plane& p, __m512 r, int64_t o, __mmask16 m) {
   if (p.residual) r = _mm512_add_ps(r, _mm512_maskz_expandloadu_ps(m, p.residual + o));
-  if (p.clip) {
+  if (p.clip) {  // as finish()
     const __m512 lo = _mm512_set1_ps(p.lo), hi = _mm512_set1_ps(p.hi);
-    r = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(r, lo, _CMP_GT_OQ), lo, r);
-    r = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(r, hi, _CMP_LT_OQ), hi, r);
+    r = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(r, lo, _CMP_LT_OQ), r, lo);
+    r = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(r, hi, _CMP_GT_OQ), r, hi);
   }
   const int count = __builtin_popcount(m);
   const __mmask16 out = count == 16 ? 0xFFFF : static_cast<__mmask16>((1u << count) - 1);

@@ -116,11 +116,11 @@ void tile(const Bf16Tile& t) {
       v0 = _mm512_add_ps(v0, widen(_mm256_maskz_loadu_epi16(m0, res)));
       if (V == 2) v1 = _mm512_add_ps(v1, widen(_mm256_maskz_loadu_epi16(m1, res + 16)));
     }
-    if (t.clip) {  // v > lo ? v : lo, then v < hi ? v : hi (NaN -> lo, as the reference)
-      v0 = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(v0, lo, _CMP_GT_OQ), lo, v0);
-      if (V == 2) v1 = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(v1, lo, _CMP_GT_OQ), lo, v1);
-      v0 = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(v0, hi, _CMP_LT_OQ), hi, v0);
-      if (V == 2) v1 = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(v1, hi, _CMP_LT_OQ), hi, v1);
+    if (t.clip) {  // v < lo ? lo : v, then hi < v ? hi : v (NaN stays NaN: ref/clip_f32.h)
+      v0 = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(v0, lo, _CMP_LT_OQ), v0, lo);
+      if (V == 2) v1 = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(v1, lo, _CMP_LT_OQ), v1, lo);
+      v0 = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(v0, hi, _CMP_GT_OQ), v0, hi);
+      if (V == 2) v1 = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(v1, hi, _CMP_GT_OQ), v1, hi);
     }
     if (t.col_keep) {
       v0 = _mm512_maskz_compress_ps(k0, v0);

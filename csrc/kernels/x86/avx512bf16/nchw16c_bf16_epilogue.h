@@ -24,10 +24,10 @@ inline __m512 load16(const uint16_t* p) { return widen(_mm256_maskz_loadu_epi16(
 inline void finish(__m512 v, const uint16_t* residual, bool clip, __m512 lo, __m512 hi, __mmask16 keep,
                    uint16_t* y) {
   if (residual) v = _mm512_add_ps(v, load16(residual));
-  if (clip) {  // VMAXPS / VMINPS return the second operand unless the first wins: v > lo ? v : lo
-    v = _mm512_max_ps(v, lo);
-    v = _mm512_min_ps(v, hi);
-  }
+  // The bounds first: VMAXPS / VMINPS return their second operand on a NaN
+  // or a tie, so NaN stays NaN and -0 stays -0 (kernels/ref/clip_f32.h;
+  // kernels/x86/clip_lanes.h, which the emulated twin cannot include).
+  if (clip) v = _mm512_min_ps(hi, _mm512_max_ps(lo, v));
   if (keep != 0xFFFF) v = _mm512_mask_blend_ps(keep, _mm512_setzero_ps(), v);
   _mm256_mask_storeu_epi16(y, 0xFFFF, (__m256i)_mm512_cvtneps_pbh(v));
 }
