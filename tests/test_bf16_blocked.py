@@ -27,6 +27,7 @@ import numpy as np
 import pytest
 
 import int8rt
+from bf16_order import uncap, vdpbf16ps_order  # noqa: F401,E402  (autouse: the VDPBF16PS order where AMX-BF16 runs)
 
 F32 = np.float32
 
@@ -145,7 +146,7 @@ def test_blocked_region_gives_the_nchw_bf16_bits(tmp_path, channels, hw) -> None
         assert all("nchw16c_bf16_ref" in la["detail"] for la in ref.layers() if la["op"] == "int8rt.ConvBf16x16c")
         got_ref = ref.run({"x": x})["y"]
     finally:
-        int8rt.set_max_isa(None)
+        uncap()
     np.testing.assert_array_equal(got_ref.view(np.uint32), want.view(np.uint32))
 
 
@@ -178,7 +179,7 @@ def test_region_between_two_nchw_bf16_convs_gives_their_bits(tmp_path) -> None:
     try:
         got_ref = int8rt.Engine.load(str(saved)).run({"x": x})["z"]
     finally:
-        int8rt.set_max_isa(None)
+        uncap()
     np.testing.assert_array_equal(got_ref.view(np.uint32), want.view(np.uint32))
 
 

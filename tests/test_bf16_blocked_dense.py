@@ -22,6 +22,7 @@ import pytest
 
 import int8rt
 from test_bf16_blocked import F32, _blocked_ops, _build, _order_model, to_bf16
+from bf16_order import uncap, vdpbf16ps_order  # noqa: F401,E402  (autouse: the VDPBF16PS order where AMX-BF16 runs)
 
 
 def _resnet_model(stem: int = 52, hw: tuple = (40, 46)) -> bytes:
@@ -112,7 +113,7 @@ def test_resnet_runs_as_one_region_with_the_nchw_bf16_bits(tmp_path, batch, hw) 
                    la["op"] != "int8rt.ToBf16x16c" and la["op"] != "int8rt.FromBf16x16c"), ref.layers()
         got_ref = ref.run({"x": x})["y"]
     finally:
-        int8rt.set_max_isa(None)
+        uncap()
     _same_bits(got_ref, want, "reference kernels")
 
 
@@ -162,4 +163,4 @@ def test_dense_blocked_conv_keeps_the_direct_order(tmp_path) -> None:
     try:
         np.testing.assert_array_equal(int8rt.Engine.load(str(saved)).run({"x": x})["y"], y)
     finally:
-        int8rt.set_max_isa(None)
+        uncap()

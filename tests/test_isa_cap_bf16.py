@@ -18,6 +18,7 @@ import pytest
 import int8rt
 from test_f32_layout import restore  # noqa: F401  (autouse: threads, ISA cap and batch split put back)
 from test_nan_clamps import blocked_net, nchw_net
+from bf16_order import uncap, vdpbf16ps_order  # noqa: F401,E402  (autouse: the VDPBF16PS order where AMX-BF16 runs)
 
 CAPS = ["avx512vnni", "avx512", "avxvnni", "avx2", "ref"]
 VECTOR = re.compile(r"_avx512bf16|_amx\b|gemm_bf16_32x32_amx")
@@ -72,7 +73,7 @@ def test_a_cap_below_the_bf16_tier_keeps_every_bf16_vector_kernel_out(net: str, 
         engines = {"built": _build(m, blocked), "loaded": int8rt.Engine.load(tmp_path / "e.i8rt")}
         got = {how: e.run({"x": x}) for how, e in engines.items()}
     finally:
-        int8rt.set_max_isa(None)
+        uncap()
     for how, engine in engines.items():
         details = _details(engine)
         assert not VECTOR.search(details), f"{how} under {cap}:\n{details}"

@@ -18,6 +18,7 @@ from onnx import helper
 import int8rt
 from onnx_models import fvi, init, model
 from test_f32_layout import restore  # noqa: F401  (autouse: threads, ISA cap and batch split put back)
+from bf16_order import uncap, vdpbf16ps_order  # noqa: F401,E402  (autouse: the VDPBF16PS order where AMX-BF16 runs)
 
 ort = pytest.importorskip("onnxruntime")
 
@@ -214,7 +215,7 @@ def _build(m: onnx.ModelProto, options: dict, isa: str | None) -> int8rt.Engine:
         data = engine.serialize()
         int8rt.set_max_isa(isa)
         engine = int8rt.Engine.deserialize(data)
-        int8rt.set_max_isa(None)
+        uncap()
     return engine
 
 

@@ -1,0 +1,36 @@
+"""Which BF16 order the Python tests' bit contracts hold for.
+
+The tests that compare BF16 engines bit for bit (the channel-blocked region
+against the NCHW BF16 engine, a tier against the reference, an engine loaded
+under a cap against the one built without) assert VDPBF16PS's order: the
+reference kernels' and the AVX512-BF16 kernels' (kernels/abi/gemm_bf16.h,
+nchw16c_bf16.h). The AMX-BF16 kernels sum in TDPBF16PS's order, other bits
+within the stated bound, tested against that order and the bound in C++
+(tests/cpp/test_gemm_bf16_amx.cc, test_nchw16c_bf16_amx.cc). So on a CPU with
+AMX-BF16 these tests run under the avx512bf16 cap (the autouse fixture
+``vdpbf16ps_order``, imported by each such module), and a test that lifts a
+cap of its own puts this one back with :func:`uncap`; elsewhere both are
+no-ops (no cap).
+"""
+from __future__ import annotations
+
+from typing import Iterator, Optional
+
+import pytest
+
+import int8rt
+
+# The cap under which BF16 engines sum in the reference's order: None where no AMX-BF16 kernel can run.
+CAP: Optional[str] = "avx512bf16" if int8rt.kernels.cpu_features()["amx_bf16"] else None
+
+
+def uncap() -> None:
+    """Lifts a test's own cap back to :data:`CAP` (``set_max_isa(None)`` where there is no AMX-BF16)."""
+    int8rt.set_max_isa(CAP)
+
+
+@pytest.fixture(autouse=True)
+def vdpbf16ps_order() -> Iterator[None]:
+    uncap()
+    yield
+    int8rt.set_max_isa(None)
