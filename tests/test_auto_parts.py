@@ -159,3 +159,13 @@ def test_under_recordings_a_part_switches_only_where_lower_on_every_recording() 
     out = auto_parts.choose_parts(build, judge, sets, "mse", {"a": 1.0}, {"a": "auto:all mse"}, "mse", current,
                                   [["a"]])
     assert out.trials[0].taken == "steady" and out.methods == {"a": "auto:steady"} and out.amaxes == {"a": 3.0}
+
+
+@pytest.mark.parametrize("parts", [-1, 1.5, True])
+def test_a_part_count_that_is_not_a_count_is_refused(parts) -> None:
+    from int8rt.data_calibrator import make_calibrator
+    from int8rt.quickstart import DATA_PATH, MODEL_PATH
+
+    calibrator = make_calibrator({"input": np.load(DATA_PATH)["calib"][:32]})
+    with pytest.raises(int8rt.InvalidArgumentError, match="auto_parts"):
+        int8rt.build_engine(MODEL_PATH, int8rt.BuilderConfig(calibrator=calibrator, auto_parts=parts))

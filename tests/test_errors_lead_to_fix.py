@@ -62,6 +62,7 @@ CLI_FLAGS = {
     "unsigned_activations": "--unsigned-activations", "asymmetric_activations": "--asymmetric-activations",
     "channel_activations": "--channel-activations", "channels_last": "--channels-last",
     "channel_blocked": "--channel-blocked", "calibration_groups": "--calibration-groups",
+    "auto_parts": "--auto-parts",
     # a Python callable: the CLI's --accuracy-target always uses the centred cosine
     "accuracy_metric": "--accuracy-target",
 }

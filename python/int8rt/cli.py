@@ -83,7 +83,7 @@ def _cmd_build(args: argparse.Namespace) -> int:
                                   asymmetric_activations=args.asymmetric_activations,
                                   channel_activations=args.channel_activations,
                                   smoothquant=args.smoothquant,
-                                  smoothquant_alpha=args.smoothquant_alpha)
+                                  smoothquant_alpha=args.smoothquant_alpha, auto_parts=args.auto_parts)
     if args.precision == "int8":
         if args.calibrator_class:
             module_name, _, class_name = args.calibrator_class.partition(":")
@@ -390,6 +390,10 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--equalize", action=argparse.BooleanOptionalAction, default=None,
                    help="cross-layer equalization of conv -> (ReLU) -> conv pairs (default: the auto calibrator "
                    "keeps it where its held-out samples show it helps; others: off)")
+    b.add_argument("--auto-parts", type=int, default=0, metavar="K",
+                   help="auto calibrator only: after its whole-network choice, let each of K contiguous parts of the "
+                   "network take another method's thresholds where the held-out samples clearly favour it "
+                   "(default 0: off; measured in RESULTS_accuracy.md acc40, not a default)")
     b.add_argument("--smoothquant", action=argparse.BooleanOptionalAction, default=False,
                    help="SmoothQuant: move activation outliers into the weights of MatMul/Gemm layers (default: off)")
     b.add_argument("--smoothquant-alpha", type=float, default=0.5, metavar="A",

@@ -148,6 +148,8 @@ class CalibrationRun:
         # (rescaled.py); None: the trial calibrates them on the kept samples
         self._rescaled: Optional[RescaledHistograms] = None
         self._state = False  # auto: whole batches of a network that returns its state: no folds (_pooled)
+        if isinstance(parts, bool) or not isinstance(parts, int) or parts < 0:
+            raise _core.InvalidArgumentError(f"BuilderConfig.auto_parts: a number of parts >= 0 (0: off), got {parts!r}")
         self._parts = parts  # auto: the per-part choice's number of parts (auto_parts.py; 0: off)
 
     @property
