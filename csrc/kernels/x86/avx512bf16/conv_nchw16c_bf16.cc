@@ -94,6 +94,14 @@ inline void pair_steps(__m512 (&acc)[NB][NP], const uint16_t* const (&px)[NP], c
   }
 }
 
+// A tile's accumulators, NB output blocks x NP pixels, at +0.
+template <int NB, int NP>
+inline void zero_tile(__m512 (&acc)[NB][NP]) {
+  for (int j = 0; j < NB; ++j) {
+    for (int i = 0; i < NP; ++i) acc[j][i] = _mm512_setzero_ps();
+  }
+}
+
 // Bias and the shared epilogue of the tile's pixels p0 .. p0 + NP - 1 (in
 // plane order) of output blocks mb .. mb + NB - 1.
 template <int NB, int NP>
@@ -119,9 +127,7 @@ void conv_tile(const ConvBf16x16c& a, int64_t mb, int64_t oy, int64_t ox, Weight
   const int64_t block_w = taps * QP * 32;  // one output block's packed weights
   const __mmask16 all[NP] = {};             // unused: no masks here
   __m512 acc[NB][NP];
-  for (int j = 0; j < NB; ++j) {
-    for (int i = 0; i < NP; ++i) acc[j][i] = _mm512_setzero_ps();
-  }
+  zero_tile(acc);
   for (int64_t ky = 0; ky < a.kh; ++ky) {
     const int64_t iy = oy * a.sh - a.ph + ky * a.dh;
     if (iy < 0 || iy >= a.H) continue;
@@ -150,9 +156,7 @@ void conv_tile_narrow(const ConvBf16x16c& a, int64_t mb, int64_t oy, int64_t ox,
   const int64_t block_w = taps * QP * 32;
   const __mmask16 all[NP] = {};  // unused: no masks here
   __m512 acc[NB][NP];
-  for (int j = 0; j < NB; ++j) {
-    for (int i = 0; i < NP; ++i) acc[j][i] = _mm512_setzero_ps();
-  }
+  zero_tile(acc);
   for (int64_t ky = 0; ky < a.kh; ++ky) {
     const int64_t iy = oy * a.sh - a.ph + ky * a.dh;
     if (iy < 0 || iy >= a.H) continue;
@@ -186,9 +190,7 @@ void conv_cross_tile(const ConvBf16x16c& a, int64_t mb, int64_t p0, WeightAhead&
     ix0[i] = (p0 + i - oy * a.ow) * a.sw - a.pw;
   }
   __m512 acc[NB][NP];
-  for (int j = 0; j < NB; ++j) {
-    for (int i = 0; i < NP; ++i) acc[j][i] = _mm512_setzero_ps();
-  }
+  zero_tile(acc);
   for (int64_t ky = 0; ky < a.kh; ++ky) {
     for (int64_t kx = 0; kx < a.kw; ++kx) {
       int64_t line[NP];
