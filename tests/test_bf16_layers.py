@@ -34,6 +34,7 @@ import int8rt
 from int8rt._testing import run_single_op
 from int8rt.quickstart import DATA_PATH, MODEL_PATH
 from np_kernels import conv2d_f64_nchw
+from bf16_order import CAP, uncap, vdpbf16ps_order  # noqa: F401  (autouse: the VDPBF16PS order where AMX-BF16 runs)
 
 F32 = np.float32
 BF16 = {"int8rt_precision": "bf16"}
@@ -114,7 +115,7 @@ def test_conv_bf16_fused_activation_and_residual_on_the_tile_epilogue(cap) -> No
              ("Clip", {"int8rt_clip_min": -0.5, "int8rt_clip_max": 2.0}, lambda z: np.clip(z, -0.5, 2.0))]
     results = {}
     for which in (cap, None):
-        int8rt.set_max_isa(which)
+        int8rt.set_max_isa(which or CAP)
         try:
             z = run_single_op("Conv", [x, w, b], attrs, [False, True, True])[0]
             got = [run_single_op("Conv", [x, w, b], {**attrs, "int8rt_activation": act, **extra},
@@ -125,7 +126,7 @@ def test_conv_bf16_fused_activation_and_residual_on_the_tile_epilogue(cap) -> No
             res1 = [run_single_op("Conv", [x, w1, b, r], {**BF16, "int8rt_residual": 3, **act},
                                   [False, True, True, False])[0] for act in ({}, {"int8rt_activation": "Relu"})]
         finally:
-            int8rt.set_max_isa(None)
+            uncap()
         for (act, _, f), g in zip(cases, got):
             np.testing.assert_array_equal(g, f(z), err_msg=f"{act} cap={which}")
         np.testing.assert_array_equal(res, np.maximum(z + r, 0))
@@ -168,7 +169,7 @@ def test_depthwise_conv_bf16_within_bounds_of_fp32(case: tuple) -> None:
     try:
         y16_ref = run_single_op("Conv", [x, wt, b], {**attrs, **BF16}, [False, True, True])[0]
     finally:
-        int8rt.set_max_isa(None)
+        uncap()
     np.testing.assert_array_equal(y16.view(np.uint32), y16_ref.view(np.uint32))
     pads = attrs.get("pads", [0, 0, 0, 0])
     args = (attrs.get("strides", [1, 1]), (pads[0], pads[1], pads[2], pads[3]), attrs.get("dilations", [1, 1]), c)
@@ -524,13 +525,13 @@ def test_bfloat16_residual_tensor_adds_its_bf16_values(tmp_path, cap) -> None:
 
     model = onnx.load_from_string(_bf16_residual_model())
     consts = {t.name: numpy_helper.to_array(t) for t in model.graph.initializer}
-    int8rt.set_max_isa(cap)
+    int8rt.set_max_isa(cap or CAP)
     try:
         want = run_single_op("Conv", [t1, consts["w2"], consts["b2"], to_bf16(t0)],
                              {**BF16, "int8rt_residual": 3, "int8rt_activation": "Relu"},
                              [False, True, True, False])[0]
     finally:
-        int8rt.set_max_isa(None)
+        uncap()
     np.testing.assert_array_equal(y.view(np.uint32), want.view(np.uint32))
     err = np.abs(y.astype(np.float64) - y_r32)
     bound = 2.0 ** -8 * np.abs(t0.astype(np.float64)) + 2.0 ** -24 * np.abs(y_r32) + 1e-30
