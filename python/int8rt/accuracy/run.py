@@ -279,7 +279,7 @@ class CalibrationRun:
         # (RESULTS_accuracy.md, 2026-12-04 night).
         default = auto_choice.DEFAULT_METHOD if auto_choice.DEFAULT_METHOD in sets else first
         # the float stem first, at the same thresholds, so that the forms and sets are scored with it
-        stem = self._decide_stem(_scales(sets[default][0]))
+        stem = self._decide_float(_scales(sets[default][0]), "float stem")
         # and the float products (quiet_products.py), at the same thresholds
         if self._decide_float(_scales(sets[default][0]), "float products") or stem:
             engines = {first: self._builder.build(_scales(sets[first][0])), default: self._plain[1]}
@@ -602,21 +602,15 @@ class CalibrationRun:
         self._auto["bias_correction_samples"] = self.router.samples(both)  # the shifts' (the decision's: the kept ones)
         return refit
 
-    def _decide_stem(self, scales: dict[str, float]) -> bool:
-        """auto: the layers from an input to a per-position LayerNorm kept
-        out of int8 (float32; their Convs in BF16 where native) where most
-        positions it reads are below one int8 step at ``scales`` and the
-        judging samples' output error says so (quiet_positions.py).
-        Recorded in the report. Returns whether the build's builder changed."""
-        return self._decide_float(scales, "float stem")
-
     def _decide_float(self, scales: dict[str, float], decision: str) -> bool:
-        """auto's ``decision``: ``"float stem"`` (:meth:`_decide_stem`) or
-        ``"float products"``, the activation x activation MatMuls kept in
-        float32 where most rows of their output are below one int8 step at
-        ``scales`` and the judging samples' output error says so
-        (quiet_products.py). Recorded in the report. Returns whether the
-        build's builder changed."""
+        """auto's ``decision``: ``"float stem"``, the layers from an input to
+        a per-position LayerNorm kept out of int8 (float32; their Convs in
+        BF16 where native) where most positions it reads are below one int8
+        step at ``scales`` (quiet_positions.py), or ``"float products"``, the
+        activation x activation MatMuls kept in float32 where most rows of
+        their output are (quiet_products.py); each where the judging
+        samples' output error says so. Recorded in the report. Returns
+        whether the build's builder changed."""
         if self._float_trial is None or self._judge is None or self.router.search_data() is None:
             return False
         t0 = time.perf_counter()
