@@ -19,7 +19,7 @@ calibrated on 64): single-method calibrators collapse it (measured
 minmax 0.636, mse 0.643; bound 0.8); auto keeps out's product in float32
 (report: float products on, 1 of 2) and holds 0.95 (measured 0.976), as
 int8_matmul_pairs=False does (measured 0.974; the rest is the operands'
-grid). A softmax attention block (test_attention_short_rows.py's,
+grid), and auto with that option has no int8 product to measure. A softmax attention block (test_attention_short_rows.py's,
 unfused) keeps its two int8 products under auto: its scores reach a
 Softmax (left out of the rule) and its context rows are not quiet.
 """
@@ -112,6 +112,9 @@ def test_auto_keeps_quiet_products_in_float() -> None:
     assert cos > 0.95, cos
     off, _ = score(linear_attention(), "minmax", int8_matmul_pairs=False)
     assert off > 0.95, off
+    # products already float (by hand) are not measured or tried again
+    _, by_hand = score(linear_attention(), "auto", int8_matmul_pairs=False)
+    assert "float_products" not in by_hand.build_report().auto_choice
 
 
 def test_auto_keeps_softmax_attention_products_int8() -> None:

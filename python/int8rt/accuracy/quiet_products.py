@@ -52,7 +52,7 @@ from .attention_mask import VALUE_OPS
 from .forward_walk import Readers, reaches
 from .quiet_positions import StemTrial, Trial, quiet_share
 
-__all__ = ["QUIET_SHARE", "ProductTrial", "products", "quiet_products", "try_products"]
+__all__ = ["INT8_PRODUCT_OP", "QUIET_SHARE", "ProductTrial", "int8_products", "products", "quiet_products", "try_products"]
 
 # The share of a product's output rows below one int8 step from which the
 # product is tried in float32: efficientvit_b0's linear attention
@@ -63,10 +63,21 @@ __all__ = ["QUIET_SHARE", "ProductTrial", "products", "quiet_products", "try_pro
 QUIET_SHARE = 0.25
 
 
-def products(network: Any, fp32_layers: Iterable[str] = ()) -> dict[str, int]:
+# The lowered layer that runs an activation x activation product in int8
+# (lower_int8_linear.cc; attention's fused layers hold scores, left out).
+INT8_PRODUCT_OP = "int8rt.QMatMul"
+
+
+def int8_products(engine: Any) -> set[str]:
+    """The names of the products ``engine`` (``_core.Engine``) runs in int8."""
+    return {n["name"] for n in engine.network().nodes() if n["op"] == INT8_PRODUCT_OP}
+
+
+def products(network: Any, fp32_layers: Iterable[str] = (), int8: Optional[set[str]] = None) -> dict[str, int]:
     """Layer name -> output tensor index of each MatMul of two float32
     activations (neither a constant) of ``network`` (a builder's
-    optimized network) that is not in ``fp32_layers`` and whose output is
+    optimized network) that is not in ``fp32_layers``, is in ``int8``
+    where given (:func:`int8_products`), and whose output is
     not attention scores (it reaches no Softmax through
     attention_mask.VALUE_OPS: a quiet score row is a near-uniform softmax,
     whose rounding the Softmax does not scale up)."""
@@ -80,7 +91,8 @@ def products(network: Any, fp32_layers: Iterable[str] = ()) -> dict[str, int]:
 
     out: dict[str, int] = {}
     for node in network.nodes():
-        if node["op"] != "MatMul" or len(node["inputs"]) != 2 or node["name"] in skip:
+        if (node["op"] != "MatMul" or len(node["inputs"]) != 2 or node["name"] in skip
+                or (int8 is not None and node["name"] not in int8)):
             continue
         if all(i >= 0 and tensors[i]["dtype"] == "float32" and not tensors[i]["is_constant"]
                for i in node["inputs"]) and not reaches(readers, node["outputs"][0], softmax, passes):
@@ -90,13 +102,14 @@ def products(network: Any, fp32_layers: Iterable[str] = ()) -> dict[str, int]:
 
 def quiet_products(network: Any, thresholds: Mapping[str, float],
                    values: Callable[[list[str]], Mapping[str, np.ndarray]],
-                   fp32_layers: Iterable[str] = ()) -> tuple[list[str], dict[str, float]]:
+                   fp32_layers: Iterable[str] = (), int8: Optional[set[str]] = None) -> tuple[list[str], dict[str, float]]:
     """The products to try in float32 (module docstring), and the quiet
     share of each product's output tensor that holds a threshold in
     ``thresholds``, by tensor name, on ``values(names) -> {name: float32
-    values as rows}`` (quiet_positions.float_rows)."""
+    values as rows}`` (quiet_positions.float_rows); ``int8``: as
+    :func:`products`."""
     tensors = network.tensors()
-    found = {layer: tensors[t]["name"] for layer, t in products(network, fp32_layers).items()}
+    found = {layer: tensors[t]["name"] for layer, t in products(network, fp32_layers, int8).items()}
     found = {layer: name for layer, name in found.items() if thresholds.get(name, 0.0) > 0}
     if not found:
         return [], {}
@@ -126,13 +139,14 @@ class ProductTrial(StemTrial):
 
 def try_products(network: Any, trial: Trial, scales: Mapping[str, float], current_errors: Callable[[], Any],
                  judge: Callable[[Any], Any], values: Callable[[list[str]], Mapping[str, np.ndarray]], *,
-                 fp32_layers: Iterable[str] = (), bias_correction: Optional[bool] = None) -> ProductTrial:
+                 fp32_layers: Iterable[str] = (), bias_correction: Optional[bool] = None,
+                 int8: Optional[set[str]] = None) -> ProductTrial:
     """The float products (:func:`quiet_products` at the thresholds of
-    ``scales``, int8 scales) tried against the build's engine at
-    ``scales``, whose errors on the judging samples ``current_errors()``
-    gives; ``judge`` scores the engine tried."""
+    ``scales``, int8 scales; of ``int8`` where given) tried against the
+    build's engine at ``scales``, whose errors on the judging samples
+    ``current_errors()`` gives; ``judge`` scores the engine tried."""
     thresholds = {k: v * 127.0 for k, v in scales.items()}
-    names, shares = quiet_products(network, thresholds, values, fp32_layers)
+    names, shares = quiet_products(network, thresholds, values, fp32_layers, int8)
     if not names:
         return ProductTrial({}, shares)
     layers = {n: "fp32" for n in names}

@@ -23,6 +23,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import asdict, replace
+from functools import partial
 from typing import Any, Callable, Hashable, Optional, Sequence
 
 import numpy as np
@@ -614,7 +615,8 @@ class CalibrationRun:
         if self._float_trial is None or self._judge is None or self.router.search_data() is None:
             return False
         t0 = time.perf_counter()
-        attempt = quiet_positions.try_stem if decision == "float stem" else quiet_products.try_products
+        attempt = (quiet_positions.try_stem if decision == "float stem" else  # the products the build runs in int8
+                   partial(quiet_products.try_products, int8=quiet_products.int8_products(self._plain_engine(scales))))
         trial = attempt(self._network, self._float_trial, scales, lambda: self._plain_errors(scales), self._judge,
                         quiet_positions.float_rows(self._network, self._judge.data, self._chunk),
                         fp32_layers=self._fp32_layers, bias_correction=self.bias_correction)
