@@ -7,7 +7,7 @@ each product tensor's share of rows (every axis but the last) whose RMS is
 below one step of that grid (quiet_products.py's measure, minmax thresholds).
 
 Usage (from /tmp): PYTHONPATH=<repo>/benchmarks python3 <repo>/benchmarks/acc42_fake_quant.py efficientvit_b0 \
-    --dir /tmp/acc42/models --calib 32 --eval 32
+    --dir /tmp/acc42/models --calib 32 --eval 32   (--rows-only: the quiet rows alone, for any network)
 """
 from __future__ import annotations
 
@@ -73,6 +73,7 @@ def main() -> int:
     ap.add_argument("--dir", default="/tmp/acc42/models")
     ap.add_argument("--calib", type=int, default=32)
     ap.add_argument("--eval", type=int, default=32)
+    ap.add_argument("--rows-only", action="store_true", help="print the quiet rows only (no fake-quantized runs)")
     args = ap.parse_args()
     net, path = M.exported(args.name, args.dir)
     g = onnx.load(str(path), load_external_data=False).graph
@@ -101,6 +102,8 @@ def main() -> int:
         for n in mms:
             print(f"{n.name}: " + ", ".join(f"{t} amax {amax[t]:.4g} quiet rows {quiet[t]:.2f}"
                                             for t in [*n.input, *n.output]))
+        if args.rows_only:
+            return 0
         first, second = mms[0::2], mms[1::2]  # EfficientViT's products come in pairs: K^T V, then Q kv
         sets = {"every product's operands": sorted({t for n in mms for t in n.input}),
                 "every product's output": [n.output[0] for n in mms],

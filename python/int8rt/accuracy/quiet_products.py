@@ -59,7 +59,7 @@ __all__ = ["INT8_PRODUCT_OP", "QUIET_SHARE", "ProductTrial", "int8_products", "p
 # 0.71-0.95, against 0 on the context products (P V) of LeViT-128, DeiT-tiny,
 # DistilBERT and paraphrase-MiniLM-L3 (benchmarks/RESULTS_accuracy.md,
 # acc42). Their score products (Q K^T) are left out by structure instead:
-# LeViT's have 28-63 % of their rows below a step, harmlessly.
+# LeViT-128's have 27-72 % of their rows below a step, harmlessly.
 QUIET_SHARE = 0.25
 
 
