@@ -4,7 +4,8 @@ QuantizeLinear / DequantizeLinear pairs inserted after chosen tensors only
 (symmetric int8, scale = max |x| over the calibration inputs / 127, the
 rest float32), scored by the centred cosine of the output against FP32; and
 each product tensor's share of rows (every axis but the last) whose RMS is
-below one step of that grid (quiet_products.py's measure, minmax thresholds).
+below one step of that grid (quiet_products.py's measure, minmax thresholds),
+and the ratio of its largest to its smallest column RMS (last axis).
 
 Usage (from /tmp): PYTHONPATH=<repo>/benchmarks python3 <repo>/benchmarks/acc42_fake_quant.py efficientvit_b0 \
     --dir /tmp/acc42/models --calib 32 --eval 32   (--rows-only: the quiet rows alone, for any network)
@@ -92,6 +93,8 @@ def main() -> int:
         rows = {t: np.concatenate(v) for t, v in rows.items()}
         amax = {t: float(np.abs(v).max()) for t, v in rows.items()}
         quiet = {t: float((np.sqrt((v ** 2).mean(1)) < amax[t] / 127).mean()) for t, v in rows.items()}
+        col_rms = {t: np.sqrt((v ** 2).mean(0)) for t, v in rows.items()}
+        spread = {t: float(c.max() / max(c.min(), 1e-30)) for t, c in col_rms.items()}
         fp32 = M.ort_session(str(path))
         ref = B.run_all(lambda f: fp32.run(None, f)[0], ev, 8)
 
@@ -100,7 +103,8 @@ def main() -> int:
             return round(B.centred_cosine(B.run_all(lambda f: s.run(None, f)[0], ev, 8), ref), 4)
 
         for n in mms:
-            print(f"{n.name}: " + ", ".join(f"{t} amax {amax[t]:.4g} quiet rows {quiet[t]:.2f}"
+            print(f"{n.name}: " + ", ".join(f"{t} amax {amax[t]:.4g} quiet rows {quiet[t]:.2f} "
+                                            f"column RMS max/min {spread[t]:.3g}"
                                             for t in [*n.input, *n.output]))
         if args.rows_only:
             return 0
