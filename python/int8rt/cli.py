@@ -369,8 +369,8 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--precision", choices=["int8", "fp32"], default="int8")
     b.add_argument("--calib-data", help=".npz (one array per input, first axis = samples), .npy, or a folder of them or of images")
     add_image_options(b, "calibration images (--calib-data is a folder of images)")
-    b.add_argument("--calibrator", choices=[*CALIBRATOR_CLASSES, *RENAMED_CALIBRATORS], metavar="{%s}"
-                   % ",".join(CALIBRATOR_CLASSES),
+    b.add_argument("--calibrator", choices=[*CALIBRATOR_CLASSES, *RENAMED_CALIBRATORS],
+                   metavar="{%s}" % ",".join(CALIBRATOR_CLASSES),
                    help="auto (default; with an existing --cache, the cache's algorithm): the method, and bias "
                    "correction on or off, closest to float32 on held-out calibration samples; entropy is "
                    "TensorRT's default (EntropyCalibration2; entropy2 until 2026-12-05, still accepted), "

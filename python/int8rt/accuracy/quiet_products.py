@@ -28,17 +28,17 @@ rows are alike, and a score row that is quiet is a near-uniform softmax
 that its rounding hardly moves.
 
 The rule, as the float stem's (quiet_positions.py), whose measure it
-reuses with rows for positions: the products whose output tensor holds a
-threshold, does not reach a Softmax through element-wise and data-moving
-ops (attention scores: attention_mask.VALUE_OPS) and has at least
-``QUIET_SHARE`` of its rows (every axis but the last) below one step of
-that threshold's grid on the judging samples (float32 values), and the
-products that read such a product's output (they would quantize it as
-their operand), are tried in float32 against
-the build's engine as it stands, and kept there where the output error
-on the judging samples is lower by ``auto_choice.MIN_GAIN``
-(decision_rule.py, ``"margin"``: float products cost time). The
-products not flagged stay int8 whatever the trial says.
+reuses with rows for positions: the products the build runs in int8
+(int8rt.QMatMul layers) whose output tensor holds a threshold, does not
+reach a Softmax through element-wise and data-moving ops (attention
+scores: attention_mask.VALUE_OPS) and has at least ``QUIET_SHARE`` of its
+rows (every axis but the last) below one step of that threshold's grid
+on the judging samples (float32 values), and the products that read such
+a product's output (they would quantize it as their operand), are tried
+in float32 against the build's engine as it stands, and kept there where
+the output error on the judging samples is lower by
+``auto_choice.MIN_GAIN`` (decision_rule.py, ``"margin"``: float products
+cost time). The products not flagged stay int8 whatever the trial says.
 """
 from __future__ import annotations
 
@@ -52,7 +52,8 @@ from .attention_mask import VALUE_OPS
 from .forward_walk import Readers, reaches
 from .quiet_positions import StemTrial, Trial, quiet_share
 
-__all__ = ["INT8_PRODUCT_OP", "QUIET_SHARE", "ProductTrial", "int8_products", "products", "quiet_products", "try_products"]
+__all__ = ["INT8_PRODUCT_OP", "QUIET_SHARE", "ProductTrial", "int8_products", "products", "quiet_products",
+           "try_products"]
 
 # The share of a product's output rows below one int8 step from which the
 # product is tried in float32: efficientvit_b0's linear attention
@@ -102,7 +103,8 @@ def products(network: Any, fp32_layers: Iterable[str] = (), int8: Optional[set[s
 
 def quiet_products(network: Any, thresholds: Mapping[str, float],
                    values: Callable[[list[str]], Mapping[str, np.ndarray]],
-                   fp32_layers: Iterable[str] = (), int8: Optional[set[str]] = None) -> tuple[list[str], dict[str, float]]:
+                   fp32_layers: Iterable[str] = (),
+                   int8: Optional[set[str]] = None) -> tuple[list[str], dict[str, float]]:
     """The products to try in float32 (module docstring), and the quiet
     share of each product's output tensor that holds a threshold in
     ``thresholds``, by tensor name, on ``values(names) -> {name: float32
