@@ -16,7 +16,8 @@ in float by the float product).
 
 Bounds (centred cosine of the output against FP32, 32 held inputs,
 calibrated on 64): single-method calibrators collapse it (measured
-minmax 0.636, mse 0.643; bound 0.8); auto keeps out's product in float32
+minmax 0.636, mse 0.643; bound 0.8), and the accuracy check names out's
+product (check.py's quiet-rows warning); auto keeps out's product in float32
 (report: float products on, 1 of 2) and holds 0.95 (measured 0.976), as
 int8_matmul_pairs=False does (measured 0.974; the rest is the operands'
 grid), and auto with that option has no int8 product to measure. A softmax attention block (test_attention_short_rows.py's,
@@ -102,6 +103,9 @@ def test_linear_attention_collapses_with_int8_products(algorithm: str) -> None:
     cos, q = score(linear_attention(), algorithm)
     assert products(q) == 2, [layer["op"] for layer in q.layers()]
     assert cos < 0.8, cos
+    # not silent: the check names the quiet product (and not kv's, whose rows are not quiet)
+    quiet = [w for w in q.build_report().warnings if "of its rows are below one int8 step" in w]
+    assert len(quiet) == 1 and "tensor 'out'" in quiet[0] and "'out_product'" in quiet[0], quiet
 
 
 def test_auto_keeps_quiet_products_in_float() -> None:
