@@ -356,6 +356,8 @@ def _cmd_quickstart(args: argparse.Namespace) -> int:
 
 
 def _parser() -> argparse.ArgumentParser:
+    from int8rt.data_calibrator import CALIBRATOR_CLASSES, RENAMED_CALIBRATORS
+
     p = argparse.ArgumentParser(prog="int8rt", description="Post-training INT8: calibrate, build, run.")
     p.add_argument("--cmake-dir", action="store_true", help="print the CMake package folder and exit")
     p.add_argument("-v", "--verbose", action="store_true", help="log int8rt's decisions")
@@ -367,10 +369,12 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--precision", choices=["int8", "fp32"], default="int8")
     b.add_argument("--calib-data", help=".npz (one array per input, first axis = samples), .npy, or a folder of them or of images")
     add_image_options(b, "calibration images (--calib-data is a folder of images)")
-    b.add_argument("--calibrator", choices=["auto", "entropy2", "entropy", "minmax", "percentile", "mse"],
+    b.add_argument("--calibrator", choices=[*CALIBRATOR_CLASSES, *RENAMED_CALIBRATORS],
+                   metavar="{%s}" % ",".join(CALIBRATOR_CLASSES),
                    help="auto (default; with an existing --cache, the cache's algorithm): the method, and bias "
-                   "correction on or off, closest to float32 on held-out calibration samples; entropy2 is "
-                   "TensorRT's default")
+                   "correction on or off, closest to float32 on held-out calibration samples; entropy is "
+                   "TensorRT's default (EntropyCalibration2; entropy2 until 2026-12-05, still accepted), "
+                   "entropy_legacy its EntropyCalibration")
     b.add_argument("--report", metavar="DIR", help="also write the build report as DIR/index.html")
     b.add_argument("--bias-correction", action=argparse.BooleanOptionalAction, default=None,
                    help="fold the per-channel mean shift of int8 conv/GEMM outputs into their biases (default: "

@@ -13,6 +13,7 @@ layout). ``make_calibrator`` also takes the batch sources of
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
 from typing import Any, Callable, Mapping, Optional, Sequence, Union
 
@@ -24,16 +25,41 @@ from .calib.sources import IterableCalibrator, is_batch_source
 from .calibrator import (IInt8AutoCalibrator, IInt8Calibrator, IInt8EntropyCalibrator, IInt8EntropyCalibrator2,
                          IInt8LegacyCalibrator, IInt8MinMaxCalibrator, IInt8MSECalibrator)
 
-__all__ = ["ArrayCalibrator", "CALIBRATOR_CLASSES", "load_calibration_data", "make_calibrator"]
+__all__ = ["ArrayCalibrator", "CALIBRATOR_CLASSES", "RENAMED_CALIBRATORS", "calibrator_name", "load_calibration_data",
+           "make_calibrator"]
 
+# One vocabulary: each calibrator by the name of the method it runs, the
+# name the build report, int8rt.calib (Collector, compute_amax), the C++
+# method table and the cache header's mapping use (CalibrationAlgoType.method:
+# entropy is TensorRT's EntropyCalibration2, entropy_legacy its
+# EntropyCalibration), and auto.
 CALIBRATOR_CLASSES: dict[str, type] = {
-    "auto": IInt8AutoCalibrator,
-    "entropy2": IInt8EntropyCalibrator2,
-    "entropy": IInt8EntropyCalibrator,
-    "minmax": IInt8MinMaxCalibrator,
-    "percentile": IInt8LegacyCalibrator,
-    "mse": IInt8MSECalibrator,
+    cls.get_algorithm(None).method: cls  # a constant of the class; self unused
+    for cls in (IInt8AutoCalibrator, IInt8EntropyCalibrator2, IInt8EntropyCalibrator, IInt8MinMaxCalibrator,
+                IInt8LegacyCalibrator, IInt8MSECalibrator)
 }
+
+# Names make_calibrator and `int8rt build --calibrator` took before
+# 2026-12-05, still accepted with a warning: entropy2 was EntropyCalibration2
+# (now entropy). Until then, entropy there named the legacy EntropyCalibration
+# (now entropy_legacy): that name now means EntropyCalibration2, as everywhere
+# else in int8rt.
+RENAMED_CALIBRATORS: dict[str, str] = {"entropy2": "entropy"}
+
+
+def calibrator_name(algorithm: str) -> str:
+    """The name in :data:`CALIBRATOR_CLASSES` for ``algorithm``: itself, or
+    for a renamed one (:data:`RENAMED_CALIBRATORS`) its new name, with a
+    ``FutureWarning`` saying so. Raises ``ValueError`` for an unknown name."""
+    if algorithm in RENAMED_CALIBRATORS:
+        new = RENAMED_CALIBRATORS[algorithm]
+        warnings.warn(f"calibrator {algorithm!r} is now called {new!r} (TensorRT's EntropyCalibration2, the name "
+                      f"the build report and the calibration cache's algorithm use); the legacy EntropyCalibration "
+                      f"is 'entropy_legacy'", FutureWarning, stacklevel=3)
+        return new
+    if algorithm not in CALIBRATOR_CLASSES:
+        raise ValueError(f"unknown calibrator {algorithm!r}; choose from {', '.join(CALIBRATOR_CLASSES)}")
+    return algorithm
 
 _IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".ppm", ".pgm", ".webp"}
 
@@ -99,18 +125,17 @@ def make_calibrator(data: Any, *, algorithm: str = "auto", batch_size: int = 32,
     returned unchanged.
 
     ``algorithm`` is one of ``auto`` (the default: int8rt's per-tensor choice,
-    :class:`int8rt.IInt8AutoCalibrator`), ``entropy2`` (TensorRT's default),
-    ``entropy``, ``minmax``, ``percentile``, ``mse``;
+    :class:`int8rt.IInt8AutoCalibrator`), ``entropy`` (TensorRT's default,
+    EntropyCalibration2), ``entropy_legacy`` (TensorRT's EntropyCalibration),
+    ``minmax``, ``percentile``, ``mse`` (``entropy2``, its name until
+    2026-12-05, is accepted with a warning: :func:`calibrator_name`);
     ``options`` go to the calibrator (``num_bins``, ``policy``, ...). A cache file that
     exists is read (and, as in TensorRT, used when its algorithm matches); the
     computed cache is written to it atomically.
     """
     if isinstance(data, IInt8Calibrator):
         return data
-    try:
-        base = CALIBRATOR_CLASSES[algorithm]
-    except KeyError:
-        raise ValueError(f"unknown calibrator {algorithm!r}; choose from {', '.join(CALIBRATOR_CLASSES)}") from None
+    base = CALIBRATOR_CLASSES[calibrator_name(algorithm)]
     if isinstance(data, Mapping):
         cls = type(f"Array{base.__name__}", (ArrayCalibrator, base), {})
         return cls(data, batch_size=batch_size, cache_file=cache_file, **options)

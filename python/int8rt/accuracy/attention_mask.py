@@ -31,14 +31,15 @@ from typing import Any, Optional
 
 from .forward_walk import Readers, reaches
 
-__all__ = ["MASK_DTYPES", "mask_input", "named_mask_inputs", "structural_mask_inputs"]
+__all__ = ["MASK_DTYPES", "VALUE_OPS", "mask_input", "named_mask_inputs", "structural_mask_inputs"]
 
 MASK_DTYPES = ("int64", "int32", "bool", "float32", "int8", "uint8")
 
 # The ops a mask's values pass through on their way to the scores: casts,
 # arithmetic and comparisons, logic, selection, and moves of data (no op
 # that mixes positions by weights: a MatMul, a Conv, a reduction).
-_MASK_OPS = frozenset({
+# quiet_products.py follows attention scores to their Softmax through them.
+VALUE_OPS = frozenset({
     "Cast", "CastLike", "Identity", "Unsqueeze", "Squeeze", "Reshape", "Flatten", "Expand", "Tile", "Transpose",
     "Slice", "Concat", "Gather", "GatherElements", "GatherND", "Sub", "Mul", "Add", "Div", "Neg", "Min", "Max", "Clip", "Not", "And", "Or", "Xor",
     "Equal", "Less", "Greater", "LessOrEqual", "GreaterOrEqual", "Where",
@@ -64,7 +65,7 @@ def structural_mask_inputs(network: Any) -> list[str]:
         return node["op"] == "Softmax" and _rank(tensors[t]) >= 3
 
     def passes(node: dict[str, Any], position: int, t: int) -> bool:
-        return node["op"] in _MASK_OPS and not (node["op"].startswith("Gather") and position != 0)
+        return node["op"] in VALUE_OPS and not (node["op"].startswith("Gather") and position != 0)
 
     return [tensors[t]["name"] for t in _mask_candidates(network) if reaches(readers, t, scores, passes)]
 

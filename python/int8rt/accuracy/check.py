@@ -21,7 +21,11 @@ held-out data among those clipping at most ``CLIP_WARN``, or, where none does,
 says that the held-out values go beyond the calibration data's (a tensor
 of few values, an SE block's pooled one, also says how many of how many
 clip). An output whose centred cosine
-is below ``OUTPUT_WARN`` is a warning too. Warnings go to the ``int8rt``
+is below ``OUTPUT_WARN`` is a warning too. So is the output of an
+activation x activation product held in int8 (not attention scores) with
+``quiet_products.QUIET_SHARE`` or more of its rows below one int8 step
+(EfficientViT's linear attention: 71-95 %, the collapse auto's float
+products avoid; quiet_products.py). Warnings go to the ``int8rt``
 logger and into the report.
 
 Tensors inside If branches are measured too, under their scoped names
@@ -38,7 +42,7 @@ from typing import Any, Mapping, Optional, Union
 import numpy as np
 
 from .._numerics import amax_from_scale, scale_from_amax
-from . import metrics
+from . import metrics, quiet_positions, quiet_products
 from .report import BuildReport, OutputCheck, TensorCheck, coarse_histogram
 from .taps import (as_read, batches, flat_ceilings, flat_floors, fp32_tap_engine, groups, int8_grid_scales,
                    int8_zero_points, scoped_tensors, tapped_run)
@@ -195,8 +199,14 @@ def measure(*, network: Any, engine: Any, data: Mapping[str, np.ndarray], batch_
     tap = fp32_tap_engine(network, [n for n in scales if n not in inputs and n in top])
     zero_points = int8_zero_points(lowered, branches=True)  # unsigned activations: their own grid
     refs: dict[str, list[np.ndarray]] = {name: [] for name in engine.output_names}  # float32, from the taps' run
+    # the int8 products' outputs (quiet_products.py), kept for their rows
+    tensor_names = [t["name"] for t in network.tensors()]
+    made_by = {tensor_names[t]: layer for layer, t in
+               quiet_products.products(network, int8=quiet_products.int8_products(engine)).items()}
+    made_by = {n: layer for n, layer in made_by.items() if isinstance(scales.get(n), float) and n not in refs}
+    kept: dict[str, list[np.ndarray]] = {**refs, **{n: [] for n in made_by}}
     stats = _stats(tap, data, batch_size, {n: [s] for n, s in scales.items()}, zero_points,
-                   flat_floors(lowered, branches=True), keep=refs, ceilings=flat_ceilings(lowered, branches=True))
+                   flat_floors(lowered, branches=True), keep=kept, ceilings=flat_ceilings(lowered, branches=True))
     stats = {n: st for n, st in stats.items() if st[0].count}  # a branch no sample took: not measured
     scales = {n: s for n, s in scales.items() if n in stats}
     q_ctx = engine.create_execution_context()
@@ -257,6 +267,16 @@ def measure(*, network: Any, engine: Any, data: Mapping[str, np.ndarray], batch_
                                    warning=warning, low=bottom, observed_min=s.min, observed_top=s.max,
                                    histogram=_coarse(collector, name), channel_thresholds=channel_tops,
                                    channel_observed=_channel_observed(s, z)))
+
+    for name, layer in made_by.items():
+        rows = np.concatenate([v.reshape(-1, v.shape[-1]) for v in kept[name]]) if kept[name] else None
+        share = quiet_positions.quiet_share(rows, scales[name] * 127.0) if rows is not None else 0.0
+        if share >= quiet_products.QUIET_SHARE:
+            warnings.append(f"tensor '{name}' ({methods.get(name, '?')}): {share:.0%} of its rows are below one "
+                            f"int8 step (threshold {scales[name] * 127.0:.4g}): the activation x activation product "
+                            f"'{layer}' that makes it loses them in int8; the auto calibrator keeps such products "
+                            f"in float32 where that helps, or keep it there by hand (layer_precisions, "
+                            f"int8_matmul_pairs=False)")
 
     outputs: list[OutputCheck] = []
     for name in engine.output_names:

@@ -72,7 +72,7 @@ from . import recordings
 __all__ = ["DECISIONS", "MIN_GAIN", "T_LEVEL", "TESTS", "describe", "keeps", "paired_below", "rank_below",
            "reads_uncentred", "report_errors", "t_below"]
 
-DECISIONS = ("float stem", "unsigned activations", "equalization", "bias correction")
+DECISIONS = ("float stem", "float products", "unsigned activations", "equalization", "bias correction")
 
 # A change of the engine (a threshold set other than the default, a
 # correction kept) must lower the output error by this share at least:

@@ -65,7 +65,7 @@ logger = logging.getLogger("int8rt")
 Metric = Callable[[Mapping[str, np.ndarray], Mapping[str, np.ndarray]], float]
 
 # A chosen engine that saves less than this share of the float32 engine's
-# latency is a warning: on PP-OCR rec (entropy2, target 0.99) 30 of 116
+# latency is a warning: on PP-OCR rec (entropy, target 0.99) 30 of 116
 # layers in float32 cost as much CPU as float32 itself (239 against 240 ms).
 MIN_SAVING = 0.1
 

@@ -12,7 +12,7 @@ one speaker's clip every slice of it ranks entropy ahead of mse, and
 streamed on another speaker mse is the better engine (centred cosine 0.92
 against 0.72; RESULTS_accuracy.md acc23 / acc26); calibrated on five clips
 the held-out batches rank entropy first too, and there the ranking holds
-on every left-out clip (entropy2 0.91 against mse 0.77, centred cosine,
+on every left-out clip (entropy 0.91 against mse 0.77, centred cosine,
 mean over six; acc27, acc29). What tells the two apart is how many recordings the
 evidence spans, which the batches alone do not say.
 

@@ -23,6 +23,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import asdict, replace
+from functools import partial
 from typing import Any, Callable, Hashable, Optional, Sequence
 
 import numpy as np
@@ -32,6 +33,7 @@ from ..calibrator import CalibrationAlgoType, IInt8Calibrator
 
 from .._numerics import scale_from_amax
 from . import auto_choice, auto_parts, cached_check, check, crossval, decision_rule, mixed, quiet_positions
+from . import quiet_products
 from . import unsigned_form
 from . import bias_correction as biascorr
 from . import bias_groups, sequence_axis
@@ -278,7 +280,9 @@ class CalibrationRun:
         # (RESULTS_accuracy.md, 2026-12-04 night).
         default = auto_choice.DEFAULT_METHOD if auto_choice.DEFAULT_METHOD in sets else first
         # the float stem first, at the same thresholds, so that the forms and sets are scored with it
-        if self._decide_stem(_scales(sets[default][0])):
+        stem = self._decide_float(_scales(sets[default][0]), "float stem")
+        # and the float products (quiet_products.py), at the same thresholds
+        if self._decide_float(_scales(sets[default][0]), "float products") or stem:
             engines = {first: self._builder.build(_scales(sets[first][0])), default: self._plain[1]}
             self._int8_names = auto_choice.int8_tensors(engines[first], self._network)
         if self._decide_unsigned(_scales(sets[default][0]), from_cache=False):
@@ -599,28 +603,32 @@ class CalibrationRun:
         self._auto["bias_correction_samples"] = self.router.samples(both)  # the shifts' (the decision's: the kept ones)
         return refit
 
-    def _decide_stem(self, scales: dict[str, float]) -> bool:
-        """auto: the layers from an input to a per-position LayerNorm kept
-        out of int8 (float32; their Convs in BF16 where native) where most
-        positions it reads are below one int8 step at ``scales`` and the
-        judging samples' output error says so (quiet_positions.py).
-        Recorded in the report. Returns whether the build's builder changed."""
+    def _decide_float(self, scales: dict[str, float], decision: str) -> bool:
+        """auto's ``decision``: ``"float stem"``, the layers from an input to
+        a per-position LayerNorm kept out of int8 (float32; their Convs in
+        BF16 where native) where most positions it reads are below one int8
+        step at ``scales`` (quiet_positions.py), or ``"float products"``, the
+        activation x activation MatMuls kept in float32 where most rows of
+        their output are (quiet_products.py); each where the judging
+        samples' output error says so. Recorded in the report. Returns
+        whether the build's builder changed."""
         if self._float_trial is None or self._judge is None or self.router.search_data() is None:
             return False
         t0 = time.perf_counter()
-        trial = quiet_positions.try_stem(self._network, self._float_trial, scales, lambda: self._plain_errors(scales),
-                                         self._judge, quiet_positions.float_rows(self._network, self._judge.data,
-                                                                                 self._chunk),
-                                         fp32_layers=self._fp32_layers,
-                                         bias_correction=self.bias_correction)
-        self._seconds["auto_float_stem"] = time.perf_counter() - t0
+        attempt = (quiet_positions.try_stem if decision == "float stem" else  # the products the build runs in int8
+                   partial(quiet_products.try_products, int8=quiet_products.int8_products(self._plain_engine(scales))))
+        trial = attempt(self._network, self._float_trial, scales, lambda: self._plain_errors(scales), self._judge,
+                        quiet_positions.float_rows(self._network, self._judge.data, self._chunk),
+                        fp32_layers=self._fp32_layers, bias_correction=self.bias_correction)
+        key = decision.replace(" ", "_")
+        self._seconds[f"auto_{key}"] = time.perf_counter() - t0
         if not trial.shares:
             return False
-        self._auto["float_stem"] = trial.report()
+        self._auto[key] = trial.report()
         if trial.tried is None:
             return False
-        self._auto["errors"].update(decision_rule.report_errors("float stem", trial.current, trial.tried))
-        logger.info("auto calibration: float stem %s (%d layers; output relative L2 on %d %s samples: %s)",
+        self._auto["errors"].update(decision_rule.report_errors(decision, trial.current, trial.tried))
+        logger.info("auto calibration: %s %s (%d layers; output relative L2 on %d %s samples: %s)", decision,
                     "kept" if trial.keep else "left int8", len(trial.layers), self._auto["samples"], self._where,
                     decision_rule.describe(trial.current, trial.tried))
         if not trial.keep:
