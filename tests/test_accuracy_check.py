@@ -305,13 +305,13 @@ def test_cli_build_defaults_to_auto_and_prints_the_report(tmp_path, collapse, ca
     assert "accuracy check on 64 samples (held out" in out and "WARNING" not in out
     assert int8rt.calib.read_cache(cache)[0] == "AutoCalibration"
     with caplog.at_level(logging.WARNING, logger="int8rt"):
-        assert main(["build", str(model), "--calib-data", str(calib), "--calibrator", "entropy2",
+        assert main(["build", str(model), "--calib-data", str(calib), "--calibrator", "entropy",
                      "-o", str(tmp_path / "e.i8rt")]) == 0
     out = capsys.readouterr().out
     assert out.count("tensor 'r1' (entropy) clips") == 1, out
     # printed in the report, so not logged a second time
     assert not [r for r in caplog.records if "clips" in r.getMessage()], caplog.text
-    assert main(["build", str(model), "--calib-data", str(calib), "--calibrator", "entropy2", "--accuracy-target",
+    assert main(["build", str(model), "--calib-data", str(calib), "--calibrator", "entropy", "--accuracy-target",
                  "0.9", "--bias-correction", "-o", str(tmp_path / "m.i8rt")]) == 0
     out = capsys.readouterr().out
     assert "mixed precision: target 0.9, met" in out and "'Conv_0'" in out
@@ -393,7 +393,7 @@ def test_html_report_from_the_build_and_from_an_engine_file(tmp_path, collapse, 
     model.write_bytes(case.model)
     np.savez(calib, x=case.calib)
     engine = tmp_path / "e.i8rt"
-    assert main(["build", str(model), "--calib-data", str(calib), "--calibrator", "entropy2", "-o", str(engine),
+    assert main(["build", str(model), "--calib-data", str(calib), "--calibrator", "entropy", "-o", str(engine),
                  "--report", str(tmp_path / "built")]) == 0
     assert main(["report", str(engine), str(tmp_path / "again")]) == 0
     capsys.readouterr()

@@ -513,7 +513,7 @@ def test_a_build_from_a_cache_with_data_is_measured_on_its_held_out_slice(case, 
     np.savez(tmp_path / "cal.npz", x=case.calib)
     model, cache = tmp_path / "m.onnx", tmp_path / "c.cache"
     model.write_bytes(case.model)
-    base = ["build", str(model), "--calibrator", "entropy2", "--cache", str(cache)]
+    base = ["build", str(model), "--calibrator", "entropy", "--cache", str(cache)]
     assert main(base + ["--calib-data", str(tmp_path / "cal.npz"), "-o", str(tmp_path / "a.i8rt"), "-q"]) == 0
     first = capsys.readouterr().out
     assert cache.exists()

@@ -13,7 +13,7 @@ from int8rt.accuracy import metrics
 
 from accuracy_models import histogram_engine as engine, overfit_case
 
-SINGLE = ("minmax", "mse", "percentile", "entropy2")
+SINGLE = ("minmax", "mse", "percentile", "entropy")
 
 
 @pytest.fixture(scope="module")

@@ -122,6 +122,6 @@ def test_a_rare_sample_type_among_the_kept_samples_reaches_the_choice() -> None:
     assert (choice["held_out_choice"], choice["thresholds"]) == ("entropy", "minmax")
     # with the accuracy check (the held-out samples then set no threshold) the folds decide alike
     assert build("auto", check=True).build_report().auto_choice["thresholds"] == "minmax"
-    singles = {m: error(build(m)) for m in ("minmax", "mse", "percentile", "entropy2")}
+    singles = {m: error(build(m)) for m in ("minmax", "mse", "percentile", "entropy")}
     assert error(after) <= min(singles.values()), (error(after), singles)
     assert error(after) <= 0.7 * error(before), (error(after), error(before))

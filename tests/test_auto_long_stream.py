@@ -85,7 +85,7 @@ def test_a_rare_kind_late_in_the_stream_reaches_the_choice(monkeypatch: pytest.M
     the held-out slice and the folds hold some, auto takes minmax, and its
     engine is closer to float32 on the evaluation samples (relative L2,
     which a constant output cannot pass) than before and than every single
-    method (0.030: minmax 0.034, mse 0.032, percentile 0.044, entropy2
+    method (0.030: minmax 0.034, mse 0.032, percentile 0.044, entropy
     0.048; with the check alike)."""
     rng = np.random.default_rng(4)
     calib = _stream(rng)
@@ -110,7 +110,7 @@ def test_a_rare_kind_late_in_the_stream_reaches_the_choice(monkeypatch: pytest.M
         before = build("auto")
     chosen_before = before.build_report().auto_choice["thresholds"]
     chosen_after = after.build_report().auto_choice["thresholds"]
-    singles = {m: error(build(m)) for m in ("minmax", "mse", "percentile", "entropy2")}
+    singles = {m: error(build(m)) for m in ("minmax", "mse", "percentile", "entropy")}
     assert chosen_before != "minmax" and chosen_after == "minmax", (chosen_before, chosen_after, singles)
     assert error(after) < 0.8 * error(before), (error(after), error(before))
     assert error(after) <= min(singles.values()), (error(after), singles)

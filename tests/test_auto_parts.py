@@ -89,7 +89,7 @@ def test_per_part_choice_finds_the_front_and_the_back_methods(case) -> None:
     model, batches, test, want = case
     error = lambda e: metrics.relative_l2(want, e.run({"x": test})["y"])  # noqa: E731
     singles = {m: error(histogram_engine(model, batches, m, accuracy_check=False))
-               for m in ("minmax", "mse", "percentile", "entropy2")}
+               for m in ("minmax", "mse", "percentile", "entropy")}
     whole = _auto(model, batches)
     parts = _auto(model, batches, auto_parts=2)
     report = parts.build_report().auto_choice

@@ -6,7 +6,7 @@ does not help, then chooses entropy's, which clip, where it does. Its
 engine must be at least as close to float32 on the held-out samples as
 the best single calibrator in either form (unsigned off or on), within
 the 1% that strided candidate bins allow (test_auto_choice.py); before the
-re-decision auto kept the symmetric form there (0.0442 against entropy2
+re-decision auto kept the symmetric form there (0.0442 against entropy
 unsigned 0.0346)."""
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from int8rt.accuracy import metrics
 
 from accuracy_models import histogram_engine as _engine, overfit_case
 
-SINGLE = ("minmax", "mse", "percentile", "entropy2")
+SINGLE = ("minmax", "mse", "percentile", "entropy")
 
 
 @pytest.fixture(scope="module")

@@ -43,9 +43,9 @@ def _build(data: dict, algorithm: str, policy: str, distributed: object = None,
 
 
 def test_power_of_two_sharded_equals_single_process(tmp_path: Path, data: dict) -> None:
-    single = _build(data, "entropy2", "power_of_two", cache=tmp_path / "one.cache")
+    single = _build(data, "entropy", "power_of_two", cache=tmp_path / "one.cache")
     # 16 batches, 3 per task: 6 shards of unequal size over 2 workers
-    sharded = _build(data, "entropy2", "power_of_two", RayCalibration(num_workers=2, batches_per_task=3),
+    sharded = _build(data, "entropy", "power_of_two", RayCalibration(num_workers=2, batches_per_task=3),
                      cache=tmp_path / "two.cache")
     assert sharded.scales() == single.scales()
     assert (tmp_path / "two.cache").read_bytes() == (tmp_path / "one.cache").read_bytes()
@@ -133,7 +133,7 @@ def test_sharded_calibration_keeps_the_per_channel_grids(tmp_path: Path) -> None
     np.testing.assert_array_equal(sharded.run({"x": X_EVAL})["y"], single.run({"x": X_EVAL})["y"])
 
 
-@pytest.mark.parametrize("algorithm", ("minmax", "entropy2"))
+@pytest.mark.parametrize("algorithm", ("minmax", "entropy"))
 def test_sharded_calibration_of_an_if_on_an_int64_input(tmp_path: Path, algorithm: str) -> None:
     """Silero VAD unbound in small (tests/test_if_branch_int8.py's model):
     x float32 [N, 4, T] beside a 0-d int64 `sr` choosing the If branch.

@@ -41,7 +41,7 @@ def reference_scales(calib: np.ndarray) -> dict[str, float]:
             return [calib[self.i - BATCH:self.i]]
 
     scales = _scales(Trt())
-    assert scales == _scales(make_calibrator({"input": calib}, algorithm="entropy2", batch_size=BATCH))
+    assert scales == _scales(make_calibrator({"input": calib}, algorithm="entropy", batch_size=BATCH))
     return scales
 
 
@@ -49,7 +49,7 @@ def _scales(calibrator: object) -> dict[str, float]:
     """Scales of an engine calibrated from `calibrator` (a data source is made
     an IInt8EntropyCalibrator2, the reference's class: make_calibrator's
     default is auto, whose thresholds differ)."""
-    calibrator = make_calibrator(calibrator, algorithm="entropy2")
+    calibrator = make_calibrator(calibrator, algorithm="entropy")
     return int8rt.build_engine(MODEL_PATH, int8rt.BuilderConfig(calibrator=calibrator)).scales()
 
 
@@ -76,7 +76,7 @@ def test_torch_dataloader(calib: np.ndarray, reference_scales: dict[str, float])
 
     labels = torch.zeros(len(calib), dtype=torch.int64)
     loader = DataLoader(TensorDataset(torch.from_numpy(calib), labels), batch_size=BATCH)  # yields [x, y]
-    calibrator = make_calibrator(loader, algorithm="entropy2")
+    calibrator = make_calibrator(loader, algorithm="entropy")
     assert len(calibrator) == 6  # the DataLoader's length: the progress bar has a total
     assert _scales(calibrator) == reference_scales
 
@@ -109,7 +109,7 @@ def test_iterable_transform_pair_as_nncf(calib: np.ndarray, reference_scales: di
         def get_length(self) -> int:
             return len(self.items)
 
-    calibrator = make_calibrator(NncfLikeDataset(starts, lambda s: calib[s:s + BATCH]), algorithm="entropy2")
+    calibrator = make_calibrator(NncfLikeDataset(starts, lambda s: calib[s:s + BATCH]), algorithm="entropy")
     assert len(calibrator) == len(starts)
     assert _scales(calibrator) == reference_scales
 
@@ -201,7 +201,7 @@ def test_image_folder_streams_in_batches(tmp_path: Path) -> None:
     lazy = load_calibration_data(tmp_path, ["input"], shapes, images=options, batch_size=16)
     assert len(lazy) == 3  # 16 + 16 + 8: the progress bar's total
     assert np.array_equal(np.concatenate([b["input"] for b in lazy]), eager["input"])
-    assert _scales(lazy) == _scales(make_calibrator(eager, algorithm="entropy2", batch_size=16))
+    assert _scales(lazy) == _scales(make_calibrator(eager, algorithm="entropy", batch_size=16))
 
 
 @pytest.mark.parametrize("id_dtype", [np.int64, np.int32])

@@ -24,7 +24,7 @@ def calib_npz(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def built(tmp_path_factory: pytest.TempPathFactory, calib_npz: Path) -> tuple[Path, Path]:
     out = tmp_path_factory.mktemp("engine")
     engine, cache = out / "digits.i8rt", out / "digits.cache"
-    assert main(["build", str(MODEL_PATH), "--calib-data", str(calib_npz), "--calibrator", "entropy2",
+    assert main(["build", str(MODEL_PATH), "--calib-data", str(calib_npz), "--calibrator", "entropy",
                  "--batch-size", "64", "--cache", str(cache), "-o", str(engine), "--no-progress"]) == 0
     return engine, cache
 

@@ -22,7 +22,7 @@ DATA = {"input": np.random.default_rng(3).standard_normal((16, 3, 8, 8)).astype(
 def build_with_cache(tmp_path: Path, cache: bytes) -> int8rt.Engine:
     path = tmp_path / "model.cache"
     path.write_bytes(cache)
-    calibrator = make_calibrator(DATA, algorithm="entropy2", batch_size=8, cache_file=str(path))
+    calibrator = make_calibrator(DATA, algorithm="entropy", batch_size=8, cache_file=str(path))
     return int8rt.build_engine(conv_net(), int8rt.BuilderConfig(precision="int8", calibrator=calibrator))
 
 
@@ -70,7 +70,7 @@ def test_cache_of_another_model(tmp_path: Path) -> None:
 
 
 def test_good_calibration_gives_no_warning(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
-    calibrator = make_calibrator(DATA, algorithm="entropy2", batch_size=8)
+    calibrator = make_calibrator(DATA, algorithm="entropy", batch_size=8)
     with caplog.at_level(logging.WARNING, logger="int8rt"):
         engine = int8rt.build_engine(conv_net(), int8rt.BuilderConfig(precision="int8", calibrator=calibrator))
     assert int8_layers(engine) > 0 and warnings_of(engine) == []
@@ -93,7 +93,7 @@ def test_cli_build_shows_each_warning_once(tmp_path: Path, capfd: pytest.Capture
     onnx.save(conv_net(), str(model))
     cache.write_bytes(write_cache({"input": 0.02}))
     with caplog.at_level(logging.WARNING, logger="int8rt"):
-        assert main(["build", str(model), "--cache", str(cache), "--calibrator", "entropy2", "-q",
+        assert main(["build", str(model), "--cache", str(cache), "--calibrator", "entropy", "-q",
                      "-o", str(tmp_path / "m.i8rt")]) == 0
     captured = capfd.readouterr()
     assert (captured.out + captured.err).count("no layer runs in int8") == 1, captured

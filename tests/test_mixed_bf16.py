@@ -30,7 +30,7 @@ def collapse():
 
 
 def _build(case, target: float, **config) -> int8rt.Engine:
-    calibrator = int8rt.make_calibrator({"x": case.calib}, algorithm="entropy2")
+    calibrator = int8rt.make_calibrator({"x": case.calib}, algorithm="entropy")
     return int8rt.build_engine(case.model, int8rt.BuilderConfig(calibrator=calibrator, accuracy_target=target,
                                                                 **config))
 
@@ -111,7 +111,7 @@ def test_the_cli_flag_keeps_them_fp32(tmp_path, collapse) -> None:
     model, calib, out = tmp_path / "collapse.onnx", tmp_path / "calib.npz", tmp_path / "e.i8rt"
     model.write_bytes(case.model)
     np.savez(calib, x=case.calib)
-    assert main(["build", str(model), "--calib-data", str(calib), "--calibrator", "entropy2", "-o", str(out),
+    assert main(["build", str(model), "--calib-data", str(calib), "--calibrator", "entropy", "-o", str(out),
                  "--accuracy-target", "0.9", "--accuracy-fp32", "--quiet"]) == 0
     engine = int8rt.Engine.load(out)
     mp = engine.build_report().mixed_precision
@@ -230,7 +230,7 @@ def test_int8rt_max_isa_below_avx512bf16_keeps_fp32_and_avx512bf16_does_not() ->
     from pathlib import Path
 
     code = ("import int8rt; from accuracy_models import entropy_collapse_case as c; case = c(); "
-            "cal = int8rt.make_calibrator({'x': case.calib}, algorithm='entropy2'); "
+            "cal = int8rt.make_calibrator({'x': case.calib}, algorithm='entropy'); "
             "e = int8rt.build_engine(case.model, int8rt.BuilderConfig(calibrator=cal, accuracy_target=0.9)); "
             "print(sorted(e.build_report().mixed_precision['bf16_layers']))")
     here = Path(__file__).resolve().parent

@@ -54,7 +54,7 @@ def data():
 @pytest.fixture(scope="module")
 def calibrated(data):
     """An INT8 engine calibrated like the quickstart, and its cache."""
-    cal = make_calibrator({"input": data["calib"]}, algorithm="entropy2", batch_size=32)
+    cal = make_calibrator({"input": data["calib"]}, algorithm="entropy", batch_size=32)
     written = []
     cal.write_calibration_cache = written.append
     engine = int8rt.build_engine(MODEL_PATH, int8rt.BuilderConfig(calibrator=cal))

@@ -169,7 +169,7 @@ def test_equalized_and_bias_corrected_engine_reproduced(tmp_path, digits):
     tensor between them); bias correction shifts biases: the export carries
     both, so ONNX Runtime computes the engine's network, not the model's."""
     def build_digits(**config) -> int8rt.Engine:
-        cal = make_calibrator({"input": digits["calib"]}, algorithm="entropy2", batch_size=32)
+        cal = make_calibrator({"input": digits["calib"]}, algorithm="entropy", batch_size=32)
         return int8rt.build_engine(MODEL_PATH, int8rt.BuilderConfig(calibrator=cal, **config))
 
     def stem_w_scales(e: int8rt.Engine) -> np.ndarray:
@@ -244,7 +244,7 @@ def test_float_layer_takes_the_engines_float_weights(tmp_path, digits):
     """A Conv the engine keeps in float32 (layer_precisions) with its
     BatchNormalization folded and its weights equalized: the export gives it
     the engine's float weights and bias and drops the BatchNormalization."""
-    cal = make_calibrator({"input": digits["calib"]}, algorithm="entropy2", batch_size=32)
+    cal = make_calibrator({"input": digits["calib"]}, algorithm="entropy", batch_size=32)
     engine = int8rt.build_engine(MODEL_PATH, int8rt.BuilderConfig(
         calibrator=cal, equalize=True, layer_precisions={"/res1/res1.0/Conv": "fp32"}))
     assert "/res1/res1.0/Conv" not in {s for layer in engine.int8_plan().layers for s in layer.sources}

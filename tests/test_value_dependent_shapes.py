@@ -89,7 +89,7 @@ def test_int8_build_keeps_value_dependent_tensors_in_float() -> None:
               [init("w", w), init("w2", w2)])
     batches = [{"x": RNG.uniform(-1, 1, (1, 3, 6, 6)).astype(np.float32), "shape": np.array([1, 4, 6, 6], np.int64)}
                for _ in range(4)]
-    calibrator = int8rt.make_calibrator(batches, algorithm="entropy2")
+    calibrator = int8rt.make_calibrator(batches, algorithm="entropy")
     engine = int8rt.build_engine(m, int8rt.BuilderConfig(precision="int8", calibrator=calibrator,
                                                          accuracy_check=False))
     assert any("depend on input values" in line and "'rr'" in line for line in engine.report()), engine.report()
