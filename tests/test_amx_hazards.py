@@ -42,6 +42,12 @@ F32 = np.float32
 LOWER = [isa for isa in ("avx512vnni", "avxvnni", "avx2", "ref") if int8rt.kernels.isa_info()[isa]["cpu"]]
 
 
+def onnx_node(op: str, inputs, outputs, **attrs):
+    from onnx import helper
+
+    return helper.make_node(op, inputs, outputs, **attrs)
+
+
 def _mlp(rng: np.random.Generator, k: int = 64, h: int = 96, o: int = 40):
     """x [N, k] -> Gemm -> Relu -> Gemm -> y [N, o]: the QGemm rows are the batch."""
     nodes = [onnx_node("Gemm", ["x", "w1", "b1"], ["h"], transB=1), onnx_node("Relu", ["h"], ["r"]),
@@ -49,12 +55,6 @@ def _mlp(rng: np.random.Generator, k: int = 64, h: int = 96, o: int = 40):
     inits = [init("w1", rng.standard_normal((h, k)).astype(F32) * 0.2), init("b1", rng.standard_normal(h).astype(F32)),
              init("w2", rng.standard_normal((o, h)).astype(F32) * 0.2), init("b2", rng.standard_normal(o).astype(F32))]
     return model(nodes, [fvi("x", ["N", k])], [fvi("y", ["N", o])], inits)
-
-
-def onnx_node(op: str, inputs, outputs, **attrs):
-    from onnx import helper
-
-    return helper.make_node(op, inputs, outputs, **attrs)
 
 
 def conv_feed(n: int, seed: int = 0) -> Dict[str, np.ndarray]:

@@ -143,13 +143,17 @@ bool same(Op op, const uint8_t* x, const uint8_t* y, bool nan_equal) {
 long compare(Op op, bool special, int shapes, uint32_t seed) {
   std::mt19937 gen(seed);
   std::uniform_int_distribution<int> dim(1, 16), byte(0, 255);
+  std::uniform_int_distribution<uint32_t> word(0, 0xFFFFFFFFu);
   long compared = 0;
   for (int s = 0; s < shapes; ++s) {
     const int rows = s < 3 ? 16 : dim(gen), k = s < 3 ? 16 : dim(gen), n = s < 3 ? 16 : dim(gen);
     std::vector<uint8_t> a(16 * kStride), b(16 * kStride), c(16 * kStride);
-    for (size_t i = 0; i < a.size(); ++i) a[i] = static_cast<uint8_t>(byte(gen)), b[i] = static_cast<uint8_t>(byte(gen));
+    for (size_t i = 0; i < a.size(); ++i) {
+      a[i] = static_cast<uint8_t>(byte(gen));
+      b[i] = static_cast<uint8_t>(byte(gen));
+    }
     for (size_t i = 0; i + 4 <= c.size(); i += 4) {
-      const uint32_t v = op == Op::kBf16 ? f32_pattern(gen, special) : (byte(gen) << 24 | byte(gen) << 16 | byte(gen) << 8 | byte(gen));
+      const uint32_t v = op == Op::kBf16 ? f32_pattern(gen, special) : word(gen);
       std::memcpy(&c[i], &v, 4);
     }
     if (op == Op::kBf16) {
