@@ -469,7 +469,7 @@ def test_bert_like_encoder_runs_make_no_cpp_heap_allocation(tmp_path, precision:
     # state held before.
     lib = _alloc_counter(tmp_path)
     done = subprocess.run([sys.executable, "-c", ENCODER_CHILD, lib, precision],
-                          env=_child_env(lib, _native_tier_verified()), capture_output=True, text=True, timeout=600)
+                          env=_child_env(lib, None), capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-4000:]
     out = json.loads(done.stdout.strip().splitlines()[-1])
     for op in ("LayerNormalization", "Slice", "Expand", "DequantizeLinear"):
