@@ -11,6 +11,18 @@ AMX-BF16 these tests run under the avx512bf16 cap (the autouse fixture
 ``vdpbf16ps_order``, imported by each such module), and a test that lifts a
 cap of its own puts this one back with :func:`uncap`; elsewhere both are
 no-ops (no cap).
+
+Why the cap stays where AMX-BF16 runs natively (RESULTS.md section 172, the
+first AMX machine: these modules run uncapped there fail 14 tests, every one a
+bit comparison across summation orders, none a bound): the blocked region and
+the NCHW engine, or a capped and an uncapped engine, then sum the same exact
+products in TDPBF16PS's and VDPBF16PS's orders (1-2 ulp apart in 0.5-42% of
+outputs), and where two NaNs meet in a sum the order decides which one's sign
+survives (x86 adds return their first NaN operand: -NaN against +NaN in a
+Relu network of test_nan_clamps.py). The AMX tier's own contract is tested
+natively instead: tests/test_bf16_kernels.py (== TDPBF16PS's order, within
+the reference's bound), tests/test_bf16_layers.py (bounds against FP32 and
+float64, the tile epilogue's bits within the tier) and the C++ tests above.
 """
 from __future__ import annotations
 

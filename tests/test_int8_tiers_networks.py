@@ -114,3 +114,5 @@ def test_int8_network_bit_identical_across_tiers(name: str, tmp_path: Path) -> N
     for cap in caps[1:]:
         if cap in ("avx2", "avxvnni", "avx512vnni"):
             assert any(k.endswith("_" + cap) for k in kernels[cap]), (cap, sorted(set(kernels[cap])))
+        elif cap == "amx":  # natively on AMX CPUs (RESULTS.md section 172); the AMX details carry suffixes
+            assert any("_amx" in k for k in kernels[cap]), (cap, sorted(set(kernels[cap])))
