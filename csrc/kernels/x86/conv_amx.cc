@@ -14,11 +14,14 @@
 // of a filter row in one copy where they are contiguous in NHWC). The panel
 // is shared by all the channel blocks of the item.
 //
-// Work items are (32-pixel tile, group, run of channel blocks), claimed by
-// int8rt::parallel_for; a small layer runs on the calling thread, and
-// channels are split into runs only when pixel tiles are too few to keep two
-// threads busy. Each output is computed by exactly one call, in a fixed
-// order, so results do not depend on the thread count.
+// Work items are (pixel tile, group, run of channel blocks), claimed by
+// int8rt::parallel_for (a pixel tile: 32 pixels, or up to 128 where A is
+// read in place and there are enough of them); a small layer runs on the calling thread, and
+// channels are split into runs when pixel tiles are too few to keep two
+// threads busy, or when the weights would not stay in L2 (then every pixel
+// tile of a run is taken before the next run). Each output is computed by
+// exactly one call, in a fixed order, so results do not depend on the
+// thread count.
 //
 // u8 codes (ConvShape::input_codes / output_codes / residual_codes,
 // kernel_types.h): an input held as q + 128 takes the microkernel's tdpbusd
@@ -55,6 +58,13 @@ namespace {
 constexpr int64_t kParallelMacs = int64_t{1} << 22;
 // Pixel tiles x groups below which channel blocks are split into runs.
 constexpr int64_t kMinItems = 8;
+// Tiles of 32 rows per microkernel call, at most, where A is read in place.
+constexpr int kMaxTilesPerItem = 4;
+// Packed weight bytes of one run of channel blocks, at most: a run stays in
+// L2 (2 MiB per core on the AMX Xeons measured, RESULTS.md section 168)
+// while every pixel tile sweeps it; a layer whose weights are larger runs
+// run after run (each run's B read from L3 once, not once per pixel tile).
+constexpr int64_t kRunWeightBytes = int64_t{768} << 10;
 
 bool reads_input_directly(const ConvShape& s) {
   return s.R == 1 && s.S == 1 && s.stride_h == 1 && s.stride_w == 1 && s.pad_top == 0 &&
@@ -147,7 +157,16 @@ void PackedAmxConv::run(int batch, const int8_t* x, const Epilogue& ep, void* y)
   const ConvShape& s = shape_;
   const AmxLayout& L = layout_;
   const int64_t P = int64_t{batch} * s.out_h() * s.out_w();
-  const int64_t ptiles = (P + amx::kMR - 1) / amx::kMR;
+  // Rows per item: A read in place takes up to kMaxTilesPerItem tiles of 32
+  // rows per call (the microkernel pipelines across them), while the items
+  // stay at least 2 * kMinItems; a gathered panel holds one tile.
+  int tiles_per_item = 1;
+  while (direct_ && tiles_per_item < kMaxTilesPerItem &&
+         (P + amx::kMR - 1) / amx::kMR * L.groups >= int64_t{4} * tiles_per_item * kMinItems) {
+    tiles_per_item *= 2;
+  }
+  const int64_t rows_per_item = int64_t{amx::kMR} * tiles_per_item;
+  const int64_t ptiles = (P + rows_per_item - 1) / rows_per_item;
   const int64_t base_items = ptiles * L.groups;
   // Blocks per item: all of the group's, or an even share when the pixel
   // tiles alone are too few to balance.
@@ -156,6 +175,13 @@ void PackedAmxConv::run(int batch, const int8_t* x, const Epilogue& ep, void* y)
     const int64_t splits = (kMinItems + base_items - 1) / base_items;
     bpi = static_cast<int>((L.nbk + splits - 1) / splits);
     bpi = std::min(L.nbk, std::max(2, bpi + (bpi & 1)));
+  }
+  // Weights over kRunWeightBytes: runs that fit it, taken run-major (every
+  // pixel tile of a run before the next run), so each run's B stays in L2.
+  const bool run_major = L.nbk * L.block_stride > kRunWeightBytes;
+  if (run_major) {
+    const int fit = static_cast<int>(std::max<int64_t>(2, kRunWeightBytes / L.block_stride) & ~int64_t{1});
+    bpi = std::min(bpi, fit);
   }
   const int runs = (L.nbk + bpi - 1) / bpi;
   const int64_t items = base_items * runs;
@@ -167,15 +193,16 @@ void PackedAmxConv::run(int batch, const int8_t* x, const Epilogue& ep, void* y)
   const uint8_t residual_xor = s.residual_codes == Codes::kU8 ? 0x80 : 0;
 
   parallel_for(items, grain, [&](int64_t begin, int64_t end) {
-    thread_local std::vector<int8_t> panel;  // this thread's gathered rows, grown once (no allocation per run)
-    if (!direct_) panel.resize(std::max(panel.size(), static_cast<size_t>(amx::kMR * row_bytes)));
+    // This thread's gathered rows (64-byte aligned), grown once (no allocation per run).
+    thread_local AlignedBuffer<int8_t> panel;
+    if (!direct_ && panel.size() < amx::kMR * row_bytes) panel = AlignedBuffer<int8_t>(amx::kMR * row_bytes);
     int64_t gathered = -1;  // the (pixel tile, group) the panel holds
     for (int64_t item = begin; item < end; ++item) {
-      const int run = static_cast<int>(item % runs);
-      const int64_t pg = item / runs;
+      const int run = static_cast<int>(run_major ? item / base_items : item % runs);
+      const int64_t pg = run_major ? item % base_items : item / runs;
       const int g = static_cast<int>(pg % L.groups);
-      const int64_t p0 = pg / L.groups * amx::kMR;
-      const int mr = static_cast<int>(std::min<int64_t>(amx::kMR, P - p0));
+      const int64_t p0 = pg / L.groups * rows_per_item;
+      const int mr = static_cast<int>(std::min<int64_t>(rows_per_item, P - p0));
       const int b0 = run * bpi;
       const int k0 = g * L.kg + b0 * amx::kBlock;
       AmxTile t;
