@@ -6,8 +6,14 @@
 // 1x1 conv reduces over channels, and the C = 3 stem's 7x7 window is 147
 // bytes in 3 chunks rather than 49 taps of 3 channels each padded to 64.
 //
-// A rows: for a 1x1, stride-1, unpadded conv whose channels per group are a
-// multiple of 64, the input itself (row stride C). Otherwise each work item
+// A rows: for a 1x1, stride-1, unpadded conv, the input itself (row stride
+// C). Where C/groups is not a multiple of 64, a row's last chunk reads on
+// past its group's channels (into the next group's or the next pixel's
+// bytes): those bytes meet the packed weights' zeros past the reduction, so
+// they add exactly 0 (any byte times 0), and only the rows whose reads
+// would pass the end of the input are gathered; this replaced a gather of
+// every row, which cost MobileNet-class 1x1s with 16..48 input channels
+// 1.1-2.3x against VNNI (RESULTS.md section 168). Otherwise each work item
 // gathers its up to 32 output pixels into a panel of 32 rows x kchunks * 64
 // bytes (each tap's C/groups input channels, or ConvShape::pad_value for
 // padding, which tdpbssd multiplies like any input byte; the S taps
@@ -68,8 +74,7 @@ constexpr int64_t kRunWeightBytes = int64_t{768} << 10;
 
 bool reads_input_directly(const ConvShape& s) {
   return s.R == 1 && s.S == 1 && s.stride_h == 1 && s.stride_w == 1 && s.pad_top == 0 &&
-         s.pad_left == 0 && s.pad_bottom == 0 && s.pad_right == 0 &&
-         s.c_per_group() % amx::kKChunk == 0;
+         s.pad_left == 0 && s.pad_bottom == 0 && s.pad_right == 0;
 }
 
 class PackedAmxConv final : public PackedConv {
@@ -192,11 +197,40 @@ void PackedAmxConv::run(int batch, const int8_t* x, const Epilogue& ep, void* y)
   const uint8_t out_xor = s.output_codes == Codes::kU8 && ep.out_type == OutputType::kInt8 ? 0x80 : 0;
   const uint8_t residual_xor = s.residual_codes == Codes::kU8 ? 0x80 : 0;
 
+  // The microkernel call for rows [p0, p0 + mr) of group g's A at a (rows
+  // a_stride apart) and the run of blocks from b0.
+  auto call = [&](int64_t p0, int mr, int g, int b0, const int8_t* a, int64_t a_stride) {
+    const int k0 = g * L.kg + b0 * amx::kBlock;
+    AmxTile t;
+    t.a = a;
+    t.a_stride = a_stride;
+    t.mr = mr;
+    t.kchunks = L.kchunks;
+    t.w = packed_->data() + (int64_t{g} * L.nbk + b0) * L.block_stride;
+    t.w_block_stride = L.block_stride;
+    t.acc_init = comp_ ? comp_->data() + (int64_t{g} * L.nbk + b0) * amx::kBlock : nullptr;
+    t.nc = std::min(bpi * amx::kBlock, L.kg - b0 * amx::kBlock);
+    t.ep.scale = ep.scale + k0;
+    t.ep.bias = ep.bias ? ep.bias + k0 : nullptr;
+    t.ep.lo = ep.clamp_lo;
+    t.ep.hi = ep.clamp_hi;
+    t.ep.residual = ep.residual ? ep.residual + p0 * s.K + k0 : nullptr;
+    t.ep.residual_stride = s.K;
+    t.ep.residual_scale = ep.residual_scale;
+    t.ep.y_stride = s.K;
+    t.ep.out_f32 = ep.out_type == OutputType::kFloat32;
+    t.ep.out_xor = out_xor;
+    t.ep.residual_xor = residual_xor;
+    t.ep.y = t.ep.out_f32 ? static_cast<void*>(static_cast<float*>(y) + p0 * s.K + k0)
+                          : static_cast<void*>(static_cast<int8_t*>(y) + p0 * s.K + k0);
+    fn(t);
+  };
+
   parallel_for(items, grain, [&](int64_t begin, int64_t end) {
     // This thread's gathered rows (64-byte aligned), grown once (no allocation per run).
     thread_local AlignedBuffer<int8_t> panel;
-    if (!direct_ && panel.size() < amx::kMR * row_bytes) panel = AlignedBuffer<int8_t>(amx::kMR * row_bytes);
-    int64_t gathered = -1;  // the (pixel tile, group) the panel holds
+    if (panel.size() < amx::kMR * row_bytes) panel = AlignedBuffer<int8_t>(amx::kMR * row_bytes);
+    int64_t gathered = -1;  // the (32-pixel tile, group) the panel holds
     for (int64_t item = begin; item < end; ++item) {
       const int run = static_cast<int>(run_major ? item / base_items : item % runs);
       const int64_t pg = run_major ? item % base_items : item / runs;
@@ -204,37 +238,19 @@ void PackedAmxConv::run(int batch, const int8_t* x, const Epilogue& ep, void* y)
       const int64_t p0 = pg / L.groups * rows_per_item;
       const int mr = static_cast<int>(std::min<int64_t>(rows_per_item, P - p0));
       const int b0 = run * bpi;
-      const int k0 = g * L.kg + b0 * amx::kBlock;
-      AmxTile t;
-      if (direct_) {
-        t.a = x + p0 * s.C + int64_t{g} * L.cg;
-        t.a_stride = s.C;
-      } else {
-        if (gathered != pg) gather(x, p0, mr, g, panel.data());
-        gathered = pg;
-        t.a = panel.data();
-        t.a_stride = row_bytes;
+      // In place (file comment): rows C bytes apart, each read for row_bytes,
+      // which must end inside the input.
+      if (direct_ && (p0 + mr - 1) * s.C + int64_t{g} * L.cg + row_bytes <= P * s.C) {
+        call(p0, mr, g, b0, x + p0 * s.C + int64_t{g} * L.cg, s.C);
+        continue;
       }
-      t.mr = mr;
-      t.kchunks = L.kchunks;
-      t.w = packed_->data() + (int64_t{g} * L.nbk + b0) * L.block_stride;
-      t.w_block_stride = L.block_stride;
-      t.acc_init = comp_ ? comp_->data() + (int64_t{g} * L.nbk + b0) * amx::kBlock : nullptr;
-      t.nc = std::min(bpi * amx::kBlock, L.kg - b0 * amx::kBlock);
-      t.ep.scale = ep.scale + k0;
-      t.ep.bias = ep.bias ? ep.bias + k0 : nullptr;
-      t.ep.lo = ep.clamp_lo;
-      t.ep.hi = ep.clamp_hi;
-      t.ep.residual = ep.residual ? ep.residual + p0 * s.K + k0 : nullptr;
-      t.ep.residual_stride = s.K;
-      t.ep.residual_scale = ep.residual_scale;
-      t.ep.y_stride = s.K;
-      t.ep.out_f32 = ep.out_type == OutputType::kFloat32;
-      t.ep.out_xor = out_xor;
-      t.ep.residual_xor = residual_xor;
-      t.ep.y = t.ep.out_f32 ? static_cast<void*>(static_cast<float*>(y) + p0 * s.K + k0)
-                            : static_cast<void*>(static_cast<int8_t*>(y) + p0 * s.K + k0);
-      fn(t);
+      for (int64_t q0 = p0; q0 < p0 + mr; q0 += amx::kMR) {
+        const int qr = static_cast<int>(std::min<int64_t>(amx::kMR, p0 + mr - q0));
+        const int64_t key = q0 / amx::kMR * L.groups + g;
+        if (gathered != key) gather(x, q0, qr, g, panel.data());
+        gathered = key;
+        call(q0, qr, g, b0, panel.data(), row_bytes);
+      }
     }
   });
 }
