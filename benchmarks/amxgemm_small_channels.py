@@ -24,7 +24,7 @@ from int8rt._testing import kernels as K
 
 AMX = "conv_s8_igemm_32x32c4_amx"
 VNNI = "conv_s8_igemm_6x64c4_avx512vnni"
-CHANNELS = [16, 24, 32, 40, 48, 64, 96, 144]
+CHANNELS = [8, 16, 24, 32, 40, 48, 64, 96, 144]
 
 
 def utilisation(c: int, k: int) -> float:
