@@ -29,11 +29,11 @@
 // place of tilezero), so the sums are exactly sum(q * w), as tdpbssd's.
 // The int32 sums wrap mod 2^32 and the true sum fits (kMaxReduction), so the
 // accumulators are exact. Accumulators go through two 32 x 32 int32 buffers
-// (one filled while the other is requantized) to
-// the AVX-512 epilogue of avx512vnni/epilogue.h (ref/requantize.h in vector
-// form), so AMX adds no arithmetic of its own after the dot products.
+// (one filled while the other is requantized) to the AVX-512 epilogue of
+// avx512vnni/epilogue.h (ref/requantize.h in vector form), so AMX adds no
+// arithmetic of its own after the dot products.
 // u8-coded residual and output (TileEpilogue::residual_xor / out_xor): the
-// residual rows of each pair of blocks are read xor-ed into a 32 x 32 buffer
+// residual rows of each step are read xor-ed into a 32 x 32 buffer
 // and the stored output rows xor-ed in place, here rather than in that
 // epilogue, whose emulated build (the twins' AVX-512 emulation) takes no xors,
 // so that the one source behaves alike in both builds.
