@@ -1,15 +1,18 @@
 """Throughput of int8rt's x86 int8 kernels against the machine's measured
 VNNI peak and against the peers a user would pick instead, in one process.
 
-Layers (batch 1): ResNet-50 convs, MobileNetV2 depthwise + pointwise, BERT
-GEMMs, and attention's products of two activations (BERT-base, ViT-B/16). For each layer and thread count (1 and 2) the implementations run
+Layers (batch 1 unless the group says): ResNet-50 convs (resnet; the other
+stride-1 1x1s: resnet1x1), MobileNetV2 depthwise + pointwise, BERT GEMMs,
+batch 8 (b8: ResNet-50 convs at 8 images, BERT GEMMs at 8 x 128 tokens),
+and attention's products of two activations (BERT-base, ViT-B/16). For each layer and thread count (1 and 2) the implementations run
 alternately (int8rt, ONNX Runtime QLinearConv / QLinearMatMul, PyTorch
 quantized conv / linear on the x86 and oneDNN engines), each call timed on
 its own; the table reports medians, GOPS (2 * multiply-adds / s), the
 fraction of the measured peak (peak per core x threads) and int8rt's
 speed-up over each peer (peer median / int8rt median). Weights are packed
 once before timing for every implementation; activations are NHWC int8 for
-int8rt, as each peer prefers otherwise (see `peer notes`).
+int8rt (64-byte aligned, as the engine's tensors are), as each peer prefers
+otherwise (see `peer notes`).
 
 The peak: benchmarks/vnni_peak.cc (a loop of independent vpdpbusd zmm) is
 built with g++ into a temporary folder and run; it prints GOPS per core.
@@ -22,7 +25,8 @@ emulation, in tests/cpp/test_x86_twin_kernels.cc).
 machine), each layer packed under that cap, alternating with the rest.
 
 Usage: PYTHONPATH=python python3 benchmarks/x86_kernels_bench.py [--threads 1 2]
-       [--min-time 0.3] [--layers resnet mobilenet bert] [--no-peers] [--tiers ...]
+       [--min-time 0.3] [--layers resnet resnet1x1 b8 mobilenet bert attention]
+       [--no-peers] [--tiers ...]
 """
 from __future__ import annotations
 
@@ -52,6 +56,7 @@ class Layer:
     kind: str  # "conv", "gemm" or "bmm" (a batch of products of two activations)
     # conv: C, H(=W), K, R(=S), stride, groups; gemm: M, N, K; bmm: heads, M, N, K, B given as [N][K]
     dims: Tuple[int, ...]
+    batch: int = 1  # conv images (a GEMM's batch is in its M)
 
     def macs(self) -> int:
         if self.kind == "gemm":
@@ -62,7 +67,23 @@ class Layer:
             return h * m * n * k
         c, h, k, r, stride, groups = self.dims
         oh = (h + 2 * (r // 2) - r) // stride + 1
-        return oh * oh * k * (c // groups) * r * r
+        return self.batch * oh * oh * k * (c // groups) * r * r
+
+
+def aligned_array(shape: Tuple[int, ...], dtype: type) -> np.ndarray:
+    """An uninitialised C-contiguous array whose data is 64-byte aligned, as
+    the engine's tensors are (engine/value.cc): NumPy's own are aligned to
+    16 only, and AMX tile rows that straddle cache lines run slower."""
+    nbytes = int(np.prod(shape)) * np.dtype(dtype).itemsize
+    raw = np.empty(nbytes + 64, np.uint8)
+    off = (-raw.ctypes.data) % 64
+    return raw[off:off + nbytes].view(dtype).reshape(shape)
+
+
+def aligned_copy(a: np.ndarray) -> np.ndarray:
+    out = aligned_array(a.shape, a.dtype.type)
+    out[...] = a
+    return out
 
 
 LAYERS = {
@@ -73,6 +94,30 @@ LAYERS = {
         Layer("rn50 1x1 1024->256 @14", "conv", (1024, 14, 256, 1, 1, 1)),
         Layer("rn50 7x7 3->64 s2 @224", "conv", (3, 224, 64, 7, 2, 1)),
     ],
+    # ResNet-50's other stride-1 1x1 convs (read in place by the AMX driver).
+    "resnet1x1": [
+        Layer("rn50 1x1 64->64 @56", "conv", (64, 56, 64, 1, 1, 1)),
+        Layer("rn50 1x1 64->256 @56", "conv", (64, 56, 256, 1, 1, 1)),
+        Layer("rn50 1x1 256->128 @56", "conv", (256, 56, 128, 1, 1, 1)),
+        Layer("rn50 1x1 128->512 @28", "conv", (128, 28, 512, 1, 1, 1)),
+        Layer("rn50 1x1 512->128 @28", "conv", (512, 28, 128, 1, 1, 1)),
+        Layer("rn50 1x1 512->256 @28", "conv", (512, 28, 256, 1, 1, 1)),
+        Layer("rn50 1x1 256->1024 @14", "conv", (256, 14, 1024, 1, 1, 1)),
+        Layer("rn50 1x1 1024->512 @14", "conv", (1024, 14, 512, 1, 1, 1)),
+        Layer("rn50 1x1 512->2048 @7", "conv", (512, 7, 2048, 1, 1, 1)),
+        Layer("rn50 1x1 2048->512 @7", "conv", (2048, 7, 512, 1, 1, 1)),
+    ],
+    # Batch 8: the ResNet-50 convs above and BERT-base's GEMMs at 8 x 128 tokens.
+    "b8": [
+        Layer("rn50 3x3 64->64 @56 b8", "conv", (64, 56, 64, 3, 1, 1), 8),
+        Layer("rn50 1x1 256->64 @56 b8", "conv", (256, 56, 64, 1, 1, 1), 8),
+        Layer("rn50 3x3 256->256 @14 b8", "conv", (256, 14, 256, 3, 1, 1), 8),
+        Layer("rn50 1x1 1024->256 @14 b8", "conv", (1024, 14, 256, 1, 1, 1), 8),
+        Layer("rn50 1x1 2048->512 @7 b8", "conv", (2048, 7, 512, 1, 1, 1), 8),
+        Layer("bert gemm 1024x768x768", "gemm", (1024, 768, 768)),
+        Layer("bert gemm 1024x3072x768", "gemm", (1024, 3072, 768)),
+        Layer("bert gemm 1024x768x3072", "gemm", (1024, 768, 3072)),
+    ],
     "mobilenet": [
         Layer("mbv2 dw3x3 144 @56", "conv", (144, 56, 144, 3, 1, 144)),
         Layer("mbv2 1x1 144->24 @56", "conv", (144, 56, 24, 1, 1, 1)),
@@ -80,6 +125,7 @@ LAYERS = {
     "bert": [
         Layer("bert gemm 128x768x768", "gemm", (128, 768, 768)),
         Layer("bert gemm 128x3072x768", "gemm", (128, 3072, 768)),
+        Layer("bert gemm 128x768x3072", "gemm", (128, 768, 3072)),
     ],
     # Attention's products (int8rt.QMatMul / QAttention: B packed on every run),
     # 12 heads of 64: BERT-base at 128 tokens, ViT-B/16 at 197.
@@ -155,12 +201,12 @@ def int8rt_impl(layer: Layer, rng: np.random.Generator) -> Tuple[Callable[[], ob
         return int8rt_bmm(layer, rng)
     if layer.kind == "gemm":
         m, n, k = layer.dims
-        a = rng.integers(-128, 128, (m, k), dtype=np.int8)
+        a = aligned_copy(rng.integers(-128, 128, (m, k), dtype=np.int8))
         b = rng.integers(-128, 128, (n, k), dtype=np.int8)
         packed = K.PackedGemm(b, np.full(n, 1e-4, np.float32), lo=0.0, hi=127.0)
         return (lambda: packed.run(a)), packed.kernel
     c, h, k, r, stride, groups = layer.dims
-    x = rng.integers(-128, 128, (1, h, h, c), dtype=np.int8)
+    x = aligned_copy(rng.integers(-128, 128, (layer.batch, h, h, c), dtype=np.int8))
     w = rng.integers(-128, 128, (k, c // groups, r, r), dtype=np.int8)
     p = r // 2
     packed = K.PackedConv2d(w, h, h, np.full(k, 1e-4, np.float32), np.zeros(k, np.float32),
@@ -214,7 +260,7 @@ def ort_impl(layer: Layer, rng: np.random.Generator, threads: int
     else:
         c, h, k, r, stride, groups = layer.dims
         p = r // 2
-        x = rng.integers(0, 256, (1, c, h, h), dtype=np.uint8)
+        x = rng.integers(0, 256, (layer.batch, c, h, h), dtype=np.uint8)
         w = rng.integers(-128, 128, (k, c // groups, r, r), dtype=np.int8)
         oh = (h + 2 * p - r) // stride + 1
         inits = [numpy_helper.from_array(w, "W"),
@@ -228,8 +274,8 @@ def ort_impl(layer: Layer, rng: np.random.Generator, threads: int
         node = helper.make_node("QLinearConv", ["x", "x_s", "x_z", "W", "w_s", "w_z", "y_s",
                                                 "y_z", "B"], ["y"], kernel_shape=[r, r],
                                 strides=[stride, stride], pads=[p, p, p, p], group=groups)
-        x_info = helper.make_tensor_value_info("x", TensorProto.UINT8, [1, c, h, h])
-        y_info = helper.make_tensor_value_info("y", TensorProto.UINT8, [1, k, oh, oh])
+        x_info = helper.make_tensor_value_info("x", TensorProto.UINT8, [layer.batch, c, h, h])
+        y_info = helper.make_tensor_value_info("y", TensorProto.UINT8, [layer.batch, k, oh, oh])
         inputs = [x_info]
         feed = {"x": x}
     graph = helper.make_graph([node], "layer", inputs, [y_info], inits)
@@ -277,7 +323,7 @@ def torch_impl(layer: Layer, rng: np.random.Generator, engine: str
                                         dtype=torch.long), 0, torch.qint8)
         mod.set_weight_bias(qw, None)
         mod.scale, mod.zero_point = 0.5, 128
-        xf = torch.from_numpy(rng.uniform(-1, 1, (1, c, h, h)).astype(np.float32))
+        xf = torch.from_numpy(rng.uniform(-1, 1, (layer.batch, c, h, h)).astype(np.float32))
         qx = torch.quantize_per_tensor(xf, 1 / 64.0, 128, torch.quint8).contiguous(
             memory_format=torch.channels_last)
 

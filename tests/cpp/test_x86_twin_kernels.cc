@@ -125,6 +125,7 @@ TEST(X86Twins, ConvEqualsReference) {
       {64, 8, 8, 64, 3, 3, 1, 1, 1, 64},    // depthwise (kernels decline it; still exact)
       {64, 16, 16, 64, 3, 3, 1, 1, 1, 1},   // over 4M multiply-adds: threaded work items
       {128, 5, 4, 72, 3, 3, 1, 1, 1, 1},    // AVX-VNNI runs of 3 + 2 channel tiles (kRunWeightBytes)
+      {64, 33, 31, 40, 1, 1, 1, 0, 1, 1},   // in place, 1023 pixels a batch: AMX calls of 2 or 4 tiles, the last partial
   };
   uint32_t seed = 1;
   for (const Under& u : under) {
@@ -217,6 +218,31 @@ TEST(X86Twins, ConvExtremeData) {
   }
 }
 
+void check_gemm(const Under& u, int M, int N, int K, k::OutputType out, uint32_t seed) {
+  const k::GemmShape s{N, K};
+  const std::vector<int8_t> a = random_s8(static_cast<size_t>(M) * K, seed);
+  const std::vector<int8_t> b = random_s8(static_cast<size_t>(N) * K, seed + 1);
+  const std::vector<int8_t> res = random_s8(static_cast<size_t>(M) * N, seed + 2);
+  const std::vector<float> scale = uniform_f32(N, seed + 3, 20.0f / (16384.0f * K), 60.0f / (16384.0f * K));
+  k::Epilogue ep;
+  ep.scale = scale.data();
+  ep.out_type = out;
+  ep.clamp_lo = 0.0f;  // ReLU
+  ep.clamp_hi = 127.0f;
+  ep.residual = M % 2 ? res.data() : nullptr;
+  ep.residual_scale = 0.37f;
+  const size_t eb = out == k::OutputType::kInt8 ? 1 : 4;
+  const size_t bytes = static_cast<size_t>(M) * N * eb;
+  const std::vector<uint8_t> want = run_guarded("ref", bytes, [&](void* y) {
+    k::ref::gemm_s8(s, M, a.data(), b.data(), ep, y);
+  });
+  // pack() directly: supports() is a speed policy; every shape must be right.
+  auto packed = u.gemm->pack(s, b.data());
+  const std::string what = std::string(u.gemm->name()) + " M" + std::to_string(M) + " N" + std::to_string(N) +
+                           " K" + std::to_string(K) + (eb == 1 ? " int8" : " float32");
+  expect_same(what, run_guarded(what, bytes, [&](void* y) { packed->run(M, a.data(), ep, y); }), want, eb);
+}
+
 TEST(X86Twins, GemmEqualsReference) {
   const std::vector<Under> under = kernels_under_test();
   REQUIRE_KERNELS(under);
@@ -225,33 +251,36 @@ TEST(X86Twins, GemmEqualsReference) {
     for (int M : {1, 6, 7, 15, 16, 17, 31, 32, 33, 67}) {
       for (int N : {1, 8, 9, 16, 17, 33, 64}) {
         for (int K : {1, 5, 63, 64, 65, 130}) {
-          const k::GemmShape s{N, K};
-          const std::vector<int8_t> a = random_s8(static_cast<size_t>(M) * K, seed++);
-          const std::vector<int8_t> b = random_s8(static_cast<size_t>(N) * K, seed++);
-          const std::vector<int8_t> res = random_s8(static_cast<size_t>(M) * N, seed++);
-          const std::vector<float> scale = uniform_f32(N, seed++, 20.0f / (16384.0f * K),
-                                                       60.0f / (16384.0f * K));
-          k::Epilogue ep;
-          ep.scale = scale.data();
-          ep.clamp_lo = 0.0f;  // ReLU
-          ep.clamp_hi = 127.0f;
-          ep.residual = M % 2 ? res.data() : nullptr;
-          ep.residual_scale = 0.37f;
-          const size_t bytes = static_cast<size_t>(M) * N;
-          const std::vector<uint8_t> want = run_guarded("ref", bytes, [&](void* y) {
-            k::ref::gemm_s8(s, M, a.data(), b.data(), ep, y);
-          });
-          // pack() directly: supports() is a speed policy; every shape must be right.
-          auto packed = u.gemm->pack(s, b.data());
-          const std::string what = std::string(u.gemm->name()) + " M" + std::to_string(M) +
-                                   " N" + std::to_string(N) + " K" + std::to_string(K);
-          expect_same(what, run_guarded(what, bytes, [&](void* y) {
-                        packed->run(M, a.data(), ep, y);
-                      }), want, 1);
+          check_gemm(u, M, N, K, k::OutputType::kInt8, seed += 4);
           if (::testing::Test::HasFatalFailure()) return;
         }
       }
     }
+  }
+}
+
+// Enough rows that the AMX driver hands a call several tiles of 32 rows
+// (A read in place: K a multiple of 64), the microkernel's steps pipelined
+// across them: 517 rows (calls of 64, the last 5), 1064 (the last call 32 +
+// 8: a second tile of 8 rows, tiles 2, 3, 5 unconfigured), 2085 (calls of
+// 128, the last 32 + 5); K 130 is gathered (one tile per call) for contrast.
+// And weights over the driver's 768 KiB (N 1040 x K 832: 845 KiB packed),
+// taken in runs of channel blocks, run-major.
+TEST(X86Twins, GemmManyRowsEqualsReference) {
+  const std::vector<Under> under = kernels_under_test();
+  REQUIRE_KERNELS(under);
+  uint32_t seed = 3100;
+  for (const Under& u : under) {
+    for (int M : {517, 1064, 2085}) {
+      for (int N : {17, 64, 80}) {
+        for (int K : {64, 128, 130}) {
+          check_gemm(u, M, N, K, (M + N) % 2 ? k::OutputType::kInt8 : k::OutputType::kFloat32, seed += 4);
+          if (::testing::Test::HasFatalFailure()) return;
+        }
+      }
+    }
+    check_gemm(u, 70, 1040, 832, k::OutputType::kInt8, seed += 4);
+    check_gemm(u, 33, 1040, 832, k::OutputType::kFloat32, seed += 4);
   }
 }
 

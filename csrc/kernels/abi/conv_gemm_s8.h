@@ -125,7 +125,7 @@ struct DwRow {
 };
 using DwFn = void (*)(const DwRow&);
 
-// One AMX call: rows [0, mr) (mr in 1..32) of a reduction-major A against
+// One AMX call: rows [0, mr) (mr >= 1, 32 per tile) of a reduction-major A against
 // every block of 16 output channels up to `nc`, requantized and stored.
 struct AmxTile {
   const int8_t* a = nullptr;  // row 0; rows a_stride bytes apart, kchunks * 64 bytes each

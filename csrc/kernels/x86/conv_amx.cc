@@ -6,19 +6,28 @@
 // 1x1 conv reduces over channels, and the C = 3 stem's 7x7 window is 147
 // bytes in 3 chunks rather than 49 taps of 3 channels each padded to 64.
 //
-// A rows: for a 1x1, stride-1, unpadded conv whose channels per group are a
-// multiple of 64, the input itself (row stride C). Otherwise each work item
+// A rows: for a 1x1, stride-1, unpadded conv, the input itself (row stride
+// C). Where C/groups is not a multiple of 64, a row's last chunk reads on
+// past its group's channels (into the next group's or the next pixel's
+// bytes): those bytes meet the packed weights' zeros past the reduction, so
+// they add exactly 0 (any byte times 0), and only the rows whose reads
+// would pass the end of the input are gathered; this replaced a gather of
+// every row, which cost MobileNet-class 1x1s with 16..48 input channels
+// 1.1-2.3x against VNNI (RESULTS.md section 168). Otherwise each work item
 // gathers its up to 32 output pixels into a panel of 32 rows x kchunks * 64
 // bytes (each tap's C/groups input channels, or ConvShape::pad_value for
 // padding, which tdpbssd multiplies like any input byte; the S taps
 // of a filter row in one copy where they are contiguous in NHWC). The panel
 // is shared by all the channel blocks of the item.
 //
-// Work items are (32-pixel tile, group, run of channel blocks), claimed by
-// int8rt::parallel_for; a small layer runs on the calling thread, and
-// channels are split into runs only when pixel tiles are too few to keep two
-// threads busy. Each output is computed by exactly one call, in a fixed
-// order, so results do not depend on the thread count.
+// Work items are (pixel tile, group, run of channel blocks), claimed by
+// int8rt::parallel_for (a pixel tile: 32 pixels, or up to 128 where A is
+// read in place and there are enough of them); a small layer runs on the calling thread, and
+// channels are split into runs when pixel tiles are too few to keep two
+// threads busy, or when the weights would not stay in L2 (then every pixel
+// tile of a run is taken before the next run). Each output is computed by
+// exactly one call, in a fixed order, so results do not depend on the
+// thread count.
 //
 // u8 codes (ConvShape::input_codes / output_codes / residual_codes,
 // kernel_types.h): an input held as q + 128 takes the microkernel's tdpbusd
@@ -55,11 +64,17 @@ namespace {
 constexpr int64_t kParallelMacs = int64_t{1} << 22;
 // Pixel tiles x groups below which channel blocks are split into runs.
 constexpr int64_t kMinItems = 8;
+// Tiles of 32 rows per microkernel call, at most, where A is read in place.
+constexpr int kMaxTilesPerItem = 4;
+// Packed weight bytes of one run of channel blocks, at most: a run stays in
+// L2 (2 MiB per core on the AMX Xeons measured, RESULTS.md section 168)
+// while every pixel tile sweeps it; a layer whose weights are larger runs
+// run after run (each run's B read from L3 once, not once per pixel tile).
+constexpr int64_t kRunWeightBytes = int64_t{768} << 10;
 
 bool reads_input_directly(const ConvShape& s) {
   return s.R == 1 && s.S == 1 && s.stride_h == 1 && s.stride_w == 1 && s.pad_top == 0 &&
-         s.pad_left == 0 && s.pad_bottom == 0 && s.pad_right == 0 &&
-         s.c_per_group() % amx::kKChunk == 0;
+         s.pad_left == 0 && s.pad_bottom == 0 && s.pad_right == 0;
 }
 
 class PackedAmxConv final : public PackedConv {
@@ -147,7 +162,16 @@ void PackedAmxConv::run(int batch, const int8_t* x, const Epilogue& ep, void* y)
   const ConvShape& s = shape_;
   const AmxLayout& L = layout_;
   const int64_t P = int64_t{batch} * s.out_h() * s.out_w();
-  const int64_t ptiles = (P + amx::kMR - 1) / amx::kMR;
+  // Rows per item: A read in place takes up to kMaxTilesPerItem tiles of 32
+  // rows per call (the microkernel pipelines across them), while the items
+  // stay at least 2 * kMinItems; a gathered panel holds one tile.
+  int tiles_per_item = 1;
+  while (direct_ && tiles_per_item < kMaxTilesPerItem &&
+         (P + amx::kMR - 1) / amx::kMR * L.groups >= int64_t{4} * tiles_per_item * kMinItems) {
+    tiles_per_item *= 2;
+  }
+  const int64_t rows_per_item = int64_t{amx::kMR} * tiles_per_item;
+  const int64_t ptiles = (P + rows_per_item - 1) / rows_per_item;
   const int64_t base_items = ptiles * L.groups;
   // Blocks per item: all of the group's, or an even share when the pixel
   // tiles alone are too few to balance.
@@ -156,6 +180,13 @@ void PackedAmxConv::run(int batch, const int8_t* x, const Epilogue& ep, void* y)
     const int64_t splits = (kMinItems + base_items - 1) / base_items;
     bpi = static_cast<int>((L.nbk + splits - 1) / splits);
     bpi = std::min(L.nbk, std::max(2, bpi + (bpi & 1)));
+  }
+  // Weights over kRunWeightBytes: runs that fit it, taken run-major (every
+  // pixel tile of a run before the next run), so each run's B stays in L2.
+  const bool run_major = L.nbk * L.block_stride > kRunWeightBytes;
+  if (run_major) {
+    const int fit = static_cast<int>(std::max<int64_t>(2, kRunWeightBytes / L.block_stride) & ~int64_t{1});
+    bpi = std::min(bpi, fit);
   }
   const int runs = (L.nbk + bpi - 1) / bpi;
   const int64_t items = base_items * runs;
@@ -166,48 +197,60 @@ void PackedAmxConv::run(int batch, const int8_t* x, const Epilogue& ep, void* y)
   const uint8_t out_xor = s.output_codes == Codes::kU8 && ep.out_type == OutputType::kInt8 ? 0x80 : 0;
   const uint8_t residual_xor = s.residual_codes == Codes::kU8 ? 0x80 : 0;
 
+  // The microkernel call for rows [p0, p0 + mr) of group g's A at a (rows
+  // a_stride apart) and the run of blocks from b0.
+  auto call = [&](int64_t p0, int mr, int g, int b0, const int8_t* a, int64_t a_stride) {
+    const int k0 = g * L.kg + b0 * amx::kBlock;
+    AmxTile t;
+    t.a = a;
+    t.a_stride = a_stride;
+    t.mr = mr;
+    t.kchunks = L.kchunks;
+    t.w = packed_->data() + (int64_t{g} * L.nbk + b0) * L.block_stride;
+    t.w_block_stride = L.block_stride;
+    t.acc_init = comp_ ? comp_->data() + (int64_t{g} * L.nbk + b0) * amx::kBlock : nullptr;
+    t.nc = std::min(bpi * amx::kBlock, L.kg - b0 * amx::kBlock);
+    t.ep.scale = ep.scale + k0;
+    t.ep.bias = ep.bias ? ep.bias + k0 : nullptr;
+    t.ep.lo = ep.clamp_lo;
+    t.ep.hi = ep.clamp_hi;
+    t.ep.residual = ep.residual ? ep.residual + p0 * s.K + k0 : nullptr;
+    t.ep.residual_stride = s.K;
+    t.ep.residual_scale = ep.residual_scale;
+    t.ep.y_stride = s.K;
+    t.ep.out_f32 = ep.out_type == OutputType::kFloat32;
+    t.ep.out_xor = out_xor;
+    t.ep.residual_xor = residual_xor;
+    t.ep.y = t.ep.out_f32 ? static_cast<void*>(static_cast<float*>(y) + p0 * s.K + k0)
+                          : static_cast<void*>(static_cast<int8_t*>(y) + p0 * s.K + k0);
+    fn(t);
+  };
+
   parallel_for(items, grain, [&](int64_t begin, int64_t end) {
-    thread_local std::vector<int8_t> panel;  // this thread's gathered rows, grown once (no allocation per run)
-    if (!direct_) panel.resize(std::max(panel.size(), static_cast<size_t>(amx::kMR * row_bytes)));
-    int64_t gathered = -1;  // the (pixel tile, group) the panel holds
+    // This thread's gathered rows (64-byte aligned), grown once (no allocation per run).
+    thread_local AlignedBuffer<int8_t> panel;
+    if (panel.size() < amx::kMR * row_bytes) panel = AlignedBuffer<int8_t>(amx::kMR * row_bytes);
+    int64_t gathered = -1;  // the (32-pixel tile, group) the panel holds
     for (int64_t item = begin; item < end; ++item) {
-      const int run = static_cast<int>(item % runs);
-      const int64_t pg = item / runs;
+      const int run = static_cast<int>(run_major ? item / base_items : item % runs);
+      const int64_t pg = run_major ? item % base_items : item / runs;
       const int g = static_cast<int>(pg % L.groups);
-      const int64_t p0 = pg / L.groups * amx::kMR;
-      const int mr = static_cast<int>(std::min<int64_t>(amx::kMR, P - p0));
+      const int64_t p0 = pg / L.groups * rows_per_item;
+      const int mr = static_cast<int>(std::min<int64_t>(rows_per_item, P - p0));
       const int b0 = run * bpi;
-      const int k0 = g * L.kg + b0 * amx::kBlock;
-      AmxTile t;
-      if (direct_) {
-        t.a = x + p0 * s.C + int64_t{g} * L.cg;
-        t.a_stride = s.C;
-      } else {
-        if (gathered != pg) gather(x, p0, mr, g, panel.data());
-        gathered = pg;
-        t.a = panel.data();
-        t.a_stride = row_bytes;
+      // In place (file comment): rows C bytes apart, each read for row_bytes,
+      // which must end inside the input.
+      if (direct_ && (p0 + mr - 1) * s.C + int64_t{g} * L.cg + row_bytes <= P * s.C) {
+        call(p0, mr, g, b0, x + p0 * s.C + int64_t{g} * L.cg, s.C);
+        continue;
       }
-      t.mr = mr;
-      t.kchunks = L.kchunks;
-      t.w = packed_->data() + (int64_t{g} * L.nbk + b0) * L.block_stride;
-      t.w_block_stride = L.block_stride;
-      t.acc_init = comp_ ? comp_->data() + (int64_t{g} * L.nbk + b0) * amx::kBlock : nullptr;
-      t.nc = std::min(bpi * amx::kBlock, L.kg - b0 * amx::kBlock);
-      t.ep.scale = ep.scale + k0;
-      t.ep.bias = ep.bias ? ep.bias + k0 : nullptr;
-      t.ep.lo = ep.clamp_lo;
-      t.ep.hi = ep.clamp_hi;
-      t.ep.residual = ep.residual ? ep.residual + p0 * s.K + k0 : nullptr;
-      t.ep.residual_stride = s.K;
-      t.ep.residual_scale = ep.residual_scale;
-      t.ep.y_stride = s.K;
-      t.ep.out_f32 = ep.out_type == OutputType::kFloat32;
-      t.ep.out_xor = out_xor;
-      t.ep.residual_xor = residual_xor;
-      t.ep.y = t.ep.out_f32 ? static_cast<void*>(static_cast<float*>(y) + p0 * s.K + k0)
-                            : static_cast<void*>(static_cast<int8_t*>(y) + p0 * s.K + k0);
-      fn(t);
+      for (int64_t q0 = p0; q0 < p0 + mr; q0 += amx::kMR) {
+        const int qr = static_cast<int>(std::min<int64_t>(amx::kMR, p0 + mr - q0));
+        const int64_t key = q0 / amx::kMR * L.groups + g;
+        if (gathered != key) gather(x, q0, qr, g, panel.data());
+        gathered = key;
+        call(q0, qr, g, b0, panel.data(), row_bytes);
+      }
     }
   });
 }
@@ -219,14 +262,22 @@ double tile_utilisation(const AmxLayout& L) {
   return n_fill * k_fill;
 }
 
-std::string decline_reason(const AmxLayout& L) {
+// The least tile utilisation AMX takes: 1x1 convs and GEMMs read in place
+// ran 1.07-1.6x faster than AVX512-VNNI at 25% with 16 input channels
+// (benchmarks/amxgemm_small_channels.py, RESULTS.md section 168), so they
+// go lower; gathered convs keep 25%.
+constexpr double kMinUtilisationInPlace = 0.15;
+constexpr double kMinUtilisationGathered = 0.25;
+
+std::string decline_reason(const AmxLayout& L, bool in_place) {
   if (L.kg == 1 && L.cg == 1 && L.groups > 1) {
     return "depthwise (one channel per group): a tile row would hold one useful lane";
   }
   const double u = tile_utilisation(L);
-  if (u < 0.25) {
-    return "tile utilisation " + std::to_string(static_cast<int>(u * 100)) +
-           "% under 25% (K/groups=" + std::to_string(L.kg) +
+  const double least = in_place ? kMinUtilisationInPlace : kMinUtilisationGathered;
+  if (u < least) {
+    return "tile utilisation " + std::to_string(static_cast<int>(u * 100)) + "% under " +
+           std::to_string(static_cast<int>(least * 100)) + "% (K/groups=" + std::to_string(L.kg) +
            ", reduction=" + std::to_string(L.kred) + "): VNNI is faster";
   }
   return "";
@@ -275,7 +326,7 @@ class PerRunAmxGemm final : public PackedGemm {
 
 std::string AmxConvKernel::supports(const ConvShape& shape, OutputType) const {
   if (*u8_codes_declined(shape) && !u_.fn_u8) return u8_codes_declined(shape);
-  return decline_reason(AmxLayout(shape));
+  return decline_reason(AmxLayout(shape), reads_input_directly(shape));
 }
 
 std::unique_ptr<PackedConv> AmxConvKernel::pack(const ConvShape& shape, const int8_t* w) const {
@@ -290,7 +341,7 @@ std::unique_ptr<PackedConv> AmxConvKernel::pack(const ConvShape& shape, const in
 }
 
 std::string AmxGemmKernel::supports(const GemmShape& shape, OutputType) const {
-  return decline_reason(AmxLayout(gemm_as_conv(shape)));
+  return decline_reason(AmxLayout(gemm_as_conv(shape)), true);
 }
 
 std::unique_ptr<PackedGemm> AmxGemmKernel::pack(const GemmShape& shape, const int8_t* w) const {

@@ -23,6 +23,19 @@ int64_t in_block(int64_t red, int l) { return red / 4 * amx::kKChunk + l * 4 + r
 void pack_amx_oihw(const AmxLayout& L, const int8_t* w, int8_t* dst) {
   std::memset(dst, 0, static_cast<size_t>(L.packed_bytes()));
   const int taps = L.R * L.S;
+  if (taps == 1) {  // red = c: each channel's row is its reduction, in 4-byte groups (see pack_amx_kn)
+    const int64_t c4 = L.cg / 4;
+    for (int g = 0; g < L.groups; ++g) {
+      for (int k = 0; k < L.kg; ++k) {
+        int8_t* block = dst + (int64_t{g} * L.nbk + k / amx::kBlock) * L.block_stride;
+        const int l = k % amx::kBlock;
+        const int8_t* wk = w + (int64_t{g} * L.kg + k) * L.cg;
+        for (int64_t q = 0; q < c4; ++q) std::memcpy(block + (q * amx::kBlock + l) * 4, wk + 4 * q, 4);
+        for (int64_t c = 4 * c4; c < L.cg; ++c) block[in_block(c, l)] = wk[c];
+      }
+    }
+    return;
+  }
   for (int g = 0; g < L.groups; ++g) {
     for (int k = 0; k < L.kg; ++k) {
       int8_t* block = dst + (int64_t{g} * L.nbk + k / amx::kBlock) * L.block_stride;
@@ -37,13 +50,33 @@ void pack_amx_oihw(const AmxLayout& L, const int8_t* w, int8_t* dst) {
   }
 }
 
+// The GEMM packers (pack_amx_kn, and pack_amx_oihw of a 1x1 / [N][K]) run on
+// every product of two activations (attention's keys and values,
+// PerRunAmxGemm), so they move whole 4-byte groups (4 reduction bytes of one
+// channel: the unit of the B tile, one 32-bit store) rather than bytes; the
+// byte-wise packing made AMX attention products 2x slower than AVX512-VNNI's
+// (RESULTS.md section 168).
+
 void pack_amx_kn(const AmxLayout& L, const int8_t* b_kn, int8_t* dst) {
-  std::memset(dst, 0, static_cast<size_t>(L.packed_bytes()));
   const int N = L.kg;
-  for (int64_t k = 0; k < L.kred; ++k) {
-    const int8_t* row = b_kn + k * N;
+  const int64_t K = L.kred, k4 = K / 4;
+  // Channel n's groups land at block n / 16, word (g * 16 + n % 16); a
+  // partial last group and the groups past K are zero, and so are the lanes
+  // past N in the last block.
+  std::memset(dst, 0, static_cast<size_t>(L.packed_bytes()));
+  for (int64_t g = 0; g < k4; ++g) {
+    const uint8_t* r0 = reinterpret_cast<const uint8_t*>(b_kn + 4 * g * N);
+    const uint8_t* r1 = r0 + N;
+    const uint8_t* r2 = r1 + N;
+    const uint8_t* r3 = r2 + N;
     for (int n = 0; n < N; ++n) {
-      dst[int64_t{n / amx::kBlock} * L.block_stride + in_block(k, n % amx::kBlock)] = row[n];
+      const uint32_t word = uint32_t{r0[n]} | uint32_t{r1[n]} << 8 | uint32_t{r2[n]} << 16 | uint32_t{r3[n]} << 24;
+      std::memcpy(dst + int64_t{n / amx::kBlock} * L.block_stride + (g * amx::kBlock + n % amx::kBlock) * 4, &word, 4);
+    }
+  }
+  for (int64_t k = 4 * k4; k < K; ++k) {  // the partial last group, byte by byte
+    for (int n = 0; n < N; ++n) {
+      dst[int64_t{n / amx::kBlock} * L.block_stride + in_block(k, n % amx::kBlock)] = b_kn[k * N + n];
     }
   }
 }

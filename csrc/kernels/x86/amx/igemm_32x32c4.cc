@@ -1,14 +1,19 @@
 // int8 GEMM microkernel, AMX-INT8, tile 32 x 32: tdpbssd (s8 x s8) on int8
 // codes (gemm_tile), tdpbusd (u8 x s8) on u8 codes q + 128 (gemm_tile_u8).
 //
-// Tile registers (palette 1, configured per call for mr rows):
+// One call: rows [0, mr) (any mr >= 1, in row tiles of 32) x all channel
+// blocks, as steps of one row tile x one pair of blocks (gemm_tile_rows).
+// Tile registers (palette 1, configured per call, again for a partial last
+// row tile):
 //   tmm0 C[rows 0-15][ch 0-15]   tmm1 C[0-15][16-31]    (int32, 16 x 64 B)
 //   tmm2 C[16-31][0-15]          tmm3 C[16-31][16-31]
 //   tmm4 A rows 0-15, tmm5 A rows 16-31: 64 reduction bytes per row
 //   tmm6 B block j, tmm7 B block j+1: 16 rows (groups of 4 reduction
 //        bytes) x 16 channels x 4 bytes
 // Rows past mr are not configured (rows = mr - 16, or tiles 2, 3, 5 unused),
-// so no byte past the caller's rows is read.
+// so no byte past the caller's rows is read. The A rows of a tile must be
+// 64-byte aligned to run at speed (a tile row over two lines: ~25% slower,
+// RESULTS.md section 168).
 //
 // Packed B (x86/conv_amx.cc, pack_amx_weights), per block of 16 channels and
 // 64-byte reduction chunk kk, one 1 KiB tile in tdpbssd's B layout:
@@ -23,11 +28,12 @@
 // start at acc_init's -128 * sum(w) (one tileloadd of stride 0 per tile in
 // place of tilezero), so the sums are exactly sum(q * w), as tdpbssd's.
 // The int32 sums wrap mod 2^32 and the true sum fits (kMaxReduction), so the
-// accumulators are exact. Accumulators go through a 32 x 32 int32 buffer to
-// the AVX-512 epilogue of avx512vnni/epilogue.h (ref/requantize.h in vector
-// form), so AMX adds no arithmetic of its own after the dot products.
+// accumulators are exact. Accumulators go through two 32 x 32 int32 buffers
+// (one filled while the other is requantized) to the AVX-512 epilogue of
+// avx512vnni/epilogue.h (ref/requantize.h in vector form), so AMX adds no
+// arithmetic of its own after the dot products.
 // u8-coded residual and output (TileEpilogue::residual_xor / out_xor): the
-// residual rows of each pair of blocks are read xor-ed into a 32 x 32 buffer
+// residual rows of each step are read xor-ed into a 32 x 32 buffer
 // and the stored output rows xor-ed in place, here rather than in that
 // epilogue, whose emulated build (the twins' AVX-512 emulation) takes no xors,
 // so that the one source behaves alike in both builds.
@@ -72,16 +78,16 @@ constexpr int kAccStride = 32 * 4;  // bytes per row of the accumulator buffer
   } while (0)
 
 // C = A x B over all chunks for one or two row tiles and one or two blocks,
-// stored to acc (row i at acc + i * 32, channel 16 * block + l); init: the
-// first block's acc_init (kU8Rows).
+// left in tmm0-3 (stored by store_tiles); init: the first block's acc_init
+// (kU8Rows).
 template <bool kU8Rows, bool kTwoRows, bool kTwoBlocks>
-void dot_tiles(const AmxTile& t, const int8_t* w, const int32_t* init, int32_t* acc) {
+void dot_tiles(const AmxTile& t, const int8_t* a, const int8_t* w, const int32_t* init) {
   INT8RT_AMX_START(0, init);
   if constexpr (kTwoBlocks) INT8RT_AMX_START(1, init + 16);
   if constexpr (kTwoRows) INT8RT_AMX_START(2, init);
   if constexpr (kTwoRows && kTwoBlocks) INT8RT_AMX_START(3, init + 16);
-  const int8_t* a0 = t.a;
-  const int8_t* a1 = t.a + 16 * t.a_stride;
+  const int8_t* a0 = a;
+  const int8_t* a1 = a + 16 * t.a_stride;
   const int8_t* w1 = w + t.w_block_stride;
   for (int kk = 0; kk < t.kchunks; ++kk) {
     INT8RT_TILE_LOADD(4, a0 + 64 * kk, t.a_stride);
@@ -97,6 +103,11 @@ void dot_tiles(const AmxTile& t, const int8_t* w, const int32_t* init, int32_t* 
       if constexpr (kTwoBlocks) INT8RT_AMX_DOT(3, 5, 7);
     }
   }
+}
+
+// tmm0-3 to acc (row i at acc + i * 32, channel 16 * block + l).
+template <bool kTwoRows, bool kTwoBlocks>
+void store_tiles(int32_t* acc) {
   INT8RT_TILE_STORED(0, acc, kAccStride);
   if constexpr (kTwoBlocks) INT8RT_TILE_STORED(1, acc + 16, kAccStride);
   if constexpr (kTwoRows) INT8RT_TILE_STORED(2, acc + 16 * 32, kAccStride);
@@ -115,56 +126,114 @@ void xor_rows(const int8_t* src, int64_t src_stride, int rows, int n, int8_t* ds
   }
 }
 
-// The epilogue of channels [c0, c0 + 32) of t's (pointers moved to c0), its
-// residual rows xor-ed into `codes` (32 bytes apart) where u8-coded; no xors.
-TileEpilogue pair_epilogue(const TileEpilogue& e, int c0, int mr, int n, int8_t* codes) {
+// The epilogue of rows [r0, r0 + mr) and channels [c0, c0 + n) of t's
+// (pointers moved there), its residual rows xor-ed into `codes` (32 bytes
+// apart) where u8-coded; no xors.
+TileEpilogue step_epilogue(const TileEpilogue& e, int r0, int mr, int c0, int n, int8_t* codes) {
   TileEpilogue pe = e;
   pe.scale = e.scale + c0;
   pe.bias = e.bias ? e.bias + c0 : nullptr;
-  pe.y = e.out_f32 ? static_cast<void*>(static_cast<float*>(e.y) + c0)
-                   : static_cast<void*>(static_cast<int8_t*>(e.y) + c0);
+  const int64_t at = r0 * e.y_stride + c0;
+  pe.y = e.out_f32 ? static_cast<void*>(static_cast<float*>(e.y) + at) : static_cast<void*>(static_cast<int8_t*>(e.y) + at);
   if (e.residual && e.residual_xor) {
-    xor_rows(e.residual + c0, e.residual_stride, mr, n, codes, 32);
+    xor_rows(e.residual + r0 * e.residual_stride + c0, e.residual_stride, mr, n, codes, 32);
     pe.residual = codes;
     pe.residual_stride = 32;
   } else if (e.residual) {
-    pe.residual = e.residual + c0;
+    pe.residual = e.residual + r0 * e.residual_stride + c0;
   }
   pe.out_xor = 0;
   pe.residual_xor = 0;
   return pe;
 }
 
+// One step of a call: row tile r (rows [32r, 32r + mr)) x pair of blocks p.
+struct Step {
+  int r, p, mr;
+  bool two_rows, two_blocks;
+};
+
+Step step_at(const AmxTile& t, int s, int pairs, int blocks) {
+  const int r = s / pairs, p = s % pairs;
+  const int left = t.mr - 32 * r;
+  return {r, p, left < 32 ? left : 32, left > 16, 2 * p + 1 < blocks};
+}
+
+// Loads the tile shapes of a row tile of mr rows.
+void configure_rows(int mr) { configure_2x2(mr < 16 ? mr : 16, mr > 16 ? mr - 16 : 0, 64); }
+
+// Issues step st's dot products.
 template <bool kU8Rows>
-void gemm_tile_rows(const AmxTile& t) {
-  const int m0 = t.mr < 16 ? t.mr : 16;
-  const int m1 = t.mr - m0;
-  configure_2x2(m0, m1, 64);
-  alignas(64) int32_t acc[32 * 32];
-  alignas(64) int8_t residual[32 * 32];  // a pair of blocks' u8-coded residual rows, as codes
-  const bool xor_out = t.ep.out_xor && !t.ep.out_f32;
-  const int blocks = (t.nc + 15) / 16;
-  for (int j = 0; j < blocks; j += 2) {
-    const bool two_blocks = j + 1 < blocks;
-    const int8_t* w = t.w + j * t.w_block_stride;
-    const int32_t* init = kU8Rows ? t.acc_init + 16 * j : nullptr;
-    if (m1 > 0) {
-      two_blocks ? dot_tiles<kU8Rows, true, true>(t, w, init, acc) : dot_tiles<kU8Rows, true, false>(t, w, init, acc);
-    } else {
-      two_blocks ? dot_tiles<kU8Rows, false, true>(t, w, init, acc) : dot_tiles<kU8Rows, false, false>(t, w, init, acc);
-    }
-    const int c0 = 16 * j;
-    const int n = t.nc - c0 < 32 ? t.nc - c0 : 32;
-    const TileEpilogue ep = pair_epilogue(t.ep, c0, t.mr, n, residual);
-    for (int jj = 0; jj < (two_blocks ? 2 : 1); ++jj) {
-      const int c = 16 * jj;
-      const int valid = n - c < 16 ? n - c : 16;
-      const avx512vnni::ChannelEpilogue ce = avx512vnni::load_channel_epilogue(ep, c, valid);
-      for (int i = 0; i < t.mr; ++i) {
-        avx512vnni::store_requantized(_mm512_load_si512(acc + 32 * i + 16 * jj), ce, ep, i, c);
+void dot_step(const AmxTile& t, const Step& st) {
+  const int8_t* a = t.a + int64_t{32} * st.r * t.a_stride;
+  const int8_t* w = t.w + 2 * st.p * t.w_block_stride;
+  const int32_t* init = kU8Rows ? t.acc_init + 32 * st.p : nullptr;
+  if (st.two_rows) {
+    st.two_blocks ? dot_tiles<kU8Rows, true, true>(t, a, w, init) : dot_tiles<kU8Rows, true, false>(t, a, w, init);
+  } else {
+    st.two_blocks ? dot_tiles<kU8Rows, false, true>(t, a, w, init) : dot_tiles<kU8Rows, false, false>(t, a, w, init);
+  }
+}
+
+void store_step(const Step& st, int32_t* acc) {
+  if (st.two_rows) {
+    st.two_blocks ? store_tiles<true, true>(acc) : store_tiles<true, false>(acc);
+  } else {
+    st.two_blocks ? store_tiles<false, true>(acc) : store_tiles<false, false>(acc);
+  }
+}
+
+// Requantizes and stores step st's sums (acc, rows 32 apart).
+void epilogue_step(const AmxTile& t, const Step& st, const int32_t* acc, int8_t* residual) {
+  const int c0 = 32 * st.p;
+  const int n = t.nc - c0 < 32 ? t.nc - c0 : 32;
+  const TileEpilogue ep = step_epilogue(t.ep, 32 * st.r, st.mr, c0, n, residual);
+  const avx512vnni::ChannelEpilogue ce[2] = {avx512vnni::load_channel_epilogue(ep, 0, n < 16 ? n : 16),
+                                             avx512vnni::load_channel_epilogue(ep, 16, n > 16 ? n - 16 : 1)};
+  if (ep.out_f32) {
+    for (int jj = 0; jj < (n > 16 ? 2 : 1); ++jj) {
+      for (int i = 0; i < st.mr; ++i) {
+        avx512vnni::store_requantized(_mm512_load_si512(acc + 32 * i + 16 * jj), ce[jj], ep, i, 16 * jj);
       }
     }
-    if (xor_out) xor_rows(static_cast<int8_t*>(ep.y), ep.y_stride, t.mr, n, static_cast<int8_t*>(ep.y), ep.y_stride);
+    return;
+  }
+  // int8: both blocks of a row narrowed together, one masked store per row.
+  const __m512 lo = _mm512_set1_ps(ep.lo), hi = _mm512_set1_ps(ep.hi);
+  int8_t* y = static_cast<int8_t*>(ep.y);
+  for (int i = 0; i < st.mr; ++i) {
+    __m512i rows[2] = {_mm512_load_si512(acc + 32 * i), _mm512_setzero_si512()};
+    if (n > 16) rows[1] = _mm512_load_si512(acc + 32 * i + 16);
+    avx512vnni::store_requantized_row<2>(rows, ce, n, ep.residual ? ep.residual + i * ep.residual_stride : nullptr,
+                                         ep.residual_scale, lo, hi, y + i * ep.y_stride);
+  }
+  if (t.ep.out_xor) xor_rows(y, ep.y_stride, st.mr, n, y, ep.y_stride);
+}
+
+// Steps (row tile, pair of blocks), row tile outer, software-pipelined: step
+// s + 1's dot products are issued before step s's epilogue, so the tile unit
+// computes while the AVX-512 ports requantize. Tile registers are not
+// renamed: step s's sums leave tmm0-3 for acc[s % 2] first (a partial last
+// row tile's LDTILECFG, which zeroes the tiles, comes after that store).
+template <bool kU8Rows>
+void gemm_tile_rows(const AmxTile& t) {
+  alignas(64) int32_t acc[2][32 * 32];
+  alignas(64) int8_t residual[32 * 32];  // a step's u8-coded residual rows, as codes
+  const int blocks = (t.nc + 15) / 16;
+  const int pairs = (blocks + 1) / 2;
+  const int steps = (t.mr + 31) / 32 * pairs;
+  Step st = step_at(t, 0, pairs, blocks);
+  configure_rows(st.mr);
+  dot_step<kU8Rows>(t, st);
+  for (int s = 0; s < steps; ++s) {
+    store_step(st, acc[s & 1]);
+    const Step done = st;
+    if (s + 1 < steps) {
+      st = step_at(t, s + 1, pairs, blocks);
+      if (st.mr != done.mr) configure_rows(st.mr);
+      dot_step<kU8Rows>(t, st);
+    }
+    epilogue_step(t, done, acc[s & 1], residual);
   }
   INT8RT_TILE_RELEASE();
 }

@@ -1,7 +1,8 @@
 // The AMX provider (registry.h): baseline code, compiled into int8rt without
 // ISA flags when the folder's microkernels were built (INT8RT_HAVE_AMX_KERNELS).
 //   conv_s8: conv_s8_igemm_32x32c4_amx (declines depthwise and shapes whose
-//            tiles would be under 25% useful; x86/conv_amx.cc; takes u8-coded
+//            tiles would be under 15% useful read in place, 25% gathered;
+//            x86/conv_amx.cc; takes u8-coded
 //            tensors, reading u8-coded inputs with tdpbusd: gemm_tile_u8)
 //   gemm_s8: gemm_s8_32x32c4_amx
 //   gemm_bf16: gemm_bf16_32x32_amx (TDPBF16PS; activations converted by the
