@@ -252,7 +252,7 @@ TEST(AmxConvDirect, WithInputSizeAndRowWindow) {
       const auto want = run_guarded("ref", n_out, [&](void* y) {
         k::ref::conv2d_s8(t, 2, x.data(), w.data(), sweep.ep, y);
       });
-      const std::string what = std::string(conv->name()) + " copy " + describe(t, 2);
+      const std::string what = std::string(conv->name()) + " copy " + x86_twins::describe(t, 2);
       expect_same(what, run_guarded(what, n_out, [&](void* y) { copy->run(2, x.data(), sweep.ep, y); }), want, 1);
     }
   }

@@ -43,53 +43,66 @@ constexpr int64_t kParallelMacs = int64_t{1} << 22;
 // Items (tiles x images) below which channel blocks are split into runs.
 constexpr int64_t kMinItems = 8;
 constexpr int kTileRows = 32;
+// Fewer input channels than this take rows mode (file comment).
+constexpr int kMinChannels = 32;
 
-// Where every pixel of s's phase planes and grid lives (conv_direct.h).
+// Where every pixel of s's phase planes and grid lives (conv_direct.h and
+// the file comment): per channel (C >= 32) or per filter row (rows_mode).
 struct Geometry {
-  int cp = 0, cchunks = 0, hq = 0, wq = 0, oh = 0, ow = 0;
-  int64_t plane_bytes = 0, image_bytes = 0, grid = 0, tiles = 0, buffer_bytes = 0;
+  bool rows = false;
+  int pixel = 0;        // bytes per plane pixel: Cp, or C in rows mode
+  int cchunks = 0, taps = 0, hq = 0, wq = 0, grid_w = 0, oh = 0, ow = 0;
+  int64_t pixel_stride = 0, plane_bytes = 0, image_bytes = 0, grid = 0, tiles = 0, buffer_bytes = 0;
   std::vector<int64_t> tap_offset;
 
   Geometry() = default;
-  Geometry(const ConvShape& s, int batch) {
-    cp = (s.C + amx::kKChunk - 1) / amx::kKChunk * amx::kKChunk;
-    cchunks = cp / amx::kKChunk;
-    hq = (s.H + s.pad_top + s.pad_bottom + s.stride_h - 1) / s.stride_h;
-    wq = (s.W + s.pad_left + s.pad_right + s.stride_w - 1) / s.stride_w;
+  explicit Geometry(const ConvShape& s) : rows(s.C < kMinChannels) {
+    const int sh = s.stride_h, sw = s.stride_w;
+    const int planes_w = rows ? 1 : sw;  // rows mode: the width stride is the pixel stride
+    pixel = rows ? s.C : (s.C + amx::kKChunk - 1) / amx::kKChunk * amx::kKChunk;
+    cchunks = rows ? (s.S * s.C + amx::kKChunk - 1) / amx::kKChunk : pixel / amx::kKChunk;
+    taps = rows ? s.R : s.R * s.S;
+    hq = (s.H + s.pad_top + s.pad_bottom + sh - 1) / sh;
+    const int wp = s.W + s.pad_left + s.pad_right;
+    wq = rows ? (wp + sw - 1) / sw * sw : (wp + sw - 1) / sw;  // rows mode: a whole number of strides
+    grid_w = rows ? wq / sw : wq;
+    pixel_stride = rows ? int64_t{sw} * pixel : pixel;
     oh = s.out_h();
     ow = s.out_w();
-    plane_bytes = int64_t{hq} * wq * cp;
-    image_bytes = plane_bytes * s.stride_h * s.stride_w;
-    grid = int64_t{oh - 1} * wq + ow;
+    plane_bytes = int64_t{hq} * wq * pixel;
+    image_bytes = plane_bytes * sh * planes_w;
+    grid = int64_t{oh - 1} * grid_w + ow;
     tiles = (grid + kTileRows - 1) / kTileRows;
     int64_t max_offset = 0;
     for (int r = 0; r < s.R; ++r) {
-      for (int q = 0; q < s.S; ++q) {
+      for (int q = 0; q < (rows ? 1 : s.S); ++q) {
         const int dr = r * s.dilation_h, dq = q * s.dilation_w;
-        const int64_t off = ((dr % s.stride_h) * s.stride_w + dq % s.stride_w) * plane_bytes +
-                            (int64_t{dr / s.stride_h} * wq + dq / s.stride_w) * cp;
+        const int64_t off = ((dr % sh) * planes_w + dq % planes_w) * plane_bytes +
+                            (int64_t{dr / sh} * wq + dq / planes_w) * pixel;
         tap_offset.push_back(off);
         max_offset = std::max(max_offset, off);
       }
     }
-    // The last tile's rows past the grid are read too (and dropped).
-    const int64_t read_end = max_offset + tiles * kTileRows * cp;
-    buffer_bytes = int64_t{batch - 1} * image_bytes + std::max(image_bytes, read_end);
+    // The last tile's rows past the grid, and in rows mode the chunks past
+    // a window, are read too (and dropped, or multiplied by zero weights).
+    const int64_t read_end = max_offset + (tiles * kTileRows - 1) * pixel_stride + int64_t{cchunks} * amx::kKChunk;
+    buffer_bytes = std::max(image_bytes, read_end);
   }
 };
 
 // Copies the batch x into g's phase planes at dst (file comment).
 void fill_planes(const ConvShape& s, const Geometry& g, int batch, const int8_t* x, int8_t* dst) {
   const int pad = static_cast<unsigned char>(code_byte(s.pad_value, s.input_codes));
-  const int64_t row_bytes = int64_t{g.wq} * g.cp;
+  const int64_t row_bytes = int64_t{g.wq} * g.pixel;
+  const int sw = g.rows ? 1 : s.stride_w;  // plane columns per input column step
   for (int n = 0; n < batch; ++n) {
     for (int ph = 0; ph < s.stride_h; ++ph) {
-      for (int pw = 0; pw < s.stride_w; ++pw) {
-        int8_t* plane = dst + n * g.image_bytes + (ph * s.stride_w + pw) * g.plane_bytes;
+      for (int pw = 0; pw < sw; ++pw) {
+        int8_t* plane = dst + n * g.image_bytes + (ph * sw + pw) * g.plane_bytes;
         // Plane columns [j0, j1) hold input columns sw * j + pw - pad_left.
         const int lead = s.pad_left - pw, last = s.W - 1 + s.pad_left - pw;
-        const int j0 = std::min(g.wq, lead > 0 ? (lead + s.stride_w - 1) / s.stride_w : 0);
-        const int j1 = std::max(j0, last < 0 ? 0 : std::min(g.wq, last / s.stride_w + 1));
+        const int j0 = std::min(g.wq, lead > 0 ? (lead + sw - 1) / sw : 0);
+        const int j1 = std::max(j0, last < 0 ? 0 : std::min(g.wq, last / sw + 1));
         for (int i = 0; i < g.hq; ++i) {
           int8_t* row = plane + i * row_bytes;
           const int ih = s.stride_h * i + ph - s.pad_top;
@@ -97,18 +110,18 @@ void fill_planes(const ConvShape& s, const Geometry& g, int batch, const int8_t*
             std::memset(row, pad, static_cast<size_t>(row_bytes));
             continue;
           }
-          std::memset(row, pad, static_cast<size_t>(j0) * g.cp);
-          std::memset(row + int64_t{j1} * g.cp, pad, static_cast<size_t>(g.wq - j1) * g.cp);
+          std::memset(row, pad, static_cast<size_t>(j0) * g.pixel);
+          std::memset(row + int64_t{j1} * g.pixel, pad, static_cast<size_t>(g.wq - j1) * g.pixel);
           const int8_t* xrow = x + ((int64_t{n} * s.H + ih) * s.W) * s.C;
-          if (s.stride_w == 1 && s.C == g.cp) {
-            std::memcpy(row + int64_t{j0} * g.cp, xrow + int64_t{j0 - lead} * s.C,
+          if (sw == 1 && s.C == g.pixel) {
+            std::memcpy(row + int64_t{j0} * g.pixel, xrow + int64_t{j0 - lead} * s.C,
                         static_cast<size_t>(j1 - j0) * s.C);
             continue;
           }
           for (int j = j0; j < j1; ++j) {
-            int8_t* px = row + int64_t{j} * g.cp;
-            std::memcpy(px, xrow + int64_t{s.stride_w * j - lead} * s.C, static_cast<size_t>(s.C));
-            std::memset(px + s.C, 0, static_cast<size_t>(g.cp - s.C));
+            int8_t* px = row + int64_t{j} * g.pixel;
+            std::memcpy(px, xrow + int64_t{sw * j - lead} * s.C, static_cast<size_t>(s.C));
+            std::memset(px + s.C, 0, static_cast<size_t>(g.pixel - s.C));
           }
         }
       }
@@ -121,20 +134,20 @@ class PackedAmxDirectConv final : public PackedConv {
   PackedAmxDirectConv(AmxConvStripFn fn, const char* name, const ConvShape& s,
                       std::shared_ptr<const AlignedBuffer<int8_t>> packed,
                       std::shared_ptr<const AlignedBuffer<int32_t>> comp, int64_t block_stride)
-      : fn_(fn), name_(name), shape_(s), geometry_(s, 1), packed_(std::move(packed)), comp_(std::move(comp)),
+      : fn_(fn), name_(name), shape_(s), geometry_(s), packed_(std::move(packed)), comp_(std::move(comp)),
         block_stride_(block_stride) {}
 
   const ConvShape& shape() const override { return shape_; }
   std::unique_ptr<PackedConv> with_input_size(int H, int W) const override {
     auto copy = std::make_unique<PackedAmxDirectConv>(*this);
     copy->shape_ = kernels::with_input_size(shape_, H, W);
-    copy->geometry_ = Geometry(copy->shape_, 1);
+    copy->geometry_ = Geometry(copy->shape_);
     return copy;
   }
   std::unique_ptr<PackedConv> with_row_window(int H, int pad_top, int pad_bottom) const override {
     auto copy = std::make_unique<PackedAmxDirectConv>(*this);
     copy->shape_ = kernels::with_row_window(shape_, H, pad_top, pad_bottom);
-    copy->geometry_ = Geometry(copy->shape_, 1);
+    copy->geometry_ = Geometry(copy->shape_);
     return copy;
   }
   void run(int batch, const int8_t* x, const Epilogue& ep, void* y) const override;
@@ -143,7 +156,7 @@ class PackedAmxDirectConv final : public PackedConv {
   AmxConvStripFn fn_;
   const char* name_;
   ConvShape shape_;
-  Geometry geometry_;  // of one image (the buffer size is per batch)
+  Geometry geometry_;  // of one image (the buffer holds batch - 1 more)
   std::shared_ptr<const AlignedBuffer<int8_t>> packed_;
   std::shared_ptr<const AlignedBuffer<int32_t>> comp_;  // u8-coded input only
   int64_t block_stride_;
@@ -170,7 +183,7 @@ void PackedAmxDirectConv::run(int batch, const int8_t* x, const Epilogue& ep, vo
   }
   const int runs = (nbk + bpi - 1) / bpi;
   const int64_t items = base_items * runs;
-  const int64_t total_macs = int64_t{batch} * g.oh * g.ow * s.K * s.R * s.S * g.cp;
+  const int64_t total_macs = int64_t{batch} * g.oh * g.ow * s.K * g.taps * g.cchunks * amx::kKChunk;
   const int64_t grain = total_macs < kParallelMacs ? items : std::max<int64_t>(1, std::min<int64_t>(8, items / 16));
   const int64_t out_pixels = int64_t{g.oh} * g.ow;
   const uint8_t out_xor = s.output_codes == Codes::kU8 && ep.out_type == OutputType::kInt8 ? 0x80 : 0;
@@ -191,12 +204,12 @@ void PackedAmxDirectConv::run(int batch, const int8_t* x, const Epilogue& ep, vo
       AmxConvStrip t;
       t.image = base + n * g.image_bytes;
       t.tap_offset = g.tap_offset.data();
-      t.taps = s.R * s.S;
+      t.taps = g.taps;
       t.cchunks = g.cchunks;
-      t.pixel_stride = g.cp;
+      t.pixel_stride = g.pixel_stride;
       t.p_begin = tile0 * kTileRows;
       t.p_end = std::min(g.grid, tile1 * kTileRows);
-      t.grid_w = g.wq;
+      t.grid_w = g.grid_w;
       t.out_w = g.ow;
       t.w = packed_->data() + b0 * block_stride_;
       t.w_block_stride = block_stride_;
@@ -223,18 +236,34 @@ void PackedAmxDirectConv::run(int batch, const int8_t* x, const Epilogue& ep, vo
 
 }  // namespace
 
-bool amx_direct_applies(const ConvShape& s) { return s.groups == 1 && s.R * s.S > 1 && s.C >= 32; }
+bool amx_direct_applies(const ConvShape& s) {
+  return s.groups == 1 && s.R * s.S > 1 && (s.C >= kMinChannels || s.dilation_w == 1);
+}
 
 std::unique_ptr<PackedConv> pack_amx_direct(AmxConvStripFn fn, const char* name, const ConvShape& s,
                                             const int8_t* w) {
   s.validate();
+  const Geometry g(s);
+  // The weights as an OIHW conv whose reduction is the microkernel's
+  // (tap, chunk byte): channel mode [K][Cp][R][S] (c < C), rows mode
+  // [K][cchunks * 64][R][1] (byte q * C + c of filter row r).
   ConvShape padded = s;
-  padded.C = Geometry(s, 1).cp;
-  const int taps = s.R * s.S;
+  padded.C = g.cchunks * amx::kKChunk;
+  if (g.rows) padded.S = 1;
+  const int taps = s.R * s.S, ptaps = padded.R * padded.S;
   std::vector<int8_t> wpad(static_cast<size_t>(padded.weight_count()), 0);
   for (int k = 0; k < s.K; ++k) {
-    std::memcpy(wpad.data() + int64_t{k} * padded.C * taps, w + int64_t{k} * s.C * taps,
-                static_cast<size_t>(s.C) * taps);
+    const int8_t* wk = w + int64_t{k} * s.C * taps;
+    int8_t* dk = wpad.data() + int64_t{k} * padded.C * ptaps;
+    if (!g.rows) {
+      std::memcpy(dk, wk, static_cast<size_t>(s.C) * taps);
+      continue;
+    }
+    for (int c = 0; c < s.C; ++c) {
+      for (int r = 0; r < s.R; ++r) {
+        for (int q = 0; q < s.S; ++q) dk[int64_t{q * s.C + c} * s.R + r] = wk[(int64_t{c} * s.R + r) * s.S + q];
+      }
+    }
   }
   const AmxLayout L(padded);
   auto packed = std::make_shared<AlignedBuffer<int8_t>>(L.packed_bytes());
