@@ -2,10 +2,11 @@
 // against ref::conv2d_s8, byte for byte: the microkernel's emulated twin
 // (amx_emulation.h, any x86-64 CPU) and the library's native AMX conv where
 // the CPU and OS grant AMX (it takes the direct path for these shapes).
-// Sweeps: H / W 1..17 and 56, C around 32 / 64 / 128 (not multiples of 64
-// too), K around 16 / 32, strides 1 and 2, symmetric and asymmetric padding,
-// dilation, batch 1 and 3, all -128 / all 127 data, residual, int8 and float
-// outputs, u8-coded input, output and residual, pad_value != 0; guard bytes
+// Sweeps: H / W 1..17, 56 and the 224 stem; C around 32 / 64 / 128 (not
+// multiples of 64 too) and C < 32 (rows mode: 3, 5, 16, 24, 31); K around
+// 16 / 32; strides 1, 2, 3; symmetric and asymmetric padding; dilation;
+// batch 1 and 3; all -128 / all 127 data; residual; int8 and float outputs;
+// u8-coded input, output and residual; pad_value != 0; guard bytes
 // after every output (kernel_test_util.h).
 #if defined(INT8RT_TEST_X86_TWINS)
 
@@ -136,6 +137,8 @@ TEST(AmxConvDirect, SizesOneToSeventeen) {
         Case cs;
         cs.c = {64, hw, hw + (hw % 3), 17, 3, 3, stride, 1, 1, 1};
         check(*conv, cs, seed++);
+        cs.c = {3, hw, hw + (hw % 2), 16, 3, 3, stride, 1, 1, 1};  // rows mode
+        check(*conv, cs, seed++);
       }
     }
   }
@@ -147,7 +150,7 @@ TEST(AmxConvDirect, ShapesEqualReference) {
       // C, H, W, K, R, S, stride, pad, dilation, groups
       {32, 6, 7, 16, 3, 3, 1, 1, 1, 1},    // C 32: Cp 64, half the chunk zero
       {40, 9, 5, 33, 3, 3, 1, 1, 1, 1},    // K 33: three blocks (pair + single)
-      {65, 7, 8, 1, 3, 3, 1, 0, 1, 1},     // C 65: two chunks per tap; K 1; no padding
+      {65, 7, 8, 5, 3, 3, 1, 0, 1, 1},     // C 65: two chunks per tap; K 5; no padding
       {100, 5, 11, 47, 3, 3, 2, 1, 1, 1},  // stride 2, C 100
       {128, 8, 8, 64, 3, 3, 2, 1, 1, 1},   // ResNet-50 stride-2 3x3 in small
       {64, 12, 10, 32, 5, 5, 1, 2, 1, 1},  // 5x5, pad 2 (asymmetric: bottom 3)
@@ -157,6 +160,14 @@ TEST(AmxConvDirect, ShapesEqualReference) {
       {64, 10, 7, 16, 3, 1, 2, 1, 1, 1},   // 3x1 stride 2
       {64, 23, 23, 64, 7, 7, 2, 3, 1, 1},  // 7x7 stride 2 (a stem with C 64)
       {256, 7, 7, 80, 3, 3, 1, 1, 1, 1},   // 7x7 output, C 256: 4 chunks per tap
+      // rows mode (C < 32): filter rows of S * C bytes, the width stride the pixel stride
+      {3, 23, 23, 64, 7, 7, 2, 3, 1, 1},   // the C = 3 stem (21-byte rows)
+      {3, 13, 13, 32, 3, 3, 2, 1, 1, 1},   // MobileNet stem (9-byte rows)
+      {16, 9, 11, 24, 3, 3, 1, 1, 1, 1},   // 48-byte rows
+      {24, 8, 7, 17, 5, 5, 1, 2, 1, 1},    // 120-byte rows: 2 chunks
+      {5, 10, 12, 16, 3, 5, 2, 1, 1, 1},   // 3x5 stride 2
+      {3, 12, 9, 12, 3, 3, 3, 1, 1, 1},    // stride 3: padded width rounded to 3
+      {31, 6, 6, 20, 3, 3, 1, 1, 1, 1},    // C 31: 93-byte rows
   };
   for (const k::ConvKernel* conv : kernels()) {
     uint32_t seed = 500;
@@ -183,6 +194,8 @@ TEST(AmxConvDirect, ResNetSizes) {
     cs.c = {128, 56, 56, 32, 3, 3, 2, 1, 1, 1};
     cs.residual = false;
     check(*conv, cs, 901);
+    cs.c = {3, 224, 224, 64, 7, 7, 2, 3, 1, 1};  // the stem
+    check(*conv, cs, 902);
   }
 }
 
@@ -225,6 +238,16 @@ TEST(AmxConvDirect, U8Codes) {
         check(*conv, cs, seed++);
       }
     }
+    for (int mask : {1, 7}) {  // rows mode
+      Case cs;
+      cs.c = {3, 11, 11, 24, 7, 7, 2, 3, 1, 1};
+      cs.residual = true;
+      cs.pad_value = 9;
+      cs.u8_in = mask & 1;
+      cs.u8_out = mask & 2;
+      cs.u8_res = mask & 4;
+      check(*conv, cs, seed++);
+    }
     Case cs;
     cs.c = {64, 5, 5, 16, 3, 3, 1, 1, 1, 1};
     cs.u8_in = true;
@@ -234,6 +257,16 @@ TEST(AmxConvDirect, U8Codes) {
     cs.out = k::OutputType::kInt8;
     check(*conv, cs, seed++);
   }
+}
+
+// Which convs take the direct path: one group, a window, channel mode or
+// (C < 32) rows mode, whose filter rows must be contiguous (dilation_w 1).
+TEST(AmxConvDirect, Applies) {
+  EXPECT_TRUE(k::x86::amx_direct_applies(make({64, 8, 8, 16, 3, 3, 1, 1, 2, 1})));
+  EXPECT_TRUE(k::x86::amx_direct_applies(make({3, 8, 8, 16, 7, 7, 2, 3, 1, 1})));
+  EXPECT_FALSE(k::x86::amx_direct_applies(make({3, 8, 8, 16, 3, 3, 1, 1, 2, 1})));  // rows mode, dilation
+  EXPECT_FALSE(k::x86::amx_direct_applies(make({64, 8, 8, 16, 1, 1, 1, 0, 1, 1})));  // 1x1
+  EXPECT_FALSE(k::x86::amx_direct_applies(make({64, 8, 8, 64, 3, 3, 1, 1, 1, 2})));  // groups
 }
 
 // The packed conv's copies for another input size and for a row window
