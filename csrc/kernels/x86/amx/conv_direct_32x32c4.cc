@@ -10,10 +10,11 @@
 //                rows pixel_stride apart (tileloadd straight from the planes)
 //   tmm6 / tmm7  B: one 64-byte reduction chunk of a block of 16 channels
 // Per job (32 grid pixels, pair of blocks): for each tap and chunk, 2 A and
-// 2 B loads, 4 dot products; then the 4 C tiles go to one of two 32 x 32
-// int32 buffers. The epilogue of a job runs after the next job's dot
-// products are issued (they execute in the tile unit meanwhile) and before
-// its tile stores, which wait for them.
+// 2 B loads, 4 dot products; then the 4 C tiles go to a 32 x 32 int32
+// buffer. The epilogue of a job runs a few rows after each (tap,
+// chunk) step of the next job's products (the tile unit works meanwhile;
+// issued after them all, it waited behind the tile queue), its last rows
+// before that job's tile stores.
 //
 // Packed B: x86/conv_amx_pack.h's tiles over reduction index tap * Cp + c
 // (weights of channels c >= C zero), block b at w + b * w_block_stride.
@@ -63,10 +64,91 @@ constexpr int kAccStride = 32 * 4;  // bytes per row of an accumulator buffer
     }                                    \
   } while (0)
 
+// The epilogue of one job (32 grid rows from p0, channels [c0, c0 + n),
+// accumulators in acc), run a few rows at a time (rows_to) between the next
+// job's tile products.
+class Pending {
+ public:
+  bool active() const { return i_ < rows_; }
+
+  void start(const AmxConvStrip& s, int64_t p0, int c0, int n, const int32_t* acc) {
+    s_ = &s;
+    acc_ = acc;
+    n_ = n;
+    ep_ = s.ep;
+    ep_.scale += c0;
+    if (ep_.bias) ep_.bias += c0;
+    ep_.y = ep_.out_f32 ? static_cast<void*>(static_cast<float*>(ep_.y) + c0)
+                        : static_cast<void*>(static_cast<int8_t*>(ep_.y) + c0);
+    if (ep_.residual) ep_.residual += c0;
+    out_xor_ = ep_.out_f32 ? 0 : ep_.out_xor;
+    res_xor_ = ep_.residual ? ep_.residual_xor : 0;
+    ep_.out_xor = ep_.residual_xor = 0;
+    packed_row_ = !ep_.out_f32 && !out_xor_ && !res_xor_;
+    nb_ = n > 16 ? 2 : 1;
+    for (int b = 0; b < nb_; ++b) ce_[b] = ep512::load_channel_epilogue(ep_, 16 * b, n - 16 * b < 16 ? n - 16 * b : 16);
+    lo_ = _mm512_set1_ps(ep_.lo);
+    hi_ = _mm512_set1_ps(ep_.hi);
+    rows_ = s.p_end - p0 < 32 ? static_cast<int>(s.p_end - p0) : 32;
+    i_ = 0;
+    oh_ = p0 / s.grid_w;
+    ow_ = static_cast<int>(p0 % s.grid_w);
+  }
+
+  // Requantizes and stores the valid rows up to `end` (at most all of them).
+  void rows_to(int end) {
+    if (end > rows_) end = rows_;
+    for (; i_ < end; ++i_, ++ow_) {
+      if (ow_ == s_->grid_w) {
+        ow_ = 0;
+        ++oh_;
+      }
+      if (ow_ < s_->out_w) row(oh_ * s_->out_w + ow_, acc_ + 32 * i_);
+    }
+  }
+
+ private:
+  void row(int64_t o, const int32_t* acc) const {
+    if (packed_row_) {
+      const __m512i v[2] = {_mm512_load_si512(acc), _mm512_load_si512(acc + 16)};
+      ep512::store_requantized_row<2>(v, ce_, n_, ep_.residual ? ep_.residual + o * ep_.residual_stride : nullptr,
+                                      ep_.residual_scale, lo_, hi_, static_cast<int8_t*>(ep_.y) + o * ep_.y_stride);
+      return;
+    }
+    TileEpilogue pe = ep_;
+    alignas(64) int8_t res[32];
+    if (res_xor_) {
+      for (int l = 0; l < n_; ++l) res[l] = static_cast<int8_t>(ep_.residual[o * ep_.residual_stride + l] ^ res_xor_);
+      pe.residual = res;
+    } else if (ep_.residual) {
+      pe.residual = ep_.residual + o * ep_.residual_stride;
+    }
+    pe.residual_stride = 0;
+    pe.y = ep_.out_f32 ? static_cast<void*>(static_cast<float*>(ep_.y) + o * ep_.y_stride)
+                       : static_cast<void*>(static_cast<int8_t*>(ep_.y) + o * ep_.y_stride);
+    for (int b = 0; b < nb_; ++b) ep512::store_requantized(_mm512_load_si512(acc + 16 * b), ce_[b], pe, 0, 16 * b);
+    if (out_xor_) {
+      int8_t* y = static_cast<int8_t*>(ep_.y) + o * ep_.y_stride;
+      for (int l = 0; l < n_; ++l) y[l] = static_cast<int8_t>(y[l] ^ out_xor_);
+    }
+  }
+
+  const AmxConvStrip* s_ = nullptr;
+  const int32_t* acc_ = nullptr;
+  TileEpilogue ep_;
+  ep512::ChannelEpilogue ce_[2];
+  __m512 lo_, hi_;
+  int n_ = 0, nb_ = 1, rows_ = 0, i_ = 0, ow_ = 0;
+  int64_t oh_ = 0;
+  uint8_t out_xor_ = 0, res_xor_ = 0;
+  bool packed_row_ = true;
+};
+
 // Issues the dot products of 32 grid rows from `a` (tap 0, chunk 0) against
 // block w (and w + block stride when kTwo) over every tap and chunk.
 template <bool kU8, bool kTwo>
-void issue_dots(const AmxConvStrip& s, const int8_t* a, const int8_t* w, const int32_t* init) {
+void issue_dots(const AmxConvStrip& s, const int8_t* a, const int8_t* w, const int32_t* init, Pending& pending,
+                int step) {
   INT8RT_DIRECT_START(0, init);
   INT8RT_DIRECT_START(2, init);
   if constexpr (kTwo) {
@@ -90,6 +172,7 @@ void issue_dots(const AmxConvStrip& s, const int8_t* a, const int8_t* w, const i
         w1 += kTileBytes;
       }
       w += kTileBytes;
+      pending.rows_to(step * (t * s.cchunks + kc + 1));
     }
   }
 }
@@ -106,88 +189,30 @@ void store_tiles(bool two, int32_t* acc) {
   }
 }
 
-// One job's place: grid pixel p0 (32 rows), channels [c0, c0 + n).
-struct Job {
-  int64_t p0 = -1;
-  int c0 = 0, n = 0;
-};
-
-// Requantizes and stores the valid rows of job j from acc.
-void epilogue(const AmxConvStrip& s, const Job& j, const int32_t* acc) {
-  TileEpilogue ep = s.ep;
-  ep.scale += j.c0;
-  if (ep.bias) ep.bias += j.c0;
-  ep.y = ep.out_f32 ? static_cast<void*>(static_cast<float*>(ep.y) + j.c0)
-                    : static_cast<void*>(static_cast<int8_t*>(ep.y) + j.c0);
-  if (ep.residual) ep.residual += j.c0;
-  const uint8_t out_xor = ep.out_f32 ? 0 : ep.out_xor;
-  const uint8_t res_xor = ep.residual ? ep.residual_xor : 0;
-  ep.out_xor = ep.residual_xor = 0;
-  const bool packed_row = !ep.out_f32 && !out_xor && !res_xor;
-  const int nb = j.n > 16 ? 2 : 1;
-  ep512::ChannelEpilogue ce[2];
-  for (int b = 0; b < nb; ++b) ce[b] = ep512::load_channel_epilogue(ep, 16 * b, j.n - 16 * b < 16 ? j.n - 16 * b : 16);
-  const __m512 lo = _mm512_set1_ps(ep.lo), hi = _mm512_set1_ps(ep.hi);
-  const int rows = s.p_end - j.p0 < 32 ? static_cast<int>(s.p_end - j.p0) : 32;
-  int64_t oh = j.p0 / s.grid_w;
-  int ow = static_cast<int>(j.p0 % s.grid_w);
-  for (int i = 0; i < rows; ++i, ++ow) {
-    if (ow == s.grid_w) {
-      ow = 0;
-      ++oh;
-    }
-    if (ow >= s.out_w) continue;
-    const int64_t o = oh * s.out_w + ow;
-    const int32_t* row = acc + 32 * i;
-    if (packed_row) {
-      const __m512i v[2] = {_mm512_load_si512(row), _mm512_load_si512(row + 16)};
-      ep512::store_requantized_row<2>(v, ce, j.n, ep.residual ? ep.residual + o * ep.residual_stride : nullptr,
-                                      ep.residual_scale, lo, hi, static_cast<int8_t*>(ep.y) + o * ep.y_stride);
-      continue;
-    }
-    TileEpilogue pe = ep;
-    alignas(64) int8_t res[32];
-    if (res_xor) {
-      for (int l = 0; l < j.n; ++l) res[l] = static_cast<int8_t>(ep.residual[o * ep.residual_stride + l] ^ res_xor);
-      pe.residual = res;
-    } else if (ep.residual) {
-      pe.residual = ep.residual + o * ep.residual_stride;
-    }
-    pe.residual_stride = 0;
-    pe.y = ep.out_f32 ? static_cast<void*>(static_cast<float*>(ep.y) + o * ep.y_stride)
-                      : static_cast<void*>(static_cast<int8_t*>(ep.y) + o * ep.y_stride);
-    for (int b = 0; b < nb; ++b) ep512::store_requantized(_mm512_load_si512(row + 16 * b), ce[b], pe, 0, 16 * b);
-    if (out_xor) {
-      int8_t* y = static_cast<int8_t*>(ep.y) + o * ep.y_stride;
-      for (int l = 0; l < j.n; ++l) y[l] = static_cast<int8_t>(y[l] ^ out_xor);
-    }
-  }
-}
-
 template <bool kU8>
 void strip(const AmxConvStrip& s) {
   configure_2x2(16, 16, 64);
-  alignas(64) int32_t acc[2][32 * 32];
+  alignas(64) int32_t acc[32 * 32];
   const int blocks = (s.nc + 15) / 16;
-  Job pending;  // stored in acc[pending_buf], epilogue not yet run
-  int pending_buf = 0;
+  // Rows of the previous job's epilogue per (tap, chunk) step: all 32 over
+  // the first half of the steps, so the last ones leave the tile unit busy.
+  const int steps = s.taps * s.cchunks;
+  const int step = (32 + (steps + 1) / 2 - 1) / ((steps + 1) / 2);
+  Pending pending;  // the previous job, in acc until its last rows are stored
   for (int64_t p0 = s.p_begin; p0 < s.p_end; p0 += 32) {
     const int8_t* a = s.image + p0 * s.pixel_stride;
     for (int b = 0; b < blocks; b += 2) {
       const bool two = b + 1 < blocks;
       const int8_t* w = s.w + b * s.w_block_stride;
       const int32_t* init = kU8 ? s.acc_init + 16 * b : nullptr;
-      two ? issue_dots<kU8, true>(s, a, w, init) : issue_dots<kU8, false>(s, a, w, init);
-      if (pending.p0 >= 0) epilogue(s, pending, acc[pending_buf]);
-      pending_buf ^= 1;
-      store_tiles(two, acc[pending_buf]);
-      pending.p0 = p0;
-      pending.c0 = 16 * b;
-      pending.n = s.nc - 16 * b < 32 ? s.nc - 16 * b : 32;
+      two ? issue_dots<kU8, true>(s, a, w, init, pending, step) : issue_dots<kU8, false>(s, a, w, init, pending, step);
+      pending.rows_to(32);
+      store_tiles(two, acc);
+      pending.start(s, p0, 16 * b, s.nc - 16 * b < 32 ? s.nc - 16 * b : 32, acc);
     }
   }
   INT8RT_TILE_RELEASE();
-  if (pending.p0 >= 0) epilogue(s, pending, acc[pending_buf]);
+  pending.rows_to(32);
 }
 
 }  // namespace
