@@ -3,11 +3,11 @@
 // (amx_emulation.h, any x86-64 CPU) and the library's native AMX conv where
 // the CPU and OS grant AMX (it takes the direct path for these shapes).
 // Sweeps: H / W 1..17, 56 and the 224 stem; C around 32 / 64 / 128 (not
-// multiples of 64 too) and C < 32 (rows mode: 3, 5, 16, 24, 31); K around
-// 16 / 32; strides 1, 2, 3; symmetric and asymmetric padding; dilation;
-// batch 1 and 3; all -128 / all 127 data; residual; int8 and float outputs;
-// u8-coded input, output and residual; pad_value != 0; guard bytes
-// after every output (kernel_test_util.h).
+// multiples of 64 too) and C < 32; rows mode and (dilation_w 2) channel
+// mode; K around 16 / 32; strides 1, 2, 3; symmetric and asymmetric
+// padding; dilation; batch 1 and 3; all -128 / all 127 data; residual; int8
+// and float outputs; u8-coded input, output and residual; pad_value != 0;
+// guard bytes after every output (kernel_test_util.h).
 #if defined(INT8RT_TEST_X86_TWINS)
 
 #include <gtest/gtest.h>
@@ -155,7 +155,9 @@ TEST(AmxConvDirect, ShapesEqualReference) {
       {128, 8, 8, 64, 3, 3, 2, 1, 1, 1},   // ResNet-50 stride-2 3x3 in small
       {64, 12, 10, 32, 5, 5, 1, 2, 1, 1},  // 5x5, pad 2 (asymmetric: bottom 3)
       {64, 11, 13, 48, 3, 3, 1, 2, 2, 1},  // dilation 2
-      {48, 13, 9, 24, 3, 3, 2, 2, 2, 1},   // stride 2 with dilation 2
+      {48, 13, 9, 24, 3, 3, 2, 2, 2, 1},   // stride 2 with dilation 2 (channel mode: dilation_w 2)
+      {100, 12, 11, 40, 3, 3, 2, 2, 2, 1}, // channel mode, C 100: two chunks per tap, stride 2
+      {32, 9, 10, 17, 5, 5, 1, 4, 2, 1},   // channel mode, C 32: half of each chunk zero
       {64, 9, 9, 16, 1, 3, 1, 1, 1, 1},    // 1x3
       {64, 10, 7, 16, 3, 1, 2, 1, 1, 1},   // 3x1 stride 2
       {64, 23, 23, 64, 7, 7, 2, 3, 1, 1},  // 7x7 stride 2 (a stem with C 64)

@@ -2,25 +2,34 @@
 // phase-plane layout: amx/conv_direct.h). After oneDNN's brgemm convs
 // (jit_brgemm_conv*: A rows read in place from a padded input, one tap and
 // channel chunk per tile product, padded width computed and dropped), in our
-// own form:
+// own form.
 //
 // Per run, the calling thread copies the batch into padded phase planes in a
-// buffer of its own (grown, never shrunk: no allocation per run once warm):
-// channels rounded up to Cp = 64 * ceil(C / 64) (zero past C, where the
-// packed weights are zero too), padding pixels code_byte(pad_value), each
-// stride phase a plane of its own, so every tap of every stride and dilation
-// reads its 16 pixels of a tile at a constant stride of Cp bytes.
+// buffer of its own (grown, never shrunk: no allocation per run once warm),
+// padding pixels code_byte(pad_value), one plane per stride phase, so that
+// every tap reads the 16 rows of a tile at one constant stride. Two modes:
+//   rows mode (dilation_w 1, the usual case): planes per row phase only,
+//     pixels of C bytes as in the input (whole rows copied), rows padded to a
+//     whole number of width strides. A "tap" is a filter row: its S pixels
+//     are S * C contiguous bytes, reduced in ceil(S * C / 64) chunks (bytes
+//     past the window meet zero weights); the width stride is the row stride
+//     of the tile (stride_w * C bytes).
+//   channel mode (dilation_w > 1, C >= 32): planes per row and column phase,
+//     pixels of Cp = 64 * ceil(C / 64) bytes (zero past C); a tap is one
+//     filter position, reduced in Cp / 64 chunks; tile rows Cp bytes apart.
+// Rows mode reduces no more chunks than channel mode (S * C rounded up once
+// rather than C rounded up S times) and copies rows rather than pixels.
 //
-// Weights: OIHW zero-padded to Cp input channels, then conv_amx_pack.h's
-// packer (reduction index tap * Cp + c) and, for u8-coded inputs, its
-// compensation: the same tiles and sums as the gather path's layout with
-// C = Cp.
+// Weights: OIHW laid out as a conv whose reduction is the microkernel's
+// (tap, chunk byte), zero elsewhere, then conv_amx_pack.h's packer and, for
+// u8-coded inputs, its compensation.
 //
 // Work items are (run of channel blocks, image, 32-pixel grid tile); runs
 // split the channels where the weights exceed kRunWeightBytes or the tiles
 // alone are too few to balance two threads. A chunk's consecutive items of
-// one (run, image) are one microkernel call (one tile configuration). Every output is computed by one
-// call in a fixed order: results do not depend on the thread count.
+// one (run, image) are one microkernel call (one tile configuration). Every
+// output is computed by one call in a fixed order: results do not depend on
+// the thread count.
 #include "kernels/x86/conv_amx_direct.h"
 
 #include <algorithm>
@@ -46,11 +55,12 @@ constexpr int64_t kMinItems = 8;
 // of every image sweep them; a 3x3 512 -> 512 layer holds 2.3 MiB).
 constexpr int64_t kRunWeightBytes = int64_t{1} << 20;
 constexpr int kTileRows = 32;
-// Fewer input channels than this take rows mode (file comment).
+// Channel mode needs this many input channels (fewer would leave most of
+// each 64-byte chunk zero; the gather packs them).
 constexpr int kMinChannels = 32;
 
 // Where every pixel of s's phase planes and grid lives (conv_direct.h and
-// the file comment): per channel (C >= 32) or per filter row (rows_mode).
+// the file comment): per filter row (rows mode) or per filter position.
 struct Geometry {
   bool rows = false;
   int pixel = 0;        // bytes per plane pixel: Cp, or C in rows mode
@@ -59,7 +69,7 @@ struct Geometry {
   std::vector<int64_t> tap_offset;
 
   Geometry() = default;
-  explicit Geometry(const ConvShape& s) : rows(s.C < kMinChannels) {
+  explicit Geometry(const ConvShape& s) : rows(s.dilation_w == 1) {
     const int sh = s.stride_h, sw = s.stride_w;
     const int planes_w = rows ? 1 : sw;  // rows mode: the width stride is the pixel stride
     pixel = rows ? s.C : (s.C + amx::kKChunk - 1) / amx::kKChunk * amx::kKChunk;
@@ -241,7 +251,7 @@ void PackedAmxDirectConv::run(int batch, const int8_t* x, const Epilogue& ep, vo
 }  // namespace
 
 bool amx_direct_applies(const ConvShape& s) {
-  return s.groups == 1 && s.R * s.S > 1 && (s.C >= kMinChannels || s.dilation_w == 1);
+  return s.groups == 1 && s.R * s.S > 1 && (s.dilation_w == 1 || s.C >= kMinChannels);
 }
 
 std::unique_ptr<PackedConv> pack_amx_direct(AmxConvStripFn fn, const char* name, const ConvShape& s,

@@ -14,9 +14,10 @@ namespace int8rt {
 namespace kernels {
 namespace x86 {
 
-// Whether the direct path serves s: one group, a spatial window, and at
-// least 32 input channels (each tap is padded to a multiple of 64 channels,
-// so fewer would leave most of every chunk zero; the gather packs them).
+// Whether the direct path serves s: one group, a spatial window, and
+// contiguous filter rows (dilation_w 1: rows mode) or at least 32 input
+// channels (channel mode pads each tap to a multiple of 64 channels; fewer
+// would leave most of every chunk zero, the gather packs them).
 bool amx_direct_applies(const ConvShape& s);
 
 // Packs OIHW weights w for s (amx_direct_applies(s)); fn: the microkernel

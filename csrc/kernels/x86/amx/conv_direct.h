@@ -3,14 +3,12 @@
 // x86/conv_amx_direct.cc). Baseline header: no ISA code, no intrinsics.
 //
 // The driver copies each image once per run into padded phase planes
-// (x86/conv_amx_direct.h): for strides sh x sw, sh * sw planes of
-// Hq x Wq pixels, Cp bytes each (C rounded up to 64, channels past C zero),
-// plane (ph, pw) pixel (i, j) = padded input pixel (sh * i + ph, sw * j + pw).
-// Every filter tap then reads, for output pixel (oh, ow), plane pixel
-// (oh + r * dh / sh, ow + q * dw / sw) of one plane: over the "grid"
-// p = oh * Wq + ow (Wq >= OW; columns ow >= OW are junk, computed and
-// dropped), tap t's rows are a constant stride Cp apart from
-// image + tap_offset[t] + p * Cp, so one tileloadd reads 16 of them.
+// (x86/conv_amx_direct.cc, which has the two modes' details): plane pixel
+// (i, j) of phase ph holds padded input pixel (sh * i + ph, ...), so that for
+// output pixel (oh, ow) every tap t reads, over the "grid"
+// p = oh * grid_w + ow (grid_w >= OW; columns ow >= OW are junk, computed
+// and dropped), bytes at image + tap_offset[t] + p * pixel_stride + 64 * chunk:
+// one tileloadd of stride pixel_stride reads 16 grid rows of a chunk.
 #pragma once
 
 #include <cstdint>
@@ -28,12 +26,13 @@ struct AmxConvStrip {
   const int8_t* image = nullptr;        // this image's phase planes
   const int64_t* tap_offset = nullptr;  // [taps] bytes from image to tap t's grid pixel 0
   int taps = 0;
-  int cchunks = 0;                      // 64-byte chunks per tap (Cp / 64)
-  int64_t pixel_stride = 0;             // bytes between grid pixels (Cp)
+  int cchunks = 0;                      // 64-byte chunks per tap
+  int64_t pixel_stride = 0;             // bytes between grid pixels
   int64_t p_begin = 0, p_end = 0;
   int grid_w = 0, out_w = 0;            // grid pixel p is output (p / grid_w, p % grid_w) if p % grid_w < out_w
   // Packed B of the first block (x86/conv_amx_pack.h's layout with
-  // reduction index tap * Cp + c), blocks w_block_stride bytes apart.
+  // reduction index tap * cchunks * 64 + chunk byte), blocks w_block_stride
+  // bytes apart.
   const int8_t* w = nullptr;
   int64_t w_block_stride = 0;
   int nc = 0;                           // valid output channels

@@ -1,12 +1,12 @@
 // int8 direct convolution microkernel, AMX-INT8, tile 32 pixels x 32
-// channels, reduction (filter tap, 64-channel chunk): A read straight from
+// channels, reduction (tap, 64-byte chunk): A read straight from
 // the driver's padded phase planes (amx/conv_direct.h), no im2col.
 //
 // Tile registers (amx_tile.h's configure_2x2, loaded once per call, every
 // tile 16 rows, so a call never reconfigures):
 //   tmm0 / tmm1  C grid rows 0-15 x channels 0-15 / 16-31  (int32)
 //   tmm2 / tmm3  C grid rows 16-31 x the same channels
-//   tmm4 / tmm5  A: 16 grid pixels each, 64 channel bytes of one tap,
+//   tmm4 / tmm5  A: 16 grid pixels each, one 64-byte chunk of one tap,
 //                rows pixel_stride apart (tileloadd straight from the planes)
 //   tmm6 / tmm7  B: one 64-byte reduction chunk of a block of 16 channels
 // Per job (32 grid pixels, pair of blocks): for each tap and chunk, 2 A and
@@ -16,8 +16,9 @@
 // issued after them all, it waited behind the tile queue), its last rows
 // before that job's tile stores.
 //
-// Packed B: x86/conv_amx_pack.h's tiles over reduction index tap * Cp + c
-// (weights of channels c >= C zero), block b at w + b * w_block_stride.
+// Packed B: x86/conv_amx_pack.h's tiles over reduction index
+// tap * cchunks * 64 + chunk byte (zero where the byte is no weight's),
+// block b at w + b * w_block_stride.
 // Rows of u8 codes (q + 128; the planes' padding is code_byte(pad_value))
 // take tdpbusd from acc_init's -128 * sum(w); int8 codes tdpbssd from zero:
 // the sums are exactly sum(q * w) either way (amx/igemm_32x32c4.cc).
