@@ -6,9 +6,10 @@
 // 1x1 conv reduces over channels, and the C = 3 stem's 7x7 window is 147
 // bytes in 3 chunks rather than 49 taps of 3 channels each padded to 64.
 //
-// Spatial convs (R x S > 1) of one group and at least 32 channels take the
-// direct path of conv_amx_direct.h where the microkernel has its strip
-// functions (A read in place from padded phase planes, no gather).
+// Spatial convs (R x S > 1) of one group take the direct path of
+// conv_amx_direct.h (amx_direct_applies: contiguous filter rows, or dilated
+// ones with at least 32 channels) where the microkernel has its strip
+// functions: A read in place from padded phase planes, no gather.
 //
 // A rows: for a 1x1, stride-1, unpadded conv whose channels per group are a
 // multiple of 64, the input itself (row stride C). Otherwise each work item
