@@ -6,6 +6,11 @@
 // 1x1 conv reduces over channels, and the C = 3 stem's 7x7 window is 147
 // bytes in 3 chunks rather than 49 taps of 3 channels each padded to 64.
 //
+// Spatial convs (R x S > 1) of one group take the direct path of
+// conv_amx_direct.h (amx_direct_applies: contiguous filter rows, or dilated
+// ones with at least 32 channels) where the microkernel has its strip
+// functions: A read in place from padded phase planes, no gather.
+//
 // A rows: for a 1x1, stride-1, unpadded conv, the input itself (row stride
 // C). Where C/groups is not a multiple of 64, a row's last chunk reads on
 // past its group's channels (into the next group's or the next pixel's
@@ -50,6 +55,7 @@
 
 #include "core/thread_pool.h"
 #include "int8rt/error.h"
+#include "kernels/x86/conv_amx_direct.h"
 #include "kernels/x86/conv_amx_pack.h"
 #include "kernels/x86/gemm_as_conv.h"
 #include "kernels/x86/packing.h"
@@ -331,6 +337,8 @@ std::string AmxConvKernel::supports(const ConvShape& shape, OutputType) const {
 
 std::unique_ptr<PackedConv> AmxConvKernel::pack(const ConvShape& shape, const int8_t* w) const {
   shape.validate();
+  const AmxConvStripFn strip = shape.input_codes == Codes::kU8 ? u_.strip_u8 : u_.strip;
+  if (strip && amx_direct_applies(shape)) return pack_amx_direct(strip, u_.conv_name, shape, w);
   const AmxLayout L(shape);
   std::shared_ptr<AlignedBuffer<int32_t>> comp;
   if (shape.input_codes == Codes::kU8) {

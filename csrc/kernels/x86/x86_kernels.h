@@ -15,6 +15,7 @@
 
 #include "kernels/conv_gemm_s8.h"
 #include "kernels/abi/conv_gemm_s8.h"
+#include "kernels/x86/amx/conv_direct.h"
 
 namespace int8rt {
 namespace kernels {
@@ -170,6 +171,9 @@ struct AmxUkernel {
   // The same tile for inputs held as u8 codes (tdpbusd, AmxTile::acc_init):
   // AmxConvKernel takes u8-coded tensors where it is set. Null: declines them.
   AmxFn fn_u8 = nullptr;
+  // Spatial convs of one group (x86/conv_amx_direct.h): the direct strip for
+  // int8 and for u8-coded inputs. Null: those convs take the gather.
+  AmxConvStripFn strip = nullptr, strip_u8 = nullptr;
 };
 
 class AmxConvKernel final : public NamedKernel<ConvKernel> {
