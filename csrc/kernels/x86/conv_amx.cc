@@ -30,7 +30,7 @@
 //
 // A MatMul between two activations (attention: Int8Products packs B on every
 // run through GemmKernel::pack_per_run_into) takes PerRunAmxGemm: B packed
-// straight from [K][N] (pack_amx_kn) or [N][K] (pack_amx_oihw) into a buffer
+// straight from [K][N] or [N][K] (conv_amx_pack_gemm.h) into a buffer
 // kept in the caller's slot and rewritten by the next product of the same
 // (N, K), A read in place when K is a multiple of 64 and gathered with zero
 // padding otherwise: the same tiles, bytes and epilogue as constant weights.
@@ -42,6 +42,7 @@
 #include "core/thread_pool.h"
 #include "int8rt/error.h"
 #include "kernels/x86/conv_amx_pack.h"
+#include "kernels/x86/conv_amx_pack_gemm.h"
 #include "kernels/x86/gemm_as_conv.h"
 #include "kernels/x86/packing.h"
 #include "kernels/x86/x86_kernels.h"
@@ -255,9 +256,9 @@ class PerRunAmxGemm final : public PackedGemm {
   // b: [K][N] when kn, else [N][K].
   void pack(const int8_t* b, bool kn) {
     if (kn) {
-      pack_amx_kn(layout_, b, buffer_->data());
+      pack_amx_gemm_kn(layout_, b, buffer_->data());
     } else {
-      pack_amx_oihw(layout_, b, buffer_->data());
+      pack_amx_gemm_nk(layout_, b, buffer_->data());
     }
   }
   void run(int64_t M, const int8_t* a, const Epilogue& ep, void* y) const override { gemm_.run(M, a, ep, y); }
