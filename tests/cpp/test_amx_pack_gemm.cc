@@ -8,10 +8,10 @@
 #include <gtest/gtest.h>
 
 #include <cstdint>
-#include <random>
 #include <string>
 #include <vector>
 
+#include "kernel_test_util.h"
 #include "kernels/x86/conv_amx_pack_gemm.h"
 #include "kernels/x86/gemm_as_conv.h"
 
@@ -20,16 +20,9 @@ namespace x = int8rt::kernels::x86;
 
 namespace {
 
-constexpr size_t kGuard = 64;
+using int8rt::testing::kGuard;
+using int8rt::testing::random_s8;
 constexpr int8_t kFill = 0x5a;
-
-std::vector<int8_t> random_s8(size_t n, uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::uniform_int_distribution<int> d(-128, 127);
-  std::vector<int8_t> v(n);
-  for (int8_t& e : v) e = static_cast<int8_t>(d(rng));
-  return v;
-}
 
 // The packed bytes (plus guard) that `pack` writes into a buffer filled with kFill.
 template <class Pack>
