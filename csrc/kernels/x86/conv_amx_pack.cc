@@ -4,6 +4,9 @@
 // the same shape is packed again in place.
 #include "kernels/x86/conv_amx_pack.h"
 
+#include <emmintrin.h>
+
+#include <algorithm>
 #include <cstring>
 
 #include "kernels/x86/gemm_s8_pairs.h"
@@ -53,30 +56,42 @@ void pack_amx_oihw(const AmxLayout& L, const int8_t* w, int8_t* dst) {
 // The GEMM packers (pack_amx_kn, and pack_amx_oihw of a 1x1 / [N][K]) run on
 // every product of two activations (attention's keys and values,
 // PerRunAmxGemm), so they move whole 4-byte groups (4 reduction bytes of one
-// channel: the unit of the B tile, one 32-bit store) rather than bytes; the
-// byte-wise packing made AMX attention products 2x slower than AVX512-VNNI's
-// (RESULTS.md section 168).
+// channel: the unit of the B tile, one 32-bit store) or 16-byte rows (SSE2,
+// baseline) rather than bytes; the byte-wise packing made AMX attention
+// products 2x slower than AVX512-VNNI's (RESULTS.md sections 168, 170).
 
 void pack_amx_kn(const AmxLayout& L, const int8_t* b_kn, int8_t* dst) {
-  const int N = L.kg;
-  const int64_t K = L.kred, k4 = K / 4;
-  // Channel n's groups land at block n / 16, word (g * 16 + n % 16); a
-  // partial last group and the groups past K are zero, and so are the lanes
-  // past N in the last block.
+  // Per 4 rows of B and 16 channels, the four 16-byte rows interleaved byte
+  // by byte (two unpack steps) into one 64-byte tile row: channel n's 4
+  // bytes adjacent. Rows past K and lanes past N in the last block are zero.
   std::memset(dst, 0, static_cast<size_t>(L.packed_bytes()));
-  for (int64_t g = 0; g < k4; ++g) {
-    const uint8_t* r0 = reinterpret_cast<const uint8_t*>(b_kn + 4 * g * N);
-    const uint8_t* r1 = r0 + N;
-    const uint8_t* r2 = r1 + N;
-    const uint8_t* r3 = r2 + N;
-    for (int n = 0; n < N; ++n) {
-      const uint32_t word = uint32_t{r0[n]} | uint32_t{r1[n]} << 8 | uint32_t{r2[n]} << 16 | uint32_t{r3[n]} << 24;
-      std::memcpy(dst + int64_t{n / amx::kBlock} * L.block_stride + (g * amx::kBlock + n % amx::kBlock) * 4, &word, 4);
-    }
-  }
-  for (int64_t k = 4 * k4; k < K; ++k) {  // the partial last group, byte by byte
-    for (int n = 0; n < N; ++n) {
-      dst[int64_t{n / amx::kBlock} * L.block_stride + in_block(k, n % amx::kBlock)] = b_kn[k * N + n];
+  const int N = L.kg;
+  const int64_t K = L.kred;
+  for (int64_t k = 0; k < K; k += 4) {
+    const int8_t* rows[4];
+    for (int64_t i = 0; i < 4; ++i) rows[i] = k + i < K ? b_kn + (k + i) * N : nullptr;
+    int8_t* out = dst + k / 4 * amx::kKChunk;
+    for (int n0 = 0; n0 < N; n0 += amx::kBlock, out += L.block_stride) {
+      const int count = std::min(amx::kBlock, N - n0);
+      __m128i r[4];
+      for (int i = 0; i < 4; ++i) {
+        if (!rows[i]) {
+          r[i] = _mm_setzero_si128();
+        } else if (count == amx::kBlock) {
+          r[i] = _mm_loadu_si128(reinterpret_cast<const __m128i*>(rows[i] + n0));
+        } else {  // the last block's channels, zero past N
+          alignas(16) int8_t part[16] = {};
+          std::memcpy(part, rows[i] + n0, static_cast<size_t>(count));
+          r[i] = _mm_load_si128(reinterpret_cast<const __m128i*>(part));
+        }
+      }
+      const __m128i p01lo = _mm_unpacklo_epi8(r[0], r[1]), p01hi = _mm_unpackhi_epi8(r[0], r[1]);
+      const __m128i p23lo = _mm_unpacklo_epi8(r[2], r[3]), p23hi = _mm_unpackhi_epi8(r[2], r[3]);
+      __m128i* o = reinterpret_cast<__m128i*>(out);
+      _mm_storeu_si128(o + 0, _mm_unpacklo_epi16(p01lo, p23lo));  // channels 0..3
+      _mm_storeu_si128(o + 1, _mm_unpackhi_epi16(p01lo, p23lo));  // 4..7
+      _mm_storeu_si128(o + 2, _mm_unpacklo_epi16(p01hi, p23hi));  // 8..11
+      _mm_storeu_si128(o + 3, _mm_unpackhi_epi16(p01hi, p23hi));  // 12..15
     }
   }
 }
