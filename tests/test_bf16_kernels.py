@@ -11,10 +11,14 @@ conversion (csrc/kernels/ref/bf16.h).
   rounding it to float32 is the fused multiply-add; no denormal occurs, so
   DAZ / FTZ change nothing here (the C++ ref follows them; AVX512-BF16 does
   them in hardware).
-- Every other eligible candidate has the same summation order, so it must
-  equal the reference bit for bit (``==``), over shapes around the tiles
-  (8 x 32, 4 x 16), odd K, both weight sides, transposes, accumulation,
-  im2col views with strides / padding / dilation, and 1 vs 2 threads.
+- Every other eligible candidate of VDPBF16PS's order has the same summation
+  order, so it must equal the reference bit for bit (``==``), over shapes
+  around the tiles (8 x 32, 4 x 16), odd K, both weight sides, transposes,
+  accumulation, im2col views with strides / padding / dilation, and 1 vs 2
+  threads. The AMX-BF16 kernel sums in TDPBF16PS's order (abi/gemm_bf16.h:
+  == that order in tests/cpp/test_gemm_bf16_amx.cc): here within the
+  FP32-sum bound of the reference over the same shapes, and 1 vs 2 threads
+  ``==``.
 - A MatMul between two activations (run_activations: B packed on each call)
   has the bits of the same B packed as weights, per kernel (``==``).
 """
@@ -34,7 +38,9 @@ from int8rt._testing import kernels as K
 F32 = np.float32
 CANDIDATES = K.gemm_bf16_candidates()
 ELIGIBLE = [name for name, _, reason in CANDIDATES if not reason]
-FAST = [name for name in ELIGIBLE if name != "gemm_bf16_ref"]
+# VDPBF16PS's order (the reference's bits) and TDPBF16PS's (other bits within the bound)
+FAST = [name for name, isa, reason in CANDIDATES if not reason and isa != "amx" and name != "gemm_bf16_ref"]
+AMX = [name for name, isa, reason in CANDIDATES if not reason and isa == "amx"]
 
 
 def bf16_bits_np(x: np.ndarray) -> np.ndarray:
@@ -154,6 +160,38 @@ def test_fast_kernels_equal_the_reference(kernel: str) -> None:
     one = K.gemm_bf16(x, w, kernel=kernel, parallel=False)
     same_bits(K.gemm_bf16(x, w, kernel=kernel), one, f"{kernel} threaded 130x300x200")
     same_bits(one, K.gemm_bf16(x, w, kernel="gemm_bf16_ref"), f"{kernel} vs ref 130x300x200")
+
+
+@pytest.mark.skipif(not AMX, reason="no AMX-BF16 kernel can run here: "
+                    + "; ".join(f"{n}: {r}" for n, i, r in CANDIDATES if r and i == "amx"))
+@pytest.mark.parametrize("kernel", AMX)
+def test_amx_kernel_within_the_fp32_sum_bound_of_the_reference(kernel: str) -> None:
+    """Both orders add the same exact BF16 products (K of them, S the sum of
+    their magnitudes plus |c|) in FP32, each within (K + 2) 2^-24 S of the
+    exact sum, so they differ by at most 2 (K + 2) 2^-24 S (abi/gemm_bf16.h);
+    over the sweep they differ somewhere (the orders really are two)."""
+    rng = np.random.default_rng(3)
+    differ = 0
+    for (M, N, k), weights_left, tx, acc in itertools.product(SHAPES + [(24, 100, 129), (7, 31, 255)],
+                                                             (False, True), (False, True), (False, True)):
+        x = data(rng, (k, N) if weights_left else (M, k))
+        w = data(rng, (M, k) if weights_left else (k, N))
+        c = data(rng, (M, N)) if acc else None
+        xa = np.ascontiguousarray(x.T) if tx else x
+        got = K.gemm_bf16(xa, w, weights_left, tx, False, c, kernel=kernel)
+        ref = K.gemm_bf16(xa, w, weights_left, tx, False, c, kernel="gemm_bf16_ref")
+        a, b = (w, x) if weights_left else (x, w)
+        S = np.abs(bf16_value(a).astype(np.float64)) @ np.abs(bf16_value(b).astype(np.float64))
+        S += 0 if c is None else np.abs(c)
+        bound = 2 * (k + 2) * 2.0 ** -24 * S
+        err = np.abs(got.astype(np.float64) - ref)
+        assert (err <= bound).all(), (f"{kernel} M={M} N={N} K={k} weights_left={weights_left} trans_x={tx} "
+                                      f"acc={acc}: {err.max()} > bound at {np.unravel_index(np.argmax(err - bound), err.shape)}")
+        differ += int((got.view(np.uint32) != ref.view(np.uint32)).sum())
+    assert differ > 0, "TDPBF16PS's order should differ from VDPBF16PS's in some output"
+    x, w = data(rng, (130, 300)), data(rng, (300, 200))
+    same_bits(K.gemm_bf16(x, w, kernel=kernel), K.gemm_bf16(x, w, kernel=kernel, parallel=False),
+              f"{kernel} threaded 130x300x200")
 
 
 @pytest.mark.skipif(not FAST, reason="no optimized BF16 kernel can run here")
