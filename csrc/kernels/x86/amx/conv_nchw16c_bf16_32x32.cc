@@ -84,8 +84,9 @@ struct Job {
 // ix0 + c * col_step) of the job's image (rows outside the image not
 // written: their taps are skipped).
 struct Lines {
-  uint16_t* p = nullptr;
+  const uint16_t* p = nullptr;
   int64_t rows = 0, cols = 0, iy0 = 0, ix0 = 0, row_step = 1, col_step = 1;
+  int width = kRow;  // BF16 per A row: kLine where the blocked tensor itself is read
 };
 
 // The calling thread's scratch, grown once: Lines, the padded B tails.
@@ -130,12 +131,13 @@ Lines window_lines(const Job& job, int64_t CB, int64_t CBP) {
   l.ix0 = job.x0 * a.sw - a.pw;
   l.rows = ((a.oy1 - 1) * a.sh - a.ph + (a.kh - 1) * a.dh - l.iy0) / l.row_step + 1;
   l.cols = ((job.x1 - 1) * a.sw - a.pw + (a.kw - 1) * a.dw - l.ix0) / l.col_step + 1;
-  l.p = grown(buffers().lines, CBP * l.rows * l.cols * kRow);
+  uint16_t* out = grown(buffers().lines, CBP * l.rows * l.cols * kRow);
+  l.p = out;
   for (int64_t j = 0; j < CBP; ++j) {
     for (int64_t r = 0; r < l.rows; ++r) {
       const int64_t iy = l.iy0 + r * l.row_step;
       if (iy < 0 || iy >= a.H) continue;
-      uint16_t* dst = l.p + (j * l.rows + r) * l.cols * kRow;
+      uint16_t* dst = out + (j * l.rows + r) * l.cols * kRow;
       for (int64_t c = 0; c < l.cols; ++c) {
         const int64_t ix = l.ix0 + c * l.col_step;
         put_line(a.x, CB, a.H * a.W, j, ix >= 0 && ix < a.W ? iy * a.W + ix : -1, dst + c * kRow);
@@ -146,15 +148,24 @@ Lines window_lines(const Job& job, int64_t CB, int64_t CBP) {
 }
 
 // Lines of a flat call (1 x P output pixels [x0, x1)): output pixel p reads
-// input pixel (p / ow * sh, p % ow * sw) of the H x W image.
+// input pixel (p / ow * sh, p % ow * sw) of the H x W image. One input block
+// at stride 1: the tensor itself, 32-byte A rows (8 pairs per step: the
+// same sums as 16 pairs whose last 8 are zero, since C never holds -0).
 Lines flat_lines(const Job& job, int64_t CB, int64_t CBP, int64_t H, int64_t W, int64_t ow, int64_t sh, int64_t sw) {
   Lines l;
   l.rows = 1;
+  if (CB == 1 && sh == 1 && sw == 1) {
+    l.p = job.a.x;
+    l.cols = H * W;
+    l.width = kLine;
+    return l;
+  }
   l.ix0 = job.x0;
   l.cols = job.x1 - job.x0;
-  l.p = grown(buffers().lines, CBP * l.cols * kRow);
+  uint16_t* out = grown(buffers().lines, CBP * l.cols * kRow);
+  l.p = out;
   for (int64_t j = 0; j < CBP; ++j) {
-    uint16_t* dst = l.p + j * l.cols * kRow;
+    uint16_t* dst = out + j * l.cols * kRow;
     for (int64_t c = 0; c < l.cols; ++c) {
       const int64_t p = job.x0 + c;
       put_line(job.a.x, CB, H * W, j, p / ow * sh * W + p % ow * sw, dst + c * kRow);
@@ -170,8 +181,8 @@ const uint16_t* a_rows(const ConvBf16x16c& a, const Lines& l, const Group& g, in
   const int64_t iy = g.oy * a.sh - a.ph + ky * a.dh;
   if (g.n == 0 || iy < 0 || iy >= a.H) return nullptr;
   const int64_t r = (iy - l.iy0) / l.row_step, c = (g.ox * a.sw - a.pw + kx * a.dw - l.ix0) / l.col_step;
-  stride = static_cast<long>(a.sw / l.col_step) * kRow * 2;
-  return l.p + ((j * l.rows + r) * l.cols + c) * kRow;
+  stride = static_cast<long>(a.sw / l.col_step) * l.width * 2;
+  return l.p + ((j * l.rows + r) * l.cols + c) * l.width;
 }
 
 // The packed weights as B tiles: block mb's rows of tap t, step j in place,
@@ -295,7 +306,7 @@ void run(const Job& job, const Lines& l) {
     const int nb = a.mb1 - mb >= 2 ? 2 : 1;
     for_group_pairs(job, [&](const Group& g0, const Group& g1) {
       if (g0.n != n0 || g1.n != n1) {
-        configure_2x2(g0.n, g1.n, kRow * 2);
+        configure_2x2(g0.n, g1.n, l.width * 2);
         n0 = g0.n;
         n1 = g1.n;
       }
