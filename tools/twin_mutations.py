@@ -90,7 +90,7 @@ MUTATIONS = [
      "INT8RT_TILE_LOADD(6, w.rows(mb, t, j), kPairRow);"),
     ("M26 AMX-BF16 blocked conv: A rows one line apart at any stride (wrong tile stride)",
      "csrc/kernels/x86/amx/conv_nchw16c_bf16_32x32.cc",
-     "stride = static_cast<long>(a.sw / l.col_step) * kRow * 2;", "stride = kRow * 2;"),
+     "stride = static_cast<long>(a.sw / l.col_step) * l.width * 2;", "stride = l.width * 2;"),
     ("M27 AMX-BF16 blocked conv: C tiles zeroed per input block (dropped accumulate)",
      "csrc/kernels/x86/amx/conv_nchw16c_bf16_32x32.cc",
      "        if (a0) {\n          INT8RT_TILE_LOADD(4, a0, s0);",
@@ -108,6 +108,9 @@ MUTATIONS = [
     ("M31 AMX-BF16 blocked conv: the last step's padded B copy drops its last pair",
      "csrc/kernels/x86/amx/conv_nchw16c_bf16_32x32.cc",
      "kPairRow, kq * kPairRow * 2);", "kPairRow, (kq - 1) * kPairRow * 2);"),
+    ("M32 AMX-BF16 blocked conv: one input block read in place as 64-byte A rows (two pixels per row)",
+     "csrc/kernels/x86/amx/conv_nchw16c_bf16_32x32.cc",
+     "    l.width = kLine;", "    l.width = kRow;"),
 ]
 # Files compiled into the library only (the drivers the twins run through):
 # a mutation there rebuilds and reinstalls it (tools/dev_build.sh) first.
