@@ -5,13 +5,14 @@ nchw16c_bf16_avx512bf16 on ResNet-50's channel-blocked BF16 engine.
 
 1. The tile model (machine-independent, from the kernel's rules): per dense
    conv shape of ResNet-50 at 224 x 224, the pixel groups the kernel forms
-   (each output row split evenly into runs of at most 16; a 1x1 conv of
-   stride 1 without padding is one run of the whole plane), the share of the
-   16 tile rows they fill, and the share of one TDPBF16PS's peak work (16
-   rows x 16 pairs x 16 columns) that each of the kernel's steps carries:
-   rows / 16 x pairs / 16, with pairs = min(8, pairs of C) (one 16-channel
-   block, 32 bytes, per step: the layout is read in place). An upper bound
-   on the share of the tile unit's peak; loads and the epilogue come on top.
+   (each output row split evenly into runs of at most 16; a 1x1 conv
+   without padding is one run of the whole plane), the share of the 16 tile
+   rows they fill, and the share of one TDPBF16PS's peak work (16 rows x 16
+   pairs x 16 columns) that each of the kernel's steps carries: rows / 16 x
+   pairs / 16, with pairs = min(16, pairs of C) (two 16-channel blocks, 64
+   bytes, per step since RESULTS.md section 169; one block, 8 pairs,
+   before). An upper bound on the share of the tile unit's peak; the input
+   copy, loads and the epilogue come on top.
 2. Timing, only where the CPU has AMX-BF16 (and AVX512-BF16): one process
    builds the blocked BF16 engine twice, capped at "amx" (nchw16c_bf16_amx)
    and at "avx512vnni" (nchw16c_bf16_avx512bf16), and alternates their
@@ -68,10 +69,10 @@ def tile_model() -> None:
     print("| conv | groups | tile rows filled | pairs per step | work per step |")
     print("|---|---|---|---|---|")
     for C, M, k, s, side in RESNET50:
-        flat = k == 1 and s == 1
+        flat = k == 1
         sizes = run_sizes(side * side) if flat else run_sizes(side)
         rows = sum(sizes) / (16 * len(sizes))
-        pairs = min(8, (C + 1) // 2)
+        pairs = min(16, (C + 1) // 2)
         where = f"{len(sizes)} x {sizes[0]}" + (f" (last {sizes[-1]})" if sizes[-1] != sizes[0] else "")
         where += " per plane" if flat else " per row"
         print(f"| {C}->{M} {k}x{k} /{s} @{side} | {where} | {rows:.1%} | {pairs} of 16 | {rows * pairs / 16:.1%} |")

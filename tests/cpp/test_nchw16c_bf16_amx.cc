@@ -5,9 +5,10 @@
 // test prints which ran):
 //  - == (bits) the AMX order of kernels/abi/nchw16c_bf16.h written out here
 //    from the SDM's TDPBF16PS (amx_acc: per tap whose input row is inside,
-//    per input block, even and odd partial sums from 0 over the block's 8
-//    pairs, then acc + (even + odd), DAZ / FTZ / RNE; a pixel outside the
-//    row a line of zeros) and the blocked epilogue (bias, BF16 residual,
+//    per input block pair, even and odd partial sums from 0 over the two
+//    blocks' 16 pairs, then acc + (even + odd), DAZ / FTZ / RNE; a pixel
+//    outside the row a line of zeros, a block past C zeros) and the blocked
+//    epilogue (bias, BF16 residual,
 //    clip, from_f32, padded lanes +0);
 //  - against the reference kernels (kernels/ref/nchw16c_bf16.cc, the
 //    VDPBF16PS order) within the bound stated below, and differing from them
@@ -144,10 +145,11 @@ float amx_acc(const k::ConvBf16x16c& a, int64_t mb, int64_t l, int64_t oy, int64
     const int64_t iy = oy * a.sh - a.ph + (t / a.kw) * a.dh, ix = ox * a.sw - a.pw + (t % a.kw) * a.dw;
     if (iy < 0 || iy >= a.H) continue;
     const bool inside = ix >= 0 && ix < a.W;
-    for (int64_t cb = 0; cb < CB; ++cb) {
+    for (int64_t j = 0; 2 * j < CB; ++j) {  // input block pairs (2j, 2j + 1)
       float even = 0.f, odd = 0.f;
-      for (int64_t q = 8 * cb; q < 8 * cb + 8; ++q) {
-        const uint16_t* xp = inside ? a.x + ((cb * a.H + iy) * a.W + ix) * 16 + (2 * q) % 16 : nullptr;
+      for (int64_t q = 16 * j; q < 16 * j + 16; ++q) {
+        const int64_t cb = q / 8;  // the pair's block (past CB: zeros)
+        const uint16_t* xp = inside && cb < CB ? a.x + ((cb * a.H + iy) * a.W + ix) * 16 + (2 * q) % 16 : nullptr;
         const uint16_t* wp = q < QP ? a.w + (((mb * taps + t) * QP + q) * 16 + l) * 2 : nullptr;
         const float xe = xp ? daz(xp[0]) : 0.f, xo = xp ? daz(xp[1]) : 0.f;
         const float we = wp ? daz(wp[0]) : 0.f, wo = wp ? daz(wp[1]) : 0.f;
@@ -268,7 +270,10 @@ TEST(AmxBf16BlockedEmulated, DenseConvEqualsTheAmxOrderWithinTheBoundOfTheRefere
       {48, 80, 11, 13, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 1, 1, 5, true, false, false},
       {3, 64, 23, 29, 7, 7, 2, 2, 3, 3, 3, 1, 1, 0, 0, 0, 0, true, false, true},   // stem
       {20, 33, 10, 19, 2, 3, 1, 2, 0, 1, 2, 2, 1, 2, 1, 0, 0, true, true, true},   // dilation, uneven pads
-      {5, 9, 6, 1, 3, 3, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, true, false, false}};    // width 1
+      {5, 9, 6, 1, 3, 3, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, true, false, false},     // width 1
+      {40, 24, 9, 10, 1, 1, 2, 2, 1, 1, 1, 1, 1, 1, 0, 0, 0, true, true, true},    // 1x1 /2 padded: every 2nd line
+      {96, 40, 11, 9, 1, 1, 2, 3, 0, 0, 0, 1, 1, 1, 1, 1, 3, true, false, true},   // flat 1x1 /2,3, row, block range
+      {72, 48, 6, 9, 3, 3, 2, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, false, true, true}};   // CB 5: a last pair of one block
   int64_t differ = 0;
   for (const Case& c : cases) {
     Problem p = make(gen, c.C, c.M, c.H, c.W, c.kh, c.kw, c.sh, c.sw, c.ph, c.pw, c.pe, c.dh, c.dw);

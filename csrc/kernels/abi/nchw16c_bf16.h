@@ -43,13 +43,14 @@
 // lanes of every output are stored +0.
 // The AMX order (x86/amx/conv_nchw16c_bf16_32x32.cc, TDPBF16PS; pointwise
 // and dense conv): acc = 0; for taps row-major whose input row is inside
-// the image (a 1x1 conv: its one tap): for input blocks cb ascending: even
-// = odd = 0; for the block's 8 pairs q ascending (x the pixel's line, a
-// line of zeros where the input column is outside the image; w the zero
-// pair past QP): even = FTZ(fma(x[2q], w[2q], even)), odd =
-// FTZ(fma(x[2q+1], w[2q+1], odd)); acc = FTZ(acc + FTZ(even + odd)); DAZ on
-// every operand, every step rounded to nearest even; then the pointwise
-// epilogue. The same BF16 products as the order above, summed in another
+// the image (a 1x1 conv: its one tap): for input block pairs (2j, 2j + 1),
+// j ascending: even = odd = 0; for the pair's 16 channel pairs q = 16j ..
+// 16j + 15 ascending (x the pixel's lines, a line of zeros where the input
+// column is outside the image or the block is past CB; w the zero pair
+// past QP): even = FTZ(fma(x[2q], w[2q], even)), odd = FTZ(fma(x[2q+1],
+// w[2q+1], odd)); acc = FTZ(acc + FTZ(even + odd)); DAZ on every operand,
+// every step rounded to nearest even; then the pointwise epilogue. The
+// same BF16 products as the order above, summed in another
 // order: the FP32 sums differ by at most 2 (K + 2) 2^-24 S (S = sum of
 // |x w| over its K = 2 QP kh kw products; abi/gemm_bf16.h's bound), before
 // the epilogue (tests/cpp/test_nchw16c_bf16_amx.cc).
@@ -157,7 +158,7 @@ void to_blocked_bf16(const float* xf, const uint16_t* xh, int64_t P, int64_t cw,
 }  // namespace avx512bf16
 namespace amx {
 // x86/amx/conv_nchw16c_bf16_32x32.cc: the AMX order above, 32 pixels x 2
-// output blocks of TDPBF16PS tiles, one input block (8 pairs) per step.
+// output blocks of TDPBF16PS tiles, two input blocks (16 pairs) per step.
 void pointwise_bf16x16c(const PointwiseBf16x16c& a);
 void conv_bf16x16c(const ConvBf16x16c& a);
 }  // namespace amx

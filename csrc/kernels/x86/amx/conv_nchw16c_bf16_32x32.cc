@@ -2,36 +2,40 @@
 // 32 pixels x 32 output channels: contract in kernels/abi/nchw16c_bf16.h
 // (its AMX order).
 //
-// Tile registers (the 2 x 2 layout of amx_tile.h, A rows of 32 bytes):
+// Tile registers (the 2 x 2 layout of amx_tile.h, A rows of 64 bytes):
 //   tmm0 / tmm1  C: pixel group 0 (up to 16 pixels) x output blocks mb, mb+1
 //   tmm2 / tmm3  C: pixel group 1 x the same two blocks          (FP32 16 x 64 B)
-//   tmm4 / tmm5  A: the groups' input lines of one input block: row r = pixel
-//                r's 16 channels = 8 BF16 pairs (32 B), read in place from
-//                the blocked tensor (rows sw * 32 B apart), or from a copy
-//                with zero lines where a pixel of the group is outside the image
-//   tmm6 / tmm7  B: 8 pair rows x 16 output channels x 2 BF16 (64 B), read in
-//                place from the packed weights [MB][taps][QP][16][2] (rows
-//                64 B apart); a last input block with fewer than 8 pairs
-//                (C % 16 not 0 or 15) from a copy padded with zero pairs.
-// So one TDPBF16PS is one tap x one input block x 16 pixels x 16 channels:
-// K = 8 pairs, half the 16 a tile row could hold, because a pixel's 16
-// channels are one 32-byte line and the next 16 live a plane away (the
-// layout is read in place, never repacked).
+//   tmm4 / tmm5  A: the groups' input lines of one input block pair: row r =
+//                pixel r's channels of blocks 2j and 2j+1 = 16 BF16 pairs
+//                (64 B), from the call's paired copy of its input (Lines)
+//   tmm6 / tmm7  B: 16 pair rows x 16 output channels x 2 BF16 (64 B), read in
+//                place from the packed weights [MB][taps][QP][16][2] (16
+//                consecutive pair rows are one tile); a last step with fewer
+//                than 16 pairs from a per-call copy padded with zero pairs.
+// So one TDPBF16PS is one tap x two input blocks x 16 pixels x 16 channels:
+// the full K of a tile row. The blocked layout keeps a pixel's next 16
+// channels a plane away, so each call first copies the input rows and
+// columns its taps read into Lines: [block pair][row][column][32 BF16], the
+// two blocks' 32-byte lines side by side (zeros past CB, zero lines for
+// columns outside the image); a 1x1 (or strided) window keeps only the rows
+// and columns it reads, so its taps read consecutive 64-byte rows.
 //
 // Pixel groups: each output row's pixels split evenly into runs of at most
 // 16 (56 = 4 x 14, 7 = 1 x 7), taken two at a time (the pair may span two
-// rows). A 1x1 conv of stride 1 without padding (and the pointwise entry)
-// is one row of all the plane's pixels (3136 = 196 x 16). The tiles are
-// configured again only where the pair of group sizes changes.
+// rows). A 1x1 conv without padding (any stride, and the pointwise entry)
+// is one run of the call's output pixels (3136 = 196 x 16), its Lines one
+// row of their input pixels. The tiles are configured again only where the
+// pair of group sizes changes.
 //
 // Per output pixel and channel (the AMX order of the abi header): C starts
 // at 0; for taps row-major whose input row is inside the image, for input
-// blocks ascending, one TDPBF16PS step: even and odd partial sums from 0
-// over the block's 8 pairs (a pixel outside the row reads zeros, pairs past
-// C are zero pairs), then C = C + (even + odd), DAZ / FTZ / RNE throughout
-// (kernels/x86/amx/amx_emulation.h). Then bias (one FP32 add), the BF16
-// residual, the clip and VCVTNEPS2BF16 through the AVX512-BF16 kernels'
-// epilogue (avx512bf16/nchw16c_bf16_epilogue.h: the same bits after C).
+// block pairs ascending, one TDPBF16PS step: even and odd partial sums from
+// 0 over the pair's 16 channel pairs (a pixel outside the row reads zeros,
+// pairs past C are zero pairs), then C = C + (even + odd), DAZ / FTZ / RNE
+// throughout (kernels/x86/amx/amx_emulation.h). Then bias (one FP32 add),
+// the BF16 residual, the clip and VCVTNEPS2BF16 through the AVX512-BF16
+// kernels' epilogue (avx512bf16/nchw16c_bf16_epilogue.h: the same bits
+// after C).
 //
 // Compiled twice from this text (kernels/x86/amx/amx_tile.h): natively in
 // the library (namespace amx, -mamx-bf16 -mavx512bf16) and against the
@@ -39,6 +43,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
+#include <vector>
 
 #include "kernels/abi/nchw16c_bf16.h"
 #include "kernels/x86/amx/amx_tile.h"
@@ -53,72 +58,168 @@ namespace {
 namespace ep = avx512bf16;  // the epilogue (finish, lanes_kept)
 
 constexpr int kGroup = 16;          // pixels per C tile (tile rows)
-constexpr int kPairs = 8;           // pairs per TDPBF16PS: one input block
-constexpr int kLine = 16;           // BF16 per pixel line of a block (32 B: an A row)
+constexpr int kPairs = 16;          // pairs per TDPBF16PS: two input blocks
+constexpr int kLine = 16;           // BF16 per pixel line of a block (32 B)
+constexpr int kRow = 32;            // BF16 per A row: two blocks' lines (64 B)
 constexpr int kPairRow = 32;        // BF16 per pair row of the packed weights (64 B: a B row)
 constexpr long kAccRowBytes = 128;  // the accumulator buffer's rows: two blocks x 16 FP32
+
+int64_t block_pairs(int64_t C) { return (C + 2 * kLine - 1) / (2 * kLine); }
 
 struct Group {
   int64_t oy = 0, ox = 0;
   int n = 0;  // pixels; 0: none
 };
 
-// One call's geometry: the conv (a 1 x P image for the pointwise entry and
-// the flat 1x1 case) and the output pixels of each of rows [oy0, oy1):
-// [x0, x1) of the row.
+// One call's geometry: the conv (a 1 x P image of output pixels for the
+// pointwise entry and the flat 1x1 case) and the output pixels of each of
+// rows [oy0, oy1): [x0, x1) of the row.
 struct Job {
   ConvBf16x16c a;
   int64_t x0 = 0, x1 = 0;
 };
 
-// Scratch of one call: gathered A lines, padded B rows, the C tiles' values.
-struct Scratch {
-  alignas(64) uint16_t a[2][kGroup * kLine];
-  alignas(64) uint16_t b[2][kPairs * kPairRow];
-  alignas(64) float acc[2 * kGroup * 32];
+// The call's input as A rows: line (j, r, c) at p + ((j * rows + r) * cols
+// + c) * 32 holds blocks 2j, 2j + 1 of input pixel (iy0 + r * row_step,
+// ix0 + c * col_step) of the job's image (rows outside the image not
+// written: their taps are skipped).
+struct Lines {
+  const uint16_t* p = nullptr;
+  int64_t rows = 0, cols = 0, iy0 = 0, ix0 = 0, row_step = 1, col_step = 1;
+  int width = kRow;  // BF16 per A row: kLine where the blocked tensor itself is read
 };
 
-// Group g's input lines of tap (ky, kx) in input block cb: in place, or
-// gathered into `buf` (zero lines outside the row); nullptr when the tap's
+// The calling thread's scratch, grown once: Lines, the padded B tails.
+struct Buffers {
+  std::vector<uint16_t> lines, tails;
+};
+
+Buffers& buffers() {
+  thread_local Buffers b;
+  return b;
+}
+
+uint16_t* grown(std::vector<uint16_t>& v, int64_t n) {
+  if (static_cast<int64_t>(v.size()) < n + 32) v.resize(static_cast<size_t>(n + 32));
+  const uintptr_t at = reinterpret_cast<uintptr_t>(v.data());
+  return v.data() + (64 - at % 64) % 64 / 2;  // 64-byte aligned
+}
+
+// Writes line (j, r, c) from input pixel `at` (a pixel index of plane
+// `plane` elements, or -1: outside the image).
+void put_line(const uint16_t* x, int64_t CB, int64_t plane, int64_t j, int64_t at, uint16_t* dst) {
+  if (at < 0) {
+    std::memset(dst, 0, kRow * 2);
+    return;
+  }
+  std::memcpy(dst, x + (2 * j * plane + at) * kLine, kLine * 2);
+  if (2 * j + 1 < CB) {
+    std::memcpy(dst + kLine, x + ((2 * j + 1) * plane + at) * kLine, kLine * 2);
+  } else {
+    std::memset(dst + kLine, 0, kLine * 2);
+  }
+}
+
+// Lines of a window's call: the rows and columns its taps read (every
+// `kh == 1 ? sh : 1`-th row, likewise columns).
+Lines window_lines(const Job& job, int64_t CB, int64_t CBP) {
+  const ConvBf16x16c& a = job.a;
+  Lines l;
+  l.row_step = a.kh == 1 ? a.sh : 1;
+  l.col_step = a.kw == 1 ? a.sw : 1;
+  l.iy0 = a.oy0 * a.sh - a.ph;
+  l.ix0 = job.x0 * a.sw - a.pw;
+  l.rows = ((a.oy1 - 1) * a.sh - a.ph + (a.kh - 1) * a.dh - l.iy0) / l.row_step + 1;
+  l.cols = ((job.x1 - 1) * a.sw - a.pw + (a.kw - 1) * a.dw - l.ix0) / l.col_step + 1;
+  uint16_t* out = grown(buffers().lines, CBP * l.rows * l.cols * kRow);
+  l.p = out;
+  for (int64_t j = 0; j < CBP; ++j) {
+    for (int64_t r = 0; r < l.rows; ++r) {
+      const int64_t iy = l.iy0 + r * l.row_step;
+      if (iy < 0 || iy >= a.H) continue;
+      uint16_t* dst = out + (j * l.rows + r) * l.cols * kRow;
+      for (int64_t c = 0; c < l.cols; ++c) {
+        const int64_t ix = l.ix0 + c * l.col_step;
+        put_line(a.x, CB, a.H * a.W, j, ix >= 0 && ix < a.W ? iy * a.W + ix : -1, dst + c * kRow);
+      }
+    }
+  }
+  return l;
+}
+
+// Lines of a flat call (1 x P output pixels [x0, x1)): output pixel p reads
+// input pixel (p / ow * sh, p % ow * sw) of the H x W image. One input block
+// at stride 1: the tensor itself, 32-byte A rows (8 pairs per step: the
+// same sums as 16 pairs whose last 8 are zero, since C never holds -0).
+Lines flat_lines(const Job& job, int64_t CB, int64_t CBP, int64_t H, int64_t W, int64_t ow, int64_t sh, int64_t sw) {
+  Lines l;
+  l.rows = 1;
+  if (CB == 1 && sh == 1 && sw == 1) {
+    l.p = job.a.x;
+    l.cols = H * W;
+    l.width = kLine;
+    return l;
+  }
+  l.ix0 = job.x0;
+  l.cols = job.x1 - job.x0;
+  uint16_t* out = grown(buffers().lines, CBP * l.cols * kRow);
+  l.p = out;
+  const bool same = sh == 1 && sw == 1;  // output pixel p reads input pixel p (no division per line)
+  for (int64_t j = 0; j < CBP; ++j) {
+    uint16_t* dst = out + j * l.cols * kRow;
+    for (int64_t c = 0; c < l.cols; ++c) {
+      const int64_t p = job.x0 + c;
+      put_line(job.a.x, CB, H * W, j, same ? p : p / ow * sh * W + p % ow * sw, dst + c * kRow);
+    }
+  }
+  return l;
+}
+
+// Group g's A rows of tap (ky, kx), block pair j; nullptr when the tap's
 // input row is outside the image. `stride` gets the row stride in bytes.
-const uint16_t* a_rows(const ConvBf16x16c& a, const Group& g, int64_t ky, int64_t kx, int64_t cb, uint16_t* buf,
+const uint16_t* a_rows(const ConvBf16x16c& a, const Lines& l, const Group& g, int64_t ky, int64_t kx, int64_t j,
                        long& stride) {
   const int64_t iy = g.oy * a.sh - a.ph + ky * a.dh;
   if (g.n == 0 || iy < 0 || iy >= a.H) return nullptr;
-  const int64_t first = g.ox * a.sw - a.pw + kx * a.dw, last = first + (g.n - 1) * a.sw;
-  const uint16_t* row = a.x + (cb * a.H + iy) * a.W * kLine;
-  if (first >= 0 && last < a.W) {
-    stride = static_cast<long>(a.sw) * kLine * 2;
-    return row + first * kLine;
-  }
-  for (int r = 0; r < g.n; ++r) {
-    const int64_t ix = first + r * a.sw;
-    if (ix >= 0 && ix < a.W) {
-      std::memcpy(buf + r * kLine, row + ix * kLine, kLine * 2);
-    } else {
-      std::memset(buf + r * kLine, 0, kLine * 2);
-    }
-  }
-  INT8RT_AMX_BARRIER();
-  stride = kLine * 2;
-  return buf;
+  const int64_t r = (iy - l.iy0) / l.row_step, c = (g.ox * a.sw - a.pw + kx * a.dw - l.ix0) / l.col_step;
+  stride = static_cast<long>(a.sw / l.col_step) * l.width * 2;
+  return l.p + ((j * l.rows + r) * l.cols + c) * l.width;
 }
 
-// Block mb's packed weights of tap t and input block cb: in place, or its
-// kq < 8 pairs copied into `buf` with zero pairs after them.
-const uint16_t* b_rows(const ConvBf16x16c& a, int64_t mb, int64_t t, int64_t cb, uint16_t* buf) {
-  const int64_t QP = (a.C + 1) / 2, q0 = cb * kPairs, kq = std::min<int64_t>(kPairs, QP - q0);
-  const uint16_t* w = a.w + ((mb * a.kh * a.kw + t) * QP + q0) * kPairRow;
-  if (kq == kPairs) return w;
-  std::memcpy(buf, w, kq * kPairRow * 2);
-  std::memset(buf + kq * kPairRow, 0, (kPairs - kq) * kPairRow * 2);
-  INT8RT_AMX_BARRIER();
-  return buf;
-}
+// The packed weights as B tiles: block mb's rows of tap t, step j in place,
+// or (the last step when QP % 16 != 0) from the call's padded copy.
+struct Weights {
+  const uint16_t* w = nullptr;
+  const uint16_t* tails = nullptr;  // [mb - mb0][taps][16][32]
+  int64_t QP = 0, taps = 0, mb0 = 0, full = 0;  // full: steps of 16 pairs
+
+  Weights(const ConvBf16x16c& a) : w(a.w), QP((a.C + 1) / 2), taps(a.kh * a.kw), mb0(a.mb0), full(QP / kPairs) {
+    const int64_t kq = QP - full * kPairs;
+    if (kq == 0) return;
+    uint16_t* t = grown(buffers().tails, (a.mb1 - a.mb0) * taps * kPairs * kPairRow);
+    tails = t;
+    for (int64_t mb = a.mb0; mb < a.mb1; ++mb) {
+      for (int64_t tap = 0; tap < taps; ++tap, t += kPairs * kPairRow) {
+        std::memcpy(t, w + ((mb * taps + tap) * QP + full * kPairs) * kPairRow, kq * kPairRow * 2);
+        std::memset(t + kq * kPairRow, 0, (kPairs - kq) * kPairRow * 2);
+      }
+    }
+  }
+  const uint16_t* rows(int64_t mb, int64_t t, int64_t j) const {
+    if (j < full) return w + ((mb * taps + t) * QP + j * kPairs) * kPairRow;
+    return tails + ((mb - mb0) * taps + t) * kPairs * kPairRow;
+  }
+};
+
+// Scratch of one call: the C tiles' values.
+struct Scratch {
+  alignas(64) float acc[2 * kGroup * 32];
+};
 
 // The C tiles of groups g0, g1 x blocks mb, mb + nb - 1 (nb 1 or 2) into
 // s.acc ([group][row][block][16]), the tiles configured for their sizes.
-void dot_tiles(const ConvBf16x16c& a, const Group& g0, const Group& g1, int64_t mb, int nb, Scratch& s) {
+void dot_tiles(const ConvBf16x16c& a, const Lines& l, const Weights& w, const Group& g0, const Group& g1, int64_t mb,
+               int nb, Scratch& s) {
   const bool two = nb == 2, second = g1.n > 0;
   INT8RT_TILE_ZERO(0);
   if (two) INT8RT_TILE_ZERO(1);
@@ -126,17 +227,17 @@ void dot_tiles(const ConvBf16x16c& a, const Group& g0, const Group& g1, int64_t 
     INT8RT_TILE_ZERO(2);
     if (two) INT8RT_TILE_ZERO(3);
   }
-  const int64_t CB = (a.C + kLine - 1) / kLine;
+  const int64_t CBP = block_pairs(a.C);
   for (int64_t ky = 0; ky < a.kh; ++ky) {
     for (int64_t kx = 0; kx < a.kw; ++kx) {
       const int64_t t = ky * a.kw + kx;
-      for (int64_t cb = 0; cb < CB; ++cb) {
+      for (int64_t j = 0; j < CBP; ++j) {
         long s0 = 0, s1 = 0;
-        const uint16_t* a0 = a_rows(a, g0, ky, kx, cb, s.a[0], s0);
-        const uint16_t* a1 = a_rows(a, g1, ky, kx, cb, s.a[1], s1);
+        const uint16_t* a0 = a_rows(a, l, g0, ky, kx, j, s0);
+        const uint16_t* a1 = a_rows(a, l, g1, ky, kx, j, s1);
         if (!a0 && !a1) break;  // the tap's rows are outside for both groups
-        INT8RT_TILE_LOADD(6, b_rows(a, mb, t, cb, s.b[0]), kPairRow * 2);
-        if (two) INT8RT_TILE_LOADD(7, b_rows(a, mb + 1, t, cb, s.b[1]), kPairRow * 2);
+        INT8RT_TILE_LOADD(6, w.rows(mb, t, j), kPairRow * 2);
+        if (two) INT8RT_TILE_LOADD(7, w.rows(mb + 1, t, j), kPairRow * 2);
         if (a0) {
           INT8RT_TILE_LOADD(4, a0, s0);
           INT8RT_TILE_DPBF16PS(0, 4, 6);
@@ -197,19 +298,20 @@ void for_group_pairs(const Job& job, F&& f) {
   if (pending.n) f(pending, Group{});
 }
 
-void run(const Job& job) {
+void run(const Job& job, const Lines& l) {
   const ConvBf16x16c& a = job.a;
+  const Weights w(a);
   Scratch s;
   int n0 = 0, n1 = -1;  // the configured group sizes
   for (int64_t mb = a.mb0; mb < a.mb1; mb += 2) {
     const int nb = a.mb1 - mb >= 2 ? 2 : 1;
     for_group_pairs(job, [&](const Group& g0, const Group& g1) {
       if (g0.n != n0 || g1.n != n1) {
-        configure_2x2(g0.n, g1.n, kLine * 2);
+        configure_2x2(g0.n, g1.n, l.width * 2);
         n0 = g0.n;
         n1 = g1.n;
       }
-      dot_tiles(a, g0, g1, mb, nb, s);
+      dot_tiles(a, l, w, g0, g1, mb, nb, s);
       store(a, {g0, g1}, mb, nb, s);
     });
   }
@@ -219,22 +321,28 @@ void run(const Job& job) {
 }  // namespace
 
 void conv_bf16x16c(const ConvBf16x16c& a) {
+  if (a.oy1 <= a.oy0 || a.mb1 <= a.mb0 || a.ow <= 0) return;
+  const int64_t CB = (a.C + kLine - 1) / kLine, CBP = block_pairs(a.C);
   Job job{a, 0, a.ow};
-  if (a.kh == 1 && a.kw == 1 && a.sh == 1 && a.sw == 1 && a.ph == 0 && a.pw == 0) {
-    // One row of the plane's pixels (oh == H, ow == W): groups cross rows.
-    job.a.W = a.H * a.W;
+  if (a.kh == 1 && a.kw == 1 && a.ph == 0 && a.pw == 0) {
+    // One row of the call's output pixels (groups cross rows); Lines holds
+    // the input pixel each reads, so every tile row is 64 bytes apart.
     job.a.H = 1;
-    job.a.ow = a.oh * a.ow;
+    job.a.W = job.a.ow = a.oh * a.ow;
     job.a.oh = 1;
+    job.a.sh = job.a.sw = 1;
     job.a.oy0 = 0;
     job.a.oy1 = 1;
     job.x0 = a.oy0 * a.ow;
     job.x1 = a.oy1 * a.ow;
+    run(job, flat_lines(job, CB, CBP, a.H, a.W, a.ow, a.sh, a.sw));
+    return;
   }
-  run(job);
+  run(job, window_lines(job, CB, CBP));
 }
 
 void pointwise_bf16x16c(const PointwiseBf16x16c& p) {
+  if (p.p1 <= p.p0 || p.mb1 <= p.mb0) return;
   Job job;
   ConvBf16x16c& a = job.a;
   a.x = p.x;
@@ -255,7 +363,7 @@ void pointwise_bf16x16c(const PointwiseBf16x16c& p) {
   a.hi = p.hi;
   job.x0 = p.p0;
   job.x1 = p.p1;
-  run(job);
+  run(job, flat_lines(job, (p.C + kLine - 1) / kLine, block_pairs(p.C), 1, p.P, p.P, 1, 1));
 }
 
 }  // namespace INT8RT_AMX_NS
