@@ -9,11 +9,12 @@ Shapes come from presets (--sets) or --convs / --gemms:
   conv "C,H,K,R,stride,groups[,W]"  NHWC input H x W (W = H by default), K
        filters of R x R, padding R // 2; run at each --batches
   gemm "M,N,K"  A [M,K] x B [N,K]^T (fully connected: M = batch x tokens)
+--residual adds an int8 residual of the output's shape in the convs' epilogue.
 Presets: the convs of the nine networks of issue 14 that AMX takes
 (mobile_pw: MobileNetV2 / V3 / EfficientNet pointwise convs, the small-channel
 ones first; stems: the C = 3 first convs; r50: ResNet-50's; cin: 1x1 @56
 with C = 8..128 at K = 64; kout: 1x1 @56 C = 64 with K = 8..128; hw: 1x1
-C = K = 32 / 64 at 7..112; gemm: BERT-base / MiniLM FC shapes at batch 1).
+C = K = 32 / 64 at 7..112; grid: 1x1 with C = 48..192 x K = 24 / 64 / 144 at 56 and 28; gemm: BERT-base / MiniLM FC shapes at batch 1).
 
 Usage: PYTHONPATH=python python benchmarks/e2e_amx_crossover.py [--sets mobile_pw stems]
        [--convs 24,56,144,1,1,1 ...] [--gemms 128,384,384 ...] [--batches 1 8] [--min-time 0.2]
@@ -48,12 +49,14 @@ R50 = [(64, 56, 64, 3, 1, 1), (256, 56, 64, 1, 1, 1), (64, 56, 256, 1, 1, 1), (1
 CIN = [(c, 56, 64, 1, 1, 1) for c in (8, 16, 24, 32, 40, 48, 64, 96, 128)]
 KOUT = [(64, 56, k, 1, 1, 1) for k in (8, 16, 24, 32, 48, 64, 96, 128)]
 HW = [(c, h, c, 1, 1, 1) for c in (32, 64) for h in (7, 14, 28, 56, 112)]
+GRID = [(c, h, k, 1, 1, 1) for h in (56, 28) for k in (24, 64, 144) for c in (48, 64, 72, 96, 128, 144, 192)]
 GEMM = [(128, 768, 768), (128, 3072, 768), (128, 768, 3072), (128, 384, 384), (128, 1536, 384), (128, 384, 1536),
         (1, 768, 768), (8, 768, 768)]
-SETS = {"mobile_pw": MOBILE_PW, "stems": STEMS, "r50": R50, "cin": CIN, "kout": KOUT, "hw": HW, "gemm": GEMM}
+SETS = {"grid": GRID, "mobile_pw": MOBILE_PW, "stems": STEMS, "r50": R50, "cin": CIN, "kout": KOUT, "hw": HW, "gemm": GEMM}
 
 
-def conv_impl(dims: Tuple[int, ...], batch: int, tier: str, rng_seed: int) -> Tuple[Callable[[], np.ndarray], str]:
+def conv_impl(dims: Tuple[int, ...], batch: int, tier: str, rng_seed: int,
+              residual: bool = False) -> Tuple[Callable[[], np.ndarray], str]:
     c, h, k, r, stride, groups = dims[:6]
     w_ = dims[6] if len(dims) > 6 else h
     rng = np.random.default_rng(rng_seed)
@@ -66,6 +69,10 @@ def conv_impl(dims: Tuple[int, ...], batch: int, tier: str, rng_seed: int) -> Tu
                                 hi=127.0, stride=(stride, stride), pads=(p, p, p, p), groups=groups)
     finally:
         int8rt.set_max_isa(None)
+    if residual:  # an int8 residual of the output's shape added in the epilogue (ResNet's expansions)
+        oh, ow = (h + 2 * p - r) // stride + 1, (w_ + 2 * p - r) // stride + 1
+        res = rng.integers(-128, 128, (batch, oh, ow, k), dtype=np.int8)
+        return (lambda: packed.run(x, res, 0.5)), packed.kernel
     return (lambda: packed.run(x)), packed.kernel
 
 
@@ -108,6 +115,7 @@ def main() -> None:
     ap.add_argument("--batches", type=int, nargs="+", default=[1, 8])
     ap.add_argument("--min-time", type=float, default=0.2, help="CPU seconds per kernel at least")
     ap.add_argument("--min-rounds", type=int, default=15)
+    ap.add_argument("--residual", action="store_true", help="convs add an int8 residual in their epilogue")
     args = ap.parse_args()
     convs = [tuple(int(v) for v in s.split(",")) for s in args.convs]
     gemms = [tuple(int(v) for v in s.split(",")) for s in args.gemms]
@@ -127,7 +135,8 @@ def main() -> None:
             oh, ow = (h + 2 * (r // 2) - r) // stride + 1, (w_ + 2 * (r // 2) - r) // stride + 1
             macs = batch * oh * ow * k * (c // groups) * r * r
             label = f"conv {c}->{k} {r}x{r} s{stride}{f' g{groups}' if groups > 1 else ''} @{h}x{w_}"
-            made = {t: conv_impl(dims, batch, t, 0) for t in (a, b)}
+            made = {t: conv_impl(dims, batch, t, 0, args.residual) for t in (a, b)}
+            label += " +residual" if args.residual else ""
         else:
             m, n, kk = dims
             macs, label = m * n * kk, f"gemm M{m} N{n} K{kk}"
