@@ -3,8 +3,8 @@
 no-AMX tier), the network's layer sum if each conv took the tier a rule
 gives it, beside all-AMX, all-no-AMX and the per-layer best (an oracle). The
 rule reads each conv's ONNX weights [K, C/g, R, S] and group (the ONNX files
-e2e_amx_layers.py wrote to its --models-dir). A projection, not a run:
-e2e_amx_rule_ab.py measures a rule's build on whole networks.
+e2e_amx_layers.py wrote to its --models-dir). A projection, not a run: a
+build with the rule, timed on whole networks, is still to do.
 
 Rules (--rule): "s171": AMX declines the stems (C/g <= 4) and the 1x1 convs
 with C/g % 64 != 0 unless K/g >= 240 or (K/g >= 128 and C/g >= 72)
