@@ -38,31 +38,22 @@ import e2e_bench as B  # noqa: E402
 import e2e_feeds as F  # noqa: E402
 import int8rt  # noqa: E402
 from bench_util import load_line, machine_line  # noqa: E402
+from e2e_amx_rule_projection import conv_shapes  # noqa: E402
 from realnets import openvino_engines as O  # noqa: E402
 from realnets import profile_kinds as P  # noqa: E402
 
 
 def conv_classes(onnx_path: Path) -> Dict[str, str]:
     """ONNX Conv node name -> its shape class."""
-    import onnx
-    m = onnx.load(str(onnx_path), load_external_data=False)
-    dims = {t.name: list(t.dims) for t in m.graph.initializer}
     out = {}
-    for n in m.graph.node:
-        if n.op_type != "Conv" or len(n.input) < 2 or n.input[1] not in dims:
-            continue
-        w = dims[n.input[1]]
-        if len(w) != 4:
-            continue
-        g = next((a.i for a in n.attribute if a.name == "group"), 1)
-        cg, r, s = w[1], w[2], w[3]
+    for name, (kg, cg, rs, g) in conv_shapes(onnx_path).items():
         if cg == 1 and g > 1:
-            out[n.name] = "conv depthwise"
+            out[name] = "conv depthwise"
         elif cg <= 4:
-            out[n.name] = "conv stem (C/g <= 4)"
+            out[name] = "conv stem (C/g <= 4)"
         else:
-            tap = "1x1" if r * s == 1 else "RxS"
-            out[n.name] = f"conv {tap}, C/g % 64 {'==' if cg % 64 == 0 else '!='} 0" + (" (grouped)" if g > 1 else "")
+            out[name] = (f"conv {'1x1' if rs == 1 else 'RxS'}, C/g % 64 {'==' if cg % 64 == 0 else '!='} 0"
+                         + (" (grouped)" if g > 1 else ""))
     return out
 
 

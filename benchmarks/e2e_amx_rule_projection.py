@@ -26,6 +26,9 @@ def conv_shapes(onnx_path: Path) -> Dict[str, Tuple[int, int, int, int]]:
     import onnx
     m = onnx.load(str(onnx_path), load_external_data=False)
     dims = {t.name: list(t.dims) for t in m.graph.initializer}
+    for n in m.graph.node:  # weights held by Constant nodes (Paddle's exporter: PP-OCR)
+        if n.op_type == "Constant" and n.attribute and n.attribute[0].HasField("t"):
+            dims[n.output[0]] = list(n.attribute[0].t.dims)
     out = {}
     for n in m.graph.node:
         if n.op_type == "Conv" and len(n.input) > 1 and len(dims.get(n.input[1], [])) == 4:
