@@ -72,11 +72,15 @@ void register_avx512vnni_kernels(KernelRegistry& r) {
   // (section 165).
   static const DwPairsConvKernel dw_pairs({kIsa, "conv_s8_dw_pairs_16c_avx512vnni", avx512vnni::kDwPairBlock,
                                           /*min_width=*/4, avx512vnni::dw_pair_build, avx512vnni::dw_pair_row});
+  // Quad rows (dwconv_quads_16c.cc): four taps per vpdpbusd, any filter.
+  static const DwPairsConvKernel dw_quads({kIsa, "conv_s8_dw_quads_16c_avx512vnni", avx512vnni::kDwPairBlock,
+                                          /*min_width=*/1, avx512vnni::dw_quad_build, avx512vnni::dw_quad_row,
+                                          /*taps=*/4});
   static const IgemmConvKernel conv(igemm_uk);
   static const IgemmGemmKernel gemm(igemm_uk);
   static const X86GemmU8S8Kernel gemm_u8s8("gemm_u8s8_6x64c4_avx512vnni", kIsa, avx512vnni::gemm_u8s8_fn,
                                            avx512vnni::kU8S8MR, avx512vnni::kU8S8NB, avx512vnni::gemm_u8s8_pack_b);
-  r.add(dw_pairs, dw, conv, gemm, gemm_u8s8);
+  r.add(dw_quads, dw_pairs, dw, conv, gemm, gemm_u8s8);
 }
 
 }  // namespace x86
