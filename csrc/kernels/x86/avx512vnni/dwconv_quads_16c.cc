@@ -79,7 +79,13 @@ void block_group(const DwPairRow& d, const TileEpilogue& ep, int b0) {
   const int nc = load_dw_group_epilogue<NB>(ep, d.C, b0, ce);
   int ow = 0;
   for (; ow + kPix <= d.OW; ow += kPix) tile<kPix, NB>(d, ep, ce, nc, ow, b0);
-  for (; ow < d.OW; ++ow) tile<1, NB>(d, ep, ce, nc, ow, b0);
+  // The last 1-3 columns as one tile (7 x 7 planes: 4 + 3), sharing its weight loads.
+  switch (d.OW - ow) {
+    case 3: tile<3, NB>(d, ep, ce, nc, ow, b0); break;
+    case 2: tile<2, NB>(d, ep, ce, nc, ow, b0); break;
+    case 1: tile<1, NB>(d, ep, ce, nc, ow, b0); break;
+    default: break;
+  }
 }
 
 }  // namespace
