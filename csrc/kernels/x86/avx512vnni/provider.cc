@@ -75,9 +75,12 @@ void register_avx512vnni_kernels(KernelRegistry& r) {
   static const DwPairsConvKernel dw_pairs({kIsa, "conv_s8_dw_pairs_16c_avx512vnni", avx512vnni::kDwPairBlock,
                                           /*min_width=*/4, avx512vnni::dw_pair_build, avx512vnni::dw_pair_row});
   // Quad rows (dwconv_quads_16c.cc: 5x5 in 2 vpdpbusd per pixel and row,
-  // not 3 vpdpwssd) ahead of the pairs for filters 4 or more wide: 1.04-1.13x
-  // at stride 1, level at stride 2 (Xeon with AMX, RESULTS.md section 173);
-  // 3-wide filters stay with the one-tap kernel (quads 0.74-0.97x there).
+  // not 3 vpdpwssd) ahead of the pairs for filters 4 or more wide, which
+  // they all accept (the pairs stay reachable by name): pairs / quads on
+  // the nine 5x5 shapes above, two runs, 1.09-1.17 at b1 and 1.10-1.45 at
+  // b8 at stride 1 (one 0.87 at 1152 @ 7 b8 in one run), 0.99-1.13 at
+  // stride 2 (Xeon with AMX, RESULTS.md section 173). 3-wide filters stay
+  // with the one-tap kernel: quads 0.74-0.97x its speed on 12 of 14 3x3s.
   static const DwPairsConvKernel dw_quads({kIsa, "conv_s8_dw_quads_16c_avx512vnni", avx512vnni::kDwPairBlock,
                                           /*min_width=*/4, avx512vnni::dw_quad_build, avx512vnni::dw_quad_row,
                                           /*taps=*/4});
