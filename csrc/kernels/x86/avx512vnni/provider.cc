@@ -80,7 +80,7 @@ void register_avx512vnni_kernels(KernelRegistry& r) {
   // the nine 5x5 shapes above, two runs, 1.09-1.17 at b1 and 1.10-1.45 at
   // b8 at stride 1 (one 0.87 at 1152 @ 7 b8 in one run), 0.99-1.13 at
   // stride 2 (Xeon with AMX, RESULTS.md section 173). 3-wide filters stay
-  // with the one-tap kernel: quads 0.74-0.97x its speed on 12 of 14 3x3s.
+  // with the one-tap kernel: quads 0.74-1.00x its speed on 12 of 14 3x3s.
   static const DwPairsConvKernel dw_quads({kIsa, "conv_s8_dw_quads_16c_avx512vnni", avx512vnni::kDwPairBlock,
                                           /*min_width=*/4, avx512vnni::dw_quad_build, avx512vnni::dw_quad_row,
                                           /*taps=*/4});
