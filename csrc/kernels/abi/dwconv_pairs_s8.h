@@ -14,6 +14,16 @@
 // into one int32 per channel: two taps per multiply, no widening or bounds
 // checks in the inner loop. int16 products of int8 values never overflow
 // vpmaddwd (|sum| <= 2 * 128 * 128), so the sums are exact.
+//
+// Quad rows (AVX512-VNNI's dw_quad_build / dw_quad_row, taps 4 in
+// DwPairsUkernel): the same bytes per column ([cb][4] uint8 instead of
+// [cb][2] int16), column j holding per channel the four taps
+//   v(ih, iw + t * dilation_w) + 128,  t = 0..3,
+// so vpdpbusd multiplies four taps of 16 channels (u8) with the weight quad
+// (w[4q], .., w[4q + 3]) (s8, zero past S) in one instruction. Every tap
+// slot adds (v + 128) * w, padding and zero weights included, so starting
+// each channel's sum at -128 * sum(w) (stored before each block's weights)
+// leaves sum(v * w) exactly; |sums| stay far inside int32.
 #pragma once
 
 #include <cstdint>
@@ -36,12 +46,14 @@ using DwPairBuildFn = void (*)(const DwPairSource&);
 
 // One output row of a depthwise conv from its R pair rows.
 struct DwPairRow {
-  const int16_t* const* rows = nullptr;  // [R] pair rows (built by DwPairBuildFn)
-  int R = 1, P = 1;         // filter rows, tap pairs per filter row (ceil(S / 2))
+  const int16_t* const* rows = nullptr;  // [R] pair (or quad) rows (built by DwPairBuildFn)
+  int R = 1, P = 1;         // filter rows, tap pairs (quads) per filter row (ceil(S / 2), ceil(S / 4))
   int OW = 0, C = 0, cb = 0;
   int col_per_ow = 1;       // pair-row columns between output columns (stride_w / col_step)
-  int col_per_pair = 1;     // pair-row columns between tap pairs (2 * dilation_w / col_step)
-  const int16_t* w = nullptr;  // [cb / block][R][P][block][2] int16 weight pairs
+  int col_per_pair = 1;     // columns between tap pairs (quads): 2 (4) * dilation_w / col_step
+  // [cb / block][R][P][block][2] int16 weight pairs; quads: per block
+  // [block] int32 (-128 * sum(w)), then [R][P][block][4] int8
+  const int16_t* w = nullptr;
   TileEpilogue ep;          // output column 0, channel 0; columns ep.y_stride apart
 };
 using DwPairRowFn = void (*)(const DwPairRow&);
@@ -56,6 +68,9 @@ namespace avx512vnni {
 constexpr int kDwPairBlock = 16;
 void dw_pair_build(const DwPairSource& s);
 void dw_pair_row(const DwPairRow& r);
+// Quad rows (above): the same structs, the buffers holding u8 quads.
+void dw_quad_build(const DwPairSource& s);
+void dw_quad_row(const DwPairRow& r);
 }  // namespace avx512vnni
 
 }  // namespace x86

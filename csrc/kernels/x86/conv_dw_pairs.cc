@@ -1,6 +1,7 @@
 // Driver of the pair-row depthwise microkernels (abi/dwconv_pairs_s8.h):
 // weights packed as int16 tap pairs per block of the microkernel's channels
-// (DwPairsUkernel::block), output rows
+// (DwPairsUkernel::block), or as int8 tap quads after each block's
+// -128 * sum(w) (DwPairsUkernel::taps 4: the quad-row kernels), output rows
 // (n, oh) split over int8rt::parallel_for. Each worker keeps the input rows
 // its output rows read as pair rows in a ring of (R - 1) * dilation_h + 1
 // slots (slot ih mod span: the rows of one output row never share a slot),
@@ -8,7 +9,8 @@
 // once per output row that reads it; rows outside the input read one pair
 // row of pad_value built at pack time. Where stride_w is 2 only even pair
 // columns are ever read (ow * 2 + 2p * dilation_w), and only those are
-// built (col_step 2).
+// built (col_step 2). Quad rows take the same bytes per column as pair rows,
+// so the ring and the padding row are sized alike.
 //
 // Each output is computed by exactly one microkernel call from the same
 // integer sums, so results do not depend on the thread count; they equal
@@ -17,6 +19,7 @@
 #include "kernels/x86/conv_dw_pairs.h"
 
 #include <algorithm>
+#include <cstring>
 #include <vector>
 
 #include "core/thread_pool.h"
@@ -31,16 +34,16 @@ namespace {
 // Where a shape's pair rows put their columns (abi/dwconv_pairs_s8.h).
 struct PairGeometry {
   int block = 8, cb = 8, P = 1, cols = 1, col_step = 1, col_per_ow = 1, col_per_pair = 2, span = 1;
-  int64_t row_values = 0;  // int16 values per pair row
+  int64_t row_values = 0;  // int16 values per pair row (a quad row's bytes / 2)
 
-  PairGeometry(const ConvShape& s, int block_channels) {
+  PairGeometry(const ConvShape& s, int block_channels, int taps) {
     block = block_channels;
     cb = (s.C + block - 1) / block * block;
-    P = (s.S + 1) / 2;
+    P = (s.S + taps - 1) / taps;
     col_step = s.stride_w == 2 ? 2 : 1;
     col_per_ow = s.stride_w / col_step;
-    col_per_pair = 2 * s.dilation_w / col_step;
-    cols = ((s.out_w() - 1) * s.stride_w + 2 * (P - 1) * s.dilation_w) / col_step + 1;
+    col_per_pair = taps * s.dilation_w / col_step;
+    cols = ((s.out_w() - 1) * s.stride_w + taps * (P - 1) * s.dilation_w) / col_step + 1;
     span = (s.R - 1) * s.dilation_h + 1;
     row_values = int64_t{cols} * cb * 2;
   }
@@ -61,6 +64,30 @@ AlignedBuffer<int16_t> pack_pairs(const ConvShape& s, const PairGeometry& g, con
   return p;
 }
 
+// OIHW depthwise weights as quads: per block of g.block channels, g.block
+// int32 (-128 * the channel's weight sum: the u8 shift's compensation), then
+// [R][P][block][4] int8 (zero past S and for channels >= C), in int16 units.
+AlignedBuffer<int16_t> pack_quads(const ConvShape& s, const PairGeometry& g, const int8_t* w) {
+  const int64_t block_bytes = int64_t{g.block} * 4 * (1 + int64_t{s.R} * g.P);
+  AlignedBuffer<int16_t> p(g.cb / g.block * block_bytes / 2);
+  auto* bytes = reinterpret_cast<int8_t*>(p.data());
+  std::fill(bytes, bytes + p.size() * 2, int8_t{0});
+  for (int c = 0; c < s.C; ++c) {
+    int8_t* blk = bytes + c / g.block * block_bytes;
+    int32_t sum = 0;
+    for (int r = 0; r < s.R; ++r) {
+      for (int q = 0; q < s.S; ++q) {
+        const int8_t v = w[(int64_t{c} * s.R + r) * s.S + q];
+        sum += v;
+        blk[g.block * 4 + ((int64_t{r} * g.P + q / 4) * g.block + c % g.block) * 4 + q % 4] = v;
+      }
+    }
+    const int32_t comp = -128 * sum;
+    std::memcpy(blk + (c % g.block) * 4, &comp, sizeof comp);
+  }
+  return p;
+}
+
 // The calling thread's pair-row ring, grown to the largest it has needed.
 std::vector<int16_t>& ring_buffer() {
   thread_local std::vector<int16_t> ring;
@@ -70,8 +97,9 @@ std::vector<int16_t>& ring_buffer() {
 class PackedDwPairsConv final : public PackedConv {
  public:
   PackedDwPairsConv(const DwPairsUkernel& u, const ConvShape& s, const int8_t* w)
-      : u_(u), shape_(s), geo_(s, u.block),
-        w_(std::make_shared<const AlignedBuffer<int16_t>>(pack_pairs(s, geo_, w))) {
+      : u_(u), shape_(s), geo_(s, u.block, u.taps),
+        w_(std::make_shared<const AlignedBuffer<int16_t>>(u.taps == 4 ? pack_quads(s, geo_, w)
+                                                                      : pack_pairs(s, geo_, w))) {
     build_padding_row();
   }
   const ConvShape& shape() const override { return shape_; }
@@ -88,7 +116,7 @@ class PackedDwPairsConv final : public PackedConv {
   std::unique_ptr<PackedConv> reshaped(const ConvShape& s) const {
     auto copy = std::make_unique<PackedDwPairsConv>(*this);
     copy->shape_ = s;
-    copy->geo_ = PairGeometry(s, u_.block);
+    copy->geo_ = PairGeometry(s, u_.block, u_.taps);
     copy->build_padding_row();
     return copy;
   }

@@ -24,6 +24,9 @@ struct DwPairsUkernel {
   int min_width = 1;
   DwPairBuildFn build = nullptr;
   DwPairRowFn row = nullptr;
+  // Taps per group: 2 (int16 pair rows) or 4 (u8 quad rows, weights with a
+  // -128 * sum(w) block each: abi/dwconv_pairs_s8.h).
+  int taps = 2;
 };
 
 class DwPairsConvKernel final : public NamedKernel<ConvKernel> {

@@ -1,6 +1,7 @@
-// The loops that the pair-row depthwise microkernels of every tier share
-// (abi/dwconv_pairs_s8.h: avx2/dwconv_pairs_8c.cc, avx512vnni/
-// dwconv_pairs_16c.cc); each tier supplies the vector work as a lambda.
+// The loops that the pair- and quad-row depthwise microkernels of every
+// tier share (abi/dwconv_pairs_s8.h: avx2/dwconv_pairs_8c.cc, avx512vnni/
+// dwconv_pairs_16c.cc and dwconv_quads_16c.cc); each tier supplies the
+// vector work as a lambda.
 // Internal linkage (an unnamed namespace): every ISA file compiles its own
 // copy with its own flags, so the linker cannot hand one tier's copy to
 // another (the ISA fence, x86/CMakeLists.txt).
@@ -27,6 +28,20 @@ inline void for_each_pair_column(const DwPairSource& s, Column&& column) {
     const int8_t* a = s.x != nullptr && iw >= 0 && iw < s.W ? s.x + int64_t{iw} * s.C : nullptr;
     const int8_t* b = s.x != nullptr && iw2 >= 0 && iw2 < s.W ? s.x + int64_t{iw2} * s.C : nullptr;
     column(s.out + int64_t{j} * s.cb * 2, a, b);
+  }
+}
+
+// The same for a quad row (abi/dwconv_pairs_s8.h): column(o, src), src[t]
+// the input column iw + t * dilation_w (t = 0..3), null where it is padding.
+template <class Column>
+inline void for_each_quad_column(const DwPairSource& s, Column&& column) {
+  for (int j = 0; j < s.cols; ++j) {
+    const int8_t* src[4];
+    for (int t = 0; t < 4; ++t) {
+      const int iw = j * s.col_step - s.pad_left + t * s.dilation_w;
+      src[t] = s.x != nullptr && iw >= 0 && iw < s.W ? s.x + int64_t{iw} * s.C : nullptr;
+    }
+    column(s.out + int64_t{j} * s.cb * 2, src);
   }
 }
 

@@ -20,13 +20,14 @@
 // vpdpwssd adds two int8 x int8 products to an int32 lane (|sum| <= 2^15
 // per step; the whole window fits int32): exact. The epilogue is
 // avx512vnni/epilogue.h's (int8 rows of up to 64 channels as one masked
-// store, float outputs per block).
+// store, float outputs per block: dw_tile_store.h, shared with the quad-row
+// kernel dwconv_quads_16c.cc).
 #include <immintrin.h>
 
 #include <cstdint>
 
 #include "kernels/abi/dwconv_pairs_s8.h"
-#include "kernels/x86/avx512vnni/epilogue.h"
+#include "kernels/x86/avx512vnni/dw_tile_store.h"
 #include "kernels/x86/dw_pair_loops.h"
 
 namespace int8rt {
@@ -66,38 +67,15 @@ inline void tile(const DwPairRow& d, const TileEpilogue& ep, const ChannelEpilog
       }
     }
   }
-  const int c0 = b0 * 16;
-  if (!ep.out_f32) {
-    const __m512 lo = _mm512_set1_ps(ep.lo), hi = _mm512_set1_ps(ep.hi);
-    int8_t* y = static_cast<int8_t*>(ep.y) + c0;
-    #pragma GCC unroll 8
-    for (int i = 0; i < NPIX; ++i) {
-      const int64_t at = int64_t{ow + i} * ep.y_stride;
-      const int8_t* res = ep.residual ? ep.residual + int64_t{ow + i} * ep.residual_stride + c0 : nullptr;
-      store_requantized_row<NB>(acc[i], ce, nc, res, ep.residual_scale, lo, hi, y + at);
-    }
-    return;
-  }
-  #pragma GCC unroll 8
-  for (int i = 0; i < NPIX; ++i) {
-    #pragma GCC unroll 8
-    for (int j = 0; j < NB; ++j) {
-      if (16 * j < nc) store_requantized(acc[i][j], ce[j], ep, ow + i, c0 + 16 * j);
-    }
-  }
+  store_dw_tile<NPIX, NB>(acc, ep, ce, nc, ow, b0 * 16);
 }
 
 // Every output column of blocks [b0, b0 + NB), the blocks' epilogue
 // operands loaded once for the row.
 template <int NB>
 void block_group(const DwPairRow& d, const TileEpilogue& ep, int b0) {
-  const int nc = d.C - b0 * 16 < NB * 16 ? d.C - b0 * 16 : NB * 16;
   ChannelEpilogue ce[NB];
-  #pragma GCC unroll 4
-  for (int j = 0; j < NB; ++j) {
-    const int valid = nc - 16 * j;
-    ce[j] = load_channel_epilogue(ep, b0 * 16 + 16 * j, valid > 0 ? valid : 0);  // mask 0: nothing read
-  }
+  const int nc = load_dw_group_epilogue<NB>(ep, d.C, b0, ce);
   int ow = 0;
   for (; ow + kPix <= d.OW; ow += kPix) tile<kPix, NB>(d, ep, ce, nc, ow, b0);
   for (; ow < d.OW; ++ow) tile<1, NB>(d, ep, ce, nc, ow, b0);

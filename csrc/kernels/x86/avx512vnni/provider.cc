@@ -2,8 +2,10 @@
 // without ISA flags when the folder's microkernels were built
 // (INT8RT_HAVE_AVX512VNNI_KERNELS). Binds the microkernels of this folder to
 // the x86 drivers and adds them, best first per family:
-//   conv_s8: conv_s8_dw_pairs_16c_avx512vnni (depthwise, filters 4 or more
-//            wide: x86/conv_dw_pairs.cc's driver, dwconv_pairs_16c.cc),
+//   conv_s8: conv_s8_dw_quads_16c_avx512vnni (depthwise, filters 4 or more
+//            wide: x86/conv_dw_pairs.cc's driver, dwconv_quads_16c.cc),
+//            conv_s8_dw_pairs_16c_avx512vnni (the same convs on pair rows,
+//            dwconv_pairs_16c.cc: by name only, the quads accept them all),
 //            conv_s8_dw_64c_avx512vnni (the other depthwise convs),
 //            conv_s8_igemm_6x64c4_avx512vnni (inputs known to hold no
 //            negative value, or held as u8 codes: its unshifted twin,
@@ -72,11 +74,21 @@ void register_avx512vnni_kernels(KernelRegistry& r) {
   // (section 165).
   static const DwPairsConvKernel dw_pairs({kIsa, "conv_s8_dw_pairs_16c_avx512vnni", avx512vnni::kDwPairBlock,
                                           /*min_width=*/4, avx512vnni::dw_pair_build, avx512vnni::dw_pair_row});
+  // Quad rows (dwconv_quads_16c.cc: 5x5 in 2 vpdpbusd per pixel and row,
+  // not 3 vpdpwssd) ahead of the pairs for filters 4 or more wide, which
+  // they all accept (the pairs stay reachable by name): pairs / quads on
+  // the nine 5x5 shapes above, two runs, 1.09-1.17 at b1 and 1.10-1.45 at
+  // b8 at stride 1 (one 0.87 at 1152 @ 7 b8 in one run), 0.99-1.13 at
+  // stride 2 (Xeon with AMX, RESULTS.md section 173). 3-wide filters stay
+  // with the one-tap kernel: quads 0.74-1.00x its speed on 12 of 14 3x3s.
+  static const DwPairsConvKernel dw_quads({kIsa, "conv_s8_dw_quads_16c_avx512vnni", avx512vnni::kDwPairBlock,
+                                          /*min_width=*/4, avx512vnni::dw_quad_build, avx512vnni::dw_quad_row,
+                                          /*taps=*/4});
   static const IgemmConvKernel conv(igemm_uk);
   static const IgemmGemmKernel gemm(igemm_uk);
   static const X86GemmU8S8Kernel gemm_u8s8("gemm_u8s8_6x64c4_avx512vnni", kIsa, avx512vnni::gemm_u8s8_fn,
                                            avx512vnni::kU8S8MR, avx512vnni::kU8S8NB, avx512vnni::gemm_u8s8_pack_b);
-  r.add(dw_pairs, dw, conv, gemm, gemm_u8s8);
+  r.add(dw_quads, dw_pairs, dw, conv, gemm, gemm_u8s8);
 }
 
 }  // namespace x86
