@@ -11,7 +11,8 @@
 # BUILD (default build/asan) holds the build and the package (BUILD/site);
 # later runs are incremental. CUDA is off (host code is what is checked).
 # CPP_TESTS=0 neither builds nor runs the C++ unit tests (41 more sanitized
-# objects), for a run of chosen Python tests. Where ccache is installed it
+# objects), for a run of chosen Python tests; PY_TESTS=0 runs the C++ unit
+# tests only. Where ccache is installed it
 # compiles (unless CMAKE_CXX_COMPILER_LAUNCHER says otherwise), so a later
 # run or session with the same CCACHE_DIR reuses the objects (the sanitized
 # build at -O1 -g is the slow part: about 330 objects).
@@ -44,6 +45,7 @@ if [ "${CPP_TESTS:-1}" != 0 ]; then
   "$build/cpptests/int8rt_cpp_tests" --gtest_brief=1
 fi
 
+[ "${PY_TESTS:-1}" != 0 ] || exit 0
 echo "== Python tests (ASan + UBSan)"
 preload="$(gcc -print-file-name=libasan.so) $(gcc -print-file-name=libubsan.so)"
 # Left out: test_cpp_unit (the C++ tests ran above, instrumented), test_fuzz

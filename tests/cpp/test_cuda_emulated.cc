@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "int8rt/calibration.h"
+#include "int8rt/error.h"
 #include "kernel_test_util.h"
 #include "kernels/cuda/cuda_kernels.h"
 #include "kernels/ref/requantize.h"
@@ -411,6 +412,61 @@ TEST(CudaEmulated, GemmDp4aMatchesReference) {
         ASSERT_EQ(y.buf[i], ref[i]) << what << ": byte " << i << " differs";
       }
     }
+  }
+}
+
+// ---- non-finite values in the int8 epilogue ----
+
+// The float clamps of the CUDA kernels are all int8 epilogues: requantize_dev
+// (conv / GEMM, int8 or float output), quantize_dev, the add's and the
+// average pools' clamps. Each is the int8 reference's two selects
+// (ref/requantize.h: NaN takes clamp_lo, +-inf the bounds), not the FP32 /
+// BF16 layers' Relu / Clip rule (ref/clip_f32.h, NaN kept), and stays so:
+// a NaN cannot be rounded to int8, and the float output is the int8 engine's
+// dequantized conv, whose x86 kernels follow the same reference. No CUDA
+// kernel applies a float Relu / Clip. Pinned here on the value level,
+// -0 and the non-finite values included.
+TEST(CudaEmulated, RequantizeNonFiniteFollowsInt8Reference) {
+  const float inf = std::numeric_limits<float>::infinity(), nan = std::numeric_limits<float>::quiet_NaN();
+  const float scale[] = {1.0f};
+  for (float lo : {-inf, 0.0f, -128.0f}) {
+    for (float hi : {inf, 6.0f, 127.0f}) {
+      for (float bias : {nan, -nan, inf, -inf, -0.0f, 0.0f, 3.5f}) {
+        const float biases[] = {bias};
+        k::Epilogue ep;
+        ep.scale = scale;
+        ep.bias = biases;
+        ep.clamp_lo = lo;
+        ep.clamp_hi = hi;
+        ep.out_type = k::OutputType::kFloat32;
+        const float want = k::ref::requantize(0, 0, ep, 0), got = kc::requantize_dev(0, 0, ep, 0);
+        EXPECT_EQ(0, std::memcmp(&want, &got, 4)) << "bias " << bias << " lo " << lo << " hi " << hi
+                                                  << ": ref " << want << " cuda " << got;
+        if (std::isnan(bias)) {
+          EXPECT_EQ(got, lo) << "NaN takes the lower bound";
+        }
+      }
+    }
+  }
+  for (float x : {nan, -nan, inf, -inf}) {
+    EXPECT_EQ(kc::quantize_dev(x, 1.0f), k::ref::quantize_value(x, 1.0f)) << x;
+  }
+}
+
+// And no non-finite value reaches them: the accumulator is an int32 sum, the
+// residual int8, and make_epilogue refuses a NaN or infinite bias or scale.
+TEST(CudaEmulated, NonFiniteBiasRefusedBeforeAnyKernel) {
+  const float scale[] = {1.0f, 1.0f};
+  for (float bad : {std::numeric_limits<float>::quiet_NaN(), std::numeric_limits<float>::infinity(),
+                    -std::numeric_limits<float>::infinity()}) {
+    const float bias[] = {0.5f, bad};
+    for (k::OutputType out : {k::OutputType::kInt8, k::OutputType::kFloat32}) {
+      EXPECT_THROW(k::make_epilogue(1.0f, scale, 2, bias, 1.0f, out, k::Activation::kRelu), int8rt::InvalidArgument)
+          << bad;
+    }
+    EXPECT_THROW(k::make_epilogue(1.0f, bias, 2, nullptr, 1.0f, k::OutputType::kFloat32, k::Activation::kNone),
+                 int8rt::InvalidArgument)
+        << "weight scale " << bad;
   }
 }
 
