@@ -130,3 +130,17 @@ def test_auto_keeps_softmax_attention_products_int8() -> None:
     auto = q.build_report().auto_choice
     assert auto["float_products"].startswith("off (1 products measured"), auto
     assert products(q) == 2
+
+
+def test_quiet_share_counts_runs_of_different_lengths() -> None:
+    """An attention product's rows are as long as each calibration run's
+    sequence: the quiet share takes the runs as a list (no stacking, which
+    refused rows of 16 beside rows of 24), each row counted once."""
+    from int8rt.accuracy.quiet_positions import quiet_share
+
+    step = 1.0 / 127.0
+    short = np.full((2, 3, 16), 0.5 * step)   # 6 rows below one step
+    long = np.full((1, 4, 24), 2.0 * step)    # 4 rows above it
+    assert quiet_share([short, long], 1.0) == pytest.approx(0.6)
+    assert quiet_share(short, 1.0) == 1.0 and quiet_share([long], 1.0) == 0.0
+    assert quiet_share([], 1.0) == 0.0

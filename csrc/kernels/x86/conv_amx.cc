@@ -55,6 +55,7 @@
 
 #include "core/thread_pool.h"
 #include "int8rt/error.h"
+#include "kernels/x86/amx_tile_epilogue.h"
 #include "kernels/x86/conv_amx_direct.h"
 #include "kernels/x86/conv_amx_pack.h"
 #include "kernels/x86/gemm_as_conv.h"
@@ -200,8 +201,6 @@ void PackedAmxConv::run(int batch, const int8_t* x, const Epilogue& ep, void* y)
   const int64_t grain = total_macs < kParallelMacs ? items : 1;
   const int64_t row_bytes = int64_t{L.kchunks} * amx::kKChunk;
   const AmxFn fn = s.input_codes == Codes::kU8 ? u_.fn_u8 : u_.fn;
-  const uint8_t out_xor = s.output_codes == Codes::kU8 && ep.out_type == OutputType::kInt8 ? 0x80 : 0;
-  const uint8_t residual_xor = s.residual_codes == Codes::kU8 ? 0x80 : 0;
 
   // The microkernel call for rows [p0, p0 + mr) of group g's A at a (rows
   // a_stride apart) and the run of blocks from b0.
@@ -216,19 +215,7 @@ void PackedAmxConv::run(int batch, const int8_t* x, const Epilogue& ep, void* y)
     t.w_block_stride = L.block_stride;
     t.acc_init = comp_ ? comp_->data() + (int64_t{g} * L.nbk + b0) * amx::kBlock : nullptr;
     t.nc = std::min(bpi * amx::kBlock, L.kg - b0 * amx::kBlock);
-    t.ep.scale = ep.scale + k0;
-    t.ep.bias = ep.bias ? ep.bias + k0 : nullptr;
-    t.ep.lo = ep.clamp_lo;
-    t.ep.hi = ep.clamp_hi;
-    t.ep.residual = ep.residual ? ep.residual + p0 * s.K + k0 : nullptr;
-    t.ep.residual_stride = s.K;
-    t.ep.residual_scale = ep.residual_scale;
-    t.ep.y_stride = s.K;
-    t.ep.out_f32 = ep.out_type == OutputType::kFloat32;
-    t.ep.out_xor = out_xor;
-    t.ep.residual_xor = residual_xor;
-    t.ep.y = t.ep.out_f32 ? static_cast<void*>(static_cast<float*>(y) + p0 * s.K + k0)
-                          : static_cast<void*>(static_cast<int8_t*>(y) + p0 * s.K + k0);
+    t.ep = amx_tile_epilogue(s, ep, y, k0, p0 * s.K + k0);
     fn(t);
   };
 

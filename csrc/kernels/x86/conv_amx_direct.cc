@@ -39,6 +39,7 @@
 
 #include "core/thread_pool.h"
 #include "int8rt/error.h"
+#include "kernels/x86/amx_tile_epilogue.h"
 #include "kernels/x86/conv_amx_pack.h"
 #include "kernels/x86/packing.h"
 
@@ -200,8 +201,6 @@ void PackedAmxDirectConv::run(int batch, const int8_t* x, const Epilogue& ep, vo
   const int64_t total_macs = int64_t{batch} * g.oh * g.ow * s.K * g.taps * g.cchunks * amx::kKChunk;
   const int64_t grain = total_macs < kParallelMacs ? items : std::max<int64_t>(1, std::min<int64_t>(8, items / 16));
   const int64_t out_pixels = int64_t{g.oh} * g.ow;
-  const uint8_t out_xor = s.output_codes == Codes::kU8 && ep.out_type == OutputType::kInt8 ? 0x80 : 0;
-  const uint8_t residual_xor = s.residual_codes == Codes::kU8 ? 0x80 : 0;
   const int8_t* base = planes->data();
 
   // Items in order (run, image, tile): consecutive items share a run's
@@ -230,19 +229,7 @@ void PackedAmxDirectConv::run(int batch, const int8_t* x, const Epilogue& ep, vo
       t.nc = std::min(bpi * amx::kBlock, s.K - k0);
       t.acc_init = comp_ ? comp_->data() + k0 : nullptr;
       const int64_t o0 = n * out_pixels * s.K + k0;  // the image's output pixel 0, channel k0
-      t.ep.scale = ep.scale + k0;
-      t.ep.bias = ep.bias ? ep.bias + k0 : nullptr;
-      t.ep.lo = ep.clamp_lo;
-      t.ep.hi = ep.clamp_hi;
-      t.ep.residual = ep.residual ? ep.residual + o0 : nullptr;
-      t.ep.residual_stride = s.K;
-      t.ep.residual_scale = ep.residual_scale;
-      t.ep.y_stride = s.K;
-      t.ep.out_f32 = ep.out_type == OutputType::kFloat32;
-      t.ep.out_xor = out_xor;
-      t.ep.residual_xor = residual_xor;
-      t.ep.y = t.ep.out_f32 ? static_cast<void*>(static_cast<float*>(y) + o0)
-                            : static_cast<void*>(static_cast<int8_t*>(y) + o0);
+      t.ep = amx_tile_epilogue(s, ep, y, k0, o0);
       fn_(t);
     }
   });

@@ -269,8 +269,7 @@ def measure(*, network: Any, engine: Any, data: Mapping[str, np.ndarray], batch_
                                    channel_observed=_channel_observed(s, z)))
 
     for name, layer in made_by.items():
-        rows = np.concatenate([v.reshape(-1, v.shape[-1]) for v in kept[name]]) if kept[name] else None
-        share = quiet_positions.quiet_share(rows, scales[name] * 127.0) if rows is not None else 0.0
+        share = quiet_positions.quiet_share(kept[name], scales[name] * 127.0)  # runs may differ in length
         if share >= quiet_products.QUIET_SHARE:
             warnings.append(f"tensor '{name}' ({methods.get(name, '?')}): {share:.0%} of its rows are below one "
                             f"int8 step (threshold {scales[name] * 127.0:.4g}): the activation x activation product "

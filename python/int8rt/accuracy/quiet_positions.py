@@ -44,7 +44,7 @@ position below a step: SegFormer 0 %).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable, Mapping, Optional
+from typing import Any, Callable, Iterable, Mapping, Optional, Sequence, Union
 
 import numpy as np
 
@@ -126,37 +126,47 @@ def native_bf16() -> bool:
     return bool(cpu_features().get("avx512_bf16")) and ISA_NAMES.index(get_max_isa()) >= ISA_NAMES.index("avx512bf16")
 
 
-def quiet_share(values: np.ndarray, threshold: float) -> float:
+# A tensor's values as rows of its last axis: one array, or one per calibration run.
+Rows = Union[np.ndarray, Sequence[np.ndarray]]
+
+
+def quiet_share(values: Rows, threshold: float) -> float:
     """The share of positions of ``values`` (every axis but the last) whose
     RMS over the last axis (the channels) is below one step of the
-    symmetric int8 grid of ``threshold``."""
-    v = np.asarray(values, dtype=np.float64)
-    if v.ndim < 2 or v.size == 0 or not threshold > 0:
+    symmetric int8 grid of ``threshold``. ``values`` may be a list of
+    arrays whose last axes differ (one per calibration run: an attention
+    product's rows are as long as that run's sequence); their positions
+    count alike."""
+    parts = [values] if isinstance(values, np.ndarray) else list(values)
+    rms = [np.sqrt((v.reshape(-1, v.shape[-1]) ** 2).mean(axis=1))
+           for v in (np.asarray(p, dtype=np.float64) for p in parts) if v.ndim >= 2 and v.size]
+    if not rms or not threshold > 0:
         return 0.0
-    rms = np.sqrt((v.reshape(-1, v.shape[-1]) ** 2).mean(axis=1))
-    return float((rms < threshold / 127.0).mean())
+    return float((np.concatenate(rms) < threshold / 127.0).mean())
 
 
-def float_rows(network: Any, data: Any, batch_size: int) -> Callable[[list[str]], dict[str, np.ndarray]]:
+def float_rows(network: Any, data: Any, batch_size: int) -> Callable[[list[str]], dict[str, Rows]]:
     """``values(names)`` for :func:`quiet_stems`: the float32 values of the
     tensors ``names`` of ``network`` (a builder's optimized network) over
     the samples ``data`` (taps.Samples), in runs of ``batch_size``, as rows
-    of the last axis (samples of different lengths stack)."""
+    of the last axis: per tensor one [rows, last axis] array per run (runs
+    of different lengths may differ in both; :func:`quiet_share` takes the
+    list)."""
     from .taps import batches, fp32_tap_engine
 
-    def values(names: list[str]) -> dict[str, np.ndarray]:
+    def values(names: list[str]) -> dict[str, Rows]:
         ctx = fp32_tap_engine(network, names).create_execution_context()
         parts: dict[str, list[np.ndarray]] = {k: [] for k in names}
         for chunk in batches(data, batch_size):
             out = ctx.run(chunk)
             for k in names:
                 parts[k].append(np.asarray(out[k]).reshape(-1, np.shape(out[k])[-1]))
-        return {k: np.concatenate(v) for k, v in parts.items()}
+        return parts
     return values
 
 
 def quiet_stems(network: Any, thresholds: Mapping[str, float],
-                values: Callable[[list[str]], Mapping[str, np.ndarray]],
+                values: Callable[[list[str]], Mapping[str, Rows]],
                 fp32_layers: Iterable[str] = ()) -> tuple[list[str], dict[str, float]]:
     """The stem layers to try in float32, and the quiet share of each
     stem's normalised tensor: the stems (:func:`stems`) whose tensor holds a
@@ -223,7 +233,7 @@ class StemTrial:
 
 
 def try_stem(network: Any, trial: Trial, scales: Mapping[str, float], current_errors: Callable[[], Any],
-             judge: Callable[[Any], Any], values: Callable[[list[str]], Mapping[str, np.ndarray]], *,
+             judge: Callable[[Any], Any], values: Callable[[list[str]], Mapping[str, Rows]], *,
              fp32_layers: Iterable[str] = (), bias_correction: Optional[bool] = None) -> StemTrial:
     """The float stem (:func:`quiet_stems` at the thresholds of ``scales``,
     int8 scales) tried against the build's engine at ``scales``, whose

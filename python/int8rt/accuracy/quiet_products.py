@@ -50,7 +50,7 @@ import numpy as np
 from . import decision_rule
 from .attention_mask import VALUE_OPS
 from .forward_walk import Readers, reaches
-from .quiet_positions import StemTrial, Trial, quiet_share
+from .quiet_positions import Rows, StemTrial, Trial, quiet_share
 
 __all__ = ["INT8_PRODUCT_OP", "QUIET_SHARE", "ProductTrial", "int8_products", "products", "quiet_products",
            "try_products"]
@@ -102,7 +102,7 @@ def products(network: Any, fp32_layers: Iterable[str] = (), int8: Optional[set[s
 
 
 def quiet_products(network: Any, thresholds: Mapping[str, float],
-                   values: Callable[[list[str]], Mapping[str, np.ndarray]],
+                   values: Callable[[list[str]], Mapping[str, Rows]],
                    fp32_layers: Iterable[str] = (),
                    int8: Optional[set[str]] = None) -> tuple[list[str], dict[str, float]]:
     """The products to try in float32 (module docstring), and the quiet
@@ -140,7 +140,7 @@ class ProductTrial(StemTrial):
 
 
 def try_products(network: Any, trial: Trial, scales: Mapping[str, float], current_errors: Callable[[], Any],
-                 judge: Callable[[Any], Any], values: Callable[[list[str]], Mapping[str, np.ndarray]], *,
+                 judge: Callable[[Any], Any], values: Callable[[list[str]], Mapping[str, Rows]], *,
                  fp32_layers: Iterable[str] = (), bias_correction: Optional[bool] = None,
                  int8: Optional[set[str]] = None) -> ProductTrial:
     """The float products (:func:`quiet_products` at the thresholds of
