@@ -21,19 +21,6 @@
 #include "kernels/x86/conv_amx_direct.h"
 #include "twins/x86_twins.h"
 
-namespace int8rt {
-namespace kernels {
-namespace x86 {
-namespace emulated {
-namespace amx {
-void conv_direct_strip(const AmxConvStrip& s);     // amx/conv_direct_32x32c4.cc, emulated
-void conv_direct_strip_u8(const AmxConvStrip& s);  // the same, tdpbusd on u8 codes
-}  // namespace amx
-}  // namespace emulated
-}  // namespace x86
-}  // namespace kernels
-}  // namespace int8rt
-
 namespace {
 
 using namespace x86_twins;
