@@ -289,6 +289,8 @@ class CalibrationRun:
             # the sets' engines again, unsigned (the default set's is the trial's)
             engines = {first: self._builder.build(_scales(sets[first][0])), default: self._plain[1]}
             self._int8_names = auto_choice.int8_tensors(engines[first], self._network)
+        if default not in engines and self._plain is not None and self._plain[0] == _scales(sets[default][0]):
+            engines[default] = self._plain[1]  # lowered by a decision above (the float products' int8 set): not again
         folds = self._folds(session, sets, held_run) if self._where == "held-out" else None
         choice = auto_choice.choose(self._builder.build, sets, self._int8_names, self._judge, engines=engines,
                                     folds=folds)
