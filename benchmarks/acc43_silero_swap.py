@@ -50,6 +50,8 @@ def main() -> int:
     ap.add_argument("--base", default="entropy")
     ap.add_argument("--swap", default="percentile 99.99")
     ap.add_argument("--parts", default=",".join(PARTS))
+    ap.add_argument("--tensors", default="", help="a part: each int8 tensor whose name holds it swapped alone "
+                                                  "(thresholds and the held-out maximum from the build report)")
     args = ap.parse_args()
     import int8rt
     from test_audio_models import silero_file
@@ -61,12 +63,22 @@ def main() -> int:
         feeds, _ = calibration(fp32, [c for c in CLIPS if c != held], "none")
         ev = streams([held], 2, 10.0)[0]
         want, _ = streamed(fp32, ev)
-        for part in ["", *args.parts.split(",")]:
+        reports = {}
+        for part in ["", *args.parts.split(",")] if not args.tensors else ["", "all"]:
             _hold(args.base, args.swap, part)
             engine, _ = build(path, feeds, "auto", True, bias_correction=False, unsigned_activations=False)
+            reports[part] = {t.name: t for t in engine.build_report().tensors}
             m = metrics(streamed(engine, ev)[0], want)
             print(f"left out {held}, {args.base} with {args.swap} on {part or 'nothing'}: ccos {m['ccos']:.5f}, "
                   f"rel. L2 {m['rel_l2']:.4f}, agree {m['agree']:.4f}", flush=True)
+        for name, t in reports[""].items() if args.tensors else ():
+            if args.tensors not in name:
+                continue
+            _hold(args.base, args.swap, name)
+            engine, _ = build(path, feeds, "auto", True, bias_correction=False, unsigned_activations=False)
+            m = metrics(streamed(engine, ev)[0], want)
+            print(f"| {name.split('/', 1)[-1]} | {t.threshold:.4g} / {reports['all'][name].threshold:.4g} | "
+                  f"{t.observed_max:.4g} | {m['ccos']:.5f} | {m['rel_l2']:.4f} |", flush=True)
     return 0
 
 
