@@ -51,10 +51,37 @@ def scores(run, ev: M.Feeds, refs: list) -> tuple[float, float]:
     return B.centred_cosine(np.concatenate(outs), np.concatenate(refs)), B.centred_cosine(a, r)
 
 
+def lines(path: str, calib: M.Feeds, ev: M.Feeds, refs: list, folder: str, probe, relus: list, top: dict) -> int:
+    """The --lines table: the evaluation lines, worst first by mse's relative L2 less minmax's (``probe``: ONNX
+    Runtime FP32 with ``relus`` among its outputs)."""
+    peak = np.concatenate([np.stack([np.abs(v).reshape(v.shape[0], -1).max(1) for v in probe.run(relus, b)], 1)
+                           for b in B._batches(ev, 4)])                      # [lines, relus]
+    peak = peak / np.array([top["calib"][t].max() for t in relus])
+    r = np.concatenate([o.transpose(1, 0, 2) for o in refs]).astype(np.float64)
+    err = {}
+    for m in ("mse", "minmax"):
+        run = context(path, calib, m, os.path.join(folder, m + ".cache"))
+        a = np.concatenate([run(b).transpose(1, 0, 2) for b in B._batches(ev, 4)]).astype(np.float64)
+        err[m] = np.linalg.norm((a - r).reshape(len(r), -1), axis=1) / np.linalg.norm(r.reshape(len(r), -1), axis=1)
+    order = np.argsort(err["minmax"] - err["mse"])
+    print("| line | mse / minmax relative L2 | largest value / calibration maximum, conv ReLUs " + ", ".join(
+        t.split("/")[2] for t in relus) + " |\n|---|---|---|")
+    for i in order[:6]:
+        print(f"| {i} | {err['mse'][i]:.4f} / {err['minmax'][i]:.4f} | " + " / ".join(f"{p:.2f}" for p in peak[i]) + " |")
+    print(f"lines with a ReLU beyond its calibration maximum: {int((peak > 1).any(1).sum())} of {len(peak)}; "
+          f"mse lower on {int((err['mse'] < err['minmax']).sum())} lines; pooled relative L2 without the worst line "
+          f"(mse / minmax): {np.sqrt(np.mean(np.delete(err['mse'], order[0]) ** 2)):.4f} / "
+          f"{np.sqrt(np.mean(np.delete(err['minmax'], order[0]) ** 2)):.4f}, with it "
+          f"{np.sqrt(np.mean(err['mse'] ** 2)):.4f} / {np.sqrt(np.mean(err['minmax'] ** 2)):.4f}")
+    return 0
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("name", choices=("crnn_lstm", "crnn_gru"))
     ap.add_argument("--dir", default="/tmp/newnets3/models2")
+    ap.add_argument("--lines", action="store_true", help="per evaluation line instead: each conv ReLU's largest "
+                    "value over its calibration maximum, and the two engines' relative L2 on the line")
     args = ap.parse_args()
     import int8rt
     from int8rt.calib.cache import read_cache, write_cache
@@ -92,6 +119,8 @@ def main() -> int:
                 out.write(write_cache({**base, t: other[t]}, algorithm))
             return scores(context(path, calib, algorithm, f), ev, refs)
 
+        if args.lines:
+            return lines(path, calib, ev, refs, folder, probe, [t for t in seen if t.endswith("Relu_output_0")], top)
         print("| tensor | mse / minmax threshold | max abs calib / eval | eval share above mse's | "
               "mse, this tensor at minmax's | minmax, this tensor at mse's |")
         print("|---|---|---|---|---|---|")
