@@ -13,6 +13,11 @@ other, the state carried across; evaluation from a zero state).
 
     PYTHONPATH=python:tests python benchmarks/acc43_silero_swap.py --left-out amfm_down --base entropy \
         --swap "percentile 99.99"
+
+``--sweep T1,T2,...`` instead: every tensor at ``--base``'s threshold but
+``--sweep-tensor`` (and its ``_2d`` copy, the Conv1d's 2-D form the importer
+makes), which is set to each value in turn: how far the left-out clip's
+figure moves with one threshold.
 """
 from __future__ import annotations
 
@@ -44,6 +49,25 @@ def _hold(base: str, swap: str, part: str) -> None:
     auto_choice.apply_methods = apply_methods
 
 
+SWEPT = "If_0_then_branch__Inline_0__/encoder/0/reparam_conv/Conv_output_0"
+
+
+def _set(name: str, value: float) -> None:
+    """After _hold: tensor ``name`` and its ``_2d`` copy at threshold ``value``."""
+    from int8rt.accuracy import auto_choice
+
+    inner = auto_choice.apply_methods
+
+    def apply_methods(collector, methods, names, amaxes):
+        out = inner(collector, methods, names, amaxes)
+        for n in (name, name + "_2d"):
+            if n in out:
+                out[n] = value
+        return out
+
+    auto_choice.apply_methods = apply_methods
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--left-out", default="amfm_down")
@@ -52,6 +76,8 @@ def main() -> int:
     ap.add_argument("--parts", default=",".join(PARTS))
     ap.add_argument("--tensors", default="", help="a part: each int8 tensor whose name holds it swapped alone "
                                                   "(thresholds and the held-out maximum from the build report)")
+    ap.add_argument("--sweep", default="", help="thresholds for --sweep-tensor, comma-separated")
+    ap.add_argument("--sweep-tensor", default=SWEPT)
     args = ap.parse_args()
     import int8rt
     from test_audio_models import silero_file
@@ -63,6 +89,14 @@ def main() -> int:
         feeds, _ = calibration(fp32, [c for c in CLIPS if c != held], "none")
         ev = streams([held], 2, 10.0)[0]
         want, _ = streamed(fp32, ev)
+        for value in [float(v) for v in args.sweep.split(",")] if args.sweep else ():
+            _hold(args.base, args.swap, "")
+            _set(args.sweep_tensor, value)
+            engine, _ = build(path, feeds, "auto", True, bias_correction=False, unsigned_activations=False)
+            m = metrics(streamed(engine, ev)[0], want)
+            print(f"| {held} | {value:g} | {m['ccos']:.5f} | {m['rel_l2']:.4f} | {m['agree']:.4f} |", flush=True)
+        if args.sweep:
+            continue
         reports = {}
         for part in ["", *args.parts.split(",")] if not args.tensors else ["", "all"]:
             _hold(args.base, args.swap, part)
