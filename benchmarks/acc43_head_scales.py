@@ -30,38 +30,27 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import newnets_bench as B  # noqa: E402
-from acc42_fake_quant import with_outputs  # noqa: E402
+from acc42_fake_quant import fake_quantized as acc42_fake_quantized, with_outputs  # noqa: E402
 from realnets import new_models as M  # noqa: E402
 
 
 def fake_quantized(path: str, scales: dict, folder: str) -> str:
     """``path`` with a Q/DQ pair after each tensor of ``scales`` (name ->
-    (scale array, axis or None)), nodes re-sorted topologically."""
+    (scale array, axis or None)): acc42_fake_quant.fake_quantized's model,
+    its scales and zero points then replaced by ``scales``' and the pairs
+    given ``axis`` where one is set."""
     import onnx
     from onnx import helper, numpy_helper
 
-    m = onnx.load(path)
-    g = m.graph
+    m = onnx.load(acc42_fake_quantized(path, {t: 127.0 for t in scales}, list(scales), folder))
+    inits = {i.name: i for i in m.graph.initializer}
     for t, (scale, axis) in scales.items():
         s = np.asarray(scale, np.float32)
-        g.initializer.extend([numpy_helper.from_array(s, t + "_s"),
-                              numpy_helper.from_array(np.zeros(s.shape, np.int8), t + "_z")])
-        for n in g.node:
-            for i, x in enumerate(n.input):
-                if x == t:
-                    n.input[i] = t + "_dq"
-        kw = {} if axis is None else {"axis": axis}
-        g.node.extend([helper.make_node("QuantizeLinear", [t, t + "_s", t + "_z"], [t + "_q"], **kw),
-                       helper.make_node("DequantizeLinear", [t + "_q", t + "_s", t + "_z"], [t + "_dq"], **kw)])
-    nodes, avail, ordered = list(g.node), {i.name for i in g.input} | {i.name for i in g.initializer} | {""}, []
-    while nodes:
-        ready = [n for n in nodes if all(i in avail for i in n.input)]
-        for n in ready:
-            avail |= set(n.output)
-        ordered += ready
-        nodes = [n for n in nodes if n not in ready]
-    del g.node[:]
-    g.node.extend(ordered)
+        inits[t + "_s"].CopyFrom(numpy_helper.from_array(s, t + "_s"))
+        inits[t + "_z"].CopyFrom(numpy_helper.from_array(np.zeros(s.shape, np.int8), t + "_z"))
+        for n in m.graph.node:
+            if axis is not None and n.op_type in ("QuantizeLinear", "DequantizeLinear") and n.input[1] == t + "_s":
+                n.attribute.append(helper.make_attribute("axis", axis))
     out = os.path.join(folder, f"hq{len(os.listdir(folder))}.onnx")
     onnx.save(m, out, save_as_external_data=True, location=os.path.basename(out) + ".data")
     return out
