@@ -14,6 +14,9 @@ threshold, and the two engines' centred cosine (acc33's bench metric and over
 the samples). Same lines as acc33_crnn_rows.py (32 calibration lines seed 2,
 32 evaluation lines seed 1, batches of 4).
 
+``--peers``: the two rows with NNCF beside ONNX Runtime and int8rt auto
+instead (acc33's lines and metrics, and the per-step argmax agreement).
+
 Usage (from /tmp): PYTHONPATH=<repo>/python python3 <repo>/benchmarks/acc43_crnn_swap.py crnn_lstm --dir D
 """
 from __future__ import annotations
@@ -43,12 +46,35 @@ def context(path: str, calib: M.Feeds, algorithm: str, cache: str):
     return lambda f: ctx.run(f)["out"]
 
 
-def scores(run, ev: M.Feeds, refs: list) -> tuple[float, float]:
-    """(bench metric, over the samples) of ``run`` on ``ev`` against ``refs`` (acc33_crnn_rows.py's metrics)."""
+def scores(run, ev: M.Feeds, refs: list) -> tuple[float, float, float]:
+    """(bench metric, over the samples, per-step argmax agreement) of ``run`` on ``ev`` against ``refs``
+    (acc33_crnn_rows.py's metrics)."""
     outs = [run(b) for b in B._batches(ev, 4)]
     a = np.concatenate([o.transpose(1, 0, 2) for o in outs])
     r = np.concatenate([o.transpose(1, 0, 2) for o in refs])
-    return B.centred_cosine(np.concatenate(outs), np.concatenate(refs)), B.centred_cosine(a, r)
+    return (B.centred_cosine(np.concatenate(outs), np.concatenate(refs)), B.centred_cosine(a, r),
+            float((a.argmax(-1) == r.argmax(-1)).mean()))
+
+
+def peers(name: str, path: str, calib: M.Feeds, ev: M.Feeds, refs: list) -> int:
+    """The --peers rows: int8rt auto (acc33's engine), ONNX Runtime quantize_static (QDQ, per-channel, MinMax) and
+    NNCF's default post-training INT8 (fast bias correction on and off; OpenVINO CPU, 1 thread)."""
+    from newnets_probe import int8rt_context
+    from realnets import openvino_engines as O
+    from wheelnets_bench import ort_int8
+
+    q = M.ort_session(ort_int8(path, calib, 8)[0])
+
+    def nncf(bias_correction: bool):
+        compiled = O.compile_model(O.nncf_int8(path, list(B._batches(calib, 1)), bias_correction=bias_correction)[0], 1)
+        return lambda f: compiled(f)[0]
+
+    runs = {"int8rt auto": lambda: int8rt_context(path, calib, "auto"), "ORT INT8": lambda: lambda f: q.run(None, f)[0],
+            "NNCF": lambda: nncf(True), "NNCF, bias correction off": lambda: nncf(False)}
+    for k, make in runs.items():
+        print(f"{name} {k:26s} bench metric / over the samples / argmax agreement "
+              f"{'%.5f / %.5f / %.4f' % scores(make(), ev, refs)}", flush=True)
+    return 0
 
 
 def lines(path: str, calib: M.Feeds, ev: M.Feeds, refs: list, folder: str, probe, relus: list, top: dict) -> int:
@@ -80,6 +106,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("name", choices=("crnn_lstm", "crnn_gru"))
     ap.add_argument("--dir", default="/tmp/newnets3/models2")
+    ap.add_argument("--peers", action="store_true", help="the rows with ONNX Runtime and NNCF instead (peers())")
     ap.add_argument("--lines", action="store_true", help="per evaluation line instead: each conv ReLU's largest "
                     "value over its calibration maximum, and the two engines' relative L2 on the line")
     args = ap.parse_args()
@@ -91,12 +118,14 @@ def main() -> int:
     path, calib, ev = str(model), net.feeds(32, 2), net.feeds(32, 1)
     fp32 = M.ort_session(path)
     refs = [fp32.run(None, b)[0] for b in B._batches(ev, 4)]
+    if args.peers:
+        return peers(args.name, path, calib, ev, refs)
     with tempfile.TemporaryDirectory() as folder:
         caches = {}
         for m in ("mse", "minmax"):
             f = os.path.join(folder, m + ".cache")
             run = context(path, calib, m, f)
-            print(f"{m} alone: bench metric / over the samples {'%.5f / %.5f' % scores(run, ev, refs)}", flush=True)
+            print(f"{m} alone: bench metric / over the samples {'%.5f / %.5f' % scores(run, ev, refs)[:2]}", flush=True)
             caches[m] = read_cache(open(f, "rb").read())[2]
         mse, mm = caches["mse"], caches["minmax"]
         differ = [t for t in mse if t in mm and abs(mse[t] - mm[t]) > 1e-3 * max(mm[t], 1e-30)]
