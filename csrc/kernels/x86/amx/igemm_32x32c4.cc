@@ -32,11 +32,13 @@
 // (one filled while the other is requantized) to the AVX-512 epilogue of
 // avx512vnni/epilogue.h (ref/requantize.h in vector form), so AMX adds no
 // arithmetic of its own after the dot products.
-// u8-coded residual and output (TileEpilogue::residual_xor / out_xor): the
-// residual rows of each step are read xor-ed into a 32 x 32 buffer
-// and the stored output rows xor-ed in place, here rather than in that
-// epilogue, whose emulated build (the twins' AVX-512 emulation) takes no xors,
-// so that the one source behaves alike in both builds.
+// u8-coded residual and output (TileEpilogue::residual_xor / out_xor):
+// natively the epilogue applies them in its registers (a residual load's and
+// the narrowed row's one vpxor, INT8RT_EPILOGUE_U8_CODES); the emulated
+// build, whose AVX-512 emulation takes no xors, xors the step's residual
+// rows into a 32 x 32 buffer and the stored output rows in place (the same
+// bytes). Those two byte loops had cost the u8-coded 64 -> 256 1x1s of
+// ResNet-50 most of their time natively (RESULTS.md section 176).
 //
 // Compiled twice from this text (kernels/x86/amx/amx_tile.h): natively in
 // the library (namespace amx) and, in the tests, against amx_emulation.h
@@ -117,6 +119,7 @@ void store_tiles(int32_t* acc) {
 #undef INT8RT_AMX_DOT
 #undef INT8RT_AMX_START
 
+#if !INT8RT_EPILOGUE_U8_CODES
 // Bytes [0, n) of `rows` rows (src_stride apart) xor 0x80 into dst (dst_stride apart).
 void xor_rows(const int8_t* src, int64_t src_stride, int rows, int n, int8_t* dst, int64_t dst_stride) {
   for (int i = 0; i < rows; ++i) {
@@ -125,25 +128,30 @@ void xor_rows(const int8_t* src, int64_t src_stride, int rows, int n, int8_t* ds
     for (int l = 0; l < n; ++l) d[l] = static_cast<int8_t>(s[l] ^ 0x80);
   }
 }
+#endif
 
 // The epilogue of rows [r0, r0 + mr) and channels [c0, c0 + n) of t's
-// (pointers moved there), its residual rows xor-ed into `codes` (32 bytes
-// apart) where u8-coded; no xors.
+// (pointers moved there). Natively its xors stay for the epilogue; emulated,
+// its residual rows are xor-ed into `codes` (32 bytes apart) where u8-coded
+// and it carries no xors (the output's: epilogue_step).
 TileEpilogue step_epilogue(const TileEpilogue& e, int r0, int mr, int c0, int n, int8_t* codes) {
   TileEpilogue pe = e;
   pe.scale = e.scale + c0;
   pe.bias = e.bias ? e.bias + c0 : nullptr;
   const int64_t at = r0 * e.y_stride + c0;
   pe.y = e.out_f32 ? static_cast<void*>(static_cast<float*>(e.y) + at) : static_cast<void*>(static_cast<int8_t*>(e.y) + at);
+  if (e.residual) pe.residual = e.residual + r0 * e.residual_stride + c0;
+#if INT8RT_EPILOGUE_U8_CODES
+  (void)mr, (void)n, (void)codes;
+#else
   if (e.residual && e.residual_xor) {
-    xor_rows(e.residual + r0 * e.residual_stride + c0, e.residual_stride, mr, n, codes, 32);
+    xor_rows(pe.residual, e.residual_stride, mr, n, codes, 32);
     pe.residual = codes;
     pe.residual_stride = 32;
-  } else if (e.residual) {
-    pe.residual = e.residual + r0 * e.residual_stride + c0;
   }
   pe.out_xor = 0;
   pe.residual_xor = 0;
+#endif
   return pe;
 }
 
@@ -201,13 +209,24 @@ void epilogue_step(const AmxTile& t, const Step& st, const int32_t* acc, int8_t*
   // int8: both blocks of a row narrowed together, one masked store per row.
   const __m512 lo = _mm512_set1_ps(ep.lo), hi = _mm512_set1_ps(ep.hi);
   int8_t* y = static_cast<int8_t*>(ep.y);
+#if INT8RT_EPILOGUE_U8_CODES
+  const __m512i flip = _mm512_set1_epi8(static_cast<char>(ep.out_xor));
+  const __m128i res_flip = _mm_set1_epi8(static_cast<char>(ep.residual_xor));
+#endif
   for (int i = 0; i < st.mr; ++i) {
     __m512i rows[2] = {_mm512_load_si512(acc + 32 * i), _mm512_setzero_si512()};
     if (n > 16) rows[1] = _mm512_load_si512(acc + 32 * i + 16);
-    avx512vnni::store_requantized_row<2>(rows, ce, n, ep.residual ? ep.residual + i * ep.residual_stride : nullptr,
-                                         ep.residual_scale, lo, hi, y + i * ep.y_stride);
+    const int8_t* res = ep.residual ? ep.residual + i * ep.residual_stride : nullptr;
+#if INT8RT_EPILOGUE_U8_CODES
+    avx512vnni::store_requantized_row<2>(rows, ce, n, res, ep.residual_scale, lo, hi, y + i * ep.y_stride, flip,
+                                         res_flip);
+#else
+    avx512vnni::store_requantized_row<2>(rows, ce, n, res, ep.residual_scale, lo, hi, y + i * ep.y_stride);
+#endif
   }
+#if !INT8RT_EPILOGUE_U8_CODES
   if (t.ep.out_xor) xor_rows(y, ep.y_stride, st.mr, n, y, ep.y_stride);
+#endif
 }
 
 // Steps (row tile, pair of blocks), row tile outer, software-pipelined: step
