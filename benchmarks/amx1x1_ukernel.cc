@@ -5,17 +5,17 @@
 // driven as x86/conv_amx.cc drives a 1x1 conv read in place on one thread:
 // A [M][K] (K a multiple of 64), calls of ROWS rows (128 unless set) against
 // all N channels. CODES=u8 runs the ResNet-50 case of RESULTS.md section 176:
-// u8-coded input (gemm_tile_u8 from -128 * sum(w)), a u8-coded residual and
-// a u8-coded int8 output; CODES=s8 (default) int8 codes, no residual.
+// u8-coded input (gemm_tile_u8 from -128 * sum(w)) and int8 output, with a
+// u8-coded residual (RES=u8, the default there; RES=s8: int8-coded; RES=none);
+// CODES=s8 (default) int8 codes, no residual unless RES says.
 // Random bytes (timing only; tests/cpp check values). Prints per shape the
 // medians and the best thread-CPU times of both, the tree's fraction of the peak and
 // base / tree (the speed-up).
-// Build (repository root; BASE a commit):
-//   git show BASE:csrc/kernels/x86/amx/igemm_32x32c4.cc | sed -e 's|namespace INT8RT_AMX_NS {|&\
-//     namespace base {|' -e 's|}  // namespace INT8RT_AMX_NS|}}|' > /tmp/base_igemm.cc
-//   g++ -O2 -std=c++17 -Icsrc -mamx-tile -mamx-int8 -mavx512f -mavx512bw -mavx512vl -mavx512dq \
-//     -mavx512vnni -DAMX1X1_BASE='"/tmp/base_igemm.cc"' benchmarks/amx1x1_ukernel.cc -o /tmp/amx1x1_uk
-// Run: [CODES=u8] [ROWS=128] /tmp/amx1x1_uk [peak_gops] [M N K ...]
+// Build (repository root; BASE a commit; the sed puts the base copy in a
+// nested namespace `base` of the kernels' one):
+//   git show BASE:csrc/kernels/x86/amx/igemm_32x32c4.cc | sed -e 's|^namespace INT8RT_AMX_NS {|& namespace base {|' -e 's|}  // namespace INT8RT_AMX_NS|}}|' > /tmp/base_igemm.cc
+//   g++ -O2 -std=c++17 -Icsrc -mamx-tile -mamx-int8 -mavx512f -mavx512bw -mavx512vl -mavx512dq -mavx512vnni -DAMX1X1_BASE='"/tmp/base_igemm.cc"' benchmarks/amx1x1_ukernel.cc -o /tmp/amx1x1_uk
+// Run: [CODES=u8] [RES=u8|s8|none] [ROWS=128] /tmp/amx1x1_uk [peak_gops] [M N K ...]
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -41,7 +41,7 @@ struct Buffer {
   int8_t* p;
 };
 
-void run_shape(int M, int N, int K, double peak, int rows, bool u8) {
+void run_shape(int M, int N, int K, double peak, int rows, bool u8, int res_mode) {
   const int kchunks = (K + 63) / 64;
   const int nbk = (N + 15) / 16;
   const int64_t block_stride = int64_t{kchunks} * 1024;
@@ -70,12 +70,12 @@ void run_shape(int M, int N, int K, double peak, int rows, bool u8) {
       t.ep.hi = 127.0f;
       t.ep.y = y.p + static_cast<int64_t>(p0) * N;
       t.ep.y_stride = N;
-      if (u8) {
+      if (u8) t.ep.out_xor = 0x80;
+      if (res_mode > 0) {
         t.ep.residual = res.p + static_cast<int64_t>(p0) * N;
         t.ep.residual_stride = N;
         t.ep.residual_scale = 0.7f;
-        t.ep.residual_xor = 0x80;
-        t.ep.out_xor = 0x80;
+        t.ep.residual_xor = res_mode == 2 ? 0x80 : 0;
       }
       fn(t);
     }
@@ -100,9 +100,10 @@ void run_shape(int M, int N, int K, double peak, int rows, bool u8) {
   std::sort(tb.begin(), tb.end());
   const double mt = tt[tt.size() / 2], mb = tb[tb.size() / 2];
   const double ops = 2.0 * M * N * K / 1e9;
+  static const char* const what[2][3] = {{"s8     ", "s8+res ", "s8+ures"}, {"u8     ", "u8+sres", "u8+res "}};
   std::printf("%s M%-6d N%-5d K%-5d tree %8.1f us (%5.1f%% peak, best %5.1f%%)  base %8.1f us (%5.1f%%)  "
               "base/tree %.2f (best %.2f), %zu pairs\n",
-              u8 ? "u8+res" : "s8    ", M, N, K, mt * 1e6, 100 * ops / mt / peak, 100 * ops / tt[0] / peak, mb * 1e6,
+              what[u8][res_mode], M, N, K, mt * 1e6, 100 * ops / mt / peak, 100 * ops / tt[0] / peak, mb * 1e6,
               100 * ops / mb / peak, mb / mt, tb[0] / tt[0], tt.size());
 }
 
@@ -116,11 +117,13 @@ int main(int argc, char** argv) {
   const double peak = argc > 1 ? std::atof(argv[1]) : 7764.0;
   const int rows = std::getenv("ROWS") ? std::atoi(std::getenv("ROWS")) : 128;
   const bool u8 = std::getenv("CODES") && std::strcmp(std::getenv("CODES"), "u8") == 0;
+  const char* res = std::getenv("RES");
+  const int res_mode = !res ? (u8 ? 2 : 0) : std::strcmp(res, "u8") == 0 ? 2 : std::strcmp(res, "s8") == 0 ? 1 : 0;
   std::vector<int> dims;
   for (int i = 2; i < argc; ++i) dims.push_back(std::atoi(argv[i]));
   // ResNet-50's 1x1s at batch 8 (M = 8 * H * W) and BERT's FFN GEMM at 8 x 128 tokens.
   if (dims.empty()) dims = {25088, 256, 64, 25088, 64, 256, 6272, 512, 128, 1568, 256, 1024, 1568, 1024, 256, 1024, 3072, 768};
   double loadavg[1] = {0};
   if (getloadavg(loadavg, 1) == 1) std::printf("load %.1f\n", loadavg[0]);
-  for (size_t i = 0; i + 2 < dims.size(); i += 3) run_shape(dims[i], dims[i + 1], dims[i + 2], peak, rows, u8);
+  for (size_t i = 0; i + 2 < dims.size(); i += 3) run_shape(dims[i], dims[i + 1], dims[i + 2], peak, rows, u8, res_mode);
 }

@@ -24,14 +24,17 @@
 // A: a + i * a_stride holds reduction bytes [0, kchunks * 64) of row i.
 // tdpbssd multiplies signed by signed bytes: no +128 shift, no weight sums.
 // Rows of u8 codes (ConvShape::input_codes, the driver's padding bytes
-// code_byte(pad_value) too) take tdpbusd, u8 by s8, as they are: the C tiles
-// start at acc_init's -128 * sum(w) (one tileloadd of stride 0 per tile in
-// place of tilezero), so the sums are exactly sum(q * w), as tdpbssd's.
+// code_byte(pad_value) too) take tdpbusd, u8 by s8, as they are, and the
+// epilogue adds acc_init's -128 * sum(w) to each int32 sum it reads (int32
+// addition, mod 2^32 as the tile's), so the sums are exactly sum(q * w), as
+// tdpbssd's. (Starting the C tiles there, one tileloadd of stride 0 per tile
+// in place of tilezero, cost the short reductions of ResNet-50's u8-coded
+// 1x1s up to 1.3x: RESULTS.md section 176.)
 // The int32 sums wrap mod 2^32 and the true sum fits (kMaxReduction), so the
 // accumulators are exact. Accumulators go through two 32 x 32 int32 buffers
 // (one filled while the other is requantized) to the AVX-512 epilogue of
 // avx512vnni/epilogue.h (ref/requantize.h in vector form), so AMX adds no
-// arithmetic of its own after the dot products.
+// arithmetic of its own after the dot products but that add.
 // u8-coded residual and output (TileEpilogue::residual_xor / out_xor):
 // natively the epilogue applies them in its registers (a residual load's and
 // the narrowed row's one vpxor, INT8RT_EPILOGUE_U8_CODES); the emulated
@@ -60,8 +63,7 @@ constexpr int kTileBytes = 16 * 64;
 constexpr int kAccStride = 32 * 4;  // bytes per row of the accumulator buffer
 
 // The dot product of C tile c, A tile a, B tile b: tdpbusd on rows of u8
-// codes, tdpbssd on int8 codes. Its C tile's start: acc_init's 16 channels
-// on every row (stride 0), or zero. (Tile numbers must be literals.)
+// codes, tdpbssd on int8 codes. (Tile numbers must be literals.)
 #define INT8RT_AMX_DOT(c, a, b)   \
   do {                            \
     if constexpr (kU8Rows) {      \
@@ -70,24 +72,15 @@ constexpr int kAccStride = 32 * 4;  // bytes per row of the accumulator buffer
       INT8RT_TILE_DPBSSD(c, a, b); \
     }                             \
   } while (0)
-#define INT8RT_AMX_START(c, init)           \
-  do {                                      \
-    if constexpr (kU8Rows) {                \
-      INT8RT_TILE_LOADD(c, init, 0);        \
-    } else {                                \
-      INT8RT_TILE_ZERO(c);                  \
-    }                                       \
-  } while (0)
 
 // C = A x B over all chunks for one or two row tiles and one or two blocks,
-// left in tmm0-3 (stored by store_tiles); init: the first block's acc_init
-// (kU8Rows).
+// left in tmm0-3 (stored by store_tiles).
 template <bool kU8Rows, bool kTwoRows, bool kTwoBlocks>
-void dot_tiles(const AmxTile& t, const int8_t* a, const int8_t* w, const int32_t* init) {
-  INT8RT_AMX_START(0, init);
-  if constexpr (kTwoBlocks) INT8RT_AMX_START(1, init + 16);
-  if constexpr (kTwoRows) INT8RT_AMX_START(2, init);
-  if constexpr (kTwoRows && kTwoBlocks) INT8RT_AMX_START(3, init + 16);
+void dot_tiles(const AmxTile& t, const int8_t* a, const int8_t* w) {
+  INT8RT_TILE_ZERO(0);
+  if constexpr (kTwoBlocks) INT8RT_TILE_ZERO(1);
+  if constexpr (kTwoRows) INT8RT_TILE_ZERO(2);
+  if constexpr (kTwoRows && kTwoBlocks) INT8RT_TILE_ZERO(3);
   const int8_t* a0 = a;
   const int8_t* a1 = a + 16 * t.a_stride;
   const int8_t* w1 = w + t.w_block_stride;
@@ -117,7 +110,6 @@ void store_tiles(int32_t* acc) {
 }
 
 #undef INT8RT_AMX_DOT
-#undef INT8RT_AMX_START
 
 #if !INT8RT_EPILOGUE_U8_CODES
 // Bytes [0, n) of `rows` rows (src_stride apart) xor 0x80 into dst (dst_stride apart).
@@ -175,11 +167,10 @@ template <bool kU8Rows>
 void dot_step(const AmxTile& t, const Step& st) {
   const int8_t* a = t.a + int64_t{32} * st.r * t.a_stride;
   const int8_t* w = t.w + 2 * st.p * t.w_block_stride;
-  const int32_t* init = kU8Rows ? t.acc_init + 32 * st.p : nullptr;
   if (st.two_rows) {
-    st.two_blocks ? dot_tiles<kU8Rows, true, true>(t, a, w, init) : dot_tiles<kU8Rows, true, false>(t, a, w, init);
+    st.two_blocks ? dot_tiles<kU8Rows, true, true>(t, a, w) : dot_tiles<kU8Rows, true, false>(t, a, w);
   } else {
-    st.two_blocks ? dot_tiles<kU8Rows, false, true>(t, a, w, init) : dot_tiles<kU8Rows, false, false>(t, a, w, init);
+    st.two_blocks ? dot_tiles<kU8Rows, false, true>(t, a, w) : dot_tiles<kU8Rows, false, false>(t, a, w);
   }
 }
 
@@ -191,17 +182,43 @@ void store_step(const Step& st, int32_t* acc) {
   }
 }
 
-// Requantizes and stores step st's sums (acc, rows 32 apart).
+// a + b, 16 int32 lanes, mod 2^32 (the emulated build's AVX-512 has no
+// integer add: the same adds in C++).
+inline __m512i add_sums(__m512i a, __m512i b) {
+#if defined(INT8RT_X86_EMULATED)
+  alignas(64) int32_t x[16], y[16];
+  _mm512_storeu_si512(x, a);
+  _mm512_storeu_si512(y, b);
+  for (int l = 0; l < 16; ++l) x[l] = static_cast<int32_t>(static_cast<uint32_t>(x[l]) + static_cast<uint32_t>(y[l]));
+  return _mm512_load_si512(x);
+#else
+  return _mm512_add_epi32(a, b);
+#endif
+}
+
+// Requantizes and stores step st's sums (acc, rows 32 apart), plus acc_init
+// for rows of u8 codes.
+template <bool kU8Rows>
 void epilogue_step(const AmxTile& t, const Step& st, const int32_t* acc, int8_t* residual) {
   const int c0 = 32 * st.p;
   const int n = t.nc - c0 < 32 ? t.nc - c0 : 32;
+  // Block jj's 16 sums of row i (acc_init has 16 entries for every block).
+  __m512i init[2] = {_mm512_setzero_si512(), _mm512_setzero_si512()};
+  if constexpr (kU8Rows) {
+    init[0] = _mm512_loadu_si512(t.acc_init + c0);
+    if (n > 16) init[1] = _mm512_loadu_si512(t.acc_init + c0 + 16);
+  }
+  auto sums = [&](int i, int jj) {
+    const __m512i v = _mm512_load_si512(acc + 32 * i + 16 * jj);
+    return kU8Rows ? add_sums(v, init[jj]) : v;
+  };
   const TileEpilogue ep = step_epilogue(t.ep, 32 * st.r, st.mr, c0, n, residual);
   const avx512vnni::ChannelEpilogue ce[2] = {avx512vnni::load_channel_epilogue(ep, 0, n < 16 ? n : 16),
                                              avx512vnni::load_channel_epilogue(ep, 16, n > 16 ? n - 16 : 1)};
   if (ep.out_f32) {
     for (int jj = 0; jj < (n > 16 ? 2 : 1); ++jj) {
       for (int i = 0; i < st.mr; ++i) {
-        avx512vnni::store_requantized(_mm512_load_si512(acc + 32 * i + 16 * jj), ce[jj], ep, i, 16 * jj);
+        avx512vnni::store_requantized(sums(i, jj), ce[jj], ep, i, 16 * jj);
       }
     }
     return;
@@ -214,8 +231,8 @@ void epilogue_step(const AmxTile& t, const Step& st, const int32_t* acc, int8_t*
   const __m128i res_flip = _mm_set1_epi8(static_cast<char>(ep.residual_xor));
 #endif
   for (int i = 0; i < st.mr; ++i) {
-    __m512i rows[2] = {_mm512_load_si512(acc + 32 * i), _mm512_setzero_si512()};
-    if (n > 16) rows[1] = _mm512_load_si512(acc + 32 * i + 16);
+    __m512i rows[2] = {sums(i, 0), _mm512_setzero_si512()};
+    if (n > 16) rows[1] = sums(i, 1);
     const int8_t* res = ep.residual ? ep.residual + i * ep.residual_stride : nullptr;
 #if INT8RT_EPILOGUE_U8_CODES
     avx512vnni::store_requantized_row<2>(rows, ce, n, res, ep.residual_scale, lo, hi, y + i * ep.y_stride, flip,
@@ -252,7 +269,7 @@ void gemm_tile_rows(const AmxTile& t) {
       if (st.mr != done.mr) configure_rows(st.mr);
       dot_step<kU8Rows>(t, st);
     }
-    epilogue_step(t, done, acc[s & 1], residual);
+    epilogue_step<kU8Rows>(t, done, acc[s & 1], residual);
   }
   INT8RT_TILE_RELEASE();
 }
