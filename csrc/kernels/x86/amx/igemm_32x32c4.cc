@@ -73,9 +73,27 @@ constexpr int kAccStride = 32 * 4;  // bytes per row of the accumulator buffer
     }                             \
   } while (0)
 
+// B tiles of one call larger than this are loaded with tileloaddt1 (a hint
+// not to keep them in L1): a call's B above L1 is read from L2 once per row
+// tile anyway, and so no longer evicts the row tile's A, which every pair of
+// blocks reads again. On this Xeon (L1d 48 KiB): 1.11-1.25x the microkernel
+// on 1x1 1024 -> 256 @14 at batch 8 and BERT's 768 x 768 GEMM; smaller B
+// (ResNet-50's K = 64 expansions: 16 KiB) stays in L1 (RESULTS.md section 176).
+constexpr int64_t kStreamBBytes = int64_t{32} << 10;
+
+// B tile b of chunk kk at p (64-byte rows), streamed or not (tile numbers must be literals).
+#define INT8RT_AMX_LOAD_B(b, p)           \
+  do {                                    \
+    if constexpr (kStreamB) {             \
+      INT8RT_TILE_STREAM_LOADD(b, p, 64); \
+    } else {                              \
+      INT8RT_TILE_LOADD(b, p, 64);        \
+    }                                     \
+  } while (0)
+
 // C = A x B over all chunks for one or two row tiles and one or two blocks,
-// left in tmm0-3 (stored by store_tiles).
-template <bool kU8Rows, bool kTwoRows, bool kTwoBlocks>
+// left in tmm0-3 (stored by store_tiles); B streamed (kStreamB) or not.
+template <bool kU8Rows, bool kStreamB, bool kTwoRows, bool kTwoBlocks>
 void dot_tiles(const AmxTile& t, const int8_t* a, const int8_t* w) {
   INT8RT_TILE_ZERO(0);
   if constexpr (kTwoBlocks) INT8RT_TILE_ZERO(1);
@@ -86,10 +104,10 @@ void dot_tiles(const AmxTile& t, const int8_t* a, const int8_t* w) {
   const int8_t* w1 = w + t.w_block_stride;
   for (int kk = 0; kk < t.kchunks; ++kk) {
     INT8RT_TILE_LOADD(4, a0 + 64 * kk, t.a_stride);
-    INT8RT_TILE_LOADD(6, w + kTileBytes * kk, 64);
+    INT8RT_AMX_LOAD_B(6, w + kTileBytes * kk);
     INT8RT_AMX_DOT(0, 4, 6);
     if constexpr (kTwoBlocks) {
-      INT8RT_TILE_LOADD(7, w1 + kTileBytes * kk, 64);
+      INT8RT_AMX_LOAD_B(7, w1 + kTileBytes * kk);
       INT8RT_AMX_DOT(1, 4, 7);
     }
     if constexpr (kTwoRows) {
@@ -110,6 +128,7 @@ void store_tiles(int32_t* acc) {
 }
 
 #undef INT8RT_AMX_DOT
+#undef INT8RT_AMX_LOAD_B
 
 #if !INT8RT_EPILOGUE_U8_CODES
 // Bytes [0, n) of `rows` rows (src_stride apart) xor 0x80 into dst (dst_stride apart).
@@ -163,14 +182,16 @@ Step step_at(const AmxTile& t, int s, int pairs, int blocks) {
 void configure_rows(int mr) { configure_2x2(mr < 16 ? mr : 16, mr > 16 ? mr - 16 : 0, 64); }
 
 // Issues step st's dot products.
-template <bool kU8Rows>
+template <bool kU8Rows, bool kStreamB>
 void dot_step(const AmxTile& t, const Step& st) {
   const int8_t* a = t.a + int64_t{32} * st.r * t.a_stride;
   const int8_t* w = t.w + 2 * st.p * t.w_block_stride;
   if (st.two_rows) {
-    st.two_blocks ? dot_tiles<kU8Rows, true, true>(t, a, w) : dot_tiles<kU8Rows, true, false>(t, a, w);
+    st.two_blocks ? dot_tiles<kU8Rows, kStreamB, true, true>(t, a, w)
+                  : dot_tiles<kU8Rows, kStreamB, true, false>(t, a, w);
   } else {
-    st.two_blocks ? dot_tiles<kU8Rows, false, true>(t, a, w) : dot_tiles<kU8Rows, false, false>(t, a, w);
+    st.two_blocks ? dot_tiles<kU8Rows, kStreamB, false, true>(t, a, w)
+                  : dot_tiles<kU8Rows, kStreamB, false, false>(t, a, w);
   }
 }
 
@@ -251,7 +272,7 @@ void epilogue_step(const AmxTile& t, const Step& st, const int32_t* acc, int8_t*
 // computes while the AVX-512 ports requantize. Tile registers are not
 // renamed: step s's sums leave tmm0-3 for acc[s % 2] first (a partial last
 // row tile's LDTILECFG, which zeroes the tiles, comes after that store).
-template <bool kU8Rows>
+template <bool kU8Rows, bool kStreamB>
 void gemm_tile_rows(const AmxTile& t) {
   alignas(64) int32_t acc[2][32 * 32];
   alignas(64) int8_t residual[32 * 32];  // a step's u8-coded residual rows, as codes
@@ -260,24 +281,27 @@ void gemm_tile_rows(const AmxTile& t) {
   const int steps = (t.mr + 31) / 32 * pairs;
   Step st = step_at(t, 0, pairs, blocks);
   configure_rows(st.mr);
-  dot_step<kU8Rows>(t, st);
+  dot_step<kU8Rows, kStreamB>(t, st);
   for (int s = 0; s < steps; ++s) {
     store_step(st, acc[s & 1]);
     const Step done = st;
     if (s + 1 < steps) {
       st = step_at(t, s + 1, pairs, blocks);
       if (st.mr != done.mr) configure_rows(st.mr);
-      dot_step<kU8Rows>(t, st);
+      dot_step<kU8Rows, kStreamB>(t, st);
     }
     epilogue_step<kU8Rows>(t, done, acc[s & 1], residual);
   }
   INT8RT_TILE_RELEASE();
 }
 
+// B streamed where the call's blocks exceed kStreamBBytes.
+bool streams_b(const AmxTile& t) { return (t.nc + 15) / 16 * t.w_block_stride > kStreamBBytes; }
+
 }  // namespace
 
-void gemm_tile(const AmxTile& t) { gemm_tile_rows<false>(t); }
-void gemm_tile_u8(const AmxTile& t) { gemm_tile_rows<true>(t); }
+void gemm_tile(const AmxTile& t) { streams_b(t) ? gemm_tile_rows<false, true>(t) : gemm_tile_rows<false, false>(t); }
+void gemm_tile_u8(const AmxTile& t) { streams_b(t) ? gemm_tile_rows<true, true>(t) : gemm_tile_rows<true, false>(t); }
 
 }  // namespace INT8RT_AMX_NS
 }  // namespace x86
