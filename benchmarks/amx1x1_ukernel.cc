@@ -12,9 +12,11 @@
 // medians and the best thread-CPU times of both, the tree's fraction of the peak and
 // base / tree (the speed-up).
 // Build (repository root; BASE a commit; the sed puts the base copy in a
-// nested namespace `base` of the kernels' one):
+// nested namespace `base` of the kernels' one; -O3 as the library's Release
+// build: at -O2 GCC leaves the base's u8 xor loops scalar, which made them
+// look 2-3x slower than they are in the library):
 //   git show BASE:csrc/kernels/x86/amx/igemm_32x32c4.cc | sed -e 's|^namespace INT8RT_AMX_NS {|& namespace base {|' -e 's|}  // namespace INT8RT_AMX_NS|}}|' > /tmp/base_igemm.cc
-//   g++ -O2 -std=c++17 -Icsrc -mamx-tile -mamx-int8 -mavx512f -mavx512bw -mavx512vl -mavx512dq -mavx512vnni -DAMX1X1_BASE='"/tmp/base_igemm.cc"' benchmarks/amx1x1_ukernel.cc -o /tmp/amx1x1_uk
+//   g++ -O3 -DNDEBUG -ffp-contract=off -std=c++17 -Icsrc -mamx-tile -mamx-int8 -mavx512f -mavx512bw -mavx512vl -mavx512dq -mavx512vnni -DAMX1X1_BASE='"/tmp/base_igemm.cc"' benchmarks/amx1x1_ukernel.cc -o /tmp/amx1x1_uk
 // Run: [CODES=u8] [RES=u8|s8|none] [ROWS=128] /tmp/amx1x1_uk [peak_gops] [M N K ...]
 #include <sys/syscall.h>
 #include <unistd.h>

@@ -28,8 +28,8 @@
 // epilogue adds acc_init's -128 * sum(w) to each int32 sum it reads (int32
 // addition, mod 2^32 as the tile's), so the sums are exactly sum(q * w), as
 // tdpbssd's. (Starting the C tiles there, one tileloadd of stride 0 per tile
-// in place of tilezero, cost the short reductions of ResNet-50's u8-coded
-// 1x1s up to 1.3x: RESULTS.md section 176.)
+// in place of tilezero, ran ResNet-50's u8-coded 1x1s without a residual
+// 1.0-1.2x slower: RESULTS.md section 176.)
 // The int32 sums wrap mod 2^32 and the true sum fits (kMaxReduction), so the
 // accumulators are exact. Accumulators go through two 32 x 32 int32 buffers
 // (one filled while the other is requantized) to the AVX-512 epilogue of
@@ -40,8 +40,9 @@
 // the narrowed row's one vpxor, INT8RT_EPILOGUE_U8_CODES); the emulated
 // build, whose AVX-512 emulation takes no xors, xors the step's residual
 // rows into a 32 x 32 buffer and the stored output rows in place (the same
-// bytes). Those two byte loops had cost the u8-coded 64 -> 256 1x1s of
-// ResNet-50 most of their time natively (RESULTS.md section 176).
+// bytes). Natively that saves two passes over each step's rows, which the
+// -O3 build vectorises: level within the noise on this Xeon (RESULTS.md
+// section 176), but not left to the auto-vectoriser.
 //
 // Compiled twice from this text (kernels/x86/amx/amx_tile.h): natively in
 // the library (namespace amx) and, in the tests, against amx_emulation.h
