@@ -224,9 +224,9 @@ TEST(X86TwinsU8Codes, ExtremeCodes) {
 // microkernel call, partial last tiles), channels around the 16-channel
 // blocks and their pairs, reductions of 1-3 chunks of 64 (C 130: the last
 // rows gathered), B over 32 KiB (tileloaddt1), every coding with a u8-coded
-// input, a residual, int8 and
-// float outputs: the AMX epilogue's u8 xors (natively in its registers,
-// emulated by byte loops: amx/igemm_32x32c4.cc) against the reference.
+// input, a residual, int8 and float outputs: the AMX epilogue's u8 xors
+// (natively in its registers, emulated by byte loops: amx/igemm_32x32c4.cc)
+// and its -128 * sum(w) against the reference.
 TEST(X86TwinsU8Codes, ManyRowsEqualsReference) {
   const std::vector<Under> under = kernels_under_test();
   // C, H, W, K, 1x1; batch: 37 x 37 x 2 = 2738 rows (4 tiles per call), 23 x 23 x 3 = 1587 (2 tiles).
