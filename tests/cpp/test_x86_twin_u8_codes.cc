@@ -26,6 +26,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "kernel_test_util.h"
@@ -216,6 +217,38 @@ TEST(X86TwinsU8Codes, ExtremeCodes) {
         }
       }
     }
+  }
+}
+
+// 1x1 convs read in place over many rows (2 and 4 row tiles of 32 per AMX
+// microkernel call, partial last tiles), channels around the 16-channel
+// blocks and their pairs, reductions of 1-3 chunks of 64 (C 130: the last
+// rows gathered), B over 32 KiB (tileloaddt1), every coding with a u8-coded
+// input, a residual, int8 and float outputs: the AMX epilogue's u8 xors
+// (natively in its registers, emulated by byte loops: amx/igemm_32x32c4.cc)
+// and its -128 * sum(w) against the reference.
+TEST(X86TwinsU8Codes, ManyRowsEqualsReference) {
+  const std::vector<Under> under = kernels_under_test();
+  // C, H, W, K, 1x1; batch: 37 x 37 x 2 = 2738 rows (4 tiles per call), 23 x 23 x 3 = 1587 (2 tiles).
+  const std::vector<std::pair<Conv, int>> shapes = {
+      {{64, 37, 37, 17, 1, 1, 1, 0, 1, 1}, 2},  {{64, 37, 37, 80, 1, 1, 1, 0, 1, 1}, 2},
+      {{128, 23, 23, 48, 1, 1, 1, 0, 1, 1}, 3}, {{192, 23, 23, 33, 1, 1, 1, 0, 1, 1}, 3},
+      {{130, 23, 23, 64, 1, 1, 1, 0, 1, 1}, 3}, {{64, 37, 37, 256, 1, 1, 1, 0, 1, 1}, 2},
+      {{576, 12, 12, 80, 1, 1, 1, 0, 1, 1}, 3}, {{1024, 7, 7, 64, 1, 1, 1, 0, 1, 1}, 3}};  // B of 45 / 64 KiB: streamed
+  const std::vector<Coding> codings = {{U8, U8, U8}, {U8, S8, U8}, {U8, U8, S8}};
+  uint32_t seed = 17700;
+  for (const Under& u : under) {
+    int ran = 0;
+    for (const auto& [c, batch] : shapes) {
+      for (const Coding& cd : codings) {
+        const k::ConvShape s = make(c, 0, cd);
+        ran += check(*u.conv, s, batch, k::OutputType::kInt8, true, Fill::kRandom, seed += 10);
+        if (cd.out == U8) ran += check(*u.conv, s, batch, k::OutputType::kFloat32, true, Fill::kRandom, seed += 10);
+        if (::testing::Test::HasFatalFailure()) return;
+      }
+    }
+    std::printf("%s: %d of %d many-row u8-coded 1x1s ran\n", u.conv->name(), ran, static_cast<int>(shapes.size() * 5));
+    EXPECT_EQ(ran, static_cast<int>(shapes.size() * 5)) << u.conv->name();
   }
 }
 

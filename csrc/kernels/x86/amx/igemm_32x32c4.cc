@@ -24,19 +24,25 @@
 // A: a + i * a_stride holds reduction bytes [0, kchunks * 64) of row i.
 // tdpbssd multiplies signed by signed bytes: no +128 shift, no weight sums.
 // Rows of u8 codes (ConvShape::input_codes, the driver's padding bytes
-// code_byte(pad_value) too) take tdpbusd, u8 by s8, as they are: the C tiles
-// start at acc_init's -128 * sum(w) (one tileloadd of stride 0 per tile in
-// place of tilezero), so the sums are exactly sum(q * w), as tdpbssd's.
+// code_byte(pad_value) too) take tdpbusd, u8 by s8, as they are, and the
+// epilogue adds acc_init's -128 * sum(w) to each int32 sum it reads (int32
+// addition, mod 2^32 as the tile's), so the sums are exactly sum(q * w), as
+// tdpbssd's. (Starting the C tiles there, one tileloadd of stride 0 per tile
+// in place of tilezero, ran ResNet-50's u8-coded 1x1s without a residual
+// 1.0-1.2x slower: RESULTS.md section 176.)
 // The int32 sums wrap mod 2^32 and the true sum fits (kMaxReduction), so the
 // accumulators are exact. Accumulators go through two 32 x 32 int32 buffers
 // (one filled while the other is requantized) to the AVX-512 epilogue of
 // avx512vnni/epilogue.h (ref/requantize.h in vector form), so AMX adds no
-// arithmetic of its own after the dot products.
-// u8-coded residual and output (TileEpilogue::residual_xor / out_xor): the
-// residual rows of each step are read xor-ed into a 32 x 32 buffer
-// and the stored output rows xor-ed in place, here rather than in that
-// epilogue, whose emulated build (the twins' AVX-512 emulation) takes no xors,
-// so that the one source behaves alike in both builds.
+// arithmetic of its own after the dot products but that add.
+// u8-coded residual and output (TileEpilogue::residual_xor / out_xor):
+// natively the epilogue applies them in its registers (a residual load's and
+// the narrowed row's one vpxor, INT8RT_EPILOGUE_U8_CODES); the emulated
+// build, whose AVX-512 emulation takes no xors, xors the step's residual
+// rows into a 32 x 32 buffer and the stored output rows in place (the same
+// bytes). Natively that saves two passes over each step's rows, which the
+// -O3 build vectorises: level within the noise on this Xeon (RESULTS.md
+// section 176), but not left to the auto-vectoriser.
 //
 // Compiled twice from this text (kernels/x86/amx/amx_tile.h): natively in
 // the library (namespace amx) and, in the tests, against amx_emulation.h
@@ -58,8 +64,7 @@ constexpr int kTileBytes = 16 * 64;
 constexpr int kAccStride = 32 * 4;  // bytes per row of the accumulator buffer
 
 // The dot product of C tile c, A tile a, B tile b: tdpbusd on rows of u8
-// codes, tdpbssd on int8 codes. Its C tile's start: acc_init's 16 channels
-// on every row (stride 0), or zero. (Tile numbers must be literals.)
+// codes, tdpbssd on int8 codes. (Tile numbers must be literals.)
 #define INT8RT_AMX_DOT(c, a, b)   \
   do {                            \
     if constexpr (kU8Rows) {      \
@@ -68,33 +73,42 @@ constexpr int kAccStride = 32 * 4;  // bytes per row of the accumulator buffer
       INT8RT_TILE_DPBSSD(c, a, b); \
     }                             \
   } while (0)
-#define INT8RT_AMX_START(c, init)           \
-  do {                                      \
-    if constexpr (kU8Rows) {                \
-      INT8RT_TILE_LOADD(c, init, 0);        \
-    } else {                                \
-      INT8RT_TILE_ZERO(c);                  \
-    }                                       \
+
+// B tiles of one call larger than this are loaded with tileloaddt1 (a hint
+// not to keep them in L1): a call's B above L1 is read from L2 once per row
+// tile anyway, and so no longer evicts the row tile's A, which every pair of
+// blocks reads again. On this Xeon (L1d 48 KiB): 1.11-1.25x the microkernel
+// on 1x1 1024 -> 256 @14 at batch 8 and BERT's 768 x 768 GEMM; smaller B
+// (ResNet-50's K = 64 expansions: 16 KiB) stays in L1 (RESULTS.md section 176).
+constexpr int64_t kStreamBBytes = int64_t{32} << 10;
+
+// B tile b of chunk kk at p (64-byte rows), streamed or not (tile numbers must be literals).
+#define INT8RT_AMX_LOAD_B(b, p)           \
+  do {                                    \
+    if constexpr (kStreamB) {             \
+      INT8RT_TILE_STREAM_LOADD(b, p, 64); \
+    } else {                              \
+      INT8RT_TILE_LOADD(b, p, 64);        \
+    }                                     \
   } while (0)
 
 // C = A x B over all chunks for one or two row tiles and one or two blocks,
-// left in tmm0-3 (stored by store_tiles); init: the first block's acc_init
-// (kU8Rows).
-template <bool kU8Rows, bool kTwoRows, bool kTwoBlocks>
-void dot_tiles(const AmxTile& t, const int8_t* a, const int8_t* w, const int32_t* init) {
-  INT8RT_AMX_START(0, init);
-  if constexpr (kTwoBlocks) INT8RT_AMX_START(1, init + 16);
-  if constexpr (kTwoRows) INT8RT_AMX_START(2, init);
-  if constexpr (kTwoRows && kTwoBlocks) INT8RT_AMX_START(3, init + 16);
+// left in tmm0-3 (stored by store_tiles); B streamed (kStreamB) or not.
+template <bool kU8Rows, bool kStreamB, bool kTwoRows, bool kTwoBlocks>
+void dot_tiles(const AmxTile& t, const int8_t* a, const int8_t* w) {
+  INT8RT_TILE_ZERO(0);
+  if constexpr (kTwoBlocks) INT8RT_TILE_ZERO(1);
+  if constexpr (kTwoRows) INT8RT_TILE_ZERO(2);
+  if constexpr (kTwoRows && kTwoBlocks) INT8RT_TILE_ZERO(3);
   const int8_t* a0 = a;
   const int8_t* a1 = a + 16 * t.a_stride;
   const int8_t* w1 = w + t.w_block_stride;
   for (int kk = 0; kk < t.kchunks; ++kk) {
     INT8RT_TILE_LOADD(4, a0 + 64 * kk, t.a_stride);
-    INT8RT_TILE_LOADD(6, w + kTileBytes * kk, 64);
+    INT8RT_AMX_LOAD_B(6, w + kTileBytes * kk);
     INT8RT_AMX_DOT(0, 4, 6);
     if constexpr (kTwoBlocks) {
-      INT8RT_TILE_LOADD(7, w1 + kTileBytes * kk, 64);
+      INT8RT_AMX_LOAD_B(7, w1 + kTileBytes * kk);
       INT8RT_AMX_DOT(1, 4, 7);
     }
     if constexpr (kTwoRows) {
@@ -115,8 +129,9 @@ void store_tiles(int32_t* acc) {
 }
 
 #undef INT8RT_AMX_DOT
-#undef INT8RT_AMX_START
+#undef INT8RT_AMX_LOAD_B
 
+#if !INT8RT_EPILOGUE_U8_CODES
 // Bytes [0, n) of `rows` rows (src_stride apart) xor 0x80 into dst (dst_stride apart).
 void xor_rows(const int8_t* src, int64_t src_stride, int rows, int n, int8_t* dst, int64_t dst_stride) {
   for (int i = 0; i < rows; ++i) {
@@ -125,25 +140,30 @@ void xor_rows(const int8_t* src, int64_t src_stride, int rows, int n, int8_t* ds
     for (int l = 0; l < n; ++l) d[l] = static_cast<int8_t>(s[l] ^ 0x80);
   }
 }
+#endif
 
 // The epilogue of rows [r0, r0 + mr) and channels [c0, c0 + n) of t's
-// (pointers moved there), its residual rows xor-ed into `codes` (32 bytes
-// apart) where u8-coded; no xors.
+// (pointers moved there). Natively its xors stay for the epilogue; emulated,
+// its residual rows are xor-ed into `codes` (32 bytes apart) where u8-coded
+// and it carries no xors (the output's: epilogue_step).
 TileEpilogue step_epilogue(const TileEpilogue& e, int r0, int mr, int c0, int n, int8_t* codes) {
   TileEpilogue pe = e;
   pe.scale = e.scale + c0;
   pe.bias = e.bias ? e.bias + c0 : nullptr;
   const int64_t at = r0 * e.y_stride + c0;
   pe.y = e.out_f32 ? static_cast<void*>(static_cast<float*>(e.y) + at) : static_cast<void*>(static_cast<int8_t*>(e.y) + at);
+  if (e.residual) pe.residual = e.residual + r0 * e.residual_stride + c0;
+#if INT8RT_EPILOGUE_U8_CODES
+  (void)mr, (void)n, (void)codes;
+#else
   if (e.residual && e.residual_xor) {
-    xor_rows(e.residual + r0 * e.residual_stride + c0, e.residual_stride, mr, n, codes, 32);
+    xor_rows(pe.residual, e.residual_stride, mr, n, codes, 32);
     pe.residual = codes;
     pe.residual_stride = 32;
-  } else if (e.residual) {
-    pe.residual = e.residual + r0 * e.residual_stride + c0;
   }
   pe.out_xor = 0;
   pe.residual_xor = 0;
+#endif
   return pe;
 }
 
@@ -163,15 +183,16 @@ Step step_at(const AmxTile& t, int s, int pairs, int blocks) {
 void configure_rows(int mr) { configure_2x2(mr < 16 ? mr : 16, mr > 16 ? mr - 16 : 0, 64); }
 
 // Issues step st's dot products.
-template <bool kU8Rows>
+template <bool kU8Rows, bool kStreamB>
 void dot_step(const AmxTile& t, const Step& st) {
   const int8_t* a = t.a + int64_t{32} * st.r * t.a_stride;
   const int8_t* w = t.w + 2 * st.p * t.w_block_stride;
-  const int32_t* init = kU8Rows ? t.acc_init + 32 * st.p : nullptr;
   if (st.two_rows) {
-    st.two_blocks ? dot_tiles<kU8Rows, true, true>(t, a, w, init) : dot_tiles<kU8Rows, true, false>(t, a, w, init);
+    st.two_blocks ? dot_tiles<kU8Rows, kStreamB, true, true>(t, a, w)
+                  : dot_tiles<kU8Rows, kStreamB, true, false>(t, a, w);
   } else {
-    st.two_blocks ? dot_tiles<kU8Rows, false, true>(t, a, w, init) : dot_tiles<kU8Rows, false, false>(t, a, w, init);
+    st.two_blocks ? dot_tiles<kU8Rows, kStreamB, false, true>(t, a, w)
+                  : dot_tiles<kU8Rows, kStreamB, false, false>(t, a, w);
   }
 }
 
@@ -183,17 +204,43 @@ void store_step(const Step& st, int32_t* acc) {
   }
 }
 
-// Requantizes and stores step st's sums (acc, rows 32 apart).
+// a + b, 16 int32 lanes, mod 2^32 (the emulated build's AVX-512 has no
+// integer add: the same adds in C++).
+inline __m512i add_sums(__m512i a, __m512i b) {
+#if defined(INT8RT_X86_EMULATED)
+  alignas(64) int32_t x[16], y[16];
+  _mm512_storeu_si512(x, a);
+  _mm512_storeu_si512(y, b);
+  for (int l = 0; l < 16; ++l) x[l] = static_cast<int32_t>(static_cast<uint32_t>(x[l]) + static_cast<uint32_t>(y[l]));
+  return _mm512_load_si512(x);
+#else
+  return _mm512_add_epi32(a, b);
+#endif
+}
+
+// Requantizes and stores step st's sums (acc, rows 32 apart), plus acc_init
+// for rows of u8 codes.
+template <bool kU8Rows>
 void epilogue_step(const AmxTile& t, const Step& st, const int32_t* acc, int8_t* residual) {
   const int c0 = 32 * st.p;
   const int n = t.nc - c0 < 32 ? t.nc - c0 : 32;
+  // Block jj's 16 sums of row i (acc_init has 16 entries for every block).
+  __m512i init[2] = {_mm512_setzero_si512(), _mm512_setzero_si512()};
+  if constexpr (kU8Rows) {
+    init[0] = _mm512_loadu_si512(t.acc_init + c0);
+    if (n > 16) init[1] = _mm512_loadu_si512(t.acc_init + c0 + 16);
+  }
+  auto sums = [&](int i, int jj) {
+    const __m512i v = _mm512_load_si512(acc + 32 * i + 16 * jj);
+    return kU8Rows ? add_sums(v, init[jj]) : v;
+  };
   const TileEpilogue ep = step_epilogue(t.ep, 32 * st.r, st.mr, c0, n, residual);
   const avx512vnni::ChannelEpilogue ce[2] = {avx512vnni::load_channel_epilogue(ep, 0, n < 16 ? n : 16),
                                              avx512vnni::load_channel_epilogue(ep, 16, n > 16 ? n - 16 : 1)};
   if (ep.out_f32) {
     for (int jj = 0; jj < (n > 16 ? 2 : 1); ++jj) {
       for (int i = 0; i < st.mr; ++i) {
-        avx512vnni::store_requantized(_mm512_load_si512(acc + 32 * i + 16 * jj), ce[jj], ep, i, 16 * jj);
+        avx512vnni::store_requantized(sums(i, jj), ce[jj], ep, i, 16 * jj);
       }
     }
     return;
@@ -201,13 +248,24 @@ void epilogue_step(const AmxTile& t, const Step& st, const int32_t* acc, int8_t*
   // int8: both blocks of a row narrowed together, one masked store per row.
   const __m512 lo = _mm512_set1_ps(ep.lo), hi = _mm512_set1_ps(ep.hi);
   int8_t* y = static_cast<int8_t*>(ep.y);
+#if INT8RT_EPILOGUE_U8_CODES
+  const __m512i flip = _mm512_set1_epi8(static_cast<char>(ep.out_xor));
+  const __m128i res_flip = _mm_set1_epi8(static_cast<char>(ep.residual_xor));
+#endif
   for (int i = 0; i < st.mr; ++i) {
-    __m512i rows[2] = {_mm512_load_si512(acc + 32 * i), _mm512_setzero_si512()};
-    if (n > 16) rows[1] = _mm512_load_si512(acc + 32 * i + 16);
-    avx512vnni::store_requantized_row<2>(rows, ce, n, ep.residual ? ep.residual + i * ep.residual_stride : nullptr,
-                                         ep.residual_scale, lo, hi, y + i * ep.y_stride);
+    __m512i rows[2] = {sums(i, 0), _mm512_setzero_si512()};
+    if (n > 16) rows[1] = sums(i, 1);
+    const int8_t* res = ep.residual ? ep.residual + i * ep.residual_stride : nullptr;
+#if INT8RT_EPILOGUE_U8_CODES
+    avx512vnni::store_requantized_row<2>(rows, ce, n, res, ep.residual_scale, lo, hi, y + i * ep.y_stride, flip,
+                                         res_flip);
+#else
+    avx512vnni::store_requantized_row<2>(rows, ce, n, res, ep.residual_scale, lo, hi, y + i * ep.y_stride);
+#endif
   }
+#if !INT8RT_EPILOGUE_U8_CODES
   if (t.ep.out_xor) xor_rows(y, ep.y_stride, st.mr, n, y, ep.y_stride);
+#endif
 }
 
 // Steps (row tile, pair of blocks), row tile outer, software-pipelined: step
@@ -215,7 +273,7 @@ void epilogue_step(const AmxTile& t, const Step& st, const int32_t* acc, int8_t*
 // computes while the AVX-512 ports requantize. Tile registers are not
 // renamed: step s's sums leave tmm0-3 for acc[s % 2] first (a partial last
 // row tile's LDTILECFG, which zeroes the tiles, comes after that store).
-template <bool kU8Rows>
+template <bool kU8Rows, bool kStreamB>
 void gemm_tile_rows(const AmxTile& t) {
   alignas(64) int32_t acc[2][32 * 32];
   alignas(64) int8_t residual[32 * 32];  // a step's u8-coded residual rows, as codes
@@ -224,24 +282,27 @@ void gemm_tile_rows(const AmxTile& t) {
   const int steps = (t.mr + 31) / 32 * pairs;
   Step st = step_at(t, 0, pairs, blocks);
   configure_rows(st.mr);
-  dot_step<kU8Rows>(t, st);
+  dot_step<kU8Rows, kStreamB>(t, st);
   for (int s = 0; s < steps; ++s) {
     store_step(st, acc[s & 1]);
     const Step done = st;
     if (s + 1 < steps) {
       st = step_at(t, s + 1, pairs, blocks);
       if (st.mr != done.mr) configure_rows(st.mr);
-      dot_step<kU8Rows>(t, st);
+      dot_step<kU8Rows, kStreamB>(t, st);
     }
-    epilogue_step(t, done, acc[s & 1], residual);
+    epilogue_step<kU8Rows>(t, done, acc[s & 1], residual);
   }
   INT8RT_TILE_RELEASE();
 }
 
+// B streamed where the call's blocks exceed kStreamBBytes.
+bool streams_b(const AmxTile& t) { return (t.nc + 15) / 16 * t.w_block_stride > kStreamBBytes; }
+
 }  // namespace
 
-void gemm_tile(const AmxTile& t) { gemm_tile_rows<false>(t); }
-void gemm_tile_u8(const AmxTile& t) { gemm_tile_rows<true>(t); }
+void gemm_tile(const AmxTile& t) { streams_b(t) ? gemm_tile_rows<false, true>(t) : gemm_tile_rows<false, false>(t); }
+void gemm_tile_u8(const AmxTile& t) { streams_b(t) ? gemm_tile_rows<true, true>(t) : gemm_tile_rows<true, false>(t); }
 
 }  // namespace INT8RT_AMX_NS
 }  // namespace x86
