@@ -21,7 +21,6 @@
 #include "kernels/sgemm_f32.h"
 
 #include <algorithm>
-#include <cstdlib>
 #include <cstring>
 #include <vector>
 
@@ -323,32 +322,6 @@ void gemm_tile(const SgemmKernel& uk, int64_t i0, int64_t mc, int64_t j0, int64_
             t.residual = ep->residual ? ep->residual + (i0 + ip) * ep->ldr + j0 + jp : nullptr;
             t.clip = ep->clip;
           }
-          uk.fn(t);
-          if ((t.bias || t.col_bias || t.residual || t.clip) && !uk.epilogue) sgemm_tile_epilogue(t);
-        }
-      }
-      continue;
-    }
-    if (B.packed_b && a_in_place && std::getenv("INT8RT_EXP_ROWOUTER")) {
-      const int64_t n_panels = (nc + uk.nr - 1) / uk.nr;
-      const float* b_block = B.packed_b->data.data() + k0 * n_pad + j0 * kc;
-      for (int64_t ti = 0, ip = 0; ti < tiles; ip += tile_rows(ti), ++ti) {
-        t.a = A.data + (i0 + ip) * (A.trans ? 1 : A.ld);
-        t.rows = static_cast<int>(tile_rows(ti));
-        t.ldb = uk.nr;
-        for (int64_t pj = 0; pj < n_panels; ++pj) {
-          const int64_t jp = pj * uk.nr;
-          t.cols = static_cast<int>(std::min<int64_t>(uk.nr, nc - jp));
-          t.b = b_block + jp * kc;
-          t.c = C + (i0 + ip) * ldc + j0 + jp;
-          if (ep) {
-            const bool last = k0 + kc >= K;
-            t.bias = k0 == 0 && ep->row_bias ? ep->row_bias + i0 + ip : nullptr;
-            t.col_bias = k0 == 0 && ep->col_bias ? ep->col_bias + j0 + jp : nullptr;
-            t.residual = last && ep->residual ? ep->residual + (i0 + ip) * ep->ldr + j0 + jp : nullptr;
-            t.clip = ep->clip && last;
-          }
-          ahead.step();
           uk.fn(t);
           if ((t.bias || t.col_bias || t.residual || t.clip) && !uk.epilogue) sgemm_tile_epilogue(t);
         }
