@@ -276,6 +276,7 @@ void gemm_tile(const SgemmKernel& uk, int64_t i0, int64_t mc, int64_t j0, int64_
     if (a_in_place) {
       t.a_rows = a_rows.data() + k0;
       t.lda = A.trans ? 1 : A.ld;
+      t.a_linear = !A.trans;  // a_rows[k] = k: each row's columns contiguous
     } else if (A.im2col) {  // op(A) = im2col^T: its panels are the im2col's column panels, mr wide
       pack_b_im2col(*A.im2col, k0, kc, i0, mc, uk.mr, scratch.a.data());
     } else if (!A.packed) {

@@ -48,6 +48,12 @@ struct SgemmTile {
   // lda apart in the image, each k a (tap, channel) offset; conv_nhwc_f32.h).
   const int64_t* a_rows = nullptr;
   int64_t lda = 0;
+  // With a_rows, when set: a_rows[k] == a_rows[0] + k for every k of the
+  // slice (a row-major A read in place: each row's columns contiguous). A
+  // microkernel may then walk the rows by pointer increments instead of
+  // reading the table per k (x86/avx512/sgemm_x32.cc); the same values into
+  // the same FMAs in the same order, so the same bits. Others ignore it.
+  bool a_linear = false;
   // With a_rows, when set: row r's element k at a + a_pix[r] + a_rows[k]
   // instead of a + a_rows[k] + r * lda (a run of output pixels that crosses
   // output rows, whose input offsets are not evenly spaced). Only for

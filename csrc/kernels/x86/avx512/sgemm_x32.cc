@@ -40,7 +40,12 @@ namespace {
 // How the tile finds its operands (SgemmTile): packed A and B rows ldb
 // apart; B rows at b_rows; A in place at a_rows and lda. kWide: both
 // 16-column halves (else the lower one only, for tiles of <= 16 columns).
-enum Mode { kPacked, kBRows, kARows };
+// kALinear: A in place with a_rows[k] = a_rows[0] + k (SgemmTile::a_linear,
+// a row-major A): the four row bases step one float per k and the k loop is
+// unrolled by 4, so the broadcasts address A by displacement, without a
+// table load and base arithmetic per k (MLAS's AVX-512 SGEMM walks A the
+// same way). The same values into the same FMAs in the same order as kARows.
+enum Mode { kPacked, kBRows, kARows, kALinear };
 
 template <int MR, int R, Mode kMode, bool kWide>
 void tile(const SgemmTile& t) {
@@ -53,7 +58,22 @@ void tile(const SgemmTile& t) {
   // plus (r % 3) lda, addresses the CPU forms from four independent bases
   // instead of a serial chain of adds (measured: the chain bounded the tile).
   const int64_t lda = t.lda, l3 = 3 * lda;
-  for (int64_t k = 0; k < t.kc; ++k) {
+  if (kMode == kALinear) {
+    const float* p = t.a + t.a_rows[0];
+    const float* base[4] = {p, p + l3, p + 2 * l3, p + 3 * l3};
+#pragma GCC unroll 4
+    for (int64_t k = 0; k < t.kc; ++k) {
+      const __m512 b0 = _mm512_loadu_ps(b), b1 = kWide ? _mm512_loadu_ps(b + 16) : b0;
+#pragma GCC unroll 12
+      for (int r = 0; r < R; ++r) {
+        const __m512 av = _mm512_set1_ps(base[r / 3][(r % 3) * lda + k]);
+        acc0[r] = _mm512_fmadd_ps(av, b0, acc0[r]);
+        if (kWide) acc1[r] = _mm512_fmadd_ps(av, b1, acc1[r]);
+      }
+      b += t.ldb;
+    }
+  }
+  for (int64_t k = 0; kMode != kALinear && k < t.kc; ++k) {
     if (kMode == kBRows) b = t.b + t.b_rows[k];
     const __m512 b0 = _mm512_loadu_ps(b), b1 = kWide ? _mm512_loadu_ps(b + 16) : b0;
     const float* p = kMode == kARows ? t.a + t.a_rows[k] : a;
@@ -108,7 +128,9 @@ void tile(const SgemmTile& t) {
 
 template <int MR, int R, bool kWide>
 void modes(const SgemmTile& t) {
-  if (t.a_rows) {
+  if (t.a_rows && t.a_linear) {
+    tile<MR, R, kALinear, kWide>(t);
+  } else if (t.a_rows) {
     tile<MR, R, kARows, kWide>(t);
   } else if (t.b_rows) {
     tile<MR, R, kBRows, kWide>(t);
