@@ -198,6 +198,13 @@ class PanelPacked final : public PackedBf16Gemm {
     s.pairs.resize(static_cast<size_t>(std::max<int64_t>(pairs_, 1) * width * 2));
     if (as_rows) {
       for (int j = 0; j < width; ++j) std::fill(s.pairs.begin() + j * ld + k_len_, s.pairs.begin() + (j + 1) * ld, 0);
+      if (!x.trans && !x.packed) {
+        // A row-major A: each row's k is contiguous, converted as a [k_len_][1]
+        // panel (dst[k] = from_f32(row[k]), the same values as through
+        // pack_a), not packed to FP32 and transposed first.
+        for (int j = 0; j < width; ++j) k_.rows(x.data + (first + j) * x.ld, k_len_, 1, s.pairs.data() + j * ld, 1);
+        return s.pairs.data();
+      }
     } else {
       std::fill(s.pairs.begin() + (k_len_ + 1) / 2 * width * 2, s.pairs.end(), 0);
     }
