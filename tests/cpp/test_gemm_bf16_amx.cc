@@ -23,6 +23,7 @@
 #include <cstring>
 #include <random>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "int8rt/isa.h"
@@ -234,8 +235,8 @@ TEST(AmxBf16Emulated, TileEpilogueEqualsTheAmxOrderBiasedAndClipped) {
   }
   std::mt19937 gen(10);
   for (const k::GemmBf16Kernel* kernel : amx) {
-    for (int M : {1, 5, 17, 40}) {
-      const int N = 37, K = 45;
+    for (const auto& [M, N] : {std::pair{1, 37}, std::pair{5, 50}, std::pair{17, 37}, std::pair{40, 50}}) {
+      const int K = 45;  // N 37 / 50: the last tile's valid columns end in its first / second 16-column half
       const std::vector<float> W = data(gen, static_cast<size_t>(M) * K), X = data(gen, static_cast<size_t>(K) * N);
       const std::vector<float> bias = data(gen, static_cast<size_t>(M));
       std::vector<float> residual = data(gen, static_cast<size_t>(M) * (N + 3));
@@ -248,7 +249,7 @@ TEST(AmxBf16Emulated, TileEpilogueEqualsTheAmxOrderBiasedAndClipped) {
       ep.clip = true;
       ep.lo = -0.25f;
       ep.hi = 0.5f;
-      const std::string what = std::string(kernel->name()) + " M=" + std::to_string(M);
+      const std::string what = std::string(kernel->name()) + " M=" + std::to_string(M) + " N=" + std::to_string(N);
       std::vector<float> y(static_cast<size_t>(M) * N + 4, -7.0f);
       packed->run(N, {X.data(), N, false}, y.data(), N, false, true, &ep);
       const std::vector<float> want = amx_order(W, X, M, N, K);
