@@ -184,16 +184,27 @@ class PanelPacked final : public PackedBf16Gemm {
 
   // The activation panel of `width` lanes starting at lane `first` (a column
   // of op(X) when left, a row when right) as BF16 pairs [pairs_][width][2],
-  // or as rows [width][pairs_ * 2] for an A panel of a rows_a kernel; the
+  // or as rows [count][pairs_ * 2] for an A panel of a rows_a kernel; the
   // padding past k_len_ is zero.
   const uint16_t* pack_x(const GemmOperand& x, int64_t first, int64_t count, int width) const {
     thread_local Scratch s;
     const bool as_rows = !left_ && rows_a_;
     const int64_t ld = pairs_ * 2;
+    // Rows: only the `count` rows the tile reads (it is configured for its
+    // valid rows), packed and converted as a panel `count` wide: a GEMV
+    // converts one row, not the tile's 32 (RESULTS.md section 181).
+    if (as_rows) width = static_cast<int>(count);
     s.f32.resize(static_cast<size_t>(kChunk * width));
     s.pairs.resize(static_cast<size_t>(std::max<int64_t>(pairs_, 1) * width * 2));
     if (as_rows) {
       for (int j = 0; j < width; ++j) std::fill(s.pairs.begin() + j * ld + k_len_, s.pairs.begin() + (j + 1) * ld, 0);
+      if (!x.trans && !x.packed) {
+        // A row-major A: each row's k is contiguous, converted as a [k_len_][1]
+        // panel (dst[k] = from_f32(row[k]), the same values as through
+        // pack_a), not packed to FP32 and transposed first.
+        for (int j = 0; j < width; ++j) k_.rows(x.data + (first + j) * x.ld, k_len_, 1, s.pairs.data() + j * ld, 1);
+        return s.pairs.data();
+      }
     } else {
       std::fill(s.pairs.begin() + (k_len_ + 1) / 2 * width * 2, s.pairs.end(), 0);
     }

@@ -23,12 +23,14 @@
 #include <cstring>
 #include <random>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "int8rt/isa.h"
 #include "kernels/abi/gemm_bf16.h"
 #include "kernels/gemm_bf16.h"
 #include "kernels/ref/bf16.h"
+#include "kernels/ref/clip_f32.h"
 #include "kernels/registry.h"
 
 namespace int8rt {
@@ -221,47 +223,57 @@ TEST(AmxBf16Emulated, ActivationMatMulEqualsTheAmxOrder) {
 
 // The tile epilogue (row bias, then a residual with its own row stride, then
 // clip) on a left-weights run: == the AMX order plus bias plus residual,
-// clipped as SgemmEpilogue says; a bfloat16 residual (run_bf16_io's r16,
-// which the AMX driver widens before its FP32 epilogue) adds its BF16 values.
+// clipped as SgemmEpilogue says (ref::clip_f32: a NaN residual stays NaN);
+// a bfloat16 residual (run_bf16_io's r16, which the AMX driver widens
+// before its FP32 epilogue) adds its BF16 values. The emulated twin and,
+// where it runs, the native kernel (its AVX-512 epilogue: masked past the
+// tile's valid columns, guard values after the output).
 TEST(AmxBf16Emulated, TileEpilogueEqualsTheAmxOrderBiasedAndClipped) {
+  std::vector<const k::GemmBf16Kernel*> amx = {&emulated()};
+  for (const k::GemmBf16Kernel* c : k::candidates<k::GemmBf16Kernel>()) {  // native, where it runs
+    if (std::string(c->name()) == "gemm_bf16_32x32_amx" && k::decline_reason(*c).empty()) amx.push_back(c);
+  }
   std::mt19937 gen(10);
-  for (int M : {5, 17, 40}) {
-    const int N = 37, K = 45;
-    const std::vector<float> W = data(gen, static_cast<size_t>(M) * K), X = data(gen, static_cast<size_t>(K) * N);
-    const std::vector<float> bias = data(gen, static_cast<size_t>(M));
-    const std::vector<float> residual = data(gen, static_cast<size_t>(M) * (N + 3));
-    auto packed = emulated().pack({W.data(), M, K, K, false, true});
-    k::SgemmEpilogue ep;
-    ep.row_bias = bias.data();
-    ep.residual = residual.data();
-    ep.ldr = N + 3;
-    ep.clip = true;
-    ep.lo = -0.25f;
-    ep.hi = 0.5f;
-    std::vector<float> y(static_cast<size_t>(M) * N, -7.0f);
-    packed->run(N, {X.data(), N, false}, y.data(), N, false, true, &ep);
-    const std::vector<float> want = amx_order(W, X, M, N, K);
-    for (int i = 0; i < M * N; ++i) {
-      float v = want[i] + bias[i / N];
-      v = v + residual[(i / N) * (N + 3) + i % N];
-      v = v > ep.lo ? v : ep.lo;
-      v = v < ep.hi ? v : ep.hi;
-      ASSERT_EQ(bits(y[i]), bits(v)) << "M=" << M << " index " << i << ": " << y[i] << " vs " << v;
+  for (const k::GemmBf16Kernel* kernel : amx) {
+    for (const auto& [M, N] : {std::pair{1, 37}, std::pair{5, 50}, std::pair{17, 37}, std::pair{40, 50}}) {
+      const int K = 45;  // N 37 / 50: the last tile's valid columns end in its first / second 16-column half
+      const std::vector<float> W = data(gen, static_cast<size_t>(M) * K), X = data(gen, static_cast<size_t>(K) * N);
+      const std::vector<float> bias = data(gen, static_cast<size_t>(M));
+      std::vector<float> residual = data(gen, static_cast<size_t>(M) * (N + 3));
+      residual[static_cast<size_t>(M - 1) * (N + 3) + 33] = std::nanf("");  // the second 16-column half
+      auto packed = kernel->pack({W.data(), M, K, K, false, true});
+      k::SgemmEpilogue ep;
+      ep.row_bias = bias.data();
+      ep.residual = residual.data();
+      ep.ldr = N + 3;
+      ep.clip = true;
+      ep.lo = -0.25f;
+      ep.hi = 0.5f;
+      const std::string what = std::string(kernel->name()) + " M=" + std::to_string(M) + " N=" + std::to_string(N);
+      std::vector<float> y(static_cast<size_t>(M) * N + 4, -7.0f);
+      packed->run(N, {X.data(), N, false}, y.data(), N, false, true, &ep);
+      const std::vector<float> want = amx_order(W, X, M, N, K);
+      for (int i = 0; i < M * N; ++i) {
+        float v = want[i] + bias[i / N];
+        v = v + residual[(i / N) * (N + 3) + i % N];
+        v = k::ref::clip_f32(v, ep.lo, ep.hi);
+        ASSERT_EQ(bits(y[i]), bits(v)) << what << " index " << i << ": " << y[i] << " vs " << v;
+      }
+      for (size_t i = static_cast<size_t>(M) * N; i < y.size(); ++i) ASSERT_EQ(bits(y[i]), bits(-7.0f)) << what << " guard";
+      std::vector<uint16_t> r16(residual.size());
+      for (size_t i = 0; i < r16.size(); ++i) r16[i] = k::bf16::from_f32(residual[i]);
+      k::SgemmEpilogue ep16 = ep;
+      ep16.residual = nullptr;
+      std::vector<float> y16(static_cast<size_t>(M) * N + 4, -7.0f);
+      packed->run_bf16_io(N, {X.data(), N, false}, nullptr, y16.data(), nullptr, N, true, &ep16, r16.data());
+      for (int i = 0; i < M * N; ++i) {
+        float v = want[i] + bias[i / N];
+        v = v + k::bf16::to_f32(r16[(i / N) * (N + 3) + i % N]);
+        v = k::ref::clip_f32(v, ep.lo, ep.hi);
+        ASSERT_EQ(bits(y16[i]), bits(v)) << what << " bf16 residual index " << i << ": " << y16[i] << " vs " << v;
+      }
+      for (size_t i = static_cast<size_t>(M) * N; i < y16.size(); ++i) ASSERT_EQ(bits(y16[i]), bits(-7.0f)) << "guard";
     }
-    std::vector<uint16_t> r16(residual.size());
-    for (size_t i = 0; i < r16.size(); ++i) r16[i] = k::bf16::from_f32(residual[i]);
-    k::SgemmEpilogue ep16 = ep;
-    ep16.residual = nullptr;
-    std::vector<float> y16(static_cast<size_t>(M) * N + 4, -7.0f);
-    packed->run_bf16_io(N, {X.data(), N, false}, nullptr, y16.data(), nullptr, N, true, &ep16, r16.data());
-    for (int i = 0; i < M * N; ++i) {
-      float v = want[i] + bias[i / N];
-      v = v + k::bf16::to_f32(r16[(i / N) * (N + 3) + i % N]);
-      v = v > ep.lo ? v : ep.lo;
-      v = v < ep.hi ? v : ep.hi;
-      ASSERT_EQ(bits(y16[i]), bits(v)) << "bf16 residual M=" << M << " index " << i << ": " << y16[i] << " vs " << v;
-    }
-    for (size_t i = static_cast<size_t>(M) * N; i < y16.size(); ++i) ASSERT_EQ(bits(y16[i]), bits(-7.0f)) << "guard";
   }
 }
 

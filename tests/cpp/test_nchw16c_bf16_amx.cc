@@ -7,7 +7,8 @@
 //    from the SDM's TDPBF16PS (amx_acc: per tap whose input row is inside,
 //    per input block pair, even and odd partial sums from 0 over the two
 //    blocks' 16 pairs, then acc + (even + odd), DAZ / FTZ / RNE; a pixel
-//    outside the row a line of zeros, a block past C zeros) and the blocked
+//    outside the row a line of zeros, a block past C zeros; one block and a
+//    kernel row of at most 16 pairs: per kernel row, amx_acc_tap_rows) and the blocked
 //    epilogue (bias, BF16 residual,
 //    clip, from_f32, padded lanes +0);
 //  - against the reference kernels (kernels/ref/nchw16c_bf16.cc, the
@@ -16,7 +17,8 @@
 // Shapes: the pointwise entry (pixel runs around the 16-pixel groups, row
 // and block ranges) and the dense entry: flat 1x1 (groups across rows),
 // strided 1x1, 3x3 at strides 1 / 2 with widths around 16, the 7x7 / 2 stem
-// of 3 channels, 2x3 with dilation and uneven pads, width 1; C odd / one
+// of 3 channels and the other tap-row windows (kernel rows of 6-16 pairs,
+// row dilation, one-sided pads; just past them: per tap), 2x3 with dilation and uneven pads, width 1; C odd / one
 // pair / a last block of fewer than 8 pairs / several blocks; M past a
 // block, one and two blocks per step; bias or none, residual, clip; BF16
 // denormals and zeros of both signs in the data. Guard values after every
@@ -137,9 +139,35 @@ void select(Problem& p, bool bias, bool residual, bool clip, int64_t oy0, int64_
   p.a.mb1 = mb1 ? mb1 : p.MB;
 }
 
+// The tap-row order (one input block, kw > 1, no column dilation, kw QP <=
+// 16): per kernel row whose input row is inside, even and odd partial sums
+// from 0 over the row's kw taps' QP pairs (kx, then q, ascending; a column
+// outside the image zeros), then acc + (even + odd).
+float amx_acc_tap_rows(const k::ConvBf16x16c& a, int64_t mb, int64_t l, int64_t oy, int64_t ox) {
+  const int64_t QP = (a.C + 1) / 2, taps = a.kh * a.kw;
+  float acc = 0.f;
+  for (int64_t ky = 0; ky < a.kh; ++ky) {
+    const int64_t iy = oy * a.sh - a.ph + ky * a.dh;
+    if (iy < 0 || iy >= a.H) continue;
+    float even = 0.f, odd = 0.f;
+    for (int64_t kx = 0; kx < a.kw; ++kx) {
+      const int64_t ix = ox * a.sw - a.pw + kx;
+      for (int64_t q = 0; q < QP; ++q) {
+        const uint16_t* xp = ix >= 0 && ix < a.W ? a.x + (iy * a.W + ix) * 16 + 2 * q : nullptr;
+        const uint16_t* wp = a.w + (((mb * taps + ky * a.kw + kx) * QP + q) * 16 + l) * 2;
+        even = bf::flush_denormal(std::fma(xp ? daz(xp[0]) : 0.f, daz(wp[0]), even));
+        odd = bf::flush_denormal(std::fma(xp ? daz(xp[1]) : 0.f, daz(wp[1]), odd));
+      }
+    }
+    acc = bf::flush_denormal(bf::flush_denormal(acc) + bf::flush_denormal(even + odd));
+  }
+  return acc;
+}
+
 // The AMX order's FP32 sum for output channel m (block mb, lane l) at (oy, ox).
 float amx_acc(const k::ConvBf16x16c& a, int64_t mb, int64_t l, int64_t oy, int64_t ox) {
   const int64_t CB = (a.C + 15) / 16, QP = (a.C + 1) / 2, taps = a.kh * a.kw;
+  if (CB == 1 && a.kw > 1 && a.dw == 1 && a.kw * QP <= 16) return amx_acc_tap_rows(a, mb, l, oy, ox);
   float acc = 0.f;
   for (int64_t t = 0; t < taps; ++t) {
     const int64_t iy = oy * a.sh - a.ph + (t / a.kw) * a.dh, ix = ox * a.sw - a.pw + (t % a.kw) * a.dw;
@@ -268,7 +296,14 @@ TEST(AmxBf16BlockedEmulated, DenseConvEqualsTheAmxOrderWithinTheBoundOfTheRefere
       {8, 16, 4, 33, 3, 3, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, false, true, false},   // ow 33 = 3 x 11, C 8
       {34, 112, 8, 31, 3, 3, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, true, true, false},
       {48, 80, 11, 13, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 1, 1, 5, true, false, false},
-      {3, 64, 23, 29, 7, 7, 2, 2, 3, 3, 3, 1, 1, 0, 0, 0, 0, true, false, true},   // stem
+      {3, 64, 23, 29, 7, 7, 2, 2, 3, 3, 3, 1, 1, 0, 0, 0, 0, true, false, true},   // stem: tap rows, 14 pairs
+      {3, 48, 30, 37, 7, 7, 2, 2, 3, 3, 3, 1, 1, 2, 3, 1, 3, true, true, true},    // stem, row and block range
+      {3, 32, 9, 35, 3, 3, 2, 2, 1, 1, 1, 1, 1, 0, 0, 0, 0, true, false, true},    // tap rows: 3x3 /2, 6 pairs
+      {16, 20, 6, 18, 2, 2, 1, 1, 0, 0, 1, 1, 1, 0, 0, 0, 0, false, true, false},  // tap rows: 2 x 8 = 16 pairs
+      {5, 17, 8, 11, 3, 5, 1, 3, 1, 2, 0, 2, 1, 1, 0, 0, 0, true, false, true},    // tap rows: 5 x 3, row dilation
+      {7, 24, 7, 9, 1, 4, 1, 1, 0, 3, 0, 1, 1, 0, 0, 0, 0, false, false, true},    // tap rows: 1x4, left pad only
+      {9, 16, 7, 9, 3, 4, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, true, false, false},    // 4 x 5 pairs > 16: per tap
+      {3, 16, 6, 9, 3, 3, 1, 1, 2, 2, 2, 1, 2, 0, 0, 0, 0, true, false, false},    // column dilation: per tap
       {20, 33, 10, 19, 2, 3, 1, 2, 0, 1, 2, 2, 1, 2, 1, 0, 0, true, true, true},   // dilation, uneven pads
       {5, 9, 6, 1, 3, 3, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, true, false, false},     // width 1
       {40, 24, 9, 10, 1, 1, 2, 2, 1, 1, 1, 1, 1, 1, 0, 0, 0, true, true, true},    // 1x1 /2 padded: every 2nd line

@@ -49,7 +49,13 @@
 // column is outside the image or the block is past CB; w the zero pair
 // past QP): even = FTZ(fma(x[2q], w[2q], even)), odd = FTZ(fma(x[2q+1],
 // w[2q+1], odd)); acc = FTZ(acc + FTZ(even + odd)); DAZ on every operand,
-// every step rounded to nearest even; then the pointwise epilogue. The
+// every step rounded to nearest even; then the pointwise epilogue. A dense
+// conv of one input block (C <= 16) whose kernel row holds at most 16
+// pairs (kw > 1, dw == 1, kw * QP <= 16: the 7x7 stem of 3 channels) sums
+// a kernel row per step instead: for ky ascending whose input row is
+// inside: even = odd = 0; for kx ascending, for q < QP ascending (x zero
+// where the input column is outside): the same two fused steps; then acc =
+// FTZ(acc + FTZ(even + odd)). The
 // same BF16 products as the order above, summed in another
 // order: the FP32 sums differ by at most 2 (K + 2) 2^-24 S (S = sum of
 // |x w| over its K = 2 QP kh kw products; abi/gemm_bf16.h's bound), before

@@ -20,6 +20,11 @@
 // columns outside the image); a 1x1 (or strided) window keeps only the rows
 // and columns it reads, so its taps read consecutive 64-byte rows.
 //
+// A window whose kernel row fits one step (one input block, kw > 1, dw 1,
+// kw * QP <= 16 pairs: the C = 3 stems) takes a kernel row per TDPBF16PS
+// instead (tap_rows below: ResNet-50's 7x7 stem 7 steps, was 49 of 2 useful
+// pairs), A read from a copy of the call's input rows, B in place.
+//
 // Pixel groups: each output row's pixels split evenly into runs of at most
 // 16 (56 = 4 x 14, 7 = 1 x 7), taken two at a time (the pair may span two
 // rows). A 1x1 conv without padding (any stride, and the pointwise entry)
@@ -32,7 +37,8 @@
 // block pairs ascending, one TDPBF16PS step: even and odd partial sums from
 // 0 over the pair's 16 channel pairs (a pixel outside the row reads zeros,
 // pairs past C are zero pairs), then C = C + (even + odd), DAZ / FTZ / RNE
-// throughout (kernels/x86/amx/amx_emulation.h). Then bias (one FP32 add),
+// throughout (kernels/x86/amx/amx_emulation.h); a tap-row window per kernel
+// row instead of per tap. Then bias (one FP32 add),
 // the BF16 residual, the clip and VCVTNEPS2BF16 through the AVX512-BF16
 // kernels' epilogue (avx512bf16/nchw16c_bf16_epilogue.h: the same bits
 // after C).
@@ -298,26 +304,141 @@ void for_group_pairs(const Job& job, F&& f) {
   if (pending.n) f(pending, Group{});
 }
 
-void run(const Job& job, const Lines& l) {
+// Runs dot(g0, g1, mb, nb, s) and the store over the job's blocks and
+// pixel group pairs; A rows of `a_colsb` bytes.
+template <class Dot>
+void run(const Job& job, int a_colsb, Dot&& dot) {
   const ConvBf16x16c& a = job.a;
-  const Weights w(a);
   Scratch s;
   int n0 = 0, n1 = -1;  // the configured group sizes
   for (int64_t mb = a.mb0; mb < a.mb1; mb += 2) {
     const int nb = a.mb1 - mb >= 2 ? 2 : 1;
     for_group_pairs(job, [&](const Group& g0, const Group& g1) {
       if (g0.n != n0 || g1.n != n1) {
-        configure_2x2(g0.n, g1.n, l.width * 2);
+        configure_2x2(g0.n, g1.n, a_colsb);
         n0 = g0.n;
         n1 = g1.n;
       }
-      dot_tiles(a, l, w, g0, g1, mb, nb, s);
+      dot(g0, g1, mb, nb, s);
       store(a, {g0, g1}, mb, nb, s);
     });
   }
   INT8RT_TILE_RELEASE();
 }
 
+void run(const Job& job, const Lines& l) {
+  const Weights w(job.a);
+  run(job, l.width * 2, [&](const Group& g0, const Group& g1, int64_t mb, int nb, Scratch& s) {
+    dot_tiles(job.a, l, w, g0, g1, mb, nb, s);
+  });
+}
+
+// A window's row of taps in one TDPBF16PS (one input block, kw taps of QP
+// pairs each, kw * QP <= 16: ResNet-50's 7x7 stem of 3 channels, 7 x 2
+// pairs, instead of 7 steps of 2 useful pairs out of 16): the call's input
+// rows copied as pixels of e = 2 QP BF16 (the block's first e lanes; zeros
+// for the columns outside the image), so the kw taps of an output pixel
+// are kw * e consecutive BF16 (an A row of 4 kw QP bytes) and the next
+// pixel's start sw * e further on; the weights [MB][taps][QP][16][2] hold
+// a kernel row's kw * QP pair rows consecutively (one B tile in place).
+bool tap_rows_apply(const ConvBf16x16c& a) {
+  const int64_t QP = (a.C + 1) / 2;
+  return a.C <= kLine && a.kw > 1 && a.dw == 1 && a.kw * QP <= kPairs;
+}
+
+// The first e BF16 of each of n lines (32 bytes apart) to dst, packed:
+// fixed-size copies (one call per row, not one per pixel).
+template <int E>
+void copy_firsts(const uint16_t* src, int64_t n, uint16_t* dst) {
+  for (int64_t i = 0; i < n; ++i) std::memcpy(dst + i * E, src + i * kLine, E * 2);
+}
+
+void copy_firsts(const uint16_t* src, int64_t n, int64_t e, uint16_t* dst) {
+  switch (e) {
+    case 2: return copy_firsts<2>(src, n, dst);
+    case 4: return copy_firsts<4>(src, n, dst);
+    case 6: return copy_firsts<6>(src, n, dst);
+    case 8: return copy_firsts<8>(src, n, dst);
+    case 10: return copy_firsts<10>(src, n, dst);
+    case 12: return copy_firsts<12>(src, n, dst);
+    case 14: return copy_firsts<14>(src, n, dst);
+    default: return copy_firsts<16>(src, n, dst);
+  }
+}
+
+struct TapRows {
+  const uint16_t* p = nullptr;
+  int64_t e = 0, len = 0, iy0 = 0;  // BF16 per pixel, pixels per row, the first row's input row
+};
+
+TapRows tap_rows(const Job& job) {
+  const ConvBf16x16c& a = job.a;
+  TapRows r;
+  r.e = 2 * ((a.C + 1) / 2);
+  r.len = (a.ow - 1) * a.sw + a.kw;  // input columns -pw .. (ow - 1) sw - pw + kw - 1
+  r.iy0 = std::max<int64_t>(0, a.oy0 * a.sh - a.ph);
+  const int64_t iy1 = std::min<int64_t>(a.H, (a.oy1 - 1) * a.sh - a.ph + (a.kh - 1) * a.dh + 1);
+  uint16_t* out = grown(buffers().lines, std::max<int64_t>(iy1 - r.iy0, 1) * r.len * r.e);
+  r.p = out;
+  // Columns [c0, c1) of a row are inside the image (input column c - pw).
+  const int64_t c0 = std::min(r.len, a.pw), c1 = std::max(c0, std::min(r.len, a.pw + a.W));
+  for (int64_t iy = r.iy0; iy < iy1; ++iy) {
+    uint16_t* dst = out + (iy - r.iy0) * r.len * r.e;
+    std::memset(dst, 0, c0 * r.e * 2);
+    if (c1 > c0) copy_firsts(a.x + (iy * a.W + c0 - a.pw) * kLine, c1 - c0, r.e, dst + c0 * r.e);
+    std::memset(dst + c1 * r.e, 0, (r.len - c1) * r.e * 2);
+  }
+  return r;
+}
+
+// The C tiles of groups g0, g1 x blocks mb, mb + nb - 1 (dot_tiles' result)
+// with one TDPBF16PS per kernel row inside the image.
+void dot_tap_rows(const ConvBf16x16c& a, const TapRows& r, const Group& g0, const Group& g1, int64_t mb, int nb,
+                  Scratch& s) {
+  const bool two = nb == 2, second = g1.n > 0;
+  INT8RT_TILE_ZERO(0);
+  if (two) INT8RT_TILE_ZERO(1);
+  if (second) {
+    INT8RT_TILE_ZERO(2);
+    if (two) INT8RT_TILE_ZERO(3);
+  }
+  const int64_t taps = a.kh * a.kw, QP = r.e / 2;
+  const long stride = static_cast<long>(a.sw * r.e * 2);
+  auto rows = [&](const Group& g, int64_t ky) -> const uint16_t* {
+    const int64_t iy = g.oy * a.sh - a.ph + ky * a.dh;
+    if (g.n == 0 || iy < 0 || iy >= a.H) return nullptr;
+    return r.p + ((iy - r.iy0) * r.len + g.ox * a.sw) * r.e;
+  };
+  for (int64_t ky = 0; ky < a.kh; ++ky) {
+    const uint16_t* a0 = rows(g0, ky);
+    const uint16_t* a1 = rows(g1, ky);
+    if (!a0 && !a1) continue;
+    INT8RT_TILE_LOADD(6, a.w + (mb * taps + ky * a.kw) * QP * kPairRow, kPairRow * 2);
+    if (two) INT8RT_TILE_LOADD(7, a.w + ((mb + 1) * taps + ky * a.kw) * QP * kPairRow, kPairRow * 2);
+    if (a0) {
+      INT8RT_TILE_LOADD(4, a0, stride);
+      INT8RT_TILE_DPBF16PS(0, 4, 6);
+      if (two) INT8RT_TILE_DPBF16PS(1, 4, 7);
+    }
+    if (a1) {
+      INT8RT_TILE_LOADD(5, a1, stride);
+      INT8RT_TILE_DPBF16PS(2, 5, 6);
+      if (two) INT8RT_TILE_DPBF16PS(3, 5, 7);
+    }
+  }
+  INT8RT_TILE_STORED(0, s.acc, kAccRowBytes);
+  if (two) INT8RT_TILE_STORED(1, s.acc + 16, kAccRowBytes);
+  if (second) {
+    INT8RT_TILE_STORED(2, s.acc + kGroup * 32, kAccRowBytes);
+    if (two) INT8RT_TILE_STORED(3, s.acc + kGroup * 32 + 16, kAccRowBytes);
+  }
+}
+
+void run_tap_rows(const Job& job) {
+  const TapRows r = tap_rows(job);
+  run(job, static_cast<int>(4 * job.a.kw * (r.e / 2)), [&](const Group& g0, const Group& g1, int64_t mb, int nb,
+                                                            Scratch& s) { dot_tap_rows(job.a, r, g0, g1, mb, nb, s); });
+}
 }  // namespace
 
 void conv_bf16x16c(const ConvBf16x16c& a) {
@@ -336,6 +457,10 @@ void conv_bf16x16c(const ConvBf16x16c& a) {
     job.x0 = a.oy0 * a.ow;
     job.x1 = a.oy1 * a.ow;
     run(job, flat_lines(job, CB, CBP, a.H, a.W, a.ow, a.sh, a.sw));
+    return;
+  }
+  if (tap_rows_apply(a)) {
+    run_tap_rows(job);
     return;
   }
   run(job, window_lines(job, CB, CBP));

@@ -13,7 +13,8 @@
 // Per block of 16 pairs TDPBF16PS adds (even sum + odd sum) to C; C starts
 // at zero and goes through a 32 x 32 FP32 buffer to the valid part of the
 // output (stored, or added with one FP32 add when accumulate), then the
-// tile epilogue (bias, residual, clip) of the contract.
+// tile epilogue (bias, residual, clip) of the contract, 16 columns per
+// AVX-512 step (the emulated twin: kernels/x86/emulation/avx512.h).
 //
 // Compiled twice from this text (kernels/x86/amx/amx_tile.h): natively in
 // the library (namespace amx) and against amx_emulation.h in the tests
@@ -21,8 +22,8 @@
 #include <cstdint>
 
 #include "kernels/abi/gemm_bf16.h"
-#include "kernels/ref/clip_f32.h"
 #include "kernels/x86/amx/amx_tile.h"
+#include "kernels/x86/emulation/avx512.h"
 
 namespace int8rt {
 namespace kernels {
@@ -64,6 +65,8 @@ void dot_tiles(const Bf16Tile& t, float* acc) {
   }
 }
 
+__mmask16 lanes(int n) { return n >= 16 ? 0xFFFF : n <= 0 ? 0 : static_cast<__mmask16>((1u << n) - 1); }
+
 }  // namespace
 
 void gemm_bf16_32x32(const Bf16Tile& t) {
@@ -73,15 +76,22 @@ void gemm_bf16_32x32(const Bf16Tile& t) {
   alignas(64) float acc[32 * 32];
   m1 > 0 ? dot_tiles<true>(t, acc) : dot_tiles<false>(t, acc);
   INT8RT_TILE_RELEASE();
+  // The epilogue 16 columns at a time (masked past cols), each step the
+  // scalar one's: C + acc, + bias[r], + residual, then the clip with the
+  // bounds first (VMAXPS / VMINPS return the second operand on a NaN or a
+  // tie: ref::clip_f32's results, NaN and -0 kept).
+  const __m512 lo = _mm512_set1_ps(t.lo), hi = _mm512_set1_ps(t.hi);
+  const __mmask16 masks[2] = {lanes(t.cols), lanes(t.cols - 16)};
   for (int r = 0; r < t.rows; ++r) {
     float* c = t.c + r * t.ldc;
-    const float* s = acc + 32 * r;
-    for (int j = 0; j < t.cols; ++j) {
-      float v = t.accumulate ? c[j] + s[j] : s[j];
-      if (t.bias) v = v + t.bias[r];
-      if (t.residual) v = v + t.residual[r * t.ldr + j];
-      if (t.clip) v = ref::clip_f32(v, t.lo, t.hi);
-      c[j] = v;
+    for (int h = 0; h < 2 && masks[h]; ++h) {
+      const __mmask16 m = masks[h];
+      __m512 v = _mm512_loadu_ps(acc + 32 * r + 16 * h);
+      if (t.accumulate) v = _mm512_add_ps(_mm512_maskz_loadu_ps(m, c + 16 * h), v);
+      if (t.bias) v = _mm512_add_ps(v, _mm512_set1_ps(t.bias[r]));
+      if (t.residual) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(m, t.residual + r * t.ldr + 16 * h));
+      if (t.clip) v = _mm512_min_ps(hi, _mm512_max_ps(lo, v));
+      _mm512_mask_storeu_ps(c + 16 * h, m, v);
     }
   }
 }

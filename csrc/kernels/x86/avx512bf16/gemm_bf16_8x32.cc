@@ -19,7 +19,8 @@
 // Converter: 16 columns at a time, VCVTNE2PS2BF16 of the even and odd k
 // rows (bf16::from_f32 in hardware), then one VPERMW interleaving them into
 // pairs; a tail of fewer than 16 columns through masks. Row converter:
-// VCVTNEPS2BF16 per k row, then a scalar transpose into the rows.
+// VCVTNEPS2BF16 per k row, then a scalar transpose into the rows; one
+// column (n == 1: a row-major A row) 16 k per VCVTNEPS2BF16, no transpose.
 // Interleave (BF16 bits into pairs): 16 pairs at a time, each 32-bit lane
 // the even word zero-extended (VPMOVZXWD) OR the odd one shifted up 16.
 //
@@ -186,6 +187,15 @@ void bf16_pairs(const float* src, int64_t kc, int n, uint16_t* dst) {
 
 void bf16_rows(const float* src, int64_t kc, int n, uint16_t* dst, int64_t ld) {
   alignas(64) uint16_t row[16];
+  if (n == 1) {  // one row, contiguous both sides (the AMX GEMM's row-major A): 16 k per conversion
+    for (int64_t k = 0; k < kc; k += 16) {
+      const int w = kc - k < 16 ? static_cast<int>(kc - k) : 16;
+      const __mmask16 m = w == 16 ? 0xFFFF : static_cast<__mmask16>((1u << w) - 1);
+      _mm256_store_si256(reinterpret_cast<__m256i*>(row), (__m256i)_mm512_cvtneps_pbh(_mm512_maskz_loadu_ps(m, src + k)));
+      std::memcpy(dst + k, row, static_cast<size_t>(w) * 2);  // dst[0 * ld + k]: j = 0
+    }
+    return;
+  }
   for (int64_t k = 0; k < kc; ++k) {
     for (int j = 0; j < n; j += 16) {
       const int w = n - j < 16 ? n - j : 16;
