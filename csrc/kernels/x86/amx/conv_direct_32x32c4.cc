@@ -99,6 +99,11 @@ class Pending {
   // Requantizes and stores the valid rows up to `end` (at most all of them).
   void rows_to(int end) {
     if (end > rows_) end = rows_;
+    if (i_ >= end) return;  // none due (or no job yet: s_ unset)
+    if (packed_row_) {
+      packed_rows_to(end);
+      return;
+    }
     for (; i_ < end; ++i_, ++ow_) {
       if (ow_ == s_->grid_w) {
         ow_ = 0;
@@ -109,13 +114,37 @@ class Pending {
   }
 
  private:
-  void row(int64_t o, const int32_t* acc) const {
-    if (packed_row_) {
-      const __m512i v[2] = {_mm512_load_si512(acc), _mm512_load_si512(acc + 16)};
-      ep512::store_requantized_row<2>(v, ce_, n_, ep_.residual ? ep_.residual + o * ep_.residual_stride : nullptr,
-                                      ep_.residual_scale, lo_, hi_, static_cast<int8_t*>(ep_.y) + o * ep_.y_stride);
-      return;
+  // rows_to for packed_row_ jobs, from locals: the int8 stores may alias
+  // any member (char aliasing), which otherwise are all reloaded per row
+  // (2.5x the time of the row's arithmetic, measured).
+  void packed_rows_to(int end) {
+    const ep512::ChannelEpilogue ce[2] = {ce_[0], ce_[1]};
+    const __m512 lo = lo_, hi = hi_;
+    const int grid_w = s_->grid_w, out_w = s_->out_w, n = n_;
+    int8_t* const y = static_cast<int8_t*>(ep_.y);
+    const int8_t* const res = ep_.residual;
+    const int64_t y_stride = ep_.y_stride, res_stride = ep_.residual_stride;
+    const float res_scale = ep_.residual_scale;
+    const int32_t* const acc = acc_;
+    int i = i_, ow = ow_;
+    int64_t oh = oh_;
+    for (; i < end; ++i, ++ow) {
+      if (ow == grid_w) {
+        ow = 0;
+        ++oh;
+      }
+      if (ow >= out_w) continue;
+      const int64_t o = oh * out_w + ow;
+      const __m512i v[2] = {_mm512_load_si512(acc + 32 * i), _mm512_load_si512(acc + 32 * i + 16)};
+      ep512::store_requantized_row<2>(v, ce, n, res ? res + o * res_stride : nullptr, res_scale, lo, hi,
+                                      y + o * y_stride);
     }
+    i_ = i;
+    ow_ = ow;
+    oh_ = oh;
+  }
+
+  void row(int64_t o, const int32_t* acc) const {
     TileEpilogue pe = ep_;
     alignas(64) int8_t res[32];
     if (res_xor_) {
