@@ -13,7 +13,7 @@
 // Build: g++ -O2 -std=c++17 -Icsrc -mamx-tile -mamx-int8 -mavx512f -mavx512bw
 //        -mavx512vl -mavx512dq -mavx512vnni [-DBASE_SRC='"/tmp/base.cc"']
 //        benchmarks/amxspatial_ukernel.cc
-// Run:   [GRAIN=tiles per call] ./a.out [peak_gops] [C H K R stride batch ...]
+// Run:   [GRAIN=tiles per call] [U8_OUT=1: outputs as u8 codes] ./a.out [peak_gops] [C H K R stride batch ...]
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -54,7 +54,7 @@ struct Shape {
 // One layer on one thread as the driver runs it (rows mode, pads R / 2).
 class Layer {
  public:
-  Layer(const Shape& sh, int grain) : sh_(sh), grain_(grain) {
+  Layer(const Shape& sh, int grain, bool u8_out) : sh_(sh), grain_(grain), u8_out_(u8_out) {
     const int p = sh.R / 2, st = sh.stride;
     oh_ = (sh.H + 2 * p - sh.R) / st + 1;
     cchunks_ = (sh.R * sh.C + 63) / 64;
@@ -116,6 +116,7 @@ class Layer {
       t.ep.hi = 127.0f;
       t.ep.y = y_.data() + int64_t{n} * oh_ * oh_ * sh_.K + b0 * 16;
       t.ep.y_stride = sh_.K;
+      t.ep.out_xor = u8_out_ ? 0x80 : 0;
       fn(t);
     }
   }
@@ -130,7 +131,9 @@ class Layer {
   }
 
   Shape sh_;
-  int grain_, oh_ = 0, cchunks_ = 0, hq_ = 0, wq_ = 0, grid_w_ = 0, nbk_ = 0, bpi_ = 0;
+  int grain_;
+  bool u8_out_;
+  int oh_ = 0, cchunks_ = 0, hq_ = 0, wq_ = 0, grid_w_ = 0, nbk_ = 0, bpi_ = 0;
   int64_t pixel_stride_ = 0, plane_ = 0, image_ = 0, grid_ = 0, tiles_ = 0, block_stride_ = 0;
   std::vector<int64_t> tap_;
   Buf planes_{nullptr, &std::free}, w_{nullptr, &std::free};
@@ -143,8 +146,8 @@ double median(std::vector<double> v) {
   return v[v.size() / 2];
 }
 
-void run_shape(const Shape& sh, double peak, int grain) {
-  Layer layer(sh, grain);
+void run_shape(const Shape& sh, double peak, int grain, bool u8_out) {
+  Layer layer(sh, grain, u8_out);
   std::vector<kx::AmxConvStripFn> fns = {kx::amx::conv_direct_strip};
 #ifdef BASE_SRC
   fns.push_back(kx::amx_base::conv_direct_strip);
@@ -178,6 +181,7 @@ int main(int argc, char** argv) {
   }
   const double peak = argc > 1 ? std::atof(argv[1]) : 7764.0;
   const int grain = std::getenv("GRAIN") ? std::atoi(std::getenv("GRAIN")) : 8;
+  const bool u8_out = std::getenv("U8_OUT") && std::atoi(std::getenv("U8_OUT")) != 0;
   std::vector<int> d;
   for (int i = 2; i < argc; ++i) d.push_back(std::atoi(argv[i]));
   if (d.empty()) {
@@ -187,5 +191,5 @@ int main(int argc, char** argv) {
       for (const auto& l : rn50) d.insert(d.end(), {l[0], l[1], l[2], l[3], l[4], b});
     }
   }
-  for (size_t i = 0; i + 5 < d.size(); i += 6) run_shape({d[i], d[i + 1], d[i + 2], d[i + 3], d[i + 4], d[i + 5]}, peak, grain);
+  for (size_t i = 0; i + 5 < d.size(); i += 6) run_shape({d[i], d[i + 1], d[i + 2], d[i + 3], d[i + 4], d[i + 5]}, peak, grain, u8_out);
 }
