@@ -13,8 +13,12 @@
 //   gemm_s8: gemm_s8_6x64c4_avx512vnni
 //   gemm_u8s8: gemm_u8s8_6x64c4_avx512vnni (x86/gemm_u8s8.cc's driver)
 // The element-wise ops come from the avx512 tier (they need no VNNI).
+// register_avx512vnni_narrow_kernels adds conv_s8_igemm_narrow_16c4_avx512vnni
+// (x86/conv_narrow.cc's driver, igemm_narrow_16c4.cc), which registry.cc's
+// table lists ahead of the AMX tier.
 #include "kernels/abi/conv_gemm_s8.h"
 #include "kernels/x86/conv_dw_pairs.h"
+#include "kernels/x86/conv_narrow.h"
 #include "kernels/x86/gemm_u8s8_driver.h"
 #include "kernels/registry.h"
 #include "kernels/x86/x86_kernels.h"
@@ -89,6 +93,16 @@ void register_avx512vnni_kernels(KernelRegistry& r) {
   static const X86GemmU8S8Kernel gemm_u8s8("gemm_u8s8_6x64c4_avx512vnni", kIsa, avx512vnni::gemm_u8s8_fn,
                                            avx512vnni::kU8S8MR, avx512vnni::kU8S8NB, avx512vnni::gemm_u8s8_pack_b);
   r.add(dw_quads, dw_pairs, dw, conv, gemm, gemm_u8s8);
+}
+
+// Listed ahead of the AMX tier (registry.cc's table): 1x1 convs with at
+// most 16 output and 32 input channels, stride 1, no padding
+// (conv_narrow.h; RESULTS.md section 178 for the times against AMX and the
+// igemm tile).
+void register_avx512vnni_narrow_kernels(KernelRegistry& r) {
+  static const NarrowConvKernel narrow("conv_s8_igemm_narrow_16c4_avx512vnni", Isa::kAvx512Vnni,
+                                       avx512vnni::igemm_narrow_rows);
+  r.add(narrow);
 }
 
 }  // namespace x86

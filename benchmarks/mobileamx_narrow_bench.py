@@ -1,0 +1,74 @@
+"""The narrow pointwise convs of MobileNetV2 / V3-Large and EfficientNet-B0 /
+-Lite0 (1x1, K <= 16, C <= 64: the 112 x 112 projections and the smallest
+squeeze-excitation convs) on the three int8 kernels this machine can run them
+with, forced by name: conv_s8_igemm_narrow_16c4_avx512vnni (RESULTS.md
+section 178), AMX's conv_s8_igemm_32x32c4_amx and AVX512-VNNI's
+conv_s8_igemm_6x64c4_avx512vnni, at batch 1 and 8, signed inputs and inputs
+promised non-negative (a ReLU's output). One process, 1 thread, kernels
+alternated call by call, process CPU time, medians; outputs compared byte for
+byte; the registry's choice printed.
+
+    PYTHONPATH=python python benchmarks/mobileamx_narrow_bench.py --rounds 11
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import bench_util  # noqa: E402
+
+# (input channels, output channels, H = W, networks)
+SHAPES = [(32, 16, 112, "V2 B0 Lite0 features.1"), (16, 16, 112, "V3 features.1"), (32, 8, 1, "B0 SE fc1 (features.1)"),
+          (64, 16, 56, "(a 56 x 56 row)"), (24, 16, 28, "(C 24)")]
+NARROW, AMX, VNNI = ("conv_s8_igemm_narrow_16c4_avx512vnni", "conv_s8_igemm_32x32c4_amx",
+                     "conv_s8_igemm_6x64c4_avx512vnni")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--batches", type=int, nargs="+", default=[1, 8])
+    ap.add_argument("--rounds", type=int, default=11)
+    args = ap.parse_args()
+    import int8rt
+    from int8rt._testing import kernels as K
+    int8rt.set_num_threads(1)
+    rng = np.random.default_rng(0)
+    print(bench_util.machine_line())
+    print("| C | K | H=W | nets | input | batch | narrow ms | AMX ms | VNNI igemm ms | AMX ÷ narrow | VNNI ÷ narrow "
+          "| registry picks | same bytes |")
+    print("|---:|---:|---:|---|---|---:|---:|---:|---:|---:|---:|---|---|")
+    for c, k, hw, nets in SHAPES:
+        w = rng.integers(-127, 128, (k, c, 1, 1), dtype=np.int8)
+        scale = np.full(k, 1.0 / (40 * c), np.float32)
+        for nonneg in (False, True):
+            names = [n for n in (NARROW, AMX, VNNI)]
+            convs = {}
+            for n in names:
+                try:
+                    convs[n] = K.PackedConv2d(w, hw, hw, scale, kernel=n, nonneg_input=nonneg)
+                except Exception as e:  # a kernel that declines the shape: say so
+                    print(f"  ({n} declines {c}->{k}: {e})")
+            picked = K.PackedConv2d(w, hw, hw, scale, nonneg_input=nonneg).kernel
+            for b in args.batches:
+                x = rng.integers(0 if nonneg else -128, 128, (b, hw, hw, c), dtype=np.int8)
+                outs = [p.run(x) for p in convs.values()]
+                reps = max(1, int(2e5 // (b * hw * hw * c * k) + 1))
+                t = bench_util.alternating_samples(
+                    {n: (lambda p=p: [p.run(x) for _ in range(reps)]) for n, p in convs.items()}, args.rounds,
+                    min_time=0.02 * args.rounds, clock=time.process_time)
+                ms = {n: float(np.median(t[n])) * 1e3 / reps for n in convs}
+                same = all(np.array_equal(outs[0], o) for o in outs[1:])
+                f = lambda n: f"{ms[n]:.4f}" if n in ms else "-"  # noqa: E731
+                r = lambda n: f"{ms[n] / ms[NARROW]:.2f}" if n in ms and NARROW in ms else "-"  # noqa: E731
+                print(f"| {c} | {k} | {hw} | {nets} | {'>= 0' if nonneg else 'signed'} | {b} | {f(NARROW)} | {f(AMX)} "
+                      f"| {f(VNNI)} | {r(AMX)} | {r(VNNI)} | {picked} | {same} |", flush=True)
+    print(bench_util.load_line())
+
+
+if __name__ == "__main__":
+    main()
