@@ -42,10 +42,12 @@ namespace {
 //
 // Ahead of every tier: kernels of a lower tier that decline all but the
 // shapes a measured rule gives them, because there they beat the tiers
-// above. The narrow pointwise convs (1x1, K <= 16, C <= 32: MobileNet-class
-// projections at 112 x 112) on AVX512-VNNI rather than AMX, whose 32 x 32
-// tiles hold 16 useful channels of 32 and one partly filled 64-byte
-// reduction chunk (RESULTS.md section 178).
+// above. On AVX512-VNNI rather than AMX: the narrow pointwise convs (1x1,
+// K <= 16, C <= 32: MobileNet-class projections at 112 x 112), where AMX's
+// 32 x 32 tiles hold 16 useful channels of 32 and one partly filled 64-byte
+// reduction chunk, and the one-pixel 1x1 convs (squeeze-and-excitation on
+// [N, C, 1, 1]), where they hold one row of 32 per image (RESULTS.md
+// section 178).
 const Provider kProviders[] = {
 #if defined(INT8RT_HAVE_AVX512VNNI_KERNELS)
     x86::register_avx512vnni_narrow_kernels,

@@ -1,8 +1,12 @@
-// The narrow pointwise conv (conv_s8_igemm_narrow_16c4_avx512vnni:
+// The two AVX512-VNNI conv kernels that registry.cc lists ahead of AMX,
+// byte for byte against the reference conv on the codes, natively where the
+// CPU runs AVX512-VNNI (skipped, saying so, elsewhere: they have no emulated
+// twins): the narrow pointwise conv (conv_s8_igemm_narrow_16c4_avx512vnni:
 // x86/conv_narrow.cc, avx512vnni/igemm_narrow_16c4.cc; 1x1, stride 1, no
-// padding, K <= 16, C <= 32) byte for byte against the reference conv on
-// the codes, natively where the CPU runs AVX512-VNNI (skipped, saying so,
-// elsewhere: the kernel has no emulated twin).
+// padding, K <= 16, C <= 32) and the one-pixel conv
+// (conv_s8_igemv_8x32c4_avx512vnni: x86/conv_gemv.cc, igemv_8x32c4.cc;
+// 1x1 over a 1 x 1 input, any C and K; batches 1..19 around its 8 rows,
+// K around its 32-channel tiles).
 // Sweeps: C 1..32 around the c4 groups (tails 1-3) and K 1..16 (K == 16 takes
 // the 4-pixel row store, the others the per-pixel one); pixel counts around
 // the 8-pixel tile and the thread grain; batch 1 and 3;
@@ -28,17 +32,19 @@ using int8rt::testing::random_s8;
 using int8rt::testing::run_guarded;
 using int8rt::testing::uniform_f32;
 
-constexpr const char* kName = "conv_s8_igemm_narrow_16c4_avx512vnni";
+constexpr const char* kNarrow = "conv_s8_igemm_narrow_16c4_avx512vnni";
+constexpr const char* kGemv = "conv_s8_igemv_8x32c4_avx512vnni";
 
-const k::ConvKernel* narrow() {
+const k::ConvKernel* by_name(const char* name) {
   for (const k::ConvKernel* c : k::candidates<k::ConvKernel>()) {
-    if (std::string(c->name()) == kName) return c;
+    if (std::string(c->name()) == name) return c;
   }
   return nullptr;
 }
+const k::ConvKernel* narrow() { return by_name(kNarrow); }
 
 std::string skip_reason() {
-  if (!narrow()) return std::string(kName) + " not built";
+  if (!narrow() || !by_name(kGemv)) return std::string(kNarrow) + " / " + kGemv + " not built";
   if (!k::isa_enabled(k::Isa::kAvx512Vnni)) return "AVX512-VNNI not usable here: " + k::isa_decline_reason(k::Isa::kAvx512Vnni);
   return "";
 }
@@ -47,6 +53,7 @@ enum class Fill { kRandom, kMin, kMax };
 
 struct Case {
   int C, H, W, K, batch;
+  const char* kernel = kNarrow;
   bool nonneg = false;
   k::Codes in = k::Codes::kS8, out = k::Codes::kS8, res = k::Codes::kS8;
   bool residual = false;
@@ -57,7 +64,7 @@ struct Case {
 
 std::string describe(const Case& c) {
   auto codes = [](k::Codes x) { return x == k::Codes::kU8 ? "u8" : "s8"; };
-  return std::string(kName) + " C=" + std::to_string(c.C) + " HxW=" + std::to_string(c.H) + "x" +
+  return std::string(c.kernel) + " C=" + std::to_string(c.C) + " HxW=" + std::to_string(c.H) + "x" +
          std::to_string(c.W) + " K=" + std::to_string(c.K) + " batch=" + std::to_string(c.batch) +
          (c.nonneg ? " nonneg" : "") + " in=" + codes(c.in) + " out=" + codes(c.out) +
          (c.residual ? std::string(" residual=") + codes(c.res) : "") +
@@ -79,7 +86,8 @@ void check(const Case& c, uint32_t seed) {
   s.input_codes = c.in;
   s.output_codes = c.out;
   s.residual_codes = c.res;
-  ASSERT_EQ(narrow()->supports(s, c.type), "") << what;
+  const k::ConvKernel* conv = by_name(c.kernel);
+  ASSERT_EQ(conv->supports(s, c.type), "") << what;
   const size_t n_in = static_cast<size_t>(c.batch) * c.H * c.W * c.C;
   const size_t n_out = static_cast<size_t>(c.batch) * c.H * c.W * c.K;
   const size_t eb = c.type == k::OutputType::kInt8 ? 1 : 4;
@@ -113,7 +121,7 @@ void check(const Case& c, uint32_t seed) {
   const std::vector<int8_t> xs = stored(x, c.in);
   const std::vector<int8_t> rs = stored(res, c.res);
   ep.residual = c.residual ? rs.data() : nullptr;
-  auto packed = narrow()->pack(s, w.data());
+  auto packed = conv->pack(s, w.data());
   std::fill(w.begin(), w.end(), int8_t{99});  // pack must not keep it
   expect_same(what, run_guarded(what, n_out * eb, [&](void* y) { packed->run(c.batch, xs.data(), ep, y); }), want,
               eb);
@@ -181,7 +189,7 @@ TEST(NarrowConvAvx512Vnni, ChosenForNarrowPointwiseOnlyAndDeclinesTheRest) {
   if (!skip_reason().empty()) GTEST_SKIP() << skip_reason();
   k::ConvShape s;
   s.C = 32; s.H = 112; s.W = 112; s.K = 16;
-  EXPECT_EQ(k::choose<k::ConvKernel>(s, k::OutputType::kInt8).name(), std::string(kName));
+  EXPECT_EQ(k::choose<k::ConvKernel>(s, k::OutputType::kInt8).name(), std::string(kNarrow));
   auto declines = [](k::ConvShape t, const char* why) {
     EXPECT_NE(narrow()->supports(t, k::OutputType::kInt8), "") << why;
   };
@@ -191,6 +199,49 @@ TEST(NarrowConvAvx512Vnni, ChosenForNarrowPointwiseOnlyAndDeclinesTheRest) {
   t = s; t.stride_h = t.stride_w = 2; declines(t, "stride 2");
   t = s; t.pad_top = 1; declines(t, "padding");
   t = s; t.groups = 2; declines(t, "groups");
+}
+
+TEST(GemvConvAvx512Vnni, EqualsReferenceOverChannelsBatchesAndCodes) {
+  if (!skip_reason().empty()) GTEST_SKIP() << skip_reason();
+  constexpr k::Codes S8 = k::Codes::kS8, U8 = k::Codes::kU8;
+  uint32_t seed = 7000;
+  for (int C : {1, 3, 4, 5, 16, 33, 96, 255, 960}) {
+    for (int K : {1, 8, 31, 32, 33, 64, 97, 240}) {
+      for (int batch : {1, 2, 7, 8, 9, 16, 19}) {
+        Case c{C, 1, 1, K, batch};
+        c.kernel = kGemv;
+        const int mode = static_cast<int>(seed % 3);  // input: shifted s8, promised non-negative s8, u8 codes
+        c.nonneg = mode == 1;
+        c.in = mode == 2 ? U8 : S8;
+        c.out = seed % 2 ? U8 : S8;
+        c.residual = seed % 5 == 0;
+        c.res = seed % 7 == 0 ? U8 : S8;
+        c.type = seed % 11 == 0 ? k::OutputType::kFloat32 : k::OutputType::kInt8;
+        if (c.type == k::OutputType::kFloat32) c.out = S8;
+        check(c, seed++);
+      }
+    }
+  }
+  for (Fill fill : {Fill::kMin, Fill::kMax}) {
+    for (bool min_weights : {false, true}) {
+      Case c{96, 1, 1, 40, 9};
+      c.kernel = kGemv;
+      c.fill = fill;
+      c.min_weights = min_weights;
+      check(c, seed++);
+    }
+  }
+}
+
+TEST(GemvConvAvx512Vnni, ChosenForOnePixelOnly) {
+  if (!skip_reason().empty()) GTEST_SKIP() << skip_reason();
+  k::ConvShape s;
+  s.C = 960; s.H = 1; s.W = 1; s.K = 240;
+  EXPECT_EQ(k::choose<k::ConvKernel>(s, k::OutputType::kInt8).name(), std::string(kGemv));
+  k::ConvShape t = s; t.H = 2;
+  EXPECT_NE(by_name(kGemv)->supports(t, k::OutputType::kInt8), "");
+  t = s; t.groups = 2;
+  EXPECT_NE(by_name(kGemv)->supports(t, k::OutputType::kInt8), "");
 }
 
 }  // namespace

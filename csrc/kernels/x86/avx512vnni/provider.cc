@@ -14,10 +14,12 @@
 //   gemm_u8s8: gemm_u8s8_6x64c4_avx512vnni (x86/gemm_u8s8.cc's driver)
 // The element-wise ops come from the avx512 tier (they need no VNNI).
 // register_avx512vnni_narrow_kernels adds conv_s8_igemm_narrow_16c4_avx512vnni
-// (x86/conv_narrow.cc's driver, igemm_narrow_16c4.cc), which registry.cc's
-// table lists ahead of the AMX tier.
+// (x86/conv_narrow.cc's driver, igemm_narrow_16c4.cc) and
+// conv_s8_igemv_8x32c4_avx512vnni (x86/conv_gemv.cc, igemv_8x32c4.cc), which
+// registry.cc's table lists ahead of the AMX tier.
 #include "kernels/abi/conv_gemm_s8.h"
 #include "kernels/x86/conv_dw_pairs.h"
+#include "kernels/x86/conv_gemv.h"
 #include "kernels/x86/conv_narrow.h"
 #include "kernels/x86/gemm_u8s8_driver.h"
 #include "kernels/registry.h"
@@ -102,7 +104,11 @@ void register_avx512vnni_kernels(KernelRegistry& r) {
 void register_avx512vnni_narrow_kernels(KernelRegistry& r) {
   static const NarrowConvKernel narrow("conv_s8_igemm_narrow_16c4_avx512vnni", Isa::kAvx512Vnni,
                                        avx512vnni::igemm_narrow_rows);
-  r.add(narrow);
+  // The squeeze-and-excitation convs on [N, C, 1, 1]: one 32-channel tile
+  // of weights read once for 8 images, where AMX fills one row of its 32
+  // and the igemm tile reads the weights again for each 6 rows.
+  static const GemvConvKernel gemv("conv_s8_igemv_8x32c4_avx512vnni", Isa::kAvx512Vnni, avx512vnni::igemv_rows);
+  r.add(narrow, gemv);
 }
 
 }  // namespace x86
