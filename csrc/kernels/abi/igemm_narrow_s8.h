@@ -12,7 +12,7 @@
 // pixel broadcast from memory.
 //
 // Packed weights: [ceil(C/4)][16 channels][4 input channels] int8, channels
-// past K and input channels past C zero, preceded by nothing; acc_init holds
+// past K and input channels past C zero; acc_init holds
 // the accumulators' start per channel (-128 * sum(w) for u8-shifted rows,
 // null for rows that are their own u8 values).
 #pragma once
