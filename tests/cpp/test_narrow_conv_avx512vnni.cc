@@ -6,7 +6,9 @@
 // padding, K <= 16, C <= 32) and the one-pixel conv
 // (conv_s8_igemv_8x32c4_avx512vnni: x86/conv_gemv.cc, igemv_8x32c4.cc;
 // 1x1 over a 1 x 1 input, any C and K; batches 1..19 around its 8 rows,
-// K around its 32-channel tiles).
+// K around its 32-channel tiles); and the igemm tile under the small-channel
+// rule (conv_s8_igemm_6x64c4_c16_avx512vnni, x86/conv_small_c.h: 1x1 over
+// <= 16 unsigned input channels), which must take exactly those.
 // Sweeps: C 1..32 around the c4 groups (tails 1-3) and K 1..16 (K == 16 takes
 // the 4-pixel row store, the others the per-pixel one); pixel counts around
 // the 8-pixel tile and the thread grain; batch 1 and 3;
@@ -34,6 +36,7 @@ using int8rt::testing::uniform_f32;
 
 constexpr const char* kNarrow = "conv_s8_igemm_narrow_16c4_avx512vnni";
 constexpr const char* kGemv = "conv_s8_igemv_8x32c4_avx512vnni";
+constexpr const char* kSmallC = "conv_s8_igemm_6x64c4_c16_avx512vnni";
 
 const k::ConvKernel* by_name(const char* name) {
   for (const k::ConvKernel* c : k::candidates<k::ConvKernel>()) {
@@ -44,7 +47,9 @@ const k::ConvKernel* by_name(const char* name) {
 const k::ConvKernel* narrow() { return by_name(kNarrow); }
 
 std::string skip_reason() {
-  if (!narrow() || !by_name(kGemv)) return std::string(kNarrow) + " / " + kGemv + " not built";
+  if (!narrow() || !by_name(kGemv) || !by_name(kSmallC)) {
+    return std::string(kNarrow) + " / " + kGemv + " / " + kSmallC + " not built";
+  }
   if (!k::isa_enabled(k::Isa::kAvx512Vnni)) return "AVX512-VNNI not usable here: " + k::isa_decline_reason(k::Isa::kAvx512Vnni);
   return "";
 }
@@ -242,6 +247,34 @@ TEST(GemvConvAvx512Vnni, ChosenForOnePixelOnly) {
   EXPECT_NE(by_name(kGemv)->supports(t, k::OutputType::kInt8), "");
   t = s; t.groups = 2;
   EXPECT_NE(by_name(kGemv)->supports(t, k::OutputType::kInt8), "");
+}
+
+TEST(SmallChannelConvAvx512Vnni, EqualsReferenceOnUnsignedInputsAndDeclinesTheRest) {
+  if (!skip_reason().empty()) GTEST_SKIP() << skip_reason();
+  uint32_t seed = 9000;
+  for (int C : {1, 3, 8, 13, 16}) {
+    for (int K : {17, 64, 96, 130}) {
+      for (int mode = 0; mode < 2; ++mode) {  // u8 codes, promised non-negative int8
+        Case c{C, 9, 13, K, 2};
+        c.kernel = kSmallC;
+        c.in = mode == 0 ? k::Codes::kU8 : k::Codes::kS8;
+        c.nonneg = mode == 1;
+        c.out = seed % 2 ? k::Codes::kU8 : k::Codes::kS8;
+        c.residual = seed % 3 == 0;
+        check(c, seed++);
+      }
+    }
+  }
+  k::ConvShape s;
+  s.C = 16; s.H = 112; s.W = 112; s.K = 64; s.input_codes = k::Codes::kU8;
+  EXPECT_EQ(k::choose<k::ConvKernel>(s, k::OutputType::kInt8).name(), std::string(kSmallC));
+  const k::ConvKernel* small_c = by_name(kSmallC);
+  k::ConvShape t = s; t.input_codes = k::Codes::kS8;
+  EXPECT_NE(small_c->supports(t, k::OutputType::kInt8), "") << "signed input";
+  t = s; t.C = 17;
+  EXPECT_NE(small_c->supports(t, k::OutputType::kInt8), "") << "C 17";
+  t = s; t.R = t.S = 3; t.pad_top = t.pad_left = t.pad_bottom = t.pad_right = 1;
+  EXPECT_NE(small_c->supports(t, k::OutputType::kInt8), "") << "3x3";
 }
 
 }  // namespace
