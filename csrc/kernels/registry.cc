@@ -46,9 +46,9 @@ namespace {
 // K <= 16, C <= 32: MobileNet-class projections at 112 x 112), where AMX's
 // 32 x 32 tiles hold 16 useful channels of 32 and one partly filled 64-byte
 // reduction chunk; the one-pixel 1x1 convs (squeeze-and-excitation on
-// [N, C, 1, 1]), where they hold one row of 32 per image; and the 1x1
-// expansions from at most 16 unsigned input channels (16 -> 64 / 96 at
-// 112 x 112) on the igemm tile (RESULTS.md section 178).
+// [N, C, 1, 1]) up to 64K weights, where they hold one row of 32 per
+// image; and the 1x1 expansions from at most 16 unsigned input channels
+// (16 -> 64 / 96 at 112 x 112) on the igemm tile (RESULTS.md section 178).
 const Provider kProviders[] = {
 #if defined(INT8RT_HAVE_AVX512VNNI_KERNELS)
     x86::register_avx512vnni_narrow_kernels,

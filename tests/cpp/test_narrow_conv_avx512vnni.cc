@@ -5,7 +5,7 @@
 // x86/conv_narrow.cc, avx512vnni/igemm_narrow_16c4.cc; 1x1, stride 1, no
 // padding, K <= 16, C <= 32) and the one-pixel conv
 // (conv_s8_igemv_8x32c4_avx512vnni: x86/conv_gemv.cc, igemv_8x32c4.cc;
-// 1x1 over a 1 x 1 input, any C and K; batches 1..19 around its 8 rows,
+// 1x1 over a 1 x 1 input, C x K up to 64K; batches 1..19 around its 8 rows,
 // K around its 32-channel tiles); and the igemm tile under the small-channel
 // rule (conv_s8_igemm_6x64c4_c16_avx512vnni, x86/conv_small_c.h: 1x1 over
 // <= 16 unsigned input channels), which must take exactly those.
@@ -212,6 +212,7 @@ TEST(GemvConvAvx512Vnni, EqualsReferenceOverChannelsBatchesAndCodes) {
   uint32_t seed = 7000;
   for (int C : {1, 3, 4, 5, 16, 33, 96, 255, 960}) {
     for (int K : {1, 8, 31, 32, 33, 64, 97, 240}) {
+      if (int64_t{C} * K > (int64_t{1} << 16)) continue;
       for (int batch : {1, 2, 7, 8, 9, 16, 19}) {
         Case c{C, 1, 1, K, batch};
         c.kernel = kGemv;
@@ -241,9 +242,11 @@ TEST(GemvConvAvx512Vnni, EqualsReferenceOverChannelsBatchesAndCodes) {
 TEST(GemvConvAvx512Vnni, ChosenForOnePixelOnly) {
   if (!skip_reason().empty()) GTEST_SKIP() << skip_reason();
   k::ConvShape s;
-  s.C = 960; s.H = 1; s.W = 1; s.K = 240;
+  s.C = 480; s.H = 1; s.W = 1; s.K = 120;
   EXPECT_EQ(k::choose<k::ConvKernel>(s, k::OutputType::kInt8).name(), std::string(kGemv));
-  k::ConvShape t = s; t.H = 2;
+  k::ConvShape t = s; t.C = 960; t.K = 240;
+  EXPECT_NE(by_name(kGemv)->supports(t, k::OutputType::kInt8), "") << "C x K over 64K";
+  t = s; t.H = 2;
   EXPECT_NE(by_name(kGemv)->supports(t, k::OutputType::kInt8), "");
   t = s; t.groups = 2;
   EXPECT_NE(by_name(kGemv)->supports(t, k::OutputType::kInt8), "");

@@ -23,6 +23,8 @@ namespace kernels {
 namespace x86 {
 namespace {
 
+constexpr int64_t kGemvMaxWeights = int64_t{1} << 16;
+
 struct GemvWeights {
   int tiles = 0, groups = 0;
   AlignedBuffer<int8_t> w;      // [tiles][groups][32][4]
@@ -120,6 +122,13 @@ class PackedGemvConv final : public PackedConv {
 std::string GemvConvKernel::supports(const ConvShape& s, OutputType) const {
   if (s.R != 1 || s.S != 1 || s.H != 1 || s.W != 1 || s.has_padding() || s.groups != 1) {
     return "not a 1x1 conv over a 1 x 1 input with one group and no padding";
+  }
+  // Up to 64K weights: ahead of AMX at batch 1 and 8 on every SE conv of
+  // MobileNetV3 / EfficientNet-B0 to 1152 x 48 (1.1-2.5x); at 960 x 240 AMX
+  // is ahead at batch 8 (GEMV 0.63-0.82x), so the larger stay with it
+  // (RESULTS.md section 178).
+  if (int64_t{s.C} * s.K > kGemvMaxWeights) {
+    return "C x K = " + std::to_string(int64_t{s.C} * s.K) + " weights over " + std::to_string(kGemvMaxWeights);
   }
   return "";
 }

@@ -1,7 +1,7 @@
 // GemvConvKernel: the driver of the one-pixel pointwise microkernels
 // (kernels/abi/gemv_s8.h) as a conv_s8 candidate (baseline code). It takes
 // 1x1 convs over a 1 x 1 input with one group and no padding (the
-// squeeze-and-excitation convs on [N, C, 1, 1]), any C and K, int8 or
+// squeeze-and-excitation convs on [N, C, 1, 1]) with C x K up to 64K, int8 or
 // u8-coded tensors, int8 or float output; the AVX512-VNNI provider registers
 // it ahead of the AMX tier (kernels/registry.cc, RESULTS.md section 178).
 #pragma once
