@@ -2,8 +2,9 @@
 -Lite0 (1x1, K <= 16, C <= 32: the 112 x 112 projections) and their
 squeeze-and-excitation convs on [N, C, 1, 1] on the three int8 kernels this
 machine can run them with, forced by name: the AVX512-VNNI kernel that
-registry.cc lists ahead of AMX for them (conv_s8_igemm_narrow_16c4_avx512vnni
-or conv_s8_igemv_8x32c4_avx512vnni, RESULTS.md section 178), AMX's
+registry.cc lists ahead of AMX for them (conv_s8_igemm_narrow_16c4_avx512vnni,
+conv_s8_igemv_8x32c4_avx512vnni, or for the 16 -> 64 / 96 expansions with
+non-negative inputs conv_s8_igemm_6x64c4_c16_avx512vnni; RESULTS.md section 178), AMX's
 conv_s8_igemm_32x32c4_amx and AVX512-VNNI's conv_s8_igemm_6x64c4_avx512vnni,
 at batch 1 and 8, signed inputs and inputs promised non-negative (a ReLU's
 output). One process, 1 thread, kernels
@@ -26,12 +27,14 @@ import bench_util  # noqa: E402
 
 # (input channels, output channels, H = W, networks)
 SHAPES = [(32, 16, 112, "V2 B0 Lite0 features.1"), (16, 16, 112, "V3 features.1"), (64, 16, 56, "(C 64: AMX keeps it)"),
-          (24, 16, 28, "(C 24)"), (32, 8, 1, "B0 SE fc1 (features.1)"),
+          (24, 16, 28, "(C 24)"), (16, 64, 112, "V3 features.2 expansion"), (16, 96, 112, "V2 B0 Lite0 features.2 expansion"),
+          (32, 8, 1, "B0 SE fc1 (features.1)"),
           (72, 24, 1, "V3 SE fc1"), (24, 72, 1, "V3 SE fc2"), (480, 120, 1, "V3 SE fc1"), (120, 480, 1, "V3 SE fc2"),
           (960, 240, 1, "V3 SE fc1"), (240, 960, 1, "V3 SE fc2"), (96, 4, 1, "B0 SE fc1"), (4, 96, 1, "B0 SE fc2"),
           (672, 28, 1, "B0 SE fc1"), (28, 672, 1, "B0 SE fc2"), (1152, 48, 1, "B0 SE fc1"), (48, 1152, 1, "B0 SE fc2")]
-NARROW, GEMV, AMX, VNNI = ("conv_s8_igemm_narrow_16c4_avx512vnni", "conv_s8_igemv_8x32c4_avx512vnni",
-                           "conv_s8_igemm_32x32c4_amx", "conv_s8_igemm_6x64c4_avx512vnni")
+NARROW, GEMV, SMALL_C, AMX, VNNI = ("conv_s8_igemm_narrow_16c4_avx512vnni", "conv_s8_igemv_8x32c4_avx512vnni",
+                                    "conv_s8_igemm_6x64c4_c16_avx512vnni", "conv_s8_igemm_32x32c4_amx",
+                                    "conv_s8_igemm_6x64c4_avx512vnni")
 
 
 def main() -> None:
@@ -51,7 +54,8 @@ def main() -> None:
         w = rng.integers(-127, 128, (k, c, 1, 1), dtype=np.int8)
         scale = np.full(k, 1.0 / (40 * c), np.float32)
         for nonneg in (False, True):
-            new = GEMV if hw == 1 and (k > 16 or c > 32) else NARROW
+            # the kernel ahead of AMX for the shape (SMALL_C: the igemm tile itself, non-negative inputs only)
+            new = GEMV if hw == 1 and (k > 16 or c > 32) else SMALL_C if k > 16 and nonneg else NARROW
             names = [new, AMX, VNNI]
             convs = {}
             for n in names:
