@@ -167,7 +167,7 @@ def run_times(request, x: Union[np.ndarray, dict], runs: int) -> tuple[dict[str,
             if p.status != p.Status.EXECUTED:
                 continue
             mean = p.real_time.total_seconds() * 1e3
-            if n > 1:
+            if n > 1 and p.node_name in prev:  # (a node first executed in a later run has no running mean yet)
                 times.setdefault(p.node_name, []).append(n * mean - (n - 1) * prev[p.node_name])
             prev[p.node_name] = mean
             info[p.node_name] = (p.node_type, p.exec_type)

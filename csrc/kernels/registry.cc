@@ -24,12 +24,35 @@ namespace {
 
 using Provider = void (*)(KernelRegistry&);
 
+}  // namespace
+#if defined(INT8RT_HAVE_AVX512VNNI_KERNELS)
+// In avx512vnni/provider.cc beside the tier's provider; declared here, its
+// only caller (the table's first entry below).
+namespace x86 {
+void register_avx512vnni_narrow_kernels(KernelRegistry& r);
+}  // namespace x86
+#endif
+namespace {
+
 // Best ISA first; the reference provider is always last. Adding an ISA:
 //   #if defined(INT8RT_HAVE_<ISA>_KERNELS)
 //       x86::register_<isa>_kernels,
 //   #endif
 // with the provider declared in registry.h.
+//
+// Ahead of every tier: kernels of a lower tier that decline all but the
+// shapes a measured rule gives them, because there they beat the tiers
+// above. On AVX512-VNNI rather than AMX: the narrow pointwise convs (1x1,
+// K <= 16, C <= 32: MobileNet-class projections at 112 x 112), where AMX's
+// 32 x 32 tiles hold 16 useful channels of 32 and one partly filled 64-byte
+// reduction chunk; the one-pixel 1x1 convs (squeeze-and-excitation on
+// [N, C, 1, 1]) up to 64K weights, where they hold one row of 32 per
+// image; and the 1x1 expansions from at most 16 unsigned input channels
+// (16 -> 64 / 96 at 112 x 112) on the igemm tile (RESULTS.md section 178).
 const Provider kProviders[] = {
+#if defined(INT8RT_HAVE_AVX512VNNI_KERNELS)
+    x86::register_avx512vnni_narrow_kernels,
+#endif
 #if defined(INT8RT_HAVE_AMX_KERNELS)
     x86::register_amx_kernels,
 #endif

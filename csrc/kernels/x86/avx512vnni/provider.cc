@@ -13,8 +13,17 @@
 //   gemm_s8: gemm_s8_6x64c4_avx512vnni
 //   gemm_u8s8: gemm_u8s8_6x64c4_avx512vnni (x86/gemm_u8s8.cc's driver)
 // The element-wise ops come from the avx512 tier (they need no VNNI).
+// register_avx512vnni_narrow_kernels adds conv_s8_igemm_narrow_16c4_avx512vnni
+// (x86/conv_narrow.cc's driver, igemm_narrow_16c4.cc) and
+// conv_s8_igemv_8x32c4_avx512vnni (x86/conv_gemv.cc, igemv_8x32c4.cc) and
+// conv_s8_igemm_6x64c4_c16_avx512vnni (the igemm tile on small-channel
+// expansions, x86/conv_small_c.h), which registry.cc's table lists ahead of
+// the AMX tier.
 #include "kernels/abi/conv_gemm_s8.h"
 #include "kernels/x86/conv_dw_pairs.h"
+#include "kernels/x86/conv_gemv.h"
+#include "kernels/x86/conv_narrow.h"
+#include "kernels/x86/conv_small_c.h"
 #include "kernels/x86/gemm_u8s8_driver.h"
 #include "kernels/registry.h"
 #include "kernels/x86/x86_kernels.h"
@@ -23,8 +32,13 @@ namespace int8rt {
 namespace kernels {
 namespace x86 {
 
-void register_avx512vnni_kernels(KernelRegistry& r) {
-  constexpr Isa kIsa = Isa::kAvx512Vnni;
+namespace {
+
+constexpr Isa kIsa = Isa::kAvx512Vnni;
+
+// The igemm tile's descriptor (the conv and GEMM kernels below, and the
+// small-channel rule ahead of AMX).
+const IgemmUkernel& igemm_descriptor() {
   // Runs of channel tiles with up to 64 KiB of weights share a pixel tile's
   // row pointers (AVX-VNNI's budget, conv_gemm_s8.h): MobileNetV2's 1x1
   // convs 0.95x, ResNet-50's convs 0.99x at batch 1 (RESULTS.md section 77).
@@ -59,6 +73,13 @@ void register_avx512vnni_kernels(KernelRegistry& r) {
       /*nonneg_per_run=*/false, /*pack_b=*/avx512vnni::pack_b_per_run, /*strip=*/nullptr, /*strip_mr=*/1,
       /*strip_min_kc=*/0, /*strip_max_kc=*/0, /*l2_run_weight_bytes=*/kL2RunWeightBytes, /*row_taps=*/true,
       /*u8_codes=*/true, /*class_tiles=*/true};
+  return igemm_uk;
+}
+
+}  // namespace
+
+void register_avx512vnni_kernels(KernelRegistry& r) {
+  const IgemmUkernel& igemm_uk = igemm_descriptor();
   static const DwUkernel dw_uk = {kIsa, "conv_s8_dw_64c_avx512vnni", avx512vnni::kDwBlock,
                                   avx512vnni::dwconv_row};
   static const DwConvKernel dw(dw_uk);
@@ -89,6 +110,27 @@ void register_avx512vnni_kernels(KernelRegistry& r) {
   static const X86GemmU8S8Kernel gemm_u8s8("gemm_u8s8_6x64c4_avx512vnni", kIsa, avx512vnni::gemm_u8s8_fn,
                                            avx512vnni::kU8S8MR, avx512vnni::kU8S8NB, avx512vnni::gemm_u8s8_pack_b);
   r.add(dw_quads, dw_pairs, dw, conv, gemm, gemm_u8s8);
+}
+
+// Listed ahead of the AMX tier (registry.cc's table): 1x1 convs with at
+// most 16 output and 32 input channels, stride 1, no padding
+// (conv_narrow.h; RESULTS.md section 178 for the times against AMX and the
+// igemm tile).
+void register_avx512vnni_narrow_kernels(KernelRegistry& r) {
+  static const NarrowConvKernel narrow("conv_s8_igemm_narrow_16c4_avx512vnni", Isa::kAvx512Vnni,
+                                       avx512vnni::igemm_narrow_rows);
+  // The squeeze-and-excitation convs on [N, C, 1, 1]: one 32-channel tile
+  // of weights read once for 8 images, where AMX fills one row of its 32
+  // and the igemm tile reads the weights again for each 6 rows.
+  static const GemvConvKernel gemv("conv_s8_igemv_8x32c4_avx512vnni", Isa::kAvx512Vnni, avx512vnni::igemv_rows);
+  // The igemm tile's unshifted twin on 1x1 expansions from at most 16
+  // unsigned input channels (u8 codes or a ReLU's output: MobileNet-class
+  // 16 -> 64 / 96 at 112 x 112): AMX ÷ igemm 1.10-1.28 at b1 and b8, where
+  // one 64-byte AMX reduction chunk holds 16 bytes; with signed inputs
+  // (the shifted tile) 0.92-1.13, so those stay on AMX.
+  static const IgemmConvKernel igemm(igemm_descriptor());
+  static const SmallChannelConvKernel small_c("conv_s8_igemm_6x64c4_c16_avx512vnni", igemm);
+  r.add(narrow, gemv, small_c);
 }
 
 }  // namespace x86
