@@ -24,16 +24,6 @@ namespace {
 
 using Provider = void (*)(KernelRegistry&);
 
-}  // namespace
-#if defined(INT8RT_HAVE_AVX512VNNI_KERNELS)
-// In avx512vnni/provider.cc beside the tier's provider; declared here, its
-// only caller (the table's first entry below).
-namespace x86 {
-void register_avx512vnni_narrow_kernels(KernelRegistry& r);
-}  // namespace x86
-#endif
-namespace {
-
 // Best ISA first; the reference provider is always last. Adding an ISA:
 //   #if defined(INT8RT_HAVE_<ISA>_KERNELS)
 //       x86::register_<isa>_kernels,

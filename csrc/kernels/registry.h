@@ -17,7 +17,10 @@
 // for every family, best first; a family may be left out or given a subset
 // of its ops. The provider table in registry.cc lists the providers best ISA
 // first, the reference provider (which supplies every op) last. So each
-// family's candidate list is ordered best ISA first, reference last.
+// family's candidate list is ordered best ISA first, reference last, with one
+// measured exception: register_avx512vnni_narrow_kernels, listed ahead of
+// every tier, adds AVX512-VNNI kernels that decline all but the narrow
+// shapes where they beat AMX (registry.cc's table says which).
 //
 // choose<K>(problem...) walks K's list once per layer (at engine build or
 // load, never in a hot loop): a candidate is passed over when its ISA is
@@ -170,6 +173,7 @@ void register_ref_kernels(KernelRegistry& r);  // kernels/ref: every op
 namespace x86 {
 void register_amx_kernels(KernelRegistry& r);
 void register_avx512vnni_kernels(KernelRegistry& r);
+void register_avx512vnni_narrow_kernels(KernelRegistry& r);  // ahead of every tier
 void register_avx512_kernels(KernelRegistry& r);
 void register_avx512bf16_kernels(KernelRegistry& r);  // tier avx512, needs AVX512-BF16
 void register_avxvnni_kernels(KernelRegistry& r);
