@@ -45,6 +45,7 @@
 #include <cstdint>
 
 #include "kernels/x86/amx/amx_tile.h"
+#include "kernels/x86/amx/table_rows.h"
 #include "kernels/x86/avx512vnni/epilogue.h"
 #include "kernels/abi/conv_gemm_s8.h"
 
@@ -207,6 +208,7 @@ void epilogue_step(const AmxTile& t, const Step& st, const int32_t* acc, int8_t*
     avx512vnni::store_requantized_row<2>(rows, ce, n, ep.residual ? ep.residual + i * ep.residual_stride : nullptr,
                                          ep.residual_scale, lo, hi, y + i * ep.y_stride);
   }
+  if (ep.table) table_rows(y, ep.y_stride, st.mr, n, ep.table);  // Epilogue::table (amx/table_rows.h)
   if (t.ep.out_xor) xor_rows(y, ep.y_stride, st.mr, n, y, ep.y_stride);
 }
 
