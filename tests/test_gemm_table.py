@@ -18,15 +18,15 @@ from onnx_models import fvi, init, model  # noqa: E402
 
 F32 = np.float32
 node = helper.make_node
-ROWS, D, H = 70, 64, 136  # H: two 64-channel pairs and a partial block of 8
+ROWS, D, H = 70, 64, 280  # H: 256 or more (the fusion's least), four 64-channel pairs and a partial block of 24
 
 
-def ffn(side_reader: bool) -> onnx.ModelProto:
+def ffn(side_reader: bool, hidden: int = H) -> onnx.ModelProto:
     """z = Gelu(x W1 + b1) W2 + b2, BERT's feed-forward block (the bias Adds
     as torch exports them, Add(b, MatMul)). side_reader: another MatMul reads
     x W1 + b1 too, so the table cannot take the GEMM's output alone and the
     two stay separate layers (the reference)."""
-    rng = np.random.default_rng(5)
+    rng, H = np.random.default_rng(5), hidden
     nodes = [node("MatMul", ["x", "w1"], ["m1"], name="fc1"), node("Add", ["b1", "m1"], ["h"], name="fc1_bias"),
              node("Gelu", ["h"], ["g"], name="gelu"),
              node("MatMul", ["g", "w2"], ["m2"], name="fc2"), node("Add", ["b2", "m2"], ["z"], name="fc2_bias")]
@@ -40,10 +40,12 @@ def ffn(side_reader: bool) -> onnx.ModelProto:
     return model(nodes, [fvi("x", [2, ROWS, D])], outs, inits, opset=20)
 
 
+DATA = {"x": np.random.default_rng(6).standard_normal((8, ROWS, D)).astype(F32)}
+
+
 def build(side_reader: bool) -> int8rt.Engine:
-    data = {"x": np.random.default_rng(6).standard_normal((8, ROWS, D)).astype(F32)}
     return int8rt.build_engine(ffn(side_reader).SerializeToString(), int8rt.BuilderConfig(
-        calibrator=int8rt.make_calibrator(data, algorithm="minmax", batch_size=2)))
+        calibrator=int8rt.make_calibrator(DATA, algorithm="minmax", batch_size=2)))
 
 
 def ops(engine: int8rt.Engine) -> list[str]:
@@ -55,6 +57,9 @@ def test_gemm_and_gelu_table_are_one_layer_with_the_chains_bytes() -> None:
     assert "int8rt.QLut" not in ops(fused) and ops(fused).count("int8rt.QGemm") == 2, ops(fused)
     assert "int8rt.QLut" in ops(chain), ops(chain)
     assert any("through the table of its element-wise Gelu" in line for line in fused.report()), fused.report()
+    narrow = int8rt.build_engine(ffn(False, hidden=255).SerializeToString(), int8rt.BuilderConfig(
+        calibrator=int8rt.make_calibrator(DATA, algorithm="minmax", batch_size=2)))
+    assert "int8rt.QLut" in ops(narrow), ops(narrow)  # under 256 features: two layers (lower_int8_gemm_table.cc)
     # The GEMM's output before the table is still held in int8 (inside the layer), at the chain's scale.
     held = {t.tensor: t for t in fused.int8_plan().tensors}
     want = {t.tensor: t for t in chain.int8_plan().tensors}

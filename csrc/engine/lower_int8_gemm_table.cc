@@ -12,7 +12,14 @@
 // Only the plain form: one scale on each side, y symmetric, no fused
 // activation, every reader of the region's output an int8 reader and none
 // a channel gate or pool that reads the region's float values instead
-// (lower_lut's gate form). Otherwise the GEMM and the table stay two layers.
+// (lower_lut's gate form); not an affine region (those other rules take
+// exactly, see below); and only for kMinTableFeatures output features or
+// more (BERT-class FFNs: 1536-4096), where the table's own pass reads and
+// writes a tensor too large for the caches. Below, that pass is cheap and y
+// keeps an int8 tensor of its own, which tools that read the engine's int8
+// tensors (accuracy/taps.py) can tap: the fused layer holds y only inside.
+// Otherwise the GEMM and the table stay two layers.
+#include <algorithm>
 #include <string>
 #include <utility>
 #include <vector>
@@ -24,18 +31,37 @@
 namespace int8rt {
 namespace engine {
 
+namespace {
+constexpr int64_t kMinTableFeatures = 256;
+}  // namespace
+
 bool Lowerer::lower_gemm_table(const std::string& name, std::vector<std::string> sources, std::vector<int> ins,
                                const QGemmAttrs& a, int y) {
   if (!opt_.pointwise_tables || a.act.kind != kernels::Activation::kNone || a.out_zero_point != 0 ||
-      zero_point_of(y) != 0 || channel_grids_.count(y) || !a.out_scales.empty()) {
+      zero_point_of(y) != 0 || channel_grids_.count(y) || !a.out_scales.empty() ||
+      a.w_scales.size() < static_cast<size_t>(kMinTableFeatures)) {
     return false;
   }
-  const int c = sole_reader(y);
-  if (c < 0 || !is_lut_op(src_.nodes()[c].op) || lut_region_input(src_, c) != y) return false;
-  const LutRegion r = find_lut_region(src_, index_, c, [&](int m) {
-    return consumed_[m] || opt_.fp32_layers.count(src_.nodes()[m].name) > 0;
-  });
+  // The region from y's first reader; every reader of y must be in it (a
+  // tanh-GELU spelled out reads y in three nodes).
+  if (index_.is_output(y) || index_.readers(y).empty()) return false;
+  const int c = index_.readers(y)[0];
+  auto kept = [&](int m) { return consumed_[m] || opt_.fp32_layers.count(src_.nodes()[m].name) > 0; };
+  if (kept(c) || !is_lut_op(src_.nodes()[c].op) || lut_region_input(src_, c) != y) return false;
+  const LutRegion r = find_lut_region(src_, index_, c, kept);
   if (r.nodes.empty() || r.input != y) return false;
+  for (int m : index_.readers(y)) {
+    if (std::find(r.nodes.begin(), r.nodes.end(), m) == r.nodes.end()) return false;
+  }
+  // A region of Mul / Div / Add / Sub by constants alone is affine: other
+  // rules take those exactly (a scaling moves y's codes under a new scale,
+  // with no rounding: BERT's key scaled by d^-1/4), which a table would
+  // round again at the region output's scale.
+  const bool affine = std::all_of(r.nodes.begin(), r.nodes.end(), [&](int m) {
+    const std::string& op = src_.nodes()[m].op;
+    return op == "Mul" || op == "Div" || op == "Add" || op == "Sub";
+  });
+  if (affine) return false;
   const int out = r.output;
   if (index_.is_output(out) || !has_scale(out) || channel_grids_.count(out)) return false;
   for (int m : index_.readers(out)) {
