@@ -7,6 +7,7 @@
 
 #include <cstddef>
 #include <map>
+#include <utility>
 #include <string>
 #include <vector>
 
@@ -21,6 +22,9 @@ class Int8PlanRecorder {
   void layer(const std::string& name, const std::string& op, std::vector<std::string> sources);
   // `lowered_id`: the int8 tensor's id in the lowered network.
   void int8_tensor(int lowered_id, Int8TensorPlan tensor);
+  // A tensor a fused layer holds in int8 only inside itself (no lowered
+  // tensor: int8_tensor empty), its readers as given.
+  void inner_int8_tensor(Int8TensorPlan tensor) { plan_.tensors.push_back(std::move(tensor)); }
   // The zero point of a recorded tensor, set after the record (a byte mover
   // passing its input's on); an unrecorded id is ignored.
   void zero_point(int lowered_id, int32_t zero_point);

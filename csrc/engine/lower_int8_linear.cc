@@ -299,6 +299,7 @@ bool Lowerer::lower_gemm(int, const Node& node) {
   a.out_zero_point = int8_out ? zero_point_of(y) : 0;
   a.out_scale = int8_out ? scale(y) : 0.0;
   a.w_scales.assign(qw.scales.begin(), qw.scales.end());
+  if (int8_out && lower_gemm_table(node.name, sources, {xin, wq, bias}, a, y)) return true;  // FC1 + GELU
   add_linear_output(QGemmAttrs::kOp, node.name, std::move(sources), {xin, wq, bias}, a.to_attrs(), y, int8_out);
   return true;
 }

@@ -286,6 +286,12 @@ class Lowerer {
   bool lower_conv_transpose(int, const Node& node);
 
   bool lower_gemm(int, const Node& node);
+  // The QGemm `name` (inputs ins, attributes a, int8 output y) with the
+  // element-wise region that alone reads y as its table, emitted as one
+  // layer (lower_int8_gemm_table.cc); false, and nothing emitted, where that
+  // fusion does not apply.
+  bool lower_gemm_table(const std::string& name, std::vector<std::string> sources, std::vector<int> ins,
+                        const QGemmAttrs& a, int y);
 
   // LSTM / GRU / RNN with constant weights (lower_int8_rnn.cc):
   // int8rt.QLSTM / QGRU / QRNN, X int8, W and (where the state has a

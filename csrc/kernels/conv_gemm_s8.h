@@ -44,6 +44,9 @@ class PackedConv {
   // cover, with the same bits (engine/inverted_residual.h runs depthwise
   // layers band by band this way). InvalidArgument as with_input_size.
   virtual std::unique_ptr<PackedConv> with_row_window(int H, int pad_top, int pad_bottom) const = 0;
+  // Whether run() applies Epilogue::table itself (kernel_types.h); where
+  // false the caller must not pass one (it applies the table after run()).
+  virtual bool applies_table() const { return false; }
 };
 
 // The conv_s8 family: one candidate kernel (a stateless singleton).
@@ -73,6 +76,8 @@ class PackedGemm {
   // How the weights are held where a kernel packs them in more than one form (e.g. "pairs",
   // x86/gemm_s8_pairs.h); "" otherwise.
   virtual const char* form() const { return ""; }
+  // As PackedConv::applies_table.
+  virtual bool applies_table() const { return false; }
 };
 
 // The gemm_s8 family.

@@ -199,6 +199,9 @@ void check_epilogue(const Epilogue& ep, const char* what) {
     throw InvalidArgument(std::string(what) + ": int8 output needs a clamp range inside [-128, 127], got [" +
                           std::to_string(ep.clamp_lo) + ", " + std::to_string(ep.clamp_hi) + "]");
   }
+  if (ep.table && ep.out_type != OutputType::kInt8) {
+    throw InvalidArgument(std::string(what) + ": an epilogue table needs an int8 output");
+  }
 }
 
 }  // namespace kernels

@@ -168,6 +168,11 @@ struct Epilogue {
   const int8_t* residual = nullptr;
   float residual_scale = 0.0f;
   OutputType out_type = OutputType::kInt8;
+  // Optional 256-entry int8 table applied to each int8 output after the
+  // rounding: q -> table[q + 128] (an element-wise chain's int8rt.QLut, BERT's
+  // GELU, fused into the layer before it). Int8 output only; only a packed
+  // layer whose applies_table() is true may be given one (conv_gemm_s8.h).
+  const int8_t* table = nullptr;
 };
 
 // Throws InvalidArgument unless `ep` is usable: scale set, clamp_lo <= clamp_hi,

@@ -109,6 +109,10 @@ void plan_conv(const Network& net, const Node& node, NodePlan& p) {
 void plan_gemm(const Network& net, const Node& node, NodePlan& p) {
   if (input_rank(net, node, 0) == 4) return;
   QGemmParams q = qgemm_params(net, node);
+  if (q.table) {
+    p.why = "the device GEMM has no table epilogue (a fused GELU table)";
+    return;
+  }
   p.gemm = std::make_unique<kc::GemmLayer>(q.shape, q.weights, q.requant);
   p.where = Where::kGemm;
 }

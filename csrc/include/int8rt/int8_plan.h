@@ -23,7 +23,9 @@ namespace int8rt {
 // A tensor the engine holds in int8.
 struct Int8TensorPlan {
   std::string tensor;       // source tensor name
-  std::string int8_tensor;  // its int8 tensor in the lowered network
+  // Its int8 tensor in the lowered network; empty for one a fused layer holds
+  // in int8 only inside itself (an int8rt.QGemm's codes before its table).
+  std::string int8_tensor;
   float scale = 0.f;        // the int8 tensor's scale (float value = scale * (q - zero_point))
   // 0 (symmetric) unless a pre-quantized model's Q/DQ gives one, or the
   // build holds the tensor unsigned (BuilderConfig::unsigned_activations: -128).

@@ -47,6 +47,11 @@ struct TileEpilogue {
   // Each residual byte xor-ed with it before its sign extension (0x80: the
   // residual held as u8 codes, ConvShape::residual_codes); read likewise.
   uint8_t residual_xor = 0;
+  // Epilogue::table: each int8 output q stored as table[q + 128] (before
+  // out_xor). Only microkernels of drivers whose applies_table() is true
+  // read it (the AMX GEMM's, amx/igemm_32x32c4.cc); the others are never
+  // given one.
+  const int8_t* table = nullptr;
 };
 
 // One group of weights that a pair-sum microkernel (avx2::igemm_u8_pairs_fn)

@@ -30,6 +30,7 @@ inline TileEpilogue amx_tile_epilogue(const ConvShape& s, const Epilogue& ep, vo
   t.out_f32 = ep.out_type == OutputType::kFloat32;
   t.out_xor = s.output_codes == Codes::kU8 && ep.out_type == OutputType::kInt8 ? 0x80 : 0;
   t.residual_xor = s.residual_codes == Codes::kU8 ? 0x80 : 0;
+  t.table = ep.table;
   t.y = t.out_f32 ? static_cast<void*>(static_cast<float*>(y) + o) : static_cast<void*>(static_cast<int8_t*>(y) + o);
   return t;
 }

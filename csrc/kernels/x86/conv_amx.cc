@@ -53,6 +53,7 @@
 #include <string>
 #include <vector>
 
+#include "core/cpu_features.h"
 #include "core/thread_pool.h"
 #include "int8rt/error.h"
 #include "kernels/x86/amx_tile_epilogue.h"
@@ -107,6 +108,8 @@ class PackedAmxConv final : public PackedConv {
     return copy;
   }
   void run(int batch, const int8_t* x, const Epilogue& ep, void* y) const override;
+  // The microkernel's table step needs AVX512-VBMI (amx/igemm_32x32c4.cc), which every AMX CPU has.
+  bool applies_table() const override { return cpu_features().avx512vbmi; }
 
  private:
   // Rows [p0, p0 + mr) of group g's A into panel (rows kchunks * 64 apart).

@@ -22,6 +22,7 @@ class ConvAsGemm final : public PackedGemm {
   ConvAsGemm(const GemmShape& shape, std::unique_ptr<PackedConv> conv);
   void run(int64_t M, const int8_t* a, const Epilogue& ep, void* y) const override;
   const GemmShape& shape() const override { return shape_; }
+  bool applies_table() const override { return conv_->applies_table(); }
 
  private:
   GemmShape shape_;

@@ -128,8 +128,11 @@ struct QConvTransposeAttrs : QLinearAttrs {
   static QConvTransposeAttrs from_attrs(const Node& node);
 };
 
-// int8rt.QGemm [x s8 [M, K], w s8 [N, K], bias f32 | -1]; out_scale 0 means
-// a float32 output.
+// int8rt.QGemm [x s8 [M, K], w s8 [N, K], bias f32 | -1, table s8 [256]
+// (optional)]; out_scale 0 means a float32 output. With a table (an int8
+// output only: the element-wise region after the GEMM as int8rt.QLut's
+// table, BERT's GELU, lower_int8_gemm_table.cc) each output q at out_scale
+// is written as table[q + 128], the QLut's bytes.
 struct QGemmAttrs : QLinearAttrs {
   static constexpr const char kOp[] = "int8rt.QGemm";
   Attributes to_attrs() const;

@@ -4,17 +4,24 @@
 // INT8RT_MAX_ISA), which packs the canonical int8 weights once; a conv whose
 // input height or width is dynamic reuses them for every input size. A
 // conv's input and output bytes are held as u8_codes.h's rule says.
+// A QGemm with a table (contracts.h) passes it to a kernel that applies it in
+// its epilogue (PackedGemm::applies_table: the AMX GEMM, each step's output
+// while in L1); with any other kernel it runs the lookup_s8 family's choice
+// over the output after the GEMM, int8rt.QLut's own code. Either way each
+// byte is table[q + 128] of the GEMM's q: the unfused QGemm -> QLut's bytes.
 #include <climits>
 #include <map>
 #include <mutex>
 
 #include "engine/layer.h"
+#include "engine/ops/element_chunks.h"
 #include "engine/ops/int8/contracts.h"
 #include "engine/ops/int8/qconv_stage.h"
 #include "engine/ops/int8/qlinear_params.h"
 #include "engine/ops/int8/u8_codes.h"
 #include "int8rt/error.h"
 #include "kernels/conv_gemm_s8.h"
+#include "kernels/eltwise_s8.h"
 
 namespace int8rt {
 namespace engine {
@@ -107,6 +114,7 @@ class QGemmLayer : public Layer {
     const kernels::GemmKernel& kernel = kernels::choose<kernels::GemmKernel>(p_.shape, p_.out);
     kernel_name_ = kernel.name();
     packed_ = kernel.pack(p_.shape, p_.weights);
+    if (p_.table && !packed_->applies_table()) lookup_ = &kernels::choose<kernels::LookupS8Kernel>();
   }
 
   std::vector<std::pair<DataType, Shape>> infer(const std::vector<const Value*>& in) const override {
@@ -122,16 +130,27 @@ class QGemmLayer : public Layer {
     int64_t m = in[0]->numel() / p_.shape.K;
     void* y = p_.out == OutputType::kInt8 ? static_cast<void*>(out[0]->data<int8_t>())
                                           : static_cast<void*>(out[0]->data<float>());
-    packed_->run(m, in[0]->data<int8_t>(), p_.requant.epilogue(), y);
+    kernels::Epilogue ep = p_.requant.epilogue();
+    if (p_.table && !lookup_) ep.table = p_.table;  // applied by the kernel
+    packed_->run(m, in[0]->data<int8_t>(), ep, y);
+    if (lookup_) {
+      int8_t* q = out[0]->data<int8_t>();
+      for_element_chunks(out[0]->numel(), [&](int64_t b, int64_t e) { lookup_->lookup(e - b, q + b, p_.table, q + b); });
+    }
   }
 
-  std::string describe() const override { return kernel_name_; }
+  std::string describe() const override {
+    if (!p_.table) return kernel_name_;
+    return kernel_name_ + (lookup_ ? " + table (" + std::string(lookup_->name()) + " after the GEMM)"
+                                   : " + table (in the epilogue)");
+  }
 
  private:
   std::string name_;
   QGemmParams p_;
   std::string kernel_name_;
   std::unique_ptr<kernels::PackedGemm> packed_;
+  const kernels::LookupS8Kernel* lookup_ = nullptr;  // the table's kernel where the GEMM's does not apply it
 };
 
 INT8RT_REGISTER_LAYER(QConvAttrs::kOp, [](const Network& net, const Node& node) -> std::unique_ptr<Layer> {

@@ -219,6 +219,13 @@ QGemmParams qgemm_params(const Network& net, const Node& node) {
   p.weights = w.i8.data();
   p.out = a.out_scale > 0.0 ? OutputType::kInt8 : OutputType::kFloat32;
   p.requant = linear_requant(net, node, a, p.shape.N, p.out);
+  if (node.inputs.size() > 3 && node.inputs[3] >= 0) {
+    const Tensor& t = constant_input(net, node, 3, "table");
+    if (t.dtype != DataType::kInt8 || t.i8.size() != 256 || p.out != OutputType::kInt8) {
+      throw InvalidArgument(layer_error_prefix(node) + "table must be 256 int8 values after an int8 output");
+    }
+    p.table = t.i8.data();
+  }
   return p;
 }
 

@@ -45,6 +45,7 @@ struct QGemmParams {
   const int8_t* weights = nullptr;  // [N][K], owned by the network
   kernels::OutputType out = kernels::OutputType::kInt8;  // float when out_scale is absent
   kernels::EpilogueStorage requant;
+  const int8_t* table = nullptr;  // [256] input 3 (Epilogue::table), owned by the network; or null
 };
 QGemmParams qgemm_params(const Network& net, const Node& node);
 

@@ -51,6 +51,7 @@
 #include <cstdint>
 
 #include "kernels/x86/amx/amx_tile.h"
+#include "kernels/x86/amx/table_rows.h"
 #include "kernels/x86/avx512vnni/epilogue.h"
 #include "kernels/abi/conv_gemm_s8.h"
 
@@ -131,7 +132,6 @@ void store_tiles(int32_t* acc) {
 #undef INT8RT_AMX_DOT
 #undef INT8RT_AMX_LOAD_B
 
-#if !INT8RT_EPILOGUE_U8_CODES
 // Bytes [0, n) of `rows` rows (src_stride apart) xor 0x80 into dst (dst_stride apart).
 void xor_rows(const int8_t* src, int64_t src_stride, int rows, int n, int8_t* dst, int64_t dst_stride) {
   for (int i = 0; i < rows; ++i) {
@@ -140,7 +140,6 @@ void xor_rows(const int8_t* src, int64_t src_stride, int rows, int n, int8_t* ds
     for (int l = 0; l < n; ++l) d[l] = static_cast<int8_t>(s[l] ^ 0x80);
   }
 }
-#endif
 
 // The epilogue of rows [r0, r0 + mr) and channels [c0, c0 + n) of t's
 // (pointers moved there). Natively its xors stay for the epilogue; emulated,
@@ -249,7 +248,7 @@ void epilogue_step(const AmxTile& t, const Step& st, const int32_t* acc, int8_t*
   const __m512 lo = _mm512_set1_ps(ep.lo), hi = _mm512_set1_ps(ep.hi);
   int8_t* y = static_cast<int8_t*>(ep.y);
 #if INT8RT_EPILOGUE_U8_CODES
-  const __m512i flip = _mm512_set1_epi8(static_cast<char>(ep.out_xor));
+  const __m512i flip = _mm512_set1_epi8(static_cast<char>(ep.table ? 0 : ep.out_xor));
   const __m128i res_flip = _mm_set1_epi8(static_cast<char>(ep.residual_xor));
 #endif
   for (int i = 0; i < st.mr; ++i) {
@@ -263,9 +262,12 @@ void epilogue_step(const AmxTile& t, const Step& st, const int32_t* acc, int8_t*
     avx512vnni::store_requantized_row<2>(rows, ce, n, res, ep.residual_scale, lo, hi, y + i * ep.y_stride);
 #endif
   }
-#if !INT8RT_EPILOGUE_U8_CODES
-  if (t.ep.out_xor) xor_rows(y, ep.y_stride, st.mr, n, y, ep.y_stride);
-#endif
+  // The table reads the requantized values, so with a table the output
+  // codes are flipped after it (Epilogue::table, amx/table_rows.h).
+  if (ep.table) table_rows(y, ep.y_stride, st.mr, n, ep.table);
+  if (t.ep.out_xor && (ep.table || !INT8RT_EPILOGUE_U8_CODES)) {
+    xor_rows(y, ep.y_stride, st.mr, n, y, ep.y_stride);
+  }
 }
 
 // Steps (row tile, pair of blocks), row tile outer, software-pipelined: step
