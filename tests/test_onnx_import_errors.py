@@ -143,3 +143,17 @@ def test_initializer_with_more_bytes_than_its_dims_is_a_format_error(extra):
               [fvi("y", ["N", 3])], [w], 13)
     with pytest.raises(int8rt.FormatError, match=r"initializer 'w' \(dims \[2, 3\], type 1\) cannot be read"):
         int8rt.onnx.import_model(m)
+
+
+@pytest.mark.parametrize("where", ["node", "tensor"])
+def test_name_that_is_not_utf8_is_a_format_error(where):
+    """Found by tools/onnx_mutation_campaign.py on Silero VAD (rel12): protobuf reads a string field that is
+    not UTF-8 as bytes and onnx's checker accepts it; the name reached the engine, whose layer names then
+    raised UnicodeDecodeError in the builder. Now a FormatError naming the bytes, at import."""
+    nodes = [helper.make_node("Relu", ["x"], ["mid_AB"], name="relu_AB"),
+             helper.make_node("Relu", ["mid_AB"], ["y"], name="relu2")]
+    data = model(nodes, [fvi("x", ["N", 3])], [fvi("y", ["N", 3])]).SerializeToString()
+    old = b"relu_AB" if where == "node" else b"mid_AB"
+    data = data.replace(old, old[:-2] + b"\xff\xfe")
+    with pytest.raises(int8rt.FormatError, match=r"<bytes>: .* is not UTF-8"):
+        int8rt.onnx.import_model(data)
