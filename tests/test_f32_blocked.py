@@ -33,6 +33,10 @@ from test_f32_layout import restore  # noqa: F401  (autouse: threads, ISA cap an
 
 F32 = np.float32
 GAMMA = 2.0 ** -24
+# The pass forms regions only where the nchw16c_f32 family has its AVX-512 tier usable (the CPU's and
+# INT8RT_MAX_ISA's cap: under a lower cap it reports "not applied", test_not_applied_without_a_vector_tier).
+NEEDS_REGIONS = pytest.mark.skipif(not int8rt.kernels.isa_info()["avx512"]["enabled"],
+                                   reason="NCHW16c regions need the AVX-512 tier (CPU or INT8RT_MAX_ISA cap)")
 
 
 class Net:
@@ -256,6 +260,7 @@ def model(tmp_path: Path) -> tuple[Net, Path]:
     return net, path
 
 
+@NEEDS_REGIONS
 def test_region_covers_the_body(model) -> None:
     _, path = model
     engine = build(path)
@@ -272,6 +277,7 @@ def test_region_covers_the_body(model) -> None:
     assert sorted(o.shape for o in outs.values()) == [(2, 24, 7, 19), (2, 40, 1, 1)]
 
 
+@NEEDS_REGIONS
 @pytest.mark.parametrize("batch", [1, 3])
 def test_tiers_give_the_same_bytes(tmp_path: Path, batch: int) -> None:
     path = tmp_path / "blocked_only.onnx"
@@ -336,11 +342,13 @@ def check_saved_and_threads(engine: int8rt.Engine, x: dict, tmp_path: Path) -> N
         assert np.array_equal(y, want[name]), f"2 threads unsplit: {name}"
 
 
+@NEEDS_REGIONS
 def test_saved_engine_and_batch_split(model, tmp_path: Path) -> None:
     _, path = model
     check_saved_and_threads(build(path), inputs(6), tmp_path)
 
 
+@NEEDS_REGIONS
 def test_stem_writes_blocked(tmp_path: Path) -> None:
     """A 3-channel 3x3 / stride 2 stem reads the NCHW image and writes the
     region's first blocked tensor (no conversion in); its inner output leaves
@@ -380,6 +388,7 @@ def test_not_applied_without_a_vector_tier(model) -> None:
                for line in engine.report()), engine.report()
 
 
+@NEEDS_REGIONS
 def test_short_region_stays_nchw(tmp_path: Path) -> None:
     """One depthwise + pointwise pair between two conversions is not worth them."""
     n = Net(1)

@@ -15,9 +15,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from test_f32_blocked import F32
+from test_f32_blocked import NEEDS_REGIONS, F32
 from test_f32_blocked_dense import check_tiers_and_nchw, conv_node
 from test_f32_layout import restore  # noqa: F401  (autouse: threads, ISA cap and batch split put back)
+
+
+pytestmark = NEEDS_REGIONS
 
 
 @pytest.mark.parametrize("hw", [(1, 7), (3, 1), (2, 3), (5, 2), (4, 5), (7, 7), (6, 9), (9, 3)])

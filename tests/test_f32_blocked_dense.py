@@ -26,7 +26,7 @@ import onnx.numpy_helper
 import pytest
 
 import int8rt
-from test_f32_blocked import F32, Net, build, check_saved_and_threads, same_bytes_on_tiers
+from test_f32_blocked import NEEDS_REGIONS, F32, Net, build, check_saved_and_threads, same_bytes_on_tiers
 from test_f32_layout import restore  # noqa: F401  (autouse: threads, ISA cap and batch split put back)
 
 SHAPE = (61, 77)
@@ -64,6 +64,7 @@ def model(tmp_path: Path) -> tuple[Net, Path]:
     return net, path
 
 
+@NEEDS_REGIONS
 def test_region_runs_the_whole_body(model) -> None:
     _, path = model
     engine = build(path)
@@ -81,6 +82,7 @@ def test_region_runs_the_whole_body(model) -> None:
                for line in engine.report()), engine.report()
 
 
+@NEEDS_REGIONS
 @pytest.mark.parametrize("batch", [1, 3])
 def test_tiers_give_the_same_bytes(model, batch: int) -> None:
     _, path = model
@@ -148,6 +150,7 @@ def check_tiers_and_nchw(path: Path, nodes: list, inits: list, x: np.ndarray, ou
     assert np.array_equal(got["avx512"], got["ref"])
 
 
+@NEEDS_REGIONS
 def test_dilated_and_uneven_padding(tmp_path: Path) -> None:
     """A 3x3 conv at dilation 2 and a 2x3 / stride (1, 2) conv with pads (0, 1, 1, 2) between 1x1 convs: the conv
     kernel's dilation and its begin / end padding on each axis (check_tiers_and_nchw)."""
@@ -160,6 +163,7 @@ def test_dilated_and_uneven_padding(tmp_path: Path) -> None:
     check_tiers_and_nchw(tmp_path / "dilated.onnx", nodes, inits, x, ("d", [18, 13, 19]), 2)
 
 
+@NEEDS_REGIONS
 def test_strided_convs_over_several_images(tmp_path: Path) -> None:
     """Strided dense convs from blocked inputs at batch 3: a 3x3 / 2 on an odd width (27) with a fused residual and
     Relu (blocks inner), a 5x5 / 3 with pads 2 to 470 channels (weights outweigh an image: images inner, one per

@@ -26,7 +26,7 @@ import onnx
 import pytest
 from onnx import TensorProto, helper
 
-from test_f32_blocked import F32, build, check_saved_and_threads, same_bytes_on_tiers
+from test_f32_blocked import NEEDS_REGIONS, F32, build, check_saved_and_threads, same_bytes_on_tiers
 from test_f32_blocked_dense import conv_node
 from test_f32_layout import restore  # noqa: F401  (autouse: threads, ISA cap and batch split put back)
 
@@ -94,6 +94,7 @@ def model(tmp_path: Path) -> Path:
     return path
 
 
+@NEEDS_REGIONS
 def test_region_takes_the_inception_block(model: Path) -> None:
     engine = build(model)
     ops = [layer["op"] for layer in engine.layers()]
@@ -106,6 +107,7 @@ def test_region_takes_the_inception_block(model: Path) -> None:
                for line in engine.report()), engine.report()
 
 
+@NEEDS_REGIONS
 @pytest.mark.parametrize("batch", [1, 3])
 def test_tiers_give_the_same_bytes(model: Path, batch: int) -> None:
     # The region's outputs (y comes from NCHW layers, whose tiers may differ).

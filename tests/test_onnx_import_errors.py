@@ -118,3 +118,42 @@ def test_failing_constant_folding_names_the_node():
     m = model(nodes, [fvi("x", ["N", 2])], [fvi("y", ["N", 2])], inits, 13)
     with pytest.raises(int8rt.NotSupportedError, match=r"node 'bad_reshape' \(Reshape\): evaluating it"):
         int8rt.onnx.import_model(m)
+
+
+def test_failing_fold_of_a_batch_dependent_value_names_the_node():
+    """Found by tools/onnx_mutation_campaign.py on MiniLM (rel12): a Concat / Gather over a Shape of a
+    dynamic batch folds through the batch-tagged path, whose reference-runtime error (an axis out of
+    range: numpy's AxisError, onnx's ValueError) escaped as that type; now the node's NotSupportedError."""
+    nodes = [helper.make_node("Shape", ["x"], ["s"], name="shape"),
+             helper.make_node("Concat", ["s", "k"], ["c"], name="bad_concat", axis=2**31 - 1),
+             helper.make_node("Reshape", ["x", "c"], ["y"], name="reshape")]
+    m = model(nodes, [fvi("x", ["N", 2])], [fvi("y", ["N", 2])], [init("k", np.array([1], np.int64))], 13)
+    with pytest.raises(int8rt.NotSupportedError, match=r"node 'bad_concat' \(Concat\): evaluating it"):
+        int8rt.onnx.import_model(m)
+
+
+@pytest.mark.parametrize("extra", [4, 12, 24])
+def test_initializer_with_more_bytes_than_its_dims_is_a_format_error(extra):
+    """Found by tools/onnx_mutation_campaign.py on MiniLM (rel12): an initializer with more raw bytes
+    than its dims hold (a [384, 384] weight declared [1, 384]) passes onnx's checker (it refuses too few),
+    and numpy_helper's ValueError escaped the import."""
+    w = init("w", np.ones((2, 3), np.float32))
+    w.raw_data = w.raw_data + b"\0" * extra
+    m = model([helper.make_node("MatMul", ["x", "w"], ["y"], name="mm")], [fvi("x", ["N", 2])],
+              [fvi("y", ["N", 3])], [w], 13)
+    with pytest.raises(int8rt.FormatError, match=r"initializer 'w' \(dims \[2, 3\], type 1\) cannot be read"):
+        int8rt.onnx.import_model(m)
+
+
+@pytest.mark.parametrize("where", ["node", "tensor"])
+def test_name_that_is_not_utf8_is_a_format_error(where):
+    """Found by tools/onnx_mutation_campaign.py on Silero VAD (rel12): protobuf reads a string field that is
+    not UTF-8 as bytes and onnx's checker accepts it; the name reached the engine, whose layer names then
+    raised UnicodeDecodeError in the builder. Now a FormatError naming the bytes, at import."""
+    nodes = [helper.make_node("Relu", ["x"], ["mid_AB"], name="relu_AB"),
+             helper.make_node("Relu", ["mid_AB"], ["y"], name="relu2")]
+    data = model(nodes, [fvi("x", ["N", 3])], [fvi("y", ["N", 3])]).SerializeToString()
+    old = b"relu_AB" if where == "node" else b"mid_AB"
+    data = data.replace(old, old[:-2] + b"\xff\xfe")
+    with pytest.raises(int8rt.FormatError, match=r"<bytes>: .* is not UTF-8"):
+        int8rt.onnx.import_model(data)

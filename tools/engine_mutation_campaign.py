@@ -170,7 +170,14 @@ def worker(out: Path, seed: int, sweep_glob: str, sweep_from: int, seeds_glob: s
             (out / f"count-{seed}").write_text(f"{count} {loaded}")
 
 
-def campaign(seconds: float, seed: int, out: Path, hang: float, sweep_glob: str, seeds_glob: str) -> int:
+def campaign(seconds: float, seed: int, out: Path, hang: float, sweep_glob: str, seeds_glob: str,
+             worker_cmd=None) -> int:
+    """Runs workers for `seconds`, keeping what crashes or hangs them. worker_cmd(seed, sweep_from) gives a
+    worker's command line (default: this file's --worker); tools/onnx_mutation_campaign.py passes its own."""
+    if worker_cmd is None:
+        def worker_cmd(s: int, sweep_from: int) -> list[str]:
+            return [sys.executable, __file__, "--worker", "--seed", str(s), "--out", str(out),
+                    "--sweep", sweep_glob, "--sweep-from", str(sweep_from), "--seeds", seeds_glob]
     out.mkdir(parents=True, exist_ok=True)
     end, kept, restarts, sweep_from = time.monotonic() + seconds, [], 0, 0
     while time.monotonic() < end:
@@ -178,9 +185,7 @@ def campaign(seconds: float, seed: int, out: Path, hang: float, sweep_glob: str,
         (out / "current.txt").write_text("")
         (out / "current").unlink(missing_ok=True)  # the hang clock starts at the new worker's first input
         with open(err_path, "wb") as err:
-            proc = subprocess.Popen([sys.executable, __file__, "--worker", "--seed", str(s), "--out", str(out),
-                                     "--sweep", sweep_glob, "--sweep-from", str(sweep_from), "--seeds", seeds_glob],
-                                    stderr=err)
+            proc = subprocess.Popen(worker_cmd(s, sweep_from), stderr=err)
         why = None
         while time.monotonic() < end:
             time.sleep(0.5)
@@ -195,6 +200,9 @@ def campaign(seconds: float, seed: int, out: Path, hang: float, sweep_glob: str,
         if why is None:
             proc.kill()
         proc.wait()
+        if why is not None and not (out / "current").exists():  # died before its first input: a setup failure
+            sys.exit(f"worker seed {s} stopped before its first input ({why}):\n"
+                     + err_path.read_text(errors="replace")[-4000:])
         if why is not None:
             data, where = (out / "current").read_bytes(), (out / "current.txt").read_text()
             if where.startswith("sweep "):

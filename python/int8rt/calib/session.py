@@ -116,6 +116,8 @@ class CalibrationSession:
         except _core.FormatError as e:
             raise _core.FormatError(f"{type(self._calibrator).__name__}.read_calibration_cache() "
                                     f"returned a malformed cache: {e}") from None
+        # A name that is not UTF-8 (read with surrogateescape) names no tensor and cannot cross into C++.
+        scales = {n: s for n, s in scales.items() if not any("\udc80" <= c <= "\udcff" for c in n)}
         if algorithm != self._header:
             logger.warning("ignoring the calibration cache: it was written by %s calibration, but "
                            "%s uses %s (%s); calibrating instead", algorithm,

@@ -141,6 +141,14 @@ class Folder:
     def _error(self, node: onnx.NodeProto, message: str) -> NotSupportedError:
         return NotSupportedError(f"{describe(node.name, node.op_type, node.output)}: {message}")
 
+    def _evaluate(self, node: onnx.NodeProto, args: Sequence[Optional[np.ndarray]]) -> List[np.ndarray]:
+        """evaluate(), its failure an int8rt error naming the node (the reference runtime raises assorted
+        types for bad constants or attributes: an axis out of range, a shape that does not fit)."""
+        try:
+            return evaluate(node, args, self.opset)
+        except Exception as e:  # noqa: BLE001
+            raise self._error(node, f"evaluating it on its constant inputs failed: {e}") from e
+
     def _set(self, node: onnx.NodeProto, outputs: Sequence[Value]) -> None:
         for name, value in zip(node.output, outputs):
             if name:
@@ -163,10 +171,7 @@ class Folder:
         elif op in _NEVER_FOLD:
             self._keep(node)
         elif all(isinstance(a, np.ndarray) for _, a in present):
-            try:
-                self._set(node, evaluate(node, args, self.opset))
-            except Exception as e:  # the reference runtime raises assorted types for bad constants
-                raise self._error(node, f"evaluating it on its constant inputs failed: {e}") from e
+            self._set(node, self._evaluate(node, args))
         elif op == "Shape":
             value = self._shape(node)
             if value is None:
@@ -220,17 +225,17 @@ class Folder:
                        [node.input[0], node.input[1], target, ""])
         elif self._moves_tags(node, args):
             moved = range(len(args)) if op == "Concat" else _MOVERS[op]
-            values = evaluate(node, [a.values if isinstance(a, BatchValue) else a for a in args], self.opset)[0]
+            values = self._evaluate(node, [a.values if isinstance(a, BatchValue) else a for a in args])[0]
             tag_args = [(a.tags.astype(np.int64) if isinstance(a, BatchValue) else np.zeros_like(a, np.int64))
                         if i in moved else a for i, a in enumerate(args)]
             if op == "Cast":
                 tags = tag_args[0]
             else:
-                tags = evaluate(node, tag_args, self.opset)[0]
+                tags = self._evaluate(node, tag_args)[0]
             self._set(node, [BatchValue(values.astype(np.int64), tags.astype(np.uint8))])
         elif op in _ARITHMETIC and all(a is not None for a in args):
             plain = [a.values if isinstance(a, BatchValue) else a for a in args]
-            values = evaluate(node, plain, self.opset)[0]
+            values = self._evaluate(node, plain)[0]
             tags = np.zeros(values.shape, np.uint8)
             for a in args:
                 if isinstance(a, BatchValue):

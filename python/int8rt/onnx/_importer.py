@@ -143,7 +143,7 @@ def _import_graph(proto: onnx.ModelProto, opset: int, source: str, subgraph: boo
     declared = [_declare_input(vi, source, subgraph) for vi in proto.graph.input if vi.name not in initializers]
     dynamic = any(dims and dims[0] == -1 for _, dims, _ in declared)
     batch_symbol = _batch_symbol(proto, initializers)
-    constants = {name: numpy_helper.to_array(t) for name, t in initializers.items()}
+    constants = _initializer_arrays(initializers, source)
     outputs = [vi.name for vi in proto.graph.output]
     count = len(proto.graph.node)
     for _ in range(_MAX_FOLD_PASSES):
@@ -209,13 +209,26 @@ def _refolded(proto: onnx.ModelProto, folded: FoldResult) -> onnx.ModelProto:
     return copy
 
 
+def _initializer_arrays(initializers: Mapping[str, onnx.TensorProto], source: str) -> Dict[str, np.ndarray]:
+    """The initializers as arrays; one whose bytes do not fill its dims (or whose type has no array) is a
+    FormatError naming it (numpy_helper raises ValueError / TypeError, which the checker does not catch)."""
+    out = {}
+    for name, t in initializers.items():
+        try:
+            out[name] = numpy_helper.to_array(t)
+        except Exception as e:  # noqa: BLE001  (onnx raises several types for an inconsistent tensor)
+            raise FormatError(f"{source}: initializer '{name}' (dims {list(t.dims)}, type {t.data_type}) "
+                              f"cannot be read: {first_line(e)}") from e
+    return out
+
+
 def _folder(proto: onnx.ModelProto, opset: int, source: str) -> Folder:
     """A Folder for one pass over ``proto`` (shapes from ONNX shape inference)."""
     initializers = {t.name: t for t in proto.graph.initializer}
     declared = [_declare_input(vi, source, any_rank=True) for vi in proto.graph.input if vi.name not in initializers]
     dynamic = any(dims and dims[0] == -1 for _, dims, _ in declared)
     shapes, _, symbols = _inferred_shapes(proto, source)
-    constants = {name: numpy_helper.to_array(t) for name, t in initializers.items()}
+    constants = _initializer_arrays(initializers, source)
     return Folder(opset, constants, shapes.get, dynamic, symbols.get, _batch_symbol(proto, initializers))
 
 

@@ -43,7 +43,28 @@ def load(model: ModelSource) -> Tuple[onnx.ModelProto, str]:
         raise FormatError(f"{source}: not a valid ONNX model: {first_line(e)}") from e
     if len(proto.graph.output) == 0:
         raise FormatError(f"{source}: the ONNX graph has no outputs")
+    _check_utf8_names(proto.graph, source)
     return proto, source
+
+
+def _check_utf8_names(graph: onnx.GraphProto, source: str) -> None:
+    """Every name the import hands to C++ is UTF-8 (nested graphs too). protobuf gives a string field that
+    is not UTF-8 as bytes, which the checker accepts; the engine's names must read back as str."""
+    def check(value, what: str) -> None:
+        if isinstance(value, bytes):
+            raise FormatError(f"{source}: {what} {value[:80]!r} is not UTF-8")
+
+    for vi in list(graph.input) + list(graph.output) + list(graph.value_info):
+        check(vi.name, "the tensor name")
+    for t in graph.initializer:
+        check(t.name, "the initializer name")
+    for node in graph.node:
+        for value in [node.name, node.op_type, node.domain] + list(node.input) + list(node.output):
+            check(value, "a name in a node")
+        for a in node.attribute:
+            check(a.name, "an attribute name")
+            for g in [a.g] if a.HasField("g") else list(a.graphs):
+                _check_utf8_names(g, source)
 
 
 def _parse(read, source: str) -> onnx.ModelProto:
