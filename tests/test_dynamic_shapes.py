@@ -322,3 +322,30 @@ def test_a_dimension_cast_to_float_is_computed_at_run_time():
     for shape in [(2, 3, 8), (1, 4, 5)]:
         x = np.random.default_rng(3).standard_normal(shape).astype(np.float32)
         np.testing.assert_array_equal(ctx.run({"x": x})["y"], sess.run(None, {"x": x})[0])
+
+
+def test_a_pointwise_conv_built_at_one_pixel_runs_other_sizes(tmp_path):
+    """A dynamic-size 1x1 conv whose calibration images were 1 x 1 must not be
+    bound to the one-pixel GEMV kernel (ConvShape::any_input_size): at 3 x 5
+    it gives the bytes of an engine built for 3 x 5 (found on PP-OCR det)."""
+    rng = np.random.default_rng(11)
+    w = rng.standard_normal((24, 16, 1, 1)).astype(np.float32) * 0.3
+
+    def pointwise(h: object, w_dim: object) -> onnx.ModelProto:
+        nodes = [helper.make_node("Conv", ["x", "w"], ["c"], name="pw"), helper.make_node("Relu", ["c"], ["y"])]
+        return model(nodes, [fvi("x", ["N", 16, h, w_dim])], [fvi("y", ["N", 24, h, w_dim])], [init("w", w)],
+                     opset=13)
+
+    one_pixel = [{"x": rng.uniform(-1, 1, (8, 16, 1, 1)).astype(np.float32)} for _ in range(3)]
+    cache = str(tmp_path / "calib.cache")
+    config = int8rt.BuilderConfig(calibrator=int8rt.make_calibrator(one_pixel, algorithm="minmax", cache_file=cache),
+                                  accuracy_check=False)
+    engine = int8rt.build_engine(pointwise("H", "W"), config)
+    assert any(layer["op"] == "int8rt.QConv" for layer in engine.layers())
+    ctx = engine.create_execution_context()
+    for h, wd in [(1, 1), (3, 5), (1, 1)]:
+        x = rng.uniform(-1, 1, (2, 16, h, wd)).astype(np.float32)
+        static = int8rt.build_engine(pointwise(h, wd), int8rt.BuilderConfig(  # the same scales, from the cache
+            calibrator=int8rt.make_calibrator([{"x": x}], algorithm="minmax", cache_file=cache), accuracy_check=False))
+        got, want = ctx.run({"x": x})["y"], static.run({"x": x})["y"]
+        assert got.shape == (2, 24, h, wd) and np.array_equal(got, want), f"{h}x{wd}"

@@ -71,6 +71,10 @@ struct ConvShape {
   Codes input_codes = Codes::kS8;
   Codes output_codes = Codes::kS8;
   Codes residual_codes = Codes::kS8;
+  // The layer runs inputs of other heights and widths too, through
+  // PackedConv::with_input_size (a dynamic-size layer): a kernel bound to
+  // this H x W (the one-pixel GEMV, x86/conv_gemv.cc) declines it.
+  bool any_input_size = false;
 
   int out_h() const;
   int out_w() const;

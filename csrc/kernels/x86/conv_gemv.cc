@@ -123,6 +123,7 @@ std::string GemvConvKernel::supports(const ConvShape& s, OutputType) const {
   if (s.R != 1 || s.S != 1 || s.H != 1 || s.W != 1 || s.has_padding() || s.groups != 1) {
     return "not a 1x1 conv over a 1 x 1 input with one group and no padding";
   }
+  if (s.any_input_size) return "the layer takes other input sizes too (ConvShape::any_input_size)";
   // Up to 64K weights: ahead of AMX at batch 1 and 8 on every SE conv of
   // MobileNetV3 / EfficientNet-B0 to 1152 x 48 (1.1-2.5x); at 960 x 240 AMX
   // is ahead at batch 8 (GEMV 0.63-0.82x), so the larger stay with it

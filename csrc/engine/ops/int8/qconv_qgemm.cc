@@ -35,6 +35,7 @@ class QConvLayer : public QConvStage {
     p_.shape.input_codes = int8_tensor_codes(net, node.inputs[0]);
     p_.shape.output_codes = int8_tensor_codes(net, node.outputs.empty() ? -1 : node.outputs[0]);
     if (p_.has_residual) p_.shape.residual_codes = int8_tensor_codes(net, node.inputs[3]);
+    p_.shape.any_input_size = p_.dynamic_size;
     const kernels::ConvKernel& kernel = kernels::choose<kernels::ConvKernel>(p_.shape, OutputType::kInt8);
     kernel_name_ = kernel.name();
     packed_ = kernel.pack(p_.shape, p_.weights);
