@@ -17,6 +17,7 @@
 
 #include "core/thread_pool.h"
 #include "int8rt/error.h"
+#include "kernels/x86/gemm_s8_pairs.h"  // shift_compensation
 #include "kernels/x86/packing.h"
 
 namespace int8rt {
@@ -40,11 +41,7 @@ std::shared_ptr<const NarrowWeights> pack_narrow(const ConvShape& s, const int8_
   }
   if (!reads_raw(s)) {
     p->comp = AlignedBuffer<int32_t>(16);
-    for (int k = 0; k < s.K; ++k) {
-      int32_t sum = 0;
-      for (int c = 0; c < s.C; ++c) sum += w_oihw[int64_t{k} * s.C + c];
-      p->comp.data()[k] = -128 * sum;
-    }
+    for (int k = 0; k < s.K; ++k) p->comp.data()[k] = shift_compensation(w_oihw + int64_t{k} * s.C, s.C);
   }
   return p;
 }
