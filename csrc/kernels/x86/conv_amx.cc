@@ -56,7 +56,7 @@
 #include "core/cpu_features.h"
 #include "core/thread_pool.h"
 #include "int8rt/error.h"
-#include "kernels/x86/amx_tile_epilogue.h"
+#include "kernels/x86/tile_epilogue.h"
 #include "kernels/x86/conv_amx_direct.h"
 #include "kernels/x86/conv_amx_pack.h"
 #include "kernels/x86/gemm_as_conv.h"
@@ -218,7 +218,7 @@ void PackedAmxConv::run(int batch, const int8_t* x, const Epilogue& ep, void* y)
     t.w_block_stride = L.block_stride;
     t.acc_init = comp_ ? comp_->data() + (int64_t{g} * L.nbk + b0) * amx::kBlock : nullptr;
     t.nc = std::min(bpi * amx::kBlock, L.kg - b0 * amx::kBlock);
-    t.ep = amx_tile_epilogue(s, ep, y, k0, p0 * s.K + k0);
+    t.ep = tile_epilogue(s, ep, y, k0, p0 * s.K + k0);
     fn(t);
   };
 

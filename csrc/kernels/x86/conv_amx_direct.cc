@@ -39,7 +39,7 @@
 
 #include "core/thread_pool.h"
 #include "int8rt/error.h"
-#include "kernels/x86/amx_tile_epilogue.h"
+#include "kernels/x86/tile_epilogue.h"
 #include "kernels/x86/conv_amx_pack.h"
 #include "kernels/x86/packing.h"
 
@@ -229,7 +229,7 @@ void PackedAmxDirectConv::run(int batch, const int8_t* x, const Epilogue& ep, vo
       t.nc = std::min(bpi * amx::kBlock, s.K - k0);
       t.acc_init = comp_ ? comp_->data() + k0 : nullptr;
       const int64_t o0 = n * out_pixels * s.K + k0;  // the image's output pixel 0, channel k0
-      t.ep = amx_tile_epilogue(s, ep, y, k0, o0);
+      t.ep = tile_epilogue(s, ep, y, k0, o0);
       fn_(t);
     }
   });

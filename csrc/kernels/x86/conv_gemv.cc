@@ -18,6 +18,7 @@
 #include "int8rt/error.h"
 #include "kernels/x86/gemm_s8_pairs.h"  // shift_compensation
 #include "kernels/x86/packing.h"
+#include "kernels/x86/tile_epilogue.h"
 
 namespace int8rt {
 namespace kernels {
@@ -70,20 +71,10 @@ class PackedGemvConv final : public PackedConv {
     check_epilogue(ep, name_);
     if (batch < 0) throw InvalidArgument(std::string(name_) + ": batch must be >= 0");
     const ConvShape& s = shape_;
-    const bool f32 = ep.out_type == OutputType::kFloat32;
-    const int64_t eb = f32 ? 4 : 1;
     const GemvWeights& w = *w_;
     GemvRows proto;
     proto.shift = s.input_codes == Codes::kS8 && !s.nonneg_input;
     proto.C = s.C;
-    proto.ep.lo = ep.clamp_lo;
-    proto.ep.hi = ep.clamp_hi;
-    proto.ep.residual_stride = s.K;
-    proto.ep.residual_scale = ep.residual_scale;
-    proto.ep.y_stride = s.K;
-    proto.ep.out_f32 = f32;
-    proto.ep.out_xor = s.output_codes == Codes::kU8 && !f32 ? 0x80 : 0;
-    proto.ep.residual_xor = s.residual_codes == Codes::kU8 ? 0x80 : 0;
     // About 64K multiply-adds a chunk of tiles.
     const int64_t tile_macs = int64_t{batch} * s.C * kGemvTile;
     const int64_t grain = std::max<int64_t>(1, (int64_t{1} << 16) / (tile_macs + 1));
@@ -94,13 +85,10 @@ class PackedGemvConv final : public PackedConv {
         r.nc = static_cast<int>(std::min<int64_t>(kGemvTile, s.K - k0));
         r.w = w.w.data() + t * w.groups * kGemvTile * 4;
         r.acc_init = w.comp.size() ? w.comp.data() + k0 : nullptr;
-        r.ep.scale = ep.scale + k0;
-        r.ep.bias = ep.bias ? ep.bias + k0 : nullptr;
         for (int64_t n = 0; n < batch; n += kGemvRows) {
           r.rows = static_cast<int>(std::min<int64_t>(kGemvRows, batch - n));
           r.x = x + n * s.C;
-          r.ep.residual = ep.residual ? ep.residual + n * s.K + k0 : nullptr;
-          r.ep.y = static_cast<char*>(y) + (n * s.K + k0) * eb;
+          r.ep = tile_epilogue(s, ep, y, static_cast<int>(k0), n * s.K + k0);
           fn_(r);
         }
       }

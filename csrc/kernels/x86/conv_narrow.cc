@@ -19,6 +19,7 @@
 #include "int8rt/error.h"
 #include "kernels/x86/gemm_s8_pairs.h"  // shift_compensation
 #include "kernels/x86/packing.h"
+#include "kernels/x86/tile_epilogue.h"
 
 namespace int8rt {
 namespace kernels {
@@ -66,22 +67,11 @@ class PackedNarrowConv final : public PackedConv {
     if (batch < 0) throw InvalidArgument(std::string(name_) + ": batch must be >= 0");
     const ConvShape& s = shape_;
     const int64_t pixels = int64_t{batch} * s.H * s.W;
-    const bool f32 = ep.out_type == OutputType::kFloat32;
     NarrowRows proto;
     proto.C = s.C;
     proto.K = s.K;
     proto.w = w_->w.data();
     proto.acc_init = w_->comp.size() ? w_->comp.data() : nullptr;
-    proto.ep.scale = ep.scale;
-    proto.ep.bias = ep.bias;
-    proto.ep.lo = ep.clamp_lo;
-    proto.ep.hi = ep.clamp_hi;
-    proto.ep.residual_stride = s.K;
-    proto.ep.residual_scale = ep.residual_scale;
-    proto.ep.y_stride = s.K;
-    proto.ep.out_f32 = f32;
-    proto.ep.out_xor = s.output_codes == Codes::kU8 && !f32 ? 0x80 : 0;
-    proto.ep.residual_xor = s.residual_codes == Codes::kU8 ? 0x80 : 0;
     proto.shift = s.input_codes == Codes::kS8 && !s.nonneg_input;
     // About 64K multiply-adds a chunk, in whole 8-pixel tiles.
     const int64_t grain = std::max<int64_t>(64, (int64_t{1} << 16) / (int64_t{s.C} * s.K) / 8 * 8);
@@ -89,9 +79,7 @@ class PackedNarrowConv final : public PackedConv {
       NarrowRows r = proto;
       r.x = x + begin * s.C;
       r.pixels = end - begin;
-      r.ep.residual = ep.residual ? ep.residual + begin * s.K : nullptr;
-      r.ep.y = f32 ? static_cast<void*>(static_cast<float*>(y) + begin * s.K)
-                   : static_cast<void*>(static_cast<int8_t*>(y) + begin * s.K);
+      r.ep = tile_epilogue(s, ep, y, 0, begin * s.K);
       fn_(r);
     });
   }

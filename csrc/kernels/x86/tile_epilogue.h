@@ -1,6 +1,7 @@
-// The TileEpilogue (abi/conv_gemm_s8.h) of one AMX microkernel call, shared
-// by the two AMX conv drivers (x86/conv_amx.cc: gathered / in-place rows;
-// x86/conv_amx_direct.cc: phase planes): the layer's epilogue ep and output
+// The TileEpilogue (abi/conv_gemm_s8.h) of one microkernel call, shared by
+// the conv drivers whose output is NHWC with pixels K apart (x86/conv_amx.cc:
+// gathered / in-place rows; x86/conv_amx_direct.cc: phase planes;
+// x86/conv_narrow.cc; x86/conv_gemv.cc): the layer's epilogue ep and output
 // y (int8 or float, as ep.out_type) moved to output channel k0 and output
 // element o (pixel * K + k0) of an NHWC output whose pixels are K apart,
 // with the u8-code xors of s (kernel_types.h:
@@ -17,7 +18,7 @@ namespace int8rt {
 namespace kernels {
 namespace x86 {
 
-inline TileEpilogue amx_tile_epilogue(const ConvShape& s, const Epilogue& ep, void* y, int k0, int64_t o) {
+inline TileEpilogue tile_epilogue(const ConvShape& s, const Epilogue& ep, void* y, int k0, int64_t o) {
   TileEpilogue t;
   t.scale = ep.scale + k0;
   t.bias = ep.bias ? ep.bias + k0 : nullptr;
