@@ -446,11 +446,14 @@ def int8_tensors(engine: Any, network: Any) -> set[str]:
 
 def single_method_sets(collector: Any, names: list[str], exact: Optional[set[str]] = None,
                        methods: tuple[str, ...] = GLOBAL_METHODS,
-                       at_range: frozenset[str] | set[str] = frozenset()) -> dict[str, tuple[Thresholds, Methods]]:
+                       at_range: frozenset[str] | set[str] = frozenset(),
+                       unsigned: frozenset[str] | set[str] = frozenset()) -> dict[str, tuple[Thresholds, Methods]]:
     """Each method of ``methods`` applied to every tensor but those of
     ``at_range`` (input_range.input_image: an input's linear image that a
     LayerNorm reads), which get ``RANGE_METHOD`` in every set (method
-    ``"auto:minmax"``): label -> (thresholds, methods).
+    ``"auto:minmax"``): label -> (thresholds, methods). ``unsigned``: the
+    tensors the engine holds unsigned, which MSE searches on that grid
+    (auto.method_amax).
 
     The tensors in ``exact`` (None: all) get the calibrator's own search
     (MSE over every bin), so a set equals what that calibrator gives on the
@@ -460,24 +463,25 @@ def single_method_sets(collector: Any, names: list[str], exact: Optional[set[str
     hists = {n: collector.histogram(n) for n in names}
     for label in methods:
         per = {n: RANGE_METHOD if n in at_range else label for n in names}
-        out[label] = ({n: method_amax(hists[n], per[n], dict(CANDIDATES)[per[n]], exact=exact is None or n in exact)
-                       for n in names},
+        out[label] = ({n: method_amax(hists[n], per[n], dict(CANDIDATES)[per[n]], exact=exact is None or n in exact,
+                                      unsigned=n in unsigned) for n in names},
                       {n: f"auto:{per[n]}" if n in at_range else f"auto:all {label}" for n in names})
     return out
 
 
 def apply_methods(collector: Any, methods: Mapping[str, str], names: set[str],
-                  amaxes: Mapping[str, float]) -> Thresholds:
+                  amaxes: Mapping[str, float], unsigned: frozenset[str] | set[str] = frozenset()) -> Thresholds:
     """Each tensor of ``names`` gets the threshold its chosen method
     (``methods``: ``"auto:<label>"`` or ``"auto:all <label>"``, a CANDIDATES
-    label) gives on ``collector``'s histograms, with the exact search; the
-    other tensors (not held in int8) keep ``amaxes``."""
+    label) gives on ``collector``'s histograms, with the exact search (MSE
+    on the unsigned grid for the tensors of ``unsigned``); the other
+    tensors (not held in int8) keep ``amaxes``."""
     options = dict(CANDIDATES)
     out = dict(amaxes)
     for n in names:
         label = methods.get(n, "").removeprefix("auto:").removeprefix("all ")
         if label in options and n in collector:
-            out[n] = method_amax(collector.histogram(n), label, options[label], exact=True)
+            out[n] = method_amax(collector.histogram(n), label, options[label], exact=True, unsigned=n in unsigned)
     return out
 
 
