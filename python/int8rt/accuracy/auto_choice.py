@@ -101,7 +101,7 @@ from typing import Any, Callable, Mapping, Optional
 import numpy as np
 
 from .._numerics import scale_from_amax
-from .auto import CANDIDATES, method_amax
+from .auto import CANDIDATES, UNSIGNED_MSE, method_amax, options, tensor_label
 from . import recordings
 from .decision_rule import MIN_GAIN, T_LEVEL, paired_below
 from .metrics import looks_like_class_scores
@@ -451,9 +451,10 @@ def single_method_sets(collector: Any, names: list[str], exact: Optional[set[str
     """Each method of ``methods`` applied to every tensor but those of
     ``at_range`` (input_range.input_image: an input's linear image that a
     LayerNorm reads), which get ``RANGE_METHOD`` in every set (method
-    ``"auto:minmax"``): label -> (thresholds, methods). ``unsigned``: the
-    tensors the engine holds unsigned, which MSE searches on that grid
-    (auto.method_amax).
+    ``"auto:minmax"``): label -> (thresholds, methods). ``methods`` may
+    name auto.UNSIGNED_MSE: MSE on the unsigned grid for the tensors of
+    ``unsigned`` (those the engine holds unsigned), MSE elsewhere
+    (auto.tensor_label; each tensor's method says which).
 
     The tensors in ``exact`` (None: all) get the calibrator's own search
     (MSE over every bin), so a set equals what that calibrator gives on the
@@ -462,26 +463,24 @@ def single_method_sets(collector: Any, names: list[str], exact: Optional[set[str
     out = {}
     hists = {n: collector.histogram(n) for n in names}
     for label in methods:
-        per = {n: RANGE_METHOD if n in at_range else label for n in names}
-        out[label] = ({n: method_amax(hists[n], per[n], dict(CANDIDATES)[per[n]], exact=exact is None or n in exact,
-                                      unsigned=n in unsigned) for n in names},
-                      {n: f"auto:{per[n]}" if n in at_range else f"auto:all {label}" for n in names})
+        per = {n: RANGE_METHOD if n in at_range else tensor_label(label, n in unsigned) for n in names}
+        out[label] = ({n: method_amax(hists[n], per[n], options(per[n]), exact=exact is None or n in exact)
+                       for n in names},
+                      {n: f"auto:{per[n]}" if n in at_range else f"auto:all {per[n]}" for n in names})
     return out
 
 
 def apply_methods(collector: Any, methods: Mapping[str, str], names: set[str],
-                  amaxes: Mapping[str, float], unsigned: frozenset[str] | set[str] = frozenset()) -> Thresholds:
+                  amaxes: Mapping[str, float]) -> Thresholds:
     """Each tensor of ``names`` gets the threshold its chosen method
     (``methods``: ``"auto:<label>"`` or ``"auto:all <label>"``, a CANDIDATES
-    label) gives on ``collector``'s histograms, with the exact search (MSE
-    on the unsigned grid for the tensors of ``unsigned``); the other
-    tensors (not held in int8) keep ``amaxes``."""
-    options = dict(CANDIDATES)
+    label or auto.UNSIGNED_MSE) gives on ``collector``'s histograms, with the exact search; the
+    other tensors (not held in int8) keep ``amaxes``."""
     out = dict(amaxes)
     for n in names:
         label = methods.get(n, "").removeprefix("auto:").removeprefix("all ")
-        if label in options and n in collector:
-            out[n] = method_amax(collector.histogram(n), label, options[label], exact=True, unsigned=n in unsigned)
+        if (label in dict(CANDIDATES) or label == UNSIGNED_MSE) and n in collector:
+            out[n] = method_amax(collector.histogram(n), label, options(label), exact=True)
     return out
 
 

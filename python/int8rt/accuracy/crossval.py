@@ -193,8 +193,8 @@ class Folds:
         base: label -> thresholds of every tensor (auto_choice's sets).
         at_range: the tensors every set holds at their calibration range
             (auto_choice.RANGE_METHOD: input_range.py), per fold as well.
-        unsigned: the tensors the engine holds unsigned (MSE searches them
-            on that grid: auto.method_amax), per fold as well.
+        unsigned: the tensors the engine holds unsigned, which the set
+            auto.UNSIGNED_MSE searches on that grid (auto.tensor_label).
     """
 
     def __init__(self, build: Callable[[dict[str, float]], Any], calibrate: Callable[[Inputs, Any], None],
@@ -251,19 +251,19 @@ class Folds:
         per fold. Within a fold, a method whose thresholds on the int8
         tensors are within 1% of one scored already shares its errors (as
         in auto_choice.choose)."""
-        from .auto import CANDIDATES, method_amax
+        from .auto import method_amax, options, tensor_label
         from .auto_choice import RANGE_METHOD, _close
 
         t0 = time.perf_counter()
-        per = {n: RANGE_METHOD if n in self._at_range else label for n in self._int8_names}
+        per = {n: RANGE_METHOD if n in self._at_range else tensor_label(label, n in self._unsigned)
+               for n in self._int8_names}
         out = []
         for fold in range(FOLDS - 1):
             collector, judge = self._fold(fold)
             scored = self._scored[fold]
             if label not in scored:
                 amaxes = dict(self._base[label])
-                amaxes.update({n: method_amax(collector.histogram(n), per[n], dict(CANDIDATES)[per[n]],
-                                              unsigned=n in self._unsigned)
+                amaxes.update({n: method_amax(collector.histogram(n), per[n], options(per[n]))
                                for n in self._int8_names if n in collector})
                 twin = next((k for k, (a, _) in scored.items()
                              if all(_close(a[t], amaxes[t]) for t in self._int8_names if t in a and t in amaxes)),

@@ -39,7 +39,7 @@ from . import bias_correction as biascorr
 from . import bias_groups, sequence_axis
 from . import branch_bias
 from .holdout import SampleRouter
-from .auto import GRID_METHODS
+from .auto import UNSIGNED_MSE
 from .input_range import input_image
 from .lut_inputs import lut_inputs
 from .pass_values import PassValues
@@ -134,7 +134,7 @@ class CalibrationRun:
         self._unsigned_trial = unsigned_trial
         self._float_trial = float_trial  # auto's float stem: float_trial({layer: precision}) (quiet_positions.py)
         self._unsigned_decided = False  # auto ran the trial (so may decide again: _redecide_unsigned)
-        self._unsigned_grid: frozenset[str] = frozenset()  # tensors auto holds unsigned: MSE searches that grid
+        self._unsigned_grid: frozenset[str] = frozenset()  # tensors auto holds unsigned (auto.UNSIGNED_MSE)
         self._int8_names: set[str] = set()
         self._at_range: set[str] = set()  # auto: tensors every set holds at their range (input_range.py)
         self._judge: Any = None      # auto: the scorer its choices are judged by (auto_choice.judge_for)
@@ -288,11 +288,11 @@ class CalibrationRun:
             engines = {first: self._builder.build(_scales(sets[first][0])), default: self._plain[1]}
             self._int8_names = auto_choice.int8_tensors(engines[first], self._network)
         if self._decide_unsigned(_scales(sets[default][0]), from_cache=False):
-            # the sets' engines again, unsigned (the default set's is the trial's where MSE's
-            # search on the unsigned grid left its thresholds as they were: auto.method_amax)
-            engines = {first: self._builder.build(_scales(sets[first][0]))}
+            # the sets' engines again, unsigned (the default set's is the trial's), and
+            # one set more: MSE on the unsigned grid for the tensors held so (auto.UNSIGNED_MSE)
+            engines = {first: self._builder.build(_scales(sets[first][0])), default: self._plain[1]}
             self._int8_names = auto_choice.int8_tensors(engines[first], self._network)
-            sets.update(auto_choice.single_method_sets(collector, names, exact=set(), methods=GRID_METHODS,
+            sets.update(auto_choice.single_method_sets(collector, names, exact=set(), methods=(UNSIGNED_MSE,),
                                                        at_range=self._at_range, unsigned=self._unsigned_grid))
         if default not in engines and self._plain is not None and self._plain[0] == _scales(sets[default][0]):
             engines[default] = self._plain[1]  # lowered by a decision above (the float products' int8 set): not again
@@ -304,8 +304,7 @@ class CalibrationRun:
         if self._parts:
             choice, chosen = self._choose_parts(choice, sets, chosen)
         # the chosen method's exact search, over every sample's histograms
-        amaxes = auto_choice.apply_methods(session.collector, self._methods, self._int8_names, choice.amaxes,
-                                           self._unsigned_grid)
+        amaxes = auto_choice.apply_methods(session.collector, self._methods, self._int8_names, choice.amaxes)
         if chosen is not None and all(amaxes[n] == choice.amaxes[n] for n in self._int8_names if n in amaxes):
             self._plain = (_scales(choice.amaxes), *chosen)  # the same engine
         self._auto["thresholds"] = choice.label
@@ -468,7 +467,7 @@ class CalibrationRun:
             return amaxes
         self._rescaled = None  # its histograms are read (the memory goes)
         names = {n for n in rescaled if n in self._int8_names and n in collector}
-        trial_amaxes = auto_choice.apply_methods(collector, self._methods, names, amaxes, self._unsigned_grid)
+        trial_amaxes = auto_choice.apply_methods(collector, self._methods, names, amaxes)
         without = self._plain_errors(_scales(amaxes))
         trial_scales = _scales(trial_amaxes)
         trial_engine = trial.build(trial_scales)
@@ -701,7 +700,8 @@ class CalibrationRun:
         scores stay those of the first form."""
         label = choice.label
         current, before = choice.engines.get(label), choice.errors[label]
-        if not self._unsigned_decided or label == decided_at:
+        # UNSIGNED_MSE's thresholds are searched for the unsigned form: not tried again
+        if not self._unsigned_decided or label in (decided_at, UNSIGNED_MSE):
             return (current, before) if current is not None else None
         t0 = time.perf_counter()
         scales = _scales(choice.amaxes)
@@ -722,7 +722,6 @@ class CalibrationRun:
             return current, before
         trial.adopt()
         self._unsigned = trial.on
-        self._unsigned_grid = frozenset(trial.names if trial.on else ())
         self._builder = trial.builder
         self._plain = None  # an engine lowered in the other form (the first trial's): not the build's
         self._int8_names = auto_choice.int8_tensors(trial.engine, self._network)
