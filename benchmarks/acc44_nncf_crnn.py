@@ -16,6 +16,8 @@ import collections
 import os
 import sys
 
+import numpy as np
+
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import newnets_bench as B  # noqa: E402
@@ -38,10 +40,48 @@ def fq_readers(model) -> collections.Counter:
     return out
 
 
+def emulate(name: str, path: str, ev: M.Feeds, refs: list) -> int:
+    """The --emulate rows: ONNX Runtime FP32 with NNCF's bounds (read off its FakeQuantize nodes: the input x at
+    0.7512, the first ReLU at 4.3403) as symmetric int8 Q/DQ pairs, and the second conv's weights (cnn.4) per
+    output channel int8 (amax / 127), alone and together."""
+    import tempfile
+
+    import onnx
+    from onnx import numpy_helper
+
+    from acc42_fake_quant import fake_quantized
+
+    with tempfile.TemporaryDirectory() as folder:
+        m = onnx.load(path)
+        for init in m.graph.initializer:
+            if init.name.startswith("onnx::Conv") or "cnn.4" in init.name:
+                w = numpy_helper.to_array(init)
+                if w.ndim == 4 and w.shape[:2] == (64, 32):
+                    s = np.abs(w).reshape(64, -1).max(1)[:, None, None, None] / 127
+                    init.CopyFrom(numpy_helper.from_array((np.rint(w / s) * s).astype(np.float32), init.name))
+        wq = os.path.join(folder, "wq.onnx")
+        onnx.save(m, wq)
+        bounds = {"x": 0.7512, "/cnn/cnn.2/Relu_output_0": 4.3403}
+        for label, base, tensors in (("x at NNCF's bound", path, ["x"]),
+                                     ("first ReLU at NNCF's bound", path, ["/cnn/cnn.2/Relu_output_0"]),
+                                     ("cnn.4 weights int8", wq, []),
+                                     ("all three", wq, list(bounds))):
+            f = fake_quantized(base, bounds, tensors, folder) if tensors else base
+            s = M.ort_session(f)
+            print(f"{name} ONNX Runtime FP32, {label:28s}: bench metric "
+                  f"{scores(lambda b: s.run(None, b)[0], ev, refs)[0]:.5f}", flush=True)
+    return 0
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("name", choices=("crnn_lstm", "crnn_gru"))
     ap.add_argument("--dir", default="/tmp/acc43/models")
+    ap.add_argument("--per-conv", action="store_true", help="instead: NNCF with one Convolution at a time left out "
+                    "(by name), and with only the network input's FakeQuantize left out")
+    ap.add_argument("--emulate", action="store_true", help="instead: NNCF's ranges emulated in ONNX Runtime FP32 "
+                    "(acc42_fake_quant's Q/DQ pairs, symmetric int8 at NNCF's bound) on the network input and the "
+                    "first ReLU, with and without the second conv's weights per-channel int8")
     args = ap.parse_args()
     import nncf
 
@@ -55,7 +95,18 @@ def main() -> int:
         compiled = O.compile_model(ov_model, 1, precision)
         return lambda f: compiled(f)[0]
 
+    if args.emulate:
+        return emulate(args.name, path, ev, refs)
     fp32 = O.load(path)
+    if args.per_conv:
+        convs = [op.get_friendly_name() for op in fp32.get_ops() if op.get_type_name() == "Convolution"]
+        for c in convs:
+            q = O.nncf_int8(path, items, ignored_scope=nncf.IgnoredScope(names=[c]))[0]
+            print(f"{args.name} NNCF without {c:28s}: bench metric {scores(run(q), ev, refs)[0]:.5f}", flush=True)
+        q = O.nncf_int8(path, items, preset=nncf.QuantizationPreset.MIXED)[0]
+        print(f"{args.name} NNCF preset MIXED (asymmetric activations): bench metric {scores(run(q), ev, refs)[0]:.5f}",
+              flush=True)
+        return 0
     print(f"{args.name} OpenVINO FP32, default precision / f32: "
           f"{scores(run(fp32), ev, refs)[0]:.5f} / {scores(run(fp32, 'f32'), ev, refs)[0]:.5f}", flush=True)
     q = O.nncf_int8(path, items)[0]
