@@ -8,7 +8,10 @@ the network's outputs on calibration samples that no threshold saw.
    calibrator's engine), but for the tensors of ``at_range``
    (input_range.py: an input's linear image that a LayerNorm reads, as in a
    ConvNeXt's or a ViT's stem), which every set holds at their calibration
-   range (``RANGE_METHOD``, minmax). A set whose thresholds on the
+   range (``RANGE_METHOD``, minmax). Where auto holds tensors unsigned
+   (run.py decides that first), one more set, ``auto.UNSIGNED_MSE``: MSE
+   searched on the unsigned grid for those tensors (auto.py says why). A
+   set whose thresholds on the
    tensors the engine holds in int8 are all within 1% of a set already
    scored is not built again (it would quantize alike; it takes that
    set's score).
