@@ -477,8 +477,8 @@ def apply_methods(collector: Any, methods: Mapping[str, str], names: set[str],
                   amaxes: Mapping[str, float]) -> Thresholds:
     """Each tensor of ``names`` gets the threshold its chosen method
     (``methods``: ``"auto:<label>"`` or ``"auto:all <label>"``, a CANDIDATES
-    label or auto.UNSIGNED_MSE) gives on ``collector``'s histograms, with the exact search; the
-    other tensors (not held in int8) keep ``amaxes``."""
+    label or auto.UNSIGNED_MSE) gives on ``collector``'s histograms, with
+    the exact search; the other tensors (not held in int8) keep ``amaxes``."""
     out = dict(amaxes)
     for n in names:
         label = methods.get(n, "").removeprefix("auto:").removeprefix("all ")
