@@ -4,7 +4,10 @@ acc44): which ops NNCF puts a FakeQuantize in front of, then the same
 quantization with op types left out (``nncf.IgnoredScope(types=...)``), and
 the FP32 and fake-quantized models compiled with OpenVINO's CPU inference
 precision forced to f32 (this CPU has AMX-BF16: the plugin's default is bf16).
-Lines and metrics as acc33_crnn_rows.py (32 calibration lines seed 2, 32
+``--per-conv``: one Convolution at a time left out; ``--emulate``: NNCF's
+bounds as Q/DQ pairs in ONNX Runtime; ``--taps``: tensors of the first blocks
+made outputs, which keeps OpenVINO from fusing across them (the fused first
+conv + ReLU + FakeQuantize is what collapses). Lines and metrics as acc33_crnn_rows.py (32 calibration lines seed 2, 32
 evaluation lines seed 1, batches of 4 against ONNX Runtime FP32).
 
 Usage (from /tmp): PYTHONPATH=<repo>/python python3 <repo>/benchmarks/acc44_nncf_crnn.py crnn_lstm --dir D
@@ -82,6 +85,8 @@ def main() -> int:
     ap.add_argument("--emulate", action="store_true", help="instead: NNCF's ranges emulated in ONNX Runtime FP32 "
                     "(acc42_fake_quant's Q/DQ pairs, symmetric int8 at NNCF's bound) on the network input and the "
                     "first ReLU, with and without the second conv's weights per-channel int8")
+    ap.add_argument("--taps", action="store_true", help="instead: NNCF's model with tensors of the first blocks "
+                    "added as outputs (which breaks OpenVINO's fusions there), each tap alone and all together")
     args = ap.parse_args()
     import nncf
 
@@ -98,6 +103,15 @@ def main() -> int:
     if args.emulate:
         return emulate(args.name, path, ev, refs)
     fp32 = O.load(path)
+    if args.taps:
+        taps = ["/cnn/cnn.2/Relu", "/cnn/cnn.3/MaxPool", "/cnn/cnn.6/Relu", "/cnn/cnn.10/Relu"]
+        for chosen in [[t] for t in taps] + [taps]:
+            q = O.nncf_int8(path, items)[0]
+            ops = {op.get_friendly_name(): op for op in q.get_ops()}
+            q.add_outputs([ops[t].output(0) for t in chosen])
+            print(f"{args.name} NNCF with {' + '.join(chosen)} as outputs: bench metric "
+                  f"{scores(run(q), ev, refs)[0]:.5f}", flush=True)
+        return 0
     if args.per_conv:
         convs = [op.get_friendly_name() for op in fp32.get_ops() if op.get_type_name() == "Convolution"]
         for c in convs:
