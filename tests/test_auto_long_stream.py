@@ -212,6 +212,7 @@ def test_layer_inputs_kept_from_the_pass_follow_the_thinned_kept_samples(monkeyp
 
     case = entropy_collapse_case()
     calib = [{"x": case.calib[s:s + 16]} for s in range(0, len(case.calib), 16)]
+    monkeypatch.setattr("int8rt.accuracy.run.UNSIGNED_MSE", "mse")  # the sets before acc44's "mse unsigned"
     routers = _record_routers(monkeypatch)
 
     def build() -> int8rt.Engine:

@@ -8,7 +8,10 @@ the network's outputs on calibration samples that no threshold saw.
    calibrator's engine), but for the tensors of ``at_range``
    (input_range.py: an input's linear image that a LayerNorm reads, as in a
    ConvNeXt's or a ViT's stem), which every set holds at their calibration
-   range (``RANGE_METHOD``, minmax). A set whose thresholds on the
+   range (``RANGE_METHOD``, minmax). Where auto holds tensors unsigned
+   (run.py decides that first), one more set, ``auto.UNSIGNED_MSE``: MSE
+   searched on the unsigned grid for those tensors (auto.py says why). A
+   set whose thresholds on the
    tensors the engine holds in int8 are all within 1% of a set already
    scored is not built again (it would quantize alike; it takes that
    set's score).
@@ -101,7 +104,7 @@ from typing import Any, Callable, Mapping, Optional
 import numpy as np
 
 from .._numerics import scale_from_amax
-from .auto import CANDIDATES, method_amax
+from .auto import CANDIDATES, UNSIGNED_MSE, method_amax, options, tensor_label
 from . import recordings
 from .decision_rule import MIN_GAIN, T_LEVEL, paired_below
 from .metrics import looks_like_class_scores
@@ -446,11 +449,15 @@ def int8_tensors(engine: Any, network: Any) -> set[str]:
 
 def single_method_sets(collector: Any, names: list[str], exact: Optional[set[str]] = None,
                        methods: tuple[str, ...] = GLOBAL_METHODS,
-                       at_range: frozenset[str] | set[str] = frozenset()) -> dict[str, tuple[Thresholds, Methods]]:
+                       at_range: frozenset[str] | set[str] = frozenset(),
+                       unsigned: frozenset[str] | set[str] = frozenset()) -> dict[str, tuple[Thresholds, Methods]]:
     """Each method of ``methods`` applied to every tensor but those of
     ``at_range`` (input_range.input_image: an input's linear image that a
     LayerNorm reads), which get ``RANGE_METHOD`` in every set (method
-    ``"auto:minmax"``): label -> (thresholds, methods).
+    ``"auto:minmax"``): label -> (thresholds, methods). ``methods`` may
+    name auto.UNSIGNED_MSE: MSE on the unsigned grid for the tensors of
+    ``unsigned`` (those the engine holds unsigned), MSE elsewhere
+    (auto.tensor_label; each tensor's method says which).
 
     The tensors in ``exact`` (None: all) get the calibrator's own search
     (MSE over every bin), so a set equals what that calibrator gives on the
@@ -459,10 +466,10 @@ def single_method_sets(collector: Any, names: list[str], exact: Optional[set[str
     out = {}
     hists = {n: collector.histogram(n) for n in names}
     for label in methods:
-        per = {n: RANGE_METHOD if n in at_range else label for n in names}
-        out[label] = ({n: method_amax(hists[n], per[n], dict(CANDIDATES)[per[n]], exact=exact is None or n in exact)
+        per = {n: RANGE_METHOD if n in at_range else tensor_label(label, n in unsigned) for n in names}
+        out[label] = ({n: method_amax(hists[n], per[n], options(per[n]), exact=exact is None or n in exact)
                        for n in names},
-                      {n: f"auto:{per[n]}" if n in at_range else f"auto:all {label}" for n in names})
+                      {n: f"auto:{per[n]}" if n in at_range else f"auto:all {per[n]}" for n in names})
     return out
 
 
@@ -470,14 +477,13 @@ def apply_methods(collector: Any, methods: Mapping[str, str], names: set[str],
                   amaxes: Mapping[str, float]) -> Thresholds:
     """Each tensor of ``names`` gets the threshold its chosen method
     (``methods``: ``"auto:<label>"`` or ``"auto:all <label>"``, a CANDIDATES
-    label) gives on ``collector``'s histograms, with the exact search; the
-    other tensors (not held in int8) keep ``amaxes``."""
-    options = dict(CANDIDATES)
+    label or auto.UNSIGNED_MSE) gives on ``collector``'s histograms, with
+    the exact search; the other tensors (not held in int8) keep ``amaxes``."""
     out = dict(amaxes)
     for n in names:
         label = methods.get(n, "").removeprefix("auto:").removeprefix("all ")
-        if label in options and n in collector:
-            out[n] = method_amax(collector.histogram(n), label, options[label], exact=True)
+        if (label in dict(CANDIDATES) or label == UNSIGNED_MSE) and n in collector:
+            out[n] = method_amax(collector.histogram(n), label, options(label), exact=True)
     return out
 
 

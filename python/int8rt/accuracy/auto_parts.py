@@ -166,7 +166,9 @@ def choose_parts(build: Callable[[dict[str, float]], Any], judge: Callable[[Any]
         if best is not None:
             trial.taken = best[0]
             out.amaxes, out.engine, out.errors = best[3], best[1], best[2]
-            out.methods.update({n: f"auto:{best[0]}" for n in part if n not in at_range})
+            # each tensor's method as the set gives it ("mse unsigned" is MSE on a signed tensor: auto.tensor_label)
+            out.methods.update({n: "auto:" + sets[best[0]][1].get(n, best[0]).removeprefix("auto:").removeprefix("all ")
+                                for n in part if n not in at_range})
         out.trials.append(trial)
         logger.info("auto calibration, part %d of %d (%d int8 tensors, %s .. %s): output relative L2 %.4g at %s; "
                     "tried %s; %s", len(out.trials), len(parts), len(part), part[0], part[-1], trial.before, label,

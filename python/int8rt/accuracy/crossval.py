@@ -193,6 +193,8 @@ class Folds:
         base: label -> thresholds of every tensor (auto_choice's sets).
         at_range: the tensors every set holds at their calibration range
             (auto_choice.RANGE_METHOD: input_range.py), per fold as well.
+        unsigned: the tensors the engine holds unsigned, which the set
+            auto.UNSIGNED_MSE searches on that grid (auto.tensor_label).
     """
 
     def __init__(self, build: Callable[[dict[str, float]], Any], calibrate: Callable[[Inputs, Any], None],
@@ -200,11 +202,12 @@ class Folds:
                  int8_names: set[str], base: Mapping[str, Mapping[str, float]],
                  last_outputs: Optional[Callable[[], Optional[Inputs]]] = None,
                  held_run: Optional[tuple[Any, Optional[list[Inputs]]]] = None,
-                 at_range: frozenset[str] | set[str] = frozenset()) -> None:
+                 at_range: frozenset[str] | set[str] = frozenset(),
+                 unsigned: frozenset[str] | set[str] = frozenset()) -> None:
         self._build, self._calibrate, self._new_collector = build, calibrate, new_collector
         self._last_outputs, self._held_run = last_outputs, held_run
         self._network, self._kept, self._held, self._batch_size = network, groups(kept), held, batch_size
-        self._int8_names, self._base, self._at_range = int8_names, base, at_range
+        self._int8_names, self._base, self._at_range, self._unsigned = int8_names, base, at_range, unsigned
         self._folds: list[tuple[Any, Any]] = []  # (collector, scorer) per fold, made on first use
         self._scored: list[dict[str, tuple[dict[str, float], Any]]] = []  # per fold: label -> (amaxes, errors)
         self.seconds = 0.0  # spent in errors(), calibrating the folds included
@@ -248,18 +251,19 @@ class Folds:
         per fold. Within a fold, a method whose thresholds on the int8
         tensors are within 1% of one scored already shares its errors (as
         in auto_choice.choose)."""
-        from .auto import CANDIDATES, method_amax
+        from .auto import method_amax, options, tensor_label
         from .auto_choice import RANGE_METHOD, _close
 
         t0 = time.perf_counter()
-        per = {n: RANGE_METHOD if n in self._at_range else label for n in self._int8_names}
+        per = {n: RANGE_METHOD if n in self._at_range else tensor_label(label, n in self._unsigned)
+               for n in self._int8_names}
         out = []
         for fold in range(FOLDS - 1):
             collector, judge = self._fold(fold)
             scored = self._scored[fold]
             if label not in scored:
                 amaxes = dict(self._base[label])
-                amaxes.update({n: method_amax(collector.histogram(n), per[n], dict(CANDIDATES)[per[n]])
+                amaxes.update({n: method_amax(collector.histogram(n), per[n], options(per[n]))
                                for n in self._int8_names if n in collector})
                 twin = next((k for k, (a, _) in scored.items()
                              if all(_close(a[t], amaxes[t]) for t in self._int8_names if t in a and t in amaxes)),

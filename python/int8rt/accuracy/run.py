@@ -39,6 +39,7 @@ from . import bias_correction as biascorr
 from . import bias_groups, sequence_axis
 from . import branch_bias
 from .holdout import SampleRouter
+from .auto import UNSIGNED_MSE
 from .input_range import input_image
 from .lut_inputs import lut_inputs
 from .pass_values import PassValues
@@ -133,6 +134,7 @@ class CalibrationRun:
         self._unsigned_trial = unsigned_trial
         self._float_trial = float_trial  # auto's float stem: float_trial({layer: precision}) (quiet_positions.py)
         self._unsigned_decided = False  # auto ran the trial (so may decide again: _redecide_unsigned)
+        self._unsigned_grid: frozenset[str] = frozenset()  # tensors auto holds unsigned (auto.UNSIGNED_MSE)
         self._int8_names: set[str] = set()
         self._at_range: set[str] = set()  # auto: tensors every set holds at their range (input_range.py)
         self._judge: Any = None      # auto: the scorer its choices are judged by (auto_choice.judge_for)
@@ -286,9 +288,12 @@ class CalibrationRun:
             engines = {first: self._builder.build(_scales(sets[first][0])), default: self._plain[1]}
             self._int8_names = auto_choice.int8_tensors(engines[first], self._network)
         if self._decide_unsigned(_scales(sets[default][0]), from_cache=False):
-            # the sets' engines again, unsigned (the default set's is the trial's)
+            # the sets' engines again, unsigned (the default set's is the trial's), and
+            # one set more: MSE on the unsigned grid for the tensors held so (auto.UNSIGNED_MSE)
             engines = {first: self._builder.build(_scales(sets[first][0])), default: self._plain[1]}
             self._int8_names = auto_choice.int8_tensors(engines[first], self._network)
+            sets.update(auto_choice.single_method_sets(collector, names, exact=set(), methods=(UNSIGNED_MSE,),
+                                                       at_range=self._at_range, unsigned=self._unsigned_grid))
         if default not in engines and self._plain is not None and self._plain[0] == _scales(sets[default][0]):
             engines[default] = self._plain[1]  # lowered by a decision above (the float products' int8 set): not again
         folds = self._folds(session, sets, held_run) if self._where == "held-out" else None
@@ -411,7 +416,7 @@ class CalibrationRun:
         return crossval.Folds(
             self._builder.build, self._calibrate_into, lambda: self._new_collector(session),
             self._network, *pooled, self._chunk, self._int8_names, {k: v[0] for k, v in sets.items()},
-            last_outputs=self._last_outputs, held_run=held_run, at_range=self._at_range)
+            last_outputs=self._last_outputs, held_run=held_run, at_range=self._at_range, unsigned=self._unsigned_grid)
 
     def _last_outputs(self) -> Optional[dict[str, np.ndarray]]:
         """The network's float32 outputs as the builder's last
@@ -671,6 +676,7 @@ class CalibrationRun:
         if trial.keep:
             trial.adopt()
             self._unsigned = True
+            self._unsigned_grid = frozenset(trial.names)
             self._builder = trial.builder
             self._plain = (dict(scales), trial.engine, trial.tried)  # the build's engine without a correction now
         self._seconds["auto_unsigned"] = time.perf_counter() - t0
@@ -694,7 +700,8 @@ class CalibrationRun:
         scores stay those of the first form."""
         label = choice.label
         current, before = choice.engines.get(label), choice.errors[label]
-        if not self._unsigned_decided or label == decided_at:
+        # UNSIGNED_MSE's thresholds are searched for the unsigned form: not tried again
+        if not self._unsigned_decided or label in (decided_at, UNSIGNED_MSE):
             return (current, before) if current is not None else None
         t0 = time.perf_counter()
         scales = _scales(choice.amaxes)

@@ -55,6 +55,8 @@ class FormTrial:
         adopt: makes ``builder`` the build's (builder._Rewrites).
         uncentred: the decision reads the uncentred error too
             (decision_rule.reads_uncentred).
+        names: those ``changed`` tensors (the ones the unsigned engine
+            holds on [0, threshold]).
     """
 
     on: bool
@@ -65,6 +67,7 @@ class FormTrial:
     builder: Any
     adopt: Callable[[], None]
     uncentred: bool = False
+    names: tuple[str, ...] = ()
 
     @property
     def keep(self) -> bool:
@@ -105,8 +108,8 @@ def try_form(trial: Trial, on: bool, scales: Mapping[str, float], current_engine
     builder, adopt = trial(on)
     engine = builder.build(dict(scales))
     symmetric, unsigned = (current_engine, engine) if on else (engine, current_engine)
-    changed = len(unsigned_tensors(unsigned, symmetric))
-    if not changed:
+    names = tuple(unsigned_tensors(unsigned, symmetric))
+    if not names:
         return FormTrial(on, 0, None, None, engine, builder, adopt, uncentred)
     current = current_errors()
-    return FormTrial(on, changed, current, judge(engine), engine, builder, adopt, uncentred)
+    return FormTrial(on, len(names), current, judge(engine), engine, builder, adopt, uncentred, names)
