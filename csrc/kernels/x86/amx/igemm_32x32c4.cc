@@ -224,7 +224,7 @@ constexpr int kPrefetchChunks = 4;
 // their residual rows there: the hardware prefetchers, left alone, fetch a
 // residual of 256+ channels per pixel too late for the short reductions of
 // ResNet-50's expansions (K = 64 / 128 / 256 with a residual, memory-bound
-// at batch 8: 1.04-1.13x the microkernel, RESULTS.md section 184; not
+// at batch 8: 1.02-1.25x the microkernel, RESULTS.md section 184; not
 // asked above 4 chunks, where the tile products hide the misses: K = 512,
 // 0.97-0.98). The rows past the call's are the next pixel tile's, which
 // the driver usually hands the same thread next; a prefetch past the
