@@ -217,12 +217,34 @@ inline __m512i add_sums(__m512i a, __m512i b) {
 #endif
 }
 
+constexpr int kPrefetchChunks = 4;
+
+// Asks for the residual bytes that step st's row tile + 1 reads at the same
+// channels (c0 on), one line per row, into L1. A row tile's steps then find
+// their residual rows there: the hardware prefetchers, left alone, fetch a
+// residual of 256+ channels per pixel too late for the short reductions of
+// ResNet-50's expansions (K = 64 / 128 / 256 with a residual, memory-bound
+// at batch 8: 1.02-1.25x the microkernel, RESULTS.md section 184; not
+// asked above 4 chunks, where the tile products hide the misses: K = 512,
+// 0.97-0.98). The rows past the call's are the next pixel tile's, which
+// the driver usually hands the same thread next; a prefetch past the
+// tensor's end faults on nothing (addresses formed as integers: no pointer
+// leaves its array).
+void prefetch_next_residual(const AmxTile& t, const Step& st, int c0) {
+  const TileEpilogue& e = t.ep;
+  if (!e.residual || t.kchunks > kPrefetchChunks) return;
+  const uintptr_t stride = static_cast<uintptr_t>(e.residual_stride);
+  const uintptr_t row0 = reinterpret_cast<uintptr_t>(e.residual + c0) + (32 * static_cast<uintptr_t>(st.r) + 32) * stride;
+  for (int i = 0; i < st.mr; ++i) __builtin_prefetch(reinterpret_cast<const void*>(row0 + i * stride), 0, 3);
+}
+
 // Requantizes and stores step st's sums (acc, rows 32 apart), plus acc_init
 // for rows of u8 codes.
 template <bool kU8Rows>
 void epilogue_step(const AmxTile& t, const Step& st, const int32_t* acc, int8_t* residual) {
   const int c0 = 32 * st.p;
   const int n = t.nc - c0 < 32 ? t.nc - c0 : 32;
+  prefetch_next_residual(t, st, c0);
   // Block jj's 16 sums of row i (acc_init has 16 entries for every block).
   __m512i init[2] = {_mm512_setzero_si512(), _mm512_setzero_si512()};
   if constexpr (kU8Rows) {
