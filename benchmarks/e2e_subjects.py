@@ -8,6 +8,7 @@ segmentation networks (realnets/seg_models.py) and the BERT-class encoders
 """
 from __future__ import annotations
 
+import os
 import warnings
 from pathlib import Path
 from typing import Callable, Dict, List, Optional
@@ -72,11 +73,15 @@ def export(name: str, size: int, tmp: Path) -> Subject:
     from e2e_models import make_model
     model = make_model(name)
     path = tmp / f"{name}.onnx"
+    # Written under a name of this process and renamed over the old file, so two
+    # runs sharing a models folder never read each other's half-written export.
+    partial = tmp / f"{name}.{os.getpid()}.partial.onnx"
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        torch.onnx.export(model, torch.zeros(1, 3, size, size), str(path), dynamo=False,
+        torch.onnx.export(model, torch.zeros(1, 3, size, size), str(partial), dynamo=False,
                           input_names=["input"], output_names=["logits"], opset_version=17,
                           dynamic_axes={"input": {0: "N"}, "logits": {0: "N"}})
+    os.replace(partial, path)
     rng = np.random.default_rng(0)
     calib = [rng.standard_normal((8, 3, size, size), dtype=np.float32) for _ in range(4)]
     return Subject(name, path, calib, torch_model=model)
@@ -114,7 +119,9 @@ def ppocr(name: str, tmp: Path) -> Optional[Subject]:
                          for a in (d["calib"], d["eval"]))
     model = static_input_model(onnx_file, chw)
     path = tmp / f"{name}.onnx"
-    path.write_bytes(model.SerializeToString())
+    partial = tmp / f"{name}.{os.getpid()}.partial.onnx"
+    partial.write_bytes(model.SerializeToString())
+    os.replace(partial, path)
     batches = [np.ascontiguousarray(calib[i:i + 8]) for i in range(0, len(calib), 8)]
     return Subject(name, path, batches, input_name=model.graph.input[0].name, sample=sample)
 
