@@ -120,9 +120,10 @@ enum class Bf16Needs { kNothing, kAvx512Bf16, kAmxBf16 /* and AVX512-BF16 */ };
 class Bf16PanelKernel final : public NamedKernel<GemmBf16Kernel> {
  public:
   Bf16PanelKernel(const char* name, Isa isa, int mr, int nr, Bf16TileFn tile, Bf16PairsFn pairs,
-                  Bf16RowsFn rows, int pair_block, Bf16Needs needs, Bf16InterleaveFn interleave = nullptr)
+                  Bf16RowsFn rows, int pair_block, Bf16Needs needs, Bf16InterleaveFn interleave = nullptr,
+                  bool col_runs = false)
       : NamedKernel(name, isa), mr(mr), nr(nr), tile(tile), pairs(pairs), rows(rows),
-        pair_block(pair_block), needs(needs), interleave(interleave) {}
+        pair_block(pair_block), needs(needs), interleave(interleave), col_runs(col_runs) {}
   std::string supports() const override;
   std::unique_ptr<PackedBf16Gemm> pack(const Bf16Weights& w) const override;
   void run_activations(int64_t M, int64_t N, int64_t K, const GemmOperand& a, const GemmOperand& b, float* c,
@@ -137,6 +138,9 @@ class Bf16PanelKernel final : public NamedKernel<GemmBf16Kernel> {
   // Pairs a bfloat16 tensor's rows for the direct convolution's image; null:
   // the driver's scalar loop (the same bits).
   Bf16InterleaveFn interleave;
+  // The tile takes runs of column tiles (Bf16Tile::col_tiles: AMX, which
+  // configures its tiles once per call); false: one tile per call.
+  bool col_runs;
 };
 
 }  // namespace kernels
