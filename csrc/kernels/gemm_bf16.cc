@@ -30,6 +30,7 @@
 #include "int8rt/error.h"
 #include "kernels/gemm_bf16_direct.h"
 #include "kernels/gemm_panels_f32.h"
+#include "kernels/unary_f32.h"
 #include "kernels/ref/bf16.h"
 #include "kernels/x86/packing.h"
 
@@ -39,7 +40,15 @@ namespace {
 
 constexpr int64_t kChunk = 128;        // k rows packed as FP32 per step (even)
 constexpr int64_t kWorkSerial = 1 << 18;  // below this many MACs, one thread
-constexpr int64_t kChunkBytes = 1 << 20;  // weight panels a col_runs task keeps in L2 (of 2 MiB)
+// A col_runs task's blocks, both kept in L2 (2 MiB here) while it runs: the
+// weight panels of a column chunk (at least kMinChunkTiles panels) and the
+// converted A rows of a row block (at least one row panel). Measured on the
+// AMX Xeon (RESULTS.md section 186): BERT's shapes within 10% of each other
+// from 128 KiB to 1 MiB either way; without blocks (all of N per row panel)
+// FC1 ran 0.6-0.9x as fast.
+constexpr int64_t kChunkBytes = 512 << 10;
+constexpr int64_t kMinChunkTiles = 4;
+constexpr int64_t kRowBlockBytes = 1 << 20;
 
 int64_t round_up(int64_t v, int64_t m) { return (v + m - 1) / m * m; }
 
@@ -312,30 +321,39 @@ class PanelPacked final : public PackedBf16Gemm {
           t.c = c + i * ldc + j;
           bf16_tile_epilogue(ep, i, j, t);
           k_.tile(t);
+          apply_unary(ep, t.c, ldc, t.rows, t.cols);
         }
       }
     });
   }
 
+  // SgemmEpilogue::unary on a finished block of C (right weights), each row
+  // while it is in cache: the values the whole product then the unary give.
+  static void apply_unary(const SgemmEpilogue* ep, float* c, int64_t ldc, int rows, int64_t cols) {
+    if (!ep || !ep->unary) return;
+    for (int r = 0; r < rows; ++r) ep->unary->apply(ep->unary_op, cols, c + r * ldc, c + r * ldc);
+  }
+
   // run_right for a col_runs kernel (top of the file): A's M rows converted
   // once into `a` ([M][pairs_ * 2], 64-byte aligned rows), then tasks of
   // (row range, column chunk), chunks of nc columns whose weight panels fit
-  // kChunkBytes, row ranges enough for 8 tasks when parallel.
+  // kChunkBytes, row blocks whose A fits kRowBlockBytes (smaller when
+  // parallel, for 8 tasks); a task runs its row panels over its chunk.
   void run_right_runs(int64_t M, const GemmOperand& x, float* c, int64_t ldc, bool accumulate, bool parallel,
                       const SgemmEpilogue* ep) const {
     const int mr = k_.mr, nr = k_.nr;
-    const int64_t N = outer_, ld = pairs_ * 2;
+    const int64_t N = outer_, ld = pairs_ * 2, ld_bytes = std::max<int64_t>(ld * 2, 1);  // K = 0: no pairs
     thread_local Panels a_rows;
     uint16_t* const a = grown(a_rows, M * ld);
     for (int64_t i = 0; i < M; i += mr) {
       const int64_t count = std::min<int64_t>(mr, M - i);
       std::copy_n(pack_x(x, i, count, mr), count * ld, a + i * ld);
     }
-    const int64_t nc = std::min(round_up(N, nr), std::max<int64_t>(nr, kChunkBytes / (pairs_ * 4) / nr * nr));
+    const int64_t nc = std::min(round_up(N, nr), std::max<int64_t>(kMinChunkTiles * nr, kChunkBytes / ld_bytes / nr * nr));
     const int64_t chunks = (N + nc - 1) / nc;
     const bool serial = !parallel || M * N * k_len_ < kWorkSerial;
     const int64_t ranges = serial ? 1 : std::max<int64_t>(1, (8 + chunks - 1) / chunks);
-    const int64_t mc = round_up((M + ranges - 1) / ranges, mr);
+    const int64_t mc = std::min(round_up((M + ranges - 1) / ranges, mr), std::max<int64_t>(mr, kRowBlockBytes / ld_bytes / mr * mr));
     const int64_t m_tiles = (M + mc - 1) / mc;
     dispatch(m_tiles * chunks, M * N * k_len_, parallel, [&](int64_t task) {
       Bf16Tile t = tile_base(ldc, accumulate);
@@ -351,6 +369,7 @@ class PanelPacked final : public PackedBf16Gemm {
         t.c = c + i * ldc + j0;
         bf16_tile_epilogue(ep, i, j0, t);
         k_.tile(t);
+        apply_unary(ep, t.c, ldc, t.rows, j_end - j0);
       }
     });
   }

@@ -70,8 +70,10 @@ class PackedBf16Gemm {
   // each tile before its store
   // (Bf16Tile's epilogue: v + bias[row], + residual, then the clip), so C
   // is not read again; the same values as C prefilled with the bias,
-  // accumulated, the residual added, then clipped. Its other fields
-  // (unary) are not applied.
+  // accumulated, the residual added, then clipped. With right weights,
+  // `unary` (unary_op) then runs on each finished block of C while it is
+  // in cache (the values of the unary over the whole product); with left
+  // weights it is not applied, nor are the other fields.
   virtual void run(int64_t n, const GemmOperand& x, float* c, int64_t ldc, bool accumulate,
                    bool parallel = true, const SgemmEpilogue* ep = nullptr) const = 0;
   // run() for left weights (accumulate false) with bfloat16 tensors at the
