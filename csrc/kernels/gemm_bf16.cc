@@ -345,9 +345,17 @@ class PanelPacked final : public PackedBf16Gemm {
     const int64_t N = outer_, ld = pairs_ * 2, ld_bytes = std::max<int64_t>(ld * 2, 1);  // K = 0: no pairs
     thread_local Panels a_rows;
     uint16_t* const a = grown(a_rows, M * ld);
-    for (int64_t i = 0; i < M; i += mr) {
-      const int64_t count = std::min<int64_t>(mr, M - i);
-      std::copy_n(pack_x(x, i, count, mr), count * ld, a + i * ld);
+    if (!x.trans && !x.packed) {
+      // A row-major A: each row converted in place (pack_x's conversion, not its scratch and a copy).
+      for (int64_t i = 0; i < M; ++i) {
+        k_.rows(x.data + i * x.ld, k_len_, 1, a + i * ld, 1);
+        std::fill(a + i * ld + k_len_, a + (i + 1) * ld, 0);
+      }
+    } else {
+      for (int64_t i = 0; i < M; i += mr) {
+        const int64_t count = std::min<int64_t>(mr, M - i);
+        std::copy_n(pack_x(x, i, count, mr), count * ld, a + i * ld);
+      }
     }
     const int64_t nc = std::min(round_up(N, nr), std::max<int64_t>(kMinChunkTiles * nr, kChunkBytes / ld_bytes / nr * nr));
     const int64_t chunks = (N + nc - 1) / nc;
