@@ -15,7 +15,7 @@
 // call (one tile configuration) per row panel and chunk. No split of k: each
 // output is one microkernel chain (abi/gemm_bf16.h), so the tiling never
 // changes a bit. Panels are 64-byte aligned (a tile row across two cache
-// lines costs AMX about 3x, RESULTS.md section 186).
+// lines halved the AMX tile loop's speed, RESULTS.md section 186).
 // Both operands activations (run_activations): B is packed as right-hand
 // weights on every call, into per-thread storage, then run as above.
 #include "kernels/gemm_bf16.h"
