@@ -8,8 +8,14 @@
 // kChunk rows, each converted to pairs), then runs every weight panel over
 // it. Weights right (Gemm / MatMul): tasks are (row tile, column tile)
 // pairs; per MR-row panel of activations, packed the same way, the task runs
-// the weight panels of its column tile. No split of k: each output is one
-// microkernel chain (abi/gemm_bf16.h), so the tiling never changes a bit.
+// the weight panels of its column tile. A kernel that takes runs of column
+// tiles (col_runs: AMX) instead gets A converted once per call, and tasks of
+// (row range, column chunk): the chunk's weight panels (under kChunkBytes)
+// stay in L2 while every row panel of the range runs over them, one kernel
+// call (one tile configuration) per row panel and chunk. No split of k: each
+// output is one microkernel chain (abi/gemm_bf16.h), so the tiling never
+// changes a bit. Panels are 64-byte aligned (a tile row across two cache
+// lines halved the AMX tile loop's speed, RESULTS.md section 186).
 // Both operands activations (run_activations): B is packed as right-hand
 // weights on every call, into per-thread storage, then run as above.
 #include "kernels/gemm_bf16.h"
@@ -24,7 +30,9 @@
 #include "int8rt/error.h"
 #include "kernels/gemm_bf16_direct.h"
 #include "kernels/gemm_panels_f32.h"
+#include "kernels/unary_f32.h"
 #include "kernels/ref/bf16.h"
+#include "kernels/x86/packing.h"
 
 namespace int8rt {
 namespace kernels {
@@ -32,12 +40,29 @@ namespace {
 
 constexpr int64_t kChunk = 128;        // k rows packed as FP32 per step (even)
 constexpr int64_t kWorkSerial = 1 << 18;  // below this many MACs, one thread
+// A col_runs task's blocks, both kept in L2 (2 MiB here) while it runs: the
+// weight panels of a column chunk (at least kMinChunkTiles panels) and the
+// converted A rows of a row block (at least one row panel). Measured on the
+// AMX Xeon (RESULTS.md section 186): BERT's shapes within 10% of each other
+// from 128 KiB to 1 MiB either way; without blocks (all of N per row panel)
+// FC1 ran 0.6-0.9x as fast.
+constexpr int64_t kChunkBytes = 512 << 10;
+constexpr int64_t kMinChunkTiles = 4;
+constexpr int64_t kRowBlockBytes = 1 << 20;
 
 int64_t round_up(int64_t v, int64_t m) { return (v + m - 1) / m * m; }
 
+using Panels = x86::AlignedBuffer<uint16_t>;  // 64-byte aligned, zeroed when made
+
+// `buf` with room for n elements (made anew, zeroed, when smaller; kept otherwise).
+uint16_t* grown(Panels& buf, int64_t n) {
+  if (buf.size() < n) buf = Panels(n);
+  return buf.data();
+}
+
 struct Scratch {
   std::vector<float> f32;
-  std::vector<uint16_t> pairs;
+  Panels pairs;
 };
 
 class PanelPacked final : public PackedBf16Gemm {
@@ -45,7 +70,7 @@ class PanelPacked final : public PackedBf16Gemm {
   // Constant weights, converted with bf16::from_f32 and owned.
   PanelPacked(const Bf16PanelKernel& k, const Bf16Weights& w) : k_(k), left_(w.left) {
     shape(w.left ? w.rows : w.cols, w.left ? w.cols : w.rows);  // outer: M (left) or N (right)
-    owned_.assign(static_cast<size_t>(panels_ * pairs_ * width_ * 2), 0);
+    owned_ = Panels(panels_ * pairs_ * width_ * 2);
     packed_ = owned_.data();
     // op(W)[r][c], r < rows, c < cols.
     auto at = [&](int64_t r, int64_t c) { return w.trans ? w.data[c * w.ld + r] : w.data[r * w.ld + c]; };
@@ -70,13 +95,12 @@ class PanelPacked final : public PackedBf16Gemm {
   // (grown, never shrunk) with the kernel's pair converter: the same panels
   // as the constructor above makes of a constant B (the converter is
   // bf16::from_f32), so the same bits.
-  PanelPacked(const Bf16PanelKernel& k, int64_t K, int64_t N, const GemmOperand& b, std::vector<uint16_t>& storage)
+  PanelPacked(const Bf16PanelKernel& k, int64_t K, int64_t N, const GemmOperand& b, Panels& storage)
       : k_(k), left_(false) {
     shape(N, K);
     const int nr = k.nr;
-    const size_t panel_len = static_cast<size_t>(pairs_ * nr * 2);
-    if (storage.size() < panels_ * panel_len) storage.resize(panels_ * panel_len);
-    packed_ = storage.data();
+    const int64_t panel_len = pairs_ * nr * 2;
+    packed_ = grown(storage, panels_ * panel_len);
     thread_local std::vector<float> f32;
     f32.resize(static_cast<size_t>(kChunk * nr));
     const int64_t used = (k_len_ + 1) / 2 * nr * 2;  // pairs holding k; the rest is zero padding
@@ -195,18 +219,18 @@ class PanelPacked final : public PackedBf16Gemm {
     // converts one row, not the tile's 32 (RESULTS.md section 181).
     if (as_rows) width = static_cast<int>(count);
     s.f32.resize(static_cast<size_t>(kChunk * width));
-    s.pairs.resize(static_cast<size_t>(std::max<int64_t>(pairs_, 1) * width * 2));
+    uint16_t* const pairs = grown(s.pairs, std::max<int64_t>(pairs_, 1) * width * 2);
     if (as_rows) {
-      for (int j = 0; j < width; ++j) std::fill(s.pairs.begin() + j * ld + k_len_, s.pairs.begin() + (j + 1) * ld, 0);
+      for (int j = 0; j < width; ++j) std::fill(pairs + j * ld + k_len_, pairs + (j + 1) * ld, 0);
       if (!x.trans && !x.packed) {
         // A row-major A: each row's k is contiguous, converted as a [k_len_][1]
         // panel (dst[k] = from_f32(row[k]), the same values as through
         // pack_a), not packed to FP32 and transposed first.
-        for (int j = 0; j < width; ++j) k_.rows(x.data + (first + j) * x.ld, k_len_, 1, s.pairs.data() + j * ld, 1);
-        return s.pairs.data();
+        for (int j = 0; j < width; ++j) k_.rows(x.data + (first + j) * x.ld, k_len_, 1, pairs + j * ld, 1);
+        return pairs;
       }
     } else {
-      std::fill(s.pairs.begin() + (k_len_ + 1) / 2 * width * 2, s.pairs.end(), 0);
+      std::fill(pairs + (k_len_ + 1) / 2 * width * 2, pairs + pairs_ * width * 2, 0);
     }
     for (int64_t k0 = 0; k0 < k_len_; k0 += kChunk) {
       const int64_t kc = std::min(kChunk, k_len_ - k0);
@@ -218,12 +242,12 @@ class PanelPacked final : public PackedBf16Gemm {
         panels::pack_b(x, k0, kc, first, count, width, false, s.f32.data());
       }
       if (as_rows) {
-        k_.rows(s.f32.data(), kc, width, s.pairs.data() + k0, ld);
+        k_.rows(s.f32.data(), kc, width, pairs + k0, ld);
       } else {
-        k_.pairs(s.f32.data(), kc, width, s.pairs.data() + (k0 / 2) * width * 2);
+        k_.pairs(s.f32.data(), kc, width, pairs + (k0 / 2) * width * 2);
       }
     }
-    return s.pairs.data();
+    return pairs;
   }
 
   Bf16Tile tile_base(int64_t ldc, bool accumulate) const {
@@ -276,6 +300,7 @@ class PanelPacked final : public PackedBf16Gemm {
   // each C tile gets `ep` (or nothing) in the microkernel.
   void run_right(int64_t M, const GemmOperand& x, float* c, int64_t ldc, bool accumulate, bool parallel,
                  const SgemmEpilogue* ep) const {
+    if (k_.col_runs && rows_a_) return run_right_runs(M, x, c, ldc, accumulate, parallel, ep);
     const int mr = k_.mr, nr = k_.nr;
     const int64_t N = outer_;
     const int64_t mc = std::min<int64_t>(round_up(M, mr), 8 * mr);
@@ -296,7 +321,63 @@ class PanelPacked final : public PackedBf16Gemm {
           t.c = c + i * ldc + j;
           bf16_tile_epilogue(ep, i, j, t);
           k_.tile(t);
+          apply_unary(ep, t.c, ldc, t.rows, t.cols);
         }
+      }
+    });
+  }
+
+  // SgemmEpilogue::unary on a finished block of C (right weights), each row
+  // while it is in cache: the values the whole product then the unary give.
+  static void apply_unary(const SgemmEpilogue* ep, float* c, int64_t ldc, int rows, int64_t cols) {
+    if (!ep || !ep->unary) return;
+    for (int r = 0; r < rows; ++r) ep->unary->apply(ep->unary_op, cols, c + r * ldc, c + r * ldc);
+  }
+
+  // run_right for a col_runs kernel (top of the file): A's M rows converted
+  // once into `a` ([M][pairs_ * 2], 64-byte aligned rows), then tasks of
+  // (row range, column chunk), chunks of nc columns whose weight panels fit
+  // kChunkBytes, row blocks whose A fits kRowBlockBytes (smaller when
+  // parallel, for 8 tasks); a task runs its row panels over its chunk.
+  void run_right_runs(int64_t M, const GemmOperand& x, float* c, int64_t ldc, bool accumulate, bool parallel,
+                      const SgemmEpilogue* ep) const {
+    const int mr = k_.mr, nr = k_.nr;
+    const int64_t N = outer_, ld = pairs_ * 2, ld_bytes = std::max<int64_t>(ld * 2, 1);  // K = 0: no pairs
+    thread_local Panels a_rows;
+    uint16_t* const a = grown(a_rows, M * ld);
+    if (!x.trans && !x.packed) {
+      // A row-major A: each row converted in place (pack_x's conversion, not its scratch and a copy).
+      for (int64_t i = 0; i < M; ++i) {
+        k_.rows(x.data + i * x.ld, k_len_, 1, a + i * ld, 1);
+        std::fill(a + i * ld + k_len_, a + (i + 1) * ld, 0);
+      }
+    } else {
+      for (int64_t i = 0; i < M; i += mr) {
+        const int64_t count = std::min<int64_t>(mr, M - i);
+        std::copy_n(pack_x(x, i, count, mr), count * ld, a + i * ld);
+      }
+    }
+    const int64_t nc = std::min(round_up(N, nr), std::max<int64_t>(kMinChunkTiles * nr, kChunkBytes / ld_bytes / nr * nr));
+    const int64_t chunks = (N + nc - 1) / nc;
+    const bool serial = !parallel || M * N * k_len_ < kWorkSerial;
+    const int64_t ranges = serial ? 1 : std::max<int64_t>(1, (8 + chunks - 1) / chunks);
+    const int64_t mc = std::min(round_up((M + ranges - 1) / ranges, mr), std::max<int64_t>(mr, kRowBlockBytes / ld_bytes / mr * mr));
+    const int64_t m_tiles = (M + mc - 1) / mc;
+    dispatch(m_tiles * chunks, M * N * k_len_, parallel, [&](int64_t task) {
+      Bf16Tile t = tile_base(ldc, accumulate);
+      t.b_panel = pairs_ * nr * 2;
+      const int64_t i0 = (task / chunks) * mc, j0 = (task % chunks) * nc;
+      const int64_t i_end = std::min(M, i0 + mc), j_end = std::min(N, j0 + nc);
+      t.b = weight_panel(j0 / nr);
+      t.col_tiles = static_cast<int>((j_end - j0 + nr - 1) / nr);
+      t.cols = static_cast<int>(j_end - j0 - (t.col_tiles - 1) * nr);
+      for (int64_t i = i0; i < i_end; i += mr) {
+        t.rows = static_cast<int>(std::min<int64_t>(mr, i_end - i));
+        t.a = a + i * ld;
+        t.c = c + i * ldc + j0;
+        bf16_tile_epilogue(ep, i, j0, t);
+        k_.tile(t);
+        apply_unary(ep, t.c, ldc, t.rows, j_end - j0);
       }
     });
   }
@@ -307,7 +388,7 @@ class PanelPacked final : public PackedBf16Gemm {
   int width_ = 0;
   bool rows_a_ = false;               // the kernel's A panels are rows (AMX)
   const uint16_t* packed_ = nullptr;  // panels_ x [pairs_][width_][2] (or [width_][pairs_ * 2])
-  std::vector<uint16_t> owned_;       // packed_'s storage for constant weights
+  Panels owned_;                      // packed_'s storage for constant weights
   int64_t taps_ = 1;                  // Bf16Weights::taps
   std::vector<uint16_t> direct_;      // taps_ > 1, pair panels: the direct order (bf16_direct_weights)
 };
@@ -324,7 +405,7 @@ void Bf16PanelKernel::run_activations(int64_t M, int64_t N, int64_t K, const Gem
   if (a.im2col || a.packed || b.im2col || b.packed_b) {
     throw InvalidArgument("gemm_bf16: run_activations takes plain matrices");
   }
-  thread_local std::vector<uint16_t> storage;
+  thread_local Panels storage;
   const PanelPacked packed(*this, K, N, b, storage);
   packed.run(M, a, c, ldc, accumulate, parallel, nullptr);
 }

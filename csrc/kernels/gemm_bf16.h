@@ -70,8 +70,10 @@ class PackedBf16Gemm {
   // each tile before its store
   // (Bf16Tile's epilogue: v + bias[row], + residual, then the clip), so C
   // is not read again; the same values as C prefilled with the bias,
-  // accumulated, the residual added, then clipped. Its other fields
-  // (unary) are not applied.
+  // accumulated, the residual added, then clipped. With right weights,
+  // `unary` (unary_op) then runs on each finished block of C while it is
+  // in cache (the values of the unary over the whole product); with left
+  // weights it is not applied, nor are the other fields.
   virtual void run(int64_t n, const GemmOperand& x, float* c, int64_t ldc, bool accumulate,
                    bool parallel = true, const SgemmEpilogue* ep = nullptr) const = 0;
   // run() for left weights (accumulate false) with bfloat16 tensors at the
@@ -120,9 +122,10 @@ enum class Bf16Needs { kNothing, kAvx512Bf16, kAmxBf16 /* and AVX512-BF16 */ };
 class Bf16PanelKernel final : public NamedKernel<GemmBf16Kernel> {
  public:
   Bf16PanelKernel(const char* name, Isa isa, int mr, int nr, Bf16TileFn tile, Bf16PairsFn pairs,
-                  Bf16RowsFn rows, int pair_block, Bf16Needs needs, Bf16InterleaveFn interleave = nullptr)
+                  Bf16RowsFn rows, int pair_block, Bf16Needs needs, Bf16InterleaveFn interleave = nullptr,
+                  bool col_runs = false)
       : NamedKernel(name, isa), mr(mr), nr(nr), tile(tile), pairs(pairs), rows(rows),
-        pair_block(pair_block), needs(needs), interleave(interleave) {}
+        pair_block(pair_block), needs(needs), interleave(interleave), col_runs(col_runs) {}
   std::string supports() const override;
   std::unique_ptr<PackedBf16Gemm> pack(const Bf16Weights& w) const override;
   void run_activations(int64_t M, int64_t N, int64_t K, const GemmOperand& a, const GemmOperand& b, float* c,
@@ -137,6 +140,9 @@ class Bf16PanelKernel final : public NamedKernel<GemmBf16Kernel> {
   // Pairs a bfloat16 tensor's rows for the direct convolution's image; null:
   // the driver's scalar loop (the same bits).
   Bf16InterleaveFn interleave;
+  // The tile takes runs of column tiles (Bf16Tile::col_tiles: AMX, which
+  // configures its tiles once per call); false: one tile per call.
+  bool col_runs;
 };
 
 }  // namespace kernels

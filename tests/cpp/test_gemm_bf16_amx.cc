@@ -10,7 +10,11 @@
 //    activations (run_activations);
 //  - against the reference kernel (the VDPBF16PS order) within the FP32
 //    summation bound 2 (K + 2) 2^-24 sum|a b|: both sum the same exact BF16
-//    products, in different orders.
+//    products, in different orders;
+//  - the runs of column tiles (Bf16Tile::col_tiles, the driver's column
+//    chunks and row blocks for right weights): == the AMX order over several
+//    tiles, chunks and row blocks, serial and parallel, with the column bias
+//    and Gelu epilogue of a BERT Linear layer.
 // The twin is baseline x86-64 code, so it runs on any x86-64 CPU; the
 // native AMX kernel runs only where the CPU has AMX-BF16 (this test says
 // which ran).
@@ -32,6 +36,7 @@
 #include "kernels/ref/bf16.h"
 #include "kernels/ref/clip_f32.h"
 #include "kernels/registry.h"
+#include "kernels/unary_f32.h"
 
 namespace int8rt {
 namespace kernels {
@@ -50,12 +55,27 @@ namespace bf = int8rt::kernels::bf16;
 
 namespace {
 
-const k::Bf16PanelKernel& emulated() {
-  static const k::Bf16PanelKernel kernel("gemm_bf16_32x32_amx(emulated)", k::Isa::kRef, k::x86::amx::kBf16MR,
-                                         k::x86::amx::kBf16NR, k::x86::emulated::amx::gemm_bf16_32x32,
-                                         k::ref::bf16_pairs, k::ref::bf16_rows, k::x86::amx::kBf16PairBlock,
-                                         k::Bf16Needs::kNothing);
-  return kernel;
+// The twin as the library registers the native kernel (col_runs: runs of
+// column tiles per call), or one tile per call (`runs` false).
+const k::Bf16PanelKernel& emulated(bool runs = true) {
+  static const k::Bf16PanelKernel with_runs("gemm_bf16_32x32_amx(emulated)", k::Isa::kRef, k::x86::amx::kBf16MR,
+                                            k::x86::amx::kBf16NR, k::x86::emulated::amx::gemm_bf16_32x32,
+                                            k::ref::bf16_pairs, k::ref::bf16_rows, k::x86::amx::kBf16PairBlock,
+                                            k::Bf16Needs::kNothing, nullptr, /*col_runs=*/true);
+  static const k::Bf16PanelKernel one_tile("gemm_bf16_32x32_amx(emulated, one tile)", k::Isa::kRef,
+                                           k::x86::amx::kBf16MR, k::x86::amx::kBf16NR,
+                                           k::x86::emulated::amx::gemm_bf16_32x32, k::ref::bf16_pairs,
+                                           k::ref::bf16_rows, k::x86::amx::kBf16PairBlock, k::Bf16Needs::kNothing);
+  return runs ? with_runs : one_tile;
+}
+
+// The AMX kernels to hold to the AMX order: both twins and, where it runs, the native one.
+std::vector<const k::GemmBf16Kernel*> amx_kernels() {
+  std::vector<const k::GemmBf16Kernel*> amx = {&emulated(true), &emulated(false)};
+  for (const k::GemmBf16Kernel* c : k::candidates<k::GemmBf16Kernel>()) {
+    if (std::string(c->name()) == "gemm_bf16_32x32_amx" && k::decline_reason(*c).empty()) amx.push_back(c);
+  }
+  return amx;
 }
 
 // C[M][N] = A[M][K] * B[K][N] in the AMX order (see the top of the file).
@@ -141,10 +161,7 @@ void expect_amx(const k::GemmBf16Kernel& kernel, const std::vector<float>& A, co
 }
 
 TEST(AmxBf16Emulated, EqualsTheAmxOrderAndStaysWithinTheBoundOfTheReference) {
-  std::vector<const k::GemmBf16Kernel*> amx = {&emulated()};
-  for (const k::GemmBf16Kernel* c : k::candidates<k::GemmBf16Kernel>()) {  // native, where it runs
-    if (std::string(c->name()) == "gemm_bf16_32x32_amx" && k::decline_reason(*c).empty()) amx.push_back(c);
-  }
+  const std::vector<const k::GemmBf16Kernel*> amx = amx_kernels();
   std::mt19937 gen(7);
   int variant = 0;
   for (int M : {1, 15, 16, 17, 32, 33}) {
@@ -191,10 +208,7 @@ TEST(AmxBf16Emulated, Im2colViewEqualsTheAmxOrder) {
 // with the converters): == the AMX order, around the tile edges, with
 // transposed operands and accumulation; the native kernel too where it runs.
 TEST(AmxBf16Emulated, ActivationMatMulEqualsTheAmxOrder) {
-  std::vector<const k::GemmBf16Kernel*> amx = {&emulated()};
-  for (const k::GemmBf16Kernel* c : k::candidates<k::GemmBf16Kernel>()) {
-    if (std::string(c->name()) == "gemm_bf16_32x32_amx" && k::decline_reason(*c).empty()) amx.push_back(c);
-  }
+  const std::vector<const k::GemmBf16Kernel*> amx = amx_kernels();
   std::mt19937 gen(9);
   int variant = 0;
   for (int M : {1, 16, 17, 33, 64}) {
@@ -229,10 +243,7 @@ TEST(AmxBf16Emulated, ActivationMatMulEqualsTheAmxOrder) {
 // where it runs, the native kernel (its AVX-512 epilogue: masked past the
 // tile's valid columns, guard values after the output).
 TEST(AmxBf16Emulated, TileEpilogueEqualsTheAmxOrderBiasedAndClipped) {
-  std::vector<const k::GemmBf16Kernel*> amx = {&emulated()};
-  for (const k::GemmBf16Kernel* c : k::candidates<k::GemmBf16Kernel>()) {  // native, where it runs
-    if (std::string(c->name()) == "gemm_bf16_32x32_amx" && k::decline_reason(*c).empty()) amx.push_back(c);
-  }
+  const std::vector<const k::GemmBf16Kernel*> amx = amx_kernels();
   std::mt19937 gen(10);
   for (const k::GemmBf16Kernel* kernel : amx) {
     for (const auto& [M, N] : {std::pair{1, 37}, std::pair{5, 50}, std::pair{17, 37}, std::pair{40, 50}}) {
@@ -273,6 +284,55 @@ TEST(AmxBf16Emulated, TileEpilogueEqualsTheAmxOrderBiasedAndClipped) {
         ASSERT_EQ(bits(y16[i]), bits(v)) << what << " bf16 residual index " << i << ": " << y16[i] << " vs " << v;
       }
       for (size_t i = static_cast<size_t>(M) * N; i < y16.size(); ++i) ASSERT_EQ(bits(y16[i]), bits(-7.0f)) << "guard";
+    }
+  }
+}
+
+// Right weights over many column tiles (a Linear layer: C = X W + bias,
+// then Gelu): several tiles per call with a short last one, several column
+// chunks (K past 2048: a chunk of 4 tiles), several row blocks (parallel
+// runs split M), M = 1 and M not a multiple of 16, K not a multiple of 32;
+// the bias as one residual row (row stride 0, offset per tile), a clip, and
+// the Gelu applied to each finished block: == the AMX order, then + bias,
+// clipped, then the same unary kernel over the whole output.
+TEST(AmxBf16Emulated, ColumnRunsEqualTheAmxOrderWithBiasAndGelu) {
+  const k::UnaryF32Kernel& gelu = k::reference_kernel<k::UnaryF32Kernel>();
+  std::mt19937 gen(11);
+  struct Case {
+    int M, N, K;
+    bool parallel, clip, unary;
+  };
+  const Case cases[] = {{1, 97, 33, false, false, true},   {45, 130, 64, false, true, false},
+                        {70, 40, 100, true, false, true},  {17, 300, 2200, false, false, true},
+                        {33, 161, 2100, true, true, true}, {16, 64, 1, false, false, false}};
+  for (const k::GemmBf16Kernel* kernel : amx_kernels()) {
+    for (const Case& cs : cases) {
+      const int M = cs.M, N = cs.N, K = cs.K;
+      const std::vector<float> X = data(gen, static_cast<size_t>(M) * K), W = data(gen, static_cast<size_t>(K) * N);
+      const std::vector<float> bias = data(gen, static_cast<size_t>(N));
+      auto packed = kernel->pack({W.data(), K, N, N, false, /*left=*/false});
+      k::SgemmEpilogue ep;
+      ep.residual = bias.data();
+      ep.ldr = 0;
+      ep.clip = cs.clip;
+      ep.lo = -0.75f;
+      ep.hi = 0.5f;
+      if (cs.unary) ep.unary = &gelu;
+      std::vector<float> y(static_cast<size_t>(M) * N + 4, -7.0f);
+      packed->run(M, {X.data(), K, false}, y.data(), N, false, cs.parallel, &ep);
+      std::vector<float> want = amx_order(X, W, M, N, K);
+      for (int i = 0; i < M * N; ++i) {
+        want[i] = want[i] + bias[i % N];
+        if (cs.clip) want[i] = k::ref::clip_f32(want[i], ep.lo, ep.hi);
+      }
+      if (cs.unary) gelu.apply(k::ref::UnaryF32::kGelu, M * N, want.data(), want.data());
+      const std::string what = std::string(kernel->name()) + " M=" + std::to_string(M) + " N=" + std::to_string(N) +
+                               " K=" + std::to_string(K) + " parallel=" + std::to_string(cs.parallel);
+      for (int i = 0; i < M * N; ++i) {
+        ASSERT_EQ(bits(y[i]), bits(want[i])) << what << " row " << i / N << " col " << i % N << ": " << y[i]
+                                              << " vs " << want[i];
+      }
+      for (size_t i = static_cast<size_t>(M) * N; i < y.size(); ++i) ASSERT_EQ(bits(y[i]), bits(-7.0f)) << what << " guard";
     }
   }
 }

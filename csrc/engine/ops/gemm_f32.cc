@@ -26,7 +26,7 @@
 // BF16 (int8rt_precision="bf16", engine/bf16_layers.h): a constant 2-D B is
 // converted and packed once here and the product runs on the BF16 GEMM;
 // alpha, beta, C and the activation stay FP32 (a MatMul's fused bias is added
-// in the BF16 tile's epilogue, its Gelu after the product). A MatMul whose B is an
+// in the BF16 tile's epilogue, its Gelu on each finished block of C). A MatMul whose B is an
 // activation (or a batched constant) converts and packs B on each run
 // (GemmBf16Kernel::run_activations), batches split as in FP32.
 #include <algorithm>
@@ -244,8 +244,9 @@ class MatMulLayer : public Layer {
         if (!bf16_.packed.empty()) {
           kernels::SgemmEpilogue ep;
           ep.residual = bias(in, p.N);  // one row, row stride 0: the bias in the BF16 tile's epilogue
-          bf16_.packed[0]->run(nb * p.M, {a, p.K, false}, y, p.N, false, true, ep.residual ? &ep : nullptr);
-          apply_epilogue(in, p, y, /*bias_added=*/true);
+          if (gelu_) ep.unary = unary_;  // then the Gelu on each finished block (right weights)
+          bf16_.packed[0]->run(nb * p.M, {a, p.K, false}, y, p.N, false, true,
+                               ep.residual || ep.unary ? &ep : nullptr);
           return;
         } else if (!bf16_.empty()) {
           bf16_.kernel->run_activations(nb * p.M, p.N, p.K, {a, p.K, false}, {b, p.N, false}, y, p.N, false);
@@ -333,13 +334,12 @@ class MatMulLayer : public Layer {
   }
 
   // The epilogue after a product that did not take it: y = y + bias per
-  // row (unless the product added it), then Gelu; the operations of the
-  // SGEMM epilogue, in its order.
-  void apply_epilogue(const std::vector<const Value*>& in, const Plan& p, float* y, bool bias_added = false) const {
+  // row, then Gelu; the operations of the SGEMM epilogue, in its order.
+  void apply_epilogue(const std::vector<const Value*>& in, const Plan& p, float* y) const {
     const int64_t total = shape_numel(p.out);
     if (total == 0) return;
     const int64_t n = p.N;  // 1 when B is a vector
-    if (const float* b = bias_added ? nullptr : bias(in, n)) {
+    if (const float* b = bias(in, n)) {
       for (int64_t i = 0; i < total; i += n) {
         for (int64_t j = 0; j < n; ++j) y[i + j] = y[i + j] + b[j];
       }

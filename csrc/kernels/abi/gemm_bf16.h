@@ -102,6 +102,13 @@ struct Bf16Tile {
   int64_t b_step = 0;
   int64_t run_pairs = 0;
   const int64_t* b_offsets = nullptr;
+  // A run of column tiles in one call (the AMX kernel, whose Bf16PanelKernel
+  // says col_runs; others take one tile): col_tiles tiles side by side,
+  // tile q with its B panel at b + q * b_panel (uint16 elements), its C at
+  // c + q * nr and its residual at residual + q * nr; every tile has nr
+  // valid columns but the last (cols). The arithmetic of each is a tile's.
+  int col_tiles = 1;
+  int64_t b_panel = 0;
   // Bytes to ask the cache for while the tile runs (the next weight panel,
   // when the panels stream from memory), one 64-byte line per pair step
   // from here; nullptr: none. No effect on the results.
@@ -137,7 +144,7 @@ void bf16_interleave(const uint16_t* even, const uint16_t* odd, int64_t n, uint1
 }  // namespace avx512bf16
 namespace amx {
 // AMX-BF16, 32 x 32 (four 16 x 16 C tiles), TDPBF16PS, A rows_a, pairs a
-// multiple of 16 (x86/amx/gemm_bf16_32x32.cc).
+// multiple of 16, runs of column tiles (col_tiles; x86/amx/gemm_bf16_32x32.cc).
 constexpr int kBf16MR = 32, kBf16NR = 32, kBf16PairBlock = 16;
 void gemm_bf16_32x32(const Bf16Tile& t);
 }  // namespace amx

@@ -32,7 +32,7 @@ void register_amx_kernels(KernelRegistry& r) {
 #if defined(INT8RT_HAVE_AVX512BF16_KERNELS)
   static const Bf16PanelKernel gemm_bf16("gemm_bf16_32x32_amx", Isa::kAmx, amx::kBf16MR, amx::kBf16NR,
                                          amx::gemm_bf16_32x32, avx512bf16::bf16_pairs, avx512bf16::bf16_rows,
-                                         amx::kBf16PairBlock, Bf16Needs::kAmxBf16);
+                                         amx::kBf16PairBlock, Bf16Needs::kAmxBf16, nullptr, /*col_runs=*/true);
   static const Nchw16cBf16Kernel nchw16c("nchw16c_bf16_amx", Isa::kAmx, true, amx::pointwise_bf16x16c,
                                          avx512bf16::depthwise_bf16x16c, avx512bf16::block_mean_bf16,
                                          amx::conv_bf16x16c, avx512bf16::maxpool_bf16x16c,
