@@ -28,11 +28,11 @@
 #include "core/cpu_features.h"
 #include "core/thread_pool.h"
 #include "int8rt/error.h"
+#include "kernels/aligned_buffer.h"
 #include "kernels/gemm_bf16_direct.h"
 #include "kernels/gemm_panels_f32.h"
 #include "kernels/unary_f32.h"
 #include "kernels/ref/bf16.h"
-#include "kernels/x86/packing.h"
 
 namespace int8rt {
 namespace kernels {
@@ -52,7 +52,7 @@ constexpr int64_t kRowBlockBytes = 1 << 20;
 
 int64_t round_up(int64_t v, int64_t m) { return (v + m - 1) / m * m; }
 
-using Panels = x86::AlignedBuffer<uint16_t>;  // 64-byte aligned, zeroed when made
+using Panels = AlignedBuffer<uint16_t>;  // 64-byte aligned, zeroed when made
 
 // `buf` with room for n elements (made anew, zeroed, when smaller; kept otherwise).
 uint16_t* grown(Panels& buf, int64_t n) {

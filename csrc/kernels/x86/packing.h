@@ -1,5 +1,5 @@
-// Weight packing for the x86 microkernels (baseline code, run at pack time)
-// and the aligned buffers that hold packed data.
+// Weight packing for the x86 microkernels (baseline code, run at pack time);
+// the packed data lives in AlignedBuffers (kernels/aligned_buffer.h).
 //
 // igemm layout (read by x86/<isa>/igemm_*.cc): output channels of each group
 // in blocks of `block`; per block, for every tap (r, s) and every group of
@@ -22,47 +22,17 @@
 #pragma once
 
 #include <cstdint>
-#include <cstdlib>
 #include <cstring>
-#include <memory>
-#include <new>
 #include <vector>
 
 #include "kernels/abi/conv_gemm_s8.h"
+#include "kernels/aligned_buffer.h"
 
 namespace int8rt {
 namespace kernels {
 namespace x86 {
 
-// A zero-initialized, 64-byte aligned array (packed weights, scratch).
-template <typename T>
-class AlignedBuffer {
- public:
-  AlignedBuffer() = default;
-  explicit AlignedBuffer(int64_t n) : size_(n) {
-    const size_t bytes = bytes_for(n);
-    void* p = std::aligned_alloc(64, bytes);
-    if (!p) throw std::bad_alloc();
-    std::memset(p, 0, bytes);
-    data_.reset(static_cast<T*>(p));
-  }
-  // Sets every element (and the slack past them) to zero again; nothing when empty.
-  void zero() {
-    if (data_) std::memset(data_.get(), 0, bytes_for(size_));
-  }
-  T* data() { return data_.get(); }
-  const T* data() const { return data_.get(); }
-  int64_t size() const { return size_; }
-
- private:
-  // n elements rounded up to whole 64-byte lines, and one line of slack.
-  static size_t bytes_for(int64_t n) { return ((static_cast<size_t>(n) * sizeof(T) + 63) / 64) * 64 + 64; }
-  struct Free {
-    void operator()(T* p) const { std::free(p); }
-  };
-  std::unique_ptr<T, Free> data_;
-  int64_t size_ = 0;
-};
+using kernels::AlignedBuffer;  // kernels/aligned_buffer.h
 
 // Geometry of one igemm packing.
 struct IgemmLayout {
