@@ -8,7 +8,7 @@ median of 3 runs per call).
 Run it once per tree, two trees at the same time, and compare the ratios.
 
 Usage: PYTHONPATH=<tree>/python python3 benchmarks/bf16conv_layers.py [--batch 8] [--rounds 5]
-       [--min-time 0.3] [--shapes r50 mb2]
+       [--min-time 0.3] [--shapes r50 mb2] [--only @28 ...]
 """
 from __future__ import annotations
 
@@ -76,11 +76,12 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--min-time", type=float, default=0.3)
     ap.add_argument("--shapes", nargs="+", default=["r50", "mb2"], choices=sorted(SHAPES))
+    ap.add_argument("--only", nargs="+", default=None, help="labels containing one of these strings")
     args = ap.parse_args()
     int8rt.set_num_threads(1)
     print(machine_line())
     print(f"int8rt {os.path.dirname(int8rt.__file__)}, batch {args.batch}, 1 thread, {load_line()}")
-    shapes = [s for name in args.shapes for s in SHAPES[name]]
+    shapes = [s for name in args.shapes for s in SHAPES[name] if not args.only or any(o in s[0] for o in args.only)]
     runs, keep = [], []
     with tempfile.TemporaryDirectory() as tmp:
         for label, C, M, hw, k, stride, res in shapes:

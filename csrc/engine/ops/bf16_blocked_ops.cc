@@ -203,22 +203,32 @@ class Bf16BlockedConvLayer : public Layer {
   }
 
   // The AMX kernel's 1x1 conv as one GEMM over the batch's pixels: runs of
-  // them with about kAmxRunBytes of input (copied once per call, then read
-  // for every output block pair, so each block pair's weights serve the
-  // whole run, across images), every output block per call on one thread
-  // (no input copied twice); with more threads the blocks split into
-  // chunks (of an even count) until there are 4 tasks per thread.
+  // them (a call's input copied once, from every image it spans), each
+  // output block pair's weights serving the whole run. Weights of at least
+  // kAmxWideWeights (the 14 x 14 and 7 x 7 stages) run every output block
+  // per call on runs of about kAmxRunBytes of input, so the weights stream
+  // once per run, not once per image and chunk (1024 -> 256 @14 x0.83,
+  // 2048 -> 512 @7 x0.65 at batch 8, RESULTS.md section 187); smaller
+  // weights keep the per-image partition's sizes (runs of kRunBytes of
+  // the wider of input and kTaskBlocks output lines, chunks of at most
+  // kTaskBlocks): one call over all 32 blocks of a 1568-pixel run of
+  // 128 -> 512 @28 ran 1.6x slower. Chunks are balanced and even (9 blocks:
+  // one chunk, not 8 + 1), and with more threads split until there are 4
+  // tasks per thread.
   void pointwise_batch(const uint16_t* x, const uint16_t* res, uint16_t* y, int64_t N, int64_t P) const {
     const int64_t CB = blocks(C_), MB = blocks(M_), NP = N * P;
-    const int64_t runs = std::max<int64_t>(1, (NP * CB * kBf16Block * 2 + kAmxRunBytes - 1) / kAmxRunBytes);
+    const bool wide = static_cast<int64_t>(pairs_w_.size()) * 2 >= kAmxWideWeights;
+    const int64_t line_bytes = (wide ? CB : std::max(CB, std::min(MB, kTaskBlocks))) * kBf16Block * 2;
+    const int64_t budget = wide ? kAmxRunBytes : kRunBytes;
+    const int64_t runs = std::max<int64_t>(1, (NP * line_bytes + budget - 1) / budget);
     const int64_t run = std::min(NP, ((NP + runs - 1) / runs + 31) / 32 * 32);
     const int64_t tasks_p = (NP + run - 1) / run, want = 4 * static_cast<int64_t>(get_num_threads());
-    const int64_t chunks = want > 4 ? std::min((MB + 1) / 2, std::max<int64_t>(1, (want + tasks_p - 1) / tasks_p)) : 1;
-    const int64_t chunk = ((MB + chunks - 1) / chunks + 1) / 2 * 2;
-    const int64_t tasks = tasks_p * ((MB + chunk - 1) / chunk);
-    parallel_for(tasks, 1, [&](int64_t begin, int64_t end) {
+    int64_t chunks = wide ? 1 : (MB + kTaskBlocks - 1) / kTaskBlocks;
+    if (want > 4) chunks = std::min((MB + 1) / 2, std::max(chunks, (want + tasks_p - 1) / tasks_p));
+    const int64_t chunk = ((MB + chunks - 1) / chunks + 1) / 2 * 2, per_run = (MB + chunk - 1) / chunk;
+    parallel_for(tasks_p * per_run, 1, [&](int64_t begin, int64_t end) {
       for (int64_t t = begin; t < end; ++t) {
-        const int64_t p0 = t / ((MB + chunk - 1) / chunk) * run, mb0 = t % ((MB + chunk - 1) / chunk) * chunk;
+        const int64_t p0 = t / per_run * run, mb0 = t % per_run * chunk;
         kernels::PointwiseBf16x16c a;
         a.x = x;
         a.w = pairs_w_.data();
@@ -304,7 +314,8 @@ class Bf16BlockedConvLayer : public Layer {
   static constexpr int64_t kDenseTaskBytes = 128 << 10;  // a dense task's output bytes
   static constexpr int64_t kRunBytes = 256 << 10;  // a pointwise run's input (BF16: half the FP32 layer's)
   static constexpr int64_t kTaskBlocks = 8;        // output blocks per pointwise task
-  static constexpr int64_t kAmxRunBytes = 512 << 10;  // a batched pointwise run's input (L2: 2 MB)
+  static constexpr int64_t kAmxRunBytes = 512 << 10;  // an AMX pointwise run's input, wide weights (L2: 2 MB)
+  static constexpr int64_t kAmxWideWeights = 256 << 10;  // packed weight bytes from which all blocks run per call
   static constexpr int64_t kTaskBytes = 64 << 10;  // a depthwise task's output bytes
   WindowAttrs w_;
   int64_t residual_;
