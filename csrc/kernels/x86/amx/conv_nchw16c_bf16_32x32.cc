@@ -29,8 +29,12 @@
 // 16 (56 = 4 x 14, 7 = 1 x 7), taken two at a time (the pair may span two
 // rows). A 1x1 conv without padding (any stride, and the pointwise entry)
 // is one run of the call's output pixels (3136 = 196 x 16), its Lines one
-// row of their input pixels. The tiles are configured again only where the
-// pair of group sizes changes.
+// row of their input pixels. A batched pointwise call (N > 1) is one row of
+// the batch's pixels [p0, p1) (runs may span images): its Lines copied from
+// every image once per call, the output lines placed per image (out_at),
+// so each block pair's B tiles serve the whole run across images; with one
+// input block (read in place) it runs image by image. The tiles are
+// configured again only where the pair of group sizes changes.
 //
 // Per output pixel and channel (the AMX order of the abi header): C starts
 // at 0; for taps row-major whose input row is inside the image, for input
