@@ -175,10 +175,12 @@ class Bf16BlockedConvLayer : public Layer {
   }
 
   // Tasks: pixel runs of one image (a run's input under kRunBytes) times
-  // chunks of kTaskBlocks output blocks. On AMX (pointwise_batch) runs of
-  // the batch's pixels instead.
+  // chunks of kTaskBlocks output blocks. On AMX with wide weights
+  // (pointwise_batch) runs of the batch's pixels instead.
   void pointwise(const uint16_t* x, const uint16_t* res, uint16_t* y, int64_t N, int64_t P) const {
-    if (kernel_->isa() == kernels::Isa::kAmx) return pointwise_batch(x, res, y, N, P);
+    if (kernel_->isa() == kernels::Isa::kAmx && static_cast<int64_t>(pairs_w_.size()) * 2 >= kAmxWideWeights) {
+      return pointwise_batch(x, res, y, N, P);
+    }
     const int64_t CB = blocks(C_), MB = blocks(M_);
     const int64_t line_bytes = std::max(CB, std::min(MB, kTaskBlocks)) * kBf16Block * 2;
     const int64_t runs = std::max<int64_t>(1, (P * line_bytes + kRunBytes - 1) / kRunBytes);
@@ -202,29 +204,23 @@ class Bf16BlockedConvLayer : public Layer {
     });
   }
 
-  // The AMX kernel's 1x1 conv as one GEMM over the batch's pixels: runs of
-  // them (a call's input copied once, from every image it spans), each
-  // output block pair's weights serving the whole run. Weights of at least
-  // kAmxWideWeights (the 14 x 14 and 7 x 7 stages) run every output block
-  // per call on runs of about kAmxRunBytes of input, so the weights stream
-  // once per run, not once per image and chunk (1024 -> 256 @14 x0.83,
-  // 2048 -> 512 @7 x0.65 at batch 8, RESULTS.md section 187); smaller
-  // weights keep the per-image partition's sizes (runs of kRunBytes of
-  // the wider of input and kTaskBlocks output lines, chunks of at most
-  // kTaskBlocks): one call over all 32 blocks of a 1568-pixel run of
-  // 128 -> 512 @28 ran 1.6x slower. Chunks are balanced and even (9 blocks:
-  // one chunk, not 8 + 1), and with more threads split until there are 4
-  // tasks per thread.
+  // The AMX kernel's 1x1 conv of weights of at least kAmxWideWeights (the
+  // 14 x 14 and 7 x 7 stages) as one GEMM over the batch's pixels: runs of
+  // them with about kAmxRunBytes of input (a call's input copied once, from
+  // every image it spans), every output block per call on one thread, so
+  // each block pair's weights serve the whole run and the weights stream
+  // once per run, not once per image and chunk of 8 blocks (batch 8:
+  // 512 -> 2048 @7 x0.60, 320 -> 1280 @7 x0.70, 1024 -> 256 @14 x0.89,
+  // RESULTS.md section 187). Smaller weights keep the per-image partition:
+  // there runs of the batch's pixels ran 128 -> 512 @28 (+ residual)
+  // 1.17-1.6x slower. With more threads the blocks split into even chunks
+  // until there are 4 tasks per thread.
   void pointwise_batch(const uint16_t* x, const uint16_t* res, uint16_t* y, int64_t N, int64_t P) const {
     const int64_t CB = blocks(C_), MB = blocks(M_), NP = N * P;
-    const bool wide = static_cast<int64_t>(pairs_w_.size()) * 2 >= kAmxWideWeights;
-    const int64_t line_bytes = (wide ? CB : std::max(CB, std::min(MB, kTaskBlocks))) * kBf16Block * 2;
-    const int64_t budget = wide ? kAmxRunBytes : kRunBytes;
-    const int64_t runs = std::max<int64_t>(1, (NP * line_bytes + budget - 1) / budget);
+    const int64_t runs = std::max<int64_t>(1, (NP * CB * kBf16Block * 2 + kAmxRunBytes - 1) / kAmxRunBytes);
     const int64_t run = std::min(NP, ((NP + runs - 1) / runs + 31) / 32 * 32);
     const int64_t tasks_p = (NP + run - 1) / run, want = 4 * static_cast<int64_t>(get_num_threads());
-    int64_t chunks = wide ? 1 : (MB + kTaskBlocks - 1) / kTaskBlocks;
-    if (want > 4) chunks = std::min((MB + 1) / 2, std::max(chunks, (want + tasks_p - 1) / tasks_p));
+    const int64_t chunks = want > 4 ? std::min((MB + 1) / 2, (want + tasks_p - 1) / tasks_p) : 1;
     const int64_t chunk = ((MB + chunks - 1) / chunks + 1) / 2 * 2, per_run = (MB + chunk - 1) / chunk;
     parallel_for(tasks_p * per_run, 1, [&](int64_t begin, int64_t end) {
       for (int64_t t = begin; t < end; ++t) {
