@@ -80,3 +80,27 @@ def test_amx_capped_below_is_passed_over_with_the_cap(tmp_path, monkeypatch, cap
         assert f"{AMX}: {reason}" in (m.group("passed") or ""), m.group(0)
         assert m.group("isa") != "amx"
     assert all(AMX not in la["detail"] for la in engine.layers())
+
+
+def test_a_narrow_stem_joins_the_region_on_amx(tmp_path, monkeypatch) -> None:
+    """Where the AMX kernel runs the region, a 3 -> 20 stem (which stays
+    NCHW on the VDPBF16PS kernels, test_bf16_blocked_dense.py) joins it:
+    one region of all 12 convs, within BF16's error of the FP32 engine, as
+    the NCHW stem's engine is; capped at avx512bf16 it stays NCHW (11)."""
+    from test_bf16_blocked_dense import _resnet_model
+
+    compiled, cpu, bf16 = amx_state()
+    if not (compiled and cpu and bf16):
+        pytest.skip("the AMX-BF16 kernel does not run here")
+    path = tmp_path / "narrow.onnx"
+    path.write_bytes(_resnet_model(stem=20))
+    x = np.random.default_rng(62).standard_normal((2, 3, 40, 46)).astype(np.float32)
+    fp32 = int8rt.build_engine(str(path), int8rt.BuilderConfig(precision="fp32")).run({"x": x})["y"]
+    engine = _build(path, True)
+    assert "bf16 channel-blocked: 1 region(s), 12 BF16 convs on NCHW16c bfloat16 tensors, 2 layout conversions" \
+        in engine.report(), engine.report()
+    got = engine.run({"x": x})["y"].astype(np.float64)
+    assert np.linalg.norm(got - fp32) <= 2e-2 * np.linalg.norm(fp32)
+    monkeypatch.setenv("INT8RT_MAX_ISA", "avx512bf16")
+    capped = _build(path, True)
+    assert any("1 region(s), 11 BF16 convs" in line for line in capped.report()), capped.report()

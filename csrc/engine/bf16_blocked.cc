@@ -56,9 +56,13 @@ bool conv_takes_blocked(const Network& net, const Node& node) {
   // per output pixel, a quarter of the pixels; MobileNetV2's 3 -> 32 stem,
   // 2 lines, stays NCHW: there the blocked stem and the image's conversion
   // cost more than the NCHW stem and its output's, RESULTS.md section 149).
+  // With AMX-BF16 every stem joins: the blocked stem takes a kernel row per
+  // TDPBF16PS, the NCHW stem is a GEMM over im2col (MobileNetV2's at batch
+  // 8: 11.1 ms against 2.7 ms for its output's conversion, section 187).
   const int64_t out_lines = (y.shape[1] + 15) / 16 * y.shape[2] * y.shape[3];
   const bool stem = x.shape[1] <= kFewChannels && x.producer < 0;
-  return group == 1 && (!stem || out_lines >= x.shape[2] * x.shape[3]);
+  const bool amx = kernels::choose<kernels::Nchw16cBf16Kernel>().isa() == kernels::Isa::kAmx;
+  return group == 1 && (!stem || amx || out_lines >= x.shape[2] * x.shape[3]);
 }
 
 // A MaxPool over 2-D windows without the Indices output.

@@ -16,7 +16,8 @@
 //     pointwise kernel; 3x3, strided 1x1 projections and stems of any
 //     window on the dense one; the fused BF16 residual too; a stem, at
 //     most 4 channels read from a network input, only where its output has
-//     at least as many 16-lane lines as its input has pixels), and
+//     at least as many 16-lane lines as its input has pixels, or where the
+//     AMX kernel runs the region), and
 //     depthwise ones (group == C == M, any 2-D window of at most
 //     kBf16BlockedMaxRows rows), rewritten to int8rt.ConvBf16x16c;
 //   - 2-D MaxPool without Indices (ResNet's, after its stem), rewritten to
@@ -28,7 +29,7 @@
 // int8rt.ToBf16x16c; blocked tensors read outside it by
 // int8rt.FromBf16x16c, which writes the tensor's own dtype (attribute
 // dtype). A region is kept with at least two convs per conversion
-// (MobileNetV2's body is one region behind its stem; ResNet-50 is one
+// (MobileNetV2's body is one region behind its stem, with it on AMX; ResNet-50 is one
 // region from its input image, whose float32 values ToBf16x16c rounds as
 // the NCHW stem's direct path does, to the global pool).
 //

@@ -340,6 +340,83 @@ TEST(AmxBf16BlockedEmulated, PointwiseEqualsTheAmxOrderWithinTheBoundOfTheRefere
   }
 }
 
+// The batched pointwise entry (N images, pixels q of image q / P, ranges
+// that start and end inside images and span several): == each image's AMX
+// order over the pixels in range (guards elsewhere), for the AMX kernels;
+// the reference's batched call == its image-by-image calls. One input
+// block (read in place image by image) and several (the batch's lines
+// copied into one GEMM), odd block counts, bias / residual / clip.
+TEST(AmxBf16BlockedEmulated, BatchedPointwiseEqualsEachImagesAmxOrder) {
+  const std::vector<AmxKernel> kernels = amx_kernels();
+  std::mt19937 gen(187);
+  struct Case { int64_t C, M, H, W, N, p0, p_end, mb0, mb1; bool bias, residual, clip; };  // p_end: pixels left out
+  const std::vector<Case> cases = {{64, 48, 7, 7, 3, 0, 0, 0, 3, true, true, true},
+                                   {40, 33, 5, 3, 4, 7, 8, 0, 3, true, false, false},
+                                   {16, 32, 3, 3, 5, 4, 2, 0, 2, false, true, true},
+                                   {130, 40, 2, 5, 7, 3, 2, 1, 3, true, true, false},
+                                   {256, 64, 7, 7, 2, 17, 0, 0, 4, true, true, true},
+                                   {33, 17, 1, 1, 40, 1, 3, 0, 2, true, false, true}};
+  for (const Case& c : cases) {
+    const int64_t P = c.H * c.W, MB = (c.M + 15) / 16;
+    const std::string what = "C" + std::to_string(c.C) + " M" + std::to_string(c.M) + " P" + std::to_string(P) + " N" +
+                             std::to_string(c.N);
+    std::vector<Problem> images;
+    std::vector<uint16_t> x, res;
+    for (int64_t n = 0; n < c.N; ++n) {
+      images.push_back(make(gen, c.C, c.M, c.H, c.W, 1, 1, 1, 1, 0, 0, 0, 1, 1));
+      x.insert(x.end(), images.back().x.begin(), images.back().x.end());
+      res.insert(res.end(), images.back().res.begin(), images.back().res.end());
+    }
+    k::PointwiseBf16x16c b;
+    b.x = x.data(); b.w = images[0].w.data(); b.bias = c.bias ? images[0].bias.data() : nullptr;
+    b.residual = c.residual ? res.data() : nullptr;
+    b.C = c.C; b.M = c.M; b.P = P; b.N = c.N; b.mb0 = c.mb0; b.mb1 = c.mb1;
+    b.p0 = c.p0; b.p1 = c.N * P - c.p_end; b.clip = c.clip; b.lo = -0.5f; b.hi = 1.5f;
+    const size_t size = static_cast<size_t>(c.N * MB * P * 16);
+    auto batched = [&](k::PointwiseBf16x16cFn fn) {
+      std::vector<uint16_t> y(size + 21, kGuard16);
+      k::PointwiseBf16x16c a = b;
+      a.y = y.data();
+      fn(a);
+      return y;
+    };
+    // fn image by image on [p0, p1) of the batch, the others guards.
+    auto per_image = [&](const std::function<void(const k::ConvBf16x16c&)>& fn) {
+      std::vector<uint16_t> y(size + 21, kGuard16);
+      for (int64_t n = 0; n < c.N; ++n) {
+        Problem& p = images[n];
+        p.w = images[0].w;
+        p.bias = images[0].bias;
+        select(p, c.bias, c.residual, c.clip, 0, 0, c.mb0, c.mb1);
+        std::vector<uint16_t> one(static_cast<size_t>(MB * P * 16), kGuard16);
+        k::ConvBf16x16c a = p.a;
+        a.w = p.w.data();
+        a.bias = c.bias ? p.bias.data() : nullptr;
+        a.y = one.data();
+        fn(a);
+        for (int64_t mb = 0; mb < MB; ++mb) {
+          for (int64_t q = std::max(b.p0, n * P); q < std::min(b.p1, (n + 1) * P); ++q) {
+            for (int64_t l = 0; l < 16; ++l) y[((n * MB + mb) * P + q - n * P) * 16 + l] = one[(mb * P + q - n * P) * 16 + l];
+          }
+        }
+      }
+      return y;
+    };
+    const std::vector<uint16_t> want = per_image(amx_order), ref_want = per_image(k::ref::conv_bf16x16c);
+    std::vector<std::pair<std::string, k::PointwiseBf16x16cFn>> fns = {{"ref", k::ref::pointwise_bf16x16c}};
+    for (const AmxKernel& kern : kernels) fns.push_back({kern.name, kern.pointwise});
+    for (const auto& [name, fn] : fns) {
+      const std::vector<uint16_t> got = batched(fn);
+      const std::vector<uint16_t>& w = name == "ref" ? ref_want : want;
+      for (size_t i = 0; i < got.size(); ++i) {
+        ASSERT_EQ(got[i], w[i]) << name << " batched pointwise " << what << " index " << i << " (image "
+                                << i / 16 / (MB * P) << ", block " << i / 16 / P % MB << ", pixel " << i / 16 % P
+                                << ", lane " << i % 16 << ")";
+      }
+    }
+  }
+}
+
 // Where FP32 rounding depends on the order, the kernels give the AMX
 // order's result, not the reference's: channels (1, 1, 2^-25, 0) times
 // weights (1, -1, 1, 0). TDPBF16PS: even = 1 + 2^-25 = 1 (rounded), odd =

@@ -29,6 +29,7 @@
 #include "engine/ops/blocked_tensor.h"
 #include "engine/ops/op_util.h"
 #include "engine/ops/pool_window_2d.h"
+#include "int8rt/threading.h"
 #include "kernels/nchw16c_bf16.h"
 #include "kernels/ref/bf16.h"
 
@@ -174,8 +175,12 @@ class Bf16BlockedConvLayer : public Layer {
   }
 
   // Tasks: pixel runs of one image (a run's input under kRunBytes) times
-  // chunks of kTaskBlocks output blocks.
+  // chunks of kTaskBlocks output blocks. On AMX with wide weights
+  // (pointwise_batch) runs of the batch's pixels instead.
   void pointwise(const uint16_t* x, const uint16_t* res, uint16_t* y, int64_t N, int64_t P) const {
+    if (kernel_->isa() == kernels::Isa::kAmx && static_cast<int64_t>(pairs_w_.size()) * 2 >= kAmxWideWeights) {
+      return pointwise_batch(x, res, y, N, P);
+    }
     const int64_t CB = blocks(C_), MB = blocks(M_);
     const int64_t line_bytes = std::max(CB, std::min(MB, kTaskBlocks)) * kBf16Block * 2;
     const int64_t runs = std::max<int64_t>(1, (P * line_bytes + kRunBytes - 1) / kRunBytes);
@@ -193,6 +198,41 @@ class Bf16BlockedConvLayer : public Layer {
         a.y = y + n * MB * P * kBf16Block;
         a.C = C_; a.M = M_; a.P = P; a.mb0 = mb0; a.mb1 = std::min(MB, mb0 + kTaskBlocks);
         a.p0 = p0; a.p1 = std::min(P, p0 + run);
+        a.clip = clip_; a.lo = lo_; a.hi = hi_;
+        kernel_->pointwise(a);
+      }
+    });
+  }
+
+  // The AMX kernel's 1x1 conv of weights of at least kAmxWideWeights (the
+  // 14 x 14 and 7 x 7 stages) as one GEMM over the batch's pixels: runs of
+  // them with about kAmxRunBytes of input (a call's input copied once, from
+  // every image it spans), every output block per call on one thread, so
+  // each block pair's weights serve the whole run and the weights stream
+  // once per run, not once per image and chunk of 8 blocks (batch 8:
+  // 512 -> 2048 @7 x0.60, 320 -> 1280 @7 x0.70, 1024 -> 256 @14 x0.89,
+  // RESULTS.md section 187). Smaller weights keep the per-image partition:
+  // there runs of the batch's pixels ran 128 -> 512 @28 (+ residual)
+  // 1.17-1.6x slower. With more threads the blocks split into even chunks
+  // until there are 4 tasks per thread.
+  void pointwise_batch(const uint16_t* x, const uint16_t* res, uint16_t* y, int64_t N, int64_t P) const {
+    const int64_t CB = blocks(C_), MB = blocks(M_), NP = N * P;
+    const int64_t runs = std::max<int64_t>(1, (NP * CB * kBf16Block * 2 + kAmxRunBytes - 1) / kAmxRunBytes);
+    const int64_t run = std::min(NP, ((NP + runs - 1) / runs + 31) / 32 * 32);
+    const int64_t tasks_p = (NP + run - 1) / run, want = 4 * static_cast<int64_t>(get_num_threads());
+    const int64_t chunks = want > 4 ? std::min((MB + 1) / 2, (want + tasks_p - 1) / tasks_p) : 1;
+    const int64_t chunk = ((MB + chunks - 1) / chunks + 1) / 2 * 2, per_run = (MB + chunk - 1) / chunk;
+    parallel_for(tasks_p * per_run, 1, [&](int64_t begin, int64_t end) {
+      for (int64_t t = begin; t < end; ++t) {
+        const int64_t p0 = t / per_run * run, mb0 = t % per_run * chunk;
+        kernels::PointwiseBf16x16c a;
+        a.x = x;
+        a.w = pairs_w_.data();
+        a.bias = bias_.empty() ? nullptr : bias_.data();
+        a.residual = res;
+        a.y = y;
+        a.C = C_; a.M = M_; a.P = P; a.N = N; a.mb0 = mb0; a.mb1 = std::min(MB, mb0 + chunk);
+        a.p0 = p0; a.p1 = std::min(NP, p0 + run);
         a.clip = clip_; a.lo = lo_; a.hi = hi_;
         kernel_->pointwise(a);
       }
@@ -270,6 +310,8 @@ class Bf16BlockedConvLayer : public Layer {
   static constexpr int64_t kDenseTaskBytes = 128 << 10;  // a dense task's output bytes
   static constexpr int64_t kRunBytes = 256 << 10;  // a pointwise run's input (BF16: half the FP32 layer's)
   static constexpr int64_t kTaskBlocks = 8;        // output blocks per pointwise task
+  static constexpr int64_t kAmxRunBytes = 512 << 10;  // an AMX pointwise run's input, wide weights (L2: 2 MB)
+  static constexpr int64_t kAmxWideWeights = 256 << 10;  // packed weight bytes from which all blocks run per call
   static constexpr int64_t kTaskBytes = 64 << 10;  // a depthwise task's output bytes
   WindowAttrs w_;
   int64_t residual_;

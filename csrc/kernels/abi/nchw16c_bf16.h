@@ -71,18 +71,24 @@ namespace kernels {
 constexpr int64_t kBf16Block = 16;  // channels per block (one 32-byte line)
 constexpr int64_t kBf16BlockedMaxRows = 16;  // a depthwise window's rows (kh) at most
 
-// Output blocks [mb0, mb1) x pixels [p0, p1) of one image's 1x1 conv.
+// Output blocks [mb0, mb1) x pixels [p0, p1) of a 1x1 conv of N images:
+// pixel q is pixel q % P of image q / P (N = 1: one image's pixels).
 struct PointwiseBf16x16c {
-  const uint16_t* x = nullptr;         // [CB][P][16]
+  const uint16_t* x = nullptr;         // [N][CB][P][16]
   const uint16_t* w = nullptr;         // packed [MB][QP][16][2]: w[mb][q][l][i] = W[mb*16+l][2q+i], 0 past M / C
   const float* bias = nullptr;         // [MB * 16], 0 past M; or nullptr: no bias add (the GEMM's)
-  const uint16_t* residual = nullptr;  // [MB][P][16] or nullptr
-  uint16_t* y = nullptr;               // [MB][P][16]
-  int64_t C = 0, M = 0, P = 0, mb0 = 0, mb1 = 0, p0 = 0, p1 = 0;
+  const uint16_t* residual = nullptr;  // [N][MB][P][16] or nullptr
+  uint16_t* y = nullptr;               // [N][MB][P][16]
+  int64_t C = 0, M = 0, P = 0, mb0 = 0, mb1 = 0, p0 = 0, p1 = 0;  // p0, p1 < N * P
+  int64_t N = 1;
   bool clip = false;
   float lo = 0.f, hi = 0.f;
 };
 using PointwiseBf16x16cFn = void (*)(const PointwiseBf16x16c&);
+
+// Runs `one` on each image's part of a's pixels (its pointers moved to the
+// image, N = 1): the kernels that work image by image (ref/nchw16c_bf16.cc).
+void pointwise_bf16x16c_per_image(const PointwiseBf16x16c& a, PointwiseBf16x16cFn one);
 
 // Output rows [oy0, oy1) of one channel block of one image's depthwise conv.
 struct DepthwiseBf16x16c {

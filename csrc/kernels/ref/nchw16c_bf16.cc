@@ -24,6 +24,7 @@ uint16_t finish(float v, const uint16_t* residual, int64_t at, bool real, bool c
 }  // namespace
 
 void pointwise_bf16x16c(const PointwiseBf16x16c& a) {
+  if (a.N > 1) return pointwise_bf16x16c_per_image(a, pointwise_bf16x16c);
   const int64_t QP = (a.C + 1) / 2;
   for (int64_t mb = a.mb0; mb < a.mb1; ++mb) {
     for (int64_t p = a.p0; p < a.p1; ++p) {
@@ -123,5 +124,19 @@ void block_mean_bf16(const uint16_t* x, int64_t blocks, int64_t P, float* means)
 }
 
 }  // namespace ref
+
+void pointwise_bf16x16c_per_image(const PointwiseBf16x16c& a, PointwiseBf16x16cFn one) {
+  const int64_t CB = (a.C + kBf16Block - 1) / kBf16Block, MB = (a.M + kBf16Block - 1) / kBf16Block;
+  for (int64_t n = a.p0 / a.P; n < a.N && n * a.P < a.p1; ++n) {
+    PointwiseBf16x16c b = a;
+    b.N = 1;
+    b.x = a.x + n * CB * a.P * kBf16Block;
+    b.residual = a.residual ? a.residual + n * MB * a.P * kBf16Block : nullptr;
+    b.y = a.y + n * MB * a.P * kBf16Block;
+    b.p0 = std::max<int64_t>(a.p0 - n * a.P, 0);
+    b.p1 = std::min(a.p1 - n * a.P, a.P);
+    one(b);
+  }
+}
 }  // namespace kernels
 }  // namespace int8rt

@@ -29,8 +29,12 @@
 // 16 (56 = 4 x 14, 7 = 1 x 7), taken two at a time (the pair may span two
 // rows). A 1x1 conv without padding (any stride, and the pointwise entry)
 // is one run of the call's output pixels (3136 = 196 x 16), its Lines one
-// row of their input pixels. The tiles are configured again only where the
-// pair of group sizes changes.
+// row of their input pixels. A batched pointwise call (N > 1) is one row of
+// the batch's pixels [p0, p1) (runs may span images): its Lines copied from
+// every image once per call, the output lines placed per image (out_at),
+// so each block pair's B tiles serve the whole run across images; with one
+// input block (read in place) it runs image by image. The tiles are
+// configured again only where the pair of group sizes changes.
 //
 // Per output pixel and channel (the AMX order of the abi header): C starts
 // at 0; for taps row-major whose input row is inside the image, for input
@@ -80,10 +84,26 @@ struct Group {
 // One call's geometry: the conv (a 1 x P image of output pixels for the
 // pointwise entry and the flat 1x1 case) and the output pixels of each of
 // rows [oy0, oy1): [x0, x1) of the row.
+// A batched pointwise call (P > 0) is one row of the batch's pixels
+// (pixel q of image q / P), its output and residual [N][MB][P][16].
 struct Job {
   ConvBf16x16c a;
   int64_t x0 = 0, x1 = 0;
+  int64_t P = 0, MB = 0;  // pixels and output blocks per image of a batched call; P = 0: one image
 };
+
+// Element offset of output block mb's line of pixel (oy, ox) of the job;
+// *left gets how many pixels from there on are consecutive lines (16
+// elements apart): the rest of the image of a batched call.
+int64_t out_at(const Job& job, int64_t mb, int64_t oy, int64_t ox, int64_t* left) {
+  if (job.P == 0) {
+    *left = job.a.ow - ox;
+    return ((mb * job.a.oh + oy) * job.a.ow + ox) * 16;
+  }
+  const int64_t n = ox / job.P, p = ox - n * job.P;
+  *left = job.P - p;
+  return ((n * job.MB + mb) * job.P + p) * 16;
+}
 
 // The call's input as A rows: line (j, r, c) at p + ((j * rows + r) * cols
 // + c) * 32 holds blocks 2j, 2j + 1 of input pixel (iy0 + r * row_step,
@@ -157,9 +177,26 @@ Lines window_lines(const Job& job, int64_t CB, int64_t CBP) {
 // input pixel (p / ow * sh, p % ow * sw) of the H x W image. One input block
 // at stride 1: the tensor itself, 32-byte A rows (8 pairs per step: the
 // same sums as 16 pairs whose last 8 are zero, since C never holds -0).
+// A batched call (job.P > 0, stride 1) reads pixel q of image q / P.
 Lines flat_lines(const Job& job, int64_t CB, int64_t CBP, int64_t H, int64_t W, int64_t ow, int64_t sh, int64_t sw) {
   Lines l;
   l.rows = 1;
+  if (job.P > 0) {
+    l.ix0 = job.x0;
+    l.cols = job.x1 - job.x0;
+    uint16_t* out = grown(buffers().lines, CBP * l.cols * kRow);
+    l.p = out;
+    const int64_t image = CB * job.P * kLine;
+    for (int64_t j = 0; j < CBP; ++j) {
+      uint16_t* dst = out + j * l.cols * kRow;
+      int64_t n = job.x0 / job.P, p = job.x0 - n * job.P;
+      for (int64_t c = 0; c < l.cols; ++c, ++p) {
+        if (p == job.P) ++n, p = 0;
+        put_line(job.a.x + n * image, CB, job.P, j, p, dst + c * kRow);
+      }
+    }
+    return l;
+  }
   if (CB == 1 && sh == 1 && sw == 1) {
     l.p = job.a.x;
     l.cols = H * W;
@@ -266,15 +303,17 @@ void dot_tiles(const ConvBf16x16c& a, const Lines& l, const Weights& w, const Gr
 }
 
 // Bias, residual, clip, BF16 store of the groups' nb blocks from s.acc.
-void store(const ConvBf16x16c& a, const Group (&g)[2], int64_t mb, int nb, const Scratch& s) {
+void store(const Job& job, const Group (&g)[2], int64_t mb, int nb, const Scratch& s) {
+  const ConvBf16x16c& a = job.a;
   const __m512 lo = _mm512_set1_ps(a.lo), hi = _mm512_set1_ps(a.hi);
   for (int j = 0; j < nb; ++j) {
     const __mmask16 keep = ep::lanes_kept(a.M - (mb + j) * 16);
     const __m512 b = a.bias ? _mm512_loadu_ps(a.bias + (mb + j) * 16) : _mm512_setzero_ps();
     for (int i = 0; i < 2; ++i) {
-      for (int r = 0; r < g[i].n; ++r) {
+      int64_t at = 0, left = 0;
+      for (int r = 0; r < g[i].n; ++r, at += 16, --left) {
+        if (left == 0) at = out_at(job, mb + j, g[i].oy, g[i].ox + r, &left);
         const __m512 c = _mm512_loadu_ps(s.acc + (i * kGroup + r) * 32 + j * 16);
-        const int64_t at = (((mb + j) * a.oh + g[i].oy) * a.ow + g[i].ox + r) * 16;
         ep::finish(a.bias ? _mm512_add_ps(c, b) : c, a.residual ? a.residual + at : nullptr, a.clip, lo, hi, keep,
                    a.y + at);
       }
@@ -320,7 +359,7 @@ void run(const Job& job, int a_colsb, Dot&& dot) {
         n1 = g1.n;
       }
       dot(g0, g1, mb, nb, s);
-      store(a, {g0, g1}, mb, nb, s);
+      store(job, {g0, g1}, mb, nb, s);
     });
   }
   INT8RT_TILE_RELEASE();
@@ -466,9 +505,18 @@ void conv_bf16x16c(const ConvBf16x16c& a) {
   run(job, window_lines(job, CB, CBP));
 }
 
+// A batched call copies its pixels' lines from every image it spans (one
+// GEMM over them: each B tile serves the batch's pixels); where one input
+// block is read in place, image by image.
 void pointwise_bf16x16c(const PointwiseBf16x16c& p) {
   if (p.p1 <= p.p0 || p.mb1 <= p.mb0) return;
+  const int64_t CB = (p.C + kLine - 1) / kLine;
+  if (p.N > 1 && CB == 1) return pointwise_bf16x16c_per_image(p, pointwise_bf16x16c);
   Job job;
+  if (p.N > 1) {
+    job.P = p.P;
+    job.MB = (p.M + kLine - 1) / kLine;
+  }
   ConvBf16x16c& a = job.a;
   a.x = p.x;
   a.w = p.w;
@@ -478,7 +526,7 @@ void pointwise_bf16x16c(const PointwiseBf16x16c& p) {
   a.C = p.C;
   a.M = p.M;
   a.H = a.oh = 1;
-  a.W = a.ow = p.P;
+  a.W = a.ow = p.N * p.P;
   a.oy0 = 0;
   a.oy1 = 1;
   a.mb0 = p.mb0;
@@ -488,7 +536,7 @@ void pointwise_bf16x16c(const PointwiseBf16x16c& p) {
   a.hi = p.hi;
   job.x0 = p.p0;
   job.x1 = p.p1;
-  run(job, flat_lines(job, (p.C + kLine - 1) / kLine, block_pairs(p.C), 1, p.P, p.P, 1, 1));
+  run(job, flat_lines(job, CB, block_pairs(p.C), 1, a.W, a.W, 1, 1));
 }
 
 }  // namespace INT8RT_AMX_NS

@@ -298,6 +298,7 @@ constexpr int64_t kWideTileC = 128;
 }  // namespace
 
 void pointwise_bf16x16c(const PointwiseBf16x16c& a) {
+  if (a.N > 1) return pointwise_bf16x16c_per_image(a, pointwise_bf16x16c);
   for (int64_t mb = a.mb0; mb < a.mb1;) {
     if (a.C >= kWideTileC && a.mb1 - mb >= 4) {
       pointwise_blocks<4, 6>(a, mb);
