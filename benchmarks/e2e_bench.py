@@ -471,7 +471,9 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--models", nargs="+", default=["resnet18", "mobilenet_v2", "digits"],
                     help=f"from {', '.join(MODELS)}")
-    ap.add_argument("--impls", nargs="+", default=IMPLS, help="implementations to build and time")
+    ap.add_argument("--impls", nargs="+", default=IMPLS, choices=IMPLS, metavar="IMPL",
+                    help=f"implementations to build and time, from: {', '.join(map(repr, IMPLS))} "
+                         "(BF16 engines: bf16conv_nets.py, bf16gemm_e2e.py)")
     ap.add_argument("--batches", type=int, nargs="+", default=[1, 8])
     ap.add_argument("--threads", type=int, nargs="+", default=[1, 2])
     ap.add_argument("--size", type=int, default=224, help="input height = width (random networks)")
