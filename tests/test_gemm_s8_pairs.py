@@ -180,3 +180,24 @@ def test_k_not_multiple_of_4_takes_the_permuted_form(k: int) -> None:
     finally:
         int8rt.set_max_isa(None)
     run_case(rng, rng.integers(-128, 128, (7, k), dtype=np.int8), w, f"K={k}")
+
+
+@pytest.mark.parametrize("n,k", [(16, 8), (17, 64), (48, 256), (33, 1024)])
+def test_per_run_b_packed_into_a_kept_slot_equals_reference(n: int, k: int) -> None:
+    """B given per run (GemmKernel::pack_per_run_into): [N, K] as attention's keys, in the K-order pair
+    form, and [K, N] as its values, through the fallback, each packed into a slot that held another B
+    first (the binding packs ~b there: other residual values, so stale residual rows or a stale split
+    would show) == the reference. The slot keeps both packings (PerRunPairsGemm, RESULTS.md section
+    188)."""
+    rng = np.random.default_rng(n * 31 + k)
+    w = bell_weights(rng, n, k, top=64.0)  # every pair within the rule but one: one residual row
+    w[0, 0:2] = (127, 127)
+    assert K.gemm_s8_form(w, kernel=NAME) == "pairs", "these weights must take the K-order pair form"
+    ones = np.ones(n, F32)
+    want = K.PackedGemm(w, ones, out_dtype="float32", kernel="gemm_s8_ref")
+    nk = K.PackedGemm(w, ones, out_dtype="float32", kernel=NAME, per_run=True)
+    kn = K.PackedGemm(np.ascontiguousarray(w.T), ones, out_dtype="float32", kernel=NAME, b_kn=True, per_run=True)
+    for m in (1, 7):
+        a = rng.integers(-128, 128, (m, k), dtype=np.int8)
+        check(nk.run(a), want.run(a), f"per run [N, K] M={m} N={n} K={k}")
+        check(kn.run(a), want.run(a), f"per run [K, N] M={m} N={n} K={k}")

@@ -380,14 +380,16 @@ def _amx_kernels_chosen() -> list[str]:
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="LD_PRELOAD allocation counter (glibc)")
-@pytest.mark.parametrize("tier", ["native", "avx2"])
+@pytest.mark.parametrize("tier", ["native", "avx2", "ref"])
 def test_steady_state_runs_make_no_cpp_heap_allocation(tmp_path, tier: str) -> None:
     if tier == "native":
         amx = _amx_kernels_chosen()
         assert bool(amx) == (int8rt.get_max_isa() == "amx"), amx
     counts = _count_allocations(tmp_path, capacity=8, max_isa=None if tier == "native" else tier)
     # At 1 and 2 threads (a split batch, the thread pool's jobs), on the
-    # CPU's own kernels and on the portable AVX2 tier: nothing. Each input
+    # CPU's own kernels, on the portable AVX2 tier and on the reference tier
+    # (its conv turned u8-coded inputs to codes in fresh vectors per run:
+    # RESULTS.md section 188): nothing. Each input
     # shape's fewest over 3 rounds: an allocation on the run path happens in
     # every round. (Runs that counted 1-2 in some processes only, section
     # 97, were inputs copied where the caller's array ends near a page end:
@@ -455,8 +457,9 @@ ENCODER_CHILD = textwrap.dedent("""
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="LD_PRELOAD allocation counter (glibc)")
-@pytest.mark.parametrize("precision", ["int8", "fp32", "bf16"])
-def test_bert_like_encoder_runs_make_no_cpp_heap_allocation(tmp_path, precision: str) -> None:
+@pytest.mark.parametrize("precision, tier", [("int8", None), ("fp32", None), ("bf16", None), ("int8", "avx2"),
+                                             ("int8", "ref")])
+def test_bert_like_encoder_runs_make_no_cpp_heap_allocation(tmp_path, precision: str, tier: str | None) -> None:
     # INT8: int8rt.QAttention (its products' B packed per run: keys, values)
     # and int8rt.QMatMul (B an activation) pack their B into this thread's
     # slot (GemmKernel::pack_per_run_into), and the layers' batch and mask
@@ -466,10 +469,13 @@ def test_bert_like_encoder_runs_make_no_cpp_heap_allocation(tmp_path, precision:
     # state, as the FP32 (and BF16) MatMuls keep their plans (RESULTS.md section 105). So
     # a steady-state run allocates nothing at three input shapes in turn; its
     # outputs equal each shape's first run, bit for bit, whatever the kept
-    # state held before.
+    # state held before. Capped at AVX2 the keys go through the pair tile's
+    # slot (x86/gemm_s8_pairs.cc: keys and values of one (N, K) share it, at
+    # S = d here), at ref through the reference GEMM's (RESULTS.md section
+    # 188: 96-459 and 42-126 allocations per run before).
     lib = _alloc_counter(tmp_path)
     done = subprocess.run([sys.executable, "-c", ENCODER_CHILD, lib, precision],
-                          env=_child_env(lib, None), capture_output=True, text=True, timeout=600)
+                          env=_child_env(lib, tier), capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-4000:]
     out = json.loads(done.stdout.strip().splitlines()[-1])
     for op in ("LayerNormalization", "Slice", "Expand", "DequantizeLinear"):
@@ -482,5 +488,5 @@ def test_bert_like_encoder_runs_make_no_cpp_heap_allocation(tmp_path, precision:
         counts = out[threads]["counts"]
         assert out[threads]["same"], f"{threads}: a steady-state run's outputs differ from the first run's"
         assert [min(c) for c in counts] == [0, 0, 0], \
-            f"BERT-like {precision} encoder, {threads}: C++ heap allocations per run, per input shape and round: " \
+            f"BERT-like {precision} encoder ({tier or 'native'}), {threads}: C++ heap allocations per run, per input shape and round: " \
             f"{counts}\n(ALLOC_COUNTER_TRACE=n prints the first n sites:)\n{done.stderr[-6000:]}"

@@ -687,7 +687,8 @@ def test_gemm_b_packed_per_run_equals_b_packed_once(n: int) -> None:
         for b in (rand_weights(rng, (n, k), True), np.full((n, k), -128, np.int8),
                   np.full((n, k), 127, np.int8)):
             b_kn = np.ascontiguousarray(b.T)
-            for name in gemm_kernels_accepting(n, k, "float32"):
+            # (the reference's slot is rewritten too, RESULTS.md section 188)
+            for name in gemm_kernels_accepting(n, k, "float32") + ["gemm_s8_ref"]:
                 want = K.PackedGemm(b, ones, out_dtype="float32", kernel=name)
                 nk = K.PackedGemm(b, ones, out_dtype="float32", kernel=name, per_run=True)
                 kn = K.PackedGemm(b_kn, ones, out_dtype="float32", kernel=name, b_kn=True, per_run=True)

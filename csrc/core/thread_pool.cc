@@ -230,7 +230,12 @@ class Pool {
   void run(const std::shared_ptr<Job>& job, int threads) {
     const int helpers = static_cast<int>(std::min<int64_t>(job->num_chunks, threads)) - 1;
     const WakePolicy policy = g_wake_policy.load(std::memory_order_relaxed);
-    t_inside_parallel = true;
+    // Cleared however run() ends: an exception left it set, and every later parallel_for of
+    // this thread ran on it alone.
+    struct Inside {
+      Inside() { t_inside_parallel = true; }
+      ~Inside() { t_inside_parallel = false; }
+    } inside;
     bool woken = false;
     int64_t t0 = 0;
     // A job of few chunks is not timed: its first chunk is too large a part
@@ -243,8 +248,7 @@ class Pool {
     bool helper_spinning = false;
     if (helpers > 0 && (policy == WakePolicy::kAlways ||
                         (policy == WakePolicy::kTimed && !timed))) {
-      wake(job, helpers);
-      woken = true;
+      woken = wake(job, helpers) > 0;
     } else if (helpers > 0) {
       // The first chunk, timed, gives the rate (only the caller claims
       // chunks yet). Not worth a helper: the rest is one call of fn, as with
@@ -256,14 +260,13 @@ class Pool {
       const WakeLatency& latency = helper_spinning ? spinning_latency_ : latency_;
       if (policy == WakePolicy::kTimed && !job->failed.load(std::memory_order_relaxed) &&
           worth_waking(now_ns() - t0, 1, left, latency.estimate(t0))) {
-        wake(job, static_cast<int>(std::min<int64_t>(helpers, left)));
-        woken = true;
+        woken = wake(job, static_cast<int>(std::min<int64_t>(helpers, left))) > 0;
       } else {
         job->run_rest_at_once();
       }
     }
     const int64_t caller_chunks = (t0 != 0 ? 1 : 0) + job->run_chunks();
-    t_inside_parallel = false;
+    t_inside_parallel = false;  // (waiting below runs nothing)
 
     if (woken) {
       const int64_t caller_done = now_ns();
@@ -294,22 +297,34 @@ class Pool {
   }
 
  private:
-  void wake(const std::shared_ptr<Job>& job, int helpers) {
+  // Lists the job for `helpers` workers, or as many as run: returns how many, 0 (not listed: the
+  // caller runs every chunk) when no worker thread can be started.
+  int wake(const std::shared_ptr<Job>& job, int helpers) {
     {
       std::lock_guard<std::mutex> lock(mutex_);
-      ensure_workers(helpers);
+      helpers = std::min(helpers, ensure_workers(helpers));
+      if (helpers <= 0) return 0;
       job->helpers_wanted = helpers;
       jobs_.push_back(job);
       published_.fetch_add(1, std::memory_order_release);
     }
     work_cv_.notify_all();
+    return helpers;
   }
 
-  void ensure_workers(int wanted) {  // mutex_ held
+  // Starts workers up to `wanted`; returns how many there are. A thread that cannot be started
+  // (std::thread's EAGAIN: no address space for its stack, a thread limit) is not an error of the
+  // run: the job gets fewer helpers (it raised std::system_error out of the run, RESULTS.md 188).
+  int ensure_workers(int wanted) {  // mutex_ held
     while (static_cast<int>(workers_.size()) < wanted) {
-      workers_.emplace_back([this] { worker_loop(); });
+      try {
+        workers_.emplace_back([this] { worker_loop(); });
+      } catch (const std::exception&) {
+        break;
+      }
       workers_.back().detach();
     }
+    return static_cast<int>(workers_.size());
   }
 
   // A listed job that still wants a helper, counted as taken; null if none.

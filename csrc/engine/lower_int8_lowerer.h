@@ -109,7 +109,7 @@ class Lowerer {
   }
   void record_int8_tensor(int t, int dst_id, const std::string& producer, bool in_int8) {
     plan_.int8_tensor(dst_id, {src_.tensor(t).name, dst_.tensor(dst_id).name, qscale_[t], qzero_[t], producer,
-                               in_int8, {}, src_.tensor(t).shape.size() == 4 && nhwc_[t], qchannels_[t]});
+                               in_int8, {}, src_.tensor(t).shape.size() == 4 && nhwc_[t], qchannels_[t], {}});
   }
 
   void note(std::string line) { report_.push_back(std::move(line)); }

@@ -42,7 +42,7 @@ namespace int8rt {
 namespace kernels {
 namespace {
 
-// The codes of n u8-coded bytes, in `buf` (the xor is its own inverse).
+// The codes of n u8-coded bytes, in `buf` (the xor is its own inverse; buf keeps its capacity).
 const int8_t* to_codes(const int8_t* u8, int64_t n, std::vector<int8_t>& buf) {
   buf.assign(u8, u8 + n);
   for (int8_t& b : buf) b = code_byte(b, Codes::kU8);
@@ -58,7 +58,8 @@ class RefPackedConv final : public PackedConv {
   // kernel, which reads codes.
   void run(int batch, const int8_t* x, const Epilogue& ep, void* y) const override {
     const int64_t n_out = int64_t{batch} * shape_.out_h() * shape_.out_w() * shape_.K;
-    std::vector<int8_t> codes, residual;
+    // The calling thread's, grown once: a run of the same shapes allocates nothing.
+    thread_local std::vector<int8_t> codes, residual;
     if (shape_.input_codes == Codes::kU8) {
       x = to_codes(x, int64_t{batch} * shape_.H * shape_.W * shape_.C, codes);
     }
@@ -102,6 +103,13 @@ class RefPackedGemm final : public PackedGemm {
  public:
   RefPackedGemm(const GemmShape& shape, const int8_t* w)
       : shape_(shape), weights_(w, w + static_cast<int64_t>(shape.N) * shape.K) {}
+  // Rewrites the weights with B given per run ([K][N] with kn, else [N][K]) of this shape.
+  void assign(const int8_t* b, bool kn) {
+    const int64_t N = shape_.N, K = shape_.K;
+    for (int64_t n = 0; n < N; ++n) {
+      for (int64_t k = 0; k < K; ++k) weights_[n * K + k] = kn ? b[k * N + n] : b[n * K + k];
+    }
+  }
   void run(int64_t M, const int8_t* a, const Epilogue& ep, void* y) const override {
     ref::gemm_s8(shape_, M, a, weights_.data(), ep, y);
   }
@@ -120,6 +128,17 @@ class RefGemmKernel final : public GemmKernel {
   std::unique_ptr<PackedGemm> pack(const GemmShape& shape, const int8_t* w) const override {
     shape.validate();
     return std::make_unique<RefPackedGemm>(shape, w);
+  }
+  // The slot's copy rewritten when it holds this shape's: repeated products allocate nothing.
+  void pack_per_run_into(const GemmShape& shape, const int8_t* b, bool kn,
+                         std::unique_ptr<PackedGemm>* slot) const override {
+    shape.validate();
+    auto* reuse = dynamic_cast<RefPackedGemm*>(slot->get());
+    if (!reuse || reuse->shape().N != shape.N || reuse->shape().K != shape.K) {
+      *slot = kn ? pack_kn(shape, b) : pack(shape, b);
+      return;
+    }
+    reuse->assign(b, kn);
   }
 };
 

@@ -24,23 +24,57 @@ namespace {
 constexpr int64_t kBlock = 16;
 constexpr int64_t kPanelBytes = 192 * 1024;  // rows of A per panel: about this many bytes
 
+// What packing W [N][K] in the K-order form reads and writes besides the packed bytes: kept by a
+// per-run packing (PerRunPairsGemm), so packing again at its shape allocates nothing.
+struct PairsScratch {
+  std::vector<uint8_t> used;      // within_budget's pair indices of one block
+  std::vector<int8_t> w_kn;       // W transposed
+  std::vector<int64_t> row_of;    // split_pairs_into's
+};
+
+bool within_budget(const int8_t* w, int64_t N, int64_t K, int64_t rows, std::vector<uint8_t>* used);
+
 class PairsPackedGemm final : public PackedGemm {
  public:
-  PairsPackedGemm(const GemmShape& shape, const int8_t* w_nk, PairSplitB&& split, GemmS8PairsFn (*fn)(int),
-                  int mr_max)
-      : shape_(shape), fn_(fn), mr_max_(mr_max), split_(std::move(split)) {
-    const int64_t N = shape.N, K = shape.K;
-    blocks_ = (N + kBlock - 1) / kBlock;
-    block_bytes_ = K / 4 * 64;
-    packed_.assign(static_cast<size_t>(checked_mul(blocks_, block_bytes_, "gemm_s8 pairs: packed W")), 0);
-    acc_init_.assign(static_cast<size_t>(blocks_ * kBlock), 0);
+  // For `shape`; pack() sizes and fills it. reserve_rows: the residual rows a per-run packing
+  // makes room for at its first pack() (its whole budget), 0 for constant weights.
+  PairsPackedGemm(const GemmShape& shape, GemmS8PairsFn (*fn)(int), int mr_max, int64_t reserve_rows = 0)
+      : shape_(shape), fn_(fn), mr_max_(mr_max), reserve_rows_(reserve_rows) {
+    blocks_ = (shape.N + kBlock - 1) / kBlock;
+    block_bytes_ = shape.K / 4 * 64;
+    checked_mul(blocks_, block_bytes_, "gemm_s8 pairs: packed W");  // bounds N * K and every size below
+    checked_mul(reserve_rows, kBlock, "gemm_s8 pairs: residual");
+  }
+
+  // Packs W [N][K] (K a multiple of 4) if its residual rows number at most `rows`; false (the
+  // packing left invalid) otherwise. keep_split: keeps B' (its bytes now in packed_) for the next
+  // pack() at this shape instead of freeing it. No checked_mul here: its message, a std::string
+  // made from a literal, would be a heap allocation on every per-run packing.
+  bool pack(const int8_t* w_nk, int64_t rows, PairsScratch* scratch, bool keep_split) {
+    const int64_t N = shape_.N, K = shape_.K;
+    if (!within_budget(w_nk, N, K, rows, &scratch->used)) return false;
+    // (resize keeps the zeros of the last block's missing columns, which no pack() writes)
+    packed_.resize(static_cast<size_t>(blocks_ * block_bytes_));
+    acc_init_.resize(static_cast<size_t>(blocks_ * kBlock));
+    split_.res_k.reserve(static_cast<size_t>(reserve_rows_));
+    split_.res_v.reserve(static_cast<size_t>(reserve_rows_ * kBlock));
+    split_.block_begin.reserve(static_cast<size_t>(blocks_ + 1));
+    scratch->w_kn.resize(static_cast<size_t>(N * K));
+    int8_t* const w_kn = scratch->w_kn.data();
+    for (int64_t n = 0; n < N; ++n) {
+      for (int64_t k = 0; k < K; ++k) w_kn[k * N + n] = w_nk[n * K + k];
+    }
+    split_pairs_into(w_kn, N, K, N, &split_, &scratch->row_of);
     for (int64_t n = 0; n < N; ++n) {
       int8_t* blk = packed_.data() + (n / kBlock) * block_bytes_ + (n % kBlock) * 4;
       for (int64_t k = 0; k < K; ++k) blk[(k / 4) * 64 + k % 4] = split_.safe[k * N + n];
       acc_init_[n] = shift_compensation(w_nk + n * K, K);
     }
-    split_.safe.clear();
-    split_.safe.shrink_to_fit();
+    if (!keep_split) {
+      split_.safe.clear();
+      split_.safe.shrink_to_fit();
+    }
+    return true;
   }
 
   void run(int64_t M, const int8_t* a, const Epilogue& ep, void* y) const override {
@@ -96,6 +130,7 @@ class PairsPackedGemm final : public PackedGemm {
   GemmShape shape_;
   GemmS8PairsFn (*fn_)(int);
   int mr_max_;
+  int64_t reserve_rows_;
   int64_t blocks_ = 0, block_bytes_ = 0;
   PairSplitB split_;               // the residual (its safe bytes moved into packed_)
   std::vector<int8_t> packed_;     // [blocks][K / 4][16][4]
@@ -106,8 +141,9 @@ class PairsPackedGemm final : public PackedGemm {
 // (stops past the budget): a block gets one row per pair index k0 at which any of its columns breaks
 // the rule (split_pairs moves the first value of such a pair unless the block already holds a row
 // at the second, which it never creates first).
-bool within_budget(const int8_t* w, int64_t N, int64_t K, int64_t rows) {
-  std::vector<uint8_t> used(static_cast<size_t>(K / 2));
+bool within_budget(const int8_t* w, int64_t N, int64_t K, int64_t rows, std::vector<uint8_t>* used_out) {
+  std::vector<uint8_t>& used = *used_out;
+  used.resize(static_cast<size_t>(K / 2));
   int64_t count = 0;
   for (int64_t n0 = 0; n0 < N; n0 += kBlock) {
     std::fill(used.begin(), used.end(), uint8_t{0});
@@ -124,6 +160,44 @@ bool within_budget(const int8_t* w, int64_t N, int64_t K, int64_t rows) {
   return true;
 }
 
+// B given per run in a thread's slot (GemmKernel::pack_per_run_into), as [N][K] (attention's
+// keys) in the K-order form while its residual rows stay within the budget, else (and as [K][N],
+// attention's values) in the fallback's packing; both kept, so packing again at this (N, K)
+// allocates nothing whichever form the bytes take (at N = K a network's keys and values share
+// the slot: replacing one form by the other allocated on every product).
+class PerRunPairsGemm final : public PackedGemm {
+ public:
+  PerRunPairsGemm(const PairsGemmS8Kernel* owner, const GemmShape& shape, const GemmS8PairsTiles& tiles)
+      : owner_(owner),
+        budget_(pair_residual_budget((shape.N + kBlock - 1) / kBlock, shape.K)),
+        pairs_(shape, tiles.fn, tiles.mr_max, budget_) {}
+
+  bool fits(const PairsGemmS8Kernel* owner, const GemmShape& shape) const {
+    return owner_ == owner && pairs_.shape().N == shape.N && pairs_.shape().K == shape.K;
+  }
+  void pack(const int8_t* b, bool kn, const GemmKernel& fallback) {
+    use_pairs_ = !kn && pairs_.shape().K % 4 == 0 && pairs_.pack(b, budget_, &scratch_, true);
+    if (!use_pairs_) fallback.pack_per_run_into(pairs_.shape(), b, kn, &other_);
+  }
+  void run(int64_t M, const int8_t* a, const Epilogue& ep, void* y) const override {
+    if (use_pairs_) {
+      pairs_.run(M, a, ep, y);
+    } else {
+      other_->run(M, a, ep, y);
+    }
+  }
+  const GemmShape& shape() const override { return pairs_.shape(); }
+  const char* form() const override { return use_pairs_ ? pairs_.form() : other_->form(); }
+
+ private:
+  const PairsGemmS8Kernel* owner_;
+  int64_t budget_;
+  PairsPackedGemm pairs_;
+  PairsScratch scratch_;
+  bool use_pairs_ = false;
+  std::unique_ptr<PackedGemm> other_;  // the fallback's packing
+};
+
 }  // namespace
 
 std::string PairsGemmS8Kernel::supports(const GemmShape& shape, OutputType out) const {
@@ -133,13 +207,11 @@ std::string PairsGemmS8Kernel::supports(const GemmShape& shape, OutputType out) 
 std::unique_ptr<PackedGemm> PairsGemmS8Kernel::pack_k_order(const GemmShape& shape, const int8_t* w_nk,
                                                             int64_t rows) const {
   shape.validate();
-  const int64_t N = shape.N, K = shape.K;
-  if (K % 4 != 0 || !within_budget(w_nk, N, K, rows)) return nullptr;
-  std::vector<int8_t> w_kn(static_cast<size_t>(checked_mul(N, K, "gemm_s8 pairs: W")));
-  for (int64_t n = 0; n < N; ++n) {
-    for (int64_t k = 0; k < K; ++k) w_kn[k * N + n] = w_nk[n * K + k];
-  }
-  return std::make_unique<PairsPackedGemm>(shape, w_nk, split_pairs(w_kn.data(), N, K, N), tiles_.fn, tiles_.mr_max);
+  if (shape.K % 4 != 0) return nullptr;
+  auto packed = std::make_unique<PairsPackedGemm>(shape, tiles_.fn, tiles_.mr_max);
+  PairsScratch scratch;
+  if (!packed->pack(w_nk, rows, &scratch, false)) return nullptr;
+  return packed;
 }
 
 std::unique_ptr<PackedGemm> PairsGemmS8Kernel::pack(const GemmShape& shape, const int8_t* w_nk) const {
@@ -166,11 +238,13 @@ std::unique_ptr<PackedGemm> PairsGemmS8Kernel::pack_kn(const GemmShape& shape, c
 
 void PairsGemmS8Kernel::pack_per_run_into(const GemmShape& shape, const int8_t* b, bool kn,
                                           std::unique_ptr<PackedGemm>* slot) const {
-  if (kn) {
-    fallback_.pack_per_run_into(shape, b, true, slot);
-  } else {
-    *slot = pack_per_run(shape, b);
+  shape.validate();
+  auto* reuse = dynamic_cast<PerRunPairsGemm*>(slot->get());
+  if (!reuse || !reuse->fits(this, shape)) {
+    *slot = std::make_unique<PerRunPairsGemm>(this, shape, tiles_);
+    reuse = static_cast<PerRunPairsGemm*>(slot->get());
   }
+  reuse->pack(b, kn, fallback_);
 }
 
 }  // namespace x86

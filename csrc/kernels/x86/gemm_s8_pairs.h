@@ -77,7 +77,9 @@ class PairsGemmS8Kernel final : public NamedKernel<GemmKernel> {
   std::string supports(const GemmShape& shape, OutputType out) const override;
   std::unique_ptr<PackedGemm> pack(const GemmShape& shape, const int8_t* w_nk) const override;
   std::unique_ptr<PackedGemm> pack_kn(const GemmShape& shape, const int8_t* w_kn) const override;
-  // [K][N] goes to the fallback (as pack_kn), which may reuse the slot; [N][K] as pack_per_run.
+  // [K][N] goes to the fallback (as pack_kn), [N][K] as pack_per_run, both through a slot object
+  // kept per (kernel, N, K) that holds the K-order form's buffers (room for its whole residual
+  // budget) and the fallback's packing, rewritten run after run (gemm_s8_pairs.cc, PerRunPairsGemm).
   void pack_per_run_into(const GemmShape& shape, const int8_t* b, bool kn,
                          std::unique_ptr<PackedGemm>* slot) const override;
   // The K-order form or the fallback: the permuted form's matching is paid once for constant weights.

@@ -24,11 +24,22 @@ int64_t unsafe_pairs(const uint8_t* row, int64_t K, int32_t z) {
 
 PairSplitB split_pairs(const int8_t* b, int64_t ldb, int64_t K, int64_t N) {
   PairSplitB s;
+  std::vector<int64_t> row_of;
+  split_pairs_into(b, ldb, K, N, &s, &row_of);
+  return s;
+}
+
+void split_pairs_into(const int8_t* b, int64_t ldb, int64_t K, int64_t N, PairSplitB* out,
+                      std::vector<int64_t>* row_of_out) {
+  PairSplitB& s = *out;
+  std::vector<int64_t>& row_of = *row_of_out;  // k -> its residual row in this block
   s.safe.resize(static_cast<size_t>(K * N));
   for (int64_t k = 0; k < K; ++k) std::copy(b + k * ldb, b + k * ldb + N, s.safe.begin() + k * N);
   const int64_t blocks = (N + kBlock - 1) / kBlock;
   s.block_begin.assign(static_cast<size_t>(blocks + 1), 0);
-  std::vector<int64_t> row_of(static_cast<size_t>(K), -1);  // k -> its residual row in this block
+  s.res_k.clear();
+  s.res_v.clear();
+  row_of.resize(static_cast<size_t>(K));
   for (int64_t j = 0; j < blocks; ++j) {
     s.block_begin[j] = static_cast<int64_t>(s.res_k.size());
     std::fill(row_of.begin(), row_of.end(), -1);
@@ -51,7 +62,6 @@ PairSplitB split_pairs(const int8_t* b, int64_t ldb, int64_t K, int64_t N) {
     }
   }
   s.block_begin[blocks] = static_cast<int64_t>(s.res_k.size());
-  return s;
 }
 
 PairSplitA split_pairs_a(int64_t M, int64_t K, const uint8_t* a, int64_t lda, uint8_t* dst, int64_t ldd) {

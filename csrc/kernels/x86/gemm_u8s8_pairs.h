@@ -38,6 +38,10 @@ struct PairSplitB {
 };
 // B (K x N at b, row k at b + k * ldb) as B' + R.
 PairSplitB split_pairs(const int8_t* b, int64_t ldb, int64_t K, int64_t N);
+// The same into *s, whose vectors keep their capacity (row_of: the split's scratch, K entries),
+// so a B split again at one shape allocates nothing once *s has held as many residual rows.
+void split_pairs_into(const int8_t* b, int64_t ldb, int64_t K, int64_t N, PairSplitB* s,
+                      std::vector<int64_t>* row_of);
 
 // A packed once (a convolution's weights; u8 storage) for the A-packed pair tile, which
 // broadcasts A's bytes as the signed operand against the run-time B as u8: row m is stored as
