@@ -6,7 +6,7 @@ with ``bf16=True`` (gemm_bf16 kernel chosen by dispatch), the MatMul layer
 timed by ``ExecutionContext.profile`` with the thread-CPU clock (1 thread,
 shapes alternated, median over rounds of the per-round medians; the
 engine's input / output copies not counted), reported in GMAC/s
-and as a share of the measured tdpbf16ps peak (benchmarks/bf16gemm_peak.cc,
+and as a share of the measured tdpbf16ps peak (benchmarks/amx_peak.cc bf16,
 compiled and run here). Run once per tree to compare builds; the rows carry
 the kernel named by the layer's detail.
 
@@ -43,10 +43,10 @@ def bf16_peak() -> float | None:
         return None
     with tempfile.TemporaryDirectory() as tmp:
         exe = Path(tmp) / "peak"
-        if subprocess.run([gxx, "-O2", "-mamx-tile", "-mamx-bf16", "-o", str(exe), str(HERE / "bf16gemm_peak.cc")],
+        if subprocess.run([gxx, "-O2", "-mamx-tile", "-mamx-int8", "-mamx-bf16", "-o", str(exe), str(HERE / "amx_peak.cc")],
                           capture_output=True).returncode != 0:
             return None
-        out = subprocess.run([str(exe)], capture_output=True, text=True)
+        out = subprocess.run([str(exe), "bf16"], capture_output=True, text=True)
         return float(out.stdout.split()[0]) if out.returncode == 0 else None
 
 

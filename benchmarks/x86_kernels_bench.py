@@ -163,10 +163,10 @@ def measure_amx_peak() -> Tuple[Optional[float], str]:
         return None, "AMX peak not measured: no g++"
     with tempfile.TemporaryDirectory() as tmp:
         exe = Path(tmp) / "amx_peak"
-        build = subprocess.run([gxx, "-O2", "-mamx-tile", "-mamx-int8", "-o", str(exe),
+        build = subprocess.run([gxx, "-O2", "-mamx-tile", "-mamx-int8", "-mamx-bf16", "-o", str(exe),
                                 str(HERE / "amx_peak.cc")], capture_output=True, text=True)
         if build.returncode != 0:
-            return None, "AMX peak not measured: g++ lacks -mamx-int8"
+            return None, "AMX peak not measured: g++ lacks -mamx-int8 / -mamx-bf16"
         out = subprocess.run([str(exe)], capture_output=True, text=True)
         if out.returncode != 0:
             return None, "AMX peak not measured: " + out.stdout.strip()
