@@ -259,17 +259,51 @@ struct Scratch {
   alignas(64) float acc[2 * kGroup * 32];
 };
 
-// The C tiles of groups g0, g1 x blocks mb, mb + nb - 1 (nb 1 or 2) into
-// s.acc ([group][row][block][16]), the tiles configured for their sizes.
-void dot_tiles(const ConvBf16x16c& a, const Lines& l, const Weights& w, const Group& g0, const Group& g1, int64_t mb,
-               int nb, Scratch& s) {
-  const bool two = nb == 2, second = g1.n > 0;
+// The C tiles both dot_* walks accumulate: tile 0 (group 0, block mb), 1
+// (group 0, block mb + 1: two), 2 and 3 (group 1: second).
+void zero_c_tiles(bool two, bool second) {
   INT8RT_TILE_ZERO(0);
   if (two) INT8RT_TILE_ZERO(1);
   if (second) {
     INT8RT_TILE_ZERO(2);
     if (two) INT8RT_TILE_ZERO(3);
   }
+}
+
+// One step of both walks: weight rows w0 (block mb) and w1 (block mb + 1, or
+// null) against group 0's rows a0 and group 1's a1 (null: outside the image),
+// strides in bytes.
+void dot_step(const uint16_t* w0, const uint16_t* w1, const uint16_t* a0, long s0, const uint16_t* a1, long s1) {
+  INT8RT_TILE_LOADD(6, w0, kPairRow * 2);
+  if (w1) INT8RT_TILE_LOADD(7, w1, kPairRow * 2);
+  if (a0) {
+    INT8RT_TILE_LOADD(4, a0, s0);
+    INT8RT_TILE_DPBF16PS(0, 4, 6);
+    if (w1) INT8RT_TILE_DPBF16PS(1, 4, 7);
+  }
+  if (a1) {
+    INT8RT_TILE_LOADD(5, a1, s1);
+    INT8RT_TILE_DPBF16PS(2, 5, 6);
+    if (w1) INT8RT_TILE_DPBF16PS(3, 5, 7);
+  }
+}
+
+// The C tiles into s.acc ([group][row][block][16]).
+void store_c_tiles(Scratch& s, bool two, bool second) {
+  INT8RT_TILE_STORED(0, s.acc, kAccRowBytes);
+  if (two) INT8RT_TILE_STORED(1, s.acc + 16, kAccRowBytes);
+  if (second) {
+    INT8RT_TILE_STORED(2, s.acc + kGroup * 32, kAccRowBytes);
+    if (two) INT8RT_TILE_STORED(3, s.acc + kGroup * 32 + 16, kAccRowBytes);
+  }
+}
+
+// The C tiles of groups g0, g1 x blocks mb, mb + nb - 1 (nb 1 or 2) into
+// s.acc ([group][row][block][16]), the tiles configured for their sizes.
+void dot_tiles(const ConvBf16x16c& a, const Lines& l, const Weights& w, const Group& g0, const Group& g1, int64_t mb,
+               int nb, Scratch& s) {
+  const bool two = nb == 2, second = g1.n > 0;
+  zero_c_tiles(two, second);
   const int64_t CBP = block_pairs(a.C);
   for (int64_t ky = 0; ky < a.kh; ++ky) {
     for (int64_t kx = 0; kx < a.kw; ++kx) {
@@ -279,27 +313,11 @@ void dot_tiles(const ConvBf16x16c& a, const Lines& l, const Weights& w, const Gr
         const uint16_t* a0 = a_rows(a, l, g0, ky, kx, j, s0);
         const uint16_t* a1 = a_rows(a, l, g1, ky, kx, j, s1);
         if (!a0 && !a1) break;  // the tap's rows are outside for both groups
-        INT8RT_TILE_LOADD(6, w.rows(mb, t, j), kPairRow * 2);
-        if (two) INT8RT_TILE_LOADD(7, w.rows(mb + 1, t, j), kPairRow * 2);
-        if (a0) {
-          INT8RT_TILE_LOADD(4, a0, s0);
-          INT8RT_TILE_DPBF16PS(0, 4, 6);
-          if (two) INT8RT_TILE_DPBF16PS(1, 4, 7);
-        }
-        if (a1) {
-          INT8RT_TILE_LOADD(5, a1, s1);
-          INT8RT_TILE_DPBF16PS(2, 5, 6);
-          if (two) INT8RT_TILE_DPBF16PS(3, 5, 7);
-        }
+        dot_step(w.rows(mb, t, j), two ? w.rows(mb + 1, t, j) : nullptr, a0, s0, a1, s1);
       }
     }
   }
-  INT8RT_TILE_STORED(0, s.acc, kAccRowBytes);
-  if (two) INT8RT_TILE_STORED(1, s.acc + 16, kAccRowBytes);
-  if (second) {
-    INT8RT_TILE_STORED(2, s.acc + kGroup * 32, kAccRowBytes);
-    if (two) INT8RT_TILE_STORED(3, s.acc + kGroup * 32 + 16, kAccRowBytes);
-  }
+  store_c_tiles(s, two, second);
 }
 
 // Bias, residual, clip, BF16 store of the groups' nb blocks from s.acc.
@@ -435,12 +453,7 @@ TapRows tap_rows(const Job& job) {
 void dot_tap_rows(const ConvBf16x16c& a, const TapRows& r, const Group& g0, const Group& g1, int64_t mb, int nb,
                   Scratch& s) {
   const bool two = nb == 2, second = g1.n > 0;
-  INT8RT_TILE_ZERO(0);
-  if (two) INT8RT_TILE_ZERO(1);
-  if (second) {
-    INT8RT_TILE_ZERO(2);
-    if (two) INT8RT_TILE_ZERO(3);
-  }
+  zero_c_tiles(two, second);
   const int64_t taps = a.kh * a.kw, QP = r.e / 2;
   const long stride = static_cast<long>(a.sw * r.e * 2);
   auto rows = [&](const Group& g, int64_t ky) -> const uint16_t* {
@@ -452,25 +465,10 @@ void dot_tap_rows(const ConvBf16x16c& a, const TapRows& r, const Group& g0, cons
     const uint16_t* a0 = rows(g0, ky);
     const uint16_t* a1 = rows(g1, ky);
     if (!a0 && !a1) continue;
-    INT8RT_TILE_LOADD(6, a.w + (mb * taps + ky * a.kw) * QP * kPairRow, kPairRow * 2);
-    if (two) INT8RT_TILE_LOADD(7, a.w + ((mb + 1) * taps + ky * a.kw) * QP * kPairRow, kPairRow * 2);
-    if (a0) {
-      INT8RT_TILE_LOADD(4, a0, stride);
-      INT8RT_TILE_DPBF16PS(0, 4, 6);
-      if (two) INT8RT_TILE_DPBF16PS(1, 4, 7);
-    }
-    if (a1) {
-      INT8RT_TILE_LOADD(5, a1, stride);
-      INT8RT_TILE_DPBF16PS(2, 5, 6);
-      if (two) INT8RT_TILE_DPBF16PS(3, 5, 7);
-    }
+    const uint16_t* w0 = a.w + (mb * taps + ky * a.kw) * QP * kPairRow;
+    dot_step(w0, two ? w0 + taps * QP * kPairRow : nullptr, a0, stride, a1, stride);
   }
-  INT8RT_TILE_STORED(0, s.acc, kAccRowBytes);
-  if (two) INT8RT_TILE_STORED(1, s.acc + 16, kAccRowBytes);
-  if (second) {
-    INT8RT_TILE_STORED(2, s.acc + kGroup * 32, kAccRowBytes);
-    if (two) INT8RT_TILE_STORED(3, s.acc + kGroup * 32 + 16, kAccRowBytes);
-  }
+  store_c_tiles(s, two, second);
 }
 
 void run_tap_rows(const Job& job) {
