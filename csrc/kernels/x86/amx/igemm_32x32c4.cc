@@ -256,12 +256,10 @@ void epilogue_step(const AmxTile& t, const Step& st, const int32_t* acc, int8_t*
     return kU8Rows ? add_sums(v, init[jj]) : v;
   };
   const TileEpilogue ep = step_epilogue(t.ep, 32 * st.r, st.mr, c0, n, residual);
-  // Block 1's scale and bias only where it has channels (loading one lane of it past the
-  // call's n read past the per-channel arrays: ASan, N = 1, RESULTS.md 189); else no lane.
-  const avx512vnni::ChannelEpilogue ce[2] = {
-      avx512vnni::load_channel_epilogue(ep, 0, n < 16 ? n : 16),
-      n > 16 ? avx512vnni::load_channel_epilogue(ep, 16, n - 16)
-             : avx512vnni::ChannelEpilogue{0, _mm512_setzero_ps(), _mm512_setzero_ps()}};
+  // Block 1 with no lane where the call has at most 16 channels (mask 0: nothing read; one
+  // lane there read past the per-channel arrays, ASan at N = 1, RESULTS.md 189).
+  const avx512vnni::ChannelEpilogue ce[2] = {avx512vnni::load_channel_epilogue(ep, 0, n < 16 ? n : 16),
+                                             avx512vnni::load_channel_epilogue(ep, 16, n > 16 ? n - 16 : 0)};
   if (ep.out_f32) {
     for (int jj = 0; jj < (n > 16 ? 2 : 1); ++jj) {
       for (int i = 0; i < st.mr; ++i) {
