@@ -231,7 +231,7 @@ class SampleRouter:
                 check = np.arange(samples) if is_held else np.arange(0)
                 calib = np.arange(0) if is_held else np.arange(samples)
                 group = self.recordings.label(self.batches - 1, inputs) if self.recordings is not None else None
-                inputs = WholeBatch(inputs, samples, group)  # never cut or joined later
+                inputs = WholeBatch(inputs, samples, group, self.batches - 1)  # never cut or joined later
             if len(check) and (whole or admitted is None):
                 check = self._finite_rows(inputs, check, n)
             check, check_ordinals = self._keep_check(inputs, check, n, admitted)

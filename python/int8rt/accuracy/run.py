@@ -260,6 +260,8 @@ class CalibrationRun:
         held_run = self._held_run(session) if self._pass is None else None
         reference = (self._pass.reference(self.router.check_count, auto_choice.CHOICE_SAMPLES, self._chunk)
                      if self._pass is not None else held_run[1] if held_run is not None else None)
+        if self._recordings is not None:  # one long stream of a state network: blocks of it (recordings.py)
+            self._recordings.blocks(self.router.held_data(), self.router.batches)
         self._judge, self._where = auto_choice.judge_for(self._network, self.router.search_data(),
                                                          self.router.held_data(), self._chunk, reference)
         self._auto = dict(samples=self.router.samples(self._judge.data), errors={})

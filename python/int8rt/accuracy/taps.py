@@ -589,13 +589,16 @@ class WholeBatch(dict):
     where axis 0 of every input is not the sample axis. ``samples``: the
     samples it holds (:func:`batch_samples` with the model's declared
     shapes, as the router counts them); default: that rule without them.
-    ``group``: the recording it was cut from, where known (recordings.py)."""
+    ``group``: the recording it was cut from, where known (recordings.py);
+    ``index``: its place in the calibration stream (0-based, get_batch
+    order), where known (recordings.py's blocks)."""
 
     def __init__(self, inputs: Mapping[str, np.ndarray], samples: Optional[int] = None,
-                 group: Optional[int] = None) -> None:
+                 group: Optional[Any] = None, index: Optional[int] = None) -> None:
         super().__init__(inputs)
         self.samples = batch_samples(inputs) if samples is None else samples
         self.group = group
+        self.index = index
 
 
 Samples = Union[Mapping[str, np.ndarray], Sequence[Mapping[str, np.ndarray]]]
@@ -714,7 +717,7 @@ def batches(data: Samples, size: int) -> Iterator[dict[str, np.ndarray]]:
     (token ids) as it is."""
     for group in groups(data):
         if isinstance(group, WholeBatch):
-            yield WholeBatch({k: _run_array(v) for k, v in group.items()}, group.samples, group.group)
+            yield WholeBatch({k: _run_array(v) for k, v in group.items()}, group.samples, group.group, group.index)
         else:
             yield from _group_batches(group, size)
 
