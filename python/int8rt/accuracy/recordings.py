@@ -260,7 +260,8 @@ def below(a: Any, b: Any, margin: float) -> Optional[bool]:
     batches) by the rule of the module docstring: None where the batches
     carry no recordings (the caller's own test then applies); False with
     fewer than ``MIN_GROUPS``; else below by ``margin`` over all the
-    batches and on the worst recording."""
+    batches and on the worst recording (for blocks of one stream: on the
+    worst block of every cut)."""
     if getattr(a, "groups", None) is None or getattr(b, "groups", None) is None:
         return None
     if min(len(np.unique(cut)) for cut in _cuts(a)) < MIN_GROUPS:
