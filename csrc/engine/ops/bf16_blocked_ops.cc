@@ -280,6 +280,10 @@ class Bf16BlockedConvLayer : public Layer {
     int64_t chunk = std::min(MB, kTaskBlocks);
     const bool images_inner = N > 1 && chunk * block_w > in_image * 2;
     if (images_inner) chunk = std::min(chunk, std::max<int64_t>(4, kDenseChunkBytes / block_w / 4 * 4));
+    // The AMX kernel gathers a strided 1x1's input pixels once per call:
+    // every output block per call, so each pixel is gathered once, not once
+    // per chunk of 8 blocks (RESULTS.md section 194).
+    if (!images_inner && g.kh * g.kw == 1 && kernel_->isa() == kernels::Isa::kAmx) chunk = MB;
     const int64_t chunks = (MB + chunk - 1) / chunk, images = images_inner ? 1 : N;
     const int64_t rows = std::min(g.oh, std::max<int64_t>(1, kDenseTaskBytes / (g.ow * chunk * kBf16Block * 2)));
     const int64_t runs = (g.oh + rows - 1) / rows;

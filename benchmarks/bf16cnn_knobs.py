@@ -1,0 +1,76 @@
+"""Where the AMX BF16 blocked conv's time goes, and which loop / epilogue
+variant pays (RESULTS.md section 194): per shape of bf16conv_layers.py
+(the conv alone in a 4-conv BF16 region, batch 8, 1 thread), environment
+knobs alternated round by round in one process; per knob set the minimum
+over a round's ExecutionContext.profile calls (thread CPU of the conv under
+test), then the median over rounds and the ratio to the first set.
+
+The knobs exist only in the experiment's build:
+`git apply benchmarks/results/bf16cnn_knobs_experiment.patch` on the base
+tree c0a67edc (its kernel and ops read BF16CNN_SKIP = 1 no epilogue,
+2 no tile products, 3 neither; BF16CNN_PIPE = 0 the epilogue right after
+its tiles instead of after the next pair's; BF16CNN_PF = 1 prefetch of the
+output / residual lines; BF16CNN_IL = 1 the previous pair's epilogue
+interleaved with the TDPBF16PS steps; BF16CNN_ORDER = 1 pixel groups outer;
+BF16CNN_FAST = 1 the compile-time epilogue that this branch kept;
+BF16CNN_NT = 1 streaming stores (an earlier state of the patch);
+BF16CNN_TB / _RB / _WIDE the 1x1 partition's block chunk, run bytes and
+batch-run weight threshold). Without the patch every set is the same code.
+
+Usage: PYTHONPATH=<patched tree>/python python benchmarks/bf16cnn_knobs.py \
+         "64->256 @56 +res|128->512" ";BF16CNN_SKIP=1;BF16CNN_FAST=1" [rounds]
+"""
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import sys
+import tempfile
+import time
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import int8rt  # noqa: E402
+from bf16conv_layers import SHAPES, model  # noqa: E402
+
+
+def main() -> None:
+    if len(sys.argv) < 3:
+        sys.exit(__doc__)
+    labels = sys.argv[1].split("|")
+    names = sys.argv[2].split(";")
+    configs = [dict(kv.split("=") for kv in c.split(",") if kv) for c in names]
+    rounds = int(sys.argv[3]) if len(sys.argv) > 3 else 5
+    int8rt.set_num_threads(1)
+    for lab in labels:
+        shp = next(s for s in SHAPES["r50"] + SHAPES["mb2"] if lab in s[0])
+        with tempfile.TemporaryDirectory() as tmp:
+            path = os.path.join(tmp, "m.onnx")
+            with open(path, "wb") as f:
+                f.write(model(*shp[1:]))
+            with contextlib.redirect_stdout(io.StringIO()):
+                eng = int8rt.build_engine(path, int8rt.BuilderConfig(precision="fp32", bf16=True))
+        ctx = eng.create_execution_context()
+        feed = {"x": np.random.default_rng(0).standard_normal((8, 16, shp[3], shp[3]), dtype=np.float32)}
+        ctx.run(feed)
+        times: list[list[float]] = [[] for _ in configs]
+        for _ in range(rounds):
+            for i, c in enumerate(configs):
+                for k in [k for k in os.environ if k.startswith("BF16CNN_")]:
+                    os.environ.pop(k, None)
+                os.environ.update(c)
+                per = []
+                t_end = time.perf_counter() + 0.25
+                while time.perf_counter() < t_end or not per:
+                    prof = ctx.profile(feed, runs=3, clock="thread_cpu")
+                    per.append(sum(q["ms"] for q in prof if "under_test" in q["name"]))
+                times[i].append(float(np.min(per)))
+        base = np.median(times[0])
+        print(f"{shp[0]:28s}", "  ".join(f"[{names[i] or 'default'}] {np.median(t):.3f} ({np.median(t) / base:.3f})"
+                                         for i, t in enumerate(times)), f"load {os.getloadavg()[0]:.1f}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
