@@ -19,6 +19,14 @@
 //     filter position, reduced in Cp / 64 chunks; tile rows Cp bytes apart.
 // Rows mode reduces no more chunks than channel mode (S * C rounded up once
 // rather than C rounded up S times) and copies rows rather than pixels.
+//   space-to-depth (a rows-mode conv of stride st = stride_h = stride_w >= 2,
+//     no dilation, where it takes fewer (tap, chunk) steps: the C = 3 stems):
+//     one plane whose pixel (i, j) holds the st x st padded pixels
+//     (st * i + dr, st * j + dc), byte (dr * st + dc) * C + c, so the conv is
+//     a stride-1 rows-mode conv over st * st * C channels with a
+//     ceil(R / st) x ceil(S / st) window (weights past R or S zero): the 7x7/2
+//     stem's 7 taps of 21 bytes become 4 taps of 48 bytes. The copy moves
+//     st * C contiguous input bytes per piece (as many bytes as the input).
 //
 // Weights: OIHW laid out as a conv whose reduction is the microkernel's
 // (tap, chunk byte), zero elsewhere, then conv_amx_pack.h's packer and, for
@@ -64,13 +72,18 @@ constexpr int kMinChannels = 32;
 // the file comment): per filter row (rows mode) or per filter position.
 struct Geometry {
   bool rows = false;
-  int pixel = 0;        // bytes per plane pixel: Cp, or C in rows mode
+  int s2d = 0;          // space-to-depth: the stride st folded into the pixel, else 0
+  int pixel = 0;        // bytes per plane pixel: Cp, C in rows mode, st * st * C in space-to-depth
   int cchunks = 0, taps = 0, hq = 0, wq = 0, grid_w = 0, oh = 0, ow = 0;
   int64_t pixel_stride = 0, plane_bytes = 0, image_bytes = 0, grid = 0, tiles = 0, buffer_bytes = 0;
   std::vector<int64_t> tap_offset;
 
   Geometry() = default;
   explicit Geometry(const ConvShape& s) : rows(s.dilation_w == 1) {
+    if (s2d_pays(s)) {
+      space_to_depth(s);
+      return;
+    }
     const int sh = s.stride_h, sw = s.stride_w;
     const int planes_w = rows ? 1 : sw;  // rows mode: the width stride is the pixel stride
     pixel = rows ? s.C : (s.C + amx::kKChunk - 1) / amx::kKChunk * amx::kKChunk;
@@ -97,6 +110,48 @@ struct Geometry {
         max_offset = std::max(max_offset, off);
       }
     }
+    finish(max_offset);
+  }
+
+  // (tap, chunk) steps of rows mode and of space-to-depth for s.
+  static int64_t rows_steps(const ConvShape& s) { return int64_t{s.R} * chunks(int64_t{s.S} * s.C); }
+  static int64_t s2d_steps(const ConvShape& s) {
+    const int st = s.stride_h;
+    return int64_t{(s.R + st - 1) / st} * chunks(int64_t{(s.S + st - 1) / st} * st * st * s.C);
+  }
+  static bool s2d_pays(const ConvShape& s) {
+    return s.dilation_h == 1 && s.dilation_w == 1 && s.stride_h == s.stride_w && s.stride_h >= 2 &&
+           int64_t{s.stride_h} * s.stride_h * s.C <= amx::kKChunk && s2d_steps(s) < rows_steps(s);
+  }
+
+ private:
+  static int64_t chunks(int64_t bytes) { return (bytes + amx::kKChunk - 1) / amx::kKChunk; }
+
+  void space_to_depth(const ConvShape& s) {
+    rows = true;
+    s2d = s.stride_h;
+    const int st = s2d;
+    pixel = st * st * s.C;
+    const int sq = (s.S + st - 1) / st;
+    cchunks = static_cast<int>(chunks(int64_t{sq} * pixel));
+    taps = (s.R + st - 1) / st;
+    // ceil(padded size / st) covers every valid output's window (the file
+    // comment); the last plane row / column may hold padding rows past it.
+    hq = (s.H + s.pad_top + s.pad_bottom + st - 1) / st;
+    wq = (s.W + s.pad_left + s.pad_right + st - 1) / st;
+    grid_w = wq;
+    pixel_stride = pixel;
+    oh = s.out_h();
+    ow = s.out_w();
+    plane_bytes = int64_t{hq} * wq * pixel;
+    image_bytes = plane_bytes;
+    grid = int64_t{oh - 1} * grid_w + ow;
+    tiles = (grid + kTileRows - 1) / kTileRows;
+    for (int t = 0; t < taps; ++t) tap_offset.push_back(int64_t{t} * wq * pixel);
+    finish(tap_offset.back());
+  }
+
+  void finish(int64_t max_offset) {
     // The last tile's rows past the grid, and in rows mode the chunks past
     // a window, are read too (and dropped, or multiplied by zero weights).
     const int64_t read_end = max_offset + (tiles * kTileRows - 1) * pixel_stride + int64_t{cchunks} * amx::kKChunk;
@@ -104,9 +159,63 @@ struct Geometry {
   }
 };
 
+// Copies `pieces` pieces of kBytes (n when kBytes is 0) from src (contiguous)
+// to dst, dst_stride apart.
+template <int kBytes>
+void copy_pieces(int8_t* dst, int64_t dst_stride, const int8_t* src, int pieces, int n) {
+  const int bytes = kBytes ? kBytes : n;
+  for (int j = 0; j < pieces; ++j) std::memcpy(dst + j * dst_stride, src + int64_t{j} * bytes, static_cast<size_t>(bytes));
+}
+
+// Copies the batch x into g's space-to-depth plane at dst (g.s2d > 0; the
+// file comment): per plane row i and row phase dr, the pieces of st * C
+// bytes at byte dr * st * C of each pixel; pieces that reach the padding are
+// written column by column.
+void fill_s2d_plane(const ConvShape& s, const Geometry& g, int batch, const int8_t* x, int8_t* dst, int pad) {
+  const int st = g.s2d, C = s.C, piece = st * C;
+  const int64_t row_bytes = int64_t{g.wq} * g.pixel;
+  // Plane columns [ja, jb) read input columns st * j - pad_left + dc, all inside.
+  const int ja = std::min(g.wq, (s.pad_left + st - 1) / st);
+  const int jb = std::max(ja, std::min(g.wq, (s.W + s.pad_left) / st));
+  for (int n = 0; n < batch; ++n) {
+    for (int i = 0; i < g.hq; ++i) {
+      for (int dr = 0; dr < st; ++dr) {
+        int8_t* row = dst + n * g.image_bytes + i * row_bytes + dr * piece;
+        const int ih = st * i + dr - s.pad_top;
+        const int8_t* xrow = ih >= 0 && ih < s.H ? x + ((int64_t{n} * s.H + ih) * s.W) * C : nullptr;
+        for (int j = 0; j < g.wq; ++j) {
+          if (xrow && j == ja && jb > ja) {
+            const int8_t* src = xrow + (int64_t{st} * j - s.pad_left) * C;
+            if (piece == 6) {
+              copy_pieces<6>(row + int64_t{j} * g.pixel, g.pixel, src, jb - ja, piece);
+            } else {
+              copy_pieces<0>(row + int64_t{j} * g.pixel, g.pixel, src, jb - ja, piece);
+            }
+            j = jb - 1;
+            continue;
+          }
+          for (int dc = 0; dc < st; ++dc) {
+            int8_t* px = row + int64_t{j} * g.pixel + dc * C;
+            const int iw = st * j + dc - s.pad_left;
+            if (xrow && iw >= 0 && iw < s.W) {
+              std::memcpy(px, xrow + int64_t{iw} * C, static_cast<size_t>(C));
+            } else {
+              std::memset(px, pad, static_cast<size_t>(C));
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
 // Copies the batch x into g's phase planes at dst (file comment).
 void fill_planes(const ConvShape& s, const Geometry& g, int batch, const int8_t* x, int8_t* dst) {
   const int pad = static_cast<unsigned char>(code_byte(s.pad_value, s.input_codes));
+  if (g.s2d) {
+    fill_s2d_plane(s, g, batch, x, dst, pad);
+    return;
+  }
   const int64_t row_bytes = int64_t{g.wq} * g.pixel;
   const int sw = g.rows ? 1 : s.stride_w;  // plane columns per input column step
   for (int n = 0; n < batch; ++n) {
@@ -247,10 +356,13 @@ std::unique_ptr<PackedConv> pack_amx_direct(AmxConvStripFn fn, const char* name,
   const Geometry g(s);
   // The weights as an OIHW conv whose reduction is the microkernel's
   // (tap, chunk byte): channel mode [K][Cp][R][S] (c < C), rows mode
-  // [K][cchunks * 64][R][1] (byte q * C + c of filter row r).
+  // [K][cchunks * 64][R][1] (byte q * C + c of filter row r), space-to-depth
+  // [K][cchunks * 64][taps][1] (byte (q / st * st + r % st) * st * C + q % st * C + c
+  // of tap r / st).
   ConvShape padded = s;
   padded.C = g.cchunks * amx::kKChunk;
   if (g.rows) padded.S = 1;
+  if (g.s2d) padded.R = g.taps;
   const int taps = s.R * s.S, ptaps = padded.R * padded.S;
   std::vector<int8_t> wpad(static_cast<size_t>(padded.weight_count()), 0);
   for (int k = 0; k < s.K; ++k) {
@@ -258,6 +370,18 @@ std::unique_ptr<PackedConv> pack_amx_direct(AmxConvStripFn fn, const char* name,
     int8_t* dk = wpad.data() + int64_t{k} * padded.C * ptaps;
     if (!g.rows) {
       std::memcpy(dk, wk, static_cast<size_t>(s.C) * taps);
+      continue;
+    }
+    if (g.s2d) {
+      const int st = g.s2d;
+      for (int c = 0; c < s.C; ++c) {
+        for (int r = 0; r < s.R; ++r) {
+          for (int q = 0; q < s.S; ++q) {
+            const int64_t byte = (int64_t{q / st} * st + r % st) * st * s.C + int64_t{q % st} * s.C + c;
+            dk[byte * g.taps + r / st] = wk[(int64_t{c} * s.R + r) * s.S + q];
+          }
+        }
+      }
       continue;
     }
     for (int c = 0; c < s.C; ++c) {
