@@ -4,7 +4,9 @@
 // channel chunk per tile product, padded width computed and dropped), in our
 // own form.
 //
-// Per run, the calling thread copies the batch into padded phase planes in a
+// Per run, the calling thread copies the batch, a group of images at a time
+// (planes of at most kGroupBytes, so a group's planes are still in L2 when
+// its tiles read them), into padded phase planes in a
 // buffer of its own (grown, never shrunk: no allocation per run once warm),
 // padding pixels code_byte(pad_value), one plane per stride phase, so that
 // every tap reads the 16 rows of a tile at one constant stride. Two modes:
@@ -64,6 +66,9 @@ constexpr int64_t kMinItems = 8;
 // of every image sweep them; a 3x3 512 -> 512 layer holds 2.3 MiB).
 constexpr int64_t kRunWeightBytes = int64_t{1} << 20;
 constexpr int kTileRows = 32;
+// Plane bytes per group of images copied and then convolved (at least one
+// image; the batch where its planes fit).
+constexpr int64_t kGroupBytes = int64_t{512} << 10;
 // Channel mode needs this many input channels (fewer would leave most of
 // each 64-byte chunk zero; the gather packs them).
 constexpr int kMinChannels = 32;
@@ -291,10 +296,11 @@ void PackedAmxDirectConv::run(int batch, const int8_t* x, const Epilogue& ep, vo
   if (batch == 0) return;
   const ConvShape& s = shape_;
   const Geometry& g = geometry_;
-  const int64_t bytes = int64_t{batch - 1} * g.image_bytes + g.buffer_bytes;
+  const int most = static_cast<int>(std::clamp<int64_t>(kGroupBytes / g.image_bytes, 1, batch));
+  const int group = (batch + (batch + most - 1) / most - 1) / ((batch + most - 1) / most);  // balanced
+  const int64_t bytes = int64_t{group - 1} * g.image_bytes + g.buffer_bytes;
   thread_local std::unique_ptr<AlignedBuffer<int8_t>> planes;  // the calling thread's, grown once
   if (!planes || planes->size() < bytes) planes = std::make_unique<AlignedBuffer<int8_t>>(bytes);
-  fill_planes(s, g, batch, x, planes->data());
 
   const int nbk = (s.K + amx::kBlock - 1) / amx::kBlock;
   const int64_t base_items = int64_t{batch} * g.tiles;
@@ -306,42 +312,47 @@ void PackedAmxDirectConv::run(int batch, const int8_t* x, const Epilogue& ep, vo
   int bpi = static_cast<int>((nbk + splits - 1) / splits);
   bpi = std::min(nbk, std::max(2, bpi + (bpi & 1)));
   const int runs = (nbk + bpi - 1) / bpi;
-  const int64_t items = base_items * runs;
   const int64_t total_macs = int64_t{batch} * g.oh * g.ow * s.K * g.taps * g.cchunks * amx::kKChunk;
-  const int64_t grain = total_macs < kParallelMacs ? items : std::max<int64_t>(1, std::min<int64_t>(8, items / 16));
   const int64_t out_pixels = int64_t{g.oh} * g.ow;
   const int8_t* base = planes->data();
 
-  // Items in order (run, image, tile): consecutive items share a run's
-  // weights, and a chunk's consecutive items of one (run, image) are one call.
-  parallel_for(items, grain, [&](int64_t begin, int64_t end) {
-    for (int64_t item = begin; item < end;) {
-      const int64_t nr = item / g.tiles;
-      const int64_t tile0 = item % g.tiles;
-      const int64_t tile1 = std::min(g.tiles, tile0 + (end - item));
-      item += tile1 - tile0;
-      const int n = static_cast<int>(nr % batch);
-      const int b0 = static_cast<int>(nr / batch) * bpi;
-      const int k0 = b0 * amx::kBlock;
-      AmxConvStrip t;
-      t.image = base + n * g.image_bytes;
-      t.tap_offset = g.tap_offset.data();
-      t.taps = g.taps;
-      t.cchunks = g.cchunks;
-      t.pixel_stride = g.pixel_stride;
-      t.p_begin = tile0 * kTileRows;
-      t.p_end = std::min(g.grid, tile1 * kTileRows);
-      t.grid_w = g.grid_w;
-      t.out_w = g.ow;
-      t.w = packed_->data() + b0 * block_stride_;
-      t.w_block_stride = block_stride_;
-      t.nc = std::min(bpi * amx::kBlock, s.K - k0);
-      t.acc_init = comp_ ? comp_->data() + k0 : nullptr;
-      const int64_t o0 = n * out_pixels * s.K + k0;  // the image's output pixel 0, channel k0
-      t.ep = tile_epilogue(s, ep, y, k0, o0);
-      fn_(t);
-    }
-  });
+  for (int n0 = 0; n0 < batch; n0 += group) {
+    const int gn = std::min(group, batch - n0);
+    fill_planes(s, g, gn, x + int64_t{n0} * s.H * s.W * s.C, planes->data());
+    const int64_t items = int64_t{gn} * g.tiles * runs;
+    const int64_t grain =
+        total_macs < kParallelMacs ? items : std::max<int64_t>(1, std::min<int64_t>(8, items / 16));
+    // Items in order (run, image, tile): consecutive items share a run's
+    // weights, and a chunk's consecutive items of one (run, image) are one call.
+    parallel_for(items, grain, [&](int64_t begin, int64_t end) {
+      for (int64_t item = begin; item < end;) {
+        const int64_t nr = item / g.tiles;
+        const int64_t tile0 = item % g.tiles;
+        const int64_t tile1 = std::min(g.tiles, tile0 + (end - item));
+        item += tile1 - tile0;
+        const int n = static_cast<int>(nr % gn);  // in the group
+        const int b0 = static_cast<int>(nr / gn) * bpi;
+        const int k0 = b0 * amx::kBlock;
+        AmxConvStrip t;
+        t.image = base + n * g.image_bytes;
+        t.tap_offset = g.tap_offset.data();
+        t.taps = g.taps;
+        t.cchunks = g.cchunks;
+        t.pixel_stride = g.pixel_stride;
+        t.p_begin = tile0 * kTileRows;
+        t.p_end = std::min(g.grid, tile1 * kTileRows);
+        t.grid_w = g.grid_w;
+        t.out_w = g.ow;
+        t.w = packed_->data() + b0 * block_stride_;
+        t.w_block_stride = block_stride_;
+        t.nc = std::min(bpi * amx::kBlock, s.K - k0);
+        t.acc_init = comp_ ? comp_->data() + k0 : nullptr;
+        const int64_t o0 = (n0 + n) * out_pixels * s.K + k0;  // the image's output pixel 0, channel k0
+        t.ep = tile_epilogue(s, ep, y, k0, o0);
+        fn_(t);
+      }
+    });
+  }
 }
 
 }  // namespace
