@@ -201,8 +201,8 @@ TEST(AmxConvDirect, SpaceToDepthAndImageGroups) {
         {3, 9, 30, 20, 7, 7, 2, 3, 1, 1},   // output narrower than a tile row
         {4, 17, 19, 16, 7, 7, 2, 3, 1, 1},  // 4 taps of 64 bytes
         {3, 14, 13, 33, 4, 4, 2, 1, 1, 1},  // even window
-        {3, 15, 17, 8, 3, 3, 2, 0, 1, 1},   // pad 0, odd sizes
-        {3, 10, 10, 24, 2, 2, 2, 0, 1, 1},  // 2x2/2: one tap
+        {3, 15, 17, 40, 3, 3, 2, 0, 1, 1},  // pad 0, odd sizes
+        {6, 10, 10, 32, 2, 2, 2, 0, 1, 1},  // 2x2/2: one tap
         {2, 16, 11, 12, 5, 5, 3, 2, 1, 1},  // stride 3, 18-byte pixels
     };
     for (const Conv& c : shapes) {
