@@ -3,8 +3,8 @@
 // (amx_emulation.h, any x86-64 CPU) and the library's native AMX conv where
 // the CPU and OS grant AMX (it takes the direct path for these shapes).
 // Sweeps: H / W 1..17, 56 and the 224 stem; C around 32 / 64 / 128 (not
-// multiples of 64 too) and C < 32; rows mode and (dilation_w 2) channel
-// mode; K around 16 / 32; strides 1, 2, 3; symmetric and asymmetric
+// multiples of 64 too) and C < 32; rows mode, space-to-depth (C = 3 stems)
+// and (dilation_w 2) channel mode; the batch in groups of images; K around 16 / 32; strides 1, 2, 3; symmetric and asymmetric
 // padding; dilation; batch 1 and 3; all -128 / all 127 data; residual; int8
 // and float outputs; u8-coded input, output and residual; pad_value != 0;
 // guard bytes after every output (kernel_test_util.h).
@@ -185,6 +185,45 @@ TEST(AmxConvDirect, ResNetSizes) {
     check(*conv, cs, 901);
     cs.c = {3, 224, 224, 64, 7, 7, 2, 3, 1, 1};  // the stem
     check(*conv, cs, 902);
+  }
+}
+
+// Space-to-depth (stride-st rows-mode convs where st * st * C <= 64 and it
+// takes fewer steps: the C = 3 stems): odd and even windows and sizes, a
+// 64-byte window exactly (C 4, 7x7/2), pad 0, stride 3; and the batch in
+// groups of images (planes over 512 KiB: a 56 x 56 x 64 layer at batch 3, a
+// 160 x 160 stem at batch 7), u8 codes with a pad value on the stem.
+TEST(AmxConvDirect, SpaceToDepthAndImageGroups) {
+  for (const k::ConvKernel* conv : kernels()) {
+    uint32_t seed = 1000;
+    const std::vector<Conv> shapes = {
+        {3, 24, 21, 64, 7, 7, 2, 3, 1, 1},  // the stem, odd / even sizes
+        {3, 9, 30, 20, 7, 7, 2, 3, 1, 1},   // output narrower than a tile row
+        {4, 17, 19, 16, 7, 7, 2, 3, 1, 1},  // 4 taps of 64 bytes
+        {3, 14, 13, 33, 4, 4, 2, 1, 1, 1},  // even window
+        {3, 15, 17, 40, 3, 3, 2, 0, 1, 1},  // pad 0, odd sizes
+        {6, 10, 10, 32, 2, 2, 2, 0, 1, 1},  // 2x2/2: one tap
+        {2, 16, 11, 12, 5, 5, 3, 2, 1, 1},  // stride 3, 18-byte pixels
+    };
+    for (const Conv& c : shapes) {
+      for (int batch : {1, 2}) {
+        Case cs;
+        cs.c = c;
+        cs.batch = batch;
+        cs.residual = batch == 2;
+        check(*conv, cs, seed++);
+      }
+    }
+    Case cs;
+    cs.c = {64, 56, 56, 16, 3, 3, 1, 1, 1, 1};
+    cs.batch = 3;
+    check(*conv, cs, seed++);
+    cs.c = {3, 160, 160, 16, 7, 7, 2, 3, 1, 1};
+    cs.batch = 7;
+    cs.residual = true;
+    cs.pad_value = -5;
+    cs.u8_in = cs.u8_out = true;
+    check(*conv, cs, seed++);
   }
 }
 
