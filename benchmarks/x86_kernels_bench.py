@@ -24,9 +24,15 @@ emulation, in tests/cpp/test_x86_twin_kernels.cc).
 --tiers runs int8rt once per ISA cap (e.g. --tiers amx avx512vnni on an AMX
 machine), each layer packed under that cap, alternating with the rest.
 
+Groups resnet1x1_b8 (all twelve stride-1 1x1s at batch 8), proj (the
+strided 1x1 projections at batch 1 and 8) and bert_b8 (BERT-base's GEMMs
+alone at 8 x 128 tokens) are issue 13's GEMM-shaped rows; --peers picks
+peers, --cpu-time times each call in the calling thread's CPU time (1
+thread), which a busy shared machine's preemption does not inflate.
+
 Usage: PYTHONPATH=python python3 benchmarks/x86_kernels_bench.py [--threads 1 2]
-       [--min-time 0.3] [--layers resnet resnet1x1 b8 mobilenet bert attention]
-       [--no-peers] [--tiers ...]
+       [--min-time 0.3] [--layers resnet resnet1x1 b8 resnet1x1_b8 proj bert bert_b8 mobilenet attention]
+       [--no-peers | --peers ort torch-x86 torch-onednn] [--cpu-time] [--tiers ...]
 """
 from __future__ import annotations
 
@@ -114,6 +120,23 @@ LAYERS = {
         Layer("rn50 3x3 256->256 @14 b8", "conv", (256, 14, 256, 3, 1, 1), 8),
         Layer("rn50 1x1 1024->256 @14 b8", "conv", (1024, 14, 256, 1, 1, 1), 8),
         Layer("rn50 1x1 2048->512 @7 b8", "conv", (2048, 7, 512, 1, 1, 1), 8),
+        Layer("bert gemm 1024x768x768", "gemm", (1024, 768, 768)),
+        Layer("bert gemm 1024x3072x768", "gemm", (1024, 3072, 768)),
+        Layer("bert gemm 1024x768x3072", "gemm", (1024, 768, 3072)),
+    ],
+    # gemm13 (RESULTS.md section 192): all twelve stride-1 1x1s of ResNet-50 at batch 8, and its
+    # strided 1x1 projections (gathered by the AMX driver) at batch 1 and 8.
+    "resnet1x1_b8": [
+        Layer(f"rn50 1x1 {c}->{k} @{h} b8", "conv", (c, h, k, 1, 1, 1), 8)
+        for c, k, h in [(64, 64, 56), (64, 256, 56), (256, 64, 56), (256, 128, 56), (128, 512, 28),
+                        (512, 128, 28), (512, 256, 28), (256, 1024, 14), (1024, 256, 14), (1024, 512, 14),
+                        (512, 2048, 7), (2048, 512, 7)]
+    ],
+    "proj": [
+        Layer(f"rn50 1x1/2 {c}->{k} @{h}" + (" b8" if b == 8 else ""), "conv", (c, h, k, 1, 2, 1), b)
+        for b in (1, 8) for c, k, h in [(256, 512, 56), (512, 1024, 28), (1024, 2048, 14)]
+    ],
+    "bert_b8": [
         Layer("bert gemm 1024x768x768", "gemm", (1024, 768, 768)),
         Layer("bert gemm 1024x3072x768", "gemm", (1024, 3072, 768)),
         Layer("bert gemm 1024x768x3072", "gemm", (1024, 768, 3072)),
@@ -347,9 +370,10 @@ def set_threads(n: int) -> None:
         pass
 
 
-def time_alternating(impls: Dict[str, Callable[[], object]], min_time: float
-                     ) -> Dict[str, float]:
-    """Median seconds per call, the implementations called in turn."""
+def time_alternating(impls: Dict[str, Callable[[], object]], min_time: float,
+                     clock: Callable[[], float] = time.perf_counter) -> Dict[str, float]:
+    """Median seconds per call, the implementations called in turn (clock:
+    wall time, or the calling thread's CPU time with --cpu-time)."""
     for f in impls.values():
         f()
     samples: Dict[str, List[float]] = {name: [] for name in impls}
@@ -357,9 +381,9 @@ def time_alternating(impls: Dict[str, Callable[[], object]], min_time: float
     rounds = 0
     while spent < min_time * len(impls) or rounds < 15:
         for name, f in impls.items():
-            t0 = time.perf_counter()
+            t0 = clock()
             f()
-            dt = time.perf_counter() - t0
+            dt = clock() - t0
             samples[name].append(dt)
             spent += dt
         rounds += 1
@@ -374,6 +398,12 @@ def main() -> None:
     ap.add_argument("--min-time", type=float, default=0.3, help="seconds per implementation")
     ap.add_argument("--layers", nargs="+", default=list(LAYERS), choices=list(LAYERS))
     ap.add_argument("--no-peers", action="store_true")
+    ap.add_argument("--peers", nargs="+", default=["ort", "torch-x86", "torch-onednn"],
+                    choices=["ort", "torch-x86", "torch-onednn"], help="which peers run (default: all)")
+    ap.add_argument("--cpu-time", action="store_true",
+                    help="time each call in the calling thread's CPU time (1 thread: every implementation "
+                         "here computes on the calling thread), not wall time: preemption by other jobs "
+                         "on a shared machine is left out")
     ap.add_argument("--tiers", nargs="+", default=[None],
                     choices=["amx", "avx512vnni", "avxvnni", "avx2", "ref"],
                     help="ISA caps to run int8rt under (default: the CPU's best)")
@@ -409,13 +439,15 @@ def main() -> None:
                     impls[f"int8rt {kname}"] = f
                     ours_name = ours_name or f"int8rt {kname}"
                 if not args.no_peers:
-                    for maker in (lambda: ort_impl(layer, rng, threads),
-                                  lambda: torch_impl(layer, rng, "x86"),
-                                  lambda: torch_impl(layer, rng, "onednn")):
-                        made = maker()
+                    makers = {"ort": lambda: ort_impl(layer, rng, threads),
+                              "torch-x86": lambda: torch_impl(layer, rng, "x86"),
+                              "torch-onednn": lambda: torch_impl(layer, rng, "onednn")}
+                    for peer in args.peers:
+                        made = makers[peer]()
                         if made is not None:
                             impls[made[1]] = made[0]
-                med = time_alternating(impls, args.min_time)
+                clock = time.thread_time if args.cpu_time else time.perf_counter
+                med = time_alternating(impls, args.min_time, clock)
                 ours = med[ours_name]
                 for name, t in med.items():
                     gops = 2.0 * layer.macs() / t / 1e9

@@ -112,6 +112,9 @@ TEST(X86Twins, ConvEqualsReference) {
       {17, 4, 4, 17, 1, 1, 1, 0, 1, 1},     // gathered: 16 pixels, K 17
       {65, 3, 11, 47, 1, 1, 1, 0, 1, 1},    // 33 pixels, reduction 65 (2 chunks)
       {64, 9, 9, 64, 1, 1, 2, 0, 1, 1},     // 1x1 stride 2: gathered
+      {64, 33, 34, 40, 1, 1, 2, 0, 1, 1},   // 1x1 stride 2, 17 x 17 out: AMX output rows in place (16 + 1)
+      {96, 5, 69, 33, 1, 1, 2, 0, 1, 1},    // in place rows of 35 (32 + 3), C 96 reads on; the last row gathered
+      {32, 4, 50, 20, 1, 1, 3, 0, 1, 1},    // stride 3, 2 x 17 out, C 32 (a chunk over two pixels)
       {13, 6, 5, 32, 3, 3, 1, 1, 1, 1},     // 3x3, reduction 117
       {64, 9, 9, 64, 3, 3, 1, 1, 1, 1},     // reduction 576 = 9 chunks
       {16, 7, 6, 49, 3, 3, 2, 1, 1, 1},     // stride 2

@@ -145,6 +145,7 @@ TEST(X86TwinsU8Codes, ConvEqualsReference) {
       {17, 4, 4, 17, 1, 1, 1, 0, 1, 1},    // gathered, reduction 17 (c4 tail 1)
       {65, 3, 11, 47, 1, 1, 1, 0, 1, 1},   // 33 pixels, reduction 65 (AMX: 2 chunks)
       {64, 9, 9, 64, 1, 1, 2, 0, 1, 1},    // 1x1 stride 2
+      {96, 5, 69, 33, 1, 1, 2, 0, 1, 1},   // 1x1 stride 2, AMX output rows of 35 in place, the last gathered
       {13, 6, 5, 32, 3, 3, 1, 1, 1, 1},    // 3x3 padded, reduction 117
       {64, 9, 9, 64, 3, 3, 1, 1, 1, 1},    // 3x3 64 -> 64 (ResNet-50's), 9 chunks
       {16, 7, 6, 49, 3, 3, 2, 1, 1, 1},    // stride 2, K 49

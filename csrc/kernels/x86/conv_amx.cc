@@ -18,7 +18,11 @@
 // they add exactly 0 (any byte times 0), and only the rows whose reads
 // would pass the end of the input are gathered; this replaced a gather of
 // every row, which cost MobileNet-class 1x1s with 16..48 input channels
-// 1.1-2.3x against VNNI (RESULTS.md section 168). Otherwise each work item
+// 1.1-2.3x against VNNI (RESULTS.md section 168). A strided unpadded 1x1
+// (ResNet-50's projections) with at least 16 output columns reads the same
+// way one output row per call, rows stride_w * C bytes apart (256 -> 512
+// @56 / 2 at batch 8: x0.85 against its gather, RESULTS.md section 192);
+// narrower ones gather, the next tile's pixels prefetched. Otherwise each work item
 // gathers its up to 32 output pixels into a panel of 32 rows x kchunks * 64
 // bytes (each tap's C/groups input channels, or ConvShape::pad_value for
 // padding, which tdpbssd multiplies like any input byte; the S taps
@@ -85,13 +89,24 @@ bool reads_input_directly(const ConvShape& s) {
          s.pad_left == 0 && s.pad_bottom == 0 && s.pad_right == 0;
 }
 
+// A strided, unpadded 1x1 with at least this many output columns reads the
+// pixels of one output row in place (rows stride_w * C bytes apart, one call
+// per output row) instead of gathering them (RESULTS.md section 192).
+constexpr int kStridedRowsMinWidth = 16;
+
+bool reads_rows_strided(const ConvShape& s) {
+  return s.R == 1 && s.S == 1 && (s.stride_h > 1 || s.stride_w > 1) && s.pad_top == 0 && s.pad_left == 0 &&
+         s.pad_bottom == 0 && s.pad_right == 0 && s.out_w() >= kStridedRowsMinWidth;
+}
+
 class PackedAmxConv final : public PackedConv {
  public:
   // Weights packed by conv_amx_pack.h for s (shared, never written while
   // this runs); comp: their amx_compensation where s's input is u8-coded.
   PackedAmxConv(const AmxUkernel& u, const ConvShape& s, std::shared_ptr<const AlignedBuffer<int8_t>> packed,
                 std::shared_ptr<const AlignedBuffer<int32_t>> comp = nullptr)
-      : u_(u), shape_(s), layout_(s), direct_(reads_input_directly(s)), packed_(std::move(packed)),
+      : u_(u), shape_(s), layout_(s), direct_(reads_input_directly(s)), strided_(reads_rows_strided(s)),
+        packed_(std::move(packed)),
         comp_(std::move(comp)) {}
 
   const ConvShape& shape() const override { return shape_; }
@@ -99,12 +114,14 @@ class PackedAmxConv final : public PackedConv {
     auto copy = std::make_unique<PackedAmxConv>(*this);
     copy->shape_ = kernels::with_input_size(shape_, H, W);
     copy->direct_ = reads_input_directly(copy->shape_);  // the layout depends on C, K, R, S, groups only
+    copy->strided_ = reads_rows_strided(copy->shape_);
     return copy;
   }
   std::unique_ptr<PackedConv> with_row_window(int H, int pad_top, int pad_bottom) const override {
     auto copy = std::make_unique<PackedAmxConv>(*this);
     copy->shape_ = kernels::with_row_window(shape_, H, pad_top, pad_bottom);
     copy->direct_ = reads_input_directly(copy->shape_);
+    copy->strided_ = reads_rows_strided(copy->shape_);
     return copy;
   }
   void run(int batch, const int8_t* x, const Epilogue& ep, void* y) const override;
@@ -114,11 +131,14 @@ class PackedAmxConv final : public PackedConv {
  private:
   // Rows [p0, p0 + mr) of group g's A into panel (rows kchunks * 64 apart).
   void gather(const int8_t* x, int64_t p0, int mr, int g, int8_t* panel) const;
+  // A 1x1's gather of rows [p0, p0 + mr) (group g) asked for ahead, into L2.
+  void prefetch_gather(const int8_t* x, int64_t p0, int mr, int g) const;
 
   AmxUkernel u_;
   ConvShape shape_;
   AmxLayout layout_;
   bool direct_;
+  bool strided_;  // reads_rows_strided: an item is one output row, read in place
   std::shared_ptr<const AlignedBuffer<int8_t>> packed_;  // shared by with_input_size copies
   std::shared_ptr<const AlignedBuffer<int32_t>> comp_;   // u8-coded input only
 };
@@ -165,6 +185,28 @@ void PackedAmxConv::gather(const int8_t* x, int64_t p0, int mr, int g, int8_t* p
   }
 }
 
+// A strided 1x1 (ResNet-50's projections) gathers one input pixel's C/groups
+// bytes per row, from pixels `stride` apart: the hardware prefetchers do not
+// run ahead of that walk, and each tile's gather waited on memory with the
+// tile unit idle. Asking for the next tile's pixels before this tile's call
+// overlaps those misses with its tile products (RESULTS.md section 192).
+void PackedAmxConv::prefetch_gather(const int8_t* x, int64_t p0, int mr, int g) const {
+  const ConvShape& s = shape_;
+  const int OH = s.out_h(), OW = s.out_w();
+  const int64_t lines = (layout_.cg + 63) / 64;
+  for (int i = 0; i < mr; ++i) {
+    const int64_t p = p0 + i;
+    const int64_t n = p / (int64_t{OH} * OW);
+    const int ih = static_cast<int>(p / OW % OH) * s.stride_h - s.pad_top;
+    const int iw = static_cast<int>(p % OW) * s.stride_w - s.pad_left;
+    if (ih < 0 || ih >= s.H || iw < 0 || iw >= s.W) continue;
+    // Addresses formed as integers (no pointer leaves x); a prefetch faults on nothing.
+    const uintptr_t at = reinterpret_cast<uintptr_t>(x) +
+                         static_cast<uintptr_t>(((n * s.H + ih) * s.W + iw) * s.C + int64_t{g} * layout_.cg);
+    for (int64_t l = 0; l < lines; ++l) __builtin_prefetch(reinterpret_cast<const void*>(at + 64 * l), 0, 2);
+  }
+}
+
 void PackedAmxConv::run(int batch, const int8_t* x, const Epilogue& ep, void* y) const {
   check_epilogue(ep, u_.conv_name);
   if (batch < 0) throw InvalidArgument(std::string(u_.conv_name) + ": batch must be >= 0");
@@ -180,7 +222,7 @@ void PackedAmxConv::run(int batch, const int8_t* x, const Epilogue& ep, void* y)
          (P + amx::kMR - 1) / amx::kMR * L.groups >= int64_t{4} * tiles_per_item * kMinItems) {
     tiles_per_item *= 2;
   }
-  const int64_t rows_per_item = int64_t{amx::kMR} * tiles_per_item;
+  const int64_t rows_per_item = strided_ ? s.out_w() : int64_t{amx::kMR} * tiles_per_item;
   const int64_t ptiles = (P + rows_per_item - 1) / rows_per_item;
   const int64_t base_items = ptiles * L.groups;
   // Blocks per item: all of the group's, or an even share when the pixel
@@ -204,6 +246,8 @@ void PackedAmxConv::run(int batch, const int8_t* x, const Epilogue& ep, void* y)
   const int64_t grain = total_macs < kParallelMacs ? items : 1;
   const int64_t row_bytes = int64_t{L.kchunks} * amx::kKChunk;
   const AmxFn fn = s.input_codes == Codes::kU8 ? u_.fn_u8 : u_.fn;
+  // Gathered 1x1s ask for the next pixel tile's input ahead (prefetch_gather).
+  const bool prefetch_next = !direct_ && s.R == 1 && s.S == 1;
 
   // The microkernel call for rows [p0, p0 + mr) of group g's A at a (rows
   // a_stride apart) and the run of blocks from b0.
@@ -226,7 +270,7 @@ void PackedAmxConv::run(int batch, const int8_t* x, const Epilogue& ep, void* y)
     // This thread's gathered rows (64-byte aligned), grown once (no allocation per run).
     thread_local AlignedBuffer<int8_t> panel;
     if (panel.size() < amx::kMR * row_bytes) panel = AlignedBuffer<int8_t>(amx::kMR * row_bytes);
-    int64_t gathered = -1;  // the (32-pixel tile, group) the panel holds
+    int64_t gathered = -1;  // the (first pixel, group) of the rows the panel holds
     for (int64_t item = begin; item < end; ++item) {
       const int run = static_cast<int>(run_major ? item / base_items : item % runs);
       const int64_t pg = run_major ? item % base_items : item / runs;
@@ -240,11 +284,25 @@ void PackedAmxConv::run(int batch, const int8_t* x, const Epilogue& ep, void* y)
         call(p0, mr, g, b0, x + p0 * s.C + int64_t{g} * L.cg, s.C);
         continue;
       }
+      // Strided rows in place (reads_rows_strided): output row p0 / OW's pixels, each read for
+      // row_bytes, which must end inside the input.
+      if (strided_) {
+        const int64_t orow = p0 / s.out_w();
+        const int64_t at = ((orow / s.out_h() * s.H + orow % s.out_h() * s.stride_h) * s.W) * s.C + int64_t{g} * L.cg;
+        const int64_t a_stride = int64_t{s.stride_w} * s.C;
+        if (at + (mr - 1) * a_stride + row_bytes <= int64_t{batch} * s.H * s.W * s.C) {
+          call(p0, mr, g, b0, x + at, a_stride);
+          continue;
+        }
+      }
       for (int64_t q0 = p0; q0 < p0 + mr; q0 += amx::kMR) {
         const int qr = static_cast<int>(std::min<int64_t>(amx::kMR, p0 + mr - q0));
-        const int64_t key = q0 / amx::kMR * L.groups + g;
+        const int64_t key = q0 * L.groups + g;
         if (gathered != key) gather(x, q0, qr, g, panel.data());
         gathered = key;
+        if (prefetch_next && q0 + amx::kMR < P) {
+          prefetch_gather(x, q0 + amx::kMR, static_cast<int>(std::min<int64_t>(amx::kMR, P - q0 - amx::kMR)), g);
+        }
         call(q0, qr, g, b0, panel.data(), row_bytes);
       }
     }
