@@ -241,6 +241,14 @@ void fuse_gelu(Network& net, PassReport* report);
 // FP32 engines only (fuse_matmul_epilogue.cc).
 void fuse_matmul_epilogue(Network& net, PassReport* report);
 
+// [Add(s, mask)] -> Softmax (last axis) -> [Where(IsNaN(p), 0, p)] becomes one
+// Softmax with "int8rt_mask" = 1 (input 1 added to s first) and / or
+// "int8rt_nan_to_zero" = 1, writing the chain's last tensor. Exact (the
+// unfused operations in their order; engine/ops/softmax_f32.cc). Not part of
+// run_default_passes: the INT8 lowering reads the unfused chain, so the
+// builder applies it to FP32 engines only (fuse_attention_softmax.cc).
+void fuse_attention_softmax(Network& net, PassReport* report);
+
 // Conv -> Sigmoid + Mul(y, Sigmoid(y)) (Swish / SiLU) becomes the Conv with
 // "int8rt_activation" = "Swish", writing the Mul's output. Exact (the FP32
 // Conv applies the tier's Sigmoid then a multiply). Not part of
