@@ -68,7 +68,8 @@ def run(model: onnx.ModelProto, inputs: dict, optimize: bool, bf16: bool = False
         engine.save(path)
         engine = int8rt.Engine.load(path)
     y = engine.create_execution_context().run(inputs)["y"]
-    return y, [layer["detail"] for layer in engine.layers() if layer["op"] == "Softmax"]
+    return y, [layer["detail"].split(" kernel=")[0] for layer in engine.layers()
+               if layer["op"] in ("Softmax", "int8rt.Bf16Attention")]
 
 
 # (mask shape, guard); no mask and no guard is a bare Softmax, nothing to fuse
@@ -98,13 +99,15 @@ def test_fused_softmax_same_bits_as_unfused(isa: str, s: int, mask: tuple | None
 
 @pytest.mark.parametrize("bf16", [False, True])
 def test_fused_softmax_mask_first_reloaded_and_bf16(bf16: bool, tmp_path) -> None:
-    """The mask as the Add's first input; a saved and reloaded engine; the
-    BF16 engine's attention (its products in BF16, the fused rows in FP32)."""
+    """The mask as the Add's first input; a saved and reloaded engine; in the
+    BF16 engine the whole chain is one int8rt.Bf16Attention (products in
+    BF16, the fused rows in FP32, one product of the batch at a time)."""
     s, shape = 33, (B, 1, 1, 33)
     model, inputs = attention_model(s, shape, True, mask_first=True), feed(s, shape)
     fused, details = run(model, inputs, optimize=True, bf16=bf16, reload=True, tmp_path=tmp_path)
     plain, _ = run(model, inputs, optimize=False, bf16=bf16)
-    assert details == ["fp32 softmax + mask + nan guard"], details
+    want = "bf16 attention (q kt, softmax + mask + nan guard, p v)" if bf16 else "fp32 softmax + mask + nan guard"
+    assert details == [want], details
     assert fused.tobytes() == plain.tobytes()
 
 
@@ -127,3 +130,42 @@ def test_chains_left_unfused(case: str) -> None:
     want = "fp32 softmax + nan guard" if case == "widening_mask" else "fp32 softmax"  # (the guard alone still fuses)
     assert details == [want], details
     assert fused.tobytes() == plain.tobytes()
+
+
+BF16_TIERS = ["ref"] + (["avx512"] if int8rt.kernels.isa_info()["avx512"]["cpu"] else [])
+
+
+@pytest.mark.parametrize("isa", BF16_TIERS)
+@pytest.mark.parametrize("s", [1, 17, 40, 130])
+@pytest.mark.parametrize("mask,guard", CHAINS, ids=["key_row", "key_row_noguard", "full", "full_noguard", "1d",
+                                                    "guard_only"])
+def test_bf16_attention_same_bits_as_unfused(isa: str, s: int, mask: tuple | None, guard: bool) -> None:
+    """int8rt.Bf16Attention (engine/ops/bf16_attention.cc) == the unfused BF16
+    MatMul, Add, Softmax, IsNaN / Where and MatMul layers, bit for bit, under
+    each cap (ref: the scalar BF16 kernel; avx512: the best this CPU has, AMX
+    here when it has it); 130 keys cross the AMX tile's 32 columns and 16-pair
+    k block, and 40 x 40 x 8 products run across threads."""
+    shape = None if mask is None else tuple(s if d == "s" else d for d in mask)
+    model, inputs = attention_model(s, shape, guard), feed(s, shape)
+    int8rt.set_max_isa(isa if isa == "ref" else None)
+    try:
+        fused, details = run(model, inputs, optimize=True, bf16=True)
+        plain, plain_details = run(model, inputs, optimize=False, bf16=True)
+    finally:
+        int8rt.set_max_isa(None)
+    want = ("bf16 attention (q kt, softmax" + (" + mask" if shape is not None else "") +
+            (" + nan guard" if guard else "") + ", p v)")
+    assert details == [want] and plain_details == ["fp32 softmax"], (details, plain_details)
+    assert fused.tobytes() == plain.tobytes(), (isa, s, mask, guard)
+    ref = np.einsum("bhmk,bhkn->bhmn", inputs["q"].astype(np.float64), inputs["kt"])
+    if shape is not None:
+        ref = ref + inputs["mask"]
+    with np.errstate(invalid="ignore"):
+        ref = np.exp(ref - ref.max(-1, keepdims=True))
+        ref = ref / ref.sum(-1, keepdims=True)
+    ref = (np.nan_to_num(ref, nan=0.0) if guard else ref) @ inputs["v"]
+    # BF16 bound against FP64: operands rounded to 8 bits of mantissa (2^-8 relative each) through two products
+    assert np.array_equal(np.isnan(fused), np.isnan(ref))  # unguarded rows masked out entirely stay NaN
+    ok = ~np.isnan(ref)
+    err = np.abs(fused[ok] - ref[ok]).max(initial=0.0) / max(np.abs(ref[ok]).max(initial=0.0), 1e-30)
+    assert err < 0.05, err

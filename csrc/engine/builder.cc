@@ -743,6 +743,7 @@ std::shared_ptr<Engine> Builder::build(const std::map<std::string, float>& scale
       PassReport fused;
       fuse_matmul_epilogue(net, &fused);
       fuse_attention_softmax(net, &fused);
+      fuse_bf16_attention(net, &fused);
       fuse_swish(net, &fused);
       fuse_float_chain(net, &fused);
       for (const auto& line : fused.lines) report += line + "\n";

@@ -249,6 +249,14 @@ void fuse_matmul_epilogue(Network& net, PassReport* report);
 // builder applies it to FP32 engines only (fuse_attention_softmax.cc).
 void fuse_attention_softmax(Network& net, PassReport* report);
 
+// A BF16 engine's MatMul(q, kt) -> Softmax (last axis, plain or fused above)
+// -> MatMul(p, v), both MatMuls bf16 with activation operands whose batch
+// dims are the scores', becomes one int8rt.Bf16Attention (inputs q, kt, v
+// [, mask]) writing the second product's output; bits unchanged
+// (engine/ops/bf16_attention.cc). Builder, FP32 engines, after
+// mark_bf16_layers and fuse_attention_softmax (fuse_bf16_attention.cc).
+void fuse_bf16_attention(Network& net, PassReport* report);
+
 // Conv -> Sigmoid + Mul(y, Sigmoid(y)) (Swish / SiLU) becomes the Conv with
 // "int8rt_activation" = "Swish", writing the Mul's output. Exact (the FP32
 // Conv applies the tier's Sigmoid then a multiply). Not part of
