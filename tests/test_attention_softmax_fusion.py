@@ -24,15 +24,19 @@ B, H, D = 2, 3, 8
 
 
 def attention_model(s: int, mask_shape: tuple | None, guard: bool, mask_first: bool = False,
-                    zero: float = 0.0, axis: int = -1) -> onnx.ModelProto:
-    """q [B, H, s, D] x kt [B, H, D, s] -> (+ mask) -> Softmax -> (guard) -> x v [B, H, s, D]."""
+                    zero: float = 0.0, axis: int = -1, late_mask: bool = False) -> onnx.ModelProto:
+    """q [B, H, s, D] x kt [B, H, D, s] -> (+ mask) -> Softmax -> (guard) -> x v [B, H, s, D];
+    late_mask: the mask added is Neg(Neg(mask)), computed after the first product (MiniLM's first layer)."""
     nodes = [helper.make_node("MatMul", ["q", "kt"], ["scores"])]
+    if late_mask:
+        nodes += [helper.make_node("Neg", ["mask"], ["neg_mask"]), helper.make_node("Neg", ["neg_mask"], ["late"])]
     inputs = [helper.make_tensor_value_info(n, TensorProto.FLOAT, shp)
               for n, shp in (("q", [B, H, s, D]), ("kt", [B, H, D, s]), ("v", [B, H, s, D]))]
     last = "scores"
     if mask_shape is not None:
         inputs.append(helper.make_tensor_value_info("mask", TensorProto.FLOAT, list(mask_shape)))
-        nodes.append(helper.make_node("Add", ["mask", last] if mask_first else [last, "mask"], ["logits"]))
+        m = "late" if late_mask else "mask"
+        nodes.append(helper.make_node("Add", [m, last] if mask_first else [last, m], ["logits"]))
         last = "logits"
     nodes.append(helper.make_node("Softmax", [last], ["probs"], axis=axis))
     last = "probs"
@@ -169,3 +173,14 @@ def test_bf16_attention_same_bits_as_unfused(isa: str, s: int, mask: tuple | Non
     ok = ~np.isnan(ref)
     err = np.abs(fused[ok] - ref[ok]).max(initial=0.0) / max(np.abs(ref[ok]).max(initial=0.0), 1e-30)
     assert err < 0.05, err
+
+
+def test_bf16_attention_mask_computed_after_the_first_product() -> None:
+    """The mask produced between the two products (the node order MiniLM's
+    first layer has): the fused layer takes the second product's place."""
+    s, shape = 24, (B, 1, 1, 24)
+    model, inputs = attention_model(s, shape, True, late_mask=True), feed(s, shape)
+    fused, details = run(model, inputs, optimize=True, bf16=True)
+    plain, _ = run(model, inputs, optimize=False, bf16=True)
+    assert details == ["bf16 attention (q kt, softmax + mask + nan guard, p v)"], details
+    assert fused.tobytes() == plain.tobytes()

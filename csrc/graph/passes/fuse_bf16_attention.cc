@@ -9,9 +9,10 @@
 // times (RESULTS.md section 193); each step is the unfused layer's own call,
 // so the bits are the unfused chain's. The batch dims of q, kt and v must
 // be the scores' own (no broadcast between them; the layer checks it per
-// run). The node takes the first MatMul's place (v and the mask must exist
-// there: they are network inputs or produced earlier), else the chain is
-// left alone. Runs after mark_bf16_layers and fuse_attention_softmax, FP32
+// run). The node takes the second MatMul's place: everything it reads exists
+// there (the mask may be computed after the first product, as MiniLM's
+// first layer does), and nothing between the two products reads the scores
+// or the probabilities. Runs after mark_bf16_layers and fuse_attention_softmax, FP32
 // engines only (builder.cc).
 #include "graph/passes/pass_util.h"
 
@@ -24,9 +25,6 @@ bool bf16_product(const Network& net, const Node& n) {
          !net.tensor(n.inputs[1]).is_constant && net.tensor(n.inputs[0]).dtype == DataType::kFloat32 &&
          net.tensor(n.inputs[1]).dtype == DataType::kFloat32;
 }
-
-// Produced before node `at` (or not produced by a node at all).
-bool ready_at(const Network& net, int tensor, int at) { return tensor < 0 || net.tensor(tensor).producer < at; }
 
 // The batch dims (all but the last two) of `t`, rank >= 2, else false.
 bool batch_of(const Network& net, int t, std::vector<int64_t>* batch) {
@@ -64,7 +62,6 @@ void fuse_bf16_attention(Network& net, PassReport* report) {
       continue;
     }
     const int v = pv.inputs[1], mask = masked ? sm.inputs[1] : -1;
-    if (!ready_at(net, v, static_cast<int>(n)) || !ready_at(net, mask, static_cast<int>(n))) continue;
     Node fused;
     fused.name = pv.name;
     fused.op = "int8rt.Bf16Attention";
@@ -79,8 +76,8 @@ void fuse_bf16_attention(Network& net, PassReport* report) {
     passes::kill_node(net, pv_id);
     passes::kill_node(net, sm_id);
     passes::kill_node(net, static_cast<int>(n));
-    net.nodes()[n] = fused;
-    net.tensor(y).producer = static_cast<int>(n);
+    net.nodes()[pv_id] = fused;
+    net.tensor(y).producer = pv_id;
     if (report) report->add(line);
   }
   net.compact();
