@@ -7,10 +7,16 @@ built with optimize=False), on every softmax tier, for masks of every
 broadcast form (a key row per batch, a full [B, H, S, S] one, a 1-D one, the
 mask as the Add's first input), rows masked out entirely (NaN before the
 guard, 0 after), without a mask, without a guard, sequence lengths off the
-16-lane vector width, and a saved and reloaded engine; chains it must not
+16-lane vector width, and a saved and reloaded engine; steady-state runs of
+both fused layers make no C++ heap allocation; chains it must not
 take (a mask widening the scores, a guard with another constant, a Softmax
 over another axis) stay unfused."""
 from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
 
 import numpy as np
 import onnx
@@ -184,3 +190,48 @@ def test_bf16_attention_mask_computed_after_the_first_product() -> None:
     plain, _ = run(model, inputs, optimize=False, bf16=True)
     assert details == ["bf16 attention (q kt, softmax + mask + nan guard, p v)"], details
     assert fused.tobytes() == plain.tobytes()
+
+
+ALLOC_CHILD = textwrap.dedent("""
+    import ctypes, json, sys
+    import numpy as np
+    import int8rt
+    from test_attention_softmax_fusion import attention_model, feed
+    counter = ctypes.CDLL(sys.argv[1])
+    counter.alloc_counter_stop.restype = ctypes.c_long
+    out = {}
+    for bf16 in (False, True):
+        engine = int8rt.build_engine(attention_model(40, (2, 1, 1, 40), True).SerializeToString(),
+                                     int8rt.BuilderConfig(precision="fp32", bf16=bf16))
+        for threads in (1, 2):
+            int8rt.set_num_threads(threads)
+            ctx = engine.create_execution_context()
+            f = feed(40, (2, 1, 1, 40))
+            o = {k: np.empty_like(v) for k, v in ctx.run(f).items()}
+            for _ in range(2):
+                ctx.run(f, o)
+            counts = []
+            for _ in range(3):
+                counter.alloc_counter_start()
+                ctx.run(f, o)
+                counts.append(counter.alloc_counter_stop())
+            out[f"{[la['op'] for la in engine.layers()]} {threads} thread(s)"] = counts
+    print(json.dumps(out))
+""")
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="LD_PRELOAD allocation counter (glibc)")
+def test_fused_layers_steady_state_runs_make_no_cpp_heap_allocation(tmp_path) -> None:
+    """The fused Softmax (FP32 engine) and int8rt.Bf16Attention (BF16 engine)
+    keep their plans in place and their scores per thread: nothing allocated
+    per run once warm (test_run_allocations.py's counter)."""
+    from test_run_allocations import _alloc_counter, _child_env
+
+    lib = _alloc_counter(tmp_path)
+    done = subprocess.run([sys.executable, "-c", ALLOC_CHILD, lib], env=_child_env(lib, None), capture_output=True,
+                          text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-4000:]
+    counts = json.loads(done.stdout.strip().splitlines()[-1])
+    assert any("int8rt.Bf16Attention" in k for k in counts) and any("Softmax" in k for k in counts), counts
+    for run, c in counts.items():
+        assert min(c) == 0, f"{run}: C++ heap allocations per steady-state run: {c}"

@@ -91,7 +91,8 @@ class Bf16AttentionLayer : public Layer {
     const float* kt = in[1]->data<float>();
     const float* v = in[2]->data<float>();
     float* y = out[0]->data<float>();
-    Shape scores_shape = in[0]->shape();
+    BroadcastDims scores_shape;  // q's shape with N last, held in place: a run allocates nothing
+    for (int64_t d : in[0]->shape()) scores_shape.push_back(d);
     scores_shape.back() = p.N;
     const size_t rank = scores_shape.size();
     BroadcastDims strides;
