@@ -742,6 +742,8 @@ std::shared_ptr<Engine> Builder::build(const std::map<std::string, float>& scale
     if (config_.optimize) {  // after calibration's last look at the unfused tensors; BF16 layers are skipped
       PassReport fused;
       fuse_matmul_epilogue(net, &fused);
+      fuse_attention_softmax(net, &fused);
+      fuse_bf16_attention(net, &fused);
       fuse_swish(net, &fused);
       fuse_float_chain(net, &fused);
       for (const auto& line : fused.lines) report += line + "\n";

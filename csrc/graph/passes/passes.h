@@ -241,6 +241,22 @@ void fuse_gelu(Network& net, PassReport* report);
 // FP32 engines only (fuse_matmul_epilogue.cc).
 void fuse_matmul_epilogue(Network& net, PassReport* report);
 
+// [Add(s, mask)] -> Softmax (last axis) -> [Where(IsNaN(p), 0, p)] becomes one
+// Softmax with "int8rt_mask" = 1 (input 1 added to s first) and / or
+// "int8rt_nan_to_zero" = 1, writing the chain's last tensor. Exact (the
+// unfused operations in their order; engine/ops/softmax_f32.cc). Not part of
+// run_default_passes: the INT8 lowering reads the unfused chain, so the
+// builder applies it to FP32 engines only (fuse_attention_softmax.cc).
+void fuse_attention_softmax(Network& net, PassReport* report);
+
+// A BF16 engine's MatMul(q, kt) -> Softmax (last axis, plain or fused above)
+// -> MatMul(p, v), both MatMuls bf16 with activation operands whose batch
+// dims are the scores', becomes one int8rt.Bf16Attention (inputs q, kt, v
+// [, mask]) writing the second product's output; bits unchanged
+// (engine/ops/bf16_attention.cc). Builder, FP32 engines, after
+// mark_bf16_layers and fuse_attention_softmax (fuse_bf16_attention.cc).
+void fuse_bf16_attention(Network& net, PassReport* report);
+
 // Conv -> Sigmoid + Mul(y, Sigmoid(y)) (Swish / SiLU) becomes the Conv with
 // "int8rt_activation" = "Swish", writing the Mul's output. Exact (the FP32
 // Conv applies the tier's Sigmoid then a multiply). Not part of

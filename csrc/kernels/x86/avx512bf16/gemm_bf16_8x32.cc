@@ -188,11 +188,15 @@ void bf16_pairs(const float* src, int64_t kc, int n, uint16_t* dst) {
 void bf16_rows(const float* src, int64_t kc, int n, uint16_t* dst, int64_t ld) {
   alignas(64) uint16_t row[16];
   if (n == 1) {  // one row, contiguous both sides (the AMX GEMM's row-major A): 16 k per conversion
-    for (int64_t k = 0; k < kc; k += 16) {
-      const int w = kc - k < 16 ? static_cast<int>(kc - k) : 16;
-      const __mmask16 m = w == 16 ? 0xFFFF : static_cast<__mmask16>((1u << w) - 1);
-      _mm256_store_si256(reinterpret_cast<__m256i*>(row), (__m256i)_mm512_cvtneps_pbh(_mm512_maskz_loadu_ps(m, src + k)));
-      std::memcpy(dst + k, row, static_cast<size_t>(w) * 2);  // dst[0 * ld + k]: j = 0
+    // Stored straight to dst[0 * ld + k] (j = 0), the tail masked: a variable-length memcpy per 16 values
+    // through a stack row was a libc call each (RESULTS.md section 193).
+    int64_t k = 0;
+    for (; k + 16 <= kc; k += 16) {
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(dst + k), (__m256i)_mm512_cvtneps_pbh(_mm512_loadu_ps(src + k)));
+    }
+    if (k < kc) {
+      const __mmask16 m = static_cast<__mmask16>((1u << (kc - k)) - 1);
+      _mm256_mask_storeu_epi16(dst + k, m, (__m256i)_mm512_cvtneps_pbh(_mm512_maskz_loadu_ps(m, src + k)));
     }
     return;
   }

@@ -175,6 +175,8 @@ inline void _mm256_store_si256(__m256i* p, __m256i v) {
   detail::check_aligned(p, 32, "VMOVDQA store: address not 32-byte aligned (#GP)");
   std::memcpy(static_cast<void*>(p), v.bytes, 32);
 }
+// VMOVDQU store: all 32 bytes, any alignment.
+inline void _mm256_storeu_si256(__m256i* p, __m256i v) { std::memcpy(static_cast<void*>(p), v.bytes, 32); }
 inline __m512 _mm512_maskz_loadu_ps(__mmask16 m, const void* p) {
   return detail::maskz_load<float, 64, FloatTag>(static_cast<const float*>(p), m);
 }

@@ -1,0 +1,159 @@
+// int8rt.Bf16Attention (graph/passes/fuse_bf16_attention.cc): a BF16
+// engine's softmax(q kt [+ mask]) v, inputs q [..., M, K], kt [..., K, N],
+// v [..., N, Dv] and an optional float32 mask broadcasting to the scores
+// [..., M, N] (never widening them), every operand's batch dims the scores'
+// own; attribute int8rt_nan_to_zero = 1: a NaN probability becomes +0.
+// Output [..., M, Dv], float32.
+//
+// One product of the batch at a time (the int8 twin, int8rt.QAttention, does
+// the same): its scores [M][N] go to a per-thread buffer that stays in L2
+// (64 KB for BERT's 128 tokens) instead of a [batch, heads, M, N] tensor
+// that at batch 8 is 6 MB per layer, written by the first product, read and
+// written by the Softmax, read by the second. Each step is the unfused
+// layer's own call, so the output is bit for bit the unfused BF16 chain's
+// (tests/test_attention_softmax_fusion.py checks ==):
+//   scores = q_t kt_t     GemmBf16Kernel::run_activations, as the BF16 MatMul
+//                         layer calls it per product (engine/ops/gemm_f32.cc)
+//   rows                  the softmax family's attention rows: + mask, the
+//                         softmax rule, the NaN guard (engine/ops/softmax_f32.cc's
+//                         fused form)
+//   y_t = p v_t           run_activations again
+// (the tiling of a product never changes a bit: kernels/gemm_bf16.cc).
+#include <algorithm>
+#include <vector>
+
+#include "core/thread_pool.h"
+#include "engine/layer.h"
+#include "engine/ops/bf16_gemm.h"
+#include "engine/ops/broadcast_loop.h"
+#include "engine/ops/op_util.h"
+#include "int8rt/error.h"
+#include "kernels/aligned_buffer.h"
+#include "kernels/softmax_f32.h"
+
+namespace int8rt {
+namespace engine {
+namespace {
+
+class Bf16AttentionLayer : public Layer {
+ public:
+  explicit Bf16AttentionLayer(const Node& node)
+      : prefix_(layer_error_prefix(node)),
+        masked_(node.inputs.size() > 3 && node.inputs[3] >= 0),
+        nan_to_zero_(node.attrs.get_int("int8rt_nan_to_zero", 0) != 0),
+        softmax_(&kernels::choose<kernels::SoftmaxF32Kernel>()) {
+    bf16_.choose();
+  }
+
+  // Batch dims and the product's sizes; throws naming the layer when the operands do not fit.
+  struct Plan {
+    int64_t T = 1, M = 0, K = 0, N = 0, Dv = 0;
+  };
+  Plan plan(const std::vector<const Value*>& in) const {
+    const Value& q = require_input(in, 0, DataType::kFloat32, prefix_);
+    const Value& kt = require_input(in, 1, DataType::kFloat32, prefix_);
+    const Value& v = require_input(in, 2, DataType::kFloat32, prefix_);
+    const Shape &sq = q.shape(), &sk = kt.shape(), &sv = v.shape();
+    const size_t r = sq.size();
+    if (r < 2 || sk.size() != r || sv.size() != r || !std::equal(sq.begin(), sq.end() - 2, sk.begin()) ||
+        !std::equal(sq.begin(), sq.end() - 2, sv.begin()) || sk[r - 2] != sq[r - 1] || sv[r - 2] != sk[r - 1]) {
+      throw InvalidArgument(prefix_ + "q " + shape_str(sq) + ", kt " + shape_str(sk) + " and v " + shape_str(sv) +
+                            " are not one batch of products");
+    }
+    Plan p;
+    for (size_t d = 0; d + 2 < r; ++d) p.T *= sq[d];
+    p.M = sq[r - 2];
+    p.K = sq[r - 1];
+    p.N = sk[r - 1];
+    p.Dv = sv[r - 1];
+    return p;
+  }
+
+  std::vector<std::pair<DataType, Shape>> infer(const std::vector<const Value*>& in) const override {
+    plan(in);
+    Shape out = in[0]->shape();
+    out.back() = in[2]->shape().back();
+    if (masked_) {
+      Shape scores = in[0]->shape();
+      scores.back() = in[1]->shape().back();
+      const Value& mask = require_input(in, 3, DataType::kFloat32, prefix_);
+      if (broadcast_shapes(scores, mask.shape(), prefix_) != scores) {
+        throw InvalidArgument(prefix_ + "the mask must broadcast to the scores' shape");
+      }
+    }
+    return {{DataType::kFloat32, out}};
+  }
+
+  void run(const std::vector<const Value*>& in, const std::vector<Value*>& out) const override {
+    const Plan p = plan(in);
+    if (p.T * p.M * p.Dv == 0) return;
+    const float* q = in[0]->data<float>();
+    const float* kt = in[1]->data<float>();
+    const float* v = in[2]->data<float>();
+    float* y = out[0]->data<float>();
+    BroadcastDims scores_shape;  // q's shape with N last, held in place: a run allocates nothing
+    for (int64_t d : in[0]->shape()) scores_shape.push_back(d);
+    scores_shape.back() = p.N;
+    const size_t rank = scores_shape.size();
+    BroadcastDims strides;
+    if (masked_) broadcast_strides_into(in[3]->shape(), scores_shape, strides);
+    const float* mask = masked_ ? in[3]->data<float>() : nullptr;
+    auto one = [&](int64_t t, bool parallel) {
+      thread_local kernels::AlignedBuffer<float> scores_buf;  // per thread, grown, never shrunk
+      if (scores_buf.size() < p.M * p.N) scores_buf = kernels::AlignedBuffer<float>(p.M * p.N);
+      float* s = scores_buf.data();
+      bf16_.kernel->run_activations(p.M, p.N, p.K, {q + t * p.M * p.K, p.K, false}, {kt + t * p.K * p.N, p.N, false},
+                                    s, p.N, false, parallel);
+      kernels::ref::AttentionRows rows;
+      rows.nan_to_zero = nan_to_zero_;
+      if (masked_) {
+        int64_t base = 0, rest = t;
+        for (size_t d = rank - 2; d-- > 0;) {
+          base += (rest % scores_shape[d]) * strides[d];
+          rest /= scores_shape[d];
+        }
+        rows.mask = mask + base;
+        rows.mask_row_step = strides[rank - 2];
+        rows.mask_col_step = strides[rank - 1];
+      }
+      if (p.N > 0) softmax_->attention(p.M, p.N, rows, s);
+      bf16_.kernel->run_activations(p.M, p.Dv, p.N, {s, p.N, false}, {v + t * p.N * p.Dv, p.Dv, false},
+                                    y + t * p.M * p.Dv, p.Dv, false, parallel);
+    };
+    // As the MatMul layer splits a batch of products (gemm_f32.cc): small ones across threads, large ones inside.
+    if (p.M * p.N * p.K < (1 << 20) && p.T > 1) {
+      parallel_for(p.T, 1, [&](int64_t begin, int64_t end) {
+        for (int64_t t = begin; t < end; ++t) one(t, false);
+      });
+    } else {
+      for (int64_t t = 0; t < p.T; ++t) one(t, true);
+    }
+  }
+
+  std::string describe() const override {
+    return std::string("bf16 attention (q kt, softmax") + (masked_ ? " + mask" : "") +
+           (nan_to_zero_ ? " + nan guard" : "") + ", p v)" + bf16_.describe();
+  }
+  bool accepts_empty_inputs() const override { return true; }
+
+ private:
+  static std::string shape_str(const Shape& s) {
+    std::string r = "[";
+    for (size_t i = 0; i < s.size(); ++i) r += (i ? ", " : "") + std::to_string(s[i]);
+    return r + "]";
+  }
+
+  std::string prefix_;
+  bool masked_, nan_to_zero_;
+  Bf16Gemm bf16_;
+  const kernels::SoftmaxF32Kernel* softmax_;
+};
+
+INT8RT_REGISTER_LAYER("int8rt.Bf16Attention", [](const Network&, const Node& node) -> std::unique_ptr<Layer> {
+  require_inputs(node, 3);
+  return std::make_unique<Bf16AttentionLayer>(node);
+});
+
+}  // namespace
+}  // namespace engine
+}  // namespace int8rt
