@@ -37,7 +37,7 @@
 // arithmetic of its own after the dot products but that add. Int8 outputs
 // go two rows at a time, clamped on the narrowed bytes where the step's
 // |t| < 2^30 (amx/requant_rows2.h: the same bytes, fewer instructions;
-// 1.01-1.14x the microkernel at batch 8, RESULTS.md section 195).
+// 1.03-1.14x the microkernel at K <= 256, level above, RESULTS.md section 195).
 // u8-coded residual and output (TileEpilogue::residual_xor / out_xor):
 // natively the epilogue applies them in its registers (a residual load's and
 // the narrowed row's one vpxor, INT8RT_EPILOGUE_U8_CODES); the emulated
