@@ -7,7 +7,8 @@
 // all N channels. CODES=u8 runs the ResNet-50 case of RESULTS.md section 176:
 // u8-coded input (gemm_tile_u8 from -128 * sum(w)) and int8 output, with a
 // u8-coded residual (RES=u8, the default there; RES=s8: int8-coded; RES=none);
-// CODES=s8 (default) int8 codes, no residual unless RES says.
+// CODES=s8 (default) int8 codes, no residual unless RES says. LO=0 clamps at 0
+// (ReLU; default -128).
 // Random bytes (timing only; tests/cpp check values). Prints per shape the
 // medians and the best thread-CPU times of both, the tree's fraction of the peak and
 // base / tree (the speed-up).
@@ -68,7 +69,7 @@ void run_shape(int M, int N, int K, double peak, int rows, bool u8, int res_mode
       t.acc_init = u8 ? comp.data() : nullptr;
       t.ep.scale = scale.data();
       t.ep.bias = bias.data();
-      t.ep.lo = -128.0f;
+      t.ep.lo = std::getenv("LO") ? static_cast<float>(std::atof(std::getenv("LO"))) : -128.0f;
       t.ep.hi = 127.0f;
       t.ep.y = y.p + static_cast<int64_t>(p0) * N;
       t.ep.y_stride = N;

@@ -34,7 +34,10 @@
 // accumulators are exact. Accumulators go through two 32 x 32 int32 buffers
 // (one filled while the other is requantized) to the AVX-512 epilogue of
 // avx512vnni/epilogue.h (ref/requantize.h in vector form), so AMX adds no
-// arithmetic of its own after the dot products but that add.
+// arithmetic of its own after the dot products but that add. Int8 outputs
+// go two rows at a time, clamped on the narrowed bytes where the step's
+// |t| < 2^30 (amx/requant_rows2.h: the same bytes, fewer instructions;
+// 1.03-1.14x the microkernel at K <= 256, level above, RESULTS.md section 195).
 // u8-coded residual and output (TileEpilogue::residual_xor / out_xor):
 // natively the epilogue applies them in its registers (a residual load's and
 // the narrowed row's one vpxor, INT8RT_EPILOGUE_U8_CODES); the emulated
@@ -51,6 +54,7 @@
 #include <cstdint>
 
 #include "kernels/x86/amx/amx_tile.h"
+#include "kernels/x86/amx/requant_rows2.h"
 #include "kernels/x86/amx/table_rows.h"
 #include "kernels/x86/avx512vnni/epilogue.h"
 #include "kernels/abi/conv_gemm_s8.h"
@@ -275,7 +279,27 @@ void epilogue_step(const AmxTile& t, const Step& st, const int32_t* acc, int8_t*
   const __m512i flip = _mm512_set1_epi8(static_cast<char>(ep.table ? 0 : ep.out_xor));
   const __m128i res_flip = _mm_set1_epi8(static_cast<char>(ep.residual_xor));
 #endif
-  for (int i = 0; i < st.mr; ++i) {
+  int i = 0;
+  if (ep.lo >= -128.0f && ep.hi <= 127.0f && byte_clamp_ok(ce, t.kchunks, ep.residual, ep.residual_scale)) {
+    // Rows in pairs, clamped as bytes (amx/requant_rows2.h); an odd last row below.
+#if INT8RT_EPILOGUE_U8_CODES
+    const Rows2 r2 = make_rows2(ce, n, ep, ep.table ? 0 : ep.out_xor);
+#else
+    const Rows2 r2 = make_rows2(ce, n, ep, 0);
+#endif
+    for (; i + 1 < st.mr; i += 2) {
+      const __m512i a0[2] = {sums(i, 0), n > 16 ? sums(i, 1) : _mm512_setzero_si512()};
+      const __m512i a1[2] = {sums(i + 1, 0), n > 16 ? sums(i + 1, 1) : _mm512_setzero_si512()};
+      int8_t* y0 = y + i * ep.y_stride;
+      if (ep.residual) {
+        const int8_t* res0 = ep.residual + i * ep.residual_stride;
+        store_rows2<true>(r2, a0, a1, res0, res0 + ep.residual_stride, y0, y0 + ep.y_stride);
+      } else {
+        store_rows2<false>(r2, a0, a1, nullptr, nullptr, y0, y0 + ep.y_stride);
+      }
+    }
+  }
+  for (; i < st.mr; ++i) {
     __m512i rows[2] = {sums(i, 0), _mm512_setzero_si512()};
     if (n > 16) rows[1] = sums(i, 1);
     const int8_t* res = ep.residual ? ep.residual + i * ep.residual_stride : nullptr;
