@@ -12,7 +12,8 @@
 # later runs are incremental. CUDA is off (host code is what is checked).
 # CPP_TESTS=0 neither builds nor runs the C++ unit tests (41 more sanitized
 # objects), for a run of chosen Python tests; PY_TESTS=0 runs the C++ unit
-# tests only. Where ccache is installed it
+# tests only (GTEST_FILTER=pattern: those of them). The C++ tests run one
+# suite per process, their logs in BUILD/cpptests/suite_logs. Where ccache is installed it
 # compiles (unless CMAKE_CXX_COMPILER_LAUNCHER says otherwise), so a later
 # run or session with the same CCACHE_DIR reuses the objects (the sanitized
 # build at -O1 -g is the slow part: about 330 objects).
@@ -42,7 +43,10 @@ if [ "${CPP_TESTS:-1}" != 0 ]; then
   cmake -S tests/cpp -B "$build/cpptests" "${gen[@]}" -DCMAKE_BUILD_TYPE=Release -DCMAKE_CXX_FLAGS="$flags" \
     -Dint8rt_DIR="$site/int8rt/lib/cmake/int8rt" >/dev/null
   cmake --build "$build/cpptests" -j "${JOBS:-2}"
-  "$build/cpptests/int8rt_cpp_tests" --gtest_brief=1
+  # One suite per process (tools/gtest_by_suite.py): every finding is fatal, so
+  # a finding ends its own suite only and one run names them all.
+  python3 tools/gtest_by_suite.py "$build/cpptests/int8rt_cpp_tests" --log-dir "$build/cpptests/suite_logs" \
+    ${GTEST_FILTER:+--filter "$GTEST_FILTER"}
 fi
 
 [ "${PY_TESTS:-1}" != 0 ] || exit 0
