@@ -25,6 +25,13 @@ build=${BUILD:-build/asan}
 mkdir -p "$build"
 build=$(cd "$build" && pwd)
 if command -v ccache >/dev/null; then export CMAKE_CXX_COMPILER_LAUNCHER=${CMAKE_CXX_COMPILER_LAUNCHER:-ccache}; fi
+# -g makes ccache hash the build directory's absolute path (hash_dir), so a
+# checkout elsewhere (another worktree, a later session's) missed every
+# sanitized object of the last one: three sessions recompiled all of them
+# (RESULTS.md 182, 188, 190). Without it, CCACHE_BASEDIR above the checkouts
+# makes the commands equal; the cost is debug info naming the first checkout's
+# directory (line numbers and relative file names stay right).
+export CCACHE_NOHASHDIR=${CCACHE_NOHASHDIR:-1}
 site=$build/site
 # The Python sources, without what tools/dev_build.sh installed beside them.
 rm -rf "$site/int8rt" && mkdir -p "$site" && cp -r python/int8rt "$site/int8rt"
