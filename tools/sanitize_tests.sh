@@ -12,7 +12,9 @@
 # later runs are incremental. CUDA is off (host code is what is checked).
 # CPP_TESTS=0 neither builds nor runs the C++ unit tests (41 more sanitized
 # objects), for a run of chosen Python tests; PY_TESTS=0 runs the C++ unit
-# tests only (GTEST_FILTER=pattern: those of them). The C++ tests run one
+# tests only (CPP_TEST_FILES='test_amx_*.cc;...': only those files built,
+# tests/cpp/CMakeLists.txt's INT8RT_TEST_FILES; GTEST_FILTER=pattern: only
+# those tests run). The C++ tests run one
 # suite per process, their logs in BUILD/cpptests/suite_logs. Where ccache is installed it
 # compiles (unless CMAKE_CXX_COMPILER_LAUNCHER says otherwise), so a later
 # run or session with the same CCACHE_DIR reuses the objects (the sanitized
@@ -48,7 +50,7 @@ if [ "${CPP_TESTS:-1}" != 0 ]; then
   echo "== C++ unit tests (ASan + UBSan)"
   gen=(); command -v ninja >/dev/null && gen=(-G Ninja)
   cmake -S tests/cpp -B "$build/cpptests" "${gen[@]}" -DCMAKE_BUILD_TYPE=Release -DCMAKE_CXX_FLAGS="$flags" \
-    -Dint8rt_DIR="$site/int8rt/lib/cmake/int8rt" >/dev/null
+    -Dint8rt_DIR="$site/int8rt/lib/cmake/int8rt" -DINT8RT_TEST_FILES="${CPP_TEST_FILES:-test_*.cc}" >/dev/null
   cmake --build "$build/cpptests" -j "${JOBS:-2}"
   # One suite per process (tools/gtest_by_suite.py): every finding is fatal, so
   # a finding ends its own suite only and one run names them all.
