@@ -12,7 +12,10 @@
 # later runs are incremental. CUDA is off (host code is what is checked).
 # CPP_TESTS=0 neither builds nor runs the C++ unit tests (41 more sanitized
 # objects), for a run of chosen Python tests; PY_TESTS=0 runs the C++ unit
-# tests only. Where ccache is installed it
+# tests only (CPP_TEST_FILES='test_amx_*.cc;...': only those files built,
+# tests/cpp/CMakeLists.txt's INT8RT_TEST_FILES; GTEST_FILTER=pattern: only
+# those tests run). The C++ tests run one
+# suite per process, their logs in BUILD/cpptests/suite_logs. Where ccache is installed it
 # compiles (unless CMAKE_CXX_COMPILER_LAUNCHER says otherwise), so a later
 # run or session with the same CCACHE_DIR reuses the objects (the sanitized
 # build at -O1 -g is the slow part: about 330 objects).
@@ -24,6 +27,13 @@ build=${BUILD:-build/asan}
 mkdir -p "$build"
 build=$(cd "$build" && pwd)
 if command -v ccache >/dev/null; then export CMAKE_CXX_COMPILER_LAUNCHER=${CMAKE_CXX_COMPILER_LAUNCHER:-ccache}; fi
+# -g makes ccache hash the build directory's absolute path (hash_dir), so a
+# checkout elsewhere (another worktree, a later session's) missed every
+# sanitized object of the last one: three sessions recompiled all of them
+# (RESULTS.md 182, 188, 190). Without it, CCACHE_BASEDIR above the checkouts
+# makes the commands equal; the cost is debug info naming the first checkout's
+# directory (line numbers and relative file names stay right).
+export CCACHE_NOHASHDIR=${CCACHE_NOHASHDIR:-1}
 site=$build/site
 # The Python sources, without what tools/dev_build.sh installed beside them.
 rm -rf "$site/int8rt" && mkdir -p "$site" && cp -r python/int8rt "$site/int8rt"
@@ -40,9 +50,12 @@ if [ "${CPP_TESTS:-1}" != 0 ]; then
   echo "== C++ unit tests (ASan + UBSan)"
   gen=(); command -v ninja >/dev/null && gen=(-G Ninja)
   cmake -S tests/cpp -B "$build/cpptests" "${gen[@]}" -DCMAKE_BUILD_TYPE=Release -DCMAKE_CXX_FLAGS="$flags" \
-    -Dint8rt_DIR="$site/int8rt/lib/cmake/int8rt" >/dev/null
+    -Dint8rt_DIR="$site/int8rt/lib/cmake/int8rt" -DINT8RT_TEST_FILES="${CPP_TEST_FILES:-test_*.cc}" >/dev/null
   cmake --build "$build/cpptests" -j "${JOBS:-2}"
-  "$build/cpptests/int8rt_cpp_tests" --gtest_brief=1
+  # One suite per process (tools/gtest_by_suite.py): every finding is fatal, so
+  # a finding ends its own suite only and one run names them all.
+  python3 tools/gtest_by_suite.py "$build/cpptests/int8rt_cpp_tests" --log-dir "$build/cpptests/suite_logs" \
+    ${GTEST_FILTER:+--filter "$GTEST_FILTER"}
 fi
 
 [ "${PY_TESTS:-1}" != 0 ] || exit 0

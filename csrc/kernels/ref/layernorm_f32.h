@@ -63,17 +63,36 @@ struct Lanes16d {
   MomentVec part[kMomentParts];  // lanes kMomentLanes * k .. in part k
 };
 
-// x[0 .. kMomentLanes) widened to double (exact). GCC's generic tuning
-// splits an 8-wide __builtin_convertvector into two 4-wide halves and an
-// insert, so the AVX-512 width names its one instruction.
-static inline MomentVec load_lanes(const float* x) {
+// x[0 .. kMomentLanes) widened to double (exact), into v. GCC's generic
+// tuning splits an 8-wide __builtin_convertvector into two 4-wide halves and
+// an insert, so the AVX-512 width names its one instruction.
+// Vectors go through references, never by value: four doubles are an AVX
+// register, and a translation unit compiled without AVX (the reference tier,
+// the providers) would return one in memory where an AVX one returns it in
+// ymm0, a signature whose ABI depends on the flags (GCC's -Wpsabi warning).
+// The functions are static inline, so no call crossed translation units and
+// the warning named no real mismatch; by reference there is none to name.
+static inline void load_lanes(const float* x, MomentVec& v) {
 #if defined(__AVX512F__)
-  return reinterpret_cast<MomentVec>(_mm512_cvtps_pd(_mm256_loadu_ps(x)));
+  v = reinterpret_cast<MomentVec>(_mm512_cvtps_pd(_mm256_loadu_ps(x)));
 #else
   MomentVecF f;
   std::memcpy(&f, x, sizeof f);
-  return __builtin_convertvector(f, MomentVec);
+  v = __builtin_convertvector(f, MomentVec);
 #endif
+}
+
+// acc += x[0 .. kMomentLanes) (the first pass's sums).
+static inline void add_lanes(MomentVec& acc, const float* x) {
+  MomentVec v;
+  load_lanes(x, v);
+  acc += v;
+}
+
+// d = x[0 .. kMomentLanes) - m (the second pass's deviations).
+static inline void deviation_lanes(const float* x, const MomentVec& m, MomentVec& d) {
+  load_lanes(x, d);
+  d -= m;
 }
 
 // lane 0 + ... + lane 15 as the fixed tree above.
@@ -92,17 +111,18 @@ static inline Moments moments(const float* x, int64_t n, double eps) {
   if (full < n) std::memcpy(tail, x + full, static_cast<size_t>(n - full) * sizeof(float));
   Lanes16d s = {};
   for (int64_t i = 0; i < full; i += 16) {
-    for (int k = 0; k < kMomentParts; ++k) s.part[k] += load_lanes(x + i + kMomentLanes * k);
+    for (int k = 0; k < kMomentParts; ++k) add_lanes(s.part[k], x + i + kMomentLanes * k);
   }
   if (full < n) {
-    for (int k = 0; k < kMomentParts; ++k) s.part[k] += load_lanes(tail + kMomentLanes * k);  // + 0.0: dead lanes
+    for (int k = 0; k < kMomentParts; ++k) add_lanes(s.part[k], tail + kMomentLanes * k);  // + 0.0: dead lanes
   }
   const double mean = lane_tree_sum(s) / static_cast<double>(n);
   const MomentVec m = MomentVec{} + mean;
   Lanes16d q = {};
   for (int64_t i = 0; i < full; i += 16) {
     for (int k = 0; k < kMomentParts; ++k) {
-      const MomentVec d = load_lanes(x + i + kMomentLanes * k) - m;
+      MomentVec d;
+      deviation_lanes(x + i + kMomentLanes * k, m, d);
       q.part[k] += d * d;
     }
   }
@@ -112,7 +132,8 @@ static inline Moments moments(const float* x, int64_t n, double eps) {
       MomentMask lane = {};
       for (int j = 0; j < kMomentLanes; ++j) lane[j] = kMomentLanes * k + j;
       const MomentMask live = lane < rem;
-      const MomentVec d = load_lanes(tail + kMomentLanes * k) - m;
+      MomentVec d;
+      deviation_lanes(tail + kMomentLanes * k, m, d);
       q.part[k] += reinterpret_cast<MomentVec>(reinterpret_cast<MomentMask>(d * d) & live);
     }
   }
@@ -134,12 +155,12 @@ static inline void moments_rows(const float* const* x, int64_t n, double eps, Mo
   Lanes16d s[kRows] = {};
   for (int64_t i = 0; i < full; i += 16) {
     for (int r = 0; r < kRows; ++r) {
-      for (int k = 0; k < kMomentParts; ++k) s[r].part[k] += load_lanes(x[r] + i + kMomentLanes * k);
+      for (int k = 0; k < kMomentParts; ++k) add_lanes(s[r].part[k], x[r] + i + kMomentLanes * k);
     }
   }
   if (full < n) {
     for (int r = 0; r < kRows; ++r) {
-      for (int k = 0; k < kMomentParts; ++k) s[r].part[k] += load_lanes(tail[r] + kMomentLanes * k);
+      for (int k = 0; k < kMomentParts; ++k) add_lanes(s[r].part[k], tail[r] + kMomentLanes * k);
     }
   }
   double mean[kRows];
@@ -152,7 +173,8 @@ static inline void moments_rows(const float* const* x, int64_t n, double eps, Mo
   for (int64_t i = 0; i < full; i += 16) {
     for (int r = 0; r < kRows; ++r) {
       for (int k = 0; k < kMomentParts; ++k) {
-        const MomentVec d = load_lanes(x[r] + i + kMomentLanes * k) - m[r];
+        MomentVec d;
+        deviation_lanes(x[r] + i + kMomentLanes * k, m[r], d);
         q[r].part[k] += d * d;
       }
     }
@@ -164,7 +186,8 @@ static inline void moments_rows(const float* const* x, int64_t n, double eps, Mo
         MomentMask lane = {};
         for (int j = 0; j < kMomentLanes; ++j) lane[j] = kMomentLanes * k + j;
         const MomentMask live = lane < rem;
-        const MomentVec d = load_lanes(tail[r] + kMomentLanes * k) - m[r];
+        MomentVec d;
+        deviation_lanes(tail[r] + kMomentLanes * k, m[r], d);
         q[r].part[k] += reinterpret_cast<MomentVec>(reinterpret_cast<MomentMask>(d * d) & live);
       }
     }
