@@ -27,6 +27,7 @@
 #include "engine/ops/bf16_gemm.h"
 #include "engine/ops/broadcast_loop.h"
 #include "engine/ops/op_util.h"
+#include "engine/value.h"
 #include "int8rt/error.h"
 #include "kernels/aligned_buffer.h"
 #include "kernels/softmax_f32.h"
@@ -137,12 +138,6 @@ class Bf16AttentionLayer : public Layer {
   bool accepts_empty_inputs() const override { return true; }
 
  private:
-  static std::string shape_str(const Shape& s) {
-    std::string r = "[";
-    for (size_t i = 0; i < s.size(); ++i) r += (i ? ", " : "") + std::to_string(s[i]);
-    return r + "]";
-  }
-
   std::string prefix_;
   bool masked_, nan_to_zero_;
   Bf16Gemm bf16_;
