@@ -5,7 +5,8 @@ layer's median summed by op (BF16 MatMuls split into constant-weight Linear
 layers and products of two activations; int8rt.Bf16Attention is the fused
 attention); OpenVINO bf16 (1 thread, PERF_COUNT) summed by node type and the
 kernel it ran (exec_type), medians over runs of its real time per node.
-Both on e2e_feeds.py's encoders at sequence 128.
+Both on e2e_feeds.py's encoders at sequence 128. With ``--no-ov`` it gives the
+int8rt rows alone, as the former bf16gemm_bert_ops.py did (section 186).
 
 Usage: PYTHONPATH=<tree>/python python3 benchmarks/bf16enc_op_profile.py [--models bert_base minilm]
        [--batches 1 8] [--runs 5] [--models-dir /tmp/e2eamx/models] [--no-ov]
