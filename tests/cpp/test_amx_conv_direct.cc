@@ -7,9 +7,8 @@
 // and (dilation_w 2) channel mode; the batch in groups of images; K around 16 / 32; strides 1, 2, 3; symmetric and asymmetric
 // padding; dilation; batch 1 and 3; all -128 / all 127 data; residual; int8
 // and float outputs; u8-coded input, output and residual; pad_value != 0;
-// int8 clamp bounds other than -128 / 127 (the epilogue's rows in pairs
-// clamp the narrowed bytes, amx/requant_rows2.h) and scales large enough to
-// keep the float clamps; guard bytes after every output (kernel_test_util.h).
+// int8 clamp bounds other than -128 / 127 (ReLU, half-way, lo == hi) and
+// scales that reach 2^30; guard bytes after every output (kernel_test_util.h).
 #if defined(INT8RT_TEST_X86_TWINS)
 
 #include <gtest/gtest.h>
@@ -301,14 +300,12 @@ TEST(AmxConvDirect, U8Codes) {
   }
 }
 
-// Clamp bounds other than -128 / 127 on int8 outputs, byte for byte: the
-// epilogue requantizes grid rows in pairs and clamps the narrowed bytes at
-// round(lo) / round(hi) (half-way bounds, lo == hi, bounds past every
-// value); a pair with a junk column or past the job's last row; residual and
-// u8 codings; scales whose |t| may pass 2^30 keep the float clamps (the whole
-// layer, one channel). Shapes: 5 x 7 outputs (grid 9 wide: junk rows inside
-// pairs, 43 grid rows: an odd last job), 56-wide rows, the 7x7/2 stem in
-// rows mode and space-to-depth, K 17 / 40 / 64.
+// Clamp bounds other than -128 / 127 on int8 outputs, byte for byte with
+// the reference's float clamp then round half to even (half-way bounds,
+// lo == hi, bounds past every value), with and without a residual, in the
+// u8 codings; scales whose |t| may pass 2^30 (the whole layer, one channel).
+// Shapes: 5 x 7 outputs (grid 9 wide: junk columns, 43 grid rows: an odd
+// last job), 56-wide rows, the 7x7/2 stem (space-to-depth), K 17 / 40 / 64.
 TEST(AmxConvDirect, ClampBoundsEqualReference) {
   const std::vector<Conv> shapes = {{64, 5, 7, 40, 3, 3, 1, 1, 1, 1}, {64, 3, 56, 64, 3, 3, 1, 1, 1, 1},
                                     {128, 6, 6, 17, 3, 3, 1, 1, 1, 1}, {3, 13, 11, 64, 7, 7, 2, 3, 1, 1}};

@@ -36,7 +36,6 @@
 
 #include "kernels/x86/amx/amx_tile.h"
 #include "kernels/x86/amx/conv_direct.h"
-#include "kernels/x86/amx/requant_rows2.h"
 #include "kernels/x86/avx512vnni/epilogue.h"
 
 namespace int8rt {
@@ -100,15 +99,6 @@ class Pending {
     if (nb_ == 1) ce_[1] = ce_[0];  // copied by packed_rows_to, never applied
     lo_ = _mm512_set1_ps(ep_.lo);
     hi_ = _mm512_set1_ps(ep_.hi);
-    // Rows in pairs clamped as bytes (amx/requant_rows2.h) where its bound holds.
-    pairs_ = packed_row_ && ep_.lo >= -128.0f && ep_.hi <= 127.0f &&
-             byte_clamp_ok(ce_, s.taps * s.cchunks, ep_.residual, ep_.residual_scale);
-    if (pairs_) {
-      rows2_ = make_rows2(ce_, n, ep_, out_xor_);
-#if INT8RT_EPILOGUE_U8_CODES
-      rows2_.res_flip = res_flip_;  // ep_'s residual_xor is zeroed above
-#endif
-    }
     rows_ = s.p_end - p0 < 32 ? static_cast<int>(s.p_end - p0) : 32;
     i_ = 0;
     oh_ = p0 / s.grid_w;
@@ -119,10 +109,6 @@ class Pending {
   void rows_to(int end) {
     if (end > rows_) end = rows_;
     if (i_ >= end) return;  // none due (or no job yet: s_ unset)
-    if (pairs_) {
-      ep_.residual ? paired_rows_to<true>(end) : paired_rows_to<false>(end);
-      return;
-    }
     if (packed_row_) {
       packed_rows_to(end);
       return;
@@ -137,47 +123,6 @@ class Pending {
   }
 
  private:
-  // rows_to for pairs_ jobs: grid rows i, i + 1 requantized together (the
-  // last may pass `end` by one); a junk or missing row of a pair goes to a
-  // local line (its residual read from a zero line). From locals, as below.
-  template <bool kResidual>
-  void paired_rows_to(int end) {
-    const ep512::ChannelEpilogue ce[2] = {ce_[0], ce_[1]};
-    Rows2 r2 = rows2_;
-    r2.ce = ce;
-    const int grid_w = s_->grid_w, out_w = s_->out_w, rows = rows_;
-    int8_t* const y = static_cast<int8_t*>(ep_.y);
-    const int8_t* const res = ep_.residual;
-    const int64_t y_stride = ep_.y_stride, res_stride = ep_.residual_stride;
-    const int32_t* const acc = acc_;
-    alignas(64) int8_t junk[64];
-    alignas(64) static constexpr int8_t kZeros[64] = {};
-    int i = i_, ow = ow_;
-    int64_t oh = oh_;
-    for (; i < end; i += 2) {
-      int8_t* yp[2] = {junk, junk};
-      const int8_t* rp[2] = {kZeros, kZeros};
-      for (int k = 0; k < 2; ++k, ++ow) {
-        if (ow == grid_w) {
-          ow = 0;
-          ++oh;
-        }
-        if (ow < out_w && i + k < rows) {
-          const int64_t o = oh * out_w + ow;
-          yp[k] = y + o * y_stride;
-          if constexpr (kResidual) rp[k] = res + o * res_stride;
-        }
-      }
-      if (yp[0] == junk && yp[1] == junk) continue;
-      const __m512i a0[2] = {_mm512_load_si512(acc + 32 * i), _mm512_load_si512(acc + 32 * i + 16)};
-      const __m512i a1[2] = {_mm512_load_si512(acc + 32 * i + 32), _mm512_load_si512(acc + 32 * i + 48)};
-      store_rows2<kResidual>(r2, a0, a1, rp[0], rp[1], yp[0], yp[1]);
-    }
-    i_ = i;
-    ow_ = ow;
-    oh_ = oh;
-  }
-
   // rows_to for packed_row_ jobs, from locals: the int8 stores may alias
   // any member (char aliasing), which otherwise are all reloaded per row
   // (measured alone: 5.0-5.3 ns a 32-channel row, 3.1-3.4 from locals).
@@ -246,8 +191,7 @@ class Pending {
   int n_ = 0, nb_ = 1, rows_ = 0, i_ = 0, ow_ = 0;
   int64_t oh_ = 0;
   uint8_t out_xor_ = 0, res_xor_ = 0;
-  bool packed_row_ = true, pairs_ = false;
-  Rows2 rows2_{};
+  bool packed_row_ = true;
 };
 
 // Issues the dot products of 32 grid rows from `a` (tap 0, chunk 0) against
