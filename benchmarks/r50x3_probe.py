@@ -16,9 +16,19 @@ kernel's). Copies:
              "pre-tilestore"), not all four after the last product
   pairs      the kernel of commit 940c454d: rows requantized in pairs with
              the clamp on the narrowed bytes (amx/requant_rows2.h)
-Timing only: the removal copies compute wrong values by design; pairs and
-pre_store were not kept (pairs passed the direct-conv tests in the library;
-pre_store was never value-checked).
+  arith_reg  the row's arithmetic (as store_requantized_row<2>, no residual)
+             on register inputs, the result xor-ed into a register: no load,
+             no store
+  arith_nocvt  the same with its two conversions (cvtdq2ps, cvtps2dq) replaced
+             by an OR / a cast
+  vec16      16 independent zmm mul / add per row and nothing else
+  vec16_store  the same plus one 64-byte store per row to a local line
+  magic      the row with both conversions as magic-number adds (int32 ->
+             float exact only for |acc| < 2^22; float -> int32 after the
+             clamp, round half to even, exact)
+Timing only: the removal copies compute wrong values by design; pairs,
+pre_store and magic were not kept (pairs passed the direct-conv tests in the
+library; pre_store and magic were never value-checked).
 
 Usage (repository root, a git checkout; g++ with AMX flags; an AMX-INT8 CPU):
     python benchmarks/r50x3_probe.py [--variants a b ...] [--peak GOPS]
@@ -45,6 +55,68 @@ SINK_STORE = """      alignas(64) int8_t sink[64];
                                       sink, flip, res_flip);
       __asm__ volatile("" :: "m"(sink));"""
 NO_EPI = ("  void rows_to(int end) {\n", "  void rows_to(int end) {\n    return;\n")
+ROWS_TO = "  void rows_to(int end) {\n"
+# arith_reg: the arithmetic, its result kept live in `keep` (one asm use per call).
+ARITH = """      {
+        __m512i q0 = _mm512_cvtps_epi32(_mm512_min_ps(_mm512_max_ps(_mm512_add_ps(_mm512_mul_ps(
+            _mm512_cvtepi32_ps(v[0]), ce[0].scale), ce[0].bias), lo), hi));
+        __m512i q1 = _mm512_cvtps_epi32(_mm512_min_ps(_mm512_max_ps(_mm512_add_ps(_mm512_mul_ps(
+            _mm512_cvtepi32_ps(v[1]), ce[1].scale), ce[1].bias), lo), hi));
+        const __m512i z = _mm512_setzero_si512();
+        const __m512i bb = _mm512_packs_epi16(_mm512_packs_epi32(q0, q1), _mm512_packs_epi32(z, z));
+        const __m512i order = _mm512_set_epi32(15, 11, 7, 3, 14, 10, 6, 2, 13, 9, 5, 1, 12, 8, 4, 0);
+        keep = _mm512_xor_si512(keep, _mm512_xor_si512(_mm512_permutexvar_epi32(order, bb), flip));
+      }"""
+LOOP = "    int i = i_, ow = ow_;\n    int64_t oh = oh_;\n    for (; i < end; ++i, ++ow) {"
+LOOP_END = "    i_ = i;\n    ow_ = ow;\n    oh_ = oh;\n  }\n\n  void row("
+KEEP = [(LOOP, "    __m512i keep = _mm512_setzero_si512();\n" + LOOP),
+        (LOOP_END, '    __asm__ volatile("" :: "v"(keep));\n' + LOOP_END)]
+NO_CVT = [("_mm512_cvtps_epi32(_mm512_min_ps", "_mm512_castps_si512(_mm512_min_ps")] + [
+    (f"_mm512_cvtepi32_ps(v[{j}])", f"_mm512_castsi512_ps(_mm512_or_si512(v[{j}], _mm512_set1_epi32(0x3f800000)))")
+    for j in (0, 1)]
+
+
+def vec16(store: str) -> str:
+    return ROWS_TO + """    if (end > rows_) end = rows_;
+    __m512 a = _mm512_set1_ps(1.0f + i_), b = _mm512_set1_ps(2.0f), c = _mm512_set1_ps(3.0f), d = a;
+    const __m512 m = _mm512_set1_ps(1.0001f);
+    alignas(64) float line[16];
+    for (; i_ < end; ++i_) {
+      for (int k = 0; k < 4; ++k) {
+        a = _mm512_mul_ps(a, m); b = _mm512_mul_ps(b, m); c = _mm512_add_ps(c, m); d = _mm512_add_ps(d, m);
+      }
+      STORE
+    }
+    __asm__ volatile("" :: "v"(a), "v"(b), "v"(c), "v"(d));
+    return;
+""".replace("STORE", store)
+
+
+MAGIC_ROW = """
+// store_requantized_row<2> with the conversions as magic-number adds (timing).
+inline void magic_row(const __m512i* acc, const ep512::ChannelEpilogue* ce, int nc, const int8_t* res,
+                      float residual_scale, __m512 lo, __m512 hi, int8_t* y, __m512i flip, __m128i res_flip) {
+  const __m512i mbits = _mm512_set1_epi32(0x4B400000);  // 1.5 * 2^23
+  const __m512 mf = _mm512_set1_ps(12582912.0f);
+  __m512i q[2];
+  for (int j = 0; j < 2; ++j) {
+    __m512 t = _mm512_sub_ps(_mm512_castsi512_ps(_mm512_add_epi32(acc[j], mbits)), mf);
+    t = _mm512_add_ps(_mm512_mul_ps(t, ce[j].scale), ce[j].bias);
+    if (res) {
+      const __m128i r8 = _mm_xor_si128(_mm_maskz_loadu_epi8(ce[j].m, res + 16 * j), res_flip);
+      t = _mm512_add_ps(t, _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(r8)), _mm512_set1_ps(residual_scale)));
+    }
+    t = _mm512_min_ps(_mm512_max_ps(t, lo), hi);
+    q[j] = _mm512_sub_epi32(_mm512_castps_si512(_mm512_add_ps(t, mf)), mbits);
+  }
+  const __m512i z = _mm512_setzero_si512();
+  const __m512i b = _mm512_packs_epi16(_mm512_packs_epi32(q[0], q[1]), _mm512_packs_epi32(z, z));
+  const __m512i order = _mm512_set_epi32(15, 11, 7, 3, 14, 10, 6, 2, 13, 9, 5, 1, 12, 8, 4, 0);
+  const __mmask64 m = nc >= 64 ? ~__mmask64{0} : (__mmask64{1} << nc) - 1;
+  _mm512_mask_storeu_epi8(y, m, _mm512_xor_si512(_mm512_permutexvar_epi32(order, b), flip));
+}
+
+// The epilogue of one job"""
 
 # pre_store: issue_dots .. strip replaced (from the kernel's issue_dots comment
 # to the end of its anonymous namespace).
@@ -143,8 +215,13 @@ void strip(const AmxConvStrip& s) {
 
 
 def variant(name: str, src: str) -> str:
+    arith = [(LOAD, REG_LOAD), (STORE, ARITH)] + KEEP
     edits = {"same": [], "noepi": [NO_EPI], "regonly": [(LOAD, REG_LOAD), (STORE, SINK_STORE)],
-             "noload": [(LOAD, REG_LOAD)], "nostore": [(STORE, SINK_STORE)]}
+             "noload": [(LOAD, REG_LOAD)], "nostore": [(STORE, SINK_STORE)], "arith_reg": arith,
+             "arith_nocvt": arith, "vec16": [(ROWS_TO, vec16(""))],
+             "vec16_store": [(ROWS_TO, vec16('_mm512_store_ps(line, a);\n      __asm__ volatile("" :: "m"(line));'))],
+             "magic": [("\n// The epilogue of one job", MAGIC_ROW),
+                       ("ep512::store_requantized_row<2>(v, ce, n,", "magic_row(v, ce, n,")]}
     if name == "pairs":
         return subprocess.run(["git", "show", f"{PAIRS_COMMIT}:csrc/kernels/x86/amx/conv_direct_32x32c4.cc"],
                               cwd=sp.ROOT, check=True, capture_output=True, text=True).stdout
@@ -152,10 +229,12 @@ def variant(name: str, src: str) -> str:
         begin = src.index("// Issues the dot products of 32 grid rows")
         end = src.index("}  // namespace\n\nvoid conv_direct_strip(")
         return src[:begin] + PRE_STORE + src[end:]
-    return sp.make_variant(src, edits[name], name)
+    out = sp.make_variant(src, edits[name], name)
+    return sp.make_variant(out, NO_CVT, name) if name == "arith_nocvt" else out
 
 
-NAMES = ["same", "noepi", "regonly", "noload", "nostore", "pre_store", "pairs"]
+NAMES = ["same", "noepi", "regonly", "noload", "nostore", "pre_store", "pairs", "arith_reg", "arith_nocvt", "vec16",
+         "vec16_store", "magic"]
 
 
 def main() -> None:
