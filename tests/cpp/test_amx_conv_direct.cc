@@ -7,13 +7,15 @@
 // and (dilation_w 2) channel mode; the batch in groups of images; K around 16 / 32; strides 1, 2, 3; symmetric and asymmetric
 // padding; dilation; batch 1 and 3; all -128 / all 127 data; residual; int8
 // and float outputs; u8-coded input, output and residual; pad_value != 0;
-// guard bytes after every output (kernel_test_util.h).
+// int8 clamp bounds other than -128 / 127 (ReLU, half-way, lo == hi) and
+// scales that reach 2^30; guard bytes after every output (kernel_test_util.h).
 #if defined(INT8RT_TEST_X86_TWINS)
 
 #include <gtest/gtest.h>
 
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "kernel_test_util.h"
@@ -50,13 +52,18 @@ struct Case {
   Fill fill = Fill::kRandom;
   int8_t pad_value = 0;
   bool u8_in = false, u8_out = false, u8_res = false;
+  // int8 outputs: the clamp (default SweepEpilogue's -128 / 127), every
+  // scale times scale_mul, channel 0's times 1e9 more where huge_channel.
+  float lo = -128.0f, hi = 127.0f, scale_mul = 1.0f;
+  bool huge_channel = false;
 };
 
 std::string describe(const k::ConvShape& s, const Case& cs) {
   return x86_twins::describe(s, cs.batch) + (cs.out == k::OutputType::kInt8 ? " int8" : " float32") +
          (cs.residual ? " residual" : "") + (cs.fill == Fill::kAllMin ? " all-128" : "") +
          (cs.fill == Fill::kAllMax ? " all127" : "") + (cs.u8_in ? " u8-in" : "") + (cs.u8_out ? " u8-out" : "") +
-         (cs.u8_res ? " u8-res" : "");
+         (cs.u8_res ? " u8-res" : "") + " clamp [" + std::to_string(cs.lo) + ", " + std::to_string(cs.hi) +
+         "] scale x" + std::to_string(cs.scale_mul) + (cs.huge_channel ? " (channel 0 x1e9)" : "");
 }
 
 std::vector<int8_t> stored(std::vector<int8_t> q, bool u8) {
@@ -91,6 +98,12 @@ void check(const k::ConvKernel& conv, const Case& cs, uint32_t seed) {
   SweepEpilogue sweep(s, cs.out, seed + 3);
   k::Epilogue& ep = sweep.ep;
   ep.residual_scale = 0.61f;
+  if (cs.out == k::OutputType::kInt8) {
+    ep.clamp_lo = cs.lo;
+    ep.clamp_hi = cs.hi;
+    for (float& f : sweep.scale) f *= cs.scale_mul;
+    if (cs.huge_channel) sweep.scale[0] *= 1e9f;
+  }
   ep.residual = cs.residual ? res.data() : nullptr;
   std::vector<uint8_t> want = run_guarded("ref", n_out * eb, [&](void* y) {
     k::ref::conv2d_s8(plain, cs.batch, x.data(), w.data(), ep, y);
@@ -284,6 +297,51 @@ TEST(AmxConvDirect, U8Codes) {
     cs.fill = Fill::kAllMin;
     cs.out = k::OutputType::kInt8;
     check(*conv, cs, seed++);
+  }
+}
+
+// Clamp bounds other than -128 / 127 on int8 outputs, byte for byte with
+// the reference's float clamp then round half to even (half-way bounds,
+// lo == hi, bounds past every value), with and without a residual, in the
+// u8 codings; scales whose |t| may pass 2^30 (the whole layer, one channel).
+// Shapes: 5 x 7 outputs (grid 9 wide: junk columns, 43 grid rows: an odd
+// last job), 56-wide rows, the 7x7/2 stem (space-to-depth), K 17 / 40 / 64.
+TEST(AmxConvDirect, ClampBoundsEqualReference) {
+  const std::vector<Conv> shapes = {{64, 5, 7, 40, 3, 3, 1, 1, 1, 1}, {64, 3, 56, 64, 3, 3, 1, 1, 1, 1},
+                                    {128, 6, 6, 17, 3, 3, 1, 1, 1, 1}, {3, 13, 11, 64, 7, 7, 2, 3, 1, 1}};
+  const std::vector<std::pair<float, float>> clamps = {{0.0f, 127.0f}, {-0.5f, 127.0f}, {0.5f, 6.5f},
+                                                       {2.5f, 3.5f},   {-3.7f, 100.2f}, {-128.0f, -100.5f},
+                                                       {5.0f, 5.0f},   {126.6f, 127.0f}};
+  for (const k::ConvKernel* conv : kernels()) {
+    uint32_t seed = 900;
+    for (const Conv& c : shapes) {
+      for (int coding = 0; coding < 4; ++coding) {  // all s8, all u8, u8 in / res, u8 out
+        Case cs;
+        cs.c = c;
+        cs.u8_in = cs.u8_res = coding == 1 || coding == 2;
+        cs.u8_out = coding == 1 || coding == 3;
+        for (const auto& [lo, hi] : clamps) {
+          for (bool residual : {false, true}) {
+            cs.lo = lo;
+            cs.hi = hi;
+            cs.residual = residual;
+            check(*conv, cs, seed++);
+            if (::testing::Test::HasFatalFailure()) return;
+          }
+        }
+        cs.lo = 0.0f;
+        cs.hi = 127.0f;
+        cs.residual = true;
+        cs.scale_mul = 1e9f;
+        check(*conv, cs, seed++);
+        cs.scale_mul = 1.0f;
+        cs.huge_channel = true;
+        cs.lo = -3.5f;
+        cs.hi = 6.5f;
+        check(*conv, cs, seed++);
+        if (::testing::Test::HasFatalFailure()) return;
+      }
+    }
   }
 }
 
