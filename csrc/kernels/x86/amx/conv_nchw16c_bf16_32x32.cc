@@ -207,12 +207,13 @@ Lines flat_lines(const Job& job, int64_t CB, int64_t CBP, int64_t H, int64_t W, 
   l.cols = job.x1 - job.x0;
   uint16_t* out = grown(buffers().lines, CBP * l.cols * kRow);
   l.p = out;
-  const bool same = sh == 1 && sw == 1;  // output pixel p reads input pixel p (no division per line)
+  const bool same = sh == 1 && sw == 1;  // output pixel p reads input pixel p
   for (int64_t j = 0; j < CBP; ++j) {
     uint16_t* dst = out + j * l.cols * kRow;
+    int64_t oy = job.x0 / ow, ox = job.x0 - oy * ow;  // output pixel x0 + c, counted (no division per line)
     for (int64_t c = 0; c < l.cols; ++c) {
-      const int64_t p = job.x0 + c;
-      put_line(job.a.x, CB, H * W, j, same ? p : p / ow * sh * W + p % ow * sw, dst + c * kRow);
+      put_line(job.a.x, CB, H * W, j, same ? job.x0 + c : oy * sh * W + ox * sw, dst + c * kRow);
+      if (++ox == ow) ox = 0, ++oy;
     }
   }
   return l;
