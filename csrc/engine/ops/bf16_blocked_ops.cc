@@ -30,6 +30,7 @@
 #include "engine/ops/op_util.h"
 #include "engine/ops/pool_window_2d.h"
 #include "int8rt/threading.h"
+#include "kernels/aligned_buffer.h"
 #include "kernels/nchw16c_bf16.h"
 #include "kernels/ref/bf16.h"
 
@@ -97,11 +98,11 @@ class Bf16BlockedConvLayer : public Layer {
       }
     } else {  // [MB][taps][QP][16][2] BF16 pairs (a 1x1 conv: [MB][QP][16][2])
       const int64_t QP = (C_ + 1) / 2;
-      pairs_w_.assign(static_cast<size_t>(MB * taps * QP * kBf16Block * 2), 0);
+      pairs_w_ = kernels::AlignedBuffer<uint16_t>(MB * taps * QP * kBf16Block * 2);
       for (int64_t m = 0; m < M_; ++m) {
         for (int64_t c = 0; c < C_; ++c) {
           for (int64_t t = 0; t < taps; ++t) {
-            pairs_w_[((((m / kBf16Block) * taps + t) * QP + c / 2) * kBf16Block + m % kBf16Block) * 2 + c % 2] =
+            pairs_w_.data()[((((m / kBf16Block) * taps + t) * QP + c / 2) * kBf16Block + m % kBf16Block) * 2 + c % 2] =
                 bf16::from_f32(W[(m * C_ + c) * taps + t]);
           }
         }
@@ -178,7 +179,7 @@ class Bf16BlockedConvLayer : public Layer {
   // chunks of kTaskBlocks output blocks. On AMX with wide weights
   // (pointwise_batch) runs of the batch's pixels instead.
   void pointwise(const uint16_t* x, const uint16_t* res, uint16_t* y, int64_t N, int64_t P) const {
-    if (kernel_->isa() == kernels::Isa::kAmx && static_cast<int64_t>(pairs_w_.size()) * 2 >= kAmxWideWeights) {
+    if (kernel_->isa() == kernels::Isa::kAmx && pairs_w_.size() * 2 >= kAmxWideWeights) {
       return pointwise_batch(x, res, y, N, P);
     }
     const int64_t CB = blocks(C_), MB = blocks(M_);
@@ -322,7 +323,7 @@ class Bf16BlockedConvLayer : public Layer {
   std::string prefix_;
   int64_t C_ = 0, M_ = 0;
   bool depthwise_ = false, pointwise_ = false;
-  std::vector<uint16_t> pairs_w_;
+  kernels::AlignedBuffer<uint16_t> pairs_w_;  // 64-byte aligned: each B tile row one cache line
   std::vector<float> taps_w_, bias_;
   bool clip_ = false;
   float lo_ = 0.f, hi_ = 0.f;

@@ -207,12 +207,13 @@ Lines flat_lines(const Job& job, int64_t CB, int64_t CBP, int64_t H, int64_t W, 
   l.cols = job.x1 - job.x0;
   uint16_t* out = grown(buffers().lines, CBP * l.cols * kRow);
   l.p = out;
-  const bool same = sh == 1 && sw == 1;  // output pixel p reads input pixel p (no division per line)
+  const bool same = sh == 1 && sw == 1;  // output pixel p reads input pixel p
   for (int64_t j = 0; j < CBP; ++j) {
     uint16_t* dst = out + j * l.cols * kRow;
+    int64_t oy = job.x0 / ow, ox = job.x0 - oy * ow;  // output pixel x0 + c, counted (no division per line)
     for (int64_t c = 0; c < l.cols; ++c) {
-      const int64_t p = job.x0 + c;
-      put_line(job.a.x, CB, H * W, j, same ? p : p / ow * sh * W + p % ow * sw, dst + c * kRow);
+      put_line(job.a.x, CB, H * W, j, same ? job.x0 + c : oy * sh * W + ox * sw, dst + c * kRow);
+      if (++ox == ow) ox = 0, ++oy;
     }
   }
   return l;
@@ -224,8 +225,10 @@ const uint16_t* a_rows(const ConvBf16x16c& a, const Lines& l, const Group& g, in
                        long& stride) {
   const int64_t iy = g.oy * a.sh - a.ph + ky * a.dh;
   if (g.n == 0 || iy < 0 || iy >= a.H) return nullptr;
-  const int64_t r = (iy - l.iy0) / l.row_step, c = (g.ox * a.sw - a.pw + kx * a.dw - l.ix0) / l.col_step;
-  stride = static_cast<long>(a.sw / l.col_step) * l.width * 2;
+  // No division at step 1 (every window of more than one tap per row or column).
+  const int64_t dy = iy - l.iy0, dx = g.ox * a.sw - a.pw + kx * a.dw - l.ix0;
+  const int64_t r = l.row_step == 1 ? dy : dy / l.row_step, c = l.col_step == 1 ? dx : dx / l.col_step;
+  stride = static_cast<long>(l.col_step == 1 ? a.sw : a.sw / l.col_step) * l.width * 2;
   return l.p + ((j * l.rows + r) * l.cols + c) * l.width;
 }
 
@@ -304,16 +307,39 @@ void dot_tiles(const ConvBf16x16c& a, const Lines& l, const Weights& w, const Gr
                int nb, Scratch& s) {
   const bool two = nb == 2, second = g1.n > 0;
   zero_c_tiles(two, second);
-  const int64_t CBP = block_pairs(a.C);
+  // Per tap its A rows found once (a_rows' divisions), its block pairs'
+  // rows a pair plane apart, the weights' in-place steps 16 pair rows
+  // apart; where both groups and blocks are there, steps without tests
+  // (the scalar work between the tile instructions was most of a 3x3's time:
+  // RESULTS.md section 202).
+  const int64_t CBP = block_pairs(a.C), plane = l.rows * l.cols * l.width;
+  constexpr int64_t kStep = kPairs * kPairRow;  // BF16 per B tile
   for (int64_t ky = 0; ky < a.kh; ++ky) {
     for (int64_t kx = 0; kx < a.kw; ++kx) {
       const int64_t t = ky * a.kw + kx;
-      for (int64_t j = 0; j < CBP; ++j) {
-        long s0 = 0, s1 = 0;
-        const uint16_t* a0 = a_rows(a, l, g0, ky, kx, j, s0);
-        const uint16_t* a1 = a_rows(a, l, g1, ky, kx, j, s1);
-        if (!a0 && !a1) break;  // the tap's rows are outside for both groups
+      long s0 = 0, s1 = 0;
+      const uint16_t* a0 = a_rows(a, l, g0, ky, kx, 0, s0);
+      const uint16_t* a1 = a_rows(a, l, g1, ky, kx, 0, s1);
+      if (!a0 && !a1) continue;  // the tap's rows are outside for both groups
+      int64_t j = 0;
+      if (two && a0 && a1) {
+        const uint16_t* w0 = w.rows(mb, t, 0);
+        const uint16_t* w1 = w.rows(mb + 1, t, 0);
+        for (; j < w.full; ++j, w0 += kStep, w1 += kStep, a0 += plane, a1 += plane) {
+          INT8RT_TILE_LOADD(6, w0, kPairRow * 2);
+          INT8RT_TILE_LOADD(7, w1, kPairRow * 2);
+          INT8RT_TILE_LOADD(4, a0, s0);
+          INT8RT_TILE_DPBF16PS(0, 4, 6);
+          INT8RT_TILE_DPBF16PS(1, 4, 7);
+          INT8RT_TILE_LOADD(5, a1, s1);
+          INT8RT_TILE_DPBF16PS(2, 5, 6);
+          INT8RT_TILE_DPBF16PS(3, 5, 7);
+        }
+      }
+      for (; j < CBP; ++j) {
         dot_step(w.rows(mb, t, j), two ? w.rows(mb + 1, t, j) : nullptr, a0, s0, a1, s1);
+        if (a0) a0 += plane;
+        if (a1) a1 += plane;
       }
     }
   }
