@@ -1,0 +1,65 @@
+"""Batch 8 of an encoder engine at 1 thread and at 2 threads with the batch
+split across threads on and off (engine/batch_split.h; RESULTS.md section
+201, mlm2t), alternated in one process: wall and process-CPU medians per
+setting and the second thread's speed-up either way. Engines are the ones
+benchmarks/mlm2t_layers.py saved (--engines). The split is switched with
+int8rt._testing.set_batch_split (1: on, 0: off).
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import numpy as np  # noqa: E402
+
+import int8rt  # noqa: E402
+from int8rt import _testing  # noqa: E402
+import e2e_subjects as ES  # noqa: E402
+from bench_util import load_line  # noqa: E402
+
+SETTINGS = (("1 thr", 1, 1), ("2 thr split", 2, 1), ("2 thr unsplit", 2, 0))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--models", nargs="+", default=["minilm"])
+    ap.add_argument("--precisions", nargs="+", default=["int8", "fp32"])
+    ap.add_argument("--batch", type=int, default=8)
+    ap.add_argument("--rounds", type=int, default=7)
+    ap.add_argument("--runs", type=int, default=3, help="runs per setting per round")
+    ap.add_argument("--engines", default="/tmp/mlm2t/eng")
+    ap.add_argument("--models-dir", default="/tmp/e2eamx/models")
+    a = ap.parse_args()
+    for name in a.models:
+        s = ES.subject(name, 224, Path(a.models_dir))
+        feed = s.feed(a.batch)
+        for prec in a.precisions:
+            eng = int8rt.Engine.load(Path(a.engines) / f"{name}.{prec}.i8rt")
+            ctx = eng.create_execution_context()
+            wall = {k: [] for k, _, _ in SETTINGS}
+            cpu = {k: [] for k, _, _ in SETTINGS}
+            before = load_line()
+            for _ in range(a.rounds):
+                for key, threads, split in SETTINGS:
+                    int8rt.set_num_threads(threads)
+                    _testing.set_batch_split(split)
+                    ctx.run(feed)
+                    for _ in range(a.runs):
+                        w0, c0 = time.perf_counter(), time.process_time()
+                        ctx.run(feed)
+                        wall[key].append(time.perf_counter() - w0)
+                        cpu[key].append(time.process_time() - c0)
+            _testing.set_batch_split(1)
+            med = {k: (1e3 * float(np.median(wall[k])), 1e3 * float(np.median(cpu[k]))) for k in wall}
+            print(f"\n{name} {prec} b{a.batch}: {before} -> {load_line()}")
+            for k, (w, c) in med.items():
+                print(f"  {k:14s} wall {w:8.2f} ms  cpu {c:8.2f} ms  1 thr / this (wall) {med['1 thr'][0] / w:5.2f}")
+
+
+if __name__ == "__main__":
+    main()
