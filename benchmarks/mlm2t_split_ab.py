@@ -1,7 +1,10 @@
 """Batch 8 of an encoder engine at 1 thread and at 2 threads with the batch
 split across threads on and off (engine/batch_split.h; RESULTS.md section
 201, mlm2t), alternated in one process: wall and process-CPU medians per
-setting and the second thread's speed-up either way. Engines are the ones
+setting and the second thread's speed-up either way; with --part-batch, also
+one thread at the part's batch (a split run's part: each thread's own work),
+whose CPU time against the whole batch's at 1 thread bounds what the split
+gives on an idle machine without needing one. Engines are the ones
 benchmarks/mlm2t_layers.py saved (--engines). The split is switched with
 int8rt._testing.set_batch_split (1: on, 0: off).
 """
@@ -32,22 +35,28 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=8)
     ap.add_argument("--rounds", type=int, default=7)
     ap.add_argument("--runs", type=int, default=3, help="runs per setting per round")
+    ap.add_argument("--part-batch", type=int, default=0, help="also time 1 thread at this batch")
     ap.add_argument("--engines", default="/tmp/mlm2t/eng")
     ap.add_argument("--models-dir", default="/tmp/e2eamx/models")
     a = ap.parse_args()
     for name in a.models:
         s = ES.subject(name, 224, Path(a.models_dir))
-        feed = s.feed(a.batch)
+        feeds = {a.batch: s.feed(a.batch)}
+        settings = list(SETTINGS)
+        if a.part_batch:
+            feeds[a.part_batch] = s.feed(a.part_batch)
+            settings.append((f"1 thr b{a.part_batch}", 1, 1))
         for prec in a.precisions:
             eng = int8rt.Engine.load(Path(a.engines) / f"{name}.{prec}.i8rt")
             ctx = eng.create_execution_context()
-            wall = {k: [] for k, _, _ in SETTINGS}
-            cpu = {k: [] for k, _, _ in SETTINGS}
+            wall = {k: [] for k, _, _ in settings}
+            cpu = {k: [] for k, _, _ in settings}
             before = load_line()
             for _ in range(a.rounds):
-                for key, threads, split in SETTINGS:
+                for key, threads, split in settings:
                     int8rt.set_num_threads(threads)
                     _testing.set_batch_split(split)
+                    feed = feeds[a.part_batch if key.endswith(f"b{a.part_batch}") else a.batch]
                     ctx.run(feed)
                     for _ in range(a.runs):
                         w0, c0 = time.perf_counter(), time.process_time()
@@ -58,7 +67,8 @@ def main() -> None:
             med = {k: (1e3 * float(np.median(wall[k])), 1e3 * float(np.median(cpu[k]))) for k in wall}
             print(f"\n{name} {prec} b{a.batch}: {before} -> {load_line()}")
             for k, (w, c) in med.items():
-                print(f"  {k:14s} wall {w:8.2f} ms  cpu {c:8.2f} ms  1 thr / this (wall) {med['1 thr'][0] / w:5.2f}")
+                print(f"  {k:14s} wall {w:8.2f} ms  cpu {c:8.2f} ms  1 thr / this: wall {med['1 thr'][0] / w:5.2f}"
+                      f"  cpu {med['1 thr'][1] / c:5.2f}")
 
 
 if __name__ == "__main__":
