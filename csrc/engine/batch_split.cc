@@ -159,8 +159,12 @@ bool BatchSplit::splits(const std::vector<Executor::Input>& inputs, int64_t batc
       how[out0] = kFirst;
       continue;
     }
-    if (!per_sample_op(node.op) || !per_sample_attrs(node, vals[0][node.inputs[0]].shape().size())) return false;
-    const bool table_gather = node.op == "Gather" && !activation_[node.inputs[0]];
+    const size_t rank0 = node.inputs.empty() || node.inputs[0] < 0 ? 0 : vals[0][node.inputs[0]].shape().size();
+    if (!per_sample_op(node.op) || !per_sample_attrs(node, rank0)) return false;
+    // A table Gather (rows of constant data at an activation's indices): any rank of indices.
+    const bool table_gather = node.op == "Gather" && node.inputs.size() == 2 &&
+                              (how[node.inputs[0]] == kConstant || how[node.inputs[0]] == kIndependent);
+    if (node.op == "Gather" && !table_gather) return false;
     for (size_t k = 0; k < node.inputs.size(); ++k) {
       const int id = node.inputs[k];
       if (id < 0 || how[id] == kConstant || how[id] == kIndependent) continue;
