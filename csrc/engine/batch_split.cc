@@ -8,6 +8,7 @@
 #include <string>
 
 #include "core/thread_pool.h"
+#include "engine/batch_split_probes.h"
 #include "engine/f32_blocked.h"
 
 namespace int8rt {
@@ -28,10 +29,13 @@ bool per_sample_op(const std::string& op) {
   // product that contracts over the batch would change dimension 0, which
   // the shape check refuses); Concat, Pad and Resize along dimension 0
   // change it too. int8 scales are constants of the engine (no statistics
-  // over the batch at run time). Not here, among others: Softmax and the
-  // normalizations with an axis, Transpose, Slice, Gather, the reductions,
-  // the recurrent and attention ops, DynamicQuantizeLinear (a scale from
-  // the whole tensor) and control flow.
+  // over the batch at run time). Softmax, LayerNormalization, Transpose and
+  // Gather are here under their attributes' conditions (per_sample_attrs:
+  // an axis after the batch, the batch kept first, a table's rows), as are
+  // the attention products (int8rt.QAttention: one product per sample and
+  // head, the mask's sample with it). Not here, among others: Slice, the
+  // reductions, the other normalizations, the recurrent ops,
+  // DynamicQuantizeLinear (a scale from the whole tensor) and control flow.
   static const std::set<std::string> kOps = {
       // int8 layers (engine/ops/int8/contracts.h)
       "int8rt.Quantize", "int8rt.Dequantize", "int8rt.QConv", "int8rt.QConvTranspose", "int8rt.QMaxPool",
@@ -47,7 +51,11 @@ bool per_sample_op(const std::string& op) {
       "Conv", "ConvTranspose", "MaxPool", "AveragePool", "GlobalAveragePool", "GlobalMaxPool",
       "BatchNormalization", "InstanceNormalization", "Relu", "LeakyRelu", "PRelu", "Clip", "Sigmoid",
       "HardSigmoid", "HardSwish", "Tanh", "Gelu", "Erf", "Exp", "Add", "Sub", "Mul", "Div", "Identity",
-      "Dropout", "Pad", "Concat", "Gemm", "MatMul", "Resize", "Flatten", "Reshape", "Squeeze", "Unsqueeze"};
+      "Dropout", "Pad", "Concat", "Gemm", "MatMul", "Resize", "Flatten", "Reshape", "Squeeze", "Unsqueeze",
+      // encoders (per_sample_attrs checks the axis / perm of the first four)
+      "Softmax", "LogSoftmax", "LayerNormalization", "Transpose", "int8rt.QTranspose", "Gather", "int8rt.QAttention",
+      "Cast", "Where", "Equal", "Less", "Greater", "LessOrEqual", "GreaterOrEqual", "And", "Or", "Not", "IsNaN",
+      "Expand", "Sqrt", "Pow", "Neg", "Reciprocal"};
   return kOps.count(op) > 0;
 }
 
@@ -55,8 +63,8 @@ bool sizes_from_shapes(const std::string& op) {
   // Inputs after the first are a target shape, axes, or sizes / scales:
   // computed from the part's own shapes they keep its batch first (which
   // the shape check verifies).
-  static const std::set<std::string> kOps = {"Reshape", "Squeeze", "Unsqueeze", "Resize", "int8rt.QReshape",
-                                             "int8rt.QSqueeze", "int8rt.QUnsqueeze"};
+  static const std::set<std::string> kOps = {"Reshape", "Squeeze", "Unsqueeze", "Resize", "Expand",
+                                             "int8rt.QReshape", "int8rt.QSqueeze", "int8rt.QUnsqueeze"};
   return kOps.count(op) > 0;
 }
 
@@ -68,32 +76,16 @@ BatchSplit::BatchSplit(const Executor& executor) : ex_(executor) {
       weight_bytes_ += static_cast<double>(t.f32.size() * sizeof(float) + t.i64.size() * sizeof(int64_t) + t.i8.size());
     }
   }
-  std::vector<char> from_shape(net.tensors().size(), 0);  // computed from an activation's shape
   for (int id : net.inputs()) activation_[id] = 1;
   ops_split_ = true;
   for (int n : ex_.order()) {
     const Node& node = net.nodes()[n];
-    bool reads_activation = false, reads_shape = false;
-    for (int id : node.inputs) {
-      reads_activation = reads_activation || (id >= 0 && activation_[id]);
-      reads_shape = reads_shape || (id >= 0 && from_shape[id]);
-    }
-    // Shape (and the int64 arithmetic on its output) gives each part its
-    // own batch: right where it sizes something that keeps the batch first
-    // (a Reshape's target, a Resize's sizes), wrong where it is data (the
-    // element count added to an activation).
-    if (!reads_activation || ex_.layer(n).reads_only_input_shapes()) {
-      if (reads_activation || reads_shape) {
-        for (int id : node.outputs) from_shape[id] = 1;
-      }
-      continue;
-    }
-    if (!per_sample_op(node.op)) ops_split_ = false;
-    for (size_t i = 0; i < node.inputs.size(); ++i) {
-      if (node.inputs[i] >= 0 && from_shape[node.inputs[i]] && !(i >= 1 && sizes_from_shapes(node.op))) {
-        ops_split_ = false;
-      }
-    }
+    bool reads_activation = false;
+    for (int id : node.inputs) reads_activation = reads_activation || (id >= 0 && activation_[id]);
+    // A node that reads no activation's values (constants, shapes and what
+    // is computed from them) is judged by its outputs' values in splits().
+    if (!reads_activation || ex_.layer(n).reads_only_input_shapes()) continue;
+    if (!per_sample_op(node.op) && !gathers_rows(node)) ops_split_ = false;
     for (int id : node.outputs) activation_[id] = 1;
   }
 }
@@ -108,52 +100,91 @@ void BatchSplit::part_sizes(int64_t batch, int parts, std::vector<int64_t>& size
 bool BatchSplit::splits(const std::vector<Executor::Input>& inputs, int64_t batch,
                         const std::vector<int64_t>& sizes) const {
   const Network& net = ex_.network();
+  // The batch and each part size, with every tensor's inferred Value at
+  // each (shape; data for the small int / bool tensors computed from shapes).
   std::vector<int64_t> probes = {batch};
   for (int64_t s : sizes) {
     if (std::find(probes.begin(), probes.end(), s) == probes.end()) probes.push_back(s);
   }
-  for (int64_t probe : probes) {
+  std::vector<std::vector<Value>> vals(probes.size());
+  std::vector<std::vector<char>> dep(probes.size());
+  for (size_t i = 0; i < probes.size(); ++i) {
     std::vector<Shape> shapes;  // in network input order
     for (int id : net.inputs()) {
       const auto it = std::find_if(inputs.begin(), inputs.end(), [&](const Executor::Input& in) { return in.tensor == id; });
       Shape s = it->shape;
-      s[0] = probe;
+      s[0] = probes[i];
       shapes.push_back(std::move(s));
     }
-    std::vector<char> value_dependent;
-    std::vector<Shape> inferred;
     try {
-      inferred = ex_.infer_shapes(shapes, &value_dependent);
+      vals[i] = ex_.infer_values(shapes, &dep[i]);
     } catch (const Error&) {
       return false;  // a part size the network refuses (a profile's range, a fixed batch somewhere)
     }
-    const auto& nodes = net.nodes();
-    for (int n : ex_.order()) {
-      const Node& node = nodes[n];
-      bool reads_activation = false;
-      for (int id : node.inputs) reads_activation = reads_activation || (id >= 0 && activation_[id]);
-      if (!reads_activation || ex_.layer(n).reads_only_input_shapes()) continue;
-      for (int id : node.outputs) {
-        if (value_dependent[id] || inferred[id].empty() || inferred[id][0] != probe) return false;
-      }
-      // Every activation input: the batch first, and the output's rank
-      // except for the ops that only reshape (their input is one block per
-      // sample whatever its rank).
-      // (The channel-blocked layers, 16c, and a blocked region's stem conv
-      // move between [N, C, H, W] and [N, CB, H, W, 16] by design: per
-      // sample, batch first either way.)
-      const Shape& out0 = inferred[node.outputs[0]];
-      const bool reshapes = ex_.layer(n).output_is_input_bytes() || node.op.find("16c") != std::string::npos ||
-                            channel_blocked(node);
-      for (int id : node.inputs) {
-        if (id < 0 || !activation_[id]) continue;
-        if (value_dependent[id] || inferred[id].empty() || inferred[id][0] != probe) return false;
-        if (!reshapes && inferred[id].size() != out0.size()) return false;
+  }
+  SplitProbes p{net, probes, vals, dep};
+  std::vector<char> how(net.tensors().size(), kUnknown);
+  std::vector<int64_t> fold(net.tensors().size(), 1);
+  for (size_t id = 0; id < how.size(); ++id) {
+    if (net.tensor(static_cast<int>(id)).is_constant) how[id] = kConstant;
+  }
+  for (int id : net.inputs()) how[id] = kFirst;
+  const auto& nodes = net.nodes();
+  for (int n : ex_.order()) {
+    const Node& node = nodes[n];
+    const Layer& layer = ex_.layer(n);
+    bool reads_activation = false;
+    for (int id : node.inputs) reads_activation = reads_activation || (id >= 0 && activation_[id]);
+    if (!reads_activation || layer.reads_only_input_shapes()) {
+      for (int id : node.outputs) how[id] = p.shape_class(node, id, how, per_sample_op(node.op) || gathers_rows(node));
+      continue;
+    }
+    const int out0 = node.outputs[0];
+    for (int id : node.outputs) {
+      for (size_t i = 0; i < probes.size(); ++i) {
+        if (dep[i][id] || vals[i][id].shape().empty()) return false;
       }
     }
-    for (int id : net.outputs()) {
-      if (!activation_[id]) return false;  // an output computed from shapes alone: not a batch to join
+    const size_t rank = vals[0][out0].shape().size();
+    // The ops that only reshape keep each sample's bytes one block, so
+    // their output may fold the batch into dim 0 (rows per sample, fold)
+    // and their input may be so folded. (The channel-blocked layers, 16c,
+    // and a blocked region's stem conv move between [N, C, H, W] and
+    // [N, CB, H, W, 16] by design: per sample, batch first either way.)
+    const bool reshapes =
+        layer.output_is_input_bytes() || node.op.find("16c") != std::string::npos || channel_blocked(node);
+    if (gathers_rows(node) && node.inputs.size() == 2 && activation_[node.inputs[0]] &&
+        !activation_[node.inputs[1]]) {
+      if (!p.gather_keeps_parts(node, how, fold[node.inputs[0]], sizes)) return false;
+      how[out0] = kFirst;
+      continue;
     }
+    const size_t rank0 = node.inputs.empty() || node.inputs[0] < 0 ? 0 : vals[0][node.inputs[0]].shape().size();
+    if (!per_sample_op(node.op) || !per_sample_attrs(node, rank0)) return false;
+    // A table Gather (rows of constant data at an activation's indices): any rank of indices.
+    const bool table_gather = node.op == "Gather" && node.inputs.size() == 2 &&
+                              (how[node.inputs[0]] == kConstant || how[node.inputs[0]] == kIndependent);
+    if (node.op == "Gather" && !table_gather) return false;
+    for (size_t k = 0; k < node.inputs.size(); ++k) {
+      const int id = node.inputs[k];
+      if (id < 0 || how[id] == kConstant || how[id] == kIndependent) continue;
+      if (k >= 1 && sizes_from_shapes(node.op) && !activation_[id]) continue;  // a size, computed per part
+      if (how[id] == kFolded && reshapes) continue;
+      if (how[id] != kFirst && how[id] != kUniform) return false;
+      if (!reshapes && !table_gather && vals[0][id].shape().size() != rank) return false;
+    }
+    for (int id : node.outputs) {
+      if (p.dim0_per_sample(id, 1)) {
+        how[id] = kFirst;
+      } else if (reshapes && p.folded_rows(id, fold[id])) {
+        how[id] = kFolded;
+      } else {
+        return false;
+      }
+    }
+  }
+  for (int id : net.outputs()) {
+    if (!activation_[id] || how[id] != kFirst) return false;  // an output computed from shapes alone: not a batch to join
   }
   return true;
 }

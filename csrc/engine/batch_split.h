@@ -22,11 +22,15 @@
 // When a network splits (BatchSplit::parts): every network input has a
 // dynamic first dimension and all have the same batch at this run; every
 // node is of a kind known to compute sample i of its outputs from sample i
-// of its activation inputs (per_sample_op), or reads only shapes and
-// constants; a value computed from shapes enters an activation only as a
-// size (sizes_from_shapes); and shape inference at the full batch and at
-// the part size gives every activation tensor (one computed from an
-// input's values) the batch as its first dimension at both. So a Reshape that folds the batch
+// of its activation inputs (per_sample_op, per_sample_attrs), or reads
+// only shapes and constants; a value computed from shapes enters an
+// activation as a size (sizes_from_shapes), or as data that is the same at
+// every batch or for every sample (batch_split_probes.h); and shape
+// inference at the full batch and at the part size gives every activation
+// tensor (one computed from an input's values) the batch as its first
+// dimension at both, or, after a reshape, batch x rows (an encoder's mask
+// flattened to [batch * seq, 1] and read back by a Gather whose indices
+// shape inference computes and batch_split_probes.h checks part by part). So a Reshape that folds the batch
 // into another dimension, a Concat or Slice along it, or an op whose shape
 // depends on values keeps the run unsplit. The split also needs the batch
 // to divide evenly into parts (or to be large enough that the remainder

@@ -123,6 +123,7 @@ class Executor {
   const Value& value(const State& state, int tensor) const;
 
  private:
+  friend class BatchSplit;  // reads infer_values' shape-tensor data to prove a split exact (batch_split.h)
   Network network_;
   std::vector<std::unique_ptr<Layer>> layers_;  // by node id
   std::vector<int> order_;
