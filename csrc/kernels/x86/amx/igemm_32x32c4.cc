@@ -237,7 +237,13 @@ class StepDots {
   int kk_ = 0;
 };
 
-// Issues nothing: a call's first step, or its last step's epilogue.
+// Reductions of fewer chunks issue a whole step's products before the
+// previous step's epilogue: a few tile instructions hold the reorder buffer
+// briefly, and issuing them row pair by row pair cost K = 64 1x1s without a
+// residual 1.01-1.06x (RESULTS.md section 198).
+constexpr int kInterleaveChunks = 4;
+
+// Issues nothing: a call's last step's epilogue, or one after its products.
 struct NoDots {
   void issue(int) {}
   void finish() {}
@@ -396,8 +402,14 @@ void gemm_tile_rows(const AmxTile& t) {
       if (st.mr != done.mr) configure_rows(st.mr);
       StepDots<kU8Rows, kStreamB> next(t, st);
       next.zero();
-      epilogue_step<kU8Rows>(t, done, acc[s & 1], residual, next);
-      next.finish();
+      if (t.kchunks >= kInterleaveChunks) {
+        epilogue_step<kU8Rows>(t, done, acc[s & 1], residual, next);
+        next.finish();
+      } else {
+        next.finish();
+        NoDots none;
+        epilogue_step<kU8Rows>(t, done, acc[s & 1], residual, none);
+      }
     } else {
       NoDots none;
       epilogue_step<kU8Rows>(t, done, acc[s & 1], residual, none);
