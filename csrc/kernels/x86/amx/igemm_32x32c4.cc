@@ -8,7 +8,8 @@
 // instruction holds the reorder buffer until it completes, so a whole
 // step's products issued at once (16-48 tdpbusd at K >= 1024) stalled the
 // epilogue behind them and the two ran mostly one after the other
-// (1.07-1.16x the microkernel at K >= 512, RESULTS.md section 198).
+// (1.05-1.23x the microkernel at K >= 512, RESULTS.md section 198; from 8
+// chunks on, kInterleaveChunks).
 // Tile registers (palette 1, configured per call, again for a partial last
 // row tile):
 //   tmm0 C[rows 0-15][ch 0-15]   tmm1 C[0-15][16-31]    (int32, 16 x 64 B)
@@ -238,10 +239,11 @@ class StepDots {
 };
 
 // Reductions of fewer chunks issue a whole step's products before the
-// previous step's epilogue: a few tile instructions hold the reorder buffer
-// briefly, and issuing them row pair by row pair cost K = 64 1x1s without a
-// residual 1.01-1.06x (RESULTS.md section 198).
-constexpr int kInterleaveChunks = 4;
+// previous step's epilogue, as before: a few tile instructions hold the
+// reorder buffer briefly, and spread over the rows they measured level at
+// K = 128 / 256 and 1.01-1.06x slower at K = 64 without a residual
+// (RESULTS.md section 198).
+constexpr int kInterleaveChunks = 8;
 
 // Issues nothing: a call's last step's epilogue, or one after its products.
 struct NoDots {
