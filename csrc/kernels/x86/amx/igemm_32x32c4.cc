@@ -6,7 +6,7 @@
 // A step's dot products are issued a chunk or a few at a time between the
 // previous step's epilogue rows (StepDots), not all before it: a tile
 // instruction holds the reorder buffer until it completes, so a whole
-// step's products issued at once (16-48 tdpbusd at K >= 1024) stalled the
+// step's products issued at once (32-192 tdpbusd at K = 512-3072) stalled the
 // epilogue behind them and the two ran mostly one after the other
 // (1.05-1.23x the microkernel at K >= 512, RESULTS.md section 198; from 8
 // chunks on, kInterleaveChunks).
