@@ -223,7 +223,7 @@ TEST(X86TwinsU8Codes, ExtremeCodes) {
 
 // 1x1 convs read in place over many rows (2 and 4 row tiles of 32 per AMX
 // microkernel call, partial last tiles), channels around the 16-channel
-// blocks and their pairs, reductions of 1-3 chunks of 64 (C 130: the last
+// blocks and their pairs, reductions of 1-33 chunks of 64 (C 130: the last
 // rows gathered), B over 32 KiB (tileloaddt1), every coding with a u8-coded
 // input, a residual, int8 and float outputs: the AMX epilogue's u8 xors
 // (natively in its registers, emulated by byte loops: amx/igemm_32x32c4.cc)
@@ -235,7 +235,10 @@ TEST(X86TwinsU8Codes, ManyRowsEqualsReference) {
       {{64, 37, 37, 17, 1, 1, 1, 0, 1, 1}, 2},  {{64, 37, 37, 80, 1, 1, 1, 0, 1, 1}, 2},
       {{128, 23, 23, 48, 1, 1, 1, 0, 1, 1}, 3}, {{192, 23, 23, 33, 1, 1, 1, 0, 1, 1}, 3},
       {{130, 23, 23, 64, 1, 1, 1, 0, 1, 1}, 3}, {{64, 37, 37, 256, 1, 1, 1, 0, 1, 1}, 2},
-      {{576, 12, 12, 80, 1, 1, 1, 0, 1, 1}, 3}, {{1024, 7, 7, 64, 1, 1, 1, 0, 1, 1}, 3}};  // B of 45 / 64 KiB: streamed
+      {{576, 12, 12, 80, 1, 1, 1, 0, 1, 1}, 3}, {{1024, 7, 7, 64, 1, 1, 1, 0, 1, 1}, 3},  // B of 45 / 64 KiB: streamed
+      // Over 16 chunks: a step's epilogue issues the next step's chunks 2-3 per row pair (147 rows: calls
+      // of 32, the last 19 = 9 pairs and an odd row; 75 rows: the last call 11).
+      {{1280, 7, 7, 80, 1, 1, 1, 0, 1, 1}, 3}, {{2112, 5, 5, 33, 1, 1, 1, 0, 1, 1}, 3}};
   const std::vector<Coding> codings = {{U8, U8, U8}, {U8, S8, U8}, {U8, U8, S8}};
   uint32_t seed = 17700;
   for (const Under& u : under) {

@@ -3,6 +3,13 @@
 //
 // One call: rows [0, mr) (any mr >= 1, in row tiles of 32) x all channel
 // blocks, as steps of one row tile x one pair of blocks (gemm_tile_rows).
+// A step's dot products are issued a chunk or a few at a time between the
+// previous step's epilogue rows (StepDots), not all before it: a tile
+// instruction holds the reorder buffer until it completes, so a whole
+// step's products issued at once (32-192 tdpbusd at K = 512-3072) stalled the
+// epilogue behind them and the two ran mostly one after the other
+// (1.05-1.23x the microkernel at K >= 512, RESULTS.md section 198; from 8
+// chunks on, kInterleaveChunks).
 // Tile registers (palette 1, configured per call, again for a partial last
 // row tile):
 //   tmm0 C[rows 0-15][ch 0-15]   tmm1 C[0-15][16-31]    (int32, 16 x 64 B)
@@ -97,30 +104,30 @@ constexpr int64_t kStreamBBytes = int64_t{32} << 10;
     }                                     \
   } while (0)
 
-// C = A x B over all chunks for one or two row tiles and one or two blocks,
-// left in tmm0-3 (stored by store_tiles); B streamed (kStreamB) or not.
-template <bool kU8Rows, bool kStreamB, bool kTwoRows, bool kTwoBlocks>
-void dot_tiles(const AmxTile& t, const int8_t* a, const int8_t* w) {
+// Zeroes the C tiles a step accumulates into (one or two row tiles, one or two blocks).
+template <bool kTwoRows, bool kTwoBlocks>
+void zero_tiles() {
   INT8RT_TILE_ZERO(0);
   if constexpr (kTwoBlocks) INT8RT_TILE_ZERO(1);
   if constexpr (kTwoRows) INT8RT_TILE_ZERO(2);
   if constexpr (kTwoRows && kTwoBlocks) INT8RT_TILE_ZERO(3);
-  const int8_t* a0 = a;
-  const int8_t* a1 = a + 16 * t.a_stride;
-  const int8_t* w1 = w + t.w_block_stride;
-  for (int kk = 0; kk < t.kchunks; ++kk) {
-    INT8RT_TILE_LOADD(4, a0 + 64 * kk, t.a_stride);
-    INT8RT_AMX_LOAD_B(6, w + kTileBytes * kk);
-    INT8RT_AMX_DOT(0, 4, 6);
-    if constexpr (kTwoBlocks) {
-      INT8RT_AMX_LOAD_B(7, w1 + kTileBytes * kk);
-      INT8RT_AMX_DOT(1, 4, 7);
-    }
-    if constexpr (kTwoRows) {
-      INT8RT_TILE_LOADD(5, a1 + 64 * kk, t.a_stride);
-      INT8RT_AMX_DOT(2, 5, 6);
-      if constexpr (kTwoBlocks) INT8RT_AMX_DOT(3, 5, 7);
-    }
+}
+
+// C += A x B over reduction chunk kk, for one or two row tiles and one or two
+// blocks, into tmm0-3 (stored by store_tiles); B streamed (kStreamB) or not.
+template <bool kU8Rows, bool kStreamB, bool kTwoRows, bool kTwoBlocks>
+void chunk_tiles(int64_t a_stride, const int8_t* a, const int8_t* w, int64_t w_block_stride, int kk) {
+  INT8RT_TILE_LOADD(4, a + 64 * kk, a_stride);
+  INT8RT_AMX_LOAD_B(6, w + kTileBytes * kk);
+  INT8RT_AMX_DOT(0, 4, 6);
+  if constexpr (kTwoBlocks) {
+    INT8RT_AMX_LOAD_B(7, w + w_block_stride + kTileBytes * kk);
+    INT8RT_AMX_DOT(1, 4, 7);
+  }
+  if constexpr (kTwoRows) {
+    INT8RT_TILE_LOADD(5, a + 16 * a_stride + 64 * kk, a_stride);
+    INT8RT_AMX_DOT(2, 5, 6);
+    if constexpr (kTwoBlocks) INT8RT_AMX_DOT(3, 5, 7);
   }
 }
 
@@ -185,19 +192,65 @@ Step step_at(const AmxTile& t, int s, int pairs, int blocks) {
 // Loads the tile shapes of a row tile of mr rows.
 void configure_rows(int mr) { configure_2x2(mr < 16 ? mr : 16, mr > 16 ? mr - 16 : 0, 64); }
 
-// Issues step st's dot products.
+// Step st's dot products, issued a few chunks at a time (issue) between the
+// previous step's epilogue rows (the file comment's interleaving).
 template <bool kU8Rows, bool kStreamB>
-void dot_step(const AmxTile& t, const Step& st) {
-  const int8_t* a = t.a + int64_t{32} * st.r * t.a_stride;
-  const int8_t* w = t.w + 2 * st.p * t.w_block_stride;
-  if (st.two_rows) {
-    st.two_blocks ? dot_tiles<kU8Rows, kStreamB, true, true>(t, a, w)
-                  : dot_tiles<kU8Rows, kStreamB, true, false>(t, a, w);
-  } else {
-    st.two_blocks ? dot_tiles<kU8Rows, kStreamB, false, true>(t, a, w)
-                  : dot_tiles<kU8Rows, kStreamB, false, false>(t, a, w);
+class StepDots {
+ public:
+  StepDots(const AmxTile& t, const Step& st)
+      : a_stride_(t.a_stride), a_(t.a + int64_t{32} * st.r * t.a_stride), w_(t.w + 2 * st.p * t.w_block_stride),
+        w_block_stride_(t.w_block_stride), kchunks_(t.kchunks), two_rows_(st.two_rows), two_blocks_(st.two_blocks) {}
+
+  // Zeroes the step's C tiles (after the previous step's store_step).
+  void zero() const {
+    if (two_rows_) {
+      two_blocks_ ? zero_tiles<true, true>() : zero_tiles<true, false>();
+    } else {
+      two_blocks_ ? zero_tiles<false, true>() : zero_tiles<false, false>();
+    }
   }
-}
+  // Issues the next n chunks (fewer where fewer are left).
+  void issue(int n) {
+    for (; n > 0 && kk_ < kchunks_; --n, ++kk_) {
+      if (two_rows_) {
+        two_blocks_ ? chunk<true, true>() : chunk<true, false>();
+      } else {
+        two_blocks_ ? chunk<false, true>() : chunk<false, false>();
+      }
+    }
+  }
+  // Issues the chunks left.
+  void finish() { issue(kchunks_); }
+  int kchunks() const { return kchunks_; }
+
+ private:
+  template <bool kTwoRows, bool kTwoBlocks>
+  void chunk() const {
+    chunk_tiles<kU8Rows, kStreamB, kTwoRows, kTwoBlocks>(a_stride_, a_, w_, w_block_stride_, kk_);
+  }
+
+  int64_t a_stride_;
+  const int8_t* a_;
+  const int8_t* w_;
+  int64_t w_block_stride_;
+  int kchunks_;
+  bool two_rows_, two_blocks_;
+  int kk_ = 0;
+};
+
+// Reductions of fewer chunks issue a whole step's products before the
+// previous step's epilogue, as before: a few tile instructions hold the
+// reorder buffer briefly, and spread over the rows they measured level at
+// K = 128 / 256 and 1.01-1.06x slower at K = 64 without a residual
+// (RESULTS.md section 198).
+constexpr int kInterleaveChunks = 8;
+
+// Issues nothing: a call's last step's epilogue, or one after its products.
+struct NoDots {
+  void issue(int) {}
+  void finish() {}
+  int kchunks() const { return 0; }
+};
 
 void store_step(const Step& st, int32_t* acc) {
   if (st.two_rows) {
@@ -244,8 +297,10 @@ void prefetch_next_residual(const AmxTile& t, const Step& st, int c0) {
 
 // Requantizes and stores step st's sums (acc, rows 32 apart), plus acc_init
 // for rows of u8 codes.
-template <bool kU8Rows>
-void epilogue_step(const AmxTile& t, const Step& st, const int32_t* acc, int8_t* residual) {
+// Between its rows it issues the next step's chunks (dots.issue), spread
+// over the rows (the rest left to the caller's dots.finish()).
+template <bool kU8Rows, class Dots>
+void epilogue_step(const AmxTile& t, const Step& st, const int32_t* acc, int8_t* residual, Dots& dots) {
   const int c0 = 32 * st.p;
   const int n = t.nc - c0 < 32 ? t.nc - c0 : 32;
   prefetch_next_residual(t, st, c0);
@@ -265,10 +320,10 @@ void epilogue_step(const AmxTile& t, const Step& st, const int32_t* acc, int8_t*
   const avx512vnni::ChannelEpilogue ce[2] = {avx512vnni::load_channel_epilogue(ep, 0, n < 16 ? n : 16),
                                              avx512vnni::load_channel_epilogue(ep, 16, n > 16 ? n - 16 : 0)};
   if (ep.out_f32) {
-    for (int jj = 0; jj < (n > 16 ? 2 : 1); ++jj) {
-      for (int i = 0; i < st.mr; ++i) {
-        avx512vnni::store_requantized(sums(i, jj), ce[jj], ep, i, 16 * jj);
-      }
+    const int per_row = (dots.kchunks() + st.mr - 1) / st.mr;
+    for (int i = 0; i < st.mr; ++i) {
+      dots.issue(per_row);
+      for (int jj = 0; jj < (n > 16 ? 2 : 1); ++jj) avx512vnni::store_requantized(sums(i, jj), ce[jj], ep, i, 16 * jj);
     }
     return;
   }
@@ -287,7 +342,9 @@ void epilogue_step(const AmxTile& t, const Step& st, const int32_t* acc, int8_t*
 #else
     const Rows2 r2 = make_rows2(ce, n, ep, 0);
 #endif
+    const int per_pair = (dots.kchunks() + st.mr / 2 - 1) / (st.mr / 2 > 0 ? st.mr / 2 : 1);
     for (; i + 1 < st.mr; i += 2) {
+      dots.issue(per_pair);
       const __m512i a0[2] = {sums(i, 0), n > 16 ? sums(i, 1) : _mm512_setzero_si512()};
       const __m512i a1[2] = {sums(i + 1, 0), n > 16 ? sums(i + 1, 1) : _mm512_setzero_si512()};
       int8_t* y0 = y + i * ep.y_stride;
@@ -299,7 +356,9 @@ void epilogue_step(const AmxTile& t, const Step& st, const int32_t* acc, int8_t*
       }
     }
   }
+  const int per_row = (dots.kchunks() + st.mr - 1) / st.mr;
   for (; i < st.mr; ++i) {
+    dots.issue(per_row);
     __m512i rows[2] = {sums(i, 0), _mm512_setzero_si512()};
     if (n > 16) rows[1] = sums(i, 1);
     const int8_t* res = ep.residual ? ep.residual + i * ep.residual_stride : nullptr;
@@ -319,8 +378,8 @@ void epilogue_step(const AmxTile& t, const Step& st, const int32_t* acc, int8_t*
 }
 
 // Steps (row tile, pair of blocks), row tile outer, software-pipelined: step
-// s + 1's dot products are issued before step s's epilogue, so the tile unit
-// computes while the AVX-512 ports requantize. Tile registers are not
+// s + 1's dot products are issued during step s's epilogue (StepDots), so the
+// tile unit computes while the AVX-512 ports requantize. Tile registers are not
 // renamed: step s's sums leave tmm0-3 for acc[s % 2] first (a partial last
 // row tile's LDTILECFG, which zeroes the tiles, comes after that store).
 template <bool kU8Rows, bool kStreamB>
@@ -332,16 +391,31 @@ void gemm_tile_rows(const AmxTile& t) {
   const int steps = (t.mr + 31) / 32 * pairs;
   Step st = step_at(t, 0, pairs, blocks);
   configure_rows(st.mr);
-  dot_step<kU8Rows, kStreamB>(t, st);
+  {
+    StepDots<kU8Rows, kStreamB> first(t, st);
+    first.zero();
+    first.finish();
+  }
   for (int s = 0; s < steps; ++s) {
     store_step(st, acc[s & 1]);
     const Step done = st;
     if (s + 1 < steps) {
       st = step_at(t, s + 1, pairs, blocks);
       if (st.mr != done.mr) configure_rows(st.mr);
-      dot_step<kU8Rows, kStreamB>(t, st);
+      StepDots<kU8Rows, kStreamB> next(t, st);
+      next.zero();
+      if (t.kchunks >= kInterleaveChunks) {
+        epilogue_step<kU8Rows>(t, done, acc[s & 1], residual, next);
+        next.finish();
+      } else {
+        next.finish();
+        NoDots none;
+        epilogue_step<kU8Rows>(t, done, acc[s & 1], residual, none);
+      }
+    } else {
+      NoDots none;
+      epilogue_step<kU8Rows>(t, done, acc[s & 1], residual, none);
     }
-    epilogue_step<kU8Rows>(t, done, acc[s & 1], residual);
   }
   INT8RT_TILE_RELEASE();
 }
