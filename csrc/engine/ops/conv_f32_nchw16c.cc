@@ -13,6 +13,7 @@
 // blocks (pointwise()); depthwise, runs of output rows of one channel block;
 // dense from blocked, runs of output rows times groups of 4 output blocks
 // (times up to 8 images where a group's weights pass L2).
+#include "kernels/aligned_allocator.h"
 #include "engine/ops/conv_f32_nchw16c.h"
 
 #include <algorithm>
@@ -107,7 +108,7 @@ class BlockedConvLayer : public Layer {
     } else if (!dense_ && strided_pointwise(g)) {
       // A strided 1x1 projection: its pixels gathered into a plane of their
       // own, then the pointwise kernel (the same operations: k = c).
-      thread_local std::vector<float> gathered;  // kept: no allocation per run
+      thread_local kernels::AlignedFloats gathered;  // 64-byte aligned; kept: no allocation per run
       gathered.resize(static_cast<size_t>(g.N * blocks(C_) * g.oh * g.ow * kBlock16));
       gather(x, gathered.data(), g);
       Geom plane = g;
