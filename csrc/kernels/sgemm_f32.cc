@@ -210,7 +210,7 @@ using panels::pack_b_im2col;
 constexpr int64_t kRowOuterMaxK = 32;
 
 struct Scratch {
-  std::vector<float> a, b;
+  AlignedFloats a, b;  // panels packed per call, 64-byte aligned
 };
 
 // Fetches `rows` rows of `cols` floats, `ld` apart from q, into the cache.

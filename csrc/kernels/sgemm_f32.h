@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "kernels/abi/sgemm_f32.h"
+#include "kernels/aligned_allocator.h"
 #include "kernels/registry.h"
 #include "kernels/unary_f32.h"
 
@@ -95,7 +96,7 @@ struct GemmOperand {
 // constant weights (the A of a convolution): sgemm then reads the panels
 // and packs only B. The arithmetic is the same as with A unpacked.
 struct PackedA {
-  std::vector<float> data;
+  AlignedFloats data;  // 64-byte aligned panels
   int64_t M = 0, K = 0;
   const SgemmKernel* uk = nullptr;  // the microkernel it was packed for (its mr, kc)
 };
@@ -111,7 +112,7 @@ void pack_a_into(const SgemmKernel& uk, int64_t M, int64_t K, const GemmOperand&
 // panel contiguously instead of kc rows a whole row of B apart, and packs
 // only A. The arithmetic is the same as with B unpacked.
 struct PackedB {
-  std::vector<float> data;
+  AlignedFloats data;  // 64-byte aligned panels
   int64_t K = 0, N = 0;
   const SgemmKernel* uk = nullptr;  // the microkernel it was packed for (its nr, kc)
 };

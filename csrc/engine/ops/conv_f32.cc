@@ -71,6 +71,7 @@
 #include "engine/f32_layout.h"
 #include "engine/ops/conv_f32_layer.h"
 #include "engine/ops/conv_f32_nchw16c.h"
+#include "kernels/aligned_allocator.h"
 
 namespace int8rt {
 namespace engine {
@@ -198,7 +199,7 @@ void ConvF32Layer::run_images(const std::vector<const Value*>& in, const ConvGeo
 void ConvF32Layer::run_int8_out(const std::vector<const Value*>& in, const ConvGeom& g, int8_t* y) const {
   const int64_t y_image = g.M * g.oh * g.ow;
   const int64_t group = std::max<int64_t>(1, kScratchBytes / std::max<int64_t>(1, y_image * 4));
-  thread_local std::vector<float> scratch;  // grown, never shrunk: no allocation per run once grown
+  thread_local kernels::AlignedFloats scratch;  // 64-byte aligned; grown, never shrunk: no allocation per run once grown
   for (int64_t n = 0; n < g.N; n += group) {
     ConvGeom part = g;
     part.N = std::min(group, g.N - n);

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "core/thread_pool.h"
+#include "kernels/aligned_allocator.h"
 
 namespace int8rt {
 namespace engine {
@@ -42,7 +43,7 @@ bool is_strided_pointwise(const ConvGeom& g) {
 }
 
 const float* subsample(const float* x, ConvGeom& g) {
-  thread_local std::vector<float> buf;
+  thread_local kernels::AlignedFloats buf;  // 64-byte aligned (aligned_allocator.h)
   const int64_t P = g.oh * g.ow;
   if (buf.size() < static_cast<size_t>(g.N * g.C * P)) buf.resize(static_cast<size_t>(g.N * g.C * P));
   for (int64_t nc = 0; nc < g.N * g.C; ++nc) {

@@ -13,6 +13,7 @@
 // blocks (pointwise()); depthwise, runs of output rows of one channel block;
 // dense from blocked, runs of output rows times groups of 4 output blocks
 // (times up to 8 images where a group's weights pass L2).
+#include "kernels/aligned_allocator.h"
 #include "engine/ops/conv_f32_nchw16c.h"
 
 #include <algorithm>
@@ -20,6 +21,7 @@
 
 #include "core/thread_pool.h"
 #include "engine/ops/blocked_tensor.h"
+#include "kernels/aligned_buffer.h"
 #include "kernels/nchw16c_f32.h"
 
 namespace int8rt {
@@ -59,21 +61,24 @@ class BlockedConvLayer : public Layer {
     // W[mb*16+l][c][t]; for a 1x1 conv the pointwise kernel's [MB][C][16]);
     // 0 past M.
     const int64_t inner = depthwise_ ? taps : C_ * taps;
-    packed_.assign(static_cast<size_t>(MB * inner * kBlock16), 0.f);
+    // 64-byte aligned (a std::vector's large blocks sit 16 bytes past a page:
+    // every weight vector the tiles load would straddle two cache lines).
+    packed_ = kernels::AlignedBuffer<float>(MB * inner * kBlock16);
+    float* packed = packed_.data();
     for (int64_t m = 0; m < M_; ++m) {
       for (int64_t k = 0; k < inner; ++k) {
         const int64_t row = depthwise_ || dense_ ? k : (k % taps) * C_ + k / taps;  // W's k is (c, t)
-        packed_[((m / kBlock16) * inner + row) * kBlock16 + m % kBlock16] = W[m * inner + k];
+        packed[((m / kBlock16) * inner + row) * kBlock16 + m % kBlock16] = W[m * inner + k];
       }
     }
-    bias_.assign(static_cast<size_t>(MB * kBlock16), 0.f);
+    bias_ = kernels::AlignedBuffer<float>(MB * kBlock16);
     if (node.inputs.size() > 2 && node.inputs[2] >= 0) {
       const Tensor& b = net.tensor(node.inputs[2]);
       if (!b.is_constant || b.dtype != DataType::kFloat32 || static_cast<int64_t>(b.f32.size()) != M_) {
         throw NotSupported(prefix_ + "channel-blocked tensors need a constant float32 bias of " +
                            std::to_string(M_) + " values");
       }
-      std::copy(b.f32.begin(), b.f32.end(), bias_.begin());
+      std::copy(b.f32.begin(), b.f32.end(), bias_.data());
     }
     clip_ = act_.as_clip(&lo_, &hi_);
   }
@@ -103,7 +108,7 @@ class BlockedConvLayer : public Layer {
     } else if (!dense_ && strided_pointwise(g)) {
       // A strided 1x1 projection: its pixels gathered into a plane of their
       // own, then the pointwise kernel (the same operations: k = c).
-      thread_local std::vector<float> gathered;  // kept: no allocation per run
+      thread_local kernels::AlignedFloats gathered;  // 64-byte aligned; kept: no allocation per run
       gathered.resize(static_cast<size_t>(g.N * blocks(C_) * g.oh * g.ow * kBlock16));
       gather(x, gathered.data(), g);
       Geom plane = g;
@@ -307,7 +312,7 @@ class BlockedConvLayer : public Layer {
   std::string prefix_;
   int64_t C_ = 0, M_ = 0;
   bool depthwise_ = false, dense_ = false;  // else pointwise
-  std::vector<float> packed_, bias_;
+  kernels::AlignedBuffer<float> packed_, bias_;
   bool clip_ = false;
   float lo_ = 0.f, hi_ = 0.f;
   const kernels::Nchw16cF32Kernel* kernel_ = &kernels::choose<kernels::Nchw16cF32Kernel>();

@@ -4,6 +4,8 @@
 #include <algorithm>
 #include <vector>
 
+#include "kernels/aligned_allocator.h"
+
 namespace int8rt {
 namespace engine {
 
@@ -68,7 +70,7 @@ void ChannelsLastConvF32::run(const float* x, const float* bias, const float* re
     if (!clip_.clip) act_.apply(y, g.N * out);
     return;
   }
-  thread_local std::vector<float> xt, rt, yt;
+  thread_local kernels::AlignedFloats xt, rt, yt;  // 64-byte aligned (aligned_allocator.h)
   xt.resize(static_cast<size_t>(g.N * image));
   yt.resize(static_cast<size_t>(g.N * out));
   if (res) rt.resize(static_cast<size_t>(g.N * out));
@@ -120,7 +122,7 @@ void ChannelsLastConvF32::pointwise(const float* x, const float* bias, const flo
 // The pixels a strided 1x1 conv reads of one channels-last image, into the
 // calling thread's scratch [oh][ow][C] (valid until its next call).
 const float* ChannelsLastConvF32::subsample(const float* x, const ConvGeom& g) {
-  thread_local std::vector<float> picked;
+  thread_local kernels::AlignedFloats picked;  // 64-byte aligned (aligned_allocator.h)
   picked.resize(static_cast<size_t>(g.oh * g.ow * g.C));
   float* d = picked.data();
   for (int64_t oy = 0; oy < g.oh; ++oy) {

@@ -23,6 +23,8 @@
 
 #include <algorithm>
 
+#include "kernels/aligned_allocator.h"
+
 namespace int8rt {
 namespace engine {
 
@@ -47,7 +49,7 @@ void TransposedConvF32::run(const float* x, const float* w, const float* bias, c
   });
   const bool pointwise = is_pointwise(g);
   const int64_t cols = std::min(kCols, g.M);
-  thread_local std::vector<float> scratch;
+  thread_local kernels::AlignedFloats scratch;  // 64-byte aligned (aligned_allocator.h)
   if (scratch.size() < static_cast<size_t>(P * cols)) scratch.resize(static_cast<size_t>(P * cols));
   // Every chunk packs the pixels (see kPackPixelsMinCols): pack them once.
   // Packed panels of pixels end in a tile of P % mr rows; under

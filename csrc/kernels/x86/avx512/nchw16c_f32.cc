@@ -35,6 +35,22 @@ namespace {
 constexpr int64_t kSubRun = 192;
 constexpr int64_t kRowTile = 8;  // depthwise output pixels per tile
 
+// One input channel of a pointwise tile: B weight vectors (wc, wstride
+// floats between blocks) and one broadcast of xc[r * 16] per pixel r.
+template <int R, int B>
+__attribute__((always_inline)) inline void pw_step(__m512 (&acc)[R][B], const float* wc, int64_t wstride,
+                                                   const float* xc) {
+  __m512 wv[B];
+#pragma GCC unroll 4
+  for (int b = 0; b < B; ++b) wv[b] = _mm512_loadu_ps(wc + b * wstride);
+#pragma GCC unroll 8
+  for (int r = 0; r < R; ++r) {
+    const __m512 xv = _mm512_set1_ps(xc[r * kBlock16]);
+#pragma GCC unroll 4
+    for (int b = 0; b < B; ++b) acc[r][b] = _mm512_fmadd_ps(xv, wv[b], acc[r][b]);
+  }
+}
+
 // Pixels [p, p + R) x blocks [mb, mb + B), input channels [c0, c1).
 template <int R, int B>
 void pw_tile(const PointwiseNchw16c& a, const Finish& f, int64_t mb, int64_t p, int64_t c0, int64_t c1) {
@@ -59,18 +75,19 @@ void pw_tile(const PointwiseNchw16c& a, const Finish& f, int64_t mb, int64_t p, 
     for (int r = 0; r < R; ++r) _mm_prefetch(reinterpret_cast<const char*>(xb + (2 * R + r) * kBlock16), _MM_HINT_T0);
     // The lane pointer steps with c (c % 16 once per block, not per
     // channel: a signed modulo was 5 of the loop's ~43 instructions) and
-    // the loop is unrolled by 4, so the broadcasts and weight loads address
-    // by displacement; the same fmas in the same order.
+    // the loop is unrolled by 4 by hand (GCC 12 ignored `#pragma GCC
+    // unroll 4` here: one channel per iteration, 4 scalar ops per 24 fmas
+    // on the fma ports' schedulers), so the broadcasts and weight loads
+    // address by displacement; the same fmas in the same order.
     const float* xc = xb + c % kBlock16;
-#pragma GCC unroll 4
-    for (; c < end; ++c, ++xc) {
-      __m512 wv[B];
-      for (int b = 0; b < B; ++b) wv[b] = _mm512_loadu_ps(w + (b * C + c) * kBlock16);
-      for (int r = 0; r < R; ++r) {
-        const __m512 xv = _mm512_set1_ps(xc[r * kBlock16]);
-        for (int b = 0; b < B; ++b) acc[r][b] = _mm512_fmadd_ps(xv, wv[b], acc[r][b]);
-      }
+    const float* wc = w + c * kBlock16;
+    for (; c + 4 <= end; c += 4, xc += 4, wc += 4 * kBlock16) {
+      pw_step<R, B>(acc, wc, C * kBlock16, xc);
+      pw_step<R, B>(acc, wc + kBlock16, C * kBlock16, xc + 1);
+      pw_step<R, B>(acc, wc + 2 * kBlock16, C * kBlock16, xc + 2);
+      pw_step<R, B>(acc, wc + 3 * kBlock16, C * kBlock16, xc + 3);
     }
+    for (; c < end; ++c, ++xc, wc += kBlock16) pw_step<R, B>(acc, wc, C * kBlock16, xc);
   }
   const bool last = c1 == C;
 #pragma GCC unroll 4
