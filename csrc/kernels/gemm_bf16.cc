@@ -373,14 +373,6 @@ class PanelPacked final : public PackedBf16Gemm {
       t.cols = static_cast<int>(j_end - j0 - (t.col_tiles - 1) * nr);
       for (int64_t i = i0; i < i_end; i += mr) {
         t.rows = static_cast<int>(std::min<int64_t>(mr, i_end - i));
-        // Each tile asks L2 for the next tile's weight panel, the last tile for
-        // the panel the next call reads first (this chunk's first; after the
-        // last row panel, the next chunk's): Bf16Tile::prefetch. Measured on
-        // the AMX Xeon (RESULTS.md section 203): BERT-base / MiniLM ×0.92-0.97;
-        // asking only on a task's first row panel (weights from memory) made
-        // BERT-base at batch 1 slower (×1.05).
-        const bool last = i + mr >= i_end;
-        t.prefetch = weight_panel((last && j_end < N ? j_end : j0) / nr);
         t.a = a + i * ld;
         t.c = c + i * ldc + j0;
         bf16_tile_epilogue(ep, i, j0, t);

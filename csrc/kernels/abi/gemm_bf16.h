@@ -111,9 +111,7 @@ struct Bf16Tile {
   int64_t b_panel = 0;
   // Bytes to ask the cache for while the tile runs (the next weight panel,
   // when the panels stream from memory), one 64-byte line per pair step
-  // from here; nullptr: none. A col_runs kernel (AMX) instead asks, while
-  // tile q runs, for tile q + 1's whole B panel, and while the last runs for
-  // the b_panel elements from here. No effect on the results.
+  // from here; nullptr: none. No effect on the results.
   const uint16_t* prefetch = nullptr;
 };
 using Bf16TileFn = void (*)(const Bf16Tile&);

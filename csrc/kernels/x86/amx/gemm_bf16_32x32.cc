@@ -23,11 +23,6 @@
 // Compiled twice from this text (kernels/x86/amx/amx_tile.h): natively in
 // the library (namespace amx) and against amx_emulation.h in the tests
 // (namespace emulated::amx, baseline flags: runs on any x86-64 CPU).
-//
-// While a tile runs, each 16-pair step asks L2 for the same step of the
-// next B panel (32 lines: tile q + 1's panel, or for the last tile the
-// panel at t.prefetch, when set), so the next tile's loads do not wait on
-// L3 or memory. No effect on the results.
 #include <cstdint>
 
 #include "kernels/abi/gemm_bf16.h"
@@ -44,16 +39,8 @@ constexpr int kPairBlock = 16;  // pairs per tdpbf16ps (64 B of A per row)
 constexpr int kBStride = 32 * 4;  // bytes per pair row of the B panel
 constexpr int kTileCols = 32;     // C columns per tile (the B panel's width)
 
-constexpr int kStepBytes = kPairBlock * kBStride;  // one step of a B panel (2 KiB)
-
-// Asks L2 (T1) for one step of a B panel, 64 bytes at a time.
-inline void prefetch_step(const char* p) {
-  for (int o = 0; o < kStepBytes; o += 64) __builtin_prefetch(p + o, 0, 2);
-}
-
-// pf: the B panel to ask for while this one runs, or nullptr.
 template <bool kTwoRows>
-void dot_tiles(const Bf16Tile& t, const uint16_t* b_panel, const uint16_t* pf, float* acc) {
+void dot_tiles(const Bf16Tile& t, const uint16_t* b_panel, float* acc) {
   INT8RT_TILE_ZERO(0);
   INT8RT_TILE_ZERO(1);
   if constexpr (kTwoRows) {
@@ -67,7 +54,6 @@ void dot_tiles(const Bf16Tile& t, const uint16_t* b_panel, const uint16_t* pf, f
     INT8RT_TILE_LOADD(4, t.a + 2 * p, a_stride);
     INT8RT_TILE_LOADD(6, b, kBStride);
     INT8RT_TILE_LOADD(7, b + 32, kBStride);
-    if (pf) prefetch_step(reinterpret_cast<const char*>(pf + p * 64));
     INT8RT_TILE_DPBF16PS(0, 4, 6);
     INT8RT_TILE_DPBF16PS(1, 4, 7);
     if constexpr (kTwoRows) {
@@ -117,8 +103,7 @@ void gemm_bf16_32x32(const Bf16Tile& t) {
   alignas(64) float acc[32 * 32];
   for (int q = 0; q < tiles; ++q) {
     const uint16_t* b = t.b + q * t.b_panel;
-    const uint16_t* pf = !t.prefetch ? nullptr : q + 1 < tiles ? b + t.b_panel : t.prefetch;
-    m1 > 0 ? dot_tiles<true>(t, b, pf, acc) : dot_tiles<false>(t, b, pf, acc);
+    m1 > 0 ? dot_tiles<true>(t, b, acc) : dot_tiles<false>(t, b, acc);
     store_tile(t, acc, t.c + q * kTileCols, t.residual ? t.residual + q * kTileCols : nullptr,
                q + 1 < tiles ? kTileCols : t.cols);
   }
