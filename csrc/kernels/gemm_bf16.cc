@@ -10,8 +10,7 @@
 // pairs; per MR-row panel of activations, packed the same way, the task runs
 // the weight panels of its column tile. A kernel that takes runs of column
 // tiles (col_runs: AMX) instead gets A converted once per call, and tasks of
-// (row range, column chunk; A converted per row range when the tasks run in
-// order on one thread): the chunk's weight panels (under kChunkBytes)
+// (row range, column chunk): the chunk's weight panels (under kChunkBytes)
 // stay in L2 while every row panel of the range runs over them, one kernel
 // call (one tile configuration) per row panel and chunk. No split of k: each
 // output is one microkernel chain (abi/gemm_bf16.h), so the tiling never
@@ -29,7 +28,6 @@
 #include "core/cpu_features.h"
 #include "core/thread_pool.h"
 #include "int8rt/error.h"
-#include "int8rt/threading.h"
 #include "kernels/aligned_buffer.h"
 #include "kernels/gemm_bf16_direct.h"
 #include "kernels/gemm_panels_f32.h"
@@ -347,39 +345,29 @@ class PanelPacked final : public PackedBf16Gemm {
     const int64_t N = outer_, ld = pairs_ * 2, ld_bytes = std::max<int64_t>(ld * 2, 1);  // K = 0: no pairs
     thread_local Panels a_rows;
     uint16_t* const a = grown(a_rows, M * ld);
-    // Converts A's rows [i0, i1) (i0 a multiple of mr) into `a`.
-    auto convert = [&](int64_t i0, int64_t i1) {
-      if (!x.trans && !x.packed) {
-        // A row-major A: each row converted in place (pack_x's conversion, not its scratch and a copy).
-        for (int64_t i = i0; i < i1; ++i) {
-          k_.rows(x.data + i * x.ld, k_len_, 1, a + i * ld, 1);
-          std::fill(a + i * ld + k_len_, a + (i + 1) * ld, 0);
-        }
-      } else {
-        for (int64_t i = i0; i < i1; i += mr) {
-          const int64_t count = std::min<int64_t>(mr, i1 - i);
-          std::copy_n(pack_x(x, i, count, mr), count * ld, a + i * ld);
-        }
+    if (!x.trans && !x.packed) {
+      // A row-major A: each row converted in place (pack_x's conversion, not its scratch and a copy).
+      for (int64_t i = 0; i < M; ++i) {
+        k_.rows(x.data + i * x.ld, k_len_, 1, a + i * ld, 1);
+        std::fill(a + i * ld + k_len_, a + (i + 1) * ld, 0);
       }
-    };
+    } else {
+      for (int64_t i = 0; i < M; i += mr) {
+        const int64_t count = std::min<int64_t>(mr, M - i);
+        std::copy_n(pack_x(x, i, count, mr), count * ld, a + i * ld);
+      }
+    }
     const int64_t nc = std::min(round_up(N, nr), std::max<int64_t>(kMinChunkTiles * nr, kChunkBytes / ld_bytes / nr * nr));
     const int64_t chunks = (N + nc - 1) / nc;
     const bool serial = !parallel || M * N * k_len_ < kWorkSerial;
     const int64_t ranges = serial ? 1 : std::max<int64_t>(1, (8 + chunks - 1) / chunks);
     const int64_t mc = std::min(round_up((M + ranges - 1) / ranges, mr), std::max<int64_t>(mr, kRowBlockBytes / ld_bytes / mr * mr));
     const int64_t m_tiles = (M + mc - 1) / mc;
-    // In order (one thread): each row block converted by its first task, just
-    // before its chunks read it (still in L2); otherwise all of A up front.
-    // Same values; BERT-base / MiniLM ×0.95-0.98 (RESULTS.md section 203).
-    const bool one_thread = get_num_threads() == 1;  // then the tasks run here, in order
-    const bool in_order = serial || m_tiles * chunks == 1 || one_thread;
-    if (!in_order) convert(0, M);
-    dispatch(m_tiles * chunks, M * N * k_len_, parallel && !one_thread, [&](int64_t task) {
+    dispatch(m_tiles * chunks, M * N * k_len_, parallel, [&](int64_t task) {
       Bf16Tile t = tile_base(ldc, accumulate);
       t.b_panel = pairs_ * nr * 2;
       const int64_t i0 = (task / chunks) * mc, j0 = (task % chunks) * nc;
       const int64_t i_end = std::min(M, i0 + mc), j_end = std::min(N, j0 + nc);
-      if (in_order && task % chunks == 0) convert(i0, i_end);
       t.b = weight_panel(j0 / nr);
       t.col_tiles = static_cast<int>((j_end - j0 + nr - 1) / nr);
       t.cols = static_cast<int>(j_end - j0 - (t.col_tiles - 1) * nr);
