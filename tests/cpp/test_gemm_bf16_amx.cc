@@ -304,7 +304,9 @@ TEST(AmxBf16Emulated, ColumnRunsEqualTheAmxOrderWithBiasAndGelu) {
   };
   const Case cases[] = {{1, 97, 33, false, false, true},   {45, 130, 64, false, true, false},
                         {70, 40, 100, true, false, true},  {17, 300, 2200, false, false, true},
-                        {33, 161, 2100, true, true, true}, {16, 64, 1, false, false, false}};
+                        {33, 161, 2100, true, true, true}, {16, 64, 1, false, false, false},
+                        // serial, 2 row blocks (224 rows at K = 2200) x 3 column chunks
+                        {230, 300, 2200, false, false, true}};
   for (const k::GemmBf16Kernel* kernel : amx_kernels()) {
     for (const Case& cs : cases) {
       const int M = cs.M, N = cs.N, K = cs.K;
