@@ -104,7 +104,7 @@ from typing import Any, Callable, Mapping, Optional
 import numpy as np
 
 from .._numerics import scale_from_amax
-from .auto import CANDIDATES, UNSIGNED_MSE, method_amax, options, tensor_label
+from .auto import CANDIDATES, UNSIGNED_MSE, is_own, method_amax, options, tensor_label
 from . import recordings
 from .decision_rule import MIN_GAIN, T_LEVEL, paired_below
 from .metrics import looks_like_class_scores
@@ -474,16 +474,20 @@ def single_method_sets(collector: Any, names: list[str], exact: Optional[set[str
 
 
 def apply_methods(collector: Any, methods: Mapping[str, str], names: set[str],
-                  amaxes: Mapping[str, float]) -> Thresholds:
+                  amaxes: Mapping[str, float], own: Any = None) -> Thresholds:
     """Each tensor of ``names`` gets the threshold its chosen method
     (``methods``: ``"auto:<label>"`` or ``"auto:all <label>"``, a CANDIDATES
-    label or auto.UNSIGNED_MSE) gives on ``collector``'s histograms, with
-    the exact search; the other tensors (not held in int8) keep ``amaxes``."""
+    label, auto.UNSIGNED_MSE or an auto.OWN_LABELS label) gives on
+    ``collector``'s histograms, with the exact search; an OWN_LABELS method
+    on ``own``'s (the same samples' histograms with the calibrators'
+    settings; None: ``collector``'s, as the equalization trial's rescaled
+    histograms have them); the other tensors (not held in int8) keep ``amaxes``."""
     out = dict(amaxes)
     for n in names:
         label = methods.get(n, "").removeprefix("auto:").removeprefix("all ")
-        if (label in dict(CANDIDATES) or label == UNSIGNED_MSE) and n in collector:
-            out[n] = method_amax(collector.histogram(n), label, options(label), exact=True)
+        source = own if is_own(label) and own is not None else collector
+        if (label in dict(CANDIDATES) or label == UNSIGNED_MSE or is_own(label)) and n in source:
+            out[n] = method_amax(source.histogram(n), label, options(label), exact=True)
     return out
 
 
