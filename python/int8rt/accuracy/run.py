@@ -121,10 +121,10 @@ class CalibrationRun:
         self._corrected = 0
         self._deltas: dict[str, list[float]] = {}
         self._fit: Any = None  # the auto choice's collector, when every sample calibrates the session's
-        # auto: the same samples' histograms with the classic calibrators' settings (auto.OWN_LABELS):
-        # the session's samples, and the choice's where it has a collector of its own
+        # auto with the check: the same samples' histograms with the classic calibrators' settings
+        # (auto.OWN_LABELS); without it the choice reads a collector of its own (the kept samples, fed
+        # rows of a batch that may be run again for them): none, and no such sets
         self._own: Any = None
-        self._own_fit: Any = None
         # a Builder like the build's (same rewrites), for engines auto measures a correction on
         self._fresh = fresh
         # auto decides cross-layer equalization: (skip, an equalize.Plan computed already or None) -> (an
@@ -185,8 +185,8 @@ class CalibrationRun:
         # asked now, as TensorRT asks it, before get_batch: a calibrator serving
         # recorded batches may not know it once they are spent
         self._batch_size = int(self._calibrator.get_batch_size())
-        if self.auto and observe is not None and session.collector is not None and (
-                session.collector.num_bins, session.collector.policy) != (OWN_BINS, OWN_POLICY):
+        if self.auto and observe is not None and session.collector is not None and not self.router.calibrate_held \
+                and (session.collector.num_bins, session.collector.policy) != (OWN_BINS, OWN_POLICY):
             self._own = self._new_collector(session, own=True)
             feed = self._mirrored(feed, observe, self._own)
         if self._recordings is not None:
@@ -195,10 +195,6 @@ class CalibrationRun:
         if self.router.calibrate_held and observe is not None and session.collector is not None:
             self._fit = self._new_collector(session)
             fit_feed = lambda inputs, rows: observe(inputs, rows, self._fit)  # noqa: E731
-            if self._own is not None:
-                self._own_fit = self._new_collector(session, own=True)
-                fit_feed = lambda inputs, rows: (observe(inputs, rows, self._fit),  # noqa: E731
-                                                 observe(inputs, rows, self._own_fit))
             # the held-out float32 reference and bias correction's layer inputs, from this pass
             self._pass = PassValues(self._builder, [self._network.tensor(i)["name"] for i in self._network.outputs()],
                                     [] if self.bias_correction is False else
@@ -279,8 +275,8 @@ class CalibrationRun:
         sets.update(auto_choice.single_method_sets(collector, names, exact=set(),
                                                    methods=auto_choice.GLOBAL_METHODS[1:], at_range=self._at_range))
         # the classic calibrators' own engines (auto.OWN_LABELS), on the same samples' histograms as they keep them
-        own = self._own_fit if collector is self._fit else self._own
-        if own is not None and len(own) and set(names) <= set(own.names):
+        own = self._own
+        if own is not None and collector is session.collector and len(own) and set(names) <= set(own.names):
             sets.update(auto_choice.single_method_sets(own, names, exact=set(), methods=OWN_LABELS,
                                                        at_range=self._at_range))
         self._seconds["auto_search"] = time.perf_counter() - t0
