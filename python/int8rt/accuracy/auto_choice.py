@@ -10,7 +10,10 @@ the network's outputs on calibration samples that no threshold saw.
    ConvNeXt's or a ViT's stem), which every set holds at their calibration
    range (``RANGE_METHOD``, minmax). Where auto holds tensors unsigned
    (run.py decides that first), one more set, ``auto.UNSIGNED_MSE``: MSE
-   searched on the unsigned grid for those tensors (auto.py says why). A
+   searched on the unsigned grid for those tensors (auto.py says why).
+   With the check on, entropy, mse and percentile also on histograms of the
+   same samples kept as the classic calibrators keep them
+   (``auto.OWN_LABELS``: each calibrator's own engine, acc46). A
    set whose thresholds on the
    tensors the engine holds in int8 are all within 1% of a set already
    scored is not built again (it would quantize alike; it takes that
