@@ -26,8 +26,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["CANDIDATES", "OWN_BINS", "OWN_LABELS", "OWN_POLICY", "UNSIGNED_MSE", "is_own", "method_amax", "options",
-           "tensor_label"]
+__all__ = ["CANDIDATES", "UNSIGNED_MSE", "method_amax", "options", "tensor_label"]
 
 # Each method the whole-network choice applies to every tensor, with its
 # options: minmax first (no search: its engine is built first, to learn
@@ -53,41 +52,10 @@ CANDIDATES: tuple[tuple[str, dict[str, Any]], ...] = (
 UNSIGNED_MSE = "mse unsigned"
 _GRID_CANDIDATES: tuple[tuple[str, dict[str, Any]], ...] = ((UNSIGNED_MSE, {"is_unsigned": True}),)
 
-# The classic calibrators' own engines as sets too (acc46). auto's
-# histograms are 4096 bins over a power-of-two range (calibrator.py says
-# why), the calibrators' TensorRT's 2048 over the first batch's maximum,
-# grown as needed; the same method on the two gives other thresholds, and
-# where the network is that sensitive another engine: on Silero VAD's
-# unlabelled five-clip stream auto chose entropy on every left-out clip and
-# streamed amfm at 0.754 centred cosine, the entropy calibrator's engine at
-# 0.904 (2048 bins on auto's range 0.866, 4096 on TensorRT's 0.870;
-# RESULTS_accuracy.md acc46). So each searched method is also applied to
-# histograms kept with the calibrators' settings (run.py feeds them from
-# the same batches, no second float32 pass), and the set that equals the
-# calibrator's engine is judged with the others: auto's candidates then
-# hold the engine each calibrator would have built (with the check on: without
-# it the choice reads a collector of its own, run.py, and these sets are not
-# made). The folds (crossval.py) refit them on their merged histograms of
-# auto's settings. The choice is still the held-out samples': on that
-# stream they take the calibrator's entropy on two of the six left-out
-# clips (mean 0.9003 -> 0.9013) and keep auto's on amfm (held-out blocks
-# 0.0326 against 0.0451), which no rule read from the calibration stream
-# can see. minmax reads the same maximum on either histogram: no second set.
-OWN_BINS, OWN_POLICY = 2048, "extend"
-_OWN = " (calibrator's histogram)"
-_OWN_CANDIDATES: tuple[tuple[str, dict[str, Any]], ...] = tuple(
-    (label + _OWN, opts) for label, opts in CANDIDATES if label != "minmax")
-OWN_LABELS = tuple(label for label, _ in _OWN_CANDIDATES)
-
-
-def is_own(label: str) -> bool:
-    """Whether set ``label`` is searched on the calibrators' histograms (OWN_LABELS)."""
-    return label.endswith(_OWN)
-
 
 def options(label: str) -> dict[str, Any]:
-    """The options of method ``label``: a CANDIDATES label, ``UNSIGNED_MSE`` or an OWN_LABELS label."""
-    return dict(CANDIDATES + _GRID_CANDIDATES + _OWN_CANDIDATES)[label]
+    """The options of method ``label``: a CANDIDATES label or ``UNSIGNED_MSE``."""
+    return dict(CANDIDATES + _GRID_CANDIDATES)[label]
 
 
 def tensor_label(label: str, unsigned: bool) -> str:

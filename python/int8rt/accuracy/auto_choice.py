@@ -10,10 +10,7 @@ the network's outputs on calibration samples that no threshold saw.
    ConvNeXt's or a ViT's stem), which every set holds at their calibration
    range (``RANGE_METHOD``, minmax). Where auto holds tensors unsigned
    (run.py decides that first), one more set, ``auto.UNSIGNED_MSE``: MSE
-   searched on the unsigned grid for those tensors (auto.py says why).
-   With the check on, entropy, mse and percentile also on histograms of the
-   same samples kept as the classic calibrators keep them
-   (``auto.OWN_LABELS``: each calibrator's own engine, acc46). A
+   searched on the unsigned grid for those tensors (auto.py says why). A
    set whose thresholds on the
    tensors the engine holds in int8 are all within 1% of a set already
    scored is not built again (it would quantize alike; it takes that
@@ -107,7 +104,7 @@ from typing import Any, Callable, Mapping, Optional
 import numpy as np
 
 from .._numerics import scale_from_amax
-from .auto import CANDIDATES, UNSIGNED_MSE, is_own, method_amax, options, tensor_label
+from .auto import CANDIDATES, UNSIGNED_MSE, method_amax, options, tensor_label
 from . import recordings
 from .decision_rule import MIN_GAIN, T_LEVEL, paired_below
 from .metrics import looks_like_class_scores
@@ -477,20 +474,16 @@ def single_method_sets(collector: Any, names: list[str], exact: Optional[set[str
 
 
 def apply_methods(collector: Any, methods: Mapping[str, str], names: set[str],
-                  amaxes: Mapping[str, float], own: Any = None) -> Thresholds:
+                  amaxes: Mapping[str, float]) -> Thresholds:
     """Each tensor of ``names`` gets the threshold its chosen method
     (``methods``: ``"auto:<label>"`` or ``"auto:all <label>"``, a CANDIDATES
-    label, auto.UNSIGNED_MSE or an auto.OWN_LABELS label) gives on
-    ``collector``'s histograms, with the exact search; an OWN_LABELS method
-    on ``own``'s (the same samples' histograms with the calibrators'
-    settings; None: ``collector``'s, as the equalization trial's rescaled
-    histograms have them); the other tensors (not held in int8) keep ``amaxes``."""
+    label or auto.UNSIGNED_MSE) gives on ``collector``'s histograms, with
+    the exact search; the other tensors (not held in int8) keep ``amaxes``."""
     out = dict(amaxes)
     for n in names:
         label = methods.get(n, "").removeprefix("auto:").removeprefix("all ")
-        source = own if is_own(label) and own is not None else collector
-        if (label in dict(CANDIDATES) or label == UNSIGNED_MSE or is_own(label)) and n in source:
-            out[n] = method_amax(source.histogram(n), label, options(label), exact=True)
+        if (label in dict(CANDIDATES) or label == UNSIGNED_MSE) and n in collector:
+            out[n] = method_amax(collector.histogram(n), label, options(label), exact=True)
     return out
 
 

@@ -39,7 +39,7 @@ from . import bias_correction as biascorr
 from . import bias_groups, sequence_axis
 from . import branch_bias
 from .holdout import SampleRouter
-from .auto import OWN_BINS, OWN_LABELS, OWN_POLICY, UNSIGNED_MSE
+from .auto import UNSIGNED_MSE
 from .input_range import input_image
 from .lut_inputs import lut_inputs
 from .pass_values import PassValues
@@ -121,10 +121,6 @@ class CalibrationRun:
         self._corrected = 0
         self._deltas: dict[str, list[float]] = {}
         self._fit: Any = None  # the auto choice's collector, when every sample calibrates the session's
-        # auto with the check: the same samples' histograms with the classic calibrators' settings
-        # (auto.OWN_LABELS); without it the choice reads a collector of its own (the kept samples, fed
-        # rows of a batch that may be run again for them): none, and no such sets
-        self._own: Any = None
         # a Builder like the build's (same rewrites), for engines auto measures a correction on
         self._fresh = fresh
         # auto decides cross-layer equalization: (skip, an equalize.Plan computed already or None) -> (an
@@ -185,10 +181,6 @@ class CalibrationRun:
         # asked now, as TensorRT asks it, before get_batch: a calibrator serving
         # recorded batches may not know it once they are spent
         self._batch_size = int(self._calibrator.get_batch_size())
-        if self.auto and observe is not None and session.collector is not None and not self.router.calibrate_held \
-                and (session.collector.num_bins, session.collector.policy) != (OWN_BINS, OWN_POLICY):
-            self._own = self._new_collector(session, own=True)
-            feed = self._mirrored(feed, observe, self._own)
         if self._recordings is not None:
             feed = self._recordings_feed(feed)
         fit_feed = None
@@ -210,19 +202,6 @@ class CalibrationRun:
         # from the calibrator (its index in messages stays right).
         return self.router.wrap(feed, skip=lambda: session.observe_with(lambda collector: None), fit_feed=fit_feed,
                                 after_feed=self._pass.after_batch if self._pass is not None else None)
-
-    @staticmethod
-    def _mirrored(feed: Callable[[Inputs], None], observe: Callable[[Inputs, Optional[np.ndarray], Any], None],
-                  collector: Any) -> Callable[[Inputs], None]:
-        """``feed``, then the batch it ran streamed into ``collector`` too
-        (``observe`` with rows None: the builder's last batch as it ran, no
-        second float32 pass): the same samples, in the same order, as the
-        session's collector."""
-
-        def fed(inputs: Inputs) -> None:
-            feed(inputs)
-            observe(inputs, None, collector)
-        return fed
 
     def _recordings_feed(self, feed: Callable[[Inputs], None]) -> Callable[[Inputs], None]:
         """``feed``, then each whole batch's float32 outputs shown to the
@@ -274,11 +253,6 @@ class CalibrationRun:
         self._int8_names = auto_choice.int8_tensors(engines[first], self._network)
         sets.update(auto_choice.single_method_sets(collector, names, exact=set(),
                                                    methods=auto_choice.GLOBAL_METHODS[1:], at_range=self._at_range))
-        # the classic calibrators' own engines (auto.OWN_LABELS), on the same samples' histograms as they keep them
-        own = self._own
-        if own is not None and collector is session.collector and len(own) and set(names) <= set(own.names):
-            sets.update(auto_choice.single_method_sets(own, names, exact=set(), methods=OWN_LABELS,
-                                                       at_range=self._at_range))
         self._seconds["auto_search"] = time.perf_counter() - t0
         t0 = time.perf_counter()
         # the held-out samples' float32 outputs: kept by the calibration pass,
@@ -332,8 +306,7 @@ class CalibrationRun:
         if self._parts:
             choice, chosen = self._choose_parts(choice, sets, chosen)
         # the chosen method's exact search, over every sample's histograms
-        amaxes = auto_choice.apply_methods(session.collector, self._methods, self._int8_names, choice.amaxes,
-                                           own=self._own)
+        amaxes = auto_choice.apply_methods(session.collector, self._methods, self._int8_names, choice.amaxes)
         if chosen is not None and all(amaxes[n] == choice.amaxes[n] for n in self._int8_names if n in amaxes):
             self._plain = (_scales(choice.amaxes), *chosen)  # the same engine
         self._auto["thresholds"] = choice.label
@@ -404,15 +377,12 @@ class CalibrationRun:
         self._methods = out.methods
         return replace(choice, amaxes=out.amaxes, methods=out.methods), (out.engine, out.errors)
 
-    def _new_collector(self, session: Any, own: bool = False) -> Any:
-        """An empty collector like the session's (method, bins, range
-        policy); with ``own``, the classic calibrators' bins and policy
-        (auto.OWN_BINS / OWN_POLICY)."""
+    def _new_collector(self, session: Any) -> Any:
+        """An empty collector like the session's (method, bins, range policy)."""
         from ..calib import Collector
 
         c = session.collector
-        bins, policy = (OWN_BINS, OWN_POLICY) if own else (c.num_bins, c.policy)
-        return Collector(c.algorithm, num_bins=bins, policy=policy,
+        return Collector(c.algorithm, num_bins=c.num_bins, policy=c.policy,
                          nonfinite=getattr(self._calibrator, "_int8rt_options", {}).get("nonfinite", "error"))
 
     def _pooled(self) -> Any:
