@@ -32,7 +32,10 @@ batch), and an output has the shape and type of a float input of rank >= 2
 0). The closed loop needs more: the names pair too (:func:`_stem`: the
 output's name is the input's with a suffix such as ``N``, ``n``, ``_out``,
 ``new``, ``next`` or a prefix ``new_``, ``next_``, and the input's may end
-in ``0``, ``_in``, ``prev`` or start with ``prev_``), so a
+in ``0``, ``_in``, ``prev`` or start with ``prev_``; or the input's
+name is the output's stem whole: FlashVAD's ``next_cache_0`` feeds
+``cache_0``, whose ``_0`` is an index, not a suffix: until acc46 it paired
+with none, and its closed loop ran on float32's cache), so a
 fixed-batch denoiser whose output is shaped like its input is not run on
 its own output. One pair per input; an input matched by several outputs
 pairs with none.
@@ -92,7 +95,7 @@ def pairs(held: Optional[Any], outputs: Optional[Mapping[str, np.ndarray]]) -> d
     out: dict[str, str] = {}
     for name, (shape, dtype) in _state_inputs(held).items():
         found = [k for k, v in outputs.items() if np.shape(v) == shape and np.asarray(v).dtype == dtype
-                 and k != name and _stem(k, _OUT_SUFFIX) == _stem(name, _IN_SUFFIX)]
+                 and k != name and _stem(k, _OUT_SUFFIX) in (_stem(name, _IN_SUFFIX), name.lower())]
         if len(found) == 1:
             out[name] = found[0]
     return out
