@@ -1,10 +1,10 @@
 // BatchSplit's value checks at the probes (batch_split_probes.h).
 #include "engine/batch_split_probes.h"
 
-#include "engine/batch_split.h"
-
 #include <algorithm>
 #include <cstring>
+
+#include "engine/batch_split.h"
 
 namespace int8rt {
 namespace engine {

@@ -13,7 +13,6 @@
 // blocks (pointwise()); depthwise, runs of output rows of one channel block;
 // dense from blocked, runs of output rows times groups of 4 output blocks
 // (times up to 8 images where a group's weights pass L2).
-#include "kernels/aligned_allocator.h"
 #include "engine/ops/conv_f32_nchw16c.h"
 
 #include <algorithm>
@@ -21,6 +20,7 @@
 
 #include "core/thread_pool.h"
 #include "engine/ops/blocked_tensor.h"
+#include "kernels/aligned_allocator.h"
 #include "kernels/aligned_buffer.h"
 #include "kernels/nchw16c_f32.h"
 
