@@ -29,7 +29,6 @@ decisions at 0.5.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import time
@@ -39,7 +38,7 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from bench_util import machine_line  # noqa: E402
-from silero_clips_loco import CLIPS, GAINS, clip, metrics  # noqa: E402
+from silero_clips_loco import CLIPS, GAINS, clip, metrics, print_means, save_row  # noqa: E402
 
 BATCH = 8
 STATES = {"recurrent": (1, BATCH, 64), **{f"cache_{i}": (BATCH, 64, 2 << i) for i in range(4)}}
@@ -146,13 +145,8 @@ def main() -> int:
             print(f"  {method}: rel. L2 {m['rel_l2']:.4f}, ccos {m['ccos']:.5f}, agree {m['agree']:.4f}"
                   + (f"; chose {row['choice']}, bias corr. {row['bias_correction']}, unsigned "
                      f"{str(row['unsigned'])[:40]}; errors {row['errors']}" if choice else ""), flush=True)
-            if args.out:
-                with open(args.out, "a") as f:
-                    f.write(json.dumps(row) + "\n")
-    print("mean over the left-out clips (rel. L2 / ccos / agree):")
-    for method in args.methods.split(","):
-        mine = [r for r in rows if r["method"] == method]
-        print(f"  {method}: " + " / ".join(f"{np.mean([r[k] for r in mine]):.4f}" for k in ("rel_l2", "ccos", "agree")))
+            save_row(row, args.out)
+    print_means(rows, args.methods.split(","))
     return 0
 
 

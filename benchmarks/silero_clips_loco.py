@@ -100,6 +100,21 @@ def metrics(got: np.ndarray, want: np.ndarray) -> dict[str, float]:
             "agree": float(np.mean((got > 0.5) == (want > 0.5)))}
 
 
+
+def save_row(row: dict, out: str | None) -> None:
+    """Appends one result row to the JSON-lines file `out` (none: nothing)."""
+    if out:
+        with open(out, "a") as f:
+            f.write(json.dumps(row) + "\n")
+
+
+def print_means(rows: list[dict], methods: list[str]) -> None:
+    """The mean of each method's rel. L2 / centred cosine / agreement over its left-out clips."""
+    print("mean over the left-out clips (rel. L2 / ccos / agree):")
+    for method in methods:
+        mine = [r for r in rows if r["method"] == method]
+        print(f"  {method}: " + " / ".join(f"{np.mean([r[k] for r in mine]):.4f}" for k in ("rel_l2", "ccos", "agree")))
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--methods", default="auto,mse,entropy2,percentile,minmax")
@@ -148,13 +163,8 @@ def main() -> int:
                                     f"{str(row['unsigned'])[:40]}; errors {row['errors']}; {row['recordings']}; "
                                     f"per recording {row['recording_errors']}"
                                     if choice else ""), flush=True)
-            if args.out:
-                with open(args.out, "a") as f:
-                    f.write(json.dumps(row) + "\n")
-    print("mean over the left-out clips (rel. L2 / ccos / agree):")
-    for method in args.methods.split(","):
-        mine = [r for r in rows if r["method"] == method]
-        print(f"  {method}: " + " / ".join(f"{np.mean([r[k] for r in mine]):.4f}" for k in ("rel_l2", "ccos", "agree")))
+            save_row(row, args.out)
+    print_means(rows, args.methods.split(","))
     return 0
 
 

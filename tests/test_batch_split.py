@@ -7,7 +7,7 @@ layers mix samples must run unsplit (else their outputs would differ)."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable
 
 import numpy as np
 import onnx
@@ -17,16 +17,12 @@ from onnx import TensorProto, helper, numpy_helper
 import int8rt
 from int8rt import _testing
 from onnx_models import resnet_block
+from thread_settings import restore_threads  # noqa: F401 (the fixture, by name)
 
 F32 = np.float32
 
 
-@pytest.fixture(autouse=True)
-def restore_threads() -> Iterator[None]:
-    threads = int8rt.get_num_threads()
-    yield
-    int8rt.set_num_threads(threads)
-    _testing.set_batch_split(1)
+pytestmark = pytest.mark.usefixtures("restore_threads")
 
 
 def expected_parts(batch: int, threads: int, per_thread: int) -> int:

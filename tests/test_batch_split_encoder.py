@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 import onnx
@@ -20,17 +19,13 @@ from onnx import TensorProto, helper
 
 import int8rt
 from int8rt import _testing
+from thread_settings import restore_threads  # noqa: F401 (the fixture, by name)
 
 F32 = np.float32
 SEQ = 12
 
 
-@pytest.fixture(autouse=True)
-def restore_threads() -> Iterator[None]:
-    threads = int8rt.get_num_threads()
-    yield
-    int8rt.set_num_threads(threads)
-    _testing.set_batch_split(1)
+pytestmark = pytest.mark.usefixtures("restore_threads")
 
 
 def run_both(engine: object, feed: dict) -> tuple[dict, dict, int]:
