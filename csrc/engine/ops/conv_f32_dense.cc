@@ -26,7 +26,10 @@ kernels::SgemmEpilogue ConvF32Layer::fused_clip(const FusedActivation& act) {
 
 void ConvF32Layer::pack_weights(const Tensor& wt) {
   const int64_t M = wt.shape[0], C = group_ * wt.shape[1];
-  const int64_t kh = column_ ? 1 : wt.shape[2], kw = column_ ? wt.shape[2] : wt.shape[3];
+  // [M, C/group, kh, kw] (a 1-D conv's [M, C/group, k] has no kw: read only
+  // what the weights have; the 2-D paths below are the ones that use them).
+  const int64_t kh = column_ ? 1 : wt.shape[2];
+  const int64_t kw = column_ ? wt.shape[2] : (wt.shape.size() > 3 ? wt.shape[3] : 1);
   if (!wt.is_constant || wt.dtype != DataType::kFloat32 || M % group_ != 0 || (group_ == C && M == C)) return;
   const int64_t Mg = M / group_, K = static_cast<int64_t>(wt.f32.size()) / std::max<int64_t>(M, 1);
   if (K * M != static_cast<int64_t>(wt.f32.size())) return;
