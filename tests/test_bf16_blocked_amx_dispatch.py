@@ -11,7 +11,11 @@ avx512bf16 it is passed over as above the cap. Its arithmetic is tested
 under the emulation header in tests/cpp/test_nchw16c_bf16_amx.cc."""
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -104,3 +108,43 @@ def test_a_narrow_stem_joins_the_region_on_amx(tmp_path, monkeypatch) -> None:
     monkeypatch.setenv("INT8RT_MAX_ISA", "avx512bf16")
     capped = _build(path, True)
     assert any("1 region(s), 11 BF16 convs" in line for line in capped.report()), capped.report()
+
+
+def test_the_stem_reads_the_float_image_on_amx(tmp_path) -> None:
+    """On AMX the region's entry conversion of the 3-channel image is dropped
+    and the 7x7 / 2 stem reads the float32 image (engine/bf16_blocked.h; the
+    kernel's bits == the conversion's, tests/cpp/test_nchw16c_bf16_amx.cc):
+    within BF16's error of the FP32 engine. Its engine file loaded capped at
+    avx512bf16 (a kernel that reads no float image: the layer converts the
+    image first) keeps the stem and runs within the same error."""
+    from test_bf16_blocked_dense import _resnet_model
+
+    compiled, cpu, bf16 = amx_state()
+    if not (compiled and cpu and bf16):
+        pytest.skip("the AMX-BF16 kernel does not run here")
+    path = tmp_path / "stem.onnx"
+    path.write_bytes(_resnet_model(stem=20))
+    x = np.random.default_rng(208).standard_normal((2, 3, 40, 46)).astype(np.float32)
+    fp32 = int8rt.build_engine(str(path), int8rt.BuilderConfig(precision="fp32")).run({"x": x})["y"]
+    engine = _build(path, True)
+    assert "bf16 channel-blocked: 1 entry conversion(s) dropped, the stems read the float32 image" \
+        in engine.report(), engine.report()
+    ops = [la["op"] for la in engine.layers()]
+    assert "int8rt.ToBf16x16c" not in ops, ops
+    assert sum("from float32" in la["detail"] for la in engine.layers()) == 1, [la["detail"] for la in engine.layers()]
+    got = engine.run({"x": x})["y"].astype(np.float64)
+    assert np.linalg.norm(got - fp32) <= 2e-2 * np.linalg.norm(fp32)
+    engine.save(tmp_path / "e.i8rt")
+    np.save(tmp_path / "x.npy", x)
+    code = ("import sys, numpy as np, int8rt\n"
+            "e = int8rt.Engine.load(sys.argv[1])\n"
+            "assert any('from float32' in la['detail'] and 'amx' not in la['detail'] for la in e.layers())\n"
+            "np.save(sys.argv[3], e.run({'x': np.load(sys.argv[2])})['y'])\n")
+    env = {**os.environ, "INT8RT_MAX_ISA": "avx512bf16",
+           "PYTHONPATH": os.pathsep.join([str(Path(int8rt.__file__).resolve().parent.parent),
+                                          os.environ.get("PYTHONPATH", "")])}
+    child = subprocess.run([sys.executable, "-c", code, str(tmp_path / "e.i8rt"), str(tmp_path / "x.npy"),
+                            str(tmp_path / "y.npy")], env=env, capture_output=True, text=True, timeout=600)
+    assert child.returncode == 0, child.stderr
+    capped = np.load(tmp_path / "y.npy").astype(np.float64)
+    assert np.linalg.norm(capped - fp32) <= 2e-2 * np.linalg.norm(fp32)

@@ -83,6 +83,47 @@ bool takes(const Network& net, const Node& node) {
 
 Shape to_blocked(const Shape& s) { return {s[0], (s[1] + 15) / 16, s[2], s[3], 16}; }
 
+// A kept region's conv that the kernel can run on the float image x
+// (kBf16F32InputAttr): one group, x's channels, a tap-row window, reading
+// the entry's tensor as input 0 only.
+bool stem_reads_f32(const Network& net, const Node& c, int blocked, const Tensor& x) {
+  if (c.op != kBf16BlockedConvOp || c.attrs.get_int("group", 1) != 1 || c.inputs[0] != blocked) return false;
+  if (std::count(c.inputs.begin(), c.inputs.end(), blocked) != 1) return false;
+  const Shape& w = net.tensor(c.inputs[1]).shape;
+  const std::vector<int64_t> dil = c.attrs.get_ints("dilations", {});
+  return w[1] == x.shape[1] && kernels::bf16_tap_row_window(w[1], w[3], dil.size() == 2 ? dil[1] : 1);
+}
+
+// Drops each entry conversion of a float32 image of at most
+// kBf16MaxF32Channels channels whose readers are all such stems; they read
+// the image (bf16_blocked.h). Returns how many were dropped.
+int stems_read_f32(Network& net) {
+  int dropped = 0;
+  for (Node& node : net.nodes()) {
+    if (node.op != kToBf16BlockedOp || node.inputs.size() != 1 || node.inputs[0] < 0) continue;
+    const Tensor& x = net.tensor(node.inputs[0]);
+    if (x.dtype != DataType::kFloat32 || x.shape.size() != 4 || x.shape[1] <= 0 ||
+        x.shape[1] > kernels::kBf16MaxF32Channels) {
+      continue;
+    }
+    const int blocked = node.outputs[0];
+    const std::vector<int> users = net.consumers(blocked);
+    const std::vector<int>& outs = net.outputs();
+    if (users.empty() || std::find(outs.begin(), outs.end(), blocked) != outs.end() ||
+        !std::all_of(users.begin(), users.end(),
+                     [&](int u) { return stem_reads_f32(net, net.nodes()[u], blocked, x); })) {
+      continue;
+    }
+    for (int u : users) {
+      net.nodes()[u].inputs[0] = node.inputs[0];
+      net.nodes()[u].attrs.set(kBf16F32InputAttr, Attribute::of_int(1));
+    }
+    ++dropped;
+  }
+  if (dropped > 0) net.compact();  // the dropped conversions
+  return dropped;
+}
+
 }  // namespace
 
 std::vector<std::string> mark_bf16_blocked(Network& net) {
@@ -137,7 +178,12 @@ std::vector<std::string> mark_bf16_blocked(Network& net) {
       net.tensor(node.outputs[0]).dtype = DataType::kBFloat16;
     }
   }
+  const int direct = kernel.conv_reads_f32 ? stems_read_f32(net) : 0;
   std::vector<std::string> report;
+  if (direct > 0) {
+    report.push_back("bf16 channel-blocked: " + std::to_string(direct) +
+                     " entry conversion(s) dropped, the stems read the float32 image");
+  }
   if (sum.kept > 0) {
     report.push_back("bf16 channel-blocked: " + std::to_string(sum.kept) + " region(s), " +
                      std::to_string(sum.counted) + " BF16 convs on NCHW16c bfloat16 tensors, " +

@@ -44,6 +44,15 @@
 // rounding of the FP32 pool (rounding is monotone), so ResNet's first
 // bottleneck reads the NCHW engine's values.
 //
+// Where the family's conv reads float32 images (conv_reads_f32: AMX), a
+// region's entry ToBf16x16c of a float32 image of at most
+// kBf16MaxF32Channels channels read only by tap-row stems (ResNet-50's 7x7,
+// MobileNetV2's 3x3/2) is dropped and the stems read the image
+// (kBf16F32InputAttr): the entry wrote a 32-byte line per pixel that the
+// stem read back for its 4 BF16 (12.8 MB each way for ResNet-50 at batch 8,
+// RESULTS.md section 208); the kernel's rounding is the entry's, so the
+// same bits.
+//
 // The builder runs the pass on FP32 engines with BF16 layers when
 // BuilderConfig::channel_blocked is set (before the FP32 one) and the
 // nchw16c_bf16 family has a vector tier here (AVX512-BF16); otherwise the
@@ -64,6 +73,8 @@ constexpr const char* kToBf16BlockedOp = "int8rt.ToBf16x16c";      // [N, C, H, 
 constexpr const char* kFromBf16BlockedOp = "int8rt.FromBf16x16c";  // [N, CB, H, W, 16] bf16 -> [N, C, H, W]
 constexpr const char* kBf16BlockedMaxPoolOp = "int8rt.MaxPoolBf16x16c";  // blocked -> blocked bf16
 constexpr const char* kBf16BlockedMeanOp = "int8rt.GlobalAveragePoolBf16x16c";  // -> [N, C, 1, 1] float32
+// On a ConvBf16x16c stem (int 1): input 0 is the float32 NCHW image itself.
+constexpr const char* kBf16F32InputAttr = "int8rt_f32_input";
 
 // The pass: marks the regions above and inserts their conversions. Returns
 // report lines.

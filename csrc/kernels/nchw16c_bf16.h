@@ -25,9 +25,9 @@ class Nchw16cBf16Kernel : public NamedKernel<EltwiseKernel> {
   static constexpr OpKey kKey{"nchw16c", Dtype::kBf16};
   Nchw16cBf16Kernel(const char* name, Isa isa, bool needs_bf16, PointwiseBf16x16cFn pw, DepthwiseBf16x16cFn dw,
                     BlockMeanBf16Fn mean, ConvBf16x16cFn cv, MaxPoolBf16x16cFn mp, ToBlockedBf16Fn to,
-                    bool needs_amx_bf16 = false)
+                    bool needs_amx_bf16 = false, bool reads_f32 = false)
       : NamedKernel(name, isa), pointwise(pw), depthwise(dw), block_mean(mean), conv(cv), maxpool(mp),
-        to_blocked(to), needs_bf16_(needs_bf16), needs_amx_bf16_(needs_amx_bf16) {}
+        to_blocked(to), conv_reads_f32(reads_f32), needs_bf16_(needs_bf16), needs_amx_bf16_(needs_amx_bf16) {}
   std::string supports() const override;
   const PointwiseBf16x16cFn pointwise;
   const DepthwiseBf16x16cFn depthwise;
@@ -35,6 +35,7 @@ class Nchw16cBf16Kernel : public NamedKernel<EltwiseKernel> {
   const ConvBf16x16cFn conv;
   const MaxPoolBf16x16cFn maxpool;
   const ToBlockedBf16Fn to_blocked;
+  const bool conv_reads_f32;  // conv takes ConvBf16x16c::xf (a stem reading the float image)
 
  private:
   bool needs_bf16_, needs_amx_bf16_;

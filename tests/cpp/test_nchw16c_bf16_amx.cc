@@ -22,7 +22,8 @@
 // pair / a last block of fewer than 8 pairs / several blocks; M past a
 // block, one and two blocks per step; bias or none, residual, clip; BF16
 // denormals and zeros of both signs in the data. Guard values after every
-// output and outside the written range.
+// output and outside the written range. A stem reading the float image
+// (ConvBf16x16c::xf): == the same stem from its blocked conversion.
 #if defined(INT8RT_TEST_X86_TWINS)
 
 #include <gtest/gtest.h>
@@ -438,6 +439,44 @@ TEST(AmxBf16BlockedEmulated, TheOrderDecidesWhereFp32Rounds) {
     check(p, kernels, pointwise, "crafted", differ);  // == the AMX order, within the bound
     EXPECT_EQ(run(p, amx_order)[0], 0) << "the AMX order";
     EXPECT_EQ(differ, 15) << "output channel 0 of each pixel";
+  }
+}
+
+// A stem reading the float image (ConvBf16x16c::xf, the family's
+// conv_reads_f32): the same bits as from the region entry's conversion of
+// it (ref::to_blocked_bf16), over tap-row windows of 1-4 channels (2 and 4
+// lanes), input rows wider than 16 pixels and not a multiple of 16 (masked
+// tails), pads on either side; values with NaN, infinities, denormals,
+// zeros of both signs and rounding ties among them.
+TEST(AmxBf16BlockedEmulated, StemFromTheFloatImageEqualsItsBlockedConversion) {
+  const std::vector<AmxKernel> kernels = amx_kernels();
+  std::mt19937 gen(208);
+  std::normal_distribution<float> d(0.f, 1.f);
+  const float specials[] = {0.f, -0.f, 1e-40f, -3e-39f, 1.f / 0.f, -1.f / 0.f, std::nanf(""), 65504.f, 1.00390625f};
+  struct Case { int64_t C, M, H, W, kh, kw, sh, sw, ph, pw, pe; };
+  const std::vector<Case> cases = {{3, 64, 23, 37, 7, 7, 2, 2, 3, 3, 3}, {3, 32, 9, 35, 3, 3, 2, 2, 1, 1, 1},
+                                   {4, 20, 6, 18, 3, 4, 1, 1, 1, 1, 2},  {1, 16, 5, 21, 3, 3, 1, 1, 1, 1, 1},
+                                   {2, 17, 7, 9, 5, 5, 1, 2, 2, 2, 2},   {3, 48, 4, 5, 7, 7, 2, 2, 3, 3, 3},
+                                   {3, 24, 8, 50, 3, 3, 1, 1, 0, 0, 0}};
+  for (const Case& c : cases) {
+    ASSERT_TRUE(k::bf16_tap_row_window(c.C, c.kw, 1) && c.C <= k::kBf16MaxF32Channels);
+    Problem p = make(gen, c.C, c.M, c.H, c.W, c.kh, c.kw, c.sh, c.sw, c.ph, c.pw, c.pe, 1, 1);
+    select(p, true, c.C != 3, c.C != 2, 0, 0, 0, 0);
+    std::vector<float> xf(static_cast<size_t>(c.C * c.H * c.W));
+    for (size_t i = 0; i < xf.size(); ++i) xf[i] = i % 7 == 3 ? specials[i / 7 % 9] : d(gen);
+    k::ref::to_blocked_bf16(xf.data(), nullptr, c.H * c.W, c.C, p.x.data());
+    Problem q = p;
+    q.a.x = nullptr;
+    q.a.xf = xf.data();
+    const std::string what = "C" + std::to_string(c.C) + " " + std::to_string(c.H) + "x" + std::to_string(c.W) +
+                             " k" + std::to_string(c.kh) + "x" + std::to_string(c.kw);
+    for (const AmxKernel& kern : kernels) {
+      const std::vector<uint16_t> want = run(p, kern.conv), got = run(q, kern.conv);
+      for (size_t i = 0; i < want.size(); ++i) {
+        ASSERT_EQ(got[i], want[i]) << kern.name << " " << what << " index " << i << ": " << bf::to_f32(got[i])
+                                   << " vs " << bf::to_f32(want[i]);
+      }
+    }
   }
 }
 

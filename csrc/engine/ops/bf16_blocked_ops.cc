@@ -10,7 +10,11 @@
 //                         depthwise: per block the taps' 16 lanes, 0 past
 //                         C); bias, the BF16 residual and Relu / Clip are
 //                         the kernel's epilogue, as in the NCHW BF16 conv
-//                         (ops/conv_f32.cc), so the same bits.
+//                         (ops/conv_f32.cc), so the same bits. A stem
+//                         marked kBf16F32InputAttr reads the float32 NCHW
+//                         image in place of its blocked conversion (the
+//                         kernel rounds it as ToBf16x16c does; a kernel
+//                         without conv_reads_f32: the layer converts first).
 //   int8rt.MaxPoolBf16x16c  MaxPool's attributes, 2-D, blocked in and out.
 //   int8rt.ToBf16x16c     [N, C, H, W] float32 (rounded, bf16::from_f32) or
 //                         bfloat16 (copied) -> blocked, the padded lanes +0
@@ -54,7 +58,7 @@ class Bf16BlockedConvLayer : public Layer {
  public:
   Bf16BlockedConvLayer(const Network& net, const Node& node)
       : residual_(node.attrs.has("int8rt_residual") ? node.attrs.get_int("int8rt_residual", -1) : -1),
-        prefix_(layer_error_prefix(node)) {
+        prefix_(layer_error_prefix(node)), f32_in_(node.attrs.get_int(kBf16F32InputAttr, 0) != 0) {
     require_inputs(node, 2);
     const Tensor& wt = net.tensor(node.inputs[1]);
     const Shape& ws = wt.shape;
@@ -86,6 +90,11 @@ class Bf16BlockedConvLayer : public Layer {
       throw NotSupported(prefix_ + "channel-blocked BF16 convs fuse Relu / Clip only");
     }
     C_ = depthwise_ ? M_ : ws[1];
+    if (f32_in_ && (depthwise_ || C_ > kernels::kBf16MaxF32Channels ||
+                    !kernels::bf16_tap_row_window(C_, w_.kernel[1], w_.dilations[1]))) {
+      throw NotSupported(prefix_ + "a BF16 conv reads a float32 NCHW input only as a stem of at most " +
+                         std::to_string(kernels::kBf16MaxF32Channels) + " channels with a kernel row of 16 pairs");
+    }
     const int64_t MB = blocks(M_), taps = ws[2] * ws[3];
     const float* W = wt.f32.data();
     if (depthwise_) {  // [CB][taps][16] BF16 values as FP32
@@ -135,21 +144,22 @@ class Bf16BlockedConvLayer : public Layer {
   void run(const std::vector<const Value*>& in, const std::vector<Value*>& out) const override {
     int64_t N = 0;
     const kernels::DepthwiseBf16x16c g = window(in, &N);
-    const uint16_t* x = in[0]->data<uint16_t>();
     const uint16_t* res = residual_ >= 0 ? in[residual_]->data<uint16_t>() : nullptr;
     uint16_t* y = out[0]->data<uint16_t>();
+    if (f32_in_) return dense_f32(in[0]->data<float>(), res, y, N, g);
+    const uint16_t* x = in[0]->data<uint16_t>();
     if (depthwise_) {
       depthwise(x, res, y, N, g);
     } else if (pointwise_) {
       pointwise(x, res, y, N, g.H * g.W);
     } else {
-      dense(x, res, y, N, g);
+      dense(x, nullptr, res, y, N, g);
     }
   }
 
   std::string describe() const override {
     return std::string("bf16 conv2d ") + (depthwise_ ? "depthwise" : pointwise_ ? "1x1" : "dense") +
-           (clip_ ? " clip" : "") +
+           (clip_ ? " clip" : "") + (f32_in_ ? " from float32" : "") +
            " layout=nchw16c " + kernel_->name();
   }
 
@@ -157,7 +167,7 @@ class Bf16BlockedConvLayer : public Layer {
   // The run's window as the depthwise kernel's fields (a pointwise conv:
   // oh = H, ow = W), its batch in *N.
   kernels::DepthwiseBf16x16c window(const std::vector<const Value*>& in, int64_t* N) const {
-    const Shape& xs = blocked_input(in, 0, C_, prefix_);
+    const Shape& xs = f32_in_ ? nchw_f32_input(in) : blocked_input(in, 0, C_, prefix_);
     kernels::DepthwiseBf16x16c a;
     *N = xs[0];
     a.H = xs[2];
@@ -173,6 +183,27 @@ class Bf16BlockedConvLayer : public Layer {
     a.dh = w_.dilations[0], a.dw = w_.dilations[1];
     a.clip = clip_, a.lo = lo_, a.hi = hi_;
     return a;
+  }
+
+  // The float32 [N, C, H, W] input of a stem marked kBf16F32InputAttr.
+  const Shape& nchw_f32_input(const std::vector<const Value*>& in) const {
+    if (in.empty() || !in[0] || in[0]->dtype() != DataType::kFloat32 || in[0]->shape().size() != 4 ||
+        in[0]->shape()[1] != C_) {
+      throw InvalidArgument(prefix_ + "needs a float32 [N, " + std::to_string(C_) + ", H, W] input");
+    }
+    return in[0]->shape();
+  }
+
+  // A stem from the float image: the kernel reads it (conv_reads_f32) or,
+  // elsewhere (an engine built on AMX loaded without it), the image is
+  // converted here first as ToBf16x16c would (a buffer per run).
+  void dense_f32(const float* xf, const uint16_t* res, uint16_t* y, int64_t N,
+                 const kernels::DepthwiseBf16x16c& g) const {
+    if (kernel_->conv_reads_f32) return dense(nullptr, xf, res, y, N, g);
+    const int64_t P = g.H * g.W;
+    std::vector<uint16_t> x(static_cast<size_t>(N * P * kBf16Block));
+    for (int64_t n = 0; n < N; ++n) kernel_->to_blocked(xf + n * C_ * P, nullptr, P, C_, x.data() + n * P * kBf16Block);
+    dense(x.data(), nullptr, res, y, N, g);
   }
 
   // Tasks: pixel runs of one image (a run's input under kRunBytes) times
@@ -273,7 +304,8 @@ class Bf16BlockedConvLayer : public Layer {
   // trimmed to kDenseChunkBytes of weights (at least one 4-block group), so
   // the weights stream once per batch, not once per image (as the FP32
   // blocked conv does, RESULTS.md section 141).
-  void dense(const uint16_t* x, const uint16_t* res, uint16_t* y, int64_t N,
+  // xf: a stem's float image in place of x (dense_f32).
+  void dense(const uint16_t* x, const float* xf, const uint16_t* res, uint16_t* y, int64_t N,
              const kernels::DepthwiseBf16x16c& g) const {
     const int64_t CB = blocks(C_), MB = blocks(M_), in_image = CB * g.H * g.W * kBf16Block;
     const int64_t out_image = MB * g.oh * g.ow * kBf16Block;
@@ -294,7 +326,11 @@ class Bf16BlockedConvLayer : public Layer {
         const int64_t n0 = images_inner ? 0 : t / (chunks * runs), n1 = images_inner ? N : n0 + 1;
         for (int64_t n = n0; n < n1; ++n) {
           kernels::ConvBf16x16c a;
-          a.x = x + n * in_image;
+          if (xf) {
+            a.xf = xf + n * C_ * g.H * g.W;
+          } else {
+            a.x = x + n * in_image;
+          }
           a.w = pairs_w_.data();
           a.bias = bias_.empty() ? nullptr : bias_.data();
           a.residual = res ? res + n * out_image : nullptr;
@@ -321,6 +357,7 @@ class Bf16BlockedConvLayer : public Layer {
   WindowAttrs w_;
   int64_t residual_;
   std::string prefix_;
+  bool f32_in_;  // kBf16F32InputAttr: input 0 the float32 NCHW image
   int64_t C_ = 0, M_ = 0;
   bool depthwise_ = false, pointwise_ = false;
   kernels::AlignedBuffer<uint16_t> pairs_w_;  // 64-byte aligned: each B tile row one cache line

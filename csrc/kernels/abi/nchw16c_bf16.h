@@ -110,6 +110,11 @@ using DepthwiseBf16x16cFn = void (*)(const DepthwiseBf16x16c&);
 // conv of one group from a blocked input.
 struct ConvBf16x16c {
   const uint16_t* x = nullptr;         // [CB][H][W][16]
+  // Or (x unused) the image's float32 NCHW planes [C][H][W], each value
+  // rounded as to_blocked rounds it (so the same bits as x from the entry's
+  // conversion): only for a family entry with conv_reads_f32, a tap-row
+  // window (bf16_tap_row_window) of at most kBf16MaxF32Channels channels.
+  const float* xf = nullptr;
   // packed [MB][taps][QP][16][2]: w[mb][t][q][l][i] = W[mb*16+l][2q+i][t], 0 past M / C
   // (taps = kh * kw row-major; a 1x1 conv's is the pointwise packing)
   const uint16_t* w = nullptr;
@@ -123,6 +128,13 @@ struct ConvBf16x16c {
   float lo = 0.f, hi = 0.f;
 };
 using ConvBf16x16cFn = void (*)(const ConvBf16x16c&);
+
+// The AMX order's tap-row windows (above): one input block, kw > 1, no
+// column dilation, a kernel row of at most 16 channel pairs.
+inline bool bf16_tap_row_window(int64_t C, int64_t kw, int64_t dw) {
+  return C <= kBf16Block && kw > 1 && dw == 1 && kw * ((C + 1) / 2) <= 16;
+}
+constexpr int64_t kBf16MaxF32Channels = 4;  // ConvBf16x16c::xf's planes at most (a stem's image)
 
 // Output rows [oy0, oy1) of one channel block of one image's max pool.
 struct MaxPoolBf16x16c {

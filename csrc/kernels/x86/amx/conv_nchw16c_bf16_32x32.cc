@@ -23,7 +23,8 @@
 // A window whose kernel row fits one step (one input block, kw > 1, dw 1,
 // kw * QP <= 16 pairs: the C = 3 stems) takes a kernel row per TDPBF16PS
 // instead (tap_rows below: ResNet-50's 7x7 stem 7 steps, was 49 of 2 useful
-// pairs), A read from a copy of the call's input rows, B in place.
+// pairs), A read from a copy of the call's input rows (or of the float
+// image's, converted: ConvBf16x16c::xf), B in place.
 //
 // Pixel groups: each output row's pixels split evenly into runs of at most
 // 16 (56 = 4 x 14, 7 = 1 x 7), taken two at a time (the pair may span two
@@ -57,6 +58,7 @@
 
 #include "kernels/abi/nchw16c_bf16.h"
 #include "kernels/x86/amx/amx_tile.h"
+#include "kernels/x86/amx/planes_to_pixels_bf16.h"
 #include "kernels/x86/avx512bf16/nchw16c_bf16_epilogue.h"
 
 namespace int8rt {
@@ -452,10 +454,7 @@ void run(const Job& job, const Lines& l) {
 // are kw * e consecutive BF16 (an A row of 4 kw QP bytes) and the next
 // pixel's start sw * e further on; the weights [MB][taps][QP][16][2] hold
 // a kernel row's kw * QP pair rows consecutively (one B tile in place).
-bool tap_rows_apply(const ConvBf16x16c& a) {
-  const int64_t QP = (a.C + 1) / 2;
-  return a.C <= kLine && a.kw > 1 && a.dw == 1 && a.kw * QP <= kPairs;
-}
+bool tap_rows_apply(const ConvBf16x16c& a) { return bf16_tap_row_window(a.C, a.kw, a.dw); }
 
 // The first e BF16 of each of n lines (32 bytes apart) to dst, packed:
 // fixed-size copies (one call per row, not one per pixel).
@@ -492,11 +491,14 @@ TapRows tap_rows(const Job& job) {
   uint16_t* out = grown(buffers().lines, std::max<int64_t>(iy1 - r.iy0, 1) * r.len * r.e);
   r.p = out;
   // Columns [c0, c1) of a row are inside the image (input column c - pw).
+  // From the float image (a.xf), its planes converted (planes_to_pixels_bf16.h).
   const int64_t c0 = std::min(r.len, a.pw), c1 = std::max(c0, std::min(r.len, a.pw + a.W));
+  const PixelLanes lanes(a.xf ? a.C : 1);  // (one channel's tables where unused)
   for (int64_t iy = r.iy0; iy < iy1; ++iy) {
     uint16_t* dst = out + (iy - r.iy0) * r.len * r.e;
     std::memset(dst, 0, c0 * r.e * 2);
-    if (c1 > c0) copy_firsts(a.x + (iy * a.W + c0 - a.pw) * kLine, c1 - c0, r.e, dst + c0 * r.e);
+    if (c1 > c0 && a.xf) planes_to_pixels_bf16(lanes, a.xf + iy * a.W + c0 - a.pw, a.H * a.W, c1 - c0, dst + c0 * r.e);
+    if (c1 > c0 && !a.xf) copy_firsts(a.x + (iy * a.W + c0 - a.pw) * kLine, c1 - c0, r.e, dst + c0 * r.e);
     std::memset(dst + c1 * r.e, 0, (r.len - c1) * r.e * 2);
   }
   return r;

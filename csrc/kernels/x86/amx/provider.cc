@@ -36,7 +36,8 @@ void register_amx_kernels(KernelRegistry& r) {
   static const Nchw16cBf16Kernel nchw16c("nchw16c_bf16_amx", Isa::kAmx, true, amx::pointwise_bf16x16c,
                                          avx512bf16::depthwise_bf16x16c, avx512bf16::block_mean_bf16,
                                          amx::conv_bf16x16c, avx512bf16::maxpool_bf16x16c,
-                                         avx512bf16::to_blocked_bf16, /*needs_amx_bf16=*/true);
+                                         avx512bf16::to_blocked_bf16, /*needs_amx_bf16=*/true,
+                                         /*reads_f32=*/true);
   r.add(gemm_bf16, nchw16c);
 #endif
 }
