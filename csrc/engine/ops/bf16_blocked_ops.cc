@@ -93,7 +93,8 @@ class Bf16BlockedConvLayer : public Layer {
     if (f32_in_ && (depthwise_ || C_ > kernels::kBf16MaxF32Channels ||
                     !kernels::bf16_tap_row_window(C_, w_.kernel[1], w_.dilations[1]))) {
       throw NotSupported(prefix_ + "a BF16 conv reads a float32 NCHW input only as a stem of at most " +
-                         std::to_string(kernels::kBf16MaxF32Channels) + " channels with a kernel row of at most 16 channel pairs");
+                         std::to_string(kernels::kBf16MaxF32Channels) +
+                         " channels with a kernel row of at most 16 channel pairs");
     }
     const int64_t MB = blocks(M_), taps = ws[2] * ws[3];
     const float* W = wt.f32.data();
