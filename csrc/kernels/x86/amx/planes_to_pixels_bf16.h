@@ -30,19 +30,19 @@ namespace INT8RT_AMX_NS {
 namespace {
 
 // The conversion of C <= kBf16MaxF32Channels planes into e = 2 ceil(C / 2)
-// lanes (the tap-row copy's) and its lane tables, built once per call: idx[k][L]
-// the source lane of output lane L of the k-th 64 bytes of a 16-pixel
-// step, keep[s][L] 0xFFFF where lane L reads pair s (channel < C).
+// lanes (the tap-row copy's) and its lane tables, built once per call:
+// idx[k][L] the source lane of output lane L of the k-th 64 bytes of a
+// 16-pixel step, keep[s][L] 0xFFFF where lane L reads pair s (channel < C).
 struct PixelLanes {
   int64_t C = 0, e = 0;
   alignas(64) int16_t idx[2][32];
   alignas(64) uint16_t keep[2][32];
-  explicit PixelLanes(int64_t c) : C(c), e(2 * ((c + 1) / 2)) {
+  explicit PixelLanes(int64_t channels) : C(channels), e(2 * ((channels + 1) / 2)) {
     const int64_t per = 32 / e;  // pixels per 64 bytes
     for (int64_t k = 0; k < e / 2; ++k) {
       for (int64_t L = 0; L < 32; ++L) {
-        const int64_t i = k * per + L / e, c = L % e;
-        idx[k][L] = static_cast<int16_t>((c % 2) * 16 + i);
+        const int64_t i = k * per + L / e, ch = L % e;  // pixel, channel
+        idx[k][L] = static_cast<int16_t>((ch % 2) * 16 + i);
       }
     }
     for (int64_t s = 0; s < e / 2; ++s) {
@@ -68,7 +68,8 @@ inline void planes_to_pixels_bf16(const PixelLanes& lanes, const float* x, int64
       const __m512i ix = _mm512_load_si512(lanes.idx[k]);
       __m512i v = _mm512_setzero_si512();
       for (int64_t s = 0; s < pairs; ++s) {
-        v = _mm512_or_si512(v, _mm512_and_si512(_mm512_permutexvar_epi16(ix, src[s]), _mm512_load_si512(lanes.keep[s])));
+        const __m512i keep = _mm512_load_si512(lanes.keep[s]);
+        v = _mm512_or_si512(v, _mm512_and_si512(_mm512_permutexvar_epi16(ix, src[s]), keep));
       }
       const int64_t left = m * e - 32 * k;
       _mm512_mask_storeu_epi16(out + 32 * k, left >= 32 ? ~__mmask32(0) : static_cast<__mmask32>((1u << left) - 1), v);
