@@ -10,14 +10,15 @@
 // both rows (only where they bind), one xor and one permute per row.
 //
 // Why the bytes are the reference's (R = round half to even, monotone):
-// byte_clamp_ok() checks per step that |t| < 2^30 for every operand the
-// step can see (|acc| <= kchunks * 64 * 128 * 128, |scale|, |bias|,
-// 128 |rs| of its channels), so t is finite and cvtps2dq gives R(t) exactly
+// byte_clamp_ok() checks that |t| < 2^30 for every operand a step can see
+// (|acc| <= kchunks * 64 * 128 * 128, |scale|, |bias|, 128 |rs| of its
+// channels; call_bytes_ok: all of a call's channels, once per call), so t
+// is finite and cvtps2dq gives R(t) exactly
 // (no 0x80000000 "indefinite"). check_epilogue puts lo <= hi inside
 // [-128, 127], so R(lo) <= R(hi) are bytes, and
 //   t < lo:  R(t) <= R(lo), so clamp(sat8(R(t)), R(lo), R(hi)) = R(lo) = R(clamp(t));
 //   t > hi:  symmetrically R(hi);  lo <= t <= hi: R(t) in [R(lo), R(hi)], untouched.
-// Steps that fail the check (huge scales, NaN / inf operands) keep the
+// Calls that fail the check (huge scales, NaN / inf operands) keep the
 // float clamps of store_requantized_row.
 //
 // Emulated build (INT8RT_X86_EMULATED, tests): the byte max / min as loops
