@@ -4,13 +4,14 @@
 // its two-row store clamps the narrowed bytes at round(lo) / round(hi)
 // instead (amx/requant_rows2.h), which must give the same bytes for every
 // bound, half-way ones included (-0.5, 2.5, 3.5: round half to even), lo ==
-// hi, and bounds below / above every value. Steps whose |t| may reach 2^30
+// hi, and bounds below / above every value. Calls whose |t| may reach 2^30
 // (large scales) keep the float clamps: a layer with such scales, and one
-// with a single such channel (one step of each kind in a call), too.
+// with a single such channel (checked once per call), too.
 // 1x1 convs through the emulated AMX twin (any x86-64 CPU) and the native
 // kernel where AMX runs: an odd pixel count (the last row alone), channel
-// counts of 16 / 33 / 40 / 80 (steps of 1, 8, 16, 32 channels), 9 pixels, int8-
-// and u8-coded input, output and residual, no residual.
+// counts of 16 / 32 / 33 / 40 / 48 / 80 (steps of 1, 8, 16, 32 channels: 32
+// exactly is the full-pair row loop alone, 48 one full pair and a half
+// one), 9 pixels, int8- and u8-coded input, output and residual, no residual.
 #if defined(INT8RT_TEST_X86_TWINS)
 
 #include <gtest/gtest.h>
@@ -85,8 +86,10 @@ constexpr k::Codes U8 = k::Codes::kU8, S8 = k::Codes::kS8;
 
 TEST(AmxEpilogueClamps, BoundsEqualReference) {
   // C, H, W, K (1x1); batch 1: 35 / 9 / 33 pixels (rows in pairs, the last alone), 32 (pairs only).
-  const std::vector<Conv> shapes = {{64, 5, 7, 33, 1, 1, 1, 0, 1, 1}, {128, 4, 8, 16, 1, 1, 1, 0, 1, 1},
-                                    {256, 3, 3, 40, 1, 1, 1, 0, 1, 1}, {192, 3, 11, 80, 1, 1, 1, 0, 1, 1}};
+  const std::vector<Conv> shapes = {{64, 5, 7, 33, 1, 1, 1, 0, 1, 1},  {128, 4, 8, 16, 1, 1, 1, 0, 1, 1},
+                                    {256, 3, 3, 40, 1, 1, 1, 0, 1, 1}, {192, 3, 11, 80, 1, 1, 1, 0, 1, 1},
+                                    {64, 5, 7, 32, 1, 1, 1, 0, 1, 1},  {128, 3, 11, 48, 1, 1, 1, 0, 1, 1},
+                                    {64, 4, 8, 32, 1, 1, 1, 0, 1, 1}};
   const std::vector<std::pair<float, float>> clamps = {
       {-128.0f, 127.0f}, {0.0f, 127.0f}, {-0.5f, 127.0f}, {0.5f, 6.5f},    {2.5f, 3.5f},
       {-3.7f, 100.2f},   {-128.0f, -100.5f}, {5.0f, 5.0f}, {-127.5f, 126.5f}, {126.6f, 127.0f}};

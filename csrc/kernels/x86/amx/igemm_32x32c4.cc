@@ -42,9 +42,13 @@
 // (one filled while the other is requantized) to the AVX-512 epilogue of
 // avx512vnni/epilogue.h (ref/requantize.h in vector form), so AMX adds no
 // arithmetic of its own after the dot products but that add. Int8 outputs
-// go two rows at a time, clamped on the narrowed bytes where the step's
+// go two rows at a time, clamped on the narrowed bytes where the call's
 // |t| < 2^30 (amx/requant_rows2.h: the same bytes, fewer instructions;
-// 1.03-1.14x the microkernel at K <= 256, level above, RESULTS.md section 195).
+// 1.03-1.14x the microkernel at K <= 256, level above, RESULTS.md section 195);
+// that check, the bounds and the xors are set once per call (CallEpilogue),
+// and steps of 32 full channels take a row-pair loop with no lane masks and
+// no two-block tests (ResNet-50's 56 x 56 / 28 x 28 1x1s at batch 8 x0.91-0.97
+// in the engine, RESULTS.md section 206).
 // u8-coded residual and output (TileEpilogue::residual_xor / out_xor):
 // natively the epilogue applies them in its registers (a residual load's and
 // the narrowed row's one vpxor, INT8RT_EPILOGUE_U8_CODES); the emulated
@@ -295,12 +299,65 @@ void prefetch_next_residual(const AmxTile& t, const Step& st, int c0) {
   for (int i = 0; i < st.mr; ++i) __builtin_prefetch(reinterpret_cast<const void*>(row0 + i * stride), 0, 3);
 }
 
+// The int8 epilogue's constants, set once per call rather than per step
+// (the per-step setup was ~14% of the epilogue at K = 64, RESULTS.md
+// section 198): whether every step clamps on the narrowed bytes
+// (call_bytes_ok over all the call's channels) and the bounds and xors.
+struct CallEpilogue {
+  bool bytes = false;
+  Rows2 r2;  // ce and nc set per step
+  __m512 lo, hi;
+#if INT8RT_EPILOGUE_U8_CODES
+  __m512i flip;
+  __m128i res_flip;
+#endif
+};
+
+CallEpilogue call_epilogue(const AmxTile& t) {
+  const TileEpilogue& ep = t.ep;
+  CallEpilogue c;
+  c.lo = _mm512_set1_ps(ep.lo);
+  c.hi = _mm512_set1_ps(ep.hi);
+  if (ep.out_f32) return c;
+#if INT8RT_EPILOGUE_U8_CODES
+  const int out_xor = ep.table ? 0 : ep.out_xor;
+  c.flip = _mm512_set1_epi8(static_cast<char>(out_xor));
+  c.res_flip = _mm_set1_epi8(static_cast<char>(ep.residual_xor));
+#else
+  const int out_xor = 0;
+#endif
+  c.bytes = call_bytes_ok(ep, t.nc, t.kchunks);
+  if (c.bytes) c.r2 = make_rows2(nullptr, 0, ep, out_xor);
+  return c;
+}
+
+// Step st's int8 rows in pairs, clamped as bytes (amx/requant_rows2.h),
+// kFull: the step's 32 channels all valid. Returns the rows done (an odd
+// last row is left).
+template <bool kFull, bool kResidual, class Sums, class Dots>
+int rows_in_pairs(const Rows2& r2, const TileEpilogue& ep, int mr, Sums sums, Dots& dots) {
+  int8_t* y = static_cast<int8_t*>(ep.y);
+  const int per_pair = (dots.kchunks() + mr / 2 - 1) / (mr / 2 > 0 ? mr / 2 : 1);
+  int i = 0;
+  for (; i + 1 < mr; i += 2) {
+    dots.issue(per_pair);
+    const __m512i a0[2] = {sums(i, 0), kFull || r2.nc > 16 ? sums(i, 1) : _mm512_setzero_si512()};
+    const __m512i a1[2] = {sums(i + 1, 0), kFull || r2.nc > 16 ? sums(i + 1, 1) : _mm512_setzero_si512()};
+    int8_t* y0 = y + i * ep.y_stride;
+    const int8_t* res0 = kResidual ? ep.residual + i * ep.residual_stride : nullptr;
+    store_rows2<kResidual, kFull>(r2, a0, a1, res0, kResidual ? res0 + ep.residual_stride : nullptr, y0,
+                                  y0 + ep.y_stride);
+  }
+  return i;
+}
+
 // Requantizes and stores step st's sums (acc, rows 32 apart), plus acc_init
 // for rows of u8 codes.
 // Between its rows it issues the next step's chunks (dots.issue), spread
 // over the rows (the rest left to the caller's dots.finish()).
 template <bool kU8Rows, class Dots>
-void epilogue_step(const AmxTile& t, const Step& st, const int32_t* acc, int8_t* residual, Dots& dots) {
+void epilogue_step(const AmxTile& t, const CallEpilogue& call, const Step& st, const int32_t* acc, int8_t* residual,
+                   Dots& dots) {
   const int c0 = 32 * st.p;
   const int n = t.nc - c0 < 32 ? t.nc - c0 : 32;
   prefetch_next_residual(t, st, c0);
@@ -328,32 +385,20 @@ void epilogue_step(const AmxTile& t, const Step& st, const int32_t* acc, int8_t*
     return;
   }
   // int8: both blocks of a row narrowed together, one masked store per row.
-  const __m512 lo = _mm512_set1_ps(ep.lo), hi = _mm512_set1_ps(ep.hi);
+  const __m512 lo = call.lo, hi = call.hi;
   int8_t* y = static_cast<int8_t*>(ep.y);
-#if INT8RT_EPILOGUE_U8_CODES
-  const __m512i flip = _mm512_set1_epi8(static_cast<char>(ep.table ? 0 : ep.out_xor));
-  const __m128i res_flip = _mm_set1_epi8(static_cast<char>(ep.residual_xor));
-#endif
   int i = 0;
-  if (ep.lo >= -128.0f && ep.hi <= 127.0f && byte_clamp_ok(ce, t.kchunks, ep.residual, ep.residual_scale)) {
-    // Rows in pairs, clamped as bytes (amx/requant_rows2.h); an odd last row below.
-#if INT8RT_EPILOGUE_U8_CODES
-    const Rows2 r2 = make_rows2(ce, n, ep, ep.table ? 0 : ep.out_xor);
-#else
-    const Rows2 r2 = make_rows2(ce, n, ep, 0);
-#endif
-    const int per_pair = (dots.kchunks() + st.mr / 2 - 1) / (st.mr / 2 > 0 ? st.mr / 2 : 1);
-    for (; i + 1 < st.mr; i += 2) {
-      dots.issue(per_pair);
-      const __m512i a0[2] = {sums(i, 0), n > 16 ? sums(i, 1) : _mm512_setzero_si512()};
-      const __m512i a1[2] = {sums(i + 1, 0), n > 16 ? sums(i + 1, 1) : _mm512_setzero_si512()};
-      int8_t* y0 = y + i * ep.y_stride;
-      if (ep.residual) {
-        const int8_t* res0 = ep.residual + i * ep.residual_stride;
-        store_rows2<true>(r2, a0, a1, res0, res0 + ep.residual_stride, y0, y0 + ep.y_stride);
-      } else {
-        store_rows2<false>(r2, a0, a1, nullptr, nullptr, y0, y0 + ep.y_stride);
-      }
+  if (call.bytes) {
+    // Rows in pairs, clamped as bytes; an odd last row below.
+    Rows2 r2 = call.r2;
+    r2.ce = ce;
+    r2.nc = n;
+    if (n == 32) {
+      i = ep.residual ? rows_in_pairs<true, true>(r2, ep, st.mr, sums, dots)
+                      : rows_in_pairs<true, false>(r2, ep, st.mr, sums, dots);
+    } else {
+      i = ep.residual ? rows_in_pairs<false, true>(r2, ep, st.mr, sums, dots)
+                      : rows_in_pairs<false, false>(r2, ep, st.mr, sums, dots);
     }
   }
   const int per_row = (dots.kchunks() + st.mr - 1) / st.mr;
@@ -363,8 +408,8 @@ void epilogue_step(const AmxTile& t, const Step& st, const int32_t* acc, int8_t*
     if (n > 16) rows[1] = sums(i, 1);
     const int8_t* res = ep.residual ? ep.residual + i * ep.residual_stride : nullptr;
 #if INT8RT_EPILOGUE_U8_CODES
-    avx512vnni::store_requantized_row<2>(rows, ce, n, res, ep.residual_scale, lo, hi, y + i * ep.y_stride, flip,
-                                         res_flip);
+    avx512vnni::store_requantized_row<2>(rows, ce, n, res, ep.residual_scale, lo, hi, y + i * ep.y_stride,
+                                         call.flip, call.res_flip);
 #else
     avx512vnni::store_requantized_row<2>(rows, ce, n, res, ep.residual_scale, lo, hi, y + i * ep.y_stride);
 #endif
@@ -389,6 +434,7 @@ void gemm_tile_rows(const AmxTile& t) {
   const int blocks = (t.nc + 15) / 16;
   const int pairs = (blocks + 1) / 2;
   const int steps = (t.mr + 31) / 32 * pairs;
+  const CallEpilogue call = call_epilogue(t);
   Step st = step_at(t, 0, pairs, blocks);
   configure_rows(st.mr);
   {
@@ -405,16 +451,16 @@ void gemm_tile_rows(const AmxTile& t) {
       StepDots<kU8Rows, kStreamB> next(t, st);
       next.zero();
       if (t.kchunks >= kInterleaveChunks) {
-        epilogue_step<kU8Rows>(t, done, acc[s & 1], residual, next);
+        epilogue_step<kU8Rows>(t, call, done, acc[s & 1], residual, next);
         next.finish();
       } else {
         next.finish();
         NoDots none;
-        epilogue_step<kU8Rows>(t, done, acc[s & 1], residual, none);
+        epilogue_step<kU8Rows>(t, call, done, acc[s & 1], residual, none);
       }
     } else {
       NoDots none;
-      epilogue_step<kU8Rows>(t, done, acc[s & 1], residual, none);
+      epilogue_step<kU8Rows>(t, call, done, acc[s & 1], residual, none);
     }
   }
   INT8RT_TILE_RELEASE();

@@ -10,14 +10,15 @@
 // both rows (only where they bind), one xor and one permute per row.
 //
 // Why the bytes are the reference's (R = round half to even, monotone):
-// byte_clamp_ok() checks per step that |t| < 2^30 for every operand the
-// step can see (|acc| <= kchunks * 64 * 128 * 128, |scale|, |bias|,
-// 128 |rs| of its channels), so t is finite and cvtps2dq gives R(t) exactly
+// byte_clamp_ok() checks that |t| < 2^30 for every operand a step can see
+// (|acc| <= kchunks * 64 * 128 * 128, |scale|, |bias|, 128 |rs| of its
+// channels; call_bytes_ok: all of a call's channels, once per call), so t
+// is finite and cvtps2dq gives R(t) exactly
 // (no 0x80000000 "indefinite"). check_epilogue puts lo <= hi inside
 // [-128, 127], so R(lo) <= R(hi) are bytes, and
 //   t < lo:  R(t) <= R(lo), so clamp(sat8(R(t)), R(lo), R(hi)) = R(lo) = R(clamp(t));
 //   t > hi:  symmetrically R(hi);  lo <= t <= hi: R(t) in [R(lo), R(hi)], untouched.
-// Steps that fail the check (huge scales, NaN / inf operands) keep the
+// Calls that fail the check (huge scales, NaN / inf operands) keep the
 // float clamps of store_requantized_row.
 //
 // Emulated build (INT8RT_X86_EMULATED, tests): the byte max / min as loops
@@ -56,6 +57,19 @@ inline bool byte_clamp_ok(const ve::ChannelEpilogue* ce, int kchunks, bool resid
   return ok;
 }
 
+// byte_clamp_ok over channels [0, nc) of ep (a whole call's, checked once
+// for all its steps), with the bounds inside [-128, 127].
+inline bool call_bytes_ok(const TileEpilogue& ep, int nc, int kchunks) {
+  if (!(ep.lo >= -128.0f && ep.hi <= 127.0f)) return false;
+  for (int c = 0; c < nc; c += 32) {
+    const int n = nc - c < 32 ? nc - c : 32;
+    const ve::ChannelEpilogue ce[2] = {ve::load_channel_epilogue(ep, c, n < 16 ? n : 16),
+                                       ve::load_channel_epilogue(ep, c + 16, n > 16 ? n - 16 : 0)};
+    if (!byte_clamp_ok(ce, kchunks, ep.residual != nullptr, ep.residual_scale)) return false;
+  }
+  return true;
+}
+
 // Clamps each signed byte of v to [lo, hi] (lo8 / hi8: the bounds in every byte).
 inline __m512i clamp_bytes(__m512i v, bool do_lo, __m512i lo8, bool do_hi, __m512i hi8) {
 #if defined(INT8RT_X86_EMULATED)
@@ -75,13 +89,28 @@ inline __m512i clamp_bytes(__m512i v, bool do_lo, __m512i lo8, bool do_hi, __m51
 #endif
 }
 
-// cvtps2dq of one block's t (clamps left to the bytes).
-template <bool kResidual>
+// 16 residual bytes at p: all of them (kFull, no mask) or the lanes of m.
+template <bool kFull>
+inline __m128i load_residual16(const int8_t* p, __mmask16 m) {
+#if defined(INT8RT_X86_EMULATED)
+  return _mm_maskz_loadu_epi8(kFull ? static_cast<__mmask16>(0xFFFF) : m, p);
+#else
+  if constexpr (kFull) {
+    (void)m;
+    return _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+  } else {
+    return _mm_maskz_loadu_epi8(m, p);
+  }
+#endif
+}
+
+// cvtps2dq of one block's t (clamps left to the bytes); kFull: all 16 lanes valid.
+template <bool kResidual, bool kFull = false>
 inline __m512i requantize_block(__m512i acc, const ve::ChannelEpilogue& ce, const int8_t* res, __m512 rs,
                                 __m128i res_flip) {
   __m512 t = _mm512_add_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(acc), ce.scale), ce.bias);
   if constexpr (kResidual) {
-    __m128i r8 = _mm_maskz_loadu_epi8(ce.m, res);
+    __m128i r8 = load_residual16<kFull>(res, ce.m);
 #if INT8RT_EPILOGUE_U8_CODES
     r8 = _mm_xor_si128(r8, res_flip);
 #else
@@ -124,16 +153,17 @@ inline Rows2 make_rows2(const ve::ChannelEpilogue* ce, int nc, const TileEpilogu
 }
 
 // Rows a0 / a1 (two blocks of 16 sums each, block 1 ignored where nc <= 16),
-// residual rows res0 / res1 (kResidual), stored to y0 / y1.
-template <bool kResidual>
+// residual rows res0 / res1 (kResidual), stored to y0 / y1. kFull: the
+// step's 32 channels all valid (r.nc == 32): no lane masks, no test of nc.
+template <bool kResidual, bool kFull = false>
 inline void store_rows2(const Rows2& r, const __m512i* a0, const __m512i* a1, const int8_t* res0,
                         const int8_t* res1, int8_t* y0, int8_t* y1) {
   __m512i q[4] = {_mm512_setzero_si512(), _mm512_setzero_si512(), _mm512_setzero_si512(), _mm512_setzero_si512()};
-  q[0] = requantize_block<kResidual>(a0[0], r.ce[0], res0, r.rs, r.res_flip);
-  q[2] = requantize_block<kResidual>(a1[0], r.ce[0], res1, r.rs, r.res_flip);
-  if (r.nc > 16) {
-    q[1] = requantize_block<kResidual>(a0[1], r.ce[1], res0 + 16, r.rs, r.res_flip);
-    q[3] = requantize_block<kResidual>(a1[1], r.ce[1], res1 + 16, r.rs, r.res_flip);
+  q[0] = requantize_block<kResidual, kFull>(a0[0], r.ce[0], res0, r.rs, r.res_flip);
+  q[2] = requantize_block<kResidual, kFull>(a1[0], r.ce[0], res1, r.rs, r.res_flip);
+  if (kFull || r.nc > 16) {
+    q[1] = requantize_block<kResidual, kFull>(a0[1], r.ce[1], res0 + 16, r.rs, r.res_flip);
+    q[3] = requantize_block<kResidual, kFull>(a1[1], r.ce[1], res1 + 16, r.rs, r.res_flip);
   }
   // As store_requantized_row's packs: lane L holds dwords 4L..4L+3 of q0..q3
   // in turn; `order` gathers q0, q1 (row 0) into bytes 0-31, `order1` q2, q3.
@@ -144,7 +174,7 @@ inline void store_rows2(const Rows2& r, const __m512i* a0, const __m512i* a1, co
 #endif
   const __m512i order0 = _mm512_set_epi32(15, 11, 7, 3, 14, 10, 6, 2, 13, 9, 5, 1, 12, 8, 4, 0);
   const __m512i order1 = _mm512_set_epi32(13, 9, 5, 1, 12, 8, 4, 0, 15, 11, 7, 3, 14, 10, 6, 2);
-  const __mmask64 m = (__mmask64{1} << r.nc) - 1;
+  const __mmask64 m = kFull ? __mmask64{0xFFFFFFFFu} : (__mmask64{1} << r.nc) - 1;
   _mm512_mask_storeu_epi8(y0, m, _mm512_permutexvar_epi32(order0, b));
   _mm512_mask_storeu_epi8(y1, m, _mm512_permutexvar_epi32(order1, b));
 }
