@@ -61,13 +61,14 @@ constexpr int kAccStride = 32 * 4;  // bytes per row of an accumulator buffer
       INT8RT_TILE_DPBSSD(c, a, b);  \
     }                               \
   } while (0)
-#define INT8RT_DIRECT_START(c, init)     \
-  do {                                   \
-    if (init) {                          \
-      INT8RT_TILE_LOADD(c, init, 0);     \
-    } else {                             \
-      INT8RT_TILE_ZERO(c);               \
-    }                                    \
+// Tile c's sums start at init + off (every row), or at 0 where init is null.
+#define INT8RT_DIRECT_START(c, init, off)  \
+  do {                                     \
+    if (init) {                            \
+      INT8RT_TILE_LOADD(c, init + off, 0); \
+    } else {                               \
+      INT8RT_TILE_ZERO(c);                 \
+    }                                      \
   } while (0)
 
 // Whether ep's int8 rows take the packed row store (Pending::packed_rows_to):
@@ -219,11 +220,11 @@ class Pending {
 template <bool kU8, bool kTwo>
 void issue_dots(const AmxConvStrip& s, const int8_t* a, const int8_t* w, const int32_t* init, Pending& pending,
                 int step) {
-  INT8RT_DIRECT_START(0, init);
-  INT8RT_DIRECT_START(2, init);
+  INT8RT_DIRECT_START(0, init, 0);
+  INT8RT_DIRECT_START(2, init, 0);
   if constexpr (kTwo) {
-    INT8RT_DIRECT_START(1, init + 16);
-    INT8RT_DIRECT_START(3, init + 16);
+    INT8RT_DIRECT_START(1, init, 16);
+    INT8RT_DIRECT_START(3, init, 16);
   }
   const int64_t stride = s.pixel_stride;
   const int8_t* w1 = w + s.w_block_stride;
