@@ -8,14 +8,11 @@
 // padding; dilation; batch 1 and 3; all -128 / all 127 data; residual; int8
 // and float outputs; u8-coded input, output and residual; pad_value != 0;
 // int8 clamp bounds other than -128 / 127 (ReLU, half-way, lo == hi) and
-// scales that reach 2^30; the magic-number epilogue on both sides of its
-// accumulator bound; guard bytes after every output (kernel_test_util.h).
+// scales that reach 2^30; guard bytes after every output (kernel_test_util.h).
 #if defined(INT8RT_TEST_X86_TWINS)
 
 #include <gtest/gtest.h>
 
-#include <algorithm>
-#include <cmath>
 #include <cstdint>
 #include <string>
 #include <utility>
@@ -59,12 +56,6 @@ struct Case {
   // scale times scale_mul, channel 0's times 1e9 more where huge_channel.
   float lo = -128.0f, hi = 127.0f, scale_mul = 1.0f;
   bool huge_channel = false;
-  // The magic-number epilogue's cases: given weights / inputs (empty: as
-  // fill), the input promised >= 0, every scale set to one value and every
-  // bias to 0 (scale_all 0: both kept).
-  std::vector<int8_t> w, x;
-  bool nonneg = false;
-  float scale_all = 0.0f;
 };
 
 std::string describe(const k::ConvShape& s, const Case& cs) {
@@ -72,9 +63,7 @@ std::string describe(const k::ConvShape& s, const Case& cs) {
          (cs.residual ? " residual" : "") + (cs.fill == Fill::kAllMin ? " all-128" : "") +
          (cs.fill == Fill::kAllMax ? " all127" : "") + (cs.u8_in ? " u8-in" : "") + (cs.u8_out ? " u8-out" : "") +
          (cs.u8_res ? " u8-res" : "") + " clamp [" + std::to_string(cs.lo) + ", " + std::to_string(cs.hi) +
-         "] scale x" + std::to_string(cs.scale_mul) + (cs.huge_channel ? " (channel 0 x1e9)" : "") +
-         (cs.nonneg ? " input>=0" : "") + (cs.scale_all != 0.0f ? " scales " + std::to_string(cs.scale_all) : "") +
-         " pad " + std::to_string(cs.pad_value);
+         "] scale x" + std::to_string(cs.scale_mul) + (cs.huge_channel ? " (channel 0 x1e9)" : "");
 }
 
 std::vector<int8_t> stored(std::vector<int8_t> q, bool u8) {
@@ -88,7 +77,6 @@ std::vector<int8_t> stored(std::vector<int8_t> q, bool u8) {
 void check(const k::ConvKernel& conv, const Case& cs, uint32_t seed) {
   k::ConvShape s = make(cs.c);
   s.pad_value = cs.pad_value;
-  s.nonneg_input = cs.nonneg;
   const k::ConvShape plain = s;
   s.input_codes = cs.u8_in ? k::Codes::kU8 : k::Codes::kS8;
   s.output_codes = cs.u8_out ? k::Codes::kU8 : k::Codes::kS8;
@@ -99,12 +87,10 @@ void check(const k::ConvKernel& conv, const Case& cs, uint32_t seed) {
   const size_t n_in = static_cast<size_t>(cs.batch) * s.H * s.W * s.C;
   const size_t n_out = static_cast<size_t>(cs.batch) * s.out_h() * s.out_w() * s.K;
   const size_t eb = cs.out == k::OutputType::kInt8 ? 1 : 4;
-  const std::vector<int8_t> x = !cs.x.empty()              ? cs.x
-                                : cs.fill == Fill::kRandom ? random_s8(n_in, seed)
+  const std::vector<int8_t> x = cs.fill == Fill::kRandom   ? random_s8(n_in, seed)
                                 : cs.fill == Fill::kAllMin ? std::vector<int8_t>(n_in, -128)
                                                            : std::vector<int8_t>(n_in, 127);
-  const std::vector<int8_t> w = !cs.w.empty() ? cs.w
-                                : cs.fill == Fill::kRandom
+  const std::vector<int8_t> w = cs.fill == Fill::kRandom
                                     ? random_s8(static_cast<size_t>(s.weight_count()), seed + 1)
                                     : std::vector<int8_t>(static_cast<size_t>(s.weight_count()),
                                                           cs.fill == Fill::kAllMax ? 127 : -128);
@@ -117,10 +103,6 @@ void check(const k::ConvKernel& conv, const Case& cs, uint32_t seed) {
     ep.clamp_hi = cs.hi;
     for (float& f : sweep.scale) f *= cs.scale_mul;
     if (cs.huge_channel) sweep.scale[0] *= 1e9f;
-    if (cs.scale_all != 0.0f) {
-      std::fill(sweep.scale.begin(), sweep.scale.end(), cs.scale_all);
-      std::fill(sweep.bias.begin(), sweep.bias.end(), 0.0f);
-    }
   }
   ep.residual = cs.residual ? res.data() : nullptr;
   std::vector<uint8_t> want = run_guarded("ref", n_out * eb, [&](void* y) {
@@ -358,107 +340,6 @@ TEST(AmxConvDirect, ClampBoundsEqualReference) {
         cs.hi = 6.5f;
         check(*conv, cs, seed++);
         if (::testing::Test::HasFatalFailure()) return;
-      }
-    }
-  }
-}
-
-// amx_direct_acc_bound: the largest |sum(q * w)| over inputs q in [-128, 127]
-// (or [min(0, pad_value), 127] for a promised non-negative input), against
-// the sums of each weight's worst input written out element by element.
-TEST(AmxConvDirect, MagicAccBound) {
-  k::ConvShape s = make({20, 5, 5, 3, 3, 3, 1, 1, 1, 1});
-  for (int trial = 0; trial < 40; ++trial) {
-    const std::vector<int8_t> w = random_s8(static_cast<size_t>(20 * 9), 60 + trial);
-    s.nonneg_input = trial % 2;
-    s.pad_value = static_cast<int8_t>(trial % 3 == 0 ? -7 * (trial % 5) : 0);
-    const int lo = s.nonneg_input ? std::min(0, int{s.pad_value}) : -128;
-    int64_t most = 0, least = 0;  // sum(q * w) at its largest and at its smallest
-    for (int8_t v : w) {
-      most += v * (v > 0 ? 127 : lo);
-      least += v * (v > 0 ? lo : 127);
-    }
-    EXPECT_EQ(k::x86::amx_direct_acc_bound(s, w.data()), std::max(most, -least)) << "trial " << trial;
-  }
-  const std::vector<int8_t> all127(180, 127), allm128(180, -128);
-  s.nonneg_input = false;
-  EXPECT_EQ(k::x86::amx_direct_acc_bound(s, allm128.data()), 128 * 128 * 180);
-  s.nonneg_input = true;
-  s.pad_value = 0;
-  EXPECT_EQ(k::x86::amx_direct_acc_bound(s, all127.data()), 127 * 127 * 180);
-  EXPECT_EQ(k::x86::amx_direct_acc_bound(s, allm128.data()), 127 * 128 * 180);
-}
-
-// The magic-number epilogue (amx/requant_magic.h) on both sides of its
-// bound (|acc| <= 2^22), inputs that reach the bound: C 64, 3x3 on 6 x 6, K 64
-// (two pairs). Channel 0 of pair 0 is crafted (all weights of one sign, sum
-// `sum`), the rest small random (bound far below 2^22), so pair 1 always
-// qualifies and pair 0 exactly when channel 0 does:
-//   signed input, all -128, pad -128: sum 32768, acc -2^22 (at the bound: taken);
-//   input >= 0, all 127: sum 33026 (acc 4194302, taken) and -33026;
-//   input >= 0, all 127: sum 33027 (acc 2^22 + 125: declined), with scales that
-//     put the true t just under 100.5 and the magic misreading
-//     (2^22 + 250) over it, so a pair taken past its bound changes a byte;
-//   input >= 0, all 127: sum 49152 (acc 1.5 * 2^22: declined; a bound off by
-//     2x would take it and misread acc by a third).
-// Every coding, residual on and off, three clamps, batch 2.
-TEST(AmxConvDirect, MagicEpilogueAtItsBound) {
-  constexpr int64_t kLimit = int64_t{1} << 22;
-  struct Layer {
-    bool nonneg;
-    int sum;  // channel 0's weight sum (its sign: the weights')
-    int8_t fill, pad;
-    float scale;
-    bool taken;
-  };
-  const float over_scale = 100.5f / 4194491.5f;
-  const std::vector<Layer> layers = {
-      {false, 32768, -128, -128, 100.3f / kLimit, true},
-      {true, 33026, 127, 0, 99.7f / 4194302.0f, true},
-      {true, -33026, 127, 0, 99.7f / 4194302.0f, true},
-      {true, 33027, 127, 0, over_scale, false},
-      {true, 49152, 127, 0, 60.0f / 6242304.0f, false},
-  };
-  // The over-by-125 layer discriminates: the magic reading rounds elsewhere.
-  ASSERT_NE(std::nearbyint(4194429.0f * over_scale), std::nearbyint(4194554.0f * over_scale));
-  const Conv c = {64, 6, 6, 64, 3, 3, 1, 1, 1, 1};
-  const std::vector<std::pair<float, float>> clamps = {{-128.0f, 127.0f}, {0.0f, 127.0f}, {-3.5f, 100.5f}};
-  for (const k::ConvKernel* conv : kernels()) {
-    uint32_t seed = 1200;
-    for (const Layer& l : layers) {
-      Case cs;
-      cs.c = c;
-      cs.batch = 2;
-      cs.nonneg = l.nonneg;
-      cs.pad_value = l.pad;
-      cs.scale_all = l.scale;
-      cs.x.assign(static_cast<size_t>(2 * 6 * 6 * 64), l.fill);
-      cs.w = random_s8(static_cast<size_t>(64 * 64 * 9), seed);
-      for (int8_t& v : cs.w) v = static_cast<int8_t>(v / 16);  // |w| <= 8
-      const int per_k = 64 * 9, mag = l.sum < 0 ? -l.sum : l.sum;
-      for (int i = 0; i < per_k; ++i) {
-        const int v = mag / per_k + (i < mag % per_k ? 1 : 0);
-        cs.w[static_cast<size_t>(i)] = static_cast<int8_t>(l.sum < 0 ? -v : v);
-      }
-      k::ConvShape s = make(c);
-      s.nonneg_input = l.nonneg;
-      s.pad_value = l.pad;
-      for (int ch = 0; ch < 64; ++ch) {
-        const int64_t b = k::x86::amx_direct_acc_bound(s, cs.w.data() + ch * per_k);
-        EXPECT_EQ(b <= kLimit, ch != 0 || l.taken) << "channel " << ch << " bound " << b;
-      }
-      for (int coding = 0; coding < 4; ++coding) {  // all s8, all u8, u8 in / res, u8 out
-        cs.u8_in = cs.u8_res = coding == 1 || coding == 2;
-        cs.u8_out = coding == 1 || coding == 3;
-        for (const auto& [lo, hi] : clamps) {
-          for (bool residual : {false, true}) {
-            cs.lo = lo;
-            cs.hi = hi;
-            cs.residual = residual;
-            check(*conv, cs, seed++);
-            if (::testing::Test::HasFatalFailure()) return;
-          }
-        }
       }
     }
   }

@@ -15,11 +15,6 @@
 // (tap, chunk byte), zero elsewhere, then conv_amx_pack.h's packer and, for
 // u8-coded inputs, its compensation.
 //
-// Int8 rows take the magic-number epilogue (amx/requant_magic.h: no
-// VCVTDQ2PS / VCVTPS2DQ) on each pair of channel blocks whose accumulators
-// are proven within +-2^22 here, at pack time (amx_direct_acc_bound); the
-// other pairs and float outputs take the plain one. Same bytes either way.
-//
 // Work items are (run of channel blocks, image, 32-pixel grid tile); runs
 // split the channels where the weights exceed kRunWeightBytes or the tiles
 // alone are too few to balance two threads. A chunk's consecutive items of
@@ -56,43 +51,15 @@ constexpr int kTileRows = AmxDirectGeometry::kTileRows;
 // Plane bytes per group of images copied and then convolved (at least one
 // image; the batch where its planes fit).
 constexpr int64_t kGroupBytes = int64_t{512} << 10;
-// amx/requant_magic.h's constants (that header is ISA code).
-constexpr int64_t kMagicAccLimit = int64_t{1} << 22;
-constexpr uint32_t kMagicAccBits = 0x4B400000u;
-
-// The magic-number epilogue's operands: per pair of blocks whether it
-// qualifies, per channel the accumulators' start (comp's sums, or 0, plus
-// kMagicAccBits). Null (empty) where no pair qualifies.
-struct MagicInit {
-  std::vector<uint8_t> pair;
-  std::shared_ptr<AlignedBuffer<int32_t>> init;
-};
-
-MagicInit magic_init(const ConvShape& s, const int8_t* w, const AmxLayout& L, const int32_t* comp) {
-  const int64_t per_k = int64_t{s.C} * s.R * s.S;
-  const int pairs = (L.nbk + 1) / 2;
-  MagicInit m;
-  m.pair.assign(static_cast<size_t>(pairs), 1);
-  for (int k = 0; k < s.K; ++k) {
-    if (amx_direct_acc_bound(s, w + k * per_k) > kMagicAccLimit) m.pair[k / (2 * amx::kBlock)] = 0;
-  }
-  if (std::find(m.pair.begin(), m.pair.end(), 1) == m.pair.end()) return {};
-  m.init = std::make_shared<AlignedBuffer<int32_t>>(L.comp_count());
-  for (int64_t i = 0; i < L.comp_count(); ++i) {
-    const uint32_t start = comp ? static_cast<uint32_t>(comp[i]) : 0u;
-    m.init->data()[i] = static_cast<int32_t>(start + kMagicAccBits);  // mod 2^32, as the tile's sums
-  }
-  return m;
-}
 
 
 class PackedAmxDirectConv final : public PackedConv {
  public:
   PackedAmxDirectConv(AmxConvStripFn fn, const char* name, const ConvShape& s,
                       std::shared_ptr<const AlignedBuffer<int8_t>> packed,
-                      std::shared_ptr<const AlignedBuffer<int32_t>> comp, int64_t block_stride, MagicInit magic)
+                      std::shared_ptr<const AlignedBuffer<int32_t>> comp, int64_t block_stride)
       : fn_(fn), name_(name), shape_(s), geometry_(s), packed_(std::move(packed)), comp_(std::move(comp)),
-        block_stride_(block_stride), magic_(std::move(magic)) {}
+        block_stride_(block_stride) {}
 
   const ConvShape& shape() const override { return shape_; }
   std::unique_ptr<PackedConv> with_input_size(int H, int W) const override {
@@ -117,7 +84,6 @@ class PackedAmxDirectConv final : public PackedConv {
   std::shared_ptr<const AlignedBuffer<int8_t>> packed_;
   std::shared_ptr<const AlignedBuffer<int32_t>> comp_;  // u8-coded input only
   int64_t block_stride_;
-  MagicInit magic_;
 };
 
 void PackedAmxDirectConv::run(int batch, const int8_t* x, const Epilogue& ep, void* y) const {
@@ -177,10 +143,6 @@ void PackedAmxDirectConv::run(int batch, const int8_t* x, const Epilogue& ep, vo
         t.w_block_stride = block_stride_;
         t.nc = std::min(bpi * amx::kBlock, s.K - k0);
         t.acc_init = comp_ ? comp_->data() + k0 : nullptr;
-        if (magic_.init) {
-          t.magic_pair = magic_.pair.data() + b0 / 2;  // b0 even: runs are whole pairs
-          t.magic_init = magic_.init->data() + k0;
-        }
         const int64_t o0 = (n0 + n) * out_pixels * s.K + k0;  // the image's output pixel 0, channel k0
         t.ep = tile_epilogue(s, ep, y, k0, o0);
         fn_(t);
@@ -190,15 +152,6 @@ void PackedAmxDirectConv::run(int batch, const int8_t* x, const Epilogue& ep, vo
 }
 
 }  // namespace
-
-int64_t amx_direct_acc_bound(const ConvShape& s, const int8_t* wk) {
-  const int64_t lo = s.nonneg_input ? std::min(0, int{s.pad_value}) : -128, hi = 127;  // q in [lo, hi]
-  int64_t pos = 0, neg = 0;  // sums of the positive weights and of |negative| ones
-  for (int64_t i = 0, n = int64_t{s.c_per_group()} * s.R * s.S; i < n; ++i) {
-    (wk[i] > 0 ? pos : neg) += wk[i] > 0 ? wk[i] : -int64_t{wk[i]};
-  }
-  return std::max(hi * pos - lo * neg, -lo * pos + hi * neg);  // max of sum(q w), of -sum(q w)
-}
 
 bool amx_direct_applies(const ConvShape& s) {
   return s.groups == 1 && s.R * s.S > 1 && (s.dilation_w == 1 || s.C >= AmxDirectGeometry::kMinChannels);
@@ -252,9 +205,7 @@ std::unique_ptr<PackedConv> pack_amx_direct(AmxConvStripFn fn, const char* name,
     comp = std::make_shared<AlignedBuffer<int32_t>>(L.comp_count());
     amx_compensation(L, wpad.data(), comp->data());
   }
-  MagicInit magic = magic_init(s, w, L, comp ? comp->data() : nullptr);
-  return std::make_unique<PackedAmxDirectConv>(fn, name, s, std::move(packed), std::move(comp), L.block_stride,
-                                               std::move(magic));
+  return std::make_unique<PackedAmxDirectConv>(fn, name, s, std::move(packed), std::move(comp), L.block_stride);
 }
 
 }  // namespace x86

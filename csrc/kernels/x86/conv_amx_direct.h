@@ -20,14 +20,6 @@ namespace x86 {
 // would leave most of every chunk zero, the gather packs them).
 bool amx_direct_applies(const ConvShape& s);
 
-// The largest |sum(q * w)| that output channel k's accumulator (weights wk:
-// its C * R * S OIHW int8 weights) can reach over s's inputs: q in
-// [-128, 127], or [min(0, pad_value), 127] where s.nonneg_input (padding
-// taps read pad_value). The packer takes amx/requant_magic.h's epilogue for
-// a pair of 16-channel blocks where every channel's bound is at most
-// 2^22 (kMagicAccLimit).
-int64_t amx_direct_acc_bound(const ConvShape& s, const int8_t* wk);
-
 // Packs OIHW weights w for s (amx_direct_applies(s)); fn: the microkernel
 // for s's input codes (conv_direct_strip_u8 for u8-coded inputs).
 std::unique_ptr<PackedConv> pack_amx_direct(AmxConvStripFn fn, const char* name, const ConvShape& s,

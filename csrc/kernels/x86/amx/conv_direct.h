@@ -37,13 +37,6 @@ struct AmxConvStrip {
   int64_t w_block_stride = 0;
   int nc = 0;                           // valid output channels
   const int32_t* acc_init = nullptr;    // u8 codes: -128 * sum(w) per channel (AmxTile::acc_init)
-  // Pairs of blocks (channels [32 j, 32 j + 32) of the call) whose
-  // accumulators the packer proved within +-2^22 (amx/requant_magic.h):
-  // magic_pair[j] != 0. Their int8 rows start at magic_init (acc_init's
-  // sums, or 0, plus 0x4B400000; per channel) and take the magic-number
-  // epilogue. Null: no pair does (then magic_init is null too).
-  const uint8_t* magic_pair = nullptr;
-  const int32_t* magic_init = nullptr;
   TileEpilogue ep;                      // at the image's output pixel 0, channel 0 of the call
 };
 using AmxConvStripFn = void (*)(const AmxConvStrip&);

@@ -29,9 +29,6 @@
 // from locals), natively with the u8 output / residual xors too; the
 // emulated build (whose epilogue has no u8 xors) and float rows take the
 // per-block store, with the u8 xors done here, as the GEMM tile does.
-// Pairs of blocks the packer proved within +-2^22 (AmxConvStrip::magic_pair)
-// start from magic_init and their packed rows take amx/requant_magic.h's
-// row (both conversions as magic-number adds, same bytes).
 //
 // Compiled twice (amx_tile.h): natively in the library and against the AMX
 // and AVX-512 emulation headers in the tests.
@@ -39,7 +36,6 @@
 
 #include "kernels/x86/amx/amx_tile.h"
 #include "kernels/x86/amx/conv_direct.h"
-#include "kernels/x86/amx/requant_magic.h"
 #include "kernels/x86/avx512vnni/epilogue.h"
 
 namespace int8rt {
@@ -61,26 +57,14 @@ constexpr int kAccStride = 32 * 4;  // bytes per row of an accumulator buffer
       INT8RT_TILE_DPBSSD(c, a, b);  \
     }                               \
   } while (0)
-// Tile c's sums start at init + off (every row), or at 0 where init is null.
-#define INT8RT_DIRECT_START(c, init, off)  \
-  do {                                     \
-    if (init) {                            \
-      INT8RT_TILE_LOADD(c, init + off, 0); \
-    } else {                               \
-      INT8RT_TILE_ZERO(c);                 \
-    }                                      \
+#define INT8RT_DIRECT_START(c, init)     \
+  do {                                   \
+    if constexpr (kU8) {                 \
+      INT8RT_TILE_LOADD(c, init, 0);     \
+    } else {                             \
+      INT8RT_TILE_ZERO(c);               \
+    }                                    \
   } while (0)
-
-// Whether ep's int8 rows take the packed row store (Pending::packed_rows_to):
-// natively every int8 output (it does the u8 xors itself); emulated only
-// those with no xors (its epilogue has none).
-bool packed_rows(const TileEpilogue& ep) {
-#if INT8RT_EPILOGUE_U8_CODES
-  return !ep.out_f32;
-#else
-  return !ep.out_f32 && !ep.out_xor && !(ep.residual && ep.residual_xor);
-#endif
-}
 
 // The epilogue of one job (32 grid rows from p0, channels [c0, c0 + n),
 // accumulators in acc), run a few rows at a time (rows_to) between the next
@@ -89,8 +73,7 @@ class Pending {
  public:
   bool active() const { return i_ < rows_; }
 
-  // magic: the job's accumulators started at kMagicAccBits (packed rows only).
-  void start(const AmxConvStrip& s, int64_t p0, int c0, int n, const int32_t* acc, bool magic) {
+  void start(const AmxConvStrip& s, int64_t p0, int c0, int n, const int32_t* acc) {
     s_ = &s;
     acc_ = acc;
     n_ = n;
@@ -103,11 +86,13 @@ class Pending {
     out_xor_ = ep_.out_f32 ? 0 : ep_.out_xor;
     res_xor_ = ep_.residual ? ep_.residual_xor : 0;
     ep_.out_xor = ep_.residual_xor = 0;
-    packed_row_ = packed_rows(s.ep);
-    magic_ = magic;
 #if INT8RT_EPILOGUE_U8_CODES
+    // Native: the packed row store does the u8 xors itself.
+    packed_row_ = !ep_.out_f32;
     flip_ = _mm512_set1_epi8(static_cast<char>(out_xor_));
     res_flip_ = _mm_set1_epi8(static_cast<char>(res_xor_));
+#else
+    packed_row_ = !ep_.out_f32 && !out_xor_ && !res_xor_;
 #endif
     nb_ = n > 16 ? 2 : 1;
     for (int b = 0; b < nb_; ++b) ce_[b] = ep512::load_channel_epilogue(ep_, 16 * b, n - 16 * b < 16 ? n - 16 * b : 16);
@@ -125,7 +110,7 @@ class Pending {
     if (end > rows_) end = rows_;
     if (i_ >= end) return;  // none due (or no job yet: s_ unset)
     if (packed_row_) {
-      magic_ ? packed_rows_to<true>(end) : packed_rows_to<false>(end);
+      packed_rows_to(end);
       return;
     }
     for (; i_ < end; ++i_, ++ow_) {
@@ -141,7 +126,6 @@ class Pending {
   // rows_to for packed_row_ jobs, from locals: the int8 stores may alias
   // any member (char aliasing), which otherwise are all reloaded per row
   // (measured alone: 5.0-5.3 ns a 32-channel row, 3.1-3.4 from locals).
-  template <bool kMagic>
   void packed_rows_to(int end) {
     const ep512::ChannelEpilogue ce[2] = {ce_[0], ce_[1]};
     const __m512 lo = lo_, hi = hi_;
@@ -168,13 +152,8 @@ class Pending {
       if (ow >= out_w) continue;
       const int64_t o = oh * out_w + ow;
       const __m512i v[2] = {_mm512_load_si512(acc + 32 * i), _mm512_load_si512(acc + 32 * i + 16)};
-      if constexpr (kMagic) {
-        ep512::store_requantized_row_magic<2>(v, ce, n, res ? res + o * res_stride : nullptr, res_scale, lo, hi,
-                                              y + o * y_stride, flip, res_flip);
-      } else {
-        ep512::store_requantized_row<2>(v, ce, n, res ? res + o * res_stride : nullptr, res_scale, lo, hi,
-                                        y + o * y_stride, flip, res_flip);
-      }
+      ep512::store_requantized_row<2>(v, ce, n, res ? res + o * res_stride : nullptr, res_scale, lo, hi,
+                                      y + o * y_stride, flip, res_flip);
     }
     i_ = i;
     ow_ = ow;
@@ -212,7 +191,7 @@ class Pending {
   int n_ = 0, nb_ = 1, rows_ = 0, i_ = 0, ow_ = 0;
   int64_t oh_ = 0;
   uint8_t out_xor_ = 0, res_xor_ = 0;
-  bool packed_row_ = true, magic_ = false;
+  bool packed_row_ = true;
 };
 
 // Issues the dot products of 32 grid rows from `a` (tap 0, chunk 0) against
@@ -220,11 +199,11 @@ class Pending {
 template <bool kU8, bool kTwo>
 void issue_dots(const AmxConvStrip& s, const int8_t* a, const int8_t* w, const int32_t* init, Pending& pending,
                 int step) {
-  INT8RT_DIRECT_START(0, init, 0);
-  INT8RT_DIRECT_START(2, init, 0);
+  INT8RT_DIRECT_START(0, init);
+  INT8RT_DIRECT_START(2, init);
   if constexpr (kTwo) {
-    INT8RT_DIRECT_START(1, init, 16);
-    INT8RT_DIRECT_START(3, init, 16);
+    INT8RT_DIRECT_START(1, init + 16);
+    INT8RT_DIRECT_START(3, init + 16);
   }
   const int64_t stride = s.pixel_stride;
   const int8_t* w1 = w + s.w_block_stride;
@@ -265,8 +244,6 @@ void strip(const AmxConvStrip& s) {
   configure_2x2(16, 16, 64);
   alignas(64) int32_t acc[32 * 32];
   const int blocks = (s.nc + 15) / 16;
-  // Magic-number epilogue for the pairs the packer proved (packed rows only).
-  const bool magic_call = s.magic_pair && packed_rows(s.ep);
   // Rows of the previous job's epilogue per (tap, chunk) step: all 32 over
   // the first half of the steps, so the last ones leave the tile unit busy.
   const int steps = s.taps * s.cchunks;
@@ -277,12 +254,11 @@ void strip(const AmxConvStrip& s) {
     for (int b = 0; b < blocks; b += 2) {
       const bool two = b + 1 < blocks;
       const int8_t* w = s.w + b * s.w_block_stride;
-      const bool magic = magic_call && s.magic_pair[b / 2];
-      const int32_t* init = magic ? s.magic_init + 16 * b : kU8 ? s.acc_init + 16 * b : nullptr;
+      const int32_t* init = kU8 ? s.acc_init + 16 * b : nullptr;
       two ? issue_dots<kU8, true>(s, a, w, init, pending, step) : issue_dots<kU8, false>(s, a, w, init, pending, step);
       pending.rows_to(32);
       store_tiles(two, acc);
-      pending.start(s, p0, 16 * b, s.nc - 16 * b < 32 ? s.nc - 16 * b : 32, acc, magic);
+      pending.start(s, p0, 16 * b, s.nc - 16 * b < 32 ? s.nc - 16 * b : 32, acc);
     }
   }
   INT8RT_TILE_RELEASE();

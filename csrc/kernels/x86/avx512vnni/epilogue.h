@@ -93,24 +93,6 @@ inline void store_requantized(__m512i acc, const ChannelEpilogue& ce, const Tile
   }
 }
 
-// Stores the int32 values q[0..3] (blocks of 16 channels, each in
-// [-128, 127]; blocks past nc may hold anything in range) as nc bytes at y,
-// each xor-ed with flip's byte (natively; the emulated twins take no xors).
-inline void store_narrowed_row(const __m512i* q, int nc, int8_t* y, __m512i flip) {
-  // packs work within 128-bit lanes: lane L of the packed bytes holds
-  // elements 4L..4L+3 of blocks 0, 1, 2, 3 in turn; the permute moves dword
-  // 4 * (d % 4) + d / 4 to d, so block j's 16 bytes land at 16 j.
-  const __m512i b = _mm512_packs_epi16(_mm512_packs_epi32(q[0], q[1]), _mm512_packs_epi32(q[2], q[3]));
-  const __m512i order = _mm512_set_epi32(15, 11, 7, 3, 14, 10, 6, 2, 13, 9, 5, 1, 12, 8, 4, 0);
-  const __mmask64 m = nc >= 64 ? ~__mmask64{0} : (__mmask64{1} << nc) - 1;
-#if INT8RT_EPILOGUE_U8_CODES
-  _mm512_mask_storeu_epi8(y, m, _mm512_xor_si512(_mm512_permutexvar_epi32(order, b), flip));
-#else
-  (void)flip;
-  _mm512_mask_storeu_epi8(y, m, _mm512_permutexvar_epi32(order, b));
-#endif
-}
-
 // One int8 output row of up to 64 channels (blocks 0..nb-1, `nc` channels
 // valid, ce[j] loaded for block j's valid channels): each block requantized
 // as store_requantized's int8 branch does, the blocks narrowed together with
@@ -142,8 +124,18 @@ inline void store_requantized_row(const __m512i* acc, const ChannelEpilogue* ce,
     }
     q[j] = _mm512_cvtps_epi32(_mm512_min_ps(_mm512_max_ps(t, lo), hi));
   }
-  (void)res_flip;
-  store_narrowed_row(q, nc, y, flip);
+  // packs work within 128-bit lanes: lane L of the packed bytes holds
+  // elements 4L..4L+3 of blocks 0, 1, 2, 3 in turn; the permute moves dword
+  // 4 * (d % 4) + d / 4 to d, so block j's 16 bytes land at 16 j.
+  const __m512i b = _mm512_packs_epi16(_mm512_packs_epi32(q[0], q[1]), _mm512_packs_epi32(q[2], q[3]));
+  const __m512i order = _mm512_set_epi32(15, 11, 7, 3, 14, 10, 6, 2, 13, 9, 5, 1, 12, 8, 4, 0);
+  const __mmask64 m = nc >= 64 ? ~__mmask64{0} : (__mmask64{1} << nc) - 1;
+#if INT8RT_EPILOGUE_U8_CODES
+  _mm512_mask_storeu_epi8(y, m, _mm512_xor_si512(_mm512_permutexvar_epi32(order, b), flip));
+#else
+  (void)flip, (void)res_flip;
+  _mm512_mask_storeu_epi8(y, m, _mm512_permutexvar_epi32(order, b));
+#endif
 }
 
 // The same with int8 codes as they are (no flip).

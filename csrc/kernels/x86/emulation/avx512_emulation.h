@@ -261,12 +261,9 @@ inline __m512 _mm512_maskz_expandloadu_ps(__mmask16 m, const void* p) {
   return r;
 }
 
-// Float arithmetic (VADDPS, VSUBPS, VMULPS, VMAXPS, VMINPS, VCMPPS, VBLENDMPS).
+// Float arithmetic (VADDPS, VMULPS, VMAXPS, VMINPS, VCMPPS, VBLENDMPS).
 inline __m512 _mm512_add_ps(__m512 a, __m512 b) {
   return detail::map_ps(a, b, [](float x, float y) { return x + y; });
-}
-inline __m512 _mm512_sub_ps(__m512 a, __m512 b) {
-  return detail::map_ps(a, b, [](float x, float y) { return x - y; });
 }
 inline __m512 _mm512_mul_ps(__m512 a, __m512 b) {
   return detail::map_ps(a, b, [](float x, float y) { return x * y; });
@@ -345,13 +342,6 @@ inline __m512i _mm512_or_si512(__m512i a, __m512i b) {
 }
 // The bits as they are.
 inline __m512 _mm512_castsi512_ps(__m512i a) { return __m512(a); }
-inline __m512i _mm512_castps_si512(__m512 a) { return __m512i(a); }
-// VPSUBD: wraps modulo 2^32.
-inline __m512i _mm512_sub_epi32(__m512i a, __m512i b) {
-  __m512i r;
-  for (int i = 0; i < 16; ++i) r.set<uint32_t>(i, a.get<uint32_t>(i) - b.get<uint32_t>(i));
-  return r;
-}
 inline __m512i _mm512_cvtepi8_epi32(__m128i a) {
   __m512i r;
   for (int i = 0; i < 16; ++i) r.set<int32_t>(i, a.get<int8_t>(i));
