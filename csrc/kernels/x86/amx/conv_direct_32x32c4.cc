@@ -245,9 +245,15 @@ void strip(const AmxConvStrip& s) {
   alignas(64) int32_t acc[32 * 32];
   const int blocks = (s.nc + 15) / 16;
   // Rows of the previous job's epilogue per (tap, chunk) step: all 32 over
-  // the first half of the steps, so the last ones leave the tile unit busy.
+  // the first half of the steps, so the last ones leave the tile unit busy;
+  // but where that takes more than 4 a step (under 15 steps: 3x3 over 64
+  // channels, the stems), 4 a step, or as few as fit all 32 within the
+  // steps (3x3 64 @56: 4 a step over 8 of 9 steps, not 7 over 5: 2-3.5%
+  // faster, RESULTS.md section 207).
   const int steps = s.taps * s.cchunks;
-  const int step = (32 + (steps + 1) / 2 - 1) / ((steps + 1) / 2);
+  const int half = (32 + (steps + 1) / 2 - 1) / ((steps + 1) / 2);
+  const int all = (32 + steps - 1) / steps;
+  const int step = half <= 4 ? half : all > 4 ? all : 4;
   Pending pending;  // the previous job, in acc until its last rows are stored
   for (int64_t p0 = s.p_begin; p0 < s.p_end; p0 += 32) {
     const int8_t* a = s.image + p0 * s.pixel_stride;
