@@ -23,10 +23,11 @@ kernel's). Copies:
              by an OR / a cast
   vec16      16 independent zmm mul / add per row and nothing else
   vec16_store  the same plus one 64-byte store per row to a local line
-  steps_all / steps_3q / steps_q  (section 207) the previous job's rows
-             spread evenly over all / the first three quarters / the first
-             quarter of the next job's (tap, chunk) steps (the kernel: the
-             first half)
+  steps_half / steps_all / steps_3q / steps_q  (section 207) the previous
+             job's rows spread evenly over the first half (the kernel before
+             section 207) / all / the first three quarters / the first quarter
+             of the next job's (tap, chunk) steps (the kernel: at most 4 a
+             step where the first half would take more)
   rows3 / rows4 / rows5  N rows a step (at least 32 / steps), from the first
   magic      the row with both conversions as magic-number adds (int32 ->
              float exact only for |acc| < 2^22; float -> int32 after the
@@ -61,7 +62,7 @@ SINK_STORE = """      alignas(64) int8_t sink[64];
       __asm__ volatile("" :: "m"(sink));"""
 NO_EPI = ("  void rows_to(int end) {\n", "  void rows_to(int end) {\n    return;\n")
 ROWS_TO = "  void rows_to(int end) {\n"
-STEP_HALF = "const int step = (32 + (steps + 1) / 2 - 1) / ((steps + 1) / 2);"
+STEP_LINE = "const int step = half <= 4 ? half : all > 4 ? all : 4;"
 # arith_reg: the arithmetic, its result kept live in `keep` (one asm use per call).
 ARITH = """      {
         __m512i q0 = _mm512_cvtps_epi32(_mm512_min_ps(_mm512_max_ps(_mm512_add_ps(_mm512_mul_ps(
@@ -229,11 +230,12 @@ def variant(name: str, src: str) -> str:
              "magic": [("\n// The epilogue of one job", MAGIC_ROW),
                        ("ep512::store_requantized_row<2>(v, ce, n,", "magic_row(v, ce, n,")]}
     if name.startswith("rows") and name[4:].isdigit():
-        return sp.make_variant(src, [(STEP_HALF, f"const int fit = (32 + steps - 1) / steps;\n  const int step = fit > {name[4:]} ? fit : {name[4:]};")],
+        return sp.make_variant(src, [(STEP_LINE, f"const int step = all > {name[4:]} ? all : {name[4:]};")],
                                name)
     if name.startswith("steps_"):
-        over = {"steps_all": "steps", "steps_3q": "(3 * steps + 3) / 4", "steps_q": "(steps + 3) / 4"}[name]
-        return sp.make_variant(src, [(STEP_HALF, f"const int over = {over};\n  const int step = (32 + over - 1) / over;")],
+        over = {"steps_half": "(steps + 1) / 2", "steps_all": "steps", "steps_3q": "(3 * steps + 3) / 4",
+                "steps_q": "(steps + 3) / 4"}[name]
+        return sp.make_variant(src, [(STEP_LINE, f"const int over = {over};\n  const int step = (32 + over - 1) / over;")],
                                name)
     if name == "pairs":
         return subprocess.run(["git", "show", f"{PAIRS_COMMIT}:csrc/kernels/x86/amx/conv_direct_32x32c4.cc"],
@@ -247,7 +249,7 @@ def variant(name: str, src: str) -> str:
 
 
 NAMES = ["same", "noepi", "regonly", "noload", "nostore", "pre_store", "pairs", "arith_reg", "arith_nocvt", "vec16",
-         "vec16_store", "magic", "steps_all", "steps_3q", "steps_q", "rows3",
+         "vec16_store", "magic", "steps_half", "steps_all", "steps_3q", "steps_q", "rows3",
          "rows4", "rows5"]
 
 
