@@ -62,7 +62,7 @@ SINK_STORE = """      alignas(64) int8_t sink[64];
       __asm__ volatile("" :: "m"(sink));"""
 NO_EPI = ("  void rows_to(int end) {\n", "  void rows_to(int end) {\n    return;\n")
 ROWS_TO = "  void rows_to(int end) {\n"
-STEP_LINE = "const int step = half <= 4 ? half : all > 4 ? all : 4;"
+STEP_LINE = "const int over = steps > 14 ? (steps + 1) / 2 : steps < 8 ? steps : 8;  // steps the rows take\n  const int step = (32 + over - 1) / over;"
 # arith_reg: the arithmetic, its result kept live in `keep` (one asm use per call).
 ARITH = """      {
         __m512i q0 = _mm512_cvtps_epi32(_mm512_min_ps(_mm512_max_ps(_mm512_add_ps(_mm512_mul_ps(
@@ -230,7 +230,7 @@ def variant(name: str, src: str) -> str:
              "magic": [("\n// The epilogue of one job", MAGIC_ROW),
                        ("ep512::store_requantized_row<2>(v, ce, n,", "magic_row(v, ce, n,")]}
     if name.startswith("rows") and name[4:].isdigit():
-        return sp.make_variant(src, [(STEP_LINE, f"const int step = all > {name[4:]} ? all : {name[4:]};")],
+        return sp.make_variant(src, [(STEP_LINE, f"const int all = (32 + steps - 1) / steps;\n  const int step = all > {name[4:]} ? all : {name[4:]};")],
                                name)
     if name.startswith("steps_"):
         over = {"steps_half": "(steps + 1) / 2", "steps_all": "steps", "steps_3q": "(3 * steps + 3) / 4",

@@ -246,14 +246,13 @@ void strip(const AmxConvStrip& s) {
   const int blocks = (s.nc + 15) / 16;
   // Rows of the previous job's epilogue per (tap, chunk) step: all 32 over
   // the first half of the steps, so the last ones leave the tile unit busy;
-  // but where that takes more than 4 a step (under 15 steps: 3x3 over 64
-  // channels, the stems), 4 a step, or as few as fit all 32 within the
-  // steps (3x3 64 @56: 4 a step over 8 of 9 steps, not 7 over 5: 2-3.5%
-  // faster, RESULTS.md section 207).
+  // but under 15 steps (3x3 over 64 channels, the stems), where that takes
+  // more than 4 a step, over 8 steps (4 a step) or all of them if fewer
+  // (3x3 64 @56: 4 a step over 8 of 9 steps, not 7 over 5: about 3% faster,
+  // RESULTS.md section 207).
   const int steps = s.taps * s.cchunks;
-  const int half = (32 + (steps + 1) / 2 - 1) / ((steps + 1) / 2);
-  const int all = (32 + steps - 1) / steps;
-  const int step = half <= 4 ? half : all > 4 ? all : 4;
+  const int over = steps > 14 ? (steps + 1) / 2 : steps < 8 ? steps : 8;  // steps the rows take
+  const int step = (32 + over - 1) / over;
   Pending pending;  // the previous job, in acc until its last rows are stored
   for (int64_t p0 = s.p_begin; p0 < s.p_end; p0 += 32) {
     const int8_t* a = s.image + p0 * s.pixel_stride;
