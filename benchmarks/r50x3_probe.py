@@ -23,6 +23,12 @@ kernel's). Copies:
              by an OR / a cast
   vec16      16 independent zmm mul / add per row and nothing else
   vec16_store  the same plus one 64-byte store per row to a local line
+  steps_half / steps_all / steps_3q / steps_q  (section 207) the previous
+             job's rows spread evenly over the first half (the kernel before
+             section 207) / all / the first three quarters / the first quarter
+             of the next job's (tap, chunk) steps (the kernel: at most 4 a
+             step where the first half would take more)
+  rows3 / rows4 / rows5  N rows a step (at least 32 / steps), from the first
   magic      the row with both conversions as magic-number adds (int32 ->
              float exact only for |acc| < 2^22; float -> int32 after the
              clamp, round half to even, exact)
@@ -56,6 +62,7 @@ SINK_STORE = """      alignas(64) int8_t sink[64];
       __asm__ volatile("" :: "m"(sink));"""
 NO_EPI = ("  void rows_to(int end) {\n", "  void rows_to(int end) {\n    return;\n")
 ROWS_TO = "  void rows_to(int end) {\n"
+STEP_LINE = "const int over = steps > 14 ? (steps + 1) / 2 : steps < 8 ? steps : 8;  // steps the rows take\n  const int step = (32 + over - 1) / over;"
 # arith_reg: the arithmetic, its result kept live in `keep` (one asm use per call).
 ARITH = """      {
         __m512i q0 = _mm512_cvtps_epi32(_mm512_min_ps(_mm512_max_ps(_mm512_add_ps(_mm512_mul_ps(
@@ -222,6 +229,14 @@ def variant(name: str, src: str) -> str:
              "vec16_store": [(ROWS_TO, vec16('_mm512_store_ps(line, a);\n      __asm__ volatile("" :: "m"(line));'))],
              "magic": [("\n// The epilogue of one job", MAGIC_ROW),
                        ("ep512::store_requantized_row<2>(v, ce, n,", "magic_row(v, ce, n,")]}
+    if name.startswith("rows") and name[4:].isdigit():
+        return sp.make_variant(src, [(STEP_LINE, f"const int all = (32 + steps - 1) / steps;\n  const int step = all > {name[4:]} ? all : {name[4:]};")],
+                               name)
+    if name.startswith("steps_"):
+        over = {"steps_half": "(steps + 1) / 2", "steps_all": "steps", "steps_3q": "(3 * steps + 3) / 4",
+                "steps_q": "(steps + 3) / 4"}[name]
+        return sp.make_variant(src, [(STEP_LINE, f"const int over = {over};\n  const int step = (32 + over - 1) / over;")],
+                               name)
     if name == "pairs":
         return subprocess.run(["git", "show", f"{PAIRS_COMMIT}:csrc/kernels/x86/amx/conv_direct_32x32c4.cc"],
                               cwd=sp.ROOT, check=True, capture_output=True, text=True).stdout
@@ -234,7 +249,8 @@ def variant(name: str, src: str) -> str:
 
 
 NAMES = ["same", "noepi", "regonly", "noload", "nostore", "pre_store", "pairs", "arith_reg", "arith_nocvt", "vec16",
-         "vec16_store", "magic"]
+         "vec16_store", "magic", "steps_half", "steps_all", "steps_3q", "steps_q", "rows3",
+         "rows4", "rows5"]
 
 
 def main() -> None:
@@ -244,6 +260,9 @@ def main() -> None:
     ap.add_argument("--shapes", nargs="+", default=["64 56 64 3 1 1", "64 56 64 3 1 8", "128 28 128 3 1 1",
                                                     "128 28 128 3 1 8"], help='"C H K R stride batch"')
     ap.add_argument("--out", type=Path, default=Path("/tmp/r50x3_probe"))
+    ap.add_argument("--library-fp", action="store_true",
+                    help="compile with the library's -ffp-contract=off -fno-trapping-math (section 207: without "
+                         "them g++ contracts the epilogue's multiply and add into one FMA, which the library never does)")
     a = ap.parse_args()
     a.out.mkdir(parents=True, exist_ok=True)
     src = sp.KERNEL.read_text()
@@ -254,7 +273,8 @@ def main() -> None:
         paths.append((name, path))
     (a.out / "probe.cc").write_text(sp.harness(paths))
     exe = a.out / "probe"
-    subprocess.run(["g++", *sp.FLAGS, str(a.out / "probe.cc"), "-o", str(exe)], check=True)
+    flags = sp.FLAGS + (["-ffp-contract=off", "-fno-trapping-math"] if a.library_fp else [])
+    subprocess.run(["g++", *flags, str(a.out / "probe.cc"), "-o", str(exe)], check=True)
     print("shape: kernel us %peak | " + " ".join(name for name, _ in paths), flush=True)
     shapes = [int(v) for s in a.shapes for v in s.split()]
     subprocess.run([str(exe), str(a.peak), *map(str, shapes)], check=True)

@@ -245,9 +245,14 @@ void strip(const AmxConvStrip& s) {
   alignas(64) int32_t acc[32 * 32];
   const int blocks = (s.nc + 15) / 16;
   // Rows of the previous job's epilogue per (tap, chunk) step: all 32 over
-  // the first half of the steps, so the last ones leave the tile unit busy.
+  // the first half of the steps, so the last ones leave the tile unit busy;
+  // but under 15 steps (3x3 over 64 channels, the stems), where that takes
+  // more than 4 a step, over 8 steps (4 a step) or all of them if fewer
+  // (3x3 64 @56: 4 a step over 8 of 9 steps, not 7 over 5: about 3% faster,
+  // RESULTS.md section 207).
   const int steps = s.taps * s.cchunks;
-  const int step = (32 + (steps + 1) / 2 - 1) / ((steps + 1) / 2);
+  const int over = steps > 14 ? (steps + 1) / 2 : steps < 8 ? steps : 8;  // steps the rows take
+  const int step = (32 + over - 1) / over;
   Pending pending;  // the previous job, in acc until its last rows are stored
   for (int64_t p0 = s.p_begin; p0 < s.p_end; p0 += 32) {
     const int8_t* a = s.image + p0 * s.pixel_stride;
