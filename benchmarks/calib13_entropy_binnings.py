@@ -15,8 +15,9 @@ acc46: on Silero's unlabelled stream the entropy calibrator's own mean moves
 - ``smooth``: entropy on the histogram with each count averaged over
   ``--window`` adjacent bins.
 
-Then it runs benchmarks/silero_clips_loco.py (or calib12_flashvad_loco.py with
-``--net flashvad``) with the remaining arguments:
+Then it runs benchmarks/silero_clips_loco.py (calib12_flashvad_loco.py with
+``--net flashvad``, acc45_single_fit_wide.py with ``--net single``) with the
+remaining arguments:
 
     PYTHONPATH=python:tests python benchmarks/calib13_entropy_binnings.py --variant median -- --methods auto --groups none
 """
@@ -86,7 +87,7 @@ def main() -> int:
     ap.add_argument("--variant", choices=("base", "median", "geomean", "smooth"), default="base")
     ap.add_argument("--bins", default="1024,2048,3072,4096")
     ap.add_argument("--window", type=int, default=5)
-    ap.add_argument("--net", choices=("silero", "flashvad"), default="silero")
+    ap.add_argument("--net", choices=("silero", "flashvad", "single"), default="silero")
     ap.add_argument("rest", nargs=argparse.REMAINDER)
     args = ap.parse_args()
     patch(args.variant, [int(b) for b in args.bins.split(",") if b], args.window)
@@ -94,6 +95,8 @@ def main() -> int:
     print(f"variant {args.variant}, bins {args.bins}, window {args.window}", flush=True)
     if args.net == "flashvad":
         import calib12_flashvad_loco as target
+    elif args.net == "single":
+        import acc45_single_fit_wide as target
     else:
         import silero_clips_loco as target
     sys.argv = [target.__file__] + rest
