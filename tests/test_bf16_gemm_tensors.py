@@ -3,8 +3,10 @@ PackedBf16Gemm::run_bf16_io with right weights; engine/ops/bf16_convert.cc):
 a Linear MatMul whose output only Linear MatMuls read as A (an encoder's FC1
 + bias + Gelu -> FC2) writes it as bfloat16, and a tensor that several read
 as A (Q, K, V reading one LayerNorm output) is converted once by an
-int8rt.ToBf16 node. Both give the bits of the same network where those
-tensors stay float32 (the first kept float32 by making it a network output
+int8rt.ToBf16 node; an int8rt.Bf16Attention's output read through a
+Transpose and a Reshape by a Linear MatMul is bfloat16 on the way. All
+give the bits of the same network where those
+tensors stay float32 (the first and third kept float32 by making them network outputs
 too, the second by feeding each MatMul its own input with the same values),
 under every BF16 tier (AMX-BF16 natively where the CPU has it, the
 AVX512-BF16 tier, the scalar reference), for k a multiple of the AMX pair
@@ -138,6 +140,45 @@ def test_qkv_one_conversion_same_bits(tmp_path, cap, rows, k, n):
         assert got[name].tobytes() == want[name].tobytes(), f"{cap} {rows} k={k}: {name} differs"
     reloaded = _reload(new, cap)
     assert all(reloaded.run({"x": x})[t].tobytes() == got[t].tobytes() for t in "qkv")
+
+
+def context_model(b: int, h: int, s: int, d: int, n: int, keep_ctx: bool) -> bytes:
+    """softmax(q kt) v per head (fused into int8rt.Bf16Attention) -> Transpose -> Reshape -> Linear;
+    keep_ctx: the attention's output a network output too."""
+    rng = np.random.default_rng(h * 100 + s)
+    nodes = [helper.make_node("MatMul", ["q", "kt"], ["scores"]),
+             helper.make_node("Softmax", ["scores"], ["probs"], axis=-1),
+             helper.make_node("MatMul", ["probs", "v"], ["ctx"]),
+             helper.make_node("Shape", ["ctx"], ["ctx_shape"]),  # reads no value (MiniLM's context has one)
+             helper.make_node("Transpose", ["ctx"], ["ctx_t"], perm=[0, 2, 1, 3]),
+             helper.make_node("Reshape", ["ctx_t", "to_rows"], ["ctx_rows"])]
+    inits = [numpy_helper.from_array(np.array([b, s, h * d], dtype=np.int64), "to_rows")]
+    y = _linear(nodes, inits, "ctx_rows", "out", h * d, n, rng)
+    nodes.append(helper.make_node("Identity", [y], ["y"]))
+    inputs = [helper.make_tensor_value_info(name, TensorProto.FLOAT, shape)
+              for name, shape in (("q", [b, h, s, d]), ("kt", [b, h, d, s]), ("v", [b, h, s, d]))]
+    outs = [helper.make_tensor_value_info("y", TensorProto.FLOAT, [b, s, n]),
+            helper.make_tensor_value_info("ctx_shape", TensorProto.INT64, [4])]
+    if keep_ctx:
+        outs.append(helper.make_tensor_value_info("ctx", TensorProto.FLOAT, [b, h, s, d]))
+    return _model(nodes, inits, inputs, outs)
+
+
+@pytest.mark.parametrize("cap", CAPS)
+@pytest.mark.parametrize("b,h,s,d,n", [(2, 3, 40, 32, 48), (1, 2, 17, 8, 24)])
+def test_attention_context_bfloat16_same_bits(tmp_path, cap, b, h, s, d, n):
+    rng = np.random.default_rng(13)
+    feed = {"q": rng.standard_normal((b, h, s, d)).astype(F32), "kt": rng.standard_normal((b, h, d, s)).astype(F32),
+            "v": rng.standard_normal((b, h, s, d)).astype(F32)}
+    new = _engine(tmp_path, "new", context_model(b, h, s, d, n, keep_ctx=False), cap)
+    ref = _engine(tmp_path, "ref", context_model(b, h, s, d, n, keep_ctx=True), cap)
+    assert "int8rt.Bf16Attention" in [la["op"] for la in new.layers()]
+    assert "bf16: 1 BF16 attention outputs stored as bfloat16" in _report(new), _report(new)
+    assert "BF16 attention outputs" not in _report(ref), _report(ref)
+    got, want = new.run(feed), ref.run(feed)
+    assert got["y"].tobytes() == want["y"].tobytes(), f"{cap}: the Linear's output bits differ"
+    assert list(got["ctx_shape"]) == [b, h, s, d]
+    assert _reload(new, cap).run(feed)["y"].tobytes() == got["y"].tobytes()
 
 
 def test_matmul_output_left_float_where_another_op_reads_it(tmp_path):

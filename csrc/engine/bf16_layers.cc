@@ -59,7 +59,7 @@ std::vector<int> a_readers(const Network& net, int id, bool* others) {
 // report lines (none when nothing changed).
 std::vector<std::string> mark_bf16_matmul_tensors(Network& net) {
   const std::set<int> outputs(net.outputs().begin(), net.outputs().end());
-  size_t between = 0, shared = 0;
+  size_t between = 0, shared = 0, contexts = 0;
   for (const Node& node : net.nodes()) {
     if (!packed_bf16_matmul(net, node) || node.outputs.size() != 1 || node.outputs[0] < 0) continue;
     const int id = node.outputs[0];
@@ -70,6 +70,35 @@ std::vector<std::string> mark_bf16_matmul_tensors(Network& net) {
     }
     net.tensor(id).dtype = DataType::kBFloat16;
     ++between;
+  }
+  // A Bf16Attention's output reaching one such MatMul's A through
+  // Transposes / Reshapes, each tensor read by one of them (or that MatMul)
+  // and Shapes at most (the heads' context, [B, H, S, D] -> [B, S, H * D]):
+  // the whole chain bfloat16.
+  for (const Node& node : net.nodes()) {
+    if (node.op != "int8rt.Bf16Attention" || node.outputs.size() != 1 || node.outputs[0] < 0) continue;
+    std::vector<int> chain = {node.outputs[0]};
+    bool reaches = false;
+    while (!reaches) {
+      const int id = chain.back();
+      std::vector<int> users = net.consumers(id);  // Shape readers aside: they read no value
+      users.erase(std::remove_if(users.begin(), users.end(), [&](int u) { return net.nodes()[u].op == "Shape"; }),
+                  users.end());
+      if (outputs.count(id) || net.tensor(id).dtype != DataType::kFloat32 || users.size() != 1) break;
+      const Node& user = net.nodes()[users[0]];
+      if (user.inputs.empty() || user.inputs[0] != id ||
+          std::count(user.inputs.begin(), user.inputs.end(), id) != 1) {
+        break;
+      }
+      reaches = packed_bf16_matmul(net, user);
+      if (!reaches) {
+        if ((user.op != "Transpose" && user.op != "Reshape") || user.outputs.size() != 1 || user.outputs[0] < 0) break;
+        chain.push_back(user.outputs[0]);
+      }
+    }
+    if (!reaches) continue;
+    for (int id : chain) net.tensor(id).dtype = DataType::kBFloat16;
+    ++contexts;
   }
   const int count = static_cast<int>(net.tensors().size());  // the tensors added below are not visited
   for (int id = 0; id < count; ++id) {
@@ -87,6 +116,10 @@ std::vector<std::string> mark_bf16_matmul_tensors(Network& net) {
   }
   std::vector<std::string> report;
   if (between > 0) report.push_back("bf16: " + std::to_string(between) + " tensors between BF16 MatMuls stored as bfloat16");
+  if (contexts > 0) {
+    report.push_back("bf16: " + std::to_string(contexts) +
+                     " BF16 attention outputs stored as bfloat16 up to the Linear MatMul that reads them");
+  }
   if (shared > 0) {
     report.push_back("bf16: " + std::to_string(shared) + " tensors converted once for several BF16 MatMuls");
   }

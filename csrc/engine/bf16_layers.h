@@ -75,7 +75,12 @@ std::vector<std::string> mark_bf16_layers(Network& net, const std::set<std::stri
 // reading one LayerNorm output) gets one int8rt.ToBf16 node
 // (ops/bf16_convert.cc, the same conversion) whose bfloat16 output those
 // MatMuls read instead: one conversion where each made its own; the
-// tensor's other readers still read it as float32.
+// tensor's other readers still read it as float32. An
+// int8rt.Bf16Attention output that reaches such a MatMul's A through
+// Transposes / Reshapes, each tensor's only reader but for Shapes (the
+// heads' context), is bfloat16 along the whole way: the attention rounds
+// each product (ops/bf16_attention.cc), the moves carry the bits, the
+// MatMul reads them; the same values as before.
 // Run after every pass that fuses into a conv or a MatMul. Returns report
 // lines (none when no tensor changed).
 std::vector<std::string> mark_bf16_tensors(Network& net);
