@@ -1,7 +1,10 @@
 // Which layers run in BF16 and how the builder marks them (bf16_layers.h).
 #include "engine/bf16_layers.h"
 
+#include <algorithm>
+
 #include "engine/layer.h"
+#include "graph/passes/pass_util.h"
 #include "engine/ops/op_util.h"
 #include "int8rt/error.h"
 #include "kernels/gemm_bf16.h"
@@ -21,6 +24,106 @@ std::string weight_reason(const Network& net, const Node& node, size_t index, bo
     return std::string("its weights '") + t.name + "' are not " + (conv ? "[M, C/group, k...]" : "2-D");
   }
   return "";
+}
+
+// A BF16 MatMul with a constant 2-D B (packed once: MatMulLayer's
+// is_constant_2d), the one that reads a bfloat16 A and writes a bfloat16 C.
+bool packed_bf16_matmul(const Network& net, const Node& node) {
+  if (node.op != "MatMul" || node.attrs.get_string(kPrecisionAttr, "") != "bf16" || !has_input(node, 1)) {
+    return false;
+  }
+  const Tensor& b = net.tensor(node.inputs[1]);
+  return b.is_constant && b.dtype == DataType::kFloat32 && b.shape.size() == 2 && b.shape[0] > 0 &&
+         b.shape[1] > 0 && static_cast<int64_t>(b.f32.size()) == b.shape[0] * b.shape[1];
+}
+
+// The nodes that read tensor `id` as the A (input 0, and no other input) of
+// a packed BF16 MatMul; *others is set when any other node or input reads it.
+std::vector<int> a_readers(const Network& net, int id, bool* others) {
+  std::vector<int> readers;
+  *others = false;
+  for (int u : net.consumers(id)) {
+    const Node& user = net.nodes()[u];
+    const bool a_only = packed_bf16_matmul(net, user) && user.inputs[0] == id &&
+                        std::count(user.inputs.begin(), user.inputs.end(), id) == 1;
+    if (a_only) {
+      readers.push_back(u);
+    } else {
+      *others = true;
+    }
+  }
+  return readers;
+}
+
+// The BF16 MatMul part of mark_bf16_tensors (bf16_layers.h): returns its
+// report lines (none when nothing changed).
+std::vector<std::string> mark_bf16_matmul_tensors(Network& net) {
+  const std::set<int> outputs(net.outputs().begin(), net.outputs().end());
+  size_t between = 0, shared = 0, contexts = 0;
+  for (const Node& node : net.nodes()) {
+    if (!packed_bf16_matmul(net, node) || node.outputs.size() != 1 || node.outputs[0] < 0) continue;
+    const int id = node.outputs[0];
+    bool others = false;
+    if (outputs.count(id) || net.tensor(id).dtype != DataType::kFloat32 || a_readers(net, id, &others).empty() ||
+        others) {
+      continue;
+    }
+    net.tensor(id).dtype = DataType::kBFloat16;
+    ++between;
+  }
+  // A Bf16Attention's output reaching one such MatMul's A through
+  // Transposes / Reshapes, each tensor read by one of them (or that MatMul)
+  // and Shapes at most (the heads' context, [B, H, S, D] -> [B, S, H * D]):
+  // the whole chain bfloat16.
+  for (const Node& node : net.nodes()) {
+    if (node.op != "int8rt.Bf16Attention" || node.outputs.size() != 1 || node.outputs[0] < 0) continue;
+    std::vector<int> chain = {node.outputs[0]};
+    bool reaches = false;
+    while (!reaches) {
+      const int id = chain.back();
+      std::vector<int> users = net.consumers(id);  // Shape readers aside: they read no value
+      users.erase(std::remove_if(users.begin(), users.end(), [&](int u) { return net.nodes()[u].op == "Shape"; }),
+                  users.end());
+      if (outputs.count(id) || net.tensor(id).dtype != DataType::kFloat32 || users.size() != 1) break;
+      const Node& user = net.nodes()[users[0]];
+      if (user.inputs.empty() || user.inputs[0] != id ||
+          std::count(user.inputs.begin(), user.inputs.end(), id) != 1) {
+        break;
+      }
+      reaches = packed_bf16_matmul(net, user);
+      if (!reaches) {
+        if ((user.op != "Transpose" && user.op != "Reshape") || user.outputs.size() != 1 || user.outputs[0] < 0) break;
+        chain.push_back(user.outputs[0]);
+      }
+    }
+    if (!reaches) continue;
+    for (int id : chain) net.tensor(id).dtype = DataType::kBFloat16;
+    ++contexts;
+  }
+  const int count = static_cast<int>(net.tensors().size());  // the tensors added below are not visited
+  for (int id = 0; id < count; ++id) {
+    if (net.tensor(id).dtype != DataType::kFloat32 || net.tensor(id).is_constant) continue;
+    bool others = false;
+    const std::vector<int> readers = a_readers(net, id, &others);
+    if (readers.size() < 2) continue;
+    const std::string name = passes::fresh_name(net, net.tensor(id).name + "_bf16");
+    const Shape shape = net.tensor(id).shape;
+    const int y = net.add_node("int8rt.ToBf16", name, {id}, Attributes{}, {name})[0];
+    net.tensor(y).dtype = DataType::kBFloat16;
+    net.tensor(y).shape = shape;
+    for (int u : readers) net.nodes()[u].inputs[0] = y;
+    ++shared;
+  }
+  std::vector<std::string> report;
+  if (between > 0) report.push_back("bf16: " + std::to_string(between) + " tensors between BF16 MatMuls stored as bfloat16");
+  if (contexts > 0) {
+    report.push_back("bf16: " + std::to_string(contexts) +
+                     " BF16 attention outputs stored as bfloat16 up to the Linear MatMul that reads them");
+  }
+  if (shared > 0) {
+    report.push_back("bf16: " + std::to_string(shared) + " tensors converted once for several BF16 MatMuls");
+  }
+  return report;
 }
 
 }  // namespace
@@ -127,10 +230,14 @@ std::vector<std::string> mark_bf16_tensors(Network& net) {
     ++marked;
     residuals += rounds ? 1 : 0;
   }
-  if (marked == 0) return {};
-  std::string line = "bf16: " + std::to_string(marked) + " tensors between BF16 convs stored as bfloat16";
-  if (residuals > 0) line += ", " + std::to_string(residuals) + " read as residuals (added as their BF16 values)";
-  return {line};
+  std::vector<std::string> report;
+  if (marked > 0) {
+    std::string line = "bf16: " + std::to_string(marked) + " tensors between BF16 convs stored as bfloat16";
+    if (residuals > 0) line += ", " + std::to_string(residuals) + " read as residuals (added as their BF16 values)";
+    report.push_back(line);
+  }
+  for (std::string& line : mark_bf16_matmul_tensors(net)) report.push_back(std::move(line));
+  return report;
 }
 
 }  // namespace engine

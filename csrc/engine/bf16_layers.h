@@ -64,8 +64,25 @@ std::vector<std::string> mark_bf16_layers(Network& net, const std::set<std::stri
 // Inputs of other ops (ResNet's stem output, read by its MaxPool: pooling
 // it in BF16, ops/bf16_maxpool.h, measured slower than the FP32 pool, more
 // than the stem saved, RESULTS.md section 114) and network outputs stay
-// float32. Run after every pass that
-// fuses into a conv. Returns a report line (none when no tensor changed).
+// float32.
+// BF16 MatMuls with a constant 2-D B (Linear layers; transformer encoders'
+// FC1 -> FC2): such a MatMul's output that is not a network output and is
+// read only as A (input 0) of such MatMuls becomes a bfloat16 tensor: the
+// producer rounds its FP32 result after its fused bias and Gelu
+// (bf16::from_f32), as each consumer converted that A itself before, so the
+// consumers see the same BF16 values (bits unchanged, half the bytes). And
+// a float32 tensor read as A by two or more of them (an encoder's Q, K, V
+// reading one LayerNorm output) gets one int8rt.ToBf16 node
+// (ops/bf16_convert.cc, the same conversion) whose bfloat16 output those
+// MatMuls read instead: one conversion where each made its own; the
+// tensor's other readers still read it as float32. An
+// int8rt.Bf16Attention output that reaches such a MatMul's A through
+// Transposes / Reshapes, each tensor's only reader but for Shapes (the
+// heads' context), is bfloat16 along the whole way: the attention rounds
+// each product (ops/bf16_attention.cc), the moves carry the bits, the
+// MatMul reads them; the same values as before.
+// Run after every pass that fuses into a conv or a MatMul. Returns report
+// lines (none when no tensor changed).
 std::vector<std::string> mark_bf16_tensors(Network& net);
 
 }  // namespace engine

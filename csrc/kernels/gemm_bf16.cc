@@ -21,6 +21,7 @@
 #include "kernels/gemm_bf16.h"
 
 #include <algorithm>
+#include <cstdint>
 #include <functional>
 #include <optional>
 #include <vector>
@@ -120,7 +121,7 @@ class PanelPacked final : public PackedBf16Gemm {
 
   void run_bf16_io(int64_t n, const GemmOperand& x, const uint16_t* x16, float* c, uint16_t* c16, int64_t ldc,
                    bool parallel, const SgemmEpilogue* ep, const uint16_t* r16) const override {
-    if (!left_) throw InvalidArgument("gemm_bf16: bfloat16 tensors need left weights");
+    if (!left_) return run_right_bf16_io(n, x, x16, c, c16, ldc, parallel, ep, r16);
     if (r16 && (!ep || ep->residual)) throw InvalidArgument("gemm_bf16: a bfloat16 residual needs an epilogue without an FP32 one");
     if (n <= 0 || outer_ <= 0) return;
     if (std::optional<Bf16DirectGeom> g = direct_geom(x, n, x16 != nullptr)) {
@@ -158,6 +159,33 @@ class PanelPacked final : public PackedBf16Gemm {
     run(n, x32, c16 ? out.data() : c, ldc, false, parallel, ep);
     for (int64_t r = 0; c16 && r < outer_; ++r) {
       for (int64_t j = 0; j < n; ++j) c16[r * ldc + j] = bf16::from_f32(out[r * ldc + j]);
+    }
+  }
+
+  // run_bf16_io for right weights (a MatMul between bfloat16 tensors): a
+  // col_runs kernel reads x16 as its A rows (in place when they are its
+  // rows already) and rounds each finished block of C (after ep, unary
+  // included) with its own row converter, the one that would convert C as
+  // the next layer's A; other kernels widen x16 and round C after the run.
+  void run_right_bf16_io(int64_t M, const GemmOperand& x, const uint16_t* x16, float* c, uint16_t* c16,
+                         int64_t ldc, bool parallel, const SgemmEpilogue* ep, const uint16_t* r16) const {
+    if (r16) throw InvalidArgument("gemm_bf16: a bfloat16 residual needs left weights");
+    if (x.im2col || x.packed || (x16 && x.trans)) {
+      throw InvalidArgument("gemm_bf16: a bfloat16 A must be a plain row-major matrix");
+    }
+    if (M <= 0 || outer_ <= 0) return;
+    if (k_.col_runs && rows_a_ && !x.trans) return run_right_runs(M, x, c, ldc, false, parallel, ep, x16, c16);
+    thread_local std::vector<float> wide, out;
+    GemmOperand x32 = x;
+    if (x16) {
+      wide.resize(static_cast<size_t>((M - 1) * x.ld + k_len_));
+      for (size_t i = 0; i < wide.size(); ++i) wide[i] = bf16::to_f32(x16[i]);
+      x32.data = wide.data();
+    }
+    if (c16) out.resize(static_cast<size_t>((M - 1) * ldc + outer_));
+    run(M, x32, c16 ? out.data() : c, ldc, false, parallel, ep);
+    for (int64_t r = 0; c16 && r < M; ++r) {
+      for (int64_t j = 0; j < outer_; ++j) c16[r * ldc + j] = bf16::from_f32(out[r * ldc + j]);
     }
   }
 
@@ -339,12 +367,62 @@ class PanelPacked final : public PackedBf16Gemm {
   // (row range, column chunk), chunks of nc columns whose weight panels fit
   // kChunkBytes, row blocks whose A fits kRowBlockBytes (smaller when
   // parallel, for 8 tasks); a task runs its row panels over its chunk.
+  // x16 (run_bf16_io): A's BF16 bits, read in place when its rows are
+  // already `a`'s (k a multiple of 32, no gap, 64-byte aligned), else
+  // copied with the zero padding. c16: each row panel's block of C goes
+  // through a per-thread FP32 block (the tile, its epilogue, the unary),
+  // then k_.rows rounds it into c16 (row stride ldc) while in cache.
   void run_right_runs(int64_t M, const GemmOperand& x, float* c, int64_t ldc, bool accumulate, bool parallel,
-                      const SgemmEpilogue* ep) const {
+                      const SgemmEpilogue* ep, const uint16_t* x16 = nullptr, uint16_t* c16 = nullptr) const {
     const int mr = k_.mr, nr = k_.nr;
     const int64_t N = outer_, ld = pairs_ * 2, ld_bytes = std::max<int64_t>(ld * 2, 1);  // K = 0: no pairs
     thread_local Panels a_rows;
-    uint16_t* const a = grown(a_rows, M * ld);
+    const uint16_t* a = x16;
+    if (x16 && (x.ld != ld || k_len_ != ld || reinterpret_cast<uintptr_t>(x16) % 64 != 0)) {
+      uint16_t* const rows = grown(a_rows, M * ld);
+      for (int64_t i = 0; i < M; ++i) {
+        std::copy_n(x16 + i * x.ld, k_len_, rows + i * ld);
+        std::fill(rows + i * ld + k_len_, rows + (i + 1) * ld, 0);
+      }
+      a = rows;
+    } else if (!x16) {
+      a = convert_rows(M, x, a_rows);
+    }
+    const int64_t nc = std::min(round_up(N, nr), std::max<int64_t>(kMinChunkTiles * nr, kChunkBytes / ld_bytes / nr * nr));
+    const int64_t chunks = (N + nc - 1) / nc;
+    const bool serial = !parallel || M * N * k_len_ < kWorkSerial;
+    const int64_t ranges = serial ? 1 : std::max<int64_t>(1, (8 + chunks - 1) / chunks);
+    const int64_t mc = std::min(round_up((M + ranges - 1) / ranges, mr), std::max<int64_t>(mr, kRowBlockBytes / ld_bytes / mr * mr));
+    const int64_t m_tiles = (M + mc - 1) / mc;
+    dispatch(m_tiles * chunks, M * N * k_len_, parallel, [&](int64_t task) {
+      thread_local AlignedBuffer<float> block;
+      if (c16 && block.size() < mr * nc) block = AlignedBuffer<float>(mr * nc);
+      const int64_t out_ld = c16 ? nc : ldc;
+      Bf16Tile t = tile_base(out_ld, accumulate);
+      t.b_panel = pairs_ * nr * 2;
+      const int64_t i0 = (task / chunks) * mc, j0 = (task % chunks) * nc;
+      const int64_t i_end = std::min(M, i0 + mc), j_end = std::min(N, j0 + nc);
+      t.b = weight_panel(j0 / nr);
+      t.col_tiles = static_cast<int>((j_end - j0 + nr - 1) / nr);
+      t.cols = static_cast<int>(j_end - j0 - (t.col_tiles - 1) * nr);
+      for (int64_t i = i0; i < i_end; i += mr) {
+        t.rows = static_cast<int>(std::min<int64_t>(mr, i_end - i));
+        t.a = a + i * ld;
+        t.c = c16 ? block.data() : c + i * ldc + j0;
+        bf16_tile_epilogue(ep, i, j0, t);
+        k_.tile(t);
+        apply_unary(ep, t.c, out_ld, t.rows, j_end - j0);
+        for (int r = 0; c16 && r < t.rows; ++r) k_.rows(t.c + r * out_ld, j_end - j0, 1, c16 + (i + r) * ldc + j0, 1);
+      }
+    });
+  }
+
+  // A's M rows (FP32) converted into `storage` as [M][pairs_ * 2] rows, the
+  // padding zero: run_right_runs's A.
+  const uint16_t* convert_rows(int64_t M, const GemmOperand& x, Panels& storage) const {
+    const int mr = k_.mr;
+    const int64_t ld = pairs_ * 2;
+    uint16_t* const a = grown(storage, M * ld);
     if (!x.trans && !x.packed) {
       // A row-major A: each row converted in place (pack_x's conversion, not its scratch and a copy).
       for (int64_t i = 0; i < M; ++i) {
@@ -357,29 +435,7 @@ class PanelPacked final : public PackedBf16Gemm {
         std::copy_n(pack_x(x, i, count, mr), count * ld, a + i * ld);
       }
     }
-    const int64_t nc = std::min(round_up(N, nr), std::max<int64_t>(kMinChunkTiles * nr, kChunkBytes / ld_bytes / nr * nr));
-    const int64_t chunks = (N + nc - 1) / nc;
-    const bool serial = !parallel || M * N * k_len_ < kWorkSerial;
-    const int64_t ranges = serial ? 1 : std::max<int64_t>(1, (8 + chunks - 1) / chunks);
-    const int64_t mc = std::min(round_up((M + ranges - 1) / ranges, mr), std::max<int64_t>(mr, kRowBlockBytes / ld_bytes / mr * mr));
-    const int64_t m_tiles = (M + mc - 1) / mc;
-    dispatch(m_tiles * chunks, M * N * k_len_, parallel, [&](int64_t task) {
-      Bf16Tile t = tile_base(ldc, accumulate);
-      t.b_panel = pairs_ * nr * 2;
-      const int64_t i0 = (task / chunks) * mc, j0 = (task % chunks) * nc;
-      const int64_t i_end = std::min(M, i0 + mc), j_end = std::min(N, j0 + nc);
-      t.b = weight_panel(j0 / nr);
-      t.col_tiles = static_cast<int>((j_end - j0 + nr - 1) / nr);
-      t.cols = static_cast<int>(j_end - j0 - (t.col_tiles - 1) * nr);
-      for (int64_t i = i0; i < i_end; i += mr) {
-        t.rows = static_cast<int>(std::min<int64_t>(mr, i_end - i));
-        t.a = a + i * ld;
-        t.c = c + i * ldc + j0;
-        bf16_tile_epilogue(ep, i, j0, t);
-        k_.tile(t);
-        apply_unary(ep, t.c, ldc, t.rows, j_end - j0);
-      }
-    });
+    return a;
   }
 
   const Bf16PanelKernel& k_;
@@ -408,6 +464,11 @@ void Bf16PanelKernel::run_activations(int64_t M, int64_t N, int64_t K, const Gem
   thread_local Panels storage;
   const PanelPacked packed(*this, K, N, b, storage);
   packed.run(M, a, c, ldc, accumulate, parallel, nullptr);
+}
+
+void Bf16PanelKernel::to_bf16(const float* src, int64_t n, uint16_t* dst) const {
+  if (n <= 0) return;
+  (rows ? rows : ref::bf16_rows)(src, n, 1, dst, 1);  // a [n][1] panel: dst[k] = from_f32(src[k])
 }
 
 std::string Bf16PanelKernel::supports() const {

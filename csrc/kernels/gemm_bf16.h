@@ -76,8 +76,14 @@ class PackedBf16Gemm {
   // weights it is not applied, nor are the other fields.
   virtual void run(int64_t n, const GemmOperand& x, float* c, int64_t ldc, bool accumulate,
                    bool parallel = true, const SgemmEpilogue* ep = nullptr) const = 0;
-  // run() for left weights (accumulate false) with bfloat16 tensors at the
-  // boundary (engine/bf16_layers.h): x16, when set, holds X's values as
+  // run() (accumulate false) with bfloat16 tensors at the boundary
+  // (engine/bf16_layers.h). Right weights (a MatMul's A and C): x16, when
+  // set, holds A's values as BF16 bits, row-major with row stride x.ld
+  // (x.data not read); c16, when set, receives C after ep (unary included)
+  // rounded to BF16 (bf16::from_f32) with row stride ldc; r16 must be null.
+  // The bits of run() on the FP32 values whose conversion gives x16, and of
+  // that FP32 C converted as the next layer's A. Left weights:
+  // x16, when set, holds X's values as
   // BF16 bits in the layout `x` describes (x.data, or x.im2col->x, is not
   // read); c16, when set, receives C rounded to BF16 (bf16::from_f32) with
   // row stride ldc instead of c. The direct path reads x16 and stores c16
@@ -108,6 +114,9 @@ class GemmBf16Kernel : public Kernel {
   // pre-packed operand: InvalidArgument). Thread-safe; parallel as run().
   virtual void run_activations(int64_t M, int64_t N, int64_t K, const GemmOperand& a, const GemmOperand& b,
                                float* c, int64_t ldc, bool accumulate, bool parallel = true) const = 0;
+  // dst[i] = bf16::from_f32(src[i]) for i < n: the conversion run() applies
+  // to activations (the same bits), vectorized where the kernel's is.
+  virtual void to_bf16(const float* src, int64_t n, uint16_t* dst) const = 0;
 };
 
 // CPU features a candidate needs beyond its tier (supports() declines,
@@ -130,6 +139,7 @@ class Bf16PanelKernel final : public NamedKernel<GemmBf16Kernel> {
   std::unique_ptr<PackedBf16Gemm> pack(const Bf16Weights& w) const override;
   void run_activations(int64_t M, int64_t N, int64_t K, const GemmOperand& a, const GemmOperand& b, float* c,
                        int64_t ldc, bool accumulate, bool parallel = true) const override;
+  void to_bf16(const float* src, int64_t n, uint16_t* dst) const override;
 
   int mr, nr;
   Bf16TileFn tile;

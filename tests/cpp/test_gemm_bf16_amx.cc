@@ -14,7 +14,9 @@
 //  - the runs of column tiles (Bf16Tile::col_tiles, the driver's column
 //    chunks and row blocks for right weights): == the AMX order over several
 //    tiles, chunks and row blocks, serial and parallel, with the column bias
-//    and Gelu epilogue of a BERT Linear layer.
+//    and Gelu epilogue of a BERT Linear layer;
+//  - bfloat16 A and C at a Linear layer's boundary (run_bf16_io): == the
+//    FP32 run on the same values, C rounded.
 // The twin is baseline x86-64 code, so it runs on any x86-64 CPU; the
 // native AMX kernel runs only where the CPU has AMX-BF16 (this test says
 // which ran).
@@ -32,6 +34,7 @@
 
 #include "int8rt/isa.h"
 #include "kernels/abi/gemm_bf16.h"
+#include "kernels/aligned_buffer.h"
 #include "kernels/gemm_bf16.h"
 #include "kernels/ref/bf16.h"
 #include "kernels/ref/clip_f32.h"
@@ -335,6 +338,70 @@ TEST(AmxBf16Emulated, ColumnRunsEqualTheAmxOrderWithBiasAndGelu) {
                                               << " vs " << want[i];
       }
       for (size_t i = static_cast<size_t>(M) * N; i < y.size(); ++i) ASSERT_EQ(bits(y[i]), bits(-7.0f)) << what << " guard";
+    }
+  }
+}
+
+// bfloat16 tensors at a Linear layer's boundary (run_bf16_io, right
+// weights: engine/bf16_layers.h's tensors between BF16 MatMuls): A given as
+// its BF16 bits (read in place when k is a multiple of 32 and the rows
+// 64-byte aligned; copied when not, or when the pointer is off a line)
+// and C rounded after the bias and Gelu == the FP32 run on A's FP32 values
+// with its C rounded by bf16::from_f32, bit for bit; every BF16 kernel
+// (both twins, the native AMX one where it runs, the registry's others),
+// serial and parallel, guard elements after C untouched.
+TEST(AmxBf16Emulated, BfloatTensorsAtARightWeightsBoundaryEqualTheFp32Run) {
+  const k::UnaryF32Kernel& gelu = k::reference_kernel<k::UnaryF32Kernel>();
+  std::mt19937 gen(23);
+  std::vector<const k::GemmBf16Kernel*> kernels = amx_kernels();
+  for (const k::GemmBf16Kernel* c : k::candidates<k::GemmBf16Kernel>()) {
+    if (std::string(c->name()) != "gemm_bf16_32x32_amx" && k::decline_reason(*c).empty()) kernels.push_back(c);
+  }
+  struct Case {
+    int M, N, K, offset;  // offset: x16 starts this many elements past a 64-byte line
+    bool parallel;
+  };
+  const Case cases[] = {{70, 96, 64, 0, false}, {33, 130, 40, 0, true}, {1, 40, 96, 0, false},
+                        {45, 64, 64, 1, false}, {230, 300, 2200, 0, true}, {17, 33, 3, 0, false}};
+  for (const k::GemmBf16Kernel* kernel : kernels) {
+    for (const Case& cs : cases) {
+      const int M = cs.M, N = cs.N, K = cs.K;
+      const std::vector<float> X0 = data(gen, static_cast<size_t>(M) * K), W = data(gen, static_cast<size_t>(K) * N);
+      const std::vector<float> bias = data(gen, static_cast<size_t>(N));
+      k::AlignedBuffer<uint16_t> x16_store(static_cast<int64_t>(M) * K + cs.offset);
+      uint16_t* x16 = x16_store.data() + cs.offset;
+      std::vector<float> X(X0.size());  // the FP32 values whose conversion is x16
+      for (size_t i = 0; i < X0.size(); ++i) {
+        x16[i] = bf::from_f32(X0[i]);
+        X[i] = bf::to_f32(x16[i]);
+      }
+      auto packed = kernel->pack({W.data(), K, N, N, false, /*left=*/false});
+      k::SgemmEpilogue ep;
+      ep.residual = bias.data();
+      ep.ldr = 0;
+      ep.unary = &gelu;
+      std::vector<float> y(static_cast<size_t>(M) * N);
+      packed->run(M, {X.data(), K, false}, y.data(), N, false, cs.parallel, &ep);
+      std::vector<uint16_t> c16(static_cast<size_t>(M) * N + 4, 0xABCD);
+      packed->run_bf16_io(M, {nullptr, K, false}, x16, nullptr, c16.data(), N, cs.parallel, &ep);
+      std::vector<float> y32(static_cast<size_t>(M) * N + 4, -7.0f);  // A in BF16, C in FP32
+      packed->run_bf16_io(M, {nullptr, K, false}, x16, y32.data(), nullptr, N, cs.parallel, &ep);
+      std::vector<uint16_t> from32(static_cast<size_t>(M) * N + 4, 0xABCD);  // A in FP32, C in BF16
+      packed->run_bf16_io(M, {X.data(), K, false}, nullptr, nullptr, from32.data(), N, cs.parallel, &ep);
+      const std::string what = std::string(kernel->name()) + " M=" + std::to_string(M) + " N=" + std::to_string(N) +
+                               " K=" + std::to_string(K) + " offset=" + std::to_string(cs.offset);
+      for (int i = 0; i < M * N; ++i) {
+        const uint16_t want = bf::from_f32(y[i]);
+        ASSERT_EQ(c16[i], want) << what << " row " << i / N << " col " << i % N << ": " << bf::to_f32(c16[i])
+                                << " vs " << y[i];
+        ASSERT_EQ(from32[i], want) << what << " (FP32 A) row " << i / N << " col " << i % N;
+        ASSERT_EQ(bits(y32[i]), bits(y[i])) << what << " (FP32 C) row " << i / N << " col " << i % N;
+      }
+      for (size_t i = static_cast<size_t>(M) * N; i < c16.size(); ++i) {
+        ASSERT_EQ(c16[i], 0xABCD) << what << " guard";
+        ASSERT_EQ(from32[i], 0xABCD) << what << " guard";
+        ASSERT_EQ(bits(y32[i]), bits(-7.0f)) << what << " guard";
+      }
     }
   }
 }

@@ -3,7 +3,11 @@
 // v [..., N, Dv] and an optional float32 mask broadcasting to the scores
 // [..., M, N] (never widening them), every operand's batch dims the scores'
 // own; attribute int8rt_nan_to_zero = 1: a NaN probability becomes +0.
-// Output [..., M, Dv], float32.
+// Output [..., M, Dv], float32, or bfloat16 when the engine marked it so
+// (engine/bf16_layers.h: read only through Transposes / Reshapes as a BF16
+// Linear MatMul's A): each product's FP32 p v rounded by the GEMM kernel's
+// own activation conversion (GemmBf16Kernel::to_bf16), the one that MatMul
+// applied to those values before (the moves between change no value).
 //
 // One product of the batch at a time (the int8 twin, int8rt.QAttention, does
 // the same): its scores [M][N] go to a per-thread buffer that stays in L2
@@ -38,8 +42,10 @@ namespace {
 
 class Bf16AttentionLayer : public Layer {
  public:
-  explicit Bf16AttentionLayer(const Node& node)
+  Bf16AttentionLayer(const Network& net, const Node& node)
       : prefix_(layer_error_prefix(node)),
+        y16_(!node.outputs.empty() && node.outputs[0] >= 0 &&
+             net.tensor(node.outputs[0]).dtype == DataType::kBFloat16),
         masked_(node.inputs.size() > 3 && node.inputs[3] >= 0),
         nan_to_zero_(node.attrs.get_int("int8rt_nan_to_zero", 0) != 0),
         softmax_(&kernels::choose<kernels::SoftmaxF32Kernel>()) {
@@ -82,7 +88,7 @@ class Bf16AttentionLayer : public Layer {
         throw InvalidArgument(prefix_ + "the mask must broadcast to the scores' shape");
       }
     }
-    return {{DataType::kFloat32, out}};
+    return {{y16_ ? DataType::kBFloat16 : DataType::kFloat32, out}};
   }
 
   void run(const std::vector<const Value*>& in, const std::vector<Value*>& out) const override {
@@ -91,7 +97,8 @@ class Bf16AttentionLayer : public Layer {
     const float* q = in[0]->data<float>();
     const float* kt = in[1]->data<float>();
     const float* v = in[2]->data<float>();
-    float* y = out[0]->data<float>();
+    float* y = y16_ ? nullptr : out[0]->data<float>();
+    uint16_t* y16 = y16_ ? out[0]->data<uint16_t>() : nullptr;
     BroadcastDims scores_shape;  // q's shape with N last, held in place: a run allocates nothing
     for (int64_t d : in[0]->shape()) scores_shape.push_back(d);
     scores_shape.back() = p.N;
@@ -118,8 +125,12 @@ class Bf16AttentionLayer : public Layer {
         rows.mask_col_step = strides[rank - 1];
       }
       if (p.N > 0) softmax_->attention(p.M, p.N, rows, s);
-      bf16_.kernel->run_activations(p.M, p.Dv, p.N, {s, p.N, false}, {v + t * p.N * p.Dv, p.Dv, false},
-                                    y + t * p.M * p.Dv, p.Dv, false, parallel);
+      thread_local kernels::AlignedBuffer<float> out_buf;  // a bfloat16 output's FP32 product
+      if (y16 && out_buf.size() < p.M * p.Dv) out_buf = kernels::AlignedBuffer<float>(p.M * p.Dv);
+      float* const yt = y16 ? out_buf.data() : y + t * p.M * p.Dv;
+      bf16_.kernel->run_activations(p.M, p.Dv, p.N, {s, p.N, false}, {v + t * p.N * p.Dv, p.Dv, false}, yt, p.Dv,
+                                    false, parallel);
+      if (y16) bf16_.kernel->to_bf16(yt, p.M * p.Dv, y16 + t * p.M * p.Dv);
     };
     // As the MatMul layer splits a batch of products (gemm_f32.cc): small ones across threads, large ones inside.
     if (p.M * p.N * p.K < (1 << 20) && p.T > 1) {
@@ -133,20 +144,21 @@ class Bf16AttentionLayer : public Layer {
 
   std::string describe() const override {
     return std::string("bf16 attention (q kt, softmax") + (masked_ ? " + mask" : "") +
-           (nan_to_zero_ ? " + nan guard" : "") + ", p v)" + bf16_.describe();
+           (nan_to_zero_ ? " + nan guard" : "") + ", p v)" + (y16_ ? " -> bfloat16" : "") + bf16_.describe();
   }
   bool accepts_empty_inputs() const override { return true; }
 
  private:
   std::string prefix_;
+  bool y16_;  // the output is a bfloat16 tensor
   bool masked_, nan_to_zero_;
   Bf16Gemm bf16_;
   const kernels::SoftmaxF32Kernel* softmax_;
 };
 
-INT8RT_REGISTER_LAYER("int8rt.Bf16Attention", [](const Network&, const Node& node) -> std::unique_ptr<Layer> {
+INT8RT_REGISTER_LAYER("int8rt.Bf16Attention", [](const Network& net, const Node& node) -> std::unique_ptr<Layer> {
   require_inputs(node, 3);
-  return std::make_unique<Bf16AttentionLayer>(node);
+  return std::make_unique<Bf16AttentionLayer>(net, node);
 });
 
 }  // namespace

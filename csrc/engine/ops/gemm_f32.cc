@@ -28,7 +28,11 @@
 // alpha, beta, C and the activation stay FP32 (a MatMul's fused bias is added
 // in the BF16 tile's epilogue, its Gelu on each finished block of C). A MatMul whose B is an
 // activation (or a batched constant) converts and packs B on each run
-// (GemmBf16Kernel::run_activations), batches split as in FP32.
+// (GemmBf16Kernel::run_activations), batches split as in FP32. With a
+// constant 2-D B, A may be a bfloat16 tensor and the output one
+// (engine/bf16_layers.h, mark_bf16_tensors): A's BF16 values are read as
+// they are (PackedBf16Gemm::run_bf16_io), C is rounded after the bias and
+// the Gelu; the bits of the FP32 tensors between the same layers.
 #include <algorithm>
 #include <limits>
 #include <memory>
@@ -204,6 +208,7 @@ class MatMulLayer : public Layer {
     if (wants_bf16(net, node)) {
       if (is_constant_2d(b)) {
         bf16_.add({b.f32.data(), b.shape[0], b.shape[1], b.shape[1], false, /*left=*/false});
+        y16_ = net.tensor(node.outputs[0]).dtype == DataType::kBFloat16;
       } else {
         bf16_.choose();  // B converted and packed on each run
       }
@@ -227,16 +232,17 @@ class MatMulLayer : public Layer {
   std::vector<std::pair<DataType, Shape>> infer(const std::vector<const Value*>& in) const override {
     Plan p;
     plan(in, p);
-    return {{DataType::kFloat32, p.out}};
+    return {{y16_ ? DataType::kBFloat16 : DataType::kFloat32, p.out}};
   }
 
   void run(const std::vector<const Value*>& in, const std::vector<Value*>& out) const override {
     thread_local Plan kept;
     Plan& p = kept;  // what the lambdas below capture (a helper thread reads this thread's plan)
     plan(in, p);
-    const float* a = in[0]->data<float>();
+    const bool a16 = in[0]->dtype() == DataType::kBFloat16;
+    const float* a = a16 ? nullptr : in[0]->data<float>();
     const float* b = in[1]->data<float>();
-    float* y = out[0]->data<float>();
+    float* y = y16_ ? nullptr : out[0]->data<float>();
     int64_t nb = shape_numel(p.batch), b_count = shape_numel(p.b_batch);
     if (b_count == 1) {  // B shared by every batch: one GEMM over all rows of A
       int64_t a_count = shape_numel(p.a_batch);
@@ -245,8 +251,13 @@ class MatMulLayer : public Layer {
           kernels::SgemmEpilogue ep;
           ep.residual = bias(in, p.N);  // one row, row stride 0: the bias in the BF16 tile's epilogue
           if (gelu_) ep.unary = unary_;  // then the Gelu on each finished block (right weights)
-          bf16_.packed[0]->run(nb * p.M, {a, p.K, false}, y, p.N, false, true,
-                               ep.residual || ep.unary ? &ep : nullptr);
+          const kernels::SgemmEpilogue* use = ep.residual || ep.unary ? &ep : nullptr;
+          if (a16 || y16_) {
+            bf16_.packed[0]->run_bf16_io(nb * p.M, {a, p.K, false}, a16 ? in[0]->data<uint16_t>() : nullptr, y,
+                                         y16_ ? out[0]->data<uint16_t>() : nullptr, p.N, true, use);
+          } else {
+            bf16_.packed[0]->run(nb * p.M, {a, p.K, false}, y, p.N, false, true, use);
+          }
           return;
         } else if (!bf16_.empty()) {
           bf16_.kernel->run_activations(nb * p.M, p.N, p.K, {a, p.K, false}, {b, p.N, false}, y, p.N, false);
@@ -295,7 +306,7 @@ class MatMulLayer : public Layer {
 
   std::string describe() const override {
     return std::string(bf16_.empty() ? "fp32" : "bf16") + " matmul" + (has_bias_ ? " + bias" : "") +
-           (gelu_ ? " + gelu" : "") + bf16_.describe();
+           (gelu_ ? " + gelu" : "") + (y16_ ? " -> bfloat16" : "") + bf16_.describe();
   }
   bool accepts_empty_inputs() const override { return true; }  // K = 0: zeros (then the epilogue)
 
@@ -349,7 +360,9 @@ class MatMulLayer : public Layer {
 
   // The product's geometry into p (numpy matmul: a 1-D A is [1, K], a 1-D B [K, 1]).
   void plan(const std::vector<const Value*>& in, Plan& p) const {
-    const Value& A = require_input(in, 0, DataType::kFloat32, prefix_);
+    // A bfloat16 A only where a constant 2-D B is packed (mark_bf16_tensors gives no other).
+    const bool a16 = !bf16_.packed.empty() && require_any(in, 0, prefix_).dtype() == DataType::kBFloat16;
+    const Value& A = require_input(in, 0, a16 ? DataType::kBFloat16 : DataType::kFloat32, prefix_);
     const Value& B = require_input(in, 1, DataType::kFloat32, prefix_);
     const Shape &as = A.shape(), &bs = B.shape();
     if (as.empty() || bs.empty()) throw InvalidArgument(prefix_ + "MatMul operands must be at least 1-D");
@@ -377,6 +390,7 @@ class MatMulLayer : public Layer {
 
   std::string prefix_;
   bool has_bias_ = false, gelu_ = false;  // the fused epilogue
+  bool y16_ = false;  // the output is a bfloat16 tensor (a packed B only)
   const kernels::SgemmKernel* uk_ = &kernels::choose<kernels::SgemmKernel>();  // once per layer
   const kernels::UnaryF32Kernel* unary_ = &kernels::choose<kernels::UnaryF32Kernel>();  // the Gelu's
   Bf16Gemm bf16_;  // empty unless the node runs in BF16 (packed: a constant 2-D B)
