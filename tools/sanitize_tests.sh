@@ -31,8 +31,11 @@ if command -v ccache >/dev/null; then export CMAKE_CXX_COMPILER_LAUNCHER=${CMAKE
 # checkout elsewhere (another worktree, a later session's) missed every
 # sanitized object of the last one: three sessions recompiled all of them
 # (RESULTS.md 182, 188, 190). Without it, CCACHE_BASEDIR above the checkouts
-# makes the commands equal; the cost is debug info naming the first checkout's
-# directory (line numbers and relative file names stay right).
+# makes the commands equal where BUILD lies at the same place in each checkout
+# (the default build/asan: a BUILD outside the checkout puts the checkout's
+# name into every relative path and misses, RESULTS.md 210); the cost is debug
+# info naming the first checkout's directory (line numbers and relative file
+# names stay right).
 export CCACHE_NOHASHDIR=${CCACHE_NOHASHDIR:-1}
 site=$build/site
 # The Python sources, without what tools/dev_build.sh installed beside them.
