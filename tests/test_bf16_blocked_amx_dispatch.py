@@ -86,20 +86,26 @@ def test_amx_capped_below_is_passed_over_with_the_cap(tmp_path, monkeypatch, cap
     assert all(AMX not in la["detail"] for la in engine.layers())
 
 
-def test_a_narrow_stem_joins_the_region_on_amx(tmp_path, monkeypatch) -> None:
-    """Where the AMX kernel runs the region, a 3 -> 20 stem (which stays
-    NCHW on the VDPBF16PS kernels, test_bf16_blocked_dense.py) joins it:
-    one region of all 12 convs, within BF16's error of the FP32 engine, as
-    the NCHW stem's engine is; capped at avx512bf16 it stays NCHW (11)."""
+def _stem20_case(path: Path, seed: int) -> tuple[Path, np.ndarray, np.ndarray]:
+    """The 3 -> 20 stem ResNet-like model written to `path`, an input and its
+    FP32 engine's output; skips where the AMX-BF16 kernel does not run."""
     from test_bf16_blocked_dense import _resnet_model
 
     compiled, cpu, bf16 = amx_state()
     if not (compiled and cpu and bf16):
         pytest.skip("the AMX-BF16 kernel does not run here")
-    path = tmp_path / "narrow.onnx"
     path.write_bytes(_resnet_model(stem=20))
-    x = np.random.default_rng(62).standard_normal((2, 3, 40, 46)).astype(np.float32)
+    x = np.random.default_rng(seed).standard_normal((2, 3, 40, 46)).astype(np.float32)
     fp32 = int8rt.build_engine(str(path), int8rt.BuilderConfig(precision="fp32")).run({"x": x})["y"]
+    return path, x, fp32
+
+
+def test_a_narrow_stem_joins_the_region_on_amx(tmp_path, monkeypatch) -> None:
+    """Where the AMX kernel runs the region, a 3 -> 20 stem (which stays
+    NCHW on the VDPBF16PS kernels, test_bf16_blocked_dense.py) joins it:
+    one region of all 12 convs, within BF16's error of the FP32 engine, as
+    the NCHW stem's engine is; capped at avx512bf16 it stays NCHW (11)."""
+    path, x, fp32 = _stem20_case(tmp_path / "narrow.onnx", seed=62)
     engine = _build(path, True)
     assert "bf16 channel-blocked: 1 region(s), 12 BF16 convs on NCHW16c bfloat16 tensors, 2 layout conversions" \
         in engine.report(), engine.report()
@@ -117,15 +123,7 @@ def test_the_stem_reads_the_float_image_on_amx(tmp_path) -> None:
     within BF16's error of the FP32 engine. Its engine file loaded capped at
     avx512bf16 (a kernel that reads no float image: the layer converts the
     image first) keeps the stem and runs within the same error."""
-    from test_bf16_blocked_dense import _resnet_model
-
-    compiled, cpu, bf16 = amx_state()
-    if not (compiled and cpu and bf16):
-        pytest.skip("the AMX-BF16 kernel does not run here")
-    path = tmp_path / "stem.onnx"
-    path.write_bytes(_resnet_model(stem=20))
-    x = np.random.default_rng(208).standard_normal((2, 3, 40, 46)).astype(np.float32)
-    fp32 = int8rt.build_engine(str(path), int8rt.BuilderConfig(precision="fp32")).run({"x": x})["y"]
+    path, x, fp32 = _stem20_case(tmp_path / "stem.onnx", seed=208)
     engine = _build(path, True)
     assert "bf16 channel-blocked: 1 entry conversion(s) dropped, the stems read the float32 image" \
         in engine.report(), engine.report()
