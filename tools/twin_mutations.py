@@ -22,7 +22,7 @@ from typing import List, Tuple
 
 ROOT = Path(__file__).resolve().parents[1]
 FILTER = ("X86Twins.*:AmxBf16Emulated.*:AvxBf16Emulated.*:Avx512Emulation*:AvxVnniEmulation.*:AmxEmulation.*:"
-          "AvxVnniGemmU8S8Twins.*:X86TwinsU8Codes.*:AmxBf16BlockedEmulated.*")
+          "AvxVnniGemmU8S8Twins.*:X86TwinsU8Codes.*:AmxBf16BlockedEmulated.*:AmxEpilogueClamps.*")
 # (name, file, text, mutated text): each text occurs exactly once in its file.
 MUTATIONS = [
     ("M1 AMX int8: A tile loaded with a wrong stride (64 for a_stride)", "csrc/kernels/x86/amx/igemm_32x32c4.cc",
@@ -111,6 +111,14 @@ MUTATIONS = [
     ("M32 AMX-BF16 blocked conv: one input block read in place as 64-byte A rows (two pixels per row)",
      "csrc/kernels/x86/amx/conv_nchw16c_bf16_32x32.cc",
      "    l.width = kLine;", "    l.width = kRow;"),
+    # RESULTS.md 206: the AMX int8 epilogue's row pairs for steps of 32 full channels (no lane masks).
+    ("M33 AMX int8 epilogue: a full-channel row pair stores 31 of its 32 bytes",
+     "csrc/kernels/x86/amx/requant_rows2.h",
+     "kFull ? __mmask64{0xFFFFFFFFu}", "kFull ? __mmask64{0x7FFFFFFFu}"),
+    # RESULTS.md 208: the AMX-BF16 stem reads the float32 image (VCVTNE2PS2BF16, the entry's bits).
+    ("M34 AMX-BF16 float-image stem: a plane pair converted in the wrong lane order",
+     "csrc/kernels/x86/amx/planes_to_pixels_bf16.h",
+     "_mm512_cvtne2ps_pbh(hi, lo);", "_mm512_cvtne2ps_pbh(lo, hi);"),
 ]
 # Files compiled into the library only (the drivers the twins run through):
 # a mutation there rebuilds and reinstalls it (tools/dev_build.sh) first.
