@@ -49,6 +49,37 @@ def profile_minima(d: Path, batch: int, rounds: int) -> dict[str, float]:
     return out
 
 
+def alternate(envs: dict[str, dict[str, str]], d: Path, batch: int, rounds: int,
+              pairs: int) -> dict[str, list[dict[str, float]]]:
+    """`pairs` pairs of child processes (this script's --json form), one per
+    environment of `envs` (two), the order swapped every pair: per
+    environment the list of each process's per-label minima."""
+    res: dict[str, list[dict[str, float]]] = {k: [] for k in envs}
+    for i in range(pairs):
+        for k in (list(envs) if i % 2 == 0 else list(envs)[::-1]):
+            cmd = [sys.executable, str(HERE), "--json", "--dir", str(d), "--batch", str(batch), "--rounds", str(rounds)]
+            out = subprocess.run(cmd, env=envs[k], capture_output=True, text=True, check=True).stdout
+            res[k].append(json.loads(out.strip().splitlines()[-1]))
+    return res
+
+
+def print_ab_table(res: dict[str, list[dict[str, float]]], a: tuple[str, str], b: tuple[str, str],
+                   ratio: str) -> None:
+    """Per label the medians over the processes of environments a and b
+    ((key, column title) each) and b / a, slowest first, then the sums."""
+    print(f"| layer (shape) | {a[1]} | {b[1]} | {ratio} |")
+    print("|---|---:|---:|---:|")
+
+    def med(k: str, key: str) -> float:
+        return float(np.median([r.get(key, 0.0) for r in res[k]]))
+
+    for key in sorted(set(res[a[0]][0]) | set(res[b[0]][0]), key=lambda k: -med(a[0], k)):
+        x, y = med(a[0], key), med(b[0], key)
+        print(f"| {key} | {x:.3f} | {y:.3f} | {f'{y / x:.3f}' if x > 0 else '-'} |")
+    x, y = (float(np.median([sum(r.values()) for r in res[k]])) for k in (a[0], b[0]))
+    print(f"| **sum** | {x:.2f} | {y:.2f} | {y / x:.3f} |")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--dir", type=Path, default=Path("/tmp/r50i8/resnet50"))
@@ -61,28 +92,11 @@ def main() -> None:
     if args.json:
         print(json.dumps(profile_minima(args.dir, args.batch, args.rounds)))
         return
-    trees = {"this": os.environ.get("PYTHONPATH", ""), "other": args.against}
-    res: dict[str, list[dict[str, float]]] = {k: [] for k in trees}
-    for i in range(args.pairs):
-        for k in (list(trees) if i % 2 == 0 else list(trees)[::-1]):
-            cmd = [sys.executable, str(HERE), "--json", "--dir", str(args.dir), "--batch", str(args.batch),
-                   "--rounds", str(args.rounds)]
-            out = subprocess.run(cmd, env={**os.environ, "PYTHONPATH": trees[k]}, capture_output=True, text=True,
-                                 check=True).stdout
-            res[k].append(json.loads(out.strip().splitlines()[-1]))
+    this = {**os.environ, "PYTHONPATH": os.environ.get("PYTHONPATH", "")}
+    res = alternate({"this": this, "other": {**os.environ, "PYTHONPATH": args.against}}, args.dir, args.batch,
+                    args.rounds, args.pairs)
     print(f"batch {args.batch}, {args.pairs} pairs of {args.rounds} profiled runs; load {os.getloadavg()[0]:.1f}")
-    print("| layer (shape) | other tree ms | this tree ms | this / other |")
-    print("|---|---:|---:|---:|")
-
-    def med(k: str, key: str) -> float:
-        return float(np.median([r.get(key, 0.0) for r in res[k]]))
-
-    for key in sorted(set(res["other"][0]) | set(res["this"][0]), key=lambda k: -med("other", k)):
-        a, b = med("other", key), med("this", key)
-        print(f"| {key} | {a:.3f} | {b:.3f} | {f'{b / a:.3f}' if a > 0 else '-'} |")
-    a, b = (float(np.median([sum(r.values()) for r in res[k]])) for k in ("other", "this"))
-    print(f"| **sum** | {a:.2f} | {b:.2f} | {b / a:.3f} |")
-
+    print_ab_table(res, ("other", "other tree ms"), ("this", "this tree ms"), "this / other")
 
 if __name__ == "__main__":
     main()

@@ -14,16 +14,12 @@ Usage:
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
-
-HERE = Path(__file__).resolve()
-AB = HERE.parent / "r50i8_ab.py"  # its --json child form: per-label minima of one process
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import r50i8_ab  # noqa: E402  (its alternation of --json child processes and its table)
 
 
 def main() -> None:
@@ -35,26 +31,10 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=8)
     args = ap.parse_args()
     envs = {"A": dict(os.environ), "B": dict(os.environ, **dict(s.split("=", 1) for s in args.b_env))}
-    res: dict[str, list[dict[str, float]]] = {k: [] for k in envs}
-    for i in range(args.pairs):
-        for k in ("A", "B") if i % 2 == 0 else ("B", "A"):
-            cmd = [sys.executable, str(AB), "--json", "--dir", str(args.dir), "--batch", str(args.batch),
-                   "--rounds", str(args.rounds)]
-            out = subprocess.run(cmd, env=envs[k], capture_output=True, text=True, check=True).stdout
-            res[k].append(json.loads(out.strip().splitlines()[-1]))
+    res = r50i8_ab.alternate(envs, args.dir, args.batch, args.rounds, args.pairs)
     print(f"batch {args.batch}, {args.pairs} pairs of {args.rounds} profiled runs; B = A + {' '.join(args.b_env)}; "
           f"load {os.getloadavg()[0]:.1f}")
-    print("| layer (shape) | A ms | B ms | B / A |\n|---|---:|---:|---:|")
-
-    def med(k: str, key: str) -> float:
-        return float(np.median([r.get(key, 0.0) for r in res[k]]))
-
-    for key in sorted(set(res["A"][0]) | set(res["B"][0]), key=lambda k: -med("A", k)):
-        a, b = med("A", key), med("B", key)
-        print(f"| {key} | {a:.3f} | {b:.3f} | {f'{b / a:.3f}' if a > 0 else '-'} |")
-    a, b = (float(np.median([sum(r.values()) for r in res[k]])) for k in ("A", "B"))
-    print(f"| **sum** | {a:.2f} | {b:.2f} | {b / a:.3f} |")
-
+    r50i8_ab.print_ab_table(res, ("A", "A ms"), ("B", "B ms"), "B / A")
 
 if __name__ == "__main__":
     main()
