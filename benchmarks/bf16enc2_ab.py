@@ -31,19 +31,27 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
-def worker(models: list[str], models_dir: str) -> None:
-    """Builds the engines, then answers "model batch runs" lines with a median ms."""
+def bf16_engines(models: list[str], models_dir: str, max_isa: str | None = None) -> dict:
+    """{model: (engine, feed_of)}: int8rt's FP32 + bf16 engine of each of
+    e2e_feeds.py's encoders (its build output silenced), 1 thread."""
     sys.path.insert(0, HERE)
     import int8rt
     from e2e_feeds import encoder
 
     int8rt.set_num_threads(1)
-    ctxs = {}
+    engines = {}
     for name in models:
         path, _, feed_of = encoder(name, models_dir)
         with contextlib.redirect_stdout(io.StringIO()):
-            eng = int8rt.build_engine(path, int8rt.BuilderConfig(precision="fp32", bf16=True))
-        ctxs[name] = (eng, eng.create_execution_context(), feed_of)
+            eng = int8rt.build_engine(path, int8rt.BuilderConfig(precision="fp32", bf16=True, max_isa=max_isa))
+        engines[name] = (eng, feed_of)
+    return engines
+
+
+def worker(models: list[str], models_dir: str) -> None:
+    """Builds the engines, then answers "model batch runs" lines with a median ms."""
+    ctxs = {name: (eng, eng.create_execution_context(), feed_of)
+            for name, (eng, feed_of) in bf16_engines(models, models_dir).items()}
     print("READY", flush=True)
     for line in sys.stdin:
         name, batch, runs = line.split()

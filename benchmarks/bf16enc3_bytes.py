@@ -13,9 +13,7 @@ Usage: python3 benchmarks/bf16enc3_bytes.py --packages BASE/python NEW/python
 from __future__ import annotations
 
 import argparse
-import contextlib
 import hashlib
-import io
 import json
 import os
 import subprocess
@@ -27,15 +25,10 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 def worker(models: list[str], batches: list[int], models_dir: str, cap: str | None) -> None:
     """Prints one JSON object: {model: {"report": [...], "b<batch>": {output: sha256}}}."""
     sys.path.insert(0, HERE)
-    import int8rt
-    from e2e_feeds import encoder
+    from bf16enc2_ab import bf16_engines
 
-    int8rt.set_num_threads(1)
     result = {}
-    for name in models:
-        path, _, feed_of = encoder(name, models_dir)
-        with contextlib.redirect_stdout(io.StringIO()):
-            eng = int8rt.build_engine(path, int8rt.BuilderConfig(precision="fp32", bf16=True, max_isa=cap))
+    for name, (eng, feed_of) in bf16_engines(models, models_dir, cap).items():
         entry = {"report": [line for line in eng.report() if line.startswith("bf16")]}
         for batch in batches:
             outs = eng.run(feed_of(batch))
