@@ -8,12 +8,13 @@
 // (planes of at most kGroupBytes, so a group's planes are still in L2 when
 // its tiles read them), into padded phase planes in a
 // buffer of its own (grown, never shrunk: no allocation per run once warm),
-// padding pixels code_byte(pad_value), in one of the layouts of
-// conv_amx_planes.h (rows mode, channel mode, space-to-depth).
+// padding pixels pad_value, in one of the layouts of conv_amx_planes.h (rows
+// mode, channel mode, space-to-depth). Inputs are int8 codes (u8-coded ones
+// are declined: x86/conv_amx.cc's kDirectDeclinesU8), so the tiles start
+// from zero.
 //
 // Weights: OIHW laid out as a conv whose reduction is the microkernel's
-// (tap, chunk byte), zero elsewhere, then conv_amx_pack.h's packer and, for
-// u8-coded inputs, its compensation.
+// (tap, chunk byte), zero elsewhere, then conv_amx_pack.h's packer.
 //
 // Work items are (run of channel blocks, image, 32-pixel grid tile); runs
 // split the channels where the weights exceed kRunWeightBytes or the tiles
@@ -56,10 +57,8 @@ constexpr int64_t kGroupBytes = int64_t{512} << 10;
 class PackedAmxDirectConv final : public PackedConv {
  public:
   PackedAmxDirectConv(AmxConvStripFn fn, const char* name, const ConvShape& s,
-                      std::shared_ptr<const AlignedBuffer<int8_t>> packed,
-                      std::shared_ptr<const AlignedBuffer<int32_t>> comp, int64_t block_stride)
-      : fn_(fn), name_(name), shape_(s), geometry_(s), packed_(std::move(packed)), comp_(std::move(comp)),
-        block_stride_(block_stride) {}
+                      std::shared_ptr<const AlignedBuffer<int8_t>> packed, int64_t block_stride)
+      : fn_(fn), name_(name), shape_(s), geometry_(s), packed_(std::move(packed)), block_stride_(block_stride) {}
 
   const ConvShape& shape() const override { return shape_; }
   std::unique_ptr<PackedConv> with_input_size(int H, int W) const override {
@@ -82,7 +81,6 @@ class PackedAmxDirectConv final : public PackedConv {
   ConvShape shape_;
   AmxDirectGeometry geometry_;  // of one image (the buffer holds batch - 1 more)
   std::shared_ptr<const AlignedBuffer<int8_t>> packed_;
-  std::shared_ptr<const AlignedBuffer<int32_t>> comp_;  // u8-coded input only
   int64_t block_stride_;
 };
 
@@ -142,7 +140,6 @@ void PackedAmxDirectConv::run(int batch, const int8_t* x, const Epilogue& ep, vo
         t.w = packed_->data() + b0 * block_stride_;
         t.w_block_stride = block_stride_;
         t.nc = std::min(bpi * amx::kBlock, s.K - k0);
-        t.acc_init = comp_ ? comp_->data() + k0 : nullptr;
         const int64_t o0 = (n0 + n) * out_pixels * s.K + k0;  // the image's output pixel 0, channel k0
         t.ep = tile_epilogue(s, ep, y, k0, o0);
         fn_(t);
@@ -160,6 +157,7 @@ bool amx_direct_applies(const ConvShape& s) {
 std::unique_ptr<PackedConv> pack_amx_direct(AmxConvStripFn fn, const char* name, const ConvShape& s,
                                             const int8_t* w) {
   s.validate();
+  if (s.input_codes != Codes::kS8) throw InvalidArgument(std::string(name) + ": u8-coded input (declined)");
   const AmxDirectGeometry g(s);
   // The weights as an OIHW conv whose reduction is the microkernel's
   // (tap, chunk byte): channel mode [K][Cp][R][S] (c < C), rows mode
@@ -200,12 +198,7 @@ std::unique_ptr<PackedConv> pack_amx_direct(AmxConvStripFn fn, const char* name,
   const AmxLayout L(padded);
   auto packed = std::make_shared<AlignedBuffer<int8_t>>(L.packed_bytes());
   pack_amx_oihw(L, wpad.data(), packed->data());
-  std::shared_ptr<AlignedBuffer<int32_t>> comp;
-  if (s.input_codes == Codes::kU8) {
-    comp = std::make_shared<AlignedBuffer<int32_t>>(L.comp_count());
-    amx_compensation(L, wpad.data(), comp->data());
-  }
-  return std::make_unique<PackedAmxDirectConv>(fn, name, s, std::move(packed), std::move(comp), L.block_stride);
+  return std::make_unique<PackedAmxDirectConv>(fn, name, s, std::move(packed), L.block_stride);
 }
 
 }  // namespace x86
