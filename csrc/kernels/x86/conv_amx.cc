@@ -39,11 +39,11 @@
 // thread count.
 //
 // u8 codes (ConvShape::input_codes / output_codes / residual_codes,
-// kernel_types.h; spatial convs of the direct path decline u8 inputs,
-// kDirectDeclinesU8): an input held as q + 128 takes the microkernel's tdpbusd
+// kernel_types.h): an input held as q + 128 takes the microkernel's tdpbusd
 // twin (AmxUkernel::fn_u8) over its bytes as they are, padding with
 // code_byte(pad_value), each channel's sums starting at -128 * sum(w)
-// (amx_compensation, packed with the weights); an output or residual held so
+// (amx_compensation, packed with the weights; the direct path flips it back
+// to int8 codes in its plane copy instead); an output or residual held so
 // is stored or read xor 0x80 (TileEpilogue::out_xor / residual_xor). The
 // int32 sums are those of the int8 codes, so every output is the same bytes.
 //
@@ -84,13 +84,6 @@ constexpr int kMaxTilesPerItem = 4;
 // while every pixel tile sweeps it; a layer whose weights are larger runs
 // run after run (each run's B read from L3 once, not once per pixel tile).
 constexpr int64_t kRunWeightBytes = int64_t{768} << 10;
-
-// The direct path reads int8 codes only: its tiles start from tilezero,
-// where a u8-coded input's would load -128 * sum(w) (3x3 64 -> 64 @56 at
-// batch 8 x1.03 slower, the other ResNet-50 3x3s level: RESULTS.md section
-// 213). Declining u8 input codes keeps a spatial conv's input int8-coded
-// (engine/ops/int8/u8_codes.h asks the reader's kernel).
-constexpr const char* kDirectDeclinesU8 = "u8-coded input: the AMX direct conv reads int8 codes";
 
 bool reads_input_directly(const ConvShape& s) {
   return s.R == 1 && s.S == 1 && s.stride_h == 1 && s.stride_w == 1 && s.pad_top == 0 &&
@@ -388,12 +381,13 @@ class PerRunAmxGemm final : public PackedGemm {
 
 std::string AmxConvKernel::supports(const ConvShape& shape, OutputType) const {
   if (*u8_codes_declined(shape) && !u_.fn_u8) return u8_codes_declined(shape);
-  if (shape.input_codes == Codes::kU8 && u_.strip && amx_direct_applies(shape)) return kDirectDeclinesU8;
   return decline_reason(AmxLayout(shape), reads_input_directly(shape));
 }
 
 std::unique_ptr<PackedConv> AmxConvKernel::pack(const ConvShape& shape, const int8_t* w) const {
   shape.validate();
+  // The direct path's planes hold int8 codes whatever the input's (their copy
+  // flips u8 codes back): tdpbssd from tilezero, no compensation.
   if (u_.strip && amx_direct_applies(shape)) return pack_amx_direct(u_.strip, u_.conv_name, shape, w);
   const AmxLayout L(shape);
   std::shared_ptr<AlignedBuffer<int32_t>> comp;

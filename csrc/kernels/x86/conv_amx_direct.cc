@@ -8,10 +8,11 @@
 // (planes of at most kGroupBytes, so a group's planes are still in L2 when
 // its tiles read them), into padded phase planes in a
 // buffer of its own (grown, never shrunk: no allocation per run once warm),
-// padding pixels pad_value, in one of the layouts of conv_amx_planes.h (rows
-// mode, channel mode, space-to-depth). Inputs are int8 codes (u8-coded ones
-// are declined: x86/conv_amx.cc's kDirectDeclinesU8), so the tiles start
-// from zero.
+// as int8 codes (a u8-coded input flipped back in the copy, padding
+// pad_value), in one of the layouts of conv_amx_planes.h (rows mode, channel
+// mode, space-to-depth). So the tiles start from tilezero whatever the
+// input's codes: a u8-coded input's -128 * sum(w) start sums loaded into
+// them cost 3x3 64 -> 64 @56 3% at batch 8 (RESULTS.md section 213).
 //
 // Weights: OIHW laid out as a conv whose reduction is the microkernel's
 // (tap, chunk byte), zero elsewhere, then conv_amx_pack.h's packer.
@@ -157,7 +158,6 @@ bool amx_direct_applies(const ConvShape& s) {
 std::unique_ptr<PackedConv> pack_amx_direct(AmxConvStripFn fn, const char* name, const ConvShape& s,
                                             const int8_t* w) {
   s.validate();
-  if (s.input_codes != Codes::kS8) throw InvalidArgument(std::string(name) + ": u8-coded input (declined)");
   const AmxDirectGeometry g(s);
   // The weights as an OIHW conv whose reduction is the microkernel's
   // (tap, chunk byte): channel mode [K][Cp][R][S] (c < C), rows mode
