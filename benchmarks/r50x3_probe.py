@@ -127,10 +127,7 @@ inline void magic_row(const __m512i* acc, const ep512::ChannelEpilogue* ce, int 
 
 # pre_store: issue_dots .. strip replaced (from the kernel's issue_dots comment
 # to the end of its anonymous namespace).
-PRE_STORE = r'''#define INT8RT_DIRECT_DOT(c, a, b) INT8RT_TILE_DPBSSD(c, a, b)
-#define INT8RT_DIRECT_START(c, init) INT8RT_TILE_ZERO(c)
-
-// The previous job: its tiles (0 none, 2: tiles 0 / 2, 4: all four), stored
+PRE_STORE = r'''// The previous job: its tiles (0 none, 2: tiles 0 / 2, 4: all four), stored
 // to acc just before this job's first product into each.
 struct PrevJob {
   int tiles = 0;
@@ -187,8 +184,8 @@ void issue_dots(const AmxConvStrip& s, const int8_t* a, const int8_t* w, const i
 #undef INT8RT_DIRECT_DOT
 #undef INT8RT_DIRECT_START
 
+template <bool kU8>
 void strip(const AmxConvStrip& s) {
-  constexpr bool kU8 = false;  // the kernel's planes hold int8 codes (RESULTS.md section 213)
   configure_2x2(16, 16, 64);
   alignas(64) int32_t acc[32 * 32];
   const int blocks = (s.nc + 15) / 16;
@@ -201,7 +198,7 @@ void strip(const AmxConvStrip& s) {
     for (int b = 0; b < blocks; b += 2) {
       const bool two = b + 1 < blocks;
       const int8_t* w = s.w + b * s.w_block_stride;
-      const int32_t* init = nullptr;
+      const int32_t* init = kU8 ? s.acc_init + 16 * b : nullptr;
       two ? issue_dots<kU8, true>(s, a, w, init, pending, step, acc, prev)
           : issue_dots<kU8, false>(s, a, w, init, pending, step, acc, prev);
       pending.rows_to(32);

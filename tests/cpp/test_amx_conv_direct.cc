@@ -33,7 +33,7 @@ using int8rt::testing::run_guarded;
 constexpr k::x86::AmxUkernel kDirectEmulated = {
     k::Isa::kAmx, "conv_s8_igemm_32x32c4_amx(direct, emulated)", "gemm_s8_32x32c4_amx(emulated)",
     k::x86::emulated::amx::gemm_tile, k::x86::emulated::amx::gemm_tile_u8,
-    k::x86::emulated::amx::conv_direct_strip};
+    k::x86::emulated::amx::conv_direct_strip, k::x86::emulated::amx::conv_direct_strip_u8};
 
 std::vector<const k::ConvKernel*> kernels() {
   static const k::x86::AmxConvKernel emulated(kDirectEmulated);
@@ -261,8 +261,8 @@ TEST(AmxConvDirect, ExtremesAndPadValue) {
   }
 }
 
-// u8 codes: input (flipped back to int8 codes in the plane copy, padding
-// pad_value), output and residual xors, with padding and pad_value.
+// u8 codes: input (tdpbusd from -128 * sum(w)), output and residual xors,
+// with padding and pad_value.
 TEST(AmxConvDirect, U8Codes) {
   for (const k::ConvKernel* conv : kernels()) {
     uint32_t seed = 800;

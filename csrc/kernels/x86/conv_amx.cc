@@ -42,8 +42,7 @@
 // kernel_types.h): an input held as q + 128 takes the microkernel's tdpbusd
 // twin (AmxUkernel::fn_u8) over its bytes as they are, padding with
 // code_byte(pad_value), each channel's sums starting at -128 * sum(w)
-// (amx_compensation, packed with the weights; the direct path flips it back
-// to int8 codes in its plane copy instead); an output or residual held so
+// (amx_compensation, packed with the weights); an output or residual held so
 // is stored or read xor 0x80 (TileEpilogue::out_xor / residual_xor). The
 // int32 sums are those of the int8 codes, so every output is the same bytes.
 //
@@ -386,9 +385,8 @@ std::string AmxConvKernel::supports(const ConvShape& shape, OutputType) const {
 
 std::unique_ptr<PackedConv> AmxConvKernel::pack(const ConvShape& shape, const int8_t* w) const {
   shape.validate();
-  // The direct path's planes hold int8 codes whatever the input's (their copy
-  // flips u8 codes back): tdpbssd from tilezero, no compensation.
-  if (u_.strip && amx_direct_applies(shape)) return pack_amx_direct(u_.strip, u_.conv_name, shape, w);
+  const AmxConvStripFn strip = shape.input_codes == Codes::kU8 ? u_.strip_u8 : u_.strip;
+  if (strip && amx_direct_applies(shape)) return pack_amx_direct(strip, u_.conv_name, shape, w);
   const AmxLayout L(shape);
   std::shared_ptr<AlignedBuffer<int32_t>> comp;
   if (shape.input_codes == Codes::kU8) {

@@ -8,14 +8,12 @@
 // (planes of at most kGroupBytes, so a group's planes are still in L2 when
 // its tiles read them), into padded phase planes in a
 // buffer of its own (grown, never shrunk: no allocation per run once warm),
-// as int8 codes (a u8-coded input flipped back in the copy, padding
-// pad_value), in one of the layouts of conv_amx_planes.h (rows mode, channel
-// mode, space-to-depth). So the tiles start from tilezero whatever the
-// input's codes: a u8-coded input's -128 * sum(w) start sums loaded into
-// them cost 3x3 64 -> 64 @56 3% at batch 8 (RESULTS.md section 213).
+// padding pixels code_byte(pad_value), in one of the layouts of
+// conv_amx_planes.h (rows mode, channel mode, space-to-depth).
 //
 // Weights: OIHW laid out as a conv whose reduction is the microkernel's
-// (tap, chunk byte), zero elsewhere, then conv_amx_pack.h's packer.
+// (tap, chunk byte), zero elsewhere, then conv_amx_pack.h's packer and, for
+// u8-coded inputs, its compensation.
 //
 // Work items are (run of channel blocks, image, 32-pixel grid tile); runs
 // split the channels where the weights exceed kRunWeightBytes or the tiles
@@ -58,8 +56,10 @@ constexpr int64_t kGroupBytes = int64_t{512} << 10;
 class PackedAmxDirectConv final : public PackedConv {
  public:
   PackedAmxDirectConv(AmxConvStripFn fn, const char* name, const ConvShape& s,
-                      std::shared_ptr<const AlignedBuffer<int8_t>> packed, int64_t block_stride)
-      : fn_(fn), name_(name), shape_(s), geometry_(s), packed_(std::move(packed)), block_stride_(block_stride) {}
+                      std::shared_ptr<const AlignedBuffer<int8_t>> packed,
+                      std::shared_ptr<const AlignedBuffer<int32_t>> comp, int64_t block_stride)
+      : fn_(fn), name_(name), shape_(s), geometry_(s), packed_(std::move(packed)), comp_(std::move(comp)),
+        block_stride_(block_stride) {}
 
   const ConvShape& shape() const override { return shape_; }
   std::unique_ptr<PackedConv> with_input_size(int H, int W) const override {
@@ -82,6 +82,7 @@ class PackedAmxDirectConv final : public PackedConv {
   ConvShape shape_;
   AmxDirectGeometry geometry_;  // of one image (the buffer holds batch - 1 more)
   std::shared_ptr<const AlignedBuffer<int8_t>> packed_;
+  std::shared_ptr<const AlignedBuffer<int32_t>> comp_;  // u8-coded input only
   int64_t block_stride_;
 };
 
@@ -141,6 +142,7 @@ void PackedAmxDirectConv::run(int batch, const int8_t* x, const Epilogue& ep, vo
         t.w = packed_->data() + b0 * block_stride_;
         t.w_block_stride = block_stride_;
         t.nc = std::min(bpi * amx::kBlock, s.K - k0);
+        t.acc_init = comp_ ? comp_->data() + k0 : nullptr;
         const int64_t o0 = (n0 + n) * out_pixels * s.K + k0;  // the image's output pixel 0, channel k0
         t.ep = tile_epilogue(s, ep, y, k0, o0);
         fn_(t);
@@ -198,7 +200,12 @@ std::unique_ptr<PackedConv> pack_amx_direct(AmxConvStripFn fn, const char* name,
   const AmxLayout L(padded);
   auto packed = std::make_shared<AlignedBuffer<int8_t>>(L.packed_bytes());
   pack_amx_oihw(L, wpad.data(), packed->data());
-  return std::make_unique<PackedAmxDirectConv>(fn, name, s, std::move(packed), L.block_stride);
+  std::shared_ptr<AlignedBuffer<int32_t>> comp;
+  if (s.input_codes == Codes::kU8) {
+    comp = std::make_shared<AlignedBuffer<int32_t>>(L.comp_count());
+    amx_compensation(L, wpad.data(), comp->data());
+  }
+  return std::make_unique<PackedAmxDirectConv>(fn, name, s, std::move(packed), std::move(comp), L.block_stride);
 }
 
 }  // namespace x86

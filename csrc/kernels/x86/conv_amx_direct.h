@@ -21,7 +21,7 @@ namespace x86 {
 bool amx_direct_applies(const ConvShape& s);
 
 // Packs OIHW weights w for s (amx_direct_applies(s)); fn: the microkernel
-// on int8 codes (amx::conv_direct_strip), whatever s's input codes.
+// for s's input codes (conv_direct_strip_u8 for u8-coded inputs).
 std::unique_ptr<PackedConv> pack_amx_direct(AmxConvStripFn fn, const char* name, const ConvShape& s,
                                             const int8_t* w);
 

@@ -78,31 +78,19 @@ void AmxDirectGeometry::finish(int64_t max_offset) {
 
 namespace {
 
-// Copies n bytes of codes from src to dst as int8 codes: flip 0x80 turns u8
-// codes (q + 128, kernels::code_byte) back into q, 0 copies them as they are.
-// (The flip costs the copy 0-5% over memcpy: RESULTS.md section 213.)
-void copy_codes(int8_t* dst, const int8_t* src, int64_t n, uint8_t flip) {
-  if (!flip) {
-    std::memcpy(dst, src, static_cast<size_t>(n));
-    return;
-  }
-  for (int64_t i = 0; i < n; ++i) dst[i] = static_cast<int8_t>(static_cast<uint8_t>(src[i]) ^ 0x80u);
-}
-
 // Copies `pieces` pieces of kBytes (n when kBytes is 0) from src (contiguous)
-// to dst, dst_stride apart, as copy_codes.
+// to dst, dst_stride apart.
 template <int kBytes>
-void copy_pieces(int8_t* dst, int64_t dst_stride, const int8_t* src, int pieces, int n, uint8_t flip) {
+void copy_pieces(int8_t* dst, int64_t dst_stride, const int8_t* src, int pieces, int n) {
   const int bytes = kBytes ? kBytes : n;
-  for (int j = 0; j < pieces; ++j) copy_codes(dst + j * dst_stride, src + int64_t{j} * bytes, bytes, flip);
+  for (int j = 0; j < pieces; ++j) std::memcpy(dst + j * dst_stride, src + int64_t{j} * bytes, static_cast<size_t>(bytes));
 }
 
 // Copies the batch x into g's space-to-depth plane at dst (g.s2d > 0;
 // conv_amx_planes.h): per plane row i and row phase dr, the pieces of st * C
 // bytes at byte dr * st * C of each pixel; pieces that reach the padding are
 // written column by column.
-void fill_s2d_plane(const ConvShape& s, const AmxDirectGeometry& g, int batch, const int8_t* x, int8_t* dst, int pad,
-                    uint8_t flip) {
+void fill_s2d_plane(const ConvShape& s, const AmxDirectGeometry& g, int batch, const int8_t* x, int8_t* dst, int pad) {
   const int st = g.s2d, C = s.C, piece = st * C;
   const int64_t row_bytes = int64_t{g.wq} * g.pixel;
   // Plane columns [ja, jb) read input columns st * j - pad_left + dc, all inside.
@@ -118,9 +106,9 @@ void fill_s2d_plane(const ConvShape& s, const AmxDirectGeometry& g, int batch, c
           if (xrow && j == ja && jb > ja) {
             const int8_t* src = xrow + (int64_t{st} * j - s.pad_left) * C;
             if (piece == 6) {
-              copy_pieces<6>(row + int64_t{j} * g.pixel, g.pixel, src, jb - ja, piece, flip);
+              copy_pieces<6>(row + int64_t{j} * g.pixel, g.pixel, src, jb - ja, piece);
             } else {
-              copy_pieces<0>(row + int64_t{j} * g.pixel, g.pixel, src, jb - ja, piece, flip);
+              copy_pieces<0>(row + int64_t{j} * g.pixel, g.pixel, src, jb - ja, piece);
             }
             j = jb - 1;
             continue;
@@ -129,7 +117,7 @@ void fill_s2d_plane(const ConvShape& s, const AmxDirectGeometry& g, int batch, c
             int8_t* px = row + int64_t{j} * g.pixel + dc * C;
             const int iw = st * j + dc - s.pad_left;
             if (xrow && iw >= 0 && iw < s.W) {
-              copy_codes(px, xrow + int64_t{iw} * C, C, flip);
+              std::memcpy(px, xrow + int64_t{iw} * C, static_cast<size_t>(C));
             } else {
               std::memset(px, pad, static_cast<size_t>(C));
             }
@@ -143,10 +131,9 @@ void fill_s2d_plane(const ConvShape& s, const AmxDirectGeometry& g, int batch, c
 }  // namespace
 
 void fill_amx_direct_planes(const ConvShape& s, const AmxDirectGeometry& g, int batch, const int8_t* x, int8_t* dst) {
-  const int pad = static_cast<unsigned char>(s.pad_value);  // the planes hold int8 codes
-  const uint8_t flip = s.input_codes == Codes::kU8 ? 0x80 : 0;
+  const int pad = static_cast<unsigned char>(code_byte(s.pad_value, s.input_codes));
   if (g.s2d) {
-    fill_s2d_plane(s, g, batch, x, dst, pad, flip);
+    fill_s2d_plane(s, g, batch, x, dst, pad);
     return;
   }
   const int64_t row_bytes = int64_t{g.wq} * g.pixel;
@@ -170,12 +157,13 @@ void fill_amx_direct_planes(const ConvShape& s, const AmxDirectGeometry& g, int 
           std::memset(row + int64_t{j1} * g.pixel, pad, static_cast<size_t>(g.wq - j1) * g.pixel);
           const int8_t* xrow = x + ((int64_t{n} * s.H + ih) * s.W) * s.C;
           if (sw == 1 && s.C == g.pixel) {
-            copy_codes(row + int64_t{j0} * g.pixel, xrow + int64_t{j0 - lead} * s.C, int64_t{j1 - j0} * s.C, flip);
+            std::memcpy(row + int64_t{j0} * g.pixel, xrow + int64_t{j0 - lead} * s.C,
+                        static_cast<size_t>(j1 - j0) * s.C);
             continue;
           }
           for (int j = j0; j < j1; ++j) {
             int8_t* px = row + int64_t{j} * g.pixel;
-            copy_codes(px, xrow + int64_t{sw * j - lead} * s.C, s.C, flip);
+            std::memcpy(px, xrow + int64_t{sw * j - lead} * s.C, static_cast<size_t>(s.C));
             std::memset(px + s.C, 0, static_cast<size_t>(g.pixel - s.C));
           }
         }

@@ -1,10 +1,9 @@
 // The AMX direct conv's padded phase planes (x86/conv_amx_direct.cc copies
 // each group of images into them per run; amx/conv_direct.h's microkernel
 // reads its tiles from them): where every tap, grid pixel and plane lives,
-// and the copy. Baseline code. Plane pixels are padded input pixels, as
-// int8 codes (a u8-coded input, ConvShape::input_codes, flipped back by xor
-// 0x80 as it is copied; padding pad_value); every tap reads the 16 rows of a
-// tile at one constant stride. Three layouts:
+// and the copy. Baseline code. Plane pixels are padded input pixels, padding
+// code_byte(pad_value); every tap reads the 16 rows of a tile at one
+// constant stride. Three layouts:
 //   rows mode (dilation_w 1, the usual case): planes per row phase only,
 //     pixels of C bytes as in the input (whole rows copied), rows padded to a
 //     whole number of width strides. A "tap" is a filter row: its S pixels
@@ -73,8 +72,7 @@ struct AmxDirectGeometry {
   void finish(int64_t max_offset);
 };
 
-// Copies `batch` images of x (NHWC, s.input_codes) into g's planes at dst as
-// int8 codes (image n at
+// Copies `batch` images of x (NHWC codes) into g's planes at dst (image n at
 // dst + n * g.image_bytes; the buffer holds (batch - 1) * g.image_bytes +
 // g.buffer_bytes).
 void fill_amx_direct_planes(const ConvShape& s, const AmxDirectGeometry& g, int batch, const int8_t* x,

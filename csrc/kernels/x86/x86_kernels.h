@@ -171,9 +171,9 @@ struct AmxUkernel {
   // The same tile for inputs held as u8 codes (tdpbusd, AmxTile::acc_init):
   // AmxConvKernel takes u8-coded tensors where it is set. Null: declines them.
   AmxFn fn_u8 = nullptr;
-  // Spatial convs of one group (x86/conv_amx_direct.h): the direct strip (int8
-  // codes; u8-coded inputs are flipped in its plane copy). Null: the gather.
-  AmxConvStripFn strip = nullptr;
+  // Spatial convs of one group (x86/conv_amx_direct.h): the direct strip for
+  // int8 and for u8-coded inputs. Null: those convs take the gather.
+  AmxConvStripFn strip = nullptr, strip_u8 = nullptr;
 };
 
 class AmxConvKernel final : public NamedKernel<ConvKernel> {

@@ -25,6 +25,7 @@ namespace amx {
 void gemm_tile(const AmxTile& t);     // amx/igemm_32x32c4.cc, emulated
 void gemm_tile_u8(const AmxTile& t);  // the same, tdpbusd on u8 codes
 void conv_direct_strip(const AmxConvStrip& s);     // amx/conv_direct_32x32c4.cc, emulated
+void conv_direct_strip_u8(const AmxConvStrip& s);  // the same, tdpbusd on u8 codes
 }  // namespace amx
 namespace avxvnni {
 IgemmFn igemm_fn(int mr, int nb);     // avxvnni/igemm_6x16c4.cc, emulated vpdpbusd

@@ -36,13 +36,15 @@ struct AmxConvStrip {
   const int8_t* w = nullptr;
   int64_t w_block_stride = 0;
   int nc = 0;                           // valid output channels
+  const int32_t* acc_init = nullptr;    // u8 codes: -128 * sum(w) per channel (AmxTile::acc_init)
   TileEpilogue ep;                      // at the image's output pixel 0, channel 0 of the call
 };
 using AmxConvStripFn = void (*)(const AmxConvStrip&);
 
 namespace amx {
-// tdpbssd on int8 codes from tilezero (the planes hold int8 codes).
+// tdpbssd on int8 codes; the _u8 twin: tdpbusd on u8 codes from acc_init.
 void conv_direct_strip(const AmxConvStrip& s);
+void conv_direct_strip_u8(const AmxConvStrip& s);
 }  // namespace amx
 
 }  // namespace x86

@@ -19,8 +19,9 @@
 // Packed B: x86/conv_amx_pack.h's tiles over reduction index
 // tap * cchunks * 64 + chunk byte (zero where the byte is no weight's),
 // block b at w + b * w_block_stride.
-// The planes hold int8 codes (the driver flips a u8-coded input back as it
-// copies it): tdpbssd from tilezero, the sums sum(q * w) exactly.
+// Rows of u8 codes (q + 128; the planes' padding is code_byte(pad_value))
+// take tdpbusd from acc_init's -128 * sum(w); int8 codes tdpbssd from zero:
+// the sums are exactly sum(q * w) either way (amx/igemm_32x32c4.cc).
 //
 // Epilogue: avx512vnni/epilogue.h (ref/requantize.h's arithmetic), grid row
 // p stored at output pixel (p / grid_w) * out_w + p % grid_w, junk columns
@@ -47,6 +48,23 @@ namespace ep512 = INT8RT_X86_NS(avx512vnni);
 
 constexpr int kTileBytes = 16 * 64;
 constexpr int kAccStride = 32 * 4;  // bytes per row of an accumulator buffer
+
+#define INT8RT_DIRECT_DOT(c, a, b)  \
+  do {                              \
+    if constexpr (kU8) {            \
+      INT8RT_TILE_DPBUSD(c, a, b);  \
+    } else {                        \
+      INT8RT_TILE_DPBSSD(c, a, b);  \
+    }                               \
+  } while (0)
+#define INT8RT_DIRECT_START(c, init)     \
+  do {                                   \
+    if constexpr (kU8) {                 \
+      INT8RT_TILE_LOADD(c, init, 0);     \
+    } else {                             \
+      INT8RT_TILE_ZERO(c);               \
+    }                                    \
+  } while (0)
 
 // The epilogue of one job (32 grid rows from p0, channels [c0, c0 + n),
 // accumulators in acc), run a few rows at a time (rows_to) between the next
@@ -178,13 +196,14 @@ class Pending {
 
 // Issues the dot products of 32 grid rows from `a` (tap 0, chunk 0) against
 // block w (and w + block stride when kTwo) over every tap and chunk.
-template <bool kTwo>
-void issue_dots(const AmxConvStrip& s, const int8_t* a, const int8_t* w, Pending& pending, int step) {
-  INT8RT_TILE_ZERO(0);
-  INT8RT_TILE_ZERO(2);
+template <bool kU8, bool kTwo>
+void issue_dots(const AmxConvStrip& s, const int8_t* a, const int8_t* w, const int32_t* init, Pending& pending,
+                int step) {
+  INT8RT_DIRECT_START(0, init);
+  INT8RT_DIRECT_START(2, init);
   if constexpr (kTwo) {
-    INT8RT_TILE_ZERO(1);
-    INT8RT_TILE_ZERO(3);
+    INT8RT_DIRECT_START(1, init + 16);
+    INT8RT_DIRECT_START(3, init + 16);
   }
   const int64_t stride = s.pixel_stride;
   const int8_t* w1 = w + s.w_block_stride;
@@ -193,13 +212,13 @@ void issue_dots(const AmxConvStrip& s, const int8_t* a, const int8_t* w, Pending
     for (int kc = 0; kc < s.cchunks; ++kc) {
       INT8RT_TILE_LOADD(4, at + 64 * kc, stride);
       INT8RT_TILE_LOADD(6, w, 64);
-      INT8RT_TILE_DPBSSD(0, 4, 6);
+      INT8RT_DIRECT_DOT(0, 4, 6);
       INT8RT_TILE_LOADD(5, at + 16 * stride + 64 * kc, stride);
-      INT8RT_TILE_DPBSSD(2, 5, 6);
+      INT8RT_DIRECT_DOT(2, 5, 6);
       if constexpr (kTwo) {
         INT8RT_TILE_LOADD(7, w1, 64);
-        INT8RT_TILE_DPBSSD(1, 4, 7);
-        INT8RT_TILE_DPBSSD(3, 5, 7);
+        INT8RT_DIRECT_DOT(1, 4, 7);
+        INT8RT_DIRECT_DOT(3, 5, 7);
         w1 += kTileBytes;
       }
       w += kTileBytes;
@@ -207,6 +226,9 @@ void issue_dots(const AmxConvStrip& s, const int8_t* a, const int8_t* w, Pending
     }
   }
 }
+
+#undef INT8RT_DIRECT_DOT
+#undef INT8RT_DIRECT_START
 
 void store_tiles(bool two, int32_t* acc) {
   INT8RT_TILE_STORED(0, acc, kAccStride);
@@ -217,6 +239,7 @@ void store_tiles(bool two, int32_t* acc) {
   }
 }
 
+template <bool kU8>
 void strip(const AmxConvStrip& s) {
   configure_2x2(16, 16, 64);
   alignas(64) int32_t acc[32 * 32];
@@ -236,7 +259,8 @@ void strip(const AmxConvStrip& s) {
     for (int b = 0; b < blocks; b += 2) {
       const bool two = b + 1 < blocks;
       const int8_t* w = s.w + b * s.w_block_stride;
-      two ? issue_dots<true>(s, a, w, pending, step) : issue_dots<false>(s, a, w, pending, step);
+      const int32_t* init = kU8 ? s.acc_init + 16 * b : nullptr;
+      two ? issue_dots<kU8, true>(s, a, w, init, pending, step) : issue_dots<kU8, false>(s, a, w, init, pending, step);
       pending.rows_to(32);
       store_tiles(two, acc);
       pending.start(s, p0, 16 * b, s.nc - 16 * b < 32 ? s.nc - 16 * b : 32, acc);
@@ -248,7 +272,8 @@ void strip(const AmxConvStrip& s) {
 
 }  // namespace
 
-void conv_direct_strip(const AmxConvStrip& s) { strip(s); }
+void conv_direct_strip(const AmxConvStrip& s) { strip<false>(s); }
+void conv_direct_strip_u8(const AmxConvStrip& s) { strip<true>(s); }
 
 }  // namespace INT8RT_AMX_NS
 }  // namespace x86

@@ -25,7 +25,7 @@ namespace x86 {
 
 void register_amx_kernels(KernelRegistry& r) {
   static const AmxUkernel uk = {Isa::kAmx, "conv_s8_igemm_32x32c4_amx", "gemm_s8_32x32c4_amx",
-                                amx::gemm_tile, amx::gemm_tile_u8, amx::conv_direct_strip};
+                                amx::gemm_tile, amx::gemm_tile_u8, amx::conv_direct_strip, amx::conv_direct_strip_u8};
   static const AmxConvKernel conv(uk);
   static const AmxGemmKernel gemm(uk);
   r.add(conv, gemm);
