@@ -82,6 +82,11 @@ def main() -> None:
     for name, (label, w, c, o, k) in sorted(rows.items(), key=lambda kv: kv[1][3] - kv[1][1]):
         ratio = f"{o / w:.2f}" if w > 0 and o > 0 else "-"
         print(f"| {name} | {label} | {w:.3f} | {c:.3f} | {o:.3f} | {w - o:+.3f} | {ratio} | {k} |")
+    chain = [r for r in rows.values() if r[0].startswith("bf16_chain:")]
+    inside = [r for r in rows.values() if r[1] == 0 and r[0] != "OV only" and r[3] > 0]
+    if chain:
+        print(f"chain: int8rt {sum(r[1] for r in chain):.2f} ms wall / {sum(r[2] for r in chain):.2f} ms thread CPU "
+              f"against OpenVINO's {len(inside)} nodes of the chained layers {sum(r[3] for r in inside):.2f} ms")
     tot = [sum(r[i] for r in rows.values()) for i in (1, 2, 3)]
     print(f"| **sum** | | {tot[0]:.2f} | {tot[1]:.2f} | {tot[2]:.2f} | {tot[0] - tot[2]:+.2f} | {tot[2] / tot[0]:.3f} | |")
 
