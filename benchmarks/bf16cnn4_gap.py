@@ -29,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import bench_util  # noqa: E402
 import int8rt  # noqa: E402
 from bf16_layers_profile import export  # noqa: E402
-from r50i8_layers import labels, profiles  # noqa: E402
+from r50i8_layers import labels, ov_key, profiles  # noqa: E402
 from realnets import openvino_engines as O  # noqa: E402
 
 
@@ -39,7 +39,7 @@ def ov_graph(compiled) -> dict[str, tuple[str, str]]:
     for op in compiled.get_runtime_model().get_ordered_ops():
         r = op.get_rt_info()
         get = lambda k: str(r[k].astype(str)) if k in r else ""  # noqa: E731
-        out[op.get_friendly_name()] = (get("primitiveType"), get("outputLayouts"))
+        out[ov_key(op.get_friendly_name())] = (get("primitiveType"), get("outputLayouts"))
     return out
 
 
