@@ -5,6 +5,7 @@
 
 #include <algorithm>
 
+#include "engine/bf16_blocked_chain.h"
 #include "engine/bf16_layers.h"
 #include "engine/f32_layout.h"
 #include "engine/f32_layout_regions.h"
@@ -192,6 +193,11 @@ std::vector<std::string> mark_bf16_blocked(Network& net) {
   if (sum.dropped > 0) {
     report.push_back("bf16 channel-blocked: " + std::to_string(sum.dropped) + " region(s) left NCHW (under " +
                      std::to_string(kMinConvsPerConversion) + " convs per conversion)");
+  }
+  // Image by image where the AMX kernels run the region (measured there:
+  // bf16_blocked_chain.h).
+  if (kernel.isa() == kernels::Isa::kAmx) {
+    for (std::string& line : chain_bf16_blocked(net)) report.push_back(std::move(line));
   }
   return report;
 }

@@ -53,6 +53,10 @@
 // RESULTS.md section 208); the kernel's rounding is the entry's, so the
 // same bits.
 //
+// Where the family's kernel is the AMX one, the region's first layers on
+// large planes then run image by image as one int8rt.Bf16ImageChain node
+// (bf16_blocked_chain.h; the same bits).
+//
 // The builder runs the pass on FP32 engines with BF16 layers when
 // BuilderConfig::channel_blocked is set (before the FP32 one) and the
 // nchw16c_bf16 family has a vector tier here (AVX512-BF16); otherwise the

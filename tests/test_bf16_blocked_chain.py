@@ -1,0 +1,96 @@
+"""The BF16 channel-blocked region's image chain (engine/bf16_blocked_chain.h,
+RESULTS.md section 215): where the AMX kernels run the region, its first
+layers on planes of at least 28 x 28 pixels with small weights become one
+int8rt.Bf16ImageChain node run image by image, with the unchained layers'
+bits.
+
+The twin without a chain is the same network with one more output: a
+tensor read outside the run after its second conv, so no cut of the run
+leaves one tensor read after it (the rule) with at least 4 convs; its
+layers and their arithmetic are otherwise the same (AMX order, both
+uncapped), so the two give the same bits. Runs only where the AMX-BF16
+kernels run the region (a hardware reason: the chain is built only there).
+"""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+pytest.importorskip("onnx")
+
+import int8rt  # noqa: E402
+
+from test_bf16_blocked import _block_model, _build  # noqa: E402
+
+CHAIN = "int8rt.Bf16ImageChain"
+HW = (30, 30)  # 900 pixels per plane: the body's five convs before its stride-2 depthwise chain
+
+
+def _amx_region() -> bool:
+    info = int8rt.kernels.isa_info()["amx"]
+    features = int8rt.kernels.cpu_features()
+    return bool(info["compiled"] and info["cpu"] and features.get("amx_bf16") and features.get("avx512_bf16"))
+
+
+@pytest.fixture
+def engines(tmp_path):
+    if not _amx_region():
+        pytest.skip("the chain is built only where the AMX-BF16 kernels run the region (CPU or build lacks them)")
+    int8rt.set_max_isa(None)  # the AMX order in both engines (bf16_order's autouse cap lifted)
+    chained, plain = tmp_path / "chained.onnx", tmp_path / "plain.onnx"
+    chained.write_bytes(_block_model(16, 48, 32, pool=False, hw=HW))
+    plain.write_bytes(_block_model(16, 48, 32, pool=False, hw=HW, extra_outputs=("t1",)))
+    return _build(chained, True), _build(plain, True)
+
+
+def _ops(engine) -> list:
+    return [la["op"] for la in engine.layers()]
+
+
+def test_the_chain_is_built_and_said(engines) -> None:
+    chained, plain = engines
+    ops = _ops(chained)
+    assert ops.count(CHAIN) == 1 and ops.count("int8rt.ConvBf16x16c") == 2, ops  # 5 of 7 convs chained
+    assert CHAIN not in _ops(plain), _ops(plain)
+    assert any("5 layers from" in line and "run image by image" in line for line in chained.report()), \
+        chained.report()
+    detail = next(la["detail"] for la in chained.layers() if la["op"] == CHAIN)
+    assert "chain of 5 NCHW16c layers" in detail, detail
+
+
+@pytest.mark.parametrize("batch", [1, 3, 8])
+def test_the_chain_gives_the_unchained_bits(engines, batch) -> None:
+    chained, plain = engines
+    x = np.random.default_rng(215).standard_normal((batch, 16, *HW)).astype(np.float32)
+    want = plain.run({"x": x})["y"]
+    got = chained.run({"x": x})["y"]
+    np.testing.assert_array_equal(got.view(np.uint32), want.view(np.uint32))
+    # Again on the same context state, and at 2 threads (each image's layers split there).
+    threads = int8rt.get_num_threads()
+    try:
+        int8rt.set_num_threads(2)
+        np.testing.assert_array_equal(chained.run({"x": x})["y"].view(np.uint32), want.view(np.uint32))
+    finally:
+        int8rt.set_num_threads(threads)
+
+
+def test_an_engine_file_with_a_chain_loads_and_gives_its_bits(engines, tmp_path) -> None:
+    chained, _ = engines
+    x = np.random.default_rng(216).standard_normal((2, 16, *HW)).astype(np.float32)
+    want = chained.run({"x": x})["y"]
+    path = tmp_path / "chained.i8rt"
+    chained.save(str(path))
+    loaded = int8rt.Engine.load(str(path))
+    assert CHAIN in _ops(loaded)
+    np.testing.assert_array_equal(loaded.run({"x": x})["y"].view(np.uint32), want.view(np.uint32))
+
+
+def test_a_batch_whose_images_differ_is_not_mixed(engines) -> None:
+    """Each image's output is its own: one image alone == its row of a batch."""
+    chained, _ = engines
+    x = np.random.default_rng(217).standard_normal((4, 16, *HW)).astype(np.float32)
+    x[2] *= 8.0
+    whole = chained.run({"x": x})["y"]
+    for n in range(4):
+        alone = chained.run({"x": x[n:n + 1].copy()})["y"]
+        np.testing.assert_array_equal(alone.view(np.uint32), whole[n:n + 1].view(np.uint32))
