@@ -94,3 +94,10 @@ def test_a_batch_whose_images_differ_is_not_mixed(engines) -> None:
     for n in range(4):
         alone = chained.run({"x": x[n:n + 1].copy()})["y"]
         np.testing.assert_array_equal(alone.view(np.uint32), whole[n:n + 1].view(np.uint32))
+
+
+def test_an_empty_batch_runs_to_an_empty_output(engines) -> None:
+    # No image to run: the output has the unchained engine's (empty) shape.
+    chained, plain = engines
+    x = np.zeros((0, 16, *HW), np.float32)
+    assert chained.run({"x": x})["y"].shape == plain.run({"x": x})["y"].shape == (0, 32, 15, 15)

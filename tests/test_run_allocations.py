@@ -278,10 +278,12 @@ def _bert_like_encoder(layers: int = 2, hidden: int = 32, heads: int = 4, max_le
 ALLOC_CHILD = textwrap.dedent("""
     import ctypes, json, mmap, sys
     import numpy as np
+    import onnx
     import int8rt
     from onnx_models import resnet_block
     from test_run_allocations import _mobile_detector, _norm_and_reductions, _separable_resizes
     from test_f32_layout import resnet_like
+    from test_bf16_blocked import _block_model
     counter = ctypes.CDLL(sys.argv[1])
     pages = []  # keeps the unborrowable arrays' pages alive
 
@@ -306,7 +308,12 @@ ALLOC_CHILD = textwrap.dedent("""
             "resnet block": (resnet_block(np.random.default_rng(1), True), "x", [(1, 3, 12, 12), (3, 3, 12, 12)],
                              ["fp32", "bf16", "int8"]),
             # FP32 channels-last regions (engine/f32_layout.h): ToNHWC / ToNCHW and the convs on NHWC tensors
-            "resnet-like": (resnet_like(), "x", [(1, 16, 14, 14), (3, 16, 14, 14)], ["fp32 channels-last"])}
+            "resnet-like": (resnet_like(), "x", [(1, 16, 14, 14), (3, 16, 14, 14)], ["fp32 channels-last"]),
+            # Where AMX-BF16 runs the channel-blocked region, its first five
+            # convs on 30 x 30 planes become one int8rt.Bf16ImageChain run
+            # image by image (RESULTS.md section 215): batch 1 and 3.
+            "bf16 image chain": (onnx.load_from_string(_block_model(16, 48, 32, pool=False, hw=(30, 30))), "x",
+                                 [(1, 16, 30, 30), (3, 16, 30, 30)], ["bf16"])}
     out = {}
     for net, (onnx_model, name, shapes, precisions) in nets.items():
         calib = [{name: rng.standard_normal(s, dtype=np.float32)} for s in shapes]
@@ -409,7 +416,7 @@ def test_steady_state_runs_make_no_cpp_heap_allocation(tmp_path, tier: str) -> N
     for run, per_feed in counts.items():
         assert [min(c) for c in per_feed] == [0] * len(per_feed), \
             f"{run}: C++ heap allocations per steady-state run, per input shape and round: {per_feed}"
-    assert len(counts) == 22
+    assert len(counts) == 24  # 12 (net, precision) pairs at 1 and 2 threads
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="LD_PRELOAD allocation counter (glibc)")

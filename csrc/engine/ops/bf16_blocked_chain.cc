@@ -48,16 +48,27 @@ class Bf16ImageChainLayer : public Layer {
   void run(const std::vector<const Value*>& in, const std::vector<Value*>& out) const override {
     const int64_t N = batch(in);
     Value& y = *out[0];
+    if (N == 0) return;  // an empty batch: nothing to run, nothing to write
     if (N == 1) {  // nothing to split: the body on the inputs themselves
       Subgraph::Run run(body_);
       run(in);
       std::memcpy(y.data<void>(), run.output(0).data<void>(), y.nbytes());
       return;
     }
-    // One image of each input, borrowed in place (the body copies it in).
-    std::vector<Value> slices(in.size());
-    std::vector<const Value*> args(in.size());
-    Shape shape;
+    // One image of each input, borrowed in place (the body copies it in);
+    // the views live in this thread's storage, kept from run to run so a
+    // steady-state run allocates nothing (no chain runs inside another).
+    thread_local std::vector<Value> slices;
+    thread_local std::vector<const Value*> args;
+    thread_local Shape shape;
+    slices.resize(in.size());
+    args.resize(in.size());
+    struct Release {  // the views let go on every path out (a throwing body included)
+      std::vector<Value>& views;
+      ~Release() {
+        for (Value& v : views) v.release_borrowed();
+      }
+    } release{slices};
     Subgraph::Run run(body_);
     const size_t y_image = y.nbytes() / static_cast<size_t>(N);
     for (int64_t n = 0; n < N; ++n) {
@@ -77,7 +88,6 @@ class Bf16ImageChainLayer : public Layer {
       }
       std::memcpy(static_cast<char*>(y.data<void>()) + n * y_image, piece.data<void>(), y_image);
     }
-    for (Value& s : slices) s.release_borrowed();
   }
 
   std::string describe() const override {

@@ -47,17 +47,20 @@ Subgraph::Run::Run(const Subgraph& graph) : graph_(graph) {
   {
     std::lock_guard<std::mutex> lock(graph.mutex_);
     if (!graph.pool_.empty()) {
-      state_ = std::move(graph.pool_.back());
+      slot_ = std::move(graph.pool_.back());
       graph.pool_.pop_back();
     }
   }
-  // Only inputs and outputs are read after a run, so buffers may be shared.
-  if (!state_) state_ = graph.executor_.make_state(/*share_buffers=*/true);
+  if (!slot_) {
+    slot_.reset(new Slot);
+    // Only inputs and outputs are read after a run, so buffers may be shared.
+    slot_->state = graph.executor_.make_state(/*share_buffers=*/true);
+  }
 }
 
 Subgraph::Run::~Run() {
   std::lock_guard<std::mutex> lock(graph_.mutex_);
-  graph_.pool_.push_back(std::move(state_));
+  graph_.pool_.push_back(std::move(slot_));
 }
 
 namespace {
@@ -138,39 +141,45 @@ void Subgraph::Run::timed(const std::vector<const Value*>& inputs, const std::st
   } enter(clock, scope);
   const Executor& ex = graph_.executor_;
   std::vector<double> seconds(ex.network().nodes().size(), 0.0);
-  const std::vector<Executor::Input> in = bound(inputs);
+  const std::vector<Executor::Input>& in = bound(inputs);
   try {
-    ex.run_timed(*state_, in, seconds, clock.thread_cpu());
+    ex.run_timed(*slot_->state, in, seconds, clock.thread_cpu());
   } catch (const InvalidArgument& e) {
     throw InvalidArgument(graph_.where_ + e.what());
   }
   clock.record(clock.scope_, ex, seconds);
 }
 
-std::vector<Executor::Input> Subgraph::Run::bound(const std::vector<const Value*>& inputs) const {
+const std::vector<Executor::Input>& Subgraph::Run::bound(const std::vector<const Value*>& inputs) {
   const std::vector<int>& ids = graph_.executor_.network().inputs();
   if (inputs.size() != ids.size()) {
     throw InvalidArgument(graph_.where_ + "takes " + std::to_string(ids.size()) + " inputs, given " +
                           std::to_string(inputs.size()));
   }
-  std::vector<Executor::Input> out(ids.size());
+  std::vector<Executor::Input>& out = slot_->inputs;
+  out.resize(ids.size());
   for (size_t i = 0; i < ids.size(); ++i) {
-    out[i] = {ids[i], inputs[i]->dtype(), inputs[i]->shape(), inputs[i]->numel() ? inputs[i]->data<void>() : nullptr};
+    Executor::Input& in = out[i];
+    in.tensor = ids[i];
+    in.dtype = inputs[i]->dtype();
+    in.shape.assign(inputs[i]->shape().begin(), inputs[i]->shape().end());
+    in.data = inputs[i]->numel() ? inputs[i]->data<void>() : nullptr;
+    in.borrow = false;
   }
   return out;
 }
 
 void Subgraph::Run::run(const std::vector<const Value*>& inputs, const Executor::Observer& observer) {
-  const std::vector<Executor::Input> in = bound(inputs);
+  const std::vector<Executor::Input>& in = bound(inputs);
   try {
-    graph_.executor_.run(*state_, in, observer);
+    graph_.executor_.run(*slot_->state, in, observer);
   } catch (const InvalidArgument& e) {
     throw InvalidArgument(graph_.where_ + e.what());
   }
 }
 
 const Value& Subgraph::Run::output(size_t i) const {
-  return graph_.executor_.value(*state_, graph_.executor_.network().outputs().at(i));
+  return graph_.executor_.value(*slot_->state, graph_.executor_.network().outputs().at(i));
 }
 
 void copy_value(const Value& from, Value& to) {

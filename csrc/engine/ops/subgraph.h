@@ -96,6 +96,13 @@ class BranchClock {
 };
 
 class Subgraph {
+  // A pooled run's storage: the executor's state and the inputs bound to
+  // it, both reused by the next run that takes the slot (no allocation).
+  struct Slot {
+    std::unique_ptr<Executor::State> state;
+    std::vector<Executor::Input> inputs;
+  };
+
  public:
   // Compiles `graph` (the attribute `attr` of `node`); a subgraph whose op has
   // no layer is refused as the executor refuses one at the top level.
@@ -129,16 +136,17 @@ class Subgraph {
    private:
     void run(const std::vector<const Value*>& inputs, const Executor::Observer& observer);
     void timed(const std::vector<const Value*>& inputs, const std::string& scope, BranchClock& clock);
-    std::vector<Executor::Input> bound(const std::vector<const Value*>& inputs) const;
+    // The slot's inputs set to `inputs` (their capacity kept from earlier runs).
+    const std::vector<Executor::Input>& bound(const std::vector<const Value*>& inputs);
     const Subgraph& graph_;
-    std::unique_ptr<Executor::State> state_;
+    std::unique_ptr<Slot> slot_;
   };
 
  private:
   std::string where_;  // "node 'name' (Op): then_branch: ", for errors
   Executor executor_;
   mutable std::mutex mutex_;
-  mutable std::vector<std::unique_ptr<Executor::State>> pool_;
+  mutable std::vector<std::unique_ptr<Slot>> pool_;
 };
 
 // The subgraph under attribute `attr` of `node`; InvalidArgument naming both
