@@ -6,7 +6,8 @@
 // batch 8) going to memory and back. Inputs: the chain's activations read
 // from outside it (each [N, ...]); output: the one tensor read after it
 // ([N, ...]). Each image's slice of every input is handed to the body as a
-// batch of one and its output copied into the image's slice of the output.
+// batch of one, read in place (Subgraph::Run::borrowing), and its output
+// copied into the image's slice of the output.
 // Every layer of the body computes an image from that image alone with the
 // same operations at any batch (abi/nchw16c_bf16.h; the partitions split
 // pixels and blocks, never a sum), so the output has the unchained run's
@@ -51,11 +52,11 @@ class Bf16ImageChainLayer : public Layer {
     if (N == 0) return;  // an empty batch: nothing to run, nothing to write
     if (N == 1) {  // nothing to split: the body on the inputs themselves
       Subgraph::Run run(body_);
-      run(in);
+      run.borrowing(in);
       std::memcpy(y.data<void>(), run.output(0).data<void>(), y.nbytes());
       return;
     }
-    // One image of each input, borrowed in place (the body copies it in);
+    // One image of each input, a view the body reads in place;
     // the views live in this thread's storage, kept from run to run so a
     // steady-state run allocates nothing (no chain runs inside another).
     thread_local std::vector<Value> slices;
@@ -80,7 +81,7 @@ class Bf16ImageChainLayer : public Layer {
         slices[i].borrow(x.dtype(), shape, static_cast<const char*>(x.data<void>()) + n * image);
         args[i] = &slices[i];
       }
-      run(args);
+      run.borrowing(args);
       const Value& piece = run.output(0);
       if (piece.nbytes() != y_image) {
         throw InvalidArgument(prefix_ + "the body gave " + std::to_string(piece.nbytes()) + " bytes for one image, " +

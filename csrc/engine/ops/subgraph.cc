@@ -59,6 +59,7 @@ Subgraph::Run::Run(const Subgraph& graph) : graph_(graph) {
 }
 
 Subgraph::Run::~Run() {
+  graph_.executor_.release_inputs(*slot_->state);  // what borrowing() read in place
   std::lock_guard<std::mutex> lock(graph_.mutex_);
   graph_.pool_.push_back(std::move(slot_));
 }
@@ -119,6 +120,12 @@ void Subgraph::Run::operator()(const std::vector<const Value*>& inputs) {
   run(inputs, nullptr);
 }
 
+void Subgraph::Run::borrowing(const std::vector<const Value*>& inputs) {
+  BranchTap::NoneScope untapped;
+  BranchClock::NoneScope untimed;
+  run(inputs, nullptr, /*borrow=*/true);
+}
+
 void Subgraph::Run::tapped(const std::vector<const Value*>& inputs, const std::string& scope) {
   if (BranchClock* clock = BranchClock::current()) return timed(inputs, scope, *clock);
   const BranchTap* outer = BranchTap::current();
@@ -150,7 +157,7 @@ void Subgraph::Run::timed(const std::vector<const Value*>& inputs, const std::st
   clock.record(clock.scope_, ex, seconds);
 }
 
-const std::vector<Executor::Input>& Subgraph::Run::bound(const std::vector<const Value*>& inputs) {
+const std::vector<Executor::Input>& Subgraph::Run::bound(const std::vector<const Value*>& inputs, bool borrow) {
   const std::vector<int>& ids = graph_.executor_.network().inputs();
   if (inputs.size() != ids.size()) {
     throw InvalidArgument(graph_.where_ + "takes " + std::to_string(ids.size()) + " inputs, given " +
@@ -164,13 +171,13 @@ const std::vector<Executor::Input>& Subgraph::Run::bound(const std::vector<const
     in.dtype = inputs[i]->dtype();
     in.shape.assign(inputs[i]->shape().begin(), inputs[i]->shape().end());
     in.data = inputs[i]->numel() ? inputs[i]->data<void>() : nullptr;
-    in.borrow = false;
+    in.borrow = borrow;
   }
   return out;
 }
 
-void Subgraph::Run::run(const std::vector<const Value*>& inputs, const Executor::Observer& observer) {
-  const std::vector<Executor::Input>& in = bound(inputs);
+void Subgraph::Run::run(const std::vector<const Value*>& inputs, const Executor::Observer& observer, bool borrow) {
+  const std::vector<Executor::Input>& in = bound(inputs, borrow);
   try {
     graph_.executor_.run(*slot_->state, in, observer);
   } catch (const InvalidArgument& e) {

@@ -127,6 +127,9 @@ class Subgraph {
     // in). The outputs stay readable until the next call or the Run's end.
     // Nothing it runs is tapped (Loop's and Scan's bodies).
     void operator()(const std::vector<const Value*>& inputs);
+    // The same, reading the inputs in place where Executor::Input::borrow
+    // allows (the caller keeps them alive until the Run ends or runs again).
+    void borrowing(const std::vector<const Value*>& inputs);
     // The same, for an If's branch: with a BranchTap on this thread, every
     // tensor the branch computes goes to it under its scope + `scope`; with
     // a BranchClock, every layer is timed into it under that scope.
@@ -134,10 +137,10 @@ class Subgraph {
     const Value& output(size_t i) const;
 
    private:
-    void run(const std::vector<const Value*>& inputs, const Executor::Observer& observer);
+    void run(const std::vector<const Value*>& inputs, const Executor::Observer& observer, bool borrow = false);
     void timed(const std::vector<const Value*>& inputs, const std::string& scope, BranchClock& clock);
     // The slot's inputs set to `inputs` (their capacity kept from earlier runs).
-    const std::vector<Executor::Input>& bound(const std::vector<const Value*>& inputs);
+    const std::vector<Executor::Input>& bound(const std::vector<const Value*>& inputs, bool borrow = false);
     const Subgraph& graph_;
     std::unique_ptr<Slot> slot_;
   };
