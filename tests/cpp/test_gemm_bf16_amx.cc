@@ -294,8 +294,7 @@ TEST(AmxBf16Emulated, TileEpilogueEqualsTheAmxOrderBiasedAndClipped) {
 // Right weights over many column tiles (a Linear layer: C = X W + bias,
 // then Gelu): several tiles per call with a short last one, several column
 // chunks (K past 2048: a chunk of 4 tiles), several row blocks (parallel
-// runs split M), M = 1 and M not a multiple of 16, K not a multiple of 32,
-// K >= 512 (the kernel's k-blocked order: tile groups, a short last block);
+// runs split M), M = 1 and M not a multiple of 16, K not a multiple of 32;
 // the bias as one residual row (row stride 0, offset per tile), a clip, and
 // the Gelu applied to each finished block: == the AMX order, then + bias,
 // clipped, then the same unary kernel over the whole output.
@@ -311,8 +310,7 @@ TEST(AmxBf16Emulated, ColumnRunsEqualTheAmxOrderWithBiasAndGelu) {
                         {33, 161, 2100, true, true, true}, {16, 64, 1, false, false, false},
                         // serial, 2 row blocks (224 rows at K = 2200) x 3 column chunks
                         {230, 300, 2200, false, false, true},
-                        // the k-blocked order (K >= 512): 13 tiles per call in groups of 7 + 6, k
-                        // blocks 128 + 128 + 48 pairs, a 17-row panel; exactly 2 blocks (K 512, 511), 8 rows
+                        // 13 tiles per call at K = 600 with a 17-row panel; K 512 / 511 (256 pairs), 8 rows
                         {49, 650, 600, false, true, true}, {40, 100, 512, true, false, true},
                         {8, 300, 511, false, false, false}};
   for (const k::GemmBf16Kernel* kernel : amx_kernels()) {

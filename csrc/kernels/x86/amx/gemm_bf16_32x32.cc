@@ -13,22 +13,12 @@
 // A call covers t.col_tiles column tiles side by side (one A row panel, B
 // panels t.b_panel elements apart: a GEMM's row panel against a run of
 // weight panels), configuring and releasing the tiles once, not per tile.
-// Per tile, C starts at zero in tmm0-3 (per block of 16 pairs TDPBF16PS adds
-// (even sum + odd sum) to C); then the four tiles go through a 32 x 32 FP32
-// buffer to the valid part of the output (stored, or added with one FP32 add
-// when accumulate), with the tile epilogue (bias, residual, clip) of the
-// contract, 16 columns per AVX-512 step (the emulated twin:
-// kernels/x86/emulation/avx512.h).
-// Loop order. Short k (pairs < 2 * kKBlock): per column tile, C stays in
-// tmm0-3 over the whole of k. Longer k (K >= 512): the A rows are walked in
-// k blocks of kKBlock pairs (32 rows x 512 B = 16 KiB, kept in L1), and each
-// block runs over a group of up to kGroupTiles column tiles before the next
-// block, their C tiles parked in a 32 KiB FP32 buffer between blocks (stored
-// and loaded back exactly); before, A's whole rows (48-192 KiB at BERT's k)
-// came back from L2 for every column tile (RESULTS.md section 214: BERT-base's
-// k = 768 shapes 1.1-1.4x the GMAC/s in a probe of the chunk loop). Each
-// output still takes its 16-pair blocks in ascending order, so the bits are
-// those of the first order.
+// Per tile, C starts at zero in tmm0-3 and stays there over the whole of k
+// (per block of 16 pairs TDPBF16PS adds (even sum + odd sum) to C); then
+// the four tiles go through a 32 x 32 FP32 buffer to the valid part of the
+// output (stored, or added with one FP32 add when accumulate), with the tile
+// epilogue (bias, residual, clip) of the contract, 16 columns per AVX-512
+// step (the emulated twin: kernels/x86/emulation/avx512.h).
 //
 // Compiled twice from this text (kernels/x86/amx/amx_tile.h): natively in
 // the library (namespace amx) and against amx_emulation.h in the tests
@@ -49,45 +39,17 @@ constexpr int kPairBlock = 16;  // pairs per tdpbf16ps (64 B of A per row)
 constexpr int kBStride = 32 * 4;  // bytes per pair row of the B panel
 constexpr int kTileCols = 32;     // C columns per tile (the B panel's width)
 
-constexpr int64_t kKBlock = 128;  // pairs per k block (a multiple of kPairBlock)
-constexpr int kGroupTiles = 8;     // column tiles per k-blocked group (4 KiB of C each)
-
 template <bool kTwoRows>
-void zero_c() {
+void dot_tiles(const Bf16Tile& t, const uint16_t* b_panel, float* acc) {
   INT8RT_TILE_ZERO(0);
   INT8RT_TILE_ZERO(1);
   if constexpr (kTwoRows) {
     INT8RT_TILE_ZERO(2);
     INT8RT_TILE_ZERO(3);
   }
-}
-
-template <bool kTwoRows>
-void load_c(const float* acc) {
-  INT8RT_TILE_LOADD(0, acc, kBStride);
-  INT8RT_TILE_LOADD(1, acc + 16, kBStride);
-  if constexpr (kTwoRows) {
-    INT8RT_TILE_LOADD(2, acc + 16 * 32, kBStride);
-    INT8RT_TILE_LOADD(3, acc + 16 * 32 + 16, kBStride);
-  }
-}
-
-template <bool kTwoRows>
-void store_c(float* acc) {
-  INT8RT_TILE_STORED(0, acc, kBStride);
-  INT8RT_TILE_STORED(1, acc + 16, kBStride);
-  if constexpr (kTwoRows) {
-    INT8RT_TILE_STORED(2, acc + 16 * 32, kBStride);
-    INT8RT_TILE_STORED(3, acc + 16 * 32 + 16, kBStride);
-  }
-}
-
-// C (tmm0-3) += the pairs [p0, p1) of A's rows times the B panel's.
-template <bool kTwoRows>
-void dot_steps(const Bf16Tile& t, const uint16_t* b_panel, int64_t p0, int64_t p1) {
   const long a_stride = static_cast<long>(t.a_ld) * 2;
   const uint16_t* a1 = t.a + 16 * t.a_ld;
-  for (int64_t p = p0; p < p1; p += kPairBlock) {
+  for (int64_t p = 0; p < t.pairs; p += kPairBlock) {
     const uint16_t* b = b_panel + p * 64;  // 32 columns x 2 BF16 per pair
     INT8RT_TILE_LOADD(4, t.a + 2 * p, a_stride);
     INT8RT_TILE_LOADD(6, b, kBStride);
@@ -100,27 +62,11 @@ void dot_steps(const Bf16Tile& t, const uint16_t* b_panel, int64_t p0, int64_t p
       INT8RT_TILE_DPBF16PS(3, 5, 7);
     }
   }
-}
-
-template <bool kTwoRows>
-void dot_tiles(const Bf16Tile& t, const uint16_t* b_panel, float* acc) {
-  zero_c<kTwoRows>();
-  dot_steps<kTwoRows>(t, b_panel, 0, t.pairs);
-  store_c<kTwoRows>(acc);
-}
-
-// Column tiles [q0, q1) (at most kGroupTiles) in k blocks: acc[q - q0] holds
-// tile q's C between blocks.
-template <bool kTwoRows>
-void dot_group(const Bf16Tile& t, int q0, int q1, float* acc) {
-  for (int64_t p0 = 0; p0 < t.pairs; p0 += kKBlock) {
-    const int64_t p1 = p0 + kKBlock < t.pairs ? p0 + kKBlock : t.pairs;
-    for (int q = q0; q < q1; ++q) {
-      float* c = acc + (q - q0) * kTileCols * kTileCols;
-      p0 == 0 ? zero_c<kTwoRows>() : load_c<kTwoRows>(c);
-      dot_steps<kTwoRows>(t, t.b + q * t.b_panel, p0, p1);
-      store_c<kTwoRows>(c);
-    }
+  INT8RT_TILE_STORED(0, acc, kBStride);
+  INT8RT_TILE_STORED(1, acc + 16, kBStride);
+  if constexpr (kTwoRows) {
+    INT8RT_TILE_STORED(2, acc + 16 * 32, kBStride);
+    INT8RT_TILE_STORED(3, acc + 16 * 32 + 16, kBStride);
   }
 }
 
@@ -154,26 +100,12 @@ void gemm_bf16_32x32(const Bf16Tile& t) {
   const int m1 = t.rows - m0;
   const int tiles = t.col_tiles > 1 ? t.col_tiles : 1;
   configure_2x2(m0, m1, 64);
-  auto store = [&](int q, const float* acc) {
+  alignas(64) float acc[32 * 32];
+  for (int q = 0; q < tiles; ++q) {
+    const uint16_t* b = t.b + q * t.b_panel;
+    m1 > 0 ? dot_tiles<true>(t, b, acc) : dot_tiles<false>(t, b, acc);
     store_tile(t, acc, t.c + q * kTileCols, t.residual ? t.residual + q * kTileCols : nullptr,
                q + 1 < tiles ? kTileCols : t.cols);
-  };
-  if (tiles > 1 && t.pairs >= 2 * kKBlock) {
-    alignas(64) float acc[kGroupTiles * kTileCols * kTileCols];
-    const int groups = (tiles + kGroupTiles - 1) / kGroupTiles;
-    const int per = (tiles + groups - 1) / groups;  // even groups: each reuses its A block per tile
-    for (int q0 = 0; q0 < tiles; q0 += per) {
-      const int q1 = q0 + per < tiles ? q0 + per : tiles;
-      m1 > 0 ? dot_group<true>(t, q0, q1, acc) : dot_group<false>(t, q0, q1, acc);
-      for (int q = q0; q < q1; ++q) store(q, acc + (q - q0) * kTileCols * kTileCols);
-    }
-  } else {
-    alignas(64) float acc[kTileCols * kTileCols];
-    for (int q = 0; q < tiles; ++q) {
-      const uint16_t* b = t.b + q * t.b_panel;
-      m1 > 0 ? dot_tiles<true>(t, b, acc) : dot_tiles<false>(t, b, acc);
-      store(q, acc);
-    }
   }
   INT8RT_TILE_RELEASE();
 }
