@@ -30,7 +30,8 @@ namespace {
 // without VDIVPS (the divide bound Gelu's throughput: RESULTS.md section
 // 209): VRCP14PS (relative error < 2^-14), then two Newton steps
 // y + y (1 - b y) with FMAs, which give the quotient's rounding for every b
-// there but 2 - 2^-23 (one ulp low: y = 0.5), set apart. Checked over every
+// there but 2 - 2^-23 (one ulp low: y = 0.5), set apart (erf's result there
+// is the same either way; u is kept the division's bits). Checked over every
 // float in [1, 3.95] against the avx2 tier's division on the CPU that runs
 // tests/test_erf_reciprocal.py (the Newton steps start from that CPU's
 // VRCP14PS: a CPU whose estimates differed would show there).
