@@ -309,7 +309,10 @@ TEST(AmxBf16Emulated, ColumnRunsEqualTheAmxOrderWithBiasAndGelu) {
                         {70, 40, 100, true, false, true},  {17, 300, 2200, false, false, true},
                         {33, 161, 2100, true, true, true}, {16, 64, 1, false, false, false},
                         // serial, 2 row blocks (224 rows at K = 2200) x 3 column chunks
-                        {230, 300, 2200, false, false, true}};
+                        {230, 300, 2200, false, false, true},
+                        // 13 tiles per call at K = 600 with a 17-row panel; K 512 / 511 (256 pairs), 8 rows
+                        {49, 650, 600, false, true, true}, {40, 100, 512, true, false, true},
+                        {8, 300, 511, false, false, false}};
   for (const k::GemmBf16Kernel* kernel : amx_kernels()) {
     for (const Case& cs : cases) {
       const int M = cs.M, N = cs.N, K = cs.K;

@@ -26,6 +26,24 @@ namespace x86 {
 namespace avx512 {
 namespace {
 
+// 1 / b for b in [1, 3.95] (erf16's clamped argument), correctly rounded
+// without VDIVPS (the divide bound Gelu's throughput: RESULTS.md section
+// 209): VRCP14PS (relative error < 2^-14), then two Newton steps
+// y + y (1 - b y) with FMAs, which give the quotient's rounding for every b
+// there but 2 - 2^-23 (one ulp low: y = 0.5), set apart (erf's result there
+// is the same either way; u is kept the division's bits). Checked over every
+// float in [1, 3.95] against the avx2 tier's division on the CPU that runs
+// tests/test_erf_reciprocal.py (the Newton steps start from that CPU's
+// VRCP14PS: a CPU whose estimates differed would show there).
+inline __m512 recip_1_to_395(__m512 b) {
+  const __m512 one = _mm512_set1_ps(1.f);
+  __m512 y = _mm512_rcp14_ps(b);
+  y = _mm512_fmadd_ps(y, _mm512_fnmadd_ps(b, y, one), y);
+  y = _mm512_fmadd_ps(y, _mm512_fnmadd_ps(b, y, one), y);
+  const __mmask16 odd_one = _mm512_cmp_ps_mask(b, _mm512_set1_ps(0x1.fffffep+0f), _CMP_EQ_OQ);
+  return _mm512_mask_mov_ps(y, odd_one, _mm512_set1_ps(0x1.000002p-1f));
+}
+
 // erf(z) for 16 lanes, NaN lanes unspecified (the callers handle them).
 inline __m512 erf16(__m512 z) {
   const __m512 one = _mm512_set1_ps(1.f);
@@ -42,7 +60,7 @@ inline __m512 erf16(__m512 z) {
   const __m512 small = _mm512_mul_ps(a, p);
   // 1 <= |z| < 3.95: 1 - exp(-b^2) * Q(1 / b), b = |z| clamped to [1, 3.95]
   const __m512 b = _mm512_min_ps(_mm512_max_ps(a, one), _mm512_set1_ps(3.95f));
-  const __m512 u = _mm512_div_ps(one, b);
+  const __m512 u = recip_1_to_395(b);  // 1 / b, its bits
   __m512 q = _mm512_set1_ps(-0.018275469541549683f);
   q = _mm512_fmadd_ps(q, u, _mm512_set1_ps(0.12281397730112076f));
   q = _mm512_fmadd_ps(q, u, _mm512_set1_ps(-0.35854968428611755f));
