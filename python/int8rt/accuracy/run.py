@@ -265,10 +265,12 @@ class CalibrationRun:
         self._int8_names = auto_choice.int8_tensors(engines[first], self._network)
         sets.update(auto_choice.single_method_sets(collector, names, exact=set(),
                                                    methods=auto_choice.GLOBAL_METHODS[1:], at_range=self._at_range))
-        # the classic calibrators' thresholds, exactly (own_histograms.py): their histograms, search, no range rule
+        # the classic calibrators' thresholds, exactly (own_histograms.py): their histograms, search, no range
+        # rule; scored right after minmax, so that a set of auto's within 1% of one is that one (auto_choice.choose)
         own = self._own_fit if collector is self._fit else self._own
         if own is not None and set(names) <= set(own.names):
-            sets.update(auto_choice.single_method_sets(own, names, methods=own_histograms.OWN_LABELS))
+            sets = {first: sets.pop(first),
+                    **auto_choice.single_method_sets(own, names, methods=own_histograms.OWN_LABELS), **sets}
         self._seconds["auto_search"] = time.perf_counter() - t0
         t0 = time.perf_counter()
         # the held-out samples' float32 outputs: kept by the calibration pass,
@@ -298,7 +300,7 @@ class CalibrationRun:
         # ShuffleNetV2 (worst fold 0.549 against 0.650), and the unsigned build
         # with it was 0.916 centred cosine against 0.943 with mse
         # (RESULTS_accuracy.md, 2026-12-04 night).
-        default = auto_choice.DEFAULT_METHOD if auto_choice.DEFAULT_METHOD in sets else first
+        default = auto_choice.default_label(sets) or first
         # the float stem first, at the same thresholds, so that the forms and sets are scored with it
         stem = self._decide_float(_scales(sets[default][0]), "float stem")
         # and the float products (quiet_products.py), at the same thresholds
