@@ -97,6 +97,20 @@ def test_auto_choosing_an_own_set_builds_that_calibrators_engine(case, tmp_path,
     np.testing.assert_array_equal(engine.run({"x": x})["logits"], single.run({"x": x})["logits"])
 
 
+def test_unforced_auto_starts_from_the_mse_calibrators_engine(case, tmp_path, monkeypatch) -> None:
+    """No set clearly below the default here: auto keeps the MSE calibrator's
+    set and builds its engine; a set of auto's binning within 1% of a
+    calibrator's (percentile) is scored as that calibrator's (its twin)."""
+    single, _ = _calibrator_engine(case, str(tmp_path), "mse")
+    engine, sets = _auto_engine(case, monkeypatch)
+    choice = engine.build_report().auto_choice
+    assert choice["thresholds"] == OWN["mse"] == auto_choice.default_label(sets)
+    assert list(sets)[:4] == ["minmax", *own_histograms.OWN_LABELS]
+    assert choice["errors"]["percentile 99.99"] == choice["errors"][OWN["percentile 99.99"]]
+    x = case.eval_x[:64]
+    np.testing.assert_array_equal(engine.run({"x": x})["logits"], single.run({"x": x})["logits"])
+
+
 def test_without_the_check_the_final_thresholds_are_the_calibrators_over_every_sample(case, tmp_path,
                                                                                       monkeypatch) -> None:
     _, scales = _calibrator_engine(case, str(tmp_path), "entropy", check=False)
