@@ -4,7 +4,7 @@
 auto bins its histograms 4096 over a power-of-two range, the calibrators
 TensorRT's 2048 over the first batch's maximum, grown; run.py feeds a
 second collector with the calibrators' settings from the same batches, and
-entropy / mse / percentile searched on it (exactly, no tensor held at its
+entropy / mse / percentile searched on it (exactly; an input's LayerNorm image held at its
 range) are sets judged with auto's own. Checked on the tests' entropy-
 collapse CNN (accuracy_models.py), where the two binnings move the
 searches: with the check on (the default: every calibrator then calibrates

@@ -12,8 +12,8 @@ the network's outputs on calibration samples that no threshold saw.
    (run.py decides that first), one more set, ``auto.UNSIGNED_MSE``: MSE
    searched on the unsigned grid for those tensors (auto.py says why).
    And entropy, mse and percentile 99.99 on the same samples' histograms as
-   the classic calibrators bin them, exactly searched, no tensor held at its
-   range (own_histograms.OWN_LABELS), scored before auto's own (after
+   the classic calibrators bin them, exactly searched (own_histograms.OWN_LABELS;
+   ``at_range`` as in every set), scored before auto's own (after
    minmax): the candidates then hold every calibrator's thresholds, and a
    set of auto's within 1% of a calibrator's is that calibrator's (acc48:
    on Silero VAD's short fits the two binnings' mse, within 1% on every

@@ -253,11 +253,10 @@ class Folds:
         in auto_choice.choose)."""
         from .auto import method_amax, options, tensor_label
         from .auto_choice import RANGE_METHOD, _close
-        from .own_histograms import is_own, own_source
+        from .own_histograms import own_source
 
         t0 = time.perf_counter()
-        # an own_histograms.OWN_LABELS set holds no tensor at its range (as the calibrators do)
-        per = {n: RANGE_METHOD if n in self._at_range and not is_own(label) else tensor_label(label, n in self._unsigned)
+        per = {n: RANGE_METHOD if n in self._at_range else tensor_label(label, n in self._unsigned)
                for n in self._int8_names}
         out = []
         for fold in range(FOLDS - 1):

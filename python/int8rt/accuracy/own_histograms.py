@@ -16,7 +16,9 @@ second collector with the calibrators' settings (``OWN_BINS`` /
 ``OWN_POLICY``, the IInt8Calibrator defaults) fed from the same batches by
 the builder's ``observe_last`` / ``observe_rows`` (no second float32
 pass), searches each method on it with the calibrators' own exact search
-and no tensor held at its range (the sets ``OWN_LABELS``), and judges them
+(the sets ``OWN_LABELS``; an input's linear image that a LayerNorm reads
+is held at its range in these sets too, input_range.py: there they differ
+from the calibrators' by design), and judges them
 with its own sets (auto_choice.choose). The chosen one's final thresholds
 come from the same search over every sample's histograms
 (auto_choice.apply_methods): a choice ``"entropy (calibrator's

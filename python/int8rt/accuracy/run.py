@@ -265,12 +265,12 @@ class CalibrationRun:
         self._int8_names = auto_choice.int8_tensors(engines[first], self._network)
         sets.update(auto_choice.single_method_sets(collector, names, exact=set(),
                                                    methods=auto_choice.GLOBAL_METHODS[1:], at_range=self._at_range))
-        # the classic calibrators' thresholds, exactly (own_histograms.py): their histograms, search, no range
-        # rule; scored right after minmax, so that a set of auto's within 1% of one is that one (auto_choice.choose)
+        # the classic calibrators' thresholds, exactly (own_histograms.py): their histograms and search; scored
+        # right after minmax, so that a set of auto's within 1% of one is that one (auto_choice.choose)
         own = self._own_fit if collector is self._fit else self._own
         if own is not None and set(names) <= set(own.names):
-            sets = {first: sets.pop(first),
-                    **auto_choice.single_method_sets(own, names, methods=own_histograms.OWN_LABELS), **sets}
+            sets = {first: sets.pop(first), **auto_choice.single_method_sets(
+                own, names, methods=own_histograms.OWN_LABELS, at_range=self._at_range), **sets}
         self._seconds["auto_search"] = time.perf_counter() - t0
         t0 = time.perf_counter()
         # the held-out samples' float32 outputs: kept by the calibration pass,
