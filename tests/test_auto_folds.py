@@ -10,11 +10,14 @@ from onnx import TensorProto, helper, numpy_helper
 
 import int8rt
 from int8rt._numerics import scale_from_amax
-from int8rt.accuracy import auto_choice, crossval
+from int8rt.accuracy import auto_choice, crossval, own_histograms
+from int8rt.accuracy.auto import OWN_SUFFIX
 from int8rt.accuracy.auto_choice import FOLD_GAIN, _Errors, choose
 from int8rt.accuracy.taps import WholeBatch
 from int8rt.calib import Collector
 from int8rt.calibrator import AUTO_NUM_BINS, AUTO_POLICY
+
+MSE = auto_choice.DEFAULT_METHOD + OWN_SUFFIX  # the MSE calibrator's set: the default (acc48)
 
 
 def _errors(rel: float, n: int = 8) -> _Errors:
@@ -139,10 +142,11 @@ def test_auto_reports_the_worst_folds() -> None:
     choice = engine.build_report().auto_choice
     # the held-out choice always, and the sets that could override it
     assert choice["held_out_choice"] in choice["worst_fold_errors"]
-    assert set(choice["worst_fold_errors"]) <= set(auto_choice.GLOBAL_METHODS)
+    labels = set(auto_choice.GLOBAL_METHODS) | set(own_histograms.OWN_LABELS)  # the calibrators' sets too (acc48)
+    assert set(choice["worst_fold_errors"]) <= labels
     for label, worst in choice["worst_fold_errors"].items():
         assert worst >= choice["errors"][label] - 1e-6  # the held-out slice is one of the folds
-    assert choice["thresholds"] in auto_choice.GLOBAL_METHODS and choice["held_out_choice"] in auto_choice.GLOBAL_METHODS
+    assert choice["thresholds"] in labels and choice["held_out_choice"] in labels
     worst = choice["worst_fold_errors"]
     if choice["thresholds"] != choice["held_out_choice"]:  # step 4 overrode it: by its margin
         assert worst[choice["thresholds"]] < (1.0 - FOLD_GAIN) * worst[choice["held_out_choice"]]
@@ -179,7 +183,7 @@ def test_folds_choose_better_than_the_held_out_slice_on_unseen_images() -> None:
                 metrics.relative_l2(fp32, engine.run({"x": c.eval_x})["logits"]))
 
     (old_label, old), (new_label, new) = auto(False), auto(True)
-    assert (old_label, new_label) == ("mse", "minmax")
+    assert (old_label, new_label) == (MSE, "minmax")
     assert new <= old, (new, old)
 
 
@@ -207,8 +211,8 @@ def test_folds_that_change_no_choice_change_no_output() -> None:
 
     with_folds, without = auto(True), auto(False)
     choice = dict(with_folds.build_report().auto_choice)
-    assert choice.pop("held_out_choice") == choice["thresholds"] == "mse"
-    assert "mse" in choice.pop("worst_fold_errors")
+    assert choice.pop("held_out_choice") == choice["thresholds"] == MSE
+    assert MSE in choice.pop("worst_fold_errors")
     assert choice == without.build_report().auto_choice  # every other decision and error alike
     x = np.concatenate([c.calib[96:], c.eval_x])
     assert np.array_equal(with_folds.run({"x": x})["logits"], without.run({"x": x})["logits"])
