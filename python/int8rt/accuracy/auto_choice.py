@@ -13,11 +13,12 @@ the network's outputs on calibration samples that no threshold saw.
    searched on the unsigned grid for those tensors (auto.py says why).
    And entropy, mse and percentile 99.99 on the same samples' histograms as
    the classic calibrators bin them, exactly searched (own_histograms.OWN_LABELS;
-   ``at_range`` as in every set), scored before auto's own (after
-   minmax): the candidates then hold every calibrator's thresholds, and a
-   set of auto's within 1% of a calibrator's is that calibrator's (acc48:
-   on Silero VAD's short fits the two binnings' mse, within 1% on every
-   tensor, streamed 0.868 / 0.895 on the left-out clips). A
+   ``at_range`` as in every set): the candidates then hold every
+   calibrator's thresholds; a chosen set of auto's binning whose
+   calibrator's set is its twin (below) gets the calibrator's thresholds
+   (own_histograms.twin_methods; acc48: on Silero VAD's short fits the two
+   binnings' mse, within 1% on every tensor, streamed 0.868 / 0.895 on the
+   left-out clips). A
    set whose thresholds on the
    tensors the engine holds in int8 are all within 1% of a set already
    scored is not built again (it would quantize alike; it takes that
@@ -28,8 +29,7 @@ the network's outputs on calibration samples that no threshold saw.
    whole stream, ``taps.spread``). Without the accuracy check they then set the
    final thresholds like every other sample: the chosen method is applied
    to histograms of every sample (:func:`apply_methods`, run.py).
-3. The choice is ``DEFAULT_METHOD`` (mse; the MSE calibrator's own set
-   where it was made, :func:`default_label`), unless another set's outputs
+3. The choice is ``DEFAULT_METHOD`` (mse), unless another set's outputs
    are *clearly* closer to float32 there: lower by ``MIN_GAIN`` in
    relative L2 over all outputs (each weighted by the inverse of its
    float32 energy, so that every output counts alike), and by a paired
@@ -120,7 +120,7 @@ from .metrics import looks_like_class_scores
 from .state_loop import LOOP_SAMPLES, closed_loop
 from .taps import Samples, WholeBatch, batches, fp32_tap_engine, rows, spread
 
-__all__ = ["apply_methods", "CHOICE_SAMPLES", "Choice", "DEFAULT_METHOD", "default_label", "FIT_SAMPLES", "FOLD_GAIN", "GLOBAL_METHODS",
+__all__ = ["apply_methods", "CHOICE_SAMPLES", "Choice", "DEFAULT_METHOD", "FIT_SAMPLES", "FOLD_GAIN", "GLOBAL_METHODS",
            "MIN_GAIN", "RANGE_METHOD", "Scorer", "T_LEVEL", "choose", "judge_for", "loop_judge_for", "worst_fold"]
 
 logger = logging.getLogger("int8rt")
@@ -549,13 +549,6 @@ def loop_judge_for(network: Any, held: Optional[Samples], batch_size: int,
     return Scorer(network, loop, batch_size, feedback=feedback) if len(loop) > 1 else None
 
 
-def default_label(sets: Mapping[str, Any]) -> Optional[str]:
-    """The set step 3 starts from: ``DEFAULT_METHOD`` on the calibrators'
-    histograms (own_histograms.py: exactly the MSE calibrator's thresholds)
-    where that set was made, else ``DEFAULT_METHOD``; None without either."""
-    return next((k for k in (DEFAULT_METHOD + OWN_SUFFIX, DEFAULT_METHOD) if k in sets), None)
-
-
 def choose(build: Any, sets: Mapping[str, tuple[Thresholds, Methods]], int8_names: set[str], judge: Scorer,
            engines: Optional[dict[str, Any]] = None, folds: Any = None) -> Choice:
     """Steps 2-4 (module docstring) over ``sets`` (label -> (thresholds,
@@ -576,7 +569,7 @@ def choose(build: Any, sets: Mapping[str, tuple[Thresholds, Methods]], int8_name
         if label not in engines:
             engines[label] = build({n: scale_from_amax(a) for n, a in amaxes.items()})
         errors[label] = judge(engines[label])
-    start = default_label(sets) or min(sets, key=lambda k: errors[k].relative_l2)
+    start = DEFAULT_METHOD if DEFAULT_METHOD in sets else min(sets, key=lambda k: errors[k].relative_l2)
     challengers = [k for k in sets if errors[k].clearly_below(errors[start])]
     if challengers:
         start = min(challengers, key=lambda k: errors[k].relative_l2)

@@ -265,12 +265,11 @@ class CalibrationRun:
         self._int8_names = auto_choice.int8_tensors(engines[first], self._network)
         sets.update(auto_choice.single_method_sets(collector, names, exact=set(),
                                                    methods=auto_choice.GLOBAL_METHODS[1:], at_range=self._at_range))
-        # the classic calibrators' thresholds, exactly (own_histograms.py): their histograms and search; scored
-        # right after minmax, so that a set of auto's within 1% of one is that one (auto_choice.choose)
+        # the classic calibrators' thresholds, exactly (own_histograms.py): their histograms and search
         own = self._own_fit if collector is self._fit else self._own
         if own is not None and set(names) <= set(own.names):
-            sets = {first: sets.pop(first), **auto_choice.single_method_sets(
-                own, names, methods=own_histograms.OWN_LABELS, at_range=self._at_range), **sets}
+            sets.update(auto_choice.single_method_sets(own, names, methods=own_histograms.OWN_LABELS,
+                                                       at_range=self._at_range))
         self._seconds["auto_search"] = time.perf_counter() - t0
         t0 = time.perf_counter()
         # the held-out samples' float32 outputs: kept by the calibration pass,
@@ -300,7 +299,7 @@ class CalibrationRun:
         # ShuffleNetV2 (worst fold 0.549 against 0.650), and the unsigned build
         # with it was 0.916 centred cosine against 0.943 with mse
         # (RESULTS_accuracy.md, 2026-12-04 night).
-        default = auto_choice.default_label(sets) or first
+        default = auto_choice.DEFAULT_METHOD if auto_choice.DEFAULT_METHOD in sets else first
         # the float stem first, at the same thresholds, so that the forms and sets are scored with it
         stem = self._decide_float(_scales(sets[default][0]), "float stem")
         # and the float products (quiet_products.py), at the same thresholds
@@ -323,12 +322,14 @@ class CalibrationRun:
         chosen = self._redecide_unsigned(choice, default)
         if self._parts:
             choice, chosen = self._choose_parts(choice, sets, chosen)
-        # the chosen method's exact search, over every sample's histograms
+        # the chosen method's exact search, over every sample's histograms (the calibrator's where its set
+        # is the chosen one's twin: own_histograms.twin_methods)
+        label, self._methods = own_histograms.twin_methods(choice, self._methods)
         amaxes = auto_choice.apply_methods(session.collector, self._methods, self._int8_names, choice.amaxes,
                                            own=self._own)
         if chosen is not None and all(amaxes[n] == choice.amaxes[n] for n in self._int8_names if n in amaxes):
             self._plain = (_scales(choice.amaxes), *chosen)  # the same engine
-        self._auto["thresholds"] = choice.label
+        self._auto["thresholds"] = label
         if self._judge.groups is not None:
             self._auto["recording_errors"] = {k: {g: round(v, 6) for g, v in group_errors(e).items()}
                                               for k, e in choice.errors.items()}
