@@ -11,13 +11,11 @@ from onnx import TensorProto, helper, numpy_helper
 import int8rt
 from int8rt._numerics import scale_from_amax
 from int8rt.accuracy import auto_choice, crossval, own_histograms
-from int8rt.accuracy.auto import OWN_SUFFIX
 from int8rt.accuracy.auto_choice import FOLD_GAIN, _Errors, choose
 from int8rt.accuracy.taps import WholeBatch
 from int8rt.calib import Collector
 from int8rt.calibrator import AUTO_NUM_BINS, AUTO_POLICY
 
-MSE = auto_choice.DEFAULT_METHOD + OWN_SUFFIX  # the MSE calibrator's set: the default (acc48)
 
 
 def _errors(rel: float, n: int = 8) -> _Errors:
@@ -183,7 +181,7 @@ def test_folds_choose_better_than_the_held_out_slice_on_unseen_images() -> None:
                 metrics.relative_l2(fp32, engine.run({"x": c.eval_x})["logits"]))
 
     (old_label, old), (new_label, new) = auto(False), auto(True)
-    assert (old_label, new_label) == (MSE, "minmax")
+    assert (old_label, new_label) == ("mse", "minmax")
     assert new <= old, (new, old)
 
 
@@ -211,8 +209,8 @@ def test_folds_that_change_no_choice_change_no_output() -> None:
 
     with_folds, without = auto(True), auto(False)
     choice = dict(with_folds.build_report().auto_choice)
-    assert choice.pop("held_out_choice") == choice["thresholds"] == MSE
-    assert MSE in choice.pop("worst_fold_errors")
+    assert choice.pop("held_out_choice") == choice["thresholds"] == "mse"
+    assert "mse" in choice.pop("worst_fold_errors")
     assert choice == without.build_report().auto_choice  # every other decision and error alike
     x = np.concatenate([c.calib[96:], c.eval_x])
     assert np.array_equal(with_folds.run({"x": x})["logits"], without.run({"x": x})["logits"])

@@ -1,6 +1,6 @@
 """auto decides unsigned activations before it chooses the thresholds
 (python/int8rt/accuracy/run.py, ``CalibrationRun.thresholds``): the trial
-runs at the default set's (mse, the MSE calibrator's own since acc48) thresholds, and where unsigned is kept
+runs at the default set's (mse) thresholds, and where unsigned is kept
 every set, and every fold, is scored in that form. So the mse set's
 held-out error is the unsigned trial's own, exactly (the same engine), and
 the folds' errors are those of unsigned engines. Before, the sets were
@@ -24,8 +24,7 @@ def test_sets_are_scored_in_the_unsigned_form_auto_keeps() -> None:
     choice = _auto(1)
     assert choice["unsigned_activations"].startswith("on (auto"), choice
     errors = choice["errors"]
-    # the trial's engine is the default set's: the MSE calibrator's (own_histograms.py, acc48)
-    assert errors["mse (calibrator's histogram)"] == errors["unsigned on"]
+    assert errors["mse"] == errors["unsigned on"]  # the trial's engine is the mse set's
     assert errors["unsigned on"] < errors["unsigned off"]
 
 
