@@ -325,8 +325,8 @@ class CalibrationRun:
         # the chosen method's exact search, over every sample's histograms (the calibrator's where its set
         # is the chosen one's twin: own_histograms.twin_methods)
         label, self._methods = own_histograms.twin_methods(choice, self._methods)
-        amaxes = auto_choice.apply_methods(session.collector, self._methods, self._int8_names, choice.amaxes,
-                                           own=self._own)
+        amaxes = auto_choice.apply_methods(session.collector, self._methods, self._int8_names,
+                                           choice.amaxes if label == choice.label else sets[label][0], own=self._own)
         if chosen is not None and all(amaxes[n] == choice.amaxes[n] for n in self._int8_names if n in amaxes):
             self._plain = (_scales(choice.amaxes), *chosen)  # the same engine
         self._auto["thresholds"] = label
