@@ -30,8 +30,7 @@ __all__ = ["CANDIDATES", "OWN_SUFFIX", "UNSIGNED_MSE", "method_amax", "options",
 
 # Each method the whole-network choice applies to every tensor, with its
 # options: minmax first (no search: its engine is built first, to learn
-# which tensors the engine holds in int8), mse (auto_choice.DEFAULT_METHOD;
-# the default set is its twin on the calibrators' histograms, own_histograms.py),
+# which tensors the engine holds in int8), mse (auto_choice.DEFAULT_METHOD),
 # TensorRT's current entropy. The legacy entropy (TensorRT's deprecated
 # EntropyCalibration) is not one: its search is the slowest and it is the
 # method that collapses PP-OCR cls and rec. Percentiles 99.9 and 99.999 were
