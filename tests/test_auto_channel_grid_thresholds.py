@@ -20,10 +20,8 @@ by channel, and the same outputs."""
 from __future__ import annotations
 
 import numpy as np
-import pytest
 
 import int8rt
-from int8rt.accuracy.auto import OWN_SUFFIX
 from int8rt.calibrator import AUTO_NUM_BINS, AUTO_POLICY
 from test_channel_grids import SPREAD, chain_model, H, W, plan_of
 
@@ -37,23 +35,11 @@ def _build(m: bytes, algorithm: str, **options: object) -> int8rt.Engine:
     return int8rt.build_engine(m, int8rt.BuilderConfig(calibrator=cal, **FIXED))
 
 
-@pytest.mark.parametrize("own", [False, True])
-def test_auto_choosing_mse_is_the_mse_calibrators_engine_on_per_channel_tensors(monkeypatch, own: bool) -> None:
-    """auto's sets on its own histograms only (the calibrators' sets off):
-    mse is the MSE calibrator's engine on auto's bins and range policy; with
-    them (acc48, own_histograms.py), auto still chooses mse and takes the
-    MSE calibrator's thresholds as they are where that set is mse's twin
-    (own_histograms.twin_methods), else its own binning's."""
-    from int8rt.accuracy import own_histograms
-
-    if not own:
-        monkeypatch.setattr(own_histograms, "same_settings", lambda collector: True)
+def test_auto_choosing_mse_is_the_mse_calibrators_engine_on_per_channel_tensors() -> None:
     m = chain_model(SPREAD)
     auto = _build(m, "auto")
-    label = auto.build_report().auto_choice["thresholds"]
-    assert label in (("mse", "mse" + OWN_SUFFIX) if own else ("mse",))
-    mse = (_build(m, "mse") if label != "mse" else
-           _build(m, "mse", policy=AUTO_POLICY, num_bins=AUTO_NUM_BINS))
+    assert auto.build_report().auto_choice["thresholds"] == "mse"
+    mse = _build(m, "mse", policy=AUTO_POLICY, num_bins=AUTO_NUM_BINS)
     got, want = plan_of(auto), plan_of(mse)
     per_channel = sorted(n for n, (scale, channels) in want.items() if channels.size)
     assert per_channel == ["c1", "d1", "h1", "h2"], want

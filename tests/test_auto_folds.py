@@ -10,12 +10,11 @@ from onnx import TensorProto, helper, numpy_helper
 
 import int8rt
 from int8rt._numerics import scale_from_amax
-from int8rt.accuracy import auto_choice, crossval, own_histograms
+from int8rt.accuracy import auto_choice, crossval
 from int8rt.accuracy.auto_choice import FOLD_GAIN, _Errors, choose
 from int8rt.accuracy.taps import WholeBatch
 from int8rt.calib import Collector
 from int8rt.calibrator import AUTO_NUM_BINS, AUTO_POLICY
-
 
 
 def _errors(rel: float, n: int = 8) -> _Errors:
@@ -140,11 +139,10 @@ def test_auto_reports_the_worst_folds() -> None:
     choice = engine.build_report().auto_choice
     # the held-out choice always, and the sets that could override it
     assert choice["held_out_choice"] in choice["worst_fold_errors"]
-    labels = set(auto_choice.GLOBAL_METHODS) | set(own_histograms.OWN_LABELS)  # the calibrators' sets too (acc48)
-    assert set(choice["worst_fold_errors"]) <= labels
+    assert set(choice["worst_fold_errors"]) <= set(auto_choice.GLOBAL_METHODS)
     for label, worst in choice["worst_fold_errors"].items():
         assert worst >= choice["errors"][label] - 1e-6  # the held-out slice is one of the folds
-    assert choice["thresholds"] in labels and choice["held_out_choice"] in labels
+    assert choice["thresholds"] in auto_choice.GLOBAL_METHODS and choice["held_out_choice"] in auto_choice.GLOBAL_METHODS
     worst = choice["worst_fold_errors"]
     if choice["thresholds"] != choice["held_out_choice"]:  # step 4 overrode it: by its margin
         assert worst[choice["thresholds"]] < (1.0 - FOLD_GAIN) * worst[choice["held_out_choice"]]

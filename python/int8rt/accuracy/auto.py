@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["CANDIDATES", "OWN_SUFFIX", "UNSIGNED_MSE", "method_amax", "options", "tensor_label"]
+__all__ = ["CANDIDATES", "UNSIGNED_MSE", "method_amax", "options", "tensor_label"]
 
 # Each method the whole-network choice applies to every tensor, with its
 # options: minmax first (no search: its engine is built first, to learn
@@ -52,15 +52,10 @@ CANDIDATES: tuple[tuple[str, dict[str, Any]], ...] = (
 UNSIGNED_MSE = "mse unsigned"
 _GRID_CANDIDATES: tuple[tuple[str, dict[str, Any]], ...] = ((UNSIGNED_MSE, {"is_unsigned": True}),)
 
-# A CANDIDATES label with this suffix: the same method searched on the
-# classic calibrators' own histograms (own_histograms.py, acc48).
-OWN_SUFFIX = " (calibrator's histogram)"
-
 
 def options(label: str) -> dict[str, Any]:
-    """The options of method ``label``: a CANDIDATES label (with or without
-    ``OWN_SUFFIX``) or ``UNSIGNED_MSE``."""
-    return dict(CANDIDATES + _GRID_CANDIDATES)[label.removesuffix(OWN_SUFFIX)]
+    """The options of method ``label``: a CANDIDATES label or ``UNSIGNED_MSE``."""
+    return dict(CANDIDATES + _GRID_CANDIDATES)[label]
 
 
 def tensor_label(label: str, unsigned: bool) -> str:

@@ -10,15 +10,7 @@ the network's outputs on calibration samples that no threshold saw.
    ConvNeXt's or a ViT's stem), which every set holds at their calibration
    range (``RANGE_METHOD``, minmax). Where auto holds tensors unsigned
    (run.py decides that first), one more set, ``auto.UNSIGNED_MSE``: MSE
-   searched on the unsigned grid for those tensors (auto.py says why).
-   And entropy, mse and percentile 99.99 on the same samples' histograms as
-   the classic calibrators bin them, exactly searched (own_histograms.OWN_LABELS;
-   ``at_range`` as in every set): the candidates then hold every
-   calibrator's thresholds; a chosen set of auto's binning whose
-   calibrator's set is its twin (below) gets the calibrator's thresholds
-   (own_histograms.twin_methods; acc48: on Silero VAD's short fits the two
-   binnings' mse, within 1% on every tensor, streamed 0.868 / 0.895 on the
-   left-out clips). A
+   searched on the unsigned grid for those tensors (auto.py says why). A
    set whose thresholds on the
    tensors the engine holds in int8 are all within 1% of a set already
    scored is not built again (it would quantize alike; it takes that
@@ -112,8 +104,7 @@ from typing import Any, Callable, Mapping, Optional
 import numpy as np
 
 from .._numerics import scale_from_amax
-from .auto import CANDIDATES, OWN_SUFFIX, UNSIGNED_MSE, method_amax, options, tensor_label
-from .own_histograms import own_source
+from .auto import CANDIDATES, UNSIGNED_MSE, method_amax, options, tensor_label
 from . import recordings
 from .decision_rule import MIN_GAIN, T_LEVEL, paired_below
 from .metrics import looks_like_class_scores
@@ -483,19 +474,16 @@ def single_method_sets(collector: Any, names: list[str], exact: Optional[set[str
 
 
 def apply_methods(collector: Any, methods: Mapping[str, str], names: set[str],
-                  amaxes: Mapping[str, float], own: Any = None) -> Thresholds:
+                  amaxes: Mapping[str, float]) -> Thresholds:
     """Each tensor of ``names`` gets the threshold its chosen method
     (``methods``: ``"auto:<label>"`` or ``"auto:all <label>"``, a CANDIDATES
-    label, auto.UNSIGNED_MSE or an own_histograms.OWN_LABELS label) gives on
-    ``collector``'s histograms, an OWN_LABELS one on ``own``'s (the same
-    samples binned as the calibrators bin them; own_histograms.own_source),
-    with the exact search; the other tensors (not held in int8) keep ``amaxes``."""
+    label or auto.UNSIGNED_MSE) gives on ``collector``'s histograms, with
+    the exact search; the other tensors (not held in int8) keep ``amaxes``."""
     out = dict(amaxes)
     for n in names:
         label = methods.get(n, "").removeprefix("auto:").removeprefix("all ")
-        source = own_source(collector, label, own)
-        if (label.removesuffix(OWN_SUFFIX) in dict(CANDIDATES) or label == UNSIGNED_MSE) and n in source:
-            out[n] = method_amax(source.histogram(n), label, options(label), exact=True)
+        if (label in dict(CANDIDATES) or label == UNSIGNED_MSE) and n in collector:
+            out[n] = method_amax(collector.histogram(n), label, options(label), exact=True)
     return out
 
 

@@ -246,14 +246,13 @@ class Folds:
         return self._folds[fold]
 
     def errors(self, label: str) -> list[Any]:
-        """Method ``label`` (an auto.CANDIDATES or own_histograms.OWN_LABELS label) fitted on all but each
+        """Method ``label`` (an auto.CANDIDATES label) fitted on all but each
         fold and scored on that fold (auto_choice's per-sample errors), one
         per fold. Within a fold, a method whose thresholds on the int8
         tensors are within 1% of one scored already shares its errors (as
         in auto_choice.choose)."""
         from .auto import method_amax, options, tensor_label
         from .auto_choice import RANGE_METHOD, _close
-        from .own_histograms import own_source
 
         t0 = time.perf_counter()
         per = {n: RANGE_METHOD if n in self._at_range else tensor_label(label, n in self._unsigned)
@@ -264,9 +263,8 @@ class Folds:
             scored = self._scored[fold]
             if label not in scored:
                 amaxes = dict(self._base[label])
-                source = own_source(collector, label)  # own_histograms.Paired: an OWN_LABELS set's
-                amaxes.update({n: method_amax(source.histogram(n), per[n], options(per[n]))
-                               for n in self._int8_names if n in source})
+                amaxes.update({n: method_amax(collector.histogram(n), per[n], options(per[n]))
+                               for n in self._int8_names if n in collector})
                 twin = next((k for k, (a, _) in scored.items()
                              if all(_close(a[t], amaxes[t]) for t in self._int8_names if t in a and t in amaxes)),
                             None)

@@ -40,7 +40,6 @@ from . import bias_groups, sequence_axis
 from . import branch_bias
 from .holdout import SampleRouter
 from .auto import UNSIGNED_MSE
-from . import own_histograms
 from .input_range import input_image
 from .lut_inputs import lut_inputs
 from .pass_values import PassValues
@@ -122,10 +121,6 @@ class CalibrationRun:
         self._corrected = 0
         self._deltas: dict[str, list[float]] = {}
         self._fit: Any = None  # the auto choice's collector, when every sample calibrates the session's
-        # auto: the same samples binned as the classic calibrators bin them (own_histograms.py): the
-        # session's samples, and the choice's where it reads a collector of its own
-        self._own: Any = None
-        self._own_fit: Any = None
         # a Builder like the build's (same rewrites), for engines auto measures a correction on
         self._fresh = fresh
         # auto decides cross-layer equalization: (skip, an equalize.Plan computed already or None) -> (an
@@ -186,19 +181,12 @@ class CalibrationRun:
         # asked now, as TensorRT asks it, before get_batch: a calibrator serving
         # recorded batches may not know it once they are spent
         self._batch_size = int(self._calibrator.get_batch_size())
-        if self.auto and observe is not None and session.collector is not None \
-                and not own_histograms.same_settings(session.collector):
-            self._own = self._new_collector(session, own=True)
-            feed = own_histograms.mirrored(feed, self._builder, self._own)
         if self._recordings is not None:
             feed = self._recordings_feed(feed)
         fit_feed = None
         if self.router.calibrate_held and observe is not None and session.collector is not None:
             self._fit = self._new_collector(session)
             fit_feed = lambda inputs, rows: observe(inputs, rows, self._fit)  # noqa: E731
-            if self._own is not None:
-                self._own_fit = self._new_collector(session, own=True)
-                fit_feed = own_histograms.observe_both(observe, self._builder, self._fit, self._own_fit)
             # the held-out float32 reference and bias correction's layer inputs, from this pass
             self._pass = PassValues(self._builder, [self._network.tensor(i)["name"] for i in self._network.outputs()],
                                     [] if self.bias_correction is False else
@@ -265,11 +253,6 @@ class CalibrationRun:
         self._int8_names = auto_choice.int8_tensors(engines[first], self._network)
         sets.update(auto_choice.single_method_sets(collector, names, exact=set(),
                                                    methods=auto_choice.GLOBAL_METHODS[1:], at_range=self._at_range))
-        # the classic calibrators' thresholds, exactly (own_histograms.py): their histograms and search
-        own = self._own_fit if collector is self._fit else self._own
-        if own is not None and set(names) <= set(own.names):
-            sets.update(auto_choice.single_method_sets(own, names, methods=own_histograms.OWN_LABELS,
-                                                       at_range=self._at_range))
         self._seconds["auto_search"] = time.perf_counter() - t0
         t0 = time.perf_counter()
         # the held-out samples' float32 outputs: kept by the calibration pass,
@@ -322,14 +305,11 @@ class CalibrationRun:
         chosen = self._redecide_unsigned(choice, default)
         if self._parts:
             choice, chosen = self._choose_parts(choice, sets, chosen)
-        # the chosen method's exact search, over every sample's histograms (the calibrator's where its set
-        # is the chosen one's twin: own_histograms.twin_methods)
-        label, self._methods = own_histograms.twin_methods(choice, self._methods)
-        amaxes = auto_choice.apply_methods(session.collector, self._methods, self._int8_names,
-                                           choice.amaxes if label == choice.label else sets[label][0], own=self._own)
+        # the chosen method's exact search, over every sample's histograms
+        amaxes = auto_choice.apply_methods(session.collector, self._methods, self._int8_names, choice.amaxes)
         if chosen is not None and all(amaxes[n] == choice.amaxes[n] for n in self._int8_names if n in amaxes):
             self._plain = (_scales(choice.amaxes), *chosen)  # the same engine
-        self._auto["thresholds"] = label
+        self._auto["thresholds"] = choice.label
         if self._judge.groups is not None:
             self._auto["recording_errors"] = {k: {g: round(v, 6) for g, v in group_errors(e).items()}
                                               for k, e in choice.errors.items()}
@@ -397,14 +377,12 @@ class CalibrationRun:
         self._methods = out.methods
         return replace(choice, amaxes=out.amaxes, methods=out.methods), (out.engine, out.errors)
 
-    def _new_collector(self, session: Any, own: bool = False) -> Any:
-        """An empty collector like the session's (method, bins, range
-        policy); with ``own``, the classic calibrators' bins and policy."""
+    def _new_collector(self, session: Any) -> Any:
+        """An empty collector like the session's (method, bins, range policy)."""
         from ..calib import Collector
 
         c = session.collector
-        bins, policy = (own_histograms.OWN_BINS, own_histograms.OWN_POLICY) if own else (c.num_bins, c.policy)
-        return Collector(c.algorithm, num_bins=bins, policy=policy,
+        return Collector(c.algorithm, num_bins=c.num_bins, policy=c.policy,
                          nonfinite=getattr(self._calibrator, "_int8rt_options", {}).get("nonfinite", "error"))
 
     def _pooled(self) -> Any:
@@ -422,17 +400,11 @@ class CalibrationRun:
         pooled = self._pooled()
         if pooled is None:
             return None
-        return crossval.calibrated(pooled[1], self._chunk, self._calibrate_into, lambda: self._fold_collector(session),
+        return crossval.calibrated(pooled[1], self._chunk, self._calibrate_into, lambda: self._new_collector(session),
                                    self._last_outputs)
 
     def _calibrate_into(self, chunk: dict[str, np.ndarray], collector: Any) -> None:
-        own_histograms.calibrate_into(self._builder, chunk, collector)
-
-    def _fold_collector(self, session: Any) -> Any:
-        """A fold's empty collector: the session's settings, paired with the
-        calibrators' where auto keeps their histograms (own_histograms.Paired)."""
-        main = self._new_collector(session)
-        return main if self._own is None else own_histograms.Paired(main, self._new_collector(session, own=True))
+        self._builder.calibrate_batch(chunk, collector._native)
 
     def _folds(self, session: Any, sets: dict[str, Any], held_run: Any = None) -> Any:
         """The folds of the kept samples auto_choice.choose scores the sets
@@ -444,7 +416,7 @@ class CalibrationRun:
         if pooled is None:
             return None
         return crossval.Folds(
-            self._builder.build, self._calibrate_into, lambda: self._fold_collector(session),
+            self._builder.build, self._calibrate_into, lambda: self._new_collector(session),
             self._network, *pooled, self._chunk, self._int8_names, {k: v[0] for k, v in sets.items()},
             last_outputs=self._last_outputs, held_run=held_run, at_range=self._at_range, unsigned=self._unsigned_grid)
 
