@@ -133,11 +133,12 @@ def test_engine_with_small_planes_same_bytes_on_every_tier(small_planes, monkeyp
     engine = _load(small_planes, monkeypatch)
     x = np.random.default_rng(batch).standard_normal((batch, 3, 28, 28)).astype(F32)
     got = _run(engine, x)
-    if int8rt.kernels.isa_info()["avx512vnni"]["enabled"]:
-        convs = [layer["detail"] for layer in engine.layers() if layer["op"] == "int8rt.QConv"]
+    if int8rt.kernels.isa_info()["avx512vnni"]["enabled"]:  # AMX at both ends keeps int8 codes (u8_codes.h)
+        vnni = _load(small_planes, monkeypatch, INT8RT_MAX_ISA="avx512vnni")
+        convs = [layer["detail"] for layer in vnni.layers() if layer["op"] == "int8rt.QConv"]
         assert sum("(input u8 codes)" in d for d in convs) >= 4, convs
     np.testing.assert_array_equal(got, _run(engine, x, threads=2))
-    for isa in ("avx2", "ref"):
+    for isa in ("avx512vnni", "avx2", "ref"):
         np.testing.assert_array_equal(got, _run(_load(small_planes, monkeypatch, INT8RT_MAX_ISA=isa), x), isa)
     path = tmp_path / "e.i8rt"
     engine.save(path)

@@ -50,24 +50,24 @@ def _head(inits: list, nodes: list, x: str, c: int) -> None:
               helper.make_node("Gemm", ["f", "fc_w", "fc_b"], ["y"], transB=1)]
 
 
-def resnet_like(pool_stride: int = 1) -> bytes:
+def resnet_like(pool_stride: int = 1, c: int = 16, wide: int = 64) -> bytes:
     """A stem, a padded 3x3 max pool (stride 2 as ResNet-50's: its output
     image smaller than its input's), a projection bottleneck and an identity
-    one (1x1, 3x3, 1x1 + residual + ReLU, as ResNet-50's), the head. The 1x1 16 -> 64
-    convs take the strip kernel (reduction 16, full 64-channel tiles), with
-    u8-coded inputs, residuals and outputs."""
+    one (1x1, 3x3, 1x1 + residual + ReLU, as ResNet-50's), the head. With
+    c = 16 the 1x1 16 -> 64 convs take the strip kernel (reduction 16, full
+    64-channel tiles), with u8-coded inputs, residuals and outputs."""
     inits, nodes = [], []
-    _conv(inits, nodes, "x", "stem", 3, 16, k=3)
+    _conv(inits, nodes, "x", "stem", 3, c, k=3)
     nodes.append(helper.make_node("MaxPool", ["stem"], ["pool"], kernel_shape=[3, 3], strides=[pool_stride] * 2,
                                   pads=[1] * 4))
-    _conv(inits, nodes, "pool", "proj", 16, 64, relu=False)
-    _conv(inits, nodes, "pool", "a1", 16, 16)
-    _conv(inits, nodes, "a1", "a2", 16, 16, k=3)
-    _conv(inits, nodes, "a2", "a3", 16, 64, residual="proj")
-    _conv(inits, nodes, "a3", "b1", 64, 16)
-    _conv(inits, nodes, "b1", "b2", 16, 16, k=3)
-    _conv(inits, nodes, "b2", "b3", 16, 64, residual="a3")
-    _head(inits, nodes, "b3", 64)
+    _conv(inits, nodes, "pool", "proj", c, wide, relu=False)
+    _conv(inits, nodes, "pool", "a1", c, c)
+    _conv(inits, nodes, "a1", "a2", c, c, k=3)
+    _conv(inits, nodes, "a2", "a3", c, wide, residual="proj")
+    _conv(inits, nodes, "a3", "b1", wide, c)
+    _conv(inits, nodes, "b1", "b2", c, c, k=3)
+    _conv(inits, nodes, "b2", "b3", c, wide, residual="a3")
+    _head(inits, nodes, "b3", wide)
     return model(nodes, [fvi("x", ["n", 3, 18, 18])], [fvi("y", ["n", 10])], inits).SerializeToString()
 
 
@@ -105,6 +105,11 @@ def vnni_cpu() -> bool:
     return bool(int8rt.kernels.isa_info()["avx512vnni"]["enabled"])
 
 
+def amx_cpu() -> bool:
+    """Whether the AMX kernels run here (where every conv end of a tensor runs on AMX, it stays int8-coded)."""
+    return bool(int8rt.kernels.isa_info()["amx"]["enabled"])
+
+
 def _build(name: str) -> int8rt.Engine:
     onnx_bytes, size, algorithm, config = MODELS[name]
     calib = {"x": RNG.standard_normal((24, 3, size, size)).astype(F32)}
@@ -140,8 +145,10 @@ def _details(engine: int8rt.Engine, op: str = "int8rt.QConv") -> list[str]:
     return [layer["detail"] for layer in engine.layers() if layer["op"] == op]
 
 
-def test_auto_engine_holds_conv_to_conv_tensors_as_u8_codes(built) -> None:
-    name, _, engine = built
+def test_auto_engine_holds_conv_to_conv_tensors_as_u8_codes(built, monkeypatch) -> None:
+    name, data, engine = built
+    if amx_cpu():  # the VNNI tier's rule (AMX keeps int8 codes where it runs every end: the test below)
+        engine = _reload(data, monkeypatch, INT8RT_MAX_ISA="avx512vnni")
     details = _details(engine)
     if not vnni_cpu() and int8rt.get_max_isa() != "ref":
         assert not any(U8_IN in d or U8_RES in d or U8_OUT in d for d in details), details
@@ -162,6 +169,29 @@ def test_auto_engine_holds_conv_to_conv_tensors_as_u8_codes(built) -> None:
     assert pools == ([pools[0].split(" (")[0] + " " + U8_OUT] if name.startswith("resnet") else []), pools
 
 
+def test_amx_everywhere_keeps_int8_codes(monkeypatch) -> None:
+    """A network whose convs all run on AMX holds every tensor as int8 codes
+    (tdpbssd reads them as they are; no xor, no pool flip: RESULTS.md section
+    212), the same bytes as the VNNI tier's engine that holds them as u8 codes
+    and as the reference's."""
+    if not amx_cpu():
+        pytest.skip("needs AMX-INT8 (CPU, OS permission and cap)")
+    cal = int8rt.make_calibrator({"x": RNG.standard_normal((16, 3, 18, 18)).astype(F32)}, algorithm="minmax",
+                                 batch_size=8)
+    engine = int8rt.build_engine(resnet_like(c=64, wide=128), int8rt.BuilderConfig(
+        calibrator=cal, accuracy_check=False, progress=False, unsigned_activations=True))
+    details = _details(engine)
+    assert all("_amx" in d for d in details), details  # the premise: AMX runs every conv
+    pools = _details(engine, "int8rt.QMaxPool")
+    assert not any(U8_IN in d or U8_RES in d or U8_OUT in d for d in details + pools), details + pools
+    vnni = _reload(engine.serialize(), monkeypatch, INT8RT_MAX_ISA="avx512vnni")
+    assert sum(U8_IN in d for d in _details(vnni)) > 0, _details(vnni)  # that tier does hold u8 codes here
+    x = RNG.standard_normal((3, 3, 18, 18)).astype(F32)
+    got = _run(engine, x)
+    np.testing.assert_array_equal(got, _run(vnni, x))
+    np.testing.assert_array_equal(got, _run(_reload(engine.serialize(), monkeypatch, INT8RT_MAX_ISA="ref"), x))
+
+
 @pytest.mark.parametrize("batch", [1, 5])
 def test_same_bytes_as_int8_codes_and_the_reference(built, monkeypatch, batch) -> None:
     name, data, engine = built
@@ -172,7 +202,8 @@ def test_same_bytes_as_int8_codes_and_the_reference(built, monkeypatch, batch) -
     np.testing.assert_array_equal(got, _run(s8, x))
     ref = _reload(data, monkeypatch, INT8RT_MAX_ISA="ref")
     assert all("ref" in d for d in _details(ref)), _details(ref)
-    assert sum(U8_IN in d for d in _details(ref)) == sum(U8_IN in d for d in _details(engine)) or not vnni_cpu()
+    vnni = _reload(data, monkeypatch, INT8RT_MAX_ISA="avx512vnni") if amx_cpu() else engine  # AMX: fewer
+    assert sum(U8_IN in d for d in _details(ref)) == sum(U8_IN in d for d in _details(vnni)) or not vnni_cpu()
     np.testing.assert_array_equal(got, _run(ref, x))
     ref_s8 = _reload(data, monkeypatch, INT8RT_MAX_ISA="ref", INT8RT_U8_CODES="0")
     np.testing.assert_array_equal(got, _run(ref_s8, x))

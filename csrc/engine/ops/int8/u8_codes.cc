@@ -35,16 +35,16 @@ bool conv_shape(const Network& net, const Node& node, ConvShape* s) {
   }
 }
 
-// Whether the conv kernel the registry picks for `s` with kS8 codes also
-// takes s's codes.
-bool chosen_kernel_takes(const ConvShape& s) {
+// The conv kernel the registry picks for `s` with kS8 codes if it also
+// takes s's codes, else nullptr.
+const kernels::ConvKernel* chosen_kernel_taking(const ConvShape& s) {
   ConvShape plain = s;
   plain.input_codes = plain.output_codes = Codes::kS8;
   for (const kernels::ConvKernel* k : kernels::candidates<kernels::ConvKernel>()) {
     if (!kernels::decline_reason(*k, plain, kernels::OutputType::kInt8).empty()) continue;
-    return k->supports(s, kernels::OutputType::kInt8).empty();
+    return k->supports(s, kernels::OutputType::kInt8).empty() ? k : nullptr;
   }
-  return false;
+  return nullptr;
 }
 
 }  // namespace
@@ -63,10 +63,16 @@ kernels::Codes int8_tensor_codes(const Network& net, int id) {
   const std::vector<int> readers = net.consumers(id);
   if (readers.empty()) return Codes::kS8;
   ConvShape s;
+  bool all_amx = true;  // every conv end on AMX (the max pool reads and writes int8 codes on any tier)
+  const auto takes = [&all_amx](const ConvShape& shape) {
+    const kernels::ConvKernel* k = chosen_kernel_taking(shape);
+    all_amx = all_amx && k && k->isa() == kernels::Isa::kAmx;
+    return k != nullptr;
+  };
   if (conv_writer) {  // the max pool flips whatever kernel it runs
     if (!conv_shape(net, writer, &s)) return Codes::kS8;
     s.output_codes = Codes::kU8;
-    if (!chosen_kernel_takes(s)) return Codes::kS8;
+    if (!takes(s)) return Codes::kS8;
   }
   for (int r : readers) {
     const Node& node = net.nodes()[static_cast<size_t>(r)];
@@ -81,9 +87,9 @@ kernels::Codes int8_tensor_codes(const Network& net, int id) {
         return Codes::kS8;
       }
     }
-    if (!chosen_kernel_takes(s)) return Codes::kS8;
+    if (!takes(s)) return Codes::kS8;
   }
-  return Codes::kU8;
+  return all_amx ? Codes::kS8 : Codes::kU8;
 }
 
 void to_u8_codes(int8_t* p, int64_t n) {

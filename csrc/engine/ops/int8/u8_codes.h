@@ -24,7 +24,16 @@
 //     or residual (kernels::ConvKernel::supports): u8 codes never move a conv to another
 //     kernel, so on a tier without them (AVX2) every tensor stays kS8; the
 //     AVX512-VNNI, AVX-VNNI and AMX convs take them (RESULTS.md sections 137,
-//     150).
+//     150);
+//   - not every conv end (the writer if a conv, every reader) runs on AMX:
+//     where all of them do, the int8 codes are the cheaper coding (tdpbssd
+//     reads them with no -128 * sum(w) start, the epilogue stores and reads
+//     them with no xor, the max pool flips nothing; RESULTS.md sections 206,
+//     212), so the tensor stays kS8 there. u8 codes stay where any end runs
+//     a VNNI kernel (vpdpbusd needs them: MobileNet-class depthwise convs
+//     beside AMX 1x1s).
+// The coding never changes a value: int8 and u8 codes hold the same q (the
+// unsigned grid's 256 levels either way), so every output keeps its bytes.
 // INT8RT_U8_CODES=0 in the environment holds every tensor as kS8 (A/B runs,
 // tests of the byte-for-byte identity).
 #pragma once

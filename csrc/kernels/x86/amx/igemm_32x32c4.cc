@@ -8,8 +8,8 @@
 // instruction holds the reorder buffer until it completes, so a whole
 // step's products issued at once (32-192 tdpbusd at K = 512-3072) stalled the
 // epilogue behind them and the two ran mostly one after the other
-// (1.05-1.23x the microkernel at K >= 512, RESULTS.md section 198; from 8
-// chunks on, kInterleaveChunks).
+// (1.05-1.23x the microkernel at K >= 512, RESULTS.md section 198; from 4
+// chunks on since section 212, kInterleaveChunks).
 // Tile registers (palette 1, configured per call, again for a partial last
 // row tile):
 //   tmm0 C[rows 0-15][ch 0-15]   tmm1 C[0-15][16-31]    (int32, 16 x 64 B)
@@ -244,10 +244,13 @@ class StepDots {
 
 // Reductions of fewer chunks issue a whole step's products before the
 // previous step's epilogue, as before: a few tile instructions hold the
-// reorder buffer briefly, and spread over the rows they measured level at
-// K = 128 / 256 and 1.01-1.06x slower at K = 64 without a residual
-// (RESULTS.md section 198).
-constexpr int kInterleaveChunks = 8;
+// reorder buffer briefly, and spread over the rows they measured 1.01-1.06x
+// slower at K = 64 without a residual (RESULTS.md section 198; the K = 64 /
+// 128 expansions 1.00-1.05x in section 212). At K = 256 (4 chunks, A read
+// from memory at ResNet-50's 56 x 56 1x1s) the interleaving pays through the
+// library at batch 8: 256 -> 64 / 256 -> 128 @56 x0.93-0.98 (section 212;
+// section 198's microkernel harness could not resolve it).
+constexpr int kInterleaveChunks = 4;
 
 // Issues nothing: a call's last step's epilogue, or one after its products.
 struct NoDots {
