@@ -1,0 +1,65 @@
+"""The engine-file fields of the BF16 paths under mutation (tools/engine_field_campaign.py, RESULTS.md 216):
+bfloat16 tensors between Linear MatMuls, int8rt.ToBf16, int8rt.Bf16Attention's bfloat16 context, the
+channel-blocked stem's int8rt_f32_input flag on NCHW16c bfloat16 tensors, and INT8 layers packed for AMX
+at load. Every mutated payload loads and runs, or is refused with int8rt.FormatError naming the bytes
+(load) / an int8rt.Error with a message (run); no crash, hang or other exception, in a worker process.
+
+Default run: 300 of the ~16,000 field mutations (seed 1), each under one of the CPU's BF16 tiers.
+Slow (``-m slow``): all of them, then random mutations for INT8RT_FUZZ_LONG_SECONDS (default 300).
+Under tools/sanitize_tests.sh the worker inherits the preloaded sanitizers: a sanitized campaign.
+"""
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tools"))
+
+from engine_field_layout import Layout, field_mutations  # noqa: E402
+
+
+def _campaign(out: Path, *args: str, timeout: float) -> str:
+    r = subprocess.run([sys.executable, str(ROOT / "tools" / "engine_field_campaign.py"), "--out", str(out), *args],
+                       capture_output=True, text=True, timeout=timeout)
+    assert r.returncode == 0, f"kept in {out}:\n{r.stdout[-6000:]}\n{r.stderr[-4000:]}"
+    return r.stdout
+
+
+def test_layout_parses_every_field() -> None:
+    """The parser walks a seed to its end (it asserts so) and finds its nodes' ops, the bfloat16 tensor
+    of int8rt.ToBf16 and every kind of mutation, none of which leaves the payload as it was."""
+    import int8rt
+    from engine_bytes import payload
+    from test_bf16_gemm_tensors import qkv_model
+
+    engine = int8rt.build_engine(qkv_model((2, 3), 32, 16, shared=True),
+                                 int8rt.BuilderConfig(precision="fp32", bf16=True))
+    data = payload(engine.serialize())
+    lay = Layout(data)
+    ops = [data[s + 8:e].decode() for s, e in lay.ops]
+    assert ops == [la["op"] for la in engine.layers()], ops
+    assert "int8rt.ToBf16" in ops and 12 in [data[at] for at in lay.dtypes]  # DataType::kBFloat16
+    muts = field_mutations(lay)
+    labels = {label.split("=")[0] for label, _ in muts}
+    assert labels == {"truncate", "count", "id", "dtype", "tflags", "dim", "kind", "flag", "op"}, labels
+    assert all(m != data for _, m in muts), "a mutation left the payload as it was"
+
+
+def test_field_mutations_are_refused_or_run(tmp_path) -> None:
+    out = _campaign(tmp_path / "c", "--cases", "300", "--seed", "1", timeout=1800)
+    m = re.search(r"^(\d+) cases .*kept: \[\]$", out, re.M)
+    assert m and int(m.group(1)) == 300, out
+
+
+@pytest.mark.slow
+def test_every_field_mutation_then_random(tmp_path) -> None:
+    seconds = os.environ.get("INT8RT_FUZZ_LONG_SECONDS", "300")
+    out = _campaign(tmp_path / "c", "--cases", "-1", "--random-seconds", seconds, "--seed", "2",
+                    timeout=7200 + float(seconds))
+    assert re.search(r"kept: \[\]$", out, re.M), out
