@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import re
+import struct
 import subprocess
 import sys
 from pathlib import Path
@@ -63,3 +64,18 @@ def test_every_field_mutation_then_random(tmp_path) -> None:
     out = _campaign(tmp_path / "c", "--cases", "-1", "--random-seconds", seconds, "--seed", "2",
                     timeout=7200 + float(seconds))
     assert re.search(r"kept: \[\]$", out, re.M), out
+
+
+def test_blocked_channels_at_int64_max_refused_with_the_true_block_count() -> None:
+    """Finding of RESULTS.md 216 (UBSan, signed overflow in blocked_tensor.h's channel_blocks, reached by
+    the attribute sweep of the bf16_blocked seed): a blocked layer's 'channels' of INT64_MAX formed C + 15.
+    Natively the count wrapped (the refusal said CB = -576460752303423488); now it is ceil(C / 16)."""
+    import int8rt
+    from engine_mutation_campaign import frame
+
+    data = (ROOT / "tests" / "fuzz" / "corpus" / "engine_file" / "bf16_blocked.payload").read_bytes()
+    key = struct.pack("<Q", 8) + b"channels" + b"\x00"  # the int attribute 'channels' (kind 0)
+    at = data.index(key) + len(key)
+    data = data[:at] + struct.pack("<q", 2**63 - 1) + data[at + 8:]
+    with pytest.raises(int8rt.FormatError, match=r"GlobalAveragePoolBf16x16c.*with CB = 576460752303423488,"):
+        int8rt.Engine.deserialize(frame(data))
