@@ -79,3 +79,18 @@ def test_blocked_channels_at_int64_max_refused_with_the_true_block_count() -> No
     data = data[:at] + struct.pack("<q", 2**63 - 1) + data[at + 8:]
     with pytest.raises(int8rt.FormatError, match=r"GlobalAveragePoolBf16x16c.*with CB = 576460752303423488,"):
         int8rt.Engine.deserialize(frame(data))
+
+
+def test_scan_captures_at_int64_max_refused_naming_them() -> None:
+    """Finding of RESULTS.md 216 (UBSan, signed overflow in scan_layer.cc, reached by the sanitized attribute
+    sweep of the scan_fp32 seed): num_scan_inputs + int8rt_captures of INT64_MAX wrapped past the check, the
+    state count wrapped too, and the refusal blamed the body ('takes 3 inputs ... the node has 3 inputs')."""
+    import int8rt
+    from engine_mutation_campaign import frame
+
+    data = (ROOT / "tests" / "fuzz" / "corpus" / "engine_file" / "scan_fp32.payload").read_bytes()
+    key = struct.pack("<Q", 15) + b"int8rt_captures" + b"\x00"
+    at = data.index(key) + len(key)
+    data = data[:at] + struct.pack("<q", 2**63 - 1) + data[at + 8:]
+    with pytest.raises(int8rt.FormatError, match=r"num_scan_inputs 1 and 9223372036854775807 captured values do not"):
+        int8rt.Engine.deserialize(frame(data))
