@@ -94,3 +94,28 @@ def test_scan_captures_at_int64_max_refused_naming_them() -> None:
     data = data[:at] + struct.pack("<q", 2**63 - 1) + data[at + 8:]
     with pytest.raises(int8rt.FormatError, match=r"num_scan_inputs 1 and 9223372036854775807 captured values do not"):
         int8rt.Engine.deserialize(frame(data))
+
+
+def test_gemm_with_one_input_refused_naming_the_missing_one() -> None:
+    """Finding of RESULTS.md 216 (ASan heap-buffer-overflow, gemm_f32.cc, reached by a random mutation of the
+    block_int8 seed in the sanitized campaign): a Gemm node with one input had its B read from past the end
+    of its inputs (natively a garbage tensor id, refused as 'tensor id 32527 does not exist' or worse)."""
+    import int8rt
+    from engine_bytes import payload
+    from engine_mutation_campaign import frame
+    from onnx import TensorProto, helper, numpy_helper
+
+    import numpy as np
+
+    w = numpy_helper.from_array(np.ones((4, 3), np.float32), "w")
+    graph = helper.make_graph([helper.make_node("Gemm", ["x", "w"], ["y"])], "g",
+                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 4])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2, 3])], [w])
+    data = payload(int8rt.build_engine(helper.make_model(graph).SerializeToString(),
+                                       int8rt.BuilderConfig(precision="fp32")).serialize())
+    lay = Layout(data)
+    (start, end), = [(s, e) for s, e in lay.ops if data[s + 8:e] == b"Gemm"]
+    assert struct.unpack_from("<Q", data, end)[0] == 2  # the input count, then two i32 ids
+    data = data[:end] + struct.pack("<Q", 1) + data[end + 8:end + 12] + data[end + 16:]
+    with pytest.raises(int8rt.FormatError, match=r"\(Gemm\): input 1 is missing \(the op needs 2\)"):
+        int8rt.Engine.deserialize(frame(data))
