@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 # New ops and flags of the BF16 paths (engine/bf16_blocked.h, bf16_layers.h, ops/bf16_convert.cc,
 # ops/bf16_attention.cc), swapped in and added where no kernel can honour them.
-NEW_OPS = ["int8rt.ToBf16", "int8rt.ConvBf16x16c", "int8rt.ToBf16x16c", "int8rt.FromBf16x16c",
+NEW_OPS = ["int8rt.ToBf16", "Gemm", "int8rt.ConvBf16x16c", "int8rt.ToBf16x16c", "int8rt.FromBf16x16c",
            "int8rt.MaxPoolBf16x16c", "int8rt.GlobalAveragePoolBf16x16c", "int8rt.Bf16Attention", "MatMul", "Conv",
            "int8rt.QConv", "int8rt.QGemm"]
 FLAGS = [("int8rt_f32_input", 0, 1), ("int8rt_precision", 2, b"bf16"), ("int8rt_precision", 2, b"int8"),
