@@ -52,8 +52,6 @@ MAX_INPUT_ELEMENTS = 1 << 16
 
 def build_seeds() -> dict[str, bytes]:
     """Payloads of the seed engines (deterministic for a CPU: the builder sets the stem's flag on AMX)."""
-    import numpy as np  # noqa: F401  (the model builders use it)
-
     import int8rt
     from engine_bytes import payload
     from test_bf16_blocked_dense import _resnet_model

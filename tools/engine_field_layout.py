@@ -74,7 +74,7 @@ class Layout:
             self.bounds.append(self.pos)
             self._str()
             self.dtypes.append(self.pos)
-            dtype = self._take("<B")
+            self.pos += 1
             self.flags.append(self.pos)
             const = self._take("<B") & 1
             self._id()
@@ -83,7 +83,6 @@ class Layout:
                 self.pos += 8
             if const:
                 self._skip(self._count())
-            del dtype
         for _ in range(self._count()):
             self.bounds.append(self.pos)
             self._str()
