@@ -16,6 +16,7 @@ be skipped when nvcc is present, and that is the only condition for skipping.
 """
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import sys
@@ -43,8 +44,12 @@ SPILL_CHECKED = ["conv_s8_dp4a_64x64.cu", "gemm_s8_dp4a_64x64.cu", "conv_s8_dept
 PTXAS_ARCHS = ["sm_75", "sm_86"]
 
 
-def _run(cmd: list[str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+def _run(cmd: list[str], preload: bool = False) -> subprocess.CompletedProcess[str]:
+    """`cmd`; the toolchain (nvcc, ptxas) without LD_PRELOAD unless `preload`: under
+    tools/sanitize_tests.sh, Python has libasan / libubsan preloaded, which nvcc's uninstrumented
+    binaries need not carry, while a program linked against the sanitized libint8rt runs with them."""
+    env = None if preload else {k: v for k, v in os.environ.items() if k != "LD_PRELOAD"}
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env)
 
 
 @pytest.fixture(scope="module")
@@ -143,17 +148,21 @@ def test_no_register_spills(ptxas_reports: dict[tuple[str, str], str], source: s
     assert regs and max(regs) <= 128, f"{source} {arch}: registers {regs}"
 
 
-def test_driver_links_and_refuses_without_gpu(tmp_path: Path) -> None:
+def test_driver_links_and_refuses_without_gpu(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The host API (cuda_backend.cu) and every kernel build and link against
     the installed libint8rt (benchmarks/cuda/cuda_bench_main.cu, sm_75 only);
-    without a GPU the program refuses with NotSupported's message, exit 2."""
-    try:
-        exe = cuda_env.build_driver(tmp_path, arch="sm_75", nvcc=NVCC)
-    except RuntimeError as e:
-        pytest.fail(str(e))
+    without a GPU the program refuses with NotSupported's message, exit 2.
+    Against tools/sanitize_tests.sh's package it links the sanitized library
+    and runs with the sanitizer runtimes preloaded (nvcc without them)."""
+    with monkeypatch.context() as m:
+        m.delenv("LD_PRELOAD", raising=False)
+        try:
+            exe = cuda_env.build_driver(tmp_path, arch="sm_75", nvcc=NVCC)
+        except RuntimeError as e:
+            pytest.fail(str(e))
     has_gpu, _ = cuda_env.gpu_status()
     if has_gpu:
         pytest.skip("a GPU is present: tests/test_cuda_gpu.py runs the driver for real")
-    r = _run([str(exe), "--check-only"])
+    r = _run([str(exe), "--check-only"], preload=True)
     assert r.returncode == 2, r.stdout + r.stderr
     assert re.search(r"no CUDA GPU available|no usable NVIDIA driver", r.stderr), r.stderr

@@ -18,8 +18,9 @@ namespace engine {
 
 constexpr int64_t kChannelBlock = 16;  // channels per block, FP32 and BF16 alike
 
-// Blocks of C channels: ceil(C / 16), the last one padded.
-inline int64_t channel_blocks(int64_t c) { return (c + kChannelBlock - 1) / kChannelBlock; }
+// Blocks of C >= 0 channels: ceil(C / 16), the last one padded (no C + 15:
+// a forged 'channels' of INT64_MAX overflowed, RESULTS.md 216).
+inline int64_t channel_blocks(int64_t c) { return c / kChannelBlock + (c % kChannelBlock > 0 ? 1 : 0); }
 
 // A blocked layer's positive "channels" attribute (the count before padding).
 inline int64_t channels_attr(const Node& node) {

@@ -398,6 +398,7 @@ class MatMulLayer : public Layer {
 };
 
 std::unique_ptr<Layer> make_gemm(const Network& net, const Node& node) {
+  require_inputs(node, 2);  // the constructor reads B (a forged node with one input read past its inputs)
   return std::make_unique<GemmLayer>(net, node);
 }
 std::unique_ptr<Layer> make_matmul(const Network& net, const Node& node) {

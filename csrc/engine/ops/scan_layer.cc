@@ -26,7 +26,7 @@ class ScanLayer : public Layer {
     const int64_t captures = node.attrs.get_int(kCapturesAttr, 0);
     const int64_t scan_inputs = node.attrs.get_int("num_scan_inputs", -1);
     const int64_t n_in = static_cast<int64_t>(node.inputs.size());
-    if (scan_inputs < 1 || captures < 0 || scan_inputs + captures > n_in) {
+    if (scan_inputs < 1 || captures < 0 || scan_inputs > n_in || captures > n_in - scan_inputs) {  // no overflow
       throw InvalidArgument(prefix_ + "num_scan_inputs " + std::to_string(scan_inputs) + " and " +
                             std::to_string(captures) + " captured values do not fit its " + std::to_string(n_in) +
                             " inputs");
