@@ -140,3 +140,16 @@ def test_bf16_conv_writes_int8_and_runs_its_chain_per_image(tmp_path: Path) -> N
     assert [layer["precision"] for layer in folded.layers() if layer["name"] == "conv1"] == ["bf16"]
     assert "out=int8" in _details(folded)["conv1"] and "+chain" in _details(folded)["conv1"]
     _same(folded, kept, tmp_path)
+
+
+def test_a_zero_scale_keeps_the_float_output(tmp_path) -> None:
+    # A tensor whose given scale is 0 (a per-channel tensor's plan scale, a
+    # calibration that saw only zeros) has no grid the conv could write on:
+    # the conv keeps its float output (it refused the build before: "an int8
+    # output ... needs ... a positive scale"), here through the symmetric
+    # Q/DQ export, whose build takes the scales as given.
+    path = _model(tmp_path / "m.onnx", chain=False, group=8)  # conv0 in int8, conv1 the float depthwise conv
+    scales = {"x": 0.05, "x0": 0.05, "z": 0.0, "y1": 0.0, "z2": 0.04, "y": 0.04}
+    out = tmp_path / "qdq.onnx"
+    int8rt.export_qdq(path, scales, out, fp32_layers=["conv1"])
+    assert onnx.load(str(out)).graph.node

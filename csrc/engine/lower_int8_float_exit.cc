@@ -26,6 +26,7 @@ bool Lowerer::conv_writes_int8(const Node& node) {
   if (ys.size() != 4 || xs.size() != 4 || src_.tensor(node.inputs[1]).shape.size() != 4 || xs[3] == 1) return false;
   if (ys[1] <= 0) return false;  // the channels known (the batch and the plane may be symbolic)
   if (index_.is_output(y) || !scales_.count(src_.tensor(y).name) || has_channel_scales(y)) return false;
+  if (!(scale(y) > 0.f)) return false;  // the layer's own condition (conv_f32.cc): no grid to write on
   const std::vector<int>& readers = index_.readers(y);
   if (readers.empty()) return false;
   for (int c : readers) {  // int8 convs only: each asks int8_in(y, NHWC) at y's own scale (lower_conv)

@@ -114,7 +114,10 @@ ConvF32Layer::ConvF32Layer(const Network& net, const Node& node, WindowAttrs w, 
     if (!(q.scale > 0.0) || q.zero_point < -128 || q.zero_point > 127 || rank_ != 2 || nhwc_io_ || column_ ||
         node.outputs.size() != 1 || net.tensor(node.outputs[0]).dtype != DataType::kInt8) {
       throw NotSupported(prefix_ + "an int8 output (int8rt_output_scale) needs a 2-D conv on NCHW tensors, one "
-                         "int8 output, a positive scale and a zero point in [-128, 127]");
+                         "int8 output, a positive scale and a zero point in [-128, 127] (here: " +
+                         std::to_string(rank_) + "-D" + (nhwc_io_ ? ", channels-last" : "") +
+                         (column_ ? ", run as its row twin" : "") + ", scale " + std::to_string(q.scale) +
+                         ", zero point " + std::to_string(q.zero_point) + ")");
     }
     quant_ = std::make_unique<QuantizeRule>(q);
   }
