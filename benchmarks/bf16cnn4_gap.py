@@ -16,19 +16,14 @@ Usage: PYTHONPATH=python python benchmarks/bf16cnn4_gap.py --batch 8 --rounds 8
 from __future__ import annotations
 
 import argparse
-import contextlib
-import io
 import os
 import sys
-import tempfile
 from pathlib import Path
-
-import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import bench_util  # noqa: E402
 import int8rt  # noqa: E402
-from bf16_layers_profile import export  # noqa: E402
+from bf16r50b_layers import bf16_r50_setup  # noqa: E402
 from r50i8_layers import labels, ov_key, profiles  # noqa: E402
 from realnets import openvino_engines as O  # noqa: E402
 
@@ -48,18 +43,7 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=8)
     ap.add_argument("--rounds", type=int, default=8, help="profiled runs per engine (minima per layer)")
     args = ap.parse_args()
-    int8rt.set_num_threads(1)
-    path = Path(tempfile.mkdtemp()) / "resnet50.onnx"
-    export("resnet50", str(path))
-    x = np.random.default_rng(3).standard_normal((args.batch, 3, 224, 224), dtype=np.float32)
-    with contextlib.redirect_stdout(io.StringIO()):
-        engine = int8rt.build_engine(str(path), int8rt.BuilderConfig(precision="fp32", bf16=True))
-    ctx = engine.create_execution_context()
-    model = O.load(str(path))
-
-    def compile_req():
-        return O.compile_model(model, 1, "bf16", x.shape, perf_count=True).create_infer_request()
-
+    path, x, engine, ctx, model, compile_req = bf16_r50_setup(args.batch)
     graph = ov_graph(O.compile_model(model, 1, "bf16", x.shape))
     lab = labels(path, args.batch)
     load0 = os.getloadavg()[0]

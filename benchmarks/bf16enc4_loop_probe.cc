@@ -26,22 +26,23 @@ struct alignas(64) TileConfig {
 double now() { timespec t; clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t); return t.tv_sec + 1e-9 * t.tv_nsec; }
 alignas(64) static float acc[64 * 1024];
 alignas(64) static float out[1024 * 4096];
+// One 32-row A panel (rows `pairs` * 4 bytes apart) against one column
+// tile's B panel over the whole of k, C (32 x 32 floats) stored at c.
+static inline void panel32(const uint16_t* a, int64_t pairs, const uint16_t* bq, float* c) {
+  const long as = pairs * 4;
+  _tile_zero(0); _tile_zero(1); _tile_zero(2); _tile_zero(3);
+  for (int64_t p = 0; p < pairs; p += 16) {
+    const uint16_t* bb = bq + p * 64; const uint16_t* a0 = a + 2 * p;
+    _tile_loadd(4, a0, as); _tile_loadd(6, bb, 128); _tile_loadd(7, bb + 32, 128);
+    _tile_dpbf16ps(0, 4, 6); _tile_dpbf16ps(1, 4, 7);
+    _tile_loadd(5, a0 + 16 * pairs * 2, as);
+    _tile_dpbf16ps(2, 5, 6); _tile_dpbf16ps(3, 5, 7);
+  }
+  _tile_stored(0, c, 128); _tile_stored(1, c + 16, 128); _tile_stored(2, c + 512, 128); _tile_stored(3, c + 528, 128);
+}
 // V0: per col tile, whole K
 void v0(const uint16_t* a, int64_t pairs, const uint16_t* b, int64_t bpanel, int tiles) {
-  const long as = pairs * 4;
-  for (int q = 0; q < tiles; ++q) {
-    const uint16_t* bq = b + q * bpanel;
-    _tile_zero(0); _tile_zero(1); _tile_zero(2); _tile_zero(3);
-    for (int64_t p = 0; p < pairs; p += 16) {
-      const uint16_t* bb = bq + p * 64; const uint16_t* a0 = a + 2 * p;
-      _tile_loadd(4, a0, as); _tile_loadd(6, bb, 128); _tile_loadd(7, bb + 32, 128);
-      _tile_dpbf16ps(0, 4, 6); _tile_dpbf16ps(1, 4, 7);
-      _tile_loadd(5, a0 + 16 * pairs * 2, as);
-      _tile_dpbf16ps(2, 5, 6); _tile_dpbf16ps(3, 5, 7);
-    }
-    float* c = acc + q * 1024;
-    _tile_stored(0, c, 128); _tile_stored(1, c + 16, 128); _tile_stored(2, c + 512, 128); _tile_stored(3, c + 528, 128);
-  }
+  for (int q = 0; q < tiles; ++q) panel32(a, pairs, b + q * bpanel, acc + q * 1024);
 }
 // V1: k-blocked, C through acc between chunks
 void v1(const uint16_t* a, int64_t pairs, const uint16_t* b, int64_t bpanel, int tiles, int64_t kc) {
@@ -86,22 +87,8 @@ void v2(const uint16_t* a, int64_t pairs, const uint16_t* b, int64_t bpanel, int
 }
 // V3: pair of col tiles sharing A (1x? no): two row panels per B sweep: rows 0-31 then 32-63 for same tile
 void v3(const uint16_t* a, int64_t pairs, const uint16_t* b, int64_t bpanel, int tiles) {
-  const long as = pairs * 4;
   for (int q = 0; q < tiles; ++q) {
-    const uint16_t* bq = b + q * bpanel;
-    for (int h = 0; h < 2; ++h) {
-      const uint16_t* ah = a + h * 32 * pairs * 2;
-      _tile_zero(0); _tile_zero(1); _tile_zero(2); _tile_zero(3);
-      for (int64_t p = 0; p < pairs; p += 16) {
-        const uint16_t* bb = bq + p * 64; const uint16_t* a0 = ah + 2 * p;
-        _tile_loadd(4, a0, as); _tile_loadd(6, bb, 128); _tile_loadd(7, bb + 32, 128);
-        _tile_dpbf16ps(0, 4, 6); _tile_dpbf16ps(1, 4, 7);
-        _tile_loadd(5, a0 + 16 * pairs * 2, as);
-        _tile_dpbf16ps(2, 5, 6); _tile_dpbf16ps(3, 5, 7);
-      }
-      float* c = acc + q * 1024;
-      _tile_stored(0, c, 128); _tile_stored(1, c + 16, 128); _tile_stored(2, c + 512, 128); _tile_stored(3, c + 528, 128);
-    }
+    for (int h = 0; h < 2; ++h) panel32(a + h * 32 * pairs * 2, pairs, b + q * bpanel, acc + q * 1024);
   }
 }
 int main(int argc, char** argv) {

@@ -36,16 +36,15 @@ from r50i8_layers import labels, profiles  # noqa: E402
 from realnets import openvino_engines as O  # noqa: E402
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--batch", type=int, default=1)
-    ap.add_argument("--rounds", type=int, default=24, help="profiled runs per engine (minima per layer)")
-    ap.add_argument("--whole-rounds", type=int, default=7, help="alternating whole-run rounds (medians)")
-    args = ap.parse_args()
+def bf16_r50_setup(batch: int):
+    """ResNet-50 exported to a temporary folder, a random batch, int8rt's
+    FP32 + bf16 engine and a context (its build report silenced), OpenVINO's
+    model and a factory of bf16 infer requests with PERF_COUNT, 1 thread:
+    (path, x, engine, ctx, model, compile_req). Shared with bf16cnn4_gap.py."""
     int8rt.set_num_threads(1)
     path = Path(tempfile.mkdtemp()) / "resnet50.onnx"
     export("resnet50", str(path))
-    x = np.random.default_rng(3).standard_normal((args.batch, 3, 224, 224), dtype=np.float32)
+    x = np.random.default_rng(3).standard_normal((batch, 3, 224, 224), dtype=np.float32)
     with contextlib.redirect_stdout(io.StringIO()):
         engine = int8rt.build_engine(str(path), int8rt.BuilderConfig(precision="fp32", bf16=True))
     ctx = engine.create_execution_context()
@@ -54,6 +53,16 @@ def main() -> None:
     def compile_req():
         return O.compile_model(model, 1, "bf16", x.shape, perf_count=True).create_infer_request()
 
+    return path, x, engine, ctx, model, compile_req
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--batch", type=int, default=1)
+    ap.add_argument("--rounds", type=int, default=24, help="profiled runs per engine (minima per layer)")
+    ap.add_argument("--whole-rounds", type=int, default=7, help="alternating whole-run rounds (medians)")
+    args = ap.parse_args()
+    path, x, engine, ctx, model, compile_req = bf16_r50_setup(args.batch)
     plain = O.runner(O.compile_model(model, 1, "bf16", x.shape))
     lab = labels(path, args.batch)
     load0 = os.getloadavg()[0]

@@ -27,7 +27,6 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -37,23 +36,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import bench_util  # noqa: E402
 import r50i8_layers as L  # noqa: E402
 from realnets import openvino_engines as O  # noqa: E402
-
-
-def save(d: Path, models_dir: Path, calibrator: str) -> None:
-    """ResNet-50's int8rt INT8 engine (calibrator as e2e_bench's --calibrator)
-    and NNCF OpenVINO INT8 IR, the FP32 ONNX and a batch-8 input, under `d`."""
-    import e2e_bench as B
-    import openvino as ov
-    d.mkdir(parents=True, exist_ok=True)
-    s = B.subject("resnet50", 224, models_dir)
-    B.build(s, models_dir, ["int8rt int8", "OV int8"], calibrator)
-    if s.errors:
-        raise SystemExit(f"build failed: {s.errors}")
-    (d / "engine.i8rt").write_bytes(s.engines["int8rt int8"].serialize())
-    (d / "fp32.onnx").write_bytes(s.onnx_path.read_bytes())
-    ov.save_model(s.ov_models["int8"], str(d / "ov_int8.xml"))
-    np.save(d / "x8.npy", s.inputs(8))
-    (d / "input_name").write_text(s.input_name)
 
 
 def group(name: str, lab: dict, ov_type: str = "") -> str:
@@ -125,16 +107,11 @@ def main() -> None:
     ap.add_argument("--layers", default=None, help="also print every layer of this label, one row each")
     args = ap.parse_args()
     if args.save:
-        save(args.dir, args.models_dir or Path(tempfile.mkdtemp()), args.calibrator)
+        L.save(args.dir, args.models_dir, args.calibrator)
         return
     import int8rt
-    import openvino as ov
     d = args.dir
-    x = np.ascontiguousarray(np.load(d / "x8.npy")[: args.batch])
-    name = (d / "input_name").read_text()
-    int8rt.set_num_threads(1)
-    ctx = int8rt.Engine.deserialize((d / "engine.i8rt").read_bytes()).create_execution_context()
-    model = ov.Core().read_model(str(d / "ov_int8.xml"))
+    x, name, ctx, model = L.load_saved(d, args.batch)
     plain = O.runner(O.compile_model(model, 1, None, x.shape))
     lab = L.labels(d / "fp32.onnx", args.batch)
     load0 = os.getloadavg()[0]

@@ -37,6 +37,7 @@ import tempfile
 import time
 from collections import defaultdict
 from pathlib import Path
+from typing import Optional
 
 import numpy as np
 
@@ -47,20 +48,38 @@ from realnets import openvino_engines as O  # noqa: E402
 _OV_SUFFIXES = ("/WithoutBiases", "/DequantizationMultiply")
 
 
-def save(d: Path) -> None:
-    """Builds ResNet-50's int8rt INT8 engine and NNCF OpenVINO INT8 IR as
-    e2e_bench does and saves them with a batch-8 input under `d`."""
+def save(d: Path, models_dir: Optional[Path] = None, calibrator: str = "entropy") -> None:
+    """Builds ResNet-50's int8rt INT8 engine (calibrator as e2e_bench's
+    --calibrator) and NNCF OpenVINO INT8 IR as e2e_bench does (the peers'
+    cached models in `models_dir`, a fresh folder by default) and saves them,
+    the FP32 ONNX, a batch-8 input and the input's name under `d`: the layout
+    load_saved reads (also r50u8b_save.py's and r50gap_table.py's)."""
     import e2e_bench as B
     import openvino as ov
     d.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp())
-    s = B.subject("resnet50", 224, tmp)
-    B.build(s, tmp, ["int8rt int8", "OV int8"])
+    models_dir = models_dir or Path(tempfile.mkdtemp())
+    s = B.subject("resnet50", 224, models_dir)
+    B.build(s, models_dir, ["int8rt int8", "OV int8"], calibrator)
+    if s.errors:
+        raise SystemExit(f"build failed: {s.errors}")
     (d / "engine.i8rt").write_bytes(s.engines["int8rt int8"].serialize())
     (d / "fp32.onnx").write_bytes(s.onnx_path.read_bytes())
     ov.save_model(s.ov_models["int8"], str(d / "ov_int8.xml"))
     np.save(d / "x8.npy", s.inputs(8))
     (d / "input_name").write_text(s.input_name)
+
+
+def load_saved(d: Path, batch: int):
+    """What save() left under `d`, at 1 thread: (the first `batch` images of
+    the input, the input's name, an int8rt context of the engine, the
+    OpenVINO model)."""
+    import int8rt
+    import openvino as ov
+    x = np.ascontiguousarray(np.load(d / "x8.npy")[:batch])
+    name = (d / "input_name").read_text()
+    int8rt.set_num_threads(1)
+    ctx = int8rt.Engine.deserialize((d / "engine.i8rt").read_bytes()).create_execution_context()
+    return x, name, ctx, ov.Core().read_model(str(d / "ov_int8.xml"))
 
 
 def labels(onnx_path: Path, batch: int) -> dict[str, str]:
@@ -160,15 +179,8 @@ def main() -> None:
     if args.save:
         save(args.save)
         return
-    import int8rt
-    import openvino as ov
     d = args.dir
-    x = np.ascontiguousarray(np.load(d / "x8.npy")[: args.batch])
-    name = (d / "input_name").read_text()
-    int8rt.set_num_threads(1)
-    ctx = int8rt.Engine.deserialize((d / "engine.i8rt").read_bytes()).create_execution_context()
-    core = ov.Core()
-    model = core.read_model(str(d / "ov_int8.xml"))
+    x, name, ctx, model = load_saved(d, args.batch)
     if args.whole_only:
         whole_runs(ctx, name, model, np.load(d / "x8.npy"), args.batch, args.whole_rounds)
         return

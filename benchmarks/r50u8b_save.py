@@ -13,10 +13,8 @@ import argparse
 import sys
 from pathlib import Path
 
-import numpy as np
-
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import e2e_bench as B  # noqa: E402
+from r50i8_layers import save  # noqa: E402
 
 
 def main() -> None:
@@ -24,18 +22,7 @@ def main() -> None:
     ap.add_argument("--dir", type=Path, required=True)
     ap.add_argument("--models-dir", type=Path, default=Path("/tmp/e2eall/models"))
     args = ap.parse_args()
-    import openvino as ov
-    d = args.dir
-    d.mkdir(parents=True, exist_ok=True)
-    s = B.subject("resnet50", 224, args.models_dir)
-    B.build(s, args.models_dir, ["int8rt int8", "OV int8"], "auto")
-    if s.errors:
-        raise SystemExit(f"build failed: {s.errors}")
-    (d / "engine.i8rt").write_bytes(s.engines["int8rt int8"].serialize())
-    (d / "fp32.onnx").write_bytes(s.onnx_path.read_bytes())
-    ov.save_model(s.ov_models["int8"], str(d / "ov_int8.xml"))
-    np.save(d / "x8.npy", s.inputs(8))
-    (d / "input_name").write_text(s.input_name)
+    save(args.dir, args.models_dir, "auto")
 
 
 if __name__ == "__main__":
