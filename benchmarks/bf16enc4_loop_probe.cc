@@ -26,17 +26,22 @@ struct alignas(64) TileConfig {
 double now() { timespec t; clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t); return t.tv_sec + 1e-9 * t.tv_nsec; }
 alignas(64) static float acc[64 * 1024];
 alignas(64) static float out[1024 * 4096];
+// One k step of 16 pairs in the library's order: two A tiles (rows 0-15,
+// 16-31, `pairs` * 4 bytes apart) against two B tiles into C in tmm0-3.
+static inline void step16(const uint16_t* a0, const uint16_t* bb, int64_t pairs) {
+  const long as = pairs * 4;
+  _tile_loadd(4, a0, as); _tile_loadd(6, bb, 128); _tile_loadd(7, bb + 32, 128);
+  _tile_dpbf16ps(0, 4, 6); _tile_dpbf16ps(1, 4, 7);
+  _tile_loadd(5, a0 + 16 * pairs * 2, as);
+  _tile_dpbf16ps(2, 5, 6); _tile_dpbf16ps(3, 5, 7);
+}
 // One 32-row A panel (rows `pairs` * 4 bytes apart) against one column
 // tile's B panel over the whole of k, C (32 x 32 floats) stored at c.
 static inline void panel32(const uint16_t* a, int64_t pairs, const uint16_t* bq, float* c) {
-  const long as = pairs * 4;
   _tile_zero(0); _tile_zero(1); _tile_zero(2); _tile_zero(3);
   for (int64_t p = 0; p < pairs; p += 16) {
     const uint16_t* bb = bq + p * 64; const uint16_t* a0 = a + 2 * p;
-    _tile_loadd(4, a0, as); _tile_loadd(6, bb, 128); _tile_loadd(7, bb + 32, 128);
-    _tile_dpbf16ps(0, 4, 6); _tile_dpbf16ps(1, 4, 7);
-    _tile_loadd(5, a0 + 16 * pairs * 2, as);
-    _tile_dpbf16ps(2, 5, 6); _tile_dpbf16ps(3, 5, 7);
+    step16(a0, bb, pairs);
   }
   _tile_stored(0, c, 128); _tile_stored(1, c + 16, 128); _tile_stored(2, c + 512, 128); _tile_stored(3, c + 528, 128);
 }
@@ -46,7 +51,6 @@ void v0(const uint16_t* a, int64_t pairs, const uint16_t* b, int64_t bpanel, int
 }
 // V1: k-blocked, C through acc between chunks
 void v1(const uint16_t* a, int64_t pairs, const uint16_t* b, int64_t bpanel, int tiles, int64_t kc) {
-  const long as = pairs * 4;
   for (int64_t p0 = 0; p0 < pairs; p0 += kc) {
     const int64_t p1 = std::min(pairs, p0 + kc);
     for (int q = 0; q < tiles; ++q) {
@@ -56,10 +60,7 @@ void v1(const uint16_t* a, int64_t pairs, const uint16_t* b, int64_t bpanel, int
       else { _tile_loadd(0, c, 128); _tile_loadd(1, c + 16, 128); _tile_loadd(2, c + 512, 128); _tile_loadd(3, c + 528, 128); }
       for (int64_t p = p0; p < p1; p += 16) {
         const uint16_t* bb = bq + p * 64; const uint16_t* a0 = a + 2 * p;
-        _tile_loadd(4, a0, as); _tile_loadd(6, bb, 128); _tile_loadd(7, bb + 32, 128);
-        _tile_dpbf16ps(0, 4, 6); _tile_dpbf16ps(1, 4, 7);
-        _tile_loadd(5, a0 + 16 * pairs * 2, as);
-        _tile_dpbf16ps(2, 5, 6); _tile_dpbf16ps(3, 5, 7);
+        step16(a0, bb, pairs);
       }
       _tile_stored(0, c, 128); _tile_stored(1, c + 16, 128); _tile_stored(2, c + 512, 128); _tile_stored(3, c + 528, 128);
     }
