@@ -1,0 +1,139 @@
+"""acc49: auto on networks nobody tuned it on - facenet-pytorch's trained MTCNN
+(PNet, RNet, ONet: the face / non-face stages, PReLU CNNs with a softmax head)
+on the real face and non-face crops scikit-image ships (``skimage/data/
+lfw_subset.npy``: 100 LFW faces then 100 non-face patches, 25 x 25 grey).
+
+Every int8rt single method (entropy, entropy_legacy, minmax, percentile, mse),
+auto, ONNX Runtime's quantize_static (quant_pre_process; MinMax / Entropy /
+Percentile) and NNCF (OpenVINO f32 and default hint) on the same data, through
+benchmarks/accuracy_bench.py's ``evaluate`` (metrics: centred cosine of the
+face probabilities, relative L2, top-1 agreement beside the constant output's
+share, face / non-face accuracy against the labels).
+
+Data: the 200 crops, grey copied to RGB, resized (bilinear) to the stage's
+input (12 / 24 / 48), normalised as MTCNN does ((x - 127.5) / 128).
+Evaluation: the odd indices (50 faces, 50 non-faces). Calibration, two draws
+to measure the noise: ``--draw 1`` the even indices' first half of each
+class, ``--draw 2`` the second half (25 faces + 25 non-faces each, disjoint).
+
+The model: mtcnn.py and data/{p,r,o}net.pt read from the wheel file itself
+(``pip download --no-deps facenet-pytorch==2.6.0``; the package imports
+torchvision, which it does not need for these stages: mtcnn.py is run on its
+own without its detect_face import). Exported with torch.onnx (opset 17).
+
+Usage: PYTHONPATH=python python benchmarks/calib15_mtcnn.py --wheel /tmp/calib15/dl/facenet_pytorch-2.6.0-py3-none-any.whl
+       [--nets pnet,rnet,onet] [--draw 1] [--groups int8rt,ort,nncf] [--json out.json]
+"""
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import os
+import sys
+import types
+import zipfile
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import accuracy_bench as AB  # noqa: E402
+
+SIZES = {"pnet": 12, "rnet": 24, "onet": 48}
+METHODS = ("entropy", "entropy_legacy", "minmax", "percentile", "mse", "auto")
+
+
+def lfw_subset() -> tuple[np.ndarray, np.ndarray]:
+    """scikit-image's 200 crops (float in [0, 1], 25 x 25) and labels (1: face)."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("skimage")
+    if spec is None or spec.submodule_search_locations is None:
+        raise RuntimeError("scikit-image is not installed (its lfw_subset.npy is the data)")
+    path = os.path.join(list(spec.submodule_search_locations)[0], "data", "lfw_subset.npy")
+    x = np.load(path)
+    return x, np.r_[np.ones(100, np.int64), np.zeros(100, np.int64)]
+
+
+def stage_inputs(x: np.ndarray, size: int) -> np.ndarray:
+    from PIL import Image
+
+    out = []
+    for img in x:
+        g = np.asarray(Image.fromarray((img * 255).astype(np.uint8)).resize((size, size), Image.BILINEAR), np.float32)
+        out.append(np.repeat(g[None], 3, 0))
+    return ((np.stack(out) - 127.5) * 0.0078125).astype(np.float32)
+
+
+def split(labels: np.ndarray, draw: int) -> tuple[np.ndarray, np.ndarray]:
+    """(calibration indices, evaluation indices) of ``draw`` (1 or 2)."""
+    idx = np.arange(len(labels))
+    even, odd = idx[idx % 2 == 0], idx[idx % 2 == 1]
+    calib = []
+    for cls in (1, 0):
+        pool = even[labels[even] == cls]
+        half = len(pool) // 2
+        calib.append(pool[:half] if draw == 1 else pool[half:])
+    return np.concatenate(calib), odd
+
+
+def mtcnn_model(wheel: str, net: str) -> bytes:
+    """The stage's ONNX: its trained weights, the face probability [N, 2] as the output."""
+    import torch
+
+    with zipfile.ZipFile(wheel) as z:
+        src = z.read("facenet_pytorch/models/mtcnn.py").decode()
+        state = torch.load(io.BytesIO(z.read(f"facenet_pytorch/data/{net}.pt")), map_location="cpu")
+    src = "\n".join(line for line in src.splitlines() if "detect_face import" not in line)
+    mod = types.ModuleType("mtcnn_stages")
+    exec(compile(src, "facenet_pytorch/models/mtcnn.py", "exec"), mod.__dict__)  # noqa: S102 - the wheel's source
+    model = {"pnet": mod.PNet, "rnet": mod.RNet, "onet": mod.ONet}[net](pretrained=False)
+    model.load_state_dict(state)
+    model.eval()
+
+    class Prob(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.m = model
+
+        def forward(self, x):
+            p = self.m(x)[-1]  # the stages return (box regression[, landmarks], face probability)
+            return p.flatten(1)
+
+    size = SIZES[net]
+    buf = io.BytesIO()
+    torch.onnx.export(Prob(), torch.zeros(1, 3, size, size), buf, input_names=["x"], output_names=["prob"],
+                      dynamic_axes={"x": {0: "n"}, "prob": {0: "n"}}, opset_version=17, dynamo=False)
+    return buf.getvalue()
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--wheel", required=True, help="facenet_pytorch-2.6.0-py3-none-any.whl")
+    ap.add_argument("--nets", default="pnet,rnet,onet")
+    ap.add_argument("--draw", type=int, default=1, choices=(1, 2))
+    ap.add_argument("--groups", default="int8rt,ort,nncf")
+    ap.add_argument("--methods", default=",".join(METHODS))
+    ap.add_argument("--ort", default="minmax,entropy,percentile")
+    ap.add_argument("--json")
+    args = ap.parse_args()
+    x, labels = lfw_subset()
+    calib, evaluation = split(labels, args.draw)
+    results = []
+    for net in args.nets.split(","):
+        xs = stage_inputs(x, SIZES[net])
+        task = dict(name=f"mtcnn_{net} (facenet-pytorch 2.6.0), draw {args.draw}", model=mtcnn_model(args.wheel, net),
+                    calib=xs[calib], eval=xs[evaluation], labels=labels[evaluation], kind="classes")
+        result = AB.evaluate(task, tuple(args.ort.split(",")), set(args.groups.split(",")),
+                             lambda s: print(s, file=sys.stderr, flush=True), methods=tuple(args.methods.split(",")))
+        AB.print_report(result)
+        results.append(result)
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(results, f, indent=1, default=str)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
