@@ -14,6 +14,12 @@ engine it already lowered (:meth:`built`). With the check, the held-out
 samples' run into the folds' histograms (crossval.calibrated, before the
 choice) leaves the choice's float32 reference, and each fold's runs its own.
 
+The steps are in four files, one job each: this one (the stream's split,
+the choice of thresholds, the second unsigned decision, the check and the
+report), run_folds.py (the held-out and fold runs), run_decisions.py (the
+float stem / products, unsigned activations, equalization) and run_bias.py
+(bias correction); :class:`CalibrationRun` mixes them in.
+
 ``int8rt.builder`` calls it at four points: :meth:`wrap` around the feed of
 its calibration loop, :meth:`thresholds` before ``session.finish``,
 :meth:`before_build` (bias correction) and :meth:`finish` on the built engine.
@@ -23,7 +29,6 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import asdict, replace
-from functools import partial
 from typing import Any, Callable, Hashable, Optional, Sequence
 
 import numpy as np
@@ -31,24 +36,28 @@ import numpy as np
 from .. import _core
 from ..calibrator import CalibrationAlgoType, IInt8Calibrator
 
-from .._numerics import scale_from_amax
-from . import auto_choice, auto_parts, cached_check, check, crossval, decision_rule, mixed, quiet_positions
-from . import quiet_products
+from . import auto_choice, auto_parts, cached_check, check, crossval, mixed, quiet_positions
 from . import unsigned_form
 from . import bias_correction as biascorr
-from . import bias_groups, sequence_axis
-from . import branch_bias
+from . import sequence_axis
 from .holdout import SampleRouter
 from .auto import UNSIGNED_MSE
 from .input_range import input_image
-from .lut_inputs import lut_inputs
 from .pass_values import PassValues
 from .rescaled import RescaledHistograms
 from .recordings import Recordings, group_errors, recordings_line
-from .taps import WholeBatch, batches, count
+from .taps import WholeBatch
 from .report import METADATA_KEY, BuildReport
+from .run_bias import BiasCorrectionSteps, correction_helps
+from .run_decisions import AutoDecisions, equalization_helps, scales_of as _scales
+from .run_folds import FoldRuns
 
 __all__ = ["CalibrationRun"]
+
+# the decision rules under the names tests/test_decision_rule.py and
+# tests/test_bias_correction_decision.py import them by (run_bias.py, run_decisions.py)
+_helps = correction_helps
+_equalization_helps = equalization_helps
 
 logger = logging.getLogger("int8rt")
 
@@ -59,8 +68,10 @@ Inputs = dict[str, np.ndarray]
 MEASURE_CHUNK = 8
 
 
-class CalibrationRun:
-    """Accuracy bookkeeping of one INT8 build.
+class CalibrationRun(FoldRuns, AutoDecisions, BiasCorrectionSteps):
+    """Accuracy bookkeeping of one INT8 build (the held-out and fold runs in
+    run_folds.py, auto's float / unsigned / equalization decisions in
+    run_decisions.py, bias correction in run_bias.py).
 
     Args:
         builder: the ``_core.Builder``.
@@ -377,137 +388,6 @@ class CalibrationRun:
         self._methods = out.methods
         return replace(choice, amaxes=out.amaxes, methods=out.methods), (out.engine, out.errors)
 
-    def _new_collector(self, session: Any) -> Any:
-        """An empty collector like the session's (method, bins, range policy)."""
-        from ..calib import Collector
-
-        c = session.collector
-        return Collector(c.algorithm, num_bins=c.num_bins, policy=c.policy,
-                         nonfinite=getattr(self._calibrator, "_int8rt_options", {}).get("nonfinite", "error"))
-
-    def _pooled(self) -> Any:
-        from . import crossval
-
-        if self._state:
-            return None
-        return crossval.pool(self.router.fold_data(), self.router.held_data())
-
-    def _held_run(self, session: Any) -> Optional[tuple[Any, Optional[list[dict[str, np.ndarray]]]]]:
-        """The folds' run of the held-out samples (crossval.calibrated),
-        where folds can be made; None elsewhere."""
-        from . import crossval
-
-        pooled = self._pooled()
-        if pooled is None:
-            return None
-        return crossval.calibrated(pooled[1], self._chunk, self._calibrate_into, lambda: self._new_collector(session),
-                                   self._last_outputs)
-
-    def _calibrate_into(self, chunk: dict[str, np.ndarray], collector: Any) -> None:
-        self._builder.calibrate_batch(chunk, collector._native)
-
-    def _folds(self, session: Any, sets: dict[str, Any], held_run: Any = None) -> Any:
-        """The folds of the kept samples auto_choice.choose scores the sets
-        on (crossval.py); None where the samples do not make folds.
-        ``held_run``: :meth:`_held_run`'s, made already."""
-        from . import crossval
-
-        pooled = self._pooled()
-        if pooled is None:
-            return None
-        return crossval.Folds(
-            self._builder.build, self._calibrate_into, lambda: self._new_collector(session),
-            self._network, *pooled, self._chunk, self._int8_names, {k: v[0] for k, v in sets.items()},
-            last_outputs=self._last_outputs, held_run=held_run, at_range=self._at_range, unsigned=self._unsigned_grid)
-
-    def _last_outputs(self) -> Optional[dict[str, np.ndarray]]:
-        """The network's float32 outputs as the builder's last
-        ``calibrate_batch`` computed them (None where one cannot be read)."""
-        out = {}
-        for i in self._network.outputs():
-            name = self._network.tensor(i)["name"]
-            try:
-                value = self._builder.copy_last(name)
-            except _core.Error:  # no batch has run in this builder
-                return None
-            if value is None:
-                return None
-            out[name] = value
-        return out
-
-    def _decide_equalization(self, session: Any, amaxes: dict[str, float]) -> dict[str, float]:
-        """Cross-layer equalization, tried after the choice of thresholds: a
-        copy of the build's network is equalized (equalize.py) and its
-        rescaled tensors get the chosen method's thresholds on their
-        histograms as rescaled, which the calibration pass collected from
-        every sample it ran (rescaled.py), or, where it could not, on the
-        kept samples (at most bias_correction.SAMPLES). The engine is kept
-        where it is closer to float32 on the held-out samples than the one
-        without (decision_rule.py: centred, and uncentred where no bias
-        correction follows): by auto_choice's
-        margin (MIN_GAIN) where the thresholds came from the whole pass,
-        and also by its t-test where they came from the kept samples only.
-        Returns the thresholds, the rescaled tensors' replaced when kept."""
-        from . import equalize
-
-        assert self._auto is not None
-        data = self.router.search_data()
-        if not equalize.find_pairs(self._network, self._fp32_layers):
-            self._auto["equalization"] = "off (no conv -> conv pair)"
-            return amaxes
-        trial, rescaled, adopt = self._equalize(self._fp32_layers, self._rescaled.plan if self._rescaled else None)
-        whole = self._rescaled is not None and self._rescaled.complete(rescaled)
-        if whole:
-            collector, source = self._rescaled.collector, f"all {self._rescaled.samples} samples of the pass"
-        elif data is not None:
-            collector = self._new_collector(session)
-            for chunk in batches(data, self._chunk):
-                trial.calibrate_batch(chunk, collector._native)
-            source = f"{self.router.samples(data)} kept samples"
-        else:
-            self._auto["equalization"] = "off (no kept samples)"
-            return amaxes
-        self._rescaled = None  # its histograms are read (the memory goes)
-        names = {n for n in rescaled if n in self._int8_names and n in collector}
-        trial_amaxes = auto_choice.apply_methods(collector, self._methods, names, amaxes)
-        without = self._plain_errors(_scales(amaxes))
-        trial_scales = _scales(trial_amaxes)
-        trial_engine = trial.build(trial_scales)
-        with_ = self._judge(trial_engine)
-        keep = _equalization_helps(with_, without, whole=whole, bias_correction=self.bias_correction)
-        self._auto["equalization"] = (f"on (auto, {len(rescaled)} tensors rescaled, their thresholds from "
-                                      f"{source})" if keep else "off (auto)")
-        self._auto["errors"].update(decision_rule.report_errors("equalization", without, with_))
-        logger.info("auto calibration: cross-layer equalization %s (output relative L2 on %d %s samples: %s)",
-                    "kept" if keep else "left off", self._auto["samples"], self._where,
-                    decision_rule.describe(without, with_))
-        if not keep:
-            return amaxes
-        adopt()
-        self._builder = trial
-        self._network = trial.optimized_network()
-        self._plain = (dict(trial_scales), trial_engine, with_)  # the build's engine now, judged already
-        if self._pass is not None:  # the layer inputs kept are the network's before equalization
-            self._pass.drop_layer_inputs()
-        return trial_amaxes
-
-    def _plain_engine(self, scales: dict[str, float]) -> Any:
-        """The build's engine as it stands (``scales``, no correction),
-        lowered once: the chosen set's where that engine is this one; its
-        errors on the judging samples are measured when first asked
-        (:meth:`_plain_errors`)."""
-        if self._plain is None or self._plain[0] != scales:
-            self._plain = (dict(scales), self._builder.build(scales), None)
-        return self._plain[1]
-
-    def _plain_errors(self, scales: dict[str, float]) -> Any:
-        """The errors of the build's engine as it stands (``scales``, no
-        correction) on the judging samples, run once."""
-        engine = self._plain_engine(scales)
-        if self._plain[2] is None:
-            self._plain = (self._plain[0], engine, self._judge(engine))
-        return self._plain[2]
-
     def built(self, scales: dict[str, float]) -> Optional[Any]:
         """The engine (``_core.Engine``) that ``builder.build(scales)``
         would lower, where auto has lowered it already: the chosen set's
@@ -523,166 +403,6 @@ class CalibrationRun:
         """The build's ``_core.Builder``: the one given, or the equalized
         copy where auto kept cross-layer equalization."""
         return self._builder
-
-    def before_build(self, result: Any) -> None:
-        """Once the scales are known: the auto calibrator's decision on
-        unsigned activations (:meth:`_decide_unsigned`; made already when
-        auto chose the thresholds), then bias correction on the builder's
-        network: when asked, or
-        (``bias_correction=None`` with the auto calibrator) where the
-        held-out samples show it helps; nothing to do when the scales came
-        from a cache (no data)."""
-        if self._auto is not None and "unsigned_activations" not in self._auto:
-            self._decide_unsigned(result.scales, from_cache=result.from_cache)
-        if self.bias_correction is False and self._auto is not None:
-            self._auto["bias_correction"] = "off (BuilderConfig)"
-        if self.bias_correction is False or (self.bias_correction is None and not self.auto):
-            return
-        data = self.router.search_data()
-        if result.from_cache or data is None:
-            if self.bias_correction:
-                logger.warning("bias correction skipped: it needs calibration data, and the scales came from the "
-                               "cache")
-            return
-        t0 = time.perf_counter()
-        values = self._pass.layer_inputs(biascorr.SAMPLES) if self._pass is not None else ()
-        grids = self._engine_grids(result.scales)
-        deltas = self._measure_shifts(result.scales, data, values, grids)
-        keep = bool(deltas)
-        if self.bias_correction is None and deltas and self._fresh is not None:  # auto: measured with and without
-            deltas = self._bias_correction_kept(result.scales, deltas)
-            keep = bool(deltas)
-        elif self._auto is not None:
-            self._auto["bias_correction"] = (
-                "on (BuilderConfig)" if self.bias_correction else
-                "off (no Conv / Gemm / MatMul / LSTM / GRU / RNN reads an int8 input)" if not deltas else "off")
-            keep = keep and bool(self.bias_correction)
-        if keep and self.auto:
-            deltas = self._refit_shifts(result.scales, data, values, grids, deltas)
-        if self._pass is not None:
-            self._pass.release()
-        if keep:
-            biascorr.apply(self._builder, deltas)
-            self._corrected = len(deltas)
-            self._deltas = dict(deltas)
-            logger.info("bias correction: %d layers, mean |shift| %.3g", len(deltas),
-                        float(np.mean([np.abs(np.asarray(d)).mean() for d in deltas.values()])))
-            if self._corrected_builder is None or not _same_network(self._corrected_builder, self._builder):
-                self._corrected_engine = None  # measured on another network (or not at all): lower this one
-        self._corrected_builder = None
-        self._seconds["bias_correction"] = time.perf_counter() - t0
-
-    def _measure_shifts(self, scales: dict[str, float], data: Any, values: Any, grids: dict[str, Any],
-                        limit: Optional[int] = None) -> dict[str, list[float]]:
-        """Bias correction's shifts of the top level's layers and of those
-        inside the calibrated If branches (branch_bias.py), which the
-        report counts apart."""
-        deltas = biascorr.measure_shifts(self._network, scales, data, self._chunk, self._fp32_layers, values,
-                                         **grids, limit=limit)
-        inner: dict[str, list[float]] = {}
-        if any(n["op"] == "If" for n in self._network.nodes()):
-            # the branches' shapes as calibration annotated them (self._network is the network before it)
-            inner = branch_bias.measure_branch_shifts(self._builder.optimized_network(), scales, data, self._chunk,
-                                                      self._fp32_layers, grids["affine"], grids["luts"], limit=limit)
-        if self._auto is not None:
-            self._auto["bias_correction_layers"] = {"top level": len(deltas), "If branches": len(inner)}
-        return {**deltas, **inner}
-
-    def _refit_shifts(self, scales: dict[str, float], data: Any, values: Any, grids: dict[str, Any],
-                      deltas: dict[str, list[float]]) -> dict[str, list[float]]:
-        """Bias correction kept (auto's decision or BuilderConfig's) with
-        the auto calibrator without the check: the shifts measured again on
-        the kept samples and the held-out ones together,
-        as the held-out samples set the final thresholds too (holdout.py's
-        ``calibrate_held``); the decision stays the one the held-out samples
-        made. PP-OCRv4 det: centred cosine 0.9573 -> 0.9621 with the 8
-        held-out pages added to the 24 kept (RESULTS_accuracy.md, 2026-12-03
-        late afternoon). Elsewhere (the check measures the held-out samples)
-        the shifts stay those of the kept samples."""
-        held = self.router.held_data()
-        if not self.router.calibrate_held or not held:
-            return deltas
-        both = [*data, *held]
-        refit = self._measure_shifts(scales, both, values, grids, limit=count(both))
-        refit = {k: v for k, v in refit.items() if k in deltas}  # the groups auto kept (bias_groups.py)
-        if set(refit) != set(deltas):
-            return deltas
-        self._corrected_engine = None  # the engine measured had the kept samples' shifts: lower the build's
-        assert self._auto is not None
-        self._auto["bias_correction_samples"] = self.router.samples(both)  # the shifts' (the decision's: the kept ones)
-        return refit
-
-    def _decide_float(self, scales: dict[str, float], decision: str) -> bool:
-        """auto's ``decision``: ``"float stem"``, the layers from an input to
-        a per-position LayerNorm kept out of int8 (float32; their Convs in
-        BF16 where native) where most positions it reads are below one int8
-        step at ``scales`` (quiet_positions.py), or ``"float products"``, the
-        activation x activation MatMuls kept in float32 where most rows of
-        their output are (quiet_products.py); each where the judging
-        samples' output error says so. Recorded in the report. Returns
-        whether the build's builder changed."""
-        if self._float_trial is None or self._judge is None or self.router.search_data() is None:
-            return False
-        t0 = time.perf_counter()
-        attempt = (quiet_positions.try_stem if decision == "float stem" else  # the products the build runs in int8
-                   partial(quiet_products.try_products, int8=quiet_products.int8_products(self._plain_engine(scales))))
-        trial = attempt(self._network, self._float_trial, scales, lambda: self._plain_errors(scales), self._judge,
-                        quiet_positions.float_rows(self._network, self._judge.data, self._chunk),
-                        fp32_layers=self._fp32_layers, bias_correction=self.bias_correction)
-        key = decision.replace(" ", "_")
-        self._seconds[f"auto_{key}"] = time.perf_counter() - t0
-        if not trial.shares:
-            return False
-        self._auto[key] = trial.report()
-        if trial.tried is None:
-            return False
-        self._auto["errors"].update(decision_rule.report_errors(decision, trial.current, trial.tried))
-        logger.info("auto calibration: %s %s (%d layers; output relative L2 on %d %s samples: %s)", decision,
-                    "kept" if trial.keep else "left int8", len(trial.layers), self._auto["samples"], self._where,
-                    decision_rule.describe(trial.current, trial.tried))
-        if not trial.keep:
-            return False
-        trial.adopt()
-        self._fp32_layers |= set(trial.layers)
-        self._builder = trial.builder
-        self._plain = (dict(scales), trial.engine, trial.tried)  # the build's engine without a correction now
-        return True
-
-    def _decide_unsigned(self, scales: dict[str, float], *, from_cache: bool) -> bool:
-        """auto with ``unsigned_activations=None``: unsigned activations
-        tried at ``scales`` against the build's engine there
-        (unsigned_form.py) and kept where the error on the judging samples
-        is lower; a builder made later (the sets', the equalization
-        trial's, bias correction's) then has them too. Recorded in the
-        report. Returns whether the build's builder changed (unsigned kept)."""
-        if self._auto is not None and self._unsigned is not None:
-            self._auto["unsigned_activations"] = f"{'on' if self._unsigned else 'off'} (BuilderConfig)"
-        if self._unsigned_trial is None or not self.auto or self._auto is None or self._judge is None:
-            return False
-        if from_cache or self.router.search_data() is None:
-            self._auto["unsigned_activations"] = "off (no calibration data)"
-            return False
-        t0 = time.perf_counter()
-        trial = unsigned_form.try_form(self._unsigned_trial, True, scales, self._plain_engine(scales),
-                                       lambda: self._plain_errors(scales), self._judge,
-                                       bias_correction=self.bias_correction)
-        if not trial.changed:
-            self._auto["unsigned_activations"] = "off (no non-negative int8 tensor whose readers all take a zero point)"
-            return False
-        self._unsigned_decided = True
-        self._auto["unsigned_activations"] = trial.report()
-        self._auto["errors"].update(trial.errors())
-        logger.info("auto calibration: unsigned activations %s (%d int8 tensors; output relative L2 on %d %s "
-                    "samples: %s)", "kept" if trial.keep else "left off", trial.changed,
-                    self._auto["samples"], self._where, decision_rule.describe(trial.current, trial.tried))
-        if trial.keep:
-            trial.adopt()
-            self._unsigned = True
-            self._unsigned_grid = frozenset(trial.names)
-            self._builder = trial.builder
-            self._plain = (dict(scales), trial.engine, trial.tried)  # the build's engine without a correction now
-        self._seconds["auto_unsigned"] = time.perf_counter() - t0
-        return trial.keep
 
     def _redecide_unsigned(self, choice: auto_choice.Choice, decided_at: str) -> Optional[tuple[Any, Any]]:
         """The chosen set's engine in the form the build keeps, and its
@@ -730,51 +450,6 @@ class CalibrationRun:
         self._auto["unsigned_activations"] = trial.report(label)
         return trial.engine, trial.tried
 
-    def _engine_grids(self, scales: dict[str, float]) -> dict[str, Any]:
-        """How the engine holds the layers' inputs, as ``measure_shifts``
-        takes it: ``affine``, the int8 tensors it holds with a zero point
-        (unsigned activations, and asymmetric ones: a table's output bounded
-        below, which the lowering holds so whether unsigned activations are
-        on or off): name -> (scale, zero point), from its int8 plan; and
-        ``luts``, the tensors a table layer writes (lut_inputs.py), those
-        inside If branches under their scoped names (branch_bias.py)."""
-        engine = self.built(scales) if not self._corrected else None
-        engine = engine if engine is not None else self._builder.build(scales)
-        return {"affine": {t.tensor: (t.scale, t.zero_point) for t in engine.int8_plan().tensors if t.zero_point != 0},
-                "luts": {**lut_inputs(engine.network()), **branch_bias.branch_luts(engine.network())}}
-
-    def _bias_correction_kept(self, scales: dict[str, float], deltas: dict[str, list[float]]
-                              ) -> dict[str, list[float]]:
-        """The corrections kept: each group of layers (bias_groups.py: Conv /
-        Gemm, MatMul, recurrent) where the engine with it is
-        closer to float32 on the auto choice's judging samples than the one
-        without (:func:`_helps`: centred or uncentred), in turn; recorded in
-        the report."""
-        def judge(subset: dict[str, list[float]]) -> tuple[Any, Any, Any]:
-            builder = biascorr.apply(self._fresh(), subset)
-            engine = builder.build(scales)
-            return builder, engine, self._judge(engine)
-
-        decision = bias_groups.decide(bias_groups.split(self._network, deltas), self._plain_errors(dict(scales)),
-                                      judge, _helps)
-        if decision.deltas:  # the build's engine, where the build's builder is like this one (before_build)
-            self._corrected_engine, self._corrected_builder = (dict(scales), decision.engine), decision.builder
-        assert self._auto is not None
-        self._auto["bias_correction"] = decision.label()
-        self._auto["errors"].update(decision.errors)
-        logger.info("auto calibration: bias correction %s (output relative L2 on %d %s samples: %s)",
-                    decision.label(), self._auto["samples"], self._where, "; ".join(decision.log))
-        return decision.deltas
-
-    def corrected(self, builder: Any, fp32_nodes: set[str]) -> Any:
-        """``builder`` (another Builder over the same network) with the bias
-        corrections this run made, for the engines mixed precision builds;
-        a layer kept in float32 keeps its float bias."""
-        for name, delta in self._deltas.items():
-            if name not in fp32_nodes:
-                builder.add_to_bias(name, delta)
-        return builder
-
     def finish(self, engine: Any, result: Any, *, accuracy_target: Optional[float] = None,
                accuracy_metric: Optional[mixed.Metric] = None,
                rebuild: Optional[Callable[..., Any]] = None, progress: Any = None,
@@ -821,7 +496,6 @@ class CalibrationRun:
         metadata[METADATA_KEY] = report.to_json()
         return Engine(engine._native.with_metadata(metadata))
 
-
     def _check_data(self, result: Any) -> tuple[Any, str]:
         """The samples the check measures, or (None, why not): the held-out
         ones; with scales from the cache, those of a calibrator made from
@@ -834,54 +508,5 @@ class CalibrationRun:
         return cached_check.held_out_data(self._calibrator, self.router, list(shapes), shapes)
 
 
-def _helps(with_: Any, without: Any) -> bool:
-    """Bias correction is kept where the output error on the judging
-    samples is lower with it by ``auto_choice.MIN_GAIN`` (1%), centred or
-    uncentred (decision_rule.py; the digits CNN on a
-    long stream lost 0.0202 -> 0.0222 by a 0.9% centred gain the uncentred
-    error shows; RESULTS_accuracy.md, acc18 / acc20). No t-test, unlike the choice of thresholds: it is what the
-    literature and NNCF apply by default, and on 8 held-out
-    images (a 32-image calibration) the t-test refused it also where it was
-    closer to float32 on the evaluation images (random-weight ResNet-50:
-    0.349 against 0.314 centred cosine; RESULTS_accuracy.md, 2026-12-03
-    morning). The margin because the judging samples can be very few: on
-    DeepLabV3 (4 held out, one per calibration size) a 0.2% lower held-out
-    error kept it and cost 0.011 of centred cosine at 320x256 (2026-12-03
-    afternoon); where it paid, the held-out error fell by 1.1-11%."""
-    return decision_rule.keeps(with_, without, test="margin",
-                               uncentred=decision_rule.reads_uncentred("bias correction", None))
-
-
-def _equalization_helps(with_: Any, without: Any, *, whole: bool, bias_correction: Optional[bool] = None) -> bool:
-    """Cross-layer equalization is kept where the output error on the
-    judging samples is lower with it (decision_rule.py: centred, and
-    uncentred where no bias correction follows, ``bias_correction`` being
-    BuilderConfig's). With thresholds from the whole pass (``whole``),
-    by the margin alone, as the threshold choice asks of a set: 8 held-out
-    images (ShuffleNetV2) cannot pass a t-test for the 7-9% it gains. From
-    the kept samples only, clearly (margin and t-test): PP-OCR cls's
-    rescaled thresholds from 64 of 256 lines scored 0.082 against 0.065
-    without, where those from all lines score 0.042 (and 0.9970 centred
-    cosine on the evaluation lines against 0.9956)."""
-    return decision_rule.keeps(with_, without, test="margin" if whole else "clearly",
-                               uncentred=decision_rule.reads_uncentred("equalization", bias_correction))
-
-
-def _same_network(a: Any, b: Any) -> bool:
-    """Whether builders ``a`` and ``b`` (``_core.Builder``) hold the same
-    optimized network: nodes (ops, attributes, wiring) and tensors (names,
-    shapes, types) alike. Their constants are alike by construction (the
-    same model, rewrites replayed, the same bias corrections); what the
-    calibration pass may change is the shapes it annotates."""
-    na, nb = a.optimized_network(), b.optimized_network()
-    return na.nodes() == nb.nodes() and na.tensors() == nb.tensors()
-
-
-def _scales(amaxes: dict[str, float]) -> dict[str, float]:
-    return {n: scale_from_amax(a) for n, a in amaxes.items()}
-
-
 def _with_seconds(report: BuildReport, seconds: dict[str, float]) -> BuildReport:
-    from dataclasses import replace
-
     return replace(report, seconds={k: round(v, 4) for k, v in seconds.items()})
