@@ -17,7 +17,8 @@ Evaluation: the odd indices (50 faces, 50 non-faces). Calibration, two draws
 to measure the noise: ``--draw 1`` the even indices' first half of each
 class, ``--draw 2`` the second half (24 faces + 24 non-faces each, disjoint;
 48 so that ONNX Runtime's histogram calibrators get equal batches of 16: with a
-last batch of 2 its Entropy / Percentile fail on ragged arrays).
+last batch of 2 its Entropy / Percentile fail on ragged arrays); ``--draw 3`` /
+``4``: 24 + 24 of the even indices drawn at random (seed = the draw).
 
 The model: mtcnn.py and data/{p,r,o}net.pt read from the wheel file itself
 (``pip download --no-deps facenet-pytorch==2.6.0``; the package imports
@@ -70,13 +71,14 @@ def stage_inputs(x: np.ndarray, size: int) -> np.ndarray:
 
 
 def split(labels: np.ndarray, draw: int) -> tuple[np.ndarray, np.ndarray]:
-    """(calibration indices, evaluation indices) of ``draw`` (1 or 2)."""
+    """(calibration indices, evaluation indices) of ``draw`` (1 to 4)."""
     idx = np.arange(len(labels))
     even, odd = idx[idx % 2 == 0], idx[idx % 2 == 1]
     calib = []
     for cls in (1, 0):
         pool = even[labels[even] == cls]
-        calib.append(pool[:24] if draw == 1 else pool[-24:])
+        calib.append(pool[:24] if draw == 1 else pool[-24:] if draw == 2 else
+                     np.sort(np.random.default_rng(draw).choice(pool, 24, replace=False)))
     return np.concatenate(calib), odd
 
 
@@ -118,7 +120,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--wheel", required=True, help="facenet_pytorch-2.6.0-py3-none-any.whl")
     ap.add_argument("--nets", default="pnet,rnet,onet")
-    ap.add_argument("--draw", type=int, default=1, choices=(1, 2))
+    ap.add_argument("--draw", type=int, default=1, choices=(1, 2, 3, 4))
     ap.add_argument("--groups", default="int8rt,ort,nncf")
     ap.add_argument("--methods", default=",".join(METHODS))
     ap.add_argument("--ort", default="minmax,entropy,percentile")
