@@ -19,6 +19,7 @@ class, ``--draw 2`` the second half (24 faces + 24 non-faces each, disjoint;
 48 so that ONNX Runtime's histogram calibrators get equal batches of 16: with a
 last batch of 2 its Entropy / Percentile fail on ragged arrays); ``--draw 3`` /
 ``4``: 24 + 24 of the even indices drawn at random (seed = the draw).
+``--per-class 48``: 48 + 48 instead (draws 1 / 2 then overlap in 46 + 46).
 
 The model: mtcnn.py and data/{p,r,o}net.pt read from the wheel file itself
 (``pip download --no-deps facenet-pytorch==2.6.0``; the package imports
@@ -70,15 +71,15 @@ def stage_inputs(x: np.ndarray, size: int) -> np.ndarray:
     return ((np.stack(out) - 127.5) * 0.0078125).astype(np.float32)
 
 
-def split(labels: np.ndarray, draw: int) -> tuple[np.ndarray, np.ndarray]:
-    """(calibration indices, evaluation indices) of ``draw`` (1 to 4)."""
+def split(labels: np.ndarray, draw: int, per_class: int = 24) -> tuple[np.ndarray, np.ndarray]:
+    """(calibration indices, evaluation indices) of ``draw`` (1 to 4), ``per_class`` crops of each class."""
     idx = np.arange(len(labels))
     even, odd = idx[idx % 2 == 0], idx[idx % 2 == 1]
     calib = []
     for cls in (1, 0):
         pool = even[labels[even] == cls]
-        calib.append(pool[:24] if draw == 1 else pool[-24:] if draw == 2 else
-                     np.sort(np.random.default_rng(draw).choice(pool, 24, replace=False)))
+        calib.append(pool[:per_class] if draw == 1 else pool[-per_class:] if draw == 2 else
+                     np.sort(np.random.default_rng(draw).choice(pool, per_class, replace=False)))
     return np.concatenate(calib), odd
 
 
@@ -121,17 +122,19 @@ def main() -> int:
     ap.add_argument("--wheel", required=True, help="facenet_pytorch-2.6.0-py3-none-any.whl")
     ap.add_argument("--nets", default="pnet,rnet,onet")
     ap.add_argument("--draw", type=int, default=1, choices=(1, 2, 3, 4))
+    ap.add_argument("--per-class", type=int, default=24, help="calibration crops of each class (at most 50)")
     ap.add_argument("--groups", default="int8rt,ort,nncf")
     ap.add_argument("--methods", default=",".join(METHODS))
     ap.add_argument("--ort", default="minmax,entropy,percentile")
     ap.add_argument("--json")
     args = ap.parse_args()
     x, labels = lfw_subset()
-    calib, evaluation = split(labels, args.draw)
+    calib, evaluation = split(labels, args.draw, args.per_class)
     results = []
     for net in args.nets.split(","):
         xs = stage_inputs(x, SIZES[net])
-        task = dict(name=f"mtcnn_{net} (facenet-pytorch 2.6.0), draw {args.draw}", model=mtcnn_model(args.wheel, net),
+        tag = "" if args.per_class == 24 else f" ({2 * args.per_class} crops)"
+        task = dict(name=f"mtcnn_{net} (facenet-pytorch 2.6.0){tag}, draw {args.draw}", model=mtcnn_model(args.wheel, net),
                     calib=xs[calib], eval=xs[evaluation], labels=labels[evaluation], kind="classes")
         result = AB.evaluate(task, tuple(args.ort.split(",")), set(args.groups.split(",")),
                              lambda s: print(s, file=sys.stderr, flush=True), methods=tuple(args.methods.split(",")))
