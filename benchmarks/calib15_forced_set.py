@@ -8,7 +8,7 @@ the forced engine's relative L2 on calib15_mtcnn.py's evaluation crops, beside
 the entropy calibrator's (its own 2048-bin histograms over every sample).
 
 Usage: PYTHONPATH=python python benchmarks/calib15_forced_set.py --wheel <facenet_pytorch whl> [--net pnet]
-       [--draws 1,2] [--per-class 48] [--label entropy]
+       [--draws 1,2] [--per-class 48] [--label entropy] [--no-bias-correction]
 """
 from __future__ import annotations
 
@@ -30,6 +30,8 @@ def main() -> int:
     ap.add_argument("--draws", default="1,2")
     ap.add_argument("--per-class", type=int, default=48)
     ap.add_argument("--label", default="entropy")
+    ap.add_argument("--no-bias-correction", action="store_true",
+                    help="auto builds with BuilderConfig(bias_correction=False) (the calibrator's never corrects)")
     args = ap.parse_args()
     import int8rt
     from int8rt.accuracy import auto_choice
@@ -60,7 +62,8 @@ def main() -> int:
         for alg, patch in (("auto", False), ("auto", True), (args.label, False)):
             auto_choice.choose = forced if patch else original
             config = int8rt.BuilderConfig(accuracy_check=False, calibrator=make_calibrator(
-                {"x": xs[calib]}, algorithm=alg, batch_size=16))
+                {"x": xs[calib]}, algorithm=alg, batch_size=16),
+                bias_correction=False if args.no_bias_correction and alg == "auto" else None)
             engine = int8rt.build_engine(model, config)
             auto_choice.choose = original
             cells.append(M.relative_l2(ref, E.run_batched(E.int8rt_runner(engine), xs[evaluation])))
