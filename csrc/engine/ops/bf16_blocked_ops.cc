@@ -301,10 +301,16 @@ class Bf16BlockedConvLayer : public Layer {
   // groups outer, so a group's weights serve all the run's rows. Where a
   // chunk's weights outweigh an image's input (the 14 x 14 and 7 x 7
   // stages: up to 1.2 MB of weights per 8 blocks against 50-100 KB of
-  // input), a task runs its chunk over every image instead, its chunk
-  // trimmed to kDenseChunkBytes of weights (at least one 4-block group), so
-  // the weights stream once per batch, not once per image (as the FP32
-  // blocked conv does, RESULTS.md section 141).
+  // input), and for every strided window of more than one tap (the 3x3 / 2
+  // transitions, whose input is 4x their output), a task runs its chunk
+  // over every image instead, so the chunk's weights stay in L2 across the
+  // batch, not streamed once per image (as the FP32 blocked conv does,
+  // RESULTS.md section 141). The chunk is then as many blocks as
+  // kDenseChunkBytes of weights hold (at least one 4-block group; a strided
+  // window: up to every block, so each image's input is copied into the
+  // kernel's lines once), and with more threads the rows split until there
+  // are 4 tasks per thread (batch 8, RESULTS.md section 221: 3x3/2 256 @28
+  // x0.77, 3x3/2 512 @14 x0.94, 3x3 256 @14 x0.94).
   // xf: a stem's float image in place of x (dense_f32).
   void dense(const uint16_t* x, const float* xf, const uint16_t* res, uint16_t* y, int64_t N,
              const kernels::DepthwiseBf16x16c& g) const {
@@ -312,14 +318,22 @@ class Bf16BlockedConvLayer : public Layer {
     const int64_t out_image = MB * g.oh * g.ow * kBf16Block;
     const int64_t block_w = g.kh * g.kw * ((C_ + 1) / 2) * kBf16Block * 2 * 2;  // one output block's weight bytes
     int64_t chunk = std::min(MB, kTaskBlocks);
-    const bool images_inner = N > 1 && chunk * block_w > in_image * 2;
-    if (images_inner) chunk = std::min(chunk, std::max<int64_t>(4, kDenseChunkBytes / block_w / 4 * 4));
+    const bool strided = (g.sh > 1 || g.sw > 1) && g.kh * g.kw > 1;
+    const bool images_inner = N > 1 && (strided || chunk * block_w > in_image * 2);
+    if (images_inner) {
+      chunk = std::min(strided ? MB : chunk, std::max<int64_t>(4, kDenseChunkBytes / block_w / 4 * 4));
+    }
     // The AMX kernel gathers a strided 1x1's input pixels once per call:
     // every output block per call, so each pixel is gathered once, not once
     // per chunk of 8 blocks (RESULTS.md section 194).
     if (!images_inner && g.kh * g.kw == 1 && kernel_->isa() == kernels::Isa::kAmx) chunk = MB;
     const int64_t chunks = (MB + chunk - 1) / chunk, images = images_inner ? 1 : N;
-    const int64_t rows = std::min(g.oh, std::max<int64_t>(1, kDenseTaskBytes / (g.ow * chunk * kBf16Block * 2)));
+    int64_t rows = std::min(g.oh, std::max<int64_t>(1, kDenseTaskBytes / (g.ow * chunk * kBf16Block * 2)));
+    const int64_t want = 4 * static_cast<int64_t>(get_num_threads());
+    if (images_inner && want > 4 && chunks * ((g.oh + rows - 1) / rows) < want) {
+      const int64_t split = std::min(g.oh, (want + chunks - 1) / chunks);
+      rows = (g.oh + split - 1) / split;
+    }
     const int64_t runs = (g.oh + rows - 1) / rows;
     parallel_for(images * chunks * runs, 1, [&](int64_t begin, int64_t end) {
       for (int64_t t = begin; t < end; ++t) {
@@ -348,7 +362,7 @@ class Bf16BlockedConvLayer : public Layer {
     });
   }
 
-  static constexpr int64_t kDenseChunkBytes = 512 << 10;  // a chunk's weights when images run inner
+  static constexpr int64_t kDenseChunkBytes = 1152 << 10;  // a chunk's weights when images run inner (L2: 2 MB)
   static constexpr int64_t kDenseTaskBytes = 128 << 10;  // a dense task's output bytes
   static constexpr int64_t kRunBytes = 256 << 10;  // a pointwise run's input (BF16: half the FP32 layer's)
   static constexpr int64_t kTaskBlocks = 8;        // output blocks per pointwise task
