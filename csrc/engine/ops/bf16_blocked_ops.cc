@@ -318,7 +318,7 @@ class Bf16BlockedConvLayer : public Layer {
     const int64_t out_image = MB * g.oh * g.ow * kBf16Block;
     const int64_t block_w = g.kh * g.kw * ((C_ + 1) / 2) * kBf16Block * 2 * 2;  // one output block's weight bytes
     int64_t chunk = std::min(MB, kTaskBlocks);
-    const bool strided = (g.sh > 1 || g.sw > 1) && g.kh * g.kw > 1;
+    const bool strided = g.sh > 1 || g.sw > 1;
     const bool images_inner = N > 1 && (strided || chunk * block_w > in_image * 2);
     if (images_inner) {
       chunk = std::min(strided ? MB : chunk, std::max<int64_t>(4, kDenseChunkBytes / block_w / 4 * 4));
@@ -329,6 +329,7 @@ class Bf16BlockedConvLayer : public Layer {
     if (!images_inner && g.kh * g.kw == 1 && kernel_->isa() == kernels::Isa::kAmx) chunk = MB;
     const int64_t chunks = (MB + chunk - 1) / chunk, images = images_inner ? 1 : N;
     int64_t rows = std::min(g.oh, std::max<int64_t>(1, kDenseTaskBytes / (g.ow * chunk * kBf16Block * 2)));
+    if (images_inner && g.kh * g.kw == 1) rows = g.oh;
     const int64_t want = 4 * static_cast<int64_t>(get_num_threads());
     if (images_inner && want > 4 && chunks * ((g.oh + rows - 1) / rows) < want) {
       const int64_t split = std::min(g.oh, (want + chunks - 1) / chunks);
