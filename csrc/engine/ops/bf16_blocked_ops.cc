@@ -246,11 +246,15 @@ class Bf16BlockedConvLayer : public Layer {
   // 512 -> 2048 @7 x0.60, 320 -> 1280 @7 x0.70, 1024 -> 256 @14 x0.89,
   // RESULTS.md section 187). Smaller weights keep the per-image partition:
   // there runs of the batch's pixels ran 128 -> 512 @28 (+ residual)
-  // 1.17-1.6x slower. With more threads the blocks split into even chunks
-  // until there are 4 tasks per thread.
+  // 1.17-1.6x slower. An expansion (M >= 4 C: 256 -> 1024 @14) takes runs
+  // of twice the input, so its weights stream once per batch of 8, not
+  // twice (x0.94 at batch 8; 1024 -> 256 @14 with such runs x1.03-1.08,
+  // RESULTS.md section 221). With more threads the blocks split into even
+  // chunks until there are 4 tasks per thread.
   void pointwise_batch(const uint16_t* x, const uint16_t* res, uint16_t* y, int64_t N, int64_t P) const {
     const int64_t CB = blocks(C_), MB = blocks(M_), NP = N * P;
-    const int64_t runs = std::max<int64_t>(1, (NP * CB * kBf16Block * 2 + kAmxRunBytes - 1) / kAmxRunBytes);
+    const int64_t run_bytes = M_ >= 4 * C_ ? 2 * kAmxRunBytes : kAmxRunBytes;
+    const int64_t runs = std::max<int64_t>(1, (NP * CB * kBf16Block * 2 + run_bytes - 1) / run_bytes);
     const int64_t run = std::min(NP, ((NP + runs - 1) / runs + 31) / 32 * 32);
     const int64_t tasks_p = (NP + run - 1) / run, want = 4 * static_cast<int64_t>(get_num_threads());
     const int64_t chunks = want > 4 ? std::min((MB + 1) / 2, (want + tasks_p - 1) / tasks_p) : 1;
