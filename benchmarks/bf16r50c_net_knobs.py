@@ -2,8 +2,10 @@
 (benchmarks/results/bf16r50c_knobs_experiment*.patch; RESULTS.md section
 221): knob sets alternated round by round in one process on one execution
 context; per set and layer the minimum over a round's profiled runs (thread
-CPU), then per layer the median over rounds; printed for the layers whose
-name contains one of the filters, with the ratio to the first set. Without
+CPU), and the minimum of three whole runs (thread CPU: 1 thread), then per
+layer the median over rounds; printed for the layers whose name contains
+one of the filters, the layers' sum and the whole run, with the ratio to the
+first set. Without
 the patch every set is the same code.
 
 Usage: PYTHONPATH=<patched tree>/python python benchmarks/bf16r50c_net_knobs.py \
@@ -13,6 +15,7 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -46,12 +49,19 @@ def main() -> None:
             for _ in range(3):
                 for q in ctx.profile(feed, runs=1, clock="thread_cpu"):
                     per[q["name"]] = min(per.get(q["name"], 1e9), q["ms"])
+            whole = []
+            for _ in range(3):
+                t0 = time.thread_time()
+                ctx.run(feed)
+                whole.append((time.thread_time() - t0) * 1e3)
+            layers = sum(per.values())
+            per["(whole run)"] = min(whole)
             for name, ms in per.items():
                 times[i].setdefault(name, []).append(ms)
-            times[i].setdefault("(all layers)", []).append(sum(per.values()))
+            times[i].setdefault("(all layers)", []).append(layers)
     print(f"load {os.getloadavg()[0]:.1f}")
     for name in times[0]:
-        if name != "(all layers)" and not any(f in name for f in filters):
+        if not name.startswith("(") and not any(f in name for f in filters):
             continue
         base = np.median(times[0][name])
         print(f"{name[:60]:60s}", "  ".join(f"[{names[i] or 'default'}] {np.median(t[name]):.3f} "
