@@ -6,13 +6,18 @@ shape the conv alone in bf16conv_layers.py's 4-conv BF16 region, batch 8,
 calls (thread CPU of the conv under test), then the median over rounds and
 the ratio to the first set.
 
-The knobs exist only in the experiment's build
-(`git apply benchmarks/results/bf16r50c_knobs_experiment.patch`): R50C_ORDER
-= n runs n pixel-group pairs outer and the block pairs inner in the AMX
-kernel; R50C_WIDE = bytes sets the packed-weight size from which a 1x1 runs
-as one GEMM over the batch's pixels; R50C_DCHUNK = k the output blocks per
-call of a strided dense conv run image by image. Without the patch every set
-is the same code.
+The knobs exist only in the experiments' builds (`git apply
+benchmarks/results/bf16r50c_knobs_experiment.patch` on the base tree,
+e98a2ef2): R50C_ORDER = n runs n pixel-group pairs outer and the block pairs
+inner in the AMX kernel; R50C_SKIP = 1 no epilogue, 2 no tile products, 3
+neither (wrong results, timing only); R50C_WIDE = bytes the packed-weight
+size from which a 1x1 runs as one GEMM over the batch's pixels; R50C_DCHUNK
+= k the output blocks per call of a strided dense conv run image by image;
+R50C_INNER = k a strided dense window's chunk of k blocks run over every
+image; R50C_STRIDED = 1 with R50C_CHUNKB = bytes the rule this branch kept,
+at that chunk size. `bf16r50c_knobs_experiment2.patch` (on 00f583e4.s
+tree): R50C_WIDE and R50C_RB = a batched 1x1 run's input bytes. Without a
+patch every set is the same code.
 
 Usage: PYTHONPATH=<patched tree>/python python benchmarks/bf16r50c_knobs.py \
          "256->1024 @14|3x3/2 256" ";R50C_ORDER=2" [rounds]

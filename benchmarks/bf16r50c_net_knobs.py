@@ -1,6 +1,7 @@
 """ResNet-50 BF16 at batch 8, layer by layer, under the experiment's knobs
-(benchmarks/results/bf16r50c_knobs_experiment*.patch; RESULTS.md section
-221): knob sets alternated round by round in one process on one execution
+(benchmarks/results/bf16r50c_knobs_experiment{2,3}.patch and
+bf16r50c_base_knob.patch, R50C_BASE = 1: the base tree's partitions, on
+00f583e4's tree; RESULTS.md section 221): knob sets alternated round by round in one process on one execution
 context; per set and layer the minimum over a round's profiled runs (thread
 CPU), and the minimum of three whole runs (thread CPU: 1 thread), then per
 layer the median over rounds; printed for the layers whose name contains
