@@ -15,7 +15,7 @@ size from which a 1x1 runs as one GEMM over the batch's pixels; R50C_DCHUNK
 = k the output blocks per call of a strided dense conv run image by image;
 R50C_INNER = k a strided dense window's chunk of k blocks run over every
 image; R50C_STRIDED = 1 with R50C_CHUNKB = bytes the rule this branch kept,
-at that chunk size. `bf16r50c_knobs_experiment2.patch` (on 00f583e4.s
+at that chunk size. `bf16r50c_knobs_experiment2.patch` (on 00f583e4's
 tree): R50C_WIDE and R50C_RB = a batched 1x1 run's input bytes. Without a
 patch every set is the same code.
 
