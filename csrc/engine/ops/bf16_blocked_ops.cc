@@ -305,16 +305,17 @@ class Bf16BlockedConvLayer : public Layer {
   // groups outer, so a group's weights serve all the run's rows. Where a
   // chunk's weights outweigh an image's input (the 14 x 14 and 7 x 7
   // stages: up to 1.2 MB of weights per 8 blocks against 50-100 KB of
-  // input), and for every strided window of more than one tap (the 3x3 / 2
-  // transitions, whose input is 4x their output), a task runs its chunk
-  // over every image instead, so the chunk's weights stay in L2 across the
-  // batch, not streamed once per image (as the FP32 blocked conv does,
-  // RESULTS.md section 141). The chunk is then as many blocks as
+  // input), and for every strided window (the 3x3 / 2 transitions, whose
+  // input is 4x their output, and the strided 1x1 projections), a task runs
+  // its chunk over every image instead, so the chunk's weights stay in L2
+  // across the batch, not streamed once per image (as the FP32 blocked conv
+  // does, RESULTS.md section 141). The chunk is then as many blocks as
   // kDenseChunkBytes of weights hold (at least one 4-block group; a strided
   // window: up to every block, so each image's input is copied into the
-  // kernel's lines once), and with more threads the rows split until there
-  // are 4 tasks per thread (batch 8, RESULTS.md section 221: 3x3/2 256 @28
-  // x0.77, 3x3/2 512 @14 x0.94, 3x3 256 @14 x0.94).
+  // kernel's lines once; a 1x1: a whole image per call), and with more
+  // threads the rows split until there are 4 tasks per thread (batch 8,
+  // RESULTS.md section 221: 3x3/2 256 @28 x0.76-0.80, 1x1/2 1024 -> 2048
+  // x0.75-0.79, 3x3 256 @14 x0.93-0.97).
   // xf: a stem's float image in place of x (dense_f32).
   void dense(const uint16_t* x, const float* xf, const uint16_t* res, uint16_t* y, int64_t N,
              const kernels::DepthwiseBf16x16c& g) const {
