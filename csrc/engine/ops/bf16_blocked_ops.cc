@@ -246,11 +246,15 @@ class Bf16BlockedConvLayer : public Layer {
   // 512 -> 2048 @7 x0.60, 320 -> 1280 @7 x0.70, 1024 -> 256 @14 x0.89,
   // RESULTS.md section 187). Smaller weights keep the per-image partition:
   // there runs of the batch's pixels ran 128 -> 512 @28 (+ residual)
-  // 1.17-1.6x slower. With more threads the blocks split into even chunks
-  // until there are 4 tasks per thread.
+  // 1.17-1.6x slower. An expansion (M >= 4 C: 256 -> 1024 @14) takes runs
+  // of twice the input, so its weights stream once per batch of 8, not
+  // twice (x0.94 at batch 8; 1024 -> 256 @14 with such runs x1.03-1.08,
+  // RESULTS.md section 221). With more threads the blocks split into even
+  // chunks until there are 4 tasks per thread.
   void pointwise_batch(const uint16_t* x, const uint16_t* res, uint16_t* y, int64_t N, int64_t P) const {
     const int64_t CB = blocks(C_), MB = blocks(M_), NP = N * P;
-    const int64_t runs = std::max<int64_t>(1, (NP * CB * kBf16Block * 2 + kAmxRunBytes - 1) / kAmxRunBytes);
+    const int64_t run_bytes = M_ >= 4 * C_ ? 2 * kAmxRunBytes : kAmxRunBytes;
+    const int64_t runs = std::max<int64_t>(1, (NP * CB * kBf16Block * 2 + run_bytes - 1) / run_bytes);
     const int64_t run = std::min(NP, ((NP + runs - 1) / runs + 31) / 32 * 32);
     const int64_t tasks_p = (NP + run - 1) / run, want = 4 * static_cast<int64_t>(get_num_threads());
     const int64_t chunks = want > 4 ? std::min((MB + 1) / 2, (want + tasks_p - 1) / tasks_p) : 1;
@@ -301,10 +305,17 @@ class Bf16BlockedConvLayer : public Layer {
   // groups outer, so a group's weights serve all the run's rows. Where a
   // chunk's weights outweigh an image's input (the 14 x 14 and 7 x 7
   // stages: up to 1.2 MB of weights per 8 blocks against 50-100 KB of
-  // input), a task runs its chunk over every image instead, its chunk
-  // trimmed to kDenseChunkBytes of weights (at least one 4-block group), so
-  // the weights stream once per batch, not once per image (as the FP32
-  // blocked conv does, RESULTS.md section 141).
+  // input), and for every strided window (the 3x3 / 2 transitions, whose
+  // input is 4x their output, and the strided 1x1 projections), a task runs
+  // its chunk over every image instead, so the chunk's weights stay in L2
+  // across the batch, not streamed once per image (as the FP32 blocked conv
+  // does, RESULTS.md section 141). The chunk is then as many blocks as
+  // kDenseChunkBytes of weights hold (at least one 4-block group; a strided
+  // window: up to every block, so each image's input is copied into the
+  // kernel's lines once; a 1x1: a whole image per call), and with more
+  // threads the rows split until there are 4 tasks per thread (batch 8,
+  // RESULTS.md section 221: 3x3/2 256 @28 x0.76-0.80, 1x1/2 1024 -> 2048
+  // x0.75-0.79, 3x3 256 @14 x0.93-0.97).
   // xf: a stem's float image in place of x (dense_f32).
   void dense(const uint16_t* x, const float* xf, const uint16_t* res, uint16_t* y, int64_t N,
              const kernels::DepthwiseBf16x16c& g) const {
@@ -312,14 +323,23 @@ class Bf16BlockedConvLayer : public Layer {
     const int64_t out_image = MB * g.oh * g.ow * kBf16Block;
     const int64_t block_w = g.kh * g.kw * ((C_ + 1) / 2) * kBf16Block * 2 * 2;  // one output block's weight bytes
     int64_t chunk = std::min(MB, kTaskBlocks);
-    const bool images_inner = N > 1 && chunk * block_w > in_image * 2;
-    if (images_inner) chunk = std::min(chunk, std::max<int64_t>(4, kDenseChunkBytes / block_w / 4 * 4));
+    const bool strided = g.sh > 1 || g.sw > 1;
+    const bool images_inner = N > 1 && (strided || chunk * block_w > in_image * 2);
+    if (images_inner) {
+      chunk = std::min(strided ? MB : chunk, std::max<int64_t>(4, kDenseChunkBytes / block_w / 4 * 4));
+    }
     // The AMX kernel gathers a strided 1x1's input pixels once per call:
     // every output block per call, so each pixel is gathered once, not once
     // per chunk of 8 blocks (RESULTS.md section 194).
     if (!images_inner && g.kh * g.kw == 1 && kernel_->isa() == kernels::Isa::kAmx) chunk = MB;
     const int64_t chunks = (MB + chunk - 1) / chunk, images = images_inner ? 1 : N;
-    const int64_t rows = std::min(g.oh, std::max<int64_t>(1, kDenseTaskBytes / (g.ow * chunk * kBf16Block * 2)));
+    int64_t rows = std::min(g.oh, std::max<int64_t>(1, kDenseTaskBytes / (g.ow * chunk * kBf16Block * 2)));
+    if (images_inner && g.kh * g.kw == 1) rows = g.oh;
+    const int64_t want = 4 * static_cast<int64_t>(get_num_threads());
+    if (images_inner && want > 4 && chunks * ((g.oh + rows - 1) / rows) < want) {
+      const int64_t split = std::min(g.oh, (want + chunks - 1) / chunks);
+      rows = (g.oh + split - 1) / split;
+    }
     const int64_t runs = (g.oh + rows - 1) / rows;
     parallel_for(images * chunks * runs, 1, [&](int64_t begin, int64_t end) {
       for (int64_t t = begin; t < end; ++t) {
@@ -348,7 +368,7 @@ class Bf16BlockedConvLayer : public Layer {
     });
   }
 
-  static constexpr int64_t kDenseChunkBytes = 512 << 10;  // a chunk's weights when images run inner
+  static constexpr int64_t kDenseChunkBytes = 1152 << 10;  // a chunk's weights when images run inner (L2: 2 MB)
   static constexpr int64_t kDenseTaskBytes = 128 << 10;  // a dense task's output bytes
   static constexpr int64_t kRunBytes = 256 << 10;  // a pointwise run's input (BF16: half the FP32 layer's)
   static constexpr int64_t kTaskBlocks = 8;        // output blocks per pointwise task
