@@ -266,6 +266,9 @@ class Engine : public std::enable_shared_from_this<Engine> {
   friend class DeviceAllocation;
   friend class Builder;  // sets int8_plan_
   std::unique_ptr<engine::Executor> executor_;
+  // The network as built or loaded, where the executor runs a copy with an
+  // INT8 image chain (engine/int8_image_chain.h); null where it runs this one.
+  std::unique_ptr<Network> unchained_;
   std::unique_ptr<engine::DeviceRunner> runner_;  // null on the CPU
   std::string device_ = "cpu";
   std::map<std::string, std::string> metadata_;
