@@ -170,3 +170,14 @@ def test_a_small_network_is_left_unchained(engines) -> None:
     engine = int8rt.build_engine(chain_model(hw=(32, 32)), int8rt.BuilderConfig(calibrator=calib, accuracy_check=False))
     assert CHAIN not in _ops(engine), _ops(engine)
     assert "int8rt.QConv" in _ops(engine)
+
+
+def test_compare_names_every_chained_layer(engines) -> None:
+    """int8rt compare reads the engine's network (every layer) and taps it:
+    each chained layer's tensor gets its row."""
+    from int8rt.accuracy.compare import compare
+
+    chained, _ = engines
+    rows = compare(chain_model(), chained, {"x": _images(2, 10)}, batch_size=2)
+    layers = {r.layer for r in rows}
+    assert {"c0", "c1", "c2", "c3", "pool", "c5", "c6"} <= layers, layers
