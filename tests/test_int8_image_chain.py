@@ -99,7 +99,9 @@ def test_the_chain_is_built_and_its_layers_still_named(engines) -> None:
     ops = _ops(chained)
     assert ops.count(CHAIN) == 1 and ops.count("int8rt.QConv") == 1, ops  # c6 (16 x 16) left out
     assert CHAIN not in _ops(plain), _ops(plain)
-    detail = next(la["detail"] for la in chained.layers() if la["op"] == CHAIN)
+    layer = next(la for la in chained.layers() if la["op"] == CHAIN)
+    assert layer["precision"] == "int8", layer
+    detail = layer["detail"]
     assert "int8 chain of 7 layers run image by image" in detail and "'c5'" in detail, detail
     # The engine's network (the plan's, inspect's and the accuracy tools' view) keeps every layer.
     names = {n["name"] for n in chained.network().nodes()}
