@@ -2,8 +2,9 @@
 219, engine/int8_image_chain.h): the same engine file run by two int8rt
 trees, the base (no chain) and the branch (chain), in alternated worker
 processes, each timing --runs runs at each batch on the calling thread's
-CPU clock (1 thread) after a warm-up; per round the medians, then the
-median over rounds of branch / base per batch.
+CPU clock (1 thread; wall time with --threads 2, the batch split across
+both) after a warm-up; per round the medians, then the median over rounds
+of branch / base per batch.
 
 The engine and input are r50i8_layers.save()'s layout (engine.i8rt,
 x8.npy, input_name: r50i8_per_image.py's --dir).
@@ -28,7 +29,8 @@ def worker(args: argparse.Namespace) -> None:
 
     import int8rt
 
-    int8rt.set_num_threads(1)
+    int8rt.set_num_threads(args.threads)
+    clock = time.thread_time if args.threads == 1 else time.perf_counter
     engine = int8rt.Engine.load(str(args.dir / "engine.i8rt"))
     chained = any(la["op"].endswith("ImageChain") for la in engine.layers())
     name = (args.dir / "input_name").read_text().strip()
@@ -41,9 +43,9 @@ def worker(args: argparse.Namespace) -> None:
             ctx.run(x)
         t = []
         for _ in range(args.runs):
-            t0 = time.thread_time()
+            t0 = clock()
             ctx.run(x)
-            t.append(time.thread_time() - t0)
+            t.append(clock() - t0)
         out[str(b)] = 1e3 * statistics.median(t)
     print(json.dumps(out))
 
@@ -56,14 +58,17 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--runs", type=int, default=20)
     ap.add_argument("--batches", type=int, nargs="+", default=[1, 8])
+    ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.worker:
         return worker(args)
-    cmd = [sys.executable, __file__, "--worker", "--dir", str(args.dir), "--runs", str(args.runs), "--batches",
+    cmd = [sys.executable, __file__, "--worker", "--dir", str(args.dir), "--runs", str(args.runs), "--threads", str(args.threads), "--batches",
            *map(str, args.batches)]
     ratios: dict[int, list[float]] = {b: [] for b in args.batches}
-    print(f"load {os.getloadavg()[0]:.2f}; {args.runs} runs per batch per worker, thread CPU medians (ms)")
+    clock = "thread CPU" if args.threads == 1 else "wall"
+    print(f"load {os.getloadavg()[0]:.2f}; {args.threads} thread(s), {args.runs} runs per batch per worker, "
+          f"{clock} medians (ms)")
     print("| round | tree | chained | " + " | ".join(f"b{b} ms" for b in args.batches) + " |")
     print("|---|---|---|" + "---|" * len(args.batches))
     for r in range(args.rounds):
