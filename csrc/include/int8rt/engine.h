@@ -235,6 +235,9 @@ class Engine : public std::enable_shared_from_this<Engine> {
   // "cpu" or "cuda"; device_name() adds which one, e.g. "cuda:0 (NVIDIA ...)".
   const std::string& device() const { return device_; }
   std::string device_name() const;
+  // The network as built or loaded, every layer listed (what save() writes);
+  // the executor may run a copy whose first INT8 layers are one image chain
+  // (engine/int8_image_chain.h), which layers() and profiles show.
   const Network& network() const;
   std::vector<LayerInfo> layers() const;
   // layers(), with the layers of every If's branches right before that If
