@@ -284,6 +284,7 @@ ALLOC_CHILD = textwrap.dedent("""
     from test_run_allocations import _mobile_detector, _norm_and_reductions, _separable_resizes
     from test_f32_layout import resnet_like
     from test_bf16_blocked import _block_model
+    from test_int8_image_chain import chain_model
     counter = ctypes.CDLL(sys.argv[1])
     pages = []  # keeps the unborrowable arrays' pages alive
 
@@ -313,7 +314,11 @@ ALLOC_CHILD = textwrap.dedent("""
             # convs on 30 x 30 planes become one int8rt.Bf16ImageChain run
             # image by image (RESULTS.md section 215): batch 1 and 3.
             "bf16 image chain": (onnx.load_from_string(_block_model(16, 48, 32, pool=False, hw=(30, 30))), "x",
-                                 [(1, 16, 30, 30), (3, 16, 30, 30)], ["bf16"])}
+                                 [(1, 16, 30, 30), (3, 16, 30, 30)], ["bf16"]),
+            # Where AMX-INT8 runs them, its entry quantize and first six convs
+            # on 64 x 64 / 32 x 32 planes become one int8rt.Int8ImageChain
+            # (RESULTS.md section 219; below AMX the same layers unchained).
+            "int8 image chain": (chain_model(), "x", [(1, 8, 64, 64), (3, 8, 64, 64)], ["int8"])}
     out = {}
     for net, (onnx_model, name, shapes, precisions) in nets.items():
         calib = [{name: rng.standard_normal(s, dtype=np.float32)} for s in shapes]
@@ -416,7 +421,7 @@ def test_steady_state_runs_make_no_cpp_heap_allocation(tmp_path, tier: str) -> N
     for run, per_feed in counts.items():
         assert [min(c) for c in per_feed] == [0] * len(per_feed), \
             f"{run}: C++ heap allocations per steady-state run, per input shape and round: {per_feed}"
-    assert len(counts) == 24  # 12 (net, precision) pairs at 1 and 2 threads
+    assert len(counts) == 26  # 13 (net, precision) pairs at 1 and 2 threads
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="LD_PRELOAD allocation counter (glibc)")

@@ -42,6 +42,7 @@ bool per_sample_op(const std::string& op) {
       "int8rt.QAveragePool", "int8rt.QGlobalAveragePool", "int8rt.QGemm", "int8rt.QMatMul", "int8rt.QAdd",
       "int8rt.QLut", "int8rt.QLutFloat", "int8rt.QChannelMul", "int8rt.QConcat", "int8rt.QResizeLinear", "int8rt.QResizeNearest",
       "int8rt.QPad", "int8rt.QFlatten", "int8rt.QReshape", "int8rt.QSqueeze", "int8rt.QUnsqueeze",
+      "int8rt.Int8ImageChain",  // its body's layers, these, image by image (engine/int8_image_chain.h)
       // a float32 region's layout conversions (engine/f32_layout.h): one image at a time
       "int8rt.ToNHWC", "int8rt.ToNCHW",
       // and a channel-blocked region's (engine/f32_blocked.h): per image

@@ -1,5 +1,6 @@
 // Chains of channel-blocked BF16 layers run image by image (the layer:
-// engine/ops/bf16_blocked_chain.cc; RESULTS.md section 215).
+// engine/ops/image_chain.cc; the rewrite: image_chain.h;
+// RESULTS.md section 215).
 //
 // A network's first BF16 region layers on large planes with small weights
 // (ResNet-50's stem, max pool and 56 x 56 / 28 x 28 stages) run faster one

@@ -32,7 +32,7 @@ void append_branches(const Node& node, const std::string& scope, std::vector<Lay
 
 std::vector<LayerInfo> Engine::layers_with_branches() const {
   std::vector<LayerInfo> top = layers();  // in executor_->order(), as below
-  const Network& net = network();
+  const Network& net = executor_->network();
   std::vector<LayerInfo> out;
   for (size_t i = 0; i < top.size(); ++i) {
     const Node& node = net.nodes()[executor_->order()[i]];

@@ -15,6 +15,7 @@
 #include "engine/engine_file.h"
 #include "engine/executor.h"
 #include "engine/int8_coverage.h"
+#include "engine/int8_image_chain.h"
 #include "engine/ops/subgraph.h"
 #include "engine/profile_rows.h"
 #include "int8rt/error.h"
@@ -68,6 +69,15 @@ std::shared_ptr<Engine> Engine::create(Network network, std::map<std::string, st
   if (device != metadata.end()) e->device_ = device->second;
   engine::require_device(e->device_);  // NotSupported: not in this build, or no usable device
   const engine::DeviceRunnerFactory* factory = e->device_ == "cpu" ? nullptr : engine::find_device(e->device_);
+  // On the CPU an INT8 network's first stages may run image by image
+  // (engine/int8_image_chain.h): the executor runs the chained copy, the
+  // engine keeps (network(), save) the network as given.
+  std::string chained;
+  std::unique_ptr<Network> run = factory ? nullptr : engine::chain_int8_images(network, &chained);
+  if (run) {
+    e->unchained_ = std::make_unique<Network>(std::move(network));
+    network = std::move(*run);
+  }
   e->executor_ = std::make_unique<engine::Executor>(std::move(network));
   if (factory) e->runner_ = (*factory)(*e->executor_);
   e->metadata_ = std::move(metadata);
@@ -149,7 +159,7 @@ std::shared_ptr<Engine> Engine::load(const std::string& path) {
 
 std::string Engine::serialize() const {
   engine::EngineBlob blob;
-  blob.network = executor_->network();
+  blob.network = network();
   blob.metadata = metadata_;
   blob.metadata.erase("device");  // the target field holds it
   blob.target = device_;
@@ -160,7 +170,7 @@ std::string Engine::serialize() const {
 
 void Engine::save(const std::string& path) const { engine::write_file_atomically(path, serialize()); }
 
-const Network& Engine::network() const { return executor_->network(); }
+const Network& Engine::network() const { return unchained_ ? *unchained_ : executor_->network(); }
 
 std::vector<std::string> Engine::input_names() const {
   std::vector<std::string> names;
@@ -182,7 +192,7 @@ std::vector<int64_t> Engine::tensor_shape(const std::string& name) const {
 
 std::vector<LayerInfo> Engine::layers() const {
   std::vector<LayerInfo> out;
-  const Network& net = network();
+  const Network& net = executor_->network();  // the one run: an INT8 image chain as one layer
   for (int n : executor_->order()) {
     const Node& node = net.nodes()[n];
     LayerInfo info;

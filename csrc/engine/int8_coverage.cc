@@ -45,6 +45,7 @@ void count_layers(const Network& net, size_t& layers, size_t& int8_layers) {
 
 const char* layer_precision(const std::string& op) {
   if (op == "int8rt.Quantize" || op == "int8rt.Dequantize") return "convert";
+  if (op == "int8rt.Int8ImageChain") return "int8";  // its body's int8 layers (engine/int8_image_chain.h)
   return op.rfind("int8rt.Q", 0) == 0 ? "int8" : "fp32";
 }
 

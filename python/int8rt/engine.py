@@ -254,7 +254,9 @@ class Engine:
 
     def network(self) -> _core.Network:
         """The lowered network this engine runs (a copy): its nodes carry the
-        engine's layer names and ops, int8 tensors are named ``<tensor>::int8``.
+        engine's layer names and ops, int8 tensors are named ``<tensor>::int8``;
+        the layers an INT8 image chain runs image by image are each listed
+        (:meth:`layers` shows the chain as one, ``engine/int8_image_chain.h``).
         For tools that read the engine's graph (``int8rt compare``, Q/DQ export)."""
         return self._native.network()
 

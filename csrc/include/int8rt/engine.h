@@ -235,6 +235,9 @@ class Engine : public std::enable_shared_from_this<Engine> {
   // "cpu" or "cuda"; device_name() adds which one, e.g. "cuda:0 (NVIDIA ...)".
   const std::string& device() const { return device_; }
   std::string device_name() const;
+  // The network as built or loaded, every layer listed (what save() writes);
+  // the executor may run a copy whose first INT8 layers are one image chain
+  // (engine/int8_image_chain.h), which layers() and profiles show.
   const Network& network() const;
   std::vector<LayerInfo> layers() const;
   // layers(), with the layers of every If's branches right before that If
@@ -266,6 +269,9 @@ class Engine : public std::enable_shared_from_this<Engine> {
   friend class DeviceAllocation;
   friend class Builder;  // sets int8_plan_
   std::unique_ptr<engine::Executor> executor_;
+  // The network as built or loaded, where the executor runs a copy with an
+  // INT8 image chain (engine/int8_image_chain.h); null where it runs this one.
+  std::unique_ptr<Network> unchained_;
   std::unique_ptr<engine::DeviceRunner> runner_;  // null on the CPU
   std::string device_ = "cpu";
   std::map<std::string, std::string> metadata_;

@@ -38,6 +38,10 @@ bool int8_tensor_nonneg(const Network& net, int id) {
     const Node& node = net.nodes()[static_cast<size_t>(t.producer)];
     if (node.op == QConvAttrs::kOp) return clamps_at_nonneg(QConvAttrs::from_attrs(node));
     if (node.op == QGemmAttrs::kOp) return clamps_at_nonneg(QGemmAttrs::from_attrs(node));
+    if (node.op == "int8rt.Int8ImageChain") {  // its output is its body's (engine/int8_image_chain.h)
+      const Network* body = node.attrs.get_graph("body");
+      return body && body->outputs().size() == 1 && int8_tensor_nonneg(*body, body->outputs()[0]);
+    }
     if (node.op == QAddAttrs::kOp) {
       const QAddAttrs a = QAddAttrs::from_attrs(node);
       return a.relu && a.out_zero_point >= 0;

@@ -15,6 +15,7 @@
 //       (kernels::PoolShape::validate), so it keeps its input's bound;
 //   QFlatten and the byte movers but QPad (QMoveOps: copies of input 0's
 //       bytes; a pad's constant may be negative)  keep their input's bound.
+//   int8rt.Int8ImageChain  keeps its body output's bound (int8_image_chain.h).
 // Anything else (a graph input, a Quantize, an op not listed): no promise.
 #pragma once
 

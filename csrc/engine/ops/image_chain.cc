@@ -1,8 +1,10 @@
-// int8rt.Bf16ImageChain: a run of channel-blocked BF16 layers (a subgraph,
-// attribute "body": engine/bf16_blocked_chain.h) run image by image, so the
-// tensors between its layers are one image's (1.6 MB at most for
-// ResNet-50's 56 x 56 stage) and stay in L2 from the layer that writes them
-// to the one that reads them, instead of the whole batch's (12.8 MB at
+// int8rt.Bf16ImageChain and int8rt.Int8ImageChain: a run of layers (a
+// subgraph, attribute "body": engine/image_chain.h; the BF16 channel-blocked
+// region's, engine/bf16_blocked_chain.h, and an INT8 network's first stages,
+// engine/int8_image_chain.h) run image by image, so the tensors between its
+// layers are one image's (1.6 MB at most for ResNet-50's 56 x 56 stage in
+// BF16, 0.8 MB in INT8) and stay in L2 from the layer that writes them to
+// the one that reads them, instead of the whole batch's (12.8 / 6.4 MB at
 // batch 8) going to memory and back. Inputs: the chain's activations read
 // from outside it (each [N, ...]); output: the one tensor read after it
 // ([N, ...]). Each image's slice of every input is handed to the body as a
@@ -11,12 +13,15 @@
 // Every layer of the body computes an image from that image alone with the
 // same operations at any batch (abi/nchw16c_bf16.h; the partitions split
 // pixels and blocks, never a sum), so the output has the unchained run's
-// bits (tests/test_bf16_blocked_chain.py compares with ==).
+// bits (tests/test_bf16_blocked_chain.py compares with ==); the int8
+// layers' integer arithmetic is exact and their epilogue per element, so
+// the same holds for them (tests/test_int8_image_chain.py, ==).
 #include <cstring>
 #include <memory>
 #include <vector>
 
 #include "engine/bf16_blocked_chain.h"
+#include "engine/int8_image_chain.h"
 #include "engine/layer.h"
 #include "engine/ops/subgraph.h"
 
@@ -24,10 +29,11 @@ namespace int8rt {
 namespace engine {
 namespace {
 
-class Bf16ImageChainLayer : public Layer {
+class ImageChainLayer : public Layer {
  public:
-  explicit Bf16ImageChainLayer(const Node& node)
-      : prefix_(layer_error_prefix(node)), body_(graph_attribute(node, "body"), node, "body") {
+  explicit ImageChainLayer(const Node& node)
+      : prefix_(layer_error_prefix(node)), int8_(node.op == kInt8ImageChainOp),
+        body_(graph_attribute(node, "body"), node, "body") {
     require_inputs(node, node.inputs.size());
     if (node.inputs.empty() || body_.num_inputs() != node.inputs.size() || node.outputs.size() != 1 ||
         body_.num_outputs() != 1) {
@@ -92,7 +98,12 @@ class Bf16ImageChainLayer : public Layer {
   }
 
   std::string describe() const override {
-    return "bf16 chain of " + std::to_string(layers_) + " NCHW16c layers run image by image";
+    if (!int8_) return "bf16 chain of " + std::to_string(layers_) + " NCHW16c layers run image by image";
+    // The chained layers by name (Engine::network() keeps them all: int8_image_chain.h).
+    const std::vector<Node>& nodes = body_.network().nodes();
+    if (nodes.empty()) return "int8 chain of no layers";
+    return "int8 chain of " + std::to_string(layers_) + " layers run image by image: '" + nodes.front().name +
+           "' .. '" + nodes.back().name + "'";
   }
 
  private:
@@ -109,12 +120,16 @@ class Bf16ImageChainLayer : public Layer {
   }
 
   std::string prefix_;
+  bool int8_;
   Subgraph body_;
   size_t layers_ = 0;
 };
 
 INT8RT_REGISTER_LAYER(kBf16ImageChainOp, [](const Network&, const Node& node) {
-  return std::unique_ptr<Layer>(new Bf16ImageChainLayer(node));
+  return std::unique_ptr<Layer>(new ImageChainLayer(node));
+});
+INT8RT_REGISTER_LAYER(kInt8ImageChainOp, [](const Network&, const Node& node) {
+  return std::unique_ptr<Layer>(new ImageChainLayer(node));
 });
 
 }  // namespace
