@@ -140,6 +140,26 @@ def test_an_engine_file_keeps_every_layer_and_chains_again_at_load(engines, tmp_
     np.testing.assert_array_equal(loaded.run({"x": x})["y"].view(np.uint32), want.view(np.uint32))
 
 
+def test_the_file_of_a_chained_engine_is_the_unchained_file(engines, tmp_path) -> None:
+    """The engine runs the chained copy and rebuilds the network as given
+    from it when asked (image_chain.h's unchain_images): its file is byte
+    for byte the file of the same engine loaded where nothing chains, and
+    a chained engine loaded from it saves that file again."""
+    chained, _ = engines
+    first, again, capped_file = (tmp_path / n for n in ("first.i8rt", "again.i8rt", "capped.i8rt"))
+    chained.save(str(first))
+    int8rt.Engine.load(str(first)).save(str(again))
+    try:
+        int8rt.set_max_isa("avx512vnni")
+        capped = int8rt.Engine.load(str(first))
+        assert CHAIN not in _ops(capped)
+        capped.save(str(capped_file))
+    finally:
+        int8rt.set_max_isa(None)
+    assert first.read_bytes() == capped_file.read_bytes()
+    assert again.read_bytes() == first.read_bytes()
+
+
 @pytest.mark.parametrize("isa", ["avx512vnni", "avxvnni"])
 def test_below_amx_no_chain_and_the_same_bytes(engines, tmp_path, isa) -> None:
     chained, _ = engines

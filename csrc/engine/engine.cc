@@ -15,6 +15,7 @@
 #include "engine/engine_file.h"
 #include "engine/executor.h"
 #include "engine/int8_coverage.h"
+#include "engine/image_chain.h"
 #include "engine/int8_image_chain.h"
 #include "engine/ops/subgraph.h"
 #include "engine/profile_rows.h"
@@ -70,12 +71,12 @@ std::shared_ptr<Engine> Engine::create(Network network, std::map<std::string, st
   engine::require_device(e->device_);  // NotSupported: not in this build, or no usable device
   const engine::DeviceRunnerFactory* factory = e->device_ == "cpu" ? nullptr : engine::find_device(e->device_);
   // On the CPU an INT8 network's first stages may run image by image
-  // (engine/int8_image_chain.h): the executor runs the chained copy, the
-  // engine keeps (network(), save) the network as given.
+  // (engine/int8_image_chain.h): the executor runs the chained copy;
+  // network() and save() show the network as given, put back from it.
   std::string chained;
   std::unique_ptr<Network> run = factory ? nullptr : engine::chain_int8_images(network, &chained);
   if (run) {
-    e->unchained_ = std::make_unique<Network>(std::move(network));
+    e->chained_ = true;
     network = std::move(*run);
   }
   e->executor_ = std::make_unique<engine::Executor>(std::move(network));
@@ -170,21 +171,31 @@ std::string Engine::serialize() const {
 
 void Engine::save(const std::string& path) const { engine::write_file_atomically(path, serialize()); }
 
-const Network& Engine::network() const { return unchained_ ? *unchained_ : executor_->network(); }
+const Network& Engine::network() const {
+  if (!chained_) return executor_->network();
+  std::call_once(unchain_once_,
+                 [this] { unchained_ = engine::unchain_images(executor_->network(), engine::kInt8ImageChainOp); });
+  return *unchained_;
+}
 
 std::vector<std::string> Engine::input_names() const {
   std::vector<std::string> names;
-  for (int id : network().inputs()) names.push_back(network().tensor(id).name);
+  const Network& net = executor_->network();  // a chained copy has the same inputs and outputs
+  for (int id : net.inputs()) names.push_back(net.tensor(id).name);
   return names;
 }
 
 std::vector<std::string> Engine::output_names() const {
   std::vector<std::string> names;
-  for (int id : network().outputs()) names.push_back(network().tensor(id).name);
+  const Network& net = executor_->network();
+  for (int id : net.outputs()) names.push_back(net.tensor(id).name);
   return names;
 }
 
 std::vector<int64_t> Engine::tensor_shape(const std::string& name) const {
+  const Network& run = executor_->network();
+  const int ran = run.find_tensor(name);  // a tensor inside an image chain only in network()
+  if (ran >= 0) return run.tensor(ran).shape;
   int id = network().find_tensor(name);
   if (id < 0) throw InvalidArgument("the engine has no tensor named '" + name + "'");
   return network().tensor(id).shape;

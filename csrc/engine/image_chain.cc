@@ -1,10 +1,13 @@
 // The image-chain rewrite (image_chain.h): finds the run, moves its nodes
-// and weights into a subgraph, and puts one chain node in their place.
+// and weights into a subgraph, and puts one chain node in their place; and
+// its inverse, which puts a body back where its chain node stood.
 #include "engine/image_chain.h"
 
 #include <algorithm>
 #include <map>
 #include <set>
+
+#include "int8rt/error.h"
 
 namespace int8rt {
 namespace engine {
@@ -138,6 +141,64 @@ void rewrite_image_chain(Network& net, const ImageChainRule& rule, const ImageCh
   net.nodes().push_back(Node{name, rule.op, chain.inputs, {chain.output}, std::move(attrs)});
   net.tensor(chain.output).producer = static_cast<int>(net.nodes().size()) - 1;
   net.compact();  // the chained nodes and their weights
+}
+
+std::unique_ptr<Network> unchain_images(const Network& net, const std::string& op) {
+  if (std::none_of(net.nodes().begin(), net.nodes().end(), [&](const Node& n) { return n.op == op; })) return nullptr;
+  std::unique_ptr<Network> out(new Network(net));
+  const size_t outer_nodes = net.nodes().size();
+  std::vector<std::vector<int>> inlined(outer_nodes);  // chain node -> its body's nodes, appended to `out`
+  for (size_t c = 0; c < outer_nodes; ++c) {
+    const Node& chain = net.nodes()[c];
+    if (chain.op != op) continue;
+    const Network* body = chain.attrs.get_graph("body");
+    if (!body || body->inputs().size() != chain.inputs.size() || body->outputs().size() != 1 ||
+        chain.outputs.size() != 1) {
+      throw InvalidArgument("chain '" + chain.name + "': its body does not match its inputs and output");
+    }
+    const int64_t batch = net.tensor(chain.inputs[0]).shape.empty() ? -1 : net.tensor(chain.inputs[0]).shape[0];
+    std::map<int, int> id;  // body tensor -> tensor of `out`
+    for (size_t i = 0; i < chain.inputs.size(); ++i) id[body->inputs()[i]] = chain.inputs[i];
+    for (size_t t = 0; t < body->tensors().size(); ++t) {
+      const Tensor& k = body->tensors()[t];
+      if (!k.is_constant) continue;
+      const int shared = out->find_tensor(k.name);  // a constant outer layers read too stayed outside
+      id[static_cast<int>(t)] = shared >= 0 ? shared : copy_constant(*out, k);
+    }
+    for (int n : body->topological_order()) {
+      const Node& node = body->nodes()[n];
+      std::vector<int> ins;
+      for (int x : node.inputs) ins.push_back(x < 0 ? -1 : id.at(x));
+      const int y = node.outputs[0];
+      if (y == body->outputs()[0]) {  // the last writes the chain's own output tensor
+        out->nodes().push_back(Node{node.name, node.op, ins, {chain.outputs[0]}, node.attrs});
+      } else {
+        const Tensor& t = body->tensor(y);
+        id[y] = out->add_node(node.op, node.name, ins, node.attrs, {t.name})[0];
+        out->tensor(id[y]).dtype = t.dtype;
+        std::vector<int64_t> shape = t.shape;
+        if (!shape.empty()) shape[0] = batch;
+        if (!shape.empty()) out->set_shape(id[y], shape);
+      }
+      inlined[c].push_back(static_cast<int>(out->nodes().size()) - 1);
+    }
+  }
+  // Each body where its chain node stood (the order the network had before
+  // it was chained); producers follow the new positions.
+  std::vector<Node> nodes;
+  for (size_t c = 0; c < outer_nodes; ++c) {
+    if (inlined[c].empty()) nodes.push_back(std::move(out->nodes()[c]));
+    for (int n : inlined[c]) nodes.push_back(std::move(out->nodes()[n]));
+  }
+  out->nodes() = std::move(nodes);
+  for (Tensor& t : out->tensors()) t.producer = -1;
+  for (size_t n = 0; n < out->nodes().size(); ++n) {
+    for (int y : out->nodes()[n].outputs) {
+      if (y >= 0) out->tensor(y).producer = static_cast<int>(n);
+    }
+  }
+  out->validate();
+  return out;
 }
 
 }  // namespace engine

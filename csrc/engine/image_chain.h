@@ -18,6 +18,7 @@
 #pragma once
 
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -49,6 +50,12 @@ bool find_image_chain(const Network& net, const ImageChainRule& rule, ImageChain
 // Moves the chain's nodes and weights into the body of one rule.op node in
 // their place (the network is compacted: tensor and node ids change).
 void rewrite_image_chain(Network& net, const ImageChainRule& rule, const ImageChain& chain);
+
+// The inverse: a copy of `net` with every `op` node's body put back in its
+// place (the body's nodes, names, attributes and constants; its tensors
+// batched like the chain's first input), or null when `net` has no such node.
+// What the engine shows and saves of a network it runs chained.
+std::unique_ptr<Network> unchain_images(const Network& net, const std::string& op);
 
 }  // namespace engine
 }  // namespace int8rt

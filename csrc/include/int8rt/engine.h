@@ -11,6 +11,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -269,9 +270,14 @@ class Engine : public std::enable_shared_from_this<Engine> {
   friend class DeviceAllocation;
   friend class Builder;  // sets int8_plan_
   std::unique_ptr<engine::Executor> executor_;
-  // The network as built or loaded, where the executor runs a copy with an
-  // INT8 image chain (engine/int8_image_chain.h); null where it runs this one.
-  std::unique_ptr<Network> unchained_;
+  // Where the executor runs the network with an INT8 image chain
+  // (engine/int8_image_chain.h), network() shows and save() writes the
+  // network as built: put back together from the chained one the first time
+  // it is asked for (engine/image_chain.h), so an engine that only runs
+  // holds its weights once.
+  bool chained_ = false;
+  mutable std::once_flag unchain_once_;
+  mutable std::unique_ptr<Network> unchained_;
   std::unique_ptr<engine::DeviceRunner> runner_;  // null on the CPU
   std::string device_ = "cpu";
   std::map<std::string, std::string> metadata_;
