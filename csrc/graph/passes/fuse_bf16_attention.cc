@@ -18,8 +18,9 @@
 // Then the heads' moves (BERT-class exports): when q is Transpose(x, perm
 // [0, 2, 1, 3]) of a 4-D x [B, S, H, D], kt Transpose(k, [0, 2, 3, 1]) of
 // k [B, N, H, D] and v Transpose(w, [0, 2, 1, 3]) of w [B, N, H, Dv], each
-// optionally followed by a Mul by a float32 scalar constant (the exports'
-// q * d^-1/4 and kt * d^-1/4), every intermediate read by that chain alone,
+// optionally followed (or preceded, before the heads' Reshape as well: see
+// pre_scale) by a Mul by a float32 scalar constant (the exports' q * d^-1/4
+// and kt * d^-1/4), every intermediate read by that chain alone,
 // the node reads x, k and w in place (attribute int8rt_heads = 1) and
 // applies the scalars itself (int8rt_q_scale / _k_scale / _v_scale): the
 // Transposes only move values and the Muls are the same one float multiply
@@ -114,7 +115,42 @@ struct HeadsChain {
   bool has_scale = false;
   std::vector<int> dead;  // the Transpose and the Mul
   std::vector<ShapeFix> fixes;
+  int reshape = -1, reshape_input = -1;  // a Reshape reading the Mul's operand once the Mul is gone
 };
+// A scalar Mul before the Transpose (other passes move scalar Muls toward
+// the graph's inputs: BERT's k * d^-1/4 ends up on the key Linear's output,
+// before the heads' Reshape): Mul -> Transpose node `tr`, or Mul -> Reshape ->
+// Transpose, each tensor read by the next alone. Then the Mul goes too: the
+// Transpose's input x is the Mul's operand (or the Reshape, a view, reads it)
+// and the layer multiplies, the same one multiply per value.
+void pre_scale(const Network& net, int tr, HeadsChain* c) {
+  int t = c->x, reshape = -1;
+  int p = net.tensor(t).producer;
+  if (p >= 0 && net.nodes()[p].op == "Reshape" && passes::sole_consumer(net, t) == tr) {
+    reshape = p;
+    t = net.nodes()[p].inputs[0];
+    p = t >= 0 ? net.tensor(t).producer : -1;
+  }
+  if (p < 0 || passes::sole_consumer(net, t) != (reshape >= 0 ? reshape : tr)) return;
+  const Node& m = net.nodes()[p];
+  int other = -1;
+  float s = 1.f;
+  if (m.op != "Mul" || !m.attrs.values().empty() || !passes::scalar_and_other(net, m, &s, &other) ||
+      net.tensor(other).is_constant || net.tensor(other).shape.size() != net.tensor(t).shape.size() ||
+      net.tensor(other).dtype != DataType::kFloat32) {
+    return;
+  }
+  c->scale = s;
+  c->has_scale = true;
+  c->dead.push_back(p);
+  if (reshape >= 0) {
+    c->reshape = reshape;
+    c->reshape_input = other;
+  } else {
+    c->x = other;
+  }
+}
+
 HeadsChain moved_heads(const Network& net, int a, int slot, const std::vector<int64_t>& perm) {
   HeadsChain c;
   int t = net.nodes()[a].inputs[slot], reader = a;
@@ -142,6 +178,7 @@ HeadsChain moved_heads(const Network& net, int a, int slot, const std::vector<in
   }
   c.dead.push_back(p);
   c.x = n->inputs[0];
+  if (!c.has_scale) pre_scale(net, p, &c);
   return c;
 }
 
@@ -162,6 +199,7 @@ void fold_heads(Network& net, int a, PassReport* report) {
   for (const HeadsChain* c : {&q, &k, &v}) {
     if (c->has_scale) net.nodes()[a].attrs.set(keys_of[i], Attribute::of_float(c->scale));
     fix_shapes(net, c->x, i == 1 ? keys : split, c->fixes);
+    if (c->reshape >= 0) net.nodes()[c->reshape].inputs[0] = c->reshape_input;
     for (int d : c->dead) passes::kill_node(net, d);
     folded += c->dead.size();
     ++i;
