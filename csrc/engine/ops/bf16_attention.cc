@@ -27,13 +27,13 @@
 // int8rt_heads = 1 (the pass's fold of the heads' moves): the inputs are the
 // tensors before the Transposes, q [B, M, H, K], keys [B, N, H, K] (kt's
 // rows: kt = Transpose(keys, [0, 2, 3, 1])) and v [B, N, H, Dv], and the
-// products run over (b, h) with q / v rows H * K / H * Dv apart and the
-// keys as the transposed B (GemmOperand::trans): the values the moved
-// tensors held, so the same bits. int8rt_q_scale / _k_scale / _v_scale = s:
-// that operand's values times s first (the folded Mul's one float multiply,
-// x * s), gathered per product into a per-thread block (32 KiB for BERT's
-// 128 x 64) that the product reads while it is in L1 / L2. The output is
-// [B, H, M, Dv] as before.
+// products run over (b, h) with q / v rows H * K / H * Dv apart and each
+// product's keys transposed into a per-thread kt block [K][N] (the
+// transpose_f32 kernel, 32 KiB for BERT's 128 x 64, in L1 / L2 while the
+// product reads it): the values the moved tensors held, so the same bits.
+// int8rt_q_scale / _k_scale / _v_scale = s: that operand's values times s
+// (the folded Mul's one float multiply, x * s) as they are gathered into
+// such a block. The output is [B, H, M, Dv] as before.
 #include <algorithm>
 #include <optional>
 #include <vector>
@@ -47,6 +47,7 @@
 #include "int8rt/error.h"
 #include "kernels/aligned_buffer.h"
 #include "kernels/softmax_f32.h"
+#include "kernels/transpose_x32.h"
 
 namespace int8rt {
 namespace engine {
@@ -154,8 +155,7 @@ class Bf16AttentionLayer : public Layer {
         thread_local kernels::AlignedBuffer<float> qs, ks, vs;  // the scaled operands, per thread, grown
         const int64_t bt = t / p.H, h = t % p.H;
         a = heads_operand(q + (bt * p.M * p.H + h) * p.K, p.M, p.K, p.H * p.K, q_scale_, qs);
-        b = heads_operand(kt + (bt * p.N * p.H + h) * p.K, p.N, p.K, p.H * p.K, k_scale_, ks);
-        b.trans = true;  // op(B) = kt: the keys' rows are its columns
+        b = keys_operand(kt + (bt * p.N * p.H + h) * p.K, p.N, p.K, p.H * p.K, ks);
         c = heads_operand(v + (bt * p.N * p.H + h) * p.Dv, p.N, p.Dv, p.H * p.Dv, v_scale_, vs);
       }
       bf16_.kernel->run_activations(p.M, p.N, p.K, a, b, s, p.N, false, parallel);
@@ -211,6 +211,20 @@ class Bf16AttentionLayer : public Layer {
     }
     return {d, cols, false};
   }
+  // kt [K][N] of the N keys' rows (K values, `ld` apart) into `buf`: the
+  // transpose kernel's 16 x 16 register blocks (the move the folded
+  // Transpose made), then times k_scale_ when there is one.
+  kernels::GemmOperand keys_operand(const float* keys, int64_t N, int64_t K, int64_t ld,
+                                    kernels::AlignedBuffer<float>& buf) const {
+    if (buf.size() < N * K) buf = kernels::AlignedBuffer<float>(N * K);
+    float* d = buf.data();
+    transpose_->tile(K, N, reinterpret_cast<const uint32_t*>(keys), ld, reinterpret_cast<uint32_t*>(d), N);
+    if (k_scale_) {
+      const float f = *k_scale_;
+      for (int64_t i = 0; i < N * K; ++i) d[i] = d[i] * f;
+    }
+    return {d, N, false};
+  }
   static std::optional<float> scale_attr(const Node& node, const char* key) {
     if (!node.attrs.has(key)) return std::nullopt;
     return static_cast<float>(node.attrs.get_float(key, 1.0));
@@ -221,6 +235,7 @@ class Bf16AttentionLayer : public Layer {
   bool masked_, nan_to_zero_;
   bool heads_;  // int8rt_heads: q, keys and v are [B, S, H, D], read in place
   std::optional<float> q_scale_, k_scale_, v_scale_;  // the folded scalar Muls' factors
+  const kernels::TransposeX32Kernel* transpose_ = &kernels::choose<kernels::TransposeX32Kernel>();
   Bf16Gemm bf16_;
   const kernels::SoftmaxF32Kernel* softmax_;
 };
