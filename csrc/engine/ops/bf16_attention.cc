@@ -46,6 +46,7 @@
 #include "engine/value.h"
 #include "int8rt/error.h"
 #include "kernels/aligned_buffer.h"
+#include "kernels/binary_f32.h"
 #include "kernels/softmax_f32.h"
 #include "kernels/transpose_x32.h"
 
@@ -197,17 +198,16 @@ class Bf16AttentionLayer : public Layer {
 
  private:
   // rows x cols values `ld` apart from x as a row-major operand: in place, or
-  // times `scale` (the folded Mul's x * s) into `buf` when there is one.
-  static kernels::GemmOperand heads_operand(const float* x, int64_t rows, int64_t cols, int64_t ld,
-                                            const std::optional<float>& scale, kernels::AlignedBuffer<float>& buf) {
+  // times `scale` (the folded Mul's x * s, the Mul layer's binary_f32 kernel)
+  // into `buf` when there is one.
+  kernels::GemmOperand heads_operand(const float* x, int64_t rows, int64_t cols, int64_t ld,
+                                     const std::optional<float>& scale, kernels::AlignedBuffer<float>& buf) const {
     if (!scale) return {x, ld, false};
     if (buf.size() < rows * cols) buf = kernels::AlignedBuffer<float>(rows * cols);
     const float f = *scale;
     float* d = buf.data();
     for (int64_t r = 0; r < rows; ++r) {
-      const float* src = x + r * ld;
-      float* dst = d + r * cols;
-      for (int64_t j = 0; j < cols; ++j) dst[j] = src[j] * f;
+      binary_->apply(kernels::ref::BinaryF32::kMul, cols, x + r * ld, 1, &f, 0, d + r * cols);
     }
     return {d, cols, false};
   }
@@ -221,7 +221,7 @@ class Bf16AttentionLayer : public Layer {
     transpose_->tile(K, N, reinterpret_cast<const uint32_t*>(keys), ld, reinterpret_cast<uint32_t*>(d), N);
     if (k_scale_) {
       const float f = *k_scale_;
-      for (int64_t i = 0; i < N * K; ++i) d[i] = d[i] * f;
+      binary_->apply(kernels::ref::BinaryF32::kMul, N * K, d, 1, &f, 0, d);
     }
     return {d, N, false};
   }
@@ -236,6 +236,7 @@ class Bf16AttentionLayer : public Layer {
   bool heads_;  // int8rt_heads: q, keys and v are [B, S, H, D], read in place
   std::optional<float> q_scale_, k_scale_, v_scale_;  // the folded scalar Muls' factors
   const kernels::TransposeX32Kernel* transpose_ = &kernels::choose<kernels::TransposeX32Kernel>();
+  const kernels::BinaryF32Kernel* binary_ = &kernels::choose<kernels::BinaryF32Kernel>();
   Bf16Gemm bf16_;
   const kernels::SoftmaxF32Kernel* softmax_;
 };
