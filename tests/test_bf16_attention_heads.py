@@ -26,7 +26,7 @@ TIERS = ["ref"] + (["best"] if int8rt.kernels.isa_info()["avx512"]["cpu"] else [
 def heads_model(s: int, scales: tuple, shape_reader: bool = False, extra_reader: bool = False,
                 v_perm: tuple = (0, 2, 1, 3), w_shape: list | None = None) -> onnx.ModelProto:
     """x, keys, w [B, s, H, D] -> the moves (scales: q / k / v factor or None) -> Add(mask) -> Softmax
-    -> Where(IsNaN) -> MatMul(p, v) -> y [B, H, s, D]; shape_reader: Gather(Shape(q moved), 3) an output;
+    -> Where(IsNaN) -> MatMul(p, v) -> y [B, H, s, D]; shape_reader: Gather(Shape(q moved), 1) an output;
     extra_reader: the moved q also an output."""
     inits = [numpy_helper.from_array(np.array(0.0, np.float32), "zero")]
     nodes = [helper.make_node("Transpose", ["x"], ["qt"], perm=[0, 2, 1, 3]),
@@ -48,8 +48,8 @@ def heads_model(s: int, scales: tuple, shape_reader: bool = False, extra_reader:
               helper.make_node("MatMul", ["guarded", names[2]], ["y"])]
     outputs = [helper.make_tensor_value_info("y", TensorProto.FLOAT, [B, H, s, D])]
     if shape_reader:
-        inits.append(numpy_helper.from_array(np.array(3, np.int64), "three"))
-        nodes += [helper.make_node("Shape", ["qt"], ["qshape"]), helper.make_node("Gather", ["qshape", "three"], ["d"])]
+        inits.append(numpy_helper.from_array(np.array(1, np.int64), "one"))
+        nodes += [helper.make_node("Shape", ["qt"], ["qshape"]), helper.make_node("Gather", ["qshape", "one"], ["d"])]
         outputs.append(helper.make_tensor_value_info("d", TensorProto.INT64, []))
     if extra_reader:
         outputs.append(helper.make_tensor_value_info("qt", TensorProto.FLOAT, [B, H, s, D]))
@@ -69,9 +69,12 @@ def feed(s: int) -> dict[str, np.ndarray]:
     return f
 
 
-def run(model: onnx.ModelProto, inputs: dict, optimize: bool) -> tuple[dict, list[str]]:
+def run(model: onnx.ModelProto, inputs: dict, optimize: bool, reload_dir=None) -> tuple[dict, list[str]]:
     engine = int8rt.build_engine(model.SerializeToString(),
                                  int8rt.BuilderConfig(precision="fp32", optimize=optimize, bf16=True))
+    if reload_dir is not None:
+        engine.save(str(reload_dir / "heads.i8rt"))
+        engine = int8rt.Engine.load(str(reload_dir / "heads.i8rt"))
     out = engine.create_execution_context().run(inputs)
     return out, [f"{la['op']}: {la['detail'].split(' kernel=')[0]}" for la in engine.layers()
                  if la["op"] not in ("Shape", "Gather")]
@@ -109,15 +112,17 @@ def test_folded_heads_same_bits_as_unfused(tier: str, s: int, scales: tuple) -> 
     assert np.all(fused["y"][0] == 0)  # the masked-out batch
 
 
-def test_shape_reader_of_moved_q_reads_the_unmoved_tensor() -> None:
-    """BERT's export reads Shape(q moved)[3] (the head size): the fold keeps
-    that value by gathering index perm[3] of the unmoved tensor's shape."""
+def test_shape_reader_of_moved_q_reads_the_unmoved_tensor(tmp_path) -> None:
+    """BERT's export reads Shape(q moved) through a Gather: the fold keeps
+    the value by gathering index perm[i] of the unmoved tensor's shape (i = 1:
+    H, where the unmoved shape holds s); the
+    engine saved and loaded again (the attributes and the new index kept)."""
     s = 24
     model, inputs = heads_model(s, SCALES[0], shape_reader=True), feed(s)
-    fused, details = run(model, inputs, optimize=True)
+    fused, details = run(model, inputs, optimize=True, reload_dir=tmp_path)
     plain, _ = run(model, inputs, optimize=False)
     assert details == [FOLDED], details
-    assert int(fused["d"]) == int(plain["d"]) == D
+    assert int(fused["d"]) == int(plain["d"]) == H
     assert fused["y"].tobytes() == plain["y"].tobytes()
 
 

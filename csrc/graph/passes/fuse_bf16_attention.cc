@@ -27,6 +27,9 @@
 // per value (Mul by a scalar commutes with a move), so the layer sees the
 // values it saw before and the bits are unchanged; the Transposes and Muls
 // no longer run, nor write q, kt and v to memory (RESULTS.md section 220).
+// A Shape reading a moved tensor (BERT's q) is the one other reader allowed:
+// it reads the unmoved tensor and its Gathers pick the permuted index
+// (ShapeFix).
 #include <algorithm>
 
 #include "graph/passes/pass_util.h"
@@ -77,8 +80,8 @@ bool readers_ok(const Network& net, int t, int next, std::vector<ShapeFix>* fixe
     for (int g : f.gathers) {
       const Node& gn = net.nodes()[g];
       const Tensor* idx = passes::constant_or_null(net, passes::input_at(gn, 1));
-      if (gn.op != "Gather" || gn.inputs.size() != 2 || gn.inputs[0] != n.outputs[0] || gn.attrs.get_int("axis", 0) != 0 ||
-          !idx || idx->dtype != DataType::kInt64 || idx->i64.empty()) {
+      if (gn.op != "Gather" || gn.inputs.size() != 2 || gn.inputs[0] != n.outputs[0] ||
+          gn.attrs.get_int("axis", 0) != 0 || !idx || idx->dtype != DataType::kInt64 || idx->i64.empty()) {
         return false;
       }
       for (int64_t i : idx->i64) {
