@@ -26,7 +26,7 @@ TIERS = ["ref"] + (["best"] if int8rt.kernels.isa_info()["avx512"]["cpu"] else [
 def heads_model(s: int, scales: tuple, shape_reader: bool = False, extra_reader: bool = False,
                 v_perm: tuple = (0, 2, 1, 3), w_shape: list | None = None) -> onnx.ModelProto:
     """x, keys, w [B, s, H, D] -> the moves (scales: q / k / v factor or None) -> Add(mask) -> Softmax
-    -> Where(IsNaN) -> MatMul(p, v) -> y [B, H, s, D]; shape_reader: Gather(Shape(q moved), 1) an output;
+    -> Where(IsNaN) -> MatMul(p, v) -> y [B, H, s, D]; shape_reader: Gather(Shape(q moved), 2) an output;
     extra_reader: the moved q also an output."""
     inits = [numpy_helper.from_array(np.array(0.0, np.float32), "zero")]
     nodes = [helper.make_node("Transpose", ["x"], ["qt"], perm=[0, 2, 1, 3]),
@@ -46,16 +46,18 @@ def heads_model(s: int, scales: tuple, shape_reader: bool = False, extra_reader:
               helper.make_node("IsNaN", ["probs"], ["nan"]),
               helper.make_node("Where", ["nan", "zero", "probs"], ["guarded"]),
               helper.make_node("MatMul", ["guarded", names[2]], ["y"])]
-    outputs = [helper.make_tensor_value_info("y", TensorProto.FLOAT, [B, H, s, D])]
+    outputs = [helper.make_tensor_value_info("y", TensorProto.FLOAT, [B, H, s, D] if not shape_reader else ["batch", H, "seq", D])]
     if shape_reader:
-        inits.append(numpy_helper.from_array(np.array(1, np.int64), "one"))
-        nodes += [helper.make_node("Shape", ["qt"], ["qshape"]), helper.make_node("Gather", ["qshape", "one"], ["d"])]
+        inits.append(numpy_helper.from_array(np.array(2, np.int64), "two"))
+        nodes += [helper.make_node("Shape", ["qt"], ["qshape"]), helper.make_node("Gather", ["qshape", "two"], ["d"])]
         outputs.append(helper.make_tensor_value_info("d", TensorProto.INT64, []))
     if extra_reader:
         outputs.append(helper.make_tensor_value_info("qt", TensorProto.FLOAT, [B, H, s, D]))
-    inputs = [helper.make_tensor_value_info(n, TensorProto.FLOAT, [B, s, H, D]) for n in ("x", "keys")]
-    inputs.append(helper.make_tensor_value_info("w", TensorProto.FLOAT, w_shape or [B, s, H, D]))
-    inputs.append(helper.make_tensor_value_info("mask", TensorProto.FLOAT, [B, 1, 1, s]))
+    # symbolic batch and sequence: the Shape stays a layer (a static dim's Gather folds at build time)
+    b, n = ("batch", "seq") if shape_reader else (B, s)
+    inputs = [helper.make_tensor_value_info(x, TensorProto.FLOAT, [b, n, H, D]) for x in ("x", "keys")]
+    inputs.append(helper.make_tensor_value_info("w", TensorProto.FLOAT, w_shape or [b, n, H, D]))
+    inputs.append(helper.make_tensor_value_info("mask", TensorProto.FLOAT, [b, 1, 1, n]))
     graph = helper.make_graph(nodes, "heads", inputs, outputs, inits)
     return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
 
@@ -114,15 +116,17 @@ def test_folded_heads_same_bits_as_unfused(tier: str, s: int, scales: tuple) -> 
 
 def test_shape_reader_of_moved_q_reads_the_unmoved_tensor(tmp_path) -> None:
     """BERT's export reads Shape(q moved) through a Gather: the fold keeps
-    the value by gathering index perm[i] of the unmoved tensor's shape (i = 1:
-    H, where the unmoved shape holds s); the
+    the value by gathering index perm[i] of the unmoved tensor's shape (i = 2:
+    the sequence, where the unmoved shape holds H); the
     engine saved and loaded again (the attributes and the new index kept)."""
     s = 24
     model, inputs = heads_model(s, SCALES[0], shape_reader=True), feed(s)
     fused, details = run(model, inputs, optimize=True, reload_dir=tmp_path)
     plain, _ = run(model, inputs, optimize=False)
     assert details == [FOLDED], details
-    assert int(fused["d"]) == int(plain["d"]) == H
+    assert any(la["op"] == "Shape" for la in int8rt.build_engine(
+        model.SerializeToString(), int8rt.BuilderConfig(precision="fp32", bf16=True)).layers())
+    assert int(fused["d"]) == int(plain["d"]) == s
     assert fused["y"].tobytes() == plain["y"].tobytes()
 
 
