@@ -9,8 +9,14 @@ optimize=False), with and without each scale, a mask and its NaN guard,
 sequences across the AMX tile's 32 columns, under the ref cap and the best
 tier; a Shape -> Gather reader of the moved q (BERT's export has one) reads
 the unmoved tensor with the index permuted (same values); chains it must not
-take (a moved tensor with another reader, another perm) stay as they were."""
+take (a moved tensor with another reader, another perm) stay as they were;
+steady-state runs of the folded layer make no C++ heap allocation."""
 from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
 
 import numpy as np
 import onnx
@@ -146,3 +152,46 @@ def test_chains_left_as_they_were(case: str) -> None:
     assert FOLDED not in details and any("Transpose" in d for d in details), details
     for k in plain:
         assert fused[k].tobytes() == plain[k].tobytes(), k
+
+
+ALLOC_CHILD = textwrap.dedent("""
+    import ctypes, json, sys
+    import numpy as np
+    import int8rt
+    from test_bf16_attention_heads import heads_model, feed, SCALES
+    counter = ctypes.CDLL(sys.argv[1])
+    counter.alloc_counter_stop.restype = ctypes.c_long
+    out = {}
+    engine = int8rt.build_engine(heads_model(130, SCALES[0]).SerializeToString(),
+                                 int8rt.BuilderConfig(precision="fp32", bf16=True))
+    for threads in (1, 2):
+        int8rt.set_num_threads(threads)
+        ctx = engine.create_execution_context()
+        f = feed(130)
+        o = {k: np.empty_like(v) for k, v in ctx.run(f).items()}
+        for _ in range(2):
+            ctx.run(f, o)
+        counts = []
+        for _ in range(3):
+            counter.alloc_counter_start()
+            ctx.run(f, o)
+            counts.append(counter.alloc_counter_stop())
+        out[f"{[la['detail'][:40] for la in engine.layers()]} {threads} thread(s)"] = counts
+    print(json.dumps(out))
+""")
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="LD_PRELOAD allocation counter (glibc)")
+def test_folded_layer_steady_state_runs_make_no_cpp_heap_allocation(tmp_path) -> None:
+    """The scaled q / v and the kt blocks are per-thread buffers grown once:
+    nothing allocated per run once warm (test_run_allocations.py's counter)."""
+    from test_run_allocations import _alloc_counter, _child_env
+
+    lib = _alloc_counter(tmp_path)
+    done = subprocess.run([sys.executable, "-c", ALLOC_CHILD, lib], env=_child_env(lib, None), capture_output=True,
+                          text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-4000:]
+    counts = json.loads(done.stdout.strip().splitlines()[-1])
+    assert all("heads in place" in k for k in counts), counts
+    for run, c in counts.items():
+        assert min(c) == 0, f"{run}: C++ heap allocations per steady-state run: {c}"
