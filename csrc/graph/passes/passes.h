@@ -253,7 +253,9 @@ void fuse_attention_softmax(Network& net, PassReport* report);
 // -> MatMul(p, v), both MatMuls bf16 with activation operands whose batch
 // dims are the scores', becomes one int8rt.Bf16Attention (inputs q, kt, v
 // [, mask]) writing the second product's output; bits unchanged
-// (engine/ops/bf16_attention.cc). Builder, FP32 engines, after
+// (engine/ops/bf16_attention.cc). The heads' Transposes of q, kt and v and
+// their scalar Muls are folded into it when it is their only reader (it
+// reads [B, S, H, D] in place, int8rt_heads). Builder, FP32 engines, after
 // mark_bf16_layers and fuse_attention_softmax (fuse_bf16_attention.cc).
 void fuse_bf16_attention(Network& net, PassReport* report);
 
