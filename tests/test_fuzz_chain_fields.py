@@ -92,3 +92,38 @@ def test_a_chain_splitting_images_inside_a_chain_gives_the_repeated_batch_bits()
     for _ in range(2):  # the views kept from the first run serve the second
         got = context.run({"x": x})["y"]
         np.testing.assert_array_equal(got.view(np.uint32), want.view(np.uint32))
+
+
+def _nested_if_in_loop(edit) -> bytes:
+    """The corpus' If-in-Loop engine with `edit(loop_node)` applied, framed."""
+    from engine_mutation_campaign import frame
+
+    data = (ROOT / "tests" / "fuzz" / "corpus" / "engine_file" / "nested_if_in_loop_fp32.payload").read_bytes()
+    head, net = parse(data)
+    (loop,) = [n for n in net.nodes if n.op == b"Loop"]
+    edit(loop)
+    return frame(head + net.encode())
+
+
+def test_a_loop_whose_captured_input_is_missing_is_refused_naming_it() -> None:
+    """Finding of RESULTS.md 222 (UBSan, member call on a null Value in Subgraph::Run::bound, from
+    loop_layer.cc; the campaign's id mutations of the growing-Loop and If-in-Loop seeds): a Loop's captured
+    value forged to -1 (an optional input left out) loaded, and each iteration handed the body a null value
+    (natively a segmentation fault). M and cond may be left out; carried and captured values may not."""
+    def drop_capture(loop):
+        loop.inputs[-1] = -1  # the last of int8rt_captures' values: x
+
+    with pytest.raises(int8rt.FormatError, match=r"\(Loop\): captured input 4 is missing"):
+        int8rt.Engine.deserialize(_nested_if_in_loop(drop_capture))
+
+
+def test_an_if_whose_captured_input_is_missing_is_refused_naming_it() -> None:
+    """The same finding in if_layer.cc: an If (here inside the Loop's body) whose captured value is -1 handed
+    its branch a null value; now every input of an If is required."""
+    def drop_if_capture(loop):
+        body = next(v for n, k, v in loop.attrs if n == b"body")
+        (branch,) = [n for n in body.nodes if n.op == b"If"]
+        branch.inputs[1] = -1
+
+    with pytest.raises(int8rt.FormatError, match=r"\(If\): input 1 is missing \(the op needs 4\)"):
+        int8rt.Engine.deserialize(_nested_if_in_loop(drop_if_capture))
