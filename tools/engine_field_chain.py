@@ -6,12 +6,15 @@ and truncate it, set its counts past the end, its ids and dims at their edges. W
 that parses and still breaks the node's contract (engine/bf16_blocked_chain.h, ops/bf16_blocked_chain.cc): so
 the payload is parsed into its networks here (network_codec.cc's layout, as engine_field_layout.py reads it),
 and each chain node is rebuilt with
-  - its body's last nodes dropped (the output left to an earlier tensor, or to a tensor nothing produces),
+  - its body's last nodes dropped (the output moved to the last kept node's, or the dropped nodes' tensors
+    left behind),
   - its body's inputs or outputs none, doubled, swapped for each other or for an inner tensor,
   - a second input on the node (the same tensor, or an outer constant of another batch), with or without a
     second body input to match,
   - its body wrapped in a chain (a body that is itself a chain, once and twice), and a body whose chain reads
-    a body constant of batch 2 (so the inner chain splits images while the outer one does),
+    the image concatenated with itself along the batch (so the inner chain splits images while the outer one
+    does), the node given a second input for it,
+  - no body, or a string where the body was,
   - its body's input declared with batch 0, 2 or -1.
 Seeds: `loop_grow`, a Loop whose carried value grows by a row per iteration through an If whose branches give
 different shapes (the pooled Subgraph::Run slots of both bodies reused at a new shape every step), and the
@@ -151,8 +154,8 @@ def parse(payload: bytes) -> tuple[bytes, Net]:
 
 
 def _copy(net: Net) -> Net:
-    head, copy = parse(b"\0" * 16 + b"\0" * 8 + net.encode())
-    return copy
+    """A deep copy (re-parsed behind an empty header: two empty strings, no metadata)."""
+    return parse(b"\0" * 24 + net.encode())[1]
 
 
 def _body(node: Node) -> Net:
