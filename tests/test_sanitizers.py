@@ -1,7 +1,8 @@
 """The checking build (docs/reliability.md): int8rt compiled with ASan and
 UBSan by tools/sanitize_tests.sh, its C++ unit tests and the Python tests of
 the parsers and engine files run under it. Slow: a whole second build of the
-library (about 3 CPU-minutes with GCC) and tests at -O1 under the sanitizers."""
+library (about 3 CPU-minutes with GCC) and tests at -O1 under the sanitizers. BUILD, when set, names the
+build to reuse (tools/sanitize_tests.sh's variable; default build/asan)."""
 from __future__ import annotations
 
 import os
@@ -21,7 +22,8 @@ PYTHON_TESTS = ["tests/test_cache.py", "tests/test_engine.py", "tests/test_engin
 def test_cpp_and_python_tests_under_asan_and_ubsan(tmp_path: Path) -> None:
     if shutil.which("gcc") is None or shutil.which("cmake") is None:
         pytest.skip("needs gcc and cmake")
-    env = dict(os.environ, BUILD=str(ROOT / "build" / "asan"))
+    env = dict(os.environ)
+    env.setdefault("BUILD", str(ROOT / "build" / "asan"))  # the script's own variable: an existing build reused
     r = subprocess.run(["bash", str(ROOT / "tools" / "sanitize_tests.sh"), *PYTHON_TESTS], cwd=ROOT, env=env,
                        capture_output=True, text=True, timeout=7200)
     tail = r.stdout[-6000:] + r.stderr[-6000:]

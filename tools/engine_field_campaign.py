@@ -33,6 +33,7 @@ from __future__ import annotations
 import argparse
 import json
 import random
+import re
 import struct
 import subprocess
 import sys
@@ -42,11 +43,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "tools"), str(ROOT / "tests")]
 
+from engine_field_chain import FEEDS, chain_mutations, loop_grow_model  # noqa: E402
 from engine_field_layout import Layout, field_mutations  # noqa: E402
 from engine_mutation_campaign import frame, mutate  # noqa: E402
 
 CORPUS = ROOT / "tests" / "fuzz" / "corpus" / "engine_file"
 AMX_SEEDS = ["u8codes_int8.payload", "block_int8.payload"]  # INT8 Conv / Gemm packed for AMX at load
+FLOW_SEEDS = ["nested_if_in_loop_fp32.payload", "scan_fp32.payload"]  # If / Loop / Scan bodies (format 3)
 MAX_INPUT_ELEMENTS = 1 << 16
 
 
@@ -54,6 +57,7 @@ def build_seeds() -> dict[str, bytes]:
     """Payloads of the seed engines (deterministic for a CPU: the builder sets the stem's flag on AMX)."""
     import int8rt
     from engine_bytes import payload
+    from test_bf16_blocked import _block_model
     from test_bf16_blocked_dense import _resnet_model
     from test_bf16_gemm_tensors import context_model, ffn_model, qkv_model
 
@@ -62,17 +66,22 @@ def build_seeds() -> dict[str, bytes]:
     models = {"bf16_ffn": (ffn_model((2, 5), 32, 48, 16, keep_h=False), bf16),
               "bf16_qkv": (qkv_model((2, 3), 32, 16, shared=True), bf16),
               "bf16_context": (context_model(1, 2, 6, 8, 16, keep_ctx=False), bf16),
-              "bf16_stem_nchw16c": (_resnet_model(stem=20, hw=(16, 18)), blocked)}
+              "bf16_stem_nchw16c": (_resnet_model(stem=20, hw=(16, 18)), blocked),
+              # 5 layers chained where AMX runs the region (tests/test_bf16_blocked_chain.py's network)
+              "bf16_image_chain": (_block_model(16, 48, 32, pool=False, hw=(30, 30)), blocked),
+              "loop_grow": (loop_grow_model(), int8rt.BuilderConfig(precision="fp32", channel_blocked=False))}
     seeds = {name: payload(int8rt.Engine.deserialize(
         int8rt.build_engine(data, config).serialize()).serialize()) for name, (data, config) in models.items()}
-    for name in AMX_SEEDS:
+    for name in AMX_SEEDS + FLOW_SEEDS:
         seeds[name.split(".")[0]] = (CORPUS / name).read_bytes()
     return seeds
 
 
-def cases(seeds: dict[str, bytes], n: int, seed: int) -> list[tuple[str, str, bytes]]:
-    """(seed name, label, payload): n of the field mutations of every seed, drawn with `seed` (all for n < 0)."""
-    every = [(name, label, data) for name, p in seeds.items() for label, data in field_mutations(Layout(p))]
+def cases(seeds: dict[str, bytes], n: int, seed: int, labels: str = "") -> list[tuple[str, str, bytes]]:
+    """(seed name, label, payload): n of the field and chain mutations of every seed whose label `labels`
+    matches (a regular expression, searched), drawn with `seed` (all for n < 0)."""
+    every = [(name, label, data) for name, p in seeds.items()
+             for label, data in field_mutations(Layout(p)) + chain_mutations(p) if re.search(labels, label)]
     if 0 <= n < len(every):
         every = random.Random(seed).sample(every, n)
     return every
@@ -86,21 +95,31 @@ def random_case(seeds: dict[str, bytes], rng: random.Random) -> tuple[str, str, 
     return name, "random", mutate(seeds[name], rng, names, DICT_I64, DICT_I32)
 
 
-def feeds_for(engine, rng):
-    """float32 inputs of the engine's declared shapes (dynamic dims 1; an input whose dtype a mutation
-    changed is refused at run), None when too large."""
+def feeds_for(engine, rng, dynamic: int = 1):
+    """Inputs of the engine's declared shapes, dynamic dims `dynamic`: float32, or FEEDS' dtype and values for
+    the control-flow seeds' counts and flags (an input whose dtype a mutation changed is refused at run);
+    None when too large."""
     import numpy as np
 
     feeds = {}
     for name in engine.input_names:
-        shape = [1 if d == -1 else d for d in engine.tensor_shape(name)]
+        shape = [dynamic if d == -1 else d for d in engine.tensor_shape(name)]
         if any(d < 0 for d in shape) or float(np.prod(shape, dtype=np.float64)) > MAX_INPUT_ELEMENTS:
             return None
-        feeds[name] = (rng.standard_normal(shape) * 3).astype(np.float32)
+        if name in FEEDS:
+            dtype, values = FEEDS[name]
+            feeds[name] = np.full(shape, rng.choice(values), dtype)
+        else:
+            feeds[name] = (rng.standard_normal(shape) * 3).astype(np.float32)
     return feeds
 
 
-def run_case(data: bytes, cap: str | None, rng) -> str:
+# Dynamic dims of a case's two runs in one context (batch 1 .. 3, then another): the chain splits images from
+# batch 2 on, and the second run reuses the pooled subgraph slots of the first at a new shape.
+DYNAMIC = [(2, 1), (1, 3), (3, 2)]
+
+
+def run_case(data: bytes, cap: str | None, rng, i: int = 0) -> str:
     """One case's outcome: 'ran', 'load:<Error>', 'run:<Error>', 'memory'; raises Unclear or what escaped."""
     import int8rt
 
@@ -113,15 +132,17 @@ def run_case(data: bytes, cap: str | None, rng) -> str:
                 raise Unclear(f"load refused with {type(e).__name__}: {e}") from e
             return f"load:{type(e).__name__}"
         engine.serialize()
-        feeds = feeds_for(engine, rng)
-        if feeds is None:
-            return "loaded"
-        try:
-            engine.create_execution_context().run(feeds)
-        except int8rt.Error as e:
-            if not str(e).strip():
-                raise Unclear(f"run refused with an empty {type(e).__name__}") from e
-            return f"run:{type(e).__name__}"
+        context = engine.create_execution_context()
+        for dynamic in DYNAMIC[i % len(DYNAMIC)]:
+            feeds = feeds_for(engine, rng, dynamic)
+            if feeds is None:
+                return "loaded"
+            try:
+                context.run(feeds)
+            except int8rt.Error as e:
+                if not str(e).strip():
+                    raise Unclear(f"run refused with an empty {type(e).__name__}") from e
+                return f"run:{type(e).__name__}"
         return "ran"
     except MemoryError:
         return "memory"
@@ -140,12 +161,12 @@ def caps() -> list[str | None]:
     return [None] + [c for c in ("avx512bf16", "ref") if info[c]["cpu"]]
 
 
-def worker(out: Path, start: int, n_cases: int, seed: int, random_seconds: float) -> None:
+def worker(out: Path, start: int, n_cases: int, seed: int, random_seconds: float, labels: str) -> None:
     """Runs the cases from `start`, then random ones for random_seconds; OUT/current* say which runs."""
     import numpy as np
 
     seeds = {p.stem: p.read_bytes() for p in sorted((out / "seeds").glob("*.payload"))}
-    fixed, tiers = cases(seeds, n_cases, seed), caps()
+    fixed, tiers = cases(seeds, n_cases, seed, labels), caps()
     rng, nprng = random.Random(seed * 1000003 + start), np.random.default_rng(seed + start)
     end = time.monotonic() + random_seconds
     log = open(out / "outcomes.jsonl", "a")
@@ -156,7 +177,7 @@ def worker(out: Path, start: int, n_cases: int, seed: int, random_seconds: float
         (out / "current").write_bytes(data)
         (out / "current.txt").write_text(json.dumps({"i": i, "seed": name, "label": label, "cap": cap}))
         try:
-            outcome = run_case(data, cap, nprng)
+            outcome = run_case(data, cap, nprng, i)
         except Exception as e:  # noqa: BLE001  (anything but int8rt's refusals is a finding)
             outcome = "exception"
             key = f"exception-{i}"
@@ -168,14 +189,18 @@ def worker(out: Path, start: int, n_cases: int, seed: int, random_seconds: float
     (out / "worker-done").write_text(str(i))
 
 
-def campaign(out: Path, n_cases: int, seed: int, random_seconds: float, hang: float) -> int:
+def campaign(out: Path, n_cases: int, seed: int, random_seconds: float, hang: float, seed_names: str = "",
+             labels: str = "") -> int:
     out.mkdir(parents=True, exist_ok=True)
     for p in out.iterdir():
         if p.is_file():
             p.unlink()
     (out / "seeds").mkdir(exist_ok=True)
+    for p in (out / "seeds").iterdir():
+        p.unlink()
     for name, data in build_seeds().items():
-        (out / "seeds" / f"{name}.payload").write_bytes(data)
+        if not seed_names or name in seed_names.split(","):
+            (out / "seeds" / f"{name}.payload").write_bytes(data)
     start, kept, t0 = 0, [], time.monotonic()
     while True:
         (out / "current").unlink(missing_ok=True)
@@ -184,7 +209,7 @@ def campaign(out: Path, n_cases: int, seed: int, random_seconds: float, hang: fl
         with open(err, "wb") as f:
             proc = subprocess.Popen([sys.executable, __file__, "--worker", "--out", str(out), "--seed", str(seed),
                                      "--cases", str(n_cases), "--start", str(start),
-                                     "--random-seconds", str(budget)], stderr=f)
+                                     "--random-seconds", str(budget), "--labels", labels], stderr=f)
         why = None
         while proc.poll() is None:
             time.sleep(0.2)
@@ -224,14 +249,16 @@ def main() -> None:
     ap.add_argument("--random-seconds", type=float, default=0, help="random mutations after the field ones")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--hang", type=float, default=60)
+    ap.add_argument("--seeds", default="", help="comma-separated seed names (default: all)")
+    ap.add_argument("--labels", default="", help="only the field / chain mutations whose label this searches")
     ap.add_argument("--out", type=Path, default=Path("build/engine-field-campaign"))
     ap.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--start", type=int, default=0, help=argparse.SUPPRESS)
     a = ap.parse_args()
     if a.worker:
-        worker(a.out, a.start, a.cases, a.seed, a.random_seconds)
+        worker(a.out, a.start, a.cases, a.seed, a.random_seconds, a.labels)
         return
-    sys.exit(campaign(a.out, a.cases, a.seed, a.random_seconds, a.hang))
+    sys.exit(campaign(a.out, a.cases, a.seed, a.random_seconds, a.hang, a.seeds, a.labels))
 
 
 if __name__ == "__main__":

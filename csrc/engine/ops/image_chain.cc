@@ -17,6 +17,7 @@
 // layers' integer arithmetic is exact and their epilogue per element, so
 // the same holds for them (tests/test_int8_image_chain.py, ==).
 #include <cstring>
+#include <deque>
 #include <memory>
 #include <vector>
 
@@ -64,10 +65,27 @@ class ImageChainLayer : public Layer {
     }
     // One image of each input, a view the body reads in place;
     // the views live in this thread's storage, kept from run to run so a
-    // steady-state run allocates nothing (no chain runs inside another).
-    thread_local std::vector<Value> slices;
-    thread_local std::vector<const Value*> args;
-    thread_local Shape shape;
+    // steady-state run allocates nothing. A chain can run inside another's
+    // body (an engine file may nest them): each nesting depth has its own
+    // views, or the inner chain would resize and release the outer one's
+    // mid-loop (RESULTS.md 222).
+    struct Views {
+      std::vector<Value> slices;
+      std::vector<const Value*> args;
+      Shape shape;
+    };
+    thread_local std::deque<Views> depths;  // a deque: growing it moves no outer depth's views
+    thread_local size_t depth = 0;
+    struct Enter {
+      size_t& d;
+      explicit Enter(size_t& depth) : d(++depth) {}
+      ~Enter() { --d; }
+    } enter(depth);
+    if (depths.size() < depth) depths.resize(depth);
+    Views& views = depths[depth - 1];
+    std::vector<Value>& slices = views.slices;
+    std::vector<const Value*>& args = views.args;
+    Shape& shape = views.shape;
     slices.resize(in.size());
     args.resize(in.size());
     struct Release {  // the views let go on every path out (a throwing body included)

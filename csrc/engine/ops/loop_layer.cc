@@ -40,8 +40,11 @@ class LoopLayer : public Layer {
                             " loop-carried values the node needs " + std::to_string(node.inputs.size()) +
                             " and " + std::to_string(1 + node.outputs.size()));
     }
-    for (size_t i = 2; i < 2 + carried_; ++i) {
-      if (!has_input(node, i)) throw InvalidArgument(prefix_ + "loop-carried input " + std::to_string(i) + " is missing");
+    for (size_t i = 2; i < node.inputs.size(); ++i) {  // M and cond may be left out, the others not (RESULTS.md 222)
+      if (!has_input(node, i)) {
+        throw InvalidArgument(prefix_ + (i < 2 + carried_ ? "loop-carried input " : "captured input ") +
+                              std::to_string(i) + " is missing");
+      }
     }
     if (!has_input(node, 0) && !has_input(node, 1)) {
       throw InvalidArgument(prefix_ + "has neither a trip count M nor a condition: the loop would never end");
