@@ -36,16 +36,32 @@ import int8rt  # noqa: E402
 from bf16conv_layers import SHAPES, model  # noqa: E402
 
 
-def main() -> None:
+def knob_args() -> tuple:
+    """argv's labels ("a|b"), knob set names (";K=v,K2=w") with their
+    environment dicts, and rounds (default 5); the usage without them."""
     if len(sys.argv) < 3:
         sys.exit(__doc__)
-    labels = sys.argv[1].split("|")
     names = sys.argv[2].split(";")
     configs = [dict(kv.split("=") for kv in c.split(",") if kv) for c in names]
-    rounds = int(sys.argv[3]) if len(sys.argv) > 3 else 5
+    return sys.argv[1].split("|"), names, configs, int(sys.argv[3]) if len(sys.argv) > 3 else 5
+
+
+def set_knobs(prefix: str, config: dict) -> None:
+    """The environment holds exactly `config`'s knobs of `prefix`."""
+    for k in [k for k in os.environ if k.startswith(prefix)]:
+        os.environ.pop(k, None)
+    os.environ.update(config)
+
+
+def knob_table(shapes: list, prefix: str, compare: bool = False) -> None:
+    """The table for argv's labels and knob sets over `shapes` (label, C, M,
+    H, ...), the knobs being environment variables starting with `prefix`;
+    with `compare`, a line for each set whose output differs from the
+    first set's (bf16r50c_knobs.py)."""
+    labels, names, configs, rounds = knob_args()
     int8rt.set_num_threads(1)
     for lab in labels:
-        shp = next(s for s in SHAPES["r50"] + SHAPES["mb2"] if lab in s[0])
+        shp = next(s for s in shapes if lab in s[0])
         with tempfile.TemporaryDirectory() as tmp:
             path = os.path.join(tmp, "m.onnx")
             with open(path, "wb") as f:
@@ -54,13 +70,15 @@ def main() -> None:
                 eng = int8rt.build_engine(path, int8rt.BuilderConfig(precision="fp32", bf16=True))
         ctx = eng.create_execution_context()
         feed = {"x": np.random.default_rng(0).standard_normal((8, 16, shp[3], shp[3]), dtype=np.float32)}
-        ctx.run(feed)
+        ref = ctx.run(feed)
         times: list[list[float]] = [[] for _ in configs]
         for _ in range(rounds):
             for i, c in enumerate(configs):
-                for k in [k for k in os.environ if k.startswith("BF16CNN_")]:
-                    os.environ.pop(k, None)
-                os.environ.update(c)
+                set_knobs(prefix, c)
+                if compare:
+                    out = ctx.run(feed)
+                    if not all(np.array_equal(out[k], ref[k]) for k in ref):
+                        print(f"{shp[0]}: [{names[i]}] differs from the first set's output", flush=True)
                 per = []
                 t_end = time.perf_counter() + 0.25
                 while time.perf_counter() < t_end or not per:
@@ -70,6 +88,10 @@ def main() -> None:
         base = np.median(times[0])
         print(f"{shp[0]:28s}", "  ".join(f"[{names[i] or 'default'}] {np.median(t):.3f} ({np.median(t) / base:.3f})"
                                          for i, t in enumerate(times)), f"load {os.getloadavg()[0]:.1f}", flush=True)
+
+
+def main() -> None:
+    knob_table(SHAPES["r50"] + SHAPES["mb2"], "BF16CNN_")
 
 
 if __name__ == "__main__":

@@ -23,16 +23,12 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import int8rt  # noqa: E402
+from bf16cnn_knobs import knob_args, set_knobs  # noqa: E402
 from bf16r50b_layers import bf16_r50_setup  # noqa: E402
 
 
 def main() -> None:
-    if len(sys.argv) < 3:
-        sys.exit(__doc__)
-    filters = sys.argv[1].split("|")
-    names = sys.argv[2].split(";")
-    configs = [dict(kv.split("=") for kv in c.split(",") if kv) for c in names]
-    rounds = int(sys.argv[3]) if len(sys.argv) > 3 else 5
+    filters, names, configs, rounds = knob_args()
     int8rt.set_num_threads(1)
     _, x, _, ctx, _, _ = bf16_r50_setup(8)
     feed = {"input": x}
@@ -40,9 +36,7 @@ def main() -> None:
     times: list[dict[str, list[float]]] = [{} for _ in configs]
     for _ in range(rounds):
         for i, c in enumerate(configs):
-            for k in [k for k in os.environ if k.startswith("R50C_")]:
-                os.environ.pop(k, None)
-            os.environ.update(c)
+            set_knobs("R50C_", c)
             out = ctx.run(feed)
             if not all(np.array_equal(out[k], ref[k]) for k in ref):
                 print(f"[{names[i]}] differs from the first set's output", flush=True)
