@@ -70,6 +70,22 @@ def model(C: int, M: int, hw: int, k: int, stride: int, residual: bool) -> bytes
     return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]).SerializeToString()
 
 
+def conv_times(runs: list, rounds: int, min_time: float) -> dict:
+    """Per run (label, context, feed, ...): the median over `rounds` rounds
+    (runs alternated) of each round's median thread-CPU ms of the layers
+    named "under_test", profiled for at least `min_time` seconds."""
+    times: dict = {label: [] for label, *_ in runs}
+    for _ in range(rounds):
+        for label, ctx, feed, *_ in runs:
+            t_end = time.perf_counter() + min_time
+            per = []
+            while time.perf_counter() < t_end or not per:
+                prof = ctx.profile(feed, runs=3, clock="thread_cpu")
+                per.append(sum(p["ms"] for p in prof if "under_test" in p["name"]))
+            times[label].append(float(np.median(per)))
+    return times
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--batch", type=int, default=8)
@@ -95,15 +111,7 @@ def main() -> None:
             ctx = eng.create_execution_context()
             keep.append(eng)
             runs.append((label, ctx, feed, conv[0]["detail"] if conv else "?"))
-    times = {label: [] for label, *_ in runs}
-    for _ in range(args.rounds):
-        for label, ctx, feed, _ in runs:
-            t_end = time.perf_counter() + args.min_time
-            per = []
-            while time.perf_counter() < t_end or not per:
-                prof = ctx.profile(feed, runs=3, clock="thread_cpu")
-                per.append(sum(p["ms"] for p in prof if "under_test" in p["name"]))
-            times[label].append(float(np.median(per)))
+    times = conv_times(runs, args.rounds, args.min_time)
     print("| conv | kernel | median thread-CPU ms |")
     print("|---|---|---:|")
     for label, _, _, detail in runs:

@@ -17,7 +17,6 @@ import hashlib
 import os
 import sys
 import tempfile
-import time
 
 import numpy as np
 
@@ -25,7 +24,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import int8rt  # noqa: E402
 from bench_util import load_line, machine_line  # noqa: E402
-from bf16conv_layers import SHAPES, model  # noqa: E402
+from bf16conv_layers import SHAPES, conv_times, model  # noqa: E402
 from bf16r50c_knobs import EXTRA  # noqa: E402
 
 
@@ -54,15 +53,7 @@ def main() -> None:
             digest = hashlib.sha256(b"".join(np.ascontiguousarray(out[k]).tobytes() for k in sorted(out))).hexdigest()
             keep.append(eng)
             runs.append((label, ctx, feed, digest[:16]))
-    times = {label: [] for label, *_ in runs}
-    for _ in range(args.rounds):
-        for label, ctx, feed, _ in runs:
-            t_end = time.perf_counter() + args.min_time
-            per = []
-            while time.perf_counter() < t_end or not per:
-                prof = ctx.profile(feed, runs=3, clock="thread_cpu")
-                per.append(sum(p["ms"] for p in prof if "under_test" in p["name"]))
-            times[label].append(float(np.median(per)))
+    times = conv_times(runs, args.rounds, args.min_time)
     print("| conv | median thread-CPU ms | output sha256 |")
     print("|---|---:|---|")
     for label, _, _, digest in runs:
