@@ -5,34 +5,18 @@
 // conv's per-row pixel groups on 7 x 7 / 14 x 14 planes cost a full tile's
 // time). Build and run: g++ -O2 -mamx-tile -mamx-bf16
 // benchmarks/bf16r50c_m_probe.cc -o /tmp/m_probe && /tmp/m_probe
-#include <immintrin.h>
-#include <sys/syscall.h>
-#include <unistd.h>
-#include <chrono>
-#include <cstdint>
 #include <cstdio>
-struct alignas(64) Cfg { uint8_t p = 1, s = 0; uint8_t r[14] = {}; uint16_t colsb[16] = {}; uint8_t rows[16] = {}; };
+
+#include "amx_bf16_probe.h"
 double run(int m, int64_t iters) {
   Cfg c;
   for (int t = 0; t < 4; ++t) { c.colsb[t] = 64; c.rows[t] = static_cast<uint8_t>(m); }  // C: m rows x 16 FP32
   c.colsb[4] = c.colsb[5] = 64; c.rows[4] = c.rows[5] = static_cast<uint8_t>(m);          // A: m rows x 32 BF16
   c.colsb[6] = c.colsb[7] = 64; c.rows[6] = c.rows[7] = 16;                               // B: 16 pair rows
-  _tile_loadconfig(&c);
-  _tile_zero(0); _tile_zero(1); _tile_zero(2); _tile_zero(3); _tile_zero(4); _tile_zero(5); _tile_zero(6); _tile_zero(7);
-  double best = 1e9;
-  for (int rep = 0; rep < 30; ++rep) {
-    auto t0 = std::chrono::steady_clock::now();
-    for (int64_t i = 0; i < iters; ++i) {
-      _tile_dpbf16ps(0, 4, 6); _tile_dpbf16ps(1, 4, 7); _tile_dpbf16ps(2, 5, 6); _tile_dpbf16ps(3, 5, 7);
-    }
-    double ns = std::chrono::duration<double, std::nano>(std::chrono::steady_clock::now() - t0).count() / (4.0 * iters);
-    if (ns < best) best = ns;
-  }
-  _tile_release();
-  return best;
+  return tdpbf16ps_ns(c, iters);
 }
 int main() {
-  syscall(SYS_arch_prctl, 0x1023, 18);
+  request_amx();
   for (int pass = 0; pass < 3; ++pass) {
     const double a = run(16, 20000), b = run(14, 20000), c = run(7, 20000), d = run(4, 20000);
     std::printf("ns per TDPBF16PS: M=16 %.2f, M=14 %.2f (%.2f), M=7 %.2f (%.2f), M=4 %.2f (%.2f)\n", a, b, b / a, c,
