@@ -159,6 +159,7 @@ ALLOC_CHILD = textwrap.dedent("""
     import numpy as np
     import int8rt
     from test_bf16_attention_heads import heads_model, feed, SCALES
+    from alloc_runs import steady_state_counts
     counter = ctypes.CDLL(sys.argv[1])
     counter.alloc_counter_stop.restype = ctypes.c_long
     out = {}
@@ -166,16 +167,7 @@ ALLOC_CHILD = textwrap.dedent("""
                                  int8rt.BuilderConfig(precision="fp32", bf16=True))
     for threads in (1, 2):
         int8rt.set_num_threads(threads)
-        ctx = engine.create_execution_context()
-        f = feed(130)
-        o = {k: np.empty_like(v) for k, v in ctx.run(f).items()}
-        for _ in range(2):
-            ctx.run(f, o)
-        counts = []
-        for _ in range(3):
-            counter.alloc_counter_start()
-            ctx.run(f, o)
-            counts.append(counter.alloc_counter_stop())
+        counts = steady_state_counts(counter, engine.create_execution_context(), feed(130))
         out[f"{[la['detail'][:40] for la in engine.layers()]} {threads} thread(s)"] = counts
     print(json.dumps(out))
 """)
