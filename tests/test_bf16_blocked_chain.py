@@ -58,20 +58,25 @@ def test_the_chain_is_built_and_said(engines) -> None:
     assert "chain of 5 NCHW16c layers" in detail, detail
 
 
-@pytest.mark.parametrize("batch", [1, 3, 8])
-def test_the_chain_gives_the_unchained_bits(engines, batch) -> None:
-    chained, plain = engines
-    x = np.random.default_rng(215).standard_normal((batch, 16, *HW)).astype(np.float32)
-    want = plain.run({"x": x})["y"]
-    got = chained.run({"x": x})["y"]
-    np.testing.assert_array_equal(got.view(np.uint32), want.view(np.uint32))
-    # Again on the same context state, and at 2 threads (each image's layers split there).
+def assert_chain_bits(chained, x: np.ndarray, want: np.ndarray) -> None:
+    """`chained`'s output "y" on `x` has `want`'s bits, at the thread count
+    set, again on the same context state, and at 2 threads (a split batch, or
+    each image's layers split there); test_int8_image_chain.py uses it too."""
+    np.testing.assert_array_equal(chained.run({"x": x})["y"].view(np.uint32), want.view(np.uint32))
     threads = int8rt.get_num_threads()
     try:
         int8rt.set_num_threads(2)
         np.testing.assert_array_equal(chained.run({"x": x})["y"].view(np.uint32), want.view(np.uint32))
     finally:
         int8rt.set_num_threads(threads)
+
+
+@pytest.mark.parametrize("batch", [1, 3, 8])
+def test_the_chain_gives_the_unchained_bits(engines, batch) -> None:
+    chained, plain = engines
+    x = np.random.default_rng(215).standard_normal((batch, 16, *HW)).astype(np.float32)
+    want = plain.run({"x": x})["y"]
+    assert_chain_bits(chained, x, want)
 
 
 def test_an_engine_file_with_a_chain_loads_and_gives_its_bits(engines, tmp_path) -> None:

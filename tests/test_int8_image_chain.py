@@ -22,6 +22,7 @@ from onnx import helper, numpy_helper  # noqa: E402
 
 import int8rt  # noqa: E402
 from onnx_models import fvi, model  # noqa: E402
+from test_bf16_blocked_chain import assert_chain_bits  # noqa: E402
 
 CHAIN = "int8rt.Int8ImageChain"
 C, HW = 8, (64, 64)  # 64 channels on 64 x 64 planes: 256 KiB an image, the rule's least
@@ -117,15 +118,7 @@ def test_the_chain_is_built_and_its_layers_still_named(engines) -> None:
 def test_the_chain_gives_the_unchained_bytes(engines, batch) -> None:
     chained, plain = engines
     x = _images(batch, 219 + batch)
-    want = plain.run({"x": x})["y"]
-    np.testing.assert_array_equal(chained.run({"x": x})["y"].view(np.uint32), want.view(np.uint32))
-    # Again on the same context state, and at 2 threads (a split batch, or each image's layers split).
-    threads = int8rt.get_num_threads()
-    try:
-        int8rt.set_num_threads(2)
-        np.testing.assert_array_equal(chained.run({"x": x})["y"].view(np.uint32), want.view(np.uint32))
-    finally:
-        int8rt.set_num_threads(threads)
+    assert_chain_bits(chained, x, plain.run({"x": x})["y"])
 
 
 def test_an_engine_file_keeps_every_layer_and_chains_again_at_load(engines, tmp_path) -> None:
