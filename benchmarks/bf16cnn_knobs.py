@@ -26,14 +26,13 @@ import contextlib
 import io
 import os
 import sys
-import tempfile
 import time
 
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import int8rt  # noqa: E402
-from bf16conv_layers import SHAPES, model  # noqa: E402
+from bf16conv_layers import SHAPES, bf16_conv_engine  # noqa: E402
 
 
 def knob_args() -> tuple:
@@ -62,12 +61,8 @@ def knob_table(shapes: list, prefix: str, compare: bool = False) -> None:
     int8rt.set_num_threads(1)
     for lab in labels:
         shp = next(s for s in shapes if lab in s[0])
-        with tempfile.TemporaryDirectory() as tmp:
-            path = os.path.join(tmp, "m.onnx")
-            with open(path, "wb") as f:
-                f.write(model(*shp[1:]))
-            with contextlib.redirect_stdout(io.StringIO()):
-                eng = int8rt.build_engine(path, int8rt.BuilderConfig(precision="fp32", bf16=True))
+        with contextlib.redirect_stdout(io.StringIO()):
+            eng = bf16_conv_engine(*shp[1:])
         ctx = eng.create_execution_context()
         feed = {"x": np.random.default_rng(0).standard_normal((8, 16, shp[3], shp[3]), dtype=np.float32)}
         ref = ctx.run(feed)

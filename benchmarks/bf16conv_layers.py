@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import tempfile
 import time
 
 import numpy as np
@@ -70,6 +69,11 @@ def model(C: int, M: int, hw: int, k: int, stride: int, residual: bool) -> bytes
     return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]).SerializeToString()
 
 
+def bf16_conv_engine(C: int, M: int, hw: int, k: int, stride: int, residual: bool):
+    """model()'s network built as a BF16 engine (its convs in the BF16 region)."""
+    return int8rt.build_engine(model(C, M, hw, k, stride, residual), int8rt.BuilderConfig(precision="fp32", bf16=True))
+
+
 def conv_times(runs: list, rounds: int, min_time: float) -> dict:
     """Per run (label, context, feed, ...): the median over `rounds` rounds
     (runs alternated) of each round's median thread-CPU ms of the layers
@@ -99,18 +103,14 @@ def main() -> None:
     print(f"int8rt {os.path.dirname(int8rt.__file__)}, batch {args.batch}, 1 thread, {load_line()}")
     shapes = [s for name in args.shapes for s in SHAPES[name] if not args.only or any(o in s[0] for o in args.only)]
     runs, keep = [], []
-    with tempfile.TemporaryDirectory() as tmp:
-        for label, C, M, hw, k, stride, res in shapes:
-            path = os.path.join(tmp, "m.onnx")
-            with open(path, "wb") as f:
-                f.write(model(C, M, hw, k, stride, res))
-            eng = int8rt.build_engine(path, int8rt.BuilderConfig(precision="fp32", bf16=True))
-            rng = np.random.default_rng(1)
-            feed = {"x": rng.standard_normal((args.batch, 16, hw, hw)).astype(np.float32)}
-            conv = [la for la in eng.layers() if "under_test" in la["name"]]
-            ctx = eng.create_execution_context()
-            keep.append(eng)
-            runs.append((label, ctx, feed, conv[0]["detail"] if conv else "?"))
+    for label, C, M, hw, k, stride, res in shapes:
+        eng = bf16_conv_engine(C, M, hw, k, stride, res)
+        rng = np.random.default_rng(1)
+        feed = {"x": rng.standard_normal((args.batch, 16, hw, hw)).astype(np.float32)}
+        conv = [la for la in eng.layers() if "under_test" in la["name"]]
+        ctx = eng.create_execution_context()
+        keep.append(eng)
+        runs.append((label, ctx, feed, conv[0]["detail"] if conv else "?"))
     times = conv_times(runs, args.rounds, args.min_time)
     print("| conv | kernel | median thread-CPU ms |")
     print("|---|---|---:|")

@@ -16,7 +16,6 @@ import argparse
 import hashlib
 import os
 import sys
-import tempfile
 
 import numpy as np
 
@@ -24,7 +23,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import int8rt  # noqa: E402
 from bench_util import load_line, machine_line  # noqa: E402
-from bf16conv_layers import SHAPES, conv_times, model  # noqa: E402
+from bf16conv_layers import SHAPES, bf16_conv_engine, conv_times  # noqa: E402
 from bf16r50c_knobs import EXTRA  # noqa: E402
 
 
@@ -41,18 +40,14 @@ def main() -> None:
     print(f"int8rt {os.path.dirname(int8rt.__file__)}, batch {args.batch}, {args.threads} thread(s), {load_line()}")
     shapes = [s for s in SHAPES["r50"] + EXTRA if not args.only or any(o in s[0] for o in args.only)]
     runs, keep = [], []
-    with tempfile.TemporaryDirectory() as tmp:
-        for label, C, M, hw, k, stride, res in shapes:
-            path = os.path.join(tmp, "m.onnx")
-            with open(path, "wb") as f:
-                f.write(model(C, M, hw, k, stride, res))
-            eng = int8rt.build_engine(path, int8rt.BuilderConfig(precision="fp32", bf16=True))
-            feed = {"x": np.random.default_rng(1).standard_normal((args.batch, 16, hw, hw)).astype(np.float32)}
-            ctx = eng.create_execution_context()
-            out = ctx.run(feed)
-            digest = hashlib.sha256(b"".join(np.ascontiguousarray(out[k]).tobytes() for k in sorted(out))).hexdigest()
-            keep.append(eng)
-            runs.append((label, ctx, feed, digest[:16]))
+    for label, C, M, hw, k, stride, res in shapes:
+        eng = bf16_conv_engine(C, M, hw, k, stride, res)
+        feed = {"x": np.random.default_rng(1).standard_normal((args.batch, 16, hw, hw)).astype(np.float32)}
+        ctx = eng.create_execution_context()
+        out = ctx.run(feed)
+        digest = hashlib.sha256(b"".join(np.ascontiguousarray(out[k]).tobytes() for k in sorted(out))).hexdigest()
+        keep.append(eng)
+        runs.append((label, ctx, feed, digest[:16]))
     times = conv_times(runs, args.rounds, args.min_time)
     print("| conv | median thread-CPU ms | output sha256 |")
     print("|---|---:|---|")
