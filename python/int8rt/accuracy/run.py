@@ -94,6 +94,7 @@ class CalibrationRun(FoldRuns, AutoDecisions, BiasCorrectionSteps):
                                                                     Callable[[], None]]]] = None,
                  equalized: bool = False, unsigned: Optional[bool] = False,
                  unsigned_trial: Optional[Callable[[bool], tuple[Any, Callable[[], None]]]] = None,
+                 unsigned_cost: str = "",
                  groups: Optional[Sequence[Hashable]] = None,
                  float_trial: Optional[quiet_positions.Trial] = None, parts: int = 0) -> None:
         self._builder = builder
@@ -143,6 +144,7 @@ class CalibrationRun(FoldRuns, AutoDecisions, BiasCorrectionSteps):
         # with unsigned_trial(on) -> (a Builder like the build's with them on / off, adopt that for the build's)
         self._unsigned = unsigned
         self._unsigned_trial = unsigned_trial
+        self._unsigned_cost = unsigned_cost  # why the unsigned form would slow this CPU (unsigned_form.speed_cost), or ""
         self._float_trial = float_trial  # auto's float stem: float_trial({layer: precision}) (quiet_positions.py)
         self._unsigned_decided = False  # auto ran the trial (so may decide again: _redecide_unsigned)
         self._unsigned_grid: frozenset[str] = frozenset()  # tensors auto holds unsigned (auto.UNSIGNED_MSE)

@@ -142,12 +142,16 @@ class AutoDecisions:
         """auto with ``unsigned_activations=None``: unsigned activations
         tried at ``scales`` against the build's engine there
         (unsigned_form.py) and kept where the error on the judging samples
-        is lower; a builder made later (the sets', the equalization
+        is lower (not tried where the form costs speed on this CPU:
+        unsigned_form.speed_cost); a builder made later (the sets', the equalization
         trial's, bias correction's) then has them too. Recorded in the
         report. Returns whether the build's builder changed (unsigned kept)."""
         if self._auto is not None and self._unsigned is not None:
             self._auto["unsigned_activations"] = f"{'on' if self._unsigned else 'off'} (BuilderConfig)"
         if self._unsigned_trial is None or not self.auto or self._auto is None or self._judge is None:
+            return False
+        if self._unsigned_cost:
+            self._auto["unsigned_activations"] = f"off ({self._unsigned_cost})"
             return False
         if from_cache or self.router.search_data() is None:
             self._auto["unsigned_activations"] = "off (no calibration data)"

@@ -15,19 +15,47 @@ another set was chosen (one more step of coordinate descent over
 (thresholds, form); RESULTS_accuracy.md, 2026-12-04 midday). This module
 decides and words the decision; run.py applies it to the build (adopts the
 builder, keeps the engine) and records it.
+
+Where the form costs speed (speed_cost), auto does not try it. An unsigned
+tensor's bytes span the codes 0..255; an x86 CPU without VNNI (AVX2 only:
+AMD Zen 3, Intel Skylake client) multiplies u8 by s8 with vpmaddubsw, whose
+int16 sums of two products saturate unless inputs stay in 0..127, so
+int8rt's AVX2 convs read such inputs on their slower sign tile: ResNet-50
+INT8 1.5x the time, MobileNetV2 / EfficientNet-Lite0 3-12 % (RESULTS.md
+§224), for an output error 3-10 % lower (relative L2 0.176 -> 0.181 on
+ResNet-50, still below OpenVINO INT8's 0.187). VNNI and AMX (vpdpbusd,
+tdpbusd) multiply u8 codes exactly at full speed, and the reference and
+CUDA kernels read either alike, so the trial runs there.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping, Optional
 
+from .. import kernels
 from . import decision_rule
 
-__all__ = ["FormTrial", "Trial", "try_form", "unsigned_tensors"]
+__all__ = ["FormTrial", "Trial", "speed_cost", "try_form", "unsigned_tensors"]
 
 # unsigned_trial(on) -> (a Builder like the build's with unsigned activations
 # on / off, a callable adopting it as the build's): builder._Rewrites
 Trial = Callable[[bool], tuple[Any, Callable[[], None]]]
+
+
+def speed_cost(device: str) -> str:
+    """Why holding tensors unsigned would slow an engine built for
+    ``device`` (BuilderConfig.device) on this CPU, or "" where it would not
+    (module docstring): the CPU runs AVX2 and has none of AVX512-VNNI,
+    AVX-VNNI, AMX-INT8 (as ``kernels.cpu_features()`` reports them, the OS
+    state included). The CPU's, not the ISA cap's: a cap is for testing
+    kernels, the choice is the deployment's."""
+    if device != "cpu":
+        return ""
+    features = kernels.cpu_features()
+    if not features.get("avx2") or any(features.get(f) for f in ("avx512_vnni", "avx_vnni", "amx_int8")):
+        return ""
+    return ("this CPU has no VNNI: its AVX2 int8 convs read unsigned inputs on their slower sign tile; "
+            "unsigned_activations=True holds them unsigned anyway")
 
 
 def unsigned_tensors(candidate: Any, without: Any) -> list[str]:
