@@ -12,6 +12,8 @@ time per call (the machine is shared: wall time says nothing), medians.
       warm-up; prints per round int8rt base / branch / OV medians (ms) and, at
       the end, the median over rounds of branch / base and OV / int8rt.
       --unsigned-off: the same build with unsigned activations never adopted.
+  --dir2 DIR2: no trees; --dir's and DIR2's engines and OpenVINO INT8
+      alternating in one process (engines_ab), --profile: per layer kind.
   --layers: each worker also takes --runs per-layer profiles
       (ctx.profile(clock="thread_cpu")); prints per layer the base and branch
       medians over rounds and their ratio (the --top largest), by kernel.
@@ -20,6 +22,8 @@ Usage: PYTHONPATH=python python benchmarks/avx2e2e_ab.py --save /tmp/avx2e2e/eng
            --models mobilenet_v2 --models-dir /tmp/avx2e2e/models [--calibrator auto]
        python benchmarks/avx2e2e_ab.py --dir /tmp/avx2e2e/eng --base /tmp/avx2e2e/base/python \
            --branch python --models mobilenet_v2 [--batches 1 8 --rounds 4 --runs 40 --layers]
+       PYTHONPATH=python python benchmarks/avx2e2e_ab.py --dir /tmp/avx2e2e/eng --dir2 /tmp/avx2e2e/eng_symm \
+           --models resnet50 --rounds 5 --runs 5 [--profile]
 """
 from __future__ import annotations
 
@@ -105,6 +109,63 @@ def worker(args: argparse.Namespace) -> None:
     print(json.dumps(out))
 
 
+def engines_ab(args: argparse.Namespace) -> None:
+    """Two saved engine folders (--dir, --dir2: e.g. the auto build and its
+    --unsigned-off twin) and OpenVINO INT8 alternating in one process with this
+    tree, per network and batch: --rounds rounds of --runs calls each, process
+    CPU medians; with --profile also per layer kind int8rt's ctx.profile
+    (thread CPU, median of --runs) of --dir2's engine beside OpenVINO's
+    PERF_COUNT (wall, minimum over 4 fresh compiles; realnets/profile_kinds.py)."""
+    import numpy as np
+    import openvino
+
+    import int8rt
+    sys.path.insert(0, str(HERE))
+    from realnets import openvino_engines as O
+    from realnets import profile_kinds as P
+
+    int8rt.set_num_threads(1)
+    for net in args.models:
+        d1, d2 = args.dir / net, args.dir2 / net
+        name = (d1 / "input_name").read_text().strip()
+        model = openvino.Core().read_model((d1 / "ov_xml").read_text().strip())
+        for b in args.batches:
+            x = np.load(d1 / f"x{b}.npy")
+            c1 = int8rt.Engine.load(str(d1 / "engine.i8rt")).create_execution_context()
+            c2 = int8rt.Engine.load(str(d2 / "engine.i8rt")).create_execution_context()
+            ov = O.runner(O.compile_model(model, 1, None, x.shape))
+            fns = {args.dir.name: lambda: c1.run({name: x}), args.dir2.name: lambda: c2.run({name: x}),
+                   "OV int8": lambda: ov(x)}
+            for f in fns.values():
+                f()
+                f()
+            t: dict[str, list[float]] = defaultdict(list)
+            for _ in range(args.rounds):
+                for k, f in fns.items():
+                    s = []
+                    for _ in range(args.runs):
+                        t0 = time.process_time()
+                        f()
+                        s.append(time.process_time() - t0)
+                    t[k].append(statistics.median(s))
+            m = {k: 1e3 * statistics.median(v) for k, v in t.items()}
+            a, z = m[args.dir.name], m[args.dir2.name]
+            print(f"{net} b{b} (load {open('/proc/loadavg').read().split()[0]}): "
+                  + ", ".join(f"{k} {v:.2f} ms" for k, v in m.items())
+                  + f"; OV / {args.dir.name} {m['OV int8'] / a:.3f}, OV / {args.dir2.name} {m['OV int8'] / z:.3f},"
+                  f" {args.dir2.name} / {args.dir.name} {z / a:.3f}", flush=True)
+            if not args.profile:
+                continue
+            profs = [c2.profile({name: x}, 1, clock="thread_cpu") for _ in range(args.runs)]
+            ours = [dict(la, ms=statistics.median(p[i]["ms"] for p in profs)) for i, la in enumerate(profs[0])]
+            ovp = [O.profile(lambda: O.compile_model(model, 1, None, x.shape, perf_count=True), x, 4)
+                   for _ in range(4)]
+            theirs = P.merge_profiles(ovp, np.min)
+            print("\n".join(P.compare_table(ours, theirs)))
+            print("\n".join(P.slowest_int8rt(ours, 6, 6)))
+            print("\n".join(P.slowest_openvino(theirs, 6, 6)))
+
+
 def run_tree(args: argparse.Namespace, tree: Path, net: str, batch: int) -> dict:
     cmd = [sys.executable, __file__, "--worker", "--dir", str(args.dir), "--net", net, "--batch", str(batch),
            "--runs", str(args.runs)] + (["--layers"] if args.layers else []) + (["--no-ov"] if args.no_ov else [])
@@ -159,6 +220,8 @@ def main() -> None:
     ap.add_argument("--unsigned-off", action="store_true",
                     help="--save: build with BuilderConfig(unsigned_activations=False)")
     ap.add_argument("--dir", type=Path, help="the --save folder")
+    ap.add_argument("--dir2", type=Path, help="a second --save folder: its engines against --dir's (engines_ab)")
+    ap.add_argument("--profile", action="store_true", help="with --dir2: per layer kind against OpenVINO")
     ap.add_argument("--base", type=Path, help="the base tree's python/ folder")
     ap.add_argument("--branch", type=Path, help="the branch tree's python/ folder")
     ap.add_argument("--models", nargs="+", default=["mobilenet_v2"])
@@ -174,6 +237,8 @@ def main() -> None:
     args = ap.parse_args()
     if args.save:
         save(args)
+    elif args.dir2:
+        engines_ab(args)
     elif args.worker:
         worker(args)
     else:
