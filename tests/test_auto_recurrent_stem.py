@@ -6,7 +6,7 @@ The failure (Resemblyzer's voice encoder, benchmarks/RESULTS_accuracy.md
 acc51): a power mel spectrogram (not log) -> Transpose -> LSTM. The frames'
 powers span five decades; the int8 LSTM quantizes its input on one grid for
 every time step, the quiet frames round to nothing, and every single method
-collapses (centred cosine 0.17-0.44). Keeping the LSTM (and the layout
+collapses (centred cosine 0.05-0.44). Keeping the LSTM (and the layout
 layers before it) in float32 cures it; a recurrent layer that reads a
 network's computed features (a CRNN's LSTM after its CNN) has no stem."""
 from __future__ import annotations

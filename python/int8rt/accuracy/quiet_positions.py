@@ -43,7 +43,7 @@ after its CNN) has no stem: the features' spread is the CNN's to keep, and a
 whole CNN is not a stem to give up. Resemblyzer's voice encoder (a power mel
 spectrogram, not log, into a 3-layer LSTM; acc51): 52-53 % of the first
 LSTM's time steps below one step at mse's threshold; every single method
-0.17-0.44 centred cosine, auto 0.41 -> 0.998 with that LSTM in float32 (ONNX
+0.05-0.44 centred cosine, auto 0.28-0.41 -> 0.998 with that LSTM in float32 (ONNX
 Runtime, which leaves LSTMs in float, 0.9987).
 
 Measured (benchmarks/RESULTS_accuracy.md, acc33): random-weight HuBERT and
