@@ -11,6 +11,8 @@ layers before it) in float32 cures it; a recurrent layer that reads a
 network's computed features (a CRNN's LSTM after its CNN) has no stem."""
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 from onnx import TensorProto, helper, numpy_helper
 
@@ -55,7 +57,7 @@ def _powers(n: int, rng: np.random.Generator) -> np.ndarray:
     return (level * rng.uniform(0.2, 1.0, (n, T, F))).astype(np.float32)
 
 
-def _network(model: bytes):
+def _network(model: bytes) -> Any:
     return _core.Builder(_to_network(model, None), "int8").optimized_network()
 
 
