@@ -8,8 +8,8 @@ calls, is not installed here): the wav at 16 kHz in [-1, 1], its volume raised
 to -30 dBFS (``normalize_volume(..., increase_only=True)``), then the power
 mel spectrogram (not log) of ``librosa.feature.melspectrogram(n_fft=400,
 hop_length=160, n_mels=40)``: periodic Hann window, centred frames zero-padded,
-Slaney mel filters. Not done: webrtcvad's trimming of long silences (the
-clips have none longer than 0.2 s). Partial utterances of 160 frames (1.6 s,
+Slaney mel filters. Not done: webrtcvad's trimming of long silences (webrtcvad
+is not installed; the clips are 0.5-4.0 s). Partial utterances of 160 frames (1.6 s,
 Resemblyzer's) every 4 frames; clips shorter than 1.6 s zero-padded to it, as
 ``embed_utterance`` pads them. Speech: pysptk's CMU ARCTIC a0007 (4.0 s),
 amfm_decompy's sample (0.9 s), IPython's test.wav (0.5 s). Evaluation: the odd
