@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import argparse
 import io
-import json
 import os
 import sys
 import types
@@ -43,10 +42,9 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-import accuracy_bench as AB  # noqa: E402
+import wheel_nets as W  # noqa: E402
 
 SIZES = {"pnet": 12, "rnet": 24, "onet": 48}
-METHODS = ("entropy", "entropy_legacy", "minmax", "percentile", "mse", "auto")
 
 
 def lfw_subset() -> tuple[np.ndarray, np.ndarray]:
@@ -121,28 +119,19 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--wheel", required=True, help="facenet_pytorch-2.6.0-py3-none-any.whl")
     ap.add_argument("--nets", default="pnet,rnet,onet")
-    ap.add_argument("--draw", type=int, default=1, choices=(1, 2, 3, 4))
     ap.add_argument("--per-class", type=int, default=24, help="calibration crops of each class (at most 50)")
-    ap.add_argument("--groups", default="int8rt,ort,nncf")
-    ap.add_argument("--methods", default=",".join(METHODS))
-    ap.add_argument("--ort", default="minmax,entropy,percentile")
-    ap.add_argument("--json")
+    W.add_arguments(ap, draws=(1, 2, 3, 4))
     args = ap.parse_args()
     x, labels = lfw_subset()
     calib, evaluation = split(labels, args.draw, args.per_class)
-    results = []
+    tasks = []
     for net in args.nets.split(","):
         xs = stage_inputs(x, SIZES[net])
         tag = "" if args.per_class == 24 else f" ({2 * args.per_class} crops)"
-        task = dict(name=f"mtcnn_{net} (facenet-pytorch 2.6.0){tag}, draw {args.draw}", model=mtcnn_model(args.wheel, net),
-                    calib=xs[calib], eval=xs[evaluation], labels=labels[evaluation], kind="classes")
-        result = AB.evaluate(task, tuple(args.ort.split(",")), set(args.groups.split(",")),
-                             lambda s: print(s, file=sys.stderr, flush=True), methods=tuple(args.methods.split(",")))
-        AB.print_report(result)
-        results.append(result)
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump(results, f, indent=1, default=str)
+        tasks.append(dict(name=f"mtcnn_{net} (facenet-pytorch 2.6.0){tag}, draw {args.draw}",
+                          model=mtcnn_model(args.wheel, net), calib=xs[calib], eval=xs[evaluation],
+                          labels=labels[evaluation], kind="classes"))
+    W.run_tasks(tasks, args)
     return 0
 
 

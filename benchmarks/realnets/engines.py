@@ -85,8 +85,10 @@ class _Reader:
         return next(self._it, None)
 
 
-def ort_quantize(model_bytes: bytes, calib: Union[np.ndarray, List[np.ndarray]], method: str, batch: int = 16) -> tuple[bytes, float]:
-    """ONNX Runtime's static QDQ INT8 model (per-channel weights); returns (bytes, seconds)."""
+def ort_quantize(model_bytes: bytes, calib: Union[np.ndarray, List[np.ndarray]], method: str, batch: int = 16,
+                 extra_options: Optional[dict] = None) -> tuple[bytes, float]:
+    """ONNX Runtime's static QDQ INT8 model (per-channel weights; ``extra_options``
+    passed to quantize_static); returns (bytes, seconds)."""
     from onnxruntime.quantization import CalibrationMethod, QuantFormat, quantize_static
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
@@ -121,7 +123,7 @@ def ort_quantize(model_bytes: bytes, calib: Union[np.ndarray, List[np.ndarray]],
                 pre = src
         with contextlib.redirect_stdout(sys.stderr):  # ORT's calibrators print progress
             quantize_static(pre, dst, _Reader(name, calib, batch), quant_format=QuantFormat.QDQ,
-                            per_channel=True, calibrate_method=methods[method])
+                            per_channel=True, calibrate_method=methods[method], extra_options=extra_options)
         with open(dst, "rb") as f:
             data = f.read()
     return data, time.perf_counter() - t0

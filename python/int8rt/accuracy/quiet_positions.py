@@ -1,7 +1,8 @@
 """The ``auto`` calibrator's float stem: the layers from a network input to
-a per-position normalisation, kept out of int8 (their Convs in BF16 where
-the CPU runs BF16 natively, else float32) where most positions of the
-tensor that normalisation reads lie below one int8 step.
+a per-position normalisation (or into a recurrent layer), kept out of int8
+(their Convs in BF16 where the CPU runs BF16 natively, else float32) where
+most positions of the tensor that normalisation (or recurrent layer) reads
+lie below one int8 step.
 
 Which layers. A *stem* is the chain that computes the tensor a
 LayerNormalization over the last axis (each position's channels) reads
@@ -32,6 +33,19 @@ HuBERT); nor can part of the stem (every int8 tensor on it drops the quiet
 positions: HuBERT with its first three Convs out of int8 0.74, its last
 three 0.83).
 
+A recurrent layer (LSTM, GRU, RNN) that reads a network input, through
+layout layers only (Transpose, Reshape, ...), is the other reader: its int8
+form quantizes the sequence on one grid for every time step, so quiet steps
+round to nothing there too. Its stem is those layout layers and the
+recurrent layer itself, measured and judged as above (the positions: its
+time steps). A recurrent layer reading computed features (a CRNN's LSTM
+after its CNN) has no stem: the features' spread is the CNN's to keep, and a
+whole CNN is not a stem to give up. Resemblyzer's voice encoder (a power mel
+spectrogram, not log, into a 3-layer LSTM; acc51): 52-53 % of the first
+LSTM's time steps below one step at mse's threshold; every single method
+0.05-0.44 centred cosine, auto 0.28-0.41 -> 0.998 with that LSTM in float32 (ONNX
+Runtime, which leaves LSTMs in float, 0.9987).
+
 Measured (benchmarks/RESULTS_accuracy.md, acc33): random-weight HuBERT and
 wav2vec2 on speech-like audio (25 % silence): 71 % of the frames the
 feature extractor hands its LayerNorm are below one step; centred cosine
@@ -61,29 +75,38 @@ QUIET_SHARE = 0.1
 
 # the normalisation over each position's channels
 _PER_POSITION_NORMS = frozenset({"LayerNormalization"})
+# the recurrent layers, whose int8 form quantizes the sequence they read on one
+# grid for every time step (csrc/engine/lower_int8_rnn.cc); their stem is the
+# recurrent layer and the layout layers between it and the input, no more
+# (a CRNN's LSTM reads a CNN's features: not a stem to give up)
+_RECURRENT = frozenset({"LSTM", "GRU", "RNN"})
+_LAYOUT = frozenset({"Transpose", "Reshape", "Squeeze", "Unsqueeze", "Flatten", "Identity"})
 # the layers that have a BF16 kernel (BuilderConfig.layer_precisions "bf16")
 _BF16_OPS = frozenset({"Conv", "Gemm", "MatMul"})
 
 
 def stems(network: Any, fp32_layers: Iterable[str] = ()) -> dict[str, list[str]]:
-    """Tensor a per-position normalisation reads -> the names of the layers
-    of its stem (module docstring), input side first, for each such tensor
-    computed from one float32 network input alone; layers in
-    ``fp32_layers`` count as stem layers already float."""
+    """Tensor a per-position normalisation or a recurrent layer reads -> the
+    names of the layers of its stem (module docstring), input side first,
+    the recurrent layer itself last, for each such tensor computed from one
+    float32 network input alone (or that input itself, for a recurrent
+    reader); layers in ``fp32_layers`` count as stem layers already float."""
     tensors, nodes = network.tensors(), network.nodes()
     inputs = {i for i in network.inputs() if tensors[i]["dtype"] == "float32"}
     producer = {o: n for n in nodes for o in n["outputs"]}
     out: dict[str, list[str]] = {}
     for node in nodes:
-        if node["op"] not in _PER_POSITION_NORMS or not node["inputs"]:
+        if node["op"] not in _PER_POSITION_NORMS | _RECURRENT or not node["inputs"]:
             continue
         read = node["inputs"][0]
-        if node["attrs"].get("axis", -1) not in (-1, len(tensors[read]["shape"]) - 1):
+        if node["op"] in _PER_POSITION_NORMS and node["attrs"].get("axis", -1) not in (-1, len(tensors[read]["shape"]) - 1):
             continue
-        chain, t = [], read
+        chain, t = ([node["name"]] if node["op"] in _RECURRENT else []), read  # a recurrent reader quantizes it itself
         while t not in inputs:
             layer = producer.get(t)
-            if layer is None or layer["op"] in _PER_POSITION_NORMS:  # no spread left past one
+            if layer is None or layer["op"] in _PER_POSITION_NORMS | _RECURRENT:  # no spread left past one
+                break
+            if node["op"] in _RECURRENT and layer["op"] not in _LAYOUT:
                 break
             floats = [i for i in layer["inputs"] if i >= 0 and tensors[i]["dtype"] == "float32"
                       and not tensors[i]["is_constant"]]
