@@ -8,7 +8,8 @@ be changed at a time:
 
 - ``pre``: each Conv / Linear output that a PReLU reads (the tensor int8rt's
   plan ``QConv -> Dequantize -> PRelu -> MaxPool -> Quantize`` requantizes):
-  ``float`` (not rounded: a PReLU fused into the conv's epilogue), ``sym``
+  ``float`` (not rounded: a PReLU fused into the conv's epilogue),
+  ``float-conv`` (the Conv outputs not rounded, the Linear ones symmetric), ``sym``
   (symmetric, max |x| / 127: int8rt now), ``asym`` ([min, max] over 255 steps:
   ONNX Runtime's uint8);
 - ``post``: each later layer's input after PReLU (/ MaxPool): ``float``,
@@ -38,7 +39,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import calib15_mtcnn as M  # noqa: E402
 
-SCHEMES = [("sym", "sym"), ("float", "sym"), ("sym", "float"), ("asym", "sym"), ("sym", "asym"), ("sym", "bounded"),
+SCHEMES = [("sym", "sym"), ("float", "sym"), ("float-conv", "sym"), ("sym", "float"), ("asym", "sym"), ("sym", "asym"), ("sym", "bounded"),
            ("float", "bounded"), ("asym", "asym"), ("float", "asym")]
 
 
@@ -129,9 +130,9 @@ def run(wheel: str, net: str, draw: int) -> dict[str, float]:
             lo, hi = stats[(id(m), "out")]
             if id(m) not in feeds_prelu:
                 return fq(o, lo, hi, 254)  # the logits / the heads
-            if pre == "float":
+            if pre == "float" or (pre == "float-conv" and isinstance(m, torch.nn.Conv2d)):
                 return None
-            return fq(o, lo, hi, 254) if pre == "sym" else fq(o, min(lo, 0.0), max(hi, 0.0), 255)
+            return fq(o, lo, hi, 254) if pre in ("sym", "float-conv") else fq(o, min(lo, 0.0), max(hi, 0.0), 255)
 
         # The bounded grid's lo for each layer's input: from the previous pre-activation layer's range and slopes.
         bounded_lo: dict[int, float] = {}
