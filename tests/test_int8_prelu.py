@@ -20,6 +20,7 @@ import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 import int8rt
+import int8rt.kernels
 
 RNG = np.random.default_rng(50)
 F32 = np.float32
@@ -115,7 +116,7 @@ def test_reference_tier_equals_optimized(cache) -> None:
         int8rt.set_max_isa(None)
     details = [l["detail"] for l in ref_engine.layers() if "PReLU" in l["detail"]]
     assert details and all("in the epilogue" in d for d in details), details
-    if int8rt.cpu_features().get("avx2"):  # the optimized tier runs the float32 form
+    if int8rt.kernels.cpu_features().get("avx2"):  # the optimized tier runs the float32 form
         details = [l["detail"] for l in fast_engine.layers() if "PReLU" in l["detail"]]
         assert details and all("finished per value" in d for d in details), details
     np.testing.assert_array_equal(fast, ref)

@@ -72,6 +72,12 @@ inline float requantize(int32_t acc, int k, const Epilogue& ep, int8_t residual)
 // slope and clamp left out (out_type float32, clamp [-inf, inf]): what
 // store_output stores for the same accumulator (ep: the int8 epilogue).
 inline int8_t finish_output(float t, int k, const Epilogue& ep) { return round_to_s8(activate(t, k, ep)); }
+// The same for an epilogue with a slope, its fields given as values
+// (slope = ep.slope[k], lo = ep.clamp_lo, hi = ep.clamp_hi): no branch, so
+// a loop of it vectorizes.
+inline int8_t finish_output(float t, float slope, float lo, float hi) {
+  return round_to_s8(clamp_upper(clamp_lower(prelu_value(t, slope), lo), hi));
+}
 
 // Stores the epilogue result for flat output index i (channel k) into y,
 // an int8_t or float array according to ep.out_type.
