@@ -174,3 +174,11 @@ def test_one_slope_stays_a_table(act: str, tmp_path) -> None:
     layers = _build(act, str(tmp_path / "scales.cache")).layers()
     assert not any("PReLU" in l["detail"] for l in layers), layers
     assert len([l for l in layers if l["op"] == "int8rt.QLut"]) == 2, layers
+
+
+def test_engine_file_keeps_the_slopes(cache) -> None:
+    """An engine saved and loaded again runs the folded PReLU: the same bytes."""
+    engine = _build("prelu", cache)
+    loaded = int8rt.Engine.deserialize(engine.serialize())
+    assert sum("PReLU" in l["detail"] for l in loaded.layers()) == 2
+    np.testing.assert_array_equal(loaded.run({"x": X})["y"], engine.run({"x": X})["y"])
