@@ -36,6 +36,10 @@ bool Lowerer::lower_conv(int, const Node& node) {
     return decline(node, "not a 2-D convolution with constant weights");
   }
   if (b >= 0 && !src_.tensor(b).is_constant) return decline(node, "bias is not a constant");
+  // A PRelu reading the output alone folds into the epilogue (lower_int8_prelu.cc): y is then its output.
+  std::vector<double> slopes;
+  const int prelu = fused_prelu(node, &slopes);
+  if (prelu >= 0) y = src_.nodes()[prelu].outputs[0];
   if ((!is_int8(x) && !has_scale(x) && !has_channel_scales(x)) || (!has_scale(y) && !has_channel_scales(y))) {
     return decline(node, "no calibration scale for its input or output");
   }
@@ -104,7 +108,15 @@ bool Lowerer::lower_conv(int, const Node& node) {
     a.residual_scale = qscale_[residual];
     a.residual_zero_point = qzero_[residual];
   }
-  add_int8_node(QConvAttrs::kOp, node.name, sources_of(node), ins, a.to_attrs(), y, static_cast<float>(a.out_scale));
+  std::vector<std::string> sources = sources_of(node);
+  if (prelu >= 0) {
+    a.slopes = std::move(slopes);
+    for (std::string& s : sources_of(src_.nodes()[prelu])) sources.push_back(std::move(s));
+    consumed_[prelu] = 1;
+    note("PRelu '" + src_.nodes()[prelu].name + "' runs in the int8 epilogue of conv '" + node.name +
+         "' (its per-channel slopes applied before the one rounding)");
+  }
+  add_int8_node(QConvAttrs::kOp, node.name, std::move(sources), ins, a.to_attrs(), y, static_cast<float>(a.out_scale));
   return true;
 }
 

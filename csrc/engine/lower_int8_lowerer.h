@@ -265,6 +265,10 @@ class Lowerer {
   static bool fused_activation(const Node& node, ActivationAttrs& act);
 
   bool lower_conv(int, const Node& node);
+  // The PRelu that Conv `conv` folds into its int8 epilogue
+  // (lower_int8_prelu.cc): its node index, with one slope per output
+  // channel in *slopes; -1 where none does.
+  int fused_prelu(const Node& conv, std::vector<double>* slopes) const;
   // Why Conv `node` cannot take its per-channel int8 input (not depthwise)
   // or write its per-channel output (a fused residual, or an activation
   // whose int8 clamp differs between channels); "" when it can or has none.

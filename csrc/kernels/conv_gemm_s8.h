@@ -47,6 +47,10 @@ class PackedConv {
   // Whether run() applies Epilogue::table itself (kernel_types.h); where
   // false the caller must not pass one (it applies the table after run()).
   virtual bool applies_table() const { return false; }
+  // Whether run() applies Epilogue::slope itself (kernel_types.h); where
+  // false the caller must not pass one (engine/ops/int8/qconv_prelu.cc runs
+  // the kernel with a float32 output and finishes it, ref::finish_output).
+  virtual bool applies_slope() const { return false; }
 };
 
 // The conv_s8 family: one candidate kernel (a stateless singleton).

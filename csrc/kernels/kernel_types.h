@@ -157,6 +157,7 @@ struct PoolShape {
 // What a kernel does with each int32 accumulator acc of output channel k
 // (exact float operations and order in ref/requantize.h):
 //   t = (float)acc * scale[k] + bias[k] (+ (float)residual * residual_scale)
+//   (t = t < 0 ? t * slope[k] : t, with a slope)
 //   t = clamp(t, clamp_lo, clamp_hi); int8 output: round half to even.
 // A non-owning view: the arrays must outlive the kernel call. For int8
 // outputs clamp_lo >= -128 and clamp_hi <= 127 (check_epilogue enforces it),
@@ -177,6 +178,13 @@ struct Epilogue {
   // GELU, fused into the layer before it). Int8 output only; only a packed
   // layer whose applies_table() is true may be given one (conv_gemm_s8.h).
   const int8_t* table = nullptr;
+  // Optional per-channel PReLU slopes [K] (conv) or [N] (GEMM), applied after
+  // the residual and before the clamp: t = t < 0 ? t * slope[k] : t (a PRelu
+  // fused into the layer, t in output units: PReLU commutes with a positive
+  // scale). Only a packed layer whose applies_slope() is true may be given
+  // one (conv_gemm_s8.h); with any other the caller computes the float t
+  // and finishes it with ref::finish_output.
+  const float* slope = nullptr;
 };
 
 // Throws InvalidArgument unless `ep` is usable: scale set, clamp_lo <= clamp_hi,

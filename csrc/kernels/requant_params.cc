@@ -125,6 +125,7 @@ Epilogue EpilogueStorage::epilogue(const int8_t* residual, float residual_scale)
   ep.residual = residual;
   ep.residual_scale = residual_scale;
   ep.out_type = out_type;
+  ep.slope = slope.empty() ? nullptr : slope.data();
   return ep;
 }
 

@@ -31,6 +31,7 @@ struct EpilogueStorage {
   float clamp_lo = 0.0f;
   float clamp_hi = 0.0f;
   OutputType out_type = OutputType::kInt8;
+  std::vector<float> slope;  // a fused PReLU's slopes (Epilogue::slope), or empty
 
   // A view over this object's arrays; valid while *this lives unchanged.
   Epilogue epilogue(const int8_t* residual = nullptr, float residual_scale = 0.0f) const;

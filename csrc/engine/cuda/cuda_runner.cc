@@ -95,6 +95,10 @@ void plan_conv(const Network& net, const Node& node, NodePlan& p) {
     p.why = "its input height or width is dynamic, and a CUDA conv is planned for one size";
     return;
   }
+  if (!q.requant.slope.empty()) {
+    p.why = "a PReLU epilogue (slopes) has no CUDA conv";
+    return;
+  }
   try {
     p.conv = std::make_unique<kc::ConvLayer>(q.shape, q.weights, q.requant);
   } catch (const NotSupported& e) {

@@ -72,6 +72,7 @@ class RefPackedConv final : public PackedConv {
     }
   }
   const ConvShape& shape() const override { return shape_; }
+  bool applies_slope() const override { return true; }  // ref::requantize applies it
   std::unique_ptr<PackedConv> with_input_size(int H, int W) const override {
     auto copy = std::make_unique<RefPackedConv>(*this);
     copy->shape_ = kernels::with_input_size(shape_, H, W);

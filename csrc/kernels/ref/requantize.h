@@ -34,12 +34,29 @@ inline int8_t round_to_s8(float t) {
   return static_cast<int8_t>((t + kRound) - kRound);
 }
 
+// PReLU of one value: t < 0 ? t * slope : t (NaN passes unchanged).
+inline float prelu_value(float t, float slope) { return t < 0.0f ? t * slope : t; }
+
+// The epilogue's last steps for channel k, from the float t of the
+// accumulator, bias and residual (requantize below):
+//   t = prelu_value(t, slope[k])              (only when ep.slope is set)
+//   t = max(t, clamp_lo); t = min(t, clamp_hi)
+// A layer whose kernel does not apply ep.slope (PackedConv::applies_slope)
+// has the kernel write t as float32 (no slope, no clamp) and finishes each
+// value with finish_output, so both forms give the same bits.
+inline float activate(float t, int k, const Epilogue& ep) {
+  if (ep.slope) t = prelu_value(t, ep.slope[k]);
+  t = clamp_lower(t, ep.clamp_lo);
+  t = clamp_upper(t, ep.clamp_hi);
+  return t;
+}
+
 // Epilogue for one accumulator of output channel k (`residual` is the int8
 // value at the same output position, ignored when ep.residual is null):
 //   t = (float)acc * scale[k]
 //   t = t + bias[k]                           (bias null: t + 0.0f)
 //   t = t + (float)residual * residual_scale  (only when ep.residual is set)
-//   t = max(t, clamp_lo); t = min(t, clamp_hi)
+//   t = activate(t, k, ep)                    (PReLU with a slope, the clamp)
 // The result is the float t; int8 outputs store round_to_s8(t).
 inline float requantize(int32_t acc, int k, const Epilogue& ep, int8_t residual) {
   float t = static_cast<float>(acc) * ep.scale[k];
@@ -48,9 +65,18 @@ inline float requantize(int32_t acc, int k, const Epilogue& ep, int8_t residual)
     float r = static_cast<float>(residual) * ep.residual_scale;
     t = t + r;
   }
-  t = clamp_lower(t, ep.clamp_lo);
-  t = clamp_upper(t, ep.clamp_hi);
-  return t;
+  return activate(t, k, ep);
+}
+
+// The int8 output of a float t that a kernel wrote with its epilogue's
+// slope and clamp left out (out_type float32, clamp [-inf, inf]): what
+// store_output stores for the same accumulator (ep: the int8 epilogue).
+inline int8_t finish_output(float t, int k, const Epilogue& ep) { return round_to_s8(activate(t, k, ep)); }
+// The same for an epilogue with a slope, its fields given as values
+// (slope = ep.slope[k], lo = ep.clamp_lo, hi = ep.clamp_hi): no branch, so
+// a loop of it vectorizes.
+inline int8_t finish_output(float t, float slope, float lo, float hi) {
+  return round_to_s8(clamp_upper(clamp_lower(prelu_value(t, slope), lo), hi));
 }
 
 // Stores the epilogue result for flat output index i (channel k) into y,

@@ -184,6 +184,7 @@ Attributes QConvAttrs::to_attrs() const {
   a.set("group", Attribute::of_int(group));
   if (residual_scale != 0.0) a.set("residual_scale", Attribute::of_float(residual_scale));
   set_zero_point("residual_zero_point", residual_zero_point, a);
+  if (!slopes.empty()) a.set("slopes", Attribute::of_floats(slopes));
   return a;
 }
 
@@ -196,6 +197,7 @@ QConvAttrs QConvAttrs::from_attrs(const Node& node) {
   r.linear(c);
   c.residual_scale = r.num("residual_scale", 0.0);
   c.residual_zero_point = r.zero_point("residual_zero_point");
+  c.slopes = r.nums("slopes");
   return c;
 }
 

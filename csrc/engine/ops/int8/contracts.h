@@ -109,6 +109,10 @@ struct QConvAttrs : QLinearAttrs {
   int64_t group = 1;
   double residual_scale = 0.0;  // the residual input's scale; 0: none written
   int64_t residual_zero_point = 0;  // its zero point (kernels::residual_zero_point_bias)
+  // A PRelu fused after the residual (lower_int8_linear.cc): one slope per
+  // output channel (kernels::Epilogue::slope); empty: none. With slopes the
+  // activation is none and the output zero point 0 (qlinear_params checks).
+  std::vector<double> slopes;
   Attributes to_attrs() const;
   static QConvAttrs from_attrs(const Node& node);
 };

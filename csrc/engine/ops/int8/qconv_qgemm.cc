@@ -16,6 +16,7 @@
 #include "engine/layer.h"
 #include "engine/ops/element_chunks.h"
 #include "engine/ops/int8/contracts.h"
+#include "engine/ops/int8/qconv_prelu.h"
 #include "engine/ops/int8/qconv_stage.h"
 #include "engine/ops/int8/qlinear_params.h"
 #include "engine/ops/int8/u8_codes.h"
@@ -156,6 +157,7 @@ class QGemmLayer : public Layer {
 
 INT8RT_REGISTER_LAYER(QConvAttrs::kOp, [](const Network& net, const Node& node) -> std::unique_ptr<Layer> {
   require_inputs(node, 2);
+  if (node.attrs.has("slopes")) return make_qconv_prelu_layer(net, node);  // a fused PRelu (qconv_prelu.cc)
   return std::make_unique<QConvLayer>(net, node);
 });
 INT8RT_REGISTER_LAYER(QGemmAttrs::kOp, [](const Network& net, const Node& node) -> std::unique_ptr<Layer> {

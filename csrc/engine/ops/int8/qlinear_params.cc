@@ -154,6 +154,18 @@ QConvParams qconv_params(const Network& net, const Node& node) {
     p.residual_scale = kernels::residual_multiplier(s_res, s_out);
     kernels::apply_residual_zero_point(p.requant, p.residual_scale, static_cast<int32_t>(a.residual_zero_point));
   }
+  if (!a.slopes.empty()) {  // a fused PRelu: t in output units, centred (no output zero point), no other activation
+    if (static_cast<int64_t>(a.slopes.size()) != shape.K) {
+      throw InvalidArgument(prefix + "slopes need one value per output channel (" + std::to_string(shape.K) + ")");
+    }
+    if (a.out_zero_point != 0 || a.act.kind != kernels::Activation::kNone) {
+      throw InvalidArgument(prefix + "a PReLU epilogue (slopes) takes no output zero point and no other activation");
+    }
+    for (double v : a.slopes) {
+      if (!std::isfinite(v)) throw InvalidArgument(prefix + "slopes must be finite");
+      p.requant.slope.push_back(static_cast<float>(v));
+    }
+  }
   return p;
 }
 
