@@ -52,7 +52,12 @@ flags="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-po
 if [ "${CPP_TESTS:-1}" != 0 ]; then
   echo "== C++ unit tests (ASan + UBSan)"
   gen=(); command -v ninja >/dev/null && gen=(-G Ninja)
+  # CMAKE_CXX_FLAGS_RELEASE without its -O3: CMake puts it after CMAKE_CXX_FLAGS, so the
+  # tests and their x86 twins compiled at -O3 under the sanitizers (the last -O wins), and
+  # the emulated AVX-512 / AMX twins took tens of minutes each (RESULTS.md 225; 13 s at -O1).
+  # -DNDEBUG stays, as in the library's build.
   cmake -S tests/cpp -B "$build/cpptests" "${gen[@]}" -DCMAKE_BUILD_TYPE=Release -DCMAKE_CXX_FLAGS="$flags" \
+    -DCMAKE_CXX_FLAGS_RELEASE=-DNDEBUG -DCMAKE_EXPORT_COMPILE_COMMANDS=ON \
     -Dint8rt_DIR="$site/int8rt/lib/cmake/int8rt" -DINT8RT_TEST_FILES="${CPP_TEST_FILES:-test_*.cc}" >/dev/null
   cmake --build "$build/cpptests" -j "${JOBS:-2}"
   # One suite per process (tools/gtest_by_suite.py): every finding is fatal, so
