@@ -2,7 +2,8 @@
 UBSan by tools/sanitize_tests.sh, its C++ unit tests and the Python tests of
 the parsers and engine files run under it. Slow: a whole second build of the
 library (tens of CPU-minutes cold with GCC) and of the C++ tests (about 10 CPU-minutes, RESULTS.md 225),
-all at -O1 under the sanitizers. BUILD, when set, names the build to reuse (tools/sanitize_tests.sh's variable; default build/asan)."""
+all at -O1 under the sanitizers. BUILD, when set, names the build to reuse (tools/sanitize_tests.sh's
+variable; default build/asan)."""
 from __future__ import annotations
 
 import json
