@@ -53,7 +53,8 @@ def run_suite(binary: str, tests: list[str], log: Path, timeout: float) -> tuple
         text += f"\n(timed out after {timeout:g} s)\n"
     log.write_text(text)
     passed = sum(int(m) for m in re.findall(r"\[  PASSED  \] (\d+) tests?\.", text))
-    skipped = sum(int(m) for m in re.findall(r"\[  SKIPPED \] (\d+) tests?,", text))
+    # "[  SKIPPED ] 1 test." under --gtest_brief=1, "[  SKIPPED ] 1 test, listed below:" without it.
+    skipped = sum(int(m) for m in re.findall(r"\[  SKIPPED \] (\d+) tests?[,.]", text))
     if rc == 0:
         return rc, passed, skipped, ""
     found = FINDING.search(text)

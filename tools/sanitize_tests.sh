@@ -10,8 +10,8 @@
 #
 # BUILD (default build/asan) holds the build and the package (BUILD/site);
 # later runs are incremental. CUDA is off (host code is what is checked).
-# CPP_TESTS=0 neither builds nor runs the C++ unit tests (41 more sanitized
-# objects), for a run of chosen Python tests; PY_TESTS=0 runs the C++ unit
+# CPP_TESTS=0 neither builds nor runs the C++ unit tests (75 more sanitized
+# objects, about 10 CPU-minutes at -O1), for a run of chosen Python tests; PY_TESTS=0 runs the C++ unit
 # tests only (CPP_TEST_FILES='test_amx_*.cc;...': only those files built,
 # tests/cpp/CMakeLists.txt's INT8RT_TEST_FILES; GTEST_FILTER=pattern: only
 # those tests run). The C++ tests run one
@@ -52,7 +52,12 @@ flags="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-po
 if [ "${CPP_TESTS:-1}" != 0 ]; then
   echo "== C++ unit tests (ASan + UBSan)"
   gen=(); command -v ninja >/dev/null && gen=(-G Ninja)
+  # CMAKE_CXX_FLAGS_RELEASE without its -O3: CMake puts it after CMAKE_CXX_FLAGS, so the
+  # tests and their x86 twins compiled at -O3 under the sanitizers (the last -O wins), and
+  # the emulated AVX-512 / AMX twins took tens of minutes each (RESULTS.md 225; 13 s at -O1).
+  # -DNDEBUG stays, as in the library's build.
   cmake -S tests/cpp -B "$build/cpptests" "${gen[@]}" -DCMAKE_BUILD_TYPE=Release -DCMAKE_CXX_FLAGS="$flags" \
+    -DCMAKE_CXX_FLAGS_RELEASE=-DNDEBUG -DCMAKE_EXPORT_COMPILE_COMMANDS=ON \
     -Dint8rt_DIR="$site/int8rt/lib/cmake/int8rt" -DINT8RT_TEST_FILES="${CPP_TEST_FILES:-test_*.cc}" >/dev/null
   cmake --build "$build/cpptests" -j "${JOBS:-2}"
   # One suite per process (tools/gtest_by_suite.py): every finding is fatal, so
