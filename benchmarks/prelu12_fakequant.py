@@ -26,11 +26,8 @@ Usage: python benchmarks/prelu12_fakequant.py --wheel facenet_pytorch-2.6.0-py3-
 from __future__ import annotations
 
 import argparse
-import io
 import os
 import sys
-import types
-import zipfile
 
 import numpy as np
 import torch
@@ -44,19 +41,8 @@ SCHEMES = [("sym", "sym"), ("float", "sym"), ("float-conv", "sym"), ("sym", "flo
 
 
 def stage(wheel: str, net: str) -> torch.nn.Module:
-    """The stage as torch modules, its weights from the wheel (calib15_mtcnn.mtcnn_model's)."""
-    with zipfile.ZipFile(wheel) as z:
-        src = z.read("facenet_pytorch/models/mtcnn.py").decode()
-        state = torch.load(io.BytesIO(z.read(f"facenet_pytorch/data/{net}.pt")), map_location="cpu")
-    src = "\n".join(line for line in src.splitlines() if "detect_face import" not in line)
-    mod = types.ModuleType("mtcnn_stages")
-    exec(compile(src, "facenet_pytorch/models/mtcnn.py", "exec"), mod.__dict__)  # noqa: S102 - the wheel's source
-    model = {"pnet": mod.PNet, "rnet": mod.RNet, "onet": mod.ONet}[net](pretrained=False)
-    model.load_state_dict(state)
-    for name in ("softmax4_1", "softmax5_1", "softmax6_1"):
-        if hasattr(model, name):
-            setattr(model, name, torch.nn.Identity())
-    return model.eval()
+    """The stage as torch modules, its weights from the wheel (calib15_mtcnn.mtcnn_stage)."""
+    return M.mtcnn_stage(wheel, net)
 
 
 def logits(model: torch.nn.Module, x: np.ndarray) -> np.ndarray:
@@ -90,7 +76,6 @@ def run(wheel: str, net: str, draw: int) -> dict[str, float]:
                 s = w.abs().amax(1, keepdim=True).clamp_min(1e-12) / 127.0
                 m.weight.copy_((torch.round(w / s) * s).view_as(m.weight))
     layers = [m for m in model.modules() if isinstance(m, (torch.nn.Conv2d, torch.nn.Linear))]
-    prelus = {id(m): m for m in model.modules() if isinstance(m, torch.nn.PReLU)}
     # Record ranges in float: each layer's input (min, max) and output (min, max).
     stats: dict[tuple[int, str], list[float]] = {}
 

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "engine/ops/element_chunks.h"
+#include "engine/ops/int8/qconv_stage.h"
 #include "engine/ops/int8/qlinear_params.h"
 #include "engine/ops/int8/u8_codes.h"
 #include "int8rt/error.h"
@@ -67,11 +68,7 @@ class QConvPreluLayer : public Layer {
     if (s.size() != 4 || s[1] != c.H || s[2] != c.W || s[3] != c.C) {
       throw InvalidArgument("node '" + name_ + "': unexpected input " + shape_str(s));
     }
-    Shape y = {s[0], c.out_h(), c.out_w(), c.K};
-    if (p_.has_residual && (in.size() < 4 || !in[3] || in[3]->dtype() != DataType::kInt8 || in[3]->shape() != y)) {
-      throw InvalidArgument("node '" + name_ + "': residual must be int8 of the output's shape " + shape_str(y));
-    }
-    return {{DataType::kInt8, y}};
+    return {{DataType::kInt8, qconv_output_shape(name_, c, p_.has_residual, in)}};
   }
 
   void run(const std::vector<const Value*>& in, const std::vector<Value*>& out) const override {

@@ -43,13 +43,7 @@ class QConvLayer : public QConvStage {
   }
 
   std::vector<std::pair<DataType, Shape>> infer(const std::vector<const Value*>& in) const override {
-    const kernels::ConvShape c = shape_for(in[0]->shape());
-    const Shape& s = in[0]->shape();
-    Shape y = {s[0], c.out_h(), c.out_w(), c.K};
-    if (p_.has_residual && (in.size() < 4 || !in[3] || in[3]->dtype() != DataType::kInt8 || in[3]->shape() != y)) {
-      throw InvalidArgument("node '" + name_ + "': residual must be int8 of the output's shape " + shape_str(y));
-    }
-    return {{DataType::kInt8, y}};
+    return {{DataType::kInt8, qconv_output_shape(name_, shape_for(in[0]->shape()), p_.has_residual, in)}};
   }
 
   void run(const std::vector<const Value*>& in, const std::vector<Value*>& out) const override {

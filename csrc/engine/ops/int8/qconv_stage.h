@@ -5,8 +5,11 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
+#include <vector>
 
 #include "engine/layer.h"
+#include "int8rt/error.h"
 #include "kernels/conv_gemm_s8.h"
 
 namespace int8rt {
@@ -25,6 +28,18 @@ class QConvStage : public Layer {
   // out as the output rows the kernel computes; null without one).
   virtual kernels::Epilogue epilogue(const int8_t* residual) const = 0;
 };
+
+// The output of int8rt.QConv node `name` whose conv `c` reads the NHWC input
+// in[0]: [N, out_h, out_w, K]; with a residual (input 3) that must be int8 of
+// that shape, else InvalidArgument naming the node. Every QConv layer's infer().
+inline Shape qconv_output_shape(const std::string& name, const kernels::ConvShape& c, bool has_residual,
+                                const std::vector<const Value*>& in) {
+  Shape y = {in[0]->shape()[0], c.out_h(), c.out_w(), c.K};
+  if (has_residual && (in.size() < 4 || !in[3] || in[3]->dtype() != DataType::kInt8 || in[3]->shape() != y)) {
+    throw InvalidArgument("node '" + name + "': residual must be int8 of the output's shape " + shape_str(y));
+  }
+  return y;
+}
 
 }  // namespace engine
 }  // namespace int8rt
