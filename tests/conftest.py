@@ -8,11 +8,17 @@ tests/test_auto_unsigned_speed.py checks the rule itself with the CPU's
 features given."""
 from __future__ import annotations
 
+from typing import Iterator
+
 import pytest
 
 from int8rt.accuracy import unsigned_form
 
 
-@pytest.fixture(autouse=True)
-def _unsigned_form_costs_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(unsigned_form, "speed_cost", lambda device: "")
+@pytest.fixture(autouse=True, scope="session")
+def _unsigned_form_costs_nothing() -> Iterator[None]:
+    # session scope: set up before any module- or session-scoped fixture that
+    # builds an engine (tests/test_qdq_export_engine.py's digits_auto)
+    with pytest.MonkeyPatch.context() as m:
+        m.setattr(unsigned_form, "speed_cost", lambda device: "")
+        yield
