@@ -31,7 +31,6 @@ Usage: PYTHONPATH=python python benchmarks/calib15_mtcnn.py --wheel /tmp/calib15
 """
 from __future__ import annotations
 
-import argparse
 import io
 import os
 import sys
@@ -125,11 +124,9 @@ def mtcnn_model(wheel: str, net: str) -> bytes:
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--wheel", required=True, help="facenet_pytorch-2.6.0-py3-none-any.whl")
+    ap = W.parser(__doc__, "facenet_pytorch-2.6.0-py3-none-any.whl", draws=(1, 2, 3, 4))
     ap.add_argument("--nets", default="pnet,rnet,onet")
     ap.add_argument("--per-class", type=int, default=24, help="calibration crops of each class (at most 50)")
-    W.add_arguments(ap, draws=(1, 2, 3, 4))
     args = ap.parse_args()
     x, labels = lfw_subset()
     calib, evaluation = split(labels, args.draw, args.per_class)

@@ -28,7 +28,6 @@ Usage: PYTHONPATH=python python benchmarks/calib15_speech_embedding.py --wheel /
 """
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 import zipfile
@@ -69,10 +68,7 @@ def flattened(model: bytes) -> bytes:
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--wheel", required=True, help="openwakeword-0.4.0-py3-none-any.whl")
-    W.add_arguments(ap)
-    args = ap.parse_args()
+    args = W.parser(__doc__, "openwakeword-0.4.0-py3-none-any.whl").parse_args()
     with zipfile.ZipFile(args.wheel) as z:
         model, mel = z.read(MODELS + "embedding_model.onnx"), z.read(MODELS + "melspectrogram.onnx")
     x = windows(mel, archives=tuple(args.archives))

@@ -31,7 +31,6 @@ Usage: PYTHONPATH=python python benchmarks/calib16_basic_pitch.py --wheel /tmp/c
 """
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 import zipfile
@@ -91,10 +90,7 @@ def mask_metrics(task, out: np.ndarray, ref: np.ndarray) -> dict:
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--wheel", required=True, help="basic_pitch-0.4.0-py2.py3-none-any.whl")
-    W.add_arguments(ap)
-    args = ap.parse_args()
+    args = W.parser(__doc__, "basic_pitch-0.4.0-py2.py3-none-any.whl").parse_args()
     with zipfile.ZipFile(args.wheel) as z:
         model = joined(z.read(MODEL))
     x = windows(tuple(args.archives))

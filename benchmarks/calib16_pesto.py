@@ -36,7 +36,6 @@ Usage: PYTHONPATH=python python benchmarks/calib16_pesto.py --wheel /tmp/calib16
 """
 from __future__ import annotations
 
-import argparse
 import io
 import os
 import pickle
@@ -150,10 +149,7 @@ def pitch_metrics(reduce, shift_bins: int):
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--wheel", required=True, help="pesto_pitch-2.0.1-py3-none-any.whl")
-    W.add_arguments(ap)
-    args = ap.parse_args()
+    args = W.parser(__doc__, "pesto_pitch-2.0.1-py3-none-any.whl").parse_args()
     model, encoder, reduce = load(args.wheel)
     x = frames(model, tuple(args.archives))
     idx = np.arange(len(x))

@@ -34,7 +34,6 @@ Usage: PYTHONPATH=python python benchmarks/calib16_resemblyzer.py --wheel /tmp/c
 """
 from __future__ import annotations
 
-import argparse
 import io
 import os
 import sys
@@ -129,10 +128,7 @@ def onnx_model(wheel: str) -> bytes:
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--wheel", required=True, help="Resemblyzer-0.1.4-py3-none-any.whl")
-    W.add_arguments(ap)
-    args = ap.parse_args()
+    args = W.parser(__doc__, "Resemblyzer-0.1.4-py3-none-any.whl").parse_args()
     x = windows(tuple(args.archives))
     idx = np.arange(len(x))
     calib = idx[idx % 4 == (0 if args.draw == 1 else 2)]

@@ -143,6 +143,16 @@ def embedding_metrics(task, out: np.ndarray, ref: np.ndarray) -> dict:
             "mean_cos": float(np.mean(cos)), "nn_agree": float(np.mean(_nearest(out) == _nearest(ref)))}
 
 
+def parser(doc: str, wheel: str, draws: Sequence[int] = (1, 2)) -> argparse.ArgumentParser:
+    """A harness's command line: its description (the first line of ``doc``),
+    ``--wheel`` (required; ``wheel`` names the file) and add_arguments' options;
+    the harness adds its own."""
+    ap = argparse.ArgumentParser(description=doc.splitlines()[0])
+    ap.add_argument("--wheel", required=True, help=wheel)
+    add_arguments(ap, draws)
+    return ap
+
+
 def add_arguments(ap: argparse.ArgumentParser, draws: Sequence[int] = (1, 2)) -> None:
     """The options every harness takes (its own, such as --wheel, added by it)."""
     ap.add_argument("--draw", type=int, default=draws[0], choices=tuple(draws), help="the calibration draw")
