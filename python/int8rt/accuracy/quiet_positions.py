@@ -62,10 +62,10 @@ from typing import Any, Callable, Iterable, Mapping, Optional, Sequence, Union
 
 import numpy as np
 
-from . import decision_rule
+from . import decision_rule, log_stems
 
-__all__ = ["QUIET_SHARE", "StemTrial", "Trial", "float_rows", "native_bf16", "quiet_share", "quiet_stems",
-           "stem_precisions", "stems", "try_stem"]
+__all__ = ["QUIET_SHARE", "StemTrial", "Trial", "float_rows", "native_bf16", "per_value", "quiet_share",
+           "quiet_stems", "stem_precisions", "stems", "try_stem"]
 
 # The share of positions below one int8 step from which the float stem is
 # tried: HuBERT's and wav2vec2's 0.71 (module docstring) against 0.0 on
@@ -86,11 +86,12 @@ _BF16_OPS = frozenset({"Conv", "Gemm", "MatMul"})
 
 
 def stems(network: Any, fp32_layers: Iterable[str] = ()) -> dict[str, list[str]]:
-    """Tensor a per-position normalisation or a recurrent layer reads -> the
-    names of the layers of its stem (module docstring), input side first,
-    the recurrent layer itself last, for each such tensor computed from one
-    float32 network input alone (or that input itself, for a recurrent
-    reader); layers in ``fp32_layers`` count as stem layers already float."""
+    """Tensor a per-position normalisation, a recurrent layer or a Log
+    reads -> the names of the layers of its stem (module docstring; a Log's:
+    log_stems.py), input side first, the recurrent layer or the Log itself
+    last, for each such tensor computed from one float32 network input alone
+    (or that input itself, for a recurrent reader or a Log); layers in
+    ``fp32_layers`` count as stem layers already float."""
     tensors, nodes = network.tensors(), network.nodes()
     inputs = {i for i in network.inputs() if tensors[i]["dtype"] == "float32"}
     producer = {o: n for n in nodes for o in n["outputs"]}
@@ -116,6 +117,8 @@ def stems(network: Any, fp32_layers: Iterable[str] = ()) -> dict[str, list[str]]
             t = floats[0]
         if t in inputs and chain and not set(chain) <= set(fp32_layers):
             out[tensors[read]["name"]] = chain[::-1]
+    for name, chain in log_stems.log_stems(network, fp32_layers).items():  # a Log's (log_stems.py)
+        out[name] = [n for n in out.get(name, []) if n not in chain] + chain
     return out
 
 
@@ -188,18 +191,29 @@ def float_rows(network: Any, data: Any, batch_size: int) -> Callable[[list[str]]
     return values
 
 
+def per_value(rows: Rows) -> list[np.ndarray]:
+    """``rows`` with each value a position of its own (rows of one): a Log
+    spreads each value by itself, so a value below one step is a quiet
+    position whatever its neighbours (log_stems.py)."""
+    parts = [rows] if isinstance(rows, np.ndarray) else list(rows)
+    return [np.asarray(p).reshape(-1, 1) for p in parts]
+
+
 def quiet_stems(network: Any, thresholds: Mapping[str, float],
                 values: Callable[[list[str]], Mapping[str, Rows]],
                 fp32_layers: Iterable[str] = ()) -> tuple[list[str], dict[str, float]]:
     """The stem layers to try in float32, and the quiet share of each
     stem's normalised tensor: the stems (:func:`stems`) whose tensor holds a
     threshold in ``thresholds`` and a quiet share of at least
-    ``QUIET_SHARE`` on ``values(names) -> {name: float32 values}``."""
+    ``QUIET_SHARE`` on ``values(names) -> {name: float32 values}``; the
+    tensor a Log reads counted per value (:func:`per_value`)."""
     found = {k: v for k, v in stems(network, fp32_layers).items() if thresholds.get(k, 0.0) > 0}
     if not found:
         return [], {}
+    logs = set(log_stems.log_stems(network, fp32_layers))
     got = values(sorted(found))
-    shares = {k: round(quiet_share(got[k], thresholds[k]), 4) for k in found if k in got}
+    shares = {k: round(quiet_share(per_value(got[k]) if k in logs else got[k], thresholds[k]), 4)
+              for k in found if k in got}
     layers: list[str] = []
     for k, share in shares.items():
         if share >= QUIET_SHARE:
@@ -227,6 +241,8 @@ class StemTrial:
         engine, builder, adopt: the engine tried, its Builder, and what
             makes that Builder the build's.
         uncentred: the decision reads the uncentred error too.
+        per_value: the tensors in ``shares`` measured per value (a Log's:
+            :func:`per_value`), not per position.
     """
 
     layers: dict[str, str]
@@ -237,6 +253,7 @@ class StemTrial:
     builder: Any = None
     adopt: Optional[Callable[[], None]] = None
     uncentred: bool = False
+    per_value: frozenset[str] = frozenset()
 
     @property
     def keep(self) -> bool:
@@ -247,7 +264,8 @@ class StemTrial:
 
     def report(self) -> str:
         """The build report's ``float_stem`` entry."""
-        shares = ", ".join(f"{k} {v:.0%}" for k, v in self.shares.items())
+        shares = ", ".join(f"{k} {v:.0%}" + (" of its values" if k in self.per_value else "")
+                           for k, v in self.shares.items())
         if self.tried is None:
             return f"off (positions below one int8 step: {shares or 'no stem'}; under {QUIET_SHARE:.0%})"
         bf16 = sum(p == "bf16" for p in self.layers.values())
@@ -264,10 +282,11 @@ def try_stem(network: Any, trial: Trial, scales: Mapping[str, float], current_er
     scores the engine tried."""
     thresholds = {k: v * 127.0 for k, v in scales.items()}
     names, shares = quiet_stems(network, thresholds, values, fp32_layers)
+    logs = frozenset(log_stems.log_stems(network, fp32_layers)) & set(shares)
     if not names:
-        return StemTrial({}, shares)
+        return StemTrial({}, shares, per_value=logs)
     layers = stem_precisions(network, names)
     builder, adopt = trial(layers)
     engine = builder.build(dict(scales))
     return StemTrial(layers, shares, current_errors(), judge(engine), engine, builder, adopt,
-                     decision_rule.reads_uncentred("float stem", bias_correction))
+                     decision_rule.reads_uncentred("float stem", bias_correction), logs)

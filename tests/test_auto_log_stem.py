@@ -1,0 +1,97 @@
+"""auto's float stem ending at a Log (python/int8rt/accuracy/log_stems.py,
+quiet_positions.py): which layers the stem is, where there is none, and the
+failure it cures, made up.
+
+The failure (Basic Pitch, benchmarks/RESULTS_accuracy.md acc51 section 5,
+acc52): a CQT-like front end (strided convolutions on the waveform, the
+squared magnitude) -> Log -> CNN. Each bin's power spans decades (quiet
+bins, quiet passages); every int8 tensor of the front end has one step for
+all of them, the quiet ones round to nothing and the Log turns that into
+the largest errors of its output. No threshold helps; keeping the front end
+and the Log in float32 does."""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+from onnx import TensorProto, helper, numpy_helper
+
+import int8rt
+from int8rt import _core
+from int8rt.accuracy import log_stems, metrics, quiet_positions
+from int8rt.builder import _to_network
+
+L, BINS, K, HOP = 1024, 24, 64, 32  # samples, frequency bins, filter taps, hop
+FRAMES = L // HOP
+
+
+def _filters() -> tuple[np.ndarray, np.ndarray]:
+    """Hann-windowed cosine / sine filters [BINS, 1, K] at log-spaced frequencies."""
+    f = np.geomspace(0.02, 0.45, BINS)[:, None]
+    t = np.arange(K)[None, :]
+    w = np.hanning(K)[None, :] / K * 4
+    return ((w * np.cos(2 * np.pi * f * t))[:, None].astype(np.float32),
+            (w * np.sin(2 * np.pi * f * t))[:, None].astype(np.float32))
+
+
+def _spectro_model(seed: int = 0, head: int = 64, trunk: bool = False) -> bytes:
+    """x [N, L] -> Unsqueeze -> two strided Conv1d (cosine, sine: the real and
+    imaginary parts) -> re*re + im*im + 1e-8 -> Log -> Conv1d BINS->``head``
+    (k 5) -> Relu -> Conv1d head->8 (k 3) -> y [N, 8, FRAMES]. With
+    ``trunk``, a Relu sits between the front end and the squares: the Log
+    then reads a trunk feature (a rectified one), not a magnitude of x."""
+    rng = np.random.default_rng(seed)
+    wr, wi = _filters()
+    arrays = {"axis": np.array([1], np.int64), "wr": wr, "wi": wi, "eps": np.array(1e-8, np.float32),
+              "w1": (rng.standard_normal((head, BINS, 5)) / np.sqrt(5 * BINS)).astype(np.float32),
+              "b1": (rng.standard_normal(head) * 0.1).astype(np.float32),
+              "w2": (rng.standard_normal((8, head, 3)) / np.sqrt(3 * head)).astype(np.float32)}
+    conv = dict(kernel_shape=[K], strides=[HOP], pads=[K // 2 - HOP // 2, K // 2 - HOP // 2])
+    re, im = ("re1", "im1") if trunk else ("re", "im")
+    nodes = [helper.make_node("Unsqueeze", ["x", "axis"], ["x1"]),
+             helper.make_node("Conv", ["x1", "wr"], ["re"], **conv),
+             helper.make_node("Conv", ["x1", "wi"], ["im"], **conv)]
+    if trunk:
+        nodes += [helper.make_node("Relu", ["re"], ["re1"]), helper.make_node("Relu", ["im"], ["im1"])]
+    nodes += [helper.make_node("Mul", [re, re], ["re2"]),
+              helper.make_node("Mul", [im, im], ["im2"]),
+              helper.make_node("Add", ["re2", "im2"], ["power"]),
+              helper.make_node("Add", ["power", "eps"], ["power_eps"]),
+              helper.make_node("Log", ["power_eps"], ["logp"]),
+              helper.make_node("Conv", ["logp", "w1", "b1"], ["h"], kernel_shape=[5], pads=[2, 2]),
+              helper.make_node("Relu", ["h"], ["hr"]),
+              helper.make_node("Conv", ["hr", "w2"], ["y"], kernel_shape=[3], pads=[1, 1])]
+    graph = helper.make_graph(nodes, "logstem", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", L])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 8, FRAMES])],
+                              [numpy_helper.from_array(v, k) for k, v in arrays.items()])
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]).SerializeToString()
+
+
+def _audio(n: int, rng: np.random.Generator) -> np.ndarray:
+    """``n`` clips of L samples: three tones at levels drawn over four decades
+    (log-uniform) with a little noise, in runs of 256 samples that are
+    loud or 40 dB down, as a recording's notes and rests are."""
+    t = np.arange(L)
+    x = np.empty((n, L))
+    for i in range(n):
+        f = rng.uniform(0.02, 0.45, 3)
+        amp = 10.0 ** rng.uniform(-4, 0, 3)
+        tones = (amp[:, None] * np.sin(2 * np.pi * f[:, None] * t + rng.uniform(0, 6.3, (3, 1)))).sum(axis=0)
+        level = np.repeat(np.where(rng.random(4) < 0.5, 1.0, 0.01), L // 4)
+        x[i] = level * tones + 1e-4 * rng.standard_normal(L)
+    return x.astype(np.float32)
+
+
+def _network(model: bytes) -> Any:
+    return _core.Builder(_to_network(model, None), "int8").optimized_network()
+
+
+def _score(model: bytes, calib: np.ndarray, evaluation: np.ndarray, algorithm: str) -> tuple[float, dict, str]:
+    config = int8rt.BuilderConfig(precision="int8", accuracy_check=False)
+    config.calibrator = int8rt.make_calibrator({"x": calib}, algorithm=algorithm, batch_size=16)
+    engine = int8rt.build_engine(model, config)
+    fp32 = int8rt.build_engine(model, int8rt.BuilderConfig(precision="fp32"))
+    ref, out = fp32.run({"x": evaluation})["y"], engine.run({"x": evaluation})["y"]
+    report = engine.build_report()
+    return metrics.centred_cosine(ref, out), report.auto_choice or {}, report.format()
