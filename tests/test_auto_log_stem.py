@@ -95,3 +95,81 @@ def _score(model: bytes, calib: np.ndarray, evaluation: np.ndarray, algorithm: s
     ref, out = fp32.run({"x": evaluation})["y"], engine.run({"x": evaluation})["y"]
     report = engine.build_report()
     return metrics.centred_cosine(ref, out), report.auto_choice or {}, report.format()
+
+
+def test_the_stem_is_the_front_end_and_the_log() -> None:
+    """Every layer from x to the Log (both Convs, the squares, the sums) and
+    the Log itself, in run order, keyed by the tensor the Log reads; not the
+    CNN after it."""
+    network = _network(_spectro_model())
+    ops = {n["name"]: n["op"] for n in network.nodes()}
+    found = quiet_positions.stems(network)
+    assert list(found) == ["power_eps"] and found == log_stems.log_stems(network)
+    chain = found["power_eps"]
+    assert [ops[n] for n in chain if ops[n] not in ("Reshape", "Unsqueeze", "Squeeze")] == [
+        "Conv", "Conv", "Mul", "Mul", "Add", "Add", "Log"]
+    assert ops[chain[0]] == "Unsqueeze" and ops[chain[-1]] == "Log"
+    assert sum(op == "Conv" for op in ops.values()) == 4  # the head's two are not in it
+    assert 0 < log_stems.macs(network, chain) <= log_stems.MAX_MAC_SHARE * log_stems.macs(network)
+    assert quiet_positions.stems(network, fp32_layers=chain) == {}  # already float by hand: nothing to try
+
+
+def test_no_stem_where_the_log_reads_a_trunk_feature() -> None:
+    """A Relu between the front end and the squares: the Log reads a
+    rectified feature, not a magnitude computed from x (the walk stops at
+    the first layer that does not build one), so there is no stem."""
+    network = _network(_spectro_model(trunk=True))
+    assert "Relu" in {n["op"] for n in network.nodes()} and "Log" in {n["op"] for n in network.nodes()}
+    assert quiet_positions.stems(network) == {}
+
+
+def test_no_stem_past_the_mac_share() -> None:
+    """The same front end before a 4-channel head: the front end is most of
+    the network's multiply-accumulates (above MAX_MAC_SHARE), the network's
+    body, not a stem to give up."""
+    network = _network(_spectro_model(head=4))
+    share = log_stems.macs(network, [n["name"] for n in network.nodes() if n["op"] == "Conv"][:2])
+    assert share > log_stems.MAX_MAC_SHARE * log_stems.macs(network)
+    assert quiet_positions.stems(network) == {}
+
+
+def test_no_stem_where_the_log_reads_two_inputs() -> None:
+    """log(x * m + 1): the tensor depends on two inputs' values, no stem."""
+    one = numpy_helper.from_array(np.array(1.0, np.float32), "one")
+    nodes = [helper.make_node("Mul", ["x", "m"], ["p"]), helper.make_node("Add", ["p", "one"], ["q"]),
+             helper.make_node("Log", ["q"], ["y"])]
+    graph = helper.make_graph(nodes, "two", [helper.make_tensor_value_info(k, TensorProto.FLOAT, ["N", 8])
+                                             for k in ("x", "m")],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 8])], [one])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]).SerializeToString()
+    assert quiet_positions.stems(_network(model)) == {}
+
+
+def test_a_log_counts_quiet_values_not_positions() -> None:
+    """Rows of RMS above one step (threshold 127: step 1.0) whose values are
+    mostly below it: no quiet position, but 3 of 4 values quiet (a loud
+    frame's soft bins, which a Log spreads out)."""
+    rows = np.array([[4.0, 0.1, 0.2, 0.3], [0.5, 3.0, 0.1, 0.1]])
+    assert quiet_positions.quiet_share(rows, 127.0) == 0.0
+    assert quiet_positions.quiet_share(quiet_positions.per_value(rows), 127.0) == pytest.approx(6 / 8)
+    assert quiet_positions.quiet_share(quiet_positions.per_value([rows, rows[:1]]), 127.0) == pytest.approx(9 / 12)
+    # the stem's measure: the tensor a Log reads, per value
+    network = _network(_spectro_model())
+    layers, shares = quiet_positions.quiet_stems(network, {"power_eps": 127.0}, lambda names: {"power_eps": [rows]})
+    assert shares == {"power_eps": 0.75} and layers == quiet_positions.stems(network)["power_eps"]
+
+
+def test_auto_keeps_the_front_end_and_the_log_out_of_int8() -> None:
+    """Tones over four decades with rests: every single method loses the
+    quiet bins (centred cosine below 0.8); auto tries the stem (its share of
+    the Log's input below one step reported per value), keeps it, and is
+    within 0.005 of float32."""
+    rng = np.random.default_rng(2)
+    model, calib, evaluation = _spectro_model(), _audio(64, rng), _audio(32, rng)
+    single = max(_score(model, calib, evaluation, alg)[0] for alg in ("minmax", "entropy", "percentile", "mse"))
+    score, report, text = _score(model, calib, evaluation, "auto")
+    assert report["float_stem"].startswith("on (auto: 11 layers, "), report["float_stem"]
+    assert "power_eps" in report["float_stem"] and "of its values" in report["float_stem"]
+    assert report["errors"]["float stem on"] < report["errors"]["float stem off"]
+    assert f"float stem {report['float_stem']}" in text
+    assert single < 0.8 < 0.995 < score, (single, score)
