@@ -104,9 +104,10 @@ class AutoDecisions:
 
     def _decide_float(self, scales: dict[str, float], decision: str) -> bool:
         """auto's ``decision``: ``"float stem"``, the layers from an input to
-        a per-position LayerNorm kept out of int8 (float32; their Convs in
-        BF16 where native) where most positions it reads are below one int8
-        step at ``scales`` (quiet_positions.py), or ``"float products"``, the
+        a per-position LayerNorm, a recurrent layer or a Log (log_stems.py)
+        kept out of int8 (float32; their Convs in BF16 where native) where
+        most positions (a Log's: values) it reads are below one int8 step at
+        ``scales`` (quiet_positions.py), or ``"float products"``, the
         activation x activation MatMuls kept in float32 where most rows of
         their output are (quiet_products.py); each where the judging
         samples' output error says so. Recorded in the report. Returns
