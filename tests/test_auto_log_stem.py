@@ -35,15 +35,18 @@ def _filters() -> tuple[np.ndarray, np.ndarray]:
             (w * np.sin(2 * np.pi * f * t))[:, None].astype(np.float32))
 
 
-def _spectro_model(seed: int = 0, head: int = 64, trunk: bool = False) -> bytes:
+def _spectro_model(seed: int = 0, head: int = 64, trunk: str = "", floor: str = "Add") -> bytes:
     """x [N, L] -> Unsqueeze -> two strided Conv1d (cosine, sine: the real and
-    imaginary parts) -> re*re + im*im + 1e-8 -> Log -> Conv1d BINS->``head``
-    (k 5) -> Relu -> Conv1d head->8 (k 3) -> y [N, 8, FRAMES]. With
-    ``trunk``, a Relu sits between the front end and the squares: the Log
-    then reads a trunk feature (a rectified one), not a magnitude of x."""
+    imaginary parts) -> re*re + im*im, + 1e-8 (``floor`` "Add") or clipped
+    to [1e-8, 1e4] ("Clip") -> Log -> Conv1d BINS->``head`` (k 5) -> Relu ->
+    Conv1d head->8 (k 3) -> y [N, 8, FRAMES]. With ``trunk`` ("Relu",
+    "Clip": a ReLU6), that activation sits between the front end and the
+    squares: the Log then reads a trunk feature, not a magnitude of x."""
     rng = np.random.default_rng(seed)
     wr, wi = _filters()
     arrays = {"axis": np.array([1], np.int64), "wr": wr, "wi": wi, "eps": np.array(1e-8, np.float32),
+              "zero": np.array(0.0, np.float32), "six": np.array(6.0, np.float32),
+              "big": np.array(1e4, np.float32),
               "w1": (rng.standard_normal((head, BINS, 5)) / np.sqrt(5 * BINS)).astype(np.float32),
               "b1": (rng.standard_normal(head) * 0.1).astype(np.float32),
               "w2": (rng.standard_normal((8, head, 3)) / np.sqrt(3 * head)).astype(np.float32)}
@@ -53,11 +56,12 @@ def _spectro_model(seed: int = 0, head: int = 64, trunk: bool = False) -> bytes:
              helper.make_node("Conv", ["x1", "wr"], ["re"], **conv),
              helper.make_node("Conv", ["x1", "wi"], ["im"], **conv)]
     if trunk:
-        nodes += [helper.make_node("Relu", ["re"], ["re1"]), helper.make_node("Relu", ["im"], ["im1"])]
+        bounds = ["zero", "six"] if trunk == "Clip" else []
+        nodes += [helper.make_node(trunk, [t] + bounds, [t + "1"]) for t in ("re", "im")]
     nodes += [helper.make_node("Mul", [re, re], ["re2"]),
               helper.make_node("Mul", [im, im], ["im2"]),
               helper.make_node("Add", ["re2", "im2"], ["power"]),
-              helper.make_node("Add", ["power", "eps"], ["power_eps"]),
+              helper.make_node(floor, ["power", "eps"] + (["big"] if floor == "Clip" else []), ["power_eps"]),
               helper.make_node("Log", ["power_eps"], ["logp"]),
               helper.make_node("Conv", ["logp", "w1", "b1"], ["h"], kernel_shape=[5], pads=[2, 2]),
               helper.make_node("Relu", ["h"], ["hr"]),
@@ -114,13 +118,25 @@ def test_the_stem_is_the_front_end_and_the_log() -> None:
     assert quiet_positions.stems(network, fp32_layers=chain) == {}  # already float by hand: nothing to try
 
 
-def test_no_stem_where_the_log_reads_a_trunk_feature() -> None:
-    """A Relu between the front end and the squares: the Log reads a
-    rectified feature, not a magnitude computed from x (the walk stops at
-    the first layer that does not build one), so there is no stem."""
-    network = _network(_spectro_model(trunk=True))
-    assert "Relu" in {n["op"] for n in network.nodes()} and "Log" in {n["op"] for n in network.nodes()}
+@pytest.mark.parametrize("trunk", ["Relu", "Clip"])
+def test_no_stem_where_the_log_reads_a_trunk_feature(trunk: str) -> None:
+    """A Relu or a ReLU6 (Clip 0..6) between the front end and the squares:
+    the Log reads a rectified feature, not a magnitude computed from x (the
+    walk stops at the first layer that does not build one; a Clip passes
+    only as the Log's own floor), so there is no stem."""
+    network = _network(_spectro_model(trunk=trunk))
+    assert {trunk, "Log"} <= {n["op"] for n in network.nodes()}
     assert quiet_positions.stems(network) == {}
+
+
+def test_a_clip_floor_before_the_log_is_in_the_stem() -> None:
+    """log(clip(power, 1e-8, 1e4)) (openWakeWord's mel spectrogram floors it
+    so): the Clip is the Log's guard, in the stem like the Add of 1e-8."""
+    network = _network(_spectro_model(floor="Clip"))
+    ops = {n["name"]: n["op"] for n in network.nodes()}
+    (chain,) = quiet_positions.stems(network).values()
+    assert [ops[n] for n in chain[-2:]] == ["Clip", "Log"]
+    assert sum(ops[n] == "Conv" for n in chain) == 2
 
 
 def test_no_stem_past_the_mac_share() -> None:

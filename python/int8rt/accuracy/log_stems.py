@@ -24,7 +24,10 @@ output of a layer that builds a magnitude from such tensors:
   of stem tensors, the square root, the absolute value; ``Div`` and ``Pow``
   only by a constant: a ratio of two activations is a normalisation, not a
   magnitude);
-- a layer that only moves values (``LAYOUT_OPS``).
+- a layer that only moves values (``LAYOUT_OPS``);
+- as the Log's own input only, a floor or cap by constants
+  (``GUARD_OPS``: ``log(clip(mel, 1e-10))``, openWakeWord's mel
+  spectrogram); elsewhere a Clip is an activation (ReLU6).
 
 Any other producer (an activation, a normalisation, a pooling, a second
 input) and there is no stem: a Log of a trunk feature is the trunk's to
@@ -43,7 +46,7 @@ from typing import Any, Iterable, Optional
 
 import numpy as np
 
-__all__ = ["LAYOUT_OPS", "LOG_OPS", "MAGNITUDE_OPS", "MAX_MAC_SHARE", "WEIGHTED_OPS", "log_stems", "macs"]
+__all__ = ["GUARD_OPS", "LAYOUT_OPS", "LOG_OPS", "MAGNITUDE_OPS", "MAX_MAC_SHARE", "WEIGHTED_OPS", "log_stems", "macs"]
 
 # the compressive readers a stem ends at
 LOG_OPS = frozenset({"Log"})
@@ -53,6 +56,8 @@ WEIGHTED_OPS = frozenset({"Conv", "ConvTranspose", "MatMul", "Gemm"})
 MAGNITUDE_OPS = frozenset({"Mul", "Add", "Sub", "Div", "Pow", "Neg", "Abs", "Sqrt",
                            "ReduceSum", "ReduceSumSquare", "ReduceL2", "ReduceMean"})
 _BY_CONSTANT = frozenset({"Div", "Pow"})
+# the Log's guard against zero, by constant bounds (as its input's producer only)
+GUARD_OPS = frozenset({"Clip", "Max", "Min"})
 # layers that only move values
 LAYOUT_OPS = frozenset({"Transpose", "Reshape", "Flatten", "Squeeze", "Unsqueeze", "Identity", "Concat",
                         "Slice", "Pad", "Split"})
@@ -87,12 +92,14 @@ def macs(network: Any, layers: Optional[Iterable[str]] = None) -> int:
     return total
 
 
-def _producer_ok(node: dict[str, Any], tensors: list[dict[str, Any]], floats: list[int]) -> bool:
+def _producer_ok(node: dict[str, Any], tensors: list[dict[str, Any]], floats: list[int], guard: bool) -> bool:
     """Whether ``node`` builds a magnitude from its float32 inputs ``floats``
-    (module docstring)."""
+    (module docstring); ``guard``: it writes the tensor the Log reads."""
     op = node["op"]
     if node["attrs"].get("int8rt_activation"):
         return False
+    if op in GUARD_OPS:
+        return guard and all(tensors[i]["is_constant"] for i in floats[1:])
     if op in WEIGHTED_OPS:
         return len(floats) >= 2 and all(tensors[i]["is_constant"] for i in floats[1:])
     if op in _BY_CONSTANT:
@@ -118,7 +125,7 @@ def _stem_of(network: Any, start: int, producer: dict[int, dict[str, Any]], inpu
         if node is None:
             return None  # another graph input (not float32), or no producer
         floats = [i for i in node["inputs"] if i >= 0 and tensors[i]["dtype"] == "float32"]
-        if not floats or not _producer_ok(node, tensors, floats):
+        if not floats or not _producer_ok(node, tensors, floats, guard=t == start):
             return None
         layers.add(node["name"])
         for i in floats:
