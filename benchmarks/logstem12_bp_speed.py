@@ -62,8 +62,9 @@ def main() -> int:
                 run(evaluation[i:i + 1])
             times[k].append((time.process_time() - t0) / len(evaluation) * 1e3)
     med = {k: statistics.median(v) for k, v in times.items()}
-    print(f"load average: {open('/proc/loadavg').read().split()[:3]}")
-    print("| engine | CPU ms per window (median of %d) | ÷ int8 mse |" % args.rounds)
+    with open("/proc/loadavg") as f:
+        print(f"load average: {f.read().split()[:3]}")
+    print(f"| engine | CPU ms per window (median of {args.rounds}) | ÷ int8 mse |")
     print("|---|---|---|")
     for k, v in med.items():
         print(f"| {k} | {v:.1f} | {v / med['int8 mse']:.2f} |")

@@ -42,7 +42,8 @@ csrc/engine/lut_region.cc) would quantize the tensor it reads once more.
 """
 from __future__ import annotations
 
-from typing import Any, Iterable, Optional
+from collections.abc import Iterable
+from typing import Any
 
 import numpy as np
 
@@ -67,7 +68,7 @@ LAYOUT_OPS = frozenset({"Transpose", "Reshape", "Flatten", "Squeeze", "Unsqueeze
 MAX_MAC_SHARE = 0.5
 
 
-def macs(network: Any, layers: Optional[Iterable[str]] = None) -> int:
+def macs(network: Any, layers: Iterable[str] | None = None) -> int:
     """Multiply-accumulates of the Conv / ConvTranspose / MatMul / Gemm
     layers of ``network`` (a builder's optimized network), or of those named
     in ``layers``, per run at the tensors' static shapes (a symbolic
@@ -107,7 +108,7 @@ def _producer_ok(node: dict[str, Any], tensors: list[dict[str, Any]], floats: li
     return op in MAGNITUDE_OPS or op in LAYOUT_OPS
 
 
-def _stem_of(network: Any, start: int, producer: dict[int, dict[str, Any]], inputs: set[int]) -> Optional[list[str]]:
+def _stem_of(network: Any, start: int, producer: dict[int, dict[str, Any]], inputs: set[int]) -> list[str] | None:
     """The layers computing tensor ``start`` from one float32 input of
     ``inputs`` alone through magnitude-building layers, or None."""
     tensors = network.tensors()
