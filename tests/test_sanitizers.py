@@ -6,14 +6,13 @@ all at -O1 under the sanitizers. BUILD, when set, names the build to reuse (tool
 variable; default build/asan)."""
 from __future__ import annotations
 
-import json
 import os
-import shlex
 import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
+from compile_flags import compile_entries, last_optimization_level
 
 ROOT = Path(__file__).resolve().parents[1]
 PYTHON_TESTS = ["tests/test_cache.py", "tests/test_engine.py", "tests/test_engine_file_errors.py",
@@ -37,17 +36,11 @@ def test_cpp_and_python_tests_under_asan_and_ubsan(tmp_path: Path) -> None:
         assert_cpp_tests_compiled_at_o1(Path(env["BUILD"]) / "cpptests" / "compile_commands.json")
 
 
-def last_optimization_level(command: str) -> str:
-    """The -O option that takes effect in one compiler command line (GCC and clang: the last one)."""
-    levels = [arg for arg in shlex.split(command) if arg.startswith("-O")]
-    return levels[-1] if levels else "-O0"
-
-
 def assert_cpp_tests_compiled_at_o1(compile_commands: Path) -> None:
     """Every object of the sanitized C++ tests (the tests and their x86 twins) was compiled under
     both sanitizers at -O1, as the library is: a Release -O3 after the script's flags made the
     emulated AVX-512 / AMX twins take tens of minutes each (RESULTS.md 225)."""
-    entries = json.loads(compile_commands.read_text())
+    entries = compile_entries(compile_commands)
     assert entries, compile_commands
     for entry in entries:
         command = entry["command"]
