@@ -1,7 +1,8 @@
 """IInt8AutoCalibrator's candidates: the thresholds of the classic methods,
 computed from a tensor's histogram by the existing threshold functions
-(csrc/calib: entropy as TensorRT's EntropyCalibration2, minmax, MSE, and
-percentiles 99.9 / 99.99 / 99.999). auto_choice.py applies each of
+(csrc/calib: entropy as TensorRT's EntropyCalibration2, over the bins up to
+the one holding the maximum as on the calibrators' histograms
+(:func:`to_maximum`), minmax, MSE, and percentiles 99.9 / 99.99 / 99.999). auto_choice.py applies each of
 auto_choice.GLOBAL_METHODS to every tensor (but an input's linear image that
 a LayerNorm reads, which every set holds at its calibration range:
 input_range.py) and judges the resulting engines by the network's outputs
