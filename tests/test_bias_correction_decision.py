@@ -71,19 +71,26 @@ def test_a_shift_traded_for_noise_is_not_kept(outputs):
     assert not _helps(with_, without)
 
 
-def test_the_rule_at_its_margins():
-    """Centred lower by the margin: kept whatever the uncentred error; else
-    uncentred lower by the margin with the centred not clearly higher (the
-    margin and the paired t-test of the choice of thresholds); without
-    uncentred errors (a judge that has none), centred alone."""
+def _errors(centred, plain=None) -> _Errors:
+    """Errors of 8 samples: each sample's centred (and uncentred) error given,
+    or one value for all (the float32 energy 1 per sample)."""
     ones = np.ones(8)
+    plain = None if plain is None else _Errors(np.square(plain * ones), ones)
+    return _Errors(np.square(centred * ones), ones, plain)
 
-    def errors(centred, plain=None) -> _Errors:
-        plain = None if plain is None else _Errors(np.square(plain * ones), ones)
-        return _Errors(np.square(centred * ones), ones, plain)
 
+def test_the_rule_at_its_margins():
+    """Either reading lower by the margin, the other not clearly higher (the
+    margin and the paired tests of the choice of thresholds): centred lower
+    with the uncentred not clearly higher, or uncentred lower with the
+    centred not clearly higher; without uncentred errors (a judge that has
+    none), centred alone."""
+    errors = _errors
     base = errors(1.0, 1.0)
-    assert _helps(errors(0.98, 2.0), base)
+    assert _helps(errors(0.98, 1.0), base)
+    assert _helps(errors(0.98, 1.0099), base)            # uncentred higher, under the margin
+    assert not _helps(errors(0.98, 1.02), base)          # uncentred higher on every sample alike
+    assert not _helps(errors(0.98, 2.0), base)           # PESTO's case: acc53
     assert not _helps(errors(0.995), errors(1.0))
     assert _helps(errors(0.98), errors(1.0))             # no uncentred errors, centred lower
     assert not _helps(errors(1.0, 0.995), base)          # uncentred under the margin
@@ -94,6 +101,28 @@ def test_the_rule_at_its_margins():
     one = errors(np.sqrt(np.r_[np.ones(7), 1.5]), 0.5)
     assert one.relative_l2 > 1.02 * base.relative_l2
     assert _helps(one, base)
+    # and the other way: uncentred 3% higher, carried by one sample of eight
+    one = errors(0.98, np.sqrt(np.r_[np.ones(7), 1.5]))
+    assert one.plain.relative_l2 > 1.02 * base.plain.relative_l2
+    assert _helps(one, base)
+
+
+def test_a_centred_gain_bought_with_a_shift_is_not_kept(outputs):
+    """PESTO's pitch logits (RESULTS_accuracy.md acc51 / acc53): the
+    correction lowers the centred error by more than the margin and adds a
+    per-class offset, which centring hides and the uncentred error shows on
+    every sample: not kept (kept by the centred reading alone until
+    2026-12-07: PESTO draw 1 0.0177 -> 0.0186 relative L2 on its evaluation
+    frames)."""
+    ref, noise, shift = outputs
+    judge = _judge(ref)
+    without = judge(_FixedOutput((ref + noise).astype(np.float32)))
+    with_ = judge(_FixedOutput((ref + 0.9 * noise + 0.5 * shift).astype(np.float32)))
+    assert with_.relative_l2 < (1.0 - MIN_GAIN) * without.relative_l2
+    assert with_.plain.relative_l2 > (1.0 + MIN_GAIN) * without.plain.relative_l2
+    assert not _helps(with_, without)
+    # the same centred gain without the offset is kept
+    assert _helps(judge(_FixedOutput((ref + 0.9 * noise).astype(np.float32))), without)
 
 
 def test_probabilities_are_judged_uncentred_as_log_probabilities():

@@ -5,7 +5,11 @@ the network's outputs on calibration samples that no threshold saw.
    percentile 99.99, entropy) applied to every tensor (MSE over every k-th
    bin, auto.MAX_SEARCH_CANDIDATES, to rank; the chosen method's thresholds
    then come from its exact search, so a choice "mse" is exactly the MSE
-   calibrator's engine), but for the tensors of ``at_range``
+   calibrator's engine on auto's histograms: IInt8MSECalibrator with
+   auto's ``num_bins`` / ``policy``, tests/test_auto_binning.py; on the
+   calibrators' default 2048 "extend" bins each method sets other
+   thresholds, a spread of the method's own over binnings, not a loss of
+   auto's: RESULTS_accuracy.md acc53), but for the tensors of ``at_range``
    (input_range.py: an input's linear image that a LayerNorm reads, as in a
    ConvNeXt's or a ViT's stem), which every set holds at their calibration
    range (``RANGE_METHOD``, minmax). Where auto holds tensors unsigned

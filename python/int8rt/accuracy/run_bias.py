@@ -166,7 +166,8 @@ class BiasCorrectionSteps:
 def correction_helps(with_: Any, without: Any) -> bool:
     """Bias correction is kept where the output error on the judging
     samples is lower with it by ``auto_choice.MIN_GAIN`` (1%), centred or
-    uncentred (decision_rule.py; the digits CNN on a
+    uncentred, and the other reading is not clearly higher (decision_rule.py,
+    PESTO's pitch logits: RESULTS_accuracy.md acc53; the digits CNN on a
     long stream lost 0.0202 -> 0.0222 by a 0.9% centred gain the uncentred
     error shows; RESULTS_accuracy.md, acc18 / acc20). No t-test, unlike the choice of thresholds: it is what the
     literature and NNCF apply by default, and on 8 held-out
