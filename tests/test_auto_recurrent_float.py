@@ -5,10 +5,10 @@ layers are tried in float32 as one candidate and kept by the margin.
 Made up as Resemblyzer (benchmarks/RESULTS_accuracy.md acc51 / acc55): power
 frames -> Transpose -> LSTM -> LSTM -> its last hidden state -> Gemm. Where
 the output is the second LSTM's (the pays case), its int8 error is what is
-left once the first is float, and auto keeps it float too; where the
-output reads the second LSTM through weights a thousand times smaller than
-the first's (a skip path that barely matters), float32 there moves the
-error by less than the margin and it stays int8."""
+left once the first is float, and auto keeps it float too (judged error 0.0226 ->
+0.0218); where the output reads the second LSTM through weights ten times
+smaller than the first's (a path that matters less), float32 there does not
+lower the error by the margin (0.0124 -> 0.0126) and it stays int8."""
 from __future__ import annotations
 
 from typing import Any
@@ -100,10 +100,10 @@ def test_later_recurrent_only_once_a_recurrent_stem_is_float() -> None:
 
 
 def test_auto_keeps_the_second_lstm_float_where_the_output_is_its() -> None:
-    """The output reads the second LSTM: with the stem float, float32 for it
+    """The output reads mostly the second LSTM: with the stem float, float32 for it
     lowers the judged error by more than the margin; kept, reported, and
     the engine is closer to float32 than the stem alone leaves it."""
-    error, report = _auto(_two_lstm_model(1e-3, 1.0))
+    error, report = _auto(_two_lstm_model(0.1, 1.0))
     assert report["float_stem"].startswith("on (auto: 2 layers"), report["float_stem"]
     assert report["float_recurrent"].startswith("on (auto: 1 recurrent layers after"), report["float_recurrent"]
     off, on = report["errors"]["float recurrent off"], report["errors"]["float recurrent on"]
@@ -112,12 +112,12 @@ def test_auto_keeps_the_second_lstm_float_where_the_output_is_its() -> None:
 
 
 def test_auto_leaves_the_second_lstm_int8_where_it_barely_matters() -> None:
-    """The output reads the second LSTM through weights 1000x smaller: the
+    """The output reads the second LSTM through weights 10x smaller: the
     candidate is tried and judged, its gain is under the margin, and the
     LSTM stays int8 (the report says off)."""
-    error, report = _auto(_two_lstm_model(1.0, 1e-3))
+    error, report = _auto(_two_lstm_model(1.0, 0.1))
     assert report["float_stem"].startswith("on (auto: 2 layers"), report["float_stem"]
     assert report["float_recurrent"].startswith("off (auto: 1 recurrent layers after"), report["float_recurrent"]
     off, on = report["errors"]["float recurrent off"], report["errors"]["float recurrent on"]
     assert on >= 0.99 * off, (on, off)
-    assert error < 0.05, error
+    assert error < 0.02, error
