@@ -23,10 +23,10 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-import calib16_resemblyzer as R  # noqa: E402
-import int8rt  # noqa: E402
-from int8rt import _core  # noqa: E402
-from int8rt.builder import _to_network  # noqa: E402
+import calib16_resemblyzer as R
+import int8rt
+from int8rt import _core
+from int8rt.builder import _to_network
 
 
 def main() -> int:

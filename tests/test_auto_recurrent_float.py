@@ -13,13 +13,12 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
-from onnx import TensorProto, helper, numpy_helper
-
 import int8rt
+import numpy as np
 from int8rt import _core
 from int8rt.accuracy import metrics, recurrent_float
 from int8rt.builder import _to_network
+from onnx import TensorProto, helper, numpy_helper
 
 T, F, H = 24, 8, 16
 

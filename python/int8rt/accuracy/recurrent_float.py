@@ -27,11 +27,12 @@ layers where float32 does not pay.
 """
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable, Mapping, Optional
+from typing import Any
 
 from . import decision_rule
-from .quiet_positions import _RECURRENT, Rows, StemTrial, Trial, stems
+from .quiet_positions import RECURRENT, Rows, StemTrial, Trial, stems
 
 __all__ = ["RecurrentTrial", "later_recurrent", "try_recurrent"]
 
@@ -44,11 +45,11 @@ def later_recurrent(network: Any, fp32_layers: Iterable[str] = ()) -> tuple[list
     fp32 = set(fp32_layers)
     readers = {chain[-1] for chain in stems(network).values()}
     nodes = network.nodes()
-    float_stems = [n["name"] for n in nodes if n["op"] in _RECURRENT and n["name"] in readers
+    float_stems = [n["name"] for n in nodes if n["op"] in RECURRENT and n["name"] in readers
                    and n["name"] in fp32]
     if not float_stems:
         return [], []
-    return [n["name"] for n in nodes if n["op"] in _RECURRENT and n["name"] not in fp32], float_stems
+    return [n["name"] for n in nodes if n["op"] in RECURRENT and n["name"] not in fp32], float_stems
 
 
 @dataclass(frozen=True)
@@ -67,8 +68,8 @@ class RecurrentTrial(StemTrial):
 
 
 def try_recurrent(network: Any, trial: Trial, scales: Mapping[str, float], current_errors: Callable[[], Any],
-                  judge: Callable[[Any], Any], values: Optional[Callable[[list[str]], Mapping[str, Rows]]] = None,
-                  *, fp32_layers: Iterable[str] = (), bias_correction: Optional[bool] = None) -> RecurrentTrial:
+                  judge: Callable[[Any], Any], values: Callable[[list[str]], Mapping[str, Rows]] | None = None,
+                  *, fp32_layers: Iterable[str] = (), bias_correction: bool | None = None) -> RecurrentTrial:
     """The later recurrent layers (:func:`later_recurrent`) tried in
     float32 against the build's engine at ``scales`` (int8 scales), whose
     errors on the judging samples ``current_errors()`` gives; ``judge``

@@ -19,7 +19,14 @@ from functools import partial
 from typing import Any, Optional
 
 from .._numerics import scale_from_amax
-from . import auto_choice, decision_rule, quiet_positions, quiet_products, recurrent_float, unsigned_form
+from . import (
+    auto_choice,
+    decision_rule,
+    quiet_positions,
+    quiet_products,
+    recurrent_float,
+    unsigned_form,
+)
 from .taps import batches
 
 __all__ = ["AutoDecisions", "equalization_helps", "scales_of"]
