@@ -16,8 +16,10 @@ tried only where a recurrent layer is float already (so the network's
 speed is the float recurrence's already), never on a CRNN or Silero VAD,
 whose recurrent layers read computed features (no stem: nothing tried).
 Resemblyzer (acc51 section 3, draw 1, mse's thresholds): the first LSTM in
-float32 0.0279 relative L2, all three 0.0233; ONNX Runtime, which leaves
-every LSTM float, 0.0249 / 0.0244 (benchmarks/RESULTS_accuracy.md, acc55).
+float32 0.0279 relative L2, all three 0.0233; auto with this rule 0.0253 /
+0.0317 -> 0.0195 / 0.0195 (draws 1 / 2), ONNX Runtime, which leaves every
+LSTM float, 0.0249 / 0.0244; the engine 1.01-1.15x the stem-only one's CPU
+time, FP32's (benchmarks/RESULTS_accuracy.md, acc55).
 
 Why one candidate, not one per layer: the later layers read the same
 kind of tensor (the first one's hidden states, in [-1, 1]), so no
