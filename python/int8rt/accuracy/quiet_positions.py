@@ -44,7 +44,8 @@ whole CNN is not a stem to give up. Resemblyzer's voice encoder (a power mel
 spectrogram, not log, into a 3-layer LSTM; acc51): 52-53 % of the first
 LSTM's time steps below one step at mse's threshold; every single method
 0.05-0.44 centred cosine, auto 0.28-0.41 -> 0.998 with that LSTM in float32 (ONNX
-Runtime, which leaves LSTMs in float, 0.9987).
+Runtime, which leaves LSTMs in float, 0.9987). Once such a stem is kept, the
+network's other recurrent layers are one more candidate (recurrent_float.py).
 
 A Log of a magnitude computed from a network input alone (a spectrogram
 front end: strided Convs on the waveform, squares, sums, a square root) is
@@ -74,7 +75,7 @@ import numpy as np
 
 from . import decision_rule, log_stems
 
-__all__ = ["QUIET_SHARE", "StemTrial", "Trial", "float_rows", "native_bf16", "per_value", "quiet_share",
+__all__ = ["QUIET_SHARE", "RECURRENT", "StemTrial", "Trial", "float_rows", "native_bf16", "per_value", "quiet_share",
            "quiet_stems", "stem_precisions", "stems", "try_stem"]
 
 # The share of positions below one int8 step from which the float stem is
@@ -89,7 +90,7 @@ _PER_POSITION_NORMS = frozenset({"LayerNormalization"})
 # grid for every time step (csrc/engine/lower_int8_rnn.cc); their stem is the
 # recurrent layer and the layout layers between it and the input, no more
 # (a CRNN's LSTM reads a CNN's features: not a stem to give up)
-_RECURRENT = frozenset({"LSTM", "GRU", "RNN"})
+RECURRENT = frozenset({"LSTM", "GRU", "RNN"})
 _LAYOUT = frozenset({"Transpose", "Reshape", "Squeeze", "Unsqueeze", "Flatten", "Identity"})
 # the layers that have a BF16 kernel (BuilderConfig.layer_precisions "bf16")
 _BF16_OPS = frozenset({"Conv", "Gemm", "MatMul"})
@@ -107,17 +108,17 @@ def stems(network: Any, fp32_layers: Iterable[str] = ()) -> dict[str, list[str]]
     producer = {o: n for n in nodes for o in n["outputs"]}
     out: dict[str, list[str]] = {}
     for node in nodes:
-        if node["op"] not in _PER_POSITION_NORMS | _RECURRENT or not node["inputs"]:
+        if node["op"] not in _PER_POSITION_NORMS | RECURRENT or not node["inputs"]:
             continue
         read = node["inputs"][0]
         if node["op"] in _PER_POSITION_NORMS and node["attrs"].get("axis", -1) not in (-1, len(tensors[read]["shape"]) - 1):
             continue
-        chain, t = ([node["name"]] if node["op"] in _RECURRENT else []), read  # a recurrent reader quantizes it itself
+        chain, t = ([node["name"]] if node["op"] in RECURRENT else []), read  # a recurrent reader quantizes it itself
         while t not in inputs:
             layer = producer.get(t)
-            if layer is None or layer["op"] in _PER_POSITION_NORMS | _RECURRENT:  # no spread left past one
+            if layer is None or layer["op"] in _PER_POSITION_NORMS | RECURRENT:  # no spread left past one
                 break
-            if node["op"] in _RECURRENT and layer["op"] not in _LAYOUT:
+            if node["op"] in RECURRENT and layer["op"] not in _LAYOUT:
                 break
             floats = [i for i in layer["inputs"] if i >= 0 and tensors[i]["dtype"] == "float32"
                       and not tensors[i]["is_constant"]]

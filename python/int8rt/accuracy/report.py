@@ -268,6 +268,7 @@ class BuildReport:
                 f"samples: {errors})" + (f"; held at their range: {', '.join(a['at_range'])}" if a.get("at_range")
                                           else "")
                 + (f"; float stem {a['float_stem']}" if a.get("float_stem") else "")  # quiet_positions.py
+                + (f"; float recurrent {a['float_recurrent']}" if a.get("float_recurrent") else "")  # recurrent_float.py
                 + (f"; float products {a['float_products']}" if a.get("float_products") else "")  # quiet_products.py
                 + (f"; per part {', '.join(p['taken'] for p in a['parts'])}" if isinstance(a.get("parts"), list)
                    else ""))  # auto_parts.py

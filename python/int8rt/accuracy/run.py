@@ -17,7 +17,7 @@ choice) leaves the choice's float32 reference, and each fold's runs its own.
 The steps are in four files, one job each: this one (the stream's split,
 the choice of thresholds, the second unsigned decision, the check and the
 report), run_folds.py (the held-out and fold runs), run_decisions.py (the
-float stem / products, unsigned activations, equalization) and run_bias.py
+float stem / recurrent layers / products, unsigned activations, equalization) and run_bias.py
 (bias correction); :class:`CalibrationRun` mixes them in.
 
 ``int8rt.builder`` calls it at four points: :meth:`wrap` around the feed of
@@ -298,6 +298,9 @@ class CalibrationRun(FoldRuns, AutoDecisions, BiasCorrectionSteps):
         default = auto_choice.DEFAULT_METHOD if auto_choice.DEFAULT_METHOD in sets else first
         # the float stem first, at the same thresholds, so that the forms and sets are scored with it
         stem = self._decide_float(_scales(sets[default][0]), "float stem")
+        # once a recurrent layer's stem is float, the other recurrent layers too (recurrent_float.py)
+        if stem:
+            self._decide_float(_scales(sets[default][0]), "float recurrent")
         # and the float products (quiet_products.py), at the same thresholds
         if self._decide_float(_scales(sets[default][0]), "float products") or stem:
             engines = {first: self._builder.build(_scales(sets[first][0])), default: self._plain[1]}

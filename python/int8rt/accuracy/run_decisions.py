@@ -1,7 +1,8 @@
 """auto's decisions on the form of the build, for
 :class:`run.CalibrationRun` (a mixin: the methods read and replace the run's
-builder, network, judge and report): the float stem and the float products
-(quiet_positions.py, quiet_products.py), unsigned activations at the default
+builder, network, judge and report): the float stem, the float recurrent
+layers after it and the float products (quiet_positions.py,
+recurrent_float.py, quiet_products.py), unsigned activations at the default
 set's thresholds (unsigned_form.py), cross-layer equalization after the
 choice of thresholds (equalize.py, rescaled.py), and the build's engine
 without a correction, lowered and judged once (:meth:`_plain_engine`). Each is
@@ -18,7 +19,14 @@ from functools import partial
 from typing import Any, Optional
 
 from .._numerics import scale_from_amax
-from . import auto_choice, decision_rule, quiet_positions, quiet_products, unsigned_form
+from . import (
+    auto_choice,
+    decision_rule,
+    quiet_positions,
+    quiet_products,
+    recurrent_float,
+    unsigned_form,
+)
 from .taps import batches
 
 __all__ = ["AutoDecisions", "equalization_helps", "scales_of"]
@@ -107,7 +115,9 @@ class AutoDecisions:
         a per-position LayerNorm, a recurrent layer or a Log (log_stems.py)
         kept out of int8 (float32; their Convs in BF16 where native) where
         most positions (a Log's: values) it reads are below one int8 step at
-        ``scales`` (quiet_positions.py), or ``"float products"``, the
+        ``scales`` (quiet_positions.py), ``"float recurrent"``, the other
+        recurrent layers in float32 once a recurrent layer's stem is float
+        (recurrent_float.py), or ``"float products"``, the
         activation x activation MatMuls kept in float32 where most rows of
         their output are (quiet_products.py); each where the judging
         samples' output error says so. Recorded in the report. Returns
@@ -115,14 +125,15 @@ class AutoDecisions:
         if self._float_trial is None or self._judge is None or self.router.search_data() is None:
             return False
         t0 = time.perf_counter()
-        attempt = (quiet_positions.try_stem if decision == "float stem" else  # the products the build runs in int8
+        attempt = (quiet_positions.try_stem if decision == "float stem" else
+                   recurrent_float.try_recurrent if decision == "float recurrent" else  # the products the build runs in int8
                    partial(quiet_products.try_products, int8=quiet_products.int8_products(self._plain_engine(scales))))
         trial = attempt(self._network, self._float_trial, scales, lambda: self._plain_errors(scales), self._judge,
                         quiet_positions.float_rows(self._network, self._judge.data, self._chunk),
                         fp32_layers=self._fp32_layers, bias_correction=self.bias_correction)
         key = decision.replace(" ", "_")
         self._seconds[f"auto_{key}"] = time.perf_counter() - t0
-        if not trial.shares:
+        if not trial.shares and not trial.layers:  # nothing measured, nothing tried
             return False
         self._auto[key] = trial.report()
         if trial.tried is None:
