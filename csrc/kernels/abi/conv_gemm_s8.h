@@ -214,10 +214,6 @@ IgemmFn igemm_u8_fn(int mr, int nb);
 // [-127, 127]: |x| (u8) times w * sign(x) (s8), exact vpabsb + vpsignb +
 // vpmaddubsw + vpmaddwd (igemm_6x16c4s.cc).
 IgemmFn igemm_s8_fn(int mr, int nb);
-// The same products with the weights packed as 16 sign patterns per group
-// (x86/packing_signs.h): the copy for the group's input signs is read
-// instead of a vpsignb per row and block (igemm_6x16c4sp.cc).
-IgemmFn igemm_s8_patterns_fn(int mr, int nb);
 // The u8 tile summing the int16 pair sums of two consecutive groups before
 // widening them (one vpmaddwd per 8 products of a row, not per 4), for
 // weights packed by pack_pair_residuals (x86/packing.h): every such sum of

@@ -93,7 +93,6 @@ using igemm::has_min_weight;
 using igemm::merged_reduction;
 using igemm::pack_for;
 using igemm::pack_pairs_alt;
-using igemm::pack_patterns_alt;
 using igemm::pack_ukernel;
 using igemm::same_packing;
 using igemm::use_merged_rows;
@@ -876,10 +875,8 @@ std::unique_ptr<PackedConv> IgemmConvKernel::pack(const ConvShape& shape,
   }
   const bool nonneg_ok = u_.nonneg && shape.pad_value >= 0;
   if (nonneg_ok && shape.nonneg_input) return pack_nonneg(*u_.nonneg, shape, w, nullptr);  // the promise: no scan
-  const IgemmUkernel& chosen = pack_ukernel(u_, w, int64_t{shape.K} * shape.c_per_group() * shape.R * shape.S, false);
-  std::shared_ptr<const PackedIgemmWeights> packed = pack_patterns_alt(chosen, shape, w);
-  const IgemmUkernel& u = packed ? *chosen.patterns_alt : chosen;
-  if (!packed) packed = std::make_shared<const PackedIgemmWeights>(pack_for(u, shape, w));
+  const IgemmUkernel& u = pack_ukernel(u_, w, int64_t{shape.K} * shape.c_per_group() * shape.R * shape.S, false);
+  auto packed = std::make_shared<const PackedIgemmWeights>(pack_for(u, shape, w));
   if (!nonneg_ok || !u_.nonneg_per_run) return std::make_unique<PackedIgemmConv>(u, shape, std::move(packed));
   return nonneg_dispatch(std::make_unique<PackedIgemmConv>(u, shape, packed),
                          pack_nonneg(*u_.nonneg, shape, w, same_packing(u, *u_.nonneg) ? packed : nullptr));

@@ -9,7 +9,6 @@
 #include <vector>
 
 #include "kernels/registry.h"
-#include "kernels/x86/packing_signs.h"
 
 namespace int8rt {
 namespace kernels {
@@ -83,15 +82,13 @@ static std::vector<int8_t> merge_taps(const ConvShape& s, const int8_t* w, int k
 
 // Rows shifted to u8 inside the microkernel need -128 * sum(w) (the others
 // multiply the input's own values).
-bool compensated(const IgemmUkernel& u) {
-  return !u.widen_s16 && !u.unsigned_rows && !u.abs_sign_rows && !u.sign_patterns;
-}
+bool compensated(const IgemmUkernel& u) { return !u.widen_s16 && !u.unsigned_rows && !u.abs_sign_rows; }
 
 // Whether pack_for gives a and b the same bytes for every shape.
 bool same_packing(const IgemmUkernel& a, const IgemmUkernel& b) {
   return a.block == b.block && a.cgroup == b.cgroup && a.widen_s16 == b.widen_s16 &&
          a.interleaved == b.interleaved && (!a.interleaved || a.nb == b.nb) && compensated(a) == compensated(b) &&
-         a.pair_sums == b.pair_sums && a.sign_patterns == b.sign_patterns;
+         a.pair_sums == b.pair_sums;
 }
 
 // Whether any of w[0 .. n) is -128.
@@ -139,36 +136,7 @@ static PackedIgemmWeights pack_layout(const IgemmUkernel& u, const ConvShape& s,
 PackedIgemmWeights pack_for(const IgemmUkernel& u, const ConvShape& s, const int8_t* w) {
   PackedIgemmWeights p = pack_layout(u, s, w);
   if (u.pair_sums) pack_pair_residuals(p);
-  if (u.sign_patterns) return expand_sign_patterns(p);
   return p;
-}
-
-// The sign-pattern packing's budget (pack_patterns_alt): the copies of one
-// channel tile, which its reduction re-reads for every pixel tile, and of
-// the whole conv (16 times its int8 weights, kept for the engine's life).
-constexpr int64_t kPatternTileBytes = int64_t{256} << 10;
-constexpr int64_t kPatternBytes = int64_t{8} << 20;
-
-// Where u has a patterns_alt: the weights packed for it (pack_for) when
-// one channel tile's copies (u.nb blocks) stay within kPatternTileBytes and
-// the whole packing within kPatternBytes; null otherwise (u packs as usual).
-// INT8RT_LOG=dispatch says which and why.
-std::shared_ptr<const PackedIgemmWeights> pack_patterns_alt(const IgemmUkernel& u, const ConvShape& s,
-                                                            const int8_t* w) {
-  if (!u.patterns_alt || s.input_codes == Codes::kU8) return nullptr;
-  const IgemmUkernel& pu = *u.patterns_alt;
-  const PackedIgemmWeights plain = pack_layout(pu, s, w);
-  const IgemmLayout& L = plain.layout;
-  const int64_t tile = L.block_stride * kSignPatterns * pu.nb;
-  const int64_t total = sign_pattern_bytes(L);
-  const bool take = tile <= kPatternTileBytes && total <= kPatternBytes;
-  if (dispatch_log_enabled()) {
-    std::fprintf(stderr, "int8rt dispatch: %s runs as %s: sign patterns %lld bytes per channel tile, %lld in all\n",
-                 u.conv_name, take ? pu.conv_name : u.conv_name, static_cast<long long>(tile),
-                 static_cast<long long>(total));
-  }
-  if (!take) return nullptr;
-  return std::make_shared<const PackedIgemmWeights>(expand_sign_patterns(plain));
 }
 
 // Where u has a pairs_alt: the weights packed for it (pack_for)

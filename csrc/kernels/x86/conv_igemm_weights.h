@@ -70,11 +70,6 @@ PackedIgemmWeights pack_for(const IgemmUkernel& u, const ConvShape& s, const int
 std::shared_ptr<const PackedIgemmWeights> pack_pairs_alt(const IgemmUkernel& u, const ConvShape& s,
                                                          const int8_t* w);
 
-// The weights packed for u.patterns_alt (sign patterns) where they stay
-// within its budget, else null.
-std::shared_ptr<const PackedIgemmWeights> pack_patterns_alt(const IgemmUkernel& u, const ConvShape& s,
-                                                            const int8_t* w);
-
 }  // namespace igemm
 }  // namespace x86
 }  // namespace kernels

@@ -109,15 +109,6 @@ struct IgemmUkernel {
   // driver may hand it class tiles: pixels whose windows keep the same taps,
   // the taps in padding left out (conv_igemm_classes.h). False: never.
   bool class_tiles = false;
-  // true: the weights are packed as 16 sign patterns per group
-  // (x86/packing_signs.h) and rows are raw int8 activations of any sign
-  // (as abs_sign_rows). Such a microkernel runs only as `patterns_alt` of
-  // another one.
-  bool sign_patterns = false;
-  // A microkernel that computes what this one does from a sign-pattern
-  // packing, packed in its place where those weights stay within a budget
-  // (x86/conv_igemm_weights.cc, pack_patterns_alt). Null: never.
-  const IgemmUkernel* patterns_alt = nullptr;
 };
 
 // A conv packed for two microkernels that runs `nonneg` when the input of a

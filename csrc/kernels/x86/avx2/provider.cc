@@ -76,26 +76,11 @@ void register_avx2_kernels(KernelRegistry& r) {
       /*declines_depthwise=*/false, /*interleaved=*/false, /*run_weight_bytes=*/avxvnni::kRunWeightBytes,
       /*unsigned_rows=*/true, /*nonneg=*/nullptr, /*abs_sign_rows=*/false, /*signed_alt=*/nullptr,
       /*pair_sums=*/false, /*pairs_alt=*/&igemm_u8_pairs_uk};
-  // Where the 16 sign-flipped copies of its weights stay within budget,
-  // the sign tile's convs read the copy for each group's input signs
-  // instead of a vpsignb per row and block (avx2/igemm_6x16c4sp.cc;
-  // conv_igemm_weights.cc, pack_patterns_alt).
-  static IgemmUkernel igemm_s8_patterns_uk = [] {
-    IgemmUkernel u{Isa::kAvx2, "conv_s8_igemm_6x16c4sp_avx2", "",
-                   avx2::kMR, avx2::kNB, avx2::kBlock, avx2::kCGroupU8, /*widen_s16=*/false,
-                   avx2::igemm_s8_patterns_fn};
-    u.sign_patterns = true;
-    return u;
-  }();
-  static const IgemmUkernel igemm_s8_uk = [] {
-    IgemmUkernel u{Isa::kAvx2, "conv_s8_igemm_6x16c4s_avx2", "gemm_s8_6x16c4s_avx2",
-                   avx2::kMR, avx2::kNB, avx2::kBlock, avx2::kCGroupU8, /*widen_s16=*/false, avx2::igemm_s8_fn,
-                   /*declines_depthwise=*/false, /*interleaved=*/false,
-                   /*run_weight_bytes=*/avxvnni::kRunWeightBytes, /*unsigned_rows=*/false, /*nonneg=*/nullptr,
-                   /*abs_sign_rows=*/true};
-    u.patterns_alt = &igemm_s8_patterns_uk;
-    return u;
-  }();
+  static const IgemmUkernel igemm_s8_uk = {
+      Isa::kAvx2, "conv_s8_igemm_6x16c4s_avx2", "gemm_s8_6x16c4s_avx2",
+      avx2::kMR, avx2::kNB, avx2::kBlock, avx2::kCGroupU8, /*widen_s16=*/false, avx2::igemm_s8_fn,
+      /*declines_depthwise=*/false, /*interleaved=*/false, /*run_weight_bytes=*/avxvnni::kRunWeightBytes,
+      /*unsigned_rows=*/false, /*nonneg=*/nullptr, /*abs_sign_rows=*/true};
   static const IgemmUkernel igemm_uk = {
       Isa::kAvx2, "conv_s8_igemm_6x16c2_avx2", "gemm_s8_6x16c2_avx2",
       avx2::kMR, avx2::kNB, avx2::kBlock, avx2::kCGroup, /*widen_s16=*/true, avx2::igemm_fn,
