@@ -5,7 +5,7 @@ CPU time. The shapes are MobileNetV2's (benchmarks/signed_conv_shapes.py:
 the 1x1 expansions after a linear bottleneck, the stem) and its last 1x1
 320 -> 1280, the first expansion 16 -> 96 at 112 x 112, and PP-OCRv4 det's
 FPN 3x3 96 -> 24 at 80 x 80 and 40 x 40 (signed Add inputs). Inputs uniform
-int8 in [-128, 127], weights "bell" (signed_conv_shapes.bell). Each worker
+int8 in [-128, 127] (--low -3: in [-3, 127], a hard-swish's output), weights "bell" (signed_conv_shapes.bell). Each worker
 prints per shape the mean time of repeated runs (--min-time CPU seconds);
 the driver prints per round both trees' times and, at the end, per shape the
 median over rounds of each and of branch / base, with the load average.
@@ -40,7 +40,7 @@ EXTRA: List[Tuple[str, int, int, int, int, int, int]] = [
 ]
 
 
-def worker(min_time: float) -> Dict[str, dict]:
+def worker(min_time: float, low: int) -> Dict[str, dict]:
     """Times every shape once in this tree; returns {name: {ms, kernel}}."""
     import int8rt
     from int8rt._testing import kernels as K
@@ -48,7 +48,7 @@ def worker(min_time: float) -> Dict[str, dict]:
     rng = np.random.default_rng(0)
     out: Dict[str, dict] = {}
     for name, h, c, k, r, s, p in SHAPES + EXTRA:
-        x = rng.integers(-128, 128, (1, h, h, c), dtype=np.int8)
+        x = rng.integers(low, 128, (1, h, h, c), dtype=np.int8)
         conv = K.PackedConv2d(bell(rng, (k, c, r, r)), h, h, np.full(k, 1e-3, np.float32),
                               np.zeros(k, np.float32), lo=-128.0, hi=127.0, stride=(s, s), pads=(p, p, p, p))
         conv.run(x)
@@ -66,10 +66,11 @@ def main() -> None:
     ap.add_argument("--branch", type=Path, help="the branch tree's python/ folder")
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--min-time", type=float, default=0.2, help="CPU seconds per shape and worker")
+    ap.add_argument("--low", type=int, default=-128, help="inputs uniform in [LOW, 127]")
     ap.add_argument("--worker", action="store_true", help="time this tree once, print JSON")
     args = ap.parse_args()
     if args.worker:
-        print(json.dumps(worker(args.min_time)))
+        print(json.dumps(worker(args.min_time, args.low)))
         return
     trees = {"base": args.base.resolve(), "branch": args.branch.resolve()}
     times: Dict[str, Dict[str, List[float]]] = {t: {} for t in trees}
@@ -77,7 +78,7 @@ def main() -> None:
         order = list(trees) if rnd % 2 == 0 else list(trees)[::-1]
         for t in order:
             env = dict(os.environ, PYTHONPATH=str(trees[t]))
-            res = subprocess.run([sys.executable, __file__, "--worker", "--min-time", str(args.min_time)],
+            res = subprocess.run([sys.executable, __file__, "--worker", "--min-time", str(args.min_time), "--low", str(args.low)],
                                  env=env, capture_output=True, text=True, check=True)
             for name, v in json.loads(res.stdout).items():
                 times[t].setdefault(name, []).append(v["ms"])

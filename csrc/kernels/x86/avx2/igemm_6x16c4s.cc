@@ -58,8 +58,9 @@ namespace {
 
 // The sign trick: vpmaddubsw(|x|, vpsignb(w, x)).
 struct AbsSignProduct {
-  static __m256i row(__m256i x) { return _mm256_abs_epi8(x); }
-  static __m256i pairs(__m256i abs_x, __m256i x, __m256i w) {
+  explicit AbsSignProduct(const IgemmTile&) {}
+  __m256i row(__m256i x) const { return _mm256_abs_epi8(x); }
+  __m256i pairs(__m256i abs_x, __m256i x, __m256i w) const {
     return _mm256_maddubs_epi16(abs_x, _mm256_sign_epi8(w, x));
   }
 };
