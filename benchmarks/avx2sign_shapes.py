@@ -23,16 +23,15 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Dict, List, Tuple
 
 import numpy as np
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from signed_conv_shapes import SHAPES, bell  # noqa: E402
+from signed_conv_shapes import SHAPES, bell
 
 # (name, H = W, C, K, R = S, stride, pad), batch 1.
-EXTRA: List[Tuple[str, int, int, int, int, int, int]] = [
+EXTRA: list[tuple[str, int, int, int, int, int, int]] = [
     ("exp 112x112 16->96", 112, 16, 96, 1, 1, 0),
     ("1x1 7x7 320->1280", 7, 320, 1280, 1, 1, 0),
     ("det FPN 3x3 80x80 96->24", 80, 96, 24, 3, 1, 1),
@@ -40,13 +39,13 @@ EXTRA: List[Tuple[str, int, int, int, int, int, int]] = [
 ]
 
 
-def worker(min_time: float, low: int) -> Dict[str, dict]:
+def worker(min_time: float, low: int) -> dict[str, dict]:
     """Times every shape once in this tree; returns {name: {ms, kernel}}."""
     import int8rt
     from int8rt._testing import kernels as K
     int8rt.set_num_threads(1)
     rng = np.random.default_rng(0)
-    out: Dict[str, dict] = {}
+    out: dict[str, dict] = {}
     for name, h, c, k, r, s, p in SHAPES + EXTRA:
         x = rng.integers(low, 128, (1, h, h, c), dtype=np.int8)
         conv = K.PackedConv2d(bell(rng, (k, c, r, r)), h, h, np.full(k, 1e-3, np.float32),
@@ -73,7 +72,7 @@ def main() -> None:
         print(json.dumps(worker(args.min_time, args.low)))
         return
     trees = {"base": args.base.resolve(), "branch": args.branch.resolve()}
-    times: Dict[str, Dict[str, List[float]]] = {t: {} for t in trees}
+    times: dict[str, dict[str, list[float]]] = {t: {} for t in trees}
     for rnd in range(args.rounds):
         order = list(trees) if rnd % 2 == 0 else list(trees)[::-1]
         for t in order:

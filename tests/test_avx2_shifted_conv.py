@@ -74,11 +74,11 @@ def weights(kind: str, rng: np.random.Generator, shape) -> np.ndarray:
 def test_shifted_tile_at_its_edges(kind: str) -> None:
     code = (
         "import sys, numpy as np; from int8rt._testing import kernels as K\n"
-        "sys.path.insert(0, %r)\n"
+        f"sys.path.insert(0, {os.path.dirname(__file__)!r})\n"
         "import test_avx2_shifted_conv as T\n"
         "rng = np.random.default_rng(7)\n"
         "for c, h, w, k, r, p in T.CASES:\n"
-        "    wt = T.weights(%r, rng, (k, c, r, r))\n"
+        f"    wt = T.weights({kind!r}, rng, (k, c, r, r))\n"
         "    m = T.allowed_shift(wt)\n"
         "    print('m', m, flush=True)\n"
         "    s = np.full(k, 127.0 / (128.0 * 255 * c * r * r), np.float32)\n"
@@ -87,10 +87,10 @@ def test_shifted_tile_at_its_edges(kind: str) -> None:
         "        for x in (np.full((2, h, w, c), 127, np.int8), np.where(rng.random((2, h, w, c)) < 0.5, 127, low)):\n"
         "            x = x.astype(np.int8); x.reshape(-1)[1] = low\n"
         "            if low < -128: continue\n"
-        "            got = K.conv2d_s8(x, wt, s, pads=(p,) * 4, kernel=%r, out_dtype='float32')\n"
+        f"            got = K.conv2d_s8(x, wt, s, pads=(p,) * 4, kernel={KERNEL!r}, out_dtype='float32')\n"
         "            want = K.conv2d_s8(x, wt, s, pads=(p,) * 4, kernel='conv_s8_ref', out_dtype='float32')\n"
         "            assert (got == want).all(), (c, k, r, m, low, int(np.argmax(got != want)))\n"
-    ) % (os.path.dirname(__file__), kind, KERNEL)
+    )
     env = dict(os.environ, INT8RT_LOG="dispatch", PYTHONPATH=os.pathsep.join(sys.path))
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
     assert out.returncode == 0, out.stderr[-3000:]
@@ -108,9 +108,9 @@ def test_shifted_tile_takes_only_inputs_down_to_minus_m() -> None:
     reference comparison above catches; here the scan's verdict on a large
     input (several 256 KiB chunks, threads) is checked against the
     reference too, the offending byte last."""
-    rng = np.random.default_rng(3)
     wt = np.full((24, 64, 1, 1), 127, np.int8)  # m = 2
     s = np.full(24, 1.0 / (255 * 127 * 64), np.float32)
+    saved = int8rt.get_num_threads()
     for low in (-2, -3):
         x = np.full((8, 64, 96, 64), 127, np.int8)
         x.reshape(-1)[-1] = low
@@ -119,7 +119,7 @@ def test_shifted_tile_takes_only_inputs_down_to_minus_m() -> None:
             try:
                 got = K.conv2d_s8(x, wt, s, kernel=KERNEL, out_dtype="float32")
             finally:
-                int8rt.set_num_threads(1)
+                int8rt.set_num_threads(saved)
             want = K.conv2d_s8(x, wt, s, kernel="conv_s8_ref", out_dtype="float32")
             msg = first_mismatch(got, want)
             assert msg is None, f"low={low} threads={threads}: {msg}"
