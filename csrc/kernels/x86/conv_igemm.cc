@@ -38,7 +38,10 @@
 // elsewhere beside the other for each run to take when its input has no
 // negative byte (x86/conv_igemm_nonneg.cc; tiers where that scan does not
 // pay leave it: IgemmUkernel::nonneg_per_run); two that pack alike share
-// the packed weights.
+// the packed weights. Beside them a tier may pack a shifted one
+// (IgemmUkernel::shifted, the AVX2 u8 tile reading x + m) for runs whose
+// input's minimum is in [-m, 0), m the largest its weights allow
+// (conv_igemm_weights.cc, pack_shifted).
 // That nonneg one may name a pair-sum twin (pairs_alt, the AVX2 u8 tile's
 // igemm_6x16c4u2), packed in its place, with the residual groups of
 // pack_pair_residuals, where those stay few (pack_pairs_alt).
