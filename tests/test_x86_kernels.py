@@ -263,10 +263,13 @@ def run_conv_case(case: Case, seed: int) -> None:
     # microkernel where few of them break its rule (most of these shapes).
     # Those two run again with the engine's promise that no input is
     # negative (ConvShape::nonneg_input): AVX512-VNNI's unshifted tile, AVX2's
-    # u8 ones packed alone.
+    # u8 ones packed alone. Inputs in [-2, 127] (a hard-swish's output) take
+    # AVX2's shifted u8 tile, which every weight allows for inputs >= -2
+    # (avx2/igemm_6x16c4a.cc; tests/test_avx2_shifted_conv.py).
     wbell = bell_weights(rng, (k, c // groups, r, s))
-    for batch, x_lo, wt in ((1, -128, w127), (3, -128, w128), (2, 0, w127), (2, 0, wbell)):
+    for batch, x_lo, wt in ((1, -128, w127), (3, -128, w128), (2, 0, w127), (2, 0, wbell), (2, -2, w127)):
         x = rng.integers(x_lo, 128, size=(batch, h, w, c), dtype=np.int8)
+        x.reshape(-1)[0] = x_lo
         acc = conv_ref(x, wt, np.ones(k, F32), case=case, out_dtype="float32")
         scale, bias = spanning_epilogue(rng, acc)
         residual = rand_s8(rng, acc.shape)

@@ -91,6 +91,9 @@ struct IgemmTile {
   // 0; int8 output only).
   const int32_t* tap_w = nullptr;
   const int64_t* pixel = nullptr;
+  // Shifted-row microkernels only (0 for the others): added to every input
+  // byte before it is read as u8 (PackedIgemmWeights::row_add, x86/packing.h).
+  uint8_t row_add = 0;
 };
 using IgemmFn = void (*)(const IgemmTile&);
 
@@ -210,6 +213,11 @@ IgemmFn igemm_fn(int mr, int nb);
 // (no shift, no compensation); exact vpmaddubsw + vpmaddwd (igemm_6x16c4u.cc).
 constexpr int kCGroupU8 = 4;
 IgemmFn igemm_u8_fn(int mr, int nb);
+// The same tile for inputs in [-m, 127]: every row byte plus m
+// (IgemmTile::row_add) read as u8, the sums starting at acc_init
+// (-m * sum(w)); exact where (127 + m) times every weight pair's larger
+// one-signed sum stays <= 32767 (igemm_6x16c4a.cc, x86/conv_igemm_nonneg.cc).
+IgemmFn igemm_u8_add_fn(int mr, int nb);
 // The same tile and packing for inputs of any sign against weights in
 // [-127, 127]: |x| (u8) times w * sign(x) (s8), exact vpabsb + vpsignb +
 // vpmaddubsw + vpmaddwd (igemm_6x16c4s.cc).

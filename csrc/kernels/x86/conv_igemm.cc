@@ -38,7 +38,10 @@
 // elsewhere beside the other for each run to take when its input has no
 // negative byte (x86/conv_igemm_nonneg.cc; tiers where that scan does not
 // pay leave it: IgemmUkernel::nonneg_per_run); two that pack alike share
-// the packed weights.
+// the packed weights. Beside them a tier may pack a shifted one
+// (IgemmUkernel::shifted, the AVX2 u8 tile reading x + m) for runs whose
+// input's minimum is in [-m, 0), m the largest its weights allow
+// (conv_igemm_weights.cc, pack_shifted).
 // That nonneg one may name a pair-sum twin (pairs_alt, the AVX2 u8 tile's
 // igemm_6x16c4u2), packed in its place, with the residual groups of
 // pack_pair_residuals, where those stay few (pack_pairs_alt).
@@ -568,6 +571,7 @@ void PackedIgemmConv::run(int batch, const int8_t* x, const Epilogue& ep, void* 
   proto.taps = taps;
   proto.kc = L.cg;
   proto.w_block_stride = L.step_block_stride();
+  proto.row_add = packed_->row_add;
   proto.ep.lo = ep.clamp_lo;
   proto.ep.hi = ep.clamp_hi;
   proto.ep.residual_scale = ep.residual_scale;
@@ -878,8 +882,17 @@ std::unique_ptr<PackedConv> IgemmConvKernel::pack(const ConvShape& shape,
   const IgemmUkernel& u = pack_ukernel(u_, w, int64_t{shape.K} * shape.c_per_group() * shape.R * shape.S, false);
   auto packed = std::make_shared<const PackedIgemmWeights>(pack_for(u, shape, w));
   if (!nonneg_ok || !u_.nonneg_per_run) return std::make_unique<PackedIgemmConv>(u, shape, std::move(packed));
-  return nonneg_dispatch(std::make_unique<PackedIgemmConv>(u, shape, packed),
-                         pack_nonneg(*u_.nonneg, shape, w, same_packing(u, *u_.nonneg) ? packed : nullptr));
+  auto general = std::make_unique<PackedIgemmConv>(u, shape, packed);
+  auto nonneg = pack_nonneg(*u_.nonneg, shape, w, same_packing(u, *u_.nonneg) ? packed : nullptr);
+  if (!u_.shifted) return nonneg_dispatch(std::move(general), std::move(nonneg));
+  // Inputs a few codes below 0: the shifted microkernel (conv_igemm_nonneg.cc).
+  auto shifted = std::make_shared<const PackedIgemmWeights>(igemm::pack_shifted(*u_.shifted, shape, w));
+  const int m = shifted->row_add;
+  if (dispatch_log_enabled()) {
+    std::fprintf(stderr, "int8rt dispatch: %s runs inputs >= %d as %s\n", u_.conv_name, -m, u_.shifted->conv_name);
+  }
+  return nonneg_dispatch(std::move(general), std::move(nonneg),
+                         std::make_unique<PackedIgemmConv>(*u_.shifted, shape, std::move(shifted)), m);
 }
 
 std::string IgemmGemmKernel::supports(const GemmShape&, OutputType) const { return ""; }

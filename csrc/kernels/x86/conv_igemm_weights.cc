@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <vector>
 
+#include "int8rt/error.h"
 #include "kernels/registry.h"
 
 namespace int8rt {
@@ -136,6 +137,35 @@ static PackedIgemmWeights pack_layout(const IgemmUkernel& u, const ConvShape& s,
 PackedIgemmWeights pack_for(const IgemmUkernel& u, const ConvShape& s, const int8_t* w) {
   PackedIgemmWeights p = pack_layout(u, s, w);
   if (u.pair_sums) pack_pair_residuals(p);
+  return p;
+}
+
+PackedIgemmWeights pack_shifted(const IgemmUkernel& u, const ConvShape& s, const int8_t* w) {
+  PackedIgemmWeights p = pack_for(u, s, w);
+  const IgemmLayout& L = p.layout;
+  if (L.block != 8 || L.cgroup != 4 || L.elem_bytes != 1 || L.strip != 1 || p.comp.size() || !p.res_begin.empty()) {
+    throw InvalidArgument("pack_shifted: needs a plain int8 packing of block 8, c4, no strips");
+  }
+  // The largest one-signed sum of a weight pair: a pair is bytes 4l + {0, 1}
+  // or 4l + {2, 3} of a 32-byte group (channel l, inputs e of the group).
+  int pair_max = 0;
+  const int64_t bytes = int64_t{L.groups} * L.nbk * L.block_stride;
+  const int8_t* b = p.w.data();
+  for (int64_t i = 0; i < bytes; i += 2) {
+    const int w0 = b[i], w1 = b[i + 1];
+    pair_max = std::max({pair_max, std::max(w0, 0) + std::max(w1, 0), -(std::min(w0, 0) + std::min(w1, 0))});
+  }
+  const int m = pair_max == 0 ? 128 : std::min(128, 32767 / pair_max - 127);  // pair_max <= 256: m >= 1
+  p.row_add = static_cast<uint8_t>(m);
+  // comp[(g * nbk + blk) * 8 + l] = -m * the sum of channel l's weights over every tap and group.
+  const int64_t blocks = int64_t{L.groups} * L.nbk;
+  p.comp = AlignedBuffer<int32_t>(blocks * L.block);
+  for (int64_t blk = 0; blk < blocks; ++blk) {
+    const int8_t* src = p.w.data() + blk * L.block_stride;
+    int64_t sum[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    for (int64_t i = 0; i < L.block_stride; ++i) sum[(i / 4) % 8] += src[i];
+    for (int l = 0; l < 8; ++l) p.comp.data()[blk * 8 + l] = static_cast<int32_t>(-m * sum[l]);
+  }
   return p;
 }
 

@@ -66,6 +66,12 @@ const IgemmUkernel& pack_ukernel(const IgemmUkernel& u, const int8_t* w, int64_t
 // The weights packed for u, residual groups included for a pair-sum kernel.
 PackedIgemmWeights pack_for(const IgemmUkernel& u, const ConvShape& s, const int8_t* w);
 
+// The plain packing of w for a shifted-row microkernel (IgemmUkernel::
+// shifted: block 8, c4), with row_add = the largest m in [1, 128] for which
+// (127 + m) times every weight pair's larger one-signed sum stays <= 32767,
+// and comp = -m * sum(w) per channel.
+PackedIgemmWeights pack_shifted(const IgemmUkernel& u, const ConvShape& s, const int8_t* w);
+
 // The weights packed for u.pairs_alt where that pays, else null.
 std::shared_ptr<const PackedIgemmWeights> pack_pairs_alt(const IgemmUkernel& u, const ConvShape& s,
                                                          const int8_t* w);

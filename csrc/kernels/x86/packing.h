@@ -60,6 +60,10 @@ struct PackedIgemmWeights {
   // res_begin[i + 1]) with i = g * nbk + b.
   std::vector<IgemmResidual> res;
   std::vector<int32_t> res_begin;
+  // Shifted-row packings only (x86/conv_igemm_nonneg.cc; 0 otherwise): the
+  // m the microkernel adds to every input byte (IgemmTile::row_add), comp
+  // then holding -m * sum(w) per channel.
+  uint8_t row_add = 0;
 
   // Block b of group g.
   const int8_t* block_ptr(int g, int b) const {

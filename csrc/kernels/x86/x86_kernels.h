@@ -109,6 +109,12 @@ struct IgemmUkernel {
   // driver may hand it class tiles: pixels whose windows keep the same taps,
   // the taps in padding left out (conv_igemm_classes.h). False: never.
   bool class_tiles = false;
+  // A microkernel for inputs in [-m, 127] that adds m to every row byte and
+  // reads it as u8 (IgemmTile::row_add; plain packing, its sums starting at
+  // -m * sum(w)): where nonneg_per_run, IgemmConvKernel packs it beside
+  // `nonneg` with the largest m the weights allow, and a run whose input's
+  // minimum is in [-m, 0) takes it (x86/conv_igemm_nonneg.cc). Null: never.
+  const IgemmUkernel* shifted = nullptr;
 };
 
 // A conv packed for two microkernels that runs `nonneg` when the input of a
@@ -116,6 +122,12 @@ struct IgemmUkernel {
 // result is the same either way). Both share the shape.
 std::unique_ptr<PackedConv> nonneg_dispatch(std::unique_ptr<PackedConv> general,
                                             std::unique_ptr<PackedConv> nonneg);
+
+// The same with a third: `shifted` (packed by pack_shifted, or null) runs
+// when the input's minimum is in [-row_add, 0).
+std::unique_ptr<PackedConv> nonneg_dispatch(std::unique_ptr<PackedConv> general,
+                                            std::unique_ptr<PackedConv> nonneg,
+                                            std::unique_ptr<PackedConv> shifted, int row_add);
 
 struct DwUkernel {
   Isa isa = Isa::kRef;

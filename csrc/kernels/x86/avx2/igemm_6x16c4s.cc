@@ -46,6 +46,12 @@
 // range would admit 0.2-0.5% of the tiles to the u8 loop (x + 64) and
 // 0.6-9% to the pair loop. Tried in this kernel and no faster: weights
 // reloaded per row (no spilled accumulators), 5 x 16 and 3 x 32 tiles.
+// Also slower (RESULTS.md section 227): 16 sign-flipped copies of each
+// weight group, the copy for the group's input signs read by vpmaddubsw
+// (1.6-2.8x this tile's time: scalar offset work per row, 16x the weights),
+// and the sign applied by vpblendvb or xor / subtract. Symmetric inputs
+// only a few codes below 0 take the shifted u8 tile instead
+// (igemm_6x16c4a.cc, chosen per run by x86/conv_igemm_nonneg.cc).
 #include <immintrin.h>
 
 #include "kernels/x86/avx2/igemm_c4_loop.h"
@@ -58,8 +64,9 @@ namespace {
 
 // The sign trick: vpmaddubsw(|x|, vpsignb(w, x)).
 struct AbsSignProduct {
-  static __m256i row(__m256i x) { return _mm256_abs_epi8(x); }
-  static __m256i pairs(__m256i abs_x, __m256i x, __m256i w) {
+  explicit AbsSignProduct(const IgemmTile&) {}
+  __m256i row(__m256i x) const { return _mm256_abs_epi8(x); }
+  __m256i pairs(__m256i abs_x, __m256i x, __m256i w) const {
     return _mm256_maddubs_epi16(abs_x, _mm256_sign_epi8(w, x));
   }
 };

@@ -40,8 +40,9 @@ namespace {
 
 // Inputs in [0, 127] read as u8 as they are: vpmaddubsw(x, w).
 struct U8Product {
-  static __m256i row(__m256i x) { return x; }
-  static __m256i pairs(__m256i x, __m256i, __m256i w) { return _mm256_maddubs_epi16(x, w); }
+  explicit U8Product(const IgemmTile&) {}
+  __m256i row(__m256i x) const { return x; }
+  __m256i pairs(__m256i x, __m256i, __m256i w) const { return _mm256_maddubs_epi16(x, w); }
 };
 
 }  // namespace

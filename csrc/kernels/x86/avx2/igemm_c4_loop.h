@@ -3,11 +3,13 @@
 // avx2/igemm_6x16c4s.cc: any sign, the sign trick), written once: the tiles
 // differ only in how one broadcast group meets one weight vector, which
 // their Product says:
-//   Product::row(x)          once per row and group (x: the broadcast group)
-//   Product::pairs(r, x, w)  the int16 pair sums of that group with a
+//   Product(t)               made once per call from the tile (its constants)
+//   row(x)                   once per row and group (x: the broadcast group)
+//   pairs(r, x, w)           the int16 pair sums of that group with a
 //                            weight vector w (vpmaddubsw; never saturates
 //                            under the tile's contract)
-// vpmaddwd with ones then adds each group's two pair sums into int32.
+// vpmaddwd with ones then adds each group's two pair sums into int32, onto
+// the tile's acc_init where it has one (else 0).
 //
 // Register tile: MR (<= 6) rows x NB (<= 2) ymm blocks of 8 output channels,
 // packed weights per tap and group q at w + 32 q + j * w_block_stride
@@ -32,11 +34,14 @@ namespace avx2 {
 template <class Product, int MR, int NB>
 void igemm_c4(const IgemmTile& t) {
   const int64_t bs = t.w_block_stride;
+  const Product product(t);
   __m256i acc[MR][NB];
   #pragma GCC unroll 8
-  for (int i = 0; i < MR; ++i) {
+  for (int j = 0; j < NB; ++j) {
+    const __m256i a0 = t.acc_init ? _mm256_loadu_si256(reinterpret_cast<const __m256i*>(t.acc_init + 8 * j))
+                                  : _mm256_setzero_si256();
     #pragma GCC unroll 8
-    for (int j = 0; j < NB; ++j) acc[i][j] = _mm256_setzero_si256();
+    for (int i = 0; i < MR; ++i) acc[i][j] = a0;
   }
   const __m256i ones = _mm256_set1_epi16(1);
   const int q_full = t.kc / 4;
@@ -53,11 +58,11 @@ void igemm_c4(const IgemmTile& t) {
       #pragma GCC unroll 8
       for (int i = 0; i < MR; ++i) {
         const __m256i x = broadcast4(a[i] + 4 * q, n);
-        const __m256i r = Product::row(x);
+        const __m256i r = product.row(x);
         #pragma GCC unroll 8
         for (int j = 0; j < NB; ++j) {
           const __m256i wv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w + 32 * q + j * bs));
-          acc[i][j] = _mm256_add_epi32(acc[i][j], _mm256_madd_epi16(Product::pairs(r, x, wv), ones));
+          acc[i][j] = _mm256_add_epi32(acc[i][j], _mm256_madd_epi16(product.pairs(r, x, wv), ones));
         }
       }
     };

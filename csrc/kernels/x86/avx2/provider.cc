@@ -81,11 +81,24 @@ void register_avx2_kernels(KernelRegistry& r) {
       avx2::kMR, avx2::kNB, avx2::kBlock, avx2::kCGroupU8, /*widen_s16=*/false, avx2::igemm_s8_fn,
       /*declines_depthwise=*/false, /*interleaved=*/false, /*run_weight_bytes=*/avxvnni::kRunWeightBytes,
       /*unsigned_rows=*/false, /*nonneg=*/nullptr, /*abs_sign_rows=*/true};
-  static const IgemmUkernel igemm_uk = {
-      Isa::kAvx2, "conv_s8_igemm_6x16c2_avx2", "gemm_s8_6x16c2_avx2",
-      avx2::kMR, avx2::kNB, avx2::kBlock, avx2::kCGroup, /*widen_s16=*/true, avx2::igemm_fn,
-      /*declines_depthwise=*/false, /*interleaved=*/false, /*run_weight_bytes=*/0,
-      /*unsigned_rows=*/false, /*nonneg=*/&igemm_u8_uk, /*abs_sign_rows=*/false, /*signed_alt=*/&igemm_s8_uk};
+  // Inputs whose minimum is a few codes below 0 (after a hard-swish or
+  // SiLU): each byte plus m read as u8 by the u8 tile's loop, m as large as
+  // the conv's weight pairs allow (avx2/igemm_6x16c4a.cc;
+  // conv_igemm_nonneg.cc).
+  static const IgemmUkernel igemm_u8_add_uk = {
+      Isa::kAvx2, "conv_s8_igemm_6x16c4a_avx2", "",
+      avx2::kMR, avx2::kNB, avx2::kBlock, avx2::kCGroupU8, /*widen_s16=*/false, avx2::igemm_u8_add_fn,
+      /*declines_depthwise=*/false, /*interleaved=*/false, /*run_weight_bytes=*/avxvnni::kRunWeightBytes,
+      /*unsigned_rows=*/true};
+  static const IgemmUkernel igemm_uk = [] {
+    IgemmUkernel u{Isa::kAvx2, "conv_s8_igemm_6x16c2_avx2", "gemm_s8_6x16c2_avx2",
+                   avx2::kMR, avx2::kNB, avx2::kBlock, avx2::kCGroup, /*widen_s16=*/true, avx2::igemm_fn,
+                   /*declines_depthwise=*/false, /*interleaved=*/false, /*run_weight_bytes=*/0,
+                   /*unsigned_rows=*/false, /*nonneg=*/&igemm_u8_uk, /*abs_sign_rows=*/false,
+                   /*signed_alt=*/&igemm_s8_uk};
+    u.shifted = &igemm_u8_add_uk;
+    return u;
+  }();
   static const DwPairsConvKernel dw_pairs({Isa::kAvx2, "conv_s8_dw_pairs_8c_avx2", avx2::kDwPairBlock,
                                           /*min_width=*/1, avx2::dw_pair_build, avx2::dw_pair_row});
   static const IgemmConvKernel conv(igemm_uk);

@@ -1,0 +1,95 @@
+"""The AVX2 convs that read signed inputs (RESULTS.md section 227): each
+shape timed one at a time through the packed-conv test hook by two int8rt
+trees (base and branch) in alternated worker processes, 1 thread, process
+CPU time. The shapes are MobileNetV2's (benchmarks/signed_conv_shapes.py:
+the 1x1 expansions after a linear bottleneck, the stem) and its last 1x1
+320 -> 1280, the first expansion 16 -> 96 at 112 x 112, and PP-OCRv4 det's
+FPN 3x3 96 -> 24 at 80 x 80 and 40 x 40 (signed Add inputs). Inputs uniform
+int8 in [-128, 127] (--low -3: in [-3, 127], a hard-swish's output), weights "bell" (signed_conv_shapes.bell). Each worker
+prints per shape the mean time of repeated runs (--min-time CPU seconds);
+the driver prints per round both trees' times and, at the end, per shape the
+median over rounds of each and of branch / base, with the load average.
+
+Usage: python benchmarks/avx2sign_shapes.py --base /work/main/python --branch python [--rounds 5]
+       PYTHONPATH=python python benchmarks/avx2sign_shapes.py --worker   # one tree, one pass
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+from signed_conv_shapes import SHAPES, bell
+
+# (name, H = W, C, K, R = S, stride, pad), batch 1.
+EXTRA: list[tuple[str, int, int, int, int, int, int]] = [
+    ("exp 112x112 16->96", 112, 16, 96, 1, 1, 0),
+    ("1x1 7x7 320->1280", 7, 320, 1280, 1, 1, 0),
+    ("det FPN 3x3 80x80 96->24", 80, 96, 24, 3, 1, 1),
+    ("det FPN 3x3 40x40 96->24", 40, 96, 24, 3, 1, 1),
+]
+
+
+def worker(min_time: float, low: int) -> dict[str, dict]:
+    """Times every shape once in this tree; returns {name: {ms, kernel}}."""
+    import int8rt
+    from int8rt._testing import kernels as K
+    int8rt.set_num_threads(1)
+    rng = np.random.default_rng(0)
+    out: dict[str, dict] = {}
+    for name, h, c, k, r, s, p in SHAPES + EXTRA:
+        x = rng.integers(low, 128, (1, h, h, c), dtype=np.int8)
+        conv = K.PackedConv2d(bell(rng, (k, c, r, r)), h, h, np.full(k, 1e-3, np.float32),
+                              np.zeros(k, np.float32), lo=-128.0, hi=127.0, stride=(s, s), pads=(p, p, p, p))
+        conv.run(x)
+        n, c0 = 0, time.process_time()
+        while time.process_time() - c0 < min_time:
+            conv.run(x)
+            n += 1
+        out[name] = {"ms": (time.process_time() - c0) / n * 1e3, "kernel": conv.kernel}
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--base", type=Path, help="the base tree's python/ folder")
+    ap.add_argument("--branch", type=Path, help="the branch tree's python/ folder")
+    ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--min-time", type=float, default=0.2, help="CPU seconds per shape and worker")
+    ap.add_argument("--low", type=int, default=-128, help="inputs uniform in [LOW, 127]")
+    ap.add_argument("--worker", action="store_true", help="time this tree once, print JSON")
+    args = ap.parse_args()
+    if args.worker:
+        print(json.dumps(worker(args.min_time, args.low)))
+        return
+    trees = {"base": args.base.resolve(), "branch": args.branch.resolve()}
+    times: dict[str, dict[str, list[float]]] = {t: {} for t in trees}
+    for rnd in range(args.rounds):
+        order = list(trees) if rnd % 2 == 0 else list(trees)[::-1]
+        for t in order:
+            env = dict(os.environ, PYTHONPATH=str(trees[t]))
+            res = subprocess.run([sys.executable, __file__, "--worker", "--min-time", str(args.min_time), "--low", str(args.low)],
+                                 env=env, capture_output=True, text=True, check=True)
+            for name, v in json.loads(res.stdout).items():
+                times[t].setdefault(name, []).append(v["ms"])
+        print(f"round {rnd + 1} (load {open('/proc/loadavg').read().split()[0]}): "
+              + "; ".join(f"{n} {times['base'][n][-1]:.3f} / {times['branch'][n][-1]:.3f}" for n in times["base"]),
+              flush=True)
+    print(f"{'shape':28s} {'base ms':>9s} {'branch ms':>9s} {'branch/base':>11s}  (medians over {args.rounds} rounds)")
+    for name in times["base"]:
+        b, r = statistics.median(times["base"][name]), statistics.median(times["branch"][name])
+        ratios = [y / x for x, y in zip(times["base"][name], times["branch"][name])]
+        print(f"{name:28s} {b:9.3f} {r:9.3f} {r / b:11.3f}  (per round {min(ratios):.3f}-{max(ratios):.3f})")
+
+
+if __name__ == "__main__":
+    main()
