@@ -23,10 +23,18 @@ MOVES = {"Flatten", "Transpose", "Slice", "Split", "Pad", "Reshape", "Squeeze", 
 FUSED = {"BatchNormalization", "Relu", "Clip"}
 
 
-def heads(model: onnx.ModelProto) -> list[str]:
-    """'op name -> how it leaves' for each layer the rule makes write float32."""
-    g = model.graph
+def heads(g: onnx.GraphProto, scope: str = "") -> list[str]:
+    """'op name -> how it leaves' for each layer the rule makes write float32,
+    If / Loop branches included (a branch's outputs are its graph's outputs).
+    A 1-D Conv (3-D weights) whose output is itself an output counts: the
+    import runs it as Unsqueeze -> 2-D Conv -> Squeeze, data movement."""
+    found = []
+    for n in g.node:
+        for a in n.attribute:
+            if a.type == onnx.AttributeProto.GRAPH:
+                found += heads(a.g, f"{scope}{n.name}/{a.name}/")
     outputs = {o.name for o in g.output}
+    weights = {i.name: len(i.dims) for i in g.initializer}
     readers: dict[str, list[onnx.NodeProto]] = {}
     for n in g.node:
         for i in n.input:
@@ -42,7 +50,6 @@ def heads(model: onnx.ModelProto) -> list[str]:
             path.append(r.op_type)
         return True
 
-    found = []
     for n in g.node:
         if n.op_type not in {"Conv", "ConvTranspose", "Gemm", "MatMul"}:
             continue
@@ -51,7 +58,9 @@ def heads(model: onnx.ModelProto) -> list[str]:
             y = readers[y][0].output[0]
         path: list[str] = []
         if leaves(y, path):
-            found.append(f"{n.op_type} '{n.name}' -> {' -> '.join(dict.fromkeys(path)) or '(the output)'}")
+            one_d = n.op_type == "Conv" and len(n.input) > 1 and weights.get(n.input[1]) == 3
+            how = " -> ".join(dict.fromkeys(path)) or ("(the output; 1-D: Squeeze)" if one_d else "(the output)")
+            found.append(f"{n.op_type} '{scope}{n.name}' -> {how}")
     return found
 
 
@@ -71,7 +80,7 @@ def main() -> int:
         with zipfile.ZipFile(args.openwakeword) as z:
             named += [(Path(f).name, onnx.load_from_string(z.read(f))) for f in z.namelist() if f.endswith(".onnx")]
     for name, m in named:
-        hs = heads(m)
+        hs = heads(m.graph)
         print(f"{name}: " + ("; ".join(hs) if hs else "none"))
     return 0
 
