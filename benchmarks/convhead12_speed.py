@@ -1,16 +1,17 @@
 """acc56: speed of the networks whose plan the conv-head rule changes (MTCNN
 PNet, at its 12 x 12 training size and on a 96 x 96 crop as a detector's image
-pyramid feeds it; openWakeWord's speech embedding), the head Conv writing
+pyramid feeds it; openWakeWord's speech embedding; PESTO's encoder, whose
+last layer is a 1-D Conv -> Squeeze), the head Conv writing
 float32 (this build) against the engines another build made (the head Conv
 writing int8, then int8 moves and a Dequantize), both run by this build in
 one process, alternated (a, b, a, b, ...): median wall and process CPU time
 per run, one thread. The other build's engines travel as engine files.
 minmax calibration on the harnesses' data (calib15_mtcnn.py draw 1 crops,
-calib15_speech_embedding.py windows 0 mod 4).
+calib15_speech_embedding.py windows 0 mod 4, calib16_pesto.py frames 0 mod 4).
 
 Usage:
-  PYTHONPATH=<base build>/python python benchmarks/convhead12_speed.py --mtcnn-wheel W1 --oww-wheel W2 --archives A.. --save DIR
-  PYTHONPATH=python python benchmarks/convhead12_speed.py --mtcnn-wheel W1 --oww-wheel W2 --archives A.. --base DIR
+  PYTHONPATH=<base build>/python python benchmarks/convhead12_speed.py --mtcnn-wheel W1 --oww-wheel W2 [--pesto-wheel W3] --archives A.. --save DIR
+  PYTHONPATH=python python benchmarks/convhead12_speed.py --mtcnn-wheel W1 --oww-wheel W2 [--pesto-wheel W3] --archives A.. --base DIR
 """
 from __future__ import annotations
 
@@ -28,6 +29,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import calib15_mtcnn as M  # noqa: E402
 import calib15_speech_embedding as S  # noqa: E402
+import calib16_pesto as P  # noqa: E402
 
 
 def pnet_at(wheel: str, size: int) -> bytes:
@@ -63,6 +65,10 @@ def cases(args: argparse.Namespace) -> dict[str, tuple[bytes, str, np.ndarray]]:
 
     name = onnx.load_from_string(model).graph.input[0].name
     out["oww_embedding"] = (S.flattened(model), name, S.windows(mel, archives=tuple(args.archives))[::2])
+    if args.pesto_wheel:
+        pesto, encoder, _ = P.load(args.pesto_wheel)
+        frames = P.frames(pesto, tuple(args.archives))
+        out["pesto_encoder"] = (P.onnx_model(encoder), "cqt", frames[::4][: len(frames[::4]) // 16 * 16])
     return out
 
 
@@ -77,6 +83,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--mtcnn-wheel", required=True)
     ap.add_argument("--oww-wheel", required=True)
+    ap.add_argument("--pesto-wheel", help="pesto_pitch-2.0.1 wheel: its encoder too")
     ap.add_argument("--archives", nargs="*", default=[])
     ap.add_argument("--batches", default="1,8")
     ap.add_argument("--reps", type=int, default=200)
