@@ -163,3 +163,39 @@ def test_dynamic_input_size(tier: str | None) -> None:
         assert not msg, msg
     # (c1's PRelu is not folded at a dynamic size: h1 is dequantized for it)
     assert not {"y::dequantize", "logits::dequantize"} & set(_layers(engine)), list(_layers(engine))
+
+
+W1D = {"v1": (RNG.standard_normal((6, 4, 3)) * 0.4).astype(F32), "v2": (RNG.standard_normal((1, 6, 5)) * 0.4).astype(F32),
+       "axes": np.array([1], np.int64)}
+X1D = {"x": RNG.standard_normal((32, 4, 16)).astype(F32)}
+
+
+def _conv1d_model() -> bytes:
+    """PESTO's output layer in small: x [n, 4, 16] -> Conv1d (k 3) -> Relu -> Conv1d (k 5, one channel) -> Squeeze
+    -> logits [n, 12]. The import runs a 1-D Conv as Unsqueeze -> 2-D Conv -> Squeeze."""
+    w = W1D
+    nodes = [helper.make_node("Conv", ["x", "v1"], ["a"], pads=[1, 1], name="c1"),
+             helper.make_node("Relu", ["a"], ["r"], name="relu"),
+             helper.make_node("Conv", ["r", "v2"], ["y"], name="head"),
+             helper.make_node("Squeeze", ["y", "axes"], ["logits"], name="squeeze")]
+    graph = helper.make_graph(nodes, "conv1d_head", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["n", 4, 16])],
+                              [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["n", 12])],
+                              [numpy_helper.from_array(v, k) for k, v in w.items()])
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]).SerializeToString()
+
+
+def test_conv1d_head_writes_float32(tmp_path) -> None:
+    """A 1-D head conv behind a Squeeze (PESTO's fc): float32 on the native tier, == the reference tier's."""
+    data, x = X1D, X1D["x"][:3] + 0.25
+    cache = str(tmp_path / "conv1d.cache")
+    got = {}
+    for tier in ("ref", None):
+        cal = int8rt.make_calibrator(data, algorithm="minmax", batch_size=16, cache_file=cache)
+        engine = int8rt.build_engine(_conv1d_model(), int8rt.BuilderConfig(calibrator=cal, accuracy_check=False,
+                                                                           max_isa=tier))
+        layers = _layers(engine)
+        assert layers["head"]["op"] == "int8rt.QConv" and "head::to_nchw" in layers, list(layers)
+        assert not {"y::dequantize", "logits::dequantize"} & set(layers), list(layers)
+        got[tier] = engine.run({"x": x})["logits"]
+    msg = _differ(got[None], got["ref"], "native vs ref (1-D)")
+    assert not msg, msg
