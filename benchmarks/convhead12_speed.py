@@ -10,8 +10,9 @@ minmax calibration on the harnesses' data (calib15_mtcnn.py draw 1 crops,
 calib15_speech_embedding.py windows 0 mod 4, calib16_pesto.py frames 0 mod 4).
 
 Usage:
-  PYTHONPATH=<base build>/python python benchmarks/convhead12_speed.py --mtcnn-wheel W1 --oww-wheel W2 [--pesto-wheel W3] --archives A.. --save DIR
-  PYTHONPATH=python python benchmarks/convhead12_speed.py --mtcnn-wheel W1 --oww-wheel W2 [--pesto-wheel W3] --archives A.. --base DIR
+  A="--mtcnn-wheel W1 --oww-wheel W2 [--pesto-wheel W3] --archives A.."
+  PYTHONPATH=<base build>/python python benchmarks/convhead12_speed.py $A --save DIR
+  PYTHONPATH=python python benchmarks/convhead12_speed.py $A --base DIR
 """
 from __future__ import annotations
 

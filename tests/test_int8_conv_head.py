@@ -12,7 +12,8 @@ reads (kept int8).
 Checked: the plan (no Dequantize after the head, the moves in float32), the
 bytes on every tier this CPU runs == the reference tier's, the logits off
 the head's int8 grid and closer to FP32 than the int8 head's, and the
-shared head keeps int8."""
+shared head keeps int8. Also a dynamic input size, and PESTO's 1-D head
+(Conv1d -> Squeeze, run as Unsqueeze -> Conv -> Squeeze)."""
 from __future__ import annotations
 
 import numpy as np

@@ -207,7 +207,8 @@ FusedBlocks find_inverted_residuals(const Network& net, const std::vector<int>& 
   for (int id : net.outputs()) ++readers[id];  // an output is read by the caller
   auto conv = [&](size_t i) -> const QConvStage* {
     const auto* c = i < order.size() ? dynamic_cast<const QConvStage*>(layers[order[i]].get()) : nullptr;
-    return c && c->is_int8_stage() && !c->dynamic_size() && !c->has_residual() ? c : nullptr;  // a residual only on the projection
+    // int8 stages of a static size; a residual only on the projection
+    return c && c->is_int8_stage() && !c->dynamic_size() && !c->has_residual() ? c : nullptr;
   };
   auto table = [&](size_t i) -> const QLutStage* {
     return i < order.size() ? dynamic_cast<const QLutStage*>(layers[order[i]].get()) : nullptr;
