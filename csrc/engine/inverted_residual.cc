@@ -207,7 +207,8 @@ FusedBlocks find_inverted_residuals(const Network& net, const std::vector<int>& 
   for (int id : net.outputs()) ++readers[id];  // an output is read by the caller
   auto conv = [&](size_t i) -> const QConvStage* {
     const auto* c = i < order.size() ? dynamic_cast<const QConvStage*>(layers[order[i]].get()) : nullptr;
-    return c && !c->dynamic_size() && !c->has_residual() ? c : nullptr;  // a residual only on the projection
+    // int8 stages of a static size; a residual only on the projection
+    return c && c->is_int8_stage() && !c->dynamic_size() && !c->has_residual() ? c : nullptr;
   };
   auto table = [&](size_t i) -> const QLutStage* {
     return i < order.size() ? dynamic_cast<const QLutStage*>(layers[order[i]].get()) : nullptr;
@@ -233,7 +234,7 @@ FusedBlocks find_inverted_residuals(const Network& net, const std::vector<int>& 
       if (!links(++j)) continue;
     }
     const auto* p = j + 1 < order.size() ? dynamic_cast<const QConvStage*>(layers[order[j + 1]].get()) : nullptr;
-    if (!p || p->dynamic_size() || !is_pointwise(p->packed().shape())) continue;
+    if (!p || !p->is_int8_stage() || p->dynamic_size() || !is_pointwise(p->packed().shape())) continue;
     st.project = p;
     ++j;
     const ConvShape& se = st.expand->packed().shape();

@@ -95,12 +95,13 @@ bool Lowerer::lower_conv(int, const Node& node) {
   a.in_scale = fold ? 1.0 : qscale_[x];
   if (!fold) a.in_scales.assign(qchannels_[x].begin(), qchannels_[x].end());  // per channel: depthwise (checked above)
   a.in_zero_point = qzero_[x];
-  a.out_zero_point = zero_point_of(y);
-  if (has_channel_scales(y)) {
+  const bool float_out = conv_head_writes_float(y, residual >= 0, prelu >= 0);  // lower_int8_conv_head.cc
+  a.out_zero_point = float_out ? 0 : zero_point_of(y);
+  if (has_channel_scales(y) && !float_out) {
     qchannels_[y] = channel_scales_.at(y);
     a.out_scales.assign(qchannels_[y].begin(), qchannels_[y].end());
   }
-  a.out_scale = a.out_scales.empty() ? scale(y) : 0.f;
+  a.out_scale = a.out_scales.empty() && !float_out ? scale(y) : 0.f;
   a.w_scales.assign(qw.scales.begin(), qw.scales.end());
   std::vector<int> ins = {xin, wq, bias};
   if (residual >= 0) {
@@ -115,6 +116,10 @@ bool Lowerer::lower_conv(int, const Node& node) {
     consumed_[prelu] = 1;
     note("PRelu '" + src_.nodes()[prelu].name + "' runs in the int8 epilogue of conv '" + node.name +
          "' (its per-channel slopes applied before the one rounding)");
+  }
+  if (float_out) {
+    add_conv_float_output(node.name, std::move(sources), ins, a.to_attrs(), y);
+    return true;
   }
   add_int8_node(QConvAttrs::kOp, node.name, std::move(sources), ins, a.to_attrs(), y, static_cast<float>(a.out_scale));
   return true;

@@ -309,6 +309,16 @@ class Lowerer {
   // y is a residual branch whose int8 step is far coarser than the skip it is added to (QGemm: float out).
   bool coarse_residual_branch(int y) const;
 
+  // Whether Conv output y (no fused residual / PRelu when those are false)
+  // is written as float32: it is no network output itself, reaches only
+  // network outputs through data movement (leaves_as_float_only) and has no
+  // zero point (lower_int8_conv_head.cc).
+  bool conv_head_writes_float(int y, bool residual, bool prelu) const;
+  // The QConv `name` (no output scale in `a`) writing source tensor y as
+  // float32 NHWC, then a float32 Transpose to y's logical order.
+  void add_conv_float_output(const std::string& name, std::vector<std::string> sources, const std::vector<int>& ins,
+                             Attributes a, int y);
+
   // The layer `name` (a MatMul or Gemm lowered to `op`, computing source
   // nodes `sources`) writing source tensor y in int8 at y's scale (logical
   // layout) or, when not int8_out, in float32.

@@ -99,6 +99,10 @@ void plan_conv(const Network& net, const Node& node, NodePlan& p) {
     p.why = "a PReLU epilogue (slopes) has no CUDA conv";
     return;
   }
+  if (q.out != kernels::OutputType::kInt8) {
+    p.why = "a float32 output (a head conv) has no CUDA conv";
+    return;
+  }
   try {
     p.conv = std::make_unique<kc::ConvLayer>(q.shape, q.weights, q.requant);
   } catch (const NotSupported& e) {

@@ -102,6 +102,9 @@ struct QLinearAttrs : InOutScales {
 };
 
 // int8rt.QConv [x s8 NHWC, w s8 OIHW, bias f32 | -1, residual s8 (optional)].
+// out_scale 0 with no out_scales: the output is float32 NHWC, written from the
+// accumulators (scale, bias, activation in float units; no residual, slopes
+// or output zero point), as a QGemm with out_scale 0 writes float32.
 struct QConvAttrs : QLinearAttrs {
   static constexpr const char kOp[] = "int8rt.QConv";
   Window2dAttrs window;

@@ -3,7 +3,10 @@
 // creation the kernel registry picks the best kernel for this CPU (capped by
 // INT8RT_MAX_ISA), which packs the canonical int8 weights once; a conv whose
 // input height or width is dynamic reuses them for every input size. A
-// conv's input and output bytes are held as u8_codes.h's rule says.
+// conv's input and output bytes are held as u8_codes.h's rule says. A QConv
+// without an output scale writes float32 NHWC from its accumulators (a
+// network's head: lower_int8_linear.cc) with the kernel the registry picks
+// for a float32 output; the fused runners take only an int8 one (is_int8_stage).
 // A QGemm with a table (contracts.h) passes it to a kernel that applies it in
 // its epilogue (PackedGemm::applies_table: the AMX GEMM, each step's output
 // while in L1); with any other kernel it runs the lookup_s8 family's choice
@@ -34,27 +37,33 @@ class QConvLayer : public QConvStage {
  public:
   QConvLayer(const Network& net, const Node& node) : name_(node.name), p_(qconv_params(net, node)) {
     p_.shape.input_codes = int8_tensor_codes(net, node.inputs[0]);
-    p_.shape.output_codes = int8_tensor_codes(net, node.outputs.empty() ? -1 : node.outputs[0]);
+    if (p_.out == OutputType::kInt8) {
+      p_.shape.output_codes = int8_tensor_codes(net, node.outputs.empty() ? -1 : node.outputs[0]);
+    }
     if (p_.has_residual) p_.shape.residual_codes = int8_tensor_codes(net, node.inputs[3]);
     p_.shape.any_input_size = p_.dynamic_size;
-    const kernels::ConvKernel& kernel = kernels::choose<kernels::ConvKernel>(p_.shape, OutputType::kInt8);
+    const kernels::ConvKernel& kernel = kernels::choose<kernels::ConvKernel>(p_.shape, p_.out);
     kernel_name_ = kernel.name();
     packed_ = kernel.pack(p_.shape, p_.weights);
   }
 
   std::vector<std::pair<DataType, Shape>> infer(const std::vector<const Value*>& in) const override {
-    return {{DataType::kInt8, qconv_output_shape(name_, shape_for(in[0]->shape()), p_.has_residual, in)}};
+    const DataType dt = p_.out == OutputType::kInt8 ? DataType::kInt8 : DataType::kFloat32;
+    return {{dt, qconv_output_shape(name_, shape_for(in[0]->shape()), p_.has_residual, in)}};
   }
 
   void run(const std::vector<const Value*>& in, const std::vector<Value*>& out) const override {
     const int8_t* residual = p_.has_residual ? in[3]->data<int8_t>() : nullptr;
     const Shape& s = in[0]->shape();
-    packed_for(s).run(static_cast<int>(s[0]), in[0]->data<int8_t>(), epilogue(residual), out[0]->data<int8_t>());
+    void* y = p_.out == OutputType::kInt8 ? static_cast<void*>(out[0]->data<int8_t>())
+                                          : static_cast<void*>(out[0]->data<float>());
+    packed_for(s).run(static_cast<int>(s[0]), in[0]->data<int8_t>(), epilogue(residual), y);
   }
 
   const kernels::PackedConv& packed() const override { return *packed_; }
   bool dynamic_size() const override { return p_.dynamic_size; }
   bool has_residual() const override { return p_.has_residual; }
+  bool is_int8_stage() const override { return p_.out == OutputType::kInt8; }
   kernels::Epilogue epilogue(const int8_t* residual) const override {
     return p_.requant.epilogue(residual, p_.residual_scale);
   }
@@ -64,7 +73,8 @@ class QConvLayer : public QConvStage {
     return kernel_name_ + (p_.shape.nonneg_input ? " (input >= 0)" : "") +
            (u8(p_.shape.input_codes) ? " (input u8 codes)" : "") +
            (u8(p_.shape.residual_codes) ? " (residual u8 codes)" : "") +
-           (u8(p_.shape.output_codes) ? " (output u8 codes)" : "") + (p_.dynamic_size ? " (any input size)" : "");
+           (u8(p_.shape.output_codes) ? " (output u8 codes)" : "") + (p_.dynamic_size ? " (any input size)" : "") +
+           (p_.out == OutputType::kInt8 ? "" : " (float32 output)");
   }
 
  private:

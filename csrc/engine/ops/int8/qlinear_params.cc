@@ -145,7 +145,11 @@ QConvParams qconv_params(const Network& net, const Node& node) {
   if (!a.out_scales.empty() && has_input(node, 3)) {
     throw InvalidArgument(prefix + "per-channel output scales (out_scales) take no fused residual");
   }
-  p.requant = linear_requant(net, node, a, shape.K, OutputType::kInt8, /*per_channel_ok=*/true);
+  p.out = a.out_scale > 0.0 || !a.out_scales.empty() ? OutputType::kInt8 : OutputType::kFloat32;
+  if (p.out == OutputType::kFloat32 && (has_input(node, 3) || !a.slopes.empty())) {
+    throw InvalidArgument(prefix + "a float32 output (no out_scale) takes no fused residual and no slopes");
+  }
+  p.requant = linear_requant(net, node, a, shape.K, p.out, /*per_channel_ok=*/true);
   if (has_input(node, 3)) {  // fused residual: s_res / s_out, added before the clamp
     float s_res = static_cast<float>(a.residual_scale);
     float s_out = static_cast<float>(a.out_scale);

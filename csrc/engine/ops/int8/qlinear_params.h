@@ -21,7 +21,10 @@ struct QConvParams {
   // input the conv accepts, and the layer adapts it to each run's input.
   bool dynamic_size = false;
   const int8_t* weights = nullptr;  // OIHW, owned by the network
-  kernels::EpilogueStorage requant;       // int8 output
+  // int8 output, or float32 (NHWC, from the accumulators) where the node has
+  // no output scale: a head whose output only leaves the network (lower_int8_linear.cc).
+  kernels::OutputType out = kernels::OutputType::kInt8;
+  kernels::EpilogueStorage requant;
   bool has_residual = false;      // input 3: int8 residual of the output's shape
   float residual_scale = 0.f;     // s_res / s_out
 };

@@ -1,0 +1,46 @@
+// A Conv whose output only leaves the network through data movement
+// (MTCNN PNet's conv4_1 -> Flatten / Transpose -> logits, a
+// detector's head conv -> Reshape -> output), writes float32 from its
+// accumulators: int8rt.QConv with no output scale (contracts.h), float32
+// NHWC, then a float32 Transpose to the tensor's logical NCHW order. The
+// int8 form it replaces (QConv -> int8 moves -> Dequantize) rounded the
+// network's outputs to the head's int8 grid once more (RESULTS_accuracy.md
+// acc56). The rule is leaves_as_float_only (lower_int8.cc), the one a Gemm
+// head (lower_int8_linear.cc) and an averaging pool (lower_int8_spatial.cc)
+// ask. A Conv with a fused residual or PRelu, or whose output has a zero
+// point, keeps its int8 output, and so does one whose output is itself a
+// network output (QConv -> Dequantize, as before): the fused runners
+// (inverted_residual.h) and the int8 moves' tests (test_int8_moves.py: the
+// conv's output c is an output and their oracle) take that int8 output; a
+// float32 one there is not measured (acc56 §5).
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "engine/lower_int8_lowerer.h"
+
+namespace int8rt {
+namespace engine {
+
+bool Lowerer::conv_head_writes_float(int y, bool residual, bool prelu) const {
+  return !residual && !prelu && zero_point_of(y) == 0 && !index_.is_output(y) && leaves_as_float_only(y);
+}
+
+void Lowerer::add_conv_float_output(const std::string& name, std::vector<std::string> sources,
+                                    const std::vector<int>& ins, Attributes a, int y) {
+  const Tensor& yt = src_.tensor(y);
+  const std::string nhwc = yt.name + "::nhwc_f32";
+  const int out = dst_.add_node(QConvAttrs::kOp, name, ins, std::move(a), {nhwc})[0];
+  if (yt.shape.size() == 4) dst_.tensor(out).shape = {yt.shape[0], yt.shape[2], yt.shape[3], yt.shape[1]};
+  plan_.layer(name, QConvAttrs::kOp, std::move(sources));
+  Attributes perm;
+  perm.set("perm", Attribute::of_ints({0, 3, 1, 2}));
+  const int f = dst_.add_node("Transpose", name + "::to_nchw", {out}, std::move(perm), {yt.name})[0];
+  dst_.tensor(f).shape = yt.shape;
+  // A float32 layout change, no int8 layer: the int8 plan does not list it (as a Dequantize's own transpose).
+  float_id_[y] = f;
+  note("conv '" + name + "' writes '" + yt.name + "' as float32 from its accumulators (it only leaves the network)");
+}
+
+}  // namespace engine
+}  // namespace int8rt
