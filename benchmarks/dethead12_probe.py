@@ -19,7 +19,12 @@ Subjects:
   lines, two evaluation batches of 16; relative L2 and the share of time
   steps whose argmax agrees with FP32.
 
+``--also L1,L2`` adds a third engine: the head and those layers in fp32
+(where in the detector's upsampling head the error is).
+
     PYTHONPATH=python python benchmarks/dethead12_probe.py det_issue11 det_e2e rec_e2e
+    PYTHONPATH=python python benchmarks/dethead12_probe.py det_issue11 \
+        --also p2o.Conv.61,p2o.ConvTranspose.0
 """
 from __future__ import annotations
 
@@ -74,7 +79,7 @@ def _e2e_metric(subject: str) -> Callable[[list[np.ndarray], list[np.ndarray]], 
     return metric
 
 
-def run(subject: str) -> None:
+def run(subject: str, also: list[str]) -> None:
     """Print ``auto`` and ``auto`` with the head in fp32 on ``subject``."""
     import int8rt
     from int8rt.data_calibrator import make_calibrator
@@ -93,6 +98,8 @@ def run(subject: str) -> None:
     fp32 = ort_session(path)
     refs = [fp32.run([output], f)[0] for f in evaluation]
     variants: list[tuple[str, Optional[dict[str, str]]]] = [("auto", None), ("auto+head_fp32", head)]
+    if also:
+        variants.append(("auto+head+" + "+".join(also) + "_fp32", {**head, **{n: "fp32" for n in also}}))
     for name, precisions in variants:
         t0 = time.process_time()
         engine = int8rt.build_engine(path, int8rt.BuilderConfig(
@@ -108,10 +115,11 @@ def run(subject: str) -> None:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("subjects", nargs="+", choices=["det_issue11", "det_e2e", "rec_e2e"])
+    ap.add_argument("--also", default="", help="comma-separated layers kept fp32 beside the head (a third engine)")
     args = ap.parse_args()
     print(machine_line(), flush=True)
     for subject in args.subjects:
-        run(subject)
+        run(subject, [n for n in args.also.split(",") if n])
     return 0
 
 
