@@ -3,7 +3,8 @@
 // run of output planes per call (contract in kernels/abi/dwconv_f32.h). Candidates:
 // dwconv_f32_avx512 (16 outputs per vector, one FMA per tap; planes read
 // in place by its shift walk, or walked flat, by rows or channel-blocked),
-// dwconv_f32_avx2 (8 channels per vector, one FMA per tap) and
+// dwconv_f32_avx2 (8 channels per vector, or 8 outputs of a plane outside
+// a group of 8 on its phase walk; one FMA per tap) and
 // dwconv_f32_ref (the scalar loop, multiply then add: the spec); they differ
 // by the FMA's rounding, within the contract's bound. A layer chooses once
 // (choose<DwConvF32Kernel>()) and calls k.plane(p) per run of planes.

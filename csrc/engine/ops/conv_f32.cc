@@ -8,7 +8,10 @@
 // Compute: depthwise (group == C == M) convolutions run direct on the
 // dwconv_f32 kernel family (kernels/dwconv_f32.h), runs of output planes
 // per call, the residual and Relu / Clip applied by the kernel before its
-// store. A 1x1 convolution with strides and no padding first copies the
+// store; in FP32 so does a single-channel conv (C == M == group == 1, an
+// audio front end's long 1-D filter), one plane, which the SGEMM would run
+// as a 1-row product (Basic Pitch's 256-tap stride-2 CQT filters,
+// RESULTS.md section 230). A 1x1 convolution with strides and no padding first copies the
 // pixels it reads and then runs as a pointwise one, image by image (the
 // copy is still in L2 when the product reads it). 2-D kernels larger
 // than 1x1 with constant weights, one group and output channels a multiple
@@ -185,7 +188,7 @@ void ConvF32Layer::run_images(const std::vector<const Value*>& in, const ConvGeo
   } else if (dw16_) {
     depthwise_bf16(at(0, x_image), in[0]->dtype() == DataType::kBFloat16, bias, static_cast<const float*>(res_any),
                    yv, g);
-  } else if (g.G == g.C && g.M == g.C && g.G > 1) {
+  } else if (g.G == g.C && g.M == g.C && (g.G > 1 || bf16_.empty())) {  // every group one channel in, one out
     depthwise(x, w, bias, static_cast<const float*>(res_any), y, g);
   } else {
     const bool x16 = in[0]->dtype() == DataType::kBFloat16;

@@ -1,4 +1,5 @@
-// The float32 Conv layer's depthwise convolutions (group == C == M; class in
+// The float32 Conv layer's depthwise convolutions (group == C == M, in FP32
+// C == M == 1 too: conv_f32.cc; class in
 // engine/ops/conv_f32_layer.h): FP32 on the dwconv_f32 kernel family
 // (kernels/dwconv_f32.h) in runs of output planes, BF16 on the dwconv_bf16
 // kernel (ops/bf16_depthwise.h); bias, residual and Relu / Clip in the

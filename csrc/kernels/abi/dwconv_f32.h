@@ -57,7 +57,9 @@ void dwconv_f32_shift(const DwConvF32Plane& p);
 namespace avx2 {
 // AVX2+FMA: runs of 8 planes that are channels c0 .. c0 + 7 of one image
 // (c0 a multiple of 8) channel-blocked, 8 channels per ymm, FMA; any other
-// plane the reference loop (x86/avx2/dwconv_f32_c8.cc).
+// plane alone, 8 output pixels per ymm, its rows split into stride phases
+// (x86/avx2/dwconv_f32_phases8.cc), or the reference loop where its rows
+// are under 8 pixels (x86/avx2/dwconv_f32_c8.cc).
 void dwconv_f32_plane(const DwConvF32Plane& p);
 }  // namespace avx2
 }  // namespace x86

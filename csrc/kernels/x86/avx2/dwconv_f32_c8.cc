@@ -15,7 +15,10 @@
 // 8 output planes. Register tile: 8 adjacent output pixels (8 FMA chains),
 // fewer at a row's end. Band: as many output rows as keep xb within about
 // 24 KiB (Zen 3's L1 is 32 KiB). Any other plane (C not a multiple of 8,
-// a run that starts or ends inside a group of 8) runs the reference loop.
+// a run that starts or ends inside a group of 8) runs the phase walk of
+// dwconv_f32_phases8.cc (8 adjacent output pixels per vector, any stride:
+// the single-channel long filters of an audio front end), or the
+// reference loop where its output rows are under 8 pixels.
 //
 // Arithmetic: each output starts at its bias and takes one FMA per tap in
 // row-major tap order, a padded zero adding w * 0 (the contract's vector
@@ -32,6 +35,7 @@
 #include <vector>
 
 #include "kernels/abi/dwconv_f32.h"
+#include "kernels/x86/avx2/dwconv_f32_phases8.h"
 #include "kernels/x86/avx2/dwconv_f32_rows8.h"
 #include "kernels/x86/avx2/transpose8_regs.h"
 #include "kernels/x86/clip_lanes.h"
@@ -246,6 +250,8 @@ void dwconv_f32_plane(const DwConvF32Plane& p) {
     if (c % 8 == 0 && c + 8 <= p.C && t + 8 <= end) {
       planes_c8(p, t);
       t += 8;
+    } else if (dwconv_phases8_takes(p)) {  // a plane alone, 8 pixels as lanes (dwconv_f32_phases8.h)
+      dwconv_phases8_plane(p, t++);
     } else {
       one.first = t++;
       ref::dwconv_f32_plane(one);
