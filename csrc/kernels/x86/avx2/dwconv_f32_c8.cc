@@ -38,6 +38,7 @@
 #include "kernels/x86/avx2/dwconv_f32_phases8.h"
 #include "kernels/x86/avx2/dwconv_f32_rows8.h"
 #include "kernels/x86/avx2/transpose8_regs.h"
+#include "kernels/x86/avx2/lanes8.h"
 #include "kernels/x86/clip_lanes.h"
 
 namespace int8rt {
@@ -56,10 +57,6 @@ struct Blocked {
   bool clip;        // in registers (no residual)
 };
 
-// Lanes [0, n) set, n in 0..8.
-inline __m256i lanes(int64_t n) {
-  return _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(n)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
-}
 
 // Output pixels ox .. ox + U - 1 of output row oy into out[u][8], from the
 // band in xb whose row 0 is padded row q0 (padded row q = image row q - ph).

@@ -28,7 +28,7 @@
 #include <algorithm>
 #include <vector>
 
-#include "kernels/x86/clip_lanes.h"
+#include "kernels/x86/avx2/lanes8.h"
 
 namespace int8rt {
 namespace kernels {
@@ -36,10 +36,6 @@ namespace x86 {
 namespace avx2 {
 namespace {
 
-// Lanes [0, n) set, n in 0..8.
-inline __m256i lanes(int64_t n) {
-  return _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(n)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
-}
 
 struct Plane {
   const float* ph;   // phases [H][sw][lp]: input row iy's phase r at ph + (iy * sw + r) * lp
@@ -78,14 +74,7 @@ inline void tile(const Plane& p, int64_t oy, int64_t ox, int64_t tail) {
   const int64_t at = oy * p.ow + ox;
 #pragma GCC unroll 8
   for (int u = 0; u < U; ++u) {
-    __m256 v = acc[u];
-    if (p.res) v = _mm256_add_ps(v, part ? _mm256_maskload_ps(p.res + at, m) : _mm256_loadu_ps(p.res + at + 8 * u));
-    if (p.clip) v = clip_lanes(v, p.lo, p.hi);  // NaN stays NaN, as the reference
-    if (part) {
-      _mm256_maskstore_ps(p.y + at, m, v);
-    } else {
-      _mm256_storeu_ps(p.y + at + 8 * u, v);
-    }
+    store_output8(acc[u], p.res ? p.res + at + 8 * u : nullptr, p.clip, p.lo, p.hi, part, m, p.y + at + 8 * u);
   }
 }
 

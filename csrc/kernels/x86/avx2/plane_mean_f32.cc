@@ -12,6 +12,7 @@
 #include <immintrin.h>
 
 #include "kernels/abi/plane_mean_f32.h"
+#include "kernels/x86/avx2/lanes8.h"
 
 namespace int8rt {
 namespace kernels {
@@ -26,11 +27,6 @@ inline float combine(__m256 lo, __m256 hi) {
   return _mm_cvtss_f32(_mm_add_ss(c, _mm_shuffle_ps(c, c, 1)));
 }
 
-// Lanes [0, n) of 8 set (all ones), n in [0, 8].
-inline __m256i lanes(int64_t n) {
-  const __m256i idx = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
-  return _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(n)), idx);
-}
 
 template <int P>
 void planes_at_once(const float* x, int64_t size, float* y) {

@@ -13,6 +13,8 @@
 #include <cstdint>
 #include <cstring>
 
+#include "kernels/x86/avx2/lanes8.h"
+
 namespace int8rt {
 namespace kernels {
 namespace x86 {
@@ -54,10 +56,6 @@ inline void store_s8x8(int8_t* p, __m128i v) {
   std::memcpy(p, &b, 8);
 }
 
-// Lanes [0, n) set (n <= 8), for maskload / maskstore.
-inline __m256i lanes(int64_t n) {
-  return _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(n)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
-}
 
 }  // namespace avx2
 }  // namespace x86
