@@ -19,15 +19,14 @@ from __future__ import annotations
 import argparse
 import io
 import os
-import statistics
 import sys
-import time
 import zipfile
 
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
+import alternated_runs  # noqa: E402
 import calib15_mtcnn as M  # noqa: E402
 import calib15_speech_embedding as S  # noqa: E402
 import calib16_pesto as P  # noqa: E402
@@ -110,18 +109,7 @@ def main() -> int:
         for b in [int(v) for v in args.batches.split(",")]:
             feed = {name: np.ascontiguousarray(data[:b])}
             ctx = [new.create_execution_context(), old.create_execution_context()]
-            for c in ctx:
-                c.run(feed)
-            wall: list[list[float]] = [[], []]
-            cpu: list[list[float]] = [[], []]
-            for _ in range(args.reps):
-                for i, c in enumerate(ctx):
-                    t0, c0 = time.perf_counter(), time.process_time()
-                    c.run(feed)
-                    wall[i].append(time.perf_counter() - t0)
-                    cpu[i].append(time.process_time() - c0)
-            w = [statistics.median(v) * 1e6 for v in wall]
-            c_ = [statistics.median(v) * 1e6 for v in cpu]
+            w, c_ = alternated_runs.median_us(ctx, feed, args.reps)
             print(f"  {net} batch {b}: float head {w[0]:.1f} us (cpu {c_[0]:.1f}), int8 head {w[1]:.1f} us "
                   f"(cpu {c_[1]:.1f}); int8 / float head wall {w[1] / w[0]:.3f}, cpu {c_[1] / c_[0]:.3f}")
     print(f"loadavg {open('/proc/loadavg').read().split()[:3]}")

@@ -15,13 +15,12 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import sys
-import time
 
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import alternated_runs  # noqa: E402
 
 
 def engines(wheel: str, net: str):
@@ -57,18 +56,7 @@ def speed(wheel: str, nets: list[str], batches: list[int], reps: int) -> None:
         for b in batches:
             x = {"x": np.ascontiguousarray(xe[:b])}
             ctx = [folded.create_execution_context(), kept.create_execution_context()]
-            for c in ctx:
-                c.run(x)
-            wall = [[], []]
-            cpu = [[], []]
-            for _ in range(reps):
-                for i, c in enumerate(ctx):
-                    t0, c0 = time.perf_counter(), time.process_time()
-                    c.run(x)
-                    wall[i].append(time.perf_counter() - t0)
-                    cpu[i].append(time.process_time() - c0)
-            w = [statistics.median(v) * 1e6 for v in wall]
-            c_ = [statistics.median(v) * 1e6 for v in cpu]
+            w, c_ = alternated_runs.median_us(ctx, x, reps)
             print(f"  {net} batch {b}: folded {w[0]:.1f} us (cpu {c_[0]:.1f}), float PReLU {w[1]:.1f} us "
                   f"(cpu {c_[1]:.1f}); float / folded wall {w[1] / w[0]:.3f}, cpu {c_[1] / c_[0]:.3f}")
     print(f"loadavg {open('/proc/loadavg').read().split()[:3]}")
