@@ -19,6 +19,7 @@ from int8rt import _core
 from int8rt.accuracy import metrics, recurrent_float
 from int8rt.builder import _to_network
 from onnx import TensorProto, helper, numpy_helper
+from test_auto_recurrent_stem import conv_over_time
 
 T, F, H = 24, 8, 16
 
@@ -39,12 +40,7 @@ def _two_lstm_model(first: float, second: float, seed: int = 0, conv: bool = Fal
     wo[:, H:] *= second
     arrays = {**lstm(1, F), **lstm(2, H), "ax0": np.array([0], np.int64), "ax1": np.array([1], np.int64),
               "wo": wo.astype(np.float32), "wc": (rng.standard_normal((F, F, 3)) / np.sqrt(3 * F)).astype(np.float32)}
-    nodes, x = [], "x"
-    if conv:
-        nodes += [helper.make_node("Transpose", ["x"], ["xc"], perm=[0, 2, 1]),
-                  helper.make_node("Conv", ["xc", "wc"], ["c"], kernel_shape=[3], pads=[1, 1]),
-                  helper.make_node("Transpose", ["c"], ["xt"], perm=[0, 2, 1])]
-        x = "xt"
+    nodes, x = (conv_over_time(), "xt") if conv else ([], "x")
     nodes += [helper.make_node("Transpose", [x], ["seq"], perm=[1, 0, 2]),
               helper.make_node("LSTM", ["seq", "w1", "r1", "b1"], ["y1", "h1"], hidden_size=H),
               helper.make_node("Squeeze", ["y1", "ax1"], ["seq2"]),

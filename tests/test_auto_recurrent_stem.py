@@ -24,6 +24,14 @@ from int8rt.builder import _to_network
 T, F, H = 24, 8, 16
 
 
+def conv_over_time() -> list:
+    """x [N, T, F] -> Transpose -> Conv1d over time (weights "wc" [F, F, 3]) -> Transpose -> xt [N, T, F]:
+    computed features in front of a recurrent layer (a CRNN's shape, no float stem)."""
+    return [helper.make_node("Transpose", ["x"], ["xc"], perm=[0, 2, 1]),
+            helper.make_node("Conv", ["xc", "wc"], ["c"], kernel_shape=[3], pads=[1, 1]),
+            helper.make_node("Transpose", ["c"], ["xt"], perm=[0, 2, 1])]
+
+
 def _lstm_model(seed: int = 0, conv: bool = False) -> bytes:
     """x [N, T, F] -> (Conv1d over time, with ``conv``) -> Transpose [T, N, F]
     -> LSTM (hidden 16) -> Y_h [1, N, 16] -> Squeeze -> Gemm -> y [N, 4]."""
@@ -33,12 +41,7 @@ def _lstm_model(seed: int = 0, conv: bool = False) -> bytes:
               "b": np.zeros((1, 8 * H), np.float32), "ax0": np.array([0], np.int64),
               "wo": (rng.standard_normal((4, H)) / np.sqrt(H)).astype(np.float32),
               "wc": (rng.standard_normal((F, F, 3)) / np.sqrt(3 * F)).astype(np.float32)}
-    nodes, x = [], "x"
-    if conv:
-        nodes += [helper.make_node("Transpose", ["x"], ["xc"], perm=[0, 2, 1]),
-                  helper.make_node("Conv", ["xc", "wc"], ["c"], kernel_shape=[3], pads=[1, 1]),
-                  helper.make_node("Transpose", ["c"], ["xt"], perm=[0, 2, 1])]
-        x = "xt"
+    nodes, x = (conv_over_time(), "xt") if conv else ([], "x")
     nodes += [helper.make_node("Transpose", [x], ["seq"], perm=[1, 0, 2]),
               helper.make_node("LSTM", ["seq", "w", "r", "b"], ["", "h"], hidden_size=H),
               helper.make_node("Squeeze", ["h", "ax0"], ["h2"]),
