@@ -57,7 +57,6 @@ struct Blocked {
   bool clip;        // in registers (no residual)
 };
 
-
 // Output pixels ox .. ox + U - 1 of output row oy into out[u][8], from the
 // band in xb whose row 0 is padded row q0 (padded row q = image row q - ph).
 template <int U>

@@ -36,7 +36,6 @@ namespace x86 {
 namespace avx2 {
 namespace {
 
-
 struct Plane {
   const float* ph;   // phases [H][sw][lp]: input row iy's phase r at ph + (iy * sw + r) * lp
   int64_t sw, lp, dw;

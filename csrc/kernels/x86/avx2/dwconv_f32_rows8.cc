@@ -34,7 +34,6 @@ namespace x86 {
 namespace avx2 {
 namespace {
 
-
 struct Plane {
   const float* xp;  // the padded plane
   int64_t wp;       // its row stride

@@ -27,7 +27,6 @@ inline float combine(__m256 lo, __m256 hi) {
   return _mm_cvtss_f32(_mm_add_ss(c, _mm_shuffle_ps(c, c, 1)));
 }
 
-
 template <int P>
 void planes_at_once(const float* x, int64_t size, float* y) {
   __m256 lo[P], hi[P];

@@ -56,7 +56,6 @@ inline void store_s8x8(int8_t* p, __m128i v) {
   std::memcpy(p, &b, 8);
 }
 
-
 }  // namespace avx2
 }  // namespace x86
 }  // namespace kernels
