@@ -57,6 +57,12 @@ def windows(archives=()) -> np.ndarray:
     return np.stack([stream[s:s + N_SAMPLES] for s in starts])[..., None].astype(np.float32)
 
 
+def wheel_model(wheel: str) -> bytes:
+    """The wheel's ONNX model, joined to one output (``joined``)."""
+    with zipfile.ZipFile(wheel) as z:
+        return joined(z.read(MODEL))
+
+
 def joined(model: bytes) -> bytes:
     """The model with one output: its three heads flattened and concatenated (note, onset, contour)."""
     import onnx
@@ -91,8 +97,7 @@ def mask_metrics(task, out: np.ndarray, ref: np.ndarray) -> dict:
 
 def main() -> int:
     args = W.parser(__doc__, "basic_pitch-0.4.0-py2.py3-none-any.whl").parse_args()
-    with zipfile.ZipFile(args.wheel) as z:
-        model = joined(z.read(MODEL))
+    model = wheel_model(args.wheel)
     x = windows(tuple(args.archives))
     idx = np.arange(len(x))
     calib = idx[idx % 4 == (0 if args.draw == 1 else 2)]

@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import zipfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
@@ -32,8 +31,7 @@ def main() -> int:
     import int8rt
 
     int8rt.set_num_threads(1)
-    with zipfile.ZipFile(args.wheel) as z:
-        model = B.joined(z.read(B.MODEL))
+    model = B.wheel_model(args.wheel)
     x = B.windows(tuple(args.archives))
     eng = E.int8rt_engine(model, "fp32", None, None)[0]
     ctx = eng.create_execution_context()

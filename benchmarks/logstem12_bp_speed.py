@@ -19,7 +19,6 @@ import os
 import statistics
 import sys
 import time
-import zipfile
 
 import numpy as np
 
@@ -42,8 +41,7 @@ def main() -> int:
     import int8rt
 
     int8rt.set_num_threads(1)
-    with zipfile.ZipFile(args.wheel) as z:
-        model = B.joined(z.read(B.MODEL))
+    model = B.wheel_model(args.wheel)
     x = B.windows(tuple(args.archives))
     idx = np.arange(len(x))
     calib, evaluation = x[idx[idx % 4 == 0][:16]], x[idx % 2 == 1]
