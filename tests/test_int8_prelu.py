@@ -67,8 +67,9 @@ X = RNG.standard_normal((16, 3, 12, 12)).astype(F32)
 def _build(act: str, cache: str, float_prelu: bool = False) -> int8rt.Engine:
     calibrator = int8rt.make_calibrator(CALIB, algorithm="minmax", batch_size=8, cache_file=cache)
     kept = {"prelu_p1": "fp32", "prelu_p2": "fp32"} if float_prelu else None
+    # The symmetric PRelu output grid (its lower-bounded one: test_int8_prelu_zero_point.py).
     return int8rt.build_engine(_model(act), int8rt.BuilderConfig(calibrator=calibrator, accuracy_check=False,
-                                                                 layer_precisions=kept))
+                                                                 layer_precisions=kept, asymmetric_activations=False))
 
 
 def _fp32(act: str) -> np.ndarray:

@@ -452,6 +452,11 @@ class Lowerer {
   // in_region; its nodes get marked): the least of its 256 float values (0
   // when all are above), its output in *y; NaN when n starts no region.
   float table_lower_bound(int n, std::vector<char>& in_region, int* y) const;
+  // The lower bound of the output of a PRelu with these per-channel slopes
+  // folded into the Conv writing y (its pre-activation): min(0, min over
+  // slopes[k] > 0 of -slopes[k] * y's calibrated channel k max |x|); NaN
+  // without channel ranges for y.
+  float prelu_lower_bound(int y, const std::vector<double>& slopes) const;
   // Node writes a tensor that is never negative: a Conv / Gemm / MatMul
   // with a fused Relu or Clip(min >= 0).
   static bool writes_non_negative(const Node& node);

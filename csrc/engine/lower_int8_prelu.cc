@@ -18,8 +18,10 @@
 // broadcast on axis 1 ([K, 1, 1], [1, K, 1, 1]; a one-value slope stays an
 // element-wise table, as LeakyRelu does), the Conv has no other fused
 // activation, the input's height and width are static, and the PRelu's
-// output has a calibrated per-tensor scale and no zero point (it has no
-// lower bound, lower_int8_zero_points.cc). A PRelu kept in float32
+// output has a calibrated per-tensor scale. Its output may have a zero
+// point (a lower bound from calibration, lower_int8_zero_points.cc's
+// prelu_lower_bound): the epilogue adds it after the slope
+// (kernels::Epilogue::slope_offset). A PRelu kept in float32
 // (LoweringOptions::fp32_layers) is not folded.
 #include <vector>
 
@@ -55,7 +57,7 @@ int Lowerer::fused_prelu(const Node& conv, std::vector<double>* slopes) const {
   const int z = prelu.outputs[0];
   ActivationAttrs act;
   if (!fused_activation(conv, act) || act.kind != kernels::Activation::kNone) return -1;
-  if (!has_scale(z) || has_channel_scales(z) || has_channel_scales(y) || zero_point_of(z) != 0) return -1;
+  if (!has_scale(z) || has_channel_scales(z) || has_channel_scales(y)) return -1;
   slopes->assign(slope.f32.begin(), slope.f32.end());
   return p;
 }

@@ -18,7 +18,14 @@
 // float32 from the int8 input when pointwise_tables is off) the least of the
 // region's 256 float values on its input's levels (0 if that is above 0):
 // SiLU -0.278, HardSwish -0.375, GELU -0.170 at fine input scales, exactly
-// the values the table is built from; for a Concat, AveragePool or
+// the values the table is built from; for a PRelu folded into its Conv's
+// epilogue (lower_int8_prelu.cc) the least of -slope[k] * m[k] over the
+// channels with slope[k] > 0 (prelu_lower_bound; 0 if none), m[k] the
+// pre-activation's channel k max |x| over calibration
+// (LoweringOptions::channel_ranges, Builder::channel_ranges: a build from a
+// TensorRT cache alone has them only from the calibrator's sidecar,
+// int8rt/calib/channel_ranges.py, and otherwise keeps the PRelu output
+// symmetric); for a Concat, AveragePool or
 // GlobalAveragePool the least bound of its inputs (all bounded); max pools
 // and data movement carry their input's. A bound of 0 is adopted with
 // unsigned_activations, one below 0 with asymmetric_activations.
@@ -148,6 +155,21 @@ float Lowerer::table_lower_bound(int n, std::vector<char>& in_region, int* y) co
   return lo;
 }
 
+float Lowerer::prelu_lower_bound(int y, const std::vector<double>& slopes) const {
+  // MTCNN's PReLU outputs reach down to 12-50 % of their threshold (a
+  // symmetric grid wastes most of its negative codes): held over [lo,
+  // threshold] their step is 1.2-1.9x finer (RESULTS_accuracy.md acc60).
+  const auto it = opt_.channel_ranges.find(src_.tensor(y).name);
+  if (it == opt_.channel_ranges.end() || it->second.size() != slopes.size()) return kUnbounded;
+  float lo = 0.f;
+  for (size_t k = 0; k < slopes.size(); ++k) {
+    const float m = it->second[k];
+    if (!std::isfinite(m)) return kUnbounded;
+    if (slopes[k] > 0.0) lo = std::min(lo, -(static_cast<float>(slopes[k]) * m));
+  }
+  return lo;
+}
+
 std::vector<float> Lowerer::lower_bounds(std::vector<int>* roots) const {
   std::vector<float> lower(src_.tensors().size(), kUnbounded);
   const auto least = [&](const std::vector<int>& ids) {  // NaN unless every id is bounded
@@ -167,6 +189,17 @@ std::vector<float> Lowerer::lower_bounds(std::vector<int>* roots) const {
       if (!std::isnan(lo)) {
         lower[y] = lo;
         roots->push_back(y);
+      }
+      continue;
+    }
+    std::vector<double> slopes;
+    const int prelu = opt_.asymmetric_activations && node.op == "Conv" ? fused_prelu(node, &slopes) : -1;
+    if (prelu >= 0) {  // the PRelu's output, which the conv's epilogue writes
+      const int z = src_.nodes()[prelu].outputs[0];
+      const float lo = index_.is_output(z) ? kUnbounded : prelu_lower_bound(node.outputs[0], slopes);
+      if (!std::isnan(lo)) {
+        lower[z] = lo;
+        roots->push_back(z);
       }
       continue;
     }
@@ -260,7 +293,8 @@ void Lowerer::adopt_zero_point_activations() {
          "-128 and scale threshold / 255" + kept_note);
   }
   if (opt_.asymmetric_activations) {
-    note("asymmetric activations: " + std::to_string(bounded_held) + " table output(s) in [lo, threshold], lo < 0, " +
+    note("asymmetric activations: " + std::to_string(bounded_held) +
+         " table / folded PRelu output(s) in [lo, threshold], lo < 0, " +
          "held with scale (threshold - lo) / 255 and the zero point mapping lo to -128" +
          (opt_.unsigned_activations ? "" : kept_note));
   }

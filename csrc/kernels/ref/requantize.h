@@ -73,10 +73,20 @@ inline float requantize(int32_t acc, int k, const Epilogue& ep, int8_t residual)
 // store_output stores for the same accumulator (ep: the int8 epilogue).
 inline int8_t finish_output(float t, int k, const Epilogue& ep) { return round_to_s8(activate(t, k, ep)); }
 // The same for an epilogue with a slope, its fields given as values
-// (slope = ep.slope[k], lo = ep.clamp_lo, hi = ep.clamp_hi): no branch, so
-// a loop of it vectorizes.
-inline int8_t finish_output(float t, float slope, float lo, float hi) {
-  return round_to_s8(clamp_upper(clamp_lower(prelu_value(t, slope), lo), hi));
+// (slope = ep.slope[k], lo = ep.clamp_lo, hi = ep.clamp_hi), and an output
+// zero point z added after the slope (a folded PRelu whose output is held on
+// a lower-bounded grid, engine/lower_int8_zero_points.cc; the bias is then
+// centred: PReLU does not commute with a shift):
+//   v = prelu_value(t, slope); v = v + z; clamp to [lo, hi]; round.
+// z = 0 gives the epilogue without a zero point, bit for bit (v + 0.0f only
+// turns -0.0 into +0.0, which rounds alike). Such a layer runs every tier,
+// the reference included, as a float32-output conv finished by this
+// function (engine/ops/int8/qconv_prelu.cc). No branch, so a loop of it
+// vectorizes.
+inline int8_t finish_output(float t, float slope, float z, float lo, float hi) {
+  float v = prelu_value(t, slope);
+  v = v + z;
+  return round_to_s8(clamp_upper(clamp_lower(v, lo), hi));
 }
 
 // Stores the epilogue result for flat output index i (channel k) into y,

@@ -1,8 +1,15 @@
 // int8rt.QConv whose epilogue ends in a per-channel PReLU (QConvAttrs::slopes,
 // kernels::Epilogue::slope): each output is
-//   q = rne(clamp(prelu(acc * scale[k] + bias[k] (+ residual), slope[k])))
-// (ref::requantize), so the conv's pre-activation is never rounded to int8:
-// only the PReLU's output is (lower_int8_linear.cc fuses Conv -> PRelu).
+//   q = rne(clamp(prelu(acc * scale[k] + bias[k] (+ residual), slope[k]) + z))
+// (ref::requantize, ref::finish_output), so the conv's pre-activation is
+// never rounded to int8: only the PReLU's output is (lower_int8_linear.cc
+// fuses Conv -> PRelu). z is the output's zero point, 0 unless
+// lower_int8_zero_points.cc holds the output on a lower-bounded grid; the
+// bias is centred (qconv_params: the input's zero point folded in, not the
+// output's), since PReLU does not commute with a shift, and z is added
+// after the slope. The int8 epilogue (kernels::Epilogue) has no such step,
+// so a layer with z != 0 runs the float32 form below on every tier, the
+// reference included.
 // A kernel whose packed conv applies the slope (applies_slope: the
 // reference) gets the int8 epilogue; any other runs the same conv with a
 // float32 output, its epilogue's slope and clamp left out, into a scratch
@@ -17,6 +24,7 @@
 #include <vector>
 
 #include "engine/ops/element_chunks.h"
+#include "engine/ops/int8/contracts.h"
 #include "engine/ops/int8/qconv_stage.h"
 #include "engine/ops/int8/qlinear_params.h"
 #include "engine/ops/int8/u8_codes.h"
@@ -34,9 +42,9 @@ using kernels::OutputType;
 // with a slope), then the output's codes. Values, restrict pointers and no
 // branch in the loop: the int8 stores (char-typed, they may alias anything)
 // force no reloads, and the loop vectorizes.
-void finish_row(const float* __restrict t, const float* __restrict slope, float lo, float hi, kernels::Codes codes,
-                int64_t K, int8_t* __restrict y) {
-  for (int64_t k = 0; k < K; ++k) y[k] = kernels::ref::finish_output(t[k], slope[k], lo, hi);
+void finish_row(const float* __restrict t, const float* __restrict slope, float offset, float lo, float hi,
+                kernels::Codes codes, int64_t K, int8_t* __restrict y) {
+  for (int64_t k = 0; k < K; ++k) y[k] = kernels::ref::finish_output(t[k], slope[k], offset, lo, hi);
   if (codes != kernels::Codes::kS8) {
     for (int64_t k = 0; k < K; ++k) y[k] = kernels::code_byte(y[k], codes);
   }
@@ -51,7 +59,8 @@ class QConvPreluLayer : public Layer {
     if (p_.has_residual) p_.shape.residual_codes = int8_tensor_codes(net, node.inputs[3]);
     const kernels::ConvKernel* kernel = &kernels::choose<kernels::ConvKernel>(p_.shape, OutputType::kInt8);
     packed_ = kernel->pack(p_.shape, p_.weights);
-    if (!packed_->applies_slope()) {
+    z_ = static_cast<float>(QConvAttrs::from_attrs(node).out_zero_point);  // qconv_params checked its range
+    if (!packed_->applies_slope() || z_ != 0.f) {
       // The float32 form: the same shape, its output plain float (no codes).
       kernels::ConvShape f = p_.shape;
       f.output_codes = kernels::Codes::kS8;
@@ -93,7 +102,7 @@ class QConvPreluLayer : public Layer {
     const float* tv = t.data();
     const kernels::Codes codes = p_.shape.output_codes;
     for_element_chunks(pixels, [&](int64_t b, int64_t e) {
-      for (int64_t p = b; p < e; ++p) finish_row(tv + p * K, ep.slope, ep.clamp_lo, ep.clamp_hi, codes, K, y + p * K);
+      for (int64_t p = b; p < e; ++p) finish_row(tv + p * K, ep.slope, z_, ep.clamp_lo, ep.clamp_hi, codes, K, y + p * K);
     });
   }
   std::string describe() const override {
@@ -105,7 +114,8 @@ class QConvPreluLayer : public Layer {
   QConvParams p_;  // weights point into the network, which outlives the layer
   std::string kernel_name_;
   std::unique_ptr<kernels::PackedConv> packed_;
-  bool finished_ = false;  // the kernel writes float32 t; run() applies the slope, clamp and rounding
+  bool finished_ = false;  // the kernel writes float32 t; run() applies the slope, zero point, clamp and rounding
+  float z_ = 0.f;          // the output's zero point, added after the slope
 };
 
 }  // namespace

@@ -149,7 +149,11 @@ QConvParams qconv_params(const Network& net, const Node& node) {
   if (p.out == OutputType::kFloat32 && (has_input(node, 3) || !a.slopes.empty())) {
     throw InvalidArgument(prefix + "a float32 output (no out_scale) takes no fused residual and no slopes");
   }
-  p.requant = linear_requant(net, node, a, shape.K, p.out, /*per_channel_ok=*/true);
+  // A PReLU epilogue adds its output zero point after the slope
+  // (qconv_prelu.cc, ref::finish_output): the bias stays centred.
+  QConvAttrs centred = a;
+  if (!a.slopes.empty()) centred.out_zero_point = 0;
+  p.requant = linear_requant(net, node, centred, shape.K, p.out, /*per_channel_ok=*/true);
   if (has_input(node, 3)) {  // fused residual: s_res / s_out, added before the clamp
     float s_res = static_cast<float>(a.residual_scale);
     float s_out = static_cast<float>(a.out_scale);
@@ -158,12 +162,15 @@ QConvParams qconv_params(const Network& net, const Node& node) {
     p.residual_scale = kernels::residual_multiplier(s_res, s_out);
     kernels::apply_residual_zero_point(p.requant, p.residual_scale, static_cast<int32_t>(a.residual_zero_point));
   }
-  if (!a.slopes.empty()) {  // a fused PRelu: t in output units, centred (no output zero point), no other activation
+  if (!a.slopes.empty()) {  // a fused PRelu: t in output units, centred; the layer adds the zero point after the slope
     if (static_cast<int64_t>(a.slopes.size()) != shape.K) {
       throw InvalidArgument(prefix + "slopes need one value per output channel (" + std::to_string(shape.K) + ")");
     }
-    if (a.out_zero_point != 0 || a.act.kind != kernels::Activation::kNone) {
-      throw InvalidArgument(prefix + "a PReLU epilogue (slopes) takes no output zero point and no other activation");
+    if (a.act.kind != kernels::Activation::kNone) {
+      throw InvalidArgument(prefix + "a PReLU epilogue (slopes) takes no other activation");
+    }
+    if (a.out_zero_point < -128 || a.out_zero_point > 127) {
+      throw InvalidArgument(prefix + "output zero point out of the int8 range");
     }
     for (double v : a.slopes) {
       if (!std::isfinite(v)) throw InvalidArgument(prefix + "slopes must be finite");
