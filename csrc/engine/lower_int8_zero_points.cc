@@ -43,8 +43,9 @@
 // point. A tensor read by anything else (tables, resize, gates, attention,
 // ...) stays symmetric, so no layer without a zero point ever sees one. Its
 // writer takes the zero point: a conv / gemm epilogue, a table built for the
-// new grid (lower_lut, compute_lut), or a Quantize where it is computed in
-// float32.
+// new grid (lower_lut, compute_lut), a folded PRelu's conv (the zero point
+// added after the slope: ops/int8/qconv_prelu.cc), or a Quantize where it is
+// computed in float32.
 //
 // Inputs clipped below a table's flat part (adopt_flat_input_grids, with
 // asymmetric_activations): a Conv / Gemm output x read only by element-wise
@@ -156,9 +157,11 @@ float Lowerer::table_lower_bound(int n, std::vector<char>& in_region, int* y) co
 }
 
 float Lowerer::prelu_lower_bound(int y, const std::vector<double>& slopes) const {
-  // MTCNN's PReLU outputs reach down to 12-50 % of their threshold (a
+  // MTCNN's PReLU outputs reach down to 3-51 % of their threshold (a
   // symmetric grid wastes most of its negative codes): held over [lo,
-  // threshold] their step is 1.2-1.9x finer (RESULTS_accuracy.md acc60).
+  // threshold] their step is 1.3-1.9x finer (RESULTS_accuracy.md acc60).
+  // A calibration bound, not a proof: a later value below lo saturates at
+  // code -128, as one above the threshold does at 127.
   const auto it = opt_.channel_ranges.find(src_.tensor(y).name);
   if (it == opt_.channel_ranges.end() || it->second.size() != slopes.size()) return kUnbounded;
   float lo = 0.f;

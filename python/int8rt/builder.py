@@ -233,6 +233,13 @@ class BuilderConfig:
             EfficientNet-B0 with one of two calibration sets, down 0.007 on
             its other; 1-2.5% more CPU time on MobileNetV3 and EfficientNet-B0;
             benchmarks/RESULTS_realnets.md, "Asymmetric activations").
+            The same holds a PRelu's output folded into its Conv (one
+            slope per channel, MTCNN's): ``lo`` is the least of
+            ``-slope[k] * m[k]``, ``m[k]`` the pre-activation's channel max
+            ``|x|`` over the calibration data (``Builder.channel_ranges``;
+            a build from a cache without its channel-ranges sidecar keeps
+            it symmetric): MTCNN ONet's relative L2 0.0316 -> 0.0246
+            (benchmarks/RESULTS_accuracy.md acc60).
         channel_activations: INT8 only: a tensor whose channels' ranges
             over the calibration data spread widely (a HardSwish behind a
             folded BatchNorm) gets one scale per channel where the conv or

@@ -81,6 +81,9 @@ struct BuilderConfig {
   // is held over [lo, threshold]: scale (threshold - lo) / 255, the integer
   // zero point mapping lo to -128 (quant::lower_bounded_grid), under the
   // same readers' condition as unsigned_activations; others stay symmetric.
+  // So is a PRelu's output folded into its Conv (per-channel slopes), lo the
+  // least slope[k] * -(pre-activation's calibrated channel k max |x|) from
+  // channel_ranges (none from a cache without its sidecar: symmetric).
   bool asymmetric_activations = false;
   // INT8 only: a tensor whose channels' calibrated ranges spread widely
   // (a HardSwish after a folded BatchNorm: 0.09 to 38.5) gets one scale per
