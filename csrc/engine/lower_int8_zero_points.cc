@@ -296,8 +296,8 @@ void Lowerer::adopt_zero_point_activations() {
          "-128 and scale threshold / 255" + kept_note);
   }
   if (opt_.asymmetric_activations) {
-    note("asymmetric activations: " + std::to_string(bounded_held) +
-         " table / folded PRelu output(s) in [lo, threshold], lo < 0, " +
+    note("asymmetric activations: " + std::to_string(bounded_held) + " table output(s) or folded PRelu output(s) " +
+         "in [lo, threshold], lo < 0, " +
          "held with scale (threshold - lo) / 255 and the zero point mapping lo to -128" +
          (opt_.unsigned_activations ? "" : kept_note));
   }
