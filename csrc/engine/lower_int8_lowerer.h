@@ -445,7 +445,8 @@ class Lowerer {
   // in flat_inputs_ (called first by adopt_zero_point_activations, with
   // LoweringOptions::asymmetric_activations).
   void adopt_flat_input_grids();
-  // Each tensor's proven lower bound (NaN: none); the tensors with a grid of
+  // Each tensor's lower bound (NaN: none): proven, or for a folded PRelu's
+  // output from calibration (prelu_lower_bound); the tensors with a grid of
   // their own (not a mover's output) are appended to *roots.
   std::vector<float> lower_bounds(std::vector<int>* roots) const;
   // For a table region starting at node n (none of whose nodes is marked in

@@ -10,8 +10,8 @@
 // after the slope. The int8 epilogue (kernels::Epilogue) has no such step,
 // so a layer with z != 0 runs the float32 form below on every tier, the
 // reference included.
-// A kernel whose packed conv applies the slope (applies_slope: the
-// reference) gets the int8 epilogue; any other runs the same conv with a
+// With z = 0, a kernel whose packed conv applies the slope (applies_slope:
+// the reference) gets the int8 epilogue; any other runs the same conv with a
 // float32 output, its epilogue's slope and clamp left out, into a scratch
 // buffer that ref::finish_output turns into the int8 bytes: the reference's
 // arithmetic on the same float t, so every tier gives the reference's bytes.
