@@ -18,10 +18,14 @@ evaluation samples (metrics.relative_l2, as the harnesses report it):
   unsigned form, bias correction) unchanged, but each set's thresholds the
   calibrator's, and the chosen set's final thresholds the calibrator's too;
 - auto on the calibrators' grid (``IInt8AutoCalibrator(num_bins=2048,
-  policy="extend")``: its sets searched by its own code on that grid).
+  policy="extend")``: its sets searched by its own code on that grid);
+- with ``--swap LABEL``: auto with the calibrators' sets, the set LABEL
+  holding all of auto's own thresholds, then each tensor's alone (the
+  calibrator's elsewhere): what each threshold auto's grid moves costs.
 
 Usage: PYTHONPATH=python:benchmarks:tests python benchmarks/refine12_probe.py --net pesto
        PYTHONPATH=python:benchmarks:tests python benchmarks/refine12_probe.py --net rnet [--draws 1,2,3,4]
+       PYTHONPATH=python:benchmarks:tests python benchmarks/refine12_probe.py --net pesto --draws 1 --variants swap --swap mse
 """
 from __future__ import annotations
 
@@ -137,7 +141,8 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--net", default="pesto", help="pnet, rnet, onet or pesto")
     ap.add_argument("--draws", default="")
-    ap.add_argument("--variants", default="auto,calibrators,extend")
+    ap.add_argument("--variants", default="auto,calibrators,extend", help="and swap (with --swap)")
+    ap.add_argument("--swap", default="mse", help="the set whose thresholds --variants swap swaps")
     args = ap.parse_args()
     import int8rt
     from int8rt._numerics import amax_from_scale
@@ -196,6 +201,26 @@ def main() -> int:
                 err, sec = build("auto", num_bins=2048, policy="extend")
             print(f"  auto on the calibrators' grid: {err:.4f} ({sec:.1f} s CPU), chose {cap.label} "
                   f"(held-out alone {cap.held_label})", flush=True)
+        if "swap" in variants:
+            cap = Capture()
+            with patched(cap):
+                build("auto")
+            label = args.swap
+            own = {n: method_amax(cap.collector.histogram(n), label, options(label), exact=True)
+                   for n in cap.int8 if n in cap.collector}
+
+            def with_set(amaxes: dict[str, float]) -> str:
+                c = Capture()
+                with patched(c, {label: amaxes}):
+                    err, _ = build("auto")
+                return f"{err:.4f} (chose {c.label})"
+
+            print(f"  swap {label}: the calibrator's set {with_set(cals[label])}, auto's own thresholds in it "
+                  f"{with_set({**cals[label], **own})}", flush=True)
+            for n in sorted((n for n in own if n in cals[label] and abs(own[n] / cals[label][n] - 1) > 1e-4),
+                            key=lambda n: -abs(own[n] / cals[label][n] - 1)):
+                print(f"    {n}: auto {own[n]:.5g}, calibrator {cals[label][n]:.5g}: "
+                      f"{with_set({**cals[label], n: own[n]})}", flush=True)
     return 0
 
 
