@@ -3,7 +3,9 @@ this process only; the library is not changed), to measure a rule before
 building it:
 
 - ``nocut``: auto's entropy set searches its whole power-of-two histogram
-  again (auto.to_maximum the identity: as before acc53);
+  again (auto.to_maximum the identity: as before acc53). acc61 made that
+  the library's rule and removed to_maximum: on a tree after acc61 this
+  variant changes nothing;
 - ``clamp``: auto's entropy set is TensorRT's search over the whole
   histogram, lowered to the data's maximum where it lands past it (instead
   of acc53's search over the bins up to the maximum);
