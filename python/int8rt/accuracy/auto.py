@@ -1,8 +1,8 @@
 """IInt8AutoCalibrator's candidates: the thresholds of the classic methods,
 computed from a tensor's histogram by the existing threshold functions
-(csrc/calib: entropy as TensorRT's EntropyCalibration2, over the bins up to
-the one holding the maximum as on the calibrators' histograms
-(:func:`to_maximum`), minmax, MSE, and percentiles 99.9 / 99.99 / 99.999). auto_choice.py applies each of
+(csrc/calib: entropy as TensorRT's EntropyCalibration2 over every bin of
+auto's histogram, :func:`method_amax` says why, minmax, MSE, and percentiles
+99.9 / 99.99 / 99.999). auto_choice.py applies each of
 auto_choice.GLOBAL_METHODS to every tensor (but an input's linear image that
 a LayerNorm reads, which every set holds at its calibration range:
 input_range.py) and judges the resulting engines by the network's outputs
@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["CANDIDATES", "UNSIGNED_MSE", "method_amax", "options", "tensor_label", "to_maximum"]
+__all__ = ["CANDIDATES", "UNSIGNED_MSE", "method_amax", "options", "tensor_label"]
 
 # Each method the whole-network choice applies to every tensor, with its
 # options: minmax first (no search: its engine is built first, to learn
@@ -76,33 +76,19 @@ MAX_SEARCH_CANDIDATES = 256
 def method_amax(hist: Any, label: str, options: dict[str, Any], *, exact: bool = False) -> float:
     """The threshold of method ``label`` (a CANDIDATES label) for histogram
     ``hist``; MSE and the legacy entropy over strided candidates unless
-    ``exact``; entropy over the candidates up to the data's maximum
-    (:func:`to_maximum`)."""
+    ``exact``.
+
+    Entropy searches every bin of auto's histogram, as the entropy
+    calibrator's own search does on its histogram. On auto's power-of-two
+    range that search can land past the data's maximum (a threshold that
+    clips nothing on a coarser grid); from acc53 to acc61 (2026-12-07) the
+    search stopped at the bin holding the maximum instead. With the float
+    heads of acc54 / acc56 that cut no longer paid where it was measured
+    (MTCNN PNet / RNet / ONet, 4 draws each, equal to the digit; PESTO 0.0128
+    -> 0.0120 / 0.0116 relative L2 without it) and cost MiniLM 0.004 centred
+    cosine (its bias correction turned off; benchmarks/RESULTS_accuracy.md
+    acc61), so it was taken out."""
     method = label.split()[0]
     if method in ("mse", "entropy_legacy") and not exact:
         options = {**options, "stride": max(1, -(-len(hist.counts) // MAX_SEARCH_CANDIDATES))}
-    if method == "entropy":
-        hist = to_maximum(hist)
     return float(np.float32(hist.compute_amax(method, **options)))
-
-
-def to_maximum(hist: Any) -> Any:
-    """``hist`` (an int8rt.calib.Histogram) cut after its last non-empty bin:
-    the same bins, edges and maximum, so a search's candidates end at the bin
-    that holds the maximum. TensorRT's entropy (EntropyCalibration2, the
-    reference's ``_compute_amax_entropy``) searches a histogram whose range
-    ends at the maximum: the calibrators' "extend" histograms always hold it
-    in their last bin (unchanged by the cut). auto's power-of-two range runs
-    up to twice past it, and there the divergence can be lowest at a
-    threshold above the maximum, which clips nothing and coarsens the grid:
-    on PESTO's logits 999 against the maximum 968 (draw 2); every
-    power-of-two grid's entropy engine 0.0171-0.0186 relative L2 against
-    0.0163-0.0173 on every "extend" grid (RESULTS_accuracy.md acc53)."""
-    from ..calib import Histogram
-
-    counts = np.asarray(hist.counts)
-    nonzero = np.flatnonzero(counts)
-    top = int(nonzero[-1]) + 1 if nonzero.size else 0
-    if top in (0, len(counts)):
-        return hist
-    return Histogram.from_counts(counts[:top], hist.bin_width, hist.max_abs)
