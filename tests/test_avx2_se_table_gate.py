@@ -1,10 +1,11 @@
-"""The squeeze-and-excitation gate's table form on the avx2 tier
-(csrc/kernels/x86/avx2/channel_mul_table_rows_8.cc, RESULTS.md section 233):
-int8rt.QChannelMul reading a hard-swish's int8 codes through its 256 float
-values, MobileNetV3's SE blocks. The engine's bytes on the avx2 tier must
+"""The squeeze-and-excitation gate's table forms on the avx2 tier (RESULTS.md
+section 233): int8rt.QChannelMul (csrc/kernels/x86/avx2/channel_mul_table_rows_8.cc)
+and its int8rt.QGlobalAveragePool (avx2/pool_s8_32c.cc global_avgpool_table)
+reading a hard-swish's int8 codes through its 256 float values, as in
+MobileNetV3's SE blocks. The engine's bytes on the avx2 tier must
 equal the reference tier's (ref::channel_mul_table_s8) for channel counts
-around the kernel's 8-channel step (a partial last block, one block, several
-with and without a tail), a batch of 3 with a gate row per image. The C++
+around the kernels' 8- and 32-channel steps (a partial last block, one
+block, several with and without a tail), a batch of 3 with a gate row per image. The C++
 suite (tests/cpp/test_eltwise_kernels.cc ChannelMulTable*) sweeps the kernel
 itself with ties, NaN and infinities."""
 from __future__ import annotations
@@ -65,9 +66,11 @@ def test_table_gate_avx2_equals_reference(channels: int, size: int = 10) -> None
             e = int8rt.Engine.deserialize(engine.serialize())
         finally:
             int8rt.set_max_isa(None)
-        gate = {layer["name"]: layer for layer in e.layers()}["se_scale"]
+        layers = {layer["name"]: layer for layer in e.layers()}
+        gate, pool = layers["se_scale"], layers["se_pool"]
         assert gate["op"] == "int8rt.QChannelMul" and "x through a float table" in gate["detail"], gate
         assert gate["detail"].startswith(f"channel_mul_s8_{isa}"), gate["detail"]
+        assert pool["detail"] == f"global_avgpool_s8_{isa} (x through a float table)", pool
         outs[isa] = e.run({"x": x})["y"]
     assert np.abs(outs["ref"]).max() > 0
     np.testing.assert_array_equal(outs["avx2"], outs["ref"])

@@ -148,7 +148,7 @@ void register_avx2_kernels(KernelRegistry& r) {
   static const AddS8Kernel add("add_s8_avx2", Isa::kAvx2, bind<add_s8, uk::add>);
   static const ConcatS8Kernel concat("concat_s8_avx2", Isa::kAvx2, bind<concat_s8, uk::rescale>);
   static const LookupS8Kernel lookup("lookup_s8_avx2", Isa::kAvx2, bind<lookup_s8, uk::lookup>);
-  // The table form (an exact squeeze-and-excitation gate): one gather per 8 channels (channel_mul_table_rows_8.cc).
+  // The table form (an exact squeeze-and-excitation gate): 8 channels a step (channel_mul_table_rows_8.cc).
   static const ChannelMulS8Kernel channel_mul("channel_mul_s8_avx2", Isa::kAvx2,
                                               bind<channel_mul_s8, uk::channel_mul_row>,
                                               bind<channel_mul_table_s8, uk::channel_mul_table_rows>);
