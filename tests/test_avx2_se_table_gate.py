@@ -2,12 +2,13 @@
 section 233): int8rt.QChannelMul (csrc/kernels/x86/avx2/channel_mul_table_rows_8.cc)
 and its int8rt.QGlobalAveragePool (avx2/pool_s8_32c.cc global_avgpool_table)
 reading a hard-swish's int8 codes through its 256 float values, as in
-MobileNetV3's SE blocks. The engine's bytes on the avx2 tier must
-equal the reference tier's (ref::channel_mul_table_s8) for channel counts
-around the kernels' 8- and 32-channel steps (a partial last block, one
-block, several with and without a tail), a batch of 3 with a gate row per image. The C++
-suite (tests/cpp/test_eltwise_kernels.cc ChannelMulTable*) sweeps the kernel
-itself with ties, NaN and infinities."""
+MobileNetV3's SE blocks. The engine's bytes on the avx2 tier must equal the
+reference tier's (ref::channel_mul_table_s8, ref::global_avgpool_table_s8)
+for channel counts around the kernels' 8- and 32-channel steps (a partial
+last block, one block, several with and without a tail), a batch of 3 with
+a gate row per image. The C++ suite (tests/cpp/test_eltwise_kernels.cc
+ChannelMulTable*, GlobalAvgPoolTable*) sweeps the kernels themselves with
+ties, NaN and infinities."""
 from __future__ import annotations
 
 import numpy as np
