@@ -8,7 +8,9 @@ alternating; per layer the minimum over rounds (load only adds to a time).
 Both profiles are grouped by "anchor": the ONNX Conv node a layer comes from
 (int8rt layers carry the ONNX node's name; OpenVINO node names extend it,
 ".../WithoutBiases", matched by the longest Conv name they start with), or,
-for the other layers, their kind (realnets/profile_kinds.py). Prints the
+for the other layers, their kind (realnets/profile_kinds.py); a conv that
+int8rt runs inside an earlier conv's layer (an inverted-residual block at
+batch > 1) counts under that conv, OpenVINO's node for it too. Prints the
 anchors' classes (stem / depthwise / 1x1 / RxS, as e2e_amx_ov_kinds.py),
 ranked by int8rt - OpenVINO, then the --top convs with the largest loss:
 their weights' shape, int8rt's kernel (the profile's detail: the kernel
@@ -72,15 +74,24 @@ def report(net: str, batch: int, ours: List[dict], ov: List[dict], onnx_path: Pa
     classes = conv_classes(onnx_path)
     # anchor -> [int8rt ms, int8rt layers, OV ms, OV nodes, int8rt kernels, OV execs]
     acc: Dict[str, list] = defaultdict(lambda: [0.0, 0, 0.0, 0, set(), set()])
+    # A conv that int8rt ran inside an earlier layer (an inverted-residual
+    # block fused into its expansion conv's layer at batch > 1: 0 ms in every
+    # profile) counts, with OpenVINO's node for it, under that layer's conv.
+    owner: Dict[str, str] = {}
+    last = ""
     for la in ours:
         a = anchor(la["name"], convs) if P.kind_int8rt(la) in ("conv", "depthwise conv") else ""
-        key = a or P.kind_int8rt(la)
+        if a and la["ms"] == 0.0 and last:
+            owner[a] = last
+        elif a:
+            owner[a], last = a, a
+        key = owner.get(a, a) or P.kind_int8rt(la)
         acc[key][0] += la["ms"]
         acc[key][1] += 1
         acc[key][4].add(la["detail"].split(" ")[0])
     for node in ov:
         a = anchor(node["name"], convs)
-        key = a or P.kind_openvino(node)
+        key = owner.get(a, a) or P.kind_openvino(node)
         acc[key][2] += node["ms"]
         acc[key][3] += 1
         acc[key][5].add(node["exec"])
@@ -99,10 +110,11 @@ def report(net: str, batch: int, ours: List[dict], ov: List[dict], onnx_path: Pa
     ta, to = sum(v[0] for v in acc.values()), sum(v[2] for v in acc.values())
     print(f"| **sum** | {ta:.3f} | {to:.3f} | {ta - to:+.3f} | {ta / to:.2f} |\n")
     rows = sorted(((k, v) for k, v in acc.items() if k in convs), key=lambda kv: -(kv[1][0] - kv[1][2]))
-    print("| conv (K/g, C/g, RxS, g) | int8rt ms | OV ms | diff | int8rt kernel(s) | OV exec |")
+    print("| conv (K/g, C/g, RxS, g), with the convs run inside it | int8rt ms | OV ms | diff | int8rt kernel(s) | OV exec |")
     print("|---|---:|---:|---:|---|---|")
     for k, (a, na, o, no, ks, es) in rows[:top]:
-        print(f"| {k} {convs[k]} | {a:.3f} | {o:.3f} | {a - o:+.3f} | {', '.join(sorted(ks))} | "
+        inside = sum(1 for o in owner.values() if o == k) - 1
+        print(f"| {k} {convs[k]}{f' +{inside}' if inside > 0 else ''} | {a:.3f} | {o:.3f} | {a - o:+.3f} | {', '.join(sorted(ks))} | "
               f"{', '.join(sorted(es))} |")
 
 
