@@ -40,7 +40,7 @@ def worker(d: Path, batch: int, rounds: int) -> dict:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--dir", type=Path, required=True)
+    ap.add_argument("--dir", type=Path, help="the --save folder (required but in a worker)")
     ap.add_argument("--trees", nargs="+", type=Path, default=[])
     ap.add_argument("--models", nargs="+", default=["mobilenet_v3"])
     ap.add_argument("--batches", type=int, nargs="+", default=[1, 8])
