@@ -4,15 +4,15 @@
 // the image's gate row, quantized to the output scale:
 //   y[r][c] = rne(min(max((table[x[r][c] + 128] * g[c]) * inv_scale, -128), 127))
 // 8 channels a step: the 8 table entries loaded one by one into a ymm
-// (s8_convert.h's look_up8: on Zen 3 one vgatherdps of 8 took 3.4x the time of eight
-// scalar loads and inserts, 0.88 against 0.26 ms for 14 x 14 x 480 x 8
-// values, RESULTS.md section 233), then the reference's two products in its
-// order and its clamp (compare + blend: NaN takes -128) and rounding
-// (s8_convert.h), so the same bytes. A last partial block of C looks up a
-// zero-padded copy of its codes (code 0 reads a table entry) and stores its
-// valid bytes only. This tier ran the scalar reference
-// before (RESULTS.md section 233: MobileNetV3's five SE gates on
-// hard-swish codes, about 14 % of its batch-8 run).
+// (s8_convert.h's look_up8: on Zen 3 one vgatherdps of 8 took 3.4x the time
+// of eight scalar loads and inserts, 0.88 against 0.26 ms for 14 x 14 x 480
+// x 8 values), then the reference's two products in its order and its clamp
+// (compare + blend: NaN takes -128) and rounding (s8_convert.h), so the same
+// bytes. A last partial block of C looks up a zero-padded copy of its codes
+// (code 0 reads a table entry) and stores its valid bytes only. This tier ran
+// the scalar reference before: MobileNetV3's five SE gates on hard-swish
+// codes took 1.4-1.5 of its 11-12 ms of layers at batch 1 (RESULTS.md
+// section 233).
 #include <immintrin.h>
 
 #include <cstdint>
