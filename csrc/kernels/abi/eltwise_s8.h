@@ -168,6 +168,9 @@ void rescale(int64_t rows, int cols, const int8_t* x, int64_t x_stride, float m,
              int64_t y_stride);
 void lookup(int64_t n, const int8_t* x, const int8_t* table, int8_t* y);
 void channel_mul_row(int64_t C, const int8_t* x, const float* m, int8_t* y);
+// channel_mul_table_rows_8.cc: the gate's table form (ChannelMulTableRowFn), 8 channels a step.
+void channel_mul_table_rows(int64_t rows, int64_t C, const int8_t* x, const float* table, const float* g,
+                            float inv_scale, int8_t* y);
 void maxpool_row(const PoolRow& r);
 void avgpool_row(const PoolRow& r);
 void global_avgpool(int64_t HW, int C, int c0, int c1, const int8_t* x, float m, int8_t* y);
