@@ -1,0 +1,41 @@
+"""Inputs that the mutation campaigns of 7 December 2026 (docs/reliability.md; tools/path_seeds.py's seeds of
+the paths added on 6-7 December) turned into a crash or an exception other than int8rt's, each reduced to the
+smallest model that still did, and the clear int8rt error it gives now."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from onnx import TensorProto, helper, numpy_helper
+
+import int8rt
+
+
+def _conv1d(**attrs: object) -> bytes:
+    """x [1, 1, 10] -> Conv (1 x 1 x 3 taps, ``attrs``) -> y."""
+    node = helper.make_node("Conv", ["x", "w"], ["y"], kernel_shape=[3], name="cqt", **attrs)
+    graph = helper.make_graph([node], "conv1d", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 1, 10])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 1, None])],
+                              [numpy_helper.from_array(np.ones((1, 1, 3), np.float32), "w")])
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]).SerializeToString()
+
+
+@pytest.mark.parametrize("attrs, key, n, want", [
+    ({"pads": [1, 1, 1]}, "pads", 3, 2),  # the campaign's input: an edge value appended to a Conv1d's pads
+    ({"pads": [1]}, "pads", 1, 2),
+    ({"strides": [1, 2]}, "strides", 2, 1),
+    ({"dilations": [1, 1, 1]}, "dilations", 3, 1),
+])
+def test_conv1d_window_attribute_of_the_wrong_length(attrs: dict, key: str, n: int, want: int) -> None:
+    """A 1-D Conv whose pads had 3 values raised ValueError ('too many values to unpack') in the importer's
+    lift to 2-D (onnx/ops.py lift_1d); every window attribute's length is checked before the lift, the
+    InvalidArgumentError a 2-D Conv with the wrong number of pads gives, naming the node and the axes."""
+    with pytest.raises(int8rt.InvalidArgumentError,
+                       match=rf"node 'cqt' \(Conv\): attribute '{key}' has {n} values, expected {want}"):
+        int8rt.build_engine(_conv1d(**attrs), int8rt.BuilderConfig(precision="fp32"))
+
+
+def test_conv1d_with_right_lengths_still_builds() -> None:
+    engine = int8rt.build_engine(_conv1d(pads=[1, 1], strides=[2], dilations=[1]),
+                                 int8rt.BuilderConfig(precision="fp32"))
+    y = engine.create_execution_context().run({"x": np.arange(10, dtype=np.float32).reshape(1, 1, 10)})["y"]
+    np.testing.assert_array_equal(y.ravel(), [1, 6, 12, 18, 24])  # 0+1, 1+2+3, 3+4+5, 5+6+7, 7+8+9

@@ -1,0 +1,74 @@
+"""The campaign seeds of the paths added on 6-7 December 2026 (tools/path_seeds.py, docs/reliability.md):
+each seed takes its path, and short mutation campaigns over them (tools/engine_mutation_campaign.py's
+attribute sweep and random moves, tools/engine_field_campaign.py's field mutations) end with nothing kept:
+no crash, hang or exception other than int8rt's errors. Under tools/sanitize_tests.sh the campaigns'
+worker processes inherit the preloaded sanitizers.
+"""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("onnx")
+
+import int8rt  # noqa: E402
+from engine_bytes import frame  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tools"))
+
+import path_seeds  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def seeds(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    int8rt.set_max_isa(None)
+    out = tmp_path_factory.mktemp("path_seeds")
+    path_seeds.write_seeds(out)
+    return out
+
+
+def _layers(seeds: Path, name: str) -> list[dict]:
+    return int8rt.Engine.deserialize(frame((seeds / f"{name}.payload").read_bytes(), version=3)).layers()
+
+
+def test_each_seed_takes_its_path(seeds: Path) -> None:
+    ops = {p.stem: [(layer["op"], layer["precision"], layer["detail"]) for layer in _layers(seeds, p.stem)]
+           for p in seeds.glob("*.payload")}
+    assert sorted(ops) == sorted(path_seeds.models())
+    assert ("Conv", "fp32", "fp32 conv2d group=1") in ops["longconv_path"]
+    assert ops["logfirst_path"][0][:2] == ("Log", "fp32") and "int8rt.QConv" in [o for o, _, _ in ops["logfirst_path"]]
+    stem = [o for o, p, _ in ops["logstem_path"] if p == "fp32"]
+    assert stem.count("Conv") == 2 and "Log" in stem and "int8rt.QConv" in [o for o, _, _ in ops["logstem_path"]]
+    assert any(o == "int8rt.QConv" and d.endswith("(float32 output)") for o, _, d in ops["convhead_path"])
+    assert [o for o, _, _ in ops["gemmhead_path"]][-2:] == ["int8rt.QGemm", "Flatten"]  # no Dequantize between
+    assert [o for o, _, _ in ops["hswish_path"]][2:4] == ["int8rt.QLut", "int8rt.QConv"]
+    assert [(o, p) for o, p, _ in ops["lstmfloat_path"] if o == "LSTM"] == [("LSTM", "fp32")] * 2
+    assert all((seeds / f"seed-{n}.cache").is_file() for n in ops if n != "longconv_path")
+
+
+def _tool(name: str, *args: str) -> str:
+    site = str(Path(int8rt.__file__).parents[1])  # the package under test (python/, or a sanitized site)
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([site] + [p for p in [os.environ.get("PYTHONPATH")] if p]))
+    r = subprocess.run([sys.executable, str(ROOT / "tools" / name), *args], capture_output=True, text=True,
+                       timeout=1800, env=env)
+    assert r.returncode == 0, f"{name} {args}:\n{r.stdout[-6000:]}\n{r.stderr[-4000:]}"
+    return r.stdout
+
+
+def test_attribute_sweep_and_random_mutations_of_the_path_seeds(seeds: Path, tmp_path: Path) -> None:
+    out = _tool("engine_mutation_campaign.py", "--seconds", os.environ.get("INT8RT_PATH_CAMPAIGN_SECONDS", "40"),
+                "--seed", "7", "--extra-seeds", str(seeds), "--seeds", "*_path*", "--sweep", "longconv_path*",
+                "--out", str(tmp_path / "c"))
+    assert "kept: []" in out and "attribute sweep: none" not in out, out
+
+
+def test_field_mutations_of_the_path_seeds(seeds: Path, tmp_path: Path) -> None:
+    names = ",".join(sorted(p.stem for p in seeds.glob("*.payload")))
+    out = _tool("engine_field_campaign.py", "--cases", "150", "--seed", "3", "--extra-seeds", str(seeds),
+                "--seeds", names, "--out", str(tmp_path / "f"))
+    assert "kept: []" in out and "150 cases" in out, out
