@@ -39,3 +39,30 @@ def test_conv1d_with_right_lengths_still_builds() -> None:
                                  int8rt.BuilderConfig(precision="fp32"))
     y = engine.create_execution_context().run({"x": np.arange(10, dtype=np.float32).reshape(1, 1, 10)})["y"]
     np.testing.assert_array_equal(y.ravel(), [1, 6, 12, 18, 24])  # 0+1, 1+2+3, 3+4+5, 5+6+7, 7+8+9
+
+
+def _two_output_engine() -> bytes:
+    """The payload of an FP32 engine x [2, 6] -> Split (two outputs a, b) -> Relu each."""
+    from engine_bytes import payload
+
+    nodes = [helper.make_node("Split", ["x"], ["a", "b"], axis=1, num_outputs=2, name="split"),
+             helper.make_node("Relu", ["a"], ["ya"], name="ra"), helper.make_node("Relu", ["b"], ["yb"], name="rb")]
+    graph = helper.make_graph(nodes, "split", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 6])],
+                              [helper.make_tensor_value_info(n, TensorProto.FLOAT, [2, 3]) for n in ("ya", "yb")])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)]).SerializeToString()
+    return payload(int8rt.build_engine(model, int8rt.BuilderConfig(precision="fp32")).serialize())
+
+
+def test_a_node_with_more_outputs_than_its_op_gives_is_a_format_error() -> None:
+    """The field campaign gave a float LSTM's node (three outputs) the op int8rt.ToBf16 (one): the load
+    was refused with a plain int8rt.Error ('layer produced a wrong number of outputs', executor.cc),
+    the kind a device failure raises, not the FormatError naming the bytes that every refusal of an
+    engine file is. Reduced: a Split node's op swapped for Sigmoid."""
+    from engine_bytes import frame, replace_once, string
+
+    data = _two_output_engine()
+    int8rt.Engine.deserialize(frame(data, version=3))  # the unmutated engine loads
+    forged = replace_once(data, string(b"Split"), string(b"Sigmoid"))
+    with pytest.raises(int8rt.FormatError, match=r"^engine bytes: .*node 'split' \(Sigmoid\): the layer gives 1 "
+                                                 r"output\(s\), the node has 2"):
+        int8rt.Engine.deserialize(frame(forged, version=3))
