@@ -66,3 +66,26 @@ def test_a_node_with_more_outputs_than_its_op_gives_is_a_format_error() -> None:
     with pytest.raises(int8rt.FormatError, match=r"^engine bytes: .*node 'split' \(Sigmoid\): the layer gives 1 "
                                                  r"output\(s\), the node has 2"):
         int8rt.Engine.deserialize(frame(forged, version=3))
+
+
+def _lstm(hidden_size: int) -> bytes:
+    """x [1, 5, 8] -> LSTM (hidden 16 by its weights, ``hidden_size`` by its attribute) -> Y."""
+    rng = np.random.default_rng(0)
+    arrays = {"w": rng.standard_normal((1, 64, 8)).astype(np.float32),
+              "r": rng.standard_normal((1, 64, 16)).astype(np.float32)}
+    node = helper.make_node("LSTM", ["x", "w", "r"], ["y"], hidden_size=hidden_size, name="lstm1")
+    graph = helper.make_graph([node], "lstm", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [5, 1, 8])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["s", "d", "b", "h"])],
+                              [numpy_helper.from_array(v, k) for k, v in arrays.items()])
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]).SerializeToString()
+
+
+@pytest.mark.parametrize("hidden", [2**62, 2**63 - 1])
+def test_lstm_hidden_size_whose_weight_shapes_overflow(hidden: int) -> None:
+    """The sanitized ONNX campaign set the float LSTM's hidden_size to 2^62: forming W's expected shape
+    (4 H rows) overflowed int64 (UBSan at rnn_f32.cc; natively the wrapped 'W is [1, 64, 8], expected
+    [1, 0, ...]'). The layer refuses a hidden_size whose 2 G H overflows, naming it."""
+    with pytest.raises(int8rt.InvalidArgumentError, match=r"node 'lstm1' \(LSTM\): hidden_size: 8 x \d+ overflows"):
+        int8rt.build_engine(_lstm(hidden), int8rt.BuilderConfig(precision="fp32"))
+    engine = int8rt.build_engine(_lstm(16), int8rt.BuilderConfig(precision="fp32"))  # the right size builds
+    assert engine.create_execution_context().run({"x": np.ones((5, 1, 8), np.float32)})["y"].shape == (5, 1, 1, 16)

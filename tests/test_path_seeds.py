@@ -7,6 +7,7 @@ worker processes inherit the preloaded sanitizers.
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -61,14 +62,18 @@ def _tool(name: str, *args: str) -> str:
 
 
 def test_attribute_sweep_and_random_mutations_of_the_path_seeds(seeds: Path, tmp_path: Path) -> None:
-    out = _tool("engine_mutation_campaign.py", "--seconds", os.environ.get("INT8RT_PATH_CAMPAIGN_SECONDS", "40"),
+    """Every attribute of the long conv's engine at its edges (99 edits), then random moves over the seven
+    until INT8RT_PATH_CAMPAIGN_SECONDS (default 15: the default run's share; the campaign of 7 December ran
+    them for 840 s)."""
+    out = _tool("engine_mutation_campaign.py", "--seconds", os.environ.get("INT8RT_PATH_CAMPAIGN_SECONDS", "15"),
                 "--seed", "7", "--extra-seeds", str(seeds), "--seeds", "*_path*", "--sweep", "longconv_path*",
                 "--out", str(tmp_path / "c"))
-    assert "kept: []" in out and "attribute sweep: none" not in out, out
+    assert "kept: []" in out and re.search(r"attribute sweep: \d+ edits", out), out
 
 
 def test_field_mutations_of_the_path_seeds(seeds: Path, tmp_path: Path) -> None:
     names = ",".join(sorted(p.stem for p in seeds.glob("*.payload")))
-    out = _tool("engine_field_campaign.py", "--cases", "150", "--seed", "3", "--extra-seeds", str(seeds),
+    """80 of the seven payloads' 15,079 field mutations (all of them: the campaign of 7 December)."""
+    out = _tool("engine_field_campaign.py", "--cases", "80", "--seed", "3", "--extra-seeds", str(seeds),
                 "--seeds", names, "--out", str(tmp_path / "f"))
-    assert "kept: []" in out and "150 cases" in out, out
+    assert "kept: []" in out and "80 cases" in out, out

@@ -202,7 +202,9 @@ def campaign(out: Path, n_cases: int, seed: int, random_seconds: float, hang: fl
     for p in (out / "seeds").iterdir():
         p.unlink()
     given = {p.stem: p.read_bytes() for p in sorted(extra.glob("*.payload"))} if extra else {}
-    for name, data in {**build_seeds(), **given}.items():
+    wanted = set(seed_names.split(",")) if seed_names else set()
+    built = build_seeds() if not wanted or wanted - set(given) else {}  # none when `extra` holds every one named
+    for name, data in {**built, **given}.items():
         if not seed_names or name in seed_names.split(","):
             (out / "seeds" / f"{name}.payload").write_bytes(data)
     start, kept, t0 = 0, [], time.monotonic()
