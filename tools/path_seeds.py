@@ -109,8 +109,6 @@ def models() -> dict[str, tuple[bytes, dict[str, np.ndarray] | None, dict[str, s
     import test_auto_recurrent_float as recurrent
     import test_int8_conv_head as conv_head
     import test_int8_gemm_head as gemm_head
-
-    import int8rt
     from int8rt import _core
     from int8rt.accuracy import log_stems
     from int8rt.builder import _to_network
