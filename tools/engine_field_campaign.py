@@ -2,6 +2,8 @@
 
     PYTHONPATH=python python tools/engine_field_campaign.py --cases 300 --seed 1 --out /tmp/fields
     PYTHONPATH=python python tools/engine_field_campaign.py --cases 0 --random-seconds 600 --out /tmp/fields
+    # tools/path_seeds.py's engines (the paths of 6-7 December 2026) beside the seeds built here:
+    PYTHONPATH=python python tools/engine_field_campaign.py --extra-seeds /tmp/path-seeds --seeds longconv_path ...
 
 Seeds (built here, small): bfloat16 tensors between BF16 Linear MatMuls (FC1 + bias + Gelu -> FC2),
 one int8rt.ToBf16 for Q / K / V, an int8rt.Bf16Attention whose bfloat16 context reaches a Linear, a
@@ -190,7 +192,8 @@ def worker(out: Path, start: int, n_cases: int, seed: int, random_seconds: float
 
 
 def campaign(out: Path, n_cases: int, seed: int, random_seconds: float, hang: float, seed_names: str = "",
-             labels: str = "") -> int:
+             labels: str = "", extra: Path | None = None) -> int:
+    """Runs the cases of the seeds named (all: ""), build_seeds' and folder `extra`'s NAME.payload files."""
     out.mkdir(parents=True, exist_ok=True)
     for p in out.iterdir():
         if p.is_file():
@@ -198,7 +201,10 @@ def campaign(out: Path, n_cases: int, seed: int, random_seconds: float, hang: fl
     (out / "seeds").mkdir(exist_ok=True)
     for p in (out / "seeds").iterdir():
         p.unlink()
-    for name, data in build_seeds().items():
+    given = {p.stem: p.read_bytes() for p in sorted(extra.glob("*.payload"))} if extra else {}
+    wanted = set(seed_names.split(",")) if seed_names else set()
+    built = build_seeds() if not wanted or wanted - set(given) else {}  # none when `extra` holds every one named
+    for name, data in {**built, **given}.items():
         if not seed_names or name in seed_names.split(","):
             (out / "seeds" / f"{name}.payload").write_bytes(data)
     start, kept, t0 = 0, [], time.monotonic()
@@ -251,6 +257,7 @@ def main() -> None:
     ap.add_argument("--hang", type=float, default=60)
     ap.add_argument("--seeds", default="", help="comma-separated seed names (default: all)")
     ap.add_argument("--labels", default="", help="only the field / chain mutations whose label this searches")
+    ap.add_argument("--extra-seeds", type=Path, help="also the NAME.payload seeds in this folder (tools/path_seeds.py)")
     ap.add_argument("--out", type=Path, default=Path("build/engine-field-campaign"))
     ap.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--start", type=int, default=0, help=argparse.SUPPRESS)
@@ -258,7 +265,7 @@ def main() -> None:
     if a.worker:
         worker(a.out, a.start, a.cases, a.seed, a.random_seconds, a.labels)
         return
-    sys.exit(campaign(a.out, a.cases, a.seed, a.random_seconds, a.hang, a.seeds, a.labels))
+    sys.exit(campaign(a.out, a.cases, a.seed, a.random_seconds, a.hang, a.seeds, a.labels, a.extra_seeds))
 
 
 if __name__ == "__main__":

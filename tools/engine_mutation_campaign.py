@@ -1,6 +1,8 @@
 """A bounded mutation campaign over the engine-file seeds (tests/fuzz/corpus/engine_file), in Python.
 
     PYTHONPATH=python python tools/engine_mutation_campaign.py --seconds 300 --seed 1 --out /tmp/campaign
+    # also tools/path_seeds.py's payloads (the globs match in both folders):
+    PYTHONPATH=python python tools/engine_mutation_campaign.py --extra-seeds /tmp/path-seeds --seeds '*_path*' ...
 
 fuzz_engine_file (tests/fuzz/, libFuzzer) is the project's engine-file fuzzer; it needs clang and compiles the
 whole library under the sanitizers (minutes of CPU). This campaign needs neither: it mutates the same seeds
@@ -130,19 +132,27 @@ def run_once(engine, rng) -> None:
     engine.create_execution_context().run(feeds)
 
 
-def worker(out: Path, seed: int, sweep_glob: str, sweep_from: int, seeds_glob: str) -> None:
+def seed_files(glob: str, extra: Path | None = None) -> list[Path]:
+    """The corpus' payloads matching the comma-separated globs, then those of folder `extra`
+    (tools/path_seeds.py's NAME.payload files)."""
+    folders = [CORPUS] + ([extra] if extra else [])
+    return [p for d in folders for g in glob.split(",") for p in sorted(d.glob(g))
+            if p.is_file() and (d == CORPUS or p.suffix == ".payload")]
+
+
+def worker(out: Path, seed: int, sweep_glob: str, sweep_from: int, seeds_glob: str, extra: Path | None = None) -> None:
     """Runs inputs until killed; OUT/current holds the one being run (its mtime is the heartbeat)."""
     import numpy as np
 
     import int8rt
     from make_fuzz_corpus import DICT_ATTRS, DICT_I32, DICT_I64, DICT_OPS
 
-    seeds = [p.read_bytes() for g in seeds_glob.split(",") for p in sorted(CORPUS.glob(g)) if p.is_file()]
+    seeds = [p.read_bytes() for p in seed_files(seeds_glob, extra)]
     names = [struct.pack("<Q", len(n)) + n.encode() for n in DICT_OPS + DICT_ATTRS]
     rng, nprng = random.Random(seed), np.random.default_rng(seed)
     current = out / "current"
     count = loaded = 0
-    sweep = [e for p in sorted(CORPUS.glob(sweep_glob)) for e in attribute_edits(p.read_bytes(), DICT_ATTRS, DICT_I64)
+    sweep = [e for p in seed_files(sweep_glob, extra) for e in attribute_edits(p.read_bytes(), DICT_ATTRS, DICT_I64)
              ] if sweep_glob else []
     while True:
         if sweep_from + count < len(sweep):
@@ -171,13 +181,14 @@ def worker(out: Path, seed: int, sweep_glob: str, sweep_from: int, seeds_glob: s
 
 
 def campaign(seconds: float, seed: int, out: Path, hang: float, sweep_glob: str, seeds_glob: str,
-             worker_cmd=None) -> int:
+             worker_cmd=None, extra: Path | None = None) -> int:
     """Runs workers for `seconds`, keeping what crashes or hangs them. worker_cmd(seed, sweep_from) gives a
     worker's command line (default: this file's --worker); tools/onnx_mutation_campaign.py passes its own."""
     if worker_cmd is None:
         def worker_cmd(s: int, sweep_from: int) -> list[str]:
             return [sys.executable, __file__, "--worker", "--seed", str(s), "--out", str(out),
-                    "--sweep", sweep_glob, "--sweep-from", str(sweep_from), "--seeds", seeds_glob]
+                    "--sweep", sweep_glob, "--sweep-from", str(sweep_from), "--seeds", seeds_glob,
+                    *(["--extra-seeds", str(extra.resolve())] if extra else [])]
     out.mkdir(parents=True, exist_ok=True)
     end, kept, restarts, sweep_from = time.monotonic() + seconds, [], 0, 0
     while time.monotonic() < end:
@@ -233,12 +244,14 @@ def main() -> None:
     ap.add_argument("--sweep", default="", help="first edit every attribute of the seeds matching this glob "
                     "(attribute_edits), then mutate at random")
     ap.add_argument("--seeds", default="*", help="mutate the seeds matching these globs (comma-separated)")
+    ap.add_argument("--extra-seeds", type=Path, help="also the NAME.payload seeds in this folder, matched by the "
+                    "same globs (tools/path_seeds.py)")
     ap.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--sweep-from", type=int, default=0, help=argparse.SUPPRESS)
     a = ap.parse_args()
     if a.worker:
-        worker(a.out, a.seed, a.sweep, a.sweep_from, a.seeds)
-    sys.exit(campaign(a.seconds, a.seed, a.out, a.hang, a.sweep, a.seeds))
+        worker(a.out, a.seed, a.sweep, a.sweep_from, a.seeds, a.extra_seeds)
+    sys.exit(campaign(a.seconds, a.seed, a.out, a.hang, a.sweep, a.seeds, extra=a.extra_seeds))
 
 
 if __name__ == "__main__":

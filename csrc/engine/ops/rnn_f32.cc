@@ -44,6 +44,7 @@
 #include <cmath>
 #include <memory>
 
+#include "core/checked_math.h"
 #include "engine/layer.h"
 #include "engine/ops/dynamic_quant_rnn_gemms.h"
 #include "engine/ops/int8/contracts.h"
@@ -293,6 +294,9 @@ class RnnLayer : public Layer {
       }
     };
     if (H <= 0) throw InvalidArgument(prefix_ + "hidden_size must be positive");
+    // The weights' expected shapes hold G H, 2 G H (B) and 3 H (P): a hidden_size whose 2 G H overflows
+    // (a forged 2^62) is refused before they are formed.
+    checked_mul(2 * G, H, prefix_ + "hidden_size");
     if (dq_) {  // W and R were checked when the layer was made
       if (d.input != dq_->input_size() || H != dq_->hidden_size()) {
         throw InvalidArgument(prefix_ + "X " + shape_str(xs) + " and hidden_size " + std::to_string(H) +

@@ -547,7 +547,7 @@ class _Emitter:
             inputs.pop()
         while outputs and not outputs[-1]:
             outputs.pop()
-        lifted = ops.lift_1d(node.op_type, attrs, inputs, self.ctx)
+        lifted = ops.lift_1d(desc, node.op_type, attrs, inputs, self.ctx)
         if lifted:  # [N, C, L] -> [N, C, 1, L] -> the 2-D op -> [N, C', L']
             base = node.name or outputs[0]
             axis = self._tensor(self._add_constant(f"{outputs[0]}_axis2", np.array([2], np.int64)), desc)

@@ -310,11 +310,14 @@ def normalize(desc: str, op: str, attrs: Dict[str, Any], inputs: List[str], outp
 _WINDOW_OPS = ("Conv", "ConvTranspose", "MaxPool", "AveragePool")
 
 
-def lift_1d(op: str, attrs: Dict[str, Any], inputs: List[str], ctx: EmitContext) -> bool:
+def lift_1d(desc: str, op: str, attrs: Dict[str, Any], inputs: List[str], ctx: EmitContext) -> bool:
     """Rewrites a 1-D window op (after ``normalize``) into its 2-D form with H = 1, in
     place: attributes get a leading 1 (kernel, strides, dilations, output_shape) or 0
     (pads, output_padding) and constant weights a unit axis. Returns False (nothing
-    changed) for any other node; the caller adds the Unsqueeze / Squeeze."""
+    changed) for any other node; the caller adds the Unsqueeze / Squeeze. A window
+    attribute of the wrong length for one spatial axis is the InvalidArgumentError the
+    2-D layer gives (``desc: attribute 'pads' has 3 values, expected 2``), checked here
+    before the lift changes its length."""
     if op not in _WINDOW_OPS:
         return False
     weights = ctx.constant(inputs[1]) if op in ("Conv", "ConvTranspose") and len(inputs) > 1 else None
@@ -324,6 +327,12 @@ def lift_1d(op: str, attrs: Dict[str, Any], inputs: List[str], ctx: EmitContext)
         return False
     if "output_shape" in attrs and len(attrs["output_shape"]) == 3:  # [N, C, L]: the spatial part
         attrs["output_shape"] = list(attrs["output_shape"])[2:]
+    for key, want in (("kernel_shape", 1), ("strides", 1), ("dilations", 1), ("output_padding", 1),
+                      ("output_shape", 1), ("pads", 2)):
+        if key in attrs and len(attrs[key]) != want:
+            from .._errors import InvalidArgumentError
+            raise InvalidArgumentError(f"{desc}: attribute '{key}' has {len(attrs[key])} values, expected {want} "
+                                       "(one spatial axis)")
     for key, lead in (("kernel_shape", 1), ("strides", 1), ("dilations", 1), ("output_padding", 0),
                       ("output_shape", 1)):
         if key in attrs:
