@@ -1,6 +1,6 @@
 """Reading compiler command lines of the test builds (CMake's compile_commands.json):
 which optimization level takes effect. Used by test_sanitizers.py (the sanitized
-build is all -O1) and test_cpp_unit.py (the x86 twins compile at -O1)."""
+build is all -O1) and test_cpp_unit.py (the C++ test build is all -O1)."""
 from __future__ import annotations
 
 import json
