@@ -62,13 +62,12 @@ def fq(t: torch.Tensor, lo: float, hi: float, levels: int) -> torch.Tensor:
     return (torch.clamp(torch.round(t / s) + z, 0, 255) - z) * s
 
 
-def run(wheel: str, net: str, draw: int) -> dict[str, float]:
-    x, labels = M.lfw_subset()
-    calib, evaluation = M.split(labels, draw)
-    xs = M.stage_inputs(x, M.SIZES[net])
-    model = stage(wheel, net)
-    ref = logits(model, xs[evaluation])
-    # Weights per output channel, symmetric (kept rounded for every scheme).
+def rounded_weights_and_ranges(model: torch.nn.Module, x_calib: np.ndarray
+                               ) -> tuple[list[torch.nn.Module], dict[tuple[int, str], list[float]]]:
+    """Round every Conv / Linear weight in place to its int8 grid (per output
+    channel, symmetric, amax / 127, as int8rt does; kept for every scheme) and
+    record, over the calibration crops, each such layer's input and output
+    (min, max): the layers in order and stats[(id(layer), "in" / "out")]."""
     with torch.no_grad():
         for m in model.modules():
             if isinstance(m, (torch.nn.Conv2d, torch.nn.Linear)):
@@ -76,7 +75,6 @@ def run(wheel: str, net: str, draw: int) -> dict[str, float]:
                 s = w.abs().amax(1, keepdim=True).clamp_min(1e-12) / 127.0
                 m.weight.copy_((torch.round(w / s) * s).view_as(m.weight))
     layers = [m for m in model.modules() if isinstance(m, (torch.nn.Conv2d, torch.nn.Linear))]
-    # Record ranges in float: each layer's input (min, max) and output (min, max).
     stats: dict[tuple[int, str], list[float]] = {}
 
     def upd(key: tuple[int, str], t: torch.Tensor) -> None:
@@ -86,9 +84,19 @@ def run(wheel: str, net: str, draw: int) -> dict[str, float]:
 
     hooks = [m.register_forward_pre_hook(lambda m, a: upd((id(m), "in"), a[0])) for m in layers]
     hooks += [m.register_forward_hook(lambda m, a, o: upd((id(m), "out"), o)) for m in layers]
-    logits(model, xs[calib])
+    logits(model, x_calib)
     for h in hooks:
         h.remove()
+    return layers, stats
+
+
+def run(wheel: str, net: str, draw: int) -> dict[str, float]:
+    x, labels = M.lfw_subset()
+    calib, evaluation = M.split(labels, draw)
+    xs = M.stage_inputs(x, M.SIZES[net])
+    model = stage(wheel, net)
+    ref = logits(model, xs[evaluation])
+    layers, stats = rounded_weights_and_ranges(model, xs[calib])
     # Which layers' outputs a PReLU reads: all but the heads (the last layers).
     children = list(model.named_children())
     feeds_prelu = set()

@@ -36,7 +36,7 @@ import torch
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import calib15_mtcnn as M  # noqa: E402
-from prelu12_fakequant import fq, logits  # noqa: E402
+from prelu12_fakequant import fq, logits, rounded_weights_and_ranges  # noqa: E402
 
 SCHEMES = ["sym", "fine", "asym-conv", "asym", "float-conv", "float"]
 
@@ -48,25 +48,7 @@ def run(wheel: str, net: str, draw: int, verbose: bool) -> dict[str, float]:
     xs = M.stage_inputs(x, M.SIZES[net])
     model = M.mtcnn_stage(wheel, net)
     ref = logits(model, xs[evaluation])
-    with torch.no_grad():
-        for m in model.modules():
-            if isinstance(m, (torch.nn.Conv2d, torch.nn.Linear)):
-                w = m.weight.view(m.weight.shape[0], -1)
-                s = w.abs().amax(1, keepdim=True).clamp_min(1e-12) / 127.0
-                m.weight.copy_((torch.round(w / s) * s).view_as(m.weight))
-    layers = [m for m in model.modules() if isinstance(m, (torch.nn.Conv2d, torch.nn.Linear))]
-    stats: dict[tuple[int, str], list[float]] = {}
-
-    def upd(key: tuple[int, str], t: torch.Tensor) -> None:
-        lo, hi = float(t.min()), float(t.max())
-        old = stats.get(key, [lo, hi])
-        stats[key] = [min(old[0], lo), max(old[1], hi)]
-
-    hooks = [m.register_forward_pre_hook(lambda m, a: upd((id(m), "in"), a[0])) for m in layers]
-    hooks += [m.register_forward_hook(lambda m, a, o: upd((id(m), "out"), o)) for m in layers]
-    logits(model, xs[calib])
-    for h in hooks:
-        h.remove()
+    layers, stats = rounded_weights_and_ranges(model, xs[calib])
     children = [c for _, c in model.named_children()]
     feeds_prelu = {id(a) for a, b in zip(children, children[1:])
                    if isinstance(a, (torch.nn.Conv2d, torch.nn.Linear)) and isinstance(b, torch.nn.PReLU)}
