@@ -13,11 +13,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from onnx import helper
 
 import int8rt
-from onnx_models import fvi, init, model
-from test_pointwise_tables import build
+from test_pointwise_tables import build, se_model
 
 F32 = np.float32
 pytestmark = pytest.mark.skipif(
@@ -26,32 +24,10 @@ pytestmark = pytest.mark.skipif(
 
 def se_hardswish_model(channels: int, size: int):
     """conv -> hardswish -> SE gate (GAP, conv, Relu, conv, HardSigmoid) ->
-    Mul(hardswish, gate) -> conv, ``channels`` wide on ``size`` x ``size``."""
-    rng = np.random.default_rng(channels * 31 + size)
-    red = max(2, channels // 4)
-    inits = [
-        init("w1", (rng.standard_normal((channels, 3, 3, 3)) * 0.4).astype(F32)),
-        init("b1", rng.standard_normal(channels).astype(F32) * 0.2),
-        init("wr", (rng.standard_normal((red, channels, 1, 1)) * 0.4).astype(F32)),
-        init("we", (rng.standard_normal((channels, red, 1, 1)) * 0.6).astype(F32)),
-        init("w2", (rng.standard_normal((5, channels, 1, 1)) * 0.3).astype(F32)),
-        init("three", np.array(3.0, F32)), init("zero", np.array(0.0, F32)), init("six", np.array(6.0, F32)),
-    ]
-    nodes = [
-        helper.make_node("Conv", ["x", "w1", "b1"], ["c1"], name="conv1", kernel_shape=[3, 3], pads=[1, 1, 1, 1]),
-        helper.make_node("Add", ["c1", "three"], ["h3"], name="hs_add"),
-        helper.make_node("Clip", ["h3", "zero", "six"], ["hc"], name="hs_clip"),
-        helper.make_node("Mul", ["c1", "hc"], ["hm"], name="hs_mul"),
-        helper.make_node("Div", ["hm", "six"], ["h"], name="hs_div"),
-        helper.make_node("GlobalAveragePool", ["h"], ["g"], name="se_pool"),
-        helper.make_node("Conv", ["g", "wr"], ["r"], name="se_reduce", kernel_shape=[1, 1]),
-        helper.make_node("Relu", ["r"], ["rr"], name="se_relu"),
-        helper.make_node("Conv", ["rr", "we"], ["e"], name="se_expand", kernel_shape=[1, 1]),
-        helper.make_node("HardSigmoid", ["e"], ["gate"], name="se_gate", alpha=0.2, beta=0.5),
-        helper.make_node("Mul", ["h", "gate"], ["s"], name="se_scale"),
-        helper.make_node("Conv", ["s", "w2"], ["y"], name="conv2", kernel_shape=[1, 1]),
-    ]
-    return model(nodes, [fvi("x", ["N", 3, size, size])], [fvi("y", ["N", 5, size, size])], inits)
+    Mul(hardswish, gate) -> conv, ``channels`` wide on ``size`` x ``size``
+    (test_pointwise_tables.se_model, with wider weights)."""
+    return se_model(channels, size, max(2, channels // 4), 5, np.random.default_rng(channels * 31 + size),
+                    (0.4, 0.2, 0.4, 0.6, 0.3))
 
 
 @pytest.mark.parametrize("channels", [3, 8, 13, 40, 67])

@@ -12,7 +12,6 @@ anyway), stay near FP32, and leave chains alone that cannot be one table
 from __future__ import annotations
 
 import numpy as np
-import pytest
 from onnx import helper
 
 import int8rt
@@ -56,7 +55,6 @@ def block_model(per_channel_affine: bool = False, float_tail: bool = False, bran
         nodes.append(helper.make_node("Conv", ["h", "w3"], ["z"], name="conv_branch", kernel_shape=[1, 1]))
     if float_tail:  # the swish result also feeds a float Softmax: no table for it
         nodes.append(helper.make_node("Softmax", ["sw"], ["sm"], name="softmax", axis=1))
-        out = "sm"
     outputs = [fvi("y", ["N", 6, 10, 10])] + ([fvi("sm", ["N", 8, 10, 10])] if float_tail else [])
     outputs += [fvi("z", ["N", 6, 10, 10])] if branch else []
     return model(nodes, [fvi("x", ["N", 3, 10, 10])], outputs, inits)
@@ -152,16 +150,22 @@ def test_a_chain_whose_middle_is_read_outside_stays_float() -> None:
     assert a["y"].tobytes() == b["y"].tobytes() and a["z"].tobytes() == b["z"].tobytes()
 
 
-def se_model():
+def se_model(channels: int = 12, size: int = 10, reduced: int = 4, outputs: int = 6,
+             rng: np.random.Generator | None = None,
+             scales: tuple[float, float, float, float, float] = (0.3, 0.1, 0.3, 0.3, 0.3)):
     """conv -> hardswish -> squeeze-and-excitation gate (GAP, conv, Relu,
-    conv, HardSigmoid) -> Mul(x, gate) -> conv, as in MobileNetV3 / PP-LCNet."""
-    rng = np.random.default_rng(11)
+    conv, HardSigmoid) -> Mul(x, gate) -> conv, as in MobileNetV3 / PP-LCNet:
+    ``channels`` wide on ``size`` x ``size``, the gate's reduction ``reduced``
+    wide; ``scales`` multiply the random conv1 weights, conv1 bias, reduce,
+    expand and conv2 weights."""
+    rng = rng if rng is not None else np.random.default_rng(11)
+    s1, sb, sr, se, s2 = scales
     inits = [
-        init("w1", (rng.standard_normal((12, 3, 3, 3)) * 0.3).astype(F32)),
-        init("b1", rng.standard_normal(12).astype(F32) * 0.1),
-        init("wr", (rng.standard_normal((4, 12, 1, 1)) * 0.3).astype(F32)),
-        init("we", (rng.standard_normal((12, 4, 1, 1)) * 0.3).astype(F32)),
-        init("w2", (rng.standard_normal((6, 12, 1, 1)) * 0.3).astype(F32)),
+        init("w1", (rng.standard_normal((channels, 3, 3, 3)) * s1).astype(F32)),
+        init("b1", rng.standard_normal(channels).astype(F32) * sb),
+        init("wr", (rng.standard_normal((reduced, channels, 1, 1)) * sr).astype(F32)),
+        init("we", (rng.standard_normal((channels, reduced, 1, 1)) * se).astype(F32)),
+        init("w2", (rng.standard_normal((outputs, channels, 1, 1)) * s2).astype(F32)),
         init("three", np.array(3.0, F32)), init("zero", np.array(0.0, F32)), init("six", np.array(6.0, F32)),
     ]
     nodes = [
@@ -178,7 +182,7 @@ def se_model():
         helper.make_node("Mul", ["h", "gate"], ["s"], name="se_scale"),
         helper.make_node("Conv", ["s", "w2"], ["y"], name="conv2", kernel_shape=[1, 1]),
     ]
-    return model(nodes, [fvi("x", ["N", 3, 10, 10])], [fvi("y", ["N", 6, 10, 10])], inits)
+    return model(nodes, [fvi("x", ["N", 3, size, size])], [fvi("y", ["N", outputs, size, size])], inits)
 
 
 def test_squeeze_excitation_gate_stays_float_on_request() -> None:
