@@ -14,7 +14,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from typing import Iterator
+from typing import Iterator, Sequence
 
 import numpy as np
 
@@ -24,16 +24,19 @@ FACENET = "/tmp/calib16/dl/facenet_pytorch-2.6.0-py3-none-any.whl"
 PESTO = "/tmp/calib16/dl/pesto_pitch-2.0.1-py3-none-any.whl"
 
 
-def draws(net: str) -> Iterator[tuple[int, bytes, np.ndarray, np.ndarray]]:
-    """(draw, model, calibration samples, evaluation samples) as the benchmarks draw them."""
+def draws(net: str, wanted: Sequence[int] | None = None, archives: Sequence[str] = ()
+          ) -> Iterator[tuple[int, bytes, np.ndarray, np.ndarray]]:
+    """(draw, model, calibration samples, evaluation samples) as the harnesses
+    draw them: ``wanted`` draws (all: PESTO 1-2, MTCNN 1-4); PESTO's frames
+    from its own clips plus ``archives`` (calib16_pesto.frames)."""
     if net == "pesto":
         import calib16_pesto as PE
 
         model, encoder, _ = PE.load(PESTO)
-        x = PE.frames(model)
+        x = PE.frames(model, archives)
         idx = np.arange(len(x))
         onnx = PE.onnx_model(encoder)
-        for d in (1, 2):
+        for d in wanted or (1, 2):
             calib = idx[idx % 4 == (0 if d == 1 else 2)]
             yield d, onnx, x[calib[:len(calib) // 16 * 16]], x[idx % 2 == 1]
     else:
@@ -42,7 +45,7 @@ def draws(net: str) -> Iterator[tuple[int, bytes, np.ndarray, np.ndarray]]:
         x, labels = C.lfw_subset()
         xs = C.stage_inputs(x, C.SIZES[net])
         onnx = C.mtcnn_model(FACENET, net)
-        for d in (1, 2, 3, 4):
+        for d in wanted or (1, 2, 3, 4):
             calib, evaluation = C.split(labels, d)
             yield d, onnx, xs[calib], xs[evaluation]
 

@@ -41,34 +41,17 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-FACENET = "/tmp/calib16/dl/facenet_pytorch-2.6.0-py3-none-any.whl"
-PESTO = "/tmp/calib16/dl/pesto_pitch-2.0.1-py3-none-any.whl"
+import judge12_bins  # noqa: E402
+
 ARCHIVES = ("/tmp/calib16/dl/pysptk-1.0.1.tar.gz", "/tmp/calib16/dl/amfm_decompy-1.0.12.2-py3-none-any.whl")
 # auto's set label -> the calibrator of the same method
 CALIBRATOR = {"minmax": "minmax", "mse": "mse", "percentile 99.99": "percentile", "entropy": "entropy"}
 
 
 def draws(net: str, wanted: list[int]) -> Iterator[tuple[int, bytes, np.ndarray, np.ndarray]]:
-    """(draw, model, calibration samples, evaluation samples) as the harnesses draw them."""
-    if net == "pesto":
-        import calib16_pesto as PE
-
-        model, encoder, _ = PE.load(PESTO)
-        x = PE.frames(model, ARCHIVES)
-        idx = np.arange(len(x))
-        onnx = PE.onnx_model(encoder)
-        for d in wanted:
-            calib = idx[idx % 4 == (0 if d == 1 else 2)]
-            yield d, onnx, x[calib[:len(calib) // 16 * 16]], x[idx % 2 == 1]
-    else:
-        import calib15_mtcnn as C
-
-        x, labels = C.lfw_subset()
-        xs = C.stage_inputs(x, C.SIZES[net])
-        onnx = C.mtcnn_model(FACENET, net)
-        for d in wanted:
-            calib, evaluation = C.split(labels, d)
-            yield d, onnx, xs[calib], xs[evaluation]
+    """(draw, model, calibration samples, evaluation samples) as the harnesses
+    draw them (judge12_bins.draws, PESTO with the speech archives)."""
+    return judge12_bins.draws(net, wanted, ARCHIVES)
 
 
 class Capture:
