@@ -123,36 +123,45 @@ def test_reference_tier_equals_optimized(cache) -> None:
     np.testing.assert_array_equal(fast, ref)
 
 
-def test_epilogue_codes_match_numpy(cache) -> None:
-    """conv2's fused epilogue from the engine's own int8 input (the pool's
-    codes, tapped), int8 weights, weight scales and scales: q = rne(clip(
-    prelu(float32(acc) * scale[k] + bias[k] / s_out, slope[k]), -128, 127)),
-    scale[k] = s_in * s_w[k] / s_out, in float32 as requant_params.h says."""
+def tapped_conv2(engine) -> tuple[dict[str, np.ndarray], dict, dict, np.ndarray, np.ndarray, np.ndarray]:
+    """conv2 of the tests' model seen from the engine: the int8 codes of its
+    input m1 and output p2 (tapped; q with (q - z) * s == the tapped value,
+    asserted), the plan's entries, conv2's attributes, int8 weights, float
+    bias and int64 accumulators over the input codes (padding = the input's zero point)."""
     from int8rt.accuracy.taps import int8_tap_engine
 
-    engine = _build("prelu", cache)
     plan = {t.tensor: t for t in engine.int8_plan().tensors}
     shapes = {"m1": [16, 8, 5, 5], "p2": [16, 16, 5, 5]}
     tap, where = int8_tap_engine(engine._native.network(), shapes, list(shapes))
     out = tap.create_execution_context().run({"x": X})
     codes = {}
     for name in shapes:
-        s = F32(plan[name].scale)
-        codes[name] = np.rint(out[where[name]] / s).astype(np.int64)
-        np.testing.assert_array_equal((codes[name].astype(F32) * s).astype(F32), out[where[name]])
+        s, z = F32(plan[name].scale), plan[name].zero_point
+        codes[name] = np.rint(out[where[name]] / s).astype(np.int64) + z
+        np.testing.assert_array_equal(((codes[name] - z).astype(F32) * s).astype(F32), out[where[name]])
     net = engine._native.network()
     node = next(n for n in net.nodes() if n["name"] == "conv2")
     ins, attrs = node["inputs"], node["attrs"]
     wq = np.asarray(net.constant_data(ins[1])).astype(np.int64).reshape(16, 8, 3, 3)
     bias = np.asarray(net.constant_data(ins[2]), F32).reshape(-1)
-    s_in, s_out = F32(attrs["in_scale"]), F32(attrs["out_scale"])
-    s_w = np.asarray(attrs["w_scales"], F32)
-    slope = np.asarray(attrs["slopes"], F32)
-    xp = np.pad(codes["m1"], ((0, 0), (0, 0), (1, 1), (1, 1)))
+    xp = np.pad(codes["m1"], ((0, 0), (0, 0), (1, 1), (1, 1)), constant_values=plan["m1"].zero_point)
     acc = np.zeros((16, 16, 5, 5), np.int64)
     for r in range(3):
         for c in range(3):
             acc += np.einsum("nchw,kc->nkhw", xp[:, :, r:r + 5, c:c + 5], wq[:, :, r, c])
+    return codes, plan, attrs, wq, bias, acc
+
+
+def test_epilogue_codes_match_numpy(cache) -> None:
+    """conv2's fused epilogue from the engine's own int8 input (the pool's
+    codes, tapped), int8 weights, weight scales and scales: q = rne(clip(
+    prelu(float32(acc) * scale[k] + bias[k] / s_out, slope[k]), -128, 127)),
+    scale[k] = s_in * s_w[k] / s_out, in float32 as requant_params.h says."""
+    codes, plan, attrs, _, bias, acc = tapped_conv2(_build("prelu", cache))
+    assert plan["m1"].zero_point == 0 and plan["p2"].zero_point == 0
+    s_in, s_out = F32(attrs["in_scale"]), F32(attrs["out_scale"])
+    s_w = np.asarray(attrs["w_scales"], F32)
+    slope = np.asarray(attrs["slopes"], F32)
     scale = ((s_in * s_w).astype(F32) / s_out).astype(F32)
     t = (acc.astype(F32) * scale[None, :, None, None]).astype(F32) + (bias / s_out).astype(F32)[None, :, None, None]
     t = np.where(t < 0, (t * slope[None, :, None, None]).astype(F32), t)

@@ -22,7 +22,7 @@ import pytest
 
 import int8rt
 import int8rt.kernels
-from test_int8_prelu import CALIB, W, X, _fp32, _model, _rel_l2
+from test_int8_prelu import CALIB, W, X, _fp32, _model, _rel_l2, tapped_conv2
 
 F32 = np.float32
 
@@ -106,34 +106,13 @@ def test_epilogue_codes_match_numpy(cache) -> None:
     (b[k] - float32(z_in * sum w[k]) * (s_in * s_w[k])) / s_out, then
     t = float32(acc) * scale[k] + bias[k], t = prelu(t, slope[k]) + z_out,
     q = rne(clip(t, -128, 127)), in float32 as requant_params.h says."""
-    from int8rt.accuracy.taps import int8_tap_engine
-
-    engine = _build(cache)
-    plan = {t.tensor: t for t in engine.int8_plan().tensors}
-    shapes = {"m1": [16, 8, 5, 5], "p2": [16, 16, 5, 5]}
-    tap, where = int8_tap_engine(engine._native.network(), shapes, list(shapes))
-    out = tap.create_execution_context().run({"x": X})
-    codes = {}
-    for name in shapes:
-        s, z = F32(plan[name].scale), plan[name].zero_point
-        codes[name] = np.rint(out[where[name]] / s).astype(np.int64) + z
-        np.testing.assert_array_equal(((codes[name] - z).astype(F32) * s).astype(F32), out[where[name]])
+    codes, plan, attrs, wq, bias, acc = tapped_conv2(_build(cache))
     z_in, z_out = plan["m1"].zero_point, plan["p2"].zero_point
     assert z_in != 0 and z_out != 0
-    net = engine._native.network()
-    node = next(n for n in net.nodes() if n["name"] == "conv2")
-    ins, attrs = node["inputs"], node["attrs"]
     assert attrs["in_zero_point"] == z_in and attrs["out_zero_point"] == z_out
-    wq = np.asarray(net.constant_data(ins[1])).astype(np.int64).reshape(16, 8, 3, 3)
-    bias = np.asarray(net.constant_data(ins[2]), F32).reshape(-1)
     s_in, s_out = F32(attrs["in_scale"]), F32(attrs["out_scale"])
     s_w = np.asarray(attrs["w_scales"], F32)
     slope = np.asarray(attrs["slopes"], F32)
-    xp = np.pad(codes["m1"], ((0, 0), (0, 0), (1, 1), (1, 1)), constant_values=z_in)
-    acc = np.zeros((16, 16, 5, 5), np.int64)
-    for r in range(3):
-        for c in range(3):
-            acc += np.einsum("nchw,kc->nkhw", xp[:, :, r:r + 5, c:c + 5], wq[:, :, r, c])
     s = (s_in * s_w).astype(F32)
     scale = (s / s_out).astype(F32)
     corr = ((z_in * wq.reshape(16, -1).sum(1)).astype(F32) * s).astype(F32)
