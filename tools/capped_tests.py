@@ -4,7 +4,7 @@
 ``INT8RT_MAX_ISA`` caps kernel selection process-wide (docs/reliability.md,
 STYLE.md "Dispatch is data"), so one machine can run every tier below its
 best. This runs, for each cap asked for, one ``pytest -x -q -p no:cacheprovider``
-over chunks of test files (after a failure the chunk's later files run again,
+in one process (`-n 0`) over chunks of test files (after a failure the chunk's later files run again,
 so one failure hides no other file's), with a wall limit per run, and prints
 one line per run: passed / failed / timed out, the seconds, the counts pytest
 printed and the files, then the failures' last lines. The files are those whose source names the dispatcher
@@ -49,7 +49,7 @@ def run_chunk(cap: str, paths: list[Path], timeout: float) -> tuple[str, str, fl
     env = dict(os.environ, INT8RT_MAX_ISA=cap)
     env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "python"), str(ROOT / "tests")] +
                                         ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else []))
-    cmd = [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider"] + \
+    cmd = [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", "-n", "0"] + \
         [str(p.relative_to(ROOT)) for p in paths]
     t0 = time.monotonic()
     try:

@@ -76,7 +76,9 @@ preload="$(gcc -print-file-name=libasan.so) $(gcc -print-file-name=libubsan.so)"
 # it calls nvcc without LD_PRELOAD (nvcc segfaults under the preloaded
 # runtime) and its driver against this sanitized libint8rt with it.
 # --capture=sys: a sanitizer report is written to file descriptor
-# 2, which pytest's default capture would swallow when the process exits.
-LD_PRELOAD="$preload" PYTHONPATH="$site" python3 -m pytest -q -p no:cacheprovider --capture=sys \
+# 2, which pytest's default capture would swallow when the process exits;
+# -n 0: one process, so a report is printed whole beside its test (not a
+# lost xdist worker).
+LD_PRELOAD="$preload" PYTHONPATH="$site" python3 -m pytest -q -p no:cacheprovider --capture=sys -n 0 \
   --ignore=tests/test_cpp_unit.py --ignore=tests/test_fuzz.py --ignore=tests/test_cuda_emulated_package.py \
   "${@:-tests}"
