@@ -147,6 +147,14 @@ def run(wheel: str, net: str, draw: int) -> dict[str, float]:
     return out
 
 
+def print_per_draw(net: str, draws: list[int], rows: list[dict[str, float]], width: int) -> None:
+    """One line per scheme: its relative L2 on each draw and their mean."""
+    print(f"{net}: relative L2 per draw {draws} and mean")
+    for k in rows[0]:
+        vals = [r[k] for r in rows]
+        print(f"  {k:{width}s} " + " ".join(f"{v:.4f}" for v in vals) + f"  mean {np.mean(vals):.4f}")
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--wheel", required=True)
@@ -155,11 +163,7 @@ def main() -> int:
     args = ap.parse_args()
     draws = [int(d) for d in args.draws.split(",")]
     for net in args.nets.split(","):
-        rows = [run(args.wheel, net, d) for d in draws]
-        print(f"{net}: relative L2 per draw {draws} and mean")
-        for k in rows[0]:
-            vals = [r[k] for r in rows]
-            print(f"  {k:28s} " + " ".join(f"{v:.4f}" for v in vals) + f"  mean {np.mean(vals):.4f}")
+        print_per_draw(net, draws, [run(args.wheel, net, d) for d in draws], 28)
     return 0
 
 

@@ -36,7 +36,7 @@ import torch
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import calib15_mtcnn as M  # noqa: E402
-from prelu12_fakequant import fq, logits, rounded_weights_and_ranges  # noqa: E402
+from prelu12_fakequant import fq, logits, print_per_draw, rounded_weights_and_ranges  # noqa: E402
 
 SCHEMES = ["sym", "fine", "asym-conv", "asym", "float-conv", "float"]
 
@@ -101,11 +101,7 @@ def main() -> int:
     args = ap.parse_args()
     draws = [int(d) for d in args.draws.split(",")]
     for net in args.nets.split(","):
-        rows = [run(args.wheel, net, d, args.stats) for d in draws]
-        print(f"{net}: relative L2 per draw {draws} and mean")
-        for k in rows[0]:
-            vals = [r[k] for r in rows]
-            print(f"  {k:12s} " + " ".join(f"{v:.4f}" for v in vals) + f"  mean {np.mean(vals):.4f}")
+        print_per_draw(net, draws, [run(args.wheel, net, d, args.stats) for d in draws], 12)
     return 0
 
 
