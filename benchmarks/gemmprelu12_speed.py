@@ -46,10 +46,7 @@ def compare(wheel: str, base: str, nets: list[str], batches: list[int], reps: in
         print(f"  {net} head, this build: {[layer['name'] for layer in new.layers()][-3:]}")
         for b in batches:
             x = {"x": np.ascontiguousarray(xe[:b])}
-            ctx = [new.create_execution_context(), old.create_execution_context()]
-            w, c_ = alternated_runs.median_us(ctx, x, reps)
-            print(f"  {net} batch {b}: float head {w[0]:.1f} us (cpu {c_[0]:.1f}), int8 head {w[1]:.1f} us "
-                  f"(cpu {c_[1]:.1f}); int8 / float head wall {w[1] / w[0]:.3f}, cpu {c_[1] / c_[0]:.3f}")
+            alternated_runs.print_pair(f"{net} batch {b}", (new, old), ("float head", "int8 head"), x, reps)
     print(f"loadavg {open('/proc/loadavg').read().split()[:3]}")
 
 

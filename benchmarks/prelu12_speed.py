@@ -55,10 +55,7 @@ def speed(wheel: str, nets: list[str], batches: list[int], reps: int) -> None:
                 print(f"  {net} {l['name']}: {l['detail']}")
         for b in batches:
             x = {"x": np.ascontiguousarray(xe[:b])}
-            ctx = [folded.create_execution_context(), kept.create_execution_context()]
-            w, c_ = alternated_runs.median_us(ctx, x, reps)
-            print(f"  {net} batch {b}: folded {w[0]:.1f} us (cpu {c_[0]:.1f}), float PReLU {w[1]:.1f} us "
-                  f"(cpu {c_[1]:.1f}); float / folded wall {w[1] / w[0]:.3f}, cpu {c_[1] / c_[0]:.3f}")
+            alternated_runs.print_pair(f"{net} batch {b}", (folded, kept), ("folded", "float PReLU"), x, reps)
     print(f"loadavg {open('/proc/loadavg').read().split()[:3]}")
 
 
@@ -66,7 +63,6 @@ def save_bytes(path: str) -> None:
     """minmax INT8 outputs of networks without a PReLU (tests/onnx_models.py's
     conv / ResNet blocks, accuracy_bench's digits CNN and collapse CNN)."""
     import accuracy_bench as AB
-    import int8rt
 
     sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tests"))
     import onnx_models as OM

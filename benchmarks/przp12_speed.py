@@ -54,10 +54,7 @@ def main() -> int:
         print(f"  {net}: {len(held)} tensor(s) with a zero point in the bounded engine")
         for b in (int(v) for v in args.batches.split(",")):
             x = {"x": np.ascontiguousarray(xe[:b])}
-            ctx = [bounded.create_execution_context(), symmetric.create_execution_context()]
-            w, c = alternated_runs.median_us(ctx, x, args.reps)
-            print(f"  {net} batch {b}: bounded {w[0]:.1f} us (cpu {c[0]:.1f}), symmetric {w[1]:.1f} us "
-                  f"(cpu {c[1]:.1f}); symmetric / bounded wall {w[1] / w[0]:.3f}, cpu {c[1] / c[0]:.3f}")
+            alternated_runs.print_pair(f"{net} batch {b}", (bounded, symmetric), ("bounded", "symmetric"), x, args.reps)
     print(f"loadavg {open('/proc/loadavg').read().split()[:3]}")
     return 0
 
