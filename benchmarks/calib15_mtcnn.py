@@ -17,8 +17,9 @@ Evaluation: the odd indices (50 faces, 50 non-faces). Calibration, two draws
 to measure the noise: ``--draw 1`` the even indices' first half of each
 class, ``--draw 2`` the second half (24 faces + 24 non-faces each, disjoint;
 48 so that ONNX Runtime's histogram calibrators get equal batches of 16: with a
-last batch of 2 its Entropy / Percentile fail on ragged arrays); ``--draw 3`` /
-``4``: 24 + 24 of the even indices drawn at random (seed = the draw).
+last batch of 2 its Entropy / Percentile fail on ragged arrays); ``--draw 3``
+to ``8``: 24 + 24 of the even indices drawn at random (seed = the draw; 5 to 8
+since acc63, for paired differences over more draws).
 ``--per-class 48``: 48 + 48 instead (draws 1 / 2 then overlap in 46 + 46).
 
 The model: mtcnn.py and data/{p,r,o}net.pt read from the wheel file itself
@@ -44,6 +45,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import wheel_nets as W  # noqa: E402
 
 SIZES = {"pnet": 12, "rnet": 24, "onet": 48}
+DRAWS = (1, 2, 3, 4, 5, 6, 7, 8)
 
 
 def lfw_subset() -> tuple[np.ndarray, np.ndarray]:
@@ -69,7 +71,7 @@ def stage_inputs(x: np.ndarray, size: int) -> np.ndarray:
 
 
 def split(labels: np.ndarray, draw: int, per_class: int = 24) -> tuple[np.ndarray, np.ndarray]:
-    """(calibration indices, evaluation indices) of ``draw`` (1 to 4), ``per_class`` crops of each class."""
+    """(calibration indices, evaluation indices) of ``draw`` (1 to 8), ``per_class`` crops of each class."""
     idx = np.arange(len(labels))
     even, odd = idx[idx % 2 == 0], idx[idx % 2 == 1]
     calib = []
@@ -124,7 +126,7 @@ def mtcnn_model(wheel: str, net: str) -> bytes:
 
 
 def main() -> int:
-    ap = W.parser(__doc__, "facenet_pytorch-2.6.0-py3-none-any.whl", draws=(1, 2, 3, 4))
+    ap = W.parser(__doc__, "facenet_pytorch-2.6.0-py3-none-any.whl", draws=DRAWS)
     ap.add_argument("--nets", default="pnet,rnet,onet")
     ap.add_argument("--per-class", type=int, default=24, help="calibration crops of each class (at most 50)")
     args = ap.parse_args()

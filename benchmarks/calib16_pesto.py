@@ -12,8 +12,9 @@ amfm_decompy's sample, IPython's test.wav (speech) and the standard library's
 test/audiodata/pluck-pcm16.wav (a plucked string), each clip padded with
 silence to 2.1 s (the CQT's longest kernel). Frames more than 40 dB below
 their clip's loudest are dropped (silence). Evaluation: the odd frames;
-calibration, two draws: the frames 0 mod 4 (``--draw 1``) or 2 mod 4
-(``--draw 2``), whole batches of 16. Adjacent frames overlap (10 ms hop), so
+calibration: the frames 0 mod 4 (``--draw 1``) or 2 mod 4 (``--draw 2``);
+``--draw 3`` / ``4`` (acc63): as many of the even frames drawn at random
+(seed = the draw); whole batches of 16. Adjacent frames overlap (10 ms hop), so
 this measures the quantization of these voices, not a shift of data set.
 
 Compared output: the 384 pitch logits (the final softmax taken off, as
@@ -52,6 +53,7 @@ import wheel_nets as W  # noqa: E402
 CKPT = "pesto/weights/mir-1k_g7.ckpt"
 PLUCK = ("test", "audiodata/pluck-pcm16.wav")
 RATE, HOP_MS, MIN_SECONDS, QUIET_DB = 16000, 10.0, 2.1, 40.0
+DRAWS = (1, 2, 3, 4)
 
 
 class _Container:
@@ -148,14 +150,24 @@ def pitch_metrics(reduce, shift_bins: int):
     return row
 
 
+def split(n: int, draw: int) -> tuple[np.ndarray, np.ndarray]:
+    """(calibration indices, evaluation indices) of ``draw`` (1 to 4) over ``n`` frames."""
+    idx = np.arange(n)
+    calib = idx[idx % 4 == 0]
+    if draw == 2:
+        calib = idx[idx % 4 == 2]
+    elif draw > 2:
+        even = idx[idx % 2 == 0]
+        calib = np.sort(np.random.default_rng(draw).choice(even, len(calib), replace=False))
+    calib = calib[:len(calib) // 16 * 16]  # whole batches of 16 (ONNX Runtime's histogram calibrators)
+    return calib, idx[idx % 2 == 1]
+
+
 def main() -> int:
-    args = W.parser(__doc__, "pesto_pitch-2.0.1-py3-none-any.whl").parse_args()
+    args = W.parser(__doc__, "pesto_pitch-2.0.1-py3-none-any.whl", draws=DRAWS).parse_args()
     model, encoder, reduce = load(args.wheel)
     x = frames(model, tuple(args.archives))
-    idx = np.arange(len(x))
-    calib = idx[idx % 4 == (0 if args.draw == 1 else 2)]
-    calib = calib[:len(calib) // 16 * 16]  # whole batches of 16 (ONNX Runtime's histogram calibrators)
-    evaluation = idx[idx % 2 == 1]
+    calib, evaluation = split(len(x), args.draw)
     shift = round(float(model.shift) * model.bins_per_semitone)
     task = dict(name=f"pesto mir-1k_g7 (pesto-pitch 2.0.1), draw {args.draw}", model=onnx_model(encoder),
                 calib=x[calib], eval=x[evaluation], labels=None, kind="embedding")
