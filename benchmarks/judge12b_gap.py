@@ -15,9 +15,15 @@ each an alternative to auto_choice.choose's steps 3-4 put in for the run
   held-out slice and the kept samples' ``crossval.FOLDS - 1`` folds
   together, each fold scored with thresholds fitted without it
   (crossval.Folds): every calibration sample judges, none with thresholds
-  that saw it. Step 4's override (worst fold) is kept where it acted.
+  that saw it; ``pooled+4``: then step 4's worst-fold override as the
+  library applies it.
 - ``pooled-min``: the lowest relative L2 over the same pooled samples, no
   default.
+
+judge12b_rules.py replays these rules and others on what ``--json``
+records; ``python benchmarks/judge12b_gap.py --with-rule RULE SCRIPT ARGS...``
+runs another benchmark script (accuracy_bench.py, issue11_gap_probe.py)
+with auto's choice made by RULE.
 
 Every engine is built from the same calibration samples of the draw and
 evaluated on the same evaluation samples (calib15_mtcnn.py /
@@ -55,18 +61,25 @@ def _pooled_errors(choice: Any, label: str, folds: Any) -> Any:
     return AC._Errors(np.concatenate([e.err for e in parts]), np.concatenate([e.ref for e in parts]))
 
 
-def _rule_pooled(lowest: bool) -> Callable[[Any, Any, Any], str]:
+def _rule_pooled(lowest: bool, guard: bool) -> Callable[[Any, Any, Any], str]:
     def rule(choice: Any, sets: Any, folds: Any) -> str:
         from int8rt.accuracy import auto_choice as AC
 
-        if folds is None or choice.label != choice.held_label:  # no folds, or step 4 acted: as before
+        if folds is None:  # no folds (a state network, too few samples): as before
             return choice.label
         pooled = {k: _pooled_errors(choice, k, folds) for k in sets}
         if lowest:
             return min(pooled, key=lambda k: pooled[k].relative_l2)
         start = AC.DEFAULT_METHOD if AC.DEFAULT_METHOD in sets else choice.label
         challengers = [k for k in sets if pooled[k].clearly_below(pooled[start])]
-        return min(challengers, key=lambda k: pooled[k].relative_l2) if challengers else start
+        start = min(challengers, key=lambda k: pooled[k].relative_l2) if challengers else start
+        if guard:  # step 4's worst-fold override, as auto_choice.choose applies it
+            worst = {k: AC.worst_fold(choice.errors[k], folds.errors(k)) for k in sets}
+            beyond = {k: max(e.relative_l2 for e in folds.errors(k)) for k in sets}
+            best = min(worst, key=worst.__getitem__)
+            if worst[best] < (1 - AC.FOLD_GAIN) * worst[start] and beyond[best] < (1 - AC.FOLD_GAIN) * beyond[start]:
+                start = best
+        return start
     return rule
 
 
@@ -86,8 +99,8 @@ def choice_rule(variant: str, picked: list[str], record: Optional[list[dict]] = 
     rule: Optional[Callable[[Any, Any, Any], str]] = None
     if variant.startswith("auto="):
         rule = _rule_forced(variant.split("=", 1)[1])
-    elif variant in ("pooled", "pooled-min"):
-        rule = _rule_pooled(variant == "pooled-min")
+    elif variant in ("pooled", "pooled+4", "pooled-min"):
+        rule = _rule_pooled(variant == "pooled-min", variant == "pooled+4")
     elif variant != "auto":
         raise SystemExit(f"unknown variant {variant}")
     original = AC.choose
@@ -125,7 +138,20 @@ def _draws(text: str) -> list[int]:
 
 
 def task_for(net: str, draw: int, args: argparse.Namespace) -> tuple[bytes, np.ndarray, np.ndarray]:
-    """(model, calibration inputs, evaluation inputs) of ``net`` at ``draw``."""
+    """(model, calibration inputs, evaluation inputs) of ``net`` at ``draw``:
+    MTCNN's stages and PESTO as calib15_mtcnn.py / calib16_pesto.py split
+    them; PP-OCR's text-direction classifier ("cls") as accuracy_bench.py
+    makes it (256 calibration lines, 1000 evaluation lines of seed 2), the
+    calibration lines of seed ``10 + draw`` (accuracy_bench's are seed 1)."""
+    if net == "cls":
+        from realnets.ocr_models import cls_task, models_dir, static_input_model
+        from realnets.text_images import text_lines
+
+        task = cls_task(models_dir())
+        onnx = static_input_model(task.onnx_file, task.chw).SerializeToString()
+        xc, _ = task.make_inputs(text_lines(256, seed=10 + draw), 101)
+        xe, _ = task.make_inputs(text_lines(1000, seed=2), 102)
+        return onnx, xc, xe
     if net == "pesto":
         import calib16_pesto as P
 
@@ -152,10 +178,31 @@ def paired(a: list[float], b: list[float]) -> tuple[float, float, int]:
     return float(d.mean()), se, int(np.sum(d < 0))
 
 
+def with_rule(argv: list[str]) -> int:
+    """``--with-rule RULE SCRIPT ARGS...``: SCRIPT run as ``__main__`` with
+    auto's choice made by RULE (a variant of :func:`choice_rule`); the sets
+    it chose are printed at the end."""
+    import runpy
+
+    rule, script, rest = argv[0], argv[1], argv[2:]
+    picked: list[str] = []
+    sys.argv = [script, *rest]
+    code = 0
+    with choice_rule(rule, picked):
+        try:
+            runpy.run_path(script, run_name="__main__")
+        except SystemExit as e:
+            code = int(e.code or 0)
+    print(f"judge12b rule {rule}: auto chose {picked}", flush=True)
+    return code
+
+
 def main() -> int:
+    if sys.argv[1:2] == ["--with-rule"]:
+        return with_rule(sys.argv[2:])
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--net", required=True, choices=("pnet", "rnet", "onet", "pesto"))
-    ap.add_argument("--wheel", required=True)
+    ap.add_argument("--net", required=True, choices=("pnet", "rnet", "onet", "pesto", "cls"))
+    ap.add_argument("--wheel", default="", help="the network's wheel (MTCNN, PESTO)")
     ap.add_argument("--archives", nargs="*", default=[])
     ap.add_argument("--draws", default="1-4")
     ap.add_argument("--singles", default=",".join(SINGLES))
