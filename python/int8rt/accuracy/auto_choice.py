@@ -56,6 +56,14 @@ the network's outputs on calibration samples that no threshold saw.
    0.33 on its worst fold, and minmax 0.93-0.95 against mse 0.84-0.86
    centred cosine on brighter images; RESULTS_accuracy.md, 2026-12-03 late
    night).
+   Giving steps 3 and 4 more samples did not pay: step 3 judged on the
+   held-out slice and these folds pooled (cross-fitting: every calibration
+   sample judges, none by thresholds fitted on it), the lowest pooled error,
+   the lowest fold mean or a bootstrap vote moved MTCNN PNet / RNet / ONet
+   (8 draws) and PESTO (4) by at most one standard error each, every one of
+   them lower on one network and higher on another; on the close calls the
+   judgement orders sets as the evaluation does about half of the time,
+   pooled or not (RESULTS_accuracy.md acc63).
 
 Outputs that look like class scores (``[N, C]``) are compared by centred
 cosine: each side minus its mean over the samples and the INT8 side scaled
