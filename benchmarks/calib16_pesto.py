@@ -13,7 +13,7 @@ test/audiodata/pluck-pcm16.wav (a plucked string), each clip padded with
 silence to 2.1 s (the CQT's longest kernel). Frames more than 40 dB below
 their clip's loudest are dropped (silence). Evaluation: the odd frames;
 calibration: the frames 0 mod 4 (``--draw 1``) or 2 mod 4 (``--draw 2``);
-``--draw 3`` / ``4`` (acc63): as many of the even frames drawn at random
+``--draw 3`` to ``8`` (acc63): as many of the even frames drawn at random
 (seed = the draw); whole batches of 16. Adjacent frames overlap (10 ms hop), so
 this measures the quantization of these voices, not a shift of data set.
 
@@ -53,7 +53,7 @@ import wheel_nets as W  # noqa: E402
 CKPT = "pesto/weights/mir-1k_g7.ckpt"
 PLUCK = ("test", "audiodata/pluck-pcm16.wav")
 RATE, HOP_MS, MIN_SECONDS, QUIET_DB = 16000, 10.0, 2.1, 40.0
-DRAWS = (1, 2, 3, 4)
+DRAWS = (1, 2, 3, 4, 5, 6, 7, 8)
 
 
 class _Container:
@@ -151,7 +151,7 @@ def pitch_metrics(reduce, shift_bins: int):
 
 
 def split(n: int, draw: int) -> tuple[np.ndarray, np.ndarray]:
-    """(calibration indices, evaluation indices) of ``draw`` (1 to 4) over ``n`` frames."""
+    """(calibration indices, evaluation indices) of ``draw`` (1 to 8) over ``n`` frames."""
     idx = np.arange(n)
     calib = idx[idx % 4 == 0]
     if draw == 2:
