@@ -60,9 +60,9 @@ the network's outputs on calibration samples that no threshold saw.
    held-out slice and these folds pooled (cross-fitting: every calibration
    sample judges, none by thresholds fitted on it), the lowest pooled error,
    the lowest fold mean or a bootstrap vote moved MTCNN PNet / RNet / ONet
-   (8 draws) and PESTO (4) by at most one standard error each, every one of
-   them lower on one network and higher on another; on the close calls the
-   judgement orders sets as the evaluation does about half of the time,
+   (8 draws each) and PESTO by at most two standard errors, every one of
+   them lower on one network and higher on another; on MTCNN's close calls
+   the judgement orders sets as the evaluation does about half of the time,
    pooled or not (RESULTS_accuracy.md acc63).
 
 Outputs that look like class scores (``[N, C]``) are compared by centred
