@@ -6,15 +6,10 @@
 // AVX-512 VBMI kernel does (avx512/lookup_channels_s8_16x64.cc). Block: 32
 // pixels x 16 channels in 16 ymm, ymm i = pixel i (low lane) and pixel
 // i + 16 (high lane); the in-lane 16 x 16 byte transpose turns it into ymm c
-// = channel c, pixels 0..15 | 16..31, so both lanes read the same table. A
-// channel's 256 entries are 16 rows of 16 (row = (x + 128) >> 4, column =
-// x & 15): vpshufb looks the column up in every row (16 shuffles, the row
-// broadcast to both lanes, the tables as given: no re-layout), and a tree of
-// 15 vpblendvb keeps the row the code names, one bit of it per level: x's
-// sign bit (set: row < 8) picks between rows r + 8 and r, then bits 6, 5, 4
-// of x (the same in x + 128), shifted into the sign by byte adds. That is 35
-// vector operations per 32 values against the compare + blend per row of
-// eltwise_s8_32.cc's lookup (48). The same transpose turns the results back.
+// = channel c, pixels 0..15 | 16..31, so both lanes read the same table:
+// table256.h's vpshufb per table row and vpblendvb tree, each row broadcast
+// from the tables as given (no re-layout). The same transpose turns the
+// results back.
 // A partial block (fewer than 32 pixels or 16 channels) goes through a
 // zeroed 32 x 16 copy, its missing channels not looked up and no byte past
 // the block stored. A call covers one group (the driver's task), 32 pixels
@@ -28,6 +23,7 @@
 #include <cstring>
 
 #include "kernels/abi/eltwise_s8.h"
+#include "kernels/x86/avx2/table256.h"
 
 namespace int8rt {
 namespace kernels {
@@ -62,24 +58,13 @@ void transpose16x16_lanes(__m256i r[16]) {
   }
 }
 
-inline __m256i row(const int8_t* table, int r) {
-  return _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(table + 16 * r)));
-}
-
-// table[x + 128] for the 32 codes of x (one 256-entry table).
-inline __m256i look_up32(__m256i x, const int8_t* table) {
-  const __m256i col = _mm256_and_si256(x, _mm256_set1_epi8(0x0f));
-  __m256i s[8];
-  for (int r = 0; r < 8; ++r) {  // x < 0: row r < 8; else row r + 8
-    s[r] = _mm256_blendv_epi8(_mm256_shuffle_epi8(row(table, r + 8), col), _mm256_shuffle_epi8(row(table, r), col), x);
+// Row r of a 256-byte table in both lanes (a broadcast load).
+struct TableRows {
+  const int8_t* table;
+  __m256i operator()(int r) const {
+    return _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(table + 16 * r)));
   }
-  __m256i m = _mm256_add_epi8(x, x);  // bit 6 (row bit 2) in the sign
-  for (int r = 0; r < 4; ++r) s[r] = _mm256_blendv_epi8(s[r], s[r + 4], m);
-  m = _mm256_add_epi8(m, m);  // bit 5
-  for (int r = 0; r < 2; ++r) s[r] = _mm256_blendv_epi8(s[r], s[r + 2], m);
-  m = _mm256_add_epi8(m, m);  // bit 4
-  return _mm256_blendv_epi8(s[0], s[1], m);
-}
+};
 
 // 32 pixels x 16 channels, rows `stride` bytes apart, every byte readable;
 // channels [0, nc) looked up (the others' tables may not exist).
@@ -91,7 +76,7 @@ inline void block(int64_t stride, int nc, const int8_t* x, const int8_t* tables,
     v[i] = _mm256_inserti128_si256(_mm256_castsi128_si256(lo), hi, 1);
   }
   transpose16x16_lanes(v);
-  for (int c = 0; c < nc; ++c) v[c] = look_up32(v[c], tables + 256 * c);
+  for (int c = 0; c < nc; ++c) v[c] = look_up32(v[c], TableRows{tables + 256 * c});
   transpose16x16_lanes(v);
   for (int i = 0; i < 16; ++i) {
     _mm_storeu_si128(reinterpret_cast<__m128i*>(y + i * stride), _mm256_castsi256_si128(v[i]));
