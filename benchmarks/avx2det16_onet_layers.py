@@ -8,10 +8,14 @@ bounded, ...), ``ctx.profile(clock="thread_cpu")`` at one thread, each
 layer's minimum over ``--rounds`` profiles of ``--runs`` runs; printed per
 layer side by side with each one's kernel detail, then the totals. With
 ``--time``, also the whole engines' alternated medians (alternated_runs).
+With ``--codes``, first each max pool's output (the convs' inputs) on the
+evaluation crops as each engine's grid holds it: the float32 values from
+ONNX Runtime, quantized with the plan's scale and zero point, their code
+range and the share below -24 (the shifted tile's reach on ONet's conv2).
 
 Usage: PYTHONPATH=python python benchmarks/avx2det16_onet_layers.py \
            --wheel /tmp/calib16/dl/facenet_pytorch-2.6.0-py3-none-any.whl [--net onet] [--batch 1] \
-           [--rounds 20 --runs 5] [--time 300]
+           [--rounds 20 --runs 5] [--time 300] [--codes]
 """
 from __future__ import annotations
 
@@ -38,6 +42,25 @@ def layer_minima(ctx: object, feed: dict, rounds: int, runs: int, other: object)
     return minima(a), minima(b)
 
 
+def print_codes(wheel: str, net: str, engines: dict, x: np.ndarray) -> None:
+    """Each MaxPool output's code range under each engine's plan (see the module docstring)."""
+    import calib15_mtcnn as M
+    import onnx
+    import onnxruntime as ort
+
+    m = onnx.load_model_from_string(M.mtcnn_model(wheel, net))
+    names = [n.output[0] for n in m.graph.node if n.op_type == "MaxPool"]
+    for name in names:
+        m.graph.output.append(onnx.helper.make_tensor_value_info(name, onnx.TensorProto.FLOAT, None))
+    sess = ort.InferenceSession(m.SerializeToString(), providers=["CPUExecutionProvider"])
+    for name, v in zip(names, sess.run(names, {"x": x.astype(np.float32)})):
+        for label, engine in engines.items():
+            t = {p.tensor: p for p in engine.int8_plan().tensors}[name]
+            q = np.clip(np.rint(v / np.float32(t.scale)) + t.zero_point, -128, 127)
+            print(f"  {name} {label}: zero point {t.zero_point}, codes {q.min():.0f} .. {q.max():.0f}, "
+                  f"{100 * (q < -24).mean():.1f} % below -24")
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--wheel", required=True)
@@ -46,6 +69,7 @@ def main() -> int:
     ap.add_argument("--rounds", type=int, default=20)
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--time", type=int, default=0, help="alternated whole-engine runs (0: none)")
+    ap.add_argument("--codes", action="store_true", help="print the max pools' code ranges first")
     args = ap.parse_args()
     import int8rt
 
@@ -54,6 +78,8 @@ def main() -> int:
           f"{args.rounds} x {args.runs}-run profiles, alternated")
     bounded, symmetric, xe = przp12_speed.engines(args.wheel, args.net)
     feed = {"x": np.ascontiguousarray(xe[:args.batch])}
+    if args.codes:
+        print_codes(args.wheel, args.net, {"bounded": bounded, "symmetric": symmetric}, xe)
     pa, pb = layer_minima(bounded.create_execution_context(), feed, args.rounds, args.runs,
                           symmetric.create_execution_context())
     print(f"{args.net} batch {args.batch}: | layer | bounded ms | symmetric ms | bounded - symmetric | bounded kernel "
