@@ -179,6 +179,8 @@ void global_avgpool_table(int64_t HW, int C, int c0, int c1, const int8_t* x, co
 // lookup_f32_8.cc: float tables over int8 codes (kernels/eltwise_s8.h LookupF32S8Kernel, SoftmaxS8Kernel).
 void lookup_f32(int64_t n, const int8_t* x, const float* table, float* y);
 void softmax_s8_rows(int64_t rows, int64_t n, const int8_t* x, float scale, float* y);
+// lookup_channels_s8_32x16.cc: the per-channel tables (LookupChannelGroupFn), channel-major through vpshufb.
+void lookup_channels(int64_t pixels, int64_t stride, int channels, const int8_t* x, const int8_t* tables, int8_t* y);
 }  // namespace avx2
 }  // namespace x86
 

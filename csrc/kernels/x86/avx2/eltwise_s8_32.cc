@@ -12,8 +12,8 @@
 // transpose (as avx512/quantize_16x16.cc); partial tiles load through lane
 // masks or zeroed buffers and store only the valid bytes / floats.
 // Lookup: vpshufb looks up 16 entries per 128-bit lane: the table is 16 rows
-// of 16 (u = x + 128: row u >> 4, column u & 15); per row one shuffle and a
-// compare + blend, 32 values per step (as avx512/lookup_s8_64.cc).
+// of 16, held in registers, each looked up and the code's row kept by a
+// vpblendvb tree (table256.h), 32 values per step.
 #include <immintrin.h>
 
 #include <algorithm>
@@ -22,6 +22,7 @@
 
 #include "kernels/abi/eltwise_s8.h"
 #include "kernels/x86/avx2/s8_convert.h"
+#include "kernels/x86/avx2/table256.h"
 #include "kernels/x86/interleave3.h"
 
 namespace int8rt {
@@ -124,15 +125,7 @@ struct Table {
 };
 
 inline __m256i lookup32(__m256i x, const Table& t) {
-  const __m256i u = _mm256_xor_si256(x, _mm256_set1_epi8(static_cast<char>(0x80)));  // x + 128
-  const __m256i col = _mm256_and_si256(u, _mm256_set1_epi8(0x0f));
-  const __m256i row = _mm256_and_si256(_mm256_srli_epi16(u, 4), _mm256_set1_epi8(0x0f));
-  __m256i y = _mm256_setzero_si256();
-  for (int r = 0; r < 16; ++r) {
-    const __m256i hit = _mm256_cmpeq_epi8(row, _mm256_set1_epi8(static_cast<char>(r)));
-    y = _mm256_blendv_epi8(y, _mm256_shuffle_epi8(t.rows[r], col), hit);
-  }
-  return y;
+  return look_up32(x, [&t](int r) { return t.rows[r]; });
 }
 
 }  // namespace

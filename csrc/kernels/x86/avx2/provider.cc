@@ -26,7 +26,8 @@
 //   every int8 element-wise op: <op>_avx2 (pool_s8_32c.cc: the pools;
 //              eltwise_s8_32.cc: quantize, dequantize, add, concat, lookup,
 //              channel_mul; channel_mul_table_rows_8.cc: channel_mul's table
-//              form; lookup_f32_8.cc: lookup_f32, softmax_s8), bound to the drivers of x86/eltwise_s8_x86.h;
+//              form; lookup_channels_s8_32x16.cc: lookup_channels;
+//              lookup_f32_8.cc: lookup_f32, softmax_s8), bound to the drivers of x86/eltwise_s8_x86.h;
 //              the avxvnni tier runs them too.
 #include "kernels/abi/conv_gemm_s8.h"
 #include "kernels/abi/eltwise_s8.h"
@@ -148,13 +149,16 @@ void register_avx2_kernels(KernelRegistry& r) {
   static const AddS8Kernel add("add_s8_avx2", Isa::kAvx2, bind<add_s8, uk::add>);
   static const ConcatS8Kernel concat("concat_s8_avx2", Isa::kAvx2, bind<concat_s8, uk::rescale>);
   static const LookupS8Kernel lookup("lookup_s8_avx2", Isa::kAvx2, bind<lookup_s8, uk::lookup>);
+  // One table per channel (PP-OCR's hard-swishes on per-channel grids): lookup_channels_s8_32x16.cc.
+  static const LookupChannelsS8Kernel lookup_channels("lookup_channels_s8_avx2", Isa::kAvx2,
+                                                      bind<lookup_channels_s8, uk::lookup_channels>);
   // The table form (an exact squeeze-and-excitation gate): 8 channels a step (channel_mul_table_rows_8.cc).
   static const ChannelMulS8Kernel channel_mul("channel_mul_s8_avx2", Isa::kAvx2,
                                               bind<channel_mul_s8, uk::channel_mul_row>,
                                               bind<channel_mul_table_s8, uk::channel_mul_table_rows>);
   static const LookupF32S8Kernel lookup_f32("lookup_f32_s8_avx2", Isa::kAvx2, uk::lookup_f32);
   static const SoftmaxS8Kernel softmax_s8("softmax_s8_avx2", Isa::kAvx2, uk::softmax_s8_rows);
-  r.add(quantize, dequantize, add, concat, lookup, channel_mul, lookup_f32, softmax_s8);
+  r.add(quantize, dequantize, add, concat, lookup, lookup_channels, channel_mul, lookup_f32, softmax_s8);
 }
 
 }  // namespace x86

@@ -1,0 +1,87 @@
+"""PP-OCR's int8 table layers per tree (RESULTS.md section 236): for each
+saved engine (avx2e2e_ab.py --save's DIR/NET) and batch, the thread CPU time
+(minimum over --rounds profiles of 2 runs, 1 thread) of its int8rt.QLut
+layers summed by form, per-channel tables (lookup_channels_s8) and one
+table (lookup_s8), beside the sum of every other layer (the same kernels in
+both trees: the load's share). The trees alternate as worker processes
+(--trees: python/ folders, their order reversed every other pass), --passes
+times; at the end the median over passes of each tree's sums and their ratio.
+
+Usage: python benchmarks/avx2det16_lut_layers.py --dir /tmp/avx2det16/eng \
+           --trees /tmp/avx2det16/base/python python --models ppocr_det ppocr_rec [--passes 3]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+from pathlib import Path
+
+FORMS = ("per-channel", "one table", "other")
+
+
+def worker(d: Path, batch: int, rounds: int) -> dict:
+    """{form: ms sum, form + ' n': layers} of one engine on this tree."""
+    import numpy as np
+
+    import int8rt
+    int8rt.set_num_threads(1)
+    engine = int8rt.Engine.load(str(d / "engine.i8rt"))
+    feed = {(d / "input_name").read_text().strip(): np.load(d / f"x{batch}.npy")}
+    ctx = engine.create_execution_context()
+    profs = [ctx.profile(feed, 2, clock="thread_cpu") for _ in range(rounds)]
+    out = {f: 0.0 for f in FORMS} | {f + " n": 0 for f in FORMS}
+    for i, layer in enumerate(profs[0]):
+        ms = min(p[i]["ms"] for p in profs)
+        form = "other"
+        if layer["op"] == "int8rt.QLut":
+            form = "per-channel" if "per-channel lookup" in layer["detail"] else "one table"
+        out[form] += ms
+        out[form + " n"] += 1
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--dir", type=Path, help="the --save folder (required but in a worker)")
+    ap.add_argument("--trees", nargs="+", type=Path, default=[])
+    ap.add_argument("--models", nargs="+", default=["ppocr_det"])
+    ap.add_argument("--batches", type=int, nargs="+", default=[1, 8])
+    ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--passes", type=int, default=3)
+    ap.add_argument("--worker", type=Path, help=argparse.SUPPRESS)
+    ap.add_argument("--batch", type=int, help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.worker is not None:
+        print(json.dumps(worker(args.worker, args.batch, args.rounds)))
+        return
+    print("load", open("/proc/loadavg").read().split()[:3])
+    for net in args.models:
+        for batch in args.batches:
+            sums: dict = {str(t): {f: [] for f in FORMS} for t in args.trees}
+            for p in range(args.passes):
+                for tree in (args.trees if p % 2 == 0 else args.trees[::-1]):
+                    env = {**os.environ, "PYTHONPATH": str(tree)}
+                    r = subprocess.run([sys.executable, __file__, "--worker", str(args.dir / net), "--batch",
+                                        str(batch), "--rounds", str(args.rounds)], env=env, capture_output=True,
+                                       text=True, check=True)
+                    o = json.loads(r.stdout.strip().splitlines()[-1])
+                    for f in FORMS:
+                        sums[str(tree)][f].append(o[f])
+                    print(f"{net} b{batch} pass {p} {tree}: " + ", ".join(
+                        f"{f} {o[f]:.3f} ms ({o[f + ' n']})" for f in FORMS), flush=True)
+            first, *rest = args.trees
+            for tree in rest:
+                cells = []
+                for f in FORMS:
+                    a, b = statistics.median(sums[str(first)][f]), statistics.median(sums[str(tree)][f])
+                    cells.append(f"{f} {a:.3f} -> {b:.3f} ms (x{b / a:.2f})" if a else f"{f} -")
+                print(f"{net} b{batch} medians, {first} -> {tree}: " + "; ".join(cells), flush=True)
+    print("load", open("/proc/loadavg").read().split()[:3])
+
+
+if __name__ == "__main__":
+    main()
