@@ -99,7 +99,8 @@ using IgemmFn = void (*)(const IgemmTile&);
 
 // A strip of pointwise rows against one full channel tile, for microkernels
 // that issue each tile's epilogue inside the next tile's reduction
-// (avx512vnni::igemm_strip_u8): rows [0, m) at x + i * x_stride, kc values
+// (avx512vnni::igemm_strip_u8) or that save the driver's per-tile work on
+// short reductions (avx2::igemm_strip_s8): rows [0, m) at x + i * x_stride, kc values
 // each, m a multiple of the kernel's rows per tile; every channel of the
 // tile valid; weights packed as for IgemmTile::w; int8 output whose rows
 // and residual rows are both ep.y_stride apart.

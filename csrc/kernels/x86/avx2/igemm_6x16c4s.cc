@@ -30,7 +30,8 @@
 // The weights are loaded into a register (vpsignb's memory operand would be
 // the sign source). An incomplete last group (kc % 4) is read as in the u8
 // tile (avx2/broadcast4.h). Epilogue: avx2/epilogue.h. The loop is
-// avx2/igemm_c4_loop.h's, shared with the u8 tile; this file is its product.
+// avx2/igemm_c4_loop.h's, shared with the u8 tile; this file is its product,
+// and the same tile run as a strip of pointwise rows (igemm_strip_s8, below).
 //
 // Why nothing faster takes signed inputs on AVX2 (RESULTS.md section 74):
 // the loop issues 4 vector instructions per 32 products where the u8 tile
