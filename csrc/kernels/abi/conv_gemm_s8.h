@@ -99,7 +99,8 @@ using IgemmFn = void (*)(const IgemmTile&);
 
 // A strip of pointwise rows against one full channel tile, for microkernels
 // that issue each tile's epilogue inside the next tile's reduction
-// (avx512vnni::igemm_strip_u8): rows [0, m) at x + i * x_stride, kc values
+// (avx512vnni::igemm_strip_u8) or that save the driver's per-tile work on
+// short reductions (avx2::igemm_strip_s8): rows [0, m) at x + i * x_stride, kc values
 // each, m a multiple of the kernel's rows per tile; every channel of the
 // tile valid; weights packed as for IgemmTile::w; int8 output whose rows
 // and residual rows are both ep.y_stride apart.
@@ -109,6 +110,7 @@ struct IgemmStrip {
   int64_t m = 0;
   int kc = 0;
   const int8_t* w = nullptr;
+  int64_t w_block_stride = 0;         // as IgemmTile's (read by avx2::igemm_strip_s8)
   const int32_t* acc_init = nullptr;  // [64] the tile's starting sums (-128 * sum(w)), or null: 0
   TileEpilogue ep;
 };
@@ -222,6 +224,10 @@ IgemmFn igemm_u8_add_fn(int mr, int nb);
 // [-127, 127]: |x| (u8) times w * sign(x) (s8), exact vpabsb + vpsignb +
 // vpmaddubsw + vpmaddwd (igemm_6x16c4s.cc).
 IgemmFn igemm_s8_fn(int mr, int nb);
+// igemm_s8_fn's 6 x 16 tile as a strip (IgemmStrip) of pointwise rows, kc
+// a multiple of 4: no row pointers or driver call per tile (igemm_6x16c4s.cc).
+constexpr int kStripMR = 6;
+void igemm_strip_s8(const IgemmStrip& s);
 // The u8 tile summing the int16 pair sums of two consecutive groups before
 // widening them (one vpmaddwd per 8 products of a row, not per 4), for
 // weights packed by pack_pair_residuals (x86/packing.h): every such sum of

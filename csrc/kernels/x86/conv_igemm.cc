@@ -648,6 +648,7 @@ void PackedIgemmConv::run(int batch, const int8_t* x, const Epilogue& ep, void* 
           st.m = m_strip;
           st.kc = L.cg;
           st.w = tile.w;
+          st.w_block_stride = tile.w_block_stride;
           st.acc_init = tile.acc_init;
           st.ep = tile.ep;
           u_.strip(st);

@@ -30,7 +30,8 @@
 // The weights are loaded into a register (vpsignb's memory operand would be
 // the sign source). An incomplete last group (kc % 4) is read as in the u8
 // tile (avx2/broadcast4.h). Epilogue: avx2/epilogue.h. The loop is
-// avx2/igemm_c4_loop.h's, shared with the u8 tile; this file is its product.
+// avx2/igemm_c4_loop.h's, shared with the u8 tile; this file is its product,
+// and the same tile run as a strip of pointwise rows (igemm_strip_s8, below).
 //
 // Why nothing faster takes signed inputs on AVX2 (RESULTS.md section 74):
 // the loop issues 4 vector instructions per 32 products where the u8 tile
@@ -74,6 +75,41 @@ struct AbsSignProduct {
 }  // namespace
 
 IgemmFn igemm_s8_fn(int mr, int nb) { return igemm_c4_fn<AbsSignProduct>(mr, nb); }
+
+// The full 6 x 16 tile over a strip of pointwise rows (rows i0..i0+5 at
+// x + i * x_stride; the driver's run_strips): the same loop and epilogue
+// inlined per tile, with the row pointers and the output moved here rather
+// than by the driver's per-tile fill, prefetch and indirect call (an eighth
+// of the C = 3 stem's time as merged taps, RESULTS.md section 235). The
+// output rows of the tile two ahead are prefetched, as the driver does.
+void igemm_strip_s8(const IgemmStrip& s) {
+  const int8_t* rows[kMR];
+  IgemmTile t;
+  t.taps = 1;
+  t.kc = s.kc;
+  t.a = reinterpret_cast<const void* const*>(rows);
+  t.w = s.w;
+  t.w_block_stride = s.w_block_stride;
+  t.acc_init = s.acc_init;
+  t.nc = kNB * kBlock;
+  t.ep = s.ep;
+  int8_t* const y = static_cast<int8_t*>(s.ep.y);
+  const int64_t ys = s.ep.y_stride, rs = s.ep.residual_stride;
+  for (int64_t i0 = 0; i0 < s.m; i0 += kMR) {
+    #pragma GCC unroll 6
+    for (int i = 0; i < kMR; ++i) rows[i] = s.x + (i0 + i) * s.x_stride;
+    t.ep.y = y + i0 * ys;
+    t.ep.residual = s.ep.residual ? s.ep.residual + i0 * rs : nullptr;
+    if (i0 + 2 * kMR < s.m) {
+      #pragma GCC unroll 6
+      for (int i = 0; i < kMR; ++i) {
+        __builtin_prefetch(y + (i0 + 2 * kMR + i) * ys, 1, 3);
+        if (s.ep.residual) __builtin_prefetch(s.ep.residual + (i0 + 2 * kMR + i) * rs, 0, 3);
+      }
+    }
+    igemm_c4<AbsSignProduct, kMR, kNB>(t);
+  }
+}
 
 }  // namespace avx2
 }  // namespace x86

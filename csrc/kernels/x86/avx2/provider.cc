@@ -78,11 +78,22 @@ void register_avx2_kernels(KernelRegistry& r) {
       /*declines_depthwise=*/false, /*interleaved=*/false, /*run_weight_bytes=*/avxvnni::kRunWeightBytes,
       /*unsigned_rows=*/true, /*nonneg=*/nullptr, /*abs_sign_rows=*/false, /*signed_alt=*/nullptr,
       /*pair_sums=*/false, /*pairs_alt=*/&igemm_u8_pairs_uk};
-  static const IgemmUkernel igemm_s8_uk = {
-      Isa::kAvx2, "conv_s8_igemm_6x16c4s_avx2", "gemm_s8_6x16c4s_avx2",
-      avx2::kMR, avx2::kNB, avx2::kBlock, avx2::kCGroupU8, /*widen_s16=*/false, avx2::igemm_s8_fn,
-      /*declines_depthwise=*/false, /*interleaved=*/false, /*run_weight_bytes=*/avxvnni::kRunWeightBytes,
-      /*unsigned_rows=*/false, /*nonneg=*/nullptr, /*abs_sign_rows=*/true};
+  // Pointwise rows of short reductions (the merged-taps stems, kc 28; 1x1
+  // convs of at most 32 input channels) run its tile as a strip
+  // (avx2/igemm_6x16c4s.cc, igemm_strip_s8): the C = 3 stems x0.80-0.92 per
+  // layer; 1x1 convs of 160-320 channels measured no gain (RESULTS.md
+  // section 235), so they keep the driver's runs of channel tiles.
+  static const IgemmUkernel igemm_s8_uk = [] {
+    IgemmUkernel u{Isa::kAvx2, "conv_s8_igemm_6x16c4s_avx2", "gemm_s8_6x16c4s_avx2",
+                   avx2::kMR, avx2::kNB, avx2::kBlock, avx2::kCGroupU8, /*widen_s16=*/false, avx2::igemm_s8_fn,
+                   /*declines_depthwise=*/false, /*interleaved=*/false, /*run_weight_bytes=*/avxvnni::kRunWeightBytes,
+                   /*unsigned_rows=*/false, /*nonneg=*/nullptr, /*abs_sign_rows=*/true};
+    u.strip = avx2::igemm_strip_s8;
+    u.strip_mr = avx2::kStripMR;
+    u.strip_min_kc = 4;
+    u.strip_max_kc = 32;
+    return u;
+  }();
   // Inputs whose minimum is a few codes below 0 (after a hard-swish or
   // SiLU): each byte plus m read as u8 by the u8 tile's loop, m as large as
   // the conv's weight pairs allow (avx2/igemm_6x16c4a.cc;
