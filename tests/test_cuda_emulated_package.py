@@ -9,6 +9,9 @@ MobileNetV2-like networks, which must report identical bytes.
 
 Marked ``slow`` (a second full build of the package, several minutes on two
 cores): ``python -m pytest -m slow tests/test_cuda_emulated_package.py``.
+INT8RT_EMULATED_SITE names an emulated package already built (a folder holding
+int8rt/): tools/sanitize_tests.sh builds one under the sanitizers and runs
+this file against it.
 """
 from __future__ import annotations
 
@@ -26,6 +29,8 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def emulated_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    if os.environ.get("INT8RT_EMULATED_SITE"):
+        return Path(os.environ["INT8RT_EMULATED_SITE"])
     site = tmp_path_factory.mktemp("emu_site")
     shutil.copytree(ROOT / "python" / "int8rt", site / "int8rt",
                     ignore=shutil.ignore_patterns("lib", "include", "_core*.so", "_testing*.so", "__pycache__"))

@@ -2,11 +2,14 @@
 UBSan by tools/sanitize_tests.sh, its C++ unit tests and the Python tests of
 the parsers and engine files run under it. Slow: a whole second build of the
 library (tens of CPU-minutes cold with GCC) and of the C++ tests (about 10 CPU-minutes, RESULTS.md 225),
-all at -O1 under the sanitizers. BUILD, when set, names the build to reuse (tools/sanitize_tests.sh's
-variable; default build/asan)."""
+all at the script's level (-Og) under the sanitizers. BUILD, when set, names the build to reuse
+(tools/sanitize_tests.sh's variable; default build/asan). The planted bugs
+(tests/sanitizers/planted_bugs.cc) show that the script's flags report every class of bug the build
+relies on."""
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -15,6 +18,41 @@ import pytest
 from compile_flags import compile_entries, last_optimization_level
 
 ROOT = Path(__file__).resolve().parents[1]
+SCRIPT = ROOT / "tools" / "sanitize_tests.sh"
+# Each planted bug: its case in planted_bugs.cc, the run-time value that makes it a bug, one that makes it a
+# correct run, and the report the bug must end with.
+PLANTED = [
+    ("heap-read", 4, 0, "AddressSanitizer: heap-buffer-overflow"),
+    ("heap-write", 4, 0, "AddressSanitizer: heap-buffer-overflow"),
+    ("use-after-free", 1, 0, "AddressSanitizer: heap-use-after-free"),
+    ("double-free", 1, 0, "AddressSanitizer: attempting double-free"),
+    ("stack-read", 4, 0, "AddressSanitizer: stack-buffer-overflow"),
+    ("global-read", 8, 0, "AddressSanitizer: global-buffer-overflow"),
+    ("use-after-scope", 1, 0, "AddressSanitizer: stack-use-after-scope"),
+    ("avx2-load", 4, 0, "READ of size 32"),  # ASan calls a 32-byte access that straddles the end unknown-crash
+    ("signed-overflow", 62, 0, "runtime error: signed integer overflow"),
+    ("shift", 70, 0, "runtime error: shift exponent 70"),
+    ("divide-by-zero", 4, 0, "runtime error: division by zero"),
+    ("null-memcpy", 4, 1, "runtime error: null pointer passed as argument"),
+    ("null-member", 4, 0, "runtime error: member access within null pointer"),
+    ("bounds", 4, 0, "runtime error: index 4 out of bounds"),
+    ("misaligned", 1, 0, "runtime error: load of misaligned address"),
+    ("bool", 5, 1, "runtime error: load of value 5, which is not a valid value for type 'bool'"),
+    ("enum", 1, 0, "runtime error: load of value 100, which is not a valid value for type"),
+    ("vla-bound", 5, 0, "runtime error: variable length array bound evaluates to non-positive value"),
+    ("pointer-overflow", 1, 0, "runtime error: pointer index expression"),
+    ("builtin", 4, 5, "runtime error: passing zero to ctz()"),
+    ("missing-return", 7, 0, "runtime error: execution reached the end of a value-returning function"),
+]
+
+
+def script_flags() -> tuple[str, list[str]]:
+    """tools/sanitize_tests.sh's default optimization level and its sanitizer flags (one home: the script)."""
+    text = SCRIPT.read_text()
+    opt = re.search(r"^opt=\$\{SANITIZE_OPT:-(-O\w)\}", text, re.M)
+    flags = re.search(r'^flags="([^"]*)"', text, re.M)
+    assert opt and flags, "tools/sanitize_tests.sh: no opt= or flags= line"
+    return opt.group(1), flags.group(1).replace("$opt", opt.group(1)).split()
 PYTHON_TESTS = ["tests/test_cache.py", "tests/test_engine.py", "tests/test_engine_file_errors.py",
                 "tests/test_save.py", "tests/test_error_text.py", "tests/test_int8_coverage.py",
                 "tests/test_onnx_import_errors.py", "tests/test_fp32_ops.py"]
@@ -33,19 +71,46 @@ def test_cpp_and_python_tests_under_asan_and_ubsan(tmp_path: Path) -> None:
     for finding in ("ERROR: AddressSanitizer", "runtime error:"):
         assert finding not in r.stdout + r.stderr, tail
     if env.get("CPP_TESTS", "1") != "0":  # the script's switch: no C++ test build at all
-        assert_cpp_tests_compiled_at_o1(Path(env["BUILD"]) / "cpptests" / "compile_commands.json")
+        assert_cpp_tests_compiled_at_script_level(Path(env["BUILD"]) / "cpptests" / "compile_commands.json")
 
 
-def assert_cpp_tests_compiled_at_o1(compile_commands: Path) -> None:
+def assert_cpp_tests_compiled_at_script_level(compile_commands: Path) -> None:
     """Every object of the sanitized C++ tests (the tests and their x86 twins) was compiled under
-    both sanitizers at -O1, as the library is: a Release -O3 after the script's flags made the
-    emulated AVX-512 / AMX twins take tens of minutes each (RESULTS.md 225)."""
+    both sanitizers at the script's level, as the library is: a Release -O3 after the script's flags
+    made the emulated AVX-512 / AMX twins take tens of minutes each (RESULTS.md 225)."""
     entries = compile_entries(compile_commands)
     assert entries, compile_commands
+    level = os.environ.get("SANITIZE_OPT", script_flags()[0])
     for entry in entries:
         command = entry["command"]
         assert "-fsanitize=address,undefined" in command, (entry["file"], command)
-        assert last_optimization_level(command) == "-O1", (entry["file"], command)
+        assert last_optimization_level(command) == level, (entry["file"], command)
+
+
+@pytest.mark.slow
+def test_planted_bugs_are_reported_under_the_scripts_flags(tmp_path: Path) -> None:
+    """Every class of bug the checking build relies on (ASan: heap / stack / global overflows, use after
+    free / scope, double free, a 32-byte AVX2 load; UBSan: signed overflow, shifts, division by zero,
+    null memcpy / member, bounds, alignment, bool / enum loads, VLA bounds, pointer overflow, ctz(0),
+    a missing return) ends its run with its report when planted_bugs.cc is compiled with the script's
+    flags at its level (-Og since RESULTS.md 237; -O1 before)."""
+    if shutil.which("g++") is None:
+        pytest.skip("needs g++")
+    opt, flags = script_flags()
+    exe = tmp_path / "planted_bugs"
+    subprocess.run(["g++", "-std=c++17", *flags, "-Wno-vla", str(ROOT / "tests" / "sanitizers" / "planted_bugs.cc"),
+                    "-o", str(exe)], check=True, capture_output=True, text=True, timeout=300)
+    env = dict(os.environ, ASAN_OPTIONS="detect_leaks=0:allocator_may_return_null=1",
+               UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1")
+    avx2 = " avx2 " in " " + Path("/proc/cpuinfo").read_text().replace("\n", " ") + " "
+    for name, bug, good, report in PLANTED:
+        if name == "avx2-load" and not avx2:
+            continue
+        r = subprocess.run([str(exe), name, str(bug)], env=env, capture_output=True, text=True, timeout=60)
+        assert r.returncode != 0 and report in r.stderr, (opt, name, r.stdout, r.stderr[-2000:])
+        # The same case without its bug runs to the end: the report is the planted bug's.
+        ok = subprocess.run([str(exe), name, str(good)], env=env, capture_output=True, text=True, timeout=60)
+        assert ok.returncode == 0 and "ran to the end" in ok.stdout, (opt, name, ok.stderr[-2000:])
 
 
 def test_last_optimization_level() -> None:
