@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 import int8rt
-from int8rt.calib.distributed import RayCalibration, init_ray
+from int8rt.calib.distributed import RayCalibration
 from int8rt.cli import main
 from int8rt.data_calibrator import make_calibrator
 from int8rt.quickstart import DATA_PATH, MODEL_PATH
@@ -23,10 +23,9 @@ ray = pytest.importorskip("ray")
 
 
 @pytest.fixture(scope="module", autouse=True)
-def cluster() -> object:
-    init_ray(num_cpus=2, include_dashboard=False, log_to_driver=False)
-    yield
-    ray.shutdown()
+def cluster(ray_cluster: object) -> object:
+    """tests/conftest.py's cluster, shared with the other files that shard calibration."""
+    return ray_cluster
 
 
 @pytest.fixture(scope="module")
