@@ -63,10 +63,11 @@ def test_long_files_first_then_xdist_order() -> None:
 
 
 def test_files_using_ray_are_the_ray_unit() -> None:
-    """A file that starts Ray or takes ray_cluster outside RAY_FILES would start a second cluster on the
-    other worker; a name in RAY_FILES or LONG_FIRST that matches no file orders nothing."""
-    uses_ray = {p.name for p in HERE.glob("test_*.py")
-                if p.name != Path(__file__).name and re.search(r"\bray_cluster\b|\binit_ray\(", p.read_text())}
-    assert uses_ray == set(RAY_FILES)
+    """Every test file that needs Ray takes conftest's ray_cluster and none starts a cluster of its own
+    (init_ray): one start per run. A file taking ray_cluster outside RAY_FILES would start a second
+    cluster on the other worker; a name in RAY_FILES or LONG_FIRST that matches no file orders nothing."""
+    sources = {p.name: p.read_text() for p in HERE.glob("test_*.py") if p.name != Path(__file__).name}
+    assert {name for name, text in sources.items() if re.search(r"\binit_ray\(", text)} == set()
+    assert {name for name, text in sources.items() if re.search(r"\bray_cluster\b", text)} == set(RAY_FILES)
     for name in LONG_FIRST:
         assert name == RAY_UNIT or (HERE / name).is_file(), name
