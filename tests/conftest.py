@@ -7,18 +7,25 @@ every CPU, so every test sees a CPU where the form costs nothing;
 tests/test_auto_unsigned_speed.py checks the rule itself with the CPU's
 features given.
 
-ray_cluster: the local 2-CPU Ray cluster of the tests that shard calibration,
-started once per pytest process (a start took 15-40 s of wall, RESULTS.md
-238), stopped when the session ends. tests/file_schedule.py keeps those files
-on one worker and hands the longest files out first.
+ray_cluster: the local 2-CPU Ray cluster of the tests that shard calibration
+(tests/file_schedule.py's RAY_FILES), started by the first test that needs it
+and stopped when the run leaves those files (an idle cluster costs ~5 % of a
+core; a start 27-43 s of wall at load 15-17, RESULTS.md 238). Under xdist
+tests/file_schedule.py runs the files as one unit on one worker: one start
+per run; in one process (`-n 0`, files in name order) one per run of
+adjacent Ray files.
 """
 from __future__ import annotations
 
+import sys
+from pathlib import Path
 from typing import Any, Iterator, Optional
 
 import pytest
 
 from int8rt.accuracy import unsigned_form
+
+from file_schedule import RAY_FILES  # tests/, on the path as this file's folder
 
 
 @pytest.fixture(autouse=True, scope="session")
@@ -30,15 +37,26 @@ def _unsigned_form_costs_nothing() -> Iterator[None]:
         yield
 
 
-@pytest.fixture(scope="session")
-def ray_cluster() -> Iterator[Any]:
-    """A local Ray instance (2 CPUs, no dashboard, int8rt on the workers' path); yields the ray module."""
+@pytest.fixture
+def ray_cluster() -> Any:
+    """A local Ray instance (2 CPUs, no dashboard, int8rt on the workers' path), started if none runs;
+    returns the ray module. Only tests in RAY_FILES may take it (tests/test_file_schedule.py)."""
     ray = pytest.importorskip("ray")
-    from int8rt.calib.distributed import init_ray
+    if not ray.is_initialized():
+        from int8rt.calib.distributed import init_ray
 
-    init_ray(num_cpus=2, include_dashboard=False, log_to_driver=False)
-    yield ray
-    ray.shutdown()
+        init_ray(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    return ray
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_runtest_teardown(item: pytest.Item, nextitem: Optional[pytest.Item]) -> None:
+    """Stops the Ray cluster when the next test is not in RAY_FILES (after the fixtures' teardown)."""
+    ray = sys.modules.get("ray")
+    if ray is None or not getattr(ray, "is_initialized", lambda: False)():
+        return
+    if nextitem is None or Path(str(nextitem.fspath)).name not in RAY_FILES:
+        ray.shutdown()
 
 
 @pytest.hookimpl(optionalhook=True)

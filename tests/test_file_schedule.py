@@ -1,12 +1,17 @@
 """tests/file_schedule.py: the Ray files are one work unit, the long files go
 out first (in LONG_FIRST's order), the rest in xdist's order; every test file
-that uses the shared Ray cluster is in the unit."""
+that uses the shared Ray cluster is in the unit; conftest stops the cluster
+when the run leaves the unit."""
 from __future__ import annotations
 
 import re
+import sys
 from collections import OrderedDict
 from pathlib import Path
+from types import SimpleNamespace
 from typing import List
+
+import pytest
 
 from file_schedule import LONG_FIRST, RAY_FILES, RAY_UNIT, LongFilesFirst
 
@@ -71,3 +76,31 @@ def test_files_using_ray_are_the_ray_unit() -> None:
     assert {name for name, text in sources.items() if re.search(r"\bray_cluster\b", text)} == set(RAY_FILES)
     for name in LONG_FIRST:
         assert name == RAY_UNIT or (HERE / name).is_file(), name
+
+
+class _FakeRay:
+    """What conftest's teardown hook reads of the ray module."""
+
+    def __init__(self) -> None:
+        self.running = True
+
+    def is_initialized(self) -> bool:
+        return self.running
+
+    def shutdown(self) -> None:
+        self.running = False
+
+
+def test_the_cluster_stops_when_the_run_leaves_the_ray_files(monkeypatch: pytest.MonkeyPatch) -> None:
+    import conftest
+
+    ray = _FakeRay()
+    monkeypatch.setitem(sys.modules, "ray", ray)
+    item = lambda name: SimpleNamespace(fspath=HERE / name)  # noqa: E731
+    conftest.pytest_runtest_teardown(item(RAY_FILES[0]), item(RAY_FILES[1]))
+    assert ray.running  # within the unit: kept for the next file's tests
+    conftest.pytest_runtest_teardown(item(RAY_FILES[1]), item("test_cli.py"))
+    assert not ray.running
+    ray.running = True
+    conftest.pytest_runtest_teardown(item(RAY_FILES[-1]), None)  # the worker's last test
+    assert not ray.running
