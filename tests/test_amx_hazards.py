@@ -152,10 +152,8 @@ def test_child_processes_give_the_reference_bytes(engines, method: str) -> None:
             assert job.get(timeout=300) == (want[name], int8rt.get_max_isa() == "amx"), f"{name} in a {method} child"
 
 
-def test_ray_workers_give_the_reference_bytes(engines) -> None:
-    ray = pytest.importorskip("ray")
-    from int8rt.calib.distributed import init_ray
-
+def test_ray_workers_give_the_reference_bytes(engines, ray_cluster) -> None:
+    ray = ray_cluster
     want = {name: reference_bytes(blob, FEEDS[name](3)) for name, blob in engines.items()}
     def shard(blob: bytes, feed: Dict[str, np.ndarray]) -> Dict[str, bytes]:  # self-contained: pickled by value
         import numpy
@@ -166,12 +164,8 @@ def test_ray_workers_give_the_reference_bytes(engines) -> None:
         out = {k: numpy.ascontiguousarray(v).tobytes() for k, v in engine.run(feed).items()}
         return out, any("_amx" in la["detail"] for la in engine.layers())
 
-    init_ray(num_cpus=2, include_dashboard=False, log_to_driver=False)
-    try:
-        task = ray.remote(shard)
-        got = ray.get([task.remote(blob, FEEDS[name](3)) for name, blob in engines.items()], timeout=600)
-    finally:
-        ray.shutdown()
+    task = ray.remote(shard)
+    got = ray.get([task.remote(blob, FEEDS[name](3)) for name, blob in engines.items()], timeout=600)
     assert got == [(want[name], int8rt.get_max_isa() == "amx") for name in engines]
 
 

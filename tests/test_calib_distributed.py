@@ -1,5 +1,5 @@
 """Ray-sharded calibration (int8rt.calib.distributed) on a local 2-CPU Ray
-cluster started once for the module: the same scales and engine outputs as
+cluster (tests/conftest.py's ray_cluster, shared with the other Ray files): the same scales and engine outputs as
 the single-process build, bit for bit, with the power_of_two range policy;
 MinMax exact with the default policy; the per-channel grids and their ranges
 sidecar as the single-process build's; what the workers' calibration left
@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 import int8rt
-from int8rt.calib.distributed import RayCalibration, init_ray
+from int8rt.calib.distributed import RayCalibration
 from int8rt.cli import main
 from int8rt.data_calibrator import make_calibrator
 from int8rt.quickstart import DATA_PATH, MODEL_PATH
@@ -22,11 +22,10 @@ from int8rt.quickstart import DATA_PATH, MODEL_PATH
 ray = pytest.importorskip("ray")
 
 
-@pytest.fixture(scope="module", autouse=True)
-def cluster() -> object:
-    init_ray(num_cpus=2, include_dashboard=False, log_to_driver=False)
-    yield
-    ray.shutdown()
+@pytest.fixture(autouse=True)
+def cluster(ray_cluster: object) -> object:
+    """tests/conftest.py's cluster, shared with the other files that shard calibration."""
+    return ray_cluster
 
 
 @pytest.fixture(scope="module")

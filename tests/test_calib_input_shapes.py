@@ -210,24 +210,17 @@ def test_an_engine_built_from_a_cache_without_a_profile_runs_its_unshaped_int8_t
         assert _centred_cosine(from_cache.run(feed)["y"], fp32.run(feed)["y"]) > 0.98, (n, t)
 
 
-def test_sharded_calibration_gives_the_driver_the_calibration_shapes() -> None:
+def test_sharded_calibration_gives_the_driver_the_calibration_shapes(ray_cluster: object) -> None:
     """With Ray the workers run the batches and the driver's builder none:
     it takes the first batch's input shapes, so its engine lowers as the
     single-process build's (before: the 1-D convolutions stayed float32)."""
-    pytest.importorskip("ray")
-    import ray
-
-    from int8rt.calib.distributed import RayCalibration, init_ray
+    from int8rt.calib.distributed import RayCalibration
 
     m = conv1d_state_model()
     batches = _chunks(4)
     single = _build(m, batches, "minmax")
-    init_ray(num_cpus=1, include_dashboard=False, log_to_driver=False)
-    try:
-        sharded = int8rt.build_engine(m, int8rt.BuilderConfig(
-            calibrator=int8rt.make_calibrator(batches, algorithm="minmax"), accuracy_check=False,
-            distributed=RayCalibration(num_workers=1)))
-    finally:
-        ray.shutdown()
+    sharded = int8rt.build_engine(m, int8rt.BuilderConfig(
+        calibrator=int8rt.make_calibrator(batches, algorithm="minmax"), accuracy_check=False,
+        distributed=RayCalibration(num_workers=1)))
     assert sharded.scales() == single.scales()
     assert _int8_layers(sharded) == _int8_layers(single)

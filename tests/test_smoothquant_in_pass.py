@@ -184,22 +184,17 @@ def test_the_rebuilt_histogram_is_the_scaled_tensors(policy: str) -> None:
         assert got.compute_amax(method) == pytest.approx(want.compute_amax(method), rel=0.015), method
 
 
-def test_sharded_calibration_measures_on_the_driver() -> None:
+def test_sharded_calibration_measures_on_the_driver(ray_cluster: object) -> None:
     """With calibration on Ray workers the driver, whose builder runs no
     batch, measures the sites with a float32 engine of its own as the
     batches go out: the same factors and, with minmax, the same scales as
     one process."""
-    ray = pytest.importorskip("ray")
-    from int8rt.calib.distributed import RayCalibration, init_ray
+    from int8rt.calib.distributed import RayCalibration
 
     x = _late_outlier_stream()[:96]
     single = int8rt.build_engine(outlier_linear(), _config(x))
-    init_ray(num_cpus=2, include_dashboard=False, log_to_driver=False)
-    try:
-        sharded = int8rt.build_engine(outlier_linear(), _config(
-            x, distributed=RayCalibration(num_workers=2, batches_per_task=3)))
-    finally:
-        ray.shutdown()
+    sharded = int8rt.build_engine(outlier_linear(), _config(
+        x, distributed=RayCalibration(num_workers=2, batches_per_task=3)))
     assert sharded.scales() == single.scales()
     assert {"h::smoothed", "r::smoothed"} <= set(sharded.scales())
     ev = np.random.default_rng(3).normal(0, 1, (8, 6, 32)).astype(np.float32)
