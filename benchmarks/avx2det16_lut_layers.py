@@ -14,28 +14,18 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
-import subprocess
-import sys
 from pathlib import Path
+
+from saved_engine_layers import layer_minima, run_worker
 
 FORMS = ("per-channel", "one table", "other")
 
 
 def worker(d: Path, batch: int, rounds: int) -> dict:
     """{form: ms sum, form + ' n': layers} of one engine on this tree."""
-    import numpy as np
-
-    import int8rt
-    int8rt.set_num_threads(1)
-    engine = int8rt.Engine.load(str(d / "engine.i8rt"))
-    feed = {(d / "input_name").read_text().strip(): np.load(d / f"x{batch}.npy")}
-    ctx = engine.create_execution_context()
-    profs = [ctx.profile(feed, 2, clock="thread_cpu") for _ in range(rounds)]
     out = {f: 0.0 for f in FORMS} | {f + " n": 0 for f in FORMS}
-    for i, layer in enumerate(profs[0]):
-        ms = min(p[i]["ms"] for p in profs)
+    for layer, ms in layer_minima(d, batch, rounds):
         form = "other"
         if layer["op"] == "int8rt.QLut":
             form = "per-channel" if "per-channel lookup" in layer["detail"] else "one table"
@@ -64,11 +54,7 @@ def main() -> None:
             sums: dict = {str(t): {f: [] for f in FORMS} for t in args.trees}
             for p in range(args.passes):
                 for tree in (args.trees if p % 2 == 0 else args.trees[::-1]):
-                    env = {**os.environ, "PYTHONPATH": str(tree)}
-                    r = subprocess.run([sys.executable, __file__, "--worker", str(args.dir / net), "--batch",
-                                        str(batch), "--rounds", str(args.rounds)], env=env, capture_output=True,
-                                       text=True, check=True)
-                    o = json.loads(r.stdout.strip().splitlines()[-1])
+                    o = run_worker(__file__, tree, args.dir / net, batch, args.rounds)
                     for f in FORMS:
                         sums[str(tree)][f].append(o[f])
                     print(f"{net} b{batch} pass {p} {tree}: " + ", ".join(

@@ -12,25 +12,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
+
+from saved_engine_layers import layer_minima, run_worker
 
 
 def worker(d: Path, batch: int, rounds: int) -> dict:
     """{gate, pool, all: ms sums, n: table layers} of one engine on this tree."""
-    import numpy as np
-
-    import int8rt
-    int8rt.set_num_threads(1)
-    engine = int8rt.Engine.load(str(d / "engine.i8rt"))
-    feed = {(d / "input_name").read_text().strip(): np.load(d / f"x{batch}.npy")}
-    ctx = engine.create_execution_context()
-    profs = [ctx.profile(feed, 2, clock="thread_cpu") for _ in range(rounds)]
     out = {"gate": 0.0, "pool": 0.0, "all": 0.0, "n": 0}
-    for i, layer in enumerate(profs[0]):
-        ms = min(p[i]["ms"] for p in profs)
+    for layer, ms in layer_minima(d, batch, rounds):
         out["all"] += ms
         if "x through a float table" in layer["detail"]:
             out["gate" if layer["op"].endswith("QChannelMul") else "pool"] += ms
@@ -57,11 +47,7 @@ def main() -> None:
         for batch in args.batches:
             for p in range(args.passes):
                 for tree in args.trees:
-                    env = {**os.environ, "PYTHONPATH": str(tree)}
-                    r = subprocess.run([sys.executable, __file__, "--worker", str(args.dir / net), "--batch",
-                                        str(batch), "--rounds", str(args.rounds)], env=env, capture_output=True,
-                                       text=True, check=True)
-                    o = json.loads(r.stdout.strip().splitlines()[-1])
+                    o = run_worker(__file__, tree, args.dir / net, batch, args.rounds)
                     print(f"{net} b{batch} pass {p} {tree}: {o['n']} table layers, gates {o['gate']:.3f} ms, "
                           f"pools {o['pool']:.3f} ms, all layers {o['all']:.3f} ms", flush=True)
     print("load", open("/proc/loadavg").read().split()[:3])

@@ -19,9 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -30,7 +28,7 @@ import numpy as np
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from signed_conv_shapes import bell  # noqa: E402
+from signed_conv_shapes import alternate_trees, packed_conv  # noqa: E402
 
 # (name, H = W, C, K, R = S, stride, pad).
 SHAPES: list[tuple[str, int, int, int, int, int, int]] = [
@@ -50,13 +48,11 @@ def worker(min_time: float, repeats: int, batch: int, only: list[str]) -> dict[s
     int8rt.set_num_threads(1)
     rng = np.random.default_rng(0)
     out: dict[str, dict] = {}
-    for name, h, c, k, r, s, p in SHAPES:
+    for shape in SHAPES:
+        name = shape[0]
         if only and not any(word in name for word in only):
             continue
-        x = rng.integers(-128, 128, (batch, h, h, c), dtype=np.int8)
-        conv = K.PackedConv2d(bell(rng, (k, c, r, r)), h, h, np.full(k, 1e-3, np.float32),
-                              np.zeros(k, np.float32), lo=-128.0, hi=127.0, stride=(s, s), pads=(p, p, p, p))
-        conv.run(x)
+        conv, x = packed_conv(K, rng, shape, batch=batch)
         best = float("inf")
         for _ in range(repeats):
             n, c0 = 0, time.thread_time()
@@ -85,20 +81,7 @@ def main() -> None:
         print(json.dumps(worker(args.min_time, args.repeats, args.batch, args.only)))
         return
     trees = {"base": args.base.resolve(), "branch": args.branch.resolve()}
-    times: dict[str, dict[str, list[float]]] = {t: {} for t in trees}
-    kernels: dict[str, dict[str, str]] = {t: {} for t in trees}
-    for rnd in range(args.rounds):
-        order = list(trees) if rnd % 2 == 0 else list(trees)[::-1]
-        for t in order:
-            env = dict(os.environ, PYTHONPATH=str(trees[t]))
-            res = subprocess.run([sys.executable, __file__, "--worker", *wargs],
-                                 env=env, capture_output=True, text=True, check=True)
-            for name, v in json.loads(res.stdout).items():
-                times[t].setdefault(name, []).append(v["ms"])
-                kernels[t][name] = v["kernel"]
-        print(f"round {rnd + 1} (load {open('/proc/loadavg').read().split()[0]}): "
-              + "; ".join(f"{n} {times['base'][n][-1]:.3f} / {times['branch'][n][-1]:.3f}" for n in times["base"]),
-              flush=True)
+    times, kernels = alternate_trees(__file__, trees, wargs, args.rounds)
     print(f"batch {args.batch}; kernels: " + "; ".join(f"{n}: {kernels['base'][n]} -> {kernels['branch'][n]}"
                                                     for n in kernels["base"]))
     print(f"{'shape':26s} {'base ms':>9s} {'branch ms':>9s} {'branch/base':>11s}  (medians over {args.rounds} rounds; "

@@ -17,9 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -28,7 +26,7 @@ import numpy as np
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from signed_conv_shapes import SHAPES, bell
+from signed_conv_shapes import SHAPES, alternate_trees, packed_conv  # noqa: E402
 
 # (name, H = W, C, K, R = S, stride, pad), batch 1.
 EXTRA: list[tuple[str, int, int, int, int, int, int]] = [
@@ -46,11 +44,9 @@ def worker(min_time: float, low: int) -> dict[str, dict]:
     int8rt.set_num_threads(1)
     rng = np.random.default_rng(0)
     out: dict[str, dict] = {}
-    for name, h, c, k, r, s, p in SHAPES + EXTRA:
-        x = rng.integers(low, 128, (1, h, h, c), dtype=np.int8)
-        conv = K.PackedConv2d(bell(rng, (k, c, r, r)), h, h, np.full(k, 1e-3, np.float32),
-                              np.zeros(k, np.float32), lo=-128.0, hi=127.0, stride=(s, s), pads=(p, p, p, p))
-        conv.run(x)
+    for shape in SHAPES + EXTRA:
+        name = shape[0]
+        conv, x = packed_conv(K, rng, shape, low=low)
         n, c0 = 0, time.process_time()
         while time.process_time() - c0 < min_time:
             conv.run(x)
@@ -72,18 +68,8 @@ def main() -> None:
         print(json.dumps(worker(args.min_time, args.low)))
         return
     trees = {"base": args.base.resolve(), "branch": args.branch.resolve()}
-    times: dict[str, dict[str, list[float]]] = {t: {} for t in trees}
-    for rnd in range(args.rounds):
-        order = list(trees) if rnd % 2 == 0 else list(trees)[::-1]
-        for t in order:
-            env = dict(os.environ, PYTHONPATH=str(trees[t]))
-            res = subprocess.run([sys.executable, __file__, "--worker", "--min-time", str(args.min_time), "--low", str(args.low)],
-                                 env=env, capture_output=True, text=True, check=True)
-            for name, v in json.loads(res.stdout).items():
-                times[t].setdefault(name, []).append(v["ms"])
-        print(f"round {rnd + 1} (load {open('/proc/loadavg').read().split()[0]}): "
-              + "; ".join(f"{n} {times['base'][n][-1]:.3f} / {times['branch'][n][-1]:.3f}" for n in times["base"]),
-              flush=True)
+    times, _ = alternate_trees(__file__, trees, ["--min-time", str(args.min_time), "--low", str(args.low)],
+                               args.rounds)
     print(f"{'shape':28s} {'base ms':>9s} {'branch ms':>9s} {'branch/base':>11s}  (medians over {args.rounds} rounds)")
     for name in times["base"]:
         b, r = statistics.median(times["base"][name]), statistics.median(times["branch"][name])

@@ -16,8 +16,13 @@ Usage: PYTHONPATH=python python benchmarks/signed_conv_shapes.py [--rounds 5] [-
 from __future__ import annotations
 
 import argparse
+import json
+import os
+import subprocess
+import sys
 import time
-from typing import List, Tuple
+from pathlib import Path
+from typing import Any, Dict, List, Tuple
 
 import numpy as np
 
@@ -39,6 +44,42 @@ def bell(rng: np.random.Generator, shape: Tuple[int, ...]) -> np.ndarray:
     return np.rint(w / amax * 127).astype(np.int8)
 
 
+def packed_conv(K: Any, rng: np.random.Generator, shape: Tuple[str, int, int, int, int, int, int], batch: int = 1,
+                low: int = -128) -> Tuple[Any, np.ndarray]:
+    """One shape's packed conv through the test hook ``K``
+    (int8rt._testing.kernels): bell weights, scales 1e-3, no bias, the int8
+    range as its clamp, and an input uniform in [low, 127], run once."""
+    _, h, c, k, r, s, p = shape
+    x = rng.integers(low, 128, (batch, h, h, c), dtype=np.int8)
+    conv = K.PackedConv2d(bell(rng, (k, c, r, r)), h, h, np.full(k, 1e-3, np.float32),
+                          np.zeros(k, np.float32), lo=-128.0, hi=127.0, stride=(s, s), pads=(p, p, p, p))
+    conv.run(x)
+    return conv, x
+
+
+def alternate_trees(script: str, trees: Dict[str, Path], wargs: List[str],
+                    rounds: int) -> Tuple[Dict[str, Dict[str, List[float]]], Dict[str, Dict[str, str]]]:
+    """Run ``script --worker *wargs`` under each tree's PYTHONPATH in turn,
+    the order reversed every other round; the worker prints
+    {shape: {ms, kernel}} as JSON. Prints each round's times; returns
+    {tree: {shape: [ms per round]}} and {tree: {shape: kernel}}."""
+    times: Dict[str, Dict[str, List[float]]] = {t: {} for t in trees}
+    kernels: Dict[str, Dict[str, str]] = {t: {} for t in trees}
+    first, second = list(trees)
+    for rnd in range(rounds):
+        for t in (list(trees) if rnd % 2 == 0 else list(trees)[::-1]):
+            res = subprocess.run([sys.executable, script, "--worker", *wargs],
+                                 env=dict(os.environ, PYTHONPATH=str(trees[t])), capture_output=True, text=True,
+                                 check=True)
+            for name, v in json.loads(res.stdout).items():
+                times[t].setdefault(name, []).append(v["ms"])
+                kernels[t][name] = v["kernel"]
+        print(f"round {rnd + 1} (load {open('/proc/loadavg').read().split()[0]}): "
+              + "; ".join(f"{n} {times[first][n][-1]:.3f} / {times[second][n][-1]:.3f}" for n in times[first]),
+              flush=True)
+    return times, kernels
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--rounds", type=int, default=5)
@@ -49,11 +90,9 @@ def main() -> None:
     from int8rt._testing import kernels as K
     int8rt.set_num_threads(1)
     rng = np.random.default_rng(0)
-    for name, h, c, k, r, s, p in SHAPES:
-        x = rng.integers(0 if args.nonneg else -128, 128, (1, h, h, c), dtype=np.int8)
-        conv = K.PackedConv2d(bell(rng, (k, c, r, r)), h, h, np.full(k, 1e-3, np.float32),
-                              np.zeros(k, np.float32), lo=-128.0, hi=127.0, stride=(s, s), pads=(p, p, p, p))
-        conv.run(x)
+    for shape in SHAPES:
+        name, h, c, k, r, s, p = shape
+        conv, x = packed_conv(K, rng, shape, low=0 if args.nonneg else -128)
         best = float("inf")
         for _ in range(args.rounds):
             n, c0 = 0, time.process_time()
