@@ -24,6 +24,7 @@
 #include "kernels/x86/avx2/s8_convert.h"
 #include "kernels/x86/avx2/table256.h"
 #include "kernels/x86/interleave3.h"
+#include "kernels/x86/transpose16x16.h"
 
 namespace int8rt {
 namespace kernels {
@@ -44,31 +45,6 @@ void tail8(int64_t n, const void* x, size_t in, void* y, size_t out, Step step8)
   std::memcpy(xb, x, static_cast<size_t>(n) * in);
   step8(xb, yb);
   std::memcpy(y, yb, static_cast<size_t>(n) * out);
-}
-
-// r[i] byte j -> r[j] byte i (SSE2 unpacks).
-void transpose16x16(__m128i r[16]) {
-  __m128i a[16], b[16], c[16];
-  for (int i = 0; i < 8; ++i) {
-    a[2 * i] = _mm_unpacklo_epi8(r[2 * i], r[2 * i + 1]);
-    a[2 * i + 1] = _mm_unpackhi_epi8(r[2 * i], r[2 * i + 1]);
-  }
-  for (int g = 0; g < 4; ++g) {
-    b[4 * g + 0] = _mm_unpacklo_epi16(a[4 * g + 0], a[4 * g + 2]);
-    b[4 * g + 1] = _mm_unpackhi_epi16(a[4 * g + 0], a[4 * g + 2]);
-    b[4 * g + 2] = _mm_unpacklo_epi16(a[4 * g + 1], a[4 * g + 3]);
-    b[4 * g + 3] = _mm_unpackhi_epi16(a[4 * g + 1], a[4 * g + 3]);
-  }
-  for (int h = 0; h < 2; ++h) {
-    for (int q = 0; q < 4; ++q) {
-      c[8 * h + 2 * q] = _mm_unpacklo_epi32(b[8 * h + q], b[8 * h + 4 + q]);
-      c[8 * h + 2 * q + 1] = _mm_unpackhi_epi32(b[8 * h + q], b[8 * h + 4 + q]);
-    }
-  }
-  for (int k = 0; k < 8; ++k) {
-    r[2 * k] = _mm_unpacklo_epi64(c[k], c[k + 8]);
-    r[2 * k + 1] = _mm_unpackhi_epi64(c[k], c[k + 8]);
-  }
 }
 
 // The constants of one quantize call: 1 / scale, the zero point, the clamp.

@@ -5,7 +5,7 @@
 // Each channel has its own table, so the lookup runs channel-major, as the
 // AVX-512 VBMI kernel does (avx512/lookup_channels_s8_16x64.cc). Block: 32
 // pixels x 16 channels in 16 ymm, ymm i = pixel i (low lane) and pixel
-// i + 16 (high lane); the in-lane 16 x 16 byte transpose turns it into ymm c
+// i + 16 (high lane); the in-lane 16 x 16 byte transpose (x86/transpose16x16.h) turns it into ymm c
 // = channel c, pixels 0..15 | 16..31, so both lanes read the same table:
 // table256.h's vpshufb per table row and vpblendvb tree, each row broadcast
 // from the tables as given (no re-layout). The same transpose turns the
@@ -24,6 +24,7 @@
 
 #include "kernels/abi/eltwise_s8.h"
 #include "kernels/x86/avx2/table256.h"
+#include "kernels/x86/transpose16x16.h"
 
 namespace int8rt {
 namespace kernels {
@@ -32,31 +33,6 @@ namespace avx2 {
 namespace {
 
 constexpr int kPixels = 32, kChannels = 16;
-
-// Per 128-bit lane: r[i] byte j -> r[j] byte i (its own inverse).
-void transpose16x16_lanes(__m256i r[16]) {
-  __m256i a[16], b[16], c[16];
-  for (int i = 0; i < 8; ++i) {
-    a[2 * i] = _mm256_unpacklo_epi8(r[2 * i], r[2 * i + 1]);
-    a[2 * i + 1] = _mm256_unpackhi_epi8(r[2 * i], r[2 * i + 1]);
-  }
-  for (int g = 0; g < 4; ++g) {
-    b[4 * g + 0] = _mm256_unpacklo_epi16(a[4 * g + 0], a[4 * g + 2]);
-    b[4 * g + 1] = _mm256_unpackhi_epi16(a[4 * g + 0], a[4 * g + 2]);
-    b[4 * g + 2] = _mm256_unpacklo_epi16(a[4 * g + 1], a[4 * g + 3]);
-    b[4 * g + 3] = _mm256_unpackhi_epi16(a[4 * g + 1], a[4 * g + 3]);
-  }
-  for (int h = 0; h < 2; ++h) {
-    for (int q = 0; q < 4; ++q) {
-      c[8 * h + 2 * q] = _mm256_unpacklo_epi32(b[8 * h + q], b[8 * h + 4 + q]);
-      c[8 * h + 2 * q + 1] = _mm256_unpackhi_epi32(b[8 * h + q], b[8 * h + 4 + q]);
-    }
-  }
-  for (int k = 0; k < 8; ++k) {
-    r[2 * k] = _mm256_unpacklo_epi64(c[k], c[k + 8]);
-    r[2 * k + 1] = _mm256_unpackhi_epi64(c[k], c[k + 8]);
-  }
-}
 
 // Row r of a 256-byte table in both lanes (a broadcast load).
 struct TableRows {
@@ -75,9 +51,9 @@ inline void block(int64_t stride, int nc, const int8_t* x, const int8_t* tables,
     const __m128i hi = _mm_loadu_si128(reinterpret_cast<const __m128i*>(x + (i + 16) * stride));
     v[i] = _mm256_inserti128_si256(_mm256_castsi128_si256(lo), hi, 1);
   }
-  transpose16x16_lanes(v);
+  transpose16x16(v);
   for (int c = 0; c < nc; ++c) v[c] = look_up32(v[c], TableRows{tables + 256 * c});
-  transpose16x16_lanes(v);
+  transpose16x16(v);
   for (int i = 0; i < 16; ++i) {
     _mm_storeu_si128(reinterpret_cast<__m128i*>(y + i * stride), _mm256_castsi256_si128(v[i]));
     _mm_storeu_si128(reinterpret_cast<__m128i*>(y + (i + 16) * stride), _mm256_extracti128_si256(v[i], 1));

@@ -17,6 +17,7 @@
 #include "kernels/abi/eltwise_s8.h"
 #include "kernels/x86/avx512/s8_convert.h"
 #include "kernels/x86/interleave3.h"
+#include "kernels/x86/transpose16x16.h"
 
 namespace int8rt {
 namespace kernels {
@@ -34,33 +35,6 @@ struct QConsts {
 
 __m128i quantize16(__m512 x, const QConsts& k) {
   return to_s8(clamp_ps(_mm512_add_ps(_mm512_mul_ps(x, k.inv), k.z), k.lo, k.hi));
-}
-
-// r[i] byte j -> r[j] byte i.
-void transpose16x16(__m128i r[16]) {
-  __m128i a[16], b[16], c[16];
-  for (int i = 0; i < 8; ++i) {
-    a[2 * i] = _mm_unpacklo_epi8(r[2 * i], r[2 * i + 1]);
-    a[2 * i + 1] = _mm_unpackhi_epi8(r[2 * i], r[2 * i + 1]);
-  }
-  // b[4g + q]: rows 4g..4g+3, columns 4q..4q+3.
-  for (int g = 0; g < 4; ++g) {
-    b[4 * g + 0] = _mm_unpacklo_epi16(a[4 * g + 0], a[4 * g + 2]);
-    b[4 * g + 1] = _mm_unpackhi_epi16(a[4 * g + 0], a[4 * g + 2]);
-    b[4 * g + 2] = _mm_unpacklo_epi16(a[4 * g + 1], a[4 * g + 3]);
-    b[4 * g + 3] = _mm_unpackhi_epi16(a[4 * g + 1], a[4 * g + 3]);
-  }
-  // c[8h + q]: rows 8h..8h+7, columns 2q, 2q+1.
-  for (int h = 0; h < 2; ++h) {
-    for (int q = 0; q < 4; ++q) {
-      c[8 * h + 2 * q] = _mm_unpacklo_epi32(b[8 * h + q], b[8 * h + 4 + q]);
-      c[8 * h + 2 * q + 1] = _mm_unpackhi_epi32(b[8 * h + q], b[8 * h + 4 + q]);
-    }
-  }
-  for (int k = 0; k < 8; ++k) {
-    r[2 * k] = _mm_unpacklo_epi64(c[k], c[k + 8]);
-    r[2 * k + 1] = _mm_unpackhi_epi64(c[k], c[k + 8]);
-  }
 }
 
 // Three channels (an RGB image, the input of most CNNs): 16 pixels of each
