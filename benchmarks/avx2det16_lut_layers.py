@@ -12,12 +12,10 @@ Usage: python benchmarks/avx2det16_lut_layers.py --dir /tmp/avx2det16/eng \
 """
 from __future__ import annotations
 
-import argparse
-import json
 import statistics
 from pathlib import Path
 
-from saved_engine_layers import layer_minima, run_worker
+from saved_engine_layers import layer_minima, parse_args, run_worker
 
 FORMS = ("per-channel", "one table", "other")
 
@@ -35,20 +33,9 @@ def worker(d: Path, batch: int, rounds: int) -> dict:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--dir", type=Path, help="the --save folder (required but in a worker)")
-    ap.add_argument("--trees", nargs="+", type=Path, default=[])
-    ap.add_argument("--models", nargs="+", default=["ppocr_det"])
-    ap.add_argument("--batches", type=int, nargs="+", default=[1, 8])
-    ap.add_argument("--rounds", type=int, default=5)
-    ap.add_argument("--passes", type=int, default=3)
-    ap.add_argument("--worker", type=Path, help=argparse.SUPPRESS)
-    ap.add_argument("--batch", type=int, help=argparse.SUPPRESS)
-    args = ap.parse_args()
-    if args.worker is not None:
-        print(json.dumps(worker(args.worker, args.batch, args.rounds)))
+    args = parse_args(__doc__, "ppocr_det", 3, worker)
+    if args is None:
         return
-    print("load", open("/proc/loadavg").read().split()[:3])
     for net in args.models:
         for batch in args.batches:
             sums: dict = {str(t): {f: [] for f in FORMS} for t in args.trees}

@@ -10,11 +10,9 @@ Usage: python benchmarks/avx2gap_table_layers.py --dir /tmp/avx2gap/eng \
 """
 from __future__ import annotations
 
-import argparse
-import json
 from pathlib import Path
 
-from saved_engine_layers import layer_minima, run_worker
+from saved_engine_layers import layer_minima, parse_args, run_worker
 
 
 def worker(d: Path, batch: int, rounds: int) -> dict:
@@ -29,20 +27,9 @@ def worker(d: Path, batch: int, rounds: int) -> dict:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--dir", type=Path, help="the --save folder (required but in a worker)")
-    ap.add_argument("--trees", nargs="+", type=Path, default=[])
-    ap.add_argument("--models", nargs="+", default=["mobilenet_v3"])
-    ap.add_argument("--batches", type=int, nargs="+", default=[1, 8])
-    ap.add_argument("--rounds", type=int, default=5)
-    ap.add_argument("--passes", type=int, default=2)
-    ap.add_argument("--worker", type=Path, help=argparse.SUPPRESS)
-    ap.add_argument("--batch", type=int, help=argparse.SUPPRESS)
-    args = ap.parse_args()
-    if args.worker is not None:
-        print(json.dumps(worker(args.worker, args.batch, args.rounds)))
+    args = parse_args(__doc__, "mobilenet_v3", 2, worker)
+    if args is None:
         return
-    print("load", open("/proc/loadavg").read().split()[:3])
     for net in args.models:
         for batch in args.batches:
             for p in range(args.passes):

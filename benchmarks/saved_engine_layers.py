@@ -2,15 +2,17 @@
 engine.i8rt, input_name and x{batch}.npy), measured in a worker process per
 tree so that two builds of int8rt alternate on one machine. Used by the
 per-layer A/B scripts (avx2gap_table_layers.py, avx2det16_lut_layers.py):
-layer_minima inside the worker, run_worker from the driver."""
+layer_minima inside the worker, run_worker from the driver, parse_args for
+the command line both share."""
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, Optional
 
 
 def layer_minima(d: Path, batch: int, rounds: int) -> list[tuple[dict[str, Any], float]]:
@@ -34,3 +36,26 @@ def run_worker(script: str, tree: Path, d: Path, batch: int, rounds: int) -> dic
     r = subprocess.run([sys.executable, script, "--worker", str(d), "--batch", str(batch), "--rounds", str(rounds)],
                        env=env, capture_output=True, text=True, check=True)
     return json.loads(r.stdout.strip().splitlines()[-1])
+
+
+def parse_args(doc: str, models: str, passes: int,
+               worker: Callable[[Path, int, int], dict]) -> Optional[argparse.Namespace]:
+    """The per-layer A/B scripts' command line (--dir, --trees, --models,
+    --batches, --rounds, --passes; --worker / --batch inside a worker). In a
+    worker, prints ``worker(dir, batch, rounds)`` as JSON and returns None;
+    in the driver, prints the load average and returns the arguments."""
+    ap = argparse.ArgumentParser(description=doc.split("\n\n")[0])
+    ap.add_argument("--dir", type=Path, help="the --save folder (required but in a worker)")
+    ap.add_argument("--trees", nargs="+", type=Path, default=[])
+    ap.add_argument("--models", nargs="+", default=[models])
+    ap.add_argument("--batches", type=int, nargs="+", default=[1, 8])
+    ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--passes", type=int, default=passes)
+    ap.add_argument("--worker", type=Path, help=argparse.SUPPRESS)
+    ap.add_argument("--batch", type=int, help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.worker is not None:
+        print(json.dumps(worker(args.worker, args.batch, args.rounds)))
+        return None
+    print("load", open("/proc/loadavg").read().split()[:3])
+    return args
