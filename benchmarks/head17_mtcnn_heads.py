@@ -39,9 +39,11 @@ OUTPUTS = {"pnet": ("bbox", "logits"), "rnet": ("bbox", "logits"), "onet": ("bbo
 METHODS = ("entropy", "entropy_legacy", "minmax", "percentile", "mse", "auto")
 
 
-def stage_model(wheel: str, net: str) -> bytes:
+def stage_model(wheel: str, net: str, size: int | None = None) -> bytes:
     """The stage's ONNX with every output (OUTPUTS[net]); the logits flattened
-    as calib15_mtcnn exports them, the other outputs as the stage returns them."""
+    as calib15_mtcnn exports them, the other outputs as the stage returns them.
+    ``size``: the input's height and width (the stage's own by default; PNet
+    runs any, a detector's image pyramid)."""
     import torch
 
     model = M.mtcnn_stage(wheel, net)
@@ -55,7 +57,7 @@ def stage_model(wheel: str, net: str) -> bytes:
             out = self.m(x)  # (box regression[, landmarks], face logits)
             return (*out[:-1], out[-1].flatten(1))
 
-    size = M.SIZES[net]
+    size = size or M.SIZES[net]
     names = list(OUTPUTS[net])
     buf = io.BytesIO()
     torch.onnx.export(All(), torch.zeros(1, 3, size, size), buf, input_names=["x"], output_names=names,
