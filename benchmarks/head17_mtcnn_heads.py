@@ -16,6 +16,9 @@ reference is int8rt's FP32 engine. Per draw, method and output: the relative L2
 ||int8 - fp32|| / ||fp32|| over the evaluation crops, and "all" (the outputs
 concatenated, each divided by its FP32 norm first, so each counts alike).
 
+"After" in RESULTS_accuracy.md acc64 is the build of commit 2c9b0f1c (the rule on;
+left off on the branch: acc64 says why), "before" main's.
+
 Usage:
   PYTHONPATH=<build>/python python benchmarks/head17_mtcnn_heads.py --wheel W --json OUT.json [--nets pnet]
       [--draws 1,2] [--methods entropy,minmax,percentile,mse,auto] [--save-engines DIR]

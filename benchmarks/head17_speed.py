@@ -1,7 +1,8 @@
 """acc64: per-layer CPU time of MTCNN PNet with its box regression conv
-(conv4_2) writing float32 (this build: QConv float32 NHWC -> float32 Transpose
-to NCHW) against the int8 head another build made (QConv int8 -> Dequantize),
-both engines run by this build in one process, alternated (a, b, a, b, ...):
+(conv4_2) writing float32 (the build of commit 2c9b0f1c: QConv float32 NHWC ->
+float32 Transpose to NCHW) against the int8 head main's build makes (QConv int8
+-> Dequantize), both engine files run by one build in one process (any build
+since acc56 runs both forms), alternated (a, b, a, b, ...):
 per layer the minimum thread CPU time over the rounds (ExecutionContext.profile,
 2 runs each, 1 thread), the changed layers' sum and the whole engine's.
 
@@ -11,8 +12,8 @@ image pyramid (the box output [N, 4, 43, 43] / [N, 4, 115, 115]); minmax
 calibration on calib15_mtcnn.py's draw-1 crops resized to the size.
 
 Usage:
-  PYTHONPATH=<base build>/python python benchmarks/head17_speed.py --save DIR_BEFORE
-  PYTHONPATH=python python benchmarks/head17_speed.py --save DIR_AFTER
+  PYTHONPATH=<main's build>/python python benchmarks/head17_speed.py --save DIR_BEFORE
+  PYTHONPATH=<2c9b0f1c's build>/python python benchmarks/head17_speed.py --save DIR_AFTER
   PYTHONPATH=python python benchmarks/head17_speed.py --time DIR_BEFORE DIR_AFTER [--rounds 40]
 """
 from __future__ import annotations
