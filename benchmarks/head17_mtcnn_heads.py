@@ -36,7 +36,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-import calib15_mtcnn as M  # noqa: E402
+import calib15_mtcnn as M
 
 OUTPUTS = {"pnet": ("bbox", "logits"), "rnet": ("bbox", "logits"), "onet": ("bbox", "landmarks", "logits")}
 METHODS = ("entropy", "entropy_legacy", "minmax", "percentile", "mse", "auto")
@@ -79,9 +79,8 @@ def relative_l2(got: dict[str, np.ndarray], ref: dict[str, np.ndarray], names: t
 
 
 def measure(args: argparse.Namespace) -> dict:
-    import int8rt
-
     import accuracy_bench as AB
+    import int8rt
 
     int8rt.set_num_threads(1)
     x, labels = M.lfw_subset()

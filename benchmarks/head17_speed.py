@@ -27,8 +27,8 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-import calib15_mtcnn as M  # noqa: E402
-import head17_mtcnn_heads as H  # noqa: E402
+import calib15_mtcnn as M
+import head17_mtcnn_heads as H
 
 SIZES = (12, 96, 240)
 BATCHES = (1, 8)
@@ -60,7 +60,7 @@ def time_pair(before: Path, after: Path, rounds: int) -> None:
     import int8rt
 
     int8rt.set_num_threads(1)
-    print("load", open("/proc/loadavg").read().split()[:3])
+    print("load", Path("/proc/loadavg").read_text().split()[:3])
     print("| size | batch | changed layers, int8 head (us) | float32 head (us) | float ÷ int8 | whole engine, int8 head "
           "(us) | float32 head (us) | float ÷ int8 |")
     print("|---|---|---|---|---|---|---|---|")
@@ -84,7 +84,7 @@ def time_pair(before: Path, after: Path, rounds: int) -> None:
             for i, tag in ((0, "int8 head"), (1, "float32 head")):
                 rows = ", ".join(f"{k} {1e3 * v:.1f}" for k, v in minima[i].items() if changed(k))
                 print(f"    {tag}: {rows}")
-    print("load", open("/proc/loadavg").read().split()[:3])
+    print("load", Path("/proc/loadavg").read_text().split()[:3])
 
 
 def main() -> int:
