@@ -87,6 +87,14 @@ void register_avx2_kernels(KernelRegistry& r) {
   // (avx2/igemm_6x16c4s.cc, igemm_strip_s8): the C = 3 stems x0.80-0.92 per
   // layer; 1x1 convs of 160-320 channels measured no gain (RESULTS.md
   // section 235), so they keep the driver's runs of channel tiles.
+  // Convs of 24 output channels per group (PP-OCR det's FPN 3x3 96 -> 24)
+  // take the sign trick on a 3 x 24 tile (avx2/igemm_3x24c4s.cc): x0.91-0.98
+  // on those convs (RESULTS.md section 242).
+  static const IgemmUkernel igemm_s8_24_uk = {
+      Isa::kAvx2, "conv_s8_igemm_3x24c4s_avx2", "",
+      avx2::kMR24, avx2::kNB24, avx2::kBlock, avx2::kCGroupU8, /*widen_s16=*/false, avx2::igemm_s8_3x24_fn,
+      /*declines_depthwise=*/false, /*interleaved=*/false, /*run_weight_bytes=*/avxvnni::kRunWeightBytes,
+      /*unsigned_rows=*/false, /*nonneg=*/nullptr, /*abs_sign_rows=*/true};
   static const IgemmUkernel igemm_s8_uk = [] {
     IgemmUkernel u{Isa::kAvx2, "conv_s8_igemm_6x16c4s_avx2", "gemm_s8_6x16c4s_avx2",
                    avx2::kMR, avx2::kNB, avx2::kBlock, avx2::kCGroupU8, /*widen_s16=*/false, avx2::igemm_s8_fn,
@@ -96,6 +104,7 @@ void register_avx2_kernels(KernelRegistry& r) {
     u.strip_mr = avx2::kStripMR;
     u.strip_min_kc = 4;
     u.strip_max_kc = 32;
+    u.wide_alt = &igemm_s8_24_uk;
     return u;
   }();
   // Inputs whose minimum is a few codes below 0 (after a hard-swish or
