@@ -2,7 +2,11 @@
 // conv_transpose_s8, problem (ConvTransposeShape, OutputType), chosen per
 // layer with kernels::choose<ConvTransposeKernel>(shape, out).
 //
-// Candidates, best first (both from ref/provider.cc: baseline code):
+// Candidates, best first (the AVX2 provider's, then ref/provider.cc's two:
+// baseline code):
+//   conv_transpose_s8_ks_avx2 kernel == stride, no pads, one group, under a
+//       cap that leaves no VNNI / AMX tier: per input row, the AVX2 igemm
+//       tiles written in place (x86/conv_transpose_ks.h).
 //   conv_transpose_s8_phases  the stride-phase (sub-pixel) decomposition: the
 //       outputs whose row is congruent to a given phase modulo the stride
 //       read a fixed subset of kernel taps, so each of the stride_h*stride_w

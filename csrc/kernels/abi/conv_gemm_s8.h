@@ -224,6 +224,11 @@ IgemmFn igemm_u8_add_fn(int mr, int nb);
 // [-127, 127]: |x| (u8) times w * sign(x) (s8), exact vpabsb + vpsignb +
 // vpmaddubsw + vpmaddwd (igemm_6x16c4s.cc).
 IgemmFn igemm_s8_fn(int mr, int nb);
+// The same product on a 3 x 24 tile (3 blocks of 8), row pointers 3 apart
+// per tap, the same packing: convs of 24 channels per group
+// (igemm_3x24c4s.cc; x86::IgemmUkernel::wide_alt).
+constexpr int kMR24 = 3, kNB24 = 3;
+IgemmFn igemm_s8_3x24_fn(int mr, int nb);
 // igemm_s8_fn's 6 x 16 tile as a strip (IgemmStrip) of pointwise rows, kc
 // a multiple of 4: no row pointers or driver call per tile (igemm_6x16c4s.cc).
 constexpr int kStripMR = 6;

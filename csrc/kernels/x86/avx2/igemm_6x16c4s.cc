@@ -55,24 +55,13 @@
 // (igemm_6x16c4a.cc, chosen per run by x86/conv_igemm_nonneg.cc).
 #include <immintrin.h>
 
+#include "kernels/x86/avx2/abs_sign_product.h"
 #include "kernels/x86/avx2/igemm_c4_loop.h"
 
 namespace int8rt {
 namespace kernels {
 namespace x86 {
 namespace avx2 {
-namespace {
-
-// The sign trick: vpmaddubsw(|x|, vpsignb(w, x)).
-struct AbsSignProduct {
-  explicit AbsSignProduct(const IgemmTile&) {}
-  __m256i row(__m256i x) const { return _mm256_abs_epi8(x); }
-  __m256i pairs(__m256i abs_x, __m256i x, __m256i w) const {
-    return _mm256_maddubs_epi16(abs_x, _mm256_sign_epi8(w, x));
-  }
-};
-
-}  // namespace
 
 IgemmFn igemm_s8_fn(int mr, int nb) { return igemm_c4_fn<AbsSignProduct>(mr, nb); }
 

@@ -11,8 +11,9 @@
 // vpmaddwd with ones then adds each group's two pair sums into int32, onto
 // the tile's acc_init where it has one (else 0).
 //
-// Register tile: MR (<= 6) rows x NB (<= 2) ymm blocks of 8 output channels,
-// packed weights per tap and group q at w + 32 q + j * w_block_stride
+// Register tile: MR (<= 6) rows x NB (<= 2) ymm blocks of 8 output channels
+// (avx2/igemm_3x24c4s.cc: 3 x 3), row pointers RowStride apart per tap (the
+// tile's rows: kMR, or 3 for the 3 x 24 tile), packed weights per tap and group q at w + 32 q + j * w_block_stride
 // (pack_igemm_weights, block 8, c4). An incomplete last group (kc % 4) is
 // read by broadcast4 without reading past a row. Epilogue: avx2/epilogue.h.
 // Included by AVX2-level files only.
@@ -31,7 +32,7 @@ namespace kernels {
 namespace x86 {
 namespace avx2 {
 
-template <class Product, int MR, int NB>
+template <class Product, int MR, int NB, int RowStride = kMR>
 void igemm_c4(const IgemmTile& t) {
   const int64_t bs = t.w_block_stride;
   const Product product(t);
@@ -52,7 +53,7 @@ void igemm_c4(const IgemmTile& t) {
   for (int tap = 0; tap < t.taps; ++tap, w += q_total * 32) {
     const int8_t* a[MR];
     #pragma GCC unroll 8
-    for (int i = 0; i < MR; ++i) a[i] = rows[tap * kMR + i];
+    for (int i = 0; i < MR; ++i) a[i] = rows[tap * RowStride + i];
     // One group of 4 (n = 4) or the last, shorter one (n = kc % 4).
     auto step = [&](int q, int n) {
       #pragma GCC unroll 8

@@ -5,6 +5,9 @@
 //              (packed for the sign-trick microkernel igemm_6x16c4s.cc when
 //              no weight is -128; runs on inputs with no negative value take
 //              the u8 microkernel igemm_6x16c4u.cc: conv_igemm_nonneg.cc)
+//   conv_transpose_s8: conv_transpose_s8_ks_avx2 (kernel == stride: the igemm
+//              tiles per input row in place, the 2 x 2, K = 1 head on
+//              conv_transpose_dot_2x2.cc; x86/conv_transpose_ks.cc)
 //   gemm_s8:   gemm_s8_6x16c4p_avx2 (constant W with few pairs over the pair-sum
 //              rule in K order or in each block's own k order: the pair tile
 //              gemm_s8_6x16c4p.cc, x86/gemm_s8_pairs.h; else
@@ -45,6 +48,7 @@
 #include "kernels/binary_f32.h"
 #include "kernels/plane_mean_f32.h"
 #include "kernels/x86/conv_dw_pairs.h"
+#include "kernels/x86/conv_transpose_ks.h"
 #include "kernels/x86/eltwise_s8_x86.h"
 #include "kernels/x86/gemm_s8_pairs.h"
 #include "kernels/x86/gemm_u8s8_driver.h"
@@ -83,6 +87,14 @@ void register_avx2_kernels(KernelRegistry& r) {
   // (avx2/igemm_6x16c4s.cc, igemm_strip_s8): the C = 3 stems x0.80-0.92 per
   // layer; 1x1 convs of 160-320 channels measured no gain (RESULTS.md
   // section 235), so they keep the driver's runs of channel tiles.
+  // Convs of 24 output channels per group (PP-OCR det's FPN 3x3 96 -> 24)
+  // take the sign trick on a 3 x 24 tile (avx2/igemm_3x24c4s.cc): x0.91-0.98
+  // on those convs (RESULTS.md section 242).
+  static const IgemmUkernel igemm_s8_24_uk = {
+      Isa::kAvx2, "conv_s8_igemm_3x24c4s_avx2", "",
+      avx2::kMR24, avx2::kNB24, avx2::kBlock, avx2::kCGroupU8, /*widen_s16=*/false, avx2::igemm_s8_3x24_fn,
+      /*declines_depthwise=*/false, /*interleaved=*/false, /*run_weight_bytes=*/avxvnni::kRunWeightBytes,
+      /*unsigned_rows=*/false, /*nonneg=*/nullptr, /*abs_sign_rows=*/true};
   static const IgemmUkernel igemm_s8_uk = [] {
     IgemmUkernel u{Isa::kAvx2, "conv_s8_igemm_6x16c4s_avx2", "gemm_s8_6x16c4s_avx2",
                    avx2::kMR, avx2::kNB, avx2::kBlock, avx2::kCGroupU8, /*widen_s16=*/false, avx2::igemm_s8_fn,
@@ -92,6 +104,7 @@ void register_avx2_kernels(KernelRegistry& r) {
     u.strip_mr = avx2::kStripMR;
     u.strip_min_kc = 4;
     u.strip_max_kc = 32;
+    u.wide_alt = &igemm_s8_24_uk;
     return u;
   }();
   // Inputs whose minimum is a few codes below 0 (after a hard-swish or
@@ -132,6 +145,14 @@ void register_avx2_kernels(KernelRegistry& r) {
                                                  avx2::gemm_s8_permute_a, avx2::kS8PairsMR};
   static const PairsGemmS8Kernel gemm_pairs("gemm_s8_6x16c4p_avx2", Isa::kAvx2, s8_pair_tiles, gemm);
   r.add(gemm_pairs);
+  // Transposed convs whose kernel equals their stride (PP-OCR det's 2 x 2
+  // upsamplings): the tiles above per input row, written in place, and the
+  // 2 x 2, K = 1 head on avx2/conv_transpose_dot_2x2.cc (x86/conv_transpose_ks.cc).
+  static const KsConvTransposeKernel conv_transpose_ks(
+      "conv_transpose_s8_ks_avx2", Isa::kAvx2,
+      {avx2::igemm_s8_fn, avx2::igemm_u8_fn, avx2::kMR, avx2::kNB, avx2::kBlock, avx2::kCGroupU8,
+       avx2::conv_transpose_dot_2x2});
+  r.add(conv_transpose_ks);
   r.add(dw_pairs, conv, gemm, sgemm, unary, binary, plane_mean, softmax, layernorm, transpose, dwconv_f32, maxpool_f32);
 
   static const GemmU8S8SignTiles u8s8_tiles = {avx2::gemm_u8s8_shifted_b_fn, avx2::gemm_u8s8_shifted_a_fn,
