@@ -89,14 +89,14 @@ def assert_cpp_tests_compiled_at_script_level(compile_commands: Path) -> None:
         assert last_optimization_level(command) == level, (entry["file"], command)
 
 
-def cpp_tests_asan_options() -> str:
-    """The ASAN_OPTIONS tools/sanitize_tests.sh runs the C++ tests with (one home: the script's two lines,
-    evaluated by bash as the script evaluates them)."""
+def cpp_tests_asan_options(cpp_leaks: str) -> str:
+    """The ASAN_OPTIONS tools/sanitize_tests.sh runs the C++ tests with under CPP_LEAKS=cpp_leaks (one home:
+    the script's two lines, evaluated by bash as the script evaluates them)."""
     lines = [line for line in SCRIPT.read_text().splitlines()
              if line.startswith(("export ASAN_OPTIONS=", "cpp_asan_options="))]
     assert len(lines) == 2, "tools/sanitize_tests.sh: no ASAN_OPTIONS= or cpp_asan_options= line"
     return subprocess.run(["bash", "-c", "\n".join([*lines, 'echo "$cpp_asan_options"'])], capture_output=True,
-                          text=True, check=True).stdout.strip()
+                          text=True, check=True, env=dict(os.environ, CPP_LEAKS=cpp_leaks)).stdout.strip()
 
 
 @pytest.fixture(scope="module")
@@ -141,10 +141,11 @@ def test_last_optimization_level() -> None:
 
 @pytest.mark.slow
 def test_planted_leak_is_reported_under_the_cpp_tests_options(planted_bugs: Path) -> None:
-    """The C++ tests run with leak checking on (RESULTS.md 240): a buffer its owner forgets ends the run
-    with LeakSanitizer's report under the script's options for them, and the same buffer kept reachable
-    does not."""
-    env = dict(os.environ, ASAN_OPTIONS=cpp_tests_asan_options(), UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1")
+    """CPP_LEAKS=1 runs the C++ tests with leak checking on (RESULTS.md 240): a buffer its owner forgets
+    ends the run with LeakSanitizer's report under the script's options for them, and the same buffer
+    kept reachable does not."""
+    assert "detect_leaks=0" in cpp_tests_asan_options("0")
+    env = dict(os.environ, ASAN_OPTIONS=cpp_tests_asan_options("1"), UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1")
     r = subprocess.run([str(planted_bugs), "leak", "1"], env=env, capture_output=True, text=True, timeout=60)
     assert r.returncode != 0 and "LeakSanitizer: detected memory leaks" in r.stderr, (env["ASAN_OPTIONS"], r.stderr)
     assert "keep_or_drop" in r.stderr, r.stderr[-2000:]  # the report names where the buffer was allocated
