@@ -35,6 +35,16 @@ __attribute__((noinline)) void write_at(int* p, long i, int v) { p[i] = v; }
 __attribute__((noinline)) void release(int* p) { std::free(p); }
 __attribute__((noinline)) int kind_of(const Node* node) { return node->kind == kC ? 1 : 2; }
 __attribute__((noinline)) const char* advance(const char* p, long n) { return p + n; }
+int* g_kept = nullptr;
+// A buffer whose owner forgets it for n != 0 (a leak LeakSanitizer reports at
+// exit); for n == 0 a global keeps it, reachable.
+__attribute__((noinline)) int keep_or_drop(long n) {
+  int* p = new int[4]();
+  p[0] = static_cast<int>(n);
+  int r = p[0];
+  if (!n) g_kept = p;
+  return r;
+}
 // A kernel's 32-byte row load (the x86 tiers' unaligned loads).
 __attribute__((noinline, target("avx2"))) int load_row(const char* p) {
   __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
@@ -154,6 +164,7 @@ int run(const std::string& name, long n) {
     return __builtin_ctz(bits);
   }
   if (name == "missing-return") return missing_return(n);
+  if (name == "leak") return keep_or_drop(n);
   std::fprintf(stderr, "unknown case %s\n", name.c_str());
   return -1;
 }
