@@ -37,7 +37,7 @@ new_models.NETS.
 """
 from __future__ import annotations
 
-from typing import Dict
+from typing import Callable, Dict
 
 from . import new_families as F
 from . import new_models as M
@@ -47,6 +47,17 @@ _SMALL = dict(hidden_size=256, num_hidden_layers=4, num_attention_heads=4, inter
 
 def _timm(name: str, arch: str, size: int = 224, note: str = "") -> M.NewNet:
     return M._vision(name, "timm", M._timm(arch), size, note)
+
+
+def _zero_head(arch: str) -> Callable[[], object]:
+    """timm's ``arch`` with its classifier drawn N(0, 0.02): timm's MLP-Mixer
+    family initialises ``head.weight`` to zero, which makes the output a
+    constant (newnets4_families._perturbed, as for ConvNeXt-V2's GRN)."""
+    def make():
+        import newnets4_families  # benchmarks/ is on sys.path in newnets_bench and its children
+
+        return newnets4_families._perturbed(M._timm(arch), "head.weight", 0.02)()
+    return make
 
 
 FAMILIES2: Dict[str, M.NewNet] = {n.name: n for n in [
@@ -59,7 +70,7 @@ FAMILIES2: Dict[str, M.NewNet] = {n.name: n for n in [
     _timm("rexnet_100", "rexnet_100"),
     _timm("tf_efficientnet_b0", "tf_efficientnet_b0", note="Conv2dSame: padding from the input shape"),
     _timm("mobilenetv4_hybrid_medium", "mobilenetv4_hybrid_medium", 256),
-    _timm("resmlp_12", "resmlp_12_224"),
+    M._vision("resmlp_12", "timm", _zero_head("resmlp_12_224"), note="head drawn N(0, 0.02) (zero at init)"),
     _timm("cait_xxs24", "cait_xxs24_224"),
     _timm("xcit_nano_12_p16", "xcit_nano_12_p16_224"),
     _timm("pvt_v2_b0", "pvt_v2_b0"),
