@@ -51,8 +51,8 @@ def _timm(name: str, arch: str, size: int = 224, note: str = "") -> M.NewNet:
 
 def _zero_head(arch: str) -> Callable[[], object]:
     """timm's ``arch`` with its classifier drawn N(0, 0.02): timm's MLP-Mixer
-    family initialises ``head.weight`` to zero, which makes the output a
-    constant (newnets4_families._perturbed, as for ConvNeXt-V2's GRN)."""
+    family (ResMLP) and Sequencer2D initialise ``head.weight`` to zero, which
+    makes the output a constant (newnets4_families._perturbed, as for ConvNeXt-V2's GRN)."""
     def make():
         import newnets4_families  # benchmarks/ is on sys.path in newnets_bench and its children
 
@@ -80,7 +80,7 @@ FAMILIES2: Dict[str, M.NewNet] = {n.name: n for n in [
     _timm("halonet26t", "halonet26t", 256),
     _timm("crossvit_9", "crossvit_9_240", 240),
     _timm("eva02_tiny", "eva02_tiny_patch14_224"),
-    _timm("sequencer2d_s", "sequencer2d_s"),
+    M._vision("sequencer2d_s", "timm", _zero_head("sequencer2d_s"), note="head drawn N(0, 0.02) (zero at init)"),
     M._vision("regnet_x_400mf", "torchvision", M._tv("regnet_x_400mf")),
     M._hf("bloom", "BloomConfig", "BloomModel", dict(hidden_size=256, n_layer=4, n_head=8), 250880,
           note="4 layers, H 256, 8 heads, ALiBi"),
