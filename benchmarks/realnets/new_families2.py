@@ -98,7 +98,7 @@ FAMILIES2: Dict[str, M.NewNet] = {n.name: n for n in [
           dict(hidden_size=256, intermediate_size=512, num_hidden_layers=4, num_attention_heads=4,
                global_attn_every_n_layers=2, local_attention=16), 50368,
           note="4 layers, H 256, global / sliding-window (16) attention, GeGLU, rotary"),
-    M._hf("squeezebert", "SqueezeBertConfig", "SqueezeBertModel", _SMALL, 30528,
+    M._hf("squeezebert", "SqueezeBertConfig", "SqueezeBertModel", dict(_SMALL, embedding_size=256), 30528,
           note="grouped Conv1d (groups 4) for q / k / v and the MLP"),
     M._hf("convbert", "ConvBertConfig", "ConvBertModel", dict(_SMALL, embedding_size=128), 30522,
           note="span-based dynamic convolution (kernel 9) beside half the heads"),
