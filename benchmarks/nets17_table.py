@@ -1,19 +1,20 @@
 """The RESULTS_realnets.md table of the nets17 sweep: one row per network from
 newnets_bench.py's ``--json`` files (import phase and full phase, dynamo and
-TorchScript exports), the later line for a network winning within a file.
+TorchScript exports), the later line for a network winning within a file and
+the full phase's import over the import phase's.
 
-Ops "new to int8rt" are those no ONNX file in ``--seen`` (the earlier sweeps'
-exports) contains.
+Ops "new to int8rt" are the network's ops outside int8rt.onnx.ops.SUPPORTED_OPS
+(what the importer refuses unless a rewrite removes them first).
 
-Usage: python benchmarks/nets17_table.py --import /tmp/nets17/import.jsonl --full /tmp/nets17/full.jsonl
-       [--ts /tmp/nets17/import_ts.jsonl] [--models /tmp/nets17/models] [--seen /tmp/newnets/models]
+Usage: PYTHONPATH=python python benchmarks/nets17_table.py --import /tmp/nets17/import.jsonl
+       --full /tmp/nets17/full.jsonl [--ts /tmp/nets17/import_ts.jsonl] [--models /tmp/nets17/models]
 """
 from __future__ import annotations
 
 import argparse
 import json
 from pathlib import Path
-from typing import Dict, Optional, Set
+from typing import Dict, Optional
 
 
 def _load(path: Optional[str]) -> Dict[str, dict]:
@@ -23,17 +24,6 @@ def _load(path: Optional[str]) -> Dict[str, dict]:
             r = json.loads(line)
             rows[r["name"]] = r
     return rows
-
-
-def _seen_ops(folder: Optional[str]) -> Set[str]:
-    ops: Set[str] = set()
-    if not folder or not Path(folder).is_dir():
-        return ops
-    import onnx
-
-    for p in sorted(Path(folder).glob("*.onnx")):
-        ops |= {n.op_type for n in onnx.load(str(p), load_external_data=False).graph.node}
-    return ops
 
 
 def _nodes(models: Optional[str], name: str) -> str:
@@ -58,19 +48,19 @@ def main() -> int:
     ap.add_argument("--full")
     ap.add_argument("--ts")
     ap.add_argument("--models")
-    ap.add_argument("--seen")
     a = ap.parse_args()
     imp, full, ts = _load(a.imp), _load(a.full), _load(a.ts)
-    seen = _seen_ops(a.seen)
+    from int8rt.onnx.ops import SUPPORTED_OPS
     print("| network | exporter | import | fp32 max rel. | int8rt INT8 ccos / top-1 var (n) | ORT INT8 | nodes |"
           " ops new |")
     print("|---|---|---|---|---|---|---|---|")
-    for name, r in imp.items():
+    for name in dict.fromkeys(list(imp) + list(full)):
         f = full.get(name, {})
+        r = f if "fp32_max_rel" in f else imp[name]  # the full phase imports again (after a fix, the newer)
         err = r.get("fp32_error") or r.get("error")
         fp32 = "-" if err else f"{r['fp32_max_rel']:.1e}" + (
             f" (short {r['fp32_max_rel_short']:.1e})" if "fp32_max_rel_short" in r else "")
-        new = sorted(set(r.get("ops", [])) - seen) if seen else []
+        new = sorted(set(r.get("ops", [])) - SUPPORTED_OPS)
         exp = "dynamo" + (", torchscript" if name in ts and "fp32_error" not in ts[name] else "")
         print(f"| {name} | {exp} | {'no: ' + err[:80] if err else 'yes'} | {fp32} | "
               f"{f.get('int8_error') or _metric(f.get('int8rt_int8'))} | "
