@@ -19,6 +19,7 @@ Each network runs in its own subprocess (a crash or a hang is a finding,
 not the end of the sweep). Models are cached in ``--dir``.
 
 Usage (from /tmp): PYTHONPATH=<repo>/python python3 <repo>/benchmarks/newnets_bench.py --phase import [--only a,b]
+[--families realnets.new_families2] (modules whose import adds more nets)
 """
 from __future__ import annotations
 
@@ -37,6 +38,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from realnets import new_models as M  # noqa: E402
 import newnets4_families  # noqa: E402,F401 - registers RESULTS.md section 160's nets in M.NETS
+import importlib  # noqa: E402
 
 
 def _batches(feeds: M.Feeds, batch: int):
@@ -185,8 +187,13 @@ def main() -> int:
     ap.add_argument("--torchscript", action="store_true", help="export with dynamo=False (use another --dir)")
     ap.add_argument("--channel-blocked", action="store_true",
                     help="FP32 engines with channel-blocked regions (BuilderConfig.channel_blocked, RESULTS.md section 129)")
+    ap.add_argument("--families", default="",
+                    help="comma-separated modules that add nets to new_models.NETS when imported "
+                         "(e.g. realnets.new_families2)")
     ap.add_argument("--child", help=argparse.SUPPRESS)
     args = ap.parse_args()
+    for mod in filter(None, args.families.split(",")):
+        importlib.import_module(mod)
     d = Path(args.dir)
     d.mkdir(parents=True, exist_ok=True)
     if args.child:
@@ -202,7 +209,8 @@ def main() -> int:
     for name in names:
         t0 = time.perf_counter()
         cmd = [sys.executable, os.path.abspath(__file__), "--child", name, "--phase", args.phase, "--dir", args.dir,
-               "--rounds", str(args.rounds), "--calib", str(args.calib), "--eval", str(args.eval)] + (
+               "--rounds", str(args.rounds), "--calib", str(args.calib), "--eval", str(args.eval),
+               "--families", args.families] + (
                    ["--torchscript"] if args.torchscript else []) + (
                    ["--channel-blocked"] if args.channel_blocked else [])
         try:

@@ -1,7 +1,8 @@
 """ONNX ModelProto -> int8rt Network, one IR node per remaining ONNX node.
 
 Order of work: fix the batch dimension and input shapes and bind input
-values if asked, inline every If those decide (``_specialize.py``), check
+values if asked, inline every If those decide (``_specialize.py``), rewrite
+a non-overlapping Col2Im as Reshape / Transpose / Reshape (``_col2im.py``), check
 every node against ``ops.py`` (refusing unsupported ops and attributes
 before any calibration work), run ONNX shape inference (strict mode off, data propagation on), fold
 constants (``_fold.py``), then emit inputs, the constants the remaining
@@ -25,6 +26,7 @@ from .. import _core
 from .._errors import FormatError, InvalidArgumentError, NotSupportedError
 from ..network import Network
 from . import ops
+from ._col2im import col2im_as_moves
 from ._contrib import ACCEPTED_CONTRIB_OPS, lower_contrib_ops
 from ._fold import BatchValue, Folder, FoldResult
 from ._load import ModelSource, first_line, load, with_supported_opset
@@ -106,7 +108,7 @@ def import_onnx_model(model: ModelSource, batch_size: Optional[int],
     proto, opset = with_supported_opset(lower_contrib_ops(proto), source)
     if batch_size is not None:
         proto = _with_batch(proto, batch_size, {t.name for t in proto.graph.initializer})
-    proto = _specialized(proto, opset, source, input_shapes or {}, input_values or {})
+    proto = col2im_as_moves(_specialized(proto, opset, source, input_shapes or {}, input_values or {}))
     graphs = _IMPORTED_GRAPHS.get()
     if graphs is not None:
         graphs[""] = proto
