@@ -192,6 +192,26 @@ def test_per_channel_is_closer_to_float32(spread) -> None:
     assert ours < 0.5 * flat, (ours, flat)
 
 
+def test_a_channel_too_small_for_a_normal_scale_is_held_as_dead(spread) -> None:
+    """conv1's channel 1 (weights and bias x 1e-44: its outputs are subnormal) has a positive calibrated range
+    whose range / 127 is zero or subnormal in float32, as in MobileViT-v2's all-but-zero attention channels
+    (RESULTS_realnets.md, nets17). It takes the tensor's scale, as a dead channel does, and its weights scale 1
+    (quantization.h), instead of the zero scales that stopped the build ("compute_channel_luts: scales must be
+    > 0", then "weight scale of channel 1 must be finite and > 0"). The other channels keep their grids, and
+    the engine is as close to float32 as the per-channel engine of the plain chain (within 1.25x of it)."""
+    gains = SPREAD.copy()
+    gains[1] = 1e-44
+    m = chain_model(gains)
+    engine = build(m)
+    plan = plan_of(engine)
+    for name in ("c1", "h1"):
+        channels = plan[name][1]
+        assert channels.shape == (C,) and np.all(channels >= np.finfo(F32).tiny), (name, channels)
+    ref = float_tensors(m, X_EVAL)["y"]
+    plain = _rel(spread["channels"].run({"x": X_EVAL})["y"], spread["eval"]["y"])
+    assert _rel(engine.run({"x": X_EVAL})["y"], ref) < 1.25 * plain
+
+
 def test_channels_that_spread_little_stay_per_tensor() -> None:
     engine = build(chain_model(np.linspace(1.0, 1.5, C)))
     assert not any(t.channel_scales for t in engine.int8_plan().tensors)

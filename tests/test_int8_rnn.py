@@ -34,7 +34,8 @@ def quantize(x: np.ndarray, scale: float) -> np.ndarray:
 def quantize_rows(w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """int8rt/quantization.h: per row s = amax / 127 (1 for a zero row), q = clamp(rne(w / s), -127, 127)."""
     amax = np.abs(w).max(axis=1).astype(F32)
-    s = np.where(amax > 0, amax / F32(127), F32(1)).astype(F32)
+    s = (amax / F32(127)).astype(F32)
+    s = np.where(s >= np.finfo(F32).tiny, s, F32(1)).astype(F32)  # zero or subnormal: 1 (quantization.h)
     return np.clip(np.rint(w.astype(F32) / s[:, None]), -127, 127).astype(np.int64), s
 
 

@@ -32,10 +32,12 @@ def bits(x) -> np.ndarray:
 def numpy_weights(w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The weight rule on rows [C, K], written out in NumPy (finite input).
 
-    A subnormal amax gives s = amax / 127 = 0 in float32; then 0 / 0 is NaN,
-    which the C++ clamp std::min(127, std::max(-127, q)) turns into -127."""
+    A row whose amax / 127 is below float32's smallest normal (zero or
+    subnormal) gets s = 1, so its values round to 0; a NaN quotient
+    (an infinite row: inf / inf) clamps to -127 as std::min(127, std::max(-127, q)) does."""
     amax = np.max(np.abs(w), axis=1, initial=np.float32(0)).astype(np.float32)
-    s = np.where(amax > 0, amax / np.float32(127), np.float32(1)).astype(np.float32)
+    s = (amax / np.float32(127)).astype(np.float32)
+    s = np.where(s >= np.finfo(np.float32).tiny, s, np.float32(1)).astype(np.float32)  # zero or subnormal: 1 (quantization.h)
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
         r = np.rint(w / s[:, None])
     q = np.clip(np.where(np.isnan(r), np.float32(-127), r), -127, 127).astype(np.int8)
@@ -88,7 +90,7 @@ def test_weights_round_half_way_to_even(scale_of_one):
 def test_weights_edges_match_numpy_rule_bitwise():
     rows = np.array([
         [0.0, 0.0, 0.0, 0.0],                              # all zero: s = 1
-        [1e-45, -1e-45, 0.0, 1e-45],                       # subnormal amax: s = 0, 0 / 0 -> -127
+        [1e-45, -1e-45, 0.0, 1e-45],                       # subnormal amax: s = 1, values 0
         [F32.tiny, -F32.tiny / 2, F32.tiny / 3, 0.0],      # FLT_MIN and subnormals below it
         [F32.max, -F32.max, F32.max / 2, 1.0],             # FLT_MAX: w / s stays finite
         [1.27, -0.635, 0.0064, 0.00635],                   # ordinary, -63.5 half-way

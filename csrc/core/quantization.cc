@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <limits>
 
 namespace int8rt {
 namespace quant {
@@ -18,7 +19,10 @@ QuantizedWeights quantize_weights_per_channel(const float* w, int64_t channels, 
     const float* row = w + k * per_channel;
     float amax = 0.f;
     for (int64_t i = 0; i < per_channel; ++i) amax = std::max(amax, std::fabs(row[i]));
-    float scale = amax > 0.f ? scale_from_amax(amax) : 1.0f;
+    // A zero row, or one so small that amax / 127 is below float32's
+    // smallest normal (zero or subnormal), takes scale 1: its values round to 0.
+    const float from_amax = scale_from_amax(amax);
+    const float scale = from_amax >= std::numeric_limits<float>::min() ? from_amax : 1.0f;
     out.scales[k] = scale;
     // clamp(nearbyint(q)) as clamp first, then the rounding of a value in
     // [-127, 127] (a NaN quotient clamps to -127 either way): adding and

@@ -31,6 +31,7 @@
 // their own grids (lower_int8_qdq.cc).
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <vector>
 
 #include "engine/lower_int8_lowerer.h"
@@ -110,11 +111,15 @@ std::vector<float> Lowerer::channel_grid(int t) const {
   float lo = std::numeric_limits<float>::infinity(), hi = 0.f;
   for (size_t k = 0; k < s.size(); ++k) {
     const float r = std::min(it->second[k], T);
-    if (!(r > 0.f) || !std::isfinite(r)) {
-      s[k] = s_t;  // a dead channel: any scale holds its zeros
+    const float sk = r > 0.f && std::isfinite(r) ? quant::scale_from_amax(r) : 0.f;
+    if (!(sk >= std::numeric_limits<float>::min())) {
+      // A dead channel, or one whose range is so small that r / 127 is below
+      // float32's smallest normal (zero or subnormal: no table divides by it):
+      // any scale holds its (all but) zero values.
+      s[k] = s_t;
       continue;
     }
-    s[k] = quant::scale_from_amax(r);
+    s[k] = sk;
     lo = std::min(lo, r);
     hi = std::max(hi, r);
   }

@@ -79,7 +79,8 @@ TEST(Quantization, WeightsEqualNearbyintOfTheQuotient) {
   for (int64_t k = 0; k < channels; ++k) {
     float amax = 0.0f;
     for (int64_t i = 0; i < per; ++i) amax = std::max(amax, std::fabs(w[static_cast<size_t>(k * per + i)]));
-    const float s = amax > 0.0f ? quant::scale_from_amax(amax) : 1.0f;
+    const float from_amax = quant::scale_from_amax(amax);
+    const float s = from_amax >= std::numeric_limits<float>::min() ? from_amax : 1.0f;
     ASSERT_EQ(qw.scales[static_cast<size_t>(k)], s) << k;
     for (int64_t i = 0; i < per; ++i) {
       const float q = std::nearbyint(w[static_cast<size_t>(k * per + i)] / s);
@@ -92,7 +93,7 @@ TEST(Quantization, WeightsEqualNearbyintOfTheQuotient) {
 TEST(Quantization, WeightsEdgeChannels) {
   const std::vector<float> w = {
       0.0f, 0.0f, 0.0f,            // all zero: scale 1, values 0
-      kDenorm, -kDenorm, 0.0f,     // subnormal amax: scale 0, +-inf and 0/0 = NaN -> -127
+      kDenorm, -kDenorm, 0.0f,     // amax / 127 below the smallest normal: scale 1, values 0
       kMax, -kMax, kMax / 2,       // FLT_MAX: the quotients stay finite
       1.27f, -0.635f, 0.0064f,     // ordinary
   };
@@ -100,8 +101,8 @@ TEST(Quantization, WeightsEdgeChannels) {
   EXPECT_EQ(qw.scales[0], 1.0f);
   EXPECT_EQ(qw.scales[2], kMax / 127.0f);
   EXPECT_EQ(qw.scales[3], 1.27f / 127.0f);
-  EXPECT_EQ(qw.scales[1], 0.0f);
-  EXPECT_EQ(qw.values, (std::vector<int8_t>{0, 0, 0, 127, -127, -127, 127, -127, 63, 127, -64, 1}));
+  EXPECT_EQ(qw.scales[1], 1.0f);
+  EXPECT_EQ(qw.values, (std::vector<int8_t>{0, 0, 0, 0, 0, 0, 127, -127, 63, 127, -64, 1}));
 }
 
 TEST(Quantization, CacheHexBothWays) {

@@ -75,9 +75,10 @@ AffineGrid flat_below_grid(float scale, float flat);
 // amax_k = max |w_k| (NaN values are passed over),
 //   s_k = amax_k / 127 (float32),  q = clamp(nearbyint(w / s_k), -127, 127)
 // with w / s_k divided in float32 and rounded half to even (the default
-// rounding mode); a NaN quotient clamps to -127. A channel of all zeros gets
-// s_k = 1 (its weights quantize to 0, so the scale never matters, and no
-// consumer ever divides by zero). Per-tensor quantization is channels = 1.
+// rounding mode); a NaN quotient clamps to -127. A channel of all zeros, or
+// one whose amax_k / 127 is below float32's smallest normal (zero or
+// subnormal), gets s_k = 1 (its weights quantize to 0, so the scale never
+// matters, and no consumer divides by zero or by a subnormal scale). Per-tensor quantization is channels = 1.
 struct QuantizedWeights {
   std::vector<int8_t> values;  // same layout as the float weights
   std::vector<float> scales;   // one per output channel
