@@ -10,10 +10,11 @@
 // (lower_int8_linear.cc) and an averaging pool (lower_int8_spatial.cc) ask.
 // A Conv with a fused residual or PRelu, or whose output has a zero point,
 // or that an int8 layer also reads, keeps its int8 output. A float32 QConv
-// is no int8 stage (qconv_stage.h), so a fused inverted-residual block
-// (inverted_residual.h) whose projection is such a head runs unfused, its
-// layers' own bytes as before; test_int8_moves.py keeps its conv int8 with
-// an int8 reader (its oracle reads the conv's int8 output).
+// is no int8 stage (qconv_stage.h); the inverted-residual runner
+// (inverted_residual.h) still drives one as a block's projection, rows of
+// float32, the layers' own bytes (tests/test_inverted_residual.py). Tests
+// whose oracle reads a conv's int8 output keep it int8 with an int8 reader
+// (a 1x1 MaxPool: test_int8_moves.py, test_int8_resize.py, ...).
 #include <string>
 #include <utility>
 #include <vector>
