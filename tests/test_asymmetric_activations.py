@@ -42,7 +42,9 @@ WEIGHTS = {"w1": _w(8, 3, 3, 3), "b1": RNG.standard_normal(8).astype(F32) * 0.3,
 
 def _model() -> bytes:
     """c1 = Conv(x) (padded); s = SiLU(c1) as c1 * Sigmoid(c1), read by a
-    padded 3x3 Conv (p), a 1x1 Conv (q), an Add (a = s + q) and a Concat
+    padded 3x3 Conv (p; a 1x1 MaxPool also reads it, so it stays int8: a
+    Conv whose output is only a network output writes float32, lower_int8_conv_head.cc),
+    a 1x1 Conv (q), an Add (a = s + q) and a Concat
     (k = [s, q], read by a 1x1 Conv); HardSwish(q) read by a ReduceMax (a float reader: stays
     symmetric); gm = Gemm(Flatten(GlobalAveragePool(c1))), its erf-GELU ge
     read by a Gemm (o, a network output: float32 out)."""
@@ -53,6 +55,7 @@ def _model() -> bytes:
         helper.make_node("Sigmoid", ["c1"], ["sg"]),
         helper.make_node("Mul", ["c1", "sg"], ["s"]),
         helper.make_node("Conv", ["s", "w2", "b2"], ["p"], pads=[1, 1, 1, 1]),
+        helper.make_node("MaxPool", ["p"], ["pm"], kernel_shape=[1, 1]),
         helper.make_node("Conv", ["s", "w3", "b3"], ["q"]),
         helper.make_node("Add", ["s", "q"], ["a"]),
         helper.make_node("Concat", ["s", "q"], ["k"], axis=1),
@@ -69,7 +72,7 @@ def _model() -> bytes:
         helper.make_node("Mul", ["ge_m", "half"], ["ge"]),
         helper.make_node("Gemm", ["ge", "wo", "bo"], ["o"], transB=1),
     ]
-    dims = {"p": ["n", 8, 10, 10], "a": ["n", 8, 10, 10], "kc": ["n", 4, 10, 10], "m": ["n", 8], "o": ["n", 5]}
+    dims = {"p": ["n", 8, 10, 10], "pm": ["n", 8, 10, 10], "a": ["n", 8, 10, 10], "kc": ["n", 4, 10, 10], "m": ["n", 8], "o": ["n", 5]}
     outs = [helper.make_tensor_value_info(n, TensorProto.FLOAT, d) for n, d in dims.items()]
     graph = helper.make_graph(nodes, "asym", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["n", 3, 10, 10])],
                               outs, inits)

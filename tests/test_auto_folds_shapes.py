@@ -27,13 +27,20 @@ SIZES = [(8, 8), (8, 12), (12, 8), (12, 12)]
 
 
 def _conv_model(seed: int = 0) -> bytes:
-    """x [N, 4, H, W] -> Conv 3x3 -> ReLU -> Conv 1x1 -> y [N, 4, H, W], H and W free."""
+    """x [N, 4, H, W] -> Conv 3x3 -> ReLU -> Conv 1x1 -> MaxPool 1x1 -> y [N, 4, H, W], H and W free.
+
+    The 1x1 MaxPool (an identity) is an int8 reader of the last Conv's
+    output, so the INT8 engine's output is that Conv's int8 codes,
+    dequantized: the output these tests' choices were fitted on (a Conv that
+    is itself the network output writes float32, lower_int8_conv_head.cc,
+    and auto then picks otherwise)."""
     rng = np.random.default_rng(seed)
     arrays = {"w1": (rng.standard_normal((8, 4, 3, 3)) / 6).astype(np.float32), "b1": np.full(8, 0.1, np.float32),
               "w2": (rng.standard_normal((4, 8, 1, 1)) / 3).astype(np.float32), "b2": np.zeros(4, np.float32)}
     nodes = [helper.make_node("Conv", ["x", "w1", "b1"], ["c1"], pads=[1, 1, 1, 1]),
              helper.make_node("Relu", ["c1"], ["h"]),
-             helper.make_node("Conv", ["h", "w2", "b2"], ["y"])]
+             helper.make_node("Conv", ["h", "w2", "b2"], ["c2"]),
+             helper.make_node("MaxPool", ["c2"], ["y"], kernel_shape=[1, 1])]
     graph = helper.make_graph(nodes, "sizes", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 4, "H", "W"])],
                               [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 4, "H", "W"])],
                               [numpy_helper.from_array(v, k) for k, v in arrays.items()])

@@ -85,11 +85,14 @@ def test_ceil_mode_maxpool_is_int8_and_exact(hw: int, k: int, s: int, pads: list
     engine = _int8_engine(model, x)
     pool = [L for L in engine.layers() if L["name"].startswith("pool")]
     assert pool and all(L["precision"] == "int8" for L in pool), pool
-    # the same engine without the pool, to read the int8 conv output it pools
-    conv_only = _model(nodes[:2], {"w": w}, ["N", 3, hw, hw], "relu", ["N", c, hw, hw])
+    # the same engine with a 1x1 pool (an identity, and an int8 reader: a Conv that is only a
+    # network output writes float32, lower_int8_conv_head.cc), to read the int8 conv output it pools
+    anchor = helper.make_node("MaxPool", ["relu"], ["relu_codes"], kernel_shape=[1, 1], name="anchor")
+    conv_only = _model([*nodes[:2], anchor], {"w": w}, ["N", 3, hw, hw], "relu_codes", ["N", c, hw, hw])
     engine_conv = int8rt.build_engine(conv_only, int8rt.BuilderConfig(
         precision="int8", calibrator=int8rt.make_calibrator({"x": x}, algorithm="minmax", batch_size=len(x))))
-    relu = engine_conv.create_execution_context().run({"x": x})["relu"]
+    assert all(L["precision"] == "int8" for L in engine_conv.layers() if L["name"].startswith(("conv", "anchor")))
+    relu = engine_conv.create_execution_context().run({"x": x})["relu_codes"]
     y = engine.create_execution_context().run({"x": x})["y"]
     assert y.shape == (4, c, oh, ow)
     np.testing.assert_array_equal(y, _maxpool_ceil_np(relu, k, s, pads))
@@ -221,8 +224,11 @@ def test_dense_block_stays_int8_end_to_end() -> None:
     engine = _int8_engine(model, x)
     prec = {L["name"]: L["precision"] for L in engine.layers()}
     assert prec.get("bn") == "int8", prec
-    assert sum(p == "fp32" for p in prec.values()) == 0, prec
-    assert sum(p == "convert" for p in prec.values()) == 2, prec   # the input's quantize, the output's dequantize
+    # conv_c is the network output: it writes float32 from its accumulators (lower_int8_conv_head.cc),
+    # then a float32 Transpose to NCHW, the only fp32 layer; no dequantize
+    assert [n for n, p in prec.items() if p == "fp32"] == ["conv_c::to_nchw"], prec
+    assert [L["op"] for L in engine.layers() if L["name"] == "conv_c::to_nchw"] == ["Transpose"]
+    assert [n for n, p in prec.items() if p == "convert"] == ["x::quantize"], prec
     y8 = engine.create_execution_context().run({"x": x})["y"]
     y = int8rt.build_engine(model, int8rt.BuilderConfig(precision="fp32")).create_execution_context().run({"x": x})["y"]
     a, b = (y8 - y8.mean(0)).ravel(), (y - y.mean(0)).ravel()

@@ -1,19 +1,20 @@
-"""A Conv whose output only leaves the network through data movement (MTCNN PNet's conv4_1 -> Transpose / Flatten -> logits), writes
-float32 from its accumulators: int8rt.QConv without an output scale, then a
-float32 Transpose to NCHW (lower_int8_conv_head.cc, the rule
-Lowerer::leaves_as_float_only that a Gemm head asks too:
-test_int8_gemm_head.py). RESULTS_accuracy.md acc56.
+"""A Conv whose output is a network output (MTCNN PNet's conv4_2 bbox
+regression) or only leaves the network through data movement (PNet's conv4_1
+-> Transpose / Flatten -> logits) writes float32 from its accumulators:
+int8rt.QConv without an output scale, then a float32 Transpose to NCHW
+(lower_int8_conv_head.cc, the rule Lowerer::leaves_as_float_only that a Gemm
+head asks too: test_int8_gemm_head.py). RESULTS_accuracy.md acc56, acc64.
 
 PNet's pattern in small: x [n, 3, h, w] -> Conv (c1) -> PRelu (per channel,
 folded into c1's epilogue) -> Conv (head, 1 x 1 to 2 channels) -> by case:
 a Transpose to NHWC and a Reshape (PNet's logits), the head's output as the
-network output (kept int8), or a shared head whose output an int8 Conv also
-reads (kept int8).
+network output, or a head whose output an int8 Conv also reads (kept int8;
+behind the moves: "shared", as the output itself: "direct_shared").
 Checked: the plan (no Dequantize after the head, the moves in float32), the
 bytes on every tier this CPU runs == the reference tier's, the logits off
-the head's int8 grid and closer to FP32 than the int8 head's, and the
-shared head keeps int8. Also a dynamic input size, and PESTO's 1-D head
-(Conv1d -> Squeeze, run as Unsqueeze -> Conv -> Squeeze)."""
+the head's int8 grid and closer to FP32 than the int8 head's (moves and
+direct), and the shared heads keep int8. Also a dynamic input size, and
+PESTO's 1-D head (Conv1d -> Squeeze, run as Unsqueeze -> Conv -> Squeeze)."""
 from __future__ import annotations
 
 import numpy as np
@@ -36,22 +37,24 @@ TIERS = ["ref", "avx2", "avxvnni", "avx512vnni", "amx"]
 def _model(head: str, dynamic: bool = False) -> bytes:
     """c1 -> PRelu -> head conv (output y), then by ``head``: "moves" (y ->
     Transpose -> Reshape -> logits [n, h*w, 2]), "direct" (y is the output,
-    named logits), "shared" ("moves", and y -> Conv c3 -> second output z)."""
-    y = "logits" if head == "direct" else "y"
+    named logits), "shared" ("moves", and y -> Conv c3 -> second output z),
+    "direct_shared" ("direct", and logits -> Conv c3 -> z)."""
+    direct = head.startswith("direct")
+    y = "logits" if direct else "y"
     hw = ["h", "w"] if dynamic else [12, 12]
     nodes = [helper.make_node("Conv", ["x", "w1", "b1"], ["h1"], pads=[1, 1, 1, 1], name="c1"),
              helper.make_node("PRelu", ["h1", "s1"], ["p1"], name="prelu1"),
              helper.make_node("Conv", ["p1", "w2", "b2"], [y], name="head")]
-    logits = ["n", 2, *hw] if head == "direct" else ["n", "p", 2]
+    logits = ["n", 2, *hw] if direct else ["n", "p", 2]
     outputs = [helper.make_tensor_value_info("logits", TensorProto.FLOAT, logits)]
-    if head != "direct":
+    if not direct:
         nodes += [helper.make_node("Transpose", ["y"], ["yt"], perm=[0, 2, 3, 1], name="transpose"),
                   helper.make_node("Reshape", ["yt", "shape"], ["logits"], name="reshape")]
-    if head == "shared":
-        nodes.append(helper.make_node("Conv", ["y", "w3"], ["z"], pads=[1, 1, 1, 1], name="c3"))
+    if head.endswith("shared"):
+        nodes.append(helper.make_node("Conv", [y, "w3"], ["z"], pads=[1, 1, 1, 1], name="c3"))
         outputs.append(helper.make_tensor_value_info("z", TensorProto.FLOAT, ["n", 4, *hw]))
-    keep = {"w1", "b1", "s1", "w2", "b2"} | ({"shape"} if head != "direct" else set()) | (
-        {"w3"} if head == "shared" else set())
+    keep = {"w1", "b1", "s1", "w2", "b2"} | ({"shape"} if not direct else set()) | (
+        {"w3"} if head.endswith("shared") else set())
     inits = [numpy_helper.from_array(v, k) for k, v in W.items() if k in keep]
     graph = helper.make_graph(nodes, "conv_head",
                               [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["n", 3, *hw])], outputs, inits)
@@ -67,7 +70,7 @@ def _cache_dir(tmp_path_factory: pytest.TempPathFactory) -> None:
     FP32 calibration run's kernels differ per tier (its amax in the last
     bit), so every tier's engine is built on the same scales."""
     d = tmp_path_factory.mktemp("conv_head_caches")
-    for head in ("moves", "direct", "shared"):
+    for head in ("moves", "direct", "shared", "direct_shared"):
         for dynamic in (False, True):
             _CACHES[(head, dynamic)] = str(d / f"{head}_{int(dynamic)}.cache")
 
@@ -122,13 +125,41 @@ def test_every_tier_gives_the_reference_bytes(tier: str, ref_bytes: np.ndarray) 
     assert not msg, msg
 
 
-def test_head_as_the_network_output_keeps_int8() -> None:
-    """The head's output itself the network output: QConv -> Dequantize, as
-    before (lower_int8_conv_head.cc says why); its values on the int8 grid."""
-    direct = _build("direct")
-    layers = _layers(direct)
-    assert "logits::dequantize" in layers, list(layers)
-    assert "head::to_nchw" not in layers, list(layers)
+@pytest.fixture(scope="module")
+def direct_ref_bytes() -> np.ndarray:
+    return _build("direct", max_isa="ref").run({"x": X})["logits"]
+
+
+@pytest.mark.parametrize("tier", TIERS)
+def test_head_as_the_network_output_writes_float32(tier: str, direct_ref_bytes: np.ndarray) -> None:
+    """The head's output itself the network output (PNet's conv4_2): the
+    QConv writes float32 and its Transpose to NCHW gives the output, no
+    Dequantize; each tier's bytes == the reference tier's."""
+    engine = _build("direct", max_isa=tier)
+    layers = _layers(engine)
+    assert layers["head"]["op"] == "int8rt.QConv" and "head::to_nchw" in layers, list(layers)
+    assert not _dequantized(layers), list(layers)
+    got = engine.run({"x": X})["logits"]
+    assert got.dtype == F32 and got.shape == (5, 2, 12, 12)
+    msg = _differ(got, direct_ref_bytes, tier)
+    assert not msg, msg
+
+
+def test_head_as_the_network_output_gets_closer_than_the_int8_head() -> None:
+    """Off the int8 grid and closer to FP32 than the same head kept int8 (an
+    int8 Conv also reads it: QConv -> Dequantize, the form before acc64)."""
+    got = _build("direct").run({"x": X})["logits"]
+    fp32 = int8rt.build_engine(_model("direct"), int8rt.BuilderConfig(precision="fp32")).run({"x": X})["logits"]
+    int8_engine = _build("direct_shared")
+    layers = _layers(int8_engine)
+    assert "logits::dequantize" in layers and "head::to_nchw" not in layers, list(layers)
+    int8_head = int8_engine.run({"x": X})["logits"]
+    step = {t.tensor: t.scale for t in int8_engine.int8_plan().tensors}["logits"]  # the int8 head's grid
+    assert np.all(np.abs(int8_head / step - np.rint(int8_head / step)) < 1e-3)
+    assert np.mean(np.abs(got / step - np.rint(got / step)) > 1e-3) > 0.5
+    err = float(np.linalg.norm(got - fp32)) / float(np.linalg.norm(fp32))
+    err_int8 = float(np.linalg.norm(int8_head - fp32)) / float(np.linalg.norm(fp32))
+    assert err < err_int8, (err, err_int8)
 
 
 def test_logits_leave_the_int8_grid_and_get_closer(moves_engine: int8rt.Engine) -> None:

@@ -506,7 +506,8 @@ def test_rank4_matmul_with_weights_runs_in_int8_between_convs() -> None:
     """The Linears on a rank-4 channels-last tensor run in int8 (they stayed
     float: "input rank must be 2 or 3"), their bias and the layer scale
     folded in; the permutes only rename the int8 layout (NHWC <-> logical),
-    so no element moves and nothing returns to float. Bound: centred cosine
+    so no element moves and nothing returns to float before the network's
+    output (the last conv's float32 head). Bound: centred cosine
     >= 0.99."""
     m = channels_last_mlp_model()
     rng = np.random.default_rng(8)
@@ -517,6 +518,9 @@ def test_rank4_matmul_with_weights_runs_in_int8_between_convs() -> None:
     assert ops["to_nhwc"][0] == ops["to_nchw"][0] == "int8rt.QReshape", ops
     for folded in ("fc1_bias", "fc2_bias", "layer_scale"):
         assert folded not in ops, folded
+    # pwconv, the network output, writes float32 (lower_int8_conv_head.cc); its Transpose to NCHW
+    # is the one float32 layer, after every int8 one
+    assert ops.pop("pwconv::to_nchw") == ("Transpose", "fp32"), ops
     assert all(p in ("int8", "convert") for _, p in ops.values()), ops
     quantized = [c.tensor for c in q.int8_plan().converts if c.op == "int8rt.Quantize"]
     assert quantized == ["x"], quantized

@@ -4,7 +4,8 @@ readers; every int8 layer and the source nodes it covers, merged ones listed;
 every Quantize / Dequantize, what reads it and why), on a small net with a
 conv+relu, max and average pools, an add+relu, a two-node element-wise table
 region, a channel concat, a global pool + flatten + gemm, and two sibling 1x1
-convs that the graph passes merge into one."""
+convs that the graph passes merge into one (a network output: float32 from the
+conv); the max pool's output is also a network output (a Dequantize)."""
 from __future__ import annotations
 
 import numpy as np
@@ -54,7 +55,10 @@ def plan_net() -> onnx.ModelProto:
         node("Conv", ["r1", "wh2"], ["h2"], name="h2", kernel_shape=[1, 1]),
         node("Concat", ["h1", "h2"], ["hc"], name="hconcat", axis=1),
     ]
-    return model(nodes, [fvi("x", [1, 3, 8, 8])], [fvi("y", [1, 5]), fvi("hc", [1, 10, 8, 8])], inits)
+    # hc (the merged convs' output) is a network output written in float32 by its conv
+    # (lower_int8_conv_head.cc); p1, an int8 max pool's output, is one dequantized.
+    return model(nodes, [fvi("x", [1, 3, 8, 8])], [fvi("y", [1, 5]), fvi("hc", [1, 10, 8, 8]), fvi("p1", [1, 8, 4, 4])],
+                 inits)
 
 
 @pytest.fixture(scope="module")
@@ -135,7 +139,8 @@ def test_plan_matches_the_lowered_network(built) -> None:
         for r in c.readers:
             assert f"'{r}'" in c.reason, c.reason
     assert [c.tensor for c in plan.converts if c.op == "int8rt.Quantize"] == ["x"]
-    assert [c.tensor for c in plan.converts if c.network_output] == ["hc"]
+    assert [c.tensor for c in plan.converts if c.network_output] == ["p1"]
+    assert "hc" not in {t.tensor for t in plan.tensors}  # float32 from the merged conv
 
 
 def test_plan_absent_for_fp32_and_loaded_engines(built, tmp_path) -> None:

@@ -21,7 +21,9 @@ F32 = np.float32
 
 
 def resize_model(attrs: dict, scales=None, sizes=None, op: str = "Resize", opset: int = 13, resize: bool = True):
-    """x -> Conv (int8) -> c -> Resize -> y; without the Resize, c is the output."""
+    """x -> Conv (int8) -> c -> Resize -> y; without the Resize, c -> MaxPool 1x1 -> c_codes, the
+    output: an identity that reads c in int8 (a Conv that is only a network output writes
+    float32, lower_int8_conv_head.cc), so c_codes is the int8 conv output dequantized."""
     w = np.random.default_rng(3).standard_normal((3, 3, 1, 1)).astype(F32)
     nodes = [helper.make_node("Conv", ["x", "w"], ["c"], name="conv", kernel_shape=[1, 1])]
     inits = [init("w", w)]
@@ -36,8 +38,10 @@ def resize_model(attrs: dict, scales=None, sizes=None, op: str = "Resize", opset
         inits.append(init("scales", np.array(scales, F32)))
     if resize:
         nodes.append(helper.make_node(op, inputs, ["y"], name="resize", **attrs))
+    else:
+        nodes.append(helper.make_node("MaxPool", ["c"], ["c_codes"], name="anchor", kernel_shape=[1, 1]))
     batch = "N" if sizes is None else sizes[0]  # sizes fix the batch
-    out = fvi("y", [batch, 3, None, None]) if resize else fvi("c", [batch, 3, 7, 5])
+    out = fvi("y", [batch, 3, None, None]) if resize else fvi("c_codes", [batch, 3, 7, 5])
     return model(nodes, [fvi("x", [batch, 3, 7, 5])], [out], inits if resize else inits[:1], opset=opset)
 
 
@@ -72,7 +76,8 @@ def test_nearest_resize_runs_in_int8_and_picks_the_fp32_pixels(attrs, scales, si
     conv_only = int8rt.build_engine(resize_model(attrs, scales, sizes, op, opset, resize=False).SerializeToString(),
                                     int8rt.BuilderConfig(calibrator=Cal()))
     x = np.random.default_rng(9).uniform(-2.5, 2.5, (4, 3, 7, 5)).astype(F32)
-    c = conv_only.run({"x": x})["c"]
+    assert [layer["op"] for layer in conv_only.layers()][1:] == ["int8rt.QConv", "int8rt.QMaxPool", "int8rt.Dequantize"]
+    c = conv_only.run({"x": x})["c_codes"]
     resize_alone = helper.make_model(helper.make_graph(
         [n for n in m.graph.node if n.name == "resize"], "r", [fvi("c", [4, 3, 7, 5])], [fvi("y", None)],
         [i for i in m.graph.initializer if i.name != "w"]), opset_imports=m.opset_import)
@@ -109,7 +114,8 @@ def test_linear_resize_into_a_network_output_reads_int8_and_writes_the_float_byt
 
 
 def linear_into_conv(attrs: dict, scales=None, sizes=None):
-    """x -> Conv -> c -> Resize (linear) -> r -> Conv -> y: the resize between two int8 layers."""
+    """x -> Conv -> c -> Resize (linear) -> r -> Conv -> y: the resize between two int8 layers
+    (conv2, the network output, writes float32 from the int8 r it reads)."""
     m = resize_model(attrs, scales, sizes)
     w2 = np.random.default_rng(4).standard_normal((2, 3, 3, 3)).astype(F32) * 0.5
     m.graph.node[1].output[0] = "r"
@@ -123,7 +129,8 @@ def linear_into_conv(attrs: dict, scales=None, sizes=None):
 @pytest.mark.parametrize("attrs,scales,sizes", LINEAR_CASES)
 def test_linear_resize_between_int8_layers_runs_in_int8_with_the_float_bytes(attrs, scales, sizes) -> None:
     """int8rt.QResizeLinear computes the FP32 Resize's blend of the dequantized pixels and
-    quantizes it: the same bytes as Dequantize, FP32 Resize, Quantize (the resize kept float)."""
+    quantizes it: the same bytes as Dequantize, FP32 Resize, Quantize (the resize kept float),
+    seen through conv2's float32 output (any r code that differs changes it)."""
     from int8rt import _core
     from int8rt.onnx import import_model
     m = linear_into_conv(attrs, scales, sizes)
@@ -131,8 +138,7 @@ def test_linear_resize_between_int8_layers_runs_in_int8_with_the_float_bytes(att
     int8 = int8rt.Engine(_core.Builder(import_model(m), "int8", {}, True).build(s))
     kept = int8rt.Engine(_core.Builder(import_model(m), "int8", {"resize": "fp32"}, True).build(s))
     assert "int8rt.QResizeLinear" in [layer["op"] for layer in int8.layers()]
-    assert {(c.op, c.tensor) for c in int8.int8_plan().converts} == {("int8rt.Quantize", "x"),
-                                                                      ("int8rt.Dequantize", "y")}
+    assert {(c.op, c.tensor) for c in int8.int8_plan().converts} == {("int8rt.Quantize", "x")}
     assert "Resize" in [layer["op"] for layer in kept.layers()]
     x = np.random.default_rng(9).uniform(-2.5, 2.5, (4, 3, 7, 5)).astype(F32)
     np.testing.assert_array_equal(int8.run({"x": x})["y"], kept.run({"x": x})["y"])

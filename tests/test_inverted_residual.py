@@ -11,7 +11,9 @@ the convs) and MobileNetV3's HardSwish blocks (an int8rt.QLut table after
 the expansion and after the depthwise, applied to each band's rows). Its
 squeeze-excite blocks and blocks without an expansion stay unfused (they
 did not pay, benchmarks/RESULTS.md section 37), and so do blocks that at most
-double the channels (PP-OCR rec's, section 50)."""
+double the channels (PP-OCR rec's, section 50). A block without a residual
+ends in the network output: its projection writes float32 (a conv head,
+lower_int8_conv_head.cc) and the runner still drives it."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -169,6 +171,10 @@ def test_fused_block_equals_layer_by_layer(tmp_path: Path, case: Case, threads: 
     if case.act == "hardswish":  # the tables the runner applies are there (the gate's
         # pool and multiply read the depthwise's HardSwish through float tables)
         assert sum(layer["op"] == "int8rt.QLut" for layer in fused.layers()) == (1 if case.se else 2)
+    # Without a residual the projection is the network output and writes float32 from its
+    # accumulators (lower_int8_conv_head.cc): the runner drives it, no Dequantize follows.
+    ops = [layer["op"] for layer in fused.layers()]
+    assert ("int8rt.Dequantize" in ops) == case.residual, ops
     before = int8rt.get_num_threads()
     int8rt.set_num_threads(threads)
     try:

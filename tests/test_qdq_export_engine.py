@@ -125,11 +125,15 @@ def test_channel_grids_reproduced(tmp_path):
     int8rt.export_qdq(m, engine, out)
     ours = engine.run({"x": X_EVAL})["y"]
     theirs = spec_session(out).run(None, {"x": X_EVAL})[0]
-    step = plan["y"].scale
+    # y, the pointwise Conv's output and the network's, is written in float32 by the engine
+    # (lower_int8_conv_head.cc): no int8 grid in the plan, no Q/DQ pair on it in the export.
+    assert "y" not in plan
+    step = engine.scales()["y"]  # y's calibrated step, the unit of the bound
     assert np.abs(theirs - ours).max() <= step
-    assert np.mean(theirs == ours) >= 0.99
+    assert np.mean(np.abs(theirs - ours) <= 1e-4 * step) >= 0.99  # measured: all, max 8.3e-6 steps
     q = onnx.load(out)
     got = grids(q)
+    assert "y" not in got
     for name in ("c1", "h1", "d1", "h2"):
         scale, zero, axis = got[name]
         assert axis == 1 and zero.dtype == np.int8 and not zero.any(), name

@@ -109,8 +109,10 @@ def test_gate_reads_the_excitation_codes_with_no_float_layer(gate_op: str) -> No
     assert layers["se_scale"]["op"] == "int8rt.QChannelMul"
     assert "int8 gate" in layers["se_scale"]["detail"]
     assert "se_gate" not in layers  # no layer computes the gate on its own
-    assert [n for n, layer in layers.items() if layer["precision"] == "fp32"] == []
-    assert converts(engine) == ["x", "y"]  # the input's Quantize, the output conv's Dequantize
+    # the only float layer: conv2's Transpose to NCHW (the network output, float32 from the
+    # conv: lower_int8_conv_head.cc); the only convert: the input's Quantize
+    assert [n for n, layer in layers.items() if layer["precision"] == "fp32"] == ["conv2::to_nchw"]
+    assert converts(engine) == ["x"]
     assert any("gate " + gate_op in line and "256 float values" in line for line in engine.report())
     # The engine that keeps the gate float (Dequantize, float gate, QChannelMul
     # with a float gate) computes the same bytes: the gate values are the float
@@ -131,7 +133,7 @@ def test_gate_with_a_float_table_input_and_an_int8_gate() -> None:
     engine = build(m)
     layers = {layer["name"]: layer for layer in engine.layers()}
     assert "float table" in layers["se_scale"]["detail"] and "int8 gate" in layers["se_scale"]["detail"]
-    assert converts(engine) == ["x", "y"]
+    assert converts(engine) == ["x"]  # conv2, the output, writes float32
     x = np.random.default_rng(24).uniform(-1, 1, (3, 3, 10, 10)).astype(F32)
     same_bytes_on_every_tier(engine, build(m, layer_precisions={"se_gate": "fp32"}).run({"x": x}), x)
 

@@ -222,9 +222,9 @@ bool Executor::run_fused(State& state, int block) const {
     if (residual->dtype() != DataType::kInt8 || residual->shape() != shape) return false;
   }
   Value& y = state.values[last.outputs[0]];
-  y.reset(DataType::kInt8, shape);
+  y.reset(ir.output_dtype(), shape);
   ir.run(static_cast<int>(batch), x.data<int8_t>(), residual ? residual->data<int8_t>() : nullptr,
-         y.data<int8_t>());
+         y.data<void>());
   return true;
 }
 

@@ -127,7 +127,11 @@ void InvertedResidual::output_shape(int64_t batch, Shape& shape) const {
   shape.assign({batch, p.H, p.W, p.K});
 }
 
-void InvertedResidual::run(int batch, const int8_t* x, const int8_t* residual, int8_t* y) const {
+DataType InvertedResidual::output_dtype() const {
+  return s_.project->is_int8_stage() ? DataType::kInt8 : DataType::kFloat32;
+}
+
+void InvertedResidual::run(int batch, const int8_t* x, const int8_t* residual, void* y) const {
   // Work items: (image, part of its bands). One part per image unless the
   // batch is smaller than the threads; a part re-computes the expanded rows
   // it shares with the part above (the depthwise's reach - stride rows).
@@ -153,7 +157,7 @@ void InvertedResidual::run(int batch, const int8_t* x, const int8_t* residual, i
 }
 
 void InvertedResidual::run_bands(int64_t image, size_t band_begin, size_t band_end, const int8_t* x,
-                                 const int8_t* residual, int8_t* y) const {
+                                 const int8_t* residual, void* y) const {
   const ConvShape& e = s_.expand->packed().shape();
   const ConvShape& d = s_.dw->packed().shape();
   const ConvShape& p = s_.project->packed().shape();
@@ -167,6 +171,8 @@ void InvertedResidual::run_bands(int64_t image, size_t band_begin, size_t band_e
   const kernels::Epilogue ep_expand = s_.expand->epilogue(nullptr), ep_dw = s_.dw->epilogue(nullptr);
   const int8_t* x_image = x + image * e.H * in_row;
   const int64_t out_image = image * p.H * out_row;
+  // A head projection writes float32 (its stage's epilogue says so); the residual is int8 either way.
+  const size_t out_bytes = s_.project->is_int8_stage() ? sizeof(int8_t) : sizeof(float);
   int have_lo = 0, have_hi = 0;  // expanded rows held in s.expanded, from its row 0
   for (size_t j = band_begin; j < band_end; ++j) {
     const Band& b = bands_[j];
@@ -189,7 +195,8 @@ void InvertedResidual::run_bands(int64_t image, size_t band_begin, size_t band_e
     if (s_.dw_table) s_.dw_table->lookup((b.oh1 - b.oh0) * d_row, s.depthwise.data(), s.depthwise.data());
     const int64_t out0 = out_image + b.oh0 * out_row;
     project_row_->run(b.oh1 - b.oh0, s.depthwise.data(),
-                      s_.project->epilogue(residual ? residual + out0 : nullptr), y + out0);
+                      s_.project->epilogue(residual ? residual + out0 : nullptr),
+                      static_cast<char*>(y) + static_cast<size_t>(out0) * out_bytes);
   }
 }
 
@@ -233,8 +240,10 @@ FusedBlocks find_inverted_residuals(const Network& net, const std::vector<int>& 
     if ((st.dw_table = table(j + 1)) != nullptr) {
       if (!links(++j)) continue;
     }
+    // The projection may write float32 (a network head, lower_int8_conv_head.cc): the runner hands its
+    // rows the stage's own float epilogue.
     const auto* p = j + 1 < order.size() ? dynamic_cast<const QConvStage*>(layers[order[j + 1]].get()) : nullptr;
-    if (!p || !p->is_int8_stage() || p->dynamic_size() || !is_pointwise(p->packed().shape())) continue;
+    if (!p || p->dynamic_size() || !is_pointwise(p->packed().shape())) continue;
     st.project = p;
     ++j;
     const ConvShape& se = st.expand->packed().shape();

@@ -4,7 +4,9 @@
 //   QLut on the expansion's output (MobileNetV3's HardSwish)          optional
 //   depthwise R x S QConv, any stride / pad / dilation (-> OH x OW)
 //   QLut on the depthwise's output                                    optional
-//   project 1x1 QConv, stride 1, no pad (E -> K), optional residual
+//   project 1x1 QConv, stride 1, no pad (E -> K), optional residual; its
+//                  output int8, or float32 where it is a network head
+//                  (lower_int8_conv_head.cc: no residual then)
 // run image by image in bands of output rows: per band the expansion
 // computes the input rows the band's depthwise windows need (keeping the
 // rows the next band shares), the table maps them in place, the depthwise
@@ -66,13 +68,16 @@ class InvertedResidual {
   // `shape` (its storage reused: a run asks them for every block).
   void input_shape(int64_t batch, Shape& shape) const;
   void output_shape(int64_t batch, Shape& shape) const;
+  // The output's type: the projection's (int8, or float32 for a head).
+  DataType output_dtype() const;
   // x: the block's input [batch][H][W][C]; residual: the projection's
-  // residual ([batch][OH][OW][K]) or null; y: [batch][OH][OW][K].
-  void run(int batch, const int8_t* x, const int8_t* residual, int8_t* y) const;
+  // residual ([batch][OH][OW][K]) or null; y: [batch][OH][OW][K] of
+  // output_dtype().
+  void run(int batch, const int8_t* x, const int8_t* residual, void* y) const;
 
  private:
   void run_bands(int64_t image, size_t band_begin, size_t band_end, const int8_t* x, const int8_t* residual,
-                 int8_t* y) const;
+                 void* y) const;
 
   BlockStages s_;
   std::unique_ptr<kernels::PackedConv> expand_row_;   // expand over 1 x W images (one per input row)
@@ -84,8 +89,9 @@ class InvertedResidual {
 // The inverted-residual blocks of an executor's network: which node heads
 // a block (its expansion; the executor runs the other nodes with it). The
 // nodes of a block are consecutive in `order`, QConv / QLut layers in the
-// pattern above with static input sizes, and the tensors between them have
-// no other reader and are not network outputs. Blocks do not overlap.
+// pattern above with static input sizes (int8 stages but for the
+// projection), and the tensors between them have no other reader and are
+// not network outputs. Blocks do not overlap.
 struct FusedBlocks {
   std::vector<std::unique_ptr<InvertedResidual>> blocks;
   std::vector<std::vector<int>> nodes;  // per block: its nodes in order (the last writes the block's output)

@@ -310,8 +310,8 @@ class Lowerer {
   bool coarse_residual_branch(int y) const;
 
   // Whether Conv output y (no fused residual / PRelu when those are false)
-  // is written as float32: it is no network output itself, reaches only
-  // network outputs through data movement (leaves_as_float_only) and has no
+  // is written as float32: it is a network output itself or reaches only
+  // network outputs through data movement (leaves_as_float_only), and has no
   // zero point (lower_int8_conv_head.cc).
   bool conv_head_writes_float(int y, bool residual, bool prelu) const;
   // The QConv `name` (no output scale in `a`) writing source tensor y as

@@ -6,7 +6,8 @@
 // conv's input and output bytes are held as u8_codes.h's rule says. A QConv
 // without an output scale writes float32 NHWC from its accumulators (a
 // network's head: lower_int8_linear.cc) with the kernel the registry picks
-// for a float32 output; the fused runners take only an int8 one (is_int8_stage).
+// for a float32 output; a fused runner takes such a one only as a block's
+// projection (is_int8_stage, inverted_residual.h).
 // A QGemm with a table (contracts.h) passes it to a kernel that applies it in
 // its epilogue (PackedGemm::applies_table: the AMX GEMM, each step's output
 // while in L1); with any other kernel it runs the lookup_s8 family's choice

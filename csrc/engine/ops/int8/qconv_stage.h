@@ -24,8 +24,9 @@ class QConvStage : public Layer {
   virtual bool dynamic_size() const = 0;
   // Whether the node adds an int8 residual (its input 3).
   virtual bool has_residual() const = 0;
-  // Whether the output is int8 (a runner drives only such a stage); false
-  // for a QConv that writes float32 (no output scale).
+  // Whether the output is int8; false for a QConv that writes float32 (no
+  // output scale: a network head), which a runner drives only as a block's
+  // last layer (inverted_residual.h's projection).
   virtual bool is_int8_stage() const = 0;
   // The epilogue run() passes to the kernel, with this residual (rows laid
   // out as the output rows the kernel computes; null without one).
