@@ -15,16 +15,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import sys
-import time
 from pathlib import Path
 
-import numpy as np
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from signed_conv_shapes import alternate_trees, packed_conv  # noqa: E402
+from signed_conv_shapes import alternate_trees, print_ab, time_shapes  # noqa: E402
 
 # (name, H = W, C, K, R = S, stride, pad).
 SHAPES: list[tuple[str, int, int, int, int, int, int]] = [
@@ -39,22 +36,7 @@ SHAPES: list[tuple[str, int, int, int, int, int, int]] = [
 
 def worker(min_time: float, repeats: int, batch: int) -> dict[str, dict]:
     """Times every shape in this tree; returns {name: {ms, kernel}}."""
-    import int8rt
-    from int8rt._testing import kernels as K
-    int8rt.set_num_threads(1)
-    rng = np.random.default_rng(0)
-    out: dict[str, dict] = {}
-    for shape in SHAPES:
-        conv, x = packed_conv(K, rng, shape, batch=batch)
-        best = float("inf")
-        for _ in range(repeats):
-            n, c0 = 0, time.thread_time()
-            while time.thread_time() - c0 < min_time:
-                conv.run(x)
-                n += 1
-            best = min(best, (time.thread_time() - c0) / n * 1e3)
-        out[shape[0]] = {"ms": best, "kernel": conv.kernel}
-    return out
+    return time_shapes(SHAPES, min_time, repeats, batch)
 
 
 def main() -> None:
@@ -74,14 +56,7 @@ def main() -> None:
     trees = {"base": args.base.resolve(), "branch": args.branch.resolve()}
     times, _ = alternate_trees(__file__, trees, wargs, args.rounds)
     print(f"batch {args.batch}, load {open('/proc/loadavg').read().split()[:3]}")
-    print(f"{'shape':26s} {'base ms':>9s} {'branch ms':>9s} {'ratio':>6s}  (medians over {args.rounds} rounds; "
-          "per-round ratio range; minima over rounds and their ratio)")
-    for name in times["base"]:
-        b, r = statistics.median(times["base"][name]), statistics.median(times["branch"][name])
-        bm, rm = min(times["base"][name]), min(times["branch"][name])
-        ratios = [y / x for x, y in zip(times["base"][name], times["branch"][name])]
-        print(f"{name:26s} {b:9.3f} {r:9.3f} {r / b:6.3f}  ({min(ratios):.3f}-{max(ratios):.3f}; "
-              f"minima {bm:.3f} / {rm:.3f} = {rm / bm:.3f})")
+    print_ab(times, args.rounds)
 
 
 if __name__ == "__main__":

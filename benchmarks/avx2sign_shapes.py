@@ -17,16 +17,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import sys
 import time
 from pathlib import Path
 
-import numpy as np
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from signed_conv_shapes import SHAPES, alternate_trees, packed_conv  # noqa: E402
+from signed_conv_shapes import SHAPES, alternate_trees, print_ab, time_shapes  # noqa: E402
 
 # (name, H = W, C, K, R = S, stride, pad), batch 1.
 EXTRA: list[tuple[str, int, int, int, int, int, int]] = [
@@ -38,21 +36,8 @@ EXTRA: list[tuple[str, int, int, int, int, int, int]] = [
 
 
 def worker(min_time: float, low: int) -> dict[str, dict]:
-    """Times every shape once in this tree; returns {name: {ms, kernel}}."""
-    import int8rt
-    from int8rt._testing import kernels as K
-    int8rt.set_num_threads(1)
-    rng = np.random.default_rng(0)
-    out: dict[str, dict] = {}
-    for shape in SHAPES + EXTRA:
-        name = shape[0]
-        conv, x = packed_conv(K, rng, shape, low=low)
-        n, c0 = 0, time.process_time()
-        while time.process_time() - c0 < min_time:
-            conv.run(x)
-            n += 1
-        out[name] = {"ms": (time.process_time() - c0) / n * 1e3, "kernel": conv.kernel}
-    return out
+    """Times every shape once in this tree (process CPU time); returns {name: {ms, kernel}}."""
+    return time_shapes(SHAPES + EXTRA, min_time, low=low, clock=time.process_time)
 
 
 def main() -> None:
@@ -70,11 +55,7 @@ def main() -> None:
     trees = {"base": args.base.resolve(), "branch": args.branch.resolve()}
     times, _ = alternate_trees(__file__, trees, ["--min-time", str(args.min_time), "--low", str(args.low)],
                                args.rounds)
-    print(f"{'shape':28s} {'base ms':>9s} {'branch ms':>9s} {'branch/base':>11s}  (medians over {args.rounds} rounds)")
-    for name in times["base"]:
-        b, r = statistics.median(times["base"][name]), statistics.median(times["branch"][name])
-        ratios = [y / x for x, y in zip(times["base"][name], times["branch"][name])]
-        print(f"{name:28s} {b:9.3f} {r:9.3f} {r / b:11.3f}  (per round {min(ratios):.3f}-{max(ratios):.3f})")
+    print_ab(times, args.rounds, width=28)
 
 
 if __name__ == "__main__":

@@ -18,11 +18,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any, Dict, List, Tuple
+from typing import Any, Callable, Dict, List, Sequence, Tuple
 
 import numpy as np
 
@@ -55,6 +56,50 @@ def packed_conv(K: Any, rng: np.random.Generator, shape: Tuple[str, int, int, in
                           np.zeros(k, np.float32), lo=-128.0, hi=127.0, stride=(s, s), pads=(p, p, p, p))
     conv.run(x)
     return conv, x
+
+
+def best_ms(conv: Any, x: np.ndarray, min_time: float, repeats: int,
+            clock: Callable[[], float] = time.thread_time) -> float:
+    """The lowest of ``repeats`` means (ms) of ``conv.run(x)``, each mean over
+    runs filling ``min_time`` seconds of ``clock``."""
+    best = float("inf")
+    for _ in range(repeats):
+        n, c0 = 0, clock()
+        while clock() - c0 < min_time:
+            conv.run(x)
+            n += 1
+        best = min(best, (clock() - c0) / n * 1e3)
+    return best
+
+
+def time_shapes(shapes: Sequence[Tuple[str, int, int, int, int, int, int]], min_time: float, repeats: int = 1,
+                batch: int = 1, low: int = -128, clock: Callable[[], float] = time.thread_time) -> Dict[str, dict]:
+    """A worker's pass of an A/B script: each shape's packed conv (one
+    thread, seed 0, inputs in [low, 127]) timed by best_ms; returns
+    {name: {ms, kernel}} as alternate_trees reads it."""
+    import int8rt
+    from int8rt._testing import kernels as K
+    int8rt.set_num_threads(1)
+    rng = np.random.default_rng(0)
+    out: Dict[str, dict] = {}
+    for shape in shapes:
+        conv, x = packed_conv(K, rng, shape, batch=batch, low=low)
+        out[shape[0]] = {"ms": best_ms(conv, x, min_time, repeats, clock), "kernel": conv.kernel}
+    return out
+
+
+def print_ab(times: Dict[str, Dict[str, List[float]]], rounds: int, width: int = 26) -> None:
+    """The A/B table of alternate_trees' times: per shape the medians over
+    rounds of base and branch, branch / base, the per-round ratio range, and
+    the minima over rounds with their ratio."""
+    print(f"{'shape':{width}s} {'base ms':>9s} {'branch ms':>9s} {'branch/base':>11s}  (medians over {rounds} rounds; "
+          "per-round ratio range; minima over rounds and their ratio)")
+    for name in times["base"]:
+        b, r = statistics.median(times["base"][name]), statistics.median(times["branch"][name])
+        bm, rm = min(times["base"][name]), min(times["branch"][name])
+        ratios = [y / x for x, y in zip(times["base"][name], times["branch"][name])]
+        print(f"{name:{width}s} {b:9.3f} {r:9.3f} {r / b:11.3f}  ({min(ratios):.3f}-{max(ratios):.3f}; "
+              f"minima {bm:.3f} / {rm:.3f} = {rm / bm:.3f})")
 
 
 def alternate_trees(script: str, trees: Dict[str, Path], wargs: List[str],
@@ -93,13 +138,7 @@ def main() -> None:
     for shape in SHAPES:
         name, h, c, k, r, s, p = shape
         conv, x = packed_conv(K, rng, shape, low=0 if args.nonneg else -128)
-        best = float("inf")
-        for _ in range(args.rounds):
-            n, c0 = 0, time.process_time()
-            while time.process_time() - c0 < args.min_time:
-                conv.run(x)
-                n += 1
-            best = min(best, (time.process_time() - c0) / n * 1e3)
+        best = best_ms(conv, x, args.min_time, args.rounds, time.process_time)
         oh = (h + 2 * p - r) // s + 1
         macs = oh * oh * k * c * r * r
         print(f"{name:20s} {best:7.3f} ms {macs / best / 1e6:6.1f} GMAC/s  {conv.kernel}", flush=True)
