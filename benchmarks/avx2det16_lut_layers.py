@@ -15,7 +15,7 @@ from __future__ import annotations
 import statistics
 from pathlib import Path
 
-from saved_engine_layers import layer_minima, parse_args, run_worker
+from saved_engine_layers import alternate_passes, layer_minima, parse_args
 
 FORMS = ("per-channel", "one table", "other")
 
@@ -38,14 +38,8 @@ def main() -> None:
         return
     for net in args.models:
         for batch in args.batches:
-            sums: dict = {str(t): {f: [] for f in FORMS} for t in args.trees}
-            for p in range(args.passes):
-                for tree in (args.trees if p % 2 == 0 else args.trees[::-1]):
-                    o = run_worker(__file__, tree, args.dir / net, batch, args.rounds)
-                    for f in FORMS:
-                        sums[str(tree)][f].append(o[f])
-                    print(f"{net} b{batch} pass {p} {tree}: " + ", ".join(
-                        f"{f} {o[f]:.3f} ms ({o[f + ' n']})" for f in FORMS), flush=True)
+            sums = alternate_passes(__file__, args, net, batch, lambda o: ", ".join(
+                f"{f} {o[f]:.3f} ms ({o[f + ' n']})" for f in FORMS))
             first, *rest = args.trees
             for tree in rest:
                 cells = []

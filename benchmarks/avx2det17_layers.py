@@ -16,7 +16,7 @@ from __future__ import annotations
 import statistics
 from pathlib import Path
 
-from saved_engine_layers import layer_minima, parse_args, run_worker
+from saved_engine_layers import alternate_passes, layer_minima, parse_args
 
 # PP-OCRv3/v4 det (ppocr_det.onnx): the 3 x 3 96 -> 24 convs at 10, 20, 40, 80 (x2) for a 320 input.
 FPN = ("p2o.Conv.49", "p2o.Conv.52", "p2o.Conv.55", "p2o.Conv.58", "p2o.Conv.61")
@@ -45,15 +45,9 @@ def main() -> None:
         return
     for net in args.models:
         for batch in args.batches:
-            sums: dict = {str(t): {} for t in args.trees}
-            for p in range(args.passes):
-                for tree in (args.trees if p % 2 == 0 else args.trees[::-1]):
-                    o = run_worker(__file__, tree, args.dir / net, batch, args.rounds)
-                    keys = [k for k in o if isinstance(o[k], float)]
-                    for k in keys:
-                        sums[str(tree)].setdefault(k, []).append(o[k])
-                    print(f"{net} b{batch} pass {p} {tree}: " + ", ".join(f"{k} {o[k]:.3f}" for k in keys)
-                          + "; kernels " + ", ".join(str(o[k]) for k in o if k.endswith(" kernel")), flush=True)
+            sums = alternate_passes(__file__, args, net, batch, lambda o: ", ".join(
+                f"{k} {v:.3f}" for k, v in o.items() if isinstance(v, float))
+                + "; kernels " + ", ".join(str(o[k]) for k in o if k.endswith(" kernel")))
             first, *rest = args.trees
             for tree in rest:
                 cells = []

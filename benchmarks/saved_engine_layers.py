@@ -1,9 +1,9 @@
 """Per-layer times of an engine saved by avx2e2e_ab.py --save (DIR/NET with
 engine.i8rt, input_name and x{batch}.npy), measured in a worker process per
 tree so that two builds of int8rt alternate on one machine. Used by the
-per-layer A/B scripts (avx2gap_table_layers.py, avx2det16_lut_layers.py):
-layer_minima inside the worker, run_worker from the driver, parse_args for
-the command line both share."""
+per-layer A/B scripts (avx2gap_table_layers.py, avx2det16_lut_layers.py,
+avx2det17_layers.py): layer_minima inside the worker, run_worker and
+alternate_passes from the driver, parse_args for the command line they share."""
 from __future__ import annotations
 
 import argparse
@@ -36,6 +36,23 @@ def run_worker(script: str, tree: Path, d: Path, batch: int, rounds: int) -> dic
     r = subprocess.run([sys.executable, script, "--worker", str(d), "--batch", str(batch), "--rounds", str(rounds)],
                        env=env, capture_output=True, text=True, check=True)
     return json.loads(r.stdout.strip().splitlines()[-1])
+
+
+def alternate_passes(script: str, args: argparse.Namespace, net: str, batch: int,
+                     describe: Callable[[dict[str, Any]], str]) -> dict[str, dict[str, list[float]]]:
+    """``args.passes`` passes of ``script``'s worker on ``net`` at ``batch``,
+    the trees' order reversed every other pass; prints each worker's result
+    as ``describe`` words it and returns {tree: {key: [value per pass]}} for
+    every float the workers returned."""
+    sums: dict[str, dict[str, list[float]]] = {str(t): {} for t in args.trees}
+    for p in range(args.passes):
+        for tree in (args.trees if p % 2 == 0 else args.trees[::-1]):
+            o = run_worker(script, tree, args.dir / net, batch, args.rounds)
+            for k, v in o.items():
+                if isinstance(v, float):
+                    sums[str(tree)].setdefault(k, []).append(v)
+            print(f"{net} b{batch} pass {p} {tree}: {describe(o)}", flush=True)
+    return sums
 
 
 def parse_args(doc: str, models: str, passes: int,
