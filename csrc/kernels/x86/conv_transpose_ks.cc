@@ -8,7 +8,9 @@
 // (the igemm layout's group qy), a tile of pixels j0.. of row i stores its
 // outputs at y + ((n*OH + R*i + qy)*OW + S*j0)*K with rows S*K apart, the
 // epilogue's per-channel scale and bias repeated S times (scale[m] =
-// scale[m mod K]). Each worker takes whole input rows.
+// scale[m mod K]). Each worker takes whole input rows. A compensated
+// packing (the shifted tile of AVX512-VNNI) hands the s8 tile its start sums
+// -128 * sum(w) per channel; the u8 tile starts at 0.
 #include "kernels/x86/conv_transpose_ks.h"
 
 #include <algorithm>
@@ -46,7 +48,7 @@ class KsPackedConvTranspose final : public PackedConvTranspose {
  public:
   KsPackedConvTranspose(const ConvTransposeShape& sh, OutputType out, const int8_t* w, const KsTransposeUkernels& u)
       : shape_(sh), out_(out), u_(u), n_(sh.S * sh.K),
-        layout_(sh.R, sh.S * sh.K, sh.C, /*taps=*/1, u.block, u.cgroup, /*elem_bytes=*/1) {
+        layout_(sh.R, sh.S * sh.K, sh.C, /*taps=*/1, u.block, u.cgroup, /*elem_bytes=*/1, u.strip) {
     dot_ = u.dot && sh.R == 2 && sh.S == 2 && sh.K == 1;
     if (dot_) {
       // [chunk][n = 2*qy + qx][16] int16; w is [C][K = 1][R][S].
@@ -67,7 +69,7 @@ class KsPackedConvTranspose final : public PackedConvTranspose {
         }
       }
     }
-    packed_ = std::make_unique<PackedIgemmWeights>(pack_igemm_weights(layout_, src.data(), /*compensate=*/false));
+    packed_ = std::make_unique<PackedIgemmWeights>(pack_igemm_weights(layout_, src.data(), u.compensate));
   }
 
   void run(int batch, const int8_t* x, const Epilogue& ep, void* y) const override {
@@ -126,6 +128,7 @@ class KsPackedConvTranspose final : public PackedConvTranspose {
     }
     const bool nonneg = u_.u8 && row_nonnegative(xr, int64_t{s.W} * s.C);
     IgemmFn (*const fn)(int, int) = nonneg ? u_.u8 : u_.s8;
+    const int32_t* comp = u_.compensate && !nonneg ? packed_->comp.data() : nullptr;
     const int nbk = layout_.nbk, mr_max = u_.mr, nb_max = u_.nb, blk = u_.block;
     const void* rows[64];  // [taps = 1][mr_max] row pointers
     IgemmTile t;
@@ -142,6 +145,7 @@ class KsPackedConvTranspose final : public PackedConvTranspose {
         for (int b0 = 0; b0 < nbk; b0 += nb_max) {
           const int nb = std::min(nb_max, nbk - b0);
           t.w = packed_->block_ptr(qy, b0);
+          t.acc_init = comp ? comp + (static_cast<int64_t>(qy) * nbk + b0) * blk : nullptr;
           t.nc = std::min(nb * blk, n_ - b0 * blk);
           t.ep.scale = te.scale + b0 * blk;
           t.ep.bias = te.bias ? te.bias + b0 * blk : nullptr;
@@ -163,18 +167,21 @@ class KsPackedConvTranspose final : public PackedConvTranspose {
   std::vector<int16_t> w16_;     // the dot kernel's
 };
 
-// Why a shape is not this driver's ("" when it is).
-std::string ks_reason(const ConvTransposeShape& s, OutputType out) {
+// Why a shape is not this driver's, bound to tier `isa` ("" when it is).
+std::string ks_reason(const ConvTransposeShape& s, OutputType out, Isa isa) {
   if (s.R != s.stride_h || s.S != s.stride_w) return "kernel != stride";
   if (s.pad_top || s.pad_left || s.pad_bottom || s.pad_right) return "pads";
   if (s.out_pad_h || s.out_pad_w) return "output_padding";
   if (s.dilation_h != 1 || s.dilation_w != 1) return "dilation";
   if (s.groups != 1) return "groups";
   if (out != OutputType::kInt8 && out != OutputType::kFloat32) return "output type";
-  // Where a VNNI or AMX tier may run, the phases' merged conv takes its tiles
-  // (not measured against this driver: no such CPU here, RESULTS.md section 242).
-  for (Isa isa : {Isa::kAvxVnni, Isa::kAvx512Vnni, Isa::kAmx}) {
-    if (isa_enabled(isa)) return std::string("tier ") + isa_name(isa) + " enabled: conv_transpose_s8_phases runs its convs";
+  // Where a VNNI or AMX tier above this driver's may run, the phases' merged
+  // conv takes that tier's tiles: measured against this driver only for
+  // AVX512-VNNI, which binds it itself (RESULTS.md sections 242, 249).
+  for (Isa above : {Isa::kAvxVnni, Isa::kAvx512Vnni, Isa::kAmx}) {
+    if (above > isa && isa_enabled(above)) {
+      return std::string("tier ") + isa_name(above) + " enabled: conv_transpose_s8_phases runs its convs";
+    }
   }
   return "";
 }
@@ -182,17 +189,18 @@ std::string ks_reason(const ConvTransposeShape& s, OutputType out) {
 }  // namespace
 
 std::string KsConvTransposeKernel::supports(const ConvTransposeShape& shape, OutputType out) const {
-  return ks_reason(shape, out);
+  return ks_reason(shape, out, isa());
 }
 
 std::unique_ptr<PackedConvTranspose> KsConvTransposeKernel::pack(const ConvTransposeShape& shape, OutputType out,
                                                                  const int8_t* w) const {
   shape.validate();
-  const std::string why = ks_reason(shape, out);
+  const std::string why = ks_reason(shape, out, isa());
   if (!why.empty()) throw InvalidArgument(std::string(name()) + " declines " + describe_conv_transpose(shape, out) +
                                           ": " + why);
   const bool dot = u_.dot && shape.R == 2 && shape.S == 2 && shape.K == 1;
-  const bool min_weight = std::find(w, w + shape.weight_count(), int8_t{-128}) != w + shape.weight_count();
+  const bool min_weight =
+      !u_.any_weight && std::find(w, w + shape.weight_count(), int8_t{-128}) != w + shape.weight_count();
   if (dispatch_log_enabled()) {
     std::fprintf(stderr, "int8rt dispatch: %s runs %s\n", name(),
                  dot ? "the 2 x 2, K = 1 dot kernel"

@@ -12,6 +12,10 @@
 //            igemm_6x64c4.cc's igemm_u8_fn; both take u8-coded tensors)
 //   gemm_s8: gemm_s8_6x64c4_avx512vnni
 //   gemm_u8s8: gemm_u8s8_6x64c4_avx512vnni (x86/gemm_u8s8.cc's driver)
+//   conv_transpose_s8: conv_transpose_s8_ks_avx512vnni (kernel == stride:
+//            the igemm tiles per input row, written in place; the 2 x 2,
+//            K = 1 head on AVX2's pixels-in-lanes dot kernel where the AVX2
+//            tier was built; x86/conv_transpose_ks.cc)
 // The element-wise ops come from the avx512 tier (they need no VNNI).
 // register_avx512vnni_narrow_kernels adds conv_s8_igemm_narrow_16c4_avx512vnni
 // (x86/conv_narrow.cc's driver, igemm_narrow_16c4.cc) and
@@ -24,6 +28,7 @@
 #include "kernels/x86/conv_gemv.h"
 #include "kernels/x86/conv_narrow.h"
 #include "kernels/x86/conv_small_c.h"
+#include "kernels/x86/conv_transpose_ks.h"
 #include "kernels/x86/gemm_u8s8_driver.h"
 #include "kernels/registry.h"
 #include "kernels/x86/x86_kernels.h"
@@ -110,6 +115,20 @@ void register_avx512vnni_kernels(KernelRegistry& r) {
   static const X86GemmU8S8Kernel gemm_u8s8("gemm_u8s8_6x64c4_avx512vnni", kIsa, avx512vnni::gemm_u8s8_fn,
                                            avx512vnni::kU8S8MR, avx512vnni::kU8S8NB, avx512vnni::gemm_u8s8_pack_b);
   r.add(dw_quads, dw_pairs, dw, conv, gemm, gemm_u8s8);
+  // Transposed convs whose kernel equals their stride (PP-OCR det's 2 x 2
+  // upsamplings) on the tiles above, one input row at a time: the shifted
+  // tile with its start sums for rows of any sign, the u8 tile for rows
+  // with no negative byte; vpdpbusd takes every s8 weight, -128 included.
+  KsTransposeUkernels ks = {avx512vnni::igemm_fn, avx512vnni::igemm_u8_fn, avx512vnni::kMR, avx512vnni::kNB,
+                            avx512vnni::kBlock, avx512vnni::kCGroup};
+#if defined(INT8RT_HAVE_AVX2_KERNELS)
+  ks.dot = avx2::conv_transpose_dot_2x2;  // the AVX2 tier's (every AVX512-VNNI CPU runs AVX2)
+#endif
+  ks.strip = avx512vnni::kNB;
+  ks.compensate = true;
+  ks.any_weight = true;
+  static const KsConvTransposeKernel conv_transpose_ks("conv_transpose_s8_ks_avx512vnni", kIsa, ks);
+  r.add(conv_transpose_ks);
 }
 
 // Listed ahead of the AMX tier (registry.cc's table): 1x1 convs with at
