@@ -2,11 +2,13 @@
 // conv_transpose_s8, problem (ConvTransposeShape, OutputType), chosen per
 // layer with kernels::choose<ConvTransposeKernel>(shape, out).
 //
-// Candidates, best first (the AVX2 provider's, then ref/provider.cc's two:
-// baseline code):
-//   conv_transpose_s8_ks_avx2 kernel == stride, no pads, one group, under a
-//       cap that leaves no VNNI / AMX tier: per input row, the AVX2 igemm
-//       tiles written in place (x86/conv_transpose_ks.h).
+// Candidates, best first (the AVX512-VNNI and AVX2 providers', then
+// ref/provider.cc's two: baseline code):
+//   conv_transpose_s8_ks_avx512vnni kernel == stride, no pads, one group,
+//       under a cap that leaves no AMX tier: per input row, the AVX512-VNNI
+//       igemm tiles written in place (x86/conv_transpose_ks.h).
+//   conv_transpose_s8_ks_avx2 the same driver on the AVX2 tiles, under a cap
+//       that leaves no VNNI / AMX tier.
 //   conv_transpose_s8_phases  the stride-phase (sub-pixel) decomposition: the
 //       outputs whose row is congruent to a given phase modulo the stride
 //       read a fixed subset of kernel taps, so each of the stride_h*stride_w
