@@ -22,6 +22,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <cstring>
 #include <functional>
 #include <optional>
 #include <vector>
@@ -175,6 +176,7 @@ class PanelPacked final : public PackedBf16Gemm {
     }
     if (M <= 0 || outer_ <= 0) return;
     if (k_.col_runs && rows_a_ && !x.trans) return run_right_runs(M, x, c, ldc, false, parallel, ep, x16, c16);
+    if (!rows_a_ && !x.trans) return run_right_pairs(M, x, x16, c, c16, ldc, false, parallel, ep);
     thread_local std::vector<float> wide, out;
     GemmOperand x32 = x;
     if (x16) {
@@ -329,6 +331,7 @@ class PanelPacked final : public PackedBf16Gemm {
   void run_right(int64_t M, const GemmOperand& x, float* c, int64_t ldc, bool accumulate, bool parallel,
                  const SgemmEpilogue* ep) const {
     if (k_.col_runs && rows_a_) return run_right_runs(M, x, c, ldc, accumulate, parallel, ep);
+    if (!rows_a_ && !x.trans && !x.packed) return run_right_pairs(M, x, nullptr, c, nullptr, ldc, accumulate, parallel, ep);
     const int mr = k_.mr, nr = k_.nr;
     const int64_t N = outer_;
     const int64_t mc = std::min<int64_t>(round_up(M, mr), 8 * mr);
@@ -353,6 +356,108 @@ class PanelPacked final : public PackedBf16Gemm {
         }
       }
     });
+  }
+
+  // The tasks of a right-weights run over M rows: tiles of mc rows x nc
+  // columns, at least 8 when parallel.
+  void right_tasks(int64_t M, int64_t* mc, int64_t* nc, int64_t* m_tiles, int64_t* n_tiles) const {
+    const int mr = k_.mr, nr = k_.nr;
+    const int64_t N = outer_;
+    *mc = std::min<int64_t>(round_up(M, mr), 8 * mr);
+    *m_tiles = (M + *mc - 1) / *mc;
+    const int64_t want_n = std::max<int64_t>(1, (8 + *m_tiles - 1) / *m_tiles);
+    *nc = std::min<int64_t>(round_up(N, nr), std::max<int64_t>(4 * nr, round_up((N + want_n - 1) / want_n, nr)));
+    *n_tiles = (N + *nc - 1) / *nc;
+  }
+
+  // run_right for a pair kernel and a plain row-major A (FP32 at x.data, or
+  // BF16 bits at x16 with row stride x.ld): A's rows made pair panels once
+  // per call (pair_panels), then run_right's tasks over them. c16: each row
+  // panel's block of C goes through a per-thread FP32 block (the tiles,
+  // their epilogue, the unary), then is rounded into c16 (row stride ldc)
+  // by the kernel's converter while in cache. The values of pack_x's panels
+  // (x16 holds bf16::from_f32 results, which that conversion returns
+  // unchanged) and of C rounded after the run: the same bits.
+  void run_right_pairs(int64_t M, const GemmOperand& x, const uint16_t* x16, float* c, uint16_t* c16, int64_t ldc,
+                       bool accumulate, bool parallel, const SgemmEpilogue* ep) const {
+    const int mr = k_.mr, nr = k_.nr;
+    thread_local Panels a_panels;
+    const uint16_t* const a = pair_panels(M, x, x16, a_panels, parallel);
+    int64_t mc, nc, m_tiles, n_tiles;
+    right_tasks(M, &mc, &nc, &m_tiles, &n_tiles);
+    const int64_t panel_len = pairs_ * mr * 2;
+    dispatch(m_tiles * n_tiles, M * outer_ * k_len_, parallel, [&](int64_t task) {
+      thread_local AlignedBuffer<float> block;
+      if (c16 && block.size() < mr * nc) block = AlignedBuffer<float>(mr * nc);
+      const int64_t out_ld = c16 ? nc : ldc;
+      Bf16Tile t = tile_base(out_ld, accumulate);
+      const int64_t i0 = (task / n_tiles) * mc, j0 = (task % n_tiles) * nc;
+      const int64_t i_end = std::min(M, i0 + mc), j_end = std::min(outer_, j0 + nc);
+      for (int64_t i = i0; i < i_end; i += mr) {
+        t.rows = static_cast<int>(std::min<int64_t>(mr, i_end - i));
+        t.a = a + (i / mr) * panel_len;
+        float* const out = c16 ? block.data() : c + i * ldc + j0;  // C's columns j0.. of these rows
+        for (int64_t j = j0; j < j_end; j += nr) {
+          t.b = weight_panel(j / nr);
+          t.cols = static_cast<int>(std::min<int64_t>(nr, j_end - j));
+          t.c = out + (j - j0);
+          bf16_tile_epilogue(ep, i, j, t);
+          k_.tile(t);
+        }
+        apply_unary(ep, out, out_ld, t.rows, j_end - j0);
+        for (int r = 0; c16 && r < t.rows; ++r) round_run(block.data() + r * nc, j_end - j0, c16 + (i + r) * ldc + j0);
+      }
+    });
+  }
+
+  // A's M rows (a plain row-major FP32 A, or its BF16 bits x16) as pair
+  // panels [ceil(M / mr)][pairs_][mr][2] in `storage`: each FP32 row
+  // converted by the kernel's pair converter as a one-column panel (its
+  // values in order, bf16::from_f32, an odd k's last pair padded with zero:
+  // pack_x's values), or a BF16 row read as it is, then its pairs (32 bits
+  // each) laid into lane r of its panel; the rows past M zero.
+  const uint16_t* pair_panels(int64_t M, const GemmOperand& x, const uint16_t* x16, Panels& storage,
+                              bool parallel) const {
+    const int mr = k_.mr;
+    const int64_t panels = (M + mr - 1) / mr, panel_len = pairs_ * mr * 2, row_pairs = (k_len_ + 1) / 2;
+    uint16_t* const a = grown(storage, panels * panel_len);
+    dispatch(panels, M * k_len_, parallel, [&](int64_t q) {
+      thread_local Panels row;
+      uint32_t* const panel = reinterpret_cast<uint32_t*>(a + q * panel_len);
+      const bool padded = row_pairs * 2 != k_len_;  // an odd k: its BF16 row needs the zero
+      if (x16 && padded) grown(row, pairs_ * 2);
+      for (int r = 0; r < mr; ++r) {
+        const int64_t i = q * mr + r;
+        if (i >= M) {
+          for (int64_t p = 0; p < pairs_; ++p) panel[p * mr + r] = 0;
+          continue;
+        }
+        const uint16_t* bits = x16 ? x16 + i * x.ld : nullptr;
+        if (!x16) {
+          k_.pairs(x.data + i * x.ld, k_len_, 1, grown(row, pairs_ * 2));
+          bits = row.data();
+        } else if (padded) {
+          std::copy_n(bits, k_len_, row.data());
+          row.data()[k_len_] = 0;
+          bits = row.data();
+        }
+        for (int64_t p = 0; p < row_pairs; ++p) {
+          uint32_t pair;
+          std::memcpy(&pair, bits + 2 * p, 4);
+          panel[p * mr + r] = pair;
+        }
+        for (int64_t p = row_pairs; p < pairs_; ++p) panel[p * mr + r] = 0;
+      }
+    });
+    return a;
+  }
+
+  // dst[j] = bf16::from_f32(src[j]), j < n: the kernel's converter (its pairs
+  // as one column), the last of an odd n by the scalar conversion.
+  void round_run(const float* src, int64_t n, uint16_t* dst) const {
+    const int64_t even = n / 2 * 2;
+    if (even > 0) k_.pairs(src, even, 1, dst);
+    if (even < n) dst[even] = bf16::from_f32(src[even]);
   }
 
   // SgemmEpilogue::unary on a finished block of C (right weights), each row
@@ -468,7 +573,11 @@ void Bf16PanelKernel::run_activations(int64_t M, int64_t N, int64_t K, const Gem
 
 void Bf16PanelKernel::to_bf16(const float* src, int64_t n, uint16_t* dst) const {
   if (n <= 0) return;
-  (rows ? rows : ref::bf16_rows)(src, n, 1, dst, 1);  // a [n][1] panel: dst[k] = from_f32(src[k])
+  if (rows) return rows(src, n, 1, dst, 1);  // a [n][1] panel: dst[k] = from_f32(src[k])
+  // The pair converter on one column: the values in order (the last of an odd n scalar, as it has no pair).
+  const int64_t even = n / 2 * 2;
+  if (even > 0) pairs(src, even, 1, dst);
+  if (even < n) dst[even] = bf16::from_f32(src[even]);
 }
 
 std::string Bf16PanelKernel::supports() const {

@@ -18,7 +18,9 @@
 //
 // Converter: 16 columns at a time, VCVTNE2PS2BF16 of the even and odd k
 // rows (bf16::from_f32 in hardware), then one VPERMW interleaving them into
-// pairs; a tail of fewer than 16 columns through masks. Row converter:
+// pairs; a tail of fewer than 16 columns through masks. One column (n == 1:
+// a row's values, whose pairs are the values in order, as the driver
+// converts a row-major A row or a run of C) 16 values per VCVTNEPS2BF16. Row converter:
 // VCVTNEPS2BF16 per k row, then a scalar transpose into the rows; one
 // column (n == 1: a row-major A row) 16 k per VCVTNEPS2BF16, no transpose.
 // Interleave (BF16 bits into pairs): 16 pairs at a time, each 32-bit lane
@@ -163,6 +165,19 @@ void gemm_bf16_8x32(const Bf16Tile& t) {
 }
 
 void bf16_pairs(const float* src, int64_t kc, int n, uint16_t* dst) {
+  if (n == 1) {  // one column: the pairs are src's values in order, 16 per VCVTNEPS2BF16
+    int64_t k = 0;
+    for (; k + 16 <= kc; k += 16) {
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(dst + k), (__m256i)_mm512_cvtneps_pbh(_mm512_loadu_ps(src + k)));
+    }
+    const int64_t end = (kc + 1) / 2 * 2;  // an odd kc's missing odd value is a zero
+    if (k < end) {
+      const __mmask16 m = static_cast<__mmask16>((1u << (kc - k)) - 1);
+      _mm256_mask_storeu_epi16(dst + k, static_cast<__mmask16>((1u << (end - k)) - 1),
+                               (__m256i)_mm512_cvtneps_pbh(_mm512_maskz_loadu_ps(m, src + k)));
+    }
+    return;
+  }
   // Word 2i of the result is even[i], word 2i + 1 is odd[i]: VCVTNE2PS2BF16
   // puts its second operand (even) in words 0..15 and its first in 16..31.
   const __m512i interleave = _mm512_set_epi16(31, 15, 30, 14, 29, 13, 28, 12, 27, 11, 26, 10, 25, 9,
