@@ -12,7 +12,7 @@
 // read by the tiles as rows (Bf16Tile::a_ld): a BF16 A in place, an FP32 A
 // converted once per call, 16 values per conversion (RESULTS.md section 244:
 // packing and converting it per 8-row panel, a BF16 A widened to FP32 first
-// and a BF16 C rounded one value at a time cost BERT-base 11-19%); another A
+// and a BF16 C rounded one value at a time cost BERT-base 14-19%); another A
 // (transposed, pre-packed) is packed per panel as FP32, then converted. A
 // kernel that takes runs of column
 // tiles (col_runs: AMX) instead gets A converted once per call, and tasks of
@@ -378,7 +378,7 @@ class PanelPacked final : public PackedBf16Gemm {
   // values in order), else A's rows made once per call (pair_rows); then
   // run_right's tasks. c16: each row panel's block of C goes through a
   // per-thread FP32 block (the tiles, their epilogue, the unary), then is
-  // rounded into c16 (row stride ldc) by the kernel's converter while in
+  // rounded into c16 (row stride ldc) by the kernel's to_bf16 while in
   // cache. The values of pack_x's panels (x16 holds bf16::from_f32 results,
   // which that conversion returns unchanged) and of C rounded after the
   // run: the same bits.
@@ -411,7 +411,7 @@ class PanelPacked final : public PackedBf16Gemm {
           k_.tile(t);
         }
         apply_unary(ep, out, out_ld, t.rows, j_end - j0);
-        for (int r = 0; c16 && r < t.rows; ++r) round_run(block.data() + r * nc, j_end - j0, c16 + (i + r) * ldc + j0);
+        for (int r = 0; c16 && r < t.rows; ++r) k_.to_bf16(block.data() + r * nc, j_end - j0, c16 + (i + r) * ldc + j0);
       }
     });
   }
@@ -438,14 +438,6 @@ class PanelPacked final : public PackedBf16Gemm {
       }
     });
     return a;
-  }
-
-  // dst[j] = bf16::from_f32(src[j]), j < n: the kernel's converter (its pairs
-  // as one column), the last of an odd n by the scalar conversion.
-  void round_run(const float* src, int64_t n, uint16_t* dst) const {
-    const int64_t even = n / 2 * 2;
-    if (even > 0) k_.pairs(src, even, 1, dst);
-    if (even < n) dst[even] = bf16::from_f32(src[even]);
   }
 
   // SgemmEpilogue::unary on a finished block of C (right weights), each row
