@@ -197,3 +197,23 @@ def test_matmul_output_left_float_where_another_op_reads_it(tmp_path):
                   [helper.make_tensor_value_info("y", TensorProto.FLOAT, [*rows, hidden])])
     engine = _engine(tmp_path, "other", data, None)
     assert "between BF16 MatMuls" not in _report(engine), _report(engine)
+
+
+@pytest.mark.parametrize("cap", CAPS)
+def test_fc1_fc2_one_and_two_threads_same_bits(tmp_path, cap):
+    """600 rows of k = 500 (FC1's float32 A converted across threads, several row and column tasks): the engine's
+    output bytes at 1 and 2 threads are equal, and equal to the float32-tensor network's."""
+    rows, k, hidden, n = (2, 300), 500, 96, 40
+    x = np.random.default_rng(11).standard_normal((*rows, k)).astype(F32)
+    new = _engine(tmp_path, "new", ffn_model(rows, k, hidden, n, keep_h=False), cap)
+    ref = _engine(tmp_path, "ref", ffn_model(rows, k, hidden, n, keep_h=True), cap)
+    before = int8rt.get_num_threads()
+    try:
+        outs = []
+        for threads in (1, 2):
+            int8rt.set_num_threads(threads)
+            outs.append(new.run({"x": x})["y"].tobytes())
+        assert outs[0] == outs[1], f"{cap}: 1 and 2 threads differ"
+        assert outs[0] == ref.run({"x": x})["y"].tobytes(), f"{cap}: the bfloat16 tensor changed FC2's bits"
+    finally:
+        int8rt.set_num_threads(before)
