@@ -83,7 +83,10 @@ def _engine(tmp_path, name: str, data: bytes, cap: str):
     return int8rt.build_engine(str(path), int8rt.BuilderConfig(precision="fp32", bf16=True, max_isa=cap))
 
 
-SHAPES = [((2, 40), 64, 96, 64), ((1, 1), 64, 64, 32), ((3, 23), 40, 70, 24), ((70,), 96, 160, 48)]
+# The last two: odd k, hidden and n (an odd FP32 row converted with its zero pad, FC2's bfloat16 A copied with it,
+# FC1's output rounded with a last unpaired value), and 300 columns over several column tasks.
+SHAPES = [((2, 40), 64, 96, 64), ((1, 1), 64, 64, 32), ((3, 23), 40, 70, 24), ((70,), 96, 160, 48),
+          ((5, 13), 33, 41, 17), ((2, 75), 48, 300, 40)]
 
 
 @pytest.mark.parametrize("cap", CAPS)
@@ -126,7 +129,7 @@ def _init(data: bytes, name: str):
 
 
 @pytest.mark.parametrize("cap", CAPS)
-@pytest.mark.parametrize("rows,k,n", [((2, 40), 64, 64), ((3, 23), 40, 24), ((1, 1), 32, 48)])
+@pytest.mark.parametrize("rows,k,n", [((2, 40), 64, 64), ((3, 23), 40, 24), ((1, 1), 32, 48), ((3, 23), 41, 24)])
 def test_qkv_one_conversion_same_bits(tmp_path, cap, rows, k, n):
     x = np.random.default_rng(9).standard_normal((*rows, k)).astype(F32)
     new = _engine(tmp_path, "new", qkv_model(rows, k, n, shared=True), cap)
@@ -194,3 +197,23 @@ def test_matmul_output_left_float_where_another_op_reads_it(tmp_path):
                   [helper.make_tensor_value_info("y", TensorProto.FLOAT, [*rows, hidden])])
     engine = _engine(tmp_path, "other", data, None)
     assert "between BF16 MatMuls" not in _report(engine), _report(engine)
+
+
+@pytest.mark.parametrize("cap", CAPS)
+def test_fc1_fc2_one_and_two_threads_same_bits(tmp_path, cap):
+    """600 rows of k = 500 (FC1's float32 A converted across threads, several row and column tasks): the engine's
+    output bytes at 1 and 2 threads are equal, and equal to the float32-tensor network's."""
+    rows, k, hidden, n = (2, 300), 500, 96, 40
+    x = np.random.default_rng(11).standard_normal((*rows, k)).astype(F32)
+    new = _engine(tmp_path, "new", ffn_model(rows, k, hidden, n, keep_h=False), cap)
+    ref = _engine(tmp_path, "ref", ffn_model(rows, k, hidden, n, keep_h=True), cap)
+    before = int8rt.get_num_threads()
+    try:
+        outs = []
+        for threads in (1, 2):
+            int8rt.set_num_threads(threads)
+            outs.append(new.run({"x": x})["y"].tobytes())
+        assert outs[0] == outs[1], f"{cap}: 1 and 2 threads differ"
+        assert outs[0] == ref.run({"x": x})["y"].tobytes(), f"{cap}: the bfloat16 tensor changed FC2's bits"
+    finally:
+        int8rt.set_num_threads(before)

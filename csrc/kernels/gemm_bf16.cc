@@ -7,8 +7,14 @@
 // are column tiles of C; per NR-column panel a task packs the activations over the whole of k (FP32 in chunks of
 // kChunk rows, each converted to pairs), then runs every weight panel over
 // it. Weights right (Gemm / MatMul): tasks are (row tile, column tile)
-// pairs; per MR-row panel of activations, packed the same way, the task runs
-// the weight panels of its column tile. A kernel that takes runs of column
+// pairs; per MR-row panel of activations the task runs the weight panels of
+// its column tile. A plain row-major A (FP32 or BF16) on a pair kernel is
+// read by the tiles as rows (Bf16Tile::a_ld): a BF16 A in place, an FP32 A
+// converted once per call, 16 values per conversion (RESULTS.md section 244:
+// packing and converting it per 8-row panel, a BF16 A widened to FP32 first
+// and a BF16 C rounded one value at a time cost BERT-base 14-19%); another A
+// (transposed, pre-packed) is packed per panel as FP32, then converted. A
+// kernel that takes runs of column
 // tiles (col_runs: AMX) instead gets A converted once per call, and tasks of
 // (row range, column chunk): the chunk's weight panels (under kChunkBytes)
 // stay in L2 while every row panel of the range runs over them, one kernel
@@ -175,6 +181,7 @@ class PanelPacked final : public PackedBf16Gemm {
     }
     if (M <= 0 || outer_ <= 0) return;
     if (k_.col_runs && rows_a_ && !x.trans) return run_right_runs(M, x, c, ldc, false, parallel, ep, x16, c16);
+    if (!rows_a_ && !x.trans) return run_right_pairs(M, x, x16, c, c16, ldc, false, parallel, ep);
     thread_local std::vector<float> wide, out;
     GemmOperand x32 = x;
     if (x16) {
@@ -329,13 +336,11 @@ class PanelPacked final : public PackedBf16Gemm {
   void run_right(int64_t M, const GemmOperand& x, float* c, int64_t ldc, bool accumulate, bool parallel,
                  const SgemmEpilogue* ep) const {
     if (k_.col_runs && rows_a_) return run_right_runs(M, x, c, ldc, accumulate, parallel, ep);
+    if (!rows_a_ && !x.trans && !x.packed) return run_right_pairs(M, x, nullptr, c, nullptr, ldc, accumulate, parallel, ep);
     const int mr = k_.mr, nr = k_.nr;
     const int64_t N = outer_;
-    const int64_t mc = std::min<int64_t>(round_up(M, mr), 8 * mr);
-    const int64_t m_tiles = (M + mc - 1) / mc;
-    const int64_t want_n = std::max<int64_t>(1, (8 + m_tiles - 1) / m_tiles);
-    const int64_t nc = std::min<int64_t>(round_up(N, nr), std::max<int64_t>(4 * nr, round_up((N + want_n - 1) / want_n, nr)));
-    const int64_t n_tiles = (N + nc - 1) / nc;
+    int64_t mc, nc, m_tiles, n_tiles;
+    right_tasks(M, &mc, &nc, &m_tiles, &n_tiles);
     dispatch(m_tiles * n_tiles, M * N * k_len_, parallel, [&](int64_t task) {
       Bf16Tile t = tile_base(ldc, accumulate);
       const int64_t i0 = (task / n_tiles) * mc, j0 = (task % n_tiles) * nc;
@@ -353,6 +358,86 @@ class PanelPacked final : public PackedBf16Gemm {
         }
       }
     });
+  }
+
+  // The tasks of a right-weights run over M rows: tiles of mc rows x nc
+  // columns, at least 8 when parallel.
+  void right_tasks(int64_t M, int64_t* mc, int64_t* nc, int64_t* m_tiles, int64_t* n_tiles) const {
+    const int mr = k_.mr, nr = k_.nr;
+    const int64_t N = outer_;
+    *mc = std::min<int64_t>(round_up(M, mr), 8 * mr);
+    *m_tiles = (M + *mc - 1) / *mc;
+    const int64_t want_n = std::max<int64_t>(1, (8 + *m_tiles - 1) / *m_tiles);
+    *nc = std::min<int64_t>(round_up(N, nr), std::max<int64_t>(4 * nr, round_up((N + want_n - 1) / want_n, nr)));
+    *n_tiles = (N + *nc - 1) / *nc;
+  }
+
+  // run_right for a pair kernel and a plain row-major A (FP32 at x.data, or
+  // BF16 bits at x16 with row stride x.ld): the tiles read A as rows
+  // (Bf16Tile::a_ld): x16 in place when k is even (its pairs are the row's
+  // values in order), else A's rows made once per call (pair_rows); then
+  // run_right's tasks. c16: each row panel's block of C goes through a
+  // per-thread FP32 block (the tiles, their epilogue, the unary), then is
+  // rounded into c16 (row stride ldc) by the kernel's to_bf16 while in
+  // cache. The values of pack_x's panels (x16 holds bf16::from_f32 results,
+  // which that conversion returns unchanged) and of C rounded after the
+  // run: the same bits.
+  void run_right_pairs(int64_t M, const GemmOperand& x, const uint16_t* x16, float* c, uint16_t* c16, int64_t ldc,
+                       bool accumulate, bool parallel, const SgemmEpilogue* ep) const {
+    const int mr = k_.mr, nr = k_.nr;
+    thread_local Panels a_rows;
+    const bool in_place = x16 && pairs_ * 2 == k_len_;
+    const int64_t a_ld = in_place ? x.ld : pairs_ * 2;
+    const uint16_t* const a = in_place ? x16 : pair_rows(M, x, x16, a_rows, parallel);
+    int64_t mc, nc, m_tiles, n_tiles;
+    right_tasks(M, &mc, &nc, &m_tiles, &n_tiles);
+    dispatch(m_tiles * n_tiles, M * outer_ * k_len_, parallel, [&](int64_t task) {
+      thread_local AlignedBuffer<float> block;
+      if (c16 && block.size() < mr * nc) block = AlignedBuffer<float>(mr * nc);
+      const int64_t out_ld = c16 ? nc : ldc;
+      Bf16Tile t = tile_base(out_ld, accumulate);
+      t.a_ld = a_ld;
+      const int64_t i0 = (task / n_tiles) * mc, j0 = (task % n_tiles) * nc;
+      const int64_t i_end = std::min(M, i0 + mc), j_end = std::min(outer_, j0 + nc);
+      for (int64_t i = i0; i < i_end; i += mr) {
+        t.rows = static_cast<int>(std::min<int64_t>(mr, i_end - i));
+        t.a = a + i * a_ld;
+        float* const out = c16 ? block.data() : c + i * ldc + j0;  // C's columns j0.. of these rows
+        for (int64_t j = j0; j < j_end; j += nr) {
+          t.b = weight_panel(j / nr);
+          t.cols = static_cast<int>(std::min<int64_t>(nr, j_end - j));
+          t.c = out + (j - j0);
+          bf16_tile_epilogue(ep, i, j, t);
+          k_.tile(t);
+        }
+        apply_unary(ep, out, out_ld, t.rows, j_end - j0);
+        for (int r = 0; c16 && r < t.rows; ++r) k_.to_bf16(block.data() + r * nc, j_end - j0, c16 + (i + r) * ldc + j0);
+      }
+    });
+  }
+
+  // A's M rows (a plain row-major FP32 A, or its BF16 bits x16) as rows of
+  // pairs_ pairs [M][pairs_ * 2] in `storage`: an FP32 row converted by the
+  // kernel's pair converter as one column (its values in order,
+  // bf16::from_f32, an odd k's last pair padded with zero: pack_x's
+  // values), a BF16 row copied with that zero.
+  const uint16_t* pair_rows(int64_t M, const GemmOperand& x, const uint16_t* x16, Panels& storage,
+                            bool parallel) const {
+    const int64_t ld = pairs_ * 2, blocks = (M + 7) / 8;
+    uint16_t* const a = grown(storage, M * ld);
+    dispatch(blocks, M * k_len_, parallel, [&](int64_t q) {
+      for (int64_t i = q * 8; i < std::min(M, q * 8 + 8); ++i) {
+        uint16_t* const row = a + i * ld;
+        if (x16) {
+          std::copy_n(x16 + i * x.ld, k_len_, row);
+          std::fill(row + k_len_, row + ld, 0);
+        } else {
+          k_.pairs(x.data + i * x.ld, k_len_, 1, row);
+          std::fill(row + (k_len_ + 1) / 2 * 2, row + ld, 0);
+        }
+      }
+    });
+    return a;
   }
 
   // SgemmEpilogue::unary on a finished block of C (right weights), each row
@@ -468,7 +553,11 @@ void Bf16PanelKernel::run_activations(int64_t M, int64_t N, int64_t K, const Gem
 
 void Bf16PanelKernel::to_bf16(const float* src, int64_t n, uint16_t* dst) const {
   if (n <= 0) return;
-  (rows ? rows : ref::bf16_rows)(src, n, 1, dst, 1);  // a [n][1] panel: dst[k] = from_f32(src[k])
+  if (rows) return rows(src, n, 1, dst, 1);  // a [n][1] panel: dst[k] = from_f32(src[k])
+  // The pair converter on one column: the values in order (the last of an odd n scalar, as it has no pair).
+  const int64_t even = n / 2 * 2;
+  if (even > 0) pairs(src, even, 1, dst);
+  if (even < n) dst[even] = bf16::from_f32(src[even]);
 }
 
 std::string Bf16PanelKernel::supports() const {

@@ -5,7 +5,9 @@
 // padded with zeros to `pairs` pairs (a multiple of the kernel's pair block),
 // and pair p holds k = 2p (low half) and 2p + 1 (high):
 //   A panel (mr rows):    [pairs][mr][2]   uint16 bits, or with rows_a
-//                         [mr][pairs * 2]  (each row's k contiguous: AMX's A tile)
+//                         [mr][pairs * 2]  (each row's k contiguous: AMX's A tile),
+//                         or, given to a pair kernel with Bf16Tile::a_ld > 0,
+//                         rows a_ld apart (the driver's row-major A, right weights)
 //   B panel (nr columns): [pairs][nr][2]
 //
 // Vector kernels (VDPBF16PS, the reference) compute, for the valid
@@ -57,7 +59,9 @@ namespace kernels {
 struct Bf16Tile {
   int64_t pairs = 0;             // Kp / 2
   const uint16_t* a = nullptr;   // A panel [pairs][mr][2], or [mr][a_ld] (rows_a)
-  int64_t a_ld = 0;              // rows_a: elements between A rows (>= 2 * pairs)
+  // Elements between A rows (>= 2 * pairs; pair p of row r at a + r * a_ld + 2 p): always for a
+  // rows_a kernel; for a pair kernel, > 0 says A is rows (every pair kernel honours it), 0 the panel.
+  int64_t a_ld = 0;
   const uint16_t* b = nullptr;   // B panel [pairs][nr][2]
   float* c = nullptr;            // C at the tile's first row and column
   int64_t ldc = 0;               // row stride of C (elements)

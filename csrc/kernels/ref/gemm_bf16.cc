@@ -28,7 +28,7 @@ void gemm_bf16_tile(const Bf16Tile& t) {
       ++kept;
       float acc = 0.0f;
       for (int64_t p = 0; p < t.pairs; ++p) {
-        acc = bf16::dot_pair(acc, t.a + (p * t.mr + r) * 2, b_row(p) + j * 2);
+        acc = bf16::dot_pair(acc, t.a_ld ? t.a + r * t.a_ld + 2 * p : t.a + (p * t.mr + r) * 2, b_row(p) + j * 2);
       }
       float v = t.accumulate ? cr[at] + acc : acc;
       if (t.bias) v = v + t.bias[r];

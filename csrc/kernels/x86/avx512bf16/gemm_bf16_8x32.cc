@@ -4,7 +4,8 @@
 // Register tile: 8 rows x 32 columns = 16 zmm FP32 accumulators (2 per row).
 // Per k pair: two B loads (32 columns x one BF16 pair each: the B panel
 // [pairs][32][2], or image rows b_step apart for a direct convolution), then per row one broadcast of the row's pair from the A
-// panel [pairs][8][2] and two VDPBF16PS. VDPBF16PS is the reference's
+// panel [pairs][8][2] (or, Bf16Tile::a_ld > 0, from A's rows: the driver's
+// row-major A, read in place) and two VDPBF16PS. VDPBF16PS is the reference's
 // dot_pair (odd element first, DAZ, FTZ, RNE) in hardware, so the tile is
 // bit-exact with ref::gemm_bf16_tile. Partial tiles: `rows` < 8 runs a
 // shorter instantiation, `cols` < 32 stores through a mask, and `cols` <= 16
@@ -18,7 +19,9 @@
 //
 // Converter: 16 columns at a time, VCVTNE2PS2BF16 of the even and odd k
 // rows (bf16::from_f32 in hardware), then one VPERMW interleaving them into
-// pairs; a tail of fewer than 16 columns through masks. Row converter:
+// pairs; a tail of fewer than 16 columns through masks. One column (n == 1:
+// a row's values, whose pairs are the values in order, as the driver
+// converts a row-major A row or a run of C) 16 values per VCVTNEPS2BF16. Row converter:
 // VCVTNEPS2BF16 per k row, then a scalar transpose into the rows; one
 // column (n == 1: a row-major A row) 16 k per VCVTNEPS2BF16, no transpose.
 // Interleave (BF16 bits into pairs): 16 pairs at a time, each 32-bit lane
@@ -52,7 +55,9 @@ inline __m512 widen(__m256i bits) {
 // V: column vectors of 16 (2: the 8 x 32 tile; 1: a tile of at most 16
 // columns, which loads and multiplies one B vector per pair step instead
 // of computing 16 dropped columns; the same arithmetic per output).
-template <int R, int V>
+// Rows: A is rows t.a_ld apart (row r's pair p at a + r * a_ld + 2 p, the
+// driver's row-major A) instead of the panel; the same pairs broadcast.
+template <int R, int V, bool Rows>
 void tile(const Bf16Tile& t) {
   __m512 acc0[R], acc1[R];
 #pragma GCC unroll 8
@@ -71,12 +76,12 @@ void tile(const Bf16Tile& t) {
 #pragma GCC unroll 8
       for (int r = 0; r < R; ++r) {
         int32_t pair;
-        std::memcpy(&pair, a + 2 * r, 4);
+        std::memcpy(&pair, Rows ? a + r * t.a_ld : a + 2 * r, 4);
         const __m512bh av = (__m512bh)_mm512_set1_epi32(pair);
         acc0[r] = _mm512_dpbf16_ps(acc0[r], av, b0);
         if (V == 2) acc1[r] = _mm512_dpbf16_ps(acc1[r], av, b1);
       }
-      a += 2 * kBf16MR;
+      a += Rows ? 2 : 2 * kBf16MR;
       b += step;
       if (pf) {
         __builtin_prefetch(pf);
@@ -138,31 +143,44 @@ void tile(const Bf16Tile& t) {
   }
 }
 
-template <int V>
+template <int V, bool Rows>
 void row_dispatch(const Bf16Tile& t) {
   switch (t.rows) {
-    case 8: tile<8, V>(t); break;
-    case 7: tile<7, V>(t); break;
-    case 6: tile<6, V>(t); break;
-    case 5: tile<5, V>(t); break;
-    case 4: tile<4, V>(t); break;
-    case 3: tile<3, V>(t); break;
-    case 2: tile<2, V>(t); break;
-    default: tile<1, V>(t); break;
+    case 8: tile<8, V, Rows>(t); break;
+    case 7: tile<7, V, Rows>(t); break;
+    case 6: tile<6, V, Rows>(t); break;
+    case 5: tile<5, V, Rows>(t); break;
+    case 4: tile<4, V, Rows>(t); break;
+    case 3: tile<3, V, Rows>(t); break;
+    case 2: tile<2, V, Rows>(t); break;
+    default: tile<1, V, Rows>(t); break;
   }
 }
 
 }  // namespace
 
 void gemm_bf16_8x32(const Bf16Tile& t) {
-  if (t.cols <= 16) {
-    row_dispatch<1>(t);
+  if (t.a_ld > 0) {
+    t.cols <= 16 ? row_dispatch<1, true>(t) : row_dispatch<2, true>(t);
   } else {
-    row_dispatch<2>(t);
+    t.cols <= 16 ? row_dispatch<1, false>(t) : row_dispatch<2, false>(t);
   }
 }
 
 void bf16_pairs(const float* src, int64_t kc, int n, uint16_t* dst) {
+  if (n == 1) {  // one column: the pairs are src's values in order, 16 per VCVTNEPS2BF16
+    int64_t k = 0;
+    for (; k + 16 <= kc; k += 16) {
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(dst + k), (__m256i)_mm512_cvtneps_pbh(_mm512_loadu_ps(src + k)));
+    }
+    const int64_t end = (kc + 1) / 2 * 2;  // an odd kc's missing odd value is a zero
+    if (k < end) {
+      const __mmask16 m = static_cast<__mmask16>((1u << (kc - k)) - 1);
+      _mm256_mask_storeu_epi16(dst + k, static_cast<__mmask16>((1u << (end - k)) - 1),
+                               (__m256i)_mm512_cvtneps_pbh(_mm512_maskz_loadu_ps(m, src + k)));
+    }
+    return;
+  }
   // Word 2i of the result is even[i], word 2i + 1 is odd[i]: VCVTNE2PS2BF16
   // puts its second operand (even) in words 0..15 and its first in 16..31.
   const __m512i interleave = _mm512_set_epi16(31, 15, 30, 14, 29, 13, 28, 12, 27, 11, 26, 10, 25, 9,
