@@ -60,6 +60,24 @@ def _zero_head(arch: str) -> Callable[[], object]:
     return make
 
 
+def _unit_bn(make: Callable[[], object], size: int) -> Callable[[], object]:
+    """``make()`` with every BatchNorm's scale set to 1, then its statistics
+    from photographs (new_models._bn_from_images). transformers initialises
+    MobileViT-v2's BatchNorm scales N(0, 0.02) with no statistics: some thirty
+    of them in a chain shrink the activations until the output underflows to
+    exactly 0 (RESULTS_realnets.md, nets17), which no metric can judge."""
+    def build():
+        import torch
+
+        m = make()
+        with torch.no_grad():
+            for b in m.modules():
+                if isinstance(b, torch.nn.modules.batchnorm._BatchNorm) and b.weight is not None:
+                    b.weight.fill_(1.0)
+        return M._bn_from_images(m, M._image_feeds(size)(8, 100))
+    return build
+
+
 FAMILIES2: Dict[str, M.NewNet] = {n.name: n for n in [
     _timm("nfnet_l0", "nfnet_l0", note="ScaledStdConv2d: weight mean / variance in the graph"),
     _timm("dla34", "dla34"),
@@ -106,9 +124,9 @@ FAMILIES2: Dict[str, M.NewNet] = {n.name: n for n in [
                                 embed_dim=48, depths=[2, 2, 4, 2], num_heads=[2, 4, 8, 16], window_size=7,
                                 num_labels=1000), "class", 224,
              "embed 48, depths 2-2-4-2, window 7; cosine attention, continuous position bias"),
-    F._image("mobilevitv2", F._tower("MobileViTV2ForImageClassification", "MobileViTV2Config", "logits",
-                                     "pixel_values", width_multiplier=0.5, num_labels=1000), "class", 256,
-             "width 0.5; separable linear attention"),
+    F._image("mobilevitv2", _unit_bn(F._tower("MobileViTV2ForImageClassification", "MobileViTV2Config", "logits",
+                                              "pixel_values", width_multiplier=0.5, num_labels=1000), 256),
+             "class", 256, "width 0.5; separable linear attention; BatchNorm scales 1, statistics from photographs"),
     M.NewNet("wavlm", "transformers",
              F._tower("WavLMModel", "WavLMConfig", "last_hidden_state", "input_values", **_SMALL),
              lambda n, seed: {"x": F._speech(n, seed, 1.0)}, ("x",), {"x": {0: "N", 1: "T"}}, "dense",
