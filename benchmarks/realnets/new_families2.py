@@ -49,14 +49,15 @@ def _timm(name: str, arch: str, size: int = 224, note: str = "") -> M.NewNet:
     return M._vision(name, "timm", M._timm(arch), size, note)
 
 
-def _zero_head(arch: str) -> Callable[[], object]:
-    """timm's ``arch`` with its classifier drawn N(0, 0.02): timm's MLP-Mixer
-    family (ResMLP) and Sequencer2D initialise ``head.weight`` to zero, which
-    makes the output a constant (newnets4_families._perturbed, as for ConvNeXt-V2's GRN)."""
+def _zero_head(arch: str, weight: str = "head.weight") -> Callable[[], object]:
+    """timm's ``arch`` with its classifier ``weight`` drawn N(0, 0.02): timm's
+    MLP-Mixer family (ResMLP: ``head.weight``) and Sequencer2D (``head.fc.weight``)
+    initialise it to zero, which makes the output a constant (newnets4_families._perturbed,
+    as for ConvNeXt-V2's GRN)."""
     def make():
         import newnets4_families  # benchmarks/ is on sys.path in newnets_bench and its children
 
-        return newnets4_families._perturbed(M._timm(arch), "head.weight", 0.02)()
+        return newnets4_families._perturbed(M._timm(arch), weight, 0.02)()
     return make
 
 
@@ -89,7 +90,8 @@ FAMILIES2: Dict[str, M.NewNet] = {n.name: n for n in [
     _timm("tf_efficientnet_b0", "tf_efficientnet_b0", note="Conv2dSame: padding from the input shape"),
     _timm("mobilenetv4_hybrid_medium", "mobilenetv4_hybrid_medium", 256),
     M._vision("resmlp_12", "timm", _zero_head("resmlp_12_224"), note="head drawn N(0, 0.02) (zero at init)"),
-    _timm("cait_xxs24", "cait_xxs24_224"),
+    M._vision("cait_xxs24", "timm", M._timm("cait_xxs24_224", init_values=0.1),
+              note="LayerScale 0.1 (timm's 1e-5 leaves the class token, so the output, the same for every input)"),
     _timm("xcit_nano_12_p16", "xcit_nano_12_p16_224"),
     _timm("pvt_v2_b0", "pvt_v2_b0"),
     _timm("edgenext_xx_small", "edgenext_xx_small", 256),
@@ -98,7 +100,8 @@ FAMILIES2: Dict[str, M.NewNet] = {n.name: n for n in [
     _timm("halonet26t", "halonet26t", 256),
     _timm("crossvit_9", "crossvit_9_240", 240),
     _timm("eva02_tiny", "eva02_tiny_patch14_224"),
-    M._vision("sequencer2d_s", "timm", _zero_head("sequencer2d_s"), note="head drawn N(0, 0.02) (zero at init)"),
+    M._vision("sequencer2d_s", "timm", _zero_head("sequencer2d_s", "head.fc.weight"),
+              note="head drawn N(0, 0.02) (zero at init)"),
     M._vision("regnet_x_400mf", "torchvision", M._tv("regnet_x_400mf")),
     M._hf("bloom", "BloomConfig", "BloomModel", dict(hidden_size=256, n_layer=4, n_head=8), 250880,
           note="4 layers, H 256, 8 heads, ALiBi"),
