@@ -11,7 +11,7 @@ To name the tensors: all of them at the other method's scale, then bisection (th
 recovers more of the gap, while it recovers at least half of it), then the tensors left one at a time.
 
 Usage (from the repo root): PYTHONPATH=python python benchmarks/nets20_blame.py ecaresnet26t --chosen mse \
-    --other minmax [--calib-seed 2] [--eval-seed 1] [--dir /tmp/nets20/models] [--single 8]
+    --other minmax [--calib-seed 2] [--eval-seed 1] [--dir /tmp/nets20/models] [--single 8] [--swap x]
 """
 from __future__ import annotations
 
@@ -60,6 +60,7 @@ def main() -> int:
     ap.add_argument("--calib-seed", type=int, default=2)
     ap.add_argument("--eval-seed", type=int, default=1)
     ap.add_argument("--single", type=int, default=8, help="also the top this many tensors one at a time")
+    ap.add_argument("--swap", help="comma-separated tensors: only these at the other method's scale (no bisection)")
     args = ap.parse_args()
     import int8rt
     from int8rt import _core
@@ -126,6 +127,13 @@ def main() -> int:
 
     base, full = mixed([], "none")["ccos"], mixed(names, "all")
     print(f"all {len(names)} at {args.other}'s scale: {show(full)}", flush=True)
+    if args.swap:
+        keys = args.swap.split(",")
+        print(f"{', '.join(keys)} alone at {args.other}'s scale (evaluation max |x| over {args.chosen}'s threshold / "
+              f"over {args.other}'s: " + ", ".join(f"{top.get(k, float('nan')) / (127 * chosen[k]):.2f} / "
+                                                   f"{top.get(k, float('nan')) / (127 * other[k]):.2f}" for k in keys)
+              + f"): {show(mixed(keys, 'swap'))}", flush=True)
+        return 0
     # bisection: keep the half (in rank order) whose swap recovers more of the gap, while it recovers at least half
     part, step = names, 0
     while len(part) > 1:
