@@ -84,6 +84,22 @@ def shorter(net: M.NewNet, feeds: M.Feeds) -> M.Feeds | None:
     return out if cut else None
 
 
+def one_file(path: Path) -> Path:
+    """``path``, or where its weights are in an external ``.data`` file, a
+    one-file copy in ``inline/`` beside it (made when missing or older than the
+    export): quant_pre_process re-saves the model in a temporary folder and then
+    cannot find the external weights."""
+    if not Path(str(path) + ".data").exists():
+        return path
+    import onnx
+
+    inline = path.parent / "inline" / path.name
+    if not inline.exists() or inline.stat().st_mtime < path.stat().st_mtime:  # made again after a new export
+        inline.parent.mkdir(exist_ok=True)
+        onnx.save(onnx.load(str(path)), str(inline))
+    return inline
+
+
 def metrics(net: M.NewNet, out: np.ndarray, ref: np.ndarray) -> dict:
     m = {"ccos": centred_cosine(out, ref)}
     if net.kind == "class":
@@ -146,15 +162,7 @@ def one(name: str, phase: str, d: Path, rounds: int, n_calib: int, n_eval: int, 
 
     from wheelnets_bench import ort_int8
     try:
-        inline = path
-        if Path(str(path) + ".data").exists():
-            # quant_pre_process re-saves the model in a temporary folder and then
-            # cannot find the external weights: hand ONNX Runtime a one-file copy
-            inline = d / "inline" / path.name
-            if not inline.exists():
-                inline.parent.mkdir(exist_ok=True)
-                onnx.save(onnx.load(str(path)), str(inline))
-        ort_q, res["ort_build_s"], _ = ort_int8(str(inline), calib, cb)
+        ort_q, res["ort_build_s"], _ = ort_int8(str(one_file(path)), calib, cb)
         qs = M.ort_session(ort_q)
         res["ort_int8"] = metrics(net, run_all(lambda f: qs.run(None, f)[0], evals, 4), ref)
     except Exception as e:  # noqa: BLE001

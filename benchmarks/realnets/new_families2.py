@@ -49,15 +49,34 @@ def _timm(name: str, arch: str, size: int = 224, note: str = "") -> M.NewNet:
     return M._vision(name, "timm", M._timm(arch), size, note)
 
 
-def _zero_head(arch: str) -> Callable[[], object]:
-    """timm's ``arch`` with its classifier drawn N(0, 0.02): timm's MLP-Mixer
-    family (ResMLP) and Sequencer2D initialise ``head.weight`` to zero, which
-    makes the output a constant (newnets4_families._perturbed, as for ConvNeXt-V2's GRN)."""
+def _zero_head(arch: str, weight: str = "head.weight") -> Callable[[], object]:
+    """timm's ``arch`` with its classifier ``weight`` drawn N(0, 0.02): timm's
+    MLP-Mixer family (ResMLP: ``head.weight``) and Sequencer2D (``head.fc.weight``)
+    initialise it to zero, which makes the output a constant (newnets4_families._perturbed,
+    as for ConvNeXt-V2's GRN)."""
     def make():
         import newnets4_families  # benchmarks/ is on sys.path in newnets_bench and its children
 
-        return newnets4_families._perturbed(M._timm(arch), "head.weight", 0.02)()
+        return newnets4_families._perturbed(M._timm(arch), weight, 0.02)()
     return make
+
+
+def _unit_bn(make: Callable[[], object], size: int) -> Callable[[], object]:
+    """``make()`` with every BatchNorm's scale set to 1, then its statistics
+    from photographs (new_models._bn_from_images). transformers initialises
+    MobileViT-v2's BatchNorm scales N(0, 0.02) with no statistics: some thirty
+    of them in a chain shrink the activations until the output underflows to
+    exactly 0 (RESULTS_realnets.md, nets17), which no metric can judge."""
+    def build():
+        import torch
+
+        m = make()
+        with torch.no_grad():
+            for b in m.modules():
+                if isinstance(b, torch.nn.modules.batchnorm._BatchNorm) and b.weight is not None:
+                    b.weight.fill_(1.0)
+        return M._bn_from_images(m, M._image_feeds(size)(8, 100))
+    return build
 
 
 FAMILIES2: Dict[str, M.NewNet] = {n.name: n for n in [
@@ -71,7 +90,8 @@ FAMILIES2: Dict[str, M.NewNet] = {n.name: n for n in [
     _timm("tf_efficientnet_b0", "tf_efficientnet_b0", note="Conv2dSame: padding from the input shape"),
     _timm("mobilenetv4_hybrid_medium", "mobilenetv4_hybrid_medium", 256),
     M._vision("resmlp_12", "timm", _zero_head("resmlp_12_224"), note="head drawn N(0, 0.02) (zero at init)"),
-    _timm("cait_xxs24", "cait_xxs24_224"),
+    M._vision("cait_xxs24", "timm", M._timm("cait_xxs24_224", init_values=0.1),
+              note="LayerScale 0.1 (timm's 1e-5 leaves the class token, so the output, the same for every input)"),
     _timm("xcit_nano_12_p16", "xcit_nano_12_p16_224"),
     _timm("pvt_v2_b0", "pvt_v2_b0"),
     _timm("edgenext_xx_small", "edgenext_xx_small", 256),
@@ -80,7 +100,8 @@ FAMILIES2: Dict[str, M.NewNet] = {n.name: n for n in [
     _timm("halonet26t", "halonet26t", 256),
     _timm("crossvit_9", "crossvit_9_240", 240),
     _timm("eva02_tiny", "eva02_tiny_patch14_224"),
-    M._vision("sequencer2d_s", "timm", _zero_head("sequencer2d_s"), note="head drawn N(0, 0.02) (zero at init)"),
+    M._vision("sequencer2d_s", "timm", _zero_head("sequencer2d_s", "head.fc.weight"),
+              note="head drawn N(0, 0.02) (zero at init)"),
     M._vision("regnet_x_400mf", "torchvision", M._tv("regnet_x_400mf")),
     M._hf("bloom", "BloomConfig", "BloomModel", dict(hidden_size=256, n_layer=4, n_head=8), 250880,
           note="4 layers, H 256, 8 heads, ALiBi"),
@@ -106,9 +127,9 @@ FAMILIES2: Dict[str, M.NewNet] = {n.name: n for n in [
                                 embed_dim=48, depths=[2, 2, 4, 2], num_heads=[2, 4, 8, 16], window_size=7,
                                 num_labels=1000), "class", 224,
              "embed 48, depths 2-2-4-2, window 7; cosine attention, continuous position bias"),
-    F._image("mobilevitv2", F._tower("MobileViTV2ForImageClassification", "MobileViTV2Config", "logits",
-                                     "pixel_values", width_multiplier=0.5, num_labels=1000), "class", 256,
-             "width 0.5; separable linear attention"),
+    F._image("mobilevitv2", _unit_bn(F._tower("MobileViTV2ForImageClassification", "MobileViTV2Config", "logits",
+                                              "pixel_values", width_multiplier=0.5, num_labels=1000), 256),
+             "class", 256, "width 0.5; separable linear attention; BatchNorm scales 1, statistics from photographs"),
     M.NewNet("wavlm", "transformers",
              F._tower("WavLMModel", "WavLMConfig", "last_hidden_state", "input_values", **_SMALL),
              lambda n, seed: {"x": F._speech(n, seed, 1.0)}, ("x",), {"x": {0: "N", 1: "T"}}, "dense",
