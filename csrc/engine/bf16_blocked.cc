@@ -190,11 +190,8 @@ std::vector<std::string> mark_bf16_blocked(Network& net) {
     report.push_back("bf16 channel-blocked: " + std::to_string(sum.dropped) + " region(s) left NCHW (under " +
                      std::to_string(kMinConvsPerConversion) + " convs per conversion)");
   }
-  // Image by image where the AMX kernels run the region (measured there:
-  // bf16_blocked_chain.h).
-  if (kernel.isa() == kernels::Isa::kAmx) {
-    for (std::string& line : chain_bf16_blocked(net)) report.push_back(std::move(line));
-  }
+  // Image by image (measured on AMX and on AVX512-BF16: bf16_blocked_chain.h).
+  for (std::string& line : chain_bf16_blocked(net)) report.push_back(std::move(line));
   return report;
 }
 

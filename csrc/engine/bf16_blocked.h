@@ -52,9 +52,8 @@
 // RESULTS.md section 208); the kernel's rounding is the entry's, so the
 // same bits.
 //
-// Where the family's kernel is the AMX one, the region's first layers on
-// large planes then run image by image as one int8rt.Bf16ImageChain node
-// (bf16_blocked_chain.h; the same bits).
+// The region's first layers on large planes then run image by image as
+// one int8rt.Bf16ImageChain node (bf16_blocked_chain.h; the same bits).
 //
 // The builder runs the pass on FP32 engines with BF16 layers when
 // BuilderConfig::channel_blocked is set (before the FP32 one) and the
