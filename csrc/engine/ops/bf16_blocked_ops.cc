@@ -2,9 +2,10 @@
 // [N, CB, H, W, 16] bfloat16 tensors and the nchw16c_bf16 kernel family
 // (kernels/nchw16c_bf16.h):
 //   int8rt.ConvBf16x16c   a BF16 Conv: 1x1 of one group (stride 1, no
-//                         padding: the pointwise kernel), any other conv of
-//                         one group (the dense kernel: 3x3, strided 1x1,
-//                         stems) or depthwise (group == C == M, a 2-D
+//                         padding: the pointwise kernel; strides > 1, no
+//                         padding, off AMX: the pointwise kernel over a
+//                         copy of the pixels read), any other conv of one
+//                         group (the dense kernel: 3x3, stems) or depthwise (group == C == M, a 2-D
 //                         window of at most 16 rows); weights rounded to BF16 and packed once
 //                         (one group: per tap channel pairs, 0 past M and C;
 //                         depthwise: per block the taps' 16 lanes, 0 past
