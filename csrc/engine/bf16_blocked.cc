@@ -18,7 +18,6 @@ namespace engine {
 namespace {
 
 constexpr size_t kMinConvsPerConversion = 2;
-constexpr int64_t kFewChannels = 4;  // a stem's input channels at most (its input a network input)
 
 // A float32 or bfloat16 activation [N, C, H, W] of more than one pixel.
 bool plane(const Tensor& t) {
@@ -51,19 +50,17 @@ bool conv_takes_blocked(const Network& net, const Node& node) {
   if (group > 1) {  // depthwise, of windows the kernels take
     return group == x.shape[1] && w.shape[0] == group && w.shape[1] == 1 && w.shape[2] <= kernels::kBf16BlockedMaxRows;
   }
-  // A stem (few channels read from a network input) joins only where its
-  // input's conversion, a 16-lane line per pixel however few channels, is
-  // no larger than its output's would be (ResNet's 3 -> 64 stem: 4 lines
-  // per output pixel, a quarter of the pixels; MobileNetV2's 3 -> 32 stem,
-  // 2 lines, stays NCHW: there the blocked stem and the image's conversion
-  // cost more than the NCHW stem and its output's, RESULTS.md section 149).
-  // With AMX-BF16 every stem joins: the blocked stem takes a kernel row per
-  // TDPBF16PS, the NCHW stem is a GEMM over im2col (MobileNetV2's at batch
-  // 8: 11.1 ms against 2.7 ms for its output's conversion, section 187).
-  const int64_t out_lines = (y.shape[1] + 15) / 16 * y.shape[2] * y.shape[3];
-  const bool stem = x.shape[1] <= kFewChannels && x.producer < 0;
-  const bool amx = kernels::choose<kernels::Nchw16cBf16Kernel>().isa() == kernels::Isa::kAmx;
-  return group == 1 && (!stem || amx || out_lines >= x.shape[2] * x.shape[3]);
+  // Every conv of one group joins, stems included (few channels read from
+  // a network input: the image's conversion is a 16-lane line per pixel
+  // however few channels). Section 149 kept MobileNetV2's 3 -> 32 stem (2
+  // output lines per input pixel's line) NCHW, when the blocked stem and
+  // the image's conversion cost more than the NCHW stem (a GEMM over
+  // im2col) and its output's conversion; since the dense kernel's stem
+  // tiles (conv_tile_narrow) it is the other way round on AVX512-BF16 too
+  // (RESULTS.md section 246: MobileNetV2 b8 33.2-34.6 -> 30.7-31.9 ms, b1
+  // x0.955), as on AMX (section 187: 11.1 ms against 2.7 ms for its
+  // output's conversion).
+  return group == 1;
 }
 
 // A MaxPool over 2-D windows without the Indices output.
@@ -194,11 +191,8 @@ std::vector<std::string> mark_bf16_blocked(Network& net) {
     report.push_back("bf16 channel-blocked: " + std::to_string(sum.dropped) + " region(s) left NCHW (under " +
                      std::to_string(kMinConvsPerConversion) + " convs per conversion)");
   }
-  // Image by image where the AMX kernels run the region (measured there:
-  // bf16_blocked_chain.h).
-  if (kernel.isa() == kernels::Isa::kAmx) {
-    for (std::string& line : chain_bf16_blocked(net)) report.push_back(std::move(line));
-  }
+  // Image by image (measured on AMX and on AVX512-BF16: bf16_blocked_chain.h).
+  for (std::string& line : chain_bf16_blocked(net)) report.push_back(std::move(line));
   return report;
 }
 

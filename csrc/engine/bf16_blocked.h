@@ -13,11 +13,10 @@
 //   - BF16 Convs (int8rt_precision="bf16") with constant weights, Relu /
 //     Clip or no fused activation, on planes of more than one pixel:
 //     every 2-D conv of one group (1x1 at stride 1 without padding on the
-//     pointwise kernel; 3x3, strided 1x1 projections and stems of any
-//     window on the dense one; the fused BF16 residual too; a stem, at
-//     most 4 channels read from a network input, only where its output has
-//     at least as many 16-lane lines as its input has pixels, or where the
-//     AMX kernel runs the region), and
+//     pointwise kernel, strided 1x1 projections too off AMX, over a copy
+//     of the pixels they read; 3x3 and stems of any window on the dense
+//     one; the fused BF16 residual too; stems, at most 4 channels read from
+//     a network input, on every tier since RESULTS.md section 246), and
 //     depthwise ones (group == C == M, any 2-D window of at most
 //     kBf16BlockedMaxRows rows), rewritten to int8rt.ConvBf16x16c;
 //   - 2-D MaxPool without Indices (ResNet's, after its stem), rewritten to
@@ -29,9 +28,9 @@
 // int8rt.ToBf16x16c; blocked tensors read outside it by
 // int8rt.FromBf16x16c, which writes the tensor's own dtype (attribute
 // dtype). A region is kept with at least two convs per conversion
-// (MobileNetV2's body is one region behind its stem, with it on AMX; ResNet-50 is one
-// region from its input image, whose float32 values ToBf16x16c rounds as
-// the NCHW stem's direct path does, to the global pool).
+// (MobileNetV2 and ResNet-50 are each one region from the input image,
+// whose float32 values ToBf16x16c rounds as the NCHW stem's direct path
+// does, to the global pool).
 //
 // Numerics: every blocked conv computes the NCHW BF16 conv's operations in
 // the same order (abi/nchw16c_bf16.h), so a tensor that the NCHW engine
@@ -53,9 +52,8 @@
 // RESULTS.md section 208); the kernel's rounding is the entry's, so the
 // same bits.
 //
-// Where the family's kernel is the AMX one, the region's first layers on
-// large planes then run image by image as one int8rt.Bf16ImageChain node
-// (bf16_blocked_chain.h; the same bits).
+// The region's first layers on large planes then run image by image as
+// one int8rt.Bf16ImageChain node (bf16_blocked_chain.h; the same bits).
 //
 // The builder runs the pass on FP32 engines with BF16 layers when
 // BuilderConfig::channel_blocked is set (before the FP32 one) and the

@@ -13,8 +13,12 @@
 // and 56 x 56 / 28 x 28 stages 0.74-0.95 of their batch-8 time; the 14 x 14
 // and 7 x 7 stages, whose weights outweigh an image's activations, 1.1-2.5.
 //
-// The pass (after mark_bf16_blocked, where the family's kernel is the AMX
-// one) takes the longest run of consecutive ConvBf16x16c / MaxPoolBf16x16c
+// On AVX512-BF16 (Zen 4, 1 MB L2, RESULTS.md section 246) the same runs
+// measured 0.95 (MobileNetV2) / 0.99 (ResNet-50) of their batch-8 time one
+// image at a time, and the chain ran MobileNetV2 b8 x0.92 / ResNet-50 b8
+// x0.99, batch 1 level; so the pass runs on every vector tier.
+//
+// The pass (after mark_bf16_blocked) takes the longest run of consecutive ConvBf16x16c / MaxPoolBf16x16c
 // nodes in topological order whose output planes have at least
 // kChainMinPixels pixels (28 x 28) and whose conv weights are each under
 // kChainMaxWeightBytes as BF16 (MobileNetV2 measured the same way: its

@@ -214,7 +214,17 @@ TEST(AvxBf16Emulated, BlockedDenseConvEqualsTheReference) {
       {1, 5, 6, 17, 3, 3, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, false, true, false},
       {20, 33, 10, 19, 2, 3, 1, 2, 0, 1, 2, 2, 1, 2, 1, 0, 0, true, true, true},
       {16, 16, 5, 6, 3, 3, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, true, false, true},
-      {34, 112, 8, 31, 3, 3, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, true, true, false}};
+      {34, 112, 8, 31, 3, 3, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, true, true, false},
+      // narrow planes by rows and columns (inner row tiles, edge columns down the rows):
+      // 14 x 14 (inner 6 + 6) over rows 2 .. 10, a 3-block group last; 3x3/2 to 7 x 7
+      // (only the left column padded) over blocks 1 .. 3; only the right column
+      // padded; dilation 2 (two edge columns each side); column tiles of 2 and 1 rows
+      {40, 33, 14, 14, 3, 3, 1, 1, 1, 1, 1, 1, 1, 2, 3, 0, 0, true, true, true},
+      {40, 33, 14, 14, 3, 3, 1, 1, 1, 1, 1, 1, 1, 5, 7, 0, 0, true, true, true},
+      {21, 50, 7, 7, 3, 3, 1, 1, 1, 1, 1, 1, 1, 6, 0, 0, 0, true, false, true},
+      {36, 70, 14, 14, 3, 3, 2, 2, 1, 1, 1, 1, 1, 0, 0, 1, 4, true, false, true},
+      {24, 40, 9, 7, 3, 3, 1, 1, 1, 0, 1, 1, 1, 0, 0, 0, 0, true, true, false},
+      {17, 20, 9, 9, 3, 3, 1, 1, 2, 2, 2, 2, 2, 1, 0, 0, 0, false, true, true}};
   // inf_weight: weight (m 1, c 0, tap 0) +inf, so a kernel that adds a
   // padded tap's products (0 * inf = NaN) where the reference skips the tap
   // differs at the padded edge.

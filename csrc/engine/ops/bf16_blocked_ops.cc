@@ -2,9 +2,10 @@
 // [N, CB, H, W, 16] bfloat16 tensors and the nchw16c_bf16 kernel family
 // (kernels/nchw16c_bf16.h):
 //   int8rt.ConvBf16x16c   a BF16 Conv: 1x1 of one group (stride 1, no
-//                         padding: the pointwise kernel), any other conv of
-//                         one group (the dense kernel: 3x3, strided 1x1,
-//                         stems) or depthwise (group == C == M, a 2-D
+//                         padding: the pointwise kernel; strides > 1, no
+//                         padding, off AMX: the pointwise kernel over a
+//                         copy of the pixels read), any other conv of one
+//                         group (the dense kernel: 3x3, stems) or depthwise (group == C == M, a 2-D
 //                         window of at most 16 rows); weights rounded to BF16 and packed once
 //                         (one group: per tap channel pairs, 0 past M and C;
 //                         depthwise: per block the taps' 16 lanes, 0 past
@@ -26,6 +27,7 @@
 //                         (attribute channels; the family's block_mean).
 // Work in parallel over images and pixel runs / channel blocks / rows.
 #include <algorithm>
+#include <cstring>
 
 #include "core/thread_pool.h"
 #include "engine/bf16_blocked.h"
@@ -78,9 +80,11 @@ class Bf16BlockedConvLayer : public Layer {
     if (!depthwise_ && group != 1) {
       throw NotSupported(prefix_ + "channel-blocked BF16 convs are of one group or depthwise");
     }
-    pointwise_ = !depthwise_ && ws[2] == 1 && ws[3] == 1 &&
-                 std::all_of(w_.strides.begin(), w_.strides.end(), [](int64_t s) { return s == 1; }) &&
-                 std::all_of(w_.pads.begin(), w_.pads.end(), [](int64_t p) { return p == 0; });
+    const bool one_tap = !depthwise_ && ws[2] == 1 && ws[3] == 1;
+    const bool unpadded = std::all_of(w_.pads.begin(), w_.pads.end(), [](int64_t p) { return p == 0; });
+    pointwise_ = one_tap && unpadded &&
+                 std::all_of(w_.strides.begin(), w_.strides.end(), [](int64_t s) { return s == 1; });
+    strided_pointwise_ = one_tap && unpadded && !pointwise_ && kernel_->isa() != kernels::Isa::kAmx;
     if (residual_ >= 0 && (residual_ != 3 || !has_input(node, 3))) {
       throw unsupported_attr(node, "int8rt_residual", std::to_string(residual_), "expected 3, the index of a 4th input");
     }
@@ -153,13 +157,16 @@ class Bf16BlockedConvLayer : public Layer {
       depthwise(x, res, y, N, g);
     } else if (pointwise_) {
       pointwise(x, res, y, N, g.H * g.W);
+    } else if (strided_pointwise_ && g.ph == 0 && g.pw == 0) {  // (auto_pad gives a 1x1 no padding either)
+      strided_pointwise(x, res, y, N, g);
     } else {
       dense(x, nullptr, res, y, N, g);
     }
   }
 
   std::string describe() const override {
-    return std::string("bf16 conv2d ") + (depthwise_ ? "depthwise" : pointwise_ ? "1x1" : "dense") +
+    return std::string("bf16 conv2d ") +
+           (depthwise_ ? "depthwise" : pointwise_ ? "1x1" : strided_pointwise_ ? "strided 1x1" : "dense") +
            (clip_ ? " clip" : "") + (f32_in_ ? " from float32" : "") +
            " layout=nchw16c " + kernel_->name();
   }
@@ -276,6 +283,36 @@ class Bf16BlockedConvLayer : public Layer {
     });
   }
 
+  // A strided 1x1 without padding (ResNet's projections, 1x1 / 2): the
+  // pixels it reads (every sh-th row, every sw-th column) copied into the
+  // calling thread's scratch, then the pointwise kernel on the copy: the
+  // same pairs in the same order as the dense kernel's one tap, so the same
+  // bits. The dense kernel read the strided pixels in place, each output
+  // block group walking the whole input plane again (4x the pixels it uses:
+  // 1.6 MB an image for 256 -> 512 @28, past a 1 MB L2), and ran at the
+  // 3x3s' per-step cost; measured in RESULTS.md section 246. Not on AMX
+  // (its kernel gathers them per call, section 194; its 1x1 and dense tiles
+  // differ in order).
+  void strided_pointwise(const uint16_t* x, const uint16_t* res, uint16_t* y, int64_t N,
+                         const kernels::DepthwiseBf16x16c& g) const {
+    const int64_t CB = blocks(C_), P = g.oh * g.ow, in_plane = g.H * g.W * kBf16Block;
+    thread_local kernels::AlignedBuffer<uint16_t> picked;  // grown, never shrunk: no allocation per run once grown
+    if (picked.size() < N * CB * P * kBf16Block) picked = kernels::AlignedBuffer<uint16_t>(N * CB * P * kBf16Block);
+    uint16_t* sub = picked.data();
+    parallel_for(N * CB, 1, [&](int64_t begin, int64_t end) {
+      for (int64_t t = begin; t < end; ++t) {
+        uint16_t* d = sub + t * P * kBf16Block;
+        for (int64_t oy = 0; oy < g.oh; ++oy) {
+          const uint16_t* row = x + t * in_plane + oy * g.sh * g.W * kBf16Block;
+          for (int64_t ox = 0; ox < g.ow; ++ox, d += kBf16Block) {
+            std::memcpy(d, row + ox * g.sw * kBf16Block, kBf16Block * sizeof(uint16_t));
+          }
+        }
+      }
+    });
+    pointwise(sub, res, y, N, P);
+  }
+
   // Runs of output rows of about kTaskBytes of output per task.
   // g: the window (window()); each task fills its block's pointers and rows.
   void depthwise(const uint16_t* x, const uint16_t* res, uint16_t* y, int64_t N,
@@ -381,6 +418,7 @@ class Bf16BlockedConvLayer : public Layer {
   bool f32_in_;  // kBf16F32InputAttr: input 0 the float32 NCHW image
   int64_t C_ = 0, M_ = 0;
   bool depthwise_ = false, pointwise_ = false;
+  bool strided_pointwise_ = false;  // a 1x1 of strides > 1, no padding: strided_pointwise()
   kernels::AlignedBuffer<uint16_t> pairs_w_;  // 64-byte aligned: each B tile row one cache line
   std::vector<float> taps_w_, bias_;
   bool clip_ = false;

@@ -18,10 +18,15 @@
 // the task's pixels in plane order, tiles across rows (7 x 7 = 9 tiles of
 // 5-6 pixels, not 7 rows of 4 + 3: each pass of a block group's weights
 // through the registers serves more pixels, the FP32 blocked conv's trick;
-// RESULTS.md sections 151 / 157). A tile inside one row whose taps' columns
+// RESULTS.md sections 151 / 157); there, where the edge columns read
+// padding (a 3x3 of pad 1 at 14 x 14 / 7 x 7), each row's inner columns
+// are row tiles (7 x 7: 5 pixels) and each edge column is tiled down the
+// rows, so a tap in the padding is skipped for the whole tile rather than
+// masked pixel by pixel (7 x 7: 369 of 441 pixel-taps left, 361 inside the
+// image; RESULTS.md section 246). A tile inside one row whose taps' columns
 // are all inside takes the pixels' lines unchecked (conv_tile); any other
-// (row edges, across rows) finds each pixel's line per tap and masks
-// (conv_cross_tile). While a group's tiles run, the next
+// (row edges, across rows, down a column) finds each pixel's line per tap
+// and masks (conv_cross_tile). While a group's tiles run, the next
 // group's weights are prefetched to L2, a few lines per step (WeightAhead),
 // and row tiles of a task's first group prefetch the input rows the next
 // output row adds (rows_ahead).
@@ -52,6 +57,10 @@ namespace {
 
 constexpr int kPixels = 6, kBlocks = 4;  // the conv's register tile
 constexpr int64_t kFlatBelow = 16;       // output widths whose tiles run across rows
+// ... or, with padded edge columns, by rows and columns where the inner
+// columns' row tiles hold this many pixels at least (3x3/2 256 @14, 13
+// inner columns in tiles of 5 + 4 + 4, ran x1.00-1.035 by rows and columns)
+constexpr int64_t kMinInner = 5;
 constexpr int kPoolPixels = 8;           // the max pool's output pixels per step
 alignas(64) const uint16_t kZeroLine[16] = {};  // what a masked-off pixel reads (its products unused)
 
@@ -102,16 +111,16 @@ inline void zero_tile(__m512 (&acc)[NB][NP]) {
   }
 }
 
-// Bias and the shared epilogue of the tile's pixels p0 .. p0 + NP - 1 (in
-// plane order) of output blocks mb .. mb + NB - 1.
+// Bias and the shared epilogue of the tile's pixels p0 + i * pstep (plane
+// positions, i < NP) of output blocks mb .. mb + NB - 1.
 template <int NB, int NP>
-inline void store_tile(const ConvBf16x16c& a, int64_t mb, int64_t p0, __m512 (&acc)[NB][NP]) {
+inline void store_tile(const ConvBf16x16c& a, int64_t mb, int64_t p0, __m512 (&acc)[NB][NP], int64_t pstep = 1) {
   const __m512 lo = _mm512_set1_ps(a.lo), hi = _mm512_set1_ps(a.hi);
   for (int j = 0; j < NB; ++j) {
     const __mmask16 keep = lanes_kept(a.M - (mb + j) * 16);
     const __m512 b = a.bias ? _mm512_loadu_ps(a.bias + (mb + j) * 16) : _mm512_setzero_ps();
     for (int i = 0; i < NP; ++i) {
-      const int64_t at = ((mb + j) * a.oh * a.ow + p0 + i) * 16;
+      const int64_t at = ((mb + j) * a.oh * a.ow + p0 + i * pstep) * 16;
       const __m512 v = a.bias ? _mm512_add_ps(acc[j][i], b) : acc[j][i];
       finish(v, a.residual ? a.residual + at : nullptr, a.clip, lo, hi, keep, a.y + at);
     }
@@ -176,18 +185,19 @@ void conv_tile_narrow(const ConvBf16x16c& a, int64_t mb, int64_t oy, int64_t ox,
   store_tile<NB, NP>(a, mb, oy * a.ow + ox, acc);
 }
 
-// NP pixels from plane position p0 across rows: per tap each pixel's line,
-// a pixel whose tap falls outside the image masked off (its accumulators
-// keep their value, as the reference skips the tap).
+// NP pixels at plane positions p0 + i * pstep (across rows, or down a
+// column): per tap each pixel's line, a pixel whose tap falls outside the
+// image masked off (its accumulators keep their value, as the reference
+// skips the tap); a tap outside for every pixel is skipped.
 template <int NB, int NP>
-void conv_cross_tile(const ConvBf16x16c& a, int64_t mb, int64_t p0, WeightAhead& ahead) {
+void conv_cross_tile(const ConvBf16x16c& a, int64_t mb, int64_t p0, WeightAhead& ahead, int64_t pstep = 1) {
   const int64_t QP = (a.C + 1) / 2, taps = a.kh * a.kw, plane = a.H * a.W * 16;
   const int64_t block_w = taps * QP * 32;
   int64_t iy0[NP], ix0[NP];
   for (int i = 0; i < NP; ++i) {
-    const int64_t oy = (p0 + i) / a.ow;
+    const int64_t p = p0 + i * pstep, oy = p / a.ow;
     iy0[i] = oy * a.sh - a.ph;
-    ix0[i] = (p0 + i - oy * a.ow) * a.sw - a.pw;
+    ix0[i] = (p - oy * a.ow) * a.sw - a.pw;
   }
   __m512 acc[NB][NP];
   zero_tile(acc);
@@ -220,7 +230,7 @@ void conv_cross_tile(const ConvBf16x16c& a, int64_t mb, int64_t p0, WeightAhead&
       }
     }
   }
-  store_tile<NB, NP>(a, mb, p0, acc);
+  store_tile<NB, NP>(a, mb, p0, acc, pstep);
 }
 
 // n pixels from plane position p (in one row: the row tile).
@@ -249,6 +259,19 @@ void conv_pixels(const ConvBf16x16c& a, int64_t mb, int64_t p, int64_t n, Weight
   }
 }
 
+// n pixels of one output column from plane position p, one row apart.
+template <int NB>
+void conv_column(const ConvBf16x16c& a, int64_t mb, int64_t p, int64_t n, WeightAhead& ahead) {
+  switch (n) {
+    case 1: conv_cross_tile<NB, 1>(a, mb, p, ahead, a.ow); break;
+    case 2: conv_cross_tile<NB, 2>(a, mb, p, ahead, a.ow); break;
+    case 3: conv_cross_tile<NB, 3>(a, mb, p, ahead, a.ow); break;
+    case 4: conv_cross_tile<NB, 4>(a, mb, p, ahead, a.ow); break;
+    case 5: conv_cross_tile<NB, 5>(a, mb, p, ahead, a.ow); break;
+    default: conv_cross_tile<NB, kPixels>(a, mb, p, ahead, a.ow); break;
+  }
+}
+
 // NP output pixels of row oy, NP independent VMAXPS chains (one output's
 // chain of kh * kw dependent maxima alone leaves the pipes idle), every
 // chain over its own taps inside the image in row-major order.
@@ -270,6 +293,32 @@ void maxpool_pixels(const MaxPoolBf16x16c& a, int64_t oy, int64_t ox, __mmask16 
     }
   }
   for (int i = 0; i < NP; ++i) finish(m[i], nullptr, false, m[i], m[i], keep, a.y + (oy * a.ow + ox + i) * 16);
+}
+
+// f(offset, n) over [0, len) in tiles of at most kPixels, as even as can
+// be (the first len % tiles one pixel longer: 14 = 5 + 5 + 4).
+template <typename F>
+inline void evenly(int64_t len, F&& f) {
+  const int64_t tiles = (len + kPixels - 1) / kPixels;
+  if (tiles == 0) return;
+  const int64_t base = len / tiles, longer = len % tiles;
+  for (int64_t t = 0, off = 0; t < tiles; ++t) {
+    const int64_t n = base + (t < longer);
+    f(off, n);
+    off += n;
+  }
+}
+
+// n pixels of nb output blocks from mb: a row run from plane position p, or
+// (column) down a column from p.
+inline void group_tile(const ConvBf16x16c& a, int64_t nb, int64_t mb, int64_t p, int64_t n, bool column,
+                       WeightAhead& ahead) {
+  switch (nb) {
+    case 1: column ? conv_column<1>(a, mb, p, n, ahead) : conv_pixels<1>(a, mb, p, n, ahead); break;
+    case 2: column ? conv_column<2>(a, mb, p, n, ahead) : conv_pixels<2>(a, mb, p, n, ahead); break;
+    case 3: column ? conv_column<3>(a, mb, p, n, ahead) : conv_pixels<3>(a, mb, p, n, ahead); break;
+    default: column ? conv_column<kBlocks>(a, mb, p, n, ahead) : conv_pixels<kBlocks>(a, mb, p, n, ahead); break;
+  }
 }
 
 }  // namespace
@@ -294,12 +343,22 @@ void rows_ahead(const ConvBf16x16c& a, int64_t oy, int64_t ox, int64_t n) {
 
 void conv_bf16x16c(const ConvBf16x16c& a) {
   // Runs of pixels tiled evenly: each output row, or (narrow planes) the
-  // task's rows as one run in plane order.
+  // task's rows as one run in plane order; or, on narrow planes whose edge
+  // columns read padding, each row's inner columns [cx0, cx1) (every tap
+  // inside: row tiles) and each edge column down the task's rows (column
+  // tiles, whose padded taps are skipped for the whole tile).
   const bool flat = a.ow < kFlatBelow;
-  const int64_t run = flat ? (a.oy1 - a.oy0) * a.ow : a.ow;
-  const int64_t tiles = (run + kPixels - 1) / kPixels, base = run / tiles, longer = run % tiles;
+  const int64_t rows = a.oy1 - a.oy0;
+  const int64_t cx0 = std::min(a.ow, (a.pw + a.sw - 1) / a.sw);
+  const int64_t last = a.W - 1 + a.pw - (a.kw - 1) * a.dw;  // ox * sw at most this: the last tap inside
+  const int64_t cx1 = last < 0 ? cx0 : std::max(cx0, std::min(a.ow, last / a.sw + 1));
+  const int64_t inner = cx1 - cx0, inner_tiles = (inner + kPixels - 1) / kPixels;
+  const bool columns = flat && (cx0 > 0 || cx1 < a.ow) && inner >= kMinInner && inner / inner_tiles >= kMinInner;
+  const int64_t run = columns ? cx1 - cx0 : flat ? rows * a.ow : a.ow;
+  const int64_t tiles = (run + kPixels - 1) / kPixels;
   const int64_t MB = (a.M + 15) / 16, QP = (a.C + 1) / 2, block_bytes = a.kh * a.kw * QP * 64;
-  const int64_t group_tiles = tiles * (a.oy1 - a.oy0) * a.ow / run;  // tiles per pass of a group
+  const int64_t group_tiles = columns ? rows * tiles + (a.ow - run) * ((rows + kPixels - 1) / kPixels)
+                                      : tiles * rows * a.ow / run;  // tiles per pass of a group
   const int64_t steps = a.kh * a.kw * ((QP + 7) / 8);                  // (tap, input block) steps per tile
   for (int64_t mb = a.mb0; mb < a.mb1; mb += kBlocks) {
     const int64_t nb = std::min<int64_t>(kBlocks, a.mb1 - mb);
@@ -310,18 +369,20 @@ void conv_bf16x16c(const ConvBf16x16c& a) {
     ahead.at = reinterpret_cast<const char*>(a.w) + next * block_bytes;
     ahead.end = ahead.at + lines * 64;
     ahead.per_step = (lines + group_tiles * steps - 1) / (group_tiles * steps);
-    for (int64_t r0 = a.oy0 * a.ow; r0 < a.oy1 * a.ow; r0 += run) {
-      for (int64_t t = 0, p = r0; t < tiles; ++t) {
-        const int64_t n = base + (t < longer);  // the first run % tiles tiles one pixel longer
-        if (!flat && mb == a.mb0) rows_ahead(a, r0 / a.ow, p - r0, n);
-        switch (nb) {
-          case 1: conv_pixels<1>(a, mb, p, n, ahead); break;
-          case 2: conv_pixels<2>(a, mb, p, n, ahead); break;
-          case 3: conv_pixels<3>(a, mb, p, n, ahead); break;
-          default: conv_pixels<kBlocks>(a, mb, p, n, ahead); break;
-        }
-        p += n;
+    if (columns) {
+      for (int64_t oy = a.oy0; oy < a.oy1; ++oy) {
+        evenly(run, [&](int64_t off, int64_t n) { group_tile(a, nb, mb, oy * a.ow + cx0 + off, n, false, ahead); });
       }
+      for (int64_t ox = cx0 > 0 ? 0 : cx1; ox < a.ow; ox = ox + 1 == cx0 ? cx1 : ox + 1) {
+        evenly(rows, [&](int64_t off, int64_t n) { group_tile(a, nb, mb, (a.oy0 + off) * a.ow + ox, n, true, ahead); });
+      }
+      continue;
+    }
+    for (int64_t r0 = a.oy0 * a.ow; r0 < a.oy1 * a.ow; r0 += run) {
+      evenly(run, [&](int64_t off, int64_t n) {
+        if (!flat && mb == a.mb0) rows_ahead(a, r0 / a.ow, off, n);
+        group_tile(a, nb, mb, r0 + off, n, false, ahead);
+      });
     }
   }
 }
