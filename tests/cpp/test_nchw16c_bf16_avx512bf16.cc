@@ -18,7 +18,9 @@
 // one pair / several input blocks, row and block ranges, bias or none,
 // residual, clip; planes under 16 wide tile across rows; each case again
 // with one weight +inf (a padded tap must be skipped, not added as zero
-// products). Max pool: 3x3 / 2 pad 1 (ResNet's), 2x2, dilation, a window
+// products); odd-channel stems on rows 16+ wide (channel-tap pairs along
+// the kernel row: within a stated bound of the reference, == at the padded
+// edge columns, == where not finite). Max pool: 3x3 / 2 pad 1 (ResNet's), 2x2, dilation, a window
 // with no tap inside (-inf, padded lanes still +0), partial blocks.
 // Entry conversion: 1..16 planes, pixel counts around the 16-pixel step,
 // float32 with zeros of both signs, denormals, infinities and a NaN, and
@@ -224,7 +226,17 @@ TEST(AvxBf16Emulated, BlockedDenseConvEqualsTheReference) {
       {21, 50, 7, 7, 3, 3, 1, 1, 1, 1, 1, 1, 1, 6, 0, 0, 0, true, false, true},
       {36, 70, 14, 14, 3, 3, 2, 2, 1, 1, 1, 1, 1, 0, 0, 1, 4, true, false, true},
       {24, 40, 9, 7, 3, 3, 1, 1, 1, 0, 1, 1, 1, 0, 0, 0, 0, true, true, false},
-      {17, 20, 9, 9, 3, 3, 1, 1, 2, 2, 2, 2, 2, 1, 0, 0, 0, false, true, true}};
+      {17, 20, 9, 9, 3, 3, 1, 1, 2, 2, 2, 2, 2, 1, 0, 0, 0, false, true, true},
+      // odd-channel stems on output rows 16+ wide: channel-tap pairs along the kernel row
+      // (bounded, below): ResNet's 7x7 / 2 of 3 channels over rows 1 .. oh - 2, widths
+      // around the 6-pixel tile (23 / 16 / 17 outputs); one channel 7x7 / 1; 3 channels
+      // 5x5 / (2, 1) with 3 blocks (the last partial), residual; 1..3 blocks from block 1
+      {3, 64, 21, 45, 7, 7, 2, 2, 3, 3, 3, 1, 1, 1, 2, 0, 0, true, false, true},
+      {3, 64, 9, 31, 7, 7, 2, 2, 3, 3, 2, 1, 1, 0, 0, 0, 0, false, true, false},
+      {3, 16, 8, 33, 7, 7, 2, 2, 3, 3, 3, 1, 1, 0, 0, 0, 0, true, false, false},
+      {1, 20, 9, 40, 7, 7, 1, 1, 3, 3, 3, 1, 1, 0, 0, 0, 0, true, true, true},
+      {3, 37, 12, 35, 5, 5, 2, 1, 2, 2, 2, 1, 1, 2, 0, 0, 0, true, true, false},
+      {3, 64, 10, 40, 7, 7, 2, 2, 3, 3, 3, 1, 1, 0, 0, 1, 4, true, false, true}};
   // inf_weight: weight (m 1, c 0, tap 0) +inf, so a kernel that adds a
   // padded tap's products (0 * inf = NaN) where the reference skips the tap
   // differs at the padded edge.
@@ -275,10 +287,58 @@ TEST(AvxBf16Emulated, BlockedDenseConvEqualsTheReference) {
       }
     }
     ASSERT_EQ(written, static_cast<size_t>((mb1 - c.mb0) * (oh - c.oy_end - c.oy0) * ow * 16));
+    // The kernel's row-pair rule (conv_nchw16c_bf16.cc, row_pairs): C odd, one
+    // block, no column dilation, rows 16+ wide, the row's pairs x0.8 or fewer.
+    const bool paired = c.C % 2 == 1 && c.C < 16 && c.dw == 1 && ow >= 16 &&
+                        (c.kw * c.C + 1) / 2 * 5 <= c.kw * QP * 4;
     for (const k::Nchw16cBf16Kernel* kern : t.all()) {
-      EXPECT_EQ(run(kern->conv), want) << kern->name() << " C" << c.C << " M" << c.M << " " << c.H << "x" << c.W
-                                       << " k" << c.kh << "x" << c.kw << " s" << c.sh << "," << c.sw
-                                       << (inf_weight ? " inf weight" : "");
+      const std::string what = std::string(kern->name()) + " C" + std::to_string(c.C) + " M" +
+                               std::to_string(c.M) + " " + std::to_string(c.H) + "x" + std::to_string(c.W) + " k" +
+                               std::to_string(c.kh) + "x" + std::to_string(c.kw) + (inf_weight ? " inf weight" : "");
+      const std::vector<uint16_t> got = run(kern->conv);
+      if (!paired) {
+        EXPECT_EQ(got, want) << what;
+        continue;
+      }
+      // Row pairs: the reference's BF16 products summed in another order.
+      // Per output, S = sum |x w| over its K = 2 QP kh kw products (taps
+      // inside), |bias|, |residual|: the FP32 values before rounding differ
+      // by at most 2 (K + 2) 2^-24 (S + |bias| + |residual|) (each order
+      // within (K + 1) 2^-24 of the exact sum), the BF16 roundings by half
+      // a BF16 ulp each (<= 2^-8 |y|). Outputs whose taps reach a padded
+      // column stay on the tap-major tiles: ==. Non-finite outputs: ==.
+      const int64_t K = 2 * QP * taps;
+      const int64_t cx0 = (c.pw + c.sw - 1) / c.sw, cx1 = std::min(ow, (c.W - 1 + c.pw - (c.kw - 1)) / c.sw + 1);
+      int64_t differ = 0;
+      for (size_t i = 0; i < got.size(); ++i) {
+        const int64_t line = static_cast<int64_t>(i) / 16, l = static_cast<int64_t>(i) % 16;
+        const int64_t mb = line / (oh * ow), p = line % (oh * ow), oy = p / ow, ox = p % ow, m = mb * 16 + l;
+        const bool out = i >= static_cast<size_t>(MB * oh * ow * 16) || mb < c.mb0 || mb >= mb1 || oy < c.oy0 ||
+                         oy >= oh - c.oy_end || m >= c.M;
+        const float g = k::bf16::to_f32(got[i]), r = k::bf16::to_f32(want[i]);
+        if (out || ox < cx0 || ox >= cx1 || !std::isfinite(g) || !std::isfinite(r)) {
+          ASSERT_EQ(got[i], want[i]) << what << " index " << i << (out ? " (not written / padded lane)" : " (edge)");
+          continue;
+        }
+        double S = (c.bias ? std::fabs(bias[m]) : 0.0) + (c.residual ? std::fabs(k::bf16::to_f32(res[i])) : 0.0);
+        for (int64_t ky = 0; ky < c.kh; ++ky) {
+          const int64_t iy = oy * c.sh - c.ph + ky * c.dh;
+          if (iy < 0 || iy >= c.H) continue;
+          for (int64_t kx = 0; kx < c.kw; ++kx) {
+            const int64_t ix = ox * c.sw - c.pw + kx;
+            for (int64_t ch = 0; ch < c.C; ++ch) {
+              S += std::fabs(static_cast<double>(k::bf16::to_f32(x[(iy * c.W + ix) * 16 + ch])) *
+                             k::bf16::to_f32(w[(((mb * taps + ky * c.kw + kx) * QP + ch / 2) * 16 + l) * 2 + ch % 2]));
+            }
+          }
+        }
+        const double tol = 2.0 * (K + 2) * std::ldexp(S, -24) + std::ldexp(std::fabs(g) + std::fabs(r), -8);
+        ASSERT_LE(std::fabs(static_cast<double>(g) - r), tol) << what << " index " << i << " oy " << oy << " ox "
+                                                              << ox << " m " << m << " got " << g << " ref " << r;
+        differ += got[i] != want[i];
+      }
+      std::printf("%s: %lld of %lld outputs differ from the reference's order\n", what.c_str(),
+                  static_cast<long long>(differ), static_cast<long long>((mb1 - c.mb0) * oh * ow * 16));
     }
   }
 }

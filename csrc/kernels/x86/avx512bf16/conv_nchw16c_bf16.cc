@@ -30,6 +30,10 @@
 // group's weights are prefetched to L2, a few lines per step (WeightAhead),
 // and row tiles of a task's first group prefetch the input rows the next
 // output row adds (rows_ahead).
+// Stems of an odd channel count (3: an image) on planes 16+ wide pair
+// channel-taps along the kernel row instead (conv_row_pairs: ResNet's 7x7
+// stem 11 pairs a window row, not 14; another summation order, bounded;
+// RESULTS.md section 253).
 // Then bias, the BF16 residual, the clip and VCVTNEPS2BF16 (the shared
 // epilogue, nchw16c_bf16_epilogue.h).
 // Max pool: 8 output pixels of a row per step, one zmm each (8 independent
@@ -44,6 +48,7 @@
 #include <cstdint>
 #include <cstring>
 #include <limits>
+#include <vector>
 
 #include "kernels/abi/nchw16c_bf16.h"
 #include "kernels/x86/avx512bf16/nchw16c_bf16_epilogue.h"
@@ -321,6 +326,133 @@ inline void group_tile(const ConvBf16x16c& a, int64_t nb, int64_t mb, int64_t p,
   }
 }
 
+
+// ---- Stems of an odd channel count: channel-tap pairs along the kernel row.
+// A window row of a one-block conv of C odd channels holds kw * C values;
+// by (tap, channel pair) it costs kw * QP pairs, each tap's last pair half
+// the padded lane's zero (ResNet's 7x7 stem of 3 channels: 14 pairs, 7 of
+// them half zero). Read from a copy of the rows packed [ix][c] (C values a
+// pixel, no padded lane), the row's kw * C values are contiguous for an
+// output pixel whose taps' columns are all inside, so it takes ceil(kw * C
+// / 2) pairs (11 for the stem: x0.79 of the VDPBF16PS). Order: per window
+// row inside the image (ky ascending), pairs k = 2q, 2q + 1 ascending over
+// k = kx * C + c; an odd row's last value alone (its word's second half
+// zero, not the next pixel's value: 0 * inf cannot enter). The same
+// BF16 products as the reference's order, summed in another order (the
+// FP32 sums differ by at most 2 (K + 2) 2^-24 S, S = sum |x w| over the K
+// products: the AMX tap-row order's bound, abi/nchw16c_bf16.h).
+// Pixels whose taps reach a padded column (2 + 1 of the stem's 112 a row)
+// keep the tap-major tiles above, so a padded tap is skipped as there.
+// Per call: the task's input rows packed into this thread's scratch and
+// the task's weight blocks repacked [MB][kh][QR][16][2] (QR = ceil(kw C /
+// 2); the pair's second weight 0 past kw * C).
+bool row_pairs(const ConvBf16x16c& a) {
+  const int64_t QP = (a.C + 1) / 2, QR = (a.kw * a.C + 1) / 2;
+  return a.C % 2 == 1 && a.C < 16 && a.dw == 1 && a.ow >= kFlatBelow && QR * 5 <= a.kw * QP * 4;
+}
+
+struct RowPairs {
+  const uint16_t* rows = nullptr;  // packed input rows [iy - iy0][W * C + slack]
+  const uint16_t* w = nullptr;     // [mb - mb0][kh][QR][16][2]
+  int64_t iy0 = 0, stride = 0, QR = 0;
+};
+
+// NP pixels of output row oy from column ox (every tap's column inside) of
+// output blocks mb .. mb + NB - 1. Not inlined into conv_row_pairs: there
+// GCC called pair_steps out of line, its accumulators in memory (x2 time).
+template <int NB, int NP>
+[[gnu::noinline]] void row_pairs_tile(const ConvBf16x16c& a, const RowPairs& r, int64_t mb, int64_t oy, int64_t ox) {
+  const int64_t odd = (a.kw * a.C) % 2, full = r.QR - odd, block_w = a.kh * r.QR * 32;
+  const __mmask16 all[NP] = {};  // unused: no masks here
+  __m512 acc[NB][NP];
+  zero_tile(acc);
+  for (int64_t ky = 0; ky < a.kh; ++ky) {
+    const int64_t iy = oy * a.sh - a.ph + ky * a.dh;
+    if (iy < 0 || iy >= a.H) continue;
+    const uint16_t* px[NP];
+    for (int i = 0; i < NP; ++i) px[i] = r.rows + (iy - r.iy0) * r.stride + ((ox + i) * a.sw - a.pw) * a.C;
+    const uint16_t* w_row = r.w + ((mb - a.mb0) * a.kh + ky) * r.QR * 32;
+    pair_steps<NB, NP, false>(acc, px, w_row, block_w, full, all);
+    if (odd) {  // the row's last value alone
+      __m512bh wv[NB];
+      for (int j = 0; j < NB; ++j) wv[j] = (__m512bh)_mm512_loadu_si512(w_row + j * block_w + full * 32);
+      for (int i = 0; i < NP; ++i) {
+        const __m512bh xv = (__m512bh)_mm512_set1_epi32(px[i][2 * full]);
+        for (int j = 0; j < NB; ++j) acc[j][i] = _mm512_dpbf16_ps(acc[j][i], xv, wv[j]);
+      }
+    }
+  }
+  store_tile<NB, NP>(a, mb, oy * a.ow + ox, acc);
+}
+
+template <int NB>
+void row_pairs_pixels(const ConvBf16x16c& a, const RowPairs& r, int64_t mb, int64_t oy, int64_t ox, int64_t n) {
+  switch (n) {
+    case 1: row_pairs_tile<NB, 1>(a, r, mb, oy, ox); break;
+    case 2: row_pairs_tile<NB, 2>(a, r, mb, oy, ox); break;
+    case 3: row_pairs_tile<NB, 3>(a, r, mb, oy, ox); break;
+    case 4: row_pairs_tile<NB, 4>(a, r, mb, oy, ox); break;
+    case 5: row_pairs_tile<NB, 5>(a, r, mb, oy, ox); break;
+    default: row_pairs_tile<NB, kPixels>(a, r, mb, oy, ox); break;
+  }
+}
+
+void conv_row_pairs(const ConvBf16x16c& a) {
+  const int64_t C = a.C, QP = (C + 1) / 2, QR = (a.kw * C + 1) / 2, taps = a.kh * a.kw;
+  // inner columns [cx0, cx1): every tap's column inside
+  const int64_t cx0 = std::min(a.ow, (a.pw + a.sw - 1) / a.sw);
+  const int64_t last = a.W - 1 + a.pw - (a.kw - 1);
+  const int64_t cx1 = last < 0 ? cx0 : std::max(cx0, std::min(a.ow, last / a.sw + 1));
+  const int64_t iy0 = std::max<int64_t>(0, a.oy0 * a.sh - a.ph);
+  const int64_t iy1 = std::min(a.H, (a.oy1 - 1) * a.sh - a.ph + (a.kh - 1) * a.dh + 1);
+  thread_local std::vector<uint16_t> rows, wr;
+  RowPairs r;
+  r.iy0 = iy0;
+  r.stride = a.W * C + 1;  // + the last pixel's padded lane (3 channels: 4 values copied)
+  r.QR = QR;
+  rows.resize(static_cast<size_t>(std::max<int64_t>(0, iy1 - iy0) * r.stride));
+  for (int64_t iy = iy0; iy < iy1; ++iy) {
+    const uint16_t* src = a.x + iy * a.W * 16;
+    uint16_t* dst = rows.data() + (iy - iy0) * r.stride;
+    if (C == 3) {  // lanes 0-3 (lane 3 +0), the next pixel's copy overwriting lane 3
+      for (int64_t ix = 0; ix < a.W; ++ix) std::memcpy(dst + ix * 3, src + ix * 16, 8);
+    } else {
+      for (int64_t ix = 0; ix < a.W; ++ix) {
+        for (int64_t c = 0; c < C; ++c) dst[ix * C + c] = src[ix * 16 + c];
+      }
+    }
+  }
+  wr.assign(static_cast<size_t>((a.mb1 - a.mb0) * a.kh * QR * 32), 0);
+  for (int64_t mb = a.mb0; mb < a.mb1; ++mb) {
+    for (int64_t ky = 0; ky < a.kh; ++ky) {
+      for (int64_t k = 0; k < a.kw * C; ++k) {
+        const int64_t kx = k / C, c = k % C;
+        const uint16_t* from = a.w + ((mb * taps + ky * a.kw + kx) * QP + c / 2) * 32 + c % 2;
+        uint16_t* to = wr.data() + (((mb - a.mb0) * a.kh + ky) * QR + k / 2) * 32 + k % 2;
+        for (int64_t l = 0; l < 16; ++l) to[l * 2] = from[l * 2];
+      }
+    }
+  }
+  r.rows = rows.data();
+  r.w = wr.data();
+  WeightAhead none;  // the edge tiles' (every block's weights are in the call)
+  for (int64_t mb = a.mb0; mb < a.mb1; mb += kBlocks) {
+    const int64_t nb = std::min<int64_t>(kBlocks, a.mb1 - mb);
+    for (int64_t oy = a.oy0; oy < a.oy1; ++oy) {
+      for (int64_t ox = 0; ox < cx0; ++ox) group_tile(a, nb, mb, oy * a.ow + ox, 1, false, none);
+      evenly(cx1 - cx0, [&](int64_t off, int64_t n) {
+        switch (nb) {
+          case 1: row_pairs_pixels<1>(a, r, mb, oy, cx0 + off, n); break;
+          case 2: row_pairs_pixels<2>(a, r, mb, oy, cx0 + off, n); break;
+          case 3: row_pairs_pixels<3>(a, r, mb, oy, cx0 + off, n); break;
+          default: row_pairs_pixels<kBlocks>(a, r, mb, oy, cx0 + off, n); break;
+        }
+      });
+      for (int64_t ox = cx1; ox < a.ow; ++ox) group_tile(a, nb, mb, oy * a.ow + ox, 1, false, none);
+    }
+  }
+}
+
 }  // namespace
 
 // Row tiles: the input rows that output row oy + 1 adds to oy's window,
@@ -342,6 +474,10 @@ void rows_ahead(const ConvBf16x16c& a, int64_t oy, int64_t ox, int64_t n) {
 }
 
 void conv_bf16x16c(const ConvBf16x16c& a) {
+  if (row_pairs(a)) {
+    conv_row_pairs(a);
+    return;
+  }
   // Runs of pixels tiled evenly: each output row, or (narrow planes) the
   // task's rows as one run in plane order; or, on narrow planes whose edge
   // columns read padding, each row's inner columns [cx0, cx1) (every tap
