@@ -247,6 +247,14 @@ TEST(AvxBf16Emulated, BlockedDenseConvEqualsTheReference) {
     for (int64_t p = 0; p < c.H * c.W; ++p) {  // lanes past C of the last block +0
       for (int64_t l = c.C - (CB - 1) * 16; l < 16; ++l) x[((CB - 1) * c.H * c.W + p) * 16 + l] = 0;
     }
+    // The kernel's row-pair rule (conv_nchw16c_bf16.cc, row_pairs): C odd, one
+    // block, no column dilation, rows 16+ wide, the row's pairs x0.8 or fewer.
+    const bool paired = c.C % 2 == 1 && c.C < 16 && c.dw == 1 && ow >= 16 &&
+                        (c.kw * c.C + 1) / 2 * 5 <= c.kw * QP * 4;
+    if (paired) {  // inputs of 2^-12 .. 2^12 times N(0, 1): sums that round (order: the test below)
+      std::uniform_int_distribution<int> e(-12, 12);
+      for (uint16_t& v : x) v = k::bf16::from_f32(std::ldexp(k::bf16::to_f32(v), e(gen)));
+    }
     std::vector<uint16_t> w(static_cast<size_t>(MB * taps * QP * 32), 0);
     for (int64_t m = 0; m < c.M; ++m) {
       for (int64_t ch = 0; ch < c.C; ++ch) {
@@ -287,10 +295,6 @@ TEST(AvxBf16Emulated, BlockedDenseConvEqualsTheReference) {
       }
     }
     ASSERT_EQ(written, static_cast<size_t>((mb1 - c.mb0) * (oh - c.oy_end - c.oy0) * ow * 16));
-    // The kernel's row-pair rule (conv_nchw16c_bf16.cc, row_pairs): C odd, one
-    // block, no column dilation, rows 16+ wide, the row's pairs x0.8 or fewer.
-    const bool paired = c.C % 2 == 1 && c.C < 16 && c.dw == 1 && ow >= 16 &&
-                        (c.kw * c.C + 1) / 2 * 5 <= c.kw * QP * 4;
     for (const k::Nchw16cBf16Kernel* kern : t.all()) {
       const std::string what = std::string(kern->name()) + " C" + std::to_string(c.C) + " M" +
                                std::to_string(c.M) + " " + std::to_string(c.H) + "x" + std::to_string(c.W) + " k" +
@@ -340,6 +344,44 @@ TEST(AvxBf16Emulated, BlockedDenseConvEqualsTheReference) {
       std::printf("%s: %lld of %lld outputs differ from the reference's order\n", what.c_str(),
                   static_cast<long long>(differ), static_cast<long long>((mb1 - c.mb0) * oh * ow * 16));
     }
+  }
+}
+
+// The row-pair order itself: a 1x7 window of 3 channels over x = 1 whose
+// products are, in the reference's order (per tap c1, c0, c2), [0, 0, 2^24,
+// 1, 1, -2^24, 0 ...] -> 2^24 + 1 + 1 rounds to 2^24 twice -> 0; in the
+// row-pair order (pairs (c0@0, c1@0), (c2@0, c0@1), (c1@1, c2@1), odd
+// element first) 1 + 2^24 -> 2^24, -2^24 -> 0, + 1 -> 1.
+TEST(AvxBf16Emulated, BlockedStemSumsAlongTheKernelRow) {
+  const Tiers t = tiers();
+  const int64_t W = 40, ow = W - 6, QP = 2, taps = 7;
+  std::vector<uint16_t> x(static_cast<size_t>(W * 16), 0);
+  for (int64_t p = 0; p < W; ++p) {
+    for (int64_t c = 0; c < 3; ++c) x[p * 16 + c] = k::bf16::from_f32(1.f);
+  }
+  std::vector<uint16_t> w(static_cast<size_t>(taps * QP * 32), 0);
+  auto set = [&](int64_t tap, int64_t c, float v) {
+    for (int64_t l = 0; l < 16; ++l) w[((tap * QP + c / 2) * 16 + l) * 2 + c % 2] = k::bf16::from_f32(v);
+  };
+  set(0, 2, 16777216.f);   // c2 @ kx 0: 2^24
+  set(1, 0, 1.f);          // c0 @ kx 1
+  set(1, 1, 1.f);          // c1 @ kx 1
+  set(1, 2, -16777216.f);  // c2 @ kx 1
+  auto run = [&](k::ConvBf16x16cFn fn) {
+    std::vector<uint16_t> y(static_cast<size_t>(ow * 16 + 5), kGuard16);
+    k::ConvBf16x16c a;
+    a.x = x.data(); a.w = w.data(); a.y = y.data();
+    a.C = 3; a.M = 16; a.H = 1; a.W = W; a.oh = 1; a.ow = ow; a.kh = 1; a.kw = 7;
+    a.oy0 = 0; a.oy1 = 1; a.mb0 = 0; a.mb1 = 1;
+    fn(a);
+    return y;
+  };
+  const std::vector<uint16_t> want = run(k::ref::conv_bf16x16c);
+  ASSERT_EQ(want[0], 0) << "the reference's order";
+  for (const k::Nchw16cBf16Kernel* kern : t.all()) {
+    const std::vector<uint16_t> y = run(kern->conv);
+    for (int64_t i = 0; i < ow * 16; ++i) ASSERT_EQ(y[i], k::bf16::from_f32(1.f)) << kern->name() << " at " << i;
+    for (int64_t i = ow * 16; i < ow * 16 + 5; ++i) ASSERT_EQ(y[i], kGuard16) << kern->name() << " guard";
   }
 }
 
