@@ -14,6 +14,12 @@ blocked == to_bf16(NCHW), bits, at channel counts that are not multiples of
 16, batch 1 and 3 (40 x 46 image), 1 and 8 (56 x 56: 14 x 14 and 7 x 7
 stages), 2 threads, after save / load, and on the reference
 kernels. The global average pool's bound is tests/test_bf16_blocked.py's.
+On AVX512-BF16 the 7x7 stem of 3 channels sums its window rows in channel-tap
+pairs (RESULTS.md section 253: another order, bounded and pinned in
+tests/cpp/test_nchw16c_bf16_avx512bf16.cc); its FP32 sums of these BF16
+products of N(0, 1) inputs and weights round alike in both orders, so the
+bits here are still the NCHW engine's (a change to the stem's products or
+their count is not hidden by that).
 """
 from __future__ import annotations
 
