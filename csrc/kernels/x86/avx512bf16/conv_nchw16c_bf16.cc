@@ -12,7 +12,7 @@
 // BF16 conv's bits. A pixel whose tap falls outside the image has its
 // accumulators masked off for that tap (the reference's skip, exact for
 // any weights); window rows outside are skipped. No im2col, no packing of
-// activations, no scratch.
+// activations, no scratch (but for the odd-channel stems below).
 // Tiles: each output row split evenly (14 = 5 + 5 + 4, 56 = 6 x 6 + 5 x
 // 4); on planes narrower than kFlatBelow (the 14 x 14 and 7 x 7 stages)
 // the task's pixels in plane order, tiles across rows (7 x 7 = 9 tiles of
