@@ -60,6 +60,14 @@
 // order: the FP32 sums differ by at most 2 (K + 2) 2^-24 S (S = sum of
 // |x w| over its K = 2 QP kh kw products; abi/gemm_bf16.h's bound), before
 // the epilogue (tests/cpp/test_nchw16c_bf16_amx.cc).
+// The AVX512-BF16 stem order (x86/avx512bf16/conv_nchw16c_bf16.cc,
+// conv_row_pairs): a dense conv of one input block with an odd channel
+// count (the 7x7 / 2 stem of 3 channels), no column dilation, on planes 16+
+// wide, pairs channel-taps along each kernel row ([kx][c] flattened, pairs
+// of consecutive values, an odd row's last value alone with a zero
+// partner) instead of channel pairs per tap; pixels whose taps reach a
+// padded column keep the dense order above. Same products, another order,
+// the same bound (tests/cpp/test_nchw16c_bf16_avx512bf16.cc).
 // Plain structs and declarations, so ISA translation units may include it.
 #pragma once
 
