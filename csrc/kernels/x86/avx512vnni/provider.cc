@@ -69,6 +69,19 @@ const IgemmUkernel& igemm_descriptor() {
       /*strip_mr=*/avx512vnni::kStripMR, /*strip_min_kc=*/avx512vnni::kStripMinKc,
       /*strip_max_kc=*/kStripMaxKc, /*l2_run_weight_bytes=*/kL2RunWeightBytes, /*row_taps=*/true,
       /*u8_codes=*/true, /*class_tiles=*/true};
+  // Convs of 24 output channels per group and a reduction of at least 256
+  // (conv_igemm.cc, the wide tile's rule) with inputs of any sign: the
+  // 8 x 24 ymm tile (igemm_8x24c4.cc), all its lanes used, where this tile
+  // leaves a quarter of two zmm blocks empty (RESULTS.md section 251).
+  static const IgemmUkernel igemm_24_uk = {
+      kIsa, "conv_s8_igemm_8x24c4_avx512vnni", "",
+      avx512vnni::kMR24, avx512vnni::kNB24, avx512vnni::kBlock24, avx512vnni::kCGroup,
+      /*widen_s16=*/false, avx512vnni::igemm_24_fn, /*declines_depthwise=*/false, /*interleaved=*/true,
+      /*run_weight_bytes=*/avxvnni::kRunWeightBytes, /*unsigned_rows=*/false, /*nonneg=*/nullptr,
+      /*abs_sign_rows=*/false, /*signed_alt=*/nullptr, /*pair_sums=*/false, /*pairs_alt=*/nullptr,
+      /*nonneg_per_run=*/false, /*pack_b=*/nullptr, /*strip=*/nullptr, /*strip_mr=*/1,
+      /*strip_min_kc=*/0, /*strip_max_kc=*/0, /*l2_run_weight_bytes=*/kL2RunWeightBytes, /*row_taps=*/true,
+      /*u8_codes=*/true, /*class_tiles=*/true};
   static const IgemmUkernel igemm_uk = {
       kIsa, "conv_s8_igemm_6x64c4_avx512vnni", "gemm_s8_6x64c4_avx512vnni",
       avx512vnni::kMR, avx512vnni::kNB, avx512vnni::kBlock, avx512vnni::kCGroup,
@@ -77,7 +90,7 @@ const IgemmUkernel& igemm_descriptor() {
       /*abs_sign_rows=*/false, /*signed_alt=*/nullptr, /*pair_sums=*/false, /*pairs_alt=*/nullptr,
       /*nonneg_per_run=*/false, /*pack_b=*/avx512vnni::pack_b_per_run, /*strip=*/nullptr, /*strip_mr=*/1,
       /*strip_min_kc=*/0, /*strip_max_kc=*/0, /*l2_run_weight_bytes=*/kL2RunWeightBytes, /*row_taps=*/true,
-      /*u8_codes=*/true, /*class_tiles=*/true};
+      /*u8_codes=*/true, /*class_tiles=*/true, /*shifted=*/nullptr, /*wide_alt=*/&igemm_24_uk};
   return igemm_uk;
 }
 
