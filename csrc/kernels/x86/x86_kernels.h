@@ -122,7 +122,7 @@ struct IgemmUkernel {
   // (conv_igemm.cc, kWideMinReduction), which this one's tile runs with
   // lanes empty: AVX2's 16-channel tile as one full and one half-empty tile
   // (avx2/igemm_3x24c4s.cc, RESULTS.md section 242), AVX512-VNNI's as two
-  // zmm blocks of 16 (avx512vnni/igemm_8x24c4.cc, section 251). Null: never.
+  // zmm blocks of 16 (avx512vnni/igemm_6x24c4.cc, section 251). Null: never.
   const IgemmUkernel* wide_alt = nullptr;
 };
 

@@ -71,10 +71,10 @@ const IgemmUkernel& igemm_descriptor() {
       /*u8_codes=*/true, /*class_tiles=*/true};
   // Convs of 24 output channels per group and a reduction of at least 256
   // (conv_igemm.cc, the wide tile's rule) with inputs of any sign: the
-  // 8 x 24 ymm tile (igemm_8x24c4.cc), all its lanes used, where this tile
+  // 6 x 24 ymm tile (igemm_6x24c4.cc), all its lanes used, where this tile
   // leaves a quarter of two zmm blocks empty (RESULTS.md section 251).
   static const IgemmUkernel igemm_24_uk = {
-      kIsa, "conv_s8_igemm_8x24c4_avx512vnni", "",
+      kIsa, "conv_s8_igemm_6x24c4_avx512vnni", "",
       avx512vnni::kMR24, avx512vnni::kNB24, avx512vnni::kBlock24, avx512vnni::kCGroup,
       /*widen_s16=*/false, avx512vnni::igemm_24_fn, /*declines_depthwise=*/false, /*interleaved=*/true,
       /*run_weight_bytes=*/avxvnni::kRunWeightBytes, /*unsigned_rows=*/false, /*nonneg=*/nullptr,

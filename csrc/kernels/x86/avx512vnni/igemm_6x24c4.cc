@@ -1,16 +1,17 @@
 // int8 indirect-GEMM microkernel, AVX512-VNNI on ymm (AVX512-VL), tile
-// 8 x 24, reduction c4, for convs of 24 output channels per group (PP-OCR
+// 6 x 24, reduction c4, for convs of 24 output channels per group (PP-OCR
 // det's FPN and head 3 x 3 96 -> 24), which the 6 x 64 tile
 // (igemm_6x64c4.cc) runs as two zmm blocks of 16 with a quarter of the
 // lanes empty: per group of 4 inputs and row, 3 ymm vpdpbusd here against 2
-// zmm ones there, and Zen 4 issues two ymm vpdpbusd per cycle but one zmm
-// (RESULTS.md section 251). The AVX2 tier's 3 x 24 tile
-// (avx2/igemm_3x24c4s.cc) has the same channel shape on 16 registers; the
-// 32 of AVX-512 hold 8 rows.
+// zmm ones there, and Zen 4 issues two ymm vpdpbusd per cycle but one zmm:
+// det's five such convs x0.77 (RESULTS.md section 251). The AVX2 tier's
+// 3 x 24 tile (avx2/igemm_3x24c4s.cc) has the same channel shape on 16
+// registers. An 8 x 24 tile (29 of 32 registers) measured the same as this
+// one (section 251); 6 rows match the 6 x 64 tile's row tiling.
 //
-// Register tile: MR (<= 8) rows x NB (<= 3) ymm blocks of 8 output channels
-// = up to 24 int32 accumulators, NB weight registers, one broadcast, one
-// sign-flip constant (29 of 32 ymm).
+// Register tile: MR (<= 6) rows x NB (<= 3) ymm blocks of 8 output channels
+// = up to 18 int32 accumulators, NB weight registers, one broadcast, one
+// sign-flip constant (23 of 32 ymm).
 //
 // Packed weights (pack_igemm_weights, block 8, c4, the tile's NB blocks
 // interleaved: IgemmLayout::strip = kNB24), per tile:
@@ -18,7 +19,7 @@
 // zero past kc and past the group's channels, so each reduction step reads
 // NB * 32 consecutive bytes. acc_init holds -128 * sum(w) per channel.
 //
-// Rows: a[tap * 8 + i] points at kc int8 activations of row i for that tap.
+// Rows: a[tap * 6 + i] points at kc int8 activations of row i for that tap.
 // The arithmetic is igemm_6x64c4.cc's (each group of 4 activations broadcast
 // and xor-ed with 0x80, the sums starting at -128 * sum(w): exactly
 // sum(x * w); an incomplete last group loaded with a byte mask), and so are
@@ -144,8 +145,8 @@ void igemm(const IgemmTile& t) {
 template <int MR>
 constexpr IgemmFn row_fns[kNB24] = {igemm<MR, 1>, igemm<MR, 2>, igemm<MR, 3>};
 
-constexpr const IgemmFn* kTable[kMR24] = {row_fns<1>, row_fns<2>, row_fns<3>, row_fns<4>,
-                                          row_fns<5>, row_fns<6>, row_fns<7>, row_fns<8>};
+constexpr const IgemmFn* kTable[kMR24] = {row_fns<1>, row_fns<2>, row_fns<3>,
+                                          row_fns<4>, row_fns<5>, row_fns<6>};
 
 }  // namespace
 

@@ -1,11 +1,11 @@
-"""The AVX512-VNNI 8 x 24 ymm tile (x86/avx512vnni/igemm_8x24c4.cc): convs of
+"""The AVX512-VNNI 6 x 24 ymm tile (x86/avx512vnni/igemm_6x24c4.cc): convs of
 exactly 24 output channels per group whose reduction C/groups * R * S is at
 least 256 (x86/conv_igemm.cc, kWideMinReduction) run on it instead of the
 6 x 64 tile's two zmm blocks of 16, on the VNNI tier natively (skipped where
 the CPU lacks it or the tier is capped). Results must equal the reference
 ``conv_s8_ref`` (==, float32 bit for bit): 3x3 convs of 29-96 input channels
 (reductions 261-864, a partial last group of 4: C = 29, 30, 31), 1x1 convs of
-256 / 259 channels, widths around the 8-row tile (1-3, 7-9, 13, 16, 17) and
+256 / 259 channels, widths around the 6-row tile (1-3, 5-9, 12, 13, 16, 17) and
 heights 1-9, stride 1 and 2, padding (with a non-zero pad value too), small
 planes (the class tiles, padded taps left out), two groups of 24, batch 1
 and 3; int8 output with bias, ReLU-like bounds and a residual; float
@@ -26,7 +26,7 @@ from int8rt._testing import kernels as K
 from np_kernels import first_mismatch
 
 F32 = np.float32
-TILE = "conv_s8_igemm_8x24c4_avx512vnni"
+TILE = "conv_s8_igemm_6x24c4_avx512vnni"
 
 pytestmark = pytest.mark.skipif(
     not int8rt.kernels.isa_info()["avx512vnni"]["enabled"] or int8rt.kernels.isa_info()["amx"]["enabled"],
@@ -43,8 +43,10 @@ CASES = [
     (1, 64, 2, 2, 48, 3, 1, 1, 2, 0),       # two groups of 24 (32 * 9 = 288 each)
     (1, 40, 1, 1, 24, 3, 1, 1, 1, 0),
     (1, 96, 7, 1, 24, 3, 1, 1, 1, 0),
-    (1, 48, 3, 8, 24, 3, 1, 1, 1, 0),       # one full 8-row tile per output row
-    (2, 48, 4, 9, 24, 3, 1, 1, 1, -7),      # 8 + 1
+    (1, 40, 4, 6, 24, 3, 1, 1, 1, 0),       # one full 6-row tile per output row
+    (2, 33, 2, 12, 24, 3, 1, 1, 1, 0),      # two
+    (1, 48, 3, 8, 24, 3, 1, 1, 1, 0),       # 6 + 2
+    (2, 48, 4, 9, 24, 3, 1, 1, 1, -7),      # 6 + 3
     (1, 36, 5, 16, 24, 3, 1, 1, 1, 0),
     (1, 36, 3, 17, 24, 3, 1, 1, 1, 0),
     (1, 96, 20, 21, 24, 3, 1, 1, 1, 0),     # row taps on the interior tiles
