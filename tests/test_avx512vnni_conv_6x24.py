@@ -1,18 +1,21 @@
 """The AVX512-VNNI 6 x 24 ymm tile (x86/avx512vnni/igemm_6x24c4.cc): convs of
-exactly 24 output channels per group whose reduction C/groups * R * S is at
-least 256 (x86/conv_igemm.cc, kWideMinReduction) run on it instead of the
-6 x 64 tile's two zmm blocks of 16, on the VNNI tier natively (skipped where
-the CPU lacks it or the tier is capped). Results must equal the reference
-``conv_s8_ref`` (==, float32 bit for bit): 3x3 convs of 29-96 input channels
-(reductions 261-864, a partial last group of 4: C = 29, 30, 31), 1x1 convs of
-256 / 259 channels, widths around the 6-row tile (1-3, 5-9, 12, 13, 16, 17) and
-heights 1-9, stride 1 and 2, padding (with a non-zero pad value too), small
-planes (the class tiles, padded taps left out), two groups of 24, batch 1
-and 3; int8 output with bias, ReLU-like bounds and a residual; float
-output; inputs of any sign, non-negative ones, all -128 and all 127 against
-weights of -127 / 127 / -128, and weights with -128 (vpdpbusd takes them);
-1 and 2 threads. The dispatch log names the tile for the FPN conv and not
-for a 1x1 24 -> 24 (reduction 24) or a 3x3 96 -> 32.
+exactly 24 output channels per group with inputs of any sign run on it
+instead of the 6 x 64 tile's two zmm blocks of 16, at every reduction (its
+rows are that tile's 6: x86/conv_igemm.cc's wide rule), on the VNNI tier
+natively (skipped where the CPU lacks it or the tier is capped, or AMX is
+above it). Results must equal the reference ``conv_s8_ref`` (==, float32
+bit for bit): 3x3 convs of 16-96 input channels (a partial last group of 4:
+C = 29, 30, 31), 1x1 convs of 24-259 channels (EfficientNet-B0's 96 / 144 ->
+24 projections among them), widths around the 6-row tile (1-3, 5-9, 12, 13,
+16, 17) and heights 1-9, stride 1 and 2, padding (with a non-zero pad value
+too), small planes (the class tiles, padded taps left out), two groups of
+24, batch 1 and 3; int8 output with bias, ReLU-like bounds and a residual;
+float output; inputs of any sign, non-negative ones, all -128 and all 127
+against weights of -127 / 127 / -128, and weights with -128 (vpdpbusd
+takes them); 1 and 2 threads. In an engine, a 24-channel conv storing u8
+codes (and reading a u8-coded residual) gives the bytes of the engine
+holding int8 codes and of the reference tier. The dispatch log names the
+tile for 24-channel convs and not for a 3x3 96 -> 32.
 """
 from __future__ import annotations
 
@@ -24,6 +27,9 @@ import pytest
 import int8rt
 from int8rt._testing import kernels as K
 from np_kernels import first_mismatch
+from onnx import helper
+from onnx_models import fvi, model
+from test_u8_codes import U8_OUT, U8_RES, _conv, _head
 
 F32 = np.float32
 TILE = "conv_s8_igemm_6x24c4_avx512vnni"
@@ -52,7 +58,12 @@ CASES = [
     (1, 96, 20, 21, 24, 3, 1, 1, 1, 0),     # row taps on the interior tiles
     (1, 256, 4, 5, 24, 1, 1, 0, 1, 0),
     (3, 259, 3, 3, 24, 1, 1, 0, 1, 0),
-    (1, 64, 11, 2, 24, 2, 1, 0, 1, 0),      # a 2 x 2 filter, reduction 256 exactly
+    (1, 64, 11, 2, 24, 2, 1, 0, 1, 0),      # a 2 x 2 filter, reduction 256
+    (1, 16, 7, 9, 24, 3, 1, 1, 1, 0),       # reduction 144
+    (2, 96, 5, 7, 24, 1, 1, 0, 1, 0),       # EfficientNet-B0's projections
+    (1, 144, 4, 13, 24, 1, 1, 0, 1, 0),
+    (1, 24, 3, 11, 24, 1, 1, 0, 1, 0),      # reduction 24
+    (1, 6, 5, 5, 24, 1, 2, 0, 1, 0),        # reduction 6: a partial group of 4
 ]
 INPUTS = ["signed", "nonneg", "all -128", "all 127"]
 
@@ -123,4 +134,46 @@ def test_dispatch_log(monkeypatch, capfd):
                     pads=(r // 2,) * 4)
     err = capfd.readouterr().err
     wide = [ln for ln in err.splitlines() if TILE in ln]
-    assert len(wide) == 1 and "runs 24 channels per group as" in wide[0], err
+    assert len(wide) == 2 and all("runs 24 channels per group as" in ln for ln in wide), err
+
+
+def _signed_24_net() -> bytes:
+    """A signed Mul output (int8 codes) read by 1x1 48 -> 24 convs (signed
+    inputs: the 6 x 24 tile) whose outputs only convs read (u8 codes), one
+    with a residual Add, then 3x3 24 -> 32 convs with ReLU and the head."""
+    inits, nodes = [], []
+    _conv(inits, nodes, "x", "v1", 3, 48, k=3, relu=False)
+    _conv(inits, nodes, "x", "v2", 3, 48, k=3, relu=False)
+    nodes.append(helper.make_node("Mul", ["v1", "v2"], ["v"]))
+    _conv(inits, nodes, "v", "p", 48, 24, relu=False)
+    _conv(inits, nodes, "v", "r", 48, 24, relu=False, residual="p")
+    _conv(inits, nodes, "r", "q", 24, 32, k=3)
+    _conv(inits, nodes, "p", "q2", 24, 32, k=3)
+    nodes.append(helper.make_node("Add", ["q", "q2"], ["qq"]))
+    _head(inits, nodes, "qq", 32)
+    return model(nodes, [fvi("x", ["n", 3, 14, 14])], [fvi("y", ["n", 10])], inits).SerializeToString()
+
+
+@pytest.mark.parametrize("batch", [1, 3])
+def test_engine_u8_codes_same_bytes(monkeypatch, capfd, batch):
+    rng = np.random.default_rng(251)
+    cal = int8rt.make_calibrator({"x": rng.standard_normal((16, 3, 14, 14)).astype(F32)}, algorithm="auto",
+                                 batch_size=8)
+    monkeypatch.setenv("INT8RT_LOG", "dispatch")
+    engine = int8rt.build_engine(_signed_24_net(), int8rt.BuilderConfig(calibrator=cal, accuracy_check=False,
+                                                                        progress=False))
+    data = engine.serialize()
+    engine = int8rt.Engine.deserialize(data)
+    err = capfd.readouterr().err
+    assert any(TILE in ln for ln in err.splitlines()), err
+    monkeypatch.delenv("INT8RT_LOG")
+    details = [layer["detail"] for layer in engine.layers() if layer["op"] == "int8rt.QConv"]
+    assert any(U8_OUT in d for d in details) and any(U8_RES in d for d in details), details
+    x = rng.standard_normal((batch, 3, 14, 14)).astype(F32)
+    got = engine.create_execution_context().run({"x": x})["y"]
+    for env in ({"INT8RT_U8_CODES": "0"}, {"INT8RT_MAX_ISA": "ref"}):
+        with monkeypatch.context() as m:
+            for k, v in env.items():
+                m.setenv(k, v)
+            other = int8rt.Engine.deserialize(data)
+        np.testing.assert_array_equal(got, other.create_execution_context().run({"x": x})["y"], err_msg=str(env))

@@ -118,11 +118,12 @@ struct IgemmUkernel {
   // A tile whose channels are 24 wide (3 blocks of 8), with this one's
   // contract (rows, compensation) and its own packing (pack_for of it):
   // IgemmConvKernel packs it in this one's place for convs of exactly 24
-  // output channels per group and a reduction of at least 256
-  // (conv_igemm.cc, kWideMinReduction), which this one's tile runs with
-  // lanes empty: AVX2's 16-channel tile as one full and one half-empty tile
-  // (avx2/igemm_3x24c4s.cc, RESULTS.md section 242), AVX512-VNNI's as two
-  // zmm blocks of 16 (avx512vnni/igemm_6x24c4.cc, section 251). Null: never.
+  // output channels per group (and, where it has fewer rows than this one,
+  // a reduction of at least 256: conv_igemm.cc, kWideMinReduction), which
+  // this one's tile runs with lanes empty: AVX2's 16-channel tile as one
+  // full and one half-empty tile (avx2/igemm_3x24c4s.cc, RESULTS.md section
+  // 242), AVX512-VNNI's as two zmm blocks of 16 (avx512vnni/igemm_6x24c4.cc,
+  // section 251). Null: never.
   const IgemmUkernel* wide_alt = nullptr;
 };
 
