@@ -171,6 +171,11 @@ void igemm_strip_u8(const IgemmStrip& s);
 // b [N][K], or [K][N] with kn, into w (every byte of the packing written)
 // and, where not null, comp (-128 * each channel's sum, nbk * 16 entries).
 void pack_b_per_run(int N, int K, const int8_t* b, bool kn, int8_t* w, int32_t* comp);
+// igemm_fn's arithmetic on a 6 x 24 tile of ymm registers (3 blocks of 8
+// channels, interleaved), row pointers 6 apart per tap: convs of 24
+// channels per group (igemm_6x24c4.cc; x86::IgemmUkernel::wide_alt).
+constexpr int kMR24 = 6, kNB24 = 3, kBlock24 = 8;
+IgemmFn igemm_24_fn(int mr, int nb);
 constexpr int kDwBlock = 16;
 void dwconv_row(const DwRow& row);
 }  // namespace avx512vnni

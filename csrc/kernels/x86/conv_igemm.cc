@@ -881,14 +881,19 @@ std::unique_ptr<PackedConv> IgemmConvKernel::pack(const ConvShape& shape,
   const bool nonneg_ok = u_.nonneg && shape.pad_value >= 0;
   if (nonneg_ok && shape.nonneg_input) return pack_nonneg(*u_.nonneg, shape, w, nullptr);  // the promise: no scan
   const IgemmUkernel& u0 = pack_ukernel(u_, w, int64_t{shape.K} * shape.c_per_group() * shape.R * shape.S, false);
-  // 24 channels per group and a long reduction: the 3-block tile where the
-  // sign tile has one (IgemmUkernel::wide_alt). Its 3-row tiles pay the
-  // epilogue and the driver's per-tile work over half the rows: 1x1 convs
-  // of 16 / 24 input channels ran 1.26-1.33x slower on it, 144 -> 24 level,
-  // the 3x3 96 -> 24 (reduction 864) x0.94-0.95 (RESULTS.md section 242).
+  // 24 channels per group: the 3-block tile where the tile has one
+  // (IgemmUkernel::wide_alt). One with fewer rows than the tile it replaces
+  // takes long reductions only: AVX2's 3-row tiles pay the epilogue and the
+  // driver's per-tile work over half the rows (1x1 convs of 16 / 24 input
+  // channels ran 1.26-1.33x slower on it, 144 -> 24 level, the 3x3 96 -> 24
+  // (reduction 864) x0.94-0.95: RESULTS.md section 242). AVX512-VNNI's
+  // 6-row one pays at every reduction measured, 24 to 864: x0.77-0.79 on
+  // 3x3 96 -> 24, x0.82-0.89 on EfficientNet-B0's 1x1 96 / 144 -> 24
+  // (section 251).
   constexpr int64_t kWideMinReduction = 256;
   const bool wide = u0.wide_alt && shape.k_per_group() == 24 &&
-                    int64_t{shape.c_per_group()} * shape.R * shape.S >= kWideMinReduction;
+                    (u0.wide_alt->mr >= u0.mr ||
+                     int64_t{shape.c_per_group()} * shape.R * shape.S >= kWideMinReduction);
   const IgemmUkernel& u = wide ? *u0.wide_alt : u0;
   if (&u != &u0 && dispatch_log_enabled()) {
     std::fprintf(stderr, "int8rt dispatch: %s runs 24 channels per group as %s\n", u_.conv_name, u.conv_name);

@@ -115,12 +115,15 @@ struct IgemmUkernel {
   // `nonneg` with the largest m the weights allow, and a run whose input's
   // minimum is in [-m, 0) takes it (x86/conv_igemm_nonneg.cc). Null: never.
   const IgemmUkernel* shifted = nullptr;
-  // As `signed_alt` of another (same packing, same contract), a tile whose
-  // channels are 24 wide (3 blocks of 8): IgemmConvKernel packs it in this
-  // one's place for convs of exactly 24 output channels per group and a
-  // reduction of at least 256 (conv_igemm.cc, kWideMinReduction), which
-  // this one's 16-channel tile runs as one full and one half-empty tile
-  // (avx2/igemm_3x24c4s.cc, RESULTS.md section 242). Null: never.
+  // A tile whose channels are 24 wide (3 blocks of 8), with this one's
+  // contract (rows, compensation) and its own packing (pack_for of it):
+  // IgemmConvKernel packs it in this one's place for convs of exactly 24
+  // output channels per group (and, where it has fewer rows than this one,
+  // a reduction of at least 256: conv_igemm.cc, kWideMinReduction), which
+  // this one's tile runs with lanes empty: AVX2's 16-channel tile as one
+  // full and one half-empty tile (avx2/igemm_3x24c4s.cc, RESULTS.md section
+  // 242), AVX512-VNNI's as two zmm blocks of 16 (avx512vnni/igemm_6x24c4.cc,
+  // section 251). Null: never.
   const IgemmUkernel* wide_alt = nullptr;
 };
 

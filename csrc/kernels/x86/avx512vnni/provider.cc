@@ -9,7 +9,9 @@
 //            conv_s8_dw_64c_avx512vnni (the other depthwise convs),
 //            conv_s8_igemm_6x64c4_avx512vnni (inputs known to hold no
 //            negative value, or held as u8 codes: its unshifted twin,
-//            igemm_6x64c4.cc's igemm_u8_fn; both take u8-coded tensors)
+//            igemm_6x64c4.cc's igemm_u8_fn; both take u8-coded tensors;
+//            convs of 24 channels per group with inputs of any sign on
+//            the 6 x 24 ymm tile, igemm_6x24c4.cc)
 //   gemm_s8: gemm_s8_6x64c4_avx512vnni
 //   gemm_u8s8: gemm_u8s8_6x64c4_avx512vnni (x86/gemm_u8s8.cc's driver)
 //   conv_transpose_s8: conv_transpose_s8_ks_avx512vnni (kernel == stride:
@@ -69,6 +71,22 @@ const IgemmUkernel& igemm_descriptor() {
       /*strip_mr=*/avx512vnni::kStripMR, /*strip_min_kc=*/avx512vnni::kStripMinKc,
       /*strip_max_kc=*/kStripMaxKc, /*l2_run_weight_bytes=*/kL2RunWeightBytes, /*row_taps=*/true,
       /*u8_codes=*/true, /*class_tiles=*/true};
+  // Convs of 24 output channels per group with inputs of any sign (any
+  // reduction: its rows are this tile's 6, conv_igemm.cc's wide rule): the
+  // 6 x 24 ymm tile (igemm_6x24c4.cc), all its lanes used, where this tile
+  // leaves a quarter of two zmm blocks empty. PP-OCR det's 3x3 96 -> 24
+  // x0.77-0.79, EfficientNet-B0's 1x1 96 / 144 -> 24 x0.82-0.89 (RESULTS.md
+  // section 251). Inputs promised non-negative or held as u8 codes keep the
+  // u8 tile (no 24-channel twin built).
+  static const IgemmUkernel igemm_24_uk = {
+      kIsa, "conv_s8_igemm_6x24c4_avx512vnni", "",
+      avx512vnni::kMR24, avx512vnni::kNB24, avx512vnni::kBlock24, avx512vnni::kCGroup,
+      /*widen_s16=*/false, avx512vnni::igemm_24_fn, /*declines_depthwise=*/false, /*interleaved=*/true,
+      /*run_weight_bytes=*/avxvnni::kRunWeightBytes, /*unsigned_rows=*/false, /*nonneg=*/nullptr,
+      /*abs_sign_rows=*/false, /*signed_alt=*/nullptr, /*pair_sums=*/false, /*pairs_alt=*/nullptr,
+      /*nonneg_per_run=*/false, /*pack_b=*/nullptr, /*strip=*/nullptr, /*strip_mr=*/1,
+      /*strip_min_kc=*/0, /*strip_max_kc=*/0, /*l2_run_weight_bytes=*/kL2RunWeightBytes, /*row_taps=*/true,
+      /*u8_codes=*/true, /*class_tiles=*/true};
   static const IgemmUkernel igemm_uk = {
       kIsa, "conv_s8_igemm_6x64c4_avx512vnni", "gemm_s8_6x64c4_avx512vnni",
       avx512vnni::kMR, avx512vnni::kNB, avx512vnni::kBlock, avx512vnni::kCGroup,
@@ -77,7 +95,7 @@ const IgemmUkernel& igemm_descriptor() {
       /*abs_sign_rows=*/false, /*signed_alt=*/nullptr, /*pair_sums=*/false, /*pairs_alt=*/nullptr,
       /*nonneg_per_run=*/false, /*pack_b=*/avx512vnni::pack_b_per_run, /*strip=*/nullptr, /*strip_mr=*/1,
       /*strip_min_kc=*/0, /*strip_max_kc=*/0, /*l2_run_weight_bytes=*/kL2RunWeightBytes, /*row_taps=*/true,
-      /*u8_codes=*/true, /*class_tiles=*/true};
+      /*u8_codes=*/true, /*class_tiles=*/true, /*shifted=*/nullptr, /*wide_alt=*/&igemm_24_uk};
   return igemm_uk;
 }
 
