@@ -72,6 +72,8 @@ def test_cpp_and_python_tests_under_asan_and_ubsan(tmp_path: Path) -> None:
         assert finding not in r.stdout + r.stderr, tail
     if env.get("CPP_TESTS", "1") != "0":  # the script's switch: no C++ test build at all
         assert_cpp_tests_compiled_at_script_level(Path(env["BUILD"]) / "cpptests" / "compile_commands.json")
+    if env.get("FUZZ_REPLAY", env.get("CPP_TESTS", "1")) != "0":  # the three fuzz targets' corpora replayed
+        assert r.stdout.count("inputs replayed, no finding") == 3, tail
 
 
 def assert_cpp_tests_compiled_at_script_level(compile_commands: Path) -> None:
