@@ -72,6 +72,8 @@ def test_cpp_and_python_tests_under_asan_and_ubsan(tmp_path: Path) -> None:
         assert finding not in r.stdout + r.stderr, tail
     if env.get("CPP_TESTS", "1") != "0":  # the script's switch: no C++ test build at all
         assert_cpp_tests_compiled_at_script_level(Path(env["BUILD"]) / "cpptests" / "compile_commands.json")
+    if env.get("FUZZ_REPLAY", env.get("CPP_TESTS", "1")) != "0":  # the three fuzz targets' corpora replayed
+        assert r.stdout.count("inputs replayed, no finding") == 3, tail
 
 
 def assert_cpp_tests_compiled_at_script_level(compile_commands: Path) -> None:
@@ -151,3 +153,33 @@ def test_planted_leak_is_reported_under_the_cpp_tests_options(planted_bugs: Path
     assert "keep_or_drop" in r.stderr, r.stderr[-2000:]  # the report names where the buffer was allocated
     ok = subprocess.run([str(planted_bugs), "leak", "0"], env=env, capture_output=True, text=True, timeout=60)
     assert ok.returncode == 0 and "ran to the end" in ok.stdout, ok.stderr[-2000:]
+
+
+def test_fuzz_replay_main_reports_a_read_past_the_input(tmp_path: Path) -> None:
+    """tests/sanitizers/fuzz_replay_main.cc (the script's FUZZ_REPLAY) hands each input to the target in a
+    heap buffer of exactly its size, as libFuzzer does: a target that reads one byte past the end of a
+    3-byte input ends with ASan's heap-buffer-overflow, while inputs it reads within bounds (a directory of
+    them, the empty one included) replay to the end and are counted."""
+    if shutil.which("g++") is None:
+        pytest.skip("needs g++")
+    _, flags = script_flags()
+    target = tmp_path / "target.cc"
+    target.write_text('#include <cstddef>\n#include <cstdint>\nvolatile uint8_t sink;\n'
+                      'extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {\n'
+                      '  if (size == 3) sink = data[3];  // the planted read: one past a 3-byte input\n'
+                      '  else if (size > 0) sink = data[size - 1];\n  return 0;\n}\n')
+    exe = tmp_path / "replay"
+    subprocess.run(["g++", "-std=c++17", *flags, str(ROOT / "tests" / "sanitizers" / "fuzz_replay_main.cc"),
+                    str(target), "-o", str(exe)], check=True, capture_output=True, text=True, timeout=300)
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    for name, data in [("a", b""), ("b", b"x"), ("c", b"abcd")]:
+        (corpus / name).write_bytes(data)
+    env = dict(os.environ, ASAN_OPTIONS="detect_leaks=0", UBSAN_OPTIONS="halt_on_error=1")
+    ok = subprocess.run([str(exe), str(corpus)], env=env, capture_output=True, text=True, timeout=60)
+    assert ok.returncode == 0 and "3 inputs replayed" in ok.stdout, ok.stderr[-2000:]
+    bad = tmp_path / "bad"
+    bad.write_bytes(b"abc")
+    r = subprocess.run([str(exe), str(corpus), str(bad)], env=env, capture_output=True, text=True, timeout=60)
+    assert r.returncode != 0 and "AddressSanitizer: heap-buffer-overflow" in r.stderr, r.stderr[-2000:]
+    assert "READ of size 1" in r.stderr and str(bad) in r.stderr, r.stderr[-2000:]

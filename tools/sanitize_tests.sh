@@ -17,7 +17,8 @@
 # Python tests (CPP_TEST_FILES='test_amx_*.cc;...': only those C++ test files
 # built, tests/cpp/CMakeLists.txt's INT8RT_TEST_FILES; GTEST_FILTER=pattern:
 # only those tests run). The C++ tests run one suite per process, their logs
-# in BUILD/cpptests/suite_logs. PY_JOBS=2: two pytest-xdist workers.
+# in BUILD/cpptests/suite_logs. FUZZ_REPLAY=0: the fuzz corpora not replayed
+# (below; on with the C++ tests). PY_JOBS=2: two pytest-xdist workers.
 # SANITIZE_OPT (default -Og) and SANITIZE_ALL_ISAS=1: below. Where ccache is
 # installed it compiles (unless CMAKE_CXX_COMPILER_LAUNCHER says otherwise),
 # so a later run or session with the same CCACHE_DIR reuses the objects.
@@ -87,6 +88,36 @@ export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 cpp_asan_options=${ASAN_OPTIONS/detect_leaks=0/detect_leaks=${CPP_LEAKS:-0}}
 flags="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer -g $opt"
 
+# The fuzz targets' committed corpora (tests/fuzz/corpus/<target>, and any
+# open crash input in tests/data/fuzz_crashes/<target>) replayed once each
+# under this build: tests/fuzz's three targets compiled with the flags above
+# around tests/sanitizers/fuzz_replay_main.cc (libFuzzer's replay without
+# libFuzzer, which is clang's) and linked against the sanitized libint8rt the
+# other tests check (tests/test_fuzz.py's builds are clang's, the sanitizers
+# compiled into their own copy of the sources). Seconds; on with the C++
+# tests (FUZZ_REPLAY=1 / 0 forces it). A finding is printed and the run goes
+# on to the C++ tests; the script then exits 1 after them.
+fuzz_findings=""
+if [ "${FUZZ_REPLAY:-${CPP_TESTS:-1}}" != 0 ]; then
+  echo "== the fuzz corpora replayed (ASan + UBSan)"
+  replay=$build/fuzz-replay
+  mkdir -p "$replay"
+  lib=$site/int8rt/lib
+  g++ -std=c++17 $flags -c tests/sanitizers/fuzz_replay_main.cc -o "$replay/main.o"
+  for target in cache network_codec engine_file; do
+    g++ -std=c++17 $flags -Icsrc -Icsrc/include "tests/fuzz/fuzz_$target.cc" "$replay/main.o" \
+      -L"$lib" -lint8rt -Wl,-rpath,"$lib" -o "$replay/fuzz_$target"
+    inputs=("tests/fuzz/corpus/$target")
+    if [ -d "tests/data/fuzz_crashes/$target" ]; then inputs+=("tests/data/fuzz_crashes/$target"); fi
+    if ASAN_OPTIONS=$cpp_asan_options "$replay/fuzz_$target" "${inputs[@]}" 2>"$replay/fuzz_$target.log"; then
+      :
+    else
+      tail -40 "$replay/fuzz_$target.log"
+      fuzz_findings+=" fuzz_$target"
+    fi
+  done
+fi
+
 if [ "${CPP_TESTS:-1}" != 0 ]; then
   echo "== C++ unit tests (ASan + UBSan)"
   gen=(); command -v ninja >/dev/null && gen=(-G Ninja)
@@ -102,6 +133,10 @@ if [ "${CPP_TESTS:-1}" != 0 ]; then
   # a finding ends its own suite only and one run names them all.
   ASAN_OPTIONS=$cpp_asan_options python3 tools/gtest_by_suite.py "$build/cpptests/int8rt_cpp_tests" --log-dir "$build/cpptests/suite_logs" \
     ${GTEST_FILTER:+--filter "$GTEST_FILTER"}
+fi
+if [ -n "$fuzz_findings" ]; then
+  echo "== fuzz corpora: a finding in$fuzz_findings (logs: $build/fuzz-replay/*.log)"
+  exit 1
 fi
 
 preload="$(gcc -print-file-name=libasan.so) $(gcc -print-file-name=libubsan.so)"
