@@ -12,10 +12,9 @@ Usage: python benchmarks/avx2det16_lut_layers.py --dir /tmp/avx2det16/eng \
 """
 from __future__ import annotations
 
-import statistics
 from pathlib import Path
 
-from saved_engine_layers import alternate_passes, layer_minima, parse_args
+from saved_engine_layers import alternate_passes, layer_minima, parse_args, tree_changes
 
 FORMS = ("per-channel", "one table", "other")
 
@@ -43,8 +42,7 @@ def main() -> None:
             first, *rest = args.trees
             for tree in rest:
                 cells = []
-                for f in FORMS:
-                    a, b = statistics.median(sums[str(first)][f]), statistics.median(sums[str(tree)][f])
+                for f, a, b, _, _ in tree_changes(sums, first, tree, list(FORMS)):
                     cells.append(f"{f} {a:.3f} -> {b:.3f} ms (x{b / a:.2f})" if a else f"{f} -")
                 print(f"{net} b{batch} medians, {first} -> {tree}: " + "; ".join(cells), flush=True)
     print("load", open("/proc/loadavg").read().split()[:3])

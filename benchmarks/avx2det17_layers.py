@@ -13,10 +13,9 @@ Usage: python benchmarks/avx2det17_layers.py --dir /tmp/avx2det16/eng \
 """
 from __future__ import annotations
 
-import statistics
 from pathlib import Path
 
-from saved_engine_layers import alternate_passes, layer_minima, parse_args
+from saved_engine_layers import alternate_passes, layer_minima, parse_args, tree_changes
 
 # PP-OCRv3/v4 det (ppocr_det.onnx): the 3 x 3 96 -> 24 convs at 10, 20, 40, 80 (x2) for a 320 input.
 FPN = ("p2o.Conv.49", "p2o.Conv.52", "p2o.Conv.55", "p2o.Conv.58", "p2o.Conv.61")
@@ -51,9 +50,7 @@ def main() -> None:
             first, *rest = args.trees
             for tree in rest:
                 cells = []
-                for k in sums[str(first)]:
-                    a, b = statistics.median(sums[str(first)][k]), statistics.median(sums[str(tree)][k])
-                    am, bm = min(sums[str(first)][k]), min(sums[str(tree)][k])
+                for k, a, b, am, bm in tree_changes(sums, first, tree):
                     cells.append(f"{k} {a:.3f} -> {b:.3f} ms (x{b / a:.2f}; minima x{bm / am:.2f})")
                 print(f"{net} b{batch} medians, {first} -> {tree}: " + "; ".join(cells), flush=True)
     print("load", open("/proc/loadavg").read().split()[:3])

@@ -2,13 +2,15 @@
 engine.i8rt, input_name and x{batch}.npy), measured in a worker process per
 tree so that two builds of int8rt alternate on one machine. Used by the
 per-layer A/B scripts (avx2gap_table_layers.py, avx2det16_lut_layers.py,
-avx2det17_layers.py): layer_minima inside the worker, run_worker and
-alternate_passes from the driver, parse_args for the command line they share."""
+avx2det17_layers.py, vnni21_layers.py): layer_minima inside the worker,
+run_worker, alternate_passes and tree_changes from the driver, parse_args for
+the command line they share."""
 from __future__ import annotations
 
 import argparse
 import json
 import os
+import statistics
 import subprocess
 import sys
 from pathlib import Path
@@ -53,6 +55,15 @@ def alternate_passes(script: str, args: argparse.Namespace, net: str, batch: int
                     sums[str(tree)].setdefault(k, []).append(v)
             print(f"{net} b{batch} pass {p} {tree}: {describe(o)}", flush=True)
     return sums
+
+
+def tree_changes(sums: dict[str, dict[str, list[float]]], first: Path, tree: Path,
+                 keys: Optional[list[str]] = None) -> list[tuple[str, float, float, float, float]]:
+    """Per key of ``alternate_passes``' result (``keys``, or every key of the
+    first tree): (key, median over passes of ``first``, of ``tree``, minimum of
+    ``first``, of ``tree``)."""
+    a, b = sums[str(first)], sums[str(tree)]
+    return [(k, statistics.median(a[k]), statistics.median(b[k]), min(a[k]), min(b[k])) for k in (keys or list(a))]
 
 
 def parse_args(doc: str, models: str, passes: int,

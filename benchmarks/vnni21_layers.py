@@ -15,10 +15,9 @@ Usage: python benchmarks/vnni21_layers.py --dir /tmp/vnni21/eng \
 """
 from __future__ import annotations
 
-import statistics
 from pathlib import Path
 
-from saved_engine_layers import alternate_passes, layer_minima, parse_args
+from saved_engine_layers import alternate_passes, layer_minima, parse_args, tree_changes
 
 FOCUS = {
     "ppocr_det": ("p2o.Conv.49", "p2o.Conv.52", "p2o.Conv.55", "p2o.Conv.58", "p2o.Conv.61"),
@@ -52,9 +51,7 @@ def main() -> None:
             first, *rest = args.trees
             for tree in rest:
                 print(f"{net} b{batch} medians over passes, {first} -> {tree}:", flush=True)
-                for k in sums[str(first)]:
-                    a, b = statistics.median(sums[str(first)][k]), statistics.median(sums[str(tree)][k])
-                    am, bm = min(sums[str(first)][k]), min(sums[str(tree)][k])
+                for k, a, b, am, bm in tree_changes(sums, first, tree):
                     print(f"  {k[-40:]:40s} {a:8.3f} -> {b:8.3f} ms  x{b / a:.3f}  (minima x{bm / am:.3f})", flush=True)
     print("load", open("/proc/loadavg").read().split()[:3])
 
