@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from saved_engine_layers import alternate_passes, layer_minima, parse_args, tree_changes
+from saved_engine_layers import compared_trees, layer_minima, parse_args, tree_changes
 
 FORMS = ("per-channel", "one table", "other")
 
@@ -35,17 +35,11 @@ def main() -> None:
     args = parse_args(__doc__, "ppocr_det", 3, worker)
     if args is None:
         return
-    for net in args.models:
-        for batch in args.batches:
-            sums = alternate_passes(__file__, args, net, batch, lambda o: ", ".join(
-                f"{f} {o[f]:.3f} ms ({o[f + ' n']})" for f in FORMS))
-            first, *rest = args.trees
-            for tree in rest:
-                cells = []
-                for f, a, b, _, _ in tree_changes(sums, first, tree, list(FORMS)):
-                    cells.append(f"{f} {a:.3f} -> {b:.3f} ms (x{b / a:.2f})" if a else f"{f} -")
-                print(f"{net} b{batch} medians, {first} -> {tree}: " + "; ".join(cells), flush=True)
-    print("load", open("/proc/loadavg").read().split()[:3])
+    for net, batch, first, tree, sums in compared_trees(__file__, args, lambda o: ", ".join(
+            f"{f} {o[f]:.3f} ms ({o[f + ' n']})" for f in FORMS)):
+        cells = [f"{f} {a:.3f} -> {b:.3f} ms (x{b / a:.2f})" if a else f"{f} -"
+                 for f, a, b, _, _ in tree_changes(sums, first, tree, list(FORMS))]
+        print(f"{net} b{batch} medians, {first} -> {tree}: " + "; ".join(cells), flush=True)
 
 
 if __name__ == "__main__":

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from saved_engine_layers import alternate_passes, layer_minima, parse_args, tree_changes
+from saved_engine_layers import compared_trees, floats_and_kernels, layer_minima, parse_args, tree_changes
 
 # PP-OCRv3/v4 det (ppocr_det.onnx): the 3 x 3 96 -> 24 convs at 10, 20, 40, 80 (x2) for a 320 input.
 FPN = ("p2o.Conv.49", "p2o.Conv.52", "p2o.Conv.55", "p2o.Conv.58", "p2o.Conv.61")
@@ -42,18 +42,10 @@ def main() -> None:
     args = parse_args(__doc__, "ppocr_det", 3, worker)
     if args is None:
         return
-    for net in args.models:
-        for batch in args.batches:
-            sums = alternate_passes(__file__, args, net, batch, lambda o: ", ".join(
-                f"{k} {v:.3f}" for k, v in o.items() if isinstance(v, float))
-                + "; kernels " + ", ".join(str(o[k]) for k in o if k.endswith(" kernel")))
-            first, *rest = args.trees
-            for tree in rest:
-                cells = []
-                for k, a, b, am, bm in tree_changes(sums, first, tree):
-                    cells.append(f"{k} {a:.3f} -> {b:.3f} ms (x{b / a:.2f}; minima x{bm / am:.2f})")
-                print(f"{net} b{batch} medians, {first} -> {tree}: " + "; ".join(cells), flush=True)
-    print("load", open("/proc/loadavg").read().split()[:3])
+    for net, batch, first, tree, sums in compared_trees(__file__, args, floats_and_kernels):
+        cells = [f"{k} {a:.3f} -> {b:.3f} ms (x{b / a:.2f}; minima x{bm / am:.2f})"
+                 for k, a, b, am, bm in tree_changes(sums, first, tree)]
+        print(f"{net} b{batch} medians, {first} -> {tree}: " + "; ".join(cells), flush=True)
 
 
 if __name__ == "__main__":

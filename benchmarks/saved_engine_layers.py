@@ -3,8 +3,9 @@ engine.i8rt, input_name and x{batch}.npy), measured in a worker process per
 tree so that two builds of int8rt alternate on one machine. Used by the
 per-layer A/B scripts (avx2gap_table_layers.py, avx2det16_lut_layers.py,
 avx2det17_layers.py, vnni21_layers.py): layer_minima inside the worker,
-run_worker, alternate_passes and tree_changes from the driver, parse_args for
-the command line they share."""
+compared_trees (alternate_passes per network and batch, then each tree
+against the first) and tree_changes from the driver, parse_args for the
+command line they share, floats_and_kernels to word a worker's result."""
 from __future__ import annotations
 
 import argparse
@@ -14,7 +15,7 @@ import statistics
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Iterator, Optional
 
 
 def layer_minima(d: Path, batch: int, rounds: int) -> list[tuple[dict[str, Any], float]]:
@@ -55,6 +56,28 @@ def alternate_passes(script: str, args: argparse.Namespace, net: str, batch: int
                     sums[str(tree)].setdefault(k, []).append(v)
             print(f"{net} b{batch} pass {p} {tree}: {describe(o)}", flush=True)
     return sums
+
+
+def compared_trees(script: str, args: argparse.Namespace, describe: Callable[[dict[str, Any]], str]
+                   ) -> Iterator[tuple[str, int, Path, Path, dict[str, dict[str, list[float]]]]]:
+    """For each of ``args.models`` and ``args.batches``: ``alternate_passes``,
+    then (net, batch, first tree, other tree, its result) per tree after the
+    first; the load average printed at the end."""
+    for net in args.models:
+        for batch in args.batches:
+            sums = alternate_passes(script, args, net, batch, describe)
+            first, *rest = args.trees
+            for tree in rest:
+                yield net, batch, first, tree, sums
+    print("load", open("/proc/loadavg").read().split()[:3])
+
+
+def floats_and_kernels(o: dict[str, Any], unique: bool = False) -> str:
+    """A worker's result in words: its float values, then its ' kernel'
+    entries (``unique``: each name once, sorted)."""
+    kernels = [str(o[k]) for k in o if k.endswith(" kernel")]
+    return (", ".join(f"{k} {v:.3f}" for k, v in o.items() if isinstance(v, float))
+            + "; kernels " + ", ".join(sorted(set(kernels)) if unique else kernels))
 
 
 def tree_changes(sums: dict[str, dict[str, list[float]]], first: Path, tree: Path,

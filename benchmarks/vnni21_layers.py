@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from saved_engine_layers import alternate_passes, layer_minima, parse_args, tree_changes
+from saved_engine_layers import compared_trees, floats_and_kernels, layer_minima, parse_args, tree_changes
 
 FOCUS = {
     "ppocr_det": ("p2o.Conv.49", "p2o.Conv.52", "p2o.Conv.55", "p2o.Conv.58", "p2o.Conv.61"),
@@ -43,17 +43,10 @@ def main() -> None:
     args = parse_args(__doc__, "ppocr_det", 5, worker)
     if args is None:
         return
-    for net in args.models:
-        for batch in args.batches:
-            sums = alternate_passes(__file__, args, net, batch, lambda o: ", ".join(
-                f"{k} {v:.3f}" for k, v in o.items() if isinstance(v, float))
-                + "; kernels " + ", ".join(sorted({str(o[k]) for k in o if k.endswith(" kernel")})))
-            first, *rest = args.trees
-            for tree in rest:
-                print(f"{net} b{batch} medians over passes, {first} -> {tree}:", flush=True)
-                for k, a, b, am, bm in tree_changes(sums, first, tree):
-                    print(f"  {k[-40:]:40s} {a:8.3f} -> {b:8.3f} ms  x{b / a:.3f}  (minima x{bm / am:.3f})", flush=True)
-    print("load", open("/proc/loadavg").read().split()[:3])
+    for net, batch, first, tree, sums in compared_trees(__file__, args, lambda o: floats_and_kernels(o, unique=True)):
+        print(f"{net} b{batch} medians over passes, {first} -> {tree}:", flush=True)
+        for k, a, b, am, bm in tree_changes(sums, first, tree):
+            print(f"  {k[-40:]:40s} {a:8.3f} -> {b:8.3f} ms  x{b / a:.3f}  (minima x{bm / am:.3f})", flush=True)
 
 
 if __name__ == "__main__":
