@@ -85,7 +85,10 @@ struct WeightAhead {
 
 // The pairs [q0, q0 + n) of one tap and input block into the tile: per pair
 // NB weight vectors, per pixel the pair's word px[i][2q] broadcast; with
-// kMasked, pixel i's accumulators change only where keep[i] (0 or all).
+// kMasked, pixel i's accumulators change only where keep[i] (0 or all): the
+// product, then a blend. Not _mm512_mask_dpbf16_ps: GCC (12.2 here, still in
+// 16.1) moves its __mmask16 with KMOVB when AVX512DQ is on, so lanes 8-15
+// act as masked off whatever the mask says (RESULTS.md section 250).
 template <int NB, int NP, bool kMasked>
 inline void pair_steps(__m512 (&acc)[NB][NP], const uint16_t* const (&px)[NP], const uint16_t* w, int64_t block_w,
                        int64_t n, const __mmask16 (&keep)[NP]) {
@@ -99,7 +102,7 @@ inline void pair_steps(__m512 (&acc)[NB][NP], const uint16_t* const (&px)[NP], c
       const __m512bh xv = (__m512bh)_mm512_set1_epi32(pair);
       for (int j = 0; j < NB; ++j) {
         if constexpr (kMasked) {
-          acc[j][i] = _mm512_mask_dpbf16_ps(acc[j][i], keep[i], xv, wv[j]);
+          acc[j][i] = _mm512_mask_blend_ps(keep[i], acc[j][i], _mm512_dpbf16_ps(acc[j][i], xv, wv[j]));
         } else {
           acc[j][i] = _mm512_dpbf16_ps(acc[j][i], xv, wv[j]);
         }

@@ -404,13 +404,6 @@ inline __m512 _mm512_dpbf16_ps(__m512 acc, __m512bh a, __m512bh b) {
   }
   return r;
 }
-// Lanes of k: _mm512_dpbf16_ps's; the others acc's (merge masking).
-inline __m512 _mm512_mask_dpbf16_ps(__m512 acc, __mmask16 k, __m512bh a, __m512bh b) {
-  const __m512 d = _mm512_dpbf16_ps(acc, a, b);
-  __m512 r;
-  for (int i = 0; i < 16; ++i) r.set<float>(i, (k >> i) & 1 ? d.get<float>(i) : acc.get<float>(i));
-  return r;
-}
 
 }  // namespace emulated
 }  // namespace x86
