@@ -22,7 +22,7 @@ import pytest
 
 import int8rt
 from int8rt._testing import kernels as K
-from np_kernels import first_mismatch
+from conv_epilogue_check import assert_epilogues_equal_reference, epilogue_operands
 
 F32 = np.float32
 TILE = "conv_s8_igemm_3x24c4s_avx2"
@@ -64,25 +64,14 @@ def make(case, inputs: str, seed: int, min_weight: bool = False):
     if min_weight:
         wt.flat[rng.integers(0, wt.size, 3)] = -128
     kw = dict(stride=(st, st), pads=(p, p, p, p), groups=g)
-    sums = K.conv2d_s8(x, wt, np.ones(k, F32), out_dtype="float32", kernel="conv_s8_ref", **kw)
-    amax = np.maximum(np.abs(sums).reshape(-1, k).max(0), 1).astype(F32)
-    scale = (rng.uniform(0.8, 1.2, k).astype(F32) * F32(127.0) / amax).astype(F32)
-    bias = rng.uniform(-20, 20, k).astype(F32)
-    residual = rng.integers(-128, 128, sums.shape, dtype=np.int8)
+    scale, bias, residual = epilogue_operands(rng, x, wt, kw)
     return x, wt, scale, bias, residual, kw
 
 
 def check(case, inputs, seed, min_weight=False):
     x, wt, scale, bias, residual, kw = make(case, inputs, seed, min_weight)
-    for out_dtype, b, lo, hi, res in (("int8", bias, None, None, None), ("int8", None, 0.0, 100.0, None),
-                                      ("int8", bias, None, None, residual), ("float32", bias, None, None, None)):
-        args = dict(lo=lo, hi=hi, out_dtype=out_dtype, residual=res, residual_scale=0.37 if res is not None else 0.0,
-                    **kw)
-        got = K.conv2d_s8(x, wt, scale, b, **args)
-        want = K.conv2d_s8(x, wt, scale, b, kernel="conv_s8_ref", **args)
-        bad = first_mismatch(got, want)
-        assert bad is None, (f"{TILE} (dispatch) case={case} inputs={inputs} out={out_dtype} "
-                             f"bias={b is not None} residual={res is not None}: {bad}")
+    assert_epilogues_equal_reference(x, wt, scale, bias, residual, kw,
+                                     f"{TILE} (dispatch) case={case} inputs={inputs}")
 
 
 @pytest.mark.parametrize("case", CASES, ids=lambda c: "n{}c{}h{}w{}k{}r{}s{}p{}g{}".format(*c))
