@@ -82,6 +82,17 @@ def _same_bits(got: np.ndarray, want: np.ndarray, what: str) -> None:
     np.testing.assert_array_equal(got.view(np.uint32), want.view(np.uint32), err_msg=what)
 
 
+def _same_bits_1_and_2_threads(engine, feed: dict, want: np.ndarray) -> None:
+    """``engine``'s output "y" on ``feed`` has ``want``'s bits at 1 and at 2 threads."""
+    _same_bits(engine.run(feed)["y"], want, "1 thread")
+    keep = int8rt.get_num_threads()
+    int8rt.set_num_threads(2)
+    try:
+        _same_bits(engine.run(feed)["y"], want, "2 threads")
+    finally:
+        int8rt.set_num_threads(keep)
+
+
 # (56, 56): the image's planes are ResNet-50's last three (28 / 14 / 7): the
 # 14 x 14 and 7 x 7 convs tile across rows, at batch 8 over every image
 @pytest.mark.parametrize("batch, hw", [(1, (40, 46)), (3, (40, 46)), (1, (56, 56)), (8, (56, 56))])
@@ -104,13 +115,7 @@ def test_resnet_runs_as_one_region_with_the_nchw_bf16_bits(tmp_path, batch, hw) 
     nchw = _build(path, False).run({"x": x})["y"]
     want = to_bf16(nchw)
     assert not np.array_equal(want, nchw), "the output was bf16 already: the test cannot tell"
-    _same_bits(blocked.run({"x": x})["y"], want, "1 thread")
-    keep = int8rt.get_num_threads()
-    int8rt.set_num_threads(2)
-    try:
-        _same_bits(blocked.run({"x": x})["y"], want, "2 threads")
-    finally:
-        int8rt.set_num_threads(keep)
+    _same_bits_1_and_2_threads(blocked, {"x": x}, want)
     saved = tmp_path / "resnet.i8rt"
     blocked.save(str(saved))
     _same_bits(int8rt.Engine.load(str(saved)).run({"x": x})["y"], want, "loaded")

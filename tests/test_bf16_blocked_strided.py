@@ -16,7 +16,7 @@ import pytest
 
 import int8rt
 from test_bf16_blocked import F32, _blocked_ops, _build, to_bf16
-from test_bf16_blocked_dense import _same_bits
+from test_bf16_blocked_dense import _same_bits, _same_bits_1_and_2_threads
 from bf16_order import uncap, vdpbf16ps_order  # noqa: F401,E402  (autouse: the VDPBF16PS order where AMX-BF16 runs)
 
 
@@ -70,13 +70,7 @@ def test_strided_1x1_gives_the_nchw_bf16_bits(tmp_path, strides, hw, batch) -> N
     want = to_bf16(nchw)
     assert not np.array_equal(want, nchw), "the output was bf16 already: the test cannot tell"
     assert np.count_nonzero(want) > want.size // 4, "mostly zeros: the test would not see a wrong pixel"
-    _same_bits(blocked.run({"x": x})["y"], want, "1 thread")
-    keep = int8rt.get_num_threads()
-    int8rt.set_num_threads(2)
-    try:
-        _same_bits(blocked.run({"x": x})["y"], want, "2 threads")
-    finally:
-        int8rt.set_num_threads(keep)
+    _same_bits_1_and_2_threads(blocked, {"x": x}, want)
     saved = tmp_path / "strided.i8rt"
     blocked.save(str(saved))
     int8rt.set_max_isa("ref")
