@@ -1,5 +1,6 @@
-"""The int8 conv tile tests' shared oracle (test_avx2_conv_3x24.py,
-test_avx512vnni_conv_6x24.py): per-channel requantize scales from the
+"""The int8 conv tile tests' shared input draws and oracle
+(test_avx2_conv_3x24.py, test_avx512vnni_conv_6x24.py; the draws also
+test_conv_transpose_ks.py; test_avx2_conv_3x24.py adds a kind of its own): int8 inputs of a named kind (INPUTS); per-channel requantize scales from the
 reference kernel's own sums (each channel's output spread over most of the
 int8 range), a bias and an int8 residual; then the dispatched kernel ==
 kernels/ref's conv_s8_ref, byte for byte, under four epilogues (bias,
@@ -12,6 +13,17 @@ from int8rt._testing import kernels as K
 from np_kernels import first_mismatch
 
 F32 = np.float32
+# Input kinds: uniform signed codes, uniform non-negative codes, or a constant.
+INPUTS = ["signed", "nonneg", "all -128", "all 127"]
+
+
+def input_codes(rng: np.random.Generator, kind: str, shape: tuple) -> np.ndarray:
+    """int8 codes of ``shape`` of the INPUTS ``kind`` (the constants draw nothing from ``rng``)."""
+    if kind == "signed":
+        return rng.integers(-128, 128, shape, dtype=np.int8)
+    if kind == "nonneg":
+        return rng.integers(0, 128, shape, dtype=np.int8)
+    return np.full(shape, -128 if kind == "all -128" else 127, np.int8)
 
 
 def epilogue_operands(rng: np.random.Generator, x: np.ndarray, wt: np.ndarray, kw: dict):

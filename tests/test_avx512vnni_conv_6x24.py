@@ -26,7 +26,7 @@ import pytest
 
 import int8rt
 from int8rt._testing import kernels as K
-from conv_epilogue_check import assert_epilogues_equal_reference, epilogue_operands
+from conv_epilogue_check import INPUTS, assert_epilogues_equal_reference, epilogue_operands, input_codes
 from onnx import helper
 from onnx_models import fvi, model
 from test_u8_codes import U8_OUT, U8_RES, _conv, _head
@@ -65,18 +65,12 @@ CASES = [
     (1, 24, 3, 11, 24, 1, 1, 0, 1, 0),      # reduction 24
     (1, 6, 5, 5, 24, 1, 2, 0, 1, 0),        # reduction 6: a partial group of 4
 ]
-INPUTS = ["signed", "nonneg", "all -128", "all 127"]
 
 
 def make(case, inputs: str, seed: int, min_weight: bool = False):
     n, c, h, w, k, r, st, p, g, pv = case
     rng = np.random.default_rng(seed)
-    if inputs == "signed":
-        x = rng.integers(-128, 128, (n, h, w, c), dtype=np.int8)
-    elif inputs == "nonneg":
-        x = rng.integers(0, 128, (n, h, w, c), dtype=np.int8)
-    else:
-        x = np.full((n, h, w, c), -128 if inputs == "all -128" else 127, np.int8)
+    x = input_codes(rng, inputs, (n, h, w, c))
     if inputs.startswith("all"):
         wt = rng.choice(np.array([-128, -127, 127], np.int8), (k, c // g, r, r))
     else:

@@ -27,6 +27,7 @@ import pytest
 
 import int8rt
 from int8rt._testing import kernels as K
+from conv_epilogue_check import INPUTS, input_codes
 from np_kernels import first_mismatch
 
 F32 = np.float32
@@ -68,19 +69,11 @@ CASES = [
     (1, 6, 1, 7, 64, 2, 2),    # 128: two full runs
 ]
 
-# Input draws: (name, low, high) uniform, or a constant.
-INPUTS = ["signed", "nonneg", "all -128", "all 127"]
-
 
 def make(case, inputs: str, seed: int, min_weight: bool = False):
     n, c, h, w, k, r, s = case
     rng = np.random.default_rng(seed)
-    if inputs == "signed":
-        x = rng.integers(-128, 128, (n, h, w, c), dtype=np.int8)
-    elif inputs == "nonneg":
-        x = rng.integers(0, 128, (n, h, w, c), dtype=np.int8)
-    else:
-        x = np.full((n, h, w, c), -128 if inputs == "all -128" else 127, np.int8)
+    x = input_codes(rng, inputs, (n, h, w, c))
     if inputs.startswith("all"):
         wt = rng.choice(np.array([-127, 127], np.int8), (c, k, r, s))
     else:
