@@ -38,20 +38,28 @@ SHAPES = {
 }
 
 
+def add_conv(rng: np.random.Generator, inits: list, nodes: list, x: str, y: str, c_in: int, c_out: int,
+             k: int = 1, s: int = 1, name: str | None = None) -> None:
+    """A k x k / s Conv x -> y ("same" padding) with weights N(0, 1 / fan-in) and a bias N(0, 0.01), drawn from
+    ``rng``, appended to ``inits`` / ``nodes`` (the test models of this script and bf16stem21_stem.py)."""
+    from onnx import helper, numpy_helper
+    w = (rng.standard_normal((c_out, c_in, k, k)) / np.sqrt(c_in * k * k)).astype(np.float32)
+    inits.append(numpy_helper.from_array(w, f"w_{y}"))
+    inits.append(numpy_helper.from_array((rng.standard_normal(c_out) * 0.1).astype(np.float32), f"b_{y}"))
+    nodes.append(helper.make_node("Conv", [x, f"w_{y}", f"b_{y}"], [y], kernel_shape=[k, k], strides=[s, s],
+                                  pads=[k // 2] * 4, **({"name": name} if name else {})))
+
+
 def model(C: int, M: int, hw: int, k: int, stride: int, residual: bool) -> bytes:
     """x (16 channels) -> 1x1 16 -> 16 -> 1x1 16 -> C -> the conv under test
     (+ a 1x1 / stride 16 -> M of x as its residual) -> Relu -> 1x1 M -> 16:
     four convs, so the region (two conversions) is kept."""
-    from onnx import TensorProto, helper, numpy_helper
+    from onnx import TensorProto, helper
     rng = np.random.default_rng(187)
     inits, nodes = [], []
 
     def conv(x, y, c_in, c_out, kk=1, s=1, name=None):
-        w = (rng.standard_normal((c_out, c_in, kk, kk)) / np.sqrt(c_in * kk * kk)).astype(np.float32)
-        inits.append(numpy_helper.from_array(w, f"w_{y}"))
-        inits.append(numpy_helper.from_array((rng.standard_normal(c_out) * 0.1).astype(np.float32), f"b_{y}"))
-        nodes.append(helper.make_node("Conv", [x, f"w_{y}", f"b_{y}"], [y], kernel_shape=[kk, kk], strides=[s, s],
-                                      pads=[kk // 2] * 4, **({"name": name} if name else {})))
+        add_conv(rng, inits, nodes, x, y, c_in, c_out, kk, s, name)
 
     conv("x", "a0", 16, 16)
     conv("a0", "a", 16, C)

@@ -26,6 +26,7 @@ import numpy as np
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
+from bf16conv_layers import add_conv  # noqa: E402
 
 
 def model() -> bytes:
@@ -33,16 +34,12 @@ def model() -> bytes:
     twice and a 1x1 -> y: four convs, one BF16 region as in ResNet-50, but
     under the image chain's four convs on 28 x 28+ planes, so the stem is
     profiled as its own layer."""
-    from onnx import TensorProto, helper, numpy_helper
+    from onnx import TensorProto, helper
     rng = np.random.default_rng(253)
     inits, nodes = [], []
 
     def conv(x, y, c_in, c_out, k=1, s=1, name=None):
-        w = (rng.standard_normal((c_out, c_in, k, k)) / np.sqrt(c_in * k * k)).astype(np.float32)
-        inits.append(numpy_helper.from_array(w, f"w_{y}"))
-        inits.append(numpy_helper.from_array((rng.standard_normal(c_out) * 0.1).astype(np.float32), f"b_{y}"))
-        nodes.append(helper.make_node("Conv", [x, f"w_{y}", f"b_{y}"], [y], kernel_shape=[k, k], strides=[s, s],
-                                      pads=[k // 2] * 4, **({"name": name} if name else {})))
+        add_conv(rng, inits, nodes, x, y, c_in, c_out, k, s, name)
 
     conv("x", "s", 3, 64, 7, 2, name="under_test")
     nodes.append(helper.make_node("Relu", ["s"], ["r"]))
