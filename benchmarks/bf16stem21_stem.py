@@ -26,7 +26,6 @@ import numpy as np
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from bf16conv_layers import add_conv  # noqa: E402
 
 
 def model() -> bytes:
@@ -35,6 +34,8 @@ def model() -> bytes:
     under the image chain's four convs on 28 x 28+ planes, so the stem is
     profiled as its own layer."""
     from onnx import TensorProto, helper
+
+    from bf16conv_layers import add_conv  # here: that module imports int8rt, which only a worker has
     rng = np.random.default_rng(253)
     inits, nodes = [], []
 
