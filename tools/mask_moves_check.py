@@ -4,16 +4,19 @@ a k register written at a NARROWER width than the lanes of a masked AVX-512
 instruction that then reads it as its write mask (GCC 12's KMOVB before a
 16-lane VDPBF16PS {k}, RESULTS.md 250 and 259).
 
-Reads `objdump -d` of an object or shared library; per function, over its
-basic blocks (direct jumps and fall-through; a call forgets every k register),
+Reads `objdump -d` of an object or shared library; over its basic blocks
+(direct jumps, also into another symbol's code as GCC's shared tails do, and
+fall-through; a call, or a jump onto a function's start, forgets every k register),
 the widths each k register may have been written with at each instruction
 (kmovb 8, kmovw 16, kmovd 32, kmovq 64, a k-to-k move no wider than its source;
 a k instruction by its suffix; compares, vpmov*2m and the like every lane),
 and at each `{%kN}` write-mask use the lanes of that instruction (vector width
 / element size from the mnemonic). A use with more lanes than some width its
 mask may have is reported. Heuristic: a narrow move is right where the
-compiler knows the upper bits are zero (an 8-bit constant), and indirect jumps
-are not followed, so a report is a lead to read, not a verdict; tests/cpp/test_masked_intrinsics.cc is the check that
+compiler knows the upper bits are zero (an 8-bit constant), an indirect jump
+is taken to reach every block of its function nothing else reaches, and in an
+object file (not a linked library) jumps between sections are not followed, so
+a report is a lead to read, not a verdict; tests/cpp/test_masked_intrinsics.cc is the check that
 decides. The known-bad probe (masked_probes.cc's _mm512_mask_dpbf16_ps built
 by GCC with AVX512DQ) is reported; tests/test_masked_intrinsics.py runs this.
 
@@ -21,6 +24,7 @@ Usage: tools/mask_moves_check.py FILE [FILE...]   (exit 1 when something is repo
 """
 from __future__ import annotations
 
+import bisect
 import re
 import subprocess
 import sys
@@ -90,10 +94,14 @@ JUMP = re.compile(r"^j[a-z]+$")
 TARGET = re.compile(r"^([0-9a-f]+)\s+<")
 
 
-def blocks(body):
-    """Basic blocks (lists of instruction indices) and their successors' block numbers."""
+def blocks(body, starts_of_functions):
+    """Basic blocks (ranges of instruction indices) of the whole listing, their successors' block numbers, and
+    the blocks that begin a function. Direct jumps are followed wherever they land, so code GCC shares between
+    functions (a jump into another symbol's tail) is reached; a jump or fall-through onto a function's first
+    instruction is a (tail) call, not an edge: k registers do not survive calls. An indirect jump leads to every
+    block of its function that nothing else reaches (its table is not read)."""
     at = {a: n for n, (a, _, _) in enumerate(body)}
-    leaders = {0}
+    leaders = {0} | set(starts_of_functions)
     for n, (_, mnem, ops) in enumerate(body):
         if JUMP.match(mnem) or mnem.startswith("ret"):
             leaders.add(n + 1)
@@ -101,12 +109,9 @@ def blocks(body):
             if t and int(t.group(1), 16) in at:
                 leaders.add(at[int(t.group(1), 16)])
     starts = sorted(x for x in leaders if x < len(body))
-    block_of = {}
-    spans = []
-    for b, s0 in enumerate(starts):
-        e = starts[b + 1] if b + 1 < len(starts) else len(body)
-        spans.append(range(s0, e))
-        block_of[s0] = b
+    block_of = {s0: b for b, s0 in enumerate(starts)}
+    spans = [range(s0, starts[b + 1] if b + 1 < len(starts) else len(body)) for b, s0 in enumerate(starts)]
+    entries = {block_of[f] for f in starts_of_functions if f in block_of}
     succ = []
     for b, span in enumerate(spans):
         _, mnem, ops = body[span[-1]]
@@ -116,8 +121,19 @@ def blocks(body):
             nxt.append(block_of[at[int(t.group(1), 16)]])
         if not (mnem == "jmp" or mnem.startswith("ret")) and b + 1 < len(spans):
             nxt.append(b + 1)
-        succ.append(nxt)
-    return spans, succ
+        succ.append([x for x in nxt if x not in entries])
+    # An indirect jump (a switch's table) may go to any block of its function that no direct edge reaches.
+    func_of = [bisect.bisect_right(starts_of_functions, span[0]) - 1 for span in spans]
+    reached = {x for nxt in succ for x in nxt} | entries
+    orphans: dict[int, list[int]] = {}
+    for b in range(len(spans)):
+        if b not in reached:
+            orphans.setdefault(func_of[b], []).append(b)
+    for b, span in enumerate(spans):
+        mnem, ops = body[span[-1]][1], body[span[-1]][2]
+        if mnem == "notrack" or (mnem == "jmp" and ops.startswith("*")):
+            succ[b] = succ[b] + orphans.get(func_of[b], [])
+    return spans, succ, entries
 
 
 def transfer(state, insn, where):
@@ -144,45 +160,52 @@ def transfer(state, insn, where):
 
 
 def scan(path: str, stats: dict[str, int]) -> list[str]:
+    body, names, starts = [], [], []
+    for func, insns in functions(path):
+        starts.append(len(body))
+        body.extend(insns)
+        names.extend([func] * len(insns))
+    if not any("{%k" in ops for _, _, ops in body):
+        return []
+    spans, succ, entries = blocks(body, starts)
+    entry = [None] * len(spans)
+    for b in entries:
+        entry[b] = {}
+    work = sorted(entries)
+    while work:  # reaching definitions of each k register (may: the union over paths)
+        b = work.pop()
+        st = entry[b]
+        for n in spans[b]:
+            st = transfer(st, body[n], f"{body[n][0]:x}: {body[n][1]} {body[n][2]}")
+        for s in succ[b]:
+            if entry[s] is None:
+                merged = dict(st)
+            else:
+                merged = dict(entry[s])
+                for k, v in st.items():
+                    merged[k] = merged.get(k, frozenset()) | v
+            if merged != entry[s]:
+                entry[s] = merged
+                work.append(s)
     reports: list[str] = []
-    for func, body in functions(path):
-        if not any("{%k" in ops for _, _, ops in body):
-            continue
-        spans, succ = blocks(body)
-        entry = [None] * len(spans)
-        entry[0] = {}
-        work = [0]
-        while work:  # reaching definitions of each k register (may: the union over paths)
-            b = work.pop()
-            st = entry[b]
-            for n in spans[b]:
-                st = transfer(st, body[n], f"{body[n][0]:x}: {body[n][1]} {body[n][2]}")
-            for s in succ[b]:
-                merged = dict(entry[s]) if entry[s] is not None else None
-                if merged is None:
-                    merged = dict(st)
-                else:
-                    for k, v in st.items():
-                        merged[k] = merged.get(k, frozenset()) | v
-                if merged != entry[s]:
-                    entry[s] = merged
-                    work.append(s)
-        for b, span in enumerate(spans):
-            st = entry[b] if entry[b] is not None else {}
-            for n in span:
-                addr, mnem, ops = body[n]
-                use = re.search(r"\{%(k[1-7])\}", ops)
-                if use and not re.fullmatch(r"%k[0-7]", ops.rsplit(",", 1)[-1]):
-                    lanes_n = lanes(mnem, ops)
-                    stats["checked" if lanes_n is not None else "unclassified"] += 1
-                    if lanes_n is None:
-                        stats["unclassified: " + mnem] = stats.get("unclassified: " + mnem, 0) + 1
-                    for w, where in sorted(st.get(use.group(1), ())):
-                        if lanes_n is not None and lanes_n > w:
-                            reports.append(f"{path}: {func}: {addr:x}: {mnem} {ops} has {lanes_n} lanes, its "
-                                           f"mask {use.group(1)} may come {w} bits wide from {where}")
-                            break
-                st = transfer(st, body[n], f"{addr:x}: {mnem} {ops}")
+    for b, span in enumerate(spans):
+        st = entry[b] if entry[b] is not None else {}
+        for n in span:
+            addr, mnem, ops = body[n]
+            use = re.search(r"\{%(k[1-7])\}", ops)
+            if use and not re.fullmatch(r"%k[0-7]", ops.rsplit(",", 1)[-1]):
+                lanes_n = lanes(mnem, ops)
+                stats["checked" if lanes_n is not None else "unclassified"] += 1
+                if lanes_n is None:
+                    stats["unclassified: " + mnem] = stats.get("unclassified: " + mnem, 0) + 1
+                if entry[b] is None or use.group(1) not in st:
+                    stats["unresolved"] += 1  # no definition the walk sees (an indirect jump's block)
+                for w, where in sorted(st.get(use.group(1), ())):
+                    if lanes_n is not None and lanes_n > w:
+                        reports.append(f"{path}: {names[n]}: {addr:x}: {mnem} {ops} has {lanes_n} lanes, its "
+                                       f"mask {use.group(1)} may come {w} bits wide from {where}")
+                        break
+            st = transfer(st, body[n], f"{addr:x}: {mnem} {ops}")
     return reports
 
 
@@ -190,13 +213,14 @@ def main(argv: list[str]) -> int:
     if not argv:
         print(__doc__)
         return 2
-    stats = {"checked": 0, "unclassified": 0}
+    stats = {"checked": 0, "unclassified": 0, "unresolved": 0}
     found = [r for p in argv for r in scan(p, stats)]
     for r in found:
         print(r)
     odd = sorted(k for k in stats if k.startswith("unclassified: "))
     print(f"mask_moves_check: {len(found)} narrow mask move(s) feeding wider masked instructions in {len(argv)} "
-          f"file(s); {stats['checked']} masked uses checked, {stats['unclassified']} not classified"
+          f"file(s); {stats['checked']} masked uses checked, {stats['unclassified']} not classified, "
+          f"{stats['unresolved']} with no mask definition found"
           + (f" ({', '.join(k[14:] for k in odd)})" if odd else ""))
     return 1 if found else 0
 
