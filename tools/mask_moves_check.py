@@ -42,6 +42,8 @@ def element_bytes(mnemonic: str) -> int | None:
     m = mnemonic.rstrip("xyz")  # vcvt..2bf16x etc.
     if re.match(r"^vpmov(?:s|us)?([qdw])[bwd]$", m):  # down-converts: lanes are the source's
         return {"q": 8, "d": 4, "w": 2}[m[-2]]
+    if re.match(r"^vcvtt?ps2u?dq$|^vcvtu?dq2ps$", m):
+        return 4
     if "bf16" in m or m.endswith(("ps", "ss")) or re.search(r"32x[48]$", m):
         return 4
     if m.endswith(("pd", "sd")) or re.search(r"64x[24]$", m):
@@ -71,43 +73,51 @@ def lanes(mnemonic: str, operands: str) -> int | None:
 
 
 def functions(path: str):
-    """(name, [(addr, mnemonic, operands)]) per function of objdump's listing."""
+    """(name, section, [(addr, mnemonic, operands)]) per function of objdump's listing (in an object file each
+    section's addresses start at 0, so an address means something only with its section)."""
     out = subprocess.run(["objdump", "-d", "--no-show-raw-insn", path], capture_output=True, text=True,
                          check=True).stdout
-    name, body = None, []
+    name, section, body = None, "", []
     for line in out.splitlines():
+        if line.startswith("Disassembly of section "):
+            section = line[len("Disassembly of section "):].rstrip(":")
+            continue
         f = FUNC.match(line)
         if f:
             if name is not None:
-                yield name, body
-            name, body = f.group(1), []
+                yield name, fsec, body
+            name, fsec, body = f.group(1), section, []
             continue
         i = INSN.match(line)
         if i and name is not None:
             addr, mnem, ops = i.groups()
             body.append((int(addr, 16), mnem, ops.split("#")[0].strip()))
     if name is not None:
-        yield name, body
+        yield name, fsec, body
 
 
 JUMP = re.compile(r"^j[a-z]+$")
 TARGET = re.compile(r"^([0-9a-f]+)\s+<")
 
 
-def blocks(body, starts_of_functions):
+def blocks(body, secs, starts_of_functions):
     """Basic blocks (ranges of instruction indices) of the whole listing, their successors' block numbers, and
     the blocks that begin a function. Direct jumps are followed wherever they land, so code GCC shares between
     functions (a jump into another symbol's tail) is reached; a jump or fall-through onto a function's first
     instruction is a (tail) call, not an edge: k registers do not survive calls. An indirect jump leads to every
     block of its function that nothing else reaches (its table is not read)."""
-    at = {a: n for n, (a, _, _) in enumerate(body)}
+    at = {(secs[n], a): n for n, (a, _, _) in enumerate(body)}
+
+    def target(n: int) -> int | None:
+        t = TARGET.match(body[n][2])
+        return at.get((secs[n], int(t.group(1), 16))) if t and JUMP.match(body[n][1]) else None
+
     leaders = {0} | set(starts_of_functions)
     for n, (_, mnem, ops) in enumerate(body):
         if JUMP.match(mnem) or mnem.startswith("ret"):
             leaders.add(n + 1)
-            t = TARGET.match(ops)
-            if t and int(t.group(1), 16) in at:
-                leaders.add(at[int(t.group(1), 16)])
+            if target(n) is not None:
+                leaders.add(target(n))
     starts = sorted(x for x in leaders if x < len(body))
     block_of = {s0: b for b, s0 in enumerate(starts)}
     spans = [range(s0, starts[b + 1] if b + 1 < len(starts) else len(body)) for b, s0 in enumerate(starts)]
@@ -116,9 +126,8 @@ def blocks(body, starts_of_functions):
     for b, span in enumerate(spans):
         _, mnem, ops = body[span[-1]]
         nxt = []
-        t = TARGET.match(ops)
-        if JUMP.match(mnem) and t and int(t.group(1), 16) in at:
-            nxt.append(block_of[at[int(t.group(1), 16)]])
+        if target(span[-1]) is not None:
+            nxt.append(block_of[target(span[-1])])
         if not (mnem == "jmp" or mnem.startswith("ret")) and b + 1 < len(spans):
             nxt.append(b + 1)
         succ.append([x for x in nxt if x not in entries])
@@ -160,14 +169,15 @@ def transfer(state, insn, where):
 
 
 def scan(path: str, stats: dict[str, int]) -> list[str]:
-    body, names, starts = [], [], []
-    for func, insns in functions(path):
+    body, names, secs, starts = [], [], [], []
+    for func, section, insns in functions(path):
         starts.append(len(body))
         body.extend(insns)
         names.extend([func] * len(insns))
+        secs.extend([section] * len(insns))
     if not any("{%k" in ops for _, _, ops in body):
         return []
-    spans, succ, entries = blocks(body, starts)
+    spans, succ, entries = blocks(body, secs, starts)
     entry = [None] * len(spans)
     for b in entries:
         entry[b] = {}
@@ -198,8 +208,8 @@ def scan(path: str, stats: dict[str, int]) -> list[str]:
                 stats["checked" if lanes_n is not None else "unclassified"] += 1
                 if lanes_n is None:
                     stats["unclassified: " + mnem] = stats.get("unclassified: " + mnem, 0) + 1
-                if entry[b] is None or use.group(1) not in st:
-                    stats["unresolved"] += 1  # no definition the walk sees (an indirect jump's block)
+                if use.group(1) not in st:
+                    stats["unresolved"] += 1  # no definition the walk sees
                 for w, where in sorted(st.get(use.group(1), ())):
                     if lanes_n is not None and lanes_n > w:
                         reports.append(f"{path}: {names[n]}: {addr:x}: {mnem} {ops} has {lanes_n} lanes, its "
