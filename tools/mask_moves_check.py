@@ -77,7 +77,7 @@ def functions(path: str):
     section's addresses start at 0, so an address means something only with its section)."""
     out = subprocess.run(["objdump", "-d", "--no-show-raw-insn", path], capture_output=True, text=True,
                          check=True).stdout
-    name, section, body = None, "", []
+    name, section, fsec, body = None, "", "", []
     for line in out.splitlines():
         if line.startswith("Disassembly of section "):
             section = line[len("Disassembly of section "):].rstrip(":")
