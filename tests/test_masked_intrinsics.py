@@ -2,8 +2,9 @@
 RESULTS.md 259) kept complete and its flag sets true, and the static KMOV-width check
 (tools/mask_moves_check.py) run on the installed library.
 
-- Every masked intrinsic the C++ sources use (`_mm*_mask_*`, `_mm*_maskz_*`, `_mm*_mask3_*`, and those
-  returning a mask, `_mm*_..._mask`) has a probe in tests/cpp/masked/masked_probes.cc, so a kernel that
+- Every masked intrinsic the C++ sources use (`_mm*_mask_*`, `_mm*_maskz_*`, `_mm*_mask3_*`, those
+  returning a mask, `_mm*_..._mask`, and the k-mask operations / loads / stores / conversions such as
+  `_kand_mask16`, `_load_mask32`, `_cvtu32_mask16`) has a probe in tests/cpp/masked/masked_probes.cc, so a kernel that
   starts using a new one fails here until it is checked as compiled.
 - `_mm512_mask_dpbf16_ps` (GCC 12 moves its __mmask16 with KMOVB when AVX512DQ is on) is used nowhere.
 - The flag sets masked_probes.cmake compiles the probes with are the kernels' (csrc/kernels/x86/CMakeLists.txt).
@@ -29,7 +30,11 @@ X86_CMAKE = ROOT / "csrc" / "kernels" / "x86" / "CMakeLists.txt"
 CHECK = ROOT / "tools" / "mask_moves_check.py"
 LIB = Path(int8rt.__file__).resolve().parent / "lib" / "libint8rt.so"
 BANNED = "_mm512_mask_dpbf16_ps"
-MASKED = re.compile(r"\b_mm(?:512|256)?_(?:mask[z3]?_[a-z0-9_]+|[a-z0-9_]+_mask)\b")
+MASKED = re.compile(r"\b_mm(?:512|256)?_(?:mask[z3]?_[a-z0-9_]+|[a-z0-9_]+_mask)\b"
+                    # the k-mask operations, loads, stores and conversions (none used yet: a first use needs a probe)
+                    r"|\b_(?:k[a-z]+_mask(?:8|16|32|64)[a-z0-9_]*|cvtu(?:32|64)_mask(?:8|16|32|64)"
+                    r"|cvtmask(?:8|16|32|64)_u(?:32|64)|(?:load|store)_mask(?:8|16|32|64))\b"
+                    r"|\b_mm512_(?:k[a-z]+|int2mask|mask2int)\b")
 
 
 def _code(text: str) -> str:

@@ -148,10 +148,12 @@ def blocks(body, secs, starts_of_functions):
 def transfer(state, insn, where):
     """The k registers' possible (width, where written) after one instruction."""
     _, mnem, ops = insn
-    dest = ops.rsplit(",", 1)[-1] if ops else ""
-    kdest = re.fullmatch(r"%(k[0-7])", dest)
     if mnem.startswith("call"):
         return {}
+    if not ops.endswith(("%k0", "%k1", "%k2", "%k3", "%k4", "%k5", "%k6", "%k7")):
+        return state
+    dest = ops.rsplit(",", 1)[-1]
+    kdest = re.fullmatch(r"%(k[0-7])", dest)
     if not kdest:
         return state
     state = dict(state)
@@ -202,7 +204,7 @@ def scan(path: str, stats: dict[str, int]) -> list[str]:
         st = entry[b] if entry[b] is not None else {}
         for n in span:
             addr, mnem, ops = body[n]
-            use = re.search(r"\{%(k[1-7])\}", ops)
+            use = re.search(r"\{%(k[1-7])\}", ops) if "{%k" in ops else None
             if use and not re.fullmatch(r"%k[0-7]", ops.rsplit(",", 1)[-1]):
                 lanes_n = lanes(mnem, ops)
                 stats["checked" if lanes_n is not None else "unclassified"] += 1
