@@ -4,13 +4,14 @@ MiniLM (12 heads of 32) at sequence 128, q scaled by 1 / sqrt(d) and a
 [B, 1, 1, S] padding mask, as the encoders run it (optimize=True, bf16=True,
 1 thread). Per round, each package (PYTHONPATH) in turn, order reversed every
 other round, runs a fresh worker process that builds the one-layer engine and
-times ``--runs`` runs (thread CPU time, median); then the median over rounds
+times ``--runs`` runs (thread CPU time, median; with ``--threads`` > 1, wall
+time: the helpers' CPU is not the caller's, so under load this is noisier); then the median over rounds
 and each package's ratio to the first, per round and overall, with the
 1-minute load. The layer's detail (the products kernel it ran) is printed once
 per package.
 
 Usage: python3 benchmarks/bf16att22_attention.py --packages BASE/python NEW/python [...]
-       [--shapes bert_base minilm] [--batches 1 8] [--rounds 7] [--runs 30]
+       [--shapes bert_base minilm] [--batches 1 8] [--rounds 7] [--runs 30] [--threads 1]
 """
 from __future__ import annotations
 
@@ -24,7 +25,7 @@ import sys
 SHAPES = {"bert_base": (12, 128, 64), "minilm": (12, 128, 32)}  # heads, sequence, head size
 
 
-def worker(shape: str, batch: int, runs: int) -> None:
+def worker(shape: str, batch: int, runs: int, threads: int) -> None:
     import time
 
     import numpy as np
@@ -35,7 +36,8 @@ def worker(shape: str, batch: int, runs: int) -> None:
     from test_bf16_attention_products import model
 
     h, s, d = SHAPES[shape]
-    int8rt.set_num_threads(1)
+    int8rt.set_num_threads(threads)
+    clock = time.thread_time if threads == 1 else time.perf_counter
     data = model(batch, h, s, s, d, d, (float(np.float32(1 / np.sqrt(d))), None, None), heads=True)
     engine = int8rt.build_engine(data.SerializeToString(),
                                  int8rt.BuilderConfig(precision="fp32", optimize=True, bf16=True))
@@ -47,9 +49,9 @@ def worker(shape: str, batch: int, runs: int) -> None:
         ctx.run(feed)
     times = []
     for _ in range(runs):
-        t = time.thread_time()
+        t = clock()
         ctx.run(feed)
-        times.append((time.thread_time() - t) * 1e3)
+        times.append((clock() - t) * 1e3)
     detail = [la["detail"] for la in engine.layers() if la["op"] == "int8rt.Bf16Attention"]
     print(json.dumps({"ms": statistics.median(times), "detail": detail}))
 
@@ -66,12 +68,14 @@ def main() -> None:
     ap.add_argument("--batches", nargs="+", type=int, default=[1, 8])
     ap.add_argument("--rounds", type=int, default=7)
     ap.add_argument("--runs", type=int, default=30)
+    ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--worker", nargs=2, metavar=("SHAPE", "BATCH"))
     args = ap.parse_args()
     if args.worker:
-        worker(args.worker[0], int(args.worker[1]), args.runs)
+        worker(args.worker[0], int(args.worker[1]), args.runs, args.threads)
         return
-    print("packages: " + ", ".join(f"#{i} {p}" for i, p in enumerate(args.packages)))
+    print("packages: " + ", ".join(f"#{i} {p}" for i, p in enumerate(args.packages)) +
+          f"; {args.threads} thread(s), " + ("thread CPU" if args.threads == 1 else "wall") + " ms")
     for shape in args.shapes:
         for batch in args.batches:
             times: list[list[float]] = [[] for _ in args.packages]
@@ -82,7 +86,7 @@ def main() -> None:
                 for i in order:
                     env = dict(os.environ, PYTHONPATH=args.packages[i])
                     out = subprocess.run([sys.executable, os.path.abspath(__file__), "--worker", shape, str(batch),
-                                          "--runs", str(args.runs)], env=env, capture_output=True, text=True,
+                                          "--runs", str(args.runs), "--threads", str(args.threads)], env=env, capture_output=True, text=True,
                                          check=True)
                     got = json.loads(out.stdout.strip().splitlines()[-1])
                     times[i].append(got["ms"])
