@@ -34,6 +34,16 @@
 // int8rt_q_scale / _k_scale / _v_scale = s: that operand's values times s
 // (the folded Mul's one float multiply, x * s) as they are gathered into
 // such a block. The output is [B, H, M, Dv] as before.
+//
+// Where the attention_bf16 family (kernels/attention_bf16.h) has a
+// candidate on the tile of the gemm_bf16 kernel chosen here (every
+// VDPBF16PS tier and the reference; not AMX), the products run on it
+// instead: the operands (keys, q, v, scaled) converted once straight into
+// the tile's layouts, blocks of q's rows through q kt, the softmax family's
+// attention rows above and p v, the output rounded in the tile's store:
+// the same values in the same order, so the same bits (RESULTS.md section
+// 257). Products run across threads when there are several (T), else a
+// product's blocks of rows do.
 #include <algorithm>
 #include <optional>
 #include <vector>
@@ -45,6 +55,8 @@
 #include "engine/ops/op_util.h"
 #include "engine/value.h"
 #include "int8rt/error.h"
+#include "int8rt/threading.h"
+#include "kernels/attention_bf16.h"
 #include "kernels/aligned_buffer.h"
 #include "kernels/binary_f32.h"
 #include "kernels/softmax_f32.h"
@@ -66,6 +78,8 @@ class Bf16AttentionLayer : public Layer {
         k_scale_(scale_attr(node, "int8rt_k_scale")), v_scale_(scale_attr(node, "int8rt_v_scale")),
         softmax_(&kernels::choose<kernels::SoftmaxF32Kernel>()) {
     bf16_.choose();
+    products_ = &kernels::choose<kernels::AttentionBf16Kernel>();
+    if (std::string(products_->gemm) != bf16_.kernel->name()) products_ = nullptr;  // another tile's bits
   }
 
   // Batch dims and the product's sizes; throws naming the layer when the operands do not fit.
@@ -142,10 +156,10 @@ class Bf16AttentionLayer : public Layer {
       for (int64_t d : in[0]->shape()) scores_shape.push_back(d);
       scores_shape.back() = p.N;
     }
-    const size_t rank = scores_shape.size();
     BroadcastDims strides;
     if (masked_) broadcast_strides_into(in[3]->shape(), scores_shape, strides);
     const float* mask = masked_ ? in[3]->data<float>() : nullptr;
+    if (products_) return run_products(p, q, kt, v, y, y16, scores_shape, strides, mask);
     auto one = [&](int64_t t, bool parallel) {
       thread_local kernels::AlignedBuffer<float> scores_buf;  // per thread, grown, never shrunk
       if (scores_buf.size() < p.M * p.N) scores_buf = kernels::AlignedBuffer<float>(p.M * p.N);
@@ -160,19 +174,7 @@ class Bf16AttentionLayer : public Layer {
         c = heads_operand(v + (bt * p.N * p.H + h) * p.Dv, p.N, p.Dv, p.H * p.Dv, v_scale_, vs);
       }
       bf16_.kernel->run_activations(p.M, p.N, p.K, a, b, s, p.N, false, parallel);
-      kernels::ref::AttentionRows rows;
-      rows.nan_to_zero = nan_to_zero_;
-      if (masked_) {
-        int64_t base = 0, rest = t;
-        for (size_t d = rank - 2; d-- > 0;) {
-          base += (rest % scores_shape[d]) * strides[d];
-          rest /= scores_shape[d];
-        }
-        rows.mask = mask + base;
-        rows.mask_row_step = strides[rank - 2];
-        rows.mask_col_step = strides[rank - 1];
-      }
-      if (p.N > 0) softmax_->attention(p.M, p.N, rows, s);
+      if (p.N > 0) softmax_->attention(p.M, p.N, attention_rows(t, scores_shape, strides, mask), s);
       thread_local kernels::AlignedBuffer<float> out_buf;  // a bfloat16 output's FP32 product
       if (y16 && out_buf.size() < p.M * p.Dv) out_buf = kernels::AlignedBuffer<float>(p.M * p.Dv);
       float* const yt = y16 ? out_buf.data() : y + t * p.M * p.Dv;
@@ -192,11 +194,81 @@ class Bf16AttentionLayer : public Layer {
   std::string describe() const override {
     return std::string("bf16 attention (") + (heads_ ? "heads in place, " : "") + "q kt, softmax" +
            (masked_ ? " + mask" : "") + (nan_to_zero_ ? " + nan guard" : "") + ", p v)" + (y16_ ? " -> bfloat16" : "") +
-           bf16_.describe();
+           bf16_.describe() + (products_ ? std::string(" products=") + products_->name() : "");
   }
   bool accepts_empty_inputs() const override { return true; }
 
  private:
+  // The rows of the mask that product t's scores add, as the softmax family takes them.
+  kernels::ref::AttentionRows attention_rows(int64_t t, const BroadcastDims& scores_shape, const BroadcastDims& strides,
+                                             const float* mask) const {
+    kernels::ref::AttentionRows rows;
+    rows.nan_to_zero = nan_to_zero_;
+    if (masked_) {
+      const size_t rank = scores_shape.size();
+      int64_t base = 0, rest = t;
+      for (size_t d = rank - 2; d-- > 0;) {
+        base += (rest % scores_shape[d]) * strides[d];
+        rest /= scores_shape[d];
+      }
+      rows.mask = mask + base;
+      rows.mask_row_step = strides[rank - 2];
+      rows.mask_col_step = strides[rank - 1];
+    }
+    return rows;
+  }
+
+  // run() on the attention_bf16 family (top of the file).
+  void run_products(const Plan& p, const float* q, const float* kt, const float* v, float* y, uint16_t* y16,
+                    const BroadcastDims& scores_shape, const BroadcastDims& strides, const float* mask) const {
+    auto one = [&](int64_t t, bool parallel) {
+      kernels::Bf16AttentionProduct pr;
+      pr.M = p.M;
+      pr.N = p.N;
+      pr.K = p.K;
+      pr.Dv = p.Dv;
+      if (heads_) {  // q [B, M, H, K], keys [B, N, H, K], v [B, N, H, Dv]
+        const int64_t bt = t / p.H, h = t % p.H;
+        pr.q = q + (bt * p.M * p.H + h) * p.K;
+        pr.k = kt + (bt * p.N * p.H + h) * p.K;
+        pr.v = v + (bt * p.N * p.H + h) * p.Dv;
+        pr.ldq = pr.ldk = p.H * p.K;
+        pr.ldv = p.H * p.Dv;
+        pr.keys = true;
+        pr.q_scale = q_scale_ ? &*q_scale_ : nullptr;
+        pr.k_scale = k_scale_ ? &*k_scale_ : nullptr;
+        pr.v_scale = v_scale_ ? &*v_scale_ : nullptr;
+      } else {
+        pr.q = q + t * p.M * p.K;
+        pr.k = kt + t * p.K * p.N;
+        pr.v = v + t * p.N * p.Dv;
+        pr.ldq = p.K;
+        pr.ldk = p.N;
+        pr.ldv = p.Dv;
+      }
+      if (y16) {
+        pr.y16 = y16 + t * p.M * p.Dv;
+      } else {
+        pr.y = y + t * p.M * p.Dv;
+      }
+      pr.ldy = p.Dv;
+      const kernels::ref::AttentionRows rows = attention_rows(t, scores_shape, strides, mask);
+      products_->run(pr, [&](int64_t r0, int64_t count, float* s) {
+        kernels::ref::AttentionRows block = rows;
+        if (block.mask) block.mask += r0 * block.mask_row_step;
+        softmax_->attention(count, p.N, block, s);
+      }, parallel);
+    };
+    // Whole products per thread when there are enough of them (or they are small), else each one's rows.
+    if (p.T > 1 && (p.T >= 2 * get_num_threads() || p.M * p.N * p.K < (1 << 20))) {
+      parallel_for(p.T, 1, [&](int64_t begin, int64_t end) {
+        for (int64_t t = begin; t < end; ++t) one(t, false);
+      });
+    } else {
+      for (int64_t t = 0; t < p.T; ++t) one(t, true);
+    }
+  }
+
   // rows x cols values `ld` apart from x as a row-major operand: in place, or
   // times `scale` (the folded Mul's x * s, the Mul layer's binary_f32 kernel)
   // into `buf` when there is one.
@@ -239,6 +311,7 @@ class Bf16AttentionLayer : public Layer {
   const kernels::BinaryF32Kernel* binary_ = &kernels::choose<kernels::BinaryF32Kernel>();
   Bf16Gemm bf16_;
   const kernels::SoftmaxF32Kernel* softmax_;
+  const kernels::AttentionBf16Kernel* products_ = nullptr;  // null: run_activations per product
 };
 
 INT8RT_REGISTER_LAYER("int8rt.Bf16Attention", [](const Network& net, const Node& node) -> std::unique_ptr<Layer> {

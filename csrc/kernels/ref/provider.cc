@@ -9,7 +9,8 @@
 // window loop (ref/maxpool_f32.cc); nchw16c_f32_ref the blocked convs'
 // scalar loops (ref/nchw16c_f32.cc); gemm_bf16_ref the scalar
 // BF16 tile (ref/gemm_bf16.cc) under the BF16 driver; dwconv_bf16_ref
-// the scalar BF16 depthwise loop (ref/dwconv_bf16.cc). The transposed-conv
+// the scalar BF16 depthwise loop (ref/dwconv_bf16.cc); attention_bf16_ref
+// gemm_bf16_ref's tile with ref/attention_bf16.cc's converters. The transposed-conv
 // family gets two candidates here: the stride-phase driver (baseline code over
 // the conv_s8 family, whose kernels follow the cap) and, last, its reference.
 // gemm_u8s8_ref is ref/gemm_u8s8.cc's triple loop; dynamic_quantize_u8_ref ref/dynamic_quantize_u8.cc's loops.
@@ -17,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "kernels/attention_bf16.h"
 #include "kernels/conv_gemm_s8.h"
 #include "kernels/conv_transpose_s8.h"
 #include "kernels/dwconv_bf16.h"
@@ -193,6 +195,11 @@ void register_ref_kernels(KernelRegistry& r) {
                                               ref::depthwise_bf16x16c, ref::block_mean_bf16, ref::conv_bf16x16c,
                                               ref::maxpool_bf16x16c, ref::to_blocked_bf16);
   r.add(nchw16c_bf16);
+  // BF16 attention products: gemm_bf16_ref's tile, ref/attention_bf16.cc's converters (the spec).
+  static const AttentionBf16Kernel attention_bf16("attention_bf16_ref", Isa::kRef, "gemm_bf16_ref", ref::kBf16RefMR,
+                                                  ref::kBf16RefNR, ref::gemm_bf16_tile, ref::bf16_scaled_rows,
+                                                  ref::bf16_scaled_panel, false);
+  r.add(attention_bf16);
   // Transposed conv: the phase driver (baseline code over conv_s8) first.
   r.add(conv_transpose_s8_phases(), conv_transpose_s8_ref());
   static const DynamicQuantizeU8Kernel dynamic_quantize("dynamic_quantize_u8_ref", Isa::kRef, ref::dynamic_range,

@@ -10,8 +10,13 @@
 //              up to 64 taps.
 //   nchw16c_bf16: nchw16c_bf16_avx512bf16 (the BF16 channel-blocked convs,
 //              max pool and mean); same tier and CPU check.
+//   attention_bf16: attention_bf16_8x32_avx512bf16 (the products of
+//              int8rt.Bf16Attention on gemm_bf16_8x32's tile, operands
+//              converted straight into its layouts); same tier and CPU check.
+#include "kernels/abi/attention_bf16.h"
 #include "kernels/abi/dwconv_bf16.h"
 #include "kernels/abi/gemm_bf16.h"
+#include "kernels/attention_bf16.h"
 #include "kernels/dwconv_bf16.h"
 #include "kernels/gemm_bf16.h"
 #include "kernels/nchw16c_bf16.h"
@@ -31,7 +36,11 @@ void register_avx512bf16_kernels(KernelRegistry& r) {
   static const Nchw16cBf16Kernel nchw16c("nchw16c_bf16_avx512bf16", Isa::kAvx512Bf16, true, avx512bf16::pointwise_bf16x16c,
                                          avx512bf16::depthwise_bf16x16c, avx512bf16::block_mean_bf16,
                                          avx512bf16::conv_bf16x16c, avx512bf16::maxpool_bf16x16c, avx512bf16::to_blocked_bf16);
-  r.add(gemm, dwconv, nchw16c);
+  static const AttentionBf16Kernel attention("attention_bf16_8x32_avx512bf16", Isa::kAvx512Bf16,
+                                             "gemm_bf16_8x32_avx512bf16", avx512bf16::kBf16MR, avx512bf16::kBf16NR,
+                                             avx512bf16::gemm_bf16_8x32, avx512bf16::bf16_scaled_rows,
+                                             avx512bf16::bf16_scaled_panel, true);
+  r.add(gemm, dwconv, nchw16c, attention);
 }
 
 }  // namespace x86
