@@ -13,6 +13,8 @@ det and was narrowed to images a LayerNorm reads. Rules:
 - ``none``: no tensor held at its range (acc19's rule off as well).
 
 The rule is printed first; then the script runs as ``python SCRIPT ARGS``.
+``--log`` (before SCRIPT): int8rt's INFO log (auto's judgement, its
+decisions) to stderr, for scripts that do not show it.
 
 Usage (from the worktree):
     PYTHONPATH=python:benchmarks python benchmarks/acc22_input_rule.py input \
@@ -23,6 +25,7 @@ Usage (from the worktree):
 """
 from __future__ import annotations
 
+import logging
 import runpy
 import sys
 from typing import Any, Callable
@@ -46,7 +49,14 @@ def rule(name: str, library: Callable[[Any], set[str]]) -> Callable[[Any], set[s
 
 
 def main() -> int:
-    name, script, rest = sys.argv[1], sys.argv[2], sys.argv[3:]
+    name, args = sys.argv[1], sys.argv[2:]
+    if args[:1] == ["--log"]:
+        args = args[1:]
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("  log: %(message)s"))
+        logging.getLogger("int8rt").addHandler(handler)
+        logging.getLogger("int8rt").setLevel(logging.INFO)
+    script, rest = args[0], args[1:]
     from int8rt.accuracy import run
 
     before = run.input_image

@@ -42,7 +42,7 @@ from . import bias_correction as biascorr
 from . import sequence_axis
 from .holdout import SampleRouter
 from .auto import UNSIGNED_MSE
-from .input_range import input_image
+from .input_range import input_image, network_inputs
 from .pass_values import PassValues
 from .rescaled import RescaledHistograms
 from .recordings import Recordings, group_errors, recordings_line
@@ -150,6 +150,7 @@ class CalibrationRun(FoldRuns, AutoDecisions, BiasCorrectionSteps):
         self._unsigned_grid: frozenset[str] = frozenset()  # tensors auto holds unsigned (auto.UNSIGNED_MSE)
         self._int8_names: set[str] = set()
         self._at_range: set[str] = set()  # auto: tensors every set holds at their range (input_range.py)
+        self._floor: set[str] = set()  # auto: inputs a set may only widen to their range (auto_choice.floored)
         self._judge: Any = None      # auto: the scorer its choices are judged by (auto_choice.judge_for)
         self._where = ""
         # auto: the build's engine without a correction, lowered once (the
@@ -261,11 +262,14 @@ class CalibrationRun(FoldRuns, AutoDecisions, BiasCorrectionSteps):
         # the chosen method's thresholds then come from its exact search.
         first = auto_choice.GLOBAL_METHODS[0]
         self._at_range = input_image(self._network)
-        sets = auto_choice.single_method_sets(collector, names, methods=(first,), at_range=self._at_range)
+        self._floor = network_inputs(self._network) - self._at_range
+        sets = auto_choice.single_method_sets(collector, names, methods=(first,), at_range=self._at_range,
+                                              floor=self._floor)
         engines = {first: self._builder.build(_scales(sets[first][0]))}
         self._int8_names = auto_choice.int8_tensors(engines[first], self._network)
         sets.update(auto_choice.single_method_sets(collector, names, exact=set(),
-                                                   methods=auto_choice.GLOBAL_METHODS[1:], at_range=self._at_range))
+                                                   methods=auto_choice.GLOBAL_METHODS[1:], at_range=self._at_range,
+                                                   floor=self._floor))
         self._seconds["auto_search"] = time.perf_counter() - t0
         t0 = time.perf_counter()
         # the held-out samples' float32 outputs: kept by the calibration pass,
@@ -289,6 +293,14 @@ class CalibrationRun(FoldRuns, AutoDecisions, BiasCorrectionSteps):
             logger.info("auto calibration: %s held at their calibration range (%s) in every set: the inputs' "
                         "linear image a LayerNorm reads (input_range.py)", ", ".join(sorted(self._at_range)),
                         auto_choice.RANGE_METHOD)
+        widened = {k: sorted(n for n in self._floor if m.get(n) == f"auto:{auto_choice.RANGE_METHOD}")
+                   for k, (_, m) in sets.items()}
+        if any(widened.values()):
+            self._auto["input_floor"] = {k: v for k, v in widened.items() if v}
+            logger.info("auto calibration: network inputs widened to their calibration range (a set's threshold "
+                        "%.0f-%.0f %% below it: auto_choice.floored): %s", 100 * (1 - auto_choice.INPUT_FLOOR),
+                        100 * (1 - auto_choice.INPUT_TAIL),
+                        "; ".join(f"{k}: {', '.join(v)}" for k, v in self._auto["input_floor"].items()))
         # Unsigned activations first, at the default set's thresholds, so that
         # the sets and their folds are scored in the form the build will have:
         # scored symmetric, the folds took percentile over mse on random-weight
@@ -311,7 +323,8 @@ class CalibrationRun(FoldRuns, AutoDecisions, BiasCorrectionSteps):
             engines = {first: self._builder.build(_scales(sets[first][0])), default: self._plain[1]}
             self._int8_names = auto_choice.int8_tensors(engines[first], self._network)
             sets.update(auto_choice.single_method_sets(collector, names, exact=set(), methods=(UNSIGNED_MSE,),
-                                                       at_range=self._at_range, unsigned=self._unsigned_grid))
+                                                       at_range=self._at_range, unsigned=self._unsigned_grid,
+                                                       floor=self._floor))
         if default not in engines and self._plain is not None and self._plain[0] == _scales(sets[default][0]):
             engines[default] = self._plain[1]  # lowered by a decision above (the float products' int8 set): not again
         folds = self._folds(session, sets, held_run) if self._where == "held-out" else None
@@ -322,7 +335,8 @@ class CalibrationRun(FoldRuns, AutoDecisions, BiasCorrectionSteps):
         if self._parts:
             choice, chosen = self._choose_parts(choice, sets, chosen)
         # the chosen method's exact search, over every sample's histograms
-        amaxes = auto_choice.apply_methods(session.collector, self._methods, self._int8_names, choice.amaxes)
+        amaxes = auto_choice.apply_methods(session.collector, self._methods, self._int8_names, choice.amaxes,
+                                           floor=self._floor)
         if chosen is not None and all(amaxes[n] == choice.amaxes[n] for n in self._int8_names if n in amaxes):
             self._plain = (_scales(choice.amaxes), *chosen)  # the same engine
         self._auto["thresholds"] = choice.label
