@@ -193,8 +193,6 @@ class Folds:
         base: label -> thresholds of every tensor (auto_choice's sets).
         at_range: the tensors every set holds at their calibration range
             (auto_choice.RANGE_METHOD: input_range.py), per fold as well.
-        floor: the network inputs, held at their range per fold where a
-            set's method clips their range's end (auto_choice.floored).
         unsigned: the tensors the engine holds unsigned, which the set
             auto.UNSIGNED_MSE searches on that grid (auto.tensor_label).
     """
@@ -205,13 +203,11 @@ class Folds:
                  last_outputs: Optional[Callable[[], Optional[Inputs]]] = None,
                  held_run: Optional[tuple[Any, Optional[list[Inputs]]]] = None,
                  at_range: frozenset[str] | set[str] = frozenset(),
-                 unsigned: frozenset[str] | set[str] = frozenset(),
-                 floor: frozenset[str] | set[str] = frozenset()) -> None:
+                 unsigned: frozenset[str] | set[str] = frozenset()) -> None:
         self._build, self._calibrate, self._new_collector = build, calibrate, new_collector
         self._last_outputs, self._held_run = last_outputs, held_run
         self._network, self._kept, self._held, self._batch_size = network, groups(kept), held, batch_size
         self._int8_names, self._base, self._at_range, self._unsigned = int8_names, base, at_range, unsigned
-        self._floor = set(floor) - set(at_range)
         self._folds: list[tuple[Any, Any]] = []  # (collector, scorer) per fold, made on first use
         self._scored: list[dict[str, tuple[dict[str, float], Any]]] = []  # per fold: label -> (amaxes, errors)
         self.seconds = 0.0  # spent in errors(), calibrating the folds included
@@ -256,7 +252,7 @@ class Folds:
         tensors are within 1% of one scored already shares its errors (as
         in auto_choice.choose)."""
         from .auto import method_amax, options, tensor_label
-        from .auto_choice import RANGE_METHOD, _close, floored
+        from .auto_choice import RANGE_METHOD, _close
 
         t0 = time.perf_counter()
         per = {n: RANGE_METHOD if n in self._at_range else tensor_label(label, n in self._unsigned)
@@ -269,8 +265,6 @@ class Folds:
                 amaxes = dict(self._base[label])
                 amaxes.update({n: method_amax(collector.histogram(n), per[n], options(per[n]))
                                for n in self._int8_names if n in collector})
-                amaxes.update({n: floored(collector.histogram(n), amaxes[n])
-                               for n in self._floor & self._int8_names if n in collector})
                 twin = next((k for k, (a, _) in scored.items()
                              if all(_close(a[t], amaxes[t]) for t in self._int8_names if t in a and t in amaxes)),
                             None)

@@ -41,7 +41,7 @@ from . import unsigned_form
 from . import bias_correction as biascorr
 from . import sequence_axis
 from .holdout import SampleRouter
-from .auto import UNSIGNED_MSE
+from .auto import CANDIDATES, UNSIGNED_MSE, method_amax, options
 from .input_range import input_image, network_inputs
 from .pass_values import PassValues
 from .rescaled import RescaledHistograms
@@ -263,13 +263,11 @@ class CalibrationRun(FoldRuns, AutoDecisions, BiasCorrectionSteps):
         first = auto_choice.GLOBAL_METHODS[0]
         self._at_range = input_image(self._network)
         self._floor = network_inputs(self._network) - self._at_range
-        sets = auto_choice.single_method_sets(collector, names, methods=(first,), at_range=self._at_range,
-                                              floor=self._floor)
+        sets = auto_choice.single_method_sets(collector, names, methods=(first,), at_range=self._at_range)
         engines = {first: self._builder.build(_scales(sets[first][0]))}
         self._int8_names = auto_choice.int8_tensors(engines[first], self._network)
         sets.update(auto_choice.single_method_sets(collector, names, exact=set(),
-                                                   methods=auto_choice.GLOBAL_METHODS[1:], at_range=self._at_range,
-                                                   floor=self._floor))
+                                                   methods=auto_choice.GLOBAL_METHODS[1:], at_range=self._at_range))
         self._seconds["auto_search"] = time.perf_counter() - t0
         t0 = time.perf_counter()
         # the held-out samples' float32 outputs: kept by the calibration pass,
@@ -293,14 +291,6 @@ class CalibrationRun(FoldRuns, AutoDecisions, BiasCorrectionSteps):
             logger.info("auto calibration: %s held at their calibration range (%s) in every set: the inputs' "
                         "linear image a LayerNorm reads (input_range.py)", ", ".join(sorted(self._at_range)),
                         auto_choice.RANGE_METHOD)
-        widened = {k: sorted(n for n in self._floor if m.get(n) == f"auto:{auto_choice.RANGE_METHOD}")
-                   for k, (_, m) in sets.items()}
-        if any(widened.values()):
-            self._auto["input_floor"] = {k: v for k, v in widened.items() if v}
-            logger.info("auto calibration: network inputs widened to their calibration range (a set's threshold "
-                        "%.0f-%.0f %% below it: auto_choice.floored): %s", 100 * (1 - auto_choice.INPUT_FLOOR),
-                        100 * (1 - auto_choice.INPUT_TAIL),
-                        "; ".join(f"{k}: {', '.join(v)}" for k, v in self._auto["input_floor"].items()))
         # Unsigned activations first, at the default set's thresholds, so that
         # the sets and their folds are scored in the form the build will have:
         # scored symmetric, the folds took percentile over mse on random-weight
@@ -323,8 +313,7 @@ class CalibrationRun(FoldRuns, AutoDecisions, BiasCorrectionSteps):
             engines = {first: self._builder.build(_scales(sets[first][0])), default: self._plain[1]}
             self._int8_names = auto_choice.int8_tensors(engines[first], self._network)
             sets.update(auto_choice.single_method_sets(collector, names, exact=set(), methods=(UNSIGNED_MSE,),
-                                                       at_range=self._at_range, unsigned=self._unsigned_grid,
-                                                       floor=self._floor))
+                                                       at_range=self._at_range, unsigned=self._unsigned_grid))
         if default not in engines and self._plain is not None and self._plain[0] == _scales(sets[default][0]):
             engines[default] = self._plain[1]  # lowered by a decision above (the float products' int8 set): not again
         folds = self._folds(session, sets, held_run) if self._where == "held-out" else None
@@ -337,6 +326,7 @@ class CalibrationRun(FoldRuns, AutoDecisions, BiasCorrectionSteps):
         # the chosen method's exact search, over every sample's histograms
         amaxes = auto_choice.apply_methods(session.collector, self._methods, self._int8_names, choice.amaxes,
                                            floor=self._floor)
+        self._log_floor(session.collector, amaxes)
         if chosen is not None and all(amaxes[n] == choice.amaxes[n] for n in self._int8_names if n in amaxes):
             self._plain = (_scales(choice.amaxes), *chosen)  # the same engine
         self._auto["thresholds"] = choice.label
@@ -373,6 +363,24 @@ class CalibrationRun(FoldRuns, AutoDecisions, BiasCorrectionSteps):
             amaxes = self._decide_equalization(session, amaxes)
             self._seconds["auto_equalization"] = time.perf_counter() - t0
         return amaxes
+
+    def _log_floor(self, collector: Any, amaxes: dict[str, float]) -> None:
+        """Names the network inputs whose chosen threshold ``amaxes`` raised
+        to their calibration range (auto_choice.floored), in the log and
+        the build report (``input_floor``: input -> "own -> range")."""
+        widened = {}
+        for n in sorted(self._floor & self._int8_names):
+            label = self._methods.get(n, "").removeprefix("auto:").removeprefix("all ")
+            if n in collector and n in amaxes and (label in dict(CANDIDATES) or label == UNSIGNED_MSE):
+                own = method_amax(collector.histogram(n), label, options(label), exact=True)
+                if amaxes[n] != own:
+                    widened[n] = f"{own:.6g} -> {amaxes[n]:.6g}"
+        if widened:
+            self._auto["input_floor"] = widened
+            logger.info("auto calibration: network inputs widened to their calibration range (the chosen set's "
+                        "threshold %.0f-%.0f %% below it: auto_choice.floored): %s",
+                        100 * (1 - auto_choice.INPUT_FLOOR), 100 * (1 - auto_choice.INPUT_TAIL),
+                        ", ".join(f"{k} {v}" for k, v in widened.items()))
 
     def _choose_parts(self, choice: auto_choice.Choice, sets: dict[str, Any], chosen: Optional[tuple[Any, Any]]
                       ) -> tuple[auto_choice.Choice, Optional[tuple[Any, Any]]]:

@@ -61,8 +61,7 @@ class FoldRuns:
         return crossval.Folds(
             self._builder.build, self._calibrate_into, lambda: self._new_collector(session),
             self._network, *pooled, self._chunk, self._int8_names, {k: v[0] for k, v in sets.items()},
-            last_outputs=self._last_outputs, held_run=held_run, at_range=self._at_range, unsigned=self._unsigned_grid,
-            floor=self._floor)
+            last_outputs=self._last_outputs, held_run=held_run, at_range=self._at_range, unsigned=self._unsigned_grid)
 
     def _last_outputs(self) -> Optional[dict[str, np.ndarray]]:
         """The network's float32 outputs as the builder's last
