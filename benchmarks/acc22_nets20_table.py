@@ -4,10 +4,14 @@ Runtime, from newnets_methods.py's JSON lines (nets20_sweep.py --json).
 "before" is method ``auto`` and "after" method ``auto_input`` (or
 ``--after``); a later line for the same (network, draw, method) wins, so the
 sweep's recorded lines (benchmarks/results/nets20_sweep.jsonl) can be given
-first and a re-run after them.
+first and a re-run after them. ``--after-jsonl FILE``: a run of the changed
+library, whose ``auto`` lines are read as method ``auto (library)`` (then
+``--after "auto (library)"``).
 
 Usage: python benchmarks/acc22_nets20_table.py benchmarks/results/nets20_sweep.jsonl /tmp/acc22/s2.jsonl \
            /tmp/acc22/s5.jsonl [--after auto_input]
+       python benchmarks/acc22_nets20_table.py benchmarks/results/nets20_sweep.jsonl \
+           --after-jsonl /tmp/acc22/s2_final.jsonl --after "auto (library)"
 """
 from __future__ import annotations
 
@@ -23,11 +27,14 @@ def main() -> int:
     ap.add_argument("jsonl", nargs="+")
     ap.add_argument("--before", default="auto")
     ap.add_argument("--after", default="auto_input")
+    ap.add_argument("--after-jsonl", nargs="*", default=[])
     args = ap.parse_args()
     rows: dict[tuple, dict[str, dict]] = {}
-    for p in args.jsonl:
+    for p in args.jsonl + args.after_jsonl:
         for line in Path(p).read_text().splitlines():
             r = json.loads(line)
+            if p in args.after_jsonl and r["method"] == "auto":
+                r["method"] = "auto (library)"
             if "error" not in r:
                 rows.setdefault((r["name"], r["calib_seed"], r["eval_seed"]), {})[r["method"]] = r
     print("| network | calib / eval seed | auto before | auto after | after - before | best other (method) | "

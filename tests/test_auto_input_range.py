@@ -178,7 +178,6 @@ def test_silhouettes_beyond_the_calibration_data_keep_their_ends(monkeypatch: py
     with tempfile.TemporaryDirectory() as folder:
         with monkeypatch.context() as m:
             m.setattr(run, "input_image", lambda network: set())
-            m.setattr(auto_choice, "INPUT_FLOOR", 0.0)  # nor the input widened (test_auto_network_input.py)
             before = build(os.path.join(folder, "before.cache"))
         after = build(os.path.join(folder, "after.cache"))
         amax = float(np.float32(np.abs(calib["x"]).max()))

@@ -4,9 +4,7 @@ the network's outputs on calibration samples that no threshold saw.
 1. Sets: each method of ``GLOBAL_METHODS`` (auto.CANDIDATES: minmax, mse,
    percentile 99.99, entropy) applied to every tensor (MSE over every k-th
    bin, auto.MAX_SEARCH_CANDIDATES, to rank; the chosen method's thresholds
-   then come from its exact search (a network input widened to its range
-   where that search clips its end by 1-20 %: :func:`floored`), so a
-   choice "mse" is exactly the MSE
+   then come from its exact search, so a choice "mse" is exactly the MSE
    calibrator's engine on auto's histograms: IInt8MSECalibrator with
    auto's ``num_bins`` / ``policy``, tests/test_auto_binning.py; on the
    calibrators' default 2048 "extend" bins each method sets other
@@ -14,9 +12,9 @@ the network's outputs on calibration samples that no threshold saw.
    auto's: RESULTS_accuracy.md acc53), but for the tensors of ``at_range``
    (input_range.py: an input's linear image that a LayerNorm reads, as in a
    ConvNeXt's or a ViT's stem), which every set holds at their calibration
-   range (``RANGE_METHOD``, minmax). Where auto holds tensors unsigned (run.py decides that first), one more set,
-   ``auto.UNSIGNED_MSE``: MSE searched on the unsigned grid for those
-   tensors (auto.py says why). A
+   range (``RANGE_METHOD``, minmax). Where auto holds tensors unsigned
+   (run.py decides that first), one more set, ``auto.UNSIGNED_MSE``: MSE
+   searched on the unsigned grid for those tensors (auto.py says why). A
    set whose thresholds on the
    tensors the engine holds in int8 are all within 1% of a set already
    scored is not built again (it would quantize alike; it takes that
@@ -126,8 +124,7 @@ from .state_loop import LOOP_SAMPLES, closed_loop
 from .taps import Samples, WholeBatch, batches, fp32_tap_engine, rows, spread
 
 __all__ = ["apply_methods", "CHOICE_SAMPLES", "Choice", "DEFAULT_METHOD", "FIT_SAMPLES", "FOLD_GAIN", "GLOBAL_METHODS",
-           "INPUT_FLOOR", "INPUT_TAIL", "MIN_GAIN", "RANGE_METHOD", "Scorer", "T_LEVEL", "choose", "floored",
-           "judge_for", "loop_judge_for", "worst_fold"]
+           "MIN_GAIN", "RANGE_METHOD", "Scorer", "T_LEVEL", "choose", "judge_for", "loop_judge_for", "worst_fold"]
 
 logger = logging.getLogger("int8rt")
 
@@ -154,23 +151,6 @@ FOLD_GAIN = 0.1
 # The method of the tensors every set holds at their calibration range
 # (input_range.py).
 RANGE_METHOD = "minmax"
-# The network inputs outside ``at_range`` (input_range.network_inputs): the
-# chosen set's threshold for one, where it lies in [INPUT_TAIL,
-# INPUT_FLOOR) of its calibration range, is raised to that range
-# (:func:`floored`, in :func:`apply_methods`): the set may not clip the end
-# of an input's domain (input_range.py says why). The sets are scored and
-# chosen as they are: floored in every set (and fold) the rule changed
-# which set the judge took where sets were close, and lost the row that
-# choice carried (ese_vovnet19b_dw draw 2: 0.8257 -> 0.7655,
-# RESULTS_accuracy.md acc68). Within 1 % two thresholds quantize alike (as
-# :func:`choose` counts twins): a set that close to the range (mse on every
-# photograph draw that holds bright pixels, every set on PP-OCR's text
-# lines) is left as it is. Below INPUT_TAIL the set clips a tail of
-# outliers, not a domain's end (the overfit case of the tests: one feature
-# at 60 in 3 of 32 samples, mse's threshold a tenth of it), and widening it
-# would coarsen the step more than 1.25x: the judge's choice stands.
-INPUT_FLOOR = 0.99
-INPUT_TAIL = 0.8
 
 Thresholds = dict[str, float]
 Methods = dict[str, str]
@@ -505,30 +485,17 @@ def single_method_sets(collector: Any, names: list[str], exact: Optional[set[str
     return out
 
 
-def floored(hist: Any, amax: float) -> float:
-    """A network input's threshold in the chosen set (``amax``, on ``hist``): its
-    calibration range (``RANGE_METHOD``) where ``amax`` lies in
-    [``INPUT_TAIL``, ``INPUT_FLOOR``) of it, else ``amax``."""
-    top = method_amax(hist, RANGE_METHOD, options(RANGE_METHOD))
-    return top if INPUT_TAIL * top <= amax < INPUT_FLOOR * top else amax
-
-
 def apply_methods(collector: Any, methods: Mapping[str, str], names: set[str],
-                  amaxes: Mapping[str, float], floor: frozenset[str] | set[str] = frozenset()) -> Thresholds:
+                  amaxes: Mapping[str, float]) -> Thresholds:
     """Each tensor of ``names`` gets the threshold its chosen method
     (``methods``: ``"auto:<label>"`` or ``"auto:all <label>"``, a CANDIDATES
     label or auto.UNSIGNED_MSE) gives on ``collector``'s histograms, with
-    the exact search, a network input of ``floor`` widened to its range
-    where that clips its end (:func:`floored`); the other tensors (not held
-    in int8) keep ``amaxes``."""
+    the exact search; the other tensors (not held in int8) keep ``amaxes``."""
     out = dict(amaxes)
     for n in names:
         label = methods.get(n, "").removeprefix("auto:").removeprefix("all ")
         if (label in dict(CANDIDATES) or label == UNSIGNED_MSE) and n in collector:
-            hist = collector.histogram(n)
-            out[n] = method_amax(hist, label, options(label), exact=True)
-            if n in floor:
-                out[n] = floored(hist, out[n])
+            out[n] = method_amax(collector.histogram(n), label, options(label), exact=True)
     return out
 
 

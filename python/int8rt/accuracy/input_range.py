@@ -1,15 +1,12 @@
 """The tensors auto holds at their calibration range (minmax) in every set:
-a network input's linear image where a normalisation reads it; and the
-network inputs, whose range's end a set may not clip by 1-20 %
-(:func:`network_inputs`, auto_choice.floored; last paragraph). The linear
-image is the float inputs and the tensors computed from them by
-constant-weight linear layers (Conv, ConvTranspose, MatMul, Gemm, with no
-fused activation) and layout ops (Transpose, Reshape, Flatten, Squeeze,
-Unsqueeze, Identity, and Concat with tensors that do not depend on any
-input's values: a ViT's class token), up to the first other layer, for
-each input whose image a LayerNormalization reads: the patchify stem of a
-ConvNeXt, the patch embedding of a ViT. Elsewhere none but the inputs'
-floor.
+a network input's linear image where a normalisation reads it. That is the
+float inputs and the tensors computed from them by constant-weight linear
+layers (Conv, ConvTranspose, MatMul, Gemm, with no fused activation) and
+layout ops (Transpose, Reshape, Flatten, Squeeze, Unsqueeze, Identity, and
+Concat with tensors that do not depend on any input's values: a ViT's class
+token), up to the first other layer, for each input whose image a
+LayerNormalization reads: the patchify stem of a ConvNeXt, the patch
+embedding of a ViT. Elsewhere none.
 
 Why. An input's range is its data domain (normalised pixels from black to
 white), and so is that of a fixed linear map of it: the calibration data
@@ -38,35 +35,12 @@ does not apply. Nor where an InstanceNormalization reads the image
 normalising each channel over time, not each position over the channels;
 and a waveform's largest values are a thin tail, not a domain's end): there
 it cost 0.7356 -> 0.5598 centred cosine (random weights, speech-like audio).
-
-The network inputs themselves (every float32 input, read by anything): the
-chosen set's threshold, where it lies 1-20 % below the calibration range,
-is raised to it (auto_choice.floored; the tensors computed from the input
-keep the set's own, and the sets are judged as they are). nets20's CNNs (RESULTS_realnets.md; RESULTS_accuracy.md acc68),
-calibrated on 32 crops with almost no bright pixels (0.02 % of the input
-values above 0.87 of the calibration maximum, 4 % in the evaluation): mse
-put the input's threshold at 0.87 of its range, the evaluation's bright
-images lost their colours from the first layer on, and auto trailed minmax
-and ONNX Runtime by 0.002-0.024 centred cosine on eight networks; with the
-input widened all eight went up (botnet26t 0.9733 -> 0.9977, halonet26t
-0.9839 -> 0.9963, mobilevitv2 0.8814 -> 0.8988), and nets17's
-regnet_x_400mf 0.9005 -> 0.9253. Held at the range exactly, in every set,
-it also narrowed thresholds above the range (mse on PP-OCR's text lines,
-on the digits) and moved ones within 0.03 % of it (mse on draws that hold
-bright pixels): changes an engine answers by its thresholds' roughness,
-not by clipping (PP-OCRv4 det -0.001, tf_efficientnet_b0 -0.005 / -0.012
-on such a draw); widened in every set it changed which set the judge took
-between close ones (ese_vovnet19b_dw draw 2: 0.8257 -> 0.7655). Within
-1 % two thresholds quantize alike, and more than
-20 % below the range a set clips a tail of outliers (the tests' overfit
-case: one feature at 60, mse's threshold a tenth of it), which the judge
-decides as for any tensor.
 """
 from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["LAYOUT_OPS", "LINEAR_OPS", "NORMALIZATION_OPS", "input_image", "linear_image", "network_inputs"]
+__all__ = ["LAYOUT_OPS", "LINEAR_OPS", "NORMALIZATION_OPS", "input_image", "linear_image"]
 
 # Layers whose output is a constant-weight linear map of their first input
 # (no fused activation: ``int8rt_activation``) ...
@@ -118,11 +92,3 @@ def input_image(network: Any) -> set[str]:
             image = linear_image(network, tensors[i]["name"])
             out |= image if image & read else set()
     return out
-
-
-def network_inputs(network: Any) -> set[str]:
-    """The names of ``network``'s float32 inputs: the tensors whose
-    threshold a set may widen to their calibration range, never clip
-    (auto_choice.floored; module docstring)."""
-    tensors = network.tensors()
-    return {tensors[i]["name"] for i in network.inputs() if tensors[i]["dtype"] == "float32"}

@@ -41,8 +41,8 @@ from . import unsigned_form
 from . import bias_correction as biascorr
 from . import sequence_axis
 from .holdout import SampleRouter
-from .auto import CANDIDATES, UNSIGNED_MSE, method_amax, options
-from .input_range import input_image, network_inputs
+from .auto import UNSIGNED_MSE
+from .input_range import input_image
 from .pass_values import PassValues
 from .rescaled import RescaledHistograms
 from .recordings import Recordings, group_errors, recordings_line
@@ -150,7 +150,6 @@ class CalibrationRun(FoldRuns, AutoDecisions, BiasCorrectionSteps):
         self._unsigned_grid: frozenset[str] = frozenset()  # tensors auto holds unsigned (auto.UNSIGNED_MSE)
         self._int8_names: set[str] = set()
         self._at_range: set[str] = set()  # auto: tensors every set holds at their range (input_range.py)
-        self._floor: set[str] = set()  # auto: inputs a set may only widen to their range (auto_choice.floored)
         self._judge: Any = None      # auto: the scorer its choices are judged by (auto_choice.judge_for)
         self._where = ""
         # auto: the build's engine without a correction, lowered once (the
@@ -262,7 +261,6 @@ class CalibrationRun(FoldRuns, AutoDecisions, BiasCorrectionSteps):
         # the chosen method's thresholds then come from its exact search.
         first = auto_choice.GLOBAL_METHODS[0]
         self._at_range = input_image(self._network)
-        self._floor = network_inputs(self._network) - self._at_range
         sets = auto_choice.single_method_sets(collector, names, methods=(first,), at_range=self._at_range)
         engines = {first: self._builder.build(_scales(sets[first][0]))}
         self._int8_names = auto_choice.int8_tensors(engines[first], self._network)
@@ -324,9 +322,7 @@ class CalibrationRun(FoldRuns, AutoDecisions, BiasCorrectionSteps):
         if self._parts:
             choice, chosen = self._choose_parts(choice, sets, chosen)
         # the chosen method's exact search, over every sample's histograms
-        amaxes = auto_choice.apply_methods(session.collector, self._methods, self._int8_names, choice.amaxes,
-                                           floor=self._floor)
-        self._log_floor(session.collector, amaxes)
+        amaxes = auto_choice.apply_methods(session.collector, self._methods, self._int8_names, choice.amaxes)
         if chosen is not None and all(amaxes[n] == choice.amaxes[n] for n in self._int8_names if n in amaxes):
             self._plain = (_scales(choice.amaxes), *chosen)  # the same engine
         self._auto["thresholds"] = choice.label
@@ -363,24 +359,6 @@ class CalibrationRun(FoldRuns, AutoDecisions, BiasCorrectionSteps):
             amaxes = self._decide_equalization(session, amaxes)
             self._seconds["auto_equalization"] = time.perf_counter() - t0
         return amaxes
-
-    def _log_floor(self, collector: Any, amaxes: dict[str, float]) -> None:
-        """Names the network inputs whose chosen threshold ``amaxes`` raised
-        to their calibration range (auto_choice.floored), in the log and
-        the build report (``input_floor``: input -> "own -> range")."""
-        widened = {}
-        for n in sorted(self._floor & self._int8_names):
-            label = self._methods.get(n, "").removeprefix("auto:").removeprefix("all ")
-            if n in collector and n in amaxes and (label in dict(CANDIDATES) or label == UNSIGNED_MSE):
-                own = method_amax(collector.histogram(n), label, options(label), exact=True)
-                if amaxes[n] != own:
-                    widened[n] = f"{own:.6g} -> {amaxes[n]:.6g}"
-        if widened:
-            self._auto["input_floor"] = widened
-            logger.info("auto calibration: network inputs widened to their calibration range (the chosen set's "
-                        "threshold %.0f-%.0f %% below it: auto_choice.floored): %s",
-                        100 * (1 - auto_choice.INPUT_FLOOR), 100 * (1 - auto_choice.INPUT_TAIL),
-                        ", ".join(f"{k} {v}" for k, v in widened.items()))
 
     def _choose_parts(self, choice: auto_choice.Choice, sets: dict[str, Any], chosen: Optional[tuple[Any, Any]]
                       ) -> tuple[auto_choice.Choice, Optional[tuple[Any, Any]]]:

@@ -71,7 +71,7 @@ class AutoDecisions:
             return amaxes
         self._rescaled = None  # its histograms are read (the memory goes)
         names = {n for n in rescaled if n in self._int8_names and n in collector}
-        trial_amaxes = auto_choice.apply_methods(collector, self._methods, names, amaxes, floor=self._floor)
+        trial_amaxes = auto_choice.apply_methods(collector, self._methods, names, amaxes)
         without = self._plain_errors(scales_of(amaxes))
         trial_scales = scales_of(trial_amaxes)
         trial_engine = trial.build(trial_scales)
