@@ -8,6 +8,7 @@ Usage (from /tmp): PYTHONPATH=<repo>/python python3 <repo>/benchmarks/newnets_me
     --methods auto,minmax,mse,ort --eval-seeds 1,3,4 [--dir /tmp/newnets/models] [--unsigned on] \
     [--families realnets.new_families2] [--json out.jsonl]
 (``auto_heldout``: auto without its folds, accuracy/crossval.py: its choice before 2026-12-03 late night;
+``auto_input``: auto with every float32 network input held at its calibration range, acc22_input_rule.py's ``input``;
 ``fp32``: int8rt's FP32 engine, its max |diff| / max |ref| to ONNX Runtime FP32 as well. A method that raises is
 printed and recorded as the finding, and the next method runs.)
 """
@@ -44,6 +45,20 @@ def _without_folds(on: bool) -> Iterator[None]:
         yield
     finally:
         crossval.pool = pool
+
+
+@contextlib.contextmanager
+def _at_range_rule(name: str) -> Iterator[None]:
+    """While in, auto holds the tensors acc22_input_rule.py's rule ``name`` names at their range."""
+    from acc22_input_rule import rule
+    from int8rt.accuracy import run
+
+    before = run.input_image
+    run.input_image = rule(name, before)
+    try:
+        yield
+    finally:
+        run.input_image = before
 
 
 def _families(argv: list) -> None:
@@ -144,9 +159,9 @@ def _method(args, algo: str, net, path, calib, sets, refs, record) -> None:
                                   unsigned_activations=dict(default=None, on=True, off=False)[args.unsigned])
     # auto_heldout: auto choosing on its held-out slice alone, without the
     # folds of accuracy/crossval.py (the choice before 2026-12-03 late night)
-    config.calibrator = make_calibrator(calib, algorithm="auto" if algo == "auto_heldout" else algo, batch_size=8)
+    config.calibrator = make_calibrator(calib, algorithm="auto" if algo.startswith("auto_") else algo, batch_size=8)
     t0 = time.perf_counter()
-    with _without_folds(algo == "auto_heldout"):
+    with _without_folds(algo == "auto_heldout"), _at_range_rule("input" if algo == "auto_input" else "library"):
         engine = int8rt.build_engine(str(path), config)
     ctx = engine.create_execution_context()
     build_s = time.perf_counter() - t0
