@@ -23,7 +23,7 @@ missed it (PP-OCRv4 det, RESULTS_accuracy.md, 2026-12-04 morning (defaults)).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 

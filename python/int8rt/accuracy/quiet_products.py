@@ -45,7 +45,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Mapping, Optional
 
-import numpy as np
 
 from . import decision_rule
 from .attention_mask import VALUE_OPS
