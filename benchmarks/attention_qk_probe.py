@@ -32,7 +32,6 @@ import argparse
 import os
 import sys
 import tempfile
-from typing import Callable
 
 import numpy as np
 

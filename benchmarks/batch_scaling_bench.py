@@ -31,7 +31,6 @@ import warnings
 from pathlib import Path
 from typing import Callable, Dict, List, Tuple
 
-import numpy as np
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))

@@ -8,11 +8,11 @@ sitting beside it.
 """
 from __future__ import annotations
 
+import argparse
 import datetime
 import os
 import platform
 import statistics
-import sys
 import time
 from typing import Any, Callable, Dict, List, Optional
 

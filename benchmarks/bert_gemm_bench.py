@@ -44,7 +44,6 @@ def per_channel_weights(rng: np.random.Generator, n: int, k: int) -> np.ndarray:
 
 def ort_matmul_integer(w_nk: np.ndarray):
     """An ORT session of MatMulInteger(a u8 [M,K], zero point 128, constant B s8 [K,N], zero point 0)."""
-    import onnx
     import onnxruntime as ort
     from onnx import TensorProto, helper, numpy_helper
 

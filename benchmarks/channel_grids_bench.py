@@ -26,7 +26,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from bench_util import machine_line  # noqa: E402
 from realnets import wheel_models as W  # noqa: E402
 from realnets.timing import alternating_medians  # noqa: E402
-from wheelnets_bench import _batches, int8rt_run, ort_run, run_all  # noqa: E402
+from wheelnets_bench import int8rt_run, ort_run, run_all  # noqa: E402
 
 
 def channel_tensors(engine) -> int:

@@ -1,7 +1,7 @@
 """Engine builds (graph passes + INT8 lowering, RESULTS.md 241): process CPU-s of FP32 builds and of INT8 builds
 with a calibration cache present (written on the first run, /tmp/ci17/<model>.cache), for the saved e2e models in
 /tmp/lead/e2emodels; one int8rt build per process (PYTHONPATH picks it), alternate two builds."""
-import json, os, sys, time
+import json, os, time
 import numpy as np
 import int8rt
 

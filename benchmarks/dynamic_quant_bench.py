@@ -90,7 +90,7 @@ def ddddocr(rounds: int, n_eval: int) -> None:
           f"text int8rt {ctc_strings(a, charset)[0]!r} ORT {ctc_strings(b, charset)[0]!r}")
     feed = {"input1": xs[:1]}
     t = timed({"int8rt": lambda: ctx.run(feed), "ort": lambda: sess.run(None, feed)}, rounds)
-    print(f"  batch 1 (64x160): " + "; ".join(f"{k} wall {v['wall_ms']:.2f} ms cpu {v['cpu_ms']:.2f} ms" for k, v in t.items())
+    print("  batch 1 (64x160): " + "; ".join(f"{k} wall {v['wall_ms']:.2f} ms cpu {v['cpu_ms']:.2f} ms" for k, v in t.items())
           + f"; ORT / int8rt wall {t['ort']['wall_ms'] / t['int8rt']['wall_ms']:.2f}x cpu "
           f"{t['ort']['cpu_ms'] / t['int8rt']['cpu_ms']:.2f}x")
 

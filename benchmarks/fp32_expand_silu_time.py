@@ -7,7 +7,7 @@ section 120; run it against two builds by PYTHONPATH.
 
 Usage: PYTHONPATH=python python3 benchmarks/fp32_expand_silu_time.py
 """
-import numpy as np, int8rt, onnx
+import numpy as np, int8rt
 from onnx import helper, numpy_helper, TensorProto
 int8rt.set_num_threads(1)
 rng = np.random.default_rng(0)

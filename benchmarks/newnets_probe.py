@@ -19,7 +19,6 @@ import os
 import sys
 from pathlib import Path
 
-import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 

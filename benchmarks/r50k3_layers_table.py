@@ -48,8 +48,8 @@ def main() -> None:
         ra = med(r[name][2] / r[name][1] for r in after if r[name][1] > 0)
         table.append((name, n, b, a, ov, rb, ra))
     table[:-1] = sorted(table[:-1], key=lambda t: t[3] - t[4], reverse=True)
-    print(f"| layer (shape) | n | before: int8rt ms | after: int8rt ms | after / before | OpenVINO ms "
-          f"| before: OV / int8rt | after: OV / int8rt |")
+    print("| layer (shape) | n | before: int8rt ms | after: int8rt ms | after / before | OpenVINO ms "
+          "| before: OV / int8rt | after: OV / int8rt |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|")
     for name, n, b, a, ov, rb, ra in table:
         bold = "**" if name == "sum of minima" else ""

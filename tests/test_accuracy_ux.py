@@ -135,7 +135,7 @@ def test_compare_shows_progress_inside_one_batch(files, case) -> None:
         steps = runs * (len(rows) + 2)
         assert seen == list(range(1, steps + 1))  # one step at a time, within the one batch too
         assert f"int8rt compare: started, {steps} steps" in stream.getvalue()
-        assert f"int8rt compare: done in" in stream.getvalue() and f"{steps} steps" in stream.getvalue()
+        assert "int8rt compare: done in" in stream.getvalue() and f"{steps} steps" in stream.getvalue()
         assert [(r.name, r.layer, r.precision) for r in rows] == [(r.name, r.layer, r.precision) for r in whole]
         for r, w in zip(rows, whole):
             assert r.max_abs_error == w.max_abs_error, r.name  # a max: exact, whatever the slices
@@ -407,7 +407,6 @@ def test_page_says_why_it_has_no_rows_or_histograms(tmp_path) -> None:
 def _state_model() -> bytes:
     """y = Relu(x W) + sum over axis 0 of state: x [N, 4] beside a state
     [2, N, 4] whose samples are on axis 1, as Silero VAD's LSTM state."""
-    import onnx
     from onnx import TensorProto, helper, numpy_helper
 
     w = np.random.default_rng(1).standard_normal((4, 4)).astype(np.float32)

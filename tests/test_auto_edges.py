@@ -10,7 +10,6 @@ import logging
 from typing import Optional
 
 import numpy as np
-import onnx
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 

@@ -5,7 +5,6 @@ samples only; folds are made only where the samples allow them."""
 from __future__ import annotations
 
 import numpy as np
-import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 import int8rt

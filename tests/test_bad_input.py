@@ -11,7 +11,7 @@ import numpy as np
 import onnx
 import pytest
 from numpy.lib.stride_tricks import as_strided
-from onnx import TensorProto, helper, numpy_helper
+from onnx import helper, numpy_helper
 
 import int8rt
 from int8rt.data_calibrator import make_calibrator

@@ -7,7 +7,6 @@ layers mix samples must run unsplit (else their outputs would differ)."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import onnx

@@ -265,7 +265,6 @@ def test_matmul_of_two_activations_bf16_within_bounds_of_fp32(a_shape: tuple, b_
 
 def test_layers_without_a_bf16_kernel_refuse_the_attribute() -> None:
     rng = np.random.default_rng(14)
-    x = rng.standard_normal((1, 4, 5, 5)).astype(F32)
     x3 = rng.standard_normal((1, 4, 5, 5, 5)).astype(F32)
     with pytest.raises(int8rt.NotSupportedError, match="op_under_test.*bf16.*3-D Conv"):
         run_single_op("Conv", [x3, rng.standard_normal((4, 4, 3, 3, 3)).astype(F32)], BF16, [False, True])
@@ -404,7 +403,6 @@ def _bf16_chain_model(extra_outputs: tuple = ()) -> bytes:
     (the direct path's phases) and a 1x5 conv the direct path declines (its
     fallback widens the bfloat16 input). `extra_outputs` also become network
     outputs, which keeps them float32."""
-    import onnx
     from onnx import TensorProto, helper, numpy_helper
 
     rng = np.random.default_rng(40)

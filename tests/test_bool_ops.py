@@ -172,7 +172,7 @@ def test_batch_dependent_shape_through_equal_and_where_runs_as_a_shape_tensor() 
     """torch's expand(-1 ...) pattern with a dynamic batch: Where(Equal(target,
     -1), 1, target) over a batch-dependent target. The bool Equal output is a
     shape tensor too, so inference evaluates the chain for each batch size."""
-    onnx = pytest.importorskip("onnx")
+    pytest.importorskip("onnx")
     from onnx import TensorProto, helper, numpy_helper
 
     def c(name: str, vals: list) -> Any:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import copy
 import pickle
 import struct
-import sys
 
 import numpy as np
 import pytest

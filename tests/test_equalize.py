@@ -5,7 +5,6 @@ gets closer to FP32 on networks built to need it."""
 from __future__ import annotations
 
 import numpy as np
-import onnx
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 

@@ -10,7 +10,6 @@ import sys
 import textwrap
 
 import numpy as np
-import onnx
 from onnx import TensorProto, helper
 
 import int8rt

@@ -22,10 +22,9 @@ onnx = pytest.importorskip("onnx")
 
 import int8rt  # noqa: E402
 from int8rt import _core  # noqa: E402
-from int8rt.onnx import import_model  # noqa: E402
 from onnx import helper  # noqa: E402
 
-from np_kernels import epilogue, first_mismatch, quantize  # noqa: E402
+from np_kernels import epilogue, first_mismatch  # noqa: E402
 from onnx_models import fvi, init, model  # noqa: E402
 
 F32 = np.float32

@@ -19,7 +19,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-import int8rt
 from int8rt.accuracy import bias_correction as biascorr
 from int8rt.accuracy import run as run_mod
 from int8rt.accuracy import taps

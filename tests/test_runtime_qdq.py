@@ -13,11 +13,10 @@ engine and matches ONNX Runtime within 1e-5 (float32 convolution sums in
 another order)."""
 from __future__ import annotations
 
-from typing import Optional, Sequence
+from typing import Sequence
 
 import numpy as np
 import onnx
-import onnxruntime as ort
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 from onnx.reference import ReferenceEvaluator

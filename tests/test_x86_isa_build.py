@@ -23,7 +23,6 @@ from typing import Dict, List
 import pytest
 
 import int8rt
-from int8rt._testing import kernels as K
 
 pytestmark = pytest.mark.skipif(
     platform.machine() not in ("x86_64", "AMD64") or shutil.which("objdump") is None,
