@@ -82,15 +82,24 @@ void pointwise_tile(const PointwiseBf16x16c& a, int64_t mb, int64_t p) {
     }
   }
   const __m512 lo = _mm512_set1_ps(a.lo), hi = _mm512_set1_ps(a.hi);
+  if (a.bias) {
+#pragma GCC unroll 2
+    for (int j = 0; j < NB; ++j) {
+      const __m512 b = _mm512_loadu_ps(a.bias + (mb + j) * 16);
+#pragma GCC unroll 16
+      for (int i = 0; i < NP; ++i) acc[j][i] = _mm512_add_ps(acc[j][i], b);
+    }
+  }
+  if (a.act.fn) {
+    for (int j = 0; j < NB; ++j) activate(a.act, acc[j]);
+  }
 #pragma GCC unroll 2
   for (int j = 0; j < NB; ++j) {
     const __mmask16 keep = lanes_kept(a.M - (mb + j) * 16);
-    const __m512 b = a.bias ? _mm512_loadu_ps(a.bias + (mb + j) * 16) : _mm512_setzero_ps();
 #pragma GCC unroll 16
     for (int i = 0; i < NP; ++i) {
       const int64_t at = ((mb + j) * a.P + p + i) * 16;
-      const __m512 v = a.bias ? _mm512_add_ps(acc[j][i], b) : acc[j][i];
-      finish(v, a.residual ? a.residual + at : nullptr, a.clip, lo, hi, keep, a.y + at);
+      finish(acc[j][i], a.residual ? a.residual + at : nullptr, a.clip, lo, hi, keep, a.y + at);
     }
   }
 }
@@ -250,6 +259,10 @@ void depthwise_rows2(const DepthwiseBf16x16c& a, const uint16_t* const* rows, in
       }
     }
   }
+  if (a.act.fn) {
+    activate(a.act, acc[0]);
+    activate(a.act, acc[1]);
+  }
 #pragma GCC unroll 2
   for (int k = 0; k < 2; ++k) {
     const int64_t at = ((oy + k) * a.ow + ox) * 16;
@@ -353,6 +366,7 @@ void depthwise_bf16x16c(const DepthwiseBf16x16c& a) {
       } else {
         depthwise_tile<1>(a, rows, ox, acc);
       }
+      if (a.act.fn) activate(a.act, acc, static_cast<int>(n));
       for (int64_t i = 0; i < n; ++i) {
         finish(acc[i], res ? res + (ox + i) * 16 : nullptr, a.clip, lo, hi, keep, y + (ox + i) * 16);
       }
