@@ -28,8 +28,8 @@
 //     [N, C, 1, 1] activation (EfficientNet-B0, MobileNetV3, PP-OCR),
 //     rewritten to int8rt.ChannelScaleBf16x16c: y = bf16(x * s), where the
 //     NCHW engine multiplies the conv's FP32 output (the next conv rounding
-//     the product): a second rounding, so within 2^-8 |x s| of that
-//     engine's tensor, not its bits (tests/test_bf16_blocked_act.py);
+//     the product): a second rounding, so within 2^-7 |x s| of that
+//     engine's tensor (each rounding 2^-8), not its bits (tests/test_bf16_blocked_act.py);
 //   - GlobalAveragePool of a blocked tensor (the region's natural exit:
 //     float32 [N, C, 1, 1] means), rewritten to
 //     int8rt.GlobalAveragePoolBf16x16c.
