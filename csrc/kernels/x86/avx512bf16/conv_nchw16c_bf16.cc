@@ -130,9 +130,7 @@ inline void store_tile(const ConvBf16x16c& a, int64_t mb, int64_t p0, __m512 (&a
       for (int i = 0; i < NP; ++i) acc[j][i] = _mm512_add_ps(acc[j][i], b);
     }
   }
-  if (a.act.fn) {
-    for (int j = 0; j < NB; ++j) activate(a.act, acc[j]);
-  }
+  if (a.act.fn) activate(a.act, acc);
   for (int j = 0; j < NB; ++j) {
     const __mmask16 keep = lanes_kept(a.M - (mb + j) * 16);
     for (int i = 0; i < NP; ++i) {

@@ -90,9 +90,7 @@ void pointwise_tile(const PointwiseBf16x16c& a, int64_t mb, int64_t p) {
       for (int i = 0; i < NP; ++i) acc[j][i] = _mm512_add_ps(acc[j][i], b);
     }
   }
-  if (a.act.fn) {
-    for (int j = 0; j < NB; ++j) activate(a.act, acc[j]);
-  }
+  if (a.act.fn) activate(a.act, acc);
 #pragma GCC unroll 2
   for (int j = 0; j < NB; ++j) {
     const __mmask16 keep = lanes_kept(a.M - (mb + j) * 16);
@@ -259,10 +257,7 @@ void depthwise_rows2(const DepthwiseBf16x16c& a, const uint16_t* const* rows, in
       }
     }
   }
-  if (a.act.fn) {
-    activate(a.act, acc[0]);
-    activate(a.act, acc[1]);
-  }
+  if (a.act.fn) activate(a.act, acc);
 #pragma GCC unroll 2
   for (int k = 0; k < 2; ++k) {
     const int64_t at = ((oy + k) * a.ow + ox) * 16;

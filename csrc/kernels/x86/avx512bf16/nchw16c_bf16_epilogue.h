@@ -45,6 +45,19 @@ inline void activate(const Bf16x16cAct& act, __m512 (&v)[N], int n = N) {
   for (int i = 0; i < n; ++i) v[i] = _mm512_loadu_ps(buf + i * 16);
 }
 
+// act on a tile's NB x NP vectors in place, one call over all of them.
+template <int NB, int NP>
+inline void activate(const Bf16x16cAct& act, __m512 (&v)[NB][NP]) {
+  float buf[NB * NP * 16];
+  for (int j = 0; j < NB; ++j) {
+    for (int i = 0; i < NP; ++i) _mm512_storeu_ps(buf + (j * NP + i) * 16, v[j][i]);
+  }
+  act.fn(act.ctx, buf, NB * NP * 16);
+  for (int j = 0; j < NB; ++j) {
+    for (int i = 0; i < NP; ++i) v[j][i] = _mm512_loadu_ps(buf + (j * NP + i) * 16);
+  }
+}
+
 inline __mmask16 lanes_kept(int64_t real) {
   return real >= 16 ? 0xFFFF : real <= 0 ? 0 : static_cast<__mmask16>((1u << real) - 1);
 }
