@@ -7,7 +7,10 @@
 // same text serves the native build and the emulated twin). A fused float
 // activation (abi's Bf16x16cAct: Swish, HardSwish, a chain) runs on a
 // tile's finished FP32 vectors before finish(): one call over all of them
-// (a call clobbers every zmm, so one per tile, not one per vector).
+// (a call clobbers every zmm, so one per tile, not one per vector), from a
+// buffer the tile stores them to (a tile's accumulator array whose address
+// is taken is kept in memory through the dot loop: MobileNetV2 ran 5 %
+// slower so, RESULTS.md section 255).
 #pragma once
 
 #include <cstdint>
@@ -43,19 +46,6 @@ inline void activate(const Bf16x16cAct& act, __m512 (&v)[N], int n = N) {
   for (int i = 0; i < n; ++i) _mm512_storeu_ps(buf + i * 16, v[i]);
   act.fn(act.ctx, buf, n * 16);
   for (int i = 0; i < n; ++i) v[i] = _mm512_loadu_ps(buf + i * 16);
-}
-
-// act on a tile's NB x NP vectors in place, one call over all of them.
-template <int NB, int NP>
-inline void activate(const Bf16x16cAct& act, __m512 (&v)[NB][NP]) {
-  float buf[NB * NP * 16];
-  for (int j = 0; j < NB; ++j) {
-    for (int i = 0; i < NP; ++i) _mm512_storeu_ps(buf + (j * NP + i) * 16, v[j][i]);
-  }
-  act.fn(act.ctx, buf, NB * NP * 16);
-  for (int j = 0; j < NB; ++j) {
-    for (int i = 0; i < NP; ++i) v[j][i] = _mm512_loadu_ps(buf + (j * NP + i) * 16);
-  }
 }
 
 inline __mmask16 lanes_kept(int64_t real) {
