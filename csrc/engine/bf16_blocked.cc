@@ -37,8 +37,12 @@ bool conv_takes_blocked(const Network& net, const Node& node) {
     if (!b.is_constant || b.dtype != DataType::kFloat32) return false;
   }
   float lo = 0.f, hi = 0.f;
+  // Relu / Clip in the kernels' epilogue; any other activation (Swish,
+  // HardSwish, a chain) as the epilogue's callback, without a residual.
   const FusedActivation act = parse_fused_activation(node);
-  if (act.kind != FusedActivation::Kind::kNone && !act.as_clip(&lo, &hi)) return false;
+  if (act.kind != FusedActivation::Kind::kNone && !act.as_clip(&lo, &hi) && node.attrs.has("int8rt_residual")) {
+    return false;
+  }
   if (node.attrs.has("int8rt_residual")) {
     const int64_t r = node.attrs.get_int("int8rt_residual", -1);
     if (r != 3 || !has_input(node, 3) || net.tensor(node.inputs[3]).shape != y.shape ||
@@ -71,10 +75,31 @@ bool maxpool_takes_blocked(const Network& net, const Node& node) {
          node.attrs.get_ints("kernel_shape", {}).size() == 2;
 }
 
+// The squeeze-and-excitation Mul: x [N, C, H, W] (a plane) by a float32
+// activation s [N, C, 1, 1] (f32_blocked.cc's rule, here with bfloat16
+// planes too). Returns the position of s, or -1.
+int scale_input(const Network& net, const Node& node) {
+  if (node.inputs.size() != 2 || node.inputs[0] < 0 || node.inputs[1] < 0) return -1;
+  for (int s = 0; s < 2; ++s) {
+    const Tensor& a = net.tensor(node.inputs[1 - s]);
+    const Tensor& b = net.tensor(node.inputs[s]);
+    if (b.is_constant || b.dtype != DataType::kFloat32 || b.shape.size() != 4 || b.shape[2] != 1 ||
+        b.shape[3] != 1) {
+      continue;
+    }
+    if (a.shape.size() == 5) return s;  // a is blocked already while the pass rewrites, NCHW before
+    if (plane(a) && a.shape[0] == b.shape[0] && a.shape[1] == b.shape[1]) return s;
+  }
+  return -1;
+}
+
 bool takes(const Network& net, const Node& node) {
   if (node.outputs.size() != 1 || node.outputs[0] < 0) return false;
   if (node.op == "Conv") return conv_takes_blocked(net, node);
   if (node.op == "MaxPool") return maxpool_takes_blocked(net, node);
+  if (node.op == "Mul" && !node.attrs.has(kLayoutAttr) && scale_input(net, node) >= 0) {
+    return net.tensor(node.outputs[0]).shape == net.tensor(node.inputs[1 - scale_input(net, node)]).shape;
+  }
   return node.op == "GlobalAveragePool" && !node.attrs.has(kLayoutAttr) && node.inputs.size() == 1 &&
          node.inputs[0] >= 0 && plane(net.tensor(node.inputs[0]));
 }
@@ -136,7 +161,10 @@ std::vector<std::string> mark_bf16_blocked(Network& net) {
   }
   const LayoutRules rules{
       takes,
-      [](const Node& node) {
+      [&net](const Node& node) {
+        if (node.op == "Mul" || node.op == kBf16BlockedScaleOp) {
+          return std::vector<size_t>{static_cast<size_t>(1 - scale_input(net, node))};
+        }
         return node.op == "GlobalAveragePool" || node.op == kBf16BlockedMeanOp || node.op == "MaxPool" ||
                        node.op == kBf16BlockedMaxPoolOp
                    ? std::vector<size_t>{0}
@@ -152,6 +180,7 @@ std::vector<std::string> mark_bf16_blocked(Network& net) {
       },
       [](Node& node, const Network& n) {  // the kept region's layers take their blocked ops
         if (node.op == "Conv") node.op = kBf16BlockedConvOp;
+        if (node.op == "Mul") node.op = kBf16BlockedScaleOp;
         if (node.op == "MaxPool") {
           node.op = kBf16BlockedMaxPoolOp;
           node.attrs.set("channels", Attribute::of_int(n.tensor(node.outputs[0]).shape[1]));
@@ -172,7 +201,8 @@ std::vector<std::string> mark_bf16_blocked(Network& net) {
     }
   }
   for (Node& node : net.nodes()) {
-    if (node.op == kToBf16BlockedOp || node.op == kBf16BlockedConvOp || node.op == kBf16BlockedMaxPoolOp) {
+    if (node.op == kToBf16BlockedOp || node.op == kBf16BlockedConvOp || node.op == kBf16BlockedMaxPoolOp ||
+        node.op == kBf16BlockedScaleOp) {
       net.tensor(node.outputs[0]).dtype = DataType::kBFloat16;
     }
   }

@@ -11,7 +11,10 @@
 // A region is a connected set of layers (the region walk of
 // engine/f32_layout_regions.h, shared with the FP32 layout passes):
 //   - BF16 Convs (int8rt_precision="bf16") with constant weights, Relu /
-//     Clip or no fused activation, on planes of more than one pixel:
+//     Clip or no fused activation, or without a residual any other
+//     (Swish, HardSwish, a chain: EfficientNet-B0, MobileNetV3, PP-OCR;
+//     the NCHW conv's function applied in the kernel's epilogue before
+//     the rounding, RESULTS.md section 255), on planes of more than one pixel:
 //     every 2-D conv of one group (1x1 at stride 1 without padding on the
 //     pointwise kernel, strided 1x1 projections too off AMX, over a copy
 //     of the pixels they read; 3x3 and stems of any window on the dense
@@ -21,6 +24,12 @@
 //     kBf16BlockedMaxRows rows), rewritten to int8rt.ConvBf16x16c;
 //   - 2-D MaxPool without Indices (ResNet's, after its stem), rewritten to
 //     int8rt.MaxPoolBf16x16c;
+//   - the squeeze-and-excitation Mul of a blocked tensor by a float32
+//     [N, C, 1, 1] activation (EfficientNet-B0, MobileNetV3, PP-OCR),
+//     rewritten to int8rt.ChannelScaleBf16x16c: y = bf16(x * s), where the
+//     NCHW engine multiplies the conv's FP32 output (the next conv rounding
+//     the product): a second rounding, so within 2^-7 |x s| of that
+//     engine's tensor (each rounding 2^-8), not its bits (tests/test_bf16_blocked_act.py);
 //   - GlobalAveragePool of a blocked tensor (the region's natural exit:
 //     float32 [N, C, 1, 1] means), rewritten to
 //     int8rt.GlobalAveragePoolBf16x16c.
@@ -75,6 +84,7 @@ constexpr const char* kToBf16BlockedOp = "int8rt.ToBf16x16c";      // [N, C, H, 
 constexpr const char* kFromBf16BlockedOp = "int8rt.FromBf16x16c";  // [N, CB, H, W, 16] bf16 -> [N, C, H, W]
 constexpr const char* kBf16BlockedMaxPoolOp = "int8rt.MaxPoolBf16x16c";  // blocked -> blocked bf16
 constexpr const char* kBf16BlockedMeanOp = "int8rt.GlobalAveragePoolBf16x16c";  // -> [N, C, 1, 1] float32
+constexpr const char* kBf16BlockedScaleOp = "int8rt.ChannelScaleBf16x16c";  // blocked x [N, C, 1, 1] -> blocked
 // On a ConvBf16x16c stem (int 1): input 0 is the float32 NCHW image itself.
 constexpr const char* kBf16F32InputAttr = "int8rt_f32_input";
 

@@ -205,6 +205,7 @@ void amx_order(const k::ConvBf16x16c& a) {
             v = v > a.lo ? v : a.lo;
             v = v < a.hi ? v : a.hi;
           }
+          if (a.act.fn) a.act.fn(a.act.ctx, &v, 1);
           a.y[at] = mb * 16 + l < a.M ? bf::from_f32(v) : 0;
         }
       }
@@ -256,7 +257,7 @@ void check(const Problem& p, const std::vector<AmxKernel>& kernels, bool pointwi
       k::PointwiseBf16x16c pw;  // the 1 x 1 conv as the pointwise entry: pixels [oy0 * ow, oy1 * ow)
       pw.x = c.x; pw.w = c.w; pw.bias = c.bias; pw.residual = c.residual; pw.y = c.y;
       pw.C = c.C; pw.M = c.M; pw.P = c.oh * c.ow; pw.mb0 = c.mb0; pw.mb1 = c.mb1;
-      pw.p0 = c.oy0 * c.ow; pw.p1 = c.oy1 * c.ow; pw.clip = c.clip; pw.lo = c.lo; pw.hi = c.hi;
+      pw.p0 = c.oy0 * c.ow; pw.p1 = c.oy1 * c.ow; pw.clip = c.clip; pw.lo = c.lo; pw.hi = c.hi; pw.act = c.act;
       kern.pointwise(pw);
     });
     for (size_t i = 0; i < want.size(); ++i) {
@@ -336,6 +337,35 @@ TEST(AmxBf16BlockedEmulated, PointwiseEqualsTheAmxOrderWithinTheBoundOfTheRefere
     Problem p = make(gen, c.C, c.M, c.H, c.W, 1, 1, 1, 1, 0, 0, 0, 1, 1);
     select(p, c.bias, c.residual, c.clip, c.oy0, c.oy_end, c.mb0, c.mb1);
     check(p, kernels, true, "C" + std::to_string(c.C) + " M" + std::to_string(c.M) + " P" + std::to_string(c.H * c.W),
+          differ);
+    if (::testing::Test::HasFatalFailure()) return;
+  }
+}
+
+// A fused activation (abi Bf16x16cAct: the engine's Swish / HardSwish /
+// chain) on the FP32 values before the rounding, element by element: the
+// AMX kernels' runs of lines through it == the AMX order with the function
+// applied to each value, 1x1 and 3x3, bias or none, partial row and block
+// ranges (the reference: ref/nchw16c_bf16.cc, per value, within the bound).
+TEST(AmxBf16BlockedEmulated, ActivationRunsOnEachValueBeforeTheRounding) {
+  const std::vector<AmxKernel> kernels = amx_kernels();
+  std::mt19937 gen(167);
+  const float slope = 0.25f;  // f(v) = 0.75 v or slope v by sign (the ctx read); Lipschitz 1 keeps the bound
+  k::Bf16x16cAct act;
+  act.ctx = &slope;
+  act.fn = [](const void* ctx, float* v, int64_t n) {
+    for (int64_t i = 0; i < n; ++i) v[i] = v[i] > 0.f ? v[i] * 0.75f : v[i] * *static_cast<const float*>(ctx);
+  };
+  struct Case { int64_t C, M, H, W, k, oy0, oy_end, mb0, mb1; bool bias; };
+  const std::vector<Case> cases = {{19, 37, 5, 23, 1, 0, 0, 0, 3, true}, {45, 21, 9, 7, 1, 1, 1, 0, 2, false},
+                                   {37, 19, 11, 9, 3, 0, 0, 0, 2, true}, {16, 40, 7, 7, 3, 2, 1, 1, 3, true}};
+  int64_t differ = 0;
+  for (const Case& c : cases) {
+    const int64_t pad = c.k / 2;
+    Problem p = make(gen, c.C, c.M, c.H, c.W, c.k, c.k, 1, 1, pad, pad, pad, 1, 1);
+    select(p, c.bias, false, false, c.oy0, c.oy_end, c.mb0, c.mb1);
+    p.a.act = act;
+    check(p, kernels, c.k == 1, "act C" + std::to_string(c.C) + " M" + std::to_string(c.M) + " k" + std::to_string(c.k),
           differ);
     if (::testing::Test::HasFatalFailure()) return;
   }

@@ -9,8 +9,11 @@
 //                         window of at most 16 rows); weights rounded to BF16 and packed once
 //                         (one group: per tap channel pairs, 0 past M and C;
 //                         depthwise: per block the taps' 16 lanes, 0 past
-//                         C); bias, the BF16 residual and Relu / Clip are
-//                         the kernel's epilogue, as in the NCHW BF16 conv
+//                         C); bias, the BF16 residual and Relu / Clip, or
+//                         without a residual any other fused activation
+//                         (Swish, HardSwish, a chain: FusedActivation's
+//                         apply on the FP32 values before their rounding)
+//                         are the kernel's epilogue, as in the NCHW BF16 conv
 //                         (ops/conv_f32.cc), so the same bits. A stem
 //                         marked kBf16F32InputAttr reads the float32 NCHW
 //                         image in place of its blocked conversion (the
@@ -88,10 +91,14 @@ class Bf16BlockedConvLayer : public Layer {
     if (residual_ >= 0 && (residual_ != 3 || !has_input(node, 3))) {
       throw unsupported_attr(node, "int8rt_residual", std::to_string(residual_), "expected 3, the index of a 4th input");
     }
-    const FusedActivation act = parse_fused_activation(node);
-    clip_ = act.as_clip(&lo_, &hi_);
-    if (act.kind != FusedActivation::Kind::kNone && !clip_) {
-      throw NotSupported(prefix_ + "channel-blocked BF16 convs fuse Relu / Clip only");
+    fused_ = parse_fused_activation(node);
+    clip_ = fused_.as_clip(&lo_, &hi_);
+    if (fused_.kind != FusedActivation::Kind::kNone && !clip_) {
+      if (residual_ >= 0) {
+        throw NotSupported(prefix_ + "channel-blocked BF16 convs fuse a residual with Relu / Clip only");
+      }
+      act_.fn = [](const void* ctx, float* v, int64_t n) { static_cast<const FusedActivation*>(ctx)->apply(v, n); };
+      act_.ctx = &fused_;
     }
     C_ = depthwise_ ? M_ : ws[1];
     if (f32_in_ && (depthwise_ || C_ > kernels::kBf16MaxF32Channels ||
@@ -167,7 +174,7 @@ class Bf16BlockedConvLayer : public Layer {
   std::string describe() const override {
     return std::string("bf16 conv2d ") +
            (depthwise_ ? "depthwise" : pointwise_ ? "1x1" : strided_pointwise_ ? "strided 1x1" : "dense") +
-           (clip_ ? " clip" : "") + (f32_in_ ? " from float32" : "") +
+           (clip_ ? " clip" : fused_.describe()) + (f32_in_ ? " from float32" : "") +
            " layout=nchw16c " + kernel_->name();
   }
 
@@ -190,6 +197,7 @@ class Bf16BlockedConvLayer : public Layer {
     a.kh = w_.kernel[0], a.kw = w_.kernel[1], a.sh = w_.strides[0], a.sw = w_.strides[1];
     a.dh = w_.dilations[0], a.dw = w_.dilations[1];
     a.clip = clip_, a.lo = lo_, a.hi = hi_;
+    a.act = act_;
     return a;
   }
 
@@ -239,6 +247,7 @@ class Bf16BlockedConvLayer : public Layer {
         a.C = C_; a.M = M_; a.P = P; a.mb0 = mb0; a.mb1 = std::min(MB, mb0 + kTaskBlocks);
         a.p0 = p0; a.p1 = std::min(P, p0 + run);
         a.clip = clip_; a.lo = lo_; a.hi = hi_;
+        a.act = act_;
         kernel_->pointwise(a);
       }
     });
@@ -278,6 +287,7 @@ class Bf16BlockedConvLayer : public Layer {
         a.C = C_; a.M = M_; a.P = P; a.N = N; a.mb0 = mb0; a.mb1 = std::min(MB, mb0 + chunk);
         a.p0 = p0; a.p1 = std::min(NP, p0 + run);
         a.clip = clip_; a.lo = lo_; a.hi = hi_;
+        a.act = act_;
         kernel_->pointwise(a);
       }
     });
@@ -399,6 +409,7 @@ class Bf16BlockedConvLayer : public Layer {
           a.oy0 = oy0; a.oy1 = std::min(g.oh, oy0 + rows);
           a.mb0 = mb0; a.mb1 = std::min(MB, mb0 + chunk);
           a.clip = clip_; a.lo = lo_; a.hi = hi_;
+          a.act = act_;
           kernel_->conv(a);
         }
       }
@@ -423,6 +434,10 @@ class Bf16BlockedConvLayer : public Layer {
   std::vector<float> taps_w_, bias_;
   bool clip_ = false;
   float lo_ = 0.f, hi_ = 0.f;
+  // Another fused activation (Swish, HardSwish, a chain): act_ calls
+  // fused_.apply, the NCHW BF16 conv's function (the layer is not copied).
+  FusedActivation fused_;
+  kernels::Bf16x16cAct act_;
   const kernels::Nchw16cBf16Kernel* kernel_ = &kernels::choose<kernels::Nchw16cBf16Kernel>();
 };
 

@@ -79,6 +79,19 @@ namespace kernels {
 constexpr int64_t kBf16Block = 16;  // channels per block (one 32-byte line)
 constexpr int64_t kBf16BlockedMaxRows = 16;  // a depthwise window's rows (kh) at most
 
+// A conv's fused float activation other than Relu / Clip (the engine's
+// FusedActivation: Swish, HardSwish, an element-wise chain):
+// fn(ctx, v, n) maps n FP32 values in place after the bias, before their
+// BF16 rounding, by the very function the NCHW BF16 conv applies to its
+// FP32 output (element by element, whatever n), so the bits that conv's
+// reader rounds. Given only without a residual or a clip; a kernel may call
+// fn once over a tile's values (padded lanes stored +0 after it). fn null:
+// none.
+struct Bf16x16cAct {
+  void (*fn)(const void* ctx, float* v, int64_t n) = nullptr;
+  const void* ctx = nullptr;
+};
+
 // Output blocks [mb0, mb1) x pixels [p0, p1) of a 1x1 conv of N images:
 // pixel q is pixel q % P of image q / P (N = 1: one image's pixels).
 struct PointwiseBf16x16c {
@@ -91,6 +104,7 @@ struct PointwiseBf16x16c {
   int64_t N = 1;
   bool clip = false;
   float lo = 0.f, hi = 0.f;
+  Bf16x16cAct act;
 };
 using PointwiseBf16x16cFn = void (*)(const PointwiseBf16x16c&);
 
@@ -101,7 +115,9 @@ void pointwise_bf16x16c_per_image(const PointwiseBf16x16c& a, PointwiseBf16x16cF
 // Output rows [oy0, oy1) of one channel block of one image's depthwise conv.
 struct DepthwiseBf16x16c {
   const uint16_t* x = nullptr;         // [H][W][16]
-  const float* w = nullptr;            // [kh * kw][16] BF16 values as FP32, 0 past C
+  // [kh * kw][16] FP32 taps, 0 past C: a conv's weights rounded to BF16; a
+  // squeeze-and-excitation scale's gates as they are (ops/bf16_blocked_scale.cc)
+  const float* w = nullptr;
   const float* bias = nullptr;         // [16], 0 past C
   const uint16_t* residual = nullptr;  // [oh][ow][16] or nullptr
   uint16_t* y = nullptr;               // [oh][ow][16]
@@ -111,6 +127,7 @@ struct DepthwiseBf16x16c {
   int64_t oy0 = 0, oy1 = 0;
   bool clip = false;
   float lo = 0.f, hi = 0.f;
+  Bf16x16cAct act;
 };
 using DepthwiseBf16x16cFn = void (*)(const DepthwiseBf16x16c&);
 
@@ -134,6 +151,7 @@ struct ConvBf16x16c {
   int64_t oy0 = 0, oy1 = 0, mb0 = 0, mb1 = 0;
   bool clip = false;
   float lo = 0.f, hi = 0.f;
+  Bf16x16cAct act;
 };
 using ConvBf16x16cFn = void (*)(const ConvBf16x16c&);
 

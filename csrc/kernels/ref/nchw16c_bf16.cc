@@ -13,11 +13,14 @@ namespace kernels {
 namespace ref {
 namespace {
 
-// Residual, clip, BF16 store of one finished value; +0 in a padded lane.
-uint16_t finish(float v, const uint16_t* residual, int64_t at, bool real, bool clip, float lo, float hi) {
+// Residual, clip, the fused float activation, BF16 store of one finished
+// value; +0 in a padded lane.
+uint16_t finish(float v, const uint16_t* residual, int64_t at, bool real, bool clip, float lo, float hi,
+                const Bf16x16cAct& act) {
   if (!real) return 0;
   if (residual) v = v + bf16::to_f32(residual[at]);
   if (clip) v = clip_f32(v, lo, hi);
+  if (act.fn) act.fn(act.ctx, &v, 1);
   return bf16::from_f32(v);
 }
 
@@ -36,7 +39,7 @@ void pointwise_bf16x16c(const PointwiseBf16x16c& a) {
         }
         const int64_t at = (mb * a.P + p) * kBf16Block + l;
         a.y[at] = finish(a.bias ? acc + a.bias[mb * kBf16Block + l] : acc, a.residual, at, mb * kBf16Block + l < a.M, a.clip,
-                         a.lo, a.hi);
+                         a.lo, a.hi, a.act);
       }
     }
   }
@@ -56,7 +59,7 @@ void depthwise_bf16x16c(const DepthwiseBf16x16c& a) {
           }
         }
         const int64_t at = (oy * a.ow + ox) * kBf16Block + l;
-        a.y[at] = finish(v, a.residual, at, l < a.lanes, a.clip, a.lo, a.hi);
+        a.y[at] = finish(v, a.residual, at, l < a.lanes, a.clip, a.lo, a.hi, a.act);
       }
     }
   }
@@ -79,7 +82,7 @@ void conv_bf16x16c(const ConvBf16x16c& a) {
           }
           const int64_t at = ((mb * a.oh + oy) * a.ow + ox) * kBf16Block + l;
           a.y[at] = finish(a.bias ? acc + a.bias[mb * kBf16Block + l] : acc, a.residual, at,
-                           mb * kBf16Block + l < a.M, a.clip, a.lo, a.hi);
+                           mb * kBf16Block + l < a.M, a.clip, a.lo, a.hi, a.act);
         }
       }
     }

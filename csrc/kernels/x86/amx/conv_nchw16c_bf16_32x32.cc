@@ -373,8 +373,24 @@ StoreLines store_lines_for(bool bias, bool res, bool clip) {
   return kTable[(bias ? 4 : 0) + (res ? 2 : 0) + (clip ? 1 : 0)];
 }
 
-// Bias, residual, clip, BF16 store of the groups' nb blocks from s.acc, a
-// run of consecutive output lines per store_lines call.
+// n <= kGroup lines as store_lines<kBias, false, false> stores them, with
+// the fused float activation (act; given without a residual or a clip) on
+// their FP32 values first: one call over the n lines.
+void store_act_lines(const Bf16x16cAct& act, bool bias, const float* acc, int64_t n, __m512 b, uint16_t* y,
+                     __mmask16 keep) {
+  float v[kGroup * 16];
+  for (int64_t r = 0; r < n; ++r) {
+    const __m512 c = _mm512_loadu_ps(acc + r * 32);
+    _mm512_storeu_ps(v + r * 16, bias ? _mm512_add_ps(c, b) : c);
+  }
+  act.fn(act.ctx, v, n * 16);
+  const __m512 zero = _mm512_setzero_ps();
+  for (int64_t r = 0; r < n; ++r) ep::finish(_mm512_loadu_ps(v + r * 16), nullptr, false, zero, zero, keep, y + r * 16);
+}
+
+// Bias, residual, clip (or the fused float activation), BF16 store of the
+// groups' nb blocks from s.acc, a run of consecutive output lines per
+// store_lines call.
 void store(const Job& job, const Group (&g)[2], int64_t mb, int nb, const Scratch& s) {
   const ConvBf16x16c& a = job.a;
   const __m512 lo = _mm512_set1_ps(a.lo), hi = _mm512_set1_ps(a.hi);
@@ -387,8 +403,12 @@ void store(const Job& job, const Group (&g)[2], int64_t mb, int nb, const Scratc
         int64_t left = 0;
         const int64_t at = out_at(job, mb + j, g[i].oy, g[i].ox + r, &left);
         const int64_t n = std::min<int64_t>(left, g[i].n - r);
-        lines(s.acc + (i * kGroup + r) * 32 + j * 16, n, b, a.residual ? a.residual + at : nullptr, a.y + at, lo, hi,
-              keep);
+        if (a.act.fn) {
+          store_act_lines(a.act, a.bias != nullptr, s.acc + (i * kGroup + r) * 32 + j * 16, n, b, a.y + at, keep);
+        } else {
+          lines(s.acc + (i * kGroup + r) * 32 + j * 16, n, b, a.residual ? a.residual + at : nullptr, a.y + at, lo,
+                hi, keep);
+        }
         r += n;
       }
     }
@@ -588,6 +608,7 @@ void pointwise_bf16x16c(const PointwiseBf16x16c& p) {
   a.clip = p.clip;
   a.lo = p.lo;
   a.hi = p.hi;
+  a.act = p.act;
   job.x0 = p.p0;
   job.x1 = p.p1;
   run(job, flat_lines(job, CB, block_pairs(p.C), 1, a.W, a.W, 1, 1));

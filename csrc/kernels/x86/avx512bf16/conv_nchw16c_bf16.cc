@@ -124,6 +124,22 @@ inline void zero_tile(__m512 (&acc)[NB][NP]) {
 template <int NB, int NP>
 inline void store_tile(const ConvBf16x16c& a, int64_t mb, int64_t p0, __m512 (&acc)[NB][NP], int64_t pstep = 1) {
   const __m512 lo = _mm512_set1_ps(a.lo), hi = _mm512_set1_ps(a.hi);
+  if (a.act.fn) {  // the tile's values through the fused activation, one call (acc's address never taken)
+    float buf[NB * NP * 16];
+    for (int j = 0; j < NB; ++j) {
+      const __m512 b = a.bias ? _mm512_loadu_ps(a.bias + (mb + j) * 16) : _mm512_setzero_ps();
+      for (int i = 0; i < NP; ++i) _mm512_storeu_ps(buf + (j * NP + i) * 16, _mm512_add_ps(acc[j][i], b));
+    }
+    a.act.fn(a.act.ctx, buf, NB * NP * 16);
+    for (int j = 0; j < NB; ++j) {
+      const __mmask16 keep = lanes_kept(a.M - (mb + j) * 16);
+      for (int i = 0; i < NP; ++i) {
+        const int64_t at = ((mb + j) * a.oh * a.ow + p0 + i * pstep) * 16;
+        finish(_mm512_loadu_ps(buf + (j * NP + i) * 16), nullptr, false, lo, hi, keep, a.y + at);
+      }
+    }
+    return;
+  }
   for (int j = 0; j < NB; ++j) {
     const __mmask16 keep = lanes_kept(a.M - (mb + j) * 16);
     const __m512 b = a.bias ? _mm512_loadu_ps(a.bias + (mb + j) * 16) : _mm512_setzero_ps();

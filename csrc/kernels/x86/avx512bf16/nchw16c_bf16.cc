@@ -82,6 +82,22 @@ void pointwise_tile(const PointwiseBf16x16c& a, int64_t mb, int64_t p) {
     }
   }
   const __m512 lo = _mm512_set1_ps(a.lo), hi = _mm512_set1_ps(a.hi);
+  if (a.act.fn) {  // the tile's values through the fused activation, one call (acc's address never taken)
+    float buf[NB * NP * 16];
+    for (int j = 0; j < NB; ++j) {
+      const __m512 b = a.bias ? _mm512_loadu_ps(a.bias + (mb + j) * 16) : _mm512_setzero_ps();
+      for (int i = 0; i < NP; ++i) _mm512_storeu_ps(buf + (j * NP + i) * 16, _mm512_add_ps(acc[j][i], b));
+    }
+    a.act.fn(a.act.ctx, buf, NB * NP * 16);
+    for (int j = 0; j < NB; ++j) {
+      const __mmask16 keep = lanes_kept(a.M - (mb + j) * 16);
+      for (int i = 0; i < NP; ++i) {
+        const int64_t at = ((mb + j) * a.P + p + i) * 16;
+        finish(_mm512_loadu_ps(buf + (j * NP + i) * 16), nullptr, false, lo, hi, keep, a.y + at);
+      }
+    }
+    return;
+  }
 #pragma GCC unroll 2
   for (int j = 0; j < NB; ++j) {
     const __mmask16 keep = lanes_kept(a.M - (mb + j) * 16);
@@ -250,6 +266,20 @@ void depthwise_rows2(const DepthwiseBf16x16c& a, const uint16_t* const* rows, in
       }
     }
   }
+  if (a.act.fn) {  // both rows through the fused activation, one call (acc's address never taken)
+    float buf[2 * NP * 16];
+    for (int k = 0; k < 2; ++k) {
+      for (int i = 0; i < NP; ++i) _mm512_storeu_ps(buf + (k * NP + i) * 16, acc[k][i]);
+    }
+    a.act.fn(a.act.ctx, buf, 2 * NP * 16);
+    for (int k = 0; k < 2; ++k) {
+      for (int i = 0; i < NP; ++i) {
+        finish(_mm512_loadu_ps(buf + (k * NP + i) * 16), nullptr, false, lo, hi, keep,
+               a.y + ((oy + k) * a.ow + ox + i) * 16);
+      }
+    }
+    return;
+  }
 #pragma GCC unroll 2
   for (int k = 0; k < 2; ++k) {
     const int64_t at = ((oy + k) * a.ow + ox) * 16;
@@ -353,6 +383,7 @@ void depthwise_bf16x16c(const DepthwiseBf16x16c& a) {
       } else {
         depthwise_tile<1>(a, rows, ox, acc);
       }
+      if (a.act.fn) activate(a.act, acc, static_cast<int>(n));
       for (int64_t i = 0; i < n; ++i) {
         finish(acc[i], res ? res + (ox + i) * 16 : nullptr, a.clip, lo, hi, keep, y + (ox + i) * 16);
       }

@@ -1,0 +1,98 @@
+// int8rt.ChannelScaleBf16x16c, the squeeze-and-excitation Mul of a BF16
+// channel-blocked region (engine/bf16_blocked.h): a blocked bfloat16 x
+// [N, CB, H, W, 16] times a float32 s [N, C, 1, 1] (either input order),
+// y = bf16::from_f32(x * s) blocked, the padded lanes +0. After the FP32
+// region's int8rt.ChannelScale16c (ops/f32_blocked_ops.cc).
+//
+// It runs on the nchw16c_bf16 family's depthwise kernel as a 1x1 window
+// whose taps are the image's 16 gates of the block and whose bias is -0:
+// the kernel's v = fma(s, x, -0) is the product x * s rounded once (a
+// nonzero product plus -0 is itself; a zero one keeps its sign, as -0 + -0
+// is -0 and +0 + -0 is +0), then its epilogue rounds to BF16, so the bits
+// of a float32 Mul of the widened x rounded to BF16, on every tier.
+// Tasks: runs of rows of one block of one image (about kTaskBytes of output).
+#include <algorithm>
+
+#include "core/thread_pool.h"
+#include "engine/bf16_blocked.h"
+#include "engine/layer.h"
+#include "engine/ops/blocked_tensor.h"
+#include "engine/ops/op_util.h"
+#include "kernels/nchw16c_bf16.h"
+
+namespace int8rt {
+namespace engine {
+namespace {
+
+using kernels::kBf16Block;
+
+class Bf16BlockedScaleLayer : public Layer {
+ public:
+  explicit Bf16BlockedScaleLayer(const Node& node) : prefix_(layer_error_prefix(node)) {
+    require_inputs(node, 2);
+    std::fill(minus_zero_, minus_zero_ + kBf16Block, -0.f);
+  }
+
+  std::vector<std::pair<DataType, Shape>> infer(const std::vector<const Value*>& in) const override {
+    const int xi = blocked_index(in);
+    const Shape& s = require_input(in, 1 - xi, DataType::kFloat32, prefix_).shape();
+    const Shape& x = blocked_input(in, xi, DataType::kBFloat16, s.size() == 4 ? s[1] : 0, prefix_);
+    if (s.size() != 4 || s[0] != x[0] || s[2] != 1 || s[3] != 1) {
+      throw InvalidArgument(prefix_ + "needs scales [" + std::to_string(x[0]) + ", C, 1, 1], got " + shape_str(s));
+    }
+    return {{DataType::kBFloat16, x}};
+  }
+
+  void run(const std::vector<const Value*>& in, const std::vector<Value*>& out) const override {
+    const int xi = blocked_index(in);
+    const Shape& xs = in[xi]->shape();
+    const int64_t N = xs[0], CB = xs[1], H = xs[2], W = xs[3], C = in[1 - xi]->shape()[1];
+    const int64_t plane = H * W * kBf16Block;
+    const uint16_t* x = in[xi]->data<uint16_t>();
+    const float* s = in[1 - xi]->data<float>();
+    uint16_t* y = out[0]->data<uint16_t>();
+    const int64_t rows = std::min(H, std::max<int64_t>(1, kTaskBytes / (W * kBf16Block * 2)));
+    const int64_t runs = (H + rows - 1) / rows;
+    parallel_for(N * CB * runs, 1, [&](int64_t begin, int64_t end) {
+      for (int64_t t = begin; t < end; ++t) {
+        const int64_t block = t / runs, n = block / CB, c0 = (block % CB) * kBf16Block;
+        float gates[kBf16Block] = {};
+        const int64_t lanes = std::min(kBf16Block, C - c0);
+        std::copy(s + n * C + c0, s + n * C + c0 + lanes, gates);
+        kernels::DepthwiseBf16x16c a;
+        a.x = x + block * plane;
+        a.w = gates;
+        a.bias = minus_zero_;
+        a.y = y + block * plane;
+        a.lanes = lanes;
+        a.H = a.oh = H;
+        a.W = a.ow = W;
+        a.oy0 = (t % runs) * rows;
+        a.oy1 = std::min(H, a.oy0 + rows);
+        kernel_->depthwise(a);
+      }
+    });
+  }
+
+  std::string describe() const override { return "NCHW16c bf16 " + std::string(kernel_->name()); }
+
+ private:
+  // The blocked (5-D) input's position.
+  int blocked_index(const std::vector<const Value*>& in) const {
+    if (in.size() != 2 || !in[0] || !in[1]) throw InvalidArgument(prefix_ + "needs two inputs");
+    return in[0]->shape().size() == 5 ? 0 : 1;
+  }
+  static constexpr int64_t kTaskBytes = 64 << 10;  // a task's output bytes (the blocked depthwise conv's)
+  std::string prefix_;
+  float minus_zero_[kBf16Block];
+  const kernels::Nchw16cBf16Kernel* kernel_ = &kernels::choose<kernels::Nchw16cBf16Kernel>();
+};
+
+}  // namespace
+
+INT8RT_REGISTER_LAYER(kBf16BlockedScaleOp, [](const Network&, const Node& node) {
+  return std::unique_ptr<Layer>(std::make_unique<Bf16BlockedScaleLayer>(node));
+});
+
+}  // namespace engine
+}  // namespace int8rt
