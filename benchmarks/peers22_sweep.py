@@ -9,6 +9,7 @@ evaluation seed 1, batches of 8; 32 / 32 inputs, 16 / 16 for nets20_sweep._SMALL
                                (one thread, inference precision f32, as peers_bench.py); NNCF is fed the calibration
                                inputs one sample per item (its own subset_size = the number of inputs);
   nncf_nobc                    the same with NNCF's bias correction off (a diagnostic);
+  nncf_b8                      NNCF fed batches of 8 (its statistics reduce per item: a diagnostic);
   ov_fp32                      OpenVINO on the float model (the NNCF evaluation path's check);
   auto                         int8rt auto, rebuilt only to check that the data are nets20's (same ccos).
 Metrics as nets20 (newnets_bench.metrics against ONNX Runtime FP32): centred cosine, top-1 agreement on the inputs
@@ -40,7 +41,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from bench_util import machine_line  # noqa: E402
 from nets20_sweep import _SMALL, NETS20, SINGLE  # noqa: E402
 
-PEERS = ("ort", "ort_entropy", "ort_percentile", "nncf")
+PEERS = ("ort", "ort_entropy", "ort_percentile", "nncf", "nncf_b8")
 
 
 def ort_quantize(path: str, calib, batch: int, method: str) -> tuple[bytes, float]:
@@ -111,6 +112,17 @@ def worker(args) -> int:
                 q, build_s = O.nncf_int8(str(path), items, bias_correction=method == "nncf")
                 compiled = O.compile_model(q, 1, "f32")
                 out = B.run_all(lambda f: compiled(f)[0], ev, 4)
+            elif method == "nncf_b8":  # NNCF fed the batches of 8 the other tools get (its statistics are per item)
+                import nncf
+                from realnets import openvino_engines as O
+
+                items = [{k: v[i:i + 8] for k, v in calib.items()} for i in range(0, n, 8)]
+                t0 = time.perf_counter()
+                with contextlib.redirect_stdout(sys.stderr):
+                    q = nncf.quantize(O.load(str(path)), nncf.Dataset(items), subset_size=n)
+                build_s = time.perf_counter() - t0
+                compiled = O.compile_model(q, 1, "f32")
+                out = B.run_all(lambda f: compiled(f)[0], ev, 4)
             elif method == "ov_fp32":  # the evaluation path's check: OpenVINO on the float model, as NNCF's runs
                 from realnets import openvino_engines as O
 
@@ -164,9 +176,9 @@ def table(paths: List[str]) -> str:
                 continue
             key = r["method"] + "_check" if mine and r["method"] in ("auto", "ort") else r["method"]
             rows.setdefault(r["name"], {})[key] = r
-    out = ["| network | auto | best int8rt single method | ORT MinMax | ORT entropy | ORT percentile | NNCF | "
-           "auto - best peer | build s: auto / best single / ORT MinMax / entropy / percentile / NNCF |",
-           "|---|---|---|---|---|---|---|---|---|"]
+    out = ["| network | auto | best int8rt single method | ORT MinMax | ORT entropy | ORT percentile | NNCF | NNCF, batches of 8 | "
+           "auto - best peer | auto - best of all | build s: auto / best single / ORT MinMax / entropy / percentile / NNCF / NNCF b8 |",
+           "|---|---|---|---|---|---|---|---|---|---|---|"]
     ok = lambda m, k: k in m and "error" not in m[k]  # noqa: E731
     for name in sorted(rows, key=lambda k: NETS20.index(k) if k in NETS20 else 99):
         m = rows[name]
@@ -174,13 +186,15 @@ def table(paths: List[str]) -> str:
         best = max(singles)[1] if singles else None
         peers = [m[k]["ccos"] for k in PEERS if ok(m, k)]
         gap = f"{m['auto']['ccos'] - max(peers):+.4f}" if ok(m, "auto") and peers else "-"
+        every = peers + [c for c, _ in singles]
+        gap_all = f"{m['auto']['ccos'] - max(every):+.4f}" if ok(m, "auto") and every else "-"
         secs = " / ".join(f"{m[k]['build_s']:.0f}" if k and ok(m, k) else "-"
                           for k in ("auto", best) + PEERS)
         check = {k: f" (check {m[k + '_check']['ccos']:.4f})" if ok(m, k + "_check") else "" for k in ("auto", "ort")}
         out.append(f"| {name} | {_fmt(m.get('auto'))}{check['auto']} | "
                    f"{'-' if best is None else best + ' ' + _fmt(m[best])} | "
                    + " | ".join(_fmt(m.get(k)) + (check["ort"] if k == "ort" else "") for k in PEERS)
-                   + f" | {gap} | {secs} |")
+                   + f" | {gap} | {gap_all} | {secs} |")
     return "\n".join(out)
 
 
