@@ -89,3 +89,25 @@ def test_lstm_hidden_size_whose_weight_shapes_overflow(hidden: int) -> None:
         int8rt.build_engine(_lstm(hidden), int8rt.BuilderConfig(precision="fp32"))
     engine = int8rt.build_engine(_lstm(16), int8rt.BuilderConfig(precision="fp32"))  # the right size builds
     assert engine.create_execution_context().run({"x": np.ones((5, 1, 8), np.float32)})["y"].shape == (5, 1, 1, 16)
+
+
+def test_image_chain_rule_on_a_forged_dim_leaves_the_refusal_to_the_shape_check() -> None:
+    """The field campaign under the checking build on Zen 4 (RESULTS.md 260) set a dim of the u8-codes INT8
+    seed's tensor 'g::int8' to 2^62: the INT8 image chain's rule, which Engine::create asks before the
+    declared shapes are checked, formed H x W x C and overflowed int64 (UBSan at int8_image_chain.cc; natively
+    the product wrapped to 0 and the tensor was not chained). The rule declines a plane or image whose product
+    overflows, and the declared-shape check refuses the file, naming the layer. The input is the corpus's
+    regress-qconv-image-chain-plane-mul-overflow-*, which tools/sanitize_tests.sh's fuzz replay also loads."""
+    from pathlib import Path
+
+    from engine_bytes import frame
+
+    corpus = Path(__file__).parent / "fuzz" / "corpus" / "engine_file"
+    data = next(corpus.glob("regress-qconv-image-chain-plane-mul-overflow-*")).read_bytes()
+    with pytest.raises(int8rt.FormatError, match=r"^engine bytes: node 'GlobalAveragePool_18' .*tensor 'g::int8' "
+                                                 r"is declared \[-1, 4611686018427387904, 1, 64\] but its layers "
+                                                 r"make it \[1, 1, 1, 64\]"):
+        int8rt.Engine.deserialize(frame(data, version=3))
+    seed = (corpus / "u8codes_int8.payload").read_bytes()
+    assert len(seed) == len(data) and sum(a != b for a, b in zip(seed, data)) <= 8  # one int64 field apart
+    int8rt.Engine.deserialize(frame(seed, version=3))  # the unmutated seed loads

@@ -19,7 +19,8 @@
 # only those tests run). The C++ tests run one suite per process, their logs
 # in BUILD/cpptests/suite_logs. FUZZ_REPLAY=0: the fuzz corpora not replayed
 # (below; on with the C++ tests). PY_JOBS=2: two pytest-xdist workers.
-# SANITIZE_OPT (default -Og) and SANITIZE_ALL_ISAS=1: below. Where ccache is
+# SANITIZE_OPT (default -Og), SANITIZE_ALL_ISAS=1 and SANITIZE_BUILD=0 (the last
+# build run as it is; tools/sanitize_batches.sh): below. Where ccache is
 # installed it compiles (unless CMAKE_CXX_COMPILER_LAUNCHER says otherwise),
 # so a later run or session with the same CCACHE_DIR reuses the objects.
 # Python itself is not instrumented, so libasan is preloaded; leak checking
@@ -66,6 +67,11 @@ if [ "${SANITIZE_ALL_ISAS:-0}" != 1 ]; then
 fi
 skip_list=$(IFS=';'; echo "${skip[*]}")
 echo "== sanitized at $opt; x86 tiers left unsanitized (this CPU lacks them): ${skip_list:-none}"
+# SANITIZE_BUILD=0: BUILD/site as the last run left it, neither rebuilt nor
+# reinstalled (tools/sanitize_batches.sh runs batch after batch against it).
+if [ "${SANITIZE_BUILD:-1}" = 0 ]; then
+  [ -d "$site/int8rt/lib" ] || { echo "SANITIZE_BUILD=0 but $site holds no build" >&2; exit 2; }
+else
 # The Python sources, without what tools/dev_build.sh installed beside them.
 rm -rf "$site/int8rt" && mkdir -p "$site" && cp -r python/int8rt "$site/int8rt"
 rm -rf "$site/int8rt/lib" "$site/int8rt/include" "$site"/int8rt/_core*.so "$site"/int8rt/_testing*.so
@@ -75,6 +81,7 @@ rm -rf "$site/int8rt/lib" "$site/int8rt/include" "$site"/int8rt/_core*.so "$site
 # took minutes and check nothing more).
 PREFIX=$site tools/dev_build.sh "$build" -DINT8RT_SANITIZE="address;undefined" -DINT8RT_SANITIZE_OPT="$opt" \
   -DINT8RT_SANITIZE_SKIP_ISAS="$skip_list" -DCMAKE_INTERPROCEDURAL_OPTIMIZATION=OFF -DINT8RT_WITH_CUDA=off
+fi
 
 # allocator_may_return_null: a test that asks numpy for terabytes expects its MemoryError,
 # which ASan would otherwise turn into a fatal allocation-size-too-big report.

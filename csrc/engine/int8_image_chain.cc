@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "core/checked_math.h"
 #include "engine/image_chain.h"
 #include "engine/ops/int8/contracts.h"
 #include "engine/ops/int8/qlinear_params.h"
@@ -20,12 +21,19 @@ constexpr int64_t kChainMinImageBytes = 256 << 10;   // the run's largest tensor
 constexpr int kMinChainConvs = 4;
 
 // The bytes of one image of int8 NHWC tensor `id` with a plane of at least
-// kChainMinPixels, else 0.
+// kChainMinPixels, else 0. Engine::create asks before the executor checks the
+// shapes an engine file declares: a product past int64 (a forged dim) is not
+// chained, and the declared-shape check refuses the file, naming the layer.
 int64_t image_bytes(const Network& net, int id) {
   const Tensor& t = net.tensor(id);
   const std::vector<int64_t>& y = t.shape;  // [N, H, W, C]
   if (t.dtype != DataType::kInt8 || y.size() != 4 || y[1] <= 0 || y[2] <= 0 || y[3] <= 0) return 0;
-  return y[1] * y[2] >= kChainMinPixels ? y[1] * y[2] * y[3] : 0;
+  try {
+    const int64_t plane = checked_mul(y[1], y[2], "image plane");
+    return plane >= kChainMinPixels ? checked_mul(plane, y[3], "image bytes") : 0;
+  } catch (const InvalidArgument&) {
+    return 0;
+  }
 }
 
 // Whether the registry picks an AMX kernel for QConv `node` now (int8
