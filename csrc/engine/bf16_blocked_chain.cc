@@ -4,6 +4,7 @@
 // int8rt.Bf16ImageChain node in their place.
 #include "engine/bf16_blocked_chain.h"
 
+#include "core/checked_math.h"
 #include "engine/bf16_blocked.h"
 #include "engine/image_chain.h"
 
@@ -17,7 +18,12 @@ constexpr int kMinChainConvs = 4;
 
 bool chainable(const Network& net, const Node& node) {
   const std::vector<int64_t>& y = net.tensor(node.outputs[0]).shape;  // [N, CB, H, W, 16]
-  if (y.size() != 5 || y[2] * y[3] < kChainMinPixels) return false;
+  if (y.size() != 5 || y[2] <= 0 || y[3] <= 0) return false;
+  try {
+    if (checked_mul(y[2], y[3], "image plane") < kChainMinPixels) return false;
+  } catch (const InvalidArgument&) {
+    return false;  // a plane past int64: not chained (the layers refuse its shapes)
+  }
   if (node.op == kBf16BlockedMaxPoolOp) return true;
   if (node.op != kBf16BlockedConvOp || node.inputs.size() < 2 || node.inputs[1] < 0) return false;
   const Tensor& w = net.tensor(node.inputs[1]);
