@@ -79,6 +79,22 @@ def table(paths: List[str]) -> str:
     return "\n".join(out)
 
 
+
+def run_network(name: str, cmd: List[str], shown: List[str], timeout: float) -> None:
+    """Runs one network's process (its own, so a crash or a leak ends with it), prints its output but the
+    exporter's chatter, its exit status or timeout, wall seconds and the load average."""
+    print(f"\n=== {name}: {' '.join(shown)}", flush=True)
+    t0 = time.perf_counter()
+    try:
+        p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=timeout)
+        print("\n".join(ln for ln in p.stdout.splitlines() if "torch.onnx" not in ln))
+        if p.returncode != 0:
+            print(f"=== {name}: exit {p.returncode}")
+    except subprocess.TimeoutExpired:
+        print(f"=== {name}: timeout {timeout} s")
+    print(f"=== {name}: {time.perf_counter() - t0:.0f} s, load average "
+          + ", ".join(f"{x:.2f}" for x in os.getloadavg()), flush=True)
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--only", help="comma-separated, of: " + ", ".join(NETS20))
@@ -101,18 +117,7 @@ def main() -> int:
         cmd = [sys.executable, methods, name, "--families", "realnets.new_families2", "--dir", args.dir,
                "--methods", args.methods, "--calib", n, "--eval", n, "--calib-seed", str(args.calib_seed),
                "--eval-seeds", args.eval_seeds] + (["--json", args.json] if args.json else [])
-        print(f"\n=== {name}: {' '.join(cmd[1:])}", flush=True)
-        t0 = time.perf_counter()
-        try:
-            p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                               timeout=args.timeout)
-            print("\n".join(ln for ln in p.stdout.splitlines() if "torch.onnx" not in ln))
-            if p.returncode != 0:
-                print(f"=== {name}: exit {p.returncode}")
-        except subprocess.TimeoutExpired:
-            print(f"=== {name}: timeout {args.timeout} s")
-        print(f"=== {name}: {time.perf_counter() - t0:.0f} s, load average "
-              + ", ".join(f"{x:.2f}" for x in os.getloadavg()), flush=True)
+        run_network(name, cmd, cmd[1:], args.timeout)
     if args.json and Path(args.json).exists():
         print("\n" + table([args.json]))
     return 0

@@ -29,7 +29,6 @@ import json
 import logging
 import math
 import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -39,7 +38,7 @@ from typing import Dict, List
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from bench_util import machine_line  # noqa: E402
-from nets20_sweep import _SMALL, NETS20, SINGLE  # noqa: E402
+from nets20_sweep import _SMALL, NETS20, SINGLE, run_network  # noqa: E402
 
 PEERS = ("ort", "ort_entropy", "ort_percentile", "nncf", "nncf_b8")
 
@@ -221,18 +220,7 @@ def main() -> int:
         cmd = [sys.executable, os.path.abspath(__file__), "--worker", name, "--dir", args.dir, "--methods",
                args.methods, "--calib-seed", str(args.calib_seed), "--eval-seed", str(args.eval_seed)]
         cmd += ["--json", args.json] if args.json else []
-        print(f"\n=== {name}: {' '.join(cmd[2:])}", flush=True)
-        t0 = time.perf_counter()
-        try:
-            p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                               timeout=args.timeout)
-            print("\n".join(ln for ln in p.stdout.splitlines() if "torch.onnx" not in ln))
-            if p.returncode != 0:
-                print(f"=== {name}: exit {p.returncode}")
-        except subprocess.TimeoutExpired:
-            print(f"=== {name}: timeout {args.timeout} s")
-        print(f"=== {name}: {time.perf_counter() - t0:.0f} s, load average "
-              + ", ".join(f"{x:.2f}" for x in os.getloadavg()), flush=True)
+        run_network(name, cmd, cmd[2:], args.timeout)
     return 0
 
 
