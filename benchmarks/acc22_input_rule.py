@@ -26,9 +26,10 @@ Usage (from the worktree):
 from __future__ import annotations
 
 import logging
-import runpy
 import sys
 from typing import Any, Callable
+
+from bench_util import run_script_with
 
 
 def float_inputs(network: Any) -> set[str]:
@@ -49,6 +50,9 @@ def rule(name: str, library: Callable[[Any], set[str]]) -> Callable[[Any], set[s
 
 
 def main() -> int:
+    if len(sys.argv) < 3 or sys.argv[1] in ("-h", "--help"):
+        print(__doc__)
+        return 0 if sys.argv[1:2] in (["-h"], ["--help"]) else 2
     name, args = sys.argv[1], sys.argv[2:]
     if args[:1] == ["--log"]:
         args = args[1:]
@@ -59,18 +63,8 @@ def main() -> int:
     script, rest = args[0], args[1:]
     from int8rt.accuracy import run
 
-    before = run.input_image
-    run.input_image = rule(name, before)
     print(f"acc22_input_rule: auto's at-range rule = {name}", flush=True)
-    sys.argv = [script, *rest]
-    code = 0
-    try:
-        runpy.run_path(script, run_name="__main__")
-    except SystemExit as e:
-        code = int(e.code or 0)
-    finally:
-        run.input_image = before
-    return code
+    return run_script_with(run, "input_image", rule(name, run.input_image), script, rest)
 
 
 if __name__ == "__main__":

@@ -111,6 +111,24 @@ def engine_files_parser(doc: str) -> "argparse.ArgumentParser":
     return ap
 
 
+
+def run_script_with(module: Any, attr: str, value: Any, script: str, args: List[str]) -> int:
+    """Runs a benchmark script as ``__main__`` with ``module.attr`` set to ``value`` (restored after), so a
+    library rule is measured swapped without editing it; returns the script's exit code."""
+    import runpy
+    import sys
+
+    before = getattr(module, attr)
+    setattr(module, attr, value)
+    sys.argv = [script, *args]
+    try:
+        runpy.run_path(script, run_name="__main__")
+    except SystemExit as e:
+        return int(e.code or 0)
+    finally:
+        setattr(module, attr, before)
+    return 0
+
 def isa_cap(tier: str) -> str:
     """Cap int8rt (INT8RT_MAX_ISA, every kernel family) and OpenVINO's oneDNN
     (ONEDNN_MAX_CPU_ISA) at `tier` for the rest of the process; returns the

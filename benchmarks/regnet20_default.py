@@ -14,26 +14,17 @@ Usage (from /tmp or the worktree):
 """
 from __future__ import annotations
 
-import runpy
 import sys
+
+from bench_util import run_script_with
 
 
 def main() -> int:
     default, script, rest = sys.argv[1], sys.argv[2], sys.argv[3:]
     from int8rt.accuracy import auto_choice
 
-    before = auto_choice.DEFAULT_METHOD
-    auto_choice.DEFAULT_METHOD = default
-    print(f"regnet20_default: auto_choice.DEFAULT_METHOD {before} -> {default}", flush=True)
-    sys.argv = [script, *rest]
-    code = 0
-    try:
-        runpy.run_path(script, run_name="__main__")
-    except SystemExit as e:
-        code = int(e.code or 0)
-    finally:
-        auto_choice.DEFAULT_METHOD = before
-    return code
+    print(f"regnet20_default: auto_choice.DEFAULT_METHOD {auto_choice.DEFAULT_METHOD} -> {default}", flush=True)
+    return run_script_with(auto_choice, "DEFAULT_METHOD", default, script, rest)
 
 
 if __name__ == "__main__":
