@@ -29,16 +29,14 @@ B, H, D = 2, 3, 8
 TIERS = ["ref"] + (["best"] if int8rt.kernels.isa_info()["avx512"]["cpu"] else [])
 
 
-def heads_model(s: int, scales: tuple, shape_reader: bool = False, extra_reader: bool = False,
-                v_perm: tuple = (0, 2, 1, 3), w_shape: list | None = None) -> onnx.ModelProto:
-    """x, keys, w [B, s, H, D] -> the moves (scales: q / k / v factor or None) -> Add(mask) -> Softmax
-    -> Where(IsNaN) -> MatMul(p, v) -> y [B, H, s, D]; shape_reader: Gather(Shape(q moved), 2) an output;
-    extra_reader: the moved q also an output."""
-    inits = [numpy_helper.from_array(np.array(0.0, np.float32), "zero")]
+def moved_heads(scales: tuple, v_perm: tuple = (0, 2, 1, 3)) -> tuple[list, list, list]:
+    """The heads' moves the Bf16Attention fold reads: x, keys, w [B, s, H, .] transposed to q [B, H, s, .],
+    kt [B, H, ., s] and v (v_perm), each times its scale (None: no Mul). Returns the nodes, the scales'
+    initializers and the three moved names."""
     nodes = [helper.make_node("Transpose", ["x"], ["qt"], perm=[0, 2, 1, 3]),
              helper.make_node("Transpose", ["keys"], ["ktt"], perm=[0, 2, 3, 1]),
              helper.make_node("Transpose", ["w"], ["vt"], perm=list(v_perm))]
-    names = []
+    inits, names = [], []
     for i, (src, scale) in enumerate(zip(("qt", "ktt", "vt"), scales)):
         if scale is None:
             names.append(src)
@@ -46,12 +44,27 @@ def heads_model(s: int, scales: tuple, shape_reader: bool = False, extra_reader:
         inits.append(numpy_helper.from_array(np.array(scale, np.float32), f"s{i}"))
         nodes.append(helper.make_node("Mul", [src, f"s{i}"], [src + "_s"]))
         names.append(src + "_s")
-    nodes += [helper.make_node("MatMul", [names[0], names[1]], ["scores"]),
-              helper.make_node("Add", ["scores", "mask"], ["logits"]),
-              helper.make_node("Softmax", ["logits"], ["probs"], axis=-1),
-              helper.make_node("IsNaN", ["probs"], ["nan"]),
-              helper.make_node("Where", ["nan", "zero", "probs"], ["guarded"]),
-              helper.make_node("MatMul", ["guarded", names[2]], ["y"])]
+    return nodes, inits, names
+
+
+def guarded_attention(names: list) -> list:
+    """softmax(q kt + mask) with the NaN guard (Where(IsNaN(p), zero, p)) times v: y. names: q, kt, v."""
+    return [helper.make_node("MatMul", [names[0], names[1]], ["scores"]),
+            helper.make_node("Add", ["scores", "mask"], ["logits"]),
+            helper.make_node("Softmax", ["logits"], ["probs"], axis=-1),
+            helper.make_node("IsNaN", ["probs"], ["nan"]),
+            helper.make_node("Where", ["nan", "zero", "probs"], ["guarded"]),
+            helper.make_node("MatMul", ["guarded", names[2]], ["y"])]
+
+
+def heads_model(s: int, scales: tuple, shape_reader: bool = False, extra_reader: bool = False,
+                v_perm: tuple = (0, 2, 1, 3), w_shape: list | None = None) -> onnx.ModelProto:
+    """x, keys, w [B, s, H, D] -> the moves (scales: q / k / v factor or None) -> Add(mask) -> Softmax
+    -> Where(IsNaN) -> MatMul(p, v) -> y [B, H, s, D]; shape_reader: Gather(Shape(q moved), 2) an output;
+    extra_reader: the moved q also an output."""
+    nodes, inits, names = moved_heads(scales, v_perm)
+    inits.insert(0, numpy_helper.from_array(np.array(0.0, np.float32), "zero"))
+    nodes += guarded_attention(names)
     outputs = [helper.make_tensor_value_info("y", TensorProto.FLOAT, [B, H, s, D] if not shape_reader else ["batch", H, "seq", D])]
     if shape_reader:
         inits.append(numpy_helper.from_array(np.array(2, np.int64), "two"))

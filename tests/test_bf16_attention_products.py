@@ -20,6 +20,7 @@ import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 import int8rt
+from test_bf16_attention_heads import guarded_attention, moved_heads
 
 TIERS = ["ref"] + (["best"] if int8rt.kernels.isa_info()["avx512"]["cpu"] else [])
 # (B, H, M, N, K, Dv)
@@ -32,29 +33,11 @@ def model(b: int, h: int, m: int, n: int, k: int, dv: int, scales: tuple, heads:
     """heads: x [B, M, H, K], keys [B, N, H, K], w [B, N, H, Dv] moved to [B, H, ., .] (the fold's chain), each
     times its scale; else q [B, H, M, K], kt [B, H, K, N], v [B, H, N, Dv] as they are. Then softmax(q kt + mask)
     with the NaN guard, times v: y [B, H, M, Dv]."""
-    inits = [numpy_helper.from_array(np.array(0.0, np.float32), "zero")]
-    nodes, names = [], []
-    if heads:
-        nodes += [helper.make_node("Transpose", ["x"], ["qt"], perm=[0, 2, 1, 3]),
-                  helper.make_node("Transpose", ["keys"], ["ktt"], perm=[0, 2, 3, 1]),
-                  helper.make_node("Transpose", ["w"], ["vt"], perm=[0, 2, 1, 3])]
-        for i, (src, scale) in enumerate(zip(("qt", "ktt", "vt"), scales)):
-            if scale is None:
-                names.append(src)
-                continue
-            inits.append(numpy_helper.from_array(np.array(scale, np.float32), f"s{i}"))
-            nodes.append(helper.make_node("Mul", [src, f"s{i}"], [src + "_s"]))
-            names.append(src + "_s")
-        inputs = [("x", [b, m, h, k]), ("keys", [b, n, h, k]), ("w", [b, n, h, dv])]
-    else:
-        names = ["q", "kt", "v"]
-        inputs = [("q", [b, h, m, k]), ("kt", [b, h, k, n]), ("v", [b, h, n, dv])]
-    nodes += [helper.make_node("MatMul", [names[0], names[1]], ["scores"]),
-              helper.make_node("Add", ["scores", "mask"], ["logits"]),
-              helper.make_node("Softmax", ["logits"], ["probs"], axis=-1),
-              helper.make_node("IsNaN", ["probs"], ["nan"]),
-              helper.make_node("Where", ["nan", "zero", "probs"], ["guarded"]),
-              helper.make_node("MatMul", ["guarded", names[2]], ["y"])]
+    nodes, inits, names = moved_heads(scales) if heads else ([], [], ["q", "kt", "v"])
+    inits.insert(0, numpy_helper.from_array(np.array(0.0, np.float32), "zero"))
+    inputs = ([("x", [b, m, h, k]), ("keys", [b, n, h, k]), ("w", [b, n, h, dv])] if heads
+              else [("q", [b, h, m, k]), ("kt", [b, h, k, n]), ("v", [b, h, n, dv])])
+    nodes += guarded_attention(names)
     vi = [helper.make_tensor_value_info(name, TensorProto.FLOAT, shape) for name, shape in inputs]
     vi.append(helper.make_tensor_value_info("mask", TensorProto.FLOAT, [b, 1, 1, n] if heads else [b, h, m, n]))
     graph = helper.make_graph(nodes, "products", vi, [helper.make_tensor_value_info("y", TensorProto.FLOAT,
