@@ -26,6 +26,7 @@ float64, the tile epilogue's bits within the tier) and the C++ tests above.
 """
 from __future__ import annotations
 
+import contextlib
 from typing import Iterator, Optional
 
 import pytest
@@ -39,6 +40,16 @@ CAP: Optional[str] = "avx512bf16" if int8rt.kernels.cpu_features()["amx_bf16"] e
 def uncap() -> None:
     """Lifts a test's own cap back to :data:`CAP` (``set_max_isa(None)`` where there is no AMX-BF16)."""
     int8rt.set_max_isa(CAP)
+
+
+@contextlib.contextmanager
+def reference_kernels() -> Iterator[None]:
+    """Engines loaded inside run on the reference kernels (the ``ref`` cap); the module's cap is put back after."""
+    int8rt.set_max_isa("ref")
+    try:
+        yield
+    finally:
+        uncap()
 
 
 @pytest.fixture(autouse=True)

@@ -27,7 +27,7 @@ import numpy as np
 import pytest
 
 import int8rt
-from bf16_order import uncap, vdpbf16ps_order  # noqa: F401,E402  (autouse: the VDPBF16PS order where AMX-BF16 runs)
+from bf16_order import reference_kernels, vdpbf16ps_order  # noqa: F401,E402  (autouse: the VDPBF16PS order where AMX-BF16 runs)
 
 F32 = np.float32
 
@@ -140,13 +140,10 @@ def test_blocked_region_gives_the_nchw_bf16_bits(tmp_path, channels, hw) -> None
     loaded = int8rt.Engine.load(str(saved))
     assert [la["detail"] for la in loaded.layers()] == [la["detail"] for la in blocked.layers()]
     np.testing.assert_array_equal(loaded.run({"x": x})["y"].view(np.uint32), want.view(np.uint32))
-    int8rt.set_max_isa("ref")
-    try:
+    with reference_kernels():
         ref = int8rt.Engine.load(str(saved))
         assert all("nchw16c_bf16_ref" in la["detail"] for la in ref.layers() if la["op"] == "int8rt.ConvBf16x16c")
         got_ref = ref.run({"x": x})["y"]
-    finally:
-        uncap()
     np.testing.assert_array_equal(got_ref.view(np.uint32), want.view(np.uint32))
 
 
@@ -175,11 +172,8 @@ def test_region_between_two_nchw_bf16_convs_gives_their_bits(tmp_path) -> None:
         np.testing.assert_array_equal(got.view(np.uint32), want.view(np.uint32), err_msg=f"{threads} threads")
     saved = tmp_path / "ends.i8rt"
     blocked.save(str(saved))
-    int8rt.set_max_isa("ref")
-    try:
+    with reference_kernels():
         got_ref = int8rt.Engine.load(str(saved)).run({"x": x})["z"]
-    finally:
-        uncap()
     np.testing.assert_array_equal(got_ref.view(np.uint32), want.view(np.uint32))
 
 

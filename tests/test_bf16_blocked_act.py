@@ -27,7 +27,7 @@ import numpy as np
 import pytest
 
 import int8rt
-from bf16_order import uncap, vdpbf16ps_order  # noqa: F401  (autouse: the VDPBF16PS order where AMX-BF16 runs)
+from bf16_order import reference_kernels, vdpbf16ps_order  # noqa: F401  (autouse: the VDPBF16PS order where AMX-BF16 runs)
 from test_bf16_blocked import _blocked_ops, _build, to_bf16
 
 F32 = np.float32
@@ -116,13 +116,10 @@ def test_activated_convs_join_the_region_with_the_nchw_bf16_bits(tmp_path, kinds
         _same_bits(_run_threads(blocked, {"x": x}, "y", threads), want, f"{kinds} {threads} threads")
     saved = tmp_path / "act.i8rt"
     blocked.save(str(saved))
-    int8rt.set_max_isa("ref")
-    try:
+    with reference_kernels():
         ref = int8rt.Engine.load(str(saved))
         assert all("nchw16c_bf16_ref" in la["detail"] for la in ref.layers() if la["op"] == "int8rt.ConvBf16x16c")
         got_ref = ref.run({"x": x})["y"]
-    finally:
-        uncap()
     _same_bits(got_ref, want, f"{kinds} reference kernels")
 
 
@@ -201,10 +198,7 @@ def test_the_squeeze_excitation_scale_rounds_x_times_s(tmp_path, gate_first, bat
     assert np.max(err / np.maximum(bound, 1e-30)) > 0.5, "no error near the bound: the check cannot tell"
     saved = tmp_path / "se.i8rt"
     blocked.save(str(saved))
-    int8rt.set_max_isa("ref")
-    try:
+    with reference_kernels():
         ref = int8rt.Engine.load(str(saved)).run({"x": x})
-    finally:
-        uncap()
     for k in ("y", "t", "s", "m"):
         _same_bits(ref[k], out[k], f"{k} on the reference kernels")

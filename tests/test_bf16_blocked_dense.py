@@ -28,7 +28,7 @@ import pytest
 
 import int8rt
 from test_bf16_blocked import F32, _blocked_ops, _build, _order_model, to_bf16
-from bf16_order import uncap, vdpbf16ps_order  # noqa: F401,E402  (autouse: the VDPBF16PS order where AMX-BF16 runs)
+from bf16_order import reference_kernels, vdpbf16ps_order  # noqa: F401,E402  (autouse: the VDPBF16PS order where AMX-BF16 runs)
 
 
 def _resnet_model(stem: int = 52, hw: tuple = (40, 46)) -> bytes:
@@ -119,14 +119,11 @@ def test_resnet_runs_as_one_region_with_the_nchw_bf16_bits(tmp_path, batch, hw) 
     saved = tmp_path / "resnet.i8rt"
     blocked.save(str(saved))
     _same_bits(int8rt.Engine.load(str(saved)).run({"x": x})["y"], want, "loaded")
-    int8rt.set_max_isa("ref")
-    try:
+    with reference_kernels():
         ref = int8rt.Engine.load(str(saved))
         assert all("nchw16c_bf16_ref" in la["detail"] for la in ref.layers() if "Bf16x16c" in la["op"] and
                    la["op"] != "int8rt.ToBf16x16c" and la["op"] != "int8rt.FromBf16x16c"), ref.layers()
         got_ref = ref.run({"x": x})["y"]
-    finally:
-        uncap()
     _same_bits(got_ref, want, "reference kernels")
 
 
@@ -173,8 +170,5 @@ def test_dense_blocked_conv_keeps_the_direct_order(tmp_path) -> None:
     np.testing.assert_array_equal(y, _build(path, False).run({"x": x})["y"])
     saved = tmp_path / "order.i8rt"
     blocked.save(str(saved))
-    int8rt.set_max_isa("ref")
-    try:
+    with reference_kernels():
         np.testing.assert_array_equal(int8rt.Engine.load(str(saved)).run({"x": x})["y"], y)
-    finally:
-        uncap()

@@ -17,7 +17,7 @@ import pytest
 import int8rt
 from test_bf16_blocked import F32, _blocked_ops, _build, to_bf16
 from test_bf16_blocked_dense import _same_bits, _same_bits_1_and_2_threads
-from bf16_order import uncap, vdpbf16ps_order  # noqa: F401,E402  (autouse: the VDPBF16PS order where AMX-BF16 runs)
+from bf16_order import reference_kernels, vdpbf16ps_order  # noqa: F401,E402  (autouse: the VDPBF16PS order where AMX-BF16 runs)
 
 
 def _strided_model(strides: tuple, hw: tuple, pad: int = 0) -> bytes:
@@ -73,13 +73,10 @@ def test_strided_1x1_gives_the_nchw_bf16_bits(tmp_path, strides, hw, batch) -> N
     _same_bits_1_and_2_threads(blocked, {"x": x}, want)
     saved = tmp_path / "strided.i8rt"
     blocked.save(str(saved))
-    int8rt.set_max_isa("ref")
-    try:
+    with reference_kernels():
         ref = int8rt.Engine.load(str(saved))
         got_ref = ref.run({"x": x})["y"]
         assert any("strided 1x1" in la["detail"] and "nchw16c_bf16_ref" in la["detail"] for la in ref.layers())
-    finally:
-        uncap()
     _same_bits(got_ref, want, "reference kernels")
 
 
