@@ -17,6 +17,7 @@ namespace {
 
 constexpr int64_t kChainMaxWeightBytes = 512 << 10;  // a chained conv's weights as BF16, under
 constexpr int64_t kChainMinPixels = 28 * 28;         // a chained layer's output plane, at least
+constexpr int64_t kScaleMinPixels = 56 * 56;         // a chained SE scale's output plane, at least
 constexpr int kMinChainConvs = 4;
 
 // A layer of a squeeze-and-excitation gate: the region's global mean of a
@@ -40,7 +41,8 @@ bool chainable(const Network& net, const Node& node) {
   const std::vector<int64_t>& y = net.tensor(node.outputs[0]).shape;  // [N, CB, H, W, 16]
   if (y.size() != 5 || y[2] <= 0 || y[3] <= 0) return false;
   try {
-    if (checked_mul(y[2], y[3], "image plane") < kChainMinPixels) return false;
+    const int64_t pixels = checked_mul(y[2], y[3], "image plane");
+    if (pixels < kChainMinPixels || (node.op == kBf16BlockedScaleOp && pixels < kScaleMinPixels)) return false;
   } catch (const InvalidArgument&) {
     return false;  // a plane past int64: not chained (the layers refuse its shapes)
   }
