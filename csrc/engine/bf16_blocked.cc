@@ -75,23 +75,7 @@ bool maxpool_takes_blocked(const Network& net, const Node& node) {
          node.attrs.get_ints("kernel_shape", {}).size() == 2;
 }
 
-// The squeeze-and-excitation Mul: x [N, C, H, W] (a plane) by a float32
-// activation s [N, C, 1, 1] (f32_blocked.cc's rule, here with bfloat16
-// planes too). Returns the position of s, or -1.
-int scale_input(const Network& net, const Node& node) {
-  if (node.inputs.size() != 2 || node.inputs[0] < 0 || node.inputs[1] < 0) return -1;
-  for (int s = 0; s < 2; ++s) {
-    const Tensor& a = net.tensor(node.inputs[1 - s]);
-    const Tensor& b = net.tensor(node.inputs[s]);
-    if (b.is_constant || b.dtype != DataType::kFloat32 || b.shape.size() != 4 || b.shape[2] != 1 ||
-        b.shape[3] != 1) {
-      continue;
-    }
-    if (a.shape.size() == 5) return s;  // a is blocked already while the pass rewrites, NCHW before
-    if (plane(a) && a.shape[0] == b.shape[0] && a.shape[1] == b.shape[1]) return s;
-  }
-  return -1;
-}
+int scale_input(const Network& net, const Node& node) { return se_scale_input(net, node, plane); }
 
 bool takes(const Network& net, const Node& node) {
   if (node.outputs.size() != 1 || node.outputs[0] < 0) return false;

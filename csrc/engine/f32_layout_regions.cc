@@ -190,5 +190,20 @@ LayoutSummary apply_layout_regions(Network& net, const LayoutRules& rules) {
   return sum;
 }
 
+int se_scale_input(const Network& net, const Node& node, bool (*plane)(const Tensor&)) {
+  if (node.inputs.size() != 2 || node.inputs[0] < 0 || node.inputs[1] < 0) return -1;
+  for (int s = 0; s < 2; ++s) {
+    const Tensor& a = net.tensor(node.inputs[1 - s]);
+    const Tensor& b = net.tensor(node.inputs[s]);
+    if (b.is_constant || b.dtype != DataType::kFloat32 || b.shape.size() != 4 || b.shape[2] != 1 ||
+        b.shape[3] != 1) {
+      continue;
+    }
+    if (a.shape.size() == 5) return s;  // a is blocked already while the pass rewrites, NCHW before
+    if (plane(a) && a.shape[0] == b.shape[0] && a.shape[1] == b.shape[1]) return s;
+  }
+  return -1;
+}
+
 }  // namespace engine
 }  // namespace int8rt

@@ -61,5 +61,11 @@ std::vector<size_t> conv_activation_inputs(const Node& node);
 // its bytes are the same in any layout of the tensors.
 bool layout_free_elementwise(const Network& net, const Node& node);
 
+// The squeeze-and-excitation Mul of a channel-blocked pass (f32_blocked.cc,
+// bf16_blocked.cc): x [N, C, H, W], a `plane` by the pass's own rule (or
+// blocked already, 5-D, while the pass rewrites), times a non-constant float32
+// s [N, C, 1, 1]. Returns the position of s, or -1.
+int se_scale_input(const Network& net, const Node& node, bool (*plane)(const Tensor&));
+
 }  // namespace engine
 }  // namespace int8rt
