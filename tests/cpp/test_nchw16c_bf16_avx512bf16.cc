@@ -161,7 +161,11 @@ TEST(AvxBf16Emulated, BlockedDepthwiseAndMeanEqualTheReference) {
       // 3x3 stride 1 (the two-row step): one row, no padding, two padding rows and no padding columns, widths 1, 3, 9
       {1, 12, 3, 3, 1, 1, 1, 1, 1, 1, 16, true, true},   {5, 17, 3, 3, 1, 1, 0, 0, 1, 1, 7, false, true},
       {6, 9, 3, 3, 1, 1, 2, 0, 1, 1, 16, true, false},   {4, 3, 3, 3, 1, 1, 1, 1, 1, 1, 16, false, true},
-      {3, 1, 3, 3, 1, 1, 1, 1, 1, 1, 2, true, true}};
+      {3, 1, 3, 3, 1, 1, 1, 1, 1, 1, 2, true, true},
+      // 5-wide windows (the row walk that widens each pixel once), strides 1 and 2, narrow and edge-only planes
+      {12, 40, 5, 5, 1, 1, 2, 2, 1, 1, 9, false, true},  {19, 23, 5, 5, 2, 2, 2, 2, 1, 1, 16, true, false},
+      {5, 6, 5, 5, 2, 2, 2, 2, 1, 1, 16, false, true},   {7, 4, 5, 5, 1, 1, 2, 2, 1, 1, 3, true, true},
+      {8, 29, 3, 5, 1, 2, 1, 0, 1, 1, 16, false, false}};
   for (const Case& c : cases) {
     const int64_t oh = (c.H + 2 * c.ph - (c.kh - 1) * c.dh - 1) / c.sh + 1;
     const int64_t ow = (c.W + 2 * c.pw - (c.kw - 1) * c.dw - 1) / c.sw + 1;

@@ -16,8 +16,8 @@
 // 2: two output rows per step (8 / 6 pixels each), every input row of the
 // pair widened once for both rows' taps (section 156); other windows: up
 // to 8 output pixels of one row (one zmm of 16 channels each) per step, per
-// tap one weight vector and one FMA per pixel (3-wide windows: each window
-// row's pixels loaded once for their three taps). Every tap in row-major
+// tap one weight vector and one FMA per pixel (3- and 5-wide windows: each
+// window row's pixels loaded once for their taps). Every tap in row-major
 // order from the bias: the reference's bits. The rows the window two output
 // rows ahead adds are prefetched (at batch 8 MobileNetV2's 112 x 112 planes
 // stream from memory: 1.2-1.6x the NCHW kernel without, 0.61-0.72x with;
@@ -184,12 +184,12 @@ void depthwise_pixels(const DepthwiseBf16x16c& a, const uint16_t* const* rows, i
   }
 }
 
-// 3-wide windows (dilation 1) of stride SW: per window row the
-// (NP - 1) * SW + 3 pixels widened once, each feeding its three taps' FMAs
+// K-wide windows (K = 3, 5; dilation 1) of stride SW: per window row the
+// (NP - 1) * SW + K pixels widened once, each feeding its K taps' FMAs
 // (each accumulator's FMAs still in the contract's tap order).
-template <int NP, int SW, bool EDGE>
-void depthwise_pixels3(const DepthwiseBf16x16c& a, const uint16_t* const* rows, int64_t ox, __m512* acc) {
-  constexpr int kPx = (NP - 1) * SW + 3;
+template <int K, int NP, int SW, bool EDGE>
+void depthwise_pixels_k(const DepthwiseBf16x16c& a, const uint16_t* const* rows, int64_t ox, __m512* acc) {
+  constexpr int kPx = (NP - 1) * SW + K;
   const __m512 bias = _mm512_loadu_ps(a.bias);
   for (int i = 0; i < NP; ++i) acc[i] = bias;
   const int64_t ix0 = ox * SW - a.pw;
@@ -197,9 +197,9 @@ void depthwise_pixels3(const DepthwiseBf16x16c& a, const uint16_t* const* rows, 
     __m512 px[kPx];
 #pragma GCC unroll 32
     for (int j = 0; j < kPx; ++j) px[j] = pixel<EDGE>(rows[ky], ix0 + j, a.W);
-#pragma GCC unroll 3
-    for (int kx = 0; kx < 3; ++kx) {
-      const __m512 w = _mm512_loadu_ps(a.w + (ky * 3 + kx) * 16);
+#pragma GCC unroll 5
+    for (int kx = 0; kx < K; ++kx) {
+      const __m512 w = _mm512_loadu_ps(a.w + (ky * K + kx) * 16);
 #pragma GCC unroll 8
       for (int i = 0; i < NP; ++i) acc[i] = _mm512_fmadd_ps(w, px[i * SW + kx], acc[i]);
     }
@@ -211,9 +211,13 @@ void depthwise_pixels3(const DepthwiseBf16x16c& a, const uint16_t* const* rows, 
 template <int NP, bool EDGE>
 void depthwise_step(const DepthwiseBf16x16c& a, const uint16_t* const* rows, int64_t ox, __m512* acc) {
   if (a.kw == 3 && a.dw == 1 && a.sw == 1) {
-    depthwise_pixels3<NP, 1, EDGE>(a, rows, ox, acc);
+    depthwise_pixels_k<3, NP, 1, EDGE>(a, rows, ox, acc);
   } else if (a.kw == 3 && a.dw == 1 && a.sw == 2) {
-    depthwise_pixels3<NP, 2, EDGE>(a, rows, ox, acc);
+    depthwise_pixels_k<3, NP, 2, EDGE>(a, rows, ox, acc);
+  } else if (a.kw == 5 && a.dw == 1 && a.sw == 1) {
+    depthwise_pixels_k<5, NP, 1, EDGE>(a, rows, ox, acc);
+  } else if (a.kw == 5 && a.dw == 1 && a.sw == 2) {
+    depthwise_pixels_k<5, NP, 2, EDGE>(a, rows, ox, acc);
   } else {
     depthwise_pixels<NP, EDGE>(a, rows, ox, acc);
   }
