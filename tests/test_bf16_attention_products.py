@@ -64,20 +64,24 @@ def run(data: bytes, inputs: dict, optimize: bool) -> tuple[np.ndarray, list[str
     return y, [la["detail"] for la in engine.layers() if la["op"] == "int8rt.Bf16Attention"]
 
 
+def fused_and_plain(data: bytes, inputs: dict, tier: str, threads: int) -> tuple:
+    """run() with the graph optimised (the fold) and without, under the tier's cap and the thread count."""
+    int8rt.set_max_isa("ref" if tier == "ref" else None)
+    int8rt.set_num_threads(threads)
+    try:
+        return run(data, inputs, optimize=True), run(data, inputs, optimize=False)
+    finally:
+        int8rt.set_max_isa(None)
+        int8rt.set_num_threads(0)
+
+
 @pytest.mark.parametrize("tier", TIERS)
 @pytest.mark.parametrize("threads", [1, 2])
 @pytest.mark.parametrize("shape", SHAPES, ids=lambda s: "x".join(map(str, s)))
 @pytest.mark.parametrize("scales", SCALES, ids=["q_k", "none", "k_inf_v"])
 def test_products_same_bits_as_unfused(tier: str, threads: int, shape: tuple, scales: tuple) -> None:
     data, inputs = model(*shape, scales, heads=True).SerializeToString(), feed(*shape, heads=True)
-    int8rt.set_max_isa("ref" if tier == "ref" else None)
-    int8rt.set_num_threads(threads)
-    try:
-        fused, details = run(data, inputs, optimize=True)
-        plain, plain_details = run(data, inputs, optimize=False)
-    finally:
-        int8rt.set_max_isa(None)
-        int8rt.set_num_threads(0)
+    (fused, details), (plain, plain_details) = fused_and_plain(data, inputs, tier, threads)
     want = "products=attention_bf16_ref" if tier == "ref" else "products=attention_bf16_8x32_avx512bf16"
     assert len(details) == 1 and details[0].endswith(want) and "heads in place" in details[0], details
     assert plain_details == []
@@ -90,13 +94,6 @@ def test_products_same_bits_as_unfused(tier: str, threads: int, shape: tuple, sc
 def test_products_of_kt_same_bits_as_unfused(tier: str, threads: int, shape: tuple) -> None:
     """kt given as [K][N] (its panel from k-major rows, as v's) and a full [B, H, M, N] mask."""
     data, inputs = model(*shape, (None, None, None), heads=False).SerializeToString(), feed(*shape, heads=False)
-    int8rt.set_max_isa("ref" if tier == "ref" else None)
-    int8rt.set_num_threads(threads)
-    try:
-        fused, details = run(data, inputs, optimize=True)
-        plain, _ = run(data, inputs, optimize=False)
-    finally:
-        int8rt.set_max_isa(None)
-        int8rt.set_num_threads(0)
+    (fused, details), (plain, _) = fused_and_plain(data, inputs, tier, threads)
     assert len(details) == 1 and "products=attention_bf16_" in details[0] and "heads" not in details[0], details
     assert fused.tobytes() == plain.tobytes(), (tier, threads, shape)
