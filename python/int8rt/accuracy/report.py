@@ -159,7 +159,9 @@ class BuildReport:
             output error there: relative L2, class scores and dense maps
             as sqrt(1 - centred cosine^2)), and where any, ``"at_range"``
             (the tensors every set held at their calibration range:
-            input_range.py).
+            input_range.py) and ``"input_floor"`` (the network inputs
+            widened to their range last: name -> "own -> range",
+            input_floor.py).
     """
 
     measured: bool
@@ -267,6 +269,8 @@ class BuildReport:
                 f"bias correction {a.get('bias_correction', 'off')}{measured} (output error on {a.get('samples')} held-out "
                 f"samples: {errors})" + (f"; held at their range: {', '.join(a['at_range'])}" if a.get("at_range")
                                           else "")
+                + (f"; inputs widened to their range: {', '.join(f'{k} {v}' for k, v in a['input_floor'].items())}"
+                   if a.get("input_floor") else "")  # input_floor.py
                 + (f"; float stem {a['float_stem']}" if a.get("float_stem") else "")  # quiet_positions.py
                 + (f"; float recurrent {a['float_recurrent']}" if a.get("float_recurrent") else "")  # recurrent_float.py
                 + (f"; float products {a['float_products']}" if a.get("float_products") else "")  # quiet_products.py

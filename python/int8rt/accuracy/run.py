@@ -43,6 +43,7 @@ from . import sequence_axis
 from .holdout import SampleRouter
 from .auto import UNSIGNED_MSE
 from .input_range import input_image
+from . import input_floor
 from .pass_values import PassValues
 from .rescaled import RescaledHistograms
 from .recordings import Recordings, group_errors, recordings_line
@@ -358,6 +359,23 @@ class CalibrationRun(FoldRuns, AutoDecisions, BiasCorrectionSteps):
             t0 = time.perf_counter()
             amaxes = self._decide_equalization(session, amaxes)
             self._seconds["auto_equalization"] = time.perf_counter() - t0
+        return self._widen_inputs(session.collector, amaxes)
+
+    def _widen_inputs(self, collector: Any, amaxes: dict[str, float]) -> dict[str, float]:
+        """``amaxes`` with the network inputs the engine holds in int8 (and
+        a set does not hold at their range already) widened to their
+        calibration range where the chosen threshold clips its end by 1-20 %
+        (input_floor.py: last, every decision above made without it); named
+        in the log and the build report (``input_floor``: input ->
+        "own -> range")."""
+        inputs = (input_floor.network_inputs(self._network) & self._int8_names) - self._at_range
+        amaxes, widened = input_floor.widen_inputs(collector, inputs, amaxes)
+        if widened:
+            self._auto["input_floor"] = {n: f"{a:.6g} -> {b:.6g}" for n, (a, b) in widened.items()}
+            logger.info("auto calibration: network inputs widened to their calibration range (the chosen "
+                        "threshold %.0f-%.0f %% below it; input_floor.py): %s",
+                        100 * (1 - input_floor.INPUT_FLOOR), 100 * (1 - input_floor.INPUT_TAIL),
+                        ", ".join(f"{k} {v}" for k, v in self._auto["input_floor"].items()))
         return amaxes
 
     def _choose_parts(self, choice: auto_choice.Choice, sets: dict[str, Any], chosen: Optional[tuple[Any, Any]]
