@@ -1,0 +1,82 @@
+"""acc23 (issue 12, RESULTS_accuracy.md acc70): auto's calibration time and
+accuracy with its input floor (python/int8rt/accuracy/input_floor.py) on
+and off, alternated in one process (on, off, on, off, ...: medians and the
+ratio of process CPU time, one int8rt thread), on one nets20 network and
+calibration draw (benchmarks/newnets_methods.py's feeds, model and metrics:
+centred cosine against ONNX Runtime FP32 on the evaluation seeds). "off" is
+INPUT_FLOOR 0: no input is widened, main's engine.
+
+Usage (from the worktree):
+    PYTHONPATH=python:benchmarks python benchmarks/acc23_calib_time.py tf_efficientnet_b0 \
+        --dir /tmp/nets20/models --calib-seed 2 --eval-seeds 1 --repeats 2
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import newnets_bench as B  # noqa: E402
+import realnets.new_families2  # noqa: E402,F401 - adds nets20's networks to new_models.NETS
+from bench_util import machine_line  # noqa: E402
+from realnets import new_models as M  # noqa: E402
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("name")
+    ap.add_argument("--dir", default="/tmp/nets20/models")
+    ap.add_argument("--calib", type=int, default=32)
+    ap.add_argument("--eval", type=int, default=32)
+    ap.add_argument("--calib-seed", type=int, default=2)
+    ap.add_argument("--eval-seeds", default="1")
+    ap.add_argument("--repeats", type=int, default=2, help="builds per setting (alternated)")
+    args = ap.parse_args()
+    print("command: python " + " ".join(sys.argv))
+    print(machine_line())
+    import int8rt
+    from int8rt.accuracy import input_floor
+    from int8rt.data_calibrator import make_calibrator
+
+    int8rt.set_num_threads(1)
+    net, path = M.exported(args.name, args.dir)
+    calib = net.feeds(args.calib, args.calib_seed)
+    sets = {int(s): net.feeds(args.eval, int(s)) for s in args.eval_seeds.split(",")}
+    sess = M.ort_session(str(path))
+    refs = {s: B.run_all(lambda f: sess.run(None, f)[0], e, 4) for s, e in sets.items()}
+    floor = input_floor.INPUT_FLOOR
+    cpu: dict[str, list[float]] = {"on": [], "off": []}
+    wall: dict[str, list[float]] = {"on": [], "off": []}
+    for i in range(args.repeats):
+        for setting in ("on", "off"):
+            input_floor.INPUT_FLOOR = floor if setting == "on" else 0.0
+            config = int8rt.BuilderConfig(precision="int8", accuracy_check=False)
+            config.calibrator = make_calibrator(calib, algorithm="auto", batch_size=8)
+            c0, w0 = time.process_time(), time.perf_counter()
+            engine = int8rt.build_engine(str(path), config)
+            cpu[setting].append(time.process_time() - c0)
+            wall[setting].append(time.perf_counter() - w0)
+            ctx = engine.create_execution_context()
+            ccos = {s: B.metrics(net, B.run_all(lambda f: ctx.run(f)["out"], e, 4), refs[s])["ccos"]
+                    for s, e in sets.items()}
+            a = engine.build_report().auto_choice
+            print(f"{args.name} floor {setting:3s} build {i + 1}: cpu {cpu[setting][-1]:.1f} s, wall "
+                  f"{wall[setting][-1]:.1f} s, ccos " + ", ".join(f"eval {s} {v:.4f}" for s, v in ccos.items())
+                  + f"; thresholds {a.get('thresholds')}, equalization {a.get('equalization')}, bias correction "
+                  f"{a.get('bias_correction')}, input_floor {a.get('input_floor', '-')}", flush=True)
+    input_floor.INPUT_FLOOR = floor
+    on, off = statistics.median(cpu["on"]), statistics.median(cpu["off"])
+    print(f"{args.name}: calibration + build CPU time, median of {args.repeats}: floor on {on:.1f} s, off {off:.1f} s, "
+          f"on / off {on / off:.3f} (wall medians {statistics.median(wall['on']):.1f} / "
+          f"{statistics.median(wall['off']):.1f} s); {machine_line()}")
+    return 0 if np.isfinite(on) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
