@@ -4,7 +4,10 @@ when it is the calibrator, in this order, each on the same held-out
 samples: unsigned activations (at the default set's thresholds), the
 thresholds (auto_choice.py, its sets and folds scored in that form),
 unsigned activations again where another set was chosen (at its
-thresholds), cross-layer equalization, bias correction), and after the build
+thresholds), cross-layer equalization, the network inputs widened to
+their calibration range where the chosen thresholds clip them by 1-20 %
+(input_floor.py: after every decision above, which it would move), bias
+correction), and after the build
 measures the engine (check.py) and stores the report in the engine's
 metadata. The auto calibrator without the check reads the held-out float32
 outputs and bias correction's layer inputs from the calibration pass
