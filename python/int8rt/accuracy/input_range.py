@@ -6,7 +6,9 @@ layout ops (Transpose, Reshape, Flatten, Squeeze, Unsqueeze, Identity, and
 Concat with tensors that do not depend on any input's values: a ViT's class
 token), up to the first other layer, for each input whose image a
 LayerNormalization reads: the patchify stem of a ConvNeXt, the patch
-embedding of a ViT. Elsewhere none.
+embedding of a ViT. Elsewhere none (a network input outside such an
+image is widened to its range after auto's decisions where the chosen
+threshold clips it by 1-20 %: input_floor.py).
 
 Why. An input's range is its data domain (normalised pixels from black to
 white), and so is that of a fixed linear map of it: the calibration data
