@@ -25,6 +25,10 @@ void planes_to_blocked_bf16(const float* xf, const uint16_t* xh, int64_t P, int6
 // region's entry converts them, then the blocked conv over that scratch.
 void conv_bf16x16c_f32(const ConvBf16x16c& a);
 
+// The blocked conv it then runs (conv_nchw16c_bf16.cc; declared here too for
+// the emulated twin's namespace, which the abi header does not name).
+void conv_bf16x16c(const ConvBf16x16c& a);
+
 }  // namespace INT8RT_X86_NS(avx512bf16)
 }  // namespace x86
 }  // namespace kernels
