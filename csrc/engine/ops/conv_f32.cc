@@ -166,8 +166,8 @@ void ConvF32Layer::run(const std::vector<const Value*>& in, const std::vector<Va
 std::string ConvF32Layer::describe() const {
   const bool bf16 = !bf16_.empty() || dw16_;
   return std::string(bf16 ? "bf16" : "fp32") + " conv" + std::to_string(rank_) + "d group=" +
-         std::to_string(group_) + act_.describe() + (dw16_ ? dw16_->describe() : bf16_.describe()) +
-         (pixels16_ ? " 1x1 images: one GEMM over the batch" : "") +
+         std::to_string(group_) + act_.describe() + (pixels16_ ? " 1x1 images: one GEMM over the batch" : "") +
+         (dw16_ ? dw16_->describe() : bf16_.describe()) +
          (y16_ ? " out=bfloat16" : "") + (nhwc_io_ ? " layout=nhwc" : "") +
          (quant_ ? " out=int8 (" + quant_->describe() + ")" : "");
 }
