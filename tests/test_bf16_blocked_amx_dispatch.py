@@ -121,8 +121,8 @@ def test_the_stem_reads_the_float_image_on_amx(tmp_path) -> None:
     and the 7x7 / 2 stem reads the float32 image (engine/bf16_blocked.h; the
     kernel's bits == the conversion's, tests/cpp/test_nchw16c_bf16_amx.cc):
     within BF16's error of the FP32 engine. Its engine file loaded capped at
-    avx512bf16 (a kernel that reads no float image: the layer converts the
-    image first) keeps the stem and runs within the same error."""
+    avx512bf16 (whose kernel reads the float image too, RESULTS.md section
+    268) keeps the stem and runs within the same error."""
     path, x, fp32 = _stem20_case(tmp_path / "stem.onnx", seed=208)
     engine = _build(path, True)
     assert "bf16 channel-blocked: 1 entry conversion(s) dropped, the stems read the float32 image" \

@@ -52,7 +52,7 @@
 // rounding of the FP32 pool (rounding is monotone), so ResNet's first
 // bottleneck reads the NCHW engine's values.
 //
-// Where the family's conv reads float32 images (conv_reads_f32: AMX), a
+// Where the family's conv reads float32 images (conv_reads_f32: AMX, AVX512-BF16), a
 // region's entry ToBf16x16c of a float32 image of at most
 // kBf16MaxF32Channels channels read only by tap-row stems (ResNet-50's 7x7,
 // MobileNetV2's 3x3/2) is dropped and the stems read the image

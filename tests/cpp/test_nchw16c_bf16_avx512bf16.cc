@@ -22,6 +22,8 @@
 // the kernel row: within a stated bound of the reference, == at the padded
 // edge columns, == where not finite). Max pool: 3x3 / 2 pad 1 (ResNet's), 2x2, dilation, a window
 // with no tap inside (-inf, padded lanes still +0), partial blocks.
+// A stem from the float image (ConvBf16x16c::xf): == the same call over the
+// entry's conversion of it, 1-4 channels, row ranges inside the image.
 // Entry conversion: 1..16 planes, pixel counts around the 16-pixel step,
 // float32 with zeros of both signs, denormals, infinities and a NaN, and
 // bfloat16 planes of any bits (copied).
@@ -443,6 +445,94 @@ TEST(AvxBf16Emulated, BlockedEntryConversionEqualsTheReference) {
         for (const k::Nchw16cBf16Kernel* kern : t.all()) {
           EXPECT_EQ(run(kern->to_blocked), want) << kern->name() << " P" << P << " cw" << cw << (f32 ? " f32" : " bf16");
         }
+      }
+    }
+  }
+}
+
+
+// A stem reading the float image (ConvBf16x16c::xf, the family's
+// conv_reads_f32; avx512bf16/conv_stem_f32_bf16.cc): the same bits as the
+// same call over the region entry's conversion of the image
+// (ref::to_blocked_bf16), for tap-row windows of 1-4 channels: MobileNet's
+// 3x3 / 2 and ResNet's 7x7 / 2 of 3 channels (the row-pair order: rows 16+
+// wide), 1, 2 and 4 channels, widths not a multiple of 16, pads on either
+// side, calls over row ranges that start and end inside the image (the
+// scratch holds only the rows they read) or past its last row, block
+// ranges, bias, residual, clip; values with NaN, infinities, denormals,
+// zeros of both signs and rounding ties among them, one weight +inf (a
+// padded tap skipped, not added). Guard values after every output.
+TEST(AvxBf16Emulated, BlockedStemFromTheFloatImageEqualsItsBlockedConversion) {
+  const Tiers t = tiers();
+  for (const k::Nchw16cBf16Kernel* kern : t.native) EXPECT_TRUE(kern->conv_reads_f32) << kern->name();
+  std::mt19937 gen(268);
+  std::normal_distribution<float> d(0.f, 1.f);
+  const float specials[] = {0.f, -0.f, 1e-40f, -3e-39f, 65504.f, 1.00390625f};  // 1.00390625: a rounding tie
+  const float nonfinite[] = {1.f / 0.f, -1.f / 0.f, std::nanf("")};
+  struct Case { int64_t C, M, H, W, kh, kw, sh, sw, ph, pw, pe, oy0, oy_end, mb0, mb1; bool bias, residual, clip; };
+  const std::vector<Case> cases = {
+      {3, 16, 34, 37, 3, 3, 2, 2, 1, 1, 1, 0, 0, 0, 0, true, false, true},    // MobileNetV3's stem
+      {3, 32, 33, 40, 3, 3, 2, 2, 1, 1, 1, 3, 5, 0, 0, true, true, false},    // rows 3 .. oh - 6
+      {3, 64, 23, 45, 7, 7, 2, 2, 3, 3, 3, 0, 0, 0, 0, true, false, true},    // ResNet's (row pairs)
+      {3, 64, 29, 45, 7, 7, 2, 2, 3, 3, 3, 4, 2, 1, 3, false, true, true},    // row pairs, rows and blocks
+      {1, 16, 9, 21, 3, 3, 1, 1, 1, 1, 1, 2, 0, 0, 0, true, false, false},
+      {2, 17, 7, 19, 5, 5, 1, 2, 2, 2, 2, 1, 1, 0, 0, true, true, true},
+      {4, 20, 6, 18, 3, 4, 1, 1, 1, 1, 2, 0, 1, 0, 0, false, false, true},
+      {3, 24, 8, 50, 3, 3, 1, 1, 0, 0, 0, 2, 1, 0, 0, true, false, false},   // no padding
+      {3, 48, 4, 5, 7, 7, 2, 2, 3, 3, 3, 0, 0, 0, 0, true, true, false}};    // an image under one window
+  for (const bool inf_weight : {false, true}) for (const Case& c : cases) {
+    ASSERT_TRUE(k::bf16_tap_row_window(c.C, c.kw, 1) && c.C <= k::kBf16MaxF32Channels);
+    const int64_t MB = (c.M + 15) / 16, QP = (c.C + 1) / 2, taps = c.kh * c.kw;
+    const int64_t oh = out_dim(c.H, c.kh, c.sh, c.ph, c.pe, 1), ow = out_dim(c.W, c.kw, c.sw, c.pw, c.pe, 1);
+    std::vector<float> xf(static_cast<size_t>(c.C * c.H * c.W));
+    // (1 value in 23 special, 1 in 401 not finite: most windows stay finite)
+    for (size_t i = 0; i < xf.size(); ++i) {
+      xf[i] = i % 401 == 5 ? nonfinite[i / 401 % 3] : i % 23 == 3 ? specials[i / 23 % 6] : d(gen);
+    }
+    std::vector<uint16_t> x(static_cast<size_t>(c.H * c.W * 16));
+    k::ref::to_blocked_bf16(xf.data(), nullptr, c.H * c.W, c.C, x.data());
+    std::vector<uint16_t> w(static_cast<size_t>(MB * taps * QP * 32), 0);
+    for (int64_t m = 0; m < c.M; ++m) {
+      for (int64_t ch = 0; ch < c.C; ++ch) {
+        for (int64_t tap = 0; tap < taps; ++tap) {
+          w[(((m / 16 * taps + tap) * QP + ch / 2) * 16 + m % 16) * 2 + ch % 2] = k::bf16::from_f32(d(gen));
+        }
+      }
+    }
+    if (inf_weight && c.M > 1) w[2] = 0x7F80;  // [mb 0][tap 0][q 0][l 1][i 0]: +inf
+    std::vector<float> bias(static_cast<size_t>(MB * 16), 0.f);
+    for (int64_t m = 0; m < c.M; ++m) bias[m] = d(gen);
+    const std::vector<uint16_t> res = blocked(gen, MB * oh * ow, 16, 0);
+    const int64_t mb1 = c.mb1 ? c.mb1 : MB;
+    auto run = [&](k::ConvBf16x16cFn fn, bool from_f32) {
+      std::vector<uint16_t> y(static_cast<size_t>(MB * oh * ow * 16 + 21), kGuard16);
+      k::ConvBf16x16c a;
+      if (from_f32) {
+        a.xf = xf.data();
+      } else {
+        a.x = x.data();
+      }
+      a.w = w.data(); a.bias = c.bias ? bias.data() : nullptr;
+      a.residual = c.residual ? res.data() : nullptr; a.y = y.data();
+      a.C = c.C; a.M = c.M; a.H = c.H; a.W = c.W; a.oh = oh; a.ow = ow; a.kh = c.kh; a.kw = c.kw;
+      a.sh = c.sh; a.sw = c.sw; a.ph = c.ph; a.pw = c.pw;
+      a.oy0 = c.oy0; a.oy1 = oh - c.oy_end; a.mb0 = c.mb0; a.mb1 = mb1;
+      a.clip = c.clip; a.lo = -0.5f; a.hi = 1.5f;
+      fn(a);
+      return y;
+    };
+    const std::string what = "C" + std::to_string(c.C) + " M" + std::to_string(c.M) + " " + std::to_string(c.H) +
+                             "x" + std::to_string(c.W) + " k" + std::to_string(c.kh) + "x" + std::to_string(c.kw) +
+                             " rows " + std::to_string(c.oy0) + ".." + std::to_string(oh - c.oy_end) +
+                             (inf_weight ? " inf weight" : "");
+    for (const k::Nchw16cBf16Kernel* kern : t.all()) {
+      const std::vector<uint16_t> want = run(kern->conv, false), got = run(kern->conv, true);
+      for (size_t i = 0; i < want.size(); ++i) {
+        ASSERT_EQ(got[i], want[i]) << kern->name() << " " << what << " index " << i << ": "
+                                   << k::bf16::to_f32(got[i]) << " vs " << k::bf16::to_f32(want[i]);
+      }
+      for (size_t i = static_cast<size_t>(MB * oh * ow * 16); i < got.size(); ++i) {
+        ASSERT_EQ(got[i], kGuard16) << kern->name() << " " << what << " guard " << i;
       }
     }
   }

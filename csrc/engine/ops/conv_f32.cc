@@ -42,7 +42,9 @@
 // (FP32 only). With int8rt_precision="bf16"
 // (engine/bf16_layers.h) the same product runs on the BF16 GEMM, the
 // weights of each group converted and packed once here (with their taps,
-// for the direct order), with the same tile
+// for the direct order; a 1x1 conv over images declared 1 x 1, an SE
+// block's FC conv, as W^T for one GEMM over the batch's pixels,
+// conv_f32_pixels_bf16.cc), with the same tile
 // epilogue (bias, residual, Relu / Clip). A depthwise conv in BF16 runs on
 // the dwconv_bf16 kernel (ops/bf16_depthwise.h). A BF16 conv reads and
 // writes bfloat16 tensors where the builder made them so (the tensors
@@ -103,8 +105,13 @@ ConvF32Layer::ConvF32Layer(const Network& net, const Node& node, WindowAttrs w, 
                             std::to_string(group_) + " groups");
     }
     const int64_t taps = K / std::max<int64_t>(wt.shape[1], 1);  // kh * kw: the direct order is packed too
-    for (int64_t grp = 0; grp < group_; ++grp) {
-      bf16_.add({wt.f32.data() + grp * Mg * K, Mg, K, K, false, /*left=*/true, taps});
+    if (one_pixel_images(net, node, w_, group_, rank_, residual_)) {  // W^T, for one GEMM over the batch
+      bf16_.choose();
+      pixels16_ = bf16_.kernel->pack({wt.f32.data(), K, wt.shape[0], K, /*trans=*/true, /*left=*/false});
+    } else {
+      for (int64_t grp = 0; grp < group_; ++grp) {
+        bf16_.add({wt.f32.data() + grp * Mg * K, Mg, K, K, false, /*left=*/true, taps});
+      }
     }
   } else if (rank_ != 3) {  // gemm_3d reads the weights as they are
     pack_weights(wt);
@@ -159,7 +166,8 @@ void ConvF32Layer::run(const std::vector<const Value*>& in, const std::vector<Va
 std::string ConvF32Layer::describe() const {
   const bool bf16 = !bf16_.empty() || dw16_;
   return std::string(bf16 ? "bf16" : "fp32") + " conv" + std::to_string(rank_) + "d group=" +
-         std::to_string(group_) + act_.describe() + (dw16_ ? dw16_->describe() : bf16_.describe()) +
+         std::to_string(group_) + act_.describe() + (pixels16_ ? " 1x1 images: one GEMM over the batch" : "") +
+         (dw16_ ? dw16_->describe() : bf16_.describe()) +
          (y16_ ? " out=bfloat16" : "") + (nhwc_io_ ? " layout=nhwc" : "") +
          (quant_ ? " out=int8 (" + quant_->describe() + ")" : "");
 }
@@ -188,6 +196,8 @@ void ConvF32Layer::run_images(const std::vector<const Value*>& in, const ConvGeo
   } else if (dw16_) {
     depthwise_bf16(at(0, x_image), in[0]->dtype() == DataType::kBFloat16, bias, static_cast<const float*>(res_any),
                    yv, g);
+  } else if (pixels16_) {
+    pixels_bf16(at(0, x_image), in[0]->dtype() == DataType::kBFloat16, bias, yv, g);
   } else if (g.G == g.C && g.M == g.C && (g.G > 1 || bf16_.empty())) {  // every group one channel in, one out
     depthwise(x, w, bias, static_cast<const float*>(res_any), y, g);
   } else {

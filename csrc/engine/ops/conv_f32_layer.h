@@ -4,7 +4,8 @@
 // conv_f32.cc the layer (construction, shapes, the choice of path per run),
 // conv_f32_dense.cc the dense products (NHWC / tap conv, output-transposed,
 // im2col SGEMM, BF16 GEMM, 3-D) and their epilogue, conv_f32_depthwise.cc
-// the depthwise kernels (FP32 and BF16).
+// the depthwise kernels (FP32 and BF16), conv_f32_pixels_bf16.cc the BF16
+// 1x1 conv over one-pixel images as one GEMM over the batch.
 #pragma once
 
 #include <cstdint>
@@ -135,6 +136,21 @@ class ConvF32Layer : public Layer {
   // The residual `r` (or nullptr) and then the activation on the output.
   void epilogue(const float* r, float* y, const ConvGeom& g) const;
 
+  // conv_f32_pixels_bf16.cc: a BF16 1x1 conv over one-pixel images.
+
+  // A BF16 1x1 conv of one group, no padding and no residual over images
+  // declared 1 x 1 ([N, C, 1, 1]: a squeeze-and-excitation block's FC
+  // convs): its weights are packed once as the right-hand operand
+  // (pixels16_) and a run is one GEMM over the batch's pixels.
+  static bool one_pixel_images(const Network& net, const Node& node, const WindowAttrs& w, int64_t group,
+                               size_t rank, int64_t residual);
+
+  // y[N][M] = x[N][C] * W^T on pixels16_, x and y float32 or bfloat16 as
+  // the tensors are, the bias and Relu / Clip in the tile epilogue, another
+  // activation over y afterwards. The per-image product's bits (refuses
+  // images other than 1 x 1: the layer was packed for them).
+  void pixels_bf16(const void* x, bool x16, const float* bias, void* y, const ConvGeom& g) const;
+
   // conv_f32_depthwise.cc: the depthwise kernels.
 
   // Output planes in runs of about 64 KiB per kernel call (the kernel
@@ -182,6 +198,7 @@ class ConvF32Layer : public Layer {
   std::unique_ptr<kernels::TapConv> taps_;  // the same weights for the tap conv (kernels/conv_taps_f32.h), or null
   kernels::SgemmEpilogue fused_ = fused_clip(act_);  // the SGEMM's clip, when it can take the activation
   Bf16Gemm bf16_;  // empty unless the node runs in BF16 (and is not depthwise)
+  std::unique_ptr<kernels::PackedBf16Gemm> pixels16_;  // one_pixel_images: W^T packed as right weights, or null
   std::unique_ptr<Bf16Depthwise> dw16_;  // a depthwise conv in BF16, or null
   bool y16_ = false;  // the output is a bfloat16 tensor (bf16_layers.h, mark_bf16_tensors)
   TransposedConvF32 transposed_{*uk_, act_};  // the output-transposed product, when transposed() says

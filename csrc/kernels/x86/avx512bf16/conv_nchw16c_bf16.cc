@@ -52,6 +52,7 @@
 
 #include "kernels/abi/nchw16c_bf16.h"
 #include "kernels/x86/avx512bf16/nchw16c_bf16_epilogue.h"
+#include "kernels/x86/avx512bf16/stem_f32_bf16.h"
 #include "kernels/x86/emulation/avx512.h"
 
 namespace int8rt {
@@ -493,6 +494,7 @@ void rows_ahead(const ConvBf16x16c& a, int64_t oy, int64_t ox, int64_t n) {
 }
 
 void conv_bf16x16c(const ConvBf16x16c& a) {
+  if (a.xf) return conv_bf16x16c_f32(a);  // a stem from the float image (conv_stem_f32_bf16.cc)
   if (row_pairs(a)) {
     conv_row_pairs(a);
     return;

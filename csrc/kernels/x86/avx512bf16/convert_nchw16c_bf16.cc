@@ -11,7 +11,8 @@
 // +0. A tail of fewer than 16 pixels uses masked loads and stores. In
 // place of the layer's scalar gather (one from_f32 and 16 stores per
 // pixel: 0.2 ms for ResNet-50's 224 x 224 image at batch 1, RESULTS.md
-// section 149).
+// section 149). planes_to_blocked_bf16 is the same with planes `plane`
+// apart (a stem's rows of its float image, stem_f32_bf16.h).
 //
 // Compiled twice from this text (kernels/x86/emulation/avx512.h): natively
 // in the library (namespace avx512bf16) and, for tests, against the
@@ -20,6 +21,7 @@
 #include <cstdint>
 
 #include "kernels/abi/nchw16c_bf16.h"
+#include "kernels/x86/avx512bf16/stem_f32_bf16.h"
 #include "kernels/x86/emulation/avx512.h"
 
 namespace int8rt {
@@ -28,6 +30,10 @@ namespace x86 {
 namespace INT8RT_X86_NS(avx512bf16) {
 
 void to_blocked_bf16(const float* xf, const uint16_t* xh, int64_t P, int64_t cw, uint16_t* y) {
+  planes_to_blocked_bf16(xf, xh, P, P, cw, y);
+}
+
+void planes_to_blocked_bf16(const float* xf, const uint16_t* xh, int64_t P, int64_t plane, int64_t cw, uint16_t* y) {
   const int64_t pairs = (cw + 1) / 2;
   // idx[k]: output lane (h, ch) of pixels 2k, 2k + 1 reads source lane
   // (ch % 2) * 16 + 2k + h; keep[s]: the lanes of pair s (channels < cw).
@@ -50,12 +56,12 @@ void to_blocked_bf16(const float* xf, const uint16_t* xh, int64_t P, int64_t cw,
       const int64_t c = 2 * s;
       const bool odd = c + 1 < cw;
       if (xf) {
-        const __m512 lo = _mm512_maskz_loadu_ps(m16, xf + c * P + p);
-        const __m512 hi = odd ? _mm512_maskz_loadu_ps(m16, xf + (c + 1) * P + p) : _mm512_setzero_ps();
+        const __m512 lo = _mm512_maskz_loadu_ps(m16, xf + c * plane + p);
+        const __m512 hi = odd ? _mm512_maskz_loadu_ps(m16, xf + (c + 1) * plane + p) : _mm512_setzero_ps();
         src[s] = (__m512i)_mm512_cvtne2ps_pbh(hi, lo);
       } else {
-        const __m512i lo = _mm512_maskz_loadu_epi16(m16, xh + c * P + p);  // lanes 16.. +0
-        src[s] = odd ? _mm512_or_si512(lo, _mm512_permutexvar_epi16(up, _mm512_maskz_loadu_epi16(m16, xh + (c + 1) * P + p)))
+        const __m512i lo = _mm512_maskz_loadu_epi16(m16, xh + c * plane + p);  // lanes 16.. +0
+        src[s] = odd ? _mm512_or_si512(lo, _mm512_permutexvar_epi16(up, _mm512_maskz_loadu_epi16(m16, xh + (c + 1) * plane + p)))
                      : lo;
       }
     }

@@ -9,7 +9,8 @@
 //              VCVTNEPS2BF16 stores); same tier and CPU check, windows of
 //              up to 64 taps.
 //   nchw16c_bf16: nchw16c_bf16_avx512bf16 (the BF16 channel-blocked convs,
-//              max pool and mean); same tier and CPU check.
+//              max pool and mean; its dense conv reads a stem's float
+//              image, conv_reads_f32); same tier and CPU check.
 //   attention_bf16: attention_bf16_8x32_avx512bf16 (the products of
 //              int8rt.Bf16Attention on gemm_bf16_8x32's tile, operands
 //              converted straight into its layouts); same tier and CPU check.
@@ -35,7 +36,8 @@ void register_avx512bf16_kernels(KernelRegistry& r) {
                                       true, 64);
   static const Nchw16cBf16Kernel nchw16c("nchw16c_bf16_avx512bf16", Isa::kAvx512Bf16, true, avx512bf16::pointwise_bf16x16c,
                                          avx512bf16::depthwise_bf16x16c, avx512bf16::block_mean_bf16,
-                                         avx512bf16::conv_bf16x16c, avx512bf16::maxpool_bf16x16c, avx512bf16::to_blocked_bf16);
+                                         avx512bf16::conv_bf16x16c, avx512bf16::maxpool_bf16x16c, avx512bf16::to_blocked_bf16,
+                                         /*needs_amx_bf16=*/false, /*reads_f32=*/true);
   static const AttentionBf16Kernel attention("attention_bf16_8x32_avx512bf16", Isa::kAvx512Bf16,
                                              "gemm_bf16_8x32_avx512bf16", avx512bf16::kBf16MR, avx512bf16::kBf16NR,
                                              avx512bf16::gemm_bf16_8x32, avx512bf16::bf16_scaled_rows,
