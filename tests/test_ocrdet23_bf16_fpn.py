@@ -170,3 +170,108 @@ def test_linear_resize_stays_nchw(tmp_path) -> None:
     ops = _ops(blocked)
     assert ops.count("Resize") == 1 and ops.count("int8rt.ResizeNearestBf16x16c") == 1, ops
     assert ops.count("int8rt.ConcatBf16x16c") == 1 and ops.count("int8rt.FromBf16x16c") == 2, ops
+
+
+def _se_residual_model(hw: tuple, swap: bool, m_out: bool, inputs_out: bool = False) -> bytes:
+    """PP-OCR det's RSE block: t = 1x1 (1x1 (x)) (5 -> 16 -> 37), s =
+    HardSigmoid(1x1 (Relu(1x1 (GlobalAveragePool(t))))), u = t + t * s
+    (with `swap`: Mul(s, t) and Add(m, t)), then 1x1, 3x3, 1x1, 1x1 -> y (19).
+    Outputs y, u and s (with `m_out` the product m too, and two more 1x1s
+    before y for its conversion: the Add then stays apart; with `inputs_out`
+    t too)."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(2366)
+    inits = {
+        "w0": rng.standard_normal((16, 5, 1, 1)) * 0.5, "b0": rng.standard_normal(16),
+        "w1": rng.standard_normal((37, 16, 1, 1)) * 0.3, "b1": rng.standard_normal(37),
+        "f1": rng.standard_normal((8, 37, 1, 1)) * 0.3, "g1": rng.standard_normal(8),
+        "f2": rng.standard_normal((37, 8, 1, 1)) * 0.5, "g2": rng.standard_normal(37),
+        "w2": rng.standard_normal((37, 37, 1, 1)) * 0.2, "b2": rng.standard_normal(37),
+        "w3": rng.standard_normal((37, 37, 3, 3)) * 0.05, "b3": rng.standard_normal(37),
+        "w4": rng.standard_normal((19, 37, 1, 1)) * 0.2, "b4": rng.standard_normal(19),
+    }
+    nodes = [
+        helper.make_node("Conv", ["x", "w0", "b0"], ["a"]),
+        helper.make_node("Conv", ["a", "w1", "b1"], ["t"]),
+        helper.make_node("GlobalAveragePool", ["t"], ["g"]),
+        helper.make_node("Conv", ["g", "f1", "g1"], ["q"]),
+        helper.make_node("Relu", ["q"], ["qr"]),
+        helper.make_node("Conv", ["qr", "f2", "g2"], ["e"]),
+        helper.make_node("HardSigmoid", ["e"], ["s"]),
+        helper.make_node("Mul", ["s", "t"] if swap else ["t", "s"], ["m"]),
+        helper.make_node("Add", ["m", "t"] if swap else ["t", "m"], ["u"]),
+        helper.make_node("Conv", ["u", "w2", "b2"], ["c2"]),
+        helper.make_node("Conv", ["c2", "w3", "b3"], ["c3"], pads=[1, 1, 1, 1]),
+        helper.make_node("Conv", ["c3", "w2", "b2"], ["c4"]),
+        helper.make_node("Conv", ["c4", "w2", "b2"], ["c5"]),
+        helper.make_node("Conv", ["c5", "w2", "b2"], ["c6"]),
+        helper.make_node("Conv", ["c6" if m_out else "c4", "w4", "b4"], ["y"]),
+    ]
+    h, w = hw
+    info = {"y": [None, 19, h, w], "u": [None, 37, h, w], "s": [None, 37, 1, 1], "m": [None, 37, h, w],
+            "t": [None, 37, h, w]}
+    names = ["y", "u", "s"] + (["m"] if m_out else []) + (["t"] if inputs_out else [])
+    graph = helper.make_graph(nodes, "bf16_rse", [helper.make_tensor_value_info("x", TensorProto.FLOAT,
+                                                                                [None, 5, h, w])],
+                              [helper.make_tensor_value_info(n, TensorProto.FLOAT, info[n]) for n in names],
+                              [numpy_helper.from_array(np.asarray(v, F32), k) for k, v in inits.items()])
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]).SerializeToString()
+
+
+@pytest.mark.parametrize("swap", [False, True], ids=["t+t*s", "s*t+t"])
+@pytest.mark.parametrize("hw,batch", [((9, 13), 1), ((6, 30), 3)], ids=["b1", "wide-b3"])
+def test_se_residual_add_fuses_into_the_scale(tmp_path, swap, hw, batch) -> None:
+    """u = t + t * s as one int8rt.ChannelScaleBf16x16c with t as its residual:
+    u == to_bf16(f32(t_r * s) + t_r), t_r = to_bf16(t_nchw) (the conv's bits),
+    s the region's gate; against the NCHW engine's t: |u - (t + t s)| <=
+    2^-8 |t| (1 + |s|) + 2^-8 |u| (1 + 2^-7) + 2^-22 |t| (1 + |s|)."""
+    pytest.importorskip("onnx")
+    path, nchw_path = tmp_path / "rse.onnx", tmp_path / "rse_nchw.onnx"
+    path.write_bytes(_se_residual_model(hw, swap, m_out=False))
+    nchw_path.write_bytes(_se_residual_model(hw, swap, m_out=False, inputs_out=True))
+    blocked = _build(path, True)
+    if not _blocked_ops(blocked):
+        pytest.skip("no vector kernel for BF16 channel-blocked tensors here")
+    scales = [la for la in blocked.layers() if la["op"] == "int8rt.ChannelScaleBf16x16c"]
+    ops = _ops(blocked)
+    assert len(scales) == 1 and "+ residual" in scales[0]["detail"], blocked.layers()
+    assert "int8rt.AddBf16x16c" not in ops and "Add" not in ops and "Mul" not in ops, ops
+    x = np.random.default_rng(11 + batch).standard_normal((batch, 5, *hw)).astype(F32)
+    t = _build(nchw_path, False).run({"x": x})["t"]
+    t_r = to_bf16(t)
+    for threads in (1, 2):
+        got = _run(blocked, x, threads)
+        s = got["s"]
+        _same_bits(got["u"], to_bf16(((t_r * s).astype(F32) + t_r).astype(F32)), f"u, {threads} threads")
+    u = got["u"].astype(np.float64)
+    t64, s64 = t.astype(np.float64), s.astype(np.float64)
+    bound = (2.0**-8 + 2.0**-22) * np.abs(t64) * (1 + np.abs(s64)) + 2.0**-8 * np.abs(u) * (1 + 2.0**-7)
+    err = np.abs(u - (t64 + t64 * s64))
+    assert np.all(err <= bound), float(np.max(err / bound))
+    saved = tmp_path / "rse.i8rt"
+    blocked.save(str(saved))
+    with reference_kernels():
+        ref = int8rt.Engine.load(str(saved)).run({"x": x})
+    for name in ("u", "y"):
+        _same_bits(ref[name], got[name], f"{name}: reference kernels after save / load")
+
+
+def test_se_residual_add_stays_apart_where_the_product_is_read(tmp_path) -> None:
+    """m also a network output: the scale writes m = to_bf16(t_r * s) and the
+    Add u = to_bf16(t_r + m) (two roundings), no fusion."""
+    pytest.importorskip("onnx")
+    path, nchw_path = tmp_path / "rse.onnx", tmp_path / "rse_nchw.onnx"
+    path.write_bytes(_se_residual_model((9, 13), False, m_out=True))
+    nchw_path.write_bytes(_se_residual_model((9, 13), False, m_out=True, inputs_out=True))
+    blocked = _build(path, True)
+    if not _blocked_ops(blocked):
+        pytest.skip("no vector kernel for BF16 channel-blocked tensors here")
+    ops = _ops(blocked)
+    assert ops.count("int8rt.ChannelScaleBf16x16c") == 1 and ops.count("int8rt.AddBf16x16c") == 1, ops
+    x = np.random.default_rng(5).standard_normal((2, 5, 9, 13)).astype(F32)
+    t_r = to_bf16(_build(nchw_path, False).run({"x": x})["t"])
+    got = blocked.run({"x": x})
+    m = to_bf16((t_r * got["s"]).astype(F32))
+    _same_bits(got["m"], m, "m")
+    _same_bits(got["u"], to_bf16((t_r + m).astype(F32)), "u")

@@ -2,6 +2,8 @@
 // (bf16_blocked_moves.h).
 #include "engine/bf16_blocked_moves.h"
 
+#include <algorithm>
+
 #include "engine/bf16_blocked.h"
 #include "engine/ops/int8/nearest_sources.h"
 #include "engine/value.h"
@@ -111,6 +113,36 @@ void bf16_move_mark(Node& node, const Network& net, const std::map<int, std::vec
     node.attrs = Attributes();
     node.attrs.set("channels", Attribute::of_ints(concat_channels.at(node.outputs[0])));
   }
+}
+
+int bf16_fuse_scale_residuals(Network& net) {
+  int fused = 0;
+  const std::vector<int>& outs = net.outputs();
+  for (size_t a = 0; a < net.nodes().size(); ++a) {
+    Node& add = net.nodes()[a];
+    if (add.op != kBf16BlockedAddOp || add.inputs.size() != 2) continue;
+    for (int k = 0; k < 2; ++k) {
+      const int m = add.inputs[k], x = add.inputs[1 - k];
+      const int p = net.tensor(m).producer;
+      if (p < 0 || std::find(outs.begin(), outs.end(), m) != outs.end() || net.consumers(m).size() != 1) continue;
+      Node& scale = net.nodes()[p];
+      if (scale.op != kBf16BlockedScaleOp || scale.inputs.size() != 2 ||
+          std::find(scale.inputs.begin(), scale.inputs.end(), x) == scale.inputs.end() ||
+          net.tensor(x).shape.size() != 5) {
+        continue;
+      }
+      // The scale writes the Add's output; the Add, x + x writing m, is read by nobody (compact drops it).
+      scale.inputs.push_back(x);
+      std::swap(scale.outputs[0], add.outputs[0]);
+      add.inputs = {x, x};
+      net.tensor(scale.outputs[0]).producer = p;
+      net.tensor(add.outputs[0]).producer = static_cast<int>(a);
+      ++fused;
+      break;
+    }
+  }
+  if (fused > 0) net.compact();
+  return fused;
 }
 
 }  // namespace engine

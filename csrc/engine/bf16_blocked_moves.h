@@ -34,5 +34,13 @@ std::map<int, std::vector<int64_t>> bf16_concat_channels(const Network& net);
 // A kept region's node rewritten to its blocked op (its output still NCHW).
 void bf16_move_mark(Node& node, const Network& net, const std::map<int, std::vector<int64_t>>& concat_channels);
 
+// After the rewrite: each int8rt.AddBf16x16c of x and m = ChannelScaleBf16x16c
+// (x, s) (PP-OCR's squeeze-and-excitation residual x + x * s), m read by that
+// Add alone and no network output, becomes the scale with x as its residual
+// (input 2): y = bf16(x * s + x), the product kept float32 where the two
+// layers rounded it to BF16 first (one pass over x, not three). Returns how
+// many; drops the fused Adds.
+int bf16_fuse_scale_residuals(Network& net);
+
 }  // namespace engine
 }  // namespace int8rt
