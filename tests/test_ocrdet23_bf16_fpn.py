@@ -275,3 +275,34 @@ def test_se_residual_add_stays_apart_where_the_product_is_read(tmp_path) -> None
     m = to_bf16((t_r * got["s"]).astype(F32))
     _same_bits(got["m"], m, "m")
     _same_bits(got["u"], to_bf16((t_r + m).astype(F32)), "u")
+
+
+
+def _patched(data: bytes, key: bytes, kind: int, value: int) -> bytes:
+    """The engine file with the first attribute `key` of `kind` (0: int, 3: ints) set to `value` (an ints
+    attribute: its first entry), reframed with a valid checksum (tests/engine_bytes.py)."""
+    import struct
+
+    import engine_bytes
+    body = engine_bytes.payload(data)
+    tag = struct.pack("<Q", len(key)) + key + bytes([kind])
+    at = body.index(tag) + len(tag) + (8 if kind == 3 else 0)
+    body = body[:at] + struct.pack("<q", value) + body[at + 8:]
+    return engine_bytes.frame(body, version=struct.unpack_from("<I", data, 8)[0])
+
+
+@pytest.mark.parametrize("key,kind,value,match", [
+    (b"src_y", 3, 1000, r"ResizeNearestBf16x16c.*picks rows / columns outside its input"),
+    (b"src_y", 3, -1, r"ResizeNearestBf16x16c.*indices >= 0"),
+    (b"channels", 0, 64, r"AddBf16x16c.*with CB = 4"),
+    (b"channels", 3, 2**62, r"ConcatBf16x16c.*needs positive 'channels', got 4611686018427387904"),
+], ids=["resize-past-input", "resize-negative", "add-channels", "concat-channels"])
+def test_forged_attributes_are_refused_naming_the_layer(tmp_path, key, kind, value, match) -> None:
+    """Engine files whose blocked FPN layers carry forged attributes (the Add's 'channels' is the file's
+    first int 'channels', the Concat's its first ints one): a clear int8rt error naming the layer, never a
+    crash."""
+    path, blocked, _ = _engines(tmp_path, hw=(12, 10), cat=CATS[0], add=True)
+    data = _patched(blocked.serialize(), key, kind, value)
+    x = np.zeros((1, 5, 12, 10), F32)
+    with pytest.raises(int8rt.Error, match=match):
+        int8rt.Engine.deserialize(data).run({"x": x})
