@@ -52,8 +52,8 @@ bool bf16_move_takes(const Network& net, const Node& node, bool (*plane)(const T
   }
   if (node.inputs[0] < 0) return false;
   const Tensor& y = net.tensor(node.outputs[0]);
-  if (node.op == "Add") {
-    return node.inputs.size() == 2 && plane(y) && plane(net.tensor(node.inputs[0])) &&
+  if (node.op == "Add") {  // (graph passes fuse activations into Conv / Gemm only: none here)
+    return node.inputs.size() == 2 && !node.attrs.has("int8rt_activation") && plane(y) && plane(net.tensor(node.inputs[0])) &&
            plane(net.tensor(node.inputs[1])) && net.tensor(node.inputs[0]).shape == y.shape &&
            net.tensor(node.inputs[1]).shape == y.shape;
   }
