@@ -42,7 +42,9 @@
 //     nearest Resize of the spatial dims with constant parameters
 //     (int8rt.ResizeNearestBf16x16c) and a Concat along channels of any
 //     channel counts (int8rt.ConcatBf16x16c): copies, so the NCHW
-//     engine's bits where it rounds their output.
+//     engine's bits where it rounds their output. An Add of x and the
+//     scale of x read by it alone (PP-OCR's x + x * s) then becomes that
+//     scale with x as its residual: y = bf16(f32(x s) + x).
 // Tensors entering a region (float32 or bfloat16 NCHW) are converted by
 // int8rt.ToBf16x16c; blocked tensors read outside it by
 // int8rt.FromBf16x16c, which writes the tensor's own dtype (attribute
