@@ -4,8 +4,10 @@
 #include "engine/bf16_blocked.h"
 
 #include <algorithm>
+#include <map>
 
 #include "engine/bf16_blocked_chain.h"
+#include "engine/bf16_blocked_moves.h"
 #include "engine/bf16_layers.h"
 #include "engine/f32_layout.h"
 #include "engine/f32_layout_regions.h"
@@ -81,6 +83,7 @@ bool takes(const Network& net, const Node& node) {
   if (node.outputs.size() != 1 || node.outputs[0] < 0) return false;
   if (node.op == "Conv") return conv_takes_blocked(net, node);
   if (node.op == "MaxPool") return maxpool_takes_blocked(net, node);
+  if (!node.attrs.has(kLayoutAttr) && bf16_move_takes(net, node, plane)) return true;
   if (node.op == "Mul" && !node.attrs.has(kLayoutAttr) && scale_input(net, node) >= 0) {
     return net.tensor(node.outputs[0]).shape == net.tensor(node.inputs[1 - scale_input(net, node)]).shape;
   }
@@ -143,9 +146,12 @@ std::vector<std::string> mark_bf16_blocked(Network& net) {
     return {std::string("bf16 channel-blocked: not applied (no vector kernel for NCHW16c bfloat16 tensors here: ") +
             kernel.name() + ")"};
   }
+  const std::map<int, std::vector<int64_t>> concat_channels = bf16_concat_channels(net);
   const LayoutRules rules{
       takes,
       [&net](const Node& node) {
+        std::vector<size_t> moved;
+        if (bf16_move_layout_inputs(node, &moved)) return moved;
         if (node.op == "Mul" || node.op == kBf16BlockedScaleOp) {
           return std::vector<size_t>{static_cast<size_t>(1 - scale_input(net, node))};
         }
@@ -162,7 +168,8 @@ std::vector<std::string> mark_bf16_blocked(Network& net) {
         attrs.set("channels", Attribute::of_int(nchw[1]));
         return attrs;
       },
-      [](Node& node, const Network& n) {  // the kept region's layers take their blocked ops
+      [&concat_channels](Node& node, const Network& n) {  // the kept region's layers take their blocked ops
+        bf16_move_mark(node, n, concat_channels);
         if (node.op == "Conv") node.op = kBf16BlockedConvOp;
         if (node.op == "Mul") node.op = kBf16BlockedScaleOp;
         if (node.op == "MaxPool") {
@@ -186,12 +193,18 @@ std::vector<std::string> mark_bf16_blocked(Network& net) {
   }
   for (Node& node : net.nodes()) {
     if (node.op == kToBf16BlockedOp || node.op == kBf16BlockedConvOp || node.op == kBf16BlockedMaxPoolOp ||
-        node.op == kBf16BlockedScaleOp) {
+        node.op == kBf16BlockedScaleOp || node.op == kBf16BlockedAddOp || node.op == kBf16BlockedResizeOp ||
+        node.op == kBf16BlockedConcatOp) {
       net.tensor(node.outputs[0]).dtype = DataType::kBFloat16;
     }
   }
   const int direct = kernel.conv_reads_f32 ? stems_read_f32(net) : 0;
+  const int fused = bf16_fuse_scale_residuals(net);
   std::vector<std::string> report;
+  if (fused > 0) {
+    report.push_back("bf16 channel-blocked: " + std::to_string(fused) +
+                     " squeeze-and-excitation residual Add(s) fused into their scales");
+  }
   if (direct > 0) {
     report.push_back("bf16 channel-blocked: " + std::to_string(direct) +
                      " entry conversion(s) dropped, the stems read the float32 image");

@@ -33,6 +33,18 @@
 //   - GlobalAveragePool of a blocked tensor (the region's natural exit:
 //     float32 [N, C, 1, 1] means), rewritten to
 //     int8rt.GlobalAveragePoolBf16x16c.
+//   - through a feature pyramid (PP-OCR det's FPN and head, RESULTS.md
+//     section 265; the rules in bf16_blocked_moves.h): an Add of two
+//     planes of one shape (int8rt.AddBf16x16c, y = bf16(a + b) of the
+//     blocked a and b: where the NCHW engine added FP32 tensors and its
+//     reader rounded the sum, the inputs are rounded too, so within
+//     2^-8 (|a| + |b|) + 2^-8 |a + b| of its value, not its bits), a
+//     nearest Resize of the spatial dims with constant parameters
+//     (int8rt.ResizeNearestBf16x16c) and a Concat along channels of any
+//     channel counts (int8rt.ConcatBf16x16c): copies, so the NCHW
+//     engine's bits where it rounds their output. An Add of x and the
+//     scale of x read by it alone (PP-OCR's x + x * s) then becomes that
+//     scale with x as its residual: y = bf16(f32(x s) + x).
 // Tensors entering a region (float32 or bfloat16 NCHW) are converted by
 // int8rt.ToBf16x16c; blocked tensors read outside it by
 // int8rt.FromBf16x16c, which writes the tensor's own dtype (attribute
@@ -85,6 +97,9 @@ constexpr const char* kFromBf16BlockedOp = "int8rt.FromBf16x16c";  // [N, CB, H,
 constexpr const char* kBf16BlockedMaxPoolOp = "int8rt.MaxPoolBf16x16c";  // blocked -> blocked bf16
 constexpr const char* kBf16BlockedMeanOp = "int8rt.GlobalAveragePoolBf16x16c";  // -> [N, C, 1, 1] float32
 constexpr const char* kBf16BlockedScaleOp = "int8rt.ChannelScaleBf16x16c";  // blocked x [N, C, 1, 1] -> blocked
+constexpr const char* kBf16BlockedAddOp = "int8rt.AddBf16x16c";  // blocked + blocked -> blocked
+constexpr const char* kBf16BlockedResizeOp = "int8rt.ResizeNearestBf16x16c";  // blocked -> blocked
+constexpr const char* kBf16BlockedConcatOp = "int8rt.ConcatBf16x16c";  // blocked, ... -> blocked (channels)
 // On a ConvBf16x16c stem (int 1): input 0 is the float32 NCHW image itself.
 constexpr const char* kBf16F32InputAttr = "int8rt_f32_input";
 

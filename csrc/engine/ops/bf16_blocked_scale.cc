@@ -10,6 +10,10 @@
 // nonzero product plus -0 is itself; a zero one keeps its sign, as -0 + -0
 // is -0 and +0 + -0 is +0), then its epilogue rounds to BF16, so the bits
 // of a float32 Mul of the widened x rounded to BF16, on every tier.
+// An optional third input r, blocked like x (the residual of PP-OCR's
+// x + x * s, fused by bf16_blocked_moves.h): y = bf16::from_f32(x * s + r),
+// the product rounded to float32, r added in float32 (the kernel's residual
+// step), then one BF16 rounding.
 // Tasks: runs of rows of one block of one image (about kTaskBytes of output).
 #include <algorithm>
 
@@ -29,7 +33,8 @@ using kernels::kBf16Block;
 class Bf16BlockedScaleLayer : public Layer {
  public:
   explicit Bf16BlockedScaleLayer(const Node& node) : prefix_(layer_error_prefix(node)) {
-    require_inputs(node, 2);
+    if (node.inputs.size() != 2 && node.inputs.size() != 3) throw InvalidArgument(prefix_ + "needs 2 or 3 inputs");
+    residual_ = node.inputs.size() == 3;
     std::fill(minus_zero_, minus_zero_ + kBf16Block, -0.f);
   }
 
@@ -39,6 +44,9 @@ class Bf16BlockedScaleLayer : public Layer {
     const Shape& x = blocked_input(in, xi, DataType::kBFloat16, s.size() == 4 ? s[1] : 0, prefix_);
     if (s.size() != 4 || s[0] != x[0] || s[2] != 1 || s[3] != 1) {
       throw InvalidArgument(prefix_ + "needs scales [" + std::to_string(x[0]) + ", C, 1, 1], got " + shape_str(s));
+    }
+    if (in.size() == 3 && blocked_input(in, 2, DataType::kBFloat16, s[1], prefix_) != x) {
+      throw InvalidArgument(prefix_ + "residual " + shape_str(in[2]->shape()) + " differs from " + shape_str(x));
     }
     return {{DataType::kBFloat16, x}};
   }
@@ -50,6 +58,7 @@ class Bf16BlockedScaleLayer : public Layer {
     const int64_t plane = H * W * kBf16Block;
     const uint16_t* x = in[xi]->data<uint16_t>();
     const float* s = in[1 - xi]->data<float>();
+    const uint16_t* r = in.size() == 3 ? in[2]->data<uint16_t>() : nullptr;
     uint16_t* y = out[0]->data<uint16_t>();
     const int64_t rows = std::min(H, std::max<int64_t>(1, kTaskBytes / (W * kBf16Block * 2)));
     const int64_t runs = (H + rows - 1) / rows;
@@ -63,6 +72,7 @@ class Bf16BlockedScaleLayer : public Layer {
         a.x = x + block * plane;
         a.w = gates;
         a.bias = minus_zero_;
+        a.residual = r ? r + block * plane : nullptr;
         a.y = y + block * plane;
         a.lanes = lanes;
         a.H = a.oh = H;
@@ -74,16 +84,19 @@ class Bf16BlockedScaleLayer : public Layer {
     });
   }
 
-  std::string describe() const override { return "NCHW16c bf16 " + std::string(kernel_->name()); }
+  std::string describe() const override {
+    return std::string("NCHW16c bf16 ") + (residual_ ? "+ residual " : "") + kernel_->name();
+  }
 
  private:
-  // The blocked (5-D) input's position.
+  // The blocked (5-D) input's position (0 or 1; a residual is input 2).
   int blocked_index(const std::vector<const Value*>& in) const {
-    if (in.size() != 2 || !in[0] || !in[1]) throw InvalidArgument(prefix_ + "needs two inputs");
+    if (in.size() < 2 || in.size() > 3 || !in[0] || !in[1]) throw InvalidArgument(prefix_ + "needs two or three inputs");
     return in[0]->shape().size() == 5 ? 0 : 1;
   }
   static constexpr int64_t kTaskBytes = 64 << 10;  // a task's output bytes (the blocked depthwise conv's)
   std::string prefix_;
+  bool residual_ = false;
   float minus_zero_[kBf16Block];
   const kernels::Nchw16cBf16Kernel* kernel_ = &kernels::choose<kernels::Nchw16cBf16Kernel>();
 };

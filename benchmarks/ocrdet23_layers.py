@@ -1,0 +1,98 @@
+"""PP-OCR det's BF16 layers under two int8rt trees (RESULTS.md section 265):
+the FP32+bf16 engine (``BuilderConfig(precision="fp32", bf16=True)``, the
+channel-blocked regions as built by default) profiled layer by layer
+(``ExecutionContext.profile``, thread CPU, medians of ROUNDS profiles of 3
+runs, 1 thread) under each tree, the trees' processes alternated (A, B, A, B,
+...). Per pass: the layers whose op differs between the trees or that one
+tree has and the other not (the span: what the change moved), each tree's
+sum of them and of the whole engine, B / A of both, and the per-op sums of
+the span. bf16v3_chain_span.py's method, for any change of the layers.
+
+Usage (from the repository root):
+  python3 benchmarks/ocrdet23_layers.py --trees /tmp/ocrdet23/base /work/wt/ocrdet23 [--net ppocr_det]
+      [--batch 8] [--passes 2] [--rounds 5] [--models-dir /tmp/ocrdet23/models]
+(each tree: a directory whose python/int8rt holds its built extension)
+"""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import json
+import os
+import subprocess
+import sys
+from collections import defaultdict
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+
+
+def profile_here(net: str, batch: int, rounds: int, models_dir: str) -> list:
+    """[(layer name, op, median thread-CPU ms)] of this process's int8rt."""
+    import numpy as np
+
+    sys.path.insert(0, str(HERE))
+    import int8rt
+    from e2e_subjects import subject
+
+    int8rt.set_num_threads(1)
+    s = subject(net, 224, Path(models_dir))
+    feed = s.feed(batch)
+    with contextlib.redirect_stdout(io.StringIO()):
+        engine = int8rt.build_engine(str(s.onnx_path), int8rt.BuilderConfig(precision="fp32", bf16=True))
+    ctx = engine.create_execution_context()
+    profs = [ctx.profile(feed, 3, clock="thread_cpu") for _ in range(rounds)]
+    return [(la["name"], la["op"], float(np.median([p[i]["ms"] for p in profs]))) for i, la in enumerate(profs[0])]
+
+
+def one_process(tree: str, args: argparse.Namespace) -> list:
+    env = dict(os.environ, PYTHONPATH=str(Path(tree) / "python"))
+    cmd = [sys.executable, str(Path(__file__).resolve()), "--one", "--net", args.net, "--batch", str(args.batch),
+           "--rounds", str(args.rounds), "--models-dir", args.models_dir]
+    out = subprocess.run(cmd, env=env, cwd="/tmp", capture_output=True, text=True, check=True).stdout
+    return json.loads(out.splitlines()[-1])
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--trees", nargs=2, metavar=("A", "B"))
+    ap.add_argument("--net", default="ppocr_det")
+    ap.add_argument("--batch", type=int, default=8)
+    ap.add_argument("--passes", type=int, default=2)
+    ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--models-dir", default="/tmp/ocrdet23/models")
+    ap.add_argument("--one", action="store_true", help="internal: profile this process's int8rt, print JSON")
+    args = ap.parse_args()
+    if args.one:
+        print(json.dumps(profile_here(args.net, args.batch, args.rounds, args.models_dir)))
+        return
+    sys.path.insert(0, str(HERE))
+    from bench_util import load_line, machine_line
+
+    print(machine_line())
+    print(f"{args.net} batch {args.batch}, 1 thread, thread CPU ms, medians of {args.rounds} profiles of 3 runs")
+    a, b = args.trees
+    for p in range(args.passes):
+        rows = {t: one_process(t, args) for t in (a, b)}
+        ops = {t: {r[0]: r[1] for r in rows[t]} for t in (a, b)}
+        span, whole = {}, {}
+        for t, other in ((a, b), (b, a)):
+            own = [r for r in rows[t] if ops[other].get(r[0]) != r[1]]
+            span[t], whole[t] = sum(r[2] for r in own), sum(r[2] for r in rows[t])
+            print(f"\npass {p + 1}, tree {t}: span {span[t]:.3f} ms of {whole[t]:.3f} ms ({len(own)} layers); "
+                  f"{load_line()}")
+            per_op: dict = defaultdict(lambda: [0.0, 0])
+            for _, op, ms in own:
+                per_op[op][0] += ms
+                per_op[op][1] += 1
+            for op, (ms, n) in sorted(per_op.items(), key=lambda kv: -kv[1][0]):
+                print(f"  {ms:8.3f} ms  x{n:<3d} {op}")
+            print("  the span's 14 slowest layers:")
+            for name, op, ms in sorted(own, key=lambda r: -r[2])[:14]:
+                print(f"  {ms:8.3f}  {op}  {name}")
+        print(f"\npass {p + 1}: B / A span {span[b] / span[a]:.3f}, whole {whole[b] / whole[a]:.3f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,259 @@
+// The layers that carry a BF16 channel-blocked region (engine/bf16_blocked.h)
+// through a feature pyramid (PP-OCR det's FPN and head, RESULTS.md section
+// 265): an Add of two blocked tensors, a nearest Resize and a Concat along
+// channels, on [N, CB, H, W, 16] bfloat16 tensors, the padded lanes +0.
+//   int8rt.AddBf16x16c     a + b of one shape (attribute channels):
+//                          y = bf16::from_f32(f32(a) + f32(b)), the FP32
+//                          sum of the widened values rounded once. It runs on
+//                          the nchw16c_bf16 family's depthwise kernel as a
+//                          1x1 window whose taps are 1 and bias -0 with b as
+//                          the residual (v = fma(1, a, -0) is a, zeros keeping
+//                          their sign; then v + b and the rounding: the
+//                          kernel's epilogue), so every tier gives those bits
+//                          (after ChannelScaleBf16x16c, ops/bf16_blocked_scale.cc).
+//   int8rt.ResizeNearestBf16x16c  y[oy][ox] = x[src_y[oy]][src_x[ox]]
+//                          (attributes src_y, src_x: the FP32 Resize's own
+//                          picks, ops/int8/nearest_sources.h), 32-byte lines
+//                          copied: the bits of the NCHW Resize of the values.
+//   int8rt.ConcatBf16x16c  inputs of C_i channels (attribute channels, any
+//                          counts) along channels: output channel c is
+//                          input i's channel c - (C_0 + .. + C_{i-1}), lanes
+//                          moved between blocks where a C_i is not a
+//                          multiple of 16; copies, so the Concat's values.
+// Work in parallel over images, channel blocks and runs of rows.
+#include <algorithm>
+#include <cstring>
+
+#include "core/thread_pool.h"
+#include "engine/bf16_blocked.h"
+#include "engine/layer.h"
+#include "engine/ops/blocked_tensor.h"
+#include "engine/ops/op_util.h"
+#include "kernels/nchw16c_bf16.h"
+
+namespace int8rt {
+namespace engine {
+namespace {
+
+using kernels::kBf16Block;
+
+constexpr int64_t kTaskBytes = 64 << 10;  // a task's output bytes (the blocked depthwise conv's)
+
+// Rows per task of planes W pixels wide (about kTaskBytes of BF16 output).
+int64_t task_rows(int64_t H, int64_t W) {
+  return std::min(H, std::max<int64_t>(1, kTaskBytes / (W * kBf16Block * 2)));
+}
+
+class Bf16BlockedAddLayer : public Layer {
+ public:
+  explicit Bf16BlockedAddLayer(const Node& node) : C_(channels_attr(node)), prefix_(layer_error_prefix(node)) {
+    require_inputs(node, 2);
+    std::fill(ones_, ones_ + kBf16Block, 1.f);
+    std::fill(minus_zero_, minus_zero_ + kBf16Block, -0.f);
+  }
+
+  std::vector<std::pair<DataType, Shape>> infer(const std::vector<const Value*>& in) const override {
+    if (in.size() != 2) throw InvalidArgument(prefix_ + "needs two inputs");
+    const Shape& a = blocked_input(in, 0, DataType::kBFloat16, C_, prefix_);
+    const Shape& b = blocked_input(in, 1, DataType::kBFloat16, C_, prefix_);
+    if (a != b) throw InvalidArgument(prefix_ + "needs inputs of one shape, got " + shape_str(a) + " and " + shape_str(b));
+    return {{DataType::kBFloat16, a}};
+  }
+
+  void run(const std::vector<const Value*>& in, const std::vector<Value*>& out) const override {
+    const Shape& s = in[0]->shape();
+    const int64_t CB = s[1], H = s[2], W = s[3], plane = H * W * kBf16Block;
+    const uint16_t* a = in[0]->data<uint16_t>();
+    const uint16_t* b = in[1]->data<uint16_t>();
+    uint16_t* y = out[0]->data<uint16_t>();
+    const int64_t rows = task_rows(H, W), runs = (H + rows - 1) / rows;
+    parallel_for(s[0] * CB * runs, 1, [&](int64_t begin, int64_t end) {
+      for (int64_t t = begin; t < end; ++t) {
+        const int64_t block = t / runs;
+        kernels::DepthwiseBf16x16c d;
+        d.x = a + block * plane;
+        d.w = ones_;
+        d.bias = minus_zero_;
+        d.residual = b + block * plane;
+        d.y = y + block * plane;
+        d.lanes = std::min(kBf16Block, C_ - (block % CB) * kBf16Block);
+        d.H = d.oh = H;
+        d.W = d.ow = W;
+        d.oy0 = (t % runs) * rows;
+        d.oy1 = std::min(H, d.oy0 + rows);
+        kernel_->depthwise(d);
+      }
+    });
+  }
+
+  std::string describe() const override { return "NCHW16c bf16 add " + std::string(kernel_->name()); }
+
+ private:
+  int64_t C_;
+  std::string prefix_;
+  float ones_[kBf16Block], minus_zero_[kBf16Block];
+  const kernels::Nchw16cBf16Kernel* kernel_ = &kernels::choose<kernels::Nchw16cBf16Kernel>();
+};
+
+class Bf16BlockedResizeLayer : public Layer {
+ public:
+  explicit Bf16BlockedResizeLayer(const Node& node)
+      : src_y_(node.attrs.get_ints("src_y", {})), src_x_(node.attrs.get_ints("src_x", {})),
+        prefix_(layer_error_prefix(node)) {
+    require_inputs(node, 1);
+    if (src_y_.empty() || src_x_.empty() || *std::min_element(src_y_.begin(), src_y_.end()) < 0 ||
+        *std::min_element(src_x_.begin(), src_x_.end()) < 0) {
+      throw InvalidArgument(prefix_ + "needs non-empty 'src_y' and 'src_x' of indices >= 0");
+    }
+  }
+
+  std::vector<std::pair<DataType, Shape>> infer(const std::vector<const Value*>& in) const override {
+    Shape s = blocked_input(in, 0, DataType::kBFloat16, 0, prefix_);
+    if (*std::max_element(src_y_.begin(), src_y_.end()) >= s[2] ||
+        *std::max_element(src_x_.begin(), src_x_.end()) >= s[3]) {
+      throw InvalidArgument(prefix_ + "picks rows / columns outside its input " + shape_str(s));
+    }
+    s[2] = static_cast<int64_t>(src_y_.size());
+    s[3] = static_cast<int64_t>(src_x_.size());
+    return {{DataType::kBFloat16, s}};
+  }
+
+  void run(const std::vector<const Value*>& in, const std::vector<Value*>& out) const override {
+    const Shape& s = in[0]->shape();
+    const int64_t H = s[2], W = s[3], OH = static_cast<int64_t>(src_y_.size());
+    const int64_t OW = static_cast<int64_t>(src_x_.size()), line = OW * kBf16Block;
+    const uint16_t* x = in[0]->data<uint16_t>();
+    uint16_t* y = out[0]->data<uint16_t>();
+    const int64_t rows = task_rows(OH, OW), runs = (OH + rows - 1) / rows;
+    parallel_for(s[0] * s[1] * runs, 1, [&](int64_t begin, int64_t end) {
+      for (int64_t t = begin; t < end; ++t) {
+        const int64_t block = t / runs, oy0 = (t % runs) * rows, oy1 = std::min(OH, oy0 + rows);
+        const uint16_t* xb = x + block * H * W * kBf16Block;
+        uint16_t* yb = y + block * OH * line;
+        for (int64_t oy = oy0; oy < oy1; ++oy) {
+          if (oy > oy0 && src_y_[oy] == src_y_[oy - 1]) {  // the row above again
+            std::memcpy(yb + oy * line, yb + (oy - 1) * line, static_cast<size_t>(line) * 2);
+            continue;
+          }
+          const uint16_t* xr = xb + src_y_[oy] * W * kBf16Block;
+          uint16_t* yr = yb + oy * line;
+          for (int64_t ox = 0; ox < OW; ++ox) std::memcpy(yr + ox * kBf16Block, xr + src_x_[ox] * kBf16Block, 32);
+        }
+      }
+    });
+  }
+
+  std::string describe() const override { return "NCHW16c bf16 resize nearest"; }
+
+ private:
+  std::vector<int64_t> src_y_, src_x_;
+  std::string prefix_;
+};
+
+// A run of lanes copied from one input block to one output block.
+struct LaneRun {
+  int64_t input = 0, block = 0, from = 0, to = 0, count = 0;
+};
+
+// count lanes of each of P pixel lines, from x (lane `from` of each) to y.
+template <int kCount>
+void copy_lanes(const uint16_t* x, uint16_t* y, int64_t P) {
+  for (int64_t p = 0; p < P; ++p) std::memcpy(y + p * kBf16Block, x + p * kBf16Block, kCount * 2);
+}
+
+void copy_lanes(const uint16_t* x, uint16_t* y, int64_t P, int64_t count) {
+  if (count == 8) return copy_lanes<8>(x, y, P);
+  if (count == 4) return copy_lanes<4>(x, y, P);
+  for (int64_t p = 0; p < P; ++p) std::memcpy(y + p * kBf16Block, x + p * kBf16Block, static_cast<size_t>(count) * 2);
+}
+
+class Bf16BlockedConcatLayer : public Layer {
+ public:
+  static constexpr int64_t kMaxChannels = int64_t{1} << 24;  // a forged file's counts stop here
+
+  explicit Bf16BlockedConcatLayer(const Node& node)
+      : channels_(node.attrs.get_ints("channels", {})), prefix_(layer_error_prefix(node)) {
+    if (channels_.empty() || channels_.size() != node.inputs.size()) {
+      throw InvalidArgument(prefix_ + "needs one entry of 'channels' per input");
+    }
+    int64_t c0 = 0;  // the output channel of input i's first
+    for (size_t i = 0; i < channels_.size(); ++i) {
+      if (channels_[i] <= 0 || channels_[i] > kMaxChannels) {
+        throw InvalidArgument(prefix_ + "needs positive 'channels', got " + std::to_string(channels_[i]));
+      }
+      for (int64_t c = 0; c < channels_[i];) {  // runs within one input block and one output block
+        const int64_t from = c % kBf16Block, to = (c0 + c) % kBf16Block;
+        const int64_t n = std::min({channels_[i] - c, kBf16Block - from, kBf16Block - to});
+        const int64_t ob = (c0 + c) / kBf16Block;
+        if (static_cast<int64_t>(runs_.size()) <= ob) runs_.resize(static_cast<size_t>(ob + 1));
+        runs_[ob].push_back({static_cast<int64_t>(i), c / kBf16Block, from, to, n});
+        c += n;
+      }
+      c0 += channels_[i];
+      if (c0 > kMaxChannels) throw InvalidArgument(prefix_ + "needs at most 2^24 channels in all");
+    }
+    C_ = c0;
+  }
+
+  std::vector<std::pair<DataType, Shape>> infer(const std::vector<const Value*>& in) const override {
+    if (in.size() != channels_.size()) throw InvalidArgument(prefix_ + "needs one input per entry of 'channels'");
+    const Shape& first = blocked_input(in, 0, DataType::kBFloat16, channels_[0], prefix_);
+    for (size_t i = 1; i < in.size(); ++i) {
+      const Shape& s = blocked_input(in, i, DataType::kBFloat16, channels_[i], prefix_);
+      if (s[0] != first[0] || s[2] != first[2] || s[3] != first[3]) {
+        throw InvalidArgument(prefix_ + "input " + std::to_string(i) + " " + shape_str(s) +
+                              " does not match input 0 " + shape_str(first) + " outside the channel blocks");
+      }
+    }
+    Shape out = first;
+    out[1] = channel_blocks(C_);
+    return {{DataType::kBFloat16, out}};
+  }
+
+  void run(const std::vector<const Value*>& in, const std::vector<Value*>& out) const override {
+    const Shape& os = out[0]->shape();
+    const int64_t N = os[0], OB = os[1], P = os[2] * os[3], plane = P * kBf16Block;
+    uint16_t* y = out[0]->data<uint16_t>();
+    parallel_for(N * OB, 1, [&](int64_t begin, int64_t end) {
+      for (int64_t t = begin; t < end; ++t) {
+        const int64_t n = t / OB, ob = t % OB;
+        uint16_t* yb = y + t * plane;
+        const std::vector<LaneRun>& runs = runs_[ob];
+        if (runs.size() == 1 && runs[0].count == kBf16Block) {  // a whole block
+          const int64_t i = runs[0].input;
+          const uint16_t* x = in[i]->data<uint16_t>() + (n * in[i]->shape()[1] + runs[0].block) * plane;
+          std::memcpy(yb, x, static_cast<size_t>(plane) * 2);
+          continue;
+        }
+        if (ob == OB - 1 && C_ % kBf16Block != 0) std::memset(yb, 0, static_cast<size_t>(plane) * 2);  // +0 lanes
+        for (const LaneRun& r : runs) {
+          const uint16_t* x = in[r.input]->data<uint16_t>() + (n * in[r.input]->shape()[1] + r.block) * plane;
+          copy_lanes(x + r.from, yb + r.to, P, r.count);
+        }
+      }
+    });
+  }
+
+  std::string describe() const override { return "NCHW16c bf16 concat"; }
+
+ private:
+  std::vector<int64_t> channels_;
+  std::vector<std::vector<LaneRun>> runs_;  // per output block
+  int64_t C_ = 0;
+  std::string prefix_;
+};
+
+}  // namespace
+
+INT8RT_REGISTER_LAYER(kBf16BlockedAddOp, [](const Network&, const Node& node) {
+  return std::unique_ptr<Layer>(std::make_unique<Bf16BlockedAddLayer>(node));
+});
+INT8RT_REGISTER_LAYER(kBf16BlockedResizeOp, [](const Network&, const Node& node) {
+  return std::unique_ptr<Layer>(std::make_unique<Bf16BlockedResizeLayer>(node));
+});
+INT8RT_REGISTER_LAYER(kBf16BlockedConcatOp, [](const Network&, const Node& node) {
+  return std::unique_ptr<Layer>(std::make_unique<Bf16BlockedConcatLayer>(node));
+});
+
+}  // namespace engine
+}  // namespace int8rt
