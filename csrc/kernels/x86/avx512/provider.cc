@@ -65,7 +65,7 @@ void register_avx512_kernels(KernelRegistry& r) {
                                   avx512::kSgemmNR, /*kc=*/192, /*mc=*/192, /*nc=*/512,
                                   avx512::sgemm_8x32, /*epilogue=*/true);
   static const UnaryF32Kernel unary("unary_f32_avx512", kIsa, avx512::unary_f32);
-  static const BinaryF32Kernel binary("binary_f32_avx512", kIsa, avx512::binary_f32);
+  static const BinaryF32Kernel binary("binary_f32_avx512", kIsa, avx512::binary_f32, avx512::float_chain_f32);
   static const PlaneMeanF32Kernel plane_mean("plane_mean_f32_avx512", kIsa, avx512::plane_mean_f32);
   static const DwConvF32Kernel dwconv("dwconv_f32_avx512", kIsa, avx512::dwconv_f32_plane);
   static const MaxPoolF32Kernel maxpool_f32("maxpool_f32_avx512", kIsa, avx512::maxpool_f32_planes);
