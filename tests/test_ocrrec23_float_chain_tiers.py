@@ -35,8 +35,10 @@ CHAINS = {
               ("Mul", "ct", 0.73045665), ("Add", "tc", -0.0857254)],
     "orders": [("Sub", "ct", 0.5), ("Div", "zt", None), ("Sub", "tz", None), ("Div", "ct", -1.75),
                ("Mul", "tt", None), ("Add", "zt", None), ("Sub", "zt", None), ("Div", "tz", None)],
-    "specials": [("Div", "tc", 0.0), ("Clip", None, 5.0), ("Mul", "tc", 0.0), ("Relu",), ("Mul", "tc", -1.0),
-                 ("Add", "tz", None), ("Div", "tc", 0.0), ("Clip", -1.0, None), ("Mul", "tt", None)],
+    # z / 0 = +-inf (NaN at z == 0), clipped to -3.4e38 / 5, times 0: -0 / +0 / NaN; Relu keeps -0 and NaN;
+    # 1 / t turns them into -inf / +inf / NaN; + z, Clip(-1, default), squared: 1 / inf / NaN
+    "specials": [("Div", "tc", 0.0), ("Clip", None, 5.0), ("Mul", "tc", 0.0), ("Relu",), ("Div", "ct", 1.0),
+                 ("Add", "tz", None), ("Clip", -1.0, None), ("Mul", "tt", None)],
     "clamps": [("Mul", "tz", None), ("Relu",), ("Clip", 0.25, 0.75), ("Sub", "tc", 0.5)],
     "one": [("Mul", "tt", None)],
 }

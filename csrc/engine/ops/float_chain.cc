@@ -2,6 +2,7 @@
 #include "engine/ops/float_chain.h"
 
 #include <algorithm>
+#include <limits>
 
 #include "engine/ops/op_util.h"
 
@@ -25,8 +26,10 @@ FloatChain::FloatChain(const Node& node)
     const size_t end = std::min(code_.find(';', begin), code_.size());
     const std::string s = code_.substr(begin, end - begin);
     FloatChainStep step;
-    if (s == "Relu") {
-      step.kind = FloatChainKind::kRelu;
+    if (s == "Relu") {  // relu_f32(x) == clip_f32(x, 0, +inf) (kernels/ref/clip_f32.h)
+      step.kind = FloatChainKind::kClip;
+      step.lo = 0.f;
+      step.hi = std::numeric_limits<float>::infinity();
     } else if (s == "Clip") {
       step.kind = FloatChainKind::kClip;
       step.lo = constant();

@@ -3,8 +3,8 @@
 // float_chain.h), every step applied to one element before the next element
 // is read. Per element, with t the running value and z the conv's value:
 //   t = z; then for each step in order
-//     kRelu:   t = relu_f32(t)           (ref/clip_f32.h)
-//     kClip:   t = clip_f32(t, lo, hi)
+//     kClip:   t = clip_f32(t, lo, hi)   (ref/clip_f32.h; a Relu layer is the step
+//              with lo = 0, hi = +inf: relu_f32(x) == clip_f32(x, 0, +inf))
 //     kBinary: t = A op B, A and B the step's operands in the node's order,
 //              each t, z or the constant c; op one IEEE +, -, * or /
 //   y = t.
@@ -27,11 +27,11 @@ namespace int8rt {
 namespace kernels {
 namespace ref {
 
-enum class FloatChainKind : int32_t { kBinary, kClip, kRelu };
+enum class FloatChainKind : int32_t { kBinary, kClip };
 enum class FloatChainOperand : int32_t { kRunning, kConvOutput, kConstant };
 
 struct FloatChainStep {
-  FloatChainKind kind = FloatChainKind::kRelu;
+  FloatChainKind kind = FloatChainKind::kClip;
   BinaryF32 op = BinaryF32::kAdd;                               // kBinary
   FloatChainOperand a = FloatChainOperand::kRunning;            // kBinary: the operands in the node's order
   FloatChainOperand b = FloatChainOperand::kRunning;
@@ -53,7 +53,6 @@ static inline float float_chain_value(const FloatChainStep* steps, int32_t count
   for (int32_t k = 0; k < count; ++k) {
     const FloatChainStep& s = steps[k];
     switch (s.kind) {
-      case FloatChainKind::kRelu: t = relu_f32(t); break;
       case FloatChainKind::kClip: t = clip_f32(t, s.lo, s.hi); break;
       case FloatChainKind::kBinary: {
         auto pick = [&](FloatChainOperand o) {

@@ -3,7 +3,7 @@
 // block stored once; the last vectors one at a time, the last elements by the
 // reference's per-element function. The operations are the reference's
 // (one IEEE +, -, *, / per binary step with its operands in the node's order;
-// Relu / Clip by clip_lanes, clip_f32's vector twin) with this file compiled
+// Clip, Relu included, by clip_lanes, clip_f32's vector twin) with this file compiled
 // under -ffp-contract=off like every kernel, so the bits are the
 // reference's. What it replaces: one pass over a 1024-element block per step
 // (FloatChain on binary_f32 calls), whose loads and stores were the cost
@@ -13,7 +13,6 @@
 #pragma once
 
 #include <cstdint>
-#include <limits>
 
 #include "kernels/ref/float_chain_loop.h"
 #include "kernels/x86/clip_lanes.h"
@@ -55,12 +54,9 @@ inline void chain_block(const ref::FloatChainStep* steps, int32_t count, float* 
   for (int32_t k = 0; k < count; ++k) {
     const ref::FloatChainStep& s = steps[k];
     switch (s.kind) {
-      case FloatChainKind::kRelu: {
-        const V lo = L::set1(0.f), hi = L::set1(std::numeric_limits<float>::infinity());
-        for (int u = 0; u < U; ++u) t[u] = clip_lanes(t[u], lo, hi);
-        break;
-      }
       case FloatChainKind::kClip: {
+        // The bounds come from the step, also a Relu's 0 and +inf: with a constant zero bound GCC 12
+        // swapped _mm256_max_ps's operands (max(v, 0): NaN -> 0, -0 -> +0; the tests found it).
         const V lo = L::set1(s.lo), hi = L::set1(s.hi);
         for (int u = 0; u < U; ++u) t[u] = clip_lanes(t[u], lo, hi);
         break;
