@@ -76,12 +76,44 @@ inline void chain_block(const ref::FloatChainStep* steps, int32_t count, float* 
   for (int u = 0; u < U; ++u) L::store(y + u * L::kLanes, t[u]);
 }
 
+// paddle2onnx's hardswish then a learnable affine (PP-OCRv4's PPLCNetV3 blocks, every conv of rec and
+// det): Add:tc; Clip; Mul:zt; Div:tc; Mul:ct; Add:tc, any constants.
+inline bool is_hardswish_affine(const ref::FloatChainStep* s, int32_t count) {
+  using O = FloatChainOperand;
+  auto binary = [&](int k, BinaryF32 op, O a, O b) {
+    return s[k].kind == FloatChainKind::kBinary && s[k].op == op && s[k].a == a && s[k].b == b;
+  };
+  return count == 6 && binary(0, BinaryF32::kAdd, O::kRunning, O::kConstant) && s[1].kind == FloatChainKind::kClip &&
+         binary(2, BinaryF32::kMul, O::kConvOutput, O::kRunning) &&
+         binary(3, BinaryF32::kDiv, O::kRunning, O::kConstant) &&
+         binary(4, BinaryF32::kMul, O::kConstant, O::kRunning) && binary(5, BinaryF32::kAdd, O::kRunning, O::kConstant);
+}
+
+// That chain on y[0 .. U * L::kLanes) without the per-step dispatch: the same operations, operands and order.
+template <class L, int U>
+inline void hardswish_affine_block(const ref::FloatChainStep* s, float* y) {
+  using V = typename L::V;
+  const V add3 = L::set1(s[0].c), lo = L::set1(s[1].lo), hi = L::set1(s[1].hi), div6 = L::set1(s[3].c);
+  const V scale = L::set1(s[4].c), shift = L::set1(s[5].c);
+  for (int u = 0; u < U; ++u) {
+    const V z = L::load(y + u * L::kLanes);
+    V t = clip_lanes(L::add(z, add3), lo, hi);
+    t = L::div(L::mul(z, t), div6);
+    L::store(y + u * L::kLanes, L::add(L::mul(scale, t), shift));
+  }
+}
+
 template <class L>
 inline void float_chain_lanes(const ref::FloatChainStep* steps, int32_t count, int64_t n, float* y) {
   constexpr int kU = 4;  // 4 vectors: the steps' dependent operations of one vector overlap with the others'
   int64_t i = 0;
-  for (; i + kU * L::kLanes <= n; i += kU * L::kLanes) chain_block<L, kU>(steps, count, y + i);
-  for (; i + L::kLanes <= n; i += L::kLanes) chain_block<L, 1>(steps, count, y + i);
+  if (is_hardswish_affine(steps, count)) {
+    for (; i + kU * L::kLanes <= n; i += kU * L::kLanes) hardswish_affine_block<L, kU>(steps, y + i);
+    for (; i + L::kLanes <= n; i += L::kLanes) hardswish_affine_block<L, 1>(steps, y + i);
+  } else {
+    for (; i + kU * L::kLanes <= n; i += kU * L::kLanes) chain_block<L, kU>(steps, count, y + i);
+    for (; i + L::kLanes <= n; i += L::kLanes) chain_block<L, 1>(steps, count, y + i);
+  }
   for (; i < n; ++i) y[i] = ref::float_chain_value(steps, count, y[i]);
 }
 
