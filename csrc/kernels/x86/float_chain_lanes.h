@@ -1,7 +1,9 @@
 // The float chain (kernels/ref/float_chain_loop.h) on a vector tier: blocks of
 // U vectors loaded once, every step applied to the block in registers, the
 // block stored once; the last vectors one at a time, the last elements by the
-// reference's per-element function. The operations are the reference's
+// reference's per-element function. paddle2onnx's hardswish + affine (every
+// PPLCNetV3 conv of PP-OCRv4) is recognised and run without the per-step
+// dispatch (its share of rec's profile x0.75, RESULTS.md 267). The operations are the reference's
 // (one IEEE +, -, *, / per binary step with its operands in the node's order;
 // Clip, Relu included, by clip_lanes, clip_f32's vector twin) with this file compiled
 // under -ffp-contract=off like every kernel, so the bits are the

@@ -23,7 +23,7 @@
 //   unary_f32: unary_f32_avx2 (math_f32.h's loop, 8 lanes)
 //   softmax_f32: softmax_f32_avx2 (ref/softmax_f32.h's loops, 8 lanes)
 //   layernorm_f32: layernorm_f32_avx2 (ref/layernorm_f32.h's loop)
-//   binary_f32: binary_f32_avx2 (binary_f32_loop.h's loop, 8 lanes)
+//   binary_f32: binary_f32_avx2 (binary_f32_loop.h's loop, 8 lanes; the chain on float_chain_lanes.h's blocks)
 //   plane_mean_f32: plane_mean_f32_avx2 (plane_mean_f32_loop.h's order, two ymm of partials)
 //   transpose_f32: transpose_f32_avx2 (8 x 8 blocks in registers)
 //   every int8 element-wise op: <op>_avx2 (pool_s8_32c.cc: the pools;

@@ -16,7 +16,7 @@
 //   dynamic_quantize_u8: dynamic_quantize_u8_avx512 (16 lanes)
 //   softmax_f32: softmax_f32_avx512 (ref/softmax_f32.h's loops, 16 lanes)
 //   layernorm_f32: layernorm_f32_avx512 (ref/layernorm_f32.h's loop)
-//   binary_f32: binary_f32_avx512 (binary_f32_loop.h's loop, 16 lanes)
+//   binary_f32: binary_f32_avx512 (binary_f32_loop.h's loop, 16 lanes; the chain on float_chain_lanes.h's blocks)
 //   plane_mean_f32: plane_mean_f32_avx512 (plane_mean_f32_loop.h's order, one zmm of partials)
 //   dwconv_f32: dwconv_f32_avx512 (16 outputs per zmm, FMA; flat walk for narrow planes)
 //   nchw16c_f32: nchw16c_f32_avx512 (6 x 4-block pointwise and conv tiles, 8-pixel depthwise rows)
