@@ -5,7 +5,9 @@
 // compiled for its ISA, so all give identical bits
 // (tests/test_binary_f32_kernels.py compares the tiers with ==); they differ
 // in vector width only (the engine's baseline build is SSE2). A layer
-// chooses once (choose<BinaryF32Kernel>()) and calls k.apply per row.
+// chooses once (choose<BinaryF32Kernel>()) and calls k.apply per row; a
+// float conv's element-wise chain (engine/ops/float_chain.h) calls k.chain
+// on its output (every step per element in registers, the steps' bits).
 #pragma once
 
 #include "kernels/abi/binary_f32.h"
@@ -18,8 +20,10 @@ namespace kernels {
 class BinaryF32Kernel : public NamedKernel<EltwiseKernel> {
  public:
   static constexpr OpKey kKey{"binary", Dtype::kF32};
-  BinaryF32Kernel(const char* name, Isa isa, BinaryF32Fn fn) : NamedKernel(name, isa), apply(fn) {}
+  BinaryF32Kernel(const char* name, Isa isa, BinaryF32Fn fn, FloatChainF32Fn chain_fn)
+      : NamedKernel(name, isa), apply(fn), chain(chain_fn) {}
   const BinaryF32Fn apply;
+  const FloatChainF32Fn chain;
 };
 
 }  // namespace kernels

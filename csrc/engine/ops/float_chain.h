@@ -1,11 +1,12 @@
 // The "Chain" activation of a float32 Conv (graph/passes/passes.h, made by
-// graph/passes/fuse_float_chain.cc): element-wise steps on the conv's output,
-// run block by block while each block is in cache. Each step is the operation
-// of the unfused layer it replaces - Add / Sub / Mul / Div on the binary_f32
-// kernel family (the Add / Sub / Mul / Div layers' kernel, engine/ops/binary_f32.cc)
-// with the operands in the node's order, Clip and Relu by the unary layers'
-// formulas (engine/ops/unary_f32.cc, op_util.h's clip_value) - so a fused
-// conv writes the unfused layers' bits.
+// graph/passes/fuse_float_chain.cc): element-wise steps on the conv's output.
+// Each step is the operation of the unfused layer it replaces - Add / Sub /
+// Mul / Div as the binary_f32 family's single IEEE operations (the Add /
+// Sub / Mul / Div layers' kernel, engine/ops/binary_f32.cc) with the operands
+// in the node's order, Clip and Relu by the unary layers' clamp (kernels/ref/
+// clip_f32.h) - so a fused conv writes the unfused layers' bits. The steps
+// run on the binary_f32 family's chain function (kernels/ref/
+// float_chain_loop.h), every step on each element in registers.
 #pragma once
 
 #include <cstdint>
@@ -24,21 +25,12 @@ class FloatChain {
   // naming the node for a step it does not know or a count that disagrees.
   explicit FloatChain(const Node& node);
   // y[0..n) := the chain applied to y (y holds z). Thread-safe (const).
-  void apply(float* y, int64_t n) const;
+  void apply(float* y, int64_t n) const { binary_.chain(steps_.data(), static_cast<int32_t>(steps_.size()), n, y); }
   std::string describe() const;  // "+chain(Add:tc;Clip;...)"
 
  private:
-  enum class Kind { kBinary, kClip, kRelu };
-  enum class Operand { kRunning, kConvOutput, kConstant };
-  struct Step {
-    Kind kind = Kind::kRelu;
-    kernels::ref::BinaryF32 op = kernels::ref::BinaryF32::kAdd;
-    Operand a = Operand::kRunning, b = Operand::kRunning;
-    float c = 0.f, lo = 0.f, hi = 0.f;  // the constant operand; Clip's bounds
-  };
-  std::vector<Step> steps_;
+  std::vector<kernels::ref::FloatChainStep> steps_;
   std::string code_;
-  bool reads_z_ = false;  // a step reads the conv's output after the first
   const kernels::BinaryF32Kernel& binary_;
 };
 

@@ -172,7 +172,7 @@ void register_ref_kernels(KernelRegistry& r) {
   static const SgemmKernel sgemm("sgemm_6x8_portable", Isa::kRef, 6, 8, /*kc=*/256, /*mc=*/96,
                                  /*nc=*/512, sgemm_6x8_portable);
   static const UnaryF32Kernel unary("unary_f32_ref", Isa::kRef, ref::unary_f32);
-  static const BinaryF32Kernel binary("binary_f32_ref", Isa::kRef, ref::binary_f32);
+  static const BinaryF32Kernel binary("binary_f32_ref", Isa::kRef, ref::binary_f32, ref::float_chain_f32);
   static const PlaneMeanF32Kernel plane_mean("plane_mean_f32_ref", Isa::kRef, ref::plane_mean_f32);
   static const DwConvF32Kernel dwconv("dwconv_f32_ref", Isa::kRef, ref::dwconv_f32_plane);
   static const MaxPoolF32Kernel maxpool_f32("maxpool_f32_ref", Isa::kRef, ref::maxpool_f32_planes);

@@ -23,7 +23,7 @@
 //   unary_f32: unary_f32_avx2 (math_f32.h's loop, 8 lanes)
 //   softmax_f32: softmax_f32_avx2 (ref/softmax_f32.h's loops, 8 lanes)
 //   layernorm_f32: layernorm_f32_avx2 (ref/layernorm_f32.h's loop)
-//   binary_f32: binary_f32_avx2 (binary_f32_loop.h's loop, 8 lanes)
+//   binary_f32: binary_f32_avx2 (binary_f32_loop.h's loop, 8 lanes; the chain on float_chain_lanes.h's blocks)
 //   plane_mean_f32: plane_mean_f32_avx2 (plane_mean_f32_loop.h's order, two ymm of partials)
 //   transpose_f32: transpose_f32_avx2 (8 x 8 blocks in registers)
 //   every int8 element-wise op: <op>_avx2 (pool_s8_32c.cc: the pools;
@@ -134,7 +134,7 @@ void register_avx2_kernels(KernelRegistry& r) {
                                  /*epilogue=*/true, /*pixel_rows=*/true);
   static const UnaryF32Kernel unary("unary_f32_avx2", Isa::kAvx2, avx2::unary_f32);
   static const SoftmaxF32Kernel softmax("softmax_f32_avx2", Isa::kAvx2, avx2::softmax_rows, avx2::attention_rows);
-  static const BinaryF32Kernel binary("binary_f32_avx2", Isa::kAvx2, avx2::binary_f32);
+  static const BinaryF32Kernel binary("binary_f32_avx2", Isa::kAvx2, avx2::binary_f32, avx2::float_chain_f32);
   static const PlaneMeanF32Kernel plane_mean("plane_mean_f32_avx2", Isa::kAvx2, avx2::plane_mean_f32);
   static const LayerNormF32Kernel layernorm("layernorm_f32_avx2", Isa::kAvx2, avx2::layernorm_rows);
   static const TransposeX32Kernel transpose("transpose_f32_avx2", Isa::kAvx2, avx2::transpose_x32,

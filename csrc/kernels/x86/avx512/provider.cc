@@ -16,7 +16,7 @@
 //   dynamic_quantize_u8: dynamic_quantize_u8_avx512 (16 lanes)
 //   softmax_f32: softmax_f32_avx512 (ref/softmax_f32.h's loops, 16 lanes)
 //   layernorm_f32: layernorm_f32_avx512 (ref/layernorm_f32.h's loop)
-//   binary_f32: binary_f32_avx512 (binary_f32_loop.h's loop, 16 lanes)
+//   binary_f32: binary_f32_avx512 (binary_f32_loop.h's loop, 16 lanes; the chain on float_chain_lanes.h's blocks)
 //   plane_mean_f32: plane_mean_f32_avx512 (plane_mean_f32_loop.h's order, one zmm of partials)
 //   dwconv_f32: dwconv_f32_avx512 (16 outputs per zmm, FMA; flat walk for narrow planes)
 //   nchw16c_f32: nchw16c_f32_avx512 (6 x 4-block pointwise and conv tiles, 8-pixel depthwise rows)
@@ -65,7 +65,7 @@ void register_avx512_kernels(KernelRegistry& r) {
                                   avx512::kSgemmNR, /*kc=*/192, /*mc=*/192, /*nc=*/512,
                                   avx512::sgemm_8x32, /*epilogue=*/true);
   static const UnaryF32Kernel unary("unary_f32_avx512", kIsa, avx512::unary_f32);
-  static const BinaryF32Kernel binary("binary_f32_avx512", kIsa, avx512::binary_f32);
+  static const BinaryF32Kernel binary("binary_f32_avx512", kIsa, avx512::binary_f32, avx512::float_chain_f32);
   static const PlaneMeanF32Kernel plane_mean("plane_mean_f32_avx512", kIsa, avx512::plane_mean_f32);
   static const DwConvF32Kernel dwconv("dwconv_f32_avx512", kIsa, avx512::dwconv_f32_plane);
   static const MaxPoolF32Kernel maxpool_f32("maxpool_f32_avx512", kIsa, avx512::maxpool_f32_planes);
