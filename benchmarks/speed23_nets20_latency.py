@@ -38,6 +38,18 @@ from nets20_sweep import NETS20  # noqa: E402
 ENGINES = ("int8rt int8", "OV int8", "ORT int8", "int8rt fp32")
 
 
+def _register_variants() -> None:
+    """Adds to new_models.NETS the variants this section measures besides nets20's exports:
+    ``ecaresnet26t_nz``, ecaresnet26t with timm's ``zero_init_last=False``. timm zero-initialises the last
+    BatchNorm scale of every bottleneck, so with random weights each residual branch (conv3, ECA gate, Mul) is
+    exactly 0, calibrates to a zero range and stays float32 in int8rt; a trained network has no such branch."""
+    from realnets import new_families2  # noqa: F401 - adds the nets to new_models.NETS
+    from realnets import new_models as M
+
+    M.NETS.setdefault("ecaresnet26t_nz", M._vision("ecaresnet26t_nz", "timm",
+                                                   M._timm("ecaresnet26t", zero_init_last=False), 256))
+
+
 def _timed(runners: dict, feed, rounds: int, budget_s: float) -> dict:
     """Median wall and process-CPU ms per run of each runner, alternated, after two warm-up runs each."""
     for run in runners.values():
@@ -78,15 +90,18 @@ def one(name: str, args) -> dict:
 
     import int8rt
     from int8rt.data_calibrator import make_calibrator
-    from realnets import new_families2  # noqa: F401 - adds the nets to new_models.NETS
     from realnets import new_models as M
     from realnets import openvino_engines as OV
     from newnets_bench import one_file
     from wheelnets_bench import ort_int8
 
     int8rt.set_num_threads(1)
+    _register_variants()
     net = M.NETS[name]
     path = Path(args.dir) / f"{name}.onnx"
+    if not path.exists():  # a variant (_register_variants): exported into --dir
+        path.parent.mkdir(parents=True, exist_ok=True)
+        M.export(net, path)
     save = Path(args.save)
     save.mkdir(parents=True, exist_ok=True)
     res: dict = {"name": name}
@@ -145,7 +160,8 @@ def table(paths: list) -> str:
             rows[r["name"]] = r
     out = ["| network | batch | int8rt INT8 ms (cpu) | OV INT8 ms (cpu) | ORT INT8 ms (cpu) | int8rt FP32 ms (cpu) | "
            "OV / int8rt (wall, cpu) | ORT / int8rt (wall, cpu) |", "|---|---|---|---|---|---|---|---|"]
-    for name in sorted(rows, key=lambda n: NETS20.index(n) if n in NETS20 else 99):
+    for name in sorted(rows, key=lambda n: (NETS20.index(n.removesuffix("_nz")) if n.removesuffix("_nz") in NETS20
+                                            else 99, n)):
         r = rows[name]
         if "error" in r:
             out.append(f"| {name} | - | fails: {r['error'][:80]} | | | | | |")
