@@ -10,8 +10,9 @@ quantize_static, QDQ, per-channel, MinMax: wheelnets_bench.ort_int8) and int8rt 
 thread each, the four run in turn (a, b, c, d, a, b, ...) on the same input; per engine the median wall and the
 median process CPU time per run, and OpenVINO's and ONNX Runtime's over int8rt INT8's (> 1: int8rt is faster).
 int8rt's INT8 engine is saved to ``--save`` (``<name>.i8rt``) for per-layer profiles; ``--reuse`` loads the saved
-engine instead of building (the same calibration, so a before / after kernel change measures the same engine:
-kernels are chosen again at load) and OpenVINO's / ONNX Runtime's saved models likewise.
+engine instead of building (kernels are chosen again at load) and OpenVINO's / ONNX Runtime's saved models likewise.
+``--before DIR``: also DIR/<name>.i8rt, an engine saved by another build (main's importer, say), timed in the same
+rounds as "int8rt int8 before": a before / after change measured alternated in one process.
 
 Usage (repo root): PYTHONPATH=python python benchmarks/speed23_nets20_latency.py --dir /tmp/nets20/models \
     --save /tmp/speed23/engines --json /tmp/speed23/lat.jsonl [--only a,b] [--reuse] [--rounds 9]
@@ -140,11 +141,15 @@ def one(name: str, args) -> dict:
     res["ort_build_s"] = time.perf_counter() - t0
 
     ctx_i8, ctx_fp = i8.create_execution_context(), fp.create_execution_context()
+    before = Path(args.before) / f"{name}.i8rt" if args.before else None
+    ctx_before = int8rt.Engine.load(before).create_execution_context() if before and before.exists() else None
     res["latency"] = {}
     for b in (1, 8):
         feed = {k: np.ascontiguousarray(v) for k, v in net.feeds(b, 3).items()}
-        runners = {"int8rt int8": ctx_i8.run,
-                   "OV int8": _ov_compile(ov_model, feed, "f32" if args.ov_f32 else None)}
+        runners = {"int8rt int8": ctx_i8.run}
+        if ctx_before is not None:
+            runners["int8rt int8 before"] = ctx_before.run
+        runners["OV int8"] = _ov_compile(ov_model, feed, "f32" if args.ov_f32 else None)
         if qs is not None:
             runners["ORT int8"] = lambda f, s=qs: s.run(None, f)
         runners["int8rt fp32"] = ctx_fp.run
@@ -175,7 +180,9 @@ def table(paths: list) -> str:
             def ratio(k):
                 return (f"{lat[k]['wall'] / base['wall']:.2f}, {lat[k]['cpu'] / base['cpu']:.2f}" if k in lat
                         else "-")
-            out.append(f"| {name} | {b[1:]} | {cell('int8rt int8')} | {cell('OV int8')} | {cell('ORT int8')} | "
+            first = (f"{cell('int8rt int8 before')} -> {cell('int8rt int8')} (before / after {ratio('int8rt int8 before')})"
+                     if "int8rt int8 before" in lat else cell("int8rt int8"))
+            out.append(f"| {name} | {b[1:]} | {first} | {cell('OV int8')} | {cell('ORT int8')} | "
                        f"{cell('int8rt fp32')} | {ratio('OV int8')} | {ratio('ORT int8')} |")
     return "\n".join(out)
 
@@ -189,6 +196,7 @@ def main() -> int:
     ap.add_argument("--rounds", type=int, default=9)
     ap.add_argument("--budget", type=float, default=60.0, help="seconds per batch size before stopping early")
     ap.add_argument("--reuse", action="store_true", help="load the saved engines / models instead of building")
+    ap.add_argument("--before", help="a folder of engines (<name>.i8rt) saved by another build, timed too")
     ap.add_argument("--ov-f32", action="store_true", help="OpenVINO INT8 with the f32 precision hint")
     ap.add_argument("--timeout", type=int, default=1500)
     ap.add_argument("--json")
@@ -207,7 +215,8 @@ def main() -> int:
         t0 = time.perf_counter()
         cmd = [sys.executable, os.path.abspath(__file__), "--child", name, "--dir", args.dir, "--save", args.save,
                "--calib", str(args.calib), "--rounds", str(args.rounds), "--budget", str(args.budget)] + (
-                   ["--reuse"] if args.reuse else []) + (["--ov-f32"] if args.ov_f32 else [])
+                   ["--reuse"] if args.reuse else []) + (["--ov-f32"] if args.ov_f32 else []) + (
+                   ["--before", args.before] if args.before else [])
         try:
             p = subprocess.run(cmd, capture_output=True, text=True, timeout=args.timeout)
             lines = [ln for ln in p.stdout.splitlines() if ln.startswith("RESULT ")]
