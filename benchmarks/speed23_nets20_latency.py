@@ -17,6 +17,7 @@ rounds as "int8rt int8 before": a before / after change measured alternated in o
 Usage (repo root): PYTHONPATH=python python benchmarks/speed23_nets20_latency.py --dir /tmp/nets20/models \
     --save /tmp/speed23/engines --json /tmp/speed23/lat.jsonl [--only a,b] [--reuse] [--rounds 9]
        PYTHONPATH=python python benchmarks/speed23_nets20_latency.py --table /tmp/speed23/lat.jsonl [...]
+       PYTHONPATH=python python benchmarks/speed23_nets20_latency.py --pair before1.jsonl,before2.jsonl after.jsonl
 """
 from __future__ import annotations
 
@@ -187,6 +188,45 @@ def table(paths: list) -> str:
     return "\n".join(out)
 
 
+def _rows(paths: list) -> dict:
+    rows = {}
+    for p in paths:
+        for line in Path(p).read_text().splitlines():
+            r = json.loads(line)
+            rows[r["name"]] = r
+    return rows
+
+
+def pair_table(before_paths: list, after_paths: list) -> str:
+    """One row per (network, batch), process CPU ms: int8rt INT8 before -> after, the peers and int8rt FP32
+    (from the after run; from the before run where the network has none), OV / int8rt and ORT / int8rt
+    before -> after. A network in the before files only is one that neither change touches (the same engine
+    code): its one run stands for both."""
+    before, after = _rows(before_paths), _rows(after_paths)
+    out = ["| network | batch | int8rt INT8 CPU ms: before -> after | OV INT8 | ORT INT8 | int8rt FP32 | "
+           "OV / int8rt: before -> after | ORT / int8rt: before -> after |", "|---|---|---|---|---|---|---|---|"]
+    names = sorted(set(before) | set(after), key=lambda n: (NETS20.index(n.removesuffix("_nz"))
+                                                            if n.removesuffix("_nz") in NETS20 else 99, n))
+    for name in names:
+        a, b = before.get(name), after.get(name, before.get(name))
+        if a is None or "error" in a or "error" in b:
+            out.append(f"| {name} | - | {(b or a).get('error', 'no before run')[:80]} | | | | | |")
+            continue
+        for batch in a["latency"]:
+            la, lb = a["latency"][batch], b["latency"][batch]
+            ia, ib = la["int8rt int8"]["cpu"], lb["int8rt int8"]["cpu"]
+
+            def peer(k):
+                return f"{lb[k]['cpu']:.1f}" if k in lb else "-"
+
+            def ratio(k):
+                return f"{la[k]['cpu'] / ia:.2f} -> {lb[k]['cpu'] / ib:.2f}" if k in la and k in lb else "-"
+            same = "" if name in after else " (unchanged)"
+            out.append(f"| {name} | {batch[1:]} | {ia:.1f} -> {ib:.1f}{same} | {peer('OV int8')} | {peer('ORT int8')} | "
+                       f"{peer('int8rt fp32')} | {ratio('OV int8')} | {ratio('ORT int8')} |")
+    return "\n".join(out)
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--dir", default="/tmp/nets20/models")
@@ -201,10 +241,15 @@ def main() -> int:
     ap.add_argument("--timeout", type=int, default=1500)
     ap.add_argument("--json")
     ap.add_argument("--table", nargs="*")
+    ap.add_argument("--pair", nargs=2, metavar=("BEFORE", "AFTER"),
+                    help="comma-separated JSON-line files of the before and the after runs: pair_table")
     ap.add_argument("--child", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.table:
         print(table(args.table))
+        return 0
+    if args.pair:
+        print(pair_table(args.pair[0].split(","), args.pair[1].split(",")))
         return 0
     if args.child:
         r = one(args.child, args)
