@@ -36,6 +36,15 @@ Walks the (topologically sorted) graph once:
   batch size (``Executor::infer_shapes``). A chain through an op without a
   run-time layer (ConstantOfShape, Range, Where, ...) is refused, naming it.
 
+* An Expand whose every reader is a broadcasting Add / Sub / Mul / Div that
+  already has the Expand's target extent from its other operand (each target
+  entry 1, or equal to that operand's dimension: static and equal, or both
+  the batch) is dropped and its readers read the Expand's input: broadcasting
+  gives the same shape and the same values. PyTorch's ``x * y.expand_as(x)``
+  (timm's ECA / CECA gates: Shape -> Concat -> Expand -> Mul) so becomes the
+  channel-gate Mul the INT8 lowering runs on int8 data (int8rt.QChannelMul),
+  instead of a float Expand and Mul between int8 convolutions.
+
 This is how ``x.view(x.size(0), -1)`` (Shape -> Gather -> Unsqueeze ->
 Concat -> Reshape) imports with a dynamic batch, and a ViT's
 ``cls.expand(x.shape[0], -1, -1)`` (Shape -> Concat -> Expand) runs.
@@ -58,6 +67,7 @@ STATIC, BATCH, DERIVED, UNKNOWN = 0, 1, 2, 3
 _MOVERS = {"Gather": [0], "Slice": [0], "Squeeze": [0], "Unsqueeze": [0], "Cast": [0], "Identity": [0]}
 _ARITHMETIC = ("Add", "Sub", "Mul", "Div")
 _NEVER_FOLD = ("QuantizeLinear", "DequantizeLinear")
+_BROADCAST_BINARY = ("Add", "Sub", "Mul", "Div")  # readers an Expand may be dropped for (module doc)
 _INTEGER_TYPES = frozenset([onnx.TensorProto.INT8, onnx.TensorProto.INT16, onnx.TensorProto.INT32,
                             onnx.TensorProto.INT64, onnx.TensorProto.UINT8, onnx.TensorProto.UINT16,
                             onnx.TensorProto.UINT32, onnx.TensorProto.UINT64])
@@ -126,10 +136,19 @@ class Folder:
         self.result = FoldResult()
         self.batch_producers: Dict[str, onnx.NodeProto] = {}  # batch-dependent value -> its node
         self.materialized: Set[str] = set()                    # those kept as run-time nodes too
+        self.readers: Dict[str, List[onnx.NodeProto]] = {}     # tensor -> the nodes that read it
+        self.outputs: Set[str] = set()
+        self.aliases: Dict[str, str] = {}                      # a dropped Expand's output -> its input
 
     def run(self, nodes: Sequence[onnx.NodeProto], outputs: Sequence[str] = ()) -> FoldResult:
         """Folds ``nodes``; a graph output (``outputs``) that depends on the
         batch is computed at run time."""
+        self.outputs = set(outputs)
+        for node in nodes:
+            names = list(node.input) + (captured_names(node) if node.op_type in _SUBGRAPH_OPS else [])
+            for name in set(names):
+                if name:
+                    self.readers.setdefault(name, []).append(node)
         for node in nodes:
             self._visit(node)
         for name in outputs:
@@ -162,7 +181,9 @@ class Folder:
         args = [self.values.get(n) if n else None for n in node.input]
         present = [(n, a) for n, a in zip(node.input, args) if n]
         op = node.op_type
-        if op in _SUBGRAPH_OPS:
+        if op == "Expand" and self._broadcast_covers(node, args):
+            self.aliases[node.output[0]] = node.input[0]
+        elif op in _SUBGRAPH_OPS:
             # Its subgraphs read outer values by name: a shape-dependent one is needed at run time.
             for name in list(node.input) + captured_names(node):
                 if isinstance(self.values.get(name), BatchValue):
@@ -188,7 +209,49 @@ class Folder:
             self._keep(node)
 
     def _keep(self, node: onnx.NodeProto, inputs: Optional[List[str]] = None) -> None:
-        self.result.nodes.append(KeptNode(node, list(node.input) if inputs is None else inputs))
+        names = list(node.input) if inputs is None else inputs
+        self.result.nodes.append(KeptNode(node, [self.aliases.get(n, n) for n in names]))
+
+    def _broadcast_covers(self, node: onnx.NodeProto, args: Sequence[Optional[Value]]) -> bool:
+        """Whether the Expand ``node`` can be dropped (module doc): its target
+        (a constant, or a shape-dependent value of static and batch entries) is
+        covered by the other operand of every reader, each a broadcasting
+        Add / Sub / Mul / Div reading it once; it is no graph output."""
+        if len(node.input) != 2 or len(args) != 2 or isinstance(args[0], BatchValue):
+            return False
+        target, out = args[1], node.output[0]
+        if isinstance(target, np.ndarray):
+            target = BatchValue(target.astype(np.int64), np.zeros(target.shape, np.uint8))
+        if not isinstance(target, BatchValue) or target.values.ndim != 1 or out in self.outputs:
+            return False
+        readers = self.readers.get(out, [])
+        for reader in readers:
+            ins = list(reader.input)
+            if reader.op_type not in _BROADCAST_BINARY or len(ins) != 2 or ins.count(out) != 1:
+                return False
+            other = ins[1 - ins.index(out)]
+            if not self._dims_cover(other, target):
+                return False
+        return bool(readers)
+
+    def _dims_cover(self, name: str, target: BatchValue) -> bool:
+        """Whether the data tensor ``name`` has, right-aligned, every entry of
+        ``target``: the entry is 1, or static and equal to ``name``'s static
+        dimension, or the batch where ``name``'s dimension is the batch."""
+        dims = self.shape_of(name)
+        # an Expand dropped before (its output no longer has these dims) does not cover another
+        if dims is None or name in self.aliases or isinstance(self.values.get(name), BatchValue) or \
+                len(target.values) > len(dims):
+            return False
+        first = len(dims) - len(target.values)
+        for i, (v, tag) in enumerate(zip(target.values, target.tags)):
+            d = dims[first + i]
+            if tag == STATIC and (v == 1 or d == v):
+                continue
+            if tag == BATCH and d is None and self._is_batch(name, first + i):
+                continue
+            return False
+        return True
 
     def _shape(self, node: onnx.NodeProto) -> Optional[Value]:
         """The shape as a (shape-dependent) value, or None when ONNX shape
