@@ -209,6 +209,31 @@ def test_legacy_quantile_and_regression_cutoff(caplog: pytest.LogCaptureFixture)
     assert r.cache.startswith(b"TRT-8601-LegacyCalibration\n")
 
 
+def test_percentile_quantile_as_an_option() -> None:
+    """make_calibrator(algorithm="percentile", quantile=q) keeps q of |x| (the
+    option int8rt adds to TensorRT's argument-less class); a subclass's
+    get_quantile() still wins; a quantile outside (0, 1] is refused."""
+    data = make_data(3)
+    arrays = {"input.1": np.concatenate(data)}
+    for quantile, percent in ((0.99999, 99.999), (0.99, 99.0)):
+        cal = int8rt.make_calibrator(arrays, algorithm="percentile", batch_size=BATCH, quantile=quantile)
+        r = calibrate(cal, forward, input_names=["input.1"])
+        assert r.scales == expected_scales(data, "percentile", percentile=percent)
+    default = calibrate(int8rt.make_calibrator(arrays, algorithm="percentile", batch_size=BATCH), forward,
+                        input_names=["input.1"])
+    assert default.scales == expected_scales(data, "percentile", percentile=99.99)
+    assert default.scales != expected_scales(data, "percentile", percentile=99.0)
+
+    class Fixed(int8rt.LegacyCalibrator):
+        def get_quantile(self) -> float:
+            return 0.999
+
+    assert Fixed(quantile=0.5).get_quantile() == 0.999
+    for bad in (0.0, 1.5, float("nan"), "high"):
+        with pytest.raises(int8rt.InvalidArgumentError, match="expected a value in"):
+            int8rt.make_calibrator(arrays, algorithm="percentile", quantile=bad)
+
+
 class _Simple:
     """Factory: a calibrator of class `base` serving `batches` (list or dict form)."""
 

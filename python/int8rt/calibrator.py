@@ -199,11 +199,23 @@ class IInt8LegacyCalibrator(IInt8Calibrator):
     """TensorRT's LegacyCalibration, which int8rt implements as the percentile
     method at ``get_quantile()``. TensorRT's regression step is not
     implemented: a ``get_regression_cutoff()`` other than 1.0 is logged and
-    ignored."""
+    ignored.
+
+    Args:
+        quantile: int8rt extension: what ``get_quantile()`` returns unless a
+            subclass overrides it (TensorRT's classes take no arguments), so
+            ``make_calibrator(data, algorithm="percentile", quantile=0.99999)``
+            needs no subclass. The histogram options are
+            :class:`IInt8Calibrator`'s.
+    """
+
+    def __init__(self, *, quantile: float = 0.9999, **options: Any) -> None:
+        super().__init__(**options)
+        self._int8rt_quantile = _checked_quantile(type(self).__name__ + "(quantile=...)", quantile)
 
     def get_quantile(self) -> float:
         """Fraction of |x| values kept below the threshold, in (0, 1]."""
-        return 0.9999
+        return getattr(self, "_int8rt_quantile", 0.9999)
 
     def get_regression_cutoff(self) -> float:
         """TensorRT's regression cutoff; int8rt uses only 1.0 (no regression)."""
@@ -213,10 +225,7 @@ class IInt8LegacyCalibrator(IInt8Calibrator):
         return CalibrationAlgoType.LEGACY_CALIBRATION
 
     def _method_options(self) -> dict[str, Any]:
-        quantile = float(self.get_quantile())
-        if not 0.0 < quantile <= 1.0:
-            raise _core.InvalidArgumentError(
-                f"{type(self).__name__}.get_quantile() returned {quantile}; expected a value in (0, 1]")
+        quantile = _checked_quantile(f"{type(self).__name__}.get_quantile() returned", self.get_quantile())
         cutoff = float(self.get_regression_cutoff())
         if cutoff != 1.0:
             logger.warning("%s.get_regression_cutoff() returned %s: int8rt's legacy calibrator is "
@@ -225,6 +234,17 @@ class IInt8LegacyCalibrator(IInt8Calibrator):
         # 0.99999 * 100 is 99.99900000000001 in binary floating point; 12
         # significant digits give the percentage the user meant.
         return {"percentile": float(f"{quantile * 100.0:.12g}")}
+
+
+def _checked_quantile(where: str, value: object) -> float:
+    """``value`` as a float in (0, 1]; an InvalidArgumentError naming ``where`` otherwise."""
+    try:
+        quantile = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        quantile = float("nan")
+    if not 0.0 < quantile <= 1.0:
+        raise _core.InvalidArgumentError(f"{where} {value!r}; expected a value in (0, 1]")
+    return quantile
 
 
 class IInt8MSECalibrator(IInt8Calibrator):
