@@ -11,7 +11,8 @@ bf16_ov_layers.py does, for one network and batch.
 The ONNX files are realnets/new_families2.py's exports (nets20_sweep.py; exported there on first use).
 
 Usage: PYTHONPATH=python python benchmarks/bf16n24_nets20.py --nets rexnet_100 [...] --dir /tmp/bf16n24/models \
-           [--batches 1 8] [--rounds 5] [--min-time 0.2]
+           [--batches 1 8] [--rounds 5] [--min-time 0.2] [--op-sums]
+       (the strided_copy A/B: the same command with PYTHONPATH=<a tree built without the change>, alternated)
        PYTHONPATH=python python benchmarks/bf16n24_nets20.py --profile rexnet_100 --batch 1 --dir ...
 """
 from __future__ import annotations
@@ -66,6 +67,14 @@ def ccos(y: np.ndarray, ref: np.ndarray) -> float:
     return float(a @ b / max(np.linalg.norm(a) * np.linalg.norm(b), 1e-300))
 
 
+def op_sums(engine, feed, runs: int = 5) -> str:
+    """The engine's per-layer thread CPU (ExecutionContext.profile), summed per (op, precision): its 8 largest."""
+    c: Counter = Counter()
+    for la in engine.create_execution_context().profile(feed, runs, clock="thread_cpu"):
+        c[f"{la['op'].removeprefix('int8rt.')} {la['precision']}"] += la["ms"]
+    return ", ".join(f"{k} {v:.2f}" for k, v in c.most_common(8)) + f" (sum {sum(c.values()):.2f} ms)"
+
+
 def sweep(args) -> None:
     rows = []
     for name in args.nets:
@@ -96,6 +105,8 @@ def sweep(args) -> None:
                    f"{errs[0][0]:.1e} / {errs[1][0]:.1e} | {errs[0][1]:.5f} / {errs[1][1]:.5f} | {load_line()} |")
             rows.append(row)
             print(row, flush=True)
+            if args.op_sums:
+                print(f"{name} batch {batch}: int8rt bf16 per op, thread CPU ms: {op_sums(bf, feed)}", flush=True)
     print("\ncolumns: network | batch | int8rt bf16 CPU ms | OV bf16 CPU ms | int8rt FP32 CPU ms | OV / int8rt bf16 | "
           "int8rt FP32 / bf16 | rel. L2 vs int8rt FP32 (int8rt bf16 / OV bf16) | centred cosine (same) | load after")
     print("\n".join(rows))
@@ -133,6 +144,7 @@ def main() -> None:
     ap.add_argument("--min-time", type=float, default=0.2)
     ap.add_argument("--profile", default=None, help="one network: per layer kind against OpenVINO instead")
     ap.add_argument("--batch", type=int, default=1)
+    ap.add_argument("--op-sums", action="store_true", help="also the BF16 engine's profile summed per op type")
     args = ap.parse_args()
     int8rt.set_num_threads(1)
     print(machine_line())
