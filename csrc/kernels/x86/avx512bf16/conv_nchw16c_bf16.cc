@@ -2,9 +2,9 @@
 // contract in kernels/abi/nchw16c_bf16.h.
 //
 // Conv: a register tile of up to 6 pixels x 4 output blocks (24 zmm
-// accumulators), after the FP32 blocked conv's tile
-// (x86/avx512/conv_nchw16c_f32.cc) with VDPBF16PS for its FMA. Per tap
-// (row-major) and input block, each pixel's line is found once; per
+// accumulators; a group of 2 blocks 12 pixels), after the FP32 blocked
+// conv's tile (x86/avx512/conv_nchw16c_f32.cc) with VDPBF16PS for its FMA.
+// Per tap (row-major) and input block, each pixel's line is found once; per
 // channel pair one 64-byte weight load per output block ([MB][taps][QP]
 // [16][2], packed once by the layer) and per pixel the pair's 32-bit word
 // broadcast, one VDPBF16PS per accumulator: taps row-major, pairs
@@ -62,6 +62,13 @@ namespace INT8RT_X86_NS(avx512bf16) {
 namespace {
 
 constexpr int kPixels = 6, kBlocks = 4;  // the conv's register tile
+// A group of 2 output blocks (17-32 channels, or a conv's last 2 blocks)
+// takes rows of up to 12 pixels (24 accumulators, as 4 x 6): each pass of
+// its weights through L1 serves twice the pixels (PP-OCR det's 3x3 96 -> 24
+// at 80 x 80: 2 x 9 x 48 lines of 64 bytes a tile, past L1; RESULTS.md
+// section 266). Each output's taps and pairs in the same order: same bits.
+constexpr int kPixels2 = 12;
+constexpr int tile_pixels(int64_t nb) { return nb == 2 ? kPixels2 : kPixels; }
 constexpr int64_t kFlatBelow = 16;       // output widths whose tiles run across rows
 // ... or, with padded edge columns, by rows and columns where the inner
 // columns' row tiles hold this many pixels at least (3x3/2 256 @14, 13
@@ -84,29 +91,37 @@ struct WeightAhead {
   }
 };
 
+// VDPBF16PS on lanes 0-7 only (its 256-bit form; lanes 8-15 of the result
+// unused): a block whose live lanes are 8 or fewer (24 channels' second
+// block). Zen 4 runs two of these a cycle against one of the 512-bit form.
+inline __m512 dpbf16_low8(__m512 acc, __m512bh x, __m512bh w) {
+  return _mm512_castps256_ps512(_mm256_dpbf16_ps(_mm512_castps512_ps256(acc),
+                                                 (__m256bh)_mm512_castsi512_si256((__m512i)x),
+                                                 (__m256bh)_mm512_castsi512_si256((__m512i)w)));
+}
+
 // The pairs [q0, q0 + n) of one tap and input block into the tile: per pair
 // NB weight vectors, per pixel the pair's word px[i][2q] broadcast; with
 // kMasked, pixel i's accumulators change only where keep[i] (0 or all): the
-// product, then a blend. Not _mm512_mask_dpbf16_ps: GCC (12.2 here, still in
+// product, then a blend; with kHalf, the last block's products on lanes 0-7
+// (dpbf16_low8: the same sums lane by lane). Not _mm512_mask_dpbf16_ps: GCC (12.2 here, still in
 // 16.1) moves its __mmask16 with KMOVB when AVX512DQ is on, so lanes 8-15
 // act as masked off whatever the mask says (RESULTS.md section 250).
-template <int NB, int NP, bool kMasked>
+template <int NB, int NP, bool kMasked, bool kHalf = false>
 inline void pair_steps(__m512 (&acc)[NB][NP], const uint16_t* const (&px)[NP], const uint16_t* w, int64_t block_w,
                        int64_t n, const __mmask16 (&keep)[NP]) {
   for (int64_t q = 0; q < n; ++q) {
     __m512bh wv[NB];
     for (int j = 0; j < NB; ++j) wv[j] = (__m512bh)_mm512_loadu_si512(w + j * block_w + q * 32);
-#pragma GCC unroll 6
+#pragma GCC unroll 12
     for (int i = 0; i < NP; ++i) {
       int32_t pair;
       std::memcpy(&pair, px[i] + 2 * q, 4);
       const __m512bh xv = (__m512bh)_mm512_set1_epi32(pair);
       for (int j = 0; j < NB; ++j) {
-        if constexpr (kMasked) {
-          acc[j][i] = _mm512_mask_blend_ps(keep[i], acc[j][i], _mm512_dpbf16_ps(acc[j][i], xv, wv[j]));
-        } else {
-          acc[j][i] = _mm512_dpbf16_ps(acc[j][i], xv, wv[j]);
-        }
+        const __m512 sum = kHalf && j == NB - 1 ? dpbf16_low8(acc[j][i], xv, wv[j])
+                                                : _mm512_dpbf16_ps(acc[j][i], xv, wv[j]);
+        acc[j][i] = kMasked ? _mm512_mask_blend_ps(keep[i], acc[j][i], sum) : sum;
       }
     }
   }
@@ -155,7 +170,7 @@ inline void store_tile(const ConvBf16x16c& a, int64_t mb, int64_t p0, __m512 (&a
 // NP pixels of output row oy from column ox, every tap's column inside the
 // row (conv_run sends the others to conv_cross_tile): the pixels' lines
 // without checks.
-template <int NB, int NP>
+template <int NB, int NP, bool kHalf>
 void conv_tile(const ConvBf16x16c& a, int64_t mb, int64_t oy, int64_t ox, WeightAhead& ahead) {
   const int64_t QP = (a.C + 1) / 2, taps = a.kh * a.kw, plane = a.H * a.W * 16;
   const int64_t block_w = taps * QP * 32;  // one output block's packed weights
@@ -173,7 +188,7 @@ void conv_tile(const ConvBf16x16c& a, int64_t mb, int64_t oy, int64_t ox, Weight
         const uint16_t* block = row + (q0 / 8) * plane;
         const uint16_t* px[NP];
         for (int i = 0; i < NP; ++i) px[i] = block + (ix0 + i * a.sw) * 16;
-        pair_steps<NB, NP, false>(acc, px, w_tap + q0 * 32, block_w, std::min<int64_t>(8, QP - q0), all);
+        pair_steps<NB, NP, false, kHalf>(acc, px, w_tap + q0 * 32, block_w, std::min<int64_t>(8, QP - q0), all);
         ahead.step();
       }
     }
@@ -184,7 +199,7 @@ void conv_tile(const ConvBf16x16c& a, int64_t mb, int64_t oy, int64_t ox, Weight
 // conv_tile for one input block (C <= 16: the stems, 2 pairs a tap for 3
 // channels): per window row the pixels' lines once, then one step along
 // the row per tap (the per-tap set-up cost as much as the tap's products).
-template <int NB, int NP>
+template <int NB, int NP, bool kHalf>
 void conv_tile_narrow(const ConvBf16x16c& a, int64_t mb, int64_t oy, int64_t ox, WeightAhead& ahead) {
   const int64_t QP = (a.C + 1) / 2, taps = a.kh * a.kw, step = a.dw * 16;
   const int64_t block_w = taps * QP * 32;
@@ -199,9 +214,9 @@ void conv_tile_narrow(const ConvBf16x16c& a, int64_t mb, int64_t oy, int64_t ox,
     const uint16_t* w_tap = a.w + (mb * taps + ky * a.kw) * QP * 32;
     for (int64_t kx = 0; kx < a.kw; ++kx, w_tap += QP * 32) {
       if (QP == 2) {  // 3 or 4 channels (an image): the pair loop unrolled
-        pair_steps<NB, NP, false>(acc, px, w_tap, block_w, 2, all);
+        pair_steps<NB, NP, false, kHalf>(acc, px, w_tap, block_w, 2, all);
       } else {
-        pair_steps<NB, NP, false>(acc, px, w_tap, block_w, QP, all);
+        pair_steps<NB, NP, false, kHalf>(acc, px, w_tap, block_w, QP, all);
       }
       ahead.step();
       for (int i = 0; i < NP; ++i) px[i] += step;
@@ -214,7 +229,7 @@ void conv_tile_narrow(const ConvBf16x16c& a, int64_t mb, int64_t oy, int64_t ox,
 // column): per tap each pixel's line, a pixel whose tap falls outside the
 // image masked off (its accumulators keep their value, as the reference
 // skips the tap); a tap outside for every pixel is skipped.
-template <int NB, int NP>
+template <int NB, int NP, bool kHalf>
 void conv_cross_tile(const ConvBf16x16c& a, int64_t mb, int64_t p0, WeightAhead& ahead, int64_t pstep = 1) {
   const int64_t QP = (a.C + 1) / 2, taps = a.kh * a.kw, plane = a.H * a.W * 16;
   const int64_t block_w = taps * QP * 32;
@@ -247,9 +262,9 @@ void conv_cross_tile(const ConvBf16x16c& a, int64_t mb, int64_t p0, WeightAhead&
         for (int i = 0; i < NP; ++i) px[i] = line[i] >= 0 ? block + line[i] : kZeroLine;
         const int64_t n = std::min<int64_t>(8, QP - q0);
         if (every) {
-          pair_steps<NB, NP, false>(acc, px, w_tap + q0 * 32, block_w, n, keep);
+          pair_steps<NB, NP, false, kHalf>(acc, px, w_tap + q0 * 32, block_w, n, keep);
         } else {
-          pair_steps<NB, NP, true>(acc, px, w_tap + q0 * 32, block_w, n, keep);
+          pair_steps<NB, NP, true, kHalf>(acc, px, w_tap + q0 * 32, block_w, n, keep);
         }
         ahead.step();
       }
@@ -259,41 +274,39 @@ void conv_cross_tile(const ConvBf16x16c& a, int64_t mb, int64_t p0, WeightAhead&
 }
 
 // n pixels from plane position p (in one row: the row tile).
-template <int NB, int NP>
+template <int NB, int NP, bool kHalf>
 void conv_run(const ConvBf16x16c& a, int64_t mb, int64_t p, WeightAhead& ahead) {
   const int64_t oy = p / a.ow, ox = p - oy * a.ow;
   const int64_t first = ox * a.sw - a.pw, last = (ox + NP - 1) * a.sw - a.pw + (a.kw - 1) * a.dw;
   if (ox + NP <= a.ow && first >= 0 && last < a.W && a.C <= 16) {  // one row, every tap's column inside
-    conv_tile_narrow<NB, NP>(a, mb, oy, ox, ahead);
+    conv_tile_narrow<NB, NP, kHalf>(a, mb, oy, ox, ahead);
   } else if (ox + NP <= a.ow && first >= 0 && last < a.W) {
-    conv_tile<NB, NP>(a, mb, oy, ox, ahead);
+    conv_tile<NB, NP, kHalf>(a, mb, oy, ox, ahead);
   } else {
-    conv_cross_tile<NB, NP>(a, mb, p, ahead);
+    conv_cross_tile<NB, NP, kHalf>(a, mb, p, ahead);
+  }
+}
+
+// n pixels (1 .. tile_pixels(NB)) from plane position p in one row, or
+// (column) down a column from p, one row apart.
+template <int NB, bool kHalf, int NP = 1>
+void conv_pixels(const ConvBf16x16c& a, int64_t mb, int64_t p, int64_t n, bool column, WeightAhead& ahead) {
+  if constexpr (NP < tile_pixels(NB)) {
+    if (n > NP) return conv_pixels<NB, kHalf, NP + 1>(a, mb, p, n, column, ahead);
+  }
+  if (column) {
+    conv_cross_tile<NB, NP, kHalf>(a, mb, p, ahead, a.ow);
+  } else {
+    conv_run<NB, NP, kHalf>(a, mb, p, ahead);
   }
 }
 
 template <int NB>
-void conv_pixels(const ConvBf16x16c& a, int64_t mb, int64_t p, int64_t n, WeightAhead& ahead) {
-  switch (n) {
-    case 1: conv_run<NB, 1>(a, mb, p, ahead); break;
-    case 2: conv_run<NB, 2>(a, mb, p, ahead); break;
-    case 3: conv_run<NB, 3>(a, mb, p, ahead); break;
-    case 4: conv_run<NB, 4>(a, mb, p, ahead); break;
-    case 5: conv_run<NB, 5>(a, mb, p, ahead); break;
-    default: conv_run<NB, kPixels>(a, mb, p, ahead); break;
-  }
-}
-
-// n pixels of one output column from plane position p, one row apart.
-template <int NB>
-void conv_column(const ConvBf16x16c& a, int64_t mb, int64_t p, int64_t n, WeightAhead& ahead) {
-  switch (n) {
-    case 1: conv_cross_tile<NB, 1>(a, mb, p, ahead, a.ow); break;
-    case 2: conv_cross_tile<NB, 2>(a, mb, p, ahead, a.ow); break;
-    case 3: conv_cross_tile<NB, 3>(a, mb, p, ahead, a.ow); break;
-    case 4: conv_cross_tile<NB, 4>(a, mb, p, ahead, a.ow); break;
-    case 5: conv_cross_tile<NB, 5>(a, mb, p, ahead, a.ow); break;
-    default: conv_cross_tile<NB, kPixels>(a, mb, p, ahead, a.ow); break;
+void conv_pixels_of(const ConvBf16x16c& a, int64_t mb, int64_t p, int64_t n, bool column, WeightAhead& ahead) {
+  if (a.M - (mb + NB - 1) * 16 <= 8) {  // the group's last block: lanes 0-7 live at most
+    conv_pixels<NB, true>(a, mb, p, n, column, ahead);
+  } else {
+    conv_pixels<NB, false>(a, mb, p, n, column, ahead);
   }
 }
 
@@ -320,11 +333,11 @@ void maxpool_pixels(const MaxPoolBf16x16c& a, int64_t oy, int64_t ox, __mmask16 
   for (int i = 0; i < NP; ++i) finish(m[i], nullptr, false, m[i], m[i], keep, a.y + (oy * a.ow + ox + i) * 16);
 }
 
-// f(offset, n) over [0, len) in tiles of at most kPixels, as even as can
-// be (the first len % tiles one pixel longer: 14 = 5 + 5 + 4).
+// f(offset, n) over [0, len) in tiles of at most most pixels, as even as
+// can be (the first len % tiles one pixel longer: 14 = 5 + 5 + 4).
 template <typename F>
-inline void evenly(int64_t len, F&& f) {
-  const int64_t tiles = (len + kPixels - 1) / kPixels;
+inline void evenly(int64_t len, int64_t most, F&& f) {
+  const int64_t tiles = (len + most - 1) / most;
   if (tiles == 0) return;
   const int64_t base = len / tiles, longer = len % tiles;
   for (int64_t t = 0, off = 0; t < tiles; ++t) {
@@ -339,10 +352,10 @@ inline void evenly(int64_t len, F&& f) {
 inline void group_tile(const ConvBf16x16c& a, int64_t nb, int64_t mb, int64_t p, int64_t n, bool column,
                        WeightAhead& ahead) {
   switch (nb) {
-    case 1: column ? conv_column<1>(a, mb, p, n, ahead) : conv_pixels<1>(a, mb, p, n, ahead); break;
-    case 2: column ? conv_column<2>(a, mb, p, n, ahead) : conv_pixels<2>(a, mb, p, n, ahead); break;
-    case 3: column ? conv_column<3>(a, mb, p, n, ahead) : conv_pixels<3>(a, mb, p, n, ahead); break;
-    default: column ? conv_column<kBlocks>(a, mb, p, n, ahead) : conv_pixels<kBlocks>(a, mb, p, n, ahead); break;
+    case 1: conv_pixels_of<1>(a, mb, p, n, column, ahead); break;
+    case 2: conv_pixels_of<2>(a, mb, p, n, column, ahead); break;
+    case 3: conv_pixels_of<3>(a, mb, p, n, column, ahead); break;
+    default: conv_pixels_of<kBlocks>(a, mb, p, n, column, ahead); break;
   }
 }
 
@@ -460,7 +473,7 @@ void conv_row_pairs(const ConvBf16x16c& a) {
     const int64_t nb = std::min<int64_t>(kBlocks, a.mb1 - mb);
     for (int64_t oy = a.oy0; oy < a.oy1; ++oy) {
       for (int64_t ox = 0; ox < cx0; ++ox) group_tile(a, nb, mb, oy * a.ow + ox, 1, false, none);
-      evenly(cx1 - cx0, [&](int64_t off, int64_t n) {
+      evenly(cx1 - cx0, kPixels, [&](int64_t off, int64_t n) {
         switch (nb) {
           case 1: row_pairs_pixels<1>(a, r, mb, oy, cx0 + off, n); break;
           case 2: row_pairs_pixels<2>(a, r, mb, oy, cx0 + off, n); break;
@@ -512,13 +525,13 @@ void conv_bf16x16c(const ConvBf16x16c& a) {
   const int64_t inner = cx1 - cx0, inner_tiles = (inner + kPixels - 1) / kPixels;
   const bool columns = flat && (cx0 > 0 || cx1 < a.ow) && inner >= kMinInner && inner / inner_tiles >= kMinInner;
   const int64_t run = columns ? cx1 - cx0 : flat ? rows * a.ow : a.ow;
-  const int64_t tiles = (run + kPixels - 1) / kPixels;
   const int64_t MB = (a.M + 15) / 16, QP = (a.C + 1) / 2, block_bytes = a.kh * a.kw * QP * 64;
-  const int64_t group_tiles = columns ? rows * tiles + (a.ow - run) * ((rows + kPixels - 1) / kPixels)
-                                      : tiles * rows * a.ow / run;  // tiles per pass of a group
-  const int64_t steps = a.kh * a.kw * ((QP + 7) / 8);                  // (tap, input block) steps per tile
+  const int64_t steps = a.kh * a.kw * ((QP + 7) / 8);  // (tap, input block) steps per tile
   for (int64_t mb = a.mb0; mb < a.mb1; mb += kBlocks) {
-    const int64_t nb = std::min<int64_t>(kBlocks, a.mb1 - mb);
+    const int64_t nb = std::min<int64_t>(kBlocks, a.mb1 - mb), most = tile_pixels(nb);
+    const int64_t tiles = (run + most - 1) / most;
+    const int64_t group_tiles = columns ? rows * tiles + (a.ow - run) * ((rows + most - 1) / most)
+                                        : tiles * rows * a.ow / run;  // tiles per pass of the group
     // the group after this one (the next task's, past mb1), up to the last block
     const int64_t next = std::min(MB, mb + kBlocks), next_end = std::min(MB, next + kBlocks);
     const int64_t lines = (next_end - next) * block_bytes / 64;
@@ -528,15 +541,19 @@ void conv_bf16x16c(const ConvBf16x16c& a) {
     ahead.per_step = (lines + group_tiles * steps - 1) / (group_tiles * steps);
     if (columns) {
       for (int64_t oy = a.oy0; oy < a.oy1; ++oy) {
-        evenly(run, [&](int64_t off, int64_t n) { group_tile(a, nb, mb, oy * a.ow + cx0 + off, n, false, ahead); });
+        evenly(run, most, [&](int64_t off, int64_t n) {
+          group_tile(a, nb, mb, oy * a.ow + cx0 + off, n, false, ahead);
+        });
       }
       for (int64_t ox = cx0 > 0 ? 0 : cx1; ox < a.ow; ox = ox + 1 == cx0 ? cx1 : ox + 1) {
-        evenly(rows, [&](int64_t off, int64_t n) { group_tile(a, nb, mb, (a.oy0 + off) * a.ow + ox, n, true, ahead); });
+        evenly(rows, most, [&](int64_t off, int64_t n) {
+          group_tile(a, nb, mb, (a.oy0 + off) * a.ow + ox, n, true, ahead);
+        });
       }
       continue;
     }
     for (int64_t r0 = a.oy0 * a.ow; r0 < a.oy1 * a.ow; r0 += run) {
-      evenly(run, [&](int64_t off, int64_t n) {
+      evenly(run, most, [&](int64_t off, int64_t n) {
         if (!flat && mb == a.mb0) rows_ahead(a, r0 / a.ow, off, n);
         group_tile(a, nb, mb, r0 + off, n, false, ahead);
       });
