@@ -2,9 +2,9 @@
 // contract in kernels/abi/nchw16c_bf16.h.
 //
 // Conv: a register tile of up to 6 pixels x 4 output blocks (24 zmm
-// accumulators; a group of 2 blocks 12 pixels), after the FP32 blocked
-// conv's tile (x86/avx512/conv_nchw16c_f32.cc) with VDPBF16PS for its FMA.
-// Per tap (row-major) and input block, each pixel's line is found once; per
+// accumulators), after the FP32 blocked conv's tile
+// (x86/avx512/conv_nchw16c_f32.cc) with VDPBF16PS for its FMA. Per tap
+// (row-major) and input block, each pixel's line is found once; per
 // channel pair one 64-byte weight load per output block ([MB][taps][QP]
 // [16][2], packed once by the layer) and per pixel the pair's 32-bit word
 // broadcast, one VDPBF16PS per accumulator: taps row-major, pairs
@@ -34,6 +34,10 @@
 // channel-taps along the kernel row instead (conv_row_pairs: ResNet's 7x7
 // stem 11 pairs a window row, not 14; another summation order, bounded;
 // RESULTS.md section 253).
+// A group whose last block has 8 live lanes or fewer (24 or 40 channels,
+// 8, 17) takes that block's products on lanes 0-7 only, the 256-bit
+// VDPBF16PS (dpbf16_low8: the same sums, lane by lane; PP-OCR det's 3x3
+// 96 -> 24 at 80 x 80 x0.75; RESULTS.md section 266).
 // Then bias, the BF16 residual, the clip and VCVTNEPS2BF16 (the shared
 // epilogue, nchw16c_bf16_epilogue.h).
 // Max pool: 8 output pixels of a row per step, one zmm each (8 independent
@@ -62,13 +66,6 @@ namespace INT8RT_X86_NS(avx512bf16) {
 namespace {
 
 constexpr int kPixels = 6, kBlocks = 4;  // the conv's register tile
-// A group of 2 output blocks (17-32 channels, or a conv's last 2 blocks)
-// takes rows of up to 12 pixels (24 accumulators, as 4 x 6): each pass of
-// its weights through L1 serves twice the pixels (PP-OCR det's 3x3 96 -> 24
-// at 80 x 80: 2 x 9 x 48 lines of 64 bytes a tile, past L1; RESULTS.md
-// section 266). Each output's taps and pairs in the same order: same bits.
-constexpr int kPixels2 = 12;
-constexpr int tile_pixels(int64_t nb) { return nb == 2 ? kPixels2 : kPixels; }
 constexpr int64_t kFlatBelow = 16;       // output widths whose tiles run across rows
 // ... or, with padded edge columns, by rows and columns where the inner
 // columns' row tiles hold this many pixels at least (3x3/2 256 @14, 13
@@ -103,8 +100,8 @@ inline __m512 dpbf16_low8(__m512 acc, __m512bh x, __m512bh w) {
 // The pairs [q0, q0 + n) of one tap and input block into the tile: per pair
 // NB weight vectors, per pixel the pair's word px[i][2q] broadcast; with
 // kMasked, pixel i's accumulators change only where keep[i] (0 or all): the
-// product, then a blend; with kHalf, the last block's products on lanes 0-7
-// (dpbf16_low8: the same sums lane by lane). Not _mm512_mask_dpbf16_ps: GCC (12.2 here, still in
+// product, then a blend; with kHalf, the last block's products on lanes
+// 0-7 (dpbf16_low8). Not _mm512_mask_dpbf16_ps: GCC (12.2 here, still in
 // 16.1) moves its __mmask16 with KMOVB when AVX512DQ is on, so lanes 8-15
 // act as masked off whatever the mask says (RESULTS.md section 250).
 template <int NB, int NP, bool kMasked, bool kHalf = false>
@@ -113,7 +110,7 @@ inline void pair_steps(__m512 (&acc)[NB][NP], const uint16_t* const (&px)[NP], c
   for (int64_t q = 0; q < n; ++q) {
     __m512bh wv[NB];
     for (int j = 0; j < NB; ++j) wv[j] = (__m512bh)_mm512_loadu_si512(w + j * block_w + q * 32);
-#pragma GCC unroll 12
+#pragma GCC unroll 6
     for (int i = 0; i < NP; ++i) {
       int32_t pair;
       std::memcpy(&pair, px[i] + 2 * q, 4);
@@ -287,11 +284,11 @@ void conv_run(const ConvBf16x16c& a, int64_t mb, int64_t p, WeightAhead& ahead) 
   }
 }
 
-// n pixels (1 .. tile_pixels(NB)) from plane position p in one row, or
+// n pixels (1 .. kPixels) from plane position p in one row, or
 // (column) down a column from p, one row apart.
 template <int NB, bool kHalf, int NP = 1>
 void conv_pixels(const ConvBf16x16c& a, int64_t mb, int64_t p, int64_t n, bool column, WeightAhead& ahead) {
-  if constexpr (NP < tile_pixels(NB)) {
+  if constexpr (NP < kPixels) {
     if (n > NP) return conv_pixels<NB, kHalf, NP + 1>(a, mb, p, n, column, ahead);
   }
   if (column) {
@@ -301,9 +298,10 @@ void conv_pixels(const ConvBf16x16c& a, int64_t mb, int64_t p, int64_t n, bool c
   }
 }
 
+// conv_pixels, the group's last block on lanes 0-7 where no lane past 7 is live.
 template <int NB>
 void conv_pixels_of(const ConvBf16x16c& a, int64_t mb, int64_t p, int64_t n, bool column, WeightAhead& ahead) {
-  if (a.M - (mb + NB - 1) * 16 <= 8) {  // the group's last block: lanes 0-7 live at most
+  if (a.M - (mb + NB - 1) * 16 <= 8) {
     conv_pixels<NB, true>(a, mb, p, n, column, ahead);
   } else {
     conv_pixels<NB, false>(a, mb, p, n, column, ahead);
@@ -333,11 +331,11 @@ void maxpool_pixels(const MaxPoolBf16x16c& a, int64_t oy, int64_t ox, __mmask16 
   for (int i = 0; i < NP; ++i) finish(m[i], nullptr, false, m[i], m[i], keep, a.y + (oy * a.ow + ox + i) * 16);
 }
 
-// f(offset, n) over [0, len) in tiles of at most most pixels, as even as
-// can be (the first len % tiles one pixel longer: 14 = 5 + 5 + 4).
+// f(offset, n) over [0, len) in tiles of at most kPixels, as even as can
+// be (the first len % tiles one pixel longer: 14 = 5 + 5 + 4).
 template <typename F>
-inline void evenly(int64_t len, int64_t most, F&& f) {
-  const int64_t tiles = (len + most - 1) / most;
+inline void evenly(int64_t len, F&& f) {
+  const int64_t tiles = (len + kPixels - 1) / kPixels;
   if (tiles == 0) return;
   const int64_t base = len / tiles, longer = len % tiles;
   for (int64_t t = 0, off = 0; t < tiles; ++t) {
@@ -473,7 +471,7 @@ void conv_row_pairs(const ConvBf16x16c& a) {
     const int64_t nb = std::min<int64_t>(kBlocks, a.mb1 - mb);
     for (int64_t oy = a.oy0; oy < a.oy1; ++oy) {
       for (int64_t ox = 0; ox < cx0; ++ox) group_tile(a, nb, mb, oy * a.ow + ox, 1, false, none);
-      evenly(cx1 - cx0, kPixels, [&](int64_t off, int64_t n) {
+      evenly(cx1 - cx0, [&](int64_t off, int64_t n) {
         switch (nb) {
           case 1: row_pairs_pixels<1>(a, r, mb, oy, cx0 + off, n); break;
           case 2: row_pairs_pixels<2>(a, r, mb, oy, cx0 + off, n); break;
@@ -525,13 +523,13 @@ void conv_bf16x16c(const ConvBf16x16c& a) {
   const int64_t inner = cx1 - cx0, inner_tiles = (inner + kPixels - 1) / kPixels;
   const bool columns = flat && (cx0 > 0 || cx1 < a.ow) && inner >= kMinInner && inner / inner_tiles >= kMinInner;
   const int64_t run = columns ? cx1 - cx0 : flat ? rows * a.ow : a.ow;
+  const int64_t tiles = (run + kPixels - 1) / kPixels;
   const int64_t MB = (a.M + 15) / 16, QP = (a.C + 1) / 2, block_bytes = a.kh * a.kw * QP * 64;
-  const int64_t steps = a.kh * a.kw * ((QP + 7) / 8);  // (tap, input block) steps per tile
+  const int64_t group_tiles = columns ? rows * tiles + (a.ow - run) * ((rows + kPixels - 1) / kPixels)
+                                      : tiles * rows * a.ow / run;  // tiles per pass of a group
+  const int64_t steps = a.kh * a.kw * ((QP + 7) / 8);                  // (tap, input block) steps per tile
   for (int64_t mb = a.mb0; mb < a.mb1; mb += kBlocks) {
-    const int64_t nb = std::min<int64_t>(kBlocks, a.mb1 - mb), most = tile_pixels(nb);
-    const int64_t tiles = (run + most - 1) / most;
-    const int64_t group_tiles = columns ? rows * tiles + (a.ow - run) * ((rows + most - 1) / most)
-                                        : tiles * rows * a.ow / run;  // tiles per pass of the group
+    const int64_t nb = std::min<int64_t>(kBlocks, a.mb1 - mb);
     // the group after this one (the next task's, past mb1), up to the last block
     const int64_t next = std::min(MB, mb + kBlocks), next_end = std::min(MB, next + kBlocks);
     const int64_t lines = (next_end - next) * block_bytes / 64;
@@ -541,19 +539,15 @@ void conv_bf16x16c(const ConvBf16x16c& a) {
     ahead.per_step = (lines + group_tiles * steps - 1) / (group_tiles * steps);
     if (columns) {
       for (int64_t oy = a.oy0; oy < a.oy1; ++oy) {
-        evenly(run, most, [&](int64_t off, int64_t n) {
-          group_tile(a, nb, mb, oy * a.ow + cx0 + off, n, false, ahead);
-        });
+        evenly(run, [&](int64_t off, int64_t n) { group_tile(a, nb, mb, oy * a.ow + cx0 + off, n, false, ahead); });
       }
       for (int64_t ox = cx0 > 0 ? 0 : cx1; ox < a.ow; ox = ox + 1 == cx0 ? cx1 : ox + 1) {
-        evenly(rows, most, [&](int64_t off, int64_t n) {
-          group_tile(a, nb, mb, (a.oy0 + off) * a.ow + ox, n, true, ahead);
-        });
+        evenly(rows, [&](int64_t off, int64_t n) { group_tile(a, nb, mb, (a.oy0 + off) * a.ow + ox, n, true, ahead); });
       }
       continue;
     }
     for (int64_t r0 = a.oy0 * a.ow; r0 < a.oy1 * a.ow; r0 += run) {
-      evenly(run, most, [&](int64_t off, int64_t n) {
+      evenly(run, [&](int64_t off, int64_t n) {
         if (!flat && mb == a.mb0) rows_ahead(a, r0 / a.ow, off, n);
         group_tile(a, nb, mb, r0 + off, n, false, ahead);
       });
