@@ -14,7 +14,9 @@
 // padding rows, no padding, widths 1 and 3.
 // Dense conv (avx512bf16/conv_nchw16c_bf16.cc): 3x3 at strides 1 / 2, the
 // strided 1x1, a 7x7 / 2 stem of 3 channels, 2x3 with dilation and uneven
-// pads, widths around the 6-pixel tile, 1..4 blocks per tile group, C odd /
+// pads, widths around the 6-pixel tile, 1..4 blocks per tile group, a
+// group's last block of 8 live lanes or fewer on the 256-bit VDPBF16PS
+// (8, 17, 24, 40, 72 outputs; 25 and 32 not), C odd /
 // one pair / several input blocks, row and block ranges, bias or none,
 // residual, clip; planes under 16 wide tile across rows; each case again
 // with one weight +inf (a padded tap must be skipped, not added as zero
@@ -242,7 +244,26 @@ TEST(AvxBf16Emulated, BlockedDenseConvEqualsTheReference) {
       {3, 16, 8, 33, 7, 7, 2, 2, 3, 3, 3, 1, 1, 0, 0, 0, 0, true, false, false},
       {1, 20, 9, 40, 7, 7, 1, 1, 3, 3, 3, 1, 1, 0, 0, 0, 0, true, true, true},
       {3, 37, 12, 35, 5, 5, 2, 1, 2, 2, 2, 1, 1, 2, 0, 0, 0, true, true, false},
-      {3, 64, 10, 40, 7, 7, 2, 2, 3, 3, 3, 1, 1, 0, 0, 1, 4, true, false, true}};
+      {3, 64, 10, 40, 7, 7, 2, 2, 3, 3, 3, 1, 1, 0, 0, 1, 4, true, false, true},
+      // tile groups whose last block has 8 live lanes or fewer (its products on lanes 0-7):
+      // 24 outputs from 6 input blocks on rows of 41; 17 (one lane) over rows 1 .. oh - 2,
+      // 27 wide; 32 (two full blocks) and 25 (9 lanes: all 16 computed); 24 at stride 2; 40
+      // over blocks 1 .. 2 at stride 2; 24 on a 9 x 9 plane (tiles across rows) and on
+      // 14 x 14 (inner row tiles, edge columns); 8 outputs (one half block); 72 (4 + a half
+      // block); the strided 1x1 to 24; dilation 2; a 3-channel stem to 24 (its edge pixels)
+      {96, 24, 7, 41, 3, 3, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, true, false, true},
+      {40, 17, 6, 27, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, true, true, false},
+      {33, 32, 5, 26, 3, 3, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, false, true, true},
+      {30, 25, 7, 19, 3, 3, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, true, false, true},
+      {24, 24, 11, 31, 3, 3, 2, 2, 1, 1, 1, 1, 1, 0, 0, 0, 0, true, false, true},
+      {20, 40, 13, 50, 3, 3, 2, 2, 1, 1, 1, 1, 1, 0, 0, 1, 3, true, true, true},
+      {16, 24, 9, 9, 3, 3, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, true, true, false},
+      {48, 24, 14, 14, 3, 3, 1, 1, 1, 1, 1, 1, 1, 2, 1, 0, 0, false, false, true},
+      {8, 8, 6, 25, 3, 3, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, true, false, false},
+      {32, 72, 5, 20, 3, 3, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, true, true, true},
+      {64, 24, 12, 30, 1, 1, 2, 2, 0, 0, 0, 1, 1, 0, 0, 0, 0, true, false, false},
+      {24, 20, 10, 30, 3, 3, 1, 1, 2, 2, 2, 2, 2, 1, 0, 0, 0, false, true, true},
+      {3, 24, 12, 40, 7, 7, 2, 2, 3, 3, 3, 1, 1, 0, 0, 0, 0, true, false, true}};
   // inf_weight: weight (m 1, c 0, tap 0) +inf, so a kernel that adds a
   // padded tap's products (0 * inf = NaN) where the reference skips the tap
   // differs at the padded edge.

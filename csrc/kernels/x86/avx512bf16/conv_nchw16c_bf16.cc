@@ -34,6 +34,10 @@
 // channel-taps along the kernel row instead (conv_row_pairs: ResNet's 7x7
 // stem 11 pairs a window row, not 14; another summation order, bounded;
 // RESULTS.md section 253).
+// A group whose last block has 8 live lanes or fewer (24 or 40 channels,
+// 8, 17) takes that block's products on lanes 0-7 only, the 256-bit
+// VDPBF16PS (dpbf16_low8: the same sums, lane by lane; PP-OCR det's 3x3
+// 96 -> 24 at 80 x 80 x0.75; RESULTS.md section 266).
 // Then bias, the BF16 residual, the clip and VCVTNEPS2BF16 (the shared
 // epilogue, nchw16c_bf16_epilogue.h).
 // Max pool: 8 output pixels of a row per step, one zmm each (8 independent
@@ -84,13 +88,23 @@ struct WeightAhead {
   }
 };
 
+// VDPBF16PS on lanes 0-7 only (its 256-bit form; lanes 8-15 of the result
+// unused): a block whose live lanes are 8 or fewer (24 channels' second
+// block). Zen 4 runs two of these a cycle against one of the 512-bit form.
+inline __m512 dpbf16_low8(__m512 acc, __m512bh x, __m512bh w) {
+  return _mm512_castps256_ps512(_mm256_dpbf16_ps(_mm512_castps512_ps256(acc),
+                                                 (__m256bh)_mm512_castsi512_si256((__m512i)x),
+                                                 (__m256bh)_mm512_castsi512_si256((__m512i)w)));
+}
+
 // The pairs [q0, q0 + n) of one tap and input block into the tile: per pair
 // NB weight vectors, per pixel the pair's word px[i][2q] broadcast; with
 // kMasked, pixel i's accumulators change only where keep[i] (0 or all): the
-// product, then a blend. Not _mm512_mask_dpbf16_ps: GCC (12.2 here, still in
+// product, then a blend; with kHalf, the last block's products on lanes
+// 0-7 (dpbf16_low8). Not _mm512_mask_dpbf16_ps: GCC (12.2 here, still in
 // 16.1) moves its __mmask16 with KMOVB when AVX512DQ is on, so lanes 8-15
 // act as masked off whatever the mask says (RESULTS.md section 250).
-template <int NB, int NP, bool kMasked>
+template <int NB, int NP, bool kMasked, bool kHalf = false>
 inline void pair_steps(__m512 (&acc)[NB][NP], const uint16_t* const (&px)[NP], const uint16_t* w, int64_t block_w,
                        int64_t n, const __mmask16 (&keep)[NP]) {
   for (int64_t q = 0; q < n; ++q) {
@@ -102,11 +116,9 @@ inline void pair_steps(__m512 (&acc)[NB][NP], const uint16_t* const (&px)[NP], c
       std::memcpy(&pair, px[i] + 2 * q, 4);
       const __m512bh xv = (__m512bh)_mm512_set1_epi32(pair);
       for (int j = 0; j < NB; ++j) {
-        if constexpr (kMasked) {
-          acc[j][i] = _mm512_mask_blend_ps(keep[i], acc[j][i], _mm512_dpbf16_ps(acc[j][i], xv, wv[j]));
-        } else {
-          acc[j][i] = _mm512_dpbf16_ps(acc[j][i], xv, wv[j]);
-        }
+        const __m512 sum = kHalf && j == NB - 1 ? dpbf16_low8(acc[j][i], xv, wv[j])
+                                                : _mm512_dpbf16_ps(acc[j][i], xv, wv[j]);
+        acc[j][i] = kMasked ? _mm512_mask_blend_ps(keep[i], acc[j][i], sum) : sum;
       }
     }
   }
@@ -155,7 +167,7 @@ inline void store_tile(const ConvBf16x16c& a, int64_t mb, int64_t p0, __m512 (&a
 // NP pixels of output row oy from column ox, every tap's column inside the
 // row (conv_run sends the others to conv_cross_tile): the pixels' lines
 // without checks.
-template <int NB, int NP>
+template <int NB, int NP, bool kHalf>
 void conv_tile(const ConvBf16x16c& a, int64_t mb, int64_t oy, int64_t ox, WeightAhead& ahead) {
   const int64_t QP = (a.C + 1) / 2, taps = a.kh * a.kw, plane = a.H * a.W * 16;
   const int64_t block_w = taps * QP * 32;  // one output block's packed weights
@@ -173,7 +185,7 @@ void conv_tile(const ConvBf16x16c& a, int64_t mb, int64_t oy, int64_t ox, Weight
         const uint16_t* block = row + (q0 / 8) * plane;
         const uint16_t* px[NP];
         for (int i = 0; i < NP; ++i) px[i] = block + (ix0 + i * a.sw) * 16;
-        pair_steps<NB, NP, false>(acc, px, w_tap + q0 * 32, block_w, std::min<int64_t>(8, QP - q0), all);
+        pair_steps<NB, NP, false, kHalf>(acc, px, w_tap + q0 * 32, block_w, std::min<int64_t>(8, QP - q0), all);
         ahead.step();
       }
     }
@@ -184,7 +196,7 @@ void conv_tile(const ConvBf16x16c& a, int64_t mb, int64_t oy, int64_t ox, Weight
 // conv_tile for one input block (C <= 16: the stems, 2 pairs a tap for 3
 // channels): per window row the pixels' lines once, then one step along
 // the row per tap (the per-tap set-up cost as much as the tap's products).
-template <int NB, int NP>
+template <int NB, int NP, bool kHalf>
 void conv_tile_narrow(const ConvBf16x16c& a, int64_t mb, int64_t oy, int64_t ox, WeightAhead& ahead) {
   const int64_t QP = (a.C + 1) / 2, taps = a.kh * a.kw, step = a.dw * 16;
   const int64_t block_w = taps * QP * 32;
@@ -199,9 +211,9 @@ void conv_tile_narrow(const ConvBf16x16c& a, int64_t mb, int64_t oy, int64_t ox,
     const uint16_t* w_tap = a.w + (mb * taps + ky * a.kw) * QP * 32;
     for (int64_t kx = 0; kx < a.kw; ++kx, w_tap += QP * 32) {
       if (QP == 2) {  // 3 or 4 channels (an image): the pair loop unrolled
-        pair_steps<NB, NP, false>(acc, px, w_tap, block_w, 2, all);
+        pair_steps<NB, NP, false, kHalf>(acc, px, w_tap, block_w, 2, all);
       } else {
-        pair_steps<NB, NP, false>(acc, px, w_tap, block_w, QP, all);
+        pair_steps<NB, NP, false, kHalf>(acc, px, w_tap, block_w, QP, all);
       }
       ahead.step();
       for (int i = 0; i < NP; ++i) px[i] += step;
@@ -214,7 +226,7 @@ void conv_tile_narrow(const ConvBf16x16c& a, int64_t mb, int64_t oy, int64_t ox,
 // column): per tap each pixel's line, a pixel whose tap falls outside the
 // image masked off (its accumulators keep their value, as the reference
 // skips the tap); a tap outside for every pixel is skipped.
-template <int NB, int NP>
+template <int NB, int NP, bool kHalf>
 void conv_cross_tile(const ConvBf16x16c& a, int64_t mb, int64_t p0, WeightAhead& ahead, int64_t pstep = 1) {
   const int64_t QP = (a.C + 1) / 2, taps = a.kh * a.kw, plane = a.H * a.W * 16;
   const int64_t block_w = taps * QP * 32;
@@ -247,9 +259,9 @@ void conv_cross_tile(const ConvBf16x16c& a, int64_t mb, int64_t p0, WeightAhead&
         for (int i = 0; i < NP; ++i) px[i] = line[i] >= 0 ? block + line[i] : kZeroLine;
         const int64_t n = std::min<int64_t>(8, QP - q0);
         if (every) {
-          pair_steps<NB, NP, false>(acc, px, w_tap + q0 * 32, block_w, n, keep);
+          pair_steps<NB, NP, false, kHalf>(acc, px, w_tap + q0 * 32, block_w, n, keep);
         } else {
-          pair_steps<NB, NP, true>(acc, px, w_tap + q0 * 32, block_w, n, keep);
+          pair_steps<NB, NP, true, kHalf>(acc, px, w_tap + q0 * 32, block_w, n, keep);
         }
         ahead.step();
       }
@@ -259,41 +271,40 @@ void conv_cross_tile(const ConvBf16x16c& a, int64_t mb, int64_t p0, WeightAhead&
 }
 
 // n pixels from plane position p (in one row: the row tile).
-template <int NB, int NP>
+template <int NB, int NP, bool kHalf>
 void conv_run(const ConvBf16x16c& a, int64_t mb, int64_t p, WeightAhead& ahead) {
   const int64_t oy = p / a.ow, ox = p - oy * a.ow;
   const int64_t first = ox * a.sw - a.pw, last = (ox + NP - 1) * a.sw - a.pw + (a.kw - 1) * a.dw;
   if (ox + NP <= a.ow && first >= 0 && last < a.W && a.C <= 16) {  // one row, every tap's column inside
-    conv_tile_narrow<NB, NP>(a, mb, oy, ox, ahead);
+    conv_tile_narrow<NB, NP, kHalf>(a, mb, oy, ox, ahead);
   } else if (ox + NP <= a.ow && first >= 0 && last < a.W) {
-    conv_tile<NB, NP>(a, mb, oy, ox, ahead);
+    conv_tile<NB, NP, kHalf>(a, mb, oy, ox, ahead);
   } else {
-    conv_cross_tile<NB, NP>(a, mb, p, ahead);
+    conv_cross_tile<NB, NP, kHalf>(a, mb, p, ahead);
   }
 }
 
-template <int NB>
-void conv_pixels(const ConvBf16x16c& a, int64_t mb, int64_t p, int64_t n, WeightAhead& ahead) {
-  switch (n) {
-    case 1: conv_run<NB, 1>(a, mb, p, ahead); break;
-    case 2: conv_run<NB, 2>(a, mb, p, ahead); break;
-    case 3: conv_run<NB, 3>(a, mb, p, ahead); break;
-    case 4: conv_run<NB, 4>(a, mb, p, ahead); break;
-    case 5: conv_run<NB, 5>(a, mb, p, ahead); break;
-    default: conv_run<NB, kPixels>(a, mb, p, ahead); break;
+// n pixels (1 .. kPixels) from plane position p in one row, or
+// (column) down a column from p, one row apart.
+template <int NB, bool kHalf, int NP = 1>
+void conv_pixels(const ConvBf16x16c& a, int64_t mb, int64_t p, int64_t n, bool column, WeightAhead& ahead) {
+  if constexpr (NP < kPixels) {
+    if (n > NP) return conv_pixels<NB, kHalf, NP + 1>(a, mb, p, n, column, ahead);
+  }
+  if (column) {
+    conv_cross_tile<NB, NP, kHalf>(a, mb, p, ahead, a.ow);
+  } else {
+    conv_run<NB, NP, kHalf>(a, mb, p, ahead);
   }
 }
 
-// n pixels of one output column from plane position p, one row apart.
+// conv_pixels, the group's last block on lanes 0-7 where no lane past 7 is live.
 template <int NB>
-void conv_column(const ConvBf16x16c& a, int64_t mb, int64_t p, int64_t n, WeightAhead& ahead) {
-  switch (n) {
-    case 1: conv_cross_tile<NB, 1>(a, mb, p, ahead, a.ow); break;
-    case 2: conv_cross_tile<NB, 2>(a, mb, p, ahead, a.ow); break;
-    case 3: conv_cross_tile<NB, 3>(a, mb, p, ahead, a.ow); break;
-    case 4: conv_cross_tile<NB, 4>(a, mb, p, ahead, a.ow); break;
-    case 5: conv_cross_tile<NB, 5>(a, mb, p, ahead, a.ow); break;
-    default: conv_cross_tile<NB, kPixels>(a, mb, p, ahead, a.ow); break;
+void conv_pixels_of(const ConvBf16x16c& a, int64_t mb, int64_t p, int64_t n, bool column, WeightAhead& ahead) {
+  if (a.M - (mb + NB - 1) * 16 <= 8) {
+    conv_pixels<NB, true>(a, mb, p, n, column, ahead);
+  } else {
+    conv_pixels<NB, false>(a, mb, p, n, column, ahead);
   }
 }
 
@@ -339,10 +350,10 @@ inline void evenly(int64_t len, F&& f) {
 inline void group_tile(const ConvBf16x16c& a, int64_t nb, int64_t mb, int64_t p, int64_t n, bool column,
                        WeightAhead& ahead) {
   switch (nb) {
-    case 1: column ? conv_column<1>(a, mb, p, n, ahead) : conv_pixels<1>(a, mb, p, n, ahead); break;
-    case 2: column ? conv_column<2>(a, mb, p, n, ahead) : conv_pixels<2>(a, mb, p, n, ahead); break;
-    case 3: column ? conv_column<3>(a, mb, p, n, ahead) : conv_pixels<3>(a, mb, p, n, ahead); break;
-    default: column ? conv_column<kBlocks>(a, mb, p, n, ahead) : conv_pixels<kBlocks>(a, mb, p, n, ahead); break;
+    case 1: conv_pixels_of<1>(a, mb, p, n, column, ahead); break;
+    case 2: conv_pixels_of<2>(a, mb, p, n, column, ahead); break;
+    case 3: conv_pixels_of<3>(a, mb, p, n, column, ahead); break;
+    default: conv_pixels_of<kBlocks>(a, mb, p, n, column, ahead); break;
   }
 }
 

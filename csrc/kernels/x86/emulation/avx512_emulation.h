@@ -85,6 +85,7 @@ struct Bf16Tag {};
 using __m128i = Vec<16, IntTag>;
 using __m256i = Vec<32, IntTag>;
 using __m256bh = Vec<32, Bf16Tag>;
+using __m256 = Vec<32, FloatTag>;
 using __m512 = Vec<64, FloatTag>;
 using __m512i = Vec<64, IntTag>;
 using __m512bh = Vec<64, Bf16Tag>;
@@ -402,6 +403,34 @@ inline __m512 _mm512_dpbf16_ps(__m512 acc, __m512bh a, __m512bh b) {
     const uint16_t pb[2] = {b.get<uint16_t>(2 * i), b.get<uint16_t>(2 * i + 1)};
     r.set<float>(i, ::int8rt::kernels::bf16::dot_pair(acc.get<float>(i), pa, pb));
   }
+  return r;
+}
+
+// The 256-bit form (AVX512VL): lanes 0-7 as above.
+inline __m256 _mm256_dpbf16_ps(__m256 acc, __m256bh a, __m256bh b) {
+  __m256 r;
+  for (int i = 0; i < 8; ++i) {
+    const uint16_t pa[2] = {a.get<uint16_t>(2 * i), a.get<uint16_t>(2 * i + 1)};
+    const uint16_t pb[2] = {b.get<uint16_t>(2 * i), b.get<uint16_t>(2 * i + 1)};
+    r.set<float>(i, ::int8rt::kernels::bf16::dot_pair(acc.get<float>(i), pa, pb));
+  }
+  return r;
+}
+// Casts between the 512- and 256-bit registers: the low half; widened, the
+// upper half is undefined in <immintrin.h> and +0 here.
+inline __m256 _mm512_castps512_ps256(__m512 a) {
+  __m256 r;
+  std::memcpy(r.bytes, a.bytes, 32);
+  return r;
+}
+inline __m256i _mm512_castsi512_si256(__m512i a) {
+  __m256i r;
+  std::memcpy(r.bytes, a.bytes, 32);
+  return r;
+}
+inline __m512 _mm512_castps256_ps512(__m256 a) {
+  __m512 r = detail::zero<__m512>();
+  std::memcpy(r.bytes, a.bytes, 32);
   return r;
 }
 
