@@ -13,6 +13,7 @@
 #include "engine/f32_layout_regions.h"
 #include "engine/layer.h"
 #include "engine/ops/op_util.h"
+#include "engine/value.h"
 #include "kernels/nchw16c_bf16.h"
 
 namespace int8rt {
@@ -77,7 +78,22 @@ bool maxpool_takes_blocked(const Network& net, const Node& node) {
          node.attrs.get_ints("kernel_shape", {}).size() == 2;
 }
 
-int scale_input(const Network& net, const Node& node) { return se_scale_input(net, node, plane); }
+// A Mul's scale input: the squeeze-and-excitation gate [N, C, 1, 1], or a
+// float32 constant of one element (NFNet's scaled activations: x * alpha,
+// x * gamma); -1 where it has neither.
+int scale_input(const Network& net, const Node& node) {
+  const int se = se_scale_input(net, node, plane);
+  if (se >= 0 || node.inputs.size() != 2 || node.inputs[0] < 0 || node.inputs[1] < 0) return se;
+  for (int s = 0; s < 2; ++s) {
+    const Tensor& k = net.tensor(node.inputs[s]);
+    const Tensor& x = net.tensor(node.inputs[1 - s]);
+    if (k.is_constant && k.dtype == DataType::kFloat32 && k.shape.size() <= 4 && shape_numel(k.shape) == 1 &&
+        !x.is_constant && (x.shape.size() == 5 || plane(x))) {
+      return s;
+    }
+  }
+  return -1;
+}
 
 bool takes(const Network& net, const Node& node) {
   if (node.outputs.size() != 1 || node.outputs[0] < 0) return false;
@@ -171,7 +187,10 @@ std::vector<std::string> mark_bf16_blocked(Network& net) {
       [&concat_channels](Node& node, const Network& n) {  // the kept region's layers take their blocked ops
         bf16_move_mark(node, n, concat_channels);
         if (node.op == "Conv") node.op = kBf16BlockedConvOp;
-        if (node.op == "Mul") node.op = kBf16BlockedScaleOp;
+        if (node.op == "Mul") {
+          node.op = kBf16BlockedScaleOp;
+          node.attrs.set("channels", Attribute::of_int(n.tensor(node.outputs[0]).shape[1]));
+        }
         if (node.op == "MaxPool") {
           node.op = kBf16BlockedMaxPoolOp;
           node.attrs.set("channels", Attribute::of_int(n.tensor(node.outputs[0]).shape[1]));

@@ -32,7 +32,8 @@ using kernels::kBf16Block;
 
 class Bf16BlockedScaleLayer : public Layer {
  public:
-  explicit Bf16BlockedScaleLayer(const Node& node) : prefix_(layer_error_prefix(node)) {
+  explicit Bf16BlockedScaleLayer(const Node& node)
+      : prefix_(layer_error_prefix(node)), channels_(node.attrs.get_int("channels", 0)) {
     if (node.inputs.size() != 2 && node.inputs.size() != 3) throw InvalidArgument(prefix_ + "needs 2 or 3 inputs");
     residual_ = node.inputs.size() == 3;
     std::fill(minus_zero_, minus_zero_ + kBf16Block, -0.f);
@@ -41,8 +42,16 @@ class Bf16BlockedScaleLayer : public Layer {
   std::vector<std::pair<DataType, Shape>> infer(const std::vector<const Value*>& in) const override {
     const int xi = blocked_index(in);
     const Shape& s = require_input(in, 1 - xi, DataType::kFloat32, prefix_).shape();
+    if (scalar(in, xi)) {
+      if (channels_ <= 0) throw InvalidArgument(prefix_ + "a scalar scale needs the channels attribute");
+      const Shape& x = blocked_input(in, xi, DataType::kBFloat16, channels_, prefix_);
+      if (in.size() == 3 && blocked_input(in, 2, DataType::kBFloat16, channels_, prefix_) != x) {
+        throw InvalidArgument(prefix_ + "residual " + shape_str(in[2]->shape()) + " differs from " + shape_str(x));
+      }
+      return {{DataType::kBFloat16, x}};
+    }
     const Shape& x = blocked_input(in, xi, DataType::kBFloat16, s.size() == 4 ? s[1] : 0, prefix_);
-    if (s.size() != 4 || s[0] != x[0] || s[2] != 1 || s[3] != 1) {
+    if (s.size() != 4 || s[0] != x[0] || s[2] != 1 || s[3] != 1 || (channels_ > 0 && s[1] != channels_)) {
       throw InvalidArgument(prefix_ + "needs scales [" + std::to_string(x[0]) + ", C, 1, 1], got " + shape_str(s));
     }
     if (in.size() == 3 && blocked_input(in, 2, DataType::kBFloat16, s[1], prefix_) != x) {
@@ -54,7 +63,8 @@ class Bf16BlockedScaleLayer : public Layer {
   void run(const std::vector<const Value*>& in, const std::vector<Value*>& out) const override {
     const int xi = blocked_index(in);
     const Shape& xs = in[xi]->shape();
-    const int64_t N = xs[0], CB = xs[1], H = xs[2], W = xs[3], C = in[1 - xi]->shape()[1];
+    const bool one = scalar(in, xi);
+    const int64_t N = xs[0], CB = xs[1], H = xs[2], W = xs[3], C = one ? channels_ : in[1 - xi]->shape()[1];
     const int64_t plane = H * W * kBf16Block;
     const uint16_t* x = in[xi]->data<uint16_t>();
     const float* s = in[1 - xi]->data<float>();
@@ -67,7 +77,11 @@ class Bf16BlockedScaleLayer : public Layer {
         const int64_t block = t / runs, n = block / CB, c0 = (block % CB) * kBf16Block;
         float gates[kBf16Block] = {};
         const int64_t lanes = std::min(kBf16Block, C - c0);
-        std::copy(s + n * C + c0, s + n * C + c0 + lanes, gates);
+        if (one) {
+          std::fill(gates, gates + lanes, s[0]);
+        } else {
+          std::copy(s + n * C + c0, s + n * C + c0 + lanes, gates);
+        }
         kernels::DepthwiseBf16x16c a;
         a.x = x + block * plane;
         a.w = gates;
@@ -94,8 +108,14 @@ class Bf16BlockedScaleLayer : public Layer {
     if (in.size() < 2 || in.size() > 3 || !in[0] || !in[1]) throw InvalidArgument(prefix_ + "needs two or three inputs");
     return in[0]->shape().size() == 5 ? 0 : 1;
   }
+  // Whether the scale (input 1 - xi) is one value for every lane (a scalar
+  // Mul's; gates [1, 1, 1, 1] of one channel are the same product).
+  bool scalar(const std::vector<const Value*>& in, int xi) const {
+    return channels_ > 0 && in[1 - xi]->numel() == 1;
+  }
   static constexpr int64_t kTaskBytes = 64 << 10;  // a task's output bytes (the blocked depthwise conv's)
   std::string prefix_;
+  int64_t channels_ = 0;  // the "channels" attribute, 0 where absent (SE scales before it)
   bool residual_ = false;
   float minus_zero_[kBf16Block];
   const kernels::Nchw16cBf16Kernel* kernel_ = &kernels::choose<kernels::Nchw16cBf16Kernel>();
