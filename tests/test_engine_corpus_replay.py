@@ -6,8 +6,9 @@ load or be refused with an int8rt error, never crash. The regress-*
 inputs are crashes found and fixed once; the conv group overflow came back
 unnoticed (the sanitized target runs only under -m slow), so its refusal is
 asserted by name. The seeds of the newer layers (channel-blocked FP32 and BF16
-regions, u8 codes, QSoftmaxFloat, SE tables, QLutFloat, the key-count grid)
-must hold those layers and run; the If / Loop / Scan seeds and the dictionary are
+regions, u8 codes, QSoftmaxFloat, SE tables, QLutFloat, the key-count grid;
+the BF16 FPN moves, the SE residual scale, the one-pixel batch GEMM, the
+float-image stem, the float chain as one call) must hold those layers and run; the If / Loop / Scan seeds and the dictionary are
 what tools/make_fuzz_corpus.py writes, byte for byte. Under -m slow: every seed's attributes at the
 edges of their kinds, and tools/engine_mutation_campaign.py for a bounded time."""
 from __future__ import annotations
@@ -62,6 +63,18 @@ NEW_LAYER_SEEDS = {
     "probs_keys_int8": {"int8rt.QAttention"},
     "float_chain_fp32": {"Conv"},
     "float_chain_mixed": {"Conv", "int8rt.QConv"},
+    # RESULTS.md sections 265, 267, 268 (make_fuzz_corpus.bf16_region_engines)
+    "bf16_fpn_moves": {"int8rt.AddBf16x16c", "int8rt.ResizeNearestBf16x16c", "int8rt.ConcatBf16x16c"},
+    "bf16_se_residual": {"int8rt.ChannelScaleBf16x16c", "int8rt.GlobalAveragePoolBf16x16c"},
+    "bf16_se_pixels": {"Conv"},
+    "bf16_stem_f32": {"int8rt.ConvBf16x16c", "int8rt.FromBf16x16c"},
+    "float_chain_ppocr_fp32": {"Conv"},
+}
+# The record each of those seeds must keep, in its layers' details (the same on every tier).
+NEW_LAYER_DETAILS = {
+    "bf16_se_residual": "NCHW16c bf16 + residual",  # the scale's third input
+    "bf16_se_pixels": "one GEMM over the batch",  # conv_f32_pixels_bf16.cc
+    "bf16_stem_f32": "from float32",  # the stem reading the float image
 }
 
 
@@ -71,6 +84,8 @@ def test_new_layer_seeds_hold_their_layers_and_run(name: str) -> None:
     assert NEW_LAYER_SEEDS[name] <= {layer["op"] for layer in engine.layers()}
     if name == "u8codes_int8" and int8rt.kernels.isa_info()["avx512vnni"]["enabled"]:  # the tier that reads them
         assert any("(input u8 codes)" in layer["detail"] for layer in engine.layers())
+    if name in NEW_LAYER_DETAILS:
+        assert any(NEW_LAYER_DETAILS[name] in layer["detail"] for layer in engine.layers()), engine.layers()
     if name.startswith("float_chain"):  # the fused element-wise chain's record (RESULTS.md section 147)
         assert any("+chain(" in layer["detail"] for layer in engine.layers())
     if name == "probs_keys_int8":

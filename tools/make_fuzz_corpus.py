@@ -7,7 +7,9 @@ engine_file/: the payloads (the file after its 32-byte header) of small
 engines built from tests/onnx_models.py, FP32 and INT8, and of engines that
 hold the newer layers (new_layer_engines, from the tests' own networks:
 channel-blocked FP32 and BF16 regions, u8 codes, QSoftmaxFloat, SE tables,
-QLutFloat, the key-count grid), and of FP32 engines with subgraphs
+QLutFloat, the key-count grid; bf16_region_engines: the BF16 FPN moves, the
+SE residual scale, the one-pixel batch GEMM, the float-image stem, the float
+chain as one call), and of FP32 engines with subgraphs
 (control_flow_engines: an If inside a Loop, a Scan; format 3);
 fuzz_engine_file frames a payload with a valid header and checksum. Plus one whole file to seed the header checks. network_codec/: the network part of those payloads
 (after target, tuned ISA and metadata). cache/: the calibration caches of
@@ -109,6 +111,7 @@ def engines() -> dict[str, tuple[int8rt.Engine, bytes]]:
         engine = int8rt.build_engine(model, int8rt.BuilderConfig(precision="int8", calibrator=calib))
         out[f"{name}_int8"] = (engine, caches[0] if caches else b"")
     out.update(new_layer_engines())
+    out.update(bf16_region_engines())
     out.update(control_flow_engines())
     return out
 
@@ -180,6 +183,38 @@ def new_layer_engines() -> dict[str, tuple[int8rt.Engine, bytes]]:
     return {name: (engine, b"") for name, engine in out.items()}
 
 
+
+def bf16_region_engines() -> dict[str, tuple[int8rt.Engine, bytes]]:
+    """Engines holding the layers of RESULTS.md sections 265, 267 and 268, from their tests' own networks at
+    small sizes: PP-OCR det's FPN in the BF16 channel-blocked region (int8rt.AddBf16x16c,
+    ResizeNearestBf16x16c, ConcatBf16x16c with lanes moved across blocks), the SE residual fused into
+    int8rt.ChannelScaleBf16x16c (its third input), the BF16 1x1 convs over one-pixel images as one GEMM over
+    the batch (conv_f32_pixels_bf16.cc), the stem reading the float image (conv_stem_f32_bf16.cc), and
+    PP-OCR rec's float chain as one binary_f32 chain call (float_chain.cc)."""
+    import test_ocrdet23_bf16_fpn as fpn  # noqa: PLC0415  (tests/: each imports its peers)
+    import test_ocrrec23_float_chain_tiers as tiers  # noqa: PLC0415
+    import test_se23_pixels_bf16 as pixels  # noqa: PLC0415
+    import test_se23_stem_f32 as stem  # noqa: PLC0415
+
+    tmp = Path(tempfile.mkdtemp())
+    bf16 = int8rt.BuilderConfig(precision="fp32", bf16=True, channel_blocked=True)
+
+    def build(name: str, onnx_bytes: bytes, config: int8rt.BuilderConfig = bf16) -> int8rt.Engine:
+        (tmp / f"{name}.onnx").write_bytes(onnx_bytes)
+        return int8rt.build_engine(str(tmp / f"{name}.onnx"), config)
+
+    out = {
+        "bf16_fpn_moves": build("fpn", fpn._fpn_model(hw=(4, 6), cat=(19, 24, 16, 7), add=True)),
+        "bf16_se_residual": build("rse", fpn._se_residual_model((3, 5), swap=False, m_out=False)),
+        "bf16_se_pixels": build("se", pixels._fc_model(40, 10, "Relu", False, [1, 1], seed=3),
+                                int8rt.BuilderConfig(precision="fp32", bf16=True)),
+        "bf16_stem_f32": build("stem", stem._stem_model(3, 16, (9, 7))),
+        "float_chain_ppocr_fp32": int8rt.build_engine(
+            str(tiers._model(tmp / "chain.onnx", tiers.CHAINS["ppocr"], (1, 3, 5, 3, 5), z_out=False)),
+            int8rt.BuilderConfig(precision="fp32")),
+    }
+    return {name: (engine, b"") for name, engine in out.items()}
+
 # Ops and attributes a mutation may swap in (the lowered ops of lower_int8.h and common float ones).
 DICT_OPS = ["Conv", "Gemm", "MatMul", "MaxPool", "AveragePool", "Concat", "Reshape", "Slice", "Resize", "Pad",
             "Transpose", "Split", "Softmax", "ConvTranspose", "int8rt.Quantize", "int8rt.Dequantize", "int8rt.QConv",
@@ -187,14 +222,16 @@ DICT_OPS = ["Conv", "Gemm", "MatMul", "MaxPool", "AveragePool", "Concat", "Resha
             "int8rt.QConcat", "int8rt.QLut", "int8rt.QChannelMul", "int8rt.QFlatten", "int8rt.QLutFloat",
             "int8rt.QSoftmaxFloat", "int8rt.QAttention", "int8rt.ToNCHW16c", "int8rt.Concat16c",
             "int8rt.AveragePool16c", "int8rt.MaxPool16c", "int8rt.GlobalAveragePool16c", "int8rt.ToBf16x16c",
-            "int8rt.ConvBf16x16c", "int8rt.GlobalAveragePoolBf16x16c", "If", "Loop", "Scan"]
+            "int8rt.ConvBf16x16c", "int8rt.GlobalAveragePoolBf16x16c", "int8rt.FromBf16x16c",
+            "int8rt.AddBf16x16c", "int8rt.ResizeNearestBf16x16c", "int8rt.ConcatBf16x16c",
+            "int8rt.ChannelScaleBf16x16c", "If", "Loop", "Scan"]
 DICT_ATTRS = ["pads", "strides", "dilations", "kernel_shape", "group", "axis", "axes", "perm", "split", "starts",
               "ends", "in_scale", "out_scale", "w_scales", "act", "output_padding", "output_shape", "ceil_mode",
               "count_include_pad", "channels", "int8rt_layout", "int8rt_activation", "int8rt_clip_min",
               "int8rt_clip_max", "int8rt_residual", "int8rt_precision", "in_zero_point", "out_zero_point",
               "residual_scale", "residual_zero_point", "probs_calibrated_keys", "probs_scale", "k_transposed",
               "int8rt_chain", "int8rt_chain_values", "then_branch", "else_branch", "body", "num_scan_inputs",
-              "scan_input_axes", "scan_input_directions", "scan_output_axes", "scan_output_directions"]
+              "scan_input_axes", "scan_input_directions", "scan_output_axes", "scan_output_directions", "src_y", "src_x"]
 DICT_I64 = [0, 1, -1, 2, 255, 256, 65536, 2**24 + 1, 2**31 - 1, 2**31, 2**32, 2**58 + 1, 2**62 + 1, 2**63 - 1,
             -(2**63)]
 DICT_I32 = [-1, 2**31 - 1, -(2**31)]
