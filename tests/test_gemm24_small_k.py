@@ -8,7 +8,7 @@ conversion bug there would be in both), over k 1..8 (odd k keeps the per-row pat
 around the 8-row block and tile edges (1..17, 197, 1003), columns 1..33, 1
 and 2 threads, batch 1 and > 1 through the engine (a MatMul + bias layer
 against the FP32 engine within the BF16 bound), and the extremes of the data
-(every input at +- the largest float, whose sums overflow to inf, at +- 2^-8,
+(every input at +-3e38, near the largest float, whose sums overflow to inf, at +- 2^-8,
 the smallest magnitude that keeps every product normal, mixed signs).
 """
 from __future__ import annotations
