@@ -1,7 +1,7 @@
 """Single Linear layers of a small vision transformer (CaiT-XXS24: hidden 192,
 197 tokens; issue 13, RESULTS.md section 273): a one-MatMul + bias ONNX model
 x[B, 197, 192] @ W[192, N] + b, N = 192 / 576 / 768 (proj, qkv, fc1) and
-W[768, 192] (fc2), batch 1 and 8, int8rt's FP32 + bf16 engine (``bf16=True``)
+W[768, 192] (fc2), and the talking-heads mix x[B, 196, 196, 4] @ W[4, 4] + b; batch 1 and 8, int8rt's FP32 + bf16 engine (``bf16=True``)
 against OpenVINO with INFERENCE_PRECISION_HINT=bf16, one thread each, in one
 process, alternated (a, b, a, b, ...), process CPU time, medians and ratios.
 Base tree against this one: the same command with PYTHONPATH=<main's python/
