@@ -425,7 +425,17 @@ class PanelPacked final : public PackedBf16Gemm {
                             bool parallel) const {
     const int64_t ld = pairs_ * 2, blocks = (M + 7) / 8;
     uint16_t* const a = grown(storage, M * ld);
+    // Rows with no gap and no padding (x.ld == k == ld): a block's rows are
+    // one run of values, converted in one call (one column: the values in
+    // order, the same bits as row by row); a call per row of a small k
+    // (CaiT's talking-heads mix, k = 4) cost more than its product.
+    const bool one_run = !x16 && x.ld == k_len_ && ld == k_len_;
     dispatch(blocks, M * k_len_, parallel, [&](int64_t q) {
+      if (one_run) {
+        const int64_t i0 = q * 8, rows = std::min<int64_t>(8, M - i0);
+        k_.pairs(x.data + i0 * ld, rows * ld, 1, a + i0 * ld);
+        return;
+      }
       for (int64_t i = q * 8; i < std::min(M, q * 8 + 8); ++i) {
         uint16_t* const row = a + i * ld;
         if (x16) {
