@@ -16,42 +16,15 @@ Usage (from the repository root):
 from __future__ import annotations
 
 import argparse
-import contextlib
-import io
 import json
-import os
-import subprocess
 import sys
 from collections import defaultdict
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-
-
-def profile_here(net: str, batch: int, rounds: int, models_dir: str) -> list:
-    """[(layer name, op, median thread-CPU ms)] of this process's int8rt."""
-    import numpy as np
-
-    sys.path.insert(0, str(HERE))
-    import int8rt
-    from e2e_subjects import subject
-
-    int8rt.set_num_threads(1)
-    s = subject(net, 224, Path(models_dir))
-    feed = s.feed(batch)
-    with contextlib.redirect_stdout(io.StringIO()):
-        engine = int8rt.build_engine(str(s.onnx_path), int8rt.BuilderConfig(precision="fp32", bf16=True))
-    ctx = engine.create_execution_context()
-    profs = [ctx.profile(feed, 3, clock="thread_cpu") for _ in range(rounds)]
-    return [(la["name"], la["op"], float(np.median([p[i]["ms"] for p in profs]))) for i, la in enumerate(profs[0])]
-
-
-def one_process(tree: str, args: argparse.Namespace) -> list:
-    env = dict(os.environ, PYTHONPATH=str(Path(tree) / "python"))
-    cmd = [sys.executable, str(Path(__file__).resolve()), "--one", "--net", args.net, "--batch", str(args.batch),
-           "--rounds", str(args.rounds), "--models-dir", args.models_dir]
-    out = subprocess.run(cmd, env=env, cwd="/tmp", capture_output=True, text=True, check=True).stdout
-    return json.loads(out.splitlines()[-1])
+sys.path.insert(0, str(HERE))
+# The per-process profile and its runner are bf16v3_chain_span.py's (same engine, same clock).
+from bf16v3_chain_span import one_process, profile_here  # noqa: E402
 
 
 def main() -> None:
@@ -91,7 +64,8 @@ def main() -> None:
             print("  the span's 14 slowest layers:")
             for name, op, ms in sorted(own, key=lambda r: -r[2])[:14]:
                 print(f"  {ms:8.3f}  {op}  {name}")
-        print(f"\npass {p + 1}: B / A span {span[b] / span[a]:.3f}, whole {whole[b] / whole[a]:.3f}")
+        span_ratio = f"{span[b] / span[a]:.3f}" if span[a] > 0 else "- (no layer differs)"
+        print(f"\npass {p + 1}: B / A span {span_ratio}, whole {whole[b] / whole[a]:.3f}")
 
 
 if __name__ == "__main__":
