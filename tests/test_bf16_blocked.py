@@ -93,6 +93,21 @@ def _block_model(c_in: int, mid: int, c_out: int, pool: bool, extra_outputs: tup
     return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]).SerializeToString()
 
 
+def _same_bits(got: np.ndarray, want: np.ndarray, what: str) -> None:
+    """``got`` and ``want`` are the same float32 bits (the BF16 region's tests' "exact")."""
+    np.testing.assert_array_equal(got.view(np.uint32), want.view(np.uint32), err_msg=what)
+
+
+def _run_at(engine: int8rt.Engine, feed: dict, threads: int) -> dict:
+    """``engine.run(feed)`` with ``threads`` threads, the thread count restored after."""
+    keep = int8rt.get_num_threads()
+    int8rt.set_num_threads(threads)
+    try:
+        return engine.run(feed)
+    finally:
+        int8rt.set_num_threads(keep)
+
+
 def _build(path, blocked: bool) -> int8rt.Engine:
     return int8rt.build_engine(str(path), int8rt.BuilderConfig(precision="fp32", bf16=True, channel_blocked=blocked))
 

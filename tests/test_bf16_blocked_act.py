@@ -28,7 +28,7 @@ import pytest
 
 import int8rt
 from bf16_order import reference_kernels, vdpbf16ps_order  # noqa: F401  (autouse: the VDPBF16PS order where AMX-BF16 runs)
-from test_bf16_blocked import _blocked_ops, _build, to_bf16
+from test_bf16_blocked import _blocked_ops, _build, _run_at, _same_bits, to_bf16
 
 F32 = np.float32
 
@@ -81,19 +81,6 @@ def _act_model(kinds: tuple, hw: tuple, c_in: int = 5, mid: int = 37, c_out: int
     return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]).SerializeToString()
 
 
-def _same_bits(got: np.ndarray, want: np.ndarray, what: str) -> None:
-    np.testing.assert_array_equal(got.view(np.uint32), want.view(np.uint32), err_msg=what)
-
-
-def _run_threads(engine, feed: dict, name: str, threads: int) -> np.ndarray:
-    keep = int8rt.get_num_threads()
-    int8rt.set_num_threads(threads)
-    try:
-        return engine.run(feed)[name]
-    finally:
-        int8rt.set_num_threads(keep)
-
-
 @pytest.mark.parametrize("kinds", [("hardswish", "swish", "chain"), ("swish", "chain", "hardswish")],
                          ids=["hs-swish-chain", "swish-chain-hs"])
 @pytest.mark.parametrize("hw,batch", [((11, 9), 1), ((11, 9), 3), ((7, 30), 3)], ids=["edges-b1", "edges-b3", "wide-b3"])
@@ -113,7 +100,7 @@ def test_activated_convs_join_the_region_with_the_nchw_bf16_bits(tmp_path, kinds
         assert any(tag in d for d in convs), (kind, convs)
     want = to_bf16(_build(path, False).run({"x": x})["y"])
     for threads in (1, 2):
-        _same_bits(_run_threads(blocked, {"x": x}, "y", threads), want, f"{kinds} {threads} threads")
+        _same_bits(_run_at(blocked, {"x": x}, threads)["y"], want, f"{kinds} {threads} threads")
     saved = tmp_path / "act.i8rt"
     blocked.save(str(saved))
     with reference_kernels():
@@ -187,7 +174,7 @@ def test_the_squeeze_excitation_scale_rounds_x_times_s(tmp_path, gate_first, bat
     want = to_bf16(t * s)
     assert not np.array_equal(want, t * s), "the product was BF16 already: the test cannot tell"
     _same_bits(m, want, "m = to_bf16(t * s)")
-    _same_bits(_run_threads(blocked, {"x": x}, "m", 2), want, "m at 2 threads")
+    _same_bits(_run_at(blocked, {"x": x}, 2)["m"], want, "m at 2 threads")
     # Against the product of the unrounded FP32 x (the NCHW engine's t, whose
     # BF16 rounding the region's t is) and s: two roundings, each within 2^-8.
     nchw = _build(path, False).run({"x": x})

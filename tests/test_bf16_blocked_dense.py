@@ -27,7 +27,7 @@ import numpy as np
 import pytest
 
 import int8rt
-from test_bf16_blocked import F32, _blocked_ops, _build, _order_model, to_bf16
+from test_bf16_blocked import _blocked_ops, _build, F32, _order_model, _same_bits, to_bf16
 from bf16_order import reference_kernels, vdpbf16ps_order  # noqa: F401,E402  (autouse: the VDPBF16PS order where AMX-BF16 runs)
 
 
@@ -76,10 +76,6 @@ def _resnet_model(stem: int = 52, hw: tuple = (40, 46)) -> bytes:
                               [helper.make_tensor_value_info("y", TensorProto.FLOAT, [None, 48, None, None])],
                               [numpy_helper.from_array(v.astype(F32), k) for k, v in inits.items()])
     return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]).SerializeToString()
-
-
-def _same_bits(got: np.ndarray, want: np.ndarray, what: str) -> None:
-    np.testing.assert_array_equal(got.view(np.uint32), want.view(np.uint32), err_msg=what)
 
 
 def _same_bits_1_and_2_threads(engine, feed: dict, want: np.ndarray) -> None:

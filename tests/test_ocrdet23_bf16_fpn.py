@@ -25,7 +25,7 @@ import pytest
 
 import int8rt
 from bf16_order import reference_kernels, vdpbf16ps_order  # noqa: F401  (autouse: the VDPBF16PS order where AMX-BF16 runs)
-from test_bf16_blocked import _blocked_ops, _build, to_bf16
+from test_bf16_blocked import _blocked_ops, _build, _run_at, _same_bits, to_bf16
 
 F32 = np.float32
 MOVES = ("int8rt.AddBf16x16c", "int8rt.ResizeNearestBf16x16c", "int8rt.ConcatBf16x16c")
@@ -81,19 +81,6 @@ def _fpn_model(hw: tuple, cat: tuple, add: bool, linear: bool = False, inputs_ou
     return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]).SerializeToString()
 
 
-def _same_bits(got: np.ndarray, want: np.ndarray, what: str) -> None:
-    np.testing.assert_array_equal(got.view(np.uint32), want.view(np.uint32), err_msg=what)
-
-
-def _run(engine, x: np.ndarray, threads: int) -> dict:
-    keep = int8rt.get_num_threads()
-    int8rt.set_num_threads(threads)
-    try:
-        return engine.run({"x": x})
-    finally:
-        int8rt.set_num_threads(keep)
-
-
 def _engines(tmp_path, **model):
     """The blocked engine and the NCHW BF16 engine (that one with the Add's
     inputs as outputs too: more outputs would end the region)."""
@@ -127,7 +114,7 @@ def test_resize_and_concat_keep_the_nchw_bf16_bits(tmp_path, cat, hw, batch) -> 
     x = np.random.default_rng(batch).standard_normal((batch, 5, *hw)).astype(F32)
     want = to_bf16(nchw.run({"x": x})["y"])
     for threads in (1, 2):
-        _same_bits(_run(blocked, x, threads)["y"], want, f"{cat} {hw} b{batch} {threads} threads")
+        _same_bits(_run_at(blocked, {"x": x}, threads)["y"], want, f"{cat} {hw} b{batch} {threads} threads")
     saved = tmp_path / "fpn.i8rt"
     blocked.save(str(saved))
     with reference_kernels():
@@ -148,7 +135,7 @@ def test_add_is_the_rounded_sum_of_the_rounded_inputs(tmp_path, hw, batch) -> No
     a, r, s = t["a"], t["r"], t["s"]
     want = to_bf16((to_bf16(a) + to_bf16(r)).astype(F32))
     for threads in (1, 2):
-        got = _run(blocked, x, threads)
+        got = _run_at(blocked, {"x": x}, threads)
         _same_bits(got["s"], want, f"s (the Add), {threads} threads")
     y = got["s"].astype(np.float64)
     bound = 2.0**-8 * (np.abs(a) + np.abs(r)) + 2.0**-8 * np.abs(y) * (1 + 2.0**-7) + 2.0**-23 * np.abs(s)
@@ -241,7 +228,7 @@ def test_se_residual_add_fuses_into_the_scale(tmp_path, swap, hw, batch) -> None
     t = _build(nchw_path, False).run({"x": x})["t"]
     t_r = to_bf16(t)
     for threads in (1, 2):
-        got = _run(blocked, x, threads)
+        got = _run_at(blocked, {"x": x}, threads)
         s = got["s"]
         _same_bits(got["u"], to_bf16(((t_r * s).astype(F32) + t_r).astype(F32)), f"u, {threads} threads")
     u = got["u"].astype(np.float64)

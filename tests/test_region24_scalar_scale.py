@@ -20,22 +20,9 @@ import pytest
 
 import int8rt
 from bf16_order import reference_kernels, vdpbf16ps_order  # noqa: F401  (autouse: the VDPBF16PS order where AMX-BF16 runs)
-from test_bf16_blocked import _blocked_ops, _build, to_bf16
+from test_bf16_blocked import _blocked_ops, _build, _run_at, _same_bits, to_bf16
 
 F32 = np.float32
-
-
-def _same_bits(got: np.ndarray, want: np.ndarray, what: str) -> None:
-    np.testing.assert_array_equal(got.view(np.uint32), want.view(np.uint32), err_msg=what)
-
-
-def _run_threads(engine, feed: dict, name: str, threads: int) -> np.ndarray:
-    keep = int8rt.get_num_threads()
-    int8rt.set_num_threads(threads)
-    try:
-        return engine.run(feed)[name]
-    finally:
-        int8rt.set_num_threads(keep)
 
 
 def _scalar_model(const_first: bool, rank0: bool, c_in: int = 5, mid: int = 37, c_out: int = 19,
@@ -102,7 +89,7 @@ def test_a_scalar_mul_joins_the_region_and_rounds_t_times_k(tmp_path, const_firs
     want_a = to_bf16(c2 * F32(0.2) + c2)
     _same_bits(a, want_a, "a = to_bf16(f32(c2 * alpha) + c2)")
     for threads in (1, 2):
-        got = _run_threads(blocked, {"x": x}, "m", threads)
+        got = _run_at(blocked, {"x": x}, threads)["m"]
         _same_bits(got, want, f"m at {threads} threads")
     # Against the NCHW engine's unrounded t: two roundings, each within 2^-8.
     nchw = _build(path, False).run({"x": x})
