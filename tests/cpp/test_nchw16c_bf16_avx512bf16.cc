@@ -102,6 +102,24 @@ std::vector<uint16_t> blocked(std::mt19937& gen, int64_t lines, int64_t real_lan
   return v;
 }
 
+// A dense conv's weights as the blocked kernels read them, [ceil(M / 16)]
+// [taps][ceil(C / 2)][16 outputs][2 channels] BF16 drawn from `d` (+0 past M
+// and C); where `inf_weight` (and M > 1), +inf at output 1, channel 0, tap 0.
+std::vector<uint16_t> dense_weights(std::mt19937& gen, std::normal_distribution<float>& d, int64_t M, int64_t C,
+                                    int64_t taps, bool inf_weight) {
+  const int64_t QP = (C + 1) / 2;
+  std::vector<uint16_t> w(static_cast<size_t>((M + 15) / 16 * taps * QP * 32), 0);
+  for (int64_t m = 0; m < M; ++m) {
+    for (int64_t ch = 0; ch < C; ++ch) {
+      for (int64_t tap = 0; tap < taps; ++tap) {
+        w[(((m / 16 * taps + tap) * QP + ch / 2) * 16 + m % 16) * 2 + ch % 2] = k::bf16::from_f32(d(gen));
+      }
+    }
+  }
+  if (inf_weight && M > 1) w[2] = 0x7F80;  // [mb 0][tap 0][q 0][l 1][i 0]: +inf
+  return w;
+}
+
 TEST(AvxBf16Emulated, BlockedPointwiseEqualsTheReference) {
   const Tiers t = tiers();
   std::mt19937 gen(77);
@@ -282,15 +300,7 @@ TEST(AvxBf16Emulated, BlockedDenseConvEqualsTheReference) {
       std::uniform_int_distribution<int> e(-12, 12);
       for (uint16_t& v : x) v = k::bf16::from_f32(std::ldexp(k::bf16::to_f32(v), e(gen)));
     }
-    std::vector<uint16_t> w(static_cast<size_t>(MB * taps * QP * 32), 0);
-    for (int64_t m = 0; m < c.M; ++m) {
-      for (int64_t ch = 0; ch < c.C; ++ch) {
-        for (int64_t tap = 0; tap < taps; ++tap) {
-          w[(((m / 16 * taps + tap) * QP + ch / 2) * 16 + m % 16) * 2 + ch % 2] = k::bf16::from_f32(d(gen));
-        }
-      }
-    }
-    if (inf_weight && c.M > 1) w[2] = 0x7F80;  // [mb 0][tap 0][q 0][l 1][i 0]: +inf
+    const std::vector<uint16_t> w = dense_weights(gen, d, c.M, c.C, taps, inf_weight);
     std::vector<float> bias(static_cast<size_t>(MB * 16), 0.f);
     for (int64_t m = 0; m < c.M; ++m) bias[m] = d(gen);
     const std::vector<uint16_t> res = blocked(gen, MB * oh * ow, 16, 0);
@@ -503,7 +513,7 @@ TEST(AvxBf16Emulated, BlockedStemFromTheFloatImageEqualsItsBlockedConversion) {
       {3, 48, 4, 5, 7, 7, 2, 2, 3, 3, 3, 0, 0, 0, 0, true, true, false}};    // an image under one window
   for (const bool inf_weight : {false, true}) for (const Case& c : cases) {
     ASSERT_TRUE(k::bf16_tap_row_window(c.C, c.kw, 1) && c.C <= k::kBf16MaxF32Channels);
-    const int64_t MB = (c.M + 15) / 16, QP = (c.C + 1) / 2, taps = c.kh * c.kw;
+    const int64_t MB = (c.M + 15) / 16, taps = c.kh * c.kw;
     const int64_t oh = out_dim(c.H, c.kh, c.sh, c.ph, c.pe, 1), ow = out_dim(c.W, c.kw, c.sw, c.pw, c.pe, 1);
     std::vector<float> xf(static_cast<size_t>(c.C * c.H * c.W));
     // (1 value in 23 special, 1 in 401 not finite: most windows stay finite)
@@ -512,15 +522,7 @@ TEST(AvxBf16Emulated, BlockedStemFromTheFloatImageEqualsItsBlockedConversion) {
     }
     std::vector<uint16_t> x(static_cast<size_t>(c.H * c.W * 16));
     k::ref::to_blocked_bf16(xf.data(), nullptr, c.H * c.W, c.C, x.data());
-    std::vector<uint16_t> w(static_cast<size_t>(MB * taps * QP * 32), 0);
-    for (int64_t m = 0; m < c.M; ++m) {
-      for (int64_t ch = 0; ch < c.C; ++ch) {
-        for (int64_t tap = 0; tap < taps; ++tap) {
-          w[(((m / 16 * taps + tap) * QP + ch / 2) * 16 + m % 16) * 2 + ch % 2] = k::bf16::from_f32(d(gen));
-        }
-      }
-    }
-    if (inf_weight && c.M > 1) w[2] = 0x7F80;  // [mb 0][tap 0][q 0][l 1][i 0]: +inf
+    const std::vector<uint16_t> w = dense_weights(gen, d, c.M, c.C, taps, inf_weight);
     std::vector<float> bias(static_cast<size_t>(MB * 16), 0.f);
     for (int64_t m = 0; m < c.M; ++m) bias[m] = d(gen);
     const std::vector<uint16_t> res = blocked(gen, MB * oh * ow, 16, 0);
