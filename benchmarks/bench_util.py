@@ -129,6 +129,30 @@ def run_script_with(module: Any, attr: str, value: Any, script: str, args: List[
         setattr(module, attr, before)
     return 0
 
+def run_result_child(name: str, cmd: List[str], timeout: float, json_path: Optional[str]) -> Dict[str, Any]:
+    """Runs one network's child process (its own, so a crash or a leak ends with it) and returns the JSON of
+    its last ``RESULT {...}`` line, or ``{"name", "error", "stderr"}`` when it printed none or timed out;
+    adds the wall seconds and the load average, prints the row and appends it to ``json_path`` (JSON lines)."""
+    import json
+    import subprocess
+
+    t0 = time.perf_counter()
+    try:
+        p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+        lines = [ln for ln in p.stdout.splitlines() if ln.startswith("RESULT ")]
+        r = json.loads(lines[-1][7:]) if lines else {
+            "name": name, "error": f"exit {p.returncode}", "stderr": p.stderr[-800:]}
+    except subprocess.TimeoutExpired:
+        r = {"name": name, "error": f"timeout {timeout}s"}
+    r["wall_s"] = round(time.perf_counter() - t0, 1)
+    r["load"] = os.getloadavg()[0]
+    print(json.dumps(r, default=float), flush=True)
+    if json_path:
+        with open(json_path, "a") as f:
+            f.write(json.dumps(r, default=float) + "\n")
+    return r
+
+
 def isa_cap(tier: str) -> str:
     """Cap int8rt (INT8RT_MAX_ISA, every kernel family) and OpenVINO's oneDNN
     (ONEDNN_MAX_CPU_ISA) at `tier` for the rest of the process; returns the

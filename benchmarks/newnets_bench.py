@@ -26,7 +26,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
 import time
 import traceback
@@ -39,6 +38,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from realnets import new_models as M  # noqa: E402
 import newnets4_families  # noqa: E402,F401 - registers RESULTS.md section 160's nets in M.NETS
 import importlib  # noqa: E402
+from bench_util import run_result_child  # noqa: E402
 
 
 def _batches(feeds: M.Feeds, batch: int):
@@ -215,25 +215,12 @@ def main() -> int:
         return 0
     names = args.only.split(",") if args.only else list(M.NETS)
     for name in names:
-        t0 = time.perf_counter()
         cmd = [sys.executable, os.path.abspath(__file__), "--child", name, "--phase", args.phase, "--dir", args.dir,
                "--rounds", str(args.rounds), "--calib", str(args.calib), "--eval", str(args.eval),
                "--families", args.families] + (
                    ["--torchscript"] if args.torchscript else []) + (
                    ["--channel-blocked"] if args.channel_blocked else [])
-        try:
-            p = subprocess.run(cmd, capture_output=True, text=True, timeout=args.timeout)
-            lines = [ln for ln in p.stdout.splitlines() if ln.startswith("RESULT ")]
-            r = json.loads(lines[-1][7:]) if lines else {
-                "name": name, "error": f"exit {p.returncode}", "stderr": p.stderr[-800:]}
-        except subprocess.TimeoutExpired:
-            r = {"name": name, "error": f"timeout {args.timeout}s"}
-        r["wall_s"] = round(time.perf_counter() - t0, 1)
-        r["load"] = os.getloadavg()[0]
-        print(json.dumps(r, default=float), flush=True)
-        if args.json:
-            with open(args.json, "a") as f:
-                f.write(json.dumps(r, default=float) + "\n")
+        run_result_child(name, cmd, args.timeout, args.json)
     return 0
 
 

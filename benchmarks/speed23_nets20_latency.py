@@ -25,7 +25,6 @@ import argparse
 import json
 import os
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -34,7 +33,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from bench_util import machine_line  # noqa: E402
+from bench_util import machine_line, run_result_child  # noqa: E402
 from nets20_sweep import NETS20  # noqa: E402
 
 ENGINES = ("int8rt int8", "OV int8", "ORT int8", "int8rt fp32")
@@ -257,25 +256,11 @@ def main() -> int:
         return 0
     print(machine_line(), flush=True)
     for name in (args.only.split(",") if args.only else NETS20):
-        t0 = time.perf_counter()
         cmd = [sys.executable, os.path.abspath(__file__), "--child", name, "--dir", args.dir, "--save", args.save,
                "--calib", str(args.calib), "--rounds", str(args.rounds), "--budget", str(args.budget)] + (
                    ["--reuse"] if args.reuse else []) + (["--ov-f32"] if args.ov_f32 else []) + (
                    ["--before", args.before] if args.before else [])
-        try:
-            p = subprocess.run(cmd, capture_output=True, text=True, timeout=args.timeout)
-            lines = [ln for ln in p.stdout.splitlines() if ln.startswith("RESULT ")]
-            r = json.loads(lines[-1][7:]) if lines else {"name": name, "error": f"exit {p.returncode}: "
-                                                          + p.stderr.strip().splitlines()[-1][:300]
-                                                          if p.stderr.strip() else f"exit {p.returncode}"}
-        except subprocess.TimeoutExpired:
-            r = {"name": name, "error": f"timeout {args.timeout}s"}
-        r["wall_s"] = round(time.perf_counter() - t0, 1)
-        r["load"] = os.getloadavg()[0]
-        print(json.dumps(r, default=float), flush=True)
-        if args.json:
-            with open(args.json, "a") as f:
-                f.write(json.dumps(r, default=float) + "\n")
+        run_result_child(name, cmd, args.timeout, args.json)
     return 0
 
 
