@@ -53,15 +53,22 @@ def one_process(tree: str, args: argparse.Namespace) -> list:
     return json.loads(out.splitlines()[-1])
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def trees_parser(doc: str, net: str, models_dir: str) -> argparse.ArgumentParser:
+    """The two-tree profile scripts' options (this one's, ocrdet23_layers.py's, det24_layers.py's): --trees A B,
+    --net, --batch, --passes, --rounds, --models-dir and the internal --one."""
+    ap = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--trees", nargs=2, metavar=("A", "B"))
-    ap.add_argument("--net", default="mobilenet_v3")
+    ap.add_argument("--net", default=net)
     ap.add_argument("--batch", type=int, default=8)
     ap.add_argument("--passes", type=int, default=2)
     ap.add_argument("--rounds", type=int, default=5)
-    ap.add_argument("--models-dir", default="/tmp/bf16v3/models")
+    ap.add_argument("--models-dir", default=models_dir)
     ap.add_argument("--one", action="store_true", help="internal: profile this process's int8rt, print JSON")
+    return ap
+
+
+def main() -> None:
+    ap = trees_parser(__doc__, "mobilenet_v3", "/tmp/bf16v3/models")
     args = ap.parse_args()
     if args.one:
         print(json.dumps(profile_here(args.net, args.batch, args.rounds, args.models_dir)))

@@ -15,7 +15,6 @@ Usage (from the repository root):
 """
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from collections import defaultdict
@@ -24,18 +23,11 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 # The per-process profile and its runner are bf16v3_chain_span.py's (same engine, same clock).
-from bf16v3_chain_span import one_process, profile_here  # noqa: E402
+from bf16v3_chain_span import one_process, profile_here, trees_parser  # noqa: E402
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--trees", nargs=2, metavar=("A", "B"))
-    ap.add_argument("--net", default="ppocr_det")
-    ap.add_argument("--batch", type=int, default=8)
-    ap.add_argument("--passes", type=int, default=2)
-    ap.add_argument("--rounds", type=int, default=5)
-    ap.add_argument("--models-dir", default="/tmp/ocrdet23/models")
-    ap.add_argument("--one", action="store_true", help="internal: profile this process's int8rt, print JSON")
+    ap = trees_parser(__doc__, "ppocr_det", "/tmp/ocrdet23/models")
     args = ap.parse_args()
     if args.one:
         print(json.dumps(profile_here(args.net, args.batch, args.rounds, args.models_dir)))
