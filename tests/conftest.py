@@ -7,6 +7,8 @@ every CPU, so every test sees a CPU where the form costs nothing;
 tests/test_auto_unsigned_speed.py checks the rule itself with the CPU's
 features given.
 
+threads: a test that takes it runs at 1 and at 2 int8rt threads.
+
 ray_cluster: the local 2-CPU Ray cluster of the tests that shard calibration
 (tests/file_schedule.py's RAY_FILES), started by the first test that needs it
 and stopped when the run leaves those files (an idle cluster costs ~5 % of a
@@ -35,6 +37,17 @@ def _unsigned_form_costs_nothing() -> Iterator[None]:
     with pytest.MonkeyPatch.context() as m:
         m.setattr(unsigned_form, "speed_cost", lambda device: "")
         yield
+
+
+@pytest.fixture(params=[1, 2], ids=["1thread", "2threads"])
+def threads(request: pytest.FixtureRequest) -> Iterator[int]:
+    """The test at 1 and at 2 int8rt threads (the count restored after)."""
+    import int8rt
+
+    before = int8rt.get_num_threads()
+    int8rt.set_num_threads(request.param)
+    yield request.param
+    int8rt.set_num_threads(before)
 
 
 @pytest.fixture

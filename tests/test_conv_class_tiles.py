@@ -55,14 +55,6 @@ def optimized(case: Case) -> List[str]:
     return [n for n, isa, reason in rows if isa != "ref" and info[isa]["enabled"] and reason == ""]
 
 
-@pytest.fixture(params=[1, 2], ids=["1thread", "2threads"])
-def threads(request):
-    before = int8rt.get_num_threads()
-    int8rt.set_num_threads(request.param)
-    yield request.param
-    int8rt.set_num_threads(before)
-
-
 @pytest.mark.parametrize("case", CASES, ids=case_id)
 @pytest.mark.parametrize("nonneg", [False, True], ids=["signed", "nonneg"])
 def test_class_tiles_equal_reference(case: Case, nonneg: bool, threads: int) -> None:

@@ -29,14 +29,6 @@ KERNELS = [name for name in ELIGIBLE if name != "gemm_bf16_32x32_amx"]
 ROWS = list(range(1, 18)) + [197, 1003]
 
 
-@pytest.fixture(params=[1, 2], ids=["1thread", "2threads"])
-def threads(request):
-    before = int8rt.get_num_threads()
-    int8rt.set_num_threads(request.param)
-    yield request.param
-    int8rt.set_num_threads(before)
-
-
 @pytest.mark.parametrize("kernel", KERNELS)
 def test_small_k_many_rows_equal_the_reference(kernel: str, threads: int) -> None:
     rng = np.random.default_rng(24)
