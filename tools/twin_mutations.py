@@ -49,8 +49,10 @@ MUTATIONS = [
     ("M11 AVX512-BF16 kernel: second column block multiplied by the first B register", "csrc/kernels/x86/avx512bf16/gemm_bf16_8x32.cc",
      "acc1[r] = _mm512_dpbf16_ps(acc1[r], av, b1);", "acc1[r] = _mm512_dpbf16_ps(acc1[r], av, b0);"),
     ("M12 VDPBF16PS emulation: even element first (SDM: odd first)", "csrc/kernels/x86/emulation/avx512_emulation.h",
-     "const uint16_t pa[2] = {a.get<uint16_t>(2 * i), a.get<uint16_t>(2 * i + 1)};\n    const uint16_t pb[2] = {b.get<uint16_t>(2 * i), b.get<uint16_t>(2 * i + 1)};",
-     "const uint16_t pa[2] = {a.get<uint16_t>(2 * i + 1), a.get<uint16_t>(2 * i)};\n    const uint16_t pb[2] = {b.get<uint16_t>(2 * i + 1), b.get<uint16_t>(2 * i)};"),
+     "const uint16_t pa[2] = {a.template get<uint16_t>(2 * i), a.template get<uint16_t>(2 * i + 1)};\n"
+     "    const uint16_t pb[2] = {b.template get<uint16_t>(2 * i), b.template get<uint16_t>(2 * i + 1)};",
+     "const uint16_t pa[2] = {a.template get<uint16_t>(2 * i + 1), a.template get<uint16_t>(2 * i)};\n"
+     "    const uint16_t pb[2] = {b.template get<uint16_t>(2 * i + 1), b.template get<uint16_t>(2 * i)};"),
     ("M13 AVX-VNNI gemm_u8s8 tile: high 8 columns multiplied by the low B register", "csrc/kernels/x86/avxvnni/gemm_u8s8_6x16c4.cc",
      "hi[i] = INT8RT_DPBUSD256(hi[i], x, w1);", "hi[i] = INT8RT_DPBUSD256(hi[i], x, w0);"),
     ("M14 AMX per-run packer: [K][N] rows read K bytes apart instead of N (wrong B row stride)",

@@ -395,27 +395,21 @@ inline __m256bh _mm512_cvtneps_pbh(__m512 a) {
   for (int i = 0; i < 16; ++i) r.set<uint16_t>(i, ::int8rt::kernels::bf16::from_f32(a.get<float>(i)));
   return r;
 }
-// Lane i: acc[i] + a.pair[i] . b.pair[i], odd element first (bf16::dot_pair).
-inline __m512 _mm512_dpbf16_ps(__m512 acc, __m512bh a, __m512bh b) {
-  __m512 r;
-  for (int i = 0; i < 16; ++i) {
-    const uint16_t pa[2] = {a.get<uint16_t>(2 * i), a.get<uint16_t>(2 * i + 1)};
-    const uint16_t pb[2] = {b.get<uint16_t>(2 * i), b.get<uint16_t>(2 * i + 1)};
-    r.set<float>(i, ::int8rt::kernels::bf16::dot_pair(acc.get<float>(i), pa, pb));
+// VDPBF16PS over kLanes float lanes: lane i is acc[i] + a.pair[i] . b.pair[i],
+// odd element first (bf16::dot_pair).
+template <int kLanes, typename F, typename BH>
+inline F dpbf16_lanes(F acc, BH a, BH b) {
+  F r;
+  for (int i = 0; i < kLanes; ++i) {
+    const uint16_t pa[2] = {a.template get<uint16_t>(2 * i), a.template get<uint16_t>(2 * i + 1)};
+    const uint16_t pb[2] = {b.template get<uint16_t>(2 * i), b.template get<uint16_t>(2 * i + 1)};
+    r.template set<float>(i, ::int8rt::kernels::bf16::dot_pair(acc.template get<float>(i), pa, pb));
   }
   return r;
 }
-
-// The 256-bit form (AVX512VL): lanes 0-7 as above.
-inline __m256 _mm256_dpbf16_ps(__m256 acc, __m256bh a, __m256bh b) {
-  __m256 r;
-  for (int i = 0; i < 8; ++i) {
-    const uint16_t pa[2] = {a.get<uint16_t>(2 * i), a.get<uint16_t>(2 * i + 1)};
-    const uint16_t pb[2] = {b.get<uint16_t>(2 * i), b.get<uint16_t>(2 * i + 1)};
-    r.set<float>(i, ::int8rt::kernels::bf16::dot_pair(acc.get<float>(i), pa, pb));
-  }
-  return r;
-}
+inline __m512 _mm512_dpbf16_ps(__m512 acc, __m512bh a, __m512bh b) { return dpbf16_lanes<16>(acc, a, b); }
+// The 256-bit form (AVX512VL): lanes 0-7.
+inline __m256 _mm256_dpbf16_ps(__m256 acc, __m256bh a, __m256bh b) { return dpbf16_lanes<8>(acc, a, b); }
 // Casts between the 512- and 256-bit registers: the low half; widened, the
 // upper half is undefined in <immintrin.h> and +0 here.
 inline __m256 _mm512_castps512_ps256(__m512 a) {
