@@ -67,17 +67,27 @@ def trees_parser(doc: str, net: str, models_dir: str) -> argparse.ArgumentParser
     return ap
 
 
-def main() -> None:
-    ap = trees_parser(__doc__, "mobilenet_v3", "/tmp/bf16v3/models")
+def options_or_profile(ap: argparse.ArgumentParser) -> "argparse.Namespace | None":
+    """The two-tree scripts' start: parses ``ap``; under the internal --one profiles this process's int8rt,
+    prints the JSON and returns None; otherwise prints the machine and run header and returns the options."""
     args = ap.parse_args()
     if args.one:
         print(json.dumps(profile_here(args.net, args.batch, args.rounds, args.models_dir)))
-        return
+        return None
     sys.path.insert(0, str(HERE))
-    from bench_util import load_line, machine_line
+    from bench_util import machine_line
 
     print(machine_line())
     print(f"{args.net} batch {args.batch}, 1 thread, thread CPU ms, medians of {args.rounds} profiles of 3 runs")
+    return args
+
+
+def main() -> None:
+    ap = trees_parser(__doc__, "mobilenet_v3", "/tmp/bf16v3/models")
+    args = options_or_profile(ap)
+    if args is None:
+        return
+    from bench_util import load_line
     a, b = args.trees
     for p in range(args.passes):
         rows = {t: one_process(t, args) for t in (a, b)}

@@ -15,13 +15,12 @@ Usage (from the repository root):
 """
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from ocrdet23_layers import one_process, profile_here, trees_parser  # noqa: E402
+from ocrdet23_layers import one_process, options_or_profile, trees_parser  # noqa: E402
 
 DET_CONVS = ["p2o.Conv.52", "p2o.Conv.55", "p2o.Conv.58", "p2o.Conv.61"]
 
@@ -29,14 +28,10 @@ DET_CONVS = ["p2o.Conv.52", "p2o.Conv.55", "p2o.Conv.58", "p2o.Conv.61"]
 def main() -> None:
     ap = trees_parser(__doc__, "ppocr_det", "/tmp/det24/models")
     ap.add_argument("--layers", nargs="*", default=DET_CONVS)
-    args = ap.parse_args()
-    if args.one:
-        print(json.dumps(profile_here(args.net, args.batch, args.rounds, args.models_dir)))
+    args = options_or_profile(ap)
+    if args is None:
         return
-    from bench_util import load_line, machine_line
-
-    print(machine_line())
-    print(f"{args.net} batch {args.batch}, 1 thread, thread CPU ms, medians of {args.rounds} profiles of 3 runs")
+    from bench_util import load_line
     a, b = args.trees
     for p in range(args.passes):
         rows = {}

@@ -15,7 +15,6 @@ Usage (from the repository root):
 """
 from __future__ import annotations
 
-import json
 import sys
 from collections import defaultdict
 from pathlib import Path
@@ -23,20 +22,15 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 # The per-process profile and its runner are bf16v3_chain_span.py's (same engine, same clock).
-from bf16v3_chain_span import one_process, profile_here, trees_parser  # noqa: E402
+from bf16v3_chain_span import one_process, options_or_profile, trees_parser  # noqa: E402
 
 
 def main() -> None:
     ap = trees_parser(__doc__, "ppocr_det", "/tmp/ocrdet23/models")
-    args = ap.parse_args()
-    if args.one:
-        print(json.dumps(profile_here(args.net, args.batch, args.rounds, args.models_dir)))
+    args = options_or_profile(ap)
+    if args is None:
         return
-    sys.path.insert(0, str(HERE))
-    from bench_util import load_line, machine_line
-
-    print(machine_line())
-    print(f"{args.net} batch {args.batch}, 1 thread, thread CPU ms, medians of {args.rounds} profiles of 3 runs")
+    from bench_util import load_line
     a, b = args.trees
     for p in range(args.passes):
         rows = {t: one_process(t, args) for t in (a, b)}
