@@ -219,7 +219,12 @@ std::vector<std::string> mark_bf16_blocked(Network& net) {
   }
   const int direct = kernel.conv_reads_f32 ? stems_read_f32(net) : 0;
   const int fused = bf16_fuse_scale_residuals(net);
+  const int activations = bf16_fuse_activations(net);
   std::vector<std::string> report;
+  if (activations > 0) {
+    report.push_back("bf16 channel-blocked: " + std::to_string(activations) +
+                     " Relu / Clip(s) fused into blocked Adds / scales");
+  }
   if (fused > 0) {
     report.push_back("bf16 channel-blocked: " + std::to_string(fused) +
                      " squeeze-and-excitation residual Add(s) fused into their scales");

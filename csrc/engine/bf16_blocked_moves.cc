@@ -3,9 +3,13 @@
 #include "engine/bf16_blocked_moves.h"
 
 #include <algorithm>
+#include <cmath>
+#include <limits>
 
 #include "engine/bf16_blocked.h"
 #include "engine/ops/int8/nearest_sources.h"
+#include "engine/ops/op_util.h"
+#include "kernels/ref/bf16.h"
 #include "engine/value.h"
 #include "int8rt/error.h"
 
@@ -41,6 +45,43 @@ bool resize_takes(const Network& net, const Node& node, bool (*plane)(const Tens
   NearestSources src;
   return resize_sources(net, node, x.shape[2], x.shape[3], &src) &&
          static_cast<int64_t>(src.src_y.size()) == y.shape[2] && static_cast<int64_t>(src.src_x.size()) == y.shape[3];
+}
+
+// A scalar float32 constant Clip bound at input i: true with *v set (an
+// omitted bound: ONNX's default, +-inf as a clip); false otherwise.
+bool clip_bound(const Network& net, const Node& clip, size_t i, float none, float* v) {
+  *v = none;
+  if (clip.inputs.size() <= i || clip.inputs[i] < 0) return true;
+  const Tensor& t = net.tensor(clip.inputs[i]);
+  if (!t.is_constant || t.dtype != DataType::kFloat32 || t.f32.size() != 1) return false;
+  *v = t.f32[0];
+  return true;
+}
+
+// The activation attributes of a Relu, or of a Clip (opset >= 11) whose
+// bounds BF16 represents; false for anything else.
+bool bf16_exact_activation(const Network& net, const Node& act, Attributes* attrs) {
+  if (act.outputs.size() != 1 || act.inputs.empty()) return false;
+  if (act.op == "Relu" && act.inputs.size() == 1) {
+    attrs->set("int8rt_activation", Attribute::of_string("Relu"));
+    return true;
+  }
+  if (act.op != "Clip" || act.attrs.has("min") || act.attrs.has("max")) return false;
+  const float inf = std::numeric_limits<float>::infinity();
+  float lo = 0.f, hi = 0.f;
+  if (!clip_bound(net, act, 1, -inf, &lo) || !clip_bound(net, act, 2, inf, &hi)) return false;
+  if (std::isnan(lo) || std::isnan(hi) || kernels::bf16::to_f32(kernels::bf16::from_f32(lo)) != lo ||
+      kernels::bf16::to_f32(kernels::bf16::from_f32(hi)) != hi) {
+    return false;
+  }
+  attrs->set("int8rt_activation", Attribute::of_string("Clip"));
+  attrs->set("int8rt_clip_min", Attribute::of_float(lo));
+  attrs->set("int8rt_clip_max", Attribute::of_float(hi));
+  return true;
+}
+
+bool is_output(const Network& net, int id) {
+  return std::find(net.outputs().begin(), net.outputs().end(), id) != net.outputs().end();
 }
 
 }  // namespace
@@ -142,6 +183,64 @@ int bf16_fuse_scale_residuals(Network& net) {
     }
   }
   if (fused > 0) net.compact();
+  return fused;
+}
+
+bool bf16_fused_clip(const Node& node, const std::string& prefix, float* lo, float* hi) {
+  const FusedActivation act = parse_fused_activation(node);
+  if (act.kind == FusedActivation::Kind::kNone) return false;
+  if (!act.as_clip(lo, hi)) throw NotSupported(prefix + "fuses Relu / Clip only, got " + act.describe());
+  return true;
+}
+
+int bf16_fuse_activations(Network& net) {
+  int fused = 0;
+  for (size_t n = 0; n < net.nodes().size(); ++n) {
+    const Node& p = net.nodes()[n];
+    if ((p.op != kBf16BlockedAddOp && p.op != kBf16BlockedScaleOp) || p.outputs.size() != 1 ||
+        p.attrs.has("int8rt_activation")) {
+      continue;
+    }
+    const int tb = p.outputs[0];
+    const std::vector<int> from_ids = net.consumers(tb);
+    if (from_ids.size() != 1 || is_output(net, tb)) continue;
+    const Node& from = net.nodes()[from_ids[0]];
+    if (from.op != kFromBf16BlockedOp || from.outputs.size() != 1) continue;
+    const int t = from.outputs[0];
+    const std::vector<int> act_ids = net.consumers(t);
+    if (act_ids.size() != 1 || is_output(net, t)) continue;
+    const Node& act = net.nodes()[act_ids[0]];
+    Attributes attrs;
+    if (act.inputs[0] != t || std::count(act.inputs.begin(), act.inputs.end(), t) != 1 ||
+        !bf16_exact_activation(net, act, &attrs)) {
+      continue;
+    }
+    const int u = act.outputs[0];
+    int to = -1;  // the ToBf16x16c of u, where a region reads it
+    bool nchw = is_output(net, u);
+    for (int c : net.consumers(u)) {
+      if (net.nodes()[c].op == kToBf16BlockedOp && to < 0) {
+        to = c;
+      } else {
+        nchw = true;
+      }
+    }
+    const int from_id = from_ids[0];
+    for (const auto& kv : attrs.values()) net.nodes()[n].attrs.set(kv.first, kv.second);
+    if (to >= 0) {  // the layer writes the region's tensor; the activation and the conversion in are dropped
+      const int ub = net.nodes()[to].outputs[0];
+      net.nodes()[n].outputs[0] = ub;
+      net.tensor(ub).producer = static_cast<int>(n);
+      net.nodes()[from_id].inputs[0] = ub;
+    }
+    if (nchw || to < 0) {  // converted out under the activation's name
+      net.nodes()[from_id].outputs[0] = u;
+      net.nodes()[from_id].name = net.tensor(u).name + "::to_nchw";  // the pass's name for a conversion out
+      net.tensor(u).producer = from_id;
+    }
+    ++fused;
+  }
+  if (fused > 0) net.compact();  // the activations, conversions nobody reads
   return fused;
 }
 

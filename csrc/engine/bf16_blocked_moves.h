@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <map>
+#include <string>
 #include <vector>
 
 #include "int8rt/network.h"
@@ -41,6 +42,26 @@ void bf16_move_mark(Node& node, const Network& net, const std::map<int, std::vec
 // layers rounded it to BF16 first (one pass over x, not three). Returns how
 // many; drops the fused Adds.
 int bf16_fuse_scale_residuals(Network& net);
+
+// After the rewrite: each int8rt.AddBf16x16c / ChannelScaleBf16x16c whose
+// output is read only by its FromBf16x16c, that only by a Relu, or a Clip of
+// constant bounds that BF16 represents (0, 6, +-inf), takes the activation
+// ("int8rt_activation", the depthwise kernel's clip epilogue, before its
+// rounding) and writes the activation's output: blocked where a
+// ToBf16x16c re-entered it (that conversion dropped), converted out where it
+// is read NCHW too; the float layer dropped (RESULTS.md section 276). The
+// same bits but for a zero's sign: the rounding to BF16 is monotone, so
+// bf16(clip(v)) = bf16(clip(bf16(v))), and a bound BF16 represents is its
+// own rounding; but the rounding flushes a float32 denormal to a zero of its
+// sign (VCVTNEPS2BF16; kernels/ref/bf16.h), so where v is a negative
+// denormal and lo = 0 the unfused layers give clip(-0) = -0, the fused one
+// bf16(+0) = +0 (tests/test_relu25_fused_activation.py checks that this is
+// the only difference). Returns how many.
+int bf16_fuse_activations(Network& net);
+
+// The blocked Add's / scale's fused activation as clip bounds: false for
+// none; a Relu or Clip; NotSupported (prefix: the layer's) for any other.
+bool bf16_fused_clip(const Node& node, const std::string& prefix, float* lo, float* hi);
 
 }  // namespace engine
 }  // namespace int8rt

@@ -11,6 +11,9 @@
 //                          their sign; then v + b and the rounding: the
 //                          kernel's epilogue), so every tier gives those bits
 //                          (after ChannelScaleBf16x16c, ops/bf16_blocked_scale.cc).
+//                          A fused Relu / Clip ("int8rt_activation",
+//                          bf16_blocked_moves.h): clip_f32 of the sum, then
+//                          the rounding (the kernel's clip epilogue).
 //   int8rt.ResizeNearestBf16x16c  y[oy][ox] = x[src_y[oy]][src_x[ox]]
 //                          (attributes src_y, src_x: the FP32 Resize's own
 //                          picks, ops/int8/nearest_sources.h), 32-byte lines
@@ -26,6 +29,7 @@
 
 #include "core/thread_pool.h"
 #include "engine/bf16_blocked.h"
+#include "engine/bf16_blocked_moves.h"
 #include "engine/layer.h"
 #include "engine/ops/blocked_tensor.h"
 #include "engine/ops/op_util.h"
@@ -50,6 +54,7 @@ class Bf16BlockedAddLayer : public Layer {
     require_inputs(node, 2);
     std::fill(ones_, ones_ + kBf16Block, 1.f);
     std::fill(minus_zero_, minus_zero_ + kBf16Block, -0.f);
+    clip_ = bf16_fused_clip(node, prefix_, &lo_, &hi_);
   }
 
   std::vector<std::pair<DataType, Shape>> infer(const std::vector<const Value*>& in) const override {
@@ -81,16 +86,23 @@ class Bf16BlockedAddLayer : public Layer {
         d.W = d.ow = W;
         d.oy0 = (t % runs) * rows;
         d.oy1 = std::min(H, d.oy0 + rows);
+        d.clip = clip_;
+        d.lo = lo_;
+        d.hi = hi_;
         kernel_->depthwise(d);
       }
     });
   }
 
-  std::string describe() const override { return "NCHW16c bf16 add " + std::string(kernel_->name()); }
+  std::string describe() const override {
+    return std::string("NCHW16c bf16 add ") + (clip_ ? "clip " : "") + kernel_->name();
+  }
 
  private:
   int64_t C_;
   std::string prefix_;
+  bool clip_ = false;
+  float lo_ = 0.f, hi_ = 0.f;
   float ones_[kBf16Block], minus_zero_[kBf16Block];
   const kernels::Nchw16cBf16Kernel* kernel_ = &kernels::choose<kernels::Nchw16cBf16Kernel>();
 };

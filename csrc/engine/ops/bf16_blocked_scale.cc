@@ -13,12 +13,14 @@
 // An optional third input r, blocked like x (the residual of PP-OCR's
 // x + x * s, fused by bf16_blocked_moves.h): y = bf16::from_f32(x * s + r),
 // the product rounded to float32, r added in float32 (the kernel's residual
-// step), then one BF16 rounding.
+// step), then one BF16 rounding. A fused Relu / Clip ("int8rt_activation",
+// bf16_blocked_moves.h): clip_f32 after the residual, before the rounding.
 // Tasks: runs of rows of one block of one image (about kTaskBytes of output).
 #include <algorithm>
 
 #include "core/thread_pool.h"
 #include "engine/bf16_blocked.h"
+#include "engine/bf16_blocked_moves.h"
 #include "engine/layer.h"
 #include "engine/ops/blocked_tensor.h"
 #include "engine/ops/op_util.h"
@@ -37,6 +39,7 @@ class Bf16BlockedScaleLayer : public Layer {
     if (node.inputs.size() != 2 && node.inputs.size() != 3) throw InvalidArgument(prefix_ + "needs 2 or 3 inputs");
     residual_ = node.inputs.size() == 3;
     std::fill(minus_zero_, minus_zero_ + kBf16Block, -0.f);
+    clip_ = bf16_fused_clip(node, prefix_, &lo_, &hi_);
   }
 
   std::vector<std::pair<DataType, Shape>> infer(const std::vector<const Value*>& in) const override {
@@ -93,13 +96,16 @@ class Bf16BlockedScaleLayer : public Layer {
         a.W = a.ow = W;
         a.oy0 = (t % runs) * rows;
         a.oy1 = std::min(H, a.oy0 + rows);
+        a.clip = clip_;
+        a.lo = lo_;
+        a.hi = hi_;
         kernel_->depthwise(a);
       }
     });
   }
 
   std::string describe() const override {
-    return std::string("NCHW16c bf16 ") + (residual_ ? "+ residual " : "") + kernel_->name();
+    return std::string("NCHW16c bf16 ") + (residual_ ? "+ residual " : "") + (clip_ ? "clip " : "") + kernel_->name();
   }
 
  private:
@@ -117,6 +123,8 @@ class Bf16BlockedScaleLayer : public Layer {
   std::string prefix_;
   int64_t channels_ = 0;  // the "channels" attribute, 0 where absent (SE scales before it)
   bool residual_ = false;
+  bool clip_ = false;  // a fused Relu / Clip (bf16_blocked_moves.h)
+  float lo_ = 0.f, hi_ = 0.f;
   float minus_zero_[kBf16Block];
   const kernels::Nchw16cBf16Kernel* kernel_ = &kernels::choose<kernels::Nchw16cBf16Kernel>();
 };
