@@ -8,6 +8,7 @@ Run it with the base tree's python/ and this tree's, alternated.
 
 Usage: PYTHONPATH=python python benchmarks/relu25_layers.py --dir /tmp/nets20/models --nets ecaresnet26t rexnet_100 \
            [--dump /tmp/relu25/layers_new.json] [--profile --batch 8 --runs 5]
+       (--nets also takes .onnx paths, e.g. /tmp/det24/models/resnet50.onnx: layers only)
 """
 from __future__ import annotations
 
@@ -40,8 +41,8 @@ def main() -> None:
     print("command:", " ".join(sys.argv), "| int8rt", os.path.dirname(int8rt.__file__))
     print("date:", time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()), "load:", os.getloadavg())
     dump = {}
-    for name in a.nets:
-        net, path = M.exported(name, a.dir)
+    for name in a.nets:  # a nets20 name, or an .onnx path (built only: --dump)
+        net, path = (None, name) if name.endswith(".onnx") else M.exported(name, a.dir)
         with contextlib.redirect_stdout(io.StringIO()):
             eng = int8rt.build_engine(str(path), int8rt.BuilderConfig(precision="fp32", bf16=True))
         layers = eng.layers()
@@ -50,7 +51,7 @@ def main() -> None:
         for la in layers:
             kinds[la["op"].removeprefix("int8rt.")] += 1
         print(f"{name}: {len(layers)} layers;", ", ".join(f"{k} {v}" for k, v in sorted(kinds.items())))
-        if not a.profile:
+        if not a.profile or net is None:
             continue
         feed = {k: np.ascontiguousarray(v[:a.batch]) for k, v in net.feeds(8, 1).items()}
         ms = defaultdict(list)
