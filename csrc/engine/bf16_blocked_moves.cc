@@ -1,5 +1,5 @@
-// The BF16 channel-blocked pass's Add / Resize / Concat rules
-// (bf16_blocked_moves.h).
+// The BF16 channel-blocked pass's Add / Resize / Concat rules and the fusions
+// after its rewrite (an SE residual, a Relu / Clip) (bf16_blocked_moves.h).
 #include "engine/bf16_blocked_moves.h"
 
 #include <algorithm>
