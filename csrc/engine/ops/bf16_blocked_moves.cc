@@ -23,7 +23,8 @@
 //                          input i's channel c - (C_0 + .. + C_{i-1}), lanes
 //                          moved between blocks where a C_i is not a
 //                          multiple of 16; copies, so the Concat's values.
-// Work in parallel over images, channel blocks and runs of rows.
+// Work in parallel over images, channel blocks and runs of rows
+// (for_bf16_row_tasks, ops/bf16_unit_window.h).
 #include <algorithm>
 #include <cstring>
 
@@ -31,6 +32,7 @@
 #include "engine/bf16_blocked.h"
 #include "engine/bf16_blocked_moves.h"
 #include "engine/layer.h"
+#include "engine/ops/bf16_unit_window.h"
 #include "engine/ops/blocked_tensor.h"
 #include "engine/ops/op_util.h"
 #include "kernels/nchw16c_bf16.h"
@@ -41,20 +43,12 @@ namespace {
 
 using kernels::kBf16Block;
 
-constexpr int64_t kTaskBytes = 64 << 10;  // a task's output bytes (the blocked depthwise conv's)
-
-// Rows per task of planes W pixels wide (about kTaskBytes of BF16 output).
-int64_t task_rows(int64_t H, int64_t W) {
-  return std::min(H, std::max<int64_t>(1, kTaskBytes / (W * kBf16Block * 2)));
-}
-
 class Bf16BlockedAddLayer : public Layer {
  public:
   explicit Bf16BlockedAddLayer(const Node& node) : C_(channels_attr(node)), prefix_(layer_error_prefix(node)) {
     require_inputs(node, 2);
     std::fill(ones_, ones_ + kBf16Block, 1.f);
-    std::fill(minus_zero_, minus_zero_ + kBf16Block, -0.f);
-    clip_ = bf16_fused_clip(node, prefix_, &lo_, &hi_);
+    clip_.on = bf16_fused_clip(node, prefix_, &clip_.lo, &clip_.hi);
   }
 
   std::vector<std::pair<DataType, Shape>> infer(const std::vector<const Value*>& in) const override {
@@ -71,39 +65,22 @@ class Bf16BlockedAddLayer : public Layer {
     const uint16_t* a = in[0]->data<uint16_t>();
     const uint16_t* b = in[1]->data<uint16_t>();
     uint16_t* y = out[0]->data<uint16_t>();
-    const int64_t rows = task_rows(H, W), runs = (H + rows - 1) / rows;
-    parallel_for(s[0] * CB * runs, 1, [&](int64_t begin, int64_t end) {
-      for (int64_t t = begin; t < end; ++t) {
-        const int64_t block = t / runs;
-        kernels::DepthwiseBf16x16c d;
-        d.x = a + block * plane;
-        d.w = ones_;
-        d.bias = minus_zero_;
-        d.residual = b + block * plane;
-        d.y = y + block * plane;
-        d.lanes = std::min(kBf16Block, C_ - (block % CB) * kBf16Block);
-        d.H = d.oh = H;
-        d.W = d.ow = W;
-        d.oy0 = (t % runs) * rows;
-        d.oy1 = std::min(H, d.oy0 + rows);
-        d.clip = clip_;
-        d.lo = lo_;
-        d.hi = hi_;
-        kernel_->depthwise(d);
-      }
+    for_bf16_row_tasks(s[0] * CB, H, W, [&](int64_t block, int64_t oy0, int64_t oy1) {
+      const int64_t lanes = std::min(kBf16Block, C_ - (block % CB) * kBf16Block);
+      run_unit_window(*kernel_, a + block * plane, ones_, b + block * plane, y + block * plane, lanes, H, W, oy0, oy1,
+                      clip_);
     });
   }
 
   std::string describe() const override {
-    return std::string("NCHW16c bf16 add ") + (clip_ ? "clip " : "") + kernel_->name();
+    return std::string("NCHW16c bf16 add ") + (clip_.on ? "clip " : "") + kernel_->name();
   }
 
  private:
   int64_t C_;
   std::string prefix_;
-  bool clip_ = false;
-  float lo_ = 0.f, hi_ = 0.f;
-  float ones_[kBf16Block], minus_zero_[kBf16Block];
+  UnitWindowClip clip_;
+  float ones_[kBf16Block];
   const kernels::Nchw16cBf16Kernel* kernel_ = &kernels::choose<kernels::Nchw16cBf16Kernel>();
 };
 
@@ -136,21 +113,17 @@ class Bf16BlockedResizeLayer : public Layer {
     const int64_t OW = static_cast<int64_t>(src_x_.size()), line = OW * kBf16Block;
     const uint16_t* x = in[0]->data<uint16_t>();
     uint16_t* y = out[0]->data<uint16_t>();
-    const int64_t rows = task_rows(OH, OW), runs = (OH + rows - 1) / rows;
-    parallel_for(s[0] * s[1] * runs, 1, [&](int64_t begin, int64_t end) {
-      for (int64_t t = begin; t < end; ++t) {
-        const int64_t block = t / runs, oy0 = (t % runs) * rows, oy1 = std::min(OH, oy0 + rows);
-        const uint16_t* xb = x + block * H * W * kBf16Block;
-        uint16_t* yb = y + block * OH * line;
-        for (int64_t oy = oy0; oy < oy1; ++oy) {
-          if (oy > oy0 && src_y_[oy] == src_y_[oy - 1]) {  // the row above again
-            std::memcpy(yb + oy * line, yb + (oy - 1) * line, static_cast<size_t>(line) * 2);
-            continue;
-          }
-          const uint16_t* xr = xb + src_y_[oy] * W * kBf16Block;
-          uint16_t* yr = yb + oy * line;
-          for (int64_t ox = 0; ox < OW; ++ox) std::memcpy(yr + ox * kBf16Block, xr + src_x_[ox] * kBf16Block, 32);
+    for_bf16_row_tasks(s[0] * s[1], OH, OW, [&](int64_t block, int64_t oy0, int64_t oy1) {
+      const uint16_t* xb = x + block * H * W * kBf16Block;
+      uint16_t* yb = y + block * OH * line;
+      for (int64_t oy = oy0; oy < oy1; ++oy) {
+        if (oy > oy0 && src_y_[oy] == src_y_[oy - 1]) {  // the row above again
+          std::memcpy(yb + oy * line, yb + (oy - 1) * line, static_cast<size_t>(line) * 2);
+          continue;
         }
+        const uint16_t* xr = xb + src_y_[oy] * W * kBf16Block;
+        uint16_t* yr = yb + oy * line;
+        for (int64_t ox = 0; ox < OW; ++ox) std::memcpy(yr + ox * kBf16Block, xr + src_x_[ox] * kBf16Block, 32);
       }
     });
   }

@@ -5,7 +5,8 @@
 // region's int8rt.ChannelScale16c (ops/f32_blocked_ops.cc).
 //
 // It runs on the nchw16c_bf16 family's depthwise kernel as a 1x1 window
-// whose taps are the image's 16 gates of the block and whose bias is -0:
+// (ops/bf16_unit_window.h) whose taps are the image's 16 gates of the block
+// and whose bias is -0:
 // the kernel's v = fma(s, x, -0) is the product x * s rounded once (a
 // nonzero product plus -0 is itself; a zero one keeps its sign, as -0 + -0
 // is -0 and +0 + -0 is +0), then its epilogue rounds to BF16, so the bits
@@ -15,13 +16,13 @@
 // the product rounded to float32, r added in float32 (the kernel's residual
 // step), then one BF16 rounding. A fused Relu / Clip ("int8rt_activation",
 // bf16_blocked_moves.h): clip_f32 after the residual, before the rounding.
-// Tasks: runs of rows of one block of one image (about kTaskBytes of output).
+// Tasks: runs of rows of one block of one image (ops/bf16_unit_window.h).
 #include <algorithm>
 
-#include "core/thread_pool.h"
 #include "engine/bf16_blocked.h"
 #include "engine/bf16_blocked_moves.h"
 #include "engine/layer.h"
+#include "engine/ops/bf16_unit_window.h"
 #include "engine/ops/blocked_tensor.h"
 #include "engine/ops/op_util.h"
 #include "kernels/nchw16c_bf16.h"
@@ -38,8 +39,7 @@ class Bf16BlockedScaleLayer : public Layer {
       : prefix_(layer_error_prefix(node)), channels_(node.attrs.get_int("channels", 0)) {
     if (node.inputs.size() != 2 && node.inputs.size() != 3) throw InvalidArgument(prefix_ + "needs 2 or 3 inputs");
     residual_ = node.inputs.size() == 3;
-    std::fill(minus_zero_, minus_zero_ + kBf16Block, -0.f);
-    clip_ = bf16_fused_clip(node, prefix_, &lo_, &hi_);
+    clip_.on = bf16_fused_clip(node, prefix_, &clip_.lo, &clip_.hi);
   }
 
   std::vector<std::pair<DataType, Shape>> infer(const std::vector<const Value*>& in) const override {
@@ -73,39 +73,21 @@ class Bf16BlockedScaleLayer : public Layer {
     const float* s = in[1 - xi]->data<float>();
     const uint16_t* r = in.size() == 3 ? in[2]->data<uint16_t>() : nullptr;
     uint16_t* y = out[0]->data<uint16_t>();
-    const int64_t rows = std::min(H, std::max<int64_t>(1, kTaskBytes / (W * kBf16Block * 2)));
-    const int64_t runs = (H + rows - 1) / rows;
-    parallel_for(N * CB * runs, 1, [&](int64_t begin, int64_t end) {
-      for (int64_t t = begin; t < end; ++t) {
-        const int64_t block = t / runs, n = block / CB, c0 = (block % CB) * kBf16Block;
-        float gates[kBf16Block] = {};
-        const int64_t lanes = std::min(kBf16Block, C - c0);
-        if (one) {
-          std::fill(gates, gates + lanes, s[0]);
-        } else {
-          std::copy(s + n * C + c0, s + n * C + c0 + lanes, gates);
-        }
-        kernels::DepthwiseBf16x16c a;
-        a.x = x + block * plane;
-        a.w = gates;
-        a.bias = minus_zero_;
-        a.residual = r ? r + block * plane : nullptr;
-        a.y = y + block * plane;
-        a.lanes = lanes;
-        a.H = a.oh = H;
-        a.W = a.ow = W;
-        a.oy0 = (t % runs) * rows;
-        a.oy1 = std::min(H, a.oy0 + rows);
-        a.clip = clip_;
-        a.lo = lo_;
-        a.hi = hi_;
-        kernel_->depthwise(a);
+    for_bf16_row_tasks(N * CB, H, W, [&](int64_t block, int64_t oy0, int64_t oy1) {
+      const int64_t n = block / CB, c0 = (block % CB) * kBf16Block, lanes = std::min(kBf16Block, C - c0);
+      float gates[kBf16Block] = {};
+      if (one) {
+        std::fill(gates, gates + lanes, s[0]);
+      } else {
+        std::copy(s + n * C + c0, s + n * C + c0 + lanes, gates);
       }
+      run_unit_window(*kernel_, x + block * plane, gates, r ? r + block * plane : nullptr, y + block * plane, lanes, H,
+                      W, oy0, oy1, clip_);
     });
   }
 
   std::string describe() const override {
-    return std::string("NCHW16c bf16 ") + (residual_ ? "+ residual " : "") + (clip_ ? "clip " : "") + kernel_->name();
+    return std::string("NCHW16c bf16 ") + (residual_ ? "+ residual " : "") + (clip_.on ? "clip " : "") + kernel_->name();
   }
 
  private:
@@ -119,13 +101,10 @@ class Bf16BlockedScaleLayer : public Layer {
   bool scalar(const std::vector<const Value*>& in, int xi) const {
     return channels_ > 0 && in[1 - xi]->numel() == 1;
   }
-  static constexpr int64_t kTaskBytes = 64 << 10;  // a task's output bytes (the blocked depthwise conv's)
   std::string prefix_;
   int64_t channels_ = 0;  // the "channels" attribute, 0 where absent (SE scales before it)
   bool residual_ = false;
-  bool clip_ = false;  // a fused Relu / Clip (bf16_blocked_moves.h)
-  float lo_ = 0.f, hi_ = 0.f;
-  float minus_zero_[kBf16Block];
+  UnitWindowClip clip_;  // a fused Relu / Clip (bf16_blocked_moves.h)
   const kernels::Nchw16cBf16Kernel* kernel_ = &kernels::choose<kernels::Nchw16cBf16Kernel>();
 };
 
