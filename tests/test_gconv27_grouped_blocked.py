@@ -159,6 +159,11 @@ def test_grouped_convs_stay_within_the_bf16_bound_of_fp32(tmp_path) -> None:
     err = np.abs(y - y32)
     assert np.all(err <= 4 * 2.0 ** -6 * m4), (err.max(), (err / m4).max())
     assert err.max() > 0, "the BF16 engine gave the FP32 values: the test cannot tell"
+    # That bound is loose (|W| sums, no cancellation): a conv reading another group's weights can stay
+    # under it. The rounding errors (2^-8 relative each, of either sign) add up like random ones: the
+    # relative rms error of these 4 layers is about 0.005 (measured, RESULTS.md section 279); under 2^-6.
+    # A group's weights or input taken from group 0 gave 0.8.
+    assert np.sqrt(np.mean(err ** 2)) <= 2.0 ** -6 * np.sqrt(np.mean(y32.astype(np.float64) ** 2)), err.max()
 
 
 def test_groups_narrower_than_a_block_stay_nchw_and_say_so(tmp_path) -> None:
