@@ -7,7 +7,8 @@ tree's python/ and this tree's, alternated --pairs times (base, this, base, this
 the per-pair figures side by side.
 
 Usage: python benchmarks/gconv27_layers.py --base /tmp/gconv27/base_python --dir /tmp/gconv27/models \
-           --nets nfnet_l0 regnet_x_400mf [--batches 1 8] [--runs 5] [--pairs 2]
+           --nets nfnet_l0 regnet_x_400mf [--tree <a copy of this tree's python/>] [--batches 1 8] [--runs 5] \
+           [--pairs 2]
 """
 from __future__ import annotations
 
@@ -74,6 +75,8 @@ def child(a) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--base", help="the base tree's python/ directory")
+    ap.add_argument("--tree", default=os.path.join(os.path.dirname(HERE), "python"),
+                    help="this tree's python/ (default: the worktree's; a copy keeps a rebuild out of the runs)")
     ap.add_argument("--nets", nargs="+", required=True)
     ap.add_argument("--dir", required=True)
     ap.add_argument("--batches", nargs="+", type=int, default=[1, 8])
@@ -85,7 +88,7 @@ def main() -> None:
         return child(a)
     print("command:", " ".join(sys.argv))
     print("date:", time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()), "load:", os.getloadavg())
-    trees = {"base": a.base, "gconv27": os.path.join(os.path.dirname(HERE), "python")}
+    trees = {"base": a.base, "gconv27": a.tree}
     cmd = [sys.executable, os.path.abspath(__file__), "--child", "--nets", *a.nets, "--dir", a.dir,
            "--batches", *map(str, a.batches), "--runs", str(a.runs)]
     runs = defaultdict(list)

@@ -28,14 +28,17 @@ bool plane(const Tensor& t) {
          t.shape.size() == 4 && t.shape[1] > 0 && t.shape[2] > 0 && t.shape[3] > 0 && t.shape[2] * t.shape[3] > 1;
 }
 
-// A conv of `group` groups (not depthwise) whose every group reads and
-// writes whole 16-channel blocks: C / group and M / group multiples of 16,
-// so a group is a block sub-range of the blocked tensors. Narrower groups
-// (RegNetY's 8 channels) stay NCHW: a group would share its blocks with
-// another (see RESULTS.md section 279).
+// A conv of `group` groups (not depthwise) that the blocked conv runs
+// group by group (ops/bf16_blocked_ops.cc, RESULTS.md section 279): every
+// group reads and writes whole 16-channel blocks (C / group and M / group
+// multiples of 16: a group is a block sub-range of the blocked tensors), or
+// the groups are 2, 4 or 8 channels in and out (RegNetY's 8), so whole
+// groups tile a block: a dense conv per block, 0 between its groups.
 bool grouped_takes_blocked(int64_t C, int64_t M, int64_t group_inputs, int64_t group) {
-  return C == group * group_inputs && M % group == 0 && group_inputs % kernels::kBf16Block == 0 &&
-         M / group % kernels::kBf16Block == 0;
+  if (C != group * group_inputs || M % group != 0) return false;
+  const int64_t group_outputs = M / group;
+  if (group_inputs % kernels::kBf16Block == 0 && group_outputs % kernels::kBf16Block == 0) return true;
+  return group_inputs == group_outputs && group_inputs % 2 == 0 && kernels::kBf16Block % group_inputs == 0;
 }
 
 bool conv_takes_blocked(const Network& net, const Node& node) {
@@ -121,8 +124,8 @@ bool takes(const Network& net, const Node& node) {
 }
 
 // The report's line for the BF16 grouped convs (not depthwise) that stay
-// NCHW because a group's channels are not whole blocks (RegNetY's groups of
-// 8: two groups would share a block; RESULTS.md section 279), "" if none.
+// NCHW because grouped_takes_blocked refuses their groups (24 channels: a
+// group would share blocks with another, not tiling them), "" if none.
 std::string narrow_groups(const Network& net) {
   int count = 0;
   std::string shapes;
@@ -144,7 +147,7 @@ std::string narrow_groups(const Network& net) {
   }
   if (count == 0) return "";
   return "bf16 channel-blocked: " + std::to_string(count) + " grouped conv(s) left NCHW (groups of " + shapes +
-         " channels, not whole 16-channel blocks)";
+         " channels: neither whole 16-channel blocks nor 2, 4 or 8 channels in and out)";
 }
 
 Shape to_blocked(const Shape& s) { return {s[0], (s[1] + 15) / 16, s[2], s[3], 16}; }

@@ -84,13 +84,24 @@ class Bf16BlockedConvLayer : public Layer {
                          std::to_string(kernels::kBf16BlockedMaxRows) + " window rows");
     }
     groups_ = depthwise_ ? 1 : group;
-    if (groups_ < 1 || M_ % groups_ != 0 || (groups_ > 1 && (ws[1] % kBf16Block != 0 || M_ / groups_ % kBf16Block))) {
+    const bool whole = groups_ >= 1 && M_ % groups_ == 0 && ws[1] % kBf16Block == 0 && M_ / groups_ % kBf16Block == 0;
+    const bool narrow = groups_ > 1 && M_ % groups_ == 0 && ws[1] == M_ / groups_ && ws[1] % 2 == 0 &&
+                        kBf16Block % ws[1] == 0;
+    if (groups_ < 1 || (groups_ > 1 && !whole && !narrow)) {
       throw NotSupported(prefix_ + "channel-blocked BF16 convs are depthwise or of groups of whole 16-channel "
-                         "blocks (input and output channels per group multiples of 16), not " + std::to_string(M_) +
-                         " outputs of " + std::to_string(ws[1]) + " inputs in " + std::to_string(group) + " group(s)");
+                         "blocks (input and output channels per group multiples of 16) or of 2, 4 or 8 channels in "
+                         "and out, not " + std::to_string(M_) + " outputs of " + std::to_string(ws[1]) + " inputs in " +
+                         std::to_string(group) + " group(s)");
     }
-    // Groups: a dense conv per group over its blocks (dense()); the pointwise
-    // paths read every input block, so a grouped 1x1 runs as a one-tap dense conv.
+    // Groups: a dense conv per call over its blocks (dense()): a group of
+    // whole blocks per call; narrower groups (2, 4, 8 channels) a block of
+    // 16 / (their width) groups per call, its weights 0 between groups. The
+    // pointwise paths read every input block: a grouped 1x1 runs as a
+    // one-tap dense conv.
+    narrow_ = groups_ > 1 && narrow && !whole;
+    calls_ = narrow_ ? blocks(M_) : groups_;
+    call_m_ = narrow_ ? kBf16Block : M_ / groups_;
+    in_channels_ = depthwise_ ? M_ : ws[1] * groups_;
     const bool one_tap = !depthwise_ && groups_ == 1 && ws[2] == 1 && ws[3] == 1;
     const bool unpadded = std::all_of(w_.pads.begin(), w_.pads.end(), [](int64_t p) { return p == 0; });
     pointwise_ = one_tap && unpadded &&
@@ -108,7 +119,7 @@ class Bf16BlockedConvLayer : public Layer {
       act_.fn = [](const void* ctx, float* v, int64_t n) { static_cast<const FusedActivation*>(ctx)->apply(v, n); };
       act_.ctx = &fused_;
     }
-    C_ = depthwise_ ? M_ : ws[1];
+    C_ = depthwise_ ? M_ : narrow_ ? kBf16Block : ws[1];
     if (f32_in_ && (depthwise_ || groups_ > 1 || C_ > kernels::kBf16MaxF32Channels ||
                     !kernels::bf16_tap_row_window(C_, w_.kernel[1], w_.dilations[1]))) {
       throw NotSupported(prefix_ + "a BF16 conv reads a float32 NCHW input only as a stem of at most " +
@@ -125,15 +136,16 @@ class Bf16BlockedConvLayer : public Layer {
               bf16::to_f32(bf16::from_f32(W[m * taps + t]));
         }
       }
-    } else {  // [MB][taps][QP][16][2] BF16 pairs (a 1x1 conv: [MB][QP][16][2]); groups: C_ a group's,
-              // so each output block's pairs are its group's channels, the groups' blocks in turn
-      const int64_t QP = (C_ + 1) / 2;
+    } else {  // [MB][taps][QP][16][2] BF16 pairs (a 1x1 conv: [MB][QP][16][2]), QP a call's C_: output
+              // channel m's pairs are its group's channels at their place in its call's C_ inputs, 0 elsewhere
+      const int64_t QP = (C_ + 1) / 2, per_group = ws[1], group_m = M_ / groups_;
       pairs_w_ = kernels::AlignedBuffer<uint16_t>(MB * taps * QP * kBf16Block * 2);
       for (int64_t m = 0; m < M_; ++m) {
-        for (int64_t c = 0; c < C_; ++c) {
+        const int64_t first = m / group_m * per_group - m / call_m_ * C_;  // its group's first input in its call
+        for (int64_t c = 0; c < per_group; ++c) {
           for (int64_t t = 0; t < taps; ++t) {
-            pairs_w_.data()[((((m / kBf16Block) * taps + t) * QP + c / 2) * kBf16Block + m % kBf16Block) * 2 + c % 2] =
-                bf16::from_f32(W[(m * C_ + c) * taps + t]);
+            pairs_w_.data()[((((m / kBf16Block) * taps + t) * QP + (first + c) / 2) * kBf16Block + m % kBf16Block) * 2 +
+                            (first + c) % 2] = bf16::from_f32(W[(m * per_group + c) * taps + t]);
           }
         }
       }
@@ -183,7 +195,9 @@ class Bf16BlockedConvLayer : public Layer {
   std::string describe() const override {
     return std::string("bf16 conv2d ") +
            (depthwise_ ? "depthwise" : pointwise_ ? "1x1" : strided_pointwise_ ? "strided 1x1" : "dense") +
-           (groups_ > 1 ? " of " + std::to_string(groups_) + " groups" : "") +
+           (groups_ > 1 ? " of " + std::to_string(groups_) + " groups" +
+                              (narrow_ ? std::string(" in blocks of ") + std::to_string(kBf16Block / (M_ / groups_)) : "")
+                        : "") +
            (clip_ ? " clip" : fused_.describe()) + (f32_in_ ? " from float32" : "") +
            " layout=nchw16c " + kernel_->name();
   }
@@ -192,7 +206,7 @@ class Bf16BlockedConvLayer : public Layer {
   // The run's window as the depthwise kernel's fields (a pointwise conv:
   // oh = H, ow = W), its batch in *N.
   kernels::DepthwiseBf16x16c window(const std::vector<const Value*>& in, int64_t* N) const {
-    const Shape& xs = f32_in_ ? nchw_f32_input(in) : blocked_input(in, 0, C_ * groups_, prefix_);
+    const Shape& xs = f32_in_ ? nchw_f32_input(in) : blocked_input(in, 0, in_channels_, prefix_);
     kernels::DepthwiseBf16x16c a;
     *N = xs[0];
     a.H = xs[2];
@@ -373,19 +387,22 @@ class Bf16BlockedConvLayer : public Layer {
   // threads the rows split until there are 4 tasks per thread (batch 8,
   // RESULTS.md section 221: 3x3/2 256 @28 x0.76-0.80, 1x1/2 1024 -> 2048
   // x0.75-0.79, 3x3 256 @14 x0.93-0.97).
-  // Groups (groups_ > 1, each of whole blocks): every group is a dense conv
-  // of C_ inputs and M_ / groups_ outputs whose tensors are the group's
-  // block sub-ranges of x, y and the residual (a block's plane is
-  // contiguous) and whose weights and bias are its output blocks' (the
-  // packing's blocks in group order): the same kernel call with moved
-  // pointers, so the bits of the conv split by hand into groups. A group is
-  // one more task dimension; the partition above holds per group.
+  // Groups (calls_ > 1): every call is a dense conv of C_ inputs and call_m_
+  // outputs (the last call's up to M_) whose tensors are its block
+  // sub-ranges of x, y and the residual (a block's plane is contiguous) and
+  // whose weights and bias are its output blocks' (the packing's blocks in
+  // call order): the same kernel call with moved pointers, so the bits of
+  // the conv split by hand into groups (narrow groups: their products in the
+  // same order, the other groups' +-0 products between them, which leave a
+  // finite sum as it is). A call is one more task dimension; the partition
+  // above holds per call.
   // xf: a stem's float image in place of x (dense_f32).
   void dense(const uint16_t* x, const float* xf, const uint16_t* res, uint16_t* y, int64_t N,
              const kernels::DepthwiseBf16x16c& g) const {
-    const int64_t CB = blocks(C_), MB = blocks(M_ / groups_), in_group = CB * g.H * g.W * kBf16Block;
+    const int64_t CB = blocks(C_), MB = blocks(call_m_), in_group = CB * g.H * g.W * kBf16Block;
     const int64_t out_group = MB * g.oh * g.ow * kBf16Block;
-    const int64_t in_image = groups_ * in_group, out_image = groups_ * out_group;
+    const int64_t in_image = blocks(in_channels_) * g.H * g.W * kBf16Block;
+    const int64_t out_image = blocks(M_) * g.oh * g.ow * kBf16Block;
     const int64_t block_w = g.kh * g.kw * ((C_ + 1) / 2) * kBf16Block * 2 * 2;  // one output block's weight bytes
     int64_t chunk = std::min(MB, kTaskBlocks);
     const bool strided = g.sh > 1 || g.sw > 1;
@@ -407,11 +424,11 @@ class Bf16BlockedConvLayer : public Layer {
     }
     const int64_t runs = (g.oh + rows - 1) / rows;
     const int64_t group_w = MB * g.kh * g.kw * ((C_ + 1) / 2) * kBf16Block * 2;  // a group's packed weights
-    parallel_for(images * groups_ * chunks * runs, 1, [&](int64_t begin, int64_t end) {
+    parallel_for(images * calls_ * chunks * runs, 1, [&](int64_t begin, int64_t end) {
       for (int64_t t = begin; t < end; ++t) {
         const int64_t mb0 = (t / runs % chunks) * chunk, oy0 = (t % runs) * rows;
-        const int64_t grp = t / (chunks * runs) % groups_;
-        const int64_t n0 = images_inner ? 0 : t / (groups_ * chunks * runs), n1 = images_inner ? N : n0 + 1;
+        const int64_t grp = t / (chunks * runs) % calls_;
+        const int64_t n0 = images_inner ? 0 : t / (calls_ * chunks * runs), n1 = images_inner ? N : n0 + 1;
         for (int64_t n = n0; n < n1; ++n) {
           kernels::ConvBf16x16c a;
           if (xf) {
@@ -423,7 +440,7 @@ class Bf16BlockedConvLayer : public Layer {
           a.bias = bias_.empty() ? nullptr : bias_.data() + grp * MB * kBf16Block;
           a.residual = res ? res + n * out_image + grp * out_group : nullptr;
           a.y = y + n * out_image + grp * out_group;
-          a.C = C_; a.M = M_ / groups_;
+          a.C = C_; a.M = std::min(call_m_, M_ - grp * call_m_);
           a.H = g.H; a.W = g.W; a.oh = g.oh; a.ow = g.ow; a.kh = g.kh; a.kw = g.kw; a.sh = g.sh; a.sw = g.sw;
           a.dh = g.dh; a.dw = g.dw; a.ph = g.ph; a.pw = g.pw;
           a.oy0 = oy0; a.oy1 = std::min(g.oh, oy0 + rows);
@@ -447,8 +464,11 @@ class Bf16BlockedConvLayer : public Layer {
   int64_t residual_;
   std::string prefix_;
   bool f32_in_;  // kBf16F32InputAttr: input 0 the float32 NCHW image
-  int64_t C_ = 0, M_ = 0;  // C_: a group's input channels (depthwise: M_)
-  int64_t groups_ = 1;      // > 1: groups of whole blocks (dense()); a depthwise conv's 1
+  int64_t C_ = 0, M_ = 0;  // C_: a call's input channels (dense(); depthwise: M_)
+  int64_t groups_ = 1;      // the conv's groups (a depthwise conv's: 1)
+  int64_t calls_ = 1, call_m_ = 0;  // dense() calls per image and row run, each of call_m_ outputs
+  int64_t in_channels_ = 0;  // the input's channels
+  bool narrow_ = false;      // groups of 2, 4 or 8 channels: a call per block, 16 / width groups
   bool depthwise_ = false, pointwise_ = false;
   bool strided_pointwise_ = false;  // a 1x1 of strides > 1, no padding: strided_pointwise()
   kernels::AlignedBuffer<uint16_t> pairs_w_;  // 64-byte aligned: each B tile row one cache line
