@@ -1,15 +1,17 @@
 """Grouped (not depthwise) BF16 convs in the channel-blocked region (engine/bf16_blocked.h, RESULTS.md
 section 279): a conv whose groups read and write whole 16-channel blocks (C / group and M / group
 multiples of 16: NFNet-L0's, RegNetX's) runs as the dense blocked kernel once per group on the group's
-block sub-ranges (ops/bf16_blocked_ops.cc, dense()).
+block sub-ranges; one of groups of 2, 4 or 8 channels in and out (RegNetY's 8) once per block, the block's
+16 / width groups as one dense conv whose weights are 0 between groups (ops/bf16_blocked_ops.cc, dense()).
 
-What is exact: each group is the dense conv of its channels, so the blocked engine gives the bits of the
-same network with every grouped conv split by hand (Split -> a conv per group, its bias, fused residual
-and Relu -> Concat), run by the NCHW BF16 engine; the network output (float32 there) is its BF16 rounding
+What is exact: each group is the dense conv of its channels (narrow groups: the other groups' +-0
+products between its own leave a finite sum as it is), so the blocked engine gives the bits of the same
+network with every grouped conv split by hand (Split -> a conv per group, its bias, fused residual and
+Relu -> Concat), run by the NCHW BF16 engine; the network output (float32 there) is its BF16 rounding
 here. Checked at batch 1 and 3, 1 and 2 threads, strides 1 / 2, paddings 0 / 1, a dilated window, a
-fused residual, after save / load and on the reference kernels. Against FP32: a stated bound (below).
-Groups narrower than a block (RegNetY's 8 channels) stay NCHW, said in the report; an engine file whose
-grouped conv carries a forged group count is refused naming the layer.
+fused residual, 104 channels (a half block), after save / load and on the reference kernels. Against
+FP32: stated bounds (below). Groups of other widths (24) stay NCHW, said in the report; an engine file
+whose grouped conv carries a forged group count is refused naming the layer.
 """
 from __future__ import annotations
 
