@@ -84,9 +84,9 @@ class Bf16BlockedConvLayer : public Layer {
                          std::to_string(kernels::kBf16BlockedMaxRows) + " window rows");
     }
     groups_ = depthwise_ ? 1 : group;
-    const bool whole = groups_ >= 1 && M_ % groups_ == 0 && ws[1] % kBf16Block == 0 && M_ / groups_ % kBf16Block == 0;
-    const bool narrow = groups_ > 1 && M_ % groups_ == 0 && ws[1] == M_ / groups_ && ws[1] % 2 == 0 &&
-                        kBf16Block % ws[1] == 0;
+    const bool divides = groups_ >= 1 && M_ >= groups_ && M_ % groups_ == 0 && ws[1] >= 1;  // forged counts refused
+    const bool whole = divides && ws[1] % kBf16Block == 0 && M_ / groups_ % kBf16Block == 0;
+    const bool narrow = divides && groups_ > 1 && ws[1] == M_ / groups_ && ws[1] % 2 == 0 && kBf16Block % ws[1] == 0;
     if (groups_ < 1 || (groups_ > 1 && !whole && !narrow)) {
       throw NotSupported(prefix_ + "channel-blocked BF16 convs are depthwise or of groups of whole 16-channel "
                          "blocks (input and output channels per group multiples of 16) or of 2, 4 or 8 channels in "
