@@ -70,7 +70,7 @@ bool conv_takes_blocked(const Network& net, const Node& node) {
   if (group > 1 && w.shape[1] == 1) {  // depthwise, of windows the kernels take
     return group == x.shape[1] && w.shape[0] == group && w.shape[2] <= kernels::kBf16BlockedMaxRows;
   }
-  if (group > 1) {  // groups of whole blocks: a dense conv per group on its blocks (ops/bf16_blocked_ops.cc)
+  if (group > 1) {  // a dense conv per group on its blocks, or per block of narrow groups (ops/bf16_blocked_ops.cc)
     return grouped_takes_blocked(x.shape[1], w.shape[0], w.shape[1], group);
   }
   // Every conv of one group joins, stems included (few channels read from

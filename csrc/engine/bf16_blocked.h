@@ -22,7 +22,9 @@
 //     a network input, on every tier since RESULTS.md section 246),
 //     grouped ones whose groups are whole blocks (C / group and M / group
 //     multiples of 16: NFNet's, RegNetX's; the dense kernel per group on
-//     its block sub-ranges, RESULTS.md section 279) and depthwise ones
+//     its block sub-ranges) or 2, 4 or 8 channels in and out (RegNetY's;
+//     the dense kernel per block, 0 weights between its groups; RESULTS.md
+//     section 279; other widths stay NCHW, said in the report) and depthwise ones
 //     (group == C == M, any 2-D window of at most kBf16BlockedMaxRows
 //     rows), rewritten to int8rt.ConvBf16x16c;
 //   - 2-D MaxPool without Indices (ResNet's, after its stem), rewritten to

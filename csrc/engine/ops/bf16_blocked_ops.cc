@@ -8,7 +8,9 @@
 //                         group (the dense kernel: 3x3, stems), of groups
 //                         whose input and output channels are whole blocks
 //                         (the dense kernel per group on its block
-//                         sub-ranges) or depthwise (group == C == M, a 2-D
+//                         sub-ranges) or are 2, 4 or 8 channels in and out
+//                         (per block, 0 weights between its groups) or
+//                         depthwise (group == C == M, a 2-D
 //                         window of at most 16 rows); weights rounded to BF16 and packed once
 //                         (one group: per tap channel pairs, 0 past M and C;
 //                         depthwise: per block the taps' 16 lanes, 0 past
@@ -195,9 +197,8 @@ class Bf16BlockedConvLayer : public Layer {
   std::string describe() const override {
     return std::string("bf16 conv2d ") +
            (depthwise_ ? "depthwise" : pointwise_ ? "1x1" : strided_pointwise_ ? "strided 1x1" : "dense") +
-           (groups_ > 1 ? " of " + std::to_string(groups_) + " groups" +
-                              (narrow_ ? std::string(" in blocks of ") + std::to_string(kBf16Block / (M_ / groups_)) : "")
-                        : "") +
+           (groups_ > 1 ? " of " + std::to_string(groups_) + " groups" : "") +
+           (narrow_ ? ", " + std::to_string(kBf16Block / (M_ / groups_)) + " a block" : "") +
            (clip_ ? " clip" : fused_.describe()) + (f32_in_ ? " from float32" : "") +
            " layout=nchw16c " + kernel_->name();
   }
