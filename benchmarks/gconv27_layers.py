@@ -8,7 +8,7 @@ the per-pair figures side by side.
 
 Usage: python benchmarks/gconv27_layers.py --base /tmp/gconv27/base_python --dir /tmp/gconv27/models \
            --nets nfnet_l0 regnet_x_400mf [--tree <a copy of this tree's python/>] [--batches 1 8] [--runs 5] \
-           [--pairs 2]
+           [--pairs 2] [--each]
 """
 from __future__ import annotations
 
@@ -57,18 +57,21 @@ def child(a) -> None:
         for batch in a.batches:
             feed = {k: np.ascontiguousarray(v[:batch]) for k, v in net.feeds(8, 1).items()}
             ms = defaultdict(list)
-            kinds = {}
+            kinds, names = {}, {}
             for _ in range(a.runs):
                 for i, la in enumerate(ctx.profile(feed, 1, clock="thread_cpu")):
                     ms[i].append(la["ms"])
                     kinds[i] = kind(la)
+                    names[i] = f"{la['name']}: {la['detail']}"
             sums = defaultdict(float)
             counts = defaultdict(int)
             for i, v in ms.items():
                 sums[kinds[i]] += float(np.median(v))
                 counts[kinds[i]] += 1
             sums["whole"] = sum(float(np.median(v)) for v in ms.values())
-            out[f"{name} b{batch}"] = {"ms": dict(sums), "layers": dict(counts), "regions": regions}
+            grouped = [f"{float(np.median(ms[i])):.3f} ms {names[i]}" for i in ms if kinds[i] == "grouped convs"]
+            out[f"{name} b{batch}"] = {"ms": dict(sums), "layers": dict(counts), "regions": regions,
+                                       "grouped": grouped if a.each else []}
     print(json.dumps(out))
 
 
@@ -82,6 +85,7 @@ def main() -> None:
     ap.add_argument("--batches", nargs="+", type=int, default=[1, 8])
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--pairs", type=int, default=2)
+    ap.add_argument("--each", action="store_true", help="also each grouped conv's time and kernel")
     ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     a = ap.parse_args()
     if a.child:
@@ -90,7 +94,7 @@ def main() -> None:
     print("date:", time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()), "load:", os.getloadavg())
     trees = {"base": a.base, "gconv27": a.tree}
     cmd = [sys.executable, os.path.abspath(__file__), "--child", "--nets", *a.nets, "--dir", a.dir,
-           "--batches", *map(str, a.batches), "--runs", str(a.runs)]
+           "--batches", *map(str, a.batches), "--runs", str(a.runs), *(["--each"] if a.each else [])]
     runs = defaultdict(list)
     for p in range(a.pairs):
         for label, tree in trees.items():
@@ -102,6 +106,8 @@ def main() -> None:
                                                for k, v in sorted(r["ms"].items())))
                 if p == 0:
                     print("    " + "\n    ".join(r["regions"]))
+                for line in r["grouped"]:
+                    print("    " + line)
                 runs[(key, label)].append(r["ms"])
     print("\nthread CPU ms, medians of the layers' per-run times, summed per kind; each pair's figure, base -> gconv27")
     print("| network batch | kind | base | gconv27 |")
