@@ -142,7 +142,8 @@ def test_grouped_convs_give_the_bits_of_the_convs_split_by_hand(tmp_path, groups
         _same_bits(_run(ref, x, 2), want, "reference kernels")
 
 
-def test_grouped_convs_stay_within_the_bf16_bound_of_fp32(tmp_path) -> None:
+@pytest.mark.parametrize("groups", [(2, 3), (12, 24)], ids=["whole", "narrow"])
+def test_grouped_convs_stay_within_the_bf16_bound_of_fp32(tmp_path, groups) -> None:
     """|y - y_fp32| <= 4 e m elementwise, e = 2^-6: per conv layer the input, weight and output roundings
     (2^-8 relative each) and the FP32 sums (K 2^-24, K <= 432) stay under e of that layer's magnitude m_k =
     |W_k| m_{k-1} + |b_k| (+ m of a residual; m_0 = |x|; Relu is 1-Lipschitz); an error of e k m_k after
@@ -150,7 +151,7 @@ def test_grouped_convs_stay_within_the_bf16_bound_of_fp32(tmp_path) -> None:
     torch = pytest.importorskip("torch")
     from onnx import numpy_helper, load_from_string
 
-    grouped, _, blocked = _engines(tmp_path, (2, 3), 1, 1, 1, True)
+    grouped, _, blocked = _engines(tmp_path, groups, 1, 1, 1, True)
     x = np.random.default_rng(5).standard_normal((2, 20, 13, 11)).astype(F32)
     y = blocked.run({"x": x})["y"].astype(np.float64)
     y32 = int8rt.build_engine(str(grouped), int8rt.BuilderConfig(precision="fp32")).run({"x": x})["y"]
@@ -159,8 +160,8 @@ def test_grouped_convs_stay_within_the_bf16_bound_of_fp32(tmp_path) -> None:
     conv = torch.nn.functional.conv2d
     m0 = torch.from_numpy(x.astype(np.float64)).abs()
     m1 = conv(m0, w["wa"], w["ba"])
-    m2 = conv(m1, w["w_g1"], w["b_g1"], padding=1, groups=2)
-    m3 = conv(m2, w["w_g2"], w["b_g2"], padding=1, groups=3) + m2
+    m2 = conv(m1, w["w_g1"], w["b_g1"], padding=1, groups=groups[0])
+    m3 = conv(m2, w["w_g2"], w["b_g2"], padding=1, groups=groups[1]) + m2
     m4 = conv(m3, w["wz"], w["bz"]).numpy()
     err = np.abs(y - y32)
     assert np.all(err <= 4 * 2.0 ** -6 * m4), (err.max(), (err / m4).max())
