@@ -28,6 +28,19 @@ bool plane(const Tensor& t) {
          t.shape.size() == 4 && t.shape[1] > 0 && t.shape[2] > 0 && t.shape[3] > 0 && t.shape[2] * t.shape[3] > 1;
 }
 
+// A conv of `group` groups (not depthwise) that the blocked conv runs
+// group by group (ops/bf16_blocked_ops.cc, RESULTS.md section 279): every
+// group reads and writes whole 16-channel blocks (C / group and M / group
+// multiples of 16: a group is a block sub-range of the blocked tensors), or
+// the groups are 2, 4 or 8 channels in and out (RegNetY's 8), so whole
+// groups tile a block: a dense conv per block, 0 between its groups.
+bool grouped_takes_blocked(int64_t C, int64_t M, int64_t group_inputs, int64_t group) {
+  if (C != group * group_inputs || M % group != 0) return false;
+  const int64_t group_outputs = M / group;
+  if (group_inputs % kernels::kBf16Block == 0 && group_outputs % kernels::kBf16Block == 0) return true;
+  return group_inputs == group_outputs && group_inputs % 2 == 0 && kernels::kBf16Block % group_inputs == 0;
+}
+
 bool conv_takes_blocked(const Network& net, const Node& node) {
   if (node.attrs.get_string(kPrecisionAttr, "") != "bf16" || node.attrs.has(kLayoutAttr)) return false;
   if (node.inputs.size() < 2 || node.inputs[0] < 0 || node.inputs[1] < 0) return false;
@@ -54,8 +67,11 @@ bool conv_takes_blocked(const Network& net, const Node& node) {
     }
   }
   const int64_t group = node.attrs.get_int("group", 1);
-  if (group > 1) {  // depthwise, of windows the kernels take
-    return group == x.shape[1] && w.shape[0] == group && w.shape[1] == 1 && w.shape[2] <= kernels::kBf16BlockedMaxRows;
+  if (group > 1 && w.shape[1] == 1) {  // depthwise, of windows the kernels take
+    return group == x.shape[1] && w.shape[0] == group && w.shape[2] <= kernels::kBf16BlockedMaxRows;
+  }
+  if (group > 1) {  // a dense conv per group on its blocks, or per block of narrow groups (ops/bf16_blocked_ops.cc)
+    return grouped_takes_blocked(x.shape[1], w.shape[0], w.shape[1], group);
   }
   // Every conv of one group joins, stems included (few channels read from
   // a network input: the image's conversion is a 16-lane line per pixel
@@ -105,6 +121,33 @@ bool takes(const Network& net, const Node& node) {
   }
   return node.op == "GlobalAveragePool" && !node.attrs.has(kLayoutAttr) && node.inputs.size() == 1 &&
          node.inputs[0] >= 0 && plane(net.tensor(node.inputs[0]));
+}
+
+// The report's line for the BF16 grouped convs (not depthwise) that stay
+// NCHW because grouped_takes_blocked refuses their groups (24 channels: a
+// group would share blocks with another, not tiling them), "" if none.
+std::string narrow_groups(const Network& net) {
+  int count = 0;
+  std::string shapes;
+  for (const Node& node : net.nodes()) {
+    if (node.op != "Conv" || node.attrs.get_string(kPrecisionAttr, "") != "bf16" || node.inputs.size() < 2 ||
+        node.inputs[0] < 0 || node.inputs[1] < 0 || node.outputs.empty() || node.outputs[0] < 0) {
+      continue;
+    }
+    const int64_t group = node.attrs.get_int("group", 1);
+    const Shape& x = net.tensor(node.inputs[0]).shape;
+    const Shape& w = net.tensor(node.inputs[1]).shape;
+    if (group <= 1 || x.size() != 4 || w.size() != 4 || w[1] == 1 || w[0] % group != 0 ||
+        grouped_takes_blocked(x[1], w[0], w[1], group)) {
+      continue;
+    }
+    const std::string s = std::to_string(w[1]) + " input / " + std::to_string(w[0] / group) + " output";
+    if (shapes.find(s) == std::string::npos) shapes += (shapes.empty() ? "" : ", ") + s;
+    ++count;
+  }
+  if (count == 0) return "";
+  return "bf16 channel-blocked: " + std::to_string(count) + " grouped conv(s) left NCHW (groups of " + shapes +
+         " channels: neither whole 16-channel blocks nor 2, 4 or 8 channels in and out)";
 }
 
 Shape to_blocked(const Shape& s) { return {s[0], (s[1] + 15) / 16, s[2], s[3], 16}; }
@@ -162,6 +205,7 @@ std::vector<std::string> mark_bf16_blocked(Network& net) {
     return {std::string("bf16 channel-blocked: not applied (no vector kernel for NCHW16c bfloat16 tensors here: ") +
             kernel.name() + ")"};
   }
+  const std::string narrow = narrow_groups(net);
   const std::map<int, std::vector<int64_t>> concat_channels = bf16_concat_channels(net);
   const LayoutRules rules{
       takes,
@@ -221,6 +265,7 @@ std::vector<std::string> mark_bf16_blocked(Network& net) {
   const int fused = bf16_fuse_scale_residuals(net);
   const int activations = bf16_fuse_activations(net);
   std::vector<std::string> report;
+  if (!narrow.empty()) report.push_back(narrow);
   if (activations > 0) {
     report.push_back("bf16 channel-blocked: " + std::to_string(activations) +
                      " Relu / Clip(s) fused into blocked Adds / scales");

@@ -19,9 +19,14 @@
 //     pointwise kernel, strided 1x1 projections too off AMX, over a copy
 //     of the pixels they read; 3x3 and stems of any window on the dense
 //     one; the fused BF16 residual too; stems, at most 4 channels read from
-//     a network input, on every tier since RESULTS.md section 246), and
-//     depthwise ones (group == C == M, any 2-D window of at most
-//     kBf16BlockedMaxRows rows), rewritten to int8rt.ConvBf16x16c;
+//     a network input, on every tier since RESULTS.md section 246),
+//     grouped ones whose groups are whole blocks (C / group and M / group
+//     multiples of 16: NFNet's, RegNetX's; the dense kernel per group on
+//     its block sub-ranges) or 2, 4 or 8 channels in and out (RegNetY's;
+//     the dense kernel per block, 0 weights between its groups; RESULTS.md
+//     section 279; other widths stay NCHW, said in the report) and depthwise ones
+//     (group == C == M, any 2-D window of at most kBf16BlockedMaxRows
+//     rows), rewritten to int8rt.ConvBf16x16c;
 //   - 2-D MaxPool without Indices (ResNet's, after its stem), rewritten to
 //     int8rt.MaxPoolBf16x16c;
 //   - the squeeze-and-excitation Mul of a blocked tensor by a float32

@@ -5,7 +5,12 @@
 //                         padding: the pointwise kernel; strides > 1, no
 //                         padding, off AMX: the pointwise kernel over a
 //                         copy of the pixels read), any other conv of one
-//                         group (the dense kernel: 3x3, stems) or depthwise (group == C == M, a 2-D
+//                         group (the dense kernel: 3x3, stems), of groups
+//                         whose input and output channels are whole blocks
+//                         (the dense kernel per group on its block
+//                         sub-ranges) or are 2, 4 or 8 channels in and out
+//                         (per block, 0 weights between its groups) or
+//                         depthwise (group == C == M, a 2-D
 //                         window of at most 16 rows); weights rounded to BF16 and packed once
 //                         (one group: per tap channel pairs, 0 past M and C;
 //                         depthwise: per block the taps' 16 lanes, 0 past
@@ -75,15 +80,31 @@ class Bf16BlockedConvLayer : public Layer {
     fill_window_defaults(w_, 2, node);
     const int64_t group = node.attrs.get_int("group", 1);
     M_ = ws[0];
-    depthwise_ = group > 1;
-    if (depthwise_ && (group != M_ || ws[1] != 1 || ws[2] > kernels::kBf16BlockedMaxRows)) {
-      throw NotSupported(prefix_ + "channel-blocked BF16 convs are depthwise (group == C == M, at most " +
-                         std::to_string(kernels::kBf16BlockedMaxRows) + " window rows) or 1x1");
+    depthwise_ = group > 1 && group == M_ && ws[1] == 1;
+    if (depthwise_ && ws[2] > kernels::kBf16BlockedMaxRows) {
+      throw NotSupported(prefix_ + "channel-blocked BF16 depthwise convs have at most " +
+                         std::to_string(kernels::kBf16BlockedMaxRows) + " window rows");
     }
-    if (!depthwise_ && group != 1) {
-      throw NotSupported(prefix_ + "channel-blocked BF16 convs are of one group or depthwise");
+    groups_ = depthwise_ ? 1 : group;
+    const bool divides = groups_ >= 1 && M_ >= groups_ && M_ % groups_ == 0 && ws[1] >= 1;  // forged counts refused
+    const bool whole = divides && ws[1] % kBf16Block == 0 && M_ / groups_ % kBf16Block == 0;
+    const bool narrow = divides && groups_ > 1 && ws[1] == M_ / groups_ && ws[1] % 2 == 0 && kBf16Block % ws[1] == 0;
+    if (groups_ < 1 || (groups_ > 1 && !whole && !narrow)) {
+      throw NotSupported(prefix_ + "channel-blocked BF16 convs are depthwise or of groups of whole 16-channel "
+                         "blocks (input and output channels per group multiples of 16) or of 2, 4 or 8 channels in "
+                         "and out, not " + std::to_string(M_) + " outputs of " + std::to_string(ws[1]) + " inputs in " +
+                         std::to_string(group) + " group(s)");
     }
-    const bool one_tap = !depthwise_ && ws[2] == 1 && ws[3] == 1;
+    // Groups: a dense conv per call over its blocks (dense()): a group of
+    // whole blocks per call; narrower groups (2, 4, 8 channels) a block of
+    // 16 / (their width) groups per call, its weights 0 between groups. The
+    // pointwise paths read every input block: a grouped 1x1 runs as a
+    // one-tap dense conv.
+    narrow_ = groups_ > 1 && narrow && !whole;
+    calls_ = narrow_ ? blocks(M_) : groups_;
+    call_m_ = narrow_ ? kBf16Block : M_ / groups_;
+    in_channels_ = depthwise_ ? M_ : ws[1] * groups_;
+    const bool one_tap = !depthwise_ && groups_ == 1 && ws[2] == 1 && ws[3] == 1;
     const bool unpadded = std::all_of(w_.pads.begin(), w_.pads.end(), [](int64_t p) { return p == 0; });
     pointwise_ = one_tap && unpadded &&
                  std::all_of(w_.strides.begin(), w_.strides.end(), [](int64_t s) { return s == 1; });
@@ -100,8 +121,8 @@ class Bf16BlockedConvLayer : public Layer {
       act_.fn = [](const void* ctx, float* v, int64_t n) { static_cast<const FusedActivation*>(ctx)->apply(v, n); };
       act_.ctx = &fused_;
     }
-    C_ = depthwise_ ? M_ : ws[1];
-    if (f32_in_ && (depthwise_ || C_ > kernels::kBf16MaxF32Channels ||
+    C_ = depthwise_ ? M_ : narrow_ ? kBf16Block : ws[1];
+    if (f32_in_ && (depthwise_ || groups_ > 1 || C_ > kernels::kBf16MaxF32Channels ||
                     !kernels::bf16_tap_row_window(C_, w_.kernel[1], w_.dilations[1]))) {
       throw NotSupported(prefix_ + "a BF16 conv reads a float32 NCHW input only as a stem of at most " +
                          std::to_string(kernels::kBf16MaxF32Channels) +
@@ -117,14 +138,16 @@ class Bf16BlockedConvLayer : public Layer {
               bf16::to_f32(bf16::from_f32(W[m * taps + t]));
         }
       }
-    } else {  // [MB][taps][QP][16][2] BF16 pairs (a 1x1 conv: [MB][QP][16][2])
-      const int64_t QP = (C_ + 1) / 2;
+    } else {  // [MB][taps][QP][16][2] BF16 pairs (a 1x1 conv: [MB][QP][16][2]), QP a call's C_: output
+              // channel m's pairs are its group's channels at their place in its call's C_ inputs, 0 elsewhere
+      const int64_t QP = (C_ + 1) / 2, per_group = ws[1], group_m = M_ / groups_;
       pairs_w_ = kernels::AlignedBuffer<uint16_t>(MB * taps * QP * kBf16Block * 2);
       for (int64_t m = 0; m < M_; ++m) {
-        for (int64_t c = 0; c < C_; ++c) {
+        const int64_t first = m / group_m * per_group - m / call_m_ * C_;  // its group's first input in its call
+        for (int64_t c = 0; c < per_group; ++c) {
           for (int64_t t = 0; t < taps; ++t) {
-            pairs_w_.data()[((((m / kBf16Block) * taps + t) * QP + c / 2) * kBf16Block + m % kBf16Block) * 2 + c % 2] =
-                bf16::from_f32(W[(m * C_ + c) * taps + t]);
+            pairs_w_.data()[((((m / kBf16Block) * taps + t) * QP + (first + c) / 2) * kBf16Block + m % kBf16Block) * 2 +
+                            (first + c) % 2] = bf16::from_f32(W[(m * per_group + c) * taps + t]);
           }
         }
       }
@@ -174,6 +197,8 @@ class Bf16BlockedConvLayer : public Layer {
   std::string describe() const override {
     return std::string("bf16 conv2d ") +
            (depthwise_ ? "depthwise" : pointwise_ ? "1x1" : strided_pointwise_ ? "strided 1x1" : "dense") +
+           (groups_ > 1 ? " of " + std::to_string(groups_) + " groups" : "") +
+           (narrow_ ? ", " + std::to_string(kBf16Block / (M_ / groups_)) + " a block" : "") +
            (clip_ ? " clip" : fused_.describe()) + (f32_in_ ? " from float32" : "") +
            " layout=nchw16c " + kernel_->name();
   }
@@ -182,7 +207,7 @@ class Bf16BlockedConvLayer : public Layer {
   // The run's window as the depthwise kernel's fields (a pointwise conv:
   // oh = H, ow = W), its batch in *N.
   kernels::DepthwiseBf16x16c window(const std::vector<const Value*>& in, int64_t* N) const {
-    const Shape& xs = f32_in_ ? nchw_f32_input(in) : blocked_input(in, 0, C_, prefix_);
+    const Shape& xs = f32_in_ ? nchw_f32_input(in) : blocked_input(in, 0, in_channels_, prefix_);
     kernels::DepthwiseBf16x16c a;
     *N = xs[0];
     a.H = xs[2];
@@ -363,15 +388,26 @@ class Bf16BlockedConvLayer : public Layer {
   // threads the rows split until there are 4 tasks per thread (batch 8,
   // RESULTS.md section 221: 3x3/2 256 @28 x0.76-0.80, 1x1/2 1024 -> 2048
   // x0.75-0.79, 3x3 256 @14 x0.93-0.97).
+  // Groups (calls_ > 1): every call is a dense conv of C_ inputs and call_m_
+  // outputs (the last call's up to M_) whose tensors are its block
+  // sub-ranges of x, y and the residual (a block's plane is contiguous) and
+  // whose weights and bias are its output blocks' (the packing's blocks in
+  // call order): the same kernel call with moved pointers, so the bits of
+  // the conv split by hand into groups (narrow groups: their products in the
+  // same order, the other groups' +-0 products between them, which leave a
+  // finite sum as it is). A call is one more task dimension; the partition
+  // above holds per call.
   // xf: a stem's float image in place of x (dense_f32).
   void dense(const uint16_t* x, const float* xf, const uint16_t* res, uint16_t* y, int64_t N,
              const kernels::DepthwiseBf16x16c& g) const {
-    const int64_t CB = blocks(C_), MB = blocks(M_), in_image = CB * g.H * g.W * kBf16Block;
-    const int64_t out_image = MB * g.oh * g.ow * kBf16Block;
+    const int64_t CB = blocks(C_), MB = blocks(call_m_), in_group = CB * g.H * g.W * kBf16Block;
+    const int64_t out_group = MB * g.oh * g.ow * kBf16Block;
+    const int64_t in_image = blocks(in_channels_) * g.H * g.W * kBf16Block;
+    const int64_t out_image = blocks(M_) * g.oh * g.ow * kBf16Block;
     const int64_t block_w = g.kh * g.kw * ((C_ + 1) / 2) * kBf16Block * 2 * 2;  // one output block's weight bytes
     int64_t chunk = std::min(MB, kTaskBlocks);
     const bool strided = g.sh > 1 || g.sw > 1;
-    const bool images_inner = N > 1 && (strided || chunk * block_w > in_image * 2);
+    const bool images_inner = N > 1 && (strided || chunk * block_w > in_group * 2);
     if (images_inner) {
       chunk = std::min(strided ? MB : chunk, std::max<int64_t>(4, kDenseChunkBytes / block_w / 4 * 4));
     }
@@ -388,22 +424,24 @@ class Bf16BlockedConvLayer : public Layer {
       rows = (g.oh + split - 1) / split;
     }
     const int64_t runs = (g.oh + rows - 1) / rows;
-    parallel_for(images * chunks * runs, 1, [&](int64_t begin, int64_t end) {
+    const int64_t group_w = MB * g.kh * g.kw * ((C_ + 1) / 2) * kBf16Block * 2;  // a group's packed weights
+    parallel_for(images * calls_ * chunks * runs, 1, [&](int64_t begin, int64_t end) {
       for (int64_t t = begin; t < end; ++t) {
         const int64_t mb0 = (t / runs % chunks) * chunk, oy0 = (t % runs) * rows;
-        const int64_t n0 = images_inner ? 0 : t / (chunks * runs), n1 = images_inner ? N : n0 + 1;
+        const int64_t grp = t / (chunks * runs) % calls_;
+        const int64_t n0 = images_inner ? 0 : t / (calls_ * chunks * runs), n1 = images_inner ? N : n0 + 1;
         for (int64_t n = n0; n < n1; ++n) {
           kernels::ConvBf16x16c a;
           if (xf) {
             a.xf = xf + n * C_ * g.H * g.W;
           } else {
-            a.x = x + n * in_image;
+            a.x = x + n * in_image + grp * in_group;
           }
-          a.w = pairs_w_.data();
-          a.bias = bias_.empty() ? nullptr : bias_.data();
-          a.residual = res ? res + n * out_image : nullptr;
-          a.y = y + n * out_image;
-          a.C = C_; a.M = M_;
+          a.w = pairs_w_.data() + grp * group_w;
+          a.bias = bias_.empty() ? nullptr : bias_.data() + grp * MB * kBf16Block;
+          a.residual = res ? res + n * out_image + grp * out_group : nullptr;
+          a.y = y + n * out_image + grp * out_group;
+          a.C = C_; a.M = std::min(call_m_, M_ - grp * call_m_);
           a.H = g.H; a.W = g.W; a.oh = g.oh; a.ow = g.ow; a.kh = g.kh; a.kw = g.kw; a.sh = g.sh; a.sw = g.sw;
           a.dh = g.dh; a.dw = g.dw; a.ph = g.ph; a.pw = g.pw;
           a.oy0 = oy0; a.oy1 = std::min(g.oh, oy0 + rows);
@@ -427,7 +465,11 @@ class Bf16BlockedConvLayer : public Layer {
   int64_t residual_;
   std::string prefix_;
   bool f32_in_;  // kBf16F32InputAttr: input 0 the float32 NCHW image
-  int64_t C_ = 0, M_ = 0;
+  int64_t C_ = 0, M_ = 0;  // C_: a call's input channels (dense(); depthwise: M_)
+  int64_t groups_ = 1;      // the conv's groups (a depthwise conv's: 1)
+  int64_t calls_ = 1, call_m_ = 0;  // dense() calls per image and row run, each of call_m_ outputs
+  int64_t in_channels_ = 0;  // the input's channels
+  bool narrow_ = false;      // groups of 2, 4 or 8 channels: a call per block, 16 / width groups
   bool depthwise_ = false, pointwise_ = false;
   bool strided_pointwise_ = false;  // a 1x1 of strides > 1, no padding: strided_pointwise()
   kernels::AlignedBuffer<uint16_t> pairs_w_;  // 64-byte aligned: each B tile row one cache line
