@@ -30,7 +30,7 @@ onnx = pytest.importorskip("onnx")
 
 import int8rt  # noqa: E402
 from int8rt import _core  # noqa: E402
-from onnx import helper  # noqa: E402
+from onnx import helper, numpy_helper  # noqa: E402
 
 from onnx_models import fvi, init, model  # noqa: E402
 
@@ -252,7 +252,10 @@ def test_cait_pattern_lowers_to_one_talking_heads_attention(batch: int, seq: int
     assert len(attn) == 1 and attn[0]["detail"].startswith("int8 talking-heads attention"), layers
     assert "Softmax" not in ops and "MatMul" not in ops and "Transpose" not in ops, ops  # nothing left in float
     nodes = [nd for nd in q._native.network().nodes() if nd["op"] == "int8rt.QAttention"]
-    assert len(nodes[0]["attrs"]["scores_head_mix"]) == H * H + H
+    weights = {t.name: numpy_helper.to_array(t) for t in m.graph.initializer}
+    for key, tag in (("scores_head_mix", "l"), ("probs_head_mix", "w")):  # the model's W [H, H] and b, as they are
+        want = np.concatenate([weights[f"w_{tag}"].ravel(), weights[f"b_{tag}"]])
+        assert np.array_equal(np.asarray(nodes[0]["attrs"][key], F32), want), key
     feeds = {"x": rng.standard_normal((batch, seq, 32)).astype(F32)}
     got = q.create_execution_context().run(feeds)["y"]
     ref = fp32.create_execution_context().run(feeds)["y"]
