@@ -208,7 +208,8 @@ def cait_attention_model(batch: int, seq: int, dim: int = 32) -> onnx.ModelProto
              init("merge", np.array([batch, seq, dim], np.int64)),
              init("scale", np.array(d ** -0.5, F32))] + [init(f"i{i}", np.array(i, np.int64)) for i in range(3)]
     n = helper.make_node
-    nodes = [n("MatMul", ["x", "w_qkv"], ["qkv_mm"], name="qkv"), n("Add", ["qkv_mm", "b_qkv"], ["qkv_lin"], name="qkv_b"),
+    nodes = [n("MatMul", ["x", "w_qkv"], ["qkv_mm"], name="qkv"),
+             n("Add", ["qkv_mm", "b_qkv"], ["qkv_lin"], name="qkv_b"),
              n("Reshape", ["qkv_lin", "split"], ["qkv_5d"], name="split"),
              n("Transpose", ["qkv_5d"], ["qkv_p"], perm=[2, 0, 3, 1, 4], name="permute")]
     nodes += [n("Gather", ["qkv_p", f"i{i}"], [c], axis=0, name=f"select_{c}") for i, c in enumerate("qkv")]

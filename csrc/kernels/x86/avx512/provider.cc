@@ -74,7 +74,8 @@ void register_avx512_kernels(KernelRegistry& r) {
                                         avx512::maxpool_nchw16c, avx512::avgpool_nchw16c, avx512::block_mean_f32, avx512::block_scale_f32);
   static const TransposeX32Kernel transpose("transpose_f32_avx512", kIsa, avx512::transpose_x32,
                                              avx512::transpose_add_f32);
-  static const SoftmaxF32Kernel softmax("softmax_f32_avx512", kIsa, avx512::softmax_rows, avx512::attention_rows, avx512::head_mix,
+  static const SoftmaxF32Kernel softmax("softmax_f32_avx512", kIsa, avx512::softmax_rows, avx512::attention_rows,
+                                        avx512::head_mix,
                                         avx512::attention_rows_s8);
   static const LayerNormF32Kernel layernorm("layernorm_f32_avx512", kIsa, avx512::layernorm_rows);
   static const DynamicQuantizeU8Kernel dynamic_quantize("dynamic_quantize_u8_avx512", kIsa, avx512::dynamic_range,
