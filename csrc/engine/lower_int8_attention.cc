@@ -2,6 +2,12 @@
 // chain MatMul of two activations -> [Mul / Div by a scalar] -> up to two
 // mask Adds, each over the scores or inside a Reshape of their batch dims
 // and back -> Softmax -> [Where(IsNaN(p), 0, p)] -> MatMul becomes one
+// int8rt.QAttention; so does talking-heads attention (CaiT), MatMul ->
+// [Mul / Div] -> [head mix] -> Softmax -> [head mix] -> MatMul, each head
+// mix timm's Transpose -> MatMul(W) -> Add(b) -> Transpose over the heads
+// (head_mix.h; without a mask or the NaN guard), which otherwise ran as
+// float Transposes, MatMuls, a float Softmax and a Quantize. Either chain
+// becomes one
 // int8rt.QAttention (engine/ops/int8/contracts.h, QAttentionAttrs), its
 // probabilities on the unsigned grid under either zero-point switch. Where
 // an int8 product reads probabilities whose key axis is dynamic, their grid
@@ -54,11 +60,14 @@ bool Lowerer::match_attention(const Node& node) {
     logits = scale->outputs[0];
     break;
   }
+  // Talking heads: the scores' mix over the heads, then straight to the softmax.
+  const int mixed = head_mix_after(logits, &m.heads.scores, &m.between);
+  if (mixed >= 0) logits = mixed;
   // Up to two masks: Add(logits, mask), the mask a float tensor broadcasting
   // to the logits as they are shaped there: the scores, or a Reshape of
   // their batch dims (attention_view) that a later Reshape undoes.
   std::vector<int64_t> view;  // the logits' batch dims where they differ from the scores'
-  for (int c = sole_reader(logits); c >= 0; c = sole_reader(logits)) {
+  for (int c = mixed >= 0 ? -1 : sole_reader(logits); c >= 0; c = sole_reader(logits)) {
     const Node* n = &src_.nodes()[c];
     if (n->op == "Reshape") {
       if (!attention_view(*n, scores, &view)) return false;
@@ -86,8 +95,11 @@ bool Lowerer::match_attention(const Node& node) {
   m.between.push_back(softmax);
   // Optional NaN guard: Where(IsNaN(p), 0, p), p read by those two only.
   m.probs = softmax->outputs[0];
+  const int mixed_probs = head_mix_after(m.probs, &m.heads.probs, &m.between);
+  if (mixed_probs >= 0) m.probs = mixed_probs;
+  if (m.heads.scores.heads > 0 && m.heads.probs.heads > 0 && m.heads.scores.heads != m.heads.probs.heads) return false;
   const std::vector<int>& readers = index_.readers(m.probs);
-  if (readers.size() == 2 && !index_.is_output(m.probs)) {
+  if (readers.size() == 2 && !index_.is_output(m.probs) && !m.heads.active()) {
     const Node* isnan = nullptr;
     const Node* where = nullptr;
     for (int r : readers) {
@@ -116,6 +128,43 @@ bool Lowerer::match_attention(const Node& node) {
   for (const Node* n : m.between) consumed_[static_cast<size_t>(n - src_.nodes().data())] = 1;
   attention_at_[static_cast<int>(mm - src_.nodes().data())] = m;
   return true;
+}
+
+int Lowerer::head_mix_after(int t, HeadMix* mix, std::vector<const Node*>* nodes) const {
+  const std::vector<int64_t>& ts = src_.tensor(t).shape;
+  if (ts.size() != 4 || ts[1] < 1) return -1;
+  const int64_t H = ts[1];
+  auto transpose = [&](int x, std::vector<int64_t> perm) -> const Node* {
+    const Node* n = sole_reader_of(x, "Transpose");
+    return n && n->outputs.size() == 1 && n->attrs.get_ints("perm", {}) == perm ? n : nullptr;
+  };
+  auto constant = [&](int x, size_t count) -> const Tensor* {
+    const Tensor& c = src_.tensor(x);
+    return c.is_constant && c.dtype == DataType::kFloat32 && c.f32.size() == count ? &c : nullptr;
+  };
+  const Node* in = transpose(t, {0, 2, 3, 1});
+  const Node* mm = in ? sole_reader_of(in->outputs[0], "MatMul") : nullptr;
+  if (!mm || mm->inputs.size() != 2 || mm->inputs[0] != in->outputs[0] || mm->outputs.size() != 1) return -1;
+  const Tensor* w = constant(mm->inputs[1], static_cast<size_t>(H * H));
+  if (!w || w->shape != std::vector<int64_t>{H, H}) return -1;
+  int mixed = mm->outputs[0];
+  const Node* add = sole_reader_of(mixed, "Add");
+  const Tensor* b = nullptr;
+  if (add && add->inputs.size() == 2 && add->outputs.size() == 1) {
+    const int other = add->inputs[add->inputs[0] == mixed ? 1 : 0];
+    b = constant(other, static_cast<size_t>(H));
+    if (!b || b->shape.empty() || b->shape.back() != H || other == mixed) return -1;  // (a bias over the heads only)
+    mixed = add->outputs[0];
+  }
+  const Node* out = transpose(mixed, {0, 3, 1, 2});
+  if (!out || src_.tensor(out->outputs[0]).shape != ts) return -1;
+  mix->heads = H;
+  mix->w = w->f32;
+  mix->b = b ? b->f32 : std::vector<float>{};
+  for (const Node* n : {in, mm, add ? add : nullptr, out}) {
+    if (n) nodes->push_back(n);
+  }
+  return out->outputs[0];
 }
 
 bool Lowerer::attention_view(const Node& reshape, int scores, std::vector<int64_t>* view) const {
@@ -162,7 +211,7 @@ void Lowerer::lower_attention(const AttentionMatch& m, const Node& mm) {
   a.q_scale = qscale_[q];
   a.k_scale = qscale_[k];
   a.probs_scale = scale(m.probs);
-  if (opt_.unsigned_activations || opt_.asymmetric_activations) {
+  if ((opt_.unsigned_activations || opt_.asymmetric_activations) && m.heads.probs.heads == 0) {  // (mixed: signed)
     // The probabilities are never negative: either zero-point switch holds
     // them on the unsigned grid (255 levels over [0, threshold], as ONNX
     // Runtime's uint8 Softmax output) instead of symmetric int8's codes
@@ -182,13 +231,15 @@ void Lowerer::lower_attention(const AttentionMatch& m, const Node& mm) {
   }
   for (std::string& src : sources_of(mm)) sources.push_back(std::move(src));
   name += "+" + mm.name;
-  const ProbsKeys keys = probs_keys(m.probs);
+  const ProbsKeys keys = m.heads.active() ? ProbsKeys{} : probs_keys(m.probs);  // (mixed probabilities: no such rule)
   Attributes attrs = a.to_attrs();
   keys.add_to(attrs);
+  m.heads.add_to(attrs);
   add_linear_output(QAttentionAttrs::kOp, name, std::move(sources), ins, std::move(attrs), y, int8_out);
   note("attention '" + name + "' runs as one int8rt.QAttention: its scores and probabilities stay in cache" +
+       (m.heads.active() ? "; talking heads: its mixes over the heads too" : "") +
        (a.probs_zero_point ? "; the probabilities on the unsigned grid" : "") + keys.describe());
-  warn_short_rows(m.probs, name, keys);
+  if (!m.heads.active()) warn_short_rows(m.probs, name, keys);
 }
 
 ProbsKeys Lowerer::probs_keys(int probs) const {

@@ -21,6 +21,7 @@
 #include "engine/lower_int8.h"
 #include "engine/lut_region.h"
 #include "engine/ops/int8/contracts.h"
+#include "engine/ops/int8/head_mix.h"
 #include "engine/ops/int8/probs_keys.h"
 #include "graph/network_index.h"
 #include "int8rt/quantization.h"
@@ -348,6 +349,7 @@ class Lowerer {
     int probs = -1;                     // the probabilities the second MatMul reads
     float scores_factor = 0.0f;         // 0: no scale
     bool scores_divide = false, nan_to_zero = false;
+    TalkingHeads heads;                 // CaiT's mixes over the heads (head_mix.h); inactive: none
   };
   // At the first MatMul: true when the pattern holds; the nodes between are
   // consumed and the match waits in attention_at_ for the second MatMul.
@@ -376,6 +378,12 @@ class Lowerer {
 
   // The node reading t alone when it is `op` (sole_reader), else null.
   const Node* sole_reader_of(int t, const char* op) const;
+  // Talking heads' mix over the heads of t [B, H, M, N] (head_mix.h):
+  // Transpose (0, 2, 3, 1) -> MatMul by a constant [H, H] -> [Add of a
+  // constant [H]] -> Transpose (0, 3, 1, 2), each the sole reader of what
+  // it reads: *mix, the nodes appended to *nodes, and the mixed tensor
+  // returned; else -1 (nothing appended).
+  int head_mix_after(int t, HeadMix* mix, std::vector<const Node*>* nodes) const;
 
   // Whether MatMul output y is written in int8: it has a scale, is no
   // network output and an int8 layer reads it.

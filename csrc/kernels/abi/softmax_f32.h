@@ -17,14 +17,18 @@ namespace kernels {
 using SoftmaxRowsFn = void (*)(int64_t rows, int64_t n, const float* x, float* y, bool log);
 // s [rows][n] in place: scale, mask, softmax, NaN to zero (ref::AttentionRows).
 using AttentionRowsFn = void (*)(int64_t rows, int64_t n, const ref::AttentionRows& a, float* s);
+// Talking heads' mix over the heads (ref::head_mix_loop): x[h] [n] -> y[o] [n], w [heads][heads], b [heads] or null.
+using HeadMixFn = void (*)(int64_t heads, int64_t n, const float* w, const float* b, const float* const* x,
+                           float* const* y);
 // The same rows, their probabilities then quantized into q [rows][n] as
 // int8rt.Quantize does (ref::ProbsGrid); s is scratch.
 using AttentionRowsS8Fn = void (*)(int64_t rows, int64_t n, const ref::AttentionRows& a, const ref::ProbsGrid& g,
                                    float* s, int8_t* q);
 
-#define INT8RT_DECLARE_SOFTMAX_F32                                                 \
-  void softmax_rows(int64_t rows, int64_t n, const float* x, float* y, bool log); \
-  void attention_rows(int64_t rows, int64_t n, const ref::AttentionRows& a, float* s);
+#define INT8RT_DECLARE_SOFTMAX_F32                                                                          \
+  void softmax_rows(int64_t rows, int64_t n, const float* x, float* y, bool log);                          \
+  void attention_rows(int64_t rows, int64_t n, const ref::AttentionRows& a, float* s);                     \
+  void head_mix(int64_t heads, int64_t n, const float* w, const float* b, const float* const* x, float* const* y);
 // A tier's AttentionRowsS8Fn (tiers without one leave the family's field null).
 #define INT8RT_DECLARE_ATTENTION_ROWS_S8                                                                  \
   void attention_rows_s8(int64_t rows, int64_t n, const ref::AttentionRows& a, const ref::ProbsGrid& g, \

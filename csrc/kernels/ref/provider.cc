@@ -183,6 +183,7 @@ void register_ref_kernels(KernelRegistry& r) {
                                            ref::transpose_add_f32);
   static const LayerNormF32Kernel layernorm("layernorm_f32_ref", Isa::kRef, ref::layernorm_rows);
   static const SoftmaxF32Kernel softmax("softmax_f32_ref", Isa::kRef, ref::softmax_rows, ref::attention_rows,
+                                        ref::head_mix,
                                         ref::attention_rows_s8);
   // BF16 GEMM: the scalar tile of kernels/ref/gemm_bf16.cc (the spec).
   static const Bf16PanelKernel gemm_bf16("gemm_bf16_ref", Isa::kRef, ref::kBf16RefMR, ref::kBf16RefNR,

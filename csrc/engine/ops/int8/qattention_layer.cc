@@ -20,6 +20,15 @@
 // probs_keys.h), both the quantization and the product with v take the
 // rule's scale at N, the keys of this run, as the chain's Quantize and
 // QMatMul do.
+//
+// With talking heads (head_mix.h: CaiT's mixes over the heads before and
+// after the softmax) a row's softmax reads every head's scores at that row,
+// so the heads of one batch element run together, a block of query rows at
+// a time (kBlockValues floats per buffer, in L2): each head's scores as
+// above (times scores_factor as the float Mul / Div), the scores' mix
+// (kernels/ref/softmax_f32.h, head_mix_loop), the Softmax layer's rows, the
+// probabilities' mix, their quantization as above, each head's product
+// with v.
 #include <algorithm>
 #include <vector>
 
@@ -27,6 +36,7 @@
 #include "core/thread_pool.h"
 #include "engine/layer.h"
 #include "engine/ops/int8/contracts.h"
+#include "engine/ops/int8/head_mix.h"
 #include "engine/ops/broadcast_loop.h"
 #include "engine/ops/int8/int8_products.h"
 #include "engine/ops/int8/probs_keys.h"
@@ -46,6 +56,7 @@ class QAttentionLayer : public Layer {
       : prefix_(layer_error_prefix(node)),
         a_(QAttentionAttrs::from_attrs(node)),
         probs_keys_(ProbsKeys::from_attrs(node)),
+        heads_(TalkingHeads::from_attrs(node)),
         scores_(prefix_, a_.q_scale, a_.k_scale, 0.0),
         context_(prefix_, a_.probs_scale, a_.v_scale, a_.out_scale, static_cast<int32_t>(a_.probs_zero_point),
                  probs_keys_),
@@ -89,6 +100,10 @@ class QAttentionLayer : public Layer {
     const Plan p = plan(in);
     const int64_t M = p.qk.M, N = p.qk.N, d = p.qk.K, dv = p.pv.N;
     if (p.qk.products() == 0 || M == 0 || dv == 0) return;
+    if (heads_.active()) {
+      run_talking_heads(p, in, out);
+      return;
+    }
     const int8_t* q = in[0]->data<int8_t>();
     const int8_t* k = in[1]->data<int8_t>();
     const int8_t* v = in[2]->data<int8_t>();
@@ -142,13 +157,82 @@ class QAttentionLayer : public Layer {
 
   std::string describe() const override {
     const std::string qk = scores_.kernel_name(), pv = context_.kernel_name();
-    return "int8 attention (scores, softmax, context)" +
+    return std::string(heads_.active() ? "int8 talking-heads attention (scores, head mix, softmax, head mix, context)"
+                                       : "int8 attention (scores, softmax, context)") +
            (qk.empty() ? std::string(" (gemm_s8 kernels chosen per sequence length at the first run)")
                        : " on " + qk + " (scores), " + pv + " (context)") +
            probs_keys_.describe();
   }
 
  private:
+  // Talking heads (head_mix.h; the file comment): product t of the batch is
+  // head t % H of batch element t / H. Rows of one element's heads at a time.
+  void run_talking_heads(const Plan& p, const std::vector<const Value*>& in, const std::vector<Value*>& out) const {
+    const int64_t M = p.qk.M, N = p.qk.N, d = p.qk.K, dv = p.pv.N, H = heads_.heads();
+    if (p.qk.batch.size() == 0 || p.qk.batch[p.qk.batch.size() - 1] != H || p.mask_count != 0) {
+      throw InvalidArgument(prefix_ + "talking heads mix " + std::to_string(H) + " heads, the last batch dim of the " +
+                            "scores' batch " + shape_str(p.qk.batch_shape()) + ", with no mask");
+    }
+    constexpr int64_t kBlockValues = 32768;  // 128 KB of floats per buffer
+    const int64_t rows = std::max<int64_t>(1, std::min<int64_t>(M, kBlockValues / std::max<int64_t>(1, H * N)));
+    const int64_t blocks = (M + rows - 1) / rows, elements = p.qk.products() / H;
+    const int8_t* q = in[0]->data<int8_t>();
+    const int8_t* k = in[1]->data<int8_t>();
+    const int8_t* v = in[2]->data<int8_t>();
+    char* y = out[0]->data<char>();
+    const int64_t y_row = dv * static_cast<int64_t>(context_.out_bytes());
+    const float probs_scale = static_cast<float>(probs_keys_.scale_at(a_.probs_scale, a_.probs_zero_point, N));
+    const float factor = a_.scores_factor;
+    parallel_for(elements * blocks, 1, [&](int64_t begin, int64_t end) {
+      thread_local std::vector<float> one_buf, two_buf;  // grown, never shrunk
+      thread_local std::vector<int8_t> probs_buf;
+      thread_local std::vector<float*> ones, twos;
+      const size_t size = static_cast<size_t>(H * rows * N);
+      if (one_buf.size() < size) {
+        one_buf.resize(size);
+        two_buf.resize(size);
+        probs_buf.resize(size);
+      }
+      ones.resize(static_cast<size_t>(H));
+      twos.resize(static_cast<size_t>(H));
+      for (int64_t it = begin; it < end; ++it) {
+        const int64_t e = it / blocks, r0 = (it % blocks) * rows, R = std::min(rows, M - r0), n = R * N;
+        for (int64_t h = 0; h < H; ++h) {
+          ones[static_cast<size_t>(h)] = one_buf.data() + h * n;
+          twos[static_cast<size_t>(h)] = two_buf.data() + h * n;
+        }
+        for (int64_t h = 0; h < H; ++h) {
+          const auto [oq, ok] = p.qk.operands(e * H + h);
+          float* s = ones[static_cast<size_t>(h)];
+          scores_.run(R, N, d, q + (oq * M + r0) * d, k + ok * d * N, a_.k_transposed, s);
+          if (factor != 0.f) {
+            using kernels::ref::BinaryF32;
+            binary_->apply(a_.scores_divide ? BinaryF32::kDiv : BinaryF32::kMul, n, s, 1, &factor, 0, s);
+          }
+        }
+        float* const* x = ones.data();
+        float* const* other = twos.data();
+        if (heads_.scores.heads > 0) {
+          softmax_->head_mix(H, n, heads_.scores.w.data(), heads_.scores.b.empty() ? nullptr : heads_.scores.b.data(),
+                             x, other);
+          std::swap(x, other);
+        }
+        softmax_->rows(H * R, N, x[0], x[0], false);  // the H blocks [R][N] are one buffer
+        if (heads_.probs.heads > 0) {
+          softmax_->head_mix(H, n, heads_.probs.w.data(), heads_.probs.b.empty() ? nullptr : heads_.probs.b.data(),
+                             x, other);
+          std::swap(x, other);
+        }
+        int8_t* const probs = probs_buf.data();
+        quantize_probs(H * n, x[0], probs_scale, probs);
+        for (int64_t h = 0; h < H; ++h) {
+          const int64_t t = e * H + h, ov = p.pv.operands(t).second;
+          context_.run(R, dv, N, probs + h * n, v + ov * N * dv, a_.v_transposed, y + (t * M + r0) * y_row);
+        }
+      }
+    });
+  }
+
   // The scores [M][N] of one product scaled as the rows rule would (s * c or
   // s / c), then plus the first of two masks (row i at mask + i *
   // row step), each as the binary_f32 family's one IEEE operation per value:
@@ -262,6 +346,7 @@ class QAttentionLayer : public Layer {
   std::string prefix_;
   QAttentionAttrs a_;
   ProbsKeys probs_keys_;
+  TalkingHeads heads_;
   Int8Products scores_, context_;
   const kernels::SoftmaxF32Kernel* softmax_;
   const kernels::QuantizeS8Kernel* quantize_;

@@ -133,7 +133,8 @@ void register_avx2_kernels(KernelRegistry& r) {
                                  /*kc=*/256, /*mc=*/96, /*nc=*/512, avx2::sgemm_6x16,
                                  /*epilogue=*/true, /*pixel_rows=*/true);
   static const UnaryF32Kernel unary("unary_f32_avx2", Isa::kAvx2, avx2::unary_f32);
-  static const SoftmaxF32Kernel softmax("softmax_f32_avx2", Isa::kAvx2, avx2::softmax_rows, avx2::attention_rows);
+  static const SoftmaxF32Kernel softmax("softmax_f32_avx2", Isa::kAvx2, avx2::softmax_rows, avx2::attention_rows,
+                                        avx2::head_mix);
   static const BinaryF32Kernel binary("binary_f32_avx2", Isa::kAvx2, avx2::binary_f32, avx2::float_chain_f32);
   static const PlaneMeanF32Kernel plane_mean("plane_mean_f32_avx2", Isa::kAvx2, avx2::plane_mean_f32);
   static const LayerNormF32Kernel layernorm("layernorm_f32_avx2", Isa::kAvx2, avx2::layernorm_rows);

@@ -30,6 +30,9 @@ void softmax_rows(int64_t rows, int64_t n, const float* x, float* y, bool log) {
 void attention_rows(int64_t rows, int64_t n, const ref::AttentionRows& a, float* s) {
   ref::attention_rows_loop(rows, n, a, s, Exp16Avx2{});
 }
+void head_mix(int64_t heads, int64_t n, const float* w, const float* b, const float* const* x, float* const* y) {
+  ref::head_mix_loop(heads, n, w, b, x, y);
+}
 
 }  // namespace avx2
 }  // namespace x86

@@ -75,6 +75,7 @@ void register_avx512_kernels(KernelRegistry& r) {
   static const TransposeX32Kernel transpose("transpose_f32_avx512", kIsa, avx512::transpose_x32,
                                              avx512::transpose_add_f32);
   static const SoftmaxF32Kernel softmax("softmax_f32_avx512", kIsa, avx512::softmax_rows, avx512::attention_rows,
+                                        avx512::head_mix,
                                         avx512::attention_rows_s8);
   static const LayerNormF32Kernel layernorm("layernorm_f32_avx512", kIsa, avx512::layernorm_rows);
   static const DynamicQuantizeU8Kernel dynamic_quantize("dynamic_quantize_u8_avx512", kIsa, avx512::dynamic_range,

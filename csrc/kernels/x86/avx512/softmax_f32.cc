@@ -21,6 +21,8 @@
 // runs the scores' scaling and mask in the maximum's pass (ScoresSteps,
 // section 103). The exp pass takes x - max, never above 0, through
 // exp16_nonpositive: exp16 without the upper clamp that no such value meets.
+// head_mix (talking heads' mix over the heads, CaiT) builds 16 positions of
+// each mixed head in a register, the rule's operations in its order.
 #include <immintrin.h>
 
 #include <type_traits>
@@ -282,6 +284,31 @@ void attention_rows_s8(int64_t rows, int64_t n, const ref::AttentionRows& a, con
       softmax_rows16<kRows>(rs, rs, n, sink);
     }
   });
+}
+
+// ref::head_mix_loop with each 16 positions' y[o] built in a register:
+// x[h]'s 16 values loaded once for every o (up to kMaxHeads heads; more run
+// the rule's loop), then the rule's products and sums in its order, one
+// IEEE operation each (no FMA), so the same bits.
+void head_mix(int64_t heads, int64_t n, const float* w, const float* b, const float* const* x, float* const* y) {
+  constexpr int64_t kMaxHeads = 16;
+  if (heads > kMaxHeads || heads < 1) {
+    ref::head_mix_loop(heads, n, w, b, x, y);
+    return;
+  }
+  for (int64_t k = 0; k < n; k += 16) {
+    const __mmask16 m = first(n - k);
+    __m512 xs[kMaxHeads];
+    for (int64_t h = 0; h < heads; ++h) xs[h] = _mm512_maskz_loadu_ps(m, x[h] + k);
+    for (int64_t o = 0; o < heads; ++o) {
+      __m512 acc = _mm512_mul_ps(xs[0], _mm512_set1_ps(w[o]));
+      for (int64_t h = 1; h < heads; ++h) {
+        acc = _mm512_add_ps(acc, _mm512_mul_ps(xs[h], _mm512_set1_ps(w[h * heads + o])));
+      }
+      if (b) acc = _mm512_add_ps(acc, _mm512_set1_ps(b[o]));
+      _mm512_mask_storeu_ps(y[o] + k, m, acc);
+    }
+  }
 }
 
 }  // namespace avx512
