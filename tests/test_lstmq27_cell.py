@@ -102,3 +102,40 @@ def test_qlstm_cell_matches_the_numpy_int8_model(isa: str | None) -> None:
         err = np.abs(ours[name] - want[k]).max()
         assert err <= 2e-5, f"{isa} {name}: |int8rt - NumPy int8 model| = {err}"
         assert np.abs(ours[name] - fp32[k]).max() > 20 * max(err, 1e-6), f"{isa} {name}: no int8 error at all"
+
+
+def _model_with_h0_input(ins: list, H: int) -> bytes:
+    """An LSTM whose initial_h is a graph input ("h0"), as timm's Sequencer2D feeds an Expand of zeros."""
+    import onnx
+    from onnx import helper, numpy_helper
+    names = ["x", "w", "r", "b", "", "h0"]
+    graph = helper.make_graph(
+        [helper.make_node("LSTM", names, ["y", "y_h", "y_c"], hidden_size=H)], "g",
+        [helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, list(ins[0].shape)),
+         helper.make_tensor_value_info("h0", onnx.TensorProto.FLOAT, [1, ins[0].shape[1], H])],
+        [helper.make_tensor_value_info(o, onnx.TensorProto.FLOAT, [None] * (4 if o == "y" else 3))
+         for o in ("y", "y_h", "y_c")],
+        [numpy_helper.from_array(a, n) for n, a in zip(names[1:4], ins[1:4])])
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 14)]).SerializeToString()
+
+
+def test_initial_h_calibrated_to_zero_keeps_the_recurrent_gemm_int8() -> None:
+    """lower_int8_rnn.cc: an initial_h whose calibrated range is exactly 0 (zeros in every batch) adds nothing
+    to the state's range, so H R' is int8 at Y's scale; an initial_h with no calibration entry leaves the
+    state's range unknown (H R' float32), and one with a range takes part in the largest."""
+    rng = np.random.default_rng(9)
+    H = 5
+    ins = make_inputs(rng, "LSTM", T=6, B=2, I=7, H=H, dirs=1, layout=0, initial=False, lens=False)
+    model = _model_with_h0_input(ins, H)
+    zeros = np.zeros((1, 2, H), F32)
+    attrs = dict(hidden_size=H)
+    for cache, detail, h_scale in [({"x": 0.02, "y": 0.006, "h0": 0.0}, "int8 H R'", 0.006),
+                                   ({"x": 0.02, "y": 0.006}, "float32 H R'", 0.0),
+                                   ({"x": 0.02, "y": 0.006, "h0": 0.008}, "int8 H R'", 0.008)]:
+        engine = int8rt.build_engine(model, int8rt.BuilderConfig(calibrator=_Cache(cache), accuracy_check=False))
+        layer = next(lay for lay in engine.layers() if lay["op"] == "int8rt.QLSTM")
+        assert detail in layer["detail"], (cache, layer)
+        want = reference("LSTM", ins + [None, zeros], attrs, {"x": 0.02, "h": h_scale})
+        ours = engine.run({"x": ins[0], "h0": zeros})
+        for k, name in enumerate(("y", "y_h", "y_c")):
+            assert np.abs(ours[name] - want[k]).max() <= 2e-5, (cache, name)
