@@ -27,8 +27,9 @@
 // (kernels::pack_b_once: the same arithmetic), so a step does not repack the
 // whole of R for its one row of H (Silero VAD's 128-unit LSTM: 256 KB per
 // step; ddddocr's bidirectional LSTM, H = 512: 4 MiB per direction and step).
-// Custom `activations` lists are refused at import (string-list attributes),
-// so only the defaults exist here.
+// The common LSTM cell (no peepholes, coupled gates or clip) runs its Sigmoid / Tanh on
+// the unary_f32 kernels (lstm_gates.h). Custom `activations` lists are refused at
+// import (string-list attributes), so only the defaults exist here.
 //
 // int8rt.QLSTM / QGRU / QRNN (the INT8 lowering, contracts.h QRnnAttrs) are
 // the same layers with X in int8 and those GEMMs on int8 kernels
