@@ -6,7 +6,8 @@
 // matrix). The recurrent GEMM H R' is int8 too when calibration gives the
 // state a range: the scale of Y (every step's H) or Y_h, and that of
 // initial_h when the model feeds one (a constant initial_h: its own max |h|); h_scale is the largest of them, so no
-// calibrated state value is clipped. H is bounded by 1 in magnitude (o *
+// calibrated state value is clipped (an initial_h calibrated to exactly 0, zeros in
+// every batch, adds nothing). H is bounded by 1 in magnitude (o *
 // tanh(c), tanh) whatever the input, so a calibrated range is the state's
 // whole range, not a guess from a few batches. GRU keeps H R' in float32
 // (its reset gate multiplies H before the candidate's GEMM). Outputs stay
@@ -49,8 +50,11 @@ bool Lowerer::lower_rnn(int, const Node& node) {
   }
   if (node.inputs.size() > 5 && node.inputs[5] >= 0) {
     const Tensor& h0 = src_.tensor(node.inputs[5]);
+    const auto calibrated = scales_.find(h0.name);
     if (has_scale(node.inputs[5])) {
       h_scale = std::max<double>(h_scale, scale(node.inputs[5]));
+    } else if (calibrated != scales_.end() && calibrated->second == 0.f) {
+      // Calibrated, and zero in every batch (timm's Sequencer2D feeds an Expand of zeros): no range to add.
     } else if (h0.is_constant && h0.dtype == DataType::kFloat32) {  // its range is its values'
       float amax = 0.f;
       for (float v : h0.f32) amax = std::max(amax, std::fabs(v));

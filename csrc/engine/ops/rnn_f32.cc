@@ -27,8 +27,9 @@
 // (kernels::pack_b_once: the same arithmetic), so a step does not repack the
 // whole of R for its one row of H (Silero VAD's 128-unit LSTM: 256 KB per
 // step; ddddocr's bidirectional LSTM, H = 512: 4 MiB per direction and step).
-// Custom `activations` lists are refused at import (string-list attributes),
-// so only the defaults exist here.
+// The common LSTM cell (no peepholes, coupled gates or clip) runs its Sigmoid / Tanh on
+// the unary_f32 kernels (lstm_gates.h). Custom `activations` lists are refused at
+// import (string-list attributes), so only the defaults exist here.
 //
 // int8rt.QLSTM / QGRU / QRNN (the INT8 lowering, contracts.h QRnnAttrs) are
 // the same layers with X in int8 and those GEMMs on int8 kernels
@@ -49,6 +50,7 @@
 #include "engine/ops/dynamic_quant_rnn_gemms.h"
 #include "engine/ops/int8/contracts.h"
 #include "engine/ops/int8/qrnn_gemms.h"
+#include "engine/ops/lstm_gates.h"
 #include "engine/ops/op_util.h"
 #include "kernels/ref/math_f32.h"
 #include "kernels/sgemm_f32.h"
@@ -131,8 +133,8 @@ class RnnLayer : public Layer {
     }
     float* y = num_outputs_ > 0 && out[0] ? out[0]->data<float>() : nullptr;
     if (y) std::fill(y, y + out[0]->numel(), 0.f);
-    // Scratch: x W' + biases for every step [T*B][G*H], the step's gates, the state.
-    std::vector<float> xw(static_cast<size_t>(T * B * G * H)), gate(static_cast<size_t>(B * G * H));
+    // Scratch: x W' + biases for every step [T*B][G*H] (each step's gates in place), the biases, the state.
+    std::vector<float> xw(static_cast<size_t>(T * B * G * H)), bias(static_cast<size_t>(G * H));
     std::vector<float> h(static_cast<size_t>(B * H)), c(static_cast<size_t>(B * H)), rh(static_cast<size_t>(B * H));
     Scratch scratch;
     if (q_) {
@@ -146,21 +148,22 @@ class RnnLayer : public Layer {
       const float* wb = present(in, 3) ? in[3]->data<float>() + dir * 2 * G * H : nullptr;
       const float* rb = wb ? wb + G * H : nullptr;
       project(in, dir, T, B, G * H, I, xw.data(), scratch);
+      for (int64_t k = 0; k < G * H; ++k) {  // summed once, added per row: the same operations
+        // GRU with linear_before_reset keeps Rbh inside the reset product.
+        const bool keep_rb = cell_ == Cell::kGru && linear_before_reset_ && k >= 2 * H;
+        bias[k] = (wb ? wb[k] : 0.f) + (rb && !keep_rb ? rb[k] : 0.f);
+      }
       for (int64_t row = 0; row < T * B; ++row) {
         float* v = xw.data() + row * G * H;
-        for (int64_t k = 0; k < G * H; ++k) {
-          // GRU with linear_before_reset keeps Rbh inside the reset product.
-          const bool keep_rb = cell_ == Cell::kGru && linear_before_reset_ && k >= 2 * H;
-          v[k] += (wb ? wb[k] : 0.f) + (rb && !keep_rb ? rb[k] : 0.f);
-        }
+        for (int64_t k = 0; k < G * H; ++k) v[k] += bias[k];
       }
       load_state(in, 5, dir, B, H, h.data());
       if (cell_ == Cell::kLstm) load_state(in, 6, dir, B, H, c.data());
       const float* p = cell_ == Cell::kLstm && present(in, 7) ? in[7]->data<float>() + dir * 3 * H : nullptr;
       for (int64_t step = 0; step < T; ++step) {
         const int64_t t = reverse ? T - 1 - step : step;
-        std::copy(xw.begin() + t * B * G * H, xw.begin() + (t + 1) * B * G * H, gate.begin());
-        this->step(t, dir, lens, B, H, r, rb, p, gate.data(), h.data(), c.data(), rh.data(), scratch);
+        float* gate = xw.data() + t * B * G * H;  // step t's gates, computed in place
+        this->step(t, dir, lens, B, H, r, rb, p, gate, h.data(), c.data(), rh.data(), scratch);
         if (y) {
           for (int64_t b = 0; b < B; ++b) {
             if (!active(t, b, lens)) continue;
@@ -386,19 +389,8 @@ class RnnLayer : public Layer {
         continue;
       }
       float* cb = c + b * H;
-      if (!p && !input_forget_ && clip_ <= 0.f) {
-        // The common LSTM (no peepholes, no coupled gates, no clip): the same float operations
-        // as the general loop below, in a form the compiler vectorizes (exp_f32 and tanh_f32 are
-        // branch-free), so the same bits.
-        for (int64_t k = 0; k < H; ++k) {
-          const float i = sigmoid(g[k]);
-          const float f = sigmoid(g[2 * H + k]);
-          const float cand = tanh_f32(g[3 * H + k]);
-          const float cn = f * cb[k] + i * cand;
-          const float o = sigmoid(g[H + k]);
-          cb[k] = cn;
-          hb[k] = o * tanh_f32(cn);
-        }
+      if (!p && !input_forget_ && clip_ <= 0.f) {  // the common LSTM, on vector kernels (lstm_gates.h)
+        gates_.apply(H, gate + b * G * H, cb, hb);
         continue;
       }
       for (int64_t k = 0; k < H; ++k) {
@@ -425,6 +417,7 @@ class RnnLayer : public Layer {
   std::string prefix_;
   std::unique_ptr<QRnnGemms> q_;  // the int8 GEMMs of a QLSTM / QGRU / QRNN node, else null
   std::unique_ptr<DynamicQuantRnnGemms> dq_;  // a DynamicQuantizeLSTM's GEMMs, else null
+  LstmGates gates_;  // the common LSTM cell
 };
 
 LayerFactory make(Cell cell, Gemms gemms) {

@@ -5,7 +5,6 @@
 #include "engine/layer.h"
 #include "engine/ops/int8/contracts.h"
 #include "int8rt/error.h"
-#include "kernels/ref/requantize.h"
 
 namespace int8rt {
 namespace engine {
@@ -32,7 +31,7 @@ void pack_side(const Tensor& w, int64_t dir, int64_t gate_rows, int64_t K, float
 }  // namespace
 
 QRnnGemms::QRnnGemms(const Network& net, const Node& node, int64_t dirs, int64_t gate_rows, bool recurrent_allowed)
-    : gate_rows_(gate_rows) {
+    : quantizer_(&kernels::choose<kernels::QuantizeS8Kernel>()), gate_rows_(gate_rows) {
   const std::string prefix = layer_error_prefix(node);
   const QRnnAttrs a = QRnnAttrs::from_attrs(node);
   const Tensor& w = constant_input(net, node, 1, "W");
@@ -74,8 +73,7 @@ void QRnnGemms::project(int64_t dir, int64_t M, const int8_t* x, float* xw) cons
 void QRnnGemms::add_recurrent(int64_t dir, int64_t B, const float* h, float* gate, int64_t ld, int8_t* hq,
                               float* product) const {
   const Side& s = r_[static_cast<size_t>(dir)];
-  const float inv_scale = 1.0f / h_scale_;
-  for (int64_t i = 0; i < B * hidden_; ++i) hq[i] = kernels::ref::quantize_value(h[i], inv_scale);
+  quantizer_->quantize(B * hidden_, h, h_scale_, 0, hq);
   s.packed->run(B, hq, s.epilogue.epilogue(), product);
   for (int64_t b = 0; b < B; ++b) {
     for (int64_t n = 0; n < gate_rows_; ++n) gate[b * ld + n] += product[b * gate_rows_ + n];

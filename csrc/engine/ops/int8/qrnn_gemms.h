@@ -3,7 +3,8 @@
 //   input projection  xw[row][n] = (float)sum_k x[row][k] * w[dir][n][k] * (x_scale * w_scale[dir][n])
 //                     for x s8 rows [M][input], all time steps in one GEMM;
 //   recurrent         gate[b][n] += (float)sum_k q(h)[b][k] * r[dir][n][k] * (h_scale * r_scale[dir][n])
-//                     with q(h) = quantize(h, h_scale) (ref/requantize.h's rule).
+//                     with q(h) = quantize(h, h_scale) (ref/requantize.h's rule), on the chosen
+//                     quantize_s8 kernel (kernels/eltwise_s8.h: the rule's bytes).
 // Each product is a gemm_s8 kernel with a float32 epilogue (requant_params.h:
 // scale = s_in * s_w[n], no bias, no clamp), chosen once per direction from
 // the registry; the canonical int8 weights are packed once at creation.
@@ -16,6 +17,7 @@
 
 #include "int8rt/network.h"
 #include "kernels/conv_gemm_s8.h"
+#include "kernels/eltwise_s8.h"
 #include "kernels/requant_params.h"
 
 namespace int8rt {
@@ -47,6 +49,7 @@ class QRnnGemms {
     kernels::EpilogueStorage epilogue;
   };
   std::vector<Side> w_, r_;  // one per direction
+  const kernels::QuantizeS8Kernel* quantizer_;  // q(h), chosen once
   float h_scale_ = 0.f;
   int64_t input_ = 0, hidden_ = 0, gate_rows_ = 0;
   std::string kernel_name_;
