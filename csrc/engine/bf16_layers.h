@@ -14,7 +14,10 @@
 //   Gemm    constant float32 2-D B;
 //   MatMul  float32 B: a constant 2-D B packed once, any other B (an
 //           activation: attention's Q K^T and P V; or a batched constant)
-//           converted and packed on each run (GemmBf16Kernel::run_activations).
+//           converted and packed on each run (GemmBf16Kernel::run_activations);
+//   LSTM    constant float32 W and R: its input projection and recurrent
+//           product on the gemm_bf16 family, the cell in FP32
+//           (ops/rnn_bf16_gemms.h).
 // Activations are converted to BF16 (round to nearest even) as they are
 // packed; products accumulate in FP32 (VDPBF16PS); bias, alpha / beta, C,
 // residual and the fused activation stay FP32 as in the FP32 layer. The
