@@ -226,26 +226,32 @@ def test_one_step_is_the_lstm_of_the_bf16_rounded_operands(direction: str, batch
     assert np.any(np.abs(y32 - want[0]) > bound[0]), "the FP32 layer passes the BF16-operand check"
 
 
-def test_threads_and_isa_caps_give_the_same_bits() -> None:
-    """Two threads, and the BF16 GEMM's lower tiers (INT8RT_MAX_ISA avx2 / ref: the scalar gemm_bf16_ref, the same
-    VDPBF16PS order), give the bits of one thread uncapped."""
+def test_two_threads_give_the_same_bits() -> None:
     ins = lstm_inputs(np.random.default_rng(3), T=5, B=3, I=192, H=48, dirs=2, initial=True)
     attrs = {"hidden_size": 48, "direction": "bidirectional"}
     want = run_lstm(ins, attrs, True)
     threads = int8rt.get_num_threads()
     try:
         int8rt.set_num_threads(2)
-        got = {"2 threads": run_lstm(ins, attrs, True)}
-        int8rt.set_num_threads(1)
-        for cap in ("avx2", "ref"):
-            int8rt.set_max_isa(cap)
-            got[cap] = run_lstm(ins, attrs, True)
+        got = run_lstm(ins, attrs, True)
     finally:
         int8rt.set_num_threads(threads)
+    for k, (g, w) in enumerate(zip(got, want)):
+        np.testing.assert_array_equal(g.view(np.uint32), w.view(np.uint32), err_msg=f"2 threads: output {k}")
+
+
+@pytest.mark.parametrize("cap", ["avx2", "ref"])
+@pytest.mark.parametrize("batch", [1, 3])
+def test_isa_caps_run_the_lower_tiers_within_the_bounds(cap: str, batch: int) -> None:
+    """INT8RT_MAX_ISA avx2 / ref: the BF16 GEMM's scalar gemm_bf16_ref (the same VDPBF16PS order: the bits of the
+    uncapped products) and the cell's unary_f32 tier at the cap (its last bits its own), held to the same checks."""
+    ins = lstm_inputs(np.random.default_rng(30 + batch), T=7, B=batch, I=37, H=20, dirs=2, initial=True,
+                      lens=batch > 1)
+    try:
+        int8rt.set_max_isa(cap)
+        check_against_fp32(f"LSTM under {cap} b{batch}", ins, {"hidden_size": 20, "direction": "bidirectional"})
+    finally:
         uncap()
-    for how, outs in got.items():
-        for k, (g, w) in enumerate(zip(outs, want)):
-            np.testing.assert_array_equal(g.view(np.uint32), w.view(np.uint32), err_msg=f"{how} output {k}")
 
 
 def test_forms_the_layer_does_not_take_are_refused_naming_it() -> None:

@@ -44,7 +44,8 @@
 // An LSTM marked int8rt_precision="bf16" (engine/bf16_layers.h) runs both GEMMs
 // in BF16 (rnn_bf16_gemms.h): the input projection of every direction as one
 // GEMM before the direction loop (xw then holds each row's dirs * 4H values),
-// the recurrent product per step; the cell is this float code.
+// the recurrent product per step; the cell is this float code (its common form
+// with the sigmoids and tanhs on the unary_f32 kernel, vector_cell).
 #include <algorithm>
 #include <cmath>
 #include <memory>
@@ -59,6 +60,7 @@
 #include "engine/ops/rnn_bf16_gemms.h"
 #include "kernels/ref/math_f32.h"
 #include "kernels/sgemm_f32.h"
+#include "kernels/unary_f32.h"
 
 namespace int8rt {
 namespace engine {
@@ -109,6 +111,7 @@ class RnnLayer : public Layer {
     }
     if (gemms == Gemms::kFloat && wants_bf16(net, node)) {  // an LSTM (GRU and RNN are refused there)
       bf16_ = std::make_unique<Bf16RnnGemms>(net, node, dirs_);
+      unary_ = &kernels::choose<kernels::UnaryF32Kernel>();
       return;
     }
     if (gemms == Gemms::kInt8) {
@@ -147,6 +150,7 @@ class RnnLayer : public Layer {
     // projection, the row stride ldx), the step's gates, the state.
     const int64_t ldx = bf16_ ? dirs_ * G * H : G * H;
     std::vector<float> xw(static_cast<size_t>(T * B * ldx)), gate(static_cast<size_t>(B * G * H));
+    std::vector<float> bias(static_cast<size_t>(G * H));  // a direction's Wb + Rb
     std::vector<float> h(static_cast<size_t>(B * H)), c(static_cast<size_t>(B * H)), rh(static_cast<size_t>(B * H));
     Scratch scratch;
     if (q_) {
@@ -162,13 +166,14 @@ class RnnLayer : public Layer {
       const float* rb = wb ? wb + G * H : nullptr;
       if (!bf16_) project(in, dir, T, B, G * H, I, xw.data(), scratch);
       float* xd = xw.data() + (bf16_ ? dir * G * H : 0);  // this direction's columns
-      for (int64_t row = 0; row < T * B; ++row) {
+      for (int64_t k = 0; k < G * H; ++k) {
+        // GRU with linear_before_reset keeps Rbh inside the reset product.
+        const bool keep_rb = cell_ == Cell::kGru && linear_before_reset_ && k >= 2 * H;
+        bias[k] = (wb ? wb[k] : 0.f) + (rb && !keep_rb ? rb[k] : 0.f);
+      }
+      for (int64_t row = 0; row < T * B; ++row) {  // one add per value, as a loop the compiler vectorizes
         float* v = xd + row * ldx;
-        for (int64_t k = 0; k < G * H; ++k) {
-          // GRU with linear_before_reset keeps Rbh inside the reset product.
-          const bool keep_rb = cell_ == Cell::kGru && linear_before_reset_ && k >= 2 * H;
-          v[k] += (wb ? wb[k] : 0.f) + (rb && !keep_rb ? rb[k] : 0.f);
-        }
+        for (int64_t k = 0; k < G * H; ++k) v[k] += bias[k];
       }
       load_state(in, 5, dir, B, H, h.data());
       if (cell_ == Cell::kLstm) load_state(in, 6, dir, B, H, c.data());
@@ -418,6 +423,10 @@ class RnnLayer : public Layer {
         continue;
       }
       float* cb = c + b * H;
+      if (!p && !input_forget_ && clip_ <= 0.f && bf16_) {
+        vector_cell(gate + b * G * H, hb, cb, H, rh + b * H);
+        continue;
+      }
       if (!p && !input_forget_ && clip_ <= 0.f) {
         // The common LSTM (no peepholes, no coupled gates, no clip): the same float operations
         // as the general loop below, in a form the compiler vectorizes (exp_f32 and tanh_f32 are
@@ -445,6 +454,19 @@ class RnnLayer : public Layer {
     }
   }
 
+  // The BF16 LSTM's common cell (no peepholes, coupled gates or clip) for one batch entry, its sigmoids and
+  // tanhs on the unary_f32 kernel chosen for the layer (the functions of the scalar loop above on the
+  // kernel's vector tier: the same within a few ulp, kernels/unary_f32.h), in place on the entry's gates g
+  // [i o f c]; t receives tanh(C'). Measured: the scalar loop, SSE in this baseline-compiled file, took
+  // more of a Sequencer2D LSTM than its BF16 GEMMs (RESULTS.md section 278).
+  void vector_cell(float* g, float* hb, float* cb, int64_t H, float* t) const {
+    unary_->apply(kernels::ref::UnaryF32::kSigmoid, 3 * H, g, g);
+    unary_->apply(kernels::ref::UnaryF32::kTanh, H, g + 3 * H, g + 3 * H);
+    for (int64_t k = 0; k < H; ++k) cb[k] = g[2 * H + k] * cb[k] + g[k] * g[3 * H + k];  // f C + i c
+    unary_->apply(kernels::ref::UnaryF32::kTanh, H, cb, t);
+    for (int64_t k = 0; k < H; ++k) hb[k] = g[H + k] * t[k];  // o tanh(C')
+  }
+
   Cell cell_;
   int64_t hidden_, layout_;
   float clip_;
@@ -458,6 +480,7 @@ class RnnLayer : public Layer {
   std::unique_ptr<QRnnGemms> q_;  // the int8 GEMMs of a QLSTM / QGRU / QRNN node, else null
   std::unique_ptr<DynamicQuantRnnGemms> dq_;  // a DynamicQuantizeLSTM's GEMMs, else null
   std::unique_ptr<Bf16RnnGemms> bf16_;  // a BF16 LSTM's GEMMs, else null
+  const kernels::UnaryF32Kernel* unary_ = nullptr;  // a BF16 LSTM's cell functions (vector_cell), else null
 };
 
 LayerFactory make(Cell cell, Gemms gemms) {
