@@ -47,7 +47,7 @@ bool wants_bf16(const Network& net, const Node& node);
 // never touched) that run in BF16: those named in `named` and, when `all`,
 // every one that has a BF16 kernel. Returns report lines: one per layer
 // named in `named` that stays float32 (with the reason) or is not in `net`,
-// one summary line, and a warning when the BF16 kernel chosen here is the
+// one summary line (and one for LSTMs where one runs in BF16), and a warning when the BF16 kernel chosen here is the
 // scalar reference (slower than FP32).
 std::vector<std::string> mark_bf16_layers(Network& net, const std::set<std::string>& named, bool all);
 
