@@ -15,8 +15,12 @@ Bf16RnnGemms::Bf16RnnGemms(const Network& net, const Node& node, int64_t dirs) {
   for (int64_t d = 0; d < dirs; ++d) gemm_.add({r.f32.data() + d * GH * H, H, GH, H, true, false});
 }
 
-void Bf16RnnGemms::project(int64_t rows, const float* x, int64_t ldx, float* xw, int64_t ldc) const {
-  gemm_.packed[0]->run(rows, kernels::GemmOperand{x, ldx, false}, xw, ldc, /*accumulate=*/false);
+void Bf16RnnGemms::project(int64_t rows, const float* x, int64_t ldx, float* xw, int64_t ldc,
+                           const float* bias) const {
+  kernels::SgemmEpilogue ep;
+  ep.residual = bias;  // row stride 0: the one row added to every row
+  gemm_.packed[0]->run(rows, kernels::GemmOperand{x, ldx, false}, xw, ldc, /*accumulate=*/false, /*parallel=*/true,
+                       bias ? &ep : nullptr);
 }
 
 void Bf16RnnGemms::add_recurrent(int64_t dir, int64_t B, const float* h, float* gate, int64_t ld) const {

@@ -30,8 +30,9 @@ class Bf16RnnGemms {
   Bf16RnnGemms(const Network& net, const Node& node, int64_t dirs);
 
   // xw[r][0 .. dirs * 4H) (row stride ldc) = x[r] (row stride ldx) times W'
-  // of every direction, for r < rows.
-  void project(int64_t rows, const float* x, int64_t ldx, float* xw, int64_t ldc) const;
+  // of every direction, plus bias[0 .. dirs * 4H) (null: none) in the GEMM's
+  // tile epilogue (one FP32 add per value), for r < rows.
+  void project(int64_t rows, const float* x, int64_t ldx, float* xw, int64_t ldc, const float* bias) const;
   // gate[b][0 .. 4H) (row stride ld) += h[b] (row stride H) times R' of
   // direction dir, for b < B.
   void add_recurrent(int64_t dir, int64_t B, const float* h, float* gate, int64_t ld) const;

@@ -150,7 +150,9 @@ class RnnLayer : public Layer {
     // projection, the row stride ldx), the step's gates, the state.
     const int64_t ldx = bf16_ ? dirs_ * G * H : G * H;
     std::vector<float> xw(static_cast<size_t>(T * B * ldx)), gate(static_cast<size_t>(B * G * H));
-    std::vector<float> bias(static_cast<size_t>(G * H));  // a direction's Wb + Rb
+    // Wb + Rb of every direction: the BF16 projection adds them in its tile epilogue, the others after theirs.
+    std::vector<float> bias(static_cast<size_t>(dirs_ * G * H));
+    for (int64_t dir = 0; dir < dirs_; ++dir) direction_bias(in, dir, H, bias.data() + dir * G * H);
     std::vector<float> h(static_cast<size_t>(B * H)), c(static_cast<size_t>(B * H)), rh(static_cast<size_t>(B * H));
     Scratch scratch;
     if (q_) {
@@ -158,22 +160,19 @@ class RnnLayer : public Layer {
       scratch.product.resize(static_cast<size_t>(B * G * H));
       if (layout_ == 1) scratch.rows.resize(xw.size());
     }
-    if (bf16_) project_bf16(in, T, B, I, ldx, xw.data());
+    if (bf16_) project_bf16(in, T, B, I, ldx, present(in, 3) ? bias.data() : nullptr, xw.data());
     for (int64_t dir = 0; dir < dirs_; ++dir) {
       const bool reverse = dirs_ == 2 ? dir == 1 : reverse_first_;
       const float* r = (q_ && q_->recurrent()) || dq_ || bf16_ ? nullptr : in[2]->data<float>() + dir * G * H * H;
-      const float* wb = present(in, 3) ? in[3]->data<float>() + dir * 2 * G * H : nullptr;
-      const float* rb = wb ? wb + G * H : nullptr;
-      if (!bf16_) project(in, dir, T, B, G * H, I, xw.data(), scratch);
+      const float* rb = present(in, 3) ? in[3]->data<float>() + (dir * 2 + 1) * G * H : nullptr;
       float* xd = xw.data() + (bf16_ ? dir * G * H : 0);  // this direction's columns
-      for (int64_t k = 0; k < G * H; ++k) {
-        // GRU with linear_before_reset keeps Rbh inside the reset product.
-        const bool keep_rb = cell_ == Cell::kGru && linear_before_reset_ && k >= 2 * H;
-        bias[k] = (wb ? wb[k] : 0.f) + (rb && !keep_rb ? rb[k] : 0.f);
-      }
-      for (int64_t row = 0; row < T * B; ++row) {  // one add per value, as a loop the compiler vectorizes
-        float* v = xd + row * ldx;
-        for (int64_t k = 0; k < G * H; ++k) v[k] += bias[k];
+      if (!bf16_) {
+        project(in, dir, T, B, G * H, I, xw.data(), scratch);
+        const float* bd = bias.data() + dir * G * H;
+        for (int64_t row = 0; row < T * B; ++row) {  // one add per value, as a loop the compiler vectorizes
+          float* v = xd + row * ldx;
+          for (int64_t k = 0; k < G * H; ++k) v[k] += bd[k];
+        }
       }
       load_state(in, 5, dir, B, H, h.data());
       if (cell_ == Cell::kLstm) load_state(in, 6, dir, B, H, c.data());
@@ -292,16 +291,28 @@ class RnnLayer : public Layer {
     }
   }
 
-  // The BF16 projection: xw [T*B][ldx] (rows step-major) = x W' of every direction. Layout 1
-  // stores X as [b][t]: entry b's T rows go to xw rows t * B + b.
+  // bias [G*H] = Wb + Rb of direction dir (zeros without B); GRU with linear_before_reset keeps Rbh
+  // inside the reset product.
+  void direction_bias(const std::vector<const Value*>& in, int64_t dir, int64_t H, float* bias) const {
+    const int64_t GH = gates(cell_) * H;
+    const float* wb = present(in, 3) ? in[3]->data<float>() + dir * 2 * GH : nullptr;
+    const float* rb = wb ? wb + GH : nullptr;
+    for (int64_t k = 0; k < GH; ++k) {
+      const bool keep_rb = cell_ == Cell::kGru && linear_before_reset_ && k >= 2 * H;
+      bias[k] = (wb ? wb[k] : 0.f) + (rb && !keep_rb ? rb[k] : 0.f);
+    }
+  }
+
+  // The BF16 projection: xw [T*B][ldx] (rows step-major) = x W' + bias (every direction's; null: none).
+  // Layout 1 stores X as [b][t]: entry b's T rows go to xw rows t * B + b.
   void project_bf16(const std::vector<const Value*>& in, int64_t T, int64_t B, int64_t I, int64_t ldx,
-                    float* xw) const {
+                    const float* bias, float* xw) const {
     const float* x = in[0]->data<float>();
     if (layout_ == 0) {
-      bf16_->project(T * B, x, I, xw, ldx);
+      bf16_->project(T * B, x, I, xw, ldx, bias);
       return;
     }
-    for (int64_t b = 0; b < B; ++b) bf16_->project(T, x + b * T * I, I, xw + b * ldx, B * ldx);
+    for (int64_t b = 0; b < B; ++b) bf16_->project(T, x + b * T * I, I, xw + b * ldx, B * ldx, bias);
   }
 
   static bool present(const std::vector<const Value*>& in, size_t i) { return in.size() > i && in[i]; }
