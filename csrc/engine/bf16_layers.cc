@@ -126,6 +126,35 @@ std::vector<std::string> mark_bf16_matmul_tensors(Network& net) {
   return report;
 }
 
+// An LSTM's reason: "" when W and R are float32 constants [dirs, 4H, input]
+// and [dirs, 4H, H] (dirs from its direction, H its hidden_size where set),
+// which its BF16 GEMMs pack once (ops/rnn_bf16_gemms.h).
+std::string lstm_reason(const Network& net, const Node& node) {
+  const std::string dir = node.attrs.get_string("direction", "forward");
+  const int64_t dirs = dir == "bidirectional" ? 2 : 1;
+  const char* names[] = {"W", "R"};
+  for (size_t i = 1; i <= 2; ++i) {
+    if (!has_input(node, i)) return std::string("it has no ") + names[i - 1] + " input";
+    const Tensor& t = net.tensor(node.inputs[i]);
+    if (!t.is_constant) return std::string("its ") + names[i - 1] + " '" + t.name + "' is computed at run time";
+    if (t.dtype != DataType::kFloat32) return std::string("its ") + names[i - 1] + " '" + t.name + "' is not float32";
+    if (t.shape.size() != 3 || std::any_of(t.shape.begin(), t.shape.end(), [](int64_t d) { return d <= 0; })) {
+      return std::string("its ") + names[i - 1] + " '" + t.name + "' is " + ints_str(t.shape) + ", not 3-D";
+    }
+  }
+  const Shape& w = net.tensor(node.inputs[1]).shape;
+  const Shape& r = net.tensor(node.inputs[2]).shape;
+  const int64_t H = r[2];
+  if (r[0] != dirs || r[1] % 4 != 0 || r[1] / 4 != H || node.attrs.get_int("hidden_size", H) != H) {
+    return "its R is " + ints_str(r) + ", not [" + std::to_string(dirs) + ", 4 * hidden_size, hidden_size] (" +
+           dir + ", hidden_size " + std::to_string(node.attrs.get_int("hidden_size", H)) + ")";
+  }
+  if (w[0] != dirs || w[1] != r[1]) {
+    return "its W is " + ints_str(w) + ", not [" + std::to_string(dirs) + ", " + std::to_string(r[1]) + ", input]";
+  }
+  return "";
+}
+
 }  // namespace
 
 std::string bf16_decline_reason(const Network& net, const Node& node) {
@@ -135,6 +164,7 @@ std::string bf16_decline_reason(const Network& net, const Node& node) {
     const Tensor& b = net.tensor(node.inputs[1]);
     return b.dtype == DataType::kFloat32 ? "" : "its B '" + b.name + "' is not float32";
   }
+  if (node.op == "LSTM") return lstm_reason(net, node);
   if (node.op != "Conv") return node.op + " has no BF16 kernel";
   std::string reason = weight_reason(net, node, 1, true);
   if (!reason.empty()) return reason;
@@ -156,18 +186,19 @@ bool wants_bf16(const Network& net, const Node& node) {
 
 std::vector<std::string> mark_bf16_layers(Network& net, const std::set<std::string>& named, bool all) {
   std::vector<std::string> report;
-  size_t marked = 0, floats = 0;
+  size_t marked = 0, floats = 0, lstms = 0, marked_lstms = 0;
   std::set<std::string> seen;
   for (Node& node : net.nodes()) {
     seen.insert(node.name);
     if (node.op.rfind("int8rt.", 0) == 0) continue;  // lowered int8 layers and converts
     if (node.op == "Conv" || node.op == "Gemm" || node.op == "MatMul") ++floats;
+    if (node.op == "LSTM") ++lstms;
     const bool asked = named.count(node.name) > 0;
     if (!asked && !all) continue;
     const std::string reason = bf16_decline_reason(net, node);
     if (reason.empty()) {
       node.attrs.set(kPrecisionAttr, Attribute::of_string("bf16"));
-      ++marked;
+      (node.op == "LSTM" ? marked_lstms : marked) += 1;
     } else if (asked) {
       report.push_back("warning: layer '" + node.name + "' asked for bf16 stays float32: " + reason);
     }
@@ -182,7 +213,10 @@ std::vector<std::string> mark_bf16_layers(Network& net, const std::set<std::stri
     report.push_back("bf16: " + std::to_string(marked) + " of " + std::to_string(floats) +
                      " float Conv / Gemm / MatMul layers run in BF16");
   }
-  if (marked > 0 && kernels::choose<kernels::GemmBf16Kernel>().isa() == kernels::Isa::kRef) {
+  if (marked_lstms > 0) {
+    report.push_back("bf16: " + std::to_string(marked_lstms) + " of " + std::to_string(lstms) + " LSTM layers run in BF16");
+  }
+  if (marked + marked_lstms > 0 && kernels::choose<kernels::GemmBf16Kernel>().isa() == kernels::Isa::kRef) {
     report.push_back("warning: BF16 layers run the scalar reference kernel here (no AVX512-BF16 or AMX-BF16, "
                      "or INT8RT_MAX_ISA below avx512bf16): slower than FP32");
   }

@@ -14,7 +14,10 @@
 //   Gemm    constant float32 2-D B;
 //   MatMul  float32 B: a constant 2-D B packed once, any other B (an
 //           activation: attention's Q K^T and P V; or a batched constant)
-//           converted and packed on each run (GemmBf16Kernel::run_activations).
+//           converted and packed on each run (GemmBf16Kernel::run_activations);
+//   LSTM    constant float32 W and R: its input projection and recurrent
+//           product on the gemm_bf16 family, the cell in FP32
+//           (ops/rnn_bf16_gemms.h).
 // Activations are converted to BF16 (round to nearest even) as they are
 // packed; products accumulate in FP32 (VDPBF16PS); bias, alpha / beta, C,
 // residual and the fused activation stay FP32 as in the FP32 layer. The
@@ -44,7 +47,7 @@ bool wants_bf16(const Network& net, const Node& node);
 // never touched) that run in BF16: those named in `named` and, when `all`,
 // every one that has a BF16 kernel. Returns report lines: one per layer
 // named in `named` that stays float32 (with the reason) or is not in `net`,
-// one summary line, and a warning when the BF16 kernel chosen here is the
+// one summary line (and one for LSTMs where one runs in BF16), and a warning when the BF16 kernel chosen here is the
 // scalar reference (slower than FP32).
 std::vector<std::string> mark_bf16_layers(Network& net, const std::set<std::string>& named, bool all);
 

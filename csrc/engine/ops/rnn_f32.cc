@@ -41,17 +41,25 @@
 // the LSTM layer with W and R quantized ([dirs, input or hidden, 4H], scales
 // and zero points at inputs 8-11) and both GEMMs on u8 x s8 kernels, X and each
 // step's H quantized dynamically as ONNX Runtime does (dynamic_quant_rnn_gemms.h).
+//
+// An LSTM marked int8rt_precision="bf16" (engine/bf16_layers.h) runs both GEMMs
+// in BF16 (rnn_bf16_gemms.h): the input projection of every direction as one
+// GEMM before the direction loop (xw then holds each row's dirs * 4H values),
+// the recurrent product per step; the cell is this float code (its common form
+// lstm_gates.h's).
 #include <algorithm>
 #include <cmath>
 #include <memory>
 
 #include "core/checked_math.h"
+#include "engine/bf16_layers.h"
 #include "engine/layer.h"
 #include "engine/ops/dynamic_quant_rnn_gemms.h"
 #include "engine/ops/int8/contracts.h"
 #include "engine/ops/int8/qrnn_gemms.h"
 #include "engine/ops/lstm_gates.h"
 #include "engine/ops/op_util.h"
+#include "engine/ops/rnn_bf16_gemms.h"
 #include "kernels/ref/math_f32.h"
 #include "kernels/sgemm_f32.h"
 
@@ -65,6 +73,7 @@ using kernels::ref::tanh_f32;
 enum class Cell { kLstm, kGru, kRnn };
 // Where the GEMMs' weights come from: float32 W and R, a QLSTM's int8 ones, or
 // a DynamicQuantizeLSTM's quantized ones with dynamic activation quantization.
+// (A float LSTM marked bf16 runs its GEMMs in BF16: Gemms::kFloat, wants_bf16.)
 enum class Gemms { kFloat, kInt8, kDynamic };
 
 int gates(Cell cell) { return cell == Cell::kLstm ? 4 : cell == Cell::kGru ? 3 : 1; }
@@ -101,6 +110,10 @@ class RnnLayer : public Layer {
       dq_ = std::make_unique<DynamicQuantRnnGemms>(net, node, dirs_);
       return;
     }
+    if (gemms == Gemms::kFloat && wants_bf16(net, node)) {  // an LSTM (GRU and RNN are refused there)
+      bf16_ = std::make_unique<Bf16RnnGemms>(net, node, dirs_);
+      return;
+    }
     if (gemms == Gemms::kInt8) {
       const Tensor& w = constant_input(net, node, 1, "W");
       const int64_t gate_rows = w.shape.size() == 3 ? w.shape[1] : 0;
@@ -133,8 +146,14 @@ class RnnLayer : public Layer {
     }
     float* y = num_outputs_ > 0 && out[0] ? out[0]->data<float>() : nullptr;
     if (y) std::fill(y, y + out[0]->numel(), 0.f);
-    // Scratch: x W' + biases for every step [T*B][G*H] (each step's gates in place), the biases, the state.
-    std::vector<float> xw(static_cast<size_t>(T * B * G * H)), bias(static_cast<size_t>(G * H));
+    // Scratch: x W' + biases for every step [T*B][G*H] (each step's gates computed in place; BF16:
+    // [T*B][dirs*G*H], every direction's projection, the row stride ldx, a step's gates copied out to
+    // `gate`), the biases of every direction, the state.
+    const int64_t ldx = bf16_ ? dirs_ * G * H : G * H;
+    std::vector<float> xw(static_cast<size_t>(T * B * ldx)), gate(bf16_ ? static_cast<size_t>(B * G * H) : 0);
+    // Wb + Rb of every direction: the BF16 projection adds them in its tile epilogue, the others after theirs.
+    std::vector<float> bias(static_cast<size_t>(dirs_ * G * H));
+    for (int64_t dir = 0; dir < dirs_; ++dir) direction_bias(in, dir, H, bias.data() + dir * G * H);
     std::vector<float> h(static_cast<size_t>(B * H)), c(static_cast<size_t>(B * H)), rh(static_cast<size_t>(B * H));
     Scratch scratch;
     if (q_) {
@@ -142,28 +161,31 @@ class RnnLayer : public Layer {
       scratch.product.resize(static_cast<size_t>(B * G * H));
       if (layout_ == 1) scratch.rows.resize(xw.size());
     }
+    if (bf16_) project_bf16(in, T, B, I, ldx, present(in, 3) ? bias.data() : nullptr, xw.data());
     for (int64_t dir = 0; dir < dirs_; ++dir) {
       const bool reverse = dirs_ == 2 ? dir == 1 : reverse_first_;
-      const float* r = (q_ && q_->recurrent()) || dq_ ? nullptr : in[2]->data<float>() + dir * G * H * H;
-      const float* wb = present(in, 3) ? in[3]->data<float>() + dir * 2 * G * H : nullptr;
-      const float* rb = wb ? wb + G * H : nullptr;
-      project(in, dir, T, B, G * H, I, xw.data(), scratch);
-      for (int64_t k = 0; k < G * H; ++k) {  // summed once, added per row: the same operations
-        // GRU with linear_before_reset keeps Rbh inside the reset product.
-        const bool keep_rb = cell_ == Cell::kGru && linear_before_reset_ && k >= 2 * H;
-        bias[k] = (wb ? wb[k] : 0.f) + (rb && !keep_rb ? rb[k] : 0.f);
-      }
-      for (int64_t row = 0; row < T * B; ++row) {
-        float* v = xw.data() + row * G * H;
-        for (int64_t k = 0; k < G * H; ++k) v[k] += bias[k];
+      const float* r = (q_ && q_->recurrent()) || dq_ || bf16_ ? nullptr : in[2]->data<float>() + dir * G * H * H;
+      const float* rb = present(in, 3) ? in[3]->data<float>() + (dir * 2 + 1) * G * H : nullptr;
+      float* xd = xw.data() + (bf16_ ? dir * G * H : 0);  // this direction's columns
+      if (!bf16_) {
+        project(in, dir, T, B, G * H, I, xw.data(), scratch);
+        const float* bd = bias.data() + dir * G * H;
+        for (int64_t row = 0; row < T * B; ++row) {  // one add per value, as a loop the compiler vectorizes
+          float* v = xd + row * ldx;
+          for (int64_t k = 0; k < G * H; ++k) v[k] += bd[k];
+        }
       }
       load_state(in, 5, dir, B, H, h.data());
       if (cell_ == Cell::kLstm) load_state(in, 6, dir, B, H, c.data());
       const float* p = cell_ == Cell::kLstm && present(in, 7) ? in[7]->data<float>() + dir * 3 * H : nullptr;
       for (int64_t step = 0; step < T; ++step) {
         const int64_t t = reverse ? T - 1 - step : step;
-        float* gate = xw.data() + t * B * G * H;  // step t's gates, computed in place
-        this->step(t, dir, lens, B, H, r, rb, p, gate, h.data(), c.data(), rh.data(), scratch);
+        float* g = xd + t * B * ldx;  // step t's gates, in place
+        if (bf16_) {  // the rows of every direction's projection: this direction's copied out
+          for (int64_t b = 0; b < B; ++b) std::copy_n(xd + (t * B + b) * ldx, G * H, gate.begin() + b * G * H);
+          g = gate.data();
+        }
+        this->step(t, dir, lens, B, H, r, rb, p, g, h.data(), c.data(), rh.data(), scratch);
         if (y) {
           for (int64_t b = 0; b < B; ++b) {
             if (!active(t, b, lens)) continue;
@@ -184,7 +206,9 @@ class RnnLayer : public Layer {
     }
   }
 
-  std::string describe() const override { return q_ ? q_->describe() : dq_ ? dq_->describe() : "fp32"; }
+  std::string describe() const override {
+    return q_ ? q_->describe() : dq_ ? dq_->describe() : bf16_ ? "bf16 gemms" + bf16_->describe() : "fp32";
+  }
 
  private:
   // Per direction, the float32 W' and R' (GRU: R's z/r rows and its
@@ -270,6 +294,30 @@ class RnnLayer : public Layer {
     for (int64_t b = 0; b < B; ++b) {
       kernels::sgemm(uk_, T, GH, I, kernels::GemmOperand{x + b * T * I, I, false}, w, xw + b * GH, B * GH, false);
     }
+  }
+
+  // bias [G*H] = Wb + Rb of direction dir (zeros without B); GRU with linear_before_reset keeps Rbh
+  // inside the reset product.
+  void direction_bias(const std::vector<const Value*>& in, int64_t dir, int64_t H, float* bias) const {
+    const int64_t GH = gates(cell_) * H;
+    const float* wb = present(in, 3) ? in[3]->data<float>() + dir * 2 * GH : nullptr;
+    const float* rb = wb ? wb + GH : nullptr;
+    for (int64_t k = 0; k < GH; ++k) {
+      const bool keep_rb = cell_ == Cell::kGru && linear_before_reset_ && k >= 2 * H;
+      bias[k] = (wb ? wb[k] : 0.f) + (rb && !keep_rb ? rb[k] : 0.f);
+    }
+  }
+
+  // The BF16 projection: xw [T*B][ldx] (rows step-major) = x W' + bias (every direction's; null: none).
+  // Layout 1 stores X as [b][t]: entry b's T rows go to xw rows t * B + b.
+  void project_bf16(const std::vector<const Value*>& in, int64_t T, int64_t B, int64_t I, int64_t ldx,
+                    const float* bias, float* xw) const {
+    const float* x = in[0]->data<float>();
+    if (layout_ == 0) {
+      bf16_->project(T * B, x, I, xw, ldx, bias);
+      return;
+    }
+    for (int64_t b = 0; b < B; ++b) bf16_->project(T, x + b * T * I, I, xw + b * ldx, B * ldx, bias);
   }
 
   static bool present(const std::vector<const Value*>& in, size_t i) { return in.size() > i && in[i]; }
@@ -376,6 +424,8 @@ class RnnLayer : public Layer {
       q_->add_recurrent(dir, B, h, gate, G * H, scratch.hq.data(), scratch.product.data());
     } else if (dq_) {
       dq_->add_recurrent(dir, B, h, gate, G * H);
+    } else if (bf16_) {
+      bf16_->add_recurrent(dir, B, h, gate, G * H);
     } else {
       kernels::sgemm(uk_, B, G * H, H, kernels::GemmOperand{h, H, false}, transposed(r, H, G * H, packed_r_, dir), gate,
                      G * H, true);
@@ -418,6 +468,7 @@ class RnnLayer : public Layer {
   std::unique_ptr<QRnnGemms> q_;  // the int8 GEMMs of a QLSTM / QGRU / QRNN node, else null
   std::unique_ptr<DynamicQuantRnnGemms> dq_;  // a DynamicQuantizeLSTM's GEMMs, else null
   LstmGates gates_;  // the common LSTM cell
+  std::unique_ptr<Bf16RnnGemms> bf16_;  // a BF16 LSTM's GEMMs, else null
 };
 
 LayerFactory make(Cell cell, Gemms gemms) {
