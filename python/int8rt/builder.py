@@ -57,11 +57,13 @@ class BuilderConfig:
             which also picks another algorithm).
         layer_precisions: layer (node) name -> ``"fp32"`` keeps that layer in
             float32, ``"bf16"`` keeps it out of int8 and runs it in BF16 (a
-            Conv or Gemm with constant weights, or MatMul; another op stays
-            float32 with a warning in the report), ``"int8"`` is the default
+            Conv or Gemm with constant weights, MatMul, or an LSTM with
+            constant weights; another op stays float32 with a warning in the
+            report, a GRU or RNN is refused), ``"int8"`` is the default
             (TensorRT's per-layer precision).
         bf16: float layers that have a BF16 kernel (Conv and Gemm with
-            constant weights, MatMul) run in BF16 (TensorRT's ``BuilderFlag.BF16``):
+            constant weights, MatMul, LSTM with constant weights: its GEMMs in
+            BF16, its cell and state in FP32) run in BF16 (TensorRT's ``BuilderFlag.BF16``):
             with ``precision="int8"`` the layers left out of int8 (by the
             lowering, ``layer_precisions`` or ``accuracy_target``), with
             ``"fp32"`` all of them. BF16 products (weights and activations
