@@ -135,3 +135,16 @@ def test_a_build_from_the_cache_holding_zero_applies_the_rule(tmp_path: Path) ->
     loaded = int8rt.Engine.load(str(path))
     assert zero_warnings(loaded) == zero_warnings(first)
     np.testing.assert_array_equal(loaded.run({"x": X_EVAL})["y"], first.run({"x": X_EVAL})["y"])
+
+
+def test_an_input_calibrated_to_exactly_zero_turns_the_rule_off() -> None:
+    """All-zero calibration data: the input's range is 0, which says nothing about the network (nor does z's,
+    downstream of it); a value the data never showed must not saturate near 0. No tensor takes the nominal
+    scale, one warning names the input, and the layers stay float32 as before the rule."""
+    cal = int8rt.make_calibrator({"x": np.zeros_like(X_CAL)}, algorithm="minmax", batch_size=8)
+    engine = int8rt.build_engine(block_model(0.0), int8rt.BuilderConfig(calibrator=cal, accuracy_check=False))
+    assert engine.scales()["x"] == 0.0 and engine.scales()["z"] == 0.0
+    warned = zero_warnings(engine)
+    assert len(warned) == 1 and warned[0].startswith("warning: network input 'x' is calibrated to exactly 0"), warned
+    assert all(t.scale != NOMINAL for t in engine.int8_plan().tensors)
+    assert "conv_b (Conv)" in float_layers(engine)

@@ -501,7 +501,9 @@ LoweringResult lower_int8(const Network& net, const LoweringOptions& options) {
   // Scales of exactly 0 become the nominal one (lower_int8_zero_range.h) before any grid is decided, so every
   // rule below (and an If branch's lowering, which takes these options' scales) sees one scale per tensor.
   std::map<std::string, float> scales = options.scales;
-  const std::vector<std::string> zero_ranges = hold_zero_ranges(&scales);
+  std::set<std::string> inputs;
+  for (int id : net.inputs()) inputs.insert(net.tensor(id).name);
+  const std::vector<std::string> zero_ranges = hold_zero_ranges(&scales, inputs);
   if (zero_ranges.empty()) return lower_held(net, options);
   LoweringOptions held = options;
   held.scales = std::move(scales);

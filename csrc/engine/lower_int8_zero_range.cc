@@ -7,8 +7,21 @@
 namespace int8rt {
 namespace engine {
 
-std::vector<std::string> hold_zero_ranges(std::map<std::string, float>* scales) {
+std::vector<std::string> hold_zero_ranges(std::map<std::string, float>* scales, const std::set<std::string>& inputs) {
   std::vector<std::string> warnings;
+  size_t zero = 0;
+  std::string zero_input;
+  for (const auto& kv : *scales) {
+    if (kv.second != 0.f) continue;
+    ++zero;
+    if (zero_input.empty() && inputs.count(kv.first)) zero_input = kv.first;
+  }
+  if (!zero_input.empty()) {
+    warnings.push_back("warning: network input '" + zero_input + "' is calibrated to exactly 0 (the calibration " +
+                       "data is all zeros there): the " + std::to_string(zero) + " tensor(s) calibrated to exactly " +
+                       "0 keep no int8 scale, and the layers reading or writing them float32");
+    return warnings;
+  }
   const float nominal = kZeroRangeThreshold / 127.f;
   char threshold[32];
   std::snprintf(threshold, sizeof threshold, "%g", static_cast<double>(kZeroRangeThreshold));

@@ -15,9 +15,18 @@
 // shared with a live tensor is never the dead one's. Zero is exact at any
 // scale: on calibration-like data the int8 tensor is exactly the float one.
 // A range that is tiny but not 0 keeps its own scale (no rule here).
+//
+// Not for a network input: an input calibrated to exactly 0 says the
+// calibration data is all zeros there (an unused mask, a wrong data
+// source), not that the network computes 0, and a value the data never
+// showed (a mask of -1e4) must not saturate near 0. So an input keeps "no
+// scale", and while one is calibrated to exactly 0 the rule is off for the
+// whole network (the ranges downstream of it say nothing either): each
+// such tensor keeps "no scale" as before, and one warning says why.
 #pragma once
 
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -31,7 +40,9 @@ constexpr float kZeroRangeThreshold = 8e-5f;
 // Replaces each scale in *scales that is exactly 0 (+0 or -0) by
 // kZeroRangeThreshold / 127 and returns one build-report warning per such
 // tensor, naming it. Other scales (tiny, negative, NaN) are left as given.
-std::vector<std::string> hold_zero_ranges(std::map<std::string, float>* scales);
+// `inputs` are the network's input names: when one of them is calibrated to
+// exactly 0, nothing is replaced and one warning names it (above).
+std::vector<std::string> hold_zero_ranges(std::map<std::string, float>* scales, const std::set<std::string>& inputs);
 
 }  // namespace engine
 }  // namespace int8rt
