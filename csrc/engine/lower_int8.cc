@@ -11,6 +11,7 @@
 
 #include "engine/int8_plan_recorder.h"
 #include "engine/lower_int8_moves.h"
+#include "engine/lower_int8_zero_range.h"
 #include "engine/lut_region.h"
 #include "engine/ops/int8/contracts.h"
 #include "engine/ops/int8/nearest_sources.h"
@@ -466,7 +467,9 @@ bool Lowerer::fused_activation(const Node& node, ActivationAttrs& act) {
   return true;
 }
 
-LoweringResult lower_int8(const Network& net, const LoweringOptions& options) {
+namespace {
+
+LoweringResult lower_held(const Network& net, const LoweringOptions& options) {
   Lowerer lowerer(net, options);
   if (options.fp32_layers.empty()) return lowerer.run();
   // The float layers of a mixed engine take their activation chains as an
@@ -489,6 +492,23 @@ LoweringResult lower_int8(const Network& net, const LoweringOptions& options) {
   lowerer.set_float_epilogues(std::move(epilogues));
   LoweringResult r = lowerer.run();
   r.report.insert(r.report.begin(), passes.lines.begin(), passes.lines.end());
+  return r;
+}
+
+}  // namespace
+
+LoweringResult lower_int8(const Network& net, const LoweringOptions& options) {
+  // Scales of exactly 0 become the nominal one (lower_int8_zero_range.h) before any grid is decided, so every
+  // rule below (and an If branch's lowering, which takes these options' scales) sees one scale per tensor.
+  std::map<std::string, float> scales = options.scales;
+  std::set<std::string> inputs;
+  for (int id : net.inputs()) inputs.insert(net.tensor(id).name);
+  const std::vector<std::string> zero_ranges = hold_zero_ranges(&scales, inputs);
+  if (zero_ranges.empty()) return lower_held(net, options);
+  LoweringOptions held = options;
+  held.scales = std::move(scales);
+  LoweringResult r = lower_held(net, held);
+  r.report.insert(r.report.begin(), zero_ranges.begin(), zero_ranges.end());
   return r;
 }
 

@@ -38,6 +38,9 @@
 // A LayerNormalization stays float32 inside but reads an int8 input and
 // writes its int8 form itself where int8 layers are on either side
 // (lower_int8_layernorm.cc), with the Quantize / Dequantize kernels.
+// A tensor calibrated to exactly 0 (scale 0) is held at a nominal scale and
+// named in a report warning (lower_int8_zero_range.h); a layer whose tensor
+// has no usable scale (absent, negative, NaN) stays float32.
 // Everything else stays float32. Rank-4 int8 activations are NHWC where
 // convolutions, pools, gates and resizes make or read them, and in their
 // logical order where MatMuls do (converted once per tensor between the two
