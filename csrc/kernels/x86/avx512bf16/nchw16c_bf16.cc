@@ -173,15 +173,18 @@ inline __m512 pixel(const uint16_t* row, int64_t ix, int64_t W) {
 template <int NP, bool EDGE>
 void depthwise_pixels(const DepthwiseBf16x16c& a, const uint16_t* const* rows, int64_t ox, __m512* acc) {
   const __m512 bias = _mm512_loadu_ps(a.bias);
-  for (int i = 0; i < NP; ++i) acc[i] = bias;
+  const float* taps = a.w;
+  __m512 v[NP];  // local: through acc, GCC stored every accumulator after each tap (acc may alias a)
+  for (int i = 0; i < NP; ++i) v[i] = bias;
   for (int64_t ky = 0; ky < a.kh; ++ky) {
     for (int64_t kx = 0; kx < a.kw; ++kx) {
-      const __m512 w = _mm512_loadu_ps(a.w + (ky * a.kw + kx) * 16);
+      const __m512 w = _mm512_loadu_ps(taps + (ky * a.kw + kx) * 16);
       const int64_t ix = ox * a.sw - a.pw + kx * a.dw;
 #pragma GCC unroll 8
-      for (int i = 0; i < NP; ++i) acc[i] = _mm512_fmadd_ps(w, pixel<EDGE>(rows[ky], ix + i * a.sw, a.W), acc[i]);
+      for (int i = 0; i < NP; ++i) v[i] = _mm512_fmadd_ps(w, pixel<EDGE>(rows[ky], ix + i * a.sw, a.W), v[i]);
     }
   }
+  for (int i = 0; i < NP; ++i) acc[i] = v[i];
 }
 
 // K-wide windows (K = 3, 5; dilation 1) of stride SW: per window row the
@@ -191,19 +194,22 @@ template <int K, int NP, int SW, bool EDGE>
 void depthwise_pixels_k(const DepthwiseBf16x16c& a, const uint16_t* const* rows, int64_t ox, __m512* acc) {
   constexpr int kPx = (NP - 1) * SW + K;
   const __m512 bias = _mm512_loadu_ps(a.bias);
-  for (int i = 0; i < NP; ++i) acc[i] = bias;
-  const int64_t ix0 = ox * SW - a.pw;
-  for (int64_t ky = 0; ky < a.kh; ++ky) {
+  const float* taps = a.w;
+  __m512 v[NP];  // local: through acc, GCC stored every accumulator after each tap (acc may alias a)
+  for (int i = 0; i < NP; ++i) v[i] = bias;
+  const int64_t ix0 = ox * SW - a.pw, kh = a.kh, W = a.W;
+  for (int64_t ky = 0; ky < kh; ++ky) {
     __m512 px[kPx];
 #pragma GCC unroll 32
-    for (int j = 0; j < kPx; ++j) px[j] = pixel<EDGE>(rows[ky], ix0 + j, a.W);
+    for (int j = 0; j < kPx; ++j) px[j] = pixel<EDGE>(rows[ky], ix0 + j, W);
 #pragma GCC unroll 5
     for (int kx = 0; kx < K; ++kx) {
-      const __m512 w = _mm512_loadu_ps(a.w + (ky * K + kx) * 16);
+      const __m512 w = _mm512_loadu_ps(taps + (ky * K + kx) * 16);
 #pragma GCC unroll 8
-      for (int i = 0; i < NP; ++i) acc[i] = _mm512_fmadd_ps(w, px[i * SW + kx], acc[i]);
+      for (int i = 0; i < NP; ++i) v[i] = _mm512_fmadd_ps(w, px[i * SW + kx], v[i]);
     }
   }
+  for (int i = 0; i < NP; ++i) acc[i] = v[i];
 }
 
 // NP pixels by the widest walk the window allows; EDGE when a tap of the
