@@ -129,7 +129,7 @@ def main() -> None:
             out = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True).stdout
             res[t] = json.loads(out.strip().splitlines()[-1])
         print(f"\npass {p + 1}, batch {args.batch}; {load_line()}")
-        print(f"| conv | A ms | B ms | A GMAC/s | B GMAC/s | B / A | B kernel |")
+        print("| conv | A ms | B ms | A GMAC/s | B GMAC/s | B / A | B kernel |")
         print("|---|---:|---:|---:|---:|---:|---|")
         for label in res[a]:
             ta, tb = res[a][label][0], res[b][label][0]
