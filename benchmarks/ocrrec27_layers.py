@@ -2,12 +2,12 @@
 int8rt trees (RESULTS.md section 280): per shape bf16conv_layers.py's small
 network around the conv under test (16-channel input, 1x1s into and out of
 it, so the BF16 region is kept), the conv a 1x1 C -> M or a 5x5 depthwise at
-rec's H x W, built with ``bf16=True``; thread-CPU time of the conv under test
+rec's H x W (or a 3x3 depthwise), built with ``bf16=True``; thread-CPU time of the conv under test
 (``ExecutionContext.profile``, median of 3 runs per call, MIN_TIME seconds a
 shape a round, medians over ROUNDS rounds), 1 thread. The trees' processes
 alternated (A, B, A, B, ...: PASSES passes); per shape each tree's ms, its
 rate (G multiply-adds a second: a 1x1's C * M * H * W * batch, the
-depthwise's 25 * C * oh * ow * batch) and B / A.
+depthwise's kh * kw * C * oh * ow * batch) and B / A.
 
 Usage (from the repository root):
   python3 benchmarks/ocrrec27_layers.py --trees /tmp/ocrrec27/base /work/wt/ocrrec27 [--batch 8]
@@ -28,7 +28,7 @@ import numpy as np
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
-# (label, kind, C, M, H, W, stride (h, w)): rec's 1x1s and 5x5 depthwise convs (PP-OCRv4 rec at 48 x 320)
+# (label, kind, C, M, H, W, stride (h, w)): rec's 1x1s, 3x3 and 5x5 depthwise convs (PP-OCRv4 rec at 48 x 320)
 SHAPES = [
     ("1x1 16->32 @24x160", "pw", 16, 32, 24, 160, (1, 1)),
     ("1x1 32->64 @24x160", "pw", 32, 64, 24, 160, (1, 1)),
@@ -40,6 +40,11 @@ SHAPES = [
     ("1x1 240->480 @6x80", "pw", 240, 480, 6, 80, (1, 1)),
     ("1x1 480->480 @6x80", "pw", 480, 480, 6, 80, (1, 1)),
     ("1x1 480->480 @3x80", "pw", 480, 480, 3, 80, (1, 1)),
+    ("dw3x3 32 @24x160", "dw3", 32, 32, 24, 160, (1, 1)),
+    ("dw3x3 64 @24x160", "dw3", 64, 64, 24, 160, (1, 1)),
+    ("dw3x3/2,1 64 @24x160", "dw3", 64, 64, 24, 160, (2, 1)),
+    ("dw3x3 128 @12x160", "dw3", 128, 128, 12, 160, (1, 1)),
+    ("dw3x3/1,2 128 @12x160", "dw3", 128, 128, 12, 160, (1, 2)),
     ("dw5x5 240 @12x80", "dw", 240, 240, 12, 80, (1, 1)),
     ("dw5x5/2,1 240 @12x80", "dw", 240, 240, 12, 80, (2, 1)),
     ("dw5x5 480 @6x80", "dw", 480, 480, 6, 80, (1, 1)),
@@ -68,7 +73,7 @@ def model(kind: str, C: int, M: int, H: int, W: int, stride: tuple) -> bytes:
     if kind == "pw":
         conv("a", "c", C, M, name="under_test")
     else:
-        conv("a", "c", C, C, k=5, group=C, s=stride, name="under_test")
+        conv("a", "c", C, C, k=3 if kind == "dw3" else 5, group=C, s=stride, name="under_test")
     nodes.append(helper.make_node("Relu", ["c"], ["z"]))
     conv("z", "y", M, 16, s=(4, 4))  # its plane under the image chain's 28 x 28: no chain, the conv profiled alone
     graph = helper.make_graph(nodes, "ocrrec27", [helper.make_tensor_value_info("x", TensorProto.FLOAT,
@@ -81,7 +86,7 @@ def macs(kind: str, C: int, M: int, H: int, W: int, stride: tuple, batch: int) -
     if kind == "pw":
         return float(C * M * H * W * batch)
     oh, ow = (H - 1) // stride[0] + 1, (W - 1) // stride[1] + 1
-    return float(25 * C * oh * ow * batch)
+    return float((9 if kind == "dw3" else 25) * C * oh * ow * batch)
 
 
 def child(args) -> None:

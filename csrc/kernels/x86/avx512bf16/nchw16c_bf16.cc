@@ -10,8 +10,9 @@
 // tile does, so the same bits. Then bias, the BF16 residual (widened
 // exactly), the clip (VMAXPS / VMINPS) and VCVTNEPS2BF16. Calls that read
 // their input once on large planes prefetch it ahead (RESULTS.md section 156).
-// Depthwise: 5-wide windows from a ring of rows each widened once
-// (depthwise_nchw16c_bf16_k5.cc, section 280); the others straight from the
+// Depthwise: 5-wide windows, 3-wide ones of unequal strides, from a ring of
+// rows each widened once (depthwise_nchw16c_bf16_ring.cc, section 280); the
+// others straight from the
 // BF16 rows (no copy: each tap's 16 inputs widened as they are loaded, +0
 // outside the image; steps whose taps all fall inside the image skip the
 // column checks). 3x3 windows of stride 1 or 2: two output rows per step
@@ -33,7 +34,7 @@
 #include <cstring>
 
 #include "kernels/abi/nchw16c_bf16.h"
-#include "kernels/x86/avx512bf16/depthwise_nchw16c_bf16_k5.h"
+#include "kernels/x86/avx512bf16/depthwise_nchw16c_bf16_ring.h"
 #include "kernels/x86/avx512bf16/nchw16c_bf16_epilogue.h"
 #include "kernels/x86/emulation/avx512.h"
 
@@ -352,7 +353,7 @@ void pointwise_bf16x16c(const PointwiseBf16x16c& a) {
 }
 
 void depthwise_bf16x16c(const DepthwiseBf16x16c& a) {
-  if (depthwise_k5(a)) return depthwise_bf16x16c_k5(a);  // rows widened once (depthwise_nchw16c_bf16_k5.cc)
+  if (depthwise_ring(a)) return depthwise_bf16x16c_ring(a);  // rows widened once (depthwise_nchw16c_bf16_ring.cc)
   const __m512 lo = _mm512_set1_ps(a.lo), hi = _mm512_set1_ps(a.hi);
   const __mmask16 keep = lanes_kept(a.lanes);
   const uint16_t* rows[kBf16BlockedMaxRows + 2];  // the window's input rows (kh <= kBf16BlockedMaxRows), +2: two rows

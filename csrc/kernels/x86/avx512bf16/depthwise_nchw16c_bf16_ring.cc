@@ -1,18 +1,20 @@
-// BF16 channel-blocked depthwise conv of 5-wide windows (dilation 1, column
-// stride 1 or 2: PP-OCR rec's 5 x 5 and 5 x 5 / (2, 1), EfficientNet's and
-// MobileNetV3's 5 x 5), AVX-512 with AVX512-BF16: contract in
-// kernels/abi/nchw16c_bf16.h; depthwise_bf16x16c (nchw16c_bf16.cc) calls it.
+// BF16 channel-blocked depthwise conv of 5- and 3-wide windows (dilation 1,
+// column stride 1 or 2: PP-OCR rec's 5 x 5, 5 x 5 / (2, 1), 3 x 3 / (2, 1)
+// and 3 x 3 / (1, 2), EfficientNet's and MobileNetV3's 5 x 5; not the 3 x 3
+// of equal strides, nchw16c_bf16.cc's two-row step), AVX-512 with
+// AVX512-BF16: contract in kernels/abi/nchw16c_bf16.h; depthwise_bf16x16c
+// (nchw16c_bf16.cc) calls it (depthwise_nchw16c_bf16_ring.h says which).
 //
 // Each input row the call's output rows read is widened to FP32 once, into
 // a ring of kh rows in this thread's scratch ([Wp][16] floats a row, the
 // columns left of the image (pw) and right of it +0; a window row outside
 // the image reads a row of +0). The walk it replaces widened each pixel once
-// per output row whose window holds it (5 times for a 5-tall window), and
-// its widening shuffles and shifts took the FMA's vector pipes (Zen 4:
-// 2 of 3).
+// per output row whose window holds it (5 times for a 5-tall window of row
+// stride 1), and its widening shuffles and shifts took the FMA's vector
+// pipes (Zen 4: 2 of 3).
 // Register tile: 8 output pixels (then 4, then 1) of one row, one zmm of 16
 // channels each, as independent FMA chains; per window row the tile's
-// (NP - 1) * SW + 5 widened pixels loaded once (plain loads) and per tap one
+// (NP - 1) * SW + K widened pixels loaded once (plain loads) and per tap one
 // weight vector and NP FMAs, from the bias, taps in row-major order. A tap
 // outside the image multiplies +0 as in the walk it replaces and the
 // reference: the same operations on the same values, so the same bits.
@@ -22,7 +24,7 @@
 // Compiled twice from this text (kernels/x86/emulation/avx512.h): natively
 // in the library (namespace avx512bf16) and, for tests, against the
 // emulation header (namespace emulated::avx512bf16).
-#include "kernels/x86/avx512bf16/depthwise_nchw16c_bf16_k5.h"
+#include "kernels/x86/avx512bf16/depthwise_nchw16c_bf16_ring.h"
 
 #include <algorithm>
 #include <cstdint>
@@ -39,14 +41,12 @@ namespace x86 {
 namespace INT8RT_X86_NS(avx512bf16) {
 namespace {
 
-constexpr int kK = 5;  // the window's width
-
 // NP output pixels from output column ox: rows[ky] the window's widened
 // rows (padded column j = input column j - pw), every tap in row-major order
 // from the bias.
-template <int NP, int SW>
+template <int K, int NP, int SW>
 inline void tile(const float* const* rows, const float* taps, __m512 bias, int64_t kh, int64_t ox, __m512* out) {
-  constexpr int kPx = (NP - 1) * SW + kK;
+  constexpr int kPx = (NP - 1) * SW + K;
   __m512 v[NP];
   for (int i = 0; i < NP; ++i) v[i] = bias;
   for (int64_t ky = 0; ky < kh; ++ky) {
@@ -55,8 +55,8 @@ inline void tile(const float* const* rows, const float* taps, __m512 bias, int64
 #pragma GCC unroll 32
     for (int j = 0; j < kPx; ++j) px[j] = _mm512_loadu_ps(row + j * 16);
 #pragma GCC unroll 5
-    for (int kx = 0; kx < kK; ++kx) {
-      const __m512 w = _mm512_loadu_ps(taps + (ky * kK + kx) * 16);
+    for (int kx = 0; kx < K; ++kx) {
+      const __m512 w = _mm512_loadu_ps(taps + (ky * K + kx) * 16);
 #pragma GCC unroll 8
       for (int i = 0; i < NP; ++i) v[i] = _mm512_fmadd_ps(w, px[i * SW + kx], v[i]);
     }
@@ -64,10 +64,10 @@ inline void tile(const float* const* rows, const float* taps, __m512 bias, int64
   for (int i = 0; i < NP; ++i) out[i] = v[i];
 }
 
-// Output rows [oy0, oy1), column stride SW.
-template <int SW>
-void rows_k5(const DepthwiseBf16x16c& a) {
-  const int64_t Wp = std::max(a.pw + a.W, (a.ow - 1) * SW + kK), line = Wp * 16;
+// Output rows [oy0, oy1), window width K, column stride SW.
+template <int K, int SW>
+void ring_rows(const DepthwiseBf16x16c& a) {
+  const int64_t Wp = std::max(a.pw + a.W, (a.ow - 1) * SW + K), line = Wp * 16;
   thread_local std::vector<float> scratch;  // kh ring rows, then one row of +0
   if (static_cast<int64_t>(scratch.size()) < (a.kh + 1) * line) scratch.resize(static_cast<size_t>((a.kh + 1) * line));
   float* ring = scratch.data();
@@ -110,11 +110,11 @@ void rows_k5(const DepthwiseBf16x16c& a) {
     for (int64_t ox = 0; ox < a.ow;) {
       const int64_t n = a.ow - ox >= 8 ? 8 : a.ow - ox >= 4 ? 4 : 1;
       if (n == 8) {
-        tile<8, SW>(rows, taps, bias, a.kh, ox, acc);
+        tile<K, 8, SW>(rows, taps, bias, a.kh, ox, acc);
       } else if (n == 4) {
-        tile<4, SW>(rows, taps, bias, a.kh, ox, acc);
+        tile<K, 4, SW>(rows, taps, bias, a.kh, ox, acc);
       } else {
-        tile<1, SW>(rows, taps, bias, a.kh, ox, acc);
+        tile<K, 1, SW>(rows, taps, bias, a.kh, ox, acc);
       }
       if (a.act.fn) activate(a.act, acc, static_cast<int>(n));
       for (int64_t i = 0; i < n; ++i) {
@@ -127,12 +127,11 @@ void rows_k5(const DepthwiseBf16x16c& a) {
 
 }  // namespace
 
-void depthwise_bf16x16c_k5(const DepthwiseBf16x16c& a) {
-  if (a.sw == 1) {
-    rows_k5<1>(a);
-  } else {
-    rows_k5<2>(a);
+void depthwise_bf16x16c_ring(const DepthwiseBf16x16c& a) {
+  if (a.kw == 5) {
+    return a.sw == 1 ? ring_rows<5, 1>(a) : ring_rows<5, 2>(a);
   }
+  return a.sw == 1 ? ring_rows<3, 1>(a) : ring_rows<3, 2>(a);
 }
 
 }  // namespace INT8RT_X86_NS(avx512bf16)
