@@ -97,3 +97,50 @@ def test_5_wide_depthwise_gives_the_nchw_bf16_bits(tmp_path, hw, mid, batch, inf
         assert all("nchw16c_bf16_ref" in la["detail"] for la in ref.layers() if la["op"] == "int8rt.ConvBf16x16c")
         got_ref = ref.run({"x": x})["y"]
     _same_bits(got_ref, want, f"{hw} reference kernels")
+
+
+def _order_model(w2: np.ndarray, h: int, w: int, strides: tuple) -> bytes:
+    """x [N, c, h, w] -> three 1x1 identity convs (exact) -> depthwise conv
+    w2 of `strides`, no padding -> y: one region (two conversions)."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    c, kh, kw = w2.shape[0], w2.shape[2], w2.shape[3]
+    nodes = [helper.make_node("Conv", ["x", "eye"], ["a0"]), helper.make_node("Conv", ["a0", "eye"], ["a1"]),
+             helper.make_node("Conv", ["a1", "eye"], ["a"]),
+             helper.make_node("Conv", ["a", "w2"], ["y"], group=c, strides=list(strides))]
+    oh, ow = (h - kh) // strides[0] + 1, (w - kw) // strides[1] + 1
+    graph = helper.make_graph(
+        nodes, "order", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [None, c, h, w])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [None, c, oh, ow])],
+        [numpy_helper.from_array(v.astype(F32), k) for k, v in {"eye": np.eye(c).reshape(c, c, 1, 1), "w2": w2}.items()])
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]).SerializeToString()
+
+
+@pytest.mark.parametrize("kernel,strides,h", [((5, 5), (1, 1), 7), ((5, 5), (2, 1), 8), ((5, 5), (1, 2), 6),
+                                              ((3, 3), (2, 1), 6), ((3, 3), (1, 2), 5)],
+                         ids=["5x5", "5x5-s2,1", "5x5-s1,2", "3x3-s2,1", "3x3-s1,2"])
+def test_ring_keeps_the_contract_order(tmp_path, kernel, strides, h) -> None:
+    """Sums where the order of the FP32 steps decides the result (2^24 + 1
+    rounds to 2^24), x = 2^12 everywhere: channel 0's products -2^24, 1,
+    2^24 along the middle window row (first, centre, last tap) give 1 in
+    row-major order, 0 with the row's taps reversed; channel 1's the same
+    down the anti-diagonal (top right, centre, bottom left) give 1
+    row-major, 0 column-major; channel 2's are channel 0's mirrored (+2^24
+    first): 0 row-major, 1 reversed. The NCHW BF16 engine gives the same."""
+    pytest.importorskip("onnx")
+    kh, kw = kernel
+    w2 = np.zeros((3, 1, kh, kw))
+    m, big, small = kh // 2, 2.0 ** 12, 2.0 ** -12
+    w2[0, 0, m, 0], w2[0, 0, m, kw // 2], w2[0, 0, m, kw - 1] = -big, small, big
+    w2[1, 0, 0, kw - 1], w2[1, 0, m, kw // 2], w2[1, 0, kh - 1, 0] = -big, small, big
+    w2[2, 0, m, 0], w2[2, 0, m, kw // 2], w2[2, 0, m, kw - 1] = big, small, -big
+    path = tmp_path / "order.onnx"
+    path.write_bytes(_order_model(w2, h, 13, strides))
+    x = np.full((2, 3, h, 13), 2.0 ** 12, F32)
+    blocked = _build(path, True)
+    if not _blocked_ops(blocked):
+        pytest.skip("no vector kernel for BF16 channel-blocked tensors here")
+    y = blocked.run({"x": x})["y"]
+    assert y.shape[2] >= 2 and y.shape[3] >= 2, y.shape
+    assert np.all(y[:, :2] == 1.0) and np.all(y[:, 2] == 0.0), [np.unique(y[:, k]) for k in range(3)]
+    _same_bits(y, _build(path, False).run({"x": x})["y"], f"{kernel} {strides}")
