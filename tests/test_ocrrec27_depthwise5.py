@@ -126,7 +126,9 @@ def test_ring_keeps_the_contract_order(tmp_path, kernel, strides, h) -> None:
     row-major order, 0 with the row's taps reversed; channel 1's the same
     down the anti-diagonal (top right, centre, bottom left) give 1
     row-major, 0 column-major; channel 2's are channel 0's mirrored (+2^24
-    first): 0 row-major, 1 reversed. The NCHW BF16 engine gives the same."""
+    first): 0 row-major, 1 reversed. The NCHW BF16 engine gives the same.
+    (The 3x3 windows of unequal strides are not the ring's: they check the
+    walk the ring was measured against and left to, nchw16c_bf16.cc's.)"""
     pytest.importorskip("onnx")
     kh, kw = kernel
     w2 = np.zeros((3, 1, kh, kw))

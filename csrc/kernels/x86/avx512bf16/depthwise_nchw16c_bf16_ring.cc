@@ -1,9 +1,9 @@
-// BF16 channel-blocked depthwise conv of 5- and 3-wide windows (dilation 1,
-// column stride 1 or 2: PP-OCR rec's 5 x 5, 5 x 5 / (2, 1), 3 x 3 / (2, 1)
-// and 3 x 3 / (1, 2), EfficientNet's and MobileNetV3's 5 x 5; not the 3 x 3
-// of equal strides, nchw16c_bf16.cc's two-row step), AVX-512 with
-// AVX512-BF16: contract in kernels/abi/nchw16c_bf16.h; depthwise_bf16x16c
-// (nchw16c_bf16.cc) calls it (depthwise_nchw16c_bf16_ring.h says which).
+// BF16 channel-blocked depthwise conv of 5-wide windows (dilation 1, column
+// stride 1 or 2: PP-OCR rec's 5 x 5 and 5 x 5 / (2, 1), EfficientNet's and
+// MobileNetV3's 5 x 5), AVX-512 with AVX512-BF16: contract in
+// kernels/abi/nchw16c_bf16.h; depthwise_bf16x16c (nchw16c_bf16.cc) calls it
+// (depthwise_nchw16c_bf16_ring.h says which). The ring and tile take any
+// width K; only K = 5 is instantiated.
 //
 // Each input row the call's output rows read is widened to FP32 once, into
 // a ring of kh rows in this thread's scratch ([Wp][16] floats a row, the
@@ -128,10 +128,11 @@ void ring_rows(const DepthwiseBf16x16c& a) {
 }  // namespace
 
 void depthwise_bf16x16c_ring(const DepthwiseBf16x16c& a) {
-  if (a.kw == 5) {
-    return a.sw == 1 ? ring_rows<5, 1>(a) : ring_rows<5, 2>(a);
+  if (a.sw == 1) {
+    ring_rows<5, 1>(a);
+  } else {
+    ring_rows<5, 2>(a);
   }
-  return a.sw == 1 ? ring_rows<3, 1>(a) : ring_rows<3, 2>(a);
 }
 
 }  // namespace INT8RT_X86_NS(avx512bf16)

@@ -13,13 +13,11 @@ namespace kernels {
 namespace x86 {
 namespace INT8RT_X86_NS(avx512bf16) {
 
-// Whether depthwise_bf16x16c_ring takes a's window: dilation 1, column
-// stride 1 or 2, 5 wide, or 3 wide and 2+ tall but for the 3x3 windows of
-// equal strides 1 or 2 (nchw16c_bf16.cc's two-row step).
+// Whether depthwise_bf16x16c_ring takes a's window: 5 wide, dilation 1,
+// column stride 1 or 2. (3x3 windows of strides (2, 1) / (1, 2) ran 0.91-1.11
+// of their old walk's time this way: left to it, RESULTS.md section 280.)
 inline bool depthwise_ring(const DepthwiseBf16x16c& a) {
-  if (a.dw != 1 || a.dh != 1 || (a.sw != 1 && a.sw != 2)) return false;
-  const bool two_rows = a.kh == 3 && a.kw == 3 && a.sh == a.sw;
-  return a.kw == 5 || (a.kw == 3 && a.kh >= 2 && !two_rows);
+  return a.kw == 5 && a.dw == 1 && a.dh == 1 && (a.sw == 1 || a.sw == 2);
 }
 
 // depthwise_bf16x16c for such a window (the contract's bits).

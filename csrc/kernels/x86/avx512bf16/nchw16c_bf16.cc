@@ -10,9 +10,8 @@
 // tile does, so the same bits. Then bias, the BF16 residual (widened
 // exactly), the clip (VMAXPS / VMINPS) and VCVTNEPS2BF16. Calls that read
 // their input once on large planes prefetch it ahead (RESULTS.md section 156).
-// Depthwise: 5-wide windows, 3-wide ones of unequal strides, from a ring of
-// rows each widened once (depthwise_nchw16c_bf16_ring.cc, section 280); the
-// others straight from the
+// Depthwise: 5-wide windows from a ring of rows each widened once
+// (depthwise_nchw16c_bf16_ring.cc, section 280); the others straight from the
 // BF16 rows (no copy: each tap's 16 inputs widened as they are loaded, +0
 // outside the image; steps whose taps all fall inside the image skip the
 // column checks). 3x3 windows of stride 1 or 2: two output rows per step
@@ -23,7 +22,8 @@
 // their taps). Every tap in row-major order from the bias: the reference's
 // bits. The rows the window two output rows ahead adds are prefetched (at
 // batch 8 MobileNetV2's 112 x 112 planes stream from memory: 1.2-1.6x the
-// NCHW kernel without, 0.61-0.72x with; section 140). Mean: one zmm sum per block.
+// NCHW kernel without, 0.61-0.72x with; section 140). Mean: one zmm sum
+// per block.
 // Padded lanes of every output are stored +0.
 //
 // Compiled twice from this text (kernels/x86/emulation/avx512.h): natively
@@ -176,18 +176,15 @@ inline __m512 pixel(const uint16_t* row, int64_t ix, int64_t W) {
 template <int NP, bool EDGE>
 void depthwise_pixels(const DepthwiseBf16x16c& a, const uint16_t* const* rows, int64_t ox, __m512* acc) {
   const __m512 bias = _mm512_loadu_ps(a.bias);
-  const float* taps = a.w;
-  __m512 v[NP];  // local: through acc, GCC stored every accumulator after each tap (acc may alias a)
-  for (int i = 0; i < NP; ++i) v[i] = bias;
+  for (int i = 0; i < NP; ++i) acc[i] = bias;
   for (int64_t ky = 0; ky < a.kh; ++ky) {
     for (int64_t kx = 0; kx < a.kw; ++kx) {
-      const __m512 w = _mm512_loadu_ps(taps + (ky * a.kw + kx) * 16);
+      const __m512 w = _mm512_loadu_ps(a.w + (ky * a.kw + kx) * 16);
       const int64_t ix = ox * a.sw - a.pw + kx * a.dw;
 #pragma GCC unroll 8
-      for (int i = 0; i < NP; ++i) v[i] = _mm512_fmadd_ps(w, pixel<EDGE>(rows[ky], ix + i * a.sw, a.W), v[i]);
+      for (int i = 0; i < NP; ++i) acc[i] = _mm512_fmadd_ps(w, pixel<EDGE>(rows[ky], ix + i * a.sw, a.W), acc[i]);
     }
   }
-  for (int i = 0; i < NP; ++i) acc[i] = v[i];
 }
 
 // K-wide windows (K = 3; dilation 1) of stride SW: per window row the
@@ -197,22 +194,19 @@ template <int K, int NP, int SW, bool EDGE>
 void depthwise_pixels_k(const DepthwiseBf16x16c& a, const uint16_t* const* rows, int64_t ox, __m512* acc) {
   constexpr int kPx = (NP - 1) * SW + K;
   const __m512 bias = _mm512_loadu_ps(a.bias);
-  const float* taps = a.w;
-  __m512 v[NP];  // local: through acc, GCC stored every accumulator after each tap (acc may alias a)
-  for (int i = 0; i < NP; ++i) v[i] = bias;
-  const int64_t ix0 = ox * SW - a.pw, kh = a.kh, W = a.W;
-  for (int64_t ky = 0; ky < kh; ++ky) {
+  for (int i = 0; i < NP; ++i) acc[i] = bias;
+  const int64_t ix0 = ox * SW - a.pw;
+  for (int64_t ky = 0; ky < a.kh; ++ky) {
     __m512 px[kPx];
 #pragma GCC unroll 32
-    for (int j = 0; j < kPx; ++j) px[j] = pixel<EDGE>(rows[ky], ix0 + j, W);
+    for (int j = 0; j < kPx; ++j) px[j] = pixel<EDGE>(rows[ky], ix0 + j, a.W);
 #pragma GCC unroll 5
     for (int kx = 0; kx < K; ++kx) {
-      const __m512 w = _mm512_loadu_ps(taps + (ky * K + kx) * 16);
+      const __m512 w = _mm512_loadu_ps(a.w + (ky * K + kx) * 16);
 #pragma GCC unroll 8
-      for (int i = 0; i < NP; ++i) v[i] = _mm512_fmadd_ps(w, px[i * SW + kx], v[i]);
+      for (int i = 0; i < NP; ++i) acc[i] = _mm512_fmadd_ps(w, px[i * SW + kx], acc[i]);
     }
   }
-  for (int i = 0; i < NP; ++i) acc[i] = v[i];
 }
 
 // NP pixels by the widest walk the window allows; EDGE when a tap of the
