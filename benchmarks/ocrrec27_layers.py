@@ -28,7 +28,8 @@ import numpy as np
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
-# (label, kind, C, M, H, W, stride (h, w)): rec's 1x1s, 3x3 and 5x5 depthwise convs (PP-OCRv4 rec at 48 x 320)
+# (label, kind, C, M, H, W, stride (h, w)): rec's 1x1s, 3x3 and 5x5 depthwise convs (PP-OCRv4 rec at 48 x 320),
+# then EfficientNet-B0's 5x5s
 SHAPES = [
     ("1x1 16->32 @24x160", "pw", 16, 32, 24, 160, (1, 1)),
     ("1x1 32->64 @24x160", "pw", 32, 64, 24, 160, (1, 1)),
@@ -50,6 +51,12 @@ SHAPES = [
     ("dw5x5 480 @6x80", "dw", 480, 480, 6, 80, (1, 1)),
     ("dw5x5/2,1 480 @6x80", "dw", 480, 480, 6, 80, (2, 1)),
     ("dw5x5 480 @3x80", "dw", 480, 480, 3, 80, (1, 1)),
+    # EfficientNet-B0's 5 x 5 depthwise convs (MobileNetV3's are alike): the ring on square planes, stride 2 too
+    ("effb0 dw5x5/2 144 @56x56", "dw", 144, 144, 56, 56, (2, 2)),
+    ("effb0 dw5x5 240 @28x28", "dw", 240, 240, 28, 28, (1, 1)),
+    ("effb0 dw5x5 672 @14x14", "dw", 672, 672, 14, 14, (1, 1)),
+    ("effb0 dw5x5/2 672 @14x14", "dw", 672, 672, 14, 14, (2, 2)),
+    ("effb0 dw5x5 1152 @7x7", "dw", 1152, 1152, 7, 7, (1, 1)),
 ]
 
 

@@ -1,10 +1,11 @@
 """BF16 channel-blocked depthwise convs of 5-wide windows, AVX512-BF16's ring
-of widened rows (kernels/x86/avx512bf16/depthwise_nchw16c_bf16_k5.cc,
-RESULTS.md section 280), in networks shaped like PP-OCR rec's stages: 5 x 5
-of stride 1, (2, 1) and 2, a 1 x 5 window, with PP-OCR's activation chain
-(x * Clip(x + 3, 0, 6) / 6 written out), HardSwish and Relu, odd channel
-counts (a last block of 5 live lanes), planes of 3 rows (taller
-windows than the plane), 1 column and 80 columns.
+of widened rows (kernels/x86/avx512bf16/depthwise_nchw16c_bf16_ring.cc,
+RESULTS.md section 280: column stride 1, rows of 8+ outputs), in networks
+shaped like PP-OCR rec's stages: 5 x 5 of stride 1 and (2, 1), a 1 x 5
+window (and the old walk's 5-wide windows: a one-column plane), with
+PP-OCR's activation chain (x * Clip(x + 3, 0, 6) / 6 written out),
+HardSwish and Relu, odd channel counts (a last block of 5 live lanes),
+planes of 3 rows (taller windows than the plane), 1 column and 80 columns.
 
 Exact: the kernel multiplies a tap outside the image by +0 and sums every
 tap in row-major order from the bias with FMAs, as the reference kernel and
@@ -36,8 +37,8 @@ def _chain(src: str, dst: str, helper) -> list:
 
 def _model(hw: tuple, mid: int, inf_tap: bool, c_in: int = 6) -> bytes:
     """x -> 1x1 (c_in -> mid) + chain -> dw 5x5 + chain -> dw 5x5 / (2, 1)
-    + HardSwish -> 1x1 (mid -> mid) -> dw 1x5 -> y = dw 5x5 / 2 + Relu (the
-    region's exit)."""
+    + HardSwish -> 1x1 (mid -> mid) -> dw 1x5 -> y = dw 5x5 / (2, 1) + Relu
+    (the region's exit)."""
     from onnx import TensorProto, helper, numpy_helper
 
     rng = np.random.default_rng(280)
@@ -60,11 +61,11 @@ def _model(hw: tuple, mid: int, inf_tap: bool, c_in: int = 6) -> bytes:
     nodes.append(helper.make_node("HardSwish", ["c2"], ["t2"]))
     nodes.append(helper.make_node("Conv", ["t2", "w3", "b3"], ["c3"]))
     nodes.append(helper.make_node("Conv", ["c3", "w4", "b4"], ["c4"], group=mid, pads=[0, 2, 0, 2]))
-    nodes.append(helper.make_node("Conv", ["c4", "w5", "b5"], ["c5"], group=mid, pads=[2, 2, 2, 2], strides=[2, 2]))
+    nodes.append(helper.make_node("Conv", ["c4", "w5", "b5"], ["c5"], group=mid, pads=[2, 2, 2, 2], strides=[2, 1]))
     nodes.append(helper.make_node("Relu", ["c5"], ["y"]))
     h, w = hw
     h2 = (h - 1) // 2 + 1
-    oh, ow = (h2 - 1) // 2 + 1, (w - 1) // 2 + 1
+    oh, ow = (h2 - 1) // 2 + 1, w
     graph = helper.make_graph(
         nodes, "ocrrec27_dw5", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [None, c_in, h, w])],
         [helper.make_tensor_value_info("y", TensorProto.FLOAT, [None, mid, oh, ow])],
@@ -127,8 +128,9 @@ def test_ring_keeps_the_contract_order(tmp_path, kernel, strides, h) -> None:
     down the anti-diagonal (top right, centre, bottom left) give 1
     row-major, 0 column-major; channel 2's are channel 0's mirrored (+2^24
     first): 0 row-major, 1 reversed. The NCHW BF16 engine gives the same.
-    (The 3x3 windows of unequal strides are not the ring's: they check the
-    walk the ring was measured against and left to, nchw16c_bf16.cc's.)"""
+    (5x5 / (1, 2) and the 3x3 windows of unequal strides are not the ring's:
+    they check the walk it was measured against and left them to,
+    nchw16c_bf16.cc's.)"""
     pytest.importorskip("onnx")
     kh, kw = kernel
     w2 = np.zeros((3, 1, kh, kw))

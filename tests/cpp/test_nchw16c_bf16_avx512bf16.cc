@@ -188,8 +188,9 @@ TEST(AvxBf16Emulated, BlockedDepthwiseAndMeanEqualTheReference) {
       {12, 40, 5, 5, 1, 1, 2, 2, 1, 1, 9, false, true},  {19, 23, 5, 5, 2, 2, 2, 2, 1, 1, 16, true, false},
       {5, 6, 5, 5, 2, 2, 2, 2, 1, 1, 16, false, true},   {7, 4, 5, 5, 1, 1, 2, 2, 1, 1, 3, true, true},
       {8, 29, 3, 5, 1, 2, 1, 0, 1, 1, 16, false, false},
-      // 5-wide windows from the ring of widened rows (depthwise_nchw16c_bf16_k5.cc): PP-OCR rec's 5 x 5 / (2, 1),
-      // its 3-row plane, windows taller than the plane, one column, no column padding, 7 rows by stride 3
+      // 5-wide windows of column stride 1 from the ring of widened rows (depthwise_nchw16c_bf16_ring.cc): PP-OCR
+      // rec's 5 x 5 / (2, 1), its 3-row plane, 7 rows by stride 3, a 1 x 5; rows of 7 outputs or fewer and column
+      // stride 2 (the old walk): windows taller than the plane, one column, no column padding
       {12, 80, 5, 5, 2, 1, 2, 2, 1, 1, 16, true, true},  {3, 80, 5, 5, 1, 1, 2, 2, 1, 1, 12, false, true},
       {2, 9, 5, 5, 1, 1, 2, 2, 1, 1, 16, true, false},   {6, 1, 5, 5, 1, 1, 2, 2, 1, 1, 16, false, true},
       {7, 17, 5, 5, 1, 2, 2, 0, 1, 1, 16, true, true},   {17, 11, 7, 5, 3, 1, 3, 2, 1, 1, 8, false, false},

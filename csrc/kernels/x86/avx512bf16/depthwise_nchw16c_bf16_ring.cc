@@ -1,9 +1,10 @@
 // BF16 channel-blocked depthwise conv of 5-wide windows (dilation 1, column
-// stride 1 or 2: PP-OCR rec's 5 x 5 and 5 x 5 / (2, 1), EfficientNet's and
-// MobileNetV3's 5 x 5), AVX-512 with AVX512-BF16: contract in
-// kernels/abi/nchw16c_bf16.h; depthwise_bf16x16c (nchw16c_bf16.cc) calls it
-// (depthwise_nchw16c_bf16_ring.h says which). The ring and tile take any
-// width K; only K = 5 is instantiated.
+// stride 1: PP-OCR rec's 5 x 5 and 5 x 5 / (2, 1), EfficientNet's and
+// MobileNetV3's 5 x 5 of stride 1 on planes 8+ wide), AVX-512 with
+// AVX512-BF16: contract in kernels/abi/nchw16c_bf16.h; depthwise_bf16x16c
+// (nchw16c_bf16.cc) calls it (depthwise_nchw16c_bf16_ring.h says which).
+// The ring and tile take any width K and column stride SW; only K = 5,
+// SW = 1 is instantiated.
 //
 // Each input row the call's output rows read is widened to FP32 once, into
 // a ring of kh rows in this thread's scratch ([Wp][16] floats a row, the
@@ -127,13 +128,7 @@ void ring_rows(const DepthwiseBf16x16c& a) {
 
 }  // namespace
 
-void depthwise_bf16x16c_ring(const DepthwiseBf16x16c& a) {
-  if (a.sw == 1) {
-    ring_rows<5, 1>(a);
-  } else {
-    ring_rows<5, 2>(a);
-  }
-}
+void depthwise_bf16x16c_ring(const DepthwiseBf16x16c& a) { ring_rows<5, 1>(a); }
 
 }  // namespace INT8RT_X86_NS(avx512bf16)
 }  // namespace x86

@@ -14,10 +14,12 @@ namespace x86 {
 namespace INT8RT_X86_NS(avx512bf16) {
 
 // Whether depthwise_bf16x16c_ring takes a's window: 5 wide, dilation 1,
-// column stride 1 or 2. (3x3 windows of strides (2, 1) / (1, 2) ran 0.91-1.11
-// of their old walk's time this way: left to it, RESULTS.md section 280.)
+// column stride 1, rows of 8 outputs or more. Left to the old walk, as they
+// ran slower or level this way (RESULTS.md section 280): column stride 2
+// (EfficientNet-B0's 5x5 / 2 at 56 x 56 x1.03-1.10, at 14 x 14 x1.30), 7 x 7
+// planes (x1.01-1.17), 3x3 windows of strides (2, 1) / (1, 2) (0.91-1.11).
 inline bool depthwise_ring(const DepthwiseBf16x16c& a) {
-  return a.kw == 5 && a.dw == 1 && a.dh == 1 && (a.sw == 1 || a.sw == 2);
+  return a.kw == 5 && a.dw == 1 && a.dh == 1 && a.sw == 1 && a.ow >= 8;
 }
 
 // depthwise_bf16x16c for such a window (the contract's bits).

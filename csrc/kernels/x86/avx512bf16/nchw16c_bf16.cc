@@ -10,20 +10,20 @@
 // tile does, so the same bits. Then bias, the BF16 residual (widened
 // exactly), the clip (VMAXPS / VMINPS) and VCVTNEPS2BF16. Calls that read
 // their input once on large planes prefetch it ahead (RESULTS.md section 156).
-// Depthwise: 5-wide windows from a ring of rows each widened once
-// (depthwise_nchw16c_bf16_ring.cc, section 280); the others straight from the
-// BF16 rows (no copy: each tap's 16 inputs widened as they are loaded, +0
-// outside the image; steps whose taps all fall inside the image skip the
-// column checks). 3x3 windows of stride 1 or 2: two output rows per step
-// (8 / 6 pixels each), every input row of the pair widened once for both
-// rows' taps (section 156); other windows: up to 8 output pixels of one row
-// (one zmm of 16 channels each) per step, per tap one weight vector and one
-// FMA per pixel (3-wide windows: each window row's pixels loaded once for
-// their taps). Every tap in row-major order from the bias: the reference's
-// bits. The rows the window two output rows ahead adds are prefetched (at
-// batch 8 MobileNetV2's 112 x 112 planes stream from memory: 1.2-1.6x the
-// NCHW kernel without, 0.61-0.72x with; section 140). Mean: one zmm sum
-// per block.
+// Depthwise: straight from the BF16 rows (no copy: each tap's 16 inputs
+// widened as they are loaded, +0 outside the image; steps whose taps all
+// fall inside the image skip the column checks). 3x3 windows of stride 1 or
+// 2: two output rows per step (8 / 6 pixels each), every input row of the
+// pair widened once for both rows' taps (section 156); 5-wide windows of
+// column stride 1 on rows of 8+ outputs: each input row widened once into a
+// ring of FP32 rows (depthwise_nchw16c_bf16_ring.cc, section 280); other
+// windows: up to 8 output pixels of one row (one zmm of 16 channels each)
+// per step, per tap one weight vector and one FMA per pixel (3- and 5-wide
+// windows: each window row's pixels loaded once for their taps). Every tap
+// in row-major order from the bias: the reference's bits. The rows the
+// window two output rows ahead adds are prefetched (at batch 8 MobileNetV2's
+// 112 x 112 planes stream from memory: 1.2-1.6x the NCHW kernel without,
+// 0.61-0.72x with; section 140). Mean: one zmm sum per block.
 // Padded lanes of every output are stored +0.
 //
 // Compiled twice from this text (kernels/x86/emulation/avx512.h): natively
@@ -187,7 +187,7 @@ void depthwise_pixels(const DepthwiseBf16x16c& a, const uint16_t* const* rows, i
   }
 }
 
-// K-wide windows (K = 3; dilation 1) of stride SW: per window row the
+// K-wide windows (K = 3, 5; dilation 1) of stride SW: per window row the
 // (NP - 1) * SW + K pixels widened once, each feeding its K taps' FMAs
 // (each accumulator's FMAs still in the contract's tap order).
 template <int K, int NP, int SW, bool EDGE>
@@ -217,6 +217,10 @@ void depthwise_step(const DepthwiseBf16x16c& a, const uint16_t* const* rows, int
     depthwise_pixels_k<3, NP, 1, EDGE>(a, rows, ox, acc);
   } else if (a.kw == 3 && a.dw == 1 && a.sw == 2) {
     depthwise_pixels_k<3, NP, 2, EDGE>(a, rows, ox, acc);
+  } else if (a.kw == 5 && a.dw == 1 && a.sw == 1) {  // rows of 7 outputs or fewer (depthwise_ring)
+    depthwise_pixels_k<5, NP, 1, EDGE>(a, rows, ox, acc);
+  } else if (a.kw == 5 && a.dw == 1 && a.sw == 2) {
+    depthwise_pixels_k<5, NP, 2, EDGE>(a, rows, ox, acc);
   } else {
     depthwise_pixels<NP, EDGE>(a, rows, ox, acc);
   }
