@@ -215,9 +215,12 @@ TEST(AvxBf16Emulated, BlockedDepthwiseAndMeanEqualTheReference) {
     };
     const std::vector<uint16_t> want = run(k::ref::depthwise_bf16x16c, 0, oh);
     const std::vector<uint16_t> want_part = run(k::ref::depthwise_bf16x16c, oh / 3, oh - oh / 4);
+    const std::vector<uint16_t> want_top = run(k::ref::depthwise_bf16x16c, 0, (oh + 1) / 2);
     for (const k::Nchw16cBf16Kernel* kern : t.all()) {
-      // The part first: its call follows the last case's (another geometry) on this thread, so a scratch
-      // row the kernel must clear (depthwise_nchw16c_bf16_ring.cc's row of +0) still holds that call's data.
+      // The top half first: its call follows the last case's (another geometry) on this thread, so a scratch
+      // row the kernel must clear (depthwise_nchw16c_bf16_ring.cc's row of +0, read above the image only)
+      // still holds that call's data.
+      EXPECT_EQ(run(kern->depthwise, 0, (oh + 1) / 2), want_top) << kern->name() << " top rows";
       EXPECT_EQ(run(kern->depthwise, oh / 3, oh - oh / 4), want_part) << kern->name() << " rows";
       EXPECT_EQ(run(kern->depthwise, 0, oh), want) << kern->name() << " H" << c.H << " W" << c.W << " k" << c.kh
                                                    << "x" << c.kw << " s" << c.sh << "," << c.sw;
