@@ -187,7 +187,14 @@ TEST(AvxBf16Emulated, BlockedDepthwiseAndMeanEqualTheReference) {
       // 5-wide windows (the row walk that widens each pixel once), strides 1 and 2, narrow and edge-only planes
       {12, 40, 5, 5, 1, 1, 2, 2, 1, 1, 9, false, true},  {19, 23, 5, 5, 2, 2, 2, 2, 1, 1, 16, true, false},
       {5, 6, 5, 5, 2, 2, 2, 2, 1, 1, 16, false, true},   {7, 4, 5, 5, 1, 1, 2, 2, 1, 1, 3, true, true},
-      {8, 29, 3, 5, 1, 2, 1, 0, 1, 1, 16, false, false}};
+      {8, 29, 3, 5, 1, 2, 1, 0, 1, 1, 16, false, false},
+      // 5-wide windows of column stride 1 from the ring of widened rows (depthwise_nchw16c_bf16_ring.cc): PP-OCR
+      // rec's 5 x 5 / (2, 1), its 3-row plane, 7 rows by stride 3, a 1 x 5; rows of 7 outputs or fewer and column
+      // stride 2 (the old walk): windows taller than the plane, one column, no column padding
+      {12, 80, 5, 5, 2, 1, 2, 2, 1, 1, 16, true, true},  {3, 80, 5, 5, 1, 1, 2, 2, 1, 1, 12, false, true},
+      {2, 9, 5, 5, 1, 1, 2, 2, 1, 1, 16, true, false},   {6, 1, 5, 5, 1, 1, 2, 2, 1, 1, 16, false, true},
+      {7, 17, 5, 5, 1, 2, 2, 0, 1, 1, 16, true, true},   {17, 11, 7, 5, 3, 1, 3, 2, 1, 1, 8, false, false},
+      {9, 33, 1, 5, 1, 1, 0, 2, 1, 1, 16, true, true}};
   for (const Case& c : cases) {
     const int64_t oh = (c.H + 2 * c.ph - (c.kh - 1) * c.dh - 1) / c.sh + 1;
     const int64_t ow = (c.W + 2 * c.pw - (c.kw - 1) * c.dw - 1) / c.sw + 1;
@@ -208,10 +215,15 @@ TEST(AvxBf16Emulated, BlockedDepthwiseAndMeanEqualTheReference) {
     };
     const std::vector<uint16_t> want = run(k::ref::depthwise_bf16x16c, 0, oh);
     const std::vector<uint16_t> want_part = run(k::ref::depthwise_bf16x16c, oh / 3, oh - oh / 4);
+    const std::vector<uint16_t> want_top = run(k::ref::depthwise_bf16x16c, 0, (oh + 1) / 2);
     for (const k::Nchw16cBf16Kernel* kern : t.all()) {
+      // The top half first: its call follows the last case's (another geometry) on this thread, so a scratch
+      // row the kernel must clear (depthwise_nchw16c_bf16_ring.cc's row of +0, read above the image only)
+      // still holds that call's data.
+      EXPECT_EQ(run(kern->depthwise, 0, (oh + 1) / 2), want_top) << kern->name() << " top rows";
+      EXPECT_EQ(run(kern->depthwise, oh / 3, oh - oh / 4), want_part) << kern->name() << " rows";
       EXPECT_EQ(run(kern->depthwise, 0, oh), want) << kern->name() << " H" << c.H << " W" << c.W << " k" << c.kh
                                                    << "x" << c.kw << " s" << c.sh << "," << c.sw;
-      EXPECT_EQ(run(kern->depthwise, oh / 3, oh - oh / 4), want_part) << kern->name() << " rows";
     }
     std::vector<float> m_want(32, -1.f), m_got(32, -1.f);
     k::ref::block_mean_bf16(x.data(), 1, c.H * c.W, m_want.data());

@@ -14,14 +14,16 @@
 // widened as they are loaded, +0 outside the image; steps whose taps all
 // fall inside the image skip the column checks). 3x3 windows of stride 1 or
 // 2: two output rows per step (8 / 6 pixels each), every input row of the
-// pair widened once for both rows' taps (section 156); other windows: up
-// to 8 output pixels of one row (one zmm of 16 channels each) per step, per
-// tap one weight vector and one FMA per pixel (3- and 5-wide windows: each
-// window row's pixels loaded once for their taps). Every tap in row-major
-// order from the bias: the reference's bits. The rows the window two output
-// rows ahead adds are prefetched (at batch 8 MobileNetV2's 112 x 112 planes
-// stream from memory: 1.2-1.6x the NCHW kernel without, 0.61-0.72x with;
-// section 140). Mean: one zmm sum per block.
+// pair widened once for both rows' taps (section 156); 5-wide windows of
+// column stride 1 on rows of 8+ outputs: each input row widened once into a
+// ring of FP32 rows (depthwise_nchw16c_bf16_ring.cc, section 280); other
+// windows: up to 8 output pixels of one row (one zmm of 16 channels each)
+// per step, per tap one weight vector and one FMA per pixel (3- and 5-wide
+// windows: each window row's pixels loaded once for their taps). Every tap
+// in row-major order from the bias: the reference's bits. The rows the
+// window two output rows ahead adds are prefetched (at batch 8 MobileNetV2's
+// 112 x 112 planes stream from memory: 1.2-1.6x the NCHW kernel without,
+// 0.61-0.72x with; section 140). Mean: one zmm sum per block.
 // Padded lanes of every output are stored +0.
 //
 // Compiled twice from this text (kernels/x86/emulation/avx512.h): natively
@@ -32,6 +34,7 @@
 #include <cstring>
 
 #include "kernels/abi/nchw16c_bf16.h"
+#include "kernels/x86/avx512bf16/depthwise_nchw16c_bf16_ring.h"
 #include "kernels/x86/avx512bf16/nchw16c_bf16_epilogue.h"
 #include "kernels/x86/emulation/avx512.h"
 
@@ -214,7 +217,7 @@ void depthwise_step(const DepthwiseBf16x16c& a, const uint16_t* const* rows, int
     depthwise_pixels_k<3, NP, 1, EDGE>(a, rows, ox, acc);
   } else if (a.kw == 3 && a.dw == 1 && a.sw == 2) {
     depthwise_pixels_k<3, NP, 2, EDGE>(a, rows, ox, acc);
-  } else if (a.kw == 5 && a.dw == 1 && a.sw == 1) {
+  } else if (a.kw == 5 && a.dw == 1 && a.sw == 1) {  // rows of 7 outputs or fewer (depthwise_ring)
     depthwise_pixels_k<5, NP, 1, EDGE>(a, rows, ox, acc);
   } else if (a.kw == 5 && a.dw == 1 && a.sw == 2) {
     depthwise_pixels_k<5, NP, 2, EDGE>(a, rows, ox, acc);
@@ -348,6 +351,7 @@ void pointwise_bf16x16c(const PointwiseBf16x16c& a) {
 }
 
 void depthwise_bf16x16c(const DepthwiseBf16x16c& a) {
+  if (depthwise_ring(a)) return depthwise_bf16x16c_ring(a);  // rows widened once (depthwise_nchw16c_bf16_ring.cc)
   const __m512 lo = _mm512_set1_ps(a.lo), hi = _mm512_set1_ps(a.hi);
   const __mmask16 keep = lanes_kept(a.lanes);
   const uint16_t* rows[kBf16BlockedMaxRows + 2];  // the window's input rows (kh <= kBf16BlockedMaxRows), +2: two rows
