@@ -206,7 +206,7 @@ std::vector<std::string> mark_bf16_blocked(Network& net) {
             kernel.name() + ")"};
   }
   const std::string narrow = narrow_groups(net);
-  const std::map<int, std::vector<int64_t>> concat_channels = bf16_concat_channels(net);
+  const std::map<int, std::vector<int64_t>> move_channels = bf16_move_channels(net);
   const LayoutRules rules{
       takes,
       [&net](const Node& node) {
@@ -228,8 +228,8 @@ std::vector<std::string> mark_bf16_blocked(Network& net) {
         attrs.set("channels", Attribute::of_int(nchw[1]));
         return attrs;
       },
-      [&concat_channels](Node& node, const Network& n) {  // the kept region's layers take their blocked ops
-        bf16_move_mark(node, n, concat_channels);
+      [&move_channels](Node& node, const Network& n) {  // the kept region's layers take their blocked ops
+        bf16_move_mark(node, n, move_channels);
         if (node.op == "Conv") node.op = kBf16BlockedConvOp;
         if (node.op == "Mul") {
           node.op = kBf16BlockedScaleOp;
@@ -257,7 +257,7 @@ std::vector<std::string> mark_bf16_blocked(Network& net) {
   for (Node& node : net.nodes()) {
     if (node.op == kToBf16BlockedOp || node.op == kBf16BlockedConvOp || node.op == kBf16BlockedMaxPoolOp ||
         node.op == kBf16BlockedScaleOp || node.op == kBf16BlockedAddOp || node.op == kBf16BlockedResizeOp ||
-        node.op == kBf16BlockedConcatOp) {
+        node.op == kBf16BlockedConcatOp || node.op == kBf16BlockedSliceOp) {
       net.tensor(node.outputs[0]).dtype = DataType::kBFloat16;
     }
   }
