@@ -15,10 +15,9 @@ What is exact:
 """
 from __future__ import annotations
 
+import int8rt
 import numpy as np
 import pytest
-
-import int8rt
 from bf16_order import reference_kernels, vdpbf16ps_order  # noqa: F401  (autouse: the VDPBF16PS order where AMX-BF16 runs)
 from test_bf16_blocked import _blocked_ops, _build, _run_at, _same_bits, to_bf16
 from test_ocrdet23_bf16_fpn import _patched

@@ -116,6 +116,7 @@ bool takes(const Network& net, const Node& node) {
   if (node.op == "Conv") return conv_takes_blocked(net, node);
   if (node.op == "MaxPool") return maxpool_takes_blocked(net, node);
   if (!node.attrs.has(kLayoutAttr) && bf16_move_takes(net, node, plane)) return true;
+  if (bf16_activation_takes(net, node, plane)) return takes(net, net.nodes()[net.tensor(node.inputs[0]).producer]);
   if (node.op == "Mul" && !node.attrs.has(kLayoutAttr) && scale_input(net, node) >= 0) {
     return net.tensor(node.outputs[0]).shape == net.tensor(node.inputs[1 - scale_input(net, node)]).shape;
   }

@@ -117,7 +117,38 @@ bool is_output(const Network& net, int id) {
   return std::find(net.outputs().begin(), net.outputs().end(), id) != net.outputs().end();
 }
 
+// The producer's layer takes the region's activation `act` (a
+// kBf16BlockedActivationOp) and writes its output; act, writing the
+// producer's old output that nobody reads, is left for compact.
+void fold_activation(Network& net, int producer, int act) {
+  Node& p = net.nodes()[static_cast<size_t>(producer)];
+  Node& a = net.nodes()[static_cast<size_t>(act)];
+  for (const auto& kv : a.attrs.values()) p.attrs.set(kv.first, kv.second);
+  std::swap(p.outputs[0], a.outputs[0]);
+  a.inputs = {p.outputs[0]};
+  net.tensor(p.outputs[0]).producer = producer;
+  net.tensor(p.outputs[0]).dtype = DataType::kBFloat16;  // a blocked tensor
+  net.tensor(a.outputs[0]).producer = act;
+}
+
 }  // namespace
+
+bool bf16_activation_takes(const Network& net, const Node& node, bool (*plane)(const Tensor&)) {
+  Attributes attrs;
+  if ((node.op != "Relu" && node.op != "Clip") || node.outputs.size() != 1 || node.outputs[0] < 0 ||
+      node.inputs.empty() || node.inputs[0] < 0 || !bf16_exact_activation(net, node, &attrs)) {
+    return false;
+  }
+  const int x = node.inputs[0];
+  const Tensor& t = net.tensor(x);
+  const int p = t.producer;
+  if (p < 0 || !plane(t) || net.tensor(node.outputs[0]).shape != t.shape || is_output(net, x) ||
+      net.consumers(x).size() != 1) {
+    return false;
+  }
+  const std::string& op = net.nodes()[static_cast<size_t>(p)].op;
+  return op == "Add" || op == "Mul";
+}
 
 bool bf16_move_takes(const Network& net, const Node& node, bool (*plane)(const Tensor&)) {
   if (node.outputs.size() != 1 || node.outputs[0] < 0 || node.inputs.empty()) return false;
@@ -143,7 +174,8 @@ bool bf16_move_takes(const Network& net, const Node& node, bool (*plane)(const T
 }
 
 bool bf16_move_layout_inputs(const Node& node, std::vector<size_t>* inputs) {
-  if (node.op == "Resize" || node.op == kBf16BlockedResizeOp || node.op == "Slice" || node.op == kBf16BlockedSliceOp) {
+  if (node.op == "Resize" || node.op == kBf16BlockedResizeOp || node.op == "Slice" || node.op == kBf16BlockedSliceOp ||
+      node.op == "Relu" || node.op == "Clip" || node.op == kBf16BlockedActivationOp) {
     *inputs = {0};
     return true;
   }
@@ -187,6 +219,14 @@ void bf16_move_mark(Node& node, const Network& net, const std::map<int, std::vec
     node.op = kBf16BlockedConcatOp;
     node.attrs = Attributes();
     node.attrs.set("channels", Attribute::of_ints(move_channels.at(node.outputs[0])));
+  } else if (node.op == "Relu" || node.op == "Clip") {
+    Attributes attrs;
+    if (!bf16_exact_activation(net, node, &attrs)) {
+      throw Error("bf16 channel-blocked: '" + node.name + "' lost its BF16 bounds");
+    }
+    node.op = kBf16BlockedActivationOp;
+    node.inputs.resize(1);
+    node.attrs = std::move(attrs);
   } else if (node.op == "Slice") {
     const int64_t C = move_channels.at(node.outputs[0]).at(0);
     int64_t start = 0, end = 0;
@@ -250,6 +290,11 @@ int bf16_fuse_activations(Network& net) {
     const int tb = p.outputs[0];
     const std::vector<int> from_ids = net.consumers(tb);
     if (from_ids.size() != 1 || is_output(net, tb)) continue;
+    if (net.nodes()[from_ids[0]].op == kBf16BlockedActivationOp) {  // joined the region (bf16_activation_takes)
+      fold_activation(net, static_cast<int>(n), from_ids[0]);
+      ++fused;
+      continue;
+    }
     const Node& from = net.nodes()[from_ids[0]];
     if (from.op != kFromBf16BlockedOp || from.outputs.size() != 1) continue;
     const int t = from.outputs[0];

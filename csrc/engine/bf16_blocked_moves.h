@@ -22,6 +22,9 @@ namespace engine {
 // blocked [N, CB, H, W, 16] -> blocked: channels [start, end) of the input's
 // `channels` (attributes), the output's channel 0 at lane 0.
 constexpr const char* kBf16BlockedSliceOp = "int8rt.SliceBf16x16c";
+// A kept region's Relu / Clip (bf16_activation_takes): never a layer, the
+// marked node that bf16_fuse_activations folds into its producer.
+constexpr const char* kBf16BlockedActivationOp = "int8rt.ActivationBf16x16c";
 
 // The node is one of these that can join a region: an Add of two planes of
 // the output's shape; a Resize, nearest, of the spatial dims only, with
@@ -32,8 +35,15 @@ constexpr const char* kBf16BlockedSliceOp = "int8rt.SliceBf16x16c";
 // not empty. `plane`: the pass's activation rule.
 bool bf16_move_takes(const Network& net, const Node& node, bool (*plane)(const Tensor&));
 
+// A Relu, or a Clip of constant bounds that BF16 represents (0, 6, +-inf), of
+// a plane that an Add or a Mul writes for it alone (no network output): it
+// can join the producer's region (the caller checks that the producer
+// joins), to be fused into it after the rewrite (bf16_fuse_activations), so
+// ReXNet's SE ReLU6 costs no conversions (RESULTS.md section 284).
+bool bf16_activation_takes(const Network& net, const Node& node, bool (*plane)(const Tensor&));
+
 // For these ops (original or rewritten): true, and the inputs read in the
-// layout (Resize, Slice: 0; Add, Concat: all).
+// layout (Resize, Slice, Relu / Clip: 0; Add, Concat: all).
 bool bf16_move_layout_inputs(const Node& node, std::vector<size_t>* inputs);
 
 // Before the walk rewrites shapes: each Concat's input channel counts, and
@@ -52,6 +62,8 @@ void bf16_move_mark(Node& node, const Network& net, const std::map<int, std::vec
 int bf16_fuse_scale_residuals(Network& net);
 
 // After the rewrite: each int8rt.AddBf16x16c / ChannelScaleBf16x16c whose
+// output is read only by a region's Relu / Clip (kBf16BlockedActivationOp)
+// takes it and writes its output; or whose
 // output is read only by its FromBf16x16c, that only by a Relu, or a Clip of
 // constant bounds that BF16 represents (0, 6, +-inf), takes the activation
 // ("int8rt_activation", the depthwise kernel's clip epilogue, before its
