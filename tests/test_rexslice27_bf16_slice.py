@@ -153,10 +153,11 @@ def test_forged_slice_is_refused_naming_the_layer(tmp_path, key, value, match) -
         int8rt.Engine.deserialize(forged).run({"x": np.zeros((1, 5, 9, 11), F32)})
 
 
-def _se_clip_model(hw: tuple, act: str, inputs_out: bool = False) -> bytes:
+def _se_clip_model(hw: tuple, act: str, inputs_out: bool = False, residual: bool = False) -> bytes:
     """ReXNet's SE and ReLU6: t = 1x1 (1x1 (x)) (5 -> 16 -> 37), s = Sigmoid(1x1 (Relu(1x1 (GlobalAveragePool(t)))),
-    u = act(t * s) (`act`: "clip6" Clip(0, 6), "relu", "clip-inexact" Clip(0, 6.1): not a BF16 value), then
-    1x1, 3x3, 1x1, 1x1 -> y (19). Outputs y, u, s (with `inputs_out` t too)."""
+    u = act(t * s) (`act`: "clip6" Clip(0, 6), "relu", "clip-inexact" Clip(0, 6.1): not a BF16 value; with
+    `residual` act(t + t * s), PP-OCR's SE residual then the activation), then 1x1, 3x3, 1x1, 1x1 -> y (19).
+    Outputs y, u, s (with `inputs_out` t too)."""
     from onnx import TensorProto, helper, numpy_helper
 
     rng = np.random.default_rng(2841)
@@ -178,13 +179,15 @@ def _se_clip_model(hw: tuple, act: str, inputs_out: bool = False) -> bytes:
         helper.make_node("Relu", ["q"], ["qr"]),
         helper.make_node("Conv", ["qr", "f2", "g2"], ["e"]),
         helper.make_node("Sigmoid", ["e"], ["s"]),
-        helper.make_node("Mul", ["t", "s"], ["m"]),
+        helper.make_node("Mul", ["t", "s"], ["m0" if residual else "m"]),
         helper.make_node("Relu", ["m"], ["u"]) if act == "relu" else helper.make_node("Clip", ["m", "lo", "hi"], ["u"]),
         helper.make_node("Conv", ["u", "w2", "b2"], ["c2"]),
         helper.make_node("Conv", ["c2", "w3", "b3"], ["c3"], pads=[1, 1, 1, 1]),
         helper.make_node("Conv", ["c3", "w2", "b2"], ["c4"]),
         helper.make_node("Conv", ["c4", "w4", "b4"], ["y"]),
     ]
+    if residual:
+        nodes.insert(8, helper.make_node("Add", ["t", "m0"], ["m"]))
     h, w = hw
     info = {"y": [None, 19, h, w], "u": [None, 37, h, w], "s": [None, 37, 1, 1], "t": [None, 37, h, w]}
     names = ["y", "u", "s"] + (["t"] if inputs_out else [])
@@ -195,24 +198,27 @@ def _se_clip_model(hw: tuple, act: str, inputs_out: bool = False) -> bytes:
     return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]).SerializeToString()
 
 
-@pytest.mark.parametrize("act", ["clip6", "relu"])
+@pytest.mark.parametrize("act,residual", [("clip6", False), ("relu", False), ("clip6", True)],
+                         ids=["clip6", "relu", "residual-clip6"])
 @pytest.mark.parametrize("hw,batch", [((9, 13), 1), ((6, 30), 3)], ids=["b1", "wide-b3"])
-def test_se_activation_joins_the_region_fused_into_the_scale(tmp_path, act, hw, batch) -> None:
+def test_se_activation_joins_the_region_fused_into_the_scale(tmp_path, act, residual, hw, batch) -> None:
     """u = ReLU6(t * s) (or Relu) as one int8rt.ChannelScaleBf16x16c with the clip epilogue, no Clip layer and
     no conversion around it (the Clip was outside the region, so each ReXNet block paid two): u ==
     to_bf16(clip(t_r * s)), t_r = to_bf16(t_nchw) (the conv's bits), s the region's gate, the product float32
-    (the sign of a zero aside: bf16_blocked_moves.h; the random data has none)."""
+    (the sign of a zero aside: bf16_blocked_moves.h; the random data has none). With the residual t + t * s
+    fused into the scale too: u == to_bf16(clip(f32(t_r * s) + t_r))."""
     pytest.importorskip("onnx")
     path, nchw_path = tmp_path / "se.onnx", tmp_path / "se_nchw.onnx"
-    path.write_bytes(_se_clip_model(hw, act))
-    nchw_path.write_bytes(_se_clip_model(hw, act, inputs_out=True))
+    path.write_bytes(_se_clip_model(hw, act, residual=residual))
+    nchw_path.write_bytes(_se_clip_model(hw, act, inputs_out=True, residual=residual))
     blocked = _build(path, True)
     if not _blocked_ops(blocked):
         pytest.skip("no vector kernel for BF16 channel-blocked tensors here")
     ops = _ops(blocked)
     scales = [la for la in blocked.layers() if la["op"] == "int8rt.ChannelScaleBf16x16c"]
     assert len(scales) == 1 and "clip" in scales[0]["detail"], blocked.layers()
-    assert "Clip" not in ops and "Mul" not in ops and ops.count("Relu") == 0, ops
+    assert ("+ residual" in scales[0]["detail"]) == residual, blocked.layers()
+    assert "Clip" not in ops and "Mul" not in ops and ops.count("Relu") == 0 and "int8rt.AddBf16x16c" not in ops, ops
     assert ops.count("int8rt.FromBf16x16c") == 2 and ops.count("int8rt.ToBf16x16c") == 1, ops  # x in; y, u out
     assert not any(op.startswith("int8rt.Activation") for op in ops), ops
     x = np.random.default_rng(13 + batch).standard_normal((batch, 5, *hw)).astype(F32)
@@ -220,7 +226,8 @@ def test_se_activation_joins_the_region_fused_into_the_scale(tmp_path, act, hw, 
     hi = 6.0 if act == "clip6" else np.inf
     for threads in (1, 2):
         got = _run_at(blocked, {"x": x}, threads)
-        want = to_bf16(np.clip((t_r * got["s"]).astype(F32), F32(0), F32(hi)))
+        v = (t_r * got["s"]).astype(F32)
+        want = to_bf16(np.clip((v + t_r).astype(F32) if residual else v, F32(0), F32(hi)))
         _same_bits(got["u"], want, f"u = {act}(t * s) {hw} b{batch}, {threads} threads")
     assert np.any(got["u"] == 0) and (act == "relu" or np.any(got["u"] == 6)), "the clip never bound"
     saved = tmp_path / "se.i8rt"
