@@ -116,6 +116,7 @@ bool takes(const Network& net, const Node& node) {
   if (node.op == "Conv") return conv_takes_blocked(net, node);
   if (node.op == "MaxPool") return maxpool_takes_blocked(net, node);
   if (!node.attrs.has(kLayoutAttr) && bf16_move_takes(net, node, plane)) return true;
+  if (bf16_activation_takes(net, node, plane)) return takes(net, net.nodes()[net.tensor(node.inputs[0]).producer]);
   if (node.op == "Mul" && !node.attrs.has(kLayoutAttr) && scale_input(net, node) >= 0) {
     return net.tensor(node.outputs[0]).shape == net.tensor(node.inputs[1 - scale_input(net, node)]).shape;
   }
@@ -206,7 +207,7 @@ std::vector<std::string> mark_bf16_blocked(Network& net) {
             kernel.name() + ")"};
   }
   const std::string narrow = narrow_groups(net);
-  const std::map<int, std::vector<int64_t>> concat_channels = bf16_concat_channels(net);
+  const std::map<int, std::vector<int64_t>> move_channels = bf16_move_channels(net);
   const LayoutRules rules{
       takes,
       [&net](const Node& node) {
@@ -228,8 +229,8 @@ std::vector<std::string> mark_bf16_blocked(Network& net) {
         attrs.set("channels", Attribute::of_int(nchw[1]));
         return attrs;
       },
-      [&concat_channels](Node& node, const Network& n) {  // the kept region's layers take their blocked ops
-        bf16_move_mark(node, n, concat_channels);
+      [&move_channels](Node& node, const Network& n) {  // the kept region's layers take their blocked ops
+        bf16_move_mark(node, n, move_channels);
         if (node.op == "Conv") node.op = kBf16BlockedConvOp;
         if (node.op == "Mul") {
           node.op = kBf16BlockedScaleOp;
@@ -257,7 +258,7 @@ std::vector<std::string> mark_bf16_blocked(Network& net) {
   for (Node& node : net.nodes()) {
     if (node.op == kToBf16BlockedOp || node.op == kBf16BlockedConvOp || node.op == kBf16BlockedMaxPoolOp ||
         node.op == kBf16BlockedScaleOp || node.op == kBf16BlockedAddOp || node.op == kBf16BlockedResizeOp ||
-        node.op == kBf16BlockedConcatOp) {
+        node.op == kBf16BlockedConcatOp || node.op == kBf16BlockedSliceOp) {
       net.tensor(node.outputs[0]).dtype = DataType::kBFloat16;
     }
   }

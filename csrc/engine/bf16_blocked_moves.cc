@@ -1,5 +1,5 @@
-// The BF16 channel-blocked pass's Add / Resize / Concat rules and the fusions
-// after its rewrite (an SE residual, a Relu / Clip) (bf16_blocked_moves.h).
+// The BF16 channel-blocked pass's Add / Resize / Concat / Slice rules and the
+// fusions after its rewrite (an SE residual, a Relu / Clip) (bf16_blocked_moves.h).
 #include "engine/bf16_blocked_moves.h"
 
 #include <algorithm>
@@ -47,6 +47,39 @@ bool resize_takes(const Network& net, const Node& node, bool (*plane)(const Tens
          static_cast<int64_t>(src.src_y.size()) == y.shape[2] && static_cast<int64_t>(src.src_x.size()) == y.shape[3];
 }
 
+// One constant int64 entry of the Slice's input i (absent: `none`).
+bool slice_entry(const Network& net, const Node& node, size_t i, int64_t none, int64_t* v) {
+  *v = none;
+  if (node.inputs.size() <= i || node.inputs[i] < 0) return i > 2;  // starts, ends required
+  const Tensor& t = net.tensor(node.inputs[i]);
+  if (!t.is_constant || t.dtype != DataType::kInt64 || t.i64.size() != 1) return false;
+  *v = t.i64[0];
+  return true;
+}
+
+// The channel range [*start, *end) a Slice of C channels takes (ONNX's
+// clamping for step 1), or false where it is not one non-empty range of
+// axis 1 with step 1.
+bool slice_channels(const Network& net, const Node& node, int64_t C, int64_t* start, int64_t* end) {
+  if (node.attrs.has("starts") || node.inputs.size() > 5) return false;  // opset < 10's attributes
+  int64_t axis = 0, step = 1;
+  if (!slice_entry(net, node, 1, 0, start) || !slice_entry(net, node, 2, 0, end) ||
+      !slice_entry(net, node, 3, 0, &axis) || !slice_entry(net, node, 4, 1, &step) || step != 1 ||
+      (axis != 1 && axis != -3)) {
+    return false;
+  }
+  for (int64_t* v : {start, end}) *v = std::clamp(*v < 0 ? *v + C : *v, int64_t{0}, C);  // no overflow: C > 0
+  return *start < *end;
+}
+
+bool slice_takes(const Network& net, const Node& node, bool (*plane)(const Tensor&)) {
+  const Tensor& x = net.tensor(node.inputs[0]);
+  const Tensor& y = net.tensor(node.outputs[0]);
+  int64_t start = 0, end = 0;
+  return plane(x) && same_plane(y, x.shape, plane) && slice_channels(net, node, x.shape[1], &start, &end) &&
+         y.shape[1] == end - start;
+}
+
 // A scalar float32 constant Clip bound at input i: true with *v set (an
 // omitted bound: ONNX's default, +-inf as a clip); false otherwise.
 bool clip_bound(const Network& net, const Node& clip, size_t i, float none, float* v) {
@@ -84,12 +117,43 @@ bool is_output(const Network& net, int id) {
   return std::find(net.outputs().begin(), net.outputs().end(), id) != net.outputs().end();
 }
 
+// The producer's layer takes the region's activation `act` (a
+// kBf16BlockedActivationOp) and writes its output; act, writing the
+// producer's old output that nobody reads, is left for compact.
+void fold_activation(Network& net, int producer, int act) {
+  Node& p = net.nodes()[static_cast<size_t>(producer)];
+  Node& a = net.nodes()[static_cast<size_t>(act)];
+  for (const auto& kv : a.attrs.values()) p.attrs.set(kv.first, kv.second);
+  std::swap(p.outputs[0], a.outputs[0]);
+  a.inputs = {p.outputs[0]};
+  net.tensor(p.outputs[0]).producer = producer;
+  net.tensor(p.outputs[0]).dtype = DataType::kBFloat16;  // a blocked tensor
+  net.tensor(a.outputs[0]).producer = act;
+}
+
 }  // namespace
+
+bool bf16_activation_takes(const Network& net, const Node& node, bool (*plane)(const Tensor&)) {
+  Attributes attrs;
+  if ((node.op != "Relu" && node.op != "Clip") || node.outputs.size() != 1 || node.outputs[0] < 0 ||
+      node.inputs.empty() || node.inputs[0] < 0 || !bf16_exact_activation(net, node, &attrs)) {
+    return false;
+  }
+  const int x = node.inputs[0];
+  const Tensor& t = net.tensor(x);
+  const int p = t.producer;
+  if (p < 0 || !plane(t) || net.tensor(node.outputs[0]).shape != t.shape || is_output(net, x) ||
+      net.consumers(x).size() != 1) {
+    return false;
+  }
+  const std::string& op = net.nodes()[static_cast<size_t>(p)].op;
+  return op == "Add" || op == "Mul";
+}
 
 bool bf16_move_takes(const Network& net, const Node& node, bool (*plane)(const Tensor&)) {
   if (node.outputs.size() != 1 || node.outputs[0] < 0 || node.inputs.empty()) return false;
   for (int id : node.inputs) {
-    if (id < 0 && node.op != "Resize") return false;
+    if (id < 0 && node.op != "Resize" && node.op != "Slice") return false;
   }
   if (node.inputs[0] < 0) return false;
   const Tensor& y = net.tensor(node.outputs[0]);
@@ -99,6 +163,7 @@ bool bf16_move_takes(const Network& net, const Node& node, bool (*plane)(const T
            net.tensor(node.inputs[1]).shape == y.shape;
   }
   if (node.op == "Resize") return resize_takes(net, node, plane);
+  if (node.op == "Slice") return slice_takes(net, node, plane);
   if (node.op != "Concat" || !plane(y)) return false;
   const int64_t axis = node.attrs.get_int("axis", 0);
   if (axis != 1 && axis != -3) return false;
@@ -109,7 +174,8 @@ bool bf16_move_takes(const Network& net, const Node& node, bool (*plane)(const T
 }
 
 bool bf16_move_layout_inputs(const Node& node, std::vector<size_t>* inputs) {
-  if (node.op == "Resize" || node.op == kBf16BlockedResizeOp) {
+  if (node.op == "Resize" || node.op == kBf16BlockedResizeOp || node.op == "Slice" || node.op == kBf16BlockedSliceOp ||
+      node.op == "Relu" || node.op == "Clip" || node.op == kBf16BlockedActivationOp) {
     *inputs = {0};
     return true;
   }
@@ -121,12 +187,12 @@ bool bf16_move_layout_inputs(const Node& node, std::vector<size_t>* inputs) {
   return true;
 }
 
-std::map<int, std::vector<int64_t>> bf16_concat_channels(const Network& net) {
+std::map<int, std::vector<int64_t>> bf16_move_channels(const Network& net) {
   std::map<int, std::vector<int64_t>> channels;
   for (const Node& node : net.nodes()) {
-    if (node.op != "Concat" || node.outputs.size() != 1 || node.outputs[0] < 0) continue;
+    if ((node.op != "Concat" && node.op != "Slice") || node.outputs.size() != 1 || node.outputs[0] < 0) continue;
     std::vector<int64_t>& c = channels[node.outputs[0]];
-    for (int id : node.inputs) {
+    for (int id : node.op == "Slice" ? std::vector<int>{node.inputs[0]} : node.inputs) {
       const Shape& s = net.tensor(id >= 0 ? id : node.outputs[0]).shape;
       c.push_back(s.size() == 4 ? s[1] : 0);
     }
@@ -134,7 +200,7 @@ std::map<int, std::vector<int64_t>> bf16_concat_channels(const Network& net) {
   return channels;
 }
 
-void bf16_move_mark(Node& node, const Network& net, const std::map<int, std::vector<int64_t>>& concat_channels) {
+void bf16_move_mark(Node& node, const Network& net, const std::map<int, std::vector<int64_t>>& move_channels) {
   if (node.op == "Add") {
     node.op = kBf16BlockedAddOp;
     node.attrs.set("channels", Attribute::of_int(net.tensor(node.outputs[0]).shape[1]));
@@ -152,7 +218,27 @@ void bf16_move_mark(Node& node, const Network& net, const std::map<int, std::vec
   } else if (node.op == "Concat") {
     node.op = kBf16BlockedConcatOp;
     node.attrs = Attributes();
-    node.attrs.set("channels", Attribute::of_ints(concat_channels.at(node.outputs[0])));
+    node.attrs.set("channels", Attribute::of_ints(move_channels.at(node.outputs[0])));
+  } else if (node.op == "Relu" || node.op == "Clip") {
+    Attributes attrs;
+    if (!bf16_exact_activation(net, node, &attrs)) {
+      throw Error("bf16 channel-blocked: '" + node.name + "' lost its BF16 bounds");
+    }
+    node.op = kBf16BlockedActivationOp;
+    node.inputs.resize(1);
+    node.attrs = std::move(attrs);
+  } else if (node.op == "Slice") {
+    const int64_t C = move_channels.at(node.outputs[0]).at(0);
+    int64_t start = 0, end = 0;
+    if (!slice_channels(net, node, C, &start, &end)) {
+      throw Error("bf16 channel-blocked: Slice '" + node.name + "' lost its channel range");
+    }
+    node.op = kBf16BlockedSliceOp;
+    node.inputs.resize(1);
+    node.attrs = Attributes();
+    node.attrs.set("channels", Attribute::of_int(C));
+    node.attrs.set("start", Attribute::of_int(start));
+    node.attrs.set("end", Attribute::of_int(end));
   }
 }
 
@@ -204,6 +290,11 @@ int bf16_fuse_activations(Network& net) {
     const int tb = p.outputs[0];
     const std::vector<int> from_ids = net.consumers(tb);
     if (from_ids.size() != 1 || is_output(net, tb)) continue;
+    if (net.nodes()[from_ids[0]].op == kBf16BlockedActivationOp) {  // joined the region (bf16_activation_takes)
+      fold_activation(net, static_cast<int>(n), from_ids[0]);
+      ++fused;
+      continue;
+    }
     const Node& from = net.nodes()[from_ids[0]];
     if (from.op != kFromBf16BlockedOp || from.outputs.size() != 1) continue;
     const int t = from.outputs[0];

@@ -1,7 +1,8 @@
 // The layers that carry a BF16 channel-blocked region (engine/bf16_blocked.h)
 // through a feature pyramid (PP-OCR det's FPN and head, RESULTS.md section
-// 265): an Add of two blocked tensors, a nearest Resize and a Concat along
-// channels, on [N, CB, H, W, 16] bfloat16 tensors, the padded lanes +0.
+// 265) and ReXNet's partial residual: an Add of two blocked tensors, a
+// nearest Resize, a Concat along channels and a Slice of channels, on
+// [N, CB, H, W, 16] bfloat16 tensors, the padded lanes +0.
 //   int8rt.AddBf16x16c     a + b of one shape (attribute channels):
 //                          y = bf16::from_f32(f32(a) + f32(b)), the FP32
 //                          sum of the widened values rounded once. It runs on
@@ -23,6 +24,13 @@
 //                          input i's channel c - (C_0 + .. + C_{i-1}), lanes
 //                          moved between blocks where a C_i is not a
 //                          multiple of 16; copies, so the Concat's values.
+//   int8rt.SliceBf16x16c   channels [start, end) of an input of `channels`
+//                          (attributes; the ONNX Slice's range along axis
+//                          1, step 1, resolved at build): output channel c
+//                          is input channel start + c, lanes moved between
+//                          blocks where start is not a multiple of 16, the
+//                          padded lanes +0; copies, so the Slice's values
+//                          (ReXNet's partial residual, RESULTS.md 284).
 // Work in parallel over images, channel blocks and runs of rows
 // (for_bf16_row_tasks, ops/bf16_unit_window.h).
 #include <algorithm>
@@ -140,6 +148,20 @@ struct LaneRun {
   int64_t input = 0, block = 0, from = 0, to = 0, count = 0;
 };
 
+// Appends to runs (per output block) the runs that copy `count` channels of
+// input `input`, from its channel `first`, to the output's channels from c0:
+// each within one input block and one output block.
+void add_lane_runs(int64_t input, int64_t first, int64_t count, int64_t c0, std::vector<std::vector<LaneRun>>* runs) {
+  for (int64_t c = 0; c < count;) {
+    const int64_t from = (first + c) % kBf16Block, to = (c0 + c) % kBf16Block;
+    const int64_t n = std::min({count - c, kBf16Block - from, kBf16Block - to});
+    const int64_t ob = (c0 + c) / kBf16Block;
+    if (static_cast<int64_t>(runs->size()) <= ob) runs->resize(static_cast<size_t>(ob + 1));
+    (*runs)[static_cast<size_t>(ob)].push_back({input, (first + c) / kBf16Block, from, to, n});
+    c += n;
+  }
+}
+
 // count lanes of each of P pixel lines, from x (lane `from` of each) to y.
 template <int kCount>
 void copy_lanes(const uint16_t* x, uint16_t* y, int64_t P) {
@@ -150,6 +172,22 @@ void copy_lanes(const uint16_t* x, uint16_t* y, int64_t P, int64_t count) {
   if (count == 8) return copy_lanes<8>(x, y, P);
   if (count == 4) return copy_lanes<4>(x, y, P);
   for (int64_t p = 0; p < P; ++p) std::memcpy(y + p * kBf16Block, x + p * kBf16Block, static_cast<size_t>(count) * 2);
+}
+
+// Output block yb (P pixel lines) of image n from its runs; `pad`: the
+// block has padded lanes, +0.
+void write_block(const std::vector<LaneRun>& runs, const std::vector<const Value*>& in, int64_t n, int64_t P,
+                 bool pad, uint16_t* yb) {
+  const int64_t plane = P * kBf16Block;
+  const auto block = [&](const LaneRun& r) {
+    return in[r.input]->data<uint16_t>() + (n * in[r.input]->shape()[1] + r.block) * plane;
+  };
+  if (runs.size() == 1 && runs[0].count == kBf16Block) {  // a whole block
+    std::memcpy(yb, block(runs[0]), static_cast<size_t>(plane) * 2);
+    return;
+  }
+  if (pad) std::memset(yb, 0, static_cast<size_t>(plane) * 2);
+  for (const LaneRun& r : runs) copy_lanes(block(r) + r.from, yb + r.to, P, r.count);
 }
 
 class Bf16BlockedConcatLayer : public Layer {
@@ -166,14 +204,7 @@ class Bf16BlockedConcatLayer : public Layer {
       if (channels_[i] <= 0 || channels_[i] > kMaxChannels) {
         throw InvalidArgument(prefix_ + "needs positive 'channels', got " + std::to_string(channels_[i]));
       }
-      for (int64_t c = 0; c < channels_[i];) {  // runs within one input block and one output block
-        const int64_t from = c % kBf16Block, to = (c0 + c) % kBf16Block;
-        const int64_t n = std::min({channels_[i] - c, kBf16Block - from, kBf16Block - to});
-        const int64_t ob = (c0 + c) / kBf16Block;
-        if (static_cast<int64_t>(runs_.size()) <= ob) runs_.resize(static_cast<size_t>(ob + 1));
-        runs_[ob].push_back({static_cast<int64_t>(i), c / kBf16Block, from, to, n});
-        c += n;
-      }
+      add_lane_runs(static_cast<int64_t>(i), 0, channels_[i], c0, &runs_);
       c0 += channels_[i];
       if (c0 > kMaxChannels) throw InvalidArgument(prefix_ + "needs at most 2^24 channels in all");
     }
@@ -201,20 +232,7 @@ class Bf16BlockedConcatLayer : public Layer {
     uint16_t* y = out[0]->data<uint16_t>();
     parallel_for(N * OB, 1, [&](int64_t begin, int64_t end) {
       for (int64_t t = begin; t < end; ++t) {
-        const int64_t n = t / OB, ob = t % OB;
-        uint16_t* yb = y + t * plane;
-        const std::vector<LaneRun>& runs = runs_[ob];
-        if (runs.size() == 1 && runs[0].count == kBf16Block) {  // a whole block
-          const int64_t i = runs[0].input;
-          const uint16_t* x = in[i]->data<uint16_t>() + (n * in[i]->shape()[1] + runs[0].block) * plane;
-          std::memcpy(yb, x, static_cast<size_t>(plane) * 2);
-          continue;
-        }
-        if (ob == OB - 1 && C_ % kBf16Block != 0) std::memset(yb, 0, static_cast<size_t>(plane) * 2);  // +0 lanes
-        for (const LaneRun& r : runs) {
-          const uint16_t* x = in[r.input]->data<uint16_t>() + (n * in[r.input]->shape()[1] + r.block) * plane;
-          copy_lanes(x + r.from, yb + r.to, P, r.count);
-        }
+        write_block(runs_[t % OB], in, t / OB, P, t % OB == OB - 1 && C_ % kBf16Block != 0, y + t * plane);
       }
     });
   }
@@ -228,6 +246,49 @@ class Bf16BlockedConcatLayer : public Layer {
   std::string prefix_;
 };
 
+class Bf16BlockedSliceLayer : public Layer {
+ public:
+  static constexpr int64_t kMaxChannels = int64_t{1} << 24;  // a forged file's counts stop here
+
+  explicit Bf16BlockedSliceLayer(const Node& node)
+      : C_(channels_attr(node)), start_(node.attrs.get_int("start", -1)), end_(node.attrs.get_int("end", -1)),
+        prefix_(layer_error_prefix(node)) {
+    require_inputs(node, 1);
+    if (C_ > kMaxChannels) throw InvalidArgument(prefix_ + "needs at most 2^24 'channels'");
+    if (start_ < 0 || start_ >= end_ || end_ > C_) {
+      throw InvalidArgument(prefix_ + "needs 0 <= 'start' < 'end' <= 'channels' (" + std::to_string(C_) +
+                            "), got " + std::to_string(start_) + ", " + std::to_string(end_));
+    }
+    add_lane_runs(0, start_, end_ - start_, 0, &runs_);
+  }
+
+  std::vector<std::pair<DataType, Shape>> infer(const std::vector<const Value*>& in) const override {
+    if (in.size() != 1) throw InvalidArgument(prefix_ + "needs one input");
+    Shape s = blocked_input(in, 0, DataType::kBFloat16, C_, prefix_);
+    s[1] = channel_blocks(end_ - start_);
+    return {{DataType::kBFloat16, s}};
+  }
+
+  void run(const std::vector<const Value*>& in, const std::vector<Value*>& out) const override {
+    const Shape& os = out[0]->shape();
+    const int64_t OB = os[1], P = os[2] * os[3];
+    const bool pad = (end_ - start_) % kBf16Block != 0;
+    uint16_t* y = out[0]->data<uint16_t>();
+    parallel_for(os[0] * OB, 1, [&](int64_t begin, int64_t end) {
+      for (int64_t t = begin; t < end; ++t) {
+        write_block(runs_[t % OB], in, t / OB, P, pad && t % OB == OB - 1, y + t * P * kBf16Block);
+      }
+    });
+  }
+
+  std::string describe() const override { return "NCHW16c bf16 slice"; }
+
+ private:
+  int64_t C_, start_, end_;
+  std::string prefix_;
+  std::vector<std::vector<LaneRun>> runs_;  // per output block
+};
+
 }  // namespace
 
 INT8RT_REGISTER_LAYER(kBf16BlockedAddOp, [](const Network&, const Node& node) {
@@ -238,6 +299,9 @@ INT8RT_REGISTER_LAYER(kBf16BlockedResizeOp, [](const Network&, const Node& node)
 });
 INT8RT_REGISTER_LAYER(kBf16BlockedConcatOp, [](const Network&, const Node& node) {
   return std::unique_ptr<Layer>(std::make_unique<Bf16BlockedConcatLayer>(node));
+});
+INT8RT_REGISTER_LAYER(kBf16BlockedSliceOp, [](const Network&, const Node& node) {
+  return std::unique_ptr<Layer>(std::make_unique<Bf16BlockedSliceLayer>(node));
 });
 
 }  // namespace engine
