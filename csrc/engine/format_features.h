@@ -13,8 +13,9 @@
 // kEngineFormatVersion (bump kEngineFormatVersion first when the newest
 // entry's since already equals it and readers of it exist). Not listed:
 // attributes of a new op (a reader without the op refuses the file naming
-// it: engine.cc, "op ... unknown to this int8rt"), attributes an older
-// reader refuses loudly (a value it rejects), and informational ones.
+// it: decode_engine, "op ... is unknown to this int8rt"), attributes an
+// older reader refuses loudly (a value it rejects), attributes that only
+// come with a new op, and informational ones.
 //
 // Entries written before the table existed (under format 3, from
 // 2026-12-03 to 2026-12-07) are `legacy`: files stamped 3 that carry them
