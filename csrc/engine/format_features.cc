@@ -1,7 +1,8 @@
 // The table of attributes whose meaning an older reader would drop, and the
 // version rule over it (format_features.h). Seeded from `git log -S` over
 // the keys the lowering, the passes and the layers spell since format 3 was
-// set (9ca97ef0, 2026-12-03); each entry names the commit that added it.
+// set (9ca97ef0, 2026-12-03), and from the keys each contracts.cc struct
+// reads then and now; each entry names the commit that added it.
 #include "engine/format_features.h"
 
 #include <algorithm>
@@ -29,16 +30,32 @@ constexpr SemanticAttribute kSemanticAttributes[] = {
     // The unfused attention's probabilities grid (d582449f).
     {"int8rt.QMatMul", "probs_calibrated_keys", 4, true},
     {"int8rt.Quantize", "probs_calibrated_keys", 4, true},
-    // Per-channel int8 activations (e324539c).
+    // Per-channel int8 activations (e324539c, 91c97c89): the linear ops
+    // share one reader (contracts.cc, Reader::linear), and QLut.
     {"int8rt.QConv", "in_scales", 4, true},
     {"int8rt.QConv", "out_scales", 4, true},
+    {"int8rt.QConvTranspose", "in_scales", 4, true},
+    {"int8rt.QConvTranspose", "out_scales", 4, true},
+    {"int8rt.QGemm", "in_scales", 4, true},
+    {"int8rt.QGemm", "out_scales", 4, true},
+    {"int8rt.QLut", "in_scales", 4, true},
+    {"int8rt.QLut", "out_scales", 4, true},
     {"int8rt.Quantize", "scales", 4, true},
     {"int8rt.Dequantize", "scales", 4, true},
     // A fused per-channel PRelu epilogue (bc2d95aa).
     {"int8rt.QConv", "slopes", 4, true},
-    // QConcat's zero points (31ecc9f3).
+    // Zero points (asymmetric activations) on ops that had none at format
+    // 3: QConcat (31ecc9f3), QLut (e4b09ca6), QAveragePool (f55841bb),
+    // QGlobalAveragePool (93c8e0bf), QMatMul's a (88ad4418). Written only
+    // when not 0, so symmetric engines keep format 3.
     {"int8rt.QConcat", "in_zero_points", 4, true},
     {"int8rt.QConcat", "out_zero_point", 4, true},
+    {"int8rt.QLut", "in_zero_point", 4, true},
+    {"int8rt.QLut", "out_zero_point", 4, true},
+    {"int8rt.QAveragePool", "in_zero_point", 4, true},
+    {"int8rt.QAveragePool", "out_zero_point", 4, true},
+    {"int8rt.QGlobalAveragePool", "out_zero_point", 4, true},
+    {"int8rt.QMatMul", "a_zero_point", 4, true},
     // FP32 MatMul + bias (+ Gelu) epilogue (f4b84d3b).
     {"MatMul", "int8rt_bias", 4, true},
     {"MatMul", "int8rt_activation", 4, true},
