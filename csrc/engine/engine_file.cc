@@ -4,7 +4,10 @@
 #include <algorithm>
 #include <cstring>
 
+#include "core/quote.h"
 #include "engine/byte_io.h"
+#include "engine/format_features.h"
+#include "engine/layer.h"
 #include "engine/network_codec.h"
 #include "int8rt/error.h"
 
@@ -24,6 +27,19 @@ uint64_t fnv1a64(const char* data, size_t n) {
   return h;
 }
 
+// The first node (subgraphs included) whose op has no layer in this int8rt,
+// or nullptr.
+const Node* unknown_op(const Network& net) {
+  for (const Node& node : net.nodes()) {
+    if (!find_layer_factory(node.op)) return &node;
+    for (const auto& kv : node.attrs.values()) {
+      if (kv.second.kind != Attribute::Kind::kGraph || !kv.second.graph) continue;
+      if (const Node* inner = unknown_op(*kv.second.graph)) return inner;
+    }
+  }
+  return nullptr;
+}
+
 }  // namespace
 
 std::string encode_engine(const EngineBlob& blob) {
@@ -36,13 +52,13 @@ std::string encode_engine(const EngineBlob& blob) {
     payload.str(kv.second);
   }
   encode_network(blob.network, payload);
-  return frame_engine_payload(payload.bytes());
+  return frame_engine_payload(payload.bytes(), least_format_version(blob.network));
 }
 
-std::string frame_engine_payload(const std::string& payload) {
+std::string frame_engine_payload(const std::string& payload, uint32_t version) {
   ByteWriter out;
   out.raw(kMagic, sizeof(kMagic));
-  out.pod<uint32_t>(kEngineFormatVersion);
+  out.pod<uint32_t>(version);
   out.pod<uint32_t>(0);
   out.pod<uint64_t>(payload.size());
   out.pod<uint64_t>(fnv1a64(payload.data(), payload.size()));
@@ -66,7 +82,7 @@ EngineBlob decode_engine(const std::string& bytes, const std::string& what) {
     throw FormatError(what + ": engine format version " + std::to_string(version) +
                       " is not supported by this int8rt (it reads versions " +
                       std::to_string(kOldestEngineFormatVersion) + " to " + std::to_string(kEngineFormatVersion) +
-                      "); rebuild the engine");
+                      "): rebuild the engine with this int8rt, or upgrade int8rt");
   }
   // Reserved: this version writes 0, so anything else is corruption (or a
   // newer writer whose meaning this reader cannot know).
@@ -95,6 +111,16 @@ EngineBlob decode_engine(const std::string& bytes, const std::string& what) {
   }
   blob.network = decode_network(in, version);
   if (in.remaining() != 0) in.fail("unexpected bytes after the network");
+  check_format_stamp(blob.network, version, what);
+  // A 'cuda' file is checked by its runner; the CPU layers are the ops every
+  // other target runs.
+  if (blob.target == "cpu") {
+    if (const Node* node = unknown_op(blob.network)) {
+      throw FormatError(what + ": op " + quoted(node->op) + " (node " + quoted(node->name) +
+                        ") is unknown to this int8rt: the engine was written by a newer int8rt (upgrade int8rt "
+                        "or rebuild the engine with this one) or is corrupted");
+    }
+  }
   return blob;
 }
 

@@ -1,7 +1,8 @@
 // Binary encoding of a Network (tensors, constants, nodes, attributes,
 // inputs, outputs, since engine format 2 the inputs' optimization profiles,
-// since format 3 subgraph attributes): the payload of the engine file
-// (engine_file.cc).
+// since format 3 subgraph attributes; format 4 keeps format 3's layout and
+// only marks attributes older readers ignore, format_features.h): the
+// payload of the engine file (engine_file.cc).
 #pragma once
 
 #include "engine/byte_io.h"
