@@ -4,12 +4,14 @@ alternately in subprocesses (--pairs times); each builds the BF16 engine (``Buil
 bf16=True)``, 1 thread) and profiles it (ExecutionContext.profile, thread CPU, --runs runs): the touched
 layers' ms per op (the average pools, FP32 or blocked, and the layout conversions ToBf16x16c / FromBf16x16c)
 and the sum over all layers. Medians over the pairs per tree. With --same-layers, networks without an
-AveragePool are built by both trees and their layer lists (op, precision, detail) compared.
+AveragePool are built by both trees and their layer lists (op, precision, detail) compared. With --bits, each
+tree's BF16 engine runs the --nets on 3 evaluation inputs and the outputs' SHA-1 are compared.
 
 Usage: python benchmarks/pool27_avgpool.py --base /tmp/pool27/base/python --dir /tmp/pool27/models \
            --nets ecaresnet26t nfnet_l0 [--batches 1 8] [--runs 10] [--pairs 3]
        python benchmarks/pool27_avgpool.py --base /tmp/pool27/base/python --same-layers \
            /tmp/pool27/models/resnet50.onnx /tmp/pool27/models/mobilenet_v2.onnx /tmp/pool27/models/ppocr_det.onnx
+       python benchmarks/pool27_avgpool.py --base /tmp/pool27/base/python --bits --nets ecaresnet26t nfnet_l0
 """
 from __future__ import annotations
 
@@ -56,6 +58,20 @@ def child_profile(name: str, folder: str, batch: int, runs: int) -> None:
     print(json.dumps({"sums": sums, "total": total, "counts": counts}))
 
 
+def child_bits(name: str, folder: str) -> None:
+    """One tree: the SHA-1 of the BF16 engine's outputs on 3 evaluation inputs."""
+    import hashlib
+
+    import numpy as np
+    sys.path.insert(0, HERE)
+    from realnets import new_families2  # noqa: F401
+    from realnets import new_models as M
+    net, path = M.exported(name, folder)
+    feed = {k: np.ascontiguousarray(v[:3]) for k, v in net.feeds(8, 1).items()}
+    out = _build(str(path)).run(feed)
+    print(json.dumps({k: hashlib.sha1(np.ascontiguousarray(v).tobytes()).hexdigest() for k, v in sorted(out.items())}))
+
+
 def child_layers(path: str) -> None:
     print(json.dumps([[la["op"], la["precision"], la["detail"]] for la in _build(path).layers()]))
 
@@ -75,6 +91,8 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=10)
     ap.add_argument("--pairs", type=int, default=3)
     ap.add_argument("--same-layers", nargs="+", default=None, help="ONNX files: compare the two trees' layers")
+    ap.add_argument("--bits", action="store_true", help="compare the two trees' output bits on --nets")
+    ap.add_argument("--child-bits", default=None, help=argparse.SUPPRESS)
     ap.add_argument("--child-profile", nargs=3, default=None, help=argparse.SUPPRESS)
     ap.add_argument("--child-layers", default=None, help=argparse.SUPPRESS)
     a = ap.parse_args()
@@ -83,6 +101,9 @@ def main() -> None:
         return
     if a.child_layers:
         child_layers(a.child_layers)
+        return
+    if a.child_bits:
+        child_bits(a.child_bits, a.dir)
         return
     print("command:", " ".join(sys.argv))
     print("date:", time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()), "load:", os.getloadavg(), flush=True)
@@ -93,6 +114,12 @@ def main() -> None:
             n = len(json.loads(got["base"]))
             print(f"{os.path.basename(path)}: {n} layers; the two trees' layer lists (op, precision, detail) "
                   f"{'identical' if got['base'] == got['pool27'] else 'DIFFER'}", flush=True)
+        return
+    if a.bits:
+        for name in a.nets:
+            got = {label: _child(tree, ["--dir", a.dir, "--child-bits", name]) for label, tree in trees.items()}
+            print(f"{name}: outputs on 3 inputs, SHA-1 base {got['base']}, pool27 {got['pool27']}: "
+                  f"{'identical bits' if got['base'] == got['pool27'] else 'different bits'}", flush=True)
         return
     for name in a.nets:
         for batch in a.batches:
