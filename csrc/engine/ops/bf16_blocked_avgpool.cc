@@ -60,41 +60,48 @@ class Bf16BlockedAvgPoolLayer : public Layer {
     const int64_t runs = (g.oh + rows - 1) / rows;
     const uint16_t* x = in[0]->data<uint16_t>();
     uint16_t* y = out[0]->data<uint16_t>();
+    // Each task's rows in steps whose widened input rows fit kScratchFloats (L1).
+    const int64_t span = (g.kh - 1) * g.dh + 1;
+    const int64_t step = std::max<int64_t>(1, (kScratchFloats / line - span) / g.sh + 1);
     parallel_for(s[0] * s[1] * runs, 1, [&](int64_t begin, int64_t end) {
       thread_local std::vector<float> wide, pooled;
       for (int64_t t = begin; t < end; ++t) {
-        const int64_t plane = t / runs, oy0 = (t % runs) * rows, oy1 = std::min(g.oh, oy0 + rows);
-        // The input rows [r0, r1) that output rows [oy0, oy1) read; the
-        // kernel sees them as a plane of r1 - r0 rows whose top padding is
-        // what lies above r0 (>= 0: r0 is at or past the first tap row), so
-        // a tap outside [r0, r1) is one outside the image, skipped as there.
-        const int64_t r0 = std::max<int64_t>(0, oy0 * g.sh - g.ph);
-        const int64_t r1 = std::min(g.H, (oy1 - 1) * g.sh - g.ph + (g.kh - 1) * g.dh + 1);
-        const int64_t n_in = std::max<int64_t>(0, r1 - r0) * line, n_out = (oy1 - oy0) * out_line;
-        wide.resize(static_cast<size_t>(std::max<int64_t>(1, n_in)));
-        pooled.resize(static_cast<size_t>(n_out));
-        // Local pointers and bounds (as ops/bf16_maxpool.cc: through the
-        // vectors the loops reload their bounds and run scalar).
-        const uint16_t* src = x + (plane * g.H + r0) * line;
-        float* w = wide.data();
-        for (int64_t i = 0; i < n_in; ++i) {  // bf16::to_f32: the bits in the high half
-          const uint32_t u = static_cast<uint32_t>(src[i]) << 16;
-          std::memcpy(w + i, &u, 4);
+        const int64_t plane = t / runs, first = (t % runs) * rows, last = std::min(g.oh, first + rows);
+        for (int64_t oy0 = first; oy0 < last; oy0 += step) {
+          const int64_t oy1 = std::min(last, oy0 + step);
+          // The input rows [r0, r1) that output rows [oy0, oy1) read; the
+          // kernel sees them as a plane of r1 - r0 rows whose top padding
+          // is what lies above r0 (>= 0: r0 is at or past the first tap
+          // row), so a tap outside [r0, r1) is one outside the image,
+          // skipped as there.
+          const int64_t r0 = std::max<int64_t>(0, oy0 * g.sh - g.ph);
+          const int64_t r1 = std::min(g.H, (oy1 - 1) * g.sh - g.ph + span);
+          const int64_t n_in = std::max<int64_t>(0, r1 - r0) * line, n_out = (oy1 - oy0) * out_line;
+          wide.resize(static_cast<size_t>(std::max<int64_t>(1, n_in)));
+          pooled.resize(static_cast<size_t>(n_out));
+          // Local pointers and bounds (as ops/bf16_maxpool.cc: through the
+          // vectors the loops reload their bounds and run scalar).
+          const uint16_t* src = x + (plane * g.H + r0) * line;
+          float* w = wide.data();
+          for (int64_t i = 0; i < n_in; ++i) {  // bf16::to_f32: the bits in the high half
+            const uint32_t u = static_cast<uint32_t>(src[i]) << 16;
+            std::memcpy(w + i, &u, 4);
+          }
+          kernels::PoolNchw16c a = g;
+          a.x = w;
+          a.y = pooled.data();
+          a.H = std::max<int64_t>(0, r1 - r0);
+          a.ph = g.ph + r0 - oy0 * g.sh;
+          a.oh = oy1 - oy0;
+          a.oy0 = 0;
+          a.oy1 = oy1 - oy0;
+          a.count_h = count_h.data() + oy0;
+          a.count_w = count_w.data();
+          kernel_->avgpool(a);
+          const float* r = pooled.data();
+          uint16_t* dst = y + (plane * g.oh + oy0) * out_line;
+          for (int64_t i = 0; i < n_out; ++i) dst[i] = kernels::bf16::from_f32(r[i]);  // the one rounding
         }
-        kernels::PoolNchw16c a = g;
-        a.x = w;
-        a.y = pooled.data();
-        a.H = std::max<int64_t>(0, r1 - r0);
-        a.ph = g.ph + r0 - oy0 * g.sh;
-        a.oh = oy1 - oy0;
-        a.oy0 = 0;
-        a.oy1 = oy1 - oy0;
-        a.count_h = count_h.data() + oy0;
-        a.count_w = count_w.data();
-        kernel_->avgpool(a);
-        const float* r = pooled.data();
-        uint16_t* dst = y + (plane * g.oh + oy0) * out_line;
-        for (int64_t i = 0; i < n_out; ++i) dst[i] = kernels::bf16::from_f32(r[i]);  // the one rounding
       }
     });
   }
@@ -103,6 +110,7 @@ class Bf16BlockedAvgPoolLayer : public Layer {
 
  private:
   static constexpr int64_t kTaskBytes = 64 << 10;  // output bytes per task
+  static constexpr int64_t kScratchFloats = 4096;  // widened input per step: 16 KiB
   int64_t C_;
   bool include_pad_;
   WindowAttrs w_;
