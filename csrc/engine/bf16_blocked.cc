@@ -86,8 +86,9 @@ bool conv_takes_blocked(const Network& net, const Node& node) {
   return group == 1;
 }
 
-// A MaxPool over 2-D windows without the Indices output.
-bool maxpool_takes_blocked(const Network& net, const Node& node) {
+// A MaxPool over 2-D windows without the Indices output, or an AveragePool
+// over 2-D windows.
+bool pool_takes_blocked(const Network& net, const Node& node) {
   if (node.attrs.has(kLayoutAttr) || node.inputs.size() != 1 || node.inputs[0] < 0) return false;
   if (node.outputs.size() > 1 && node.outputs[1] >= 0) return false;
   return plane(net.tensor(node.inputs[0])) && plane(net.tensor(node.outputs[0])) &&
@@ -114,7 +115,7 @@ int scale_input(const Network& net, const Node& node) {
 bool takes(const Network& net, const Node& node) {
   if (node.outputs.size() != 1 || node.outputs[0] < 0) return false;
   if (node.op == "Conv") return conv_takes_blocked(net, node);
-  if (node.op == "MaxPool") return maxpool_takes_blocked(net, node);
+  if (node.op == "MaxPool" || node.op == "AveragePool") return pool_takes_blocked(net, node);
   if (!node.attrs.has(kLayoutAttr) && bf16_move_takes(net, node, plane)) return true;
   if (bf16_activation_takes(net, node, plane)) return takes(net, net.nodes()[net.tensor(node.inputs[0]).producer]);
   if (node.op == "Mul" && !node.attrs.has(kLayoutAttr) && scale_input(net, node) >= 0) {
@@ -217,7 +218,8 @@ std::vector<std::string> mark_bf16_blocked(Network& net) {
           return std::vector<size_t>{static_cast<size_t>(1 - scale_input(net, node))};
         }
         return node.op == "GlobalAveragePool" || node.op == kBf16BlockedMeanOp || node.op == "MaxPool" ||
-                       node.op == kBf16BlockedMaxPoolOp
+                       node.op == kBf16BlockedMaxPoolOp || node.op == "AveragePool" ||
+                       node.op == kBf16BlockedAvgPoolOp
                    ? std::vector<size_t>{0}
                    : conv_activation_inputs(node);
       },
@@ -236,8 +238,8 @@ std::vector<std::string> mark_bf16_blocked(Network& net) {
           node.op = kBf16BlockedScaleOp;
           node.attrs.set("channels", Attribute::of_int(n.tensor(node.outputs[0]).shape[1]));
         }
-        if (node.op == "MaxPool") {
-          node.op = kBf16BlockedMaxPoolOp;
+        if (node.op == "MaxPool" || node.op == "AveragePool") {
+          node.op = node.op == "MaxPool" ? kBf16BlockedMaxPoolOp : kBf16BlockedAvgPoolOp;
           node.attrs.set("channels", Attribute::of_int(n.tensor(node.outputs[0]).shape[1]));
         }
         if (node.op != "GlobalAveragePool") return;
@@ -257,8 +259,8 @@ std::vector<std::string> mark_bf16_blocked(Network& net) {
   }
   for (Node& node : net.nodes()) {
     if (node.op == kToBf16BlockedOp || node.op == kBf16BlockedConvOp || node.op == kBf16BlockedMaxPoolOp ||
-        node.op == kBf16BlockedScaleOp || node.op == kBf16BlockedAddOp || node.op == kBf16BlockedResizeOp ||
-        node.op == kBf16BlockedConcatOp || node.op == kBf16BlockedSliceOp) {
+        node.op == kBf16BlockedAvgPoolOp || node.op == kBf16BlockedScaleOp || node.op == kBf16BlockedAddOp ||
+        node.op == kBf16BlockedResizeOp || node.op == kBf16BlockedConcatOp || node.op == kBf16BlockedSliceOp) {
       net.tensor(node.outputs[0]).dtype = DataType::kBFloat16;
     }
   }

@@ -29,6 +29,11 @@
 //     rows), rewritten to int8rt.ConvBf16x16c;
 //   - 2-D MaxPool without Indices (ResNet's, after its stem), rewritten to
 //     int8rt.MaxPoolBf16x16c;
+//   - 2-D AveragePool (ECA-ResNet's and NFNet's avg-down shortcuts, any
+//     ceil_mode / count_include_pad), rewritten to
+//     int8rt.AveragePoolBf16x16c: the FP32 AveragePool of the widened
+//     input rounded once, the bits its reader rounded when the pool ran
+//     outside the region (ops/bf16_blocked_avgpool.cc, RESULTS.md section 282);
 //   - the squeeze-and-excitation Mul of a blocked tensor by a float32
 //     [N, C, 1, 1] activation (EfficientNet-B0, MobileNetV3, PP-OCR),
 //     rewritten to int8rt.ChannelScaleBf16x16c: y = bf16(x * s), where the
@@ -100,6 +105,7 @@ constexpr const char* kBf16BlockedConvOp = "int8rt.ConvBf16x16c";
 constexpr const char* kToBf16BlockedOp = "int8rt.ToBf16x16c";      // [N, C, H, W] -> [N, CB, H, W, 16] bf16
 constexpr const char* kFromBf16BlockedOp = "int8rt.FromBf16x16c";  // [N, CB, H, W, 16] bf16 -> [N, C, H, W]
 constexpr const char* kBf16BlockedMaxPoolOp = "int8rt.MaxPoolBf16x16c";  // blocked -> blocked bf16
+constexpr const char* kBf16BlockedAvgPoolOp = "int8rt.AveragePoolBf16x16c";  // blocked -> blocked bf16
 constexpr const char* kBf16BlockedMeanOp = "int8rt.GlobalAveragePoolBf16x16c";  // -> [N, C, 1, 1] float32
 constexpr const char* kBf16BlockedScaleOp = "int8rt.ChannelScaleBf16x16c";  // blocked x [N, C, 1, 1] -> blocked
 constexpr const char* kBf16BlockedAddOp = "int8rt.AddBf16x16c";  // blocked + blocked -> blocked
