@@ -131,6 +131,19 @@ def test_shift_then_scale_before_gemm_folds_within_bound(trans_b: int) -> None:
     assert (err <= tol).all(), (err.max(), (err - tol).max())
 
 
+def test_scalar_scale_stays() -> None:
+    # a single value is left alone: the int8 lowering relabels a positive scalar Mul's scale for free, and fuse_gelu
+    # looks for GELU's Mul 0.5 before a MatMul
+    rng = np.random.default_rng(8)
+    k, n = 8, 4
+    nodes = [helper.make_node("Mul", ["x", "s"], ["a"], name="scale"),
+             helper.make_node("MatMul", ["a", "w"], ["y"], name="fc")]
+    m = model(nodes, [fvi("x", ["B", k])], [fvi("y", ["B", n])],
+              [init("s", np.array([0.25], np.float32)), init("w", rng.uniform(-1, 1, (k, n)).astype(np.float32))])
+    folded, lines = _passes(m, True)
+    assert lines == [] and _ops(folded) == ["MatMul", "Mul"]
+
+
 def test_broadcasting_input_stays() -> None:
     # x's last dim 1 broadcast to K by the scale: the affine's result is not x's shape, nothing folds
     rng = np.random.default_rng(6)

@@ -5,7 +5,8 @@
 // sibling of fold_scale_bias, which folds the map that FOLLOWS a producer.
 //
 // The chain: x -> Mul / Add by float32 constants, in any order and number ->
-// a = f * x + g (per feature k of the last axis, f and g composed in double)
+// a = f * x + g (per feature k of the last axis, f and g composed in double;
+// every constant holds K values: a single value is left where it is)
 // read only as input A of a MatMul(a, W[K][N]) or Gemm(a, B, C) (transA 0).
 // Then, with W[k][n] the weight of input feature k and output n:
 //   W'[k][n] = f[k] * W[k][n]
@@ -15,8 +16,8 @@
 // constant [N] vector of the Add that is the only reader of its output (the
 // exporter's Linear bias); a MatMul with no such Add folds only when g is 0.
 // Every intermediate must have the next link as its only reader and be no
-// network output; each constant is finite, one value or K values over the
-// last axis (dims 1 elsewhere), and x's last dim is K (no broadcast).
+// network output; each constant is finite, K values over the last axis
+// (dims 1 elsewhere), and x's last dim is K (no broadcast).
 //
 // Not bit-exact (reassociation, like BatchNorm folding): with u = 2^-24 and
 // S[n] = sum_k (|f[k] x[k]| + |g[k]|) |W[k][n]| + |b[n]|, the folded and the
@@ -35,19 +36,20 @@ namespace {
 using passes::constant_or_null;
 using passes::input_at;
 
-// One value per feature (k values over the last axis, or one value), or
-// empty when `t` is not such a finite float32 constant of rank <= `rank`.
+// The k values over the last axis (dims 1 elsewhere) of a finite float32
+// constant of rank <= `rank`, or empty. A single value is not taken: a
+// positive scalar Mul costs nothing in int8 already (the lowering relabels
+// the codes' scale, lower_rescale), and fuse_gelu and other pattern passes
+// look for their scalar constants where they are.
 std::vector<double> per_feature(const Tensor& t, size_t rank, int64_t k) {
-  if (t.dtype != DataType::kFloat32 || t.f32.empty() || t.shape.size() > rank) return {};
-  bool by_feature = false;
-  for (size_t j = 0; j < t.shape.size(); ++j) {
-    if (t.shape[j] == 1) continue;
-    if (j + 1 != t.shape.size() || t.shape[j] != k) return {};
-    by_feature = true;
+  if (t.dtype != DataType::kFloat32 || t.shape.size() > rank || static_cast<int64_t>(t.f32.size()) != k) return {};
+  for (size_t j = 0; j + 1 < t.shape.size(); ++j) {
+    if (t.shape[j] != 1) return {};
   }
+  if (t.shape.empty() || t.shape.back() != k) return {};
   std::vector<double> v(static_cast<size_t>(k));
   for (int64_t i = 0; i < k; ++i) {
-    v[i] = static_cast<double>(t.f32[by_feature ? i : 0]);
+    v[i] = static_cast<double>(t.f32[i]);
     if (!std::isfinite(v[i])) return {};
   }
   return v;

@@ -191,13 +191,14 @@ void fold_batchnorm(Network& net, PassReport* report);
 // one Conv. Rules and rounding: fold_scale_bias.cc.
 void fold_scale_bias(Network& net, PassReport* report);
 
-// Mul / Add by float32 constants (one value, or one per feature of the last
-// axis), in any order, whose result only a MatMul or Gemm (transA 0) with
-// constant 2-D weights reads as its input A: x * f + g folded into the
-// weights (rows of input feature k times f[k]) and the bias (plus g W: Gemm's
-// C, or the constant [N] Add that is a MatMul's output's only reader; a
-// MatMul without one folds only a pure scale). ResMLP's Affine norm before
-// its fc1. Within a stated float bound, not bit-exact: fold_input_affine.cc.
+// Mul / Add by float32 constants of exactly K values (one per input feature
+// of the last axis; a scalar stays where it is), in any order, whose result
+// only a MatMul or Gemm (transA 0) with constant 2-D weights [K][N] reads as
+// its input A: x * f + g folded into the weights (rows of input feature k
+// times f[k]) and the bias (plus g W: Gemm's C, or the constant [N] Add that
+// is a MatMul's output's only reader; a MatMul without one folds only a pure
+// scale). ResMLP's Affine norm before its fc1. Within a stated float bound,
+// not bit-exact: fold_input_affine.cc.
 void fold_input_affine(Network& net, PassReport* report);
 
 // Add(conv_out, other) (either operand order) where conv_out is the only use
