@@ -10,7 +10,6 @@ no float Mul / Add layers.
 """
 from __future__ import annotations
 
-import pickle
 
 import numpy as np
 import pytest
