@@ -96,6 +96,7 @@ struct PassOptions {
   bool gather_before_cast = true;  // Gather(Cast(constant)) -> Cast(Gather(constant)) (gather_before_cast.cc)
   bool fold_batchnorm = true;
   bool fold_scale_bias = true;
+  bool fold_input_affine = true;  // Mul / Add by constants -> MatMul / Gemm (fold_input_affine.cc)
   bool fold_pad = true;
   bool global_mean_as_pool = true;
   bool batchnorm_as_depthwise = true;
@@ -189,6 +190,16 @@ void fold_batchnorm(Network& net, PassReport* report);
 // then writes the op's output tensor. Repeats, so Conv -> Mul -> Add becomes
 // one Conv. Rules and rounding: fold_scale_bias.cc.
 void fold_scale_bias(Network& net, PassReport* report);
+
+// Mul / Add by float32 constants of exactly K values (one per input feature
+// of the last axis; a scalar stays where it is), in any order, whose result
+// only a MatMul or Gemm (transA 0) with constant 2-D weights [K][N] reads as
+// its input A: x * f + g folded into the weights (rows of input feature k
+// times f[k]) and the bias (plus g W: Gemm's C, or the constant [N] Add that
+// is a MatMul's output's only reader; a MatMul without one folds only a pure
+// scale). ResMLP's Affine norm before its fc1. Within a stated float bound,
+// not bit-exact: fold_input_affine.cc.
+void fold_input_affine(Network& net, PassReport* report);
 
 // Add(conv_out, other) (either operand order) where conv_out is the only use
 // of a Conv's output, the Conv has no fused activation yet, and `other` is a
@@ -296,7 +307,7 @@ void fuse_horizontal(Network& net, PassReport* report, bool allow_split);
 // remove_qdq_pairs, fold_constants, remove_identity (again, for what Q/DQ
 // removal exposed), merge_data_movement, fold_pad, fold_batchnorm,
 // fold_scale_bias, fold_batchnorm and fold_scale_bias again (a producer ->
-// Add(bias) -> BatchNormalization chain), fuse_gelu, fuse_residual,
+// Add(bias) -> BatchNormalization chain), fold_input_affine, fuse_gelu, fuse_residual,
 // fuse_activation, fuse_horizontal; then compacts and validates.
 // The default pipeline (run_default_passes) on each subgraph of a node
 // (Attribute::kGraph), recursively; each keeps its inputs and outputs.

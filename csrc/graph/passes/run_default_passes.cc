@@ -7,6 +7,8 @@
 // BatchNormalization, whose BN meets a bare producer only once the Add is in;
 // decomposed-LayerNorm fusion must see its ReduceMeans before global_mean_as_pool
 // turns a mean over the last axis of [N, T, C] into a GlobalAveragePool;
+// the input affine fold (Mul / Add -> MatMul) after the scale/bias folds, before any
+// epilogue fusion gives the MatMul int8rt_* attributes;
 // GELU fusion needs the scalar constants folded; residual fusion must precede activation fusion (Conv -> Add -> Relu)
 // and Add -> LayerNormalization fusion (a Conv's shortcut Add stays the Conv's);
 // horizontal fusion compares the already-fused activation attributes;
@@ -32,6 +34,7 @@ void run_default_passes(Network& net, const PassOptions& options, PassReport* re
     fold_batchnorm(net, report);
     fold_scale_bias(net, report);
   }
+  if (options.fold_input_affine) fold_input_affine(net, report);
   if (options.batchnorm_as_depthwise) batchnorm_as_depthwise(net, report);
   if (options.fuse_gelu) fuse_gelu(net, report);
   if (options.fuse_residual) fuse_residual(net, report);

@@ -19,6 +19,7 @@ PassOptions options_from_dict(const py::dict& d) {
       {"remove_identity", &o.remove_identity}, {"remove_qdq_pairs", &o.remove_qdq_pairs},
       {"fold_constants", &o.fold_constants},   {"fold_batchnorm", &o.fold_batchnorm},
       {"fold_pad", &o.fold_pad},               {"fold_scale_bias", &o.fold_scale_bias},
+      {"fold_input_affine", &o.fold_input_affine},
       {"merge_data_movement", &o.merge_data_movement},
       {"fuse_residual", &o.fuse_residual},     {"fuse_activation", &o.fuse_activation},
       {"fuse_leaky_relu", &o.fuse_leaky_relu}, {"fuse_horizontal", &o.fuse_horizontal},
