@@ -273,7 +273,8 @@ DICT_ATTRS = ["pads", "strides", "dilations", "kernel_shape", "group", "axis", "
               "int8rt_chain", "int8rt_chain_values", "then_branch", "else_branch", "body", "num_scan_inputs",
               "scan_input_axes", "scan_input_directions", "scan_output_axes", "scan_output_directions", "src_y", "src_x",
               # session 27's layers: talking heads (head_mix.h), the BF16 LSTM and int8rt.QLSTM
-              "scores_head_mix", "probs_head_mix", "hidden_size", "direction", "x_scale", "h_scale", "r_scales"]
+              "scores_head_mix", "probs_head_mix", "q_scale", "k_scale", "v_scale", "hidden_size", "direction",
+              "x_scale", "h_scale", "r_scales"]
 DICT_I64 = [0, 1, -1, 2, 255, 256, 65536, 2**24 + 1, 2**31 - 1, 2**31, 2**32, 2**58 + 1, 2**62 + 1, 2**63 - 1,
             -(2**63)]
 DICT_I32 = [-1, 2**31 - 1, -(2**31)]
