@@ -8,7 +8,9 @@ unnoticed (the sanitized target runs only under -m slow), so its refusal is
 asserted by name. The seeds of the newer layers (channel-blocked FP32 and BF16
 regions, u8 codes, QSoftmaxFloat, SE tables, QLutFloat, the key-count grid;
 the BF16 FPN moves, the SE residual scale, the one-pixel batch GEMM, the
-float-image stem, the float chain as one call) must hold those layers and run; the If / Loop / Scan seeds and the dictionary are
+float-image stem, the float chain as one call; CaiT's talking-heads attention,
+the BF16 LSTM, int8rt.QLSTM from a zero initial_h, the grouped BF16 blocked
+convs) must hold those layers and run; the If / Loop / Scan seeds and the dictionary are
 what tools/make_fuzz_corpus.py writes, byte for byte. Under -m slow: every seed's attributes at the
 edges of their kinds, and tools/engine_mutation_campaign.py for a bounded time."""
 from __future__ import annotations
@@ -69,12 +71,23 @@ NEW_LAYER_SEEDS = {
     "bf16_se_pixels": {"Conv"},
     "bf16_stem_f32": {"int8rt.ConvBf16x16c", "int8rt.FromBf16x16c"},
     "float_chain_ppocr_fp32": {"Conv"},
+    # RESULTS.md sections 277-279 and 281 (make_fuzz_corpus.session27_engines)
+    "cait27_heads_int8": {"int8rt.QAttention", "int8rt.QGemm"},
+    "lstmb27_bf16": {"LSTM", "MatMul"},
+    "lstmq27_h0_zero_int8": {"int8rt.QLSTM"},
+    "gconv27_blocks_bf16": {"int8rt.ConvBf16x16c", "int8rt.ToBf16x16c", "int8rt.FromBf16x16c"},
+    "gconv27_narrow_bf16": {"int8rt.ConvBf16x16c"},
 }
 # The record each of those seeds must keep, in its layers' details (the same on every tier).
 NEW_LAYER_DETAILS = {
     "bf16_se_residual": "NCHW16c bf16 + residual",  # the scale's third input
     "bf16_se_pixels": "one GEMM over the batch",  # conv_f32_pixels_bf16.cc
     "bf16_stem_f32": "from float32",  # the stem reading the float image
+    "cait27_heads_int8": "int8 talking-heads attention",  # the two head mixes (head_mix.h)
+    "lstmb27_bf16": "bf16 gemms kernel=gemm_bf16_",  # the LSTM's GEMMs in BF16 (rnn_bf16_gemms.h)
+    "lstmq27_h0_zero_int8": "int8 H R'",  # the recurrent GEMM int8 from an initial_h calibrated to 0
+    "gconv27_blocks_bf16": "dense of 2 groups",  # groups of whole 16-channel blocks
+    "gconv27_narrow_bf16": "dense of 16 groups, 8 a block",  # 2-channel groups (and 8-channel ones)
 }
 
 

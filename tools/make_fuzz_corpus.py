@@ -112,6 +112,7 @@ def engines() -> dict[str, tuple[int8rt.Engine, bytes]]:
         out[f"{name}_int8"] = (engine, caches[0] if caches else b"")
     out.update(new_layer_engines())
     out.update(bf16_region_engines())
+    out.update(session27_engines())
     out.update(control_flow_engines())
     return out
 
@@ -215,6 +216,45 @@ def bf16_region_engines() -> dict[str, tuple[int8rt.Engine, bytes]]:
     }
     return {name: (engine, b"") for name, engine in out.items()}
 
+
+def session27_engines() -> dict[str, tuple[int8rt.Engine, bytes]]:
+    """Engines holding the layers of RESULTS.md sections 277-279 and 281, from their tests' own networks at small
+    sizes: CaiT's talking-heads attention in INT8 (int8rt.QAttention with scores_head_mix / probs_head_mix,
+    head_mix.h), the BF16 LSTM (an LSTM node with int8rt_precision "bf16", rnn_bf16_gemms.h), int8rt.QLSTM with
+    an initial_h calibrated to 0 (its recurrent GEMM in int8, lower_int8_rnn.cc) and grouped BF16 blocked convs
+    (int8rt.ConvBf16x16c) of whole 16-channel blocks and of 8 / 4 / 2 channels."""
+    import test_cait27_talking_heads as cait  # noqa: PLC0415  (tests/: each imports its peers)
+    import test_gconv27_grouped_blocked as gconv  # noqa: PLC0415
+    import test_lstmb27_bf16_lstm as lstmb  # noqa: PLC0415
+    import test_lstmq27_cell as lstmq  # noqa: PLC0415
+    from test_int8_rnn import _Cache, make_inputs  # noqa: PLC0415
+
+    rng = np.random.default_rng(27)
+    tmp = Path(tempfile.mkdtemp())
+    batches = [{"x": rng.standard_normal((1, 5, 32)).astype(np.float32)} for _ in range(2)]
+    ins = lstmb.lstm_inputs(np.random.default_rng(5), T=3, B=1, I=6, H=4, dirs=2, initial=True)
+    q_ins = make_inputs(np.random.default_rng(9), "LSTM", T=3, B=2, I=5, H=3, dirs=1, layout=0, initial=False,
+                        lens=False)
+    bf16 = int8rt.BuilderConfig(precision="fp32", bf16=True, channel_blocked=True)
+
+    def grouped(name: str, groups: tuple) -> int8rt.Engine:
+        (tmp / f"{name}.onnx").write_bytes(gconv._model(groups, 1, 1, 1, True, False, c_in=5, c_out=6, hw=(4, 3),
+                                                        mid=32))
+        return int8rt.build_engine(str(tmp / f"{name}.onnx"), bf16)
+
+    out = {
+        "cait27_heads_int8": int8rt.build_engine(cait.cait_attention_model(1, 5).SerializeToString(),
+                                                 int8rt.BuilderConfig(calibrator=batches, accuracy_check=False)),
+        "lstmb27_bf16": int8rt.build_engine(lstmb.lstm_model(ins, {"hidden_size": 4, "direction": "bidirectional"}),
+                                            int8rt.BuilderConfig(precision="fp32", bf16=True)),
+        "lstmq27_h0_zero_int8": int8rt.build_engine(lstmq._model_with_h0_input(q_ins, 3), int8rt.BuilderConfig(
+            calibrator=_Cache({"x": 0.02, "y": 0.006, "h0": 0.0}), accuracy_check=False)),
+        "gconv27_blocks_bf16": grouped("blocks", (2, 2)),  # 2 groups of 16 channels: whole blocks
+        "gconv27_narrow_bf16": grouped("narrow", (4, 16)),  # groups of 8, then of 2 channels
+    }
+    return {name: (engine, b"") for name, engine in out.items()}
+
+
 # Ops and attributes a mutation may swap in (the lowered ops of lower_int8.h and common float ones).
 DICT_OPS = ["Conv", "Gemm", "MatMul", "MaxPool", "AveragePool", "Concat", "Reshape", "Slice", "Resize", "Pad",
             "Transpose", "Split", "Softmax", "ConvTranspose", "int8rt.Quantize", "int8rt.Dequantize", "int8rt.QConv",
@@ -224,14 +264,17 @@ DICT_OPS = ["Conv", "Gemm", "MatMul", "MaxPool", "AveragePool", "Concat", "Resha
             "int8rt.AveragePool16c", "int8rt.MaxPool16c", "int8rt.GlobalAveragePool16c", "int8rt.ToBf16x16c",
             "int8rt.ConvBf16x16c", "int8rt.GlobalAveragePoolBf16x16c", "int8rt.FromBf16x16c",
             "int8rt.AddBf16x16c", "int8rt.ResizeNearestBf16x16c", "int8rt.ConcatBf16x16c",
-            "int8rt.ChannelScaleBf16x16c", "If", "Loop", "Scan"]
+            "int8rt.ChannelScaleBf16x16c", "If", "Loop", "Scan", "LSTM", "int8rt.QLSTM"]
 DICT_ATTRS = ["pads", "strides", "dilations", "kernel_shape", "group", "axis", "axes", "perm", "split", "starts",
               "ends", "in_scale", "out_scale", "w_scales", "act", "output_padding", "output_shape", "ceil_mode",
               "count_include_pad", "channels", "int8rt_layout", "int8rt_activation", "int8rt_clip_min",
               "int8rt_clip_max", "int8rt_residual", "int8rt_precision", "in_zero_point", "out_zero_point",
               "residual_scale", "residual_zero_point", "probs_calibrated_keys", "probs_scale", "k_transposed",
               "int8rt_chain", "int8rt_chain_values", "then_branch", "else_branch", "body", "num_scan_inputs",
-              "scan_input_axes", "scan_input_directions", "scan_output_axes", "scan_output_directions", "src_y", "src_x"]
+              "scan_input_axes", "scan_input_directions", "scan_output_axes", "scan_output_directions", "src_y", "src_x",
+              # session 27's layers: talking heads (head_mix.h), the BF16 LSTM and int8rt.QLSTM
+              "scores_head_mix", "probs_head_mix", "q_scale", "k_scale", "v_scale", "hidden_size", "direction",
+              "x_scale", "h_scale", "r_scales"]
 DICT_I64 = [0, 1, -1, 2, 255, 256, 65536, 2**24 + 1, 2**31 - 1, 2**31, 2**32, 2**58 + 1, 2**62 + 1, 2**63 - 1,
             -(2**63)]
 DICT_I32 = [-1, 2**31 - 1, -(2**31)]
@@ -265,7 +308,10 @@ def main() -> None:
     dirs = {k: CORPUS / k for k in ("engine_file", "network_codec", "cache")}
     if args.only:
         flow = control_flow_engines()
-        built = flow if set(args.only) <= set(flow) else engines()
+        built = flow if set(args.only) <= set(flow) else None
+        if built is None:  # the session-27 seeds alone take seconds too
+            built = session27_engines()
+            built = built if set(args.only) <= set(built) else engines()
         unknown = sorted(set(args.only) - set(built))
         if unknown:
             parser.error(f"no seed named {', '.join(unknown)} (seeds: {', '.join(sorted(built))})")

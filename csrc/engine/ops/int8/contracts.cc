@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <string>
 
 #include "engine/layer.h"
@@ -14,6 +15,11 @@ namespace engine {
 namespace {
 
 constexpr double kInf = INFINITY;
+
+// > 0 and finite once rounded to float32 (compared as double first: a double past FLT_MAX is not converted).
+bool is_float_scale(double s) {
+  return s > 0.0 && s <= std::numeric_limits<float>::max() && static_cast<float>(s) > 0.f;
+}
 
 // Typed reads of one node's attributes; an attribute of another kind is
 // InvalidArgument naming the node (Attributes' own message names only the key).
@@ -46,11 +52,28 @@ class Reader {
       throw InvalidArgument(prefix() + "needs positive in_scale and out_scale");
     }
   }
-  // A scale that must be > 0 (absent counts as 0).
+  // A scale that must be > 0 and finite as the float32 the kernels use (absent counts as 0): a forged
+  // inf or 1e300 is refused here, naming the node, not by a kernel's check at run time.
   double positive(const char* key) const {
     const double s = num(key, 0.0);
-    if (!(s > 0.0)) throw InvalidArgument(prefix() + key + " must be > 0");
+    if (!is_float_scale(s)) throw InvalidArgument(prefix() + key + " must be > 0 and finite as float32");
     return s;
+  }
+  // Likewise >= 0 (0: absent, the layer's float form).
+  double non_negative(const char* key) const {
+    const double s = num(key, 0.0);
+    if (s != 0.0 && !is_float_scale(s)) throw InvalidArgument(prefix() + key + " must be >= 0 and finite as float32");
+    return s;
+  }
+  // A list of scales, each > 0 and finite as float32 (absent: empty).
+  std::vector<double> positives(const char* key) const {
+    std::vector<double> v = nums(key);
+    for (size_t i = 0; i < v.size(); ++i) {
+      if (!is_float_scale(v[i])) {
+        throw InvalidArgument(prefix() + key + "[" + std::to_string(i) + "] must be > 0 and finite as float32");
+      }
+    }
+    return v;
   }
   std::string prefix() const { return layer_error_prefix(node_); }
 
@@ -244,8 +267,7 @@ QMatMulAttrs QMatMulAttrs::from_attrs(const Node& node) {
   QMatMulAttrs m;
   m.a_scale = r.positive("a_scale");
   m.b_scale = r.positive("b_scale");
-  m.out_scale = r.num("out_scale", 0.0);
-  if (!(m.out_scale >= 0.0)) throw InvalidArgument(r.prefix() + "out_scale must be >= 0");
+  m.out_scale = r.non_negative("out_scale");
   m.a_zero_point = r.zero_point("a_zero_point");
   m.b_transposed = r.integer("b_transposed", 0) != 0;
   return m;
@@ -277,8 +299,7 @@ QAttentionAttrs QAttentionAttrs::from_attrs(const Node& node) {
   m.probs_scale = r.positive("probs_scale");
   m.probs_zero_point = r.zero_point("probs_zero_point");
   m.v_scale = r.positive("v_scale");
-  m.out_scale = r.num("out_scale", 0.0);
-  if (!(m.out_scale >= 0.0)) throw InvalidArgument(r.prefix() + "out_scale must be >= 0");
+  m.out_scale = r.non_negative("out_scale");
   m.k_transposed = r.integer("k_transposed", 0) != 0;
   m.v_transposed = r.integer("v_transposed", 0) != 0;
   m.nan_to_zero = r.integer("nan_to_zero", 0) != 0;
@@ -553,10 +574,9 @@ QRnnAttrs QRnnAttrs::from_attrs(const Node& node) {
   const Reader r(node);
   QRnnAttrs q;
   q.x_scale = r.positive("x_scale");
-  q.h_scale = r.num("h_scale", 0.0);
-  if (!(q.h_scale >= 0.0)) throw InvalidArgument(r.prefix() + "h_scale must be >= 0");
-  q.w_scales = r.nums("w_scales");
-  q.r_scales = r.nums("r_scales");
+  q.h_scale = r.non_negative("h_scale");
+  q.w_scales = r.positives("w_scales");
+  q.r_scales = r.positives("r_scales");
   return q;
 }
 

@@ -189,7 +189,7 @@ struct QMatMulAttrs {
 // int8rt.QMatMul computes it (scales probs_scale, v_scale, out_scale;
 // a_zero_point probs_zero_point; out_scale 0: float32 output). So bit for
 // bit that unfused chain. v's batch dims broadcast to the scores'.
-// from_attrs: the four operand scales > 0, out_scale >= 0, the zero point
+// from_attrs: the four operand scales > 0, out_scale >= 0 (finite as float32), the zero point
 // in the int8 range, views of dims >= 1 or -1 (once).
 struct QAttentionAttrs {
   static constexpr const char kOp[] = "int8rt.QAttention";
@@ -381,7 +381,7 @@ struct QChannelMulAttrs : InOutScales {
 // dirs * G * H each) and float32 results; gates, cell and state stay
 // float32. The float op's attributes (hidden_size, direction, layout, clip,
 // ...) are kept on the node beside these. from_attrs: x_scale > 0,
-// h_scale >= 0.
+// h_scale >= 0, every w_scales / r_scales value > 0, each finite as float32.
 struct QRnnAttrs {
   static constexpr const char kLstmOp[] = "int8rt.QLSTM";
   static constexpr const char kGruOp[] = "int8rt.QGRU";
