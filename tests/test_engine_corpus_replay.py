@@ -31,8 +31,9 @@ CORPUS = Path(__file__).parent / "fuzz" / "corpus" / "engine_file"
 
 
 def _frame(payload: bytes) -> bytes:
-    """fuzz_engine_file.cc's framing: a whole file as it is, a payload behind a valid header (format 3)."""
-    return payload if payload[:8] == b"INT8RTEN" else frame(payload, version=3)
+    """fuzz_engine_file.cc's framing: a whole file as it is, a payload behind a valid header of the
+    current format (4: frame_engine_payload's default, so a payload with a format-4 attribute loads)."""
+    return payload if payload[:8] == b"INT8RTEN" else frame(payload, version=4)
 
 
 def _load(data: bytes) -> None:

@@ -52,7 +52,7 @@ def _forge(seed: str, attr: str, value: float, index: int = 0, after: str = "") 
 
 
 def _load(payload: bytes) -> int8rt.Engine:
-    return int8rt.Engine.deserialize(frame(payload, version=3))
+    return int8rt.Engine.deserialize(frame(payload, version=4))  # the current format (the head mixes need 4)
 
 
 # (seed, attribute, element, the key before it in its node, the layer named in the refusal)
