@@ -14,7 +14,6 @@
 // once (bf16::from_f32). Padded lanes (+0) pool to +0. The scratch stays in
 // cache; memory sees the BF16 tensors only.
 #include <algorithm>
-#include <cstring>
 #include <vector>
 
 #include "core/thread_pool.h"
@@ -83,10 +82,7 @@ class Bf16BlockedAvgPoolLayer : public Layer {
           // vectors the loops reload their bounds and run scalar).
           const uint16_t* src = x + (plane * g.H + r0) * line;
           float* w = wide.data();
-          for (int64_t i = 0; i < n_in; ++i) {  // bf16::to_f32: the bits in the high half
-            const uint32_t u = static_cast<uint32_t>(src[i]) << 16;
-            std::memcpy(w + i, &u, 4);
-          }
+          kernels::bf16::to_f32_run(src, w, n_in);
           kernels::PoolNchw16c a = g;
           a.x = w;
           a.y = pooled.data();

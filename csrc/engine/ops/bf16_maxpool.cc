@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "core/thread_pool.h"
+#include "kernels/ref/bf16.h"
 
 namespace int8rt {
 namespace engine {
@@ -29,10 +30,7 @@ void maxpool_bf16_planes(const kernels::MaxPoolF32Kernel& kernel, const kernels:
       const uint16_t* src = x + t * in;
       float* w = wide.data();
       const int64_t n_in = count * in, n_out = count * out;
-      for (int64_t i = 0; i < n_in; ++i) {  // bf16::to_f32: the bits in the high half
-        const uint32_t u = static_cast<uint32_t>(src[i]) << 16;
-        std::memcpy(w + i, &u, 4);
-      }
+      kernels::bf16::to_f32_run(src, w, n_in);
       kernels::MaxPoolF32Planes part = p;
       part.x = w;
       part.y = pooled.data();

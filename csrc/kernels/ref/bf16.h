@@ -49,6 +49,15 @@ inline uint16_t from_f32(float f) {
 // BF16 bits -> the FP32 they denote (exact).
 inline float to_f32(uint16_t h) { return float_of(static_cast<uint32_t>(h) << 16); }
 
+// n values widened as to_f32 does (the bits in the high half), written as a
+// loop the compiler vectorizes (the blocked pools' FP32 scratch rows).
+inline void to_f32_run(const uint16_t* x, float* y, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) {
+    const uint32_t u = static_cast<uint32_t>(x[i]) << 16;
+    std::memcpy(y + i, &u, 4);
+  }
+}
+
 // Denormal -> zero of the same sign.
 inline float flush_denormal(float x) {
   return std::fpclassify(x) == FP_SUBNORMAL ? std::copysign(0.0f, x) : x;
