@@ -153,6 +153,20 @@ def run_result_child(name: str, cmd: List[str], timeout: float, json_path: Optio
     return r
 
 
+def alternate_trees(cmd: List[str], trees: Dict[str, str], pairs: int) -> None:
+    """Runs ``cmd`` once per tree (``PYTHONPATH`` = the tree's python/ folder), the trees alternated ``pairs``
+    times (base, new, base, new, ...), printing each run's output under a line naming the pair, the tree and
+    the load: two builds timed by one script under the same load."""
+    import subprocess
+
+    for p in range(pairs):
+        for label, tree in trees.items():
+            env = dict(os.environ, PYTHONPATH=tree)
+            out = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True).stdout
+            print(f"=== pair {p + 1} {label} (PYTHONPATH={tree}) load {os.getloadavg()}")
+            print(out, flush=True)
+
+
 def isa_cap(tier: str) -> str:
     """Cap int8rt (INT8RT_MAX_ISA, every kernel family) and OpenVINO's oneDNN
     (ONEDNN_MAX_CPU_ISA) at `tier` for the rest of the process; returns the

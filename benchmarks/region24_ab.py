@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import argparse
 import os
-import subprocess
 import sys
 import time
+
+from bench_util import alternate_trees
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -27,15 +28,10 @@ def main() -> None:
     a = ap.parse_args()
     print("command:", " ".join(sys.argv))
     print("date:", time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()), "load:", os.getloadavg())
-    trees = {"base": a.base, "region24": os.path.join(os.path.dirname(HERE), "python")}
+    trees = {"base": a.base, "new": os.path.join(os.path.dirname(HERE), "python")}
     cmd = [sys.executable, os.path.join(HERE, "bf16n24_nets20.py"), "--nets", *a.nets, "--dir", a.dir,
            "--batches", *a.batches, "--rounds", a.rounds]
-    for p in range(a.pairs):
-        for label, tree in trees.items():
-            env = dict(os.environ, PYTHONPATH=tree)
-            out = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True).stdout
-            print(f"=== pair {p + 1} {label} (PYTHONPATH={tree}) load {os.getloadavg()}")
-            print(out, flush=True)
+    alternate_trees(cmd, trees, a.pairs)
 
 
 if __name__ == "__main__":

@@ -24,6 +24,8 @@ import subprocess
 import sys
 import time
 
+from bench_util import alternate_trees
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 PLAIN = ["resnet50", "mobilenet_v2", "ppocr_det"]
 
@@ -101,12 +103,7 @@ def main() -> None:
         return
     cmd = [sys.executable, os.path.join(HERE, "bf16n24_nets20.py"), "--nets", *a.nets, "--dir", a.dir,
            "--batches", *a.batches, "--rounds", a.rounds, "--op-sums"]
-    for p in range(a.pairs):
-        for label, tree in trees.items():
-            env = dict(os.environ, PYTHONPATH=tree)
-            out = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True).stdout
-            print(f"=== pair {p + 1} {label} (PYTHONPATH={tree}) load {os.getloadavg()}")
-            print(out, flush=True)
+    alternate_trees(cmd, trees, a.pairs)
 
 
 if __name__ == "__main__":
