@@ -28,12 +28,18 @@ def grid_kind(zero_point: int) -> str:
     return "symmetric" if zero_point == 0 else "unsigned" if zero_point == -128 else "lower-bounded"
 
 
-def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def net_parser(doc: str) -> argparse.ArgumentParser:
+    """The acc27 scripts' common arguments: the network, its model folder, the sample count, the draw."""
+    ap = argparse.ArgumentParser(description=doc.splitlines()[0])
     ap.add_argument("name", choices=sorted(M.NETS))
     ap.add_argument("--dir", default="/tmp/acc27/models")
     ap.add_argument("--n", type=int, default=32)
     ap.add_argument("--calib-seed", type=int, default=2)
+    return ap
+
+
+def main() -> int:
+    ap = net_parser(__doc__)
     ap.add_argument("--method", default="auto")
     ap.add_argument("--show", type=int, default=40, help="tensors listed one per line (the first N)")
     args = ap.parse_args()

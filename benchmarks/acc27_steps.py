@@ -13,7 +13,6 @@ Usage:
 """
 from __future__ import annotations
 
-import argparse
 import collections
 import logging
 import os
@@ -26,17 +25,13 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import newnets_bench as B  # noqa: E402
 import realnets.new_families2  # noqa: E402,F401  (registers nets17's / nets20's networks)
 from acc24_ort_ranges import activation_ranges, ort_model  # noqa: E402
-from acc27_grids import grid_kind  # noqa: E402
+from acc27_grids import grid_kind, net_parser  # noqa: E402
 from bench_util import machine_line  # noqa: E402
 from realnets import new_models as M  # noqa: E402
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("name", choices=sorted(M.NETS))
-    ap.add_argument("--dir", default="/tmp/acc27/models")
-    ap.add_argument("--n", type=int, default=32)
-    ap.add_argument("--calib-seed", type=int, default=2)
+    ap = net_parser(__doc__)
     ap.add_argument("--show", type=int, default=30, help="list the SHOW tensors with the largest step ratio")
     args = ap.parse_args()
     print("command: " + " ".join([os.path.basename(sys.executable)] + sys.argv))

@@ -16,7 +16,6 @@ Usage:
 """
 from __future__ import annotations
 
-import argparse
 import collections
 import logging
 import os
@@ -27,7 +26,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import newnets_bench as B  # noqa: E402
 import realnets.new_families2  # noqa: E402,F401  (registers nets17's / nets20's networks)
 from acc24_ort_ranges import activation_ranges, ort_model  # noqa: E402
-from acc27_grids import grid_kind  # noqa: E402
+from acc27_grids import grid_kind, net_parser  # noqa: E402
 from bench_util import machine_line  # noqa: E402
 from realnets import new_models as M  # noqa: E402
 
@@ -37,11 +36,7 @@ FORMS = {"sym": dict(unsigned_activations=False, asymmetric_activations=False),
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("name", choices=sorted(M.NETS))
-    ap.add_argument("--dir", default="/tmp/acc27/models")
-    ap.add_argument("--n", type=int, default=32)
-    ap.add_argument("--calib-seed", type=int, default=2)
+    ap = net_parser(__doc__)
     ap.add_argument("--eval-seeds", default="1,3")
     ap.add_argument("--work", default="/tmp/acc27/work")
     args = ap.parse_args()
