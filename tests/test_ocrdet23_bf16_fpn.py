@@ -159,6 +159,51 @@ def test_linear_resize_stays_nchw(tmp_path) -> None:
     assert ops.count("int8rt.ConcatBf16x16c") == 1 and ops.count("int8rt.FromBf16x16c") == 2, ops
 
 
+def _se_block_inits(seed: int, w1_scale: float) -> dict:
+    """The SE block models' weights (this file's RSE block, test_rexslice27's SE + ReLU6), drawn in
+    one order: t's two 1x1s (5 -> 16 -> 37, the second's weights times `w1_scale`), the gate's FC
+    pair (37 -> 8 -> 37), then the tail's 1x1 / 3x3 (37 -> 37) and head (37 -> 19)."""
+    rng = np.random.default_rng(seed)
+    return {
+        "w0": rng.standard_normal((16, 5, 1, 1)) * 0.5, "b0": rng.standard_normal(16),
+        "w1": rng.standard_normal((37, 16, 1, 1)) * w1_scale, "b1": rng.standard_normal(37),
+        "f1": rng.standard_normal((8, 37, 1, 1)) * 0.3, "g1": rng.standard_normal(8),
+        "f2": rng.standard_normal((37, 8, 1, 1)) * 0.5, "g2": rng.standard_normal(37),
+        "w2": rng.standard_normal((37, 37, 1, 1)) * 0.2, "b2": rng.standard_normal(37),
+        "w3": rng.standard_normal((37, 37, 3, 3)) * 0.05, "b3": rng.standard_normal(37),
+        "w4": rng.standard_normal((19, 37, 1, 1)) * 0.2, "b4": rng.standard_normal(19),
+    }
+
+
+def _se_gate_nodes(gate: str) -> list:
+    """t = 1x1 (1x1 (x)), s = gate(1x1 (Relu(1x1 (GlobalAveragePool(t))))) on _se_block_inits' weights."""
+    from onnx import helper
+
+    return [
+        helper.make_node("Conv", ["x", "w0", "b0"], ["a"]),
+        helper.make_node("Conv", ["a", "w1", "b1"], ["t"]),
+        helper.make_node("GlobalAveragePool", ["t"], ["g"]),
+        helper.make_node("Conv", ["g", "f1", "g1"], ["q"]),
+        helper.make_node("Relu", ["q"], ["qr"]),
+        helper.make_node("Conv", ["qr", "f2", "g2"], ["e"]),
+        helper.make_node(gate, ["e"], ["s"]),
+    ]
+
+
+def _se_model(name: str, nodes: list, hw: tuple, outputs: list, inits: dict) -> bytes:
+    """The SE block model of `nodes` on a [N, 5, H, W] input x; outputs y (19 channels), s (the gate,
+    [N, 37, 1, 1]) and any other of 37 channels at x's size."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    h, w = hw
+    shape = {"y": [None, 19, h, w], "s": [None, 37, 1, 1]}
+    graph = helper.make_graph(nodes, name, [helper.make_tensor_value_info("x", TensorProto.FLOAT, [None, 5, h, w])],
+                              [helper.make_tensor_value_info(n, TensorProto.FLOAT, shape.get(n, [None, 37, h, w]))
+                               for n in outputs],
+                              [numpy_helper.from_array(np.asarray(v, F32), k) for k, v in inits.items()])
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]).SerializeToString()
+
+
 def _se_residual_model(hw: tuple, swap: bool, m_out: bool, inputs_out: bool = False) -> bytes:
     """PP-OCR det's RSE block: t = 1x1 (1x1 (x)) (5 -> 16 -> 37), s =
     HardSigmoid(1x1 (Relu(1x1 (GlobalAveragePool(t))))), u = t + t * s
@@ -166,26 +211,9 @@ def _se_residual_model(hw: tuple, swap: bool, m_out: bool, inputs_out: bool = Fa
     Outputs y, u and s (with `m_out` the product m too, and two more 1x1s
     before y for its conversion: the Add then stays apart; with `inputs_out`
     t too)."""
-    from onnx import TensorProto, helper, numpy_helper
+    from onnx import helper
 
-    rng = np.random.default_rng(2366)
-    inits = {
-        "w0": rng.standard_normal((16, 5, 1, 1)) * 0.5, "b0": rng.standard_normal(16),
-        "w1": rng.standard_normal((37, 16, 1, 1)) * 0.3, "b1": rng.standard_normal(37),
-        "f1": rng.standard_normal((8, 37, 1, 1)) * 0.3, "g1": rng.standard_normal(8),
-        "f2": rng.standard_normal((37, 8, 1, 1)) * 0.5, "g2": rng.standard_normal(37),
-        "w2": rng.standard_normal((37, 37, 1, 1)) * 0.2, "b2": rng.standard_normal(37),
-        "w3": rng.standard_normal((37, 37, 3, 3)) * 0.05, "b3": rng.standard_normal(37),
-        "w4": rng.standard_normal((19, 37, 1, 1)) * 0.2, "b4": rng.standard_normal(19),
-    }
-    nodes = [
-        helper.make_node("Conv", ["x", "w0", "b0"], ["a"]),
-        helper.make_node("Conv", ["a", "w1", "b1"], ["t"]),
-        helper.make_node("GlobalAveragePool", ["t"], ["g"]),
-        helper.make_node("Conv", ["g", "f1", "g1"], ["q"]),
-        helper.make_node("Relu", ["q"], ["qr"]),
-        helper.make_node("Conv", ["qr", "f2", "g2"], ["e"]),
-        helper.make_node("HardSigmoid", ["e"], ["s"]),
+    nodes = _se_gate_nodes("HardSigmoid") + [
         helper.make_node("Mul", ["s", "t"] if swap else ["t", "s"], ["m"]),
         helper.make_node("Add", ["m", "t"] if swap else ["t", "m"], ["u"]),
         helper.make_node("Conv", ["u", "w2", "b2"], ["c2"]),
@@ -195,15 +223,8 @@ def _se_residual_model(hw: tuple, swap: bool, m_out: bool, inputs_out: bool = Fa
         helper.make_node("Conv", ["c5", "w2", "b2"], ["c6"]),
         helper.make_node("Conv", ["c6" if m_out else "c4", "w4", "b4"], ["y"]),
     ]
-    h, w = hw
-    info = {"y": [None, 19, h, w], "u": [None, 37, h, w], "s": [None, 37, 1, 1], "m": [None, 37, h, w],
-            "t": [None, 37, h, w]}
     names = ["y", "u", "s"] + (["m"] if m_out else []) + (["t"] if inputs_out else [])
-    graph = helper.make_graph(nodes, "bf16_rse", [helper.make_tensor_value_info("x", TensorProto.FLOAT,
-                                                                                [None, 5, h, w])],
-                              [helper.make_tensor_value_info(n, TensorProto.FLOAT, info[n]) for n in names],
-                              [numpy_helper.from_array(np.asarray(v, F32), k) for k, v in inits.items()])
-    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]).SerializeToString()
+    return _se_model("bf16_rse", nodes, hw, names, _se_block_inits(2366, 0.3))
 
 
 @pytest.mark.parametrize("swap", [False, True], ids=["t+t*s", "s*t+t"])

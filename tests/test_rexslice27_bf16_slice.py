@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 from bf16_order import reference_kernels, vdpbf16ps_order  # noqa: F401  (autouse: the VDPBF16PS order where AMX-BF16 runs)
 from test_bf16_blocked import _blocked_ops, _build, _run_at, _same_bits, to_bf16
-from test_ocrdet23_bf16_fpn import _patched
+from test_ocrdet23_bf16_fpn import _patched, _se_block_inits, _se_gate_nodes, _se_model
 
 F32 = np.float32
 I64_MAX = 2**63 - 1
@@ -158,27 +158,11 @@ def _se_clip_model(hw: tuple, act: str, inputs_out: bool = False, residual: bool
     u = act(t * s) (`act`: "clip6" Clip(0, 6), "relu", "clip-inexact" Clip(0, 6.1): not a BF16 value; with
     `residual` act(t + t * s), PP-OCR's SE residual then the activation), then 1x1, 3x3, 1x1, 1x1 -> y (19).
     Outputs y, u, s (with `inputs_out` t too)."""
-    from onnx import TensorProto, helper, numpy_helper
+    from onnx import helper
 
-    rng = np.random.default_rng(2841)
-    f = {
-        "w0": rng.standard_normal((16, 5, 1, 1)) * 0.5, "b0": rng.standard_normal(16),
-        "w1": rng.standard_normal((37, 16, 1, 1)) * 1.5, "b1": rng.standard_normal(37),
-        "f1": rng.standard_normal((8, 37, 1, 1)) * 0.3, "g1": rng.standard_normal(8),
-        "f2": rng.standard_normal((37, 8, 1, 1)) * 0.5, "g2": rng.standard_normal(37),
-        "w2": rng.standard_normal((37, 37, 1, 1)) * 0.2, "b2": rng.standard_normal(37),
-        "w3": rng.standard_normal((37, 37, 3, 3)) * 0.05, "b3": rng.standard_normal(37),
-        "w4": rng.standard_normal((19, 37, 1, 1)) * 0.2, "b4": rng.standard_normal(19),
-        "lo": np.array(0.0), "hi": np.array(6.1 if act == "clip-inexact" else 6.0),
-    }
-    nodes = [
-        helper.make_node("Conv", ["x", "w0", "b0"], ["a"]),
-        helper.make_node("Conv", ["a", "w1", "b1"], ["t"]),
-        helper.make_node("GlobalAveragePool", ["t"], ["g"]),
-        helper.make_node("Conv", ["g", "f1", "g1"], ["q"]),
-        helper.make_node("Relu", ["q"], ["qr"]),
-        helper.make_node("Conv", ["qr", "f2", "g2"], ["e"]),
-        helper.make_node("Sigmoid", ["e"], ["s"]),
+    f = _se_block_inits(2841, 1.5)
+    f.update({"lo": np.array(0.0), "hi": np.array(6.1 if act == "clip-inexact" else 6.0)})
+    nodes = _se_gate_nodes("Sigmoid") + [
         helper.make_node("Mul", ["t", "s"], ["m0" if residual else "m"]),
         helper.make_node("Relu", ["m"], ["u"]) if act == "relu" else helper.make_node("Clip", ["m", "lo", "hi"], ["u"]),
         helper.make_node("Conv", ["u", "w2", "b2"], ["c2"]),
@@ -188,14 +172,7 @@ def _se_clip_model(hw: tuple, act: str, inputs_out: bool = False, residual: bool
     ]
     if residual:
         nodes.insert(8, helper.make_node("Add", ["t", "m0"], ["m"]))
-    h, w = hw
-    info = {"y": [None, 19, h, w], "u": [None, 37, h, w], "s": [None, 37, 1, 1], "t": [None, 37, h, w]}
-    names = ["y", "u", "s"] + (["t"] if inputs_out else [])
-    graph = helper.make_graph(nodes, "se_clip", [helper.make_tensor_value_info("x", TensorProto.FLOAT,
-                                                                               [None, 5, h, w])],
-                              [helper.make_tensor_value_info(n, TensorProto.FLOAT, info[n]) for n in names],
-                              [numpy_helper.from_array(np.asarray(v, F32), k) for k, v in f.items()])
-    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]).SerializeToString()
+    return _se_model("se_clip", nodes, hw, ["y", "u", "s"] + (["t"] if inputs_out else []), f)
 
 
 @pytest.mark.parametrize("act,residual", [("clip6", False), ("relu", False), ("clip6", True)],
