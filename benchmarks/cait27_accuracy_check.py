@@ -13,7 +13,6 @@ import argparse
 import os
 import sys
 
-import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
@@ -28,7 +27,7 @@ def main() -> int:
     ap.add_argument("--name", default="cait_xxs24")
     args = ap.parse_args()
     import int8rt
-    from newnets_bench import centred_cosine, top1_varying
+    from speed23_accuracy_check import accuracy_words, fp32_outputs, held_out_outputs
     from realnets import new_families2  # noqa: F401 - adds the nets to new_models.NETS
     from realnets import new_models as M
 
@@ -36,21 +35,14 @@ def main() -> int:
     print(machine_line())
     net = M.NETS[args.name]
     feeds = net.feeds(32, 1)
-
-    def run_all(ctx) -> np.ndarray:
-        return np.concatenate([ctx.run({k: v[i:i + 8] for k, v in feeds.items()})["out"] for i in range(0, 32, 8)])
-    ref = run_all(int8rt.build_engine(f"{args.models}/{args.name}.onnx", int8rt.BuilderConfig(precision="fp32"))
-                  .create_execution_context())
+    ref = fp32_outputs(f"{args.models}/{args.name}.onnx", feeds)
     for tag, d in (("before", args.before), ("after", args.after)):
         engine = int8rt.Engine.load(f"{d}/{args.name}.i8rt")
         attn = [layer["detail"] for layer in engine.layers() if layer["op"] == "int8rt.QAttention"]
         talking = sum(1 for a in attn if a.startswith("int8 talking-heads"))
-        out = run_all(engine.create_execution_context())
-        line = f"{args.name:12s} {tag:6s} ccos {centred_cosine(out, ref):.4f}"
-        if net.kind == "class":
-            top, n = top1_varying(out, ref)
-            line += f"  top-1 (varying) {top:.2f} ({n})"
-        print(f"{line}  QAttention layers {len(attn)} (talking heads {talking})", flush=True)
+        out = held_out_outputs(engine.create_execution_context(), feeds)
+        print(f"{args.name:12s} {tag:6s} {accuracy_words(out, ref, net.kind)}  QAttention layers {len(attn)} "
+              f"(talking heads {talking})", flush=True)
     return 0
 
 

@@ -29,7 +29,7 @@ def main() -> int:
     args = ap.parse_args()
     import int8rt
     import speed23_nets20_latency as S
-    from newnets_bench import centred_cosine, top1_varying
+    from speed23_accuracy_check import accuracy_words, fp32_outputs, held_out_outputs
     from realnets import new_models as M
 
     S._register_variants()
@@ -39,22 +39,15 @@ def main() -> int:
     for name in args.nets.split(","):
         net = M.NETS[name]
         feeds = net.feeds(32, 1)
-
-        def run_all(ctx) -> np.ndarray:
-            return np.concatenate([ctx.run({k: v[i:i + 8] for k, v in feeds.items()})["out"] for i in range(0, 32, 8)])
-        ref = run_all(int8rt.build_engine(f"{args.dir}/{name}.onnx", int8rt.BuilderConfig(precision="fp32"))
-                      .create_execution_context())
+        ref = fp32_outputs(f"{args.dir}/{name}.onnx", feeds)
         for tag, d in (("before", args.before), ("after", args.after)):
             engine = int8rt.Engine.load(f"{d}/{name}.i8rt")
-            out = run_all(engine.create_execution_context())
+            out = held_out_outputs(engine.create_execution_context(), feeds)
             floats = [la for la in engine.layers() if la["precision"] == "fp32"]
             convs = [la for la in floats if la["op"] == "Conv"]
             zero = [line for line in engine.report() if "calibrated to exactly 0" in line]
-            line = (f"{name:14s} {tag:6s} ccos {centred_cosine(out, ref):.4f}  max|diff| / max|ref| "
-                    f"{float(np.abs(out - ref).max() / np.abs(ref).max()):.4f}")
-            if net.kind == "class":
-                top, n = top1_varying(out, ref)
-                line += f"  top-1 (varying) {top:.2f} ({n})"
+            spread = f"  max|diff| / max|ref| {float(np.abs(out - ref).max() / np.abs(ref).max()):.4f}"
+            line = f"{name:14s} {tag:6s} {accuracy_words(out, ref, net.kind, spread)}"
             line += f"  float32 layers {len(floats)} (convs {len(convs)}), zero-range warnings {len(zero)}"
             print(line, flush=True)
     return 0
