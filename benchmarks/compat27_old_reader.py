@@ -42,39 +42,24 @@ def write_engines(out: Path) -> dict:
     import torch
     from e2e_models import make_model
 
-    class Batches(int8rt.MinMaxCalibrator):
-        def __init__(self, batches: list) -> None:
-            super().__init__()
-            self.batches = list(batches)
-
-        def get_batch_size(self) -> int:
-            return len(self.batches[0])
-
-        def get_batch(self, names):
-            return [self.batches.pop(0)] if self.batches else None
-
-        def read_calibration_cache(self):
-            return None
-
-        def write_calibration_cache(self, cache: bytes) -> None:
-            pass
-
     rng = np.random.default_rng(0)
     digits = np.load(DATA_PATH)
     resnet = out / "resnet18.onnx"
     torch.onnx.export(make_model("resnet18"), torch.zeros(1, 3, 224, 224), str(resnet), dynamo=False,
                       input_names=["input"], output_names=["logits"], opset_version=17)
-    cal = [np.ascontiguousarray(digits["calib"][i:i + 32]) for i in range(0, 128, 32)]
+    cal = int8rt.make_calibrator({"input": np.ascontiguousarray(digits["calib"][:128])}, algorithm="minmax",
+                                 batch_size=32)
     rcal = [rng.standard_normal((1, 3, 224, 224)).astype(np.float32) for _ in range(8)]
+    rcal_calibrator = int8rt.make_calibrator({"input": np.concatenate(rcal)}, algorithm="minmax", batch_size=1)
     engines = {
         "digits_fp32": (int8rt.build_engine(MODEL_PATH.read_bytes(), int8rt.BuilderConfig(precision="fp32")),
                         {"input": np.ascontiguousarray(digits["test_x"][:8])}),
         "digits_int8": (int8rt.build_engine(MODEL_PATH.read_bytes(), int8rt.BuilderConfig(
-            calibrator=Batches(cal), accuracy_check=False)), {"input": np.ascontiguousarray(digits["test_x"][:8])}),
+            calibrator=cal, accuracy_check=False)), {"input": np.ascontiguousarray(digits["test_x"][:8])}),
         "resnet18_fp32": (int8rt.build_engine(resnet.read_bytes(), int8rt.BuilderConfig(precision="fp32")),
                           {"input": rcal[0]}),
         "resnet18_int8": (int8rt.build_engine(resnet.read_bytes(), int8rt.BuilderConfig(
-            calibrator=Batches(rcal), accuracy_check=False)), {"input": rcal[0]}),
+            calibrator=rcal_calibrator, accuracy_check=False)), {"input": rcal[0]}),
     }
     base = {"q_scale": 0.02, "k_scale": 0.03, "v_scale": 0.05, "k_transposed": 1, "probs_scale": 1 / 127,
             "out_scale": 0.01}
